@@ -1,0 +1,3 @@
+from talos_platform.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The platform config: versioned pydantic models, validation, secrets."""

@@ -1,0 +1,259 @@
+"""The platform config file, as pydantic models.
+
+The YAML uses camelCase keys (Kubernetes style); Python uses snake_case. Every field carries a
+docstring: it becomes the JSON Schema description and the wizard's help text.
+
+Secrets never live here: see `secrets.py`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from enum import Enum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+API_VERSION = "talos-platform.dev/v1alpha1"
+KIND = "Platform"
+
+
+class ConfigModel(BaseModel):
+    """Base: camelCase in files, unknown keys refused, docstrings become descriptions."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        use_attribute_docstrings=True,
+        validate_assignment=True,
+    )
+
+
+class Platform(str, Enum):
+    metal = "metal"
+    docker = "docker"
+
+
+class Role(str, Enum):
+    control_plane = "control-plane"
+    worker = "worker"
+
+
+class Node(ConfigModel):
+    name: str
+    """Node hostname, a DNS label (lowercase letters, digits, '-'), unique in the cluster."""
+
+    address: str
+    """Node IP with its prefix length, e.g. `10.0.0.11/24`. The prefix may be left out when
+    `cluster.network.nodeSubnet` is set."""
+
+    role: Role = Role.worker
+    """`control-plane` (runs etcd and the API server) or `worker`."""
+
+    install_disk: str = "/dev/sda"
+    """Disk Talos installs itself onto, e.g. `/dev/sda` or `/dev/nvme0n1`. Everything on it is erased."""
+
+    link: str | None = None
+    """Network interface that carries the node IP and, on control planes, the VIP (e.g. `eth0`,
+    `enp1s0`). Required on metal control planes when a VIP is used."""
+
+
+class ClusterNetwork(ConfigModel):
+    node_subnet: str | None = None
+    """Subnet of the node addresses (e.g. `10.0.0.0/24`) for nodes given without a prefix length."""
+
+    pod_cidr: str = "10.244.0.0/16"
+    """Pod network. Must not overlap the service network or the node subnet."""
+
+    service_cidr: str = "10.96.0.0/12"
+    """Service network. Must not overlap the pod network or the node subnet."""
+
+
+class Cluster(ConfigModel):
+    name: str
+    """Cluster name, a DNS label; used for Talos, kubeconfig contexts and the state directory."""
+
+    platform: Platform = Platform.metal
+    """`metal` for real machines booted from Talos media, `docker` for a local test cluster."""
+
+    talos_version: str = "v1.11.5"
+    """Talos version the nodes run, `vMAJOR.MINOR.PATCH`. Decides which config keys are used."""
+
+    kubernetes_version: str = "v1.34.1"
+    """Kubernetes version to install, `vMAJOR.MINOR.PATCH`; must be supported by the Talos version."""
+
+    vip: str | None = None
+    """Shared virtual IP of the control planes (Talos VIP), the stable API endpoint. Required on
+    metal with more than one control plane; must be unused, in the control planes' subnet and not
+    a node IP. Not available on docker."""
+
+    network: ClusterNetwork = Field(default_factory=ClusterNetwork)
+    """Pod, service and node networks."""
+
+    extra_api_sans: list[str] = Field(default_factory=list)
+    """Extra names or IPs for the API server certificate, e.g. `k8s.example.com`."""
+
+
+class Domain(ConfigModel):
+    base: str
+    """Base DNS domain of the platform's services, e.g. `example.com` (Grafana becomes `grafana.example.com`)."""
+
+    acme_email: str
+    """E-mail for Let's Encrypt (ACME) certificate notices."""
+
+
+class GitOps(ConfigModel):
+    repo_url: str
+    """Git repository ArgoCD syncs from (https or ssh URL). The rendered tree is pushed here."""
+
+    branch: str = "main"
+    """Branch ArgoCD follows."""
+
+    path: str = "."
+    """Folder inside the repository holding the rendered tree."""
+
+    private: bool = False
+    """The repository needs credentials (then `gitUsername`/`gitToken` secrets are required)."""
+
+
+class Component(ConfigModel):
+    enabled: bool = True
+    """Install this component."""
+
+    version: str
+    """Pinned upstream version (Helm chart or release manifest)."""
+
+
+class Cilium(Component):
+    version: str = "1.18.3"
+    """Cilium Helm chart version."""
+
+    hubble: bool = True
+    """Enable Hubble and Hubble Relay (network flow visibility)."""
+
+
+class GatewayApi(Component):
+    version: str = "v1.3.0"
+    """Gateway API CRDs release (standard channel)."""
+
+
+class ArgoCD(Component):
+    version: str = "9.0.5"
+    """argo-cd Helm chart version."""
+
+
+class CertManager(Component):
+    version: str = "v1.19.1"
+    """cert-manager Helm chart version."""
+
+
+class ExternalDns(Component):
+    version: str = "1.19.0"
+    """external-dns Helm chart version (Cloudflare provider; needs the `cloudflareApiToken` secret)."""
+
+
+class VaultSecretsOperator(Component):
+    version: str = "1.0.1"
+    """vault-secrets-operator Helm chart version (uses Vault's Kubernetes auth)."""
+
+
+class Vault(Component):
+    version: str = "0.31.0"
+    """vault Helm chart version."""
+
+    secrets_operator: VaultSecretsOperator = Field(default_factory=VaultSecretsOperator)
+    """Vault Secrets Operator, syncing Vault secrets into Kubernetes Secrets."""
+
+
+class Monitoring(Component):
+    version: str = "79.0.0"
+    """kube-prometheus-stack Helm chart version (Prometheus, Grafana, Alertmanager)."""
+
+
+class CloudflareTunnel(Component):
+    version: str = "2025.11.1"
+    """cloudflared image tag (needs the `cloudflareTunnelToken` secret)."""
+
+
+class Components(ConfigModel):
+    gateway_api: GatewayApi = Field(default_factory=GatewayApi)
+    """Layer 1-2: Gateway API CRDs."""
+
+    cilium: Cilium = Field(default_factory=Cilium)
+    """Layer 1-2: Cilium CNI with kube-proxy replacement."""
+
+    argocd: ArgoCD = Field(default_factory=ArgoCD)
+    """Layer 1-2: ArgoCD, which then manages everything from Git."""
+
+    cert_manager: CertManager = Field(default_factory=CertManager)
+    """Layer 2: cert-manager with a Let's Encrypt ClusterIssuer for the domain."""
+
+    external_dns: ExternalDns = Field(default_factory=ExternalDns)
+    """Layer 2: external-dns publishing records to Cloudflare."""
+
+    vault: Vault = Field(default_factory=Vault)
+    """Layer 3: HashiCorp Vault and the Vault Secrets Operator."""
+
+    monitoring: Monitoring = Field(default_factory=Monitoring)
+    """Layer 3: Prometheus, Grafana and Alertmanager."""
+
+    cloudflare_tunnel: CloudflareTunnel = Field(default_factory=CloudflareTunnel)
+    """Layer 3: Cloudflare Tunnel (cloudflared) exposing services without open ports."""
+
+
+class PlatformConfig(ConfigModel):
+    """A talos-platform config file."""
+
+    api_version: Literal["talos-platform.dev/v1alpha1"] = API_VERSION
+    """Config format version."""
+
+    kind: Literal["Platform"] = KIND
+    """Always `Platform`."""
+
+    cluster: Cluster
+    """The Talos cluster."""
+
+    nodes: list[Node]
+    """Every Talos node, control planes and workers."""
+
+    domain: Domain
+    """DNS domain and certificate contact."""
+
+    gitops: GitOps
+    """The Git repository ArgoCD syncs from."""
+
+    components: Components = Field(default_factory=Components)
+    """Platform components of layers 1-4, each with an on/off switch and a pinned version."""
+
+    # Derived views used everywhere; kept here so every module computes them the same way.
+
+    def node_interface(self, node: Node) -> ipaddress.IPv4Interface | ipaddress.IPv6Interface:
+        """The node's address with its network (prefix from the node or `network.nodeSubnet`)."""
+        if "/" in node.address or not self.cluster.network.node_subnet:
+            return ipaddress.ip_interface(node.address)
+        prefix = ipaddress.ip_network(self.cluster.network.node_subnet).prefixlen
+        return ipaddress.ip_interface(f"{node.address}/{prefix}")
+
+    def node_ip(self, node: Node) -> str:
+        return str(self.node_interface(node).ip)
+
+    @property
+    def control_planes(self) -> list[Node]:
+        return [n for n in self.nodes if n.role is Role.control_plane]
+
+    @property
+    def workers(self) -> list[Node]:
+        return [n for n in self.nodes if n.role is Role.worker]
+
+    @property
+    def api_endpoint_host(self) -> str:
+        """Host of the Kubernetes API endpoint: the VIP, else the first control plane."""
+        return self.cluster.vip or self.node_ip(self.control_planes[0])
+
+    def node_named(self, name: str) -> Node:
+        for node in self.nodes:
+            if node.name == name:
+                return node
+        raise KeyError(name)

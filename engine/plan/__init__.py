@@ -1,0 +1,1 @@
+"""Steps, layers and the planner (config -> ordered plan)."""

@@ -1,0 +1,27 @@
+"""What a step gets to work with: the config, the secrets, the state directory, the drivers,
+the clock, and a way to report output lines."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
+
+from talos_platform.engine.config.models import PlatformConfig
+from talos_platform.engine.run.clock import Clock
+
+if TYPE_CHECKING:
+    from talos_platform.engine.config.secrets import Secrets
+    from talos_platform.engine.drivers.protocols import Drivers
+    from talos_platform.engine.state import StateDirectory
+
+
+@dataclass
+class StepContext:
+    config: PlatformConfig
+    secrets: "Secrets"
+    state: "StateDirectory"
+    drivers: "Drivers"
+    clock: Clock
+    step_id: str
+    output: Callable[[str], None]
+    """Report one line of output for this step (redacted and turned into a StepOutput event)."""

@@ -1,0 +1,63 @@
+"""The unit of work: a step with a stable id and three phases.
+
+`check` gathers facts and returns what `apply` would do (or that nothing is needed): it makes
+every step idempotent and the dry run honest. `apply` does it. `wait` blocks until the result
+is ready (watches and streams, not sleeps), bounded by `timeout`.
+
+Steps never touch the outside world directly: they call the drivers in `StepContext`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from talos_platform.engine.plan.context import StepContext
+
+
+@dataclass(frozen=True)
+class Action:
+    """One thing `apply` will do, in words and as the exact command or API call."""
+
+    description: str
+    command: tuple[str, ...] = ()
+    """argv of a process (talosctl, kubectl, git), secrets already replaced by placeholders."""
+    api_call: str = ""
+    """An API call in words, e.g. `PATCH apps/v1 DaemonSet kube-system/cilium`."""
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """What `check` found: done (no actions), or the actions `apply` would take."""
+
+    actions: tuple[Action, ...] = ()
+    facts: dict[str, Any] = field(default_factory=dict)
+    """Facts gathered, handed to `apply` so it does not ask twice."""
+    reason: str = ""
+    """Why the step is done (shown when it is skipped), or why it needs work."""
+
+    @property
+    def done(self) -> bool:
+        return not self.actions
+
+
+class Step(Protocol):
+    id: str
+    """Stable id, e.g. `L0.apply-config.cp-1`; the journal keys on it."""
+    layer: int
+    title: str
+    needs: tuple[str, ...]
+    """Ids of steps that must succeed first (the DAG's edges)."""
+    timeout: float
+    """Seconds `wait` may take before the step fails."""
+
+    def input_digest(self) -> str:
+        """Digest of the config inputs this step depends on (resume re-runs on change)."""
+        ...
+
+    async def check(self, ctx: "StepContext") -> CheckResult: ...
+
+    async def apply(self, ctx: "StepContext", check: CheckResult) -> None: ...
+
+    async def wait(self, ctx: "StepContext") -> None: ...

@@ -1,0 +1,1 @@
+"""Running a plan: runner, typed events, journal, redaction."""

@@ -1,0 +1,125 @@
+"""Typed, frozen, past-tense events: everything a run does is told through these.
+
+The TUI, the headless renderer and the journal are only consumers. Every event serialises to
+one JSON object (`to_record`) and back (`event_from_record`), which is what the journal stores.
+Events are redacted before anyone sees them (see `redaction.py`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    """Base of all events. `at` is the wall-clock (or simulated) time, seconds since the epoch."""
+
+    at: float = field(default_factory=time.time)
+    type: ClassVar[str] = "Event"
+
+    def to_record(self) -> dict[str, Any]:
+        record = {"type": self.type}
+        record.update(dataclasses.asdict(self))
+        return record
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunStarted(Event):
+    run_id: str
+    steps: tuple[str, ...]
+    """Ids of the steps this run will consider, in plan order."""
+    config_digest: str = ""
+    """Digest of the config the plan was built from (resume compares it)."""
+    simulated: bool = False
+    type: ClassVar[str] = "RunStarted"
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepStarted(Event):
+    step_id: str
+    layer: int
+    title: str
+    attempt: int = 1
+    type: ClassVar[str] = "StepStarted"
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepOutput(Event):
+    """One line a step printed or a command it ran wrote (already redacted)."""
+
+    step_id: str
+    line: str
+    stream: str = "stdout"
+    type: ClassVar[str] = "StepOutput"
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepSkipped(Event):
+    step_id: str
+    reason: str
+    type: ClassVar[str] = "StepSkipped"
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepRetrying(Event):
+    step_id: str
+    attempt: int
+    """The attempt that failed."""
+    delay: float
+    error: str
+    type: ClassVar[str] = "StepRetrying"
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepSucceeded(Event):
+    step_id: str
+    duration: float
+    input_digest: str = ""
+    """Digest of the config inputs the step used; a changed digest re-runs the step on resume."""
+    type: ClassVar[str] = "StepSucceeded"
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepFailed(Event):
+    step_id: str
+    error: str
+    hint: str = ""
+    type: ClassVar[str] = "StepFailed"
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunFinished(Event):
+    run_id: str
+    outcome: str
+    """`succeeded`, `failed` or `interrupted`."""
+    type: ClassVar[str] = "RunFinished"
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.type: cls
+    for cls in (
+        RunStarted,
+        StepStarted,
+        StepOutput,
+        StepSkipped,
+        StepRetrying,
+        StepSucceeded,
+        StepFailed,
+        RunFinished,
+    )
+}
+
+
+def event_from_record(record: dict[str, Any]) -> Event:
+    """Inverse of `Event.to_record`; raises ValueError for an unknown type."""
+    data = dict(record)
+    kind = data.pop("type", None)
+    cls = EVENT_TYPES.get(kind)
+    if cls is None:
+        raise ValueError(f"unknown event type {kind!r}")
+    names = {f.name for f in dataclasses.fields(cls)}
+    data = {k: (tuple(v) if isinstance(v, list) else v) for k, v in data.items() if k in names}
+    return cls(**data)
