@@ -1,0 +1,234 @@
+"""Protocols for every outside system. Real implementations run talosctl/kubectl/git through
+one process runner, use the `kubernetes` client for reads and watches, and grpcio for Hubble
+Relay; the simulator implements the same protocols in memory.
+
+Kubernetes objects travel as plain dicts shaped exactly like the API's JSON, so code that reads
+them (steps, the observe layer) is the same for the real cluster and the simulator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, AsyncIterator, Protocol
+
+
+# --- Kubernetes -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A Kubernetes resource type, addressed like the API does."""
+
+    group: str
+    version: str
+    plural: str
+    kind: str
+    namespaced: bool = True
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+
+NODES = Resource("", "v1", "nodes", "Node", namespaced=False)
+PODS = Resource("", "v1", "pods", "Pod")
+EVENTS = Resource("", "v1", "events", "Event")
+SECRETS = Resource("", "v1", "secrets", "Secret")
+NAMESPACES = Resource("", "v1", "namespaces", "Namespace", namespaced=False)
+DEPLOYMENTS = Resource("apps", "v1", "deployments", "Deployment")
+DAEMONSETS = Resource("apps", "v1", "daemonsets", "DaemonSet")
+STATEFULSETS = Resource("apps", "v1", "statefulsets", "StatefulSet")
+CRDS = Resource("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", namespaced=False)
+APPLICATIONS = Resource("argoproj.io", "v1alpha1", "applications", "Application")
+APPLICATIONSETS = Resource("argoproj.io", "v1alpha1", "applicationsets", "ApplicationSet")
+
+
+@dataclass(frozen=True)
+class WatchEvent:
+    """One change seen by a watch: `ADDED`, `MODIFIED`, `DELETED`, or `BOOKMARK`."""
+
+    type: str
+    object: dict[str, Any]
+
+
+class WatchExpired(Exception):
+    """The resourceVersion is too old (HTTP 410 Gone): list again, then watch from there."""
+
+
+@dataclass(frozen=True)
+class ObjectList:
+    items: list[dict[str, Any]]
+    resource_version: str
+
+
+class Kube(Protocol):
+    async def list(self, resource: Resource, namespace: str | None = None, label_selector: str = "") -> ObjectList: ...
+
+    def watch(
+        self, resource: Resource, resource_version: str, namespace: str | None = None, timeout_seconds: int = 300
+    ) -> AsyncIterator[WatchEvent]:
+        """Stream changes after `resource_version`; raises WatchExpired on 410, ConnectionError
+        when the connection drops (callers relist/reconnect with backoff)."""
+        ...
+
+    async def get(self, resource: Resource, name: str, namespace: str | None = None) -> dict[str, Any] | None: ...
+
+    async def apply_kustomization(self, path: Path) -> list[str]:
+        """Server-side apply of a kustomization directory; returns the applied object names."""
+        ...
+
+    async def apply_objects(self, objects: list[dict[str, Any]]) -> list[str]:
+        """Server-side apply of objects (may hold Secrets: never logged)."""
+        ...
+
+
+# --- Talos ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TalosNodeFacts:
+    """What the Talos API tells about one node."""
+
+    address: str
+    reachable: bool
+    maintenance: bool = False
+    """True while the node waits for its first config (insecure maintenance API)."""
+    stage: str = ""
+    """Machine stage: `maintenance`, `installing`, `booting`, `running`, `rebooting`, ..."""
+    cluster_name: str = ""
+    talos_version: str = ""
+    kubernetes_version: str = ""
+    disks: tuple[str, ...] = ()
+    cpu_percent: float | None = None
+    memory_percent: float | None = None
+    error: str = ""
+
+
+class Talos(Protocol):
+    async def client_version(self) -> str: ...
+
+    async def node_facts(self, address: str, *, insecure: bool) -> TalosNodeFacts:
+        """Never raises for an unreachable node: returns reachable=False with the error."""
+        ...
+
+    async def generate_secrets(self, destination: Path) -> None: ...
+
+    async def generate_config(
+        self,
+        *,
+        cluster_name: str,
+        endpoint: str,
+        secrets: Path,
+        talos_version: str,
+        kubernetes_version: str,
+        patches_all: Path,
+        patches_control_plane: Path,
+        patches_worker: Path,
+        output_dir: Path,
+    ) -> None: ...
+
+    async def apply_config(self, address: str, config_file: Path, *, insecure: bool) -> None: ...
+
+    async def set_endpoints(self, talosconfig: Path, endpoints: list[str], nodes: list[str]) -> None: ...
+
+    async def etcd_members(self, address: str, talosconfig: Path) -> list[str]:
+        """Member names; empty when etcd does not run yet (not bootstrapped)."""
+        ...
+
+    async def bootstrap(self, address: str, talosconfig: Path) -> None: ...
+
+    async def kubeconfig(self, address: str, talosconfig: Path, destination: Path) -> None: ...
+
+
+# --- Hubble -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FlowEndpoint:
+    namespace: str = ""
+    pod_name: str = ""
+    identity: int = 0
+    labels: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Flow:
+    time: float
+    verdict: str
+    """`FORWARDED`, `DROPPED`, `ERROR` or `AUDIT`."""
+    source: FlowEndpoint
+    destination: FlowEndpoint
+    source_ip: str = ""
+    destination_ip: str = ""
+    protocol: str = ""
+    destination_port: int = 0
+    node_name: str = ""
+    drop_reason: str = ""
+    is_reply: bool = False
+
+
+@dataclass(frozen=True)
+class LostEvents:
+    """The server dropped `count` flows (its ring buffer overflowed): shown, never hidden."""
+
+    count: int
+    source: str = ""
+    time: float = 0.0
+
+
+@dataclass(frozen=True)
+class FlowFilter:
+    namespace: str = ""
+    pod: str = ""
+    verdict: str = ""
+
+
+class Hubble(Protocol):
+    def flows(self, *, follow: bool = True, first: int = 0, flow_filter: FlowFilter | None = None) -> AsyncIterator[Flow | LostEvents]:
+        """Stream flows (and lost-event notices) from Hubble Relay's Observer API."""
+        ...
+
+
+# --- Git, Vault -------------------------------------------------------------------------------
+
+
+class Git(Protocol):
+    async def publish(self, tree: Path, repo_url: str, branch: str, path: str, message: str) -> str:
+        """Commit `tree` under `path` on `branch` and push; returns the commit id. Idempotent:
+        an unchanged tree makes no new commit."""
+        ...
+
+
+@dataclass(frozen=True)
+class VaultStatus:
+    initialized: bool
+    sealed: bool
+
+
+class Vault(Protocol):
+    async def status(self) -> VaultStatus: ...
+
+    async def initialize(self, key_shares: int, key_threshold: int) -> dict[str, Any]:
+        """Returns {'unseal_keys': [...], 'root_token': ...}; the caller stores it 0600."""
+        ...
+
+    async def unseal(self, key: str) -> VaultStatus: ...
+
+    async def enable_kubernetes_auth(self, token: str) -> None: ...
+
+    async def write_secret(self, token: str, path: str, data: dict[str, str]) -> None: ...
+
+
+@dataclass
+class Drivers:
+    """Every outside system a step may use. The simulator provides in-memory ones."""
+
+    talos: Talos
+    kube: Kube
+    hubble: Hubble | None = None
+    git: Git | None = None
+    vault: Vault | None = None
+    simulated: bool = False
+    """Only for labelling output as a simulation; the engine never branches on it."""
+    extra: dict[str, Any] = field(default_factory=dict)
