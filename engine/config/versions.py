@@ -1,0 +1,75 @@
+"""Which Talos and Kubernetes versions we support, and which config keys each Talos version uses.
+
+Talos moved settings from keys into separate documents over time (ARCHITECTURE.md section 8):
+the VIP became a `Layer2VIPConfig` document in 1.12; CNI none and kube-proxy off became
+documents in 1.14. Patches are rendered for the nodes' version, and talosctl is always told that
+version (`--talos-version`), so a newer talosctl does not produce keys older nodes reject.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+VERSION_PATTERN = re.compile(r"^v(\d+)\.(\d+)\.(\d+)$")
+
+# Talos minor versions we render for, and the Kubernetes minors each supports (upstream
+# support matrix, kept to the lines we test).
+SUPPORTED_TALOS: dict[tuple[int, int], tuple[tuple[int, int], ...]] = {
+    (1, 10): ((1, 30), (1, 31), (1, 32), (1, 33)),
+    (1, 11): ((1, 31), (1, 32), (1, 33), (1, 34)),
+    (1, 12): ((1, 32), (1, 33), (1, 34), (1, 35)),
+    (1, 13): ((1, 33), (1, 34), (1, 35)),
+    (1, 14): ((1, 34), (1, 35), (1, 36)),
+}
+
+
+class VersionError(ValueError):
+    pass
+
+
+def parse_version(text: str) -> tuple[int, int, int]:
+    """`v1.11.5` -> (1, 11, 5); raises VersionError for anything else."""
+    match = VERSION_PATTERN.match(text.strip())
+    if not match:
+        raise VersionError(f"{text!r} is not a version like v1.11.5")
+    return tuple(int(part) for part in match.groups())  # type: ignore[return-value]
+
+
+def minor(text: str) -> tuple[int, int]:
+    major, minor_number, _ = parse_version(text)
+    return (major, minor_number)
+
+
+@dataclass(frozen=True)
+class TalosFeatures:
+    """Config shape of one Talos version."""
+
+    version: tuple[int, int]
+
+    @classmethod
+    def for_version(cls, talos_version: str) -> "TalosFeatures":
+        return cls(minor(talos_version))
+
+    @property
+    def vip_as_document(self) -> bool:
+        """VIP is a `Layer2VIPConfig` document (1.12+) instead of `machine.network.interfaces[].vip`."""
+        return self.version >= (1, 12)
+
+    @property
+    def network_as_documents(self) -> bool:
+        """CNI none and kube-proxy off are separate documents (1.14+) instead of `cluster.network.cni`/`cluster.proxy`."""
+        return self.version >= (1, 14)
+
+    @property
+    def contract(self) -> str:
+        """The value for `talosctl gen config --talos-version`."""
+        return f"v{self.version[0]}.{self.version[1]}"
+
+
+def supported_talos_versions() -> list[str]:
+    return [f"v{major}.{minor_number}" for major, minor_number in SUPPORTED_TALOS]
+
+
+def kubernetes_supported_by(talos_version: str) -> list[str]:
+    return [f"v{a}.{b}" for a, b in SUPPORTED_TALOS.get(minor(talos_version), ())]
