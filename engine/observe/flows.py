@@ -1,0 +1,92 @@
+"""Hubble flows in a bounded ring buffer, with flows/s, lost events and top dropped pairs.
+
+Flows arrive by the thousand per second; only the newest `capacity` are kept, and the
+dropped-pair counts are kept in step with the buffer (counted in, counted out on eviction),
+so a snapshot never scans the whole stream.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+
+from ..drivers.protocols import Flow, FlowEndpoint, LostEvents
+from .snapshot import DroppedPair, FlowStats, FlowView
+
+RATE_WINDOW_SECONDS = 5
+
+
+def endpoint_label(endpoint: FlowEndpoint, ip: str) -> str:
+    if endpoint.pod_name:
+        return f"{endpoint.namespace}/{endpoint.pod_name}" if endpoint.namespace else endpoint.pod_name
+    return ip or (endpoint.labels[0] if endpoint.labels else "unknown")
+
+
+def flow_view(flow: Flow) -> FlowView:
+    return FlowView(
+        time=flow.time,
+        verdict=flow.verdict,
+        source=endpoint_label(flow.source, flow.source_ip),
+        destination=endpoint_label(flow.destination, flow.destination_ip),
+        protocol=flow.protocol,
+        port=flow.destination_port,
+        node=flow.node_name,
+        drop_reason=flow.drop_reason,
+    )
+
+
+class FlowBuffer:
+    def __init__(self, capacity: int = 5000):
+        self.capacity = capacity
+        self._flows: deque[FlowView] = deque()
+        self._dropped: Counter[tuple[str, str, str]] = Counter()
+        self._per_second: deque[list[int]] = deque()  # [whole second, count], oldest first
+        self.total_flows = 0
+        self.lost_events = 0
+        self.available = False
+        self.error = ""
+
+    def add(self, item: Flow | LostEvents, received_at: float) -> None:
+        self.available = True
+        if isinstance(item, LostEvents):
+            self.lost_events += item.count
+            return
+        view = flow_view(item)
+        if len(self._flows) >= self.capacity:
+            self._forget(self._flows.popleft())
+        self._flows.append(view)
+        if view.verdict == "DROPPED":
+            self._dropped[(view.source, view.destination, view.drop_reason or "unknown")] += 1
+        self.total_flows += 1
+        second = int(received_at)
+        if self._per_second and self._per_second[-1][0] == second:
+            self._per_second[-1][1] += 1
+        else:
+            self._per_second.append([second, 1])
+            while self._per_second and self._per_second[0][0] <= second - RATE_WINDOW_SECONDS - 1:
+                self._per_second.popleft()
+
+    def _forget(self, view: FlowView) -> None:
+        if view.verdict == "DROPPED":
+            key = (view.source, view.destination, view.drop_reason or "unknown")
+            self._dropped[key] -= 1
+            if self._dropped[key] <= 0:
+                del self._dropped[key]
+
+    def rate(self, now: float) -> float:
+        """Flows per second over the last few whole seconds (the current, partial second excluded)."""
+        current = int(now)
+        counted = sum(count for second, count in self._per_second if current - RATE_WINDOW_SECONDS <= second < current)
+        return counted / RATE_WINDOW_SECONDS
+
+    def stats(self, now: float, recent: int = 500, top: int = 5) -> FlowStats:
+        newest = tuple(self._flows)[-recent:] if recent else ()
+        pairs = tuple(DroppedPair(s, d, r, n) for (s, d, r), n in sorted(self._dropped.items(), key=lambda kv: (-kv[1], kv[0]))[:top])
+        return FlowStats(
+            available=self.available,
+            flows_per_second=self.rate(now),
+            total_flows=self.total_flows,
+            lost_events=self.lost_events,
+            recent=newest,
+            top_dropped=pairs,
+            error=self.error,
+        )

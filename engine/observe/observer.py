@@ -1,0 +1,210 @@
+"""The observe layer's one entry point: stores fed by watches and streams, published as coalesced
+snapshots at a bounded rate (many changes in between become one snapshot).
+
+Subscribers are called from the loop that runs the observer; a UI running elsewhere hands the
+snapshot over in a thread-safe way (Textual: `post_message`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Callable, Iterable
+
+from ..drivers.protocols import APPLICATIONS, NODES, PODS, Drivers, TalosNodeFacts
+from ..run.clock import Clock, RealClock
+from .apps import app_view, group_by_wave
+from .backoff import Backoff
+from .flows import FlowBuffer
+from .nodes import KubeNode, TalosTarget, UsageHistory, kube_node, merge_nodes
+from .pods import PodHealth, classify_pod, sort_problems
+from .snapshot import AppView, ClusterSnapshot, FlowStats, NamespaceHealth
+from .store import ObjectStore
+from .watcher import ResourceWatcher
+
+log = logging.getLogger(__name__)
+
+Subscriber = Callable[[ClusterSnapshot], None]
+
+
+class Observer:
+    def __init__(
+        self,
+        drivers: Drivers,
+        clock: Clock | None = None,
+        *,
+        talos_targets: Iterable[TalosTarget] = (),
+        min_interval: float = 0.2,
+        talos_interval: float = 5.0,
+        flow_capacity: int = 5000,
+        recent_flows: int = 500,
+        talos_concurrency: int = 16,
+    ):
+        self.drivers = drivers
+        self.clock = clock or RealClock()
+        self.talos_targets = tuple(talos_targets)
+        self.min_interval = min_interval
+        self.talos_interval = talos_interval
+        self.recent_flows = recent_flows
+        self.talos_concurrency = talos_concurrency
+        self.nodes: ObjectStore[KubeNode] = ObjectStore(kube_node, self.mark_changed)
+        self.pods: ObjectStore[PodHealth] = ObjectStore(classify_pod, self.mark_changed)
+        self.apps: ObjectStore[AppView] = ObjectStore(app_view, self.mark_changed)
+        self.flows = FlowBuffer(flow_capacity)
+        self.facts: dict[str, TalosNodeFacts] = {}
+        self.history = UsageHistory()
+        self.watchers = [
+            ResourceWatcher(drivers.kube, NODES, self.nodes, self.clock),
+            ResourceWatcher(drivers.kube, PODS, self.pods, self.clock),
+            ResourceWatcher(drivers.kube, APPLICATIONS, self.apps, self.clock),
+        ]
+        self._subscribers: list[Subscriber] = []
+        self._changed = asyncio.Event()
+        self._generation = 0
+        self.published = 0
+
+    def subscribe(self, subscriber: Subscriber) -> None:
+        self._subscribers.append(subscriber)
+
+    def mark_changed(self) -> None:
+        self._changed.set()
+
+    # --- running ----------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        tasks = [asyncio.create_task(w.run(), name=f"watch-{w.resource.plural}") for w in self.watchers]
+        if self.talos_interval:
+            tasks.append(asyncio.create_task(self._poll_talos(), name="talos-facts"))
+        if self.drivers.hubble is not None:
+            tasks.append(asyncio.create_task(self._read_flows(), name="hubble-flows"))
+        tasks.append(asyncio.create_task(self._publish(), name="publish"))
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+            with contextlib.suppress(BaseException):
+                await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _publish(self) -> None:
+        while True:
+            await self._changed.wait()
+            self._changed.clear()
+            snapshot = self.snapshot()
+            self.published += 1
+            for subscriber in list(self._subscribers):
+                subscriber(snapshot)
+            # Changes arriving during this pause are folded into the next snapshot.
+            await self.clock.sleep(self.min_interval)
+
+    async def _poll_talos(self) -> None:
+        limit = asyncio.Semaphore(self.talos_concurrency)
+
+        async def ask(target: TalosTarget) -> None:
+            async with limit:
+                facts = await facts_for(self.drivers, target.address)
+            self.facts[target.address] = facts
+            self.history.record(facts)
+
+        while True:
+            await asyncio.gather(*(ask(t) for t in self.targets()))
+            self.mark_changed()
+            await self.clock.sleep(self.talos_interval)
+
+    def targets(self) -> list[TalosTarget]:
+        """Configured nodes plus every node Kubernetes knows, by address."""
+        targets = {t.address: t for t in self.talos_targets if t.address}
+        for node in self.nodes.values():
+            if node.address and node.address not in targets:
+                targets[node.address] = TalosTarget(node.address, node.name, node.role)
+        return list(targets.values())
+
+    async def _read_flows(self) -> None:
+        backoff = Backoff()
+        assert self.drivers.hubble is not None
+        while True:
+            try:
+                async for item in self.drivers.hubble.flows(follow=True):
+                    if self.flows.error:
+                        self.flows.error = ""
+                        backoff.reset()
+                    self.flows.add(item, self.clock.now())
+                    self.mark_changed()
+                await self.clock.sleep(backoff.next_delay())
+            except Exception as error:  # noqa: BLE001 - the stream comes back; show why meanwhile
+                self.flows.error = str(error) or type(error).__name__
+                self.mark_changed()
+                await self.clock.sleep(backoff.next_delay())
+
+    # --- snapshots --------------------------------------------------------------------------
+
+    def snapshot(self) -> ClusterSnapshot:
+        self._generation += 1
+        return build_snapshot(
+            taken_at=self.clock.now(),
+            simulated=self.drivers.simulated,
+            kube_nodes=self.nodes.values(),
+            facts=self.facts,
+            targets=self.talos_targets,
+            history=self.history,
+            pods=self.pods.values(),
+            apps=self.apps.values(),
+            flows=self.flows,
+            recent_flows=self.recent_flows,
+            kube_error="; ".join(w.error for w in self.watchers if w.error and w.resource is not APPLICATIONS)
+            or _applications_error(self.watchers[2]),
+            generation=self._generation,
+        )
+
+
+def _applications_error(watcher: ResourceWatcher) -> str:
+    # Before ArgoCD is installed the Application type does not exist; that is not an outage.
+    return watcher.error if watcher.synced else ""
+
+
+async def facts_for(drivers: Drivers, address: str) -> TalosNodeFacts:
+    try:
+        return await drivers.talos.node_facts(address, insecure=False)
+    except Exception as error:  # noqa: BLE001 - an unreachable node is a row, never an abort
+        return TalosNodeFacts(address=address, reachable=False, error=str(error) or type(error).__name__)
+
+
+def build_snapshot(
+    *,
+    taken_at: float,
+    simulated: bool,
+    kube_nodes: Iterable[KubeNode],
+    facts: dict[str, TalosNodeFacts],
+    targets: Iterable[TalosTarget],
+    history: UsageHistory,
+    pods: Iterable[PodHealth],
+    apps: Iterable[AppView],
+    flows: FlowBuffer | None,
+    recent_flows: int = 500,
+    kube_error: str = "",
+    generation: int = 0,
+) -> ClusterSnapshot:
+    problems = []
+    per_namespace: dict[str, list[int]] = {}
+    for pod in pods:
+        counts = per_namespace.setdefault(pod.namespace, [0, 0])
+        counts[1] += 1
+        if pod.problem is None:
+            counts[0] += 1
+        else:
+            problems.append(pod.problem)
+    waves, blocked = group_by_wave(apps)
+
+    return ClusterSnapshot(
+        taken_at=taken_at,
+        simulated=simulated,
+        nodes=merge_nodes(kube_nodes, facts, targets, history),
+        waves=waves,
+        blocked=blocked,
+        pod_problems=tuple(sort_problems(problems)),
+        namespaces=tuple(NamespaceHealth(ns, h, t) for ns, (h, t) in sorted(per_namespace.items())),
+        flows=flows.stats(taken_at, recent_flows) if flows is not None else FlowStats(available=False),
+        kube_error=kube_error,
+        generation=generation,
+    )

@@ -1,0 +1,77 @@
+"""One snapshot without watching: what `status --output json` prints."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Iterable
+
+from ..drivers.protocols import APPLICATIONS, NODES, PODS, Drivers
+from ..run.clock import Clock, RealClock
+from .apps import app_view
+from .flows import FlowBuffer
+from .nodes import TalosTarget, UsageHistory, kube_node
+from .observer import build_snapshot, facts_for
+from .pods import classify_pod
+from .snapshot import ClusterSnapshot
+
+
+async def snapshot_once(
+    drivers: Drivers,
+    clock: Clock | None = None,
+    *,
+    talos_targets: Iterable[TalosTarget] = (),
+    recent_flows: int = 100,
+    timeout: float = 10.0,
+) -> ClusterSnapshot:
+    """List nodes, pods and Applications once, ask Talos about every node, and read the flows
+    Hubble still holds (no follow). Failures become fields of the snapshot, never exceptions."""
+    clock = clock or RealClock()
+    errors: list[str] = []
+
+    async def listed(resource, transform):
+        try:
+            result = await asyncio.wait_for(drivers.kube.list(resource), timeout)
+            return [transform(item) for item in result.items]
+        except Exception as error:  # noqa: BLE001 - reported in the snapshot
+            if resource is not APPLICATIONS:
+                errors.append(f"{resource.plural}: {error or type(error).__name__}")
+            return []
+
+    kube_nodes, pods, apps = await asyncio.gather(
+        listed(NODES, kube_node), listed(PODS, classify_pod), listed(APPLICATIONS, app_view)
+    )
+    targets = {t.address: t for t in talos_targets if t.address}
+    for node in kube_nodes:
+        targets.setdefault(node.address, TalosTarget(node.address, node.name, node.role))
+    facts_list = await asyncio.gather(*(facts_for(drivers, address) for address in targets if address))
+    facts = {f.address: f for f in facts_list}
+    history = UsageHistory()
+    for fact in facts_list:
+        history.record(fact)
+
+    flows = None
+    if drivers.hubble is not None:
+        flows = FlowBuffer(max(recent_flows, 1))
+        try:
+            await asyncio.wait_for(_drain(drivers, flows, clock, recent_flows), timeout)
+        except Exception as error:  # noqa: BLE001 - reported in the snapshot
+            flows.error = str(error) or type(error).__name__
+    return build_snapshot(
+        taken_at=clock.now(),
+        simulated=drivers.simulated,
+        kube_nodes=kube_nodes,
+        facts=facts,
+        targets=targets.values(),
+        history=history,
+        pods=pods,
+        apps=apps,
+        flows=flows,
+        recent_flows=recent_flows,
+        kube_error="; ".join(errors),
+    )
+
+
+async def _drain(drivers: Drivers, flows: FlowBuffer, clock: Clock, first: int) -> None:
+    assert drivers.hubble is not None
+    async for item in drivers.hubble.flows(follow=False, first=first):
+        flows.add(item, clock.now())

@@ -1,0 +1,113 @@
+"""Pod health from pod objects (API JSON dicts): problems first, healthy counts per namespace."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .snapshot import PodProblem
+
+RESTART_WARNING_THRESHOLD = 3
+"""A pod that is otherwise fine but restarted this often is still worth a line."""
+
+IMAGE_PULL_REASONS = {"ImagePullBackOff", "ErrImagePull", "InvalidImageName", "ErrImageNeverPull", "RegistryUnavailable"}
+
+INSTANCE_LABEL = "app.kubernetes.io/instance"
+TRACKING_ID_ANNOTATION = "argocd.argoproj.io/tracking-id"
+INSTANCE_ANNOTATION = "argocd.argoproj.io/instance"
+
+
+@dataclass(frozen=True)
+class PodHealth:
+    """One pod, classified once when it changes so snapshots stay cheap at 10,000 pods."""
+
+    namespace: str
+    name: str
+    node: str
+    app: str
+    problem: PodProblem | None
+
+    @property
+    def healthy(self) -> bool:
+        return self.problem is None
+
+
+def owning_app(pod: dict[str, Any]) -> str:
+    """The ArgoCD Application that deployed this pod, or ''.
+
+    ArgoCD marks what it deploys either with the instance label or with a tracking-id
+    annotation `app:group/Kind:namespace/name`; pods inherit them from their templates."""
+    metadata = pod.get("metadata") or {}
+    annotations = metadata.get("annotations") or {}
+    tracking = annotations.get(TRACKING_ID_ANNOTATION, "")
+    if tracking:
+        return tracking.split(":", 1)[0]
+    if annotations.get(INSTANCE_ANNOTATION):
+        return annotations[INSTANCE_ANNOTATION]
+    return (metadata.get("labels") or {}).get(INSTANCE_LABEL, "")
+
+
+def classify_pod(pod: dict[str, Any]) -> PodHealth:
+    metadata = pod.get("metadata") or {}
+    spec = pod.get("spec") or {}
+    namespace = metadata.get("namespace", "")
+    name = metadata.get("name", "")
+    node = spec.get("nodeName", "") or ""
+    app = owning_app(pod)
+    problem = _find_problem(pod, namespace, name, node, app)
+    return PodHealth(namespace, name, node, app, problem)
+
+
+def _find_problem(pod: dict[str, Any], namespace: str, name: str, node: str, app: str) -> PodProblem | None:
+    status = pod.get("status") or {}
+    phase = status.get("phase", "")
+    containers = list(status.get("initContainerStatuses") or []) + list(status.get("containerStatuses") or [])
+    restarts = sum(int(c.get("restartCount", 0) or 0) for c in containers)
+
+    def problem(kind: str, detail: str, severity: int) -> PodProblem:
+        return PodProblem(namespace, name, kind, detail, severity, restarts, node, app)
+
+    if phase == "Succeeded":
+        return None
+    for container in containers:
+        waiting = (container.get("state") or {}).get("waiting") or {}
+        reason = waiting.get("reason", "")
+        if reason == "CrashLoopBackOff":
+            last = (container.get("lastState") or {}).get("terminated") or {}
+            behind = last.get("reason", "")
+            if behind == "OOMKilled":
+                detail = f"{container.get('name', '')}: OOMKilled (exit {last.get('exitCode', 137)}), back-off restarting"
+                return problem("OOMKilled", detail, 0)
+            exit_part = f", last exit {behind or 'code'} {last.get('exitCode', '')}".rstrip() if last else ""
+            return problem("CrashLoopBackOff", f"{container.get('name', '')}: back-off restarting{exit_part}", 0)
+        if reason in IMAGE_PULL_REASONS:
+            message = waiting.get("message", "") or reason
+            return problem("ImagePull", f"{container.get('name', '')}: {reason}: {message}", 1)
+    if phase == "Failed":
+        return problem("Failed", status.get("message", "") or status.get("reason", "") or "pod failed", 1)
+    if phase == "Pending" or not phase:
+        return problem("Pending", _pending_reason(status, containers), 2)
+    if phase == "Running":
+        not_ready = [c.get("name", "") for c in containers if not c.get("ready", False) and "state" in c and "running" in (c.get("state") or {})]
+        if not_ready:
+            return problem("NotReady", "not ready: " + ", ".join(not_ready), 3)
+    if restarts >= RESTART_WARNING_THRESHOLD:
+        return problem("Restarts", f"{restarts} restarts", 4)
+    return None
+
+
+def _pending_reason(status: dict[str, Any], containers: list[dict[str, Any]]) -> str:
+    for condition in status.get("conditions") or []:
+        if condition.get("type") == "PodScheduled" and condition.get("status") == "False":
+            reason = condition.get("reason", "Unschedulable")
+            message = condition.get("message", "")
+            return f"{reason}: {message}" if message else reason
+    for container in containers:
+        waiting = (container.get("state") or {}).get("waiting") or {}
+        if waiting.get("reason"):
+            return f"{container.get('name', '')}: {waiting['reason']}"
+    return "waiting to be scheduled"
+
+
+def sort_problems(problems: list[PodProblem]) -> list[PodProblem]:
+    return sorted(problems, key=lambda p: (p.severity, -p.restarts, p.namespace, p.name))

@@ -1,0 +1,141 @@
+"""What the dashboard shows, as plain frozen data: one `ClusterSnapshot` at a time.
+
+Panes render these; `status --output json` prints them. Nothing here talks to the outside world.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class NodeView:
+    name: str
+    address: str
+    role: str
+    """`control-plane` or `worker`."""
+    reachable: bool
+    ready: bool | None
+    """Kubernetes Ready condition; None when Kubernetes does not know the node (yet)."""
+    stage: str = ""
+    talos_version: str = ""
+    kubernetes_version: str = ""
+    cpu_percent: float | None = None
+    memory_percent: float | None = None
+    cpu_history: tuple[float, ...] = ()
+    memory_history: tuple[float, ...] = ()
+    error: str = ""
+    conditions: tuple[tuple[str, str, str], ...] = ()
+    """(type, status, message) of every Kubernetes node condition."""
+
+
+@dataclass(frozen=True)
+class AppView:
+    name: str
+    namespace: str
+    wave: int
+    sync: str
+    health: str
+    message: str = ""
+    project: str = ""
+
+    @property
+    def settled(self) -> bool:
+        return self.sync == "Synced" and self.health == "Healthy"
+
+
+@dataclass(frozen=True)
+class WaveView:
+    wave: int
+    apps: tuple[AppView, ...]
+    state: str
+    """`done` (every app Synced and Healthy), `blocked` (the first unfinished wave) or `waiting`."""
+
+
+@dataclass(frozen=True)
+class PodProblem:
+    namespace: str
+    name: str
+    kind: str
+    """`CrashLoopBackOff`, `OOMKilled`, `ImagePull`, `Pending`, `Failed`, `NotReady`, `Restarts`."""
+    detail: str
+    severity: int
+    """Lower is worse; problems are listed in this order."""
+    restarts: int = 0
+    node: str = ""
+    app: str = ""
+
+
+@dataclass(frozen=True)
+class NamespaceHealth:
+    namespace: str
+    healthy: int
+    total: int
+
+
+@dataclass(frozen=True)
+class FlowView:
+    time: float
+    verdict: str
+    source: str
+    """`namespace/pod`, or the IP when the endpoint is outside the cluster."""
+    destination: str
+    protocol: str = ""
+    port: int = 0
+    node: str = ""
+    drop_reason: str = ""
+
+
+@dataclass(frozen=True)
+class DroppedPair:
+    source: str
+    destination: str
+    reason: str
+    count: int
+
+
+@dataclass(frozen=True)
+class FlowStats:
+    available: bool
+    """False when there is no Hubble to read from (not installed yet, or not configured)."""
+    flows_per_second: float = 0.0
+    total_flows: int = 0
+    """Every flow seen since the observer started; the UI counts pending flows from it."""
+    lost_events: int = 0
+    recent: tuple[FlowView, ...] = ()
+    """Newest last."""
+    top_dropped: tuple[DroppedPair, ...] = ()
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class ClusterSnapshot:
+    taken_at: float
+    simulated: bool
+    nodes: tuple[NodeView, ...] = ()
+    waves: tuple[WaveView, ...] = ()
+    blocked: str = ""
+    """`wave N is blocked by X: message`, empty when every wave is done."""
+    pod_problems: tuple[PodProblem, ...] = ()
+    namespaces: tuple[NamespaceHealth, ...] = ()
+    flows: FlowStats = field(default_factory=lambda: FlowStats(available=False))
+    kube_error: str = ""
+    """Set while the Kubernetes API cannot be reached; the stores keep their last contents."""
+    generation: int = 0
+    """Increases with every published snapshot."""
+
+    @property
+    def apps(self) -> tuple[AppView, ...]:
+        return tuple(app for wave in self.waves for app in wave.apps)
+
+    @property
+    def pod_total(self) -> int:
+        return sum(ns.total for ns in self.namespaces)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["apps_total"] = len(self.apps)
+        data["pods_total"] = self.pod_total
+        return data

@@ -1,0 +1,77 @@
+"""Keeps an ObjectStore current: list, then watch from the list's resourceVersion.
+
+- 410 Gone (WatchExpired): the version fell out of the server's window; list again.
+- ConnectionError or any other failure: wait (exponential backoff on the clock) and watch again
+  from the last version seen, so nothing is missed and nothing is re-listed needlessly.
+- A watch that ends normally (server-side timeout) is simply resumed.
+The last error is kept for the UI; the store keeps its contents meanwhile.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from ..drivers.protocols import Kube, Resource, WatchExpired
+from ..run.clock import Clock
+from .backoff import Backoff
+from .store import ObjectStore
+
+log = logging.getLogger(__name__)
+
+
+class ResourceWatcher:
+    def __init__(
+        self,
+        kube: Kube,
+        resource: Resource,
+        store: ObjectStore,
+        clock: Clock,
+        *,
+        namespace: str | None = None,
+        backoff: Backoff | None = None,
+        watch_timeout_seconds: int = 300,
+    ):
+        self.kube = kube
+        self.resource = resource
+        self.store = store
+        self.clock = clock
+        self.namespace = namespace
+        self.backoff = backoff or Backoff()
+        self.watch_timeout_seconds = watch_timeout_seconds
+        self.error = ""
+        self.lists = 0
+        self.relists_after_expiry = 0
+        self.reconnects = 0
+        self.synced = False
+
+    async def run(self) -> None:
+        need_list = True
+        while True:
+            try:
+                if need_list:
+                    listed = await self.kube.list(self.resource, self.namespace)
+                    self.store.replace(listed.items, listed.resource_version)
+                    self.lists += 1
+                    self.synced = True
+                    need_list = False
+                    self.error = ""
+                received = 0
+                async for event in self.kube.watch(
+                    self.resource, self.store.resource_version, self.namespace, self.watch_timeout_seconds
+                ):
+                    received += 1
+                    if received == 1:
+                        self.backoff.reset()
+                        self.error = ""
+                    self.store.apply(event)
+                if received == 0:
+                    # An empty watch that ends at once would otherwise spin.
+                    await self.clock.sleep(self.backoff.next_delay())
+            except WatchExpired:
+                self.relists_after_expiry += 1
+                need_list = True
+            except Exception as error:  # noqa: BLE001 - any failure means: wait, then try again
+                self.error = f"{self.resource.plural}: {error or type(error).__name__}"
+                self.reconnects += 1
+                log.debug("watch of %s failed: %s", self.resource.plural, error)
+                await self.clock.sleep(self.backoff.next_delay())

@@ -1,0 +1,93 @@
+"""The observer end to end on scripted drivers: coalescing, flows and lost events, one-shot."""
+
+import asyncio
+
+import pytest
+
+from talos_platform.engine.drivers.protocols import Drivers, Flow, FlowEndpoint, LostEvents, ObjectList, TalosNodeFacts, WatchEvent
+from talos_platform.engine.observe import Observer, TalosTarget, snapshot_once
+from talos_platform.engine.observe.flows import FlowBuffer
+
+from .fakes import FakeTalos, ManualClock, ScriptedHubble, ScriptedKube, pod
+
+
+def flow(i, verdict="FORWARDED", reason=""):
+    return Flow(time=float(i), verdict=verdict, source=FlowEndpoint("shop", f"web-{i % 2}"),
+                destination=FlowEndpoint("db", "postgres-0"), protocol="TCP", destination_port=5432, drop_reason=reason)
+
+
+def test_flow_buffer_counts_lost_events_rate_and_dropped_pairs_within_capacity():
+    buffer = FlowBuffer(capacity=4)
+    for i in range(6):
+        buffer.add(flow(i, "DROPPED" if i < 3 else "FORWARDED", "POLICY_DENIED"), received_at=100.0 + i * 0.5)
+    buffer.add(LostEvents(count=250, source="relay"), received_at=103.0)
+    buffer.add(LostEvents(count=5), received_at=103.0)
+    stats = buffer.stats(now=103.0)
+    assert stats.total_flows == 6 and len(stats.recent) == 4
+    assert stats.lost_events == 255
+    # Two of three drops were evicted with their flows; the pair count follows the buffer.
+    assert [(p.source, p.destination, p.reason, p.count) for p in stats.top_dropped] == [("shop/web-0", "db/postgres-0", "POLICY_DENIED", 1)]
+    assert stats.flows_per_second == pytest.approx(6 / 5)
+
+
+async def test_many_changes_are_coalesced_into_few_snapshots():
+    kube = ScriptedKube()
+    kube.lists["pods"] = [ObjectList([pod("a", "1")], "1")]
+    # Ten bursts of twenty changes, the loop running in between.
+    script = []
+    for burst in range(10):
+        script += [WatchEvent("MODIFIED", pod("a", str(2 + burst * 20 + i))) for i in range(20)] + [None]
+    kube.watches["pods"] = [script]
+    clock = ManualClock()
+    observer = Observer(Drivers(talos=FakeTalos({}), kube=kube), clock, talos_interval=0, min_interval=0.25)
+    seen = []
+    observer.subscribe(seen.append)
+    task = asyncio.create_task(observer.run())
+    await asyncio.wait_for(kube.idle["pods"].wait(), 5)
+    for _ in range(5):
+        await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert observer.pods.resource_version == "201"
+    assert 1 <= len(seen) <= 11  # 200 changes: at most one snapshot per burst (plus the list)
+    assert seen[-1].generation == observer._generation
+    assert [s.generation for s in seen] == sorted(s.generation for s in seen)
+    # Every publication is followed by the minimum interval.
+    assert clock.sleeps.count(0.25) == len(seen)
+
+
+async def test_observer_reads_flows_and_lost_events_and_survives_a_broken_stream():
+    hubble = ScriptedHubble([[flow(1), LostEvents(count=3), ConnectionError("relay gone")], [flow(2), LostEvents(count=4)]])
+    talos = FakeTalos({"10.0.0.1": TalosNodeFacts("10.0.0.1", True, stage="running")})
+    clock = ManualClock()
+    observer = Observer(Drivers(talos=talos, kube=ScriptedKube(), hubble=hubble, simulated=True), clock,
+                        talos_targets=[TalosTarget("10.0.0.1", "cp-1", "control-plane"), TalosTarget("10.0.0.2", "cp-2", "control-plane")])
+    task = asyncio.create_task(observer.run())
+    for _ in range(200):
+        await asyncio.sleep(0)
+        if observer.flows.total_flows == 2 and observer.flows.lost_events == 7:
+            break
+    snapshot = observer.snapshot()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert snapshot.simulated
+    assert snapshot.flows.total_flows == 2 and snapshot.flows.lost_events == 7
+    assert snapshot.flows.error == ""  # cleared after reconnecting
+    assert [(n.name, n.reachable) for n in snapshot.nodes] == [("cp-1", True), ("cp-2", False)]
+    assert "connection refused" in snapshot.nodes[1].error
+
+
+async def test_snapshot_once_reports_failures_as_fields():
+    kube = ScriptedKube()
+    kube.lists["nodes"] = [ConnectionError("connection refused")]
+    kube.lists["pods"] = [ObjectList([pod("a", "1"), pod("b", "1", phase="Pending")], "1")]
+    hubble = ScriptedHubble([[flow(1, "DROPPED", "POLICY_DENIED"), LostEvents(count=2)]])
+    snapshot = await snapshot_once(Drivers(talos=FakeTalos({}), kube=kube, hubble=hubble), ManualClock())
+    assert "nodes: connection refused" in snapshot.kube_error
+    assert [p.name for p in snapshot.pod_problems] == ["b"]
+    assert snapshot.namespaces[0].healthy == 1 and snapshot.namespaces[0].total == 2
+    data = snapshot.to_dict()
+    assert data["pods_total"] == 2 and data["flows"]["lost_events"] == 2
+    assert data["flows"]["top_dropped"][0]["reason"] == "POLICY_DENIED"
