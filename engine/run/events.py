@@ -60,6 +60,8 @@ class StepOutput(Event):
 class StepSkipped(Event):
     step_id: str
     reason: str
+    input_digest: str = ""
+    """Set when `check` found the step done under this config digest (resume compares it)."""
     type: ClassVar[str] = "StepSkipped"
 
 

@@ -1,0 +1,129 @@
+"""The dry run behind `plan`: for every step, whether it is already done and the exact commands or
+API calls `apply` would make, with secrets redacted.
+
+Online, each step's `check` runs (the drivers are expected to be in their record-only mode, so
+reads happen and changes do not). A check that cannot run yet (the cluster does not exist
+before its earlier steps) shows as `unknown` with the reason.
+
+Offline nothing is contacted: every step is `to do`, listed with the actions it would take on
+machines where nothing is done yet. Steps tell those through an optional method
+`planned_actions(ctx) -> tuple[Action, ...]` (plain or async) that must not use the drivers.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, replace
+from typing import Callable, Protocol
+
+from talos_platform.engine.plan.context import StepContext
+from talos_platform.engine.plan.planner import Plan
+from talos_platform.engine.plan.step import Action, Step
+
+DONE = "done"
+TO_DO = "to do"
+UNKNOWN = "unknown"
+
+
+class TextRedactor(Protocol):
+    def redact(self, text: str) -> str: ...
+
+
+@dataclass(frozen=True)
+class StepPreview:
+    step_id: str
+    layer: int
+    title: str
+    state: str
+    """`done`, `to do` or `unknown` (the check could not run)."""
+    reason: str = ""
+    actions: tuple[Action, ...] = ()
+    needs: tuple[str, ...] = ()
+
+    def to_record(self) -> dict:
+        return {
+            "stepId": self.step_id,
+            "layer": self.layer,
+            "title": self.title,
+            "state": self.state,
+            "reason": self.reason,
+            "needs": list(self.needs),
+            "actions": [
+                {"description": a.description, "command": list(a.command), "apiCall": a.api_call} for a in self.actions
+            ],
+        }
+
+
+async def preview_plan(
+    plan: Plan,
+    context_factory: Callable[[str, Callable[[str], None]], StepContext],
+    *,
+    offline: bool,
+    redactor: TextRedactor | None = None,
+) -> list[StepPreview]:
+    previews: list[StepPreview] = []
+    state_of: dict[str, str] = {}
+    for step in plan:
+        context = context_factory(step.id, lambda line: None)  # a dry run's output is not shown
+        if offline:
+            preview = await _offline(step, context)
+        else:
+            preview = await _online(step, context, state_of)
+        preview = _redacted(preview, redactor)
+        state_of[step.id] = preview.state
+        previews.append(preview)
+    return previews
+
+
+async def _offline(step: Step, context: StepContext) -> StepPreview:
+    actions = await _planned_actions(step, context)
+    if actions is None:
+        return _preview(step, TO_DO, "this step cannot list its commands without contacting the machines")
+    return _preview(step, TO_DO, "offline plan: nothing was checked", actions)
+
+
+async def _online(step: Step, context: StepContext, state_of: dict[str, str]) -> StepPreview:
+    pending = [needed for needed in step.needs if state_of.get(needed) != DONE]
+    try:
+        check = await step.check(context)
+    except Exception as error:  # noqa: BLE001 - a check that cannot run yet is expected in a plan
+        reason = f"cannot check yet: {error}"
+        if pending:
+            reason = f"cannot check until {', '.join(pending)} {'is' if len(pending) == 1 else 'are'} done"
+        actions = await _planned_actions(step, context)
+        return _preview(step, UNKNOWN, reason, actions or ())
+    if check.done:
+        return _preview(step, DONE, check.reason or "already done")
+    return _preview(step, TO_DO, check.reason, check.actions)
+
+
+async def _planned_actions(step: Step, context: StepContext) -> tuple[Action, ...] | None:
+    describe = getattr(step, "planned_actions", None)
+    if describe is None:
+        return None
+    result = describe(context)
+    if inspect.isawaitable(result):
+        result = await result
+    return tuple(result)
+
+
+def _preview(step: Step, state: str, reason: str, actions: tuple[Action, ...] = ()) -> StepPreview:
+    return StepPreview(
+        step_id=step.id, layer=step.layer, title=step.title, state=state, reason=reason, actions=tuple(actions),
+        needs=tuple(step.needs),
+    )
+
+
+def _redacted(preview: StepPreview, redactor: TextRedactor | None) -> StepPreview:
+    if redactor is None:
+        return preview
+    clean = redactor.redact
+    actions = tuple(
+        Action(
+            description=clean(a.description),
+            command=tuple(clean(part) for part in a.command),
+            api_call=clean(a.api_call),
+        )
+        for a in preview.actions
+    )
+    return replace(preview, title=clean(preview.title), reason=clean(preview.reason), actions=actions)

@@ -1,0 +1,204 @@
+"""The run journal: every event of a run, one JSON object per line, in
+`runs/<run-id>/events.jsonl`, appended and fsynced so a killed process loses at most the line
+it was writing. Reading tolerates that torn last line.
+
+Previous runs are read back for resume (which steps were done, under which config digest) and
+for `status`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets as random_tokens
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO
+
+from talos_platform.engine.run.events import (
+    Event,
+    RunFinished,
+    RunStarted,
+    StepFailed,
+    StepOutput,
+    StepRetrying,
+    StepSkipped,
+    StepStarted,
+    StepSucceeded,
+    event_from_record,
+)
+
+log = logging.getLogger(__name__)
+
+JOURNAL_NAME = "events.jsonl"
+
+
+def new_run_id() -> str:
+    """Sortable by start time (UTC, microseconds) with a random tail against collisions."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    return f"{stamp}-{random_tokens.token_hex(3)}"
+
+
+class Journal:
+    """Appends one run's events. Output lines are flushed; every other event is also fsynced,
+    so the step progress on disk is never behind what a consumer was told by more than the
+    event being written."""
+
+    def __init__(self, runs_dir: str | os.PathLike[str], run_id: str | None = None):
+        self.run_id = run_id or new_run_id()
+        self.directory = Path(runs_dir) / self.run_id
+        self.directory.mkdir(parents=True, exist_ok=False, mode=0o700)
+        self.path = self.directory / JOURNAL_NAME
+        self._handle: IO[str] | None = open(self.path, "a", encoding="utf-8")
+        os.chmod(self.path, 0o600)
+
+    def append(self, event: Event) -> None:
+        if self._handle is None:
+            raise RuntimeError("journal is closed")
+        self._handle.write(json.dumps(event.to_record(), ensure_ascii=False, separators=(",", ":")) + "\n")
+        self._handle.flush()
+        if not isinstance(event, StepOutput):
+            os.fsync(self._handle.fileno())
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+            self._handle.close()
+            self._handle = None
+
+    def __enter__(self) -> "Journal":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def read_events(path: str | os.PathLike[str]) -> list[Event]:
+    """Events of one journal file. A torn or unreadable line (a kill during a write) is
+    skipped: the events before it are still true."""
+    events: list[Event] = []
+    try:
+        text = Path(path).read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return events
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            events.append(event_from_record(json.loads(line)))
+        except (ValueError, TypeError) as error:
+            log.debug("skipping unreadable line %d of %s: %s", number, path, error)
+    return events
+
+
+@dataclass
+class StepRecord:
+    """What one run says about one step."""
+
+    step_id: str
+    state: str = "pending"
+    """`pending`, `running`, `retrying`, `succeeded`, `skipped`, `failed` or `interrupted`."""
+    attempt: int = 0
+    detail: str = ""
+    """Skip reason, or the error of a failure/retry."""
+    hint: str = ""
+    duration: float | None = None
+    input_digest: str = ""
+    started_at: float | None = None
+    finished_at: float | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.state in ("succeeded", "skipped")
+
+
+@dataclass
+class RunRecord:
+    """One run read back from its journal."""
+
+    run_id: str
+    path: Path
+    events: list[Event]
+    steps: dict[str, StepRecord] = field(default_factory=dict)
+
+    @property
+    def started(self) -> RunStarted | None:
+        return next((e for e in self.events if isinstance(e, RunStarted)), None)
+
+    @property
+    def finished(self) -> RunFinished | None:
+        return next((e for e in reversed(self.events) if isinstance(e, RunFinished)), None)
+
+    @property
+    def outcome(self) -> str:
+        """The recorded outcome, or `killed` when the journal simply stops (kill -9, power loss)."""
+        finished = self.finished
+        return finished.outcome if finished else "killed"
+
+    @property
+    def simulated(self) -> bool:
+        started = self.started
+        return bool(started and started.simulated)
+
+
+def read_run(directory: str | os.PathLike[str]) -> RunRecord:
+    folder = Path(directory)
+    events = read_events(folder / JOURNAL_NAME)
+    record = RunRecord(run_id=folder.name, path=folder / JOURNAL_NAME, events=events)
+    started = record.started
+    if started:
+        for step_id in started.steps:
+            record.steps[step_id] = StepRecord(step_id)
+    for event in events:
+        _apply(record.steps, event)
+    if record.finished is None or record.finished.outcome == "interrupted":
+        for step in record.steps.values():
+            if step.state in ("running", "retrying"):
+                step.state = "interrupted"
+    return record
+
+
+def _apply(steps: dict[str, StepRecord], event: Event) -> None:
+    step_id = getattr(event, "step_id", None)
+    if step_id is None:
+        return
+    step = steps.setdefault(step_id, StepRecord(step_id))
+    if isinstance(event, StepStarted):
+        step.state, step.attempt, step.started_at = "running", event.attempt, event.at
+        step.detail = step.hint = ""
+    elif isinstance(event, StepRetrying):
+        step.state, step.attempt, step.detail = "retrying", event.attempt, event.error
+    elif isinstance(event, StepSucceeded):
+        step.state, step.duration, step.finished_at = "succeeded", event.duration, event.at
+        step.input_digest, step.detail = event.input_digest, ""
+    elif isinstance(event, StepSkipped):
+        step.state, step.detail, step.finished_at = "skipped", event.reason, event.at
+        step.input_digest = event.input_digest
+    elif isinstance(event, StepFailed):
+        step.state, step.detail, step.hint, step.finished_at = "failed", event.error, event.hint, event.at
+
+
+def list_runs(runs_dir: str | os.PathLike[str]) -> list[RunRecord]:
+    """Every run with a journal, oldest first."""
+    folder = Path(runs_dir)
+    if not folder.is_dir():
+        return []
+    directories = sorted(p for p in folder.iterdir() if (p / JOURNAL_NAME).is_file())
+    return [read_run(p) for p in directories]
+
+
+def last_known_done(runs_dir: str | os.PathLike[str]) -> dict[str, str]:
+    """Step id -> the config input digest under which it was last seen done (succeeded, or
+    found done by `check`), over all previous runs. Resume re-checks these steps and re-runs
+    those whose digest changed."""
+    known: dict[str, str] = {}
+    for run in list_runs(runs_dir):
+        for event in run.events:
+            if isinstance(event, StepSucceeded):
+                known[event.step_id] = event.input_digest
+            elif isinstance(event, StepSkipped) and event.input_digest:
+                known[event.step_id] = event.input_digest
+    return known

@@ -1,0 +1,165 @@
+"""InstallSession: the one way a front end (headless CLI, TUI, wizard) runs an install.
+
+Given the config, secrets, state directory, drivers and clock, it builds the plan, the
+redactor, the journal and the runner. Front ends only subscribe to events and may ask it to
+stop; they never touch steps or drivers themselves.
+
+    session = InstallSession(config, secrets, state, drivers, clock)
+    session.subscribe(render)
+    outcome = await session.run()          # "succeeded" | "failed" | "interrupted"
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+from typing import TYPE_CHECKING, Callable, Iterable, Sequence
+
+from talos_platform.engine.plan.context import StepContext
+from talos_platform.engine.plan.planner import Plan, build_plan
+from talos_platform.engine.plan.preview import StepPreview, preview_plan
+from talos_platform.engine.plan.step import Step
+from talos_platform.engine.run.clock import Clock, RealClock
+from talos_platform.engine.run.events import Event
+from talos_platform.engine.run.journal import Journal, last_known_done
+from talos_platform.engine.run.runner import EventRedactor, RetryPolicy, Runner, select_steps
+
+if TYPE_CHECKING:
+    from talos_platform.engine.config.models import PlatformConfig
+    from talos_platform.engine.config.secrets import Secrets
+    from talos_platform.engine.drivers.protocols import Drivers
+    from talos_platform.engine.state import StateDirectory
+
+log = logging.getLogger(__name__)
+
+def config_digest(config: "PlatformConfig") -> str:
+    """Digest of the whole config, recorded in RunStarted."""
+    text = json.dumps(config.model_dump(mode="json", by_alias=True), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+class InstallSession:
+    def __init__(
+        self,
+        config: "PlatformConfig",
+        secrets: "Secrets",
+        state: "StateDirectory",
+        drivers: "Drivers",
+        clock: Clock | None = None,
+        *,
+        steps: Sequence[Step] | None = None,
+        concurrency: int = 4,
+        from_layer: int | None = None,
+        only: str | Iterable[str] | None = None,
+        retry: RetryPolicy = RetryPolicy(),
+        redactor: EventRedactor | None = None,
+        interrupt_grace: float = 10.0,
+    ):
+        """`steps` replaces the platform's steps (tests, demos). A bad `only`/`from_layer`
+        raises UserError here, before anything runs."""
+        self.config = config
+        self.secrets = secrets
+        self.state = state
+        self.drivers = drivers
+        self.clock = clock or RealClock()
+        self.plan: Plan = build_plan(config, steps)
+        self.simulated = bool(getattr(drivers, "simulated", False))
+        self._options = dict(
+            concurrency=concurrency, from_layer=from_layer, only=only, retry=retry, interrupt_grace=interrupt_grace
+        )
+        selected, prerequisites = select_steps(self.plan, from_layer, only)
+        self.selected = tuple(s.id for s in self.plan if s.id in selected)
+        """Steps this session will run (prerequisites outside the selection are only checked)."""
+        self.prerequisites = tuple(s.id for s in self.plan if s.id in prerequisites)
+        self._redactor = redactor
+        self._subscribers: list[Callable[[Event], None]] = []
+        self._lock = threading.Lock()
+        self._runner: Runner | None = None
+        self._interrupt_before_start = False
+        self.run_id: str | None = None
+        self.outcome: str | None = None
+
+    @property
+    def redactor(self) -> EventRedactor:
+        if self._redactor is None:
+            from talos_platform.engine.run.redaction import Redactor
+
+            self._redactor = Redactor(self.secrets.values())
+        return self._redactor
+
+    def context_for(self, step_id: str, output: Callable[[str], None]) -> StepContext:
+        return StepContext(
+            config=self.config,
+            secrets=self.secrets,
+            state=self.state,
+            drivers=self.drivers,
+            clock=self.clock,
+            step_id=step_id,
+            output=output,
+        )
+
+    def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]:
+        """Receive every (redacted) event of the run, in order. May be called before or during
+        `run`; returns an unsubscribe function."""
+        with self._lock:
+            self._subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if callback in self._subscribers:
+                    self._subscribers.remove(callback)
+
+        return unsubscribe
+
+    def _forward(self, event: Event) -> None:
+        with self._lock:
+            subscribers = list(self._subscribers)
+        for callback in subscribers:
+            try:
+                callback(event)
+            except Exception:  # noqa: BLE001 - a broken front end must not stop the install
+                log.exception("event subscriber %r failed", callback)
+
+    def interrupt(self) -> None:
+        """Stop the install (Ctrl-C, SIGTERM, a UI action); safe from any thread. A second call
+        stops the steps in flight at once."""
+        with self._lock:
+            runner = self._runner
+            if runner is None:
+                self._interrupt_before_start = True
+        if runner is not None:
+            runner.interrupt()
+
+    async def run(self) -> str:
+        """Run the install; returns `succeeded`, `failed` or `interrupted`."""
+        self.state.ensure()
+        journal = Journal(self.state.runs)
+        runner = Runner(
+            self.plan,
+            self.context_for,
+            journal=journal,
+            redactor=self.redactor,
+            clock=self.clock,
+            known_done=last_known_done(self.state.runs),
+            config_digest=config_digest(self.config),
+            simulated=self.simulated,
+            **self._options,
+        )
+        runner.subscribe(self._forward)
+        with self._lock:
+            self._runner = runner
+            interrupt_now = self._interrupt_before_start
+        self.run_id = runner.run_id
+        if interrupt_now:
+            runner.interrupt()
+        try:
+            self.outcome = await runner.run()
+        finally:
+            journal.close()
+        return self.outcome
+
+    async def preview(self, *, offline: bool = False) -> list[StepPreview]:
+        """What an install would do, step by step, without changing anything (see preview.py)."""
+        return await preview_plan(self.plan, self.context_for, offline=offline, redactor=self.redactor)

@@ -1,0 +1,173 @@
+"""The cluster's state directory: config, Talos secrets bundle, machine configs, talosconfig,
+kubeconfig, Vault init material, the rendered GitOps tree and the run journals.
+
+Secret files are written 0600 and atomically, and are never silently replaced: the Talos
+secrets bundle IS the cluster's PKI, losing it loses the cluster. A deliberate replacement
+keeps a timestamped backup first.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+
+import platformdirs
+
+from talos_platform.engine.errors import UserError
+from talos_platform.engine.files import atomic_write
+
+APP_NAME = "talos-platform"
+_SAFE_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+class SecretFileExists(UserError):
+    """Refused to replace a secret file that already holds different content."""
+
+
+class StateDirectory:
+    """Paths of everything one cluster keeps on this machine, and safe ways to write them."""
+
+    def __init__(self, root: str | os.PathLike[str]):
+        self.root = Path(root).expanduser()
+
+    def __repr__(self) -> str:
+        return f"StateDirectory({str(self.root)!r})"
+
+    # --- paths ---------------------------------------------------------------------------
+
+    @property
+    def config(self) -> Path:
+        """The platform config the last install used."""
+        return self.root / "platform.yaml"
+
+    @property
+    def secrets_file(self) -> Path:
+        """The user's secrets (git token, Cloudflare tokens), when kept here."""
+        return self.root / "secrets.yaml"
+
+    @property
+    def talos_dir(self) -> Path:
+        """Generated Talos machine configs and patches."""
+        return self.root / "talos"
+
+    @property
+    def talos_secrets(self) -> Path:
+        """The Talos secrets bundle (`talosctl gen secrets`): the cluster's PKI."""
+        return self.talos_dir / "secrets.yaml"
+
+    @property
+    def talosconfig(self) -> Path:
+        return self.talos_dir / "talosconfig"
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.root / "kubeconfig"
+
+    @property
+    def vault_init(self) -> Path:
+        """Vault unseal keys and root token from `vault operator init`."""
+        return self.root / "vault-init.json"
+
+    @property
+    def rendered(self) -> Path:
+        """The rendered GitOps repository tree."""
+        return self.root / "rendered"
+
+    @property
+    def runs(self) -> Path:
+        """One folder per run, each with its `events.jsonl` journal."""
+        return self.root / "runs"
+
+    @property
+    def backups(self) -> Path:
+        """Timestamped copies of secret files taken before a deliberate replacement."""
+        return self.root / "backups"
+
+    # --- writing -------------------------------------------------------------------------
+
+    def ensure(self) -> "StateDirectory":
+        """Create the directory (owner-only: it holds the cluster's keys) and `runs/`."""
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(self.root, 0o700)
+        self.runs.mkdir(exist_ok=True, mode=0o700)
+        return self
+
+    def write_file(self, path: str | os.PathLike[str], data: bytes | str, mode: int = 0o644) -> Path:
+        """Atomic write of a file that holds no secret (rendered output, machine patches)."""
+        target = self._inside(path)
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        atomic_write(target, _as_bytes(data), mode=mode)
+        return target
+
+    def write_secret(self, path: str | os.PathLike[str], data: bytes | str, overwrite: bool = False) -> Path | None:
+        """Write a secret file: 0600, atomic, never replaced unless `overwrite`.
+
+        Writing the same content again is a no-op (so steps stay idempotent). Different content
+        over an existing file raises SecretFileExists unless `overwrite`; then the old file is
+        first copied to `backups/` and the backup's path is returned.
+        """
+        target = self._inside(path)
+        content = _as_bytes(data)
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        backup = None
+        if target.exists():
+            if target.read_bytes() == content:
+                os.chmod(target, 0o600)
+                return None
+            if not overwrite:
+                raise SecretFileExists(
+                    f"{target} already exists with different content; refusing to replace it",
+                    where=str(target),
+                    hint=(
+                        "this file holds cluster secrets and is kept for the life of the cluster; "
+                        "move it away yourself only if you really mean to start over"
+                    ),
+                )
+            backup = self.backup(target)
+        atomic_write(target, content, mode=0o600)
+        return backup
+
+    def backup(self, path: str | os.PathLike[str]) -> Path:
+        """Copy a file into `backups/` as `<relative-path-with-dashes>.<UTC timestamp>` (0600)."""
+        source = self._inside(path)
+        relative = source.relative_to(self.root).as_posix().replace("/", "--")
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+        self.backups.mkdir(parents=True, exist_ok=True, mode=0o700)
+        destination = self.backups / f"{relative}.{stamp}"
+        suffix = 1
+        while destination.exists():  # two backups within one microsecond: keep both
+            destination = self.backups / f"{relative}.{stamp}.{suffix}"
+            suffix += 1
+        atomic_write(destination, source.read_bytes(), mode=0o600)
+        return destination
+
+    def _inside(self, path: str | os.PathLike[str]) -> Path:
+        """Resolve `path` (absolute, or relative to the root) and refuse anything outside."""
+        candidate = Path(path)
+        if not candidate.is_absolute():
+            candidate = self.root / candidate
+        root = self.root.resolve()
+        resolved = candidate.parent.resolve() / candidate.name
+        if resolved != root and root not in resolved.parents:
+            raise ValueError(f"{path} is outside the state directory {self.root}")
+        return resolved
+
+
+def state_directory_for(cluster_name: str, override: str | os.PathLike[str] | None = None) -> StateDirectory:
+    """The cluster's state directory: `override` when given, else the user's state folder
+    (platformdirs) / cluster name."""
+    if override is not None:
+        return StateDirectory(override)
+    if not _SAFE_NAME.match(cluster_name):
+        raise UserError(
+            f"cluster name {cluster_name!r} cannot name a state directory",
+            where="cluster.name",
+            hint="use a DNS label: lowercase letters, digits and '-'",
+        )
+    return StateDirectory(platformdirs.user_state_path(APP_NAME) / cluster_name)
+
+
+def _as_bytes(data: bytes | str) -> bytes:
+    return data.encode() if isinstance(data, str) else data
