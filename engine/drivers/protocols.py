@@ -128,7 +128,12 @@ class Talos(Protocol):
         output_dir: Path,
     ) -> None: ...
 
-    async def apply_config(self, address: str, config_file: Path, *, insecure: bool) -> None: ...
+    async def apply_config(
+        self, address: str, config_file: Path, *, insecure: bool, patches: tuple[Path, ...] = ()
+    ) -> None:
+        """Send `config_file` to the node, with `patches` (per-node patch files) applied on top
+        locally first. `insecure` = the node is in maintenance mode (no client certificate)."""
+        ...
 
     async def set_endpoints(self, talosconfig: Path, endpoints: list[str], nodes: list[str]) -> None: ...
 
@@ -139,6 +144,28 @@ class Talos(Protocol):
     async def bootstrap(self, address: str, talosconfig: Path) -> None: ...
 
     async def kubeconfig(self, address: str, talosconfig: Path, destination: Path) -> None: ...
+
+    async def address_answers(self, address: str) -> bool:
+        """True when something at `address` accepts a TCP connection on the Talos API (50000) or
+        Kubernetes API (6443) port within a few seconds. Used to refuse a VIP already in use."""
+        ...
+
+    async def create_docker_cluster(
+        self,
+        *,
+        cluster_name: str,
+        talos_version: str,
+        kubernetes_version: str,
+        workers: int,
+        patches_all: Path,
+        patches_control_plane: Path,
+        patches_worker: Path,
+        talosconfig: Path,
+    ) -> None:
+        """Create a local cluster of Talos containers (one control plane, `workers` workers),
+        bootstrapped, with its client config written to `talosconfig`. The Talos API then answers
+        on 127.0.0.1:50000 and the Kubernetes API on https://127.0.0.1:6443."""
+        ...
 
 
 # --- Hubble -----------------------------------------------------------------------------------
@@ -220,6 +247,16 @@ class Vault(Protocol):
     async def write_secret(self, token: str, path: str, data: dict[str, str]) -> None: ...
 
 
+# --- Local tools --------------------------------------------------------------------------------
+
+
+class Tools(Protocol):
+    async def version(self, tool: str) -> str:
+        """Client version of a local tool (`talosctl`, `kubectl`, `helm`), e.g. `v1.11.5`;
+        an empty string when the tool is not installed (never raises for a missing tool)."""
+        ...
+
+
 @dataclass
 class Drivers:
     """Every outside system a step may use. The simulator provides in-memory ones."""
@@ -229,6 +266,8 @@ class Drivers:
     hubble: Hubble | None = None
     git: Git | None = None
     vault: Vault | None = None
+    tools: Tools | None = None
+    """Local tool versions for the preflight; None skips that check (talosctl is still asked)."""
     simulated: bool = False
     """Only for labelling output as a simulation; the engine never branches on it."""
     extra: dict[str, Any] = field(default_factory=dict)

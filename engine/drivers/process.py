@@ -1,0 +1,207 @@
+"""The one process runner: every talosctl, kubectl, helm and git call goes through here.
+
+It gives each command a timeout, streams its output line by line to a callback (redacted first),
+keeps a redacted copy of what it printed for error messages, and has a dry-run mode that records
+the commands instead of running them (this is how `plan` shows exact commands).
+
+Output goes to the callback passed to `run`, else to the one installed for the current task with
+`output_to(...)`: steps run concurrently and share one runner, and a context variable keeps each
+step's lines with that step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import time
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator, Mapping, Sequence
+
+from talos_platform.engine.errors import PermanentError, TransientError
+
+LineCallback = Callable[[str, str], None]
+"""Called with (line, stream) where stream is `stdout` or `stderr`; the line is redacted."""
+
+Redact = Callable[[str], str]
+
+_current_output: ContextVar[LineCallback | None] = ContextVar("talos_platform_process_output", default=None)
+
+# How much of a failed command's stderr goes into the error message.
+_ERROR_TAIL_LINES = 12
+
+
+@contextlib.contextmanager
+def output_to(callback: LineCallback | None) -> Iterator[None]:
+    """Send the output of commands run inside this block (in this task) to `callback`."""
+    token = _current_output.set(callback)
+    try:
+        yield
+    finally:
+        _current_output.reset(token)
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    argv: tuple[str, ...]
+    """As shown to people: already redacted."""
+    returncode: int
+    stdout: str
+    """Raw standard output, for parsers. Never log it as is: use `redacted_stdout`."""
+    stderr: str
+    """Redacted standard error."""
+    duration: float
+    dry_run: bool = False
+
+
+class CommandFailed(TransientError):
+    """A command exited non-zero. Transient by default (a node still booting, an API not yet up);
+    drivers turn the failures they recognise as permanent into PermanentError."""
+
+    def __init__(self, argv: Sequence[str], returncode: int, stderr: str, *, hint: str = ""):
+        tail = "\n".join(stderr.strip().splitlines()[-_ERROR_TAIL_LINES:])
+        message = f"`{' '.join(argv)}` exited with {returncode}"
+        if tail:
+            message += f": {tail}"
+        super().__init__(message, hint=hint)
+        self.argv = tuple(argv)
+        self.returncode = returncode
+        self.stderr = stderr
+
+
+class CommandTimedOut(TransientError):
+    def __init__(self, argv: Sequence[str], timeout: float):
+        super().__init__(f"`{' '.join(argv)}` did not finish within {timeout:g}s and was stopped")
+        self.argv = tuple(argv)
+
+
+class ToolMissing(PermanentError):
+    def __init__(self, tool: str):
+        super().__init__(
+            f"`{tool}` is not installed or not on PATH",
+            hint=f"install {tool} (the version matching your cluster) and make sure it is on PATH",
+        )
+        self.tool = tool
+
+
+@dataclass
+class ProcessRunner:
+    """Runs commands; one instance is shared by every real driver of an install."""
+
+    redact: Redact = field(default=lambda text: text)
+    """Turns any secret value in a text into a placeholder; applied to argv, lines and errors."""
+    dry_run: bool = False
+    """Record commands in `recorded` and return an empty success instead of running them."""
+    env: Mapping[str, str] | None = None
+    """Extra environment for every command (e.g. KUBECONFIG, TALOSCONFIG)."""
+    default_output: LineCallback | None = None
+    """Where lines go when neither `run(on_line=...)` nor `output_to` names a callback."""
+    recorded: list[tuple[str, ...]] = field(default_factory=list)
+    """Every command run or (in dry-run) not run, redacted, in order."""
+
+    def shown(self, argv: Sequence[str]) -> tuple[str, ...]:
+        return tuple(self.redact(str(part)) for part in argv)
+
+    async def run(
+        self,
+        argv: Sequence[str | Path],
+        *,
+        timeout: float,
+        stdin: bytes | None = None,
+        on_line: LineCallback | None = None,
+        env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+        check: bool = True,
+        quiet: bool = False,
+        mutates: bool = True,
+    ) -> CommandResult:
+        """Run `argv` (no shell) and return its output.
+
+        `stdin` is how secrets reach a command: never put them in argv. `quiet` keeps stdout
+        from being streamed (machine-readable output, or output that may hold secrets: kubeconfig,
+        Vault keys); stderr is always streamed. `mutates=False` marks a read-only command that
+        also runs in dry-run mode (facts are still gathered; only changes are recorded).
+        Raises ToolMissing, CommandTimedOut, or CommandFailed when `check` and the exit code is
+        not 0.
+        """
+        args = [str(part) for part in argv]
+        shown = self.shown(args)
+        self.recorded.append(shown)
+        if self.dry_run and mutates:
+            return CommandResult(shown, 0, "", "", 0.0, dry_run=True)
+        executable = shutil.which(args[0], path=(env or {}).get("PATH") or (self.env or {}).get("PATH"))
+        if executable is None:
+            raise ToolMissing(args[0])
+        sink = on_line or _current_output.get() or self.default_output
+        full_env = {**os.environ, **(self.env or {}), **(env or {})}
+        started = time.monotonic()
+        process = await asyncio.create_subprocess_exec(
+            executable,
+            *args[1:],
+            stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=full_env,
+            cwd=str(cwd) if cwd else None,
+            start_new_session=True,
+        )
+        stdout_lines: list[str] = []
+        stderr_lines: list[str] = []
+
+        async def feed() -> None:
+            if stdin is not None and process.stdin is not None:
+                try:
+                    process.stdin.write(stdin)
+                    await process.stdin.drain()
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+                finally:
+                    process.stdin.close()
+
+        async def pump(stream: asyncio.StreamReader | None, name: str, into: list[str], show: bool) -> None:
+            if stream is None:
+                return
+            while True:
+                raw = await stream.readline()
+                if not raw:
+                    return
+                line = raw.decode("utf-8", errors="replace")
+                into.append(line)
+                if show and sink is not None:
+                    sink(self.redact(line.rstrip("\n")), name)
+
+        try:
+            await asyncio.wait_for(
+                asyncio.gather(
+                    feed(),
+                    pump(process.stdout, "stdout", stdout_lines, not quiet),
+                    pump(process.stderr, "stderr", stderr_lines, True),
+                    process.wait(),
+                ),
+                timeout,
+            )
+        except (asyncio.TimeoutError, asyncio.CancelledError) as error:
+            _stop(process)
+            await process.wait()
+            if isinstance(error, asyncio.CancelledError):
+                raise
+            raise CommandTimedOut(shown, timeout) from None
+        result = CommandResult(
+            argv=shown,
+            returncode=process.returncode if process.returncode is not None else -1,
+            stdout="".join(stdout_lines),
+            stderr=self.redact("".join(stderr_lines)),
+            duration=time.monotonic() - started,
+        )
+        if check and result.returncode != 0:
+            raise CommandFailed(shown, result.returncode, result.stderr)
+        return result
+
+
+def _stop(process: asyncio.subprocess.Process) -> None:
+    """Kill the command and anything it started (it leads its own process group)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, 9)

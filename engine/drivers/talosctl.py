@@ -1,0 +1,403 @@
+"""The real Talos driver: talosctl through the process runner, and parsers for what it prints.
+
+The command builders are pure functions so the steps can show the exact commands in a plan.
+Per-node calls always name the node as both endpoint and target (`-e IP -n IP`): talosctl never
+goes through the VIP, which only answers after bootstrap (ARCHITECTURE.md section 8).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+from pathlib import Path
+from typing import Any, Iterator
+
+import yaml
+
+from talos_platform.engine.config.versions import TalosFeatures
+from talos_platform.engine.drivers.loopback import ensure_allowed
+from talos_platform.engine.drivers.process import CommandFailed, ProcessRunner
+from talos_platform.engine.drivers.protocols import TalosNodeFacts
+from talos_platform.engine.errors import PermanentError, TransientError
+
+TALOSCTL = "talosctl"
+TALOS_API_PORT = 50000
+KUBERNETES_API_PORT = 6443
+
+# --- command lines ------------------------------------------------------------------------------
+
+
+def _secure(talosconfig: Path, address: str) -> list[str]:
+    return [TALOSCTL, "--talosconfig", str(talosconfig), "--endpoints", address, "--nodes", address]
+
+
+def version_client_argv() -> list[str]:
+    return [TALOSCTL, "version", "--client"]
+
+
+def gen_secrets_argv(destination: Path) -> list[str]:
+    return [TALOSCTL, "gen", "secrets", "--output-file", str(destination)]
+
+
+def gen_config_argv(
+    *,
+    cluster_name: str,
+    endpoint: str,
+    secrets: Path,
+    talos_version: str,
+    kubernetes_version: str,
+    patches_all: Path,
+    patches_control_plane: Path,
+    patches_worker: Path,
+    output_dir: Path,
+) -> list[str]:
+    return [
+        TALOSCTL, "gen", "config", cluster_name, endpoint,
+        "--with-secrets", str(secrets),
+        # The nodes' version, not talosctl's: a newer talosctl would emit keys older nodes reject.
+        "--talos-version", TalosFeatures.for_version(talos_version).contract,
+        "--kubernetes-version", kubernetes_version.lstrip("v"),
+        "--config-patch", f"@{patches_all}",
+        "--config-patch-control-plane", f"@{patches_control_plane}",
+        "--config-patch-worker", f"@{patches_worker}",
+        "--with-docs=false", "--with-examples=false",
+        "--output-dir", str(output_dir),
+        "--force",
+    ]  # fmt: skip
+
+
+def apply_config_argv(
+    address: str, config_file: Path, *, insecure: bool, talosconfig: Path | None = None, patches: tuple[Path, ...] = ()
+) -> list[str]:
+    if insecure:
+        argv = [TALOSCTL, "apply-config", "--insecure", "--nodes", address]
+    else:
+        if talosconfig is None:
+            raise ValueError("a configured node needs the talosconfig")
+        argv = _secure(talosconfig, address) + ["apply-config"]
+    argv += ["--file", str(config_file)]
+    for patch in patches:
+        argv += ["--config-patch", f"@{patch}"]
+    return argv
+
+
+def config_endpoint_argv(talosconfig: Path, endpoints: list[str]) -> list[str]:
+    return [TALOSCTL, "--talosconfig", str(talosconfig), "config", "endpoint", *endpoints]
+
+
+def config_node_argv(talosconfig: Path, nodes: list[str]) -> list[str]:
+    return [TALOSCTL, "--talosconfig", str(talosconfig), "config", "node", *nodes]
+
+
+def get_argv(resource: str, address: str, *, insecure: bool, talosconfig: Path | None) -> list[str]:
+    if insecure:
+        return [TALOSCTL, "get", resource, "--insecure", "--nodes", address, "--output", "json"]
+    assert talosconfig is not None
+    return _secure(talosconfig, address) + ["get", resource, "--output", "json"]
+
+
+def etcd_members_argv(address: str, talosconfig: Path) -> list[str]:
+    return _secure(talosconfig, address) + ["etcd", "members"]
+
+
+def service_argv(address: str, talosconfig: Path, service: str) -> list[str]:
+    return _secure(talosconfig, address) + ["service", service]
+
+
+def bootstrap_argv(address: str, talosconfig: Path) -> list[str]:
+    return _secure(talosconfig, address) + ["bootstrap"]
+
+
+def kubeconfig_argv(address: str, talosconfig: Path, destination: Path) -> list[str]:
+    return _secure(talosconfig, address) + ["kubeconfig", str(destination), "--force", "--merge=false"]
+
+
+def docker_cluster_argv(
+    *,
+    client_version: str,
+    cluster_name: str,
+    talos_version: str,
+    kubernetes_version: str,
+    workers: int,
+    patches_all: Path,
+    patches_control_plane: Path,
+    patches_worker: Path,
+    talosconfig: Path,
+) -> list[str]:
+    # talosctl 1.12 made each provisioner a sub-command; older ones take --provisioner.
+    newer = _minor(client_version) >= (1, 12)
+    argv = [TALOSCTL, "cluster", "create"] + (["docker"] if newer else ["--provisioner", "docker"])
+    argv += [
+        "--name", cluster_name,
+        "--talosconfig", str(talosconfig),
+        "--image", f"ghcr.io/siderolabs/talos:{talos_version}",
+        "--kubernetes-version", kubernetes_version.lstrip("v"),
+        "--controlplanes", "1",
+        "--workers", str(workers),
+        "--config-patch", f"@{patches_all}",
+        "--config-patch-control-plane", f"@{patches_control_plane}",
+        "--config-patch-worker", f"@{patches_worker}",
+    ]  # fmt: skip
+    if not newer:
+        # Older talosctl renders for its own version unless told the image's.
+        argv += ["--talos-version", TalosFeatures.for_version(talos_version).contract]
+    return argv
+
+
+def _minor(version: str) -> tuple[int, int]:
+    match = re.match(r"v?(\d+)\.(\d+)", version.strip())
+    return (int(match.group(1)), int(match.group(2))) if match else (0, 0)
+
+
+# --- parsers --------------------------------------------------------------------------------------
+
+
+def parse_client_version(text: str) -> str:
+    """`talosctl version --client` prints a `Client:` block whose `Tag:` line is the version."""
+    for line in text.splitlines():
+        key, _, value = line.strip().partition(":")
+        if key == "Tag" and value.strip():
+            return value.strip()
+    match = re.search(r"\bv\d+\.\d+\.\d+\S*", text)
+    if match:
+        return match.group(0)
+    raise ValueError(f"no version in talosctl output: {text.strip()[:200]!r}")
+
+
+def parse_resources(text: str) -> list[dict[str, Any]]:
+    """`talosctl get X -o json` prints one JSON object per resource, back to back (not a list);
+    `-o yaml` prints YAML documents separated by `---`. Both are accepted."""
+    text = text.strip()
+    if not text:
+        return []
+    if text[0] in "{[":
+        decoder = json.JSONDecoder()
+        found: list[dict[str, Any]] = []
+        position = 0
+        while position < len(text):
+            value, end = decoder.raw_decode(text, position)
+            found.extend(value if isinstance(value, list) else [value])
+            position = end
+            while position < len(text) and text[position].isspace():
+                position += 1
+        return found
+    return [doc for doc in yaml.safe_load_all(text) if doc]
+
+
+def spec_of(resource: dict[str, Any]) -> dict[str, Any]:
+    spec = resource.get("spec") or {}
+    return spec if isinstance(spec, dict) else {}
+
+
+def parse_disks(text: str) -> tuple[str, ...]:
+    """Device paths from `talosctl get disks -o json` (`spec.dev_path`, e.g. `/dev/sda`)."""
+    paths: list[str] = []
+    for resource in parse_resources(text):
+        spec = spec_of(resource)
+        if spec.get("cdrom") or spec.get("readonly"):
+            continue
+        path = spec.get("dev_path") or ("/dev/" + resource.get("metadata", {}).get("id", "")).rstrip("/")
+        if path and path != "/dev":
+            paths.append(path)
+    return tuple(sorted(set(paths)))
+
+
+def parse_machine_stage(text: str) -> str:
+    """The stage from `talosctl get machinestatus -o json` (`spec.stage`, e.g. `running`)."""
+    for resource in parse_resources(text):
+        stage = spec_of(resource).get("stage")
+        if stage:
+            return str(stage).lower()
+    return ""
+
+
+def parse_cluster_name(text: str) -> str:
+    """The cluster name from `talosctl get info -o json` (`spec.clusterName`)."""
+    for resource in parse_resources(text):
+        name = spec_of(resource).get("clusterName")
+        if name:
+            return str(name)
+    return ""
+
+
+def parse_etcd_members(text: str) -> list[str]:
+    """Member host names from the table `talosctl etcd members` prints
+    (`NODE ID HOSTNAME PEER URLS CLIENT URLS LEARNER`)."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines:
+        return []
+    header = lines[0]
+    if "HOSTNAME" not in header:
+        raise ValueError(f"unexpected `talosctl etcd members` output: {header!r}")
+    start = header.index("HOSTNAME")
+    members = []
+    for line in lines[1:]:
+        fields = line[start:].split()
+        if fields:
+            members.append(fields[0])
+    return members
+
+
+def parse_service_state(text: str) -> str:
+    """The `STATE` line of `talosctl service NAME` (e.g. `Running`, `Preparing`)."""
+    for line in text.splitlines():
+        key, _, value = line.strip().partition(" ")
+        if key == "STATE":
+            return value.strip()
+    return ""
+
+
+def read_talosconfig_endpoints(talosconfig: Path) -> list[str]:
+    """Endpoints of the current context of a talosconfig file ([] when missing)."""
+    try:
+        data = yaml.safe_load(talosconfig.read_text()) or {}
+    except FileNotFoundError:
+        return []
+    context = (data.get("contexts") or {}).get(data.get("context") or "", {}) or {}
+    return [str(endpoint) for endpoint in context.get("endpoints") or []]
+
+
+# Errors talosctl prints when a node's API answers with certificates our talosconfig does not
+# trust, or wants a client certificate we did not offer: the node is not in maintenance mode.
+_TLS_MARKERS = ("certificate", "tls:", "x509", "authentication handshake failed")
+_UNREACHABLE_MARKERS = ("connection refused", "no route to host", "i/o timeout", "deadline exceeded",
+                        "connection reset", "network is unreachable", "error reading server preface",
+                        "unavailable")  # fmt: skip
+
+
+def _looks_like(error: str, markers: tuple[str, ...]) -> bool:
+    lowered = error.lower()
+    return any(marker in lowered for marker in markers)
+
+
+# --- the driver -----------------------------------------------------------------------------------
+
+
+class TalosctlDriver:
+    """Implements the `Talos` protocol with talosctl."""
+
+    def __init__(self, runner: ProcessRunner, talosconfig: Path, *, command_timeout: float = 120.0):
+        self.runner = runner
+        self.talosconfig = talosconfig
+        self.command_timeout = command_timeout
+
+    async def client_version(self) -> str:
+        result = await self.runner.run(version_client_argv(), timeout=30, quiet=True, mutates=False)
+        return parse_client_version(result.stdout)
+
+    async def node_facts(self, address: str, *, insecure: bool) -> TalosNodeFacts:
+        ensure_allowed(address, "Talos node")
+        if insecure:
+            return await self._maintenance_facts(address)
+        return await self._configured_facts(address)
+
+    async def _read(self, resource: str, address: str, *, insecure: bool) -> str:
+        argv = get_argv(resource, address, insecure=insecure, talosconfig=None if insecure else self.talosconfig)
+        result = await self.runner.run(argv, timeout=30, quiet=True, mutates=False)
+        return result.stdout
+
+    async def _maintenance_facts(self, address: str) -> TalosNodeFacts:
+        try:
+            disks = parse_disks(await self._read("disks", address, insecure=True))
+        except CommandFailed as error:
+            if _looks_like(error.stderr, _TLS_MARKERS):
+                # Answers, but not the maintenance service: the node already has a config.
+                return TalosNodeFacts(address=address, reachable=True, maintenance=False, error=_first_line(error.stderr))
+            return TalosNodeFacts(address=address, reachable=False, error=_first_line(error.stderr) or error.message)
+        except TransientError as error:
+            return TalosNodeFacts(address=address, reachable=False, error=error.message)
+        return TalosNodeFacts(address=address, reachable=True, maintenance=True, stage="maintenance", disks=disks)
+
+    async def _configured_facts(self, address: str) -> TalosNodeFacts:
+        if not self.talosconfig.exists():
+            return TalosNodeFacts(address=address, reachable=False, error=f"no talosconfig at {self.talosconfig} yet")
+        try:
+            stage = parse_machine_stage(await self._read("machinestatus", address, insecure=False))
+            cluster_name = parse_cluster_name(await self._read("info", address, insecure=False))
+            disks = parse_disks(await self._read("disks", address, insecure=False))
+        except CommandFailed as error:
+            # A TLS refusal means the node answers but was configured with another cluster's PKI.
+            answers = _looks_like(error.stderr, _TLS_MARKERS) or not _looks_like(error.stderr, _UNREACHABLE_MARKERS)
+            return TalosNodeFacts(address=address, reachable=answers, error=_first_line(error.stderr) or error.message)
+        except TransientError as error:
+            return TalosNodeFacts(address=address, reachable=False, error=error.message)
+        return TalosNodeFacts(
+            address=address, reachable=True, maintenance=False, stage=stage, cluster_name=cluster_name, disks=disks
+        )
+
+    async def generate_secrets(self, destination: Path) -> None:
+        await self.runner.run(gen_secrets_argv(destination), timeout=60, quiet=True)
+
+    async def generate_config(self, **kwargs: Any) -> None:
+        await self.runner.run(gen_config_argv(**kwargs), timeout=120, quiet=True)
+
+    async def apply_config(
+        self, address: str, config_file: Path, *, insecure: bool, patches: tuple[Path, ...] = ()
+    ) -> None:
+        ensure_allowed(address, "Talos node")
+        argv = apply_config_argv(address, config_file, insecure=insecure, talosconfig=self.talosconfig, patches=patches)
+        await self.runner.run(argv, timeout=self.command_timeout)
+
+    async def set_endpoints(self, talosconfig: Path, endpoints: list[str], nodes: list[str]) -> None:
+        await self.runner.run(config_endpoint_argv(talosconfig, endpoints), timeout=30)
+        await self.runner.run(config_node_argv(talosconfig, nodes), timeout=30)
+
+    async def etcd_members(self, address: str, talosconfig: Path) -> list[str]:
+        ensure_allowed(address, "Talos node")
+        try:
+            result = await self.runner.run(etcd_members_argv(address, talosconfig), timeout=30, quiet=True, mutates=False)
+        except CommandFailed as members_error:
+            # Only an etcd service that is up but not Running means "not bootstrapped"; any other
+            # failure (node away, TLS) is raised so nobody bootstraps on a guess.
+            state = await self._service_state(address, talosconfig, "etcd")
+            if state and state.lower() != "running":
+                return []
+            raise TransientError(
+                f"could not list etcd members on {address}: {_first_line(members_error.stderr)}",
+                hint="check that the node is up and `talosctl etcd members` works",
+            ) from None
+        return parse_etcd_members(result.stdout)
+
+    async def _service_state(self, address: str, talosconfig: Path, service: str) -> str:
+        result = await self.runner.run(service_argv(address, talosconfig, service), timeout=30, quiet=True, mutates=False)
+        return parse_service_state(result.stdout)
+
+    async def bootstrap(self, address: str, talosconfig: Path) -> None:
+        ensure_allowed(address, "Talos node")
+        try:
+            await self.runner.run(bootstrap_argv(address, talosconfig), timeout=self.command_timeout)
+        except CommandFailed as error:
+            if "alreadyexists" in error.stderr.lower().replace(" ", "") or "already bootstrapped" in error.stderr.lower():
+                return  # the node refuses a second bootstrap: etcd is already there
+            raise
+
+    async def kubeconfig(self, address: str, talosconfig: Path, destination: Path) -> None:
+        ensure_allowed(address, "Talos node")
+        await self.runner.run(kubeconfig_argv(address, talosconfig, destination), timeout=60, quiet=True)
+        with contextlib.suppress(FileNotFoundError):
+            destination.chmod(0o600)
+
+    async def address_answers(self, address: str) -> bool:
+        ensure_allowed(address, "address")
+        for port in (TALOS_API_PORT, KUBERNETES_API_PORT):
+            with contextlib.suppress(OSError, asyncio.TimeoutError):
+                _, writer = await asyncio.wait_for(asyncio.open_connection(address, port), 3)
+                writer.close()
+                with contextlib.suppress(OSError):
+                    await writer.wait_closed()
+                return True
+        return False
+
+    async def create_docker_cluster(self, **kwargs: Any) -> None:
+        client = await self.client_version()
+        argv = docker_cluster_argv(client_version=client, **kwargs)
+        await self.runner.run(argv, timeout=900)
+
+
+def _first_line(text: str) -> str:
+    for line in text.strip().splitlines():
+        if line.strip():
+            return line.strip()
+    return ""

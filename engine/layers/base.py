@@ -1,0 +1,92 @@
+"""What every install step shares: identity, the digest of its inputs, and output routing.
+
+Subclasses implement `_check`, `_apply` and `_wait`; the public phases run them with the
+step's output callback installed, so the lines of every command a driver runs for this step
+become this step's output events (steps run concurrently and share the drivers).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import TYPE_CHECKING, Any
+
+from talos_platform.engine.drivers.process import output_to
+from talos_platform.engine.plan.step import Action, CheckResult
+
+if TYPE_CHECKING:
+    from talos_platform.engine.config.models import PlatformConfig
+    from talos_platform.engine.plan.context import StepContext
+
+
+def digest_of(value: Any) -> str:
+    """Stable digest of JSON-able inputs (pydantic models are dumped first)."""
+    if hasattr(value, "model_dump"):
+        value = value.model_dump(mode="json", by_alias=True)
+    text = json.dumps(value, sort_keys=True, default=_plain, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json", by_alias=True)
+    return str(value)
+
+
+def done(reason: str, **facts: Any) -> CheckResult:
+    return CheckResult(actions=(), facts=facts, reason=reason)
+
+
+def todo(reason: str, *actions: Action, **facts: Any) -> CheckResult:
+    return CheckResult(actions=tuple(actions), facts=facts, reason=reason)
+
+
+class BaseStep:
+    """A step built from the config. `inputs()` names exactly the config parts it depends on."""
+
+    layer: int = 0
+    timeout: float = 300.0
+
+    def __init__(self, config: "PlatformConfig", *, step_id: str, title: str, needs: tuple[str, ...] = ()):
+        self.config = config
+        self.id = step_id
+        self.title = title
+        self.needs = tuple(needs)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.id}>"
+
+    def inputs(self) -> Any:
+        """The config values this step depends on; a change re-runs it on resume."""
+        return None
+
+    def input_digest(self) -> str:
+        return digest_of({"step": self.id, "inputs": self.inputs()})
+
+    async def check(self, ctx: "StepContext") -> CheckResult:
+        with output_to(_line_sink(ctx)):
+            return await self._check(ctx)
+
+    async def apply(self, ctx: "StepContext", check: CheckResult) -> None:
+        with output_to(_line_sink(ctx)):
+            await self._apply(ctx, check)
+
+    async def wait(self, ctx: "StepContext") -> None:
+        with output_to(_line_sink(ctx)):
+            await self._wait(ctx)
+
+    async def _check(self, ctx: "StepContext") -> CheckResult:
+        raise NotImplementedError
+
+    async def _apply(self, ctx: "StepContext", check: CheckResult) -> None:
+        """Nothing to do by default (steps that only gather facts or wait)."""
+
+    async def _wait(self, ctx: "StepContext") -> None:
+        """Nothing to wait for by default."""
+
+
+def _line_sink(ctx: "StepContext"):
+    def sink(line: str, stream: str) -> None:
+        ctx.output(line)
+
+    return sink

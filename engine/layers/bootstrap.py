@@ -1,0 +1,218 @@
+"""Layer 0, second half: bootstrap etcd exactly once, fetch the kubeconfig, and wait until the
+Kubernetes API answers and every node registered (NotReady is expected until the CNI runs).
+Also the Docker platform's single `talosctl cluster create`."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from talos_platform.engine.drivers import talosctl
+from talos_platform.engine.drivers.protocols import NODES
+from talos_platform.engine.errors import PermanentError, TransientError
+from talos_platform.engine.layers.base import BaseStep, done, todo
+from talos_platform.engine.layers.talos import PATCH_ALL, PATCH_CONTROL_PLANE, PATCH_WORKER, patches_dir, rendered_patches
+from talos_platform.engine.layers.waiting import WaitTimedOut, wait_for_objects
+from talos_platform.engine.plan.step import Action, CheckResult
+
+if TYPE_CHECKING:
+    from talos_platform.engine.plan.context import StepContext
+
+DOCKER_ADDRESS = "127.0.0.1"
+"""A Docker cluster's Talos API (port 50000) and Kubernetes API (6443) are published here."""
+
+POLL_SECONDS = 5.0
+
+
+class Bootstrap(BaseStep):
+    """`talosctl bootstrap` on the first control plane, only when no control plane runs etcd."""
+
+    layer = 0
+    timeout = 600
+
+    def __init__(self, config):
+        control_planes = config.control_planes
+        super().__init__(
+            config,
+            step_id="L0.bootstrap",
+            title=f"Bootstrap etcd on {control_planes[0].name}",
+            needs=("L0.talosconfig-endpoints", *(f"L0.apply-config.{n.name}" for n in control_planes)),
+        )
+
+    def inputs(self) -> Any:
+        return {"first": self.config.control_planes[0].address, "cluster": self.config.cluster.name}
+
+    def _first(self) -> str:
+        return self.config.node_ip(self.config.control_planes[0])
+
+    async def _check(self, ctx: "StepContext") -> CheckResult:
+        for node in self.config.control_planes:
+            members = await ctx.drivers.talos.etcd_members(self.config.node_ip(node), ctx.state.talosconfig)
+            if members:
+                return done(f"etcd already runs on {node.name} with members {', '.join(members)}; not bootstrapping again")
+        argv = talosctl.bootstrap_argv(self._first(), ctx.state.talosconfig)
+        return todo(
+            "no control plane runs etcd yet",
+            Action(f"bootstrap etcd on {self.config.control_planes[0].name} ({self._first()})", command=tuple(argv)),
+        )
+
+    async def _apply(self, ctx: "StepContext", check: CheckResult) -> None:
+        await ctx.drivers.talos.bootstrap(self._first(), ctx.state.talosconfig)
+
+    async def _wait(self, ctx: "StepContext") -> None:
+        async def members() -> list[str]:
+            while True:
+                try:
+                    found = await ctx.drivers.talos.etcd_members(self._first(), ctx.state.talosconfig)
+                except TransientError as error:
+                    ctx.output(f"etcd not answering yet: {error.message}")
+                    found = []
+                if found:
+                    return found
+                await ctx.clock.sleep(POLL_SECONDS)
+
+        try:
+            found = await ctx.clock.wait_for(members(), self.timeout)
+        except (TimeoutError, asyncio.TimeoutError):
+            raise TransientError(
+                f"etcd did not start on {self.config.control_planes[0].name} within {self.timeout:g}s",
+                hint="run `talosctl -n <node> -e <node> service etcd` and `talosctl dmesg` to see why",
+            ) from None
+        ctx.output(f"etcd members: {', '.join(found)}")
+
+
+class Kubeconfig(BaseStep):
+    """Fetch the admin kubeconfig (it holds credentials: kept 0600 in the state directory)."""
+
+    layer = 0
+    timeout = 120
+
+    def __init__(self, config, *, address: str | None = None, needs: tuple[str, ...] = ("L0.bootstrap",)):
+        super().__init__(config, step_id="L0.kubeconfig", title="Fetch the kubeconfig", needs=needs)
+        self.address = address or config.node_ip(config.control_planes[0])
+
+    def inputs(self) -> Any:
+        return {"address": self.address, "endpoint": self.config.api_endpoint_host}
+
+    async def _check(self, ctx: "StepContext") -> CheckResult:
+        path: Path = ctx.state.kubeconfig
+        if path.exists() and path.stat().st_size > 0:
+            return done(f"the kubeconfig is at {path}")
+        return todo(
+            "no kubeconfig yet",
+            Action(f"fetch the kubeconfig into {path}", command=tuple(talosctl.kubeconfig_argv(self.address, ctx.state.talosconfig, path))),
+        )
+
+    async def _apply(self, ctx: "StepContext", check: CheckResult) -> None:
+        path: Path = ctx.state.kubeconfig
+        path.parent.mkdir(parents=True, exist_ok=True)
+        await ctx.drivers.talos.kubeconfig(self.address, ctx.state.talosconfig, path)
+
+
+def expected_node_count(config) -> int:
+    return len(config.nodes)
+
+
+class KubernetesApi(BaseStep):
+    """The API answers through the endpoint (the VIP on metal) and every node registered."""
+
+    layer = 0
+    timeout = 900
+
+    def __init__(self, config):
+        super().__init__(config, step_id="L0.kubernetes-api", title="Wait for the Kubernetes API and nodes", needs=("L0.kubeconfig",))
+
+    def inputs(self) -> Any:
+        return {"nodes": [n.name for n in self.config.nodes], "endpoint": self.config.api_endpoint_host}
+
+    def _registered(self, objects) -> tuple[bool, str]:
+        names = sorted(name for _, name in objects)
+        wanted = expected_node_count(self.config)
+        text = f"{len(names)}/{wanted} nodes registered" + (f": {', '.join(names)}" if names else "")
+        return len(names) >= wanted, text
+
+    async def _check(self, ctx: "StepContext") -> CheckResult:
+        try:
+            listed = await ctx.drivers.kube.list(NODES)
+        except (ConnectionError, OSError, TransientError) as error:
+            return todo(
+                f"the API at {self.config.api_endpoint_host}:6443 does not answer yet ({error})",
+                Action("wait for the API and every node to register", api_call="LIST/WATCH v1 Node"),
+            )
+        ok, text = self._registered({("", o["metadata"]["name"]): o for o in listed.items})
+        if ok:
+            return done(text + " (NotReady until the CNI runs is expected)")
+        return todo(text, Action("wait for every node to register", api_call="WATCH v1 Node"))
+
+    async def _wait(self, ctx: "StepContext") -> None:
+        async def api_then_nodes() -> str:
+            while True:
+                try:
+                    return await wait_for_objects(ctx, NODES, self._registered, timeout=self.timeout)
+                except (ConnectionError, OSError) as error:
+                    ctx.output(f"API not answering yet: {error}")
+                    await ctx.clock.sleep(POLL_SECONDS)
+
+        try:
+            await ctx.clock.wait_for(api_then_nodes(), self.timeout)
+        except WaitTimedOut as timed_out:
+            raise TransientError(
+                f"not every node registered within {self.timeout:g}s: {timed_out.status}",
+                hint="a missing node did not start the kubelet: check `talosctl -n <node> -e <node> service kubelet`",
+            ) from None
+        except (TimeoutError, asyncio.TimeoutError):
+            raise TransientError(
+                f"the Kubernetes API at {self.config.api_endpoint_host}:6443 did not answer within {self.timeout:g}s",
+                hint="the VIP only answers after bootstrap; check `talosctl -n <control plane> -e <control plane> service kube-apiserver`",
+            ) from None
+
+
+class DockerCluster(BaseStep):
+    """Docker platform: one `talosctl cluster create` with the same patches (bootstrapped by it)."""
+
+    layer = 0
+    timeout = 900
+
+    def __init__(self, config):
+        super().__init__(config, step_id="L0.docker-cluster", title="Create the local Docker cluster", needs=("L0.preflight.tools",))
+
+    def inputs(self) -> Any:
+        return {"cluster": self.config.cluster, "workers": len(self.config.workers)}
+
+    def _arguments(self, ctx: "StepContext") -> dict[str, Any]:
+        folder = patches_dir(ctx)
+        return dict(
+            cluster_name=self.config.cluster.name,
+            talos_version=self.config.cluster.talos_version,
+            kubernetes_version=self.config.cluster.kubernetes_version,
+            workers=len(self.config.workers),
+            patches_all=folder / PATCH_ALL,
+            patches_control_plane=folder / PATCH_CONTROL_PLANE,
+            patches_worker=folder / PATCH_WORKER,
+            talosconfig=ctx.state.talosconfig,
+        )
+
+    async def _check(self, ctx: "StepContext") -> CheckResult:
+        facts = await ctx.drivers.talos.node_facts(DOCKER_ADDRESS, insecure=False)
+        if facts.reachable and facts.cluster_name == self.config.cluster.name:
+            return done(f"the Docker cluster {facts.cluster_name} runs (stage {facts.stage})")
+        if facts.reachable and facts.cluster_name:
+            raise PermanentError(
+                f"another Talos cluster ({facts.cluster_name}) already runs in Docker on {DOCKER_ADDRESS}",
+                hint=f"remove it with `talosctl cluster destroy --name {facts.cluster_name}` or use its name",
+            )
+        client = await ctx.drivers.talos.client_version()
+        argv = talosctl.docker_cluster_argv(client_version=client, **self._arguments(ctx))
+        return todo("no Docker cluster yet", Action("create the Docker cluster", command=tuple(argv)))
+
+    async def _apply(self, ctx: "StepContext", check: CheckResult) -> None:
+        from talos_platform.engine.files import atomic_write
+
+        patches = rendered_patches(self.config)
+        folder = patches_dir(ctx)
+        for name in (PATCH_ALL, PATCH_CONTROL_PLANE, PATCH_WORKER):
+            target = folder / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(target, patches.get(name, "{}\n").encode(), mode=0o600)
+        await ctx.drivers.talos.create_docker_cluster(**self._arguments(ctx))

@@ -1,0 +1,399 @@
+"""Layer 0 on metal, up to the configured nodes: preflight, the secrets bundle, machine configs,
+applying them, and the talosconfig endpoints."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from talos_platform.engine.config.models import Node, Role
+from talos_platform.engine.drivers import talosctl
+from talos_platform.engine.drivers.protocols import TalosNodeFacts
+from talos_platform.engine.errors import PermanentError, TransientError
+from talos_platform.engine.layers.base import BaseStep, done, todo
+from talos_platform.engine.plan.step import Action, CheckResult
+
+if TYPE_CHECKING:
+    from talos_platform.engine.plan.context import StepContext
+
+REQUIRED_TOOLS = ("talosctl", "kubectl", "helm")
+POLL_SECONDS = 5.0
+
+
+def node_step_suffix(node: Node) -> str:
+    return node.name
+
+
+# --- preflight ------------------------------------------------------------------------------------
+
+
+class ToolsPreflight(BaseStep):
+    """talosctl, kubectl and helm are installed; their versions are reported."""
+
+    layer = 0
+    timeout = 60
+
+    def __init__(self, config):
+        super().__init__(config, step_id="L0.preflight.tools", title="Check talosctl, kubectl and helm")
+
+    def inputs(self) -> Any:
+        return list(REQUIRED_TOOLS)
+
+    async def _check(self, ctx: "StepContext") -> CheckResult:
+        versions: dict[str, str] = {"talosctl": await ctx.drivers.talos.client_version()}
+        if ctx.drivers.tools is not None:
+            for tool in REQUIRED_TOOLS:
+                versions[tool] = versions.get(tool) or await ctx.drivers.tools.version(tool)
+        missing = [tool for tool, version in versions.items() if not version]
+        if missing:
+            raise PermanentError(
+                f"missing tools: {', '.join(missing)}",
+                hint="install " + ", ".join(missing) + " and make sure they are on PATH",
+            )
+        summary = ", ".join(f"{tool} {version}" for tool, version in versions.items())
+        ctx.output(summary)
+        return done(summary, versions=versions)
+
+
+async def maintenance_or_configured(ctx: "StepContext", address: str) -> TalosNodeFacts:
+    """Ask the maintenance API first; a node that answers there is waiting for its config.
+    Otherwise ask with our talosconfig (the node may already be configured by an earlier run)."""
+    facts = await ctx.drivers.talos.node_facts(address, insecure=True)
+    if facts.reachable and facts.maintenance:
+        return facts
+    configured = await ctx.drivers.talos.node_facts(address, insecure=False)
+    if configured.reachable or not facts.reachable:
+        return configured if configured.reachable else facts
+    return facts
+
+
+class NodePreflight(BaseStep):
+    """The node answers on the Talos API, in maintenance mode with its install disk present, or
+    already configured as a member of this cluster."""
+
+    layer = 0
+    timeout = 120
+
+    def __init__(self, config, node: Node):
+        super().__init__(config, step_id=f"L0.preflight.node.{node.name}", title=f"Check node {node.name}")
+        self.node = node
+
+    def inputs(self) -> Any:
+        return {"node": self.node, "cluster": self.config.cluster.name}
+
+    async def _check(self, ctx: "StepContext") -> CheckResult:
+        address = self.config.node_ip(self.node)
+        facts = await maintenance_or_configured(ctx, address)
+        where = f"node {self.node.name} ({address})"
+        if not facts.reachable:
+            raise TransientError(
+                f"{where} does not answer on the Talos API (port 50000): {facts.error or 'no answer'}",
+                hint="boot the machine from the Talos ISO/PXE image, check the address in `nodes[].address` "
+                "and that this computer can reach it",
+            )
+        if facts.maintenance:
+            if facts.disks and self.node.install_disk not in facts.disks:
+                raise PermanentError(
+                    f"{where} has no disk {self.node.install_disk}; it has {', '.join(facts.disks)}",
+                    hint=f"set `installDisk` of node {self.node.name} to one of: {', '.join(facts.disks)}",
+                )
+            return done(f"{where} waits in maintenance mode; disk {self.node.install_disk} present", maintenance=True)
+        if not facts.cluster_name:
+            raise PermanentError(
+                f"{where} is already configured, and not with this cluster's keys: {facts.error or 'access refused'}",
+                hint="it belongs to another cluster; wipe it (`talosctl reset`) or boot it from the Talos image "
+                "to reach maintenance mode, or remove it from `nodes`",
+            )
+        if facts.cluster_name != self.config.cluster.name:
+            raise PermanentError(
+                f"{where} belongs to cluster {facts.cluster_name!r}, not {self.config.cluster.name!r}",
+                hint="check the address, or reset that node before adding it to this cluster",
+            )
+        return done(f"{where} is already configured for cluster {facts.cluster_name} (stage {facts.stage or 'unknown'})")
+
+
+class VipPreflight(BaseStep):
+    """Before the cluster exists, nothing may answer on the VIP (else two machines would fight
+    over it). Once the control planes are configured the VIP answering is expected."""
+
+    layer = 0
+    timeout = 60
+
+    def __init__(self, config):
+        super().__init__(
+            config,
+            step_id="L0.preflight.vip",
+            title=f"Check the VIP {config.cluster.vip} is free",
+            needs=tuple(f"L0.preflight.node.{n.name}" for n in config.control_planes),
+        )
+
+    def inputs(self) -> Any:
+        return {"vip": self.config.cluster.vip, "control_planes": [n.address for n in self.config.control_planes]}
+
+    async def _check(self, ctx: "StepContext") -> CheckResult:
+        vip = self.config.cluster.vip
+        assert vip
+        for node in self.config.control_planes:
+            facts = await ctx.drivers.talos.node_facts(self.config.node_ip(node), insecure=True)
+            if not (facts.reachable and facts.maintenance):
+                return done(f"control plane {node.name} is already configured; the VIP {vip} may answer")
+        if await ctx.drivers.talos.address_answers(vip):
+            raise PermanentError(
+                f"the VIP {vip} is already in use: something answers on it before the cluster exists",
+                hint="choose an unused address in the control planes' subnet (outside DHCP ranges) for `cluster.vip`",
+            )
+        return done(f"nothing answers on the VIP {vip}")
+
+
+# --- secrets bundle and machine configs -----------------------------------------------------------
+
+
+class SecretsBundle(BaseStep):
+    """The Talos secrets bundle (the cluster's PKI): generated once, never overwritten."""
+
+    layer = 0
+    timeout = 60
+
+    def __init__(self, config):
+        super().__init__(config, step_id="L0.secrets", title="Generate the Talos secrets bundle")
+
+    def inputs(self) -> Any:
+        return None  # deliberately independent of the config: the bundle must never change
+
+    async def _check(self, ctx: "StepContext") -> CheckResult:
+        path: Path = ctx.state.talos_secrets
+        if path.exists():
+            return done(f"the secrets bundle exists at {path}; it is kept")
+        return todo(
+            "no secrets bundle yet",
+            Action(f"generate the secrets bundle into {path}", command=tuple(talosctl.gen_secrets_argv(path))),
+        )
+
+    async def _apply(self, ctx: "StepContext", check: CheckResult) -> None:
+        path: Path = ctx.state.talos_secrets
+        if path.exists():
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        scratch = path.with_name(f".{path.name}.new")
+        scratch.unlink(missing_ok=True)
+        try:
+            await ctx.drivers.talos.generate_secrets(scratch)
+            ctx.state.write_secret(path, scratch.read_bytes())
+        finally:
+            scratch.unlink(missing_ok=True)
+
+
+PATCH_ALL, PATCH_CONTROL_PLANE, PATCH_WORKER = "all.yaml", "controlplane.yaml", "worker.yaml"
+
+
+def node_patch_names(config, patches: dict[str, str]) -> dict[str, str]:
+    """Per-node patches among the rendered ones: a file named after the node (`cp-1.yaml`,
+    `nodes/cp-1.yaml`) -> node name."""
+    names = {node.name for node in config.nodes}
+    found = {}
+    for key in patches:
+        if key in (PATCH_ALL, PATCH_CONTROL_PLANE, PATCH_WORKER):
+            continue
+        stem = Path(key).name.removesuffix(".yaml")
+        if stem in names:
+            found[key] = stem
+    return found
+
+
+def rendered_patches(config) -> dict[str, str]:
+    from talos_platform.engine.render import talos_patches
+
+    return talos_patches(config)
+
+
+def patches_dir(ctx: "StepContext") -> Path:
+    return ctx.state.talos_dir / "patches"
+
+
+def node_patch_files(ctx: "StepContext", config, node: Node) -> tuple[Path, ...]:
+    patches = rendered_patches(config)
+    return tuple(patches_dir(ctx) / key for key, name in node_patch_names(config, patches).items() if name == node.name)
+
+
+class MachineConfigs(BaseStep):
+    """controlplane.yaml, worker.yaml and talosconfig, from the secrets bundle and the rendered
+    patches, for the nodes' Talos version."""
+
+    layer = 0
+    timeout = 120
+    digest_file = ".inputs"
+
+    def __init__(self, config):
+        super().__init__(config, step_id="L0.machine-configs", title="Generate the Talos machine configs", needs=("L0.secrets",))
+
+    def inputs(self) -> Any:
+        return {"cluster": self.config.cluster, "nodes": self.config.nodes}
+
+    def _arguments(self, ctx: "StepContext") -> dict[str, Any]:
+        folder = patches_dir(ctx)
+        return dict(
+            cluster_name=self.config.cluster.name,
+            endpoint=f"https://{self.config.api_endpoint_host}:6443",
+            secrets=ctx.state.talos_secrets,
+            talos_version=self.config.cluster.talos_version,
+            kubernetes_version=self.config.cluster.kubernetes_version,
+            patches_all=folder / PATCH_ALL,
+            patches_control_plane=folder / PATCH_CONTROL_PLANE,
+            patches_worker=folder / PATCH_WORKER,
+            output_dir=ctx.state.talos_dir,
+        )
+
+    def _digest(self, patches: dict[str, str]) -> str:
+        text = "\n".join(f"{key}\n{patches[key]}" for key in sorted(patches))
+        return hashlib.sha256((self.input_digest() + text).encode()).hexdigest()
+
+    async def _check(self, ctx: "StepContext") -> CheckResult:
+        patches = rendered_patches(self.config)
+        folder: Path = ctx.state.talos_dir
+        outputs = [folder / "controlplane.yaml", folder / "worker.yaml", folder / "talosconfig"]
+        marker = folder / self.digest_file
+        if all(p.exists() for p in outputs) and marker.exists() and marker.read_text().strip() == self._digest(patches):
+            return done("machine configs are up to date with the config and patches", patches=patches)
+        argv = talosctl.gen_config_argv(**self._arguments(ctx))
+        return todo(
+            "machine configs are missing or the config changed",
+            Action(f"write the Talos patches ({', '.join(sorted(patches))}) into {patches_dir(ctx)}"),
+            Action(
+                f"generate machine configs for Talos {self.config.cluster.talos_version} into {folder}",
+                command=tuple(argv),
+            ),
+            patches=patches,
+        )
+
+    async def _apply(self, ctx: "StepContext", check: CheckResult) -> None:
+        from talos_platform.engine.files import atomic_write
+
+        patches: dict[str, str] = check.facts.get("patches") or rendered_patches(self.config)
+        folder = patches_dir(ctx)
+        for key, text in patches.items():
+            target = folder / key
+            target.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(target, text.encode(), mode=0o600)
+        for required in (PATCH_ALL, PATCH_CONTROL_PLANE, PATCH_WORKER):
+            if required not in patches:
+                atomic_write(folder / required, b"{}\n", mode=0o600)
+        await ctx.drivers.talos.generate_config(**self._arguments(ctx))
+        for name in ("controlplane.yaml", "worker.yaml", "talosconfig"):
+            path = ctx.state.talos_dir / name
+            if path.exists():
+                path.chmod(0o600)
+        generated = ctx.state.talos_dir / "talosconfig"
+        if generated.exists() and Path(ctx.state.talosconfig) != generated:
+            ctx.state.write_secret(ctx.state.talosconfig, generated.read_bytes(), overwrite=True)
+        atomic_write(ctx.state.talos_dir / self.digest_file, self._digest(patches).encode(), mode=0o600)
+
+
+# --- applying configs -----------------------------------------------------------------------------
+
+
+class ApplyConfig(BaseStep):
+    """Send the node its machine config (insecure while it waits in maintenance mode)."""
+
+    layer = 0
+    timeout = 900  # install to disk and reboot
+
+    def __init__(self, config, node: Node):
+        super().__init__(
+            config,
+            step_id=f"L0.apply-config.{node.name}",
+            title=f"Apply the machine config to {node.name}",
+            needs=("L0.machine-configs", f"L0.preflight.node.{node.name}"),
+        )
+        self.node = node
+
+    def inputs(self) -> Any:
+        return {"node": self.node, "cluster": self.config.cluster}
+
+    def _config_file(self, ctx: "StepContext") -> Path:
+        name = "controlplane.yaml" if self.node.role is Role.control_plane else "worker.yaml"
+        return ctx.state.talos_dir / name
+
+    async def _check(self, ctx: "StepContext") -> CheckResult:
+        address = self.config.node_ip(self.node)
+        facts = await ctx.drivers.talos.node_facts(address, insecure=True)
+        if not (facts.reachable and facts.maintenance):
+            configured = await ctx.drivers.talos.node_facts(address, insecure=False)
+            if configured.reachable and configured.cluster_name == self.config.cluster.name:
+                return done(f"{self.node.name} already runs this cluster's config (stage {configured.stage})")
+            if not facts.reachable and not configured.reachable:
+                raise TransientError(
+                    f"node {self.node.name} ({address}) does not answer on the Talos API",
+                    hint="check the machine is powered on and booted from the Talos image",
+                )
+            raise PermanentError(
+                f"node {self.node.name} ({address}) is neither in maintenance mode nor part of this cluster",
+                hint="reset the node (`talosctl reset`) or boot it from the Talos image, then run again",
+            )
+        patches = node_patch_files(ctx, self.config, self.node)
+        argv = talosctl.apply_config_argv(address, self._config_file(ctx), insecure=True, patches=patches)
+        return todo(
+            f"{self.node.name} waits in maintenance mode",
+            Action(f"apply the {self.node.role.value} config to {self.node.name} ({address})", command=tuple(argv)),
+        )
+
+    async def _apply(self, ctx: "StepContext", check: CheckResult) -> None:
+        address = self.config.node_ip(self.node)
+        patches = node_patch_files(ctx, self.config, self.node)
+        await ctx.drivers.talos.apply_config(address, self._config_file(ctx), insecure=True, patches=patches)
+
+    async def _wait(self, ctx: "StepContext") -> None:
+        """Until the node answers with our certificates, i.e. it installed and rebooted into the
+        config (Talos offers no watch here, so this polls)."""
+        address = self.config.node_ip(self.node)
+
+        async def configured() -> None:
+            while True:
+                facts = await ctx.drivers.talos.node_facts(address, insecure=False)
+                if facts.reachable and facts.cluster_name == self.config.cluster.name:
+                    ctx.output(f"{self.node.name} is up with the new config (stage {facts.stage})")
+                    return
+                await ctx.clock.sleep(POLL_SECONDS)
+
+        try:
+            await ctx.clock.wait_for(configured(), self.timeout)
+        except (TimeoutError, asyncio.TimeoutError):
+            raise TransientError(
+                f"node {self.node.name} did not come back with its config within {self.timeout:g}s",
+                hint="watch its console: a wrong install disk or a network that does not come up are common causes",
+            ) from None
+
+
+class TalosconfigEndpoints(BaseStep):
+    """talosctl talks to the control planes' own IPs, never the VIP (the VIP follows etcd and
+    disappears exactly when you need talosctl most)."""
+
+    layer = 0
+    timeout = 30
+
+    def __init__(self, config):
+        super().__init__(
+            config, step_id="L0.talosconfig-endpoints", title="Point talosconfig at the control planes", needs=("L0.machine-configs",)
+        )
+
+    def _endpoints(self) -> list[str]:
+        return [self.config.node_ip(n) for n in self.config.control_planes]
+
+    def inputs(self) -> Any:
+        return self._endpoints()
+
+    async def _check(self, ctx: "StepContext") -> CheckResult:
+        endpoints = self._endpoints()
+        current = talosctl.read_talosconfig_endpoints(ctx.state.talosconfig)
+        if current == endpoints:
+            return done(f"talosconfig endpoints are {', '.join(endpoints)}")
+        return todo(
+            f"talosconfig endpoints are {current or 'unset'}",
+            Action("set talosctl endpoints", command=tuple(talosctl.config_endpoint_argv(ctx.state.talosconfig, endpoints))),
+            Action("set talosctl default nodes", command=tuple(talosctl.config_node_argv(ctx.state.talosconfig, endpoints))),
+        )
+
+    async def _apply(self, ctx: "StepContext", check: CheckResult) -> None:
+        endpoints = self._endpoints()
+        await ctx.drivers.talos.set_endpoints(ctx.state.talosconfig, endpoints, endpoints)
