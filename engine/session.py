@@ -86,7 +86,7 @@ class InstallSession:
         if self._redactor is None:
             from talos_platform.engine.run.redaction import Redactor
 
-            self._redactor = Redactor(self.secrets.values())
+            self._redactor = Redactor.from_secrets(self.secrets)
         return self._redactor
 
     def context_for(self, step_id: str, output: Callable[[str], None]) -> StepContext:

@@ -198,11 +198,12 @@ class Runner:
         interrupt_waiter = asyncio.ensure_future(self._interrupt_requested.wait())
         try:
             while True:
-                if not self._stopping:
+                if not self._stopping and not self._interrupt_requested.is_set():
                     self._start_ready(states, in_flight)
-                if not in_flight:
+                if in_flight:
+                    await asyncio.wait([*in_flight, interrupt_waiter], return_when=asyncio.FIRST_COMPLETED)
+                elif not self._interrupt_requested.is_set():
                     break
-                await asyncio.wait([*in_flight, interrupt_waiter], return_when=asyncio.FIRST_COMPLETED)
                 for task in [t for t in in_flight if t.done()]:
                     step_id = in_flight.pop(task)
                     result = task.result()
