@@ -133,6 +133,10 @@ class Cilium(Component):
     hubble: bool = True
     """Enable Hubble and Hubble Relay (network flow visibility)."""
 
+    bpf_masquerade: bool = False
+    """Masquerade pod traffic in eBPF instead of iptables. On Talos this also needs
+    `bpf.hostLegacyRouting` (rendered automatically), or DNS forwarding to the host breaks."""
+
 
 class GatewayApi(Component):
     version: str = "v1.3.0"

@@ -57,6 +57,12 @@ class TalosFeatures:
         return self.version >= (1, 12)
 
     @property
+    def hostname_as_document(self) -> bool:
+        """Hostname is a `HostnameConfig` document (1.12+; `auto: stable` is generated, so a
+        static name needs `auto: off`) instead of `machine.network.hostname`."""
+        return self.version >= (1, 12)
+
+    @property
     def network_as_documents(self) -> bool:
         """CNI none and kube-proxy off are separate documents (1.14+) instead of `cluster.network.cni`/`cluster.proxy`."""
         return self.version >= (1, 14)

@@ -1,0 +1,222 @@
+"""`platform/`: Layer 3 services, each an Application and each present only when enabled.
+
+Vault with the Vault Secrets Operator (Kubernetes auth), kube-prometheus-stack, a Cloudflare
+Tunnel (cloudflared reading its token from a Secret) and the Let's Encrypt ClusterIssuer.
+Charts are referenced by repository and version; our own small manifests live in sub-folders.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from talos_platform.engine.config.models import PlatformConfig
+from talos_platform.engine.render.applications import application, git_source, helm_source, kustomization
+from talos_platform.engine.render.cluster_secrets import CERT_MANAGER_CLOUDFLARE, CLOUDFLARED_TUNNEL
+from talos_platform.engine.render.upstream import (
+    CLOUDFLARED_IMAGE,
+    monitoring_chart,
+    vault_chart,
+    vault_secrets_operator_chart,
+)
+
+# Names the install uses when it configures Vault's Kubernetes auth after unsealing.
+VAULT_KUBERNETES_AUTH_MOUNT = "kubernetes"
+VAULT_OPERATOR_ROLE = "vault-secrets-operator"
+VAULT_TOKEN_AUDIENCE = "vault"
+VAULT_ADDRESS = "http://vault.vault.svc.cluster.local:8200"
+
+LETSENCRYPT_SERVER = "https://acme-v02.api.letsencrypt.org/directory"
+CLUSTER_ISSUER = "letsencrypt"
+TUNNEL_NAMESPACE = CLOUDFLARED_TUNNEL.namespace
+
+
+def platform_enabled(config: PlatformConfig) -> bool:
+    components = config.components
+    return any(
+        (
+            components.vault.enabled,
+            components.monitoring.enabled,
+            components.cloudflare_tunnel.enabled,
+            components.cert_manager.enabled,
+        )
+    )
+
+
+def platform_documents(config: PlatformConfig) -> dict[str, Any]:
+    """Files of `platform/` by relative path. Empty when no platform service is enabled."""
+    if not platform_enabled(config):
+        return {}
+    components = config.components
+    files: dict[str, Any] = {}
+    if components.vault.enabled:
+        files["vault.yaml"] = application(
+            "vault",
+            wave=0,
+            source=helm_source(vault_chart(config), _vault_values()),
+            namespace="vault",
+            prune=False,  # Vault's storage holds every secret; never prune it by accident
+        )
+        if components.vault.secrets_operator.enabled:
+            files["vault-secrets-operator.yaml"] = application(
+                "vault-secrets-operator",
+                wave=1,
+                source=helm_source(vault_secrets_operator_chart(config), _vault_operator_values()),
+                namespace="vault-secrets-operator",
+                server_side_apply=True,
+            )
+    if components.monitoring.enabled:
+        files["monitoring.yaml"] = application(
+            "monitoring",
+            wave=0,
+            source=helm_source(monitoring_chart(config), _monitoring_values(config)),
+            namespace="monitoring",
+            server_side_apply=True,
+        )
+    if components.cloudflare_tunnel.enabled:
+        files["cloudflare-tunnel.yaml"] = application(
+            "cloudflare-tunnel",
+            wave=0,
+            source=git_source(config, "platform", "cloudflare-tunnel"),
+            namespace=TUNNEL_NAMESPACE,
+        )
+        for name, document in _tunnel_manifests(config).items():
+            files[f"cloudflare-tunnel/{name}"] = document
+    if components.cert_manager.enabled:
+        files["cert-manager-issuer.yaml"] = application(
+            "cert-manager-issuer",
+            wave=1,
+            source=git_source(config, "platform", "cert-manager-issuer"),
+            namespace="cert-manager",
+        )
+        files["cert-manager-issuer/cluster-issuer.yaml"] = _cluster_issuer(config)
+        files["cert-manager-issuer/kustomization.yaml"] = kustomization(["cluster-issuer.yaml"])
+    applications = sorted(name for name in files if "/" not in name)
+    files["kustomization.yaml"] = kustomization(applications)
+    return files
+
+
+def _vault_values() -> dict[str, Any]:
+    return {
+        # Secrets reach pods through the Vault Secrets Operator, not the sidecar injector.
+        "injector": {"enabled": False},
+        "server": {"dataStorage": {"enabled": True}},
+        "ui": {"enabled": True},
+    }
+
+
+def _vault_operator_values() -> dict[str, Any]:
+    return {
+        "defaultVaultConnection": {"enabled": True, "address": VAULT_ADDRESS},
+        "defaultAuthMethod": {
+            "enabled": True,
+            "method": "kubernetes",
+            "mount": VAULT_KUBERNETES_AUTH_MOUNT,
+            "kubernetes": {
+                "role": VAULT_OPERATOR_ROLE,
+                "serviceAccount": "default",
+                "tokenAudiences": [VAULT_TOKEN_AUDIENCE],
+            },
+        },
+    }
+
+
+def _monitoring_values(config: PlatformConfig) -> dict[str, Any]:
+    return {
+        "grafana": {"grafana.ini": {"server": {"root_url": f"https://grafana.{config.domain.base}"}}},
+        # Pick up ServiceMonitors and PodMonitors from every release, not only this chart's.
+        "prometheus": {
+            "prometheusSpec": {
+                "podMonitorSelectorNilUsesHelmValues": False,
+                "serviceMonitorSelectorNilUsesHelmValues": False,
+            }
+        },
+    }
+
+
+def _tunnel_manifests(config: PlatformConfig) -> dict[str, Any]:
+    version = config.components.cloudflare_tunnel.version
+    labels = {"app.kubernetes.io/name": "cloudflared"}
+    secret = CLOUDFLARED_TUNNEL
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "cloudflared", "namespace": TUNNEL_NAMESPACE, "labels": labels},
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+                    "containers": [
+                        {
+                            "name": "cloudflared",
+                            "image": f"{CLOUDFLARED_IMAGE}:{version}",
+                            "args": ["tunnel", "--no-autoupdate", "--metrics", "0.0.0.0:2000", "run"],
+                            # The tunnel token comes from a Secret the install creates.
+                            "env": [
+                                {
+                                    "name": "TUNNEL_TOKEN",
+                                    "valueFrom": {"secretKeyRef": {"name": secret.name, "key": secret.key}},
+                                }
+                            ],
+                            "ports": [{"name": "metrics", "containerPort": 2000}],
+                            "livenessProbe": {
+                                "httpGet": {"path": "/ready", "port": 2000},
+                                "initialDelaySeconds": 10,
+                                "periodSeconds": 10,
+                                "failureThreshold": 3,
+                            },
+                            "resources": {"requests": {"cpu": "10m", "memory": "64Mi"}},
+                            "securityContext": {
+                                "allowPrivilegeEscalation": False,
+                                "readOnlyRootFilesystem": True,
+                                "capabilities": {"drop": ["ALL"]},
+                            },
+                        }
+                    ],
+                },
+            },
+        },
+    }
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": TUNNEL_NAMESPACE}}
+    return {
+        "namespace.yaml": namespace,
+        "deployment.yaml": deployment,
+        "kustomization.yaml": kustomization(["namespace.yaml", "deployment.yaml"]),
+    }
+
+
+def _cluster_issuer(config: PlatformConfig) -> dict[str, Any]:
+    secret = CERT_MANAGER_CLOUDFLARE
+    return {
+        "apiVersion": "cert-manager.io/v1",
+        "kind": "ClusterIssuer",
+        "metadata": {"name": CLUSTER_ISSUER},
+        "spec": {
+            "acme": {
+                "email": config.domain.acme_email,
+                "server": LETSENCRYPT_SERVER,
+                "privateKeySecretRef": {"name": f"{CLUSTER_ISSUER}-account-key"},
+                # DNS-01 through Cloudflare proves control of the domain without open ports.
+                "solvers": [
+                    {
+                        "dns01": {
+                            "cloudflare": {"apiTokenSecretRef": {"name": secret.name, "key": secret.key}}
+                        },
+                        "selector": {"dnsZones": [config.domain.base]},
+                    }
+                ],
+            }
+        },
+    }
+
+
+__all__ = [
+    "CLUSTER_ISSUER",
+    "VAULT_KUBERNETES_AUTH_MOUNT",
+    "VAULT_OPERATOR_ROLE",
+    "VAULT_TOKEN_AUDIENCE",
+    "platform_documents",
+    "platform_enabled",
+]
