@@ -134,7 +134,11 @@ class InstallSession:
 
     async def run(self) -> str:
         """Run the install; returns `succeeded`, `failed` or `interrupted`."""
-        self.state.ensure()
+        with self.state.lock():
+            self.state.remove_stale_temp_files()
+            return await self._run_locked()
+
+    async def _run_locked(self) -> str:
         journal = Journal(self.state.runs)
         runner = Runner(
             self.plan,

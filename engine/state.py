@@ -8,10 +8,13 @@ keeps a timestamped backup first.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import re
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Iterator
 
 import platformdirs
 
@@ -24,6 +27,10 @@ _SAFE_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
 class SecretFileExists(UserError):
     """Refused to replace a secret file that already holds different content."""
+
+
+class StateDirectoryBusy(UserError):
+    """Another install holds this state directory."""
 
 
 class StateDirectory:
@@ -94,6 +101,34 @@ class StateDirectory:
         self.runs.mkdir(exist_ok=True, mode=0o700)
         return self
 
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the directory for one install. An OS file lock: released by the kernel when
+        the process dies, so a killed install never leaves a stale lock behind."""
+        self.ensure()
+        handle = open(self.root / ".lock", "a+")
+        try:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise StateDirectoryBusy(
+                    f"another install is running on {self.root}",
+                    hint="wait for it to finish, or stop it (Ctrl-C) before starting a new one",
+                ) from None
+            yield
+        finally:
+            handle.close()
+
+    def remove_stale_temp_files(self) -> list[Path]:
+        """Delete the temp files an atomic write leaves when its process is killed mid-write.
+        Only call while holding `lock()`: then no write is in progress."""
+        removed = []
+        for candidate in self.root.rglob(".*.tmp"):
+            if candidate.is_file():
+                candidate.unlink()
+                removed.append(candidate)
+        return removed
+
     def write_file(self, path: str | os.PathLike[str], data: bytes | str, mode: int = 0o644) -> Path:
         """Atomic write of a file that holds no secret (rendered output, machine patches)."""
         target = self._inside(path)
@@ -155,9 +190,12 @@ class StateDirectory:
         return resolved
 
 
-def state_directory_for(cluster_name: str, override: str | os.PathLike[str] | None = None) -> StateDirectory:
+def state_directory_for(
+    cluster_name: str, override: str | os.PathLike[str] | None = None, *, simulated: bool = False
+) -> StateDirectory:
     """The cluster's state directory: `override` when given, else the user's state folder
-    (platformdirs) / cluster name."""
+    (platformdirs) / cluster name. Simulated runs keep their journals apart (`simulated/NAME`)
+    so a demo never mixes with a real cluster of the same name."""
     if override is not None:
         return StateDirectory(override)
     if not _SAFE_NAME.match(cluster_name):
@@ -166,7 +204,8 @@ def state_directory_for(cluster_name: str, override: str | os.PathLike[str] | No
             where="cluster.name",
             hint="use a DNS label: lowercase letters, digits and '-'",
         )
-    return StateDirectory(platformdirs.user_state_path(APP_NAME) / cluster_name)
+    base = platformdirs.user_state_path(APP_NAME)
+    return StateDirectory(base / "simulated" / cluster_name if simulated else base / cluster_name)
 
 
 def _as_bytes(data: bytes | str) -> bytes:

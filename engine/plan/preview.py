@@ -8,6 +8,8 @@ before its earlier steps) shows as `unknown` with the reason.
 Offline nothing is contacted: every step is `to do`, listed with the actions it would take on
 machines where nothing is done yet. Steps tell those through an optional method
 `planned_actions(ctx) -> tuple[Action, ...]` (plain or async) that must not use the drivers.
+Without it, the step's `check` is tried with drivers that refuse every use
+(`offline_drivers`), which still works for checks that only look at local files.
 """
 
 from __future__ import annotations
@@ -78,7 +80,15 @@ async def preview_plan(
 async def _offline(step: Step, context: StepContext) -> StepPreview:
     actions = await _planned_actions(step, context)
     if actions is None:
-        return _preview(step, TO_DO, "this step cannot list its commands without contacting the machines")
+        # No description: a check that needs no driver (e.g. one that looks at local files)
+        # still tells its actions; the offline drivers refuse any contact.
+        try:
+            check = await step.check(context)
+        except Exception:  # noqa: BLE001 - it needed the machines
+            check = None
+        if check is None or check.done:
+            return _preview(step, TO_DO, "this step cannot list its commands without contacting the machines")
+        actions = check.actions
     return _preview(step, TO_DO, "offline plan: nothing was checked", actions)
 
 
@@ -127,3 +137,27 @@ def _redacted(preview: StepPreview, redactor: TextRedactor | None) -> StepPrevie
         for a in preview.actions
     )
     return replace(preview, title=clean(preview.title), reason=clean(preview.reason), actions=actions)
+
+
+class OfflineRefused(RuntimeError):
+    """An offline plan tried to reach an outside system."""
+
+
+class _Refusing:
+    """Stands in for a driver in an offline plan: any use is refused, so nothing is contacted."""
+
+    def __init__(self, name: str):
+        self._name = name
+
+    def __getattr__(self, attribute: str):
+        raise OfflineRefused(f"offline plan: the {self._name} driver may not be used ({attribute})")
+
+
+def offline_drivers():
+    """Drivers for `plan --offline`: every driver refuses to be used."""
+    from talos_platform.engine.drivers.protocols import Drivers
+
+    return Drivers(
+        talos=_Refusing("talos"), kube=_Refusing("kube"), hubble=_Refusing("hubble"), git=_Refusing("git"),
+        vault=_Refusing("vault"), tools=_Refusing("tools"),
+    )

@@ -76,3 +76,24 @@ def test_state_directory_for_uses_the_override_or_the_user_state_folder(tmp_path
     assert state_directory_for("demo").root == tmp_path / "xdg" / "talos-platform" / "demo"
     with pytest.raises(UserError, match="cluster.name|state directory"):
         state_directory_for("../etc")
+
+
+def test_one_install_at_a_time_per_state_directory(tmp_path):
+    from talos_platform.engine.state import StateDirectoryBusy
+
+    state = StateDirectory(tmp_path)
+    with state.lock():
+        with pytest.raises(StateDirectoryBusy, match="another install"):
+            with StateDirectory(tmp_path).lock():
+                pass
+    with state.lock():  # released when the holder is done
+        pass
+
+
+def test_temp_files_of_a_killed_write_are_removed(tmp_path):
+    state = StateDirectory(tmp_path).ensure()
+    state.write_secret(state.talos_secrets, BUNDLE)
+    leftover = state.talos_dir / ".secrets.yaml.abc123.tmp"
+    leftover.write_bytes(b"half a bun")
+    assert state.remove_stale_temp_files() == [leftover]
+    assert state.talos_secrets.read_bytes() == BUNDLE

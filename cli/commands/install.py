@@ -1,0 +1,147 @@
+"""`talos-platform install`: the headless install, for scripts and CI.
+
+    talos-platform install --yes --config platform.yaml [--secrets FILE] [--state-dir D]
+        [--output text|json] [--from-layer N] [--only STEP]
+    talos-platform install --simulate [--scenario NAME] [--seed N] [--speed X]
+
+No prompts and no TUI. Exit codes: see cli/exit_codes.py and docs/cli.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from talos_platform.engine.errors import UserError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "install",
+        help="install the platform without prompts (scripts, CI)",
+        description=(
+            "Install the platform headless: progress per layer on a terminal, plain lines when "
+            "piped, JSON lines with --output json. Resumes where an earlier run stopped. "
+            "Exit codes: 0 success, 1 a step failed, 2 invalid config or usage, 130 interrupted."
+        ),
+    )
+    add_source_arguments(parser)
+    parser.add_argument("--yes", action="store_true", help="do not ask for confirmation (required without a terminal)")
+    parser.add_argument("--output", choices=("text", "json"), default="text", help="text (default) or one JSON event per line")
+    parser.add_argument("--from-layer", type=int, metavar="N", help="start at layer N; earlier steps it needs are only checked")
+    parser.add_argument("--only", action="append", metavar="STEP", help="run only this step (repeatable); what it needs must be done")
+    parser.add_argument("--concurrency", type=int, default=4, metavar="N", help="steps run at once at most (default 4)")
+    parser.add_argument("--push", action="store_true", help="push the rendered GitOps tree to gitops.repoUrl before layer 2")
+    parser.set_defaults(handler=run)
+
+
+def add_source_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where the config, secrets, state and drivers come from (shared with `plan`)."""
+    parser.add_argument("--config", metavar="FILE", help="the platform config (YAML); required unless --simulate")
+    parser.add_argument("--secrets", metavar="FILE", help="secrets file (YAML, mode 0600); TALOS_PLATFORM_* variables win")
+    parser.add_argument("--state-dir", metavar="DIR", help="the cluster's state directory (default: per user, per cluster)")
+    parser.add_argument("--simulate", action="store_true", help="run against the simulated platform; nothing real is touched")
+    parser.add_argument("--scenario", default="default", help="simulation scenario name or YAML file (with --simulate)")
+    parser.add_argument("--seed", type=int, help="simulation random seed (with --simulate)")
+    parser.add_argument("--speed", type=float, default=1.0, help="simulation speed factor (with --simulate)")
+
+
+@dataclass
+class Target:
+    """Everything an install or a plan runs against."""
+
+    config: Any
+    secrets: Any
+    state: Any
+    drivers: Any
+    clock: Any
+    simulated: bool
+
+
+def prepare(args: argparse.Namespace, *, record_only: bool = False) -> Target:
+    """Load config and secrets, validate them, pick the state directory and the drivers.
+
+    `record_only`: real drivers record changing commands instead of running them (for `plan`).
+    """
+    from talos_platform.engine.config.loading import ConfigInvalid, read_config
+    from talos_platform.engine.config.secrets import load_secrets
+    from talos_platform.engine.config.validation import errors_only, validate
+    from talos_platform.engine.run.clock import RealClock
+    from talos_platform.engine.state import state_directory_for
+
+    platform = None
+    if args.simulate:
+        from talos_platform.engine.sim import simulated_platform
+
+        platform = simulated_platform(args.scenario, seed=args.seed, speed=args.speed)
+    elif args.config is None:
+        raise UserError("--config is required", hint="give your platform.yaml, or use --simulate for a demo")
+
+    config = read_config(args.config) if args.config else platform.config
+    if platform is not None and not args.secrets:
+        secrets = platform.secrets
+    else:
+        secrets = load_secrets(args.secrets, os.environ)
+    errors = errors_only(validate(config, secrets))
+    if errors:
+        raise ConfigInvalid(errors, args.config or f"scenario {args.scenario}")
+    state = state_directory_for(config.cluster.name, args.state_dir, simulated=platform is not None)
+
+    if platform is not None:
+        return Target(config, secrets, state, platform.drivers, platform.clock, simulated=True)
+    from talos_platform.engine.drivers.real import real_drivers
+    from talos_platform.engine.run.redaction import Redactor
+
+    options = {"dry_run": True} if record_only else {}
+    drivers = real_drivers(config, state, secrets, Redactor.from_secrets(secrets), **options)
+    return Target(config, secrets, state, drivers, RealClock(), simulated=bool(getattr(drivers, "simulated", False)))
+
+
+def run(args: argparse.Namespace) -> int:
+    from talos_platform import exit_codes
+    from talos_platform.engine.session import InstallSession
+    from talos_platform.headless import run_session
+
+    interactive = sys.stdin.isatty()
+    if not args.yes and not interactive and not args.simulate:
+        raise UserError(
+            "install changes machines and needs a confirmation, but there is no terminal to ask on",
+            hint="add --yes to install without prompts (for scripts and CI)",
+        )
+    target = prepare(args)
+    steps = None
+    if args.push:
+        from talos_platform.engine.layers import platform_steps
+
+        steps = platform_steps(target.config, push=True)
+    session = InstallSession(
+        target.config,
+        target.secrets,
+        target.state,
+        target.drivers,
+        target.clock,
+        steps=steps,
+        concurrency=args.concurrency,
+        from_layer=args.from_layer,
+        only=args.only,
+    )
+    if not args.yes and not target.simulated:
+        print(_summary(session, target))
+        answer = input("Proceed with the install? [y/N] ").strip().lower()
+        if answer not in ("y", "yes"):
+            print("nothing was changed")
+            return exit_codes.INTERRUPTED
+    return run_session(session, args.output)
+
+
+def _summary(session: Any, target: Target) -> str:
+    lines = [f"cluster {target.config.cluster.name}, state in {target.state.root}"]
+    for layer in session.plan.layers:
+        ids = [s.id for s in session.plan.steps_in_layer(layer) if s.id in session.selected]
+        if ids:
+            lines.append(f"  layer {layer}: {len(ids)} steps ({', '.join(ids[:4])}{', ...' if len(ids) > 4 else ''})")
+    lines.append("Each step is checked first; steps already done are skipped. See `talos-platform plan` for the commands.")
+    return "\n".join(lines)

@@ -1,0 +1,110 @@
+"""`talos-platform plan --config FILE [--offline]`: the dry run.
+
+Per layer, every step: already done or still to do, and the exact commands or API calls it
+would make (secrets redacted). Online, each step's check runs with drivers that record
+changing commands instead of running them. `--offline` contacts nothing at all and lists every
+step as to do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shlex
+import sys
+from typing import Any
+
+from talos_platform.commands.install import add_source_arguments
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "plan",
+        help="show what an install would do, with the exact commands (dry run)",
+        description=(
+            "Show the install plan per layer: for each step whether it is already done and the "
+            "exact commands or API calls it would make, secrets redacted. Nothing is changed. "
+            "With --offline nothing is contacted and every step is listed as to do."
+        ),
+    )
+    add_source_arguments(parser)
+    parser.add_argument("--offline", action="store_true", help="contact nothing (no node, no API); list every step as to do")
+    parser.add_argument("--output", choices=("text", "json"), default="text", help="text (default) or JSON")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from talos_platform import exit_codes
+    from talos_platform.commands.install import Target, prepare
+    from talos_platform.engine.plan.preview import offline_drivers
+    from talos_platform.engine.session import InstallSession
+
+    if args.offline and not args.simulate:
+        target = _offline_target(args)
+        target.drivers = offline_drivers()
+    else:
+        target = prepare(args, record_only=True)
+    session = InstallSession(target.config, target.secrets, target.state, target.drivers, target.clock)
+    previews = asyncio.run(session.preview(offline=args.offline))
+    if args.output == "json":
+        json.dump(
+            {
+                "cluster": target.config.cluster.name,
+                "offline": args.offline,
+                "simulated": target.simulated,
+                "steps": [preview.to_record() for preview in previews],
+            },
+            sys.stdout,
+            indent=2,
+        )
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(format_plan(previews, target.config.cluster.name, args.offline, target.simulated))
+    return exit_codes.OK
+
+
+def _offline_target(args: argparse.Namespace) -> Any:
+    """Config and secrets only: an offline plan builds no real driver at all."""
+    import os
+
+    from talos_platform.commands.install import Target
+    from talos_platform.engine.config.loading import ConfigInvalid, read_config
+    from talos_platform.engine.config.secrets import load_secrets
+    from talos_platform.engine.config.validation import errors_only, validate
+    from talos_platform.engine.errors import UserError
+    from talos_platform.engine.run.clock import RealClock
+    from talos_platform.engine.state import state_directory_for
+
+    if args.config is None:
+        raise UserError("--config is required", hint="give your platform.yaml")
+    config = read_config(args.config)
+    secrets = load_secrets(args.secrets, os.environ)
+    errors = errors_only(validate(config))  # secrets are not needed to show a plan
+    if errors:
+        raise ConfigInvalid(errors, args.config)
+    state = state_directory_for(config.cluster.name, args.state_dir)
+    return Target(config, secrets, state, None, RealClock(), simulated=False)
+
+
+def format_plan(previews: list, cluster: str, offline: bool, simulated: bool) -> str:
+    mode = "offline, nothing was checked" if offline else "checked against the cluster, nothing changed"
+    lines = [f"{'SIMULATED ' if simulated else ''}plan for cluster {cluster} ({mode})"]
+    layers = sorted({p.layer for p in previews})
+    for layer in layers:
+        lines.append("")
+        lines.append(f"Layer {layer}")
+        for preview in (p for p in previews if p.layer == layer):
+            lines.append(f"  [{preview.state:^7}] {preview.step_id}: {preview.title}")
+            if preview.reason:
+                lines.append(f"            {preview.reason}")
+            for action in preview.actions:
+                lines.append(f"            - {action.description}")
+                if action.command:
+                    lines.append(f"                $ {shlex.join(action.command)}")
+                if action.api_call:
+                    lines.append(f"                {action.api_call}")
+    counts = {state: sum(1 for p in previews if p.state == state) for state in ("to do", "done", "unknown")}
+    lines.append("")
+    lines.append(", ".join(f"{count} {state}" for state, count in counts.items() if count) or "the plan is empty")
+    return "\n".join(lines) + "\n"

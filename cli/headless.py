@@ -1,0 +1,232 @@
+"""Headless progress: the engine's events rendered for a terminal, a pipe, or a machine.
+
+- a terminal gets a live rich display: one progress bar per layer, finished steps printed above;
+- a pipe (CI logs) gets one plain line per event;
+- `--output json` gets one JSON object per event and line, exactly the journal's records.
+
+`run_with_signals` runs an InstallSession with Ctrl-C and SIGTERM wired to a clean interrupt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+import time
+from typing import TYPE_CHECKING, TextIO
+
+from talos_platform import exit_codes
+from talos_platform.engine.run.events import (
+    Event,
+    RunFinished,
+    RunStarted,
+    StepFailed,
+    StepOutput,
+    StepRetrying,
+    StepSkipped,
+    StepStarted,
+    StepSucceeded,
+)
+
+if TYPE_CHECKING:
+    from talos_platform.engine.plan.planner import Plan
+    from talos_platform.engine.session import InstallSession
+
+OUTCOME_EXIT_CODES = {
+    "succeeded": exit_codes.OK,
+    "failed": exit_codes.STEP_FAILED,
+    "interrupted": exit_codes.INTERRUPTED,
+}
+
+
+class Renderer:
+    """Receives every event; `close` ends the display (prints the summary)."""
+
+    def __call__(self, event: Event) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+class JsonLinesRenderer(Renderer):
+    def __init__(self, stream: TextIO):
+        self.stream = stream
+
+    def __call__(self, event: Event) -> None:
+        self.stream.write(json.dumps(event.to_record(), ensure_ascii=False, separators=(",", ":")) + "\n")
+        self.stream.flush()
+
+
+class _Tally:
+    """What the plain and rich renderers both need to know about the run so far."""
+
+    def __init__(self, plan: "Plan", simulated: bool):
+        self.layer_of = {step.id: step.layer for step in plan}
+        self.title_of = {step.id: step.title for step in plan}
+        self.simulated = simulated
+        self.counts = {"succeeded": 0, "skipped": 0, "failed": 0}
+        self.failures: list[StepFailed] = []
+        self.started_at = time.monotonic()
+        self.run_id = ""
+
+    def count(self, event: Event) -> None:
+        if isinstance(event, RunStarted):
+            self.run_id = event.run_id
+        elif isinstance(event, StepSucceeded):
+            self.counts["succeeded"] += 1
+        elif isinstance(event, StepSkipped):
+            self.counts["skipped"] += 1
+        elif isinstance(event, StepFailed):
+            self.counts["failed"] += 1
+            self.failures.append(event)
+
+    def prefix(self, step_id: str) -> str:
+        layer = self.layer_of.get(step_id)
+        return f"[L{layer}] {step_id}" if layer is not None else step_id
+
+    def summary(self, outcome: str) -> str:
+        elapsed = time.monotonic() - self.started_at
+        label = "SIMULATED install" if self.simulated else "install"
+        parts = f"{self.counts['succeeded']} applied, {self.counts['skipped']} already done, {self.counts['failed']} failed"
+        return f"{label} {outcome} in {elapsed:.1f}s ({parts}); run {self.run_id}"
+
+
+def describe(event: Event, tally: _Tally) -> str | None:
+    """One plain line for an event (None for events that need no line)."""
+    if isinstance(event, RunStarted):
+        label = "SIMULATED install" if event.simulated else "install"
+        return f"{label} started: run {event.run_id}, {len(event.steps)} steps"
+    if isinstance(event, StepStarted):
+        again = f" (attempt {event.attempt})" if event.attempt > 1 else ""
+        return f"{tally.prefix(event.step_id)}: {event.title}{again}"
+    if isinstance(event, StepOutput):
+        return f"{tally.prefix(event.step_id)} | {event.line}"
+    if isinstance(event, StepSkipped):
+        return f"{tally.prefix(event.step_id)}: already done: {event.reason}"
+    if isinstance(event, StepRetrying):
+        return f"{tally.prefix(event.step_id)}: attempt {event.attempt} failed, retrying in {event.delay:g}s: {event.error}"
+    if isinstance(event, StepSucceeded):
+        return f"{tally.prefix(event.step_id)}: done in {event.duration:.1f}s"
+    if isinstance(event, StepFailed):
+        text = f"{tally.prefix(event.step_id)}: FAILED: {event.error}"
+        return text + (f"\n  hint: {event.hint}" if event.hint else "")
+    if isinstance(event, RunFinished):
+        return tally.summary(event.outcome)
+    return None
+
+
+class PlainRenderer(Renderer):
+    def __init__(self, stream: TextIO, plan: "Plan", simulated: bool):
+        self.stream = stream
+        self.tally = _Tally(plan, simulated)
+
+    def __call__(self, event: Event) -> None:
+        self.tally.count(event)
+        line = describe(event, self.tally)
+        if line is not None:
+            self.stream.write(("SIMULATED " if self.tally.simulated and not isinstance(event, (RunStarted, RunFinished)) else "") + line + "\n")
+            self.stream.flush()
+
+
+class RichRenderer(Renderer):
+    """Live bars per layer; step results and failures scroll above them."""
+
+    def __init__(self, stream: TextIO, plan: "Plan", simulated: bool):
+        from rich.console import Console
+        from rich.live import Live
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.tally = _Tally(plan, simulated)
+        self.console = Console(file=stream)
+        self.progress = Progress(
+            TextColumn("{task.description}", justify="left"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("[dim]{task.fields[current]}"),
+            console=self.console,
+        )
+        self.layer_tasks = {}
+        for layer in plan.layers:
+            label = f"{'SIMULATED ' if simulated else ''}layer {layer}"
+            self.layer_tasks[layer] = self.progress.add_task(label, total=len(plan.steps_in_layer(layer)), current="")
+        self.running: dict[int, list[str]] = {layer: [] for layer in plan.layers}
+        self.live = Live(self.progress, console=self.console, refresh_per_second=8, transient=False)
+        self.live.start()
+
+    def __call__(self, event: Event) -> None:
+        self.tally.count(event)
+        step_id = getattr(event, "step_id", None)
+        layer = self.tally.layer_of.get(step_id) if step_id else None
+        if isinstance(event, RunStarted):
+            self._total_selected(event.steps)
+            self.console.print(describe(event, self.tally), style="bold magenta" if event.simulated else "bold")
+        elif isinstance(event, StepStarted) and layer is not None:
+            if step_id not in self.running[layer]:
+                self.running[layer].append(step_id)
+            self._refresh(layer)
+        elif isinstance(event, StepOutput) and layer is not None:
+            self.progress.update(self.layer_tasks[layer], current=f"{step_id}: {event.line[:80]}")
+        elif isinstance(event, (StepSucceeded, StepSkipped, StepFailed)) and layer is not None:
+            if step_id in self.running[layer]:
+                self.running[layer].remove(step_id)
+            self.progress.advance(self.layer_tasks[layer])
+            self._refresh(layer)
+            style = {StepSucceeded: "green", StepSkipped: "dim", StepFailed: "bold red"}[type(event)]
+            self.console.print(describe(event, self.tally), style=style, markup=False, highlight=False)
+        elif isinstance(event, StepRetrying):
+            self.console.print(describe(event, self.tally), style="yellow", markup=False, highlight=False)
+        elif isinstance(event, RunFinished):
+            self.live.stop()
+            style = "bold green" if event.outcome == "succeeded" else "bold red"
+            self.console.print(describe(event, self.tally), style=style, markup=False, highlight=False)
+
+    def _total_selected(self, considered: tuple[str, ...]) -> None:
+        for layer, task in self.layer_tasks.items():
+            total = sum(1 for step_id in considered if self.tally.layer_of.get(step_id) == layer)
+            self.progress.update(task, total=total, visible=total > 0)
+
+    def _refresh(self, layer: int) -> None:
+        names = self.running[layer]
+        self.progress.update(self.layer_tasks[layer], current=", ".join(names[:3]) + (" ..." if len(names) > 3 else ""))
+
+    def close(self) -> None:
+        self.live.stop()
+
+
+def make_renderer(output: str, stream: TextIO, plan: "Plan", simulated: bool) -> Renderer:
+    if output == "json":
+        return JsonLinesRenderer(stream)
+    if stream.isatty():
+        return RichRenderer(stream, plan, simulated)
+    return PlainRenderer(stream, plan, simulated)
+
+
+async def run_with_signals(session: "InstallSession") -> str:
+    """Run the session; Ctrl-C or SIGTERM asks for a clean stop (twice: stop at once)."""
+    loop = asyncio.get_running_loop()
+    installed = []
+    for signal_number in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(signal_number, session.interrupt)
+            installed.append(signal_number)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass  # not the main thread, or a platform without signal support in asyncio
+    try:
+        return await session.run()
+    finally:
+        for signal_number in installed:
+            loop.remove_signal_handler(signal_number)
+
+
+def run_session(session: "InstallSession", output: str = "text", stream: TextIO | None = None) -> int:
+    """Render and run `session` to the end; returns the exit code for its outcome."""
+    renderer = make_renderer(output, stream or sys.stdout, session.plan, session.simulated)
+    session.subscribe(renderer)
+    try:
+        outcome = asyncio.run(run_with_signals(session))
+    finally:
+        renderer.close()
+    return OUTCOME_EXIT_CODES.get(outcome, exit_codes.STEP_FAILED)
