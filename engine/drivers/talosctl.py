@@ -12,7 +12,7 @@ import contextlib
 import json
 import re
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import yaml
 
@@ -20,7 +20,7 @@ from talos_platform.engine.config.versions import TalosFeatures
 from talos_platform.engine.drivers.loopback import ensure_allowed
 from talos_platform.engine.drivers.process import CommandFailed, ProcessRunner
 from talos_platform.engine.drivers.protocols import TalosNodeFacts
-from talos_platform.engine.errors import PermanentError, TransientError
+from talos_platform.engine.errors import TransientError
 
 TALOSCTL = "talosctl"
 TALOS_API_PORT = 50000

@@ -55,5 +55,33 @@ def platform_steps(config: "PlatformConfig", *, push: bool | None = None) -> lis
     URL: a local repository (a path or file:// URL) is pushed to; a remote one only when the
     install was asked to (`install --push`).
     """
+    from talos_platform.engine.layers import apps, cluster_bootstrap, git, layer0, platform
+
     steps = talos_steps(config)
+    components = config.components
+    steps += [cluster_bootstrap.RenderRepository(config), cluster_bootstrap.ApplyBootstrap(config)]
+    steps.append(cluster_bootstrap.BootstrapSecrets(config))
+    ready_needs: tuple[str, ...] = ("L1.bootstrap",)
+    if components.cilium.enabled:
+        steps.append(cluster_bootstrap.CiliumRollout(config))
+        ready_needs = ("L1.cilium",)
+    steps.append(cluster_bootstrap.NodesReady(config, needs=ready_needs))
+    layer1_done: tuple[str, ...] = ("L1.nodes-ready", "L1.bootstrap-secrets")
+    if components.argocd.enabled:
+        steps.append(cluster_bootstrap.ArgoCDAvailable(config))
+        layer1_done = ("L1.argocd", "L1.bootstrap-secrets")
+    else:
+        # Without ArgoCD nothing syncs from Git: layers 2-4 do not apply.
+        return steps
+
+    root_needs = layer1_done
+    if git.should_push(config, push):
+        steps.append(git.PushRepository(config))
+        root_needs = (*layer1_done, "L2.push")
+    steps.append(layer0.RootApplication(config, needs=root_needs))
+    waves = layer0.wave_steps(config, first_needs=("L2.root-app",))
+    steps += waves
+    layer2_done = (waves[-1].id,) if waves else ("L2.root-app",)
+    steps += platform.platform_steps_for(config, needs=layer2_done)
+    steps += apps.application_steps(config, needs=layer2_done)
     return steps

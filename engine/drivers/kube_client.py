@@ -1,0 +1,321 @@
+"""The real Kube driver: the `kubernetes` client for list, get and watch (blocking calls run in
+threads), kubectl through the process runner for server-side apply.
+
+The kubeconfig is read on first use: it only exists once Layer 0 fetched it. Objects travel as
+plain dicts shaped like the API's JSON (see protocols.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+import yaml
+
+from talos_platform.engine.drivers.loopback import ensure_allowed
+from talos_platform.engine.drivers.process import ProcessRunner
+from talos_platform.engine.drivers.protocols import CRDS, ObjectList, Resource, WatchEvent, WatchExpired
+from talos_platform.engine.errors import PermanentError, TransientError
+
+KUBECTL = "kubectl"
+FIELD_MANAGER = "talos-platform"
+CRD_ESTABLISHED_TIMEOUT = 120.0
+
+# --- kubectl command lines --------------------------------------------------------------------------
+
+
+def kustomize_argv(folder: Path) -> list[str]:
+    return [KUBECTL, "kustomize", "--enable-helm", str(folder)]
+
+
+def apply_argv(kubeconfig: Path) -> list[str]:
+    return [
+        KUBECTL, "--kubeconfig", str(kubeconfig), "apply",
+        "--server-side", "--force-conflicts", f"--field-manager={FIELD_MANAGER}",
+        "--output", "name", "--filename", "-",
+    ]  # fmt: skip
+
+
+def parse_applied_names(text: str) -> list[str]:
+    """`kubectl apply -o name` prints `kind.group/name` per object, e.g.
+    `customresourcedefinition.apiextensions.k8s.io/gateways.gateway.networking.k8s.io`."""
+    return [line.strip() for line in text.splitlines() if "/" in line.strip()]
+
+
+def split_crds(documents: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(CRDs, everything else): CRDs go first, so the custom resources after them can be applied."""
+    crds = [d for d in documents if d.get("kind") == "CustomResourceDefinition"]
+    rest = [d for d in documents if d.get("kind") != "CustomResourceDefinition"]
+    return crds, rest
+
+
+def load_documents(text: str) -> list[dict[str, Any]]:
+    documents: list[dict[str, Any]] = []
+    for document in yaml.safe_load_all(text):
+        if not document:
+            continue
+        if document.get("kind") == "List":
+            documents.extend(item for item in document.get("items") or [] if item)
+        else:
+            documents.append(document)
+    return documents
+
+
+def dump_documents(documents: list[dict[str, Any]]) -> bytes:
+    return yaml.safe_dump_all(documents, sort_keys=False).encode()
+
+
+def resource_path(resource: Resource, namespace: str | None = None, name: str | None = None) -> str:
+    base = f"/api/{resource.version}" if not resource.group else f"/apis/{resource.group}/{resource.version}"
+    if resource.namespaced and namespace:
+        base += f"/namespaces/{namespace}"
+    base += f"/{resource.plural}"
+    if name:
+        base += f"/{name}"
+    return base
+
+
+def crd_established(crd: dict[str, Any]) -> bool:
+    return any(
+        c.get("type") == "Established" and c.get("status") == "True" for c in (crd.get("status") or {}).get("conditions") or []
+    )
+
+
+# --- the driver -------------------------------------------------------------------------------------
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, body: str):
+        super().__init__(f"HTTP {status}: {body[:300]}")
+        self.status = status
+        self.body = body
+
+
+class KubernetesDriver:
+    """Implements the `Kube` protocol."""
+
+    def __init__(self, kubeconfig: Path, runner: ProcessRunner, *, request_timeout: float = 30.0):
+        self.kubeconfig = Path(kubeconfig)
+        self.runner = runner
+        self.request_timeout = request_timeout
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    # --- connection ---
+
+    def _api(self):
+        with self._lock:
+            if self._client is None:
+                from kubernetes import config as kube_config
+
+                if not self.kubeconfig.exists():
+                    raise TransientError(
+                        f"no kubeconfig at {self.kubeconfig} yet", hint="Layer 0 fetches it; run the install from layer 0"
+                    )
+                client = kube_config.new_client_from_config(config_file=str(self.kubeconfig))
+                ensure_allowed(client.configuration.host, "Kubernetes API server")
+                self._client = client
+            return self._client
+
+    def server(self) -> str:
+        return self._api().configuration.host
+
+    def _open(self, method: str, path: str, *, query: list[tuple[str, Any]] | None = None, body: Any = None,
+              content_type: str = "application/json", timeout: Any = None,
+              headers: dict[str, str] | None = None):  # fmt: skip
+        """One HTTP request through the client's configured connection (auth, TLS); returns the
+        raw urllib3 response (not yet read)."""
+        import urllib3
+
+        client = self._api()
+        extra = dict(headers or {})
+        headers = {"Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = content_type
+        method, url, headers, _, _ = client.param_serialize(
+            method, path, query_params=query or [], header_params=headers,
+            body=None, auth_settings=["BearerToken"],
+        )  # fmt: skip
+        headers.update(extra)
+        payload = body if isinstance(body, (bytes, str)) or body is None else json.dumps(body)
+        try:
+            response = client.rest_client.pool_manager.request(
+                method, url, body=payload, headers=headers, preload_content=False,
+                timeout=timeout if timeout is not None else urllib3.Timeout(total=self.request_timeout),
+            )  # fmt: skip
+        except urllib3.exceptions.HTTPError as error:
+            raise ConnectionError(f"Kubernetes API at {client.configuration.host} unreachable: {error}") from error
+        return response
+
+    def _request_json(self, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
+        response = self._open(method, path, **kwargs)
+        try:
+            raw = response.read()
+        finally:
+            response.release_conn()
+        text = raw.decode("utf-8", errors="replace")
+        try:
+            data = json.loads(text) if text else None
+        except json.JSONDecodeError:
+            data = text
+        return response.status, data
+
+    # --- reads ---
+
+    async def list(self, resource: Resource, namespace: str | None = None, label_selector: str = "") -> ObjectList:
+        query = [("labelSelector", label_selector)] if label_selector else []
+        status, data = await asyncio.to_thread(self._request_json, "GET", resource_path(resource, namespace), query=query)
+        if status == 404:
+            # The kind is not served (yet): e.g. Applications before ArgoCD's CRDs exist.
+            return ObjectList(items=[], resource_version="")
+        _raise_for(status, data, f"list {resource.plural}")
+        items = data.get("items") or []
+        for item in items:
+            # A list's items carry no kind; add it so objects look the same as from a get or watch.
+            item.setdefault("apiVersion", resource.api_version)
+            item.setdefault("kind", resource.kind)
+        return ObjectList(items=items, resource_version=(data.get("metadata") or {}).get("resourceVersion", ""))
+
+    async def get(self, resource: Resource, name: str, namespace: str | None = None) -> dict[str, Any] | None:
+        status, data = await asyncio.to_thread(self._request_json, "GET", resource_path(resource, namespace, name))
+        if status == 404:
+            return None
+        _raise_for(status, data, f"get {resource.plural} {name}")
+        return data
+
+    def watch(
+        self, resource: Resource, resource_version: str, namespace: str | None = None, timeout_seconds: int = 300
+    ) -> AsyncIterator[WatchEvent]:
+        return self._watch(resource, resource_version, namespace, timeout_seconds)
+
+    async def _watch(
+        self, resource: Resource, resource_version: str, namespace: str | None, timeout_seconds: int
+    ) -> AsyncIterator[WatchEvent]:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        stop = threading.Event()
+        end = object()
+        holder: dict[str, Any] = {}
+
+        def pump() -> None:
+            import urllib3
+
+            try:
+                query = [("watch", "true"), ("allowWatchBookmarks", "true"), ("timeoutSeconds", str(timeout_seconds))]
+                if resource_version:
+                    query.append(("resourceVersion", resource_version))
+                response = self._open(
+                    "GET", resource_path(resource, namespace), query=query,
+                    timeout=urllib3.Timeout(connect=self.request_timeout, read=timeout_seconds + 30),
+                )  # fmt: skip
+                holder["response"] = response
+                if response.status == 410:
+                    raise WatchExpired(f"resourceVersion {resource_version} expired")
+                if response.status >= 400:
+                    body = response.read().decode("utf-8", errors="replace")
+                    raise ApiError(response.status, body)
+                buffer = b""
+                for chunk in response.stream(4096, decode_content=True):
+                    if stop.is_set():
+                        break
+                    buffer += chunk
+                    while b"\n" in buffer:
+                        line, buffer = buffer.split(b"\n", 1)
+                        if line.strip():
+                            loop.call_soon_threadsafe(queue.put_nowait, json.loads(line))
+                loop.call_soon_threadsafe(queue.put_nowait, end)
+            except BaseException as error:  # handed to the consumer, which raises it
+                if isinstance(error, (urllib3.exceptions.HTTPError, OSError)) and not isinstance(error, ConnectionError):
+                    error = ConnectionError(f"watch on {resource.plural} dropped: {error}")
+                if not stop.is_set():
+                    loop.call_soon_threadsafe(queue.put_nowait, error)
+
+        thread = threading.Thread(target=pump, name=f"watch-{resource.plural}", daemon=True)
+        thread.start()
+        try:
+            while True:
+                item = await queue.get()
+                if item is end:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                kind = item.get("type", "")
+                obj = item.get("object") or {}
+                if kind == "ERROR":
+                    if obj.get("code") == 410:
+                        raise WatchExpired(obj.get("message", "resourceVersion expired"))
+                    raise ConnectionError(f"watch error: {obj.get('message', obj)}")
+                yield WatchEvent(type=kind, object=obj)
+        finally:
+            stop.set()
+            response = holder.get("response")
+            if response is not None:
+                # Closing the socket ends the blocking read in the thread.
+                try:
+                    response.shutdown()
+                except Exception:
+                    try:
+                        response.close()
+                    except Exception:
+                        pass
+
+    # --- writes ---
+
+    async def apply_objects(self, objects: list[dict[str, Any]]) -> list[str]:
+        """`kubectl apply --server-side` with the objects on stdin (never in argv or output)."""
+        if not objects:
+            return []
+        self._api()  # the loopback guard and a clear error without a kubeconfig
+        result = await self.runner.run(apply_argv(self.kubeconfig), timeout=300, stdin=dump_documents(objects), quiet=True)
+        return parse_applied_names(result.stdout)
+
+    async def apply_kustomization(self, path: Path) -> list[str]:
+        """Build with Helm charts inflated, apply CRDs first, wait until they are Established
+        (custom resources of a kind the API does not serve yet are refused), then the rest."""
+        built = await self.runner.run(kustomize_argv(path), timeout=600, quiet=True, mutates=False)
+        crds, rest = split_crds(load_documents(built.stdout))
+        applied = await self.apply_objects(crds)
+        if crds and not self.runner.dry_run:
+            await self._wait_established([c["metadata"]["name"] for c in crds])
+        applied += await self.apply_objects(rest)
+        return applied
+
+    async def _wait_established(self, names: list[str]) -> None:
+        pending = set(names)
+
+        async def follow() -> None:
+            while True:
+                listed = await self.list(CRDS)
+                pending.difference_update(c["metadata"]["name"] for c in listed.items if crd_established(c))
+                if not pending:
+                    return
+                try:
+                    async for event in self.watch(CRDS, listed.resource_version, timeout_seconds=60):
+                        if event.type in ("ADDED", "MODIFIED") and crd_established(event.object):
+                            pending.discard(event.object.get("metadata", {}).get("name"))
+                            if not pending:
+                                return
+                except WatchExpired:
+                    continue
+
+        try:
+            await asyncio.wait_for(follow(), CRD_ESTABLISHED_TIMEOUT)
+        except asyncio.TimeoutError:
+            raise TransientError(
+                f"CRDs not Established after {CRD_ESTABLISHED_TIMEOUT:g}s: {', '.join(sorted(pending))}",
+                hint="`kubectl get crd NAME -o yaml` shows its conditions",
+            ) from None
+
+
+def _raise_for(status: int, data: Any, what: str) -> None:
+    if status < 400:
+        return
+    message = data.get("message") if isinstance(data, dict) else str(data)
+    if status in (401, 403):
+        raise PermanentError(f"{what}: access denied ({status}): {message}", hint="check the kubeconfig's credentials")
+    if status >= 500 or status == 429:
+        raise TransientError(f"{what}: the API server answered {status}: {message}")
+    raise PermanentError(f"{what}: the API server answered {status}: {message}")

@@ -1,0 +1,106 @@
+"""The real Vault driver: Vault's HTTP API reached through the Kubernetes API server's pod proxy
+(`/api/v1/namespaces/vault/pods/http:vault-0:8200/proxy/...`).
+
+That path needs no port-forward and no network route to the pod, works while Vault is sealed
+(a sealed pod is not Ready, so its Service has no endpoints), and keeps keys and tokens in
+request bodies and headers: never in argv or logs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from talos_platform.engine.drivers.kube_client import KubernetesDriver
+from talos_platform.engine.drivers.protocols import VaultStatus
+from talos_platform.engine.errors import PermanentError, TransientError
+
+KV_MOUNT = "secret"
+KUBERNETES_HOST = "https://kubernetes.default.svc"
+SECRETS_POLICY = "platform-secrets-read"
+
+
+def proxy_path(namespace: str, pod: str, port: int, api_path: str) -> str:
+    return f"/api/v1/namespaces/{namespace}/pods/http:{pod}:{port}/proxy{api_path}"
+
+
+def operator_role(role: str, audience: str) -> dict[str, Any]:
+    return {
+        # The operator's default auth method logs in as the `default` service account of the
+        # namespace holding each VaultStaticSecret.
+        "bound_service_account_names": ["default"],
+        "bound_service_account_namespaces": ["*"],
+        "audience": audience,
+        "token_policies": [SECRETS_POLICY],
+        "token_ttl": "1h",
+    }
+
+
+SECRETS_POLICY_TEXT = f'path "{KV_MOUNT}/data/platform/*" {{\n  capabilities = ["read"]\n}}\n'
+
+
+class VaultThroughKubernetes:
+    """Implements the `Vault` protocol."""
+
+    def __init__(self, kube: KubernetesDriver, *, namespace: str = "vault", pod: str = "vault-0", port: int = 8200):
+        self.kube = kube
+        self.namespace = namespace
+        self.pod = pod
+        self.port = port
+
+    async def _call(self, method: str, api_path: str, body: Any = None, token: str = "") -> Any:
+        headers = {"X-Vault-Token": token} if token else None
+        path = proxy_path(self.namespace, self.pod, self.port, api_path)
+        status, data = await asyncio.to_thread(self.kube._request_json, method, path, body=body, headers=headers)
+        if status < 400:
+            return data
+        errors = data.get("errors") if isinstance(data, dict) else data
+        text = "; ".join(errors) if isinstance(errors, list) else str(errors or "")
+        if status in (502, 503) or status >= 500:
+            raise TransientError(f"Vault ({self.namespace}/{self.pod}) answered {status} to {method} {api_path}: {text}")
+        if status == 404 and not isinstance(data, dict):
+            raise TransientError(f"the Vault pod {self.namespace}/{self.pod} is not reachable yet: {text}")
+        raise PermanentError(
+            f"Vault refused {method} {api_path} ({status}): {text}",
+            hint="check Vault's state with `kubectl -n vault exec vault-0 -- vault status`",
+        )
+
+    async def status(self) -> VaultStatus:
+        data = await self._call("GET", "/v1/sys/seal-status")
+        return VaultStatus(initialized=bool(data.get("initialized")), sealed=bool(data.get("sealed", True)))
+
+    async def initialize(self, key_shares: int, key_threshold: int) -> dict[str, Any]:
+        data = await self._call("PUT", "/v1/sys/init", {"secret_shares": key_shares, "secret_threshold": key_threshold})
+        return {
+            "unseal_keys": list(data.get("keys_base64") or data.get("keys") or []),
+            "root_token": data.get("root_token", ""),
+            "key_threshold": key_threshold,
+        }
+
+    async def unseal(self, key: str) -> VaultStatus:
+        data = await self._call("PUT", "/v1/sys/unseal", {"key": key})
+        return VaultStatus(initialized=bool(data.get("initialized", True)), sealed=bool(data.get("sealed", True)))
+
+    async def enable_kubernetes_auth(self, token: str) -> None:
+        from talos_platform.engine.render.platform_services import (
+            VAULT_KUBERNETES_AUTH_MOUNT,
+            VAULT_OPERATOR_ROLE,
+            VAULT_TOKEN_AUDIENCE,
+        )
+
+        mount = VAULT_KUBERNETES_AUTH_MOUNT
+        methods = await self._call("GET", "/v1/sys/auth", token=token)
+        if f"{mount}/" not in (methods.get("data") or methods):
+            await self._call("POST", f"/v1/sys/auth/{mount}", {"type": "kubernetes"}, token=token)
+        # Inside the cluster Vault reviews tokens with its own service account.
+        await self._call("POST", f"/v1/auth/{mount}/config", {"kubernetes_host": KUBERNETES_HOST}, token=token)
+        mounts = await self._call("GET", "/v1/sys/mounts", token=token)
+        if f"{KV_MOUNT}/" not in (mounts.get("data") or mounts):
+            await self._call("POST", f"/v1/sys/mounts/{KV_MOUNT}", {"type": "kv", "options": {"version": "2"}}, token=token)
+        await self._call("PUT", f"/v1/sys/policies/acl/{SECRETS_POLICY}", {"policy": SECRETS_POLICY_TEXT}, token=token)
+        await self._call(
+            "POST", f"/v1/auth/{mount}/role/{VAULT_OPERATOR_ROLE}", operator_role(VAULT_OPERATOR_ROLE, VAULT_TOKEN_AUDIENCE), token=token
+        )
+
+    async def write_secret(self, token: str, path: str, data: dict[str, str]) -> None:
+        await self._call("POST", f"/v1/{KV_MOUNT}/data/{path.strip('/')}", {"data": data}, token=token)

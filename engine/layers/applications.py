@@ -1,0 +1,94 @@
+"""Following ArgoCD Applications until they are Synced and Healthy, with the one sentence that
+says what blocks them: "wave -98 is blocked by cert-manager: Synced/Degraded: <why>"."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable
+
+from talos_platform.engine.drivers.protocols import APPLICATIONS
+from talos_platform.engine.errors import PermanentError
+from talos_platform.engine.layers.argo import blocking_message, is_converged, name_of
+from talos_platform.engine.layers.base import BaseStep, done, todo
+from talos_platform.engine.layers.waiting import Objects, WaitTimedOut, wait_for_objects
+from talos_platform.engine.plan.step import Action, CheckResult
+
+if TYPE_CHECKING:
+    from talos_platform.engine.plan.context import StepContext
+
+ARGOCD_NAMESPACE = "argocd"
+
+Selector = Callable[[dict[str, Any]], bool]
+
+
+def applications_status(
+    objects: Objects, selector: Selector, *, group: str, expected: tuple[str, ...] = (), at_least_one: bool = True
+) -> tuple[bool, str, str]:
+    """(converged, status line, first blocker's name) for the selected Applications."""
+    selected = {name_of(app): app for app in objects.values() if selector(app)}
+    missing = [name for name in expected if name not in selected]
+    if missing:
+        return False, f"{group} is waiting for Application {', '.join(missing)} to be created", missing[0]
+    if not selected:
+        if at_least_one:
+            return False, f"{group} has no Applications yet", ""
+        return True, f"{group} has no Applications", ""
+    blockers = sorted(name for name, app in selected.items() if not is_converged(app))
+    if not blockers:
+        return True, f"{group}: {len(selected)} Applications Synced and Healthy", ""
+    first = blockers[0]
+    return False, f"{group} is blocked by {first}: {blocking_message(selected[first])}", first
+
+
+class FollowApplications(BaseStep):
+    """Wait until the selected Applications exist and are Synced and Healthy."""
+
+    timeout = 900
+
+    def __init__(
+        self,
+        config,
+        *,
+        step_id: str,
+        title: str,
+        group: str,
+        selector: Selector,
+        expected: tuple[str, ...] = (),
+        at_least_one: bool = True,
+        needs: tuple[str, ...] = (),
+        layer: int,
+        timeout: float | None = None,
+    ):
+        super().__init__(config, step_id=step_id, title=title, needs=needs)
+        self.group = group
+        self.selector = selector
+        self.expected = expected
+        self.at_least_one = at_least_one
+        self.layer = layer
+        if timeout is not None:
+            self.timeout = timeout
+
+    def inputs(self) -> Any:
+        return {"group": self.group, "expected": list(self.expected), "gitops": self.config.gitops}
+
+    def _status(self, objects: Objects) -> tuple[bool, str]:
+        ok, text, _ = applications_status(
+            objects, self.selector, group=self.group, expected=self.expected, at_least_one=self.at_least_one
+        )
+        return ok, text
+
+    async def _check(self, ctx: "StepContext") -> CheckResult:
+        listed = await ctx.drivers.kube.list(APPLICATIONS, ARGOCD_NAMESPACE)
+        ok, text = self._status({(ARGOCD_NAMESPACE, name_of(a)): a for a in listed.items})
+        if ok:
+            return done(text)
+        return todo(text, Action(f"follow {self.group} until Synced and Healthy", api_call=f"WATCH argoproj.io/v1alpha1 Application -n {ARGOCD_NAMESPACE}"))
+
+    async def _wait(self, ctx: "StepContext") -> None:
+        try:
+            await wait_for_objects(ctx, APPLICATIONS, self._status, timeout=self.timeout, namespace=ARGOCD_NAMESPACE)
+        except WaitTimedOut as timed_out:
+            raise PermanentError(
+                f"{timed_out.status} (not converged within {self.timeout:g}s)",
+                hint="see why with `kubectl -n argocd get application NAME -o yaml` (status.conditions, "
+                "status.resources) or the ArgoCD UI; fix the cause in Git or the cluster, then run the install again",
+            ) from None

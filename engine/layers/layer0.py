@@ -1,0 +1,95 @@
+"""Layer 2: ArgoCD's layer-0 app-of-apps. Apply the root Application, then follow its children
+wave by wave (-100 Gateway API CRDs, -99 Cilium, -98 cert-manager, -97 external-dns, -96 ArgoCD
+itself) until each is Synced and Healthy; a wave that does not converge names its blocker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from talos_platform.engine.drivers import kube_client
+from talos_platform.engine.drivers.protocols import APPLICATIONS
+from talos_platform.engine.errors import PermanentError
+from talos_platform.engine.layers.applications import ARGOCD_NAMESPACE, FollowApplications
+from talos_platform.engine.layers.argo import wave_of
+from talos_platform.engine.layers.base import BaseStep, done, todo
+from talos_platform.engine.plan.step import Action, CheckResult
+
+if TYPE_CHECKING:
+    from talos_platform.engine.plan.context import StepContext
+
+ROOT_APPLICATION_FILE = "bootstrap-app.yaml"
+ROOT_APPLICATION = "layer-0"
+
+# wave -> (component switch, Application name), as the rendered layer-0 folder orders them.
+LAYER0_WAVES: tuple[tuple[int, str, str], ...] = (
+    (-100, "gateway_api", "gateway-api-crds"),
+    (-99, "cilium", "cilium"),
+    (-98, "cert_manager", "cert-manager"),
+    (-97, "external_dns", "external-dns"),
+    (-96, "argocd", "argocd"),
+)
+
+
+def root_application_documents(rendered: Path) -> list[dict[str, Any]]:
+    path = rendered / ROOT_APPLICATION_FILE
+    if not path.exists():
+        raise PermanentError(f"{path} is missing from the rendered tree", hint="run the install from layer 1 (it renders the tree)")
+    return [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
+
+
+class RootApplication(BaseStep):
+    """`kubectl apply -f bootstrap-app.yaml`: the one Application applied by hand."""
+
+    layer = 2
+    timeout = 120
+
+    def __init__(self, config, *, needs: tuple[str, ...]):
+        super().__init__(config, step_id="L2.root-app", title="Apply the root Application (layer-0)", needs=needs)
+
+    def inputs(self) -> Any:
+        return {"gitops": self.config.gitops}
+
+    async def _check(self, ctx: "StepContext") -> CheckResult:
+        documents = root_application_documents(ctx.state.rendered)
+        missing = []
+        for document in documents:
+            meta = document.get("metadata") or {}
+            if not await ctx.drivers.kube.get(APPLICATIONS, meta.get("name", ""), meta.get("namespace", ARGOCD_NAMESPACE)):
+                missing.append(meta.get("name", ""))
+        if not missing:
+            return done(f"the root Application {', '.join(d['metadata']['name'] for d in documents)} exists")
+        return todo(
+            f"Application {', '.join(missing)} does not exist yet",
+            Action(
+                f"apply {ctx.state.rendered / ROOT_APPLICATION_FILE} server-side",
+                command=tuple(kube_client.apply_argv(ctx.state.kubeconfig)),
+            ),
+        )
+
+    async def _apply(self, ctx: "StepContext", check: CheckResult) -> None:
+        await ctx.drivers.kube.apply_objects(root_application_documents(ctx.state.rendered))
+
+
+def wave_steps(config, *, first_needs: tuple[str, ...]) -> list[FollowApplications]:
+    steps: list[FollowApplications] = []
+    needs = first_needs
+    for wave, component, name in LAYER0_WAVES:
+        if not getattr(config.components, component).enabled:
+            continue
+        step = FollowApplications(
+            config,
+            step_id=f"L2.wave{wave}",
+            title=f"Wait for wave {wave} ({name})",
+            group=f"wave {wave}",
+            selector=lambda app, wave=wave: wave_of(app) == wave and app["metadata"].get("name") != ROOT_APPLICATION,
+            expected=(name,),
+            needs=needs,
+            layer=2,
+            timeout=900,
+        )
+        steps.append(step)
+        needs = (step.id,)
+    return steps

@@ -1,0 +1,230 @@
+"""Layer 3: the platform services. Follow the Vault Application until its pod runs, initialise
+Vault once (keys and root token kept 0600 in the state directory, never shown), unseal it,
+enable Kubernetes auth for the Vault Secrets Operator, load the user's secrets, then follow
+Vault, the operator, monitoring and the Cloudflare Tunnel to Healthy."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from talos_platform.engine.drivers.protocols import PODS
+from talos_platform.engine.errors import PermanentError, TransientError
+from talos_platform.engine.layers.applications import FollowApplications
+from talos_platform.engine.layers.argo import name_of
+from talos_platform.engine.layers.base import BaseStep, done, todo
+from talos_platform.engine.layers.waiting import Objects, WaitTimedOut, wait_for_objects
+from talos_platform.engine.plan.step import Action
+
+if TYPE_CHECKING:
+    from talos_platform.engine.plan.context import StepContext
+
+VAULT_NAMESPACE, VAULT_POD = "vault", "vault-0"
+KEY_SHARES, KEY_THRESHOLD = 5, 3
+
+# Where the user's secrets go in Vault (KV version 2 mounted at `secret/`), field by field.
+VAULT_SECRET_PATHS: dict[str, dict[str, str]] = {
+    "platform/cloudflare": {"api-token": "cloudflare_api_token", "tunnel-token": "cloudflare_tunnel_token"},
+    "platform/git": {"username": "git_username", "token": "git_token"},
+}
+
+
+def vault_secret_payloads(secrets) -> dict[str, dict[str, str]]:
+    """Path -> data for every path with at least one value given."""
+    payloads = {}
+    for path, fields in VAULT_SECRET_PATHS.items():
+        data = {key: getattr(secrets, attribute) for key, attribute in fields.items() if getattr(secrets, attribute, "")}
+        if data:
+            payloads[path] = data
+    return payloads
+
+
+def read_vault_init(ctx: "StepContext") -> dict[str, Any] | None:
+    path = ctx.state.vault_init
+    if not path.exists():
+        return None
+    return json.loads(path.read_text())
+
+
+def vault_driver(ctx: "StepContext"):
+    if ctx.drivers.vault is None:
+        raise PermanentError("no Vault driver available", hint="this front end cannot configure Vault")
+    return ctx.drivers.vault
+
+
+def pod_running(objects: Objects) -> tuple[bool, str]:
+    pod = objects.get((VAULT_NAMESPACE, VAULT_POD))
+    if pod is None:
+        return False, f"pod {VAULT_NAMESPACE}/{VAULT_POD} does not exist yet"
+    phase = (pod.get("status") or {}).get("phase", "Pending")
+    waiting = [
+        (s.get("state") or {}).get("waiting", {}).get("reason", "")
+        for s in (pod.get("status") or {}).get("containerStatuses") or []
+        if (s.get("state") or {}).get("waiting")
+    ]
+    running = phase == "Running" and not waiting
+    return running, f"pod {VAULT_NAMESPACE}/{VAULT_POD} is {phase}" + (f" ({', '.join(filter(None, waiting))})" if waiting else "")
+
+
+class VaultRunning(BaseStep):
+    """Vault's server pod runs (it is not Ready while sealed: that is what comes next)."""
+
+    layer = 3
+    timeout = 900
+
+    def __init__(self, config, *, needs: tuple[str, ...]):
+        super().__init__(config, step_id="L3.vault-running", title="Wait for the Vault pod", needs=needs)
+
+    async def _check(self, ctx):
+        pod = await ctx.drivers.kube.get(PODS, VAULT_POD, VAULT_NAMESPACE)
+        ok, text = pod_running({(VAULT_NAMESPACE, VAULT_POD): pod} if pod else {})
+        if ok:
+            return done(text)
+        return todo(text, Action("wait for the Vault pod to run", api_call=f"WATCH v1 Pod -n {VAULT_NAMESPACE}"))
+
+    async def _wait(self, ctx):
+        try:
+            await wait_for_objects(ctx, PODS, pod_running, timeout=self.timeout, namespace=VAULT_NAMESPACE)
+        except WaitTimedOut as timed_out:
+            raise TransientError(
+                f"Vault did not start within {self.timeout:g}s: {timed_out.status}",
+                hint="`kubectl -n vault describe pod vault-0` (a PersistentVolumeClaim without a storage class is common)",
+            ) from None
+
+
+class VaultInitialise(BaseStep):
+    """`vault operator init` exactly once; the keys are saved before anything else happens."""
+
+    layer = 3
+    timeout = 120
+
+    def __init__(self, config):
+        super().__init__(config, step_id="L3.vault-init", title="Initialise Vault", needs=("L3.vault-running",))
+
+    def inputs(self) -> Any:
+        return {"shares": KEY_SHARES, "threshold": KEY_THRESHOLD}
+
+    async def _check(self, ctx):
+        status = await vault_driver(ctx).status()
+        held = read_vault_init(ctx)
+        if status.initialized:
+            if held:
+                return done(f"Vault is initialised; its keys are in {ctx.state.vault_init}")
+            raise PermanentError(
+                "Vault is already initialised by someone else: this install holds no unseal keys for it",
+                hint=f"if you have its init output, save it as JSON with `unseal_keys` and `root_token` in "
+                f"{ctx.state.vault_init} (mode 0600) and run again; otherwise delete Vault's data volume "
+                "(this erases everything stored in it) so it can be initialised afresh",
+            )
+        return todo(
+            "Vault is not initialised",
+            Action(
+                f"initialise Vault with {KEY_SHARES} key shares, threshold {KEY_THRESHOLD}; save them 0600 to {ctx.state.vault_init}",
+                api_call="PUT /v1/sys/init",
+            ),
+        )
+
+    async def _apply(self, ctx, check):
+        material = await vault_driver(ctx).initialize(KEY_SHARES, KEY_THRESHOLD)
+        ctx.state.write_secret(ctx.state.vault_init, json.dumps(material, indent=2, sort_keys=True) + "\n")
+        ctx.output(f"Vault initialised; unseal keys and root token saved to {ctx.state.vault_init}")
+
+
+class VaultUnseal(BaseStep):
+    layer = 3
+    timeout = 120
+
+    def __init__(self, config):
+        super().__init__(config, step_id="L3.vault-unseal", title="Unseal Vault", needs=("L3.vault-init",))
+
+    async def _check(self, ctx):
+        status = await vault_driver(ctx).status()
+        if not status.sealed:
+            return done("Vault is unsealed")
+        return todo("Vault is sealed", Action(f"unseal Vault with {KEY_THRESHOLD} of its keys", api_call="PUT /v1/sys/unseal"))
+
+    async def _apply(self, ctx, check):
+        material = read_vault_init(ctx)
+        if not material or not material.get("unseal_keys"):
+            raise PermanentError(f"no unseal keys in {ctx.state.vault_init}", hint="restore that file from your backup")
+        status = None
+        for key in material["unseal_keys"]:
+            status = await vault_driver(ctx).unseal(key)
+            if not status.sealed:
+                ctx.output("Vault is unsealed")
+                return
+        raise PermanentError("Vault is still sealed after every saved key", hint=f"the keys in {ctx.state.vault_init} do not match this Vault")
+
+
+def root_token(ctx: "StepContext") -> str:
+    material = read_vault_init(ctx) or {}
+    token = material.get("root_token", "")
+    if not token:
+        raise PermanentError(f"no root token in {ctx.state.vault_init}", hint="restore that file from your backup")
+    return token
+
+
+class VaultKubernetesAuth(BaseStep):
+    """Enable Kubernetes auth and the operator's role (re-applied each time: the writes are idempotent)."""
+
+    layer = 3
+    timeout = 120
+
+    def __init__(self, config):
+        super().__init__(config, step_id="L3.vault-kubernetes-auth", title="Enable Vault's Kubernetes auth", needs=("L3.vault-unseal",))
+
+    async def _check(self, ctx):
+        return todo(
+            "Vault's auth settings are written on every run (idempotent)",
+            Action("enable the kubernetes auth method, its config and the operator's role and policy", api_call="POST /v1/sys/auth/kubernetes"),
+        )
+
+    async def _apply(self, ctx, check):
+        await vault_driver(ctx).enable_kubernetes_auth(root_token(ctx))
+
+
+class VaultSecrets(BaseStep):
+    """The user's secrets into Vault's KV store (for the Vault Secrets Operator)."""
+
+    layer = 3
+    timeout = 120
+
+    def __init__(self, config):
+        super().__init__(config, step_id="L3.vault-secrets", title="Load the secrets into Vault", needs=("L3.vault-kubernetes-auth",))
+
+    async def _check(self, ctx):
+        payloads = vault_secret_payloads(ctx.secrets)
+        if not payloads:
+            return done("no secrets to load")
+        return todo(
+            f"{len(payloads)} secret paths to write",
+            *(Action(f"write secret/{path} ({', '.join(sorted(data))})", api_call=f"POST /v1/secret/data/{path}") for path, data in payloads.items()),
+        )
+
+    async def _apply(self, ctx, check):
+        token = root_token(ctx)
+        for path, data in vault_secret_payloads(ctx.secrets).items():
+            await vault_driver(ctx).write_secret(token, path, data)
+
+
+def platform_steps_for(config, *, needs: tuple[str, ...]) -> list[BaseStep]:
+    components = config.components
+    steps: list[BaseStep] = []
+    after = needs
+    if components.vault.enabled:
+        steps += [VaultRunning(config, needs=needs), VaultInitialise(config), VaultUnseal(config), VaultKubernetesAuth(config), VaultSecrets(config)]
+        after = ("L3.vault-secrets",)
+    follow = [("vault", components.vault.enabled), ("vault-secrets-operator", components.vault.enabled and components.vault.secrets_operator.enabled),
+              ("monitoring", components.monitoring.enabled), ("cloudflare-tunnel", components.cloudflare_tunnel.enabled),
+              ("cert-manager-issuer", components.cert_manager.enabled)]  # fmt: skip
+    for name, enabled in follow:
+        if not enabled:
+            continue
+        steps.append(
+            FollowApplications(
+                config, step_id=f"L3.app.{name}", title=f"Wait for {name}", group=f"Application {name}",
+                selector=lambda app, name=name: name_of(app) == name, expected=(name,),
+                needs=after if name.startswith("vault") else needs, layer=3,
+            )  # fmt: skip
+        )
+    return steps
