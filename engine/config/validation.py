@@ -117,10 +117,14 @@ def git_url_problem(url: str) -> str | None:
         return "is empty"
     if _SCP_LIKE_GIT_URL.match(url):
         return None
-    parsed = urllib.parse.urlsplit(url)
+    try:
+        parsed = urllib.parse.urlsplit(url)
+        hostname = parsed.hostname
+    except ValueError:  # e.g. an unclosed `[` of an IPv6 host
+        return "is not a valid URL"
     if parsed.scheme == "http":
         return "uses plain http, which sends credentials and content unprotected"
-    if parsed.scheme not in ("https", "ssh") or not parsed.hostname:
+    if parsed.scheme not in ("https", "ssh") or not hostname:
         return "is not an https://, ssh:// or git@host:path URL"
     if parsed.password is not None or (parsed.scheme == "https" and parsed.username):
         return "contains credentials"
@@ -260,9 +264,8 @@ def _node_interface(config: PlatformConfig, index: int, found: _Collector) -> In
         return None
     subnet = None
     if subnet_text:
-        try:
-            subnet = ipaddress.ip_network(subnet_text)
-        except ValueError:
+        subnet, _, _ = _network_problem(subnet_text.strip())
+        if subnet is None:
             return None  # reported at cluster.network.nodeSubnet
     if "/" not in text:
         if subnet is None:
