@@ -42,7 +42,8 @@ def cluster_secrets(config: PlatformConfig) -> list[ClusterSecret]:
     needed: list[ClusterSecret] = []
     if config.gitops.private:
         needed.append(GIT_REPOSITORY)
-    if components.cert_manager.enabled:
+    if components.cert_manager.enabled and components.external_dns.enabled:
+        # The issuer solves DNS-01 with the same Cloudflare token external-dns uses.
         needed.append(CERT_MANAGER_CLOUDFLARE)
     if components.external_dns.enabled:
         needed.append(EXTERNAL_DNS_CLOUDFLARE)

@@ -27,6 +27,8 @@ VAULT_ADDRESS = "http://vault.vault.svc.cluster.local:8200"
 
 LETSENCRYPT_SERVER = "https://acme-v02.api.letsencrypt.org/directory"
 CLUSTER_ISSUER = "letsencrypt"
+ACME_GATEWAY = "platform"
+ACME_GATEWAY_NAMESPACE = "platform-gateway"
 TUNNEL_NAMESPACE = CLOUDFLARED_TUNNEL.namespace
 
 
@@ -81,15 +83,15 @@ def platform_documents(config: PlatformConfig) -> dict[str, Any]:
         )
         for name, document in _tunnel_manifests(config).items():
             files[f"cloudflare-tunnel/{name}"] = document
-    if components.cert_manager.enabled:
+    if components.cert_manager.enabled and _issuer_solver(config) is not None:
         files["cert-manager-issuer.yaml"] = application(
             "cert-manager-issuer",
             wave=1,
             source=git_source(config, "platform", "cert-manager-issuer"),
             namespace="cert-manager",
         )
-        files["cert-manager-issuer/cluster-issuer.yaml"] = _cluster_issuer(config)
-        files["cert-manager-issuer/kustomization.yaml"] = kustomization(["cluster-issuer.yaml"])
+        for name, document in _issuer_manifests(config).items():
+            files[f"cert-manager-issuer/{name}"] = document
     applications = sorted(name for name in files if "/" not in name)
     files["kustomization.yaml"] = kustomization(applications)
     return files
@@ -187,9 +189,27 @@ def _tunnel_manifests(config: PlatformConfig) -> dict[str, Any]:
     }
 
 
-def _cluster_issuer(config: PlatformConfig) -> dict[str, Any]:
-    secret = CERT_MANAGER_CLOUDFLARE
-    return {
+def _issuer_solver(config: PlatformConfig) -> dict[str, Any] | None:
+    """How Let's Encrypt checks that we own the domain.
+
+    DNS-01 through Cloudflare when the Cloudflare token is there anyway (external-dns uses it);
+    else HTTP-01 through a Gateway API Gateway; with neither, no issuer can work and none is made.
+    """
+    components = config.components
+    if components.external_dns.enabled:
+        secret = CERT_MANAGER_CLOUDFLARE
+        return {
+            "dns01": {"cloudflare": {"apiTokenSecretRef": {"name": secret.name, "key": secret.key}}},
+            "selector": {"dnsZones": [config.domain.base]},
+        }
+    if components.gateway_api.enabled:
+        parent = {"kind": "Gateway", "name": ACME_GATEWAY, "namespace": ACME_GATEWAY_NAMESPACE}
+        return {"http01": {"gatewayHTTPRoute": {"parentRefs": [parent]}}}
+    return None
+
+
+def _issuer_manifests(config: PlatformConfig) -> dict[str, Any]:
+    issuer = {
         "apiVersion": "cert-manager.io/v1",
         "kind": "ClusterIssuer",
         "metadata": {"name": CLUSTER_ISSUER},
@@ -198,18 +218,36 @@ def _cluster_issuer(config: PlatformConfig) -> dict[str, Any]:
                 "email": config.domain.acme_email,
                 "server": LETSENCRYPT_SERVER,
                 "privateKeySecretRef": {"name": f"{CLUSTER_ISSUER}-account-key"},
-                # DNS-01 through Cloudflare proves control of the domain without open ports.
-                "solvers": [
-                    {
-                        "dns01": {
-                            "cloudflare": {"apiTokenSecretRef": {"name": secret.name, "key": secret.key}}
-                        },
-                        "selector": {"dnsZones": [config.domain.base]},
-                    }
-                ],
+                "solvers": [_issuer_solver(config)],
             }
         },
     }
+    files: dict[str, Any] = {"cluster-issuer.yaml": issuer}
+    if "http01" in issuer["spec"]["acme"]["solvers"][0]:
+        files["namespace.yaml"] = {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": ACME_GATEWAY_NAMESPACE},
+        }
+        files["gateway.yaml"] = {
+            "apiVersion": "gateway.networking.k8s.io/v1",
+            "kind": "Gateway",
+            "metadata": {"name": ACME_GATEWAY, "namespace": ACME_GATEWAY_NAMESPACE},
+            "spec": {
+                "gatewayClassName": "cilium",
+                "listeners": [
+                    {
+                        "name": "http",
+                        "protocol": "HTTP",
+                        "port": 80,
+                        "hostname": f"*.{config.domain.base}",
+                        "allowedRoutes": {"namespaces": {"from": "All"}},
+                    }
+                ],
+            },
+        }
+    files["kustomization.yaml"] = kustomization(sorted(files))
+    return files
 
 
 __all__ = [

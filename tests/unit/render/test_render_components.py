@@ -1,0 +1,195 @@
+"""Each component appears only when enabled, with its pinned version, and waves are strings."""
+
+from __future__ import annotations
+
+import posixpath
+
+import pytest
+from render_helpers import documents, variant
+
+from talos_platform.engine.render import render_tree
+
+METAL = "metal-3cp-3w"
+
+
+def tree(**changes: object) -> dict[str, bytes]:
+    return render_tree(variant(METAL, **changes))
+
+
+def all_text(files: dict[str, bytes]) -> str:
+    return b"".join(files.values()).decode()
+
+
+def resources_of(files: dict[str, bytes], kustomization: str) -> list[str]:
+    return documents(files[kustomization])[0]["resources"]
+
+
+def test_full_example_has_every_part() -> None:
+    files = tree()
+    assert set(resources_of(files, "layer-0/kustomization.yaml")) == {
+        "gateway-api-crds.yaml", "cilium.yaml", "cert-manager.yaml", "external-dns.yaml",
+        "argocd.yaml", "platform.yaml", "apps.yaml",
+    }
+    assert set(resources_of(files, "platform/kustomization.yaml")) == {
+        "vault.yaml", "vault-secrets-operator.yaml", "monitoring.yaml",
+        "cloudflare-tunnel.yaml", "cert-manager-issuer.yaml",
+    }
+
+
+def test_layer0_waves_are_strings_in_the_documented_order() -> None:
+    files = tree()
+    waves = {}
+    for name in resources_of(files, "layer-0/kustomization.yaml"):
+        app = documents(files[f"layer-0/{name}"])[0]
+        assert app["kind"] == "Application"
+        wave = app["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"]
+        assert isinstance(wave, str)
+        waves[app["metadata"]["name"]] = wave
+    assert waves == {
+        "gateway-api-crds": "-100", "cilium": "-99", "cert-manager": "-98", "external-dns": "-97",
+        "argocd": "-96", "platform": "0", "apps": "10",
+    }
+
+
+def test_layer0_sync_options() -> None:
+    files = tree()
+    for name in ("gateway-api-crds", "cilium", "cert-manager", "argocd"):
+        policy = documents(files[f"layer-0/{name}.yaml"])[0]["spec"]["syncPolicy"]
+        assert "ServerSideApply=true" in policy["syncOptions"], name
+        assert "CreateNamespace=true" in policy["syncOptions"], name
+        assert policy["retry"]["limit"] > 0 and policy["retry"]["backoff"]["factor"] > 1, name
+    argocd = documents(files["layer-0/argocd.yaml"])[0]
+    assert "finalizers" not in argocd["metadata"], "deleting the self-managing app must not uninstall ArgoCD"
+
+
+@pytest.mark.parametrize(
+    ("switch", "gone_files", "gone_text"),
+    [
+        ("components.vault.enabled", ["platform/vault.yaml", "platform/vault-secrets-operator.yaml"], "vault"),
+        ("components.monitoring.enabled", ["platform/monitoring.yaml"], "kube-prometheus-stack"),
+        ("components.cloudflareTunnel.enabled",
+         ["platform/cloudflare-tunnel.yaml", "platform/cloudflare-tunnel/deployment.yaml"], "cloudflared"),
+        ("components.externalDns.enabled", ["layer-0/external-dns.yaml"], "external-dns"),
+        ("components.certManager.enabled",
+         ["layer-0/cert-manager.yaml", "platform/cert-manager-issuer/cluster-issuer.yaml"], "letsencrypt"),
+        ("components.gatewayApi.enabled", ["layer-0/gateway-api-crds.yaml"], "gateway-api"),
+    ],
+)
+def test_disabled_components_vanish(switch: str, gone_files: list[str], gone_text: str) -> None:
+    before = tree()
+    for path in gone_files:
+        assert path in before
+    assert gone_text in all_text(before)
+    after = tree(**{switch: False})
+    for path in gone_files:
+        assert path not in after
+    for kustomization in [path for path in after if path.endswith("kustomization.yaml")]:
+        folder = posixpath.dirname(kustomization)
+        for resource in resources_of(after, kustomization):
+            assert posixpath.join(folder, resource) not in gone_files, (kustomization, resource)
+    text = all_text({path: content for path, content in after.items() if path != "README.md"})
+    assert gone_text not in text
+
+
+def test_vault_secrets_operator_can_be_switched_off_alone() -> None:
+    files = tree(**{"components.vault.secretsOperator.enabled": False})
+    assert "platform/vault.yaml" in files and "platform/vault-secrets-operator.yaml" not in files
+
+
+def test_no_platform_service_means_no_platform_folder() -> None:
+    files = tree(**{
+        "components.vault.enabled": False, "components.monitoring.enabled": False,
+        "components.cloudflareTunnel.enabled": False, "components.certManager.enabled": False,
+    })
+    assert not [path for path in files if path.startswith("platform/")]
+    assert "platform.yaml" not in resources_of(files, "layer-0/kustomization.yaml")
+
+
+def test_gateway_api_off_turns_off_cilium_gateway_support() -> None:
+    values = documents(tree(**{"components.gatewayApi.enabled": False})["bootstrap/cilium-values.yaml"])[0]
+    assert values["gatewayAPI"] == {"enabled": False}
+
+
+def test_versions_are_pinned_from_the_config() -> None:
+    files = tree(**{"components.cilium.version": "1.18.9", "components.argocd.version": "9.1.0",
+                    "components.gatewayApi.version": "v1.4.0"})
+    bootstrap = documents(files["bootstrap/kustomization.yaml"])[0]
+    assert {chart["name"]: chart["version"] for chart in bootstrap["helmCharts"]} == {
+        "cilium": "1.18.9", "argo-cd": "9.1.0",
+    }
+    assert bootstrap["resources"][0].endswith("/releases/download/v1.4.0/standard-install.yaml")
+    crds = documents(files["layer-0/gateway-api-crds.yaml"])[0]["spec"]["source"]
+    assert crds["targetRevision"] == "v1.4.0"
+
+
+def test_cilium_values_are_identical_in_bootstrap_and_layer0() -> None:
+    files = tree(**{"components.cilium.bpfMasquerade": True})
+    bootstrap = documents(files["bootstrap/cilium-values.yaml"])[0]
+    layer0 = documents(files["layer-0/cilium.yaml"])[0]["spec"]["source"]["helm"]["valuesObject"]
+    assert bootstrap == layer0
+    assert bootstrap["bpf"] == {"masquerade": True, "hostLegacyRouting": True}
+
+
+def test_cilium_talos_values() -> None:
+    values = documents(tree()["bootstrap/cilium-values.yaml"])[0]
+    assert values["ipam"] == {"mode": "kubernetes"}
+    assert values["kubeProxyReplacement"] is True
+    assert (values["k8sServiceHost"], values["k8sServicePort"]) == ("localhost", 7445)
+    assert values["cgroup"] == {"autoMount": {"enabled": False}, "hostRoot": "/sys/fs/cgroup"}
+    capabilities = values["securityContext"]["capabilities"]
+    assert set(capabilities["ciliumAgent"]) == {
+        "CHOWN", "KILL", "NET_ADMIN", "NET_RAW", "IPC_LOCK", "SYS_ADMIN", "SYS_RESOURCE",
+        "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID",
+    }
+    assert set(capabilities["cleanCiliumState"]) == {"NET_ADMIN", "SYS_ADMIN", "SYS_RESOURCE"}
+    assert values["gatewayAPI"] == {"enabled": True}
+    assert values["hubble"]["relay"] == {"enabled": True}
+    assert "bpf" not in values, "no eBPF masquerade unless asked for"
+
+
+def test_argocd_cm_assesses_application_health_in_bootstrap_and_self_manage() -> None:
+    files = tree()
+    bootstrap = documents(files["bootstrap/argocd-values.yaml"])[0]
+    self_managed = documents(files["layer-0/argocd.yaml"])[0]["spec"]["source"]["helm"]["valuesObject"]
+    assert bootstrap == self_managed
+    lua = bootstrap["configs"]["cm"]["resource.customizations.health.argoproj.io_Application"]
+    assert "obj.status.health.status" in lua and "return" in lua
+
+
+def test_root_app_and_application_set_follow_the_gitops_settings() -> None:
+    files = tree(**{"gitops.path": "clusters/homelab/", "gitops.branch": "prod"})
+    root = documents(files["bootstrap-app.yaml"])[0]["spec"]["source"]
+    assert root == {
+        "repoURL": "https://github.com/example/homelab-platform.git",
+        "targetRevision": "prod",
+        "path": "clusters/homelab/layer-0",
+    }
+    generator = documents(files["apps/applicationset.yaml"])[0]["spec"]["generators"][0]["git"]
+    assert generator["revision"] == "prod"
+    assert generator["directories"] == [{"path": "clusters/homelab/apps/*"}]
+    platform = documents(files["layer-0/platform.yaml"])[0]["spec"]["source"]
+    assert platform["path"] == "clusters/homelab/platform"
+
+
+def test_cluster_issuer_uses_the_acme_email_and_domain() -> None:
+    issuer = documents(tree()["platform/cert-manager-issuer/cluster-issuer.yaml"])[0]
+    acme = issuer["spec"]["acme"]
+    assert acme["email"] == "admin@lab.example.com"
+    assert acme["solvers"][0]["selector"] == {"dnsZones": ["lab.example.com"]}
+
+
+def test_issuer_without_cloudflare_solves_http01_through_a_gateway() -> None:
+    files = tree(**{"components.externalDns.enabled": False})
+    issuer = documents(files["platform/cert-manager-issuer/cluster-issuer.yaml"])[0]
+    solver = issuer["spec"]["acme"]["solvers"][0]
+    parent = solver["http01"]["gatewayHTTPRoute"]["parentRefs"][0]
+    gateway = documents(files["platform/cert-manager-issuer/gateway.yaml"])[0]
+    assert (parent["name"], parent["namespace"]) == (gateway["metadata"]["name"], gateway["metadata"]["namespace"])
+    assert gateway["spec"]["gatewayClassName"] == "cilium"
+    assert "dns01" not in all_text(files) and "cloudflare-api-token" not in all_text(files)
+
+
+def test_no_issuer_when_no_challenge_can_be_solved() -> None:
+    files = tree(**{"components.externalDns.enabled": False, "components.gatewayApi.enabled": False})
+    assert not [path for path in files if "cert-manager-issuer" in path]
+    assert "layer-0/cert-manager.yaml" in files
