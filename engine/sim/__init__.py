@@ -1,0 +1,139 @@
+"""The simulated platform: in-memory drivers over one platform model on a virtual clock.
+
+    platform = simulated_platform("default", seed=7, speed=math.inf)
+    platform.drivers   # Drivers(simulated=True): talos, kube, hubble, git, vault, tools
+    platform.clock     # the virtual Clock the engine must use with these drivers
+    platform.config    # the scenario's PlatformConfig
+    platform.secrets   # clearly fake secrets
+
+The engine runs against it exactly as against a real cluster; only the drivers differ.
+See clock.py for why time is discrete-event (determinism), scenarios.py for the YAML format.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from talos_platform.engine.config.models import PlatformConfig
+from talos_platform.engine.drivers.protocols import Drivers
+from talos_platform.engine.sim.clock import SimulatedClock
+from talos_platform.engine.sim.git import GitRemote, SimulatedGit
+from talos_platform.engine.sim.hubble import HubbleModel, SimulatedHubble
+from talos_platform.engine.sim.kube import SimulatedKube
+from talos_platform.engine.sim.model import PlatformModel
+from talos_platform.engine.sim.scenarios import Scenario, ScenarioInvalid, list_scenarios, load_scenario, scenario_config
+from talos_platform.engine.sim.talos import SimulatedTalos
+from talos_platform.engine.sim.vault import SimulatedVault, VaultState
+from talos_platform.engine.sim.workloads import WorkloadController
+
+__all__ = ["SimulatedPlatform", "simulated_platform", "list_scenarios", "ScenarioInvalid", "SIMULATION_LABEL"]
+
+SIMULATION_LABEL = "SIMULATION — no real machines are touched"
+
+FAKE_SECRET_VALUES = {
+    "git_username": "simulated-user",
+    "git_token": "simulated-git-token-not-real",
+    "cloudflare_api_token": "simulated-cloudflare-api-token-not-real",
+    "cloudflare_tunnel_token": "simulated-cloudflare-tunnel-token-not-real",
+}
+
+TOOL_VERSIONS = {"kubectl": "v1.34.1", "helm": "v3.19.0"}
+
+
+class SimulatedTools:
+    """Local tool versions as a well-equipped machine would report them."""
+
+    def __init__(self, talos_version: str):
+        self._versions = {"talosctl": talos_version, **TOOL_VERSIONS}
+
+    async def version(self, tool: str) -> str:
+        return self._versions.get(tool, "")
+
+
+@dataclass
+class SimulatedPlatform:
+    scenario: Scenario
+    config: PlatformConfig
+    secrets: Any
+    clock: SimulatedClock
+    drivers: Drivers
+    model: PlatformModel
+    seed: int
+
+    @property
+    def label(self) -> str:
+        return f"{SIMULATION_LABEL} (scenario {self.scenario.name}, seed {self.seed})"
+
+    def close(self) -> None:
+        """Stop the clock's background task (also stops when the event loop ends)."""
+        self.clock.close()
+
+
+def simulated_platform(
+    scenario: str | Path = "default", *, seed: int | None = None, speed: float = 1.0, installed: bool = False
+) -> SimulatedPlatform:
+    """Build a simulated platform from a shipped scenario name or a scenario file.
+
+    `speed` is virtual seconds per real second (math.inf: as fast as possible; the order of
+    events is the same at every speed). `installed=True` starts from a finished install (for
+    the dashboard); otherwise machines are waiting in maintenance mode for the engine.
+    Raises ScenarioInvalid (a UserError) for an unknown or malformed scenario."""
+    loaded, path = load_scenario(scenario)
+    config = scenario_config(loaded, path)
+    seed = loaded.seed if seed is None else int(seed)
+    clock = SimulatedClock(speed=speed if speed and speed > 0 else math.inf)
+    model = PlatformModel(loaded, config, seed, clock)
+    model.workloads = WorkloadController(model)
+    model.vault = VaultState(model)
+    model.git = GitRemote()
+    model.hubble = HubbleModel(model)
+    _attach_argo(model)
+    _seed_gitops_repository(model)
+    drivers = Drivers(
+        talos=SimulatedTalos(model, client_version=config.cluster.talos_version),
+        kube=SimulatedKube(model),
+        hubble=SimulatedHubble(model.hubble),
+        git=SimulatedGit(model.git, clock),
+        vault=SimulatedVault(model.vault),
+        simulated=True,
+    )
+    if hasattr(drivers, "tools"):
+        drivers.tools = SimulatedTools(config.cluster.talos_version)
+    drivers.extra["simulation_label"] = SIMULATION_LABEL
+    drivers.extra["scenario"] = loaded.name
+    if installed:
+        from talos_platform.engine.sim.installed import fast_forward_install
+
+        fast_forward_install(model)
+    return SimulatedPlatform(loaded, config, fake_secrets(), clock, drivers, model, seed)
+
+
+def _attach_argo(model: PlatformModel) -> None:
+    try:
+        from talos_platform.engine.sim.argo import ArgoController
+    except ImportError:  # pragma: no cover - the controller lands in its own module
+        return
+    model.argo = ArgoController(model)
+
+
+def _seed_gitops_repository(model: PlatformModel) -> None:
+    try:
+        from talos_platform.engine.sim.installed import seed_workload_repository
+    except ImportError:  # pragma: no cover
+        return
+    seed_workload_repository(model)
+
+
+def fake_secrets() -> Any:
+    """Secrets with obviously fake values, so a simulated install needs nothing from the user."""
+    try:
+        from talos_platform.engine.config.secrets import Secrets
+    except ImportError:
+        from types import SimpleNamespace
+
+        values = dict(FAKE_SECRET_VALUES)
+        return SimpleNamespace(**values, values=lambda: [v for v in values.values() if v])
+    return Secrets(**FAKE_SECRET_VALUES)

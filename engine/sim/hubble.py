@@ -1,0 +1,206 @@
+"""Simulated Hubble Relay: a flow stream between running pods with forwarded and dropped flows,
+drop reasons, lost-event notices and scenario drop bursts; and node CPU/memory that move.
+
+Flows are generated on demand for each slice of virtual time a consumer waits for, from the set
+of running pods kept incrementally (O(1) per pod start/stop), so 5,000 flows/s over 10,000
+pods costs only the flows themselves. Each stream has its own seeded generator: two runs with
+the same seed stream the same flows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import random
+import zlib
+from typing import TYPE_CHECKING, AsyncIterator
+
+from talos_platform.engine.drivers.protocols import Flow, FlowEndpoint, FlowFilter, LostEvents
+from talos_platform.engine.errors import TransientError
+from talos_platform.engine.sim.scenarios import DropBurst
+
+if TYPE_CHECKING:
+    from talos_platform.engine.sim.model import Machine, PlatformModel
+    from talos_platform.engine.sim.workloads import PodRecord
+
+BATCH_SECONDS = 0.1
+BACKGROUND_DROP_REASONS = ("POLICY_DENIED", "STALE_OR_UNROUTABLE_IP", "CT_MAP_INSERTION_FAILED", "UNSUPPORTED_L3_PROTOCOL")
+PORTS = ((443, "TCP"), (80, "TCP"), (53, "UDP"), (8080, "TCP"), (5432, "TCP"), (6379, "TCP"), (9090, "TCP"), (8200, "TCP"))
+
+
+class Endpoint:
+    __slots__ = ("flow_endpoint", "ip", "node", "namespace", "index")
+
+    def __init__(self, pod: "PodRecord"):
+        labels = tuple(f"k8s:{key}={value}" for key, value in sorted(pod.labels.items())) + (f"k8s:io.kubernetes.pod.namespace={pod.namespace}",)
+        identity = 256 + zlib.crc32(f"{pod.namespace}/{pod.app or pod.container}".encode()) % 60000
+        self.flow_endpoint = FlowEndpoint(namespace=pod.namespace, pod_name=pod.name, identity=identity, labels=labels)
+        self.ip = pod.ip
+        self.node = pod.node
+        self.namespace = pod.namespace
+        self.index = -1
+
+
+class HubbleModel:
+    def __init__(self, model: "PlatformModel"):
+        self.model = model
+        self.endpoints: list[Endpoint] = []
+        self._by_pod: dict[tuple[str, str], Endpoint] = {}
+        self._by_namespace: dict[str, list[Endpoint]] = {}
+        self.relay_ready_at: float | None = None
+        self.streams = 0
+        model.workloads.listeners.append(self._pod_changed)
+        self.bursts = list(model.scenario.fault(DropBurst))
+
+    # --- running pods, incrementally ----------------------------------------------------
+
+    def _pod_changed(self, pod: "PodRecord", running: bool) -> None:
+        key = (pod.namespace, pod.name)
+        if running and key not in self._by_pod and not pod.static:
+            endpoint = Endpoint(pod)
+            endpoint.index = len(self.endpoints)
+            self.endpoints.append(endpoint)
+            self._by_pod[key] = endpoint
+            self._by_namespace.setdefault(pod.namespace, []).append(endpoint)
+            if pod.owner is not None and pod.owner.name == "hubble-relay" and self.relay_ready_at is None:
+                self.relay_ready_at = self.model.clock.now()
+        elif not running and key in self._by_pod:
+            endpoint = self._by_pod.pop(key)
+            last = self.endpoints.pop()
+            if last is not endpoint:
+                self.endpoints[endpoint.index] = last
+                last.index = endpoint.index
+            self._by_namespace[pod.namespace].remove(endpoint)
+
+    def relay_available(self) -> bool:
+        workload = self.model.workloads.workload("Deployment", "kube-system", "hubble-relay")
+        return workload is not None and any(pod.ready for pod in workload.pods.values()) and self.model.api_up
+
+    # --- node load ----------------------------------------------------------------------
+
+    def node_load(self, machine: "Machine") -> tuple[float, float]:
+        """CPU and memory percent: a base from the pods on the node plus a slow seeded wobble."""
+        now = self.model.clock.now()
+        bucket = int(now // 5)
+        pods = self.model.workloads.pods_on_node.get(machine.name, 0)
+        wobble = random.Random(f"{self.model.seed}:{machine.name}:{bucket}").random()
+        phase = int(hashlib.sha256(machine.name.encode()).hexdigest()[:4], 16) / 65535 * 2 * math.pi
+        cpu = 4.0 + pods * 1.6 + 8.0 * math.sin(now / 90.0 + phase) + 6.0 * wobble
+        memory = 12.0 + pods * 2.1 + 3.0 * math.sin(now / 300.0 + phase) + 2.0 * wobble
+        return round(min(99.0, max(1.0, cpu)), 1), round(min(99.0, max(5.0, memory)), 1)
+
+    # --- flows --------------------------------------------------------------------------
+
+    def _burst_at(self, now: float) -> DropBurst | None:
+        if self.relay_ready_at is None:
+            return None
+        since = now - self.relay_ready_at
+        return next((b for b in self.bursts if b.start <= since < b.start + b.duration), None)
+
+    def generate(self, rng: random.Random, start: float, end: float, carry: float) -> tuple[list[Flow | LostEvents], float]:
+        """Flows for the virtual interval [start, end); `carry` keeps fractional flows."""
+        workloads = self.model.scenario.workloads
+        span = end - start
+        wanted = workloads.flows_per_second * span + carry
+        count = int(wanted)
+        carry = wanted - count
+        out: list[Flow | LostEvents] = []
+        endpoints = self.endpoints
+        if len(endpoints) >= 2:
+            for index in range(count):
+                moment = start + span * index / max(count, 1)
+                source = endpoints[rng.randrange(len(endpoints))]
+                destination = endpoints[rng.randrange(len(endpoints))]
+                port, protocol = PORTS[rng.randrange(len(PORTS))]
+                dropped = rng.random() < workloads.drop_ratio
+                out.append(Flow(
+                    time=moment,
+                    verdict="DROPPED" if dropped else "FORWARDED",
+                    source=source.flow_endpoint,
+                    destination=destination.flow_endpoint,
+                    source_ip=source.ip,
+                    destination_ip=destination.ip,
+                    protocol=protocol,
+                    destination_port=port,
+                    node_name=source.node,
+                    drop_reason=BACKGROUND_DROP_REASONS[rng.randrange(len(BACKGROUND_DROP_REASONS))] if dropped else "",
+                    is_reply=not dropped and rng.random() < 0.4,
+                ))
+        burst = self._burst_at(start)
+        if burst is not None:
+            out += self._burst_flows(rng, burst, start, span)
+        every = workloads.lost_events_every
+        if every and int(start // every) != int(end // every):
+            out.append(LostEvents(count=rng.randint(1, 200), source="HUBBLE_RING_BUFFER", time=end))
+        return out, carry
+
+    def _burst_flows(self, rng: random.Random, burst: DropBurst, start: float, span: float) -> list[Flow | LostEvents]:
+        sources = self._by_namespace.get(burst.source_namespace) or self.endpoints
+        destinations = self._by_namespace.get(burst.destination_namespace) or self.endpoints
+        if not sources or not destinations:
+            return []
+        count = int(burst.flows_per_second * span)
+        flows: list[Flow | LostEvents] = []
+        for index in range(count):
+            source = sources[rng.randrange(len(sources))]
+            destination = destinations[rng.randrange(len(destinations))]
+            flows.append(Flow(
+                time=start + span * index / max(count, 1), verdict="DROPPED", source=source.flow_endpoint,
+                destination=destination.flow_endpoint, source_ip=source.ip, destination_ip=destination.ip, protocol="TCP",
+                destination_port=burst.destination_port, node_name=destination.node, drop_reason=burst.reason,
+            ))
+        # A burst this fast overflows the ring buffer of a relay polling at this rate.
+        overflow = count - int(self.model.scenario.workloads.ring_buffer * span)
+        if overflow > 0:
+            flows.append(LostEvents(count=overflow, source="HUBBLE_RING_BUFFER", time=start + span))
+        return flows
+
+
+def matches(flow: Flow, flow_filter: FlowFilter | None) -> bool:
+    if flow_filter is None:
+        return True
+    if flow_filter.verdict and flow.verdict != flow_filter.verdict:
+        return False
+    if flow_filter.namespace and flow_filter.namespace not in (flow.source.namespace, flow.destination.namespace):
+        return False
+    if flow_filter.pod:
+        names = (f"{flow.source.namespace}/{flow.source.pod_name}", f"{flow.destination.namespace}/{flow.destination.pod_name}",
+                 flow.source.pod_name, flow.destination.pod_name)
+        if not any(name.startswith(flow_filter.pod) for name in names):
+            return False
+    return True
+
+
+class SimulatedHubble:
+    def __init__(self, hubble: HubbleModel):
+        self.hubble = hubble
+
+    async def flows(self, *, follow: bool = True, first: int = 0, flow_filter: FlowFilter | None = None) -> AsyncIterator[Flow | LostEvents]:
+        hubble = self.hubble
+        clock = hubble.model.clock
+        await clock.sleep(0.05)
+        if not hubble.relay_available():
+            raise TransientError("hubble-relay.kube-system.svc:80: connection refused", hint="Hubble Relay is not running yet")
+        hubble.streams += 1
+        rng = random.Random(f"{hubble.model.seed}:flows:{hubble.streams}")
+        now = clock.now()
+        carry = 0.0
+        if first:
+            # The relay's buffer: the most recent flows, oldest first.
+            span = min(60.0, first / max(hubble.model.scenario.workloads.flows_per_second, 1.0))
+            recent, carry = hubble.generate(rng, now - span, now, 0.0)
+            for item in [i for i in recent if isinstance(i, LostEvents) or matches(i, flow_filter)][-first:]:
+                yield item
+        if not follow:
+            return
+        start = now
+        while True:
+            await clock.sleep(BATCH_SECONDS)
+            if not hubble.relay_available():
+                raise ConnectionError("hubble-relay stream closed: connection reset")
+            end = clock.now()
+            batch, carry = hubble.generate(rng, start, end, carry)
+            start = end
+            for item in batch:
+                if isinstance(item, LostEvents) or matches(item, flow_filter):
+                    yield item

@@ -1,0 +1,244 @@
+"""The `Kube` driver over the simulated API server: list, get, watch (ADDED/MODIFIED/DELETED with
+resourceVersions, 410 as WatchExpired, ConnectionError when the API goes away), and
+server-side apply of objects and kustomization directories."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+import yaml
+
+from talos_platform.engine.drivers.protocols import ObjectList, Resource, WatchEvent, WatchExpired
+from talos_platform.engine.errors import PermanentError, TransientError
+from talos_platform.engine.sim.catalog import COMPONENTS, component_for_url, component_named
+from talos_platform.engine.sim.model import ApiUnavailable, PlatformModel, crd_object
+from talos_platform.engine.sim.store import Watcher, clone, render
+
+# Reads take a little virtual time, like a round trip would.
+_REQUEST_SECONDS = 0.05
+
+
+class SimulatedApiUnavailable(TransientError, ConnectionError):
+    """The API server does not answer; worth retrying (both a TransientError for the runner and
+    a ConnectionError for watch loops)."""
+
+
+def _unavailable(error: ApiUnavailable) -> SimulatedApiUnavailable:
+    return SimulatedApiUnavailable(str(error), hint="the Kubernetes API server is not reachable yet; retrying")
+
+
+def matches_selector(labels: dict[str, str], selector: str) -> bool:
+    """Equality-based label selectors (`a=b,c!=d,e`), as kubectl -l accepts them."""
+    for term in filter(None, (part.strip() for part in selector.split(","))):
+        if "!=" in term:
+            key, value = term.split("!=", 1)
+            if labels.get(key.strip()) == value.strip():
+                return False
+        elif "=" in term:
+            key, value = term.replace("==", "=").split("=", 1)
+            if labels.get(key.strip()) != value.strip():
+                return False
+        elif term.startswith("!"):
+            if term[1:] in labels:
+                return False
+        elif term not in labels:
+            return False
+    return True
+
+
+class SimulatedKube:
+    def __init__(self, model: PlatformModel):
+        self.model = model
+
+    async def _round_trip(self) -> None:
+        await self.model.clock.sleep(_REQUEST_SECONDS)
+        try:
+            self.model.check_api()
+        except ApiUnavailable as error:
+            raise _unavailable(error) from None
+
+    async def list(self, resource: Resource, namespace: str | None = None, label_selector: str = "") -> ObjectList:
+        await self._round_trip()
+        store = self.model.store
+        namespace = namespace if resource.namespaced else None
+        items = []
+        for entry in store.entries(resource, namespace):
+            obj = render(entry)
+            if label_selector and not matches_selector(obj["metadata"].get("labels") or {}, label_selector):
+                continue
+            items.append(clone(obj))
+        items.sort(key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
+        return ObjectList(items=items, resource_version=str(store.revision))
+
+    async def get(self, resource: Resource, name: str, namespace: str | None = None) -> dict[str, Any] | None:
+        await self._round_trip()
+        entry = self.model.store.get_entry(resource, (namespace or "default") if resource.namespaced else "", name)
+        return None if entry is None else clone(render(entry))
+
+    async def watch(
+        self, resource: Resource, resource_version: str, namespace: str | None = None, timeout_seconds: int = 300
+    ) -> AsyncIterator[WatchEvent]:
+        model = self.model
+        clock = model.clock
+        try:
+            model.check_api()
+        except ApiUnavailable as error:
+            raise _unavailable(error) from None
+        namespace = namespace if resource.namespaced else None
+        watcher = Watcher(namespace)
+        model.store.add_watcher(resource, watcher)
+        try:
+            if resource_version in ("", "0"):
+                # Like the API server: synthetic ADDED events for what exists, then changes.
+                backlog = [WatchEvent("ADDED", clone(render(entry))) for entry in model.store.entries(resource, namespace)]
+            else:
+                changes = model.store.changes_since(resource, int(resource_version), namespace)
+                if changes is None:
+                    raise WatchExpired(f"too old resource version: {resource_version} ({model.store.revision})")
+                backlog = [WatchEvent(change.type, clone(change.object)) for change in changes]
+            # The watcher was registered before the backlog was taken, in the same step: every
+            # later change is in its queue and none is in both.
+            for event in backlog:
+                yield event
+            deadline = clock.now() + timeout_seconds
+            while True:
+                remaining = deadline - clock.now()
+                if remaining <= 0:
+                    return
+                try:
+                    item = await clock.wait_for(watcher.queue.get(), remaining)
+                except TimeoutError:
+                    return
+                if isinstance(item, BaseException):
+                    raise _unavailable(item) if isinstance(item, ApiUnavailable) else item
+                if item is None:
+                    return
+                yield WatchEvent(item.type, clone(item.object))
+        finally:
+            model.store.remove_watcher(resource, watcher)
+
+    async def apply_objects(self, objects: list[dict[str, Any]]) -> list[str]:
+        self.model.note_apply()
+        await self._round_trip()
+        applied = []
+        # CRDs first, namespaces next, like kubectl's ordering.
+        for obj in sorted(objects, key=_apply_order):
+            applied.append(self.model.apply_object(obj))
+        return applied
+
+    async def apply_kustomization(self, path: Path) -> list[str]:
+        objects = kustomization_objects(Path(path))
+        return await self.apply_objects(objects)
+
+
+def _apply_order(obj: dict[str, Any]) -> int:
+    kind = obj.get("kind", "")
+    return {"CustomResourceDefinition": 0, "Namespace": 1}.get(kind, 2)
+
+
+# --- kustomization directories (what `kubectl kustomize --enable-helm` would produce) --------
+
+
+def kustomization_objects(directory: Path) -> list[dict[str, Any]]:
+    """The objects a kustomization directory builds to. Local manifests are read as they are;
+    Helm charts and remote release manifests are recognised by name and replaced by the objects
+    the simulator knows they create (it cannot inflate real charts)."""
+    kustomization_file = next((directory / name for name in ("kustomization.yaml", "kustomization.yml", "Kustomization") if (directory / name).exists()), None)
+    if kustomization_file is None:
+        raise PermanentError(
+            f"error: unable to find one of 'kustomization.yaml', 'kustomization.yml' or 'Kustomization' in directory '{directory}'",
+            hint="render the bootstrap kustomization first (talos-platform render)",
+        )
+    try:
+        kustomization = yaml.safe_load(kustomization_file.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise PermanentError(f"error: invalid {kustomization_file.name} in {directory}: {error}") from error
+    objects: list[dict[str, Any]] = []
+    for entry in kustomization.get("resources") or []:
+        entry = str(entry)
+        if "://" in entry or entry.startswith("github.com/"):
+            component = component_for_url(entry)
+            if component is None:
+                raise PermanentError(f"error: accumulating resources: the simulator does not know the remote resource {entry!r}")
+            objects += component_objects(component.name, component.namespace)
+            continue
+        target = directory / entry
+        if target.is_dir():
+            objects += kustomization_objects(target)
+        elif target.exists():
+            objects += manifest_objects(target.read_text())
+        else:
+            raise PermanentError(f"error: accumulating resources: accumulation err='accumulating resources from '{entry}': file does not exist'")
+    for chart in kustomization.get("helmCharts") or []:
+        objects += chart_objects(chart, directory)
+    namespace = kustomization.get("namespace")
+    if namespace:
+        for obj in objects:
+            if obj.get("kind") not in ("CustomResourceDefinition", "Namespace", "ClusterRole", "ClusterRoleBinding"):
+                obj.setdefault("metadata", {})["namespace"] = namespace
+    return objects
+
+
+def manifest_objects(text: str) -> list[dict[str, Any]]:
+    objects = []
+    for document in yaml.safe_load_all(text):
+        if not isinstance(document, dict):
+            continue
+        if document.get("kind", "").endswith("List") and "items" in document:
+            objects += [item for item in document["items"] if isinstance(item, dict)]
+        elif document.get("kind"):
+            objects.append(document)
+    return objects
+
+
+def chart_objects(chart: dict[str, Any], directory: Path) -> list[dict[str, Any]]:
+    name = str(chart.get("name", ""))
+    namespace = chart.get("namespace") or ""
+    objects = component_objects(name, namespace, release=chart.get("releaseName") or name)
+    values = dict(chart.get("valuesInline") or {})
+    values_file = chart.get("valuesFile")
+    if values_file and (directory / values_file).exists():
+        loaded = yaml.safe_load((directory / values_file).read_text()) or {}
+        values = {**loaded, **values}
+    component = component_named(name)
+    if component is not None and component.name == "argocd":
+        cm = ((values.get("configs") or {}).get("cm") or {})
+        objects.append({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "argocd-cm", "namespace": namespace or component.namespace},
+            "data": {str(k): v if isinstance(v, str) else yaml.safe_dump(v) for k, v in cm.items()},
+        })
+    return objects
+
+
+def component_objects(name: str, namespace: str = "", *, release: str = "") -> list[dict[str, Any]]:
+    """CRDs and workloads of a known component; an unknown chart becomes one Deployment."""
+    component = component_named(name)
+    objects: list[dict[str, Any]] = []
+    if component is None:
+        return [workload_object("Deployment", release or name, namespace or "default", 1, f"registry.example/{name}:latest", False)]
+    namespace = namespace or component.namespace or "default"
+    objects += [crd_object(crd) for crd in component.crds]
+    for workload in component.workloads:
+        objects.append(workload_object(workload.kind, workload.name, namespace, workload.replicas, workload.image, workload.tolerate_all, workload.memory_limit))
+    return objects
+
+
+def workload_object(kind: str, name: str, namespace: str, replicas: int, image: str, tolerate_all: bool, memory_limit: str = "512Mi") -> dict[str, Any]:
+    template_spec: dict[str, Any] = {"containers": [{"name": name.rsplit("-", 1)[0] if kind == "DaemonSet" else name, "image": image,
+                                                      "resources": {"limits": {"memory": memory_limit}}}]}
+    if tolerate_all:
+        template_spec["tolerations"] = [{"operator": "Exists"}]
+    spec: dict[str, Any] = {
+        "selector": {"matchLabels": {"app.kubernetes.io/name": name}},
+        "template": {"metadata": {"labels": {"app.kubernetes.io/name": name}}, "spec": template_spec},
+    }
+    if kind != "DaemonSet":
+        spec["replicas"] = replicas
+    if kind == "StatefulSet":
+        spec["serviceName"] = name
+    return {"apiVersion": "apps/v1", "kind": kind, "metadata": {"name": name, "namespace": namespace}, "spec": spec}
+
+
+__all__ = ["SimulatedKube", "SimulatedApiUnavailable", "kustomization_objects", "component_objects", "COMPONENTS"]

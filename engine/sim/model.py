@@ -1,0 +1,480 @@
+"""The simulated platform's state: Talos machines, etcd, the API server, and the Kubernetes
+objects in its store, moved forward by callbacks on the virtual clock.
+
+Everything random comes from one `random.Random(seed)` drawn in callback order, which the
+discrete-event clock makes deterministic. The drivers (talos.py, kube.py, ...) only read this
+state and ask it to change; the controllers (workloads.py, argo.py) react to changes.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from talos_platform.engine.config.models import PlatformConfig, Role
+from talos_platform.engine.drivers.protocols import NAMESPACES, NODES, Resource
+from talos_platform.engine.sim.catalog import NodeSpec
+from talos_platform.engine.sim.clock import SimulatedClock
+from talos_platform.engine.sim.scenarios import ApiOutage, NodeStuckInMaintenance, Scenario
+from talos_platform.engine.sim.store import ObjectStore, clone, resource_of
+
+
+def iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# Machine stages, as `talosctl get machinestatus` names them (plus `off` before power-on).
+OFF, MAINTENANCE, INSTALLING, REBOOTING, BOOTING, RUNNING = "off", "maintenance", "installing", "rebooting", "booting", "running"
+
+
+@dataclass
+class Machine:
+    """One Talos node."""
+
+    name: str
+    address: str
+    planned_role: str
+    install_disk: str
+    stage: str = OFF
+    machine_type: str = ""
+    """`controlplane` or `worker` once a config arrived (the config decides, as on Talos)."""
+    config_digest: str = ""
+    error: str = ""
+    stuck_in_maintenance: bool = False
+    registered: bool = False
+    ready: bool = False
+    spec: NodeSpec = field(default_factory=NodeSpec)
+
+    @property
+    def is_control_plane(self) -> bool:
+        return self.machine_type == "controlplane"
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.machine_type)
+
+
+class ApiUnavailable(ConnectionError):
+    """The Kubernetes API server does not answer (not started yet, or an outage)."""
+
+
+class PlatformModel:
+    def __init__(self, scenario: Scenario, config: PlatformConfig, seed: int, clock: SimulatedClock):
+        self.scenario = scenario
+        self.config = config
+        self.seed = seed
+        self.clock = clock
+        self.rng = random.Random(seed)
+        self.timings = scenario.timings
+        self.store = ObjectStore()
+        self.machines: dict[str, Machine] = {}
+        self.etcd_bootstrapped_on: str | None = None
+        self.etcd_members: list[str] = []
+        self.api_up = False
+        self.outage = False
+        self.apply_count = 0
+        self.argocd_config: dict[str, str] = {}
+        self._outage_faults = list(scenario.fault(ApiOutage))
+        self._api_up_listeners: list[Callable[[], None]] = []
+
+        # Controllers are created by the platform assembly (see __init__.py) to keep imports one-way.
+        self.workloads: Any = None
+        self.argo: Any = None
+        self.hubble: Any = None
+        self.vault: Any = None
+        self.git: Any = None
+
+        stuck = {fault.node: fault for fault in scenario.fault(NodeStuckInMaintenance)}
+        if config.cluster.platform.value == "metal":
+            for node in config.nodes:
+                machine = Machine(
+                    name=node.name,
+                    address=config.node_ip(node),
+                    planned_role=node.role.value,
+                    install_disk=node.install_disk,
+                    stuck_in_maintenance=node.name in stuck,
+                    error="",
+                )
+                self.machines[machine.address] = machine
+                clock.call_later(self.jitter(self.timings.node_boot), lambda m=machine: self._powered_on(m))
+        self._stuck_errors = {name: fault.error for name, fault in stuck.items()}
+
+    # --- helpers ------------------------------------------------------------------------
+
+    def jitter(self, base: float) -> float:
+        return base * (1.0 + self.rng.random() * self.timings.jitter)
+
+    def later(self, delay: float, callback: Callable[[], Any]) -> None:
+        self.clock.call_later(delay, callback)
+
+    def new_uid(self) -> str:
+        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+
+    def now_iso(self) -> str:
+        return iso(self.clock.now())
+
+    def machine(self, address: str) -> Machine | None:
+        return self.machines.get(address)
+
+    def machine_named(self, name: str) -> Machine | None:
+        return next((m for m in self.machines.values() if m.name == name), None)
+
+    # --- Talos machine lifecycle --------------------------------------------------------
+
+    def create_docker_machines(self, workers: int) -> None:
+        """`talosctl cluster create docker`: containers that boot straight to maintenance."""
+        if self.machines:
+            return
+        name = self.config.cluster.name
+        roles = [("controlplane-1", "control-plane")] + [(f"worker-{index + 1}", "worker") for index in range(workers)]
+        for index, (suffix, role) in enumerate(roles):
+            machine = Machine(name=f"{name}-{suffix}", address=f"10.5.0.{index + 2}", planned_role=role, install_disk="/dev/null", stage=MAINTENANCE)
+            self.machines[machine.address] = machine
+
+    def _powered_on(self, machine: Machine) -> None:
+        if machine.stage == OFF:
+            machine.stage = MAINTENANCE
+
+    def configure(self, machine: Machine, machine_type: str, digest: str) -> None:
+        """A config arrived over the insecure maintenance API: install, reboot, run."""
+        machine.machine_type = machine_type
+        machine.config_digest = digest
+        machine.stage = INSTALLING
+        machine.error = ""
+        self.later(self.jitter(self.timings.install), lambda: self._installed(machine))
+
+    def _installed(self, machine: Machine) -> None:
+        if machine.stuck_in_maintenance:
+            # The install fails and the node boots back into maintenance, config forgotten.
+            machine.stage = MAINTENANCE
+            machine.machine_type = ""
+            machine.config_digest = ""
+            machine.error = self._stuck_errors.get(machine.name, "install failed")
+            return
+        machine.stage = REBOOTING
+        self.later(self.jitter(self.timings.reboot), lambda: self._set_stage(machine, BOOTING))
+        self.later(self.timings.reboot * (1 + self.timings.jitter) + 3.0, lambda: self._running(machine))
+
+    def _set_stage(self, machine: Machine, stage: str) -> None:
+        machine.stage = stage
+
+    def _running(self, machine: Machine) -> None:
+        machine.stage = RUNNING
+        if machine.is_control_plane and self.etcd_bootstrapped_on and machine.name not in self.etcd_members:
+            self.later(self.jitter(self.timings.etcd_join), lambda: self._etcd_joined(machine))
+        if self.api_up:
+            self._schedule_kubelet(machine)
+
+    def bootstrap(self, machine: Machine) -> None:
+        self.etcd_bootstrapped_on = machine.name
+        self.later(self.jitter(self.timings.etcd_start), lambda: self._etcd_started(machine))
+
+    def _etcd_started(self, machine: Machine) -> None:
+        self.etcd_members.append(machine.name)
+        for other in self.machines.values():
+            if other is not machine and other.is_control_plane and other.stage == RUNNING:
+                self.later(self.jitter(self.timings.etcd_join), lambda m=other: self._etcd_joined(m))
+        self.later(self.jitter(self.timings.api_server_start), self._api_server_started)
+
+    def _etcd_joined(self, machine: Machine) -> None:
+        if machine.name not in self.etcd_members:
+            self.etcd_members.append(machine.name)
+
+    def on_api_up(self, listener: Callable[[], None]) -> None:
+        self._api_up_listeners.append(listener)
+
+    def _api_server_started(self) -> None:
+        if self.api_up:
+            return
+        self.api_up = True
+        for name in ("default", "kube-system", "kube-public", "kube-node-lease"):
+            self.ensure_namespace(name)
+        for listener in self._api_up_listeners:
+            listener()
+        for machine in self.machines.values():
+            if machine.stage == RUNNING:
+                self._schedule_kubelet(machine)
+        for fault in self._outage_faults:
+            if fault.trigger == "apiUp":
+                self.later(fault.delay, lambda f=fault: self.start_outage(f.duration))
+
+    def _schedule_kubelet(self, machine: Machine) -> None:
+        if not machine.registered:
+            machine.registered = True
+            self.later(self.jitter(self.timings.kubelet_register), lambda: self._register_node(machine))
+
+    def _register_node(self, machine: Machine) -> None:
+        self.put_object(NODES, self._node_object(machine))
+        self.workloads.node_registered(machine)
+
+    def cni_ready(self, node_name: str) -> None:
+        """The CNI agent runs on `node_name`: the kubelet reports Ready a little later."""
+        machine = self.machine_named(node_name)
+        if machine is None or machine.ready:
+            return
+        self.later(self.jitter(self.timings.node_ready_after_cni), lambda: self._node_ready(machine))
+
+    def _node_ready(self, machine: Machine) -> None:
+        if machine.ready:
+            return
+        machine.ready = True
+        self.put_object(NODES, self._node_object(machine))
+        self.workloads.node_became_ready(machine)
+
+    def _node_object(self, machine: Machine) -> dict[str, Any]:
+        existing = self.store.get_entry(NODES, "", machine.name)
+        now = self.now_iso()
+        control_plane = machine.is_control_plane
+        labels = {
+            "kubernetes.io/hostname": machine.name,
+            "kubernetes.io/os": "linux",
+            "kubernetes.io/arch": "amd64",
+            "beta.kubernetes.io/os": "linux",
+            "beta.kubernetes.io/arch": "amd64",
+        }
+        taints = []
+        if control_plane:
+            labels["node-role.kubernetes.io/control-plane"] = ""
+            if not self.workloads_allowed_on_control_planes():
+                taints.append({"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"})
+        if not machine.ready:
+            taints.append({"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule", "timeAdded": now})
+        if machine.ready:
+            ready = {"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "kubelet is posting ready status"}
+        else:
+            ready = {
+                "type": "Ready",
+                "status": "False",
+                "reason": "KubeletNotReady",
+                "message": "container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady "
+                "message:Network plugin returns error: cni plugin not initialized",
+            }
+        ready.update({"lastHeartbeatTime": now, "lastTransitionTime": now})
+        spec = machine.spec
+        capacity = {"cpu": str(spec.cpu_cores), "memory": f"{spec.memory_bytes // 1024}Ki", "pods": "110", "ephemeral-storage": "488378368Ki"}
+        allocatable = {"cpu": f"{spec.cpu_cores * 1000 - 150}m", "memory": f"{spec.memory_bytes // 1024 - 524288}Ki", "pods": "110", "ephemeral-storage": "450082584454"}
+        pressure = [
+            {"type": kind, "status": "False", "reason": reason, "message": message, "lastHeartbeatTime": now, "lastTransitionTime": now}
+            for kind, reason, message in (
+                ("MemoryPressure", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
+                ("DiskPressure", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
+                ("PIDPressure", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
+            )
+        ]
+        obj: dict[str, Any] = {
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {"name": machine.name, "labels": labels, "annotations": {"talos.dev/owned-labels": "[]"}},
+            "spec": {"taints": taints} if taints else {},
+            "status": {
+                "capacity": capacity,
+                "allocatable": allocatable,
+                "conditions": pressure + [ready],
+                "addresses": [{"type": "InternalIP", "address": machine.address}, {"type": "Hostname", "address": machine.name}],
+                "nodeInfo": {
+                    "machineID": machine_id(machine.name, self.seed),
+                    "systemUUID": machine_id(machine.name + "/uuid", self.seed),
+                    "bootID": machine_id(machine.name + "/boot", self.seed),
+                    "kernelVersion": "6.12.57-talos",
+                    "osImage": f"Talos ({self.config.cluster.talos_version})",
+                    "containerRuntimeVersion": "containerd://2.1.5",
+                    "kubeletVersion": self.config.cluster.kubernetes_version,
+                    "kubeProxyVersion": "",
+                    "operatingSystem": "linux",
+                    "architecture": "amd64",
+                },
+            },
+        }
+        if existing is not None:
+            obj["metadata"]["uid"] = existing["metadata"]["uid"]
+            obj["metadata"]["creationTimestamp"] = existing["metadata"]["creationTimestamp"]
+            # Keep condition transition times of conditions that did not change.
+            old = {c["type"]: c for c in existing["status"]["conditions"]}
+            for condition in obj["status"]["conditions"]:
+                previous = old.get(condition["type"])
+                if previous and previous["status"] == condition["status"]:
+                    condition["lastTransitionTime"] = previous["lastTransitionTime"]
+        return obj
+
+    def workloads_allowed_on_control_planes(self) -> bool:
+        return not self.config.workers
+
+    # --- API server availability --------------------------------------------------------
+
+    @property
+    def api_reachable(self) -> bool:
+        return self.api_up and not self.outage
+
+    def api_endpoint(self) -> str:
+        return f"https://{self.config.api_endpoint_host}:6443"
+
+    def check_api(self) -> None:
+        """Raise ApiUnavailable like a client would when the API does not answer."""
+        if not self.api_up:
+            raise ApiUnavailable(f"Get \"{self.api_endpoint()}/api\": dial tcp {self.config.api_endpoint_host}:6443: connect: connection refused")
+        if self.outage:
+            raise ApiUnavailable(f"Get \"{self.api_endpoint()}/api\": net/http: TLS handshake timeout (API server unreachable)")
+
+    def note_apply(self) -> None:
+        """Called before every apply: the `firstApply` outage trigger fires here."""
+        self.apply_count += 1
+        if self.apply_count == 1:
+            for fault in self._outage_faults:
+                if fault.trigger == "firstApply":
+                    if fault.delay <= 0:
+                        self.start_outage(fault.duration)
+                    else:
+                        self.later(fault.delay, lambda f=fault: self.start_outage(f.duration))
+
+    def start_outage(self, duration: float) -> None:
+        self.outage = True
+        error = ApiUnavailable(f"watch of {self.api_endpoint()} closed: connection reset by peer (API server unreachable)")
+        for watcher in list(self.store.all_watchers()):
+            watcher.queue.put_nowait(error)
+        self.later(duration, self._end_outage)
+
+    def _end_outage(self) -> None:
+        self.outage = False
+
+    # --- object writes (the API server's side) ------------------------------------------
+
+    def stamp(self, obj: dict[str, Any], existing: dict[str, Any] | None) -> dict[str, Any]:
+        metadata = obj.setdefault("metadata", {})
+        if existing is not None:
+            old = existing.get("metadata", {})
+            metadata["uid"] = old.get("uid")
+            metadata["creationTimestamp"] = old.get("creationTimestamp")
+            generation = old.get("generation", 1)
+            if obj.get("spec") != existing.get("spec"):
+                generation += 1
+            metadata["generation"] = generation
+        else:
+            metadata.setdefault("uid", self.new_uid())
+            metadata.setdefault("creationTimestamp", self.now_iso())
+            metadata.setdefault("generation", 1)
+        metadata["resourceVersion"] = str(self.store.next_revision())
+        return obj
+
+    def put_object(self, resource: Resource, obj: dict[str, Any]) -> dict[str, Any]:
+        namespace = obj["metadata"].get("namespace", "") if resource.namespaced else ""
+        name = obj["metadata"]["name"]
+        existing = self.store.get_entry(resource, namespace, name)
+        self.stamp(obj, existing)
+        self.store.put(resource, namespace, name, obj)
+        return obj
+
+    def modify(self, resource: Resource, namespace: str, name: str, change: Callable[[dict[str, Any]], None]) -> dict[str, Any] | None:
+        """Clone, change and store an object (stored dicts are never mutated in place, watch
+        history keeps them); a change that changes nothing writes nothing."""
+        existing = self.store.get_entry(resource, namespace, name)
+        if existing is None:
+            return None
+        updated = clone(existing)
+        change(updated)
+        if updated == existing:
+            return existing
+        self.stamp(updated, existing)
+        self.store.put(resource, namespace, name, updated)
+        return updated
+
+    def ensure_namespace(self, name: str) -> None:
+        if name and self.store.get_entry(NAMESPACES, "", name) is None:
+            self.put_object(
+                NAMESPACES,
+                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": {"kubernetes.io/metadata.name": name}},
+                 "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}},
+            )
+
+    def apply_object(self, obj: dict[str, Any], *, app: str = "") -> str:
+        """Server-side apply of one object (manifests from the engine or from ArgoCD);
+        returns `kind/name` like kubectl prints it."""
+        obj = clone(obj)
+        resource = resource_of(obj)
+        metadata = obj.setdefault("metadata", {})
+        if "name" not in metadata:
+            raise ValueError(f"{obj.get('kind', 'object')} without metadata.name")
+        if resource.namespaced:
+            metadata.setdefault("namespace", "default")
+            self.ensure_namespace(metadata["namespace"])
+        else:
+            metadata.pop("namespace", None)
+        if app:
+            metadata.setdefault("labels", {}).setdefault("app.kubernetes.io/instance", app)
+            group = resource.group
+            metadata.setdefault("annotations", {})["argocd.argoproj.io/tracking-id"] = (
+                f"{app}:{group}/{resource.kind}:{metadata.get('namespace', '')}/{metadata['name']}"
+            )
+        namespace = metadata.get("namespace", "")
+        existing = self.store.get_entry(resource, namespace, metadata["name"])
+        if existing is not None:
+            # Server-side apply keeps the status the controllers wrote.
+            if "status" in existing and "status" not in obj:
+                obj["status"] = clone(existing["status"])
+            if existing.get("kind") == "Application":
+                for key in ("operation",):
+                    if key in existing and key not in obj:
+                        obj[key] = clone(existing[key])
+        if resource.kind == "CustomResourceDefinition":
+            obj["status"] = crd_status(obj, established=False)
+        if resource.kind == "ConfigMap" and metadata["name"] == "argocd-cm":
+            self.argocd_config.update({k: str(v) for k, v in (obj.get("data") or {}).items()})
+        self.stamp(obj, existing)
+        self.store.put(resource, namespace, metadata["name"], obj)
+        if resource.kind == "CustomResourceDefinition":
+            self.later(1.0 + self.rng.random(), lambda name=metadata["name"]: self._establish_crd(name))
+        if resource.kind in ("Deployment", "DaemonSet", "StatefulSet"):
+            self.workloads.adopt(resource, obj, app=app)
+        return f"{resource.kind.lower()}.{resource.group or 'core'}/{metadata['name']}" if resource.group else f"{resource.kind.lower()}/{metadata['name']}"
+
+    def _establish_crd(self, name: str) -> None:
+        from talos_platform.engine.drivers.protocols import CRDS
+
+        self.modify(CRDS, "", name, lambda crd: crd.__setitem__("status", crd_status(crd, established=True)))
+
+
+def crd_status(crd: dict[str, Any], *, established: bool) -> dict[str, Any]:
+    spec = crd.get("spec") or {}
+    names = spec.get("names") or {}
+    state = "True" if established else "False"
+    return {
+        "acceptedNames": names,
+        "conditions": [
+            {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts", "message": "no conflicts found"},
+            {
+                "type": "Established",
+                "status": state,
+                "reason": "InitialNamesAccepted" if established else "Installing",
+                "message": "the initial names have been accepted" if established else "the initial names are being accepted",
+            },
+        ],
+        "storedVersions": [v.get("name") for v in spec.get("versions") or [] if v.get("storage")] or ["v1"],
+    }
+
+
+def crd_object(full_name: str) -> dict[str, Any]:
+    """A CRD object as a release manifest would carry it."""
+    plural, _, group = full_name.partition(".")
+    singular = plural[:-1] if plural.endswith("s") else plural
+    kind = "".join(part.capitalize() for part in singular.replace("-", " ").split())
+    scope = "Cluster" if plural.startswith(("cluster", "gatewayclass")) else "Namespaced"
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": full_name},
+        "spec": {
+            "group": group,
+            "names": {"plural": plural, "singular": singular, "kind": kind, "listKind": f"{kind}List"},
+            "scope": scope,
+            "versions": [{"name": "v1", "served": True, "storage": True}],
+        },
+    }
+
+
+def machine_id(text: str, seed: int) -> str:
+    """Stable 32-hex id for a machine (deterministic, not Python's salted hash)."""
+    import hashlib
+
+    return hashlib.sha256(f"{seed}:{text}".encode()).hexdigest()[:32]

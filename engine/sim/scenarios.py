@@ -1,0 +1,209 @@
+"""Scenario files: the simulated cluster's size, its timings and its faults (YAML, camelCase).
+
+A scenario either points at a platform config (`config:`, relative to the scenario file or the
+repository's `examples/`) or describes a cluster by counts, from which an equivalent config is
+built. All durations are virtual seconds.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Annotated, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.alias_generators import to_camel
+
+from talos_platform.engine.config.models import PlatformConfig
+from talos_platform.engine.errors import UserError
+
+SCENARIO_DIR = Path(__file__).parent / "scenarios"
+REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
+
+
+class ScenarioModel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", use_attribute_docstrings=True)
+
+
+class ClusterShape(ScenarioModel):
+    name: str = "homelab"
+    """Cluster name used when the config is built from counts."""
+    control_planes: int = Field(3, ge=1)
+    workers: int = Field(3, ge=0)
+    platform: Literal["metal", "docker"] = "metal"
+    subnet: str = "10.0.0.0/16"
+    """Private subnet the simulated nodes live in (never contacted: the simulator is in memory)."""
+
+
+class Timings(ScenarioModel):
+    """Virtual seconds each thing takes; jitter adds up to `jitter` of each value, seeded."""
+
+    node_boot: float = 20.0
+    """Power-on to the Talos maintenance API answering."""
+    install: float = 45.0
+    """Writing Talos to the install disk after the config arrives."""
+    reboot: float = 25.0
+    etcd_start: float = 8.0
+    api_server_start: float = 20.0
+    etcd_join: float = 12.0
+    kubelet_register: float = 10.0
+    node_ready_after_cni: float = 6.0
+    image_pull: float = 8.0
+    container_start: float = 4.0
+    argo_reconcile: float = 5.0
+    """ArgoCD's refresh/sync loop tick."""
+    app_sync: float = 6.0
+    progress_deadline: float = 600.0
+    """A Deployment's progressDeadlineSeconds when its manifest sets none (Kubernetes' default)."""
+    jitter: float = 0.3
+    """Fraction of each timing added at random (seeded)."""
+
+
+class Workloads(ScenarioModel):
+    """Extra application load beyond the platform's own components (for scale)."""
+
+    applications: int = Field(3, ge=0)
+    """Layer-4 Applications the ApplicationSet generates."""
+    pods_per_application: int = Field(2, ge=0)
+    flows_per_second: float = Field(200.0, ge=0)
+    drop_ratio: float = Field(0.01, ge=0, le=1)
+    """Share of background flows that are dropped (policy or other reasons)."""
+    ring_buffer: int = Field(4095, ge=1)
+    """Hubble ring buffer size: a consumer further behind than this loses events."""
+    lost_events_every: float = Field(0.0, ge=0)
+    """Virtual seconds between lost-event notices (0 = only when a burst overflows)."""
+
+
+class NodeStuckInMaintenance(ScenarioModel):
+    type: Literal["nodeStuckInMaintenance"]
+    node: str
+    """Name of the node that falls back to maintenance mode after taking its config."""
+    error: str = "install failed: disk not found"
+    """What the node's console would show."""
+
+
+class AppDegraded(ScenarioModel):
+    type: Literal["appDegraded"]
+    app: str
+    """Application name (e.g. `cert-manager`) whose workload never becomes available."""
+    message: str = ""
+    """Health message; a Kubernetes-like progress-deadline message when empty."""
+
+
+class CrashLoop(ScenarioModel):
+    type: Literal["crashLoop"]
+    namespace: str
+    workload: str
+    """Deployment, StatefulSet or DaemonSet name whose pods crash."""
+    reason: Literal["OOMKilled", "Error"] = "OOMKilled"
+    memory_limit: str = "256Mi"
+
+
+class DropBurst(ScenarioModel):
+    type: Literal["dropBurst"]
+    start: float = 5.0
+    """Virtual seconds after Hubble Relay is ready."""
+    duration: float = 20.0
+    flows_per_second: float = 800.0
+    reason: str = "POLICY_DENIED"
+    source_namespace: str = "apps"
+    destination_namespace: str = "vault"
+    destination_port: int = 8200
+
+
+class ApiOutage(ScenarioModel):
+    type: Literal["apiOutage"]
+    trigger: Literal["apiUp", "firstApply"] = "firstApply"
+    """`firstApply`: the API goes away when the engine first applies objects; `apiUp`: when the
+    API server first answers."""
+    delay: float = 0.0
+    duration: float = 60.0
+
+
+Fault = Annotated[Union[NodeStuckInMaintenance, AppDegraded, CrashLoop, DropBurst, ApiOutage], Field(discriminator="type")]
+
+
+class Scenario(ScenarioModel):
+    name: str = ""
+    description: str = ""
+    config: str | None = None
+    """Platform config file to use (relative to the scenario file, then to the repository's
+    `examples/`); when absent or missing, `cluster` builds an equivalent config."""
+    cluster: ClusterShape = Field(default_factory=ClusterShape)
+    timings: Timings = Field(default_factory=Timings)
+    workloads: Workloads = Field(default_factory=Workloads)
+    faults: list[Fault] = Field(default_factory=list)
+    seed: int = 1
+    """Default seed (a `seed=` argument overrides it)."""
+
+    def fault(self, kind: type) -> list:
+        return [fault for fault in self.faults if isinstance(fault, kind)]
+
+
+class ScenarioInvalid(UserError):
+    pass
+
+
+def list_scenarios() -> list[str]:
+    """Names of the shipped scenarios, sorted."""
+    return sorted(path.stem for path in SCENARIO_DIR.glob("*.yaml"))
+
+
+def scenario_path(scenario: str | Path) -> Path:
+    path = Path(scenario)
+    if path.suffix in (".yaml", ".yml") and path.exists():
+        return path
+    shipped = SCENARIO_DIR / f"{scenario}.yaml"
+    if shipped.exists():
+        return shipped
+    raise ScenarioInvalid(
+        f"no scenario named {str(scenario)!r}",
+        where="--scenario",
+        hint=f"choose one of: {', '.join(list_scenarios())}, or give a path to a scenario YAML file",
+    )
+
+
+def load_scenario(scenario: str | Path) -> tuple[Scenario, Path]:
+    path = scenario_path(scenario)
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+        loaded = Scenario.model_validate(data)
+    except (yaml.YAMLError, ValidationError) as error:
+        raise ScenarioInvalid(f"scenario {path.name} is invalid: {error}", where=str(path)) from error
+    if not loaded.name:
+        loaded = loaded.model_copy(update={"name": path.stem})
+    return loaded, path
+
+
+def scenario_config(scenario: Scenario, scenario_file: Path) -> PlatformConfig:
+    """The cluster config of a scenario: its config file when it exists, else built from counts."""
+    if scenario.config:
+        for candidate in (scenario_file.parent / scenario.config, REPOSITORY_ROOT / "examples" / Path(scenario.config).name):
+            if candidate.exists():
+                try:
+                    return PlatformConfig.model_validate(yaml.safe_load(candidate.read_text()))
+                except (yaml.YAMLError, ValidationError) as error:
+                    raise ScenarioInvalid(f"config {candidate} of scenario {scenario.name} is invalid: {error}") from error
+    return config_from_shape(scenario.cluster)
+
+
+def config_from_shape(shape: ClusterShape) -> PlatformConfig:
+    network = ipaddress.ip_network(shape.subnet)
+    hosts = network.hosts()
+    vip = str(next(hosts)) if shape.platform == "metal" and shape.control_planes > 1 else None
+    for _ in range(9):  # keep .2-.10 free, like a router and DHCP would
+        next(hosts)
+    nodes = []
+    for index in range(shape.control_planes):
+        nodes.append({"name": f"cp-{index + 1}", "address": f"{next(hosts)}/{network.prefixlen}", "role": "control-plane", "link": "eth0"})
+    for index in range(shape.workers):
+        nodes.append({"name": f"worker-{index + 1}", "address": f"{next(hosts)}/{network.prefixlen}", "role": "worker"})
+    return PlatformConfig.model_validate(
+        {
+            "cluster": {"name": shape.name, "platform": shape.platform, "vip": vip},
+            "nodes": nodes,
+            "domain": {"base": "example.com", "acmeEmail": "admin@example.com"},
+            "gitops": {"repoUrl": "https://git.example.com/platform/gitops.git"},
+        }
+    )

@@ -1,0 +1,279 @@
+"""The `Talos` driver over simulated machines: maintenance mode, apply-config, etcd bootstrap
+(exactly once), kubeconfig, and the files talosctl would write (clearly marked as simulated,
+holding no real key material)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from talos_platform.engine.drivers.protocols import TalosNodeFacts
+from talos_platform.engine.errors import PermanentError, TransientError
+from talos_platform.engine.sim.model import MAINTENANCE, OFF, RUNNING, Machine, PlatformModel
+
+# Virtual seconds a talosctl round trip takes.
+_CALL_SECONDS = 0.5
+_DIAL_TIMEOUT_SECONDS = 10.0
+FAKE_MARK = "SIMULATED-NOT-A-SECRET"
+
+
+class SimulatedTalosError(TransientError):
+    """A talosctl call failed the way the real one would (message shaped like its stderr)."""
+
+    def __init__(self, argv: list[str], stderr: str, *, hint: str = ""):
+        super().__init__(f"`{' '.join(argv)}` exited with 1: {stderr}", hint=hint)
+        self.argv = tuple(argv)
+        self.stderr = stderr
+
+
+class SimulatedTalosRefused(PermanentError):
+    """A talosctl call that retrying cannot fix (e.g. bootstrapping twice)."""
+
+    def __init__(self, argv: list[str], stderr: str, *, hint: str = ""):
+        super().__init__(f"`{' '.join(argv)}` exited with 1: {stderr}", hint=hint)
+        self.argv = tuple(argv)
+        self.stderr = stderr
+
+
+class SimulatedTalos:
+    def __init__(self, model: PlatformModel, client_version: str):
+        self.model = model
+        self._client_version = client_version
+        self.endpoints: list[str] = []
+
+    async def _call(self) -> None:
+        await self.model.clock.sleep(_CALL_SECONDS)
+
+    async def client_version(self) -> str:
+        return self._client_version
+
+    # --- facts --------------------------------------------------------------------------
+
+    async def node_facts(self, address: str, *, insecure: bool) -> TalosNodeFacts:
+        await self._call()
+        machine = self.model.machine(address)
+        if machine is None or machine.stage == OFF:
+            await self.model.clock.sleep(_DIAL_TIMEOUT_SECONDS)
+            return TalosNodeFacts(address=address, reachable=False, error=f"dial tcp {address}:50000: i/o timeout")
+        if machine.stage not in (MAINTENANCE, RUNNING):
+            return TalosNodeFacts(
+                address=address, reachable=False, stage=machine.stage,
+                error=f"dial tcp {address}:50000: connect: connection refused (node is {machine.stage})",
+            )
+        if machine.stage == MAINTENANCE:
+            if not insecure:
+                return TalosNodeFacts(
+                    address=address, reachable=True, maintenance=True, stage=MAINTENANCE,
+                    error="rpc error: code = Unavailable desc = the node is in maintenance mode: use --insecure",
+                    disks=machine.spec.disks,
+                )
+            return TalosNodeFacts(
+                address=address, reachable=True, maintenance=True, stage=MAINTENANCE,
+                talos_version=self.model.config.cluster.talos_version, disks=machine.spec.disks,
+                error=machine.error,
+            )
+        cpu, memory = self.model.hubble.node_load(machine) if self.model.hubble else (None, None)
+        return TalosNodeFacts(
+            address=address,
+            reachable=True,
+            maintenance=False,
+            stage=RUNNING,
+            cluster_name=self.model.config.cluster.name,
+            talos_version=self.model.config.cluster.talos_version,
+            kubernetes_version=self.model.config.cluster.kubernetes_version,
+            disks=machine.spec.disks,
+            cpu_percent=cpu,
+            memory_percent=memory,
+        )
+
+    async def address_answers(self, address: str) -> bool:
+        await self._call()
+        machine = self.model.machine(address)
+        if machine is not None:
+            return machine.stage in (MAINTENANCE, RUNNING)
+        # The VIP answers once a control plane holds it, which is after bootstrap.
+        return address == self.model.config.cluster.vip and self.model.api_up
+
+    # --- config generation --------------------------------------------------------------
+
+    async def generate_secrets(self, destination: Path) -> None:
+        await self._call()
+        destination = Path(destination)
+        if destination.exists():
+            raise SimulatedTalosRefused(
+                ["talosctl", "gen", "secrets", "-o", str(destination)],
+                f"open {destination}: file exists",
+                hint="the secrets bundle already exists; keep it (it is the cluster's PKI)",
+            )
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        bundle = {
+            "cluster": {"id": _fake("cluster-id", self.model.seed), "secret": FAKE_MARK},
+            "secrets": {"bootstraptoken": FAKE_MARK, "secretboxencryptionsecret": FAKE_MARK},
+            "trustdinfo": {"token": FAKE_MARK},
+            "certs": {name: {"crt": FAKE_MARK, "key": FAKE_MARK} for name in ("etcd", "k8s", "k8saggregator", "k8sserviceaccount", "os")},
+        }
+        destination.write_text("# simulated Talos secrets bundle: no real key material\n" + yaml.safe_dump(bundle, sort_keys=True))
+        destination.chmod(0o600)
+
+    async def generate_config(
+        self, *, cluster_name: str, endpoint: str, secrets: Path, talos_version: str, kubernetes_version: str,
+        patches_all: Path, patches_control_plane: Path, patches_worker: Path, output_dir: Path,
+    ) -> None:
+        argv = ["talosctl", "gen", "config", "--with-secrets", str(secrets), cluster_name, endpoint]
+        await self._call()
+        if not Path(secrets).exists():
+            raise SimulatedTalosRefused(argv, f"open {secrets}: no such file or directory")
+        for patch in (patches_all, patches_control_plane, patches_worker):
+            if not Path(patch).exists():
+                raise SimulatedTalosRefused(argv, f"open {patch}: no such file or directory")
+            try:
+                list(yaml.safe_load_all(Path(patch).read_text()))
+            except yaml.YAMLError as error:
+                raise SimulatedTalosRefused(argv, f"failed to apply config patch: {error}") from error
+        output_dir = Path(output_dir)
+        output_dir.mkdir(parents=True, exist_ok=True)
+        for machine_type, role_patch in (("controlplane", patches_control_plane), ("worker", patches_worker)):
+            document = {
+                "version": "v1alpha1",
+                "machine": {"type": machine_type, "token": FAKE_MARK, "ca": {"crt": FAKE_MARK, "key": ""},
+                            "kubelet": {"image": f"ghcr.io/siderolabs/kubelet:{kubernetes_version}"},
+                            "install": {"image": f"ghcr.io/siderolabs/installer:{talos_version}"}},
+                "cluster": {"clusterName": cluster_name, "controlPlane": {"endpoint": endpoint}, "secretboxEncryptionSecret": FAKE_MARK},
+            }
+            text = "# simulated Talos machine config\n" + yaml.safe_dump(document, sort_keys=True)
+            text += "---\n" + Path(patches_all).read_text() + "\n---\n" + Path(role_patch).read_text()
+            path = output_dir / f"{machine_type}.yaml"
+            path.write_text(text)
+            path.chmod(0o600)
+        talosconfig = output_dir / "talosconfig"
+        talosconfig.write_text(yaml.safe_dump({"context": cluster_name, "contexts": {cluster_name: {
+            "endpoints": [], "ca": FAKE_MARK, "crt": FAKE_MARK, "key": FAKE_MARK}}}))
+        talosconfig.chmod(0o600)
+
+    # --- machines -----------------------------------------------------------------------
+
+    async def apply_config(self, address: str, config_file: Path, *, insecure: bool, patches: tuple[Path, ...] = ()) -> None:
+        argv = ["talosctl", "apply-config", "--nodes", address, "--file", str(config_file)] + (["--insecure"] if insecure else [])
+        await self._call()
+        machine = self._reachable(address, argv)
+        try:
+            documents = [d for d in yaml.safe_load_all(Path(config_file).read_text()) if isinstance(d, dict)]
+            for patch in patches:
+                documents += [d for d in yaml.safe_load_all(Path(patch).read_text()) if isinstance(d, dict)]
+        except FileNotFoundError as error:
+            raise SimulatedTalosRefused(argv, f"open {error.filename}: no such file or directory") from error
+        except yaml.YAMLError as error:
+            raise SimulatedTalosRefused(argv, f"failed to parse config: {error}") from error
+        machine_type = next((d.get("machine", {}).get("type") for d in documents if d.get("version") == "v1alpha1"), None)
+        if machine_type not in ("controlplane", "worker"):
+            raise SimulatedTalosRefused(argv, "failed to validate config: machine.type must be controlplane or worker")
+        digest = hashlib.sha256(b"".join(Path(p).read_bytes() for p in (config_file, *patches))).hexdigest()
+        if machine.stage == MAINTENANCE:
+            if not insecure:
+                raise SimulatedTalosError(argv, "rpc error: code = Unavailable desc = connection error: tls: certificate required",
+                                          hint="the node is in maintenance mode: apply with --insecure")
+            self.model.configure(machine, machine_type, digest)
+            return
+        if insecure:
+            raise SimulatedTalosError(argv, "rpc error: code = Unavailable desc = connection error: tls: certificate required",
+                                      hint="the node already has a config: apply without --insecure, using the talosconfig")
+        if machine_type != machine.machine_type:
+            raise SimulatedTalosRefused(argv, f"rpc error: code = InvalidArgument desc = machine type can't be changed from {machine.machine_type} to {machine_type}")
+        machine.config_digest = digest  # applied in place (mode auto, no reboot needed)
+
+    def _reachable(self, address: str, argv: list[str]) -> Machine:
+        machine = self.model.machine(address)
+        if machine is None or machine.stage == OFF:
+            raise SimulatedTalosError(argv, f"rpc error: code = Unavailable desc = connection error: dial tcp {address}:50000: i/o timeout",
+                                      hint=f"check that {address} is powered on and booted from Talos media")
+        if machine.stage not in (MAINTENANCE, RUNNING):
+            raise SimulatedTalosError(argv, f"rpc error: code = Unavailable desc = connection error: dial tcp {address}:50000: connect: connection refused")
+        return machine
+
+    async def set_endpoints(self, talosconfig: Path, endpoints: list[str], nodes: list[str]) -> None:
+        await self._call()
+        path = Path(talosconfig)
+        if not path.exists():
+            raise SimulatedTalosRefused(["talosctl", "config", "endpoint", *endpoints], f"open {path}: no such file or directory")
+        data = yaml.safe_load(path.read_text()) or {}
+        context = data.get("contexts", {}).get(data.get("context", ""), {})
+        context["endpoints"] = list(endpoints)
+        context["nodes"] = list(nodes)
+        path.write_text(yaml.safe_dump(data))
+        self.endpoints = list(endpoints)
+
+    async def etcd_members(self, address: str, talosconfig: Path) -> list[str]:
+        argv = ["talosctl", "etcd", "members", "--nodes", address]
+        await self._call()
+        machine = self._secure(address, argv)
+        if not machine.is_control_plane:
+            raise SimulatedTalosRefused(argv, "rpc error: code = Unimplemented desc = etcd is not running on worker nodes")
+        if machine.name not in self.model.etcd_members:
+            return []
+        return sorted(self.model.etcd_members)
+
+    async def bootstrap(self, address: str, talosconfig: Path) -> None:
+        argv = ["talosctl", "bootstrap", "--nodes", address]
+        await self._call()
+        machine = self._secure(address, argv)
+        if not machine.is_control_plane:
+            raise SimulatedTalosRefused(argv, "rpc error: code = FailedPrecondition desc = bootstrap is not available on worker nodes")
+        if self.model.etcd_bootstrapped_on is not None:
+            raise SimulatedTalosRefused(
+                argv, "error executing bootstrap: rpc error: code = AlreadyExists desc = etcd data directory is not empty",
+                hint="etcd is already bootstrapped; never bootstrap a second time",
+            )
+        self.model.bootstrap(machine)
+
+    async def kubeconfig(self, address: str, talosconfig: Path, destination: Path) -> None:
+        argv = ["talosctl", "kubeconfig", "--nodes", address, "--force", str(destination)]
+        await self._call()
+        machine = self._secure(address, argv)
+        if not machine.is_control_plane:
+            raise SimulatedTalosRefused(argv, "rpc error: code = Unimplemented desc = kubeconfig is only available on control plane nodes")
+        name = self.model.config.cluster.name
+        destination = Path(destination)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        kubeconfig: dict[str, Any] = {
+            "apiVersion": "v1", "kind": "Config", "current-context": f"admin@{name}",
+            "clusters": [{"name": name, "cluster": {"server": self.model.api_endpoint(), "certificate-authority-data": FAKE_MARK}}],
+            "users": [{"name": f"admin@{name}", "user": {"client-certificate-data": FAKE_MARK, "client-key-data": FAKE_MARK}}],
+            "contexts": [{"name": f"admin@{name}", "context": {"cluster": name, "user": f"admin@{name}", "namespace": "default"}}],
+        }
+        destination.write_text("# simulated kubeconfig: no real credentials\n" + yaml.safe_dump(kubeconfig, sort_keys=False))
+        destination.chmod(0o600)
+
+    def _secure(self, address: str, argv: list[str]) -> Machine:
+        machine = self._reachable(address, argv)
+        if machine.stage == MAINTENANCE:
+            raise SimulatedTalosError(argv, "rpc error: code = Unavailable desc = connection error: tls: certificate required (node in maintenance mode)",
+                                      hint=f"{address} has no config yet: apply its machine config first")
+        return machine
+
+    async def create_docker_cluster(
+        self, *, cluster_name: str, talos_version: str, kubernetes_version: str, workers: int,
+        patches_all: Path, patches_control_plane: Path, patches_worker: Path, talosconfig: Path,
+    ) -> None:
+        await self._call()
+        self.model.create_docker_machines(workers)
+        await self.model.clock.sleep(self.model.timings.node_boot)
+        control_plane = next(m for m in self.model.machines.values() if m.planned_role == "control-plane")
+        for machine in self.model.machines.values():
+            self.model.configure(machine, "controlplane" if machine is control_plane else "worker", "docker")
+        while control_plane.stage != RUNNING:
+            await self.model.clock.sleep(1.0)
+        self.model.bootstrap(control_plane)
+        while not self.model.api_up:
+            await self.model.clock.sleep(1.0)
+        talosconfig = Path(talosconfig)
+        talosconfig.parent.mkdir(parents=True, exist_ok=True)
+        talosconfig.write_text(yaml.safe_dump({"context": cluster_name, "contexts": {cluster_name: {
+            "endpoints": ["127.0.0.1:50000"], "nodes": [control_plane.address], "ca": FAKE_MARK, "crt": FAKE_MARK, "key": FAKE_MARK}}}))
+        talosconfig.chmod(0o600)
+
+
+def _fake(label: str, seed: int) -> str:
+    return f"{FAKE_MARK}-{hashlib.sha256(f'{seed}:{label}'.encode()).hexdigest()[:16]}"

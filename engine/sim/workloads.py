@@ -1,0 +1,548 @@
+"""The simulated scheduler, kubelets and workload controllers: Deployments, DaemonSets and
+StatefulSets get pods; pods get scheduled (or stay Pending with the scheduler's reason), pull
+images, run, crash with OOM kills and back off, and their owners' status follows.
+
+Pods are compact records rendered to API JSON only when read or changed, so 10,000 of them cost
+little; work happens per changed pod, never per tick over all pods.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import TYPE_CHECKING, Any
+
+from talos_platform.engine.drivers.protocols import DAEMONSETS, DEPLOYMENTS, PODS, STATEFULSETS, Resource
+from talos_platform.engine.sim.scenarios import AppDegraded, CrashLoop
+
+if TYPE_CHECKING:
+    from talos_platform.engine.sim.model import Machine, PlatformModel
+
+KINDS = {"Deployment": DEPLOYMENTS, "DaemonSet": DAEMONSETS, "StatefulSet": STATEFULSETS}
+CRASH_BACKOFF_CAP = 300.0
+
+
+def short_hash(text: str, length: int = 10) -> str:
+    alphabet = "bcdfghjklmnpqrstvwxz2456789"
+    digest = hashlib.sha256(text.encode()).digest()
+    return "".join(alphabet[b % len(alphabet)] for b in digest[:length])
+
+
+class PodRecord:
+    """One pod, compactly; `render()` gives the API JSON."""
+
+    __slots__ = (
+        "namespace", "name", "uid", "owner", "node", "phase", "ready", "waiting_reason", "waiting_message",
+        "restart_count", "last_terminated", "running_since", "created_at", "scheduled_at", "unschedulable",
+        "resource_version", "ip", "cache", "deleted", "container", "static",
+    )
+
+    def __init__(self, namespace: str, name: str, uid: str, owner: "WorkloadRecord | None", created_at: str, container: str):
+        self.namespace = namespace
+        self.name = name
+        self.uid = uid
+        self.owner = owner
+        self.node = ""
+        self.phase = "Pending"
+        self.ready = False
+        self.waiting_reason = ""
+        self.waiting_message = ""
+        self.restart_count = 0
+        self.last_terminated: dict[str, Any] | None = None
+        self.running_since = ""
+        self.created_at = created_at
+        self.scheduled_at = ""
+        self.unschedulable = ""
+        self.resource_version = 0
+        self.ip = ""
+        self.cache: dict[str, Any] | None = None
+        self.deleted = False
+        self.container = container
+        self.static = False
+
+    @property
+    def app(self) -> str:
+        return self.owner.app if self.owner else ""
+
+    @property
+    def labels(self) -> dict[str, str]:
+        labels = {"app.kubernetes.io/name": self.owner.name if self.owner else self.container}
+        if self.owner and self.owner.app:
+            labels["app.kubernetes.io/instance"] = self.owner.app
+        if self.static:
+            labels = {"component": self.container, "tier": "control-plane"}
+        return labels
+
+    def render(self) -> dict[str, Any]:
+        if self.cache is not None:
+            return self.cache
+        owner = self.owner
+        metadata: dict[str, Any] = {
+            "name": self.name,
+            "namespace": self.namespace,
+            "uid": self.uid,
+            "resourceVersion": str(self.resource_version),
+            "creationTimestamp": self.created_at,
+            "labels": self.labels,
+        }
+        if owner is not None:
+            owner_kind = "ReplicaSet" if owner.kind == "Deployment" else owner.kind
+            owner_name = f"{owner.name}-{owner.template_hash}" if owner.kind == "Deployment" else owner.name
+            metadata["ownerReferences"] = [
+                {"apiVersion": "apps/v1", "kind": owner_kind, "name": owner_name, "uid": owner.uid, "controller": True, "blockOwnerDeletion": True}
+            ]
+        elif self.static:
+            metadata["annotations"] = {"kubernetes.io/config.source": "file"}
+        spec: dict[str, Any] = {
+            "containers": [
+                {
+                    "name": self.container,
+                    "image": owner.image if owner else f"registry.k8s.io/{self.container}",
+                    "resources": {"limits": {"memory": owner.memory_limit}} if owner else {},
+                }
+            ],
+            "restartPolicy": "Always",
+            "schedulerName": "default-scheduler",
+        }
+        if self.node:
+            spec["nodeName"] = self.node
+        if owner is not None and owner.tolerate_all:
+            spec["tolerations"] = [{"operator": "Exists"}]
+        status: dict[str, Any] = {"phase": self.phase, "qosClass": "Burstable"}
+        conditions: list[dict[str, Any]] = []
+        if self.unschedulable:
+            conditions.append(
+                {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": self.unschedulable, "lastTransitionTime": self.created_at}
+            )
+        elif self.node:
+            conditions.append({"type": "PodScheduled", "status": "True", "lastTransitionTime": self.scheduled_at})
+            started = self.phase == "Running"
+            flag = "True" if self.ready else "False"
+            conditions += [
+                {"type": "Initialized", "status": "True", "lastTransitionTime": self.scheduled_at},
+                {"type": "ContainersReady", "status": flag, "lastTransitionTime": self.running_since or self.scheduled_at},
+                {"type": "Ready", "status": flag, "lastTransitionTime": self.running_since or self.scheduled_at},
+            ]
+            if started or self.waiting_reason:
+                state: dict[str, Any]
+                if self.waiting_reason:
+                    state = {"waiting": {"reason": self.waiting_reason, "message": self.waiting_message}}
+                else:
+                    state = {"running": {"startedAt": self.running_since}}
+                container_status: dict[str, Any] = {
+                    "name": self.container,
+                    "image": spec["containers"][0]["image"],
+                    "imageID": "",
+                    "ready": self.ready,
+                    "started": started and not self.waiting_reason,
+                    "restartCount": self.restart_count,
+                    "state": state,
+                    "lastState": {"terminated": dict(self.last_terminated)} if self.last_terminated else {},
+                }
+                status["containerStatuses"] = [container_status]
+            status["hostIP"] = self.node_ip
+            if self.ip:
+                status["podIP"] = self.ip
+                status["podIPs"] = [{"ip": self.ip}]
+            status["startTime"] = self.scheduled_at
+        status["conditions"] = conditions
+        self.cache = {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec, "status": status}
+        return self.cache
+
+    node_ip = ""
+
+
+class WorkloadRecord:
+    """A Deployment, DaemonSet or StatefulSet and its pods."""
+
+    def __init__(self, kind: str, namespace: str, name: str, uid: str, replicas: int, app: str, image: str,
+                 tolerate_all: bool, memory_limit: str, generation: int):
+        self.kind = kind
+        self.namespace = namespace
+        self.name = name
+        self.uid = uid
+        self.replicas = replicas
+        self.app = app
+        self.image = image
+        self.tolerate_all = tolerate_all
+        self.memory_limit = memory_limit
+        self.generation = generation
+        self.pods: dict[str, PodRecord] = {}
+        self.template_hash = short_hash(f"{namespace}/{name}/{image}")
+        self.crash: CrashLoop | None = None
+        self.image_pull_fails = False
+        self.requires_unseal = False
+        self.deadline_exceeded = False
+        self.ordinal = 0
+
+    @property
+    def resource(self) -> Resource:
+        return KINDS[self.kind]
+
+
+class WorkloadController:
+    def __init__(self, model: "PlatformModel"):
+        self.model = model
+        self.workloads: dict[tuple[str, str, str], WorkloadRecord] = {}
+        self.pending: dict[tuple[str, str], PodRecord] = {}
+        self.pods_on_node: dict[str, int] = {}
+        self._eligible_cache: dict[bool, list[str]] | None = None
+        self._next_ip = 0
+        self.listeners: list[Any] = []
+        """Called with (pod, running: bool) when a pod starts or stops running (Hubble uses it)."""
+        scenario = model.scenario
+        self._crash = {(f.namespace, f.workload): f for f in scenario.fault(CrashLoop)}
+        self._degraded_apps = {f.app: f for f in scenario.fault(AppDegraded)}
+
+    # --- nodes --------------------------------------------------------------------------
+
+    def node_registered(self, machine: "Machine") -> None:
+        self._eligible_cache = None
+        self.pods_on_node.setdefault(machine.name, 0)
+        if machine.is_control_plane:
+            for component in ("kube-apiserver", "kube-controller-manager", "kube-scheduler"):
+                pod = self._new_pod("kube-system", f"{component}-{machine.name}", None, component)
+                pod.static = True
+                self._bind(pod, machine.name)
+                self._start(pod)
+        for workload in list(self.workloads.values()):
+            if workload.kind == "DaemonSet":
+                self._reconcile(workload)
+
+    def node_became_ready(self, machine: "Machine") -> None:
+        self._eligible_cache = None
+        for pod in list(self.pending.values()):
+            self._try_schedule(pod)
+
+    def _eligible(self, tolerate_all: bool) -> list[str]:
+        if self._eligible_cache is None:
+            self._eligible_cache = {}
+        if tolerate_all not in self._eligible_cache:
+            allow_cp = self.model.workloads_allowed_on_control_planes()
+            names = []
+            for machine in self.model.machines.values():
+                if not machine.registered or machine.stage != "running":
+                    continue
+                if tolerate_all or (machine.ready and (allow_cp or not machine.is_control_plane)):
+                    names.append(machine.name)
+            self._eligible_cache[tolerate_all] = sorted(names)
+        return self._eligible_cache[tolerate_all]
+
+    def _unschedulable_message(self) -> str:
+        registered = [m for m in self.model.machines.values() if m.registered]
+        total = len(registered)
+        if total == 0:
+            return "no nodes available to schedule pods"
+        not_ready = sum(1 for m in registered if not m.ready)
+        control_planes = sum(1 for m in registered if m.ready and m.is_control_plane and not self.model.workloads_allowed_on_control_planes())
+        parts = []
+        if control_planes:
+            parts.append(f"{control_planes} node(s) had untolerated taint {{node-role.kubernetes.io/control-plane: }}")
+        if not_ready:
+            parts.append(f"{not_ready} node(s) had untolerated taint {{node.kubernetes.io/not-ready: }}")
+        return (
+            f"0/{total} nodes are available: {', '.join(parts)}. preemption: 0/{total} nodes are available: "
+            f"{total} Preemption is not helpful for scheduling."
+        )
+
+    # --- workloads ----------------------------------------------------------------------
+
+    def adopt(self, resource: Resource, obj: dict[str, Any], *, app: str = "") -> None:
+        metadata = obj["metadata"]
+        spec = obj.get("spec") or {}
+        key = (obj["kind"], metadata["namespace"], metadata["name"])
+        template = (spec.get("template") or {}).get("spec") or {}
+        containers = template.get("containers") or [{}]
+        image = containers[0].get("image") or f"registry.example/{metadata['name']}:latest"
+        limits = ((containers[0].get("resources") or {}).get("limits") or {})
+        tolerations = template.get("tolerations") or []
+        tolerate_all = any(t.get("operator") == "Exists" and not t.get("key") for t in tolerations)
+        app = app or (metadata.get("labels") or {}).get("app.kubernetes.io/instance", "")
+        replicas = int(spec.get("replicas", 1)) if obj["kind"] != "DaemonSet" else 0
+        workload = self.workloads.get(key)
+        if workload is None:
+            workload = WorkloadRecord(obj["kind"], metadata["namespace"], metadata["name"], metadata["uid"], replicas, app, image,
+                                      tolerate_all, limits.get("memory", "512Mi"), metadata.get("generation", 1))
+            workload.crash = self._crash.get((workload.namespace, workload.name))
+            degraded = self._degraded_apps.get(app)
+            if degraded is not None and obj["kind"] == "Deployment" and not any(
+                w.image_pull_fails for w in self.workloads.values() if w.app == app
+            ):
+                workload.image_pull_fails = True
+            workload.requires_unseal = obj["kind"] == "StatefulSet" and "hashicorp/vault" in image
+            self.workloads[key] = workload
+            if workload.kind == "Deployment":
+                deadline = float(spec.get("progressDeadlineSeconds", self.model.timings.progress_deadline))
+                self.model.later(deadline, lambda w=workload: self._deadline(w))
+        else:
+            workload.replicas = replicas
+            workload.generation = metadata.get("generation", workload.generation)
+            workload.app = app or workload.app
+        self._reconcile(workload)
+
+    def workload(self, kind: str, namespace: str, name: str) -> WorkloadRecord | None:
+        return self.workloads.get((kind, namespace, name))
+
+    def _reconcile(self, workload: WorkloadRecord) -> None:
+        if workload.kind == "DaemonSet":
+            wanted = self._eligible(workload.tolerate_all) if workload.tolerate_all else [
+                m.name for m in self.model.machines.values() if m.registered and (m.ready or workload.tolerate_all)
+                and (self.model.workloads_allowed_on_control_planes() or not m.is_control_plane)
+            ]
+            have = {pod.node for pod in workload.pods.values()}
+            for node in wanted:
+                if node not in have:
+                    name = f"{workload.name}-{short_hash(workload.name + node, 5)}"
+                    pod = self._new_pod(workload.namespace, name, workload, workload.name)
+                    self._bind(pod, node)
+                    self._start_later(pod)
+        elif workload.kind == "StatefulSet":
+            for ordinal in range(workload.replicas):
+                name = f"{workload.name}-{ordinal}"
+                if name not in workload.pods:
+                    self._create_and_schedule(self._new_pod(workload.namespace, name, workload, workload.name))
+        else:
+            while len(workload.pods) < workload.replicas:
+                suffix = "".join(self.model.rng.choice("bcdfghjklmnpqrstvwxz2456789") for _ in range(5))
+                name = f"{workload.name}-{workload.template_hash}-{suffix}"
+                self._create_and_schedule(self._new_pod(workload.namespace, name, workload, workload.name))
+        self.refresh_status(workload)
+
+    def _deadline(self, workload: WorkloadRecord) -> None:
+        ready = sum(1 for pod in workload.pods.values() if pod.ready)
+        if ready < workload.replicas:
+            workload.deadline_exceeded = True
+            self.refresh_status(workload)
+
+    # --- pods ---------------------------------------------------------------------------
+
+    def _new_pod(self, namespace: str, name: str, owner: WorkloadRecord | None, container: str) -> PodRecord:
+        pod = PodRecord(namespace, name, self.model.new_uid(), owner, self.model.now_iso(), container)
+        if owner is not None:
+            owner.pods[name] = pod
+        self._touch(pod)
+        return pod
+
+    def _touch(self, pod: PodRecord) -> None:
+        pod.cache = None
+        pod.resource_version = self.model.store.next_revision()
+        self.model.store.put(PODS, pod.namespace, pod.name, pod)
+
+    def _create_and_schedule(self, pod: PodRecord) -> None:
+        self.model.later(0.2 + self.model.rng.random() * 0.8, lambda: self._try_schedule(pod))
+
+    def _try_schedule(self, pod: PodRecord) -> None:
+        if pod.deleted or pod.node:
+            return
+        tolerate_all = bool(pod.owner and pod.owner.tolerate_all)
+        eligible = self._eligible(tolerate_all)
+        if not eligible:
+            message = self._unschedulable_message()
+            self.pending[(pod.namespace, pod.name)] = pod
+            if pod.unschedulable != message:
+                pod.unschedulable = message
+                self._touch(pod)
+            return
+        self.pending.pop((pod.namespace, pod.name), None)
+        # Spread like the scheduler's balancing: the least-loaded of a few random candidates.
+        rng = self.model.rng
+        candidates = [eligible[rng.randrange(len(eligible))] for _ in range(min(3, len(eligible)))]
+        node = min(candidates, key=lambda n: (self.pods_on_node.get(n, 0), n))
+        self._bind(pod, node)
+        self._start_later(pod)
+
+    def _bind(self, pod: PodRecord, node: str) -> None:
+        pod.node = node
+        pod.unschedulable = ""
+        pod.scheduled_at = self.model.now_iso()
+        machine = self.model.machine_named(node)
+        pod.node_ip = machine.address if machine else ""
+        self.pods_on_node[node] = self.pods_on_node.get(node, 0) + 1
+        pod.waiting_reason = "ContainerCreating"
+        pod.waiting_message = ""
+        self._touch(pod)
+
+    def _start_later(self, pod: PodRecord) -> None:
+        timings = self.model.timings
+        self.model.later(self.model.jitter(timings.image_pull) + self.model.jitter(timings.container_start), lambda: self._start(pod))
+
+    def _start(self, pod: PodRecord) -> None:
+        if pod.deleted:
+            return
+        owner = pod.owner
+        if owner is not None and owner.image_pull_fails:
+            pod.waiting_reason = "ImagePullBackOff"
+            pod.waiting_message = f'Back-off pulling image "{owner.image}"'
+            self._touch(pod)
+            self._owner_changed(pod)
+            return
+        uses_host_network = pod.static or (owner is not None and owner.tolerate_all)
+        if not pod.ip:
+            pod.ip = pod.node_ip if uses_host_network else self._allocate_ip()
+        pod.phase = "Running"
+        pod.waiting_reason = ""
+        pod.waiting_message = ""
+        pod.running_since = self.model.now_iso()
+        pod.ready = not (owner is not None and owner.requires_unseal and not self.model.vault.unsealed)
+        self._touch(pod)
+        for listener in self.listeners:
+            listener(pod, True)
+        if owner is not None and owner.crash is not None:
+            self.model.later(self.model.jitter(15.0), lambda: self._crash(pod))
+        self._owner_changed(pod)
+
+    def _crash(self, pod: PodRecord) -> None:
+        if pod.deleted or pod.owner is None or pod.owner.crash is None:
+            return
+        crash = pod.owner.crash
+        now = self.model.now_iso()
+        pod.last_terminated = {
+            "reason": crash.reason,
+            "exitCode": 137 if crash.reason == "OOMKilled" else 1,
+            "startedAt": pod.running_since,
+            "finishedAt": now,
+            "containerID": f"containerd://{short_hash(pod.name + now, 32)}",
+        }
+        pod.restart_count += 1
+        backoff = min(CRASH_BACKOFF_CAP, 10.0 * 2 ** (pod.restart_count - 1))
+        pod.ready = False
+        pod.waiting_reason = "CrashLoopBackOff"
+        pod.waiting_message = f"back-off {int(backoff)}s restarting failed container={pod.container} pod={pod.name}_{pod.namespace}({pod.uid})"
+        self._touch(pod)
+        for listener in self.listeners:
+            listener(pod, False)
+        self._owner_changed(pod)
+        self.model.later(backoff, lambda: self._start(pod))
+
+    def vault_unsealed(self) -> None:
+        for workload in self.workloads.values():
+            if workload.requires_unseal:
+                for pod in workload.pods.values():
+                    if pod.phase == "Running" and not pod.waiting_reason and not pod.ready:
+                        pod.ready = True
+                        self._touch(pod)
+                        self._owner_changed(pod)
+
+    def _allocate_ip(self) -> str:
+        self._next_ip += 1
+        index = self._next_ip
+        return f"10.244.{(index >> 8) & 255}.{index & 255}"
+
+    def _owner_changed(self, pod: PodRecord) -> None:
+        if pod.owner is not None:
+            self.refresh_status(pod.owner)
+            if pod.owner.kind == "DaemonSet" and pod.owner.name == "cilium" and pod.ready:
+                self.model.cni_ready(pod.node)
+
+    def running_pods(self) -> list[PodRecord]:
+        return [pod for workload in self.workloads.values() for pod in workload.pods.values() if pod.phase == "Running"]
+
+    # --- owner status -------------------------------------------------------------------
+
+    def refresh_status(self, workload: WorkloadRecord) -> None:
+        pods = list(workload.pods.values())
+        ready = sum(1 for pod in pods if pod.ready)
+        total = len(pods)
+        now = self.model.now_iso()
+        if workload.kind == "DaemonSet":
+            status = {
+                "currentNumberScheduled": total,
+                "desiredNumberScheduled": total,
+                "numberMisscheduled": 0,
+                "numberReady": ready,
+                "numberAvailable": ready,
+                "updatedNumberScheduled": total,
+                "observedGeneration": workload.generation,
+            }
+            if total - ready:
+                status["numberUnavailable"] = total - ready
+        elif workload.kind == "StatefulSet":
+            status = {
+                "replicas": total,
+                "readyReplicas": ready,
+                "currentReplicas": total,
+                "updatedReplicas": total,
+                "availableReplicas": ready,
+                "observedGeneration": workload.generation,
+                "currentRevision": f"{workload.name}-{workload.template_hash}",
+                "updateRevision": f"{workload.name}-{workload.template_hash}",
+                "collisionCount": 0,
+            }
+        else:
+            available = ready >= workload.replicas
+            replica_set = f"{workload.name}-{workload.template_hash}"
+            if available:
+                progressing = {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable",
+                               "message": f'ReplicaSet "{replica_set}" has successfully progressed.'}
+            elif workload.deadline_exceeded:
+                progressing = {"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
+                               "message": f'ReplicaSet "{replica_set}" has timed out progressing.'}
+            else:
+                progressing = {"type": "Progressing", "status": "True", "reason": "ReplicaSetUpdated",
+                               "message": f'ReplicaSet "{replica_set}" is progressing.'}
+            status = {
+                "observedGeneration": workload.generation,
+                "replicas": total,
+                "updatedReplicas": total,
+                "conditions": [
+                    {"type": "Available", "status": "True" if available else "False",
+                     "reason": "MinimumReplicasAvailable" if available else "MinimumReplicasUnavailable",
+                     "message": "Deployment has minimum availability." if available else "Deployment does not have minimum availability."},
+                    progressing,
+                ],
+            }
+            if ready:
+                status["readyReplicas"] = ready
+                status["availableReplicas"] = ready
+            if total - ready:
+                status["unavailableReplicas"] = total - ready
+
+        def write(obj: dict[str, Any]) -> None:
+            old = obj.get("status") or {}
+            # Keep condition times stable unless the condition changed.
+            previous = {c["type"]: c for c in old.get("conditions") or []}
+            for condition in status.get("conditions") or []:
+                before = previous.get(condition["type"])
+                same = before and before.get("status") == condition["status"] and before.get("reason") == condition.get("reason")
+                stamp = before.get("lastTransitionTime") if same else now
+                condition["lastTransitionTime"] = stamp
+                condition["lastUpdateTime"] = before.get("lastUpdateTime", stamp) if same else now
+            obj["status"] = status
+
+        self.model.modify(workload.resource, workload.namespace, workload.name, write)
+        if self.model.argo is not None and workload.app:
+            self.model.argo.mark_dirty(workload.app)
+
+
+def workload_health(obj: dict[str, Any]) -> tuple[str, str]:
+    """ArgoCD's built-in health of a workload object: (status, message)."""
+    kind = obj.get("kind")
+    spec = obj.get("spec") or {}
+    status = obj.get("status") or {}
+    name = obj["metadata"]["name"]
+    if kind == "Deployment":
+        for condition in status.get("conditions") or []:
+            if condition.get("type") == "Progressing" and condition.get("reason") == "ProgressDeadlineExceeded":
+                return "Degraded", f'Deployment "{name}" exceeded its progress deadline'
+        wanted = int(spec.get("replicas", 1))
+        available = int(status.get("availableReplicas", 0) or 0)
+        if available < wanted:
+            return "Progressing", f"Waiting for rollout to finish: {available} of {wanted} updated replicas are available..."
+        return "Healthy", ""
+    if kind == "StatefulSet":
+        wanted = int(spec.get("replicas", 1))
+        ready = int(status.get("readyReplicas", 0) or 0)
+        if ready < wanted:
+            return "Progressing", f"Waiting for {wanted - ready} pods to be ready..."
+        return "Healthy", f"partitioned roll out complete: {ready} new pods have been updated..."
+    if kind == "DaemonSet":
+        desired = int(status.get("desiredNumberScheduled", 0) or 0)
+        ready = int(status.get("numberAvailable", 0) or 0)
+        if ready < desired:
+            return "Progressing", f"Waiting for daemon set \"{name}\" rollout to finish: {ready} of {desired} updated pods are available..."
+        return "Healthy", ""
+    if kind == "CustomResourceDefinition":
+        for condition in status.get("conditions") or []:
+            if condition.get("type") == "Established" and condition.get("status") == "True":
+                return "Healthy", ""
+        return "Progressing", "Waiting for CRD to be established"
+    return "Healthy", ""
