@@ -1,21 +1,111 @@
-"""`talos-platform` with no command: the guided install (wizard, plan, confirm, install)."""
+"""`talos-platform` with no command: the guided install (wizard, files, plan, confirm, install).
+
+    talos-platform                      the wizard from defaults
+    talos-platform --config FILE        the wizard starting from FILE (saved back to it)
+    talos-platform --simulate           the wizard on the simulated scenario, installed on the simulator
+    talos-platform --yes --config FILE  no wizard: the headless install (same as `install --yes`)
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from talos_platform.engine.errors import UserError
 
+HEADLESS_HINT = "run headless with `talos-platform install --yes --config FILE` (write FILE by hand or with the wizard on a terminal)"
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", help="start the wizard from this existing config file")
+    parser.add_argument("--config", metavar="FILE", help="start the wizard from this existing config file (saved back to it)")
+    parser.add_argument("--state-dir", metavar="DIR", help="the cluster's state directory (default: per user, per cluster)")
+    parser.add_argument(
+        "--simulate", action="store_true", help="start from the simulated scenario and install on the simulator"
+    )
+    parser.add_argument("--scenario", default="default", help="simulation scenario (with --simulate)")
+    parser.add_argument(
+        "--yes", action="store_true", help="no wizard and no questions: install headless from --config"
+    )
+
+
+def _on_terminal() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def _headless(args: argparse.Namespace) -> int:
+    """`--yes` without a command means the headless install; hand over to `install`."""
+    from talos_platform.main import main
+
+    if args.config is None and not args.simulate:
+        raise UserError("--yes needs --config FILE (or --simulate)", hint=HEADLESS_HINT)
+    argv = ["install", "--yes"]
+    if args.config:
+        argv += ["--config", args.config]
+    if args.state_dir:
+        argv += ["--state-dir", args.state_dir]
+    if args.simulate:
+        argv += ["--simulate", "--scenario", args.scenario]
+    if args.debug:
+        argv.insert(0, "--debug")
+    return main(argv)
 
 
 def run(args: argparse.Namespace) -> int:
-    if not sys.stdin.isatty():
-        raise UserError(
-            "the guided install needs a terminal",
-            hint="run headless with `talos-platform install --yes --config platform.yaml`",
-        )
-    raise UserError("the guided wizard is not available in this build", hint="use `talos-platform install --yes --config FILE`")
+    if args.yes:
+        return _headless(args)
+    if not _on_terminal():
+        raise UserError("the guided install needs a terminal to ask its questions", hint=HEADLESS_HINT)
+    from rich.console import Console
+
+    from talos_platform.wizards.guided import GuidedOptions, run_guided
+
+    options = GuidedOptions(
+        config_path=Path(args.config) if args.config else None,
+        state_dir=Path(args.state_dir) if args.state_dir else None,
+        simulate=args.simulate,
+        scenario=args.scenario,
+    )
+    return run_guided(options, Console(), hand_over=hand_over)
+
+
+def hand_over(written, answers, options, console) -> int:  # noqa: ANN001 - see wizards.guided.HandOver
+    """Files are written: build the install exactly as `install` would, show its plan, ask,
+    then run it (in the TUI when there is one, else with the headless progress)."""
+    from talos_platform import exit_codes
+    from talos_platform.commands.install import prepare
+    from talos_platform.engine.session import InstallSession
+    from talos_platform.wizards.guided import install_command
+    from talos_platform.wizards.plan_view import confirm_install, show_plan
+
+    later = f"Install later with:\n  {install_command(written, options)}"
+    source = argparse.Namespace(
+        config=str(written.config),
+        secrets=str(written.secrets) if written.secrets else None,
+        state_dir=str(options.state_dir) if options.state_dir else None,
+        simulate=options.simulate,
+        scenario=options.scenario,
+        seed=None,
+        speed=1.0,
+    )
+    target = prepare(source)
+    session = InstallSession(target.config, target.secrets, target.state, target.drivers, target.clock)
+    show_plan(console, session.plan, simulated=target.simulated, selected=session.selected)
+    try:
+        go = confirm_install(simulated=target.simulated)
+    except KeyboardInterrupt:
+        console.print("install not started (the files above are kept)")
+        console.print(later, markup=False)
+        return exit_codes.INTERRUPTED
+    if not go:
+        console.print("install not started (the files above are kept)")
+        console.print(later, markup=False)
+        return exit_codes.OK
+    return _run_install(session)
+
+
+def _run_install(session) -> int:  # noqa: ANN001
+    """The headless progress display (Ctrl-C stops the install cleanly; running again resumes)."""
+    from talos_platform.headless import run_session
+
+    return run_session(session, "text")

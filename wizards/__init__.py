@@ -1,0 +1,1 @@
+"""The guided wizard: questionary prompts that build a platform config and its secrets."""

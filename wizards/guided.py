@@ -1,0 +1,152 @@
+"""The guided install from start to finish: where the answers start from, the wizard, the
+confirmed write of the files, then the hand-over to the install.
+
+Exit codes: 0 done, 130 cancelled (Ctrl-C or "Cancel"; nothing written).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from rich.console import Console
+from rich.markup import escape
+
+from talos_platform.engine.config.loading import read_config
+from talos_platform.engine.config.secrets import SECRET_KEYS, Secrets, load_secrets
+from talos_platform.engine.errors import UserError
+from talos_platform.engine.state import StateDirectory, state_directory_for
+from talos_platform.wizards import prompts
+from talos_platform.wizards.answers import Answers
+from talos_platform.wizards.checks import secrets_of
+from talos_platform.wizards.files import WrittenFiles, config_path_problem, write_files
+from talos_platform.wizards.flow import Cancelled, review, run_wizard
+from talos_platform.wizards.prompts import BACK
+
+INTERRUPTED = 130
+CANCELLED_MESSAGE = "cancelled, nothing written"
+
+
+@dataclass(frozen=True)
+class GuidedOptions:
+    config_path: Path | None = None
+    """`--config`: start from this file and save back to it."""
+    state_dir: Path | None = None
+    simulate: bool = False
+    scenario: str = "default"
+
+
+@dataclass
+class Start:
+    answers: Answers
+    where_from: str
+    save_as: Path
+
+
+def _secrets_dict(secrets: Secrets) -> dict[str, str]:
+    return {key: getattr(secrets, attribute) for key, attribute in SECRET_KEYS.items() if getattr(secrets, attribute)}
+
+
+def state_for(answers: Answers, options: GuidedOptions) -> StateDirectory:
+    return state_directory_for(answers.get("cluster.name"), options.state_dir, simulated=options.simulate)
+
+
+def starting_point(options: GuidedOptions, console: Console) -> Start:
+    """Fresh defaults, an existing config (and its saved secrets), or the simulated scenario."""
+    if options.simulate:
+        from talos_platform.engine.sim import simulated_platform
+
+        platform = simulated_platform(options.scenario)
+        answers = Answers.from_config(platform.config, _secrets_dict(platform.secrets))
+        save_as = options.config_path or Path("platform-simulated.yaml")
+        return Start(answers, f"the simulated scenario {options.scenario!r}", save_as)
+    if options.config_path is not None:
+        answers = Answers.from_config(read_config(options.config_path))
+        try:
+            saved = state_for(answers, options).secrets_file
+        except UserError:
+            saved = None  # the cluster name is wrong; the wizard will ask for a good one
+        if saved is not None and saved.exists():
+            try:
+                answers.secrets.update(_secrets_dict(load_secrets(saved, environ={})))
+            except UserError as error:
+                console.print(f"[yellow]warning[/] not using the saved secrets: {escape(str(error))}")
+        return Start(answers, str(options.config_path), options.config_path)
+    return Start(Answers(), "defaults", Path("platform.yaml"))
+
+
+def _ask_save_path(start: Start, console: Console) -> Path | None:
+    """Where to save the config; None when the user goes back to the review."""
+    while True:
+        typed = prompts.ask_text("Save the config as", default=str(start.save_as), validate=config_path_problem)
+        if typed is BACK:
+            return None
+        path = Path(typed.strip()).expanduser()
+        if path.exists() and path.resolve() != start.save_as.resolve():
+            replace = prompts.ask_confirm(f"{path} exists. Replace it?", default=False)
+            if replace is not True:
+                continue
+        return path
+
+
+def _explain(written: WrittenFiles, console: Console) -> None:
+    console.rule("Files written")
+    console.print(f"config:  [bold]{escape(str(written.config))}[/]  (no secrets in it: safe to commit)")
+    if written.secrets is not None:
+        console.print(
+            f"secrets: [bold]{escape(str(written.secrets))}[/]  (mode 0600, in the cluster's state directory, "
+            "outside your working copy so it is never committed)"
+        )
+    else:
+        console.print("secrets: none needed by the chosen components, no secrets file written")
+
+
+def install_command(written: WrittenFiles, options: GuidedOptions) -> str:
+    """The exact headless command that installs from the written files."""
+    parts = ["talos-platform", "install", "--yes", "--config", str(written.config)]
+    if written.secrets is not None:
+        parts += ["--secrets", str(written.secrets)]
+    if options.state_dir is not None:
+        parts += ["--state-dir", str(options.state_dir)]
+    if options.simulate:
+        parts += ["--simulate", "--scenario", options.scenario]
+    return " ".join(parts)
+
+
+HandOver = Callable[[WrittenFiles, Answers, GuidedOptions, Console], int]
+
+
+def run_guided(options: GuidedOptions, console: Console, hand_over: HandOver | None = None) -> int:
+    """The wizard, then the files, then `hand_over` (show the plan, confirm, install)."""
+    console.print("[bold]talos-platform[/] guided install")
+    console.print("Esc goes back to the previous question; Ctrl-C cancels. Nothing is written until you confirm.")
+    start = starting_point(options, console)
+    if options.simulate:
+        console.print(
+            "[bold magenta]SIMULATION[/]: the answers start from a simulated cluster and the install will run "
+            "on the simulator; no machine is touched."
+        )
+    console.print(f"Starting from {escape(start.where_from)}.")
+    try:
+        answers = start.answers
+        run_wizard(answers, console)
+        while True:
+            save_as = _ask_save_path(start, console)
+            if save_as is not None:
+                break
+            review(answers, console)
+        config = answers.to_config()
+        secrets_path = state_for(answers, options).secrets_file
+        written = write_files(config, secrets_of(answers), save_as, secrets_path)
+    except (KeyboardInterrupt, Cancelled):
+        console.print(CANCELLED_MESSAGE)
+        return INTERRUPTED
+    _explain(written, console)
+    if written.interrupted:
+        console.print("interrupted after the files were written; the install was not started")
+        return INTERRUPTED
+    if hand_over is None:
+        console.print(f"Next, install with:\n  {escape(install_command(written, options))}")
+        return 0
+    return hand_over(written, answers, options, console)

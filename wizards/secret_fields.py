@@ -1,0 +1,66 @@
+"""Questions for the secrets the enabled components need. Typed values are never echoed and
+never go into the config document: they live in `Answers.secrets` until the secrets file."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+from rich.console import Console
+from rich.markup import escape
+
+from talos_platform.engine.config.secrets import required_secrets
+from talos_platform.wizards import checks, prompts
+from talos_platform.wizards.answers import Answers
+from talos_platform.wizards.fields import DONE, Question
+from talos_platform.wizards.prompts import BACK
+
+SECRET_LABELS = {
+    "gitUsername": "Git user name for the private repository",
+    "gitToken": "Git access token (read access to the repository)",
+    "cloudflareApiToken": "Cloudflare API token for external-dns (Zone:DNS:Edit)",
+    "cloudflareTunnelToken": "Cloudflare Tunnel token",
+}
+
+# A user name is a credential but not a secret; it is typed visibly like any other name.
+VISIBLE = {"gitUsername"}
+
+
+def secret_question(name: str) -> Question:
+    def ask(answers: Answers, console: Console) -> Any:
+        already = answers.secrets.get(name, "")
+
+        def check(text: str) -> str | None:
+            if not text and already:
+                return None  # Enter keeps the value given before
+            if not text.strip():
+                return "required by the enabled components; paste it here"
+            return checks.first_error(checks.secret_problems(answers, name, text))
+
+        label = SECRET_LABELS.get(name, name)
+        instruction = "(set; Enter keeps it)" if already else None
+        if name in VISIBLE:
+            typed = prompts.ask_text(label, default=already, validate=check)
+        else:
+            typed = prompts.ask_password(label, validate=check, instruction=instruction)
+        if typed is BACK:
+            return BACK
+        if typed:
+            answers.secrets[name] = typed.strip() if name in VISIBLE else typed
+        for problem in checks.warnings(checks.secret_problems(answers, name, answers.secrets.get(name, ""))):
+            console.print(f"  [yellow]warning[/] {escape(problem.path)}: {escape(checks.one_line(problem))}")
+        return DONE
+
+    return Question(f"secrets.{name}", ask)
+
+
+def needed_secrets(answers: Answers) -> list[str]:
+    try:
+        return required_secrets(answers.to_config())
+    except ValidationError:
+        return []
+
+
+def secret_questions(answers: Answers) -> list[Question]:
+    return [secret_question(name) for name in needed_secrets(answers)]
+

@@ -1,0 +1,391 @@
+"""The wizard's questions, grouped in the sections the review menu offers to change.
+
+Each section is a function `answers -> [Question]`, recomputed after every answer: the node
+questions grow as nodes are added, the VIP is asked only on metal, versions only when wanted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from questionary import Choice
+from rich.console import Console
+from rich.markup import escape
+
+from talos_platform.engine.config.models import (
+    ArgoCD,
+    CertManager,
+    Cilium,
+    CloudflareTunnel,
+    Cluster,
+    ExternalDns,
+    GatewayApi,
+    Monitoring,
+    Role,
+    Vault,
+    VaultSecretsOperator,
+)
+from talos_platform.engine.config.versions import (
+    VersionError,
+    kubernetes_supported_by,
+    minor,
+    parse_version,
+    supported_talos_versions,
+)
+from talos_platform.wizards import checks, prompts
+from talos_platform.wizards.answers import Answers, suggested_node_address, suggested_node_name
+from talos_platform.wizards.fields import (
+    DONE,
+    Question,
+    choice_field,
+    comma_list,
+    optional,
+    required,
+    show_errors,
+    show_warnings,
+    text_field,
+    yes_no_field,
+)
+from talos_platform.wizards.prompts import BACK
+from talos_platform.wizards.secret_fields import secret_questions
+
+
+@dataclass(frozen=True)
+class Section:
+    title: str
+    questions: Callable[[Answers], list[Question]]
+
+
+# --- cluster ---------------------------------------------------------------------------------
+
+OTHER_VERSION = "other"
+
+
+def _version(text: str) -> str:
+    value = text.strip()
+    try:
+        parse_version(value)
+    except VersionError as error:
+        raise ValueError(str(error)) from None
+    return value
+
+
+def version_field(path: str, message: str, model_default: str, note: Callable[[Answers], str]) -> Question:
+    """A select of the known-good versions with "another version" leading to a checked text."""
+
+    def ask(answers: Answers, console: Console) -> Any:
+        current = answers.get(path) or model_default
+        while True:
+            offered = list(dict.fromkeys([current, model_default]))
+            choices = [
+                Choice(f"{v}{' (recommended)' if v == model_default else ''}", value=v) for v in offered
+            ]
+            choices.append(Choice("another version…", value=OTHER_VERSION))
+            picked = prompts.ask_select(message, choices, default=current, instruction=note(answers))
+            if picked is BACK:
+                return BACK
+            if picked == OTHER_VERSION:
+                outcome = text_field(path, f"{message} (vMAJOR.MINOR.PATCH)", parse=_version).ask(answers, console)
+                if outcome is BACK:
+                    continue
+                return DONE
+            refused = checks.errors(checks.problems_for(answers, path, picked))
+            if not refused:
+                answers.set(path, picked)
+                show_warnings(console, answers, path)
+                return DONE
+            show_errors(console, refused)
+
+    return Question(path, ask)
+
+
+def _talos_note(answers: Answers) -> str:
+    return f"(supported: {', '.join(supported_talos_versions())})"
+
+
+def _kubernetes_note(answers: Answers) -> str:
+    talos = answers.get("cluster.talosVersion") or ""
+    try:
+        supported = kubernetes_supported_by(talos)
+        talos_minor = "v%d.%d" % minor(talos)
+    except VersionError:
+        return ""
+    return f"(Talos {talos_minor} runs Kubernetes {', '.join(supported)})" if supported else ""
+
+
+def _platform_choices(answers: Answers) -> list[Choice]:
+    return [
+        Choice("metal  – real machines booted from Talos media", value="metal"),
+        Choice("docker – a single-node local cluster for trying things out", value="docker"),
+    ]
+
+
+def cluster_questions(answers: Answers) -> list[Question]:
+    return [
+        text_field(
+            "cluster.name",
+            "Cluster name",
+            default=lambda a: a.get("cluster.name") or "homelab",
+            parse=required("a cluster name"),
+            instruction="(lowercase letters, digits, '-')",
+        ),
+        choice_field("cluster.platform", "Platform", _platform_choices),
+        version_field(
+            "cluster.talosVersion", "Talos version", Cluster.model_fields["talos_version"].default, _talos_note
+        ),
+        version_field(
+            "cluster.kubernetesVersion",
+            "Kubernetes version",
+            Cluster.model_fields["kubernetes_version"].default,
+            _kubernetes_note,
+        ),
+    ]
+
+
+# --- nodes -----------------------------------------------------------------------------------
+
+
+def _role_choices(answers: Answers) -> list[Choice]:
+    return [
+        Choice("control-plane – runs etcd and the Kubernetes API", value=Role.control_plane.value),
+        Choice("worker        – runs workloads", value=Role.worker.value),
+    ]
+
+
+def node_questions(index: int, *, offer_another: bool) -> Callable[[Answers], list[Question]]:
+    """Questions about one node; with `offer_another`, the last node ends with "add another?"."""
+
+    def questions(answers: Answers) -> list[Question]:
+        if index >= len(answers.nodes):
+            return []
+        prefix = f"nodes[{index}]"
+        label = f"Node {index + 1}"
+        node = answers.nodes[index]
+        docker = answers.platform == "docker"
+        if docker:
+            node["role"] = Role.control_plane.value  # docker clusters here are one control plane
+        asked = [] if docker else [choice_field(f"{prefix}.role", f"{label}: role", _role_choices)]
+        asked += [
+            text_field(
+                f"{prefix}.name",
+                f"{label}: name",
+                default=lambda a: a.nodes[index].get("name") or suggested_node_name(a, index),
+                parse=required("a node name"),
+            ),
+            text_field(
+                f"{prefix}.address",
+                f"{label}: IP address with prefix length",
+                default=lambda a: a.nodes[index].get("address") or suggested_node_address(a, index),
+                parse=required("an address like 192.168.1.11/24"),
+                instruction="(e.g. 192.168.1.11/24)",
+            ),
+            text_field(
+                f"{prefix}.installDisk",
+                f"{label}: install disk (erased!)",
+                parse=required("a disk such as /dev/sda or /dev/nvme0n1"),
+            ),
+        ]
+        if answers.platform == "metal" and node.get("role") == Role.control_plane.value:
+            asked.append(
+                text_field(
+                    f"{prefix}.link",
+                    f"{label}: network interface for the VIP",
+                    default=lambda a: a.nodes[index].get("link") or "eth0",
+                    parse=optional,
+                    instruction="(e.g. eth0, enp1s0)",
+                )
+            )
+        if offer_another and not docker and index == len(answers.nodes) - 1:
+            asked.append(Question(f"{prefix}.another", _ask_another(index)))
+        return asked
+
+    return questions
+
+
+def _ask_another(index: int) -> Callable[[Answers, Console], Any]:
+    def ask(answers: Answers, console: Console) -> Any:
+        while True:
+            more = prompts.ask_confirm("Add another node?", default=False)
+            if more is BACK:
+                return BACK
+            if more:
+                answers.add_node()
+                return DONE
+            # Rules about the node list as a whole (no control plane, two control planes...).
+            refused = checks.errors([p for p in checks.problems_for(answers, "nodes", answers.nodes) if p.path == "nodes"])
+            if not refused:
+                show_warnings_exact(console, answers, "nodes")
+                return DONE
+            show_errors(console, refused)
+
+    return ask
+
+
+def show_warnings_exact(console: Console, answers: Answers, path: str) -> None:
+    for problem in checks.warnings(checks.all_problems(answers.document, checks.secrets_of(answers))):
+        if problem.path == path:
+            console.print(f"  [yellow]warning[/] {escape(problem.path)}: {escape(checks.one_line(problem))}")
+
+
+def nodes_questions(answers: Answers) -> list[Question]:
+    if not answers.nodes:
+        answers.add_node()
+    asked: list[Question] = []
+    for index in range(len(answers.nodes)):
+        asked.extend(node_questions(index, offer_another=True)(answers))
+    return asked
+
+
+# --- network ---------------------------------------------------------------------------------
+
+
+def _vip_instruction(answers: Answers) -> str:
+    control_planes = sum(1 for n in answers.nodes if n.get("role") == Role.control_plane.value)
+    if control_planes > 1:
+        return "(required: an unused IP in the control planes' subnet)"
+    return "(optional with one control plane; leave empty for none)"
+
+
+def _advanced_flag(answers: Answers) -> bool:
+    return bool(answers.flags.get("advancedNetwork"))
+
+
+def network_questions(answers: Answers) -> list[Question]:
+    asked: list[Question] = []
+    if answers.platform == "metal":
+        asked.append(
+            Question(
+                "cluster.vip",
+                lambda a, c: text_field(
+                    "cluster.vip", "Virtual IP (VIP) of the control planes", parse=optional,
+                    instruction=_vip_instruction(a),
+                ).ask(a, c),
+            )
+        )
+    elif answers.get("cluster.vip"):
+        answers.set("cluster.vip", None)  # docker cannot float a VIP; the single node is the endpoint
+    asked.append(
+        Question("wizard.advancedNetwork", _ask_flag("advancedNetwork", "Change the pod and service networks?"))
+    )
+    if _advanced_flag(answers):
+        asked.append(text_field("cluster.network.podCidr", "Pod network (CIDR)", parse=required("a CIDR")))
+        asked.append(text_field("cluster.network.serviceCidr", "Service network (CIDR)", parse=required("a CIDR")))
+    asked.append(
+        text_field(
+            "cluster.extraApiSans",
+            "Extra names or IPs for the API certificate",
+            parse=comma_list,
+            instruction="(comma-separated, may be empty)",
+        )
+    )
+    return asked
+
+
+def _ask_flag(flag: str, message: str) -> Callable[[Answers, Console], Any]:
+    def ask(answers: Answers, console: Console) -> Any:
+        value = prompts.ask_confirm(message, default=bool(answers.flags.get(flag)))
+        if value is BACK:
+            return BACK
+        answers.flags[flag] = value
+        return DONE
+
+    return ask
+
+
+# --- domain and GitOps -----------------------------------------------------------------------
+
+
+def domain_questions(answers: Answers) -> list[Question]:
+    return [
+        text_field("domain.base", "Base domain of the platform's services", parse=required("a domain"),
+                   instruction="(e.g. example.com)"),
+        text_field("domain.acmeEmail", "E-mail for Let's Encrypt notices", parse=required("an e-mail address")),
+    ]
+
+
+def gitops_questions(answers: Answers) -> list[Question]:
+    return [
+        text_field("gitops.repoUrl", "GitOps repository URL", parse=required("a Git URL"),
+                   instruction="(https or ssh)"),
+        text_field("gitops.branch", "Branch ArgoCD follows", parse=required("a branch")),
+        text_field("gitops.path", "Folder in the repository", parse=required("a folder ('.' for the top)")),
+        yes_no_field("gitops.private", "Is the repository private (needs credentials)?"),
+    ]
+
+
+# --- components ------------------------------------------------------------------------------
+
+# (switch path, label, version path, model default version)
+COMPONENTS: list[tuple[str, str, str | None, str | None]] = [
+    ("components.gatewayApi.enabled", "Gateway API CRDs", "components.gatewayApi.version",
+     GatewayApi.model_fields["version"].default),
+    ("components.cilium.enabled", "Cilium (CNI, kube-proxy replacement)", "components.cilium.version",
+     Cilium.model_fields["version"].default),
+    ("components.cilium.hubble", "Hubble (Cilium network flows)", None, None),
+    ("components.argocd.enabled", "ArgoCD", "components.argocd.version", ArgoCD.model_fields["version"].default),
+    ("components.certManager.enabled", "cert-manager (Let's Encrypt)", "components.certManager.version",
+     CertManager.model_fields["version"].default),
+    ("components.externalDns.enabled", "external-dns (Cloudflare)", "components.externalDns.version",
+     ExternalDns.model_fields["version"].default),
+    ("components.vault.enabled", "Vault", "components.vault.version", Vault.model_fields["version"].default),
+    ("components.vault.secretsOperator.enabled", "Vault Secrets Operator",
+     "components.vault.secretsOperator.version", VaultSecretsOperator.model_fields["version"].default),
+    ("components.monitoring.enabled", "Monitoring (Prometheus, Grafana, Alertmanager)",
+     "components.monitoring.version", Monitoring.model_fields["version"].default),
+    ("components.cloudflareTunnel.enabled", "Cloudflare Tunnel", "components.cloudflareTunnel.version",
+     CloudflareTunnel.model_fields["version"].default),
+]
+
+
+def _ask_components(answers: Answers, console: Console) -> Any:
+    def switched(selected: list[str]) -> dict[str, Any]:
+        candidate = Answers(answers.with_value("components", answers.get("components")), answers.secrets)
+        for switch, *_ in COMPONENTS:
+            candidate.set(switch, switch in selected)
+        return candidate.document
+
+    def check(selected: list[str]) -> str | None:
+        problems = checks.all_problems(switched(selected), checks.secrets_of(answers))
+        return checks.first_error([p for p in problems if checks.concerns(p.path, "components")])
+
+    choices = [Choice(label, value=switch, checked=bool(answers.get(switch))) for switch, label, *_ in COMPONENTS]
+    selected = prompts.ask_checkbox("Components to install", choices, validate=check)
+    if selected is BACK:
+        return BACK
+    answers.document = switched(selected)
+    show_warnings(console, answers, "components")
+    return DONE
+
+
+def components_questions(answers: Answers) -> list[Question]:
+    asked = [
+        Question("components", _ask_components),
+        Question("wizard.changeVersions", _ask_flag("changeVersions", "Change the pinned component versions?")),
+    ]
+    if answers.flags.get("changeVersions"):
+        for switch, label, version_path, model_default in COMPONENTS:
+            if version_path and answers.get(switch):
+                asked.append(
+                    text_field(version_path, f"{label}: version", parse=required("a version"),
+                               instruction=f"(default {model_default})")
+                )
+    return asked
+
+
+SECTIONS: list[Section] = [
+    Section("Cluster", cluster_questions),
+    Section("Nodes", nodes_questions),
+    Section("Network", network_questions),
+    Section("Domain", domain_questions),
+    Section("GitOps repository", gitops_questions),
+    Section("Components", components_questions),
+    Section("Secrets", secret_questions),
+]
+
+
+def all_questions(answers: Answers) -> list[Question]:
+    asked: list[Question] = []
+    for section in SECTIONS:
+        asked.extend(section.questions(answers))
+    return asked

@@ -1,0 +1,126 @@
+"""The review screen: every answer in a few tables, secrets only as set/missing, then every
+problem the rules still find."""
+
+from __future__ import annotations
+
+from rich.console import Console, Group
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from talos_platform.wizards import checks
+from talos_platform.wizards.answers import Answers
+from talos_platform.wizards.secret_fields import SECRET_LABELS, needed_secrets
+from talos_platform.wizards.sections import COMPONENTS
+
+
+def _text(value: object) -> str:
+    if value is None or value == "" or value == []:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value)
+    return str(value)
+
+
+def _settings_table(title: str, rows: list[tuple[str, object]]) -> Table:
+    table = Table(title=title, title_justify="left", show_header=False, box=None, padding=(0, 2))
+    table.add_column("setting", style="bold")
+    table.add_column("value")
+    for label, value in rows:
+        table.add_row(label, escape(_text(value)))
+    return table
+
+
+def _nodes_table(answers: Answers) -> Table:
+    table = Table(title="Nodes", title_justify="left")
+    for column in ("#", "name", "role", "address", "install disk", "link"):
+        table.add_column(column)
+    for index, node in enumerate(answers.nodes, start=1):
+        table.add_row(
+            str(index),
+            escape(_text(node.get("name"))),
+            escape(_text(node.get("role"))),
+            escape(_text(node.get("address"))),
+            escape(_text(node.get("installDisk"))),
+            escape(_text(node.get("link"))),
+        )
+    return table
+
+
+def _components_table(answers: Answers) -> Table:
+    table = Table(title="Components", title_justify="left")
+    table.add_column("component")
+    table.add_column("install")
+    table.add_column("version")
+    for switch, label, version_path, _ in COMPONENTS:
+        enabled = bool(answers.get(switch))
+        version = answers.get(version_path) if version_path else ""
+        table.add_row(label, "yes" if enabled else "[dim]no[/]", escape(_text(version)) if version_path else "")
+    return table
+
+
+def _secrets_table(answers: Answers) -> Table:
+    table = Table(title="Secrets", title_justify="left", show_header=False, box=None, padding=(0, 2))
+    table.add_column("secret", style="bold")
+    table.add_column("state")
+    needed = needed_secrets(answers)
+    for name in needed:
+        state = "[green]set[/]" if answers.secrets.get(name) else "[red]missing[/]"
+        table.add_row(SECRET_LABELS.get(name, name), state)
+    if not needed:
+        table.add_row("none needed by the chosen components", "")
+    return table
+
+
+def summary(answers: Answers) -> Group:
+    document = answers.document
+    cluster = document.get("cluster", {})
+    network = cluster.get("network", {})
+    return Group(
+        _settings_table(
+            "Cluster",
+            [
+                ("name", cluster.get("name")),
+                ("platform", cluster.get("platform")),
+                ("Talos", cluster.get("talosVersion")),
+                ("Kubernetes", cluster.get("kubernetesVersion")),
+                ("VIP", cluster.get("vip")),
+                ("pod network", network.get("podCidr")),
+                ("service network", network.get("serviceCidr")),
+                ("extra API names", cluster.get("extraApiSans")),
+            ],
+        ),
+        Text(""),
+        _nodes_table(answers),
+        Text(""),
+        _settings_table(
+            "Domain and GitOps",
+            [
+                ("base domain", answers.get("domain.base")),
+                ("ACME e-mail", answers.get("domain.acmeEmail")),
+                ("repository", answers.get("gitops.repoUrl")),
+                ("branch", answers.get("gitops.branch")),
+                ("folder", answers.get("gitops.path")),
+                ("private", answers.get("gitops.private")),
+            ],
+        ),
+        Text(""),
+        _components_table(answers),
+        Text(""),
+        _secrets_table(answers),
+    )
+
+
+def show_review(console: Console, answers: Answers) -> list:
+    """Print the summary and the remaining problems; returns the problems."""
+    console.rule("Review")
+    console.print(summary(answers))
+    problems = checks.all_problems(answers.document, checks.secrets_of(answers))
+    if problems:
+        console.print()
+    for problem in problems:
+        colour = "red" if problem.severity == "error" else "yellow"
+        console.print(f"[{colour}]{problem.severity}[/] {escape(problem.path)}: {escape(checks.one_line(problem))}")
+    return problems
