@@ -1,0 +1,30 @@
+"""docs/config.md shows both examples verbatim and documents every key and variable."""
+
+from __future__ import annotations
+
+import re
+
+from talos_platform.engine.config.loading import _model_keys
+from talos_platform.engine.config.secrets import ENV_NAMES
+
+from .helpers import DOCKER_EXAMPLE, METAL_EXAMPLE, REPO
+
+DOC = (REPO / "docs" / "config.md").read_text()
+
+
+def test_examples_are_included_verbatim():
+    for path in (METAL_EXAMPLE, DOCKER_EXAMPLE):
+        assert f"```yaml\n{path.read_text()}```" in DOC, path.name
+
+
+def test_every_key_and_environment_variable_is_documented():
+    spans = re.findall(r"`([^`\n]+)`", DOC)
+    words = {word for span in spans for word in re.split(r"[^A-Za-z]+", span)}
+    assert sorted(_model_keys() - words) == []
+    for key, variable in ENV_NAMES.items():
+        assert f"| `{key}` | `{variable}` |" in DOC
+
+
+def test_even_control_plane_rule_is_explained():
+    assert "2 control planes are refused" in DOC
+    assert "4, 6, ... are a warning" in DOC
