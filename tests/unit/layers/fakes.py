@@ -1,0 +1,247 @@
+"""Small fake drivers for table-driven step tests: each holds the facts a test gives it and
+records every call a step makes, so a test can assert the exact calls (or that there were none)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from talos_platform.engine.config.models import PlatformConfig
+from talos_platform.engine.config.secrets import Secrets
+from talos_platform.engine.drivers.protocols import Drivers, ObjectList, Resource, TalosNodeFacts, VaultStatus, WatchEvent
+from talos_platform.engine.plan.context import StepContext
+from talos_platform.engine.run.clock import RealClock
+from talos_platform.engine.state import StateDirectory
+
+
+def platform_config(
+    *,
+    talos_version: str = "v1.11.5",
+    vip: str | None = "10.0.0.10",
+    control_planes: int = 1,
+    workers: int = 1,
+    private: bool = False,
+    repo_url: str = "https://git.example.com/platform.git",
+    **components: Any,
+) -> PlatformConfig:
+    nodes = [
+        {"name": f"cp-{i}", "address": f"10.0.0.{10 + i}/24", "role": "control-plane", "link": "eth0"}
+        for i in range(1, control_planes + 1)
+    ]
+    nodes += [{"name": f"w-{i}", "address": f"10.0.0.{20 + i}/24", "installDisk": "/dev/nvme0n1"} for i in range(1, workers + 1)]
+    return PlatformConfig.model_validate(
+        {
+            "cluster": {"name": "demo", "vip": vip, "talosVersion": talos_version, "kubernetesVersion": "v1.34.1"},
+            "nodes": nodes,
+            "domain": {"base": "example.com", "acmeEmail": "ops@example.com"},
+            "gitops": {"repoUrl": repo_url, "private": private},
+            "components": components,
+        }
+    )
+
+
+def maintenance(address: str, disks: tuple[str, ...] = ("/dev/sda", "/dev/nvme0n1")) -> TalosNodeFacts:
+    return TalosNodeFacts(address=address, reachable=True, maintenance=True, stage="maintenance", disks=disks)
+
+
+def configured(address: str, cluster: str = "demo", stage: str = "running") -> TalosNodeFacts:
+    return TalosNodeFacts(address=address, reachable=True, stage=stage, cluster_name=cluster)
+
+
+def unreachable(address: str, error: str = "connection refused") -> TalosNodeFacts:
+    return TalosNodeFacts(address=address, reachable=False, error=error)
+
+
+@dataclass
+class FakeTalos:
+    insecure: dict[str, TalosNodeFacts] = field(default_factory=dict)
+    """What the maintenance API says per address (missing: unreachable)."""
+    secure: dict[str, TalosNodeFacts] = field(default_factory=dict)
+    """What the API says with our talosconfig per address (missing: unreachable)."""
+    etcd: dict[str, list[str]] = field(default_factory=dict)
+    answering: set[str] = field(default_factory=set)
+    version: str = "v1.11.5"
+    calls: list[tuple[Any, ...]] = field(default_factory=list)
+
+    def changes(self) -> list[tuple[Any, ...]]:
+        """Calls that change something (facts reads left out)."""
+        reads = {"node_facts", "etcd_members", "client_version", "address_answers"}
+        return [call for call in self.calls if call[0] not in reads]
+
+    async def client_version(self) -> str:
+        self.calls.append(("client_version",))
+        return self.version
+
+    async def node_facts(self, address: str, *, insecure: bool) -> TalosNodeFacts:
+        self.calls.append(("node_facts", address, insecure))
+        table = self.insecure if insecure else self.secure
+        return table.get(address) or unreachable(address)
+
+    async def generate_secrets(self, destination: Path) -> None:
+        self.calls.append(("generate_secrets", destination))
+        destination.write_text("cluster:\n  id: fake\n")
+
+    async def generate_config(self, **kwargs: Any) -> None:
+        self.calls.append(("generate_config", kwargs))
+        out: Path = kwargs["output_dir"]
+        for name in ("controlplane.yaml", "worker.yaml"):
+            (out / name).write_text(f"# {name} for {kwargs['talos_version']}\n")
+        (out / "talosconfig").write_text("context: demo\ncontexts:\n  demo:\n    endpoints: []\n")
+
+    async def apply_config(self, address: str, config_file: Path, *, insecure: bool, patches: tuple[Path, ...] = ()) -> None:
+        self.calls.append(("apply_config", address, config_file, insecure, patches))
+
+    async def set_endpoints(self, talosconfig: Path, endpoints: list[str], nodes: list[str]) -> None:
+        self.calls.append(("set_endpoints", talosconfig, endpoints, nodes))
+
+    async def etcd_members(self, address: str, talosconfig: Path) -> list[str]:
+        self.calls.append(("etcd_members", address))
+        return list(self.etcd.get(address, []))
+
+    async def bootstrap(self, address: str, talosconfig: Path) -> None:
+        self.calls.append(("bootstrap", address))
+        self.etcd[address] = ["cp-1"]
+
+    async def kubeconfig(self, address: str, talosconfig: Path, destination: Path) -> None:
+        self.calls.append(("kubeconfig", address, destination))
+        destination.write_text("apiVersion: v1\n")
+
+    async def address_answers(self, address: str) -> bool:
+        self.calls.append(("address_answers", address))
+        return address in self.answering
+
+    async def create_docker_cluster(self, **kwargs: Any) -> None:
+        self.calls.append(("create_docker_cluster", kwargs))
+
+
+def key(obj: dict[str, Any]) -> tuple[str, str]:
+    meta = obj.get("metadata") or {}
+    return (meta.get("namespace") or "", meta.get("name") or "")
+
+
+@dataclass
+class FakeKube:
+    """Objects by resource plural; `later(...)` queues watch events delivered after the list."""
+
+    objects: dict[str, dict[tuple[str, str], dict[str, Any]]] = field(default_factory=dict)
+    pending: dict[str, list[WatchEvent]] = field(default_factory=dict)
+    calls: list[tuple[Any, ...]] = field(default_factory=list)
+    applied: list[dict[str, Any]] = field(default_factory=list)
+    kustomization_names: list[str] = field(default_factory=list)
+    version: int = 1
+
+    def put(self, resource: Resource, *objects: dict[str, Any]) -> "FakeKube":
+        for obj in objects:
+            self.objects.setdefault(resource.plural, {})[key(obj)] = obj
+        return self
+
+    def later(self, resource: Resource, *objects: dict[str, Any], type: str = "MODIFIED") -> "FakeKube":
+        self.pending.setdefault(resource.plural, []).extend(WatchEvent(type, obj) for obj in objects)
+        return self
+
+    async def list(self, resource: Resource, namespace: str | None = None, label_selector: str = "") -> ObjectList:
+        self.calls.append(("list", resource.plural, namespace))
+        items = [o for (ns, _), o in self.objects.get(resource.plural, {}).items() if namespace in (None, ns)]
+        return ObjectList(items=items, resource_version=str(self.version))
+
+    async def watch(self, resource: Resource, resource_version: str, namespace: str | None = None, timeout_seconds: int = 300):
+        self.calls.append(("watch", resource.plural, resource_version))
+        events = self.pending.pop(resource.plural, [])
+        for event in events:
+            await asyncio.sleep(0)
+            self.put(resource, event.object)
+            if namespace in (None, key(event.object)[0]):
+                yield event
+        # A quiet watch: nothing more happens until the caller gives up.
+        await asyncio.Event().wait()
+
+    async def get(self, resource: Resource, name: str, namespace: str | None = None) -> dict[str, Any] | None:
+        self.calls.append(("get", resource.plural, namespace, name))
+        return self.objects.get(resource.plural, {}).get((namespace or "", name))
+
+    async def apply_kustomization(self, path: Path) -> list[str]:
+        self.calls.append(("apply_kustomization", path))
+        return list(self.kustomization_names)
+
+    async def apply_objects(self, objects: list[dict[str, Any]]) -> list[str]:
+        self.calls.append(("apply_objects", [f"{o['kind']}/{key(o)[0]}/{key(o)[1]}" for o in objects]))
+        self.applied.extend(objects)
+        return [f"{o['kind'].lower()}/{key(o)[1]}" for o in objects]
+
+
+@dataclass
+class FakeVault:
+    initialized: bool = False
+    sealed: bool = True
+    keys: list[str] = field(default_factory=lambda: ["key-1", "key-2", "key-3", "key-4", "key-5"])
+    threshold: int = 3
+    calls: list[tuple[Any, ...]] = field(default_factory=list)
+    accepted: int = 0
+
+    async def status(self) -> VaultStatus:
+        self.calls.append(("status",))
+        return VaultStatus(self.initialized, self.sealed)
+
+    async def initialize(self, key_shares: int, key_threshold: int) -> dict[str, Any]:
+        self.calls.append(("initialize", key_shares, key_threshold))
+        self.initialized = True
+        return {"unseal_keys": self.keys[:key_shares], "root_token": "hvs.root-token-value"}
+
+    async def unseal(self, key: str) -> VaultStatus:
+        self.calls.append(("unseal", key))
+        if key in self.keys:
+            self.accepted += 1
+        if self.accepted >= self.threshold:
+            self.sealed = False
+        return VaultStatus(self.initialized, self.sealed)
+
+    async def enable_kubernetes_auth(self, token: str) -> None:
+        self.calls.append(("enable_kubernetes_auth", token))
+
+    async def write_secret(self, token: str, path: str, data: dict[str, str]) -> None:
+        self.calls.append(("write_secret", token, path, sorted(data)))
+
+
+@dataclass
+class FakeGit:
+    calls: list[tuple[Any, ...]] = field(default_factory=list)
+
+    async def publish(self, tree: Path, repo_url: str, branch: str, path: str, message: str) -> str:
+        self.calls.append(("publish", tree, repo_url, branch, path))
+        return "0" * 40
+
+
+class FakeTools:
+    def __init__(self, versions: dict[str, str]):
+        self.versions = versions
+
+    async def version(self, tool: str) -> str:
+        return self.versions.get(tool, "")
+
+
+def make_context(
+    config: PlatformConfig,
+    tmp_path: Path,
+    *,
+    talos: FakeTalos | None = None,
+    kube: FakeKube | None = None,
+    vault: FakeVault | None = None,
+    git: FakeGit | None = None,
+    tools: FakeTools | None = None,
+    secrets: Secrets | None = None,
+) -> tuple[StepContext, list[str]]:
+    lines: list[str] = []
+    state = StateDirectory(tmp_path / "state").ensure()
+    drivers = Drivers(talos=talos or FakeTalos(), kube=kube or FakeKube(), vault=vault, git=git, tools=tools)
+    context = StepContext(
+        config=config,
+        secrets=secrets or Secrets(),
+        state=state,
+        drivers=drivers,
+        clock=RealClock(),
+        step_id="test",
+        output=lines.append,
+    )
+    return context, lines

@@ -1,0 +1,318 @@
+"""Layer 0 steps: given what the Talos API reports, the exact commands a step makes, or none."""
+
+import stat
+
+import pytest
+
+from talos_platform.engine.drivers.protocols import TalosNodeFacts
+from talos_platform.engine.errors import PermanentError, TransientError
+from talos_platform.engine.layers import bootstrap, talos
+from talos_platform.engine.layers.base import BaseStep
+
+from .fakes import FakeKube, FakeTalos, FakeTools, configured, maintenance, make_context, platform_config
+
+CP, WORKER = "10.0.0.11", "10.0.0.21"
+
+
+async def run_step(step: BaseStep, ctx):
+    """check, then apply and wait when there is work: what the runner does."""
+    result = await step.check(ctx)
+    if not result.done:
+        await step.apply(ctx, result)
+        await step.wait(ctx)
+    return result
+
+
+# --- preflight --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "insecure, secure, node, outcome",
+    [
+        ({CP: maintenance(CP)}, {}, "cp-1", "waits in maintenance mode; disk /dev/sda present"),
+        ({WORKER: maintenance(WORKER, ("/dev/sda",))}, {}, "w-1", PermanentError("has no disk /dev/nvme0n1")),
+        ({}, {}, "cp-1", TransientError("does not answer on the Talos API")),
+        ({}, {CP: configured(CP)}, "cp-1", "already configured for cluster demo"),
+        ({}, {CP: configured(CP, cluster="lab")}, "cp-1", PermanentError("belongs to cluster 'lab', not 'demo'")),
+        # Answers, but refuses our certificates: configured by another cluster's PKI.
+        (
+            {CP: TalosNodeFacts(CP, reachable=True, error="tls: certificate required")},
+            {CP: TalosNodeFacts(CP, reachable=True, error="x509: certificate signed by unknown authority")},
+            "cp-1",
+            PermanentError("not with this cluster's keys"),
+        ),
+    ],
+    ids=["maintenance", "wrong-disk", "unreachable", "configured-here", "other-cluster", "foreign-pki"],
+)
+async def test_node_preflight(tmp_path, insecure, secure, node, outcome):
+    config = platform_config()
+    fake = FakeTalos(insecure=insecure, secure=secure)
+    ctx, _ = make_context(config, tmp_path, talos=fake)
+    step = talos.NodePreflight(config, config.node_named(node))
+    if isinstance(outcome, Exception):
+        with pytest.raises(type(outcome)) as failure:
+            await step.check(ctx)
+        assert str(outcome) in failure.value.message
+        assert failure.value.hint
+    else:
+        result = await step.check(ctx)
+        assert result.done and outcome in result.reason
+    assert fake.changes() == []  # a preflight never changes anything
+
+
+async def test_wrong_disk_hint_lists_the_disks_the_node_has(tmp_path):
+    config = platform_config()
+    ctx, _ = make_context(config, tmp_path, talos=FakeTalos(insecure={WORKER: maintenance(WORKER, ("/dev/sda", "/dev/sdb"))}))
+    with pytest.raises(PermanentError) as failure:
+        await talos.NodePreflight(config, config.node_named("w-1")).check(ctx)
+    assert "installDisk" in failure.value.hint and "/dev/sda, /dev/sdb" in failure.value.hint
+
+
+@pytest.mark.parametrize(
+    "insecure, answering, outcome, asked_vip",
+    [
+        ({CP: maintenance(CP)}, set(), "nothing answers on the VIP", True),
+        ({CP: maintenance(CP)}, {"10.0.0.10"}, PermanentError("the VIP 10.0.0.10 is already in use"), True),
+        ({}, {"10.0.0.10"}, "already configured; the VIP 10.0.0.10 may answer", False),
+    ],
+    ids=["free", "taken", "cluster-exists"],
+)
+async def test_vip_preflight(tmp_path, insecure, answering, outcome, asked_vip):
+    config = platform_config()
+    fake = FakeTalos(insecure=insecure, answering=answering)
+    ctx, _ = make_context(config, tmp_path, talos=fake)
+    step = talos.VipPreflight(config)
+    if isinstance(outcome, Exception):
+        with pytest.raises(PermanentError) as failure:
+            await step.check(ctx)
+        assert str(outcome) in failure.value.message and "cluster.vip" in failure.value.hint
+    else:
+        assert outcome in (await step.check(ctx)).reason
+    assert (("address_answers", "10.0.0.10") in fake.calls) is asked_vip
+
+
+async def test_tools_preflight_names_every_missing_tool(tmp_path):
+    config = platform_config()
+    ctx, _ = make_context(config, tmp_path, tools=FakeTools({"kubectl": "v1.34.1"}))
+    with pytest.raises(PermanentError) as failure:
+        await talos.ToolsPreflight(config).check(ctx)
+    assert failure.value.message == "missing tools: helm"
+
+
+async def test_tools_preflight_reports_versions(tmp_path):
+    config = platform_config()
+    ctx, lines = make_context(config, tmp_path, tools=FakeTools({"kubectl": "v1.34.1", "helm": "v3.19.0"}))
+    result = await talos.ToolsPreflight(config).check(ctx)
+    assert result.done and result.reason == "talosctl v1.11.5, kubectl v1.34.1, helm v3.19.0"
+
+
+# --- secrets bundle and machine configs -------------------------------------------------------------
+
+
+async def test_secrets_bundle_is_generated_once_0600_and_never_again(tmp_path):
+    config = platform_config()
+    fake = FakeTalos()
+    ctx, _ = make_context(config, tmp_path, talos=fake)
+    step = talos.SecretsBundle(config)
+    first = await step.check(ctx)
+    assert [a.command for a in first.actions] == [("talosctl", "gen", "secrets", "--output-file", str(ctx.state.talos_secrets))]
+    await step.apply(ctx, first)
+    assert stat.S_IMODE(ctx.state.talos_secrets.stat().st_mode) == 0o600
+    fake.calls.clear()
+    again = await step.check(ctx)
+    assert again.done and "kept" in again.reason
+    assert fake.calls == []
+
+
+@pytest.mark.parametrize(
+    "talos_version, contract, documents",
+    [
+        ("v1.11.5", "v1.11", {"nodes/cp-1.yaml": "vip:", "all.yaml": "proxy:"}),
+        ("v1.12.0", "v1.12", {"nodes/cp-1.yaml": "kind: Layer2VIPConfig", "all.yaml": "proxy:"}),
+        ("v1.14.0", "v1.14", {"nodes/cp-1.yaml": "kind: Layer2VIPConfig", "controlplane.yaml": "kind: KubeProxyConfig"}),
+    ],
+)
+async def test_machine_configs_get_the_patches_and_talos_version_of_the_nodes(tmp_path, talos_version, contract, documents):
+    config = platform_config(talos_version=talos_version)
+    fake = FakeTalos()
+    ctx, _ = make_context(config, tmp_path, talos=fake)
+    step = talos.MachineConfigs(config)
+    result = await step.check(ctx)
+    command = result.actions[-1].command
+    assert command[:5] == ("talosctl", "gen", "config", "demo", "https://10.0.0.10:6443")
+    assert command[command.index("--talos-version") + 1] == contract
+    assert command[command.index("--with-secrets") + 1] == str(ctx.state.talos_secrets)
+    await step.apply(ctx, result)
+    [(name, arguments)] = fake.changes()
+    assert name == "generate_config" and arguments["talos_version"] == talos_version
+    patches = ctx.state.talos_dir / "patches"
+    for file, marker in documents.items():
+        assert marker in (patches / file).read_text()
+    if talos_version != "v1.11.5":
+        assert "vip:" not in (patches / "nodes/cp-1.yaml").read_text().split("kind: Layer2VIPConfig")[0]
+    # Unchanged inputs: nothing to do on the next check.
+    assert (await step.check(ctx)).done
+
+
+async def test_machine_configs_are_regenerated_when_the_config_changes(tmp_path):
+    config = platform_config()
+    ctx, _ = make_context(config, tmp_path, talos=FakeTalos())
+    step = talos.MachineConfigs(config)
+    await step.apply(ctx, await step.check(ctx))
+    changed = platform_config(talos_version="v1.12.0")
+    assert not (await talos.MachineConfigs(changed).check(ctx)).done
+
+
+# --- applying configs -------------------------------------------------------------------------------
+
+
+async def test_apply_config_to_a_node_in_maintenance_mode(tmp_path):
+    config = platform_config()
+    fake = FakeTalos(insecure={CP: maintenance(CP)}, secure={})
+    ctx, _ = make_context(config, tmp_path, talos=fake)
+    step = talos.ApplyConfig(config, config.node_named("cp-1"))
+    result = await step.check(ctx)
+    patch = ctx.state.talos_dir / "patches" / "nodes" / "cp-1.yaml"
+    assert [a.command for a in result.actions] == [
+        ("talosctl", "apply-config", "--insecure", "--nodes", CP, "--file", str(ctx.state.talos_dir / "controlplane.yaml"),
+         "--config-patch", f"@{patch}")
+    ]  # fmt: skip
+    await step.apply(ctx, result)
+    assert fake.changes() == [("apply_config", CP, ctx.state.talos_dir / "controlplane.yaml", True, (patch,))]
+
+
+async def test_apply_config_waits_until_the_node_answers_with_our_certificates(tmp_path):
+    config = platform_config()
+    fake = FakeTalos(secure={WORKER: configured(WORKER, stage="booting")})
+    ctx, lines = make_context(config, tmp_path, talos=fake)
+    await talos.ApplyConfig(config, config.node_named("w-1")).wait(ctx)
+    assert any("w-1 is up with the new config" in line for line in lines)
+
+
+@pytest.mark.parametrize(
+    "insecure, secure, outcome",
+    [
+        ({}, {WORKER: configured(WORKER)}, "already runs this cluster's config"),
+        ({}, {}, TransientError("does not answer")),
+        ({WORKER: configured(WORKER, cluster="")}, {WORKER: configured(WORKER, cluster="lab")}, PermanentError("neither in maintenance")),
+    ],
+    ids=["done", "unreachable", "foreign"],
+)
+async def test_apply_config_makes_no_call_unless_the_node_waits_for_one(tmp_path, insecure, secure, outcome):
+    config = platform_config()
+    fake = FakeTalos(insecure=insecure, secure=secure)
+    ctx, _ = make_context(config, tmp_path, talos=fake)
+    step = talos.ApplyConfig(config, config.node_named("w-1"))
+    if isinstance(outcome, Exception):
+        with pytest.raises(type(outcome)):
+            await step.check(ctx)
+    else:
+        assert outcome in (await step.check(ctx)).reason
+    assert fake.changes() == []
+
+
+async def test_talosctl_endpoints_are_the_control_plane_ips_never_the_vip(tmp_path):
+    config = platform_config(control_planes=3)
+    fake = FakeTalos()
+    ctx, _ = make_context(config, tmp_path, talos=fake)
+    step = talos.TalosconfigEndpoints(config)
+    result = await step.check(ctx)
+    ips = ["10.0.0.11", "10.0.0.12", "10.0.0.13"]
+    assert result.actions[0].command[-4:] == ("endpoint", *ips)
+    assert "10.0.0.10" not in result.actions[0].command
+    await step.apply(ctx, result)
+    assert fake.changes() == [("set_endpoints", ctx.state.talosconfig, ips, ips)]
+    ctx.state.talosconfig.parent.mkdir(parents=True, exist_ok=True)
+    ctx.state.talosconfig.write_text(f"context: demo\ncontexts:\n  demo:\n    endpoints: {ips}\n")
+    assert (await step.check(ctx)).done
+
+
+# --- bootstrap and after ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "etcd, bootstraps",
+    [
+        ({}, [("bootstrap", "10.0.0.11")]),
+        ({"10.0.0.12": ["cp-2"]}, []),  # any control plane running etcd: never again
+        ({"10.0.0.11": ["cp-1", "cp-2", "cp-3"]}, []),
+    ],
+    ids=["fresh", "etcd-on-another-cp", "already-bootstrapped"],
+)
+async def test_bootstrap_happens_exactly_once(tmp_path, etcd, bootstraps):
+    config = platform_config(control_planes=3)
+    fake = FakeTalos(etcd=dict(etcd))
+    ctx, _ = make_context(config, tmp_path, talos=fake)
+    step = bootstrap.Bootstrap(config)
+    result = await run_step(step, ctx)
+    assert fake.changes() == bootstraps
+    if not bootstraps:
+        assert "not bootstrapping again" in result.reason
+    else:
+        assert result.actions[0].command[-2:] == ("--nodes", "10.0.0.11") or "bootstrap" in result.actions[0].command
+        # Run again (a resume): etcd now runs, so the step is done and makes no call.
+        fake.calls.clear()
+        assert (await step.check(ctx)).done and fake.changes() == []
+
+
+async def test_bootstrap_command_targets_one_control_plane_directly(tmp_path):
+    config = platform_config(control_planes=3)
+    ctx, _ = make_context(config, tmp_path, talos=FakeTalos())
+    result = await bootstrap.Bootstrap(config).check(ctx)
+    command = result.actions[0].command
+    assert command[command.index("--endpoints") + 1] == "10.0.0.11"
+    assert command[command.index("--nodes") + 1] == "10.0.0.11"
+    assert command[-1] == "bootstrap"
+
+
+async def test_kubeconfig_is_fetched_once(tmp_path):
+    config = platform_config()
+    fake = FakeTalos()
+    ctx, _ = make_context(config, tmp_path, talos=fake)
+    step = bootstrap.Kubeconfig(config)
+    await run_step(step, ctx)
+    assert fake.changes() == [("kubeconfig", CP, ctx.state.kubeconfig)]
+    assert (await step.check(ctx)).done
+
+
+def node(name, ready):
+    return {"metadata": {"name": name}, "status": {"conditions": [{"type": "Ready", "status": "True" if ready else "False"}]}}
+
+
+async def test_kubernetes_api_waits_for_every_node_to_register_not_to_be_ready(tmp_path):
+    from talos_platform.engine.drivers.protocols import NODES
+
+    config = platform_config(workers=2)
+    kube = FakeKube().put(NODES, node("cp-1", False)).later(NODES, node("w-1", False), node("w-2", False), type="ADDED")
+    ctx, lines = make_context(config, tmp_path, kube=kube)
+    step = bootstrap.KubernetesApi(config)
+    result = await step.check(ctx)
+    assert not result.done and result.reason.startswith("1/3 nodes registered")
+    await step.wait(ctx)
+    assert lines[-1] == "3/3 nodes registered: cp-1, w-1, w-2"
+    assert (await step.check(ctx)).done
+
+
+async def test_docker_cluster_is_created_once_with_the_patches(tmp_path):
+    config = platform_config(vip=None, workers=0)
+    config.cluster.platform = "docker"
+    fake = FakeTalos(version="v1.12.1")
+    ctx, _ = make_context(config, tmp_path, talos=fake)
+    step = bootstrap.DockerCluster(config)
+    result = await step.check(ctx)
+    command = result.actions[0].command
+    assert command[:4] == ("talosctl", "cluster", "create", "docker")
+    assert command[command.index("--config-patch") + 1].endswith("patches/all.yaml")
+    await step.apply(ctx, result)
+    assert [call[0] for call in fake.changes()] == ["create_docker_cluster"]
+    fake.secure["127.0.0.1"] = configured("127.0.0.1")
+    assert (await step.check(ctx)).done
+
+
+async def test_docker_on_an_older_talosctl_uses_the_provisioner_flag_and_talos_version(tmp_path):
+    config = platform_config(vip=None, workers=0)
+    config.cluster.platform = "docker"
+    ctx, _ = make_context(config, tmp_path, talos=FakeTalos(version="v1.11.5"))
+    command = (await bootstrap.DockerCluster(config).check(ctx)).actions[0].command
+    assert command[3:5] == ("--provisioner", "docker")
+    assert command[command.index("--talos-version") + 1] == "v1.11"
