@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-from render_helpers import EXAMPLE_NAMES, example_config
+from render_helpers import EXAMPLE_NAMES, EXAMPLES, example_config
 
 from talos_platform.engine.render import render_repository, render_tree
 
@@ -35,3 +38,25 @@ def test_output_has_no_timestamps_or_local_paths(tmp_path: Path) -> None:
     text = b"".join(render_tree(example_config("metal-3cp-3w")).values()).decode()
     assert str(tmp_path.parent) not in text
     assert "2026" not in text and "creationTimestamp" not in text
+
+
+def test_same_bytes_under_different_hash_seeds(tmp_path: Path) -> None:
+    """Set and dict ordering tied to string hashing must not leak into the output."""
+    script = (
+        "import hashlib, sys\n"
+        "from talos_platform.engine.config.loading import load_config\n"
+        "from talos_platform.engine.render import render_tree\n"
+        "tree = render_tree(load_config(sys.argv[1]))\n"
+        "digest = hashlib.sha256()\n"
+        "for path, content in tree.items():\n"
+        "    digest.update(path.encode() + b'\\0' + content + b'\\0')\n"
+        "print(digest.hexdigest())\n"
+    )
+    digests = set()
+    for seed in ("1", "2", "3"):
+        completed = subprocess.run(
+            [sys.executable, "-c", script, str(EXAMPLES / "metal-3cp-3w.yaml")],
+            capture_output=True, text=True, check=True, env={**os.environ, "PYTHONHASHSEED": seed},
+        )
+        digests.add(completed.stdout.strip())
+    assert len(digests) == 1
