@@ -207,7 +207,7 @@ def _model_keys() -> frozenset[str]:
 
 def _pydantic_problems(error: pydantic.ValidationError) -> list[Problem]:
     problems = []
-    for item in error.errors(include_url=False, include_input=False):
+    for item in error.errors(include_url=False):
         location = item["loc"]
         path = format_path(location)
         kind = item["type"]
@@ -220,6 +220,10 @@ def _pydantic_problems(error: pydantic.ValidationError) -> list[Problem]:
             hint = (f"did you mean `{close}`? " if close else "") + (f"known keys here: {', '.join(known)}" if known else "remove it")
         else:
             message, hint = item["msg"][0].lower() + item["msg"][1:], _description_hint(location)
+            value = item.get("input")  # its type only: the value itself is never echoed
+            if kind == "string_type" and isinstance(value, (bool, int, float)):
+                what = "true/false" if isinstance(value, bool) else "a number"
+                hint = f"YAML reads this unquoted value as {what}: put it in quotes. {hint}".strip()
         problems.append(Problem(path, message, hint))
     return problems
 

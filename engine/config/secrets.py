@@ -117,7 +117,7 @@ def _read_secrets_file(path: Path) -> dict[str, str]:
         raise UserError("the secrets file is not a regular file", where=where, hint="give the path of a YAML file")
     if mode & 0o077:
         raise UserError(
-            f"the secrets file can be read by group or others (mode {stat.S_IMODE(mode):04o})",
+            f"the secrets file is open to group or others (mode {stat.S_IMODE(mode):04o}); it must be private to you",
             where=where,
             hint=f"chmod 600 {path}",
         )

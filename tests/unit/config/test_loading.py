@@ -181,3 +181,15 @@ def test_write_config_into_a_missing_folder_fails_without_leftovers(tmp_path):
     with pytest.raises(FileNotFoundError):
         write_config(tmp_path / "missing" / "platform.yaml", read_config(DOCKER_EXAMPLE))
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("text, says", [("talosVersion: 1.11", "a number"), ("name: no", "true/false")])
+def test_unquoted_yaml_scalars_get_a_quoting_hint(text, says):
+    key, value = text.split(": ")
+    data = example(METAL_EXAMPLE)
+    body = yaml.safe_dump(data).replace(f"  {key}: {data['cluster'][key]}\n", f"  {key}: {value}\n")
+    with pytest.raises(ConfigInvalid) as raised:
+        parse_config(body)
+    [problem] = raised.value.problems
+    assert problem.path == f"cluster.{key}"
+    assert f"YAML reads this unquoted value as {says}: put it in quotes" in problem.hint
