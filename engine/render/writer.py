@@ -1,8 +1,8 @@
 """Writing the rendered tree: all of it or nothing.
 
-The tree is rendered in memory first, written into a hidden temp folder beside the target, and
-renamed into place in one step (rename(2) also replaces an empty folder). Any failure removes
-the temp folder, so a reader never sees half a repository.
+The tree is rendered in memory first, then written into a hidden temp folder and renamed into
+place: a new folder in one step; an existing empty folder by renaming its few top-level entries,
+rolled back on failure. Any failure removes the temp folder, so no half repository is left.
 """
 
 from __future__ import annotations
@@ -24,17 +24,37 @@ def render_repository(config: PlatformConfig, out_dir: str | os.PathLike[str]) -
     ensure_valid(config)
     _check_target(target)
     files = render_tree(config)
+    try:
+        if target.is_dir():
+            _fill_empty_folder(target, files)
+        else:
+            _create_folder(target, files)
+    except OSError as error:
+        raise UserError(
+            f"could not write the rendered repository: {error.strerror or error}",
+            where=str(target),
+            hint="choose an output folder you can write to (it must be empty or not exist yet)",
+        ) from error
+    return list(files)
+
+
+def _write_tree(root: Path, files: dict[str, bytes]) -> None:
+    for relative, content in files.items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+
+
+def _create_folder(target: Path, files: dict[str, bytes]) -> None:
+    """A new folder: write it under a temp name beside the target, then rename it into place."""
     created_parents = _make_parents(target.parent)
     staging: Path | None = None
     try:
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.render-", dir=target.parent))
-        for relative, content in files.items():
-            path = staging / relative
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(content)
+        _write_tree(staging, files)
         staging.chmod(0o755)
         os.rename(staging, target)
-    except OSError as error:
+    except OSError:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
         for folder in reversed(created_parents):
@@ -42,12 +62,31 @@ def render_repository(config: PlatformConfig, out_dir: str | os.PathLike[str]) -
                 folder.rmdir()
             except OSError:
                 break
-        raise UserError(
-            f"could not write the rendered repository: {error.strerror or error}",
-            where=str(target),
-            hint="choose an output folder you can write to (it must be empty or not exist yet)",
-        ) from error
-    return list(files)
+        raise
+
+
+def _fill_empty_folder(target: Path, files: dict[str, bytes]) -> None:
+    """An existing empty folder keeps its identity (it may be someone's working directory or a
+    mount point): the tree is written into a hidden temp folder inside it, on the same
+    filesystem, and its few top-level entries are renamed into place; any failure takes every
+    moved entry back out, so the folder ends up complete or empty."""
+    staging = Path(tempfile.mkdtemp(prefix=".render-", dir=target))
+    moved: list[Path] = []
+    try:
+        _write_tree(staging, files)
+        for entry in sorted(staging.iterdir()):
+            destination = target / entry.name
+            os.rename(entry, destination)
+            moved.append(destination)
+    except OSError:
+        for destination in moved:
+            if destination.is_dir():
+                shutil.rmtree(destination, ignore_errors=True)
+            else:
+                destination.unlink(missing_ok=True)
+        raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _check_target(target: Path) -> None:

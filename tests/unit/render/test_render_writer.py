@@ -100,3 +100,36 @@ def test_config_built_in_code_is_checked_too(tmp_path: Path) -> None:
         render_repository(config, tmp_path / "repo")
     assert any(problem.path == "nodes[0].link" for problem in raised.value.problems)
     assert leftovers(tmp_path) == []
+
+
+def test_an_empty_folder_keeps_its_identity(tmp_path: Path) -> None:
+    """`--out .` from an empty working directory: the folder itself is not replaced."""
+    target = tmp_path / "repo"
+    target.mkdir()
+    inode = target.stat().st_ino
+    render_repository(example_config("docker-single"), target)
+    assert target.stat().st_ino == inode
+    assert sorted(leftovers(target)) == sorted(
+        {relative.split("/")[0] for relative in render_tree(example_config("docker-single"))}
+    ), "no temp folder left inside"
+
+
+def test_a_failure_while_filling_an_empty_folder_leaves_it_empty(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "repo"
+    target.mkdir()
+    real_rename = os.rename
+    calls = {"count": 0}
+
+    def failing_rename(source: object, destination: object) -> None:
+        calls["count"] += 1
+        if calls["count"] == 3:
+            raise OSError(5, "Input/output error")
+        real_rename(source, destination)
+
+    monkeypatch.setattr(os, "rename", failing_rename)
+    with pytest.raises(UserError, match="Input/output error"):
+        render_repository(example_config("metal-3cp-3w"), target)
+    assert calls["count"] == 3
+    assert leftovers(target) == []
