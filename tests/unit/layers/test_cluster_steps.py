@@ -1,0 +1,401 @@
+"""Layers 1-4: given what the Kubernetes API and Vault report, the calls a step makes, its waits
+(watch-driven) and its failures with hints."""
+
+import base64
+import json
+import stat
+
+import pytest
+
+from talos_platform.engine.config.secrets import Secrets
+from talos_platform.engine.drivers.protocols import APPLICATIONS, CRDS, DAEMONSETS, DEPLOYMENTS, NODES, PODS, SECRETS, STATEFULSETS
+from talos_platform.engine.errors import PermanentError, TransientError
+from talos_platform.engine.layers import apps, cluster_bootstrap, git, layer0, platform, platform_steps
+
+from .fakes import FakeGit, FakeKube, FakeVault, make_context, platform_config
+
+SECRETS_GIVEN = Secrets(
+    git_username="robot", git_token="ghp-token-value", cloudflare_api_token="cf-api-value", cloudflare_tunnel_token="cf-tunnel-value"
+)
+
+
+def crd(name, established=True, names_accepted=True):
+    conditions = [{"type": "NamesAccepted", "status": "True" if names_accepted else "False", "message": "conflict with kind Gateway"}]
+    if established:
+        conditions.append({"type": "Established", "status": "True"})
+    return {"metadata": {"name": name}, "status": {"conditions": conditions}}
+
+
+def daemonset(available, desired=3, generation=2, observed=2):
+    return {
+        "metadata": {"name": "cilium", "namespace": "kube-system", "generation": generation},
+        "status": {"desiredNumberScheduled": desired, "updatedNumberScheduled": available, "numberAvailable": available, "observedGeneration": observed},
+    }
+
+
+def node(name, ready):
+    return {"metadata": {"name": name}, "status": {"conditions": [{"type": "Ready", "status": "True" if ready else "False"}]}}
+
+
+def deployment(name, available=True, replicas=1):
+    return {
+        "metadata": {"name": name, "namespace": "argocd", "generation": 1},
+        "spec": {"replicas": replicas},
+        "status": {
+            "observedGeneration": 1,
+            "updatedReplicas": replicas,
+            "availableReplicas": replicas if available else 0,
+            "conditions": [{"type": "Available", "status": "True" if available else "False"}],
+        },
+    }
+
+
+def statefulset(name, ready=1, replicas=1):
+    return {"metadata": {"name": name, "namespace": "argocd"}, "spec": {"replicas": replicas}, "status": {"readyReplicas": ready, "updatedReplicas": replicas}}
+
+
+def app(name, wave=0, sync="Synced", health="Healthy", message="", owner=None, resources=()):
+    metadata = {"name": name, "namespace": "argocd", "annotations": {"argocd.argoproj.io/sync-wave": str(wave)}}
+    if owner:
+        metadata["ownerReferences"] = [{"kind": "ApplicationSet", "name": owner}]
+    health_block = {"status": health}
+    if message:
+        health_block["message"] = message
+    return {"metadata": metadata, "status": {"sync": {"status": sync}, "health": health_block, "resources": list(resources)}}
+
+
+# --- layer 1 ----------------------------------------------------------------------------------------
+
+
+async def test_render_writes_the_tree_once(tmp_path):
+    config = platform_config()
+    ctx, _ = make_context(config, tmp_path)
+    step = cluster_bootstrap.RenderRepository(config)
+    first = await step.check(ctx)
+    assert not first.done
+    await step.apply(ctx, first)
+    assert (ctx.state.rendered / "bootstrap" / "kustomization.yaml").exists()
+    assert (ctx.state.rendered / "bootstrap-app.yaml").exists()
+    assert (await step.check(ctx)).done
+
+
+@pytest.mark.parametrize(
+    "present, done",
+    [((), False), (("argocd",), False), (("argocd", "cilium"), True)],
+    ids=["fresh", "half", "applied"],
+)
+async def test_bootstrap_is_applied_unless_argocd_and_cilium_run(tmp_path, present, done):
+    config = platform_config()
+    kube = FakeKube()
+    if "argocd" in present:
+        kube.put(DEPLOYMENTS, deployment("argocd-server"))
+    if "cilium" in present:
+        kube.put(DAEMONSETS, daemonset(3))
+    ctx, _ = make_context(config, tmp_path, kube=kube)
+    result = await cluster_bootstrap.ApplyBootstrap(config).check(ctx)
+    assert result.done is done
+    if not done:
+        folder = str(ctx.state.rendered / "bootstrap")
+        assert result.actions[0].command == ("kubectl", "kustomize", "--enable-helm", folder)
+        apply = result.actions[1].command
+        assert apply[:4] == ("kubectl", "--kubeconfig", str(ctx.state.kubeconfig), "apply")
+        assert "--server-side" in apply and "--force-conflicts" in apply
+
+
+async def test_bootstrap_waits_for_crds_to_be_established_through_the_watch(tmp_path):
+    config = platform_config()
+    kube = FakeKube().put(CRDS, crd("gateways.gateway.networking.k8s.io", established=False))
+    kube.later(CRDS, crd("gateways.gateway.networking.k8s.io"))
+    ctx, lines = make_context(config, tmp_path, kube=kube)
+    step = cluster_bootstrap.ApplyBootstrap(config)
+    await step.apply(ctx, await step.check(ctx))
+    await step.wait(ctx)
+    assert ("apply_kustomization", ctx.state.rendered / "bootstrap") in kube.calls
+    assert lines[-1] == "1 CRDs Established"
+    assert ("watch", "customresourcedefinitions", "1") in kube.calls
+
+
+async def test_a_crd_that_never_becomes_established_fails_with_its_name_and_why(tmp_path):
+    config = platform_config()
+    kube = FakeKube().put(CRDS, crd("applications.argoproj.io"), crd("gateways.gateway.networking.k8s.io", established=False, names_accepted=False))
+    ctx, _ = make_context(config, tmp_path, kube=kube)
+    step = cluster_bootstrap.ApplyBootstrap(config)
+    step.timeout = 0.3
+    with pytest.raises(PermanentError) as failure:
+        await step.wait(ctx)
+    assert "gateways.gateway.networking.k8s.io: names not accepted: conflict with kind Gateway" in failure.value.message
+    assert "kubectl get crd" in failure.value.hint
+
+
+async def test_bootstrap_secrets_come_from_the_secrets_and_are_never_shown(tmp_path):
+    config = platform_config(private=True)
+    kube = FakeKube()
+    ctx, lines = make_context(config, tmp_path, kube=kube, secrets=SECRETS_GIVEN)
+    step = cluster_bootstrap.BootstrapSecrets(config)
+    result = await step.check(ctx)
+    names = [a.api_call for a in result.actions]
+    assert names == [
+        "APPLY v1 Secret argocd/gitops-repository (server-side)",
+        "APPLY v1 Secret cert-manager/cloudflare-api-token (server-side)",
+        "APPLY v1 Secret external-dns/cloudflare-api-token (server-side)",
+        "APPLY v1 Secret cloudflare-tunnel/cloudflared-token (server-side)",
+    ]
+    await step.apply(ctx, result)
+    repository = next(o for o in kube.applied if o["metadata"]["name"] == "gitops-repository")
+    assert repository["metadata"]["labels"] == {"argocd.argoproj.io/secret-type": "repository"}
+    decoded = {k: base64.b64decode(v).decode() for k, v in repository["data"].items()}
+    assert decoded == {"password": "ghp-token-value", "type": "git", "url": config.gitops.repo_url, "username": "robot"}
+    assert [o["kind"] for o in kube.applied].count("Namespace") == 4
+    shown = json.dumps([a.__dict__ for a in result.actions]) + result.reason + "\n".join(lines)
+    for value in SECRETS_GIVEN.values():
+        assert value not in shown
+    # In place with the same data: done, nothing applied again.
+    for obj in kube.applied:
+        if obj["kind"] == "Secret":
+            kube.put(SECRETS, obj)
+    assert (await step.check(ctx)).done
+
+
+async def test_a_missing_secret_is_named_with_where_to_put_it(tmp_path):
+    config = platform_config()
+    ctx, _ = make_context(config, tmp_path, secrets=Secrets())
+    with pytest.raises(PermanentError) as failure:
+        await cluster_bootstrap.BootstrapSecrets(config).check(ctx)
+    assert "`cloudflareApiToken`" in failure.value.message
+    assert "TALOS_PLATFORM_CLOUDFLARE_API_TOKEN" in failure.value.hint
+
+
+async def test_cilium_rollout_is_followed_until_every_node_runs_it(tmp_path):
+    config = platform_config()
+    kube = FakeKube().put(DAEMONSETS, daemonset(0)).later(DAEMONSETS, daemonset(1), daemonset(3))
+    ctx, lines = make_context(config, tmp_path, kube=kube)
+    step = cluster_bootstrap.CiliumRollout(config)
+    assert not (await step.check(ctx)).done
+    await step.wait(ctx)
+    assert lines == ["0/3 available, 0/3 updated", "1/3 available, 1/3 updated", "3/3 available, 3/3 updated"]
+
+
+async def test_a_rollout_the_controller_has_not_seen_is_not_done(tmp_path):
+    ok, text = cluster_bootstrap.daemonset_rollout(daemonset(3, generation=3, observed=2))
+    assert not ok and "not yet seen" in text
+
+
+async def test_nodes_ready_names_the_nodes_it_waits_for(tmp_path):
+    config = platform_config(workers=1)
+    kube = FakeKube().put(NODES, node("cp-1", True), node("w-1", False))
+    ctx, _ = make_context(config, tmp_path, kube=kube)
+    step = cluster_bootstrap.NodesReady(config)
+    result = await step.check(ctx)
+    assert result.reason == "1/2 nodes Ready; waiting for w-1"
+    step.timeout = 0.2
+    with pytest.raises(TransientError) as failure:
+        await step.wait(ctx)
+    assert "waiting for w-1" in failure.value.message and "kubectl describe node" in failure.value.hint
+
+
+async def test_argocd_available(tmp_path):
+    config = platform_config()
+    kube = FakeKube().put(STATEFULSETS, statefulset("argocd-application-controller", ready=0))
+    kube.put(DEPLOYMENTS, deployment("argocd-server", available=False), deployment("argocd-repo-server"))
+    kube.later(STATEFULSETS, statefulset("argocd-application-controller", ready=1))
+    kube.later(DEPLOYMENTS, deployment("argocd-server"))
+    ctx, lines = make_context(config, tmp_path, kube=kube)
+    step = cluster_bootstrap.ArgoCDAvailable(config)
+    assert "argocd-server 0/1 available" in (await step.check(ctx)).reason
+    await step.wait(ctx)
+    assert lines[-1] == "ArgoCD is Available (2 Deployments, 1 StatefulSets)"
+
+
+# --- layer 2 ----------------------------------------------------------------------------------------
+
+
+async def rendered(ctx, config):
+    step = cluster_bootstrap.RenderRepository(config)
+    await step.apply(ctx, await step.check(ctx))
+
+
+async def test_root_application_is_applied_from_the_rendered_file_once(tmp_path):
+    config = platform_config()
+    kube = FakeKube()
+    ctx, _ = make_context(config, tmp_path, kube=kube)
+    await rendered(ctx, config)
+    step = layer0.RootApplication(config, needs=())
+    result = await step.check(ctx)
+    assert result.reason == "Application layer-0 does not exist yet"
+    await step.apply(ctx, result)
+    assert ("apply_objects", ["Application/argocd/layer-0"]) in kube.calls
+    kube.put(APPLICATIONS, app("layer-0"))
+    assert (await step.check(ctx)).done
+
+
+def test_waves_follow_each_other_and_skip_disabled_components():
+    config = platform_config(externalDns={"enabled": False})
+    steps = layer0.wave_steps(config, first_needs=("L2.root-app",))
+    assert [(s.id, s.needs) for s in steps] == [
+        ("L2.wave-100", ("L2.root-app",)),
+        ("L2.wave-99", ("L2.wave-100",)),
+        ("L2.wave-98", ("L2.wave-99",)),
+        ("L2.wave-96", ("L2.wave-98",)),
+    ]
+
+
+async def test_a_wave_converges_as_its_apps_turn_synced_and_healthy(tmp_path):
+    config = platform_config()
+    kube = FakeKube().put(APPLICATIONS, app("layer-0"), app("cilium", wave=-99, sync="OutOfSync", health="Missing"))
+    kube.later(APPLICATIONS, app("cilium", wave=-99, health="Progressing"), app("cilium", wave=-99))
+    ctx, lines = make_context(config, tmp_path, kube=kube)
+    [wave] = [s for s in layer0.wave_steps(config, first_needs=()) if s.id == "L2.wave-99"]
+    assert not (await wave.check(ctx)).done
+    await wave.wait(ctx)
+    assert lines[-1] == "wave -99: 1 Applications Synced and Healthy"
+
+
+@pytest.mark.parametrize(
+    "cert_manager, expected",
+    [
+        (app("cert-manager", wave=-98, health="Degraded", message="Deployment cert-manager-webhook exceeded its progress deadline"),
+         "wave -98 is blocked by cert-manager: Synced/Degraded: Deployment cert-manager-webhook exceeded its progress deadline"),
+        (app("cert-manager", wave=-98, health="Progressing",
+             resources=[{"kind": "Deployment", "namespace": "cert-manager", "name": "cert-manager", "health": {"status": "Degraded", "message": "ImagePullBackOff"}}]),
+         "wave -98 is blocked by cert-manager: Synced/Progressing: Deployment cert-manager/cert-manager is Degraded: ImagePullBackOff"),
+        (None, "wave -98 is waiting for Application cert-manager to be created"),
+    ],
+    ids=["degraded", "unhealthy-resource", "missing"],
+)
+async def test_a_blocked_wave_names_the_app_and_why(tmp_path, cert_manager, expected):
+    config = platform_config()
+    kube = FakeKube().put(APPLICATIONS, app("layer-0"))
+    if cert_manager:
+        kube.put(APPLICATIONS, cert_manager)
+    ctx, _ = make_context(config, tmp_path, kube=kube)
+    [wave] = [s for s in layer0.wave_steps(config, first_needs=()) if s.id == "L2.wave-98"]
+    wave.timeout = 0.2
+    with pytest.raises(PermanentError) as failure:
+        await wave.wait(ctx)
+    assert failure.value.message.startswith(expected)
+    assert "kubectl -n argocd get application" in failure.value.hint
+
+
+# --- push -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url, asked, pushes",
+    [
+        ("file:///srv/git/platform.git", None, True),
+        ("/srv/git/platform.git", None, True),
+        ("https://git.example.com/platform.git", None, False),
+        ("https://git.example.com/platform.git", True, True),
+        ("file:///srv/git/platform.git", False, False),
+    ],
+)
+def test_when_the_tree_is_pushed(url, asked, pushes):
+    config = platform_config(repo_url=url)
+    assert git.should_push(config, asked) is pushes
+    assert any(s.id == "L2.push" for s in platform_steps(config, push=asked)) is pushes
+
+
+async def test_push_publishes_the_rendered_tree(tmp_path):
+    config = platform_config(repo_url="file:///srv/git/platform.git")
+    fake = FakeGit()
+    ctx, lines = make_context(config, tmp_path, git=fake)
+    step = git.PushRepository(config)
+    await step.apply(ctx, await step.check(ctx))
+    assert fake.calls == [("publish", ctx.state.rendered, "file:///srv/git/platform.git", "main", ".")]
+
+
+# --- layer 3 ----------------------------------------------------------------------------------------
+
+
+async def test_vault_is_initialised_once_and_the_keys_are_kept_0600_never_shown(tmp_path):
+    config = platform_config()
+    vault = FakeVault()
+    ctx, lines = make_context(config, tmp_path, vault=vault)
+    step = platform.VaultInitialise(config)
+    result = await step.check(ctx)
+    assert result.actions[0].api_call == "PUT /v1/sys/init"
+    await step.apply(ctx, result)
+    assert stat.S_IMODE(ctx.state.vault_init.stat().st_mode) == 0o600
+    saved = json.loads(ctx.state.vault_init.read_text())
+    assert saved["root_token"] == "hvs.root-token-value" and len(saved["unseal_keys"]) == 5
+    assert not any("hvs.root-token-value" in line or "key-1" in line for line in lines)
+    vault.calls.clear()
+    assert (await step.check(ctx)).done
+    assert vault.calls == [("status",)]
+
+
+async def test_vault_initialised_by_someone_else_stops_with_what_to_do(tmp_path):
+    config = platform_config()
+    ctx, _ = make_context(config, tmp_path, vault=FakeVault(initialized=True))
+    with pytest.raises(PermanentError) as failure:
+        await platform.VaultInitialise(config).check(ctx)
+    assert "initialised by someone else" in failure.value.message
+    assert str(ctx.state.vault_init) in failure.value.hint
+
+
+async def test_vault_is_unsealed_with_the_saved_keys_until_it_opens(tmp_path):
+    config = platform_config()
+    vault = FakeVault(initialized=True)
+    ctx, _ = make_context(config, tmp_path, vault=vault)
+    ctx.state.write_secret(ctx.state.vault_init, json.dumps({"unseal_keys": vault.keys, "root_token": "t"}))
+    step = platform.VaultUnseal(config)
+    await step.apply(ctx, await step.check(ctx))
+    assert [c for c in vault.calls if c[0] == "unseal"] == [("unseal", "key-1"), ("unseal", "key-2"), ("unseal", "key-3")]
+    assert (await step.check(ctx)).done
+
+
+async def test_kubernetes_auth_and_secrets_use_the_root_token(tmp_path):
+    config = platform_config()
+    vault = FakeVault(initialized=True, sealed=False)
+    ctx, _ = make_context(config, tmp_path, vault=vault, secrets=SECRETS_GIVEN)
+    ctx.state.write_secret(ctx.state.vault_init, json.dumps({"unseal_keys": ["k"], "root_token": "hvs.root"}))
+    auth = platform.VaultKubernetesAuth(config)
+    await auth.apply(ctx, await auth.check(ctx))
+    load = platform.VaultSecrets(config)
+    result = await load.check(ctx)
+    assert [a.description for a in result.actions] == [
+        "write secret/platform/cloudflare (api-token, tunnel-token)",
+        "write secret/platform/git (token, username)",
+    ]
+    await load.apply(ctx, result)
+    assert vault.calls == [
+        ("enable_kubernetes_auth", "hvs.root"),
+        ("write_secret", "hvs.root", "platform/cloudflare", ["api-token", "tunnel-token"]),
+        ("write_secret", "hvs.root", "platform/git", ["token", "username"]),
+    ]
+
+
+async def test_vault_pod_running_is_enough_to_initialise(tmp_path):
+    config = platform_config()
+    pending = {"metadata": {"name": "vault-0", "namespace": "vault"}, "status": {"phase": "Pending"}}
+    running = {"metadata": {"name": "vault-0", "namespace": "vault"}, "status": {"phase": "Running", "containerStatuses": [{"ready": False, "state": {"running": {}}}]}}
+    kube = FakeKube().put(PODS, pending).later(PODS, running)
+    ctx, lines = make_context(config, tmp_path, kube=kube)
+    step = platform.VaultRunning(config, needs=())
+    assert not (await step.check(ctx)).done
+    await step.wait(ctx)
+    assert lines[-1] == "pod vault/vault-0 is Running"
+
+
+# --- layer 4 ----------------------------------------------------------------------------------------
+
+
+async def test_applications_generated_by_the_applicationset_are_followed(tmp_path):
+    config = platform_config()
+    kube = FakeKube().put(APPLICATIONS, app("apps", wave=10), app("hello", owner="apps", health="Progressing"), app("unrelated", health="Degraded"))
+    kube.later(APPLICATIONS, app("hello", owner="apps"))
+    ctx, lines = make_context(config, tmp_path, kube=kube)
+    [step] = apps.application_steps(config, needs=())
+    assert "blocked by hello" in (await step.check(ctx)).reason
+    await step.wait(ctx)
+    assert lines[-1] == "the applications: 2 Applications Synced and Healthy"
+
+
+def test_every_step_needs_only_earlier_steps_and_ids_are_unique():
+    for config in (platform_config(control_planes=3, workers=2), platform_config(vip=None, workers=0)):
+        seen: set[str] = set()
+        for step in platform_steps(config, push=True):
+            assert step.id not in seen
+            assert set(step.needs) <= seen, step.id
+            seen.add(step.id)
+        assert {s.layer for s in platform_steps(config)} == {0, 1, 2, 3, 4}
