@@ -1,0 +1,134 @@
+"""Deterministic cluster states for TUI tests and snapshots: raw Kubernetes objects, Talos facts
+and flows, turned into snapshots by the real observe-layer code (nothing is hand-made at the
+snapshot level, so the panes see what they would see from a cluster)."""
+
+from __future__ import annotations
+
+from talos_platform.engine.drivers.protocols import Flow, FlowEndpoint, LostEvents, TalosNodeFacts
+from talos_platform.engine.observe import ClusterSnapshot, TalosTarget, build_snapshot
+from talos_platform.engine.observe.apps import app_view
+from talos_platform.engine.observe.flows import FlowBuffer
+from talos_platform.engine.observe.nodes import UsageHistory, kube_node
+from talos_platform.engine.observe.pods import classify_pod
+
+T0 = 1_767_225_600.0  # 2026-01-01 00:00:00 UTC: a fixed clock for stable screenshots
+
+NODES = [
+    ("cp-1", "192.168.10.11", "control-plane"), ("cp-2", "192.168.10.12", "control-plane"), ("cp-3", "192.168.10.13", "control-plane"),
+    ("worker-1", "192.168.10.21", "worker"), ("worker-2", "192.168.10.22", "worker"), ("worker-3", "192.168.10.23", "worker"),
+]
+
+APPS = [  # name, wave, namespace of its pods, replicas
+    ("gateway-api", -100, "", 0), ("cilium", -99, "kube-system", 3), ("cert-manager", -98, "cert-manager", 3),
+    ("external-dns", -97, "external-dns", 1), ("argocd", -96, "argocd", 4), ("vault", 0, "vault", 3),
+    ("vault-secrets-operator", 0, "vault-secrets-operator", 1), ("monitoring", 0, "monitoring", 5),
+    ("cloudflare-tunnel", 0, "cloudflare", 2), ("shop", 10, "shop", 4), ("blog", 10, "blog", 2),
+]
+
+
+def node_object(name: str, address: str, role: str, ready: bool = True) -> dict:
+    labels = {"node-role.kubernetes.io/control-plane": ""} if role == "control-plane" else {}
+    return {
+        "metadata": {"name": name, "labels": labels, "resourceVersion": "1"},
+        "status": {
+            "addresses": [{"type": "InternalIP", "address": address}],
+            "nodeInfo": {"kubeletVersion": "v1.34.1"},
+            "conditions": [
+                {"type": "MemoryPressure", "status": "False", "reason": "KubeletHasSufficientMemory"},
+                {"type": "Ready", "status": "True" if ready else "False", "message": "kubelet is posting ready status" if ready else "Kubelet stopped posting node status."},
+            ],
+        },
+    }
+
+
+def pod_object(namespace: str, name: str, app: str, node: str, *, waiting: str = "", last: str = "", restarts: int = 0,
+               phase: str = "Running", unschedulable: str = "", message: str = "") -> dict:
+    state = {"waiting": {"reason": waiting, "message": message}} if waiting else {"running": {"startedAt": "2026-01-01T00:00:00Z"}}
+    container = {"name": name.rsplit("-", 2)[0], "ready": not waiting and phase == "Running", "restartCount": restarts, "state": state}
+    if last:
+        container["lastState"] = {"terminated": {"reason": last, "exitCode": 137 if last == "OOMKilled" else 1}}
+    conditions = [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": unschedulable}] if unschedulable else [
+        {"type": "PodScheduled", "status": "True"}, {"type": "Ready", "status": "True" if container["ready"] else "False"}]
+    return {
+        "metadata": {"name": name, "namespace": namespace, "labels": {"app.kubernetes.io/instance": app}, "resourceVersion": "1"},
+        "spec": {"nodeName": "" if unschedulable else node},
+        "status": {"phase": phase, "conditions": conditions, "containerStatuses": [] if unschedulable else [container]},
+    }
+
+
+def application(name: str, wave: int, sync: str = "Synced", health: str = "Healthy", message: str = "") -> dict:
+    return {
+        "metadata": {"name": name, "namespace": "argocd", "annotations": {"argocd.argoproj.io/sync-wave": str(wave)}},
+        "spec": {"project": "platform" if wave < 10 else "apps"},
+        "status": {"sync": {"status": sync}, "health": {"status": health, "message": message}},
+    }
+
+
+def _flow(second: float, verdict: str, source: str, destination: str, port: int, reason: str = "") -> Flow:
+    sns, spod = source.split("/")
+    dns, dpod = destination.split("/")
+    return Flow(time=T0 + second, verdict=verdict, source=FlowEndpoint(sns, spod), destination=FlowEndpoint(dns, dpod),
+                protocol="TCP", destination_port=port, node_name="worker-1", drop_reason=reason)
+
+
+def _flows(faulty: bool) -> FlowBuffer:
+    buffer = FlowBuffer(capacity=5000)
+    pairs = [("shop/web-0", "shop/api-0", 8080), ("shop/api-0", "shop/postgres-0", 5432), ("monitoring/prometheus-0", "shop/api-0", 9090),
+             ("blog/blog-0", "kube-system/coredns-0", 53), ("argocd/argocd-repo-server-0", "argocd/argocd-redis-0", 6379)]
+    for i in range(600):
+        second = i * 0.05
+        source, destination, port = pairs[i % len(pairs)]
+        if faulty and i % 4 == 0:
+            buffer.add(_flow(second, "DROPPED", "shop/web-0", "payments/ledger-0", 8443, "POLICY_DENIED"), T0 + second)
+        elif faulty and i % 9 == 0:
+            buffer.add(_flow(second, "DROPPED", "blog/blog-0", "vault/vault-0", 8200, "POLICY_DENY"), T0 + second)
+        else:
+            buffer.add(_flow(second, "FORWARDED", source, destination, port), T0 + second)
+    if faulty:
+        buffer.add(LostEvents(count=1280, source="HUBBLE_RING_BUFFER"), T0 + 29)
+    return buffer
+
+
+def cluster_snapshot(faulty: bool = False, simulated: bool = True) -> ClusterSnapshot:
+    facts, history = {}, UsageHistory()
+    for index, (name, address, _role) in enumerate(NODES):
+        if faulty and name == "worker-3":
+            fact = TalosNodeFacts(address, reachable=False, error="connection refused (Talos API port 50000)")
+        else:
+            for sample in range(12):
+                history.record(TalosNodeFacts(address, True, cpu_percent=15 + (index * 7 + sample * 5) % 60, memory_percent=35 + (index * 11 + sample * 3) % 40))
+            cpu = 96.0 if faulty and name == "worker-2" else 20.0 + index * 6
+            fact = TalosNodeFacts(address, True, stage="running", talos_version="v1.11.5", kubernetes_version="v1.34.1",
+                                  cpu_percent=cpu, memory_percent=40.0 + index * 5)
+        history.record(fact)
+        facts[address] = fact
+    nodes = [kube_node(node_object(n, a, r, ready=not (faulty and n == "worker-3"))) for n, a, r in NODES]
+
+    pods = []
+    workers = ["worker-1", "worker-2", "worker-3"]
+    for app, _wave, namespace, replicas in APPS:
+        for i in range(replicas):
+            pods.append(pod_object(namespace, f"{app}-{i}-7f9c", app, workers[i % 3]))
+    if faulty:
+        pods += [
+            pod_object("shop", "api-5d8f6-x2k9q", "shop", "worker-2", waiting="CrashLoopBackOff", last="OOMKilled", restarts=14),
+            pod_object("blog", "blog-worker-0", "blog", "worker-1", waiting="CrashLoopBackOff", last="Error", restarts=6),
+            pod_object("shop", "search-0", "shop", "", phase="Pending",
+                       unschedulable="0/6 nodes are available: 3 Insufficient memory, 3 node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }."),
+            pod_object("monitoring", "grafana-6c7d-mm2p4", "monitoring", "worker-1", waiting="ImagePullBackOff", phase="Pending",
+                       message="Back-off pulling image \"grafana/grafana:13.9.9\": not found"),
+            pod_object("cert-manager", "cert-manager-webhook-0", "cert-manager", "worker-3", restarts=4),
+        ]
+    apps = []
+    for name, wave, _ns, _replicas in APPS:
+        if faulty and name == "cert-manager":
+            apps.append(application(name, wave, "Synced", "Degraded", "Deployment cert-manager-webhook has 0/1 ready replicas (node worker-3 unreachable)"))
+        elif faulty and wave >= 0:
+            apps.append(application(name, wave, "OutOfSync", "Missing", "waiting for wave -98"))
+        else:
+            apps.append(application(name, wave))
+    targets = [TalosTarget(a, n, r) for n, a, r in NODES]
+    return build_snapshot(
+        taken_at=T0 + 30, simulated=simulated, kube_nodes=nodes, facts=facts, targets=targets, history=history,
+        pods=[classify_pod(p) for p in pods], apps=[app_view(a) for a in apps], flows=_flows(faulty), generation=1,
+    )

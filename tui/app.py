@@ -1,0 +1,189 @@
+"""The Textual application and its one factory, used by the CLI, the tests and the screenshot
+script. The app is thin: screens draw, the engine runs on its own thread (see bridge.py)."""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable
+
+from textual.app import App, SystemCommand
+from textual.screen import Screen
+
+from talos_platform.engine.drivers.protocols import Drivers
+from talos_platform.engine.observe import ClusterSnapshot, TalosTarget
+from talos_platform.engine.run.clock import Clock
+
+from .bridge import EngineThread, EventBatcher, SnapshotSlot
+from .feed import LiveFeed
+from .install_state import InstallProgress
+from .messages import InstallEventsArrived, InstallFinished, SnapshotPublished
+from .screens.dashboard import ClusterView, DashboardScreen
+from .screens.install import InstallScreen
+
+DARK = "textual-dark"
+LIGHT = "textual-light"
+
+
+class PlatformApp(App[str]):
+    CSS_PATH = "app.tcss"
+    TITLE = "talos-platform"
+
+    def __init__(
+        self,
+        *,
+        mode: str = "dashboard",
+        feed: LiveFeed | None = None,
+        snapshot: ClusterSnapshot | None = None,
+        session_factory: Callable[[], object] | None = None,
+        progress: InstallProgress | None = None,
+        clock: Clock | None = None,
+        simulation_note: str = "",
+        theme: str = DARK,
+    ):
+        super().__init__()
+        if mode not in ("dashboard", "install"):
+            raise ValueError(f"unknown mode {mode!r}")
+        self.mode = mode
+        self.feed = feed
+        self.initial_snapshot = snapshot
+        self.session_factory = session_factory
+        self.progress = progress
+        self.engine_clock = clock
+        self.simulation_note = simulation_note
+        self.theme = theme
+        self.slot = SnapshotSlot(lambda: self.post_message(SnapshotPublished()))
+        self.batcher = EventBatcher(lambda: self.post_message(InstallEventsArrived()))
+        self.engine = feed.engine if feed is not None else EngineThread()
+        self.session = None
+        self._exit_when_finished = False
+        self.cluster_view: ClusterView | None = None
+        self.snapshots_shown = 0
+
+    # --- start-up -------------------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        if self.mode == "install":
+            if self.progress is None:
+                self.progress = InstallProgress(())
+            self.cluster_view = InstallScreen(self.progress)
+            self.sub_title = "install"
+        else:
+            self.cluster_view = DashboardScreen()
+            self.sub_title = "dashboard"
+        self.push_screen(self.cluster_view)
+        if self.initial_snapshot is not None:
+            self.call_after_refresh(self.show_snapshot, self.initial_snapshot)
+        if self.feed is not None:
+            self.feed.start(self.slot.put)
+        if self.mode == "install" and self.session_factory is not None:
+            self.start_install()
+            self.set_interval(0.5, self._tick)
+
+    def on_unmount(self) -> None:
+        self.engine.stop()
+
+    # --- snapshots ------------------------------------------------------------------------------
+
+    def on_snapshot_published(self, _: SnapshotPublished) -> None:
+        snapshot = self.slot.take()
+        if snapshot is not None:
+            self.show_snapshot(snapshot)
+
+    def show_snapshot(self, snapshot: ClusterSnapshot) -> None:
+        if self.cluster_view is not None and self.cluster_view.is_mounted:
+            self.cluster_view.show_snapshot(snapshot)
+            self.snapshots_shown += 1
+
+    def simulation_label(self) -> str:
+        note = f" — {self.simulation_note}" if self.simulation_note else ""
+        return f"⚠ SIMULATED PLATFORM: nothing real is contacted{note}"
+
+    # --- install --------------------------------------------------------------------------------
+
+    def start_install(self) -> None:
+        assert self.session_factory is not None
+        session = self.session_factory()
+        self.session = session
+        if self.progress is not None and not self.progress.steps:
+            self.progress.add_steps((s.id, s.layer, s.title) for s in session.plan)
+
+        async def run() -> None:
+            session.subscribe(self.batcher.put)
+            try:
+                outcome = await session.run()
+            except Exception as error:  # noqa: BLE001 - shown in the failure view, never a traceback
+                outcome = f"crashed: {error or type(error).__name__}"
+            self.post_message(InstallFinished(outcome))
+
+        self.engine.submit(run())
+
+    def on_install_events_arrived(self, _: InstallEventsArrived) -> None:
+        events = self.batcher.take()
+        if not events or self.progress is None:
+            return
+        for event in events:
+            self.progress.apply(event)
+        if isinstance(self.cluster_view, InstallScreen):
+            self.cluster_view.refresh_progress()
+
+    def on_install_finished(self, message: InstallFinished) -> None:
+        self.on_install_events_arrived(InstallEventsArrived())
+        if self.progress is not None and not self.progress.outcome:
+            self.progress.outcome = message.outcome
+        if isinstance(self.cluster_view, InstallScreen):
+            self.cluster_view.refresh_progress()
+        if self._exit_when_finished:
+            self.exit(message.outcome)
+
+    def _tick(self) -> None:
+        if self.progress is not None and self.progress.running:
+            if self.engine_clock is not None:
+                self.progress.now = max(self.progress.now, self.engine_clock.now())
+            if isinstance(self.cluster_view, InstallScreen):
+                self.cluster_view.refresh_progress()
+
+    def interrupt_install_and_exit(self) -> None:
+        if self.session is None:
+            self.exit("interrupted")
+            return
+        self._exit_when_finished = True
+        self.session.interrupt()
+        self.set_timer(15, lambda: self.exit("interrupted"))
+
+    # --- theme and palette ------------------------------------------------------------------------
+
+    def toggle_theme(self) -> None:
+        self.theme = LIGHT if self.theme == DARK else DARK
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Light / dark theme", "Switch between the light and the dark theme", self.toggle_theme)
+        if isinstance(screen, ClusterView):
+            yield SystemCommand("Pause / resume flows", "Freeze the flow list; new flows are counted", screen.action_pause)
+            yield SystemCommand("Maximise pane", "Give the focused pane the whole screen (again to restore)", screen.action_maximise)
+            yield SystemCommand("Filter pane", "Filter the focused pane", screen.action_start_filter)
+            yield SystemCommand("Show dropped flows", "Filter the flows pane to verdict DROPPED",
+                                lambda: (screen.apply_filter("flows", "verdict:dropped"), screen.action_focus_pane("flows")))
+            yield SystemCommand("Show pod problems", "Focus the pod-health pane", lambda: screen.action_focus_pane("pods"))
+            yield SystemCommand("Keys and colours", "The help screen", screen.action_help)
+
+
+def create_app(
+    mode: str = "dashboard",
+    *,
+    drivers: Drivers | None = None,
+    clock: Clock | None = None,
+    talos_targets: Iterable[TalosTarget] = (),
+    snapshot: ClusterSnapshot | None = None,
+    session_factory: Callable[[], object] | None = None,
+    simulation_note: str = "",
+    theme: str = DARK,
+    min_interval: float = 0.2,
+) -> PlatformApp:
+    """`drivers` makes the app observe a cluster (real or simulated) on the engine thread;
+    `snapshot` shows a fixed snapshot (tests, screenshots); `session_factory` (install mode)
+    creates an `InstallSession` on those same drivers, called again for a retry."""
+    feed = LiveFeed(drivers, clock, talos_targets=talos_targets, min_interval=min_interval) if drivers is not None else None
+    return PlatformApp(
+        mode=mode, feed=feed, snapshot=snapshot, session_factory=session_factory, clock=clock,
+        simulation_note=simulation_note, theme=theme,
+    )

@@ -1,0 +1,101 @@
+"""The one background thread where the engine runs (observer, install session, detail lookups),
+on its own asyncio loop, and the thread-safe hand-over to the UI.
+
+Everything engine-side shares that loop: the simulated platform's virtual clock and in-memory
+drivers belong to one loop. Snapshots are coalesced at the hand-over: the newest replaces any
+the UI has not taken yet, and a message is posted only when the slot was empty.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from concurrent.futures import Future
+from typing import Any, Callable, Coroutine
+
+from talos_platform.engine.observe import ClusterSnapshot
+from talos_platform.engine.run.events import Event
+
+
+class EngineThread:
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, name="engine", daemon=True)
+        self._started = False
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    def start(self) -> None:
+        if not self._started:
+            self._started = True
+            self._thread.start()
+
+    def submit(self, coroutine: Coroutine[Any, Any, Any]) -> Future:
+        self.start()
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop)
+
+    async def call(self, coroutine: Coroutine[Any, Any, Any], timeout: float = 10.0) -> Any:
+        """Await engine work from the UI loop."""
+        return await asyncio.wait_for(asyncio.wrap_future(self.submit(coroutine)), timeout)
+
+    def stop(self) -> None:
+        if not self._started:
+            return
+
+        async def cancel_all() -> None:
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        try:
+            asyncio.run_coroutine_threadsafe(cancel_all(), self.loop).result(timeout=5)
+        except Exception:  # noqa: BLE001 - shutting down regardless
+            pass
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=5)
+
+
+class SnapshotSlot:
+    """Holds the newest snapshot until the UI takes it."""
+
+    def __init__(self, notify: Callable[[], None]):
+        self._lock = threading.Lock()
+        self._snapshot: ClusterSnapshot | None = None
+        self._notify = notify
+
+    def put(self, snapshot: ClusterSnapshot) -> None:
+        with self._lock:
+            was_empty = self._snapshot is None
+            self._snapshot = snapshot
+        if was_empty:
+            self._notify()
+
+    def take(self) -> ClusterSnapshot | None:
+        with self._lock:
+            snapshot, self._snapshot = self._snapshot, None
+        return snapshot
+
+
+class EventBatcher:
+    """Collects install events and posts them as one message while the UI is busy."""
+
+    def __init__(self, notify: Callable[[], None]):
+        self._lock = threading.Lock()
+        self._pending: list[Event] = []
+        self._notify = notify
+
+    def put(self, event: Event) -> None:
+        with self._lock:
+            first = not self._pending
+            self._pending.append(event)
+        if first:
+            self._notify()
+
+    def take(self) -> list[Event]:
+        with self._lock:
+            events, self._pending = self._pending, []
+        return events
+

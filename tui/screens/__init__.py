@@ -1,0 +1,1 @@
+"""Screens: install, dashboard, help, detail and confirmation modals."""

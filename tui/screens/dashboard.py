@@ -1,0 +1,186 @@
+"""The day-2 dashboard: nodes, apps by wave, pod health and Hubble flows, live."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Static
+
+from talos_platform.engine.observe import ClusterSnapshot
+
+from ..widgets.grid import PANE_IDS, ClusterPanes
+from ..widgets.pane import Pane
+from .detail import DetailScreen, Jump
+
+
+class ClusterView(Screen):
+    """Shared by the dashboard and the install screen: the panes, filter, maximise, pause, drill-down."""
+
+    BINDINGS = [
+        Binding("slash", "start_filter", "Filter"),
+        Binding("escape", "back", "Back", show=False),
+        Binding("z", "maximise", "Maximise"),
+        Binding("p", "pause", "Pause flows"),
+        Binding("t", "toggle_theme", "Theme"),
+        Binding("question_mark", "help", "Help"),
+        Binding("1", "focus_pane('nodes')", "Nodes", show=False),
+        Binding("2", "focus_pane('apps')", "Apps", show=False),
+        Binding("3", "focus_pane('pods')", "Pods", show=False),
+        Binding("4", "focus_pane('flows')", "Flows", show=False),
+    ]
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.snapshot: ClusterSnapshot | None = None
+        self.maximised: str | None = None
+        self._filter_target: str | None = None
+
+    # --- composition helpers -------------------------------------------------------------------
+
+    def banner(self) -> Static:
+        return Static("", id="banner")
+
+    def filter_input(self) -> Input:
+        input_ = Input(placeholder="filter: words, or for flows ns:NAME pod:NAME verdict:dropped — Enter to apply, Esc to cancel", id="filter")
+        input_.display = False
+        return input_
+
+    @property
+    def panes(self) -> ClusterPanes:
+        return self.query_one(ClusterPanes)
+
+    def pane(self, pane_id: str) -> Pane:
+        return self.panes.pane(pane_id)
+
+    # --- data -----------------------------------------------------------------------------------
+
+    def show_snapshot(self, snapshot: ClusterSnapshot) -> None:
+        self.snapshot = snapshot
+        self.panes.show(snapshot)
+        banner = self.query_one("#banner", Static)
+        banner.display = snapshot.simulated
+        if snapshot.simulated:
+            banner.update(self.app.simulation_label())
+
+    def redraw(self) -> None:
+        if self.snapshot is not None:
+            self.panes.show(self.snapshot)
+
+    # --- actions --------------------------------------------------------------------------------
+
+    def focused_pane(self) -> Pane | None:
+        node = self.focused
+        while node is not None and not isinstance(node, Pane):
+            node = node.parent
+        return node
+
+    def action_focus_pane(self, pane_id: str) -> None:
+        self.pane(pane_id).table.focus()
+
+    def action_start_filter(self) -> None:
+        pane = self.focused_pane() or self.pane("pods")
+        self._filter_target = pane.id
+        box = self.query_one("#filter", Input)
+        box.value = pane.query_text
+        box.border_title = f"Filter {pane.border_title}"
+        box.display = True
+        box.focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id != "filter":
+            return
+        self.apply_filter(self._filter_target or "pods", event.value.strip())
+        self._close_filter()
+
+    def apply_filter(self, pane_id: str, text: str) -> None:
+        self.pane(pane_id).query_text = text
+        self.redraw()
+
+    def _close_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.display = False
+        if self._filter_target:
+            self.pane(self._filter_target).table.focus()
+        self._filter_target = None
+
+    def action_back(self) -> None:
+        box = self.query_one("#filter", Input)
+        if box.display:
+            self._close_filter()
+            return
+        if self.maximised:
+            self.action_maximise()
+            return
+        pane = self.focused_pane()
+        if pane is not None and pane.query_text:
+            self.apply_filter(pane.id, "")
+
+    def action_maximise(self) -> None:
+        pane = self.focused_pane() or self.pane("nodes")
+        target = None if self.maximised else pane.id
+        self.maximised = target
+        for pane_id in PANE_IDS:
+            self.pane(pane_id).display = target is None or pane_id == target
+        self.panes.set_class(target is not None, "maximised")
+        self.redraw()
+        (self.pane(target) if target else pane).table.focus()
+
+    def action_pause(self) -> None:
+        self.panes.paused = None if self.panes.paused is not None else self.snapshot
+        self.redraw()
+
+    def action_toggle_theme(self) -> None:
+        self.app.toggle_theme()
+
+    def action_help(self) -> None:
+        from .help import HelpScreen
+
+        self.app.push_screen(HelpScreen())
+
+    # --- drill-down and cross-links -------------------------------------------------------------
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        pane = event.data_table.parent
+        if not isinstance(pane, Pane) or pane.id not in PANE_IDS or self.snapshot is None:
+            return
+        key = pane.key_at(event.cursor_row)
+        if key and not key.startswith(("more", "layer:")):
+            self.open_detail(key)
+
+    def open_detail(self, key: str) -> None:
+        assert self.snapshot is not None
+        self.app.push_screen(DetailScreen(key, self.snapshot, self.app.feed), self.follow_jump)
+
+    def follow_jump(self, jump: Jump | None) -> None:
+        if not jump:
+            return
+        target, value = jump
+        if target == "flows":
+            self.apply_filter("flows", f"pod:{value}")
+            self.action_focus_pane("flows")
+        elif target == "app":
+            self.pane("apps").query_text = ""
+            self.redraw()
+            self.pane("apps").select_key(f"app:{value}")
+            self.action_focus_pane("apps")
+        elif target == "node":
+            self.pane("nodes").query_text = ""
+            self.redraw()
+            self.pane("nodes").select_key(f"node:{value}")
+            self.action_focus_pane("nodes")
+
+
+class DashboardScreen(ClusterView):
+    BINDINGS = [Binding("q", "app.quit", "Quit")]
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False)
+        yield self.banner()
+        yield ClusterPanes(id="cluster")
+        yield self.filter_input()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#banner").display = False
+        self.action_focus_pane("nodes")

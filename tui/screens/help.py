@@ -1,0 +1,56 @@
+"""Help on `?`: every key, and what the colours mean."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from ..styles import BAD, GOOD, MUTED, WAIT, WARN
+
+KEYS = (
+    ("Tab / Shift+Tab, 1-4", "move between panes"),
+    ("↑ ↓ PgUp PgDn, mouse", "move within a pane"),
+    ("Enter", "details: conditions, events, recent flows"),
+    ("f / a / n (in pod details)", "jump to the pod's flows, its ArgoCD app, its node"),
+    ("/", "filter the focused pane (flows: ns:NAME pod:NAME verdict:dropped)"),
+    ("Esc", "close, clear the filter, restore a maximised pane"),
+    ("z", "maximise the focused pane (again to restore)"),
+    ("p", "pause / resume the flow stream (new flows are counted meanwhile)"),
+    ("t", "light / dark theme"),
+    ("Ctrl+P", "command palette"),
+    ("r", "retry a failed install (install screen)"),
+    ("?", "this help"),
+    ("q", "quit (asks first while an install runs)"),
+)
+
+
+def help_renderable() -> Table:
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column()
+    for key, meaning in KEYS:
+        table.add_row(key, meaning)
+    table.add_row("", "")
+    legend = Text()
+    for glyph, meaning, colour in (("✓", "done / healthy", GOOD), ("◌", "in progress", WAIT), ("●", "needs attention", WARN),
+                                   ("✗", "failed / unreachable / dropped", BAD), ("·", "not started", MUTED)):
+        legend.append(f"{glyph} {meaning}   ", style=colour)
+    table.add_row("Colours", legend)
+    return table
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help-body", classes="modal-body") as body:
+            body.border_title = "Keys"
+            yield Static(help_renderable())
+
+    def action_dismiss(self) -> None:
+        self.dismiss(None)

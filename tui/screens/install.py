@@ -1,0 +1,134 @@
+"""The live install: layers 0-4 as a checklist, the selected step's output, the cluster panes
+lighting up as their layer comes online, a failure view with the hint and a retry key."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, Footer, Header, Static
+
+from ..install_state import InstallProgress
+from ..styles import BAD, GOOD
+from ..widgets.grid import ClusterPanes
+from ..widgets.step_output import StepOutput
+from ..widgets.steps import StepsPane, steps_content
+from .dashboard import ClusterView
+
+
+def failure_text(progress: InstallProgress) -> Text:
+    step = progress.steps.get(progress.failed_step or "")
+    text = Text()
+    if step is None:
+        text.append(f"✗ install {progress.outcome}", style=f"bold {BAD}")
+    else:
+        text.append(f"✗ {step.title} failed", style=f"bold {BAD}")
+        text.append(f"  ({step.id})\n")
+        text.append(step.error + "\n")
+        if step.hint:
+            text.append("What to do: ", style="bold")
+            text.append(step.hint + "\n")
+    text.append("\nr", style="bold")
+    text.append(" retry (finished steps are re-checked, not redone)   ")
+    text.append("q", style="bold")
+    text.append(" quit (running the install again resumes)")
+    return text
+
+
+class InstallScreen(ClusterView):
+    BINDINGS = [
+        Binding("r", "retry", "Retry"),
+        Binding("q", "request_quit", "Quit"),
+    ]
+
+    def __init__(self, progress: InstallProgress, **kwargs):
+        super().__init__(**kwargs)
+        self.progress = progress
+        self.follow_running = True
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False)
+        yield self.banner()
+        with Horizontal(id="install-top"):
+            yield StepsPane(id="steps", title="Install steps")
+            with Vertical(id="install-right"):
+                yield StepOutput(id="output")
+                yield Static("", id="failure")
+        yield ClusterPanes(id="cluster", classes="install")
+        yield self.filter_input()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#banner").display = False
+        self.query_one("#failure").display = False
+        self.refresh_progress()
+        self.query_one(StepsPane).table.focus()
+
+    @property
+    def steps_pane(self) -> StepsPane:
+        return self.query_one(StepsPane)
+
+    def refresh_progress(self) -> None:
+        """Redraw the checklist, the output and the failure view from `progress`."""
+        pane = self.steps_pane
+        pane.show(steps_content(self.progress))
+        if self.follow_running and self.progress.last_started:
+            pane.select_key(f"step:{self.progress.last_started}")
+        self._show_selected_output()
+        failure = self.query_one("#failure", Static)
+        failed = self.progress.outcome in ("failed", "interrupted") or self.progress.outcome.startswith("crashed")
+        failure.display = failed
+        if failed:
+            failure.update(failure_text(self.progress))
+        if self.progress.outcome == "succeeded":
+            self.sub_title = "install succeeded"
+        if self.progress.simulated:
+            banner = self.query_one("#banner", Static)
+            banner.display = True
+            banner.update(self.app.simulation_label())
+
+    def _show_selected_output(self) -> None:
+        key = self.steps_pane.selected_key() or ""
+        if key.startswith("step:"):
+            self.query_one(StepOutput).follow(self.progress.steps.get(key[5:]))
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table.parent is self.steps_pane:
+            key = self.steps_pane.key_at(event.cursor_row) or ""
+            # Moving off the running step by hand stops following it.
+            if key != f"step:{self.progress.last_started}" and self.steps_pane.table.has_focus:
+                self.follow_running = False
+            self._show_selected_output()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.data_table.parent is self.steps_pane:
+            self.follow_running = False
+            self._show_selected_output()
+            return
+        super().on_data_table_row_selected(event)
+
+    def action_retry(self) -> None:
+        if self.progress.outcome in ("failed", "interrupted") or self.progress.outcome.startswith("crashed"):
+            self.follow_running = True
+            self.app.start_install()
+
+    def action_request_quit(self) -> None:
+        if not self.progress.running:
+            self.app.exit(self.progress.outcome or "not-started")
+            return
+        from .confirm import ConfirmScreen
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.app.interrupt_install_and_exit()
+
+        self.app.push_screen(
+            ConfirmScreen("An install is running. Quit now?\n\nThe steps in progress are interrupted; "
+                          "running the install again resumes where it stopped."),
+            answered,
+        )
+
+    def status_line(self) -> Text:
+        outcome = self.progress.outcome
+        return Text(f"install {outcome}", style=GOOD if outcome == "succeeded" else BAD) if outcome else Text("")

@@ -1,0 +1,53 @@
+"""Apps-by-wave pane: ArgoCD Applications grouped and ordered by sync wave."""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+from talos_platform.engine.observe import AppView, ClusterSnapshot
+
+from ..styles import BAD, GOOD, MUTED, WAIT, WARN, bad, good, muted
+from .pane import Pane, PaneContent, Row, matches
+
+COLUMNS = ("Wave", "Application", "Sync", "Health", "Message")
+
+WAVE_STATE = {"done": ("✓ done", GOOD), "blocked": ("● blocked", BAD), "waiting": ("… waiting", MUTED)}
+
+
+def health_text(app: AppView) -> Text:
+    if app.health == "Healthy":
+        return good("✓ Healthy")
+    if app.health == "Progressing":
+        return Text("◌ Progressing", style=WAIT)
+    if app.health in ("Degraded", "Missing"):
+        return bad(f"✗ {app.health}")
+    return Text(app.health, style=WARN)
+
+
+def sync_text(app: AppView) -> Text:
+    return good("Synced") if app.sync == "Synced" else Text(app.sync, style=WARN)
+
+
+def apps_content(snapshot: ClusterSnapshot, query: str = "") -> PaneContent:
+    rows = []
+    for wave in snapshot.waves:
+        label, colour = WAVE_STATE[wave.state]
+        members = [a for a in wave.apps if matches(query, a.name, a.sync, a.health, a.message, f"wave {wave.wave}")]
+        if not members:
+            continue
+        rows.append(Row(f"wave:{wave.wave}", (Text(f"{wave.wave:>5}", style="bold"), Text(label, style=colour), "", "", muted(f"{len(wave.apps)} apps"))))
+        for app in members:
+            rows.append(Row(f"app:{app.name}", ("", "  " + app.name, sync_text(app), health_text(app), app.message[:80])))
+    apps = snapshot.apps
+    settled = sum(1 for a in apps if a.settled)
+    summary = Text(f"{settled}/{len(apps)} Synced+Healthy")
+    if snapshot.blocked:
+        summary.append("  " + snapshot.blocked, style=f"bold {BAD}")
+    if query:
+        summary.append(f"  filter: {query}", style="italic")
+    return PaneContent(f"Apps by wave ({len(apps)})", COLUMNS, tuple(rows), summary,
+                       empty="no ArgoCD Applications yet (layer 2 creates them)", online=bool(apps))
+
+
+class AppsPane(Pane):
+    content_function = staticmethod(apps_content)

@@ -1,0 +1,82 @@
+"""Hubble flows pane: the live stream, flows/s, lost events, top dropped pairs; filter and pause."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from rich.text import Text
+
+from talos_platform.engine.observe import ClusterSnapshot, FlowView
+
+from ..styles import BAD, GOOD, MUTED, WARN
+from .pane import Pane, PaneContent, Row, matches
+
+COLUMNS = ("Time", "Verdict", "Source", "Destination", "Port", "Reason")
+MAX_ROWS = 120
+VERDICT_STYLE = {"FORWARDED": GOOD, "DROPPED": f"bold {BAD}", "ERROR": BAD, "AUDIT": WARN}
+
+
+@dataclass(frozen=True)
+class FlowQuery:
+    """`/` text for the flows pane: `ns:NAME`, `pod:NAME`, `verdict:dropped`, and free words."""
+
+    namespace: str = ""
+    pod: str = ""
+    verdict: str = ""
+    words: str = ""
+
+    @classmethod
+    def parse(cls, text: str) -> "FlowQuery":
+        fields = {"namespace": "", "pod": "", "verdict": ""}
+        words = []
+        for token in text.split():
+            name, _, value = token.partition(":")
+            key = {"ns": "namespace", "namespace": "namespace", "pod": "pod", "verdict": "verdict"}.get(name.lower())
+            if key and value:
+                fields[key] = value
+            else:
+                words.append(token)
+        return cls(fields["namespace"], fields["pod"], fields["verdict"].upper(), " ".join(words))
+
+    def accepts(self, flow: FlowView) -> bool:
+        if self.verdict and flow.verdict != self.verdict:
+            return False
+        ends = (flow.source, flow.destination)
+        if self.namespace and not any(e.startswith(self.namespace + "/") for e in ends):
+            return False
+        if self.pod and not any(self.pod in e for e in ends):
+            return False
+        return matches(self.words, flow.source, flow.destination, flow.verdict, flow.drop_reason, flow.node)
+
+
+def flows_content(snapshot: ClusterSnapshot, query: str = "", *, paused: ClusterSnapshot | None = None) -> PaneContent:
+    """With `paused`, the rows stay as they were at the pause and the summary counts what is pending."""
+    shown = paused or snapshot
+    stats = snapshot.flows
+    flow_query = FlowQuery.parse(query)
+    selected = [f for f in reversed(shown.flows.recent) if flow_query.accepts(f)][:MAX_ROWS]
+    rows = tuple(
+        Row(f"flow:{f.time!r}|{f.source}|{f.destination}|{f.verdict}", (
+            time.strftime("%H:%M:%S", time.gmtime(f.time)), Text(f.verdict, style=VERDICT_STYLE.get(f.verdict, "")),
+            f.source, f.destination, f"{f.protocol} {f.port}".strip() if f.port else f.protocol, f.drop_reason,
+        ))
+        for f in selected
+    )
+    summary = Text(f"{stats.flows_per_second:,.0f} flows/s")
+    summary.append(f"  lost events: {stats.lost_events:,}", style=f"bold {BAD}" if stats.lost_events else MUTED)
+    if paused is not None:
+        pending = stats.total_flows - paused.flows.total_flows
+        summary.append(f"  ⏸ PAUSED, {pending:,} new flows pending (p to resume)", style=f"bold {WARN}")
+    if query:
+        summary.append(f"  filter: {query}", style="italic")
+    if stats.error:
+        summary.append(f"\nHubble: {stats.error}", style=WARN)
+    for pair in stats.top_dropped[:3]:
+        summary.append(f"\n✗ {pair.count:>5} dropped {pair.source} → {pair.destination}: {pair.reason}", style=BAD)
+    empty = "Hubble is not available yet (Cilium with Hubble Relay, layer 1)" if not stats.available else "no flows match"
+    return PaneContent(f"Hubble flows ({stats.total_flows:,})", COLUMNS, rows, summary, empty=empty, online=stats.available)
+
+
+class FlowsPane(Pane):
+    content_function = staticmethod(flows_content)

@@ -1,0 +1,41 @@
+"""The four cluster panes together, as the dashboard and the install screen show them."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Grid
+
+from talos_platform.engine.observe import ClusterSnapshot
+
+from .apps import AppsPane, apps_content
+from .flows import FlowsPane, flows_content
+from .nodes import NodesPane, nodes_content
+from .pane import Pane
+from .pods import PodsPane, pods_content
+
+PANE_IDS = ("nodes", "apps", "pods", "flows")
+
+
+class ClusterPanes(Grid):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.paused: ClusterSnapshot | None = None
+
+    def compose(self) -> ComposeResult:
+        yield NodesPane(id="nodes", title="Nodes")
+        yield AppsPane(id="apps", title="Apps by wave")
+        yield PodsPane(id="pods", title="Pod health")
+        yield FlowsPane(id="flows", title="Hubble flows")
+
+    def pane(self, pane_id: str) -> Pane:
+        return self.query_one(f"#{pane_id}", Pane)
+
+    def show(self, snapshot: ClusterSnapshot, only_visible: bool = True) -> None:
+        for pane_id, build in (("nodes", nodes_content), ("apps", apps_content), ("pods", pods_content)):
+            pane = self.pane(pane_id)
+            if only_visible and not pane.display:
+                continue
+            pane.show(build(snapshot, pane.query_text))
+        flows = self.pane("flows")
+        if not only_visible or flows.display:
+            flows.show(flows_content(snapshot, flows.query_text, paused=self.paused))

@@ -1,0 +1,52 @@
+"""Nodes pane: every node at once, unreachable ones included."""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+from talos_platform.engine.observe import ClusterSnapshot, NodeView
+
+from ..styles import bad, good, muted, percent, warn
+from .pane import Pane, PaneContent, Row, matches
+
+COLUMNS = ("Node", "Role", "IP", "Talos", "Kubernetes", "Stage", "Ready", "CPU", "Memory")
+
+
+def node_state(node: NodeView) -> Text:
+    if not node.reachable:
+        # Kubernetes may still call it Ready for a while; the Talos API tells first.
+        return warn("● Ready, Talos API unreachable") if node.ready else bad("✗ unreachable")
+    if node.ready is True:
+        return good("✓ Ready")
+    if node.ready is False:
+        return bad("✗ NotReady")
+    return muted("- not joined")
+
+
+def nodes_content(snapshot: ClusterSnapshot, query: str = "") -> PaneContent:
+    rows = []
+    for node in snapshot.nodes:
+        state = node_state(node)
+        if not matches(query, node.name, node.role, node.address, node.stage, state.plain):
+            continue
+        stage = bad(node.stage) if node.stage == "maintenance" else Text(node.stage or "-")
+        rows.append(Row(f"node:{node.name}", (
+            Text(node.name, style="bold"), "cp" if node.role == "control-plane" else node.role, node.address, node.talos_version or "-",
+            node.kubernetes_version or "-", stage, state,
+            percent(node.cpu_percent, node.cpu_history), percent(node.memory_percent, node.memory_history),
+        )))
+    ready = sum(1 for n in snapshot.nodes if n.ready)
+    unreachable = sum(1 for n in snapshot.nodes if not n.reachable)
+    summary = Text(f"{ready}/{len(snapshot.nodes)} Ready")
+    if unreachable:
+        summary.append(f"  ✗ {unreachable} unreachable", style="bold #e03131")
+    if snapshot.kube_error:
+        summary.append(f"  Kubernetes API: {snapshot.kube_error}", style="#d9480f")
+    if query:
+        summary.append(f"  filter: {query}", style="italic")
+    return PaneContent(f"Nodes ({len(snapshot.nodes)})", COLUMNS, tuple(rows), summary,
+                       empty="no nodes yet (layer 0 brings them up)", online=bool(snapshot.nodes))
+
+
+class NodesPane(Pane):
+    content_function = staticmethod(nodes_content)

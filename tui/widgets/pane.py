@@ -1,0 +1,105 @@
+"""What every pane shows, as data (`PaneContent`), and the widget that draws it in a DataTable.
+
+Pane functions are pure: (snapshot, query) -> PaneContent. The widget only diffs and draws,
+so tests can check a pane's content without running an app.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import DataTable, Static
+
+Cell = Text | str
+
+
+@dataclass(frozen=True)
+class Row:
+    key: str
+    """`kind:identity`, e.g. `pod:shop/web-1`: what Enter opens."""
+    cells: tuple[Cell, ...]
+
+
+@dataclass(frozen=True)
+class PaneContent:
+    title: str
+    columns: tuple[str, ...]
+    rows: tuple[Row, ...] = ()
+    summary: Text = field(default_factory=Text)
+    empty: str = "nothing to show"
+    online: bool = True
+    """False while the layer that feeds this pane is not up yet (the pane is shown dimmed)."""
+
+
+def matches(query: str, *texts: object) -> bool:
+    """Every word of the query appears (case-insensitively) in one of the texts."""
+    if not query:
+        return True
+    haystack = " ".join(str(t) for t in texts).lower()
+    return all(word in haystack for word in query.lower().split())
+
+
+class Pane(Vertical):
+    """A titled table plus a summary line. Subclasses set `content_function`."""
+
+    DEFAULT_CLASSES = "pane"
+
+    def __init__(self, *, id: str, title: str):
+        super().__init__(id=id)
+        self.border_title = title
+        self.query_text = ""
+        self.content: PaneContent | None = None
+        self._drawn_rows: tuple[Row, ...] | None = None
+        self._drawn_columns: tuple[str, ...] = ()
+
+    def compose(self) -> ComposeResult:
+        table = DataTable(cursor_type="row", zebra_stripes=False, id=f"{self.id}-table")
+        yield table
+        yield Static("", classes="pane-summary", id=f"{self.id}-summary")
+
+    @property
+    def table(self) -> DataTable:
+        return self.query_one(DataTable)
+
+    def show(self, content: PaneContent) -> None:
+        """Draw `content`, touching the table only when its rows changed."""
+        self.content = content
+        self.border_title = content.title
+        self.set_class(not content.online, "offline")
+        summary = self.query_one(".pane-summary", Static)
+        summary.update(content.summary if content.rows or not content.online else Text(content.empty, style="italic") + Text("  ") + content.summary)
+        if content.rows == self._drawn_rows and content.columns == self._drawn_columns:
+            return
+        table = self.table
+        selected = self.selected_key()
+        if content.columns != self._drawn_columns:
+            table.clear(columns=True)
+            table.add_columns(*content.columns)
+            self._drawn_columns = content.columns
+        else:
+            table.clear()
+        table.add_rows([row.cells for row in content.rows])
+        # DataTable keys are needed for selection; keep our own index instead of keys per add.
+        self._keys = [row.key for row in content.rows]
+        self._drawn_rows = content.rows
+        if selected in self._keys:
+            table.move_cursor(row=self._keys.index(selected), animate=False, scroll=False)
+
+    def selected_key(self) -> str | None:
+        keys = getattr(self, "_keys", [])
+        row = self.table.cursor_row if keys else -1
+        return keys[row] if 0 <= row < len(keys) else None
+
+    def key_at(self, row: int) -> str | None:
+        keys = getattr(self, "_keys", [])
+        return keys[row] if 0 <= row < len(keys) else None
+
+    def select_key(self, key: str) -> bool:
+        keys = getattr(self, "_keys", [])
+        if key not in keys:
+            return False
+        self.table.move_cursor(row=keys.index(key), animate=False)
+        return True

@@ -1,0 +1,51 @@
+"""Step checklist: layers 0-4, each step with its state, duration and retries."""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+from ..install_state import InstallProgress
+from ..styles import BAD, GOOD, MUTED, WAIT, WARN
+from .pane import Pane, PaneContent, Row
+
+COLUMNS = ("", "Step", "Time", "Retries")
+LAYER_NAMES = {
+    0: "Talos nodes",
+    1: "bootstrap: Gateway API, Cilium, ArgoCD",
+    2: "ArgoCD layer-0 apps",
+    3: "platform services",
+    4: "applications",
+}
+STATE_GLYPH = {
+    "pending": ("·", MUTED), "running": ("◌", WAIT), "retrying": ("↻", WARN), "succeeded": ("✓", GOOD),
+    "skipped": ("✓", MUTED), "failed": ("✗", f"bold {BAD}"), "interrupted": ("‖", WARN),
+}
+
+
+def steps_content(progress: InstallProgress) -> PaneContent:
+    rows = []
+    layers = sorted({s.layer for s in progress.steps.values()})
+    for layer in layers:
+        steps = [s for s in progress.steps.values() if s.layer == layer]
+        done = sum(1 for s in steps if s.state in ("succeeded", "skipped"))
+        style = GOOD if done == len(steps) else ("bold" if any(s.state != "pending" for s in steps) else MUTED)
+        rows.append(Row(f"layer:{layer}", (Text(f"L{layer}", style=style), Text(f"{LAYER_NAMES.get(layer, '')}", style=style), Text(f"{done}/{len(steps)}", style=style), "")))
+        for step in steps:
+            glyph, colour = STATE_GLYPH.get(step.state, ("?", ""))
+            elapsed = progress.elapsed(step)
+            rows.append(Row(f"step:{step.id}", (
+                Text(glyph, style=colour), Text("  " + step.title, style=colour if step.state == "failed" else ""),
+                f"{elapsed:.1f}s" if elapsed is not None else "",
+                Text(str(step.retries), style=WARN) if step.retries else "",
+            )))
+    total = len(progress.steps)
+    done = sum(1 for s in progress.steps.values() if s.state in ("succeeded", "skipped"))
+    summary = Text(f"{done}/{total} steps done")
+    if progress.outcome:
+        colour = GOOD if progress.outcome == "succeeded" else BAD
+        summary.append(f"  install {progress.outcome}", style=f"bold {colour}")
+    return PaneContent("Install steps", COLUMNS, tuple(rows), summary, empty="planning…")
+
+
+class StepsPane(Pane):
+    pass
