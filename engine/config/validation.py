@@ -244,6 +244,14 @@ def _is_ip(text: str) -> bool:
 Interface = ipaddress.IPv4Interface
 
 
+def _plain_ip(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The IP of a node address, with or without prefix length; None if it is not one."""
+    try:
+        return ipaddress.ip_interface(address.strip()).ip
+    except ValueError:
+        return None
+
+
 def _node_interface(config: PlatformConfig, index: int, found: _Collector) -> Interface | None:
     """The node's address with its subnet, or None after reporting why it is unusable."""
     node = config.nodes[index]
@@ -319,18 +327,19 @@ def _check_nodes(config: PlatformConfig, found: _Collector) -> dict[int, Interfa
             first = names[node.name]
             found.error(f"{prefix}.name", f"{node.name!r} is also the name of nodes[{first}]", "give every node its own name")
         names.setdefault(node.name, index)
+        ip = _plain_ip(node.address)
+        if ip is not None and ip in ips:
+            first = ips[ip]
+            found.error(
+                f"{prefix}.address",
+                f"{ip} is also the address of nodes[{first}] ({config.nodes[first].name})",
+                "give every node its own IP",
+            )
+        elif ip is not None:
+            ips[ip] = index
         interface = _node_interface(config, index, found)
-        if interface is not None:
-            if interface.ip in ips:
-                first = ips[interface.ip]
-                found.error(
-                    f"{prefix}.address",
-                    f"{interface.ip} is also the address of nodes[{first}] ({config.nodes[first].name})",
-                    "give every node its own IP",
-                )
-            else:
-                ips[interface.ip] = index
-                interfaces[index] = interface
+        if interface is not None and ips.get(interface.ip) == index:
+            interfaces[index] = interface
         if metal and not re.match(r"^/dev/\S+$", node.install_disk):
             found.error(f"{prefix}.installDisk", f"{node.install_disk!r} is not a disk device path", "e.g. /dev/sda or /dev/nvme0n1")
         if node.link is not None and not _INTERFACE_NAME.match(node.link):
@@ -397,9 +406,9 @@ def _check_vip(config: PlatformConfig, interfaces: dict[int, Interface], found: 
     if vip.version == 6:
         found.error("cluster.vip", "IPv6 VIPs are not supported", "use an IPv4 address")
         return
-    for index, interface in interfaces.items():
-        if interface.ip == vip:
-            found.error("cluster.vip", f"{vip} is the IP of nodes[{index}] ({config.nodes[index].name})", "use an unused IP for the VIP")
+    for index, node in enumerate(config.nodes):
+        if _plain_ip(node.address) == vip:
+            found.error("cluster.vip", f"{vip} is the IP of nodes[{index}] ({node.name})", "use an unused IP for the VIP")
     subnets = [(index, interfaces[index].network) for index in control_planes if index in interfaces]
     if not subnets:
         return

@@ -90,6 +90,7 @@ CASES = [
     Case("malformed node IP", setter("nodes", 3, "address", value="192.168.10.300/24"), {"nodes[3].address"}),
     Case("node IP that is a word", setter("nodes", 5, "address", value="worker-three"), {"nodes[5].address"}),
     Case("duplicate node IP", setter("nodes", 3, "address", value="192.168.10.11/24"), {"nodes[3].address"}, says="nodes[0]"),
+    Case("duplicate node IP written without prefix", setter("nodes", 3, "address", value="192.168.10.12"), {"nodes[3].address"}, says="nodes[1]"),
     Case("node IP without prefix and no nodeSubnet", setter("nodes", 4, "address", value="192.168.10.22"), {"nodes[4].address"}, says="prefix"),
     Case("node IP is the network address", setter("nodes", 3, "address", value="192.168.10.0/24"), {"nodes[3].address"}, says="network"),
     Case("node IP is the broadcast address", setter("nodes", 5, "address", value="192.168.10.255/24"), {"nodes[5].address"}, says="broadcast"),
@@ -113,6 +114,12 @@ CASES = [
     # VIP
     Case("VIP missing with 3 control planes", deleter("cluster", "vip"), {"cluster.vip"}, says="required"),
     Case("VIP equal to a node IP", setter("cluster", "vip", value="192.168.10.22"), {"cluster.vip"}, says="nodes[4]"),
+    Case(
+        "VIP equal to a node IP written without prefix",
+        both(setter("cluster", "network", "nodeSubnet", value="192.168.10.0/24"), setter("nodes", 4, "address", value="192.168.10.10")),
+        {"cluster.vip"},
+        says="nodes[4]",
+    ),
     Case("VIP outside the control planes' subnet", setter("cluster", "vip", value="10.0.0.10"), {"cluster.vip"}, says="outside"),
     Case("VIP is the subnet's network address", setter("cluster", "vip", value="192.168.10.0"), {"cluster.vip"}, says="network"),
     Case("VIP is the subnet's broadcast address", setter("cluster", "vip", value="192.168.10.255"), {"cluster.vip"}, says="broadcast"),
