@@ -24,7 +24,13 @@ return assessed
 def argocd_values(config: PlatformConfig) -> dict[str, Any]:
     return {
         "global": {"domain": f"argocd.{config.domain.base}"},
-        "configs": {"cm": {APPLICATION_HEALTH_KEY: APPLICATION_HEALTH_LUA}},
+        "configs": {
+            "cm": {
+                APPLICATION_HEALTH_KEY: APPLICATION_HEALTH_LUA,
+                # Apps may use kustomize `helmCharts`, as bootstrap/ does.
+                "kustomize.buildOptions": "--enable-helm",
+            }
+        },
         # No single sign-on is configured, so Dex would only cost memory.
         "dex": {"enabled": False},
     }
