@@ -57,6 +57,7 @@ class FollowApplications(BaseStep):
         needs: tuple[str, ...] = (),
         layer: int,
         timeout: float | None = None,
+        namespace: str = ARGOCD_NAMESPACE,
     ):
         super().__init__(config, step_id=step_id, title=title, needs=needs)
         self.group = group
@@ -64,6 +65,7 @@ class FollowApplications(BaseStep):
         self.expected = expected
         self.at_least_one = at_least_one
         self.layer = layer
+        self.namespace = namespace
         if timeout is not None:
             self.timeout = timeout
 
@@ -77,15 +79,15 @@ class FollowApplications(BaseStep):
         return ok, text
 
     async def _check(self, ctx: "StepContext") -> CheckResult:
-        listed = await ctx.drivers.kube.list(APPLICATIONS, ARGOCD_NAMESPACE)
-        ok, text = self._status({(ARGOCD_NAMESPACE, name_of(a)): a for a in listed.items})
+        listed = await ctx.drivers.kube.list(APPLICATIONS, self.namespace)
+        ok, text = self._status({(self.namespace, name_of(a)): a for a in listed.items})
         if ok:
             return done(text)
-        return todo(text, Action(f"follow {self.group} until Synced and Healthy", api_call=f"WATCH argoproj.io/v1alpha1 Application -n {ARGOCD_NAMESPACE}"))
+        return todo(text, Action(f"follow {self.group} until Synced and Healthy", api_call=f"WATCH argoproj.io/v1alpha1 Application -n {self.namespace}"))
 
     async def _wait(self, ctx: "StepContext") -> None:
         try:
-            await wait_for_objects(ctx, APPLICATIONS, self._status, timeout=self.timeout, namespace=ARGOCD_NAMESPACE)
+            await wait_for_objects(ctx, APPLICATIONS, self._status, timeout=self.timeout, namespace=self.namespace)
         except WaitTimedOut as timed_out:
             raise PermanentError(
                 f"{timed_out.status} (not converged within {self.timeout:g}s)",
