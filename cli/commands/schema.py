@@ -27,7 +27,8 @@ def platform_json_schema() -> dict[str, Any]:
     from talos_platform.engine.config.models import PlatformConfig
 
     schema = PlatformConfig.model_json_schema(by_alias=True, mode="validation")
-    return {"$schema": JSON_SCHEMA_DIALECT, "title": "talos-platform config", **{k: v for k, v in schema.items() if k != "title"}}
+    schema.pop("title", None)
+    return {"$schema": JSON_SCHEMA_DIALECT, "title": "talos-platform config", **schema}
 
 
 def render_schema() -> str:

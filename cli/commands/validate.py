@@ -42,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
         try:
             secrets = load_secrets(args.secrets, os.environ)
         except UserError as error:
-            problems.append(Problem(f"secrets ({args.secrets})" if args.secrets else "secrets", error.message, error.hint or ""))
+            where = f"secrets ({args.secrets})" if args.secrets else "secrets"
+            problems.append(Problem(where, error.message, error.hint or ""))
 
     if config is not None:
         problems += validate(config, secrets)

@@ -81,9 +81,9 @@ def parse_config(text: str, source: str = "config") -> PlatformConfig:
     except yaml.YAMLError as error:
         raise ConfigInvalid([_yaml_problem(error, source)], source) from None
     if data is None:
-        raise ConfigInvalid([Problem("", "the file is empty", "start from examples/metal-3cp-3w.yaml or run `talos-platform`")], source)
+        raise _whole_file("the file is empty", "start from examples/metal-3cp-3w.yaml or run `talos-platform`", source)
     if not isinstance(data, dict):
-        raise ConfigInvalid([Problem("", "the file must be a YAML mapping (`key: value` lines)", "start from examples/metal-3cp-3w.yaml")], source)
+        raise _whole_file("the file must be a YAML mapping (`key: value` lines)", "start from examples/metal-3cp-3w.yaml", source)
     problems = _header_problems(data) + _secret_key_problems(data, ())
     try:
         config = PlatformConfig.model_validate(data)
@@ -102,15 +102,15 @@ def read_config(path: Path | str) -> PlatformConfig:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigInvalid([Problem("", "file not found", "check the path, or run `talos-platform` to create a config")], source) from None
+        raise _whole_file("file not found", "check the path, or run `talos-platform` to create a config", source) from None
     except IsADirectoryError:
-        raise ConfigInvalid([Problem("", "is a directory, not a config file", "give the path of a YAML file")], source) from None
+        raise _whole_file("is a directory, not a config file", "give the path of a YAML file", source) from None
     except PermissionError:
-        raise ConfigInvalid([Problem("", "permission denied", "make the file readable by you")], source) from None
+        raise _whole_file("permission denied", "make the file readable by you", source) from None
     except UnicodeDecodeError:
-        raise ConfigInvalid([Problem("", "is not UTF-8 text", "save the file as UTF-8 YAML")], source) from None
+        raise _whole_file("is not UTF-8 text", "save the file as UTF-8 YAML", source) from None
     except OSError as error:
-        raise ConfigInvalid([Problem("", f"cannot read the file: {error.strerror}", "")], source) from None
+        raise _whole_file(f"cannot read the file: {error.strerror}", "", source) from None
     return parse_config(text, source)
 
 
@@ -150,6 +150,10 @@ def _drop_empty_lists(data: dict[str, Any]) -> None:
             del data[key]
 
 
+def _whole_file(message: str, hint: str, source: str) -> ConfigInvalid:
+    return ConfigInvalid([Problem("", message, hint)], source)
+
+
 def _yaml_problem(error: yaml.YAMLError, source: str) -> Problem:
     mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
     where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else source
@@ -163,7 +167,8 @@ def _header_problems(data: dict[str, Any]) -> list[Problem]:
     problems = []
     for key, expected, what in (("apiVersion", API_VERSION, "config format version"), ("kind", KIND, "kind")):
         if key not in data:
-            problems.append(Problem(key, f"missing; this talos-platform reads `{key}: {expected}`", f"add `{key}: {expected}` at the top"))
+            message = f"missing; this talos-platform reads `{key}: {expected}`"
+            problems.append(Problem(key, message, f"add `{key}: {expected}` at the top"))
         elif data[key] != expected:
             problems.append(
                 Problem(
@@ -181,7 +186,8 @@ def _secret_key_problems(data: Any, location: tuple[Any, ...]) -> list[Problem]:
         for key, value in data.items():
             here = (*location, key)
             if isinstance(key, str) and _SECRET_LOOKING_KEY.search(key) and key not in _model_keys():
-                problems.append(Problem(format_path(here), f"`{key}` looks like a secret; the config file must not hold secrets", SECRETS_HINT))
+                message = f"`{key}` looks like a secret; the config file must not hold secrets"
+                problems.append(Problem(format_path(here), message, SECRETS_HINT))
             else:
                 problems += _secret_key_problems(value, here)
     elif isinstance(data, list):
@@ -217,7 +223,8 @@ def _pydantic_problems(error: pydantic.ValidationError) -> list[Problem]:
             known = _known_keys(location[:-1])
             close = suggest(str(location[-1]), known)
             message = f"unknown key `{location[-1]}`"
-            hint = (f"did you mean `{close}`? " if close else "") + (f"known keys here: {', '.join(known)}" if known else "remove it")
+            hint = f"did you mean `{close}`? " if close else ""
+            hint += f"known keys here: {', '.join(known)}" if known else "remove it"
         else:
             message, hint = item["msg"][0].lower() + item["msg"][1:], _description_hint(location)
             value = item.get("input")  # its type only: the value itself is never echoed

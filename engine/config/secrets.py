@@ -105,12 +105,16 @@ def load_secrets(path: Path | str | None = None, environ: Mapping[str, str] | No
     return Secrets(**{SECRET_KEYS[key]: value for key, value in values.items()})
 
 
+_LINES_HINT = "write `key: value` lines, e.g. `gitToken: ...`"
+
+
 def _read_secrets_file(path: Path) -> dict[str, str]:
     where = str(path)
     try:
         mode = path.stat().st_mode
     except FileNotFoundError:
-        raise UserError("secrets file not found", where=where, hint="create it, or give secrets by environment variables") from None
+        hint = "create it, or give secrets by environment variables"
+        raise UserError("secrets file not found", where=where, hint=hint) from None
     except OSError as error:
         raise UserError(f"cannot read the secrets file: {error.strerror}", where=where) from None
     if not stat.S_ISREG(mode):
@@ -131,11 +135,11 @@ def _read_secrets_file(path: Path) -> dict[str, str]:
         # Never echo the YAML error's snippet: it would show secret values.
         mark = getattr(error, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark is not None else ""
-        raise UserError(f"the secrets file is not valid YAML{at}", where=where, hint="write `key: value` lines, e.g. `gitToken: ...`") from None
+        raise UserError(f"the secrets file is not valid YAML{at}", where=where, hint=_LINES_HINT) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise UserError("the secrets file must be a mapping of names to values", where=where, hint="write `key: value` lines, e.g. `gitToken: ...`")
+        raise UserError("the secrets file must be a mapping of names to values", where=where, hint=_LINES_HINT)
     values: dict[str, str] = {}
     for key, value in data.items():
         if key not in SECRET_KEYS:

@@ -111,8 +111,14 @@ def is_email(text: str) -> bool:
     )
 
 
+GIT_CREDENTIALS_PROBLEM = "contains credentials"
+
+
 def git_url_problem(url: str) -> str | None:
-    """Why `url` is not a usable Git URL (https://, ssh:// or git@host:path), or None."""
+    """Why `url` is not a usable Git URL (https://, ssh:// or git@host:path), or None.
+
+    The reason never quotes the URL: it may hold credentials.
+    """
     if not url.strip():
         return "is empty"
     if _SCP_LIKE_GIT_URL.match(url):
@@ -122,12 +128,12 @@ def git_url_problem(url: str) -> str | None:
         hostname = parsed.hostname
     except ValueError:  # e.g. an unclosed `[` of an IPv6 host
         return "is not a valid URL"
+    if parsed.password is not None or (parsed.scheme in ("http", "https") and parsed.username):
+        return GIT_CREDENTIALS_PROBLEM
     if parsed.scheme == "http":
         return "uses plain http, which sends credentials and content unprotected"
     if parsed.scheme not in ("https", "ssh") or not hostname:
         return "is not an https://, ssh:// or git@host:path URL"
-    if parsed.password is not None or (parsed.scheme == "https" and parsed.username):
-        return "contains credentials"
     if parsed.path.strip("/") == "":
         return "names no repository path"
     return None
@@ -142,7 +148,8 @@ def _network_problem(text: str) -> tuple[ipaddress.IPv4Network | None, str | Non
     if "/" not in text:
         return None, f"{text!r} has no prefix length", f"write it as {loose.network_address}/NN, e.g. 10.244.0.0/16"
     if loose.version == 6:
-        return None, "IPv6 networks are not supported", "use an IPv4 CIDR; the rendered Talos and Cilium settings are IPv4 only"
+        hint = "use an IPv4 CIDR; the rendered Talos and Cilium settings are IPv4 only"
+        return None, "IPv6 networks are not supported", hint
     if str(loose.network_address) != text.split("/")[0]:
         return None, f"{text} has host bits set", f"use the network address: {loose}"
     return loose, None, ""  # type: ignore[return-value]
@@ -195,9 +202,17 @@ def _check_cluster(config: PlatformConfig, found: _Collector) -> None:
     for index, san in enumerate(cluster.extra_api_sans):
         path = f"cluster.extraApiSans[{index}]"
         if not (_is_ip(san) or is_dns_name(san, allow_wildcard=True)):
-            found.error(path, f"{san!r} is neither an IP address nor a DNS name", "e.g. `k8s.example.com` or `203.0.113.10`")
+            found.error(
+                path,
+                f"{san!r} is neither an IP address nor a DNS name",
+                "e.g. `k8s.example.com` or `203.0.113.10`",
+            )
         elif san in seen:
-            found.warning(path, f"{san!r} is listed twice (also cluster.extraApiSans[{seen[san]}])", "remove the duplicate")
+            found.warning(
+                path,
+                f"{san!r} is listed twice (also cluster.extraApiSans[{seen[san]}])",
+                "remove the duplicate",
+            )
         seen.setdefault(san, index)
 
 
@@ -207,7 +222,11 @@ def _check_versions(config: PlatformConfig, found: _Collector) -> None:
     try:
         talos_minor = versions.minor(cluster.talos_version)
     except versions.VersionError:
-        found.error("cluster.talosVersion", f"{cluster.talos_version!r} is not a version like v1.11.5", "write `vMAJOR.MINOR.PATCH`")
+        found.error(
+            "cluster.talosVersion",
+            f"{cluster.talos_version!r} is not a version like v1.11.5",
+            "write `vMAJOR.MINOR.PATCH`",
+        )
     else:
         if talos_minor not in versions.SUPPORTED_TALOS:
             found.error(
@@ -221,7 +240,9 @@ def _check_versions(config: PlatformConfig, found: _Collector) -> None:
         kubernetes_minor = versions.minor(cluster.kubernetes_version)
     except versions.VersionError:
         found.error(
-            "cluster.kubernetesVersion", f"{cluster.kubernetes_version!r} is not a version like v1.34.1", "write `vMAJOR.MINOR.PATCH`"
+            "cluster.kubernetesVersion",
+            f"{cluster.kubernetes_version!r} is not a version like v1.34.1",
+            "write `vMAJOR.MINOR.PATCH`",
         )
         return
     if talos_ok and kubernetes_minor not in versions.SUPPORTED_TALOS[talos_minor]:
@@ -261,14 +282,22 @@ def _node_interface(config: PlatformConfig, index: int, found: _Collector) -> In
     try:
         interface = ipaddress.ip_interface(text)
     except ValueError:
-        found.error(path, f"{node.address!r} is not an IP address", "write the node IP with its prefix length, e.g. 10.0.0.11/24")
+        found.error(
+            path,
+            f"{node.address!r} is not an IP address",
+            "write the node IP with its prefix length, e.g. 10.0.0.11/24",
+        )
         return None
     if interface.version == 6:
         found.error(path, "IPv6 node addresses are not supported", "use the node's IPv4 address")
         return None
     ip = interface.ip
     if ip.is_loopback or ip.is_multicast or ip.is_unspecified or ip.is_link_local or ip.is_reserved:
-        found.error(path, f"{ip} cannot be a node address (loopback, multicast, link-local or reserved)", "use the IP the machine has on its LAN")
+        found.error(
+            path,
+            f"{ip} cannot be a node address (loopback, multicast, link-local or reserved)",
+            "use the IP the machine has on its LAN",
+        )
         return None
     subnet = None
     if subnet_text:
@@ -293,7 +322,11 @@ def _node_interface(config: PlatformConfig, index: int, found: _Collector) -> In
         )
         return None
     if subnet is not None and ip not in subnet:
-        found.error(path, f"{ip} is not in cluster.network.nodeSubnet {subnet}", "fix the address or cluster.network.nodeSubnet")
+        found.error(
+            path,
+            f"{ip} is not in cluster.network.nodeSubnet {subnet}",
+            "fix the address or cluster.network.nodeSubnet",
+        )
         return None
     network = interface.network
     if network.prefixlen <= 30 and ip in (network.network_address, network.broadcast_address):
@@ -302,7 +335,9 @@ def _node_interface(config: PlatformConfig, index: int, found: _Collector) -> In
         return None
     if network.prefixlen > 30 and config.cluster.platform is Platform.metal:
         found.warning(
-            path, f"/{network.prefixlen} leaves no room for other nodes or a VIP", "use the prefix length of the node's real subnet, e.g. /24"
+            path,
+            f"/{network.prefixlen} leaves no room for other nodes or a VIP",
+            "use the prefix length of the node's real subnet, e.g. /24",
         )
     return interface  # type: ignore[return-value]
 
@@ -325,7 +360,11 @@ def _check_nodes(config: PlatformConfig, found: _Collector) -> dict[int, Interfa
             )
         elif node.name in names:
             first = names[node.name]
-            found.error(f"{prefix}.name", f"{node.name!r} is also the name of nodes[{first}]", "give every node its own name")
+            found.error(
+                f"{prefix}.name",
+                f"{node.name!r} is also the name of nodes[{first}]",
+                "give every node its own name",
+            )
         names.setdefault(node.name, index)
         ip = _plain_ip(node.address)
         if ip is not None and ip in ips:
@@ -341,9 +380,17 @@ def _check_nodes(config: PlatformConfig, found: _Collector) -> dict[int, Interfa
         if interface is not None and ips.get(interface.ip) == index:
             interfaces[index] = interface
         if metal and not re.match(r"^/dev/\S+$", node.install_disk):
-            found.error(f"{prefix}.installDisk", f"{node.install_disk!r} is not a disk device path", "e.g. /dev/sda or /dev/nvme0n1")
+            found.error(
+                f"{prefix}.installDisk",
+                f"{node.install_disk!r} is not a disk device path",
+                "e.g. /dev/sda or /dev/nvme0n1",
+            )
         if node.link is not None and not _INTERFACE_NAME.match(node.link):
-            found.error(f"{prefix}.link", f"{node.link!r} is not a network interface name", "e.g. eth0 or enp1s0 (at most 15 characters)")
+            found.error(
+                f"{prefix}.link",
+                f"{node.link!r} is not a network interface name",
+                "e.g. eth0 or enp1s0 (at most 15 characters)",
+            )
         if not metal and node.role is Role.worker:
             found.error(
                 f"{prefix}.role",
@@ -361,7 +408,11 @@ def _check_control_planes(config: PlatformConfig, found: _Collector) -> None:
         found.error("nodes", "no node has `role: control-plane`", "make 1 or 3 nodes control planes")
     elif config.cluster.platform is Platform.docker:
         if count > 1:
-            found.error("nodes", f"docker clusters here have exactly one control plane, not {count}", "keep one node, or use `platform: metal`")
+            found.error(
+                "nodes",
+                f"docker clusters here have exactly one control plane, not {count}",
+                "keep one node, or use `platform: metal`",
+            )
     elif count == 2:
         found.error(
             "nodes",
@@ -401,14 +452,22 @@ def _check_vip(config: PlatformConfig, interfaces: dict[int, Interface], found: 
     try:
         vip = ipaddress.ip_address(cluster.vip.strip())
     except ValueError:
-        found.error("cluster.vip", f"{cluster.vip!r} is not an IP address", "write a plain IP without prefix length, e.g. 10.0.0.10")
+        found.error(
+            "cluster.vip",
+            f"{cluster.vip!r} is not an IP address",
+            "write a plain IP without prefix length, e.g. 10.0.0.10",
+        )
         return
     if vip.version == 6:
         found.error("cluster.vip", "IPv6 VIPs are not supported", "use an IPv4 address")
         return
     for index, node in enumerate(config.nodes):
         if _plain_ip(node.address) == vip:
-            found.error("cluster.vip", f"{vip} is the IP of nodes[{index}] ({node.name})", "use an unused IP for the VIP")
+            found.error(
+                "cluster.vip",
+                f"{vip} is the IP of nodes[{index}] ({node.name})",
+                "use an unused IP for the VIP",
+            )
     subnets = [(index, interfaces[index].network) for index in control_planes if index in interfaces]
     if not subnets:
         return
@@ -417,14 +476,23 @@ def _check_vip(config: PlatformConfig, interfaces: dict[int, Interface], found: 
         if other != subnet:
             found.error(
                 f"nodes[{index}].address",
-                f"control plane in {other} while nodes[{first_index}] is in {subnet}; a VIP needs all control planes on one subnet",
+                f"control plane in {other} while nodes[{first_index}] is in {subnet}; "
+                "a VIP needs all control planes on one subnet",
                 "put the control planes on one subnet (and fix the prefix lengths)",
             )
     if vip not in subnet:
-        found.error("cluster.vip", f"{vip} is outside the control planes' subnet {subnet}", f"pick an unused IP inside {subnet}")
+        found.error(
+            "cluster.vip",
+            f"{vip} is outside the control planes' subnet {subnet}",
+            f"pick an unused IP inside {subnet}",
+        )
     elif subnet.prefixlen <= 30 and vip in (subnet.network_address, subnet.broadcast_address):
         which = "network" if vip == subnet.network_address else "broadcast"
-        found.error("cluster.vip", f"{vip} is the {which} address of {subnet}", f"pick an unused host IP inside {subnet}")
+        found.error(
+            "cluster.vip",
+            f"{vip} is the {which} address of {subnet}",
+            f"pick an unused host IP inside {subnet}",
+        )
 
 
 def _check_networks(config: PlatformConfig, interfaces: dict[int, Interface], found: _Collector) -> None:
@@ -445,13 +513,25 @@ def _check_networks(config: PlatformConfig, interfaces: dict[int, Interface], fo
     by_path = dict(checked)
     service = by_path.get("cluster.network.serviceCidr")
     if service is not None and service.prefixlen < 12:
-        found.error("cluster.network.serviceCidr", f"{service} is larger than Kubernetes allows (/12 at most)", "use a /12 or smaller, e.g. 10.96.0.0/12")
+        found.error(
+            "cluster.network.serviceCidr",
+            f"{service} is larger than Kubernetes allows (/12 at most)",
+            "use a /12 or smaller, e.g. 10.96.0.0/12",
+        )
     pod = by_path.get("cluster.network.podCidr")
     node_count = len(config.nodes)
     if pod is not None and pod.prefixlen > 24:
-        found.error("cluster.network.podCidr", f"{pod} is smaller than one node's /24 pod range", "use a /16, e.g. 10.244.0.0/16")
+        found.error(
+            "cluster.network.podCidr",
+            f"{pod} is smaller than one node's /24 pod range",
+            "use a /16, e.g. 10.244.0.0/16",
+        )
     elif pod is not None and 2 ** (24 - pod.prefixlen) < node_count:
-        found.error("cluster.network.podCidr", f"{pod} has room for {2 ** (24 - pod.prefixlen)} nodes (a /24 each), not {node_count}", "use a larger network, e.g. a /16")
+        found.error(
+            "cluster.network.podCidr",
+            f"{pod} has room for {2 ** (24 - pod.prefixlen)} nodes (a /24 each), not {node_count}",
+            "use a larger network, e.g. a /16",
+        )
     # Node subnets, named by where they come from, compared against the cluster networks.
     node_networks: dict[ipaddress.IPv4Network, str] = {}
     if "cluster.network.nodeSubnet" in by_path:
@@ -463,15 +543,27 @@ def _check_networks(config: PlatformConfig, interfaces: dict[int, Interface], fo
             continue
         for other_network, where in node_networks.items():
             if by_path[path].overlaps(other_network):
-                found.error(path, f"{by_path[path]} overlaps the node network {other_network} ({where})", "pick a range no node uses, e.g. 10.244.0.0/16 for pods and 10.96.0.0/12 for services")
+                found.error(
+                    path,
+                    f"{by_path[path]} overlaps the node network {other_network} ({where})",
+                    "pick a range no node uses, e.g. 10.244.0.0/16 for pods and 10.96.0.0/12 for services",
+                )
     if pod is not None and service is not None and pod.overlaps(service):
-        found.error("cluster.network.serviceCidr", f"{service} overlaps cluster.network.podCidr {pod}", "give pods and services separate ranges, e.g. 10.244.0.0/16 and 10.96.0.0/12")
+        found.error(
+            "cluster.network.serviceCidr",
+            f"{service} overlaps cluster.network.podCidr {pod}",
+            "give pods and services separate ranges, e.g. 10.244.0.0/16 and 10.96.0.0/12",
+        )
 
 
 def _check_domain(config: PlatformConfig, found: _Collector) -> None:
     domain = config.domain
     if not is_dns_name(domain.base, min_labels=2) or not domain.base[-1:].isalpha():
-        found.error("domain.base", f"{domain.base!r} is not a domain name", "e.g. `example.com` or `lab.example.com`, without a trailing dot")
+        found.error(
+            "domain.base",
+            f"{domain.base!r} is not a domain name",
+            "e.g. `example.com` or `lab.example.com`, without a trailing dot",
+        )
     if not is_email(domain.acme_email):
         found.error("domain.acmeEmail", f"{domain.acme_email!r} is not an e-mail address", "e.g. `admin@example.com`")
     elif domain.acme_email.rpartition("@")[2].lower() in _RESERVED_MAIL_DOMAINS:
@@ -485,10 +577,18 @@ def _check_domain(config: PlatformConfig, found: _Collector) -> None:
 def _check_gitops(config: PlatformConfig, found: _Collector) -> None:
     gitops = config.gitops
     problem = git_url_problem(gitops.repo_url)
-    if problem == "contains credentials":
-        found.error("gitops.repoUrl", "the URL contains credentials, which must never be in the config", "remove them; give `gitUsername`/`gitToken` in the secrets file and set gitops.private: true")
+    if problem == GIT_CREDENTIALS_PROBLEM:
+        found.error(
+            "gitops.repoUrl",
+            "the URL contains credentials, which must never be in the config",
+            "remove them; give `gitUsername`/`gitToken` as secrets and set gitops.private: true",
+        )
     elif problem:
-        found.error("gitops.repoUrl", f"{gitops.repo_url!r} {problem}", "use https://host/owner/repo.git, ssh://git@host/owner/repo.git or git@host:owner/repo.git")
+        found.error(
+            "gitops.repoUrl",
+            f"the URL {problem}",
+            "use https://host/owner/repo.git, ssh://git@host/owner/repo.git or git@host:owner/repo.git",
+        )
     elif gitops.private and not gitops.repo_url.startswith("https://"):
         found.error(
             "gitops.repoUrl",
@@ -496,11 +596,16 @@ def _check_gitops(config: PlatformConfig, found: _Collector) -> None:
             "use the repository's https:// URL",
         )
     branch = gitops.branch
-    if not branch or _BAD_REF.search(branch) or branch.startswith(("-", "/", ".")) or branch.endswith(("/", ".", ".lock")):
+    bad_ends = branch.startswith(("-", "/", ".")) or branch.endswith(("/", ".", ".lock"))
+    if not branch or _BAD_REF.search(branch) or bad_ends:
         found.error("gitops.branch", f"{branch!r} is not a valid branch name", "e.g. `main`")
     path = gitops.path
     if path.startswith("/") or "\\" in path or ".." in path.split("/") or not path.strip():
-        found.error("gitops.path", f"{path!r} is not a relative folder inside the repository", "e.g. `.` or `clusters/homelab`")
+        found.error(
+            "gitops.path",
+            f"{path!r} is not a relative folder inside the repository",
+            "e.g. `.` or `clusters/homelab`",
+        )
 
 
 def _component_paths(config: PlatformConfig) -> list[tuple[str, object]]:
@@ -520,7 +625,11 @@ def _check_components(config: PlatformConfig, found: _Collector) -> None:
     for path, component in _component_paths(config):
         version = getattr(component, "version")
         if not _COMPONENT_VERSION.match(version):
-            found.error(f"{path}.version", f"{version!r} is not a version", "write the pinned release, e.g. 1.18.3 or v1.19.1")
+            found.error(
+                f"{path}.version",
+                f"{version!r} is not a version",
+                "write the pinned release, e.g. 1.18.3 or v1.19.1",
+            )
     if not components.cilium.enabled:
         found.error(
             "components.cilium.enabled",
@@ -553,7 +662,11 @@ def _check_secrets(config: PlatformConfig, secrets: "Secrets", found: _Collector
                 f"add `{name}: ...` to the secrets file, set {ENV_NAMES[name]}, or enter it in the wizard",
             )
         elif name != "gitUsername" and len(value) < 8:
-            found.warning(f"secrets.{name}", f"{name} is only {len(value)} characters long; is it the real token?", "check the token you copied")
+            found.warning(
+                f"secrets.{name}",
+                f"{name} is only {len(value)} characters long; is it the real token?",
+                "check the token you copied",
+            )
 
 
 def _required_by(config: PlatformConfig, name: str) -> str:

@@ -242,3 +242,16 @@ def test_shape_mistakes_are_all_reported_at_once_too():
 def test_secrets_are_not_checked_when_not_given():
     assert errors_only(problems_for(example(METAL_EXAMPLE))) == []
     assert errors_only(problems_for(example(METAL_EXAMPLE), ALL_SECRETS)) == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://me:s3cr3t-Pass@git.example.com/a.git", "https://me:s3cr3t-Pass@git.example.com/", "ftp://me:s3cr3t-Pass@host/x"],
+)
+def test_repo_url_problems_never_echo_credentials(url):
+    data = example(METAL_EXAMPLE)
+    data["gitops"]["repoUrl"] = url
+    problems = problems_for(data)
+    assert [problem.path for problem in problems] == ["gitops.repoUrl"]
+    assert "s3cr3t-Pass" not in problems[0].format()
+    assert "credentials" in problems[0].message
