@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from textual.message import Message
-
 
 
 class SnapshotPublished(Message):
@@ -16,10 +13,8 @@ class InstallEventsArrived(Message):
     """Install events are waiting in the bridge's batch (taken in order by the handler)."""
 
 
-@dataclass
 class InstallFinished(Message):
-    outcome: str
-    """`succeeded`, `failed`, `interrupted`, or `crashed: <error>`."""
-
-    def __post_init__(self) -> None:
+    def __init__(self, outcome: str):
         super().__init__()
+        self.outcome = outcome
+        """`succeeded`, `failed`, `interrupted`, or `crashed: <error>`."""

@@ -1,0 +1,126 @@
+"""The install screen driven with Pilot over a real InstallSession (scripted steps): the
+checklist, live output, the failure view with its hint, retry, and confirming before quitting."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from pathlib import Path
+
+from talos_platform.engine.config.loading import load_config
+from talos_platform.engine.config.secrets import Secrets
+from talos_platform.engine.drivers.protocols import Drivers
+from talos_platform.engine.errors import PermanentError
+from talos_platform.engine.plan.step import Action, CheckResult
+from talos_platform.engine.run.runner import RetryPolicy
+from talos_platform.engine.session import InstallSession
+from talos_platform.engine.state import StateDirectory
+from talos_platform.tui.app import create_app
+from talos_platform.tui.screens.confirm import ConfirmScreen
+from talos_platform.tui.screens.install import InstallScreen
+
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "metal-3cp-3w.yaml"
+SIZE = (180, 50)
+
+
+class ScriptedStep:
+    """Applies once (remembered in `world`), printing lines; can be told to fail or to block."""
+
+    def __init__(self, id: str, layer: int, title: str, world: dict, needs: tuple[str, ...] = ()):
+        self.id, self.layer, self.title, self.needs, self.timeout = id, layer, title, needs, 30.0
+        self.world = world
+
+    def input_digest(self) -> str:
+        return hashlib.sha256(self.id.encode()).hexdigest()[:8]
+
+    async def check(self, ctx) -> CheckResult:
+        if self.world.get(self.id) == "done":
+            return CheckResult(reason="already done")
+        return CheckResult(actions=(Action(f"do {self.title}"),))
+
+    async def apply(self, ctx, check) -> None:
+        ctx.output(f"starting {self.title}")
+        if self.world.get("block") == self.id:
+            await asyncio.Event().wait()
+        if self.world.get("fail") == self.id:
+            raise PermanentError("Talos API on 192.168.10.21 refused the config", hint="check that worker-1 booted the Talos ISO, then retry")
+        ctx.output(f"finished {self.title}")
+        self.world[self.id] = "done"
+
+    async def wait(self, ctx) -> None:
+        return None
+
+
+def make_app(tmp_path: Path, world: dict):
+    config = load_config(EXAMPLE)
+
+    def session_factory() -> InstallSession:
+        steps = [
+            ScriptedStep("L0.apply-config", 0, "apply machine configs", world),
+            ScriptedStep("L0.bootstrap", 0, "bootstrap etcd", world, needs=("L0.apply-config",)),
+            ScriptedStep("L1.cilium", 1, "install Cilium", world, needs=("L0.bootstrap",)),
+        ]
+        return InstallSession(config, Secrets(), StateDirectory(tmp_path / "state"), Drivers(talos=None, kube=None),
+                              steps=steps, retry=RetryPolicy(max_attempts=1), interrupt_grace=0.5)
+
+    return create_app("install", session_factory=session_factory)
+
+
+async def wait_for(pilot, condition, timeout: float = 10.0) -> None:
+    for _ in range(int(timeout / 0.05)):
+        if condition():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError("condition not reached")
+
+
+async def test_failure_shows_the_hint_and_retry_finishes_the_install(tmp_path):
+    world = {"fail": "L0.bootstrap"}
+    app = make_app(tmp_path, world)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.progress.outcome == "failed")
+        screen = app.screen
+        assert isinstance(screen, InstallScreen)
+        states = {sid: s.state for sid, s in app.progress.steps.items()}
+        assert states == {"L0.apply-config": "succeeded", "L0.bootstrap": "failed", "L1.cilium": "pending"}
+        failure = screen.query_one("#failure")
+        assert failure.display
+        assert app.progress.steps["L0.bootstrap"].hint == "check that worker-1 booted the Talos ISO, then retry"
+        # The failed step is selected and its output is on screen.
+        assert screen.steps_pane.selected_key() == "step:L0.bootstrap"
+        assert screen.query_one("#output").step_id == "L0.bootstrap"
+
+        world.pop("fail")
+        await pilot.press("r")
+        await wait_for(pilot, lambda: app.progress.outcome == "succeeded")
+        assert not failure.display
+        assert app.progress.steps["L0.apply-config"].state == "skipped"  # re-checked, not redone
+        assert [s.state for s in app.progress.steps.values()][1:] == ["succeeded", "succeeded"]
+
+
+async def test_selecting_a_step_shows_its_output(tmp_path):
+    app = make_app(tmp_path, {})
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.progress.outcome == "succeeded")
+        screen = app.screen
+        screen.steps_pane.table.focus()
+        screen.steps_pane.select_key("step:L0.apply-config")
+        await pilot.pause()
+        output = screen.query_one("#output")
+        assert output.step_id == "L0.apply-config"
+        assert [str(line.text) for line in output.lines][:2] == ["starting apply machine configs", "finished apply machine configs"]
+
+
+async def test_quitting_a_running_install_asks_first(tmp_path):
+    world = {"block": "L1.cilium"}
+    app = make_app(tmp_path, world)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.progress.steps["L1.cilium"].state == "running")
+        await pilot.press("q")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        assert isinstance(app.screen, InstallScreen) and app.is_running
+        await pilot.press("q")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: app.return_value is not None)
+    assert app.return_value == "interrupted"
