@@ -19,11 +19,14 @@ from typing import Any
 
 from talos_platform.engine.config.models import PlatformConfig
 from talos_platform.engine.drivers.protocols import Drivers
+from talos_platform.engine.sim.argo import ArgoController
 from talos_platform.engine.sim.clock import SimulatedClock
 from talos_platform.engine.sim.git import GitRemote, SimulatedGit
 from talos_platform.engine.sim.hubble import HubbleModel, SimulatedHubble
+from talos_platform.engine.sim.installed import fast_forward_install, seed_gitops_repository, seed_workload_repository
 from talos_platform.engine.sim.kube import SimulatedKube
 from talos_platform.engine.sim.model import PlatformModel
+from talos_platform.engine.sim.secrets import fake_secrets
 from talos_platform.engine.sim.scenarios import Scenario, ScenarioInvalid, list_scenarios, load_scenario, scenario_config
 from talos_platform.engine.sim.talos import SimulatedTalos
 from talos_platform.engine.sim.vault import SimulatedVault, VaultState
@@ -32,13 +35,6 @@ from talos_platform.engine.sim.workloads import WorkloadController
 __all__ = ["SimulatedPlatform", "simulated_platform", "list_scenarios", "ScenarioInvalid", "SIMULATION_LABEL"]
 
 SIMULATION_LABEL = "SIMULATION — no real machines are touched"
-
-FAKE_SECRET_VALUES = {
-    "git_username": "simulated-user",
-    "git_token": "simulated-git-token-not-real",
-    "cloudflare_api_token": "simulated-cloudflare-api-token-not-real",
-    "cloudflare_tunnel_token": "simulated-cloudflare-tunnel-token-not-real",
-}
 
 TOOL_VERSIONS = {"kubectl": "v1.34.1", "helm": "v3.19.0"}
 
@@ -90,8 +86,9 @@ def simulated_platform(
     model.vault = VaultState(model)
     model.git = GitRemote()
     model.hubble = HubbleModel(model)
-    _attach_argo(model)
-    _seed_gitops_repository(model)
+    model.argo = ArgoController(model)
+    seed_gitops_repository(model)
+    seed_workload_repository(model)
     drivers = Drivers(
         talos=SimulatedTalos(model, client_version=config.cluster.talos_version),
         kube=SimulatedKube(model),
@@ -105,35 +102,9 @@ def simulated_platform(
     drivers.extra["simulation_label"] = SIMULATION_LABEL
     drivers.extra["scenario"] = loaded.name
     if installed:
-        from talos_platform.engine.sim.installed import fast_forward_install
-
         fast_forward_install(model)
     return SimulatedPlatform(loaded, config, fake_secrets(), clock, drivers, model, seed)
 
 
-def _attach_argo(model: PlatformModel) -> None:
-    try:
-        from talos_platform.engine.sim.argo import ArgoController
-    except ImportError:  # pragma: no cover - the controller lands in its own module
-        return
-    model.argo = ArgoController(model)
 
 
-def _seed_gitops_repository(model: PlatformModel) -> None:
-    try:
-        from talos_platform.engine.sim.installed import seed_workload_repository
-    except ImportError:  # pragma: no cover
-        return
-    seed_workload_repository(model)
-
-
-def fake_secrets() -> Any:
-    """Secrets with obviously fake values, so a simulated install needs nothing from the user."""
-    try:
-        from talos_platform.engine.config.secrets import Secrets
-    except ImportError:
-        from types import SimpleNamespace
-
-        values = dict(FAKE_SECRET_VALUES)
-        return SimpleNamespace(**values, values=lambda: [v for v in values.values() if v])
-    return Secrets(**FAKE_SECRET_VALUES)

@@ -140,6 +140,16 @@ class SimulatedClock:
     def call_at(self, when: float, callback: Callable[[], Any]) -> TimerHandle:
         return self.call_later(when - self._now, callback)
 
+    def run_callbacks_until(self, when: float) -> None:
+        """Synchronously run model callbacks up to `when` and move time there. Only for setting
+        up a platform before any task waits on this clock (e.g. an already-installed start)."""
+        while True:
+            deadline = self._next_deadline()
+            if deadline is None or deadline > when:
+                break
+            self._fire_due(deadline)
+        self._now = max(self._now, when)
+
     def run_due(self) -> None:
         """Run callbacks that are due at the current time (used before a synchronous read)."""
         self._fire_due(self._now)

@@ -134,6 +134,9 @@ class Scenario(ScenarioModel):
     timings: Timings = Field(default_factory=Timings)
     workloads: Workloads = Field(default_factory=Workloads)
     faults: list[Fault] = Field(default_factory=list)
+    gitops_repository: Literal["rendered", "empty"] = "rendered"
+    """What the simulated GitOps remote holds at the start: the rendered tree for this config
+    (as if pushed already; an install that pushes again makes no new commit), or nothing."""
     seed: int = 1
     """Default seed (a `seed=` argument overrides it)."""
 

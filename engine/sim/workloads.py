@@ -33,7 +33,7 @@ class PodRecord:
     __slots__ = (
         "namespace", "name", "uid", "owner", "node", "phase", "ready", "waiting_reason", "waiting_message",
         "restart_count", "last_terminated", "running_since", "created_at", "scheduled_at", "unschedulable",
-        "resource_version", "ip", "cache", "deleted", "container", "static",
+        "resource_version", "ip", "cache", "deleted", "container", "static", "node_ip",
     )
 
     def __init__(self, namespace: str, name: str, uid: str, owner: "WorkloadRecord | None", created_at: str, container: str):
@@ -58,6 +58,7 @@ class PodRecord:
         self.deleted = False
         self.container = container
         self.static = False
+        self.node_ip = ""
 
     @property
     def app(self) -> str:
@@ -148,8 +149,6 @@ class PodRecord:
         self.cache = {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec, "status": status}
         return self.cache
 
-    node_ip = ""
-
 
 class WorkloadRecord:
     """A Deployment, DaemonSet or StatefulSet and its pods."""
@@ -190,7 +189,7 @@ class WorkloadController:
         self.listeners: list[Any] = []
         """Called with (pod, running: bool) when a pod starts or stops running (Hubble uses it)."""
         scenario = model.scenario
-        self._crash = {(f.namespace, f.workload): f for f in scenario.fault(CrashLoop)}
+        self._crash_faults = {(f.namespace, f.workload): f for f in scenario.fault(CrashLoop)}
         self._degraded_apps = {f.app: f for f in scenario.fault(AppDegraded)}
 
     # --- nodes --------------------------------------------------------------------------
@@ -262,7 +261,7 @@ class WorkloadController:
         if workload is None:
             workload = WorkloadRecord(obj["kind"], metadata["namespace"], metadata["name"], metadata["uid"], replicas, app, image,
                                       tolerate_all, limits.get("memory", "512Mi"), metadata.get("generation", 1))
-            workload.crash = self._crash.get((workload.namespace, workload.name))
+            workload.crash = self._crash_faults.get((workload.namespace, workload.name))
             degraded = self._degraded_apps.get(app)
             if degraded is not None and obj["kind"] == "Deployment" and not any(
                 w.image_pull_fails for w in self.workloads.values() if w.app == app
@@ -382,7 +381,8 @@ class WorkloadController:
         pod.waiting_reason = ""
         pod.waiting_message = ""
         pod.running_since = self.model.now_iso()
-        pod.ready = not (owner is not None and owner.requires_unseal and not self.model.vault.unsealed)
+        # A container that crashes is killed before its readiness probe ever passes.
+        pod.ready = not (owner is not None and (owner.crash is not None or (owner.requires_unseal and not self.model.vault.unsealed)))
         self._touch(pod)
         for listener in self.listeners:
             listener(pod, True)
@@ -540,6 +540,13 @@ def workload_health(obj: dict[str, Any]) -> tuple[str, str]:
         if ready < desired:
             return "Progressing", f"Waiting for daemon set \"{name}\" rollout to finish: {ready} of {desired} updated pods are available..."
         return "Healthy", ""
+    if kind == "ApplicationSet":
+        conditions = {c.get("type"): c for c in status.get("conditions") or []}
+        if conditions.get("ErrorOccurred", {}).get("status") == "True":
+            return "Degraded", conditions["ErrorOccurred"].get("message", "")
+        if conditions.get("ResourcesUpToDate", {}).get("status") == "True":
+            return "Healthy", conditions["ResourcesUpToDate"].get("message", "")
+        return "Progressing", "Waiting for the ApplicationSet to generate its applications"
     if kind == "CustomResourceDefinition":
         for condition in status.get("conditions") or []:
             if condition.get("type") == "Established" and condition.get("status") == "True":

@@ -1,0 +1,106 @@
+"""The real install steps (engine.layers.platform_steps) run through InstallSession against the
+simulated platform: a full install, each fault scenario's outcome, and determinism."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import pytest
+
+from talos_platform.engine.drivers.protocols import APPLICATIONS, PODS
+from talos_platform.engine.run.events import StepFailed, StepOutput, StepRetrying, StepSucceeded
+from talos_platform.engine.session import InstallSession
+from talos_platform.engine.sim import simulated_platform
+from talos_platform.engine.state import StateDirectory
+
+
+async def install(tmp_path, scenario: str, *, seed: int | None = None):
+    platform = simulated_platform(scenario, seed=seed, speed=math.inf)
+    session = InstallSession(platform.config, platform.secrets, StateDirectory(tmp_path / scenario), platform.drivers, platform.clock)
+    events = []
+    session.subscribe(events.append)
+    outcome = await session.run()
+    return platform, outcome, events
+
+
+def outputs(events, step_id: str) -> str:
+    return "\n".join(e.line for e in events if isinstance(e, StepOutput) and e.step_id == step_id)
+
+
+def failed(events) -> dict[str, StepFailed]:
+    return {e.step_id: e for e in events if isinstance(e, StepFailed)}
+
+
+async def test_full_install_of_all_five_layers_on_the_default_scenario(tmp_path):
+    started = time.monotonic()
+    platform, outcome, events = await install(tmp_path, "default")
+    assert outcome == "succeeded", failed(events)
+    assert time.monotonic() - started < 30  # seconds of real time for ~7 virtual minutes
+    succeeded = {e.step_id for e in events if isinstance(e, StepSucceeded)}
+    assert {"L0.bootstrap", "L1.cilium", "L2.wave-100", "L2.wave-96", "L3.vault-unseal"} <= succeeded
+    assert {e.layer for e in events if hasattr(e, "layer")} == {0, 1, 2, 3, 4}
+    assert all(e.simulated for e in events if e.type == "RunStarted")
+    # The cluster the engine left behind: every app Synced and Healthy once ArgoCD's next
+    # refresh has re-assessed the parents, Vault unsealed.
+    await platform.clock.sleep(30)
+    apps = await platform.drivers.kube.list(APPLICATIONS, "argocd")
+    assert apps.items and all(
+        a["status"]["sync"]["status"] == "Synced" and a["status"]["health"]["status"] == "Healthy" for a in apps.items
+    )
+    assert platform.model.vault.unsealed and platform.model.etcd_members
+
+
+async def test_a_node_stuck_in_maintenance_fails_its_apply_config_step(tmp_path):
+    _, outcome, events = await install(tmp_path, "node-stuck-in-maintenance")
+    assert outcome == "failed"
+    assert "L0.apply-config.worker-2" in failed(events)
+    assert "L0.apply-config.worker-1" not in failed(events)
+
+
+async def test_a_degraded_app_blocks_its_wave_and_the_install_names_it(tmp_path):
+    _, outcome, events = await install(tmp_path, "app-degraded")
+    assert outcome == "failed"
+    assert set(failed(events)) == {"L2.wave-98"}
+    assert "cert-manager" in outputs(events, "L2.wave-98")
+    assert "exceeded its progress deadline" in outputs(events, "L2.wave-98")
+    started = {e.step_id for e in events if e.type == "StepStarted"}
+    assert "L2.wave-97" not in started  # later waves never start
+
+
+async def test_an_oom_killed_crash_loop_keeps_monitoring_from_converging(tmp_path):
+    platform, outcome, events = await install(tmp_path, "crash-loop")
+    assert outcome == "failed"
+    assert "L3.app.monitoring" in failed(events)
+    pods = await platform.drivers.kube.list(PODS, "monitoring")
+    prometheus = next(p for p in pods.items if p["metadata"]["name"].startswith("prometheus-"))
+    container = prometheus["status"]["containerStatuses"][0]
+    assert container["state"]["waiting"]["reason"] == "CrashLoopBackOff" or container["restartCount"] >= 1
+    assert container["lastState"]["terminated"]["reason"] == "OOMKilled"
+    assert container["restartCount"] >= 3
+
+
+async def test_an_api_outage_is_retried_then_the_install_succeeds(tmp_path):
+    _, outcome, events = await install(tmp_path, "api-outage")
+    assert outcome == "succeeded", failed(events)
+    retries = [e for e in events if isinstance(e, StepRetrying)]
+    assert any(e.step_id == "L1.bootstrap" and "unreachable" in e.error for e in retries)
+
+
+def signature(events) -> list[tuple[str, str]]:
+    """What must repeat exactly: event types and step ids, without times and durations."""
+    return [(e.type, getattr(e, "step_id", "")) for e in events if e.type != "RunStarted"]
+
+
+async def test_same_seed_gives_the_same_event_sequence(tmp_path):
+    _, first_outcome, first = await install(tmp_path / "a", "api-outage", seed=11)
+    _, second_outcome, second = await install(tmp_path / "b", "api-outage", seed=11)
+    assert first_outcome == second_outcome == "succeeded"
+    assert signature(first) == signature(second)
+    assert [e.at for e in first if e.type != "RunStarted"] == [e.at for e in second if e.type != "RunStarted"]
+
+
+async def test_a_different_seed_changes_the_timeline(tmp_path):
+    _, _, first = await install(tmp_path / "a", "default", seed=1)
+    _, _, second = await install(tmp_path / "b", "default", seed=2)
+    assert [e.at for e in first] != [e.at for e in second]
