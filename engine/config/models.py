@@ -46,8 +46,8 @@ class Node(ConfigModel):
     """Node hostname, a DNS label (lowercase letters, digits, '-'), unique in the cluster."""
 
     address: str
-    """Node IP with its prefix length, e.g. `10.0.0.11/24`. The prefix may be left out when
-    `cluster.network.nodeSubnet` is set."""
+    """Node IPv4 address with its prefix length, e.g. `10.0.0.11/24`. The prefix may be left out
+    when `cluster.network.nodeSubnet` is set."""
 
     role: Role = Role.worker
     """`control-plane` (runs etcd and the API server) or `worker`."""
@@ -65,10 +65,11 @@ class ClusterNetwork(ConfigModel):
     """Subnet of the node addresses (e.g. `10.0.0.0/24`) for nodes given without a prefix length."""
 
     pod_cidr: str = "10.244.0.0/16"
-    """Pod network. Must not overlap the service network or the node subnet."""
+    """Pod network (IPv4), holding a /24 for every node. Must not overlap the service network or
+    the node subnet."""
 
     service_cidr: str = "10.96.0.0/12"
-    """Service network. Must not overlap the pod network or the node subnet."""
+    """Service network (IPv4, /12 at most). Must not overlap the pod network or the node subnet."""
 
 
 class Cluster(ConfigModel):
@@ -106,7 +107,9 @@ class Domain(ConfigModel):
 
 class GitOps(ConfigModel):
     repo_url: str
-    """Git repository ArgoCD syncs from (https or ssh URL). The rendered tree is pushed here."""
+    """Git repository ArgoCD syncs from: `https://host/owner/repo.git`, `ssh://git@host/owner/repo.git`
+    or `git@host:owner/repo.git` (private repositories: https only, with a token). The rendered
+    tree is pushed here. Never put credentials in the URL."""
 
     branch: str = "main"
     """Branch ArgoCD follows."""
