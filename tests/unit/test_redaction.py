@@ -28,8 +28,10 @@ def leaks(text: str) -> list[str]:
 
 def sample(annotation: str, text: str):
     """A value of the field's (string) annotation, with `text` in every string."""
-    if annotation == "str":
+    if annotation in ("str", "str | None"):
         return text
+    if annotation.startswith("dict[str, str"):
+        return {"key": text}
     if annotation.startswith("tuple[str"):
         return (text, f"second {text}")
     if annotation == "int":
