@@ -1,0 +1,155 @@
+"""`talos-platform dashboard`: the day-2 monitoring TUI (nodes, apps by wave, pod health, flows).
+
+Reads a real cluster through a kubeconfig (the `kubernetes` client), talosctl with a
+talosconfig, and Hubble Relay when an address is given; or, with --simulate, the simulated
+platform (always labelled as such on screen).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "dashboard",
+        help="live dashboard: nodes, ArgoCD apps by wave, pod health, Hubble flows",
+        description="Watch the platform live. Keys: ? help, / filter, Enter details, z maximise, p pause flows, t theme, q quit.",
+    )
+    add_cluster_arguments(parser)
+    parser.add_argument("--theme", choices=("dark", "light"), default="dark", help="colour theme to start with (t toggles)")
+    parser.set_defaults(handler=run)
+
+
+def add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where the cluster is, or which simulation to show (shared with `status --live`)."""
+    real = parser.add_argument_group("a real cluster")
+    real.add_argument("--kubeconfig", metavar="FILE", help="kubeconfig (default: $KUBECONFIG, then the --config cluster's state directory, then ~/.kube/config)")
+    real.add_argument("--context", metavar="NAME", help="kubeconfig context to use (default: its current context)")
+    real.add_argument("--talosconfig", metavar="FILE", help="talosconfig (default: $TALOSCONFIG, the state directory's, then ~/.talos/config)")
+    real.add_argument("--config", metavar="FILE", help="platform config: its nodes are watched even before they join Kubernetes")
+    real.add_argument("--state-dir", metavar="DIR", help="the cluster's state directory")
+    real.add_argument("--hubble-address", metavar="HOST:PORT",
+                      help="Hubble Relay, e.g. localhost:4245 after `kubectl -n kube-system port-forward svc/hubble-relay 4245:80`")
+    sim = parser.add_argument_group("simulation")
+    sim.add_argument("--simulate", action="store_true", help="show the simulated platform instead of a real cluster")
+    sim.add_argument("--scenario", default="default", help="simulation scenario name or file (default: default)")
+    sim.add_argument("--seed", type=int, default=None, help="simulation seed (default: the scenario's)")
+    sim.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second (default: 1)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from talos_platform import exit_codes
+    from talos_platform.tui.app import DARK, LIGHT, create_app
+
+    source = cluster_source(args)
+    try:
+        app = create_app(
+            "dashboard", drivers=source.drivers, clock=source.clock, talos_targets=source.targets,
+            simulation_note=source.note, theme=LIGHT if args.theme == "light" else DARK,
+        )
+        app.run()
+    finally:
+        source.close()
+    return exit_codes.OK
+
+
+class ClusterSource:
+    def __init__(self, drivers, clock=None, targets=(), note: str = "", cleanup=None):
+        self.drivers, self.clock, self.targets, self.note = drivers, clock, tuple(targets), note
+        self._cleanup = cleanup
+
+    def close(self) -> None:
+        if self._cleanup:
+            self._cleanup()
+
+
+def cluster_source(args: argparse.Namespace) -> ClusterSource:
+    from talos_platform.engine.observe import TalosTarget
+
+    if args.simulate:
+        import math
+
+        from talos_platform.engine.sim import simulated_platform
+
+        platform = simulated_platform(args.scenario, seed=args.seed, speed=args.speed if args.speed > 0 else math.inf, installed=True)
+        targets = [TalosTarget(n.address, n.name, n.role.value) for n in platform.config.nodes]
+        return ClusterSource(platform.drivers, platform.clock, targets, f"scenario {platform.scenario.name}, seed {platform.seed}")
+    return _real_source(args)
+
+
+def _real_source(args: argparse.Namespace) -> ClusterSource:
+    from talos_platform.engine.drivers.kube_client import KubernetesDriver
+    from talos_platform.engine.drivers.process import ProcessRunner
+    from talos_platform.engine.drivers.protocols import Drivers
+    from talos_platform.engine.drivers.talosctl import TalosctlDriver
+    from talos_platform.engine.errors import UserError
+    from talos_platform.engine.observe import TalosTarget
+
+    state = None
+    targets = []
+    if args.config or args.state_dir:
+        from talos_platform.engine.state import state_directory_for
+
+        name = ""
+        if args.config:
+            from talos_platform.engine.config.loading import load_config
+
+            config = load_config(args.config)
+            name = config.cluster.name
+            targets = [TalosTarget(n.address, n.name, n.role.value) for n in config.nodes]
+        state = state_directory_for(name, args.state_dir)
+    kubeconfig = _first_existing(args.kubeconfig, os.environ.get("KUBECONFIG", "").split(os.pathsep)[0],
+                                 state.kubeconfig if state else None, Path.home() / ".kube" / "config")
+    if kubeconfig is None:
+        raise UserError("no kubeconfig found", hint="pass --kubeconfig FILE, or --config FILE of an installed cluster, or use --simulate")
+    talosconfig = _first_existing(args.talosconfig, os.environ.get("TALOSCONFIG"), state.talosconfig if state else None,
+                                  Path.home() / ".talos" / "config")
+    cleanup = None
+    if args.context:
+        kubeconfig, cleanup = _with_context(kubeconfig, args.context)
+    runner = ProcessRunner(env={"KUBECONFIG": str(kubeconfig), **({"TALOSCONFIG": str(talosconfig)} if talosconfig else {})})
+    hubble = None
+    if args.hubble_address:
+        from talos_platform.engine.drivers.hubble_grpc import HubbleRelay
+
+        hubble = HubbleRelay(args.hubble_address)
+    drivers = Drivers(
+        talos=TalosctlDriver(runner, talosconfig or Path(os.devnull)),
+        kube=KubernetesDriver(kubeconfig, runner),
+        hubble=hubble,
+        simulated=False,
+    )
+    return ClusterSource(drivers, None, targets, cleanup=cleanup)
+
+
+def _first_existing(*candidates) -> Path | None:
+    for candidate in candidates:
+        if candidate and Path(candidate).expanduser().is_file():
+            return Path(candidate).expanduser()
+    return None
+
+
+def _with_context(kubeconfig: Path, context: str):
+    """A private copy of the kubeconfig with `context` as its current context (the client reads
+    the current one); removed when the dashboard ends."""
+    import shutil
+    import tempfile
+
+    import yaml
+
+    from talos_platform.engine.errors import UserError
+
+    data = yaml.safe_load(kubeconfig.read_text()) or {}
+    names = [c.get("name") for c in data.get("contexts") or []]
+    if context not in names:
+        raise UserError(f"context {context!r} is not in {kubeconfig}", where="--context", hint=f"contexts there: {', '.join(map(str, names)) or 'none'}")
+    data["current-context"] = context
+    folder = Path(tempfile.mkdtemp(prefix="talos-platform-"))  # 0700
+    copy = folder / "kubeconfig"
+    fd = os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        yaml.safe_dump(data, handle)
+    return copy, lambda: shutil.rmtree(folder, ignore_errors=True)

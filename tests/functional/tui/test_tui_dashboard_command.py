@@ -1,0 +1,64 @@
+"""`talos-platform dashboard` option handling (the TUI itself is covered by the Pilot tests)."""
+
+from __future__ import annotations
+
+import argparse
+import stat
+
+import pytest
+import yaml
+
+from talos_platform.commands import dashboard
+from talos_platform.engine.errors import UserError
+from talos_platform.main import build_parser
+
+KUBECONFIG = {
+    "apiVersion": "v1", "kind": "Config", "current-context": "one",
+    "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:6443"}}],
+    "users": [{"name": "u", "user": {"token": "not-a-real-token"}}],
+    "contexts": [{"name": "one", "context": {"cluster": "c", "user": "u"}}, {"name": "two", "context": {"cluster": "c", "user": "u"}}],
+}
+
+
+def parse(*argv: str) -> argparse.Namespace:
+    return build_parser().parse_args(["dashboard", *argv])
+
+
+def test_options_parse():
+    args = parse("--simulate", "--scenario", "faults", "--seed", "7", "--speed", "5", "--theme", "light")
+    assert (args.simulate, args.scenario, args.seed, args.speed, args.theme) == (True, "faults", 7, 5.0, "light")
+    assert args.handler is dashboard.run
+
+
+def test_context_is_selected_in_a_private_copy_removed_afterwards(tmp_path):
+    path = tmp_path / "kubeconfig"
+    path.write_text(yaml.safe_dump(KUBECONFIG))
+    copy, cleanup = dashboard._with_context(path, "two")
+    assert yaml.safe_load(copy.read_text())["current-context"] == "two"
+    assert stat.S_IMODE(copy.stat().st_mode) == 0o600
+    cleanup()
+    assert not copy.exists()
+
+
+def test_unknown_context_is_a_user_error_naming_the_choices(tmp_path):
+    path = tmp_path / "kubeconfig"
+    path.write_text(yaml.safe_dump(KUBECONFIG))
+    with pytest.raises(UserError, match="contexts there: one, two"):
+        dashboard._with_context(path, "three")
+
+
+def test_real_source_builds_real_drivers_from_the_kubeconfig(tmp_path, monkeypatch):
+    path = tmp_path / "kubeconfig"
+    path.write_text(yaml.safe_dump(KUBECONFIG))
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    source = dashboard.cluster_source(parse("--kubeconfig", str(path), "--hubble-address", "127.0.0.1:4245"))
+    assert not source.drivers.simulated
+    assert type(source.drivers.kube).__name__ == "KubernetesDriver"
+    assert type(source.drivers.hubble).__name__ == "HubbleRelay"
+
+
+def test_missing_kubeconfig_is_a_user_error(tmp_path, monkeypatch):
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    with pytest.raises(UserError, match="no kubeconfig found"):
+        dashboard.cluster_source(parse())
