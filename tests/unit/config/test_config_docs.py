@@ -28,3 +28,24 @@ def test_every_key_and_environment_variable_is_documented():
 def test_even_control_plane_rule_is_explained():
     assert "2 control planes are refused" in DOC
     assert "4, 6, ... are a warning" in DOC
+
+
+def test_documented_defaults_match_the_model():
+    from talos_platform.engine.config.models import Cluster, ClusterNetwork, GitOps, Node
+
+    models = {"cluster": Cluster, "cluster.network": ClusterNetwork, "nodes[]": Node, "gitops": GitOps}
+    checked = 0
+    for section, key, default in re.findall(r"^\| `([a-zA-Z.\[\]]+)\.([a-zA-Z]+)` \|.*\| `([^`]*)` \|$", DOC, re.MULTILINE):
+        model = models.get(section)
+        if model is None:
+            continue
+        field = next(info for name, info in model.model_fields.items() if info.alias == key or name == key)
+        value = field.get_default(call_default_factory=True)
+        expected = str(value.value if hasattr(value, "value") else value)
+        if isinstance(value, bool):
+            expected = str(value).lower()
+        if isinstance(value, list):
+            expected = "[]"
+        assert default == expected, f"{section}.{key}"
+        checked += 1
+    assert checked >= 10
