@@ -75,7 +75,7 @@ def cluster_source(args: argparse.Namespace) -> ClusterSource:
         from talos_platform.engine.sim import simulated_platform
 
         platform = simulated_platform(args.scenario, seed=args.seed, speed=args.speed if args.speed > 0 else math.inf, installed=True)
-        targets = [TalosTarget(n.address, n.name, n.role.value) for n in platform.config.nodes]
+        targets = [TalosTarget.from_config(n) for n in platform.config.nodes]
         return ClusterSource(platform.drivers, platform.clock, targets, f"scenario {platform.scenario.name}, seed {platform.seed}")
     return _real_source(args)
 
@@ -99,7 +99,7 @@ def _real_source(args: argparse.Namespace) -> ClusterSource:
 
             config = load_config(args.config)
             name = config.cluster.name
-            targets = [TalosTarget(n.address, n.name, n.role.value) for n in config.nodes]
+            targets = [TalosTarget.from_config(n) for n in config.nodes]
         state = state_directory_for(name, args.state_dir)
     kubeconfig = _first_existing(args.kubeconfig, os.environ.get("KUBECONFIG", "").split(os.pathsep)[0],
                                  state.kubeconfig if state else None, Path.home() / ".kube" / "config")

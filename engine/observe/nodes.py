@@ -22,6 +22,12 @@ class TalosTarget:
     name: str = ""
     role: str = ""
 
+    @classmethod
+    def from_config(cls, node) -> "TalosTarget":
+        """From a config node (its address may carry a prefix length: `10.0.0.5/24`)."""
+        role = getattr(node.role, "value", node.role)
+        return cls(str(node.address).split("/")[0], node.name, str(role))
+
 
 @dataclass(frozen=True)
 class KubeNode:
@@ -90,7 +96,7 @@ def merge_nodes(
         views[node.name] = _view(node.name, node.address, node.role, node, fact, history)
         seen_addresses.add(node.address)
     for target in targets:
-        if target.address in seen_addresses:
+        if target.address in seen_addresses or (target.name and target.name in views):
             continue
         name = target.name or target.address
         views[name] = _view(name, target.address, target.role or "worker", None, facts.get(target.address), history)

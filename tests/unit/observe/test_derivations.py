@@ -107,3 +107,15 @@ def test_unreachable_and_unknown_nodes_are_rows_not_failures():
     assert [(n.name, n.reachable, n.ready) for n in nodes] == [("cp-1", True, True), ("w-9", False, None)]
     assert nodes[0].cpu_history == (12.0,) and nodes[0].kubernetes_version == "v1.34.1"
     assert nodes[1].error == "connection refused"
+
+
+def test_a_configured_node_kubernetes_knows_by_name_is_one_row():
+    cp = kube_node({"metadata": {"name": "cp-1"}, "status": {"addresses": [{"type": "InternalIP", "address": "10.0.0.1"}]}})
+    nodes = merge_nodes([cp], {}, [TalosTarget("10.0.0.99", "cp-1", "control-plane")])
+    assert [(n.name, n.address) for n in nodes] == [("cp-1", "10.0.0.1")]
+
+
+def test_targets_from_config_drop_the_prefix_length():
+    from talos_platform.engine.config.models import Node
+
+    assert TalosTarget.from_config(Node(name="cp-1", address="10.0.0.11/24", role="control-plane")) == TalosTarget("10.0.0.11", "cp-1", "control-plane")
