@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import re
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import pydantic
 import yaml
@@ -43,8 +43,8 @@ class ConfigInvalid(UserError):
         return "\n".join([self.message, *(problem.format() for problem in self.problems)])
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys (PyYAML silently keeps the last one)."""
+class _StrictLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """Safe loader (libyaml when present) that refuses duplicate keys (PyYAML keeps the last)."""
 
 
 def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
@@ -84,7 +84,10 @@ def parse_config(text: str, source: str = "config") -> PlatformConfig:
         raise _whole_file("the file is empty", "start from examples/metal-3cp-3w.yaml or run `talos-platform`", source)
     if not isinstance(data, dict):
         raise _whole_file("the file must be a YAML mapping (`key: value` lines)", "start from examples/metal-3cp-3w.yaml", source)
-    problems = _header_problems(data) + _secret_key_problems(data, ())
+    try:
+        problems = _header_problems(data) + _secret_key_problems(data)
+    except _BadStructure as bad:
+        raise _whole_file(str(bad), "write the values out instead of using YAML anchors there", source) from None
     try:
         config = PlatformConfig.model_validate(data)
     except pydantic.ValidationError as error:
@@ -180,19 +183,49 @@ def _header_problems(data: dict[str, Any]) -> list[Problem]:
     return problems
 
 
-def _secret_key_problems(data: Any, location: tuple[Any, ...]) -> list[Problem]:
-    problems: list[Problem] = []
-    if isinstance(data, dict):
-        for key, value in data.items():
-            here = (*location, key)
-            if isinstance(key, str) and _SECRET_LOOKING_KEY.search(key) and key not in _model_keys():
-                message = f"`{key}` looks like a secret; the config file must not hold secrets"
-                problems.append(Problem(format_path(here), message, SECRETS_HINT))
-            else:
-                problems += _secret_key_problems(value, here)
-    elif isinstance(data, list):
-        for index, item in enumerate(data):
-            problems += _secret_key_problems(item, (*location, index))
+# A config is a few hundred values; anything far bigger is an alias bomb or not a config.
+_MAX_VALUES = 100_000
+
+
+class _BadStructure(Exception):
+    pass
+
+
+def _walk(data: Any) -> Iterator[tuple[tuple[Any, ...], Any, Any]]:
+    """(location, key, value) for every mapping entry, depth first, without recursion.
+
+    Refuses structures that refer to themselves (a YAML anchor inside itself) or expand to far
+    more values than a config has (nested aliases).
+    """
+    pending: list[tuple[tuple[Any, ...], Any, frozenset[int]]] = [((), data, frozenset())]
+    visited = 0
+    while pending:
+        location, value, ancestors = pending.pop()
+        visited += 1
+        if visited > _MAX_VALUES:
+            raise _BadStructure("the file expands to far more values than a config has (nested YAML aliases)")
+        if not isinstance(value, (dict, list)):
+            continue
+        if id(value) in ancestors:
+            raise _BadStructure(f"the YAML at {format_path(location) or 'the top'} contains itself (a recursive anchor)")
+        inner = ancestors | {id(value)}
+        items = list(value.items()) if isinstance(value, dict) else list(enumerate(value))
+        for key, item in reversed(items):
+            if isinstance(value, dict):
+                yield location, key, item
+            pending.append(((*location, key), item, inner))
+
+
+def _secret_key_problems(data: Any) -> list[Problem]:
+    problems = []
+    flagged: list[tuple[Any, ...]] = []
+    for location, key, _ in _walk(data):
+        if any(location[: len(prefix)] == prefix for prefix in flagged):
+            continue  # inside a reported key: one problem is enough
+        if isinstance(key, str) and _SECRET_LOOKING_KEY.search(key) and key not in _model_keys():
+            flagged.append((*location, key))
+            message = f"`{key}` looks like a secret; the config file must not hold secrets"
+            problems.append(Problem(format_path((*location, key)), message, SECRETS_HINT))
     return problems
 
 

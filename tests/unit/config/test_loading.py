@@ -22,6 +22,12 @@ from talos_platform.engine.errors import UserError
 from .helpers import DOCKER_EXAMPLE, METAL_EXAMPLE, example
 
 
+# Each level repeats the one before ten times: a million values from a few lines.
+ALIAS_BOMB = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{name}: &{name} [{', '.join([f'*{previous}'] * 10)}]\n" for previous, name in zip("abcde", "bcdef")
+)
+
+
 def problem_paths(error: ConfigInvalid) -> list[str]:
     return [problem.path for problem in error.problems]
 
@@ -43,7 +49,10 @@ def test_format_path_uses_yaml_terms():
         ("# only a comment\n", "", "empty"),
         ("- a\n- b\n", "", "mapping"),
         ("just text\n", "", "mapping"),
+        ("a: &loop [*loop]\n", "", "contains itself"),
+        (ALIAS_BOMB, "", "far more values"),
     ],
+    ids=["unclosed", "indent", "tab", "duplicate", "empty", "comment", "list", "text", "recursive", "alias-bomb"],
 )
 def test_unreadable_yaml_is_one_clear_problem(text, where, says):
     with pytest.raises(ConfigInvalid) as raised:
