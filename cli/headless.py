@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import sys
 import time
@@ -43,11 +44,25 @@ OUTCOME_EXIT_CODES = {
 class Renderer:
     """Receives every event; `close` ends the display (prints the summary)."""
 
+    stream: TextIO
+    reader_gone = False
+    """The reading end of a pipe closed (`install ... | head`): the install goes on silently,
+    the journal still records everything."""
+
     def __call__(self, event: Event) -> None:
         raise NotImplementedError
 
     def close(self) -> None:
         pass
+
+    def _write(self, text: str) -> None:
+        if self.reader_gone:
+            return
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except BrokenPipeError:
+            self.reader_gone = True
 
 
 class JsonLinesRenderer(Renderer):
@@ -55,8 +70,7 @@ class JsonLinesRenderer(Renderer):
         self.stream = stream
 
     def __call__(self, event: Event) -> None:
-        self.stream.write(json.dumps(event.to_record(), ensure_ascii=False, separators=(",", ":")) + "\n")
-        self.stream.flush()
+        self._write(json.dumps(event.to_record(), ensure_ascii=False, separators=(",", ":")) + "\n")
 
 
 class _Tally:
@@ -66,7 +80,7 @@ class _Tally:
         self.layer_of = {step.id: step.layer for step in plan}
         self.title_of = {step.id: step.title for step in plan}
         self.simulated = simulated
-        self.counts = {"succeeded": 0, "skipped": 0, "failed": 0}
+        self.counts = {"succeeded": 0, "skipped": 0, "failed": 0, "stopped": 0}
         self.failures: list[StepFailed] = []
         self.started_at = time.monotonic()
         self.run_id = ""
@@ -78,6 +92,8 @@ class _Tally:
             self.counts["succeeded"] += 1
         elif isinstance(event, StepSkipped):
             self.counts["skipped"] += 1
+        elif isinstance(event, StepFailed) and _interrupted(event):
+            self.counts["stopped"] += 1
         elif isinstance(event, StepFailed):
             self.counts["failed"] += 1
             self.failures.append(event)
@@ -90,6 +106,8 @@ class _Tally:
         elapsed = time.monotonic() - self.started_at
         label = "SIMULATED install" if self.simulated else "install"
         parts = f"{self.counts['succeeded']} applied, {self.counts['skipped']} already done, {self.counts['failed']} failed"
+        if self.counts["stopped"]:
+            parts += f", {self.counts['stopped']} stopped in flight"
         return f"{label} {outcome} in {elapsed:.1f}s ({parts}); run {self.run_id}"
 
 
@@ -109,12 +127,19 @@ def describe(event: Event, tally: _Tally) -> str | None:
         return f"{tally.prefix(event.step_id)}: attempt {event.attempt} failed, retrying in {event.delay:g}s: {event.error}"
     if isinstance(event, StepSucceeded):
         return f"{tally.prefix(event.step_id)}: done in {event.duration:.1f}s"
+    if isinstance(event, StepFailed) and _interrupted(event):
+        return f"{tally.prefix(event.step_id)}: stopped ({event.error}); {event.hint}"
     if isinstance(event, StepFailed):
         text = f"{tally.prefix(event.step_id)}: FAILED: {event.error}"
         return text + (f"\n  hint: {event.hint}" if event.hint else "")
     if isinstance(event, RunFinished):
         return tally.summary(event.outcome)
     return None
+
+
+def _interrupted(event: StepFailed) -> bool:
+    """A step cancelled by Ctrl-C/SIGTERM, as opposed to one that failed on its own."""
+    return event.error.startswith("interrupted during ")
 
 
 class PlainRenderer(Renderer):
@@ -126,8 +151,8 @@ class PlainRenderer(Renderer):
         self.tally.count(event)
         line = describe(event, self.tally)
         if line is not None:
-            self.stream.write(("SIMULATED " if self.tally.simulated and not isinstance(event, (RunStarted, RunFinished)) else "") + line + "\n")
-            self.stream.flush()
+            label = "SIMULATED " if self.tally.simulated and not isinstance(event, (RunStarted, RunFinished)) else ""
+            self._write(label + line + "\n")
 
 
 class RichRenderer(Renderer):
@@ -175,6 +200,8 @@ class RichRenderer(Renderer):
             self.progress.advance(self.layer_tasks[layer])
             self._refresh(layer)
             style = {StepSucceeded: "green", StepSkipped: "dim", StepFailed: "bold red"}[type(event)]
+            if isinstance(event, StepFailed) and _interrupted(event):
+                style = "yellow"
             self.console.print(describe(event, self.tally), style=style, markup=False, highlight=False)
         elif isinstance(event, StepRetrying):
             self.console.print(describe(event, self.tally), style="yellow", markup=False, highlight=False)
@@ -229,4 +256,9 @@ def run_session(session: "InstallSession", output: str = "text", stream: TextIO 
         outcome = asyncio.run(run_with_signals(session))
     finally:
         renderer.close()
+    if renderer.reader_gone and stream is None:
+        # Nobody reads stdout any more: keep the interpreter's final flush from failing loudly.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
     return OUTCOME_EXIT_CODES.get(outcome, exit_codes.STEP_FAILED)

@@ -24,7 +24,7 @@ from talos_platform.engine.plan.step import Step
 from talos_platform.engine.run.clock import Clock, RealClock
 from talos_platform.engine.run.events import Event
 from talos_platform.engine.run.journal import Journal, last_known_done
-from talos_platform.engine.run.runner import EventRedactor, RetryPolicy, Runner, select_steps
+from talos_platform.engine.run.runner import EventRedactor, RetryPolicy, Runner, report_subscriber_failure, select_steps
 
 if TYPE_CHECKING:
     from talos_platform.engine.config.models import PlatformConfig
@@ -119,8 +119,8 @@ class InstallSession:
         for callback in subscribers:
             try:
                 callback(event)
-            except Exception:  # noqa: BLE001 - a broken front end must not stop the install
-                log.exception("event subscriber %r failed", callback)
+            except Exception as error:  # noqa: BLE001 - a broken front end must not stop the install
+                report_subscriber_failure(callback, error)
 
     def interrupt(self) -> None:
         """Stop the install (Ctrl-C, SIGTERM, a UI action); safe from any thread. A second call

@@ -105,6 +105,10 @@ def run(args: argparse.Namespace) -> int:
     from talos_platform.engine.session import InstallSession
     from talos_platform.headless import run_session
 
+    if getattr(args, "debug", False):
+        import logging
+
+        logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
     interactive = sys.stdin.isatty()
     if not args.yes and not interactive and not args.simulate:
         raise UserError(

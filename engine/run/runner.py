@@ -364,8 +364,8 @@ class Runner:
         for callback in subscribers:
             try:
                 callback(event)
-            except Exception:  # noqa: BLE001 - a broken consumer must not stop the install
-                log.exception("event subscriber %r failed", callback)
+            except Exception as error:  # noqa: BLE001 - a broken consumer must not stop the install
+                report_subscriber_failure(callback, error)
 
 
 def select_steps(plan: Plan, from_layer: int | None, only: str | Iterable[str] | None) -> tuple[set[str], set[str]]:
@@ -385,3 +385,14 @@ def select_steps(plan: Plan, from_layer: int | None, only: str | Iterable[str] |
     for step_id in selected:
         prerequisites |= plan.dependencies(step_id)
     return selected, prerequisites - selected
+
+
+_reported_subscribers: set[int] = set()
+
+
+def report_subscriber_failure(callback: Callable[..., object], error: Exception) -> None:
+    """Warn once per failing subscriber (the run goes on); the traceback only at debug level."""
+    if id(callback) not in _reported_subscribers:
+        _reported_subscribers.add(id(callback))
+        log.warning("event subscriber %r failed, later failures are not shown: %s", callback, error)
+    log.debug("event subscriber %r failed", callback, exc_info=error)

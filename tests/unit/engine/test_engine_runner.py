@@ -2,6 +2,7 @@
 cancellation, selection, redaction."""
 
 import asyncio
+import json
 
 import pytest
 
@@ -311,3 +312,30 @@ async def test_secrets_in_context_reach_steps_but_never_events(tmp_path):
     await runner.run()
     assert seen == [CANARY]
     assert of_type(events, StepOutput)[0].line == "using [REDACTED]"
+
+
+async def test_every_event_type_is_redacted_before_journal_and_subscribers(tmp_path):
+    world = FakeWorld(done={f"skip-{CANARY}"})
+
+    class Talkative(FakeStep):
+        async def check(self, ctx):
+            result = await super().check(ctx)
+            return type(result)(actions=result.actions, reason=f"{result.reason} {CANARY}")
+
+    steps = [
+        Talkative(f"skip-{CANARY}", world, title=f"skipped {CANARY}"),
+        Talkative(
+            "noisy", world, title=f"noisy {CANARY}", output=(f"out {CANARY}",),
+            apply_errors=[TransientError(f"retry {CANARY}"), PermanentError(f"fail {CANARY}", hint=f"hint {CANARY}")],
+        ),
+        Talkative("fine", world, title=f"fine {CANARY}"),
+    ]
+    runner, events, journal = make_runner(steps, tmp_path, retry=RetryPolicy(initial_delay=0.01), config_digest=CANARY)
+    await runner.run()
+    journal.close()
+    kinds = {type(e).__name__ for e in events}
+    assert kinds == {"RunStarted", "StepStarted", "StepOutput", "StepSkipped", "StepRetrying", "StepSucceeded",
+                     "StepFailed", "RunFinished"}
+    assert CANARY not in journal.path.read_text()
+    assert all(CANARY not in json.dumps(e.to_record()) for e in events)
+    assert "[REDACTED]" in of_type(events, StepRetrying)[0].error
