@@ -12,6 +12,7 @@ from talos_platform.engine.config.loading import ConfigInvalid, parse_config
 from talos_platform.engine.config.validation import Problem, validate
 
 REPO = Path(__file__).resolve().parents[3]
+DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 METAL_EXAMPLE = REPO / "examples" / "metal-3cp-3w.yaml"
 DOCKER_EXAMPLE = REPO / "examples" / "docker-single.yaml"
 
@@ -23,7 +24,7 @@ def example(path: Path) -> dict[str, Any]:
 def problems_for(data: dict[str, Any], secrets: Any = None) -> list[Problem]:
     """Shape problems if the dict does not load, else every rule problem."""
     try:
-        config = parse_config(yaml.safe_dump(data), "test.yaml")
+        config = parse_config(yaml.dump(data, Dumper=DUMPER), "test.yaml")
     except ConfigInvalid as invalid:
         return invalid.problems
     return validate(config, secrets)
