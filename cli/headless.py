@@ -176,7 +176,9 @@ class RichRenderer(Renderer):
         self.layer_tasks = {}
         for layer in plan.layers:
             label = f"{'SIMULATED ' if simulated else ''}layer {layer}"
-            self.layer_tasks[layer] = self.progress.add_task(label, total=len(plan.steps_in_layer(layer)), current="")
+            self.layer_tasks[layer] = self.progress.add_task(
+                label, total=len(plan.steps_in_layer(layer)), current="", start=False  # clock starts with its first step
+            )
         self.running: dict[int, list[str]] = {layer: [] for layer in plan.layers}
         self.live = Live(self.progress, console=self.console, refresh_per_second=8, transient=False)
         self.live.start()
@@ -189,6 +191,7 @@ class RichRenderer(Renderer):
             self._total_selected(event.steps)
             self.console.print(describe(event, self.tally), style="bold magenta" if event.simulated else "bold")
         elif isinstance(event, StepStarted) and layer is not None:
+            self.progress.start_task(self.layer_tasks[layer])
             if step_id not in self.running[layer]:
                 self.running[layer].append(step_id)
             self._refresh(layer)

@@ -1,0 +1,44 @@
+"""The headless CLI end to end on the simulated platform, as a script or CI would run it."""
+
+import json
+import os
+import subprocess
+import sys
+
+
+def talos_platform(*args, **kwargs):
+    env = {**os.environ, "TALOS_PLATFORM_LOOPBACK_ONLY": "1"}
+    return subprocess.run([sys.executable, "-m", "talos_platform", *args], capture_output=True, text=True,
+                          env=env, timeout=300, stdin=subprocess.DEVNULL, **kwargs)
+
+
+def test_simulated_install_as_json_lines_then_status(tmp_path):
+    state = tmp_path / "state"
+    result = talos_platform("install", "--simulate", "--speed", "inf", "--state-dir", str(state), "--output", "json")
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert records[0]["type"] == "RunStarted" and records[0]["simulated"] is True
+    assert records[-1] == {**records[-1], "type": "RunFinished", "outcome": "succeeded"}
+    started = {r["step_id"] for r in records if r["type"] == "StepStarted"}
+    assert started == set(records[0]["steps"])
+    assert any(r["type"] == "StepOutput" for r in records)
+
+    status = talos_platform("status", "--state-dir", str(state), "--output", "json")
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout)["outcome"] == "succeeded"
+
+
+def test_piped_install_prints_plain_lines_labelled_simulated(tmp_path):
+    result = talos_platform("install", "--simulate", "--speed", "inf", "--state-dir", str(tmp_path / "s"))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("SIMULATED install started")
+    assert all(line.startswith(("SIMULATED", "  hint:")) for line in lines)
+    assert "\x1b[" not in result.stdout
+
+
+def test_real_install_without_yes_and_without_a_terminal_stops(tmp_path):
+    result = talos_platform("install", "--config", "examples/docker-single.yaml", "--state-dir", str(tmp_path))
+    assert result.returncode == 2
+    assert "--yes" in result.stderr and "Traceback" not in result.stderr
+    assert not any(tmp_path.iterdir())
