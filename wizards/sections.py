@@ -180,12 +180,15 @@ def node_questions(index: int, *, offer_another: bool) -> Callable[[Answers], li
                 parse=required("an address like 192.168.1.11/24"),
                 instruction="(e.g. 192.168.1.11/24)",
             ),
-            text_field(
-                f"{prefix}.installDisk",
-                f"{label}: install disk (erased!)",
-                parse=required("a disk such as /dev/sda or /dev/nvme0n1"),
-            ),
         ]
+        if not docker:  # a docker node is a container: nothing is installed on a disk
+            asked.append(
+                text_field(
+                    f"{prefix}.installDisk",
+                    f"{label}: install disk (erased!)",
+                    parse=required("a disk such as /dev/sda or /dev/nvme0n1"),
+                )
+            )
         if answers.platform == "metal" and node.get("role") == Role.control_plane.value:
             asked.append(
                 text_field(

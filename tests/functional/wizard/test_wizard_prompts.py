@@ -4,8 +4,23 @@ from __future__ import annotations
 
 import stat
 
-from wizard_script import happy_path
+import pytest
+import yaml
+
 from conftest import EXPECTED
+from wizard_script import (
+    cloudflare_secrets,
+    cluster_defaults,
+    components_default,
+    confirm_and_save,
+    domain_and_gitops,
+    happy_path,
+    metal_node,
+    network,
+    three_control_planes_and_a_worker,
+    typed,
+)
+from wizard_terminal import CTRL_C, DOWN, ENTER, ESC, SPACE, UP, expect, shows
 
 
 def test_happy_path_writes_the_config_and_a_private_secrets_file(drive):
@@ -16,3 +31,229 @@ def test_happy_path_writes_the_config_and_a_private_secrets_file(drive):
     assert run.secrets_file.read_bytes() == (EXPECTED / "happy-path.secrets.yaml").read_bytes()
     assert stat.S_IMODE(run.secrets_file.stat().st_mode) == 0o600
     assert "install --yes --config platform.yaml" in run.screen
+
+
+def _config(run) -> dict:
+    return yaml.safe_load(run.config_file.read_text())
+
+
+def test_esc_goes_back_and_the_review_reopens_a_section(drive):
+    steps = [
+        expect("? Cluster name", typed("first")),
+        expect("? Platform", ESC),  # back to the name
+        expect("? Cluster name", typed("lab")),
+        *cluster_defaults()[1:],
+        *three_control_planes_and_a_worker(),
+        *network(),
+        *domain_and_gitops(),
+        *components_default(),
+        *cloudflare_secrets(),
+        expect("? What next?", ESC),  # back from the review: the last question again
+        expect("? Cloudflare Tunnel token", ENTER),  # Enter keeps the token typed before
+        expect("? What next?", DOWN + ENTER),  # Change an answer…
+        expect("? Which part do you want to change?", DOWN * 3 + ENTER),  # Domain
+        expect("? Base domain", typed("lab.homelab.dev")),
+        expect("? E-mail for Let's Encrypt", typed("ops@lab.homelab.dev")),
+        *confirm_and_save(),
+    ]
+    run = drive(steps)
+
+    assert run.code == 0
+    config = _config(run)
+    assert config["cluster"]["name"] == "lab"
+    assert config["domain"] == {"base": "lab.homelab.dev", "acmeEmail": "ops@lab.homelab.dev"}
+    assert "cloudflareTunnelToken: cf-tunnel-token-0123456789" in run.secrets_file.read_text()
+
+
+def test_nodes_are_added_edited_and_removed_from_the_review(drive):
+    steps = [
+        *happy_path()[:-2],
+        expect("? What next?", DOWN * 2 + ENTER),  # Add a node
+        expect("? Node 5: role"),
+        expect("? Node 5: name"),  # worker-2 suggested
+        expect("? Node 5: IP address"),  # 10.0.0.15/24 suggested
+        expect("? Node 5: install disk"),
+        expect("? What next?", DOWN * 3 + ENTER),  # Edit a node…
+        expect("? Which node?", DOWN * 3 + ENTER),  # worker-1
+        expect("? Node 4: role"),
+        expect("? Node 4: name", typed("storage-1")),
+        expect("? Node 4: IP address", typed("10.0.0.40/24")),
+        expect("? Node 4: install disk", typed("/dev/nvme0n1")),
+        expect("? What next?", DOWN * 4 + ENTER),  # Remove a node…
+        expect("? Remove which node?", DOWN * 4 + ENTER),  # worker-2 again
+        expect("removed worker-2", ""),
+        expect("? What next?", DOWN * 2 + ENTER),  # Add a node, then change our mind
+        expect("? Node 5: role", ESC),
+        *confirm_and_save(),
+    ]
+    run = drive(steps)
+
+    assert run.code == 0
+    nodes = _config(run)["nodes"]
+    assert [(n["name"], n["address"], n["role"], n["installDisk"]) for n in nodes] == [
+        ("cp-1", "10.0.0.11/24", "control-plane", "/dev/sda"),
+        ("cp-2", "10.0.0.12/24", "control-plane", "/dev/sda"),
+        ("cp-3", "10.0.0.13/24", "control-plane", "/dev/sda"),
+        ("storage-1", "10.0.0.40/24", "worker", "/dev/nvme0n1"),
+    ]
+
+
+def test_wrong_answers_are_refused_with_the_rule_s_message_then_corrected(drive):
+    steps = [
+        expect("? Cluster name", typed("Home_Lab")),
+        shows("'Home_Lab' is not a DNS label", typed("homelab")),
+        *cluster_defaults()[1:],
+        *metal_node(1, address="10.0.0.11/24", control_plane=True, another=True),
+        expect("? Node 2: role"),
+        expect("? Node 2: name"),
+        expect("? Node 2: IP address", typed("10.0.0.11/24")),
+        shows("10.0.0.11 is also the address of nodes[0] (cp-1)", typed("10.0.0.12/24")),
+        expect("? Node 2: install disk"),
+        expect("? Node 2: network interface"),
+        expect("? Add another node?", "n"),
+        expect("2 control planes: etcd stops when either fails", ""),
+        expect("? Add another node?", "y"),
+        *metal_node(3, control_plane=True, another=True),
+        *metal_node(4, control_plane=False, another=False),
+        expect("? Virtual IP", typed("10.0.0.11")),
+        shows("10.0.0.11 is the IP of nodes[0] (cp-1)", typed("10.0.1.10")),
+        shows("is outside the control planes' subnet 10.0.0.0/24", typed("10.0.0.10")),
+        *network()[1:],
+        expect("? Base domain", typed("homelab")),
+        shows("'homelab' is not a domain name", typed("homelab.dev")),
+        *domain_and_gitops()[1:],
+        *components_default(),
+        *cloudflare_secrets(),
+        *confirm_and_save(),
+    ]
+    run = drive(steps)
+
+    assert run.code == 0
+    assert run.config_file.read_bytes() == (EXPECTED / "happy-path.yaml").read_bytes()
+
+
+def test_a_component_switch_the_rules_refuse_is_explained_in_the_checkbox(drive):
+    steps = [
+        *happy_path()[:-6],
+        expect("? Components to install", DOWN + SPACE + ENTER),  # Cilium off
+        shows("Cilium cannot be disabled", SPACE + ENTER),  # back on
+        expect("? Change the pinned component versions?", "y"),
+        *[expect(f"? {label}") for label in ("Gateway API CRDs: version", "Cilium (CNI", "ArgoCD: version", "cert-manager")],
+        expect("? external-dns (Cloudflare): version", typed("latest")),
+        shows("'latest' is not a version", typed("1.19.1")),
+        *[expect(f"? {label}") for label in ("Vault: version", "Vault Secrets Operator: version", "Monitoring", "Cloudflare Tunnel: version")],
+        *cloudflare_secrets(),
+        *confirm_and_save(),
+    ]
+    run = drive(steps)
+
+    assert run.code == 0
+    assert _config(run)["components"]["externalDns"]["version"] == "1.19.1"
+
+
+@pytest.mark.parametrize("stop_at", ["? Node 2: IP address", "? Base domain", "? Cloudflare Tunnel token", "? Save the config as"])
+def test_ctrl_c_anywhere_writes_nothing(drive, stop_at):
+    script = happy_path()
+    index = next(i for i, step in enumerate(script) if step.wait_for == stop_at)
+    steps = [*script[:index], expect(stop_at, "abc" + CTRL_C)]
+    run = drive(steps)
+
+    assert run.code == 130
+    assert "cancelled, nothing written" in run.screen
+    assert run.files() == []
+    assert not run.state.exists()
+
+
+def test_cancel_in_the_review_menu_writes_nothing(drive):
+    run = drive([*happy_path()[:-2], expect("? What next?", UP + ENTER)])  # up wraps to Cancel
+
+    assert run.code == 130
+    assert "cancelled, nothing written" in run.screen
+    assert run.files() == []
+
+
+def test_an_existing_config_gives_every_default_and_saves_back_unchanged(drive, folder, tmp_path):
+    existing = folder / "cluster.yaml"
+    existing.write_bytes((EXPECTED / "happy-path.yaml").read_bytes())
+    state = tmp_path / "state"
+    state.mkdir()
+    secrets = state / "secrets.yaml"
+    secrets.write_bytes((EXPECTED / "happy-path.secrets.yaml").read_bytes())
+    secrets.chmod(0o600)
+    steps = [
+        *cluster_defaults(),
+        *[step for n in range(1, 5) for step in metal_node(n, control_plane=n < 4, another=False) if "Add another" not in step.wait_for],
+        expect("? Add another node?", "n"),
+        expect("? Virtual IP"),
+        *network()[1:],
+        *[expect(step.wait_for) for step in domain_and_gitops()[:-1]],
+        expect("? Is the repository private", ENTER),
+        *components_default(),
+        expect("(set; Enter keeps it)"),
+        expect("(set; Enter keeps it)"),
+        expect("? What next?"),
+        expect("? Save the config as"),  # defaults to the file being edited; no "replace?" question
+    ]
+    run = drive(steps, config_path=existing)
+
+    assert run.code == 0
+    assert existing.read_bytes() == (EXPECTED / "happy-path.yaml").read_bytes()
+    assert secrets.read_bytes() == (EXPECTED / "happy-path.secrets.yaml").read_bytes()
+    assert not (folder / "platform.yaml").exists()
+
+
+def test_editing_an_existing_config_changes_only_what_was_changed(drive, folder):
+    existing = folder / "cluster.yaml"
+    existing.write_bytes((EXPECTED / "happy-path.yaml").read_bytes())
+    steps = [
+        expect("? Cluster name"),
+        expect("? Platform"),
+        expect("? Talos version", DOWN + ENTER),  # another version…
+        expect("? Talos version (vMAJOR.MINOR.PATCH)", typed("v1.12.1")),
+        expect("? Kubernetes version"),
+        *[step for n in range(1, 5) for step in metal_node(n, control_plane=n < 4, another=False) if "Add another" not in step.wait_for],
+        expect("? Add another node?", "n"),
+        expect("? Virtual IP"),
+        *network()[1:],
+        *[expect(step.wait_for) for step in domain_and_gitops()[:-1]],
+        expect("? Is the repository private", ENTER),
+        *components_default(),
+        *cloudflare_secrets(),  # no saved secrets in this state directory: asked again
+        *confirm_and_save(),
+    ]
+    run = drive(steps, config_path=existing)
+
+    assert run.code == 0
+    expected = (EXPECTED / "happy-path.yaml").read_text().replace("talosVersion: v1.11.5", "talosVersion: v1.12.1")
+    assert existing.read_text() == expected
+
+
+def test_docker_asks_no_vip_no_role_no_second_node(drive):
+    steps = [
+        expect("? Cluster name", typed("local")),
+        expect("? Platform", DOWN + ENTER),
+        expect("? Talos version"),
+        expect("? Kubernetes version"),
+        expect("? Node 1: name"),
+        expect("? Node 1: IP address", typed("10.5.0.2/24")),
+        expect("? Change the pod and service networks?", "y"),
+        expect("? Pod network (CIDR)", typed("10.5.0.0/16")),
+        shows("overlaps the node network 10.5.0.0/24", typed("10.200.0.0/16")),
+        expect("? Service network (CIDR)"),
+        expect("? Extra names or IPs", typed("k8s.local.dev, 127.0.0.2")),
+        *domain_and_gitops("local.dev")[:-1],
+        expect("? Is the repository private", "y"),
+        expect("? Components to install", DOWN * 5 + SPACE + DOWN * 4 + SPACE + ENTER),  # external-dns, tunnel off
+        expect("? Change the pinned component versions?", "n"),
+        expect("? Git user name", typed("ops")),
+        expect("? Git access token", "git-token-0123456789" + ENTER),
+        *confirm_and_save(),
+    ]
+    run = drive(steps)
+
+    assert run.code == 0
+    asked = run.screen.split("Review")[0]
+    assert "Virtual IP" not in asked and "role" not in asked and "install disk" not in asked
+    assert run.config_file.read_bytes() == (EXPECTED / "docker.yaml").read_bytes()
+    assert run.secrets_file.read_bytes() == (EXPECTED / "docker.secrets.yaml").read_bytes()
+    assert "git-token-0123456789" not in run.screen  # typed into a password prompt: never echoed

@@ -1,8 +1,10 @@
 """A scripted terminal for driving the real questionary prompts in-process.
 
-Like a person at the keyboard: wait until a text shows on the screen, then type keys. The
-prompts read real key sequences from a pipe (prompt_toolkit parses them exactly as from a tty)
-and render to a real VT100 output captured in memory, so validation messages are really drawn.
+Like a person at the keyboard: wait until a text shows, then type keys. The prompts read real
+key sequences from a pipe (prompt_toolkit parses them exactly as from a tty) and render to a
+real VT100 output captured in memory. That output is also played into a terminal emulator
+(pyte), so a step can wait for what is on the screen right now: a validation message drawn
+under the prompt while the wrong answer is still there.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
+import pyte
 from prompt_toolkit.application import create_app_session
 from prompt_toolkit.data_structures import Size
 from prompt_toolkit.input import create_pipe_input
@@ -40,20 +43,47 @@ def plain(text: str) -> str:
 class Step:
     wait_for: str
     keys: str
+    on_screen: bool = False
+    """Wait for the text on the emulated screen now, instead of next in the output stream."""
 
 
 def expect(wait_for: str, keys: str = ENTER) -> Step:
+    """Wait until `wait_for` is printed (after what the previous step waited for), type `keys`."""
     return Step(wait_for, keys)
+
+
+def shows(text: str, keys: str) -> Step:
+    """Wait until the screen shows `text` right now (e.g. a validation message), type `keys`."""
+    return Step(text, keys, on_screen=True)
 
 
 class ScriptFailed(AssertionError):
     pass
 
 
+class _TerminalOutput(Vt100_Output):
+    """VT100 output into memory that, like a terminal, answers cursor position requests
+    (prompt_toolkit draws bottom toolbars, e.g. a checkbox's validation message, only then)."""
+
+    @property
+    def responds_to_cpr(self) -> bool:
+        return True
+
+
+class _AnsweringScreen(pyte.Screen):
+    """The emulated terminal; its replies (cursor position reports) go back into the input."""
+
+    reply: Callable[[str], None] = staticmethod(lambda data: None)
+
+    def write_process_input(self, data: str) -> None:
+        self.reply(data)
+
+
 class ScriptedTerminal:
     """Runs `function` with prompts bound to this terminal, feeding `steps` from a thread."""
 
-    def __init__(self, steps: list[Step], timeout: float = 15.0, width: int = 140):
+    def __init__(self, steps: list[Step], timeout: float = 15.0, width: int = 140, rows: int = 60):
+        self.rows = rows
         self.steps = steps
         self.timeout = timeout
         self.width = width
@@ -61,35 +91,56 @@ class ScriptedTerminal:
         self.console = Console(file=self.screen, width=width, force_terminal=False, color_system=None)
         self.failure: str | None = None
         self.finished_steps = 0
+        self.emulated = _AnsweringScreen(width, self.rows)
+        self.emulated.set_mode(pyte.modes.LNM)  # rich prints bare newlines
+        self._emulator = pyte.Stream(self.emulated)
+        self._played = 0
 
     def text(self) -> str:
         return plain(self.screen.getvalue())
 
+    def screen_now(self) -> str:
+        """What the emulated terminal shows at this moment (only the feeder thread calls this:
+        the emulator's replies are typed into the same pipe as the keys)."""
+        written = self.screen.getvalue()
+        self._emulator.feed(written[self._played :])
+        self._played = len(written)
+        return "\n".join(line.rstrip() for line in self.emulated.display)
+
     def _feed(self, pipe: Any, stop: threading.Event) -> None:
+        self.emulated.reply = pipe.send_text
         cursor = 0
         for step in self.steps:
             deadline = time.monotonic() + self.timeout
             while True:
                 if stop.is_set():
                     return
+                now = self.screen_now()  # also answers the prompt's cursor position requests
                 seen = self.text()
-                found = seen.find(step.wait_for, cursor)
-                if found >= 0:
-                    cursor = found + len(step.wait_for)
-                    break
+                if step.on_screen:
+                    if step.wait_for in now:
+                        break
+                else:
+                    found = seen.find(step.wait_for, cursor)
+                    if found >= 0:
+                        cursor = found + len(step.wait_for)
+                        break
                 if time.monotonic() > deadline:
-                    self.failure = f"timed out waiting for {step.wait_for!r}; screen ends with:\n{seen[-2500:]}"
+                    shown = self.screen_now() if step.on_screen else seen[-2500:]
+                    self.failure = f"timed out waiting for {step.wait_for!r}; screen shows:\n{shown}"
                     pipe.close()
                     return
                 time.sleep(0.01)
             time.sleep(0.02)  # let the prompt settle as a person would
-            pipe.send_text(step.keys)
+            self.screen_now()
+            if step.keys:
+                pipe.send_text(step.keys)
             self.finished_steps += 1
 
     def run(self, function: Callable[[Console], Any]) -> Any:
         stop = threading.Event()
         with create_pipe_input() as pipe:
-            output = Vt100_Output(self.screen, lambda: Size(rows=50, columns=self.width), term="xterm")
+            output = _TerminalOutput(self.screen, lambda: Size(rows=self.rows, columns=self.width), term="xterm")
             feeder = threading.Thread(target=self._feed, args=(pipe, stop), daemon=True)
             with create_app_session(input=pipe, output=output):
                 feeder.start()
