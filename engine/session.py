@@ -17,6 +17,7 @@ import logging
 import threading
 from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
+from talos_platform.engine.errors import UserError
 from talos_platform.engine.plan.context import StepContext
 from talos_platform.engine.plan.planner import Plan, build_plan
 from talos_platform.engine.plan.preview import StepPreview, preview_plan
@@ -134,9 +135,16 @@ class InstallSession:
 
     async def run(self) -> str:
         """Run the install; returns `succeeded`, `failed` or `interrupted`."""
-        with self.state.lock():
-            self.state.remove_stale_temp_files()
-            return await self._run_locked()
+        try:
+            with self.state.lock():
+                self.state.remove_stale_temp_files()
+                return await self._run_locked()
+        except OSError as error:
+            raise UserError(
+                f"cannot write the state directory {self.state.root}: {error.strerror or error}",
+                where=str(getattr(error, "filename", "") or self.state.root),
+                hint="check free disk space and that the directory is yours and writable; then run again to resume",
+            ) from error
 
     async def _run_locked(self) -> str:
         journal = Journal(self.state.runs)

@@ -185,6 +185,9 @@ class Runner:
             await self._cancel(in_flight)
             self._finish(INTERRUPTED)
             raise
+        except BaseException:
+            await self._cancel(in_flight)  # e.g. the journal cannot be written: stop every step
+            raise
         self._finish(outcome)
         return outcome
 

@@ -132,3 +132,37 @@ async def test_unsubscribed_front_ends_stop_receiving(tmp_path):
     unsubscribe()
     await s.run()
     assert events and later == []
+
+
+async def test_an_unwritable_state_directory_is_a_clear_error(tmp_path):
+    import pytest
+
+    from talos_platform.engine.errors import UserError
+
+    blocked = tmp_path / "file-not-dir"
+    blocked.write_text("")
+    s, _ = session(StateDirectory(blocked / "state"), three_steps(FakeWorld()))
+    with pytest.raises(UserError, match="cannot write the state directory") as raised:
+        await s.run()
+    assert "disk space" in raised.value.hint
+
+
+async def test_a_journal_that_cannot_be_written_stops_every_step(tmp_path, monkeypatch):
+    import pytest
+
+    from talos_platform.engine.errors import UserError
+    from talos_platform.engine.run.journal import Journal
+
+    world = FakeWorld()
+    writes = []
+
+    def failing_append(self, event):
+        writes.append(event)
+        if len(writes) > 3:
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Journal, "append", failing_append)
+    s, _ = session(StateDirectory(tmp_path), three_steps(world))
+    with pytest.raises(UserError, match="No space left"):
+        await s.run()
+    assert world.active == 0
