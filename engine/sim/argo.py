@@ -11,6 +11,7 @@ It runs only while its own pods are ready and the API server answers.
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
@@ -62,8 +63,10 @@ class ArgoController:
         self.model = model
         self.states: dict[tuple[str, str], AppState] = {}
         self.dirty: set[str] = set()
-        self.settled: set[tuple[str, str]] = set()
+        self.settled: dict[tuple[str, str], int] = {}
+        """Apps with nothing left to do, with the Git remote's version when they settled."""
         self.appset_heads: dict[tuple[str, str], str] = {}
+        self._desired_cache: dict[tuple[str, str], tuple[Any, list[dict[str, Any]]]] = {}
         self.extra_appsets: list[dict[str, Any]] = []
         """ApplicationSets the scenario's tenants already have (applied once ArgoCD runs)."""
         model.store.on_change.append(self._changed)
@@ -80,6 +83,12 @@ class ArgoController:
             instance = (metadata.get("labels") or {}).get("app.kubernetes.io/instance")
             if instance:
                 self.dirty.add(instance)  # a child changed: its parent re-assesses
+
+    def quiet(self) -> bool:
+        """Every Application has settled and nothing waits to be looked at."""
+        return not self.dirty and all(
+            (app["metadata"].get("namespace", ""), app["metadata"]["name"]) in self.settled for app in self.model.store.entries(APPLICATIONS)
+        )
 
     def running(self) -> bool:
         workloads = self.model.workloads
@@ -114,13 +123,10 @@ class ArgoController:
         for app in list(self.model.store.entries(APPLICATIONS)):
             metadata = app["metadata"]
             key = (metadata.get("namespace", ""), metadata["name"])
-            if key in self.settled and metadata["name"] not in dirty and self._head_unchanged(app, key):
+            # A settled app is looked at again only when something it depends on changed.
+            if key in self.settled and metadata["name"] not in dirty and self.settled[key] == self.model.git.version:
                 continue
             self._reconcile(app, key)
-
-    def _head_unchanged(self, app: dict[str, Any], key: tuple[str, str]) -> bool:
-        state = self.states.get(key)
-        return state is not None and state.synced_revision == self._revision(app)
 
     def _revision(self, app: dict[str, Any]) -> str:
         source = (app.get("spec") or {}).get("source") or {}
@@ -135,9 +141,9 @@ class ArgoController:
         state = self.states.setdefault(key, AppState())
         spec = app.get("spec") or {}
         try:
-            desired = self._desired(app)
+            desired = self._desired_cached(app, key)
         except SourceError as error:
-            self.settled.discard(key)
+            self.settled.pop(key, None)
             self._write(key, {"sync": {"status": "Unknown"}, "health": {"status": "Unknown"},
                               "conditions": [{"type": "ComparisonError", "message": str(error), "lastTransitionTime": model.now_iso()}]}, state)
             return
@@ -208,9 +214,9 @@ class ArgoController:
                 operation_state["syncResult"] = {"revision": state.revision}
             status["operationState"] = operation_state
         if synced and worst[0] in ("Healthy", "Degraded") and state.phase != "Running":
-            self.settled.add(key)
+            self.settled[key] = self.model.git.version
         else:
-            self.settled.discard(key)
+            self.settled.pop(key, None)
         self._write(key, status, state)
 
     def _write(self, key: tuple[str, str], status: dict[str, Any], state: AppState) -> None:
@@ -244,6 +250,17 @@ class ArgoController:
         return workload_health(live)
 
     # --- desired state ------------------------------------------------------------------
+
+    def _desired_cached(self, app: dict[str, Any], key: tuple[str, str]) -> list[dict[str, Any]]:
+        """Rendering manifests is the expensive part: redo it only when the Application's spec,
+        its Git revision or the repository credentials changed."""
+        fingerprint = (app["metadata"].get("uid"), app["metadata"].get("generation"), self._revision(app), self.model.store.count(SECRETS))
+        cached = self._desired_cache.get(key)
+        if cached is not None and cached[0] == fingerprint:
+            return cached[1]
+        desired = self._desired(app)
+        self._desired_cache[key] = (fingerprint, desired)
+        return desired
 
     def _desired(self, app: dict[str, Any]) -> list[dict[str, Any]]:
         spec = app.get("spec") or {}
@@ -296,16 +313,24 @@ class ArgoController:
         metadata = appset["metadata"]
         key = (metadata.get("namespace", ""), metadata["name"])
         spec = appset.get("spec") or {}
-        params: list[dict[str, str]] = []
         heads = []
+        for generator in spec.get("generators") or []:
+            git = generator.get("git")
+            if git:
+                branch = self.model.git.branch(git.get("repoURL", ""), git.get("revision") or "main")
+                heads.append(branch.head if branch else "")
+        # Generate again only when the ApplicationSet or the Git heads it reads changed.
+        fingerprint = repr((heads, metadata.get("generation"), metadata.get("uid")))
+        if self.appset_heads.get(key) == fingerprint:
+            return
+        self.appset_heads[key] = fingerprint
+        params: list[dict[str, str]] = []
         for generator in spec.get("generators") or []:
             if "list" in generator:
                 for element in generator["list"].get("elements") or []:
                     params.append({str(k): str(v) for k, v in element.items()})
             git = generator.get("git")
             if git:
-                branch = self.model.git.branch(git.get("repoURL", ""), git.get("revision") or "main")
-                heads.append(branch.head if branch else "")
                 directories = self.model.git.directories(git.get("repoURL", ""), git.get("revision") or "main")
                 chosen: set[str] = set()
                 for rule in git.get("directories") or []:
@@ -315,10 +340,6 @@ class ArgoController:
                     pure = PurePosixPath(directory)
                     params.append({"path": directory, "path.path": directory, "path.basename": pure.name,
                                    "path.basenameNormalized": re.sub(r"[^a-z0-9-]", "-", pure.name.lower())})
-        fingerprint = repr((heads, params, appset["metadata"].get("generation")))
-        if self.appset_heads.get(key) == fingerprint:
-            return
-        self.appset_heads[key] = fingerprint
         now = self.model.now_iso()
         self.model.modify(APPLICATIONSETS, key[0], key[1], lambda obj: obj.__setitem__("status", {"conditions": [
             {"type": "ErrorOccurred", "status": "False", "reason": "ApplicationSetUpToDate", "message": "Successfully generated parameters for all Applications", "lastTransitionTime": now},
@@ -390,9 +411,8 @@ def _apply_values(objects: list[dict[str, Any]], values: dict[str, Any]) -> list
 
 
 def _glob(path: str, pattern: str) -> bool:
-    import fnmatch
-
-    parts, wanted = PurePosixPath(path).parts, PurePosixPath(pattern).parts
+    """Git generator paths: `*` matches within one path segment only."""
+    parts, wanted = path.strip("/").split("/"), pattern.strip("/").split("/")
     return len(parts) == len(wanted) and all(fnmatch.fnmatchcase(p, w) for p, w in zip(parts, wanted))
 
 

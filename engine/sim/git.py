@@ -32,6 +32,8 @@ class GitRemote:
 
     def __init__(self) -> None:
         self.repositories: dict[str, dict[str, Branch]] = {}
+        self.version = 0
+        """Bumped by every new commit anywhere (watchers compare it to notice changes)."""
 
     def branch(self, url: str, branch: str) -> Branch | None:
         return self.repositories.get(normalise_url(url), {}).get(branch)
@@ -48,6 +50,7 @@ class GitRemote:
         current.files = dict(files)
         current.head = digest.hexdigest()
         current.history.append((current.head, message))
+        self.version += 1
         return current.head
 
     def files_under(self, url: str, revision: str, path: str) -> dict[str, bytes] | None:
@@ -72,10 +75,9 @@ class GitRemote:
         files = self.files_under(url, revision, "") or {}
         directories = set()
         for name in files:
-            parent = PurePosixPath(name).parent
-            while str(parent) not in (".", ""):
-                directories.add(str(parent))
-                parent = parent.parent
+            parts = name.split("/")[:-1]
+            for depth in range(1, len(parts) + 1):
+                directories.add("/".join(parts[:depth]))
         return directories
 
 

@@ -15,6 +15,8 @@ from talos_platform.engine.sim.catalog import COMPONENTS, component_for_url, com
 from talos_platform.engine.sim.model import ApiUnavailable, PlatformModel, crd_object
 from talos_platform.engine.sim.store import Watcher, clone, render
 
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 # Reads take a little virtual time, like a round trip would.
 _REQUEST_SECONDS = 0.05
 
@@ -182,7 +184,7 @@ def kustomization_objects(directory: Path) -> list[dict[str, Any]]:
 
 def manifest_objects(text: str) -> list[dict[str, Any]]:
     objects = []
-    for document in yaml.safe_load_all(text):
+    for document in yaml.load_all(text, Loader=_LOADER):
         if not isinstance(document, dict):
             continue
         if document.get("kind", "").endswith("List") and "items" in document:

@@ -71,6 +71,7 @@ class PlatformModel:
         self.timings = scenario.timings
         self.store = ObjectStore()
         self.machines: dict[str, Machine] = {}
+        self._by_name: dict[str, Machine] = {}
         self.etcd_bootstrapped_on: str | None = None
         self.etcd_members: list[str] = []
         self.api_up = False
@@ -120,7 +121,9 @@ class PlatformModel:
         return self.machines.get(address)
 
     def machine_named(self, name: str) -> Machine | None:
-        return next((m for m in self.machines.values() if m.name == name), None)
+        if len(self._by_name) != len(self.machines):
+            self._by_name = {m.name: m for m in self.machines.values()}
+        return self._by_name.get(name)
 
     # --- Talos machine lifecycle --------------------------------------------------------
 
@@ -367,12 +370,15 @@ class PlatformModel:
         return obj
 
     def modify(self, resource: Resource, namespace: str, name: str, change: Callable[[dict[str, Any]], None]) -> dict[str, Any] | None:
-        """Clone, change and store an object (stored dicts are never mutated in place, watch
-        history keeps them); a change that changes nothing writes nothing."""
+        """Copy, change and store an object; a change that changes nothing writes nothing.
+
+        Stored dicts are never mutated in place (the watch history keeps them), so `change`
+        must replace top-level keys (e.g. `obj["status"] = {...}`), never edit nested values."""
         existing = self.store.get_entry(resource, namespace, name)
         if existing is None:
             return None
-        updated = clone(existing)
+        updated = dict(existing)
+        updated["metadata"] = dict(existing["metadata"])
         change(updated)
         if updated == existing:
             return existing
