@@ -175,15 +175,17 @@ def create_app(
     talos_targets: Iterable[TalosTarget] = (),
     snapshot: ClusterSnapshot | None = None,
     session_factory: Callable[[], object] | None = None,
+    progress: InstallProgress | None = None,
     simulation_note: str = "",
     theme: str = DARK,
     min_interval: float = 0.2,
 ) -> PlatformApp:
     """`drivers` makes the app observe a cluster (real or simulated) on the engine thread;
     `snapshot` shows a fixed snapshot (tests, screenshots); `session_factory` (install mode)
-    creates an `InstallSession` on those same drivers, called again for a retry."""
+    creates an `InstallSession` on those same drivers, called again for a retry; `progress`
+    shows a given install state (tests, screenshots)."""
     feed = LiveFeed(drivers, clock, talos_targets=talos_targets, min_interval=min_interval) if drivers is not None else None
     return PlatformApp(
-        mode=mode, feed=feed, snapshot=snapshot, session_factory=session_factory, clock=clock,
+        mode=mode, feed=feed, snapshot=snapshot, session_factory=session_factory, progress=progress, clock=clock,
         simulation_note=simulation_note, theme=theme,
     )

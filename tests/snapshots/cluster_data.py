@@ -4,12 +4,20 @@ snapshot level, so the panes see what they would see from a cluster)."""
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+
+from talos_platform.engine.config.loading import load_config
 from talos_platform.engine.drivers.protocols import Flow, FlowEndpoint, LostEvents, TalosNodeFacts
 from talos_platform.engine.observe import ClusterSnapshot, TalosTarget, build_snapshot
 from talos_platform.engine.observe.apps import app_view
 from talos_platform.engine.observe.flows import FlowBuffer
 from talos_platform.engine.observe.nodes import UsageHistory, kube_node
 from talos_platform.engine.observe.pods import classify_pod
+from talos_platform.engine.observe.snapshot import FlowStats
+from talos_platform.engine.plan.planner import build_plan
+from talos_platform.engine.run.events import RunFinished, RunStarted, StepFailed, StepOutput, StepRetrying, StepStarted, StepSucceeded
+from talos_platform.tui.install_state import InstallProgress
 
 T0 = 1_767_225_600.0  # 2026-01-01 00:00:00 UTC: a fixed clock for stable screenshots
 
@@ -132,3 +140,58 @@ def cluster_snapshot(faulty: bool = False, simulated: bool = True) -> ClusterSna
         taken_at=T0 + 30, simulated=simulated, kube_nodes=nodes, facts=facts, targets=targets, history=history,
         pods=[classify_pod(p) for p in pods], apps=[app_view(a) for a in apps], flows=_flows(faulty), generation=1,
     )
+
+
+# --- install progress --------------------------------------------------------------------------
+
+EXAMPLE_CONFIG = Path(__file__).resolve().parents[2] / "examples" / "metal-3cp-3w.yaml"
+
+
+def early_cluster_snapshot() -> ClusterSnapshot:
+    """What the panes see during layer 1: nodes up, a few system pods, no apps, no Hubble yet."""
+    full = cluster_snapshot(faulty=False)
+    kube_system = tuple(ns for ns in full.namespaces if ns.namespace == "kube-system")
+    return dataclasses.replace(full, waves=(), blocked="", pod_problems=(), namespaces=kube_system,
+                               flows=FlowStats(available=False))
+
+
+def install_progress(failed: bool = False) -> InstallProgress:
+    """The real plan of the example config, part-way through (or failed in layer 0), with
+    fixed times."""
+    plan = build_plan(load_config(EXAMPLE_CONFIG))
+    progress = InstallProgress((s.id, s.layer, s.title) for s in plan)
+    steps = list(plan)
+    at = T0
+    events: list = [RunStarted(at=at, run_id="20260101-000000", steps=tuple(s.id for s in steps), simulated=True)]
+    stop_at = "L0.apply-config.worker-3" if failed else "L1.cilium"
+    for step in steps:
+        events.append(StepStarted(at=at, step_id=step.id, layer=step.layer, title=step.title))
+        if step.id == stop_at:
+            if failed:
+                events += [
+                    StepOutput(at=at + 1, step_id=step.id, line="talosctl apply-config --insecure --nodes 192.168.10.23 --file worker.yaml"),
+                    StepRetrying(at=at + 5, step_id=step.id, attempt=1, delay=2.0, error="rpc error: code = Unavailable desc = connection refused"),
+                    StepStarted(at=at + 7, step_id=step.id, layer=step.layer, title=step.title, attempt=2),
+                    StepFailed(at=at + 37, step_id=step.id, error="worker-3 (192.168.10.23) never reached maintenance mode: the Talos API did not answer within 30s",
+                               hint="check that worker-3 booted the Talos ISO and that 192.168.10.23 is its address; then press r to retry"),
+                    RunFinished(at=at + 37, run_id="20260101-000000", outcome="failed"),
+                ]
+            else:
+                events += [StepOutput(at=at + i, step_id=step.id, line=line) for i, line in enumerate((
+                    "waiting for DaemonSet kube-system/cilium: 3/6 pods ready",
+                    "waiting for DaemonSet kube-system/cilium: 5/6 pods ready",
+                    "waiting for Deployment kube-system/hubble-relay: 0/1 ready",
+                ))]
+                progress.now = at + 12
+            break
+        events.append(StepOutput(at=at + 0.5, step_id=step.id, line=f"{step.title}: done"))
+        if step.id == "L1.bootstrap-secrets":
+            events.append(StepRetrying(at=at + 1, step_id=step.id, attempt=1, delay=2.0, error="the argocd namespace does not exist yet"))
+            events.append(StepStarted(at=at + 3, step_id=step.id, layer=step.layer, title=step.title, attempt=2))
+            at += 3
+        duration = 1.5 + (len(step.id) % 7) * 0.8
+        at += duration
+        events.append(StepSucceeded(at=at, step_id=step.id, duration=duration))
+    for event in events:
+        progress.apply(event)
+    return progress

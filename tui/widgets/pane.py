@@ -70,7 +70,10 @@ class Pane(Vertical):
         self.border_title = content.title
         self.set_class(not content.online, "offline")
         summary = self.query_one(".pane-summary", Static)
-        summary.update(content.summary if content.rows or not content.online else Text(content.empty, style="italic") + Text("  ") + content.summary)
+        if content.rows:
+            summary.update(content.summary)
+        else:
+            summary.update(Text(content.empty, style="italic") + Text("\n") + content.summary)
         if content.rows == self._drawn_rows and content.columns == self._drawn_columns:
             return
         table = self.table

@@ -1,0 +1,71 @@
+"""Screens and key states as SVG snapshots (pytest-textual-snapshot). Deterministic: fixed data,
+fixed times, fixed terminal size. Update with `--snapshot-update` and look at every changed SVG."""
+
+from __future__ import annotations
+
+from cluster_data import cluster_snapshot, early_cluster_snapshot, install_progress
+
+from talos_platform.tui.app import LIGHT, create_app
+
+SIZE = (160, 48)
+NOTE = "scenario faults, seed 7"
+
+
+def dashboard(faulty: bool = True, **kwargs):
+    return create_app(snapshot=cluster_snapshot(faulty=faulty), simulation_note=NOTE, **kwargs)
+
+
+def test_dashboard_healthy(snap_compare):
+    assert snap_compare(dashboard(faulty=False), terminal_size=SIZE)
+
+
+def test_dashboard_with_faults(snap_compare):
+    assert snap_compare(dashboard(), terminal_size=SIZE)
+
+
+def test_dashboard_with_faults_light_theme(snap_compare):
+    assert snap_compare(dashboard(theme=LIGHT), terminal_size=SIZE)
+
+
+def test_real_cluster_has_no_simulation_banner(snap_compare):
+    app = create_app(snapshot=cluster_snapshot(faulty=True, simulated=False))
+    assert snap_compare(app, terminal_size=SIZE)
+
+
+def test_filter_box_open_on_pods(snap_compare):
+    assert snap_compare(dashboard(), press=["3", "slash", *"shop"], terminal_size=SIZE)
+
+
+def test_flows_filtered_to_drops_and_maximised(snap_compare):
+    assert snap_compare(dashboard(), press=["4", "slash", *"verdict:dropped", "enter", "z"], terminal_size=SIZE)
+
+
+def test_flows_paused(snap_compare):
+    assert snap_compare(dashboard(), press=["4", "p"], terminal_size=SIZE)
+
+
+def test_pod_detail(snap_compare):
+    assert snap_compare(dashboard(), press=["3", "enter"], terminal_size=SIZE)
+
+
+def test_node_detail_of_an_unreachable_node(snap_compare):
+    assert snap_compare(dashboard(), press=["1", *["down"] * 5, "enter"], terminal_size=SIZE)
+
+
+def test_help(snap_compare):
+    assert snap_compare(dashboard(), press=["question_mark"], terminal_size=SIZE)
+
+
+def test_install_in_progress(snap_compare):
+    app = create_app("install", progress=install_progress(), snapshot=early_cluster_snapshot(), simulation_note=NOTE)
+    assert snap_compare(app, terminal_size=SIZE)
+
+
+def test_install_failed_with_hint(snap_compare):
+    app = create_app("install", progress=install_progress(failed=True), snapshot=early_cluster_snapshot(), simulation_note=NOTE)
+    assert snap_compare(app, terminal_size=SIZE)
+
+
+def test_quitting_a_running_install_asks_first(snap_compare):
+    app = create_app("install", progress=install_progress(), snapshot=early_cluster_snapshot(), simulation_note=NOTE)
+    assert snap_compare(app, press=["q"], terminal_size=SIZE)
