@@ -285,6 +285,8 @@ class Runner:
                     reason = check.reason or "already done"
                     self._emit(StepSkipped(at=self._clock.now(), step_id=step.id, reason=reason, input_digest=digest))
                     return _StepOutcome.SUCCEEDED
+                if self._stopping:  # no new change once the run stops (interrupt or failure)
+                    return self._fail_stopping(step, phase, check.reason)
                 if config_changed:
                     self._output_for(step.id)("config inputs changed since this step last ran: running it again")
                 phase = "apply"
@@ -309,13 +311,11 @@ class Runner:
                 if attempt >= self._retry.max_attempts:
                     return self._fail(step, f"gave up after {attempt} attempts: {error.message}", error.hint)
                 if self._stopping:
-                    return self._fail(step, f"not retried, the run is stopping: {error.message}", error.hint)
+                    return self._fail_stopping(step, "retry", error.message)
                 delay = self._retry.delay(attempt)
                 self._emit(
                     StepRetrying(at=self._clock.now(), step_id=step.id, attempt=attempt, delay=delay, error=error.message)
                 )
-                await self._clock.sleep(delay)
-                attempt += 1
             except PermanentError as error:
                 return self._fail(step, error.message, error.hint)
             except asyncio.CancelledError:
@@ -326,6 +326,13 @@ class Runner:
             except Exception as error:  # noqa: BLE001 - a step bug must not crash the run
                 log.debug("step %s raised", step.id, exc_info=True)
                 return self._fail(step, f"unexpected {type(error).__name__} during {phase}: {error}", UNEXPECTED_HINT)
+            # Only a TransientError to retry gets here (every other path returned or raised).
+            try:
+                await self._clock.sleep(delay)
+            except asyncio.CancelledError:
+                self._fail(step, "interrupted during retry", INTERRUPTED_HINT)
+                raise
+            attempt += 1
 
     def _verify_prerequisite(self, step: Step, done: bool, reason: str, digest: str) -> str:
         if done:
@@ -346,7 +353,17 @@ class Runner:
             "run the install without --only/--from-layer first, or include this step",
         )
 
+    def _fail_stopping(self, step: Step, phase: str, detail: str) -> str:
+        """A step that will not go on because the run stops."""
+        suffix = f" ({detail})" if detail else ""
+        if self._interrupt_count:
+            return self._fail(step, f"interrupted during {phase}{suffix}", INTERRUPTED_HINT)
+        return self._fail(
+            step, f"not continued after {phase}, another step failed{suffix}", "fix the failed step, then run again"
+        )
+
     def _fail(self, step: Step, error: str, hint: str) -> str:
+        self._stopping = True  # at once: a step between phases must not begin a change now
         self._emit(StepFailed(at=self._clock.now(), step_id=step.id, error=error, hint=hint))
         return _StepOutcome.FAILED
 

@@ -339,3 +339,41 @@ async def test_every_event_type_is_redacted_before_journal_and_subscribers(tmp_p
     assert CANARY not in journal.path.read_text()
     assert all(CANARY not in json.dumps(e.to_record()) for e in events)
     assert "[REDACTED]" in of_type(events, StepRetrying)[0].error
+
+
+async def test_a_step_still_checking_when_the_run_stops_changes_nothing(tmp_path):
+    world = FakeWorld()
+    release = asyncio.Event()
+
+    class SlowCheck(FakeStep):
+        async def check(self, ctx):
+            await release.wait()
+            return await super().check(ctx)
+
+    checking = SlowCheck("checking", world)
+    broken = FakeStep("broken", world, apply_errors=[PermanentError("no", hint="fix it")])
+    runner, events, journal = make_runner([checking, broken], tmp_path)
+    task = asyncio.ensure_future(runner.run())
+    while not of_type(events, StepFailed):
+        await asyncio.sleep(0)
+    release.set()
+    assert await task == "failed"
+    assert "checking" not in world.order  # its apply never began
+    failed = {e.step_id: e for e in of_type(events, StepFailed)}
+    assert "another step failed" in failed["checking"].error
+
+
+async def test_a_retrying_step_gives_up_when_interrupted(tmp_path):
+    world = FakeWorld()
+    flaky = FakeStep("flaky", world, apply_errors=[TransientError("busy")] * 3)
+
+    class InterruptingClock(FakeClock):
+        async def sleep(self, seconds):
+            runner.interrupt()
+            await super().sleep(seconds)
+
+    runner, events, journal = make_runner([flaky], tmp_path, clock=InterruptingClock())
+    assert await runner.run() == "interrupted"
+    [failed] = of_type(events, StepFailed)
+    assert failed.error.startswith("interrupted during")
+    assert world.applied == []
