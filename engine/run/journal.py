@@ -53,6 +53,8 @@ class Journal:
         self.path = self.directory / JOURNAL_NAME
         self._handle: IO[str] | None = open(self.path, "a", encoding="utf-8")
         os.chmod(self.path, 0o600)
+        for folder in (self.directory, self.directory.parent):  # the new entries survive a power cut
+            _fsync_folder(folder)
 
     def append(self, event: Event) -> None:
         if self._handle is None:
@@ -74,6 +76,19 @@ class Journal:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _fsync_folder(folder: Path) -> None:
+    try:
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
 
 
 def read_events(path: str | os.PathLike[str]) -> list[Event]:
