@@ -42,3 +42,21 @@ def test_real_install_without_yes_and_without_a_terminal_stops(tmp_path):
     assert result.returncode == 2
     assert "--yes" in result.stderr and "Traceback" not in result.stderr
     assert not any(tmp_path.iterdir())
+
+
+def test_offline_plan_of_an_example_config_contacts_nothing_and_writes_nothing(tmp_path):
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "metal-3cp-3w.yaml"
+    state = tmp_path / "state"
+    result = talos_platform("plan", "--offline", "--config", str(example), "--state-dir", str(state), "--output", "json")
+    assert result.returncode == 0, result.stderr
+    plan = json.loads(result.stdout)
+    assert plan["offline"] is True and plan["steps"]
+    assert {step["state"] for step in plan["steps"]} == {"to do"}
+    commands = [action["command"] for step in plan["steps"] for action in step["actions"] if action["command"]]
+    assert any(command[:3] == ["talosctl", "gen", "secrets"] for command in commands)
+    assert not state.exists()
+
+    text = talos_platform("plan", "--offline", "--config", str(example), "--state-dir", str(state))
+    assert text.returncode == 0 and "Layer 0" in text.stdout and "$ talosctl gen secrets" in text.stdout
