@@ -17,6 +17,8 @@ import sys
 import time
 from typing import TYPE_CHECKING, TextIO
 
+from rich.markup import escape
+
 from talos_platform import exit_codes
 from talos_platform.engine.run.events import (
     Event,
@@ -189,14 +191,15 @@ class RichRenderer(Renderer):
         layer = self.tally.layer_of.get(step_id) if step_id else None
         if isinstance(event, RunStarted):
             self._total_selected(event.steps)
-            self.console.print(describe(event, self.tally), style="bold magenta" if event.simulated else "bold")
+            style = "bold magenta" if event.simulated else "bold"
+            self.console.print(describe(event, self.tally), style=style, markup=False, highlight=False)
         elif isinstance(event, StepStarted) and layer is not None:
             self.progress.start_task(self.layer_tasks[layer])
             if step_id not in self.running[layer]:
                 self.running[layer].append(step_id)
             self._refresh(layer)
         elif isinstance(event, StepOutput) and layer is not None:
-            self.progress.update(self.layer_tasks[layer], current=f"{step_id}: {event.line[:80]}")
+            self.progress.update(self.layer_tasks[layer], current=escape(f"{step_id}: {event.line[:80]}"))
         elif isinstance(event, (StepSucceeded, StepSkipped, StepFailed)) and layer is not None:
             if step_id in self.running[layer]:
                 self.running[layer].remove(step_id)
@@ -220,7 +223,8 @@ class RichRenderer(Renderer):
 
     def _refresh(self, layer: int) -> None:
         names = self.running[layer]
-        self.progress.update(self.layer_tasks[layer], current=", ".join(names[:3]) + (" ..." if len(names) > 3 else ""))
+        current = ", ".join(names[:3]) + (" ..." if len(names) > 3 else "")
+        self.progress.update(self.layer_tasks[layer], current=escape(current))
 
     def close(self) -> None:
         self.live.stop()

@@ -147,3 +147,15 @@ def test_status_shows_the_last_run_and_its_failure(tmp_path, capsys):
 def test_status_without_runs_is_exit_2(tmp_path, capsys):
     assert main(["status", "--state-dir", str(tmp_path)]) == exit_codes.INVALID_CONFIG
     assert "no install run" in capsys.readouterr().err
+
+
+def test_the_rich_display_shows_output_with_brackets_verbatim(tmp_path):
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    world = FakeWorld()
+    step = FakeStep("L0.bracketed", world, output=("[bold]not markup[/] [REDACTED] [/oops]",))
+    session = InstallSession(small_config(), Secrets(), StateDirectory(tmp_path), fake_drivers(), FakeClock(), steps=[step])
+    stream = Terminal()
+    assert run_session(session, "text", stream) == exit_codes.OK
