@@ -134,7 +134,10 @@ def run(args: argparse.Namespace) -> int:
     )
     if not args.yes and not target.simulated:
         print(_summary(session, target))
-        answer = input("Proceed with the install? [y/N] ").strip().lower()
+        try:
+            answer = input("Proceed with the install? [y/N] ").strip().lower()
+        except EOFError:  # Ctrl-D
+            answer = ""
         if answer not in ("y", "yes"):
             print("nothing was changed")
             return exit_codes.INTERRUPTED
