@@ -60,3 +60,23 @@ def test_offline_plan_of_an_example_config_contacts_nothing_and_writes_nothing(t
 
     text = talos_platform("plan", "--offline", "--config", str(example), "--state-dir", str(state))
     assert text.returncode == 0 and "Layer 0" in text.stdout and "$ talosctl gen secrets" in text.stdout
+
+
+def test_on_a_terminal_install_asks_first_and_a_no_changes_nothing(tmp_path):
+    import pexpect
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "docker-single.yaml"
+    env = {**os.environ, "TALOS_PLATFORM_LOOPBACK_ONLY": "1"}
+    child = pexpect.spawn(
+        sys.executable, ["-m", "talos_platform", "install", "--config", str(example), "--state-dir", str(tmp_path / "s")],
+        env=env, encoding="utf-8", timeout=60,
+    )
+    child.expect(r"layer 0: \d+ steps")
+    child.expect(r"Proceed with the install\? \[y/N\]")
+    child.sendline("n")
+    child.expect("nothing was changed")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 130
+    assert not (tmp_path / "s" / "runs").exists()
