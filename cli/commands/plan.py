@@ -36,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from talos_platform import exit_codes
-    from talos_platform.commands.install import Target, prepare
+    from talos_platform.commands.install import prepare
     from talos_platform.engine.plan.preview import offline_drivers
     from talos_platform.engine.session import InstallSession
 

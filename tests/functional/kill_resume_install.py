@@ -16,7 +16,7 @@ import hashlib
 import os
 import secrets as random_bytes
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from talos_platform.engine.config.models import PlatformConfig

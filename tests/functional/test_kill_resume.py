@@ -3,9 +3,7 @@ twice and no file was lost or corrupted (see kill_resume_install.py for the fake
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import random
 import signal
 import subprocess

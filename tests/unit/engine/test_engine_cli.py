@@ -1,10 +1,8 @@
 """Headless rendering, exit codes, `install` guard rails, `plan` and `status` output."""
 
-import asyncio
 import io
 import json
 
-import pytest
 
 from engine_fakes import CANARY, FakeClock, FakeStep, FakeWorld, fake_drivers, small_config
 from talos_platform import exit_codes
@@ -16,7 +14,7 @@ from talos_platform.engine.plan.step import Action
 from talos_platform.engine.run.events import event_from_record
 from talos_platform.engine.session import InstallSession
 from talos_platform.engine.state import StateDirectory
-from talos_platform.headless import JsonLinesRenderer, PlainRenderer, run_session
+from talos_platform.headless import run_session
 from talos_platform.main import main
 
 
