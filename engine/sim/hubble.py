@@ -48,6 +48,8 @@ class HubbleModel:
         self._by_pod: dict[tuple[str, str], Endpoint] = {}
         self._by_namespace: dict[str, list[Endpoint]] = {}
         self.relay_ready_at: float | None = None
+        """Bursts are timed from here: when Hubble Relay first ran, or when an already-installed
+        platform was handed over."""
         self.streams = 0
         model.workloads.listeners.append(self._pod_changed)
         self.bursts = list(model.scenario.fault(DropBurst))
@@ -95,7 +97,13 @@ class HubbleModel:
         if self.relay_ready_at is None:
             return None
         since = now - self.relay_ready_at
-        return next((b for b in self.bursts if b.start <= since < b.start + b.duration), None)
+        for burst in self.bursts:
+            offset = since - burst.start
+            if burst.every > 0 and offset >= 0:
+                offset %= burst.every
+            if 0 <= offset < burst.duration:
+                return burst
+        return None
 
     def generate(self, rng: random.Random, start: float, end: float, carry: float) -> tuple[list[Flow | LostEvents], float]:
         """Flows for the virtual interval [start, end); `carry` keeps fractional flows."""

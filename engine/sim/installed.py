@@ -126,6 +126,7 @@ def fast_forward_install(model: "PlatformModel", *, settle_seconds: float = 3600
             _unseal(model)
         if model.vault.unsealed and model.argo.quiet():
             break
+    model.hubble.relay_ready_at = clock.now()
     model.store.forget_history()
 
 

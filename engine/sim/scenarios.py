@@ -105,6 +105,8 @@ class DropBurst(ScenarioModel):
     start: float = 5.0
     """Virtual seconds after Hubble Relay is ready."""
     duration: float = 20.0
+    every: float = 0.0
+    """Repeat the burst this often (virtual seconds); 0 = once."""
     flows_per_second: float = 800.0
     reason: str = "POLICY_DENIED"
     source_namespace: str = "apps"

@@ -146,7 +146,16 @@ class ObjectStore:
         kind = self._kind(resource)
         entry = kind.entries.pop((namespace, name), None)
         if entry is not None:
-            self._record(resource, kind, "DELETED", namespace, entry)
+            # The deletion is a change of its own, with a new resourceVersion.
+            revision = str(self.next_revision())
+            if hasattr(entry, "render"):
+                entry.resource_version = int(revision)
+                entry.cache = None
+                final = entry.render()
+            else:
+                final = dict(entry)
+                final["metadata"] = {**entry.get("metadata", {}), "resourceVersion": revision}
+            self._record(resource, kind, "DELETED", namespace, final)
         return entry
 
     def _record(self, resource: Resource, kind: _Kind, change_type: str, namespace: str, entry: Any) -> None:

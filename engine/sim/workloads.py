@@ -300,6 +300,8 @@ class WorkloadController:
                 if name not in workload.pods:
                     self._create_and_schedule(self._new_pod(workload.namespace, name, workload, workload.name))
         else:
+            for surplus in list(workload.pods.values())[workload.replicas:]:
+                self._delete(surplus)
             while len(workload.pods) < workload.replicas:
                 suffix = "".join(self.model.rng.choice("bcdfghjklmnpqrstvwxz2456789") for _ in range(5))
                 name = f"{workload.name}-{workload.template_hash}-{suffix}"
@@ -320,6 +322,17 @@ class WorkloadController:
             owner.pods[name] = pod
         self._touch(pod)
         return pod
+
+    def _delete(self, pod: PodRecord) -> None:
+        pod.deleted = True
+        if pod.owner is not None:
+            pod.owner.pods.pop(pod.name, None)
+        if pod.node:
+            self.pods_on_node[pod.node] = self.pods_on_node.get(pod.node, 1) - 1
+        self.pending.pop((pod.namespace, pod.name), None)
+        for listener in self.listeners:
+            listener(pod, False)
+        self.model.store.delete(PODS, pod.namespace, pod.name)
 
     def _touch(self, pod: PodRecord) -> None:
         pod.cache = None

@@ -1,0 +1,80 @@
+"""The simulated Hubble Relay: flows between running pods, drops, lost events, bursts, scale."""
+
+import time
+
+import pytest
+
+from talos_platform.engine.drivers.protocols import APPLICATIONS, PODS, Flow, FlowFilter, LostEvents
+from talos_platform.engine.errors import TransientError
+
+from .helpers import platform_for
+
+
+async def collect(platform, seconds: float, **options):
+    items = []
+    stream = platform.drivers.hubble.flows(**options)
+    end = platform.clock.now() + seconds
+    async for item in stream:
+        items.append(item)
+        if platform.clock.now() >= end:
+            break
+    await stream.aclose()
+    return items
+
+
+async def test_no_relay_before_cilium_runs():
+    platform = platform_for()
+    with pytest.raises(TransientError):
+        async for _ in platform.drivers.hubble.flows():
+            break
+
+
+async def test_flows_forwarded_and_dropped_with_reasons_between_running_pods():
+    platform = platform_for(installed=True)
+    items = await collect(platform, 130)
+    flows = [i for i in items if isinstance(i, Flow)]
+    assert len(flows) == pytest.approx(200 * 130, rel=0.05)  # default.yaml: 200 flows/s
+    assert {f.verdict for f in flows} == {"FORWARDED", "DROPPED"}
+    dropped = [f for f in flows if f.verdict == "DROPPED"]
+    assert all(f.drop_reason for f in dropped)
+    running = {(p.namespace, p.name) for p in platform.model.workloads.running_pods()}
+    assert all((f.source.namespace, f.source.pod_name) in running for f in flows)
+    assert [f.time for f in flows] == sorted(f.time for f in flows)
+    assert any(isinstance(i, LostEvents) for i in items)  # default.yaml: a notice every 120 s
+    platform.close()
+
+
+async def test_a_policy_drop_burst_overflows_the_ring_buffer_and_filters_apply():
+    platform = platform_for("policy-drops", installed=True)
+    hubble = platform.model.hubble
+    wait = hubble.relay_ready_at + 30 - platform.clock.now()
+    if wait > 0:
+        await platform.clock.sleep(wait)
+    items = await collect(platform, 10, flow_filter=FlowFilter(namespace="vault", verdict="DROPPED"))
+    flows = [i for i in items if isinstance(i, Flow)]
+    policy = [f for f in flows if f.drop_reason == "POLICY_DENIED" and f.destination_port == 8200]
+    assert len(policy) > 10_000
+    assert all(f.verdict == "DROPPED" and "vault" in (f.source.namespace, f.destination.namespace) for f in flows)
+    assert any(isinstance(i, LostEvents) and i.count > 0 for i in items)
+
+
+async def test_the_same_seed_streams_the_same_flows():
+    first = await collect(platform_for(installed=True, seed=5), 5)
+    second = await collect(platform_for(installed=True, seed=5), 5)
+    other = await collect(platform_for(installed=True, seed=6), 5)
+    assert first == second
+    assert first != other
+
+
+async def test_large_scenario_builds_and_streams_five_thousand_flows_per_virtual_second():
+    platform = platform_for("large", installed=True)
+    model = platform.model
+    assert sum(1 for m in model.machines.values() if m.ready) >= 200
+    assert model.store.count(PODS) >= 10_000
+    assert model.store.count(APPLICATIONS) >= 1_000
+    started = time.monotonic()
+    items = await collect(platform, 10)
+    flows = [i for i in items if isinstance(i, Flow)]
+    assert len(flows) == pytest.approx(50_000, rel=0.03)
+    assert time.monotonic() - started < 30  # cost is the flows themselves, not the 10,000 pods
+    platform.close()
