@@ -1,0 +1,37 @@
+"""The dashboard's observe layer reads the simulator with the same code it uses on a real
+cluster: nodes with Talos facts, pods with their problems, apps by wave, Hubble flows."""
+
+import asyncio
+
+from talos_platform.engine.observe.observer import Observer
+
+from .helpers import platform_for
+
+
+async def observe(platform, seconds: float):
+    observer = Observer(platform.drivers, platform.clock, min_interval=1.0, talos_interval=5.0)
+    snapshots = []
+    observer.subscribe(snapshots.append)
+    task = asyncio.ensure_future(observer.run())
+    await platform.clock.sleep(seconds)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    platform.close()
+    return snapshots[-1]
+
+
+async def test_the_observer_sees_the_crash_looping_pod_and_the_oom_kill_behind_it():
+    snapshot = await observe(platform_for("crash-loop", installed=True), 30)
+    assert snapshot.simulated
+    assert len(snapshot.nodes) == 6 and all(n.ready and n.reachable for n in snapshot.nodes)
+    assert all(n.cpu_percent is not None for n in snapshot.nodes)
+    oom = [p for p in snapshot.pod_problems if p.kind == "OOMKilled"]
+    assert oom and oom[0].namespace == "monitoring" and oom[0].restarts >= 1
+    assert oom[0].app == "monitoring"
+    assert snapshot.flows.total_flows > 0
+
+
+async def test_the_observer_shows_which_app_blocks_which_wave():
+    snapshot = await observe(platform_for("app-degraded", installed=True), 10)
+    assert snapshot.blocked.startswith("wave -98 is blocked by cert-manager")
+    assert "exceeded its progress deadline" in snapshot.blocked
