@@ -87,7 +87,7 @@ class FollowApplications(BaseStep):
 
     async def _wait(self, ctx: "StepContext") -> None:
         try:
-            await wait_for_objects(ctx, APPLICATIONS, self._status, timeout=self.timeout, namespace=self.namespace)
+            await wait_for_objects(ctx, APPLICATIONS, self._status, timeout=self.wait_budget, namespace=self.namespace)
         except WaitTimedOut as timed_out:
             raise PermanentError(
                 f"{timed_out.status} (not converged within {self.timeout:g}s)",

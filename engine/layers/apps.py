@@ -15,7 +15,7 @@ def application_steps(config, *, needs: tuple[str, ...]) -> list[FollowApplicati
             config,
             step_id="L4.applications",
             title="Wait for the applications",
-            group="the applications",
+            group="layer 4",
             selector=lambda app: name_of(app) == APPS_APPLICATION or owned_by_application_set(app),
             expected=(APPS_APPLICATION,),
             needs=needs,

@@ -41,6 +41,8 @@ def blocking_message(app: dict[str, Any]) -> str:
     """`Degraded: <why>` from the most telling place: the app's health message, its error
     conditions, the last sync operation, or the first unhealthy resource it manages."""
     status = app.get("status") or {}
+    if not status.get("sync") and not status.get("health"):
+        return "not reconciled by ArgoCD yet"
     health = health_status(app)
     sync = sync_status(app)
     state = f"{sync}/{health}"

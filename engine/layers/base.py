@@ -56,6 +56,12 @@ class BaseStep:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.id}>"
 
+    @property
+    def wait_budget(self) -> float:
+        """How long `wait` itself waits: a little less than `timeout`, so the step's own message
+        (what blocks, and why) reaches the user before the runner's generic timeout does."""
+        return self.timeout - min(5.0, self.timeout * 0.1)
+
     def inputs(self) -> Any:
         """The config values this step depends on; a change re-runs it on resume."""
         return None

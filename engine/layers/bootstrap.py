@@ -13,7 +13,7 @@ from talos_platform.engine.drivers.protocols import NODES
 from talos_platform.engine.errors import PermanentError, TransientError
 from talos_platform.engine.layers.base import BaseStep, done, todo
 from talos_platform.engine.layers.talos import PATCH_ALL, PATCH_CONTROL_PLANE, PATCH_WORKER, patches_dir, rendered_patches
-from talos_platform.engine.layers.waiting import WaitTimedOut, wait_for_objects
+from talos_platform.engine.layers.waiting import NOTHING_SEEN, WaitTimedOut, wait_for_objects
 from talos_platform.engine.plan.step import Action, CheckResult
 
 if TYPE_CHECKING:
@@ -73,9 +73,9 @@ class Bootstrap(BaseStep):
                 await ctx.clock.sleep(POLL_SECONDS)
 
         try:
-            found = await ctx.clock.wait_for(members(), self.timeout)
+            found = await ctx.clock.wait_for(members(), self.wait_budget)
         except (TimeoutError, asyncio.TimeoutError):
-            raise TransientError(
+            raise PermanentError(
                 f"etcd did not start on {self.config.control_planes[0].name} within {self.timeout:g}s",
                 hint="run `talosctl -n <node> -e <node> service etcd` and `talosctl dmesg` to see why",
             ) from None
@@ -146,25 +146,18 @@ class KubernetesApi(BaseStep):
         return todo(text, Action("wait for every node to register", api_call="WATCH v1 Node"))
 
     async def _wait(self, ctx: "StepContext") -> None:
-        async def api_then_nodes() -> str:
-            while True:
-                try:
-                    return await wait_for_objects(ctx, NODES, self._registered, timeout=self.timeout)
-                except (ConnectionError, OSError) as error:
-                    ctx.output(f"API not answering yet: {error}")
-                    await ctx.clock.sleep(POLL_SECONDS)
-
+        # A dropped or refused connection is retried inside the wait (the API comes up late).
         try:
-            await ctx.clock.wait_for(api_then_nodes(), self.timeout)
+            await wait_for_objects(ctx, NODES, self._registered, timeout=self.wait_budget)
         except WaitTimedOut as timed_out:
-            raise TransientError(
+            if timed_out.status.startswith(NOTHING_SEEN):
+                raise PermanentError(
+                    f"the Kubernetes API at {self.config.api_endpoint_host}:6443 did not answer within {self.timeout:g}s: {timed_out.status}",
+                    hint="the VIP only answers after bootstrap; check `talosctl -n <control plane> -e <control plane> service kube-apiserver`",
+                ) from None
+            raise PermanentError(
                 f"not every node registered within {self.timeout:g}s: {timed_out.status}",
                 hint="a missing node did not start the kubelet: check `talosctl -n <node> -e <node> service kubelet`",
-            ) from None
-        except (TimeoutError, asyncio.TimeoutError):
-            raise TransientError(
-                f"the Kubernetes API at {self.config.api_endpoint_host}:6443 did not answer within {self.timeout:g}s",
-                hint="the VIP only answers after bootstrap; check `talosctl -n <control plane> -e <control plane> service kube-apiserver`",
             ) from None
 
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from talos_platform.engine.drivers import kube_client
 from talos_platform.engine.drivers.protocols import CRDS, DAEMONSETS, DEPLOYMENTS, NODES, SECRETS, STATEFULSETS
-from talos_platform.engine.errors import PermanentError, TransientError
+from talos_platform.engine.errors import PermanentError
 from talos_platform.engine.layers.base import BaseStep, done, todo
 from talos_platform.engine.layers.waiting import Objects, WaitTimedOut, condition, condition_true, wait_for_objects
 from talos_platform.engine.plan.step import Action, CheckResult
@@ -115,7 +115,7 @@ class ApplyBootstrap(BaseStep):
         ctx.output(f"applied {len(applied)} objects")
 
     async def _wait(self, ctx: "StepContext") -> None:
-        await wait_crds_established(ctx, self.timeout)
+        await wait_crds_established(ctx, self.wait_budget)
 
 
 def crd_problem(crd: dict[str, Any]) -> str:
@@ -300,9 +300,9 @@ class CiliumRollout(WaitStep):
             return daemonset_rollout(objects.get((CILIUM_NAMESPACE, CILIUM_DAEMONSET)))
 
         try:
-            await wait_for_objects(ctx, DAEMONSETS, ready, timeout=self.timeout, namespace=CILIUM_NAMESPACE)
+            await wait_for_objects(ctx, DAEMONSETS, ready, timeout=self.wait_budget, namespace=CILIUM_NAMESPACE)
         except WaitTimedOut as timed_out:
-            raise TransientError(
+            raise PermanentError(
                 f"Cilium did not roll out within {self.timeout:g}s: {timed_out.status}",
                 hint="look at the cilium pods: `kubectl -n kube-system get pods -l k8s-app=cilium` and their logs",
             ) from None
@@ -337,9 +337,9 @@ class NodesReady(WaitStep):
 
     async def _wait(self, ctx):
         try:
-            await wait_for_objects(ctx, NODES, lambda objects: nodes_ready_status(self.config, objects), timeout=self.timeout)
+            await wait_for_objects(ctx, NODES, lambda objects: nodes_ready_status(self.config, objects), timeout=self.wait_budget)
         except WaitTimedOut as timed_out:
-            raise TransientError(
+            raise PermanentError(
                 f"nodes not Ready within {self.timeout:g}s: {timed_out.status}",
                 hint="`kubectl describe node NAME` shows why (usually the CNI pod on that node)",
             ) from None
@@ -390,10 +390,10 @@ class ArgoCDAvailable(WaitStep):
                 pending = [text for o in objects.values() for ok, text in [statefulset_ready(o)] if not ok]
                 return bool(objects) and not pending, "application controller " + ("; ".join(pending) or "ready")
 
-            await wait_for_objects(ctx, STATEFULSETS, statefulsets_ready, timeout=self.timeout, namespace=ARGOCD_NAMESPACE)
-            await wait_for_objects(ctx, DEPLOYMENTS, ready, timeout=self.timeout, namespace=ARGOCD_NAMESPACE)
+            await wait_for_objects(ctx, STATEFULSETS, statefulsets_ready, timeout=self.wait_budget, namespace=ARGOCD_NAMESPACE)
+            await wait_for_objects(ctx, DEPLOYMENTS, ready, timeout=self.wait_budget, namespace=ARGOCD_NAMESPACE)
         except WaitTimedOut as timed_out:
-            raise TransientError(
+            raise PermanentError(
                 f"ArgoCD not Available within {self.timeout:g}s: {timed_out.status}",
                 hint="`kubectl -n argocd get pods` and the events of the pods that are not Running",
             ) from None

@@ -9,7 +9,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from talos_platform.engine.drivers.protocols import PODS
-from talos_platform.engine.errors import PermanentError, TransientError
+from talos_platform.engine.errors import PermanentError
 from talos_platform.engine.layers.applications import FollowApplications
 from talos_platform.engine.layers.argo import name_of
 from talos_platform.engine.layers.base import BaseStep, done, todo
@@ -84,9 +84,9 @@ class VaultRunning(BaseStep):
 
     async def _wait(self, ctx):
         try:
-            await wait_for_objects(ctx, PODS, pod_running, timeout=self.timeout, namespace=VAULT_NAMESPACE)
+            await wait_for_objects(ctx, PODS, pod_running, timeout=self.wait_budget, namespace=VAULT_NAMESPACE)
         except WaitTimedOut as timed_out:
-            raise TransientError(
+            raise PermanentError(
                 f"Vault did not start within {self.timeout:g}s: {timed_out.status}",
                 hint="`kubectl -n vault describe pod vault-0` (a PersistentVolumeClaim without a storage class is common)",
             ) from None

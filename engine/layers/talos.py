@@ -357,9 +357,9 @@ class ApplyConfig(BaseStep):
                 await ctx.clock.sleep(POLL_SECONDS)
 
         try:
-            await ctx.clock.wait_for(configured(), self.timeout)
+            await ctx.clock.wait_for(configured(), self.wait_budget)
         except (TimeoutError, asyncio.TimeoutError):
-            raise TransientError(
+            raise PermanentError(
                 f"node {self.node.name} did not come back with its config within {self.timeout:g}s",
                 hint="watch its console: a wrong install disk or a network that does not come up are common causes",
             ) from None

@@ -12,6 +12,7 @@ import asyncio
 from typing import TYPE_CHECKING, Any, Callable
 
 from talos_platform.engine.drivers.protocols import Resource, WatchExpired
+from talos_platform.engine.errors import TransientError
 
 if TYPE_CHECKING:
     from talos_platform.engine.plan.context import StepContext
@@ -20,6 +21,8 @@ Objects = dict[tuple[str, str], dict[str, Any]]
 Predicate = Callable[[Objects], tuple[bool, str]]
 
 RECONNECT_DELAYS = (1.0, 2.0, 5.0, 10.0)
+NOTHING_SEEN = "nothing seen yet"
+"""The status before the first successful list: the API never answered."""
 
 
 class WaitTimedOut(Exception):
@@ -49,8 +52,9 @@ async def wait_for_objects(
 ) -> str:
     """Return the final status once `ready(objects)` holds; raise WaitTimedOut with the last
     status after `timeout` seconds (on the step clock)."""
-    status = ["nothing seen yet"]
+    status = [NOTHING_SEEN]
     reported = [""]
+    connection_error = [""]
 
     def judge(objects: Objects) -> bool:
         ok, text = ready(objects)
@@ -66,6 +70,7 @@ async def wait_for_objects(
             try:
                 listed = await ctx.drivers.kube.list(resource, namespace=namespace, label_selector=label_selector)
                 objects = {key_of(obj): obj for obj in listed.items}
+                connection_error[0] = ""
                 if judge(objects):
                     return status[0]
                 version = listed.resource_version
@@ -85,16 +90,17 @@ async def wait_for_objects(
                 # The server ended the watch (its timeout): list again and carry on.
             except WatchExpired:
                 continue
-            except (ConnectionError, OSError) as error:
+            except (ConnectionError, OSError, TransientError) as error:
                 delay = RECONNECT_DELAYS[min(failures, len(RECONNECT_DELAYS) - 1)]
                 failures += 1
-                status[0] = f"{status[0]} (connection lost: {error}; retrying)"
+                connection_error[0] = str(error)
                 await ctx.clock.sleep(delay)
 
     try:
         return await ctx.clock.wait_for(follow(), timeout)
     except (TimeoutError, asyncio.TimeoutError):
-        raise WaitTimedOut(status[0]) from None
+        suffix = f" (last connection error: {connection_error[0]})" if connection_error[0] else ""
+        raise WaitTimedOut(status[0] + suffix) from None
 
 
 def _matches(obj: dict[str, Any], selector: str) -> bool:

@@ -1,6 +1,7 @@
 """Layers 1-4: given what the Kubernetes API and Vault report, the calls a step makes, its waits
 (watch-driven) and its failures with hints."""
 
+import asyncio
 import base64
 import json
 import stat
@@ -9,7 +10,7 @@ import pytest
 
 from talos_platform.engine.config.secrets import Secrets
 from talos_platform.engine.drivers.protocols import APPLICATIONS, CRDS, DAEMONSETS, DEPLOYMENTS, NODES, PODS, SECRETS, STATEFULSETS
-from talos_platform.engine.errors import PermanentError, TransientError
+from talos_platform.engine.errors import PermanentError
 from talos_platform.engine.layers import apps, cluster_bootstrap, git, layer0, platform, platform_steps
 
 from .fakes import FakeGit, FakeKube, FakeVault, make_context, platform_config
@@ -188,7 +189,7 @@ async def test_nodes_ready_names_the_nodes_it_waits_for(tmp_path):
     result = await step.check(ctx)
     assert result.reason == "1/2 nodes Ready; waiting for w-1"
     step.timeout = 0.2
-    with pytest.raises(TransientError) as failure:
+    with pytest.raises(PermanentError) as failure:
         await step.wait(ctx)
     assert "waiting for w-1" in failure.value.message and "kubectl describe node" in failure.value.hint
 
@@ -259,8 +260,10 @@ async def test_a_wave_converges_as_its_apps_turn_synced_and_healthy(tmp_path):
              resources=[{"kind": "Deployment", "namespace": "cert-manager", "name": "cert-manager", "health": {"status": "Degraded", "message": "ImagePullBackOff"}}]),
          "wave -98 is blocked by cert-manager: Synced/Progressing: Deployment cert-manager/cert-manager is Degraded: ImagePullBackOff"),
         (None, "wave -98 is waiting for Application cert-manager to be created"),
+        ({"metadata": {"name": "cert-manager", "namespace": "argocd", "annotations": {"argocd.argoproj.io/sync-wave": "-98"}}},
+         "wave -98 is blocked by cert-manager: not reconciled by ArgoCD yet"),
     ],
-    ids=["degraded", "unhealthy-resource", "missing"],
+    ids=["degraded", "unhealthy-resource", "missing", "no-status"],
 )
 async def test_a_blocked_wave_names_the_app_and_why(tmp_path, cert_manager, expected):
     config = platform_config()
@@ -269,9 +272,10 @@ async def test_a_blocked_wave_names_the_app_and_why(tmp_path, cert_manager, expe
         kube.put(APPLICATIONS, cert_manager)
     ctx, _ = make_context(config, tmp_path, kube=kube)
     [wave] = [s for s in layer0.wave_steps(config, first_needs=()) if s.id == "L2.wave-98"]
-    wave.timeout = 0.2
+    wave.timeout = 0.3
     with pytest.raises(PermanentError) as failure:
-        await wave.wait(ctx)
+        # As the runner does: the step's own message must come before the runner's timeout.
+        await asyncio.wait_for(wave.wait(ctx), wave.timeout)
     assert failure.value.message.startswith(expected)
     assert "kubectl -n argocd get application" in failure.value.hint
 
@@ -388,7 +392,7 @@ async def test_applications_generated_by_the_applicationset_are_followed(tmp_pat
     [step] = apps.application_steps(config, needs=())
     assert "blocked by hello" in (await step.check(ctx)).reason
     await step.wait(ctx)
-    assert lines[-1] == "the applications: 2 Applications Synced and Healthy"
+    assert lines[-1] == "layer 4: 2 Applications Synced and Healthy"
 
 
 def test_every_step_needs_only_earlier_steps_and_ids_are_unique():
