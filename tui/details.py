@@ -130,7 +130,7 @@ def describe(key: str, snapshot: ClusterSnapshot, details: ObjectDetails | None 
         return f"Namespace {ident}", Group(*lines), ()
     if kind == "flow":
         stamp, source, destination, verdict = (ident.split("|") + ["", "", "", ""])[:4]
-        flow = next((f for f in snapshot.flows.recent if repr(f.time) == stamp and f.source == source and f.destination == destination and f.verdict == verdict), None)
+        flow = next((f for f in (*snapshot.flows.recent, *snapshot.flows.recent_dropped) if repr(f.time) == stamp and f.source == source and f.destination == destination and f.verdict == verdict), None)
         if flow is None:
             return "Flow", Text("no longer in the buffer"), ()
         return "Flow", _fields(("Time", time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(flow.time))),

@@ -13,6 +13,7 @@ from ..drivers.protocols import Flow, FlowEndpoint, LostEvents
 from .snapshot import DroppedPair, FlowStats, FlowView
 
 RATE_WINDOW_SECONDS = 5
+RECENT_DROPPED_KEPT = 300
 
 
 def endpoint_label(endpoint: FlowEndpoint, ip: str) -> str:
@@ -39,6 +40,7 @@ class FlowBuffer:
         self.capacity = capacity
         self._flows: deque[FlowView] = deque()
         self._dropped: Counter[tuple[str, str, str]] = Counter()
+        self._recent_dropped: deque[FlowView] = deque(maxlen=RECENT_DROPPED_KEPT)
         self._per_second: deque[list[int]] = deque()  # [whole second, count], oldest first
         self.total_flows = 0
         self.lost_events = 0
@@ -56,6 +58,8 @@ class FlowBuffer:
         self._flows.append(view)
         if view.verdict == "DROPPED":
             self._dropped[(view.source, view.destination, view.drop_reason or "unknown")] += 1
+        if view.verdict in ("DROPPED", "ERROR"):
+            self._recent_dropped.append(view)
         self.total_flows += 1
         second = int(received_at)
         if self._per_second and self._per_second[-1][0] == second:
@@ -88,5 +92,6 @@ class FlowBuffer:
             lost_events=self.lost_events,
             recent=newest,
             top_dropped=pairs,
+            recent_dropped=tuple(self._recent_dropped)[-recent:] if recent else (),
             error=self.error,
         )

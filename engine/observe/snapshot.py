@@ -107,6 +107,9 @@ class FlowStats:
     recent: tuple[FlowView, ...] = ()
     """Newest last."""
     top_dropped: tuple[DroppedPair, ...] = ()
+    recent_dropped: tuple[FlowView, ...] = ()
+    """The newest dropped or errored flows, kept apart so a verdict filter finds them even when
+    forwarded flows have pushed them out of `recent`. Newest last."""
     error: str = ""
 
 

@@ -18,17 +18,20 @@ from .dashboard import ClusterView
 
 
 def failure_text(progress: InstallProgress) -> Text:
-    step = progress.steps.get(progress.failed_step or "")
+    """Every failed step in plan order (the first is usually the cause), with what to do."""
+    failed = [s for s in progress.steps.values() if s.state == "failed"]
     text = Text()
-    if step is None:
-        text.append(f"✗ install {progress.outcome}", style=f"bold {BAD}")
-    else:
+    if not failed:
+        text.append(f"✗ install {progress.outcome}\n", style=f"bold {BAD}")
+    for step in failed[:3]:
         text.append(f"✗ {step.title} failed", style=f"bold {BAD}")
         text.append(f"  ({step.id})\n")
         text.append(step.error + "\n")
         if step.hint:
             text.append("What to do: ", style="bold")
             text.append(step.hint + "\n")
+    if len(failed) > 3:
+        text.append(f"… and {len(failed) - 3} more failed steps\n")
     text.append("\nr", style="bold")
     text.append(" retry (finished steps are re-checked, not redone)   ")
     text.append("q", style="bold")

@@ -55,7 +55,9 @@ def flows_content(snapshot: ClusterSnapshot, query: str = "", *, paused: Cluster
     shown = paused or snapshot
     stats = snapshot.flows
     flow_query = FlowQuery.parse(query)
-    selected = [f for f in reversed(shown.flows.recent) if flow_query.accepts(f)][:MAX_ROWS]
+    # Drops are kept apart in the snapshot, so filtering on them reaches further back.
+    candidates = shown.flows.recent_dropped if flow_query.verdict in ("DROPPED", "ERROR") else shown.flows.recent
+    selected = [f for f in reversed(candidates) if flow_query.accepts(f)][:MAX_ROWS]
     rows = tuple(
         Row(f"flow:{f.time!r}|{f.source}|{f.destination}|{f.verdict}", (
             time.strftime("%H:%M:%S", time.gmtime(f.time)), Text(f.verdict, style=VERDICT_STYLE.get(f.verdict, "")),
@@ -72,8 +74,8 @@ def flows_content(snapshot: ClusterSnapshot, query: str = "", *, paused: Cluster
         summary.append(f"  filter: {query}", style="italic")
     if stats.error:
         summary.append(f"\nHubble: {stats.error}", style=WARN)
-    for pair in stats.top_dropped[:3]:
-        summary.append(f"\n✗ {pair.count:>5} dropped {pair.source} → {pair.destination}: {pair.reason}", style=BAD)
+    for pair in stats.top_dropped[:2]:
+        summary.append(f"\n✗ {pair.count:>5}× {pair.source} → {pair.destination}: {pair.reason}", style=BAD)
     empty = "Hubble is not available yet (Cilium with Hubble Relay, layer 1)" if not stats.available else "no flows match"
     return PaneContent(f"Hubble flows ({stats.total_flows:,})", COLUMNS, rows, summary, empty=empty, online=stats.available)
 

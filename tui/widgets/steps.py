@@ -8,7 +8,7 @@ from ..install_state import InstallProgress
 from ..styles import BAD, GOOD, MUTED, WAIT, WARN
 from .pane import Pane, PaneContent, Row
 
-COLUMNS = ("", "Step", "Time", "Retries")
+COLUMNS = ("", "Step", "Time", "Retry")
 LAYER_NAMES = {
     0: "Talos nodes",
     1: "bootstrap: Gateway API, Cilium, ArgoCD",

@@ -91,3 +91,13 @@ async def test_snapshot_once_reports_failures_as_fields():
     data = snapshot.to_dict()
     assert data["pods_total"] == 2 and data["flows"]["lost_events"] == 2
     assert data["flows"]["top_dropped"][0]["reason"] == "POLICY_DENIED"
+
+
+def test_recent_drops_are_kept_apart_from_the_forwarded_stream():
+    buffer = FlowBuffer(capacity=10)
+    buffer.add(flow(0, "DROPPED", "POLICY_DENIED"), 100.0)
+    for i in range(1, 30):
+        buffer.add(flow(i), 100.0)
+    stats = buffer.stats(now=101.0, recent=10)
+    assert all(f.verdict == "FORWARDED" for f in stats.recent)
+    assert [f.drop_reason for f in stats.recent_dropped] == ["POLICY_DENIED"]

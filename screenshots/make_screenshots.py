@@ -1,0 +1,103 @@
+"""Render the real screens, fed by the simulated platform, to SVG files in this folder.
+
+    .venv/bin/python screenshots/make_screenshots.py [--out DIR]
+
+Every picture comes from a real run on the simulator (fixed scenarios and seeds): an install
+recorded through InstallSession with the observer watching, or an installed platform observed
+for a while. The recorded state is then shown by the same app the `dashboard` command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import tempfile
+from pathlib import Path
+
+from talos_platform.engine.observe import ClusterSnapshot, Observer, TalosTarget
+from talos_platform.engine.run.events import Event, StepStarted
+from talos_platform.engine.session import InstallSession
+from talos_platform.engine.sim import simulated_platform
+from talos_platform.engine.state import StateDirectory
+from talos_platform.tui.app import LIGHT, create_app
+from talos_platform.tui.install_state import InstallProgress
+
+SIZE = (160, 48)
+HERE = Path(__file__).resolve().parent
+
+
+async def observe_installed(scenario: str, seconds: float = 30.0, seed: int | None = None) -> tuple[ClusterSnapshot, str]:
+    """Watch an installed simulated platform for `seconds` of its time; the last snapshot."""
+    platform = simulated_platform(scenario, seed=seed, speed=math.inf, installed=True)
+    observer = Observer(platform.drivers, platform.clock, talos_targets=[TalosTarget.from_config(n) for n in platform.config.nodes])
+    seen: list[ClusterSnapshot] = []
+    observer.subscribe(seen.append)
+    task = asyncio.create_task(observer.run())
+    await platform.clock.sleep(seconds)
+    task.cancel()
+    platform.close()
+    return seen[-1], f"scenario {platform.scenario.name}, seed {platform.seed}"
+
+
+async def record_install(scenario: str, stop_before: str | None = None) -> tuple[InstallProgress, ClusterSnapshot, str]:
+    """Run a simulated install with the observer alongside. With `stop_before`, the state is
+    cut at the moment that step started (events after it are left out); otherwise the end."""
+    platform = simulated_platform(scenario, speed=math.inf)
+    observer = Observer(platform.drivers, platform.clock, talos_targets=[TalosTarget.from_config(n) for n in platform.config.nodes])
+    events: list[Event] = []
+    snapshots: list[tuple[int, ClusterSnapshot]] = []
+    observer.subscribe(lambda snapshot: snapshots.append((len(events), snapshot)))
+    watching = asyncio.create_task(observer.run())
+    with tempfile.TemporaryDirectory() as state:
+        session = InstallSession(platform.config, platform.secrets, StateDirectory(Path(state)), platform.drivers, platform.clock)
+        session.subscribe(events.append)
+        await session.run()
+    watching.cancel()
+    platform.close()
+    cut = len(events)
+    if stop_before:
+        cut = next(i for i, e in enumerate(events) if isinstance(e, StepStarted) and e.step_id == stop_before) + 4
+    progress = InstallProgress((s.id, s.layer, s.title) for s in session.plan)
+    for event in events[:cut]:
+        progress.apply(event)
+    snapshot = [s for index, s in snapshots if index <= cut][-1]
+    return progress, snapshot, f"scenario {platform.scenario.name}, seed {platform.seed}"
+
+
+async def save(app, path: Path, press: tuple[str, ...] = ()) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        if press:
+            await pilot.press(*press)
+            await pilot.pause()
+        app.save_screenshot(path.name, str(path.parent))
+    print(f"wrote {path}")
+
+
+async def main(out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    progress, snapshot, note = await record_install("default", stop_before="L2.wave-98")
+    await save(create_app("install", progress=progress, snapshot=snapshot, simulation_note=note), out / "install-in-progress.svg")
+
+    progress, snapshot, note = await record_install("node-stuck-in-maintenance")
+    await save(create_app("install", progress=progress, snapshot=snapshot, simulation_note=note), out / "install-failed.svg")
+
+    snapshot, note = await observe_installed("default")
+    await save(create_app(snapshot=snapshot, simulation_note=note), out / "dashboard-healthy.svg")
+    await save(create_app(snapshot=snapshot, simulation_note=note, theme=LIGHT), out / "dashboard-light.svg")
+    await save(create_app(snapshot=snapshot, simulation_note=note), out / "help.svg", press=("question_mark",))
+
+    snapshot, note = await observe_installed("app-degraded")
+    await save(create_app(snapshot=snapshot, simulation_note=note), out / "dashboard-faults.svg")
+    await save(create_app(snapshot=snapshot, simulation_note=note), out / "pod-detail.svg", press=("3", "enter"))
+
+    snapshot, note = await observe_installed("policy-drops")
+    await save(create_app(snapshot=snapshot, simulation_note=note), out / "flows-filtered.svg",
+               press=("4", "slash", *"verdict:dropped", "enter", "z"))
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=HERE)
+    asyncio.run(main(parser.parse_args().out))
