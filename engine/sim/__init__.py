@@ -69,16 +69,23 @@ class SimulatedPlatform:
 
 
 def simulated_platform(
-    scenario: str | Path = "default", *, seed: int | None = None, speed: float = 1.0, installed: bool = False
+    scenario: str | Path = "default",
+    *,
+    seed: int | None = None,
+    speed: float = 1.0,
+    installed: bool = False,
+    config: PlatformConfig | None = None,
 ) -> SimulatedPlatform:
     """Build a simulated platform from a shipped scenario name or a scenario file.
 
     `speed` is virtual seconds per real second (math.inf: as fast as possible; the order of
     events is the same at every speed). `installed=True` starts from a finished install (for
     the dashboard); otherwise machines are waiting in maintenance mode for the engine.
-    Raises ScenarioInvalid (a UserError) for an unknown or malformed scenario."""
+    `config` simulates that cluster instead of the scenario's own (the scenario then only
+    brings timings, workloads and faults). Raises ScenarioInvalid (a UserError) for an unknown
+    or malformed scenario."""
     loaded, path = load_scenario(scenario)
-    config = scenario_config(loaded, path)
+    config = config if config is not None else scenario_config(loaded, path)
     seed = loaded.seed if seed is None else int(seed)
     clock = SimulatedClock(speed=speed if speed and speed > 0 else math.inf)
     model = PlatformModel(loaded, config, seed, clock)

@@ -72,6 +72,8 @@ class PlatformModel:
         self.store = ObjectStore()
         self.machines: dict[str, Machine] = {}
         self._by_name: dict[str, Machine] = {}
+        self.aliases: dict[str, str] = {}
+        """Other addresses a machine answers on (a docker cluster's control plane on loopback)."""
         self.etcd_bootstrapped_on: str | None = None
         self.etcd_members: list[str] = []
         self.api_up = False
@@ -118,7 +120,7 @@ class PlatformModel:
         return iso(self.clock.now())
 
     def machine(self, address: str) -> Machine | None:
-        return self.machines.get(address)
+        return self.machines.get(self.aliases.get(address, address))
 
     def machine_named(self, name: str) -> Machine | None:
         if len(self._by_name) != len(self.machines):
@@ -136,6 +138,8 @@ class PlatformModel:
         for index, (suffix, role) in enumerate(roles):
             machine = Machine(name=f"{name}-{suffix}", address=f"10.5.0.{index + 2}", planned_role=role, install_disk="/dev/null", stage=MAINTENANCE)
             self.machines[machine.address] = machine
+        # `talosctl cluster create` publishes the control plane's Talos and Kubernetes APIs on loopback.
+        self.aliases["127.0.0.1"] = "10.5.0.2"
 
     def _powered_on(self, machine: Machine) -> None:
         if machine.stage == OFF:
@@ -312,12 +316,13 @@ class PlatformModel:
         return self.api_up and not self.outage
 
     def api_endpoint(self) -> str:
-        return f"https://{self.config.api_endpoint_host}:6443"
+        host = "127.0.0.1" if self.config.cluster.platform.value == "docker" else self.config.api_endpoint_host
+        return f"https://{host}:6443"
 
     def check_api(self) -> None:
         """Raise ApiUnavailable like a client would when the API does not answer."""
         if not self.api_up:
-            raise ApiUnavailable(f"Get \"{self.api_endpoint()}/api\": dial tcp {self.config.api_endpoint_host}:6443: connect: connection refused")
+            raise ApiUnavailable(f"Get \"{self.api_endpoint()}/api\": dial tcp: connect: connection refused")
         if self.outage:
             raise ApiUnavailable(f"Get \"{self.api_endpoint()}/api\": net/http: TLS handshake timeout (API server unreachable)")
 
