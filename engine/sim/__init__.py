@@ -15,9 +15,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
 from talos_platform.engine.config.models import PlatformConfig
+from talos_platform.engine.config.secrets import Secrets
 from talos_platform.engine.drivers.protocols import Drivers
 from talos_platform.engine.sim.argo import ArgoController
 from talos_platform.engine.sim.clock import SimulatedClock
@@ -53,7 +52,7 @@ class SimulatedTools:
 class SimulatedPlatform:
     scenario: Scenario
     config: PlatformConfig
-    secrets: Any
+    secrets: Secrets
     clock: SimulatedClock
     drivers: Drivers
     model: PlatformModel
@@ -78,8 +77,8 @@ def simulated_platform(
 ) -> SimulatedPlatform:
     """Build a simulated platform from a shipped scenario name or a scenario file.
 
-    `speed` is virtual seconds per real second (math.inf: as fast as possible; the order of
-    events is the same at every speed). `installed=True` starts from a finished install (for
+    `speed` is virtual seconds per real second (math.inf, 0 or less: as fast as possible; the
+    order of events is the same at every speed). `installed=True` starts from a finished install (for
     the dashboard); otherwise machines are waiting in maintenance mode for the engine.
     `config` simulates that cluster instead of the scenario's own (the scenario then only
     brings timings, workloads and faults). Raises ScenarioInvalid (a UserError) for an unknown
@@ -102,16 +101,11 @@ def simulated_platform(
         hubble=SimulatedHubble(model.hubble),
         git=SimulatedGit(model.git, clock),
         vault=SimulatedVault(model.vault),
+        tools=SimulatedTools(config.cluster.talos_version),
         simulated=True,
     )
-    if hasattr(drivers, "tools"):
-        drivers.tools = SimulatedTools(config.cluster.talos_version)
     drivers.extra["simulation_label"] = SIMULATION_LABEL
     drivers.extra["scenario"] = loaded.name
     if installed:
         fast_forward_install(model)
     return SimulatedPlatform(loaded, config, fake_secrets(), clock, drivers, model, seed)
-
-
-
-

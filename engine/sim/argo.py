@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from talos_platform.engine.drivers.protocols import APPLICATIONS, APPLICATIONSETS, SECRETS, Resource
-from talos_platform.engine.sim.catalog import component_for_url, component_named
+from talos_platform.engine.sim.catalog import component_for_url
 from talos_platform.engine.sim.kube import component_objects, manifest_objects
 from talos_platform.engine.sim.store import clone, resource_of
 from talos_platform.engine.sim.workloads import workload_health

@@ -11,7 +11,7 @@ import yaml
 
 from talos_platform.engine.drivers.protocols import ObjectList, Resource, WatchEvent, WatchExpired
 from talos_platform.engine.errors import PermanentError, TransientError
-from talos_platform.engine.sim.catalog import COMPONENTS, component_for_url, component_named
+from talos_platform.engine.sim.catalog import component_for_url, component_named
 from talos_platform.engine.sim.model import ApiUnavailable, PlatformModel, crd_object
 from talos_platform.engine.sim.store import Watcher, clone, render
 
@@ -243,4 +243,3 @@ def workload_object(kind: str, name: str, namespace: str, replicas: int, image: 
     return {"apiVersion": "apps/v1", "kind": kind, "metadata": {"name": name, "namespace": namespace}, "spec": spec}
 
 
-__all__ = ["SimulatedKube", "SimulatedApiUnavailable", "kustomization_objects", "component_objects", "COMPONENTS"]

@@ -8,14 +8,15 @@ state and ask it to change; the controllers (workloads.py, argo.py) react to cha
 
 from __future__ import annotations
 
+import hashlib
 import random
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from talos_platform.engine.config.models import PlatformConfig, Role
-from talos_platform.engine.drivers.protocols import NAMESPACES, NODES, Resource
+from talos_platform.engine.config.models import PlatformConfig
+from talos_platform.engine.drivers.protocols import CRDS, NAMESPACES, NODES, Resource
 from talos_platform.engine.sim.catalog import NodeSpec
 from talos_platform.engine.sim.clock import SimulatedClock
 from talos_platform.engine.sim.scenarios import ApiOutage, NodeStuckInMaintenance, Scenario
@@ -130,16 +131,19 @@ class PlatformModel:
     # --- Talos machine lifecycle --------------------------------------------------------
 
     def create_docker_machines(self, workers: int) -> None:
-        """`talosctl cluster create docker`: containers that boot straight to maintenance."""
+        """`talosctl cluster create docker`: containers that boot straight to maintenance. The
+        first control plane gets the Docker network's second address, workers the next ones."""
         if self.machines:
             return
         name = self.config.cluster.name
+        network = self.config.node_interface(self.config.control_planes[0]).network
         roles = [("controlplane-1", "control-plane")] + [(f"worker-{index + 1}", "worker") for index in range(workers)]
         for index, (suffix, role) in enumerate(roles):
-            machine = Machine(name=f"{name}-{suffix}", address=f"10.5.0.{index + 2}", planned_role=role, install_disk="/dev/null", stage=MAINTENANCE)
+            address = str(network.network_address + 2 + index)
+            machine = Machine(name=f"{name}-{suffix}", address=address, planned_role=role, install_disk="/dev/null", stage=MAINTENANCE)
             self.machines[machine.address] = machine
-        # `talosctl cluster create` publishes the control plane's Talos and Kubernetes APIs on loopback.
-        self.aliases["127.0.0.1"] = "10.5.0.2"
+        # The control plane's Talos and Kubernetes APIs are also published on loopback.
+        self.aliases["127.0.0.1"] = str(network.network_address + 2)
 
     def _powered_on(self, machine: Machine) -> None:
         if machine.stage == OFF:
@@ -441,8 +445,6 @@ class PlatformModel:
         return f"{resource.kind.lower()}.{resource.group or 'core'}/{metadata['name']}" if resource.group else f"{resource.kind.lower()}/{metadata['name']}"
 
     def _establish_crd(self, name: str) -> None:
-        from talos_platform.engine.drivers.protocols import CRDS
-
         self.modify(CRDS, "", name, lambda crd: crd.__setitem__("status", crd_status(crd, established=True)))
 
 
@@ -486,6 +488,4 @@ def crd_object(full_name: str) -> dict[str, Any]:
 
 def machine_id(text: str, seed: int) -> str:
     """Stable 32-hex id for a machine (deterministic, not Python's salted hash)."""
-    import hashlib
-
     return hashlib.sha256(f"{seed}:{text}".encode()).hexdigest()[:32]

@@ -197,8 +197,11 @@ def config_from_shape(shape: ClusterShape) -> PlatformConfig:
     network = ipaddress.ip_network(shape.subnet)
     hosts = network.hosts()
     vip = str(next(hosts)) if shape.platform == "metal" and shape.control_planes > 1 else None
-    for _ in range(9):  # keep .2-.10 free, like a router and DHCP would
-        next(hosts)
+    if shape.platform == "metal":
+        for _ in range(9):  # keep .2-.10 free, like a router and DHCP would
+            next(hosts)
+    else:
+        next(hosts)  # docker: the gateway has .1, talosctl gives the control plane .2
     nodes = []
     for index in range(shape.control_planes):
         nodes.append({"name": f"cp-{index + 1}", "address": f"{next(hosts)}/{network.prefixlen}", "role": "control-plane", "link": "eth0"})

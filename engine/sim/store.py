@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Protocol
+from typing import Any, Callable, Iterable, Iterator
 
-from talos_platform.engine.drivers.protocols import Resource, WatchEvent
+from talos_platform.engine.drivers.protocols import Resource
 
 ResourceKey = tuple[str, str]  # (group, plural)
 
@@ -57,10 +57,6 @@ def resource_of(obj: dict[str, Any]) -> Resource:
 
 def key_of(resource: Resource) -> ResourceKey:
     return (resource.group, resource.plural)
-
-
-class Renderable(Protocol):
-    def render(self) -> dict[str, Any]: ...
 
 
 @dataclass

@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 import time
 
-import pytest
 
 from talos_platform.engine.drivers.protocols import APPLICATIONS, PODS
 from talos_platform.engine.run.events import StepFailed, StepOutput, StepRetrying, StepSucceeded
@@ -116,7 +115,7 @@ async def test_a_local_docker_cluster_installs_on_the_simulator(tmp_path):
     platform, outcome, events = await install(tmp_path, "docker")
     assert outcome == "succeeded", failed(events)
     assert "L0.docker-cluster" in {e.step_id for e in events if isinstance(e, StepSucceeded)}
-    assert [m.name for m in platform.model.machines.values()] == ["local-controlplane-1"]
+    assert [(m.name, m.address) for m in platform.model.machines.values()] == [("local-controlplane-1", "10.5.0.2")]
 
 
 async def test_a_users_own_config_can_be_simulated(tmp_path):
