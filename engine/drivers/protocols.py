@@ -163,8 +163,9 @@ class Talos(Protocol):
         talosconfig: Path,
     ) -> None:
         """Create a local cluster of Talos containers (one control plane, `workers` workers),
-        bootstrapped, with its client config written to `talosconfig`. The Talos API then answers
-        on 127.0.0.1:50000 and the Kubernetes API on https://127.0.0.1:6443."""
+        bootstrapped, with its client config written to `talosconfig`. The first control plane
+        gets the second address of the Docker network (10.5.0.2 in talosctl's default
+        10.5.0.0/24; the real driver picks the network from the config's control plane)."""
         ...
 
 

@@ -52,6 +52,15 @@ class LocalTools:
         return parse(result.stdout)
 
 
+def docker_network_of(config: "PlatformConfig") -> dict[str, str]:
+    from talos_platform.engine.config.models import Platform
+    from talos_platform.engine.layers.bootstrap import docker_network
+
+    if config.cluster.platform is Platform.docker and config.control_planes:
+        return {"docker_network": docker_network(config)}
+    return {}
+
+
 def real_drivers(
     config: "PlatformConfig",
     state: "StateDirectory",
@@ -83,7 +92,7 @@ def real_drivers(
 
         hubble = HubbleRelay(hubble_address)
     return Drivers(
-        talos=TalosctlDriver(runner, state.talosconfig),
+        talos=TalosctlDriver(runner, state.talosconfig, **docker_network_of(config)),
         kube=kube,
         hubble=hubble,
         git=GitDriver(runner, username=secrets.git_username, token=secrets.git_token),

@@ -125,6 +125,7 @@ def docker_cluster_argv(
     patches_control_plane: Path,
     patches_worker: Path,
     talosconfig: Path,
+    network: str,
 ) -> list[str]:
     # talosctl 1.12 made each provisioner a sub-command; older ones take --provisioner.
     newer = _minor(client_version) >= (1, 12)
@@ -132,6 +133,7 @@ def docker_cluster_argv(
     argv += [
         "--name", cluster_name,
         "--talosconfig", str(talosconfig),
+        "--cidr", network,
         "--image", f"ghcr.io/siderolabs/talos:{talos_version}",
         "--kubernetes-version", kubernetes_version.lstrip("v"),
         "--controlplanes", "1",
@@ -278,10 +280,13 @@ def _looks_like(error: str, markers: tuple[str, ...]) -> bool:
 class TalosctlDriver:
     """Implements the `Talos` protocol with talosctl."""
 
-    def __init__(self, runner: ProcessRunner, talosconfig: Path, *, command_timeout: float = 120.0):
+    def __init__(
+        self, runner: ProcessRunner, talosconfig: Path, *, command_timeout: float = 120.0, docker_network: str = "10.5.0.0/24"
+    ):
         self.runner = runner
         self.talosconfig = talosconfig
         self.command_timeout = command_timeout
+        self.docker_network = docker_network
 
     async def client_version(self) -> str:
         result = await self.runner.run(version_client_argv(), timeout=30, quiet=True, mutates=False)
@@ -392,7 +397,7 @@ class TalosctlDriver:
 
     async def create_docker_cluster(self, **kwargs: Any) -> None:
         client = await self.client_version()
-        argv = docker_cluster_argv(client_version=client, **kwargs)
+        argv = docker_cluster_argv(client_version=client, network=self.docker_network, **kwargs)
         await self.runner.run(argv, timeout=900)
 
 

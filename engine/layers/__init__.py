@@ -25,7 +25,9 @@ def talos_steps(config: "PlatformConfig") -> list["Step"]:
     if config.cluster.platform is Platform.docker:
         steps += [
             bootstrap.DockerCluster(config),
-            bootstrap.Kubeconfig(config, address=bootstrap.DOCKER_ADDRESS, needs=("L0.docker-cluster",)),
+            bootstrap.Kubeconfig(
+                config, address=bootstrap.docker_control_plane_address(config), needs=("L0.docker-cluster",)
+            ),
             bootstrap.KubernetesApi(config),
         ]
         return steps

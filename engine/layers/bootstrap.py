@@ -19,9 +19,6 @@ from talos_platform.engine.plan.step import Action, CheckResult
 if TYPE_CHECKING:
     from talos_platform.engine.plan.context import StepContext
 
-DOCKER_ADDRESS = "127.0.0.1"
-"""A Docker cluster's Talos API (port 50000) and Kubernetes API (6443) are published here."""
-
 POLL_SECONDS = 5.0
 
 
@@ -161,6 +158,17 @@ class KubernetesApi(BaseStep):
             ) from None
 
 
+def docker_network(config) -> str:
+    """The Docker network, from the control plane's address."""
+    return str(config.node_interface(config.control_planes[0]).network)
+
+
+def docker_control_plane_address(config) -> str:
+    """talosctl gives the first control plane the network's second address (10.5.0.2 in
+    10.5.0.0/24), whatever host part the config's address has."""
+    return str(config.node_interface(config.control_planes[0]).network.network_address + 2)
+
+
 class DockerCluster(BaseStep):
     """Docker platform: one `talosctl cluster create` with the same patches (bootstrapped by it)."""
 
@@ -171,7 +179,7 @@ class DockerCluster(BaseStep):
         super().__init__(config, step_id="L0.docker-cluster", title="Create the local Docker cluster", needs=("L0.preflight.tools",))
 
     def inputs(self) -> Any:
-        return {"cluster": self.config.cluster, "workers": len(self.config.workers)}
+        return {"cluster": self.config.cluster, "workers": len(self.config.workers), "nodes": self.config.nodes}
 
     def _arguments(self, ctx: "StepContext") -> dict[str, Any]:
         folder = patches_dir(ctx)
@@ -187,16 +195,17 @@ class DockerCluster(BaseStep):
         )
 
     async def _check(self, ctx: "StepContext") -> CheckResult:
-        facts = await ctx.drivers.talos.node_facts(DOCKER_ADDRESS, insecure=False)
+        address = docker_control_plane_address(self.config)
+        facts = await ctx.drivers.talos.node_facts(address, insecure=False)
         if facts.reachable and facts.cluster_name == self.config.cluster.name:
             return done(f"the Docker cluster {facts.cluster_name} runs (stage {facts.stage})")
         if facts.reachable and facts.cluster_name:
             raise PermanentError(
-                f"another Talos cluster ({facts.cluster_name}) already runs in Docker on {DOCKER_ADDRESS}",
+                f"another Talos cluster ({facts.cluster_name}) already answers at {address}",
                 hint=f"remove it with `talosctl cluster destroy --name {facts.cluster_name}` or use its name",
             )
         client = await ctx.drivers.talos.client_version()
-        argv = talosctl.docker_cluster_argv(client_version=client, **self._arguments(ctx))
+        argv = talosctl.docker_cluster_argv(client_version=client, network=docker_network(self.config), **self._arguments(ctx))
         return todo("no Docker cluster yet", Action("create the Docker cluster", command=tuple(argv)))
 
     async def _apply(self, ctx: "StepContext", check: CheckResult) -> None:

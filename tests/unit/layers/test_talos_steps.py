@@ -305,7 +305,8 @@ async def test_docker_cluster_is_created_once_with_the_patches(tmp_path):
     assert command[command.index("--config-patch") + 1].endswith("patches/all.yaml")
     await step.apply(ctx, result)
     assert [call[0] for call in fake.changes()] == ["create_docker_cluster"]
-    fake.secure["127.0.0.1"] = configured("127.0.0.1")
+    assert command[command.index("--cidr") + 1] == "10.0.0.0/24"
+    fake.secure["10.0.0.2"] = configured("10.0.0.2")  # talosctl gives the control plane .2
     assert (await step.check(ctx)).done
 
 
