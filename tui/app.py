@@ -89,7 +89,7 @@ class PlatformApp(App[str]):
             self.show_snapshot(snapshot)
 
     def show_snapshot(self, snapshot: ClusterSnapshot) -> None:
-        if self.cluster_view is not None and self.cluster_view.is_mounted:
+        if self.cluster_view is not None:
             self.cluster_view.show_snapshot(snapshot)
             self.snapshots_shown += 1
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
@@ -35,6 +36,7 @@ class ClusterView(Screen):
         self.snapshot: ClusterSnapshot | None = None
         self.maximised: str | None = None
         self._filter_target: str | None = None
+        self.ready = False
 
     # --- composition helpers -------------------------------------------------------------------
 
@@ -57,7 +59,13 @@ class ClusterView(Screen):
 
     def show_snapshot(self, snapshot: ClusterSnapshot) -> None:
         self.snapshot = snapshot
-        self.panes.show(snapshot)
+        if not self.ready or not self.is_attached:
+            return  # drawn by `on_mount` once the panes exist; nothing to draw once closed
+        try:
+            panes = self.panes
+        except NoMatches:  # the app is shutting down
+            return
+        panes.show(snapshot)
         banner = self.query_one("#banner", Static)
         banner.display = snapshot.simulated
         if snapshot.simulated:
@@ -184,3 +192,6 @@ class DashboardScreen(ClusterView):
     def on_mount(self) -> None:
         self.query_one("#banner").display = False
         self.action_focus_pane("nodes")
+        self.ready = True
+        if self.snapshot is not None:
+            self.show_snapshot(self.snapshot)

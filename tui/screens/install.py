@@ -67,6 +67,9 @@ class InstallScreen(ClusterView):
         self.query_one("#failure").display = False
         self.refresh_progress()
         self.query_one(StepsPane).table.focus()
+        self.ready = True
+        if self.snapshot is not None:
+            self.show_snapshot(self.snapshot)
 
     @property
     def steps_pane(self) -> StepsPane:
