@@ -53,7 +53,8 @@ async def test_full_install_of_all_five_layers_on_the_default_scenario(tmp_path)
 async def test_a_node_stuck_in_maintenance_fails_its_apply_config_step(tmp_path):
     _, outcome, events = await install(tmp_path, "node-stuck-in-maintenance")
     assert outcome == "failed"
-    assert "L0.apply-config.worker-2" in failed(events)
+    stuck = failed(events)["L0.apply-config.worker-2"]
+    assert "worker-2" in stuck.error and "install disk" in stuck.hint
     assert "L0.apply-config.worker-1" not in failed(events)
 
 
@@ -61,6 +62,8 @@ async def test_a_degraded_app_blocks_its_wave_and_the_install_names_it(tmp_path)
     _, outcome, events = await install(tmp_path, "app-degraded")
     assert outcome == "failed"
     assert set(failed(events)) == {"L2.wave-98"}
+    assert "wave -98 is blocked by cert-manager" in failed(events)["L2.wave-98"].error
+    assert "Degraded" in failed(events)["L2.wave-98"].error and failed(events)["L2.wave-98"].hint
     assert "cert-manager" in outputs(events, "L2.wave-98")
     assert "exceeded its progress deadline" in outputs(events, "L2.wave-98")
     started = {e.step_id for e in events if e.type == "StepStarted"}
@@ -70,7 +73,10 @@ async def test_a_degraded_app_blocks_its_wave_and_the_install_names_it(tmp_path)
 async def test_an_oom_killed_crash_loop_keeps_monitoring_from_converging(tmp_path):
     platform, outcome, events = await install(tmp_path, "crash-loop")
     assert outcome == "failed"
-    assert "L3.app.monitoring" in failed(events)
+    assert "Waiting for 1 pods to be ready" in failed(events)["L3.app.monitoring"].error
+    # Gating is transitive: the platform app-of-apps stops at monitoring's wave, so the
+    # operator in the next wave is never created.
+    assert "to be created" in failed(events)["L3.app.vault-secrets-operator"].error
     pods = await platform.drivers.kube.list(PODS, "monitoring")
     prometheus = next(p for p in pods.items if p["metadata"]["name"].startswith("prometheus-"))
     container = prometheus["status"]["containerStatuses"][0]
