@@ -131,3 +131,34 @@ async def test_a_users_own_config_can_be_simulated(tmp_path):
     platform = simulated_platform("default", speed=math.inf, config=config)
     assert platform.config is config
     assert sorted(m.name for m in platform.model.machines.values()) == ["cp-1", "worker-1", "worker-2"]
+
+
+async def test_an_interrupted_install_resumes_on_the_same_platform_without_applying_twice(tmp_path):
+    platform = simulated_platform("default", speed=math.inf)
+    state = StateDirectory(tmp_path / "state")
+    first = InstallSession(platform.config, platform.secrets, state, platform.drivers, platform.clock)
+
+    def interrupt_after_bootstrap(event):
+        if isinstance(event, StepSucceeded) and event.step_id == "L1.cilium":
+            first.interrupt()
+
+    first.subscribe(interrupt_after_bootstrap)
+    assert await first.run() == "interrupted"
+    assert platform.model.etcd_bootstrapped_on is not None
+
+    second = InstallSession(platform.config, platform.secrets, state, platform.drivers, platform.clock)
+    events = []
+    second.subscribe(events.append)
+    # A second `talosctl bootstrap` would fail with AlreadyExists: resuming must skip it.
+    assert await second.run() == "succeeded", failed(events)
+    skipped = {e.step_id for e in events if e.type == "StepSkipped"}
+    assert {"L0.bootstrap", "L0.apply-config.cp-1", "L1.bootstrap"} <= skipped
+
+
+async def test_no_secret_value_reaches_any_event(tmp_path):
+    platform, outcome, events = await install(tmp_path, "default")
+    assert outcome == "succeeded"
+    text = "\n".join(repr(e.to_record()) for e in events)
+    for value in platform.secrets.values():
+        assert value not in text
+    assert platform.model.vault.root_token not in text
