@@ -153,3 +153,77 @@ def _with_context(kubeconfig: Path, context: str):
     with os.fdopen(fd, "w") as handle:
         yaml.safe_dump(data, handle)
     return copy, lambda: shutil.rmtree(folder, ignore_errors=True)
+
+
+# --- `status --live`: the same snapshot, once, without the TUI ----------------------------------
+
+
+def add_live_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options `status` gains for reading the cluster now (its --config, --state-dir and
+    --simulated are reused)."""
+    live = parser.add_argument_group("live cluster health (--live)")
+    live.add_argument("--live", action="store_true",
+                      help="read the cluster now (nodes, apps by wave, pod problems, flows) instead of the run journal")
+    live.add_argument("--kubeconfig", metavar="FILE", help="kubeconfig (default: $KUBECONFIG, the state directory's, ~/.kube/config)")
+    live.add_argument("--context", metavar="NAME", help="kubeconfig context")
+    live.add_argument("--talosconfig", metavar="FILE", help="talosconfig")
+    live.add_argument("--hubble-address", metavar="HOST:PORT", help="Hubble Relay address (e.g. a port-forward)")
+    live.add_argument("--scenario", default="default", help="with --simulated: the simulation scenario")
+
+
+def live_status(args: argparse.Namespace) -> int:
+    """Print one snapshot (JSON with --output json). Exit 0 when every node is Ready, no wave is
+    blocked and no pod has a problem; 1 otherwise (including an unreachable API)."""
+    import asyncio
+    import json
+    import math
+
+    from talos_platform import exit_codes
+    from talos_platform.engine.observe import snapshot_once
+
+    source_args = argparse.Namespace(
+        simulate=args.simulated, scenario=args.scenario, seed=None, speed=math.inf, config=args.config,
+        state_dir=args.state_dir, kubeconfig=args.kubeconfig, context=args.context, talosconfig=args.talosconfig,
+        hubble_address=args.hubble_address,
+    )
+    source = cluster_source(source_args)
+    try:
+        snapshot = asyncio.run(snapshot_once(source.drivers, source.clock, talos_targets=source.targets))
+    finally:
+        source.close()
+    healthy = (
+        not snapshot.kube_error and bool(snapshot.nodes) and all(n.ready and n.reachable for n in snapshot.nodes)
+        and not snapshot.blocked and not snapshot.pod_problems
+    )
+    if args.output == "json":
+        data = snapshot.to_dict()
+        data["healthy"] = healthy
+        print(json.dumps(data, indent=2))
+    else:
+        print(_status_text(snapshot, healthy, source.note))
+    return exit_codes.OK if healthy else exit_codes.STEP_FAILED
+
+
+def _status_text(snapshot, healthy: bool, note: str) -> str:
+    lines = []
+    if snapshot.simulated:
+        lines.append(f"SIMULATED ({note})")
+    if snapshot.kube_error:
+        lines.append(f"Kubernetes API: {snapshot.kube_error}")
+    ready = sum(1 for n in snapshot.nodes if n.ready)
+    lines.append(f"nodes: {ready}/{len(snapshot.nodes)} Ready")
+    lines += [f"  {n.name} ({n.address}): unreachable: {n.error}" for n in snapshot.nodes if not n.reachable]
+    apps = snapshot.apps
+    lines.append(f"apps: {sum(1 for a in apps if a.settled)}/{len(apps)} Synced and Healthy")
+    if snapshot.blocked:
+        lines.append(f"  {snapshot.blocked}")
+    lines.append(f"pods: {snapshot.pod_total - len(snapshot.pod_problems)}/{snapshot.pod_total} healthy")
+    lines += [f"  {p.namespace}/{p.name}: {p.kind}: {p.detail}" for p in snapshot.pod_problems[:20]]
+    flows = snapshot.flows
+    if flows.available:
+        lines.append(f"flows: {flows.total_flows} read, {flows.lost_events} lost")
+        lines += [f"  dropped {p.count}x {p.source} -> {p.destination}: {p.reason}" for p in flows.top_dropped]
+    elif flows.error:
+        lines.append(f"flows: {flows.error}")
+    lines.append("healthy" if healthy else "NOT healthy")
+    return "\n".join(lines)

@@ -29,6 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--simulated", action="store_true", help="show the simulated runs of this cluster")
     parser.add_argument("--run", metavar="RUN_ID", help="show this run instead of the latest")
     parser.add_argument("--output", choices=("text", "json"), default="text")
+    from talos_platform.commands.dashboard import add_live_arguments
+
+    add_live_arguments(parser)
     parser.set_defaults(handler=run)
 
 
@@ -38,6 +41,10 @@ def run(args: argparse.Namespace) -> int:
     from talos_platform.engine.run.journal import list_runs
     from talos_platform.engine.state import state_directory_for
 
+    if args.live:
+        from talos_platform.commands.dashboard import live_status
+
+        return live_status(args)
     if args.state_dir is None and args.cluster is None and args.config is None:
         raise UserError("say which cluster", hint="give --config FILE, --cluster NAME or --state-dir DIR")
     name = args.cluster

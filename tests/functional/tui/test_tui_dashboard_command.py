@@ -62,3 +62,25 @@ def test_missing_kubeconfig_is_a_user_error(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
     with pytest.raises(UserError, match="no kubeconfig found"):
         dashboard.cluster_source(parse())
+
+
+def test_status_live_prints_the_snapshot_as_json_and_fails_on_problems(capsys):
+    import json
+
+    from talos_platform.main import main
+
+    code = main(["status", "--live", "--simulated", "--scenario", "crash-loop", "--output", "json"])
+    data = json.loads(capsys.readouterr().out)
+    assert data["simulated"] is True and data["healthy"] is False and code == 1
+    assert any(p["kind"] == "OOMKilled" for p in data["pod_problems"])
+    assert len(data["nodes"]) == 6 and all(n["ready"] for n in data["nodes"])
+
+
+def test_status_live_text_on_a_healthy_simulation(capsys):
+    from talos_platform.main import main
+
+    code = main(["status", "--live", "--simulated"])
+    out = capsys.readouterr().out
+    assert out.startswith("SIMULATED (scenario default")
+    assert "nodes: 6/6 Ready" in out and "apps: 14/14 Synced and Healthy" in out
+    assert out.rstrip().endswith("\nhealthy") and code == 0
