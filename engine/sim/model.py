@@ -8,6 +8,7 @@ state and ask it to change; the controllers (workloads.py, argo.py) react to cha
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import random
 import uuid
@@ -19,6 +20,7 @@ from talos_platform.engine.config.models import PlatformConfig
 from talos_platform.engine.drivers.protocols import CRDS, NAMESPACES, NODES, Resource
 from talos_platform.engine.sim.catalog import NodeSpec
 from talos_platform.engine.sim.clock import SimulatedClock
+from talos_platform.engine.sim.events import EventRecorder
 from talos_platform.engine.sim.scenarios import ApiOutage, NodeStuckInMaintenance, Scenario
 from talos_platform.engine.sim.store import ObjectStore, clone, resource_of
 
@@ -85,6 +87,7 @@ class PlatformModel:
         self._api_up_listeners: list[Callable[[], None]] = []
 
         # Controllers are created by the platform assembly (see __init__.py) to keep imports one-way.
+        self.events = EventRecorder(self)
         self.workloads: Any = None
         self.argo: Any = None
         self.hubble: Any = None
@@ -432,6 +435,12 @@ class PlatformModel:
                 for key in ("operation",):
                     if key in existing and key not in obj:
                         obj[key] = clone(existing[key])
+        if resource.kind == "Secret" and "stringData" in obj:
+            # Like the API server: stringData is merged into data (base64) and not stored.
+            data = dict(obj.get("data") or {})
+            for key, value in (obj.pop("stringData") or {}).items():
+                data[key] = base64.b64encode(str(value).encode()).decode()
+            obj["data"] = data
         if resource.kind == "CustomResourceDefinition":
             obj["status"] = crd_status(obj, established=False)
         if resource.kind == "ConfigMap" and metadata["name"] == "argocd-cm":

@@ -325,6 +325,7 @@ class WorkloadController:
 
     def _delete(self, pod: PodRecord) -> None:
         pod.deleted = True
+        self.model.events.pod(pod, "Killing", f"Stopping container {pod.container}")
         if pod.owner is not None:
             pod.owner.pods.pop(pod.name, None)
         if pod.node:
@@ -353,6 +354,7 @@ class WorkloadController:
             if pod.unschedulable != message:
                 pod.unschedulable = message
                 self._touch(pod)
+                self.model.events.pod(pod, "FailedScheduling", message, warning=True)
             return
         self.pending.pop((pod.namespace, pod.name), None)
         # Spread like the scheduler's balancing: the least-loaded of a few random candidates.
@@ -372,6 +374,8 @@ class WorkloadController:
         pod.waiting_reason = "ContainerCreating"
         pod.waiting_message = ""
         self._touch(pod)
+        if not pod.static:
+            self.model.events.pod(pod, "Scheduled", f"Successfully assigned {pod.namespace}/{pod.name} to {node}")
 
     def _start_later(self, pod: PodRecord) -> None:
         timings = self.model.timings
@@ -385,6 +389,10 @@ class WorkloadController:
             pod.waiting_reason = "ImagePullBackOff"
             pod.waiting_message = f'Back-off pulling image "{owner.image}"'
             self._touch(pod)
+            events = self.model.events
+            events.pod(pod, "Failed", f'Failed to pull image "{owner.image}": rpc error: code = NotFound desc = failed to pull and '
+                       f'unpack image "{owner.image}": not found', warning=True)
+            events.pod(pod, "BackOff", pod.waiting_message, warning=True)
             self._owner_changed(pod)
             return
         uses_host_network = pod.static or (owner is not None and owner.tolerate_all)
@@ -397,6 +405,9 @@ class WorkloadController:
         # A container that crashes is killed before its readiness probe ever passes.
         pod.ready = not (owner is not None and (owner.crash is not None or (owner.requires_unseal and not self.model.vault.unsealed)))
         self._touch(pod)
+        if owner is not None and not pod.restart_count:
+            self.model.events.pod(pod, "Pulled", f'Successfully pulled image "{owner.image}"')
+        self.model.events.pod(pod, "Started", f"Started container {pod.container}")
         for listener in self.listeners:
             listener(pod, True)
         if owner is not None and owner.crash is not None:
@@ -421,6 +432,7 @@ class WorkloadController:
         pod.waiting_reason = "CrashLoopBackOff"
         pod.waiting_message = f"back-off {int(backoff)}s restarting failed container={pod.container} pod={pod.name}_{pod.namespace}({pod.uid})"
         self._touch(pod)
+        self.model.events.pod(pod, "BackOff", f"Back-off restarting failed container {pod.container} in pod {pod.name}_{pod.namespace}({pod.uid})", warning=True)
         for listener in self.listeners:
             listener(pod, False)
         self._owner_changed(pod)

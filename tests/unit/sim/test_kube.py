@@ -155,3 +155,32 @@ async def test_scaling_a_deployment_down_deletes_pods_with_deleted_events(tmp_pa
     assert len((await kube.list(PODS, "default")).items) == 1
     deployment = await kube.get(DEPLOYMENTS, "web", "default")
     assert deployment["metadata"]["generation"] == 2 and deployment["status"]["replicas"] == 1
+
+
+async def test_pods_have_kubelet_and_scheduler_events_aggregated_like_the_recorder():
+    from talos_platform.engine.drivers.protocols import EVENTS
+
+    platform = platform_for("crash-loop", installed=True)
+    await platform.clock.sleep(120)
+    kube = platform.drivers.kube
+    pod = next(p for p in (await kube.list(PODS, "monitoring")).items if p["metadata"]["name"].startswith("prometheus-"))
+    events = [e for e in (await kube.list(EVENTS, "monitoring")).items if e["involvedObject"]["name"] == pod["metadata"]["name"]]
+    reasons = {e["reason"]: e for e in events}
+    assert {"Scheduled", "Pulled", "Started", "BackOff"} <= set(reasons)
+    back_off = reasons["BackOff"]
+    assert back_off["type"] == "Warning" and back_off["count"] >= 2 and back_off["source"]["component"] == "kubelet"
+    assert back_off["lastTimestamp"] > back_off["firstTimestamp"]
+    assert reasons["Scheduled"]["message"].endswith(f"to {pod['spec']['nodeName']}")
+
+
+async def test_secret_string_data_is_stored_as_base64_data(tmp_path):
+    import base64
+
+    from talos_platform.engine.drivers.protocols import SECRETS
+
+    platform = platform_for()
+    await bring_up_kubernetes(platform, tmp_path)
+    await platform.drivers.kube.apply_objects([{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "default"},
+                                                "stringData": {"token": "abc"}}])
+    secret = await platform.drivers.kube.get(SECRETS, "s", "default")
+    assert "stringData" not in secret and base64.b64decode(secret["data"]["token"]) == b"abc"
