@@ -211,3 +211,4 @@ async def test_a_watch_ends_when_the_api_server_restarts_and_a_new_list_recovers
     except ConnectionError:
         pass
     assert {n["metadata"]["name"] for n in (await driver.list(NODES)).items} >= set(kwok_nodes)
+
