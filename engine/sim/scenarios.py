@@ -100,6 +100,15 @@ class CrashLoop(ScenarioModel):
     memory_limit: str = "256Mi"
 
 
+class PodsPending(ScenarioModel):
+    type: Literal["podsPending"]
+    namespace: str
+    workload: str
+    """Deployment or StatefulSet whose pods the scheduler cannot place."""
+    reason: Literal["unboundClaim", "insufficientMemory", "insufficientCpu"] = "unboundClaim"
+    """`unboundClaim`: a PersistentVolumeClaim no storage class can bind; otherwise no node has room."""
+
+
 class DropBurst(ScenarioModel):
     type: Literal["dropBurst"]
     start: float = 5.0
@@ -123,7 +132,7 @@ class ApiOutage(ScenarioModel):
     duration: float = 60.0
 
 
-Fault = Annotated[Union[NodeStuckInMaintenance, AppDegraded, CrashLoop, DropBurst, ApiOutage], Field(discriminator="type")]
+Fault = Annotated[Union[NodeStuckInMaintenance, AppDegraded, CrashLoop, PodsPending, DropBurst, ApiOutage], Field(discriminator="type")]
 
 
 class Scenario(ScenarioModel):

@@ -12,7 +12,7 @@ import hashlib
 from typing import TYPE_CHECKING, Any
 
 from talos_platform.engine.drivers.protocols import DAEMONSETS, DEPLOYMENTS, PODS, STATEFULSETS, Resource
-from talos_platform.engine.sim.scenarios import AppDegraded, CrashLoop
+from talos_platform.engine.sim.scenarios import AppDegraded, CrashLoop, PodsPending
 
 if TYPE_CHECKING:
     from talos_platform.engine.sim.model import Machine, PlatformModel
@@ -171,6 +171,7 @@ class WorkloadRecord:
         self.image_pull_fails = False
         self.requires_unseal = False
         self.deadline_exceeded = False
+        self.pending: PodsPending | None = None
         self.ordinal = 0
 
     @property
@@ -191,6 +192,7 @@ class WorkloadController:
         scenario = model.scenario
         self._crash_faults = {(f.namespace, f.workload): f for f in scenario.fault(CrashLoop)}
         self._degraded_apps = {f.app: f for f in scenario.fault(AppDegraded)}
+        self._pending_faults = {(f.namespace, f.workload): f for f in scenario.fault(PodsPending)}
 
     # --- nodes --------------------------------------------------------------------------
 
@@ -226,11 +228,24 @@ class WorkloadController:
             self._eligible_cache[tolerate_all] = sorted(names)
         return self._eligible_cache[tolerate_all]
 
-    def _unschedulable_message(self) -> str:
+    def _unschedulable_message(self, fault: str = "") -> str:
+        """The scheduler's FailedScheduling message for the nodes as they are now."""
         registered = [m for m in self.model.machines.values() if m.registered]
         total = len(registered)
         if total == 0:
             return "no nodes available to schedule pods"
+        preemption = f"preemption: 0/{total} nodes are available: {total} Preemption is not helpful for scheduling."
+        if fault == "unboundClaim":
+            return f"0/{total} nodes are available: pod has unbound immediate PersistentVolumeClaims. {preemption}"
+        if fault in ("insufficientMemory", "insufficientCpu"):
+            resource = "memory" if fault == "insufficientMemory" else "cpu"
+            usable = len(self._eligible(False))
+            others = total - usable
+            parts = [f"{usable} Insufficient {resource}"]
+            if others:
+                parts.append(f"{others} node(s) had untolerated taint {{node-role.kubernetes.io/control-plane: }}")
+            return (f"0/{total} nodes are available: {', '.join(parts)}. preemption: 0/{total} nodes are available: "
+                    f"{usable} No preemption victims found for incoming pod, {others} Preemption is not helpful for scheduling.")
         not_ready = sum(1 for m in registered if not m.ready)
         control_planes = sum(1 for m in registered if m.ready and m.is_control_plane and not self.model.workloads_allowed_on_control_planes())
         parts = []
@@ -262,6 +277,7 @@ class WorkloadController:
             workload = WorkloadRecord(obj["kind"], metadata["namespace"], metadata["name"], metadata["uid"], replicas, app, image,
                                       tolerate_all, limits.get("memory", "512Mi"), metadata.get("generation", 1))
             workload.crash = self._crash_faults.get((workload.namespace, workload.name))
+            workload.pending = self._pending_faults.get((workload.namespace, workload.name))
             degraded = self._degraded_apps.get(app)
             if degraded is not None and obj["kind"] == "Deployment" and not any(
                 w.image_pull_fails for w in self.workloads.values() if w.app == app
@@ -348,8 +364,9 @@ class WorkloadController:
             return
         tolerate_all = bool(pod.owner and pod.owner.tolerate_all)
         eligible = self._eligible(tolerate_all)
-        if not eligible:
-            message = self._unschedulable_message()
+        fault = pod.owner.pending if pod.owner is not None else None
+        if not eligible or fault is not None:
+            message = self._unschedulable_message(fault.reason if fault is not None and eligible else "")
             self.pending[(pod.namespace, pod.name)] = pod
             if pod.unschedulable != message:
                 pod.unschedulable = message

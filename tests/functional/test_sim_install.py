@@ -162,3 +162,13 @@ async def test_no_secret_value_reaches_any_event(tmp_path):
     for value in platform.secrets.values():
         assert value not in text
     assert platform.model.vault.root_token not in text
+
+
+async def test_a_pending_vault_pod_fails_with_the_storage_hint(tmp_path):
+    platform, outcome, events = await install(tmp_path, "vault-pending")
+    assert outcome == "failed"
+    vault = failed(events)["L3.vault-running"]
+    assert "Pending" in vault.error and "PersistentVolumeClaim" in vault.hint
+    pod = await platform.drivers.kube.get(PODS, "vault-0", "vault")
+    scheduled = next(c for c in pod["status"]["conditions"] if c["type"] == "PodScheduled")
+    assert scheduled["reason"] == "Unschedulable" and "unbound immediate PersistentVolumeClaims" in scheduled["message"]

@@ -184,3 +184,25 @@ async def test_secret_string_data_is_stored_as_base64_data(tmp_path):
                                                 "stringData": {"token": "abc"}}])
     secret = await platform.drivers.kube.get(SECRETS, "s", "default")
     assert "stringData" not in secret and base64.b64decode(secret["data"]["token"]) == b"abc"
+
+
+async def test_pods_that_do_not_fit_stay_pending_with_insufficient_memory(tmp_path):
+    from talos_platform.engine.sim.kube import workload_object
+
+    scenario = tmp_path / "tight.yaml"
+    scenario.write_text(
+        "cluster: {name: tight, controlPlanes: 1, workers: 2}\n"
+        "faults: [{type: podsPending, namespace: default, workload: big, reason: insufficientMemory}]\n"
+    )
+    platform = platform_for(str(scenario))
+    await bring_up_kubernetes(platform, tmp_path)
+    await wait_until(platform, lambda: platform.model.store.count(NODES) == 3)
+    await platform.drivers.kube.apply_objects([workload_object("Deployment", "big", "default", 1, "big:1", tolerate_all=False)])
+    render_repository(platform.config, tmp_path / "rendered")
+    await platform.drivers.kube.apply_kustomization(tmp_path / "rendered" / "bootstrap")
+    await wait_until(platform, lambda: all(m.ready for m in platform.model.machines.values()))
+    await platform.clock.sleep(10)
+    pod = (await platform.drivers.kube.list(PODS, "default", label_selector="app.kubernetes.io/name=big")).items[0]
+    assert pod["status"]["phase"] == "Pending" and "nodeName" not in pod["spec"]
+    message = next(c["message"] for c in pod["status"]["conditions"] if c["type"] == "PodScheduled")
+    assert message.startswith("0/3 nodes are available: 2 Insufficient memory, 1 node(s) had untolerated taint")
