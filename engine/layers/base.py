@@ -46,6 +46,10 @@ class BaseStep:
 
     layer: int = 0
     timeout: float = 300.0
+    reapply_when_inputs_change: bool = False
+    """The runner calls `apply` when the config inputs changed even if `check` found the step
+    done. Most checks already compare against the config, so then there is nothing to do; a
+    step whose `check` cannot see the change (a configured node) sets this and handles it."""
 
     def __init__(self, config: "PlatformConfig", *, step_id: str, title: str, needs: tuple[str, ...] = ()):
         self.config = config
@@ -74,6 +78,10 @@ class BaseStep:
             return await self._check(ctx)
 
     async def apply(self, ctx: "StepContext", check: CheckResult) -> None:
+        if check.done and not self.reapply_when_inputs_change:
+            # Never repeat a once-only action (bootstrap, Vault init) because an input changed.
+            ctx.output(f"nothing to change: {check.reason}")
+            return
         with output_to(_line_sink(ctx)):
             await self._apply(ctx, check)
 

@@ -298,6 +298,7 @@ class ApplyConfig(BaseStep):
 
     layer = 0
     timeout = 900  # install to disk and reboot
+    reapply_when_inputs_change = True  # a configured node gets a changed config securely
 
     def __init__(self, config, node: Node):
         super().__init__(
@@ -321,7 +322,7 @@ class ApplyConfig(BaseStep):
         if not (facts.reachable and facts.maintenance):
             configured = await ctx.drivers.talos.node_facts(address, insecure=False)
             if configured.reachable and configured.cluster_name == self.config.cluster.name:
-                return done(f"{self.node.name} already runs this cluster's config (stage {configured.stage})")
+                return done(f"{self.node.name} already runs this cluster's config (stage {configured.stage})", configured=True)
             if not facts.reachable and not configured.reachable:
                 raise TransientError(
                     f"node {self.node.name} ({address}) does not answer on the Talos API",
@@ -341,7 +342,10 @@ class ApplyConfig(BaseStep):
     async def _apply(self, ctx: "StepContext", check: CheckResult) -> None:
         address = self.config.node_ip(self.node)
         patches = node_patch_files(ctx, self.config, self.node)
-        await ctx.drivers.talos.apply_config(address, self._config_file(ctx), insecure=True, patches=patches)
+        # Configured already (we only get here then because the config changed): apply the new
+        # config with our certificates; Talos applies it in place or reboots as needed.
+        insecure = not check.facts.get("configured")
+        await ctx.drivers.talos.apply_config(address, self._config_file(ctx), insecure=insecure, patches=patches)
 
     async def _wait(self, ctx: "StepContext") -> None:
         """Until the node answers with our certificates, i.e. it installed and rebooted into the

@@ -403,3 +403,13 @@ def test_every_step_needs_only_earlier_steps_and_ids_are_unique():
             assert set(step.needs) <= seen, step.id
             seen.add(step.id)
         assert {s.layer for s in platform_steps(config)} == {0, 1, 2, 3, 4}
+
+
+async def test_a_changed_config_never_initialises_vault_again(tmp_path):
+    config = platform_config()
+    vault = FakeVault(initialized=True)
+    ctx, _ = make_context(config, tmp_path, vault=vault)
+    ctx.state.write_secret(ctx.state.vault_init, json.dumps({"unseal_keys": ["k"], "root_token": "t"}))
+    step = platform.VaultInitialise(config)
+    await step.apply(ctx, await step.check(ctx))  # the runner applies when the inputs changed
+    assert [c for c in vault.calls if c[0] == "initialize"] == []

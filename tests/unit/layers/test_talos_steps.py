@@ -317,3 +317,29 @@ async def test_docker_on_an_older_talosctl_uses_the_provisioner_flag_and_talos_v
     command = (await bootstrap.DockerCluster(config).check(ctx)).actions[0].command
     assert command[3:5] == ("--provisioner", "docker")
     assert command[command.index("--talos-version") + 1] == "v1.11"
+
+
+# --- resume after a config change -------------------------------------------------------------------
+
+
+async def test_a_changed_config_never_bootstraps_again(tmp_path):
+    config = platform_config()
+    fake = FakeTalos(etcd={CP: ["cp-1"]})
+    ctx, lines = make_context(config, tmp_path, talos=fake)
+    step = bootstrap.Bootstrap(config)
+    check = await step.check(ctx)
+    await step.apply(ctx, check)  # what the runner does when the inputs' digest changed
+    assert fake.changes() == []
+    assert lines[-1].startswith("nothing to change: etcd already runs")
+
+
+async def test_a_changed_config_is_applied_securely_to_a_configured_node(tmp_path):
+    config = platform_config()
+    fake = FakeTalos(secure={WORKER: configured(WORKER)})
+    ctx, _ = make_context(config, tmp_path, talos=fake)
+    step = talos.ApplyConfig(config, config.node_named("w-1"))
+    check = await step.check(ctx)
+    assert check.done
+    await step.apply(ctx, check)
+    patch = ctx.state.talos_dir / "patches" / "nodes" / "w-1.yaml"
+    assert fake.changes() == [("apply_config", WORKER, ctx.state.talos_dir / "worker.yaml", False, (patch,))]
