@@ -147,7 +147,8 @@ class Talos(Protocol):
 
     async def address_answers(self, address: str) -> bool:
         """True when something at `address` accepts a TCP connection on the Talos API (50000) or
-        Kubernetes API (6443) port within a few seconds. Used to refuse a VIP already in use."""
+        Kubernetes API (6443) port, or answers a ping, within a few seconds. Used to refuse a VIP
+        already in use."""
         ...
 
     async def create_docker_cluster(

@@ -18,7 +18,7 @@ import yaml
 
 from talos_platform.engine.config.versions import TalosFeatures
 from talos_platform.engine.drivers.loopback import ensure_allowed
-from talos_platform.engine.drivers.process import CommandFailed, ProcessRunner
+from talos_platform.engine.drivers.process import CommandFailed, ProcessRunner, ToolMissing
 from talos_platform.engine.drivers.protocols import TalosNodeFacts
 from talos_platform.engine.errors import TransientError
 
@@ -393,7 +393,12 @@ class TalosctlDriver:
                 with contextlib.suppress(OSError):
                     await writer.wait_closed()
                 return True
-        return False
+        # Anything else on that address (a router, a printer) shows up on a ping, where ping exists.
+        try:
+            result = await self.runner.run(["ping", "-c", "1", "-W", "2", address], timeout=10, check=False, quiet=True, mutates=False)
+        except ToolMissing:
+            return False
+        return result.returncode == 0
 
     async def create_docker_cluster(self, **kwargs: Any) -> None:
         client = await self.client_version()

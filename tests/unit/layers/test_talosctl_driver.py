@@ -207,3 +207,16 @@ async def test_kube_driver_without_a_kubeconfig_is_a_transient_error(tmp_path):
 
     with pytest.raises(TransientError):
         await KubernetesDriver(tmp_path / "missing", ProcessRunner()).list(NODES)
+
+
+async def test_a_vip_that_only_answers_pings_is_in_use(tmp_path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    ping = bin_dir / "ping"
+    ping.write_text('#!/bin/sh\n[ "$5" = "127.0.0.3" ]\n')
+    ping.chmod(0o755)
+    runner = ProcessRunner(env={"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"})
+    driver = TalosctlDriver(runner, tmp_path / "talosconfig")
+    assert await driver.address_answers("127.0.0.3") is True  # nothing listens there; the ping answers
+    assert await driver.address_answers("127.0.0.4") is False
+    assert runner.recorded[-1] == ("ping", "-c", "1", "-W", "2", "127.0.0.4")
