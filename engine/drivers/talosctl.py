@@ -63,7 +63,7 @@ def gen_config_argv(
         "--config-patch-control-plane", f"@{patches_control_plane}",
         "--config-patch-worker", f"@{patches_worker}",
         "--with-docs=false", "--with-examples=false",
-        "--output-dir", str(output_dir),
+        "--output", str(output_dir),
         "--force",
     ]  # fmt: skip
 
@@ -127,25 +127,37 @@ def docker_cluster_argv(
     talosconfig: Path,
     network: str,
 ) -> list[str]:
-    # talosctl 1.12 made each provisioner a sub-command; older ones take --provisioner.
-    newer = _minor(client_version) >= (1, 12)
-    argv = [TALOSCTL, "cluster", "create"] + (["docker"] if newer else ["--provisioner", "docker"])
-    argv += [
+    # talosctl 1.12 made each provisioner a sub-command, with renamed flags and the Talos
+    # version taken from the image; older ones take --provisioner and the classic flags.
+    image = f"ghcr.io/siderolabs/talos:{talos_version}"
+    kubernetes = kubernetes_version.lstrip("v")
+    if _minor(client_version) >= (1, 12):
+        return [
+            TALOSCTL, "cluster", "create", "docker",
+            "--name", cluster_name,
+            "--talosconfig-destination", str(talosconfig),
+            "--subnet", network,
+            "--image", image,
+            "--kubernetes-version", kubernetes,
+            "--workers", str(workers),
+            "--config-patch", f"@{patches_all}",
+            "--config-patch-controlplanes", f"@{patches_control_plane}",
+            "--config-patch-workers", f"@{patches_worker}",
+        ]  # fmt: skip
+    return [
+        TALOSCTL, "cluster", "create", "--provisioner", "docker",
         "--name", cluster_name,
         "--talosconfig", str(talosconfig),
         "--cidr", network,
-        "--image", f"ghcr.io/siderolabs/talos:{talos_version}",
-        "--kubernetes-version", kubernetes_version.lstrip("v"),
+        "--image", image,
+        "--talos-version", TalosFeatures.for_version(talos_version).contract,
+        "--kubernetes-version", kubernetes,
         "--controlplanes", "1",
         "--workers", str(workers),
         "--config-patch", f"@{patches_all}",
         "--config-patch-control-plane", f"@{patches_control_plane}",
         "--config-patch-worker", f"@{patches_worker}",
     ]  # fmt: skip
-    if not newer:
-        # Older talosctl renders for its own version unless told the image's.
-        argv += ["--talos-version", TalosFeatures.for_version(talos_version).contract]
-    return argv
 
 
 def _minor(version: str) -> tuple[int, int]:

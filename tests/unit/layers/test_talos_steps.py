@@ -303,9 +303,10 @@ async def test_docker_cluster_is_created_once_with_the_patches(tmp_path):
     command = result.actions[0].command
     assert command[:4] == ("talosctl", "cluster", "create", "docker")
     assert command[command.index("--config-patch") + 1].endswith("patches/all.yaml")
+    assert command[command.index("--config-patch-controlplanes") + 1].endswith("patches/controlplane.yaml")
+    assert command[command.index("--subnet") + 1] == "10.0.0.0/24"
     await step.apply(ctx, result)
     assert [call[0] for call in fake.changes()] == ["create_docker_cluster"]
-    assert command[command.index("--cidr") + 1] == "10.0.0.0/24"
     fake.secure["10.0.0.2"] = configured("10.0.0.2")  # talosctl gives the control plane .2
     assert (await step.check(ctx)).done
 
@@ -317,6 +318,7 @@ async def test_docker_on_an_older_talosctl_uses_the_provisioner_flag_and_talos_v
     command = (await bootstrap.DockerCluster(config).check(ctx)).actions[0].command
     assert command[3:5] == ("--provisioner", "docker")
     assert command[command.index("--talos-version") + 1] == "v1.11"
+    assert command[command.index("--cidr") + 1] == "10.0.0.0/24"
 
 
 # --- resume after a config change -------------------------------------------------------------------
