@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from talos_platform.engine.config.models import Node, Role
+from talos_platform.engine.config.versions import TalosFeatures, VersionError, minor
 from talos_platform.engine.drivers import talosctl
 from talos_platform.engine.drivers.protocols import TalosNodeFacts
 from talos_platform.engine.errors import PermanentError, TransientError
@@ -20,10 +21,6 @@ if TYPE_CHECKING:
 
 REQUIRED_TOOLS = ("talosctl", "kubectl", "helm")
 POLL_SECONDS = 5.0
-
-
-def node_step_suffix(node: Node) -> str:
-    return node.name
 
 
 # --- preflight ------------------------------------------------------------------------------------
@@ -39,7 +36,7 @@ class ToolsPreflight(BaseStep):
         super().__init__(config, step_id="L0.preflight.tools", title="Check talosctl, kubectl and helm")
 
     def inputs(self) -> Any:
-        return list(REQUIRED_TOOLS)
+        return {"tools": list(REQUIRED_TOOLS), "talos": self.config.cluster.talos_version}
 
     async def _check(self, ctx: "StepContext") -> CheckResult:
         versions: dict[str, str] = {"talosctl": await ctx.drivers.talos.client_version()}
@@ -52,9 +49,24 @@ class ToolsPreflight(BaseStep):
                 f"missing tools: {', '.join(missing)}",
                 hint="install " + ", ".join(missing) + " and make sure they are on PATH",
             )
+        self._check_talosctl_is_new_enough(versions["talosctl"])
         summary = ", ".join(f"{tool} {version}" for tool, version in versions.items())
         ctx.output(summary)
         return done(summary, versions=versions)
+
+    def _check_talosctl_is_new_enough(self, client: str) -> None:
+        """talosctl renders configs for its own version or older ones (`--talos-version`), never
+        for newer nodes: an older talosctl must be replaced before anything is generated."""
+        nodes = self.config.cluster.talos_version
+        try:
+            too_old = minor(client.split("-")[0].split("+")[0]) < minor(nodes)
+        except VersionError:
+            return  # a development build: let talosctl itself judge
+        if too_old:
+            raise PermanentError(
+                f"talosctl {client} is older than the nodes' Talos {nodes}",
+                hint=f"install talosctl {TalosFeatures.for_version(nodes).contract} or newer (it may be newer than the nodes)",
+            )
 
 
 async def maintenance_or_configured(ctx: "StepContext", address: str) -> TalosNodeFacts:
@@ -64,9 +76,8 @@ async def maintenance_or_configured(ctx: "StepContext", address: str) -> TalosNo
     if facts.reachable and facts.maintenance:
         return facts
     configured = await ctx.drivers.talos.node_facts(address, insecure=False)
-    if configured.reachable or not facts.reachable:
-        return configured if configured.reachable else facts
-    return facts
+    # Unreachable both ways, or answering but refusing our certificates: the first answer says it.
+    return configured if configured.reachable else facts
 
 
 class NodePreflight(BaseStep):

@@ -345,3 +345,19 @@ async def test_a_changed_config_is_applied_securely_to_a_configured_node(tmp_pat
     await step.apply(ctx, check)
     patch = ctx.state.talos_dir / "patches" / "nodes" / "w-1.yaml"
     assert fake.changes() == [("apply_config", WORKER, ctx.state.talos_dir / "worker.yaml", False, (patch,))]
+
+
+@pytest.mark.parametrize(
+    "client, nodes, fails",
+    [("v1.11.5", "v1.11.5", False), ("v1.12.0", "v1.11.5", False), ("v1.11.5", "v1.12.1", True), ("v1.12.0-alpha.1", "v1.12.0", False)],
+)
+async def test_talosctl_older_than_the_nodes_is_refused(tmp_path, client, nodes, fails):
+    config = platform_config(talos_version=nodes)
+    ctx, _ = make_context(config, tmp_path, talos=FakeTalos(version=client), tools=FakeTools({"kubectl": "v1.34.1", "helm": "v3.19.0"}))
+    step = talos.ToolsPreflight(config)
+    if fails:
+        with pytest.raises(PermanentError) as failure:
+            await step.check(ctx)
+        assert "older than the nodes' Talos v1.12.1" in failure.value.message and "v1.12 or newer" in failure.value.hint
+    else:
+        assert (await step.check(ctx)).done
