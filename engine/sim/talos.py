@@ -65,16 +65,20 @@ class SimulatedTalos:
             )
         if machine.stage == MAINTENANCE:
             if not insecure:
+                # What talosctl reports with a talosconfig: the node answers, but not with our PKI.
                 return TalosNodeFacts(
-                    address=address, reachable=True, maintenance=True, stage=MAINTENANCE,
-                    error="rpc error: code = Unavailable desc = the node is in maintenance mode: use --insecure",
-                    disks=machine.spec.disks,
+                    address=address, reachable=True, maintenance=False,
+                    error="rpc error: code = Unavailable desc = connection error: tls: failed to verify certificate: x509: certificate signed by unknown authority",
                 )
             return TalosNodeFacts(
                 address=address, reachable=True, maintenance=True, stage=MAINTENANCE,
                 talos_version=self.model.config.cluster.talos_version, disks=machine.spec.disks,
                 error=machine.error,
             )
+        if insecure:
+            # The maintenance service is gone once a node has its config.
+            return TalosNodeFacts(address=address, reachable=True, maintenance=False,
+                                  error="rpc error: code = Unavailable desc = connection error: tls: certificate required")
         cpu, memory = self.model.hubble.node_load(machine) if self.model.hubble else (None, None)
         return TalosNodeFacts(
             address=address,

@@ -24,8 +24,10 @@ def test_unknown_scenario_is_a_user_error_listing_the_choices():
     assert "default" in list_scenarios()
 
 
-async def test_machines_boot_into_maintenance_on_virtual_time():
-    platform = simulated_platform("default", speed=math.inf)
+async def test_machines_boot_into_maintenance_on_virtual_time(tmp_path):
+    scenario = tmp_path / "late.yaml"
+    scenario.write_text("cluster: {controlPlanes: 1, workers: 1}\ntimings: {nodeBoot: 20}\n")
+    platform = simulated_platform(scenario, speed=math.inf)
     address = platform.config.node_ip(platform.config.nodes[0])
     before = await platform.drivers.talos.node_facts(address, insecure=True)
     assert before.reachable is False

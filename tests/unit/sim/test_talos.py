@@ -15,7 +15,9 @@ async def test_a_node_takes_its_config_installs_reboots_and_runs(tmp_path):
     out = await generate_configs(platform, tmp_path)
     await wait_until(platform, lambda: platform.model.machine(address).stage == "maintenance")
     secure = await talos.node_facts(address, insecure=False)
-    assert secure.maintenance and secure.error  # maintenance mode only answers --insecure
+    assert secure.reachable and not secure.maintenance and "x509" in secure.error  # maintenance mode only answers --insecure
+    insecure = await talos.node_facts(address, insecure=True)
+    assert insecure.maintenance and insecure.stage == "maintenance" and insecure.disks
     with pytest.raises(TransientError) as refused:
         await talos.apply_config(address, out / "controlplane.yaml", insecure=False)
     assert "certificate required" in str(refused.value)
@@ -31,6 +33,8 @@ async def test_a_node_takes_its_config_installs_reboots_and_runs(tmp_path):
     assert {"installing", "running"} <= stages
     assert facts.reachable and not facts.maintenance and facts.cluster_name == platform.config.cluster.name
     assert facts.cpu_percent is not None and 0 < facts.memory_percent < 100
+    configured = await talos.node_facts(address, insecure=True)
+    assert configured.reachable and not configured.maintenance and "certificate required" in configured.error
     assert await talos.etcd_members(address, out / "talosconfig") == []  # not bootstrapped yet
 
 
