@@ -75,18 +75,25 @@ async def wait_for_objects(
                     return status[0]
                 version = listed.resource_version
                 failures = 0
-                async for event in ctx.drivers.kube.watch(resource, version, namespace=namespace):
-                    if event.type == "BOOKMARK":
-                        continue
-                    key = key_of(event.object)
-                    if label_selector and not _matches(event.object, label_selector):
-                        continue
-                    if event.type == "DELETED":
-                        objects.pop(key, None)
-                    else:
-                        objects[key] = event.object
-                    if judge(objects):
-                        return status[0]
+                events = ctx.drivers.kube.watch(resource, version, namespace=namespace)
+                try:
+                    async for event in events:
+                        if event.type == "BOOKMARK":
+                            continue
+                        key = key_of(event.object)
+                        if label_selector and not _matches(event.object, label_selector):
+                            continue
+                        if event.type == "DELETED":
+                            objects.pop(key, None)
+                        else:
+                            objects[key] = event.object
+                        if judge(objects):
+                            return status[0]
+                finally:
+                    # Close the stream now (its connection and thread), not whenever it is collected.
+                    close = getattr(events, "aclose", None)
+                    if close is not None:
+                        await close()
                 # The server ended the watch (its timeout): list again and carry on.
             except WatchExpired:
                 continue
