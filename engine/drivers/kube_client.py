@@ -45,6 +45,28 @@ def parse_applied_names(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if "/" in line.strip()]
 
 
+def remote_sources(folder: Path) -> list[str]:
+    """URLs a kustomization build would fetch: Helm chart repositories and remote resources,
+    following local sub-folders."""
+    found: list[str] = []
+    for name in ("kustomization.yaml", "kustomization.yml", "Kustomization"):
+        if (folder / name).exists():
+            data = yaml.safe_load((folder / name).read_text()) or {}
+            break
+    else:
+        return found
+    for chart in data.get("helmCharts") or []:
+        if chart.get("repo"):
+            found.append(str(chart["repo"]))
+    for resource in (data.get("resources") or []) + (data.get("components") or []):
+        resource = str(resource)
+        if "://" in resource or resource.startswith("github.com/"):
+            found.append(resource if "://" in resource else f"https://{resource}")
+        elif (folder / resource).is_dir():
+            found.extend(remote_sources(folder / resource))
+    return found
+
+
 def split_crds(documents: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(CRDs, everything else): CRDs go first, so the custom resources after them can be applied."""
     crds = [d for d in documents if d.get("kind") == "CustomResourceDefinition"]
@@ -275,6 +297,9 @@ class KubernetesDriver:
     async def apply_kustomization(self, path: Path) -> list[str]:
         """Build with Helm charts inflated, apply CRDs first, wait until they are Established
         (custom resources of a kind the API does not serve yet are refused), then the rest."""
+        for source in remote_sources(Path(path)):
+            if not source.startswith("file://"):
+                ensure_allowed(source, "chart or manifest source")
         built = await self.runner.run(kustomize_argv(path), timeout=600, quiet=True, mutates=False)
         crds, rest = split_crds(load_documents(built.stdout))
         applied = await self.apply_objects(crds)

@@ -220,3 +220,24 @@ async def test_a_vip_that_only_answers_pings_is_in_use(tmp_path):
     assert await driver.address_answers("127.0.0.3") is True  # nothing listens there; the ping answers
     assert await driver.address_answers("127.0.0.4") is False
     assert runner.recorded[-1] == ("ping", "-c", "1", "-W", "2", "127.0.0.4")
+
+
+async def test_a_kustomization_that_would_download_charts_is_refused_in_loopback_mode(tmp_path):
+    from talos_platform.engine.drivers.kube_client import KubernetesDriver, remote_sources
+
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "kustomization.yaml").write_text(
+        "resources:\n  - https://github.com/kubernetes-sigs/gateway-api/releases/download/v1.3.0/standard-install.yaml\n  - sub\n"
+        "helmCharts:\n  - name: cilium\n    repo: https://helm.cilium.io/\n    version: 1.18.3\n"
+    )
+    (tmp_path / "sub" / "kustomization.yaml").write_text("helmCharts:\n  - name: local\n    repo: http://127.0.0.1:8879/charts\n")
+    assert remote_sources(tmp_path) == [
+        "https://helm.cilium.io/",
+        "https://github.com/kubernetes-sigs/gateway-api/releases/download/v1.3.0/standard-install.yaml",
+        "http://127.0.0.1:8879/charts",
+    ]
+    runner = ProcessRunner()
+    with pytest.raises(PermanentError) as refused:
+        await KubernetesDriver(tmp_path / "kubeconfig", runner).apply_kustomization(tmp_path)
+    assert "helm.cilium.io" in refused.value.message
+    assert runner.recorded == []
