@@ -21,7 +21,7 @@ import yaml
 
 from talos_platform.engine.drivers.protocols import APPLICATIONS, APPLICATIONSETS, SECRETS, Resource
 from talos_platform.engine.sim.catalog import component_for_url
-from talos_platform.engine.sim.kube import component_objects, manifest_objects
+from talos_platform.engine.sim.kube import apply_chart_values, component_objects, manifest_objects
 from talos_platform.engine.sim.store import clone, resource_of
 from talos_platform.engine.sim.workloads import workload_health
 
@@ -280,7 +280,7 @@ class ArgoController:
         if source.get("chart"):
             values = (source.get("helm") or {}).get("valuesObject") or {}
             objects = component_objects(source["chart"], destination, release=(source.get("helm") or {}).get("releaseName", ""))
-            return _apply_values(objects, values)
+            return apply_chart_values(objects, values)
         self._check_credentials(url, prefix)
         files = self.model.git.files_under(url, source.get("targetRevision", ""), source.get("path", ""))
         if files is None:
@@ -395,19 +395,6 @@ def objects_from_files(files: dict[str, bytes], *, recurse: bool = False, base: 
         if name.endswith((".yaml", ".yml")):
             objects += manifest_objects(files[name].decode())
     return objects
-
-
-def _apply_values(objects: list[dict[str, Any]], values: dict[str, Any]) -> list[dict[str, Any]]:
-    """The few chart values the simulator honours: disabled injectors, replica counts."""
-    kept = []
-    for obj in objects:
-        name = obj["metadata"]["name"]
-        if name.endswith("agent-injector") and (values.get("injector") or {}).get("enabled") is False:
-            continue
-        if name.endswith("operator") and isinstance((values.get("operator") or {}).get("replicas"), int):
-            obj["spec"]["replicas"] = values["operator"]["replicas"]
-        kept.append(obj)
-    return kept
 
 
 def _glob(path: str, pattern: str) -> bool:

@@ -203,6 +203,7 @@ def chart_objects(chart: dict[str, Any], directory: Path) -> list[dict[str, Any]
     if values_file and (directory / values_file).exists():
         loaded = yaml.safe_load((directory / values_file).read_text()) or {}
         values = {**loaded, **values}
+    objects = apply_chart_values(objects, values)
     component = component_named(name)
     if component is not None and component.name == "argocd":
         cm = ((values.get("configs") or {}).get("cm") or {})
@@ -212,6 +213,35 @@ def chart_objects(chart: dict[str, Any], directory: Path) -> list[dict[str, Any]
             "data": {str(k): v if isinstance(v, str) else yaml.safe_dump(v) for k, v in cm.items()},
         })
     return objects
+
+
+def apply_chart_values(objects: list[dict[str, Any]], values: dict[str, Any]) -> list[dict[str, Any]]:
+    """The few chart values the simulator honours: components switched off, replica counts."""
+    def enabled(*path: str) -> bool:
+        node: Any = values
+        for key in path:
+            if not isinstance(node, dict) or key not in node:
+                return True
+            node = node[key]
+        return node is not False
+
+    kept = []
+    for obj in objects:
+        name = obj["metadata"]["name"]
+        if name.endswith("agent-injector") and not enabled("injector", "enabled"):
+            continue
+        if name == "hubble-relay" and not (enabled("hubble", "enabled") and enabled("hubble", "relay", "enabled")):
+            continue
+        # The Cilium chart leaves the Hubble UI off unless asked for.
+        if name == "hubble-ui" and not (enabled("hubble", "enabled") and ((values.get("hubble") or {}).get("ui") or {}).get("enabled") is True):
+            continue
+        if name == "argocd-dex-server" and not enabled("dex", "enabled"):
+            continue
+        replicas = (values.get("operator") or {}).get("replicas") if name.endswith("operator") else None
+        if isinstance(replicas, int) and obj.get("kind") == "Deployment":
+            obj["spec"]["replicas"] = replicas
+        kept.append(obj)
+    return kept
 
 
 def component_objects(name: str, namespace: str = "", *, release: str = "") -> list[dict[str, Any]]:
