@@ -78,3 +78,16 @@ async def test_large_scenario_builds_and_streams_five_thousand_flows_per_virtual
     assert len(flows) == pytest.approx(50_000, rel=0.03)
     assert time.monotonic() - started < 30  # cost is the flows themselves, not the 10,000 pods
     platform.close()
+
+
+async def test_with_hubble_switched_off_there_is_no_relay_to_stream_from():
+    from talos_platform.engine.sim.scenarios import load_scenario, scenario_config
+
+    scenario, path = load_scenario("default")
+    config = scenario_config(scenario, path)
+    config.components.cilium.hubble = False
+    platform = platform_for(installed=True, config=config)
+    assert platform.model.workloads.workload("Deployment", "kube-system", "hubble-relay") is None
+    with pytest.raises(TransientError):
+        async for _ in platform.drivers.hubble.flows():
+            break
