@@ -6,10 +6,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets import DataTable, Header, Input, Static
 
 from talos_platform.engine.observe import ClusterSnapshot
 
+from ..widgets.key_hints import KeyHints
 from ..widgets.grid import PANE_IDS, ClusterPanes
 from ..widgets.pane import Pane
 from .detail import DetailScreen, Jump
@@ -187,7 +188,7 @@ class DashboardScreen(ClusterView):
         yield self.banner()
         yield ClusterPanes(id="cluster")
         yield self.filter_input()
-        yield Footer()
+        yield KeyHints()
 
     def on_mount(self) -> None:
         self.query_one("#banner").display = False

@@ -3,14 +3,17 @@ lighting up as their layer comes online, a failure view with the hint and a retr
 
 from __future__ import annotations
 
+import time
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from ..install_state import InstallProgress
 from ..styles import BAD, GOOD
+from ..widgets.key_hints import KeyHints
 from ..widgets.grid import ClusterPanes
 from ..widgets.step_output import StepOutput
 from ..widgets.steps import StepsPane, steps_content
@@ -60,7 +63,7 @@ class InstallScreen(ClusterView):
                 yield Static("", id="failure")
         yield ClusterPanes(id="cluster", classes="install")
         yield self.filter_input()
-        yield Footer()
+        yield KeyHints()
 
     def on_mount(self) -> None:
         self.query_one("#banner").display = False
@@ -102,8 +105,10 @@ class InstallScreen(ClusterView):
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table.parent is self.steps_pane:
             key = self.steps_pane.key_at(event.cursor_row) or ""
-            # Moving off the running step by hand stops following it.
-            if key != f"step:{self.progress.last_started}" and self.steps_pane.table.has_focus:
+            # Moving off the running step by hand stops following it (highlights that follow a
+            # redraw or an automatic selection are not the user's).
+            by_program = time.monotonic() - self.steps_pane.moved_by_program_at < 0.5
+            if key != f"step:{self.progress.last_started}" and self.steps_pane.table.has_focus and not by_program:
                 self.follow_running = False
             self._show_selected_output()
 

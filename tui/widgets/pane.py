@@ -6,11 +6,13 @@ so tests can check a pane's content without running an app.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.coordinate import Coordinate
 from textual.widgets import DataTable, Static
 
 Cell = Text | str
@@ -54,6 +56,8 @@ class Pane(Vertical):
         self.content: PaneContent | None = None
         self._drawn_rows: tuple[Row, ...] | None = None
         self._drawn_columns: tuple[str, ...] = ()
+        self.moved_by_program_at = 0.0
+        """When the cursor last moved because of a redraw or `select_key` (not the user)."""
 
     def compose(self) -> ComposeResult:
         table = DataTable(cursor_type="row", zebra_stripes=False, id=f"{self.id}-table")
@@ -77,6 +81,16 @@ class Pane(Vertical):
         if content.rows == self._drawn_rows and content.columns == self._drawn_columns:
             return
         table = self.table
+        if self._same_rows(content):
+            # Same rows in the same order (e.g. node CPU moved): touch only the cells that
+            # changed; rebuilding a large table re-measures every row.
+            for index, (old, new) in enumerate(zip(self._drawn_rows, content.rows)):
+                if old.cells != new.cells:
+                    for column, (was, now) in enumerate(zip(old.cells, new.cells)):
+                        if was != now:
+                            table.update_cell_at(Coordinate(index, column), now, update_width=False)
+            self._drawn_rows = content.rows
+            return
         selected = self.selected_key()
         if content.columns != self._drawn_columns:
             table.clear(columns=True)
@@ -85,11 +99,21 @@ class Pane(Vertical):
         else:
             table.clear()
         table.add_rows([row.cells for row in content.rows])
+        self.moved_by_program_at = time.monotonic()
         # DataTable keys are needed for selection; keep our own index instead of keys per add.
         self._keys = [row.key for row in content.rows]
         self._drawn_rows = content.rows
         if selected in self._keys:
             table.move_cursor(row=self._keys.index(selected), animate=False, scroll=False)
+
+    def _same_rows(self, content: PaneContent) -> bool:
+        drawn = self._drawn_rows
+        return (
+            drawn is not None
+            and content.columns == self._drawn_columns
+            and len(drawn) == len(content.rows)
+            and all(a.key == b.key for a, b in zip(drawn, content.rows))
+        )
 
     def selected_key(self) -> str | None:
         keys = getattr(self, "_keys", [])
@@ -104,5 +128,6 @@ class Pane(Vertical):
         keys = getattr(self, "_keys", [])
         if key not in keys:
             return False
+        self.moved_by_program_at = time.monotonic()
         self.table.move_cursor(row=keys.index(key), animate=False)
         return True
