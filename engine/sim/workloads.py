@@ -277,6 +277,8 @@ class WorkloadController:
             workload = WorkloadRecord(obj["kind"], metadata["namespace"], metadata["name"], metadata["uid"], replicas, app, image,
                                       tolerate_all, limits.get("memory", "512Mi"), metadata.get("generation", 1))
             workload.crash = self._crash_faults.get((workload.namespace, workload.name))
+            if workload.crash is not None:
+                workload.memory_limit = workload.crash.memory_limit  # the limit it keeps hitting
             workload.pending = self._pending_faults.get((workload.namespace, workload.name))
             degraded = self._degraded_apps.get(app)
             if degraded is not None and obj["kind"] == "Deployment" and not any(

@@ -83,6 +83,7 @@ async def test_an_oom_killed_crash_loop_keeps_monitoring_from_converging(tmp_pat
     assert container["state"]["waiting"]["reason"] == "CrashLoopBackOff" or container["restartCount"] >= 1
     assert container["lastState"]["terminated"]["reason"] == "OOMKilled"
     assert container["restartCount"] >= 3
+    assert prometheus["spec"]["containers"][0]["resources"]["limits"]["memory"] == "2Gi"  # crash-loop.yaml
 
 
 async def test_an_api_outage_is_retried_then_the_install_succeeds(tmp_path):
