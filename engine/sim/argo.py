@@ -23,7 +23,7 @@ from talos_platform.engine.drivers.protocols import APPLICATIONS, APPLICATIONSET
 from talos_platform.engine.sim.catalog import component_for_url
 from talos_platform.engine.sim.kube import apply_chart_values, component_objects, manifest_objects
 from talos_platform.engine.sim.store import clone, resource_of
-from talos_platform.engine.sim.workloads import workload_health
+from talos_platform.engine.sim.health import workload_health
 
 if TYPE_CHECKING:
     from talos_platform.engine.sim.model import PlatformModel

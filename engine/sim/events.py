@@ -11,7 +11,7 @@ from talos_platform.engine.drivers.protocols import EVENTS
 
 if TYPE_CHECKING:
     from talos_platform.engine.sim.model import PlatformModel
-    from talos_platform.engine.sim.workloads import PodRecord
+    from talos_platform.engine.sim.pods import PodRecord
 
 # Components that report each reason, as `source.component` shows them.
 _SOURCES = {"Scheduled": "default-scheduler", "FailedScheduling": "default-scheduler"}

@@ -21,7 +21,7 @@ from talos_platform.engine.sim.scenarios import DropBurst
 
 if TYPE_CHECKING:
     from talos_platform.engine.sim.model import Machine, PlatformModel
-    from talos_platform.engine.sim.workloads import PodRecord
+    from talos_platform.engine.sim.pods import PodRecord
 
 BATCH_SECONDS = 0.1
 BACKGROUND_DROP_REASONS = ("POLICY_DENIED", "STALE_OR_UNROUTABLE_IP", "CT_MAP_INSERTION_FAILED", "UNSUPPORTED_L3_PROTOCOL")

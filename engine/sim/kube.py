@@ -12,7 +12,8 @@ import yaml
 from talos_platform.engine.drivers.protocols import ObjectList, Resource, WatchEvent, WatchExpired
 from talos_platform.engine.errors import PermanentError, TransientError
 from talos_platform.engine.sim.catalog import component_for_url, component_named
-from talos_platform.engine.sim.model import ApiUnavailable, PlatformModel, crd_object
+from talos_platform.engine.sim.crds import crd_object
+from talos_platform.engine.sim.model import ApiUnavailable, PlatformModel
 from talos_platform.engine.sim.store import Watcher, clone, render
 
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

@@ -9,7 +9,6 @@ state and ask it to change; the controllers (workloads.py, argo.py) react to cha
 from __future__ import annotations
 
 import base64
-import hashlib
 import random
 import uuid
 from dataclasses import dataclass, field
@@ -22,6 +21,8 @@ from talos_platform.engine.sim.catalog import NodeSpec
 from talos_platform.engine.sim.clock import SimulatedClock
 from talos_platform.engine.sim.events import EventRecorder
 from talos_platform.engine.sim.scenarios import ApiOutage, NodeStuckInMaintenance, Scenario
+from talos_platform.engine.sim.crds import crd_status
+from talos_platform.engine.sim.nodes import node_object
 from talos_platform.engine.sim.store import ObjectStore, clone, resource_of
 
 
@@ -239,79 +240,11 @@ class PlatformModel:
         self.workloads.node_became_ready(machine)
 
     def _node_object(self, machine: Machine) -> dict[str, Any]:
-        existing = self.store.get_entry(NODES, "", machine.name)
-        now = self.now_iso()
-        control_plane = machine.is_control_plane
-        labels = {
-            "kubernetes.io/hostname": machine.name,
-            "kubernetes.io/os": "linux",
-            "kubernetes.io/arch": "amd64",
-            "beta.kubernetes.io/os": "linux",
-            "beta.kubernetes.io/arch": "amd64",
-        }
-        taints = []
-        if control_plane:
-            labels["node-role.kubernetes.io/control-plane"] = ""
-            if not self.workloads_allowed_on_control_planes():
-                taints.append({"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"})
-        if not machine.ready:
-            taints.append({"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule", "timeAdded": now})
-        if machine.ready:
-            ready = {"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "kubelet is posting ready status"}
-        else:
-            ready = {
-                "type": "Ready",
-                "status": "False",
-                "reason": "KubeletNotReady",
-                "message": "container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady "
-                "message:Network plugin returns error: cni plugin not initialized",
-            }
-        ready.update({"lastHeartbeatTime": now, "lastTransitionTime": now})
-        spec = machine.spec
-        capacity = {"cpu": str(spec.cpu_cores), "memory": f"{spec.memory_bytes // 1024}Ki", "pods": "110", "ephemeral-storage": "488378368Ki"}
-        allocatable = {"cpu": f"{spec.cpu_cores * 1000 - 150}m", "memory": f"{spec.memory_bytes // 1024 - 524288}Ki", "pods": "110", "ephemeral-storage": "450082584454"}
-        pressure = [
-            {"type": kind, "status": "False", "reason": reason, "message": message, "lastHeartbeatTime": now, "lastTransitionTime": now}
-            for kind, reason, message in (
-                ("MemoryPressure", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
-                ("DiskPressure", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
-                ("PIDPressure", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
-            )
-        ]
-        obj: dict[str, Any] = {
-            "apiVersion": "v1",
-            "kind": "Node",
-            "metadata": {"name": machine.name, "labels": labels, "annotations": {"talos.dev/owned-labels": "[]"}},
-            "spec": {"taints": taints} if taints else {},
-            "status": {
-                "capacity": capacity,
-                "allocatable": allocatable,
-                "conditions": pressure + [ready],
-                "addresses": [{"type": "InternalIP", "address": machine.address}, {"type": "Hostname", "address": machine.name}],
-                "nodeInfo": {
-                    "machineID": machine_id(machine.name, self.seed),
-                    "systemUUID": machine_id(machine.name + "/uuid", self.seed),
-                    "bootID": machine_id(machine.name + "/boot", self.seed),
-                    "kernelVersion": "6.12.57-talos",
-                    "osImage": f"Talos ({self.config.cluster.talos_version})",
-                    "containerRuntimeVersion": "containerd://2.1.5",
-                    "kubeletVersion": self.config.cluster.kubernetes_version,
-                    "kubeProxyVersion": "",
-                    "operatingSystem": "linux",
-                    "architecture": "amd64",
-                },
-            },
-        }
-        if existing is not None:
-            obj["metadata"]["uid"] = existing["metadata"]["uid"]
-            obj["metadata"]["creationTimestamp"] = existing["metadata"]["creationTimestamp"]
-            # Keep condition transition times of conditions that did not change.
-            old = {c["type"]: c for c in existing["status"]["conditions"]}
-            for condition in obj["status"]["conditions"]:
-                previous = old.get(condition["type"])
-                if previous and previous["status"] == condition["status"]:
-                    condition["lastTransitionTime"] = previous["lastTransitionTime"]
-        return obj
+        return node_object(
+            machine, self.config, self.seed, self.now_iso(),
+            existing=self.store.get_entry(NODES, "", machine.name),
+            control_plane_taint=not self.workloads_allowed_on_control_planes(),
+        )
 
     def workloads_allowed_on_control_planes(self) -> bool:
         return not self.config.workers
@@ -455,46 +388,3 @@ class PlatformModel:
 
     def _establish_crd(self, name: str) -> None:
         self.modify(CRDS, "", name, lambda crd: crd.__setitem__("status", crd_status(crd, established=True)))
-
-
-def crd_status(crd: dict[str, Any], *, established: bool) -> dict[str, Any]:
-    spec = crd.get("spec") or {}
-    names = spec.get("names") or {}
-    state = "True" if established else "False"
-    return {
-        "acceptedNames": names,
-        "conditions": [
-            {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts", "message": "no conflicts found"},
-            {
-                "type": "Established",
-                "status": state,
-                "reason": "InitialNamesAccepted" if established else "Installing",
-                "message": "the initial names have been accepted" if established else "the initial names are being accepted",
-            },
-        ],
-        "storedVersions": [v.get("name") for v in spec.get("versions") or [] if v.get("storage")] or ["v1"],
-    }
-
-
-def crd_object(full_name: str) -> dict[str, Any]:
-    """A CRD object as a release manifest would carry it."""
-    plural, _, group = full_name.partition(".")
-    singular = plural[:-1] if plural.endswith("s") else plural
-    kind = "".join(part.capitalize() for part in singular.replace("-", " ").split())
-    scope = "Cluster" if plural.startswith(("cluster", "gatewayclass")) else "Namespaced"
-    return {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": full_name},
-        "spec": {
-            "group": group,
-            "names": {"plural": plural, "singular": singular, "kind": kind, "listKind": f"{kind}List"},
-            "scope": scope,
-            "versions": [{"name": "v1", "served": True, "storage": True}],
-        },
-    }
-
-
-def machine_id(text: str, seed: int) -> str:
-    """Stable 32-hex id for a machine (deterministic, not Python's salted hash)."""
-    return hashlib.sha256(f"{seed}:{text}".encode()).hexdigest()[:32]

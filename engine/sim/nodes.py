@@ -1,0 +1,92 @@
+"""The Kubernetes Node object of a simulated machine, as the kubelet reports it."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from talos_platform.engine.config.models import PlatformConfig
+    from talos_platform.engine.sim.model import Machine
+
+
+def node_object(
+    machine: "Machine", config: "PlatformConfig", seed: int, now: str, *, existing: dict[str, Any] | None, control_plane_taint: bool
+) -> dict[str, Any]:
+    """NotReady (with the CNI message and the not-ready taint) until the CNI runs on it."""
+    control_plane = machine.is_control_plane
+    labels = {
+        "kubernetes.io/hostname": machine.name,
+        "kubernetes.io/os": "linux",
+        "kubernetes.io/arch": "amd64",
+        "beta.kubernetes.io/os": "linux",
+        "beta.kubernetes.io/arch": "amd64",
+    }
+    taints = []
+    if control_plane:
+        labels["node-role.kubernetes.io/control-plane"] = ""
+        if control_plane_taint:
+            taints.append({"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"})
+    if not machine.ready:
+        taints.append({"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule", "timeAdded": now})
+    if machine.ready:
+        ready = {"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "kubelet is posting ready status"}
+    else:
+        ready = {
+            "type": "Ready",
+            "status": "False",
+            "reason": "KubeletNotReady",
+            "message": "container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady "
+            "message:Network plugin returns error: cni plugin not initialized",
+        }
+    ready.update({"lastHeartbeatTime": now, "lastTransitionTime": now})
+    spec = machine.spec
+    capacity = {"cpu": str(spec.cpu_cores), "memory": f"{spec.memory_bytes // 1024}Ki", "pods": "110", "ephemeral-storage": "488378368Ki"}
+    allocatable = {"cpu": f"{spec.cpu_cores * 1000 - 150}m", "memory": f"{spec.memory_bytes // 1024 - 524288}Ki", "pods": "110", "ephemeral-storage": "450082584454"}
+    pressure = [
+        {"type": kind, "status": "False", "reason": reason, "message": message, "lastHeartbeatTime": now, "lastTransitionTime": now}
+        for kind, reason, message in (
+            ("MemoryPressure", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
+            ("DiskPressure", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
+            ("PIDPressure", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
+        )
+    ]
+    obj: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": machine.name, "labels": labels, "annotations": {"talos.dev/owned-labels": "[]"}},
+        "spec": {"taints": taints} if taints else {},
+        "status": {
+            "capacity": capacity,
+            "allocatable": allocatable,
+            "conditions": pressure + [ready],
+            "addresses": [{"type": "InternalIP", "address": machine.address}, {"type": "Hostname", "address": machine.name}],
+            "nodeInfo": {
+                "machineID": machine_id(machine.name, seed),
+                "systemUUID": machine_id(machine.name + "/uuid", seed),
+                "bootID": machine_id(machine.name + "/boot", seed),
+                "kernelVersion": "6.12.57-talos",
+                "osImage": f"Talos ({config.cluster.talos_version})",
+                "containerRuntimeVersion": "containerd://2.1.5",
+                "kubeletVersion": config.cluster.kubernetes_version,
+                "kubeProxyVersion": "",
+                "operatingSystem": "linux",
+                "architecture": "amd64",
+            },
+        },
+    }
+    if existing is not None:
+        obj["metadata"]["uid"] = existing["metadata"]["uid"]
+        obj["metadata"]["creationTimestamp"] = existing["metadata"]["creationTimestamp"]
+        # Keep condition transition times of conditions that did not change.
+        old = {c["type"]: c for c in existing["status"]["conditions"]}
+        for condition in obj["status"]["conditions"]:
+            previous = old.get(condition["type"])
+            if previous and previous["status"] == condition["status"]:
+                condition["lastTransitionTime"] = previous["lastTransitionTime"]
+    return obj
+
+
+def machine_id(text: str, seed: int) -> str:
+    """Stable 32-hex id for a machine (deterministic, not Python's salted hash)."""
+    return hashlib.sha256(f"{seed}:{text}".encode()).hexdigest()[:32]
