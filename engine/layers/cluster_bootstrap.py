@@ -379,19 +379,20 @@ class ArgoCDAvailable(WaitStep):
     async def _wait(self, ctx):
         statefulsets: Objects = {}
 
-        def ready(deployments: Objects):
-            return argocd_status(deployments, statefulsets)
+        def controller_ready(objects: Objects) -> tuple[bool, str]:
+            statefulsets.clear()
+            statefulsets.update(objects)
+            pending = [text for statefulset in objects.values() for ok, text in [statefulset_ready(statefulset)] if not ok]
+            return bool(objects) and not pending, "application controller " + ("; ".join(pending) or "ready")
 
+        deadline = ctx.clock.now() + self.wait_budget
         try:
-            # The StatefulSet (application controller) first, then follow the Deployments.
-            def statefulsets_ready(objects: Objects):
-                statefulsets.clear()
-                statefulsets.update(objects)
-                pending = [text for o in objects.values() for ok, text in [statefulset_ready(o)] if not ok]
-                return bool(objects) and not pending, "application controller " + ("; ".join(pending) or "ready")
-
-            await wait_for_objects(ctx, STATEFULSETS, statefulsets_ready, timeout=self.wait_budget, namespace=ARGOCD_NAMESPACE)
-            await wait_for_objects(ctx, DEPLOYMENTS, ready, timeout=self.wait_budget, namespace=ARGOCD_NAMESPACE)
+            # The application controller (a StatefulSet) first, then the Deployments, in one budget.
+            await wait_for_objects(ctx, STATEFULSETS, controller_ready, timeout=self.wait_budget, namespace=ARGOCD_NAMESPACE)
+            await wait_for_objects(
+                ctx, DEPLOYMENTS, lambda deployments: argocd_status(deployments, statefulsets),
+                timeout=max(deadline - ctx.clock.now(), 0.001), namespace=ARGOCD_NAMESPACE,
+            )  # fmt: skip
         except WaitTimedOut as timed_out:
             raise PermanentError(
                 f"ArgoCD not Available within {self.timeout:g}s: {timed_out.status}",
