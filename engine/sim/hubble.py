@@ -194,11 +194,16 @@ class SimulatedHubble:
         now = clock.now()
         carry = 0.0
         if first:
-            # The relay's buffer: the most recent flows, oldest first.
-            span = min(60.0, first / max(hubble.model.scenario.workloads.flows_per_second, 1.0))
-            recent, carry = hubble.generate(rng, now - span, now, 0.0)
-            for item in [i for i in recent if isinstance(i, LostEvents) or matches(i, flow_filter)][-first:]:
+            # Like GetFlows with first=true: the oldest `first` flows the ring buffer still holds
+            # (it holds the last `ringBuffer` flows), oldest first.
+            workloads = hubble.model.scenario.workloads
+            rate = max(workloads.flows_per_second, 1.0)
+            held = min(float(workloads.ring_buffer), rate * 3600.0) / rate
+            span = min(first / rate, held)
+            stored, carry = hubble.generate(rng, now - held, now - held + span, 0.0)
+            for item in [i for i in stored if isinstance(i, Flow) and matches(i, flow_filter)][:first]:
                 yield item
+            carry = 0.0
         if not follow:
             return
         start = now

@@ -91,3 +91,12 @@ async def test_with_hubble_switched_off_there_is_no_relay_to_stream_from():
     with pytest.raises(TransientError):
         async for _ in platform.drivers.hubble.flows():
             break
+
+
+async def test_first_reads_the_oldest_flows_the_ring_buffer_still_holds():
+    platform = platform_for(installed=True)
+    now = platform.clock.now()
+    stored = [i async for i in platform.drivers.hubble.flows(follow=False, first=100)]
+    assert len(stored) == 100 and all(isinstance(i, Flow) for i in stored)
+    held = 4095 / 200  # default.yaml: ring buffer of 4095 flows at 200 flows/s
+    assert now - held - 0.1 <= stored[0].time < stored[-1].time < now
