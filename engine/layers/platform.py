@@ -208,23 +208,28 @@ class VaultSecrets(BaseStep):
 
 
 def platform_steps_for(config, *, needs: tuple[str, ...]) -> list[BaseStep]:
+    """Layer 3's steps; `needs` is the end of layer 2. Vault's own Application turns Healthy only
+    once Vault is unsealed, so it (and its operator) are followed after the Vault steps."""
     components = config.components
+    vault_on = components.vault.enabled
     steps: list[BaseStep] = []
-    after = needs
-    if components.vault.enabled:
-        steps += [VaultRunning(config, needs=needs), VaultInitialise(config), VaultUnseal(config), VaultKubernetesAuth(config), VaultSecrets(config)]
-        after = ("L3.vault-secrets",)
-    follow = [("vault", components.vault.enabled), ("vault-secrets-operator", components.vault.enabled and components.vault.secrets_operator.enabled),
-              ("monitoring", components.monitoring.enabled), ("cloudflare-tunnel", components.cloudflare_tunnel.enabled),
-              ("cert-manager-issuer", components.cert_manager.enabled)]  # fmt: skip
-    for name, enabled in follow:
-        if not enabled:
-            continue
-        steps.append(
-            FollowApplications(
-                config, step_id=f"L3.app.{name}", title=f"Wait for {name}", group=f"Application {name}",
-                selector=lambda app, name=name: name_of(app) == name, expected=(name,),
-                needs=after if name.startswith("vault") else needs, layer=3,
-            )  # fmt: skip
-        )
+    if vault_on:
+        steps += [VaultRunning(config, needs=needs), VaultInitialise(config), VaultUnseal(config),
+                  VaultKubernetesAuth(config), VaultSecrets(config)]  # fmt: skip
+    after_vault = ("L3.vault-secrets",) if vault_on else needs
+    followed = [
+        ("vault", vault_on, after_vault),
+        ("vault-secrets-operator", vault_on and components.vault.secrets_operator.enabled, after_vault),
+        ("monitoring", components.monitoring.enabled, needs),
+        ("cloudflare-tunnel", components.cloudflare_tunnel.enabled, needs),
+        ("cert-manager-issuer", components.cert_manager.enabled, needs),
+    ]
+    for name, enabled, step_needs in followed:
+        if enabled:
+            steps.append(
+                FollowApplications(
+                    config, step_id=f"L3.app.{name}", title=f"Wait for {name}", group=f"Application {name}",
+                    selector=lambda app, name=name: name_of(app) == name, expected=(name,), needs=step_needs, layer=3,
+                )  # fmt: skip
+            )
     return steps
