@@ -98,6 +98,14 @@ def get_argv(resource: str, address: str, *, insecure: bool, talosconfig: Path |
     return _secure(talosconfig, address) + ["get", resource, "--output", "json"]
 
 
+def memory_argv(address: str, talosconfig: Path) -> list[str]:
+    return _secure(talosconfig, address) + ["memory"]
+
+
+def version_argv(address: str, talosconfig: Path) -> list[str]:
+    return _secure(talosconfig, address) + ["version"]
+
+
 def etcd_members_argv(address: str, talosconfig: Path) -> list[str]:
     return _secure(talosconfig, address) + ["etcd", "members"]
 
@@ -254,6 +262,30 @@ def parse_etcd_members(text: str) -> list[str]:
     return members
 
 
+def parse_memory_percent(text: str) -> float | None:
+    """Used memory in percent from the `talosctl memory` table (`NODE TOTAL USED ...`, in MB)."""
+    lines = [line.split() for line in text.splitlines() if line.strip()]
+    if len(lines) < 2 or lines[0][:3] != ["NODE", "TOTAL", "USED"]:
+        return None
+    try:
+        total, used = int(lines[1][1]), int(lines[1][2])
+    except (IndexError, ValueError):
+        return None
+    return round(100.0 * used / total, 1) if total else None
+
+
+def parse_server_version(text: str) -> str:
+    """The node's version: the `Tag:` line of the `Server:` block of `talosctl version`."""
+    in_server = False
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped == "Server:":
+            in_server = True
+        elif in_server and stripped.startswith("Tag:"):
+            return stripped.partition(":")[2].strip()
+    return ""
+
+
 def parse_service_state(text: str) -> str:
     """The `STATE` line of `talosctl service NAME` (e.g. `Running`, `Preparing`)."""
     for line in text.splitlines():
@@ -340,9 +372,20 @@ class TalosctlDriver:
             return TalosNodeFacts(address=address, reachable=answers, error=_first_line(error.stderr) or error.message)
         except TransientError as error:
             return TalosNodeFacts(address=address, reachable=False, error=error.message)
+        talos_version, memory = await self._usage(address)
         return TalosNodeFacts(
-            address=address, reachable=True, maintenance=False, stage=stage, cluster_name=cluster_name, disks=disks
-        )
+            address=address, reachable=True, maintenance=False, stage=stage, cluster_name=cluster_name, disks=disks,
+            talos_version=talos_version, memory_percent=memory,
+        )  # fmt: skip
+
+    async def _usage(self, address: str) -> tuple[str, float | None]:
+        """Version and memory use, for the dashboard; best effort (a node mid-reboot may not say)."""
+        try:
+            version = parse_server_version((await self.runner.run(version_argv(address, self.talosconfig), timeout=30, quiet=True, mutates=False)).stdout)
+            memory = parse_memory_percent((await self.runner.run(memory_argv(address, self.talosconfig), timeout=30, quiet=True, mutates=False)).stdout)
+        except TransientError:
+            return "", None
+        return version, memory
 
     async def generate_secrets(self, destination: Path) -> None:
         await self.runner.run(gen_secrets_argv(destination), timeout=60, quiet=True)

@@ -45,6 +45,10 @@ STAND_IN = textwrap.dedent(
         if not insecure and mode == "maintenance":
             fail('rpc error: code = Unavailable desc = connection error: desc = "transport: authentication handshake failed: remote error: tls: certificate required"')
         show({"disks": "talosctl-get-disks.json", "machinestatus": "talosctl-get-machinestatus.json", "info": "talosctl-get-info.json"}[kind])
+    if args[-1] == "memory":
+        show("talosctl-memory.txt")
+    if args[-1] == "version":
+        show("talosctl-version-server.txt")
     if "service" in args:
         show("talosctl-service-etcd-preparing.txt")
     if "etcd" in args:
@@ -94,7 +98,7 @@ async def test_a_configured_node_is_asked_with_our_talosconfig_and_direct_endpoi
     insecure = await driver.node_facts(NODE, insecure=True)
     assert insecure.reachable and not insecure.maintenance
     facts = await driver.node_facts(NODE, insecure=False)
-    assert (facts.stage, facts.cluster_name) == ("running", "demo")
+    assert (facts.stage, facts.cluster_name, facts.talos_version, facts.memory_percent) == ("running", "demo", "v1.11.3", 25.0)
     secure = argv_log(log)[1]
     assert secure[:6] == ["--talosconfig", str(tmp_path / "talosconfig"), "--endpoints", NODE, "--nodes", NODE]
     assert secure[6:] == ["get", "machinestatus", "--output", "json"]

@@ -95,3 +95,9 @@ def test_resource_paths(resource, namespace, name, path):
     from talos_platform.engine.drivers import protocols
 
     assert kube_client.resource_path(getattr(protocols, resource), namespace, name) == path
+
+
+def test_memory_and_server_version():
+    assert talosctl.parse_memory_percent(fixture("talosctl-memory.txt")) == 25.0
+    assert talosctl.parse_memory_percent("error") is None
+    assert talosctl.parse_server_version(fixture("talosctl-version-server.txt")) == "v1.11.3"
