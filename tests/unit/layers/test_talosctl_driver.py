@@ -41,7 +41,8 @@ STAND_IN = textwrap.dedent(
         if mode == "down":
             fail('error getting: rpc error: code = Unavailable desc = connection error: desc = "transport: Error while dialing: dial tcp 127.0.0.2:50000: connect: connection refused"')
         if insecure and mode != "maintenance":
-            fail('rpc error: code = Unavailable desc = connection error: desc = "transport: authentication handshake failed: tls: failed to verify certificate: x509: certificate signed by unknown authority"')
+            # As talosctl prints it when a configured node wants a client certificate.
+            fail('rpc error: code = Unavailable desc = connection error: desc = "error reading server preface: remote error: tls: certificate required"')
         if not insecure and mode == "maintenance":
             fail('rpc error: code = Unavailable desc = connection error: desc = "transport: authentication handshake failed: remote error: tls: certificate required"')
         show({"disks": "talosctl-get-disks.json", "machinestatus": "talosctl-get-machinestatus.json", "info": "talosctl-get-info.json"}[kind])
