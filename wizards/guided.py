@@ -35,6 +35,8 @@ class GuidedOptions:
     state_dir: Path | None = None
     simulate: bool = False
     scenario: str = "default"
+    speed: float = 1.0
+    """Simulated seconds per real second (with `simulate`)."""
 
 
 @dataclass
@@ -111,6 +113,8 @@ def install_command(written: WrittenFiles, options: GuidedOptions) -> str:
         parts += ["--state-dir", str(options.state_dir)]
     if options.simulate:
         parts += ["--simulate", "--scenario", options.scenario]
+        if options.speed != 1.0:
+            parts += ["--speed", f"{options.speed:g}"]
     return " ".join(parts)
 
 

@@ -24,6 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--simulate", action="store_true", help="start from the simulated scenario and install on the simulator"
     )
     parser.add_argument("--scenario", default="default", help="simulation scenario (with --simulate)")
+    parser.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second (with --simulate)")
     parser.add_argument(
         "--yes", action="store_true", help="no wizard and no questions: install headless from --config"
     )
@@ -45,7 +46,7 @@ def _headless(args: argparse.Namespace) -> int:
     if args.state_dir:
         argv += ["--state-dir", args.state_dir]
     if args.simulate:
-        argv += ["--simulate", "--scenario", args.scenario]
+        argv += ["--simulate", "--scenario", args.scenario, "--speed", str(args.speed)]
     if args.debug:
         argv.insert(0, "--debug")
     return main(argv)
@@ -65,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
         state_dir=Path(args.state_dir) if args.state_dir else None,
         simulate=args.simulate,
         scenario=args.scenario,
+        speed=args.speed,
     )
     return run_guided(options, Console(), hand_over=hand_over)
 
@@ -86,26 +88,56 @@ def hand_over(written, answers, options, console) -> int:  # noqa: ANN001 - see 
         simulate=options.simulate,
         scenario=options.scenario,
         seed=None,
-        speed=1.0,
+        speed=options.speed,
     )
     target = prepare(source)
-    session = InstallSession(target.config, target.secrets, target.state, target.drivers, target.clock)
+
+    def new_session() -> InstallSession:
+        return InstallSession(target.config, target.secrets, target.state, target.drivers, target.clock)
+
+    session = new_session()
     show_plan(console, session.plan, simulated=target.simulated, selected=session.selected)
     try:
         go = confirm_install(simulated=target.simulated)
     except KeyboardInterrupt:
-        console.print("install not started (the files above are kept)")
-        console.print(later, markup=False)
-        return exit_codes.INTERRUPTED
+        go = None
     if not go:
         console.print("install not started (the files above are kept)")
         console.print(later, markup=False)
-        return exit_codes.OK
-    return _run_install(session)
+        return exit_codes.INTERRUPTED if go is None else exit_codes.OK
+    code = _run_install(session, new_session, target)
+    if code != exit_codes.OK:
+        console.print("Running the same install again resumes where it stopped:", markup=False)
+        console.print(f"  {install_command(written, options)}", markup=False)
+    return code
 
 
-def _run_install(session) -> int:  # noqa: ANN001
-    """The headless progress display (Ctrl-C stops the install cleanly; running again resumes)."""
-    from talos_platform.headless import run_session
+TUI_OUTCOME_EXIT_CODES = {"succeeded": 0, "failed": 1, "interrupted": 130, "not-started": 130}
 
-    return run_session(session, "text")
+
+def _run_install(session, new_session, target) -> int:  # noqa: ANN001
+    """In the TUI when it is installed (live panes), otherwise the headless progress display.
+    Ctrl-C / q stops the install cleanly either way; running again resumes."""
+    try:
+        from talos_platform.tui.app import create_app
+    except ImportError:
+        create_app = None
+    if create_app is None:
+        from talos_platform.headless import run_session
+
+        return run_session(session, "text")
+    from talos_platform.engine.observe import TalosTarget
+
+    sessions = iter([session])  # the plan shown is the one that runs; a retry gets a new one
+    app = create_app(
+        "install",
+        drivers=target.drivers,
+        clock=target.clock,
+        talos_targets=[TalosTarget.from_config(node) for node in target.config.nodes],
+        session_factory=lambda: next(sessions, None) or new_session(),
+        simulation_note="guided install" if target.simulated else "",
+    )
+    outcome = app.run()
+    if outcome is None:
+        return 130  # the app was closed before the install reported an outcome
+    return TUI_OUTCOME_EXIT_CODES.get(outcome, 1)

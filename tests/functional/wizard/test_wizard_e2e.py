@@ -76,15 +76,7 @@ class Person:
 def test_a_person_runs_the_wizard_and_declines_the_install(tmp_path):
     work = tmp_path / "work"
     work.mkdir()
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": str(tmp_path / "home"),
-        "XDG_STATE_HOME": str(tmp_path / "state-home"),
-        "TERM": "xterm-256color",
-        "LANG": "C.UTF-8",
-        "TALOS_PLATFORM_LOOPBACK_ONLY": "1",
-    }
-    person = Person([str(TALOS_PLATFORM)], work, env)
+    person = Person([str(TALOS_PLATFORM)], work, _environment(tmp_path))
     for step in [*happy_path(), expect("Install plan", ""), expect("? Start the install now?", "n")]:
         person.follow(step)
 
@@ -97,3 +89,50 @@ def test_a_person_runs_the_wizard_and_declines_the_install(tmp_path):
     assert "install not started" in transcript
     assert f"talos-platform install --yes --config platform.yaml --secrets {secrets}" in re.sub(r"\s*\n\s*", " ", transcript)
     assert "cf-api-token-0123456789" not in person.transcript  # typed at a password prompt
+
+
+def _environment(tmp_path: Path) -> dict[str, str]:
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path / "home"),
+        "XDG_STATE_HOME": str(tmp_path / "state-home"),
+        "TERM": "xterm-256color",
+        "LANG": "C.UTF-8",
+        "TALOS_PLATFORM_LOOPBACK_ONLY": "1",
+    }
+
+
+def _accept_every_default_of_the_simulated_scenario() -> list[Step]:
+    steps = [expect("SIMULATION", ""), expect("? Cluster name"), expect("? Platform"), expect("? Talos version"), expect("? Kubernetes version")]
+    for number in range(1, 7):  # the default scenario: 3 control planes, 3 workers
+        steps += [expect(f"? Node {number}: {question}") for question in ("role", "name", "IP address", "install disk")]
+        if number <= 3:
+            steps.append(expect(f"? Node {number}: network interface"))
+    steps += [expect("? Add another node?", "n")]
+    questions = [
+        "Virtual IP", "Change the pod and service networks?", "Extra names", "Base domain", "E-mail for Let's Encrypt",
+        "GitOps repository URL", "Branch", "Folder", "Is the repository private", "Components to install",
+        "Change the pinned component versions?", "Git user name", "Git access token", "Cloudflare API token",
+        "Cloudflare Tunnel token", "What next?", "Save the config as",
+    ]
+    return steps + [expect(f"? {question}") for question in questions]
+
+
+def test_a_simulated_guided_install_runs_in_the_dashboard_to_the_end(tmp_path):
+    work = tmp_path / "work"
+    work.mkdir()
+    person = Person([str(TALOS_PLATFORM), "--simulate", "--speed", "1000"], work, _environment(tmp_path))
+    for step in [
+        *_accept_every_default_of_the_simulated_scenario(),
+        expect("SIMULATION: these steps run on the simulator", ""),
+        expect("? Start the simulated install now?"),  # default yes
+        expect("SIMULATED PLATFORM", ""),
+        Step("install succeeded", "q", on_screen=True),
+    ]:
+        person.follow(step, timeout=120)
+
+    assert person.exit_code() == 0
+    config = (work / "platform-simulated.yaml").read_text()
+    assert "cluster:\n  name: homelab\n" in config and "192.168.10.11/24" in config
+    secrets = tmp_path / "state-home" / "talos-platform" / "simulated" / "homelab" / "secrets.yaml"
+    assert stat.S_IMODE(secrets.stat().st_mode) == 0o600
