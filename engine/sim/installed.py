@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import tempfile
 from pathlib import Path
@@ -88,6 +89,18 @@ def fast_forward_install(model: "PlatformModel", *, settle_seconds: float = 3600
     """Bring the model to the state a finished install leaves: Talos configured and bootstrapped,
     the rendered bootstrap applied, the GitOps tree published, the root app synced, Vault
     initialised and unsealed. Runs synchronously, before any event loop uses the platform."""
+    # Building tens of thousands of long-lived objects: the cyclic collector would rescan them
+    # over and over for nothing (they are all reachable), so it rests until the end.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        _fast_forward(model, settle_seconds)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _fast_forward(model: "PlatformModel", settle_seconds: float) -> None:
     from talos_platform.engine.render import render_tree
     from talos_platform.engine.sim.kube import kustomization_objects
 
