@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import deque
 import os
 import shutil
 import time
@@ -29,6 +30,8 @@ LineCallback = Callable[[str, str], None]
 Redact = Callable[[str], str]
 
 _current_output: ContextVar[LineCallback | None] = ContextVar("talos_platform_process_output", default=None)
+
+RECORDED_LIMIT = 10_000
 
 # How much of a failed command's stderr goes into the error message.
 _ERROR_TAIL_LINES = 12
@@ -99,8 +102,9 @@ class ProcessRunner:
     """Extra environment for every command (e.g. KUBECONFIG, TALOSCONFIG)."""
     default_output: LineCallback | None = None
     """Where lines go when neither `run(on_line=...)` nor `output_to` names a callback."""
-    recorded: list[tuple[str, ...]] = field(default_factory=list)
-    """Every command run or (in dry-run) not run, redacted, in order."""
+    recorded: deque[tuple[str, ...]] = field(default_factory=lambda: deque(maxlen=RECORDED_LIMIT))
+    """The latest commands run or (in dry-run) not run, redacted, in order. Bounded: a dashboard
+    polls nodes for hours."""
 
     def shown(self, argv: Sequence[str]) -> tuple[str, ...]:
         return tuple(self.redact(str(part)) for part in argv)
