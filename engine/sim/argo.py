@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
@@ -51,7 +51,6 @@ class AppState:
     revision: str = ""
     synced_revision: str = ""
     message: str = ""
-    applied: set[tuple[str, str, str, str]] = field(default_factory=set)
 
 
 class SourceError(Exception):

@@ -173,3 +173,45 @@ async def test_a_pending_vault_pod_fails_with_the_storage_hint(tmp_path):
     pod = await platform.drivers.kube.get(PODS, "vault-0", "vault")
     scheduled = next(c for c in pod["status"]["conditions"] if c["type"] == "PodScheduled")
     assert scheduled["reason"] == "Unschedulable" and "unbound immediate PersistentVolumeClaims" in scheduled["message"]
+
+
+_FINGERPRINT = """
+import asyncio, hashlib, math, sys, tempfile
+from talos_platform.engine.drivers.protocols import PODS
+from talos_platform.engine.session import InstallSession
+from talos_platform.engine.sim import simulated_platform
+from talos_platform.engine.state import StateDirectory
+
+async def main():
+    platform = simulated_platform("policy-drops", seed=4, speed=math.inf)
+    with tempfile.TemporaryDirectory() as state:
+        session = InstallSession(platform.config, platform.secrets, StateDirectory(state), platform.drivers, platform.clock)
+        events = []
+        session.subscribe(events.append)
+        await session.run()
+        story = [(e.type, getattr(e, "step_id", ""), getattr(e, "line", "").replace(state, "STATE"), e.at)
+                 for e in events if e.type not in ("RunStarted", "RunFinished")]
+    flows = []
+    async for flow in platform.drivers.hubble.flows():
+        flows.append(repr(flow))
+        if len(flows) >= 2000:
+            break
+    pods = sorted((p["metadata"]["name"], p["spec"].get("nodeName", "")) for p in (await platform.drivers.kube.list(PODS)).items)
+    print(hashlib.sha256(repr((story, flows, pods)).encode()).hexdigest())
+
+asyncio.run(main())
+"""
+
+
+def test_runs_in_separate_processes_with_different_hash_seeds_tell_the_same_story():
+    import os
+    import subprocess
+    import sys
+
+    def fingerprint(hash_seed: str) -> str:
+        environment = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        result = subprocess.run([sys.executable, "-c", _FINGERPRINT], capture_output=True, text=True, env=environment, timeout=300)
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip()
+
+    assert fingerprint("1") == fingerprint("2")
