@@ -63,6 +63,8 @@ def starting_point(options: GuidedOptions, console: Console) -> Start:
         answers = Answers.from_config(platform.config, _secrets_dict(platform.secrets))
         save_as = options.config_path or Path("platform-simulated.yaml")
         return Start(answers, f"the simulated scenario {options.scenario!r}", save_as)
+    if options.config_path is not None and not options.config_path.exists():
+        return Start(Answers(), f"defaults; the config will be saved as {options.config_path}", options.config_path)
     if options.config_path is not None:
         answers = Answers.from_config(read_config(options.config_path))
         try:

@@ -15,7 +15,7 @@ import pyte
 
 from conftest import EXPECTED
 from wizard_script import happy_path
-from wizard_terminal import Step, expect, plain
+from wizard_terminal import CTRL_C, Step, expect, plain
 
 TALOS_PLATFORM = Path(sys.executable).parent / "talos-platform"
 COLUMNS, ROWS = 140, 50
@@ -136,3 +136,18 @@ def test_a_simulated_guided_install_runs_in_the_dashboard_to_the_end(tmp_path):
     assert "cluster:\n  name: homelab\n" in config and "192.168.10.11/24" in config
     secrets = tmp_path / "state-home" / "talos-platform" / "simulated" / "homelab" / "secrets.yaml"
     assert stat.S_IMODE(secrets.stat().st_mode) == 0o600
+
+
+def test_ctrl_c_in_the_terminal_cancels_and_leaves_no_file(tmp_path):
+    work = tmp_path / "work"
+    work.mkdir()
+    person = Person([str(TALOS_PLATFORM)], work, _environment(tmp_path))
+    script = happy_path()
+    stop = next(i for i, step in enumerate(script) if step.wait_for == "? Base domain")
+    for step in [*script[:stop], expect("? Base domain", "home" + CTRL_C)]:
+        person.follow(step)
+
+    assert person.exit_code() == 130
+    assert "cancelled, nothing written" in plain(person.transcript)
+    assert list(work.iterdir()) == []
+    assert not (tmp_path / "state-home").exists()

@@ -257,3 +257,11 @@ def test_docker_asks_no_vip_no_role_no_second_node(drive):
     assert run.config_file.read_bytes() == (EXPECTED / "docker.yaml").read_bytes()
     assert run.secrets_file.read_bytes() == (EXPECTED / "docker.secrets.yaml").read_bytes()
     assert "git-token-0123456789" not in run.screen  # typed into a password prompt: never echoed
+
+
+def test_config_naming_a_file_not_yet_there_starts_fresh_and_saves_there(drive, folder):
+    run = drive(happy_path(), config_path=folder / "clusters" / "home.yaml")
+
+    assert run.code == 0
+    assert (folder / "clusters" / "home.yaml").read_bytes() == (EXPECTED / "happy-path.yaml").read_bytes()
+    assert not run.config_file.exists()
