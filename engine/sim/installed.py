@@ -101,6 +101,7 @@ def fast_forward_install(model: "PlatformModel", *, settle_seconds: float = 3600
 
 
 def _fast_forward(model: "PlatformModel", settle_seconds: float) -> None:
+    model.day_two_deferred = True
     from talos_platform.engine.render import render_tree
     from talos_platform.engine.sim.kube import kustomization_objects
 
@@ -140,6 +141,7 @@ def _fast_forward(model: "PlatformModel", settle_seconds: float) -> None:
         if model.vault.unsealed and model.argo.quiet():
             break
     model.hubble.relay_ready_at = clock.now()
+    model.schedule_day_two_faults()
     model.store.forget_history()
 
 

@@ -20,7 +20,7 @@ from talos_platform.engine.drivers.protocols import CRDS, NAMESPACES, NODES, Res
 from talos_platform.engine.sim.catalog import NodeSpec
 from talos_platform.engine.sim.clock import SimulatedClock
 from talos_platform.engine.sim.events import EventRecorder
-from talos_platform.engine.sim.scenarios import ApiOutage, NodeStuckInMaintenance, Scenario
+from talos_platform.engine.sim.scenarios import ApiOutage, NodeDown, NodeStuckInMaintenance, Scenario
 from talos_platform.engine.sim.crds import crd_status
 from talos_platform.engine.sim.nodes import node_object
 from talos_platform.engine.sim.store import ObjectStore, clone, resource_of
@@ -50,6 +50,8 @@ class Machine:
     stuck_in_maintenance: bool = False
     registered: bool = False
     ready: bool = False
+    lost: bool = False
+    """Powered off after it had joined: its kubelet stopped posting status."""
     spec: NodeSpec = field(default_factory=NodeSpec)
 
     @property
@@ -85,7 +87,8 @@ class PlatformModel:
         self.apply_count = 0
         self.argocd_config: dict[str, str] = {}
         self._outage_faults = list(scenario.fault(ApiOutage))
-        self._api_up_listeners: list[Callable[[], None]] = []
+        self.day_two_deferred = False
+        """Set while an installed start is built: day-2 faults are timed from the hand-over."""
 
         # Controllers are created by the platform assembly (see __init__.py) to keep imports one-way.
         self.events = EventRecorder(self)
@@ -198,23 +201,40 @@ class PlatformModel:
         if machine.name not in self.etcd_members:
             self.etcd_members.append(machine.name)
 
-    def on_api_up(self, listener: Callable[[], None]) -> None:
-        self._api_up_listeners.append(listener)
-
     def _api_server_started(self) -> None:
         if self.api_up:
             return
         self.api_up = True
         for name in ("default", "kube-system", "kube-public", "kube-node-lease"):
             self.ensure_namespace(name)
-        for listener in self._api_up_listeners:
-            listener()
         for machine in self.machines.values():
             if machine.stage == RUNNING:
                 self._schedule_kubelet(machine)
         for fault in self._outage_faults:
             if fault.trigger == "apiUp":
                 self.later(fault.delay, lambda f=fault: self.start_outage(f.duration))
+        if not self.day_two_deferred:
+            self.schedule_day_two_faults()
+
+    def schedule_day_two_faults(self) -> None:
+        for fault in self.scenario.fault(NodeDown):
+            self.later(fault.after, lambda name=fault.node: self.power_off(name))
+
+    def power_off(self, name: str) -> None:
+        """The machine loses power: Talos stops answering at once; the node controller marks the
+        node Unknown after its grace period (40 s) and its pods not Ready."""
+        machine = self.machine_named(name)
+        if machine is None or machine.stage == OFF:
+            return
+        machine.stage = OFF
+        machine.lost = True
+        self.later(40.0, lambda: self._node_lost(machine))
+
+    def _node_lost(self, machine: Machine) -> None:
+        machine.ready = False
+        if machine.registered:
+            self.put_object(NODES, self._node_object(machine))
+        self.workloads.node_lost(machine)
 
     def _schedule_kubelet(self, machine: Machine) -> None:
         if not machine.registered:

@@ -27,9 +27,13 @@ def node_object(
         labels["node-role.kubernetes.io/control-plane"] = ""
         if control_plane_taint:
             taints.append({"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"})
-    if not machine.ready:
+    if machine.lost:
+        taints += [{"key": "node.kubernetes.io/unreachable", "effect": effect, "timeAdded": now} for effect in ("NoSchedule", "NoExecute")]
+    elif not machine.ready:
         taints.append({"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule", "timeAdded": now})
-    if machine.ready:
+    if machine.lost:
+        ready = {"type": "Ready", "status": "Unknown", "reason": "NodeStatusUnknown", "message": "Kubelet stopped posting node status."}
+    elif machine.ready:
         ready = {"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "kubelet is posting ready status"}
     else:
         ready = {
@@ -44,6 +48,9 @@ def node_object(
     capacity = {"cpu": str(spec.cpu_cores), "memory": f"{spec.memory_bytes // 1024}Ki", "pods": "110", "ephemeral-storage": "488378368Ki"}
     allocatable = {"cpu": f"{spec.cpu_cores * 1000 - 150}m", "memory": f"{spec.memory_bytes // 1024 - 524288}Ki", "pods": "110", "ephemeral-storage": "450082584454"}
     pressure = [
+        {"type": kind, "status": "Unknown", "reason": "NodeStatusUnknown", "message": "Kubelet stopped posting node status.",
+         "lastHeartbeatTime": now, "lastTransitionTime": now}
+        if machine.lost else
         {"type": kind, "status": "False", "reason": reason, "message": message, "lastHeartbeatTime": now, "lastTransitionTime": now}
         for kind, reason, message in (
             ("MemoryPressure", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),

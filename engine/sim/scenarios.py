@@ -84,6 +84,15 @@ class NodeStuckInMaintenance(ScenarioModel):
     """What the node's console would show."""
 
 
+class NodeDown(ScenarioModel):
+    type: Literal["nodeDown"]
+    node: str
+    """Name of the node that loses power (day 2: it was running fine)."""
+    after: float = 60.0
+    """Virtual seconds after the Kubernetes API first answered, or after an installed platform
+    was handed over."""
+
+
 class AppDegraded(ScenarioModel):
     type: Literal["appDegraded"]
     app: str
@@ -133,7 +142,7 @@ class ApiOutage(ScenarioModel):
     duration: float = 60.0
 
 
-Fault = Annotated[Union[NodeStuckInMaintenance, AppDegraded, CrashLoop, PodsPending, DropBurst, ApiOutage], Field(discriminator="type")]
+Fault = Annotated[Union[NodeStuckInMaintenance, NodeDown, AppDegraded, CrashLoop, PodsPending, DropBurst, ApiOutage], Field(discriminator="type")]
 
 
 class Scenario(ScenarioModel):

@@ -54,6 +54,18 @@ class WorkloadController:
         for pod in list(self.pending.values()):
             self._try_schedule(pod)
 
+    def node_lost(self, machine: "Machine") -> None:
+        """Its pods stay bound but are no longer Ready; their owners and flows follow."""
+        self._eligible_cache = None
+        for workload in self.workloads.values():
+            for pod in workload.pods.values():
+                if pod.node == machine.name and pod.ready:
+                    pod.ready = False
+                    self._touch(pod)
+                    for listener in self.listeners:
+                        listener(pod, False)
+                    self.refresh_status(workload)
+
     def _eligible(self, tolerate_all: bool) -> list[str]:
         if self._eligible_cache is None:
             self._eligible_cache = {}

@@ -35,3 +35,20 @@ async def test_the_observer_shows_which_app_blocks_which_wave():
     snapshot = await observe(platform_for("app-degraded", installed=True), 10)
     assert snapshot.blocked.startswith("wave -98 is blocked by cert-manager")
     assert "exceeded its progress deadline" in snapshot.blocked
+
+
+async def test_a_node_that_loses_power_shows_as_unreachable_and_the_rest_stays_visible():
+    platform = platform_for("node-down", installed=True)
+    address = platform.config.node_ip(platform.config.node_named("worker-3"))
+    snapshot = await observe(platform, 150)
+    down = next(n for n in snapshot.nodes if n.name == "worker-3")
+    assert not down.reachable and down.ready is not True
+    assert all(n.reachable and n.ready for n in snapshot.nodes if n.name != "worker-3")
+    facts = await platform.drivers.talos.node_facts(address, insecure=False)
+    assert not facts.reachable
+    from talos_platform.engine.drivers.protocols import NODES
+
+    node = await platform.drivers.kube.get(NODES, "worker-3")
+    ready = next(c for c in node["status"]["conditions"] if c["type"] == "Ready")
+    assert ready["status"] == "Unknown" and ready["reason"] == "NodeStatusUnknown"
+    assert {t["key"] for t in node["spec"]["taints"]} == {"node.kubernetes.io/unreachable"}
