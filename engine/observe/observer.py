@@ -19,7 +19,7 @@ from .backoff import Backoff
 from .flows import FlowBuffer
 from .nodes import KubeNode, TalosTarget, UsageHistory, kube_node, merge_nodes
 from .pods import PodHealth, classify_pod, sort_problems
-from .snapshot import AppView, ClusterSnapshot, FlowStats, NamespaceHealth
+from .snapshot import AppView, ClusterSnapshot, FlowStats, NamespaceHealth, PodProblem
 from .store import ObjectStore
 from .watcher import ResourceWatcher
 
@@ -59,6 +59,7 @@ class Observer:
             ResourceWatcher(drivers.kube, PODS, self.pods, self.clock),
             ResourceWatcher(drivers.kube, APPLICATIONS, self.apps, self.clock),
         ]
+        self._derived: dict[str, tuple[int, object]] = {}
         self._subscribers: list[Subscriber] = []
         self._changed = asyncio.Event()
         self._generation = 0
@@ -139,8 +140,19 @@ class Observer:
 
     # --- snapshots --------------------------------------------------------------------------
 
+    def _cached(self, name: str, version: int, compute: Callable[[], object]) -> object:
+        """Recompute a derived view only when its store changed; an unchanged view keeps its
+        identity, which also lets the UI skip redrawing it."""
+        known = self._derived.get(name)
+        if known is None or known[0] != version:
+            known = (version, compute())
+            self._derived[name] = known
+        return known[1]
+
     def snapshot(self) -> ClusterSnapshot:
         self._generation += 1
+        waves = self._cached("waves", self.apps.version, lambda: group_by_wave(self.apps.values()))
+        pods = self._cached("pods", self.pods.version, lambda: summarise_pods(self.pods.values()))
         return build_snapshot(
             taken_at=self.clock.now(),
             simulated=self.drivers.simulated,
@@ -155,6 +167,8 @@ class Observer:
             kube_error="; ".join(w.error for w in self.watchers if w.error and w.resource is not APPLICATIONS)
             or _applications_error(self.watchers[2]),
             generation=self._generation,
+            waves_and_blocked=waves,
+            pod_summary=pods,
         )
 
 
@@ -184,7 +198,29 @@ def build_snapshot(
     recent_flows: int = 500,
     kube_error: str = "",
     generation: int = 0,
+    waves_and_blocked: tuple | None = None,
+    pod_summary: tuple | None = None,
 ) -> ClusterSnapshot:
+    """`waves_and_blocked` and `pod_summary` may be handed in already computed (the observer
+    caches them while their store does not change)."""
+    problems, namespaces = pod_summary if pod_summary is not None else summarise_pods(pods)
+    waves, blocked = waves_and_blocked if waves_and_blocked is not None else group_by_wave(apps)
+    return ClusterSnapshot(
+        taken_at=taken_at,
+        simulated=simulated,
+        nodes=merge_nodes(kube_nodes, facts, targets, history),
+        waves=waves,
+        blocked=blocked,
+        pod_problems=problems,
+        namespaces=namespaces,
+        flows=flows.stats(taken_at, recent_flows) if flows is not None else FlowStats(available=False),
+        kube_error=kube_error,
+        generation=generation,
+    )
+
+
+def summarise_pods(pods: Iterable[PodHealth]) -> tuple[tuple[PodProblem, ...], tuple[NamespaceHealth, ...]]:
+    """Problems worst first, and healthy/total per namespace."""
     problems = []
     per_namespace: dict[str, list[int]] = {}
     for pod in pods:
@@ -194,17 +230,7 @@ def build_snapshot(
             counts[0] += 1
         else:
             problems.append(pod.problem)
-    waves, blocked = group_by_wave(apps)
-
-    return ClusterSnapshot(
-        taken_at=taken_at,
-        simulated=simulated,
-        nodes=merge_nodes(kube_nodes, facts, targets, history),
-        waves=waves,
-        blocked=blocked,
-        pod_problems=tuple(sort_problems(problems)),
-        namespaces=tuple(NamespaceHealth(ns, h, t) for ns, (h, t) in sorted(per_namespace.items())),
-        flows=flows.stats(taken_at, recent_flows) if flows is not None else FlowStats(available=False),
-        kube_error=kube_error,
-        generation=generation,
+    return (
+        tuple(sort_problems(problems)),
+        tuple(NamespaceHealth(ns, h, t) for ns, (h, t) in sorted(per_namespace.items())),
     )

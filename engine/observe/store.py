@@ -51,6 +51,8 @@ class ObjectStore(Generic[T]):
         self._deleted: dict[Key, str] = {}
         self.resource_version = ""
         self.stale_events_ignored = 0
+        self.version = 0
+        """Counts accepted changes, so derived views are recomputed only when it moves."""
 
     def __len__(self) -> int:
         return len(self._items)
@@ -71,6 +73,7 @@ class ObjectStore(Generic[T]):
             self._items[key] = self._transform(obj)
             self._versions[key] = _version(obj)
         self.resource_version = resource_version
+        self.version += 1
         self._on_change()
 
     def apply(self, event: WatchEvent) -> bool:
@@ -97,5 +100,6 @@ class ObjectStore(Generic[T]):
             return False
         if version and not is_older(version, self.resource_version):
             self.resource_version = version
+        self.version += 1
         self._on_change()
         return True

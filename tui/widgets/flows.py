@@ -13,7 +13,7 @@ from ..styles import BAD, GOOD, MUTED, WARN
 from .pane import Pane, PaneContent, Row, matches
 
 COLUMNS = ("Time", "Verdict", "Source", "Destination", "Port", "Reason")
-MAX_ROWS = 120
+MAX_ROWS = 60
 VERDICT_STYLE = {"FORWARDED": GOOD, "DROPPED": f"bold {BAD}", "ERROR": BAD, "AUDIT": WARN}
 
 

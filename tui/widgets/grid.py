@@ -20,6 +20,7 @@ class ClusterPanes(Grid):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.paused: ClusterSnapshot | None = None
+        self._drawn_from: dict[str, tuple] = {}
 
     def compose(self) -> ComposeResult:
         yield NodesPane(id="nodes", title="Nodes")
@@ -31,10 +32,22 @@ class ClusterPanes(Grid):
         return self.query_one(f"#{pane_id}", Pane)
 
     def show(self, snapshot: ClusterSnapshot, only_visible: bool = True) -> None:
+        inputs = {
+            "nodes": (snapshot.nodes, snapshot.kube_error),
+            "apps": (snapshot.waves, snapshot.blocked),
+            "pods": (snapshot.pod_problems, snapshot.namespaces),
+        }
         for pane_id, build in (("nodes", nodes_content), ("apps", apps_content), ("pods", pods_content)):
             pane = self.pane(pane_id)
             if only_visible and not pane.display:
                 continue
+            # The observer keeps a view's identity while it is unchanged: nothing to redraw.
+            # (The objects are kept, not their ids, so a freed object's id cannot be mistaken.)
+            drawn_from = (*inputs[pane_id], pane.query_text)
+            before = self._drawn_from.get(pane_id)
+            if before is not None and all(a is b for a, b in zip(before, drawn_from)):
+                continue
+            self._drawn_from[pane_id] = drawn_from
             pane.show(build(snapshot, pane.query_text))
         flows = self.pane("flows")
         if not only_visible or flows.display:

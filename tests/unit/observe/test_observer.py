@@ -101,3 +101,15 @@ def test_recent_drops_are_kept_apart_from_the_forwarded_stream():
     stats = buffer.stats(now=101.0, recent=10)
     assert all(f.verdict == "FORWARDED" for f in stats.recent)
     assert [f.drop_reason for f in stats.recent_dropped] == ["POLICY_DENIED"]
+
+
+async def test_unchanged_views_keep_their_identity_between_snapshots():
+    kube = ScriptedKube()
+    kube.lists["pods"] = [ObjectList([pod("a", "1")], "1")]
+    observer = Observer(Drivers(talos=FakeTalos({}), kube=kube), ManualClock(), talos_interval=0)
+    observer.pods.replace([pod("a", "1")], "1")
+    first, second = observer.snapshot(), observer.snapshot()
+    assert first.namespaces is second.namespaces and first.waves is second.waves
+    observer.pods.apply(WatchEvent("ADDED", pod("b", "2", phase="Pending")))
+    third = observer.snapshot()
+    assert third.namespaces is not second.namespaces and [p.name for p in third.pod_problems] == ["b"]
