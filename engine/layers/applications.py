@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from talos_platform.engine.drivers.protocols import APPLICATIONS
 from talos_platform.engine.errors import PermanentError
-from talos_platform.engine.layers.argo import blocking_message, is_converged, name_of
+from talos_platform.engine.layers.argo import blocking_message, is_converged, name_of, wave_of
 from talos_platform.engine.layers.base import BaseStep, done, todo
 from talos_platform.engine.layers.waiting import Objects, WaitTimedOut, wait_for_objects
 from talos_platform.engine.plan.step import Action, CheckResult
@@ -27,7 +27,13 @@ def applications_status(
     selected = {name_of(app): app for app in objects.values() if selector(app)}
     missing = [name for name in expected if name not in selected]
     if missing:
-        return False, f"{group} is waiting for Application {', '.join(missing)} to be created", missing[0]
+        text = f"{group} is waiting for Application {', '.join(missing)} to be created"
+        upstream = earliest_blocker(objects, exclude=set(selected))
+        if upstream:
+            # A parent app creates its children wave by wave: an earlier wave that is stuck
+            # is why the child does not exist yet.
+            text += f"; the earliest app not ready is {name_of(upstream)}: {blocking_message(upstream)}"
+        return False, text, missing[0]
     if not selected:
         if at_least_one:
             return False, f"{group} has no Applications yet", ""
@@ -37,6 +43,19 @@ def applications_status(
         return True, f"{group}: {len(selected)} Applications Synced and Healthy", ""
     first = blockers[0]
     return False, f"{group} is blocked by {first}: {blocking_message(selected[first])}", first
+
+
+def earliest_blocker(objects: Objects, exclude: set[str]) -> dict[str, Any] | None:
+    """The not-converged Application of the lowest wave, preferring one that deploys workloads
+    (an app of apps only waits for its children) and one that says why."""
+    waiting = [app for app in objects.values() if name_of(app) not in exclude and not is_converged(app)]
+    if not waiting:
+        return None
+    return min(waiting, key=lambda app: (is_app_of_apps(app), ":" not in blocking_message(app), wave_of(app), name_of(app)))
+
+
+def is_app_of_apps(app: dict[str, Any]) -> bool:
+    return any(resource.get("kind") == "Application" for resource in (app.get("status") or {}).get("resources") or [])
 
 
 class FollowApplications(BaseStep):

@@ -413,3 +413,21 @@ async def test_a_changed_config_never_initialises_vault_again(tmp_path):
     step = platform.VaultInitialise(config)
     await step.apply(ctx, await step.check(ctx))  # the runner applies when the inputs changed
     assert [c for c in vault.calls if c[0] == "initialize"] == []
+
+
+def test_a_missing_app_names_the_earliest_app_that_holds_it_back():
+    from talos_platform.engine.layers.applications import applications_status
+
+    objects = {
+        ("argocd", "layer-0"): app("layer-0", wave=0, sync="OutOfSync", health="Missing",
+                                   resources=[{"kind": "Application", "name": "apps", "health": {"status": "Missing"}}]),
+        ("argocd", "platform"): app("platform", wave=0, health="Progressing"),
+        ("argocd", "monitoring"): app("monitoring", wave=0, health="Progressing", message="Waiting for 1 pods to be ready..."),
+        ("argocd", "vault"): app("vault", wave=0),
+    }
+    ok, text, _ = applications_status(objects, lambda a: a["metadata"]["name"] == "cert-manager-issuer", group="Application cert-manager-issuer", expected=("cert-manager-issuer",))
+    assert not ok
+    assert text == (
+        "Application cert-manager-issuer is waiting for Application cert-manager-issuer to be created; "
+        "the earliest app not ready is monitoring: Synced/Progressing: Waiting for 1 pods to be ready..."
+    )
