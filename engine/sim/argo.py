@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 
 WAVE_ANNOTATION = "argocd.argoproj.io/sync-wave"
 HEALTH_CUSTOMIZATION = "resource.customizations.health.argoproj.io_Application"
-_HEALTH_RANK = {"Degraded": 0, "Missing": 1, "Progressing": 2, "Unknown": 3, "Suspended": 4, "Healthy": 5}
+# ArgoCD's order, worst first: an app is as healthy as its worst resource.
+_HEALTH_RANK = {"Unknown": 0, "Degraded": 1, "Missing": 2, "Progressing": 3, "Suspended": 4, "Healthy": 5}
 
 
 def wave_of(obj: dict[str, Any]) -> int:
@@ -190,8 +191,9 @@ class ArgoController:
             if resource.namespaced:
                 entry["namespace"] = obj["metadata"].get("namespace", "")
             resources.append(entry)
-            if _HEALTH_RANK.get(health, 3) < _HEALTH_RANK.get(worst[0], 3):
-                worst = (health, message if resource.kind != "Application" else (message or f"{obj['metadata']['name']} is {health}"))
+            if _HEALTH_RANK.get(health, 0) < _HEALTH_RANK.get(worst[0], 0):
+                # A missing resource has no message of its own: the operation says what it waits for.
+                worst = (health, message)
         synced = all(found is not None for _, found in live) and state.synced_revision == revision
         status: dict[str, Any] = {
             "sync": {"status": "Synced" if synced else "OutOfSync", "revision": revision,
