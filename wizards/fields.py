@@ -77,8 +77,10 @@ def choice_field(
     choices: Callable[[Answers], list[Choice]],
     *,
     instruction: Callable[[Answers], str | None] = lambda answers: None,
+    then: Callable[[Answers], None] | None = None,
 ) -> Question:
-    """Pick one value. A choice the rules refuse is explained and asked again."""
+    """Pick one value. A choice the rules refuse is explained and asked again. `then` adjusts
+    answers that follow from the choice."""
 
     def ask(answers: Answers, console: Console) -> Any:
         while True:
@@ -90,6 +92,8 @@ def choice_field(
             refused = checks.errors(checks.problems_for(answers, path, value))
             if not refused:
                 answers.set(path, value)
+                if then is not None:
+                    then(answers)
                 show_warnings(console, answers, path)
                 return DONE
             show_errors(console, refused)

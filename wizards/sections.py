@@ -121,6 +121,11 @@ def _platform_choices(answers: Answers) -> list[Choice]:
     ]
 
 
+def _platform_chosen(answers: Answers) -> None:
+    if answers.platform == "docker":
+        answers.set("cluster.vip", None)  # docker cannot float a VIP; the single node is the endpoint
+
+
 def cluster_questions(answers: Answers) -> list[Question]:
     return [
         text_field(
@@ -130,7 +135,7 @@ def cluster_questions(answers: Answers) -> list[Question]:
             parse=required("a cluster name"),
             instruction="(lowercase letters, digits, '-')",
         ),
-        choice_field("cluster.platform", "Platform", _platform_choices),
+        choice_field("cluster.platform", "Platform", _platform_choices, then=_platform_chosen),
         version_field(
             "cluster.talosVersion", "Talos version", Cluster.model_fields["talos_version"].default, _talos_note
         ),
@@ -162,9 +167,7 @@ def node_questions(index: int, *, offer_another: bool) -> Callable[[Answers], li
         prefix = f"nodes[{index}]"
         label = f"Node {index + 1}"
         node = answers.nodes[index]
-        docker = answers.platform == "docker"
-        if docker:
-            node["role"] = Role.control_plane.value  # docker clusters here are one control plane
+        docker = answers.platform == "docker"  # one control-plane node: no role to choose
         asked = [] if docker else [choice_field(f"{prefix}.role", f"{label}: role", _role_choices)]
         asked += [
             text_field(
@@ -266,8 +269,6 @@ def network_questions(answers: Answers) -> list[Question]:
                 ).ask(a, c),
             )
         )
-    elif answers.get("cluster.vip"):
-        answers.set("cluster.vip", None)  # docker cannot float a VIP; the single node is the endpoint
     asked.append(
         Question("wizard.advancedNetwork", _ask_flag("advancedNetwork", "Change the pod and service networks?"))
     )
@@ -326,6 +327,7 @@ COMPONENTS: list[tuple[str, str, str | None, str | None]] = [
     ("components.cilium.enabled", "Cilium (CNI, kube-proxy replacement)", "components.cilium.version",
      Cilium.model_fields["version"].default),
     ("components.cilium.hubble", "Hubble (Cilium network flows)", None, None),
+    ("components.cilium.bpfMasquerade", "Cilium eBPF masquerading (advanced)", None, None),
     ("components.argocd.enabled", "ArgoCD", "components.argocd.version", ArgoCD.model_fields["version"].default),
     ("components.certManager.enabled", "cert-manager (Let's Encrypt)", "components.certManager.version",
      CertManager.model_fields["version"].default),

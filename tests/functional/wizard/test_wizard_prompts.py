@@ -243,7 +243,7 @@ def test_docker_asks_no_vip_no_role_no_second_node(drive):
         expect("? Extra names or IPs", typed("k8s.local.dev, 127.0.0.2")),
         *domain_and_gitops("local.dev")[:-1],
         expect("? Is the repository private", "y"),
-        expect("? Components to install", DOWN * 5 + SPACE + DOWN * 4 + SPACE + ENTER),  # external-dns, tunnel off
+        expect("? Components to install", DOWN * 6 + SPACE + DOWN * 4 + SPACE + ENTER),  # external-dns, tunnel off
         expect("? Change the pinned component versions?", "n"),
         expect("? Git user name", typed("ops")),
         expect("? Git access token", "git-token-0123456789" + ENTER),
