@@ -21,14 +21,18 @@ from talos_platform.engine.session import InstallSession
 from talos_platform.engine.sim import simulated_platform
 from talos_platform.engine.state import StateDirectory
 from talos_platform.tui.app import LIGHT, create_app
+from talos_platform.tui.feed import ObjectDetails
+from talos_platform.tui.feed import read_pod_details
+from talos_platform.tui.screens.detail import DetailScreen
 from talos_platform.tui.install_state import InstallProgress
 
 SIZE = (160, 48)
 HERE = Path(__file__).resolve().parent
 
 
-async def observe_installed(scenario: str, seconds: float = 30.0, seed: int | None = None) -> tuple[ClusterSnapshot, str]:
-    """Watch an installed simulated platform for `seconds` of its time; the last snapshot."""
+async def observe_installed(scenario: str, seconds: float = 30.0, seed: int | None = None) -> tuple[ClusterSnapshot, str, ObjectDetails | None]:
+    """Watch an installed simulated platform for `seconds` of its time; the last snapshot, and
+    the conditions and events of the worst pod (read through the drivers, as the app does)."""
     platform = simulated_platform(scenario, seed=seed, speed=math.inf, installed=True)
     observer = Observer(platform.drivers, platform.clock, talos_targets=[TalosTarget.from_config(n) for n in platform.config.nodes])
     seen: list[ClusterSnapshot] = []
@@ -36,8 +40,13 @@ async def observe_installed(scenario: str, seconds: float = 30.0, seed: int | No
     task = asyncio.create_task(observer.run())
     await platform.clock.sleep(seconds)
     task.cancel()
+    snapshot = seen[-1]
+    details = None
+    if snapshot.pod_problems:
+        worst = snapshot.pod_problems[0]
+        details = await read_pod_details(platform.drivers, worst.namespace, worst.name)
     platform.close()
-    return seen[-1], f"scenario {platform.scenario.name}, seed {platform.seed}"
+    return snapshot, f"scenario {platform.scenario.name}, seed {platform.seed}", details
 
 
 async def record_install(scenario: str, stop_before: str | None = None) -> tuple[InstallProgress, ClusterSnapshot, str]:
@@ -65,11 +74,14 @@ async def record_install(scenario: str, stop_before: str | None = None) -> tuple
     return progress, snapshot, f"scenario {platform.scenario.name}, seed {platform.seed}"
 
 
-async def save(app, path: Path, press: tuple[str, ...] = ()) -> None:
+async def save(app, path: Path, press: tuple[str, ...] = (), screen=None) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         if press:
             await pilot.press(*press)
+            await pilot.pause()
+        if screen is not None:
+            await app.push_screen(screen)
             await pilot.pause()
         app.save_screenshot(path.name, str(path.parent))
     print(f"wrote {path}")
@@ -83,16 +95,18 @@ async def main(out: Path) -> None:
     progress, snapshot, note = await record_install("node-stuck-in-maintenance")
     await save(create_app("install", progress=progress, snapshot=snapshot, simulation_note=note), out / "install-failed.svg")
 
-    snapshot, note = await observe_installed("default")
+    snapshot, note, _ = await observe_installed("default")
     await save(create_app(snapshot=snapshot, simulation_note=note), out / "dashboard-healthy.svg")
     await save(create_app(snapshot=snapshot, simulation_note=note, theme=LIGHT), out / "dashboard-light.svg")
     await save(create_app(snapshot=snapshot, simulation_note=note), out / "help.svg", press=("question_mark",))
 
-    snapshot, note = await observe_installed("app-degraded")
+    snapshot, note, details = await observe_installed("app-degraded")
     await save(create_app(snapshot=snapshot, simulation_note=note), out / "dashboard-faults.svg")
-    await save(create_app(snapshot=snapshot, simulation_note=note), out / "pod-detail.svg", press=("3", "enter"))
+    worst = snapshot.pod_problems[0]
+    detail = DetailScreen(f"pod:{worst.namespace}/{worst.name}", snapshot, details=details)
+    await save(create_app(snapshot=snapshot, simulation_note=note), out / "pod-detail.svg", press=("3",), screen=detail)
 
-    snapshot, note = await observe_installed("policy-drops")
+    snapshot, note, _ = await observe_installed("policy-drops")
     await save(create_app(snapshot=snapshot, simulation_note=note), out / "flows-filtered.svg",
                press=("4", "slash", *"verdict:dropped", "enter", "z"))
 

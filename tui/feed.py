@@ -52,13 +52,13 @@ class LiveFeed:
         self.engine.submit(observe())
 
     async def pod_details(self, namespace: str, name: str) -> ObjectDetails:
-        return await self.engine.call(_pod_details(self.drivers, namespace, name))
+        return await self.engine.call(read_pod_details(self.drivers, namespace, name))
 
     def stop(self) -> None:
         self.engine.stop()
 
 
-async def _pod_details(drivers: Drivers, namespace: str, name: str) -> ObjectDetails:
+async def read_pod_details(drivers: Drivers, namespace: str, name: str) -> ObjectDetails:
     try:
         pod = await drivers.kube.get(PODS, name, namespace) or {}
         listed = await drivers.kube.list(EVENTS, namespace)
