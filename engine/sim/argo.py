@@ -80,6 +80,8 @@ class ArgoController:
     def _changed(self, resource: Resource, change_type: str, entry: Any) -> None:
         if resource.plural == "applications" and resource.group == "argoproj.io" and isinstance(entry, dict):
             metadata = entry.get("metadata") or {}
+            if "operation" in entry:
+                self.dirty.add(metadata.get("name", ""))
             instance = (metadata.get("labels") or {}).get("app.kubernetes.io/instance")
             if instance:
                 self.dirty.add(instance)  # a child changed: its parent re-assesses
@@ -152,7 +154,11 @@ class ArgoController:
         live = [(obj, self._live(obj)) for obj in desired]
         out_of_sync = any(found is None for _, found in live) or state.synced_revision != revision
         automated = (spec.get("syncPolicy") or {}).get("automated") is not None
-        if state.phase != "Running" and out_of_sync and automated:
+        # `operation` is how `argocd app sync` (or a kubectl patch) asks for a sync by hand.
+        requested = "operation" in app and state.phase != "Running"
+        if requested:
+            model.modify(APPLICATIONS, key[0], key[1], lambda obj: obj.pop("operation", None))
+        if state.phase != "Running" and ((out_of_sync and automated) or requested):
             state.phase = "Running"
             state.wave_index = 0
             state.started_at = model.now_iso()

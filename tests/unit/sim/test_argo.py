@@ -90,3 +90,19 @@ async def test_an_application_whose_repository_is_missing_reports_a_comparison_e
     lost = apps_by_name(platform)["lost"]["status"]
     assert lost["sync"]["status"] == "Unknown"
     assert "repository not found" in lost["conditions"][0]["message"]
+
+
+async def test_a_manual_app_syncs_only_when_an_operation_asks_for_it():
+    platform = platform_for(installed=True)
+    manual = {
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+        "metadata": {"name": "manual", "namespace": "argocd"},
+        "spec": {"project": "default", "destination": {"namespace": "manual", "server": "https://kubernetes.default.svc"},
+                 "source": {"repoURL": platform.config.gitops.repo_url, "path": "apps/hello", "targetRevision": "main"}},
+    }
+    await platform.drivers.kube.apply_objects([manual])
+    await platform.clock.sleep(30)
+    assert status(apps_by_name(platform)["manual"]) == ("OutOfSync", "Missing")
+    await platform.drivers.kube.apply_objects([{**manual, "operation": {"sync": {"revision": "main"}}}])
+    await wait_until(platform, lambda: status(apps_by_name(platform)["manual"]) == ("Synced", "Healthy"))
+    assert "operation" not in apps_by_name(platform)["manual"]
