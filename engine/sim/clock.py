@@ -22,6 +22,7 @@ virtual time may move on while it runs; the engine does its simulated work on th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import itertools
 import math
@@ -82,7 +83,8 @@ class SimulatedClock:
         self._advancer: asyncio.Task | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._changed: asyncio.Event | None = None
-        self._last_real = time.monotonic()
+        self._anchor_real = time.monotonic()
+        self._anchor_virtual = self._now
 
     # --- Clock protocol -----------------------------------------------------------------
 
@@ -182,8 +184,13 @@ class SimulatedClock:
             return
         self._loop = loop
         self._changed = asyncio.Event()
-        self._last_real = time.monotonic()
+        self._reanchor()
         self._advancer = loop.create_task(self._advance_forever(loop), name="simulated-clock")
+
+    def _reanchor(self) -> None:
+        """Pace from here: virtual `now` corresponds to this real moment."""
+        self._anchor_real = time.monotonic()
+        self._anchor_virtual = self._now
 
     def close(self) -> None:
         if self._advancer is not None and not self._advancer.done():
@@ -201,25 +208,26 @@ class SimulatedClock:
             if self._waiters <= 0:
                 self._changed.clear()
                 await self._changed.wait()
+                self._reanchor()  # nobody waited: virtual time stood still meanwhile
                 continue
             await self._until_idle(loop)
             deadline = self._next_deadline()
             if deadline is None or self._waiters <= 0:
                 continue
             if not math.isinf(self.speed):
-                real_wait = (deadline - self._now) / self.speed - (time.monotonic() - self._last_real)
+                # Paced against a fixed anchor, so per-step latencies do not add up to drift; a
+                # loop too busy to keep up (over a second behind) is forgiven, not caught up.
+                real_wait = self._anchor_real + (deadline - self._anchor_virtual) / self.speed - time.monotonic()
+                if real_wait < -_PACED_STARVATION_SECONDS:
+                    self._reanchor()
+                    real_wait = (deadline - self._now) / self.speed
                 if real_wait > 0:
+                    # Wait for real time to catch up, or for something new (an earlier deadline);
+                    # either way look again from the top.
                     self._changed.clear()
-                    try:
+                    with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._changed.wait(), real_wait)
-                        continue  # something new arrived: re-evaluate the earliest deadline
-                    except TimeoutError:
-                        pass
-                    await self._until_idle(loop)
-                    deadline = self._next_deadline()
-                    if deadline is None:
-                        continue
-            self._last_real = time.monotonic()
+                    continue
             self._fire_due(deadline)
 
     async def _until_idle(self, loop: asyncio.AbstractEventLoop) -> None:

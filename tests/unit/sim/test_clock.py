@@ -107,3 +107,14 @@ async def test_speed_paces_real_time_without_changing_the_order():
 def test_speed_must_be_positive():
     with pytest.raises(ValueError):
         SimulatedClock(speed=0)
+
+
+async def test_paced_time_keeps_to_real_time_without_drifting_ahead():
+    clock = SimulatedClock(start=0.0, speed=2.0)
+    started = time.monotonic()
+    for _ in range(20):
+        await clock.sleep(0.05)  # 1 virtual second at 2x: half a real second
+    elapsed = time.monotonic() - started
+    assert clock.now() == pytest.approx(1.0)
+    assert 0.48 <= elapsed < 2.0
+    clock.close()
