@@ -42,7 +42,7 @@ def apps_content(snapshot: ClusterSnapshot, query: str = "") -> PaneContent:
     settled = sum(1 for a in apps if a.settled)
     summary = Text(f"{settled}/{len(apps)} Synced+Healthy")
     if snapshot.blocked:
-        summary.append("  " + snapshot.blocked, style=f"bold {BAD}")
+        summary.append("\n" + snapshot.blocked, style=f"bold {BAD}")
     if query:
         summary.append(f"  filter: {query}", style="italic")
     return PaneContent(f"Apps by wave ({len(apps)})", COLUMNS, tuple(rows), summary,

@@ -41,7 +41,7 @@ def nodes_content(snapshot: ClusterSnapshot, query: str = "") -> PaneContent:
     if unreachable:
         summary.append(f"  ✗ {unreachable} unreachable", style="bold #e03131")
     if snapshot.kube_error:
-        summary.append(f"  Kubernetes API: {snapshot.kube_error}", style="#d9480f")
+        summary.append(f"\nKubernetes API: {snapshot.kube_error}", style="#d9480f")
     if query:
         summary.append(f"  filter: {query}", style="italic")
     return PaneContent(f"Nodes ({len(snapshot.nodes)})", COLUMNS, tuple(rows), summary,
