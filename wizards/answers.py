@@ -73,9 +73,6 @@ class Answers:
         _assign(candidate, split_path(path), value)
         return candidate
 
-    def copy(self) -> "Answers":
-        return Answers(copy.deepcopy(self.document), dict(self.secrets), dict(self.flags))
-
     # --- nodes ----------------------------------------------------------------------------
 
     @property

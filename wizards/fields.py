@@ -28,17 +28,22 @@ class Question:
     """Shows the prompt, stores the answer; returns DONE or BACK."""
 
 
-def show_warnings(console: Console, answers: Answers, path: str) -> None:
-    """Warnings never block an answer, but the user should read them right away."""
-    document = answers.document
-    for problem in checks.warnings(checks.all_problems(document, checks.secrets_of(answers))):
-        if checks.concerns(problem.path, path):
-            console.print(f"  [yellow]warning[/] {escape(problem.path)}: {escape(checks.one_line(problem))}")
+def print_problem(console: Console, problem) -> None:
+    colour = "red" if problem.severity == "error" else "yellow"
+    console.print(f"  [{colour}]{problem.severity}[/] {escape(problem.path)}: {escape(checks.one_line(problem))}")
+
+
+def show_warnings(console: Console, answers: Answers, path: str, *, exact: bool = False) -> None:
+    """Warnings never block an answer, but the user should read them right away. `exact`
+    keeps only those about `path` itself, not about fields inside it."""
+    for problem in checks.warnings(checks.all_problems(answers.document, checks.secrets_of(answers))):
+        if problem.path == path or (not exact and checks.concerns(problem.path, path)):
+            print_problem(console, problem)
 
 
 def show_errors(console: Console, problems: list) -> None:
     for problem in problems:
-        console.print(f"  [red]error[/] {escape(problem.path)}: {escape(checks.one_line(problem))}")
+        print_problem(console, problem)
 
 
 def text_field(

@@ -17,7 +17,7 @@ from talos_platform.wizards import checks, prompts
 from talos_platform.wizards.answers import Answers
 from talos_platform.wizards.fields import Question
 from talos_platform.wizards.prompts import BACK
-from talos_platform.wizards.sections import SECTIONS, Section, node_questions
+from talos_platform.wizards.sections import SECTIONS, Section, all_questions, node_questions
 from talos_platform.wizards.summary import show_review
 
 
@@ -92,16 +92,9 @@ def _section_titles(answers: Answers) -> dict[str, str]:
     return titles
 
 
-def _every_question(answers: Answers) -> list[Question]:
-    listed: list[Question] = []
-    for section in SECTIONS:
-        listed.extend(section.questions(answers))
-    return listed
-
-
 def ask_everything(answers: Answers, console: Console, *, start_at_end: bool = False) -> None:
     """The full questionnaire; going back from the very first question just asks it again."""
-    while not run_questions(answers, console, _every_question, start_at_end=start_at_end, titles=_section_titles):
+    while not run_questions(answers, console, all_questions, start_at_end=start_at_end, titles=_section_titles):
         start_at_end = False
 
 

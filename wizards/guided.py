@@ -23,6 +23,7 @@ from talos_platform.wizards.checks import secrets_of
 from talos_platform.wizards.files import WrittenFiles, config_path_problem, write_files
 from talos_platform.wizards.flow import Cancelled, review, run_wizard
 from talos_platform.wizards.prompts import BACK
+from talos_platform.wizards.sections import SUGGEST_LINK
 
 INTERRUPTED = 130
 CANCELLED_MESSAGE = "cancelled, nothing written"
@@ -64,7 +65,7 @@ def starting_point(options: GuidedOptions, console: Console) -> Start:
         save_as = options.config_path or Path("platform-simulated.yaml")
         return Start(answers, f"the simulated scenario {options.scenario!r}", save_as)
     if options.config_path is not None and not options.config_path.exists():
-        return Start(Answers(), f"defaults; the config will be saved as {options.config_path}", options.config_path)
+        return Start(_fresh(), f"defaults; the config will be saved as {options.config_path}", options.config_path)
     if options.config_path is not None:
         answers = Answers.from_config(read_config(options.config_path))
         try:
@@ -77,7 +78,13 @@ def starting_point(options: GuidedOptions, console: Console) -> Start:
             except UserError as error:
                 console.print(f"[yellow]warning[/] not using the saved secrets: {escape(str(error))}")
         return Start(answers, str(options.config_path), options.config_path)
-    return Start(Answers(), "defaults", Path("platform.yaml"))
+    return Start(_fresh(), "defaults", Path("platform.yaml"))
+
+
+def _fresh() -> Answers:
+    answers = Answers()
+    answers.flags[SUGGEST_LINK] = True
+    return answers
 
 
 def _ask_save_path(start: Start, console: Console) -> Path | None:
@@ -127,14 +134,14 @@ def run_guided(options: GuidedOptions, console: Console, hand_over: HandOver | N
     """The wizard, then the files, then `hand_over` (show the plan, confirm, install)."""
     console.print("[bold]talos-platform[/] guided install")
     console.print("Esc goes back to the previous question; Ctrl-C cancels. Nothing is written until you confirm.")
-    start = starting_point(options, console)
     if options.simulate:
         console.print(
             "[bold magenta]SIMULATION[/]: the answers start from a simulated cluster and the install will run "
             "on the simulator; no machine is touched."
         )
-    console.print(f"Starting from {escape(start.where_from)}.")
     try:
+        start = starting_point(options, console)
+        console.print(f"Starting from {escape(start.where_from)}.")
         answers = start.answers
         run_wizard(answers, console)
         while True:

@@ -7,12 +7,11 @@ from typing import Any
 
 from pydantic import ValidationError
 from rich.console import Console
-from rich.markup import escape
 
 from talos_platform.engine.config.secrets import required_secrets
 from talos_platform.wizards import checks, prompts
 from talos_platform.wizards.answers import Answers
-from talos_platform.wizards.fields import DONE, Question
+from talos_platform.wizards.fields import DONE, Question, print_problem
 from talos_platform.wizards.prompts import BACK
 
 SECRET_LABELS = {
@@ -48,7 +47,7 @@ def secret_question(name: str) -> Question:
         if typed:
             answers.secrets[name] = typed.strip() if name in VISIBLE else typed
         for problem in checks.warnings(checks.secret_problems(answers, name, answers.secrets.get(name, ""))):
-            console.print(f"  [yellow]warning[/] {escape(problem.path)}: {escape(checks.one_line(problem))}")
+            print_problem(console, problem)
         return DONE
 
     return Question(f"secrets.{name}", ask)

@@ -11,7 +11,6 @@ from typing import Any, Callable
 
 from questionary import Choice
 from rich.console import Console
-from rich.markup import escape
 
 from talos_platform.engine.config.models import (
     ArgoCD,
@@ -60,6 +59,8 @@ class Section:
 # --- cluster ---------------------------------------------------------------------------------
 
 OTHER_VERSION = "other"
+SUGGEST_LINK = "suggestLink"
+"""Flag: the answers start from defaults, so a typical interface name is a fair suggestion."""
 
 
 def _version(text: str) -> str:
@@ -158,6 +159,17 @@ def _role_choices(answers: Answers) -> list[Choice]:
     ]
 
 
+def _suggested_link(answers: Answers, index: int) -> str:
+    """The node's link, else the one the other control planes use, else `eth0` when starting
+    fresh (an edited config without links keeps none: it may not use a VIP)."""
+    if answers.nodes[index].get("link"):
+        return answers.nodes[index]["link"]
+    for node in answers.nodes:
+        if node.get("link") and node.get("role") == Role.control_plane.value:
+            return node["link"]
+    return "eth0" if answers.flags.get(SUGGEST_LINK) else ""
+
+
 def node_questions(index: int, *, offer_another: bool) -> Callable[[Answers], list[Question]]:
     """Questions about one node; with `offer_another`, the last node ends with "add another?"."""
 
@@ -197,7 +209,7 @@ def node_questions(index: int, *, offer_another: bool) -> Callable[[Answers], li
                 text_field(
                     f"{prefix}.link",
                     f"{label}: network interface for the VIP",
-                    default=lambda a: a.nodes[index].get("link") or "eth0",
+                    default=lambda a: _suggested_link(a, index),
                     parse=optional,
                     instruction="(e.g. eth0, enp1s0)",
                 )
@@ -221,17 +233,11 @@ def _ask_another(index: int) -> Callable[[Answers, Console], Any]:
             # Rules about the node list as a whole (no control plane, two control planes...).
             refused = checks.errors([p for p in checks.problems_for(answers, "nodes", answers.nodes) if p.path == "nodes"])
             if not refused:
-                show_warnings_exact(console, answers, "nodes")
+                show_warnings(console, answers, "nodes", exact=True)
                 return DONE
             show_errors(console, refused)
 
     return ask
-
-
-def show_warnings_exact(console: Console, answers: Answers, path: str) -> None:
-    for problem in checks.warnings(checks.all_problems(answers.document, checks.secrets_of(answers))):
-        if problem.path == path:
-            console.print(f"  [yellow]warning[/] {escape(problem.path)}: {escape(checks.one_line(problem))}")
 
 
 def nodes_questions(answers: Answers) -> list[Question]:

@@ -10,6 +10,7 @@ from rich.text import Text
 
 from talos_platform.wizards import checks
 from talos_platform.wizards.answers import Answers
+from talos_platform.wizards.fields import print_problem
 from talos_platform.wizards.secret_fields import SECRET_LABELS, needed_secrets
 from talos_platform.wizards.sections import COMPONENTS
 
@@ -121,6 +122,5 @@ def show_review(console: Console, answers: Answers) -> list:
     if problems:
         console.print()
     for problem in problems:
-        colour = "red" if problem.severity == "error" else "yellow"
-        console.print(f"[{colour}]{problem.severity}[/] {escape(problem.path)}: {escape(checks.one_line(problem))}")
+        print_problem(console, problem)
     return problems

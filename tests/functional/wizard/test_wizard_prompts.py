@@ -265,3 +265,26 @@ def test_config_naming_a_file_not_yet_there_starts_fresh_and_saves_there(drive, 
     assert run.code == 0
     assert (folder / "clusters" / "home.yaml").read_bytes() == (EXPECTED / "happy-path.yaml").read_bytes()
     assert not run.config_file.exists()
+
+
+def test_editing_a_single_node_config_without_a_vip_adds_no_link(drive, folder):
+    text = (EXPECTED / "happy-path.yaml").read_text()
+    head, rest = text.split("- name: cp-2", 1)
+    single = head.replace("  vip: 10.0.0.10\n", "").replace("  link: eth0\n", "") + "domain:" + rest.split("domain:", 1)[1]
+    existing = folder / "single.yaml"
+    existing.write_text(single)
+    steps = [
+        *cluster_defaults(),
+        *metal_node(1, control_plane=True, another=False),
+        expect("? Virtual IP"),  # optional with one control plane: left empty
+        *network()[1:],
+        *[expect(step.wait_for) for step in domain_and_gitops()[:-1]],
+        expect("? Is the repository private", ENTER),
+        *components_default(),
+        *cloudflare_secrets(),
+        *confirm_and_save(),
+    ]
+    run = drive(steps, config_path=existing)
+
+    assert run.code == 0
+    assert existing.read_text() == single
