@@ -50,9 +50,11 @@ def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def drive(folder: Path, tmp_path: Path):
     """drive(steps, config_path=None, hand_over=None) -> WizardRun"""
 
-    def run(steps: list[Step], *, config_path: Path | None = None, hand_over=None, simulate: bool = False) -> WizardRun:
+    def run(
+        steps: list[Step], *, config_path: Path | None = None, hand_over=None, simulate: bool = False, speed: float = 1.0
+    ) -> WizardRun:
         state = tmp_path / "state"
-        options = GuidedOptions(config_path=config_path, state_dir=state, simulate=simulate)
+        options = GuidedOptions(config_path=config_path, state_dir=state, simulate=simulate, speed=speed)
         terminal = ScriptedTerminal(steps)
         code = terminal.run(lambda console: run_guided(options, console, hand_over=hand_over))
         return WizardRun(code, terminal.text(), folder, state)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import stat
+import sys
 
 import pytest
 import yaml
@@ -288,3 +289,25 @@ def test_editing_a_single_node_config_without_a_vip_adds_no_link(drive, folder):
 
     assert run.code == 0
     assert existing.read_text() == single
+
+
+def test_simulated_hand_over_runs_headless_when_the_tui_is_not_installed(drive, monkeypatch, capsys):
+    from talos_platform.commands import guided
+
+    monkeypatch.setitem(sys.modules, "talos_platform.tui.app", None)  # import fails as if not installed
+    scenario = [expect("? Cluster name"), expect("? Platform"), expect("? Talos version"), expect("? Kubernetes version")]
+    for number in range(1, 7):
+        scenario += [expect(f"? Node {number}: {question}") for question in ("role", "name", "IP address", "install disk")]
+        scenario += [expect(f"? Node {number}: network interface")] if number <= 3 else []
+    scenario += [expect("? Add another node?", "n")]
+    scenario += [expect(f"? {q}") for q in ("Virtual IP", "Change the pod", "Extra names", "Base domain", "E-mail", "GitOps repository URL",
+                                            "Branch", "Folder", "Is the repository private", "Components to install", "Change the pinned",
+                                            "Git user name", "Git access token", "Cloudflare API token", "Cloudflare Tunnel token",
+                                            "What next?", "Save the config as")]
+    scenario += [expect("SIMULATION: these steps run on the simulator", ""), expect("? Start the simulated install now?")]
+
+    run = drive(scenario, simulate=True, speed=1000, hand_over=guided.hand_over)
+
+    assert run.code == 0
+    assert "install succeeded" in capsys.readouterr().out
+    assert (run.folder / "platform-simulated.yaml").exists()
