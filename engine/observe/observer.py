@@ -59,7 +59,8 @@ class Observer:
             ResourceWatcher(drivers.kube, PODS, self.pods, self.clock),
             ResourceWatcher(drivers.kube, APPLICATIONS, self.apps, self.clock),
         ]
-        self._derived: dict[str, tuple[int, object]] = {}
+        self._derived: dict[str, tuple[object, object]] = {}
+        self._facts_version = 0
         self._subscribers: list[Subscriber] = []
         self._changed = asyncio.Event()
         self._generation = 0
@@ -107,6 +108,7 @@ class Observer:
                 facts = await facts_for(self.drivers, target.address)
             self.facts[target.address] = facts
             self.history.record(facts)
+            self._facts_version += 1
 
         while True:
             await asyncio.gather(*(ask(t) for t in self.targets()))
@@ -140,7 +142,7 @@ class Observer:
 
     # --- snapshots --------------------------------------------------------------------------
 
-    def _cached(self, name: str, version: int, compute: Callable[[], object]) -> object:
+    def _cached(self, name: str, version: object, compute: Callable[[], object]) -> object:
         """Recompute a derived view only when its store changed; an unchanged view keeps its
         identity, which also lets the UI skip redrawing it."""
         known = self._derived.get(name)
@@ -153,6 +155,10 @@ class Observer:
         self._generation += 1
         waves = self._cached("waves", self.apps.version, lambda: group_by_wave(self.apps.values()))
         pods = self._cached("pods", self.pods.version, lambda: summarise_pods(self.pods.values()))
+        nodes = self._cached(
+            "nodes", (self.nodes.version, self._facts_version),
+            lambda: merge_nodes(self.nodes.values(), self.facts, self.talos_targets, self.history),
+        )
         return build_snapshot(
             taken_at=self.clock.now(),
             simulated=self.drivers.simulated,
@@ -169,6 +175,7 @@ class Observer:
             generation=self._generation,
             waves_and_blocked=waves,
             pod_summary=pods,
+            node_views=nodes,
         )
 
 
@@ -200,15 +207,16 @@ def build_snapshot(
     generation: int = 0,
     waves_and_blocked: tuple | None = None,
     pod_summary: tuple | None = None,
+    node_views: tuple | None = None,
 ) -> ClusterSnapshot:
-    """`waves_and_blocked` and `pod_summary` may be handed in already computed (the observer
-    caches them while their store does not change)."""
+    """`waves_and_blocked`, `pod_summary` and `node_views` may be handed in already computed
+    (the observer caches them while their inputs do not change)."""
     problems, namespaces = pod_summary if pod_summary is not None else summarise_pods(pods)
     waves, blocked = waves_and_blocked if waves_and_blocked is not None else group_by_wave(apps)
     return ClusterSnapshot(
         taken_at=taken_at,
         simulated=simulated,
-        nodes=merge_nodes(kube_nodes, facts, targets, history),
+        nodes=node_views if node_views is not None else merge_nodes(kube_nodes, facts, targets, history),
         waves=waves,
         blocked=blocked,
         pod_problems=problems,
