@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from talos_platform.engine.sim.pods import PodRecord
 
 BATCH_SECONDS = 0.1
+_NOT_IN_IDENTITY = {"pod-template-hash", "controller-revision-hash", "statefulset.kubernetes.io/pod-name"}
 BACKGROUND_DROP_REASONS = ("POLICY_DENIED", "STALE_OR_UNROUTABLE_IP", "CT_MAP_INSERTION_FAILED", "UNSUPPORTED_L3_PROTOCOL")
 PORTS = ((443, "TCP"), (80, "TCP"), (53, "UDP"), (8080, "TCP"), (5432, "TCP"), (6379, "TCP"), (9090, "TCP"), (8200, "TCP"))
 
@@ -32,7 +33,10 @@ class Endpoint:
     __slots__ = ("flow_endpoint", "ip", "node", "namespace", "index")
 
     def __init__(self, pod: "PodRecord"):
-        labels = tuple(f"k8s:{key}={value}" for key, value in sorted(pod.labels.items())) + (f"k8s:io.kubernetes.pod.namespace={pod.namespace}",)
+        # Cilium leaves per-revision labels out of security identities.
+        labels = tuple(
+            f"k8s:{key}={value}" for key, value in sorted(pod.labels.items()) if key not in _NOT_IN_IDENTITY
+        ) + (f"k8s:io.kubernetes.pod.namespace={pod.namespace}",)
         identity = 256 + zlib.crc32(f"{pod.namespace}/{pod.app or pod.container}".encode()) % 60000
         self.flow_endpoint = FlowEndpoint(namespace=pod.namespace, pod_name=pod.name, identity=identity, labels=labels)
         self.ip = pod.ip

@@ -207,6 +207,8 @@ class PlatformModel:
         self.api_up = True
         for name in ("default", "kube-system", "kube-public", "kube-node-lease"):
             self.ensure_namespace(name)
+        # Talos deploys CoreDNS with the control plane; it waits for a CNI like everything else.
+        self.apply_object(coredns_deployment())
         for machine in self.machines.values():
             if machine.stage == RUNNING:
                 self._schedule_kubelet(machine)
@@ -408,3 +410,26 @@ class PlatformModel:
 
     def _establish_crd(self, name: str) -> None:
         self.modify(CRDS, "", name, lambda crd: crd.__setitem__("status", crd_status(crd, established=True)))
+
+
+def coredns_deployment() -> dict[str, Any]:
+    tolerations = [
+        {"key": "node-role.kubernetes.io/control-plane", "operator": "Exists", "effect": "NoSchedule"},
+        {"key": "CriticalAddonsOnly", "operator": "Exists"},
+    ]
+    labels = {"k8s-app": "kube-dns"}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "coredns", "namespace": "kube-system", "labels": labels},
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels}, "spec": {
+                "containers": [{"name": "coredns", "image": "registry.k8s.io/coredns/coredns:v1.12.4",
+                                "resources": {"limits": {"memory": "170Mi"}}}],
+                "tolerations": tolerations,
+                "priorityClassName": "system-cluster-critical",
+            }},
+        },
+    }

@@ -57,11 +57,19 @@ class PodRecord:
 
     @property
     def labels(self) -> dict[str, str]:
-        labels = {"app.kubernetes.io/name": self.owner.name if self.owner else self.container}
-        if self.owner and self.owner.app:
-            labels["app.kubernetes.io/instance"] = self.owner.app
-        if self.static:
-            labels = {"component": self.container, "tier": "control-plane"}
+        """The template's labels plus what the controllers add, like on a real pod."""
+        owner = self.owner
+        if owner is None:
+            return {"component": self.container, "tier": "control-plane"} if self.static else {"app.kubernetes.io/name": self.container}
+        labels = dict(owner.template_labels) or {"app.kubernetes.io/name": owner.name}
+        if owner.app:
+            labels.setdefault("app.kubernetes.io/instance", owner.app)
+        if owner.kind == "Deployment":
+            labels["pod-template-hash"] = owner.template_hash
+        else:
+            labels["controller-revision-hash"] = f"{owner.name}-{owner.template_hash}"
+        if owner.kind == "StatefulSet":
+            labels["statefulset.kubernetes.io/pod-name"] = self.name
         return labels
 
     def render(self) -> dict[str, Any]:
@@ -97,8 +105,8 @@ class PodRecord:
         }
         if self.node:
             spec["nodeName"] = self.node
-        if owner is not None and owner.tolerate_all:
-            spec["tolerations"] = [{"operator": "Exists"}]
+        if owner is not None and owner.tolerations:
+            spec["tolerations"] = [dict(t) for t in owner.tolerations]
         status: dict[str, Any] = {"phase": self.phase, "qosClass": "Burstable"}
         conditions: list[dict[str, Any]] = []
         if self.unschedulable:
@@ -154,6 +162,9 @@ class WorkloadRecord:
         self.app = app
         self.image = image
         self.tolerate_all = tolerate_all
+        self.template_labels: dict[str, str] = {}
+        self.tolerate_control_plane = tolerate_all
+        self.tolerations: list[dict[str, Any]] = [{"operator": "Exists"}] if tolerate_all else []
         self.memory_limit = memory_limit
         self.generation = generation
         self.pods: dict[str, PodRecord] = {}

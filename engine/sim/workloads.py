@@ -25,7 +25,7 @@ class WorkloadController:
         self.workloads: dict[tuple[str, str, str], WorkloadRecord] = {}
         self.pending: dict[tuple[str, str], PodRecord] = {}
         self.pods_on_node: dict[str, int] = {}
-        self._eligible_cache: dict[bool, list[str]] | None = None
+        self._eligible_cache: dict[tuple[bool, bool], list[str]] | None = None
         self._next_ip = 0
         self.listeners: list[Any] = []
         """Called with (pod, running: bool) when a pod starts or stops running (Hubble uses it)."""
@@ -66,21 +66,23 @@ class WorkloadController:
                         listener(pod, False)
                     self.refresh_status(workload)
 
-    def _eligible(self, tolerate_all: bool) -> list[str]:
+    def _eligible(self, tolerate_all: bool, tolerate_control_plane: bool = False) -> list[str]:
+        """Nodes a pod with these tolerations may run on (cached until a node changes)."""
         if self._eligible_cache is None:
             self._eligible_cache = {}
-        if tolerate_all not in self._eligible_cache:
-            allow_cp = self.model.workloads_allowed_on_control_planes()
+        key = (tolerate_all, tolerate_control_plane)
+        if key not in self._eligible_cache:
+            allow_cp = self.model.workloads_allowed_on_control_planes() or tolerate_control_plane
             names = []
             for machine in self.model.machines.values():
                 if not machine.registered or machine.stage != "running":
                     continue
                 if tolerate_all or (machine.ready and (allow_cp or not machine.is_control_plane)):
                     names.append(machine.name)
-            self._eligible_cache[tolerate_all] = sorted(names)
-        return self._eligible_cache[tolerate_all]
+            self._eligible_cache[key] = sorted(names)
+        return self._eligible_cache[key]
 
-    def _unschedulable_message(self, fault: str = "") -> str:
+    def _unschedulable_message(self, fault: str = "", tolerate_control_plane: bool = False) -> str:
         """The scheduler's FailedScheduling message for the nodes as they are now."""
         registered = [m for m in self.model.machines.values() if m.registered]
         total = len(registered)
@@ -99,7 +101,10 @@ class WorkloadController:
             return (f"0/{total} nodes are available: {', '.join(parts)}. preemption: 0/{total} nodes are available: "
                     f"{usable} No preemption victims found for incoming pod, {others} Preemption is not helpful for scheduling.")
         not_ready = sum(1 for m in registered if not m.ready)
-        control_planes = sum(1 for m in registered if m.ready and m.is_control_plane and not self.model.workloads_allowed_on_control_planes())
+        control_planes = sum(
+            1 for m in registered
+            if m.ready and m.is_control_plane and not (tolerate_control_plane or self.model.workloads_allowed_on_control_planes())
+        )
         parts = []
         if control_planes:
             parts.append(f"{control_planes} node(s) had untolerated taint {{node-role.kubernetes.io/control-plane: }}")
@@ -122,6 +127,7 @@ class WorkloadController:
         limits = ((containers[0].get("resources") or {}).get("limits") or {})
         tolerations = template.get("tolerations") or []
         tolerate_all = any(t.get("operator") == "Exists" and not t.get("key") for t in tolerations)
+        tolerate_control_plane = any(t.get("key") in ("node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master") for t in tolerations)
         app = app or (metadata.get("labels") or {}).get("app.kubernetes.io/instance", "")
         replicas = int(spec.get("replicas", 1)) if obj["kind"] != "DaemonSet" else 0
         workload = self.workloads.get(key)
@@ -138,6 +144,9 @@ class WorkloadController:
             ):
                 workload.image_pull_fails = True
             workload.requires_unseal = obj["kind"] == "StatefulSet" and "hashicorp/vault" in image
+            workload.tolerations = [dict(t) for t in tolerations]
+            workload.template_labels = {str(k): str(v) for k, v in (((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}).items()}
+            workload.tolerate_control_plane = tolerate_all or tolerate_control_plane
             self.workloads[key] = workload
             if workload.kind == "Deployment":
                 deadline = float(spec.get("progressDeadlineSeconds", self.model.timings.progress_deadline))
@@ -153,10 +162,7 @@ class WorkloadController:
 
     def _reconcile(self, workload: WorkloadRecord) -> None:
         if workload.kind == "DaemonSet":
-            wanted = self._eligible(workload.tolerate_all) if workload.tolerate_all else [
-                m.name for m in self.model.machines.values() if m.registered and (m.ready or workload.tolerate_all)
-                and (self.model.workloads_allowed_on_control_planes() or not m.is_control_plane)
-            ]
+            wanted = self._eligible(workload.tolerate_all, workload.tolerate_control_plane)
             have = {pod.node for pod in workload.pods.values()}
             for node in wanted:
                 if node not in have:
@@ -216,11 +222,13 @@ class WorkloadController:
     def _try_schedule(self, pod: PodRecord) -> None:
         if pod.deleted or pod.node:
             return
-        tolerate_all = bool(pod.owner and pod.owner.tolerate_all)
-        eligible = self._eligible(tolerate_all)
-        fault = pod.owner.pending if pod.owner is not None else None
+        owner = pod.owner
+        tolerate_all = bool(owner and owner.tolerate_all)
+        tolerate_control_plane = bool(owner and owner.tolerate_control_plane)
+        eligible = self._eligible(tolerate_all, tolerate_control_plane)
+        fault = owner.pending if owner is not None else None
         if not eligible or fault is not None:
-            message = self._unschedulable_message(fault.reason if fault is not None and eligible else "")
+            message = self._unschedulable_message(fault.reason if fault is not None and eligible else "", tolerate_control_plane)
             self.pending[(pod.namespace, pod.name)] = pod
             if pod.unschedulable != message:
                 pod.unschedulable = message

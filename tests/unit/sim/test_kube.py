@@ -206,3 +206,17 @@ async def test_pods_that_do_not_fit_stay_pending_with_insufficient_memory(tmp_pa
     assert pod["status"]["phase"] == "Pending" and "nodeName" not in pod["spec"]
     message = next(c["message"] for c in pod["status"]["conditions"] if c["type"] == "PodScheduled")
     assert message.startswith("0/3 nodes are available: 2 Insufficient memory, 1 node(s) had untolerated taint")
+
+
+async def test_coredns_waits_for_the_cni_and_tolerates_control_planes(tmp_path):
+    platform = platform_for()
+    kube = platform.drivers.kube
+    await bring_up_kubernetes(platform, tmp_path)
+    await wait_until(platform, lambda: platform.model.store.count(NODES) == 6)
+    await platform.clock.sleep(2)
+    pods = (await kube.list(PODS, "kube-system", label_selector="k8s-app=kube-dns")).items
+    assert len(pods) == 2 and {p["status"]["phase"] for p in pods} == {"Pending"}
+    message = next(c["message"] for c in pods[0]["status"]["conditions"] if c["type"] == "PodScheduled")
+    assert message.startswith("0/6 nodes are available: 6 node(s) had untolerated taint {node.kubernetes.io/not-ready: }")
+    assert "control-plane" not in message  # CoreDNS tolerates the control-plane taint
+    assert {"key": "CriticalAddonsOnly", "operator": "Exists"} in pods[0]["spec"]["tolerations"]
