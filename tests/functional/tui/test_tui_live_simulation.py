@@ -35,3 +35,28 @@ async def test_live_dashboard_on_the_simulator_shows_problems_and_reads_pod_deta
         await wait_for(pilot, lambda: detail.details is not None)
         assert detail.details.error == ""
         assert any(ctype == "Ready" for ctype, *_ in detail.details.conditions)
+
+
+async def test_install_screen_runs_a_simulated_install_and_the_panes_light_up(tmp_path):
+    import math
+
+    from talos_platform.engine.session import InstallSession
+    from talos_platform.engine.state import StateDirectory
+
+    platform = simulated_platform("default", speed=math.inf)
+    targets = [TalosTarget.from_config(n) for n in platform.config.nodes]
+
+    def session_factory() -> InstallSession:
+        return InstallSession(platform.config, platform.secrets, StateDirectory(tmp_path / "state"), platform.drivers, platform.clock)
+
+    app = create_app("install", drivers=platform.drivers, clock=platform.clock, talos_targets=targets,
+                     session_factory=session_factory, simulation_note="default")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_for(pilot, lambda: app.progress.outcome != "", timeout=120)
+        assert app.progress.outcome == "succeeded"
+        assert all(s.state in ("succeeded", "skipped") for s in app.progress.steps.values())
+        assert {s.layer for s in app.progress.steps.values()} == {0, 1, 2, 3, 4}
+        screen = app.screen
+        await wait_for(pilot, lambda: screen.snapshot is not None and screen.snapshot.apps and screen.snapshot.flows.available)
+        assert not screen.pane("apps").has_class("offline") and not screen.pane("flows").has_class("offline")
+        assert screen.query_one("#banner").display
