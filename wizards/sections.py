@@ -214,22 +214,39 @@ def node_questions(index: int, *, offer_another: bool) -> Callable[[Answers], li
                     instruction="(e.g. eth0, enp1s0)",
                 )
             )
-        if offer_another and not docker and index == len(answers.nodes) - 1:
+        if offer_another and not docker and _offers_another(answers, index):
             asked.append(Question(f"{prefix}.another", _ask_another(index)))
         return asked
 
     return questions
 
 
+def _untouched(node: dict[str, Any]) -> bool:
+    """A node added by "add another?" and not answered yet."""
+    return not node.get("name") and not node.get("address")
+
+
+def _offers_another(answers: Answers, index: int) -> bool:
+    """"Add another node?" follows the last node, and stays (for Esc) while the node it added
+    is still untouched."""
+    last = len(answers.nodes) - 1
+    return index == last or (index == last - 1 and _untouched(answers.nodes[last]))
+
+
 def _ask_another(index: int) -> Callable[[Answers, Console], Any]:
     def ask(answers: Answers, console: Console) -> Any:
+        added = index + 1 < len(answers.nodes) and _untouched(answers.nodes[index + 1])
         while True:
-            more = prompts.ask_confirm("Add another node?", default=False)
+            more = prompts.ask_confirm("Add another node?", default=added)
             if more is BACK:
                 return BACK
             if more:
-                answers.add_node()
+                if not added:
+                    answers.add_node()
                 return DONE
+            if added:  # came back from the new node and changed their mind
+                answers.remove_node(index + 1)
+                added = False
             # Rules about the node list as a whole (no control plane, two control planes...).
             refused = checks.errors([p for p in checks.problems_for(answers, "nodes", answers.nodes) if p.path == "nodes"])
             if not refused:

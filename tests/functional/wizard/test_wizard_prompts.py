@@ -311,3 +311,24 @@ def test_simulated_hand_over_runs_headless_when_the_tui_is_not_installed(drive, 
     assert run.code == 0
     assert "install succeeded" in capsys.readouterr().out
     assert (run.folder / "platform-simulated.yaml").exists()
+
+
+def test_going_back_from_a_node_just_added_takes_it_away(drive):
+    steps = [
+        *cluster_defaults(),
+        *metal_node(1, address="10.0.0.11/24", control_plane=True, another=True),
+        expect("? Node 2: role", ESC),
+        expect("? Add another node?", "n"),  # one control plane after all
+        expect("? Virtual IP", ENTER),  # optional with one control plane
+        *network()[1:],
+        *domain_and_gitops(),
+        *components_default(),
+        *cloudflare_secrets(),
+        *confirm_and_save(),
+    ]
+    run = drive(steps)
+
+    assert run.code == 0
+    config = _config(run)
+    assert [node["name"] for node in config["nodes"]] == ["cp-1"]
+    assert "vip" not in config["cluster"]
