@@ -174,3 +174,34 @@ async def test_snapshots_from_another_thread_are_coalesced():
         await pilot.pause()
         assert app.cluster_view.snapshot.generation == 501  # the newest always wins
         assert app.snapshots_shown - shown_before < 50  # 500 published, a few drawn
+
+
+async def test_command_palette_offers_our_commands():
+    app = create_app(snapshot=cluster_snapshot(faulty=True))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"dropped flows")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.screen is screen
+        assert screen.pane("flows").query_text == "verdict:dropped"
+        assert screen.focused_pane().id == "flows"
+
+
+async def test_mouse_click_focuses_a_pane_and_selects_a_row():
+    app = create_app(snapshot=cluster_snapshot(faulty=True))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        table = screen.pane("pods").table
+        await pilot.click(table, offset=(5, 3))  # header is row 0; the third problem is row 2
+        await pilot.pause()
+        assert screen.focused_pane().id == "pods"
+        assert screen.pane("pods").selected_key() == "pod:monitoring/grafana-6c7d-mm2p4"
+        await pilot.click(table, offset=(5, 3))
+        await pilot.pause()
+        assert isinstance(app.screen, DetailScreen) and app.screen.key == "pod:monitoring/grafana-6c7d-mm2p4"
