@@ -1,9 +1,10 @@
-"""`talos-platform plan --config FILE [--offline]`: the dry run.
+"""`talos-platform plan --config FILE [--offline] [--push]`: the dry run.
 
 Per layer, every step: already done or still to do, and the exact commands or API calls it
 would make (secrets redacted). Online, each step's check runs with drivers that record
-changing commands instead of running them. `--offline` contacts nothing at all and lists every
-step as to do.
+changing commands instead of running them; `--simulate` (with install's scenario flags) checks
+against the simulated platform. `--offline` contacts nothing at all and lists every step as to
+do, with the actions it would take on machines where nothing is done yet.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_source_arguments(parser)
     parser.add_argument("--offline", action="store_true", help="contact nothing (no node, no API); list every step as to do")
     parser.add_argument("--output", choices=("text", "json"), default="text", help="text (default) or JSON")
+    parser.add_argument("--push", action="store_true", help="plan the push of the rendered GitOps tree, as `install --push` does")
     parser.set_defaults(handler=run)
 
 
@@ -45,7 +47,12 @@ def run(args: argparse.Namespace) -> int:
         target.drivers = offline_drivers()
     else:
         target = prepare(args, record_only=True)
-    session = InstallSession(target.config, target.secrets, target.state, target.drivers, target.clock)
+    steps = None
+    if args.push:
+        from talos_platform.engine.layers import platform_steps
+
+        steps = platform_steps(target.config, push=True)
+    session = InstallSession(target.config, target.secrets, target.state, target.drivers, target.clock, steps=steps)
     previews = asyncio.run(session.preview(offline=args.offline))
     if args.output == "json":
         json.dump(

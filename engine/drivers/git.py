@@ -44,6 +44,14 @@ def remote_host(url: str) -> str | None:
     return None
 
 
+def ls_remote_args(repo_url: str, branch: str) -> list[str]:
+    return ["ls-remote", "--heads", repo_url, f"refs/heads/{branch}"]
+
+
+def push_args(work: Path | str, repo_url: str, branch: str) -> list[str]:
+    return ["-C", str(work), "push", "--quiet", repo_url, f"HEAD:refs/heads/{branch}"]
+
+
 class GitDriver:
     """Implements the `Git` protocol."""
 
@@ -80,13 +88,13 @@ class GitDriver:
                  "commit", "--quiet", "--no-verify", "--message", message],
                 env,
             )  # fmt: skip
-            await self._git(["-C", str(work), "push", "--quiet", repo_url, f"HEAD:refs/heads/{branch}"], env, mutates=True)
+            await self._git(push_args(work, repo_url, branch), env, mutates=True)
             head = await self._git(["-C", str(work), "rev-parse", "HEAD"], env)
             return head.stdout.strip()
 
     async def _fetch(self, work: Path, repo_url: str, branch: str, env: dict[str, str]) -> bool:
         """Fetch the branch's tip; False when the branch (or the whole repository) is empty."""
-        listed = await self._git(["ls-remote", "--heads", repo_url, f"refs/heads/{branch}"], env)
+        listed = await self._git(ls_remote_args(repo_url, branch), env)
         if not listed.stdout.strip():
             return False
         await self._git(["-C", str(work), "fetch", "--quiet", "--depth=1", repo_url, f"refs/heads/{branch}"], env)

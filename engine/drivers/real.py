@@ -37,6 +37,11 @@ _VERSION_COMMANDS: dict[str, tuple[list[str], Callable[[str], str]]] = {
 }
 
 
+def tool_version_argv(tool: str) -> list[str]:
+    """The command that asks `tool` for its client version (shown by `plan`)."""
+    return list(_VERSION_COMMANDS[tool][0])
+
+
 class LocalTools:
     """Implements the `Tools` protocol by asking each tool for its client version."""
 

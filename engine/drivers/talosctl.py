@@ -168,6 +168,10 @@ def docker_cluster_argv(
     ]  # fmt: skip
 
 
+def ping_argv(address: str) -> list[str]:
+    return ["ping", "-c", "1", "-W", "2", address]
+
+
 def _minor(version: str) -> tuple[int, int]:
     match = re.match(r"v?(\d+)\.(\d+)", version.strip())
     return (int(match.group(1)), int(match.group(2))) if match else (0, 0)
@@ -450,7 +454,7 @@ class TalosctlDriver:
                 return True
         # Anything else on that address (a router, a printer) shows up on a ping, where ping exists.
         try:
-            result = await self.runner.run(["ping", "-c", "1", "-W", "2", address], timeout=10, check=False, quiet=True, mutates=False)
+            result = await self.runner.run(ping_argv(address), timeout=10, check=False, quiet=True, mutates=False)
         except ToolMissing:
             return False
         return result.returncode == 0

@@ -9,6 +9,7 @@ from talos_platform.engine.drivers.protocols import APPLICATIONS
 from talos_platform.engine.errors import PermanentError
 from talos_platform.engine.layers.argo import blocking_message, is_converged, name_of, wave_of
 from talos_platform.engine.layers.base import BaseStep, done, todo
+from talos_platform.engine.layers.planned import watch_until
 from talos_platform.engine.layers.waiting import Objects, WaitTimedOut, wait_for_objects
 from talos_platform.engine.plan.step import Action, CheckResult
 
@@ -102,7 +103,16 @@ class FollowApplications(BaseStep):
         ok, text = self._status({(self.namespace, name_of(a)): a for a in listed.items})
         if ok:
             return done(text)
-        return todo(text, Action(f"follow {self.group} until Synced and Healthy", api_call=f"WATCH argoproj.io/v1alpha1 Application -n {self.namespace}"))
+        return todo(text, *self.planned_actions(ctx))
+
+    def planned_actions(self, ctx: "StepContext") -> tuple[Action, ...]:
+        # One list + watch of the namespace's Applications, judged by the step's selector.
+        named = all(name in self.group for name in self.expected)
+        label = self.group if named else f"{self.group} ({', '.join(self.expected)})"
+        return (
+            Action(f"follow {label} until Synced and Healthy",
+                   api_call=watch_until(APPLICATIONS, f"{label} is Synced and Healthy", namespace=self.namespace)),
+        )  # fmt: skip
 
     async def _wait(self, ctx: "StepContext") -> None:
         try:

@@ -8,10 +8,12 @@ import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from talos_platform.engine.config.versions import TalosFeatures
 from talos_platform.engine.drivers import talosctl
 from talos_platform.engine.drivers.protocols import NODES
 from talos_platform.engine.errors import PermanentError, TransientError
 from talos_platform.engine.layers.base import BaseStep, done, todo
+from talos_platform.engine.layers.planned import watch_until
 from talos_platform.engine.layers.talos import PATCH_ALL, PATCH_CONTROL_PLANE, PATCH_WORKER, patches_dir, rendered_patches
 from talos_platform.engine.layers.waiting import NOTHING_SEEN, WaitTimedOut, wait_for_objects
 from talos_platform.engine.plan.step import Action, CheckResult
@@ -48,10 +50,16 @@ class Bootstrap(BaseStep):
             members = await ctx.drivers.talos.etcd_members(self.config.node_ip(node), ctx.state.talosconfig)
             if members:
                 return done(f"etcd already runs on {node.name} with members {', '.join(members)}; not bootstrapping again")
-        argv = talosctl.bootstrap_argv(self._first(), ctx.state.talosconfig)
-        return todo(
-            "no control plane runs etcd yet",
-            Action(f"bootstrap etcd on {self.config.control_planes[0].name} ({self._first()})", command=tuple(argv)),
+        return todo("no control plane runs etcd yet", *self.planned_actions(ctx))
+
+    def planned_actions(self, ctx: "StepContext") -> tuple[Action, ...]:
+        first = self.config.control_planes[0].name
+        return (
+            Action(f"bootstrap etcd on {first} ({self._first()})", command=tuple(talosctl.bootstrap_argv(self._first(), ctx.state.talosconfig))),
+            Action(
+                f"wait until etcd on {first} lists its members (asked every {POLL_SECONDS:g}s)",
+                command=tuple(talosctl.etcd_members_argv(self._first(), ctx.state.talosconfig)),
+            ),
         )
 
     async def _apply(self, ctx: "StepContext", check: CheckResult) -> None:
@@ -96,10 +104,12 @@ class Kubeconfig(BaseStep):
         path: Path = ctx.state.kubeconfig
         if path.exists() and path.stat().st_size > 0:
             return done(f"the kubeconfig is at {path}")
-        return todo(
-            "no kubeconfig yet",
-            Action(f"fetch the kubeconfig into {path}", command=tuple(talosctl.kubeconfig_argv(self.address, ctx.state.talosconfig, path))),
-        )
+        return todo("no kubeconfig yet", *self.planned_actions(ctx))
+
+    def planned_actions(self, ctx: "StepContext") -> tuple[Action, ...]:
+        path: Path = ctx.state.kubeconfig
+        argv = talosctl.kubeconfig_argv(self.address, ctx.state.talosconfig, path)
+        return (Action(f"fetch the kubeconfig into {path}", command=tuple(argv)),)
 
     async def _apply(self, ctx: "StepContext", check: CheckResult) -> None:
         path: Path = ctx.state.kubeconfig
@@ -133,14 +143,20 @@ class KubernetesApi(BaseStep):
         try:
             listed = await ctx.drivers.kube.list(NODES)
         except (ConnectionError, OSError, TransientError) as error:
-            return todo(
-                f"the API at {self.config.api_endpoint_host}:6443 does not answer yet ({error})",
-                Action("wait for the API and every node to register", api_call="LIST/WATCH v1 Node"),
-            )
+            return todo(f"the API at {self.config.api_endpoint_host}:6443 does not answer yet ({error})", *self.planned_actions(ctx))
         ok, text = self._registered({("", o["metadata"]["name"]): o for o in listed.items})
         if ok:
             return done(text + " (NotReady until the CNI runs is expected)")
-        return todo(text, Action("wait for every node to register", api_call="WATCH v1 Node"))
+        return todo(text, *self.planned_actions(ctx))
+
+    def planned_actions(self, ctx: "StepContext") -> tuple[Action, ...]:
+        wanted = expected_node_count(self.config)
+        return (
+            Action(
+                f"wait for the API at {self.config.api_endpoint_host}:6443 and every node to register (NotReady is fine)",
+                api_call=watch_until(NODES, f"{wanted} {'node is' if wanted == 1 else 'nodes are'} registered"),
+            ),
+        )
 
     async def _wait(self, ctx: "StepContext") -> None:
         # A dropped or refused connection is retried inside the wait (the API comes up late).
@@ -205,8 +221,20 @@ class DockerCluster(BaseStep):
                 hint=f"remove it with `talosctl cluster destroy --name {facts.cluster_name}` or use its name",
             )
         client = await ctx.drivers.talos.client_version()
+        return todo("no Docker cluster yet", *self._actions(ctx, client, f"with talosctl {client}"))
+
+    def planned_actions(self, ctx: "StepContext") -> tuple[Action, ...]:
+        """Offline the local talosctl is not asked: the flags are those of a talosctl of the
+        nodes' version (the oldest the tools preflight accepts; 1.12 changed them)."""
+        client = self.config.cluster.talos_version
+        return self._actions(ctx, client, f"flags of talosctl {TalosFeatures.for_version(client).contract}, the nodes' version")
+
+    def _actions(self, ctx: "StepContext", client: str, how: str) -> tuple[Action, ...]:
         argv = talosctl.docker_cluster_argv(client_version=client, network=docker_network(self.config), **self._arguments(ctx))
-        return todo("no Docker cluster yet", Action("create the Docker cluster", command=tuple(argv)))
+        return (
+            Action(f"write the Talos patches ({PATCH_ALL}, {PATCH_CONTROL_PLANE}, {PATCH_WORKER}) into {patches_dir(ctx)}"),
+            Action(f"create the Docker cluster ({how})", command=tuple(argv)),
+        )
 
     async def _apply(self, ctx: "StepContext", check: CheckResult) -> None:
         from talos_platform.engine.files import atomic_write

@@ -13,6 +13,7 @@ from talos_platform.engine.drivers import kube_client
 from talos_platform.engine.drivers.protocols import CRDS, DAEMONSETS, DEPLOYMENTS, NODES, SECRETS, STATEFULSETS
 from talos_platform.engine.errors import PermanentError
 from talos_platform.engine.layers.base import BaseStep, done, todo
+from talos_platform.engine.layers.planned import server_side_apply, watch_until
 from talos_platform.engine.layers.waiting import Objects, WaitTimedOut, condition, condition_true, wait_for_objects
 from talos_platform.engine.plan.step import Action, CheckResult
 
@@ -50,7 +51,22 @@ class RenderRepository(BaseStep):
         wanted = render_tree(self.config)
         if read_tree(ctx.state.rendered) == wanted:
             return done(f"the rendered tree in {ctx.state.rendered} is up to date ({len(wanted)} files)")
-        return todo("the rendered tree is missing or out of date", Action(f"render {len(wanted)} files into {ctx.state.rendered}"))
+        return todo("the rendered tree is missing or out of date", *self._actions(ctx, wanted))
+
+    def planned_actions(self, ctx: "StepContext") -> tuple[Action, ...]:
+        from talos_platform.engine.render import render_tree
+
+        return self._actions(ctx, render_tree(self.config))
+
+    def _actions(self, ctx: "StepContext", tree: dict[str, bytes]) -> tuple[Action, ...]:
+        # No process and no API: the tree is written here, then swapped in as a whole folder.
+        folders = sorted({path.split("/", 1)[0] for path in tree if "/" in path})
+        return (
+            Action(
+                f"render the GitOps tree ({', '.join(folders)}) into {ctx.state.rendered}",
+                api_call=f"write {len(tree)} files into {ctx.state.rendered} (this computer only; the old tree is swapped out whole)",
+            ),
+        )
 
     async def _apply(self, ctx: "StepContext", check: CheckResult) -> None:
         from talos_platform.engine.render import render_repository
@@ -100,14 +116,19 @@ class ApplyBootstrap(BaseStep):
         expected = int(self.config.components.argocd.enabled) + int(self.config.components.cilium.enabled)
         if expected and len(present) == expected:
             return done(f"the bootstrap is already applied ({' and '.join(present)} present)")
+        return todo("the bootstrap is not applied yet", *self.planned_actions(ctx))
+
+    def planned_actions(self, ctx: "StepContext") -> tuple[Action, ...]:
+        """What `Kube.apply_kustomization` runs: build, CRDs, wait, the rest; then this step's wait."""
         folder = bootstrap_dir(ctx)
-        return todo(
-            "the bootstrap is not applied yet",
+        apply = tuple(kube_client.apply_argv(ctx.state.kubeconfig))
+        established = watch_until(CRDS, "every one is Established")
+        return (
             Action(f"build {folder} with Helm charts inflated", command=tuple(kube_client.kustomize_argv(folder))),
-            Action(
-                "apply it server-side, CRDs first (waiting until they are Established), then the rest",
-                command=tuple(kube_client.apply_argv(ctx.state.kubeconfig)),
-            ),
+            Action("apply its CustomResourceDefinitions server-side (objects on stdin)", command=apply),
+            Action("wait until they are Established", api_call=established),
+            Action("apply the rest server-side: Gateway API, Cilium, ArgoCD (objects on stdin)", command=apply),
+            Action("wait until every CRD in the cluster is Established", api_call=established),
         )
 
     async def _apply(self, ctx: "StepContext", check: CheckResult) -> None:
@@ -151,6 +172,16 @@ async def wait_crds_established(ctx: "StepContext", timeout: float) -> None:
 
 def _b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
+
+
+def bootstrap_object_names(config) -> list[tuple[str, str, str]]:
+    """(kind, namespace, name) of `bootstrap_secret_objects`, in its order, without any value:
+    what a plan may show."""
+    from talos_platform.engine.render.cluster_secrets import cluster_secrets
+
+    wanted = cluster_secrets(config)
+    namespaces = list(dict.fromkeys(secret.namespace for secret in wanted))
+    return [("Namespace", "", name) for name in namespaces] + [("Secret", s.namespace, s.name) for s in wanted]
 
 
 def bootstrap_secret_objects(config, secrets) -> list[dict[str, Any]]:
@@ -211,9 +242,22 @@ class BootstrapSecrets(BaseStep):
                 stale.append(f"{meta['namespace']}/{meta['name']}")
         if not stale:
             return done(f"{len(wanted)} bootstrap Secrets are in place")
-        return todo(
-            f"missing or changed: {', '.join(stale)}",
-            *(Action(f"create Secret {name} from the secrets you gave", api_call=f"APPLY v1 Secret {name} (server-side)") for name in stale),
+        return todo(f"missing or changed: {', '.join(stale)}", *self.planned_actions(ctx))
+
+    def planned_actions(self, ctx: "StepContext") -> tuple[Action, ...]:
+        """Every object in one server-side apply (`apply` sends them all; unchanged ones are no-ops)."""
+        from talos_platform.engine.render.cluster_secrets import cluster_secrets
+
+        names = bootstrap_object_names(self.config)
+        if not any(kind == "Secret" for kind, _, _ in names):
+            return (Action("nothing to create: this config needs no bootstrap Secrets"),)
+        sources = ", ".join(dict.fromkeys(f"`{_camel(s.source)}`" for s in cluster_secrets(self.config)))
+        return (
+            Action(
+                f"create the bootstrap Secrets from the secrets you gave ({sources}); values go on stdin, never shown",
+                command=tuple(kube_client.apply_argv(ctx.state.kubeconfig)),
+                api_call=server_side_apply(names),
+            ),
         )
 
     async def _apply(self, ctx: "StepContext", check: CheckResult) -> None:
@@ -280,14 +324,17 @@ class WaitStep(BaseStep):
         ok, text = await self._status(ctx)
         if ok:
             return done(text)
-        return todo(text, Action(self.wait_description, api_call=self.api_call))
+        return todo(text, *self.planned_actions(ctx))
+
+    def planned_actions(self, ctx: "StepContext") -> tuple[Action, ...]:
+        return (Action(self.wait_description, api_call=self.api_call),)
 
 
 class CiliumRollout(WaitStep):
     layer = 1
     timeout = 600
     wait_description = "wait for the Cilium DaemonSet to roll out on every node"
-    api_call = f"WATCH apps/v1 DaemonSet {CILIUM_NAMESPACE}/{CILIUM_DAEMONSET}"
+    api_call = watch_until(DAEMONSETS, "rolled out", name=CILIUM_DAEMONSET, namespace=CILIUM_NAMESPACE)
 
     def __init__(self, config):
         super().__init__(config, step_id="L1.cilium", title="Wait for Cilium", needs=("L1.bootstrap",))
@@ -323,7 +370,7 @@ class NodesReady(WaitStep):
     layer = 1
     timeout = 600
     wait_description = "wait for every node to turn Ready (the CNI is up)"
-    api_call = "WATCH v1 Node"
+    api_call = watch_until(NODES, "every node is Ready")
 
     def __init__(self, config, *, needs: tuple[str, ...] = ("L1.cilium",)):
         super().__init__(config, step_id="L1.nodes-ready", title="Wait for every node to be Ready", needs=needs)
@@ -366,7 +413,17 @@ class ArgoCDAvailable(WaitStep):
     layer = 1
     timeout = 600
     wait_description = "wait for ArgoCD's Deployments and StatefulSet to be Available"
-    api_call = f"WATCH apps/v1 Deployment,StatefulSet -n {ARGOCD_NAMESPACE}"
+    api_call = watch_until(STATEFULSETS, "ready", namespace=ARGOCD_NAMESPACE)
+
+    def planned_actions(self, ctx: "StepContext") -> tuple[Action, ...]:
+        # The application controller (a StatefulSet) first, then the Deployments, as `_wait` does.
+        return (
+            Action("wait for ArgoCD's application controller to be ready", api_call=self.api_call),
+            Action(
+                "then for ArgoCD's Deployments to be Available",
+                api_call=watch_until(DEPLOYMENTS, "Available", namespace=ARGOCD_NAMESPACE),
+            ),
+        )
 
     def __init__(self, config, *, needs: tuple[str, ...] = ("L1.nodes-ready",)):
         super().__init__(config, step_id="L1.argocd", title="Wait for ArgoCD", needs=needs)

@@ -18,6 +18,10 @@ if TYPE_CHECKING:
     from talos_platform.engine.plan.context import StepContext
 
 
+TEMPORARY_CLONE = "<temporary clone>"
+"""Stands for the scratch folder `publish` makes (its name is random) in planned commands."""
+
+
 def is_local_repository(url: str) -> bool:
     return url.startswith("file://") or url.startswith("/") or url.startswith("./") or url.startswith("../")
 
@@ -40,13 +44,21 @@ class PushRepository(BaseStep):
         return {"gitops": self.config.gitops, "config": self.config}
 
     async def _check(self, ctx: "StepContext") -> CheckResult:
-        gitops = self.config.gitops
         # Whether the remote already has this tree is only known by trying; publishing an
         # unchanged tree is a no-op, so the plan always lists it.
-        return todo(
-            "publish the rendered tree",
-            Action(f"commit {ctx.state.rendered} as {gitops.path} on {gitops.branch} and push to {gitops.repo_url}",
-                   command=("git", "push", gitops.repo_url, f"HEAD:refs/heads/{gitops.branch}")),
+        return todo("publish the rendered tree", *self.planned_actions(ctx))
+
+    def planned_actions(self, ctx: "StepContext") -> tuple[Action, ...]:
+        from talos_platform.engine.drivers.git import GIT, ls_remote_args, push_args
+
+        gitops = self.config.gitops
+        folder = "its files" if gitops.path.strip("/") in ("", ".") else gitops.path
+        return (
+            Action(f"look up {gitops.branch} on {gitops.repo_url} (credentials come from an askpass helper, never argv)",
+                   command=(GIT, *ls_remote_args(gitops.repo_url, gitops.branch))),
+            Action(f"in a temporary clone of that branch, replace {folder} with {ctx.state.rendered}, commit "
+                   "(nothing when unchanged) and push",
+                   command=(GIT, *push_args(TEMPORARY_CLONE, gitops.repo_url, gitops.branch))),
         )  # fmt: skip
 
     async def _apply(self, ctx: "StepContext", check: CheckResult) -> None:

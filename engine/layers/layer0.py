@@ -15,6 +15,7 @@ from talos_platform.engine.errors import PermanentError
 from talos_platform.engine.layers.applications import ARGOCD_NAMESPACE, FollowApplications
 from talos_platform.engine.layers.argo import wave_of
 from talos_platform.engine.layers.base import BaseStep, done, todo
+from talos_platform.engine.layers.planned import server_side_apply
 from talos_platform.engine.plan.step import Action, CheckResult
 
 if TYPE_CHECKING:
@@ -37,7 +38,16 @@ def root_application_documents(rendered: Path) -> list[dict[str, Any]]:
     path = rendered / ROOT_APPLICATION_FILE
     if not path.exists():
         raise PermanentError(f"{path} is missing from the rendered tree", hint="run the install from layer 1 (it renders the tree)")
-    return [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
+    return _documents(path.read_text())
+
+
+def _documents(text: str) -> list[dict[str, Any]]:
+    return [doc for doc in yaml.safe_load_all(text) if doc]
+
+
+def _identity(document: dict[str, Any]) -> tuple[str, str, str]:
+    meta = document.get("metadata") or {}
+    return document.get("kind", ""), meta.get("namespace", ARGOCD_NAMESPACE), meta.get("name", "")
 
 
 class RootApplication(BaseStep):
@@ -61,11 +71,20 @@ class RootApplication(BaseStep):
                 missing.append(meta.get("name", ""))
         if not missing:
             return done(f"the root Application {', '.join(d['metadata']['name'] for d in documents)} exists")
-        return todo(
-            f"Application {', '.join(missing)} does not exist yet",
+        return todo(f"Application {', '.join(missing)} does not exist yet", *self._actions(ctx, documents))
+
+    def planned_actions(self, ctx: "StepContext") -> tuple[Action, ...]:
+        # The tree is not rendered yet before an install: the same render tells the documents.
+        from talos_platform.engine.render import render_tree
+
+        return self._actions(ctx, _documents(render_tree(self.config)[ROOT_APPLICATION_FILE].decode()))
+
+    def _actions(self, ctx: "StepContext", documents: list[dict[str, Any]]) -> tuple[Action, ...]:
+        return (
             Action(
-                f"apply {ctx.state.rendered / ROOT_APPLICATION_FILE} server-side",
+                f"apply {ctx.state.rendered / ROOT_APPLICATION_FILE} server-side (objects on stdin)",
                 command=tuple(kube_client.apply_argv(ctx.state.kubeconfig)),
+                api_call=server_side_apply(_identity(document) for document in documents),
             ),
         )
 

@@ -13,6 +13,7 @@ from talos_platform.engine.errors import PermanentError
 from talos_platform.engine.layers.applications import FollowApplications
 from talos_platform.engine.layers.argo import name_of
 from talos_platform.engine.layers.base import BaseStep, done, todo
+from talos_platform.engine.layers.planned import vault_call, watch_until
 from talos_platform.engine.layers.waiting import Objects, WaitTimedOut, wait_for_objects
 from talos_platform.engine.plan.step import Action
 
@@ -37,6 +38,24 @@ def vault_secret_payloads(secrets) -> dict[str, dict[str, str]]:
         if data:
             payloads[path] = data
     return payloads
+
+
+def planned_secret_fields(config) -> dict[str, list[str]]:
+    """Path -> field names for the secrets `config` needs (what `vault_secret_payloads` will hold
+    once they are given)."""
+    from talos_platform.engine.config.secrets import required_secrets
+
+    needed = {_snake(name) for name in required_secrets(config)}
+    planned = {}
+    for path, fields in VAULT_SECRET_PATHS.items():
+        names = [key for key, attribute in fields.items() if attribute in needed]
+        if names:
+            planned[path] = names
+    return planned
+
+
+def _snake(camel: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in camel)
 
 
 def read_vault_init(ctx: "StepContext") -> dict[str, Any] | None:
@@ -80,7 +99,13 @@ class VaultRunning(BaseStep):
         ok, text = pod_running({(VAULT_NAMESPACE, VAULT_POD): pod} if pod else {})
         if ok:
             return done(text)
-        return todo(text, Action("wait for the Vault pod to run", api_call=f"WATCH v1 Pod -n {VAULT_NAMESPACE}"))
+        return todo(text, *self.planned_actions(ctx))
+
+    def planned_actions(self, ctx: "StepContext") -> tuple[Action, ...]:
+        return (
+            Action(f"wait for the Vault pod {VAULT_NAMESPACE}/{VAULT_POD} to run (it stays unready while sealed)",
+                   api_call=watch_until(PODS, "it is Running", name=VAULT_POD, namespace=VAULT_NAMESPACE)),
+        )  # fmt: skip
 
     async def _wait(self, ctx):
         try:
@@ -116,11 +141,13 @@ class VaultInitialise(BaseStep):
                 f"{ctx.state.vault_init} (mode 0600) and run again; otherwise delete Vault's data volume "
                 "(this erases everything stored in it) so it can be initialised afresh",
             )
-        return todo(
-            "Vault is not initialised",
+        return todo("Vault is not initialised", *self.planned_actions(ctx))
+
+    def planned_actions(self, ctx: "StepContext") -> tuple[Action, ...]:
+        return (
             Action(
                 f"initialise Vault with {KEY_SHARES} key shares, threshold {KEY_THRESHOLD}; save them 0600 to {ctx.state.vault_init}",
-                api_call="PUT /v1/sys/init",
+                api_call=vault_call("PUT", "/v1/sys/init"),
             ),
         )
 
@@ -141,7 +168,13 @@ class VaultUnseal(BaseStep):
         status = await vault_driver(ctx).status()
         if not status.sealed:
             return done("Vault is unsealed")
-        return todo("Vault is sealed", Action(f"unseal Vault with {KEY_THRESHOLD} of its keys", api_call="PUT /v1/sys/unseal"))
+        return todo("Vault is sealed", *self.planned_actions(ctx))
+
+    def planned_actions(self, ctx: "StepContext") -> tuple[Action, ...]:
+        return (
+            Action(f"unseal Vault with {KEY_THRESHOLD} of its saved keys, one call per key",
+                   api_call=vault_call("PUT", "/v1/sys/unseal")),
+        )  # fmt: skip
 
     async def _apply(self, ctx, check):
         material = read_vault_init(ctx)
@@ -174,9 +207,19 @@ class VaultKubernetesAuth(BaseStep):
         super().__init__(config, step_id="L3.vault-kubernetes-auth", title="Enable Vault's Kubernetes auth", needs=("L3.vault-unseal",))
 
     async def _check(self, ctx):
-        return todo(
-            "Vault's auth settings are written on every run (idempotent)",
-            Action("enable the kubernetes auth method, its config and the operator's role and policy", api_call="POST /v1/sys/auth/kubernetes"),
+        return todo("Vault's auth settings are written on every run (idempotent)", *self.planned_actions(ctx))
+
+    def planned_actions(self, ctx: "StepContext") -> tuple[Action, ...]:
+        from talos_platform.engine.drivers.vault import KV_MOUNT, SECRETS_POLICY
+        from talos_platform.engine.render.platform_services import VAULT_KUBERNETES_AUTH_MOUNT as MOUNT
+        from talos_platform.engine.render.platform_services import VAULT_OPERATOR_ROLE
+
+        return (
+            Action("enable the kubernetes auth method (when it is not yet)", api_call=vault_call("POST", f"/v1/sys/auth/{MOUNT}")),
+            Action("point it at the cluster's API server", api_call=vault_call("POST", f"/v1/auth/{MOUNT}/config")),
+            Action(f"mount the KV version 2 store at {KV_MOUNT}/ (when it is not yet)", api_call=vault_call("POST", f"/v1/sys/mounts/{KV_MOUNT}")),
+            Action("write the policy that reads the platform's secrets", api_call=vault_call("PUT", f"/v1/sys/policies/acl/{SECRETS_POLICY}")),
+            Action("write the operator's role", api_call=vault_call("POST", f"/v1/auth/{MOUNT}/role/{VAULT_OPERATOR_ROLE}")),
         )
 
     async def _apply(self, ctx, check):
@@ -196,9 +239,22 @@ class VaultSecrets(BaseStep):
         payloads = vault_secret_payloads(ctx.secrets)
         if not payloads:
             return done("no secrets to load")
-        return todo(
-            f"{len(payloads)} secret paths to write",
-            *(Action(f"write secret/{path} ({', '.join(sorted(data))})", api_call=f"POST /v1/secret/data/{path}") for path, data in payloads.items()),
+        return todo(f"{len(payloads)} secret paths to write", *self._actions(payloads))
+
+    def planned_actions(self, ctx: "StepContext") -> tuple[Action, ...]:
+        """The paths of the secrets given; with none given (a plan made before they exist), the
+        paths of the secrets this config needs. Field names only: never a value."""
+        payloads = vault_secret_payloads(ctx.secrets) or planned_secret_fields(self.config)
+        if not payloads:
+            return (Action("nothing to write: no secrets were given and this config needs none"),)
+        return self._actions(payloads)
+
+    def _actions(self, payloads: dict[str, Any]) -> tuple[Action, ...]:
+        from talos_platform.engine.drivers.vault import KV_MOUNT
+
+        return tuple(
+            Action(f"write {KV_MOUNT}/{path} ({', '.join(sorted(data))})", api_call=vault_call("POST", f"/v1/{KV_MOUNT}/data/{path}"))
+            for path, data in payloads.items()
         )
 
     async def _apply(self, ctx, check):

@@ -54,6 +54,15 @@ class ToolsPreflight(BaseStep):
         ctx.output(summary)
         return done(summary, versions=versions)
 
+    def planned_actions(self, ctx: "StepContext") -> tuple[Action, ...]:
+        from talos_platform.engine.drivers.real import tool_version_argv
+
+        need = TalosFeatures.for_version(self.config.cluster.talos_version).contract
+        return (
+            Action(f"ask talosctl for its version (it must be {need} or newer)", command=tuple(talosctl.version_client_argv())),
+            *(Action(f"ask {tool} for its version", command=tuple(tool_version_argv(tool))) for tool in REQUIRED_TOOLS[1:]),
+        )
+
     def _check_talosctl_is_new_enough(self, client: str) -> None:
         """talosctl renders configs for its own version or older ones (`--talos-version`), never
         for newer nodes: an older talosctl must be replaced before anything is generated."""
@@ -80,6 +89,16 @@ async def maintenance_or_configured(ctx: "StepContext", address: str) -> TalosNo
     return configured if configured.reachable else facts
 
 
+def maintenance_read(config, node: Node, why: str) -> Action:
+    """The first read `maintenance_or_configured` makes: the node's disks, over the maintenance API
+    (a node waiting for its config answers there)."""
+    address = config.node_ip(node)
+    return Action(
+        f"ask {node.name} ({address}) for its disks in maintenance mode; {why}",
+        command=tuple(talosctl.get_argv("disks", address, insecure=True, talosconfig=None)),
+    )
+
+
 class NodePreflight(BaseStep):
     """The node answers on the Talos API, in maintenance mode with its install disk present, or
     already configured as a member of this cluster."""
@@ -93,6 +112,9 @@ class NodePreflight(BaseStep):
 
     def inputs(self) -> Any:
         return {"node": self.node, "cluster": self.config.cluster.name}
+
+    def planned_actions(self, ctx: "StepContext") -> tuple[Action, ...]:
+        return (maintenance_read(self.config, self.node, f"it must list {self.node.install_disk}"),)
 
     async def _check(self, ctx: "StepContext") -> CheckResult:
         address = self.config.node_ip(self.node)
@@ -143,6 +165,17 @@ class VipPreflight(BaseStep):
     def inputs(self) -> Any:
         return {"vip": self.config.cluster.vip, "control_planes": [n.address for n in self.config.control_planes]}
 
+    def planned_actions(self, ctx: "StepContext") -> tuple[Action, ...]:
+        vip = self.config.cluster.vip
+        ports = (talosctl.TALOS_API_PORT, talosctl.KUBERNETES_API_PORT)
+        return (
+            *(maintenance_read(self.config, node, "the VIP is only checked while every control plane waits")
+              for node in self.config.control_planes),
+            Action(f"nothing may answer on the VIP {vip} yet",
+                   api_call="TCP connect " + ", ".join(f"{vip}:{port}" for port in ports) + " (each must fail)"),
+            Action(f"nothing may answer a ping on the VIP {vip} either", command=tuple(talosctl.ping_argv(str(vip)))),
+        )  # fmt: skip
+
     async def _check(self, ctx: "StepContext") -> CheckResult:
         vip = self.config.cluster.vip
         assert vip
@@ -161,6 +194,11 @@ class VipPreflight(BaseStep):
 # --- secrets bundle and machine configs -----------------------------------------------------------
 
 
+def bundle_scratch(path: Path) -> Path:
+    """Where talosctl writes the bundle before it is stored 0600 (talosctl sets its own mode)."""
+    return path.with_name(f".{path.name}.new")
+
+
 class SecretsBundle(BaseStep):
     """The Talos secrets bundle (the cluster's PKI): generated once, never overwritten."""
 
@@ -177,9 +215,15 @@ class SecretsBundle(BaseStep):
         path: Path = ctx.state.talos_secrets
         if path.exists():
             return done(f"the secrets bundle exists at {path}; it is kept")
-        return todo(
-            "no secrets bundle yet",
-            Action(f"generate the secrets bundle into {path}", command=tuple(talosctl.gen_secrets_argv(path))),
+        return todo("no secrets bundle yet", *self.planned_actions(ctx))
+
+    def planned_actions(self, ctx: "StepContext") -> tuple[Action, ...]:
+        path: Path = ctx.state.talos_secrets
+        return (
+            Action(
+                f"generate the secrets bundle, then keep it 0600 as {path}",
+                command=tuple(talosctl.gen_secrets_argv(bundle_scratch(path))),
+            ),
         )
 
     async def _apply(self, ctx: "StepContext", check: CheckResult) -> None:
@@ -187,7 +231,7 @@ class SecretsBundle(BaseStep):
         if path.exists():
             return
         path.parent.mkdir(parents=True, exist_ok=True)
-        scratch = path.with_name(f".{path.name}.new")
+        scratch = bundle_scratch(path)
         scratch.unlink(missing_ok=True)
         try:
             await ctx.drivers.talos.generate_secrets(scratch)
@@ -267,15 +311,19 @@ class MachineConfigs(BaseStep):
         marker = folder / self.digest_file
         if all(p.exists() for p in outputs) and marker.exists() and marker.read_text().strip() == self._digest(patches):
             return done("machine configs are up to date with the config and patches", patches=patches)
+        return todo("machine configs are missing or the config changed", *self._actions(ctx, patches), patches=patches)
+
+    def planned_actions(self, ctx: "StepContext") -> tuple[Action, ...]:
+        return self._actions(ctx, rendered_patches(self.config))
+
+    def _actions(self, ctx: "StepContext", patches: dict[str, str]) -> tuple[Action, ...]:
         argv = talosctl.gen_config_argv(**self._arguments(ctx))
-        return todo(
-            "machine configs are missing or the config changed",
+        return (
             Action(f"write the Talos patches ({', '.join(sorted(patches))}) into {patches_dir(ctx)}"),
             Action(
-                f"generate machine configs for Talos {self.config.cluster.talos_version} into {folder}",
+                f"generate machine configs for Talos {self.config.cluster.talos_version} into {ctx.state.talos_dir}",
                 command=tuple(argv),
             ),
-            patches=patches,
         )
 
     async def _apply(self, ctx: "StepContext", check: CheckResult) -> None:
@@ -343,11 +391,24 @@ class ApplyConfig(BaseStep):
                 f"node {self.node.name} ({address}) is neither in maintenance mode nor part of this cluster",
                 hint="reset the node (`talosctl reset`) or boot it from the Talos image, then run again",
             )
+        return todo(f"{self.node.name} waits in maintenance mode", *self.planned_actions(ctx))
+
+    def planned_actions(self, ctx: "StepContext") -> tuple[Action, ...]:
+        """A node waiting in maintenance mode gets its config without certificates, then comes
+        back as a member of this cluster."""
+        address = self.config.node_ip(self.node)
         patches = node_patch_files(ctx, self.config, self.node)
-        argv = talosctl.apply_config_argv(address, self._config_file(ctx), insecure=True, patches=patches)
-        return todo(
-            f"{self.node.name} waits in maintenance mode",
+        argv = talosctl.apply_config_argv(
+            address, self._config_file(ctx), insecure=True, talosconfig=ctx.state.talosconfig, patches=patches
+        )
+        wait = talosctl.get_argv("info", address, insecure=False, talosconfig=ctx.state.talosconfig)
+        return (
             Action(f"apply the {self.node.role.value} config to {self.node.name} ({address})", command=tuple(argv)),
+            Action(
+                f"wait until {self.node.name} installed, rebooted and answers as a member of {self.config.cluster.name} "
+                f"(asked every {POLL_SECONDS:g}s)",
+                command=tuple(wait),
+            ),
         )
 
     async def _apply(self, ctx: "StepContext", check: CheckResult) -> None:
@@ -403,8 +464,11 @@ class TalosconfigEndpoints(BaseStep):
         current = talosctl.read_talosconfig_endpoints(ctx.state.talosconfig)
         if current == endpoints:
             return done(f"talosconfig endpoints are {', '.join(endpoints)}")
-        return todo(
-            f"talosconfig endpoints are {current or 'unset'}",
+        return todo(f"talosconfig endpoints are {current or 'unset'}", *self.planned_actions(ctx))
+
+    def planned_actions(self, ctx: "StepContext") -> tuple[Action, ...]:
+        endpoints = self._endpoints()
+        return (
             Action("set talosctl endpoints", command=tuple(talosctl.config_endpoint_argv(ctx.state.talosconfig, endpoints))),
             Action("set talosctl default nodes", command=tuple(talosctl.config_node_argv(ctx.state.talosconfig, endpoints))),
         )

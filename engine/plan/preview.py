@@ -88,8 +88,9 @@ async def _offline(step: Step, context: StepContext) -> StepPreview:
             check = None
         if check is None or check.done:
             return _preview(step, TO_DO, "this step cannot list its commands without contacting the machines")
-        actions = check.actions
-    return _preview(step, TO_DO, "offline plan: nothing was checked", actions)
+        return _preview(step, TO_DO, "", check.actions)
+    # The plan's heading says it is offline: no per-step reason is needed.
+    return _preview(step, TO_DO, "", actions)
 
 
 async def _online(step: Step, context: StepContext, state_of: dict[str, str]) -> StepPreview:

@@ -115,7 +115,7 @@ async def test_secrets_bundle_is_generated_once_0600_and_never_again(tmp_path):
     ctx, _ = make_context(config, tmp_path, talos=fake)
     step = talos.SecretsBundle(config)
     first = await step.check(ctx)
-    assert [a.command for a in first.actions] == [("talosctl", "gen", "secrets", "--output-file", str(ctx.state.talos_secrets))]
+    assert [a.command for a in first.actions] == [("talosctl", "gen", "secrets", "--output-file", str(talos.bundle_scratch(ctx.state.talos_secrets)))]
     await step.apply(ctx, first)
     assert stat.S_IMODE(ctx.state.talos_secrets.stat().st_mode) == 0o600
     fake.calls.clear()
@@ -173,10 +173,11 @@ async def test_apply_config_to_a_node_in_maintenance_mode(tmp_path):
     step = talos.ApplyConfig(config, config.node_named("cp-1"))
     result = await step.check(ctx)
     patch = ctx.state.talos_dir / "patches" / "nodes" / "cp-1.yaml"
-    assert [a.command for a in result.actions] == [
+    assert [a.command for a in result.actions][:1] == [
         ("talosctl", "apply-config", "--insecure", "--nodes", CP, "--file", str(ctx.state.talos_dir / "controlplane.yaml"),
          "--config-patch", f"@{patch}")
     ]  # fmt: skip
+    assert "get" in result.actions[1].command and "info" in result.actions[1].command  # then the wait's read
     await step.apply(ctx, result)
     assert fake.changes() == [("apply_config", CP, ctx.state.talos_dir / "controlplane.yaml", True, (patch,))]
 
@@ -300,7 +301,7 @@ async def test_docker_cluster_is_created_once_with_the_patches(tmp_path):
     ctx, _ = make_context(config, tmp_path, talos=fake)
     step = bootstrap.DockerCluster(config)
     result = await step.check(ctx)
-    command = result.actions[0].command
+    command = result.actions[-1].command
     assert command[:4] == ("talosctl", "cluster", "create", "docker")
     assert command[command.index("--config-patch") + 1].endswith("patches/all.yaml")
     assert command[command.index("--config-patch-controlplanes") + 1].endswith("patches/controlplane.yaml")
@@ -315,7 +316,7 @@ async def test_docker_on_an_older_talosctl_uses_the_provisioner_flag_and_talos_v
     config = platform_config(vip=None, workers=0)
     config.cluster.platform = "docker"
     ctx, _ = make_context(config, tmp_path, talos=FakeTalos(version="v1.11.5"))
-    command = (await bootstrap.DockerCluster(config).check(ctx)).actions[0].command
+    command = (await bootstrap.DockerCluster(config).check(ctx)).actions[-1].command
     assert command[3:5] == ("--provisioner", "docker")
     assert command[command.index("--talos-version") + 1] == "v1.11"
     assert command[command.index("--cidr") + 1] == "10.0.0.0/24"
