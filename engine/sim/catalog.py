@@ -148,33 +148,9 @@ def component_for_url(url: str) -> Component | None:
 
 
 @dataclass(frozen=True)
-class LayerZeroApp:
-    name: str
-    wave: int
-    component: str
-
-
-# ARCHITECTURE.md section 1: the layer-0 app-of-apps and its waves; used to build the GitOps
-# tree of an already-installed simulated platform.
-LAYER_ZERO: tuple[LayerZeroApp, ...] = (
-    LayerZeroApp("gateway-api", -100, "gateway-api"),
-    LayerZeroApp("cilium", -99, "cilium"),
-    LayerZeroApp("cert-manager", -98, "cert-manager"),
-    LayerZeroApp("external-dns", -97, "external-dns"),
-    LayerZeroApp("argocd", -96, "argocd"),
-)
-PLATFORM_APPS: tuple[LayerZeroApp, ...] = (
-    LayerZeroApp("vault", 0, "vault"),
-    LayerZeroApp("vault-secrets-operator", 1, "vault-secrets-operator"),
-    LayerZeroApp("monitoring", 0, "kube-prometheus-stack"),
-    LayerZeroApp("cloudflare-tunnel", 0, "cloudflared"),
-)
-
-DEFAULT_TAGS = {"hashicorp/vault": "1.20.4"}
-
-
-@dataclass(frozen=True)
 class NodeSpec:
+    """The hardware of a simulated machine."""
+
     cpu_cores: int = 8
     memory_bytes: int = 32 * 1024**3
     disks: tuple[str, ...] = field(default=("/dev/sda", "/dev/nvme0n1"))
