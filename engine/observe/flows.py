@@ -22,6 +22,23 @@ def endpoint_label(endpoint: FlowEndpoint, ip: str) -> str:
     return ip or (endpoint.labels[0] if endpoint.labels else "unknown")
 
 
+def workload_label(label: str) -> str:
+    """`namespace/pod` -> `namespace/workload`: the generated suffixes of Deployment pods
+    (`-<replicaset hash>-<5 chars>`) and DaemonSet/Job pods (`-<5 chars>`) are dropped, so drops
+    from many replicas add up to one pair. StatefulSet pods (`-0`, `-1`) keep their name."""
+    namespace, slash, pod = label.rpartition("/")
+    parts = pod.split("-")
+    if len(parts) >= 3 and len(parts[-1]) == 5 and 6 <= len(parts[-2]) <= 10 and any(c.isdigit() for c in parts[-2] + parts[-1]):
+        pod = "-".join(parts[:-2])
+    elif len(parts) >= 2 and len(parts[-1]) == 5 and any(c.isdigit() for c in parts[-1]):
+        pod = "-".join(parts[:-1])
+    return f"{namespace}{slash}{pod}"
+
+
+def _pair(view: FlowView) -> tuple[str, str, str]:
+    return workload_label(view.source), workload_label(view.destination), view.drop_reason or "unknown"
+
+
 def flow_view(flow: Flow) -> FlowView:
     return FlowView(
         time=flow.time,
@@ -57,7 +74,7 @@ class FlowBuffer:
             self._forget(self._flows.popleft())
         self._flows.append(view)
         if view.verdict == "DROPPED":
-            self._dropped[(view.source, view.destination, view.drop_reason or "unknown")] += 1
+            self._dropped[_pair(view)] += 1
         if view.verdict in ("DROPPED", "ERROR"):
             self._recent_dropped.append(view)
         self.total_flows += 1
@@ -71,7 +88,7 @@ class FlowBuffer:
 
     def _forget(self, view: FlowView) -> None:
         if view.verdict == "DROPPED":
-            key = (view.source, view.destination, view.drop_reason or "unknown")
+            key = _pair(view)
             self._dropped[key] -= 1
             if self._dropped[key] <= 0:
                 del self._dropped[key]
