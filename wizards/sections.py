@@ -72,23 +72,33 @@ def _version(text: str) -> str:
     return value
 
 
-def version_field(path: str, message: str, model_default: str, note: Callable[[Answers], str]) -> Question:
-    """A select of the known-good versions with "another version" leading to a checked text."""
+def _minor_of(version: str) -> str | None:
+    try:
+        return "v%d.%d" % minor(version)
+    except VersionError:
+        return None
+
+
+def version_field(path: str, message: str, model_default: str, minors: Callable[[Answers], list[str]]) -> Question:
+    """A select of the current and recommended versions, then every other supported minor
+    (`v1.12.…`: the patch is typed, checked as typed), then "another version"."""
 
     def ask(answers: Answers, console: Console) -> Any:
         current = answers.get(path) or model_default
         while True:
             offered = list(dict.fromkeys([current, model_default]))
-            choices = [
-                Choice(f"{v}{' (recommended)' if v == model_default else ''}", value=v) for v in offered
-            ]
+            choices = [Choice(f"{v}{' (recommended)' if v == model_default else ''}", value=v) for v in offered]
+            taken = {_minor_of(v) for v in offered}
+            choices += [Choice(f"{m}.…  (type the patch release)", value=f"{m}.") for m in minors(answers) if m not in taken]
             choices.append(Choice("another version…", value=OTHER_VERSION))
-            picked = prompts.ask_select(message, choices, default=current, instruction=note(answers))
+            supported = ", ".join(minors(answers))
+            picked = prompts.ask_select(message, choices, default=current, instruction=f"(supported: {supported})" if supported else None)
             if picked is BACK:
                 return BACK
-            if picked == OTHER_VERSION:
-                outcome = text_field(path, f"{message} (vMAJOR.MINOR.PATCH)", parse=_version).ask(answers, console)
-                if outcome is BACK:
+            if picked == OTHER_VERSION or picked.endswith("."):
+                start = picked if picked.endswith(".") else current
+                typed = text_field(path, f"{message} (vMAJOR.MINOR.PATCH)", default=lambda a: start, parse=_version)
+                if typed.ask(answers, console) is BACK:
                     continue
                 return DONE
             refused = checks.errors(checks.problems_for(answers, path, picked))
@@ -101,18 +111,15 @@ def version_field(path: str, message: str, model_default: str, note: Callable[[A
     return Question(path, ask)
 
 
-def _talos_note(answers: Answers) -> str:
-    return f"(supported: {', '.join(supported_talos_versions())})"
+def _talos_minors(answers: Answers) -> list[str]:
+    return supported_talos_versions()
 
 
-def _kubernetes_note(answers: Answers) -> str:
-    talos = answers.get("cluster.talosVersion") or ""
+def _kubernetes_minors(answers: Answers) -> list[str]:
     try:
-        supported = kubernetes_supported_by(talos)
-        talos_minor = "v%d.%d" % minor(talos)
+        return kubernetes_supported_by(answers.get("cluster.talosVersion") or "")
     except VersionError:
-        return ""
-    return f"(Talos {talos_minor} runs Kubernetes {', '.join(supported)})" if supported else ""
+        return []
 
 
 def _platform_choices(answers: Answers) -> list[Choice]:
@@ -138,13 +145,13 @@ def cluster_questions(answers: Answers) -> list[Question]:
         ),
         choice_field("cluster.platform", "Platform", _platform_choices, then=_platform_chosen),
         version_field(
-            "cluster.talosVersion", "Talos version", Cluster.model_fields["talos_version"].default, _talos_note
+            "cluster.talosVersion", "Talos version", Cluster.model_fields["talos_version"].default, _talos_minors
         ),
         version_field(
             "cluster.kubernetesVersion",
             "Kubernetes version",
             Cluster.model_fields["kubernetes_version"].default,
-            _kubernetes_note,
+            _kubernetes_minors,
         ),
     ]
 

@@ -209,8 +209,8 @@ def test_editing_an_existing_config_changes_only_what_was_changed(drive, folder)
     steps = [
         expect("? Cluster name"),
         expect("? Platform"),
-        expect("? Talos version", DOWN + ENTER),  # another version…
-        expect("? Talos version (vMAJOR.MINOR.PATCH)", typed("v1.12.1")),
+        expect("? Talos version", DOWN * 2 + ENTER),  # v1.12.…
+        expect("? Talos version (vMAJOR.MINOR.PATCH)", "1" + ENTER),  # the prompt starts at "v1.12."
         expect("? Kubernetes version"),
         *[step for n in range(1, 5) for step in metal_node(n, control_plane=n < 4, another=False) if "Add another" not in step.wait_for],
         expect("? Add another node?", "n"),
