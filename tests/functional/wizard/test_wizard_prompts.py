@@ -332,3 +332,14 @@ def test_going_back_from_a_node_just_added_takes_it_away(drive):
     config = _config(run)
     assert [node["name"] for node in config["nodes"]] == ["cp-1"]
     assert "vip" not in config["cluster"]
+
+
+def test_ctrl_c_at_the_install_question_keeps_the_files_and_starts_nothing(drive):
+    from talos_platform.commands import guided
+
+    run = drive([*happy_path(), expect("Install plan", ""), expect("? Start the install now?", CTRL_C)], hand_over=guided.hand_over)
+
+    assert run.code == 130
+    assert "install not started (the files above are kept)" in run.screen
+    assert run.config_file.read_bytes() == (EXPECTED / "happy-path.yaml").read_bytes()
+    assert not (run.state / "runs").exists()
