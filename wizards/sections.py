@@ -334,7 +334,12 @@ def domain_questions(answers: Answers) -> list[Question]:
     return [
         text_field("domain.base", "Base domain of the platform's services", parse=required("a domain"),
                    instruction="(e.g. example.com)"),
-        text_field("domain.acmeEmail", "E-mail for Let's Encrypt notices", parse=required("an e-mail address")),
+        text_field(
+            "domain.acmeEmail",
+            "E-mail for Let's Encrypt notices",
+            default=lambda a: a.get("domain.acmeEmail") or (f"admin@{a.get('domain.base')}" if a.get("domain.base") else ""),
+            parse=required("an e-mail address"),
+        ),
     ]
 
 
