@@ -22,15 +22,23 @@ def endpoint_label(endpoint: FlowEndpoint, ip: str) -> str:
     return ip or (endpoint.labels[0] if endpoint.labels else "unknown")
 
 
+GENERATED_CHARACTERS = frozenset("bcdfghjklmnpqrstvwxz2456789")
+"""Kubernetes writes generated name suffixes with these (no vowels, no look-alike digits)."""
+
+
+def _generated(part: str, lengths: range) -> bool:
+    return len(part) in lengths and all(c in GENERATED_CHARACTERS for c in part)
+
+
 def workload_label(label: str) -> str:
     """`namespace/pod` -> `namespace/workload`: the generated suffixes of Deployment pods
     (`-<replicaset hash>-<5 chars>`) and DaemonSet/Job pods (`-<5 chars>`) are dropped, so drops
     from many replicas add up to one pair. StatefulSet pods (`-0`, `-1`) keep their name."""
     namespace, slash, pod = label.rpartition("/")
     parts = pod.split("-")
-    if len(parts) >= 3 and len(parts[-1]) == 5 and 6 <= len(parts[-2]) <= 10 and any(c.isdigit() for c in parts[-2] + parts[-1]):
+    if len(parts) >= 3 and _generated(parts[-1], range(5, 6)) and _generated(parts[-2], range(6, 11)):
         pod = "-".join(parts[:-2])
-    elif len(parts) >= 2 and len(parts[-1]) == 5 and any(c.isdigit() for c in parts[-1]):
+    elif len(parts) >= 2 and _generated(parts[-1], range(5, 6)):
         pod = "-".join(parts[:-1])
     return f"{namespace}{slash}{pod}"
 
