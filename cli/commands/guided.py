@@ -11,8 +11,18 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
 from talos_platform.engine.errors import UserError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from talos_platform.commands.install import Target
+    from talos_platform.engine.session import InstallSession
+    from talos_platform.wizards.answers import Answers
+    from talos_platform.wizards.files import WrittenFiles
+    from talos_platform.wizards.guided import GuidedOptions
 
 HEADLESS_HINT = "run headless with `talos-platform install --yes --config FILE` (write FILE by hand or with the wizard on a terminal)"
 
@@ -71,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     return run_guided(options, Console(), hand_over=hand_over)
 
 
-def hand_over(written, answers, options, console) -> int:  # noqa: ANN001 - see wizards.guided.HandOver
+def hand_over(written: "WrittenFiles", answers: "Answers", options: "GuidedOptions", console: "Console") -> int:
     """Files are written: build the install exactly as `install` would, show its plan, ask,
     then run it (in the TUI when there is one, else with the headless progress)."""
     from talos_platform import exit_codes
@@ -115,7 +125,7 @@ def hand_over(written, answers, options, console) -> int:  # noqa: ANN001 - see 
 TUI_OUTCOME_EXIT_CODES = {"succeeded": 0, "failed": 1, "interrupted": 130, "not-started": 130}
 
 
-def _run_install(session, new_session, target) -> int:  # noqa: ANN001
+def _run_install(session: "InstallSession", new_session: Callable[[], "InstallSession"], target: "Target") -> int:
     """In the TUI when it is installed (live panes), otherwise the headless progress display.
     Ctrl-C / q stops the install cleanly either way; running again resumes."""
     try:
