@@ -18,6 +18,9 @@ from talos_platform.engine.sim.store import Watcher, clone, render
 
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
+# How often a quiet watch gets a BOOKMARK, like the API server's watch cache.
+BOOKMARK_SECONDS = 60.0
+
 # Reads take a little virtual time, like a round trip would.
 _REQUEST_SECONDS = 0.05
 
@@ -105,14 +108,21 @@ class SimulatedKube:
             for event in backlog:
                 yield event
             deadline = clock.now() + timeout_seconds
+            next_bookmark = clock.now() + BOOKMARK_SECONDS
             while True:
                 remaining = deadline - clock.now()
                 if remaining <= 0:
                     return
                 try:
-                    item = await clock.wait_for(watcher.queue.get(), remaining)
+                    item = await clock.wait_for(watcher.queue.get(), min(remaining, next_bookmark - clock.now()))
                 except TimeoutError:
-                    return
+                    if clock.now() >= next_bookmark and watcher.queue.empty():
+                        # The client asks for bookmarks (allowWatchBookmarks): a quiet watch still
+                        # hears the current resourceVersion now and then.
+                        next_bookmark = clock.now() + BOOKMARK_SECONDS
+                        yield WatchEvent("BOOKMARK", {"kind": resource.kind, "apiVersion": resource.api_version,
+                                                      "metadata": {"resourceVersion": str(model.store.revision)}})
+                    continue
                 if isinstance(item, BaseException):
                     raise _unavailable(item) if isinstance(item, ApiUnavailable) else item
                 if item is None:

@@ -212,13 +212,13 @@ class PlatformModel:
         for machine in self.machines.values():
             if machine.stage == RUNNING:
                 self._schedule_kubelet(machine)
-        for fault in self._outage_faults:
-            if fault.trigger == "apiUp":
-                self.later(fault.delay, lambda f=fault: self.start_outage(f.duration))
         if not self.day_two_deferred:
             self.schedule_day_two_faults()
 
     def schedule_day_two_faults(self) -> None:
+        for fault in self._outage_faults:
+            if fault.trigger == "apiUp":
+                self.later(fault.delay, lambda f=fault: self.start_outage(f.duration))
         for fault in self.scenario.fault(NodeDown):
             self.later(fault.after, lambda name=fault.node: self.power_off(name))
 

@@ -136,8 +136,8 @@ class DropBurst(ScenarioModel):
 class ApiOutage(ScenarioModel):
     type: Literal["apiOutage"]
     trigger: Literal["apiUp", "firstApply"] = "firstApply"
-    """`firstApply`: the API goes away when the engine first applies objects; `apiUp`: when the
-    API server first answers."""
+    """`firstApply`: the API goes away when the engine first applies objects; `apiUp`: `delay`
+    seconds after the API server first answers (or after an installed platform was handed over)."""
     delay: float = 0.0
     duration: float = 60.0
 

@@ -69,18 +69,24 @@ async def test_watch_streams_changes_after_a_version_and_410_for_a_too_old_one(t
     listed = await kube.list(NODES)
     seen = []
 
+    bookmarks = []
+
     async def follow():
         async for event in kube.watch(NODES, listed.resource_version, timeout_seconds=600):
+            if event.type == "BOOKMARK":
+                bookmarks.append(int(event.object["metadata"]["resourceVersion"]))
+                continue
             seen.append((event.type, event.object["metadata"]["name"], event.object["metadata"]["resourceVersion"]))
 
     await follow()  # ends after its timeout, like the server closes a watch
     assert seen and {t for t, _, _ in seen} <= {"ADDED", "MODIFIED"}
+    assert len(bookmarks) >= 5 and bookmarks == sorted(bookmarks)  # a quiet watch still hears the version
     assert ("ADDED", "cp-1") in {(t, n) for t, n, _ in seen}
     versions = [int(v) for _, _, v in seen]
     assert versions == sorted(versions) and versions[0] > int(listed.resource_version)
 
     # Replaying from an old version repeats the same changes; past the history it is 410.
-    replay = [e async for e in kube.watch(NODES, listed.resource_version, timeout_seconds=1)]
+    replay = [e async for e in kube.watch(NODES, listed.resource_version, timeout_seconds=1) if e.type != "BOOKMARK"]
     assert [(e.type, e.object["metadata"]["resourceVersion"]) for e in replay] == [(t, v) for t, _, v in seen]
     platform.model.store.forget_history()
     with pytest.raises(WatchExpired):

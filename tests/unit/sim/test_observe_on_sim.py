@@ -52,3 +52,20 @@ async def test_a_node_that_loses_power_shows_as_unreachable_and_the_rest_stays_v
     ready = next(c for c in node["status"]["conditions"] if c["type"] == "Ready")
     assert ready["status"] == "Unknown" and ready["reason"] == "NodeStatusUnknown"
     assert {t["key"] for t in node["spec"]["taints"]} == {"node.kubernetes.io/unreachable"}
+
+
+async def test_an_api_outage_shows_in_the_snapshot_and_the_watches_come_back():
+    platform = platform_for("api-flap", installed=True)
+    observer = Observer(platform.drivers, platform.clock, min_interval=1.0, talos_interval=5.0)
+    snapshots = []
+    observer.subscribe(snapshots.append)
+    task = asyncio.ensure_future(observer.run())
+    await platform.clock.sleep(80)
+    during = snapshots[-1]
+    await platform.clock.sleep(120)
+    after = snapshots[-1]
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    platform.close()
+    assert during.kube_error and len(during.nodes) == 6  # the stores keep their last contents
+    assert not after.kube_error and all(n.ready for n in after.nodes)
