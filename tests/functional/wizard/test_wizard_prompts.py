@@ -32,6 +32,7 @@ def test_happy_path_writes_the_config_and_a_private_secrets_file(drive):
     assert run.secrets_file.read_bytes() == (EXPECTED / "happy-path.secrets.yaml").read_bytes()
     assert stat.S_IMODE(run.secrets_file.stat().st_mode) == 0o600
     assert "install --yes --config platform.yaml" in run.screen
+    assert "cf-api-token" not in run.screen and "cf-tunnel-token" not in run.screen  # password prompts, "set" in the review
 
 
 def _config(run) -> dict:
@@ -46,6 +47,8 @@ def test_esc_goes_back_and_the_review_reopens_a_section(drive):
         *cluster_defaults()[1:],
         *three_control_planes_and_a_worker(),
         *network(),
+        expect("? Base domain", ESC),  # back across sections: the last network question
+        expect("? Extra names or IPs", ENTER),
         *domain_and_gitops(),
         *components_default(),
         *cloudflare_secrets(),
