@@ -44,9 +44,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.offline and not args.simulate:
         target = _offline_target(args)
-        target.drivers = offline_drivers()
     else:
         target = prepare(args, record_only=True)
+    if args.offline:
+        target.drivers = offline_drivers()  # even a simulated platform is not asked
     steps = None
     if args.push:
         from talos_platform.engine.layers import platform_steps

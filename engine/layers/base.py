@@ -1,7 +1,9 @@
 """What every install step shares: identity, the digest of its inputs, and output routing.
 
-Subclasses implement `_check`, `_apply` and `_wait`; the public phases run them with the
-step's output callback installed, so the lines of every command a driver runs for this step
+Subclasses implement `_check`, `_apply` and `_wait`, and `planned_actions(ctx)`: the actions
+`apply` (and `wait`) take on machines where nothing is done yet, told without any driver (for
+`plan --offline`); a `_check` that finds work returns the same actions. The public phases run
+them with the step's output callback installed, so the lines of every command a driver runs for this step
 become this step's output events (steps run concurrently and share the drivers).
 """
 
