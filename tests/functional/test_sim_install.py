@@ -32,8 +32,13 @@ def failed(events) -> dict[str, StepFailed]:
 
 
 async def test_full_install_of_all_five_layers_on_the_default_scenario(tmp_path):
+    from talos_platform.engine.layers import platform_steps
+
     started = time.monotonic()
     platform, outcome, events = await install(tmp_path, "default")
+    # The run considered exactly the real install's steps: the same code as on real machines.
+    planned = next(e for e in events if e.type == "RunStarted").steps
+    assert sorted(planned) == sorted(s.id for s in platform_steps(platform.config))
     assert outcome == "succeeded", failed(events)
     assert time.monotonic() - started < 30  # seconds of real time for ~7 virtual minutes
     succeeded = {e.step_id for e in events if isinstance(e, StepSucceeded)}
