@@ -20,7 +20,7 @@ async def test_sleepers_wake_in_deadline_order_and_time_jumps():
     started = time.monotonic()
     await asyncio.gather(sleeper("late", 3600), sleeper("early", 5), sleeper("middle", 60))
     assert woke == [("early", 1005.0), ("middle", 1060.0), ("late", 4600.0)]
-    assert time.monotonic() - started < 1.0  # an hour of virtual time, no real waiting
+    assert time.monotonic() - started < 5.0  # an hour of virtual time, no real waiting
     clock.close()
 
 

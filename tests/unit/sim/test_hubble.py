@@ -76,7 +76,7 @@ async def test_large_scenario_builds_and_streams_five_thousand_flows_per_virtual
     items = await collect(platform, 10)
     flows = [i for i in items if isinstance(i, Flow)]
     assert len(flows) == pytest.approx(50_000, rel=0.03)
-    assert time.monotonic() - started < 30  # cost is the flows themselves, not the 10,000 pods
+    assert time.monotonic() - started < 60  # generous: the cost is the flows, not the 10,000 pods
     platform.close()
 
 
