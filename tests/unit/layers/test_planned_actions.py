@@ -341,3 +341,14 @@ async def test_vault_steps_make_the_planned_api_calls(tmp_path):
         # Unsealing repeats one call per key; the plan names the call once.
         distinct = [call for i, call in enumerate(changes) if i == 0 or call != changes[i - 1]]
         assert distinct == planned, step.id
+
+
+@pytest.mark.parametrize("private", [True, False])
+def test_the_planned_bootstrap_objects_are_the_ones_apply_sends(tmp_path, private):
+    from talos_platform.engine.layers.cluster_bootstrap import bootstrap_object_names, bootstrap_secret_objects
+
+    config = platform_config(private=private)
+    sent = bootstrap_secret_objects(config, SECRETS_GIVEN)
+    assert bootstrap_object_names(config) == [
+        (o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"]) for o in sent
+    ]
