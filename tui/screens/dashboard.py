@@ -68,8 +68,8 @@ class ClusterView(Screen):
             return
         panes.show(snapshot)
         banner = self.query_one("#banner", Static)
-        banner.display = snapshot.simulated
-        if snapshot.simulated:
+        if banner.display != snapshot.simulated:
+            banner.display = snapshot.simulated
             banner.update(self.app.simulation_label())
 
     def redraw(self) -> None:

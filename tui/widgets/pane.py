@@ -56,6 +56,7 @@ class Pane(Vertical):
         self.content: PaneContent | None = None
         self._drawn_rows: tuple[Row, ...] | None = None
         self._drawn_columns: tuple[str, ...] = ()
+        self._drawn_summary: Text | None = None
         self.moved_by_program_at = 0.0
         """When the cursor last moved because of a redraw or `select_key` (not the user)."""
 
@@ -71,13 +72,15 @@ class Pane(Vertical):
     def show(self, content: PaneContent) -> None:
         """Draw `content`, touching the table only when its rows changed."""
         self.content = content
-        self.border_title = content.title
+        if self.border_title != content.title:
+            self.border_title = content.title
         self.set_class(not content.online, "offline")
         summary = self.query_one(".pane-summary", Static)
-        if content.rows:
-            summary.update(content.summary)
-        else:
-            summary.update(Text(content.empty, style="italic") + Text("\n") + content.summary)
+        text = content.summary if content.rows else Text(content.empty, style="italic") + Text("\n") + content.summary
+        if text != self._drawn_summary:
+            # Fixed height (see app.tcss): no layout pass, which would repaint every pane.
+            summary.update(text, layout=False)
+            self._drawn_summary = text
         if content.rows == self._drawn_rows and content.columns == self._drawn_columns:
             return
         table = self.table
