@@ -141,7 +141,7 @@ def describe(event: Event, tally: _Tally) -> str | None:
 
 def _interrupted(event: StepFailed) -> bool:
     """A step cancelled by Ctrl-C/SIGTERM, as opposed to one that failed on its own."""
-    return event.error.startswith("interrupted during ")
+    return event.interrupted
 
 
 class PlainRenderer(Renderer):

@@ -120,7 +120,7 @@ def _as_text(run, root, total: int, done_before: set[str]) -> str:
             state = "pending (done in an earlier run)"
         detail = f"  {step.detail}" if step.detail and step.state != "succeeded" else ""
         lines.append(f"  {state:<10} {step.step_id}{detail}")
-        if step.hint and step.state == "failed":
+        if step.hint and step.state in ("failed", "interrupted"):
             lines.append(f"             hint: {step.hint}")
     if run.outcome != "succeeded":
         lines += ["", "run `talos-platform install` again to resume: finished steps are re-checked and skipped"]

@@ -89,6 +89,9 @@ class StepFailed(Event):
     step_id: str
     error: str
     hint: str = ""
+    interrupted: bool = False
+    """True when the step stopped because the run was interrupted (Ctrl-C, SIGTERM), not by
+    its own failure: running the install again resumes it."""
     type: ClassVar[str] = "StepFailed"
 
 

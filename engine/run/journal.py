@@ -193,7 +193,8 @@ def _apply(steps: dict[str, StepRecord], event: Event) -> None:
         step.state, step.detail, step.finished_at = "skipped", event.reason, event.at
         step.input_digest = event.input_digest
     elif isinstance(event, StepFailed):
-        step.state, step.detail, step.hint, step.finished_at = "failed", event.error, event.hint, event.at
+        state = "interrupted" if event.interrupted else "failed"
+        step.state, step.detail, step.hint, step.finished_at = state, event.error, event.hint, event.at
 
 
 def list_runs(runs_dir: str | os.PathLike[str]) -> list[RunRecord]:

@@ -319,7 +319,7 @@ class Runner:
             except PermanentError as error:
                 return self._fail(step, error.message, error.hint)
             except asyncio.CancelledError:
-                self._fail(step, f"interrupted during {phase}", INTERRUPTED_HINT)
+                self._fail(step, f"interrupted during {phase}", INTERRUPTED_HINT, interrupted=True)
                 raise
             except UserError as error:
                 return self._fail(step, error.message, error.hint or "")
@@ -330,7 +330,7 @@ class Runner:
             try:
                 await self._clock.sleep(delay)
             except asyncio.CancelledError:
-                self._fail(step, "interrupted during retry", INTERRUPTED_HINT)
+                self._fail(step, "interrupted during retry", INTERRUPTED_HINT, interrupted=True)
                 raise
             attempt += 1
 
@@ -357,14 +357,14 @@ class Runner:
         """A step that will not go on because the run stops."""
         suffix = f" ({detail})" if detail else ""
         if self._interrupt_count:
-            return self._fail(step, f"interrupted during {phase}{suffix}", INTERRUPTED_HINT)
+            return self._fail(step, f"interrupted during {phase}{suffix}", INTERRUPTED_HINT, interrupted=True)
         return self._fail(
             step, f"not continued after {phase}, another step failed{suffix}", "fix the failed step, then run again"
         )
 
-    def _fail(self, step: Step, error: str, hint: str) -> str:
+    def _fail(self, step: Step, error: str, hint: str, *, interrupted: bool = False) -> str:
         self._stopping = True  # at once: a step between phases must not begin a change now
-        self._emit(StepFailed(at=self._clock.now(), step_id=step.id, error=error, hint=hint))
+        self._emit(StepFailed(at=self._clock.now(), step_id=step.id, error=error, hint=hint, interrupted=interrupted))
         return _StepOutcome.FAILED
 
     def _output_for(self, step_id: str) -> Callable[[str], None]:

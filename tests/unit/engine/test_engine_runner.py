@@ -20,7 +20,7 @@ from talos_platform.engine.run.events import (
     StepStarted,
     StepSucceeded,
 )
-from talos_platform.engine.run.journal import Journal, read_events
+from talos_platform.engine.run.journal import Journal, read_events, read_run
 from talos_platform.engine.run.redaction import Redactor
 from talos_platform.engine.run.runner import RetryPolicy, Runner
 
@@ -188,6 +188,7 @@ async def test_interrupt_cancels_a_step_that_outlives_the_grace_period(tmp_path)
     assert await task == "interrupted"
     [failed] = of_type(events, StepFailed)
     assert failed.error == "interrupted during apply" and "again" in failed.hint
+    assert failed.interrupted
     assert world.active == 0 and world.applied == []
 
 
@@ -217,7 +218,9 @@ async def test_cancelling_the_run_task_journals_an_interrupted_finish(tmp_path):
     journal.close()
     journaled = read_events(journal.path)
     assert journaled[-1].outcome == "interrupted"
-    assert of_type(journaled, StepFailed)[0].error == "interrupted during apply"
+    [failed] = of_type(journaled, StepFailed)
+    assert failed.error == "interrupted during apply" and failed.interrupted
+    assert read_run(journal.path.parent).steps["stuck"].state == "interrupted"
 
 
 async def test_only_runs_the_named_step_and_just_checks_what_it_needs(tmp_path):
