@@ -82,5 +82,7 @@ def test_status_live_text_on_a_healthy_simulation(capsys):
     code = main(["status", "--live", "--simulated"])
     out = capsys.readouterr().out
     assert out.startswith("SIMULATED (scenario default")
-    assert "nodes: 6/6 Ready" in out and "apps: 14/14 Synced and Healthy" in out
+    import re
+
+    assert "nodes: 6/6 Ready" in out and re.search(r"apps: (\d+)/\1 Synced and Healthy", out)
     assert out.rstrip().endswith("\nhealthy") and code == 0
