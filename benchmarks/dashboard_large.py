@@ -101,6 +101,7 @@ async def run(seconds: float, scenario: str, size: tuple[int, int]) -> None:
 
     app.show_snapshot = show_snapshot
     key_times: list[float] = []
+    per_key: dict[str, list[float]] = {}
     async with app.run_test(size=size) as pilot:
         for _ in range(600):  # warm-up: wait for the whole cluster on screen
             snapshot = app.cluster_view.snapshot
@@ -122,6 +123,7 @@ async def run(seconds: float, scenario: str, size: tuple[int, int]) -> None:
             pressed = time.perf_counter()
             await pilot.press(key)
             key_times.append(time.perf_counter() - pressed)
+            per_key.setdefault(key, []).append(key_times[-1])
             await pilot.pause(0.4)
         wall = time.perf_counter() - wall0
         cpu = (time.process_time() - cpu0) / wall
@@ -139,6 +141,7 @@ async def run(seconds: float, scenario: str, size: tuple[int, int]) -> None:
     print("|---|---|---|---|---|")
     print(summary("change to screen", latencies))
     print(summary("key response", key_times))
+    print("key medians: " + ", ".join(f"{k} {statistics.median(v) * 1000:.0f} ms" for k, v in per_key.items()))
     print()
     print(f"CPU: {cpu:.2f} cores for the process (UI thread {ui_cpu:.2f}, engine thread {engine_cpu:.2f} incl. the simulator)")
     print(f"peak memory: {peak_mb:.0f} MB max RSS (the simulated cluster alone: {rss_sim_mb:.0f} MB before the app started)")
