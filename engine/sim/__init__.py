@@ -74,6 +74,7 @@ def simulated_platform(
     speed: float = 1.0,
     installed: bool = False,
     config: PlatformConfig | None = None,
+    journal: Path | None = None,
 ) -> SimulatedPlatform:
     """Build a simulated platform from a shipped scenario name or a scenario file.
 
@@ -81,8 +82,13 @@ def simulated_platform(
     order of events is the same at every speed). `installed=True` starts from a finished install (for
     the dashboard); otherwise machines are waiting in maintenance mode for the engine.
     `config` simulates that cluster instead of the scenario's own (the scenario then only
-    brings timings, workloads and faults). Raises ScenarioInvalid (a UserError) for an unknown
-    or malformed scenario."""
+    brings timings, workloads and faults). `journal` (a file in the state directory) keeps
+    the simulated cluster across processes: every change the engine makes is appended, and a
+    later call with the same scenario, seed and config replays it to the same cluster, so a
+    killed simulated install resumes like a real one. Raises ScenarioInvalid (a UserError) for
+    an unknown or malformed scenario."""
+    if installed and journal is not None:
+        raise ValueError("an installed=True platform is not journalled")
     loaded, path = load_scenario(scenario)
     config = config if config is not None else scenario_config(loaded, path)
     seed = loaded.seed if seed is None else int(seed)
@@ -99,7 +105,7 @@ def simulated_platform(
         talos=SimulatedTalos(model, client_version=config.cluster.talos_version),
         kube=SimulatedKube(model),
         hubble=SimulatedHubble(model.hubble),
-        git=SimulatedGit(model.git, clock),
+        git=SimulatedGit(model.git, clock, commit=model.changes.commit),
         vault=SimulatedVault(model.vault),
         tools=SimulatedTools(config.cluster.talos_version),
         simulated=True,
@@ -108,4 +114,7 @@ def simulated_platform(
     drivers.extra["scenario"] = loaded.name
     if installed:
         fast_forward_install(model)
+    elif journal is not None:
+        model.changes.journal = Path(journal)
+        model.changes.start_or_replay()
     return SimulatedPlatform(loaded, config, fake_secrets(), clock, drivers, model, seed)

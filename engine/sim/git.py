@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Callable
 
 from talos_platform.engine.errors import PermanentError
 from talos_platform.engine.run.clock import Clock
@@ -87,9 +88,11 @@ def _clean(path: str) -> str:
 
 
 class SimulatedGit:
-    def __init__(self, remote: GitRemote, clock: Clock):
+    def __init__(self, remote: GitRemote, clock: Clock, commit: Callable[[str, str, dict[str, bytes], str], str] | None = None):
         self.remote = remote
         self.clock = clock
+        self._commit = commit or remote.commit
+        """Where a push lands: the remote itself, or the platform's journal of outside changes."""
 
     async def publish(self, tree: Path, repo_url: str, branch: str, path: str, message: str) -> str:
         tree = Path(tree)
@@ -104,4 +107,4 @@ class SimulatedGit:
             if file.is_file() and ".git" not in file.relative_to(tree).parts:
                 relative = file.relative_to(tree).as_posix()
                 files[f"{prefix}/{relative}" if prefix else relative] = file.read_bytes()
-        return self.remote.commit(repo_url, branch, files, message)
+        return self._commit(repo_url, branch, files, message)

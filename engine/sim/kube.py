@@ -132,13 +132,10 @@ class SimulatedKube:
             model.store.remove_watcher(resource, watcher)
 
     async def apply_objects(self, objects: list[dict[str, Any]]) -> list[str]:
-        self.model.note_apply()
+        self.model.changes.note_apply()
         await self._round_trip()
-        applied = []
         # CRDs first, namespaces next, like kubectl's ordering.
-        for obj in sorted(objects, key=_apply_order):
-            applied.append(self.model.apply_object(obj))
-        return applied
+        return self.model.changes.apply(sorted(objects, key=_apply_order))
 
     async def apply_kustomization(self, path: Path) -> list[str]:
         objects = kustomization_objects(Path(path))

@@ -21,6 +21,7 @@ from talos_platform.engine.sim.catalog import NodeSpec
 from talos_platform.engine.sim.clock import SimulatedClock
 from talos_platform.engine.sim.events import EventRecorder
 from talos_platform.engine.sim.scenarios import ApiOutage, NodeDown, NodeStuckInMaintenance, Scenario
+from talos_platform.engine.sim.changes import ExternalChanges
 from talos_platform.engine.sim.crds import crd_status
 from talos_platform.engine.sim.nodes import node_object
 from talos_platform.engine.sim.store import ObjectStore, clone, resource_of
@@ -92,6 +93,8 @@ class PlatformModel:
 
         # Controllers are created by the platform assembly (see __init__.py) to keep imports one-way.
         self.events = EventRecorder(self)
+        self.changes = ExternalChanges(self)
+        """What the engine changes through the drivers (journalled when the platform persists)."""
         self.workloads: Any = None
         self.argo: Any = None
         self.hubble: Any = None

@@ -179,14 +179,14 @@ class SimulatedTalos:
             if not insecure:
                 raise SimulatedTalosError(argv, "rpc error: code = Unavailable desc = connection error: tls: certificate required",
                                           hint="the node is in maintenance mode: apply with --insecure")
-            self.model.configure(machine, machine_type, digest)
+            self.model.changes.configure(machine.address, machine_type, digest)
             return
         if insecure:
             raise SimulatedTalosError(argv, "rpc error: code = Unavailable desc = connection error: tls: certificate required",
                                       hint="the node already has a config: apply without --insecure, using the talosconfig")
         if machine_type != machine.machine_type:
             raise SimulatedTalosRefused(argv, f"rpc error: code = InvalidArgument desc = machine type can't be changed from {machine.machine_type} to {machine_type}")
-        machine.config_digest = digest  # applied in place (mode auto, no reboot needed)
+        self.model.changes.reconfigure(machine.address, digest)  # applied in place (mode auto, no reboot needed)
 
     def _reachable(self, address: str, argv: list[str]) -> Machine:
         machine = self.model.machine(address)
@@ -230,7 +230,7 @@ class SimulatedTalos:
                 argv, "error executing bootstrap: rpc error: code = AlreadyExists desc = etcd data directory is not empty",
                 hint="etcd is already bootstrapped; never bootstrap a second time",
             )
-        self.model.bootstrap(machine)
+        self.model.changes.bootstrap(machine.address)
 
     async def kubeconfig(self, address: str, talosconfig: Path, destination: Path) -> None:
         argv = ["talosctl", "kubeconfig", "--nodes", address, "--force", str(destination)]
@@ -262,14 +262,14 @@ class SimulatedTalos:
         patches_all: Path, patches_control_plane: Path, patches_worker: Path, talosconfig: Path,
     ) -> None:
         await self._call()
-        self.model.create_docker_machines(workers)
+        self.model.changes.docker_machines(workers)
         await self.model.clock.sleep(self.model.timings.node_boot)
         control_plane = next(m for m in self.model.machines.values() if m.planned_role == "control-plane")
         for machine in self.model.machines.values():
-            self.model.configure(machine, "controlplane" if machine is control_plane else "worker", "docker")
+            self.model.changes.configure(machine.address, "controlplane" if machine is control_plane else "worker", "docker")
         while control_plane.stage != RUNNING:
             await self.model.clock.sleep(1.0)
-        self.model.bootstrap(control_plane)
+        self.model.changes.bootstrap(control_plane.address)
         while not self.model.api_up:
             await self.model.clock.sleep(1.0)
         talosconfig = Path(talosconfig)

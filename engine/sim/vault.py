@@ -22,10 +22,27 @@ class VaultState:
         self.unsealed = False
         self.keys: list[str] = []
         self.threshold = 0
-        self.provided: set[str] = set()
+        self.provided: set[int] = set()
         self.root_token = ""
         self.kubernetes_auth = False
         self.secrets: dict[str, dict[str, str]] = {}
+
+    def initialize(self, key_shares: int, key_threshold: int) -> dict[str, Any]:
+        rng = self.model.rng
+        self.keys = [f"SIMULATED-unseal-key-{index + 1}-{rng.getrandbits(64):016x}" for index in range(key_shares)]
+        self.threshold = key_threshold
+        self.root_token = f"SIMULATED-root-token-{rng.getrandbits(64):016x}"
+        self.initialized = True
+        return {"unseal_keys": list(self.keys), "root_token": self.root_token}
+
+    def unseal(self, key_index: int) -> None:
+        if self.unsealed:
+            return
+        self.provided.add(key_index)
+        if len(self.provided) >= self.threshold:
+            self.unsealed = True
+            self.provided.clear()
+            self.model.workloads.vault_unsealed()
 
     def server_running(self) -> bool:
         workload = self.model.workloads.workload("StatefulSet", "vault", "vault") if self.model.workloads else None
@@ -58,12 +75,7 @@ class SimulatedVault:
                                  hint="Vault keeps its unseal keys from the first init; use the stored vault-init material")
         if not 1 <= key_threshold <= key_shares:
             raise PermanentError(f"Error initializing: invalid threshold {key_threshold} for {key_shares} key shares")
-        rng = state.model.rng
-        state.keys = [f"SIMULATED-unseal-key-{index + 1}-{rng.getrandbits(64):016x}" for index in range(key_shares)]
-        state.threshold = key_threshold
-        state.root_token = f"SIMULATED-root-token-{rng.getrandbits(64):016x}"
-        state.initialized = True
-        return {"unseal_keys": list(state.keys), "root_token": state.root_token}
+        return state.model.changes.vault_initialize(key_shares, key_threshold)
 
     async def unseal(self, key: str) -> VaultStatus:
         await self._call()
@@ -72,12 +84,7 @@ class SimulatedVault:
             raise PermanentError("Error unsealing: Code: 400. Errors: * Vault is not initialized")
         if key not in state.keys:
             raise PermanentError("Error unsealing: Code: 400. Errors: * invalid key", hint="use the unseal keys stored at init")
-        if not state.unsealed:
-            state.provided.add(key)
-            if len(state.provided) >= state.threshold:
-                state.unsealed = True
-                state.provided.clear()
-                state.model.workloads.vault_unsealed()
+        state.model.changes.vault_unseal(state.keys.index(key))
         return VaultStatus(initialized=True, sealed=not state.unsealed)
 
     def _authorise(self, token: str) -> None:
@@ -89,9 +96,9 @@ class SimulatedVault:
     async def enable_kubernetes_auth(self, token: str) -> None:
         await self._call()
         self._authorise(token)
-        self.state.kubernetes_auth = True
+        self.state.model.changes.vault_enable_kubernetes_auth()
 
     async def write_secret(self, token: str, path: str, data: dict[str, str]) -> None:
         await self._call()
         self._authorise(token)
-        self.state.secrets[path] = dict(data)
+        self.state.model.changes.vault_write(path, data)

@@ -1,0 +1,206 @@
+"""Every change made to the simulated platform from outside (what the engine does through the
+drivers) goes through here: it is applied to the model and, when the platform is persisted,
+appended to a journal.
+
+Because the simulation is deterministic, the journal is enough to rebuild the very same cluster
+in a later process: replay each change at its virtual time, letting the model's own callbacks
+run in between. That is what lets `install --simulate` be killed at any moment and resumed, like
+a real install, with the simulator catching anything applied twice (a second etcd bootstrap
+fails exactly as on real machines).
+
+Secret values never reach the journal: Secret data and Vault writes are stored redacted (a
+replayed Secret differs, so the install simply applies it again), unseal keys by index.
+"""
+
+from __future__ import annotations
+
+import base64
+import gc
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from talos_platform.engine.sim.model import PlatformModel
+
+JOURNAL_FORMAT = 1
+REDACTED = "SIMULATION-REDACTED"
+
+
+def journal_header(model: "PlatformModel") -> dict[str, Any]:
+    config = json.dumps(model.config.model_dump(mode="json", by_alias=True), sort_keys=True)
+    return {
+        "simulationJournal": JOURNAL_FORMAT,
+        "scenario": model.scenario.model_dump(mode="json", by_alias=True),
+        "seed": model.seed,
+        "config": hashlib.sha256(config.encode()).hexdigest(),
+    }
+
+
+class ExternalChanges:
+    def __init__(self, model: "PlatformModel", journal: Path | None = None):
+        self.model = model
+        self.journal = Path(journal) if journal is not None else None
+        self._replaying = False
+
+    # --- the changes --------------------------------------------------------------------
+
+    def configure(self, address: str, machine_type: str, digest: str) -> None:
+        self._record("configure", address=address, machine_type=machine_type, digest=digest)
+        machine = self.model.machine(address)
+        assert machine is not None
+        self.model.configure(machine, machine_type, digest)
+
+    def reconfigure(self, address: str, digest: str) -> None:
+        """A config applied in place to a running node (no reboot)."""
+        self._record("reconfigure", address=address, digest=digest)
+        machine = self.model.machine(address)
+        assert machine is not None
+        machine.config_digest = digest
+
+    def bootstrap(self, address: str) -> None:
+        self._record("bootstrap", address=address)
+        machine = self.model.machine(address)
+        assert machine is not None
+        self.model.bootstrap(machine)
+
+    def docker_machines(self, workers: int) -> None:
+        self._record("docker_machines", workers=workers)
+        self.model.create_docker_machines(workers)
+
+    def note_apply(self) -> None:
+        self._record("note_apply")
+        self.model.note_apply()
+
+    def apply(self, objects: list[dict[str, Any]]) -> list[str]:
+        self._record("apply", objects=[_redact_object(obj) for obj in objects])
+        return [self.model.apply_object(obj) for obj in objects]
+
+    def commit(self, url: str, branch: str, files: dict[str, bytes], message: str) -> str:
+        encoded = {name: base64.b64encode(content).decode() for name, content in files.items()}
+        self._record("commit", url=url, branch=branch, files=encoded, message=message)
+        return self.model.git.commit(url, branch, files, message)
+
+    def vault_initialize(self, key_shares: int, key_threshold: int) -> dict[str, Any]:
+        self._record("vault_initialize", key_shares=key_shares, key_threshold=key_threshold)
+        return self.model.vault.initialize(key_shares, key_threshold)
+
+    def vault_unseal(self, key_index: int) -> None:
+        self._record("vault_unseal", key_index=key_index)
+        self.model.vault.unseal(key_index)
+
+    def vault_enable_kubernetes_auth(self) -> None:
+        self._record("vault_enable_kubernetes_auth")
+        self.model.vault.kubernetes_auth = True
+
+    def vault_write(self, path: str, data: dict[str, str]) -> None:
+        self._record("vault_write", path=path, keys=sorted(data))
+        self.model.vault.secrets[path] = dict(data)
+
+    # --- journal ------------------------------------------------------------------------
+
+    def _record(self, change: str, **arguments: Any) -> None:
+        if self.journal is None or self._replaying:
+            return
+        line = json.dumps({"at": self.model.clock.now(), "change": change, **arguments}, separators=(",", ":"))
+        with open(self.journal, "a", encoding="utf-8") as handle:
+            handle.write(line + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def start_or_replay(self) -> int:
+        """Replay the journal if it belongs to this scenario, seed and config; otherwise start a
+        new one. Returns the number of changes replayed."""
+        assert self.journal is not None
+        header = journal_header(self.model)
+        entries: list[dict[str, Any]] = []
+        if self.journal.exists():
+            lines = self.journal.read_text(encoding="utf-8").splitlines()
+            if lines and _parsed(lines[0]) == header:
+                for line in lines[1:]:
+                    entry = _parsed(line)
+                    if entry is None:
+                        break  # a line cut short by a kill: that change never happened
+                    entries.append(entry)
+                if len(entries) != len(lines) - 1:
+                    self._write(header, entries)  # drop the broken tail before appending again
+            else:
+                self._write(header, [])  # another scenario, seed or config: another cluster
+        else:
+            self._write(header, [])
+        self._replay(entries)
+        return len(entries)
+
+    def _write(self, header: dict[str, Any], entries: list[dict[str, Any]]) -> None:
+        assert self.journal is not None
+        self.journal.parent.mkdir(parents=True, exist_ok=True)
+        text = "".join(json.dumps(line, separators=(",", ":")) + "\n" for line in [header, *entries])
+        temporary = self.journal.with_name(self.journal.name + ".tmp")
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, self.journal)
+
+    def _replay(self, entries: list[dict[str, Any]]) -> None:
+        clock = self.model.clock
+        collecting = gc.isenabled()
+        gc.disable()
+        self._replaying = True
+        try:
+            for entry in entries:
+                clock.run_callbacks_until(entry["at"])
+                self._apply(entry)
+        finally:
+            self._replaying = False
+            if collecting:
+                gc.enable()
+
+    def _apply(self, entry: dict[str, Any]) -> None:
+        change = entry["change"]
+        if change == "configure":
+            self.configure(entry["address"], entry["machine_type"], entry["digest"])
+        elif change == "reconfigure":
+            self.reconfigure(entry["address"], entry["digest"])
+        elif change == "bootstrap":
+            self.bootstrap(entry["address"])
+        elif change == "docker_machines":
+            self.docker_machines(entry["workers"])
+        elif change == "note_apply":
+            self.note_apply()
+        elif change == "apply":
+            self.apply(entry["objects"])
+        elif change == "commit":
+            files = {name: base64.b64decode(content) for name, content in entry["files"].items()}
+            self.commit(entry["url"], entry["branch"], files, entry["message"])
+        elif change == "vault_initialize":
+            self.vault_initialize(entry["key_shares"], entry["key_threshold"])
+        elif change == "vault_unseal":
+            self.vault_unseal(entry["key_index"])
+        elif change == "vault_enable_kubernetes_auth":
+            self.vault_enable_kubernetes_auth()
+        elif change == "vault_write":
+            self.vault_write(entry["path"], {key: REDACTED for key in entry["keys"]})
+        else:
+            raise ValueError(f"unknown change {change!r} in the simulation journal")
+
+
+def _parsed(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return None
+
+
+def _redact_object(obj: dict[str, Any]) -> dict[str, Any]:
+    if obj.get("kind") != "Secret":
+        return obj
+    redacted = dict(obj)
+    for field in ("data", "stringData"):
+        if isinstance(obj.get(field), dict):
+            value = base64.b64encode(REDACTED.encode()).decode() if field == "data" else REDACTED
+            redacted[field] = {key: value for key in obj[field]}
+    return redacted
