@@ -47,57 +47,71 @@ class ExternalChanges:
 
     # --- the changes --------------------------------------------------------------------
 
+    # Each change is applied first and journalled once it took effect, so a replay never
+    # repeats a change that failed.
+
     def configure(self, address: str, machine_type: str, digest: str) -> None:
-        self._record("configure", address=address, machine_type=machine_type, digest=digest)
-        machine = self.model.machine(address)
-        assert machine is not None
+        machine = self._machine(address)
         self.model.configure(machine, machine_type, digest)
+        self._record("configure", address=address, machine_type=machine_type, digest=digest)
 
     def reconfigure(self, address: str, digest: str) -> None:
         """A config applied in place to a running node (no reboot)."""
+        self._machine(address).config_digest = digest
         self._record("reconfigure", address=address, digest=digest)
-        machine = self.model.machine(address)
-        assert machine is not None
-        machine.config_digest = digest
 
     def bootstrap(self, address: str) -> None:
+        self.model.bootstrap(self._machine(address))
         self._record("bootstrap", address=address)
-        machine = self.model.machine(address)
-        assert machine is not None
-        self.model.bootstrap(machine)
 
     def docker_machines(self, workers: int) -> None:
-        self._record("docker_machines", workers=workers)
         self.model.create_docker_machines(workers)
+        self._record("docker_machines", workers=workers)
 
     def note_apply(self) -> None:
-        self._record("note_apply")
         self.model.note_apply()
+        self._record("note_apply")
 
     def apply(self, objects: list[dict[str, Any]]) -> list[str]:
-        self._record("apply", objects=[_redact_object(obj) for obj in objects])
-        return [self.model.apply_object(obj) for obj in objects]
+        applied: list[str] = []
+        done: list[dict[str, Any]] = []
+        try:
+            for obj in objects:
+                applied.append(self.model.apply_object(obj))
+                done.append(_redact_object(obj))
+        finally:
+            if done:
+                self._record("apply", objects=done)
+        return applied
 
     def commit(self, url: str, branch: str, files: dict[str, bytes], message: str) -> str:
+        commit = self.model.git.commit(url, branch, files, message)
         encoded = {name: base64.b64encode(content).decode() for name, content in files.items()}
         self._record("commit", url=url, branch=branch, files=encoded, message=message)
-        return self.model.git.commit(url, branch, files, message)
+        return commit
 
     def vault_initialize(self, key_shares: int, key_threshold: int) -> dict[str, Any]:
+        material = self.model.vault.initialize(key_shares, key_threshold)
         self._record("vault_initialize", key_shares=key_shares, key_threshold=key_threshold)
-        return self.model.vault.initialize(key_shares, key_threshold)
+        return material
 
     def vault_unseal(self, key_index: int) -> None:
-        self._record("vault_unseal", key_index=key_index)
         self.model.vault.unseal(key_index)
+        self._record("vault_unseal", key_index=key_index)
 
     def vault_enable_kubernetes_auth(self) -> None:
-        self._record("vault_enable_kubernetes_auth")
         self.model.vault.kubernetes_auth = True
+        self._record("vault_enable_kubernetes_auth")
 
     def vault_write(self, path: str, data: dict[str, str]) -> None:
-        self._record("vault_write", path=path, keys=sorted(data))
         self.model.vault.secrets[path] = dict(data)
+        self._record("vault_write", path=path, keys=sorted(data))
+
+    def _machine(self, address: str):
+        machine = self.model.machine(address)
+        if machine is None:
+            raise ValueError(f"no simulated machine at {address}")
+        return machine
 
     # --- journal ------------------------------------------------------------------------
 

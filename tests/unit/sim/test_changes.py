@@ -41,3 +41,17 @@ async def test_a_journal_of_another_seed_is_another_cluster(tmp_path):
     other = platform_for(journal=journal, seed=99)
     assert other.model.etcd_bootstrapped_on is None
     assert len(journal.read_text().splitlines()) == 1 and json.loads(journal.read_text())["seed"] == 99
+
+
+async def test_a_change_that_failed_is_not_journalled(tmp_path):
+    import pytest
+
+    journal = tmp_path / "simulation.jsonl"
+    platform = platform_for(journal=journal)
+    await bring_up_kubernetes(platform, tmp_path)
+    good = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "good", "namespace": "default"}}
+    with pytest.raises(ValueError):
+        await platform.drivers.kube.apply_objects([good, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {}}])
+    applied = [json.loads(line) for line in journal.read_text().splitlines() if '"change":"apply"' in line]
+    assert [[o["metadata"]["name"] for o in entry["objects"]] for entry in applied] == [["good"]]
+    platform_for(journal=journal)  # and the journal still replays
