@@ -149,6 +149,13 @@ class PlatformApp(App[str]):
         self.session.interrupt()
         self.set_timer(15, lambda: self.exit("interrupted"))
 
+    async def action_quit(self) -> None:
+        """Ctrl+Q (and the palette's Quit) go through the same question as `q` during an install."""
+        if isinstance(self.cluster_view, InstallScreen):
+            self.cluster_view.action_request_quit()
+            return
+        self.exit()
+
     # --- theme and palette ------------------------------------------------------------------------
 
     def toggle_theme(self) -> None:

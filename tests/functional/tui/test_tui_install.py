@@ -120,7 +120,9 @@ async def test_quitting_a_running_install_asks_first(tmp_path):
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("n")
         assert isinstance(app.screen, InstallScreen) and app.is_running
-        await pilot.press("q")
+        await pilot.press("ctrl+q")  # the app-wide quit asks too
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n", "q")
         await pilot.press("y")
         await wait_for(pilot, lambda: app.return_value is not None)
     assert app.return_value == "interrupted"
