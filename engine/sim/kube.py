@@ -135,7 +135,10 @@ class SimulatedKube:
         self.model.changes.note_apply()
         await self._round_trip()
         # CRDs first, namespaces next, like kubectl's ordering.
-        return self.model.changes.apply(sorted(objects, key=_apply_order))
+        try:
+            return self.model.changes.apply(sorted(objects, key=_apply_order))
+        except ValueError as error:  # what the API server answers 422 Unprocessable to
+            raise PermanentError(f"the server rejected an object: {error}") from None
 
     async def apply_kustomization(self, path: Path) -> list[str]:
         objects = kustomization_objects(Path(path))

@@ -370,8 +370,8 @@ class PlatformModel:
         obj = clone(obj)
         resource = resource_of(obj)
         metadata = obj.setdefault("metadata", {})
-        if "name" not in metadata:
-            raise ValueError(f"{obj.get('kind', 'object')} without metadata.name")
+        if not metadata.get("name"):
+            raise ValueError(f"{obj.get('kind', 'object')}: resource name may not be empty")
         if resource.namespaced:
             metadata.setdefault("namespace", "default")
             self.ensure_namespace(metadata["namespace"])

@@ -50,7 +50,9 @@ async def test_a_change_that_failed_is_not_journalled(tmp_path):
     platform = platform_for(journal=journal)
     await bring_up_kubernetes(platform, tmp_path)
     good = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "good", "namespace": "default"}}
-    with pytest.raises(ValueError):
+    from talos_platform.engine.errors import PermanentError
+
+    with pytest.raises(PermanentError, match="resource name may not be empty"):
         await platform.drivers.kube.apply_objects([good, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {}}])
     applied = [json.loads(line) for line in journal.read_text().splitlines() if '"change":"apply"' in line]
     assert [[o["metadata"]["name"] for o in entry["objects"]] for entry in applied] == [["good"]]
