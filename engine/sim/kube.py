@@ -14,7 +14,7 @@ from talos_platform.engine.errors import PermanentError, TransientError
 from talos_platform.engine.sim.catalog import component_for_url, component_named
 from talos_platform.engine.sim.crds import crd_object
 from talos_platform.engine.sim.model import ApiUnavailable, PlatformModel
-from talos_platform.engine.sim.store import Watcher, clone, render
+from talos_platform.engine.sim.store import Watcher, clone, render, resource_of
 
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -188,7 +188,7 @@ def kustomization_objects(directory: Path) -> list[dict[str, Any]]:
     namespace = kustomization.get("namespace")
     if namespace:
         for obj in objects:
-            if obj.get("kind") not in ("CustomResourceDefinition", "Namespace", "ClusterRole", "ClusterRoleBinding"):
+            if resource_of(obj).namespaced:
                 obj.setdefault("metadata", {})["namespace"] = namespace
     return objects
 
