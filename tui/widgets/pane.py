@@ -16,6 +16,7 @@ from textual.coordinate import Coordinate
 from textual.widgets import DataTable, Static
 
 Cell = Text | str
+IN_PLACE_CELL_LIMIT = 24
 
 
 @dataclass(frozen=True)
@@ -85,15 +86,21 @@ class Pane(Vertical):
             return
         table = self.table
         if self._same_rows(content):
-            # Same rows in the same order (e.g. node CPU moved): touch only the cells that
-            # changed; rebuilding a large table re-measures every row.
-            for index, (old, new) in enumerate(zip(self._drawn_rows, content.rows)):
-                if old.cells != new.cells:
-                    for column, (was, now) in enumerate(zip(old.cells, new.cells)):
-                        if was != now:
-                            table.update_cell_at(Coordinate(index, column), now, update_width=False)
-            self._drawn_rows = content.rows
-            return
+            # Same rows in the same order (e.g. one pod changed): touch only the cells that
+            # changed. Past a few dozen cells a rebuild is cheaper (each update clears the
+            # table's render caches).
+            changed = [
+                (index, column, now)
+                for index, (old, new) in enumerate(zip(self._drawn_rows, content.rows))
+                if old.cells != new.cells
+                for column, (was, now) in enumerate(zip(old.cells, new.cells))
+                if was != now
+            ]
+            if len(changed) <= IN_PLACE_CELL_LIMIT:
+                for index, column, now in changed:
+                    table.update_cell_at(Coordinate(index, column), now, update_width=False)
+                self._drawn_rows = content.rows
+                return
         selected = self.selected_key()
         if content.columns != self._drawn_columns:
             table.clear(columns=True)
