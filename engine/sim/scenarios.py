@@ -54,7 +54,6 @@ class Timings(ScenarioModel):
     container_start: float = 4.0
     argo_reconcile: float = 5.0
     """ArgoCD's refresh/sync loop tick."""
-    app_sync: float = 6.0
     progress_deadline: float = 600.0
     """A Deployment's progressDeadlineSeconds when its manifest sets none (Kubernetes' default)."""
     jitter: float = 0.3
@@ -97,8 +96,6 @@ class AppDegraded(ScenarioModel):
     type: Literal["appDegraded"]
     app: str
     """Application name (e.g. `cert-manager`) whose workload never becomes available."""
-    message: str = ""
-    """Health message; a Kubernetes-like progress-deadline message when empty."""
 
 
 class CrashLoop(ScenarioModel):
