@@ -110,7 +110,8 @@ class PlatformModel:
                     planned_role=node.role.value,
                     install_disk=node.install_disk,
                     stuck_in_maintenance=node.name in stuck,
-                    error="",
+                    # The machine has the disk its config names (and a spare).
+                    spec=NodeSpec(disks=tuple(dict.fromkeys((node.install_disk, "/dev/sdb")))),
                 )
                 self.machines[machine.address] = machine
                 clock.call_later(self.jitter(self.timings.node_boot), lambda m=machine: self._powered_on(m))
