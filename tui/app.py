@@ -93,6 +93,11 @@ class PlatformApp(App[str]):
             self.cluster_view.show_snapshot(snapshot)
             self.snapshots_shown += 1
 
+    @property
+    def simulated_drivers(self) -> bool:
+        """True as soon as the app is given simulated drivers, before any data arrives."""
+        return self.feed is not None and self.feed.simulated
+
     def simulation_label(self) -> str:
         note = f" — {self.simulation_note}" if self.simulation_note else ""
         return f"⚠ SIMULATED PLATFORM: nothing real is contacted{note}"

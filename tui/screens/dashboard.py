@@ -38,11 +38,19 @@ class ClusterView(Screen):
         self.maximised: str | None = None
         self._filter_target: str | None = None
         self.ready = False
+        self._banner_drawn = False
 
     # --- composition helpers -------------------------------------------------------------------
 
     def banner(self) -> Static:
         return Static("", id="banner")
+
+    def show_simulation_banner(self, simulated: bool) -> None:
+        banner = self.query_one("#banner", Static)
+        if banner.display != simulated or (simulated and not self._banner_drawn):
+            banner.display = simulated
+            banner.update(self.app.simulation_label(), layout=False)
+            self._banner_drawn = simulated
 
     def filter_input(self) -> Input:
         input_ = Input(placeholder="filter: words, or for flows ns:NAME pod:NAME verdict:dropped — Enter to apply, Esc to cancel", id="filter")
@@ -67,10 +75,7 @@ class ClusterView(Screen):
         except NoMatches:  # the app is shutting down
             return
         panes.show(snapshot)
-        banner = self.query_one("#banner", Static)
-        if banner.display != snapshot.simulated:
-            banner.display = snapshot.simulated
-            banner.update(self.app.simulation_label())
+        self.show_simulation_banner(snapshot.simulated or self.app.simulated_drivers)
 
     def redraw(self) -> None:
         if self.snapshot is not None:
@@ -191,7 +196,7 @@ class DashboardScreen(ClusterView):
         yield KeyHints()
 
     def on_mount(self) -> None:
-        self.query_one("#banner").display = False
+        self.show_simulation_banner(self.app.simulated_drivers)
         self.action_focus_pane("nodes")
         self.ready = True
         if self.snapshot is not None:

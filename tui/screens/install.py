@@ -66,7 +66,7 @@ class InstallScreen(ClusterView):
         yield KeyHints()
 
     def on_mount(self) -> None:
-        self.query_one("#banner").display = False
+        self.show_simulation_banner(self.app.simulated_drivers)
         self.query_one("#failure").display = False
         self.refresh_progress()
         self.query_one(StepsPane).table.focus()
@@ -93,9 +93,7 @@ class InstallScreen(ClusterView):
         if self.progress.outcome == "succeeded":
             self.sub_title = "install succeeded"
         if self.progress.simulated:
-            banner = self.query_one("#banner", Static)
-            banner.display = True
-            banner.update(self.app.simulation_label())
+            self.show_simulation_banner(True)
 
     def _show_selected_output(self) -> None:
         key = self.steps_pane.selected_key() or ""
