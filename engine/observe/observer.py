@@ -111,9 +111,13 @@ class Observer:
             self._facts_version += 1
 
         while True:
+            started = self.clock.now()
             await asyncio.gather(*(ask(t) for t in self.targets()))
             self.mark_changed()
-            await self.clock.sleep(self.talos_interval)
+            # A round over hundreds of nodes (a talosctl call each) may take a while: rest at
+            # least twice as long as it took, so polling never becomes most of the work.
+            took = max(0.0, self.clock.now() - started)
+            await self.clock.sleep(max(self.talos_interval, 2 * took))
 
     def targets(self) -> list[TalosTarget]:
         """Configured nodes plus every node Kubernetes knows, by address."""
