@@ -7,4 +7,6 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip setuptools wheel
-.venv/bin/python -m pip install --quiet -e '.[test]'
+# constraints.txt pins the versions the suite was last run with (Textual's rendering decides the
+# snapshot SVGs), so a fresh machine installs exactly what was tested.
+.venv/bin/python -m pip install --quiet -c constraints.txt -e '.[test]'
