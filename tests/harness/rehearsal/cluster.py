@@ -66,6 +66,7 @@ class RehearsalCluster:
     workdir: Path
     pki: ClusterPki = field(init=False)
     apiserver_port: int = field(init=False)
+    etcd_url: str = field(init=False)
     kubeconfig: Path = field(init=False)
     processes: dict[str, ManagedProcess] = field(init=False, default_factory=dict)
 
