@@ -18,7 +18,7 @@ from pydantic.alias_generators import to_camel
 from talos_platform.engine.config.models import PlatformConfig
 from talos_platform.engine.errors import UserError
 
-SCENARIO_DIR = Path(__file__).parent / "scenarios"
+SCENARIO_DIR = Path(__file__).parent / "scenario_files"
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 
 
