@@ -46,7 +46,8 @@ if ! command -v go >/dev/null 2>&1; then
 fi
 
 mkdir -p "$bin_dir" "$harness_dir/logs"
-export CGO_ENABLED=0 GOFLAGS=-mod=mod
+# -mod=mod lets go fill in go.sum for the generated modules; keep any GOFLAGS already set.
+export CGO_ENABLED=0 GOFLAGS="${GOFLAGS:+$GOFLAGS }-mod=mod"
 
 # Which generated module and package each component is built from.
 module_of() {
