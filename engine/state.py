@@ -69,6 +69,12 @@ class StateDirectory:
         return self.talos_dir / "talosconfig"
 
     @property
+    def bootstrap_marker(self) -> Path:
+        """Written right after `talosctl bootstrap` succeeded: etcd is bootstrapped even while it
+        does not answer yet, so a resumed install waits for it instead of bootstrapping again."""
+        return self.talos_dir / "bootstrapped.json"
+
+    @property
     def kubeconfig(self) -> Path:
         return self.root / "kubeconfig"
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, AsyncIterator, Protocol
 
+from talos_platform.engine.errors import PermanentError
+
 
 # --- Kubernetes -------------------------------------------------------------------------------
 
@@ -105,6 +107,11 @@ class TalosNodeFacts:
     error: str = ""
 
 
+class AlreadyBootstrapped(PermanentError):
+    """The node refused `bootstrap` because its etcd already holds data (gRPC AlreadyExists):
+    a bootstrap happened before. Never retried; the bootstrap step takes it as done."""
+
+
 class Talos(Protocol):
     async def client_version(self) -> str: ...
 
@@ -141,7 +148,10 @@ class Talos(Protocol):
         """Member names; empty when etcd does not run yet (not bootstrapped)."""
         ...
 
-    async def bootstrap(self, address: str, talosconfig: Path) -> None: ...
+    async def bootstrap(self, address: str, talosconfig: Path) -> None:
+        """Bootstrap etcd on `address`; raises AlreadyBootstrapped when the node answers that
+        etcd already has data."""
+        ...
 
     async def kubeconfig(self, address: str, talosconfig: Path, destination: Path) -> None: ...
 

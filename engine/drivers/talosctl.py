@@ -19,7 +19,7 @@ import yaml
 from talos_platform.engine.config.versions import TalosFeatures
 from talos_platform.engine.drivers.loopback import ensure_allowed
 from talos_platform.engine.drivers.process import CommandFailed, ProcessRunner, ToolMissing
-from talos_platform.engine.drivers.protocols import TalosNodeFacts
+from talos_platform.engine.drivers.protocols import AlreadyBootstrapped, TalosNodeFacts
 from talos_platform.engine.errors import TransientError
 
 TALOSCTL = "talosctl"
@@ -299,6 +299,17 @@ def parse_service_state(text: str) -> str:
     return ""
 
 
+# talosctl prints `error executing bootstrap: rpc error: code = AlreadyExists desc = etcd data
+# directory is not empty` when etcd already has data. The gRPC code is the node's contract; the
+# sentence after it may be reworded, so only the code is matched.
+_ALREADY_BOOTSTRAPPED = re.compile(r"\bcode = AlreadyExists\b")
+
+
+def is_already_bootstrapped(stderr: str) -> bool:
+    """True when `talosctl bootstrap` failed because the node's etcd is already bootstrapped."""
+    return bool(_ALREADY_BOOTSTRAPPED.search(stderr))
+
+
 def read_talosconfig_endpoints(talosconfig: Path) -> list[str]:
     """Endpoints of the current context of a talosconfig file ([] when missing)."""
     try:
@@ -433,8 +444,11 @@ class TalosctlDriver:
         try:
             await self.runner.run(bootstrap_argv(address, talosconfig), timeout=self.command_timeout)
         except CommandFailed as error:
-            if "alreadyexists" in error.stderr.lower().replace(" ", "") or "already bootstrapped" in error.stderr.lower():
-                return  # the node refuses a second bootstrap: etcd is already there
+            if is_already_bootstrapped(error.stderr):
+                raise AlreadyBootstrapped(
+                    f"{address} is already bootstrapped: {_first_line(error.stderr)}",
+                    hint="etcd already has data there; it is never bootstrapped twice",
+                ) from None
             raise
 
     async def kubeconfig(self, address: str, talosconfig: Path, destination: Path) -> None:

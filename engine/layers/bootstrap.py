@@ -5,12 +5,14 @@ Also the Docker platform's single `talosctl cluster create`."""
 from __future__ import annotations
 
 import asyncio
+import json
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from talos_platform.engine.config.versions import TalosFeatures
 from talos_platform.engine.drivers import talosctl
-from talos_platform.engine.drivers.protocols import NODES
+from talos_platform.engine.drivers.protocols import NODES, AlreadyBootstrapped
 from talos_platform.engine.errors import PermanentError, TransientError
 from talos_platform.engine.layers.base import BaseStep, done, todo
 from talos_platform.engine.layers.planned import watch_until
@@ -24,8 +26,26 @@ if TYPE_CHECKING:
 POLL_SECONDS = 5.0
 
 
+def read_bootstrap_marker(ctx: "StepContext") -> dict[str, Any] | None:
+    """The record of an earlier successful bootstrap (None when there is none, or it is unreadable:
+    it is written atomically, so unreadable means someone else damaged it)."""
+    try:
+        record = json.loads(ctx.state.bootstrap_marker.read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def write_bootstrap_marker(ctx: "StepContext", address: str, how: str) -> None:
+    record = {"address": address, "how": how, "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    ctx.state.write_file(ctx.state.bootstrap_marker, json.dumps(record, sort_keys=True) + "\n", mode=0o600)
+
+
 class Bootstrap(BaseStep):
-    """`talosctl bootstrap` on the first control plane, only when no control plane runs etcd."""
+    """`talosctl bootstrap` on the first control plane, exactly once: not when a control plane
+    runs etcd, not when this state directory records an earlier bootstrap (etcd takes a few
+    seconds to answer: a run killed in between waits for it instead), and a node's answer that
+    etcd is already bootstrapped counts as done."""
 
     layer = 0
     timeout = 600
@@ -46,24 +66,53 @@ class Bootstrap(BaseStep):
         return self.config.node_ip(self.config.control_planes[0])
 
     async def _check(self, ctx: "StepContext") -> CheckResult:
+        marker = read_bootstrap_marker(ctx)
         for node in self.config.control_planes:
-            members = await ctx.drivers.talos.etcd_members(self.config.node_ip(node), ctx.state.talosconfig)
+            try:
+                members = await ctx.drivers.talos.etcd_members(self.config.node_ip(node), ctx.state.talosconfig)
+            except TransientError:
+                if marker is None:
+                    raise  # nobody bootstraps on a guess
+                members = []
             if members:
                 return done(f"etcd already runs on {node.name} with members {', '.join(members)}; not bootstrapping again")
+        if marker is not None:
+            return todo(
+                f"etcd was bootstrapped on {marker.get('address', self._first())} at {marker.get('at', 'an earlier run')} "
+                "but does not answer yet; waiting for etcd, never bootstrapping again",
+                self._wait_action(ctx),
+                bootstrapped=True,
+            )
         return todo("no control plane runs etcd yet", *self.planned_actions(ctx))
 
     def planned_actions(self, ctx: "StepContext") -> tuple[Action, ...]:
         first = self.config.control_planes[0].name
         return (
-            Action(f"bootstrap etcd on {first} ({self._first()})", command=tuple(talosctl.bootstrap_argv(self._first(), ctx.state.talosconfig))),
             Action(
-                f"wait until etcd on {first} lists its members (asked every {POLL_SECONDS:g}s)",
-                command=tuple(talosctl.etcd_members_argv(self._first(), ctx.state.talosconfig)),
+                f"bootstrap etcd on {first} ({self._first()}), then record it in {ctx.state.bootstrap_marker}",
+                command=tuple(talosctl.bootstrap_argv(self._first(), ctx.state.talosconfig)),
             ),
+            self._wait_action(ctx),
+        )
+
+    def _wait_action(self, ctx: "StepContext") -> Action:
+        return Action(
+            f"wait until etcd on {self.config.control_planes[0].name} lists its members (asked every {POLL_SECONDS:g}s)",
+            command=tuple(talosctl.etcd_members_argv(self._first(), ctx.state.talosconfig)),
         )
 
     async def _apply(self, ctx: "StepContext", check: CheckResult) -> None:
-        await ctx.drivers.talos.bootstrap(self._first(), ctx.state.talosconfig)
+        if check.facts.get("bootstrapped") or read_bootstrap_marker(ctx) is not None:
+            ctx.output("bootstrapped by an earlier run: waiting for etcd instead of bootstrapping again")
+            return
+        try:
+            await ctx.drivers.talos.bootstrap(self._first(), ctx.state.talosconfig)
+            how = "bootstrapped"
+        except AlreadyBootstrapped as refused:
+            # A run killed between the call and the marker: the node remembers it did it.
+            ctx.output(f"{self.config.control_planes[0].name} is already bootstrapped ({refused.message}); waiting for etcd")
+            how = "already bootstrapped"
+        write_bootstrap_marker(ctx, self._first(), how)
 
     async def _wait(self, ctx: "StepContext") -> None:
         async def members() -> list[str]:
@@ -82,7 +131,9 @@ class Bootstrap(BaseStep):
         except (TimeoutError, asyncio.TimeoutError):
             raise PermanentError(
                 f"etcd did not start on {self.config.control_planes[0].name} within {self.timeout:g}s",
-                hint="run `talosctl -n <node> -e <node> service etcd` and `talosctl dmesg` to see why",
+                hint="run `talosctl -n <node> -e <node> service etcd` and `talosctl dmesg` to see why; if these "
+                f"machines were reset since the bootstrap recorded in {ctx.state.bootstrap_marker}, delete that file "
+                "and run again",
             ) from None
         ctx.output(f"etcd members: {', '.join(found)}")
 

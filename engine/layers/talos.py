@@ -78,15 +78,33 @@ class ToolsPreflight(BaseStep):
             )
 
 
+PREFLIGHT_ROUNDS = 3
+
+
 async def maintenance_or_configured(ctx: "StepContext", address: str) -> TalosNodeFacts:
     """Ask the maintenance API first; a node that answers there is waiting for its config.
-    Otherwise ask with our talosconfig (the node may already be configured by an earlier run)."""
-    facts = await ctx.drivers.talos.node_facts(address, insecure=True)
-    if facts.reachable and facts.maintenance:
-        return facts
-    configured = await ctx.drivers.talos.node_facts(address, insecure=False)
-    # Unreachable both ways, or answering but refusing our certificates: the first answer says it.
-    return configured if configured.reachable else facts
+    Otherwise ask with our talosconfig (the node may already be configured by an earlier run).
+
+    A node that boots (or reboots) between the two questions gives answers that contradict each
+    other: silent on the first, answering but refusing our certificates on the second looks
+    exactly like a node of another cluster. So a "foreign" verdict stands only when both
+    questions agree the node answers; otherwise it asks again, and after a few contradictory
+    rounds reports the node as not answering yet (a retry, never a refusal)."""
+    facts = TalosNodeFacts(address=address, reachable=False)
+    for _ in range(PREFLIGHT_ROUNDS):
+        facts = await ctx.drivers.talos.node_facts(address, insecure=True)
+        if facts.reachable and facts.maintenance:
+            return facts
+        configured = await ctx.drivers.talos.node_facts(address, insecure=False)
+        if configured.reachable and configured.cluster_name:
+            return configured
+        if facts.reachable == configured.reachable:
+            # Unreachable both ways, or answering both ways but refusing our certificates.
+            return configured if configured.reachable else facts
+    return TalosNodeFacts(
+        address=address, reachable=False,
+        error=f"its answers changed while it was asked {PREFLIGHT_ROUNDS} times (booting or rebooting?)",
+    )  # fmt: skip
 
 
 def maintenance_read(config, node: Node, why: str) -> Action:
@@ -377,12 +395,11 @@ class ApplyConfig(BaseStep):
 
     async def _check(self, ctx: "StepContext") -> CheckResult:
         address = self.config.node_ip(self.node)
-        facts = await ctx.drivers.talos.node_facts(address, insecure=True)
+        facts = await maintenance_or_configured(ctx, address)  # a node booting meanwhile is asked again
         if not (facts.reachable and facts.maintenance):
-            configured = await ctx.drivers.talos.node_facts(address, insecure=False)
-            if configured.reachable and configured.cluster_name == self.config.cluster.name:
-                return done(f"{self.node.name} already runs this cluster's config (stage {configured.stage})", configured=True)
-            if not facts.reachable and not configured.reachable:
+            if facts.reachable and facts.cluster_name == self.config.cluster.name:
+                return done(f"{self.node.name} already runs this cluster's config (stage {facts.stage})", configured=True)
+            if not facts.reachable:
                 raise TransientError(
                     f"node {self.node.name} ({address}) does not answer on the Talos API",
                     hint="check the machine is powered on and booted from the Talos image",

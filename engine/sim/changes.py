@@ -44,6 +44,10 @@ class ExternalChanges:
         self.model = model
         self.journal = Path(journal) if journal is not None else None
         self._replaying = False
+        self.replayed = 0
+        """Changes replayed from the journal at start (0: a new simulated cluster)."""
+        self.started_over = False
+        """The journal held another scenario's, seed's or config's cluster and was started afresh."""
 
     # --- the changes --------------------------------------------------------------------
 
@@ -63,6 +67,10 @@ class ExternalChanges:
     def bootstrap(self, address: str) -> None:
         self.model.bootstrap(self._machine(address))
         self._record("bootstrap", address=address)
+
+    def bootstrap_refused(self, address: str) -> None:
+        """A second bootstrap the node refused: nothing changes, but the attempt is on record."""
+        self._record("bootstrap_refused", address=address)
 
     def docker_machines(self, workers: int) -> None:
         self.model.create_docker_machines(workers)
@@ -142,9 +150,11 @@ class ExternalChanges:
                     self._write(header, entries)  # drop the broken tail before appending again
             else:
                 self._write(header, [])  # another scenario, seed or config: another cluster
+                self.started_over = True
         else:
             self._write(header, [])
         self._replay(entries)
+        self.replayed = len(entries)
         return len(entries)
 
     def _write(self, header: dict[str, Any], entries: list[dict[str, Any]]) -> None:
@@ -181,6 +191,8 @@ class ExternalChanges:
             self.reconfigure(entry["address"], entry["digest"])
         elif change == "bootstrap":
             self.bootstrap(entry["address"])
+        elif change == "bootstrap_refused":
+            pass  # it changed nothing
         elif change == "docker_machines":
             self.docker_machines(entry["workers"])
         elif change == "note_apply":

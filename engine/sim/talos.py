@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from talos_platform.engine.drivers.protocols import TalosNodeFacts
+from talos_platform.engine.drivers.protocols import AlreadyBootstrapped, TalosNodeFacts
 from talos_platform.engine.errors import PermanentError, TransientError
 from talos_platform.engine.sim.model import MAINTENANCE, OFF, RUNNING, Machine, PlatformModel
 
@@ -36,6 +36,10 @@ class SimulatedTalosRefused(PermanentError):
         super().__init__(f"`{' '.join(argv)}` exited with 1: {stderr}", hint=hint)
         self.argv = tuple(argv)
         self.stderr = stderr
+
+
+class SimulatedAlreadyBootstrapped(SimulatedTalosRefused, AlreadyBootstrapped):
+    """A second `talosctl bootstrap`, refused by the node as the real one refuses it."""
 
 
 class SimulatedTalos:
@@ -226,7 +230,9 @@ class SimulatedTalos:
         if not machine.is_control_plane:
             raise SimulatedTalosRefused(argv, "rpc error: code = FailedPrecondition desc = bootstrap is not available on worker nodes")
         if self.model.etcd_bootstrapped_on is not None:
-            raise SimulatedTalosRefused(
+            # Journalled, so a test can prove from the journal that nobody bootstrapped twice.
+            self.model.changes.bootstrap_refused(machine.address)
+            raise SimulatedAlreadyBootstrapped(
                 argv, "error executing bootstrap: rpc error: code = AlreadyExists desc = etcd data directory is not empty",
                 hint="etcd is already bootstrapped; never bootstrap a second time",
             )

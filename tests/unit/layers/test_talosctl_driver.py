@@ -12,6 +12,7 @@ import pytest
 
 from talos_platform.engine.drivers.git import GitDriver
 from talos_platform.engine.drivers.process import ProcessRunner
+from talos_platform.engine.drivers.protocols import AlreadyBootstrapped
 from talos_platform.engine.drivers.talosctl import TalosctlDriver
 from talos_platform.engine.errors import PermanentError, TransientError
 
@@ -57,7 +58,9 @@ STAND_IN = textwrap.dedent(
             show("talosctl-etcd-members.txt")
         fail("error getting members: rpc error: code = Unknown desc = etcd is not running")
     if "bootstrap" in args and mode == "bootstrapped":
-        fail("rpc error: code = AlreadyExists desc = etcd data directory is not empty")
+        fail(open(os.path.join(fixtures, "talosctl-bootstrap-already-exists.txt")).read().strip())
+    if "bootstrap" in args and mode == "bootstrap-broken":
+        fail("error executing bootstrap: rpc error: code = FailedPrecondition desc = time is not in sync yet")
     sys.exit(0)
     """
 )
@@ -122,10 +125,19 @@ async def test_etcd_members_of_a_bootstrapped_cluster(stand_in):
     assert await driver.etcd_members(NODE, driver.talosconfig) == ["cp-1", "cp-2", "cp-3"]
 
 
-async def test_a_second_bootstrap_refused_by_the_node_is_not_an_error(stand_in):
+async def test_a_second_bootstrap_refused_by_the_node_says_already_bootstrapped(stand_in):
     driver, log = stand_in("bootstrapped")
-    await driver.bootstrap(NODE, driver.talosconfig)
+    with pytest.raises(AlreadyBootstrapped) as refused:
+        await driver.bootstrap(NODE, driver.talosconfig)
+    assert "AlreadyExists" in refused.value.message
     assert argv_log(log)[-1][-1] == "bootstrap"
+
+
+async def test_any_other_bootstrap_failure_is_not_taken_for_done(stand_in):
+    driver, _ = stand_in("bootstrap-broken")
+    with pytest.raises(TransientError) as failed:
+        await driver.bootstrap(NODE, driver.talosconfig)
+    assert not isinstance(failed.value, AlreadyBootstrapped) and "FailedPrecondition" in failed.value.message
 
 
 async def test_apply_config_insecure_with_a_node_patch(stand_in, tmp_path):

@@ -101,3 +101,11 @@ def test_memory_and_server_version():
     assert talosctl.parse_memory_percent(fixture("talosctl-memory.txt")) == 25.0
     assert talosctl.parse_memory_percent("error") is None
     assert talosctl.parse_server_version(fixture("talosctl-version-server.txt")) == "v1.11.3"
+
+
+def test_a_refused_second_bootstrap_is_recognised_by_its_grpc_code():
+    assert talosctl.is_already_bootstrapped(fixture("talosctl-bootstrap-already-exists.txt"))
+    assert not talosctl.is_already_bootstrapped(
+        'error executing bootstrap: rpc error: code = Unavailable desc = connection error: desc = "transport: Error while '
+        'dialing: dial tcp 10.0.0.11:50000: connect: connection refused"'
+    )
