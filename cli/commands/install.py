@@ -10,12 +10,16 @@ No prompts and no TUI. Exit codes: see cli/exit_codes.py and docs/cli.md.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from dataclasses import dataclass
 from typing import Any
 
 from talos_platform.engine.errors import UserError
+
+# A default simulated install takes about 450 virtual seconds: about a minute to watch.
+DEFAULT_SPEED = 8.0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -46,7 +50,11 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--simulate", action="store_true", help="run against the simulated platform; nothing real is touched")
     parser.add_argument("--scenario", default="default", help="simulation scenario name or YAML file (with --simulate)")
     parser.add_argument("--seed", type=int, help="simulation random seed (with --simulate)")
-    parser.add_argument("--speed", type=float, default=1.0, help="simulation speed factor (with --simulate)")
+    parser.add_argument(
+        "--speed", type=float, default=DEFAULT_SPEED,
+        help=f"simulated seconds per real second (with --simulate; default {DEFAULT_SPEED:g}: a default install "
+        "takes about a minute; inf = as fast as possible)",
+    )  # fmt: skip
 
 
 @dataclass
@@ -59,6 +67,55 @@ class Target:
     drivers: Any
     clock: Any
     simulated: bool
+    notice: str = ""
+    """Said before anything else (a simulated install: a new cluster, or the one it resumes)."""
+
+
+SIMULATION_JOURNAL = "simulation.jsonl"
+
+
+def _simulated_target(args: argparse.Namespace, *, record_only: bool) -> Target:
+    """The simulated platform, kept in the state directory's journal: the same command after a
+    Ctrl-C or kill -9 resumes the same simulated cluster. With --config the simulated machines
+    are those of the user's config."""
+    from talos_platform.engine.config.loading import ConfigInvalid, read_config
+    from talos_platform.engine.config.secrets import load_secrets
+    from talos_platform.engine.config.validation import errors_only, validate
+    from talos_platform.engine.sim import simulated_platform
+    from talos_platform.engine.sim.scenarios import load_scenario, scenario_config
+    from talos_platform.engine.sim.secrets import fake_secrets
+    from talos_platform.engine.state import state_directory_for
+
+    if args.config:
+        config = read_config(args.config)
+    else:
+        config = scenario_config(*load_scenario(args.scenario))
+    secrets = load_secrets(args.secrets, os.environ) if args.secrets else fake_secrets()
+    errors = errors_only(validate(config, secrets))
+    if errors:
+        raise ConfigInvalid(errors, args.config or f"scenario {args.scenario}")
+    state = state_directory_for(config.cluster.name, args.state_dir, simulated=True)
+    journal = state.root / SIMULATION_JOURNAL
+    # A plan changes nothing: it looks at an install's simulated cluster but never starts one.
+    keep = journal if (not record_only or journal.exists()) else None
+    # A plan only looks: nobody watches it happen, so it is not paced.
+    speed = math.inf if record_only else args.speed
+    platform = simulated_platform(
+        args.scenario, seed=args.seed, speed=speed, config=config if args.config else None, journal=keep
+    )
+    return Target(config, secrets, state, platform.drivers, platform.clock, simulated=True,
+                  notice=simulation_notice(platform, keep))
+
+
+def simulation_notice(platform: Any, journal: Any) -> str:
+    changes = platform.model.changes
+    if journal is None:
+        return "SIMULATED: a new simulated cluster (nothing installed on it yet)"
+    if changes.replayed:
+        return f"SIMULATED: resuming the simulated cluster kept in {journal} ({changes.replayed} changes replayed)"
+    if changes.started_over:
+        return f"SIMULATED: {journal} held another scenario's, seed's or config's cluster; starting a new simulated cluster"
+    return f"SIMULATED: a new simulated cluster, kept in {journal} so a stopped install resumes"
 
 
 def prepare(args: argparse.Namespace, *, record_only: bool = False) -> Target:
@@ -72,26 +129,18 @@ def prepare(args: argparse.Namespace, *, record_only: bool = False) -> Target:
     from talos_platform.engine.run.clock import RealClock
     from talos_platform.engine.state import state_directory_for
 
-    platform = None
     if args.simulate:
-        from talos_platform.engine.sim import simulated_platform
-
-        platform = simulated_platform(args.scenario, seed=args.seed, speed=args.speed)
-    elif args.config is None:
+        return _simulated_target(args, record_only=record_only)
+    if args.config is None:
         raise UserError("--config is required", hint="give your platform.yaml, or use --simulate for a demo")
 
-    config = read_config(args.config) if args.config else platform.config
-    if platform is not None and not args.secrets:
-        secrets = platform.secrets
-    else:
-        secrets = load_secrets(args.secrets, os.environ)
+    config = read_config(args.config)
+    secrets = load_secrets(args.secrets, os.environ)
     errors = errors_only(validate(config, secrets))
     if errors:
-        raise ConfigInvalid(errors, args.config or f"scenario {args.scenario}")
-    state = state_directory_for(config.cluster.name, args.state_dir, simulated=platform is not None)
+        raise ConfigInvalid(errors, args.config)
+    state = state_directory_for(config.cluster.name, args.state_dir)
 
-    if platform is not None:
-        return Target(config, secrets, state, platform.drivers, platform.clock, simulated=True)
     from talos_platform.engine.drivers.real import real_drivers
     from talos_platform.engine.run.redaction import Redactor
 
@@ -141,6 +190,9 @@ def run(args: argparse.Namespace) -> int:
         if answer not in ("y", "yes"):
             print("nothing was changed")
             return exit_codes.INTERRUPTED
+    if target.notice:
+        # The first line says which simulated cluster this is; JSON output keeps stdout to events.
+        print(target.notice, file=sys.stderr if args.output == "json" else sys.stdout, flush=True)
     return run_session(session, args.output)
 
 

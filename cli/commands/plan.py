@@ -68,6 +68,8 @@ def run(args: argparse.Namespace) -> int:
         )
         sys.stdout.write("\n")
     else:
+        if target.notice:
+            sys.stdout.write(target.notice + "\n")
         sys.stdout.write(format_plan(previews, target.config.cluster.name, args.offline, target.simulated))
     return exit_codes.OK
 

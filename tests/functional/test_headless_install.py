@@ -32,9 +32,42 @@ def test_piped_install_prints_plain_lines_labelled_simulated(tmp_path):
     result = talos_platform("install", "--simulate", "--speed", "inf", "--state-dir", str(tmp_path / "s"))
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0].startswith("SIMULATED install started")
+    assert lines[0].startswith("SIMULATED: a new simulated cluster, kept in")  # where it is kept
+    assert lines[1].startswith("SIMULATED install started")
     assert all(line.startswith(("SIMULATED", "  hint:")) for line in lines)
     assert "\x1b[" not in result.stdout
+
+
+def test_the_same_simulated_install_run_again_resumes_the_same_simulated_cluster(tmp_path):
+    state = tmp_path / "s"
+    first = talos_platform("install", "--simulate", "--speed", "inf", "--state-dir", str(state), "--output", "json")
+    assert first.returncode == 0, first.stderr
+    assert first.stderr.startswith("SIMULATED: a new simulated cluster")  # stdout stays JSON lines
+    again = talos_platform("install", "--simulate", "--speed", "inf", "--state-dir", str(state))
+    assert again.returncode == 0, again.stderr
+    first_line = again.stdout.splitlines()[0]
+    assert first_line.startswith("SIMULATED: resuming the simulated cluster kept in") and "changes replayed" in first_line
+    # Found as the first run left it: etcd and Vault are not set up a second time.
+    assert "L0.bootstrap: already done" in again.stdout and "L3.vault-init: already done" in again.stdout
+    plan = talos_platform("plan", "--simulate", "--state-dir", str(state))
+    assert plan.returncode == 0, plan.stderr
+    assert plan.stdout.splitlines()[0].startswith("SIMULATED: resuming the simulated cluster")
+
+
+def test_a_simulated_install_with_a_config_simulates_that_config(tmp_path):
+    import yaml
+
+    config = yaml.safe_load(open("examples/metal-3cp-3w.yaml"))
+    config["cluster"]["name"] = "other-lab"
+    config["nodes"] = config["nodes"][:4]  # three control planes and one worker
+    path = tmp_path / "platform.yaml"
+    path.write_text(yaml.safe_dump(config))
+    state = tmp_path / "s"
+    result = talos_platform("install", "--simulate", "--speed", "inf", "--config", str(path), "--state-dir", str(state), "--output", "json")
+    assert result.returncode == 0, result.stderr
+    changes = [json.loads(line) for line in (state / "simulation.jsonl").read_text().splitlines()[1:]]
+    configured = sorted(c["address"] for c in changes if c["change"] == "configure")
+    assert configured == sorted(node["address"].split("/")[0] for node in config["nodes"])
 
 
 def test_real_install_without_yes_and_without_a_terminal_stops(tmp_path):
