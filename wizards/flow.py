@@ -77,8 +77,8 @@ def run_questions(
         asked_at = position
         listed = questions(answers)
         position = _find(listed, current)
-        # An answer may replace its own question ("add another node?" becomes the new node's
-        # questions): then whatever now stands in its place comes next.
+        # An answer may remove its own question from the list (e.g. a node removed by it):
+        # then whatever now stands in its place comes next.
         following = position + 1 if position is not None else asked_at
         current = listed[following].key if following < len(listed) else None
     return True

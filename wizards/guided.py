@@ -155,6 +155,12 @@ def run_guided(options: GuidedOptions, console: Console, hand_over: HandOver | N
     except (KeyboardInterrupt, Cancelled):
         console.print(CANCELLED_MESSAGE)
         return INTERRUPTED
+    except OSError as error:  # write_files has put everything back as it was
+        raise UserError(
+            f"could not write the files ({error.strerror or error}); nothing was written",
+            where=str(getattr(error, "filename", None) or save_as),
+            hint="check that the folder exists and is writable, then run the wizard again",
+        ) from None
     _explain(written, console)
     if written.interrupted:
         console.print("interrupted after the files were written; the install was not started")

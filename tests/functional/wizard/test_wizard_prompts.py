@@ -346,3 +346,26 @@ def test_ctrl_c_at_the_install_question_keeps_the_files_and_starts_nothing(drive
     assert "install not started (the files above are kept)" in run.screen
     assert run.config_file.read_bytes() == (EXPECTED / "happy-path.yaml").read_bytes()
     assert not (run.state / "runs").exists()
+
+
+def test_a_config_that_cannot_be_saved_there_is_refused_as_typed(drive, folder):
+    (folder / "taken").write_text("a file, not a folder")
+    steps = [
+        *happy_path()[:-1],
+        expect("? Save the config as", typed("taken/platform.yaml")),
+        shows("cannot write into taken", typed("platform.yaml")),
+    ]
+    run = drive(steps)
+
+    assert run.code == 0
+    assert run.config_file.exists()
+
+
+def test_files_that_cannot_be_written_are_a_plain_error_and_leave_nothing(drive, folder, tmp_path):
+    from talos_platform.engine.errors import UserError
+
+    (tmp_path / "state").write_text("a file where the state directory should be")
+    with pytest.raises(UserError, match="nothing was written"):
+        drive(happy_path())
+
+    assert list(folder.iterdir()) == []

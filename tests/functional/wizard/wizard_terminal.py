@@ -136,6 +136,15 @@ class ScriptedTerminal:
             if step.keys:
                 pipe.send_text(step.keys)
             self.finished_steps += 1
+        # The script is over: the wizard must end by itself, not wait for more keys.
+        deadline = time.monotonic() + self.timeout
+        while not stop.is_set():
+            self.screen_now()
+            if time.monotonic() > deadline:
+                self.failure = f"the wizard still waits for input after the last step; screen shows:\n{self.screen_now()}"
+                pipe.close()
+                return
+            time.sleep(0.01)
 
     def run(self, function: Callable[[Console], Any]) -> Any:
         stop = threading.Event()
