@@ -3,6 +3,7 @@
 #   kube-apiserver, kube-controller-manager, kube-scheduler, kubectl  (k8s.io/kubernetes)
 #   kwok                                                              (sigs.k8s.io/kwok)
 #   talosctl                                                          (github.com/siderolabs/talos)
+#   talosctl-vX.Y.Z, one per supported Talos minor (TALOSCTL_VERSIONS), for the version tests
 # Versions come from tests/harness/versions.env only. A binary that already exists for the
 # pinned versions is reused, so only the first run is slow.
 #
@@ -23,6 +24,11 @@ harness_dir="$cache_root/$pinned"
 bin_dir="$harness_dir/bin"
 
 all_components=(kube-apiserver kube-controller-manager kube-scheduler kubectl kwok talosctl)
+# One talosctl per supported Talos minor, named with its full version so a patch bump builds
+# a new binary instead of reusing a stale one.
+for talosctl_version in $TALOSCTL_VERSIONS; do
+  all_components+=("talosctl-$talosctl_version")
+done
 
 if [[ "${1:-}" == "--print-bin-dir" ]]; then
   echo "$bin_dir"
@@ -55,13 +61,14 @@ module_of() {
     kube-apiserver|kube-controller-manager|kube-scheduler|kubectl) echo kubernetes ;;
     kwok) echo kwok ;;
     talosctl) echo talos ;;
+    talosctl-*) echo "talos-${1#talosctl-}" ;;
   esac
 }
 package_of() {
   case "$1" in
     kube-apiserver|kube-controller-manager|kube-scheduler|kubectl) echo "k8s.io/kubernetes/cmd/$1" ;;
     kwok) echo "sigs.k8s.io/kwok/cmd/kwok" ;;
-    talosctl) echo "github.com/siderolabs/talos/cmd/talosctl" ;;
+    talosctl|talosctl-*) echo "github.com/siderolabs/talos/cmd/talosctl" ;;
   esac
 }
 # Version stamps, build tags and stripping as the upstream release builds set them.
@@ -76,7 +83,7 @@ set_build_flags() {
         -X k8s.io/component-base/version.gitTreeState=clean
         -X k8s.io/client-go/pkg/version.gitVersion=$KUBERNETES_VERSION") ;;
     kwok) build_flags=("-ldflags=-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION#v}") ;;
-    talos) build_flags=(-tags=grpcnotrace "-ldflags=-s -w") ;;
+    talos|talos-*) build_flags=(-tags=grpcnotrace "-ldflags=-s -w") ;;
   esac
   # The flag values above are spread over lines for reading; go wants them on one.
   build_flags=("${build_flags[@]//$'\n'/ }")
@@ -91,6 +98,7 @@ prepare_module() {
     kubernetes) write_kubernetes_module "$dir" "$KUBERNETES_VERSION" ;;
     kwok) write_kwok_module "$dir" "$KWOK_VERSION" ;;
     talos) write_talos_module "$dir" "$TALOS_VERSION" ;;
+    talos-*) write_talos_module "$dir" "${module#talos-}" ;;
   esac
   prepared_modules+="$module "
 }
@@ -122,6 +130,12 @@ failed=()
 for component in "${requested[@]}"; do
   if [[ -x "$bin_dir/$component" ]]; then
     echo "build-harness: $component already built for $pinned, reusing it"
+    continue
+  fi
+  # The versioned talosctl of the default Talos pin is the same build: link, don't rebuild.
+  if [[ "$component" == "talosctl-$TALOS_VERSION" && -x "$bin_dir/talosctl" ]]; then
+    ln -f "$bin_dir/talosctl" "$bin_dir/$component"
+    echo "build-harness: $component is the default talosctl, linked"
     continue
   fi
   # The generated module is shared by the Kubernetes binaries; prepare it once per run.

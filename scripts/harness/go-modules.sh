@@ -72,14 +72,25 @@ write_kwok_module() {
 
 # Talos keeps pkg/machinery as a nested module replaced by its local folder; outside the
 # repository that is the machinery module published with the same tag.
+# A "module@version" override for this Talos version (TALOSCTL_DEPENDENCY_OVERRIDES, entries
+# "talos-version:module@version") replaces that dependency, and any replace line of it, with the
+# given release: for a dependency version the module proxy does not serve.
 write_talos_module() {
-  local dir="$1" version="$2" upstream
+  local dir="$1" version="$2" upstream overrides="" entry
   upstream="$(upstream_go_mod github.com/siderolabs/talos "$version")"
+  for entry in ${TALOSCTL_DEPENDENCY_OVERRIDES:-}; do
+    [[ "${entry%%:*}" == "$version" ]] && overrides+="${entry#*:} "
+  done
   write_go_mod_header "$dir" talos "$(go_directive_of "$upstream")"
   {
     printf 'require (\n\tgithub.com/siderolabs/talos %s\n\tgithub.com/siderolabs/talos/pkg/machinery %s\n)\n\n' "$version" "$version"
     printf 'replace (\n'
-    replace_lines_of "$upstream" | awk '$3 !~ /^\.\.?\// { printf "\t%s\n", $0 }'
+    replace_lines_of "$upstream" | awk -v overrides="$overrides" '
+      BEGIN { split(overrides, list, " "); for (i in list) { split(list[i], part, "@"); skip[part[1]] = 1 } }
+      $3 !~ /^\.\.?\// && !($1 in skip) { printf "\t%s\n", $0 }'
+    for entry in $overrides; do
+      printf '\t%s => %s %s\n' "${entry%@*}" "${entry%@*}" "${entry#*@}"
+    done
     printf ')\n'
   } >>"$dir/go.mod"
   seed_go_sum_from "$dir" github.com/siderolabs/talos "$version"

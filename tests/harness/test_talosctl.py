@@ -11,17 +11,14 @@ from pathlib import Path
 
 import pytest
 import yaml
+from rehearsal.binaries import pinned_versions
 
-VERSIONS_FILE = Path(__file__).parent / "versions.env"
 # Documentation range (TEST-NET-1): appears in the config only.
 VIP = "192.0.2.10"
 
 
 def _pinned_talos_version() -> str:
-    for line in VERSIONS_FILE.read_text().splitlines():
-        if line.startswith("TALOS_VERSION="):
-            return line.split("=", 1)[1].strip()
-    raise KeyError("TALOS_VERSION")
+    return pinned_versions()["TALOS_VERSION"]
 
 
 @pytest.fixture

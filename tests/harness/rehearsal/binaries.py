@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 from functools import lru_cache
 from pathlib import Path
@@ -25,6 +26,35 @@ CLUSTER_BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-s
                     "kubectl", "kwok")
 
 REQUIRE_HARNESS_ENV = "TALOS_PLATFORM_REQUIRE_HARNESS"
+VERSIONS_FILE = REPO_ROOT / "tests" / "harness" / "versions.env"
+
+
+@lru_cache(maxsize=1)
+def pinned_versions() -> dict[str, str]:
+    """The KEY=VALUE pins of versions.env (shell syntax: values may be quoted, span lines)."""
+    lexer = shlex.shlex(VERSIONS_FILE.read_text(), posix=True)
+    lexer.whitespace_split = True
+    lexer.commenters = "#"
+    return dict(word.split("=", 1) for word in lexer if "=" in word)
+
+
+def talosctl_versions() -> tuple[str, ...]:
+    """One talosctl release per supported Talos minor, oldest first."""
+    return tuple(pinned_versions()["TALOSCTL_VERSIONS"].split())
+
+
+def talosctl_name(version: str) -> str:
+    """Binary name of the pinned talosctl for a Talos version: "v1.14" or "v1.14.1" ->
+    "talosctl-v1.14.1" (the build script names each after its full version)."""
+    for pinned in talosctl_versions():
+        if pinned == version or pinned.startswith(f"{version}."):
+            return f"talosctl-{pinned}"
+    raise ValueError(f"no talosctl pinned for Talos {version}; TALOSCTL_VERSIONS in "
+                     f"{VERSIONS_FILE} has {', '.join(talosctl_versions())}")
+
+
+# Not in ALL_BINARIES: only the Talos version tests need them.
+TALOSCTL_BINARIES = tuple(f"talosctl-{version}" for version in talosctl_versions())
 
 
 class HarnessBinaryMissing(LookupError):
@@ -60,19 +90,26 @@ def etcd_path() -> Path:
     return path
 
 
-def harness_bin(name: str) -> Path:
+def harness_bin(name: str, version: str | None = None) -> Path:
     """Path of one harness binary by name (kubectl, talosctl, kube-apiserver, ..., etcd).
 
+    `talosctl` alone is the TALOS_VERSION pin; `harness_bin("talosctl", version="v1.14")` (or
+    the name "talosctl-v1.14.1") is the pinned talosctl of that Talos version.
     Raises HarnessBinaryMissing, naming the build command, when it has not been built.
     """
+    if version is not None:
+        if name != "talosctl":
+            raise ValueError(f"only talosctl is built per version, not {name!r}")
+        name = talosctl_name(version)
     if name == "etcd":
         return etcd_path()
-    if name not in BUILT_BINARIES:
-        raise ValueError(f"unknown harness binary {name!r}; known: {', '.join(ALL_BINARIES)}")
+    if name not in BUILT_BINARIES + TALOSCTL_BINARIES:
+        raise ValueError(f"unknown harness binary {name!r}; known: "
+                         f"{', '.join(ALL_BINARIES + TALOSCTL_BINARIES)}")
     path = built_bin_dir() / name
     if not os.access(path, os.X_OK):
         raise HarnessBinaryMissing(
-            f"{name} is not built at {path}; run scripts/build-harness.sh "
+            f"{name} is not built at {path}; run scripts/build-harness.sh {name} "
             "(the first build takes a while, later runs reuse it)"
         )
     return path
