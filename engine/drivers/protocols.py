@@ -8,6 +8,7 @@ them (steps, the observe layer) is the same for the real cluster and the simulat
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, AsyncIterator, Protocol
@@ -257,6 +258,23 @@ class Vault(Protocol):
     async def enable_kubernetes_auth(self, token: str) -> None: ...
 
     async def write_secret(self, token: str, path: str, data: dict[str, str]) -> None: ...
+
+    async def kubernetes_auth(self, token: str) -> dict[str, Any] | None:
+        """What `enable_kubernetes_auth` set up, as Vault holds it: the operator's role settings
+        (`bound_service_account_names`, `bound_service_account_namespaces`, `audience`,
+        `token_policies`, ...) plus the auth method's `kubernetes_host`; None while the auth
+        method, its config, the role, the KV mount or the read policy is missing."""
+        ...
+
+    async def secret_digests(self, token: str, path: str) -> dict[str, str] | None:
+        """Field -> `secret_digest(value)` of what is stored at `path` (KV version 2); None when
+        nothing is. Only digests leave the driver, so a check can compare without a value."""
+        ...
+
+
+def secret_digest(value: str) -> str:
+    """The SHA-256 of a secret value, for comparing without holding or showing it."""
+    return hashlib.sha256(value.encode()).hexdigest()
 
 
 # --- Local tools --------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import asyncio
 from typing import Any
 
 from talos_platform.engine.drivers.kube_client import KubernetesDriver
-from talos_platform.engine.drivers.protocols import VaultStatus
+from talos_platform.engine.drivers.protocols import VaultStatus, secret_digest
 from talos_platform.engine.errors import PermanentError, TransientError
 
 KV_MOUNT = "secret"
@@ -48,7 +48,8 @@ class VaultThroughKubernetes:
         self.pod = pod
         self.port = port
 
-    async def _call(self, method: str, api_path: str, body: Any = None, token: str = "") -> Any:
+    async def _call(self, method: str, api_path: str, body: Any = None, token: str = "", *, missing_ok: bool = False) -> Any:
+        """Vault's JSON answer; with `missing_ok`, None when Vault says the path holds nothing."""
         headers = {"X-Vault-Token": token} if token else None
         path = proxy_path(self.namespace, self.pod, self.port, api_path)
         status, data = await asyncio.to_thread(self.kube._request_json, method, path, body=body, headers=headers)
@@ -58,8 +59,11 @@ class VaultThroughKubernetes:
         text = "; ".join(errors) if isinstance(errors, list) else str(errors or "")
         if status in (502, 503) or status >= 500:
             raise TransientError(f"Vault ({self.namespace}/{self.pod}) answered {status} to {method} {api_path}: {text}")
-        if status == 404 and not isinstance(data, dict):
+        if status == 404 and not (isinstance(data, dict) and ("errors" in data or "data" in data)):
+            # Not Vault's own JSON error: the API server found no such pod (or proxy).
             raise TransientError(f"the Vault pod {self.namespace}/{self.pod} is not reachable yet: {text}")
+        if status == 404 and missing_ok:
+            return None
         raise PermanentError(
             f"Vault refused {method} {api_path} ({status}): {text}",
             hint="check Vault's state with `kubectl -n vault exec vault-0 -- vault status`",
@@ -104,3 +108,27 @@ class VaultThroughKubernetes:
 
     async def write_secret(self, token: str, path: str, data: dict[str, str]) -> None:
         await self._call("POST", f"/v1/{KV_MOUNT}/data/{path.strip('/')}", {"data": data}, token=token)
+
+    async def kubernetes_auth(self, token: str) -> dict[str, Any] | None:
+        from talos_platform.engine.render.platform_services import VAULT_KUBERNETES_AUTH_MOUNT, VAULT_OPERATOR_ROLE
+
+        mount = VAULT_KUBERNETES_AUTH_MOUNT
+        methods = await self._call("GET", "/v1/sys/auth", token=token)
+        mounts = await self._call("GET", "/v1/sys/mounts", token=token)
+        if f"{mount}/" not in (methods.get("data") or methods) or f"{KV_MOUNT}/" not in (mounts.get("data") or mounts):
+            return None
+        policy = await self._call("GET", f"/v1/sys/policies/acl/{SECRETS_POLICY}", token=token, missing_ok=True)
+        if policy is None or (policy.get("data") or {}).get("policy", "").strip() != SECRETS_POLICY_TEXT.strip():
+            return None
+        config = await self._call("GET", f"/v1/auth/{mount}/config", token=token, missing_ok=True)
+        role = await self._call("GET", f"/v1/auth/{mount}/role/{VAULT_OPERATOR_ROLE}", token=token, missing_ok=True)
+        if config is None or role is None:
+            return None
+        return {**(role.get("data") or {}), "kubernetes_host": (config.get("data") or {}).get("kubernetes_host", "")}
+
+    async def secret_digests(self, token: str, path: str) -> dict[str, str] | None:
+        answer = await self._call("GET", f"/v1/{KV_MOUNT}/data/{path.strip('/')}", token=token, missing_ok=True)
+        data = ((answer or {}).get("data") or {}).get("data")
+        if not isinstance(data, dict):
+            return None  # never written, or its latest version deleted
+        return {key: secret_digest(str(value)) for key, value in data.items()}

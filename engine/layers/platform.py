@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from talos_platform.engine.drivers.protocols import PODS
+from talos_platform.engine.drivers.protocols import PODS, secret_digest
 from talos_platform.engine.errors import PermanentError
 from talos_platform.engine.layers.applications import FollowApplications
 from talos_platform.engine.layers.argo import name_of
@@ -189,6 +189,27 @@ class VaultUnseal(BaseStep):
         raise PermanentError("Vault is still sealed after every saved key", hint=f"the keys in {ctx.state.vault_init} do not match this Vault")
 
 
+def saved_root_token(ctx: "StepContext") -> str:
+    return (read_vault_init(ctx) or {}).get("root_token", "")
+
+
+async def vault_sealed(ctx: "StepContext") -> bool:
+    status = await vault_driver(ctx).status()
+    return status.sealed or not status.initialized
+
+
+# What the operator's role must say (as Vault reads it back), and where the auth method points.
+_COMPARED_ROLE_FIELDS = ("bound_service_account_names", "bound_service_account_namespaces", "audience", "token_policies")
+
+
+def wanted_kubernetes_auth() -> dict[str, Any]:
+    from talos_platform.engine.drivers.vault import KUBERNETES_HOST, operator_role
+    from talos_platform.engine.render.platform_services import VAULT_OPERATOR_ROLE, VAULT_TOKEN_AUDIENCE
+
+    role = operator_role(VAULT_OPERATOR_ROLE, VAULT_TOKEN_AUDIENCE)
+    return {**{key: role[key] for key in _COMPARED_ROLE_FIELDS}, "kubernetes_host": KUBERNETES_HOST}
+
+
 def root_token(ctx: "StepContext") -> str:
     material = read_vault_init(ctx) or {}
     token = material.get("root_token", "")
@@ -198,7 +219,8 @@ def root_token(ctx: "StepContext") -> str:
 
 
 class VaultKubernetesAuth(BaseStep):
-    """Enable Kubernetes auth and the operator's role (re-applied each time: the writes are idempotent)."""
+    """Enable Kubernetes auth, the KV store, its read policy and the operator's role; done when
+    Vault reads them back as wanted."""
 
     layer = 3
     timeout = 120
@@ -207,7 +229,17 @@ class VaultKubernetesAuth(BaseStep):
         super().__init__(config, step_id="L3.vault-kubernetes-auth", title="Enable Vault's Kubernetes auth", needs=("L3.vault-unseal",))
 
     async def _check(self, ctx):
-        return todo("Vault's auth settings are written on every run (idempotent)", *self.planned_actions(ctx))
+        token = saved_root_token(ctx)
+        if not token or await vault_sealed(ctx):
+            return todo("Vault's auth settings cannot be read before it is initialised and unsealed", *self.planned_actions(ctx))
+        found = await vault_driver(ctx).kubernetes_auth(token)
+        if found is None:
+            return todo("Kubernetes auth, its role, the KV store or the read policy is not set up yet", *self.planned_actions(ctx))
+        wanted = wanted_kubernetes_auth()
+        differing = sorted(key for key, value in wanted.items() if found.get(key) != value)
+        if differing:
+            return todo(f"the operator's role differs in {', '.join(differing)}", *self.planned_actions(ctx))
+        return done("Kubernetes auth is enabled with the operator's role, the KV store and its read policy")
 
     def planned_actions(self, ctx: "StepContext") -> tuple[Action, ...]:
         from talos_platform.engine.drivers.vault import KV_MOUNT, SECRETS_POLICY
@@ -239,7 +271,18 @@ class VaultSecrets(BaseStep):
         payloads = vault_secret_payloads(ctx.secrets)
         if not payloads:
             return done("no secrets to load")
-        return todo(f"{len(payloads)} secret paths to write", *self._actions(payloads))
+        token = saved_root_token(ctx)
+        if not token or await vault_sealed(ctx):
+            return todo(f"{len(payloads)} secret paths to write once Vault is unsealed", *self._actions(payloads))
+        stale = {}
+        for path, data in payloads.items():
+            # Digests on both sides: the values are never read back, held or shown.
+            wanted = {key: secret_digest(value) for key, value in data.items()}
+            if await vault_driver(ctx).secret_digests(token, path) != wanted:
+                stale[path] = data
+        if not stale:
+            return done(f"{len(payloads)} secret paths in Vault hold the given values (compared by digest)")
+        return todo(f"{', '.join(sorted(stale))}: missing or different in Vault", *self._actions(stale), stale=sorted(stale))
 
     def planned_actions(self, ctx: "StepContext") -> tuple[Action, ...]:
         """The paths of the secrets given; with none given (a plan made before they exist), the
@@ -259,8 +302,10 @@ class VaultSecrets(BaseStep):
 
     async def _apply(self, ctx, check):
         token = root_token(ctx)
+        stale = check.facts.get("stale")
         for path, data in vault_secret_payloads(ctx.secrets).items():
-            await vault_driver(ctx).write_secret(token, path, data)
+            if stale is None or path in stale:
+                await vault_driver(ctx).write_secret(token, path, data)
 
 
 def platform_steps_for(config, *, needs: tuple[str, ...]) -> list[BaseStep]:

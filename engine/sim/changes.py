@@ -8,8 +8,9 @@ run in between. That is what lets `install --simulate` be killed at any moment a
 a real install, with the simulator catching anything applied twice (a second etcd bootstrap
 fails exactly as on real machines).
 
-Secret values never reach the journal: Secret data and Vault writes are stored redacted (a
-replayed Secret differs, so the install simply applies it again), unseal keys by index.
+Secret values never reach the journal: Secret data is stored redacted (a replayed Secret
+differs, so the install simply applies it again), Vault writes as the SHA-256 of each value (so
+a resumed install can tell they are in place), unseal keys by index.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import json
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from talos_platform.engine.drivers.protocols import secret_digest
 
 if TYPE_CHECKING:
     from talos_platform.engine.sim.model import PlatformModel
@@ -111,9 +114,12 @@ class ExternalChanges:
         self.model.vault.kubernetes_auth = True
         self._record("vault_enable_kubernetes_auth")
 
-    def vault_write(self, path: str, data: dict[str, str]) -> None:
+    def vault_write(self, path: str, data: dict[str, str], digests: dict[str, str] | None = None) -> None:
+        """`digests` (field -> digest) stand for the values when replaying: values are never journalled."""
+        digests = digests if digests is not None else {key: secret_digest(value) for key, value in data.items()}
         self.model.vault.secrets[path] = dict(data)
-        self._record("vault_write", path=path, keys=sorted(data))
+        self.model.vault.digests[path] = dict(digests)
+        self._record("vault_write", path=path, keys=sorted(data), digests=digests)
 
     def _machine(self, address: str):
         machine = self.model.machine(address)
@@ -209,7 +215,7 @@ class ExternalChanges:
         elif change == "vault_enable_kubernetes_auth":
             self.vault_enable_kubernetes_auth()
         elif change == "vault_write":
-            self.vault_write(entry["path"], {key: REDACTED for key in entry["keys"]})
+            self.vault_write(entry["path"], {key: REDACTED for key in entry["keys"]}, entry.get("digests"))
         else:
             raise ValueError(f"unknown change {change!r} in the simulation journal")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from talos_platform.engine.drivers.protocols import VaultStatus
+from talos_platform.engine.drivers.protocols import VaultStatus, secret_digest
 from talos_platform.engine.errors import PermanentError, TransientError
 
 if TYPE_CHECKING:
@@ -26,6 +26,8 @@ class VaultState:
         self.root_token = ""
         self.kubernetes_auth = False
         self.secrets: dict[str, dict[str, str]] = {}
+        self.digests: dict[str, dict[str, str]] = {}
+        """Path -> field -> digest of the value: what a resumed simulation knows of the values."""
 
     def initialize(self, key_shares: int, key_threshold: int) -> dict[str, Any]:
         rng = self.model.rng
@@ -102,3 +104,20 @@ class SimulatedVault:
         await self._call()
         self._authorise(token)
         self.state.model.changes.vault_write(path, data)
+
+    async def kubernetes_auth(self, token: str) -> dict[str, Any] | None:
+        await self._call()
+        self._authorise(token)
+        if not self.state.kubernetes_auth:
+            return None
+        # What the real driver's writes leave in Vault (the simulator applies them as one change).
+        from talos_platform.engine.drivers.vault import KUBERNETES_HOST, operator_role
+        from talos_platform.engine.render.platform_services import VAULT_OPERATOR_ROLE, VAULT_TOKEN_AUDIENCE
+
+        return {**operator_role(VAULT_OPERATOR_ROLE, VAULT_TOKEN_AUDIENCE), "kubernetes_host": KUBERNETES_HOST}
+
+    async def secret_digests(self, token: str, path: str) -> dict[str, str] | None:
+        await self._call()
+        self._authorise(token)
+        digests = self.state.digests.get(path)
+        return dict(digests) if digests is not None else None

@@ -10,7 +10,7 @@ from typing import Any
 
 from talos_platform.engine.config.models import PlatformConfig
 from talos_platform.engine.config.secrets import Secrets
-from talos_platform.engine.drivers.protocols import Drivers, ObjectList, Resource, TalosNodeFacts, VaultStatus, WatchEvent
+from talos_platform.engine.drivers.protocols import Drivers, ObjectList, Resource, TalosNodeFacts, VaultStatus, WatchEvent, secret_digest
 from talos_platform.engine.plan.context import StepContext
 from talos_platform.engine.run.clock import RealClock
 from talos_platform.engine.state import StateDirectory
@@ -179,6 +179,8 @@ class FakeVault:
     threshold: int = 3
     calls: list[tuple[Any, ...]] = field(default_factory=list)
     accepted: int = 0
+    auth: dict[str, Any] | None = None
+    stored: dict[str, dict[str, str]] = field(default_factory=dict)
 
     async def status(self) -> VaultStatus:
         self.calls.append(("status",))
@@ -199,9 +201,25 @@ class FakeVault:
 
     async def enable_kubernetes_auth(self, token: str) -> None:
         self.calls.append(("enable_kubernetes_auth", token))
+        from talos_platform.engine.layers.platform import wanted_kubernetes_auth
+
+        self.auth = {**wanted_kubernetes_auth(), "token_ttl": 3600}  # as Vault reads it back
 
     async def write_secret(self, token: str, path: str, data: dict[str, str]) -> None:
         self.calls.append(("write_secret", token, path, sorted(data)))
+        self.stored[path] = dict(data)
+
+    async def kubernetes_auth(self, token: str) -> dict[str, Any] | None:
+        self.calls.append(("kubernetes_auth", token))
+        return self.auth
+
+    async def secret_digests(self, token: str, path: str) -> dict[str, str] | None:
+        self.calls.append(("secret_digests", token, path))
+        data = self.stored.get(path)
+        return {key: secret_digest(value) for key, value in data.items()} if data is not None else None
+
+    def changes(self) -> list[tuple[Any, ...]]:
+        return [call for call in self.calls if call[0] in ("initialize", "unseal", "enable_kubernetes_auth", "write_secret")]
 
 
 @dataclass

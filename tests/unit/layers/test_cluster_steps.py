@@ -2,6 +2,7 @@
 (watch-driven) and its failures with hints."""
 
 import asyncio
+import dataclasses
 import base64
 import json
 import stat
@@ -361,11 +362,39 @@ async def test_kubernetes_auth_and_secrets_use_the_root_token(tmp_path):
         "write secret/platform/git (token, username)",
     ]
     await load.apply(ctx, result)
-    assert vault.calls == [
+    assert vault.changes() == [
         ("enable_kubernetes_auth", "hvs.root"),
         ("write_secret", "hvs.root", "platform/cloudflare", ["api-token", "tunnel-token"]),
         ("write_secret", "hvs.root", "platform/git", ["token", "username"]),
     ]
+
+
+async def test_vault_auth_and_secrets_are_done_when_vault_reads_them_back_the_same(tmp_path):
+    config = platform_config()
+    vault = FakeVault(initialized=True, sealed=False)
+    ctx, lines = make_context(config, tmp_path, vault=vault, secrets=SECRETS_GIVEN)
+    ctx.state.write_secret(ctx.state.vault_init, json.dumps({"unseal_keys": ["k"], "root_token": "hvs.root"}))
+    auth, load = platform.VaultKubernetesAuth(config), platform.VaultSecrets(config)
+    for step in (auth, load):
+        check = await step.check(ctx)
+        assert not check.done
+        await step.apply(ctx, check)
+    written = vault.changes()
+    # A resume: both read back as wanted, so nothing is written again.
+    assert (await auth.check(ctx)).done
+    result = await load.check(ctx)
+    assert result.done and "compared by digest" in result.reason
+    assert vault.changes() == written
+    # A role someone edited, or one secret changed: only that is done again.
+    vault.auth = {**vault.auth, "audience": "other"}
+    assert "audience" in (await auth.check(ctx)).reason
+    ctx = dataclasses.replace(ctx, secrets=dataclasses.replace(SECRETS_GIVEN, git_token="a-new-token"))
+    stale = await load.check(ctx)
+    assert not stale.done and [a.description for a in stale.actions] == ["write secret/platform/git (token, username)"]
+    await load.apply(ctx, stale)
+    assert vault.changes()[len(written):] == [("write_secret", "hvs.root", "platform/git", ["token", "username"])]
+    shown = " ".join(lines) + " ".join(str(c) for c in vault.calls) + stale.reason
+    assert all(value not in shown for value in (*SECRETS_GIVEN.values(), "a-new-token"))
 
 
 async def test_vault_pod_running_is_enough_to_initialise(tmp_path):

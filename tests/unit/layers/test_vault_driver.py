@@ -63,6 +63,12 @@ class FakeVaultBehindProxy(BaseHTTPRequestHandler):
         if path.startswith("/v1/sys/mounts/"):
             state["mounts"][path.removeprefix("/v1/sys/mounts/") + "/"] = body
             return self._reply(204, {})
+        if self.command == "GET":
+            # Reads give back what was written, as Vault wraps it; a path never written is 404.
+            if path not in state["stored"]:
+                return self._reply(404, {"errors": []})
+            return self._reply(200, {"data": state["stored"][path]})
+        state["stored"][path] = body
         return self._reply(200, {"data": {}})
 
     do_GET = do_PUT = do_POST = _handle
@@ -70,7 +76,7 @@ class FakeVaultBehindProxy(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def vault_server(tmp_path):
-    FakeVaultBehindProxy.state = {"initialized": False, "sealed": True, "requests": [], "auth": {}, "mounts": {}}
+    FakeVaultBehindProxy.state = {"initialized": False, "sealed": True, "requests": [], "auth": {}, "mounts": {}, "stored": {}}
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeVaultBehindProxy)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -134,3 +140,32 @@ async def test_vault_refusals_are_permanent_errors_with_its_message(vault_server
     with pytest.raises(PermanentError) as denied:
         await vault.write_secret("wrong-token", "platform/git", {"token": "x"})
     assert "permission denied" in denied.value.message
+
+
+async def test_what_was_configured_reads_back_and_secrets_only_as_digests(vault_server):
+    from talos_platform.engine.drivers.protocols import secret_digest
+    from talos_platform.engine.layers.platform import wanted_kubernetes_auth
+
+    vault, state = vault_server
+    state.update(initialized=True, sealed=False)
+    assert await vault.kubernetes_auth("hvs.root") is None  # nothing enabled yet
+    assert await vault.secret_digests("hvs.root", "platform/git") is None  # never written: Vault's 404
+    await vault.enable_kubernetes_auth("hvs.root")
+    await vault.write_secret("hvs.root", "platform/git", {"username": "robot", "token": "t0ken"})
+    found = await vault.kubernetes_auth("hvs.root")
+    assert {key: found[key] for key in wanted_kubernetes_auth()} == wanted_kubernetes_auth()
+    assert await vault.secret_digests("hvs.root", "platform/git") == {"username": secret_digest("robot"), "token": secret_digest("t0ken")}
+    reads = [path.removeprefix(PROXY) for method, path, _, _ in state["requests"] if method == "GET"]
+    assert "/v1/secret/data/platform/git" in reads and f"/v1/sys/policies/acl/{SECRETS_POLICY}" in reads
+    # A policy someone changed is not what the operator needs: not configured.
+    state["stored"][f"/v1/sys/policies/acl/{SECRETS_POLICY}"] = {"policy": "path \"*\" { capabilities = [\"deny\"] }"}
+    assert await vault.kubernetes_auth("hvs.root") is None
+
+
+async def test_a_missing_vault_pod_is_worth_a_retry(vault_server):
+    from talos_platform.engine.errors import TransientError
+
+    vault, _ = vault_server
+    vault.pod = "vault-9"  # the API server answers 404 with its own Status, not Vault's JSON
+    with pytest.raises(TransientError):
+        await vault.status()

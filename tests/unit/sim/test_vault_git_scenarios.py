@@ -33,6 +33,32 @@ async def test_vault_initialises_once_and_unseals_at_the_threshold():
     await platform.drivers.vault.enable_kubernetes_auth(material["root_token"])
     await platform.drivers.vault.write_secret(material["root_token"], "secret/x", {"a": "b"})
     assert state.secrets["secret/x"] == {"a": "b"}
+    # Read back as the real driver does: the role as configured, and values only as digests.
+    from talos_platform.engine.drivers.protocols import secret_digest
+    from talos_platform.engine.layers.platform import wanted_kubernetes_auth
+
+    role = await platform.drivers.vault.kubernetes_auth(material["root_token"])
+    assert {key: role[key] for key in wanted_kubernetes_auth()} == wanted_kubernetes_auth()
+    assert await platform.drivers.vault.secret_digests(material["root_token"], "secret/x") == {"a": secret_digest("b")}
+    assert await platform.drivers.vault.secret_digests(material["root_token"], "secret/never") is None
+    with pytest.raises(PermanentError):
+        await platform.drivers.vault.secret_digests("wrong-token", "secret/x")
+
+
+def test_a_resumed_simulation_knows_vault_secrets_by_digest_only(tmp_path):
+    import math
+
+    from talos_platform.engine.drivers.protocols import secret_digest
+    from talos_platform.engine.sim import simulated_platform
+
+    journal = tmp_path / "simulation.jsonl"
+    first = simulated_platform("default", speed=math.inf, journal=journal)
+    first.model.changes.vault_write("platform/git", {"token": "very-secret-value"})
+    first.close()
+    assert "very-secret-value" not in journal.read_text()
+    resumed = simulated_platform("default", speed=math.inf, journal=journal)
+    assert resumed.model.vault.digests["platform/git"] == {"token": secret_digest("very-secret-value")}
+    resumed.close()
 
 
 async def test_publishing_an_unchanged_tree_makes_no_new_commit(tmp_path):
