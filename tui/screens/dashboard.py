@@ -39,6 +39,7 @@ class ClusterView(Screen):
         self._filter_target: str | None = None
         self.ready = False
         self._banner_drawn = False
+        self._stale = False
 
     # --- composition helpers -------------------------------------------------------------------
 
@@ -70,12 +71,22 @@ class ClusterView(Screen):
         self.snapshot = snapshot
         if not self.ready or not self.is_attached:
             return  # drawn by `on_mount` once the panes exist; nothing to draw once closed
+        if not self.is_current:
+            # Under the help or a detail view: drawing here would also repaint that screen's
+            # dimmed background, the whole dashboard, on every snapshot. Drawn on resume.
+            self._stale = True
+            return
         try:
             panes = self.panes
         except NoMatches:  # the app is shutting down
             return
         panes.show(snapshot)
         self.show_simulation_banner(snapshot.simulated or self.app.simulated_drivers)
+
+    def on_screen_resume(self) -> None:
+        if self._stale and self.snapshot is not None:
+            self._stale = False
+            self.show_snapshot(self.snapshot)
 
     def redraw(self) -> None:
         if self.snapshot is not None:

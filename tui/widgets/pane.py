@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.coordinate import Coordinate
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
+
+from .fast_table import FastTable
 
 Cell = Text | str
-IN_PLACE_CELL_LIMIT = 24
 
 
 @dataclass(frozen=True)
@@ -62,13 +62,13 @@ class Pane(Vertical):
         """When the cursor last moved because of a redraw or `select_key` (not the user)."""
 
     def compose(self) -> ComposeResult:
-        table = DataTable(cursor_type="row", zebra_stripes=False, id=f"{self.id}-table")
+        table = FastTable(cursor_type="row", zebra_stripes=False, id=f"{self.id}-table")
         yield table
         yield Static("", classes="pane-summary", id=f"{self.id}-summary")
 
     @property
-    def table(self) -> DataTable:
-        return self.query_one(DataTable)
+    def table(self) -> FastTable:
+        return self.query_one(FastTable)
 
     def show(self, content: PaneContent) -> None:
         """Draw `content`, touching the table only when its rows changed."""
@@ -86,21 +86,17 @@ class Pane(Vertical):
             return
         table = self.table
         if self._same_rows(content):
-            # Same rows in the same order (e.g. one pod changed): touch only the cells that
-            # changed. Past a few dozen cells a rebuild is cheaper (each update clears the
-            # table's render caches).
-            changed = [
+            # Same rows in the same order (e.g. one pod changed): replace only the cells that
+            # changed, in one batch, so the cursor and scroll position stay put.
+            table.replace_cells(
                 (index, column, now)
                 for index, (old, new) in enumerate(zip(self._drawn_rows, content.rows))
                 if old.cells != new.cells
                 for column, (was, now) in enumerate(zip(old.cells, new.cells))
                 if was != now
-            ]
-            if len(changed) <= IN_PLACE_CELL_LIMIT:
-                for index, column, now in changed:
-                    table.update_cell_at(Coordinate(index, column), now, update_width=False)
-                self._drawn_rows = content.rows
-                return
+            )
+            self._drawn_rows = content.rows
+            return
         selected = self.selected_key()
         if content.columns != self._drawn_columns:
             table.clear(columns=True)
@@ -108,7 +104,7 @@ class Pane(Vertical):
             self._drawn_columns = content.columns
         else:
             table.clear()
-        table.add_rows([row.cells for row in content.rows])
+        table.set_rows(row.cells for row in content.rows)
         self.moved_by_program_at = time.monotonic()
         # DataTable keys are needed for selection; keep our own index instead of keys per add.
         self._keys = [row.key for row in content.rows]
