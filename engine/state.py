@@ -74,6 +74,11 @@ class StateDirectory:
         does not answer yet, so a resumed install waits for it instead of bootstrapping again."""
         return self.talos_dir / "bootstrapped.json"
 
+    def applied_config_marker(self, node_name: str) -> Path:
+        """Written as a node is sent its machine config: while it installs and reboots it does
+        not answer, and a resumed install must wait for it, not call it lost."""
+        return self.talos_dir / "applied" / f"{node_name}.json"
+
     @property
     def kubeconfig(self) -> Path:
         return self.root / "kubeconfig"

@@ -26,9 +26,17 @@ if TYPE_CHECKING:
 POLL_SECONDS = 5.0
 
 
+# The marker's `state`: the call is about to go out, or it went through (or the node said it
+# already had etcd). Either way a resumed run looks for etcd before it ever asks again.
+SENDING, BOOTSTRAPPED = "sending", "bootstrapped"
+# How long a run that finds a bootstrap cut off mid-call waits for etcd before asking the node
+# (which then answers AlreadyExists if the call had gone through): etcd starts within seconds.
+INTERRUPTED_CALL_WAIT = 120.0
+
+
 def read_bootstrap_marker(ctx: "StepContext") -> dict[str, Any] | None:
-    """The record of an earlier successful bootstrap (None when there is none, or it is unreadable:
-    it is written atomically, so unreadable means someone else damaged it)."""
+    """The record of an earlier bootstrap (None when there is none, or it is unreadable: it is
+    written atomically, so unreadable means someone else damaged it)."""
     try:
         record = json.loads(ctx.state.bootstrap_marker.read_text())
     except (FileNotFoundError, ValueError):
@@ -36,8 +44,8 @@ def read_bootstrap_marker(ctx: "StepContext") -> dict[str, Any] | None:
     return record if isinstance(record, dict) else None
 
 
-def write_bootstrap_marker(ctx: "StepContext", address: str, how: str) -> None:
-    record = {"address": address, "how": how, "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+def write_bootstrap_marker(ctx: "StepContext", address: str, state: str) -> None:
+    record = {"address": address, "state": state, "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     ctx.state.write_file(ctx.state.bootstrap_marker, json.dumps(record, sort_keys=True) + "\n", mode=0o600)
 
 
@@ -76,6 +84,13 @@ class Bootstrap(BaseStep):
                 members = []
             if members:
                 return done(f"etcd already runs on {node.name} with members {', '.join(members)}; not bootstrapping again")
+        if marker is not None and marker.get("state") == SENDING:
+            return todo(
+                f"an earlier run was stopped while bootstrapping etcd ({marker.get('at', '')}); waiting up to "
+                f"{INTERRUPTED_CALL_WAIT:g}s for etcd before asking the node again",
+                *self.planned_actions(ctx),
+                interrupted_call=True,
+            )
         if marker is not None:
             return todo(
                 f"etcd was bootstrapped on {marker.get('address', self._first())} at {marker.get('at', 'an earlier run')} "
@@ -89,7 +104,7 @@ class Bootstrap(BaseStep):
         first = self.config.control_planes[0].name
         return (
             Action(
-                f"bootstrap etcd on {first} ({self._first()}), then record it in {ctx.state.bootstrap_marker}",
+                f"bootstrap etcd on {first} ({self._first()}), recorded in {ctx.state.bootstrap_marker}",
                 command=tuple(talosctl.bootstrap_argv(self._first(), ctx.state.talosconfig)),
             ),
             self._wait_action(ctx),
@@ -102,32 +117,47 @@ class Bootstrap(BaseStep):
         )
 
     async def _apply(self, ctx: "StepContext", check: CheckResult) -> None:
-        if check.facts.get("bootstrapped") or read_bootstrap_marker(ctx) is not None:
+        first = self.config.control_planes[0].name
+        if check.facts.get("bootstrapped"):
             ctx.output("bootstrapped by an earlier run: waiting for etcd instead of bootstrapping again")
             return
+        if check.facts.get("interrupted_call"):
+            ctx.output(f"the last bootstrap call may have reached {first}: waiting for etcd before asking again")
+            try:
+                await ctx.clock.wait_for(self._members(ctx, quiet=True), INTERRUPTED_CALL_WAIT)
+            except (TimeoutError, asyncio.TimeoutError):
+                ctx.output(f"etcd did not appear within {INTERRUPTED_CALL_WAIT:g}s: the call had not gone through")
+            else:
+                write_bootstrap_marker(ctx, self._first(), BOOTSTRAPPED)
+                return
+        # Recorded before the call goes out: a run killed just after it must not call it again.
+        write_bootstrap_marker(ctx, self._first(), SENDING)
         try:
             await ctx.drivers.talos.bootstrap(self._first(), ctx.state.talosconfig)
-            how = "bootstrapped"
         except AlreadyBootstrapped as refused:
-            # A run killed between the call and the marker: the node remembers it did it.
-            ctx.output(f"{self.config.control_planes[0].name} is already bootstrapped ({refused.message}); waiting for etcd")
-            how = "already bootstrapped"
-        write_bootstrap_marker(ctx, self._first(), how)
+            # The node remembers a bootstrap this state directory lost track of.
+            ctx.output(f"{first} is already bootstrapped ({refused.message}); waiting for etcd")
+        except Exception:  # the node answered with a failure: it did not bootstrap
+            ctx.state.bootstrap_marker.unlink(missing_ok=True)
+            raise
+        write_bootstrap_marker(ctx, self._first(), BOOTSTRAPPED)
+
+    async def _members(self, ctx: "StepContext", *, quiet: bool = False) -> list[str]:
+        """Ask the first control plane for etcd members until it lists some."""
+        while True:
+            try:
+                found = await ctx.drivers.talos.etcd_members(self._first(), ctx.state.talosconfig)
+            except TransientError as error:
+                if not quiet:
+                    ctx.output(f"etcd not answering yet: {error.message}")
+                found = []
+            if found:
+                return found
+            await ctx.clock.sleep(POLL_SECONDS)
 
     async def _wait(self, ctx: "StepContext") -> None:
-        async def members() -> list[str]:
-            while True:
-                try:
-                    found = await ctx.drivers.talos.etcd_members(self._first(), ctx.state.talosconfig)
-                except TransientError as error:
-                    ctx.output(f"etcd not answering yet: {error.message}")
-                    found = []
-                if found:
-                    return found
-                await ctx.clock.sleep(POLL_SECONDS)
-
         try:
-            found = await ctx.clock.wait_for(members(), self.wait_budget)
+            found = await ctx.clock.wait_for(self._members(ctx), self.wait_budget)
         except (TimeoutError, asyncio.TimeoutError):
             raise PermanentError(
                 f"etcd did not start on {self.config.control_planes[0].name} within {self.timeout:g}s",

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -107,6 +109,15 @@ async def maintenance_or_configured(ctx: "StepContext", address: str) -> TalosNo
     )  # fmt: skip
 
 
+def read_applied_config(ctx: "StepContext", node: Node) -> dict[str, Any] | None:
+    """The record `ApplyConfig` wrote when this node took its config (None: never, or unreadable)."""
+    try:
+        record = json.loads(ctx.state.applied_config_marker(node.name).read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
 def maintenance_read(config, node: Node, why: str) -> Action:
     """The first read `maintenance_or_configured` makes: the node's disks, over the maintenance API
     (a node waiting for its config answers there)."""
@@ -138,6 +149,11 @@ class NodePreflight(BaseStep):
         address = self.config.node_ip(self.node)
         facts = await maintenance_or_configured(ctx, address)
         where = f"node {self.node.name} ({address})"
+        if not facts.reachable and read_applied_config(ctx, self.node) is not None:
+            return done(
+                f"{where} took this cluster's config in an earlier run and does not answer while it installs "
+                "or reboots; applying its config waits for it"
+            )
         if not facts.reachable:
             raise TransientError(
                 f"{where} does not answer on the Talos API (port 50000): {facts.error or 'no answer'}",
@@ -399,6 +415,14 @@ class ApplyConfig(BaseStep):
         if not (facts.reachable and facts.maintenance):
             if facts.reachable and facts.cluster_name == self.config.cluster.name:
                 return done(f"{self.node.name} already runs this cluster's config (stage {facts.stage})", configured=True)
+            applied = read_applied_config(ctx, self.node)
+            if not facts.reachable and applied is not None and applied.get("digest") == self._sent_digest(ctx):
+                return todo(
+                    f"{self.node.name} took this config at {applied.get('at', 'an earlier run')} and does not answer "
+                    "while it installs or reboots; waiting for it, not applying again",
+                    self.planned_actions(ctx)[-1],
+                    applied=True,
+                )
             if not facts.reachable:
                 raise TransientError(
                     f"node {self.node.name} ({address}) does not answer on the Talos API",
@@ -428,13 +452,33 @@ class ApplyConfig(BaseStep):
             ),
         )
 
+    def _sent_digest(self, ctx: "StepContext") -> str:
+        """What this node gets: its config file and per-node patches, as bytes."""
+        digest = hashlib.sha256()
+        for path in (self._config_file(ctx), *node_patch_files(ctx, self.config, self.node)):
+            digest.update(path.read_bytes() if path.exists() else b"")
+        return digest.hexdigest()
+
     async def _apply(self, ctx: "StepContext", check: CheckResult) -> None:
+        if check.facts.get("applied"):
+            ctx.output(f"{self.node.name} took its config in an earlier run: waiting for it instead of applying again")
+            return
         address = self.config.node_ip(self.node)
         patches = node_patch_files(ctx, self.config, self.node)
         # Configured already (we only get here then because the config changed): apply the new
         # config with our certificates; Talos applies it in place or reboots as needed.
         insecure = not check.facts.get("configured")
-        await ctx.drivers.talos.apply_config(address, self._config_file(ctx), insecure=insecure, patches=patches)
+        # Recorded before sending: a kill right after the node took it must find the record,
+        # and a node that has it goes silent at once (it installs). Removed if the send fails.
+        marker = ctx.state.applied_config_marker(self.node.name)
+        record = {"node": self.node.name, "address": address, "digest": self._sent_digest(ctx),
+                  "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}  # fmt: skip
+        ctx.state.write_file(marker, json.dumps(record, sort_keys=True) + "\n", mode=0o600)
+        try:
+            await ctx.drivers.talos.apply_config(address, self._config_file(ctx), insecure=insecure, patches=patches)
+        except Exception:  # the node answered with a failure (an interrupt may have got through: kept)
+            marker.unlink(missing_ok=True)
+            raise
 
     async def _wait(self, ctx: "StepContext") -> None:
         """Until the node answers with our certificates, i.e. it installed and rebooted into the
@@ -454,7 +498,8 @@ class ApplyConfig(BaseStep):
         except (TimeoutError, asyncio.TimeoutError):
             raise PermanentError(
                 f"node {self.node.name} did not come back with its config within {self.timeout:g}s",
-                hint="watch its console: a wrong install disk or a network that does not come up are common causes",
+                hint="watch its console: a wrong install disk or a network that does not come up are common causes; "
+                f"if the machine was reset or replaced since, delete {ctx.state.applied_config_marker(self.node.name)} and run again",
             ) from None
 
 
