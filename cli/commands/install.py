@@ -96,15 +96,30 @@ def _simulated_target(args: argparse.Namespace, *, record_only: bool) -> Target:
         raise ConfigInvalid(errors, args.config or f"scenario {args.scenario}")
     state = state_directory_for(config.cluster.name, args.state_dir, simulated=True)
     journal = state.root / SIMULATION_JOURNAL
-    # A plan changes nothing: it looks at an install's simulated cluster but never starts one.
-    keep = journal if (not record_only or journal.exists()) else None
-    # A plan only looks: nobody watches it happen, so it is not paced.
-    speed = math.inf if record_only else args.speed
+    replayed = journal
+    if record_only:
+        # A plan changes nothing: it looks at a copy of an install's simulated cluster (never
+        # starting or rewriting one), and nobody watches it happen, so it is not paced.
+        replayed = _scratch_copy(journal) if journal.exists() else None
     platform = simulated_platform(
-        args.scenario, seed=args.seed, speed=speed, config=config if args.config else None, journal=keep
-    )
+        args.scenario, seed=args.seed, speed=math.inf if record_only else args.speed,
+        config=config if args.config else None, journal=replayed,
+    )  # fmt: skip
     return Target(config, secrets, state, platform.drivers, platform.clock, simulated=True,
-                  notice=simulation_notice(platform, keep))
+                  notice=simulation_notice(platform, journal if replayed else None))
+
+
+def _scratch_copy(journal: Any) -> Any:
+    import atexit
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    folder = Path(tempfile.mkdtemp(prefix="talos-platform-plan-"))
+    atexit.register(shutil.rmtree, folder, True)
+    copy = folder / journal.name
+    shutil.copyfile(journal, copy)
+    return copy
 
 
 def simulation_notice(platform: Any, journal: Any) -> str:

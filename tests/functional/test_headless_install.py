@@ -113,3 +113,14 @@ def test_on_a_terminal_install_asks_first_and_a_no_changes_nothing(tmp_path):
     child.close()
     assert child.exitstatus == 130
     assert not (tmp_path / "s" / "runs").exists()
+
+
+def test_a_simulated_plan_never_changes_the_simulated_cluster_it_looks_at(tmp_path):
+    state = tmp_path / "s"
+    first = talos_platform("install", "--simulate", "--speed", "inf", "--state-dir", str(state), "--only", "L0.secrets")
+    assert first.returncode == 0, first.stderr
+    journal = (state / "simulation.jsonl").read_bytes()
+    other_seed = talos_platform("plan", "--simulate", "--seed", "99", "--state-dir", str(state))
+    assert other_seed.returncode == 0, other_seed.stderr
+    assert "starting a new simulated cluster" in other_seed.stdout.splitlines()[0]
+    assert (state / "simulation.jsonl").read_bytes() == journal  # another seed's plan wiped nothing
