@@ -102,6 +102,7 @@ async def run(seconds: float, scenario: str, size: tuple[int, int]) -> None:
     app.show_snapshot = show_snapshot
     key_times: list[float] = []
     per_key: dict[str, list[float]] = {}
+    per_key_cpu: dict[str, list[float]] = {}
     async with app.run_test(size=size) as pilot:
         for _ in range(600):  # warm-up: wait for the whole cluster on screen
             snapshot = app.cluster_view.snapshot
@@ -120,10 +121,11 @@ async def run(seconds: float, scenario: str, size: tuple[int, int]) -> None:
         while time.perf_counter() - wall0 < seconds:
             key = KEYS[key_index % len(KEYS)]
             key_index += 1
-            pressed = time.perf_counter()
+            pressed, pressed_cpu = time.perf_counter(), time.thread_time()
             await pilot.press(key)
             key_times.append(time.perf_counter() - pressed)
             per_key.setdefault(key, []).append(key_times[-1])
+            per_key_cpu.setdefault(key, []).append(time.thread_time() - pressed_cpu)
             await pilot.pause(0.4)
         wall = time.perf_counter() - wall0
         cpu = (time.process_time() - cpu0) / wall
@@ -142,6 +144,10 @@ async def run(seconds: float, scenario: str, size: tuple[int, int]) -> None:
     print(summary("change to screen", latencies))
     print(summary("key response", key_times))
     print("key medians: " + ", ".join(f"{k} {statistics.median(v) * 1000:.0f} ms" for k, v in per_key.items()))
+    # UI-thread CPU while a key is handled: the work itself, apart from waiting for a core on a
+    # busy machine (it includes any snapshot drawn meanwhile).
+    print("key medians, UI-thread CPU: " + ", ".join(f"{k} {statistics.median(v) * 1000:.0f} ms" for k, v in per_key_cpu.items()))
+    print(f"load average (1 min) at the end: {os.getloadavg()[0]:.1f}")
     print()
     print(f"CPU: {cpu:.2f} cores for the process (UI thread {ui_cpu:.2f}, engine thread {engine_cpu:.2f} incl. the simulator)")
     print(f"peak memory: {peak_mb:.0f} MB max RSS (the simulated cluster alone: {rss_sim_mb:.0f} MB before the app started)")

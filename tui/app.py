@@ -3,6 +3,7 @@ script. The app is thin: screens draw, the engine runs on its own thread (see br
 
 from __future__ import annotations
 
+import gc
 from typing import Callable, Iterable
 
 from textual.app import App, SystemCommand
@@ -14,6 +15,7 @@ from talos_platform.engine.run.clock import Clock
 
 from .bridge import EngineThread, EventBatcher, SnapshotSlot
 from .feed import LiveFeed
+from .heap import HeapFreezer
 from .install_state import InstallProgress
 from .messages import InstallEventsArrived, InstallFinished, SnapshotPublished
 from .screens.dashboard import ClusterView, DashboardScreen
@@ -57,6 +59,7 @@ class PlatformApp(App[str]):
         self._exit_when_finished = False
         self.cluster_view: ClusterView | None = None
         self.snapshots_shown = 0
+        self.heap = HeapFreezer()
 
     # --- start-up -------------------------------------------------------------------------------
 
@@ -80,6 +83,8 @@ class PlatformApp(App[str]):
 
     def on_unmount(self) -> None:
         self.engine.stop()
+        if self.heap.freezes:
+            gc.unfreeze()  # the process may go on (tests, the CLI): let its heap be collected again
 
     # --- snapshots ------------------------------------------------------------------------------
 
@@ -87,6 +92,8 @@ class PlatformApp(App[str]):
         snapshot = self.slot.take()
         if snapshot is not None:
             self.show_snapshot(snapshot)
+            if self.feed is not None and self.heap.due():
+                self.call_after_refresh(self.heap.maybe_freeze)
 
     def show_snapshot(self, snapshot: ClusterSnapshot) -> None:
         if self.cluster_view is not None:
