@@ -211,6 +211,7 @@ class KubernetesDriver:
     def watch(
         self, resource: Resource, resource_version: str, namespace: str | None = None, timeout_seconds: int = 300
     ) -> AsyncIterator[WatchEvent]:
+        """Starts with a BOOKMARK at `resource_version` once the server accepted the watch."""
         return self._watch(resource, resource_version, namespace, timeout_seconds)
 
     async def _watch(
@@ -219,7 +220,7 @@ class KubernetesDriver:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[Any] = asyncio.Queue()
         stop = threading.Event()
-        end = object()
+        end, opened = object(), object()
         holder: dict[str, Any] = {}
 
         def pump() -> None:
@@ -239,6 +240,7 @@ class KubernetesDriver:
                 if response.status >= 400:
                     body = response.read().decode("utf-8", errors="replace")
                     raise ApiError(response.status, body)
+                loop.call_soon_threadsafe(queue.put_nowait, opened)
                 buffer = b""
                 for chunk in response.stream(4096, decode_content=True):
                     if stop.is_set():
@@ -262,6 +264,14 @@ class KubernetesDriver:
                 item = await queue.get()
                 if item is end:
                     return
+                if item is opened:
+                    # The server accepted the watch: say so with a bookmark at the version asked
+                    # for, so a watcher knows the API answers again even when nothing changes.
+                    yield WatchEvent(type="BOOKMARK", object={
+                        "apiVersion": resource.api_version, "kind": resource.kind,
+                        "metadata": {"resourceVersion": resource_version},
+                    })  # fmt: skip
+                    continue
                 if isinstance(item, BaseException):
                     raise item
                 kind = item.get("type", "")

@@ -55,9 +55,8 @@ class Observer:
         self.facts: dict[str, TalosNodeFacts] = {}
         self.history = UsageHistory()
         self.watchers = [
-            ResourceWatcher(drivers.kube, NODES, self.nodes, self.clock),
-            ResourceWatcher(drivers.kube, PODS, self.pods, self.clock),
-            ResourceWatcher(drivers.kube, APPLICATIONS, self.apps, self.clock),
+            ResourceWatcher(drivers.kube, resource, store, self.clock, on_state_change=self.mark_changed)
+            for resource, store in ((NODES, self.nodes), (PODS, self.pods), (APPLICATIONS, self.apps))
         ]
         self._derived: dict[str, tuple[object, object]] = {}
         self._facts_version = 0

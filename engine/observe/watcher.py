@@ -4,12 +4,15 @@
 - ConnectionError or any other failure: wait (exponential backoff on the clock) and watch again
   from the last version seen, so nothing is missed and nothing is re-listed needlessly.
 - A watch that ends normally (server-side timeout) is simply resumed.
-The last error is kept for the UI; the store keeps its contents meanwhile.
+The last error is kept for the UI; the store keeps its contents meanwhile. Any event, a BOOKMARK
+included, means the server answers again: the error is cleared then, even on a quiet resource.
+`on_state_change` is called whenever the error appears or clears, so it is shown at once.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Callable
 
 from ..drivers.protocols import Kube, Resource, WatchExpired
 from ..run.clock import Clock
@@ -30,6 +33,7 @@ class ResourceWatcher:
         namespace: str | None = None,
         backoff: Backoff | None = None,
         watch_timeout_seconds: int = 300,
+        on_state_change: Callable[[], None] = lambda: None,
     ):
         self.kube = kube
         self.resource = resource
@@ -38,6 +42,7 @@ class ResourceWatcher:
         self.namespace = namespace
         self.backoff = backoff or Backoff()
         self.watch_timeout_seconds = watch_timeout_seconds
+        self.on_state_change = on_state_change
         self.error = ""
         self.lists = 0
         self.relists_after_expiry = 0
@@ -54,24 +59,31 @@ class ResourceWatcher:
                     self.lists += 1
                     self.synced = True
                     need_list = False
-                    self.error = ""
-                received = 0
+                    self._set_error("")
+                received = changes = 0
                 async for event in self.kube.watch(
                     self.resource, self.store.resource_version, self.namespace, self.watch_timeout_seconds
                 ):
                     received += 1
                     if received == 1:
                         self.backoff.reset()
-                        self.error = ""
+                        self._set_error("")
+                    if event.type != "BOOKMARK":
+                        changes += 1
                     self.store.apply(event)
-                if received == 0:
-                    # An empty watch that ends at once would otherwise spin.
+                if changes == 0:
+                    # A watch that ends at once without a change would otherwise spin.
                     await self.clock.sleep(self.backoff.next_delay())
             except WatchExpired:
                 self.relists_after_expiry += 1
                 need_list = True
             except Exception as error:  # noqa: BLE001 - any failure means: wait, then try again
-                self.error = f"{self.resource.plural}: {error or type(error).__name__}"
+                self._set_error(f"{self.resource.plural}: {error or type(error).__name__}")
                 self.reconnects += 1
                 log.debug("watch of %s failed: %s", self.resource.plural, error)
                 await self.clock.sleep(self.backoff.next_delay())
+
+    def _set_error(self, error: str) -> None:
+        if error != self.error:
+            self.error = error
+            self.on_state_change()

@@ -86,8 +86,10 @@ async def test_a_kind_the_server_does_not_serve_lists_empty(driver):
 
 async def test_watch_streams_events_then_ends(driver):
     StandInApiServer.script["watch"] = "ok"
-    events = [(e.type, e.object["metadata"].get("name")) async for e in driver.watch(NODES, "10", timeout_seconds=5)]
-    assert events == [("ADDED", "n2"), ("BOOKMARK", None)]
+    events = [(e.type, e.object["metadata"].get("name") or e.object["metadata"]["resourceVersion"])
+              async for e in driver.watch(NODES, "10", timeout_seconds=5)]
+    # First a bookmark at the version asked for: the server accepted the watch.
+    assert events == [("BOOKMARK", "10"), ("ADDED", "n2"), ("BOOKMARK", "12")]
     watch_path = next(p for p in StandInApiServer.script["paths"] if "watch=true" in p)
     assert "resourceVersion=10" in watch_path and "allowWatchBookmarks=true" in watch_path
 
@@ -99,7 +101,7 @@ async def test_410_gone_raises_watch_expired(driver, mode):
     with pytest.raises(WatchExpired):
         async for event in driver.watch(NODES, "5", timeout_seconds=5):
             seen.append(event.type)
-    assert seen == ([] if mode == "gone-status" else ["ADDED", "BOOKMARK"])
+    assert seen == ([] if mode == "gone-status" else ["BOOKMARK", "ADDED", "BOOKMARK"])
 
 
 async def test_an_unreachable_api_server_is_a_connection_error(tmp_path):

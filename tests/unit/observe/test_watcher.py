@@ -98,3 +98,32 @@ def test_bookmark_advances_the_version_without_touching_objects():
     store.apply(WatchEvent("BOOKMARK", {"metadata": {"resourceVersion": "40"}}))
     assert store.resource_version == "40"
     assert len(store) == 1
+
+
+async def test_a_quiet_watch_the_server_accepted_clears_the_error_and_says_so_at_once():
+    # After an outage the resumed watch of a resource nobody changes brings only the driver's
+    # opening bookmark; the dashboard must stop showing the outage then, not at the next change.
+    kube = ScriptedKube()
+    kube.lists["pods"] = [ObjectList([pod("a", "10")], "10")]
+    kube.watches["pods"] = [
+        [ConnectionError("watch on pods dropped")],
+        [WatchEvent("BOOKMARK", {"metadata": {"resourceVersion": "10"}}), None],
+    ]
+    seen: list[str] = []
+    watcher = ResourceWatcher(kube, PODS, ObjectStore(classify_pod), ManualClock(),
+                              on_state_change=lambda: seen.append(watcher.error))
+    await run_until_idle(watcher, kube)
+    assert seen == ["pods: watch on pods dropped", ""]
+    assert watcher.error == "" and watcher.reconnects == 1
+    assert kube.list_calls == ["pods"]
+
+
+async def test_a_watch_that_ends_with_only_bookmarks_waits_before_watching_again():
+    kube = ScriptedKube()
+    kube.lists["pods"] = [ObjectList([pod("a", "10")], "10")]
+    kube.watches["pods"] = [[WatchEvent("BOOKMARK", {"metadata": {"resourceVersion": "10"}})]] * 3
+    clock = ManualClock()
+    watcher = ResourceWatcher(kube, PODS, ObjectStore(classify_pod), clock)
+    await run_until_idle(watcher, kube)
+    # One pause per empty round (the bookmark resets the backoff): no busy loop of requests.
+    assert clock.sleeps == [0.5, 0.5, 0.5]
