@@ -1,5 +1,6 @@
 """Layer 0 steps: given what the Talos API reports, the exact commands a step makes, or none."""
 
+import json
 import stat
 
 import pytest
@@ -41,8 +42,16 @@ async def run_step(step: BaseStep, ctx):
             "cp-1",
             PermanentError("not with this cluster's keys"),
         ),
+        # Silent on the maintenance question, answering the certificate one: the node changes
+        # state while asked (it boots). Never a "foreign" verdict: asked again, then retried.
+        (
+            {},
+            {CP: TalosNodeFacts(CP, reachable=True, error="x509: certificate signed by unknown authority")},
+            "cp-1",
+            TransientError("its answers changed while it was asked 3 times"),
+        ),
     ],
-    ids=["maintenance", "wrong-disk", "unreachable", "configured-here", "other-cluster", "foreign-pki"],
+    ids=["maintenance", "wrong-disk", "unreachable", "configured-here", "other-cluster", "foreign-pki", "changing"],
 )
 async def test_node_preflight(tmp_path, insecure, secure, node, outcome):
     config = platform_config()
@@ -212,6 +221,43 @@ async def test_apply_config_makes_no_call_unless_the_node_waits_for_one(tmp_path
     assert fake.changes() == []
 
 
+async def test_a_node_that_took_its_config_and_went_silent_is_waited_for_not_sent_it_again(tmp_path):
+    config = platform_config()
+    fake = FakeTalos(insecure={CP: maintenance(CP)})
+    ctx, _ = make_context(config, tmp_path, talos=fake)
+    ctx.state.talos_dir.mkdir(parents=True, exist_ok=True)
+    (ctx.state.talos_dir / "controlplane.yaml").write_text("# config\n")
+    step = talos.ApplyConfig(config, config.node_named("cp-1"))
+    await step.apply(ctx, await step.check(ctx))
+    assert ctx.state.applied_config_marker("cp-1").stat().st_mode & 0o777 == 0o600
+    sent = fake.changes()
+    fake.insecure = {}  # installing: it answers nothing for minutes
+    again = await step.check(ctx)
+    assert not again.done and "waiting for it, not applying again" in again.reason
+    await step.apply(ctx, again)
+    assert fake.changes() == sent
+    # The preflight lets it pass too, instead of calling it unreachable.
+    assert (await talos.NodePreflight(config, config.node_named("cp-1")).check(ctx)).done
+    # Another config since: a silent node is not assumed to have it.
+    (ctx.state.talos_dir / "controlplane.yaml").write_text("# changed config\n")
+    with pytest.raises(TransientError):
+        await step.check(ctx)
+
+
+async def test_a_refused_config_leaves_no_record_of_being_sent(tmp_path):
+    config = platform_config()
+
+    class Refusing(FakeTalos):
+        async def apply_config(self, *args, **kwargs):
+            raise PermanentError("the node refused the config")
+
+    ctx, _ = make_context(config, tmp_path, talos=Refusing(insecure={CP: maintenance(CP)}))
+    step = talos.ApplyConfig(config, config.node_named("cp-1"))
+    with pytest.raises(PermanentError):
+        await step.apply(ctx, await step.check(ctx))
+    assert not ctx.state.applied_config_marker("cp-1").exists()
+
+
 async def test_talosctl_endpoints_are_the_control_plane_ips_never_the_vip(tmp_path):
     config = platform_config(control_planes=3)
     fake = FakeTalos()
@@ -254,6 +300,35 @@ async def test_bootstrap_happens_exactly_once(tmp_path, etcd, bootstraps):
         # Run again (a resume): etcd now runs, so the step is done and makes no call.
         fake.calls.clear()
         assert (await step.check(ctx)).done and fake.changes() == []
+
+
+async def test_a_failed_bootstrap_call_leaves_no_record_and_a_refused_one_counts_as_done(tmp_path):
+    from talos_platform.engine.drivers.protocols import AlreadyBootstrapped
+
+    config = platform_config(control_planes=3)
+
+    class Answering(FakeTalos):
+        answer: Exception | None = None
+
+        async def bootstrap(self, address, talosconfig):
+            self.calls.append(("bootstrap", address))  # and etcd stays silent
+            raise self.answer
+
+    fake = Answering()
+    ctx, lines = make_context(config, tmp_path, talos=fake)
+    step = bootstrap.Bootstrap(config)
+    fake.answer = TransientError("connection refused")
+    with pytest.raises(TransientError):
+        await step.apply(ctx, await step.check(ctx))
+    assert not ctx.state.bootstrap_marker.exists()  # it did not happen: the retry may bootstrap
+    fake.answer = AlreadyBootstrapped("10.0.0.11 is already bootstrapped: rpc error: code = AlreadyExists")
+    await step.apply(ctx, await step.check(ctx))
+    assert json.loads(ctx.state.bootstrap_marker.read_text())["state"] == "bootstrapped"
+    assert any("already bootstrapped" in line for line in lines)
+    calls = len(fake.changes())
+    again = await step.check(ctx)  # etcd still silent: waits, never a third call
+    await step.apply(ctx, again)
+    assert len(fake.changes()) == calls and again.facts.get("bootstrapped")
 
 
 async def test_bootstrap_command_targets_one_control_plane_directly(tmp_path):
