@@ -9,6 +9,7 @@ Anything else (wrapping rows, other renderables, markup strings) goes the usual 
 
 from __future__ import annotations
 
+from itertools import zip_longest
 from typing import Iterable, Sequence
 
 from rich.cells import cell_len
@@ -116,7 +117,9 @@ class FastTable(DataTable):
         for index, cells in enumerate(rows):
             row_key = RowKey(str(index))
             self._row_locations[row_key] = index
-            self._data[row_key] = dict(zip((column.key for column in columns), cells))
+            if len(cells) > len(columns):
+                raise ValueError("More values provided than there are columns.")
+            self._data[row_key] = {column.key: cell for column, cell in zip_longest(columns, cells)}
             self.rows[row_key] = TableRow(row_key, 1, None, False)
             self._new_rows.add(row_key)
         self._update_count += 1
