@@ -109,6 +109,12 @@ class Observer:
             self.history.record(facts)
             self._facts_version += 1
 
+        # The first round waits (at most one interval) for the first node list, so it asks about
+        # every node Kubernetes knows: a node not asked yet would show as reachable meanwhile.
+        waited = 0.0
+        while not self.watchers[0].synced and waited < self.talos_interval:
+            await self.clock.sleep(0.05)
+            waited += 0.05
         while True:
             started = self.clock.now()
             await asyncio.gather(*(ask(t) for t in self.targets()))

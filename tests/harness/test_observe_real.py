@@ -23,9 +23,13 @@ import yaml
 from kubernetes import client
 
 from talos_platform.commands.dashboard import cluster_source
+from talos_platform.engine.drivers.protocols import PODS
 from talos_platform.engine.observe import ClusterSnapshot, Observer
-from talos_platform.engine.observe.pods import classify_pod
 from talos_platform.engine.observe.apps import app_view
+from talos_platform.engine.observe.pods import classify_pod
+from talos_platform.engine.observe.store import ObjectStore
+from talos_platform.engine.observe.watcher import ResourceWatcher
+from talos_platform.engine.run.clock import RealClock
 
 from rehearsal.cluster import APPLICATION_DELAY_ANNOTATION, node_is_ready
 from rehearsal.processes import free_loopback_port
@@ -158,6 +162,8 @@ async def test_nodes_show_ready_role_and_version_as_the_api_reports_and_follow_a
         "the new nodes, Ready, and asked about on the Talos API", PATIENCE)
 
     for view in snapshot.nodes:
+        if view.name not in {*kwok_nodes, control_plane, worker}:
+            continue  # another test's node
         api_node = core.read_node(view.name)
         assert view.ready == node_is_ready(api_node), view
         assert view.kubernetes_version == api_node.status.node_info.kubelet_version != "", view
@@ -291,7 +297,57 @@ async def test_applications_are_grouped_by_wave_and_a_degraded_one_blocks_its_wa
     assert my_apps(snapshot, kube_namespace)["cert-manager"].message == ""
 
 
-# --- kube-apiserver restart ------------------------------------------------------------------
+# --- watches the server ends, and a kube-apiserver restart -----------------------------------
+
+
+class CountingKube:
+    """The real driver, counting the watches opened through it."""
+
+    def __init__(self, kube):
+        self.kube, self.watches = kube, 0
+
+    async def list(self, *args, **kwargs):
+        return await self.kube.list(*args, **kwargs)
+
+    def watch(self, *args, **kwargs):
+        self.watches += 1
+        return self.kube.watch(*args, **kwargs)
+
+
+async def test_a_watch_the_server_ends_is_resumed_without_relisting_or_losing_changes(
+        rehearsal_cluster, kube_api_client, kwok_nodes, kube_namespace, watching):
+    core = client.CoreV1Api(kube_api_client)
+    kube = CountingKube(watching.observer.drivers.kube)
+    store = ObjectStore(classify_pod)
+    # The server ends each watch after a second, as it does after timeoutSeconds.
+    watcher = ResourceWatcher(kube, PODS, store, RealClock(), namespace=kube_namespace, watch_timeout_seconds=1)
+    task = asyncio.create_task(watcher.run())
+    try:
+        loop = asyncio.get_running_loop()
+        created: list[str] = []
+        deadline = loop.time() + PATIENCE
+        while kube.watches < 4 or len(created) < 3:
+            assert loop.time() < deadline, f"only {kube.watches} watches, {created} created"
+            if kube.watches > len(created):
+                name = f"pod-{len(created)}"
+                core.create_namespaced_pod(kube_namespace, pod(name, kube_namespace))
+                created.append(name)
+            await asyncio.sleep(0.1)
+
+        def current() -> bool:
+            api = core.api_client.sanitize_for_serialization(core.list_namespaced_pod(kube_namespace).items)
+            return {(p["metadata"]["namespace"], p["metadata"]["name"]): classify_pod(p) for p in api} == {
+                key: store.get(key) for key in ((kube_namespace, n) for n in created)}
+
+        while not current():
+            assert loop.time() < deadline, f"the store lags the API: {sorted(p.name for p in store.values())}"
+            await asyncio.sleep(0.2)
+        assert watcher.lists == 1 and watcher.reconnects == 0 and watcher.relists_after_expiry == 0
+        assert watcher.error == ""
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
 
 
 def watched_truth(core, custom, namespace: str) -> tuple[dict, dict, set[str]]:

@@ -130,3 +130,41 @@ def test_dropped_pairs_add_up_replicas_of_one_workload():
         buffer.add(Flow(time=1.0, verdict="DROPPED", source=FlowEndpoint("shop", pod), destination=FlowEndpoint("db", "postgres-0"),
                         drop_reason="POLICY_DENIED"), 1.0)
     assert [(p.source, p.count) for p in buffer.stats(2.0).top_dropped] == [("shop/web", 2)]
+
+
+async def test_the_first_talos_round_asks_about_the_nodes_of_the_first_list():
+    # The node list arrives after the observer started; the first Talos round must still cover
+    # those nodes rather than leave them looking reachable, unasked, for a whole interval.
+    class SlowLists(ScriptedKube):
+        async def list(self, resource, namespace=None, label_selector=""):
+            for _ in range(5):
+                await asyncio.sleep(0)
+            return await super().list(resource, namespace, label_selector)
+
+    asked: list[tuple[str, float]] = []
+
+    class RecordingTalos(FakeTalos):
+        async def node_facts(self, address, *, insecure):
+            asked.append((address, clock.now()))
+            return await super().node_facts(address, insecure=insecure)
+
+    kube = SlowLists()
+    node = {"metadata": {"name": "worker-1", "resourceVersion": "3"},
+            "status": {"addresses": [{"type": "InternalIP", "address": "10.0.0.7"}],
+                       "conditions": [{"type": "Ready", "status": "True"}]}}
+    kube.lists["nodes"] = [ObjectList([node], "3")]
+    clock = ManualClock()
+    started = clock.now()
+    observer = Observer(Drivers(talos=RecordingTalos({}), kube=kube), clock, talos_interval=5.0, min_interval=0.25)
+    task = asyncio.create_task(observer.run())
+    for _ in range(200):
+        await asyncio.sleep(0)
+        if asked:
+            break
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert asked and asked[0][0] == "10.0.0.7"
+    assert asked[0][1] - started < 5.0
+    view = observer.snapshot().nodes[0]
+    assert (view.name, view.reachable, view.ready) == ("worker-1", False, True)
