@@ -1,8 +1,8 @@
 """Which Talos and Kubernetes versions we support, and which config keys each Talos version uses.
 
 Talos moved settings from keys into separate documents over time (ARCHITECTURE.md section 8):
-the VIP became a `Layer2VIPConfig` document in 1.12; CNI none and kube-proxy off became
-documents in 1.14. Patches are rendered for the nodes' version, and talosctl is always told that
+the VIP became a `Layer2VIPConfig` document in 1.12; CNI none, kube-proxy off and the install
+disk became documents in 1.14. Patches are rendered for the nodes' version, and talosctl is always told that
 version (`--talos-version`), so a newer talosctl does not produce keys older nodes reject.
 """
 
@@ -65,6 +65,12 @@ class TalosFeatures:
     @property
     def network_as_documents(self) -> bool:
         """CNI none and kube-proxy off are separate documents (1.14+) instead of `cluster.network.cni`/`cluster.proxy`."""
+        return self.version >= (1, 14)
+
+    @property
+    def install_as_document(self) -> bool:
+        """The install disk is an `UnattendedInstallConfig` document (1.14+, a disk selector
+        expression) instead of `machine.install.disk`; Talos refuses both together."""
         return self.version >= (1, 14)
 
     @property

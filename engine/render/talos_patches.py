@@ -4,13 +4,14 @@ Up to 1.11 everything is a key of the v1alpha1 document. 1.12 moved the VIP and 
 into their own documents (`Layer2VIPConfig`, `HostnameConfig`); 1.14 moved the Kubernetes
 settings into documents too (`KubeNetworkConfig`, `KubeProxyConfig`, `KubeAPIServerConfig`,
 `KubeNodeConfig`, and the default Flannel CNI became a `KubeFlannelCNIConfig` document that we
-delete). `talosctl gen config --talos-version` emits those documents, and Talos refuses a config
+delete), and the install disk into `UnattendedInstallConfig`. `talosctl gen config --talos-version` emits those documents, and Talos refuses a config
 that sets the same thing both as a legacy key and as a document, so each version gets exactly one
 form. Patches carry no secrets: the PKI lives in the secrets bundle in the state directory.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from talos_platform.engine.config.models import Node, Platform, PlatformConfig
@@ -102,8 +103,12 @@ def _workers() -> list[dict[str, Any]]:
 
 
 def _one_node(config: PlatformConfig, features: TalosFeatures, node: Node) -> list[dict[str, Any]]:
-    machine: dict[str, Any] = {"install": {"disk": node.install_disk}}
+    machine: dict[str, Any] = {}
     documents: list[dict[str, Any]] = [{"machine": machine}]
+    if features.install_as_document:
+        documents.append(_install_document(node.install_disk))
+    else:
+        machine["install"] = {"disk": node.install_disk}
     if features.hostname_as_document:
         documents.append(_document("HostnameConfig", auto="off", hostname=node.name))
     else:
@@ -124,4 +129,12 @@ def _one_node(config: PlatformConfig, features: TalosFeatures, node: Node) -> li
             machine.setdefault("network", {})["interfaces"] = [
                 {"interface": node.link, "dhcp": True, "vip": {"ip": vip}}
             ]
-    return documents
+    # A node without legacy keys left gets no empty v1alpha1 document.
+    return [document for document in documents if document != {"machine": {}}]
+
+
+def _install_document(disk: str) -> dict[str, Any]:
+    """Talos 1.14 picks the install disk by a selector expression over the disk's properties;
+    `gen config` writes one for its default disk, which this patch replaces."""
+    # A JSON string is a valid CEL string literal (double quotes, backslash escapes).
+    return _document("UnattendedInstallConfig", provisioning={"diskSelector": {"match": f"disk.dev_path == {json.dumps(disk)}"}})

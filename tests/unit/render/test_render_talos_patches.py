@@ -1,5 +1,5 @@
 """Talos patches per version: legacy keys up to 1.11/1.13, documents from 1.12 (VIP, hostname)
-and 1.14 (Kubernetes network, kube-proxy, API server SANs, Flannel removal)."""
+and 1.14 (Kubernetes network, kube-proxy, API server SANs, Flannel removal, install disk)."""
 
 from __future__ import annotations
 
@@ -88,8 +88,20 @@ def test_v1_14_moves_kubernetes_settings_into_documents() -> None:
     assert all("cluster" not in document for document in control_plane)
 
     worker = patch("v1.14.0", "nodes/worker-1.yaml")
-    assert kinds(worker) == {"HostnameConfig"}, "workers never carry the VIP"
-    assert v1alpha1(worker)["machine"]["install"] == {"disk": "/dev/nvme0n1"}
+    assert kinds(worker) == {"HostnameConfig", "UnattendedInstallConfig"}, "workers never carry the VIP"
+    assert all("kind" in document for document in worker), "no legacy install disk next to the document"
+    assert by_kind(worker, "UnattendedInstallConfig")["provisioning"] == {
+        "diskSelector": {"match": 'disk.dev_path == "/dev/nvme0n1"'},
+    }
+    cp1 = patch("v1.14.0", "nodes/cp-1.yaml")
+    assert kinds(cp1) == {"HostnameConfig", "Layer2VIPConfig", "UnattendedInstallConfig"}
+
+
+def test_install_disk_stays_a_legacy_key_before_v1_14() -> None:
+    for version in ("v1.11.5", "v1.12.0", "v1.13.0"):
+        worker = patch(version, "nodes/worker-1.yaml")
+        assert "UnattendedInstallConfig" not in kinds(worker), version
+        assert v1alpha1(worker)["machine"]["install"] == {"disk": "/dev/nvme0n1"}, version
 
 
 @pytest.mark.parametrize("version", ["v1.11.5", "v1.12.0", "v1.14.0"])
