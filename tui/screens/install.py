@@ -27,18 +27,20 @@ def failure_text(progress: InstallProgress) -> Text:
     if not failed:
         text.append(f"✗ install {progress.outcome}\n", style=f"bold {BAD}")
     for step in failed[:3]:
-        text.append(f"✗ {step.title} failed", style=f"bold {BAD}")
-        text.append(f"  ({step.id})\n")
+        text.append(f"✗ {step.title} failed ", style=f"bold {BAD}")
+        text.append(f"({step.id})\n")
         text.append(step.error + "\n")
         if step.hint:
             text.append("What to do: ", style="bold")
             text.append(step.hint + "\n")
     if len(failed) > 3:
         text.append(f"… and {len(failed) - 3} more failed steps\n")
-    text.append("\nr", style="bold")
-    text.append(" retry (finished steps are re-checked, not redone)   ")
-    text.append("q", style="bold")
-    text.append(" quit (running the install again resumes)")
+    # Each key keeps its following space inside its own run: SVG renderers drop the spaces a
+    # run starts with.
+    text.append("\nr ", style="bold")
+    text.append("retry (finished steps are re-checked, not redone) · ")
+    text.append("q ", style="bold")
+    text.append("quit (running the install again resumes)")
     return text
 
 

@@ -7,7 +7,7 @@ from rich.text import Text
 from talos_platform.engine.observe import AppView, ClusterSnapshot
 
 from ..styles import BAD, GOOD, MUTED, WAIT, WARN, bad, good, muted
-from .pane import Pane, PaneContent, Row, matches
+from .pane import Pane, PaneContent, Row, add_part, matches
 
 COLUMNS = ("Wave", "Application", "Sync", "Health", "Message")
 
@@ -44,7 +44,7 @@ def apps_content(snapshot: ClusterSnapshot, query: str = "") -> PaneContent:
     if snapshot.blocked:
         summary.append("\n" + snapshot.blocked, style=f"bold {BAD}")
     if query:
-        summary.append(f"  filter: {query}", style="italic")
+        add_part(summary, f"filter: {query}", "italic")
     return PaneContent(f"Apps by wave ({len(apps)})", COLUMNS, tuple(rows), summary,
                        empty="no ArgoCD Applications yet (layer 2 creates them)", online=bool(apps))
 

@@ -10,7 +10,7 @@ from rich.text import Text
 from talos_platform.engine.observe import ClusterSnapshot, FlowView
 
 from ..styles import BAD, GOOD, MUTED, WARN
-from .pane import Pane, PaneContent, Row, matches
+from .pane import Pane, PaneContent, Row, add_part, matches
 
 COLUMNS = ("Time", "Verdict", "Source", "Destination", "Port", "Reason")
 MAX_ROWS = 60
@@ -66,12 +66,12 @@ def flows_content(snapshot: ClusterSnapshot, query: str = "", *, paused: Cluster
         for f in selected
     )
     summary = Text(f"{stats.flows_per_second:,.0f} flows/s")
-    summary.append(f"  lost events: {stats.lost_events:,}", style=f"bold {BAD}" if stats.lost_events else MUTED)
+    add_part(summary, f"lost events: {stats.lost_events:,}", f"bold {BAD}" if stats.lost_events else MUTED)
     if paused is not None:
         pending = stats.total_flows - paused.flows.total_flows
-        summary.append(f"  ⏸ PAUSED, {pending:,} new flows pending (p to resume)", style=f"bold {WARN}")
+        add_part(summary, f"⏸ PAUSED, {pending:,} new flows pending (p to resume)", f"bold {WARN}")
     if query:
-        summary.append(f"  filter: {query}", style="italic")
+        add_part(summary, f"filter: {query}", "italic")
     if stats.error:
         summary.append(f"\nHubble: {stats.error}", style=WARN)
     for pair in stats.top_dropped[:2]:

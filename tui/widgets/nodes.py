@@ -7,7 +7,7 @@ from rich.text import Text
 from talos_platform.engine.observe import ClusterSnapshot, NodeView
 
 from ..styles import bad, good, muted, percent, warn
-from .pane import Pane, PaneContent, Row, matches
+from .pane import Pane, PaneContent, Row, add_part, matches
 
 COLUMNS = ("Node", "Role", "IP", "Talos", "Kubernetes", "Stage", "Ready", "CPU", "Memory")
 
@@ -39,11 +39,11 @@ def nodes_content(snapshot: ClusterSnapshot, query: str = "") -> PaneContent:
     unreachable = sum(1 for n in snapshot.nodes if not n.reachable)
     summary = Text(f"{ready}/{len(snapshot.nodes)} Ready")
     if unreachable:
-        summary.append(f"  ✗ {unreachable} unreachable", style="bold #e03131")
+        add_part(summary, f"✗ {unreachable} unreachable", "bold #e03131")
     if snapshot.kube_error:
         summary.append(f"\nKubernetes API: {snapshot.kube_error}", style="#d9480f")
     if query:
-        summary.append(f"  filter: {query}", style="italic")
+        add_part(summary, f"filter: {query}", "italic")
     return PaneContent(f"Nodes ({len(snapshot.nodes)})", COLUMNS, tuple(rows), summary,
                        empty="no nodes yet (layer 0 brings them up)", online=bool(snapshot.nodes))
 

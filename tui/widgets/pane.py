@@ -37,6 +37,17 @@ class PaneContent:
     """False while the layer that feeds this pane is not up yet (the pane is shown dimmed)."""
 
 
+SEPARATOR = " · "
+
+
+def add_part(summary: Text, part: str, style: str = "") -> None:
+    """Another part of a summary line, after a plain separator. The separator is not part of the
+    styled run: SVG renderers drop the spaces a run starts with, running the two parts together."""
+    if summary.plain and not summary.plain.endswith("\n"):
+        summary.append(SEPARATOR)
+    summary.append(part, style=style)
+
+
 def matches(query: str, *texts: object) -> bool:
     """Every word of the query appears (case-insensitively) in one of the texts."""
     if not query:

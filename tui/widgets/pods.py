@@ -7,7 +7,7 @@ from rich.text import Text
 from talos_platform.engine.observe import ClusterSnapshot, PodProblem
 
 from ..styles import BAD, GOOD, WAIT, WARN, muted
-from .pane import Pane, PaneContent, Row, matches
+from .pane import Pane, PaneContent, Row, add_part, matches
 
 COLUMNS = ("Pod", "Problem", "Restarts", "Detail")
 
@@ -45,9 +45,9 @@ def pods_content(snapshot: ClusterSnapshot, query: str = "") -> PaneContent:
     healthy = sum(ns.healthy for ns in snapshot.namespaces)
     summary = Text(f"{healthy}/{total} pods healthy")
     if snapshot.pod_problems:
-        summary.append(f"  ✗ {len(snapshot.pod_problems)} with problems", style=f"bold {BAD}")
+        add_part(summary, f"✗ {len(snapshot.pod_problems)} with problems", f"bold {BAD}")
     if query:
-        summary.append(f"  filter: {query}", style="italic")
+        add_part(summary, f"filter: {query}", "italic")
     return PaneContent(f"Pod health ({total})", COLUMNS, tuple(rows), summary,
                        empty="no pods yet (the CNI in layer 1 starts them)", online=total > 0)
 

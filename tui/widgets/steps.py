@@ -6,7 +6,7 @@ from rich.text import Text
 
 from ..install_state import InstallProgress
 from ..styles import BAD, GOOD, MUTED, WAIT, WARN
-from .pane import Pane, PaneContent, Row
+from .pane import Pane, PaneContent, Row, add_part
 
 COLUMNS = ("", "Step", "Time", "Retry")
 LAYER_NAMES = {
@@ -43,7 +43,7 @@ def steps_content(progress: InstallProgress) -> PaneContent:
     summary = Text(f"{done}/{total} steps done")
     if progress.outcome:
         colour = GOOD if progress.outcome == "succeeded" else BAD
-        summary.append(f"  install {progress.outcome}", style=f"bold {colour}")
+        add_part(summary, f"install {progress.outcome}", f"bold {colour}")
     return PaneContent("Install steps", COLUMNS, tuple(rows), summary, empty="planning…")
 
 
