@@ -26,6 +26,7 @@ from talos_platform.commands.dashboard import cluster_source
 from talos_platform.engine.drivers.protocols import PODS
 from talos_platform.engine.observe import ClusterSnapshot, Observer
 from talos_platform.engine.observe.apps import app_view
+from talos_platform.engine.observe.backoff import Backoff
 from talos_platform.engine.observe.pods import classify_pod
 from talos_platform.engine.observe.store import ObjectStore
 from talos_platform.engine.observe.watcher import ResourceWatcher
@@ -245,6 +246,8 @@ async def test_pod_health_counts_a_crash_looping_oom_pod_first_and_says_why_a_po
     await watching.until(lambda s: in_namespace(s, kube_namespace)[1] == (3, 4)
                          and [p.name for p in in_namespace(s, kube_namespace)[0]] == ["stranded"],
                          "the deleted pod to go")
+    apps.patch_namespaced_deployment_scale("web", kube_namespace, {"spec": {"replicas": 1}})
+    await watching.until(lambda s: in_namespace(s, kube_namespace)[1] == (1, 2), "web scaled down to one pod")
 
 
 # --- Applications ----------------------------------------------------------------------------
@@ -295,6 +298,12 @@ async def test_applications_are_grouped_by_wave_and_a_degraded_one_blocks_its_wa
     if all(a.namespace == kube_namespace for a in snapshot.apps):
         assert snapshot.blocked == ""
     assert my_apps(snapshot, kube_namespace)["cert-manager"].message == ""
+
+    # Deleted (kwok drops the resources finalizer, as ArgoCD does): its wave goes with it.
+    custom.delete_namespaced_custom_object(GROUP, VERSION, kube_namespace, PLURAL, "vault")
+    snapshot = await watching.until(lambda s: set(my_apps(s, kube_namespace)) == set(plan) - {"vault"},
+                                    "the deleted Application to go")
+    assert third not in {w.wave for w in snapshot.waves if any(a.namespace == kube_namespace for a in w.apps)}
 
 
 # --- watches the server ends, and a kube-apiserver restart -----------------------------------
@@ -370,15 +379,19 @@ async def test_changes_after_an_apiserver_restart_reach_the_snapshot_without_los
     await watching.until(lambda s: in_namespace(s, kube_namespace)[1] == (2, 2)
                          and "app-before" in my_apps(s, kube_namespace), "the objects made before the restart")
     breaks_before = [(w.reconnects, w.relists_after_expiry, w.lists) for w in observer.watchers]
+    # Watchers wait a while after a failure, so the changes below are made while they are down.
+    for watcher in observer.watchers:
+        watcher.backoff = Backoff(initial=6.0, maximum=6.0)
 
     await asyncio.to_thread(rehearsal_cluster.restart_apiserver)
-    # Made at once, before the watches had a chance to come back: a resumed watch must
-    # deliver them, or a relist must find them.
+    # Made before the watches came back: a resumed watch must deliver them, or a relist find them.
     node = unique("obs-after")
     core.create_namespaced_pod(kube_namespace, pod("after-1", kube_namespace))
     core.delete_namespaced_pod("before-1", kube_namespace)
     custom.create_namespaced_custom_object(GROUP, VERSION, kube_namespace, PLURAL, application("app-after", kube_namespace, -7199))
     rehearsal_cluster.set_application_status(kube_namespace, "app-before", "Degraded", "OutOfSync", message="after the restart")
+    down_during_changes = [w.resource.plural for w in observer.watchers if w.error]
+    assert down_during_changes, "every watch was back before the changes: this test would prove nothing"
     await asyncio.to_thread(rehearsal_cluster.create_nodes, [node])
     try:
         def caught_up(s: ClusterSnapshot) -> bool:
