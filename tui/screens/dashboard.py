@@ -147,7 +147,13 @@ class ClusterView(Screen):
         self.maximised = target
         for pane_id in PANE_IDS:
             self.pane(pane_id).display = target is None or pane_id == target
-        self.panes.set_class(target is not None, "maximised")
+        # Inline grid styles rather than a class on the grid: a class change restyles every
+        # widget below it, which throws away all four tables' render caches.
+        grid = self.panes.styles
+        grid.grid_size_columns = 1 if target else None
+        grid.grid_size_rows = 1 if target else None
+        grid.grid_columns = "1fr" if target else None
+        grid.grid_rows = "1fr" if target else None
         self.redraw()
         (self.pane(target) if target else pane).table.focus()
 
