@@ -1,0 +1,263 @@
+"""Our rendered Talos patches against the real talosctl of every supported Talos version.
+
+For each version and example the test does what the install does, offline: `gen secrets`,
+`gen config` with the driver's own arguments and the rendered patches, then each node's own
+patch on top of its role's config (as `apply-config --config-patch` would), and finally
+`validate --mode metal --strict` (`container` for Docker). It then reads the resulting
+documents to check that each setting landed where that Talos version reads it. No node is
+contacted: addresses only appear inside the configs.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+import yaml
+from rehearsal.binaries import talosctl_name
+
+from talos_platform.engine.config.loading import parse_config
+from talos_platform.engine.config.models import Platform, PlatformConfig, Role
+from talos_platform.engine.config.validation import errors_only, validate
+from talos_platform.engine.config.versions import (
+    TalosFeatures,
+    kubernetes_supported_by,
+    supported_talos_versions,
+)
+from talos_platform.engine.drivers import talosctl as driver
+from talos_platform.engine.layers.talos import (
+    PATCH_ALL,
+    PATCH_CONTROL_PLANE,
+    PATCH_WORKER,
+    node_patch_names,
+)
+from talos_platform.engine.render import talos_patches
+from talos_platform.engine.render.talos_patches import CONTROL_PLANE_TAINT
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+TALOSCTL_TIMEOUT = 120
+
+
+def _example(name: str, talos_version: str, edit: Callable[[dict[str, Any]], None] | None = None) -> PlatformConfig:
+    """An example config for one Talos minor, with a Kubernetes version that minor supports,
+    checked by every rule a user's config is checked by."""
+    data = yaml.safe_load((EXAMPLES / f"{name}.yaml").read_text())
+    # The nodes run the release whose talosctl the test uses.
+    data["cluster"]["talosVersion"] = talosctl_name(talos_version).removeprefix("talosctl-")
+    data["cluster"]["kubernetesVersion"] = f"{kubernetes_supported_by(data['cluster']['talosVersion'])[-1]}.0"
+    if edit:
+        edit(data)
+    config = parse_config(yaml.safe_dump(data, sort_keys=False), f"{name} for Talos {talos_version}")
+    assert errors_only(validate(config)) == []
+    return config
+
+
+def _single_metal_node(data: dict[str, Any]) -> None:
+    """One metal control plane and no VIP: workloads share the control plane."""
+    data["nodes"] = [node for node in data["nodes"] if node["name"] == "cp-1"]
+    del data["cluster"]["vip"]
+
+
+EXAMPLE_CASES = {
+    "metal-3cp-3w": lambda version: _example("metal-3cp-3w", version),
+    "metal-single": lambda version: _example("metal-3cp-3w", version, _single_metal_node),
+    "docker-single": lambda version: _example("docker-single", version),
+}
+
+
+@dataclass
+class NodeConfig:
+    """The documents of one machine config: the v1alpha1 one and the others by kind."""
+
+    documents: list[dict[str, Any]]
+
+    @property
+    def v1alpha1(self) -> dict[str, Any]:
+        return next(doc for doc in self.documents if "kind" not in doc)
+
+    def kinds(self, kind: str) -> list[dict[str, Any]]:
+        return [doc for doc in self.documents if doc.get("kind") == kind]
+
+    def one(self, kind: str) -> dict[str, Any]:
+        found = self.kinds(kind)
+        assert len(found) == 1, f"expected one {kind} document, found {len(found)}"
+        return found[0]
+
+    @classmethod
+    def read(cls, path: Path) -> "NodeConfig":
+        return cls([doc for doc in yaml.safe_load_all(path.read_text()) if doc])
+
+
+class Talosctl:
+    """One pinned talosctl, run in a work directory with a private HOME and talosconfig."""
+
+    def __init__(self, binary: Path, workdir: Path):
+        self.binary, self.workdir = binary, workdir
+        home = workdir / "home"
+        self.env = {**os.environ, "HOME": str(home), "TALOSCONFIG": str(home / "talosconfig")}
+
+    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        completed = subprocess.run([str(self.binary), *args], cwd=self.workdir, env=self.env,
+                                   capture_output=True, text=True, timeout=TALOSCTL_TIMEOUT)
+        if completed.returncode != 0:
+            raise AssertionError(f"{self.binary.name} {' '.join(args)} exited {completed.returncode}:\n"
+                                 f"{completed.stdout}{completed.stderr}")
+        return completed
+
+    def run_driver_argv(self, argv: list[str]) -> subprocess.CompletedProcess[str]:
+        """A command line built by the talosctl driver, run with this binary."""
+        assert argv[0] == driver.TALOSCTL
+        return self.run(*argv[1:])
+
+
+def _patch_args(argv: list[str]) -> list[str]:
+    """The `@file` patches of an apply-config command line, in the order it applies them."""
+    return [argv[index + 1] for index, arg in enumerate(argv) if arg == "--config-patch"]
+
+
+def _build_node_configs(config: PlatformConfig, tool: Talosctl) -> dict[str, NodeConfig]:
+    """Every node's final config, made the way the install makes it; validated by talosctl."""
+    work = tool.workdir
+    patches = talos_patches(config)
+    for key, text in patches.items():
+        (work / "patches" / key).parent.mkdir(parents=True, exist_ok=True)
+        (work / "patches" / key).write_text(text)
+
+    tool.run_driver_argv(driver.gen_secrets_argv(work / "secrets.yaml"))
+    tool.run_driver_argv(driver.gen_config_argv(
+        cluster_name=config.cluster.name,
+        endpoint=f"https://{config.api_endpoint_host}:6443",
+        secrets=work / "secrets.yaml",
+        talos_version=config.cluster.talos_version,
+        kubernetes_version=config.cluster.kubernetes_version,
+        patches_all=work / "patches" / PATCH_ALL,
+        patches_control_plane=work / "patches" / PATCH_CONTROL_PLANE,
+        patches_worker=work / "patches" / PATCH_WORKER,
+        output_dir=work / "out",
+    ))
+
+    docker = config.cluster.platform is Platform.docker
+    mode = "container" if docker else "metal"
+    results: dict[str, NodeConfig] = {}
+    per_node = node_patch_names(config, patches)
+    for node in config.nodes:
+        role_file = work / "out" / ("controlplane.yaml" if node.role is Role.control_plane else "worker.yaml")
+        own = tuple(work / "patches" / key for key, name in per_node.items() if name == node.name)
+        # The same patch list the install hands to apply-config for this node.
+        argv = driver.apply_config_argv("127.0.0.1", role_file, insecure=True, patches=own)
+        final = work / "nodes" / f"{node.name}.yaml"
+        final.parent.mkdir(exist_ok=True)
+        patch_args = [arg for patch in _patch_args(argv) for arg in ("--patch", patch)]
+        if patch_args:
+            tool.run("machineconfig", "patch", str(role_file), *patch_args, "--output", str(final))
+        else:
+            final.write_text(role_file.read_text())
+        tool.run("validate", "--config", str(final), "--mode", mode, "--strict")
+        results[node.name] = NodeConfig.read(final)
+    if docker:
+        # Docker's workers come from worker.yaml as generated (the example has none).
+        tool.run("validate", "--config", str(work / "out" / "worker.yaml"), "--mode", mode, "--strict")
+    return results
+
+
+def _assert_vip(config: PlatformConfig, features: TalosFeatures, node, result: NodeConfig) -> None:
+    vip = config.cluster.vip
+    interfaces = result.v1alpha1["machine"].get("network", {}).get("interfaces", [])
+    vip_documents = result.kinds("Layer2VIPConfig")
+    if not vip or node.role is not Role.control_plane:
+        assert not vip_documents and not [i for i in interfaces if "vip" in i]
+        return
+    if features.vip_as_document:
+        assert [(doc["name"], doc["link"]) for doc in vip_documents] == [(vip, node.link)]
+        assert not [i for i in interfaces if "vip" in i], "the VIP must not also be a legacy key"
+    else:
+        assert not vip_documents
+        assert [(i["interface"], i["vip"]["ip"], i["dhcp"]) for i in interfaces] == [(node.link, vip, True)]
+
+
+def _assert_install_disk(features: TalosFeatures, node, result: NodeConfig) -> None:
+    install = result.v1alpha1["machine"].get("install")
+    if features.install_as_document:
+        assert not install, "the install disk must not also be a legacy key"
+        selector = result.one("UnattendedInstallConfig")["provisioning"]["diskSelector"]
+        assert selector == {"match": f'disk.dev_path == "{node.install_disk}"'}
+    else:
+        assert not result.kinds("UnattendedInstallConfig")
+        assert install["disk"] == node.install_disk
+
+
+def _assert_hostname(features: TalosFeatures, node, result: NodeConfig) -> None:
+    machine_network = result.v1alpha1["machine"].get("network", {})
+    if features.hostname_as_document:
+        hostname = result.one("HostnameConfig")
+        assert hostname["hostname"] == node.name
+        assert hostname.get("auto") in (None, "off")
+        assert "hostname" not in machine_network
+    else:
+        assert not result.kinds("HostnameConfig")
+        assert machine_network["hostname"] == node.name
+
+
+def _assert_kubernetes(config: PlatformConfig, features: TalosFeatures, node, result: NodeConfig) -> None:
+    """CNI none, kube-proxy off, the API server's SANs and the pod/service subnets."""
+    cluster = result.v1alpha1.get("cluster", {})
+    sans = [config.cluster.vip] if config.cluster.vip else []
+    sans += ["127.0.0.1", *config.cluster.extra_api_sans]
+    assert set(sans) <= set(result.v1alpha1["machine"]["certSANs"])
+    network = config.cluster.network
+    control_plane = node.role is Role.control_plane
+    if features.network_as_documents:
+        assert not result.kinds("KubeFlannelCNIConfig"), "the default Flannel must be gone"
+        assert "network" not in cluster and "proxy" not in cluster
+        kube_network = result.one("KubeNetworkConfig")
+        assert kube_network["podSubnets"] == [network.pod_cidr]
+        assert kube_network["serviceSubnets"] == [network.service_cidr]
+        if control_plane:
+            assert result.one("KubeProxyConfig")["enabled"] is False
+            assert set(sans) <= set(result.one("KubeAPIServerConfig")["certExtraSANs"])
+    else:
+        assert cluster["network"]["cni"] == {"name": "none"}
+        assert cluster["network"]["podSubnets"] == [network.pod_cidr]
+        assert cluster["network"]["serviceSubnets"] == [network.service_cidr]
+        if control_plane:
+            assert cluster["proxy"]["disabled"] is True
+            assert set(sans) <= set(cluster["apiServer"]["certSANs"])
+
+
+def _assert_scheduling(config: PlatformConfig, features: TalosFeatures, node, result: NodeConfig) -> None:
+    """Without workers the control planes must take workloads; with workers they must not."""
+    if node.role is not Role.control_plane:
+        return
+    shared = not config.workers
+    if features.network_as_documents:
+        taint = result.one("KubeNodeConfig").get("taints", {}).get(CONTROL_PLANE_TAINT, "")
+        assert ("NoSchedule" in taint and "PreferNoSchedule" not in taint) is not shared
+    else:
+        assert result.v1alpha1["cluster"].get("allowSchedulingOnControlPlanes", False) is shared
+
+
+@pytest.mark.parametrize("talos_version", supported_talos_versions())
+@pytest.mark.parametrize("example", sorted(EXAMPLE_CASES))
+def test_rendered_patches_make_valid_configs(example: str, talos_version: str, harness_bin, tmp_path: Path):
+    config = EXAMPLE_CASES[example](talos_version)
+    features = TalosFeatures.for_version(config.cluster.talos_version)
+    tool = Talosctl(harness_bin("talosctl", version=talos_version), tmp_path)
+    assert talos_version in tool.run("version", "--client").stdout
+
+    results = _build_node_configs(config, tool)
+
+    assert sorted(results) == sorted(node.name for node in config.nodes)
+    for node in config.nodes:
+        result = results[node.name]
+        assert result.v1alpha1["machine"]["type"] == (
+            "controlplane" if node.role is Role.control_plane else "worker")
+        if config.cluster.platform is Platform.metal:
+            _assert_install_disk(features, node, result)
+            _assert_hostname(features, node, result)
+            _assert_vip(config, features, node, result)
+        _assert_kubernetes(config, features, node, result)
+        _assert_scheduling(config, features, node, result)
