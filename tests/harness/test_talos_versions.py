@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 import pytest
 import yaml
-from rehearsal.binaries import talosctl_name
+from rehearsal.binaries import talosctl_name, talosctl_versions
 
 from talos_platform.engine.config.loading import parse_config
 from talos_platform.engine.config.models import Platform, PlatformConfig, Role
@@ -238,6 +238,11 @@ def _assert_scheduling(config: PlatformConfig, features: TalosFeatures, node, re
         assert ("NoSchedule" in taint and "PreferNoSchedule" not in taint) is not shared
     else:
         assert result.v1alpha1["cluster"].get("allowSchedulingOnControlPlanes", False) is shared
+
+
+def test_a_talosctl_is_pinned_for_each_supported_talos_minor():
+    pinned = [TalosFeatures.for_version(version).contract for version in talosctl_versions()]
+    assert pinned == supported_talos_versions(), "TALOSCTL_VERSIONS in versions.env must follow SUPPORTED_TALOS"
 
 
 @pytest.mark.parametrize("talos_version", supported_talos_versions())
