@@ -92,8 +92,9 @@ class PlatformApp(App[str]):
         snapshot = self.slot.take()
         if snapshot is not None:
             self.show_snapshot(snapshot)
-            if self.feed is not None and self.heap.due():
-                self.call_after_refresh(self.heap.maybe_freeze)
+            size = len(snapshot.nodes) + snapshot.pod_total + len(snapshot.apps)
+            if self.feed is not None and self.heap.due(size):
+                self.call_after_refresh(self.heap.maybe_freeze, size)
 
     def show_snapshot(self, snapshot: ClusterSnapshot) -> None:
         if self.cluster_view is not None:

@@ -4,8 +4,9 @@ A full collection walks every tracked object. With a large cluster in memory (te
 as the stores keep them, and in a simulation the whole simulated platform) one took 0.5-0.7 s
 and came every few seconds, stopping the UI each time. Once the data has loaded, a collection
 followed by `gc.freeze()` moves the survivors out of the collector's sight; later collections
-walk only what was created since. Freezing again now and then keeps that set small; each of
-those collections is cheap, since it skips what was frozen before.
+walk only what was created since. The dashboard freezes again whenever the cluster has grown
+markedly (the first lists arrive over several snapshots) and otherwise every few minutes, so
+the unfrozen part stays small; each such collection skips what was frozen before.
 """
 
 from __future__ import annotations
@@ -14,38 +15,32 @@ import gc
 import time
 from typing import Callable
 
-# Seconds after the first freeze at which to freeze again: soon after start-up (the stores fill
-# over the first seconds), then at a slow pace.
-DEFAULT_SCHEDULE = (10.0, 30.0)
+GROWTH = 1.2
+"""Freeze again once the cluster (nodes + pods + apps) is this many times its size at the last freeze."""
 DEFAULT_EVERY = 300.0
 
 
 class HeapFreezer:
-    def __init__(self, schedule: tuple[float, ...] = DEFAULT_SCHEDULE, every: float = DEFAULT_EVERY,
-                 clock: Callable[[], float] = time.monotonic):
-        self.schedule = schedule
+    def __init__(self, every: float = DEFAULT_EVERY, clock: Callable[[], float] = time.monotonic):
         self.every = every
         self.clock = clock
         self.freezes = 0
-        self._first: float | None = None
-        self._next: float | None = None
+        self._size = 0
+        self._at = 0.0
 
-    def due(self) -> bool:
-        return self._next is None or self.clock() >= self._next
+    def due(self, size: int) -> bool:
+        return self.freezes == 0 or size > self._size * GROWTH + 100 or self.clock() - self._at >= self.every
 
-    def freeze(self) -> None:
+    def freeze(self, size: int) -> None:
         """Collect (only what was not frozen before), then freeze the survivors."""
         gc.collect()
         gc.freeze()
-        now = self.clock()
-        if self._first is None:
-            self._first = now
         self.freezes += 1
-        index = self.freezes - 1
-        self._next = self._first + self.schedule[index] if index < len(self.schedule) else now + self.every
+        self._size = size
+        self._at = self.clock()
 
-    def maybe_freeze(self) -> bool:
-        if not self.due():
+    def maybe_freeze(self, size: int) -> bool:
+        if not self.due(size):
             return False
-        self.freeze()
+        self.freeze(size)
         return True

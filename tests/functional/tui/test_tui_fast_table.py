@@ -74,21 +74,18 @@ async def test_bulk_row_and_cell_updates():
         assert table.row_count == 0
 
 
-def test_heap_freezer_freezes_first_then_on_its_schedule():
+def test_heap_freezer_freezes_first_then_as_the_cluster_grows_and_now_and_then():
     now = [100.0]
-    freezer = HeapFreezer(schedule=(10.0, 30.0), every=300.0, clock=lambda: now[0])
+    freezer = HeapFreezer(every=300.0, clock=lambda: now[0])
     try:
-        assert freezer.maybe_freeze() and gc.get_freeze_count() > 0
-        assert not freezer.maybe_freeze()
-        now[0] = 110.0
-        assert freezer.maybe_freeze()
-        now[0] = 129.0
-        assert not freezer.due()
-        now[0] = 130.0
-        assert freezer.maybe_freeze()
-        now[0] = 429.0
-        assert not freezer.due()
-        now[0] = 430.0
-        assert freezer.due()
+        assert freezer.maybe_freeze(10) and gc.get_freeze_count() > 0
+        assert not freezer.maybe_freeze(100)
+        assert freezer.maybe_freeze(5000)
+        assert not freezer.due(6000)
+        assert freezer.due(6200)
+        now[0] = 399.0
+        assert not freezer.due(5000)
+        now[0] = 400.0
+        assert freezer.due(5000)
     finally:
         gc.unfreeze()
