@@ -12,6 +12,7 @@ import contextlib
 import fcntl
 import os
 import re
+import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
@@ -137,6 +138,11 @@ class StateDirectory:
         for candidate in self.root.rglob(".*.tmp"):
             if candidate.is_file():
                 candidate.unlink()
+                removed.append(candidate)
+        # The staging folder a killed render leaves beside its target (`.NAME.render-XXXX`).
+        for candidate in self.root.glob(".*.render-*"):
+            if candidate.is_dir():
+                shutil.rmtree(candidate, ignore_errors=True)
                 removed.append(candidate)
         return removed
 
