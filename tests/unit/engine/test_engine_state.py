@@ -97,3 +97,14 @@ def test_temp_files_of_a_killed_write_are_removed(tmp_path):
     leftover.write_bytes(b"half a bun")
     assert state.remove_stale_temp_files() == [leftover]
     assert state.talos_secrets.read_bytes() == BUNDLE
+
+
+def test_the_staging_folder_of_a_killed_render_is_removed(tmp_path):
+    state = StateDirectory(tmp_path).ensure()
+    staging = tmp_path / ".rendered.new.render-abc123"
+    (staging / "bootstrap").mkdir(parents=True)
+    (staging / "bootstrap" / "kustomization.yaml").write_text("resources:\n  - cil")  # cut by the kill
+    (tmp_path / "talos").mkdir()
+    (tmp_path / "talos" / ".inputs").write_text("digest")  # a hidden file that belongs there
+    assert state.remove_stale_temp_files() == [staging]
+    assert not staging.exists() and (tmp_path / "talos" / ".inputs").exists()
