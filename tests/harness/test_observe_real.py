@@ -351,12 +351,12 @@ async def test_a_watch_the_server_ends_is_resumed_without_relisting_or_losing_ch
         while not current():
             assert loop.time() < deadline, f"the store lags the API: {sorted(p.name for p in store.values())}"
             await asyncio.sleep(0.2)
+        assert len(store) == len(created)
         assert watcher.lists == 1 and watcher.reconnects == 0 and watcher.relists_after_expiry == 0
         assert watcher.error == ""
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-
 
 
 def watched_truth(core, custom, namespace: str) -> tuple[dict, dict, set[str]]:
