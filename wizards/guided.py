@@ -121,9 +121,7 @@ def install_command(written: WrittenFiles, options: GuidedOptions) -> str:
     if options.state_dir is not None:
         parts += ["--state-dir", str(options.state_dir)]
     if options.simulate:
-        parts += ["--simulate", "--scenario", options.scenario]
-        if options.speed != 1.0:
-            parts += ["--speed", f"{options.speed:g}"]
+        parts += ["--simulate", "--scenario", options.scenario, "--speed", f"{options.speed:g}"]
     return " ".join(parts)
 
 

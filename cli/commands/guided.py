@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from talos_platform.engine.errors import UserError
+from talos_platform.commands.install import DEFAULT_SPEED
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -34,7 +35,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--simulate", action="store_true", help="start from the simulated scenario and install on the simulator"
     )
     parser.add_argument("--scenario", default="default", help="simulation scenario (with --simulate)")
-    parser.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second (with --simulate)")
+    parser.add_argument(
+        "--speed",
+        type=float,
+        default=DEFAULT_SPEED,
+        help=f"simulated seconds per real second (with --simulate; default {DEFAULT_SPEED:g})",
+    )
     parser.add_argument(
         "--yes", action="store_true", help="no wizard and no questions: install headless from --config"
     )

@@ -45,7 +45,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     """Where the config, secrets, state and drivers come from (shared with `plan`)."""
     parser.add_argument("--config", metavar="FILE", help="the platform config (YAML); required unless --simulate")
-    parser.add_argument("--secrets", metavar="FILE", help="secrets file (YAML, mode 0600); TALOS_PLATFORM_* variables win")
+    parser.add_argument(
+        "--secrets",
+        metavar="FILE",
+        help="secrets file (YAML, mode 0600; default: the state directory's secrets.yaml, where the wizard "
+        "keeps it); TALOS_PLATFORM_* variables win",
+    )
     parser.add_argument("--state-dir", metavar="DIR", help="the cluster's state directory (default: per user, per cluster)")
     parser.add_argument("--simulate", action="store_true", help="run against the simulated platform; nothing real is touched")
     parser.add_argument("--scenario", default="default", help="simulation scenario name or YAML file (with --simulate)")
@@ -150,11 +155,11 @@ def prepare(args: argparse.Namespace, *, record_only: bool = False) -> Target:
         raise UserError("--config is required", hint="give your platform.yaml, or use --simulate for a demo")
 
     config = read_config(args.config)
-    secrets = load_secrets(args.secrets, os.environ)
+    state = state_directory_for(config.cluster.name, args.state_dir)
+    secrets = load_secrets(secrets_file(args, state), os.environ)
     errors = errors_only(validate(config, secrets))
     if errors:
         raise ConfigInvalid(errors, args.config)
-    state = state_directory_for(config.cluster.name, args.state_dir)
 
     from talos_platform.engine.drivers.real import real_drivers
     from talos_platform.engine.run.redaction import Redactor
@@ -162,6 +167,13 @@ def prepare(args: argparse.Namespace, *, record_only: bool = False) -> Target:
     options = {"dry_run": True} if record_only else {}
     drivers = real_drivers(config, state, secrets, Redactor.from_secrets(secrets), **options)
     return Target(config, secrets, state, drivers, RealClock(), simulated=bool(getattr(drivers, "simulated", False)))
+
+
+def secrets_file(args: argparse.Namespace, state: Any) -> Any:
+    """`--secrets`, else the secrets file the wizard keeps in the cluster's state directory."""
+    if args.secrets:
+        return args.secrets
+    return state.secrets_file if state.secrets_file.exists() else None
 
 
 def run(args: argparse.Namespace) -> int:

@@ -78,7 +78,7 @@ def _offline_target(args: argparse.Namespace) -> Any:
     """Config and secrets only: an offline plan builds no real driver at all."""
     import os
 
-    from talos_platform.commands.install import Target
+    from talos_platform.commands.install import Target, secrets_file
     from talos_platform.engine.config.loading import ConfigInvalid, read_config
     from talos_platform.engine.config.secrets import load_secrets
     from talos_platform.engine.config.validation import errors_only, validate
@@ -89,11 +89,11 @@ def _offline_target(args: argparse.Namespace) -> Any:
     if args.config is None:
         raise UserError("--config is required", hint="give your platform.yaml")
     config = read_config(args.config)
-    secrets = load_secrets(args.secrets, os.environ)
+    state = state_directory_for(config.cluster.name, args.state_dir)
+    secrets = load_secrets(secrets_file(args, state), os.environ)  # given ones are redacted
     errors = errors_only(validate(config))  # secrets are not needed to show a plan
     if errors:
         raise ConfigInvalid(errors, args.config)
-    state = state_directory_for(config.cluster.name, args.state_dir)
     return Target(config, secrets, state, None, RealClock(), simulated=False)
 
 

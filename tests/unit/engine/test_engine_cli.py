@@ -157,3 +157,33 @@ def test_the_rich_display_shows_output_with_brackets_verbatim(tmp_path):
     session = InstallSession(small_config(), Secrets(), StateDirectory(tmp_path), fake_drivers(), FakeClock(), steps=[step])
     stream = Terminal()
     assert run_session(session, "text", stream) == exit_codes.OK
+
+
+def test_install_finds_the_wizards_secrets_file_in_the_state_directory(tmp_path, capsys, monkeypatch):
+    """The wizard keeps secrets in the state directory; the install command it prints must
+    work without repeating --secrets."""
+    for name in ("GIT_USERNAME", "GIT_TOKEN", "CLOUDFLARE_API_TOKEN", "CLOUDFLARE_TUNNEL_TOKEN"):
+        monkeypatch.delenv(f"TALOS_PLATFORM_{name}", raising=False)
+    state = tmp_path / "state"
+    argv = ["install", "--yes", "--config", "examples/metal-3cp-3w.yaml", "--state-dir", str(state)]
+    assert main(argv) == exit_codes.INVALID_CONFIG
+    assert "secrets.gitToken" in capsys.readouterr().err
+
+    from talos_platform.engine.config.secrets import Secrets, write_secrets_file
+
+    state.mkdir()
+    write_secrets_file(
+        state / "secrets.yaml",
+        Secrets(
+            git_username="deploy-bot",
+            git_token="token-for-the-test-1",
+            cloudflare_api_token="token-for-the-test-2",
+            cloudflare_tunnel_token="token-for-the-test-3",
+        ),
+    )
+    # Past validation now: the real drivers then refuse the example's private addresses
+    # (loopback-only under test), so the run fails at a step, not on missing secrets.
+    assert main(argv) == exit_codes.STEP_FAILED
+    captured = capsys.readouterr()
+    assert "secrets.gitToken" not in captured.err
+    assert "token-for-the-test" not in captured.out + captured.err
