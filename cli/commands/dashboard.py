@@ -117,7 +117,9 @@ def _real_source(args: argparse.Namespace) -> ClusterSource:
 
         hubble = HubbleRelay(args.hubble_address)
     drivers = Drivers(
-        talos=TalosctlDriver(runner, talosconfig or Path(os.devnull)),
+        # Without a talosconfig, point at the usual place: every node then says "no talosconfig
+        # at ~/.talos/config" instead of talosctl failing obscurely on an empty file.
+        talos=TalosctlDriver(runner, talosconfig or Path.home() / ".talos" / "config"),
         kube=KubernetesDriver(kubeconfig, runner),
         hubble=hubble,
         simulated=False,
