@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from rich.text import Text
+from rich.text import Span, Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
@@ -41,10 +41,15 @@ SEPARATOR = " · "
 
 
 def add_part(summary: Text, part: str, style: str = "") -> None:
-    """Another part of a summary line, after a plain separator. The separator is not part of the
-    styled run: SVG renderers drop the spaces a run starts with, running the two parts together."""
-    if summary.plain and not summary.plain.endswith("\n"):
+    """Another part of a summary line after ` · `. The separator joins the run before it (a
+    styled run is widened to cover it), so that no run starts with a space: SVG renderers trim
+    those, which ran the parts together in screenshots (the terminal was fine)."""
+    end = len(summary.plain)
+    if end and not summary.plain.endswith("\n"):
         summary.append(SEPARATOR)
+        spans = summary.spans
+        if spans and spans[-1].end == end:
+            spans[-1] = Span(spans[-1].start, end + len(SEPARATOR), spans[-1].style)
     summary.append(part, style=style)
 
 

@@ -64,3 +64,14 @@ def test_step_checklist_shows_state_time_and_retries():
     failed = next(r for r in content.rows if r.key == "step:L0.apply-config.worker-3")
     assert cells(failed)[0] == "✗" and cells(failed)[2] == "30.0s" and cells(failed)[3] == "1"
     assert "install failed" in content.summary.plain
+
+
+def test_summary_parts_are_separated_and_no_styled_run_starts_with_a_space():
+    # SVG renderers trim the spaces a run starts with; screenshots ran the parts together.
+    for content in (flows_content(cluster_snapshot(faulty=True), "verdict:dropped"), nodes_content(cluster_snapshot(faulty=True)),
+                    pods_content(cluster_snapshot(faulty=True), "shop")):
+        plain = content.summary.plain
+        assert " · " in plain.splitlines()[0]
+        assert not [plain[s.start:s.end] for s in content.summary.spans if plain[s.start:s.end].startswith(" ")]
+    flows = flows_content(cluster_snapshot(faulty=True), "verdict:dropped").summary.plain
+    assert flows.splitlines()[0].endswith(" flows/s · lost events: 1,280 · filter: verdict:dropped")
