@@ -80,7 +80,7 @@ class KeyClock:
 
         def compositor_refresh(screen) -> None:
             original_refresh(screen)
-            if screen.is_current:  # a refresh of a screen being left or covered shows nothing new
+            if screen.app.screen is screen:  # a refresh of a screen being left or covered shows nothing new
                 clock.refreshes.append(time.perf_counter())
 
         App._dispatch_action = dispatch_action

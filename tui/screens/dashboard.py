@@ -71,9 +71,10 @@ class ClusterView(Screen):
         self.snapshot = snapshot
         if not self.ready or not self.is_attached:
             return  # drawn by `on_mount` once the panes exist; nothing to draw once closed
-        if not self.is_current:
-            # Under the help or a detail view: drawing here would also repaint that screen's
-            # dimmed background, the whole dashboard, on every snapshot. Drawn on resume.
+        if self.app.screen is not self:
+            # Under the help or a detail view (`is_current` would still be true behind a
+            # see-through one): drawing here would also repaint that screen's dimmed background,
+            # the whole dashboard, on every snapshot. Drawn on resume.
             self._stale = True
             return
         try:

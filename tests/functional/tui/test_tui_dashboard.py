@@ -205,3 +205,23 @@ async def test_mouse_click_focuses_a_pane_and_selects_a_row():
         await pilot.click(table, offset=(5, 3))
         await pilot.pause()
         assert isinstance(app.screen, DetailScreen) and app.screen.key == "pod:monitoring/grafana-6c7d-mm2p4"
+
+
+async def test_snapshots_arriving_under_the_help_are_drawn_when_it_closes():
+    app = create_app(snapshot=cluster_snapshot(faulty=True))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        assert "node:worker-3" in rows(screen, "nodes")
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        fewer = cluster_snapshot(faulty=True)
+        fewer = dataclasses.replace(fewer, nodes=fewer.nodes[:2])
+        app.show_snapshot(fewer)
+        await pilot.pause()
+        assert screen.snapshot is fewer
+        assert "node:worker-3" in rows(screen, "nodes")  # not drawn behind the help
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is screen
+        assert rows(screen, "nodes") == ["node:cp-1", "node:cp-2"]
