@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -58,10 +59,15 @@ async def record_install(scenario: str, stop_before: str | None = None) -> tuple
     snapshots: list[tuple[int, ClusterSnapshot]] = []
     observer.subscribe(lambda snapshot: snapshots.append((len(events), snapshot)))
     watching = asyncio.create_task(observer.run())
-    with tempfile.TemporaryDirectory() as state:
-        session = InstallSession(platform.config, platform.secrets, StateDirectory(Path(state)), platform.drivers, platform.clock)
+    # A fixed state path, so the pictures (hints name state files) are the same every time.
+    state = Path(tempfile.gettempdir()) / "talos-platform-screenshots" / scenario
+    shutil.rmtree(state, ignore_errors=True)
+    try:
+        session = InstallSession(platform.config, platform.secrets, StateDirectory(state), platform.drivers, platform.clock)
         session.subscribe(events.append)
         await session.run()
+    finally:
+        shutil.rmtree(state, ignore_errors=True)
     watching.cancel()
     platform.close()
     cut = len(events)

@@ -92,10 +92,12 @@ class InstallProgress:
             step.state, step.duration = "succeeded", event.duration
         elif isinstance(event, StepFailed):
             step = self._step(event.step_id)
-            step.state, step.error, step.hint = "failed", event.error, event.hint
+            step.state = "interrupted" if event.interrupted else "failed"
+            step.error, step.hint = event.error, event.hint
             if step.started_at is not None:
                 step.duration = event.at - step.started_at
-            self.failed_step = step.id
+            if not event.interrupted:
+                self.failed_step = step.id
         elif isinstance(event, RunFinished):
             self.outcome = event.outcome
             for step in self.steps.values():
