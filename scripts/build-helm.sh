@@ -8,7 +8,9 @@
 # Environment: TALOS_PLATFORM_HARNESS_CACHE (default ~/.cache/talos-platform-harness).
 set -euo pipefail
 
-HELM_VERSION=v3.22.0
+repo_root="$(cd "$(dirname "$0")/.." && pwd)"
+# shellcheck source=../tests/harness/versions.env
+source "$repo_root/tests/harness/versions.env"  # HELM_VERSION, pinned with the harness versions
 cache_root="${TALOS_PLATFORM_HARNESS_CACHE:-$HOME/.cache/talos-platform-harness}"
 helm_dir="$cache_root/helm-$HELM_VERSION"
 helm_bin="$helm_dir/helm"

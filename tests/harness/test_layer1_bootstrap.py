@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,10 @@ from talos_platform.engine.plan.context import StepContext
 from talos_platform.engine.run.clock import RealClock
 from talos_platform.engine.state import StateDirectory
 
-HELM = Path(os.environ.get("TALOS_PLATFORM_HARNESS_CACHE", Path.home() / ".cache" / "talos-platform-harness")) / "helm-v3.22.0" / "helm"
+REPO = Path(__file__).resolve().parents[2]
+HELM = Path(
+    subprocess.run([REPO / "scripts" / "build-helm.sh", "--print-path"], capture_output=True, text=True, check=True).stdout.strip()
+)
 CLOSED_PORT = "http://127.0.0.1:9"
 
 GATEWAY_CRD = {
