@@ -4,10 +4,8 @@ simulated cluster lists the same actions for the steps that need work."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -34,25 +32,12 @@ gets the secrets given (here through the environment)."""
 
 
 @pytest.fixture
-def guarded(monkeypatch):
-    """No process may start and no socket connect while an offline plan runs."""
-    attempts: list[str] = []
-
-    def refuse(what):
-        def refused(*args, **kwargs):
-            attempts.append(what)
-            raise AssertionError(f"offline plan tried to {what}")
-
-        return refused
-
-    monkeypatch.setattr(asyncio, "create_subprocess_exec", refuse("start a process"))
-    monkeypatch.setattr(asyncio, "create_subprocess_shell", refuse("start a shell"))
-    monkeypatch.setattr(asyncio, "open_connection", refuse("open a connection"))
-    monkeypatch.setattr(subprocess, "Popen", refuse("start a process"))
-    monkeypatch.setattr(socket.socket, "connect", refuse("connect a socket"))
+def guarded(monkeypatch, no_process_no_socket):
+    """No process may start and no socket connect while an offline plan runs; canary secrets
+    are in the environment."""
     for name, value in SECRET_ENV.items():
         monkeypatch.setenv(name, value)
-    return attempts
+    return no_process_no_socket
 
 
 def plan(capsys, *args: str) -> str:

@@ -3,10 +3,7 @@ contacting anything, built by the same command builders `apply` uses (so they ca
 
 from __future__ import annotations
 
-import asyncio
 import re
-import socket
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,26 +62,6 @@ def offline_context(config: PlatformConfig, tmp_path: Path, secrets: Secrets = S
 
 def concrete(action: Action) -> bool:
     return bool(action.command or action.api_call)
-
-
-@pytest.fixture
-def no_process_no_socket(monkeypatch):
-    """Planning must start no process and open no connection: each attempt is recorded and refused."""
-    attempts: list[str] = []
-
-    def refuse(what):
-        def refused(*args, **kwargs):
-            attempts.append(what)
-            raise AssertionError(f"offline planning tried to {what}")
-
-        return refused
-
-    monkeypatch.setattr(asyncio, "create_subprocess_exec", refuse("start a process"))
-    monkeypatch.setattr(asyncio, "create_subprocess_shell", refuse("start a shell"))
-    monkeypatch.setattr(asyncio, "open_connection", refuse("open a connection"))
-    monkeypatch.setattr(subprocess, "Popen", refuse("start a process"))
-    monkeypatch.setattr(socket.socket, "connect", refuse("connect a socket"))
-    return attempts
 
 
 # --- offline: every step, nothing contacted -----------------------------------------------------------
