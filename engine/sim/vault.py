@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from talos_platform.engine.drivers.protocols import VaultStatus, secret_digest
+from talos_platform.engine.drivers.protocols import VaultStatus
 from talos_platform.engine.errors import PermanentError, TransientError
 
 if TYPE_CHECKING:

@@ -17,7 +17,6 @@ from rich.console import Console
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
-from textual.coordinate import Coordinate
 from textual.geometry import Size
 from textual.render import measure
 from textual.widgets import DataTable

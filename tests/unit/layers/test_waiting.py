@@ -3,7 +3,7 @@ clear last status when time runs out."""
 
 import pytest
 
-from talos_platform.engine.drivers.protocols import NODES, ObjectList, WatchEvent, WatchExpired
+from talos_platform.engine.drivers.protocols import NODES, WatchExpired
 from talos_platform.engine.errors import PermanentError
 from talos_platform.engine.layers import bootstrap
 from talos_platform.engine.layers.waiting import NOTHING_SEEN, WaitTimedOut, wait_for_objects
