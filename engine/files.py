@@ -29,10 +29,11 @@ def atomic_write(path: str | os.PathLike[str], data: bytes, mode: int = 0o644) -
         except FileNotFoundError:
             pass
         raise
-    _fsync_folder(folder)
+    fsync_folder(folder)
 
 
-def _fsync_folder(folder: Path) -> None:
+def fsync_folder(folder: Path) -> None:
+    """Make a new or renamed entry in `folder` survive a crash (best effort)."""
     try:
         descriptor = os.open(folder, os.O_RDONLY)
     except OSError:

@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO
 
+from talos_platform.engine.files import fsync_folder
 from talos_platform.engine.run.events import (
     Event,
     RunFinished,
@@ -54,7 +55,7 @@ class Journal:
         self._handle: IO[str] | None = open(self.path, "a", encoding="utf-8")
         os.chmod(self.path, 0o600)
         for folder in (self.directory, self.directory.parent):  # the new entries survive a power cut
-            _fsync_folder(folder)
+            fsync_folder(folder)
 
     def append(self, event: Event) -> None:
         if self._handle is None:
@@ -76,19 +77,6 @@ class Journal:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _fsync_folder(folder: Path) -> None:
-    try:
-        descriptor = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass
-    finally:
-        os.close(descriptor)
 
 
 def read_events(path: str | os.PathLike[str]) -> list[Event]:
