@@ -118,11 +118,19 @@ class RehearsalCluster:
         """Stop kube-apiserver and start it again on the same port, then wait until ready.
 
         Open watches break and clients must reconnect, as when a control-plane node reboots.
+        The controller manager, scheduler and kwok are restarted too: they are not under test,
+        and client-go's reflectors back off for up to a minute after a few refused
+        connections, which would leave later tests waiting on idle controllers.
         """
+        for name in ("kwok", "kube-scheduler", "kube-controller-manager"):
+            self.processes[name].stop()
         apiserver = self.processes["kube-apiserver"]
         apiserver.stop()
         apiserver.start()
         self._wait_apiserver_ready()
+        self._start_controller_manager()
+        self._start_scheduler()
+        self._start_kwok()
 
     def log_tails(self, lines: int = 30) -> str:
         parts = []
