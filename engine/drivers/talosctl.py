@@ -278,6 +278,37 @@ def parse_memory_percent(text: str) -> float | None:
     return round(100.0 * used / total, 1) if total else None
 
 
+# Busy and idle fields of a CPU's times (seconds since boot) in Talos' CPUStats resource, whose
+# spec mirrors /proc/stat; guest time is already counted in user time.
+_BUSY_FIELDS = ("user", "nice", "system", "irq", "softIrq", "steal")
+_IDLE_FIELDS = ("idle", "iowait")
+
+
+def parse_cpu_times(text: str) -> tuple[float, float] | None:
+    """(busy, total) CPU seconds of all cores from `talosctl get cpustats -o json`
+    (`spec.cpuTotal`), or None when the output has no such figures."""
+    for resource in parse_resources(text):
+        total = spec_of(resource).get("cpuTotal")
+        if not isinstance(total, dict):
+            continue
+        try:
+            busy = sum(float(total.get(field) or 0) for field in _BUSY_FIELDS)
+            idle = sum(float(total.get(field) or 0) for field in _IDLE_FIELDS)
+        except (TypeError, ValueError):
+            return None
+        return busy, busy + idle
+    return None
+
+
+def cpu_percent_between(earlier: tuple[float, float], later: tuple[float, float]) -> float | None:
+    """Busy share of the CPU time that passed between two samples, in percent; None when no
+    time passed or the counters went back (the node rebooted)."""
+    busy, total = later[0] - earlier[0], later[1] - earlier[1]
+    if total <= 0 or busy < 0:
+        return None
+    return round(100.0 * busy / total, 1)
+
+
 def parse_server_version(text: str) -> str:
     """The node's version: the `Tag:` line of the `Server:` block of `talosctl version`."""
     in_server = False
@@ -346,6 +377,10 @@ class TalosctlDriver:
         self.talosconfig = talosconfig
         self.command_timeout = command_timeout
         self.docker_network = docker_network
+        # Per node: the last CPU times seen and the load computed from the two before them.
+        # Talos refreshes its CPUStats resource every 30 s, so most polls see the same sample.
+        self._cpu_times: dict[str, tuple[float, float]] = {}
+        self._cpu_percent: dict[str, float] = {}
 
     async def client_version(self) -> str:
         result = await self.runner.run(version_client_argv(), timeout=30, quiet=True, mutates=False)
@@ -387,20 +422,38 @@ class TalosctlDriver:
             return TalosNodeFacts(address=address, reachable=answers, error=_first_line(error.stderr) or error.message)
         except TransientError as error:
             return TalosNodeFacts(address=address, reachable=False, error=error.message)
-        talos_version, memory = await self._usage(address)
+        talos_version, memory, cpu = await self._usage(address)
         return TalosNodeFacts(
             address=address, reachable=True, maintenance=False, stage=stage, cluster_name=cluster_name, disks=disks,
-            talos_version=talos_version, memory_percent=memory,
+            talos_version=talos_version, memory_percent=memory, cpu_percent=cpu,
         )  # fmt: skip
 
-    async def _usage(self, address: str) -> tuple[str, float | None]:
-        """Version and memory use, for the dashboard; best effort (a node mid-reboot may not say)."""
+    async def _usage(self, address: str) -> tuple[str, float | None, float | None]:
+        """Version, memory and CPU use, for the dashboard; best effort (a node mid-reboot may not say)."""
         try:
             version = parse_server_version((await self.runner.run(version_argv(address, self.talosconfig), timeout=30, quiet=True, mutates=False)).stdout)
             memory = parse_memory_percent((await self.runner.run(memory_argv(address, self.talosconfig), timeout=30, quiet=True, mutates=False)).stdout)
         except TransientError:
-            return "", None
-        return version, memory
+            return "", None, None
+        try:
+            cpu_times = parse_cpu_times(await self._read("cpustats", address, insecure=False))
+        except TransientError:
+            cpu_times = None
+        return version, memory, self._cpu_load(address, cpu_times)
+
+    def _cpu_load(self, address: str, times: tuple[float, float] | None) -> float | None:
+        """The CPU load between the node's last two distinct samples (None until there are two)."""
+        if times is None:
+            return None
+        earlier = self._cpu_times.get(address)
+        if earlier is not None and times != earlier:
+            percent = cpu_percent_between(earlier, times)
+            if percent is None:
+                self._cpu_percent.pop(address, None)
+            else:
+                self._cpu_percent[address] = percent
+        self._cpu_times[address] = times
+        return self._cpu_percent.get(address)
 
     async def generate_secrets(self, destination: Path) -> None:
         await self.runner.run(gen_secrets_argv(destination), timeout=60, quiet=True)

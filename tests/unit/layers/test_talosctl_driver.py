@@ -46,6 +46,12 @@ STAND_IN = textwrap.dedent(
             fail('rpc error: code = Unavailable desc = connection error: desc = "error reading server preface: remote error: tls: certificate required"')
         if not insecure and mode == "maintenance":
             fail('rpc error: code = Unavailable desc = connection error: desc = "transport: authentication handshake failed: remote error: tls: certificate required"')
+        if kind == "cpustats":
+            # Talos refreshes the resource every 30 s: the first two asks see the same sample.
+            asked = sum('"cpustats"' in line for line in open(os.environ["FAKE_LOG"]))
+            if mode == "cpu-denied":
+                fail("rpc error: code = PermissionDenied desc = not authorized")
+            show("talosctl-get-cpustats-1.json" if asked <= 2 else "talosctl-get-cpustats-2.json")
         show({"disks": "talosctl-get-disks.json", "machinestatus": "talosctl-get-machinestatus.json", "info": "talosctl-get-info.json"}[kind])
     if args[-1] == "memory":
         show("talosctl-memory.txt")
@@ -106,6 +112,27 @@ async def test_a_configured_node_is_asked_with_our_talosconfig_and_direct_endpoi
     secure = argv_log(log)[1]
     assert secure[:6] == ["--talosconfig", str(tmp_path / "talosconfig"), "--endpoints", NODE, "--nodes", NODE]
     assert secure[6:] == ["get", "machinestatus", "--output", "json"]
+
+
+async def test_cpu_load_comes_from_two_samples_of_the_cpustats_resource(stand_in, tmp_path):
+    driver, log = stand_in("configured")
+    first = await driver.node_facts(NODE, insecure=False)
+    second = await driver.node_facts(NODE, insecure=False)
+    assert (first.cpu_percent, second.cpu_percent) == (None, None)  # one sample so far
+    third = await driver.node_facts(NODE, insecure=False)
+    # 21 of the 60 CPU seconds between the samples were busy.
+    assert third.cpu_percent == 35.0 and third.memory_percent == 25.0
+    # Until Talos writes the next sample, the last load stands.
+    assert (await driver.node_facts(NODE, insecure=False)).cpu_percent == 35.0
+    asked = [a[6:] for a in argv_log(log) if "cpustats" in a]
+    assert asked[0] == ["get", "cpustats", "--output", "json"] and len(asked) == 4
+
+
+async def test_a_talosconfig_without_cpu_access_still_gives_version_and_memory(stand_in):
+    driver, _ = stand_in("cpu-denied")
+    facts = await driver.node_facts(NODE, insecure=False)
+    assert facts.reachable and facts.cpu_percent is None
+    assert (facts.talos_version, facts.memory_percent) == ("v1.11.3", 25.0)
 
 
 async def test_an_unreachable_node_is_reported_not_raised(stand_in):

@@ -109,3 +109,14 @@ def test_a_refused_second_bootstrap_is_recognised_by_its_grpc_code():
         'error executing bootstrap: rpc error: code = Unavailable desc = connection error: desc = "transport: Error while '
         'dialing: dial tcp 10.0.0.11:50000: connect: connection refused"'
     )
+
+
+def test_cpu_times_and_load_from_the_cpustats_resource():
+    earlier = talosctl.parse_cpu_times(fixture("talosctl-get-cpustats-1.json"))
+    later = talosctl.parse_cpu_times(fixture("talosctl-get-cpustats-2.json"))
+    assert earlier == (1450.75, 9550.75)
+    assert talosctl.cpu_percent_between(earlier, later) == 35.0
+    # Same sample again, or counters that went back after a reboot: no figure, not a wrong one.
+    assert talosctl.cpu_percent_between(later, later) is None
+    assert talosctl.cpu_percent_between(later, earlier) is None
+    assert talosctl.parse_cpu_times(fixture("talosctl-get-info.json")) is None
