@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -282,6 +283,8 @@ def parse_memory_percent(text: str) -> float | None:
 # spec mirrors /proc/stat; guest time is already counted in user time.
 _BUSY_FIELDS = ("user", "nice", "system", "irq", "softIrq", "steal")
 _IDLE_FIELDS = ("idle", "iowait")
+# Three missed refreshes of the resource: the figure no longer says how busy the node is.
+CPU_SAMPLE_STALE_AFTER = 90.0
 
 
 def parse_cpu_times(text: str) -> tuple[float, float] | None:
@@ -377,10 +380,13 @@ class TalosctlDriver:
         self.talosconfig = talosconfig
         self.command_timeout = command_timeout
         self.docker_network = docker_network
-        # Per node: the last CPU times seen and the load computed from the two before them.
-        # Talos refreshes its CPUStats resource every 30 s, so most polls see the same sample.
+        # Per node: the last CPU times seen, when they last changed, and the load computed from
+        # the two samples before. Talos refreshes its CPUStats resource every 30 s, so most polls
+        # see the same sample; one that stops changing makes the load unknown, not stale.
         self._cpu_times: dict[str, tuple[float, float]] = {}
+        self._cpu_changed_at: dict[str, float] = {}
         self._cpu_percent: dict[str, float] = {}
+        self.monotonic = time.monotonic
 
     async def client_version(self) -> str:
         result = await self.runner.run(version_client_argv(), timeout=30, quiet=True, mutates=False)
@@ -445,14 +451,17 @@ class TalosctlDriver:
         """The CPU load between the node's last two distinct samples (None until there are two)."""
         if times is None:
             return None
+        now = self.monotonic()
         earlier = self._cpu_times.get(address)
-        if earlier is not None and times != earlier:
-            percent = cpu_percent_between(earlier, times)
+        if earlier is None or times != earlier:
+            percent = cpu_percent_between(earlier, times) if earlier is not None else None
             if percent is None:
                 self._cpu_percent.pop(address, None)
             else:
                 self._cpu_percent[address] = percent
-        self._cpu_times[address] = times
+            self._cpu_times[address], self._cpu_changed_at[address] = times, now
+        if now - self._cpu_changed_at[address] > CPU_SAMPLE_STALE_AFTER:
+            return None
         return self._cpu_percent.get(address)
 
     async def generate_secrets(self, destination: Path) -> None:

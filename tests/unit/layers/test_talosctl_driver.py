@@ -122,10 +122,15 @@ async def test_cpu_load_comes_from_two_samples_of_the_cpustats_resource(stand_in
     third = await driver.node_facts(NODE, insecure=False)
     # 21 of the 60 CPU seconds between the samples were busy.
     assert third.cpu_percent == 35.0 and third.memory_percent == 25.0
-    # Until Talos writes the next sample, the last load stands.
+    # Until Talos writes the next sample, the last load stands...
+    now = driver.monotonic()
+    driver.monotonic = lambda: now + 60
     assert (await driver.node_facts(NODE, insecure=False)).cpu_percent == 35.0
+    # ...but a sample that stopped changing for three refreshes says nothing any more.
+    driver.monotonic = lambda: now + 120
+    assert (await driver.node_facts(NODE, insecure=False)).cpu_percent is None
     asked = [a[6:] for a in argv_log(log) if "cpustats" in a]
-    assert asked[0] == ["get", "cpustats", "--output", "json"] and len(asked) == 4
+    assert asked[0] == ["get", "cpustats", "--output", "json"] and len(asked) == 5
 
 
 async def test_a_talosconfig_without_cpu_access_still_gives_version_and_memory(stand_in):
