@@ -130,9 +130,10 @@ def load_config(path: Path | str, secrets: Any = None) -> PlatformConfig:
 
 
 def dump_config(config: PlatformConfig) -> str:
-    """camelCase YAML in field order: unset optional values and empty lists are left out."""
+    """camelCase YAML in field order: unset optional values, empty lists and sections left
+    empty (such as `mirrors` with none set) are left out."""
     data = config.model_dump(mode="json", by_alias=True, exclude_none=True)
-    _drop_empty_lists(data)
+    _drop_empty(data)
     return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True)
 
 
@@ -144,11 +145,13 @@ def write_config(path: Path | str, config: PlatformConfig, *, header: str = "") 
     atomic_write(path, text.encode("utf-8"), mode=0o644)
 
 
-def _drop_empty_lists(data: dict[str, Any]) -> None:
+def _drop_empty(data: dict[str, Any]) -> None:
     for key in list(data):
         value = data[key]
         if isinstance(value, dict):
-            _drop_empty_lists(value)
+            _drop_empty(value)
+            if not value:
+                del data[key]
         elif value == [] and key != "nodes":
             del data[key]
 

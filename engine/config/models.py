@@ -210,6 +210,18 @@ class Components(ConfigModel):
     """Layer 3: Cloudflare Tunnel (cloudflared) exposing services without open ports."""
 
 
+class Mirrors(ConfigModel):
+    charts: str | None = None
+    """A Helm chart repository (`http(s)://` URL) serving every chart the platform uses under the
+    upstream names and versions: the bootstrap and ArgoCD pull each chart from it instead of its
+    upstream repository. For air-gapped clusters (Harbor, ChartMuseum, a plain web server with an
+    `index.yaml`) and the dress rehearsal."""
+
+    gateway_api: str | None = None
+    """Base URL of a mirror of the Gateway API release files: `<url>/<version>/standard-install.yaml`
+    replaces the download from the Gateway API releases, for the bootstrap and for ArgoCD."""
+
+
 class PlatformConfig(ConfigModel):
     """A talos-platform config file."""
 
@@ -233,6 +245,9 @@ class PlatformConfig(ConfigModel):
 
     components: Components = Field(default_factory=Components)
     """Platform components of layers 1-4, each with an on/off switch and a pinned version."""
+
+    mirrors: Mirrors = Field(default_factory=Mirrors)
+    """Where charts and the Gateway API CRDs come from when not from upstream (air-gapped installs)."""
 
     # Derived views used everywhere; kept here so every module computes them the same way.
 

@@ -29,9 +29,9 @@ def bootstrap_documents(config: PlatformConfig) -> dict[str, Any]:
     resources: list[str] = []
     charts: list[dict[str, Any]] = []
     if components.gateway_api.enabled:
-        resources.append(gateway_api_manifest_url(components.gateway_api.version))
+        resources.append(gateway_api_manifest_url(config))
     if components.cilium.enabled:
-        charts.append(_helm_chart(cilium_chart(config), "cilium-values.yaml"))
+        charts.append(_helm_chart(config, cilium_chart(config), "cilium-values.yaml"))
         files["cilium-values.yaml"] = cilium_values(config)
     if components.argocd.enabled:
         # `helm template` does not create namespaces; ArgoCD's must exist before its objects.
@@ -41,14 +41,14 @@ def bootstrap_documents(config: PlatformConfig) -> dict[str, Any]:
             "metadata": {"name": ARGOCD_NAMESPACE},
         }
         resources.append("namespace-argocd.yaml")
-        charts.append(_helm_chart(argocd_chart(config), "argocd-values.yaml"))
+        charts.append(_helm_chart(config, argocd_chart(config), "argocd-values.yaml"))
         files["argocd-values.yaml"] = argocd_values(config)
     fields = {"helmCharts": charts} if charts else {}
     files["kustomization.yaml"] = kustomization(resources, **fields)
     return files
 
 
-def _helm_chart(chart: HelmChart, values_file: str) -> dict[str, Any]:
+def _helm_chart(config: PlatformConfig, chart: HelmChart, values_file: str) -> dict[str, Any]:
     return {
         "name": chart.name,
         "repo": chart.repo,
@@ -57,4 +57,7 @@ def _helm_chart(chart: HelmChart, values_file: str) -> dict[str, Any]:
         "namespace": chart.namespace,
         "includeCRDs": True,
         "valuesFile": values_file,
+        # The cluster's version, as ArgoCD tells helm later: a helm without release build
+        # information would otherwise assume Kubernetes v1.20 and refuse most charts.
+        "kubeVersion": config.cluster.kubernetes_version.removeprefix("v"),
     }

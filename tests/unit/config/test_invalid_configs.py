@@ -156,6 +156,9 @@ CASES = [
     # gitops
     Case("repo URL with an unknown scheme", setter("gitops", "repoUrl", value="ftp://example.com/repo.git"), {"gitops.repoUrl"}),
     Case("repo URL over plain http", setter("gitops", "repoUrl", value="http://github.com/a/b.git"), {"gitops.repoUrl"}, says="http"),
+    Case("chart mirror that is not a URL", lambda d: d.update(mirrors={"charts": "charts.internal"}), {"mirrors.charts"}, says="http"),
+    Case("chart mirror with credentials", lambda d: d.update(mirrors={"charts": "https://u:p@charts.internal/"}), {"mirrors.charts"}, says="credentials"),
+    Case("Gateway API mirror over ftp", lambda d: d.update(mirrors={"gatewayApi": "ftp://files.internal/gw"}), {"mirrors.gatewayApi"}, says="http"),
     Case("repo URL with credentials", setter("gitops", "repoUrl", value="https://me:hunter2hunter2@github.com/a/b.git"), {"gitops.repoUrl"}, says="credentials"),
     Case("repo URL without a path", setter("gitops", "repoUrl", value="https://github.com/"), {"gitops.repoUrl"}),
     Case("private repo over ssh", setter("gitops", "repoUrl", value="git@github.com:a/b.git"), {"gitops.repoUrl"}, says="https"),

@@ -118,8 +118,30 @@ def test_versions_are_pinned_from_the_config() -> None:
         "cilium": "1.18.9", "argo-cd": "9.1.0",
     }
     assert bootstrap["resources"][0].endswith("/releases/download/v1.4.0/standard-install.yaml")
+    assert {chart["kubeVersion"] for chart in bootstrap["helmCharts"]} == {"1.34.1"}
+    # ArgoCD reads the very file the bootstrap applied, through a kustomization in the repository.
     crds = documents(files["layer-0/gateway-api-crds.yaml"])[0]["spec"]["source"]
-    assert crds["targetRevision"] == "v1.4.0"
+    assert crds["path"] == "layer-0/gateway-api-crds"
+    assert documents(files["layer-0/gateway-api-crds/kustomization.yaml"])[0]["resources"] == bootstrap["resources"][:1]
+
+
+def test_mirrors_replace_every_upstream_location() -> None:
+    files = tree(**{"mirrors": {"charts": "http://127.0.0.1:8879/", "gatewayApi": "http://127.0.0.1:8879/gateway-api/"}})
+    bootstrap = documents(files["bootstrap/kustomization.yaml"])[0]
+    assert {chart["repo"] for chart in bootstrap["helmCharts"]} == {"http://127.0.0.1:8879/"}
+    bundle = "http://127.0.0.1:8879/gateway-api/v1.3.0/standard-install.yaml"
+    assert bootstrap["resources"][0] == bundle
+    assert documents(files["layer-0/gateway-api-crds/kustomization.yaml"])[0]["resources"] == [bundle]
+    helm_sources = [
+        document["spec"]["source"]
+        for path, text in files.items()
+        if path.endswith(".yaml") and path.count("/") == 1
+        for document in documents(text)
+        if document.get("kind") == "Application" and "chart" in document["spec"]["source"]
+    ]
+    assert len(helm_sources) >= 6
+    assert {source["repoURL"] for source in helm_sources} == {"http://127.0.0.1:8879/"}
+    assert not [path for path, text in files.items() if b"github.com/kubernetes-sigs" in text or b"helm.cilium.io" in text]
 
 
 def test_cilium_values_are_identical_in_bootstrap_and_layer0() -> None:
