@@ -8,7 +8,7 @@ import pytest
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from rehearsal.cluster import RehearsalCluster, node_is_ready, wait_for
+from talos_platform.rehearsal.cluster import RehearsalCluster, node_is_ready, wait_for
 
 VERSIONS_FILE = Path(__file__).parent / "versions.env"
 # Images are never pulled: kwok nodes only pretend to run containers.
