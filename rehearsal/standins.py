@@ -14,6 +14,12 @@ reason we render:
 - **Volumes** (local-path-provisioner): a PVC of a StorageClass whose provisioner is
   `rancher.io/local-path` gets a PersistentVolume on the node the scheduler chose, only while a
   local-path-provisioner Deployment is Available in the cluster; any other class stays Pending.
+- **Prometheus operator**: while the operator's Deployment is Available, each Prometheus and
+  Alertmanager gets the StatefulSet the operator would make (replicas, the CR's pod security
+  context, node selector, tolerations and volume claim template), so PodSecurity, scheduling and
+  storage judge its pods; the CR is Available once the StatefulSet is ready.
+- **cert-manager issuers**: while cert-manager's controller Deployment is Available, an ACME
+  ClusterIssuer or Issuer is Ready (the ACME account registration needs the internet).
 - **Webhook certificates** (cert-manager's cainjector, kube-prometheus-stack's certgen job): each
   webhook reached through a Service gets a serving certificate for `<service>.<namespace>.svc`
   (answered by pod_servers.py in the pod network) and its CA in caBundle.
@@ -108,7 +114,7 @@ class StandIns:
     def _loop(self) -> None:
         while not self._stop.is_set():
             for step in (self.register_cilium_crds, self.assign_addresses, self.program_gateways,
-                         self.provision_volumes, self.serve_webhooks):
+                         self.provision_volumes, self.serve_webhooks, self.run_monitoring, self.ready_issuers):
                 try:
                     step()
                 except Exception:  # noqa: BLE001 - keep the others going; reported in the logs
@@ -240,12 +246,16 @@ class StandIns:
 
     # --- local-path provisioner ----------------------------------------------------------------
 
-    def _local_path_running(self) -> bool:
+    def _available(self, image_part: str) -> bool:
+        """A Deployment running an image whose name holds `image_part` is Available."""
         for deployment in self.apps.list_deployment_for_all_namespaces().items:
             images = [c.image for c in deployment.spec.template.spec.containers]
-            if any(LOCAL_PATH_IMAGE in image for image in images) and (deployment.status.available_replicas or 0) > 0:
+            if any(image_part in image for image in images) and (deployment.status.available_replicas or 0) > 0:
                 return True
         return False
+
+    def _local_path_running(self) -> bool:
+        return self._available(LOCAL_PATH_IMAGE)
 
     def provision_volumes(self) -> None:
         pending = [c for c in self.core.list_persistent_volume_claim_for_all_namespaces().items
@@ -284,6 +294,81 @@ class StandIns:
             except ApiException as error:
                 if error.status != 409:
                     raise
+
+    # --- Prometheus operator ----------------------------------------------------------------
+
+    def run_monitoring(self) -> None:
+        for plural, kind in (("prometheuses", "Prometheus"), ("alertmanagers", "Alertmanager")):
+            try:
+                items = self.custom.list_cluster_custom_object("monitoring.coreos.com", "v1", plural)["items"]
+            except ApiException as error:
+                if error.status == 404:
+                    continue
+                raise
+            if items and not self._available("prometheus-operator"):
+                continue
+            for item in items:
+                self._monitoring_statefulset(plural, kind, item)
+
+    def _monitoring_statefulset(self, plural: str, kind: str, item: dict[str, Any]) -> None:
+        meta, spec = item["metadata"], item.get("spec") or {}
+        prefix = "prometheus" if kind == "Prometheus" else "alertmanager"
+        name = f"{prefix}-{meta['name']}"
+        replicas = spec.get("replicas", 1)
+        try:
+            statefulset = self.apps.read_namespaced_stateful_set(name, meta["namespace"])
+        except ApiException as error:
+            if error.status != 404:
+                raise
+            labels = {"app.kubernetes.io/name": prefix, "app.kubernetes.io/instance": meta["name"], kind.lower(): meta["name"]}
+            template = (spec.get("storage") or {}).get("volumeClaimTemplate")
+            claims = []
+            if template:
+                claims = [{"metadata": {"name": f"{prefix}-{meta['name']}-db"}, "spec": template.get("spec") or {}}]
+            body = {
+                "apiVersion": "apps/v1", "kind": "StatefulSet",
+                "metadata": {"name": name, "namespace": meta["namespace"], "labels": labels,
+                             "ownerReferences": [{"apiVersion": "monitoring.coreos.com/v1", "kind": kind,
+                                                  "name": meta["name"], "uid": meta["uid"], "controller": True}]},
+                "spec": {
+                    "replicas": replicas, "serviceName": f"{prefix}-operated", "selector": {"matchLabels": labels},
+                    "template": {"metadata": {"labels": labels}, "spec": {
+                        "securityContext": spec.get("securityContext") or {},
+                        "nodeSelector": spec.get("nodeSelector") or {}, "tolerations": spec.get("tolerations") or [],
+                        "containers": [{"name": prefix, "image": spec.get("image") or f"quay.io/prometheus/{prefix}",
+                                        "volumeMounts": [{"name": c["metadata"]["name"], "mountPath": "/data"} for c in claims]}],
+                    }},
+                    "volumeClaimTemplates": claims,
+                },
+            }  # fmt: skip
+            statefulset = self.apps.create_namespaced_stateful_set(meta["namespace"], body)
+        ready = (statefulset.status.ready_replicas or 0) if statefulset.status else 0
+        available = "True" if ready >= replicas else "False"
+        conditions = [c for c in (item.get("status") or {}).get("conditions") or [] if c.get("type") == "Available"]
+        if [c.get("status") for c in conditions] != [available]:
+            condition = _condition("Available", available, "" if available == "True" else "SomePodsNotReady",
+                                   f"{ready}/{replicas} ready", item)  # fmt: skip
+            self.custom.patch_namespaced_custom_object_status(
+                "monitoring.coreos.com", "v1", meta["namespace"], plural, meta["name"],
+                {"status": {"conditions": [condition], "replicas": replicas, "availableReplicas": ready}})
+
+    # --- cert-manager issuers --------------------------------------------------------------------
+
+    def ready_issuers(self) -> None:
+        try:
+            issuers = self.custom.list_cluster_custom_object("cert-manager.io", "v1", "clusterissuers")["items"]
+        except ApiException as error:
+            if error.status == 404:
+                return
+            raise
+        if not issuers or not self._available("cert-manager-controller"):
+            return
+        for issuer in issuers:
+            if not _condition_true(issuer, "Ready") and "acme" in (issuer.get("spec") or {}):
+                condition = _condition("Ready", "True", "ACMEAccountRegistered", "The ACME account was registered", issuer)
+                self.custom.patch_cluster_custom_object_status(
+                    "cert-manager.io", "v1", "clusterissuers", issuer["metadata"]["name"],
+                    {"status": {"conditions": [condition], "acme": {}}})
 
     # --- webhook certificates ------------------------------------------------------------------
 
