@@ -107,6 +107,11 @@ class RealArgoCD:
         env.update(extra)
         return env
 
+    def _config_dir(self, name: str) -> Path:
+        folder = self.workdir / "config" / name
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
     def _process(self, name: str, argv: list[str], env: dict[str, str]) -> ManagedProcess:
         process = ManagedProcess(name, argv, self.workdir / "logs" / f"{name}.log", env=env)
         self.processes[name] = process
@@ -148,7 +153,12 @@ class RealArgoCD:
             "--metrics-address", "127.0.0.1", "--metrics-port", str(metrics),
             "--redis", f"127.0.0.1:{self.redis_port}", "--disable-tls",
             "--logformat", "text", "--loglevel", "info", "--parallelismlimit", "2",
-        ], self._environment("repo-server", ARGOCD_EXEC_TIMEOUT="180s"))  # fmt: skip
+        ], self._environment(
+            "repo-server", ARGOCD_EXEC_TIMEOUT="180s",
+            # The image's /app/config paths, here in the work directory; commits are not signed.
+            ARGOCD_GPG_ENABLED="false", ARGOCD_GNUPGHOME=str(self._config_dir("gpg")),
+            ARGOCD_TLS_DATA_PATH=str(self._config_dir("tls")), ARGOCD_SSH_DATA_PATH=str(self._config_dir("ssh")),
+        ))  # fmt: skip
         process.wait_until(lambda: http_get_ok(f"http://127.0.0.1:{metrics}/metrics"), "argocd-repo-server up", 120)
 
     def _start_controller(self) -> None:

@@ -179,6 +179,12 @@ for component in "${requested[@]}"; do
     echo "build-harness: $component is the default talosctl, linked"
     continue
   fi
+  # ArgoCD's go.mod (and those of the kustomize and helm it ships) ask for a newer Go than the
+  # machine's: the go command fetches that toolchain from the module proxy, for these builds only.
+  case "$component" in
+    argocd|argocd-*) export GOTOOLCHAIN="$ARGOCD_GOTOOLCHAIN" ;;
+    *) unset GOTOOLCHAIN ;;
+  esac
   case "$component" in
     argocd-helm)
       install_component "$component" helm.sh/helm/v4/cmd/helm "$ARGOCD_HELM_VERSION" \
@@ -188,9 +194,6 @@ for component in "${requested[@]}"; do
       install_component "$component" sigs.k8s.io/kustomize/kustomize/v5 "$ARGOCD_KUSTOMIZE_VERSION" "" || failed+=("$component")
       continue ;;
   esac
-  # ArgoCD's go.mod asks for a newer Go than the machine's: the go command fetches that
-  # toolchain from the module proxy, for this build only.
-  if [[ "$component" == argocd ]]; then export GOTOOLCHAIN="$ARGOCD_GOTOOLCHAIN"; else unset GOTOOLCHAIN; fi
   # The generated module is shared by the Kubernetes binaries; prepare it once per run.
   prepare_module "$(module_of "$component")" >>"$harness_dir/logs/modules.log" 2>&1 || {
     echo "build-harness: FAILED to prepare the Go module for $component; see $harness_dir/logs/modules.log" >&2
