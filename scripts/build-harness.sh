@@ -138,7 +138,7 @@ build_component() {
 
 # Modules without replace lines of their own install straight from the module proxy.
 install_component() {
-  local component="$1" package="$2" version="$3" ldflags="$4" log="$harness_dir/logs/$1.log" started=$SECONDS
+  local component="$1" package="$2" version="$3" ldflags="$4" binary="$5" log="$harness_dir/logs/$1.log" started=$SECONDS
   local staging="$bin_dir/.$component.gobin"
   echo "build-harness: building $component from $package@$version (log: $log)"
   rm -rf "$staging"
@@ -148,7 +148,11 @@ install_component() {
     rm -rf "$staging"
     return 1
   fi
-  mv "$staging/$(basename "$package")" "$bin_dir/$component"
+  if ! mv "$staging/$binary" "$bin_dir/$component"; then
+    echo "build-harness: FAILED: go install made no $binary for $component" >&2
+    rm -rf "$staging"
+    return 1
+  fi
   rm -rf "$staging"
   echo "build-harness: built $component in $((SECONDS - started))s"
 }
@@ -188,10 +192,11 @@ for component in "${requested[@]}"; do
   case "$component" in
     argocd-helm)
       install_component "$component" helm.sh/helm/v4/cmd/helm "$ARGOCD_HELM_VERSION" \
-        "-X helm.sh/helm/v4/internal/version.version=$ARGOCD_HELM_VERSION" || failed+=("$component")
+        "-X helm.sh/helm/v4/internal/version.version=$ARGOCD_HELM_VERSION" helm || failed+=("$component")
       continue ;;
     argocd-kustomize)
-      install_component "$component" sigs.k8s.io/kustomize/kustomize/v5 "$ARGOCD_KUSTOMIZE_VERSION" "" || failed+=("$component")
+      install_component "$component" sigs.k8s.io/kustomize/kustomize/v5 "$ARGOCD_KUSTOMIZE_VERSION" "" kustomize \
+        || failed+=("$component")
       continue ;;
   esac
   # The generated module is shared by the Kubernetes binaries; prepare it once per run.
