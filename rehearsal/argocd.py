@@ -31,6 +31,7 @@ CLOSED_PROXY = "http://127.0.0.1:9"
 # The chart's ServiceAccount of each component (chart default names for release `argocd`).
 CONTROLLER_ACCOUNT = "argocd-application-controller"
 APPLICATIONSET_ACCOUNT = "argocd-applicationset-controller"
+SERVER_ACCOUNT = "argocd-server"
 
 
 def offline_environment(home: Path) -> dict[str, str]:
@@ -56,7 +57,7 @@ class RealArgoCD:
 
     def installed(self) -> bool:
         """The argo-cd chart's ServiceAccounts exist (layer 1 applied it)."""
-        for account in (CONTROLLER_ACCOUNT, APPLICATIONSET_ACCOUNT):
+        for account in (CONTROLLER_ACCOUNT, APPLICATIONSET_ACCOUNT, SERVER_ACCOUNT):
             found = self.cluster.kubectl("get", "serviceaccount", account, "-n", NAMESPACE, check=False)
             if found.returncode != 0:
                 return False
@@ -67,6 +68,7 @@ class RealArgoCD:
         self._link_binaries()
         self._start_redis()
         self._start_repo_server()
+        self._start_api_server()
         self._start_controller()
         self._start_applicationset_controller()
 
@@ -91,8 +93,11 @@ class RealArgoCD:
             "argocd-application-controller": harness_bin("argocd"),
             "argocd-repo-server": harness_bin("argocd"),
             "argocd-applicationset-controller": harness_bin("argocd"),
+            "argocd-server": harness_bin("argocd"),
             "helm": harness_bin("argocd-helm"),
             "kustomize": harness_bin("argocd-kustomize"),
+            # The repo server runs it on every commit it renders (ArgoCD's image ships it).
+            "git-verify-wrapper.sh": harness_bin("argocd-git-verify-wrapper.sh"),
         }
         for name, target in links.items():
             link = self._bin / name
@@ -151,7 +156,8 @@ class RealArgoCD:
             str(self._bin / "argocd-repo-server"),
             "--address", "127.0.0.1", "--port", str(self.repo_server_port),
             "--metrics-address", "127.0.0.1", "--metrics-port", str(metrics),
-            "--redis", f"127.0.0.1:{self.redis_port}", "--disable-tls",
+            # Plain gRPC on loopback (the controllers use --repo-server-plaintext), no mTLS.
+            "--redis", f"127.0.0.1:{self.redis_port}", "--disable-tls", "--client-ca-path", "",
             "--logformat", "text", "--loglevel", "info", "--parallelismlimit", "2",
         ], self._environment(
             "repo-server", ARGOCD_EXEC_TIMEOUT="180s",
@@ -160,6 +166,23 @@ class RealArgoCD:
             ARGOCD_TLS_DATA_PATH=str(self._config_dir("tls")), ARGOCD_SSH_DATA_PATH=str(self._config_dir("ssh")),
         ))  # fmt: skip
         process.wait_until(lambda: http_get_ok(f"http://127.0.0.1:{metrics}/metrics"), "argocd-repo-server up", 120)
+
+    def _start_api_server(self) -> None:
+        """The API server: no one uses its UI here, but at start it creates the `default`
+        AppProject and the server key in argocd-secret, as in a cluster."""
+        kubeconfig = self._kubeconfig_for(SERVER_ACCOUNT)
+        port = free_loopback_port()
+        process = self._process("argocd-server", [
+            str(self._bin / "argocd-server"),
+            "--kubeconfig", str(kubeconfig), "--namespace", NAMESPACE,
+            "--address", "127.0.0.1", "--port", str(port), "--insecure",
+            "--metrics-address", "127.0.0.1", "--metrics-port", str(free_loopback_port()),
+            "--redis", f"127.0.0.1:{self.redis_port}",
+            "--repo-server", f"127.0.0.1:{self.repo_server_port}", "--repo-server-plaintext",
+            "--dex-server", "", "--staticassets", str(self._config_dir("static")),
+            "--logformat", "text", "--loglevel", "info",
+        ], self._environment("server", KUBECONFIG=str(kubeconfig)))  # fmt: skip
+        process.wait_until(lambda: http_get_ok(f"http://127.0.0.1:{port}/healthz"), "argocd-server up", 120)
 
     def _start_controller(self) -> None:
         kubeconfig = self._kubeconfig_for(CONTROLLER_ACCOUNT)

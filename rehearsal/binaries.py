@@ -22,7 +22,7 @@ BUILT_BINARIES = (
 )
 ALL_BINARIES = ("etcd", *BUILT_BINARIES)
 # The real ArgoCD and the helm and kustomize its repo server runs (the dress rehearsal only).
-ARGOCD_BINARIES = ("argocd", "argocd-helm", "argocd-kustomize")
+ARGOCD_BINARIES = ("argocd", "argocd-helm", "argocd-kustomize", "argocd-git-verify-wrapper.sh")
 # What the rehearsal cluster itself runs (talosctl is only needed by the Talos tests).
 CLUSTER_BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler",
                     "kubectl", "kwok")

@@ -297,6 +297,8 @@ class RehearsalCluster:
             "--service-account-signing-key-file", str(pki.service_account_key),
             "--service-cluster-ip-range", self.service_cidr,
             "--admission-control-config-file", str(admission),
+            # As Talos runs it: privileged containers allowed, PodSecurity decides where.
+            "--allow-privileged=true",
             # Webhooks and aggregated APIs are dialled at their pods' addresses, which live in
             # this cluster's own network namespace, never at cluster IPs.
             "--enable-aggregator-routing=true",

@@ -6,6 +6,7 @@
 #   talosctl-vX.Y.Z, one per supported Talos minor (TALOSCTL_VERSIONS), for the version tests
 #   argocd                                                            (github.com/argoproj/argo-cd/v3)
 #   argocd-helm, argocd-kustomize: the helm and kustomize that ArgoCD's repo server runs
+#   argocd-git-verify-wrapper.sh: the release's script its repo server runs on every commit
 #   cilium-crds-vX.Y.Z: Cilium's CRDs of each CILIUM_CRD_VERSIONS release (files, not a build)
 # Versions come from tests/harness/versions.env only. A binary that already exists for the
 # pinned versions is reused, so only the first run is slow.
@@ -27,7 +28,7 @@ harness_dir="$cache_root/$pinned"
 bin_dir="$harness_dir/bin"
 
 all_components=(kube-apiserver kube-controller-manager kube-scheduler kubectl kwok talosctl
-  argocd argocd-helm argocd-kustomize)
+  argocd argocd-helm argocd-kustomize argocd-git-verify-wrapper.sh)
 for cilium_version in $CILIUM_CRD_VERSIONS; do
   all_components+=("cilium-crds-$cilium_version")
 done
@@ -161,6 +162,13 @@ total_started=$SECONDS
 failed=()
 for component in "${requested[@]}"; do
   case "$component" in
+    argocd-git-verify-wrapper.sh)
+      if [[ ! -x "$bin_dir/$component" ]]; then
+        argocd_dir="$(GOTOOLCHAIN="$ARGOCD_GOTOOLCHAIN" go mod download -json "github.com/argoproj/argo-cd/v3@$ARGOCD_VERSION" \
+          | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$/\1/p')"
+        install -m 0755 "$argocd_dir/hack/git-verify-wrapper.sh" "$bin_dir/$component" || failed+=("$component")
+      fi
+      continue ;;
     cilium-crds-*)
       crd_dir="$harness_dir/cilium-crds/${component#cilium-crds-}"
       if [[ -d "$crd_dir" ]]; then

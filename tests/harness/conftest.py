@@ -50,7 +50,7 @@ from typing import Callable, Iterator
 import pytest
 
 from talos_platform.rehearsal.binaries import ALL_BINARIES, CLUSTER_BINARIES, harness_bin as _harness_bin
-from talos_platform.rehearsal.binaries import TALOSCTL_BINARIES, harness_required, missing_binaries, talosctl_name
+from talos_platform.rehearsal.binaries import ARGOCD_BINARIES, TALOSCTL_BINARIES, harness_required, missing_binaries, talosctl_name
 from talos_platform.rehearsal.cluster import RehearsalCluster, wait_for
 
 HARNESS_DIR = Path(__file__).parent
@@ -93,7 +93,7 @@ def harness_bin() -> Callable[..., Path]:
     def lookup(name: str, version: str | None = None) -> Path:
         if version is not None:
             name = talosctl_name(version) if name == "talosctl" else name
-        if name not in ALL_BINARIES + TALOSCTL_BINARIES:
+        if name not in ALL_BINARIES + TALOSCTL_BINARIES + ARGOCD_BINARIES:
             raise ValueError(f"unknown harness binary {name!r}; known: {', '.join(ALL_BINARIES)}")
         require_binaries((name,))
         return _harness_bin(name)
