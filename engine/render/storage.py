@@ -184,7 +184,10 @@ def _storage_class() -> dict[str, Any]:
 def vault_storage_values(config: PlatformConfig) -> dict[str, Any]:
     """Vault's file storage on a volume of the platform's class (set explicitly: a cluster's
     default class may be another one, or none)."""
-    return {"server": {"dataStorage": {"enabled": True, "storageClass": storage_class(config)}}}
+    data_storage: dict[str, Any] = {"enabled": True}
+    if storage_class(config):
+        data_storage["storageClass"] = storage_class(config)
+    return {"server": {"dataStorage": data_storage}}
 
 
 def monitoring_storage_values(config: PlatformConfig) -> dict[str, Any]:
@@ -192,7 +195,10 @@ def monitoring_storage_values(config: PlatformConfig) -> dict[str, Any]:
     name = storage_class(config)
 
     def claim(size: str) -> dict[str, Any]:
-        return {"spec": {"storageClassName": name, "accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": size}}}}
+        spec: dict[str, Any] = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": size}}}
+        if name:
+            spec["storageClassName"] = name
+        return {"spec": spec}
 
     return {
         "prometheus": {"prometheusSpec": {"storageSpec": {"volumeClaimTemplate": claim(PROMETHEUS_VOLUME_SIZE)}}},
@@ -200,9 +206,9 @@ def monitoring_storage_values(config: PlatformConfig) -> dict[str, Any]:
         "grafana": {
             "persistence": {
                 "enabled": True,
-                "storageClassName": name,
                 "accessModes": ["ReadWriteOnce"],
                 "size": GRAFANA_VOLUME_SIZE,
+                **({"storageClassName": name} if name else {}),
             }
         },
     }
