@@ -31,12 +31,14 @@ def load_balancer_enabled(config: PlatformConfig) -> bool:
 
 
 def cilium_l2_values(config: PlatformConfig) -> dict[str, Any]:
-    """The Cilium values L2 announcements need, merged into the chart's values; empty without a pool."""
+    """The Cilium values L2 announcements need, merged into the chart's values; empty without a pool.
+
+    The older `externalIPs.enabled` value is not set: the 1.18 and 1.20 charts no longer have it,
+    the kube-proxy replacement serves external and load-balancer IPs on its own."""
     if not load_balancer_enabled(config):
         return {}
     return {
         "l2announcements": {"enabled": True},
-        "externalIPs": {"enabled": True},
         "k8sClientRateLimit": dict(CLIENT_RATE_LIMIT),
     }
 
@@ -49,7 +51,9 @@ def load_balancer_manifests(config: PlatformConfig) -> dict[str, Any]:
         "metadata": {"name": POOL_NAME},
         "spec": {"blocks": [pool_block(config.cluster.network.load_balancer_pool or "")]},
     }
-    spec: dict[str, Any] = {"loadBalancerIPs": True, "externalIPs": True}
+    # Only addresses from our pool: announcing the externalIPs any Service may claim would let
+    # anyone who can create a Service answer ARP for any address on the LAN.
+    spec: dict[str, Any] = {"loadBalancerIPs": True, "externalIPs": False}
     links = sorted({node.link for node in config.nodes if node.link})
     if links and all(node.link for node in config.nodes):
         # Announce only on the links that carry the node IPs, as the nodes name them.

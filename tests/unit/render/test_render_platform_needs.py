@@ -138,9 +138,10 @@ def test_load_balancer_pool_renders_pool_policy_and_cilium_values() -> None:
     assert pool["spec"]["blocks"] == [{"start": "192.168.10.240", "stop": "192.168.10.254"}]
     policy = doc(files, "platform/load-balancer/l2-announcement-policy.yaml")
     assert policy["kind"] == "CiliumL2AnnouncementPolicy" and policy["apiVersion"] == "cilium.io/v2alpha1"
-    assert policy["spec"]["loadBalancerIPs"] is True
+    assert policy["spec"]["loadBalancerIPs"] is True and policy["spec"]["externalIPs"] is False
     values = doc(files, "bootstrap/cilium-values.yaml")
-    assert values["l2announcements"] == {"enabled": True} and values["externalIPs"] == {"enabled": True}
+    assert values["l2announcements"] == {"enabled": True}
+    assert "externalIPs" not in values, "not a value of the 1.18 and 1.20 charts"
     assert values["k8sClientRateLimit"]["qps"] > 10
     layer0 = doc(files, "layer-0/cilium.yaml")["spec"]["source"]["helm"]["valuesObject"]
     assert layer0 == values, "ArgoCD adopts the bootstrap release without a diff"
@@ -151,6 +152,23 @@ def test_announcement_interfaces_follow_the_node_links_only_when_every_node_name
     assert "interfaces" not in metal["spec"], "workers of the example name no link"
     docker = doc(tree(DOCKER), "platform/load-balancer/pool.yaml")
     assert docker["spec"]["blocks"] == [{"start": "10.5.0.240", "stop": "10.5.0.254"}]
+
+
+def test_when_every_node_names_its_link_only_those_links_announce() -> None:
+    changes = {f"nodes.{index}.link": "enp1s0" for index in range(3, 6)}
+    files = render_tree(_with_links(changes))
+    policy = doc(files, "platform/load-balancer/l2-announcement-policy.yaml")
+    assert policy["spec"]["interfaces"] == ["^enp1s0$"]
+
+
+def _with_links(changes: dict[str, str]):
+    from render_helpers import config_from, example_data
+
+    data = example_data(METAL)
+    for dotted, value in changes.items():
+        _, index, key = dotted.split(".")
+        data["nodes"][int(index)][key] = value
+    return config_from(data)
 
 
 def test_a_cidr_pool_is_one_cidr_block() -> None:
