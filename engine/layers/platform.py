@@ -115,7 +115,9 @@ class VaultRunning(BaseStep):
         except WaitTimedOut as timed_out:
             raise PermanentError(
                 f"Vault did not start within {self.timeout:g}s: {timed_out.status}",
-                hint="`kubectl -n vault describe pod vault-0` (a PersistentVolumeClaim without a storage class is common)",
+                hint="`kubectl -n vault describe pod vault-0`; Pending on an unbound PersistentVolumeClaim means no "
+                "StorageClass can serve it: check the local-path-storage Application, or the class named in "
+                "storage.storageClass (`kubectl get storageclass`)",
             ) from None
 
 
