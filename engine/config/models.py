@@ -71,6 +71,13 @@ class ClusterNetwork(ConfigModel):
     service_cidr: str = "10.96.0.0/12"
     """Service network (IPv4, /12 at most). Must not overlap the pod network or the node subnet."""
 
+    load_balancer_pool: str | None = None
+    """Addresses Cilium hands out to LoadBalancer Services (a Gateway gets one), as a CIDR
+    (`192.168.10.240/28`) or a range (`192.168.10.240-192.168.10.250`), announced on the LAN
+    with L2 announcements. Must lie inside the node subnet (on docker: the docker network, e.g.
+    `10.5.0.0/24`) and hold no node IP and not the VIP; keep it out of your DHCP range. Required
+    when the render contains a Gateway (cert-manager's HTTP-01 solver)."""
+
 
 class Cluster(ConfigModel):
     name: str
@@ -222,6 +229,26 @@ class Mirrors(ConfigModel):
     replaces the download from the Gateway API releases, for the bootstrap and for ArgoCD."""
 
 
+class LocalPathProvisioner(ConfigModel):
+    enabled: bool = True
+    """Install the local-path provisioner (rancher/local-path-provisioner) with its StorageClass
+    `local-path`, the cluster default, when `storage.storageClass` is not set."""
+
+    version: str = "v0.0.32"
+    """local-path-provisioner image tag."""
+
+
+class Storage(ConfigModel):
+    storage_class: str | None = None
+    """StorageClass the platform's volumes use (Vault, Prometheus, Alertmanager, Grafana). Unset:
+    the local-path provisioner (`storage.localPath`) is installed and its class `local-path` is
+    used. Set: a class you installed yourself (e.g. Longhorn or Rook-Ceph); nothing is installed."""
+
+    local_path: LocalPathProvisioner = Field(default_factory=LocalPathProvisioner)
+    """The default provisioner: a directory per volume under `/var/mnt/local-path-provisioner` on
+    the node that runs the pod (not replicated; a node's loss loses its volumes)."""
+
+
 class PlatformConfig(ConfigModel):
     """A talos-platform config file."""
 
@@ -248,6 +275,9 @@ class PlatformConfig(ConfigModel):
 
     mirrors: Mirrors = Field(default_factory=Mirrors)
     """Where charts and the Gateway API CRDs come from when not from upstream (air-gapped installs)."""
+
+    storage: Storage = Field(default_factory=Storage)
+    """Where persistent volumes come from (Talos ships no storage provisioner)."""
 
     # Derived views used everywhere; kept here so every module computes them the same way.
 

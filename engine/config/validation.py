@@ -31,7 +31,7 @@ import urllib.parse
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, Literal
 
-from talos_platform.engine.config import versions
+from talos_platform.engine.config import platform_checks, versions
 from talos_platform.engine.config.models import Platform, PlatformConfig, Role
 
 if TYPE_CHECKING:
@@ -211,6 +211,8 @@ def validate(config: PlatformConfig, secrets: "Secrets | None" = None) -> list[P
     _check_gitops(config, found)
     _check_mirrors(config, found)
     _check_components(config, found)
+    platform_checks.check_storage(config, found)
+    platform_checks.check_load_balancer_pool(config, found)
     if secrets is not None:
         _check_secrets(config, secrets, found)
     return found.problems

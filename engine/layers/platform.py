@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from talos_platform.engine.config.platform_checks import installs_local_path
 from talos_platform.engine.drivers.protocols import PODS, secret_digest
 from talos_platform.engine.errors import PermanentError
 from talos_platform.engine.layers.applications import FollowApplications
@@ -16,6 +17,7 @@ from talos_platform.engine.layers.base import BaseStep, done, todo
 from talos_platform.engine.layers.planned import vault_call, watch_until
 from talos_platform.engine.layers.waiting import Objects, WaitTimedOut, wait_for_objects
 from talos_platform.engine.plan.step import Action
+from talos_platform.engine.render.load_balancer import load_balancer_enabled
 
 if TYPE_CHECKING:
     from talos_platform.engine.plan.context import StepContext
@@ -113,7 +115,9 @@ class VaultRunning(BaseStep):
         except WaitTimedOut as timed_out:
             raise PermanentError(
                 f"Vault did not start within {self.timeout:g}s: {timed_out.status}",
-                hint="`kubectl -n vault describe pod vault-0` (a PersistentVolumeClaim without a storage class is common)",
+                hint="`kubectl -n vault describe pod vault-0`; Pending on an unbound PersistentVolumeClaim means no "
+                "StorageClass can serve it: check the local-path-storage Application, or the class named in "
+                "storage.storageClass (`kubectl get storageclass`)",
             ) from None
 
 
@@ -319,6 +323,9 @@ def platform_steps_for(config, *, needs: tuple[str, ...]) -> list[BaseStep]:
                   VaultKubernetesAuth(config), VaultSecrets(config)]  # fmt: skip
     after_vault = ("L3.vault-secrets",) if vault_on else needs
     followed = [
+        # The first platform wave: volumes and load-balancer addresses the services rely on.
+        ("local-path-storage", installs_local_path(config), needs),
+        ("load-balancer", load_balancer_enabled(config), needs),
         ("vault", vault_on, after_vault),
         ("vault-secrets-operator", vault_on and components.vault.secrets_operator.enabled, after_vault),
         ("monitoring", components.monitoring.enabled, needs),

@@ -13,6 +13,7 @@ from talos_platform.engine.config.models import PlatformConfig
 from talos_platform.engine.render.applications import kustomization
 from talos_platform.engine.render.argocd_values import argocd_values
 from talos_platform.engine.render.cilium_values import cilium_values
+from talos_platform.engine.render.pod_security import namespace_labels
 from talos_platform.engine.render.upstream import (
     ARGOCD_NAMESPACE,
     HelmChart,
@@ -38,7 +39,7 @@ def bootstrap_documents(config: PlatformConfig) -> dict[str, Any]:
         files["namespace-argocd.yaml"] = {
             "apiVersion": "v1",
             "kind": "Namespace",
-            "metadata": {"name": ARGOCD_NAMESPACE},
+            "metadata": {"name": ARGOCD_NAMESPACE, "labels": namespace_labels(ARGOCD_NAMESPACE)},
         }
         resources.append("namespace-argocd.yaml")
         charts.append(_helm_chart(config, argocd_chart(config), "argocd-values.yaml"))

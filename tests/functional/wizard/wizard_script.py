@@ -48,6 +48,7 @@ def network(vip: str = "10.0.0.10") -> list[Step]:
         expect("? Virtual IP", typed(vip)),
         expect("? Change the pod and service networks?", "n"),
         expect("? Extra names or IPs"),
+        expect("? Load-balancer addresses"),  # the suggested free range
     ]
 
 
@@ -66,6 +67,7 @@ def components_default() -> list[Step]:
     return [
         expect("? Components to install"),
         expect("? Change the pinned component versions?", "n"),
+        expect("? Storage for persistent volumes"),  # local-path
     ]
 
 

@@ -32,7 +32,7 @@ def test_full_example_has_every_part() -> None:
     }
     assert set(resources_of(files, "platform/kustomization.yaml")) == {
         "vault.yaml", "vault-secrets-operator.yaml", "monitoring.yaml",
-        "cloudflare-tunnel.yaml", "cert-manager-issuer.yaml",
+        "cloudflare-tunnel.yaml", "cert-manager-issuer.yaml", "local-path-storage.yaml", "load-balancer.yaml",
     }
 
 
@@ -100,6 +100,7 @@ def test_no_platform_service_means_no_platform_folder() -> None:
     files = tree(**{
         "components.vault.enabled": False, "components.monitoring.enabled": False,
         "components.cloudflareTunnel.enabled": False, "components.certManager.enabled": False,
+        "storage.localPath.enabled": False, "cluster.network.loadBalancerPool": None,
     })
     assert not [path for path in files if path.startswith("platform/")]
     assert "platform.yaml" not in resources_of(files, "layer-0/kustomization.yaml")
