@@ -157,6 +157,10 @@ def _vault_operator_values() -> dict[str, Any]:
         "defaultVaultConnection": {"enabled": True, "address": VAULT_ADDRESS},
         "defaultAuthMethod": {
             "enabled": True,
+            # The chart writes `namespace: {{ value }}` unquoted, so its default "" becomes null,
+            # which the VaultAuth CRD refuses under a server-side apply (found by the rehearsal).
+            # A quoted empty string renders as "": no Vault (Enterprise) namespace.
+            "namespace": '""',
             "method": "kubernetes",
             "mount": VAULT_KUBERNETES_AUTH_MOUNT,
             "kubernetes": {
