@@ -45,8 +45,11 @@ class ApplicationReport:
     sync: str
     health: str
     message: str
-    finished_at: str = ""
-    """When its last sync operation finished (ArgoCD's clock)."""
+    created_at: str = ""
+    """When its parent's sync created it (the API server's clock): a wave's Applications are
+    created only once the waves before it are healthy."""
+    healthy_since: str = ""
+    """When ArgoCD last changed its health (`status.health.lastTransitionTime`)."""
 
 
 @dataclass
@@ -196,12 +199,12 @@ class DressRehearsal:
         report = RehearsalReport()
         for app in sorted(items, key=lambda a: (_wave(a), a["metadata"]["name"])):
             status = app.get("status") or {}
-            operation = status.get("operationState") or {}
             report.applications.append(ApplicationReport(
                 name=app["metadata"]["name"], wave=_wave(app),
                 sync=(status.get("sync") or {}).get("status", "Unknown"),
                 health=(status.get("health") or {}).get("status", "Unknown"),
-                message=_why(status), finished_at=operation.get("finishedAt", ""),
+                message=_why(status), created_at=app["metadata"].get("creationTimestamp", ""),
+                healthy_since=(status.get("health") or {}).get("lastTransitionTime", ""),
             ))  # fmt: skip
         return report
 

@@ -53,7 +53,17 @@ def test_dress_rehearsal_brings_every_application_up_in_wave_order(example: str,
         assert not report.blocked, summary
         names = {app.name for app in report.applications}
         assert {"layer-0", "gateway-api-crds", "cilium", "cert-manager", "argocd", "platform", "apps", "hello"} <= names
-        # Waves finished in order, by ArgoCD's own record of each Application's last sync.
-        layer0 = [app for app in report.applications if app.wave < 0]
-        finished = [app.finished_at for app in layer0]
-        assert all(finished) and finished == sorted(finished), summary
+        # Waves in order, by the cluster's own clock: the root Application's sync creates a
+        # wave's Applications only once every earlier wave is healthy (health may change later
+        # again, so creation times are what is compared).
+        layer0 = {app.name for app in report.applications if app.wave < 0 or app.name in ("platform", "apps")}
+        by_wave: dict[int, list] = {}
+        for app in report.applications:
+            if app.name in layer0:
+                by_wave.setdefault(app.wave, []).append(app)
+        waves = sorted(by_wave)
+        assert len(waves) >= 6, summary
+        for earlier, later in zip(waves, waves[1:]):
+            before = max(app.created_at for app in by_wave[earlier])
+            after = min(app.created_at for app in by_wave[later])
+            assert before and after and before <= after, f"wave {later} was created before wave {earlier}\n{summary}"
