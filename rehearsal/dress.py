@@ -50,6 +50,8 @@ class ApplicationReport:
     created only once the waves before it are healthy."""
     healthy_since: str = ""
     """When ArgoCD last changed its health (`status.health.lastTransitionTime`)."""
+    parent: str = ""
+    """The Application whose sync created it (ArgoCD's tracking annotation), if any."""
 
 
 @dataclass
@@ -205,6 +207,7 @@ class DressRehearsal:
                 health=(status.get("health") or {}).get("status", "Unknown"),
                 message=_why(status), created_at=app["metadata"].get("creationTimestamp", ""),
                 healthy_since=(status.get("health") or {}).get("lastTransitionTime", ""),
+                parent=_tracked_by(app),
             ))  # fmt: skip
         return report
 
@@ -233,6 +236,12 @@ def _wave(app: dict[str, Any]) -> int:
         return int(((app.get("metadata") or {}).get("annotations") or {}).get("argocd.argoproj.io/sync-wave", "0"))
     except ValueError:
         return 0
+
+
+def _tracked_by(app: dict[str, Any]) -> str:
+    """`layer-0` from ArgoCD's `argocd.argoproj.io/tracking-id: layer-0:argoproj.io/Application:…`."""
+    tracking = ((app.get("metadata") or {}).get("annotations") or {}).get("argocd.argoproj.io/tracking-id", "")
+    return tracking.split(":", 1)[0]
 
 
 def _why(status: dict[str, Any]) -> str:
