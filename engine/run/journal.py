@@ -81,13 +81,17 @@ class Journal:
 
 def read_events(path: str | os.PathLike[str]) -> list[Event]:
     """Events of one journal file. A torn or unreadable line (a kill during a write) is
-    skipped: the events before it are still true."""
+    skipped: the events before it are still true.
+
+    Lines end at `\\n` only: records are written with `ensure_ascii=False`, so a step's text may
+    hold U+2028, U+0085 or a form feed, which `str.splitlines()` would wrongly split on."""
     events: list[Event] = []
     try:
-        text = Path(path).read_text(encoding="utf-8", errors="replace")
+        with open(path, encoding="utf-8", errors="replace", newline="") as handle:
+            text = handle.read()
     except FileNotFoundError:
         return events
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
