@@ -60,6 +60,8 @@ class InstallSession:
     ):
         """`steps` replaces the platform's steps (tests, demos). A bad `only`/`from_layer`
         raises UserError here, before anything runs."""
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+            raise UserError(f"concurrency must be a whole number of at least 1, not {concurrency!r}", where="--concurrency")
         self.config = config
         self.secrets = secrets
         self.state = state
@@ -137,6 +139,7 @@ class InstallSession:
         """Run the install; returns `succeeded`, `failed` or `interrupted`."""
         try:
             with self.state.lock():
+                self.state.ensure()
                 self.state.remove_stale_temp_files()
                 return await self._run_locked()
         except OSError as error:

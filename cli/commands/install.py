@@ -10,10 +10,11 @@ No prompts and no TUI. Exit codes: see cli/exit_codes.py and docs/cli.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from talos_platform.engine.errors import UserError
@@ -37,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--output", choices=("text", "json"), default="text", help="text (default) or one JSON event per line")
     parser.add_argument("--from-layer", type=int, metavar="N", help="start at layer N; earlier steps it needs are only checked")
     parser.add_argument("--only", action="append", metavar="STEP", help="run only this step (repeatable); what it needs must be done")
-    parser.add_argument("--concurrency", type=int, default=4, metavar="N", help="steps run at once at most (default 4)")
+    parser.add_argument("--concurrency", type=positive_int, default=4, metavar="N", help="steps run at once at most (default 4)")
     parser.add_argument("--push", action="store_true", help="push the rendered GitOps tree to gitops.repoUrl before layer 2")
     parser.set_defaults(handler=run)
 
@@ -56,10 +57,32 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scenario", default="default", help="simulation scenario name or YAML file (with --simulate)")
     parser.add_argument("--seed", type=int, help="simulation random seed (with --simulate)")
     parser.add_argument(
-        "--speed", type=float, default=DEFAULT_SPEED,
+        "--speed", type=speed, default=DEFAULT_SPEED,
         help=f"simulated seconds per real second (with --simulate; default {DEFAULT_SPEED:g}: a default install "
         "takes about a minute; inf = as fast as possible)",
     )  # fmt: skip
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1 (argparse turns the error into exit 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is too small: give 1 or more")
+    return value
+
+
+def speed(text: str) -> float:
+    """An argparse type: simulated seconds per real second, above 0 (`inf`: as fast as possible)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if math.isnan(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a speed: give a number above 0, or inf for as fast as possible")
+    return value
 
 
 @dataclass
@@ -74,6 +97,12 @@ class Target:
     simulated: bool
     notice: str = ""
     """Said before anything else (a simulated install: a new cluster, or the one it resumes)."""
+    hold: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
+    """Holds the state directory's lock from before anything there was touched; `release()` it
+    when the command is done (the install's own lock is re-entrant on the same state)."""
+
+    def release(self) -> None:
+        self.hold.close()
 
 
 SIMULATION_JOURNAL = "simulation.jsonl"
@@ -89,7 +118,7 @@ def _simulated_target(args: argparse.Namespace, *, record_only: bool) -> Target:
     from talos_platform.engine.sim import simulated_platform
     from talos_platform.engine.sim.scenarios import load_scenario, scenario_config
     from talos_platform.engine.sim.secrets import fake_secrets
-    from talos_platform.engine.state import state_directory_for
+    from talos_platform.engine.state import state_directory_for, unwritable
 
     if args.config:
         config = read_config(args.config)
@@ -102,16 +131,28 @@ def _simulated_target(args: argparse.Namespace, *, record_only: bool) -> Target:
     state = state_directory_for(config.cluster.name, args.state_dir, simulated=True)
     journal = state.root / SIMULATION_JOURNAL
     replayed = journal
+    hold = contextlib.ExitStack()
     if record_only:
         # A plan changes nothing: it looks at a copy of an install's simulated cluster (never
         # starting or rewriting one), and nobody watches it happen, so it is not paced.
-        replayed = _scratch_copy(journal) if journal.exists() else None
-    platform = simulated_platform(
-        args.scenario, seed=args.seed, speed=math.inf if record_only else args.speed,
-        config=config if args.config else None, journal=replayed,
-    )  # fmt: skip
+        replayed = _scratch_copy(journal) if journal.is_file() else None
+    else:
+        # Before the simulated cluster's journal is read or rewritten: a refused second install
+        # must leave the running one's cluster alone.
+        hold.enter_context(state.lock())
+    try:
+        platform = simulated_platform(
+            args.scenario, seed=args.seed, speed=math.inf if record_only else args.speed,
+            config=config if args.config else None, journal=replayed,
+        )  # fmt: skip
+    except OSError as error:
+        hold.close()
+        raise unwritable(state, error) from None
+    except BaseException:
+        hold.close()
+        raise
     return Target(config, secrets, state, platform.drivers, platform.clock, simulated=True,
-                  notice=simulation_notice(platform, journal if replayed else None))
+                  notice=simulation_notice(platform, journal if replayed else None), hold=hold)
 
 
 def _scratch_copy(journal: Any) -> Any:
@@ -165,8 +206,16 @@ def prepare(args: argparse.Namespace, *, record_only: bool = False) -> Target:
     from talos_platform.engine.run.redaction import Redactor
 
     options = {"dry_run": True} if record_only else {}
-    drivers = real_drivers(config, state, secrets, Redactor.from_secrets(secrets), **options)
-    return Target(config, secrets, state, drivers, RealClock(), simulated=bool(getattr(drivers, "simulated", False)))
+    hold = contextlib.ExitStack()
+    if not record_only:
+        hold.enter_context(state.lock())
+    try:
+        drivers = real_drivers(config, state, secrets, Redactor.from_secrets(secrets), **options)
+    except BaseException:
+        hold.close()
+        raise
+    return Target(config, secrets, state, drivers, RealClock(), simulated=bool(getattr(drivers, "simulated", False)),
+                  hold=hold)
 
 
 def secrets_file(args: argparse.Namespace, state: Any) -> Any:
@@ -177,10 +226,6 @@ def secrets_file(args: argparse.Namespace, state: Any) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    from talos_platform import exit_codes
-    from talos_platform.engine.session import InstallSession
-    from talos_platform.headless import run_session
-
     if getattr(args, "debug", False):
         import logging
 
@@ -192,6 +237,17 @@ def run(args: argparse.Namespace) -> int:
             hint="add --yes to install without prompts (for scripts and CI)",
         )
     target = prepare(args)
+    try:
+        return _install(args, target, interactive)
+    finally:
+        target.release()
+
+
+def _install(args: argparse.Namespace, target: Target, interactive: bool) -> int:
+    from talos_platform import exit_codes
+    from talos_platform.engine.session import InstallSession
+    from talos_platform.headless import run_session
+
     steps = None
     if args.push:
         from talos_platform.engine.layers import platform_steps

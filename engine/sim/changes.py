@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from talos_platform.engine.drivers.protocols import secret_digest
+from talos_platform.engine.errors import UserError
 
 if TYPE_CHECKING:
     from talos_platform.engine.sim.model import PlatformModel
@@ -40,6 +41,10 @@ def journal_header(model: "PlatformModel") -> dict[str, Any]:
         "seed": model.seed,
         "config": hashlib.sha256(config.encode()).hexdigest(),
     }
+
+
+class SimulationJournalDamaged(UserError):
+    """A line of the simulation journal is readable JSON but not a change this simulator made."""
 
 
 class ExternalChanges:
@@ -181,13 +186,27 @@ class ExternalChanges:
         gc.disable()
         self._replaying = True
         try:
-            for entry in entries:
-                clock.run_callbacks_until(entry["at"])
-                self._apply(entry)
+            for number, entry in enumerate(entries, start=2):  # line 1 is the header
+                try:
+                    if not isinstance(entry, dict) or isinstance(entry.get("at"), bool) or not isinstance(entry.get("at"), (int, float)):
+                        raise ValueError("a change needs a time `at`")
+                    clock.run_callbacks_until(entry["at"])
+                    self._apply(entry)
+                except (KeyError, TypeError, ValueError) as error:
+                    raise self._damaged(number, error) from None
         finally:
             self._replaying = False
             if collecting:
                 gc.enable()
+
+    def _damaged(self, number: int, error: Exception) -> SimulationJournalDamaged:
+        detail = f"missing {error}" if isinstance(error, KeyError) else str(error)
+        return SimulationJournalDamaged(
+            f"line {number} of the simulation journal is not a change this simulator can replay ({detail})",
+            where=str(self.journal),
+            hint="the simulated cluster it describes cannot be rebuilt: move that file away (or give another "
+            "--state-dir) to start a new simulated cluster",
+        )
 
     def _apply(self, entry: dict[str, Any]) -> None:
         change = entry["change"]
