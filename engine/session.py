@@ -85,6 +85,11 @@ class InstallSession:
         self.outcome: str | None = None
 
     @property
+    def interrupt_grace(self) -> float:
+        """Real seconds the steps in flight get to finish after a first interrupt."""
+        return float(self._options["interrupt_grace"])
+
+    @property
     def redactor(self) -> EventRedactor:
         if self._redactor is None:
             from talos_platform.engine.run.redaction import Redactor

@@ -226,6 +226,87 @@ def secrets_file(args: argparse.Namespace, state: Any) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
+    """The install; a Ctrl-C or SIGTERM at any moment, start-up included, ends with exit 130 and
+    the exact command that resumes it."""
+    from talos_platform import exit_codes
+
+    previous = _sigterm_interrupts()
+    try:
+        code = _run(args)
+    except KeyboardInterrupt:
+        if getattr(args, "debug", False):
+            raise
+        code = exit_codes.INTERRUPTED
+        print("interrupted before the install got under way", file=sys.stderr)
+        _tell_resume(args)
+    finally:
+        _restore_sigterm(previous)
+    return code
+
+
+def _sigterm_interrupts() -> Any:
+    """SIGTERM from here on stops the install as Ctrl-C does (instead of killing it silently);
+    the running install replaces this with its own clean stop."""
+    import signal
+
+    def interrupt(signal_number: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        return signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread
+        return None
+
+
+def _restore_sigterm(previous: Any) -> None:
+    import signal
+
+    if previous is not None:
+        try:
+            signal.signal(signal.SIGTERM, previous)
+        except ValueError:
+            pass
+
+
+def resume_command(args: argparse.Namespace) -> str:
+    """The command that resumes this install: the same sources, state and selection."""
+    import shlex
+
+    argv = ["talos-platform"] + (["--debug"] if getattr(args, "debug", False) else []) + ["install"]
+    for flag, value in (("--config", args.config), ("--secrets", args.secrets), ("--state-dir", args.state_dir)):
+        if value:
+            argv += [flag, value]
+    if args.simulate:
+        argv.append("--simulate")
+        if args.scenario != "default":
+            argv += ["--scenario", args.scenario]
+        if args.seed is not None:
+            argv += ["--seed", str(args.seed)]
+        if args.speed != DEFAULT_SPEED:
+            argv += ["--speed", f"{args.speed:g}"]
+    if getattr(args, "yes", False):
+        argv.append("--yes")
+    if getattr(args, "output", "text") != "text":
+        argv += ["--output", args.output]
+    if getattr(args, "from_layer", None) is not None:
+        argv += ["--from-layer", str(args.from_layer)]
+    for step in getattr(args, "only", None) or ():
+        argv += ["--only", step]
+    if getattr(args, "concurrency", 4) != 4:
+        argv += ["--concurrency", str(args.concurrency)]
+    if getattr(args, "push", False):
+        argv.append("--push")
+    return shlex.join(argv)
+
+
+def _tell_resume(args: argparse.Namespace) -> None:
+    try:
+        print(f"resume with: {resume_command(args)}", file=sys.stderr, flush=True)
+    except (BrokenPipeError, ValueError):
+        pass
+
+
+def _run(args: argparse.Namespace) -> int:
     if getattr(args, "debug", False):
         import logging
 
@@ -276,7 +357,10 @@ def _install(args: argparse.Namespace, target: Target, interactive: bool) -> int
     if target.notice:
         # The first line says which simulated cluster this is; JSON output keeps stdout to events.
         print(target.notice, file=sys.stderr if args.output == "json" else sys.stdout, flush=True)
-    return run_session(session, args.output)
+    code = run_session(session, args.output)
+    if session.outcome == "interrupted":
+        _tell_resume(args)
+    return code
 
 
 def _summary(session: Any, target: Target) -> str:
