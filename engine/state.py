@@ -256,6 +256,15 @@ class StateDirectory:
         atomic_write(destination, source.read_bytes(), mode=0o600)
         return destination
 
+    def backups_of(self, path: str | os.PathLike[str]) -> list[Path]:
+        """The backups `backup()` took of `path`, oldest first."""
+        source = self._inside(path)
+        relative = source.relative_to(self.root.resolve()).as_posix().replace("/", "--")
+        if not self.backups.is_dir():
+            return []
+        found = [p for p in self.backups.iterdir() if p.name.startswith(relative + ".") and p.is_file()]
+        return sorted(found, key=lambda p: p.name[len(relative) + 1 :])
+
     def _inside(self, path: str | os.PathLike[str]) -> Path:
         """Resolve `path` (absolute, or relative to the root) and refuse anything outside."""
         candidate = Path(path)

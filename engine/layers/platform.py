@@ -58,11 +58,24 @@ def _snake(camel: str) -> str:
     return "".join(f"_{c.lower()}" if c.isupper() else c for c in camel)
 
 
+VAULT_INIT_WHAT = "Vault's init material (unseal keys and root token)"
+VAULT_INIT_RECOVERY = "it is the only copy of Vault's unseal keys and root token: without it Vault cannot be unsealed"
+
+
 def read_vault_init(ctx: "StepContext") -> dict[str, Any] | None:
+    """The saved init answer (None: never saved). A damaged file is an error naming the file,
+    never quoting it."""
+    from talos_platform.engine.secret_files import damaged, read_json_secret
+
     path = ctx.state.vault_init
-    if not path.exists():
+    try:
+        material = read_json_secret(path, VAULT_INIT_WHAT, state=ctx.state, recovery=VAULT_INIT_RECOVERY)
+    except FileNotFoundError:
         return None
-    return json.loads(path.read_text())
+    if not isinstance(material, dict) or not isinstance(material.get("unseal_keys", []), list):
+        raise damaged(path, VAULT_INIT_WHAT, "it is not a JSON object with `unseal_keys` and `root_token`",
+                      state=ctx.state, recovery=VAULT_INIT_RECOVERY)  # fmt: skip
+    return material
 
 
 def vault_driver(ctx: "StepContext"):

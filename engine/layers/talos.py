@@ -523,7 +523,7 @@ class TalosconfigEndpoints(BaseStep):
 
     async def _check(self, ctx: "StepContext") -> CheckResult:
         endpoints = self._endpoints()
-        current = talosctl.read_talosconfig_endpoints(ctx.state.talosconfig)
+        current = talosctl.read_talosconfig_endpoints(ctx.state.talosconfig, ctx.state)
         if current == endpoints:
             return done(f"talosconfig endpoints are {', '.join(endpoints)}")
         return todo(f"talosconfig endpoints are {current or 'unset'}", *self.planned_actions(ctx))
