@@ -113,18 +113,17 @@ def _simulated_target(args: argparse.Namespace, *, record_only: bool) -> Target:
     Ctrl-C or kill -9 resumes the same simulated cluster. With --config the simulated machines
     are those of the user's config."""
     from talos_platform.engine.config.loading import ConfigInvalid, read_config
-    from talos_platform.engine.config.secrets import load_secrets
     from talos_platform.engine.config.validation import errors_only, validate
     from talos_platform.engine.sim import simulated_platform
     from talos_platform.engine.sim.scenarios import load_scenario, scenario_config
-    from talos_platform.engine.sim.secrets import fake_secrets
+    from talos_platform.engine.sim.secrets import simulation_secrets
     from talos_platform.engine.state import state_directory_for, unwritable
 
     if args.config:
         config = read_config(args.config)
     else:
         config = scenario_config(*load_scenario(args.scenario))
-    secrets = load_secrets(args.secrets, os.environ) if args.secrets else fake_secrets()
+    secrets, secrets_note = simulation_secrets(args.secrets, os.environ)
     errors = errors_only(validate(config, secrets))
     if errors:
         raise ConfigInvalid(errors, args.config or f"scenario {args.scenario}")
@@ -152,7 +151,7 @@ def _simulated_target(args: argparse.Namespace, *, record_only: bool) -> Target:
         hold.close()
         raise
     return Target(config, secrets, state, platform.drivers, platform.clock, simulated=True,
-                  notice=simulation_notice(platform, journal if replayed else None), hold=hold)
+                  notice=f"{simulation_notice(platform, journal if replayed else None)}; {secrets_note}", hold=hold)
 
 
 def _scratch_copy(journal: Any) -> Any:
