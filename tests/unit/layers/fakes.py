@@ -54,6 +54,18 @@ def unreachable(address: str, error: str = "connection refused") -> TalosNodeFac
     return TalosNodeFacts(address=address, reachable=False, error=error)
 
 
+FAKE_BUNDLE = """cluster: {id: fake-id, secret: fake}
+secrets: {bootstraptoken: fake}
+trustdinfo: {token: fake}
+certs:
+  etcd: {crt: fake, key: fake}
+  k8s: {crt: fake, key: fake}
+  k8saggregator: {crt: fake, key: fake}
+  k8sserviceaccount: {key: fake}
+  os: {crt: fake, key: fake}
+"""
+
+
 @dataclass
 class FakeTalos:
     insecure: dict[str, TalosNodeFacts] = field(default_factory=dict)
@@ -81,7 +93,7 @@ class FakeTalos:
 
     async def generate_secrets(self, destination: Path) -> None:
         self.calls.append(("generate_secrets", destination))
-        destination.write_text("cluster:\n  id: fake\n")
+        destination.write_text(FAKE_BUNDLE)
 
     async def generate_config(self, **kwargs: Any) -> None:
         self.calls.append(("generate_config", kwargs))
