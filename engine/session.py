@@ -57,6 +57,7 @@ class InstallSession:
         retry: RetryPolicy = RetryPolicy(),
         redactor: EventRedactor | None = None,
         interrupt_grace: float = 10.0,
+        allow: Iterable[str] = (),
     ):
         """`steps` replaces the platform's steps (tests, demos). A bad `only`/`from_layer`
         raises UserError here, before anything runs."""
@@ -76,6 +77,8 @@ class InstallSession:
         self.selected = tuple(s.id for s in self.plan if s.id in selected)
         """Steps this session will run (prerequisites outside the selection are only checked)."""
         self.prerequisites = tuple(s.id for s in self.plan if s.id in prerequisites)
+        self.allowed = frozenset(allow)
+        """Destructive recoveries the user allowed (see StepContext.allowed)."""
         self._redactor = redactor
         self._subscribers: list[Callable[[Event], None]] = []
         self._lock = threading.Lock()
@@ -106,6 +109,7 @@ class InstallSession:
             clock=self.clock,
             step_id=step_id,
             output=output,
+            allowed=self.allowed,
         )
 
     def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]:

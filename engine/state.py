@@ -93,6 +93,13 @@ class StateDirectory:
         return self.root / "vault-init.json"
 
     @property
+    def vault_init_intent(self) -> Path:
+        """Written just before `vault operator init`, removed once its answer is saved in
+        `vault_init`: if a run dies in between, the next one knows Vault's keys were lost by this
+        install's own interrupted run (not taken by someone else)."""
+        return self.root / "vault-init.intent.json"
+
+    @property
     def rendered(self) -> Path:
         """The rendered GitOps repository tree."""
         return self.root / "rendered"

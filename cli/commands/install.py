@@ -40,6 +40,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--only", action="append", metavar="STEP", help="run only this step (repeatable); what it needs must be done")
     parser.add_argument("--concurrency", type=positive_int, default=4, metavar="N", help="steps run at once at most (default 4)")
     parser.add_argument("--push", action="store_true", help="push the rendered GitOps tree to gitops.repoUrl before layer 2")
+    parser.add_argument(
+        "--reinitialise-vault", action="store_true",
+        help="if this install's own interrupted run initialised Vault and lost its keys, and Vault still holds nothing "
+        "(it stayed sealed), wipe Vault's storage and initialise it again; asks first, --yes confirms",
+    )  # fmt: skip
     parser.set_defaults(handler=run)
 
 
@@ -295,6 +300,8 @@ def resume_command(args: argparse.Namespace) -> str:
         argv += ["--concurrency", str(args.concurrency)]
     if getattr(args, "push", False):
         argv.append("--push")
+    if getattr(args, "reinitialise_vault", False):
+        argv.append("--reinitialise-vault")
     return shlex.join(argv)
 
 
@@ -343,6 +350,7 @@ def _install(args: argparse.Namespace, target: Target, interactive: bool) -> int
         concurrency=args.concurrency,
         from_layer=args.from_layer,
         only=args.only,
+        allow=_allowed_recoveries(args, interactive),
     )
     if not args.yes and not target.simulated:
         print(_summary(session, target))
@@ -360,6 +368,37 @@ def _install(args: argparse.Namespace, target: Target, interactive: bool) -> int
     if session.outcome == "interrupted":
         _tell_resume(args)
     return code
+
+
+REINITIALISE_VAULT_QUESTION = (
+    "--reinitialise-vault: if this install finds that its own interrupted run initialised Vault and lost the "
+    "unseal keys and root token, and Vault has stayed sealed since (so it holds nothing), it deletes Vault's "
+    "storage (volume claim vault/data-vault-0) and initialises Vault again. Allow that? [y/N] "
+)
+
+
+def _allowed_recoveries(args: argparse.Namespace, interactive: bool) -> tuple[str, ...]:
+    """Destructive recoveries asked for on the command line, confirmed (or `--yes`)."""
+    from talos_platform.engine.layers.platform import REINITIALISE_VAULT
+
+    if not getattr(args, "reinitialise_vault", False):
+        return ()
+    if args.yes:
+        return (REINITIALISE_VAULT,)
+    if not interactive:
+        raise UserError(
+            "--reinitialise-vault may wipe Vault's storage and needs a confirmation, but there is no terminal to ask on",
+            where="--reinitialise-vault",
+            hint="add --yes to confirm it",
+        )
+    try:
+        answer = input(REINITIALISE_VAULT_QUESTION).strip().lower()
+    except EOFError:
+        answer = ""
+    if answer not in ("y", "yes"):
+        raise UserError("Vault's storage will not be wiped; nothing was changed", where="--reinitialise-vault",
+                        hint="run again without --reinitialise-vault, or answer y")  # fmt: skip
+    return (REINITIALISE_VAULT,)
 
 
 def _summary(session: Any, target: Target) -> str:

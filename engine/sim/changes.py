@@ -111,6 +111,10 @@ class ExternalChanges:
         self._record("vault_initialize", key_shares=key_shares, key_threshold=key_threshold)
         return material
 
+    def vault_wipe(self) -> None:
+        self.model.vault.wipe()
+        self._record("vault_wipe")
+
     def vault_unseal(self, key_index: int) -> None:
         self.model.vault.unseal(key_index)
         self._record("vault_unseal", key_index=key_index)
@@ -229,6 +233,8 @@ class ExternalChanges:
             self.commit(entry["url"], entry["branch"], files, entry["message"])
         elif change == "vault_initialize":
             self.vault_initialize(entry["key_shares"], entry["key_threshold"])
+        elif change == "vault_wipe":
+            self.vault_wipe()
         elif change == "vault_unseal":
             self.vault_unseal(entry["key_index"])
         elif change == "vault_enable_kubernetes_auth":

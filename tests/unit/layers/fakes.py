@@ -230,8 +230,12 @@ class FakeVault:
         data = self.stored.get(path)
         return {key: secret_digest(value) for key, value in data.items()} if data is not None else None
 
+    async def wipe_storage(self) -> None:
+        self.calls.append(("wipe_storage",))
+        self.initialized, self.sealed, self.accepted, self.auth, self.stored = False, True, 0, None, {}
+
     def changes(self) -> list[tuple[Any, ...]]:
-        return [call for call in self.calls if call[0] in ("initialize", "unseal", "enable_kubernetes_auth", "write_secret")]
+        return [call for call in self.calls if call[0] in ("initialize", "unseal", "enable_kubernetes_auth", "write_secret", "wipe_storage")]
 
 
 @dataclass
