@@ -354,10 +354,16 @@ def read_talosconfig(talosconfig: Path, state: Any = None) -> dict[str, Any]:
     """A talosconfig file (it holds the admin client key): errors name the file, never its text."""
     from talos_platform.engine.secret_files import damaged, read_yaml_secret
 
-    data = read_yaml_secret(talosconfig, "the talosconfig", state=state, recovery=TALOSCONFIG_RECOVERY) or {}
-    if not isinstance(data, dict) or not isinstance(data.get("contexts") or {}, dict):
-        raise damaged(talosconfig, "the talosconfig", "it is not a talosconfig (no `contexts` mapping)",
-                      state=state, recovery=TALOSCONFIG_RECOVERY)  # fmt: skip
+    data = read_yaml_secret(talosconfig, "the talosconfig", state=state, recovery=TALOSCONFIG_RECOVERY)
+    problem = ""
+    if data is None:
+        problem = "it is empty"
+    elif not isinstance(data, dict) or not isinstance(data.get("contexts"), dict):
+        problem = "it is not a talosconfig (no `contexts` mapping)"
+    elif not isinstance(data["contexts"].get(data.get("context")), dict):
+        problem = "its current `context` is not one of its `contexts`"
+    if problem:
+        raise damaged(talosconfig, "the talosconfig", problem, state=state, recovery=TALOSCONFIG_RECOVERY)
     return data
 
 

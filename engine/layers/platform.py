@@ -178,9 +178,13 @@ class VaultInitialise(BaseStep):
         if status.initialized:
             intent = read_vault_init_intent(ctx)
             if intent is None:
+                from talos_platform.engine.secret_files import restore_hint
+
                 raise PermanentError(
-                    "Vault is already initialised by someone else: this install holds no unseal keys for it",
-                    hint=f"if you have its init output, save it as JSON with `unseal_keys` and `root_token` in "
+                    f"Vault is already initialised by someone else, or {ctx.state.vault_init} that held its keys "
+                    "was lost: this install holds no unseal keys for it",
+                    hint=f"if this install initialised it, {restore_hint(ctx.state.vault_init, ctx.state)}; if you "
+                    f"have its init output, save it as JSON with `unseal_keys` and `root_token` in "
                     f"{ctx.state.vault_init} (mode 0600) and run again; otherwise delete Vault's data volume "
                     "(this erases everything stored in it) so it can be initialised afresh",
                 )

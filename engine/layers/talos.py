@@ -429,7 +429,7 @@ class MachineConfigs(BaseStep):
         folder: Path = ctx.state.talos_dir
         outputs = [folder / "controlplane.yaml", folder / "worker.yaml", folder / "talosconfig"]
         marker = folder / self.digest_file
-        if all(p.exists() for p in outputs) and marker.exists() and marker.read_text().strip() == self._digest(patches):
+        if all(p.exists() for p in outputs) and marker.exists() and marker.read_bytes().strip() == self._digest(patches).encode():
             return done("machine configs are up to date with the config and patches", patches=patches)
         return todo("machine configs are missing or the config changed", *self._actions(ctx, patches), patches=patches)
 

@@ -154,7 +154,9 @@ class ExternalChanges:
         header = journal_header(self.model)
         entries: list[dict[str, Any]] = []
         if self.journal.exists():
-            lines = self.journal.read_text(encoding="utf-8").splitlines()
+            # Damaged bytes simply make the header differ: another cluster, started afresh.
+            lines = self.journal.read_text(encoding="utf-8", errors="replace").split("\n")
+            lines = lines[:-1] if lines and lines[-1] == "" else lines
             if lines and _parsed(lines[0]) == header:
                 for line in lines[1:]:
                     entry = _parsed(line)

@@ -209,7 +209,7 @@ class SimulatedTalos:
         from talos_platform.engine.drivers.talosctl import read_talosconfig
 
         data = read_talosconfig(path)  # as talosctl would, it refuses a damaged file
-        context = data.setdefault("contexts", {}).setdefault(data.get("context", ""), {})
+        context = data["contexts"][data["context"]]
         context["endpoints"] = list(endpoints)
         context["nodes"] = list(nodes)
         path.write_text(yaml.safe_dump(data))

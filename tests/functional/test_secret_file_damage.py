@@ -127,3 +127,26 @@ def test_a_yaml_error_in_the_secrets_file_gives_line_and_column_only(tmp_path):
     assert TOKEN[4:] not in str(error.value)
     assert f"the secrets file {path} is not valid YAML at line 2, column" in str(error.value)
     assert error.value.__suppress_context__
+
+
+def test_an_emptied_talosconfig_is_named_not_silently_rewritten(installed, tmp_path):
+    state = copy_of(installed, tmp_path)
+    talosconfig = state / "talos" / "talosconfig"
+    talosconfig.write_text("")
+    run = simulated_install(state)
+    assert run.returncode == 1
+    assert f"the talosconfig {talosconfig} is damaged: it is empty" in run.stdout
+    assert "--output-types talosconfig" in run.stdout  # how to make it again from the bundle
+    assert talosconfig.read_text() == ""
+
+
+def test_damaged_bytes_in_non_secret_state_files_are_never_a_traceback(installed, tmp_path):
+    state = copy_of(installed, tmp_path)
+    (state / "talos" / ".inputs").write_bytes(b"\x00\xff{[")  # machine configs: generated again
+    run = simulated_install(state)
+    assert run.returncode == 0, run.stdout[-2000:]
+    assert "L0.machine-configs: done" in run.stdout
+    (state / "simulation.jsonl").write_bytes(b"\x00\xff{[: not json\n")  # another cluster: started afresh
+    run = simulated_install(state)
+    assert "Traceback" not in run.stderr
+    assert "starting a new simulated cluster" in run.stdout
