@@ -6,6 +6,7 @@ Exit codes: 0 done, 130 cancelled (Ctrl-C or "Cancel"; nothing written).
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -148,8 +149,11 @@ def run_guided(options: GuidedOptions, console: Console, hand_over: HandOver | N
                 break
             review(answers, console)
         config = answers.to_config()
-        secrets_path = state_for(answers, options).secrets_file
-        written = write_files(config, secrets_of(answers), save_as, secrets_path)
+        state = state_for(answers, options)
+        secrets = secrets_of(answers)
+        # The secrets file goes into the state directory: not while an install holds it.
+        with state.lock() if secrets.given() else contextlib.nullcontext():
+            written = write_files(config, secrets, save_as, state.secrets_file)
     except (KeyboardInterrupt, Cancelled):
         console.print(CANCELLED_MESSAGE)
         return INTERRUPTED

@@ -141,7 +141,7 @@ class KubernetesDriver:
 
                 # Parsed here first: the client library's YAML errors quote the file (its keys).
                 read_yaml_secret(self.kubeconfig, "the kubeconfig",
-                                 recovery="or fetch it again with `talosctl kubeconfig --nodes CP --force`")  # fmt: skip
+                                 recovery="or delete it: the next install fetches it again (step L0.kubeconfig)")  # fmt: skip
                 client = kube_config.new_client_from_config(config_file=str(self.kubeconfig))
                 ensure_allowed(client.configuration.host, "Kubernetes API server")
                 self._client = client
