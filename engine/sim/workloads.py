@@ -356,6 +356,16 @@ class WorkloadController:
         self._owner_changed(pod)
         self.model.later(backoff, lambda: self._start(pod))
 
+    def vault_sealed(self) -> None:
+        """Vault started again on empty storage: its pods run but are not ready until unsealed."""
+        for workload in self.workloads.values():
+            if workload.requires_unseal:
+                for pod in workload.pods.values():
+                    if pod.ready:
+                        pod.ready = False
+                        self._touch(pod)
+                        self._owner_changed(pod)
+
     def vault_unsealed(self) -> None:
         for workload in self.workloads.values():
             if workload.requires_unseal:

@@ -375,3 +375,14 @@ def test_files_that_cannot_be_written_are_a_plain_error_and_leave_nothing(drive,
         drive(happy_path())
 
     assert list(folder.iterdir()) == []
+
+
+def test_the_secrets_file_is_not_written_while_an_install_holds_the_state_directory(drive, folder, tmp_path):
+    from talos_platform.engine.errors import UserError
+    from talos_platform.engine.state import StateDirectory
+
+    with StateDirectory(tmp_path / "state").lock():  # an install is running on this cluster
+        with pytest.raises(UserError, match="another install is running"):
+            drive(happy_path())
+    assert list(folder.iterdir()) == []
+    assert not (tmp_path / "state" / "secrets.yaml").exists()
