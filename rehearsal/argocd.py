@@ -200,16 +200,17 @@ class RealArgoCD:
 
     def _start_applicationset_controller(self) -> None:
         kubeconfig = self._kubeconfig_for(APPLICATIONSET_ACCOUNT)
-        probe = free_loopback_port()
+        metrics = free_loopback_port()
         self._process("argocd-applicationset-controller", [
             str(self._bin / "argocd-applicationset-controller"),
             "--kubeconfig", str(kubeconfig), "--namespace", NAMESPACE,
             "--argocd-repo-server", f"127.0.0.1:{self.repo_server_port}", "--repo-server-plaintext",
-            "--metrics-addr", f"127.0.0.1:{free_loopback_port()}", "--probe-addr", f"127.0.0.1:{probe}",
+            "--metrics-addr", f"127.0.0.1:{metrics}", "--probe-addr", f"127.0.0.1:{free_loopback_port()}",
             "--webhook-addr", f"127.0.0.1:{free_loopback_port()}",
             "--logformat", "text", "--loglevel", "info",
         ], self._environment("applicationset-controller", KUBECONFIG=str(kubeconfig))).wait_until(
-            lambda: http_get_ok(f"http://127.0.0.1:{probe}/healthz"), "argocd-applicationset-controller up", 120)  # fmt: skip
+            # Its probe server registers no checks; its metrics server answers once it runs.
+            lambda: http_get_ok(f"http://127.0.0.1:{metrics}/metrics"), "argocd-applicationset-controller up", 120)  # fmt: skip
 
 
 def _redis_answers(port: int) -> bool:

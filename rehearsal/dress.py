@@ -85,6 +85,8 @@ class DressRehearsal:
         self.pod_servers: ManagedProcess | None = None
         self.config: Any = None
         self._argocd_starter: threading.Thread | None = None
+        self.argocd_error = ""
+        """Why the real ArgoCD did not start (its log tail), when it did not."""
         self._stopping = threading.Event()
 
     # --- lifecycle -----------------------------------------------------------------------------
@@ -144,7 +146,10 @@ class DressRehearsal:
     def _start_argocd_when_installed(self) -> None:
         while not self._stopping.is_set():
             if self.argocd.installed():
-                self.argocd.start()
+                try:
+                    self.argocd.start()
+                except Exception as error:  # noqa: BLE001 - the install then waits on ArgoCD and says so
+                    self.argocd_error = str(error)
                 return
             self._stopping.wait(2.0)
 
@@ -213,6 +218,8 @@ class DressRehearsal:
 
     def log_tails(self) -> str:
         parts = [self.cluster.log_tails(), self.argocd.log_tails()]
+        if self.argocd_error:
+            parts.append(f"===== ArgoCD did not start =====\n{self.argocd_error}")
         if self.pod_servers is not None:
             parts.append(f"===== pod-servers =====\n{self.pod_servers.log_tail(20)}")
         if self.standins is not None and self.standins.errors:
