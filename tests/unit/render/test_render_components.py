@@ -5,7 +5,7 @@ from __future__ import annotations
 import posixpath
 
 import pytest
-from render_helpers import documents, variant
+from render_helpers import documents, example_config, variant
 
 from talos_platform.engine.render import render_tree
 
@@ -60,6 +60,30 @@ def test_layer0_sync_options() -> None:
         assert policy["retry"]["limit"] > 0 and policy["retry"]["backoff"]["factor"] > 1, name
     argocd = documents(files["layer-0/argocd.yaml"])[0]
     assert "finalizers" not in argocd["metadata"], "deleting the self-managing app must not uninstall ArgoCD"
+
+
+# Deleting these Applications must leave what they deployed: the CNI, the Gateway API CRDs
+# (and with them every Gateway and route) and ArgoCD itself.
+KEPT_ON_DELETE = {"layer-0/cilium.yaml", "layer-0/gateway-api-crds.yaml", "layer-0/argocd.yaml"}
+
+
+@pytest.mark.parametrize("name", ["metal-3cp-3w", "docker-single"])
+def test_only_applications_whose_objects_may_go_cascade_delete(name: str) -> None:
+    files = render_tree(example_config(name))
+    applications = {
+        path: document
+        for path in files
+        if path.endswith(".yaml")
+        for document in documents(files[path])
+        if isinstance(document, dict) and document.get("kind") == "Application"
+    }
+    assert KEPT_ON_DELETE <= set(applications)
+    for path, application in applications.items():
+        finalizers = application["metadata"].get("finalizers", [])
+        if path in KEPT_ON_DELETE:
+            assert finalizers == [], path
+        else:
+            assert finalizers == ["resources-finalizer.argocd.argoproj.io"], path
 
 
 @pytest.mark.parametrize(
@@ -142,7 +166,8 @@ def test_cilium_talos_values() -> None:
         "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID",
     }
     assert set(capabilities["cleanCiliumState"]) == {"NET_ADMIN", "SYS_ADMIN", "SYS_RESOURCE"}
-    assert values["gatewayAPI"] == {"enabled": True}
+    # The Talos Cilium guide's Gateway API values.
+    assert values["gatewayAPI"] == {"enabled": True, "enableAlpn": True, "enableAppProtocol": True}
     assert values["hubble"]["relay"] == {"enabled": True}
     assert "bpf" not in values, "no eBPF masquerade unless asked for"
 
