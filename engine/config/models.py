@@ -57,7 +57,9 @@ class Node(ConfigModel):
 
     link: str | None = None
     """Network interface that carries the node IP and, on control planes, the VIP (e.g. `eth0`,
-    `enp1s0`). Required on metal control planes when a VIP is used."""
+    `enp1s0`). On metal the node's address is then configured statically on it, with
+    `cluster.network.gateway` as its default route; without it the node keeps the address DHCP
+    gives it. Required on metal control planes when a VIP is used."""
 
 
 class ClusterNetwork(ConfigModel):
@@ -70,6 +72,21 @@ class ClusterNetwork(ConfigModel):
 
     service_cidr: str = "10.96.0.0/12"
     """Service network (IPv4, /12 at most). Must not overlap the pod network or the node subnet."""
+
+    gateway: str | None = None
+    """Default gateway (router) of the node subnet, e.g. `10.0.0.1`: the default route of every
+    metal node with a static address (a node that names its `link`). Required then."""
+
+
+class Schematic(ConfigModel):
+    system_extensions: list[str] = Field(default_factory=list)
+    """Official Talos system extensions baked into the installer image, e.g.
+    `siderolabs/iscsi-tools` or `siderolabs/intel-ucode`. Sorted, as the Image Factory does."""
+
+    extra_kernel_args: list[str] = Field(default_factory=list)
+    """Extra kernel arguments of the installed system, e.g. `net.ifnames=0` (a leading `-` removes
+    a default one). They live in the image because `talosctl upgrade` no longer applies
+    `machine.install.extraKernelArgs` from Talos 1.13."""
 
 
 class Cluster(ConfigModel):
@@ -95,6 +112,10 @@ class Cluster(ConfigModel):
 
     extra_api_sans: list[str] = Field(default_factory=list)
     """Extra names or IPs for the API server certificate, e.g. `k8s.example.com`."""
+
+    schematic: Schematic = Field(default_factory=Schematic)
+    """Image Factory schematic of the Talos installer image (system extensions, kernel
+    arguments); the nodes install `factory.talos.dev/metal-installer/<its ID>:<talosVersion>`."""
 
 
 class Domain(ConfigModel):

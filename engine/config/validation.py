@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, Literal
 
 from talos_platform.engine.config import versions
+from talos_platform.engine.config.machine_rules import check_machines
 from talos_platform.engine.config.models import Platform, PlatformConfig, Role
 
 if TYPE_CHECKING:
@@ -181,6 +182,7 @@ def validate(config: PlatformConfig, secrets: "Secrets | None" = None) -> list[P
     _check_control_planes(config, found)
     _check_vip(config, interfaces, found)
     _check_networks(config, interfaces, found)
+    check_machines(config, interfaces, found)
     _check_domain(config, found)
     _check_gitops(config, found)
     _check_components(config, found)
