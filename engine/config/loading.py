@@ -130,7 +130,8 @@ def load_config(path: Path | str, secrets: Any = None) -> PlatformConfig:
 
 
 def dump_config(config: PlatformConfig) -> str:
-    """camelCase YAML in field order: unset optional values and empty lists are left out."""
+    """camelCase YAML in field order: unset optional values, empty lists and the sections left
+    empty by them (an unused `schematic`) are left out."""
     data = config.model_dump(mode="json", by_alias=True, exclude_none=True)
     _drop_empty_lists(data)
     return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True)
@@ -149,6 +150,8 @@ def _drop_empty_lists(data: dict[str, Any]) -> None:
         value = data[key]
         if isinstance(value, dict):
             _drop_empty_lists(value)
+            if not value:
+                del data[key]
         elif value == [] and key != "nodes":
             del data[key]
 

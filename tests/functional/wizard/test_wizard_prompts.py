@@ -21,7 +21,7 @@ from wizard_script import (
     three_control_planes_and_a_worker,
     typed,
 )
-from wizard_terminal import CTRL_C, DOWN, ENTER, ESC, SPACE, UP, expect, shows
+from wizard_terminal import CTRL_C, CTRL_U, DOWN, ENTER, ESC, SPACE, UP, expect, shows
 
 
 def test_happy_path_writes_the_config_and_a_private_secrets_file(drive):
@@ -77,12 +77,14 @@ def test_nodes_are_added_edited_and_removed_from_the_review(drive):
         expect("? Node 5: name"),  # worker-2 suggested
         expect("? Node 5: IP address"),  # 10.0.0.15/24 suggested
         expect("? Node 5: install disk"),
+        expect("? Node 5: network interface"),  # eth0, as the other nodes
         expect("? What next?", DOWN * 3 + ENTER),  # Edit a node…
         expect("? Which node?", DOWN * 3 + ENTER),  # worker-1
         expect("? Node 4: role"),
         expect("? Node 4: name", typed("storage-1")),
         expect("? Node 4: IP address", typed("10.0.0.40/24")),
         expect("? Node 4: install disk", typed("/dev/nvme0n1")),
+        expect("? Node 4: network interface", typed("enp2s0")),
         expect("? What next?", DOWN * 4 + ENTER),  # Remove a node…
         expect("? Remove which node?", DOWN * 4 + ENTER),  # worker-2 again
         expect("removed worker-2", ""),
@@ -94,11 +96,11 @@ def test_nodes_are_added_edited_and_removed_from_the_review(drive):
 
     assert run.code == 0
     nodes = _config(run)["nodes"]
-    assert [(n["name"], n["address"], n["role"], n["installDisk"]) for n in nodes] == [
-        ("cp-1", "10.0.0.11/24", "control-plane", "/dev/sda"),
-        ("cp-2", "10.0.0.12/24", "control-plane", "/dev/sda"),
-        ("cp-3", "10.0.0.13/24", "control-plane", "/dev/sda"),
-        ("storage-1", "10.0.0.40/24", "worker", "/dev/nvme0n1"),
+    assert [(n["name"], n["address"], n["role"], n["installDisk"], n["link"]) for n in nodes] == [
+        ("cp-1", "10.0.0.11/24", "control-plane", "/dev/sda", "eth0"),
+        ("cp-2", "10.0.0.12/24", "control-plane", "/dev/sda", "eth0"),
+        ("cp-3", "10.0.0.13/24", "control-plane", "/dev/sda", "eth0"),
+        ("storage-1", "10.0.0.40/24", "worker", "/dev/nvme0n1", "enp2s0"),
     ]
 
 
@@ -215,6 +217,7 @@ def test_editing_an_existing_config_changes_only_what_was_changed(drive, folder)
         expect("? Talos version", DOWN * 2 + ENTER),  # v1.12.…
         expect("? Talos version (vMAJOR.MINOR.PATCH)", "1" + ENTER),  # the prompt starts at "v1.12."
         expect("? Kubernetes version"),
+        expect("? Add system extensions or kernel arguments"),
         *[step for n in range(1, 5) for step in metal_node(n, control_plane=n < 4, another=False) if "Add another" not in step.wait_for],
         expect("? Add another node?", "n"),
         expect("? Virtual IP"),
@@ -298,12 +301,13 @@ def test_simulated_hand_over_runs_headless_when_the_tui_is_not_installed(drive, 
     from talos_platform.commands import guided
 
     monkeypatch.setitem(sys.modules, "talos_platform.tui.app", None)  # import fails as if not installed
-    scenario = [expect("? Cluster name"), expect("? Platform"), expect("? Talos version"), expect("? Kubernetes version")]
+    scenario = [expect("? Cluster name"), expect("? Platform"), expect("? Talos version"), expect("? Kubernetes version"),
+                expect("? Add system extensions")]
     for number in range(1, 7):
         scenario += [expect(f"? Node {number}: {question}") for question in ("role", "name", "IP address", "install disk")]
-        scenario += [expect(f"? Node {number}: network interface")] if number <= 3 else []
+        scenario += [expect(f"? Node {number}: network interface")]
     scenario += [expect("? Add another node?", "n")]
-    scenario += [expect(f"? {q}") for q in ("Virtual IP", "Change the pod", "Extra names", "Base domain", "E-mail", "GitOps repository URL",
+    scenario += [expect(f"? {q}") for q in ("Virtual IP", "Default gateway", "Change the pod", "Extra names", "Base domain", "E-mail", "GitOps repository URL",
                                             "Branch", "Folder", "Is the repository private", "Components to install", "Change the pinned",
                                             "Git user name", "Git access token", "Cloudflare API token", "Cloudflare Tunnel token",
                                             "What next?", "Save the config as")]
@@ -314,6 +318,40 @@ def test_simulated_hand_over_runs_headless_when_the_tui_is_not_installed(drive, 
     assert run.code == 0
     assert "install succeeded" in capsys.readouterr().out
     assert (run.folder / "platform-simulated.yaml").exists()
+
+
+def test_a_custom_talos_image_and_a_dhcp_worker(drive):
+    steps = [
+        *cluster_defaults()[:-1],
+        expect("? Add system extensions or kernel arguments", "y"),
+        expect("? System extensions", typed("siderolabs/util-linux-tools, iscsi-tools")),
+        shows("'iscsi-tools' is not an official extension name", typed("siderolabs/util-linux-tools, siderolabs/iscsi-tools")),
+        expect("? Extra kernel arguments", typed("console=ttyS0,115200n8 net.ifnames=0")),
+        *metal_node(1, address="10.0.0.11/24", control_plane=True, another=True),
+        expect("? Node 2: role", DOWN + ENTER),  # worker
+        *metal_node(2, control_plane=False, another=False)[1:-2],
+        expect("? Node 2: network interface", CTRL_U + ENTER),  # empty: DHCP
+        shows("keeps the address DHCP gives it", ""),
+        expect("? Add another node?", "n"),
+        expect("? Virtual IP", ENTER),
+        expect("? Default gateway of the nodes", typed("10.0.1.1")),
+        shows("10.0.1.1 is outside 10.0.0.0/24", typed("10.0.0.254")),
+        *network()[2:],
+        *domain_and_gitops(),
+        *components_default(),
+        *cloudflare_secrets(),
+        *confirm_and_save(),
+    ]
+    run = drive(steps)
+
+    assert run.code == 0
+    config = _config(run)
+    assert config["cluster"]["schematic"] == {
+        "systemExtensions": ["siderolabs/util-linux-tools", "siderolabs/iscsi-tools"],
+        "extraKernelArgs": ["console=ttyS0,115200n8", "net.ifnames=0"],
+    }
+    assert config["cluster"]["network"]["gateway"] == "10.0.0.254"
+    assert [node.get("link") for node in config["nodes"]] == ["eth0", None]
 
 
 def test_going_back_from_a_node_just_added_takes_it_away(drive):
