@@ -12,6 +12,7 @@ from typing import Any
 from talos_platform.engine.config.models import PlatformConfig
 from talos_platform.engine.render.applications import application, git_source, helm_source, kustomization
 from talos_platform.engine.render.cluster_secrets import CERT_MANAGER_CLOUDFLARE, CLOUDFLARED_TUNNEL
+from talos_platform.engine.render.talos_patches import ETCD_METRICS_PORT
 from talos_platform.engine.render.upstream import (
     CLOUDFLARED_IMAGE,
     monitoring_chart,
@@ -132,7 +133,27 @@ def _monitoring_values(config: PlatformConfig) -> dict[str, Any]:
                 "serviceMonitorSelectorNilUsesHelmValues": False,
             }
         },
+        **TALOS_CONTROL_PLANE_SCRAPING,
     }
+
+
+# How Talos runs the control plane (docs/monitoring.md): no kube-proxy (Cilium replaces it), so
+# neither its scrape nor KubeProxyDown; the controller manager and scheduler are host-network
+# static pods labelled `k8s-app` (the Talos patch binds them to the node IP); etcd is a host
+# service on the control planes, reached through the controller manager's pods, which run on
+# exactly those nodes with the node's address.
+TALOS_CONTROL_PLANE_SCRAPING: dict[str, Any] = {
+    "kubeProxy": {"enabled": False},
+    "kubeControllerManager": {"service": {"selector": {"k8s-app": "kube-controller-manager"}}},
+    "kubeScheduler": {"service": {"selector": {"k8s-app": "kube-scheduler"}}},
+    "kubeEtcd": {
+        "service": {
+            "selector": {"k8s-app": "kube-controller-manager"},
+            "port": ETCD_METRICS_PORT,
+            "targetPort": ETCD_METRICS_PORT,
+        }
+    },
+}
 
 
 def _tunnel_manifests(config: PlatformConfig) -> dict[str, Any]:

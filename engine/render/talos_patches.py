@@ -22,6 +22,11 @@ from talos_platform.engine.render.yaml_output import comment_header, dump_docume
 
 CONTROL_PLANE_TAINT = "node-role.kubernetes.io/control-plane"
 SCHEMATIC_FILE = "schematic.yaml"
+# Talos binds kube-controller-manager's and kube-scheduler's secure ports to 127.0.0.1 and etcd's
+# metrics to nothing; with monitoring on, they listen on the node IP so Prometheus can scrape them
+# (the secure ports still need an authorised token; etcd's metrics are read-only).
+METRICS_BIND_ADDRESS = "0.0.0.0"
+ETCD_METRICS_PORT = 2381
 
 
 def talos_patches(config: PlatformConfig) -> dict[str, str]:
@@ -90,6 +95,7 @@ def _all_nodes(config: PlatformConfig, features: TalosFeatures) -> list[dict[str
 
 def _control_planes(config: PlatformConfig, features: TalosFeatures) -> list[dict[str, Any]]:
     schedule_on_control_planes = not config.workers
+    scraped = config.components.monitoring.enabled
     if features.network_as_documents:
         documents = [
             _document("KubeAPIServerConfig", certExtraSANs=certificate_sans(config)),
@@ -97,6 +103,13 @@ def _control_planes(config: PlatformConfig, features: TalosFeatures) -> list[dic
             _document("KubeFlannelCNIConfig", **{"$patch": "delete"}),
             _document("KubeProxyConfig", enabled=False),
         ]
+        if scraped:
+            documents += [
+                _document("KubeControllerManagerConfig", extraArgs={"bind-address": METRICS_BIND_ADDRESS}),
+                _document("KubeSchedulerConfig", extraArgs={"bind-address": METRICS_BIND_ADDRESS}),
+                # etcd has no document of its own in 1.14: it stays a v1alpha1 key.
+                {"cluster": {"etcd": _etcd_metrics()}},
+            ]
         if schedule_on_control_planes:
             # Without workers, workloads must run on the control planes: soften the generated
             # NoSchedule taint (a merge patch cannot remove a map key before it exists).
@@ -105,9 +118,19 @@ def _control_planes(config: PlatformConfig, features: TalosFeatures) -> list[dic
             )
         return documents
     cluster: dict[str, Any] = {"apiServer": {"certSANs": certificate_sans(config)}}
+    if scraped:
+        cluster["controllerManager"] = {"extraArgs": {"bind-address": METRICS_BIND_ADDRESS}}
+        cluster["scheduler"] = {"extraArgs": {"bind-address": METRICS_BIND_ADDRESS}}
+        cluster["etcd"] = _etcd_metrics()
     if schedule_on_control_planes:
         cluster["allowSchedulingOnControlPlanes"] = True
     return [{"cluster": cluster}]
+
+
+def _etcd_metrics() -> dict[str, Any]:
+    """etcd is a Talos host service, not a pod: its plain-HTTP metrics listener (read-only, no
+    data) goes on every address so Prometheus reaches it at the node IP."""
+    return {"extraArgs": {"listen-metrics-urls": f"http://{METRICS_BIND_ADDRESS}:{ETCD_METRICS_PORT}"}}
 
 
 def _workers() -> list[dict[str, Any]]:

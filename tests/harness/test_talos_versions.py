@@ -254,6 +254,21 @@ def _assert_kubernetes(config: PlatformConfig, features: TalosFeatures, node, re
             assert set(sans) <= set(cluster["apiServer"]["certSANs"])
 
 
+def _assert_control_plane_metrics(config: PlatformConfig, features: TalosFeatures, node, result: NodeConfig) -> None:
+    """With monitoring on, the controller manager, the scheduler and etcd's metrics listen where
+    Prometheus reaches them, in the form that Talos version reads."""
+    if node.role is not Role.control_plane or not config.components.monitoring.enabled:
+        return
+    cluster = result.v1alpha1["cluster"]
+    assert cluster["etcd"]["extraArgs"]["listen-metrics-urls"] == "http://0.0.0.0:2381"
+    if features.network_as_documents:
+        for kind in ("KubeControllerManagerConfig", "KubeSchedulerConfig"):
+            assert result.one(kind)["extraArgs"]["bind-address"] == "0.0.0.0", kind
+    else:
+        assert cluster["controllerManager"]["extraArgs"]["bind-address"] == "0.0.0.0"
+        assert cluster["scheduler"]["extraArgs"]["bind-address"] == "0.0.0.0"
+
+
 def _assert_scheduling(config: PlatformConfig, features: TalosFeatures, node, result: NodeConfig) -> None:
     """Without workers the control planes must take workloads; with workers they must not."""
     if node.role is not Role.control_plane:
@@ -293,3 +308,4 @@ def test_rendered_patches_make_valid_configs(example: str, talos_version: str, h
         _assert_static_address(config, features, node, result)
         _assert_kubernetes(config, features, node, result)
         _assert_scheduling(config, features, node, result)
+        _assert_control_plane_metrics(config, features, node, result)

@@ -218,3 +218,16 @@ def test_no_issuer_when_no_challenge_can_be_solved() -> None:
     files = tree(**{"components.externalDns.enabled": False, "components.gatewayApi.enabled": False})
     assert not [path for path in files if "cert-manager-issuer" in path]
     assert "layer-0/cert-manager.yaml" in files
+
+
+def test_monitoring_scrapes_the_control_plane_the_way_talos_runs_it() -> None:
+    values = documents(tree()["platform/monitoring.yaml"])[0]["spec"]["source"]["helm"]["valuesObject"]
+    # No kube-proxy on Talos with Cilium: its scrape and KubeProxyDown are off (the chart gates
+    # both on kubeProxy.enabled).
+    assert values["kubeProxy"] == {"enabled": False}
+    # Talos' static pods carry `k8s-app`; etcd is reached on the controller manager's nodes.
+    assert values["kubeControllerManager"]["service"]["selector"] == {"k8s-app": "kube-controller-manager"}
+    assert values["kubeScheduler"]["service"]["selector"] == {"k8s-app": "kube-scheduler"}
+    assert values["kubeEtcd"]["service"] == {
+        "selector": {"k8s-app": "kube-controller-manager"}, "port": 2381, "targetPort": 2381,
+    }

@@ -103,11 +103,14 @@ def test_v1_14_moves_kubernetes_settings_into_documents() -> None:
     assert network["podSubnets"] == ["10.244.0.0/16"] and network["serviceSubnets"] == ["10.96.0.0/12"]
 
     control_plane = patch("v1.14.0", "controlplane.yaml")
-    assert kinds(control_plane) == {"KubeAPIServerConfig", "KubeFlannelCNIConfig", "KubeProxyConfig"}
+    assert kinds(control_plane) == {
+        "KubeAPIServerConfig", "KubeFlannelCNIConfig", "KubeProxyConfig", "KubeControllerManagerConfig", "KubeSchedulerConfig",
+    }
     assert by_kind(control_plane, "KubeAPIServerConfig")["certExtraSANs"] == SANS
     assert by_kind(control_plane, "KubeFlannelCNIConfig")["$patch"] == "delete"
     assert by_kind(control_plane, "KubeProxyConfig")["enabled"] is False
-    assert all("cluster" not in document for document in control_plane)
+    # Only etcd, which has no document, is left in the v1alpha1 one.
+    assert v1alpha1(control_plane) == {"cluster": {"etcd": {"extraArgs": {"listen-metrics-urls": "http://0.0.0.0:2381"}}}}
 
     worker = patch("v1.14.0", "nodes/worker-1.yaml")
     assert kinds(worker) == {"HostnameConfig", "LinkConfig", "UnattendedInstallConfig"}, "workers never carry the VIP"
@@ -197,3 +200,30 @@ def test_extra_sans_are_deduplicated_in_order() -> None:
 def test_patches_say_which_talos_version_they_are_for() -> None:
     for name, text in talos_patches(variant(METAL, **{"cluster.talosVersion": "v1.12.3"})).items():
         assert text.startswith("# Talos config patch rendered by talos-platform for Talos v1.12\n"), name
+
+
+BIND_ALL = {"bind-address": "0.0.0.0"}
+ETCD_METRICS = {"listen-metrics-urls": "http://0.0.0.0:2381"}
+
+
+@pytest.mark.parametrize("version", ["v1.10.6", "v1.11.5", "v1.12.1", "v1.13.0"])
+def test_monitoring_reaches_the_control_plane_through_legacy_keys(version: str) -> None:
+    cluster = v1alpha1(patch(version, "controlplane.yaml"))["cluster"]
+    assert cluster["controllerManager"]["extraArgs"] == BIND_ALL
+    assert cluster["scheduler"]["extraArgs"] == BIND_ALL
+    assert cluster["etcd"]["extraArgs"] == ETCD_METRICS
+    assert "etcd" not in str(talos_patches(variant(METAL, **{"cluster.talosVersion": version}))["worker.yaml"])
+
+
+def test_monitoring_reaches_the_control_plane_through_v1_14_documents() -> None:
+    control_plane = patch("v1.14.1", "controlplane.yaml")
+    assert by_kind(control_plane, "KubeControllerManagerConfig")["extraArgs"] == BIND_ALL
+    assert by_kind(control_plane, "KubeSchedulerConfig")["extraArgs"] == BIND_ALL
+    assert v1alpha1(control_plane)["cluster"]["etcd"]["extraArgs"] == ETCD_METRICS
+
+
+@pytest.mark.parametrize("version", ["v1.11.5", "v1.14.1"])
+def test_without_monitoring_the_control_plane_keeps_talos_defaults(version: str) -> None:
+    config = variant(METAL, **{"cluster.talosVersion": version, "components.monitoring.enabled": False})
+    text = talos_patches(config)["controlplane.yaml"]
+    assert "bind-address" not in text and "listen-metrics-urls" not in text
