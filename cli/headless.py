@@ -255,6 +255,15 @@ async def run_with_signals(session: "InstallSession") -> str:
             loop.remove_signal_handler(signal_number)
 
 
+def _print_logins(session: "InstallSession", stream: TextIO) -> None:
+    """Where the installed services' logins are kept (places only, never a value)."""
+    from talos_platform.engine.layers.platform import grafana_login_notes
+
+    for note in grafana_login_notes(session.config):
+        stream.write(note + "\n")
+    stream.flush()
+
+
 def run_session(session: "InstallSession", output: str = "text", stream: TextIO | None = None) -> int:
     """Render and run `session` to the end; returns the exit code for its outcome."""
     renderer = make_renderer(output, stream or sys.stdout, session.plan, session.simulated)
@@ -263,6 +272,8 @@ def run_session(session: "InstallSession", output: str = "text", stream: TextIO 
         outcome = asyncio.run(run_with_signals(session))
     finally:
         renderer.close()
+    if outcome == "succeeded" and output != "json" and not renderer.reader_gone:
+        _print_logins(session, stream or sys.stdout)
     if renderer.reader_gone and stream is None:
         # Nobody reads stdout any more: keep the interpreter's final flush from failing loudly.
         devnull = os.open(os.devnull, os.O_WRONLY)

@@ -90,6 +90,11 @@ class StateDirectory:
         return self.root / "vault-init.json"
 
     @property
+    def grafana_admin_password(self) -> Path:
+        """Grafana's admin password when none was given: generated once, never replaced."""
+        return self.root / "grafana-admin-password"
+
+    @property
     def rendered(self) -> Path:
         """The rendered GitOps repository tree."""
         return self.root / "rendered"

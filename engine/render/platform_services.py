@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from talos_platform.engine.config.models import PlatformConfig
+from talos_platform.engine.config.secrets import grafana_password_from_vault
 from talos_platform.engine.render.applications import application, git_source, helm_source, kustomization
 from talos_platform.engine.render.cluster_secrets import CERT_MANAGER_CLOUDFLARE, CLOUDFLARED_TUNNEL
 from talos_platform.engine.render.talos_patches import ETCD_METRICS_PORT
@@ -25,6 +26,16 @@ VAULT_KUBERNETES_AUTH_MOUNT = "kubernetes"
 VAULT_OPERATOR_ROLE = "vault-secrets-operator"
 VAULT_TOKEN_AUDIENCE = "vault"
 VAULT_ADDRESS = "http://vault.vault.svc.cluster.local:8200"
+
+# Grafana's admin login: Vault's `secret/platform/grafana` (written by the install), synced into
+# the Secret `monitoring/grafana-admin` by the Vault Secrets Operator.
+MONITORING_NAMESPACE = "monitoring"
+VAULT_KV_MOUNT = "secret"
+GRAFANA_VAULT_PATH = "platform/grafana"
+GRAFANA_ADMIN_SECRET = "grafana-admin"
+GRAFANA_ADMIN_USER_KEY = "admin-user"
+GRAFANA_ADMIN_PASSWORD_KEY = "admin-password"
+GRAFANA_ADMIN_USER = "admin"
 
 LETSENCRYPT_SERVER = "https://acme-v02.api.letsencrypt.org/directory"
 CLUSTER_ISSUER = "letsencrypt"
@@ -70,7 +81,8 @@ def platform_documents(config: PlatformConfig) -> dict[str, Any]:
     if components.monitoring.enabled:
         files["monitoring.yaml"] = application(
             "monitoring",
-            wave=0,
+            # Grafana's admin Secret comes through the Vault Secrets Operator (wave 1).
+            wave=2 if grafana_password_from_vault(config) else 0,
             source=helm_source(monitoring_chart(config), _monitoring_values(config)),
             namespace="monitoring",
             server_side_apply=True,
@@ -124,8 +136,20 @@ def _vault_operator_values() -> dict[str, Any]:
 
 
 def _monitoring_values(config: PlatformConfig) -> dict[str, Any]:
+    grafana: dict[str, Any] = {"grafana.ini": {"server": {"root_url": f"https://grafana.{config.domain.base}"}}}
+    extra: dict[str, Any] = {}
+    if grafana_password_from_vault(config):
+        # Without an existing Secret the chart makes a new random password on every render,
+        # so ArgoCD would see a change forever and Grafana's password would keep moving.
+        grafana["admin"] = {
+            "existingSecret": GRAFANA_ADMIN_SECRET,
+            "userKey": GRAFANA_ADMIN_USER_KEY,
+            "passwordKey": GRAFANA_ADMIN_PASSWORD_KEY,
+        }
+        extra["extraManifests"] = [grafana_admin_secret()]
     return {
-        "grafana": {"grafana.ini": {"server": {"root_url": f"https://grafana.{config.domain.base}"}}},
+        **extra,
+        "grafana": grafana,
         # Pick up ServiceMonitors and PodMonitors from every release, not only this chart's.
         "prometheus": {
             "prometheusSpec": {
@@ -134,6 +158,26 @@ def _monitoring_values(config: PlatformConfig) -> dict[str, Any]:
             }
         },
         **TALOS_CONTROL_PLANE_SCRAPING,
+    }
+
+
+def grafana_admin_secret() -> dict[str, Any]:
+    """The VaultStaticSecret that keeps `monitoring/grafana-admin` in step with Vault's
+    `secret/platform/grafana` (written by the install). No `vaultAuthRef`: the operator's
+    default VaultAuth, logging in as this namespace's `default` service account."""
+    return {
+        "apiVersion": "secrets.hashicorp.com/v1beta1",
+        "kind": "VaultStaticSecret",
+        "metadata": {"name": GRAFANA_ADMIN_SECRET, "namespace": MONITORING_NAMESPACE},
+        "spec": {
+            "type": "kv-v2",
+            "mount": VAULT_KV_MOUNT,
+            "path": GRAFANA_VAULT_PATH,
+            "refreshAfter": "1h",
+            "destination": {"name": GRAFANA_ADMIN_SECRET, "create": True},
+            # Grafana reads the password at start: restart it when the password changes.
+            "rolloutRestartTargets": [{"kind": "Deployment", "name": "monitoring-grafana"}],
+        },
     }
 
 

@@ -113,7 +113,7 @@ def _accept_every_default_of_the_simulated_scenario() -> list[Step]:
         "Virtual IP", "Default gateway", "Change the pod and service networks?", "Extra names", "Base domain", "E-mail for Let's Encrypt",
         "GitOps repository URL", "Branch", "Folder", "Is the repository private", "Components to install",
         "Change the pinned component versions?", "Git user name", "Git access token", "Cloudflare API token",
-        "Cloudflare Tunnel token", "What next?", "Save the config as",
+        "Cloudflare Tunnel token", "Grafana admin password", "What next?", "Save the config as",
     ]
     return steps + [expect(f"? {question}") for question in questions]
 

@@ -53,7 +53,9 @@ def test_esc_goes_back_and_the_review_reopens_a_section(drive):
         *components_default(),
         *cloudflare_secrets(),
         expect("? What next?", ESC),  # back from the review: the last question again
+        expect("? Grafana admin password", ESC),
         expect("? Cloudflare Tunnel token", ENTER),  # Enter keeps the token typed before
+        expect("? Grafana admin password", "grafana-admin-pass-42" + ENTER),
         expect("? What next?", DOWN + ENTER),  # Change an answer…
         expect("? Which part do you want to change?", DOWN * 3 + ENTER),  # Domain
         expect("? Base domain", typed("lab.homelab.dev")),
@@ -67,6 +69,8 @@ def test_esc_goes_back_and_the_review_reopens_a_section(drive):
     assert config["cluster"]["name"] == "lab"
     assert config["domain"] == {"base": "lab.homelab.dev", "acmeEmail": "ops@lab.homelab.dev"}
     assert "cloudflareTunnelToken: cf-tunnel-token-0123456789" in run.secrets_file.read_text()
+    assert "grafanaAdminPassword: grafana-admin-pass-42" in run.secrets_file.read_text()
+    assert "grafana-admin-pass-42" not in run.screen  # a password prompt
 
 
 def test_nodes_are_added_edited_and_removed_from_the_review(drive):
@@ -140,7 +144,7 @@ def test_wrong_answers_are_refused_with_the_rule_s_message_then_corrected(drive)
 
 def test_a_component_switch_the_rules_refuse_is_explained_in_the_checkbox(drive):
     steps = [
-        *happy_path()[:-6],
+        *happy_path()[:-7],
         expect("? Components to install", DOWN + SPACE + ENTER),  # Cilium off
         shows("Cilium cannot be disabled", SPACE + ENTER),  # back on
         expect("? Change the pinned component versions?", "y"),
@@ -197,6 +201,7 @@ def test_an_existing_config_gives_every_default_and_saves_back_unchanged(drive, 
         *components_default(),
         expect("(set; Enter keeps it)"),
         expect("(set; Enter keeps it)"),
+        expect("? Grafana admin password"),  # left to the install
         expect("? What next?"),
         expect("? Save the config as"),  # defaults to the file being edited; no "replace?" question
     ]
@@ -254,6 +259,7 @@ def test_docker_asks_no_vip_no_role_no_second_node(drive):
         expect("? Change the pinned component versions?", "n"),
         expect("? Git user name", typed("ops")),
         expect("? Git access token", "git-token-0123456789" + ENTER),
+        expect("? Grafana admin password"),
         *confirm_and_save(),
     ]
     run = drive(steps)
@@ -310,7 +316,7 @@ def test_simulated_hand_over_runs_headless_when_the_tui_is_not_installed(drive, 
     scenario += [expect(f"? {q}") for q in ("Virtual IP", "Default gateway", "Change the pod", "Extra names", "Base domain", "E-mail", "GitOps repository URL",
                                             "Branch", "Folder", "Is the repository private", "Components to install", "Change the pinned",
                                             "Git user name", "Git access token", "Cloudflare API token", "Cloudflare Tunnel token",
-                                            "What next?", "Save the config as")]
+                                            "Grafana admin password", "What next?", "Save the config as")]
     scenario += [expect("SIMULATION: these steps run on the simulator", ""), expect("? Start the simulated install now?")]
 
     run = drive(scenario, simulate=True, speed=1000, hand_over=guided.hand_over)

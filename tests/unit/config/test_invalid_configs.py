@@ -191,6 +191,9 @@ CASES = [
     # secrets, checked only when given
     Case("external-dns without its token", lambda d: None, {"secrets.cloudflareApiToken"},
          secrets=Secrets(git_username="me", git_token="t" * 20, cloudflare_tunnel_token="b" * 20), says="externalDns"),
+    Case("short Grafana admin password", lambda d: None, {"secrets.grafanaAdminPassword"},
+         secrets=Secrets(git_username="me", git_token="t" * 20, cloudflare_api_token="a" * 20,
+                         cloudflare_tunnel_token="b" * 20, grafana_admin_password="admin"), says="Grafana"),
     Case("tunnel without its token", lambda d: None, {"secrets.cloudflareTunnelToken"},
          secrets=Secrets(git_username="me", git_token="t" * 20, cloudflare_api_token="a" * 20)),
     Case("private repo without a token", lambda d: None, {"secrets.gitToken"},

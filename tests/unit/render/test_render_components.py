@@ -231,3 +231,30 @@ def test_monitoring_scrapes_the_control_plane_the_way_talos_runs_it() -> None:
     assert values["kubeEtcd"]["service"] == {
         "selector": {"k8s-app": "kube-controller-manager"}, "port": 2381, "targetPort": 2381,
     }
+
+
+def test_grafana_admin_password_comes_from_vault_through_the_operator() -> None:
+    files = tree()
+    monitoring = documents(files["platform/monitoring.yaml"])[0]
+    assert monitoring["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"] == "2", "after the operator (wave 1)"
+    values = monitoring["spec"]["source"]["helm"]["valuesObject"]
+    assert values["grafana"]["admin"] == {
+        "existingSecret": "grafana-admin", "userKey": "admin-user", "passwordKey": "admin-password",
+    }
+    [synced] = values["extraManifests"]
+    assert synced["kind"] == "VaultStaticSecret" and synced["apiVersion"] == "secrets.hashicorp.com/v1beta1"
+    assert synced["metadata"] == {"name": "grafana-admin", "namespace": "monitoring"}
+    spec = synced["spec"]
+    assert (spec["type"], spec["mount"], spec["path"]) == ("kv-v2", "secret", "platform/grafana")
+    assert spec["destination"] == {"name": "grafana-admin", "create": True}
+    assert "vaultAuthRef" not in spec, "the operator's default VaultAuth, configured by the vault-secrets-operator values"
+    operator = documents(files["platform/vault-secrets-operator.yaml"])[0]["spec"]["source"]["helm"]["valuesObject"]
+    assert operator["defaultAuthMethod"]["enabled"] and operator["defaultVaultConnection"]["enabled"]
+
+
+def test_without_the_operator_grafana_keeps_the_chart_password() -> None:
+    files = tree(**{"components.vault.secretsOperator.enabled": False})
+    monitoring = documents(files["platform/monitoring.yaml"])[0]
+    values = monitoring["spec"]["source"]["helm"]["valuesObject"]
+    assert "admin" not in values["grafana"] and "extraManifests" not in values
+    assert monitoring["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"] == "0"
