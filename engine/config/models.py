@@ -96,10 +96,10 @@ class Cluster(ConfigModel):
     platform: Platform = Platform.metal
     """`metal` for real machines booted from Talos media, `docker` for a local test cluster."""
 
-    talos_version: str = "v1.11.5"
+    talos_version: str = "v1.14.1"
     """Talos version the nodes run, `vMAJOR.MINOR.PATCH`. Decides which config keys are used."""
 
-    kubernetes_version: str = "v1.34.1"
+    kubernetes_version: str = "v1.37.2"
     """Kubernetes version to install, `vMAJOR.MINOR.PATCH`; must be supported by the Talos version."""
 
     vip: str | None = None
@@ -151,7 +151,7 @@ class Component(ConfigModel):
 
 
 class Cilium(Component):
-    version: str = "1.18.3"
+    version: str = "1.20.0"
     """Cilium Helm chart version."""
 
     hubble: bool = True
@@ -163,32 +163,32 @@ class Cilium(Component):
 
 
 class GatewayApi(Component):
-    version: str = "v1.3.0"
+    version: str = "v1.6.1"
     """Gateway API CRDs release (standard channel)."""
 
 
 class ArgoCD(Component):
-    version: str = "9.0.5"
+    version: str = "10.1.1"
     """argo-cd Helm chart version."""
 
 
 class CertManager(Component):
-    version: str = "v1.19.1"
+    version: str = "v1.21.1"
     """cert-manager Helm chart version."""
 
 
 class ExternalDns(Component):
-    version: str = "1.19.0"
+    version: str = "1.21.1"
     """external-dns Helm chart version (Cloudflare provider; needs the `cloudflareApiToken` secret)."""
 
 
 class VaultSecretsOperator(Component):
-    version: str = "1.0.1"
+    version: str = "1.4.1"
     """vault-secrets-operator Helm chart version (uses Vault's Kubernetes auth)."""
 
 
 class Vault(Component):
-    version: str = "0.31.0"
+    version: str = "0.34.1"
     """vault Helm chart version."""
 
     secrets_operator: VaultSecretsOperator = Field(default_factory=VaultSecretsOperator)
@@ -196,12 +196,12 @@ class Vault(Component):
 
 
 class Monitoring(Component):
-    version: str = "79.0.0"
+    version: str = "88.5.3"
     """kube-prometheus-stack Helm chart version (Prometheus, Grafana, Alertmanager)."""
 
 
 class CloudflareTunnel(Component):
-    version: str = "2025.11.1"
+    version: str = "2026.9.1"
     """cloudflared image tag (needs the `cloudflareTunnelToken` secret)."""
 
 

@@ -75,7 +75,7 @@ def test_offline_plan_lists_every_step_to_do_with_concrete_actions(tmp_path, cap
 
 def test_offline_plan_shows_the_exact_commands_of_the_nodes_talos_version(tmp_path, capsys, guarded):
     config = tmp_path / "platform.yaml"
-    config.write_text((EXAMPLES / "metal-3cp-3w.yaml").read_text().replace("talosVersion: v1.11.5", "talosVersion: v1.12.0"))
+    config.write_text((EXAMPLES / "metal-3cp-3w.yaml").read_text().replace("talosVersion: v1.14.1", "talosVersion: v1.12.0").replace("kubernetesVersion: v1.37.2", "kubernetesVersion: v1.35.0"))
     state = tmp_path / "state"
     text = plan(capsys, "--offline", "--config", str(config), "--state-dir", str(state))
     assert f"$ talosctl apply-config --insecure --nodes 192.168.10.11 --file {state}/talos/controlplane.yaml" in text

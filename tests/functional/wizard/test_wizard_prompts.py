@@ -219,9 +219,10 @@ def test_editing_an_existing_config_changes_only_what_was_changed(drive, folder)
     steps = [
         expect("? Cluster name"),
         expect("? Platform"),
-        expect("? Talos version", DOWN * 2 + ENTER),  # v1.12.…
+        expect("? Talos version", DOWN * 3 + ENTER),  # v1.12.…
         expect("? Talos version (vMAJOR.MINOR.PATCH)", "1" + ENTER),  # the prompt starts at "v1.12."
-        expect("? Kubernetes version"),
+        expect("? Kubernetes version", DOWN * 6 + ENTER),  # v1.35.…: Talos 1.12 supports up to 1.35
+        expect("? Kubernetes version (vMAJOR.MINOR.PATCH)", "0" + ENTER),
         expect("? Add system extensions or kernel arguments"),
         *[step for n in range(1, 5) for step in metal_node(n, control_plane=n < 4, another=False) if "Add another" not in step.wait_for],
         expect("? Add another node?", "n"),
@@ -236,7 +237,8 @@ def test_editing_an_existing_config_changes_only_what_was_changed(drive, folder)
     run = drive(steps, config_path=existing)
 
     assert run.code == 0
-    expected = (EXPECTED / "happy-path.yaml").read_text().replace("talosVersion: v1.11.5", "talosVersion: v1.12.1")
+    expected = (EXPECTED / "happy-path.yaml").read_text().replace("talosVersion: v1.14.1", "talosVersion: v1.12.1")
+    expected = expected.replace("kubernetesVersion: v1.37.2", "kubernetesVersion: v1.35.0")
     assert existing.read_text() == expected
 
 

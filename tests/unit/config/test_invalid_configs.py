@@ -160,7 +160,7 @@ CASES = [
     Case("unparsable Talos version", setter("cluster", "talosVersion", value="1.11"), {"cluster.talosVersion"}),
     Case("unsupported Talos version", setter("cluster", "talosVersion", value="v1.5.0"), {"cluster.talosVersion"}, says="not supported"),
     Case("Kubernetes too old for the Talos version", setter("cluster", "kubernetesVersion", value="v1.29.3"), {"cluster.kubernetesVersion"}, says="Talos"),
-    Case("Kubernetes too new for the Talos version", setter("cluster", "kubernetesVersion", value="v1.36.0"), {"cluster.kubernetesVersion"}),
+    Case("Kubernetes too new for the Talos version", setter("cluster", "kubernetesVersion", value="v1.38.0"), {"cluster.kubernetesVersion"}),
     Case("unparsable Kubernetes version", setter("cluster", "kubernetesVersion", value="latest"), {"cluster.kubernetesVersion"}),
     Case("extra API SAN that is neither IP nor name", setter("cluster", "extraApiSans", value=["k8s.example.com", "not a name!"]), {"cluster.extraApiSans[1]"}),
     # domain

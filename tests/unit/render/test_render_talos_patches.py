@@ -137,6 +137,7 @@ def test_no_node_asks_for_dhcp(version: str) -> None:
 
 def _edited(edit, **changes) -> dict[str, str]:
     data = example_data(METAL)
+    data["cluster"]["talosVersion"] = "v1.11.5"  # legacy interfaces unless a change says otherwise
     edit(data)
     for dotted, value in changes.items():
         section, key = dotted.split(".", 1)
