@@ -349,8 +349,7 @@ class VaultSecrets(BaseStep):
                 stale[GRAFANA_VAULT_PATH] = {"admin-user": "", "admin-password": ""}
         if not stale:
             return done(f"{len(payloads)} secret paths in Vault hold the given values (compared by digest)")
-        return todo(f"{', '.join(sorted(stale))}: missing or different in Vault", *self._actions(stale),
-                    stale=sorted(stale), generate=generate)  # fmt: skip
+        return todo(f"{', '.join(sorted(stale))}: missing or different in Vault", *self._actions(stale), stale=sorted(stale))
 
     def planned_actions(self, ctx: "StepContext") -> tuple[Action, ...]:
         """The paths of the secrets given; with none given (a plan made before they exist), the
@@ -375,10 +374,14 @@ class VaultSecrets(BaseStep):
         )
 
     async def _apply(self, ctx, check):
+        from talos_platform.engine.render.platform_services import GRAFANA_VAULT_PATH
+
         token = root_token(ctx)
         stale = check.facts.get("stale")
-        if check.facts.get("generate", self._needs_grafana_password(ctx)) and grafana_login(ctx) is None:
-            generate_grafana_password(ctx)
+        if self._needs_grafana_password(ctx):
+            held = await vault_driver(ctx).secret_digests(token, GRAFANA_VAULT_PATH) or {}
+            if "admin-password" not in held:  # else Vault's own stays (a state directory lost)
+                generate_grafana_password(ctx)
         for path, data in self._payloads(ctx).items():
             if stale is None or path in stale:
                 await vault_driver(ctx).write_secret(token, path, data)
