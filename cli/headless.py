@@ -259,8 +259,9 @@ def _print_logins(session: "InstallSession", stream: TextIO) -> None:
     """Where the installed services' logins are kept (places only, never a value)."""
     from talos_platform.engine.layers.platform import grafana_login_notes
 
+    label = "SIMULATED " if session.simulated else ""
     for note in grafana_login_notes(session.config):
-        stream.write(note + "\n")
+        stream.write(label + note + "\n")
     stream.flush()
 
 
