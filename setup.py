@@ -11,6 +11,7 @@ PACKAGE_FOLDERS = {
     "talos_platform.engine": "engine",
     "talos_platform.tui": "tui",
     "talos_platform.wizards": "wizards",
+    "talos_platform.rehearsal": "rehearsal",
 }
 
 
@@ -28,6 +29,7 @@ setup(
     package_data={
         "talos_platform.engine": ["**/*.yaml", "**/*.json", "**/*.proto"],
         "talos_platform.tui": ["**/*.tcss"],
+        "talos_platform.rehearsal": ["manifests/*.yaml"],
     },
     include_package_data=True,
 )

@@ -238,21 +238,50 @@ def make_renderer(output: str, stream: TextIO, plan: "Plan", simulated: bool) ->
     return PlainRenderer(stream, plan, simulated)
 
 
-async def run_with_signals(session: "InstallSession") -> str:
-    """Run the session; Ctrl-C or SIGTERM asks for a clean stop (twice: stop at once)."""
+async def run_with_signals(session: "InstallSession", notices: TextIO | None = None) -> str:
+    """Run the session; Ctrl-C or SIGTERM asks for a clean stop (twice: stop at once). What the
+    stop does, grace period included, is said on `notices` (stderr) as it begins."""
     loop = asyncio.get_running_loop()
-    installed = []
+    installed: list[tuple[int, object]] = []
+    received = []
+
+    def on_signal(signal_number: int) -> None:
+        received.append(signal_number)
+        session.interrupt()
+        _say(notices or sys.stderr, stopping_notice(signal_number, len(received), session.interrupt_grace))
+
     for signal_number in (signal.SIGINT, signal.SIGTERM):
         try:
-            loop.add_signal_handler(signal_number, session.interrupt)
-            installed.append(signal_number)
+            previous = signal.getsignal(signal_number)
+            loop.add_signal_handler(signal_number, on_signal, signal_number)
+            installed.append((signal_number, previous))
         except (NotImplementedError, RuntimeError, ValueError):
             pass  # not the main thread, or a platform without signal support in asyncio
     try:
         return await session.run()
     finally:
-        for signal_number in installed:
+        for signal_number, previous in installed:
             loop.remove_signal_handler(signal_number)
+            if previous is not None:
+                signal.signal(signal_number, previous)  # asyncio leaves the default behind
+
+
+def stopping_notice(signal_number: int, count: int, grace: float) -> str:
+    name = "Ctrl-C" if signal_number == signal.SIGINT else signal.Signals(signal_number).name
+    if count == 1:
+        return (
+            f"{name}: stopping. No new step starts; steps in flight get up to {grace:g} s to finish "
+            "(Ctrl-C again stops them at once)"
+        )
+    return f"{name} again: stopping the steps in flight now"
+
+
+def _say(stream: TextIO, text: str) -> None:
+    try:
+        stream.write(text + "\n")
+        stream.flush()
+    except (BrokenPipeError, ValueError):
+        pass
 
 
 def _print_logins(session: "InstallSession", stream: TextIO) -> None:

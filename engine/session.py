@@ -57,9 +57,12 @@ class InstallSession:
         retry: RetryPolicy = RetryPolicy(),
         redactor: EventRedactor | None = None,
         interrupt_grace: float = 10.0,
+        allow: Iterable[str] = (),
     ):
         """`steps` replaces the platform's steps (tests, demos). A bad `only`/`from_layer`
         raises UserError here, before anything runs."""
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+            raise UserError(f"concurrency must be a whole number of at least 1, not {concurrency!r}", where="--concurrency")
         self.config = config
         self.secrets = secrets
         self.state = state
@@ -74,6 +77,8 @@ class InstallSession:
         self.selected = tuple(s.id for s in self.plan if s.id in selected)
         """Steps this session will run (prerequisites outside the selection are only checked)."""
         self.prerequisites = tuple(s.id for s in self.plan if s.id in prerequisites)
+        self.allowed = frozenset(allow)
+        """Destructive recoveries the user allowed (see StepContext.allowed)."""
         self._redactor = redactor
         self._subscribers: list[Callable[[Event], None]] = []
         self._lock = threading.Lock()
@@ -81,6 +86,11 @@ class InstallSession:
         self._interrupt_before_start = False
         self.run_id: str | None = None
         self.outcome: str | None = None
+
+    @property
+    def interrupt_grace(self) -> float:
+        """Real seconds the steps in flight get to finish after a first interrupt."""
+        return float(self._options["interrupt_grace"])
 
     @property
     def redactor(self) -> EventRedactor:
@@ -99,6 +109,7 @@ class InstallSession:
             clock=self.clock,
             step_id=step_id,
             output=output,
+            allowed=self.allowed,
         )
 
     def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]:
@@ -137,6 +148,7 @@ class InstallSession:
         """Run the install; returns `succeeded`, `failed` or `interrupted`."""
         try:
             with self.state.lock():
+                self.state.ensure()
                 self.state.remove_stale_temp_files()
                 return await self._run_locked()
         except OSError as error:

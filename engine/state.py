@@ -13,6 +13,7 @@ import fcntl
 import os
 import re
 import shutil
+import threading
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
@@ -39,6 +40,8 @@ class StateDirectory:
 
     def __init__(self, root: str | os.PathLike[str]):
         self.root = Path(root).expanduser()
+        self._lock_depth = 0
+        self._lock_guard = threading.Lock()
 
     def __repr__(self) -> str:
         return f"StateDirectory({str(self.root)!r})"
@@ -95,6 +98,13 @@ class StateDirectory:
         return self.root / "grafana-admin-password"
 
     @property
+    def vault_init_intent(self) -> Path:
+        """Written just before `vault operator init`, removed once its answer is saved in
+        `vault_init`: if a run dies in between, the next one knows Vault's keys were lost by this
+        install's own interrupted run (not taken by someone else)."""
+        return self.root / "vault-init.intent.json"
+
+    @property
     def rendered(self) -> Path:
         """The rendered GitOps repository tree."""
         return self.root / "rendered"
@@ -112,18 +122,52 @@ class StateDirectory:
     # --- writing -------------------------------------------------------------------------
 
     def ensure(self) -> "StateDirectory":
-        """Create the directory (owner-only: it holds the cluster's keys) and `runs/`."""
-        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
-        os.chmod(self.root, 0o700)
-        self.runs.mkdir(exist_ok=True, mode=0o700)
+        """Create the directory (owner-only: it holds the cluster's keys) and `runs/`.
+        Raises UserError when it cannot be a writable folder (a file of that name, no permission)."""
+        self._ensure_root()
+        try:
+            self.runs.mkdir(exist_ok=True, mode=0o700)
+        except OSError as error:
+            raise unwritable(self, error) from None
         return self
+
+    def _ensure_root(self) -> None:
+        if self.root.exists() and not self.root.is_dir():
+            raise UserError(
+                f"the state directory {self.root} is a file, not a folder",
+                where="--state-dir",
+                hint="give a folder (new or one an earlier install used), or move that file away",
+            )
+        try:
+            self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+            os.chmod(self.root, 0o700)
+        except OSError as error:
+            raise unwritable(self, error) from None
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
         """Hold the directory for one install. An OS file lock: released by the kernel when
-        the process dies, so a killed install never leaves a stale lock behind."""
-        self.ensure()
-        handle = open(self.root / ".lock", "a+")
+        the process dies, so a killed install never leaves a stale lock behind.
+
+        Re-entrant for this object (a command takes it before it touches anything here, and the
+        install it starts takes it again); any other holder, in this process or another, is
+        refused at once."""
+        self._ensure_root()
+        with self._lock_guard:
+            reentered = self._lock_depth > 0
+            if reentered:
+                self._lock_depth += 1
+        if reentered:
+            try:
+                yield
+            finally:
+                with self._lock_guard:
+                    self._lock_depth -= 1
+            return
+        try:
+            handle = open(self.root / ".lock", "a+")
+        except OSError as error:
+            raise unwritable(self, error) from None
         try:
             try:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -132,9 +176,33 @@ class StateDirectory:
                     f"another install is running on {self.root}",
                     hint="wait for it to finish, or stop it (Ctrl-C) before starting a new one",
                 ) from None
-            yield
+            with self._lock_guard:
+                self._lock_depth = 1
+            try:
+                yield
+            finally:
+                with self._lock_guard:
+                    self._lock_depth = 0
         finally:
             handle.close()
+
+    def busy(self) -> bool:
+        """Whether an install (this process or another) holds `lock()` right now. Creates nothing."""
+        if self._lock_depth:
+            return True
+        path = self.root / ".lock"
+        if not path.is_file():
+            return False
+        try:
+            handle = open(path)
+        except OSError:
+            return False
+        with handle:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            return False
 
     def remove_stale_temp_files(self) -> list[Path]:
         """Delete the temp files an atomic write leaves when its process is killed mid-write.
@@ -200,6 +268,15 @@ class StateDirectory:
         atomic_write(destination, source.read_bytes(), mode=0o600)
         return destination
 
+    def backups_of(self, path: str | os.PathLike[str]) -> list[Path]:
+        """The backups `backup()` took of `path`, oldest first."""
+        source = self._inside(path)
+        relative = source.relative_to(self.root.resolve()).as_posix().replace("/", "--")
+        if not self.backups.is_dir():
+            return []
+        found = [p for p in self.backups.iterdir() if p.name.startswith(relative + ".") and p.is_file()]
+        return sorted(found, key=lambda p: p.name[len(relative) + 1 :])
+
     def _inside(self, path: str | os.PathLike[str]) -> Path:
         """Resolve `path` (absolute, or relative to the root) and refuse anything outside."""
         candidate = Path(path)
@@ -210,6 +287,16 @@ class StateDirectory:
         if resolved != root and root not in resolved.parents:
             raise ValueError(f"{path} is outside the state directory {self.root}")
         return resolved
+
+
+def unwritable(state: "StateDirectory", error: OSError) -> UserError:
+    """The error for a state directory that cannot be created or written."""
+    return UserError(
+        f"cannot write the state directory {state.root}: {error.strerror or error}",
+        where=str(getattr(error, "filename", "") or state.root),
+        hint="check free disk space and that the directory is yours and writable (or give another --state-dir); "
+        "then run again to resume",
+    )
 
 
 def state_directory_for(

@@ -4,6 +4,10 @@
 #   kwok                                                              (sigs.k8s.io/kwok)
 #   talosctl                                                          (github.com/siderolabs/talos)
 #   talosctl-vX.Y.Z, one per supported Talos minor (TALOSCTL_VERSIONS), for the version tests
+#   argocd                                                            (github.com/argoproj/argo-cd/v3)
+#   argocd-helm, argocd-kustomize: the helm and kustomize that ArgoCD's repo server runs
+#   argocd-git-verify-wrapper.sh: the release's script its repo server runs on every commit
+#   cilium-crds-vX.Y.Z: Cilium's CRDs of each CILIUM_CRD_VERSIONS release (files, not a build)
 # Versions come from tests/harness/versions.env only. A binary that already exists for the
 # pinned versions is reused, so only the first run is slow.
 #
@@ -23,7 +27,11 @@ pinned="k8s-${KUBERNETES_VERSION}_kwok-${KWOK_VERSION}_talos-${TALOS_VERSION}"
 harness_dir="$cache_root/$pinned"
 bin_dir="$harness_dir/bin"
 
-all_components=(kube-apiserver kube-controller-manager kube-scheduler kubectl kwok talosctl)
+all_components=(kube-apiserver kube-controller-manager kube-scheduler kubectl kwok talosctl
+  argocd argocd-helm argocd-kustomize argocd-git-verify-wrapper.sh)
+for cilium_version in $CILIUM_CRD_VERSIONS; do
+  all_components+=("cilium-crds-$cilium_version")
+done
 # One talosctl per supported Talos minor, named with its full version so a patch bump builds
 # a new binary instead of reusing a stale one.
 for talosctl_version in $TALOSCTL_VERSIONS; do
@@ -62,6 +70,7 @@ module_of() {
     kwok) echo kwok ;;
     talosctl) echo talos ;;
     talosctl-*) echo "talos-${1#talosctl-}" ;;
+    argocd) echo argocd ;;
   esac
 }
 package_of() {
@@ -69,6 +78,7 @@ package_of() {
     kube-apiserver|kube-controller-manager|kube-scheduler|kubectl) echo "k8s.io/kubernetes/cmd/$1" ;;
     kwok) echo "sigs.k8s.io/kwok/cmd/kwok" ;;
     talosctl|talosctl-*) echo "github.com/siderolabs/talos/cmd/talosctl" ;;
+    argocd) echo "github.com/argoproj/argo-cd/v3/cmd" ;;
   esac
 }
 # Version stamps, build tags and stripping as the upstream release builds set them.
@@ -84,6 +94,7 @@ set_build_flags() {
         -X k8s.io/client-go/pkg/version.gitVersion=$KUBERNETES_VERSION") ;;
     kwok) build_flags=("-ldflags=-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION#v}") ;;
     talos|talos-*) build_flags=(-tags=grpcnotrace "-ldflags=-s -w") ;;
+    argocd) build_flags=("-ldflags=-s -w -X github.com/argoproj/argo-cd/v3/common.version=${ARGOCD_VERSION#v}") ;;
   esac
   # The flag values above are spread over lines for reading; go wants them on one.
   build_flags=("${build_flags[@]//$'\n'/ }")
@@ -99,6 +110,7 @@ prepare_module() {
     kwok) write_kwok_module "$dir" "$KWOK_VERSION" ;;
     talos) write_talos_module "$dir" "$TALOS_VERSION" ;;
     talos-*) write_talos_module "$dir" "${module#talos-}" ;;
+    argocd) write_argocd_module "$dir" "$ARGOCD_VERSION" ;;
   esac
   prepared_modules+="$module "
 }
@@ -125,9 +137,50 @@ build_component() {
   echo "build-harness: built $component in ${elapsed}s"
 }
 
+# Modules without replace lines of their own install straight from the module proxy.
+install_component() {
+  local component="$1" package="$2" version="$3" ldflags="$4" binary="$5" log="$harness_dir/logs/$1.log" started=$SECONDS
+  local staging="$bin_dir/.$component.gobin"
+  echo "build-harness: building $component from $package@$version (log: $log)"
+  rm -rf "$staging"
+  if ! GOBIN="$staging" nice -n 10 go install -trimpath -ldflags "-s -w $ldflags" "$package@$version" >"$log" 2>&1; then
+    echo "build-harness: FAILED to build $component after $((SECONDS - started))s; last lines of $log:" >&2
+    tail -n 40 "$log" >&2
+    rm -rf "$staging"
+    return 1
+  fi
+  if ! mv "$staging/$binary" "$bin_dir/$component"; then
+    echo "build-harness: FAILED: go install made no $binary for $component" >&2
+    rm -rf "$staging"
+    return 1
+  fi
+  rm -rf "$staging"
+  echo "build-harness: built $component in $((SECONDS - started))s"
+}
+
 total_started=$SECONDS
 failed=()
 for component in "${requested[@]}"; do
+  case "$component" in
+    argocd-git-verify-wrapper.sh)
+      if [[ ! -x "$bin_dir/$component" ]]; then
+        argocd_dir="$(GOTOOLCHAIN="$ARGOCD_GOTOOLCHAIN" go mod download -json "github.com/argoproj/argo-cd/v3@$ARGOCD_VERSION" \
+          | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$/\1/p')"
+        install -m 0755 "$argocd_dir/hack/git-verify-wrapper.sh" "$bin_dir/$component" || failed+=("$component")
+      fi
+      continue ;;
+    cilium-crds-*)
+      crd_dir="$harness_dir/cilium-crds/${component#cilium-crds-}"
+      if [[ -d "$crd_dir" ]]; then
+        echo "build-harness: $component already there, reusing it"
+      elif copy_cilium_crds "$crd_dir" "${component#cilium-crds-}" >>"$harness_dir/logs/modules.log" 2>&1; then
+        echo "build-harness: copied $component into $crd_dir"
+      else
+        echo "build-harness: FAILED to copy $component; see $harness_dir/logs/modules.log" >&2
+        failed+=("$component")
+      fi
+      continue ;;
+  esac
   if [[ -x "$bin_dir/$component" ]]; then
     echo "build-harness: $component already built for $pinned, reusing it"
     continue
@@ -138,6 +191,22 @@ for component in "${requested[@]}"; do
     echo "build-harness: $component is the default talosctl, linked"
     continue
   fi
+  # ArgoCD's go.mod (and those of the kustomize and helm it ships) ask for a newer Go than the
+  # machine's: the go command fetches that toolchain from the module proxy, for these builds only.
+  case "$component" in
+    argocd|argocd-*) export GOTOOLCHAIN="$ARGOCD_GOTOOLCHAIN" ;;
+    *) unset GOTOOLCHAIN ;;
+  esac
+  case "$component" in
+    argocd-helm)
+      install_component "$component" helm.sh/helm/v4/cmd/helm "$ARGOCD_HELM_VERSION" \
+        "-X helm.sh/helm/v4/internal/version.version=$ARGOCD_HELM_VERSION" helm || failed+=("$component")
+      continue ;;
+    argocd-kustomize)
+      install_component "$component" sigs.k8s.io/kustomize/kustomize/v5 "$ARGOCD_KUSTOMIZE_VERSION" "" kustomize \
+        || failed+=("$component")
+      continue ;;
+  esac
   # The generated module is shared by the Kubernetes binaries; prepare it once per run.
   prepare_module "$(module_of "$component")" >>"$harness_dir/logs/modules.log" 2>&1 || {
     echo "build-harness: FAILED to prepare the Go module for $component; see $harness_dir/logs/modules.log" >&2

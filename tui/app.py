@@ -40,6 +40,7 @@ class PlatformApp(App[str]):
         clock: Clock | None = None,
         simulation_note: str = "",
         theme: str = DARK,
+        rehearsal: bool = False,
     ):
         super().__init__()
         if mode not in ("dashboard", "install"):
@@ -51,6 +52,8 @@ class PlatformApp(App[str]):
         self.progress = progress
         self.engine_clock = clock
         self.simulation_note = simulation_note
+        self.rehearsal = rehearsal
+        """A dress rehearsal (`talos-platform rehearse`): real components on this machine only."""
         self.theme = theme
         self.slot = SnapshotSlot(lambda: self.post_message(SnapshotPublished()))
         self.batcher = EventBatcher(lambda: self.post_message(InstallEventsArrived()))
@@ -103,11 +106,14 @@ class PlatformApp(App[str]):
 
     @property
     def simulated_drivers(self) -> bool:
-        """True as soon as the app is given simulated drivers, before any data arrives."""
-        return self.feed is not None and self.feed.simulated
+        """True as soon as the app is given simulated drivers (or runs a rehearsal), before any
+        data arrives: the banner says what is not real."""
+        return self.rehearsal or (self.feed is not None and self.feed.simulated)
 
     def simulation_label(self) -> str:
         note = f" — {self.simulation_note}" if self.simulation_note else ""
+        if self.rehearsal:
+            return f"⚠ REHEARSAL: a local control plane and the real ArgoCD on this machine; no Talos machine is touched{note}"
         return f"⚠ SIMULATED PLATFORM: nothing real is contacted{note}"
 
     # --- install --------------------------------------------------------------------------------
@@ -199,6 +205,7 @@ def create_app(
     simulation_note: str = "",
     theme: str = DARK,
     min_interval: float = 0.2,
+    rehearsal: bool = False,
 ) -> PlatformApp:
     """`drivers` makes the app observe a cluster (real or simulated) on the engine thread;
     `snapshot` shows a fixed snapshot (tests, screenshots); `session_factory` (install mode)
@@ -207,5 +214,5 @@ def create_app(
     feed = LiveFeed(drivers, clock, talos_targets=talos_targets, min_interval=min_interval) if drivers is not None else None
     return PlatformApp(
         mode=mode, feed=feed, snapshot=snapshot, session_factory=session_factory, progress=progress, clock=clock,
-        simulation_note=simulation_note, theme=theme,
+        simulation_note=simulation_note, theme=theme, rehearsal=rehearsal,
     )

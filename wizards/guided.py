@@ -6,6 +6,7 @@ Exit codes: 0 done, 130 cancelled (Ctrl-C or "Cancel"; nothing written).
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -128,6 +129,23 @@ def install_command(written: WrittenFiles, options: GuidedOptions) -> str:
 HandOver = Callable[[WrittenFiles, Answers, GuidedOptions, Console], int]
 
 
+def _hold(held: contextlib.ExitStack, state: StateDirectory) -> None:
+    """Take the state directory's lock into `held`; a directory that cannot be made is the
+    wizard's usual "nothing was written" error."""
+    from talos_platform.engine.state import StateDirectoryBusy
+
+    try:
+        held.enter_context(state.lock())
+    except StateDirectoryBusy:
+        raise
+    except UserError as error:  # a file where the folder should be, no permission
+        raise UserError(
+            f"could not write the files ({error.message}); nothing was written",
+            where=error.where,
+            hint="check that the folder exists and is writable, then run the wizard again",
+        ) from None
+
+
 def run_guided(options: GuidedOptions, console: Console, hand_over: HandOver | None = None) -> int:
     """The wizard, then the files, then `hand_over` (show the plan, confirm, install)."""
     console.print("[bold]talos-platform[/] guided install")
@@ -148,8 +166,12 @@ def run_guided(options: GuidedOptions, console: Console, hand_over: HandOver | N
                 break
             review(answers, console)
         config = answers.to_config()
-        secrets_path = state_for(answers, options).secrets_file
-        written = write_files(config, secrets_of(answers), save_as, secrets_path)
+        state = state_for(answers, options)
+        secrets = secrets_of(answers)
+        with contextlib.ExitStack() as held:
+            if secrets.given():  # the secrets file goes into the state directory: not while an install holds it
+                _hold(held, state)
+            written = write_files(config, secrets, save_as, state.secrets_file)
     except (KeyboardInterrupt, Cancelled):
         console.print(CANCELLED_MESSAGE)
         return INTERRUPTED

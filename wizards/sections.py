@@ -13,6 +13,8 @@ from typing import Any, Callable
 from questionary import Choice
 from rich.console import Console
 
+from pydantic import ValidationError
+
 from talos_platform.engine.config.models import (
     ArgoCD,
     CertManager,
@@ -22,10 +24,12 @@ from talos_platform.engine.config.models import (
     ExternalDns,
     GatewayApi,
     Monitoring,
+    PlatformConfig,
     Role,
     Vault,
     VaultSecretsOperator,
 )
+from talos_platform.engine.config.platform_checks import suggested_pool
 from talos_platform.engine.config.versions import (
     VersionError,
     kubernetes_supported_by,
@@ -384,7 +388,34 @@ def network_questions(answers: Answers) -> list[Question]:
             instruction="(comma-separated, may be empty)",
         )
     )
+    asked.append(
+        text_field(
+            "cluster.network.loadBalancerPool",
+            "Load-balancer addresses for Gateways",
+            default=_pool_default,
+            parse=optional,
+            instruction=_pool_instruction(answers),
+        )
+    )
     return asked
+
+
+def _pool_default(answers: Answers) -> str:
+    """The current answer, else free addresses at the top of the node subnet (checked: no node,
+    not the VIP), which the user may take with Enter."""
+    current = answers.get("cluster.network.loadBalancerPool")
+    if current:
+        return str(current)
+    try:
+        config = PlatformConfig.model_validate(answers.document)
+    except ValidationError:
+        return ""
+    return suggested_pool(config) or ""
+
+
+def _pool_instruction(answers: Answers) -> str:
+    where = "the docker network" if answers.platform == "docker" else "the node subnet, outside your DHCP range"
+    return f"(a CIDR or start-end inside {where}; empty for none)"
 
 
 def _ask_flag(flag: str, message: str) -> Callable[[Answers, Console], Any]:
@@ -481,7 +512,60 @@ def components_questions(answers: Answers) -> list[Question]:
                     text_field(version_path, f"{label}: version", parse=required("a version"),
                                instruction=f"(default {model_default})")
                 )
+    asked.append(Question("storage", _ask_storage))
+    if _storage_kind(answers) == STORAGE_OWN:
+        asked.append(text_field("storage.storageClass", "StorageClass name", parse=required("a StorageClass name"),
+                                instruction="(as `kubectl get storageclass` shows it)"))
     return asked
+
+
+# --- storage ---------------------------------------------------------------------------------
+
+STORAGE_LOCAL_PATH, STORAGE_OWN, STORAGE_NONE = "local-path", "own", "none"
+STORAGE_CHOICES = [
+    (STORAGE_LOCAL_PATH, "local-path provisioner: a folder per volume on the pod's node (installed)"),
+    (STORAGE_OWN, "a StorageClass of my own (Longhorn, Rook-Ceph, ...)"),
+    (STORAGE_NONE, "none (Vault and monitoring need volumes)"),
+]
+
+
+def _storage_kind(answers: Answers) -> str:
+    kind = answers.flags.get("storageKind")
+    if kind:
+        return str(kind)
+    if answers.get("storage.storageClass"):
+        return STORAGE_OWN
+    return STORAGE_LOCAL_PATH if answers.get("storage.localPath.enabled") is not False else STORAGE_NONE
+
+
+def _ask_storage(answers: Answers, console: Console) -> Any:
+    choices = [Choice(label, value=value) for value, label in STORAGE_CHOICES]
+    while True:
+        kind = prompts.ask_select("Storage for persistent volumes", choices, default=_storage_kind(answers),
+                                  instruction="(Talos ships no storage provisioner)")
+        if kind is BACK:
+            return BACK
+        candidate = Answers(answers.with_value("storage", _storage_for(kind, answers)), answers.secrets)
+        # "own" is complete only with the class name, asked next.
+        refused = [] if kind == STORAGE_OWN else checks.errors(
+            [p for p in checks.all_problems(candidate.document, checks.secrets_of(answers)) if checks.concerns(p.path, "storage")]
+        )
+        if not refused:
+            answers.document = candidate.document
+            answers.flags["storageKind"] = kind
+            return DONE
+        show_errors(console, refused)
+
+
+def _storage_for(kind: str, answers: Answers) -> dict[str, Any]:
+    storage = dict(answers.get("storage") or {})
+    local_path = dict(storage.get("localPath") or {})
+    local_path["enabled"] = kind == STORAGE_LOCAL_PATH
+    storage["localPath"] = local_path
+    storage["storageClass"] = (answers.get("storage.storageClass") or "") if kind == STORAGE_OWN else None
+    if kind == STORAGE_OWN and not storage["storageClass"]:
+        storage.pop("storageClass")  # asked next
+    return storage
 
 
 SECTIONS: list[Section] = [

@@ -78,6 +78,14 @@ def _secrets_table(answers: Answers) -> Table:
     return table
 
 
+def _storage_text(answers: Answers) -> str:
+    if answers.get("storage.storageClass"):
+        return f"StorageClass {answers.get('storage.storageClass')} (yours)"
+    if answers.get("storage.localPath.enabled") is False:
+        return "none"
+    return f"local-path provisioner {answers.get('storage.localPath.version') or ''}".strip()
+
+
 def summary(answers: Answers) -> Group:
     document = answers.document
     cluster = document.get("cluster", {})
@@ -97,6 +105,8 @@ def summary(answers: Answers) -> Group:
                 ("extra API names", cluster.get("extraApiSans")),
                 ("system extensions", (cluster.get("schematic") or {}).get("systemExtensions")),
                 ("kernel arguments", " ".join((cluster.get("schematic") or {}).get("extraKernelArgs") or [])),
+                ("load-balancer addresses", network.get("loadBalancerPool")),
+                ("storage", _storage_text(answers)),
             ],
         ),
         Text(""),

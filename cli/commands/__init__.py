@@ -7,6 +7,7 @@ Modules import heavy dependencies inside their handlers so `--help` stays fast.
 # Order here is the order in `--help`.
 COMMAND_MODULES = [
     "install",
+    "rehearse",
     "plan",
     "render",
     "validate",

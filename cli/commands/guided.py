@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from talos_platform.engine.errors import UserError
-from talos_platform.commands.install import DEFAULT_SPEED
+from talos_platform.commands.install import DEFAULT_SPEED, speed
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -29,6 +29,7 @@ HEADLESS_HINT = "run headless with `talos-platform install --yes --config FILE` 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+
     parser.add_argument("--config", metavar="FILE", help="start the wizard from this existing config file (saved back to it)")
     parser.add_argument("--state-dir", metavar="DIR", help="the cluster's state directory (default: per user, per cluster)")
     parser.add_argument(
@@ -37,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scenario", default="default", help="simulation scenario (with --simulate)")
     parser.add_argument(
         "--speed",
-        type=float,
+        type=speed,
         default=DEFAULT_SPEED,
         help=f"simulated seconds per real second (with --simulate; default {DEFAULT_SPEED:g})",
     )
@@ -90,11 +91,8 @@ def run(args: argparse.Namespace) -> int:
 def hand_over(written: "WrittenFiles", answers: "Answers", options: "GuidedOptions", console: "Console") -> int:
     """Files are written: build the install exactly as `install` would, show its plan, ask,
     then run it (in the TUI when there is one, else with the headless progress)."""
-    from talos_platform import exit_codes
     from talos_platform.commands.install import prepare
-    from talos_platform.engine.session import InstallSession
     from talos_platform.wizards.guided import install_command
-    from talos_platform.wizards.plan_view import confirm_install, show_plan
 
     later = f"Install later with:\n  {install_command(written, options)}"
     source = argparse.Namespace(
@@ -107,6 +105,19 @@ def hand_over(written: "WrittenFiles", answers: "Answers", options: "GuidedOptio
         speed=options.speed,
     )
     target = prepare(source)
+    try:
+        return _confirm_and_install(target, later, written, options, console)
+    finally:
+        target.release()
+
+
+def _confirm_and_install(
+    target: "Target", later: str, written: "WrittenFiles", options: "GuidedOptions", console: "Console"
+) -> int:
+    from talos_platform import exit_codes
+    from talos_platform.engine.session import InstallSession
+    from talos_platform.wizards.guided import install_command
+    from talos_platform.wizards.plan_view import confirm_install, show_plan
 
     def new_session() -> InstallSession:
         return InstallSession(target.config, target.secrets, target.state, target.drivers, target.clock)

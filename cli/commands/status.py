@@ -1,8 +1,9 @@
 """`talos-platform status`: the install's state, read from the run journals.
 
 Shows the latest run (its outcome, each step's state, failures with their hints) and which
-steps earlier runs completed. Contacts nothing. Exit 0 when the latest run succeeded, 1 when it
-failed, was interrupted or killed, 2 when there is no run to show.
+steps earlier runs completed. Contacts nothing. A run whose install still holds the state
+directory is shown as `running`. Exit 0 when the latest run succeeded, 1 when it failed, was
+interrupted or killed or is still running, 2 when there is no run to show.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from talos_platform import exit_codes
     from talos_platform.engine.errors import UserError
-    from talos_platform.engine.run.journal import list_runs
+    from talos_platform.engine.run.journal import list_runs, read_run
     from talos_platform.engine.state import state_directory_for
 
     if args.live:
@@ -62,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
         if not matching:
             raise UserError(f"no run {args.run!r} in {state.runs}", hint=f"runs: {', '.join(r.run_id for r in runs)}")
         chosen = matching[0]
+    if chosen is runs[-1] and chosen.finished is None and state.busy():
+        chosen = runs[-1] = read_run(chosen.path.parent, live=True)  # the install holding the lock
 
     done_before = set()
     for earlier in runs[: runs.index(chosen)]:
@@ -122,6 +125,8 @@ def _as_text(run, root, total: int, done_before: set[str]) -> str:
         lines.append(f"  {state:<10} {step.step_id}{detail}")
         if step.hint and step.state in ("failed", "interrupted"):
             lines.append(f"             hint: {step.hint}")
-    if run.outcome != "succeeded":
+    if run.outcome == "running":
+        lines += ["", "the install is still running (it holds the state directory); run status again to follow it"]
+    elif run.outcome != "succeeded":
         lines += ["", "run `talos-platform install` again to resume: finished steps are re-checked and skipped"]
     return "\n".join(lines) + "\n"

@@ -74,8 +74,23 @@ def format_path(location: Iterable[Any]) -> str:
     return text
 
 
+MAX_CONFIG_BYTES = 1024 * 1024
+"""A config is a few kilobytes; a bigger file is not one (and is refused before it is parsed)."""
+
+
+def _too_large(size: int, source: str) -> ConfigInvalid:
+    return _whole_file(
+        f"file too large: {size} bytes, and a config file may be at most {MAX_CONFIG_BYTES} bytes (1 MiB)",
+        "give the platform config (a few kilobytes of YAML); start from examples/metal-3cp-3w.yaml",
+        source,
+    )
+
+
 def parse_config(text: str, source: str = "config") -> PlatformConfig:
     """Parse YAML text into a PlatformConfig, checking only its shape (see `read_config`)."""
+    size = len(text.encode("utf-8", errors="replace"))
+    if size > MAX_CONFIG_BYTES:
+        raise _too_large(size, source)
     try:
         data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as error:
@@ -87,6 +102,12 @@ def parse_config(text: str, source: str = "config") -> PlatformConfig:
     try:
         problems = _header_problems(data) + _secret_key_problems(data)
     except _BadStructure as bad:
+        if bad.too_many and "*" not in text:  # no alias anywhere: simply far too many values
+            raise _whole_file(
+                f"the file holds more than {_MAX_VALUES} values; a config holds a few hundred",
+                "give the platform config; start from examples/metal-3cp-3w.yaml",
+                source,
+            ) from None
         raise _whole_file(str(bad), "write the values out instead of using YAML anchors there", source) from None
     try:
         config = PlatformConfig.model_validate(data)
@@ -103,6 +124,9 @@ def read_config(path: Path | str) -> PlatformConfig:
     """Read a config file checking its shape only; raises ConfigInvalid (never a traceback)."""
     source = str(path)
     try:
+        size = Path(path).stat().st_size
+        if size > MAX_CONFIG_BYTES and Path(path).is_file():
+            raise _too_large(size, source)
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise _whole_file("file not found", "check the path, or run `talos-platform` to create a config", source) from None
@@ -131,9 +155,9 @@ def load_config(path: Path | str, secrets: Any = None) -> PlatformConfig:
 
 def dump_config(config: PlatformConfig) -> str:
     """camelCase YAML in field order: unset optional values, empty lists and the sections left
-    empty by them (an unused `schematic`) are left out."""
+    empty by them (an unused `schematic`, `mirrors` with none set) are left out."""
     data = config.model_dump(mode="json", by_alias=True, exclude_none=True)
-    _drop_empty_lists(data)
+    _drop_empty(data)
     return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True)
 
 
@@ -145,11 +169,11 @@ def write_config(path: Path | str, config: PlatformConfig, *, header: str = "") 
     atomic_write(path, text.encode("utf-8"), mode=0o644)
 
 
-def _drop_empty_lists(data: dict[str, Any]) -> None:
+def _drop_empty(data: dict[str, Any]) -> None:
     for key in list(data):
         value = data[key]
         if isinstance(value, dict):
-            _drop_empty_lists(value)
+            _drop_empty(value)
             if not value:
                 del data[key]
         elif value == [] and key != "nodes":
@@ -191,7 +215,9 @@ _MAX_VALUES = 100_000
 
 
 class _BadStructure(Exception):
-    pass
+    def __init__(self, message: str, *, too_many: bool = False):
+        super().__init__(message)
+        self.too_many = too_many
 
 
 def _walk(data: Any) -> Iterator[tuple[tuple[Any, ...], Any, Any]]:
@@ -206,7 +232,7 @@ def _walk(data: Any) -> Iterator[tuple[tuple[Any, ...], Any, Any]]:
         location, value, ancestors = pending.pop()
         visited += 1
         if visited > _MAX_VALUES:
-            raise _BadStructure("the file expands to far more values than a config has (nested YAML aliases)")
+            raise _BadStructure("the file expands to far more values than a config has (nested YAML aliases)", too_many=True)
         if not isinstance(value, (dict, list)):
             continue
         if id(value) in ancestors:

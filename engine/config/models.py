@@ -77,6 +77,13 @@ class ClusterNetwork(ConfigModel):
     """Default gateway (router) of the node subnet, e.g. `10.0.0.1`: the default route of every
     metal node with a static address (a node that names its `link`). Required then."""
 
+    load_balancer_pool: str | None = None
+    """Addresses Cilium hands out to LoadBalancer Services (a Gateway gets one), as a CIDR
+    (`192.168.10.240/28`) or a range (`192.168.10.240-192.168.10.250`), announced on the LAN
+    with L2 announcements. Must lie inside the node subnet (on docker: the docker network, e.g.
+    `10.5.0.0/24`) and hold no node IP, not the VIP and not the gateway; keep it out of your
+    DHCP range. Required when the render contains a Gateway (cert-manager's HTTP-01 solver)."""
+
 
 class Schematic(ConfigModel):
     system_extensions: list[str] = Field(default_factory=list)
@@ -231,6 +238,38 @@ class Components(ConfigModel):
     """Layer 3: Cloudflare Tunnel (cloudflared) exposing services without open ports."""
 
 
+class Mirrors(ConfigModel):
+    charts: str | None = None
+    """A Helm chart repository (`http(s)://` URL) serving every chart the platform uses under the
+    upstream names and versions: the bootstrap and ArgoCD pull each chart from it instead of its
+    upstream repository. For air-gapped clusters (Harbor, ChartMuseum, a plain web server with an
+    `index.yaml`) and the dress rehearsal."""
+
+    gateway_api: str | None = None
+    """Base URL of a mirror of the Gateway API release files: `<url>/<version>/standard-install.yaml`
+    replaces the download from the Gateway API releases, for the bootstrap and for ArgoCD."""
+
+
+class LocalPathProvisioner(ConfigModel):
+    enabled: bool = True
+    """Install the local-path provisioner (rancher/local-path-provisioner) with its StorageClass
+    `local-path`, the cluster default, when `storage.storageClass` is not set."""
+
+    version: str = "v0.0.32"
+    """local-path-provisioner image tag."""
+
+
+class Storage(ConfigModel):
+    storage_class: str | None = None
+    """StorageClass the platform's volumes use (Vault, Prometheus, Alertmanager, Grafana). Unset:
+    the local-path provisioner (`storage.localPath`) is installed and its class `local-path` is
+    used. Set: a class you installed yourself (e.g. Longhorn or Rook-Ceph); nothing is installed."""
+
+    local_path: LocalPathProvisioner = Field(default_factory=LocalPathProvisioner)
+    """The default provisioner: a directory per volume under `/var/mnt/local-path-provisioner` on
+    the node that runs the pod (not replicated; a node's loss loses its volumes)."""
+
+
 class PlatformConfig(ConfigModel):
     """A talos-platform config file."""
 
@@ -254,6 +293,12 @@ class PlatformConfig(ConfigModel):
 
     components: Components = Field(default_factory=Components)
     """Platform components of layers 1-4, each with an on/off switch and a pinned version."""
+
+    mirrors: Mirrors = Field(default_factory=Mirrors)
+    """Where charts and the Gateway API CRDs come from when not from upstream (air-gapped installs)."""
+
+    storage: Storage = Field(default_factory=Storage)
+    """Where persistent volumes come from (Talos ships no storage provisioner)."""
 
     # Derived views used everywhere; kept here so every module computes them the same way.
 

@@ -24,6 +24,7 @@ import yaml
 from talos_platform.engine.config.models import PlatformConfig
 from talos_platform.engine.errors import UserError
 from talos_platform.engine.files import atomic_write
+from talos_platform.engine.secret_files import shown_key
 
 # camelCase file key -> attribute name
 SECRET_KEYS: dict[str, str] = {
@@ -148,9 +149,13 @@ def _read_secrets_file(path: Path) -> dict[str, str]:
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:
         # Never echo the YAML error's snippet: it would show secret values.
-        mark = getattr(error, "problem_mark", None)
-        at = f" at line {mark.line + 1}" if mark is not None else ""
-        raise UserError(f"the secrets file is not valid YAML{at}", where=where, hint=_LINES_HINT) from None
+        mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise UserError(
+            f"the secrets file {path} is not valid YAML{at}",
+            where=where,
+            hint=_LINES_HINT + ", or restore the file from your backup",
+        ) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -158,7 +163,8 @@ def _read_secrets_file(path: Path) -> dict[str, str]:
     values: dict[str, str] = {}
     for key, value in data.items():
         if key not in SECRET_KEYS:
-            raise UserError(f"unknown secret {key!r}", where=where, hint=f"known secrets: {', '.join(SECRET_KEYS)}")
+            # A value pasted where its name belongs is a secret: never shown whole.
+            raise UserError(f"unknown secret {shown_key(key)}", where=where, hint=f"known secrets: {', '.join(SECRET_KEYS)}")
         if value is None:
             continue
         if not isinstance(value, str):

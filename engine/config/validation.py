@@ -31,7 +31,7 @@ import urllib.parse
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, Literal
 
-from talos_platform.engine.config import versions
+from talos_platform.engine.config import platform_checks, versions
 from talos_platform.engine.config.machine_rules import check_machines
 from talos_platform.engine.config.models import Platform, PlatformConfig, Role
 
@@ -131,12 +131,38 @@ def git_url_problem(url: str) -> str | None:
         return "is not a valid URL"
     if parsed.password is not None or (parsed.scheme in ("http", "https") and parsed.username):
         return GIT_CREDENTIALS_PROBLEM
-    if parsed.scheme == "http":
+    if parsed.scheme == "http" and not _is_loopback(hostname or ""):
+        # On this machine's loopback nothing crosses a network (a local Git server, the rehearsal).
         return "uses plain http, which sends credentials and content unprotected"
-    if parsed.scheme not in ("https", "ssh") or not hostname:
+    if parsed.scheme not in ("http", "https", "ssh") or not hostname:
         return "is not an https://, ssh:// or git@host:path URL"
     if parsed.path.strip("/") == "":
         return "names no repository path"
+    return None
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def mirror_url_problem(url: str) -> str | None:
+    """Why `url` is not usable as a mirror's base URL (http or https, a host, no credentials)."""
+    try:
+        parsed = urllib.parse.urlsplit(url)
+        hostname = parsed.hostname
+    except ValueError:
+        return "is not a valid URL"
+    if parsed.scheme not in ("http", "https") or not hostname:
+        return "is not an http:// or https:// URL"
+    if parsed.username or parsed.password:
+        return "contains credentials, which must never be in the config"
+    if parsed.query or parsed.fragment:
+        return "has a query or fragment; give the repository's base URL"
     return None
 
 
@@ -185,7 +211,10 @@ def validate(config: PlatformConfig, secrets: "Secrets | None" = None) -> list[P
     check_machines(config, interfaces, found)
     _check_domain(config, found)
     _check_gitops(config, found)
+    _check_mirrors(config, found)
     _check_components(config, found)
+    platform_checks.check_storage(config, found)
+    platform_checks.check_load_balancer_pool(config, found)
     if secrets is not None:
         _check_secrets(config, secrets, found)
     return found.problems
@@ -620,6 +649,21 @@ def _component_paths(config: PlatformConfig) -> list[tuple[str, object]]:
         if name == "vault":
             found.append((f"components.{alias}.secretsOperator", component.secrets_operator))
     return found
+
+
+def _check_mirrors(config: PlatformConfig, found: _Collector) -> None:
+    mirrors = config.mirrors
+    for path, url, example in (
+        ("mirrors.charts", mirrors.charts, "https://charts.example.com/platform/"),
+        ("mirrors.gatewayApi", mirrors.gateway_api, "https://mirror.example.com/gateway-api"),
+    ):
+        if url is None:
+            continue
+        problem = mirror_url_problem(url)
+        if problem:
+            found.error(path, f"the mirror URL {problem}", f"give its base URL, e.g. {example}, or leave it out")
+    if mirrors.gateway_api and not config.components.gateway_api.enabled:
+        found.warning("mirrors.gatewayApi", "the Gateway API is switched off, so this mirror is not used", "remove it")
 
 
 def _check_components(config: PlatformConfig, found: _Collector) -> None:

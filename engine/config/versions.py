@@ -75,6 +75,13 @@ class TalosFeatures:
         return self.version >= (1, 14)
 
     @property
+    def directory_user_volumes(self) -> bool:
+        """A `UserVolumeConfig` can be a directory on the EPHEMERAL partition (`volumeType:
+        directory`, 1.12+), mounted at `/var/mnt/<name>` and seen by the kubelet; before, user
+        volumes were partitions of a spare disk, and a hostPath folder needed a kubelet extra mount."""
+        return self.version >= (1, 12)
+
+    @property
     def contract(self) -> str:
         """The value for `talosctl gen config --talos-version`."""
         return f"v{self.version[0]}.{self.version[1]}"

@@ -137,6 +137,11 @@ class KubernetesDriver:
                     raise TransientError(
                         f"no kubeconfig at {self.kubeconfig} yet", hint="Layer 0 fetches it; run the install from layer 0"
                     )
+                from talos_platform.engine.secret_files import read_yaml_secret
+
+                # Parsed here first: the client library's YAML errors quote the file (its keys).
+                read_yaml_secret(self.kubeconfig, "the kubeconfig",
+                                 recovery="or delete it: the next install fetches it again (step L0.kubeconfig)")  # fmt: skip
                 client = kube_config.new_client_from_config(config_file=str(self.kubeconfig))
                 ensure_allowed(client.configuration.host, "Kubernetes API server")
                 self._client = client

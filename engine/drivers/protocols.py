@@ -271,6 +271,12 @@ class Vault(Protocol):
         nothing is. Only digests leave the driver, so a check can compare without a value."""
         ...
 
+    async def wipe_storage(self) -> None:
+        """Delete Vault's data volume claim and its pod, so its StatefulSet starts it again with
+        empty storage: uninitialised. Everything stored in Vault is gone. Only for the recovery
+        of an init whose answer was lost (see layers/platform.py)."""
+        ...
+
 
 def secret_digest(value: str) -> str:
     """The SHA-256 of a secret value, for comparing without holding or showing it."""

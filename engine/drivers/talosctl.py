@@ -344,13 +344,38 @@ def is_already_bootstrapped(stderr: str) -> bool:
     return bool(_ALREADY_BOOTSTRAPPED.search(stderr))
 
 
-def read_talosconfig_endpoints(talosconfig: Path) -> list[str]:
+TALOSCONFIG_RECOVERY = (
+    "or make it again from the secrets bundle: talosctl gen config --with-secrets talos/secrets.yaml "
+    "--output-types talosconfig -o talos/talosconfig CLUSTER https://ENDPOINT:6443 (name and endpoint are not used)"
+)
+
+
+def read_talosconfig(talosconfig: Path, state: Any = None) -> dict[str, Any]:
+    """A talosconfig file (it holds the admin client key): errors name the file, never its text."""
+    from talos_platform.engine.secret_files import damaged, read_yaml_secret
+
+    data = read_yaml_secret(talosconfig, "the talosconfig", state=state, recovery=TALOSCONFIG_RECOVERY)
+    problem = ""
+    if data is None:
+        problem = "it is empty"
+    elif not isinstance(data, dict) or not isinstance(data.get("contexts"), dict):
+        problem = "it is not a talosconfig (no `contexts` mapping)"
+    elif not isinstance(data["contexts"].get(data.get("context")), dict):
+        problem = "its current `context` is not one of its `contexts`"
+    if problem:
+        raise damaged(talosconfig, "the talosconfig", problem, state=state, recovery=TALOSCONFIG_RECOVERY)
+    return data
+
+
+def read_talosconfig_endpoints(talosconfig: Path, state: Any = None) -> list[str]:
     """Endpoints of the current context of a talosconfig file ([] when missing)."""
     try:
-        data = yaml.safe_load(talosconfig.read_text()) or {}
+        data = read_talosconfig(talosconfig, state)
     except FileNotFoundError:
         return []
     context = (data.get("contexts") or {}).get(data.get("context") or "", {}) or {}
+    if not isinstance(context, dict):
+        return []
     return [str(endpoint) for endpoint in context.get("endpoints") or []]
 
 

@@ -126,6 +126,20 @@ class VaultThroughKubernetes:
             return None
         return {**(role.get("data") or {}), "kubernetes_host": (config.get("data") or {}).get("kubernetes_host", "")}
 
+    async def wipe_storage(self) -> None:
+        claim = f"/api/v1/namespaces/{self.namespace}/persistentvolumeclaims/data-{self.pod}"
+        pod = f"/api/v1/namespaces/{self.namespace}/pods/{self.pod}"
+        # The claim first: its protection finalizer holds it until the pod is gone, and the
+        # StatefulSet then recreates the pod with a new, empty claim.
+        for path in (claim, pod):
+            status, data = await asyncio.to_thread(self.kube._request_json, "DELETE", path)
+            if status >= 400 and status != 404:
+                raise PermanentError(
+                    f"could not delete {path.rsplit('/', 2)[-2].rstrip('s')} {path.rsplit('/', 1)[-1]} ({status}): "
+                    f"{(data or {}).get('message', '') if isinstance(data, dict) else data}",
+                    hint="check the kubeconfig's rights in namespace vault",
+                )
+
     async def secret_digests(self, token: str, path: str) -> dict[str, str] | None:
         answer = await self._call("GET", f"/v1/{KV_MOUNT}/data/{path.strip('/')}", token=token, missing_ok=True)
         data = ((answer or {}).get("data") or {}).get("data")

@@ -5,18 +5,22 @@ Vault, the operator, monitoring and the Cloudflare Tunnel to Healthy."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+from datetime import datetime, timezone
 from secrets import token_urlsafe
 from typing import TYPE_CHECKING, Any
 
+from talos_platform.engine.config.platform_checks import installs_local_path
 from talos_platform.engine.drivers.protocols import PODS, secret_digest
-from talos_platform.engine.errors import PermanentError
+from talos_platform.engine.errors import PermanentError, TransientError
 from talos_platform.engine.layers.applications import FollowApplications
 from talos_platform.engine.layers.argo import name_of
 from talos_platform.engine.layers.base import BaseStep, done, todo
 from talos_platform.engine.layers.planned import vault_call, watch_until
 from talos_platform.engine.layers.waiting import Objects, WaitTimedOut, wait_for_objects
 from talos_platform.engine.plan.step import Action
+from talos_platform.engine.render.load_balancer import load_balancer_enabled
 
 if TYPE_CHECKING:
     from talos_platform.engine.plan.context import StepContext
@@ -59,11 +63,24 @@ def _snake(camel: str) -> str:
     return "".join(f"_{c.lower()}" if c.isupper() else c for c in camel)
 
 
+VAULT_INIT_WHAT = "Vault's init material (unseal keys and root token)"
+VAULT_INIT_RECOVERY = "it is the only copy of Vault's unseal keys and root token: without it Vault cannot be unsealed"
+
+
 def read_vault_init(ctx: "StepContext") -> dict[str, Any] | None:
+    """The saved init answer (None: never saved). A damaged file is an error naming the file,
+    never quoting it."""
+    from talos_platform.engine.secret_files import damaged, read_json_secret
+
     path = ctx.state.vault_init
-    if not path.exists():
+    try:
+        material = read_json_secret(path, VAULT_INIT_WHAT, state=ctx.state, recovery=VAULT_INIT_RECOVERY)
+    except FileNotFoundError:
         return None
-    return json.loads(path.read_text())
+    if not isinstance(material, dict) or not isinstance(material.get("unseal_keys", []), list):
+        raise damaged(path, VAULT_INIT_WHAT, "it is not a JSON object with `unseal_keys` and `root_token`",
+                      state=ctx.state, recovery=VAULT_INIT_RECOVERY)  # fmt: skip
+    return material
 
 
 def vault_driver(ctx: "StepContext"):
@@ -114,12 +131,39 @@ class VaultRunning(BaseStep):
         except WaitTimedOut as timed_out:
             raise PermanentError(
                 f"Vault did not start within {self.timeout:g}s: {timed_out.status}",
-                hint="`kubectl -n vault describe pod vault-0` (a PersistentVolumeClaim without a storage class is common)",
+                hint="`kubectl -n vault describe pod vault-0`; Pending on an unbound PersistentVolumeClaim means no "
+                "StorageClass can serve it: check the local-path-storage Application, or the class named in "
+                "storage.storageClass (`kubectl get storageclass`)",
             ) from None
 
 
+REINITIALISE_VAULT = "reinitialise-vault"
+"""The recovery (`install --reinitialise-vault`) that wipes Vault's storage when this install's own
+interrupted run initialised Vault and lost the answer."""
+WIPE_WAIT_SECONDS, WIPE_POLL_SECONDS = 600.0, 5.0
+
+
+def read_vault_init_intent(ctx: "StepContext") -> dict[str, Any] | None:
+    """The record written just before `vault operator init` (None: no init was started, or its
+    answer was saved). A damaged record still counts: the intent was there."""
+    try:
+        text = ctx.state.vault_init_intent.read_text()
+    except FileNotFoundError:
+        return None
+    try:
+        record = json.loads(text)
+    except ValueError:
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
 class VaultInitialise(BaseStep):
-    """`vault operator init` exactly once; the keys are saved before anything else happens."""
+    """`vault operator init` exactly once; the keys are saved before anything else happens.
+
+    The intent is recorded first. A run killed between Vault accepting the init and the answer
+    reaching the disk leaves the intent without the keys; the next run then says that this
+    install lost them, and, while Vault still holds nothing (it has stayed sealed, so nothing
+    was ever written to it), offers to wipe its storage and initialise it again."""
 
     layer = 3
     timeout = 120
@@ -133,16 +177,56 @@ class VaultInitialise(BaseStep):
     async def _check(self, ctx):
         status = await vault_driver(ctx).status()
         held = read_vault_init(ctx)
+        if status.initialized and held:
+            ctx.state.vault_init_intent.unlink(missing_ok=True)  # a run killed right after saving
+            return done(f"Vault is initialised; its keys are in {ctx.state.vault_init}")
         if status.initialized:
-            if held:
-                return done(f"Vault is initialised; its keys are in {ctx.state.vault_init}")
-            raise PermanentError(
-                "Vault is already initialised by someone else: this install holds no unseal keys for it",
-                hint=f"if you have its init output, save it as JSON with `unseal_keys` and `root_token` in "
-                f"{ctx.state.vault_init} (mode 0600) and run again; otherwise delete Vault's data volume "
-                "(this erases everything stored in it) so it can be initialised afresh",
-            )
+            intent = read_vault_init_intent(ctx)
+            if intent is None:
+                from talos_platform.engine.secret_files import restore_hint
+
+                raise PermanentError(
+                    f"Vault is already initialised by someone else, or {ctx.state.vault_init} that held its keys "
+                    "was lost: this install holds no unseal keys for it",
+                    hint=f"if this install initialised it, {restore_hint(ctx.state.vault_init, ctx.state)}; if you "
+                    f"have its init output, save it as JSON with `unseal_keys` and `root_token` in "
+                    f"{ctx.state.vault_init} (mode 0600) and run again; otherwise delete Vault's data volume "
+                    "(this erases everything stored in it) so it can be initialised afresh",
+                )
+            return self._lost_by_us(ctx, intent, status.sealed)
         return todo("Vault is not initialised", *self.planned_actions(ctx))
+
+    def _lost_by_us(self, ctx, intent: dict[str, Any], sealed: bool):
+        when = intent.get("started") or "an earlier run"
+        lost = (
+            f"Vault was initialised by this install's own interrupted run ({when}), which was stopped before "
+            f"it saved the answer: Vault's unseal keys and root token are lost ({ctx.state.vault_init} was never written)"
+        )
+        if not sealed:
+            raise PermanentError(
+                lost + ", yet Vault is unsealed now, so someone holds its keys and may have stored data in it",
+                hint="get the init output from whoever unsealed it and save it as JSON with `unseal_keys` and "
+                f"`root_token` in {ctx.state.vault_init} (mode 0600), then run again; nothing is wiped automatically",
+            )
+        if REINITIALISE_VAULT not in ctx.allowed:
+            raise PermanentError(
+                lost + "; Vault has stayed sealed since, so it holds nothing",
+                hint="the safe recovery wipes Vault's storage (its volume claim data-vault-0 and pod vault-0) and "
+                "initialises it again: run the same install command with --reinitialise-vault (it asks first; "
+                "with --yes it goes ahead)",
+            )
+        return todo(
+            lost + "; Vault has stayed sealed since, so it holds nothing: its storage is wiped and it is initialised again",
+            *self._wipe_actions(), *self.planned_actions(ctx), wipe=True,
+        )
+
+    def _wipe_actions(self) -> tuple[Action, ...]:
+        return (
+            Action(f"delete Vault's volume claim {VAULT_NAMESPACE}/data-{VAULT_POD} and pod {VAULT_NAMESPACE}/{VAULT_POD}",
+                   api_call=f"DELETE /api/v1/namespaces/{VAULT_NAMESPACE}/persistentvolumeclaims/data-{VAULT_POD}, "
+                   f"DELETE /api/v1/namespaces/{VAULT_NAMESPACE}/pods/{VAULT_POD}"),
+            Action("wait until Vault answers again, uninitialised", api_call=vault_call("GET", "/v1/sys/seal-status")),
+        )  # fmt: skip
 
     def planned_actions(self, ctx: "StepContext") -> tuple[Action, ...]:
         return (
@@ -153,9 +237,48 @@ class VaultInitialise(BaseStep):
         )
 
     async def _apply(self, ctx, check):
+        if check.facts.get("wipe"):
+            await self._wipe_and_wait(ctx)
+        started = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        intent = {"started": started, "shares": KEY_SHARES, "threshold": KEY_THRESHOLD}
+        ctx.state.write_file(ctx.state.vault_init_intent, json.dumps(intent, sort_keys=True) + "\n", mode=0o600)
+        # The answer is the only copy of the keys: once Vault is asked, a Ctrl-C must not drop it
+        # before it is on disk (a second Ctrl-C cancels the step; this waits for the answer anyway).
+        task = asyncio.ensure_future(self._initialise_and_save(ctx))
+        interrupted = False
+        while not task.done():
+            try:
+                await asyncio.shield(task)
+            except asyncio.CancelledError:
+                interrupted = True  # keep waiting: the answer must reach the disk first
+        task.result()  # the init's own error, if it failed
+        if interrupted:
+            raise asyncio.CancelledError
+        ctx.output(f"Vault initialised; unseal keys and root token saved to {ctx.state.vault_init}")
+
+    async def _initialise_and_save(self, ctx) -> None:
         material = await vault_driver(ctx).initialize(KEY_SHARES, KEY_THRESHOLD)
         ctx.state.write_secret(ctx.state.vault_init, json.dumps(material, indent=2, sort_keys=True) + "\n")
-        ctx.output(f"Vault initialised; unseal keys and root token saved to {ctx.state.vault_init}")
+        ctx.state.vault_init_intent.unlink(missing_ok=True)
+
+    async def _wipe_and_wait(self, ctx) -> None:
+        vault = vault_driver(ctx)
+        await vault.wipe_storage()
+        ctx.output(f"deleted Vault's volume claim data-{VAULT_POD} and pod {VAULT_POD}; waiting for Vault to start again, uninitialised")
+        deadline = ctx.clock.now() + WIPE_WAIT_SECONDS
+        while True:
+            try:
+                if not (await vault.status()).initialized:
+                    return
+            except TransientError:
+                pass  # the pod is starting again
+            if ctx.clock.now() >= deadline:
+                raise PermanentError(
+                    f"Vault did not come back uninitialised within {WIPE_WAIT_SECONDS:g} s after its storage was wiped",
+                    hint="`kubectl -n vault get pvc,pods` (a volume claim stuck Terminating, or no storage class); "
+                    "then run the install again",
+                )
+            await ctx.clock.sleep(WIPE_POLL_SECONDS)
 
 
 class VaultUnseal(BaseStep):
@@ -402,6 +525,9 @@ def platform_steps_for(config, *, needs: tuple[str, ...]) -> list[BaseStep]:
                   VaultKubernetesAuth(config), VaultSecrets(config)]  # fmt: skip
     after_vault = ("L3.vault-secrets",) if vault_on else needs
     followed = [
+        # The first platform wave: volumes and load-balancer addresses the services rely on.
+        ("local-path-storage", installs_local_path(config), needs),
+        ("load-balancer", load_balancer_enabled(config), needs),
         ("vault", vault_on, after_vault),
         ("vault-secrets-operator", vault_on and components.vault.secrets_operator.enabled, after_vault),
         # Grafana's admin Secret comes from Vault, so monitoring follows Vault's steps then.

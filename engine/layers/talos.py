@@ -233,8 +233,72 @@ def bundle_scratch(path: Path) -> Path:
     return path.with_name(f".{path.name}.new")
 
 
+# What every Talos secrets bundle holds (`talosctl gen secrets`): the cluster's identity, its
+# tokens, and the CAs (the service account has a key only).
+BUNDLE_FIELDS = (
+    ("cluster", "id"), ("cluster", "secret"), ("secrets", "bootstraptoken"), ("trustdinfo", "token"),
+    ("certs", "etcd", "crt"), ("certs", "etcd", "key"), ("certs", "k8s", "crt"), ("certs", "k8s", "key"),
+    ("certs", "k8saggregator", "crt"), ("certs", "k8saggregator", "key"), ("certs", "k8sserviceaccount", "key"),
+    ("certs", "os", "crt"), ("certs", "os", "key"),
+)  # fmt: skip
+BUNDLE_WHAT = "the Talos secrets bundle (the cluster's PKI)"
+
+
+def bundle_problem(data: Any) -> str:
+    """What is wrong with a parsed secrets bundle ("" when it has every expected field)."""
+    if not isinstance(data, dict):
+        return "it is not a YAML mapping"
+    missing = []
+    for path in BUNDLE_FIELDS:
+        value: Any = data
+        for part in path:
+            value = value.get(part) if isinstance(value, dict) else None
+        if not isinstance(value, str) or not value.strip():
+            missing.append(".".join(path))
+    if missing:
+        shown = ", ".join(missing[:4]) + (f" and {len(missing) - 4} more" if len(missing) > 4 else "")
+        return f"it lacks {shown} (cut short, or not a secrets bundle)"
+    return ""
+
+
+def bundle_users(ctx: "StepContext") -> list[str]:
+    """What on this machine shows the bundle was already used: machine configs generated from
+    it, nodes sent one, etcd bootstrapped. Empty: a new bundle may still be generated."""
+    folder: Path = ctx.state.talos_dir
+    users = [f"{folder / name} was generated from it" for name in ("controlplane.yaml", "worker.yaml") if (folder / name).exists()]
+    applied = sorted(p.stem for p in (folder / "applied").glob("*.json")) if (folder / "applied").is_dir() else []
+    if applied:
+        users.append(f"node{'s' if len(applied) > 1 else ''} {', '.join(applied)} took a machine config made from it")
+    if ctx.state.bootstrap_marker.exists():
+        users.append("the cluster was bootstrapped with it")
+    return users
+
+
+def bundle_recovery(ctx: "StepContext", config) -> str:
+    """How to get the bundle back: its backup, else extracted from a control plane's config."""
+    path: Path = ctx.state.talos_secrets
+    backups = ctx.state.backups_of(path)
+    if backups:
+        return f"restore it from its backup: cp -p {backups[-1]} {path}"
+    local = ctx.state.talos_dir / "controlplane.yaml"
+    extract = f"talosctl gen secrets --from-controlplane-config {{}} --output-file {path} && chmod 600 {path}"
+    steps = []
+    if local.exists():
+        steps.append(f"extract it from the control plane config kept here: {extract.format(local)}")
+    first_cp = config.node_ip(config.control_planes[0]) if config.control_planes else "CP"
+    fetched = path.with_name("controlplane-from-node.yaml")
+    steps.append(
+        f"{'or ' if steps else ''}extract it from a running control plane's config: talosctl --talosconfig "
+        f"{ctx.state.talosconfig} --nodes {first_cp} get machineconfig v1alpha1 -o jsonpath='{{.spec}}' > {fetched} "
+        f"(keep only its `version: v1alpha1` document), then {extract.format(fetched)}"
+    )
+    return "; ".join(steps) + ". Never generate a new one: it would match nothing the cluster runs"
+
+
 class SecretsBundle(BaseStep):
-    """The Talos secrets bundle (the cluster's PKI): generated once, never overwritten."""
+    """The Talos secrets bundle (the cluster's PKI): generated once, never overwritten, checked
+    on every run. Once anything used it, a missing or damaged bundle stops the install: a new
+    one would be a new PKI that matches nothing running."""
 
     layer = 0
     timeout = 60
@@ -247,9 +311,31 @@ class SecretsBundle(BaseStep):
 
     async def _check(self, ctx: "StepContext") -> CheckResult:
         path: Path = ctx.state.talos_secrets
-        if path.exists():
-            return done(f"the secrets bundle exists at {path}; it is kept")
+        if path.exists() or path.is_symlink():
+            self._verify(ctx)
+            return done(f"the secrets bundle exists at {path}, and holds the cluster's certificates and keys; it is kept")
+        users = bundle_users(ctx)
+        if users:
+            raise PermanentError(
+                f"{BUNDLE_WHAT} {path} is missing, but this cluster already uses it: {'; '.join(users)}",
+                hint=bundle_recovery(ctx, self.config),
+            )
         return todo("no secrets bundle yet", *self.planned_actions(ctx))
+
+    def _verify(self, ctx: "StepContext") -> None:
+        from talos_platform.engine.secret_files import SecretFileDamaged, read_yaml_secret
+
+        path: Path = ctx.state.talos_secrets
+        try:
+            data = read_yaml_secret(path, BUNDLE_WHAT)
+        except FileNotFoundError:  # a dangling link
+            data, problem = None, "it is a link to a file that does not exist"
+        except SecretFileDamaged as error:
+            raise PermanentError(error.message, hint=bundle_recovery(ctx, self.config)) from None
+        else:
+            problem = bundle_problem(data)
+        if problem:
+            raise PermanentError(f"{BUNDLE_WHAT} {path} is damaged: {problem}", hint=bundle_recovery(ctx, self.config))
 
     def planned_actions(self, ctx: "StepContext") -> tuple[Action, ...]:
         path: Path = ctx.state.talos_secrets
@@ -262,8 +348,8 @@ class SecretsBundle(BaseStep):
 
     async def _apply(self, ctx: "StepContext", check: CheckResult) -> None:
         path: Path = ctx.state.talos_secrets
-        if path.exists():
-            return
+        if path.exists() or bundle_users(ctx):
+            return  # never a second bundle (check would have said why)
         path.parent.mkdir(parents=True, exist_ok=True)
         scratch = bundle_scratch(path)
         scratch.unlink(missing_ok=True)
@@ -343,7 +429,7 @@ class MachineConfigs(BaseStep):
         folder: Path = ctx.state.talos_dir
         outputs = [folder / "controlplane.yaml", folder / "worker.yaml", folder / "talosconfig"]
         marker = folder / self.digest_file
-        if all(p.exists() for p in outputs) and marker.exists() and marker.read_text().strip() == self._digest(patches):
+        if all(p.exists() for p in outputs) and marker.exists() and marker.read_bytes().strip() == self._digest(patches).encode():
             return done("machine configs are up to date with the config and patches", patches=patches)
         return todo("machine configs are missing or the config changed", *self._actions(ctx, patches), patches=patches)
 
@@ -523,7 +609,7 @@ class TalosconfigEndpoints(BaseStep):
 
     async def _check(self, ctx: "StepContext") -> CheckResult:
         endpoints = self._endpoints()
-        current = talosctl.read_talosconfig_endpoints(ctx.state.talosconfig)
+        current = talosctl.read_talosconfig_endpoints(ctx.state.talosconfig, ctx.state)
         if current == endpoints:
             return done(f"talosconfig endpoints are {', '.join(endpoints)}")
         return todo(f"talosconfig endpoints are {current or 'unset'}", *self.planned_actions(ctx))

@@ -12,13 +12,13 @@ import contextlib
 import logging
 from typing import Callable, Iterable
 
-from ..drivers.protocols import APPLICATIONS, NODES, PODS, Drivers, TalosNodeFacts
+from ..drivers.protocols import APPLICATIONS, EVENTS, NODES, PODS, Drivers, TalosNodeFacts
 from ..run.clock import Clock, RealClock
 from .apps import app_view, group_by_wave
 from .backoff import Backoff
 from .flows import FlowBuffer
 from .nodes import KubeNode, TalosTarget, UsageHistory, kube_node, merge_nodes
-from .pods import PodHealth, classify_pod, sort_problems
+from .pods import PodHealth, classify_pod, refusal_problem, sort_problems
 from .snapshot import AppView, ClusterSnapshot, FlowStats, NamespaceHealth, PodProblem
 from .store import ObjectStore
 from .watcher import ResourceWatcher
@@ -51,12 +51,14 @@ class Observer:
         self.nodes: ObjectStore[KubeNode] = ObjectStore(kube_node, self.mark_changed)
         self.pods: ObjectStore[PodHealth] = ObjectStore(classify_pod, self.mark_changed)
         self.apps: ObjectStore[AppView] = ObjectStore(app_view, self.mark_changed)
+        # Pods PodSecurity refuses never exist: their controllers' events are all there is.
+        self.refusals: ObjectStore[PodProblem | None] = ObjectStore(refusal_problem, self.mark_changed)
         self.flows = FlowBuffer(flow_capacity)
         self.facts: dict[str, TalosNodeFacts] = {}
         self.history = UsageHistory()
         self.watchers = [
             ResourceWatcher(drivers.kube, resource, store, self.clock, on_state_change=self.mark_changed)
-            for resource, store in ((NODES, self.nodes), (PODS, self.pods), (APPLICATIONS, self.apps))
+            for resource, store in ((NODES, self.nodes), (PODS, self.pods), (APPLICATIONS, self.apps), (EVENTS, self.refusals))
         ]
         self._derived: dict[str, tuple[object, object]] = {}
         self._facts_version = 0
@@ -163,7 +165,10 @@ class Observer:
     def snapshot(self) -> ClusterSnapshot:
         self._generation += 1
         waves = self._cached("waves", self.apps.version, lambda: group_by_wave(self.apps.values()))
-        pods = self._cached("pods", self.pods.version, lambda: summarise_pods(self.pods.values()))
+        pods = self._cached(
+            "pods", (self.pods.version, self.refusals.version),
+            lambda: summarise_pods(self.pods.values(), self.refusals.values()),
+        )
         nodes = self._cached(
             "nodes", (self.nodes.version, self._facts_version),
             lambda: merge_nodes(self.nodes.values(), self.facts, self.talos_targets, self.history),
@@ -236,9 +241,12 @@ def build_snapshot(
     )
 
 
-def summarise_pods(pods: Iterable[PodHealth]) -> tuple[tuple[PodProblem, ...], tuple[NamespaceHealth, ...]]:
-    """Problems worst first, and healthy/total per namespace."""
-    problems = []
+def summarise_pods(
+    pods: Iterable[PodHealth], refusals: Iterable[PodProblem | None] = ()
+) -> tuple[tuple[PodProblem, ...], tuple[NamespaceHealth, ...]]:
+    """Problems worst first (pods, and workloads whose pods PodSecurity refused), and
+    healthy/total pods per namespace."""
+    problems = [refusal for refusal in refusals if refusal is not None]
     per_namespace: dict[str, list[int]] = {}
     for pod in pods:
         counts = per_namespace.setdefault(pod.namespace, [0, 0])

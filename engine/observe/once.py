@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 from typing import Iterable
 
-from ..drivers.protocols import APPLICATIONS, NODES, PODS, Drivers
+from ..drivers.protocols import APPLICATIONS, EVENTS, NODES, PODS, Drivers
 from ..run.clock import Clock, RealClock
 from .apps import app_view
 from .flows import FlowBuffer
 from .nodes import TalosTarget, UsageHistory, kube_node
-from .observer import build_snapshot, facts_for
-from .pods import classify_pod
+from .observer import build_snapshot, facts_for, summarise_pods
+from .pods import classify_pod, refusal_problem
 from .snapshot import ClusterSnapshot
 
 
@@ -33,12 +33,13 @@ async def snapshot_once(
             result = await asyncio.wait_for(drivers.kube.list(resource), timeout)
             return [transform(item) for item in result.items]
         except Exception as error:  # noqa: BLE001 - reported in the snapshot
-            if resource is not APPLICATIONS:
+            if resource not in (APPLICATIONS, EVENTS):
                 errors.append(f"{resource.plural}: {error or type(error).__name__}")
             return []
 
-    kube_nodes, pods, apps = await asyncio.gather(
-        listed(NODES, kube_node), listed(PODS, classify_pod), listed(APPLICATIONS, app_view)
+    kube_nodes, pods, apps, refusals = await asyncio.gather(
+        listed(NODES, kube_node), listed(PODS, classify_pod), listed(APPLICATIONS, app_view),
+        listed(EVENTS, refusal_problem),
     )
     targets = {t.address: t for t in talos_targets if t.address}
     for node in kube_nodes:
@@ -68,6 +69,7 @@ async def snapshot_once(
         flows=flows,
         recent_flows=recent_flows,
         kube_error="; ".join(errors),
+        pod_summary=summarise_pods(pods, refusals),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,3 +112,22 @@ def _pending_reason(status: dict[str, Any], containers: list[dict[str, Any]]) ->
 
 def sort_problems(problems: list[PodProblem]) -> list[PodProblem]:
     return sorted(problems, key=lambda p: (p.severity, -p.restarts, p.namespace, p.name))
+
+
+_POD_SECURITY = re.compile(r'violates PodSecurity "(?P<level>[a-z]+):[^"]*": (?P<why>.*)$')
+
+
+def refusal_problem(event: dict[str, Any]) -> PodProblem | None:
+    """A controller's FailedCreate event saying PodSecurity refused its pods, as a problem row
+    (the pods never exist, so no pod row could show it); None for any other event."""
+    found = _POD_SECURITY.search(event.get("message", "") or "") if event.get("reason") == "FailedCreate" else None
+    if found is None:
+        return None
+    involved = event.get("involvedObject") or {}
+    namespace = involved.get("namespace", "") or (event.get("metadata") or {}).get("namespace", "")
+    detail = (
+        f"{involved.get('kind', 'controller')} cannot create pods: PodSecurity level \"{found['level']}\" of namespace "
+        f"{namespace} refuses {found['why']}; pods that need the host need the namespace label "
+        "pod-security.kubernetes.io/enforce: privileged"
+    )
+    return PodProblem(namespace, involved.get("name", ""), "PodSecurity", detail, 1)

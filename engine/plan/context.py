@@ -25,3 +25,5 @@ class StepContext:
     step_id: str
     output: Callable[[str], None]
     """Report one line of output for this step (redacted and turned into a StepOutput event)."""
+    allowed: frozenset[str] = frozenset()
+    """Destructive recoveries the user allowed for this run, by name (`reinitialise-vault`)."""

@@ -6,6 +6,7 @@ import posixpath
 from typing import Any
 
 from talos_platform.engine.config.models import PlatformConfig
+from talos_platform.engine.render.pod_security import namespace_labels
 from talos_platform.engine.render.upstream import ARGOCD_NAMESPACE, IN_CLUSTER, HelmChart
 
 WAVE_ANNOTATION = "argocd.argoproj.io/sync-wave"
@@ -48,11 +49,13 @@ def application(
     server_side_apply: bool = False,
     prune: bool = True,
     cascade_delete: bool = True,
+    sync_options_extra: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     sync_options = ["CreateNamespace=true"]
     if server_side_apply:
         # Large CRDs do not fit in the last-applied annotation of a client-side apply.
         sync_options.append("ServerSideApply=true")
+    sync_options += sync_options_extra
     metadata: dict[str, Any] = {
         "name": name,
         "namespace": ARGOCD_NAMESPACE,
@@ -70,13 +73,23 @@ def application(
             "project": "default",
             "source": source,
             "destination": {"server": IN_CLUSTER, "namespace": namespace},
-            "syncPolicy": {
-                "automated": {"prune": prune, "selfHeal": True},
-                "syncOptions": sync_options,
-                "retry": RETRY,
-            },
+            "syncPolicy": _sync_policy(namespace, prune, sync_options),
         },
     }
+
+
+def _sync_policy(namespace: str, prune: bool, sync_options: list[str]) -> dict[str, Any]:
+    policy: dict[str, Any] = {
+        "automated": {"prune": prune, "selfHeal": True},
+        "syncOptions": sync_options,
+        "retry": RETRY,
+    }
+    labels = namespace_labels(namespace)
+    if labels:
+        # The namespace ArgoCD creates carries the PodSecurity level its pods need (Talos
+        # enforces `baseline` everywhere else); see render/pod_security.py.
+        policy["managedNamespaceMetadata"] = {"labels": labels}
+    return policy
 
 
 def kustomization(resources: list[str], **fields: Any) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from talos_platform.engine.config.models import PlatformConfig
 from talos_platform.engine.render.applications import kustomization
 from talos_platform.engine.render.argocd_values import argocd_values
 from talos_platform.engine.render.cilium_values import cilium_values
+from talos_platform.engine.render.pod_security import namespace_labels
 from talos_platform.engine.render.upstream import (
     ARGOCD_NAMESPACE,
     HelmChart,
@@ -29,26 +30,26 @@ def bootstrap_documents(config: PlatformConfig) -> dict[str, Any]:
     resources: list[str] = []
     charts: list[dict[str, Any]] = []
     if components.gateway_api.enabled:
-        resources.append(gateway_api_manifest_url(components.gateway_api.version))
+        resources.append(gateway_api_manifest_url(config))
     if components.cilium.enabled:
-        charts.append(_helm_chart(cilium_chart(config), "cilium-values.yaml"))
+        charts.append(_helm_chart(config, cilium_chart(config), "cilium-values.yaml"))
         files["cilium-values.yaml"] = cilium_values(config)
     if components.argocd.enabled:
         # `helm template` does not create namespaces; ArgoCD's must exist before its objects.
         files["namespace-argocd.yaml"] = {
             "apiVersion": "v1",
             "kind": "Namespace",
-            "metadata": {"name": ARGOCD_NAMESPACE},
+            "metadata": {"name": ARGOCD_NAMESPACE, "labels": namespace_labels(ARGOCD_NAMESPACE)},
         }
         resources.append("namespace-argocd.yaml")
-        charts.append(_helm_chart(argocd_chart(config), "argocd-values.yaml"))
+        charts.append(_helm_chart(config, argocd_chart(config), "argocd-values.yaml"))
         files["argocd-values.yaml"] = argocd_values(config)
     fields = {"helmCharts": charts} if charts else {}
     files["kustomization.yaml"] = kustomization(resources, **fields)
     return files
 
 
-def _helm_chart(chart: HelmChart, values_file: str) -> dict[str, Any]:
+def _helm_chart(config: PlatformConfig, chart: HelmChart, values_file: str) -> dict[str, Any]:
     return {
         "name": chart.name,
         "repo": chart.repo,
@@ -57,4 +58,7 @@ def _helm_chart(chart: HelmChart, values_file: str) -> dict[str, Any]:
         "namespace": chart.namespace,
         "includeCRDs": True,
         "valuesFile": values_file,
+        # The cluster's version, as ArgoCD tells helm later: a helm without release build
+        # information would otherwise assume Kubernetes v1.20 and refuse most charts.
+        "kubeVersion": config.cluster.kubernetes_version.removeprefix("v"),
     }

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from talos_platform.engine.config.models import PlatformConfig
+from talos_platform.engine.render.load_balancer import cilium_l2_values
 
 # Talos forbids loading kernel modules from pods, so SYS_MODULE is dropped from the defaults.
 AGENT_CAPABILITIES = [
@@ -48,6 +49,7 @@ def cilium_values(config: PlatformConfig) -> dict[str, Any]:
     if cilium.bpf_masquerade:
         # Without host legacy routing, eBPF masquerading breaks Talos' host DNS forwarding.
         values["bpf"] = {"masquerade": True, "hostLegacyRouting": True}
+    values.update(cilium_l2_values(config))
     return values
 
 

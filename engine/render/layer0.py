@@ -14,15 +14,15 @@ from talos_platform.engine.render.cluster_secrets import EXTERNAL_DNS_CLOUDFLARE
 from talos_platform.engine.render.platform_services import platform_enabled
 from talos_platform.engine.render.upstream import (
     ARGOCD_NAMESPACE,
-    GATEWAY_API_GIT,
     argocd_chart,
     cert_manager_chart,
     cilium_chart,
     external_dns_chart,
+    gateway_api_manifest_url,
 )
 
 ROOT_APPLICATION = "layer-0"
-GATEWAY_API_CRD_FOLDER = "config/crd/standard"
+GATEWAY_API_FOLDER = "gateway-api-crds"
 
 WAVE_GATEWAY_API = -100
 WAVE_CILIUM = -99
@@ -43,15 +43,15 @@ def root_application(config: PlatformConfig) -> dict[str, Any]:
 def layer0_documents(config: PlatformConfig) -> dict[str, Any]:
     components = config.components
     apps: dict[str, dict[str, Any]] = {}
+    folders: dict[str, Any] = {}
     if components.gateway_api.enabled:
+        # The same release file the bootstrap applied (or its mirror), through a kustomization
+        # in this repository: ArgoCD adopts exactly what layer 1 installed.
+        folders[f"{GATEWAY_API_FOLDER}/kustomization.yaml"] = kustomization([gateway_api_manifest_url(config)])
         apps["gateway-api-crds.yaml"] = application(
             "gateway-api-crds",
             wave=WAVE_GATEWAY_API,
-            source={
-                "repoURL": GATEWAY_API_GIT,
-                "targetRevision": components.gateway_api.version,
-                "path": GATEWAY_API_CRD_FOLDER,
-            },
+            source=git_source(config, "layer-0", GATEWAY_API_FOLDER),
             namespace="default",
             server_side_apply=True,
             prune=False,  # removing a CRD deletes every object of its kind
@@ -99,7 +99,7 @@ def layer0_documents(config: PlatformConfig) -> dict[str, Any]:
     apps["apps.yaml"] = application(
         "apps", wave=WAVE_APPS, source=git_source(config, "apps"), namespace=ARGOCD_NAMESPACE
     )
-    return {**apps, "kustomization.yaml": kustomization(sorted(apps))}
+    return {**apps, **folders, "kustomization.yaml": kustomization(sorted(apps))}
 
 
 def _cert_manager_values(config: PlatformConfig) -> dict[str, Any]:

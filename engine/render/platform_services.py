@@ -10,9 +10,19 @@ from __future__ import annotations
 from typing import Any
 
 from talos_platform.engine.config.models import PlatformConfig
+from talos_platform.engine.config.platform_checks import installs_local_path
 from talos_platform.engine.config.secrets import grafana_password_from_vault
 from talos_platform.engine.render.applications import application, git_source, helm_source, kustomization
 from talos_platform.engine.render.cluster_secrets import CERT_MANAGER_CLOUDFLARE, CLOUDFLARED_TUNNEL
+from talos_platform.engine.render.load_balancer import load_balancer_enabled, load_balancer_manifests
+from talos_platform.engine.render.pod_security import namespace_labels
+from talos_platform.engine.render.storage import (
+    LOCAL_PATH_NAMESPACE,
+    local_path_manifests,
+    merged,
+    monitoring_storage_values,
+    vault_storage_values,
+)
 from talos_platform.engine.render.talos_patches import ETCD_METRICS_PORT
 from talos_platform.engine.render.upstream import (
     CLOUDFLARED_IMAGE,
@@ -52,8 +62,14 @@ def platform_enabled(config: PlatformConfig) -> bool:
             components.monitoring.enabled,
             components.cloudflare_tunnel.enabled,
             components.cert_manager.enabled,
+            installs_local_path(config),
+            load_balancer_enabled(config),
         )
     )
+
+
+# Storage and load-balancer addresses come first: the services of wave 0 and later need them.
+WAVE_INFRASTRUCTURE = -1
 
 
 def platform_documents(config: PlatformConfig) -> dict[str, Any]:
@@ -62,11 +78,12 @@ def platform_documents(config: PlatformConfig) -> dict[str, Any]:
         return {}
     components = config.components
     files: dict[str, Any] = {}
+    files.update(_infrastructure(config))
     if components.vault.enabled:
         files["vault.yaml"] = application(
             "vault",
             wave=0,
-            source=helm_source(vault_chart(config), _vault_values()),
+            source=helm_source(vault_chart(config), merged(_vault_values(), vault_storage_values(config))),
             namespace="vault",
             prune=False,  # Vault's storage holds every secret; never prune it by accident
         )
@@ -83,7 +100,7 @@ def platform_documents(config: PlatformConfig) -> dict[str, Any]:
             "monitoring",
             # Grafana's admin Secret comes through the Vault Secrets Operator (wave 1).
             wave=2 if grafana_password_from_vault(config) else 0,
-            source=helm_source(monitoring_chart(config), _monitoring_values(config)),
+            source=helm_source(monitoring_chart(config), merged(_monitoring_values(config), monitoring_storage_values(config))),
             namespace="monitoring",
             server_side_apply=True,
         )
@@ -110,6 +127,35 @@ def platform_documents(config: PlatformConfig) -> dict[str, Any]:
     return files
 
 
+def _infrastructure(config: PlatformConfig) -> dict[str, Any]:
+    """The local-path provisioner and the load-balancer pool, each an Application of the first wave."""
+    files: dict[str, Any] = {}
+    if installs_local_path(config):
+        files["local-path-storage.yaml"] = application(
+            "local-path-storage",
+            wave=WAVE_INFRASTRUCTURE,
+            source=git_source(config, "platform", "local-path-storage"),
+            namespace=LOCAL_PATH_NAMESPACE,
+            # Volumes outlive a wrong render: never prune or cascade-delete their provisioner and class.
+            prune=False,
+            cascade_delete=False,
+        )
+        for name, document in local_path_manifests(config).items():
+            files[f"local-path-storage/{name}"] = document
+    if load_balancer_enabled(config):
+        files["load-balancer.yaml"] = application(
+            "load-balancer",
+            wave=WAVE_INFRASTRUCTURE,
+            source=git_source(config, "platform", "load-balancer"),
+            namespace="kube-system",
+            # The cilium-operator registers these CRDs once it runs, after Cilium's own sync.
+            sync_options_extra=("SkipDryRunOnMissingResource=true",),
+        )
+        for name, document in load_balancer_manifests(config).items():
+            files[f"load-balancer/{name}"] = document
+    return files
+
+
 def _vault_values() -> dict[str, Any]:
     return {
         # Secrets reach pods through the Vault Secrets Operator, not the sidecar injector.
@@ -124,6 +170,10 @@ def _vault_operator_values() -> dict[str, Any]:
         "defaultVaultConnection": {"enabled": True, "address": VAULT_ADDRESS},
         "defaultAuthMethod": {
             "enabled": True,
+            # The chart writes `namespace: {{ value }}` unquoted, so its default "" becomes null,
+            # which the VaultAuth CRD refuses under a server-side apply (found by the rehearsal).
+            # A quoted empty string renders as "": no Vault (Enterprise) namespace.
+            "namespace": '""',
             "method": "kubernetes",
             "mount": VAULT_KUBERNETES_AUTH_MOUNT,
             "kubernetes": {
@@ -246,7 +296,11 @@ def _tunnel_manifests(config: PlatformConfig) -> dict[str, Any]:
             },
         },
     }
-    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": TUNNEL_NAMESPACE}}
+    namespace = {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": TUNNEL_NAMESPACE, "labels": namespace_labels(TUNNEL_NAMESPACE)},
+    }
     return {
         "namespace.yaml": namespace,
         "deployment.yaml": deployment,
@@ -292,7 +346,7 @@ def _issuer_manifests(config: PlatformConfig) -> dict[str, Any]:
         files["namespace.yaml"] = {
             "apiVersion": "v1",
             "kind": "Namespace",
-            "metadata": {"name": ACME_GATEWAY_NAMESPACE},
+            "metadata": {"name": ACME_GATEWAY_NAMESPACE, "labels": namespace_labels(ACME_GATEWAY_NAMESPACE)},
         }
         files["gateway.yaml"] = {
             "apiVersion": "gateway.networking.k8s.io/v1",

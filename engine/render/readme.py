@@ -37,7 +37,10 @@ def readme(config: PlatformConfig, folders: list[str]) -> str:
         "cert-manager (-98), external-dns (-97), ArgoCD itself (-96), then platform (0) and apps (10) |",
     ]
     if "platform" in folders:
-        lines.append("| `platform/` | 3 | platform services (Vault, monitoring, Cloudflare Tunnel, certificates), each an Application |")
+        lines.append(
+            "| `platform/` | 3 | platform services, each an Application: first storage (local-path) and load-balancer "
+            "addresses (wave -1), then Vault, monitoring, Cloudflare Tunnel and certificates |"
+        )
     lines += [
         "| `apps/` | 4 | an ApplicationSet: every folder under `apps/` becomes an Application |",
         "",

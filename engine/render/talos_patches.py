@@ -15,9 +15,11 @@ import json
 from typing import Any
 
 from talos_platform.engine.config.models import Node, Platform, PlatformConfig
+from talos_platform.engine.config.platform_checks import installs_local_path
 from talos_platform.engine.config.schematic import installer_image, schematic_yaml
 from talos_platform.engine.config.versions import TalosFeatures
 from talos_platform.engine.errors import UserError
+from talos_platform.engine.render.storage import LOCAL_PATH_DIRECTORY, LOCAL_PATH_VOLUME
 from talos_platform.engine.render.yaml_output import comment_header, dump_documents
 
 CONTROL_PLANE_TAINT = "node-role.kubernetes.io/control-plane"
@@ -70,6 +72,32 @@ def _document(kind: str, **fields: Any) -> dict[str, Any]:
 
 
 def _all_nodes(config: PlatformConfig, features: TalosFeatures) -> list[dict[str, Any]]:
+    documents = _cluster_network(config, features)
+    if installs_local_path(config):
+        documents += _local_path_storage(features, documents[0]["machine"])
+    return documents
+
+
+def _local_path_storage(features: TalosFeatures, machine: dict[str, Any]) -> list[dict[str, Any]]:
+    """The folder the local-path provisioner keeps volumes in (Talos' root is read-only): a
+    directory user volume from 1.12, before that a folder on /var the kubelet gets bind-mounted
+    (Talos creates the source). Same path in both, so an upgrade to 1.12 keeps the volumes."""
+    if features.directory_user_volumes:
+        return [_document("UserVolumeConfig", name=LOCAL_PATH_VOLUME, volumeType="directory")]
+    machine["kubelet"] = {
+        "extraMounts": [
+            {
+                "destination": LOCAL_PATH_DIRECTORY,
+                "type": "bind",
+                "source": LOCAL_PATH_DIRECTORY,
+                "options": ["bind", "rshared", "rw"],
+            }
+        ]
+    }
+    return []
+
+
+def _cluster_network(config: PlatformConfig, features: TalosFeatures) -> list[dict[str, Any]]:
     network = config.cluster.network
     machine = {"machine": {"certSANs": certificate_sans(config)}}
     if features.network_as_documents:

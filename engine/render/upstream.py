@@ -1,8 +1,9 @@
 """Where each upstream piece comes from, pinned by the version in the config.
 
 Upstream software is referenced, never copied into the rendered repository: Helm charts by
-repository URL, chart name and exact version; the Gateway API CRDs by their release manifest
-(bootstrap) and their tagged Git folder (ArgoCD).
+repository URL, chart name and exact version; the Gateway API CRDs by their release manifest.
+`mirrors` in the config replaces the upstream locations (one chart repository for every chart,
+one base URL for the Gateway API release files), for air-gapped installs and the rehearsal.
 """
 
 from __future__ import annotations
@@ -34,40 +35,53 @@ ARGOCD_NAMESPACE = "argocd"
 IN_CLUSTER = "https://kubernetes.default.svc"
 
 
-def gateway_api_manifest_url(version: str) -> str:
-    """The standard-channel CRD bundle attached to a Gateway API release."""
+def gateway_api_manifest_url(config: PlatformConfig) -> str:
+    """The standard-channel CRD bundle of the configured Gateway API release (or its mirror)."""
+    version = config.components.gateway_api.version
+    mirror = config.mirrors.gateway_api
+    if mirror:
+        return f"{mirror.rstrip('/')}/{version}/standard-install.yaml"
     return f"{GATEWAY_API_GIT}/releases/download/{version}/standard-install.yaml"
 
 
+def chart_repository(config: PlatformConfig, upstream: str) -> str:
+    """The chart mirror when one is configured, else the chart's upstream repository."""
+    return config.mirrors.charts or upstream
+
+
 def cilium_chart(config: PlatformConfig) -> HelmChart:
-    return HelmChart(CILIUM_REPO, "cilium", config.components.cilium.version, "cilium", "kube-system")
+    repo = chart_repository(config, CILIUM_REPO)
+    return HelmChart(repo, "cilium", config.components.cilium.version, "cilium", "kube-system")
 
 
 def argocd_chart(config: PlatformConfig) -> HelmChart:
-    return HelmChart(ARGO_REPO, "argo-cd", config.components.argocd.version, "argocd", ARGOCD_NAMESPACE)
+    repo = chart_repository(config, ARGO_REPO)
+    return HelmChart(repo, "argo-cd", config.components.argocd.version, "argocd", ARGOCD_NAMESPACE)
 
 
 def cert_manager_chart(config: PlatformConfig) -> HelmChart:
     version = config.components.cert_manager.version
-    return HelmChart(JETSTACK_REPO, "cert-manager", version, "cert-manager", "cert-manager")
+    return HelmChart(chart_repository(config, JETSTACK_REPO), "cert-manager", version, "cert-manager", "cert-manager")
 
 
 def external_dns_chart(config: PlatformConfig) -> HelmChart:
     version = config.components.external_dns.version
-    return HelmChart(EXTERNAL_DNS_REPO, "external-dns", version, "external-dns", "external-dns")
+    repo = chart_repository(config, EXTERNAL_DNS_REPO)
+    return HelmChart(repo, "external-dns", version, "external-dns", "external-dns")
 
 
 def vault_chart(config: PlatformConfig) -> HelmChart:
-    return HelmChart(HASHICORP_REPO, "vault", config.components.vault.version, "vault", "vault")
+    repo = chart_repository(config, HASHICORP_REPO)
+    return HelmChart(repo, "vault", config.components.vault.version, "vault", "vault")
 
 
 def vault_secrets_operator_chart(config: PlatformConfig) -> HelmChart:
     version = config.components.vault.secrets_operator.version
-    return HelmChart(
-        HASHICORP_REPO, "vault-secrets-operator", version, "vault-secrets-operator", "vault-secrets-operator"
-    )
+    repo = chart_repository(config, HASHICORP_REPO)
+    return HelmChart(repo, "vault-secrets-operator", version, "vault-secrets-operator", "vault-secrets-operator")
 
 
 def monitoring_chart(config: PlatformConfig) -> HelmChart:
     version = config.components.monitoring.version
-    return HelmChart(PROMETHEUS_COMMUNITY_REPO, "kube-prometheus-stack", version, "monitoring", "monitoring")
+    repo = chart_repository(config, PROMETHEUS_COMMUNITY_REPO)
+    return HelmChart(repo, "kube-prometheus-stack", version, "monitoring", "monitoring")

@@ -119,12 +119,37 @@ EVENT_TYPES: dict[str, type[Event]] = {
 
 
 def event_from_record(record: dict[str, Any]) -> Event:
-    """Inverse of `Event.to_record`; raises ValueError for an unknown type."""
+    """Inverse of `Event.to_record`; raises ValueError for an unknown type or a record of the
+    wrong shape (not an object, a field of the wrong type), so a damaged journal line is skipped
+    instead of breaking a reader later."""
+    if not isinstance(record, dict):
+        raise ValueError(f"an event must be a JSON object, not {type(record).__name__}")
     data = dict(record)
     kind = data.pop("type", None)
-    cls = EVENT_TYPES.get(kind)
+    cls = EVENT_TYPES.get(kind) if isinstance(kind, str) else None
     if cls is None:
         raise ValueError(f"unknown event type {kind!r}")
-    names = {f.name for f in dataclasses.fields(cls)}
-    data = {k: (tuple(v) if isinstance(v, list) else v) for k, v in data.items() if k in names}
-    return cls(**data)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    data = {k: (tuple(v) if isinstance(v, list) else v) for k, v in data.items() if k in fields}
+    for name, value in data.items():
+        if not _has_type(value, str(fields[name].type)):
+            raise ValueError(f"{kind} field {name!r} holds {type(value).__name__}, not {fields[name].type}")
+    try:
+        return cls(**data)
+    except TypeError as error:  # a required field is missing
+        raise ValueError(f"{kind}: {error}") from None
+
+
+def _has_type(value: Any, annotation: str) -> bool:
+    """Whether a JSON value fits an event field's (string) annotation."""
+    if annotation == "str":
+        return isinstance(value, str)
+    if annotation == "bool":
+        return isinstance(value, bool)
+    if annotation == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if annotation == "float":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if annotation == "tuple[str, ...]":
+        return isinstance(value, tuple) and all(isinstance(item, str) for item in value)
+    return True

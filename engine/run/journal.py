@@ -81,13 +81,17 @@ class Journal:
 
 def read_events(path: str | os.PathLike[str]) -> list[Event]:
     """Events of one journal file. A torn or unreadable line (a kill during a write) is
-    skipped: the events before it are still true."""
+    skipped: the events before it are still true.
+
+    Lines end at `\\n` only: records are written with `ensure_ascii=False`, so a step's text may
+    hold U+2028, U+0085 or a form feed, which `str.splitlines()` would wrongly split on."""
     events: list[Event] = []
     try:
-        text = Path(path).read_text(encoding="utf-8", errors="replace")
+        with open(path, encoding="utf-8", errors="replace", newline="") as handle:
+            text = handle.read()
     except FileNotFoundError:
         return events
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
@@ -126,6 +130,8 @@ class RunRecord:
     path: Path
     events: list[Event]
     steps: dict[str, StepRecord] = field(default_factory=dict)
+    live: bool = False
+    """Read while its install still runs (see `read_run`)."""
 
     @property
     def started(self) -> RunStarted | None:
@@ -137,9 +143,12 @@ class RunRecord:
 
     @property
     def outcome(self) -> str:
-        """The recorded outcome, or `killed` when the journal simply stops (kill -9, power loss)."""
+        """The recorded outcome; `running` while its install still holds the state directory;
+        `killed` when the journal simply stops (kill -9, power loss)."""
         finished = self.finished
-        return finished.outcome if finished else "killed"
+        if finished:
+            return finished.outcome
+        return "running" if self.live else "killed"
 
     @property
     def simulated(self) -> bool:
@@ -147,7 +156,9 @@ class RunRecord:
         return bool(started and started.simulated)
 
 
-def read_run(directory: str | os.PathLike[str]) -> RunRecord:
+def read_run(directory: str | os.PathLike[str], *, live: bool = False) -> RunRecord:
+    """One run from its journal. `live`: the run is still going (its state directory is locked),
+    so steps without an end are running, not interrupted."""
     folder = Path(directory)
     events = read_events(folder / JOURNAL_NAME)
     record = RunRecord(run_id=folder.name, path=folder / JOURNAL_NAME, events=events)
@@ -157,7 +168,9 @@ def read_run(directory: str | os.PathLike[str]) -> RunRecord:
             record.steps[step_id] = StepRecord(step_id)
     for event in events:
         _apply(record.steps, event)
-    if record.finished is None or record.finished.outcome == "interrupted":
+    if live and record.finished is None:
+        record.live = True
+    elif record.finished is None or record.finished.outcome == "interrupted":
         for step in record.steps.values():
             if step.state in ("running", "retrying"):
                 step.state = "interrupted"

@@ -21,6 +21,7 @@ import yaml
 
 from talos_platform.engine.drivers.protocols import APPLICATIONS, APPLICATIONSETS, SECRETS, Resource
 from talos_platform.engine.sim.catalog import component_for_url
+from talos_platform.engine.sim.scenarios import PodSecurityLabelMissing
 from talos_platform.engine.sim.kube import apply_chart_values, component_objects, manifest_objects
 from talos_platform.engine.sim.store import clone, resource_of
 from talos_platform.engine.sim.health import workload_health
@@ -67,6 +68,8 @@ class ArgoController:
         """Apps with nothing left to do, with the Git remote's version when they settled."""
         self.appset_heads: dict[tuple[str, str], str] = {}
         self._desired_cache: dict[tuple[str, str], tuple[Any, list[dict[str, Any]]]] = {}
+        self.unlabelled = {fault.namespace for fault in model.scenario.fault(PodSecurityLabelMissing)}
+        """Namespaces the scenario creates without their PodSecurity label."""
         self.extra_appsets: list[dict[str, Any]] = []
         """ApplicationSets the scenario's tenants already have (applied once ArgoCD runs)."""
         model.store.on_change.append(self._changed)
@@ -165,6 +168,7 @@ class ArgoController:
             state.revision = revision
             state.message = "one or more tasks are running"
         if state.phase == "Running":
+            self._create_namespace(spec)
             while True:
                 wave = waves[state.wave_index] if waves else 0
                 members = [obj for obj in desired if wave_of(obj) == wave]
@@ -225,6 +229,17 @@ class ArgoController:
         else:
             self.settled.pop(key, None)
         self._write(key, status, state)
+
+    def _create_namespace(self, spec: dict[str, Any]) -> None:
+        """CreateNamespace=true, with the labels of managedNamespaceMetadata."""
+        policy = spec.get("syncPolicy") or {}
+        namespace = (spec.get("destination") or {}).get("namespace") or ""
+        if not namespace or "CreateNamespace=true" not in (policy.get("syncOptions") or []):
+            return
+        labels = ((policy.get("managedNamespaceMetadata") or {}).get("labels")) or {}
+        if namespace in self.unlabelled:
+            labels = {}
+        self.model.label_namespace(namespace, {str(k): str(v) for k, v in labels.items()})
 
     def _write(self, key: tuple[str, str], status: dict[str, Any], state: AppState) -> None:
         def change(app: dict[str, Any]) -> None:

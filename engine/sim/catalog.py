@@ -18,6 +18,11 @@ class Workload:
     """Runs on tainted and NotReady nodes (CNI agents, node exporters)."""
     image: str = ""
     memory_limit: str = "512Mi"
+    host_access: bool = False
+    """Uses the host's network and PID namespaces and hostPath volumes (node exporters): its
+    namespace must allow `privileged` pods, or PodSecurity refuses them."""
+    claim: str = ""
+    """Name of its volume claim template when the chart gives it a volume by default."""
 
 
 @dataclass(frozen=True)
@@ -48,7 +53,9 @@ CILIUM = Component(
         Workload("Deployment", "hubble-relay", image="quay.io/cilium/hubble-relay"),
         Workload("Deployment", "hubble-ui", image="quay.io/cilium/hubble-ui"),
     ),
-    crds=_crds("cilium.io", "ciliumnetworkpolicies", "ciliumclusterwidenetworkpolicies", "ciliumendpoints", "ciliumidentities", "ciliumnodes"),
+    # The cilium-operator registers these once it runs; the chart itself has no CRDs.
+    crds=_crds("cilium.io", "ciliumnetworkpolicies", "ciliumclusterwidenetworkpolicies", "ciliumendpoints", "ciliumidentities", "ciliumnodes",
+               "ciliumloadbalancerippools", "ciliuml2announcementpolicies"),
 )
 ARGOCD = Component(
     "argocd",
@@ -81,7 +88,7 @@ VAULT = Component(
     "vault",
     "vault",
     workloads=(
-        Workload("StatefulSet", "vault", image="hashicorp/vault"),
+        Workload("StatefulSet", "vault", image="hashicorp/vault", claim="data"),
         Workload("Deployment", "vault-agent-injector", image="hashicorp/vault-k8s"),
     ),
 )
@@ -100,7 +107,8 @@ MONITORING = Component(
         Workload("Deployment", "kube-prometheus-stack-kube-state-metrics", image="registry.k8s.io/kube-state-metrics/kube-state-metrics"),
         Workload("StatefulSet", "prometheus-kube-prometheus-stack-prometheus", image="quay.io/prometheus/prometheus", memory_limit="2Gi"),
         Workload("StatefulSet", "alertmanager-kube-prometheus-stack-alertmanager", image="quay.io/prometheus/alertmanager"),
-        Workload("DaemonSet", "kube-prometheus-stack-prometheus-node-exporter", tolerate_all=True, image="quay.io/prometheus/node-exporter"),
+        Workload("DaemonSet", "kube-prometheus-stack-prometheus-node-exporter", tolerate_all=True, image="quay.io/prometheus/node-exporter",
+                 host_access=True),
     ),
     crds=_crds("monitoring.coreos.com", "prometheuses", "alertmanagers", "servicemonitors", "podmonitors", "prometheusrules"),
 )

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from talos_platform.engine.drivers.protocols import secret_digest
+from talos_platform.engine.errors import UserError
 
 if TYPE_CHECKING:
     from talos_platform.engine.sim.model import PlatformModel
@@ -40,6 +41,10 @@ def journal_header(model: "PlatformModel") -> dict[str, Any]:
         "seed": model.seed,
         "config": hashlib.sha256(config.encode()).hexdigest(),
     }
+
+
+class SimulationJournalDamaged(UserError):
+    """A line of the simulation journal is readable JSON but not a change this simulator made."""
 
 
 class ExternalChanges:
@@ -106,6 +111,10 @@ class ExternalChanges:
         self._record("vault_initialize", key_shares=key_shares, key_threshold=key_threshold)
         return material
 
+    def vault_wipe(self) -> None:
+        self.model.vault.wipe()
+        self._record("vault_wipe")
+
     def vault_unseal(self, key_index: int) -> None:
         self.model.vault.unseal(key_index)
         self._record("vault_unseal", key_index=key_index)
@@ -145,7 +154,9 @@ class ExternalChanges:
         header = journal_header(self.model)
         entries: list[dict[str, Any]] = []
         if self.journal.exists():
-            lines = self.journal.read_text(encoding="utf-8").splitlines()
+            # Damaged bytes simply make the header differ: another cluster, started afresh.
+            lines = self.journal.read_text(encoding="utf-8", errors="replace").split("\n")
+            lines = lines[:-1] if lines and lines[-1] == "" else lines
             if lines and _parsed(lines[0]) == header:
                 for line in lines[1:]:
                     entry = _parsed(line)
@@ -181,13 +192,27 @@ class ExternalChanges:
         gc.disable()
         self._replaying = True
         try:
-            for entry in entries:
-                clock.run_callbacks_until(entry["at"])
-                self._apply(entry)
+            for number, entry in enumerate(entries, start=2):  # line 1 is the header
+                try:
+                    if not isinstance(entry, dict) or isinstance(entry.get("at"), bool) or not isinstance(entry.get("at"), (int, float)):
+                        raise ValueError("a change needs a time `at`")
+                    clock.run_callbacks_until(entry["at"])
+                    self._apply(entry)
+                except (KeyError, TypeError, ValueError) as error:
+                    raise self._damaged(number, error) from None
         finally:
             self._replaying = False
             if collecting:
                 gc.enable()
+
+    def _damaged(self, number: int, error: Exception) -> SimulationJournalDamaged:
+        detail = f"missing {error}" if isinstance(error, KeyError) else str(error)
+        return SimulationJournalDamaged(
+            f"line {number} of the simulation journal is not a change this simulator can replay ({detail})",
+            where=str(self.journal),
+            hint="the simulated cluster it describes cannot be rebuilt: move that file away (or give another "
+            "--state-dir) to start a new simulated cluster",
+        )
 
     def _apply(self, entry: dict[str, Any]) -> None:
         change = entry["change"]
@@ -210,6 +235,8 @@ class ExternalChanges:
             self.commit(entry["url"], entry["branch"], files, entry["message"])
         elif change == "vault_initialize":
             self.vault_initialize(entry["key_shares"], entry["key_threshold"])
+        elif change == "vault_wipe":
+            self.vault_wipe()
         elif change == "vault_unseal":
             self.vault_unseal(entry["key_index"])
         elif change == "vault_enable_kubernetes_auth":

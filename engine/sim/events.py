@@ -19,11 +19,11 @@ _SOURCES = {"Scheduled": "default-scheduler", "FailedScheduling": "default-sched
 
 class EventRecord:
     __slots__ = ("namespace", "name", "uid", "kind", "reason", "message", "type", "count", "first", "last",
-                 "object_name", "object_uid", "node", "resource_version", "cache")
+                 "object_name", "object_uid", "node", "resource_version", "cache", "component", "api_version")
 
     def render(self) -> dict[str, Any]:
         if self.cache is None:
-            source: dict[str, str] = {"component": _SOURCES.get(self.reason, "kubelet")}
+            source: dict[str, str] = {"component": self.component or _SOURCES.get(self.reason, "kubelet")}
             if source["component"] == "kubelet" and self.node:
                 source["host"] = self.node
             self.cache = {
@@ -32,7 +32,7 @@ class EventRecord:
                 "metadata": {"name": self.name, "namespace": self.namespace, "uid": self.uid,
                              "resourceVersion": str(self.resource_version), "creationTimestamp": self.first},
                 "involvedObject": {"kind": self.kind, "namespace": self.namespace, "name": self.object_name,
-                                   "uid": self.object_uid, "apiVersion": "v1"},
+                                   "uid": self.object_uid, "apiVersion": self.api_version or "v1"},
                 "reason": self.reason,
                 "message": self.message,
                 "type": self.type,
@@ -50,21 +50,37 @@ class EventRecorder:
         self._by_key: dict[tuple[str, str, str, str], EventRecord] = {}
 
     def pod(self, pod: "PodRecord", reason: str, message: str, *, warning: bool = False) -> None:
-        key = (pod.namespace, pod.name, reason, message if reason != "BackOff" else "")
+        record = self._record("Pod", pod.namespace, pod.name, pod.uid, reason, message, warning)
+        record.node = pod.node
+        self._store(record)
+
+    def controller(self, kind: str, namespace: str, name: str, uid: str, reason: str, message: str) -> None:
+        """A warning from a workload controller about its object (e.g. FailedCreate when the API
+        server refuses the pods it tries to create)."""
+        record = self._record(kind, namespace, name, uid, reason, message, True)
+        record.component = f"{kind.lower()}-controller"
+        record.api_version = "apps/v1"
+        self._store(record)
+
+    def _record(self, kind: str, namespace: str, name: str, uid: str, reason: str, message: str, warning: bool) -> EventRecord:
+        key = (namespace, name, reason, message if reason not in ("BackOff", "FailedCreate") else "")
         record = self._by_key.get(key)
         now = self.model.now_iso()
         if record is None:
             record = EventRecord()
-            digest = hashlib.sha256(f"{pod.uid}/{reason}/{message}".encode()).hexdigest()[:16]
-            record.namespace, record.name, record.uid = pod.namespace, f"{pod.name}.{digest}", self.model.new_uid()
-            record.kind, record.reason, record.type = "Pod", reason, "Warning" if warning else "Normal"
+            digest = hashlib.sha256(f"{uid}/{reason}/{message}".encode()).hexdigest()[:16]
+            record.namespace, record.name, record.uid = namespace, f"{name}.{digest}", self.model.new_uid()
+            record.kind, record.reason, record.type = kind, reason, "Warning" if warning else "Normal"
             record.count, record.first = 0, now
-            record.object_name, record.object_uid = pod.name, pod.uid
+            record.object_name, record.object_uid = name, uid
+            record.component, record.api_version, record.node = "", "", ""
             self._by_key[key] = record
         record.message = message
         record.count += 1
         record.last = now
-        record.node = pod.node
+        return record
+
+    def _store(self, record: EventRecord) -> None:
         record.cache = None
         record.resource_version = self.model.store.next_revision()
         self.model.store.put(EVENTS, record.namespace, record.name, record)

@@ -39,6 +39,15 @@ def workload_health(obj: dict[str, Any]) -> tuple[str, str]:
         if conditions.get("ResourcesUpToDate", {}).get("status") == "True":
             return "Healthy", conditions["ResourcesUpToDate"].get("message", "")
         return "Progressing", "Waiting for the ApplicationSet to generate its applications"
+    if kind == "Gateway":
+        # ArgoCD's built-in Gateway health: Progressing until the Programmed condition is True.
+        conditions = status.get("conditions") or []
+        if not conditions:
+            return "Progressing", "Waiting for Gateway status"
+        for condition in conditions:
+            if condition.get("type") == "Programmed" and condition.get("status") != "True":
+                return "Progressing", condition.get("message") or "Gateway is still being programmed"
+        return "Healthy", "Gateway is healthy"
     if kind == "CustomResourceDefinition":
         for condition in status.get("conditions") or []:
             if condition.get("type") == "Established" and condition.get("status") == "True":

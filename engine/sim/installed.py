@@ -11,7 +11,7 @@ from __future__ import annotations
 import gc
 import json
 import tempfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 import yaml
@@ -74,7 +74,27 @@ def rendered_files(model: "PlatformModel") -> dict[str, bytes]:
 
     config = model.config
     prefix = "" if config.gitops.path in ("", ".") else config.gitops.path.strip("/") + "/"
-    return {prefix + name: content for name, content in render_tree(config).items()}
+    tree = without(render_tree(config), model.scenario.gitops_repository_without)
+    return {prefix + name: content for name, content in tree.items()}
+
+
+def without(tree: dict[str, bytes], paths: list[str]) -> dict[str, bytes]:
+    """The tree lacking `paths` (files or folders), with the kustomizations beside them no longer
+    listing them: what a repository holding an older render looks like."""
+    if not paths:
+        return tree
+    gone = [path.strip("/") for path in paths]
+    kept = {name: content for name, content in tree.items() if not any(name == p or name.startswith(p + "/") for p in gone)}
+    for name, content in kept.items():
+        if PurePosixPath(name).name != "kustomization.yaml":
+            continue
+        folder = PurePosixPath(name).parent
+        document = yaml.safe_load(content) or {}
+        resources = [r for r in document.get("resources") or [] if str(folder / str(r)).removeprefix("./") not in gone]
+        if resources != document.get("resources"):
+            document["resources"] = resources
+            kept[name] = yaml.safe_dump(document, sort_keys=True).encode()
+    return kept
 
 
 def seed_gitops_repository(model: "PlatformModel") -> None:

@@ -251,8 +251,27 @@ def apply_chart_values(objects: list[dict[str, Any]], values: dict[str, Any]) ->
         replicas = (values.get("operator") or {}).get("replicas") if name.endswith("operator") else None
         if isinstance(replicas, int) and obj.get("kind") == "Deployment":
             obj["spec"]["replicas"] = replicas
+        _volume_values(obj, values)
         kept.append(obj)
     return kept
+
+
+def _volume_values(obj: dict[str, Any], values: dict[str, Any]) -> None:
+    """Volumes the values ask for: Vault's data volume (on by default) and Prometheus' and
+    Alertmanager's storage specs, with the StorageClass they name (None: the default class)."""
+    name = obj["metadata"]["name"]
+    spec = obj.get("spec") or {}
+    if name == "vault" and obj.get("kind") == "StatefulSet":
+        storage = _dig(values, "server", "dataStorage") or {}
+        if storage.get("enabled") is False:
+            spec.pop("volumeClaimTemplates", None)
+        elif spec.get("volumeClaimTemplates"):
+            spec["volumeClaimTemplates"] = [_claim_template("data", storage.get("storageClass"))]
+    for prefix, path in (("prometheus-", ("prometheus", "prometheusSpec", "storageSpec")),
+                         ("alertmanager-", ("alertmanager", "alertmanagerSpec", "storage"))):
+        claim = _dig(values, *path, "volumeClaimTemplate", "spec")
+        if name.startswith(prefix) and obj.get("kind") == "StatefulSet" and isinstance(claim, dict):
+            spec["volumeClaimTemplates"] = [_claim_template(f"{name}-db", claim.get("storageClassName"))]
 
 
 def component_objects(name: str, namespace: str = "", *, release: str = "") -> list[dict[str, Any]]:
@@ -264,8 +283,31 @@ def component_objects(name: str, namespace: str = "", *, release: str = "") -> l
     namespace = namespace or component.namespace or "default"
     objects += [crd_object(crd) for crd in component.crds]
     for workload in component.workloads:
-        objects.append(workload_object(workload.kind, workload.name, namespace, workload.replicas, workload.image, workload.tolerate_all, workload.memory_limit))
+        obj = workload_object(workload.kind, workload.name, namespace, workload.replicas, workload.image, workload.tolerate_all, workload.memory_limit)
+        template_spec = obj["spec"]["template"]["spec"]
+        if workload.host_access:
+            template_spec.update({"hostNetwork": True, "hostPID": True,
+                                  "volumes": [{"name": name, "hostPath": {"path": path}} for name, path in (("proc", "/proc"), ("sys", "/sys"), ("root", "/"))]})
+        if workload.claim:
+            obj["spec"]["volumeClaimTemplates"] = [_claim_template(workload.claim, None)]
+        objects.append(obj)
     return objects
+
+
+def _claim_template(name: str, storage_class: str | None) -> dict[str, Any]:
+    spec: dict[str, Any] = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "10Gi"}}}
+    if storage_class:
+        spec["storageClassName"] = storage_class
+    return {"metadata": {"name": name}, "spec": spec}
+
+
+def _dig(values: dict[str, Any], *path: str) -> Any:
+    node: Any = values
+    for key in path:
+        if not isinstance(node, dict):
+            return None
+        node = node.get(key)
+    return node
 
 
 def workload_object(kind: str, name: str, namespace: str, replicas: int, image: str, tolerate_all: bool, memory_limit: str = "512Mi") -> dict[str, Any]:

@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 from talos_platform.engine.config.models import PlatformConfig
 from talos_platform.engine.drivers.protocols import CRDS, NAMESPACES, NODES, Resource
+from talos_platform.engine.sim import admission
 from talos_platform.engine.sim.catalog import NodeSpec
 from talos_platform.engine.sim.clock import SimulatedClock
 from talos_platform.engine.sim.events import EventRecorder
@@ -410,10 +411,39 @@ class PlatformModel:
             self.later(1.0 + self.rng.random(), lambda name=metadata["name"]: self._establish_crd(name))
         if resource.kind in ("Deployment", "DaemonSet", "StatefulSet"):
             self.workloads.adopt(resource, obj, app=app)
+        self._platform_facts(resource.kind, metadata["name"])
         return f"{resource.kind.lower()}.{resource.group or 'core'}/{metadata['name']}" if resource.group else f"{resource.kind.lower()}/{metadata['name']}"
+
+    def label_namespace(self, name: str, labels: dict[str, str]) -> None:
+        """ArgoCD's managedNamespaceMetadata: the namespace gets these labels."""
+        self.ensure_namespace(name)
+
+        def change(namespace: dict[str, Any]) -> None:
+            namespace["metadata"]["labels"] = {**(namespace["metadata"].get("labels") or {}), **labels}
+
+        before = self.store.get_entry(NAMESPACES, "", name)
+        if self.modify(NAMESPACES, "", name, change) is not before:
+            self.workloads.namespace_changed(name)
+
+    def _platform_facts(self, kind: str, name: str) -> None:
+        """What a new object changes for PodSecurity, volumes and Gateways (sim/admission.py)."""
+        if kind == "Namespace":
+            self.workloads.namespace_changed(name)
+        elif kind == "StorageClass":
+            self.workloads.retry_pending()
+        elif kind in ("Gateway", "CiliumLoadBalancerIPPool"):
+            for gateway in list(self.store.entries(admission.GATEWAYS)):
+                meta = gateway["metadata"]
+                status = admission.gateway_status(self, gateway)
+                if _programmed(gateway.get("status") or {}) != _programmed(status):
+                    self.modify(admission.GATEWAYS, meta.get("namespace", ""), meta["name"], lambda obj, s=status: obj.__setitem__("status", s))
 
     def _establish_crd(self, name: str) -> None:
         self.modify(CRDS, "", name, lambda crd: crd.__setitem__("status", crd_status(crd, established=True)))
+
+
+def _programmed(status: dict[str, Any]) -> str:
+    return next((c.get("status", "") for c in status.get("conditions") or [] if c.get("type") == "Programmed"), "")
 
 
 def coredns_deployment() -> dict[str, Any]:

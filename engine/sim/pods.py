@@ -175,6 +175,13 @@ class WorkloadRecord:
         self.deadline_exceeded = False
         self.pending: PodsPending | None = None
         self.ordinal = 0
+        self.template_spec: dict[str, Any] = {}
+        self.claims: list[str | None] = []
+        """StorageClass of each volume claim template (None: the default class)."""
+        self.refused = ""
+        """Why the API server refuses this workload's pods (PodSecurity), or ''."""
+        self.desired = 0
+        """A DaemonSet's wanted pod count while its pods are refused."""
 
     @property
     def resource(self) -> Resource:
@@ -189,15 +196,15 @@ def workload_status(workload: WorkloadRecord) -> dict[str, Any]:
     if workload.kind == "DaemonSet":
         status = {
             "currentNumberScheduled": total,
-            "desiredNumberScheduled": total,
+            "desiredNumberScheduled": workload.desired if workload.refused else total,
             "numberMisscheduled": 0,
             "numberReady": ready,
             "numberAvailable": ready,
             "updatedNumberScheduled": total,
             "observedGeneration": workload.generation,
         }
-        if total - ready:
-            status["numberUnavailable"] = total - ready
+        if status["desiredNumberScheduled"] - ready:
+            status["numberUnavailable"] = status["desiredNumberScheduled"] - ready
     elif workload.kind == "StatefulSet":
         status = {
             "replicas": total,

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
 from talos_platform.engine.config.models import PlatformConfig
+from talos_platform.engine.config.platform_checks import suggested_pool
 from talos_platform.engine.errors import UserError
 
 SCENARIO_DIR = Path(__file__).parent / "scenario_files"
@@ -116,6 +117,13 @@ class PodsPending(ScenarioModel):
     """`unboundClaim`: a PersistentVolumeClaim no storage class can bind; otherwise no node has room."""
 
 
+class PodSecurityLabelMissing(ScenarioModel):
+    type: Literal["podSecurityLabelMissing"]
+    namespace: str
+    """Namespace created without the PodSecurity label the render gives it (as renders before
+    the label existed did, or after someone removed it): Talos' `baseline` level then applies."""
+
+
 class DropBurst(ScenarioModel):
     type: Literal["dropBurst"]
     start: float = 5.0
@@ -139,7 +147,10 @@ class ApiOutage(ScenarioModel):
     duration: float = 60.0
 
 
-Fault = Annotated[Union[NodeStuckInMaintenance, NodeDown, AppDegraded, CrashLoop, PodsPending, DropBurst, ApiOutage], Field(discriminator="type")]
+Fault = Annotated[
+    Union[NodeStuckInMaintenance, NodeDown, AppDegraded, CrashLoop, PodsPending, PodSecurityLabelMissing, DropBurst, ApiOutage],
+    Field(discriminator="type"),
+]
 
 
 class Scenario(ScenarioModel):
@@ -155,6 +166,10 @@ class Scenario(ScenarioModel):
     gitops_repository: Literal["rendered", "empty"] = "rendered"
     """What the simulated GitOps remote holds at the start: the rendered tree for this config
     (as if pushed already; an install that pushes again makes no new commit), or nothing."""
+    gitops_repository_without: list[str] = Field(default_factory=list)
+    """Paths of the rendered tree (files or folders) the GitOps repository lacks, and that the
+    kustomizations there no longer list: a repository holding a render from before those parts
+    existed, and never pushed again."""
     seed: int = 1
     """Default seed (a `seed=` argument overrides it)."""
 
@@ -230,7 +245,7 @@ def config_from_shape(shape: ClusterShape) -> PlatformConfig:
         cluster_network = {}
         for node in nodes:
             node.pop("link")
-    return PlatformConfig.model_validate(
+    config = PlatformConfig.model_validate(
         {
             "cluster": {"name": shape.name, "platform": shape.platform, "vip": vip, "network": cluster_network},
             "nodes": nodes,
@@ -238,3 +253,6 @@ def config_from_shape(shape: ClusterShape) -> PlatformConfig:
             "gitops": {"repoUrl": "https://git.example.com/platform/gitops.git"},
         }
     )
+    # Addresses for LoadBalancer Services at the top of the subnet, as the wizard suggests them.
+    config.cluster.network.load_balancer_pool = suggested_pool(config)
+    return config

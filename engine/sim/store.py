@@ -23,6 +23,7 @@ CLUSTER_SCOPED_KINDS = {
     "ClusterIssuer", "StorageClass", "PriorityClass", "ValidatingWebhookConfiguration",
     "MutatingWebhookConfiguration", "GatewayClass", "PersistentVolume", "APIService",
     "CiliumClusterwideNetworkPolicy", "CSIDriver", "RuntimeClass", "IngressClass",
+    "CiliumLoadBalancerIPPool", "CiliumL2AnnouncementPolicy",
 }
 _IRREGULAR_PLURALS = {"Endpoints": "endpoints", "Ingress": "ingresses", "Gateway": "gateways", "Policy": "policies"}
 

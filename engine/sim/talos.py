@@ -206,8 +206,10 @@ class SimulatedTalos:
         path = Path(talosconfig)
         if not path.exists():
             raise SimulatedTalosRefused(["talosctl", "config", "endpoint", *endpoints], f"open {path}: no such file or directory")
-        data = yaml.safe_load(path.read_text()) or {}
-        context = data.get("contexts", {}).get(data.get("context", ""), {})
+        from talos_platform.engine.drivers.talosctl import read_talosconfig
+
+        data = read_talosconfig(path)  # as talosctl would, it refuses a damaged file
+        context = data["contexts"][data["context"]]
         context["endpoints"] = list(endpoints)
         context["nodes"] = list(nodes)
         path.write_text(yaml.safe_dump(data))

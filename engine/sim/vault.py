@@ -37,6 +37,13 @@ class VaultState:
         self.initialized = True
         return {"unseal_keys": list(self.keys), "root_token": self.root_token}
 
+    def wipe(self) -> None:
+        """Vault's storage deleted and its pod started again: uninitialised and sealed."""
+        self.initialized = self.unsealed = self.kubernetes_auth = False
+        self.keys, self.threshold, self.provided, self.root_token = [], 0, set(), ""
+        self.secrets, self.digests = {}, {}
+        self.model.workloads.vault_sealed()
+
     def unseal(self, key_index: int) -> None:
         if self.unsealed:
             return
@@ -115,6 +122,10 @@ class SimulatedVault:
         from talos_platform.engine.render.platform_services import VAULT_OPERATOR_ROLE, VAULT_TOKEN_AUDIENCE
 
         return {**operator_role(VAULT_OPERATOR_ROLE, VAULT_TOKEN_AUDIENCE), "kubernetes_host": KUBERNETES_HOST}
+
+    async def wipe_storage(self) -> None:
+        await self._call()
+        self.state.model.changes.vault_wipe()
 
     async def secret_digests(self, token: str, path: str) -> dict[str, str] | None:
         await self._call()

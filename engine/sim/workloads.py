@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from talos_platform.engine.drivers.protocols import PODS, Resource
+from talos_platform.engine.sim import admission
 from talos_platform.engine.sim.pods import PodRecord, WorkloadRecord, short_hash, workload_status
 from talos_platform.engine.sim.scenarios import AppDegraded, CrashLoop, PodsPending
 
@@ -147,6 +148,8 @@ class WorkloadController:
             workload.tolerations = [dict(t) for t in tolerations]
             workload.template_labels = {str(k): str(v) for k, v in (((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}).items()}
             workload.tolerate_control_plane = tolerate_all or tolerate_control_plane
+            workload.template_spec = template
+            workload.claims = [((claim.get("spec") or {}).get("storageClassName")) for claim in spec.get("volumeClaimTemplates") or []]
             self.workloads[key] = workload
             if workload.kind == "Deployment":
                 deadline = float(spec.get("progressDeadlineSeconds", self.model.timings.progress_deadline))
@@ -160,7 +163,40 @@ class WorkloadController:
     def workload(self, kind: str, namespace: str, name: str) -> WorkloadRecord | None:
         return self.workloads.get((kind, namespace, name))
 
+    def namespace_changed(self, namespace: str) -> None:
+        """Its labels changed: controllers retry the pods the API server refused."""
+        for workload in list(self.workloads.values()):
+            if workload.namespace == namespace and workload.refused:
+                self._reconcile(workload)
+
+    def retry_pending(self) -> None:
+        """Storage appeared (a StorageClass, a running provisioner): pending pods try again."""
+        for pod in list(self.pending.values()):
+            self._try_schedule(pod)
+
+    def _refused(self, workload: WorkloadRecord) -> bool:
+        """PodSecurity admission of the workload's pods; a refusal is recorded on the controller's
+        object (the DaemonSet, the Deployment's ReplicaSet, the StatefulSet) as FailedCreate."""
+        if workload.kind == "DaemonSet":
+            nodes = self._eligible(workload.tolerate_all, workload.tolerate_control_plane)
+            pod_name = f"{workload.name}-{short_hash(workload.name + (nodes[0] if nodes else ''), 5)}"
+            owner_kind, owner_name = "DaemonSet", workload.name
+        elif workload.kind == "StatefulSet":
+            nodes, pod_name, owner_kind, owner_name = [], f"{workload.name}-0", "StatefulSet", workload.name
+        else:
+            owner_name = f"{workload.name}-{workload.template_hash}"
+            nodes, pod_name, owner_kind = [], f"{owner_name}-{short_hash(owner_name, 5)}", "ReplicaSet"
+        refused = admission.refusal(self.model, workload.namespace, pod_name, workload.template_spec)
+        if refused and (workload.kind != "DaemonSet" or nodes):
+            self.model.events.controller(owner_kind, workload.namespace, owner_name, workload.uid, "FailedCreate", f"Error creating: {refused}")
+        workload.refused = refused
+        workload.desired = len(nodes)
+        return bool(refused)
+
     def _reconcile(self, workload: WorkloadRecord) -> None:
+        if self._refused(workload):
+            self.refresh_status(workload)
+            return
         if workload.kind == "DaemonSet":
             wanted = self._eligible(workload.tolerate_all, workload.tolerate_control_plane)
             have = {pod.node for pod in workload.pods.values()}
@@ -227,8 +263,11 @@ class WorkloadController:
         tolerate_control_plane = bool(owner and owner.tolerate_control_plane)
         eligible = self._eligible(tolerate_all, tolerate_control_plane)
         fault = owner.pending if owner is not None else None
-        if not eligible or fault is not None:
-            message = self._unschedulable_message(fault.reason if fault is not None and eligible else "", tolerate_control_plane)
+        reason = fault.reason if fault is not None else ""
+        if not reason and owner is not None and not all(admission.claim_bindable(self.model, c) for c in owner.claims):
+            reason = "unboundClaim"
+        if not eligible or reason:
+            message = self._unschedulable_message(reason if eligible else "", tolerate_control_plane)
             self.pending[(pod.namespace, pod.name)] = pod
             if pod.unschedulable != message:
                 pod.unschedulable = message
@@ -317,6 +356,16 @@ class WorkloadController:
         self._owner_changed(pod)
         self.model.later(backoff, lambda: self._start(pod))
 
+    def vault_sealed(self) -> None:
+        """Vault started again on empty storage: its pods run but are not ready until unsealed."""
+        for workload in self.workloads.values():
+            if workload.requires_unseal:
+                for pod in workload.pods.values():
+                    if pod.ready:
+                        pod.ready = False
+                        self._touch(pod)
+                        self._owner_changed(pod)
+
     def vault_unsealed(self) -> None:
         for workload in self.workloads.values():
             if workload.requires_unseal:
@@ -336,6 +385,8 @@ class WorkloadController:
             self.refresh_status(pod.owner)
             if pod.owner.kind == "DaemonSet" and pod.owner.name == "cilium" and pod.ready:
                 self.model.cni_ready(pod.node)
+            if pod.owner.name == "local-path-provisioner" and pod.ready:
+                self.retry_pending()
 
     def running_pods(self) -> list[PodRecord]:
         return [pod for workload in self.workloads.values() for pod in workload.pods.values() if pod.phase == "Running"]

@@ -95,3 +95,30 @@ write_talos_module() {
   } >>"$dir/go.mod"
   seed_go_sum_from "$dir" github.com/siderolabs/talos "$version"
 }
+
+# ArgoCD keeps gitops-engine as a nested module replaced by its local folder; outside the
+# repository that is the gitops-engine module published with the same tag.
+write_argocd_module() {
+  local dir="$1" version="$2" upstream
+  upstream="$(upstream_go_mod github.com/argoproj/argo-cd/v3 "$version")"
+  write_go_mod_header "$dir" argocd "$(go_directive_of "$upstream")"
+  {
+    printf 'require (\n\tgithub.com/argoproj/argo-cd/v3 %s\n\tgithub.com/argoproj/argo-cd/gitops-engine/v3 %s\n)\n\n' "$version" "$version"
+    printf 'replace (\n'
+    replace_lines_of "$upstream" | awk '$3 !~ /^\.\.?\// { printf "\t%s\n", $0 }'
+    printf ')\n'
+  } >>"$dir/go.mod"
+  seed_go_sum_from "$dir" github.com/argoproj/argo-cd/v3 "$version"
+}
+
+# Cilium's own CRDs (the cilium-operator registers them when it starts; the Helm chart does
+# not carry them), copied from the cilium module of that release.
+copy_cilium_crds() {
+  local target="$1" version="$2" source_dir
+  source_dir="$(go mod download -json "github.com/cilium/cilium@$version" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$/\1/p')"
+  [[ -d "$source_dir/pkg/k8s/apis/cilium.io/client/crds" ]] || { echo "no CRDs in $source_dir" >&2; return 1; }
+  rm -rf "$target.partial" && mkdir -p "$target.partial"
+  cp "$source_dir"/pkg/k8s/apis/cilium.io/client/crds/*/*.yaml "$target.partial/"
+  chmod -R u+w "$target.partial"
+  rm -rf "$target" && mv "$target.partial" "$target"
+}

@@ -165,7 +165,7 @@ def check_pins_and_use_standins(config: PlatformConfig, folder: Path) -> dict[st
     resources = []
     for resource in kustomization.get("resources", []):
         if is_remote(resource):
-            assert resource == gateway_api_manifest_url(config.components.gateway_api.version)
+            assert resource == gateway_api_manifest_url(config)
             (folder / "standin-gateway-api-crds.yaml").write_text(yaml.safe_dump(STANDIN_CRD))
             resource = "standin-gateway-api-crds.yaml"
         resources.append(resource)

@@ -7,11 +7,16 @@ import math
 import time
 
 
-from talos_platform.engine.drivers.protocols import APPLICATIONS, PODS
+from pathlib import Path
+
+from talos_platform.engine.drivers.protocols import APPLICATIONS, EVENTS, PODS, Resource
 from talos_platform.engine.run.events import StepFailed, StepOutput, StepRetrying, StepSucceeded
 from talos_platform.engine.session import InstallSession
 from talos_platform.engine.sim import simulated_platform
 from talos_platform.engine.state import StateDirectory
+
+
+REPOSITORY = Path(__file__).resolve().parents[2]
 
 
 async def install(tmp_path, scenario: str, *, seed: int | None = None):
@@ -172,13 +177,62 @@ async def test_no_secret_value_reaches_any_event(tmp_path):
 
 
 async def test_a_pending_vault_pod_fails_with_the_storage_hint(tmp_path):
+    # No rule says "vault is pending": the repository lacks the local-path storage, so the
+    # claim of Vault's StatefulSet finds no StorageClass and no provisioner.
     platform, outcome, events = await install(tmp_path, "vault-pending")
     assert outcome == "failed"
+    assert not platform.model.scenario.faults
     vault = failed(events)["L3.vault-running"]
     assert "Pending" in vault.error and "PersistentVolumeClaim" in vault.hint
     pod = await platform.drivers.kube.get(PODS, "vault-0", "vault")
     scheduled = next(c for c in pod["status"]["conditions"] if c["type"] == "PodScheduled")
     assert scheduled["reason"] == "Unschedulable" and "unbound immediate PersistentVolumeClaims" in scheduled["message"]
+
+
+async def test_with_its_local_path_storage_the_same_cluster_binds_vaults_volume(tmp_path):
+    platform, outcome, events = await install(tmp_path, "default")
+    assert outcome == "succeeded", failed(events)
+    vault = await platform.drivers.kube.get(Resource("apps", "v1", "statefulsets", "StatefulSet"), "vault", "vault")
+    assert vault["spec"]["volumeClaimTemplates"][0]["spec"]["storageClassName"] == "local-path"
+    assert "L3.app.local-path-storage" in {e.step_id for e in events if isinstance(e, StepSucceeded)}
+
+
+async def test_pod_security_refuses_node_exporter_without_its_namespace_label(tmp_path):
+    platform, outcome, events = await install(tmp_path, "pod-security-refused")
+    assert outcome == "failed"
+    monitoring = failed(events)["L3.app.monitoring"]
+    assert "node-exporter" in monitoring.error and "Progressing" in monitoring.error
+    # Vault, in a namespace whose pods need no more than baseline, is fine.
+    assert "L3.vault-unseal" in {e.step_id for e in events if isinstance(e, StepSucceeded)}
+    refusals = [e for e in (await platform.drivers.kube.list(EVENTS, "monitoring")).items if e["reason"] == "FailedCreate"]
+    assert refusals and refusals[0]["involvedObject"]["kind"] == "DaemonSet"
+    assert 'violates PodSecurity "baseline:latest": host namespaces (hostNetwork=true, hostPID=true)' in refusals[0]["message"]
+    assert not [p for p in (await platform.drivers.kube.list(PODS, "monitoring")).items if "node-exporter" in p["metadata"]["name"]]
+
+
+async def test_without_a_load_balancer_pool_the_gateway_is_never_programmed_and_blocks_its_waves(tmp_path):
+    platform, outcome, events = await install(tmp_path, "no-load-balancer-pool")
+    assert outcome == "failed"
+    issuer = failed(events)["L3.app.cert-manager-issuer"]
+    assert "Address is not ready yet" in issuer.error
+    assert "L4.applications" in failed(events), "the apps wave waits behind the platform"
+    gateway = await platform.drivers.kube.get(Resource("gateway.networking.k8s.io", "v1", "gateways", "Gateway"), "platform", "platform-gateway")
+    programmed = next(c for c in gateway["status"]["conditions"] if c["type"] == "Programmed")
+    assert programmed["status"] == "False" and programmed["reason"] == "AddressNotAssigned"
+
+
+async def test_with_its_pool_the_docker_gateway_gets_an_address(tmp_path):
+    from talos_platform.engine.config.models import PlatformConfig
+    import yaml
+
+    config = PlatformConfig.model_validate(yaml.safe_load((REPOSITORY / "examples" / "docker-single.yaml").read_text()))
+    platform = simulated_platform("docker", speed=math.inf, config=config)
+    session = InstallSession(platform.config, platform.secrets, StateDirectory(tmp_path / "docker"), platform.drivers, platform.clock)
+    events = []
+    session.subscribe(events.append)
+    assert await session.run() == "succeeded", failed(events)
+    gateway = await platform.drivers.kube.get(Resource("gateway.networking.k8s.io", "v1", "gateways", "Gateway"), "platform", "platform-gateway")
+    assert gateway["status"]["addresses"] == [{"type": "IPAddress", "value": "10.5.0.240"}]
 
 
 _FINGERPRINT = """

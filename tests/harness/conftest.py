@@ -13,7 +13,7 @@ Fixtures (use them by naming them as test arguments):
   drivers through it, e.g. `subprocess.run([harness_bin("talosctl"), "gen", "secrets", ...])`.
   `harness_bin("talosctl", version="v1.14")` is the pinned talosctl of that Talos minor
   (TALOSCTL_VERSIONS in versions.env); plain "talosctl" stays the TALOS_VERSION one.
-  Outside fixtures, `from rehearsal.binaries import harness_bin` gives the same function
+  Outside fixtures, `from talos_platform.rehearsal.binaries import harness_bin` gives the same function
   (without the skip/fail policy; it raises HarnessBinaryMissing).
 - `harness_binaries -> dict[str, Path]`: all of them at once.
 - `rehearsal_cluster -> RehearsalCluster` (session): etcd, kube-apiserver (token auth, RBAC,
@@ -49,9 +49,9 @@ from typing import Callable, Iterator
 
 import pytest
 
-from rehearsal.binaries import ALL_BINARIES, CLUSTER_BINARIES, harness_bin as _harness_bin
-from rehearsal.binaries import TALOSCTL_BINARIES, harness_required, missing_binaries, talosctl_name
-from rehearsal.cluster import RehearsalCluster, wait_for
+from talos_platform.rehearsal.binaries import ALL_BINARIES, CLUSTER_BINARIES, harness_bin as _harness_bin
+from talos_platform.rehearsal.binaries import ARGOCD_BINARIES, TALOSCTL_BINARIES, harness_required, missing_binaries, talosctl_name
+from talos_platform.rehearsal.cluster import RehearsalCluster, wait_for
 
 HARNESS_DIR = Path(__file__).parent
 
@@ -93,7 +93,7 @@ def harness_bin() -> Callable[..., Path]:
     def lookup(name: str, version: str | None = None) -> Path:
         if version is not None:
             name = talosctl_name(version) if name == "talosctl" else name
-        if name not in ALL_BINARIES + TALOSCTL_BINARIES:
+        if name not in ALL_BINARIES + TALOSCTL_BINARIES + ARGOCD_BINARIES:
             raise ValueError(f"unknown harness binary {name!r}; known: {', '.join(ALL_BINARIES)}")
         require_binaries((name,))
         return _harness_bin(name)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kubernetes import client, watch
 
-from rehearsal.cluster import APPLICATION_DELAY_ANNOTATION, wait_for
+from talos_platform.rehearsal.cluster import APPLICATION_DELAY_ANNOTATION, wait_for
 
 GROUP, VERSION, PLURAL = "argoproj.io", "v1alpha1", "applications"
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from rehearsal.cluster import RehearsalCluster, node_is_ready, wait_for
+from talos_platform.rehearsal.cluster import RehearsalCluster, node_is_ready, wait_for
 
 VERSIONS_FILE = Path(__file__).parent / "versions.env"
 # Images are never pulled: kwok nodes only pretend to run containers.
@@ -102,10 +103,26 @@ def test_deployment_rolls_out_on_kwok_nodes(rehearsal_cluster, kwok_nodes, kube_
     assert all(pod.status.pod_ip for pod in ready)
 
 
+def test_pod_security_baseline_is_enforced_as_on_talos(rehearsal_cluster, kube_namespace, kube_api_client):
+    """Talos' API server enforces PodSecurity `baseline` everywhere but kube-system."""
+    core = client.CoreV1Api(kube_api_client)
+    host_network = client.V1Pod(metadata=client.V1ObjectMeta(name="agent"), spec=client.V1PodSpec(
+        host_network=True, containers=[client.V1Container(name="agent", image=IMAGE)]))
+    with pytest.raises(client.ApiException) as refused:
+        core.create_namespaced_pod(kube_namespace, host_network)
+    assert refused.value.status == 403
+    assert 'violates PodSecurity "baseline:latest"' in json.loads(refused.value.body)["message"]
+    assert core.create_namespaced_pod("kube-system", host_network).metadata.name == "agent"
+    core.delete_namespaced_pod("agent", "kube-system", grace_period_seconds=0)
+
+
 def test_daemonset_rolls_out_and_updates_on_every_kwok_node(rehearsal_cluster, kwok_nodes,
                                                             kube_namespace, kube_api_client):
     apps = client.AppsV1Api(kube_api_client)
     labels = {"app": "agent"}
+    # A host-network agent needs the namespace PodSecurity level Talos does not give by default.
+    client.CoreV1Api(kube_api_client).patch_namespace(
+        kube_namespace, {"metadata": {"labels": {"pod-security.kubernetes.io/enforce": "privileged"}}})
     apps.create_namespaced_daemon_set(kube_namespace, client.V1DaemonSet(
         metadata=client.V1ObjectMeta(name="agent"),
         spec=client.V1DaemonSetSpec(

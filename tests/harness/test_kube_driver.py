@@ -25,7 +25,7 @@ from talos_platform.engine.layers.waiting import wait_for_objects
 from talos_platform.engine.plan.context import StepContext
 from talos_platform.engine.run.clock import RealClock
 
-from rehearsal.cluster import APPLICATION_DELAY_ANNOTATION
+from talos_platform.rehearsal.cluster import APPLICATION_DELAY_ANNOTATION
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 from kubernetes import client
 
-from rehearsal.cluster import wait_for
+from talos_platform.rehearsal.cluster import wait_for
 
 WIDGET_CRD = """\
 apiVersion: apiextensions.k8s.io/v1

@@ -32,8 +32,8 @@ from talos_platform.engine.observe.store import ObjectStore
 from talos_platform.engine.observe.watcher import ResourceWatcher
 from talos_platform.engine.run.clock import RealClock
 
-from rehearsal.cluster import APPLICATION_DELAY_ANNOTATION, node_is_ready
-from rehearsal.processes import free_loopback_port
+from talos_platform.rehearsal.cluster import APPLICATION_DELAY_ANNOTATION, node_is_ready
+from talos_platform.rehearsal.processes import free_loopback_port
 
 # kwok plays the kubelet and ArgoCD's controller; on a busy machine it can lag a while.
 PATIENCE = 90.0

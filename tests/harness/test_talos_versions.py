@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 import pytest
 import yaml
-from rehearsal.binaries import talosctl_name, talosctl_versions
+from talos_platform.rehearsal.binaries import talosctl_name, talosctl_versions
 
 from talos_platform.engine.config.loading import parse_config
 from talos_platform.engine.config.models import Platform, PlatformConfig, Role

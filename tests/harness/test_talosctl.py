@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from rehearsal.binaries import pinned_versions
+from talos_platform.rehearsal.binaries import pinned_versions
 
 # Documentation range (TEST-NET-1): appears in the config only.
 VIP = "192.0.2.10"

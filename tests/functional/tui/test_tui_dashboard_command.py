@@ -86,3 +86,15 @@ def test_status_live_text_on_a_healthy_simulation(capsys):
 
     assert "nodes: 6/6 Ready" in out and re.search(r"apps: (\d+)/\1 Synced and Healthy", out)
     assert out.rstrip().endswith("\nhealthy") and code == 0
+
+
+def test_status_live_names_the_pod_security_refusal(capsys):
+    import json
+
+    from talos_platform.main import main
+
+    code = main(["status", "--live", "--simulated", "--scenario", "pod-security-refused", "--output", "json"])
+    data = json.loads(capsys.readouterr().out)
+    assert code == 1 and data["healthy"] is False
+    refused = [p for p in data["pod_problems"] if p["kind"] == "PodSecurity"]
+    assert refused and refused[0]["namespace"] == "monitoring" and "hostPID=true" in refused[0]["detail"]

@@ -60,3 +60,15 @@ async def test_install_screen_runs_a_simulated_install_and_the_panes_light_up(tm
         await wait_for(pilot, lambda: screen.snapshot is not None and screen.snapshot.apps and screen.snapshot.flows.available)
         assert not screen.pane("apps").has_class("offline") and not screen.pane("flows").has_class("offline")
         assert screen.query_one("#banner").display
+
+
+async def test_live_dashboard_shows_a_pod_security_refusal_in_the_pods_pane():
+    platform = simulated_platform("pod-security-refused", speed=50, installed=True)
+    targets = [TalosTarget.from_config(n) for n in platform.config.nodes]
+    app = create_app(drivers=platform.drivers, clock=platform.clock, talos_targets=targets, simulation_note="pod-security-refused")
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = app.screen
+        await wait_for(pilot, lambda: screen.snapshot is not None and any(p.kind == "PodSecurity" for p in screen.snapshot.pod_problems))
+        refused = next(p for p in screen.snapshot.pod_problems if p.kind == "PodSecurity")
+        await pilot.press("3")
+        assert screen.pane("pods").select_key(f"pod:{refused.namespace}/{refused.name}")

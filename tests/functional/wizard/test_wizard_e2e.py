@@ -110,10 +110,11 @@ def _accept_every_default_of_the_simulated_scenario() -> list[Step]:
         steps.append(expect(f"? Node {number}: network interface"))
     steps += [expect("? Add another node?", "n")]
     questions = [
-        "Virtual IP", "Default gateway", "Change the pod and service networks?", "Extra names", "Base domain", "E-mail for Let's Encrypt",
-        "GitOps repository URL", "Branch", "Folder", "Is the repository private", "Components to install",
-        "Change the pinned component versions?", "Git user name", "Git access token", "Cloudflare API token",
-        "Cloudflare Tunnel token", "Grafana admin password", "What next?", "Save the config as",
+        "Virtual IP", "Default gateway", "Change the pod and service networks?", "Extra names", "Load-balancer addresses",
+        "Base domain", "E-mail for Let's Encrypt", "GitOps repository URL", "Branch", "Folder", "Is the repository private",
+        "Components to install", "Change the pinned component versions?", "Storage for persistent volumes", "Git user name",
+        "Git access token", "Cloudflare API token", "Cloudflare Tunnel token", "Grafana admin password", "What next?",
+        "Save the config as",
     ]
     return steps + [expect(f"? {question}") for question in questions]
 

@@ -48,7 +48,7 @@ def test_esc_goes_back_and_the_review_reopens_a_section(drive):
         *three_control_planes_and_a_worker(),
         *network(),
         expect("? Base domain", ESC),  # back across sections: the last network question
-        expect("? Extra names or IPs", ENTER),
+        expect("? Load-balancer addresses", ENTER),
         *domain_and_gitops(),
         *components_default(),
         *cloudflare_secrets(),
@@ -152,6 +152,7 @@ def test_a_component_switch_the_rules_refuse_is_explained_in_the_checkbox(drive)
         expect("? external-dns (Cloudflare): version", typed("latest")),
         shows("'latest' is not a version", typed("1.19.1")),
         *[expect(f"? {label}") for label in ("Vault: version", "Vault Secrets Operator: version", "Monitoring", "Cloudflare Tunnel: version")],
+        expect("? Storage for persistent volumes"),
         *cloudflare_secrets(),
         *confirm_and_save(),
     ]
@@ -255,10 +256,15 @@ def test_docker_asks_no_vip_no_role_no_second_node(drive):
         shows("overlaps the node network 10.5.0.0/24", typed("10.200.0.0/16")),
         expect("? Service network (CIDR)"),
         expect("? Extra names or IPs", typed("k8s.local.dev, 127.0.0.2")),
+        expect("? Load-balancer addresses", typed("10.5.0.1-10.5.0.9")),
+        shows("the docker network's gateway", typed("10.5.0.240-10.5.0.254")),
         *domain_and_gitops("local.dev")[:-1],
         expect("? Is the repository private", "y"),
         expect("? Components to install", DOWN * 6 + SPACE + DOWN * 4 + SPACE + ENTER),  # external-dns, tunnel off
         expect("? Change the pinned component versions?", "n"),
+        expect("? Storage for persistent volumes", DOWN * 2 + ENTER),  # none: refused while Vault is on
+        shows("keep data on persistent volumes", DOWN + ENTER),  # a class of my own
+        expect("? StorageClass name", typed("longhorn")),
         expect("? Git user name", typed("ops")),
         expect("? Git access token", "git-token-0123456789" + ENTER),
         expect("? Grafana admin password"),
@@ -315,10 +321,11 @@ def test_simulated_hand_over_runs_headless_when_the_tui_is_not_installed(drive, 
         scenario += [expect(f"? Node {number}: {question}") for question in ("role", "name", "IP address", "install disk")]
         scenario += [expect(f"? Node {number}: network interface")]
     scenario += [expect("? Add another node?", "n")]
-    scenario += [expect(f"? {q}") for q in ("Virtual IP", "Default gateway", "Change the pod", "Extra names", "Base domain", "E-mail", "GitOps repository URL",
-                                            "Branch", "Folder", "Is the repository private", "Components to install", "Change the pinned",
-                                            "Git user name", "Git access token", "Cloudflare API token", "Cloudflare Tunnel token",
-                                            "Grafana admin password", "What next?", "Save the config as")]
+    scenario += [expect(f"? {q}") for q in ("Virtual IP", "Default gateway", "Change the pod", "Extra names", "Load-balancer", "Base domain",
+                                            "E-mail", "GitOps repository URL", "Branch", "Folder", "Is the repository private",
+                                            "Components to install", "Change the pinned", "Storage for", "Git user name", "Git access token",
+                                            "Cloudflare API token", "Cloudflare Tunnel token", "Grafana admin password", "What next?",
+                                            "Save the config as")]
     scenario += [expect("SIMULATION: these steps run on the simulator", ""), expect("? Start the simulated install now?")]
 
     run = drive(scenario, simulate=True, speed=1000, hand_over=guided.hand_over)
@@ -415,3 +422,14 @@ def test_files_that_cannot_be_written_are_a_plain_error_and_leave_nothing(drive,
         drive(happy_path())
 
     assert list(folder.iterdir()) == []
+
+
+def test_the_secrets_file_is_not_written_while_an_install_holds_the_state_directory(drive, folder, tmp_path):
+    from talos_platform.engine.errors import UserError
+    from talos_platform.engine.state import StateDirectory
+
+    with StateDirectory(tmp_path / "state").lock():  # an install is running on this cluster
+        with pytest.raises(UserError, match="another install is running"):
+            drive(happy_path())
+    assert list(folder.iterdir()) == []
+    assert not (tmp_path / "state" / "secrets.yaml").exists()

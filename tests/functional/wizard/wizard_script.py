@@ -49,6 +49,7 @@ def network(vip: str = "10.0.0.10") -> list[Step]:
         expect("? Default gateway of the nodes"),  # the suggested 10.0.0.1
         expect("? Change the pod and service networks?", "n"),
         expect("? Extra names or IPs"),
+        expect("? Load-balancer addresses"),  # the suggested free range
     ]
 
 
@@ -67,6 +68,7 @@ def components_default() -> list[Step]:
     return [
         expect("? Components to install"),
         expect("? Change the pinned component versions?", "n"),
+        expect("? Storage for persistent volumes"),  # local-path
     ]
 
 

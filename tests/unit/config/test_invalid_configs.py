@@ -136,7 +136,7 @@ CASES = [
     Case("gateway outside the node subnet", setter("cluster", "network", "gateway", value="10.0.0.1"), {"cluster.network.gateway"}, says="outside"),
     Case("gateway is a node IP", setter("cluster", "network", "gateway", value="192.168.10.23"), {"cluster.network.gateway"}, says="nodes[5]"),
     Case("gateway is the VIP", setter("cluster", "network", "gateway", value="192.168.10.10"), {"cluster.network.gateway"}, says="VIP"),
-    Case("gateway on docker", setter("cluster", "network", value={"gateway": "10.5.0.1"}), {"cluster.network.gateway"}, base="docker"),
+    Case("gateway on docker", setter("cluster", "network", "gateway", value="10.5.0.1"), {"cluster.network.gateway"}, base="docker"),
     # the installer image's schematic
     Case("system extension without its owner", setter("cluster", "schematic", "systemExtensions", value=["iscsi-tools"]),
          {"cluster.schematic.systemExtensions[0]"}, says="siderolabs/iscsi-tools"),
@@ -172,6 +172,9 @@ CASES = [
     # gitops
     Case("repo URL with an unknown scheme", setter("gitops", "repoUrl", value="ftp://example.com/repo.git"), {"gitops.repoUrl"}),
     Case("repo URL over plain http", setter("gitops", "repoUrl", value="http://github.com/a/b.git"), {"gitops.repoUrl"}, says="http"),
+    Case("chart mirror that is not a URL", lambda d: d.update(mirrors={"charts": "charts.internal"}), {"mirrors.charts"}, says="http"),
+    Case("chart mirror with credentials", lambda d: d.update(mirrors={"charts": "https://u:p@charts.internal/"}), {"mirrors.charts"}, says="credentials"),
+    Case("Gateway API mirror over ftp", lambda d: d.update(mirrors={"gatewayApi": "ftp://files.internal/gw"}), {"mirrors.gatewayApi"}, says="http"),
     Case("repo URL with credentials", setter("gitops", "repoUrl", value="https://me:hunter2hunter2@github.com/a/b.git"), {"gitops.repoUrl"}, says="credentials"),
     Case("repo URL without a path", setter("gitops", "repoUrl", value="https://github.com/"), {"gitops.repoUrl"}),
     Case("private repo over ssh", setter("gitops", "repoUrl", value="git@github.com:a/b.git"), {"gitops.repoUrl"}, says="https"),
@@ -213,6 +216,24 @@ CASES = [
     Case("token in the config file", setter("gitops", "token", value="ghp_x"), {"gitops.token"}, says="secret"),
     Case("password in the config file", setter("domain", "acmePassword", value="x"), {"domain.acmePassword"}, says="secret"),
     Case("secrets section in the config file", setter("secrets", value={"gitToken": "x"}), {"secrets"}, says="secret"),
+    # storage: Vault and monitoring keep data on volumes; Talos has no provisioner
+    Case("persistence without storage", setter("storage", "localPath", "enabled", value=False), {"storage.localPath.enabled"}, says="persistent volumes"),
+    Case("storage class is not a name", setter("storage", "storageClass", value="Fast SSD"), {"storage.storageClass"}),
+    Case("local-path version is not a tag", setter("storage", "localPath", "version", value="v0.0.32 latest"), {"storage.localPath.version"}),
+    # load-balancer pool: inside the node subnet, no node, no VIP
+    Case("pool is not a range", setter("cluster", "network", "loadBalancerPool", value="192.168.10.240"), {"cluster.network.loadBalancerPool"}),
+    Case("pool range ends before it starts", setter("cluster", "network", "loadBalancerPool", value="192.168.10.250-192.168.10.240"), {"cluster.network.loadBalancerPool"}, says="before"),
+    Case("pool outside the node subnet", setter("cluster", "network", "loadBalancerPool", value="192.168.20.240/28"), {"cluster.network.loadBalancerPool"}, says="node subnet"),
+    Case("pool holds a node", setter("cluster", "network", "loadBalancerPool", value="192.168.10.20-192.168.10.30"), {"cluster.network.loadBalancerPool"}, says="worker-1"),
+    Case("pool holds the VIP", setter("cluster", "network", "loadBalancerPool", value="192.168.10.8-192.168.10.10"), {"cluster.network.loadBalancerPool"}, says="VIP"),
+    Case("pool holds the nodes' gateway", setter("cluster", "network", "gateway", value="192.168.10.250"), {"cluster.network.loadBalancerPool"}, says="cluster.network.gateway"),
+    Case("pool holds the broadcast address", setter("cluster", "network", "loadBalancerPool", value="192.168.10.240/28"), {"cluster.network.loadBalancerPool"}, says="broadcast"),
+    Case("IPv6 pool", setter("cluster", "network", "loadBalancerPool", value="fd00::/120"), {"cluster.network.loadBalancerPool"}, says="IPv6"),
+    Case("docker pool outside the docker network", setter("cluster", "network", "loadBalancerPool", value="10.6.0.240/28"), {"cluster.network.loadBalancerPool"}, base="docker", says="docker network"),
+    Case("docker pool holds the gateway", setter("cluster", "network", "loadBalancerPool", value="10.5.0.1-10.5.0.9"), {"cluster.network.loadBalancerPool"}, base="docker", says="gateway"),
+    Case("docker pool holds the node", setter("cluster", "network", "loadBalancerPool", value="10.5.0.2/31"), {"cluster.network.loadBalancerPool"}, base="docker", says="local-cp-1"),
+    Case("a rendered Gateway needs a pool", deleter("cluster", "network", "loadBalancerPool"), {"cluster.network.loadBalancerPool"}, base="docker", says="Gateway"),
+
 ]
 
 
@@ -274,3 +295,37 @@ def test_repo_url_problems_never_echo_credentials(url):
     assert [problem.path for problem in problems] == ["gitops.repoUrl"]
     assert "s3cr3t-Pass" not in problems[0].format()
     assert "credentials" in problems[0].message
+
+
+def test_missing_pool_is_only_a_warning_when_no_gateway_is_rendered():
+    data = example(METAL_EXAMPLE)
+    del data["cluster"]["network"]["loadBalancerPool"]
+    problems = problems_for(data)
+    assert errors_only(problems) == []
+    assert [p.path for p in problems if p.severity == "warning"] == ["cluster.network.loadBalancerPool"]
+
+
+def test_a_storage_class_of_your_own_satisfies_persistence():
+    data = example(METAL_EXAMPLE)
+    data["storage"] = {"storageClass": "longhorn", "localPath": {"enabled": False}}
+    assert problems_for(data) == []
+
+
+def test_suggested_pool_is_free_of_nodes_and_vip_and_valid():
+    from talos_platform.engine.config.models import PlatformConfig
+    from talos_platform.engine.config.platform_checks import suggested_pool
+
+    for path, expected in ((METAL_EXAMPLE, "192.168.10.239-192.168.10.254"), (DOCKER_EXAMPLE, "10.5.0.239-10.5.0.254")):
+        data = example(path)
+        del data["cluster"]["network"]["loadBalancerPool"]
+        suggestion = suggested_pool(PlatformConfig.model_validate(data))
+        assert suggestion == expected
+        data["cluster"]["network"]["loadBalancerPool"] = suggestion
+        assert errors_only(problems_for(data)) == []
+    crowded = example(DOCKER_EXAMPLE)
+    crowded["nodes"][0]["address"] = "10.5.0.250/24"
+    assert suggested_pool(PlatformConfig.model_validate(crowded)) == "10.5.0.234-10.5.0.249"
+    routed = example(METAL_EXAMPLE)
+    del routed["cluster"]["network"]["loadBalancerPool"]
+    routed["cluster"]["network"]["gateway"] = "192.168.10.254"  # a router at the top of the subnet
+    assert suggested_pool(PlatformConfig.model_validate(routed)) == "192.168.10.238-192.168.10.253"

@@ -168,7 +168,7 @@ def test_dump_then_parse_round_trips(source):
 def test_dump_is_camel_case_in_field_order_without_unset_values():
     config = read_config(DOCKER_EXAMPLE)
     data = yaml.safe_load(dump_config(config))
-    assert list(data) == ["apiVersion", "kind", "cluster", "nodes", "domain", "gitops", "components"]
+    assert list(data) == ["apiVersion", "kind", "cluster", "nodes", "domain", "gitops", "components", "storage"]
     assert "vip" not in data["cluster"] and "extraApiSans" not in data["cluster"]
     assert data["nodes"][0]["installDisk"] == "/dev/sda"
     assert data["components"]["cloudflareTunnel"] == {"enabled": False, "version": "2026.9.1"}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from talos_platform.engine.config.loading import load_config
 from talos_platform.engine.config.validation import errors_only, problems_at
 
@@ -140,3 +142,17 @@ def test_problems_at_filters_by_field_path():
     assert {p.path for p in problems_at(problems, "nodes[1]")} == {"nodes[1].address", "nodes[1].name"}
     assert problems_at(problems, "nodes[10]") == []
     assert [p.path for p in problems_at(problems, "domain")] == ["domain.base"]
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:9418/platform.git", "http://localhost/platform.git", "http://[::1]:8080/p.git"])
+def test_plain_http_git_server_on_loopback_is_accepted(url: str):
+    """Nothing crosses a network on loopback: a local Git server (the rehearsal's) may use http."""
+    data = example(METAL_EXAMPLE)
+    data["gitops"].update(repoUrl=url, private=False)
+    assert errors_only(problems_for(data)) == []
+
+
+def test_mirrors_with_plain_http_are_accepted():
+    data = example(METAL_EXAMPLE)
+    data["mirrors"] = {"charts": "http://charts.internal:8080/platform/", "gatewayApi": "https://files.internal/gateway-api"}
+    assert errors_only(problems_for(data)) == []

@@ -55,6 +55,18 @@ def unreachable(address: str, error: str = "connection refused") -> TalosNodeFac
     return TalosNodeFacts(address=address, reachable=False, error=error)
 
 
+FAKE_BUNDLE = """cluster: {id: fake-id, secret: fake}
+secrets: {bootstraptoken: fake}
+trustdinfo: {token: fake}
+certs:
+  etcd: {crt: fake, key: fake}
+  k8s: {crt: fake, key: fake}
+  k8saggregator: {crt: fake, key: fake}
+  k8sserviceaccount: {key: fake}
+  os: {crt: fake, key: fake}
+"""
+
+
 @dataclass
 class FakeTalos:
     insecure: dict[str, TalosNodeFacts] = field(default_factory=dict)
@@ -82,7 +94,7 @@ class FakeTalos:
 
     async def generate_secrets(self, destination: Path) -> None:
         self.calls.append(("generate_secrets", destination))
-        destination.write_text("cluster:\n  id: fake\n")
+        destination.write_text(FAKE_BUNDLE)
 
     async def generate_config(self, **kwargs: Any) -> None:
         self.calls.append(("generate_config", kwargs))
@@ -219,8 +231,12 @@ class FakeVault:
         data = self.stored.get(path)
         return {key: secret_digest(value) for key, value in data.items()} if data is not None else None
 
+    async def wipe_storage(self) -> None:
+        self.calls.append(("wipe_storage",))
+        self.initialized, self.sealed, self.accepted, self.auth, self.stored = False, True, 0, None, {}
+
     def changes(self) -> list[tuple[Any, ...]]:
-        return [call for call in self.calls if call[0] in ("initialize", "unseal", "enable_kubernetes_auth", "write_secret")]
+        return [call for call in self.calls if call[0] in ("initialize", "unseal", "enable_kubernetes_auth", "write_secret", "wipe_storage")]
 
 
 @dataclass

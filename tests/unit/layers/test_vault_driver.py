@@ -38,6 +38,8 @@ class FakeVaultBehindProxy(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(length)) if length else None
         state["requests"].append((self.command, self.path, self.headers.get("X-Vault-Token"), body))
         state.setdefault("authorization", set()).add(self.headers.get("Authorization"))
+        if self.command == "DELETE":
+            return self._reply(state.get("delete_status", 200), {"kind": "Status", "message": "forbidden here"})
         if not self.path.startswith(PROXY):
             return self._reply(404, {"kind": "Status", "message": "not found"})
         path = self.path[len(PROXY):]
@@ -71,7 +73,7 @@ class FakeVaultBehindProxy(BaseHTTPRequestHandler):
         state["stored"][path] = body
         return self._reply(200, {"data": {}})
 
-    do_GET = do_PUT = do_POST = _handle
+    do_GET = do_PUT = do_POST = do_DELETE = _handle
 
 
 @pytest.fixture
@@ -169,3 +171,19 @@ async def test_a_missing_vault_pod_is_worth_a_retry(vault_server):
     vault.pod = "vault-9"  # the API server answers 404 with its own Status, not Vault's JSON
     with pytest.raises(TransientError):
         await vault.status()
+
+
+async def test_wiping_deletes_the_data_claim_then_the_pod(vault_server):
+    vault, state = vault_server
+    await vault.wipe_storage()
+    assert [(method, path) for method, path, _, _ in state["requests"]] == [
+        ("DELETE", "/api/v1/namespaces/vault/persistentvolumeclaims/data-vault-0"),
+        ("DELETE", "/api/v1/namespaces/vault/pods/vault-0"),
+    ]
+
+
+async def test_a_refused_wipe_is_a_permanent_error(vault_server):
+    vault, state = vault_server
+    state["delete_status"] = 403
+    with pytest.raises(PermanentError, match="could not delete persistentvolumeclaim data-vault-0 \\(403\\)"):
+        await vault.wipe_storage()

@@ -119,3 +119,20 @@ def test_targets_from_config_drop_the_prefix_length():
     from talos_platform.engine.config.models import Node
 
     assert TalosTarget.from_config(Node(name="cp-1", address="10.0.0.11/24", role="control-plane")) == TalosTarget("10.0.0.11", "cp-1", "control-plane")
+
+
+def test_a_pod_security_refusal_event_becomes_a_problem_row_in_plain_words():
+    from talos_platform.engine.observe.pods import refusal_problem
+
+    event = {
+        "reason": "FailedCreate",
+        "type": "Warning",
+        "involvedObject": {"kind": "DaemonSet", "namespace": "monitoring", "name": "node-exporter"},
+        "message": 'Error creating: pods "node-exporter-x2x9k" is forbidden: violates PodSecurity "baseline:latest": '
+                   "host namespaces (hostNetwork=true, hostPID=true)",
+    }
+    problem = refusal_problem(event)
+    assert (problem.namespace, problem.name, problem.kind) == ("monitoring", "node-exporter", "PodSecurity")
+    assert problem.detail.startswith('DaemonSet cannot create pods: PodSecurity level "baseline" of namespace monitoring refuses host namespaces')
+    assert refusal_problem({**event, "reason": "FailedScheduling"}) is None
+    assert refusal_problem({**event, "message": "Error creating: quota exceeded"}) is None

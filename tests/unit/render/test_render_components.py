@@ -32,7 +32,7 @@ def test_full_example_has_every_part() -> None:
     }
     assert set(resources_of(files, "platform/kustomization.yaml")) == {
         "vault.yaml", "vault-secrets-operator.yaml", "monitoring.yaml",
-        "cloudflare-tunnel.yaml", "cert-manager-issuer.yaml",
+        "cloudflare-tunnel.yaml", "cert-manager-issuer.yaml", "local-path-storage.yaml", "load-balancer.yaml",
     }
 
 
@@ -64,7 +64,8 @@ def test_layer0_sync_options() -> None:
 
 # Deleting these Applications must leave what they deployed: the CNI, the Gateway API CRDs
 # (and with them every Gateway and route) and ArgoCD itself.
-KEPT_ON_DELETE = {"layer-0/cilium.yaml", "layer-0/gateway-api-crds.yaml", "layer-0/argocd.yaml"}
+# Volumes outlive their provisioner: local-path-storage is kept too.
+KEPT_ON_DELETE = {"layer-0/cilium.yaml", "layer-0/gateway-api-crds.yaml", "layer-0/argocd.yaml", "platform/local-path-storage.yaml"}
 
 
 @pytest.mark.parametrize("name", ["metal-3cp-3w", "docker-single"])
@@ -124,6 +125,7 @@ def test_no_platform_service_means_no_platform_folder() -> None:
     files = tree(**{
         "components.vault.enabled": False, "components.monitoring.enabled": False,
         "components.cloudflareTunnel.enabled": False, "components.certManager.enabled": False,
+        "storage.localPath.enabled": False, "cluster.network.loadBalancerPool": None,
     })
     assert not [path for path in files if path.startswith("platform/")]
     assert "platform.yaml" not in resources_of(files, "layer-0/kustomization.yaml")
@@ -142,8 +144,30 @@ def test_versions_are_pinned_from_the_config() -> None:
         "cilium": "1.18.9", "argo-cd": "9.1.0",
     }
     assert bootstrap["resources"][0].endswith("/releases/download/v1.4.0/standard-install.yaml")
+    assert {chart["kubeVersion"] for chart in bootstrap["helmCharts"]} == {"1.37.2"}
+    # ArgoCD reads the very file the bootstrap applied, through a kustomization in the repository.
     crds = documents(files["layer-0/gateway-api-crds.yaml"])[0]["spec"]["source"]
-    assert crds["targetRevision"] == "v1.4.0"
+    assert crds["path"] == "layer-0/gateway-api-crds"
+    assert documents(files["layer-0/gateway-api-crds/kustomization.yaml"])[0]["resources"] == bootstrap["resources"][:1]
+
+
+def test_mirrors_replace_every_upstream_location() -> None:
+    files = tree(**{"mirrors": {"charts": "http://127.0.0.1:8879/", "gatewayApi": "http://127.0.0.1:8879/gateway-api/"}})
+    bootstrap = documents(files["bootstrap/kustomization.yaml"])[0]
+    assert {chart["repo"] for chart in bootstrap["helmCharts"]} == {"http://127.0.0.1:8879/"}
+    bundle = "http://127.0.0.1:8879/gateway-api/v1.6.1/standard-install.yaml"
+    assert bootstrap["resources"][0] == bundle
+    assert documents(files["layer-0/gateway-api-crds/kustomization.yaml"])[0]["resources"] == [bundle]
+    helm_sources = [
+        document["spec"]["source"]
+        for path, text in files.items()
+        if path.endswith(".yaml") and path.count("/") == 1
+        for document in documents(text)
+        if document.get("kind") == "Application" and "chart" in document["spec"]["source"]
+    ]
+    assert len(helm_sources) >= 6
+    assert {source["repoURL"] for source in helm_sources} == {"http://127.0.0.1:8879/"}
+    assert not [path for path, text in files.items() if b"github.com/kubernetes-sigs" in text or b"helm.cilium.io" in text]
 
 
 def test_cilium_values_are_identical_in_bootstrap_and_layer0() -> None:

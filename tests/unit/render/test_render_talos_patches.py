@@ -92,7 +92,7 @@ def test_v1_12_moves_vip_and_hostname_into_documents() -> None:
     all_nodes = v1alpha1(patch("v1.12.0", "all.yaml"))
     assert all_nodes["cluster"]["network"]["cni"] == {"name": "none"}
     assert all_nodes["cluster"]["proxy"] == {"disabled": True}
-    assert kinds(patch("v1.13.0", "all.yaml")) == set()
+    assert kinds(patch("v1.13.0", "all.yaml")) == {"UserVolumeConfig"}, "only the local-path volume"
 
 
 def test_v1_14_moves_kubernetes_settings_into_documents() -> None:

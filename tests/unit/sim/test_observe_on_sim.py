@@ -69,3 +69,33 @@ async def test_an_api_outage_shows_in_the_snapshot_and_the_watches_come_back():
     platform.close()
     assert during.kube_error and len(during.nodes) == 6  # the stores keep their last contents
     assert not after.kube_error and all(n.ready for n in after.nodes)
+
+
+async def test_the_dashboard_says_in_plain_words_that_pod_security_refused_node_exporter():
+    snapshot = await observe(platform_for("pod-security-refused", installed=True), 30)
+    refused = [p for p in snapshot.pod_problems if p.kind == "PodSecurity"]
+    assert [(p.namespace, p.name) for p in refused] == [("monitoring", "kube-prometheus-stack-prometheus-node-exporter")]
+    assert 'PodSecurity level "baseline"' in refused[0].detail and "hostNetwork=true" in refused[0].detail
+    assert "pod-security.kubernetes.io/enforce: privileged" in refused[0].detail
+    monitoring = next(app for wave in snapshot.waves for app in wave.apps if app.name == "monitoring")
+    assert monitoring.health == "Progressing" and "node-exporter" in monitoring.message
+
+
+async def test_the_dashboard_shows_vault_pending_on_its_unbound_volume_claim():
+    snapshot = await observe(platform_for("vault-pending", installed=True), 30)
+    vault = next(p for p in snapshot.pod_problems if (p.namespace, p.name) == ("vault", "vault-0"))
+    assert vault.kind == "Pending" and "unbound immediate PersistentVolumeClaims" in vault.detail
+
+
+async def test_the_dashboard_shows_the_gateway_waiting_for_an_address_and_the_blocked_wave():
+    snapshot = await observe(platform_for("no-load-balancer-pool", installed=True), 30)
+    issuer = next(app for wave in snapshot.waves for app in wave.apps if app.name == "cert-manager-issuer")
+    assert issuer.health == "Progressing" and issuer.message == "Address is not ready yet"
+    assert snapshot.blocked, "a wave waits behind the Gateway"
+    assert not [p for p in snapshot.pod_problems if p.kind == "PodSecurity"]
+
+
+async def test_the_default_scenario_has_no_pod_security_or_storage_problem():
+    snapshot = await observe(platform_for("default", installed=True), 30)
+    assert not snapshot.pod_problems
+    assert snapshot.blocked == ""

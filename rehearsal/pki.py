@@ -42,27 +42,40 @@ def _ec_key(path: Path) -> None:
     path.chmod(0o600)
 
 
-def create_cluster_pki(directory: Path) -> ClusterPki:
-    """Write a CA, a loopback serving certificate, service-account keys and a token file."""
+def create_ca(directory: Path, common_name: str) -> tuple[Path, Path]:
+    """(certificate, key) of a new CA valid for a week."""
     if shutil.which("openssl") is None:
         raise RuntimeError("the openssl command is needed to make the rehearsal cluster's keys")
     directory.mkdir(parents=True, exist_ok=True)
     ca_key, ca_cert = directory / "ca.key", directory / "ca.crt"
     _ec_key(ca_key)
     _openssl("req", "-x509", "-new", "-key", ca_key, "-out", ca_cert, "-days", "7",
-             "-subj", "/CN=rehearsal-cluster-ca", cwd=directory)
+             "-subj", f"/CN={common_name}", cwd=directory)
+    return ca_cert, ca_key
 
-    serving_key, serving_cert = directory / "apiserver.key", directory / "apiserver.crt"
-    csr, extensions = directory / "apiserver.csr", directory / "apiserver.ext"
-    _ec_key(serving_key)
-    _openssl("req", "-new", "-key", serving_key, "-out", csr, "-subj", "/CN=kube-apiserver",
-             cwd=directory)
+
+def issue_serving_certificate(directory: Path, stem: str, common_name: str, names: str,
+                              ca_cert: Path, ca_key: Path) -> tuple[Path, Path]:
+    """(certificate, key) `<stem>.crt`/`<stem>.key` for the subjectAltName `names`
+    (e.g. "DNS:svc.ns.svc,IP:127.0.0.1"), signed by the CA."""
+    key, cert = directory / f"{stem}.key", directory / f"{stem}.crt"
+    csr, extensions = directory / f"{stem}.csr", directory / f"{stem}.ext"
+    _ec_key(key)
+    _openssl("req", "-new", "-key", key, "-out", csr, "-subj", f"/CN={common_name}", cwd=directory)
     extensions.write_text(
-        f"subjectAltName={SERVING_NAMES}\nextendedKeyUsage=serverAuth\n"
+        f"subjectAltName={names}\nextendedKeyUsage=serverAuth\n"
         "keyUsage=critical,digitalSignature,keyEncipherment\n"
     )
     _openssl("x509", "-req", "-in", csr, "-CA", ca_cert, "-CAkey", ca_key, "-CAcreateserial",
-             "-out", serving_cert, "-days", "7", "-extfile", extensions, cwd=directory)
+             "-out", cert, "-days", "7", "-extfile", extensions, cwd=directory)
+    return cert, key
+
+
+def create_cluster_pki(directory: Path) -> ClusterPki:
+    """Write a CA, a loopback serving certificate, service-account keys and a token file."""
+    ca_cert, ca_key = create_ca(directory, "rehearsal-cluster-ca")
+    serving_cert, serving_key = issue_serving_certificate(
+        directory, "apiserver", "kube-apiserver", SERVING_NAMES, ca_cert, ca_key)
 
     service_account_key = directory / "service-account.key"
     service_account_public_key = directory / "service-account.pub"

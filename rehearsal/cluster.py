@@ -12,6 +12,7 @@ from typing import Any, Callable, Iterable
 import yaml
 
 from .binaries import harness_bin
+from .netns import PodNetwork
 from .pki import ClusterPki, create_cluster_pki
 from .processes import (
     ManagedProcess,
@@ -32,10 +33,28 @@ APPLICATION_SYNC_ANNOTATION = "rehearsal.talos-platform.test/sync"
 APPLICATION_MESSAGE_ANNOTATION = "rehearsal.talos-platform.test/message"
 APPLICATION_DELAY_ANNOTATION = "rehearsal.talos-platform.test/delay"
 
-# Address ranges the control plane only records (cluster IPs, pod IPs in status); no
-# process here routes traffic to them.
+# Address ranges of Services and pods. Both are routed into a network namespace of the
+# cluster's own (see netns.py): whatever dials a pod stays on this machine.
 SERVICE_CLUSTER_IP_RANGE = "10.96.0.0/16"
 POD_CIDR = "10.244.0.0/16"
+
+# What Talos' kube-apiserver is started with (its generated admission configuration):
+# PodSecurity enforces `baseline` everywhere but kube-system, and audits and warns `restricted`.
+TALOS_ADMISSION_CONFIGURATION = {
+    "apiVersion": "apiserver.config.k8s.io/v1",
+    "kind": "AdmissionConfiguration",
+    "plugins": [{
+        "name": "PodSecurity",
+        "configuration": {
+            "apiVersion": "pod-security.admission.config.k8s.io/v1",
+            "kind": "PodSecurityConfiguration",
+            "defaults": {"enforce": "baseline", "enforce-version": "latest", "audit": "restricted",
+                         "audit-version": "latest", "warn": "restricted", "warn-version": "latest"},
+            "exemptions": {"usernames": [], "runtimeClasses": [], "namespaces": ["kube-system"]},
+        },
+    }],
+}
+CONTROL_PLANE_ROLE = "node-role.kubernetes.io/control-plane"
 
 
 def wait_for(condition: Callable[[], Any], what: str, timeout: float = 60.0,
@@ -64,11 +83,16 @@ class RehearsalCluster:
     """
 
     workdir: Path
+    play_argocd: bool = True
+    """kwok writes ArgoCD Application status (see kwok-stages.yaml); off when the real ArgoCD runs."""
+    pod_cidr: str = POD_CIDR
+    service_cidr: str = SERVICE_CLUSTER_IP_RANGE
     pki: ClusterPki = field(init=False)
     apiserver_port: int = field(init=False)
     etcd_url: str = field(init=False)
     kubeconfig: Path = field(init=False)
     processes: dict[str, ManagedProcess] = field(init=False, default_factory=dict)
+    network: PodNetwork = field(init=False)
 
     @property
     def server(self) -> str:
@@ -89,16 +113,19 @@ class RehearsalCluster:
 
     def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
+        self.network = PodNetwork.for_workdir(str(self.workdir), (self.pod_cidr, self.service_cidr))
+        self.network.create()
         self.pki = create_cluster_pki(self.workdir / "pki")
         self.apiserver_port = free_loopback_port()
         self.kubeconfig = self._write_kubeconfig("admin", self.pki.admin_token)
         self._start_etcd()
         self._start_apiserver()
-        # kwok discovers the resources it has stages for when it starts: the Application
-        # CRD must be served before that.
-        self.kubectl("apply", "--server-side", "-f", str(APPLICATION_CRD))
-        self.kubectl("wait", "--for=condition=Established", "--timeout=60s",
-                     "crd/applications.argoproj.io")
+        if self.play_argocd:
+            # kwok discovers the resources it has stages for when it starts: the Application
+            # CRD must be served before that. (With the real ArgoCD its chart brings the CRD.)
+            self.kubectl("apply", "--server-side", "-f", str(APPLICATION_CRD))
+            self.kubectl("wait", "--for=condition=Established", "--timeout=60s",
+                         "crd/applications.argoproj.io")
         self._start_controller_manager()
         self._start_scheduler()
         self._start_kwok()
@@ -113,6 +140,8 @@ class RehearsalCluster:
             process = self.processes.get(name)
             if process is not None:
                 process.stop()
+        if getattr(self, "network", None) is not None:
+            self.network.destroy()
 
     def restart_apiserver(self) -> None:
         """Stop kube-apiserver and start it again on the same port, then wait until ready.
@@ -162,22 +191,32 @@ class RehearsalCluster:
     # --- nodes and Applications ------------------------------------------------------------
 
     def create_nodes(self, names: Iterable[str], labels: dict[str, str] | None = None,
-                     wait_ready: bool = True, timeout: float = 60) -> list[str]:
+                     wait_ready: bool = True, timeout: float = 60,
+                     control_planes: Iterable[str] = (), taint_control_planes: bool = True) -> list[str]:
         """Create Node objects that kwok manages.
 
+        Nodes named in `control_planes` are labelled and (unless `taint_control_planes` is
+        false, as with Talos' allowSchedulingOnControlPlanes) tainted the way Talos does.
         By default waits until each is Ready and the node lifecycle controller has lifted the
         not-ready taint, so pods without tolerations can be scheduled there.
         """
         from kubernetes import client
 
         core = client.CoreV1Api(self.api_client())
+        control_planes = set(control_planes)
         created = []
         for name in names:
             node_labels = {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
                            "kubernetes.io/arch": "amd64", "type": "kwok", **(labels or {})}
-            core.create_node(client.V1Node(metadata=client.V1ObjectMeta(
-                name=name, labels=node_labels,
-                annotations={KWOK_NODE_ANNOTATION[0]: KWOK_NODE_ANNOTATION[1]})))
+            taints = None
+            if name in control_planes:
+                node_labels[CONTROL_PLANE_ROLE] = ""
+                if taint_control_planes:
+                    taints = [client.V1Taint(key=CONTROL_PLANE_ROLE, effect="NoSchedule")]
+            core.create_node(client.V1Node(
+                metadata=client.V1ObjectMeta(name=name, labels=node_labels,
+                                             annotations={KWOK_NODE_ANNOTATION[0]: KWOK_NODE_ANNOTATION[1]}),
+                spec=client.V1NodeSpec(taints=taints)))
             created.append(name)
         if wait_ready:
             for name in created:
@@ -232,6 +271,8 @@ class RehearsalCluster:
 
     def _start_apiserver(self) -> None:
         pki = self.pki
+        admission = self.workdir / "admission-configuration.yaml"
+        admission.write_text(yaml.safe_dump(TALOS_ADMISSION_CONFIGURATION, sort_keys=False))
         self._process("kube-apiserver", [
             str(harness_bin("kube-apiserver")),
             "--bind-address", "127.0.0.1",
@@ -254,7 +295,13 @@ class RehearsalCluster:
             "--service-account-issuer", "https://kubernetes.default.svc.cluster.local",
             "--service-account-key-file", str(pki.service_account_public_key),
             "--service-account-signing-key-file", str(pki.service_account_key),
-            "--service-cluster-ip-range", SERVICE_CLUSTER_IP_RANGE,
+            "--service-cluster-ip-range", self.service_cidr,
+            "--admission-control-config-file", str(admission),
+            # As Talos runs it: privileged containers allowed, PodSecurity decides where.
+            "--allow-privileged=true",
+            # Webhooks and aggregated APIs are dialled at their pods' addresses, which live in
+            # this cluster's own network namespace, never at cluster IPs.
+            "--enable-aggregator-routing=true",
             # The kubernetes Service cannot point at a loopback address; nothing here uses it.
             "--endpoint-reconciler-type", "none",
             "--cert-dir", str(self.workdir / "apiserver-certs"),
@@ -328,7 +375,7 @@ class RehearsalCluster:
         process = self._process("kwok", [
             str(harness_bin("kwok")),
             "--kubeconfig", str(kubeconfig),
-            "--config", str(KWOK_STAGES),
+            "--config", str(self._kwok_stages()),
             "--manage-all-nodes=false",
             "--manage-nodes-with-annotation-selector", "=".join(KWOK_NODE_ANNOTATION),
             # Nodes and host-network pods report loopback, so a client that follows a node
@@ -336,12 +383,22 @@ class RehearsalCluster:
             "--node-ip", "127.0.0.1",
             "--node-port", str(port),
             "--server-address", f"127.0.0.1:{port}",
-            "--cidr", POD_CIDR,
+            "--cidr", self.pod_cidr,
             # kwok renews node Leases: the node lifecycle controller keeps the nodes Ready.
             "--node-lease-duration-seconds", "40",
         ])
         process.wait_until(lambda: http_get_ok(f"http://127.0.0.1:{port}/healthz"),
                            "kwok healthy", 60)
+
+    def _kwok_stages(self) -> Path:
+        """The stages file, without the Application stages when the real ArgoCD runs."""
+        if self.play_argocd:
+            return KWOK_STAGES
+        stages = [stage for stage in yaml.safe_load_all(KWOK_STAGES.read_text())
+                  if stage and stage["spec"]["resourceRef"]["kind"] != "Application"]
+        path = self.workdir / "kwok-stages.yaml"
+        path.write_text(yaml.safe_dump_all(stages, sort_keys=False))
+        return path
 
     def _write_kubeconfig(self, user: str, token: str) -> Path:
         path = self.workdir / f"{user}.kubeconfig"

