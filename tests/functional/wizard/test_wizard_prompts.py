@@ -142,9 +142,15 @@ def test_wrong_answers_are_refused_with_the_rule_s_message_then_corrected(drive)
     assert run.config_file.read_bytes() == (EXPECTED / "happy-path.yaml").read_bytes()
 
 
+def _until(question: str) -> list:
+    """The happy path's steps before `question`."""
+    script = happy_path()
+    return script[: next(index for index, step in enumerate(script) if step.wait_for == question)]
+
+
 def test_a_component_switch_the_rules_refuse_is_explained_in_the_checkbox(drive):
     steps = [
-        *happy_path()[:-7],
+        *_until("? Components to install"),
         expect("? Components to install", DOWN + SPACE + ENTER),  # Cilium off
         shows("Cilium cannot be disabled", SPACE + ENTER),  # back on
         expect("? Change the pinned component versions?", "y"),
