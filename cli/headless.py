@@ -284,6 +284,16 @@ def _say(stream: TextIO, text: str) -> None:
         pass
 
 
+def _print_logins(session: "InstallSession", stream: TextIO) -> None:
+    """Where the installed services' logins are kept (places only, never a value)."""
+    from talos_platform.engine.layers.platform import grafana_login_notes
+
+    label = "SIMULATED " if session.simulated else ""
+    for note in grafana_login_notes(session.config):
+        stream.write(label + note + "\n")
+    stream.flush()
+
+
 def run_session(session: "InstallSession", output: str = "text", stream: TextIO | None = None) -> int:
     """Render and run `session` to the end; returns the exit code for its outcome."""
     renderer = make_renderer(output, stream or sys.stdout, session.plan, session.simulated)
@@ -292,6 +302,8 @@ def run_session(session: "InstallSession", output: str = "text", stream: TextIO 
         outcome = asyncio.run(run_with_signals(session))
     finally:
         renderer.close()
+    if outcome == "succeeded" and output != "json" and not renderer.reader_gone:
+        _print_logins(session, stream or sys.stdout)
     if renderer.reader_gone and stream is None:
         # Nobody reads stdout any more: keep the interpreter's final flush from failing loudly.
         devnull = os.open(os.devnull, os.O_WRONLY)

@@ -93,6 +93,11 @@ class StateDirectory:
         return self.root / "vault-init.json"
 
     @property
+    def grafana_admin_password(self) -> Path:
+        """Grafana's admin password when none was given: generated once, never replaced."""
+        return self.root / "grafana-admin-password"
+
+    @property
     def vault_init_intent(self) -> Path:
         """Written just before `vault operator init`, removed once its answer is saved in
         `vault_init`: if a run dies in between, the next one knows Vault's keys were lost by this

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import ValidationError
 from rich.console import Console
 
-from talos_platform.engine.config.secrets import required_secrets
+from talos_platform.engine.config.secrets import optional_secrets, required_secrets
 from talos_platform.wizards import checks, prompts
 from talos_platform.wizards.answers import Answers
 from talos_platform.wizards.fields import DONE, Question, print_problem
@@ -19,25 +19,31 @@ SECRET_LABELS = {
     "gitToken": "Git access token (read access to the repository)",
     "cloudflareApiToken": "Cloudflare API token for external-dns (Zone:DNS:Edit)",
     "cloudflareTunnelToken": "Cloudflare Tunnel token",
+    "grafanaAdminPassword": "Grafana admin password",
 }
 
 # A user name is a credential but not a secret; it is typed visibly like any other name.
 VISIBLE = {"gitUsername"}
 
 
-def secret_question(name: str) -> Question:
+def secret_question(name: str, *, optional: bool = False) -> Question:
+    """`optional`: Enter with nothing typed leaves it unset (the install then generates one)."""
+
     def ask(answers: Answers, console: Console) -> Any:
         already = answers.secrets.get(name, "")
 
         def check(text: str) -> str | None:
-            if not text and already:
-                return None  # Enter keeps the value given before
+            if not text and (already or optional):
+                return None  # Enter keeps the value given before, or leaves an optional one unset
             if not text.strip():
                 return "required by the enabled components; paste it here"
             return checks.first_error(checks.secret_problems(answers, name, text))
 
         label = SECRET_LABELS.get(name, name)
-        instruction = "(set; Enter keeps it)" if already else None
+        if already:
+            instruction = "(set; Enter keeps it)"
+        else:
+            instruction = "(Enter: generate one, kept in Vault)" if optional else None
         if name in VISIBLE:
             typed = prompts.ask_text(label, default=already, validate=check)
         else:
@@ -60,6 +66,14 @@ def needed_secrets(answers: Answers) -> list[str]:
         return []
 
 
+def optional_secret_names(answers: Answers) -> list[str]:
+    try:
+        return optional_secrets(answers.to_config())
+    except ValidationError:
+        return []
+
+
 def secret_questions(answers: Answers) -> list[Question]:
-    return [secret_question(name) for name in needed_secrets(answers)]
+    asked = [secret_question(name) for name in needed_secrets(answers)]
+    return asked + [secret_question(name, optional=True) for name in optional_secret_names(answers)]
 

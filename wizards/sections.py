@@ -6,6 +6,7 @@ questions grow as nodes are added, the VIP is asked only on metal, versions only
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -136,9 +137,14 @@ def _platform_choices(answers: Answers) -> list[Choice]:
 def _platform_chosen(answers: Answers) -> None:
     if answers.platform == "docker":
         answers.set("cluster.vip", None)  # docker cannot float a VIP; the single node is the endpoint
+        answers.set("cluster.network.gateway", None)  # Docker gives the container its network
 
 
 def cluster_questions(answers: Answers) -> list[Question]:
+    return [*_cluster_basics(), *image_questions(answers)]
+
+
+def _cluster_basics() -> list[Question]:
     return [
         text_field(
             "cluster.name",
@@ -160,6 +166,39 @@ def cluster_questions(answers: Answers) -> list[Question]:
     ]
 
 
+def _spaced_list(text: str) -> list[str]:
+    return text.split()
+
+
+def image_questions(answers: Answers) -> list[Question]:
+    """The installer image's schematic (metal only: a docker node installs nothing)."""
+    if answers.platform != "metal":
+        return []
+    asked = [
+        Question(
+            "wizard.customImage",
+            _ask_flag("customImage", "Add system extensions or kernel arguments to the Talos image?"),
+        )
+    ]
+    if answers.flags.get("customImage"):
+        asked += [
+            text_field(
+                "cluster.schematic.systemExtensions",
+                "System extensions (Image Factory)",
+                parse=comma_list,
+                instruction="(comma-separated, e.g. siderolabs/iscsi-tools, siderolabs/intel-ucode)",
+            ),
+            text_field(
+                "cluster.schematic.extraKernelArgs",
+                "Extra kernel arguments",
+                default=lambda a: " ".join(a.get("cluster.schematic.extraKernelArgs") or []),
+                parse=_spaced_list,
+                instruction="(space-separated, e.g. net.ifnames=0; may be empty)",
+            ),
+        ]
+    return asked
+
+
 # --- nodes -----------------------------------------------------------------------------------
 
 
@@ -171,14 +210,28 @@ def _role_choices(answers: Answers) -> list[Choice]:
 
 
 def _suggested_link(answers: Answers, index: int) -> str:
-    """The node's link, else the one the other control planes use, else `eth0` when starting
-    fresh (an edited config without links keeps none: it may not use a VIP)."""
+    """The node's link, else the one the other nodes use, else `eth0` when starting fresh (an
+    edited config without links keeps none: its nodes may use DHCP)."""
     if answers.nodes[index].get("link"):
         return answers.nodes[index]["link"]
     for node in answers.nodes:
-        if node.get("link") and node.get("role") == Role.control_plane.value:
+        if node.get("link"):
             return node["link"]
     return "eth0" if answers.flags.get(SUGGEST_LINK) else ""
+
+
+def _link_question(index: int, label: str, control_plane: bool) -> Question:
+    if control_plane:
+        message, instruction = f"{label}: network interface (static address, VIP)", "(e.g. eth0, enp1s0)"
+    else:
+        message, instruction = f"{label}: network interface (static address)", "(e.g. eth0; empty keeps DHCP)"
+    return text_field(
+        f"nodes[{index}].link",
+        message,
+        default=lambda a: _suggested_link(a, index),
+        parse=optional,
+        instruction=instruction,
+    )
 
 
 def node_questions(index: int, *, offer_another: bool) -> Callable[[Answers], list[Question]]:
@@ -215,16 +268,8 @@ def node_questions(index: int, *, offer_another: bool) -> Callable[[Answers], li
                     parse=required("a disk such as /dev/sda or /dev/nvme0n1"),
                 )
             )
-        if answers.platform == "metal" and node.get("role") == Role.control_plane.value:
-            asked.append(
-                text_field(
-                    f"{prefix}.link",
-                    f"{label}: network interface for the VIP",
-                    default=lambda a: _suggested_link(a, index),
-                    parse=optional,
-                    instruction="(e.g. eth0, enp1s0)",
-                )
-            )
+        if answers.platform == "metal":
+            asked.append(_link_question(index, label, node.get("role") == Role.control_plane.value))
         if offer_another and not docker and _offers_another(answers, index):
             asked.append(Question(f"{prefix}.another", _ask_another(index)))
         return asked
@@ -287,6 +332,23 @@ def _vip_instruction(answers: Answers) -> str:
     return "(optional with one control plane; leave empty for none)"
 
 
+def _suggested_gateway(answers: Answers) -> str:
+    """The current answer, else (when a node has a static address) the first host of the first
+    node's subnet, where home and office routers usually sit; else nothing."""
+    if answers.get("cluster.network.gateway"):
+        return answers.get("cluster.network.gateway")
+    if not any(node.get("link") for node in answers.nodes):
+        return ""
+    for node in answers.nodes:
+        try:
+            network = ipaddress.ip_interface(node.get("address") or "").network
+        except ValueError:
+            continue
+        if network.num_addresses > 2:
+            return str(network.network_address + 1)
+    return ""
+
+
 def _advanced_flag(answers: Answers) -> bool:
     return bool(answers.flags.get("advancedNetwork"))
 
@@ -301,6 +363,15 @@ def network_questions(answers: Answers) -> list[Question]:
                     "cluster.vip", "Virtual IP (VIP) of the control planes", parse=optional,
                     instruction=_vip_instruction(a),
                 ).ask(a, c),
+            )
+        )
+        asked.append(
+            text_field(
+                "cluster.network.gateway",
+                "Default gateway of the nodes (your router)",
+                default=_suggested_gateway,
+                parse=optional,
+                instruction="(the static addresses' default route; empty only if every node uses DHCP)",
             )
         )
     asked.append(

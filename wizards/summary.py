@@ -11,7 +11,7 @@ from rich.text import Text
 from talos_platform.wizards import checks
 from talos_platform.wizards.answers import Answers
 from talos_platform.wizards.fields import print_problem
-from talos_platform.wizards.secret_fields import SECRET_LABELS, needed_secrets
+from talos_platform.wizards.secret_fields import SECRET_LABELS, needed_secrets, optional_secret_names
 from talos_platform.wizards.sections import COMPONENTS
 
 
@@ -70,7 +70,10 @@ def _secrets_table(answers: Answers) -> Table:
     for name in needed:
         state = "[green]set[/]" if answers.secrets.get(name) else "[red]missing[/]"
         table.add_row(SECRET_LABELS.get(name, name), state)
-    if not needed:
+    for name in optional_secret_names(answers):
+        state = "[green]set[/]" if answers.secrets.get(name) else "[dim]generated at install[/]"
+        table.add_row(SECRET_LABELS.get(name, name), state)
+    if not needed and not optional_secret_names(answers):
         table.add_row("none needed by the chosen components", "")
     return table
 
@@ -96,9 +99,12 @@ def summary(answers: Answers) -> Group:
                 ("Talos", cluster.get("talosVersion")),
                 ("Kubernetes", cluster.get("kubernetesVersion")),
                 ("VIP", cluster.get("vip")),
+                ("gateway", network.get("gateway")),
                 ("pod network", network.get("podCidr")),
                 ("service network", network.get("serviceCidr")),
                 ("extra API names", cluster.get("extraApiSans")),
+                ("system extensions", (cluster.get("schematic") or {}).get("systemExtensions")),
+                ("kernel arguments", " ".join((cluster.get("schematic") or {}).get("extraKernelArgs") or [])),
                 ("load-balancer addresses", network.get("loadBalancerPool")),
                 ("storage", _storage_text(answers)),
             ],

@@ -154,8 +154,8 @@ def load_config(path: Path | str, secrets: Any = None) -> PlatformConfig:
 
 
 def dump_config(config: PlatformConfig) -> str:
-    """camelCase YAML in field order: unset optional values, empty lists and sections left
-    empty (such as `mirrors` with none set) are left out."""
+    """camelCase YAML in field order: unset optional values, empty lists and the sections left
+    empty by them (an unused `schematic`, `mirrors` with none set) are left out."""
     data = config.model_dump(mode="json", by_alias=True, exclude_none=True)
     _drop_empty(data)
     return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True)

@@ -57,7 +57,9 @@ class Node(ConfigModel):
 
     link: str | None = None
     """Network interface that carries the node IP and, on control planes, the VIP (e.g. `eth0`,
-    `enp1s0`). Required on metal control planes when a VIP is used."""
+    `enp1s0`). On metal the node's address is then configured statically on it, with
+    `cluster.network.gateway` as its default route; without it the node keeps the address DHCP
+    gives it. Required on metal control planes when a VIP is used."""
 
 
 class ClusterNetwork(ConfigModel):
@@ -71,12 +73,27 @@ class ClusterNetwork(ConfigModel):
     service_cidr: str = "10.96.0.0/12"
     """Service network (IPv4, /12 at most). Must not overlap the pod network or the node subnet."""
 
+    gateway: str | None = None
+    """Default gateway (router) of the node subnet, e.g. `10.0.0.1`: the default route of every
+    metal node with a static address (a node that names its `link`). Required then."""
+
     load_balancer_pool: str | None = None
     """Addresses Cilium hands out to LoadBalancer Services (a Gateway gets one), as a CIDR
     (`192.168.10.240/28`) or a range (`192.168.10.240-192.168.10.250`), announced on the LAN
     with L2 announcements. Must lie inside the node subnet (on docker: the docker network, e.g.
-    `10.5.0.0/24`) and hold no node IP and not the VIP; keep it out of your DHCP range. Required
-    when the render contains a Gateway (cert-manager's HTTP-01 solver)."""
+    `10.5.0.0/24`) and hold no node IP, not the VIP and not the gateway; keep it out of your
+    DHCP range. Required when the render contains a Gateway (cert-manager's HTTP-01 solver)."""
+
+
+class Schematic(ConfigModel):
+    system_extensions: list[str] = Field(default_factory=list)
+    """Official Talos system extensions baked into the installer image, e.g.
+    `siderolabs/iscsi-tools` or `siderolabs/intel-ucode`. Sorted, as the Image Factory does."""
+
+    extra_kernel_args: list[str] = Field(default_factory=list)
+    """Extra kernel arguments of the installed system, e.g. `net.ifnames=0` (a leading `-` removes
+    a default one). They live in the image because `talosctl upgrade` no longer applies
+    `machine.install.extraKernelArgs` from Talos 1.13."""
 
 
 class Cluster(ConfigModel):
@@ -86,10 +103,10 @@ class Cluster(ConfigModel):
     platform: Platform = Platform.metal
     """`metal` for real machines booted from Talos media, `docker` for a local test cluster."""
 
-    talos_version: str = "v1.11.5"
+    talos_version: str = "v1.14.1"
     """Talos version the nodes run, `vMAJOR.MINOR.PATCH`. Decides which config keys are used."""
 
-    kubernetes_version: str = "v1.34.1"
+    kubernetes_version: str = "v1.37.2"
     """Kubernetes version to install, `vMAJOR.MINOR.PATCH`; must be supported by the Talos version."""
 
     vip: str | None = None
@@ -102,6 +119,10 @@ class Cluster(ConfigModel):
 
     extra_api_sans: list[str] = Field(default_factory=list)
     """Extra names or IPs for the API server certificate, e.g. `k8s.example.com`."""
+
+    schematic: Schematic = Field(default_factory=Schematic)
+    """Image Factory schematic of the Talos installer image (system extensions, kernel
+    arguments); the nodes install `factory.talos.dev/metal-installer/<its ID>:<talosVersion>`."""
 
 
 class Domain(ConfigModel):
@@ -137,7 +158,7 @@ class Component(ConfigModel):
 
 
 class Cilium(Component):
-    version: str = "1.18.3"
+    version: str = "1.20.0"
     """Cilium Helm chart version."""
 
     hubble: bool = True
@@ -149,32 +170,32 @@ class Cilium(Component):
 
 
 class GatewayApi(Component):
-    version: str = "v1.3.0"
+    version: str = "v1.6.1"
     """Gateway API CRDs release (standard channel)."""
 
 
 class ArgoCD(Component):
-    version: str = "9.0.5"
+    version: str = "10.1.1"
     """argo-cd Helm chart version."""
 
 
 class CertManager(Component):
-    version: str = "v1.19.1"
+    version: str = "v1.21.1"
     """cert-manager Helm chart version."""
 
 
 class ExternalDns(Component):
-    version: str = "1.19.0"
+    version: str = "1.21.1"
     """external-dns Helm chart version (Cloudflare provider; needs the `cloudflareApiToken` secret)."""
 
 
 class VaultSecretsOperator(Component):
-    version: str = "1.0.1"
+    version: str = "1.4.1"
     """vault-secrets-operator Helm chart version (uses Vault's Kubernetes auth)."""
 
 
 class Vault(Component):
-    version: str = "0.31.0"
+    version: str = "0.34.1"
     """vault Helm chart version."""
 
     secrets_operator: VaultSecretsOperator = Field(default_factory=VaultSecretsOperator)
@@ -182,12 +203,12 @@ class Vault(Component):
 
 
 class Monitoring(Component):
-    version: str = "79.0.0"
+    version: str = "88.5.3"
     """kube-prometheus-stack Helm chart version (Prometheus, Grafana, Alertmanager)."""
 
 
 class CloudflareTunnel(Component):
-    version: str = "2025.11.1"
+    version: str = "2026.9.1"
     """cloudflared image tag (needs the `cloudflareTunnelToken` secret)."""
 
 

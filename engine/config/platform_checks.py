@@ -165,6 +165,10 @@ def check_load_balancer_pool(config: PlatformConfig, found: Collector) -> None:
     for address, what in reserved.items():
         if first <= address <= last and subnet.prefixlen <= 30:
             found.error(path, f"{text} holds {address}, {what}", "start the pool after it and end it before the last address")
+    gateway = _gateway(config)
+    if gateway is not None and gateway.version == 4 and first <= gateway <= last:
+        found.error(path, f"{text} holds {gateway}, the nodes' default gateway (cluster.network.gateway)",
+                    "leave the gateway out of the pool")  # fmt: skip
     for index, node in enumerate(config.nodes):
         try:
             ip = ipaddress.ip_interface(node.address.strip()).ip
@@ -179,6 +183,17 @@ def check_load_balancer_pool(config: PlatformConfig, found: Collector) -> None:
             return
         if vip.version == 4 and first <= vip <= last:
             found.error(path, f"{text} holds the VIP {vip}", "leave the VIP out of the pool")
+
+
+def _gateway(config: PlatformConfig) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The nodes' default gateway when it parses (its own problems are reported elsewhere)."""
+    text = config.cluster.network.gateway
+    if not text:
+        return None
+    try:
+        return ipaddress.ip_address(text.strip())
+    except ValueError:
+        return None
 
 
 def _node_subnets(config: PlatformConfig) -> list[ipaddress.IPv4Network]:
@@ -212,6 +227,9 @@ def suggested_pool(config: PlatformConfig, size: int = 16) -> str | None:
             taken.add(ipaddress.ip_address(config.cluster.vip.strip()))
         except ValueError:
             pass
+    gateway = _gateway(config)
+    if gateway is not None:
+        taken.add(gateway)
     taken = {ip for ip in taken if ip.version == 4}
     hosts = subnet.num_addresses - 2
     size = min(size, hosts // 4)

@@ -7,6 +7,7 @@ The secrets file is YAML with camelCase keys:
     gitToken: ...
     cloudflareApiToken: ...
     cloudflareTunnelToken: ...
+    grafanaAdminPassword: ...   # optional: without it one is generated once and kept in Vault
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ SECRET_KEYS: dict[str, str] = {
     "gitToken": "git_token",
     "cloudflareApiToken": "cloudflare_api_token",
     "cloudflareTunnelToken": "cloudflare_tunnel_token",
+    "grafanaAdminPassword": "grafana_admin_password",
 }
 
 # camelCase file key -> environment variable
@@ -39,6 +41,7 @@ ENV_NAMES: dict[str, str] = {
     "gitToken": "TALOS_PLATFORM_GIT_TOKEN",
     "cloudflareApiToken": "TALOS_PLATFORM_CLOUDFLARE_API_TOKEN",
     "cloudflareTunnelToken": "TALOS_PLATFORM_CLOUDFLARE_TUNNEL_TOKEN",
+    "grafanaAdminPassword": "TALOS_PLATFORM_GRAFANA_ADMIN_PASSWORD",
 }
 
 # The user name is a credential but not a secret: redacting a short, common word such as
@@ -54,6 +57,7 @@ class Secrets:
     git_token: str = dataclasses.field(default="", repr=False)
     cloudflare_api_token: str = dataclasses.field(default="", repr=False)
     cloudflare_tunnel_token: str = dataclasses.field(default="", repr=False)
+    grafana_admin_password: str = dataclasses.field(default="", repr=False)
 
     def values(self) -> list[str]:
         """The non-empty secret values, for the redactor."""
@@ -90,6 +94,17 @@ def required_secrets(config: PlatformConfig) -> list[str]:
     if config.components.cloudflare_tunnel.enabled:
         needed.append("cloudflareTunnelToken")
     return needed
+
+
+def grafana_password_from_vault(config: PlatformConfig) -> bool:
+    """Grafana's admin password is a Vault secret synced by the Vault Secrets Operator."""
+    components = config.components
+    return components.monitoring.enabled and components.vault.enabled and components.vault.secrets_operator.enabled
+
+
+def optional_secrets(config: PlatformConfig) -> list[str]:
+    """camelCase names of the secrets the enabled components may be given (else one is made)."""
+    return ["grafanaAdminPassword"] if grafana_password_from_vault(config) else []
 
 
 def load_secrets(path: Path | str | None = None, environ: Mapping[str, str] | None = None) -> Secrets:

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, Literal
 
 from talos_platform.engine.config import platform_checks, versions
+from talos_platform.engine.config.machine_rules import check_machines
 from talos_platform.engine.config.models import Platform, PlatformConfig, Role
 
 if TYPE_CHECKING:
@@ -207,6 +208,7 @@ def validate(config: PlatformConfig, secrets: "Secrets | None" = None) -> list[P
     _check_control_planes(config, found)
     _check_vip(config, interfaces, found)
     _check_networks(config, interfaces, found)
+    check_machines(config, interfaces, found)
     _check_domain(config, found)
     _check_gitops(config, found)
     _check_mirrors(config, found)
@@ -692,6 +694,13 @@ def _check_components(config: PlatformConfig, found: _Collector) -> None:
             "the Vault Secrets Operator needs Vault",
             "enable components.vault, or disable the operator",
         )
+    elif components.monitoring.enabled and not components.vault.secrets_operator.enabled:
+        found.warning(
+            "components.monitoring",
+            "without Vault and its Secrets Operator, Grafana's admin password is the chart's random one, "
+            "made anew on every render",
+            "enable components.vault and components.vault.secretsOperator to keep it in Vault",
+        )
 
 
 def _check_secrets(config: PlatformConfig, secrets: "Secrets", found: _Collector) -> None:
@@ -711,6 +720,14 @@ def _check_secrets(config: PlatformConfig, secrets: "Secrets", found: _Collector
                 f"{name} is only {len(value)} characters long; is it the real token?",
                 "check the token you copied",
             )
+    password = secrets.grafana_admin_password
+    if password and len(password) < 12:
+        # Grafana is published under the domain; a short admin password is guessed quickly.
+        found.error(
+            "secrets.grafanaAdminPassword",
+            f"the Grafana admin password is only {len(password)} characters long",
+            "use at least 12 characters, or leave it out and let the install generate one",
+        )
 
 
 def _required_by(config: PlatformConfig, name: str) -> str:

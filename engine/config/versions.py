@@ -13,14 +13,15 @@ from dataclasses import dataclass
 
 VERSION_PATTERN = re.compile(r"^v(\d+)\.(\d+)\.(\d+)$")
 
-# Talos minor versions we render for, and the Kubernetes minors each supports (upstream
-# support matrix, kept to the lines we test).
+# Talos minor versions we render for, and the Kubernetes minors each supports: Talos' support
+# matrix, six minors back from the release's default Kubernetes (the same range each release's
+# `pkg/machinery/compatibility/talosNNN` accepts, e.g. 1.32.0 to 1.37.99 for Talos 1.14).
 SUPPORTED_TALOS: dict[tuple[int, int], tuple[tuple[int, int], ...]] = {
-    (1, 10): ((1, 30), (1, 31), (1, 32), (1, 33)),
-    (1, 11): ((1, 31), (1, 32), (1, 33), (1, 34)),
-    (1, 12): ((1, 32), (1, 33), (1, 34), (1, 35)),
-    (1, 13): ((1, 33), (1, 34), (1, 35)),
-    (1, 14): ((1, 34), (1, 35), (1, 36)),
+    (1, 10): tuple((1, minor) for minor in range(28, 34)),
+    (1, 11): tuple((1, minor) for minor in range(29, 35)),
+    (1, 12): tuple((1, minor) for minor in range(30, 36)),
+    (1, 13): tuple((1, minor) for minor in range(31, 37)),
+    (1, 14): tuple((1, minor) for minor in range(32, 38)),
 }
 
 

@@ -35,7 +35,7 @@ def cilium_values(config: PlatformConfig) -> dict[str, Any]:
                 "cleanCiliumState": list(CLEAN_STATE_CAPABILITIES),
             }
         },
-        "gatewayAPI": {"enabled": config.components.gateway_api.enabled},
+        "gatewayAPI": _gateway_api(config),
         # Two operator replicas refuse to share a node; a single node gets one.
         "operator": {"replicas": 1 if len(config.nodes) == 1 else 2},
         "hubble": {
@@ -51,3 +51,11 @@ def cilium_values(config: PlatformConfig) -> dict[str, Any]:
         values["bpf"] = {"masquerade": True, "hostLegacyRouting": True}
     values.update(cilium_l2_values(config))
     return values
+
+
+def _gateway_api(config: PlatformConfig) -> dict[str, Any]:
+    if not config.components.gateway_api.enabled:
+        return {"enabled": False}
+    # As the Talos Cilium guide installs it: ALPN lets a Gateway's TLS listeners speak HTTP/2
+    # (gRPC), and appProtocol on Services picks the protocol Envoy talks to the backend.
+    return {"enabled": True, "enableAlpn": True, "enableAppProtocol": True}

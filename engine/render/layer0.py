@@ -55,6 +55,7 @@ def layer0_documents(config: PlatformConfig) -> dict[str, Any]:
             namespace="default",
             server_side_apply=True,
             prune=False,  # removing a CRD deletes every object of its kind
+            cascade_delete=False,  # deleting this Application must leave the CRDs (and every Gateway) in place
         )
     if components.cilium.enabled:
         apps["cilium.yaml"] = application(
@@ -64,6 +65,7 @@ def layer0_documents(config: PlatformConfig) -> dict[str, Any]:
             namespace="kube-system",
             server_side_apply=True,
             prune=False,  # the CNI: a wrong prune cuts every pod off the network
+            cascade_delete=False,  # deleting this Application must never uninstall the CNI
         )
     if components.cert_manager.enabled:
         apps["cert-manager.yaml"] = application(

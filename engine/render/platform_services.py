@@ -11,6 +11,7 @@ from typing import Any
 
 from talos_platform.engine.config.models import PlatformConfig
 from talos_platform.engine.config.platform_checks import installs_local_path
+from talos_platform.engine.config.secrets import grafana_password_from_vault
 from talos_platform.engine.render.applications import application, git_source, helm_source, kustomization
 from talos_platform.engine.render.cluster_secrets import CERT_MANAGER_CLOUDFLARE, CLOUDFLARED_TUNNEL
 from talos_platform.engine.render.load_balancer import load_balancer_enabled, load_balancer_manifests
@@ -22,6 +23,7 @@ from talos_platform.engine.render.storage import (
     monitoring_storage_values,
     vault_storage_values,
 )
+from talos_platform.engine.render.talos_patches import ETCD_METRICS_PORT
 from talos_platform.engine.render.upstream import (
     CLOUDFLARED_IMAGE,
     monitoring_chart,
@@ -34,6 +36,16 @@ VAULT_KUBERNETES_AUTH_MOUNT = "kubernetes"
 VAULT_OPERATOR_ROLE = "vault-secrets-operator"
 VAULT_TOKEN_AUDIENCE = "vault"
 VAULT_ADDRESS = "http://vault.vault.svc.cluster.local:8200"
+
+# Grafana's admin login: Vault's `secret/platform/grafana` (written by the install), synced into
+# the Secret `monitoring/grafana-admin` by the Vault Secrets Operator.
+MONITORING_NAMESPACE = "monitoring"
+VAULT_KV_MOUNT = "secret"
+GRAFANA_VAULT_PATH = "platform/grafana"
+GRAFANA_ADMIN_SECRET = "grafana-admin"
+GRAFANA_ADMIN_USER_KEY = "admin-user"
+GRAFANA_ADMIN_PASSWORD_KEY = "admin-password"
+GRAFANA_ADMIN_USER = "admin"
 
 LETSENCRYPT_SERVER = "https://acme-v02.api.letsencrypt.org/directory"
 CLUSTER_ISSUER = "letsencrypt"
@@ -86,7 +98,8 @@ def platform_documents(config: PlatformConfig) -> dict[str, Any]:
     if components.monitoring.enabled:
         files["monitoring.yaml"] = application(
             "monitoring",
-            wave=0,
+            # Grafana's admin Secret comes through the Vault Secrets Operator (wave 1).
+            wave=2 if grafana_password_from_vault(config) else 0,
             source=helm_source(monitoring_chart(config), merged(_monitoring_values(config), monitoring_storage_values(config))),
             namespace="monitoring",
             server_side_apply=True,
@@ -173,8 +186,20 @@ def _vault_operator_values() -> dict[str, Any]:
 
 
 def _monitoring_values(config: PlatformConfig) -> dict[str, Any]:
+    grafana: dict[str, Any] = {"grafana.ini": {"server": {"root_url": f"https://grafana.{config.domain.base}"}}}
+    extra: dict[str, Any] = {}
+    if grafana_password_from_vault(config):
+        # Without an existing Secret the chart makes a new random password on every render,
+        # so ArgoCD would see a change forever and Grafana's password would keep moving.
+        grafana["admin"] = {
+            "existingSecret": GRAFANA_ADMIN_SECRET,
+            "userKey": GRAFANA_ADMIN_USER_KEY,
+            "passwordKey": GRAFANA_ADMIN_PASSWORD_KEY,
+        }
+        extra["extraManifests"] = [grafana_admin_secret()]
     return {
-        "grafana": {"grafana.ini": {"server": {"root_url": f"https://grafana.{config.domain.base}"}}},
+        **extra,
+        "grafana": grafana,
         # Pick up ServiceMonitors and PodMonitors from every release, not only this chart's.
         "prometheus": {
             "prometheusSpec": {
@@ -182,7 +207,47 @@ def _monitoring_values(config: PlatformConfig) -> dict[str, Any]:
                 "serviceMonitorSelectorNilUsesHelmValues": False,
             }
         },
+        **TALOS_CONTROL_PLANE_SCRAPING,
     }
+
+
+def grafana_admin_secret() -> dict[str, Any]:
+    """The VaultStaticSecret that keeps `monitoring/grafana-admin` in step with Vault's
+    `secret/platform/grafana` (written by the install). No `vaultAuthRef`: the operator's
+    default VaultAuth, logging in as this namespace's `default` service account."""
+    return {
+        "apiVersion": "secrets.hashicorp.com/v1beta1",
+        "kind": "VaultStaticSecret",
+        "metadata": {"name": GRAFANA_ADMIN_SECRET, "namespace": MONITORING_NAMESPACE},
+        "spec": {
+            "type": "kv-v2",
+            "mount": VAULT_KV_MOUNT,
+            "path": GRAFANA_VAULT_PATH,
+            "refreshAfter": "1h",
+            "destination": {"name": GRAFANA_ADMIN_SECRET, "create": True},
+            # Grafana reads the password at start: restart it when the password changes.
+            "rolloutRestartTargets": [{"kind": "Deployment", "name": "monitoring-grafana"}],
+        },
+    }
+
+
+# How Talos runs the control plane (docs/monitoring.md): no kube-proxy (Cilium replaces it), so
+# neither its scrape nor KubeProxyDown; the controller manager and scheduler are host-network
+# static pods labelled `k8s-app` (the Talos patch binds them to the node IP); etcd is a host
+# service on the control planes, reached through the controller manager's pods, which run on
+# exactly those nodes with the node's address.
+TALOS_CONTROL_PLANE_SCRAPING: dict[str, Any] = {
+    "kubeProxy": {"enabled": False},
+    "kubeControllerManager": {"service": {"selector": {"k8s-app": "kube-controller-manager"}}},
+    "kubeScheduler": {"service": {"selector": {"k8s-app": "kube-scheduler"}}},
+    "kubeEtcd": {
+        "service": {
+            "selector": {"k8s-app": "kube-controller-manager"},
+            "port": ETCD_METRICS_PORT,
+            "targetPort": ETCD_METRICS_PORT,
+        }
+    },
+}
 
 
 def _tunnel_manifests(config: PlatformConfig) -> dict[str, Any]:

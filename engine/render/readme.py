@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from talos_platform.engine.config.models import PlatformConfig
+from talos_platform.engine.config.models import Platform, PlatformConfig
+from talos_platform.engine.config.schematic import installer_image
 from talos_platform.engine.config.versions import TalosFeatures
 from talos_platform.engine.render.applications import repo_path
 from talos_platform.engine.render.cluster_secrets import cluster_secrets
@@ -26,7 +27,10 @@ def readme(config: PlatformConfig, folders: list[str]) -> str:
         "| path | layer | what |",
         "|---|---|---|",
         f"| `talos/` | 0 | Talos config patches for Talos {contract}: `all.yaml`, `controlplane.yaml`, "
-        "`worker.yaml`, and `nodes/<name>.yaml` per machine |",
+        "`worker.yaml`, and `nodes/<name>.yaml` per machine"
+        + (f"; `schematic.yaml`, the Image Factory schematic of the installer image `{installer_image(config)}`"
+           if config.cluster.platform is Platform.metal else "")
+        + " |",
         "| `bootstrap/` | 1 | one-time kustomization: Gateway API CRDs, Cilium, ArgoCD (Helm charts pinned by version) |",
         "| `bootstrap-app.yaml` | 1 | the root Application; it points ArgoCD at `layer-0/` |",
         "| `layer-0/` | 2 | infrastructure Applications in sync waves: Gateway API CRDs (-100), Cilium (-99), "

@@ -10,7 +10,7 @@ from talos_platform.engine.render.bootstrap import bootstrap_documents
 from talos_platform.engine.render.layer0 import layer0_documents, root_application
 from talos_platform.engine.render.platform_services import platform_documents
 from talos_platform.engine.render.readme import readme
-from talos_platform.engine.render.talos_patches import talos_patches
+from talos_platform.engine.render.talos_patches import image_schematic, talos_patches
 from talos_platform.engine.render.yaml_output import comment_header, dump_document
 
 GENERATED = comment_header("Rendered by talos-platform; render again instead of editing.")
@@ -18,7 +18,7 @@ GENERATED = comment_header("Rendered by talos-platform; render again instead of 
 
 def render_tree(config: PlatformConfig) -> dict[str, bytes]:
     files: dict[str, str] = {}
-    for name, text in talos_patches(config).items():
+    for name, text in {**talos_patches(config), **image_schematic(config)}.items():
         files[f"talos/{name}"] = text
     folders: dict[str, dict[str, Any]] = {
         "bootstrap": bootstrap_documents(config),

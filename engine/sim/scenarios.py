@@ -237,10 +237,17 @@ def config_from_shape(shape: ClusterShape) -> PlatformConfig:
     for index in range(shape.control_planes):
         nodes.append({"name": f"cp-{index + 1}", "address": f"{next(hosts)}/{network.prefixlen}", "role": "control-plane", "link": "eth0"})
     for index in range(shape.workers):
-        nodes.append({"name": f"worker-{index + 1}", "address": f"{next(hosts)}/{network.prefixlen}", "role": "worker"})
+        nodes.append({"name": f"worker-{index + 1}", "address": f"{next(hosts)}/{network.prefixlen}", "role": "worker", "link": "eth0"})
+    if shape.platform == "metal":
+        # Static node addresses need a default route: the router sits at the top of the subnet.
+        cluster_network = {"gateway": str(network.broadcast_address - 1)}
+    else:
+        cluster_network = {}
+        for node in nodes:
+            node.pop("link")
     config = PlatformConfig.model_validate(
         {
-            "cluster": {"name": shape.name, "platform": shape.platform, "vip": vip},
+            "cluster": {"name": shape.name, "platform": shape.platform, "vip": vip, "network": cluster_network},
             "nodes": nodes,
             "domain": {"base": "example.com", "acmeEmail": "admin@example.com"},
             "gitops": {"repoUrl": "https://git.example.com/platform/gitops.git"},

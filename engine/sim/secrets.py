@@ -35,8 +35,9 @@ def simulation_secrets(path: Path | str | None, environ: Mapping[str, str]) -> t
             sources.append(f"{key} from {ENV_NAMES[key]}")
         elif getattr(from_file, attribute):
             sources.append(f"{key} from {path}")
-        values[attribute] = value or FAKE_SECRET_VALUES[attribute]
+        values[attribute] = value or FAKE_SECRET_VALUES.get(attribute, "")
     if not sources:
         return Secrets(**values), "secrets: simulated stand-ins (no --secrets file or TALOS_PLATFORM_* variable given)"
-    rest = "; the others are simulated stand-ins" if len(sources) < len(SECRET_KEYS) else ""
+    faked = any(not getattr(given, attribute) for attribute in FAKE_SECRET_VALUES)
+    rest = "; the others are simulated stand-ins" if faked else ""
     return Secrets(**values), "secrets: " + ", ".join(sources) + rest

@@ -75,11 +75,11 @@ def test_offline_plan_lists_every_step_to_do_with_concrete_actions(tmp_path, cap
 
 def test_offline_plan_shows_the_exact_commands_of_the_nodes_talos_version(tmp_path, capsys, guarded):
     config = tmp_path / "platform.yaml"
-    config.write_text((EXAMPLES / "metal-3cp-3w.yaml").read_text().replace("talosVersion: v1.11.5", "talosVersion: v1.12.0"))
+    config.write_text((EXAMPLES / "metal-3cp-3w.yaml").read_text().replace("talosVersion: v1.14.1", "talosVersion: v1.12.0").replace("kubernetesVersion: v1.37.2", "kubernetesVersion: v1.35.0"))
     state = tmp_path / "state"
     text = plan(capsys, "--offline", "--config", str(config), "--state-dir", str(state))
     assert f"$ talosctl apply-config --insecure --nodes 192.168.10.11 --file {state}/talos/controlplane.yaml" in text
-    assert "--talos-version v1.12 --kubernetes-version 1.34.1" in text
+    assert "--talos-version v1.12 --kubernetes-version 1.35.0" in text
     assert f"$ talosctl --talosconfig {state}/talos/talosconfig --endpoints 192.168.10.11 --nodes 192.168.10.11 bootstrap" in text
     assert "watch apps/v1 DaemonSet kube-system/cilium until rolled out" in text
     assert "server-side apply Namespace argocd, Namespace cert-manager" in text
@@ -111,5 +111,6 @@ def test_offline_plan_as_a_user_runs_it(tmp_path):
         capture_output=True, text=True, env=env, timeout=120, stdin=subprocess.DEVNULL,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert "$ talosctl cluster create --provisioner docker --name local" in result.stdout
+    # Talos 1.14 (the example's): talosctl 1.12 and later make the provisioner a sub-command.
+    assert "$ talosctl cluster create docker --name local" in result.stdout
     assert CANARY not in result.stdout + result.stderr and STATE_CANARY not in result.stdout + result.stderr

@@ -32,7 +32,6 @@ from talos_platform.engine.render.pod_security import ENFORCE_LABEL
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHARTS = Path(os.environ.get("TALOS_PLATFORM_CHARTS", REPO_ROOT.parent / "shared" / "charts"))
 REQUIRE_HARNESS = "TALOS_PLATFORM_REQUIRE_HARNESS"
-KUBERNETES_VERSION = "1.34.1"
 LEVELS = ("restricted", "baseline", "privileged")
 
 _BASELINE_CAPABILITIES = {
@@ -168,7 +167,9 @@ def namespace_level(app: dict[str, Any]) -> str:
 @pytest.mark.parametrize("example", ["metal-3cp-3w", "docker-single"])
 def test_every_helm_namespace_gets_exactly_the_level_its_pods_need(example: str, helm: Path, tmp_path: Path) -> None:
     checked = 0
-    for app in helm_applications(example):
+    kubernetes = load_config(REPO_ROOT / "examples" / f"{example}.yaml").cluster.kubernetes_version.lstrip("v")
+    apps = helm_applications(example)
+    for app in apps:
         source = app["spec"]["source"]
         namespace = app["spec"]["destination"]["namespace"]
         values = tmp_path / f"{app['metadata']['name']}.values.yaml"
@@ -176,7 +177,7 @@ def test_every_helm_namespace_gets_exactly_the_level_its_pods_need(example: str,
         for chart in chart_files(source["chart"], source["targetRevision"]):
             rendered = subprocess.run(
                 [str(helm), "template", source["helm"]["releaseName"], str(chart), "--namespace", namespace,
-                 "--values", str(values), "--kube-version", KUBERNETES_VERSION,
+                 "--values", str(values), "--kube-version", kubernetes,
                  "--api-versions", "monitoring.coreos.com/v1", "--api-versions", "gateway.networking.k8s.io/v1"],
                 capture_output=True, text=True, timeout=120, env={**os.environ, "HOME": str(tmp_path)},
             )
@@ -195,7 +196,8 @@ def test_every_helm_namespace_gets_exactly_the_level_its_pods_need(example: str,
                 f"its pods need {strictest_needed}: {sorted(needs)}"
             )
             checked += 1
-    assert checked >= 8
+    # Every chart outside kube-system, at least once (twice when the pinned one is not the newest).
+    assert checked >= len([app for app in apps if app["spec"]["destination"]["namespace"] != "kube-system"]) >= 5
 
 
 def test_our_own_workloads_fit_their_namespaces() -> None:

@@ -16,6 +16,7 @@ unless TALOS_PLATFORM_REQUIRE_HARNESS is set, then they fail.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -26,7 +27,7 @@ import yaml
 
 from talos_platform.engine.config.loading import load_config
 from talos_platform.engine.config.models import PlatformConfig
-from talos_platform.engine.config.versions import TalosFeatures
+from talos_platform.engine.config.versions import TalosFeatures, kubernetes_supported_by
 from talos_platform.engine.render import render_repository
 from talos_platform.engine.render.upstream import (
     argocd_chart,
@@ -259,10 +260,23 @@ def test_argocd_receives_the_application_health_check(tmp_path: Path, kubectl: P
     assert argocd[0]["metadata"]["namespace"] == "argocd"
 
 
+def _client_version(talosctl: Path, home: Path) -> str:
+    completed = subprocess.run([str(talosctl), "version", "--client"], capture_output=True, text=True, timeout=60,
+                               env=offline_env(home))  # fmt: skip
+    found = re.search(r"Tag:\s*(v\d+\.\d+\.\d+)", completed.stdout)
+    assert found, f"no version in `talosctl version --client`: {completed.stdout}{completed.stderr}"
+    return found.group(1)
+
+
 def test_talos_patches_make_valid_machine_configs(tmp_path: Path, talosctl: Path) -> None:
-    """Talos v1.11 (the harness talosctl's own version): gen config with our patches, apply each
-    per-node patch, and let talosctl validate the result for metal."""
-    config, root = render("metal-3cp-3w", tmp_path)
+    """At the harness talosctl's own Talos version (tests/harness/test_talos_versions.py covers
+    the others): gen config with our patches, apply each per-node patch, and let talosctl
+    validate the result for metal."""
+    config = load_config(EXAMPLES / "metal-3cp-3w.yaml")
+    config.cluster.talos_version = _client_version(talosctl, tmp_path / "home")
+    config.cluster.kubernetes_version = kubernetes_supported_by(config.cluster.talos_version)[-1] + ".0"
+    root = tmp_path / "rendered"
+    render_repository(config, root)
     contract = TalosFeatures.for_version(config.cluster.talos_version).contract
     env = offline_env(tmp_path / "home")
     work = tmp_path / "talos"

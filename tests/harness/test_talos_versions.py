@@ -22,6 +22,7 @@ from talos_platform.rehearsal.binaries import talosctl_name, talosctl_versions
 
 from talos_platform.engine.config.loading import parse_config
 from talos_platform.engine.config.models import Platform, PlatformConfig, Role
+from talos_platform.engine.config.schematic import installer_image
 from talos_platform.engine.config.validation import errors_only, validate
 from talos_platform.engine.config.versions import (
     TalosFeatures,
@@ -176,18 +177,43 @@ def _assert_vip(config: PlatformConfig, features: TalosFeatures, node, result: N
         assert not [i for i in interfaces if "vip" in i], "the VIP must not also be a legacy key"
     else:
         assert not vip_documents
-        assert [(i["interface"], i["vip"]["ip"], i["dhcp"]) for i in interfaces] == [(node.link, vip, True)]
+        assert [(i["interface"], i["vip"]["ip"]) for i in interfaces] == [(node.link, vip)]
 
 
-def _assert_install_disk(features: TalosFeatures, node, result: NodeConfig) -> None:
+def _assert_static_address(config: PlatformConfig, features: TalosFeatures, node, result: NodeConfig) -> None:
+    """A node with a link gets its planned address statically, the gateway as default route,
+    and no DHCP; a node without one is left to Talos' default DHCP."""
+    interfaces = result.v1alpha1["machine"].get("network", {}).get("interfaces", [])
+    links = result.kinds("LinkConfig")
+    if config.cluster.platform is Platform.docker or not node.link:
+        assert not interfaces and not links
+        return
+    address = str(config.node_interface(node))
+    gateway = config.cluster.network.gateway
+    if features.vip_as_document:
+        assert not interfaces, "no legacy interfaces next to the LinkConfig document"
+        [link] = links
+        assert (link["name"], link["addresses"], link["routes"]) == (node.link, [{"address": address}], [{"gateway": gateway}])
+    else:
+        assert not links
+        [interface] = interfaces
+        assert interface["interface"] == node.link and interface["addresses"] == [address]
+        assert interface["routes"] == [{"network": "0.0.0.0/0", "gateway": gateway}]
+        assert not interface.get("dhcp")
+
+
+def _assert_install_disk(config: PlatformConfig, features: TalosFeatures, node, result: NodeConfig) -> None:
     install = result.v1alpha1["machine"].get("install")
+    image = installer_image(config)
     if features.install_as_document:
         assert not install, "the install disk must not also be a legacy key"
-        selector = result.one("UnattendedInstallConfig")["provisioning"]["diskSelector"]
-        assert selector == {"match": f'disk.dev_path == "{node.install_disk}"'}
+        unattended = result.one("UnattendedInstallConfig")
+        assert unattended["provisioning"]["diskSelector"] == {"match": f'disk.dev_path == "{node.install_disk}"'}
+        assert unattended["installer"]["image"] == image
     else:
         assert not result.kinds("UnattendedInstallConfig")
         assert install["disk"] == node.install_disk
+        assert install["image"] == image
 
 
 def _assert_hostname(features: TalosFeatures, node, result: NodeConfig) -> None:
@@ -228,6 +254,21 @@ def _assert_kubernetes(config: PlatformConfig, features: TalosFeatures, node, re
             assert set(sans) <= set(cluster["apiServer"]["certSANs"])
 
 
+def _assert_control_plane_metrics(config: PlatformConfig, features: TalosFeatures, node, result: NodeConfig) -> None:
+    """With monitoring on, the controller manager, the scheduler and etcd's metrics listen where
+    Prometheus reaches them, in the form that Talos version reads."""
+    if node.role is not Role.control_plane or not config.components.monitoring.enabled:
+        return
+    cluster = result.v1alpha1["cluster"]
+    assert cluster["etcd"]["extraArgs"]["listen-metrics-urls"] == "http://0.0.0.0:2381"
+    if features.network_as_documents:
+        for kind in ("KubeControllerManagerConfig", "KubeSchedulerConfig"):
+            assert result.one(kind)["extraArgs"]["bind-address"] == "0.0.0.0", kind
+    else:
+        assert cluster["controllerManager"]["extraArgs"]["bind-address"] == "0.0.0.0"
+        assert cluster["scheduler"]["extraArgs"]["bind-address"] == "0.0.0.0"
+
+
 def _assert_scheduling(config: PlatformConfig, features: TalosFeatures, node, result: NodeConfig) -> None:
     """Without workers the control planes must take workloads; with workers they must not."""
     if node.role is not Role.control_plane:
@@ -261,8 +302,10 @@ def test_rendered_patches_make_valid_configs(example: str, talos_version: str, h
         assert result.v1alpha1["machine"]["type"] == (
             "controlplane" if node.role is Role.control_plane else "worker")
         if config.cluster.platform is Platform.metal:
-            _assert_install_disk(features, node, result)
+            _assert_install_disk(config, features, node, result)
             _assert_hostname(features, node, result)
             _assert_vip(config, features, node, result)
+        _assert_static_address(config, features, node, result)
         _assert_kubernetes(config, features, node, result)
         _assert_scheduling(config, features, node, result)
+        _assert_control_plane_metrics(config, features, node, result)

@@ -103,17 +103,18 @@ def _environment(tmp_path: Path) -> dict[str, str]:
 
 
 def _accept_every_default_of_the_simulated_scenario() -> list[Step]:
-    steps = [expect("SIMULATION", ""), expect("? Cluster name"), expect("? Platform"), expect("? Talos version"), expect("? Kubernetes version")]
+    steps = [expect("SIMULATION", ""), expect("? Cluster name"), expect("? Platform"), expect("? Talos version"), expect("? Kubernetes version"),
+             expect("? Add system extensions")]
     for number in range(1, 7):  # the default scenario: 3 control planes, 3 workers
         steps += [expect(f"? Node {number}: {question}") for question in ("role", "name", "IP address", "install disk")]
-        if number <= 3:
-            steps.append(expect(f"? Node {number}: network interface"))
+        steps.append(expect(f"? Node {number}: network interface"))
     steps += [expect("? Add another node?", "n")]
     questions = [
-        "Virtual IP", "Change the pod and service networks?", "Extra names", "Load-balancer addresses", "Base domain",
-        "E-mail for Let's Encrypt", "GitOps repository URL", "Branch", "Folder", "Is the repository private",
-        "Components to install", "Change the pinned component versions?", "Storage for persistent volumes", "Git user name", "Git access token", "Cloudflare API token",
-        "Cloudflare Tunnel token", "What next?", "Save the config as",
+        "Virtual IP", "Default gateway", "Change the pod and service networks?", "Extra names", "Load-balancer addresses",
+        "Base domain", "E-mail for Let's Encrypt", "GitOps repository URL", "Branch", "Folder", "Is the repository private",
+        "Components to install", "Change the pinned component versions?", "Storage for persistent volumes", "Git user name",
+        "Git access token", "Cloudflare API token", "Cloudflare Tunnel token", "Grafana admin password", "What next?",
+        "Save the config as",
     ]
     return steps + [expect(f"? {question}") for question in questions]
 

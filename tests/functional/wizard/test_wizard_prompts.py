@@ -21,7 +21,7 @@ from wizard_script import (
     three_control_planes_and_a_worker,
     typed,
 )
-from wizard_terminal import CTRL_C, DOWN, ENTER, ESC, SPACE, UP, expect, shows
+from wizard_terminal import CTRL_C, CTRL_U, DOWN, ENTER, ESC, SPACE, UP, expect, shows
 
 
 def test_happy_path_writes_the_config_and_a_private_secrets_file(drive):
@@ -53,7 +53,9 @@ def test_esc_goes_back_and_the_review_reopens_a_section(drive):
         *components_default(),
         *cloudflare_secrets(),
         expect("? What next?", ESC),  # back from the review: the last question again
+        expect("? Grafana admin password", ESC),
         expect("? Cloudflare Tunnel token", ENTER),  # Enter keeps the token typed before
+        expect("? Grafana admin password", "grafana-admin-pass-42" + ENTER),
         expect("? What next?", DOWN + ENTER),  # Change an answer…
         expect("? Which part do you want to change?", DOWN * 3 + ENTER),  # Domain
         expect("? Base domain", typed("lab.homelab.dev")),
@@ -67,6 +69,8 @@ def test_esc_goes_back_and_the_review_reopens_a_section(drive):
     assert config["cluster"]["name"] == "lab"
     assert config["domain"] == {"base": "lab.homelab.dev", "acmeEmail": "ops@lab.homelab.dev"}
     assert "cloudflareTunnelToken: cf-tunnel-token-0123456789" in run.secrets_file.read_text()
+    assert "grafanaAdminPassword: grafana-admin-pass-42" in run.secrets_file.read_text()
+    assert "grafana-admin-pass-42" not in run.screen  # a password prompt
 
 
 def test_nodes_are_added_edited_and_removed_from_the_review(drive):
@@ -77,12 +81,14 @@ def test_nodes_are_added_edited_and_removed_from_the_review(drive):
         expect("? Node 5: name"),  # worker-2 suggested
         expect("? Node 5: IP address"),  # 10.0.0.15/24 suggested
         expect("? Node 5: install disk"),
+        expect("? Node 5: network interface"),  # eth0, as the other nodes
         expect("? What next?", DOWN * 3 + ENTER),  # Edit a node…
         expect("? Which node?", DOWN * 3 + ENTER),  # worker-1
         expect("? Node 4: role"),
         expect("? Node 4: name", typed("storage-1")),
         expect("? Node 4: IP address", typed("10.0.0.40/24")),
         expect("? Node 4: install disk", typed("/dev/nvme0n1")),
+        expect("? Node 4: network interface", typed("enp2s0")),
         expect("? What next?", DOWN * 4 + ENTER),  # Remove a node…
         expect("? Remove which node?", DOWN * 4 + ENTER),  # worker-2 again
         expect("removed worker-2", ""),
@@ -94,11 +100,11 @@ def test_nodes_are_added_edited_and_removed_from_the_review(drive):
 
     assert run.code == 0
     nodes = _config(run)["nodes"]
-    assert [(n["name"], n["address"], n["role"], n["installDisk"]) for n in nodes] == [
-        ("cp-1", "10.0.0.11/24", "control-plane", "/dev/sda"),
-        ("cp-2", "10.0.0.12/24", "control-plane", "/dev/sda"),
-        ("cp-3", "10.0.0.13/24", "control-plane", "/dev/sda"),
-        ("storage-1", "10.0.0.40/24", "worker", "/dev/nvme0n1"),
+    assert [(n["name"], n["address"], n["role"], n["installDisk"], n["link"]) for n in nodes] == [
+        ("cp-1", "10.0.0.11/24", "control-plane", "/dev/sda", "eth0"),
+        ("cp-2", "10.0.0.12/24", "control-plane", "/dev/sda", "eth0"),
+        ("cp-3", "10.0.0.13/24", "control-plane", "/dev/sda", "eth0"),
+        ("storage-1", "10.0.0.40/24", "worker", "/dev/nvme0n1", "enp2s0"),
     ]
 
 
@@ -136,9 +142,15 @@ def test_wrong_answers_are_refused_with_the_rule_s_message_then_corrected(drive)
     assert run.config_file.read_bytes() == (EXPECTED / "happy-path.yaml").read_bytes()
 
 
+def _until(question: str) -> list:
+    """The happy path's steps before `question`."""
+    script = happy_path()
+    return script[: next(index for index, step in enumerate(script) if step.wait_for == question)]
+
+
 def test_a_component_switch_the_rules_refuse_is_explained_in_the_checkbox(drive):
     steps = [
-        *happy_path()[:-7],
+        *_until("? Components to install"),
         expect("? Components to install", DOWN + SPACE + ENTER),  # Cilium off
         shows("Cilium cannot be disabled", SPACE + ENTER),  # back on
         expect("? Change the pinned component versions?", "y"),
@@ -196,6 +208,7 @@ def test_an_existing_config_gives_every_default_and_saves_back_unchanged(drive, 
         *components_default(),
         expect("(set; Enter keeps it)"),
         expect("(set; Enter keeps it)"),
+        expect("? Grafana admin password"),  # left to the install
         expect("? What next?"),
         expect("? Save the config as"),  # defaults to the file being edited; no "replace?" question
     ]
@@ -213,9 +226,11 @@ def test_editing_an_existing_config_changes_only_what_was_changed(drive, folder)
     steps = [
         expect("? Cluster name"),
         expect("? Platform"),
-        expect("? Talos version", DOWN * 2 + ENTER),  # v1.12.…
+        expect("? Talos version", DOWN * 3 + ENTER),  # v1.12.…
         expect("? Talos version (vMAJOR.MINOR.PATCH)", "1" + ENTER),  # the prompt starts at "v1.12."
-        expect("? Kubernetes version"),
+        expect("? Kubernetes version", DOWN * 6 + ENTER),  # v1.35.…: Talos 1.12 supports up to 1.35
+        expect("? Kubernetes version (vMAJOR.MINOR.PATCH)", "0" + ENTER),
+        expect("? Add system extensions or kernel arguments"),
         *[step for n in range(1, 5) for step in metal_node(n, control_plane=n < 4, another=False) if "Add another" not in step.wait_for],
         expect("? Add another node?", "n"),
         expect("? Virtual IP"),
@@ -229,7 +244,8 @@ def test_editing_an_existing_config_changes_only_what_was_changed(drive, folder)
     run = drive(steps, config_path=existing)
 
     assert run.code == 0
-    expected = (EXPECTED / "happy-path.yaml").read_text().replace("talosVersion: v1.11.5", "talosVersion: v1.12.1")
+    expected = (EXPECTED / "happy-path.yaml").read_text().replace("talosVersion: v1.14.1", "talosVersion: v1.12.1")
+    expected = expected.replace("kubernetesVersion: v1.37.2", "kubernetesVersion: v1.35.0")
     assert existing.read_text() == expected
 
 
@@ -257,6 +273,7 @@ def test_docker_asks_no_vip_no_role_no_second_node(drive):
         expect("? StorageClass name", typed("longhorn")),
         expect("? Git user name", typed("ops")),
         expect("? Git access token", "git-token-0123456789" + ENTER),
+        expect("? Grafana admin password"),
         *confirm_and_save(),
     ]
     run = drive(steps)
@@ -304,15 +321,17 @@ def test_simulated_hand_over_runs_headless_when_the_tui_is_not_installed(drive, 
     from talos_platform.commands import guided
 
     monkeypatch.setitem(sys.modules, "talos_platform.tui.app", None)  # import fails as if not installed
-    scenario = [expect("? Cluster name"), expect("? Platform"), expect("? Talos version"), expect("? Kubernetes version")]
+    scenario = [expect("? Cluster name"), expect("? Platform"), expect("? Talos version"), expect("? Kubernetes version"),
+                expect("? Add system extensions")]
     for number in range(1, 7):
         scenario += [expect(f"? Node {number}: {question}") for question in ("role", "name", "IP address", "install disk")]
-        scenario += [expect(f"? Node {number}: network interface")] if number <= 3 else []
+        scenario += [expect(f"? Node {number}: network interface")]
     scenario += [expect("? Add another node?", "n")]
-    scenario += [expect(f"? {q}") for q in ("Virtual IP", "Change the pod", "Extra names", "Load-balancer", "Base domain", "E-mail",
-                                            "GitOps repository URL", "Branch", "Folder", "Is the repository private", "Components to install",
-                                            "Change the pinned", "Storage for", "Git user name", "Git access token", "Cloudflare API token", "Cloudflare Tunnel token",
-                                            "What next?", "Save the config as")]
+    scenario += [expect(f"? {q}") for q in ("Virtual IP", "Default gateway", "Change the pod", "Extra names", "Load-balancer", "Base domain",
+                                            "E-mail", "GitOps repository URL", "Branch", "Folder", "Is the repository private",
+                                            "Components to install", "Change the pinned", "Storage for", "Git user name", "Git access token",
+                                            "Cloudflare API token", "Cloudflare Tunnel token", "Grafana admin password", "What next?",
+                                            "Save the config as")]
     scenario += [expect("SIMULATION: these steps run on the simulator", ""), expect("? Start the simulated install now?")]
 
     run = drive(scenario, simulate=True, speed=1000, hand_over=guided.hand_over)
@@ -320,6 +339,40 @@ def test_simulated_hand_over_runs_headless_when_the_tui_is_not_installed(drive, 
     assert run.code == 0
     assert "install succeeded" in capsys.readouterr().out
     assert (run.folder / "platform-simulated.yaml").exists()
+
+
+def test_a_custom_talos_image_and_a_dhcp_worker(drive):
+    steps = [
+        *cluster_defaults()[:-1],
+        expect("? Add system extensions or kernel arguments", "y"),
+        expect("? System extensions", typed("siderolabs/util-linux-tools, iscsi-tools")),
+        shows("'iscsi-tools' is not an official extension name", typed("siderolabs/util-linux-tools, siderolabs/iscsi-tools")),
+        expect("? Extra kernel arguments", typed("console=ttyS0,115200n8 net.ifnames=0")),
+        *metal_node(1, address="10.0.0.11/24", control_plane=True, another=True),
+        expect("? Node 2: role", DOWN + ENTER),  # worker
+        *metal_node(2, control_plane=False, another=False)[1:-2],
+        expect("? Node 2: network interface", CTRL_U + ENTER),  # empty: DHCP
+        shows("keeps the address DHCP gives it", ""),
+        expect("? Add another node?", "n"),
+        expect("? Virtual IP", ENTER),
+        expect("? Default gateway of the nodes", typed("10.0.1.1")),
+        shows("10.0.1.1 is outside 10.0.0.0/24", typed("10.0.0.254")),
+        *network()[2:],
+        *domain_and_gitops(),
+        *components_default(),
+        *cloudflare_secrets(),
+        *confirm_and_save(),
+    ]
+    run = drive(steps)
+
+    assert run.code == 0
+    config = _config(run)
+    assert config["cluster"]["schematic"] == {
+        "systemExtensions": ["siderolabs/util-linux-tools", "siderolabs/iscsi-tools"],
+        "extraKernelArgs": ["console=ttyS0,115200n8", "net.ifnames=0"],
+    }
+    assert config["cluster"]["network"]["gateway"] == "10.0.0.254"
+    assert [node.get("link") for node in config["nodes"]] == ["eth0", None]
 
 
 def test_going_back_from_a_node_just_added_takes_it_away(drive):

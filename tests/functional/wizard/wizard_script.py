@@ -16,20 +16,20 @@ def cluster_defaults() -> list[Step]:
         expect("? Platform"),
         expect("? Talos version"),
         expect("? Kubernetes version"),
+        expect("? Add system extensions or kernel arguments"),  # no: the plain Talos image
     ]
 
 
 def metal_node(number: int, *, address: str | None = None, control_plane: bool, another: bool) -> list[Step]:
-    """A node with the suggested role, name and disk; `address` typed or the suggestion taken."""
+    """A node with the suggested role, name, disk and link; `address` typed or the suggestion taken."""
     label = f"Node {number}"
     steps = [
         expect(f"? {label}: role"),
         expect(f"? {label}: name"),
         expect(f"? {label}: IP address", typed(address) if address else ENTER),
         expect(f"? {label}: install disk"),
+        expect(f"? {label}: network interface (static address{', VIP' if control_plane else ''})"),
     ]
-    if control_plane:
-        steps.append(expect(f"? {label}: network interface"))
     steps.append(expect("? Add another node?", "y" if another else "n"))
     return steps
 
@@ -46,6 +46,7 @@ def three_control_planes_and_a_worker() -> list[Step]:
 def network(vip: str = "10.0.0.10") -> list[Step]:
     return [
         expect("? Virtual IP", typed(vip)),
+        expect("? Default gateway of the nodes"),  # the suggested 10.0.0.1
         expect("? Change the pod and service networks?", "n"),
         expect("? Extra names or IPs"),
         expect("? Load-balancer addresses"),  # the suggested free range
@@ -72,9 +73,11 @@ def components_default() -> list[Step]:
 
 
 def cloudflare_secrets() -> list[Step]:
+    """The Cloudflare tokens, then Grafana's optional password left for the install to generate."""
     return [
         expect("? Cloudflare API token", "cf-api-token-0123456789" + ENTER),
         expect("? Cloudflare Tunnel token", "cf-tunnel-token-0123456789" + ENTER),
+        expect("? Grafana admin password"),
     ]
 
 

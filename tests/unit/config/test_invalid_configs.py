@@ -126,8 +126,24 @@ CASES = [
     Case("VIP is not an IP", setter("cluster", "vip", value="vip.example.com"), {"cluster.vip"}),
     Case("VIP with a prefix length", setter("cluster", "vip", value="192.168.10.10/24"), {"cluster.vip"}),
     Case("IPv6 VIP", setter("cluster", "vip", value="fd00::10"), {"cluster.vip"}, says="IPv6"),
-    Case("control planes in different subnets", setter("nodes", 2, "address", value="192.168.11.13/24"), {"nodes[2].address"}, says="one subnet"),
+    Case("control planes in different subnets", setter("nodes", 2, "address", value="192.168.11.13/24"),
+         {"nodes[2].address", "cluster.network.gateway"}, says="one subnet"),
     Case("control plane without link when a VIP is used", deleter("nodes", 1, "link"), {"nodes[1].link"}),
+    # static addresses and their gateway
+    Case("static addresses without a gateway", deleter("cluster", "network", "gateway"), {"cluster.network.gateway"}, says="gateway"),
+    Case("gateway is not an IP", setter("cluster", "network", "gateway", value="router.lan"), {"cluster.network.gateway"}),
+    Case("IPv6 gateway", setter("cluster", "network", "gateway", value="fd00::1"), {"cluster.network.gateway"}, says="IPv6"),
+    Case("gateway outside the node subnet", setter("cluster", "network", "gateway", value="10.0.0.1"), {"cluster.network.gateway"}, says="outside"),
+    Case("gateway is a node IP", setter("cluster", "network", "gateway", value="192.168.10.23"), {"cluster.network.gateway"}, says="nodes[5]"),
+    Case("gateway is the VIP", setter("cluster", "network", "gateway", value="192.168.10.10"), {"cluster.network.gateway"}, says="VIP"),
+    Case("gateway on docker", setter("cluster", "network", "gateway", value="10.5.0.1"), {"cluster.network.gateway"}, base="docker"),
+    # the installer image's schematic
+    Case("system extension without its owner", setter("cluster", "schematic", "systemExtensions", value=["iscsi-tools"]),
+         {"cluster.schematic.systemExtensions[0]"}, says="siderolabs/iscsi-tools"),
+    Case("two kernel arguments in one item", setter("cluster", "schematic", "extraKernelArgs", value=["console=ttyS0 quiet"]),
+         {"cluster.schematic.extraKernelArgs[0]"}, says="one kernel argument"),
+    Case("kernel argument that YAML reads as a number", setter("cluster", "schematic", "extraKernelArgs", value=["1"]),
+         {"cluster.schematic.extraKernelArgs[0]"}),
     # networks
     Case("pod network overlaps the nodes", setter("cluster", "network", "podCidr", value="192.168.0.0/16"), {"cluster.network.podCidr"}, says="overlaps"),
     Case("service network overlaps the nodes", setter("cluster", "network", "serviceCidr", value="192.168.0.0/16"), {"cluster.network.serviceCidr"}),
@@ -144,7 +160,7 @@ CASES = [
     Case("unparsable Talos version", setter("cluster", "talosVersion", value="1.11"), {"cluster.talosVersion"}),
     Case("unsupported Talos version", setter("cluster", "talosVersion", value="v1.5.0"), {"cluster.talosVersion"}, says="not supported"),
     Case("Kubernetes too old for the Talos version", setter("cluster", "kubernetesVersion", value="v1.29.3"), {"cluster.kubernetesVersion"}, says="Talos"),
-    Case("Kubernetes too new for the Talos version", setter("cluster", "kubernetesVersion", value="v1.36.0"), {"cluster.kubernetesVersion"}),
+    Case("Kubernetes too new for the Talos version", setter("cluster", "kubernetesVersion", value="v1.38.0"), {"cluster.kubernetesVersion"}),
     Case("unparsable Kubernetes version", setter("cluster", "kubernetesVersion", value="latest"), {"cluster.kubernetesVersion"}),
     Case("extra API SAN that is neither IP nor name", setter("cluster", "extraApiSans", value=["k8s.example.com", "not a name!"]), {"cluster.extraApiSans[1]"}),
     # domain
@@ -178,6 +194,9 @@ CASES = [
     # secrets, checked only when given
     Case("external-dns without its token", lambda d: None, {"secrets.cloudflareApiToken"},
          secrets=Secrets(git_username="me", git_token="t" * 20, cloudflare_tunnel_token="b" * 20), says="externalDns"),
+    Case("short Grafana admin password", lambda d: None, {"secrets.grafanaAdminPassword"},
+         secrets=Secrets(git_username="me", git_token="t" * 20, cloudflare_api_token="a" * 20,
+                         cloudflare_tunnel_token="b" * 20, grafana_admin_password="admin"), says="Grafana"),
     Case("tunnel without its token", lambda d: None, {"secrets.cloudflareTunnelToken"},
          secrets=Secrets(git_username="me", git_token="t" * 20, cloudflare_api_token="a" * 20)),
     Case("private repo without a token", lambda d: None, {"secrets.gitToken"},
@@ -207,6 +226,7 @@ CASES = [
     Case("pool outside the node subnet", setter("cluster", "network", "loadBalancerPool", value="192.168.20.240/28"), {"cluster.network.loadBalancerPool"}, says="node subnet"),
     Case("pool holds a node", setter("cluster", "network", "loadBalancerPool", value="192.168.10.20-192.168.10.30"), {"cluster.network.loadBalancerPool"}, says="worker-1"),
     Case("pool holds the VIP", setter("cluster", "network", "loadBalancerPool", value="192.168.10.8-192.168.10.10"), {"cluster.network.loadBalancerPool"}, says="VIP"),
+    Case("pool holds the nodes' gateway", setter("cluster", "network", "gateway", value="192.168.10.250"), {"cluster.network.loadBalancerPool"}, says="cluster.network.gateway"),
     Case("pool holds the broadcast address", setter("cluster", "network", "loadBalancerPool", value="192.168.10.240/28"), {"cluster.network.loadBalancerPool"}, says="broadcast"),
     Case("IPv6 pool", setter("cluster", "network", "loadBalancerPool", value="fd00::/120"), {"cluster.network.loadBalancerPool"}, says="IPv6"),
     Case("docker pool outside the docker network", setter("cluster", "network", "loadBalancerPool", value="10.6.0.240/28"), {"cluster.network.loadBalancerPool"}, base="docker", says="docker network"),
@@ -305,3 +325,7 @@ def test_suggested_pool_is_free_of_nodes_and_vip_and_valid():
     crowded = example(DOCKER_EXAMPLE)
     crowded["nodes"][0]["address"] = "10.5.0.250/24"
     assert suggested_pool(PlatformConfig.model_validate(crowded)) == "10.5.0.234-10.5.0.249"
+    routed = example(METAL_EXAMPLE)
+    del routed["cluster"]["network"]["loadBalancerPool"]
+    routed["cluster"]["network"]["gateway"] = "192.168.10.254"  # a router at the top of the subnet
+    assert suggested_pool(PlatformConfig.model_validate(routed)) == "192.168.10.238-192.168.10.253"

@@ -171,7 +171,7 @@ def test_dump_is_camel_case_in_field_order_without_unset_values():
     assert list(data) == ["apiVersion", "kind", "cluster", "nodes", "domain", "gitops", "components", "storage"]
     assert "vip" not in data["cluster"] and "extraApiSans" not in data["cluster"]
     assert data["nodes"][0]["installDisk"] == "/dev/sda"
-    assert data["components"]["cloudflareTunnel"] == {"enabled": False, "version": "2025.11.1"}
+    assert data["components"]["cloudflareTunnel"] == {"enabled": False, "version": "2026.9.1"}
 
 
 def test_write_config_is_atomic_and_leaves_no_temp_files(tmp_path):

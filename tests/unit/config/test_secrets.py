@@ -72,12 +72,14 @@ def test_every_secret_has_its_documented_environment_variable():
         git_token="value-of-gitToken",
         cloudflare_api_token="value-of-cloudflareApiToken",
         cloudflare_tunnel_token="value-of-cloudflareTunnelToken",
+        grafana_admin_password="value-of-grafanaAdminPassword",
     )
     assert sorted(ENV_NAMES.values()) == [
         "TALOS_PLATFORM_CLOUDFLARE_API_TOKEN",
         "TALOS_PLATFORM_CLOUDFLARE_TUNNEL_TOKEN",
         "TALOS_PLATFORM_GIT_TOKEN",
         "TALOS_PLATFORM_GIT_USERNAME",
+        "TALOS_PLATFORM_GRAFANA_ADMIN_PASSWORD",
     ]
 
 

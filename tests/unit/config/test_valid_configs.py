@@ -40,7 +40,28 @@ def test_metal_example_has_three_control_planes_and_three_workers():
 
 
 def test_one_control_plane_needs_no_vip_nor_link():
-    assert problems_for(single_control_plane(example(METAL_EXAMPLE))) == []
+    problems = problems_for(single_control_plane(example(METAL_EXAMPLE)))
+    # Without a link the node keeps its DHCP address: allowed, with a word about reservations.
+    assert [(p.path, p.severity) for p in problems] == [("nodes[0].link", "warning")]
+    assert "DHCP" in problems[0].message and "192.168.10.11" in problems[0].hint
+
+
+def test_dhcp_nodes_need_no_gateway():
+    data = example(METAL_EXAMPLE)
+    del data["cluster"]["vip"], data["cluster"]["network"]["gateway"]
+    data["nodes"] = data["nodes"][:1] + data["nodes"][3:]
+    for node in data["nodes"]:
+        node.pop("link")
+    assert errors_only(problems_for(data)) == []
+
+
+def test_kernel_arguments_the_image_factory_takes():
+    data = example(METAL_EXAMPLE)
+    data["cluster"]["schematic"] = {
+        "extraKernelArgs": ["console=ttyS0,115200n8", "-console", "net.ifnames=0", "talos.dashboard.disabled=1", "nomodeset"],
+        "systemExtensions": ["siderolabs/iscsi-tools", "siderolabs/util-linux-tools"],
+    }
+    assert problems_for(data) == []
 
 
 def test_one_control_plane_with_workers_and_no_vip():

@@ -33,7 +33,8 @@ def platform_config(
     nodes += [{"name": f"w-{i}", "address": f"10.0.0.{20 + i}/24", "installDisk": "/dev/nvme0n1"} for i in range(1, workers + 1)]
     return PlatformConfig.model_validate(
         {
-            "cluster": {"name": "demo", "vip": vip, "talosVersion": talos_version, "kubernetesVersion": "v1.34.1"},
+            "cluster": {"name": "demo", "vip": vip, "talosVersion": talos_version, "kubernetesVersion": "v1.34.1",
+                        "network": {"gateway": "10.0.0.1"}},
             "nodes": nodes,
             "domain": {"base": "example.com", "acmeEmail": "ops@example.com"},
             "gitops": {"repoUrl": repo_url, "private": private},

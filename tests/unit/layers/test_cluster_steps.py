@@ -360,13 +360,71 @@ async def test_kubernetes_auth_and_secrets_use_the_root_token(tmp_path):
     assert [a.description for a in result.actions] == [
         "write secret/platform/cloudflare (api-token, tunnel-token)",
         "write secret/platform/git (token, username)",
+        "write secret/platform/grafana (admin-password, admin-user)",
     ]
     await load.apply(ctx, result)
     assert vault.changes() == [
         ("enable_kubernetes_auth", "hvs.root"),
         ("write_secret", "hvs.root", "platform/cloudflare", ["api-token", "tunnel-token"]),
         ("write_secret", "hvs.root", "platform/git", ["token", "username"]),
+        ("write_secret", "hvs.root", "platform/grafana", ["admin-password", "admin-user"]),
     ]
+
+
+async def _loaded(ctx, config) -> None:
+    load = platform.VaultSecrets(config)
+    await load.apply(ctx, await load.check(ctx))
+
+
+async def test_grafana_password_is_generated_once_kept_and_written_to_vault(tmp_path):
+    config = platform_config()
+    vault = FakeVault(initialized=True, sealed=False)
+    ctx, lines = make_context(config, tmp_path, vault=vault)
+    ctx.state.write_secret(ctx.state.vault_init, json.dumps({"unseal_keys": ["k"], "root_token": "hvs.root"}))
+    load = platform.VaultSecrets(config)
+    first = await load.check(ctx)
+    assert not first.done and "platform/grafana" in first.reason
+    await load.apply(ctx, first)
+    saved = ctx.state.grafana_admin_password
+    password = saved.read_text().strip()
+    assert len(password) >= 24 and oct(saved.stat().st_mode & 0o777) == "0o600"
+    assert vault.stored["platform/grafana"] == {"admin-user": "admin", "admin-password": password}
+    # A resume (or a later install) finds it in Vault and makes no other.
+    assert (await load.check(ctx)).done
+    await _loaded(ctx, config)
+    assert saved.read_text().strip() == password and vault.stored["platform/grafana"]["admin-password"] == password
+    assert password not in " ".join(lines) + " ".join(str(c) for c in vault.calls)
+
+
+async def test_a_lost_state_directory_keeps_the_password_vault_holds(tmp_path):
+    config = platform_config()
+    vault = FakeVault(initialized=True, sealed=False)
+    vault.stored["platform/grafana"] = {"admin-user": "admin", "admin-password": "from-an-earlier-install"}
+    ctx, _ = make_context(config, tmp_path, vault=vault)
+    ctx.state.write_secret(ctx.state.vault_init, json.dumps({"unseal_keys": ["k"], "root_token": "hvs.root"}))
+    assert (await platform.VaultSecrets(config).check(ctx)).done
+    await _loaded(ctx, config)
+    assert vault.stored["platform/grafana"]["admin-password"] == "from-an-earlier-install"
+    assert not ctx.state.grafana_admin_password.exists()
+
+
+async def test_a_given_grafana_password_wins_and_none_is_generated(tmp_path):
+    config = platform_config()
+    vault = FakeVault(initialized=True, sealed=False)
+    ctx, _ = make_context(config, tmp_path, vault=vault, secrets=Secrets(grafana_admin_password="chosen-by-me-123"))
+    ctx.state.write_secret(ctx.state.vault_init, json.dumps({"unseal_keys": ["k"], "root_token": "hvs.root"}))
+    await _loaded(ctx, config)
+    assert vault.stored["platform/grafana"] == {"admin-user": "admin", "admin-password": "chosen-by-me-123"}
+    assert not ctx.state.grafana_admin_password.exists()
+
+
+async def test_without_the_operator_no_grafana_secret_goes_to_vault(tmp_path):
+    config = platform_config(vault={"secretsOperator": {"enabled": False}})
+    vault = FakeVault(initialized=True, sealed=False)
+    ctx, _ = make_context(config, tmp_path, vault=vault)
+    ctx.state.write_secret(ctx.state.vault_init, json.dumps({"unseal_keys": ["k"], "root_token": "hvs.root"}))
+    assert (await platform.VaultSecrets(config).check(ctx)).done
+    assert not ctx.state.grafana_admin_password.exists()
 
 
 async def test_vault_auth_and_secrets_are_done_when_vault_reads_them_back_the_same(tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import posixpath
 
 import pytest
-from render_helpers import documents, variant
+from render_helpers import documents, example_config, variant
 
 from talos_platform.engine.render import render_tree
 
@@ -60,6 +60,31 @@ def test_layer0_sync_options() -> None:
         assert policy["retry"]["limit"] > 0 and policy["retry"]["backoff"]["factor"] > 1, name
     argocd = documents(files["layer-0/argocd.yaml"])[0]
     assert "finalizers" not in argocd["metadata"], "deleting the self-managing app must not uninstall ArgoCD"
+
+
+# Deleting these Applications must leave what they deployed: the CNI, the Gateway API CRDs
+# (and with them every Gateway and route) and ArgoCD itself.
+# Volumes outlive their provisioner: local-path-storage is kept too.
+KEPT_ON_DELETE = {"layer-0/cilium.yaml", "layer-0/gateway-api-crds.yaml", "layer-0/argocd.yaml", "platform/local-path-storage.yaml"}
+
+
+@pytest.mark.parametrize("name", ["metal-3cp-3w", "docker-single"])
+def test_only_applications_whose_objects_may_go_cascade_delete(name: str) -> None:
+    files = render_tree(example_config(name))
+    applications = {
+        path: document
+        for path in files
+        if path.endswith(".yaml")
+        for document in documents(files[path])
+        if isinstance(document, dict) and document.get("kind") == "Application"
+    }
+    assert KEPT_ON_DELETE <= set(applications)
+    for path, application in applications.items():
+        finalizers = application["metadata"].get("finalizers", [])
+        if path in KEPT_ON_DELETE:
+            assert finalizers == [], path
+        else:
+            assert finalizers == ["resources-finalizer.argocd.argoproj.io"], path
 
 
 @pytest.mark.parametrize(
@@ -119,7 +144,7 @@ def test_versions_are_pinned_from_the_config() -> None:
         "cilium": "1.18.9", "argo-cd": "9.1.0",
     }
     assert bootstrap["resources"][0].endswith("/releases/download/v1.4.0/standard-install.yaml")
-    assert {chart["kubeVersion"] for chart in bootstrap["helmCharts"]} == {"1.34.1"}
+    assert {chart["kubeVersion"] for chart in bootstrap["helmCharts"]} == {"1.37.2"}
     # ArgoCD reads the very file the bootstrap applied, through a kustomization in the repository.
     crds = documents(files["layer-0/gateway-api-crds.yaml"])[0]["spec"]["source"]
     assert crds["path"] == "layer-0/gateway-api-crds"
@@ -130,7 +155,7 @@ def test_mirrors_replace_every_upstream_location() -> None:
     files = tree(**{"mirrors": {"charts": "http://127.0.0.1:8879/", "gatewayApi": "http://127.0.0.1:8879/gateway-api/"}})
     bootstrap = documents(files["bootstrap/kustomization.yaml"])[0]
     assert {chart["repo"] for chart in bootstrap["helmCharts"]} == {"http://127.0.0.1:8879/"}
-    bundle = "http://127.0.0.1:8879/gateway-api/v1.3.0/standard-install.yaml"
+    bundle = "http://127.0.0.1:8879/gateway-api/v1.6.1/standard-install.yaml"
     assert bootstrap["resources"][0] == bundle
     assert documents(files["layer-0/gateway-api-crds/kustomization.yaml"])[0]["resources"] == [bundle]
     helm_sources = [
@@ -165,7 +190,8 @@ def test_cilium_talos_values() -> None:
         "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID",
     }
     assert set(capabilities["cleanCiliumState"]) == {"NET_ADMIN", "SYS_ADMIN", "SYS_RESOURCE"}
-    assert values["gatewayAPI"] == {"enabled": True}
+    # The Talos Cilium guide's Gateway API values.
+    assert values["gatewayAPI"] == {"enabled": True, "enableAlpn": True, "enableAppProtocol": True}
     assert values["hubble"]["relay"] == {"enabled": True}
     assert "bpf" not in values, "no eBPF masquerade unless asked for"
 
@@ -216,3 +242,43 @@ def test_no_issuer_when_no_challenge_can_be_solved() -> None:
     files = tree(**{"components.externalDns.enabled": False, "components.gatewayApi.enabled": False})
     assert not [path for path in files if "cert-manager-issuer" in path]
     assert "layer-0/cert-manager.yaml" in files
+
+
+def test_monitoring_scrapes_the_control_plane_the_way_talos_runs_it() -> None:
+    values = documents(tree()["platform/monitoring.yaml"])[0]["spec"]["source"]["helm"]["valuesObject"]
+    # No kube-proxy on Talos with Cilium: its scrape and KubeProxyDown are off (the chart gates
+    # both on kubeProxy.enabled).
+    assert values["kubeProxy"] == {"enabled": False}
+    # Talos' static pods carry `k8s-app`; etcd is reached on the controller manager's nodes.
+    assert values["kubeControllerManager"]["service"]["selector"] == {"k8s-app": "kube-controller-manager"}
+    assert values["kubeScheduler"]["service"]["selector"] == {"k8s-app": "kube-scheduler"}
+    assert values["kubeEtcd"]["service"] == {
+        "selector": {"k8s-app": "kube-controller-manager"}, "port": 2381, "targetPort": 2381,
+    }
+
+
+def test_grafana_admin_password_comes_from_vault_through_the_operator() -> None:
+    files = tree()
+    monitoring = documents(files["platform/monitoring.yaml"])[0]
+    assert monitoring["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"] == "2", "after the operator (wave 1)"
+    values = monitoring["spec"]["source"]["helm"]["valuesObject"]
+    assert values["grafana"]["admin"] == {
+        "existingSecret": "grafana-admin", "userKey": "admin-user", "passwordKey": "admin-password",
+    }
+    [synced] = values["extraManifests"]
+    assert synced["kind"] == "VaultStaticSecret" and synced["apiVersion"] == "secrets.hashicorp.com/v1beta1"
+    assert synced["metadata"] == {"name": "grafana-admin", "namespace": "monitoring"}
+    spec = synced["spec"]
+    assert (spec["type"], spec["mount"], spec["path"]) == ("kv-v2", "secret", "platform/grafana")
+    assert spec["destination"] == {"name": "grafana-admin", "create": True}
+    assert "vaultAuthRef" not in spec, "the operator's default VaultAuth, configured by the vault-secrets-operator values"
+    operator = documents(files["platform/vault-secrets-operator.yaml"])[0]["spec"]["source"]["helm"]["valuesObject"]
+    assert operator["defaultAuthMethod"]["enabled"] and operator["defaultVaultConnection"]["enabled"]
+
+
+def test_without_the_operator_grafana_keeps_the_chart_password() -> None:
+    files = tree(**{"components.vault.secretsOperator.enabled": False})
+    monitoring = documents(files["platform/monitoring.yaml"])[0]
+    values = monitoring["spec"]["source"]["helm"]["valuesObject"]
+    assert "admin" not in values["grafana"] and "extraManifests" not in values
+    assert monitoring["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"] == "0"

@@ -149,7 +149,10 @@ def test_load_balancer_pool_renders_pool_policy_and_cilium_values() -> None:
 
 def test_announcement_interfaces_follow_the_node_links_only_when_every_node_names_one() -> None:
     metal = doc(tree(), "platform/load-balancer/l2-announcement-policy.yaml")
-    assert "interfaces" not in metal["spec"], "workers of the example name no link"
+    assert metal["spec"]["interfaces"] == ["^enp1s0$", "^enp2s0$"], "every node of the example names its link"
+    one_without = render_tree(_with_links({"nodes.5.link": None}))
+    policy = doc(one_without, "platform/load-balancer/l2-announcement-policy.yaml")
+    assert "interfaces" not in policy["spec"], "a node without a link may carry its address on any interface"
     docker = doc(tree(DOCKER), "platform/load-balancer/pool.yaml")
     assert docker["spec"]["blocks"] == [{"start": "10.5.0.240", "stop": "10.5.0.254"}]
 

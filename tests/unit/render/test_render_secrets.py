@@ -19,6 +19,7 @@ CANARIES = {
     "git_token": "canary-git-token-8d2e77b1",
     "cloudflare_api_token": "canary-cf-api-51c0aa9e",
     "cloudflare_tunnel_token": "canary-cf-tunnel-e4b93d02",
+    "grafana_admin_password": "canary-grafana-7c41d9e0",
 }
 
 
