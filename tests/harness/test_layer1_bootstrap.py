@@ -99,7 +99,7 @@ def layer1(rehearsal_cluster, harness_bin, kwok_nodes, tmp_path):
     state.kubeconfig.write_bytes(Path(rehearsal_cluster.kubeconfig).read_bytes())
     config = PlatformConfig.model_validate(
         {
-            "cluster": {"name": "rehearsal", "vip": "192.0.2.10"},
+            "cluster": {"name": "rehearsal", "vip": "192.0.2.10", "network": {"gateway": "192.0.2.1"}},
             "nodes": [{"name": name, "address": f"192.0.2.{11 + index}/24", "role": "control-plane" if index == 0 else "worker",
                        "link": "eth0"} for index, name in enumerate(kwok_nodes)],
             "domain": {"base": "example.com", "acmeEmail": "ops@example.com"},

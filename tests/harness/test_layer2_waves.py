@@ -35,7 +35,7 @@ def context(rehearsal_cluster, harness_bin, tmp_path):
     rehearsal_cluster.kubectl("create", "namespace", "argocd", check=False)
     config = PlatformConfig.model_validate(
         {
-            "cluster": {"name": "rehearsal", "platform": "docker"},
+            "cluster": {"name": "rehearsal", "platform": "docker", "network": {"loadBalancerPool": "10.5.0.240-10.5.0.250"}},
             "nodes": [{"name": "cp-1", "address": "10.5.0.2/24", "role": "control-plane"}],
             "domain": {"base": "example.com", "acmeEmail": "ops@example.com"},
             "gitops": {"repoUrl": "https://git.example.com/platform.git"},

@@ -43,7 +43,8 @@ def setup(harness_bin, tmp_path):
     config = PlatformConfig.model_validate(
         {
             # Documentation addresses (TEST-NET-1): written into configs, never dialed.
-            "cluster": {"name": "rehearsal", "vip": "192.0.2.10", "talosVersion": pinned_talos_version(), "kubernetesVersion": "v1.34.1"},
+            "cluster": {"name": "rehearsal", "vip": "192.0.2.10", "talosVersion": pinned_talos_version(), "kubernetesVersion": "v1.34.1",
+                        "network": {"gateway": "192.0.2.1"}},
             "nodes": [
                 {"name": "cp-1", "address": "192.0.2.11/24", "role": "control-plane", "link": "eth0"},
                 {"name": "w-1", "address": "192.0.2.21/24", "installDisk": "/dev/nvme0n1"},
