@@ -86,4 +86,8 @@ def check_machine_configs(config: Any, tool: Talosctl) -> list[NodeCheck]:
             final.write_text(role_file.read_text())
         validated = tool.run("validate", "--config", str(final), "--mode", mode, "--strict", check=False)
         results.append(NodeCheck(node.name, validated.returncode == 0, (validated.stdout + validated.stderr).strip()))
+    if config.cluster.platform is Platform.docker:
+        # Docker's workers come from worker.yaml as generated.
+        workers = tool.run("validate", "--config", str(work / "out" / "worker.yaml"), "--mode", mode, "--strict", check=False)
+        results.append(NodeCheck("workers (generated)", workers.returncode == 0, (workers.stdout + workers.stderr).strip()))
     return results

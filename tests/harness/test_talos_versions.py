@@ -10,15 +10,12 @@ contacted: addresses only appear inside the configs.
 
 from __future__ import annotations
 
-import os
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 import pytest
 import yaml
-from talos_platform.rehearsal.binaries import talosctl_name, talosctl_versions
 
 from talos_platform.engine.config.loading import parse_config
 from talos_platform.engine.config.models import Platform, PlatformConfig, Role
@@ -29,15 +26,9 @@ from talos_platform.engine.config.versions import (
     kubernetes_supported_by,
     supported_talos_versions,
 )
-from talos_platform.engine.drivers import talosctl as driver
-from talos_platform.engine.layers.talos import (
-    PATCH_ALL,
-    PATCH_CONTROL_PLANE,
-    PATCH_WORKER,
-    node_patch_names,
-)
-from talos_platform.engine.render import talos_patches
 from talos_platform.engine.render.talos_patches import CONTROL_PLANE_TAINT
+from talos_platform.rehearsal.binaries import talosctl_name, talosctl_versions
+from talos_platform.rehearsal.talos_check import Talosctl, check_machine_configs
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 TALOSCTL_TIMEOUT = 120
@@ -93,76 +84,12 @@ class NodeConfig:
         return cls([doc for doc in yaml.safe_load_all(path.read_text()) if doc])
 
 
-class Talosctl:
-    """One pinned talosctl, run in a work directory with a private HOME and talosconfig."""
-
-    def __init__(self, binary: Path, workdir: Path):
-        self.binary, self.workdir = binary, workdir
-        home = workdir / "home"
-        self.env = {**os.environ, "HOME": str(home), "TALOSCONFIG": str(home / "talosconfig")}
-
-    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        completed = subprocess.run([str(self.binary), *args], cwd=self.workdir, env=self.env,
-                                   capture_output=True, text=True, timeout=TALOSCTL_TIMEOUT)
-        if completed.returncode != 0:
-            raise AssertionError(f"{self.binary.name} {' '.join(args)} exited {completed.returncode}:\n"
-                                 f"{completed.stdout}{completed.stderr}")
-        return completed
-
-    def run_driver_argv(self, argv: list[str]) -> subprocess.CompletedProcess[str]:
-        """A command line built by the talosctl driver, run with this binary."""
-        assert argv[0] == driver.TALOSCTL
-        return self.run(*argv[1:])
-
-
-def _patch_args(argv: list[str]) -> list[str]:
-    """The `@file` patches of an apply-config command line, in the order it applies them."""
-    return [argv[index + 1] for index, arg in enumerate(argv) if arg == "--config-patch"]
-
-
 def _build_node_configs(config: PlatformConfig, tool: Talosctl) -> dict[str, NodeConfig]:
-    """Every node's final config, made the way the install makes it; validated by talosctl."""
-    work = tool.workdir
-    patches = talos_patches(config)
-    for key, text in patches.items():
-        (work / "patches" / key).parent.mkdir(parents=True, exist_ok=True)
-        (work / "patches" / key).write_text(text)
-
-    tool.run_driver_argv(driver.gen_secrets_argv(work / "secrets.yaml"))
-    tool.run_driver_argv(driver.gen_config_argv(
-        cluster_name=config.cluster.name,
-        endpoint=f"https://{config.api_endpoint_host}:6443",
-        secrets=work / "secrets.yaml",
-        talos_version=config.cluster.talos_version,
-        kubernetes_version=config.cluster.kubernetes_version,
-        patches_all=work / "patches" / PATCH_ALL,
-        patches_control_plane=work / "patches" / PATCH_CONTROL_PLANE,
-        patches_worker=work / "patches" / PATCH_WORKER,
-        output_dir=work / "out",
-    ))
-
-    docker = config.cluster.platform is Platform.docker
-    mode = "container" if docker else "metal"
-    results: dict[str, NodeConfig] = {}
-    per_node = node_patch_names(config, patches)
-    for node in config.nodes:
-        role_file = work / "out" / ("controlplane.yaml" if node.role is Role.control_plane else "worker.yaml")
-        own = tuple(work / "patches" / key for key, name in per_node.items() if name == node.name)
-        # The same patch list the install hands to apply-config for this node.
-        argv = driver.apply_config_argv("127.0.0.1", role_file, insecure=True, patches=own)
-        final = work / "nodes" / f"{node.name}.yaml"
-        final.parent.mkdir(exist_ok=True)
-        patch_args = [arg for patch in _patch_args(argv) for arg in ("--patch", patch)]
-        if patch_args:
-            tool.run("machineconfig", "patch", str(role_file), *patch_args, "--output", str(final))
-        else:
-            final.write_text(role_file.read_text())
-        tool.run("validate", "--config", str(final), "--mode", mode, "--strict")
-        results[node.name] = NodeConfig.read(final)
-    if docker:
-        # Docker's workers come from worker.yaml as generated (the example has none).
-        tool.run("validate", "--config", str(work / "out" / "worker.yaml"), "--mode", mode, "--strict")
-    return results
+    """Every node's final config, made the way the install makes it (the rehearsal's layer-0
+    check: the same code `talos-platform rehearse` runs) and validated by talosctl."""
+    refused = [f"{check.node}: {check.output}" for check in check_machine_configs(config, tool) if not check.ok]
+    assert not refused, "talosctl refused:\n" + "\n".join(refused)
+    return {node.name: NodeConfig.read(tool.workdir / "nodes" / f"{node.name}.yaml") for node in config.nodes}
 
 
 def _assert_vip(config: PlatformConfig, features: TalosFeatures, node, result: NodeConfig) -> None:
