@@ -36,6 +36,8 @@ from .standins import StandIns
 POD_CIDR = "10.245.0.0/16"
 SERVICE_CIDR = "10.97.0.0/16"
 REPOSITORY = "platform"
+# ArgoCD refreshes an Application at least every 3 minutes (its default reconciliation timeout).
+PARENTS_CATCH_UP = 240.0
 
 
 @dataclass
@@ -215,6 +217,16 @@ class DressRehearsal:
                 parent=_tracked_by(app),
             ))  # fmt: skip
         return report
+
+    def settled_report(self, timeout: float = PARENTS_CATCH_UP) -> RehearsalReport:
+        """The report once nothing is blocked, or after `timeout` seconds: when the install's
+        steps have seen every leaf Application converge, the app-of-apps parents (layer-0,
+        platform) still take their children's health at ArgoCD's next refresh of them."""
+        try:
+            return wait_for(lambda: (lambda report: report if not report.blocked else None)(self.report()),
+                            "every Application Synced and Healthy", timeout=timeout, interval=5.0)  # fmt: skip
+        except TimeoutError:
+            return self.report()
 
     def log_tails(self) -> str:
         parts = [self.cluster.log_tails(), self.argocd.log_tails()]

@@ -139,7 +139,11 @@ def _layers_1_to_4(config: Any, charts: Path, workdir: Path, args: argparse.Name
             outcome = {0: "succeeded", 130: "interrupted"}.get(code, "failed")
         else:
             outcome = _in_the_install_screen(session, rehearsal)
-        return outcome, rehearsal.report()
+        if outcome != "succeeded":
+            return outcome, rehearsal.report()
+        print("REHEARSAL: waiting for ArgoCD to settle the app-of-apps parents (up to 4 minutes)",
+              file=sys.stderr if args.output == "json" else sys.stdout, flush=True)
+        return outcome, rehearsal.settled_report()
 
 
 def _in_the_install_screen(session: Any, rehearsal: Any) -> str:

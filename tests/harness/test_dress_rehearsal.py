@@ -18,15 +18,12 @@ from talos_platform.engine.config.loading import load_config
 from talos_platform.engine.config.secrets import Secrets
 from talos_platform.engine.state import StateDirectory
 from talos_platform.rehearsal.binaries import ARGOCD_BINARIES, REPO_ROOT, cilium_crds_dir
-from talos_platform.rehearsal.cluster import wait_for
 from talos_platform.rehearsal.dress import DressRehearsal, RehearsalReport
 
 CHARTS = Path(os.environ.get("TALOS_PLATFORM_REHEARSAL_CHARTS", REPO_ROOT.parent / "shared" / "charts"))
 EXAMPLES = {"metal": REPO_ROOT / "examples" / "metal-3cp-3w.yaml", "docker": REPO_ROOT / "examples" / "docker-single.yaml"}
 # Stand-in tokens: nothing in the rehearsal calls Cloudflare or a Git host.
 SECRETS = Secrets(cloudflare_api_token="rehearsal-cloudflare-api-token", cloudflare_tunnel_token="rehearsal-tunnel-token")
-# ArgoCD refreshes an Application at least every 3 minutes (its default reconciliation timeout).
-PARENTS_CATCH_UP = 240
 
 
 def summary_of(report: RehearsalReport) -> str:
@@ -43,11 +40,10 @@ def charts(harness_bin) -> Path:
 
 
 @pytest.mark.parametrize("example", sorted(EXAMPLES))
-def test_dress_rehearsal_brings_every_application_up_in_wave_order(example: str, charts: Path, tmp_path: Path, request):
+def test_dress_rehearsal_brings_every_application_up_in_wave_order(example: str, charts: Path, tmp_path: Path):
     config = load_config(EXAMPLES[example])
     cilium_crds_dir(config.components.cilium.version)
     with DressRehearsal(config, charts=charts, workdir=tmp_path / "rehearsal") as rehearsal:
-        request.node.rehearsal = rehearsal
         state = StateDirectory(tmp_path / "state").ensure()
         session = rehearsal.session(SECRETS, state)
         events: list = []
@@ -55,13 +51,8 @@ def test_dress_rehearsal_brings_every_application_up_in_wave_order(example: str,
         outcome = asyncio.run(session.run())
         failures = [f"{e.step_id}: {e.error}" for e in events if type(e).__name__ == "StepFailed"]
         assert outcome == "succeeded", f"{failures}\n{summary_of(rehearsal.report())}\n{rehearsal.log_tails()}"
-        # The install followed every leaf Application; the app-of-apps parents (layer-0,
-        # platform) take their health from their children at ArgoCD's next refresh of them.
-        try:
-            report = wait_for(lambda: (lambda r: r if not r.blocked else None)(rehearsal.report()),
-                              "every Application Synced and Healthy", timeout=PARENTS_CATCH_UP)
-        except TimeoutError:
-            report = rehearsal.report()
+        report = rehearsal.settled_report()
+        if report.blocked:
             pytest.fail(f"not every Application is Synced and Healthy:\n{summary_of(report)}")
         summary = summary_of(report)
         names = {app.name for app in report.applications}
