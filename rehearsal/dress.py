@@ -32,7 +32,8 @@ from .processes import ManagedProcess
 from .servers import ChartRepository, GitServer
 from .standins import StandIns
 
-# Own ranges, so a rehearsal never shares routes with another rehearsal cluster on this machine.
+# Ranges of its own, apart from the tests' session cluster's; one dress rehearsal at a time per
+# machine (a second one's routes would collide and it refuses to start).
 POD_CIDR = "10.245.0.0/16"
 SERVICE_CIDR = "10.97.0.0/16"
 REPOSITORY = "platform"
@@ -277,4 +278,4 @@ def _why(status: dict[str, Any]) -> str:
     return operation.get("message", "")
 
 
-__all__ = ["DressRehearsal", "RehearsalReport", "rehearsal_config", "wait_for"]
+__all__ = ["DressRehearsal", "RehearsalReport", "rehearsal_config"]
