@@ -4,30 +4,10 @@ and a new bundle is never generated in its place."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
-ENVIRONMENT = {**os.environ, "TALOS_PLATFORM_LOOPBACK_ONLY": "1"}
-
-
-def simulated_install(state: Path, *extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "talos_platform", "install", "--simulate", "--speed", "inf", "--state-dir", str(state), *extra],
-        env=ENVIRONMENT, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def installed(tmp_path_factory) -> Path:
-    state = tmp_path_factory.mktemp("installed") / "state"
-    assert simulated_install(state).returncode == 0
-    return state
-
 
 @pytest.fixture
 def state(installed, tmp_path) -> Path:
@@ -36,7 +16,7 @@ def state(installed, tmp_path) -> Path:
     return copy
 
 
-def test_a_deleted_bundle_stops_the_install_and_says_how_to_extract_it(state):
+def test_a_deleted_bundle_stops_the_install_and_says_how_to_extract_it(state, simulated_install):
     bundle = state / "talos" / "secrets.yaml"
     bundle.unlink()
     run = simulated_install(state)
@@ -50,7 +30,7 @@ def test_a_deleted_bundle_stops_the_install_and_says_how_to_extract_it(state):
     assert "L0.machine-configs" not in run.stdout.split("FAILED")[1]  # nothing after it ran
 
 
-def test_a_truncated_bundle_is_refused_and_kept_as_it_is(state):
+def test_a_truncated_bundle_is_refused_and_kept_as_it_is(state, simulated_install):
     bundle = state / "talos" / "secrets.yaml"
     bundle.write_bytes(bundle.read_bytes()[:300])
     before = bundle.read_bytes()
@@ -60,7 +40,7 @@ def test_a_truncated_bundle_is_refused_and_kept_as_it_is(state):
     assert bundle.read_bytes() == before
 
 
-def test_a_bundle_that_is_not_yaml_is_damaged_without_quoting_it(state):
+def test_a_bundle_that_is_not_yaml_is_damaged_without_quoting_it(state, simulated_install):
     bundle = state / "talos" / "secrets.yaml"
     bundle.write_text("certs:\n  os:\n    key: PRIVATEKEYMATERIAL0123: [\n")
     run = simulated_install(state)
@@ -70,7 +50,7 @@ def test_a_bundle_that_is_not_yaml_is_damaged_without_quoting_it(state):
     assert "PRIVATEKEYMATERIAL" not in "".join(p.read_text() for p in (state / "runs").rglob("events.jsonl"))
 
 
-def test_the_backup_is_named_when_there_is_one(state):
+def test_the_backup_is_named_when_there_is_one(state, simulated_install):
     bundle = state / "talos" / "secrets.yaml"
     backup = state / "backups" / "talos--secrets.yaml.20260101T000000.000000Z"
     backup.parent.mkdir()
@@ -83,7 +63,7 @@ def test_the_backup_is_named_when_there_is_one(state):
     assert simulated_install(state).returncode == 0
 
 
-def test_a_bundle_no_one_used_yet_is_generated(tmp_path):
+def test_a_bundle_no_one_used_yet_is_generated(tmp_path, simulated_install):
     state = tmp_path / "state"
     assert simulated_install(state, "--only", "L0.secrets").returncode == 0
     bundle = state / "talos" / "secrets.yaml"

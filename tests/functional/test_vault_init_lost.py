@@ -5,30 +5,10 @@ needs --reinitialise-vault and a confirmation, and then the install finishes."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
-ENVIRONMENT = {**os.environ, "TALOS_PLATFORM_LOOPBACK_ONLY": "1"}
-
-
-def simulated_install(state: Path, *extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "talos_platform", "install", "--simulate", "--speed", "inf", "--state-dir", str(state), *extra],
-        env=ENVIRONMENT, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def installed(tmp_path_factory) -> Path:
-    state = tmp_path_factory.mktemp("installed") / "state"
-    assert simulated_install(state).returncode == 0
-    return state
-
 
 @pytest.fixture
 def killed_after_init(installed, tmp_path) -> Path:
@@ -51,7 +31,7 @@ def changes(state: Path) -> list[str]:
     return [json.loads(line)["change"] for line in (state / "simulation.jsonl").read_text().splitlines()[1:]]
 
 
-def test_the_next_run_names_the_loss_as_our_own_and_wipes_nothing(killed_after_init):
+def test_the_next_run_names_the_loss_as_our_own_and_wipes_nothing(killed_after_init, simulated_install):
     run = simulated_install(killed_after_init)
     assert run.returncode == 1
     assert "someone else" not in run.stdout
@@ -60,7 +40,7 @@ def test_the_next_run_names_the_loss_as_our_own_and_wipes_nothing(killed_after_i
     assert "vault_wipe" not in changes(killed_after_init)
 
 
-def test_the_flag_without_a_terminal_or_yes_is_refused_before_anything_runs(killed_after_init):
+def test_the_flag_without_a_terminal_or_yes_is_refused_before_anything_runs(killed_after_init, simulated_install):
     before = (killed_after_init / "simulation.jsonl").read_bytes()
     run = simulated_install(killed_after_init, "--reinitialise-vault")
     assert run.returncode == 2
@@ -68,7 +48,7 @@ def test_the_flag_without_a_terminal_or_yes_is_refused_before_anything_runs(kill
     assert (killed_after_init / "simulation.jsonl").read_bytes() == before
 
 
-def test_with_the_flag_and_yes_vault_is_wiped_initialised_again_and_the_install_finishes(killed_after_init):
+def test_with_the_flag_and_yes_vault_is_wiped_initialised_again_and_the_install_finishes(killed_after_init, simulated_install):
     run = simulated_install(killed_after_init, "--reinitialise-vault", "--yes")
     assert run.returncode == 0, run.stdout[-3000:]
     after = changes(killed_after_init)
