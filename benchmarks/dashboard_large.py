@@ -134,7 +134,9 @@ async def run(seconds: float, scenario: str, size: tuple[int, int]) -> None:
     built = time.perf_counter() - started
     rss_sim_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     targets = [TalosTarget.from_config(n) for n in platform.config.nodes]
-    app = create_app(drivers=platform.drivers, clock=platform.clock, talos_targets=targets, simulation_note=f"benchmark {scenario}")
+    app = create_app(
+        drivers=platform.drivers, clock=platform.clock, talos_targets=targets, simulation_note=f"benchmark {scenario}"
+    )
 
     latencies: list[float] = []
     drawn = {"count": 0}
@@ -158,8 +160,13 @@ async def run(seconds: float, scenario: str, size: tuple[int, int]) -> None:
             snapshot = app.cluster_view.snapshot
             # ... and for the one-time collection and freeze of the loaded heap (tui/heap.py), a
             # pause of about half a second when the cluster first appears, not measured here.
-            if (snapshot is not None and len(snapshot.nodes) >= len(targets) and snapshot.pod_total > 1000
-                    and snapshot.flows.total_flows and getattr(getattr(app, "heap", None), "freezes", 1)):
+            if (
+                snapshot is not None
+                and len(snapshot.nodes) >= len(targets)
+                and snapshot.pod_total > 1000
+                and snapshot.flows.total_flows
+                and getattr(getattr(app, "heap", None), "freezes", 1)
+            ):
                 break
             await pilot.pause(0.1)
         else:
@@ -193,24 +200,39 @@ async def run(seconds: float, scenario: str, size: tuple[int, int]) -> None:
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     platform.close()
 
-    print(f"scenario {scenario}: {len(last.nodes)} nodes, {last.pod_total} pods, {len(last.apps)} apps, "
-          f"{last.flows.flows_per_second:,.0f} flows/s (simulator built in {built:.1f} s); measured {wall:.0f} s, "
-          f"terminal {size[0]}x{size[1]}, {drawn['count']} snapshots drawn")
+    print(
+        f"scenario {scenario}: {len(last.nodes)} nodes, {last.pod_total} pods, {len(last.apps)} apps, "
+        f"{last.flows.flows_per_second:,.0f} flows/s (simulator built in {built:.1f} s); measured {wall:.0f} s, "
+        f"terminal {size[0]}x{size[1]}, {drawn['count']} snapshots drawn"
+    )
     print()
     print("| measure | samples | p50 | p95 | max |")
     print("|---|---|---|---|---|")
     print(summary("change to screen", latencies))
     print(summary("key to screen", key_drawn))
     print(summary("key, Pilot.press", key_times))
-    print("key to screen, medians: " + ", ".join(f"{k} {statistics.median(v) * 1000:.0f} ms" for k, v in per_key_drawn.items()))
-    print("key, Pilot.press, medians: " + ", ".join(f"{k} {statistics.median(v) * 1000:.0f} ms" for k, v in per_key.items()))
+    print(
+        "key to screen, medians: "
+        + ", ".join(f"{k} {statistics.median(v) * 1000:.0f} ms" for k, v in per_key_drawn.items())
+    )
+    print(
+        "key, Pilot.press, medians: "
+        + ", ".join(f"{k} {statistics.median(v) * 1000:.0f} ms" for k, v in per_key.items())
+    )
     # UI-thread CPU while a key is handled: the work itself, apart from waiting for a core on a
     # busy machine (it includes any snapshot drawn meanwhile).
-    print("key medians, UI-thread CPU: " + ", ".join(f"{k} {statistics.median(v) * 1000:.0f} ms" for k, v in per_key_cpu.items()))
+    print(
+        "key medians, UI-thread CPU: "
+        + ", ".join(f"{k} {statistics.median(v) * 1000:.0f} ms" for k, v in per_key_cpu.items())
+    )
     print(f"load average (1 min) at the end: {os.getloadavg()[0]:.1f}")
     print()
-    print(f"CPU: {cpu:.2f} cores for the process (UI thread {ui_cpu:.2f}, engine thread {engine_cpu:.2f} incl. the simulator)")
-    print(f"peak memory: {peak_mb:.0f} MB max RSS (the simulated cluster alone: {rss_sim_mb:.0f} MB before the app started)")
+    print(
+        f"CPU: {cpu:.2f} cores for the process (UI thread {ui_cpu:.2f}, engine thread {engine_cpu:.2f} incl. the simulator)"
+    )
+    print(
+        f"peak memory: {peak_mb:.0f} MB max RSS (the simulated cluster alone: {rss_sim_mb:.0f} MB before the app started)"
+    )
     del warm
 
 

@@ -113,7 +113,9 @@ async def engine_latencies(delays: list[float], journal_dir: Path | None) -> tup
         return StepContext(cfg, secrets, None, drivers, clock, step_id, output)
 
     journal = Journal(journal_dir) if journal_dir else None
-    runner = Runner(Plan(steps), context, journal=journal, redactor=Redactor.from_secrets(secrets), clock=clock, concurrency=4)
+    runner = Runner(
+        Plan(steps), context, journal=journal, redactor=Redactor.from_secrets(secrets), clock=clock, concurrency=4
+    )
     noticed: dict[str, float] = {}
     started: dict[str, float] = {}
 
@@ -185,7 +187,9 @@ def main() -> int:
         f"{SHELL_POLL_INTERVAL / 2:g} s for {SHELL_POLL_INTERVAL:g} s (max {SHELL_POLL_INTERVAL:g} s)."
     )
     ratio = (SHELL_POLL_INTERVAL / 2) / statistics.mean(journaled_next)
-    print(f"Mean engine reaction (ready -> next step started, journal on) is {ratio:,.0f}x shorter than the 10 s poller's.")
+    print(
+        f"Mean engine reaction (ready -> next step started, journal on) is {ratio:,.0f}x shorter than the 10 s poller's."
+    )
     return 0
 
 

@@ -37,14 +37,36 @@ from pathlib import Path
 import yaml
 
 ENVIRONMENT = {**os.environ, "TALOS_PLATFORM_LOOPBACK_ONLY": "1"}
-SECRET_FILES = ("talos/secrets.yaml", "talos/talosconfig", "talos/controlplane.yaml", "talos/worker.yaml",
-                "kubeconfig", "vault-init.json")  # fmt: skip
+SECRET_FILES = (
+    "talos/secrets.yaml",
+    "talos/talosconfig",
+    "talos/controlplane.yaml",
+    "talos/worker.yaml",
+    "kubeconfig",
+    "vault-init.json",
+)
 WRITTEN_ONCE = ("talos/secrets.yaml", "vault-init.json")
 
 
 def command(state: Path, speed: str, *extra: str) -> list[str]:
-    return ["nice", "-n", "10", sys.executable, "-m", "talos_platform", "install", "--yes", "--simulate",
-            "--speed", speed, "--state-dir", str(state), "--output", "json", *extra]  # fmt: skip
+    return [
+        "nice",
+        "-n",
+        "10",
+        sys.executable,
+        "-m",
+        "talos_platform",
+        "install",
+        "--yes",
+        "--simulate",
+        "--speed",
+        speed,
+        "--state-dir",
+        str(state),
+        "--output",
+        "json",
+        *extra,
+    ]
 
 
 def changes(state: Path) -> list[dict]:
@@ -67,8 +89,13 @@ def events(state: Path) -> int:
 
 def kill_when(state: Path, speed: str, reached, timeout: float = 60.0) -> bool:
     """Start an install, kill -9 it once `reached(state)`; False if it finished first."""
-    process = subprocess.Popen(command(state, speed), env=ENVIRONMENT, stdin=subprocess.DEVNULL,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    process = subprocess.Popen(
+        command(state, speed),
+        env=ENVIRONMENT,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + timeout
     while process.poll() is None and not reached(state) and time.monotonic() < deadline:
         time.sleep(0.002)
@@ -84,8 +111,14 @@ def finish(state: Path, speed: str, first_seen: dict[str, bytes], problems: list
     recovered with --reinitialise-vault) or `FAILED`."""
     how = "resumed"
     for _ in range(3):
-        result = subprocess.run(command(state, speed), env=ENVIRONMENT, stdin=subprocess.DEVNULL,
-                                capture_output=True, text=True, timeout=300)  # fmt: skip
+        result = subprocess.run(
+            command(state, speed),
+            env=ENVIRONMENT,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         if "Traceback" in result.stderr:
             problems.append("traceback: " + result.stderr[-300:])
         check_files(state, first_seen, problems, finished=result.returncode == 0)
@@ -93,8 +126,14 @@ def finish(state: Path, speed: str, first_seen: dict[str, bytes], problems: list
             return how
         if "this install's own interrupted run" in result.stdout:
             how = "vault answer lost"
-            recovered = subprocess.run(command(state, speed, "--reinitialise-vault"), env=ENVIRONMENT,
-                                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300)  # fmt: skip
+            recovered = subprocess.run(
+                command(state, speed, "--reinitialise-vault"),
+                env=ENVIRONMENT,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
             first_seen.pop("vault-init.json", None)  # a new init, on purpose
             if recovered.returncode == 0:
                 return how
@@ -157,7 +196,9 @@ def once_only(state: Path, problems: list[str]) -> None:
     vault = done[wipes[-1] + 1 :] if wipes else done
     in_use = Counter(e["change"] for e in vault)
     if in_use["vault_initialize"] != 1 or in_use["vault_enable_kubernetes_auth"] != 1:
-        problems.append(f"vault init {in_use['vault_initialize']}x, kubernetes auth {in_use['vault_enable_kubernetes_auth']}x")
+        problems.append(
+            f"vault init {in_use['vault_initialize']}x, kubernetes auth {in_use['vault_enable_kubernetes_auth']}x"
+        )
     written = Counter(e["path"] for e in vault if e["change"] == "vault_write")
     if not written or set(written.values()) != {1}:
         problems.append(f"secret writes {dict(written)}")
@@ -196,9 +237,19 @@ DAMAGES = {
     "garbage": lambda path: path.write_bytes(b"\x00\xff{[: not: [valid\n"),
     "emptied": lambda path: path.write_bytes(b""),
 }
-DAMAGED_FILES = ("talos/secrets.yaml", "talos/talosconfig", "talos/controlplane.yaml", "talos/.inputs",
-                 "talos/applied/cp-1.json", "talos/bootstrapped.json", "kubeconfig", "vault-init.json",
-                 "simulation.jsonl", "RUN_JOURNAL", "platform-patch:talos/patches/all.yaml")  # fmt: skip
+DAMAGED_FILES = (
+    "talos/secrets.yaml",
+    "talos/talosconfig",
+    "talos/controlplane.yaml",
+    "talos/.inputs",
+    "talos/applied/cp-1.json",
+    "talos/bootstrapped.json",
+    "kubeconfig",
+    "vault-init.json",
+    "simulation.jsonl",
+    "RUN_JOURNAL",
+    "platform-patch:talos/patches/all.yaml",
+)
 
 
 def damage_rounds(work: Path, speed: str) -> list[dict]:
@@ -217,10 +268,20 @@ def damage_rounds(work: Path, speed: str) -> list[dict]:
                 relative = str(next((state / "runs").glob("*/events.jsonl")).relative_to(state))
             bundle_before = (state / "talos/secrets.yaml").read_bytes()
             apply(state / relative)
-            result = subprocess.run(command(state, speed), env=ENVIRONMENT, stdin=subprocess.DEVNULL,
-                                    capture_output=True, text=True, timeout=300)  # fmt: skip
+            result = subprocess.run(
+                command(state, speed),
+                env=ENVIRONMENT,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
             problems = []
-            output = result.stdout + result.stderr + "".join(p.read_text(errors="replace") for p in (state / "runs").glob("*/events.jsonl"))
+            output = (
+                result.stdout
+                + result.stderr
+                + "".join(p.read_text(errors="replace") for p in (state / "runs").glob("*/events.jsonl"))
+            )
             if "Traceback" in result.stderr:
                 problems.append("traceback")
             if any(value in output for value in secrets_text):
@@ -238,8 +299,14 @@ def damage_rounds(work: Path, speed: str) -> list[dict]:
             kinds = Counter(e["change"] for e in changes(state))
             if kinds["bootstrap"] > 1 or kinds["vault_initialize"] > 1:
                 problems.append(f"once-only repeated: {dict(kinds)}")
-            rounds.append({"file": relative if name != "RUN_JOURNAL" else "runs/<run>/events.jsonl",
-                           "damage": damage, "exit": result.returncode, "problems": problems})  # fmt: skip
+            rounds.append(
+                {
+                    "file": relative if name != "RUN_JOURNAL" else "runs/<run>/events.jsonl",
+                    "damage": damage,
+                    "exit": result.returncode,
+                    "problems": problems,
+                }
+            )
     shutil.rmtree(work / "damaged", ignore_errors=True)
     return rounds
 
@@ -262,8 +329,10 @@ def main() -> int:
         Path(args.out).write_text(json.dumps({"kills": kills, "damage": damaged}, indent=1) + "\n")
     if kills:
         landed = [r for r in kills if r["killed"]]
-        print(f"kill rounds: {len(kills)} ({len(landed)} kills landed, {sum(r['double'] for r in kills)} double), "
-              f"speed {args.speed}")  # fmt: skip
+        print(
+            f"kill rounds: {len(kills)} ({len(landed)} kills landed, {sum(r['double'] for r in kills)} double), "
+            f"speed {args.speed}"
+        )
         for how, number in Counter(r["how"] for r in kills).items():
             print(f"  {how}: {number}")
         for r in kills:

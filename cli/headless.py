@@ -78,7 +78,7 @@ class JsonLinesRenderer(Renderer):
 class _Tally:
     """What the plain and rich renderers both need to know about the run so far."""
 
-    def __init__(self, plan: "Plan", simulated: bool):
+    def __init__(self, plan: Plan, simulated: bool):
         self.layer_of = {step.id: step.layer for step in plan}
         self.title_of = {step.id: step.title for step in plan}
         self.simulated = simulated
@@ -107,7 +107,9 @@ class _Tally:
     def summary(self, outcome: str) -> str:
         elapsed = time.monotonic() - self.started_at
         label = "SIMULATED install" if self.simulated else "install"
-        parts = f"{self.counts['succeeded']} applied, {self.counts['skipped']} already done, {self.counts['failed']} failed"
+        parts = (
+            f"{self.counts['succeeded']} applied, {self.counts['skipped']} already done, {self.counts['failed']} failed"
+        )
         if self.counts["stopped"]:
             parts += f", {self.counts['stopped']} stopped in flight"
         return f"{label} {outcome} in {elapsed:.1f}s ({parts}); run {self.run_id}"
@@ -145,7 +147,7 @@ def _interrupted(event: StepFailed) -> bool:
 
 
 class PlainRenderer(Renderer):
-    def __init__(self, stream: TextIO, plan: "Plan", simulated: bool):
+    def __init__(self, stream: TextIO, plan: Plan, simulated: bool):
         self.stream = stream
         self.tally = _Tally(plan, simulated)
 
@@ -160,7 +162,7 @@ class PlainRenderer(Renderer):
 class RichRenderer(Renderer):
     """Live bars per layer; step results and failures scroll above them."""
 
-    def __init__(self, stream: TextIO, plan: "Plan", simulated: bool):
+    def __init__(self, stream: TextIO, plan: Plan, simulated: bool):
         from rich.console import Console
         from rich.live import Live
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -179,7 +181,10 @@ class RichRenderer(Renderer):
         for layer in plan.layers:
             label = f"{'SIMULATED ' if simulated else ''}layer {layer}"
             self.layer_tasks[layer] = self.progress.add_task(
-                label, total=len(plan.steps_in_layer(layer)), current="", start=False  # clock starts with its first step
+                label,
+                total=len(plan.steps_in_layer(layer)),
+                current="",
+                start=False,  # clock starts with its first step
             )
         self.running: dict[int, list[str]] = {layer: [] for layer in plan.layers}
         self.live = Live(self.progress, console=self.console, refresh_per_second=8, transient=False)
@@ -230,7 +235,7 @@ class RichRenderer(Renderer):
         self.live.stop()
 
 
-def make_renderer(output: str, stream: TextIO, plan: "Plan", simulated: bool) -> Renderer:
+def make_renderer(output: str, stream: TextIO, plan: Plan, simulated: bool) -> Renderer:
     if output == "json":
         return JsonLinesRenderer(stream)
     if stream.isatty():
@@ -238,7 +243,7 @@ def make_renderer(output: str, stream: TextIO, plan: "Plan", simulated: bool) ->
     return PlainRenderer(stream, plan, simulated)
 
 
-async def run_with_signals(session: "InstallSession", notices: TextIO | None = None) -> str:
+async def run_with_signals(session: InstallSession, notices: TextIO | None = None) -> str:
     """Run the session; Ctrl-C or SIGTERM asks for a clean stop (twice: stop at once). What the
     stop does, grace period included, is said on `notices` (stderr) as it begins."""
     loop = asyncio.get_running_loop()
@@ -284,7 +289,7 @@ def _say(stream: TextIO, text: str) -> None:
         pass
 
 
-def _print_logins(session: "InstallSession", stream: TextIO) -> None:
+def _print_logins(session: InstallSession, stream: TextIO) -> None:
     """Where the installed services' logins are kept (places only, never a value)."""
     from talos_platform.engine.layers.platform import grafana_login_notes
 
@@ -294,7 +299,7 @@ def _print_logins(session: "InstallSession", stream: TextIO) -> None:
     stream.flush()
 
 
-def run_session(session: "InstallSession", output: str = "text", stream: TextIO | None = None) -> int:
+def run_session(session: InstallSession, output: str = "text", stream: TextIO | None = None) -> int:
     """Render and run `session` to the end; returns the exit code for its outcome."""
     renderer = make_renderer(output, stream or sys.stdout, session.plan, session.simulated)
     session.subscribe(renderer)

@@ -16,8 +16,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="talos-platform",
         description=(
-            "Install and watch a Kubernetes platform on Talos Linux. "
-            "With no command, runs the guided install."
+            "Install and watch a Kubernetes platform on Talos Linux. With no command, runs the guided install."
         ),
     )
     parser.add_argument("--version", action="version", version=f"talos-platform {__version__}")

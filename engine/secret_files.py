@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -26,7 +27,7 @@ class SecretFileDamaged(UserError):
     """A file holding secrets cannot be read or parsed; the message never quotes its text."""
 
 
-def restore_hint(path: Path, state: "StateDirectory | None" = None, recovery: str = "") -> str:
+def restore_hint(path: Path, state: StateDirectory | None = None, recovery: str = "") -> str:
     """Restore from the newest backup in the state directory when there is one; else `recovery`."""
     backups = state.backups_of(path) if state is not None else []
     parts = []
@@ -39,23 +40,25 @@ def restore_hint(path: Path, state: "StateDirectory | None" = None, recovery: st
     return "; ".join(parts)
 
 
-def read_yaml_secret(path: Path, what: str, *, state: "StateDirectory | None" = None, recovery: str = "") -> Any:
+def read_yaml_secret(path: Path, what: str, *, state: StateDirectory | None = None, recovery: str = "") -> Any:
     """The parsed YAML of a secret-bearing file (FileNotFoundError passes through)."""
     return _read(path, what, state, recovery, _parse_yaml)
 
 
-def read_json_secret(path: Path, what: str, *, state: "StateDirectory | None" = None, recovery: str = "") -> Any:
+def read_json_secret(path: Path, what: str, *, state: StateDirectory | None = None, recovery: str = "") -> Any:
     """The parsed JSON of a secret-bearing file (FileNotFoundError passes through)."""
     return _read(path, what, state, recovery, _parse_json)
 
 
-def damaged(path: Path, what: str, problem: str, *, state: "StateDirectory | None" = None, recovery: str = "") -> SecretFileDamaged:
+def damaged(
+    path: Path, what: str, problem: str, *, state: StateDirectory | None = None, recovery: str = ""
+) -> SecretFileDamaged:
     return SecretFileDamaged(
         f"{what} {path} is damaged: {problem}", where=str(path), hint=restore_hint(Path(path), state, recovery)
     )
 
 
-def _read(path: Path, what: str, state: "StateDirectory | None", recovery: str, parse: Callable[[str], Any]) -> Any:
+def _read(path: Path, what: str, state: StateDirectory | None, recovery: str, parse: Callable[[str], Any]) -> Any:
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")

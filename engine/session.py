@@ -15,7 +15,8 @@ import hashlib
 import json
 import logging
 import threading
-from typing import TYPE_CHECKING, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from talos_platform.engine.errors import UserError
 from talos_platform.engine.plan.context import StepContext
@@ -35,7 +36,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-def config_digest(config: "PlatformConfig") -> str:
+
+def config_digest(config: PlatformConfig) -> str:
     """Digest of the whole config, recorded in RunStarted."""
     text = json.dumps(config.model_dump(mode="json", by_alias=True), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -44,10 +46,10 @@ def config_digest(config: "PlatformConfig") -> str:
 class InstallSession:
     def __init__(
         self,
-        config: "PlatformConfig",
-        secrets: "Secrets",
-        state: "StateDirectory",
-        drivers: "Drivers",
+        config: PlatformConfig,
+        secrets: Secrets,
+        state: StateDirectory,
+        drivers: Drivers,
         clock: Clock | None = None,
         *,
         steps: Sequence[Step] | None = None,
@@ -62,7 +64,9 @@ class InstallSession:
         """`steps` replaces the platform's steps (tests, demos). A bad `only`/`from_layer`
         raises UserError here, before anything runs."""
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-            raise UserError(f"concurrency must be a whole number of at least 1, not {concurrency!r}", where="--concurrency")
+            raise UserError(
+                f"concurrency must be a whole number of at least 1, not {concurrency!r}", where="--concurrency"
+            )
         self.config = config
         self.secrets = secrets
         self.state = state

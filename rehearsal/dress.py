@@ -25,12 +25,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .argocd import RealArgoCD, offline_environment
-from .binaries import cilium_crds_dir, harness_bin
-from .cluster import RehearsalCluster, wait_for
-from .processes import ManagedProcess
-from .servers import ChartRepository, GitServer
-from .standins import StandIns
+from talos_platform.rehearsal.argocd import RealArgoCD, offline_environment
+from talos_platform.rehearsal.binaries import cilium_crds_dir, harness_bin
+from talos_platform.rehearsal.cluster import RehearsalCluster, wait_for
+from talos_platform.rehearsal.processes import ManagedProcess
+from talos_platform.rehearsal.servers import ChartRepository, GitServer
+from talos_platform.rehearsal.standins import StandIns
 
 # Ranges of its own, apart from the tests' session cluster's; one dress rehearsal at a time per
 # machine (a second one's routes would collide and it refuses to start).
@@ -80,7 +80,9 @@ class DressRehearsal:
         self.original = config
         self.charts = charts
         self.workdir = workdir
-        self.cluster = RehearsalCluster(workdir / "cluster", play_argocd=False, pod_cidr=POD_CIDR, service_cidr=SERVICE_CIDR)
+        self.cluster = RehearsalCluster(
+            workdir / "cluster", play_argocd=False, pod_cidr=POD_CIDR, service_cidr=SERVICE_CIDR
+        )
         self.chart_repository = ChartRepository(charts)
         self.git = GitServer(workdir / "git")
         self.argocd = RealArgoCD(self.cluster, workdir / "argocd")
@@ -94,7 +96,7 @@ class DressRehearsal:
 
     # --- lifecycle -----------------------------------------------------------------------------
 
-    def __enter__(self) -> "DressRehearsal":
+    def __enter__(self) -> DressRehearsal:
         try:
             self.start()
         except BaseException:
@@ -113,14 +115,24 @@ class DressRehearsal:
         self.config = rehearsal_config(self.original, chart_url=self.chart_repository.url, repo_url=repo_url)
         self.cluster.start()
         self._create_nodes()
-        self.standins = StandIns(self.cluster.api_client(), self.workdir / "standins",
-                                 cilium_crds=cilium_crds_dir, kubectl=self.cluster.kubectl).start()  # fmt: skip
+        self.standins = StandIns(
+            self.cluster.api_client(),
+            self.workdir / "standins",
+            cilium_crds=cilium_crds_dir,
+            kubectl=self.cluster.kubectl,
+        ).start()
         self.pod_servers = ManagedProcess(
             "pod-servers",
-            [*self.cluster.network.exec_prefix, sys.executable, "-m", "talos_platform.rehearsal.pod_servers",
-             str(self.standins.cert_dir)],
-            self.workdir / "logs" / "pod-servers.log", env=dict(os.environ),
-        )  # fmt: skip
+            [
+                *self.cluster.network.exec_prefix,
+                sys.executable,
+                "-m",
+                "talos_platform.rehearsal.pod_servers",
+                str(self.standins.cert_dir),
+            ],
+            self.workdir / "logs" / "pod-servers.log",
+            env=dict(os.environ),
+        )
         self.pod_servers.start()
         # ArgoCD's pods start once layer 1 installed its chart, as a kubelet would start them.
         self._argocd_starter = threading.Thread(target=self._start_argocd_when_installed, daemon=True)
@@ -166,8 +178,11 @@ class DressRehearsal:
         env = offline_environment(home)
         tools = {str(harness_bin("kubectl").parent), str(helm_path().parent)}
         env["PATH"] = os.pathsep.join([*sorted(tools), env["PATH"]])
-        env.update(HELM_CACHE_HOME=str(home / "helm-cache"), HELM_CONFIG_HOME=str(home / "helm-config"),
-                   HELM_DATA_HOME=str(home / "helm-data"))  # fmt: skip
+        env.update(
+            HELM_CACHE_HOME=str(home / "helm-cache"),
+            HELM_CONFIG_HOME=str(home / "helm-config"),
+            HELM_DATA_HOME=str(home / "helm-data"),
+        )
         return env
 
     def session(self, secrets: Any, state: Any, *, concurrency: int = 4) -> Any:
@@ -187,14 +202,20 @@ class DressRehearsal:
         redactor = Redactor.from_secrets(secrets)
         runner = ProcessRunner(redact=redactor.redact, env={**self.environment(), "KUBECONFIG": str(state.kubeconfig)})
         kube = KubernetesDriver(state.kubeconfig, runner)
-        drivers = Drivers(talos=None, kube=kube, git=GitDriver(runner), vault=VaultThroughKubernetes(kube),  # type: ignore[arg-type]
-                          extra={"runner": runner})  # fmt: skip
+        drivers = Drivers(
+            talos=None,
+            kube=kube,
+            git=GitDriver(runner),
+            vault=VaultThroughKubernetes(kube),  # type: ignore[arg-type]
+            extra={"runner": runner},
+        )
         steps = [step for step in platform_steps(self.config, push=True) if step.layer >= 1]
         kept = {step.id for step in steps}
         for step in steps:
             step.needs = tuple(need for need in step.needs if need in kept)
-        return InstallSession(self.config, secrets, state, drivers, steps=steps, concurrency=concurrency,
-                              redactor=redactor)  # fmt: skip
+        return InstallSession(
+            self.config, secrets, state, drivers, steps=steps, concurrency=concurrency, redactor=redactor
+        )
 
     # --- what happened -------------------------------------------------------------------------
 
@@ -209,14 +230,18 @@ class DressRehearsal:
         report = RehearsalReport()
         for app in sorted(items, key=lambda a: (_wave(a), a["metadata"]["name"])):
             status = app.get("status") or {}
-            report.applications.append(ApplicationReport(
-                name=app["metadata"]["name"], wave=_wave(app),
-                sync=(status.get("sync") or {}).get("status", "Unknown"),
-                health=(status.get("health") or {}).get("status", "Unknown"),
-                message=_why(status), created_at=app["metadata"].get("creationTimestamp", ""),
-                healthy_since=(status.get("health") or {}).get("lastTransitionTime", ""),
-                parent=_tracked_by(app),
-            ))  # fmt: skip
+            report.applications.append(
+                ApplicationReport(
+                    name=app["metadata"]["name"],
+                    wave=_wave(app),
+                    sync=(status.get("sync") or {}).get("status", "Unknown"),
+                    health=(status.get("health") or {}).get("status", "Unknown"),
+                    message=_why(status),
+                    created_at=app["metadata"].get("creationTimestamp", ""),
+                    healthy_since=(status.get("health") or {}).get("lastTransitionTime", ""),
+                    parent=_tracked_by(app),
+                )
+            )
         return report
 
     def settled_report(self, timeout: float = PARENTS_CATCH_UP) -> RehearsalReport:
@@ -224,8 +249,12 @@ class DressRehearsal:
         steps have seen every leaf Application converge, the app-of-apps parents (layer-0,
         platform) still take their children's health at ArgoCD's next refresh of them."""
         try:
-            return wait_for(lambda: (lambda report: report if not report.blocked else None)(self.report()),
-                            "every Application Synced and Healthy", timeout=timeout, interval=5.0)  # fmt: skip
+            return wait_for(
+                lambda: (lambda report: report if not report.blocked else None)(self.report()),
+                "every Application Synced and Healthy",
+                timeout=timeout,
+                interval=5.0,
+            )
         except TimeoutError:
             return self.report()
 
@@ -244,10 +273,11 @@ def helm_path() -> Path:
     """Layer 1's helm (scripts/build-helm.sh), as a user's own helm would be."""
     import subprocess
 
-    from .binaries import REPO_ROOT
+    from talos_platform.rehearsal.binaries import REPO_ROOT
 
-    completed = subprocess.run([str(REPO_ROOT / "scripts" / "build-helm.sh"), "--print-path"],
-                               capture_output=True, text=True, check=True)  # fmt: skip
+    completed = subprocess.run(
+        [str(REPO_ROOT / "scripts" / "build-helm.sh"), "--print-path"], capture_output=True, text=True, check=True
+    )
     return Path(completed.stdout.strip())
 
 

@@ -33,7 +33,7 @@ class PodNetwork:
     created: bool = False
 
     @classmethod
-    def for_workdir(cls, workdir: str, cidrs: tuple[str, ...]) -> "PodNetwork":
+    def for_workdir(cls, workdir: str, cidrs: tuple[str, ...]) -> PodNetwork:
         # Interface names are at most 15 characters: a short stable tag of the workdir.
         return cls(name=f"rh{zlib.crc32(workdir.encode()) & 0xFFFFFF:06x}", cidrs=cidrs)
 

@@ -40,8 +40,11 @@ class _Webhook(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802 - http.server's naming
         review = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
         uid = (review.get("request") or {}).get("uid", "")
-        answer = {"apiVersion": review.get("apiVersion", "admission.k8s.io/v1"), "kind": "AdmissionReview",
-                  "response": {"uid": uid, "allowed": True}}  # fmt: skip
+        answer = {
+            "apiVersion": review.get("apiVersion", "admission.k8s.io/v1"),
+            "kind": "AdmissionReview",
+            "response": {"uid": uid, "allowed": True},
+        }
         body = json.dumps(answer).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -112,15 +115,25 @@ class _Vault(BaseHTTPRequestHandler):
         path = self.path.split("?")[0].removeprefix("/v1/").strip("/")
         with state.lock:
             if path == "sys/seal-status":
-                return self._answer(200, {"initialized": bool(state.keys), "sealed": state.sealed, "t": state.threshold,
-                                          "n": len(state.keys), "progress": len(state.given)})  # fmt: skip
+                return self._answer(
+                    200,
+                    {
+                        "initialized": bool(state.keys),
+                        "sealed": state.sealed,
+                        "t": state.threshold,
+                        "n": len(state.keys),
+                        "progress": len(state.given),
+                    },
+                )
             if path == "sys/init" and method in ("PUT", "POST"):
                 if state.keys:
                     return self._answer(400, {"errors": ["Vault is already initialized"]})
                 shares, state.threshold = int(body["secret_shares"]), int(body["secret_threshold"])
                 state.keys = [base64.b64encode(secrets.token_bytes(32)).decode() for _ in range(shares)]
                 state.root_token = "hvs." + secrets.token_urlsafe(18)
-                return self._answer(200, {"keys_base64": state.keys, "keys": state.keys, "root_token": state.root_token})
+                return self._answer(
+                    200, {"keys_base64": state.keys, "keys": state.keys, "root_token": state.root_token}
+                )
             if path == "sys/unseal" and method in ("PUT", "POST"):
                 if body.get("key") not in state.keys:
                     return self._answer(400, {"errors": ["unseal key is not valid"]})
@@ -141,7 +154,10 @@ class _Vault(BaseHTTPRequestHandler):
             return self._answer(200, {"data": table, **table})
         for prefix, table in (("sys/auth/", state.auth), ("sys/mounts/", state.mounts)):
             if path.startswith(prefix) and method == "POST":
-                table[path.removeprefix(prefix).strip("/") + "/"] = {"type": body.get("type", ""), "options": body.get("options")}
+                table[path.removeprefix(prefix).strip("/") + "/"] = {
+                    "type": body.get("type", ""),
+                    "options": body.get("options"),
+                }
                 return self._answer(204)
         if path.startswith("sys/policies/acl/") or path.startswith("auth/"):
             mount = path.split("/")[1] + "/" if path.startswith("auth/") else ""

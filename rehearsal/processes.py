@@ -13,11 +13,11 @@ import urllib.error
 import urllib.request
 import weakref
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 # Every started process, so that none outlives an interrupted test run.
-_STARTED: "weakref.WeakSet[ManagedProcess]" = weakref.WeakSet()
+_STARTED: weakref.WeakSet[ManagedProcess] = weakref.WeakSet()
 
 
 @atexit.register
@@ -33,8 +33,9 @@ def free_loopback_port() -> int:
         return sock.getsockname()[1]
 
 
-def http_get_ok(url: str, *, context: ssl.SSLContext | None = None,
-                token: str | None = None, timeout: float = 2.0) -> bool:
+def http_get_ok(
+    url: str, *, context: ssl.SSLContext | None = None, token: str | None = None, timeout: float = 2.0
+) -> bool:
     """True when a GET of a loopback URL answers 200."""
     request = urllib.request.Request(url)
     if token:
@@ -65,8 +66,7 @@ class ProcessExited(RuntimeError):
 class ManagedProcess:
     """One long-running binary with its log file; can be stopped and started again."""
 
-    def __init__(self, name: str, argv: list[str], log_path: Path,
-                 env: dict[str, str] | None = None) -> None:
+    def __init__(self, name: str, argv: list[str], log_path: Path, env: dict[str, str] | None = None) -> None:
         self.name = name
         self.argv = argv
         self.log_path = log_path

@@ -29,7 +29,7 @@ class _Served:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
-    def start(self) -> "_Served":
+    def start(self) -> _Served:
         self._thread.start()
         return self
 

@@ -34,13 +34,14 @@ import ipaddress
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from .pki import create_ca, issue_serving_certificate
+from talos_platform.rehearsal.pki import create_ca, issue_serving_certificate
 
 CILIUM_GATEWAY_CONTROLLER = "io.cilium/gateway-controller"
 LOCAL_PATH_PROVISIONER = "rancher.io/local-path"
@@ -103,7 +104,7 @@ class StandIns:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="rehearsal-standins", daemon=True)
 
-    def start(self) -> "StandIns":
+    def start(self) -> StandIns:
         self._thread.start()
         return self
 
@@ -113,8 +114,15 @@ class StandIns:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            for step in (self.register_cilium_crds, self.assign_addresses, self.program_gateways,
-                         self.provision_volumes, self.serve_webhooks, self.run_monitoring, self.ready_issuers):
+            for step in (
+                self.register_cilium_crds,
+                self.assign_addresses,
+                self.program_gateways,
+                self.provision_volumes,
+                self.serve_webhooks,
+                self.run_monitoring,
+                self.ready_issuers,
+            ):
                 try:
                     step()
                 except Exception:  # noqa: BLE001 - keep the others going; reported in the logs
@@ -135,8 +143,15 @@ class StandIns:
             raise
         image = operator.spec.template.spec.containers[0].image
         version = image.split("@")[0].rsplit(":", 1)[-1]
-        self.kubectl("apply", "--server-side", "--force-conflicts", "--field-manager", "cilium-operator",
-                     "-f", str(self.cilium_crds(version)))
+        self.kubectl(
+            "apply",
+            "--server-side",
+            "--force-conflicts",
+            "--field-manager",
+            "cilium-operator",
+            "-f",
+            str(self.cilium_crds(version)),
+        )
         self.registered_cilium = version
 
     # --- Cilium LB IPAM ------------------------------------------------------------------------
@@ -144,7 +159,9 @@ class StandIns:
     def _pools(self) -> list[dict[str, Any]]:
         for version in POOL_VERSIONS:
             try:
-                return self.custom.list_cluster_custom_object("cilium.io", version, "ciliumloadbalancerippools")["items"]
+                return self.custom.list_cluster_custom_object("cilium.io", version, "ciliumloadbalancerippools")[
+                    "items"
+                ]
             except ApiException as error:
                 if error.status != 404:
                     raise
@@ -165,9 +182,11 @@ class StandIns:
         for service in waiting:
             if service.spec.load_balancer_class and not service.spec.load_balancer_class.startswith("io.cilium"):
                 continue  # another load balancer's Service
-            labels = {**(service.metadata.labels or {}),
-                      "io.kubernetes.service.namespace": service.metadata.namespace,
-                      "io.kubernetes.service.name": service.metadata.name}  # fmt: skip
+            labels = {
+                **(service.metadata.labels or {}),
+                "io.kubernetes.service.namespace": service.metadata.namespace,
+                "io.kubernetes.service.name": service.metadata.name,
+            }
             for pool in pools:
                 if not _matches((pool.get("spec") or {}).get("serviceSelector"), labels):
                     continue
@@ -175,24 +194,34 @@ class StandIns:
                 if free:
                     taken.add(free)
                     self.core.patch_namespaced_service_status(
-                        service.metadata.name, service.metadata.namespace,
-                        {"status": {"loadBalancer": {"ingress": [{"ip": free}]}}})  # fmt: skip
+                        service.metadata.name,
+                        service.metadata.namespace,
+                        {"status": {"loadBalancer": {"ingress": [{"ip": free}]}}},
+                    )
                     break
 
     # --- Cilium Gateway API --------------------------------------------------------------------
 
     def program_gateways(self) -> None:
         try:
-            classes = self.custom.list_cluster_custom_object("gateway.networking.k8s.io", "v1", "gatewayclasses")["items"]
+            classes = self.custom.list_cluster_custom_object("gateway.networking.k8s.io", "v1", "gatewayclasses")[
+                "items"
+            ]
         except ApiException as error:
             if error.status == 404:
                 return
             raise
-        ours = {c["metadata"]["name"]: c for c in classes if c["spec"].get("controllerName") == CILIUM_GATEWAY_CONTROLLER}
+        ours = {
+            c["metadata"]["name"]: c for c in classes if c["spec"].get("controllerName") == CILIUM_GATEWAY_CONTROLLER
+        }
         for name, gateway_class in ours.items():
             if not _condition_true(gateway_class, "Accepted"):
-                self._set_status("gatewayclasses", None, name, {"conditions": [
-                    _condition("Accepted", "True", "Accepted", "Valid GatewayClass", gateway_class)]})
+                self._set_status(
+                    "gatewayclasses",
+                    None,
+                    name,
+                    {"conditions": [_condition("Accepted", "True", "Accepted", "Valid GatewayClass", gateway_class)]},
+                )
         gateways = self.custom.list_cluster_custom_object("gateway.networking.k8s.io", "v1", "gateways")["items"]
         for gateway in gateways:
             if gateway["spec"].get("gatewayClassName") in ours:
@@ -207,40 +236,72 @@ class StandIns:
             if error.status != 404:
                 raise
             ports = sorted({listener["port"] for listener in gateway["spec"].get("listeners") or []})
-            service = self.core.create_namespaced_service(meta["namespace"], client.V1Service(
-                metadata=client.V1ObjectMeta(
-                    name=service_name, labels={"io.cilium.gateway/owning-gateway": meta["name"]},
-                    owner_references=[client.V1OwnerReference(api_version="gateway.networking.k8s.io/v1", kind="Gateway",
-                                                              name=meta["name"], uid=meta["uid"], controller=True)]),
-                spec=client.V1ServiceSpec(type="LoadBalancer", ports=[
-                    client.V1ServicePort(name=f"port-{port}", port=port, protocol="TCP") for port in ports])))  # fmt: skip
+            service = self.core.create_namespaced_service(
+                meta["namespace"],
+                client.V1Service(
+                    metadata=client.V1ObjectMeta(
+                        name=service_name,
+                        labels={"io.cilium.gateway/owning-gateway": meta["name"]},
+                        owner_references=[
+                            client.V1OwnerReference(
+                                api_version="gateway.networking.k8s.io/v1",
+                                kind="Gateway",
+                                name=meta["name"],
+                                uid=meta["uid"],
+                                controller=True,
+                            )
+                        ],
+                    ),
+                    spec=client.V1ServiceSpec(
+                        type="LoadBalancer",
+                        ports=[client.V1ServicePort(name=f"port-{port}", port=port, protocol="TCP") for port in ports],
+                    ),
+                ),
+            )
         ingress = (service.status.load_balancer.ingress or []) if service.status.load_balancer else []
         if ingress:
             programmed = _condition("Programmed", "True", "Programmed", "Gateway successfully reconciled", gateway)
             addresses = [{"type": "IPAddress", "value": item.ip} for item in ingress]
         else:
-            programmed = _condition("Programmed", "False", "AddressNotAssigned",
-                                    f"Service {service_name} has no load-balancer address yet", gateway)
+            programmed = _condition(
+                "Programmed",
+                "False",
+                "AddressNotAssigned",
+                f"Service {service_name} has no load-balancer address yet",
+                gateway,
+            )
             addresses = []
         status = {
             "addresses": addresses,
-            "conditions": [_condition("Accepted", "True", "Accepted", "Gateway successfully scheduled", gateway), programmed],
-            "listeners": [{
-                "name": listener["name"], "attachedRoutes": 0,
-                "supportedKinds": [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute"}],
-                "conditions": [_condition(kind, "True", kind, "Listener " + kind.lower(), gateway)
-                               for kind in ("Accepted", "Programmed", "ResolvedRefs")],
-            } for listener in gateway["spec"].get("listeners") or []],
-        }  # fmt: skip
+            "conditions": [
+                _condition("Accepted", "True", "Accepted", "Gateway successfully scheduled", gateway),
+                programmed,
+            ],
+            "listeners": [
+                {
+                    "name": listener["name"],
+                    "attachedRoutes": 0,
+                    "supportedKinds": [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute"}],
+                    "conditions": [
+                        _condition(kind, "True", kind, "Listener " + kind.lower(), gateway)
+                        for kind in ("Accepted", "Programmed", "ResolvedRefs")
+                    ],
+                }
+                for listener in gateway["spec"].get("listeners") or []
+            ],
+        }
         current = gateway.get("status") or {}
-        if [c.get("status") for c in current.get("conditions") or []] != [c["status"] for c in status["conditions"]] or \
-                current.get("addresses", []) != addresses:
+        if [c.get("status") for c in current.get("conditions") or []] != [
+            c["status"] for c in status["conditions"]
+        ] or current.get("addresses", []) != addresses:
             self._set_status("gateways", meta["namespace"], meta["name"], status)
 
     def _set_status(self, plural: str, namespace: str | None, name: str, status: dict[str, Any]) -> None:
         body = {"status": status}
         if namespace:
-            self.custom.patch_namespaced_custom_object_status("gateway.networking.k8s.io", "v1", namespace, plural, name, body)
+            self.custom.patch_namespaced_custom_object_status(
+                "gateway.networking.k8s.io", "v1", namespace, plural, name, body
+            )
         else:
             self.custom.patch_cluster_custom_object_status("gateway.networking.k8s.io", "v1", plural, name, body)
 
@@ -258,8 +319,11 @@ class StandIns:
         return self._available(LOCAL_PATH_IMAGE)
 
     def provision_volumes(self) -> None:
-        pending = [c for c in self.core.list_persistent_volume_claim_for_all_namespaces().items
-                   if c.status.phase == "Pending" and not c.spec.volume_name]  # fmt: skip
+        pending = [
+            c
+            for c in self.core.list_persistent_volume_claim_for_all_namespaces().items
+            if c.status.phase == "Pending" and not c.spec.volume_name
+        ]
         if not pending or not self._local_path_running():
             return
         classes = {c.metadata.name: c for c in self.storage.list_storage_class().items}
@@ -273,22 +337,37 @@ class StandIns:
             name = f"pvc-{claim.metadata.uid}"
             affinity = None
             if node:
-                affinity = client.V1VolumeNodeAffinity(required=client.V1NodeSelector(node_selector_terms=[
-                    client.V1NodeSelectorTerm(match_expressions=[client.V1NodeSelectorRequirement(
-                        key="kubernetes.io/hostname", operator="In", values=[node])])]))  # fmt: skip
+                affinity = client.V1VolumeNodeAffinity(
+                    required=client.V1NodeSelector(
+                        node_selector_terms=[
+                            client.V1NodeSelectorTerm(
+                                match_expressions=[
+                                    client.V1NodeSelectorRequirement(
+                                        key="kubernetes.io/hostname", operator="In", values=[node]
+                                    )
+                                ]
+                            )
+                        ]
+                    )
+                )
             volume = client.V1PersistentVolume(
-                metadata=client.V1ObjectMeta(name=name, annotations={"pv.kubernetes.io/provisioned-by": LOCAL_PATH_PROVISIONER}),
+                metadata=client.V1ObjectMeta(
+                    name=name, annotations={"pv.kubernetes.io/provisioned-by": LOCAL_PATH_PROVISIONER}
+                ),
                 spec=client.V1PersistentVolumeSpec(
                     capacity={"storage": claim.spec.resources.requests["storage"]},
                     access_modes=claim.spec.access_modes,
                     storage_class_name=storage_class.metadata.name,
                     persistent_volume_reclaim_policy=storage_class.reclaim_policy or "Delete",
-                    host_path=client.V1HostPathVolumeSource(path=f"/var/mnt/local-path-provisioner/{name}", type="DirectoryOrCreate"),
-                    claim_ref=client.V1ObjectReference(namespace=claim.metadata.namespace, name=claim.metadata.name,
-                                                       uid=claim.metadata.uid),
+                    host_path=client.V1HostPathVolumeSource(
+                        path=f"/var/mnt/local-path-provisioner/{name}", type="DirectoryOrCreate"
+                    ),
+                    claim_ref=client.V1ObjectReference(
+                        namespace=claim.metadata.namespace, name=claim.metadata.name, uid=claim.metadata.uid
+                    ),
                     node_affinity=affinity,
                 ),
-            )  # fmt: skip
+            )
             try:
                 self.core.create_persistent_volume(volume)
             except ApiException as error:
@@ -320,37 +399,76 @@ class StandIns:
         except ApiException as error:
             if error.status != 404:
                 raise
-            labels = {"app.kubernetes.io/name": prefix, "app.kubernetes.io/instance": meta["name"], kind.lower(): meta["name"]}
+            labels = {
+                "app.kubernetes.io/name": prefix,
+                "app.kubernetes.io/instance": meta["name"],
+                kind.lower(): meta["name"],
+            }
             template = (spec.get("storage") or {}).get("volumeClaimTemplate")
             claims = []
             if template:
                 claims = [{"metadata": {"name": f"{prefix}-{meta['name']}-db"}, "spec": template.get("spec") or {}}]
             body = {
-                "apiVersion": "apps/v1", "kind": "StatefulSet",
-                "metadata": {"name": name, "namespace": meta["namespace"], "labels": labels,
-                             "ownerReferences": [{"apiVersion": "monitoring.coreos.com/v1", "kind": kind,
-                                                  "name": meta["name"], "uid": meta["uid"], "controller": True}]},
+                "apiVersion": "apps/v1",
+                "kind": "StatefulSet",
+                "metadata": {
+                    "name": name,
+                    "namespace": meta["namespace"],
+                    "labels": labels,
+                    "ownerReferences": [
+                        {
+                            "apiVersion": "monitoring.coreos.com/v1",
+                            "kind": kind,
+                            "name": meta["name"],
+                            "uid": meta["uid"],
+                            "controller": True,
+                        }
+                    ],
+                },
                 "spec": {
-                    "replicas": replicas, "serviceName": f"{prefix}-operated", "selector": {"matchLabels": labels},
-                    "template": {"metadata": {"labels": labels}, "spec": {
-                        "securityContext": spec.get("securityContext") or {},
-                        "nodeSelector": spec.get("nodeSelector") or {}, "tolerations": spec.get("tolerations") or [],
-                        "containers": [{"name": prefix, "image": spec.get("image") or f"quay.io/prometheus/{prefix}",
-                                        "volumeMounts": [{"name": c["metadata"]["name"], "mountPath": "/data"} for c in claims]}],
-                    }},
+                    "replicas": replicas,
+                    "serviceName": f"{prefix}-operated",
+                    "selector": {"matchLabels": labels},
+                    "template": {
+                        "metadata": {"labels": labels},
+                        "spec": {
+                            "securityContext": spec.get("securityContext") or {},
+                            "nodeSelector": spec.get("nodeSelector") or {},
+                            "tolerations": spec.get("tolerations") or [],
+                            "containers": [
+                                {
+                                    "name": prefix,
+                                    "image": spec.get("image") or f"quay.io/prometheus/{prefix}",
+                                    "volumeMounts": [
+                                        {"name": c["metadata"]["name"], "mountPath": "/data"} for c in claims
+                                    ],
+                                }
+                            ],
+                        },
+                    },
                     "volumeClaimTemplates": claims,
                 },
-            }  # fmt: skip
+            }
             statefulset = self.apps.create_namespaced_stateful_set(meta["namespace"], body)
         ready = (statefulset.status.ready_replicas or 0) if statefulset.status else 0
         available = "True" if ready >= replicas else "False"
         conditions = [c for c in (item.get("status") or {}).get("conditions") or [] if c.get("type") == "Available"]
         if [c.get("status") for c in conditions] != [available]:
-            condition = _condition("Available", available, "" if available == "True" else "SomePodsNotReady",
-                                   f"{ready}/{replicas} ready", item)  # fmt: skip
+            condition = _condition(
+                "Available",
+                available,
+                "" if available == "True" else "SomePodsNotReady",
+                f"{ready}/{replicas} ready",
+                item,
+            )
             self.custom.patch_namespaced_custom_object_status(
-                "monitoring.coreos.com", "v1", meta["namespace"], plural, meta["name"],
-                {"status": {"conditions": [condition], "replicas": replicas, "availableReplicas": ready}})
+                "monitoring.coreos.com",
+                "v1",
+                meta["namespace"],
+                plural,
+                meta["name"],
+                {"status": {"conditions": [condition], "replicas": replicas, "availableReplicas": ready}},
+            )
 
     # --- cert-manager issuers --------------------------------------------------------------------
 
@@ -365,21 +483,33 @@ class StandIns:
             return
         for issuer in issuers:
             if not _condition_true(issuer, "Ready") and "acme" in (issuer.get("spec") or {}):
-                condition = _condition("Ready", "True", "ACMEAccountRegistered", "The ACME account was registered", issuer)
+                condition = _condition(
+                    "Ready", "True", "ACMEAccountRegistered", "The ACME account was registered", issuer
+                )
                 self.custom.patch_cluster_custom_object_status(
-                    "cert-manager.io", "v1", "clusterissuers", issuer["metadata"]["name"],
-                    {"status": {"conditions": [condition], "acme": {}}})
+                    "cert-manager.io",
+                    "v1",
+                    "clusterissuers",
+                    issuer["metadata"]["name"],
+                    {"status": {"conditions": [condition], "acme": {}}},
+                )
 
     # --- webhook certificates ------------------------------------------------------------------
 
     def serve_webhooks(self) -> None:
         bundle = base64.b64encode(self.ca_cert.read_bytes()).decode()
         for kind, lister, patcher in (
-            ("validating", self.admission.list_validating_webhook_configuration,
-             self.admission.patch_validating_webhook_configuration),
-            ("mutating", self.admission.list_mutating_webhook_configuration,
-             self.admission.patch_mutating_webhook_configuration),
-        ):  # fmt: skip
+            (
+                "validating",
+                self.admission.list_validating_webhook_configuration,
+                self.admission.patch_validating_webhook_configuration,
+            ),
+            (
+                "mutating",
+                self.admission.list_mutating_webhook_configuration,
+                self.admission.patch_mutating_webhook_configuration,
+            ),
+        ):
             for configuration in lister().items:
                 patch = []
                 for index, webhook in enumerate(configuration.webhooks or []):
@@ -397,11 +527,16 @@ class StandIns:
 
 def _condition(kind: str, status: str, reason: str, message: str, owner: dict[str, Any]) -> dict[str, Any]:
     return {
-        "type": kind, "status": status, "reason": reason, "message": message,
+        "type": kind,
+        "status": status,
+        "reason": reason,
+        "message": message,
         "observedGeneration": owner["metadata"].get("generation", 1),
         "lastTransitionTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }  # fmt: skip
+    }
 
 
 def _condition_true(obj: dict[str, Any], kind: str) -> bool:
-    return any(c.get("type") == kind and c.get("status") == "True" for c in (obj.get("status") or {}).get("conditions") or [])
+    return any(
+        c.get("type") == kind and c.get("status") == "True" for c in (obj.get("status") or {}).get("conditions") or []
+    )

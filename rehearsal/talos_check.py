@@ -33,11 +33,14 @@ class Talosctl:
         self.env = {**os.environ, "HOME": str(home), "TALOSCONFIG": str(home / "talosconfig")}
 
     def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        completed = subprocess.run([str(self.binary), *args], cwd=self.workdir, env=self.env,
-                                   capture_output=True, text=True, timeout=TIMEOUT)  # fmt: skip
+        completed = subprocess.run(
+            [str(self.binary), *args], cwd=self.workdir, env=self.env, capture_output=True, text=True, timeout=TIMEOUT
+        )
         if check and completed.returncode != 0:
-            raise RuntimeError(f"{self.binary.name} {' '.join(args)} exited {completed.returncode}:\n"
-                               f"{completed.stdout}{completed.stderr}")  # fmt: skip
+            raise RuntimeError(
+                f"{self.binary.name} {' '.join(args)} exited {completed.returncode}:\n"
+                f"{completed.stdout}{completed.stderr}"
+            )
         return completed
 
     def run_driver_argv(self, argv: list[str]) -> subprocess.CompletedProcess[str]:
@@ -58,13 +61,19 @@ def check_machine_configs(config: Any, tool: Talosctl) -> list[NodeCheck]:
         (work / "patches" / key).parent.mkdir(parents=True, exist_ok=True)
         (work / "patches" / key).write_text(text)
     tool.run_driver_argv(driver.gen_secrets_argv(work / "secrets.yaml"))
-    tool.run_driver_argv(driver.gen_config_argv(
-        cluster_name=config.cluster.name, endpoint=f"https://{config.api_endpoint_host}:6443",
-        secrets=work / "secrets.yaml", talos_version=config.cluster.talos_version,
-        kubernetes_version=config.cluster.kubernetes_version,
-        patches_all=work / "patches" / PATCH_ALL, patches_control_plane=work / "patches" / PATCH_CONTROL_PLANE,
-        patches_worker=work / "patches" / PATCH_WORKER, output_dir=work / "out",
-    ))  # fmt: skip
+    tool.run_driver_argv(
+        driver.gen_config_argv(
+            cluster_name=config.cluster.name,
+            endpoint=f"https://{config.api_endpoint_host}:6443",
+            secrets=work / "secrets.yaml",
+            talos_version=config.cluster.talos_version,
+            kubernetes_version=config.cluster.kubernetes_version,
+            patches_all=work / "patches" / PATCH_ALL,
+            patches_control_plane=work / "patches" / PATCH_CONTROL_PLANE,
+            patches_worker=work / "patches" / PATCH_WORKER,
+            output_dir=work / "out",
+        )
+    )
     mode = "container" if config.cluster.platform is Platform.docker else "metal"
     per_node = node_patch_names(config, patches)
     results = []
@@ -73,12 +82,15 @@ def check_machine_configs(config: Any, tool: Talosctl) -> list[NodeCheck]:
         own = tuple(work / "patches" / key for key, name in per_node.items() if name == node.name)
         # The same patch list the install hands to apply-config for this node.
         argv = driver.apply_config_argv("127.0.0.1", role_file, insecure=True, patches=own)
-        patch_args = [arg for index, value in enumerate(argv) if value == "--config-patch"
-                      for arg in ("--patch", argv[index + 1])]  # fmt: skip
+        patch_args = [
+            arg for index, value in enumerate(argv) if value == "--config-patch" for arg in ("--patch", argv[index + 1])
+        ]
         final = work / "nodes" / f"{node.name}.yaml"
         final.parent.mkdir(exist_ok=True)
         if patch_args:
-            patched = tool.run("machineconfig", "patch", str(role_file), *patch_args, "--output", str(final), check=False)
+            patched = tool.run(
+                "machineconfig", "patch", str(role_file), *patch_args, "--output", str(final), check=False
+            )
             if patched.returncode != 0:
                 results.append(NodeCheck(node.name, False, (patched.stderr or patched.stdout).strip()))
                 continue
@@ -88,6 +100,10 @@ def check_machine_configs(config: Any, tool: Talosctl) -> list[NodeCheck]:
         results.append(NodeCheck(node.name, validated.returncode == 0, (validated.stdout + validated.stderr).strip()))
     if config.cluster.platform is Platform.docker:
         # Docker's workers come from worker.yaml as generated.
-        workers = tool.run("validate", "--config", str(work / "out" / "worker.yaml"), "--mode", mode, "--strict", check=False)
-        results.append(NodeCheck("workers (generated)", workers.returncode == 0, (workers.stdout + workers.stderr).strip()))
+        workers = tool.run(
+            "validate", "--config", str(work / "out" / "worker.yaml"), "--mode", mode, "--strict", check=False
+        )
+        results.append(
+            NodeCheck("workers (generated)", workers.returncode == 0, (workers.stdout + workers.stderr).strip())
+        )
     return results

@@ -37,8 +37,13 @@ async def main(out: Path) -> None:
     with DressRehearsal(config, charts=CHARTS, workdir=work / "rehearsal") as rehearsal:
         session = rehearsal.session(Secrets(), StateDirectory(work / "state").ensure())
         sessions = iter([session])
-        app = create_app("install", drivers=session.drivers, clock=RealClock(),
-                         session_factory=lambda: next(sessions, None), rehearsal=True)  # fmt: skip
+        app = create_app(
+            "install",
+            drivers=session.drivers,
+            clock=RealClock(),
+            session_factory=lambda: next(sessions, None),
+            rehearsal=True,
+        )
         async with app.run_test(size=(160, 48)) as pilot:
             deadline = asyncio.get_running_loop().time() + PATIENCE
             while asyncio.get_running_loop().time() < deadline:

@@ -22,20 +22,23 @@ from talos_platform.engine.session import InstallSession
 from talos_platform.engine.sim import simulated_platform
 from talos_platform.engine.state import StateDirectory
 from talos_platform.tui.app import LIGHT, create_app
-from talos_platform.tui.feed import ObjectDetails
-from talos_platform.tui.feed import read_pod_details
-from talos_platform.tui.screens.detail import DetailScreen
+from talos_platform.tui.feed import ObjectDetails, read_pod_details
 from talos_platform.tui.install_state import InstallProgress
+from talos_platform.tui.screens.detail import DetailScreen
 
 SIZE = (160, 48)
 HERE = Path(__file__).resolve().parent
 
 
-async def observe_installed(scenario: str, seconds: float = 30.0, seed: int | None = None) -> tuple[ClusterSnapshot, str, ObjectDetails | None]:
+async def observe_installed(
+    scenario: str, seconds: float = 30.0, seed: int | None = None
+) -> tuple[ClusterSnapshot, str, ObjectDetails | None]:
     """Watch an installed simulated platform for `seconds` of its time; the last snapshot, and
     the conditions and events of the worst pod (read through the drivers, as the app does)."""
     platform = simulated_platform(scenario, seed=seed, speed=math.inf, installed=True)
-    observer = Observer(platform.drivers, platform.clock, talos_targets=[TalosTarget.from_config(n) for n in platform.config.nodes])
+    observer = Observer(
+        platform.drivers, platform.clock, talos_targets=[TalosTarget.from_config(n) for n in platform.config.nodes]
+    )
     seen: list[ClusterSnapshot] = []
     observer.subscribe(seen.append)
     task = asyncio.create_task(observer.run())
@@ -54,7 +57,9 @@ async def record_install(scenario: str, stop_before: str | None = None) -> tuple
     """Run a simulated install with the observer alongside. With `stop_before`, the state is
     cut at the moment that step started (events after it are left out); otherwise the end."""
     platform = simulated_platform(scenario, speed=math.inf)
-    observer = Observer(platform.drivers, platform.clock, talos_targets=[TalosTarget.from_config(n) for n in platform.config.nodes])
+    observer = Observer(
+        platform.drivers, platform.clock, talos_targets=[TalosTarget.from_config(n) for n in platform.config.nodes]
+    )
     events: list[Event] = []
     snapshots: list[tuple[int, ClusterSnapshot]] = []
     observer.subscribe(lambda snapshot: snapshots.append((len(events), snapshot)))
@@ -63,7 +68,9 @@ async def record_install(scenario: str, stop_before: str | None = None) -> tuple
     state = Path(tempfile.gettempdir()) / "talos-platform-screenshots" / scenario
     shutil.rmtree(state, ignore_errors=True)
     try:
-        session = InstallSession(platform.config, platform.secrets, StateDirectory(state), platform.drivers, platform.clock)
+        session = InstallSession(
+            platform.config, platform.secrets, StateDirectory(state), platform.drivers, platform.clock
+        )
         session.subscribe(events.append)
         await session.run()
     finally:
@@ -96,10 +103,15 @@ async def save(app, path: Path, press: tuple[str, ...] = (), screen=None) -> Non
 async def main(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     progress, snapshot, note = await record_install("default", stop_before="L2.wave-98")
-    await save(create_app("install", progress=progress, snapshot=snapshot, simulation_note=note), out / "install-in-progress.svg")
+    await save(
+        create_app("install", progress=progress, snapshot=snapshot, simulation_note=note),
+        out / "install-in-progress.svg",
+    )
 
     progress, snapshot, note = await record_install("node-stuck-in-maintenance")
-    await save(create_app("install", progress=progress, snapshot=snapshot, simulation_note=note), out / "install-failed.svg")
+    await save(
+        create_app("install", progress=progress, snapshot=snapshot, simulation_note=note), out / "install-failed.svg"
+    )
 
     snapshot, note, _ = await observe_installed("default")
     await save(create_app(snapshot=snapshot, simulation_note=note), out / "dashboard-healthy.svg")
@@ -113,8 +125,11 @@ async def main(out: Path) -> None:
     await save(create_app(snapshot=snapshot, simulation_note=note), out / "pod-detail.svg", press=("3",), screen=detail)
 
     snapshot, note, _ = await observe_installed("policy-drops")
-    await save(create_app(snapshot=snapshot, simulation_note=note), out / "flows-filtered.svg",
-               press=("4", "slash", *"verdict:dropped", "enter", "z"))
+    await save(
+        create_app(snapshot=snapshot, simulation_note=note),
+        out / "flows-filtered.svg",
+        press=("4", "slash", *"verdict:dropped", "enter", "z"),
+    )
 
 
 if __name__ == "__main__":

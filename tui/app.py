@@ -4,7 +4,7 @@ script. The app is thin: screens draw, the engine runs on its own thread (see br
 from __future__ import annotations
 
 import gc
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from textual.app import App, SystemCommand
 from textual.screen import Screen
@@ -12,14 +12,13 @@ from textual.screen import Screen
 from talos_platform.engine.drivers.protocols import Drivers
 from talos_platform.engine.observe import ClusterSnapshot, TalosTarget
 from talos_platform.engine.run.clock import Clock
-
-from .bridge import EngineThread, EventBatcher, SnapshotSlot
-from .feed import LiveFeed
-from .heap import HeapFreezer
-from .install_state import InstallProgress
-from .messages import InstallEventsArrived, InstallFinished, SnapshotPublished
-from .screens.dashboard import ClusterView, DashboardScreen
-from .screens.install import InstallScreen
+from talos_platform.tui.bridge import EngineThread, EventBatcher, SnapshotSlot
+from talos_platform.tui.feed import LiveFeed
+from talos_platform.tui.heap import HeapFreezer
+from talos_platform.tui.install_state import InstallProgress
+from talos_platform.tui.messages import InstallEventsArrived, InstallFinished, SnapshotPublished
+from talos_platform.tui.screens.dashboard import ClusterView, DashboardScreen
+from talos_platform.tui.screens.install import InstallScreen
 
 DARK = "textual-dark"
 LIGHT = "textual-light"
@@ -184,12 +183,21 @@ class PlatformApp(App[str]):
         yield from super().get_system_commands(screen)
         yield SystemCommand("Light / dark theme", "Switch between the light and the dark theme", self.toggle_theme)
         if isinstance(screen, ClusterView):
-            yield SystemCommand("Pause / resume flows", "Freeze the flow list; new flows are counted", screen.action_pause)
-            yield SystemCommand("Maximise pane", "Give the focused pane the whole screen (again to restore)", screen.action_maximise)
+            yield SystemCommand(
+                "Pause / resume flows", "Freeze the flow list; new flows are counted", screen.action_pause
+            )
+            yield SystemCommand(
+                "Maximise pane", "Give the focused pane the whole screen (again to restore)", screen.action_maximise
+            )
             yield SystemCommand("Filter pane", "Filter the focused pane", screen.action_start_filter)
-            yield SystemCommand("Show dropped flows", "Filter the flows pane to verdict DROPPED",
-                                lambda: (screen.apply_filter("flows", "verdict:dropped"), screen.action_focus_pane("flows")))
-            yield SystemCommand("Show pod problems", "Focus the pod-health pane", lambda: screen.action_focus_pane("pods"))
+            yield SystemCommand(
+                "Show dropped flows",
+                "Filter the flows pane to verdict DROPPED",
+                lambda: (screen.apply_filter("flows", "verdict:dropped"), screen.action_focus_pane("flows")),
+            )
+            yield SystemCommand(
+                "Show pod problems", "Focus the pod-health pane", lambda: screen.action_focus_pane("pods")
+            )
             yield SystemCommand("Keys and colours", "The help screen", screen.action_help)
 
 
@@ -211,8 +219,19 @@ def create_app(
     `snapshot` shows a fixed snapshot (tests, screenshots); `session_factory` (install mode)
     creates an `InstallSession` on those same drivers, called again for a retry; `progress`
     shows a given install state (tests, screenshots)."""
-    feed = LiveFeed(drivers, clock, talos_targets=talos_targets, min_interval=min_interval) if drivers is not None else None
+    feed = (
+        LiveFeed(drivers, clock, talos_targets=talos_targets, min_interval=min_interval)
+        if drivers is not None
+        else None
+    )
     return PlatformApp(
-        mode=mode, feed=feed, snapshot=snapshot, session_factory=session_factory, progress=progress, clock=clock,
-        simulation_note=simulation_note, theme=theme, rehearsal=rehearsal,
+        mode=mode,
+        feed=feed,
+        snapshot=snapshot,
+        session_factory=session_factory,
+        progress=progress,
+        clock=clock,
+        simulation_note=simulation_note,
+        theme=theme,
+        rehearsal=rehearsal,
     )

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
-from typing import Any, Callable, Coroutine
+from typing import Any
 
 from talos_platform.engine.observe import ClusterSnapshot
 from talos_platform.engine.run.events import Event
@@ -98,4 +99,3 @@ class EventBatcher:
         with self._lock:
             events, self._pending = self._pending, []
         return events
-

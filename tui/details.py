@@ -10,13 +10,12 @@ from rich.table import Table
 from rich.text import Text
 
 from talos_platform.engine.observe import ClusterSnapshot, FlowView
-
-from .feed import ObjectDetails
-from .styles import BAD, GOOD, MUTED, WARN
-from .widgets.apps import health_text, sync_text
-from .widgets.flows import VERDICT_STYLE
-from .widgets.nodes import node_state
-from .widgets.pods import problem_text
+from talos_platform.tui.feed import ObjectDetails
+from talos_platform.tui.styles import BAD, GOOD, MUTED, WARN
+from talos_platform.tui.widgets.apps import health_text, sync_text
+from talos_platform.tui.widgets.flows import VERDICT_STYLE
+from talos_platform.tui.widgets.nodes import node_state
+from talos_platform.tui.widgets.pods import problem_text
 
 
 def _fields(*pairs: tuple[str, object]) -> Table:
@@ -37,8 +36,13 @@ def _flows(flows: list[FlowView]) -> RenderableType:
         return Text("no recent flows", style=MUTED)
     table = Table.grid(padding=(0, 1))
     for flow in flows[-12:]:
-        table.add_row(time.strftime("%H:%M:%S", time.gmtime(flow.time)), Text(flow.verdict, style=VERDICT_STYLE.get(flow.verdict, "")),
-                      f"{flow.source} → {flow.destination}", f"{flow.protocol} {flow.port}" if flow.port else flow.protocol, flow.drop_reason)
+        table.add_row(
+            time.strftime("%H:%M:%S", time.gmtime(flow.time)),
+            Text(flow.verdict, style=VERDICT_STYLE.get(flow.verdict, "")),
+            f"{flow.source} → {flow.destination}",
+            f"{flow.protocol} {flow.port}" if flow.port else flow.protocol,
+            flow.drop_reason,
+        )
     return table
 
 
@@ -46,19 +50,27 @@ def pod_flows(snapshot: ClusterSnapshot, pod: str) -> list[FlowView]:
     return [f for f in snapshot.flows.recent if pod in (f.source, f.destination)]
 
 
-def describe(key: str, snapshot: ClusterSnapshot, details: ObjectDetails | None = None) -> tuple[str, RenderableType, tuple[str, ...]]:
+def describe(
+    key: str, snapshot: ClusterSnapshot, details: ObjectDetails | None = None
+) -> tuple[str, RenderableType, tuple[str, ...]]:
     """(title, body, jumps) for a row key; jumps are the cross-links the view offers."""
     kind, _, ident = key.partition(":")
     if kind == "node":
         node = next((n for n in snapshot.nodes if n.name == ident), None)
         if node is None:
             return f"Node {ident}", Text("gone from the cluster"), ()
-        parts: list[RenderableType] = [_fields(
-            ("State", node_state(node)), ("Role", node.role), ("Address", node.address), ("Stage", node.stage or "-"),
-            ("Talos", node.talos_version or "-"), ("Kubernetes", node.kubernetes_version or "-"),
-            ("CPU", f"{node.cpu_percent:.0f}%" if node.cpu_percent is not None else "-"),
-            ("Memory", f"{node.memory_percent:.0f}%" if node.memory_percent is not None else "-"),
-        )]
+        parts: list[RenderableType] = [
+            _fields(
+                ("State", node_state(node)),
+                ("Role", node.role),
+                ("Address", node.address),
+                ("Stage", node.stage or "-"),
+                ("Talos", node.talos_version or "-"),
+                ("Kubernetes", node.kubernetes_version or "-"),
+                ("CPU", f"{node.cpu_percent:.0f}%" if node.cpu_percent is not None else "-"),
+                ("Memory", f"{node.memory_percent:.0f}%" if node.memory_percent is not None else "-"),
+            )
+        ]
         if node.error:
             parts.append(Text(f"\nTalos API: {node.error}", style=BAD))
         parts.append(_heading("Conditions"))
@@ -78,8 +90,15 @@ def describe(key: str, snapshot: ClusterSnapshot, details: ObjectDetails | None 
         parts = []
         jumps = ["flows"]
         if problem is not None:
-            parts.append(_fields(("Problem", problem_text(problem)), ("Detail", problem.detail), ("Restarts", problem.restarts),
-                                 ("Node", problem.node or "-"), ("ArgoCD app", problem.app or "-")))
+            parts.append(
+                _fields(
+                    ("Problem", problem_text(problem)),
+                    ("Detail", problem.detail),
+                    ("Restarts", problem.restarts),
+                    ("Node", problem.node or "-"),
+                    ("ArgoCD app", problem.app or "-"),
+                )
+            )
             if problem.app:
                 jumps.append("app")
             if problem.node:
@@ -93,13 +112,19 @@ def describe(key: str, snapshot: ClusterSnapshot, details: ObjectDetails | None 
             parts.append(Text(details.error, style=BAD))
         else:
             for ctype, status, reason, message in details.conditions:
-                parts.append(Text(f"{'✓' if status == 'True' else '✗'} {ctype}={status} {reason} {message}".rstrip(),
-                                  style=GOOD if status == "True" else WARN))
+                parts.append(
+                    Text(
+                        f"{'✓' if status == 'True' else '✗'} {ctype}={status} {reason} {message}".rstrip(),
+                        style=GOOD if status == "True" else WARN,
+                    )
+                )
             parts.append(_heading("Events"))
             if not details.events:
                 parts.append(Text("no events", style=MUTED))
             for etype, reason, message, count in details.events:
-                parts.append(Text(f"{etype:<8} {reason:<18} {message} (x{count})", style=WARN if etype == "Warning" else ""))
+                parts.append(
+                    Text(f"{etype:<8} {reason:<18} {message} (x{count})", style=WARN if etype == "Warning" else "")
+                )
         parts.append(_heading("Recent flows"))
         parts.append(_flows(pod_flows(snapshot, ident)))
         return f"Pod {ident}", Group(*parts), tuple(jumps)
@@ -107,13 +132,24 @@ def describe(key: str, snapshot: ClusterSnapshot, details: ObjectDetails | None 
         app = next((a for a in snapshot.apps if a.name == ident), None)
         if app is None:
             return f"Application {ident}", Text("gone"), ()
-        parts = [_fields(("Wave", app.wave), ("Sync", sync_text(app)), ("Health", health_text(app)), ("Project", app.project or "-"),
-                         ("Namespace", app.namespace), ("Message", app.message or "-"))]
+        parts = [
+            _fields(
+                ("Wave", app.wave),
+                ("Sync", sync_text(app)),
+                ("Health", health_text(app)),
+                ("Project", app.project or "-"),
+                ("Namespace", app.namespace),
+                ("Message", app.message or "-"),
+            )
+        ]
         if snapshot.blocked and f"blocked by {app.name}:" in snapshot.blocked:
             parts.append(Text("\n" + snapshot.blocked, style=f"bold {BAD}"))
         mine = [p for p in snapshot.pod_problems if p.app == app.name]
         parts.append(_heading("Pods with problems"))
-        parts.extend([Text(f"{p.namespace}/{p.name}: {p.kind}: {p.detail}", style=WARN) for p in mine[:15]] or [Text("none", style=GOOD)])
+        parts.extend(
+            [Text(f"{p.namespace}/{p.name}: {p.kind}: {p.detail}", style=WARN) for p in mine[:15]]
+            or [Text("none", style=GOOD)]
+        )
         return f"Application {app.name}", Group(*parts), ()
     if kind == "wave":
         wave = next((w for w in snapshot.waves if str(w.wave) == ident), None)
@@ -130,12 +166,30 @@ def describe(key: str, snapshot: ClusterSnapshot, details: ObjectDetails | None 
         return f"Namespace {ident}", Group(*lines), ()
     if kind == "flow":
         stamp, source, destination, verdict = (ident.split("|") + ["", "", "", ""])[:4]
-        flow = next((f for f in (*snapshot.flows.recent, *snapshot.flows.recent_dropped) if repr(f.time) == stamp and f.source == source and f.destination == destination and f.verdict == verdict), None)
+        flow = next(
+            (
+                f
+                for f in (*snapshot.flows.recent, *snapshot.flows.recent_dropped)
+                if repr(f.time) == stamp
+                and f.source == source
+                and f.destination == destination
+                and f.verdict == verdict
+            ),
+            None,
+        )
         if flow is None:
             return "Flow", Text("no longer in the buffer"), ()
-        return "Flow", _fields(("Time", time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(flow.time))),
-                               ("Verdict", Text(flow.verdict, style=VERDICT_STYLE.get(flow.verdict, ""))),
-                               ("Source", flow.source), ("Destination", flow.destination),
-                               ("Protocol", f"{flow.protocol} {flow.port}"), ("Node", flow.node or "-"),
-                               ("Drop reason", flow.drop_reason or "-")), ()
+        return (
+            "Flow",
+            _fields(
+                ("Time", time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(flow.time))),
+                ("Verdict", Text(flow.verdict, style=VERDICT_STYLE.get(flow.verdict, ""))),
+                ("Source", flow.source),
+                ("Destination", flow.destination),
+                ("Protocol", f"{flow.protocol} {flow.port}"),
+                ("Node", flow.node or "-"),
+                ("Drop reason", flow.drop_reason or "-"),
+            ),
+            (),
+        )
     return ident or key, Text(""), ()

@@ -3,14 +3,13 @@ the coalescing slot, and on-demand lookups (a pod's conditions and events) for d
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable
 
 from talos_platform.engine.drivers.protocols import EVENTS, PODS, Drivers
 from talos_platform.engine.observe import ClusterSnapshot, Observer, TalosTarget
 from talos_platform.engine.run.clock import Clock
-
-from .bridge import EngineThread
+from talos_platform.tui.bridge import EngineThread
 
 
 @dataclass(frozen=True)
@@ -45,7 +44,9 @@ class LiveFeed:
 
     def start(self, on_snapshot: Callable[[ClusterSnapshot], None]) -> None:
         async def observe() -> None:
-            self.observer = Observer(self.drivers, self.clock, talos_targets=self.talos_targets, min_interval=self.min_interval)
+            self.observer = Observer(
+                self.drivers, self.clock, talos_targets=self.talos_targets, min_interval=self.min_interval
+            )
             self.observer.subscribe(on_snapshot)
             await self.observer.run()
 
@@ -70,5 +71,7 @@ async def read_pod_details(drivers: Drivers, namespace: str, name: str) -> Objec
     )
     mine = [e for e in listed.items if (e.get("involvedObject") or {}).get("name") == name]
     mine.sort(key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "")
-    events = tuple((e.get("type", ""), e.get("reason", ""), e.get("message", ""), int(e.get("count", 1) or 1)) for e in mine[-15:])
+    events = tuple(
+        (e.get("type", ""), e.get("reason", ""), e.get("message", ""), int(e.get("count", 1) or 1)) for e in mine[-15:]
+    )
     return ObjectDetails(conditions, events)

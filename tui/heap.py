@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import gc
 import time
-from typing import Callable
+from collections.abc import Callable
 
 GROWTH = 1.2
 """Freeze again once the cluster (nodes + pods + apps) is this many times its size at the last freeze."""

@@ -50,7 +50,7 @@ class Answers:
     """The wizard's own choices that are not config (e.g. "change the advanced network")."""
 
     @classmethod
-    def from_config(cls, config: PlatformConfig, secrets: dict[str, str] | None = None) -> "Answers":
+    def from_config(cls, config: PlatformConfig, secrets: dict[str, str] | None = None) -> Answers:
         return cls(config.model_dump(by_alias=True, mode="json"), dict(secrets or {}))
 
     # --- reading and writing by path ------------------------------------------------------

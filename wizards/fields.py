@@ -7,8 +7,9 @@ back through its history and come back to the same place after the node list cha
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from questionary import Choice
 from rich.console import Console

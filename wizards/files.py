@@ -11,10 +11,10 @@ from __future__ import annotations
 import os
 import signal
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from talos_platform.engine.config.loading import write_config
 from talos_platform.engine.config.models import PlatformConfig

@@ -7,7 +7,7 @@ writes the files only then.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from questionary import Choice, Separator
 from rich.console import Console
@@ -127,9 +127,13 @@ def _pick_section() -> Section | None:
 def _review_menu(answers: Answers, has_errors: bool) -> str:
     docker = answers.platform == "docker"
     choices: list[Choice | Separator] = [
-        Choice("Confirm and write the files", value=CONFIRM, disabled="fix the errors above first" if has_errors else None),
+        Choice(
+            "Confirm and write the files", value=CONFIRM, disabled="fix the errors above first" if has_errors else None
+        ),
         Choice("Change an answer…", value=CHANGE),
-        Choice("Add a node", value=ADD_NODE, disabled="docker clusters have one node" if docker and answers.nodes else None),
+        Choice(
+            "Add a node", value=ADD_NODE, disabled="docker clusters have one node" if docker and answers.nodes else None
+        ),
         Choice("Edit a node…", value=EDIT_NODE, disabled=None if answers.nodes else "no nodes yet"),
         Choice("Remove a node…", value=REMOVE_NODE, disabled=None if answers.nodes else "no nodes yet"),
         Separator(),

@@ -7,9 +7,9 @@ Exit codes: 0 done, 130 cancelled (Ctrl-C or "Cancel"; nothing written).
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from rich.console import Console
 from rich.markup import escape

@@ -23,7 +23,7 @@ LAYER_TITLES = {
 }
 
 
-def plan_table(plan: "Plan", selected: tuple[str, ...] | None = None) -> Table:
+def plan_table(plan: Plan, selected: tuple[str, ...] | None = None) -> Table:
     table = Table(title="Install plan", title_justify="left")
     table.add_column("layer", justify="right")
     table.add_column("what")
@@ -38,7 +38,7 @@ def plan_table(plan: "Plan", selected: tuple[str, ...] | None = None) -> Table:
     return table
 
 
-def show_plan(console: Console, plan: "Plan", *, simulated: bool, selected: tuple[str, ...] | None = None) -> None:
+def show_plan(console: Console, plan: Plan, *, simulated: bool, selected: tuple[str, ...] | None = None) -> None:
     console.rule("Plan")
     if simulated:
         console.print("[bold magenta]SIMULATION[/]: these steps run on the simulator, not on real machines.")

@@ -6,7 +6,8 @@ swallowed: it raises KeyboardInterrupt so the flow can say "cancelled, nothing w
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import questionary
 from prompt_toolkit.key_binding import KeyBindings, merge_key_bindings
@@ -84,7 +85,9 @@ def ask_password(
     return _ask(question)
 
 
-def ask_select(message: str, choices: list[Choice | Separator], default: Any = None, instruction: str | None = None) -> Any:
+def ask_select(
+    message: str, choices: list[Choice | Separator], default: Any = None, instruction: str | None = None
+) -> Any:
     selectable = [c for c in choices if isinstance(c, Choice) and not c.disabled]
     chosen = next((c for c in selectable if c.value == default), None)
     question = questionary.select(

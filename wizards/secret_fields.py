@@ -76,4 +76,3 @@ def optional_secret_names(answers: Answers) -> list[str]:
 def secret_questions(answers: Answers) -> list[Question]:
     asked = [secret_question(name) for name in needed_secrets(answers)]
     return asked + [secret_question(name, optional=True) for name in optional_secret_names(answers)]
-

@@ -7,13 +7,13 @@ questions grow as nodes are added, the VIP is asked only on metal, versions only
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
-
-from questionary import Choice
-from rich.console import Console
+from typing import Any
 
 from pydantic import ValidationError
+from questionary import Choice
+from rich.console import Console
 
 from talos_platform.engine.config.models import (
     ArgoCD,
@@ -94,10 +94,14 @@ def version_field(path: str, message: str, model_default: str, minors: Callable[
             offered = list(dict.fromkeys([current, model_default]))
             choices = [Choice(f"{v}{' (recommended)' if v == model_default else ''}", value=v) for v in offered]
             taken = {_minor_of(v) for v in offered}
-            choices += [Choice(f"{m}.…  (type the patch release)", value=f"{m}.") for m in minors(answers) if m not in taken]
+            choices += [
+                Choice(f"{m}.…  (type the patch release)", value=f"{m}.") for m in minors(answers) if m not in taken
+            ]
             choices.append(Choice("another version…", value=OTHER_VERSION))
             supported = ", ".join(minors(answers))
-            picked = prompts.ask_select(message, choices, default=current, instruction=f"(supported: {supported})" if supported else None)
+            picked = prompts.ask_select(
+                message, choices, default=current, instruction=f"(supported: {supported})" if supported else None
+            )
             if picked is BACK:
                 return BACK
             if picked == OTHER_VERSION or picked.endswith("."):
@@ -283,7 +287,7 @@ def _untouched(node: dict[str, Any]) -> bool:
 
 
 def _offers_another(answers: Answers, index: int) -> bool:
-    """"Add another node?" follows the last node, and stays (for Esc) while the node it added
+    """ "Add another node?" follows the last node, and stays (for Esc) while the node it added
     is still untouched."""
     last = len(answers.nodes) - 1
     return index == last or (index == last - 1 and _untouched(answers.nodes[last]))
@@ -304,7 +308,9 @@ def _ask_another(index: int) -> Callable[[Answers, Console], Any]:
                 answers.remove_node(index + 1)
                 added = False
             # Rules about the node list as a whole (no control plane, two control planes...).
-            refused = checks.errors([p for p in checks.problems_for(answers, "nodes", answers.nodes) if p.path == "nodes"])
+            refused = checks.errors(
+                [p for p in checks.problems_for(answers, "nodes", answers.nodes) if p.path == "nodes"]
+            )
             if not refused:
                 show_warnings(console, answers, "nodes", exact=True)
                 return DONE
@@ -360,7 +366,9 @@ def network_questions(answers: Answers) -> list[Question]:
             Question(
                 "cluster.vip",
                 lambda a, c: text_field(
-                    "cluster.vip", "Virtual IP (VIP) of the control planes", parse=optional,
+                    "cluster.vip",
+                    "Virtual IP (VIP) of the control planes",
+                    parse=optional,
                     instruction=_vip_instruction(a),
                 ).ask(a, c),
             )
@@ -434,12 +442,18 @@ def _ask_flag(flag: str, message: str) -> Callable[[Answers, Console], Any]:
 
 def domain_questions(answers: Answers) -> list[Question]:
     return [
-        text_field("domain.base", "Base domain of the platform's services", parse=required("a domain"),
-                   instruction="(e.g. example.com)"),
+        text_field(
+            "domain.base",
+            "Base domain of the platform's services",
+            parse=required("a domain"),
+            instruction="(e.g. example.com)",
+        ),
         text_field(
             "domain.acmeEmail",
             "E-mail for Let's Encrypt notices",
-            default=lambda a: a.get("domain.acmeEmail") or (f"admin@{a.get('domain.base')}" if a.get("domain.base") else ""),
+            default=lambda a: (
+                a.get("domain.acmeEmail") or (f"admin@{a.get('domain.base')}" if a.get("domain.base") else "")
+            ),
             parse=required("an e-mail address"),
         ),
     ]
@@ -447,8 +461,9 @@ def domain_questions(answers: Answers) -> list[Question]:
 
 def gitops_questions(answers: Answers) -> list[Question]:
     return [
-        text_field("gitops.repoUrl", "GitOps repository URL", parse=required("a Git URL"),
-                   instruction="(https or ssh)"),
+        text_field(
+            "gitops.repoUrl", "GitOps repository URL", parse=required("a Git URL"), instruction="(https or ssh)"
+        ),
         text_field("gitops.branch", "Branch ArgoCD follows", parse=required("a branch")),
         text_field("gitops.path", "Folder in the repository", parse=required("a folder ('.' for the top)")),
         yes_no_field("gitops.private", "Is the repository private (needs credentials)?"),
@@ -459,24 +474,52 @@ def gitops_questions(answers: Answers) -> list[Question]:
 
 # (switch path, label, version path, model default version)
 COMPONENTS: list[tuple[str, str, str | None, str | None]] = [
-    ("components.gatewayApi.enabled", "Gateway API CRDs", "components.gatewayApi.version",
-     GatewayApi.model_fields["version"].default),
-    ("components.cilium.enabled", "Cilium (CNI, kube-proxy replacement)", "components.cilium.version",
-     Cilium.model_fields["version"].default),
+    (
+        "components.gatewayApi.enabled",
+        "Gateway API CRDs",
+        "components.gatewayApi.version",
+        GatewayApi.model_fields["version"].default,
+    ),
+    (
+        "components.cilium.enabled",
+        "Cilium (CNI, kube-proxy replacement)",
+        "components.cilium.version",
+        Cilium.model_fields["version"].default,
+    ),
     ("components.cilium.hubble", "Hubble (Cilium network flows)", None, None),
     ("components.cilium.bpfMasquerade", "Cilium eBPF masquerading (advanced)", None, None),
     ("components.argocd.enabled", "ArgoCD", "components.argocd.version", ArgoCD.model_fields["version"].default),
-    ("components.certManager.enabled", "cert-manager (Let's Encrypt)", "components.certManager.version",
-     CertManager.model_fields["version"].default),
-    ("components.externalDns.enabled", "external-dns (Cloudflare)", "components.externalDns.version",
-     ExternalDns.model_fields["version"].default),
+    (
+        "components.certManager.enabled",
+        "cert-manager (Let's Encrypt)",
+        "components.certManager.version",
+        CertManager.model_fields["version"].default,
+    ),
+    (
+        "components.externalDns.enabled",
+        "external-dns (Cloudflare)",
+        "components.externalDns.version",
+        ExternalDns.model_fields["version"].default,
+    ),
     ("components.vault.enabled", "Vault", "components.vault.version", Vault.model_fields["version"].default),
-    ("components.vault.secretsOperator.enabled", "Vault Secrets Operator",
-     "components.vault.secretsOperator.version", VaultSecretsOperator.model_fields["version"].default),
-    ("components.monitoring.enabled", "Monitoring (Prometheus, Grafana, Alertmanager)",
-     "components.monitoring.version", Monitoring.model_fields["version"].default),
-    ("components.cloudflareTunnel.enabled", "Cloudflare Tunnel", "components.cloudflareTunnel.version",
-     CloudflareTunnel.model_fields["version"].default),
+    (
+        "components.vault.secretsOperator.enabled",
+        "Vault Secrets Operator",
+        "components.vault.secretsOperator.version",
+        VaultSecretsOperator.model_fields["version"].default,
+    ),
+    (
+        "components.monitoring.enabled",
+        "Monitoring (Prometheus, Grafana, Alertmanager)",
+        "components.monitoring.version",
+        Monitoring.model_fields["version"].default,
+    ),
+    (
+        "components.cloudflareTunnel.enabled",
+        "Cloudflare Tunnel",
+        "components.cloudflareTunnel.version",
+        CloudflareTunnel.model_fields["version"].default,
+    ),
 ]
 
 
@@ -509,13 +552,23 @@ def components_questions(answers: Answers) -> list[Question]:
         for switch, label, version_path, model_default in COMPONENTS:
             if version_path and answers.get(switch):
                 asked.append(
-                    text_field(version_path, f"{label}: version", parse=required("a version"),
-                               instruction=f"(default {model_default})")
+                    text_field(
+                        version_path,
+                        f"{label}: version",
+                        parse=required("a version"),
+                        instruction=f"(default {model_default})",
+                    )
                 )
     asked.append(Question("storage", _ask_storage))
     if _storage_kind(answers) == STORAGE_OWN:
-        asked.append(text_field("storage.storageClass", "StorageClass name", parse=required("a StorageClass name"),
-                                instruction="(as `kubectl get storageclass` shows it)"))
+        asked.append(
+            text_field(
+                "storage.storageClass",
+                "StorageClass name",
+                parse=required("a StorageClass name"),
+                instruction="(as `kubectl get storageclass` shows it)",
+            )
+        )
     return asked
 
 
@@ -541,14 +594,26 @@ def _storage_kind(answers: Answers) -> str:
 def _ask_storage(answers: Answers, console: Console) -> Any:
     choices = [Choice(label, value=value) for value, label in STORAGE_CHOICES]
     while True:
-        kind = prompts.ask_select("Storage for persistent volumes", choices, default=_storage_kind(answers),
-                                  instruction="(Talos ships no storage provisioner)")
+        kind = prompts.ask_select(
+            "Storage for persistent volumes",
+            choices,
+            default=_storage_kind(answers),
+            instruction="(Talos ships no storage provisioner)",
+        )
         if kind is BACK:
             return BACK
         candidate = Answers(answers.with_value("storage", _storage_for(kind, answers)), answers.secrets)
         # "own" is complete only with the class name, asked next.
-        refused = [] if kind == STORAGE_OWN else checks.errors(
-            [p for p in checks.all_problems(candidate.document, checks.secrets_of(answers)) if checks.concerns(p.path, "storage")]
+        refused = (
+            []
+            if kind == STORAGE_OWN
+            else checks.errors(
+                [
+                    p
+                    for p in checks.all_problems(candidate.document, checks.secrets_of(answers))
+                    if checks.concerns(p.path, "storage")
+                ]
+            )
         )
         if not refused:
             answers.document = candidate.document

@@ -19,20 +19,35 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Watch the platform live. Keys: ? help, / filter, Enter details, z maximise, p pause flows, t theme, q quit.",
     )
     add_cluster_arguments(parser)
-    parser.add_argument("--theme", choices=("dark", "light"), default="dark", help="colour theme to start with (t toggles)")
+    parser.add_argument(
+        "--theme", choices=("dark", "light"), default="dark", help="colour theme to start with (t toggles)"
+    )
     parser.set_defaults(handler=run)
 
 
 def add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
     """Where the cluster is, or which simulation to show (shared with `status --live`)."""
     real = parser.add_argument_group("a real cluster")
-    real.add_argument("--kubeconfig", metavar="FILE", help="kubeconfig (default: $KUBECONFIG, then the --config cluster's state directory, then ~/.kube/config)")
+    real.add_argument(
+        "--kubeconfig",
+        metavar="FILE",
+        help="kubeconfig (default: $KUBECONFIG, then the --config cluster's state directory, then ~/.kube/config)",
+    )
     real.add_argument("--context", metavar="NAME", help="kubeconfig context to use (default: its current context)")
-    real.add_argument("--talosconfig", metavar="FILE", help="talosconfig (default: $TALOSCONFIG, the state directory's, then ~/.talos/config)")
-    real.add_argument("--config", metavar="FILE", help="platform config: its nodes are watched even before they join Kubernetes")
+    real.add_argument(
+        "--talosconfig",
+        metavar="FILE",
+        help="talosconfig (default: $TALOSCONFIG, the state directory's, then ~/.talos/config)",
+    )
+    real.add_argument(
+        "--config", metavar="FILE", help="platform config: its nodes are watched even before they join Kubernetes"
+    )
     real.add_argument("--state-dir", metavar="DIR", help="the cluster's state directory")
-    real.add_argument("--hubble-address", metavar="HOST:PORT",
-                      help="Hubble Relay, e.g. localhost:4245 after `kubectl -n kube-system port-forward svc/hubble-relay 4245:80`")
+    real.add_argument(
+        "--hubble-address",
+        metavar="HOST:PORT",
+        help="Hubble Relay, e.g. localhost:4245 after `kubectl -n kube-system port-forward svc/hubble-relay 4245:80`",
+    )
     sim = parser.add_argument_group("simulation")
     sim.add_argument("--simulate", action="store_true", help="show the simulated platform instead of a real cluster")
     sim.add_argument("--scenario", default="default", help="simulation scenario name or file (default: default)")
@@ -47,8 +62,12 @@ def run(args: argparse.Namespace) -> int:
     source = cluster_source(args)
     try:
         app = create_app(
-            "dashboard", drivers=source.drivers, clock=source.clock, talos_targets=source.targets,
-            simulation_note=source.note, theme=LIGHT if args.theme == "light" else DARK,
+            "dashboard",
+            drivers=source.drivers,
+            clock=source.clock,
+            talos_targets=source.targets,
+            simulation_note=source.note,
+            theme=LIGHT if args.theme == "light" else DARK,
         )
         app.run()
     finally:
@@ -74,9 +93,13 @@ def cluster_source(args: argparse.Namespace) -> ClusterSource:
 
         from talos_platform.engine.sim import simulated_platform
 
-        platform = simulated_platform(args.scenario, seed=args.seed, speed=args.speed if args.speed > 0 else math.inf, installed=True)
+        platform = simulated_platform(
+            args.scenario, seed=args.seed, speed=args.speed if args.speed > 0 else math.inf, installed=True
+        )
         targets = [TalosTarget.from_config(n) for n in platform.config.nodes]
-        return ClusterSource(platform.drivers, platform.clock, targets, f"scenario {platform.scenario.name}, seed {platform.seed}")
+        return ClusterSource(
+            platform.drivers, platform.clock, targets, f"scenario {platform.scenario.name}, seed {platform.seed}"
+        )
     return _real_source(args)
 
 
@@ -101,16 +124,29 @@ def _real_source(args: argparse.Namespace) -> ClusterSource:
             name = config.cluster.name
             targets = [TalosTarget.from_config(n) for n in config.nodes]
         state = state_directory_for(name, args.state_dir)
-    kubeconfig = _first_existing(args.kubeconfig, os.environ.get("KUBECONFIG", "").split(os.pathsep)[0],
-                                 state.kubeconfig if state else None, Path.home() / ".kube" / "config")
+    kubeconfig = _first_existing(
+        args.kubeconfig,
+        os.environ.get("KUBECONFIG", "").split(os.pathsep)[0],
+        state.kubeconfig if state else None,
+        Path.home() / ".kube" / "config",
+    )
     if kubeconfig is None:
-        raise UserError("no kubeconfig found", hint="pass --kubeconfig FILE, or --config FILE of an installed cluster, or use --simulate")
-    talosconfig = _first_existing(args.talosconfig, os.environ.get("TALOSCONFIG"), state.talosconfig if state else None,
-                                  Path.home() / ".talos" / "config")
+        raise UserError(
+            "no kubeconfig found",
+            hint="pass --kubeconfig FILE, or --config FILE of an installed cluster, or use --simulate",
+        )
+    talosconfig = _first_existing(
+        args.talosconfig,
+        os.environ.get("TALOSCONFIG"),
+        state.talosconfig if state else None,
+        Path.home() / ".talos" / "config",
+    )
     cleanup = None
     if args.context:
         kubeconfig, cleanup = _with_context(kubeconfig, args.context)
-    runner = ProcessRunner(env={"KUBECONFIG": str(kubeconfig), **({"TALOSCONFIG": str(talosconfig)} if talosconfig else {})})
+    runner = ProcessRunner(
+        env={"KUBECONFIG": str(kubeconfig), **({"TALOSCONFIG": str(talosconfig)} if talosconfig else {})}
+    )
     hubble = None
     if args.hubble_address:
         from talos_platform.engine.drivers.hubble_grpc import HubbleRelay
@@ -147,7 +183,11 @@ def _with_context(kubeconfig: Path, context: str):
     data = yaml.safe_load(kubeconfig.read_text()) or {}
     names = [c.get("name") for c in data.get("contexts") or []]
     if context not in names:
-        raise UserError(f"context {context!r} is not in {kubeconfig}", where="--context", hint=f"contexts there: {', '.join(map(str, names)) or 'none'}")
+        raise UserError(
+            f"context {context!r} is not in {kubeconfig}",
+            where="--context",
+            hint=f"contexts there: {', '.join(map(str, names)) or 'none'}",
+        )
     data["current-context"] = context
     folder = Path(tempfile.mkdtemp(prefix="talos-platform-"))  # 0700
     copy = folder / "kubeconfig"
@@ -164,9 +204,14 @@ def add_live_arguments(parser: argparse.ArgumentParser) -> None:
     """Options `status` gains for reading the cluster now (its --config, --state-dir and
     --simulated are reused)."""
     live = parser.add_argument_group("live cluster health (--live)")
-    live.add_argument("--live", action="store_true",
-                      help="read the cluster now (nodes, apps by wave, pod problems, flows) instead of the run journal")
-    live.add_argument("--kubeconfig", metavar="FILE", help="kubeconfig (default: $KUBECONFIG, the state directory's, ~/.kube/config)")
+    live.add_argument(
+        "--live",
+        action="store_true",
+        help="read the cluster now (nodes, apps by wave, pod problems, flows) instead of the run journal",
+    )
+    live.add_argument(
+        "--kubeconfig", metavar="FILE", help="kubeconfig (default: $KUBECONFIG, the state directory's, ~/.kube/config)"
+    )
     live.add_argument("--context", metavar="NAME", help="kubeconfig context")
     live.add_argument("--talosconfig", metavar="FILE", help="talosconfig")
     live.add_argument("--hubble-address", metavar="HOST:PORT", help="Hubble Relay address (e.g. a port-forward)")
@@ -184,8 +229,15 @@ def live_status(args: argparse.Namespace) -> int:
     from talos_platform.engine.observe import snapshot_once
 
     source_args = argparse.Namespace(
-        simulate=args.simulated, scenario=args.scenario, seed=None, speed=math.inf, config=args.config,
-        state_dir=args.state_dir, kubeconfig=args.kubeconfig, context=args.context, talosconfig=args.talosconfig,
+        simulate=args.simulated,
+        scenario=args.scenario,
+        seed=None,
+        speed=math.inf,
+        config=args.config,
+        state_dir=args.state_dir,
+        kubeconfig=args.kubeconfig,
+        context=args.context,
+        talosconfig=args.talosconfig,
         hubble_address=args.hubble_address,
     )
     source = cluster_source(source_args)
@@ -194,8 +246,11 @@ def live_status(args: argparse.Namespace) -> int:
     finally:
         source.close()
     healthy = (
-        not snapshot.kube_error and bool(snapshot.nodes) and all(n.ready and n.reachable for n in snapshot.nodes)
-        and not snapshot.blocked and not snapshot.pod_problems
+        not snapshot.kube_error
+        and bool(snapshot.nodes)
+        and all(n.ready and n.reachable for n in snapshot.nodes)
+        and not snapshot.blocked
+        and not snapshot.pod_problems
     )
     if args.output == "json":
         data = snapshot.to_dict()

@@ -1,20 +1,21 @@
 """`talos-platform` with no command: the guided install (wizard, files, plan, confirm, install).
 
-    talos-platform                      the wizard from defaults
-    talos-platform --config FILE        the wizard starting from FILE (saved back to it)
-    talos-platform --simulate           the wizard on the simulated scenario, installed on the simulator
-    talos-platform --yes --config FILE  no wizard: the headless install (same as `install --yes`)
+talos-platform                      the wizard from defaults
+talos-platform --config FILE        the wizard starting from FILE (saved back to it)
+talos-platform --simulate           the wizard on the simulated scenario, installed on the simulator
+talos-platform --yes --config FILE  no wizard: the headless install (same as `install --yes`)
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
-from talos_platform.engine.errors import UserError
 from talos_platform.commands.install import DEFAULT_SPEED, speed
+from talos_platform.engine.errors import UserError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -30,8 +31,12 @@ HEADLESS_HINT = "run headless with `talos-platform install --yes --config FILE` 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
 
-    parser.add_argument("--config", metavar="FILE", help="start the wizard from this existing config file (saved back to it)")
-    parser.add_argument("--state-dir", metavar="DIR", help="the cluster's state directory (default: per user, per cluster)")
+    parser.add_argument(
+        "--config", metavar="FILE", help="start the wizard from this existing config file (saved back to it)"
+    )
+    parser.add_argument(
+        "--state-dir", metavar="DIR", help="the cluster's state directory (default: per user, per cluster)"
+    )
     parser.add_argument(
         "--simulate", action="store_true", help="start from the simulated scenario and install on the simulator"
     )
@@ -42,9 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_SPEED,
         help=f"simulated seconds per real second (with --simulate; default {DEFAULT_SPEED:g})",
     )
-    parser.add_argument(
-        "--yes", action="store_true", help="no wizard and no questions: install headless from --config"
-    )
+    parser.add_argument("--yes", action="store_true", help="no wizard and no questions: install headless from --config")
 
 
 def _on_terminal() -> bool:
@@ -88,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     return run_guided(options, Console(), hand_over=hand_over)
 
 
-def hand_over(written: "WrittenFiles", answers: "Answers", options: "GuidedOptions", console: "Console") -> int:
+def hand_over(written: WrittenFiles, answers: Answers, options: GuidedOptions, console: Console) -> int:
     """Files are written: build the install exactly as `install` would, show its plan, ask,
     then run it (in the TUI when there is one, else with the headless progress)."""
     from talos_platform.commands.install import prepare
@@ -112,7 +115,7 @@ def hand_over(written: "WrittenFiles", answers: "Answers", options: "GuidedOptio
 
 
 def _confirm_and_install(
-    target: "Target", later: str, written: "WrittenFiles", options: "GuidedOptions", console: "Console"
+    target: Target, later: str, written: WrittenFiles, options: GuidedOptions, console: Console
 ) -> int:
     from talos_platform import exit_codes
     from talos_platform.engine.session import InstallSession
@@ -142,7 +145,7 @@ def _confirm_and_install(
 TUI_OUTCOME_EXIT_CODES = {"succeeded": 0, "failed": 1, "interrupted": 130, "not-started": 130}
 
 
-def _run_install(session: "InstallSession", new_session: Callable[[], "InstallSession"], target: "Target") -> int:
+def _run_install(session: InstallSession, new_session: Callable[[], InstallSession], target: Target) -> int:
     """In the TUI when it is installed (live panes), otherwise the headless progress display.
     Ctrl-C / q stops the install cleanly either way; running again resumes."""
     try:

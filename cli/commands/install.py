@@ -35,16 +35,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_source_arguments(parser)
     parser.add_argument("--yes", action="store_true", help="do not ask for confirmation (required without a terminal)")
-    parser.add_argument("--output", choices=("text", "json"), default="text", help="text (default) or one JSON event per line")
-    parser.add_argument("--from-layer", type=int, metavar="N", help="start at layer N; earlier steps it needs are only checked")
-    parser.add_argument("--only", action="append", metavar="STEP", help="run only this step (repeatable); what it needs must be done")
-    parser.add_argument("--concurrency", type=positive_int, default=4, metavar="N", help="steps run at once at most (default 4)")
-    parser.add_argument("--push", action="store_true", help="push the rendered GitOps tree to gitops.repoUrl before layer 2")
     parser.add_argument(
-        "--reinitialise-vault", action="store_true",
+        "--output", choices=("text", "json"), default="text", help="text (default) or one JSON event per line"
+    )
+    parser.add_argument(
+        "--from-layer", type=int, metavar="N", help="start at layer N; earlier steps it needs are only checked"
+    )
+    parser.add_argument(
+        "--only", action="append", metavar="STEP", help="run only this step (repeatable); what it needs must be done"
+    )
+    parser.add_argument(
+        "--concurrency", type=positive_int, default=4, metavar="N", help="steps run at once at most (default 4)"
+    )
+    parser.add_argument(
+        "--push", action="store_true", help="push the rendered GitOps tree to gitops.repoUrl before layer 2"
+    )
+    parser.add_argument(
+        "--reinitialise-vault",
+        action="store_true",
         help="if this install's own interrupted run initialised Vault and lost its keys, and Vault still holds nothing "
         "(it stayed sealed), wipe Vault's storage and initialise it again; asks first, --yes confirms",
-    )  # fmt: skip
+    )
     parser.set_defaults(handler=run)
 
 
@@ -57,15 +68,21 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
         help="secrets file (YAML, mode 0600; default: the state directory's secrets.yaml, where the wizard "
         "keeps it); TALOS_PLATFORM_* variables win",
     )
-    parser.add_argument("--state-dir", metavar="DIR", help="the cluster's state directory (default: per user, per cluster)")
-    parser.add_argument("--simulate", action="store_true", help="run against the simulated platform; nothing real is touched")
+    parser.add_argument(
+        "--state-dir", metavar="DIR", help="the cluster's state directory (default: per user, per cluster)"
+    )
+    parser.add_argument(
+        "--simulate", action="store_true", help="run against the simulated platform; nothing real is touched"
+    )
     parser.add_argument("--scenario", default="default", help="simulation scenario name or YAML file (with --simulate)")
     parser.add_argument("--seed", type=int, help="simulation random seed (with --simulate)")
     parser.add_argument(
-        "--speed", type=speed, default=DEFAULT_SPEED,
+        "--speed",
+        type=speed,
+        default=DEFAULT_SPEED,
         help=f"simulated seconds per real second (with --simulate; default {DEFAULT_SPEED:g}: a default install "
         "takes about a minute; inf = as fast as possible)",
-    )  # fmt: skip
+    )
 
 
 def positive_int(text: str) -> int:
@@ -86,7 +103,9 @@ def speed(text: str) -> float:
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
     if math.isnan(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"{text} is not a speed: give a number above 0, or inf for as fast as possible")
+        raise argparse.ArgumentTypeError(
+            f"{text} is not a speed: give a number above 0, or inf for as fast as possible"
+        )
     return value
 
 
@@ -146,17 +165,28 @@ def _simulated_target(args: argparse.Namespace, *, record_only: bool) -> Target:
         hold.enter_context(state.lock())
     try:
         platform = simulated_platform(
-            args.scenario, seed=args.seed, speed=math.inf if record_only else args.speed,
-            config=config if args.config else None, journal=replayed,
-        )  # fmt: skip
+            args.scenario,
+            seed=args.seed,
+            speed=math.inf if record_only else args.speed,
+            config=config if args.config else None,
+            journal=replayed,
+        )
     except OSError as error:
         hold.close()
         raise unwritable(state, error) from None
     except BaseException:
         hold.close()
         raise
-    return Target(config, secrets, state, platform.drivers, platform.clock, simulated=True,
-                  notice=f"{simulation_notice(platform, journal if replayed else None)}; {secrets_note}", hold=hold)
+    return Target(
+        config,
+        secrets,
+        state,
+        platform.drivers,
+        platform.clock,
+        simulated=True,
+        notice=f"{simulation_notice(platform, journal if replayed else None)}; {secrets_note}",
+        hold=hold,
+    )
 
 
 def _scratch_copy(journal: Any) -> Any:
@@ -218,8 +248,9 @@ def prepare(args: argparse.Namespace, *, record_only: bool = False) -> Target:
     except BaseException:
         hold.close()
         raise
-    return Target(config, secrets, state, drivers, RealClock(), simulated=bool(getattr(drivers, "simulated", False)),
-                  hold=hold)
+    return Target(
+        config, secrets, state, drivers, RealClock(), simulated=bool(getattr(drivers, "simulated", False)), hold=hold
+    )
 
 
 def secrets_file(args: argparse.Namespace, state: Any) -> Any:
@@ -396,8 +427,11 @@ def _allowed_recoveries(args: argparse.Namespace, interactive: bool) -> tuple[st
     except EOFError:
         answer = ""
     if answer not in ("y", "yes"):
-        raise UserError("Vault's storage will not be wiped; nothing was changed", where="--reinitialise-vault",
-                        hint="run again without --reinitialise-vault, or answer y")  # fmt: skip
+        raise UserError(
+            "Vault's storage will not be wiped; nothing was changed",
+            where="--reinitialise-vault",
+            hint="run again without --reinitialise-vault, or answer y",
+        )
     return (REINITIALISE_VAULT,)
 
 
@@ -407,5 +441,7 @@ def _summary(session: Any, target: Target) -> str:
         ids = [s.id for s in session.plan.steps_in_layer(layer) if s.id in session.selected]
         if ids:
             lines.append(f"  layer {layer}: {len(ids)} steps ({', '.join(ids[:4])}{', ...' if len(ids) > 4 else ''})")
-    lines.append("Each step is checked first; steps already done are skipped. See `talos-platform plan` for the commands.")
+    lines.append(
+        "Each step is checked first; steps already done are skipped. See `talos-platform plan` for the commands."
+    )
     return "\n".join(lines)

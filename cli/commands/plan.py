@@ -30,9 +30,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     add_source_arguments(parser)
-    parser.add_argument("--offline", action="store_true", help="contact nothing (no node, no API); list every step as to do")
+    parser.add_argument(
+        "--offline", action="store_true", help="contact nothing (no node, no API); list every step as to do"
+    )
     parser.add_argument("--output", choices=("text", "json"), default="text", help="text (default) or JSON")
-    parser.add_argument("--push", action="store_true", help="plan the push of the rendered GitOps tree, as `install --push` does")
+    parser.add_argument(
+        "--push", action="store_true", help="plan the push of the rendered GitOps tree, as `install --push` does"
+    )
     parser.set_defaults(handler=run)
 
 

@@ -37,32 +37,48 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--config", metavar="FILE", required=True, help="the platform config (YAML)")
     parser.add_argument(
-        "--charts", metavar="DIR",
+        "--charts",
+        metavar="DIR",
         help=f"a Helm chart repository folder (index.yaml, the charts, gateway-api/<version>/); default ${CHARTS_ENV}",
-    )  # fmt: skip
+    )
     parser.add_argument("--yes", action="store_true", help="no screen: headless progress, then the report")
-    parser.add_argument("--output", choices=("text", "json"), default="text", help="headless progress as text or JSON lines")
-    parser.add_argument("--workdir", metavar="DIR", help="keep the rehearsal's files and logs here (default: a temporary folder)")
+    parser.add_argument(
+        "--output", choices=("text", "json"), default="text", help="headless progress as text or JSON lines"
+    )
+    parser.add_argument(
+        "--workdir", metavar="DIR", help="keep the rehearsal's files and logs here (default: a temporary folder)"
+    )
     parser.set_defaults(handler=run)
 
 
 def _charts(args: argparse.Namespace) -> Path:
     folder = args.charts or os.environ.get(CHARTS_ENV)
     if not folder:
-        raise UserError("no chart repository to rehearse with", hint=f"give --charts DIR (or set {CHARTS_ENV}): a folder "
-                        "with an index.yaml and the packaged charts of the config's versions")  # fmt: skip
+        raise UserError(
+            "no chart repository to rehearse with",
+            hint=f"give --charts DIR (or set {CHARTS_ENV}): a folder "
+            "with an index.yaml and the packaged charts of the config's versions",
+        )
     path = Path(folder)
     if not (path / "index.yaml").is_file():
-        raise UserError(f"{path} is not a Helm chart repository folder (no index.yaml)", where="--charts",
-                        hint="point it at the folder holding index.yaml and the .tgz charts")  # fmt: skip
+        raise UserError(
+            f"{path} is not a Helm chart repository folder (no index.yaml)",
+            where="--charts",
+            hint="point it at the folder holding index.yaml and the .tgz charts",
+        )
     return path
 
 
 def _require_harness(config: Any) -> None:
     from talos_platform.rehearsal.binaries import (
-        ARGOCD_BINARIES, CLUSTER_BINARIES, HarnessBinaryMissing, cilium_crds_dir, missing_binaries, redis_server_path,
+        ARGOCD_BINARIES,
+        CLUSTER_BINARIES,
+        HarnessBinaryMissing,
+        cilium_crds_dir,
+        missing_binaries,
+        redis_server_path,
         talosctl_name,
-    )  # fmt: skip
+    )
 
     talos_minor = ".".join(config.cluster.talos_version.split(".")[:2])
     try:
@@ -76,11 +92,15 @@ def _require_harness(config: Any) -> None:
         except HarnessBinaryMissing as error:
             problems.append(str(error))
     if problems:
-        raise UserError("the rehearsal harness is not built:\n  " + "\n  ".join(problems),
-                        hint="run scripts/build-harness.sh (the first build takes a while)")  # fmt: skip
+        raise UserError(
+            "the rehearsal harness is not built:\n  " + "\n  ".join(problems),
+            hint="run scripts/build-harness.sh (the first build takes a while)",
+        )
     if os.geteuid() != 0:
-        raise UserError("the rehearsal needs root: it keeps the pods' addresses in a network namespace of its own",
-                        hint="run it as root (or in a container or VM where you are)")  # fmt: skip
+        raise UserError(
+            "the rehearsal needs root: it keeps the pods' addresses in a network namespace of its own",
+            hint="run it as root (or in a container or VM where you are)",
+        )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -141,8 +161,11 @@ def _layers_1_to_4(config: Any, charts: Path, workdir: Path, args: argparse.Name
             outcome = _in_the_install_screen(session, rehearsal)
         if outcome != "succeeded":
             return outcome, rehearsal.report()
-        print("REHEARSAL: waiting for ArgoCD to settle the app-of-apps parents (up to 4 minutes)",
-              file=sys.stderr if args.output == "json" else sys.stdout, flush=True)
+        print(
+            "REHEARSAL: waiting for ArgoCD to settle the app-of-apps parents (up to 4 minutes)",
+            file=sys.stderr if args.output == "json" else sys.stdout,
+            flush=True,
+        )
         return outcome, rehearsal.settled_report()
 
 
@@ -151,8 +174,13 @@ def _in_the_install_screen(session: Any, rehearsal: Any) -> str:
     from talos_platform.tui.app import create_app
 
     sessions = iter([session])
-    app = create_app("install", drivers=session.drivers, clock=RealClock(), session_factory=lambda: next(sessions, None),
-                     rehearsal=True)  # fmt: skip
+    app = create_app(
+        "install",
+        drivers=session.drivers,
+        clock=RealClock(),
+        session_factory=lambda: next(sessions, None),
+        rehearsal=True,
+    )
     return app.run() or "interrupted"
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import pydantic
 import yaml
@@ -53,9 +54,7 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=deep)
         if key in mapping:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark
-            )
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
         mapping[key] = loader.construct_object(value_node, deep=deep)
     return mapping
 
@@ -98,7 +97,9 @@ def parse_config(text: str, source: str = "config") -> PlatformConfig:
     if data is None:
         raise _whole_file("the file is empty", "start from examples/metal-3cp-3w.yaml or run `talos-platform`", source)
     if not isinstance(data, dict):
-        raise _whole_file("the file must be a YAML mapping (`key: value` lines)", "start from examples/metal-3cp-3w.yaml", source)
+        raise _whole_file(
+            "the file must be a YAML mapping (`key: value` lines)", "start from examples/metal-3cp-3w.yaml", source
+        )
     try:
         problems = _header_problems(data) + _secret_key_problems(data)
     except _BadStructure as bad:
@@ -129,7 +130,9 @@ def read_config(path: Path | str) -> PlatformConfig:
             raise _too_large(size, source)
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise _whole_file("file not found", "check the path, or run `talos-platform` to create a config", source) from None
+        raise _whole_file(
+            "file not found", "check the path, or run `talos-platform` to create a config", source
+        ) from None
     except IsADirectoryError:
         raise _whole_file("is a directory, not a config file", "give the path of a YAML file", source) from None
     except PermissionError:
@@ -232,11 +235,15 @@ def _walk(data: Any) -> Iterator[tuple[tuple[Any, ...], Any, Any]]:
         location, value, ancestors = pending.pop()
         visited += 1
         if visited > _MAX_VALUES:
-            raise _BadStructure("the file expands to far more values than a config has (nested YAML aliases)", too_many=True)
+            raise _BadStructure(
+                "the file expands to far more values than a config has (nested YAML aliases)", too_many=True
+            )
         if not isinstance(value, (dict, list)):
             continue
         if id(value) in ancestors:
-            raise _BadStructure(f"the YAML at {format_path(location) or 'the top'} contains itself (a recursive anchor)")
+            raise _BadStructure(
+                f"the YAML at {format_path(location) or 'the top'} contains itself (a recursive anchor)"
+            )
         inner = ancestors | {id(value)}
         items = list(value.items()) if isinstance(value, dict) else list(enumerate(value))
         for key, item in reversed(items):

@@ -30,12 +30,12 @@ class Found(Protocol):
 GATEWAY = "cluster.network.gateway"
 
 
-def check_machines(config: PlatformConfig, interfaces: "dict[int, Interface]", found: Found) -> None:
+def check_machines(config: PlatformConfig, interfaces: dict[int, Interface], found: Found) -> None:
     _check_gateway(config, interfaces, found)
     _check_schematic(config, found)
 
 
-def _check_gateway(config: PlatformConfig, interfaces: "dict[int, Interface]", found: Found) -> None:
+def _check_gateway(config: PlatformConfig, interfaces: dict[int, Interface], found: Found) -> None:
     gateway_text = config.cluster.network.gateway
     if config.cluster.platform is Platform.docker:
         if gateway_text:

@@ -84,7 +84,9 @@ def parse_pool(text: str) -> tuple[ipaddress.IPv4Address, ipaddress.IPv4Address]
     except ValueError as error:
         if isinstance(error, PoolError):
             raise
-        raise PoolError(f"{text!r} is not a CIDR like 192.168.10.240/28 nor a range like 192.168.10.240-192.168.10.250") from None
+        raise PoolError(
+            f"{text!r} is not a CIDR like 192.168.10.240/28 nor a range like 192.168.10.240-192.168.10.250"
+        ) from None
     if first.version == 6 or last.version == 6:
         raise PoolError("IPv6 pools are not supported")
     if last < first:
@@ -164,18 +166,27 @@ def check_load_balancer_pool(config: PlatformConfig, found: Collector) -> None:
         reserved[subnet.network_address + 1] = "the docker network's gateway"
     for address, what in reserved.items():
         if first <= address <= last and subnet.prefixlen <= 30:
-            found.error(path, f"{text} holds {address}, {what}", "start the pool after it and end it before the last address")
+            found.error(
+                path, f"{text} holds {address}, {what}", "start the pool after it and end it before the last address"
+            )
     gateway = _gateway(config)
     if gateway is not None and gateway.version == 4 and first <= gateway <= last:
-        found.error(path, f"{text} holds {gateway}, the nodes' default gateway (cluster.network.gateway)",
-                    "leave the gateway out of the pool")  # fmt: skip
+        found.error(
+            path,
+            f"{text} holds {gateway}, the nodes' default gateway (cluster.network.gateway)",
+            "leave the gateway out of the pool",
+        )
     for index, node in enumerate(config.nodes):
         try:
             ip = ipaddress.ip_interface(node.address.strip()).ip
         except ValueError:
             continue
         if ip.version == 4 and first <= ip <= last:
-            found.error(path, f"{text} holds {ip}, the address of nodes[{index}] ({node.name})", "leave every node IP out of the pool")
+            found.error(
+                path,
+                f"{text} holds {ip}, the address of nodes[{index}] ({node.name})",
+                "leave every node IP out of the pool",
+            )
     if config.cluster.vip:
         try:
             vip = ipaddress.ip_address(config.cluster.vip.strip())

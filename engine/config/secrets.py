@@ -15,9 +15,9 @@ from __future__ import annotations
 import dataclasses
 import os
 import stat
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 import yaml
 
@@ -164,12 +164,14 @@ def _read_secrets_file(path: Path) -> dict[str, str]:
     for key, value in data.items():
         if key not in SECRET_KEYS:
             # A value pasted where its name belongs is a secret: never shown whole.
-            raise UserError(f"unknown secret {shown_key(key)}", where=where, hint=f"known secrets: {', '.join(SECRET_KEYS)}")
+            raise UserError(
+                f"unknown secret {shown_key(key)}", where=where, hint=f"known secrets: {', '.join(SECRET_KEYS)}"
+            )
         if value is None:
             continue
         if not isinstance(value, str):
             # YAML turns unquoted digits into numbers (and 0123 into 83): insist on quotes.
-            raise UserError(f"{key} must be a string", where=where, hint=f"quote the value: `{key}: \"...\"`")
+            raise UserError(f"{key} must be a string", where=where, hint=f'quote the value: `{key}: "..."`')
         values[key] = str(value)
     return values
 

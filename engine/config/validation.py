@@ -28,8 +28,9 @@ import difflib
 import ipaddress
 import re
 import urllib.parse
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable, Literal
+from typing import TYPE_CHECKING, Literal
 
 from talos_platform.engine.config import platform_checks, versions
 from talos_platform.engine.config.machine_rules import check_machines
@@ -70,9 +71,7 @@ def errors_only(problems: Iterable[Problem]) -> list[Problem]:
 def problems_at(problems: Iterable[Problem], path: str) -> list[Problem]:
     """Problems at `path` or inside it: `nodes[1]` matches `nodes[1].address`, not `nodes[10]`."""
     return [
-        problem
-        for problem in problems
-        if problem.path == path or problem.path.startswith((path + ".", path + "["))
+        problem for problem in problems if problem.path == path or problem.path.startswith((path + ".", path + "["))
     ]
 
 
@@ -107,9 +106,7 @@ def is_dns_name(text: str, *, min_labels: int = 1, allow_wildcard: bool = False)
 
 def is_email(text: str) -> bool:
     local, at, domain = text.rpartition("@")
-    return bool(at and local and len(local) <= 64 and _EMAIL_LOCAL.match(local)) and is_dns_name(
-        domain, min_labels=2
-    )
+    return bool(at and local and len(local) <= 64 and _EMAIL_LOCAL.match(local)) and is_dns_name(domain, min_labels=2)
 
 
 GIT_CREDENTIALS_PROBLEM = "contains credentials"
@@ -196,7 +193,7 @@ class _Collector:
         self.problems.append(Problem(path, message, hint, "warning"))
 
 
-def validate(config: PlatformConfig, secrets: "Secrets | None" = None) -> list[Problem]:
+def validate(config: PlatformConfig, secrets: Secrets | None = None) -> list[Problem]:
     """Every problem in `config` (and, when given, in `secrets` for it), errors and warnings.
 
     Secrets are checked only when passed: a config alone can be validated before the secrets
@@ -703,7 +700,7 @@ def _check_components(config: PlatformConfig, found: _Collector) -> None:
         )
 
 
-def _check_secrets(config: PlatformConfig, secrets: "Secrets", found: _Collector) -> None:
+def _check_secrets(config: PlatformConfig, secrets: Secrets, found: _Collector) -> None:
     from talos_platform.engine.config.secrets import ENV_NAMES, required_secrets, secret_value
 
     for name in required_secrets(config):

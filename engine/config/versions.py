@@ -49,7 +49,7 @@ class TalosFeatures:
     version: tuple[int, int]
 
     @classmethod
-    def for_version(cls, talos_version: str) -> "TalosFeatures":
+    def for_version(cls, talos_version: str) -> TalosFeatures:
         return cls(minor(talos_version))
 
     @property

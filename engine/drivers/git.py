@@ -84,10 +84,21 @@ class GitDriver:
                 return head.stdout.strip()
             name, email = AUTHOR
             await self._git(
-                ["-C", str(work), "-c", f"user.name={name}", "-c", f"user.email={email}",
-                 "commit", "--quiet", "--no-verify", "--message", message],
+                [
+                    "-C",
+                    str(work),
+                    "-c",
+                    f"user.name={name}",
+                    "-c",
+                    f"user.email={email}",
+                    "commit",
+                    "--quiet",
+                    "--no-verify",
+                    "--message",
+                    message,
+                ],
                 env,
-            )  # fmt: skip
+            )
             await self._git(push_args(work, repo_url, branch), env, mutates=True)
             head = await self._git(["-C", str(work), "rev-parse", "HEAD"], env)
             return head.stdout.strip()
@@ -140,7 +151,9 @@ def _replace(work: Path, path: str, tree: Path) -> None:
     relative = path.strip("/") or "."
     target = (work / relative).resolve()
     if work.resolve() not in (target, *target.parents):
-        raise PermanentError(f"gitops.path {path!r} points outside the repository", hint="use a folder inside the repository")
+        raise PermanentError(
+            f"gitops.path {path!r} points outside the repository", hint="use a folder inside the repository"
+        )
     if target == work.resolve():
         for child in work.iterdir():
             if child.name != ".git":

@@ -9,16 +9,16 @@ and nothing is shown twice. The method is bound by its path, so no generated stu
 from __future__ import annotations
 
 import logging
-from typing import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from ..observe.backoff import Backoff
-from ..run.clock import Clock, RealClock
-from .loopback import ensure_allowed
-from .proto import observer_pb2 as pb
-from .protocols import Flow, FlowEndpoint, FlowFilter, LostEvents
+from talos_platform.engine.drivers.loopback import ensure_allowed
+from talos_platform.engine.drivers.proto import observer_pb2 as pb
+from talos_platform.engine.drivers.protocols import Flow, FlowEndpoint, FlowFilter, LostEvents
+from talos_platform.engine.observe.backoff import Backoff
+from talos_platform.engine.run.clock import Clock, RealClock
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,12 @@ GET_FLOWS = "/observer.Observer/GetFlows"
 DEFAULT_ADDRESS = "localhost:4245"
 """Where `kubectl -n kube-system port-forward svc/hubble-relay 4245:80` puts Relay."""
 
-_RETRYABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN}
+_RETRYABLE = {
+    grpc.StatusCode.UNAVAILABLE,
+    grpc.StatusCode.DEADLINE_EXCEEDED,
+    grpc.StatusCode.INTERNAL,
+    grpc.StatusCode.UNKNOWN,
+}
 
 
 class HubbleUnavailable(ConnectionError):
@@ -56,7 +61,10 @@ def whitelist(flow_filter: FlowFilter | None) -> list[pb.FlowFilter]:
     prefix = _pod_prefix(flow_filter)
     if not prefix:
         return [pb.FlowFilter(verdict=verdicts)] if verdicts else []
-    return [pb.FlowFilter(source_pod=[prefix], verdict=verdicts), pb.FlowFilter(destination_pod=[prefix], verdict=verdicts)]
+    return [
+        pb.FlowFilter(source_pod=[prefix], verdict=verdicts),
+        pb.FlowFilter(destination_pod=[prefix], verdict=verdicts),
+    ]
 
 
 def _pod_prefix(flow_filter: FlowFilter) -> str:
@@ -80,7 +88,10 @@ def _seconds(stamp: Timestamp) -> float:
 
 def _endpoint(endpoint: pb.Endpoint) -> FlowEndpoint:
     return FlowEndpoint(
-        namespace=endpoint.namespace, pod_name=endpoint.pod_name, identity=endpoint.identity, labels=tuple(endpoint.labels)
+        namespace=endpoint.namespace,
+        pod_name=endpoint.pod_name,
+        identity=endpoint.identity,
+        labels=tuple(endpoint.labels),
     )
 
 
@@ -143,7 +154,9 @@ class HubbleRelay:
         since: tuple[int, int] | None = None
         failures = 0
         while True:
-            request = build_request(follow=follow, first=first if since is None else 0, flow_filter=flow_filter, since=since)
+            request = build_request(
+                follow=follow, first=first if since is None else 0, flow_filter=flow_filter, since=since
+            )
             try:
                 async with self._channel() as channel:
                     call = channel.unary_stream(
@@ -165,7 +178,9 @@ class HubbleRelay:
                 return  # the server ended the stream: a bounded request is complete
             except grpc.aio.AioRpcError as error:
                 if error.code() not in _RETRYABLE or not follow:
-                    raise HubbleUnavailable(f"Hubble Relay at {self.address}: {error.code().name}: {error.details()}") from None
+                    raise HubbleUnavailable(
+                        f"Hubble Relay at {self.address}: {error.code().name}: {error.details()}"
+                    ) from None
                 failures += 1
                 if self.max_attempts is not None and failures > self.max_attempts:
                     raise HubbleUnavailable(
@@ -183,12 +198,18 @@ class HubbleRelay:
             lost = response.lost_events
             return LostEvents(
                 count=lost.num_events_lost,
-                source=pb.LostEventSource.Name(lost.source) if lost.source in pb.LostEventSource.values() else str(lost.source),
+                source=pb.LostEventSource.Name(lost.source)
+                if lost.source in pb.LostEventSource.values()
+                else str(lost.source),
                 time=_seconds(response.time),
             )
         if kind == "node_status":
             status = response.node_status
-            state = pb.NodeState.Name(status.state_change) if status.state_change in pb.NodeState.values() else str(status.state_change)
+            state = (
+                pb.NodeState.Name(status.state_change)
+                if status.state_change in pb.NodeState.values()
+                else str(status.state_change)
+            )
             for node in status.node_names:
                 self.node_states[node] = state
                 if self.on_node_status:

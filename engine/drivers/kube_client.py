@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
 import yaml
 
@@ -33,10 +34,18 @@ def kustomize_argv(folder: Path) -> list[str]:
 
 def apply_argv(kubeconfig: Path) -> list[str]:
     return [
-        KUBECTL, "--kubeconfig", str(kubeconfig), "apply",
-        "--server-side", "--force-conflicts", f"--field-manager={FIELD_MANAGER}",
-        "--output", "name", "--filename", "-",
-    ]  # fmt: skip
+        KUBECTL,
+        "--kubeconfig",
+        str(kubeconfig),
+        "apply",
+        "--server-side",
+        "--force-conflicts",
+        f"--field-manager={FIELD_MANAGER}",
+        "--output",
+        "name",
+        "--filename",
+        "-",
+    ]
 
 
 def parse_applied_names(text: str) -> list[str]:
@@ -102,7 +111,8 @@ def resource_path(resource: Resource, namespace: str | None = None, name: str | 
 
 def crd_established(crd: dict[str, Any]) -> bool:
     return any(
-        c.get("type") == "Established" and c.get("status") == "True" for c in (crd.get("status") or {}).get("conditions") or []
+        c.get("type") == "Established" and c.get("status") == "True"
+        for c in (crd.get("status") or {}).get("conditions") or []
     )
 
 
@@ -135,13 +145,17 @@ class KubernetesDriver:
 
                 if not self.kubeconfig.exists():
                     raise TransientError(
-                        f"no kubeconfig at {self.kubeconfig} yet", hint="Layer 0 fetches it; run the install from layer 0"
+                        f"no kubeconfig at {self.kubeconfig} yet",
+                        hint="Layer 0 fetches it; run the install from layer 0",
                     )
                 from talos_platform.engine.secret_files import read_yaml_secret
 
                 # Parsed here first: the client library's YAML errors quote the file (its keys).
-                read_yaml_secret(self.kubeconfig, "the kubeconfig",
-                                 recovery="or delete it: the next install fetches it again (step L0.kubeconfig)")  # fmt: skip
+                read_yaml_secret(
+                    self.kubeconfig,
+                    "the kubeconfig",
+                    recovery="or delete it: the next install fetches it again (step L0.kubeconfig)",
+                )
                 client = kube_config.new_client_from_config(config_file=str(self.kubeconfig))
                 ensure_allowed(client.configuration.host, "Kubernetes API server")
                 self._client = client
@@ -150,9 +164,17 @@ class KubernetesDriver:
     def server(self) -> str:
         return self._api().configuration.host
 
-    def _open(self, method: str, path: str, *, query: list[tuple[str, Any]] | None = None, body: Any = None,
-              content_type: str = "application/json", timeout: Any = None,
-              headers: dict[str, str] | None = None):  # fmt: skip
+    def _open(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: list[tuple[str, Any]] | None = None,
+        body: Any = None,
+        content_type: str = "application/json",
+        timeout: Any = None,
+        headers: dict[str, str] | None = None,
+    ):
         """One HTTP request through the client's configured connection (auth, TLS); returns the
         raw urllib3 response (not yet read)."""
         import urllib3
@@ -163,16 +185,24 @@ class KubernetesDriver:
         if body is not None:
             headers["Content-Type"] = content_type
         method, url, headers, _, _ = client.param_serialize(
-            method, path, query_params=query or [], header_params=headers,
-            body=None, auth_settings=["BearerToken"],
-        )  # fmt: skip
+            method,
+            path,
+            query_params=query or [],
+            header_params=headers,
+            body=None,
+            auth_settings=["BearerToken"],
+        )
         headers.update(extra)
         payload = body if isinstance(body, (bytes, str)) or body is None else json.dumps(body)
         try:
             response = client.rest_client.pool_manager.request(
-                method, url, body=payload, headers=headers, preload_content=False,
+                method,
+                url,
+                body=payload,
+                headers=headers,
+                preload_content=False,
                 timeout=timeout if timeout is not None else urllib3.Timeout(total=self.request_timeout),
-            )  # fmt: skip
+            )
         except urllib3.exceptions.HTTPError as error:
             raise ConnectionError(f"Kubernetes API at {client.configuration.host} unreachable: {error}") from error
         return response
@@ -194,7 +224,9 @@ class KubernetesDriver:
 
     async def list(self, resource: Resource, namespace: str | None = None, label_selector: str = "") -> ObjectList:
         query = [("labelSelector", label_selector)] if label_selector else []
-        status, data = await asyncio.to_thread(self._request_json, "GET", resource_path(resource, namespace), query=query)
+        status, data = await asyncio.to_thread(
+            self._request_json, "GET", resource_path(resource, namespace), query=query
+        )
         if status == 404:
             # The kind is not served (yet): e.g. Applications before ArgoCD's CRDs exist.
             return ObjectList(items=[], resource_version="")
@@ -236,9 +268,11 @@ class KubernetesDriver:
                 if resource_version:
                     query.append(("resourceVersion", resource_version))
                 response = self._open(
-                    "GET", resource_path(resource, namespace), query=query,
+                    "GET",
+                    resource_path(resource, namespace),
+                    query=query,
                     timeout=urllib3.Timeout(connect=self.request_timeout, read=timeout_seconds + 30),
-                )  # fmt: skip
+                )
                 holder["response"] = response
                 if response.status == 410:
                     raise WatchExpired(f"resourceVersion {resource_version} expired")
@@ -257,7 +291,9 @@ class KubernetesDriver:
                             loop.call_soon_threadsafe(queue.put_nowait, json.loads(line))
                 loop.call_soon_threadsafe(queue.put_nowait, end)
             except BaseException as error:  # handed to the consumer, which raises it
-                if isinstance(error, (urllib3.exceptions.HTTPError, OSError)) and not isinstance(error, ConnectionError):
+                if isinstance(error, (urllib3.exceptions.HTTPError, OSError)) and not isinstance(
+                    error, ConnectionError
+                ):
                     error = ConnectionError(f"watch on {resource.plural} dropped: {error}")
                 if not stop.is_set():
                     loop.call_soon_threadsafe(queue.put_nowait, error)
@@ -272,10 +308,14 @@ class KubernetesDriver:
                 if item is opened:
                     # The server accepted the watch: say so with a bookmark at the version asked
                     # for, so a watcher knows the API answers again even when nothing changes.
-                    yield WatchEvent(type="BOOKMARK", object={
-                        "apiVersion": resource.api_version, "kind": resource.kind,
-                        "metadata": {"resourceVersion": resource_version},
-                    })  # fmt: skip
+                    yield WatchEvent(
+                        type="BOOKMARK",
+                        object={
+                            "apiVersion": resource.api_version,
+                            "kind": resource.kind,
+                            "metadata": {"resourceVersion": resource_version},
+                        },
+                    )
                     continue
                 if isinstance(item, BaseException):
                     raise item
@@ -306,7 +346,9 @@ class KubernetesDriver:
         if not objects:
             return []
         self._api()  # the loopback guard and a clear error without a kubeconfig
-        result = await self.runner.run(apply_argv(self.kubeconfig), timeout=300, stdin=dump_documents(objects), quiet=True)
+        result = await self.runner.run(
+            apply_argv(self.kubeconfig), timeout=300, stdin=dump_documents(objects), quiet=True
+        )
         return parse_applied_names(result.stdout)
 
     async def apply_kustomization(self, path: Path) -> list[str]:
@@ -343,7 +385,7 @@ class KubernetesDriver:
 
         try:
             await asyncio.wait_for(follow(), CRD_ESTABLISHED_TIMEOUT)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise TransientError(
                 f"CRDs not Established after {CRD_ESTABLISHED_TIMEOUT:g}s: {', '.join(sorted(pending))}",
                 hint="`kubectl get crd NAME -o yaml` shows its conditions",

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import deque
 import os
 import shutil
 import time
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Mapping, Sequence
 
 from talos_platform.engine.errors import PermanentError, TransientError
 
@@ -187,7 +187,7 @@ class ProcessRunner:
                 ),
                 timeout,
             )
-        except (asyncio.TimeoutError, asyncio.CancelledError) as error:
+        except (TimeoutError, asyncio.CancelledError) as error:
             _stop(process)
             await process.wait()
             if isinstance(error, asyncio.CancelledError):

@@ -9,12 +9,12 @@ them (steps, the observe layer) is the same for the real cluster and the simulat
 from __future__ import annotations
 
 import hashlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, AsyncIterator, Protocol
+from typing import Any, Protocol
 
 from talos_platform.engine.errors import PermanentError
-
 
 # --- Kubernetes -------------------------------------------------------------------------------
 
@@ -225,7 +225,9 @@ class FlowFilter:
 
 
 class Hubble(Protocol):
-    def flows(self, *, follow: bool = True, first: int = 0, flow_filter: FlowFilter | None = None) -> AsyncIterator[Flow | LostEvents]:
+    def flows(
+        self, *, follow: bool = True, first: int = 0, flow_filter: FlowFilter | None = None
+    ) -> AsyncIterator[Flow | LostEvents]:
         """Stream flows (and lost-event notices) from Hubble Relay's Observer API."""
         ...
 

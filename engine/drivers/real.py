@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from talos_platform.engine.drivers.git import GitDriver
 from talos_platform.engine.drivers.kube_client import KubernetesDriver
@@ -57,7 +58,7 @@ class LocalTools:
         return parse(result.stdout)
 
 
-def docker_network_of(config: "PlatformConfig") -> dict[str, str]:
+def docker_network_of(config: PlatformConfig) -> dict[str, str]:
     from talos_platform.engine.config.models import Platform
     from talos_platform.engine.layers.bootstrap import docker_network
 
@@ -67,9 +68,9 @@ def docker_network_of(config: "PlatformConfig") -> dict[str, str]:
 
 
 def real_drivers(
-    config: "PlatformConfig",
-    state: "StateDirectory",
-    secrets: "Secrets",
+    config: PlatformConfig,
+    state: StateDirectory,
+    secrets: Secrets,
     redactor: Any,
     output: LineCallback | None = None,
     *,

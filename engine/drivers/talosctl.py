@@ -55,18 +55,30 @@ def gen_config_argv(
     output_dir: Path,
 ) -> list[str]:
     return [
-        TALOSCTL, "gen", "config", cluster_name, endpoint,
-        "--with-secrets", str(secrets),
+        TALOSCTL,
+        "gen",
+        "config",
+        cluster_name,
+        endpoint,
+        "--with-secrets",
+        str(secrets),
         # The nodes' version, not talosctl's: a newer talosctl would emit keys older nodes reject.
-        "--talos-version", TalosFeatures.for_version(talos_version).contract,
-        "--kubernetes-version", kubernetes_version.lstrip("v"),
-        "--config-patch", f"@{patches_all}",
-        "--config-patch-control-plane", f"@{patches_control_plane}",
-        "--config-patch-worker", f"@{patches_worker}",
-        "--with-docs=false", "--with-examples=false",
-        "--output", str(output_dir),
+        "--talos-version",
+        TalosFeatures.for_version(talos_version).contract,
+        "--kubernetes-version",
+        kubernetes_version.lstrip("v"),
+        "--config-patch",
+        f"@{patches_all}",
+        "--config-patch-control-plane",
+        f"@{patches_control_plane}",
+        "--config-patch-worker",
+        f"@{patches_worker}",
+        "--with-docs=false",
+        "--with-examples=false",
+        "--output",
+        str(output_dir),
         "--force",
-    ]  # fmt: skip
+    ]
 
 
 def apply_config_argv(
@@ -142,31 +154,58 @@ def docker_cluster_argv(
     kubernetes = kubernetes_version.lstrip("v")
     if _minor(client_version) >= (1, 12):
         return [
-            TALOSCTL, "cluster", "create", "docker",
-            "--name", cluster_name,
-            "--talosconfig-destination", str(talosconfig),
-            "--subnet", network,
-            "--image", image,
-            "--kubernetes-version", kubernetes,
-            "--workers", str(workers),
-            "--config-patch", f"@{patches_all}",
-            "--config-patch-controlplanes", f"@{patches_control_plane}",
-            "--config-patch-workers", f"@{patches_worker}",
-        ]  # fmt: skip
+            TALOSCTL,
+            "cluster",
+            "create",
+            "docker",
+            "--name",
+            cluster_name,
+            "--talosconfig-destination",
+            str(talosconfig),
+            "--subnet",
+            network,
+            "--image",
+            image,
+            "--kubernetes-version",
+            kubernetes,
+            "--workers",
+            str(workers),
+            "--config-patch",
+            f"@{patches_all}",
+            "--config-patch-controlplanes",
+            f"@{patches_control_plane}",
+            "--config-patch-workers",
+            f"@{patches_worker}",
+        ]
     return [
-        TALOSCTL, "cluster", "create", "--provisioner", "docker",
-        "--name", cluster_name,
-        "--talosconfig", str(talosconfig),
-        "--cidr", network,
-        "--image", image,
-        "--talos-version", TalosFeatures.for_version(talos_version).contract,
-        "--kubernetes-version", kubernetes,
-        "--controlplanes", "1",
-        "--workers", str(workers),
-        "--config-patch", f"@{patches_all}",
-        "--config-patch-control-plane", f"@{patches_control_plane}",
-        "--config-patch-worker", f"@{patches_worker}",
-    ]  # fmt: skip
+        TALOSCTL,
+        "cluster",
+        "create",
+        "--provisioner",
+        "docker",
+        "--name",
+        cluster_name,
+        "--talosconfig",
+        str(talosconfig),
+        "--cidr",
+        network,
+        "--image",
+        image,
+        "--talos-version",
+        TalosFeatures.for_version(talos_version).contract,
+        "--kubernetes-version",
+        kubernetes,
+        "--controlplanes",
+        "1",
+        "--workers",
+        str(workers),
+        "--config-patch",
+        f"@{patches_all}",
+        "--config-patch-control-plane",
+        f"@{patches_control_plane}",
+        "--config-patch-worker",
+        f"@{patches_worker}",
+    ]
 
 
 def ping_argv(address: str) -> list[str]:
@@ -382,9 +421,16 @@ def read_talosconfig_endpoints(talosconfig: Path, state: Any = None) -> list[str
 # Errors talosctl prints when a node's API answers with certificates our talosconfig does not
 # trust, or wants a client certificate we did not offer: the node is not in maintenance mode.
 _TLS_MARKERS = ("certificate", "tls:", "x509", "authentication handshake failed")
-_UNREACHABLE_MARKERS = ("connection refused", "no route to host", "i/o timeout", "deadline exceeded",
-                        "connection reset", "network is unreachable", "error reading server preface",
-                        "unavailable")  # fmt: skip
+_UNREACHABLE_MARKERS = (
+    "connection refused",
+    "no route to host",
+    "i/o timeout",
+    "deadline exceeded",
+    "connection reset",
+    "network is unreachable",
+    "error reading server preface",
+    "unavailable",
+)
 
 
 def _looks_like(error: str, markers: tuple[str, ...]) -> bool:
@@ -399,7 +445,12 @@ class TalosctlDriver:
     """Implements the `Talos` protocol with talosctl."""
 
     def __init__(
-        self, runner: ProcessRunner, talosconfig: Path, *, command_timeout: float = 120.0, docker_network: str = "10.5.0.0/24"
+        self,
+        runner: ProcessRunner,
+        talosconfig: Path,
+        *,
+        command_timeout: float = 120.0,
+        docker_network: str = "10.5.0.0/24",
     ):
         self.runner = runner
         self.talosconfig = talosconfig
@@ -434,7 +485,9 @@ class TalosctlDriver:
         except CommandFailed as error:
             if _looks_like(error.stderr, _TLS_MARKERS):
                 # Answers, but not the maintenance service: the node already has a config.
-                return TalosNodeFacts(address=address, reachable=True, maintenance=False, error=_first_line(error.stderr))
+                return TalosNodeFacts(
+                    address=address, reachable=True, maintenance=False, error=_first_line(error.stderr)
+                )
             return TalosNodeFacts(address=address, reachable=False, error=_first_line(error.stderr) or error.message)
         except TransientError as error:
             return TalosNodeFacts(address=address, reachable=False, error=error.message)
@@ -455,15 +508,32 @@ class TalosctlDriver:
             return TalosNodeFacts(address=address, reachable=False, error=error.message)
         talos_version, memory, cpu = await self._usage(address)
         return TalosNodeFacts(
-            address=address, reachable=True, maintenance=False, stage=stage, cluster_name=cluster_name, disks=disks,
-            talos_version=talos_version, memory_percent=memory, cpu_percent=cpu,
-        )  # fmt: skip
+            address=address,
+            reachable=True,
+            maintenance=False,
+            stage=stage,
+            cluster_name=cluster_name,
+            disks=disks,
+            talos_version=talos_version,
+            memory_percent=memory,
+            cpu_percent=cpu,
+        )
 
     async def _usage(self, address: str) -> tuple[str, float | None, float | None]:
         """Version, memory and CPU use, for the dashboard; best effort (a node mid-reboot may not say)."""
         try:
-            version = parse_server_version((await self.runner.run(version_argv(address, self.talosconfig), timeout=30, quiet=True, mutates=False)).stdout)
-            memory = parse_memory_percent((await self.runner.run(memory_argv(address, self.talosconfig), timeout=30, quiet=True, mutates=False)).stdout)
+            version = parse_server_version(
+                (
+                    await self.runner.run(
+                        version_argv(address, self.talosconfig), timeout=30, quiet=True, mutates=False
+                    )
+                ).stdout
+            )
+            memory = parse_memory_percent(
+                (
+                    await self.runner.run(memory_argv(address, self.talosconfig), timeout=30, quiet=True, mutates=False)
+                ).stdout
+            )
         except TransientError:
             return "", None, None
         try:
@@ -509,7 +579,9 @@ class TalosctlDriver:
     async def etcd_members(self, address: str, talosconfig: Path) -> list[str]:
         ensure_allowed(address, "Talos node")
         try:
-            result = await self.runner.run(etcd_members_argv(address, talosconfig), timeout=30, quiet=True, mutates=False)
+            result = await self.runner.run(
+                etcd_members_argv(address, talosconfig), timeout=30, quiet=True, mutates=False
+            )
         except CommandFailed as members_error:
             # Only an etcd service that is up but not Running means "not bootstrapped"; any other
             # failure (node away, TLS) is raised so nobody bootstraps on a guess.
@@ -523,7 +595,9 @@ class TalosctlDriver:
         return parse_etcd_members(result.stdout)
 
     async def _service_state(self, address: str, talosconfig: Path, service: str) -> str:
-        result = await self.runner.run(service_argv(address, talosconfig, service), timeout=30, quiet=True, mutates=False)
+        result = await self.runner.run(
+            service_argv(address, talosconfig, service), timeout=30, quiet=True, mutates=False
+        )
         return parse_service_state(result.stdout)
 
     async def bootstrap(self, address: str, talosconfig: Path) -> None:

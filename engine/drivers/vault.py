@@ -48,7 +48,9 @@ class VaultThroughKubernetes:
         self.pod = pod
         self.port = port
 
-    async def _call(self, method: str, api_path: str, body: Any = None, token: str = "", *, missing_ok: bool = False) -> Any:
+    async def _call(
+        self, method: str, api_path: str, body: Any = None, token: str = "", *, missing_ok: bool = False
+    ) -> Any:
         """Vault's JSON answer; with `missing_ok`, None when Vault says the path holds nothing."""
         headers = {"X-Vault-Token": token} if token else None
         path = proxy_path(self.namespace, self.pod, self.port, api_path)
@@ -58,7 +60,9 @@ class VaultThroughKubernetes:
         errors = data.get("errors") if isinstance(data, dict) else data
         text = "; ".join(errors) if isinstance(errors, list) else str(errors or "")
         if status in (502, 503) or status >= 500:
-            raise TransientError(f"Vault ({self.namespace}/{self.pod}) answered {status} to {method} {api_path}: {text}")
+            raise TransientError(
+                f"Vault ({self.namespace}/{self.pod}) answered {status} to {method} {api_path}: {text}"
+            )
         if status == 404 and not (isinstance(data, dict) and ("errors" in data or "data" in data)):
             # Not Vault's own JSON error: the API server found no such pod (or proxy).
             raise TransientError(f"the Vault pod {self.namespace}/{self.pod} is not reachable yet: {text}")
@@ -100,10 +104,15 @@ class VaultThroughKubernetes:
         await self._call("POST", f"/v1/auth/{mount}/config", {"kubernetes_host": KUBERNETES_HOST}, token=token)
         mounts = await self._call("GET", "/v1/sys/mounts", token=token)
         if f"{KV_MOUNT}/" not in (mounts.get("data") or mounts):
-            await self._call("POST", f"/v1/sys/mounts/{KV_MOUNT}", {"type": "kv", "options": {"version": "2"}}, token=token)
+            await self._call(
+                "POST", f"/v1/sys/mounts/{KV_MOUNT}", {"type": "kv", "options": {"version": "2"}}, token=token
+            )
         await self._call("PUT", f"/v1/sys/policies/acl/{SECRETS_POLICY}", {"policy": SECRETS_POLICY_TEXT}, token=token)
         await self._call(
-            "POST", f"/v1/auth/{mount}/role/{VAULT_OPERATOR_ROLE}", operator_role(VAULT_OPERATOR_ROLE, VAULT_TOKEN_AUDIENCE), token=token
+            "POST",
+            f"/v1/auth/{mount}/role/{VAULT_OPERATOR_ROLE}",
+            operator_role(VAULT_OPERATOR_ROLE, VAULT_TOKEN_AUDIENCE),
+            token=token,
         )
 
     async def write_secret(self, token: str, path: str, data: dict[str, str]) -> None:

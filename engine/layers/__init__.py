@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from talos_platform.engine.plan.step import Step
 
 
-def talos_steps(config: "PlatformConfig") -> list["Step"]:
+def talos_steps(config: PlatformConfig) -> list[Step]:
     from talos_platform.engine.layers import bootstrap, talos
 
     steps: list[Step] = [talos.ToolsPreflight(config)]
@@ -50,7 +50,7 @@ def talos_steps(config: "PlatformConfig") -> list["Step"]:
     return steps
 
 
-def platform_steps(config: "PlatformConfig", *, push: bool | None = None) -> list["Step"]:
+def platform_steps(config: PlatformConfig, *, push: bool | None = None) -> list[Step]:
     """Every step of layers 0-4 for this config, in a valid order (needs point backwards).
 
     `push`: publish the rendered tree to `gitops.repoUrl` before layer 2. None decides from the

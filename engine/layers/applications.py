@@ -3,7 +3,8 @@ says what blocks them: "wave -98 is blocked by cert-manager: Synced/Degraded: <w
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from talos_platform.engine.drivers.protocols import APPLICATIONS
 from talos_platform.engine.errors import PermanentError
@@ -52,7 +53,9 @@ def earliest_blocker(objects: Objects, exclude: set[str]) -> dict[str, Any] | No
     waiting = [app for app in objects.values() if name_of(app) not in exclude and not is_converged(app)]
     if not waiting:
         return None
-    return min(waiting, key=lambda app: (is_app_of_apps(app), ":" not in blocking_message(app), wave_of(app), name_of(app)))
+    return min(
+        waiting, key=lambda app: (is_app_of_apps(app), ":" not in blocking_message(app), wave_of(app), name_of(app))
+    )
 
 
 def is_app_of_apps(app: dict[str, Any]) -> bool:
@@ -98,23 +101,25 @@ class FollowApplications(BaseStep):
         )
         return ok, text
 
-    async def _check(self, ctx: "StepContext") -> CheckResult:
+    async def _check(self, ctx: StepContext) -> CheckResult:
         listed = await ctx.drivers.kube.list(APPLICATIONS, self.namespace)
         ok, text = self._status({(self.namespace, name_of(a)): a for a in listed.items})
         if ok:
             return done(text)
         return todo(text, *self.planned_actions(ctx))
 
-    def planned_actions(self, ctx: "StepContext") -> tuple[Action, ...]:
+    def planned_actions(self, ctx: StepContext) -> tuple[Action, ...]:
         # One list + watch of the namespace's Applications, judged by the step's selector.
         named = all(name in self.group for name in self.expected)
         label = self.group if named else f"{self.group} ({', '.join(self.expected)})"
         return (
-            Action(f"follow {label} until Synced and Healthy",
-                   api_call=watch_until(APPLICATIONS, f"{label} is Synced and Healthy", namespace=self.namespace)),
-        )  # fmt: skip
+            Action(
+                f"follow {label} until Synced and Healthy",
+                api_call=watch_until(APPLICATIONS, f"{label} is Synced and Healthy", namespace=self.namespace),
+            ),
+        )
 
-    async def _wait(self, ctx: "StepContext") -> None:
+    async def _wait(self, ctx: StepContext) -> None:
         try:
             await wait_for_objects(ctx, APPLICATIONS, self._status, timeout=self.wait_budget, namespace=self.namespace)
         except WaitTimedOut as timed_out:

@@ -54,7 +54,9 @@ def blocking_message(app: dict[str, Any]) -> str:
                 break
     if not message:
         operation = status.get("operationState") or {}
-        if operation.get("phase") in ("Failed", "Error") or (operation.get("phase") == "Running" and operation.get("message")):
+        if operation.get("phase") in ("Failed", "Error") or (
+            operation.get("phase") == "Running" and operation.get("message")
+        ):
             message = operation.get("message", "")
     if not message:
         for resource in status.get("resources") or []:

@@ -53,7 +53,7 @@ class BaseStep:
     done. Most checks already compare against the config, so then there is nothing to do; a
     step whose `check` cannot see the change (a configured node) sets this and handles it."""
 
-    def __init__(self, config: "PlatformConfig", *, step_id: str, title: str, needs: tuple[str, ...] = ()):
+    def __init__(self, config: PlatformConfig, *, step_id: str, title: str, needs: tuple[str, ...] = ()):
         self.config = config
         self.id = step_id
         self.title = title
@@ -75,11 +75,11 @@ class BaseStep:
     def input_digest(self) -> str:
         return digest_of({"step": self.id, "inputs": self.inputs()})
 
-    async def check(self, ctx: "StepContext") -> CheckResult:
+    async def check(self, ctx: StepContext) -> CheckResult:
         with output_to(_line_sink(ctx)):
             return await self._check(ctx)
 
-    async def apply(self, ctx: "StepContext", check: CheckResult) -> None:
+    async def apply(self, ctx: StepContext, check: CheckResult) -> None:
         if check.done and not self.reapply_when_inputs_change:
             # Never repeat a once-only action (bootstrap, Vault init) because an input changed.
             ctx.output(f"nothing to change: {check.reason}")
@@ -87,21 +87,21 @@ class BaseStep:
         with output_to(_line_sink(ctx)):
             await self._apply(ctx, check)
 
-    async def wait(self, ctx: "StepContext") -> None:
+    async def wait(self, ctx: StepContext) -> None:
         with output_to(_line_sink(ctx)):
             await self._wait(ctx)
 
-    async def _check(self, ctx: "StepContext") -> CheckResult:
+    async def _check(self, ctx: StepContext) -> CheckResult:
         raise NotImplementedError
 
-    async def _apply(self, ctx: "StepContext", check: CheckResult) -> None:
+    async def _apply(self, ctx: StepContext, check: CheckResult) -> None:
         """Nothing to do by default (steps that only gather facts or wait)."""
 
-    async def _wait(self, ctx: "StepContext") -> None:
+    async def _wait(self, ctx: StepContext) -> None:
         """Nothing to wait for by default."""
 
 
-def _line_sink(ctx: "StepContext"):
+def _line_sink(ctx: StepContext):
     def sink(line: str, stream: str) -> None:
         ctx.output(line)
 

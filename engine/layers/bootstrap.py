@@ -4,9 +4,8 @@ Also the Docker platform's single `talosctl cluster create`."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +15,13 @@ from talos_platform.engine.drivers.protocols import NODES, AlreadyBootstrapped
 from talos_platform.engine.errors import PermanentError, TransientError
 from talos_platform.engine.layers.base import BaseStep, done, todo
 from talos_platform.engine.layers.planned import watch_until
-from talos_platform.engine.layers.talos import PATCH_ALL, PATCH_CONTROL_PLANE, PATCH_WORKER, patches_dir, rendered_patches
+from talos_platform.engine.layers.talos import (
+    PATCH_ALL,
+    PATCH_CONTROL_PLANE,
+    PATCH_WORKER,
+    patches_dir,
+    rendered_patches,
+)
 from talos_platform.engine.layers.waiting import NOTHING_SEEN, WaitTimedOut, wait_for_objects
 from talos_platform.engine.plan.step import Action, CheckResult
 
@@ -34,7 +39,7 @@ SENDING, BOOTSTRAPPED = "sending", "bootstrapped"
 INTERRUPTED_CALL_WAIT = 120.0
 
 
-def read_bootstrap_marker(ctx: "StepContext") -> dict[str, Any] | None:
+def read_bootstrap_marker(ctx: StepContext) -> dict[str, Any] | None:
     """The record of an earlier bootstrap (None when there is none, or it is unreadable: it is
     written atomically, so unreadable means someone else damaged it)."""
     try:
@@ -44,8 +49,8 @@ def read_bootstrap_marker(ctx: "StepContext") -> dict[str, Any] | None:
     return record if isinstance(record, dict) else None
 
 
-def write_bootstrap_marker(ctx: "StepContext", address: str, state: str) -> None:
-    record = {"address": address, "state": state, "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+def write_bootstrap_marker(ctx: StepContext, address: str, state: str) -> None:
+    record = {"address": address, "state": state, "at": datetime.now(UTC).isoformat(timespec="seconds")}
     ctx.state.write_file(ctx.state.bootstrap_marker, json.dumps(record, sort_keys=True) + "\n", mode=0o600)
 
 
@@ -73,7 +78,7 @@ class Bootstrap(BaseStep):
     def _first(self) -> str:
         return self.config.node_ip(self.config.control_planes[0])
 
-    async def _check(self, ctx: "StepContext") -> CheckResult:
+    async def _check(self, ctx: StepContext) -> CheckResult:
         marker = read_bootstrap_marker(ctx)
         for node in self.config.control_planes:
             try:
@@ -83,7 +88,9 @@ class Bootstrap(BaseStep):
                     raise  # nobody bootstraps on a guess
                 members = []
             if members:
-                return done(f"etcd already runs on {node.name} with members {', '.join(members)}; not bootstrapping again")
+                return done(
+                    f"etcd already runs on {node.name} with members {', '.join(members)}; not bootstrapping again"
+                )
         if marker is not None and marker.get("state") == SENDING:
             return todo(
                 f"an earlier run was stopped while bootstrapping etcd ({marker.get('at', '')}); waiting up to "
@@ -100,7 +107,7 @@ class Bootstrap(BaseStep):
             )
         return todo("no control plane runs etcd yet", *self.planned_actions(ctx))
 
-    def planned_actions(self, ctx: "StepContext") -> tuple[Action, ...]:
+    def planned_actions(self, ctx: StepContext) -> tuple[Action, ...]:
         first = self.config.control_planes[0].name
         return (
             Action(
@@ -110,13 +117,13 @@ class Bootstrap(BaseStep):
             self._wait_action(ctx),
         )
 
-    def _wait_action(self, ctx: "StepContext") -> Action:
+    def _wait_action(self, ctx: StepContext) -> Action:
         return Action(
             f"wait until etcd on {self.config.control_planes[0].name} lists its members (asked every {POLL_SECONDS:g}s)",
             command=tuple(talosctl.etcd_members_argv(self._first(), ctx.state.talosconfig)),
         )
 
-    async def _apply(self, ctx: "StepContext", check: CheckResult) -> None:
+    async def _apply(self, ctx: StepContext, check: CheckResult) -> None:
         first = self.config.control_planes[0].name
         if check.facts.get("bootstrapped"):
             ctx.output("bootstrapped by an earlier run: waiting for etcd instead of bootstrapping again")
@@ -125,7 +132,7 @@ class Bootstrap(BaseStep):
             ctx.output(f"the last bootstrap call may have reached {first}: waiting for etcd before asking again")
             try:
                 await ctx.clock.wait_for(self._members(ctx, quiet=True), INTERRUPTED_CALL_WAIT)
-            except (TimeoutError, asyncio.TimeoutError):
+            except TimeoutError:
                 ctx.output(f"etcd did not appear within {INTERRUPTED_CALL_WAIT:g}s: the call had not gone through")
             else:
                 write_bootstrap_marker(ctx, self._first(), BOOTSTRAPPED)
@@ -142,7 +149,7 @@ class Bootstrap(BaseStep):
             raise
         write_bootstrap_marker(ctx, self._first(), BOOTSTRAPPED)
 
-    async def _members(self, ctx: "StepContext", *, quiet: bool = False) -> list[str]:
+    async def _members(self, ctx: StepContext, *, quiet: bool = False) -> list[str]:
         """Ask the first control plane for etcd members until it lists some."""
         while True:
             try:
@@ -155,10 +162,10 @@ class Bootstrap(BaseStep):
                 return found
             await ctx.clock.sleep(POLL_SECONDS)
 
-    async def _wait(self, ctx: "StepContext") -> None:
+    async def _wait(self, ctx: StepContext) -> None:
         try:
             found = await ctx.clock.wait_for(self._members(ctx), self.wait_budget)
-        except (TimeoutError, asyncio.TimeoutError):
+        except TimeoutError:
             raise PermanentError(
                 f"etcd did not start on {self.config.control_planes[0].name} within {self.timeout:g}s",
                 hint="run `talosctl -n <node> -e <node> service etcd` and `talosctl dmesg` to see why; if these "
@@ -181,18 +188,18 @@ class Kubeconfig(BaseStep):
     def inputs(self) -> Any:
         return {"address": self.address, "endpoint": self.config.api_endpoint_host}
 
-    async def _check(self, ctx: "StepContext") -> CheckResult:
+    async def _check(self, ctx: StepContext) -> CheckResult:
         path: Path = ctx.state.kubeconfig
         if path.exists() and path.stat().st_size > 0:
             return done(f"the kubeconfig is at {path}")
         return todo("no kubeconfig yet", *self.planned_actions(ctx))
 
-    def planned_actions(self, ctx: "StepContext") -> tuple[Action, ...]:
+    def planned_actions(self, ctx: StepContext) -> tuple[Action, ...]:
         path: Path = ctx.state.kubeconfig
         argv = talosctl.kubeconfig_argv(self.address, ctx.state.talosconfig, path)
         return (Action(f"fetch the kubeconfig into {path}", command=tuple(argv)),)
 
-    async def _apply(self, ctx: "StepContext", check: CheckResult) -> None:
+    async def _apply(self, ctx: StepContext, check: CheckResult) -> None:
         path: Path = ctx.state.kubeconfig
         path.parent.mkdir(parents=True, exist_ok=True)
         await ctx.drivers.talos.kubeconfig(self.address, ctx.state.talosconfig, path)
@@ -209,7 +216,9 @@ class KubernetesApi(BaseStep):
     timeout = 900
 
     def __init__(self, config):
-        super().__init__(config, step_id="L0.kubernetes-api", title="Wait for the Kubernetes API and nodes", needs=("L0.kubeconfig",))
+        super().__init__(
+            config, step_id="L0.kubernetes-api", title="Wait for the Kubernetes API and nodes", needs=("L0.kubeconfig",)
+        )
 
     def inputs(self) -> Any:
         return {"nodes": [n.name for n in self.config.nodes], "endpoint": self.config.api_endpoint_host}
@@ -220,17 +229,20 @@ class KubernetesApi(BaseStep):
         text = f"{len(names)}/{wanted} nodes registered" + (f": {', '.join(names)}" if names else "")
         return len(names) >= wanted, text
 
-    async def _check(self, ctx: "StepContext") -> CheckResult:
+    async def _check(self, ctx: StepContext) -> CheckResult:
         try:
             listed = await ctx.drivers.kube.list(NODES)
         except (ConnectionError, OSError, TransientError) as error:
-            return todo(f"the API at {self.config.api_endpoint_host}:6443 does not answer yet ({error})", *self.planned_actions(ctx))
+            return todo(
+                f"the API at {self.config.api_endpoint_host}:6443 does not answer yet ({error})",
+                *self.planned_actions(ctx),
+            )
         ok, text = self._registered({("", o["metadata"]["name"]): o for o in listed.items})
         if ok:
             return done(text + " (NotReady until the CNI runs is expected)")
         return todo(text, *self.planned_actions(ctx))
 
-    def planned_actions(self, ctx: "StepContext") -> tuple[Action, ...]:
+    def planned_actions(self, ctx: StepContext) -> tuple[Action, ...]:
         wanted = expected_node_count(self.config)
         return (
             Action(
@@ -239,7 +251,7 @@ class KubernetesApi(BaseStep):
             ),
         )
 
-    async def _wait(self, ctx: "StepContext") -> None:
+    async def _wait(self, ctx: StepContext) -> None:
         # A dropped or refused connection is retried inside the wait (the API comes up late).
         try:
             await wait_for_objects(ctx, NODES, self._registered, timeout=self.wait_budget)
@@ -273,12 +285,14 @@ class DockerCluster(BaseStep):
     timeout = 900
 
     def __init__(self, config):
-        super().__init__(config, step_id="L0.docker-cluster", title="Create the local Docker cluster", needs=("L0.preflight.tools",))
+        super().__init__(
+            config, step_id="L0.docker-cluster", title="Create the local Docker cluster", needs=("L0.preflight.tools",)
+        )
 
     def inputs(self) -> Any:
         return {"cluster": self.config.cluster, "workers": len(self.config.workers), "nodes": self.config.nodes}
 
-    def _arguments(self, ctx: "StepContext") -> dict[str, Any]:
+    def _arguments(self, ctx: StepContext) -> dict[str, Any]:
         folder = patches_dir(ctx)
         return dict(
             cluster_name=self.config.cluster.name,
@@ -291,7 +305,7 @@ class DockerCluster(BaseStep):
             talosconfig=ctx.state.talosconfig,
         )
 
-    async def _check(self, ctx: "StepContext") -> CheckResult:
+    async def _check(self, ctx: StepContext) -> CheckResult:
         address = docker_control_plane_address(self.config)
         facts = await ctx.drivers.talos.node_facts(address, insecure=False)
         if facts.reachable and facts.cluster_name == self.config.cluster.name:
@@ -304,20 +318,26 @@ class DockerCluster(BaseStep):
         client = await ctx.drivers.talos.client_version()
         return todo("no Docker cluster yet", *self._actions(ctx, client, f"with talosctl {client}"))
 
-    def planned_actions(self, ctx: "StepContext") -> tuple[Action, ...]:
+    def planned_actions(self, ctx: StepContext) -> tuple[Action, ...]:
         """Offline the local talosctl is not asked: the flags are those of a talosctl of the
         nodes' version (the oldest the tools preflight accepts; 1.12 changed them)."""
         client = self.config.cluster.talos_version
-        return self._actions(ctx, client, f"flags of talosctl {TalosFeatures.for_version(client).contract}, the nodes' version")
+        return self._actions(
+            ctx, client, f"flags of talosctl {TalosFeatures.for_version(client).contract}, the nodes' version"
+        )
 
-    def _actions(self, ctx: "StepContext", client: str, how: str) -> tuple[Action, ...]:
-        argv = talosctl.docker_cluster_argv(client_version=client, network=docker_network(self.config), **self._arguments(ctx))
+    def _actions(self, ctx: StepContext, client: str, how: str) -> tuple[Action, ...]:
+        argv = talosctl.docker_cluster_argv(
+            client_version=client, network=docker_network(self.config), **self._arguments(ctx)
+        )
         return (
-            Action(f"write the Talos patches ({PATCH_ALL}, {PATCH_CONTROL_PLANE}, {PATCH_WORKER}) into {patches_dir(ctx)}"),
+            Action(
+                f"write the Talos patches ({PATCH_ALL}, {PATCH_CONTROL_PLANE}, {PATCH_WORKER}) into {patches_dir(ctx)}"
+            ),
             Action(f"create the Docker cluster ({how})", command=tuple(argv)),
         )
 
-    async def _apply(self, ctx: "StepContext", check: CheckResult) -> None:
+    async def _apply(self, ctx: StepContext, check: CheckResult) -> None:
         from talos_platform.engine.files import atomic_write
 
         patches = rendered_patches(self.config)

@@ -40,12 +40,14 @@ class RenderRepository(BaseStep):
     timeout = 60
 
     def __init__(self, config):
-        super().__init__(config, step_id="L1.render", title="Render the GitOps repository", needs=("L0.kubernetes-api",))
+        super().__init__(
+            config, step_id="L1.render", title="Render the GitOps repository", needs=("L0.kubernetes-api",)
+        )
 
     def inputs(self) -> Any:
         return self.config
 
-    async def _check(self, ctx: "StepContext") -> CheckResult:
+    async def _check(self, ctx: StepContext) -> CheckResult:
         from talos_platform.engine.render import render_tree
 
         wanted = render_tree(self.config)
@@ -53,12 +55,12 @@ class RenderRepository(BaseStep):
             return done(f"the rendered tree in {ctx.state.rendered} is up to date ({len(wanted)} files)")
         return todo("the rendered tree is missing or out of date", *self._actions(ctx, wanted))
 
-    def planned_actions(self, ctx: "StepContext") -> tuple[Action, ...]:
+    def planned_actions(self, ctx: StepContext) -> tuple[Action, ...]:
         from talos_platform.engine.render import render_tree
 
         return self._actions(ctx, render_tree(self.config))
 
-    def _actions(self, ctx: "StepContext", tree: dict[str, bytes]) -> tuple[Action, ...]:
+    def _actions(self, ctx: StepContext, tree: dict[str, bytes]) -> tuple[Action, ...]:
         # No process and no API: the tree is written here, then swapped in as a whole folder.
         folders = sorted({path.split("/", 1)[0] for path in tree if "/" in path})
         return (
@@ -68,7 +70,7 @@ class RenderRepository(BaseStep):
             ),
         )
 
-    async def _apply(self, ctx: "StepContext", check: CheckResult) -> None:
+    async def _apply(self, ctx: StepContext, check: CheckResult) -> None:
         from talos_platform.engine.render import render_repository
 
         target: Path = ctx.state.rendered
@@ -87,7 +89,7 @@ class RenderRepository(BaseStep):
 # --- the bootstrap kustomization ------------------------------------------------------------------
 
 
-def bootstrap_dir(ctx: "StepContext") -> Path:
+def bootstrap_dir(ctx: StepContext) -> Path:
     return ctx.state.rendered / "bootstrap"
 
 
@@ -99,12 +101,17 @@ class ApplyBootstrap(BaseStep):
     timeout = 300
 
     def __init__(self, config):
-        super().__init__(config, step_id="L1.bootstrap", title="Apply the bootstrap (Gateway API, Cilium, ArgoCD)", needs=("L1.render",))
+        super().__init__(
+            config,
+            step_id="L1.bootstrap",
+            title="Apply the bootstrap (Gateway API, Cilium, ArgoCD)",
+            needs=("L1.render",),
+        )
 
     def inputs(self) -> Any:
         return {"components": self.config.components, "cluster": self.config.cluster}
 
-    async def _check(self, ctx: "StepContext") -> CheckResult:
+    async def _check(self, ctx: StepContext) -> CheckResult:
         # Once ArgoCD runs it owns these objects (layer 2 adopts them): never apply over it again.
         present = []
         if self.config.components.argocd.enabled:
@@ -118,7 +125,7 @@ class ApplyBootstrap(BaseStep):
             return done(f"the bootstrap is already applied ({' and '.join(present)} present)")
         return todo("the bootstrap is not applied yet", *self.planned_actions(ctx))
 
-    def planned_actions(self, ctx: "StepContext") -> tuple[Action, ...]:
+    def planned_actions(self, ctx: StepContext) -> tuple[Action, ...]:
         """What `Kube.apply_kustomization` runs: build, CRDs, wait, the rest; then this step's wait."""
         folder = bootstrap_dir(ctx)
         apply = tuple(kube_client.apply_argv(ctx.state.kubeconfig))
@@ -131,11 +138,11 @@ class ApplyBootstrap(BaseStep):
             Action("wait until every CRD in the cluster is Established", api_call=established),
         )
 
-    async def _apply(self, ctx: "StepContext", check: CheckResult) -> None:
+    async def _apply(self, ctx: StepContext, check: CheckResult) -> None:
         applied = await ctx.drivers.kube.apply_kustomization(bootstrap_dir(ctx))
         ctx.output(f"applied {len(applied)} objects")
 
-    async def _wait(self, ctx: "StepContext") -> None:
+    async def _wait(self, ctx: StepContext) -> None:
         await wait_crds_established(ctx, self.wait_budget)
 
 
@@ -149,7 +156,7 @@ def crd_problem(crd: dict[str, Any]) -> str:
     return "not Established yet"
 
 
-async def wait_crds_established(ctx: "StepContext", timeout: float) -> None:
+async def wait_crds_established(ctx: StepContext, timeout: float) -> None:
     def ready(objects: Objects) -> tuple[bool, str]:
         waiting = {name: crd_problem(crd) for (_, name), crd in objects.items() if crd_problem(crd)}
         if not waiting:
@@ -200,7 +207,9 @@ def bootstrap_secret_objects(config, secrets) -> list[dict[str, Any]]:
             )
         data = {wanted.key: _b64(value)}
         if wanted == GIT_REPOSITORY:
-            data.update(type=_b64("git"), url=_b64(config.gitops.repo_url), username=_b64(secrets.git_username or "git"))
+            data.update(
+                type=_b64("git"), url=_b64(config.gitops.repo_url), username=_b64(secrets.git_username or "git")
+            )
         if wanted.namespace not in namespaces:
             namespaces.append(wanted.namespace)
         metadata: dict[str, Any] = {"name": wanted.name, "namespace": wanted.namespace}
@@ -224,12 +233,14 @@ class BootstrapSecrets(BaseStep):
     timeout = 60
 
     def __init__(self, config):
-        super().__init__(config, step_id="L1.bootstrap-secrets", title="Create the bootstrap Secrets", needs=("L1.bootstrap",))
+        super().__init__(
+            config, step_id="L1.bootstrap-secrets", title="Create the bootstrap Secrets", needs=("L1.bootstrap",)
+        )
 
     def inputs(self) -> Any:
         return {"gitops": self.config.gitops, "components": self.config.components}
 
-    async def _check(self, ctx: "StepContext") -> CheckResult:
+    async def _check(self, ctx: StepContext) -> CheckResult:
         objects = bootstrap_secret_objects(self.config, ctx.secrets)
         wanted = [o for o in objects if o["kind"] == "Secret"]
         if not wanted:
@@ -244,7 +255,7 @@ class BootstrapSecrets(BaseStep):
             return done(f"{len(wanted)} bootstrap Secrets are in place")
         return todo(f"missing or changed: {', '.join(stale)}", *self.planned_actions(ctx))
 
-    def planned_actions(self, ctx: "StepContext") -> tuple[Action, ...]:
+    def planned_actions(self, ctx: StepContext) -> tuple[Action, ...]:
         """Every object in one server-side apply (`apply` sends them all; unchanged ones are no-ops)."""
         from talos_platform.engine.render.cluster_secrets import cluster_secrets
 
@@ -260,7 +271,7 @@ class BootstrapSecrets(BaseStep):
             ),
         )
 
-    async def _apply(self, ctx: "StepContext", check: CheckResult) -> None:
+    async def _apply(self, ctx: StepContext, check: CheckResult) -> None:
         objects = bootstrap_secret_objects(self.config, ctx.secrets)
         await ctx.drivers.kube.apply_objects(objects)
 
@@ -317,16 +328,16 @@ class WaitStep(BaseStep):
     wait_description = ""
     api_call = ""
 
-    async def _status(self, ctx: "StepContext") -> tuple[bool, str]:
+    async def _status(self, ctx: StepContext) -> tuple[bool, str]:
         raise NotImplementedError
 
-    async def _check(self, ctx: "StepContext") -> CheckResult:
+    async def _check(self, ctx: StepContext) -> CheckResult:
         ok, text = await self._status(ctx)
         if ok:
             return done(text)
         return todo(text, *self.planned_actions(ctx))
 
-    def planned_actions(self, ctx: "StepContext") -> tuple[Action, ...]:
+    def planned_actions(self, ctx: StepContext) -> tuple[Action, ...]:
         return (Action(self.wait_description, api_call=self.api_call),)
 
 
@@ -384,7 +395,9 @@ class NodesReady(WaitStep):
 
     async def _wait(self, ctx):
         try:
-            await wait_for_objects(ctx, NODES, lambda objects: nodes_ready_status(self.config, objects), timeout=self.wait_budget)
+            await wait_for_objects(
+                ctx, NODES, lambda objects: nodes_ready_status(self.config, objects), timeout=self.wait_budget
+            )
         except WaitTimedOut as timed_out:
             raise PermanentError(
                 f"nodes not Ready within {self.timeout:g}s: {timed_out.status}",
@@ -415,7 +428,7 @@ class ArgoCDAvailable(WaitStep):
     wait_description = "wait for ArgoCD's Deployments and StatefulSet to be Available"
     api_call = watch_until(STATEFULSETS, "ready", namespace=ARGOCD_NAMESPACE)
 
-    def planned_actions(self, ctx: "StepContext") -> tuple[Action, ...]:
+    def planned_actions(self, ctx: StepContext) -> tuple[Action, ...]:
         # The application controller (a StatefulSet) first, then the Deployments, as `_wait` does.
         return (
             Action("wait for ArgoCD's application controller to be ready", api_call=self.api_call),
@@ -429,8 +442,14 @@ class ArgoCDAvailable(WaitStep):
         super().__init__(config, step_id="L1.argocd", title="Wait for ArgoCD", needs=needs)
 
     async def _status(self, ctx):
-        deployments = {(ARGOCD_NAMESPACE, o["metadata"]["name"]): o for o in (await ctx.drivers.kube.list(DEPLOYMENTS, ARGOCD_NAMESPACE)).items}
-        statefulsets = {(ARGOCD_NAMESPACE, o["metadata"]["name"]): o for o in (await ctx.drivers.kube.list(STATEFULSETS, ARGOCD_NAMESPACE)).items}
+        deployments = {
+            (ARGOCD_NAMESPACE, o["metadata"]["name"]): o
+            for o in (await ctx.drivers.kube.list(DEPLOYMENTS, ARGOCD_NAMESPACE)).items
+        }
+        statefulsets = {
+            (ARGOCD_NAMESPACE, o["metadata"]["name"]): o
+            for o in (await ctx.drivers.kube.list(STATEFULSETS, ARGOCD_NAMESPACE)).items
+        }
         return argocd_status(deployments, statefulsets)
 
     async def _wait(self, ctx):
@@ -439,20 +458,26 @@ class ArgoCDAvailable(WaitStep):
         def controller_ready(objects: Objects) -> tuple[bool, str]:
             statefulsets.clear()
             statefulsets.update(objects)
-            pending = [text for statefulset in objects.values() for ok, text in [statefulset_ready(statefulset)] if not ok]
+            pending = [
+                text for statefulset in objects.values() for ok, text in [statefulset_ready(statefulset)] if not ok
+            ]
             return bool(objects) and not pending, "application controller " + ("; ".join(pending) or "ready")
 
         deadline = ctx.clock.now() + self.wait_budget
         try:
             # The application controller (a StatefulSet) first, then the Deployments, in one budget.
-            await wait_for_objects(ctx, STATEFULSETS, controller_ready, timeout=self.wait_budget, namespace=ARGOCD_NAMESPACE)
             await wait_for_objects(
-                ctx, DEPLOYMENTS, lambda deployments: argocd_status(deployments, statefulsets),
-                timeout=max(deadline - ctx.clock.now(), 0.001), namespace=ARGOCD_NAMESPACE,
-            )  # fmt: skip
+                ctx, STATEFULSETS, controller_ready, timeout=self.wait_budget, namespace=ARGOCD_NAMESPACE
+            )
+            await wait_for_objects(
+                ctx,
+                DEPLOYMENTS,
+                lambda deployments: argocd_status(deployments, statefulsets),
+                timeout=max(deadline - ctx.clock.now(), 0.001),
+                namespace=ARGOCD_NAMESPACE,
+            )
         except WaitTimedOut as timed_out:
             raise PermanentError(
                 f"ArgoCD not Available within {self.timeout:g}s: {timed_out.status}",
                 hint="`kubectl -n argocd get pods` and the events of the pods that are not Running",
             ) from None
-

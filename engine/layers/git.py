@@ -38,34 +38,46 @@ class PushRepository(BaseStep):
     timeout = 300
 
     def __init__(self, config):
-        super().__init__(config, step_id="L2.push", title=f"Push the rendered tree to {config.gitops.repo_url}", needs=("L1.render",))
+        super().__init__(
+            config, step_id="L2.push", title=f"Push the rendered tree to {config.gitops.repo_url}", needs=("L1.render",)
+        )
 
     def inputs(self) -> Any:
         return {"gitops": self.config.gitops, "config": self.config}
 
-    async def _check(self, ctx: "StepContext") -> CheckResult:
+    async def _check(self, ctx: StepContext) -> CheckResult:
         # Whether the remote already has this tree is only known by trying; publishing an
         # unchanged tree is a no-op, so the plan always lists it.
         return todo("publish the rendered tree", *self.planned_actions(ctx))
 
-    def planned_actions(self, ctx: "StepContext") -> tuple[Action, ...]:
+    def planned_actions(self, ctx: StepContext) -> tuple[Action, ...]:
         from talos_platform.engine.drivers.git import GIT, ls_remote_args, push_args
 
         gitops = self.config.gitops
         folder = "its files" if gitops.path.strip("/") in ("", ".") else gitops.path
         return (
-            Action(f"look up {gitops.branch} on {gitops.repo_url} (credentials come from an askpass helper, never argv)",
-                   command=(GIT, *ls_remote_args(gitops.repo_url, gitops.branch))),
-            Action(f"in a temporary clone of that branch, replace {folder} with {ctx.state.rendered}, commit "
-                   "(nothing when unchanged) and push",
-                   command=(GIT, *push_args(TEMPORARY_CLONE, gitops.repo_url, gitops.branch))),
-        )  # fmt: skip
+            Action(
+                f"look up {gitops.branch} on {gitops.repo_url} (credentials come from an askpass helper, never argv)",
+                command=(GIT, *ls_remote_args(gitops.repo_url, gitops.branch)),
+            ),
+            Action(
+                f"in a temporary clone of that branch, replace {folder} with {ctx.state.rendered}, commit "
+                "(nothing when unchanged) and push",
+                command=(GIT, *push_args(TEMPORARY_CLONE, gitops.repo_url, gitops.branch)),
+            ),
+        )
 
-    async def _apply(self, ctx: "StepContext", check: CheckResult) -> None:
+    async def _apply(self, ctx: StepContext, check: CheckResult) -> None:
         if ctx.drivers.git is None:
-            raise PermanentError("no Git driver to push with", hint="this front end cannot push; push the rendered tree yourself")
+            raise PermanentError(
+                "no Git driver to push with", hint="this front end cannot push; push the rendered tree yourself"
+            )
         gitops = self.config.gitops
         commit = await ctx.drivers.git.publish(
-            ctx.state.rendered, gitops.repo_url, gitops.branch, gitops.path, f"talos-platform: render {self.config.cluster.name}"
+            ctx.state.rendered,
+            gitops.repo_url,
+            gitops.branch,
+            gitops.path,
+            f"talos-platform: render {self.config.cluster.name}",
         )
         ctx.output(f"{gitops.branch} is at {commit}")

@@ -37,7 +37,9 @@ LAYER0_WAVES: tuple[tuple[int, str, str], ...] = (
 def root_application_documents(rendered: Path) -> list[dict[str, Any]]:
     path = rendered / ROOT_APPLICATION_FILE
     if not path.exists():
-        raise PermanentError(f"{path} is missing from the rendered tree", hint="run the install from layer 1 (it renders the tree)")
+        raise PermanentError(
+            f"{path} is missing from the rendered tree", hint="run the install from layer 1 (it renders the tree)"
+        )
     return _documents(path.read_text())
 
 
@@ -62,24 +64,26 @@ class RootApplication(BaseStep):
     def inputs(self) -> Any:
         return {"gitops": self.config.gitops}
 
-    async def _check(self, ctx: "StepContext") -> CheckResult:
+    async def _check(self, ctx: StepContext) -> CheckResult:
         documents = root_application_documents(ctx.state.rendered)
         missing = []
         for document in documents:
             meta = document.get("metadata") or {}
-            if not await ctx.drivers.kube.get(APPLICATIONS, meta.get("name", ""), meta.get("namespace", ARGOCD_NAMESPACE)):
+            if not await ctx.drivers.kube.get(
+                APPLICATIONS, meta.get("name", ""), meta.get("namespace", ARGOCD_NAMESPACE)
+            ):
                 missing.append(meta.get("name", ""))
         if not missing:
             return done(f"the root Application {', '.join(d['metadata']['name'] for d in documents)} exists")
         return todo(f"Application {', '.join(missing)} does not exist yet", *self._actions(ctx, documents))
 
-    def planned_actions(self, ctx: "StepContext") -> tuple[Action, ...]:
+    def planned_actions(self, ctx: StepContext) -> tuple[Action, ...]:
         # The tree is not rendered yet before an install: the same render tells the documents.
         from talos_platform.engine.render import render_tree
 
         return self._actions(ctx, _documents(render_tree(self.config)[ROOT_APPLICATION_FILE].decode()))
 
-    def _actions(self, ctx: "StepContext", documents: list[dict[str, Any]]) -> tuple[Action, ...]:
+    def _actions(self, ctx: StepContext, documents: list[dict[str, Any]]) -> tuple[Action, ...]:
         return (
             Action(
                 f"apply {ctx.state.rendered / ROOT_APPLICATION_FILE} server-side (objects on stdin)",
@@ -88,7 +92,7 @@ class RootApplication(BaseStep):
             ),
         )
 
-    async def _apply(self, ctx: "StepContext", check: CheckResult) -> None:
+    async def _apply(self, ctx: StepContext, check: CheckResult) -> None:
         await ctx.drivers.kube.apply_objects(root_application_documents(ctx.state.rendered))
 
 

@@ -8,7 +8,7 @@ argv, so they are said in one fixed form here, the same in a step's `check` and 
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from talos_platform.engine.drivers.protocols import Resource
 

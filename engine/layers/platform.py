@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from secrets import token_urlsafe
 from typing import TYPE_CHECKING, Any
 
@@ -39,7 +39,9 @@ def vault_secret_payloads(secrets) -> dict[str, dict[str, str]]:
     """Path -> data for every path with at least one value given."""
     payloads = {}
     for path, fields in VAULT_SECRET_PATHS.items():
-        data = {key: getattr(secrets, attribute) for key, attribute in fields.items() if getattr(secrets, attribute, "")}
+        data = {
+            key: getattr(secrets, attribute) for key, attribute in fields.items() if getattr(secrets, attribute, "")
+        }
         if data:
             payloads[path] = data
     return payloads
@@ -67,7 +69,7 @@ VAULT_INIT_WHAT = "Vault's init material (unseal keys and root token)"
 VAULT_INIT_RECOVERY = "it is the only copy of Vault's unseal keys and root token: without it Vault cannot be unsealed"
 
 
-def read_vault_init(ctx: "StepContext") -> dict[str, Any] | None:
+def read_vault_init(ctx: StepContext) -> dict[str, Any] | None:
     """The saved init answer (None: never saved). A damaged file is an error naming the file,
     never quoting it."""
     from talos_platform.engine.secret_files import damaged, read_json_secret
@@ -78,12 +80,17 @@ def read_vault_init(ctx: "StepContext") -> dict[str, Any] | None:
     except FileNotFoundError:
         return None
     if not isinstance(material, dict) or not isinstance(material.get("unseal_keys", []), list):
-        raise damaged(path, VAULT_INIT_WHAT, "it is not a JSON object with `unseal_keys` and `root_token`",
-                      state=ctx.state, recovery=VAULT_INIT_RECOVERY)  # fmt: skip
+        raise damaged(
+            path,
+            VAULT_INIT_WHAT,
+            "it is not a JSON object with `unseal_keys` and `root_token`",
+            state=ctx.state,
+            recovery=VAULT_INIT_RECOVERY,
+        )
     return material
 
 
-def vault_driver(ctx: "StepContext"):
+def vault_driver(ctx: StepContext):
     if ctx.drivers.vault is None:
         raise PermanentError("no Vault driver available", hint="this front end cannot configure Vault")
     return ctx.drivers.vault
@@ -100,7 +107,9 @@ def pod_running(objects: Objects) -> tuple[bool, str]:
         if (s.get("state") or {}).get("waiting")
     ]
     running = phase == "Running" and not waiting
-    return running, f"pod {VAULT_NAMESPACE}/{VAULT_POD} is {phase}" + (f" ({', '.join(filter(None, waiting))})" if waiting else "")
+    return running, f"pod {VAULT_NAMESPACE}/{VAULT_POD} is {phase}" + (
+        f" ({', '.join(filter(None, waiting))})" if waiting else ""
+    )
 
 
 class VaultRunning(BaseStep):
@@ -119,11 +128,13 @@ class VaultRunning(BaseStep):
             return done(text)
         return todo(text, *self.planned_actions(ctx))
 
-    def planned_actions(self, ctx: "StepContext") -> tuple[Action, ...]:
+    def planned_actions(self, ctx: StepContext) -> tuple[Action, ...]:
         return (
-            Action(f"wait for the Vault pod {VAULT_NAMESPACE}/{VAULT_POD} to run (it stays unready while sealed)",
-                   api_call=watch_until(PODS, "it is Running", name=VAULT_POD, namespace=VAULT_NAMESPACE)),
-        )  # fmt: skip
+            Action(
+                f"wait for the Vault pod {VAULT_NAMESPACE}/{VAULT_POD} to run (it stays unready while sealed)",
+                api_call=watch_until(PODS, "it is Running", name=VAULT_POD, namespace=VAULT_NAMESPACE),
+            ),
+        )
 
     async def _wait(self, ctx):
         try:
@@ -143,7 +154,7 @@ interrupted run initialised Vault and lost the answer."""
 WIPE_WAIT_SECONDS, WIPE_POLL_SECONDS = 600.0, 5.0
 
 
-def read_vault_init_intent(ctx: "StepContext") -> dict[str, Any] | None:
+def read_vault_init_intent(ctx: StepContext) -> dict[str, Any] | None:
     """The record written just before `vault operator init` (None: no init was started, or its
     answer was saved). A damaged record still counts: the intent was there."""
     try:
@@ -216,19 +227,24 @@ class VaultInitialise(BaseStep):
                 "with --yes it goes ahead)",
             )
         return todo(
-            lost + "; Vault has stayed sealed since, so it holds nothing: its storage is wiped and it is initialised again",
-            *self._wipe_actions(), *self.planned_actions(ctx), wipe=True,
+            lost
+            + "; Vault has stayed sealed since, so it holds nothing: its storage is wiped and it is initialised again",
+            *self._wipe_actions(),
+            *self.planned_actions(ctx),
+            wipe=True,
         )
 
     def _wipe_actions(self) -> tuple[Action, ...]:
         return (
-            Action(f"delete Vault's volume claim {VAULT_NAMESPACE}/data-{VAULT_POD} and pod {VAULT_NAMESPACE}/{VAULT_POD}",
-                   api_call=f"DELETE /api/v1/namespaces/{VAULT_NAMESPACE}/persistentvolumeclaims/data-{VAULT_POD}, "
-                   f"DELETE /api/v1/namespaces/{VAULT_NAMESPACE}/pods/{VAULT_POD}"),
+            Action(
+                f"delete Vault's volume claim {VAULT_NAMESPACE}/data-{VAULT_POD} and pod {VAULT_NAMESPACE}/{VAULT_POD}",
+                api_call=f"DELETE /api/v1/namespaces/{VAULT_NAMESPACE}/persistentvolumeclaims/data-{VAULT_POD}, "
+                f"DELETE /api/v1/namespaces/{VAULT_NAMESPACE}/pods/{VAULT_POD}",
+            ),
             Action("wait until Vault answers again, uninitialised", api_call=vault_call("GET", "/v1/sys/seal-status")),
-        )  # fmt: skip
+        )
 
-    def planned_actions(self, ctx: "StepContext") -> tuple[Action, ...]:
+    def planned_actions(self, ctx: StepContext) -> tuple[Action, ...]:
         return (
             Action(
                 f"initialise Vault with {KEY_SHARES} key shares, threshold {KEY_THRESHOLD}; save them 0600 to {ctx.state.vault_init}",
@@ -239,7 +255,7 @@ class VaultInitialise(BaseStep):
     async def _apply(self, ctx, check):
         if check.facts.get("wipe"):
             await self._wipe_and_wait(ctx)
-        started = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
         intent = {"started": started, "shares": KEY_SHARES, "threshold": KEY_THRESHOLD}
         ctx.state.write_file(ctx.state.vault_init_intent, json.dumps(intent, sort_keys=True) + "\n", mode=0o600)
         # The answer is the only copy of the keys: once Vault is asked, a Ctrl-C must not drop it
@@ -264,7 +280,9 @@ class VaultInitialise(BaseStep):
     async def _wipe_and_wait(self, ctx) -> None:
         vault = vault_driver(ctx)
         await vault.wipe_storage()
-        ctx.output(f"deleted Vault's volume claim data-{VAULT_POD} and pod {VAULT_POD}; waiting for Vault to start again, uninitialised")
+        ctx.output(
+            f"deleted Vault's volume claim data-{VAULT_POD} and pod {VAULT_POD}; waiting for Vault to start again, uninitialised"
+        )
         deadline = ctx.clock.now() + WIPE_WAIT_SECONDS
         while True:
             try:
@@ -294,11 +312,13 @@ class VaultUnseal(BaseStep):
             return done("Vault is unsealed")
         return todo("Vault is sealed", *self.planned_actions(ctx))
 
-    def planned_actions(self, ctx: "StepContext") -> tuple[Action, ...]:
+    def planned_actions(self, ctx: StepContext) -> tuple[Action, ...]:
         return (
-            Action(f"unseal Vault with {KEY_THRESHOLD} of its saved keys, one call per key",
-                   api_call=vault_call("PUT", "/v1/sys/unseal")),
-        )  # fmt: skip
+            Action(
+                f"unseal Vault with {KEY_THRESHOLD} of its saved keys, one call per key",
+                api_call=vault_call("PUT", "/v1/sys/unseal"),
+            ),
+        )
 
     async def _apply(self, ctx, check):
         material = read_vault_init(ctx)
@@ -310,20 +330,28 @@ class VaultUnseal(BaseStep):
             if not status.sealed:
                 ctx.output("Vault is unsealed")
                 return
-        raise PermanentError("Vault is still sealed after every saved key", hint=f"the keys in {ctx.state.vault_init} do not match this Vault")
+        raise PermanentError(
+            "Vault is still sealed after every saved key",
+            hint=f"the keys in {ctx.state.vault_init} do not match this Vault",
+        )
 
 
-def saved_root_token(ctx: "StepContext") -> str:
+def saved_root_token(ctx: StepContext) -> str:
     return (read_vault_init(ctx) or {}).get("root_token", "")
 
 
-async def vault_sealed(ctx: "StepContext") -> bool:
+async def vault_sealed(ctx: StepContext) -> bool:
     status = await vault_driver(ctx).status()
     return status.sealed or not status.initialized
 
 
 # What the operator's role must say (as Vault reads it back), and where the auth method points.
-_COMPARED_ROLE_FIELDS = ("bound_service_account_names", "bound_service_account_namespaces", "audience", "token_policies")
+_COMPARED_ROLE_FIELDS = (
+    "bound_service_account_names",
+    "bound_service_account_namespaces",
+    "audience",
+    "token_policies",
+)
 
 
 def wanted_kubernetes_auth() -> dict[str, Any]:
@@ -334,7 +362,7 @@ def wanted_kubernetes_auth() -> dict[str, Any]:
     return {**{key: role[key] for key in _COMPARED_ROLE_FIELDS}, "kubernetes_host": KUBERNETES_HOST}
 
 
-def root_token(ctx: "StepContext") -> str:
+def root_token(ctx: StepContext) -> str:
     material = read_vault_init(ctx) or {}
     token = material.get("root_token", "")
     if not token:
@@ -350,39 +378,60 @@ class VaultKubernetesAuth(BaseStep):
     timeout = 120
 
     def __init__(self, config):
-        super().__init__(config, step_id="L3.vault-kubernetes-auth", title="Enable Vault's Kubernetes auth", needs=("L3.vault-unseal",))
+        super().__init__(
+            config,
+            step_id="L3.vault-kubernetes-auth",
+            title="Enable Vault's Kubernetes auth",
+            needs=("L3.vault-unseal",),
+        )
 
     async def _check(self, ctx):
         token = saved_root_token(ctx)
         if not token or await vault_sealed(ctx):
-            return todo("Vault's auth settings cannot be read before it is initialised and unsealed", *self.planned_actions(ctx))
+            return todo(
+                "Vault's auth settings cannot be read before it is initialised and unsealed", *self.planned_actions(ctx)
+            )
         found = await vault_driver(ctx).kubernetes_auth(token)
         if found is None:
-            return todo("Kubernetes auth, its role, the KV store or the read policy is not set up yet", *self.planned_actions(ctx))
+            return todo(
+                "Kubernetes auth, its role, the KV store or the read policy is not set up yet",
+                *self.planned_actions(ctx),
+            )
         wanted = wanted_kubernetes_auth()
         differing = sorted(key for key, value in wanted.items() if found.get(key) != value)
         if differing:
             return todo(f"the operator's role differs in {', '.join(differing)}", *self.planned_actions(ctx))
         return done("Kubernetes auth is enabled with the operator's role, the KV store and its read policy")
 
-    def planned_actions(self, ctx: "StepContext") -> tuple[Action, ...]:
+    def planned_actions(self, ctx: StepContext) -> tuple[Action, ...]:
         from talos_platform.engine.drivers.vault import KV_MOUNT, SECRETS_POLICY
         from talos_platform.engine.render.platform_services import VAULT_KUBERNETES_AUTH_MOUNT as MOUNT
         from talos_platform.engine.render.platform_services import VAULT_OPERATOR_ROLE
 
         return (
-            Action("enable the kubernetes auth method (when it is not yet)", api_call=vault_call("POST", f"/v1/sys/auth/{MOUNT}")),
+            Action(
+                "enable the kubernetes auth method (when it is not yet)",
+                api_call=vault_call("POST", f"/v1/sys/auth/{MOUNT}"),
+            ),
             Action("point it at the cluster's API server", api_call=vault_call("POST", f"/v1/auth/{MOUNT}/config")),
-            Action(f"mount the KV version 2 store at {KV_MOUNT}/ (when it is not yet)", api_call=vault_call("POST", f"/v1/sys/mounts/{KV_MOUNT}")),
-            Action("write the policy that reads the platform's secrets", api_call=vault_call("PUT", f"/v1/sys/policies/acl/{SECRETS_POLICY}")),
-            Action("write the operator's role", api_call=vault_call("POST", f"/v1/auth/{MOUNT}/role/{VAULT_OPERATOR_ROLE}")),
+            Action(
+                f"mount the KV version 2 store at {KV_MOUNT}/ (when it is not yet)",
+                api_call=vault_call("POST", f"/v1/sys/mounts/{KV_MOUNT}"),
+            ),
+            Action(
+                "write the policy that reads the platform's secrets",
+                api_call=vault_call("PUT", f"/v1/sys/policies/acl/{SECRETS_POLICY}"),
+            ),
+            Action(
+                "write the operator's role", api_call=vault_call("POST", f"/v1/auth/{MOUNT}/role/{VAULT_OPERATOR_ROLE}")
+            ),
         )
 
     async def _apply(self, ctx, check):
         await vault_driver(ctx).enable_kubernetes_auth(root_token(ctx))
 
 
-def grafana_login(ctx: "StepContext") -> dict[str, str] | None:
+def grafana_login(ctx: StepContext) -> dict[str, str] | None:
     """Grafana's admin login for Vault: the password the user gave, else the one generated by an
     earlier run (kept 0600 in the state directory); None while there is neither."""
     from talos_platform.engine.render.platform_services import GRAFANA_ADMIN_USER
@@ -395,7 +444,7 @@ def grafana_login(ctx: "StepContext") -> dict[str, str] | None:
     return {"admin-user": GRAFANA_ADMIN_USER, "admin-password": password}
 
 
-def generate_grafana_password(ctx: "StepContext") -> None:
+def generate_grafana_password(ctx: StepContext) -> None:
     """Make Grafana's admin password once: saved (0600, never replaced) before it goes anywhere,
     so a resumed install writes the same one and never makes another."""
     ctx.state.write_secret(ctx.state.grafana_admin_password, token_urlsafe(24) + "\n")
@@ -430,9 +479,11 @@ class VaultSecrets(BaseStep):
     timeout = 120
 
     def __init__(self, config):
-        super().__init__(config, step_id="L3.vault-secrets", title="Load the secrets into Vault", needs=("L3.vault-kubernetes-auth",))
+        super().__init__(
+            config, step_id="L3.vault-secrets", title="Load the secrets into Vault", needs=("L3.vault-kubernetes-auth",)
+        )
 
-    def _payloads(self, ctx: "StepContext") -> dict[str, dict[str, str]]:
+    def _payloads(self, ctx: StepContext) -> dict[str, dict[str, str]]:
         from talos_platform.engine.config.secrets import grafana_password_from_vault
         from talos_platform.engine.render.platform_services import GRAFANA_VAULT_PATH
 
@@ -442,7 +493,7 @@ class VaultSecrets(BaseStep):
             payloads[GRAFANA_VAULT_PATH] = login
         return payloads
 
-    def _needs_grafana_password(self, ctx: "StepContext") -> bool:
+    def _needs_grafana_password(self, ctx: StepContext) -> bool:
         from talos_platform.engine.config.secrets import grafana_password_from_vault
 
         return grafana_password_from_vault(self.config) and grafana_login(ctx) is None
@@ -456,7 +507,9 @@ class VaultSecrets(BaseStep):
             return done("no secrets to load")
         token = saved_root_token(ctx)
         if not token or await vault_sealed(ctx):
-            return todo(f"{len(payloads) + generate} secret paths to write once Vault is unsealed", *self.planned_actions(ctx))
+            return todo(
+                f"{len(payloads) + generate} secret paths to write once Vault is unsealed", *self.planned_actions(ctx)
+            )
         stale = {}
         for path, data in payloads.items():
             # Digests on both sides: the values are never read back, held or shown.
@@ -472,9 +525,11 @@ class VaultSecrets(BaseStep):
                 stale[GRAFANA_VAULT_PATH] = {"admin-user": "", "admin-password": ""}
         if not stale:
             return done(f"{len(payloads)} secret paths in Vault hold the given values (compared by digest)")
-        return todo(f"{', '.join(sorted(stale))}: missing or different in Vault", *self._actions(stale), stale=sorted(stale))
+        return todo(
+            f"{', '.join(sorted(stale))}: missing or different in Vault", *self._actions(stale), stale=sorted(stale)
+        )
 
-    def planned_actions(self, ctx: "StepContext") -> tuple[Action, ...]:
+    def planned_actions(self, ctx: StepContext) -> tuple[Action, ...]:
         """The paths of the secrets given; with none given (a plan made before they exist), the
         paths of the secrets this config needs. Field names only: never a value."""
         from talos_platform.engine.render.platform_services import GRAFANA_VAULT_PATH
@@ -482,7 +537,11 @@ class VaultSecrets(BaseStep):
         payloads = self._payloads(ctx) or planned_secret_fields(self.config)
         actions: tuple[Action, ...] = ()
         if self._needs_grafana_password(ctx):
-            actions = (Action(f"generate Grafana's admin password once and keep it 0600 in {ctx.state.grafana_admin_password}"),)
+            actions = (
+                Action(
+                    f"generate Grafana's admin password once and keep it 0600 in {ctx.state.grafana_admin_password}"
+                ),
+            )
             payloads = {**payloads, GRAFANA_VAULT_PATH: ["admin-password", "admin-user"]}
         if not payloads:
             return (Action("nothing to write: no secrets were given and this config needs none"),)
@@ -492,7 +551,10 @@ class VaultSecrets(BaseStep):
         from talos_platform.engine.drivers.vault import KV_MOUNT
 
         return tuple(
-            Action(f"write {KV_MOUNT}/{path} ({', '.join(sorted(data))})", api_call=vault_call("POST", f"/v1/{KV_MOUNT}/data/{path}"))
+            Action(
+                f"write {KV_MOUNT}/{path} ({', '.join(sorted(data))})",
+                api_call=vault_call("POST", f"/v1/{KV_MOUNT}/data/{path}"),
+            )
             for path, data in payloads.items()
         )
 
@@ -521,8 +583,13 @@ def platform_steps_for(config, *, needs: tuple[str, ...]) -> list[BaseStep]:
     vault_on = components.vault.enabled
     steps: list[BaseStep] = []
     if vault_on:
-        steps += [VaultRunning(config, needs=needs), VaultInitialise(config), VaultUnseal(config),
-                  VaultKubernetesAuth(config), VaultSecrets(config)]  # fmt: skip
+        steps += [
+            VaultRunning(config, needs=needs),
+            VaultInitialise(config),
+            VaultUnseal(config),
+            VaultKubernetesAuth(config),
+            VaultSecrets(config),
+        ]
     after_vault = ("L3.vault-secrets",) if vault_on else needs
     followed = [
         # The first platform wave: volumes and load-balancer addresses the services rely on.
@@ -539,8 +606,14 @@ def platform_steps_for(config, *, needs: tuple[str, ...]) -> list[BaseStep]:
         if enabled:
             steps.append(
                 FollowApplications(
-                    config, step_id=f"L3.app.{name}", title=f"Wait for {name}", group=f"Application {name}",
-                    selector=lambda app, name=name: name_of(app) == name, expected=(name,), needs=step_needs, layer=3,
-                )  # fmt: skip
+                    config,
+                    step_id=f"L3.app.{name}",
+                    title=f"Wait for {name}",
+                    group=f"Application {name}",
+                    selector=lambda app, name=name: name_of(app) == name,
+                    expected=(name,),
+                    needs=step_needs,
+                    layer=3,
+                )
             )
     return steps

@@ -3,10 +3,9 @@ applying them, and the talosconfig endpoints."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,7 +39,7 @@ class ToolsPreflight(BaseStep):
     def inputs(self) -> Any:
         return {"tools": list(REQUIRED_TOOLS), "talos": self.config.cluster.talos_version}
 
-    async def _check(self, ctx: "StepContext") -> CheckResult:
+    async def _check(self, ctx: StepContext) -> CheckResult:
         versions: dict[str, str] = {"talosctl": await ctx.drivers.talos.client_version()}
         if ctx.drivers.tools is not None:
             for tool in REQUIRED_TOOLS:
@@ -56,13 +55,19 @@ class ToolsPreflight(BaseStep):
         ctx.output(summary)
         return done(summary, versions=versions)
 
-    def planned_actions(self, ctx: "StepContext") -> tuple[Action, ...]:
+    def planned_actions(self, ctx: StepContext) -> tuple[Action, ...]:
         from talos_platform.engine.drivers.real import tool_version_argv
 
         need = TalosFeatures.for_version(self.config.cluster.talos_version).contract
         return (
-            Action(f"ask talosctl for its version (it must be {need} or newer)", command=tuple(talosctl.version_client_argv())),
-            *(Action(f"ask {tool} for its version", command=tuple(tool_version_argv(tool))) for tool in REQUIRED_TOOLS[1:]),
+            Action(
+                f"ask talosctl for its version (it must be {need} or newer)",
+                command=tuple(talosctl.version_client_argv()),
+            ),
+            *(
+                Action(f"ask {tool} for its version", command=tuple(tool_version_argv(tool)))
+                for tool in REQUIRED_TOOLS[1:]
+            ),
         )
 
     def _check_talosctl_is_new_enough(self, client: str) -> None:
@@ -83,7 +88,7 @@ class ToolsPreflight(BaseStep):
 PREFLIGHT_ROUNDS = 3
 
 
-async def maintenance_or_configured(ctx: "StepContext", address: str) -> TalosNodeFacts:
+async def maintenance_or_configured(ctx: StepContext, address: str) -> TalosNodeFacts:
     """Ask the maintenance API first; a node that answers there is waiting for its config.
     Otherwise ask with our talosconfig (the node may already be configured by an earlier run).
 
@@ -104,12 +109,13 @@ async def maintenance_or_configured(ctx: "StepContext", address: str) -> TalosNo
             # Unreachable both ways, or answering both ways but refusing our certificates.
             return configured if configured.reachable else facts
     return TalosNodeFacts(
-        address=address, reachable=False,
+        address=address,
+        reachable=False,
         error=f"its answers changed while it was asked {PREFLIGHT_ROUNDS} times (booting or rebooting?)",
-    )  # fmt: skip
+    )
 
 
-def read_applied_config(ctx: "StepContext", node: Node) -> dict[str, Any] | None:
+def read_applied_config(ctx: StepContext, node: Node) -> dict[str, Any] | None:
     """The record `ApplyConfig` wrote when this node took its config (None: never, or unreadable)."""
     try:
         record = json.loads(ctx.state.applied_config_marker(node.name).read_text())
@@ -142,10 +148,10 @@ class NodePreflight(BaseStep):
     def inputs(self) -> Any:
         return {"node": self.node, "cluster": self.config.cluster.name}
 
-    def planned_actions(self, ctx: "StepContext") -> tuple[Action, ...]:
+    def planned_actions(self, ctx: StepContext) -> tuple[Action, ...]:
         return (maintenance_read(self.config, self.node, f"it must list {self.node.install_disk}"),)
 
-    async def _check(self, ctx: "StepContext") -> CheckResult:
+    async def _check(self, ctx: StepContext) -> CheckResult:
         address = self.config.node_ip(self.node)
         facts = await maintenance_or_configured(ctx, address)
         where = f"node {self.node.name} ({address})"
@@ -178,7 +184,9 @@ class NodePreflight(BaseStep):
                 f"{where} belongs to cluster {facts.cluster_name!r}, not {self.config.cluster.name!r}",
                 hint="check the address, or reset that node before adding it to this cluster",
             )
-        return done(f"{where} is already configured for cluster {facts.cluster_name} (stage {facts.stage or 'unknown'})")
+        return done(
+            f"{where} is already configured for cluster {facts.cluster_name} (stage {facts.stage or 'unknown'})"
+        )
 
 
 class VipPreflight(BaseStep):
@@ -199,18 +207,22 @@ class VipPreflight(BaseStep):
     def inputs(self) -> Any:
         return {"vip": self.config.cluster.vip, "control_planes": [n.address for n in self.config.control_planes]}
 
-    def planned_actions(self, ctx: "StepContext") -> tuple[Action, ...]:
+    def planned_actions(self, ctx: StepContext) -> tuple[Action, ...]:
         vip = self.config.cluster.vip
         ports = (talosctl.TALOS_API_PORT, talosctl.KUBERNETES_API_PORT)
         return (
-            *(maintenance_read(self.config, node, "the VIP is only checked while every control plane waits")
-              for node in self.config.control_planes),
-            Action(f"nothing may answer on the VIP {vip} yet",
-                   api_call="TCP connect " + ", ".join(f"{vip}:{port}" for port in ports) + " (each must fail)"),
+            *(
+                maintenance_read(self.config, node, "the VIP is only checked while every control plane waits")
+                for node in self.config.control_planes
+            ),
+            Action(
+                f"nothing may answer on the VIP {vip} yet",
+                api_call="TCP connect " + ", ".join(f"{vip}:{port}" for port in ports) + " (each must fail)",
+            ),
             Action(f"nothing may answer a ping on the VIP {vip} either", command=tuple(talosctl.ping_argv(str(vip)))),
-        )  # fmt: skip
+        )
 
-    async def _check(self, ctx: "StepContext") -> CheckResult:
+    async def _check(self, ctx: StepContext) -> CheckResult:
         vip = self.config.cluster.vip
         assert vip
         for node in self.config.control_planes:
@@ -236,11 +248,20 @@ def bundle_scratch(path: Path) -> Path:
 # What every Talos secrets bundle holds (`talosctl gen secrets`): the cluster's identity, its
 # tokens, and the CAs (the service account has a key only).
 BUNDLE_FIELDS = (
-    ("cluster", "id"), ("cluster", "secret"), ("secrets", "bootstraptoken"), ("trustdinfo", "token"),
-    ("certs", "etcd", "crt"), ("certs", "etcd", "key"), ("certs", "k8s", "crt"), ("certs", "k8s", "key"),
-    ("certs", "k8saggregator", "crt"), ("certs", "k8saggregator", "key"), ("certs", "k8sserviceaccount", "key"),
-    ("certs", "os", "crt"), ("certs", "os", "key"),
-)  # fmt: skip
+    ("cluster", "id"),
+    ("cluster", "secret"),
+    ("secrets", "bootstraptoken"),
+    ("trustdinfo", "token"),
+    ("certs", "etcd", "crt"),
+    ("certs", "etcd", "key"),
+    ("certs", "k8s", "crt"),
+    ("certs", "k8s", "key"),
+    ("certs", "k8saggregator", "crt"),
+    ("certs", "k8saggregator", "key"),
+    ("certs", "k8sserviceaccount", "key"),
+    ("certs", "os", "crt"),
+    ("certs", "os", "key"),
+)
 BUNDLE_WHAT = "the Talos secrets bundle (the cluster's PKI)"
 
 
@@ -261,11 +282,15 @@ def bundle_problem(data: Any) -> str:
     return ""
 
 
-def bundle_users(ctx: "StepContext") -> list[str]:
+def bundle_users(ctx: StepContext) -> list[str]:
     """What on this machine shows the bundle was already used: machine configs generated from
     it, nodes sent one, etcd bootstrapped. Empty: a new bundle may still be generated."""
     folder: Path = ctx.state.talos_dir
-    users = [f"{folder / name} was generated from it" for name in ("controlplane.yaml", "worker.yaml") if (folder / name).exists()]
+    users = [
+        f"{folder / name} was generated from it"
+        for name in ("controlplane.yaml", "worker.yaml")
+        if (folder / name).exists()
+    ]
     applied = sorted(p.stem for p in (folder / "applied").glob("*.json")) if (folder / "applied").is_dir() else []
     if applied:
         users.append(f"node{'s' if len(applied) > 1 else ''} {', '.join(applied)} took a machine config made from it")
@@ -274,7 +299,7 @@ def bundle_users(ctx: "StepContext") -> list[str]:
     return users
 
 
-def bundle_recovery(ctx: "StepContext", config) -> str:
+def bundle_recovery(ctx: StepContext, config) -> str:
     """How to get the bundle back: its backup, else extracted from a control plane's config."""
     path: Path = ctx.state.talos_secrets
     backups = ctx.state.backups_of(path)
@@ -309,11 +334,13 @@ class SecretsBundle(BaseStep):
     def inputs(self) -> Any:
         return None  # deliberately independent of the config: the bundle must never change
 
-    async def _check(self, ctx: "StepContext") -> CheckResult:
+    async def _check(self, ctx: StepContext) -> CheckResult:
         path: Path = ctx.state.talos_secrets
         if path.exists() or path.is_symlink():
             self._verify(ctx)
-            return done(f"the secrets bundle exists at {path}, and holds the cluster's certificates and keys; it is kept")
+            return done(
+                f"the secrets bundle exists at {path}, and holds the cluster's certificates and keys; it is kept"
+            )
         users = bundle_users(ctx)
         if users:
             raise PermanentError(
@@ -322,7 +349,7 @@ class SecretsBundle(BaseStep):
             )
         return todo("no secrets bundle yet", *self.planned_actions(ctx))
 
-    def _verify(self, ctx: "StepContext") -> None:
+    def _verify(self, ctx: StepContext) -> None:
         from talos_platform.engine.secret_files import SecretFileDamaged, read_yaml_secret
 
         path: Path = ctx.state.talos_secrets
@@ -337,7 +364,7 @@ class SecretsBundle(BaseStep):
         if problem:
             raise PermanentError(f"{BUNDLE_WHAT} {path} is damaged: {problem}", hint=bundle_recovery(ctx, self.config))
 
-    def planned_actions(self, ctx: "StepContext") -> tuple[Action, ...]:
+    def planned_actions(self, ctx: StepContext) -> tuple[Action, ...]:
         path: Path = ctx.state.talos_secrets
         return (
             Action(
@@ -346,7 +373,7 @@ class SecretsBundle(BaseStep):
             ),
         )
 
-    async def _apply(self, ctx: "StepContext", check: CheckResult) -> None:
+    async def _apply(self, ctx: StepContext, check: CheckResult) -> None:
         path: Path = ctx.state.talos_secrets
         if path.exists() or bundle_users(ctx):
             return  # never a second bundle (check would have said why)
@@ -383,11 +410,11 @@ def rendered_patches(config) -> dict[str, str]:
     return talos_patches(config)
 
 
-def patches_dir(ctx: "StepContext") -> Path:
+def patches_dir(ctx: StepContext) -> Path:
     return ctx.state.talos_dir / "patches"
 
 
-def node_patch_files(ctx: "StepContext", config, node: Node) -> tuple[Path, ...]:
+def node_patch_files(ctx: StepContext, config, node: Node) -> tuple[Path, ...]:
     patches = rendered_patches(config)
     return tuple(patches_dir(ctx) / key for key, name in node_patch_names(config, patches).items() if name == node.name)
 
@@ -401,12 +428,14 @@ class MachineConfigs(BaseStep):
     digest_file = ".inputs"
 
     def __init__(self, config):
-        super().__init__(config, step_id="L0.machine-configs", title="Generate the Talos machine configs", needs=("L0.secrets",))
+        super().__init__(
+            config, step_id="L0.machine-configs", title="Generate the Talos machine configs", needs=("L0.secrets",)
+        )
 
     def inputs(self) -> Any:
         return {"cluster": self.config.cluster, "nodes": self.config.nodes}
 
-    def _arguments(self, ctx: "StepContext") -> dict[str, Any]:
+    def _arguments(self, ctx: StepContext) -> dict[str, Any]:
         folder = patches_dir(ctx)
         return dict(
             cluster_name=self.config.cluster.name,
@@ -424,19 +453,23 @@ class MachineConfigs(BaseStep):
         text = "\n".join(f"{key}\n{patches[key]}" for key in sorted(patches))
         return hashlib.sha256((self.input_digest() + text).encode()).hexdigest()
 
-    async def _check(self, ctx: "StepContext") -> CheckResult:
+    async def _check(self, ctx: StepContext) -> CheckResult:
         patches = rendered_patches(self.config)
         folder: Path = ctx.state.talos_dir
         outputs = [folder / "controlplane.yaml", folder / "worker.yaml", folder / "talosconfig"]
         marker = folder / self.digest_file
-        if all(p.exists() for p in outputs) and marker.exists() and marker.read_bytes().strip() == self._digest(patches).encode():
+        if (
+            all(p.exists() for p in outputs)
+            and marker.exists()
+            and marker.read_bytes().strip() == self._digest(patches).encode()
+        ):
             return done("machine configs are up to date with the config and patches", patches=patches)
         return todo("machine configs are missing or the config changed", *self._actions(ctx, patches), patches=patches)
 
-    def planned_actions(self, ctx: "StepContext") -> tuple[Action, ...]:
+    def planned_actions(self, ctx: StepContext) -> tuple[Action, ...]:
         return self._actions(ctx, rendered_patches(self.config))
 
-    def _actions(self, ctx: "StepContext", patches: dict[str, str]) -> tuple[Action, ...]:
+    def _actions(self, ctx: StepContext, patches: dict[str, str]) -> tuple[Action, ...]:
         argv = talosctl.gen_config_argv(**self._arguments(ctx))
         return (
             Action(f"write the Talos patches ({', '.join(sorted(patches))}) into {patches_dir(ctx)}"),
@@ -446,7 +479,7 @@ class MachineConfigs(BaseStep):
             ),
         )
 
-    async def _apply(self, ctx: "StepContext", check: CheckResult) -> None:
+    async def _apply(self, ctx: StepContext, check: CheckResult) -> None:
         from talos_platform.engine.files import atomic_write
 
         patches: dict[str, str] = check.facts.get("patches") or rendered_patches(self.config)
@@ -491,16 +524,18 @@ class ApplyConfig(BaseStep):
     def inputs(self) -> Any:
         return {"node": self.node, "cluster": self.config.cluster}
 
-    def _config_file(self, ctx: "StepContext") -> Path:
+    def _config_file(self, ctx: StepContext) -> Path:
         name = "controlplane.yaml" if self.node.role is Role.control_plane else "worker.yaml"
         return ctx.state.talos_dir / name
 
-    async def _check(self, ctx: "StepContext") -> CheckResult:
+    async def _check(self, ctx: StepContext) -> CheckResult:
         address = self.config.node_ip(self.node)
         facts = await maintenance_or_configured(ctx, address)  # a node booting meanwhile is asked again
         if not (facts.reachable and facts.maintenance):
             if facts.reachable and facts.cluster_name == self.config.cluster.name:
-                return done(f"{self.node.name} already runs this cluster's config (stage {facts.stage})", configured=True)
+                return done(
+                    f"{self.node.name} already runs this cluster's config (stage {facts.stage})", configured=True
+                )
             applied = read_applied_config(ctx, self.node)
             if not facts.reachable and applied is not None and applied.get("digest") == self._sent_digest(ctx):
                 return todo(
@@ -520,7 +555,7 @@ class ApplyConfig(BaseStep):
             )
         return todo(f"{self.node.name} waits in maintenance mode", *self.planned_actions(ctx))
 
-    def planned_actions(self, ctx: "StepContext") -> tuple[Action, ...]:
+    def planned_actions(self, ctx: StepContext) -> tuple[Action, ...]:
         """A node waiting in maintenance mode gets its config without certificates, then comes
         back as a member of this cluster."""
         address = self.config.node_ip(self.node)
@@ -538,14 +573,14 @@ class ApplyConfig(BaseStep):
             ),
         )
 
-    def _sent_digest(self, ctx: "StepContext") -> str:
+    def _sent_digest(self, ctx: StepContext) -> str:
         """What this node gets: its config file and per-node patches, as bytes."""
         digest = hashlib.sha256()
         for path in (self._config_file(ctx), *node_patch_files(ctx, self.config, self.node)):
             digest.update(path.read_bytes() if path.exists() else b"")
         return digest.hexdigest()
 
-    async def _apply(self, ctx: "StepContext", check: CheckResult) -> None:
+    async def _apply(self, ctx: StepContext, check: CheckResult) -> None:
         if check.facts.get("applied"):
             ctx.output(f"{self.node.name} took its config in an earlier run: waiting for it instead of applying again")
             return
@@ -557,8 +592,12 @@ class ApplyConfig(BaseStep):
         # Recorded before sending: a kill right after the node took it must find the record,
         # and a node that has it goes silent at once (it installs). Removed if the send fails.
         marker = ctx.state.applied_config_marker(self.node.name)
-        record = {"node": self.node.name, "address": address, "digest": self._sent_digest(ctx),
-                  "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}  # fmt: skip
+        record = {
+            "node": self.node.name,
+            "address": address,
+            "digest": self._sent_digest(ctx),
+            "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
         ctx.state.write_file(marker, json.dumps(record, sort_keys=True) + "\n", mode=0o600)
         try:
             await ctx.drivers.talos.apply_config(address, self._config_file(ctx), insecure=insecure, patches=patches)
@@ -566,7 +605,7 @@ class ApplyConfig(BaseStep):
             marker.unlink(missing_ok=True)
             raise
 
-    async def _wait(self, ctx: "StepContext") -> None:
+    async def _wait(self, ctx: StepContext) -> None:
         """Until the node answers with our certificates, i.e. it installed and rebooted into the
         config (Talos offers no watch here, so this polls)."""
         address = self.config.node_ip(self.node)
@@ -581,7 +620,7 @@ class ApplyConfig(BaseStep):
 
         try:
             await ctx.clock.wait_for(configured(), self.wait_budget)
-        except (TimeoutError, asyncio.TimeoutError):
+        except TimeoutError:
             raise PermanentError(
                 f"node {self.node.name} did not come back with its config within {self.timeout:g}s",
                 hint="watch its console: a wrong install disk or a network that does not come up are common causes; "
@@ -598,7 +637,10 @@ class TalosconfigEndpoints(BaseStep):
 
     def __init__(self, config):
         super().__init__(
-            config, step_id="L0.talosconfig-endpoints", title="Point talosconfig at the control planes", needs=("L0.machine-configs",)
+            config,
+            step_id="L0.talosconfig-endpoints",
+            title="Point talosconfig at the control planes",
+            needs=("L0.machine-configs",),
         )
 
     def _endpoints(self) -> list[str]:
@@ -607,20 +649,24 @@ class TalosconfigEndpoints(BaseStep):
     def inputs(self) -> Any:
         return self._endpoints()
 
-    async def _check(self, ctx: "StepContext") -> CheckResult:
+    async def _check(self, ctx: StepContext) -> CheckResult:
         endpoints = self._endpoints()
         current = talosctl.read_talosconfig_endpoints(ctx.state.talosconfig, ctx.state)
         if current == endpoints:
             return done(f"talosconfig endpoints are {', '.join(endpoints)}")
         return todo(f"talosconfig endpoints are {current or 'unset'}", *self.planned_actions(ctx))
 
-    def planned_actions(self, ctx: "StepContext") -> tuple[Action, ...]:
+    def planned_actions(self, ctx: StepContext) -> tuple[Action, ...]:
         endpoints = self._endpoints()
         return (
-            Action("set talosctl endpoints", command=tuple(talosctl.config_endpoint_argv(ctx.state.talosconfig, endpoints))),
-            Action("set talosctl default nodes", command=tuple(talosctl.config_node_argv(ctx.state.talosconfig, endpoints))),
+            Action(
+                "set talosctl endpoints", command=tuple(talosctl.config_endpoint_argv(ctx.state.talosconfig, endpoints))
+            ),
+            Action(
+                "set talosctl default nodes", command=tuple(talosctl.config_node_argv(ctx.state.talosconfig, endpoints))
+            ),
         )
 
-    async def _apply(self, ctx: "StepContext", check: CheckResult) -> None:
+    async def _apply(self, ctx: StepContext, check: CheckResult) -> None:
         endpoints = self._endpoints()
         await ctx.drivers.talos.set_endpoints(ctx.state.talosconfig, endpoints, endpoints)

@@ -8,8 +8,8 @@ the status is the last thing said when the time runs out.
 
 from __future__ import annotations
 
-import asyncio
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from talos_platform.engine.drivers.protocols import Resource, WatchExpired
 from talos_platform.engine.errors import TransientError
@@ -36,13 +36,15 @@ def key_of(obj: dict[str, Any]) -> tuple[str, str]:
     return (metadata.get("namespace") or "", metadata.get("name") or "")
 
 
-async def current_objects(ctx: "StepContext", resource: Resource, namespace: str | None = None, label_selector: str = "") -> Objects:
+async def current_objects(
+    ctx: StepContext, resource: Resource, namespace: str | None = None, label_selector: str = ""
+) -> Objects:
     listed = await ctx.drivers.kube.list(resource, namespace=namespace, label_selector=label_selector)
     return {key_of(obj): obj for obj in listed.items}
 
 
 async def wait_for_objects(
-    ctx: "StepContext",
+    ctx: StepContext,
     resource: Resource,
     ready: Predicate,
     *,
@@ -105,7 +107,7 @@ async def wait_for_objects(
 
     try:
         return await ctx.clock.wait_for(follow(), timeout)
-    except (TimeoutError, asyncio.TimeoutError):
+    except TimeoutError:
         suffix = f" (last connection error: {connection_error[0]})" if connection_error[0] else ""
         raise WaitTimedOut(status[0] + suffix) from None
 

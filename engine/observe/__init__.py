@@ -1,10 +1,10 @@
 """Live stores for the dashboard fed by watches and streams, published as snapshots."""
 
-from .nodes import TalosTarget
-from .observer import Observer, build_snapshot
-from .once import snapshot_once
-from .pods import owning_app
-from .snapshot import (
+from talos_platform.engine.observe.nodes import TalosTarget
+from talos_platform.engine.observe.observer import Observer, build_snapshot
+from talos_platform.engine.observe.once import snapshot_once
+from talos_platform.engine.observe.pods import owning_app
+from talos_platform.engine.observe.snapshot import (
     AppView,
     ClusterSnapshot,
     DroppedPair,

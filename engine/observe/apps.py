@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
-from .snapshot import AppView, WaveView
+from talos_platform.engine.observe.snapshot import AppView, WaveView
 
 SYNC_WAVE_ANNOTATION = "argocd.argoproj.io/sync-wave"
 
@@ -42,7 +43,9 @@ def _message(status: dict[str, Any]) -> str:
         if condition.get("message"):
             return condition["message"]
     operation = status.get("operationState") or {}
-    if operation.get("phase") in ("Failed", "Error") or (operation.get("phase") == "Running" and operation.get("message")):
+    if operation.get("phase") in ("Failed", "Error") or (
+        operation.get("phase") == "Running" and operation.get("message")
+    ):
         return operation.get("message", "")
     return ""
 

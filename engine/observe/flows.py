@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections import Counter, deque
 
-from ..drivers.protocols import Flow, FlowEndpoint, LostEvents
-from .snapshot import DroppedPair, FlowStats, FlowView
+from talos_platform.engine.drivers.protocols import Flow, FlowEndpoint, LostEvents
+from talos_platform.engine.observe.snapshot import DroppedPair, FlowStats, FlowView
 
 RATE_WINDOW_SECONDS = 5
 RECENT_DROPPED_KEPT = 300
@@ -109,7 +109,10 @@ class FlowBuffer:
 
     def stats(self, now: float, recent: int = 500, top: int = 5) -> FlowStats:
         newest = tuple(self._flows)[-recent:] if recent else ()
-        pairs = tuple(DroppedPair(s, d, r, n) for (s, d, r), n in sorted(self._dropped.items(), key=lambda kv: (-kv[1], kv[0]))[:top])
+        pairs = tuple(
+            DroppedPair(s, d, r, n)
+            for (s, d, r), n in sorted(self._dropped.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
+        )
         return FlowStats(
             available=self.available,
             flows_per_second=self.rate(now),

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
-from ..drivers.protocols import TalosNodeFacts
-from .snapshot import NodeView
+from talos_platform.engine.drivers.protocols import TalosNodeFacts
+from talos_platform.engine.observe.snapshot import NodeView
 
 HISTORY_LENGTH = 20
 
@@ -23,7 +24,7 @@ class TalosTarget:
     role: str = ""
 
     @classmethod
-    def from_config(cls, node) -> "TalosTarget":
+    def from_config(cls, node) -> TalosTarget:
         """From a config node (its address may carry a prefix length: `10.0.0.5/24`)."""
         role = getattr(node.role, "value", node.role)
         return cls(str(node.address).split("/")[0], node.name, str(role))
@@ -104,7 +105,9 @@ def merge_nodes(
     return tuple(sorted(views.values(), key=lambda v: (v.role != "control-plane", v.name)))
 
 
-def _view(name: str, address: str, role: str, node: KubeNode | None, fact: TalosNodeFacts | None, history: UsageHistory) -> NodeView:
+def _view(
+    name: str, address: str, role: str, node: KubeNode | None, fact: TalosNodeFacts | None, history: UsageHistory
+) -> NodeView:
     if fact is None:
         # Not asked yet (or no Talos API configured): what Kubernetes says is all there is.
         reachable = node is not None

@@ -10,18 +10,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
-from ..drivers.protocols import APPLICATIONS, EVENTS, NODES, PODS, Drivers, TalosNodeFacts
-from ..run.clock import Clock, RealClock
-from .apps import app_view, group_by_wave
-from .backoff import Backoff
-from .flows import FlowBuffer
-from .nodes import KubeNode, TalosTarget, UsageHistory, kube_node, merge_nodes
-from .pods import PodHealth, classify_pod, refusal_problem, sort_problems
-from .snapshot import AppView, ClusterSnapshot, FlowStats, NamespaceHealth, PodProblem
-from .store import ObjectStore
-from .watcher import ResourceWatcher
+from talos_platform.engine.drivers.protocols import APPLICATIONS, EVENTS, NODES, PODS, Drivers, TalosNodeFacts
+from talos_platform.engine.observe.apps import app_view, group_by_wave
+from talos_platform.engine.observe.backoff import Backoff
+from talos_platform.engine.observe.flows import FlowBuffer
+from talos_platform.engine.observe.nodes import KubeNode, TalosTarget, UsageHistory, kube_node, merge_nodes
+from talos_platform.engine.observe.pods import PodHealth, classify_pod, refusal_problem, sort_problems
+from talos_platform.engine.observe.snapshot import AppView, ClusterSnapshot, FlowStats, NamespaceHealth, PodProblem
+from talos_platform.engine.observe.store import ObjectStore
+from talos_platform.engine.observe.watcher import ResourceWatcher
+from talos_platform.engine.run.clock import Clock, RealClock
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,12 @@ class Observer:
         self.history = UsageHistory()
         self.watchers = [
             ResourceWatcher(drivers.kube, resource, store, self.clock, on_state_change=self.mark_changed)
-            for resource, store in ((NODES, self.nodes), (PODS, self.pods), (APPLICATIONS, self.apps), (EVENTS, self.refusals))
+            for resource, store in (
+                (NODES, self.nodes),
+                (PODS, self.pods),
+                (APPLICATIONS, self.apps),
+                (EVENTS, self.refusals),
+            )
         ]
         self._derived: dict[str, tuple[object, object]] = {}
         self._facts_version = 0
@@ -166,11 +171,13 @@ class Observer:
         self._generation += 1
         waves = self._cached("waves", self.apps.version, lambda: group_by_wave(self.apps.values()))
         pods = self._cached(
-            "pods", (self.pods.version, self.refusals.version),
+            "pods",
+            (self.pods.version, self.refusals.version),
             lambda: summarise_pods(self.pods.values(), self.refusals.values()),
         )
         nodes = self._cached(
-            "nodes", (self.nodes.version, self._facts_version),
+            "nodes",
+            (self.nodes.version, self._facts_version),
             lambda: merge_nodes(self.nodes.values(), self.facts, self.talos_targets, self.history),
         )
         return build_snapshot(

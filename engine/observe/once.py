@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Iterable
+from collections.abc import Iterable
 
-from ..drivers.protocols import APPLICATIONS, EVENTS, NODES, PODS, Drivers
-from ..run.clock import Clock, RealClock
-from .apps import app_view
-from .flows import FlowBuffer
-from .nodes import TalosTarget, UsageHistory, kube_node
-from .observer import build_snapshot, facts_for, summarise_pods
-from .pods import classify_pod, refusal_problem
-from .snapshot import ClusterSnapshot
+from talos_platform.engine.drivers.protocols import APPLICATIONS, EVENTS, NODES, PODS, Drivers
+from talos_platform.engine.observe.apps import app_view
+from talos_platform.engine.observe.flows import FlowBuffer
+from talos_platform.engine.observe.nodes import TalosTarget, UsageHistory, kube_node
+from talos_platform.engine.observe.observer import build_snapshot, facts_for, summarise_pods
+from talos_platform.engine.observe.pods import classify_pod, refusal_problem
+from talos_platform.engine.observe.snapshot import ClusterSnapshot
+from talos_platform.engine.run.clock import Clock, RealClock
 
 
 async def snapshot_once(
@@ -38,7 +38,9 @@ async def snapshot_once(
             return []
 
     kube_nodes, pods, apps, refusals = await asyncio.gather(
-        listed(NODES, kube_node), listed(PODS, classify_pod), listed(APPLICATIONS, app_view),
+        listed(NODES, kube_node),
+        listed(PODS, classify_pod),
+        listed(APPLICATIONS, app_view),
         listed(EVENTS, refusal_problem),
     )
     targets = {t.address: t for t in talos_targets if t.address}

@@ -6,12 +6,18 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .snapshot import PodProblem
+from talos_platform.engine.observe.snapshot import PodProblem
 
 RESTART_WARNING_THRESHOLD = 3
 """A pod that is otherwise fine but restarted this often is still worth a line."""
 
-IMAGE_PULL_REASONS = {"ImagePullBackOff", "ErrImagePull", "InvalidImageName", "ErrImageNeverPull", "RegistryUnavailable"}
+IMAGE_PULL_REASONS = {
+    "ImagePullBackOff",
+    "ErrImagePull",
+    "InvalidImageName",
+    "ErrImageNeverPull",
+    "RegistryUnavailable",
+}
 
 INSTANCE_LABEL = "app.kubernetes.io/instance"
 TRACKING_ID_ANNOTATION = "argocd.argoproj.io/tracking-id"
@@ -77,7 +83,9 @@ def _find_problem(pod: dict[str, Any], namespace: str, name: str, node: str, app
             last = (container.get("lastState") or {}).get("terminated") or {}
             behind = last.get("reason", "")
             if behind == "OOMKilled":
-                detail = f"{container.get('name', '')}: OOMKilled (exit {last.get('exitCode', 137)}), back-off restarting"
+                detail = (
+                    f"{container.get('name', '')}: OOMKilled (exit {last.get('exitCode', 137)}), back-off restarting"
+                )
                 return problem("OOMKilled", detail, 0)
             exit_part = f", last exit {behind or 'code'} {last.get('exitCode', '')}".rstrip() if last else ""
             return problem("CrashLoopBackOff", f"{container.get('name', '')}: back-off restarting{exit_part}", 0)
@@ -89,7 +97,11 @@ def _find_problem(pod: dict[str, Any], namespace: str, name: str, node: str, app
     if phase == "Pending" or not phase:
         return problem("Pending", _pending_reason(status, containers), 2)
     if phase == "Running":
-        not_ready = [c.get("name", "") for c in containers if not c.get("ready", False) and "state" in c and "running" in (c.get("state") or {})]
+        not_ready = [
+            c.get("name", "")
+            for c in containers
+            if not c.get("ready", False) and "state" in c and "running" in (c.get("state") or {})
+        ]
         if not_ready:
             return problem("NotReady", "not ready: " + ", ".join(not_ready), 3)
     if restarts >= RESTART_WARNING_THRESHOLD:
@@ -126,7 +138,7 @@ def refusal_problem(event: dict[str, Any]) -> PodProblem | None:
     involved = event.get("involvedObject") or {}
     namespace = involved.get("namespace", "") or (event.get("metadata") or {}).get("namespace", "")
     detail = (
-        f"{involved.get('kind', 'controller')} cannot create pods: PodSecurity level \"{found['level']}\" of namespace "
+        f'{involved.get("kind", "controller")} cannot create pods: PodSecurity level "{found["level"]}" of namespace '
         f"{namespace} refuses {found['why']}; pods that need the host need the namespace label "
         "pod-security.kubernetes.io/enforce: privileged"
     )

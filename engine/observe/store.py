@@ -8,9 +8,10 @@ ignored: watches can replay or reorder around reconnects.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Generic, Iterable, TypeVar
+from collections.abc import Callable, Iterable
+from typing import Any, Generic, TypeVar
 
-from ..drivers.protocols import WatchEvent
+from talos_platform.engine.drivers.protocols import WatchEvent
 
 T = TypeVar("T")
 Key = tuple[str, str]
@@ -85,7 +86,11 @@ class ObjectStore(Generic[T]):
             return True
         key = object_key(event.object)
         known = self._versions.get(key) or self._deleted.get(key, "")
-        if known and _not_newer(version, known) and not (event.type == "DELETED" and key in self._items and version == known):
+        if (
+            known
+            and _not_newer(version, known)
+            and not (event.type == "DELETED" and key in self._items and version == known)
+        ):
             self.stale_events_ignored += 1
             return False
         if event.type == "DELETED":

@@ -12,12 +12,12 @@ included, means the server answers again: the error is cleared then, even on a q
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from collections.abc import Callable
 
-from ..drivers.protocols import Kube, Resource, WatchExpired
-from ..run.clock import Clock
-from .backoff import Backoff
-from .store import ObjectStore
+from talos_platform.engine.drivers.protocols import Kube, Resource, WatchExpired
+from talos_platform.engine.observe.backoff import Backoff
+from talos_platform.engine.observe.store import ObjectStore
+from talos_platform.engine.run.clock import Clock
 
 log = logging.getLogger(__name__)
 

@@ -3,8 +3,9 @@ the clock, and a way to report output lines."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from talos_platform.engine.config.models import PlatformConfig
 from talos_platform.engine.run.clock import Clock
@@ -18,9 +19,9 @@ if TYPE_CHECKING:
 @dataclass
 class StepContext:
     config: PlatformConfig
-    secrets: "Secrets"
-    state: "StateDirectory"
-    drivers: "Drivers"
+    secrets: Secrets
+    state: StateDirectory
+    drivers: Drivers
     clock: Clock
     step_id: str
     output: Callable[[str], None]

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import graphlib
 import heapq
-from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING
 
 from talos_platform.engine.errors import UserError
 from talos_platform.engine.plan.step import Step
@@ -86,7 +87,7 @@ class Plan:
         return step_id in self._by_id
 
 
-def build_plan(config: "PlatformConfig", steps: Sequence[Step] | None = None) -> Plan:
+def build_plan(config: PlatformConfig, steps: Sequence[Step] | None = None) -> Plan:
     """The plan for `config`: the platform's steps (layers 0-4) unless `steps` is given."""
     if steps is None:
         from talos_platform.engine.layers import platform_steps  # heavy; only when really installing

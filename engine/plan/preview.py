@@ -15,8 +15,9 @@ Without it, the step's `check` is tried with drivers that refuse every use
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Callable, Protocol
+from typing import Protocol
 
 from talos_platform.engine.plan.context import StepContext
 from talos_platform.engine.plan.planner import Plan
@@ -120,7 +121,12 @@ async def _planned_actions(step: Step, context: StepContext) -> tuple[Action, ..
 
 def _preview(step: Step, state: str, reason: str, actions: tuple[Action, ...] = ()) -> StepPreview:
     return StepPreview(
-        step_id=step.id, layer=step.layer, title=step.title, state=state, reason=reason, actions=tuple(actions),
+        step_id=step.id,
+        layer=step.layer,
+        title=step.title,
+        state=state,
+        reason=reason,
+        actions=tuple(actions),
         needs=tuple(step.needs),
     )
 
@@ -159,6 +165,10 @@ def offline_drivers():
     from talos_platform.engine.drivers.protocols import Drivers
 
     return Drivers(
-        talos=_Refusing("talos"), kube=_Refusing("kube"), hubble=_Refusing("hubble"), git=_Refusing("git"),
-        vault=_Refusing("vault"), tools=_Refusing("tools"),
+        talos=_Refusing("talos"),
+        kube=_Refusing("kube"),
+        hubble=_Refusing("hubble"),
+        git=_Refusing("git"),
+        vault=_Refusing("vault"),
+        tools=_Refusing("tools"),
     )

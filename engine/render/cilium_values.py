@@ -10,8 +10,17 @@ from talos_platform.engine.render.load_balancer import cilium_l2_values
 
 # Talos forbids loading kernel modules from pods, so SYS_MODULE is dropped from the defaults.
 AGENT_CAPABILITIES = [
-    "CHOWN", "KILL", "NET_ADMIN", "NET_RAW", "IPC_LOCK", "SYS_ADMIN",
-    "SYS_RESOURCE", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID",
+    "CHOWN",
+    "KILL",
+    "NET_ADMIN",
+    "NET_RAW",
+    "IPC_LOCK",
+    "SYS_ADMIN",
+    "SYS_RESOURCE",
+    "DAC_OVERRIDE",
+    "FOWNER",
+    "SETGID",
+    "SETUID",
 ]
 CLEAN_STATE_CAPABILITIES = ["NET_ADMIN", "SYS_ADMIN", "SYS_RESOURCE"]
 KUBEPRISM_HOST = "localhost"

@@ -35,9 +35,7 @@ WAVE_APPS = 10
 
 def root_application(config: PlatformConfig) -> dict[str, Any]:
     """The one Application applied by hand (Layer 1); everything else comes from Git."""
-    return application(
-        ROOT_APPLICATION, wave=0, source=git_source(config, "layer-0"), namespace=ARGOCD_NAMESPACE
-    )
+    return application(ROOT_APPLICATION, wave=0, source=git_source(config, "layer-0"), namespace=ARGOCD_NAMESPACE)
 
 
 def layer0_documents(config: PlatformConfig) -> dict[str, Any]:

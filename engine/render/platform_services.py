@@ -100,7 +100,9 @@ def platform_documents(config: PlatformConfig) -> dict[str, Any]:
             "monitoring",
             # Grafana's admin Secret comes through the Vault Secrets Operator (wave 1).
             wave=2 if grafana_password_from_vault(config) else 0,
-            source=helm_source(monitoring_chart(config), merged(_monitoring_values(config), monitoring_storage_values(config))),
+            source=helm_source(
+                monitoring_chart(config), merged(_monitoring_values(config), monitoring_storage_values(config))
+            ),
             namespace="monitoring",
             server_side_apply=True,
         )

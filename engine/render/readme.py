@@ -28,8 +28,11 @@ def readme(config: PlatformConfig, folders: list[str]) -> str:
         "|---|---|---|",
         f"| `talos/` | 0 | Talos config patches for Talos {contract}: `all.yaml`, `controlplane.yaml`, "
         "`worker.yaml`, and `nodes/<name>.yaml` per machine"
-        + (f"; `schematic.yaml`, the Image Factory schematic of the installer image `{installer_image(config)}`"
-           if config.cluster.platform is Platform.metal else "")
+        + (
+            f"; `schematic.yaml`, the Image Factory schematic of the installer image `{installer_image(config)}`"
+            if config.cluster.platform is Platform.metal
+            else ""
+        )
         + " |",
         "| `bootstrap/` | 1 | one-time kustomization: Gateway API CRDs, Cilium, ArgoCD (Helm charts pinned by version) |",
         "| `bootstrap-app.yaml` | 1 | the root Application; it points ArgoCD at `layer-0/` |",

@@ -66,7 +66,11 @@ def _rbac() -> dict[str, Any]:
             "kind": "ClusterRole",
             "metadata": {"name": _NAME},
             "rules": [
-                {"apiGroups": [""], "resources": ["nodes", "persistentvolumeclaims", "configmaps", "pods", "pods/log"], "verbs": read},
+                {
+                    "apiGroups": [""],
+                    "resources": ["nodes", "persistentvolumeclaims", "configmaps", "pods", "pods/log"],
+                    "verbs": read,
+                },
                 {"apiGroups": [""], "resources": ["persistentvolumes"], "verbs": read + write},
                 {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
                 {"apiGroups": ["storage.k8s.io"], "resources": ["storageclasses"], "verbs": read},
@@ -143,7 +147,10 @@ def _deployment(version: str) -> dict[str, Any]:
                             "imagePullPolicy": "IfNotPresent",
                             "command": ["local-path-provisioner", "start", "--config", "/etc/config/config.json"],
                             "env": [
-                                {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+                                {
+                                    "name": "POD_NAMESPACE",
+                                    "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}},
+                                },
                                 {"name": "CONFIG_MOUNT_PATH", "value": "/etc/config/"},
                             ],
                             "volumeMounts": [{"name": "config-volume", "mountPath": "/etc/config/"}],

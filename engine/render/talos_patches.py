@@ -141,9 +141,7 @@ def _control_planes(config: PlatformConfig, features: TalosFeatures) -> list[dic
         if schedule_on_control_planes:
             # Without workers, workloads must run on the control planes: soften the generated
             # NoSchedule taint (a merge patch cannot remove a map key before it exists).
-            documents.append(
-                _document("KubeNodeConfig", taints={CONTROL_PLANE_TAINT: ":PreferNoSchedule"})
-            )
+            documents.append(_document("KubeNodeConfig", taints={CONTROL_PLANE_TAINT: ":PreferNoSchedule"}))
         return documents
     cluster: dict[str, Any] = {"apiServer": {"certSANs": certificate_sans(config)}}
     if scraped:

@@ -7,7 +7,8 @@ scripts stay readable in Git diffs, and no anchors or aliases are ever emitted.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import yaml
 

@@ -13,7 +13,7 @@ import logging
 import os
 import secrets as random_tokens
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
@@ -38,7 +38,7 @@ JOURNAL_NAME = "events.jsonl"
 
 def new_run_id() -> str:
     """Sortable by start time (UTC, microseconds) with a random tail against collisions."""
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     return f"{stamp}-{random_tokens.token_hex(3)}"
 
 
@@ -72,7 +72,7 @@ class Journal:
             self._handle.close()
             self._handle = None
 
-    def __enter__(self) -> "Journal":
+    def __enter__(self) -> Journal:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -12,7 +12,8 @@ import base64
 import dataclasses
 import re
 import urllib.parse
-from typing import TYPE_CHECKING, Any, Iterable, TypeVar
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from talos_platform.engine.run.events import Event
 
@@ -75,7 +76,7 @@ class Redactor:
         self._pattern = re.compile("|".join(_wrappable(form) for form in self._forms)) if self._forms else None
 
     @classmethod
-    def from_secrets(cls, secrets: "Secrets") -> "Redactor":
+    def from_secrets(cls, secrets: Secrets) -> Redactor:
         """Redacts the secret values and the `user:token` pair that HTTP Basic auth encodes."""
         values = list(secrets.values())
         if secrets.git_username and secrets.git_token:

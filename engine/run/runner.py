@@ -15,8 +15,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Iterable, Mapping, Protocol
+from typing import Protocol
 
 from talos_platform.engine.errors import PermanentError, TransientError, UserError
 from talos_platform.engine.plan.context import StepContext
@@ -314,7 +315,9 @@ class Runner:
                     return self._fail_stopping(step, "retry", error.message)
                 delay = self._retry.delay(attempt)
                 self._emit(
-                    StepRetrying(at=self._clock.now(), step_id=step.id, attempt=attempt, delay=delay, error=error.message)
+                    StepRetrying(
+                        at=self._clock.now(), step_id=step.id, attempt=attempt, delay=delay, error=error.message
+                    )
                 )
             except PermanentError as error:
                 return self._fail(step, error.message, error.hint)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+
 from talos_platform.engine.config.models import PlatformConfig
 from talos_platform.engine.config.secrets import Secrets
 from talos_platform.engine.drivers.protocols import Drivers
@@ -25,8 +26,14 @@ from talos_platform.engine.sim.hubble import HubbleModel, SimulatedHubble
 from talos_platform.engine.sim.installed import fast_forward_install, seed_gitops_repository, seed_workload_repository
 from talos_platform.engine.sim.kube import SimulatedKube
 from talos_platform.engine.sim.model import PlatformModel
+from talos_platform.engine.sim.scenarios import (
+    Scenario,
+    ScenarioInvalid,
+    list_scenarios,
+    load_scenario,
+    scenario_config,
+)
 from talos_platform.engine.sim.secrets import fake_secrets
-from talos_platform.engine.sim.scenarios import Scenario, ScenarioInvalid, list_scenarios, load_scenario, scenario_config
 from talos_platform.engine.sim.talos import SimulatedTalos
 from talos_platform.engine.sim.vault import SimulatedVault, VaultState
 from talos_platform.engine.sim.workloads import WorkloadController

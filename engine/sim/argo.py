@@ -21,10 +21,10 @@ import yaml
 
 from talos_platform.engine.drivers.protocols import APPLICATIONS, APPLICATIONSETS, SECRETS, Resource
 from talos_platform.engine.sim.catalog import component_for_url
-from talos_platform.engine.sim.scenarios import PodSecurityLabelMissing
-from talos_platform.engine.sim.kube import apply_chart_values, component_objects, manifest_objects
-from talos_platform.engine.sim.store import clone, resource_of
 from talos_platform.engine.sim.health import workload_health
+from talos_platform.engine.sim.kube import apply_chart_values, component_objects, manifest_objects
+from talos_platform.engine.sim.scenarios import PodSecurityLabelMissing
+from talos_platform.engine.sim.store import clone, resource_of
 
 if TYPE_CHECKING:
     from talos_platform.engine.sim.model import PlatformModel
@@ -60,7 +60,7 @@ class SourceError(Exception):
 
 
 class ArgoController:
-    def __init__(self, model: "PlatformModel"):
+    def __init__(self, model: PlatformModel):
         self.model = model
         self.states: dict[tuple[str, str], AppState] = {}
         self.dirty: set[str] = set()
@@ -92,7 +92,8 @@ class ArgoController:
     def quiet(self) -> bool:
         """Every Application has settled and nothing waits to be looked at."""
         return not self.dirty and all(
-            (app["metadata"].get("namespace", ""), app["metadata"]["name"]) in self.settled for app in self.model.store.entries(APPLICATIONS)
+            (app["metadata"].get("namespace", ""), app["metadata"]["name"]) in self.settled
+            for app in self.model.store.entries(APPLICATIONS)
         )
 
     def running(self) -> bool:
@@ -101,8 +102,10 @@ class ArgoController:
         repo_server = workloads.workload("Deployment", "argocd", "argocd-repo-server")
         return (
             self.model.api_reachable
-            and controller is not None and any(p.ready for p in controller.pods.values())
-            and repo_server is not None and any(p.ready for p in repo_server.pods.values())
+            and controller is not None
+            and any(p.ready for p in controller.pods.values())
+            and repo_server is not None
+            and any(p.ready for p in repo_server.pods.values())
         )
 
     def _applicationsets_running(self) -> bool:
@@ -149,8 +152,17 @@ class ArgoController:
             desired = self._desired_cached(app, key)
         except SourceError as error:
             self.settled.pop(key, None)
-            self._write(key, {"sync": {"status": "Unknown"}, "health": {"status": "Unknown"},
-                              "conditions": [{"type": "ComparisonError", "message": str(error), "lastTransitionTime": model.now_iso()}]}, state)
+            self._write(
+                key,
+                {
+                    "sync": {"status": "Unknown"},
+                    "health": {"status": "Unknown"},
+                    "conditions": [
+                        {"type": "ComparisonError", "message": str(error), "lastTransitionTime": model.now_iso()}
+                    ],
+                },
+                state,
+            )
             return
         revision = self._revision(app)
         waves = sorted({wave_of(obj) for obj in desired})
@@ -184,7 +196,9 @@ class ArgoController:
                 if waiting is not None:
                     resource = resource_of(waiting)
                     group = resource.group or "v1"
-                    state.message = f"waiting for healthy state of {group}/{resource.kind}/{waiting['metadata']['name']}"
+                    state.message = (
+                        f"waiting for healthy state of {group}/{resource.kind}/{waiting['metadata']['name']}"
+                    )
                     break
                 state.wave_index += 1
             live = [(obj, self._live(obj)) for obj in desired]
@@ -194,8 +208,11 @@ class ArgoController:
             resource = resource_of(obj)
             health, message = ("Missing", "") if found is None else self._health(obj)
             entry: dict[str, Any] = {
-                "group": resource.group, "version": resource.version, "kind": resource.kind,
-                "name": obj["metadata"]["name"], "status": "Synced" if found is not None else "OutOfSync",
+                "group": resource.group,
+                "version": resource.version,
+                "kind": resource.kind,
+                "name": obj["metadata"]["name"],
+                "status": "Synced" if found is not None else "OutOfSync",
                 "health": {"status": health, **({"message": message} if message else {})},
             }
             if resource.namespaced:
@@ -206,8 +223,14 @@ class ArgoController:
                 worst = (health, message)
         synced = all(found is not None for _, found in live) and state.synced_revision == revision
         status: dict[str, Any] = {
-            "sync": {"status": "Synced" if synced else "OutOfSync", "revision": revision,
-                     "comparedTo": {"source": clone(spec.get("source") or {}), "destination": clone(spec.get("destination") or {})}},
+            "sync": {
+                "status": "Synced" if synced else "OutOfSync",
+                "revision": revision,
+                "comparedTo": {
+                    "source": clone(spec.get("source") or {}),
+                    "destination": clone(spec.get("destination") or {}),
+                },
+            },
             "health": {"status": worst[0], **({"message": worst[1]} if worst[1] and worst[0] != "Healthy" else {})},
             "resources": resources,
             "reconciledAt": model.now_iso(),
@@ -245,7 +268,9 @@ class ArgoController:
         def change(app: dict[str, Any]) -> None:
             old = app.get("status") or {}
             # reconciledAt alone must not make a change (no watch event every tick).
-            if {k: v for k, v in old.items() if k != "reconciledAt"} == {k: v for k, v in status.items() if k != "reconciledAt"}:
+            if {k: v for k, v in old.items() if k != "reconciledAt"} == {
+                k: v for k, v in status.items() if k != "reconciledAt"
+            }:
                 return
             app["status"] = status
 
@@ -276,7 +301,12 @@ class ArgoController:
     def _desired_cached(self, app: dict[str, Any], key: tuple[str, str]) -> list[dict[str, Any]]:
         """Rendering manifests is the expensive part: redo it only when the Application's spec,
         its Git revision or the repository credentials changed."""
-        fingerprint = (app["metadata"].get("uid"), app["metadata"].get("generation"), self._revision(app), self.model.store.count(SECRETS))
+        fingerprint = (
+            app["metadata"].get("uid"),
+            app["metadata"].get("generation"),
+            self._revision(app),
+            self.model.store.count(SECRETS),
+        )
         cached = self._desired_cache.get(key)
         if cached is not None and cached[0] == fingerprint:
             return cached[1]
@@ -301,7 +331,9 @@ class ArgoController:
         url = source.get("repoURL", "")
         if source.get("chart"):
             values = (source.get("helm") or {}).get("valuesObject") or {}
-            objects = component_objects(source["chart"], destination, release=(source.get("helm") or {}).get("releaseName", ""))
+            objects = component_objects(
+                source["chart"], destination, release=(source.get("helm") or {}).get("releaseName", "")
+            )
             return apply_chart_values(objects, values)
         self._check_credentials(url, prefix)
         files = self.model.git.files_under(url, source.get("targetRevision", ""), source.get("path", ""))
@@ -312,7 +344,7 @@ class ArgoController:
             raise SourceError(f"{prefix} failed to list refs: repository not found")
         if not files:
             raise SourceError(f"{prefix} {source.get('path', '')}: app path does not exist")
-        recurse = bool(((source.get("directory") or {}).get("recurse")))
+        recurse = bool((source.get("directory") or {}).get("recurse"))
         return objects_from_files(files, recurse=recurse)
 
     def _is_gitops_repository(self, url: str) -> bool:
@@ -360,27 +392,69 @@ class ArgoController:
                     chosen = chosen - matched if rule.get("exclude") else chosen | matched
                 for directory in sorted(chosen):
                     pure = PurePosixPath(directory)
-                    params.append({"path": directory, "path.path": directory, "path.basename": pure.name,
-                                   "path.basenameNormalized": re.sub(r"[^a-z0-9-]", "-", pure.name.lower())})
+                    params.append(
+                        {
+                            "path": directory,
+                            "path.path": directory,
+                            "path.basename": pure.name,
+                            "path.basenameNormalized": re.sub(r"[^a-z0-9-]", "-", pure.name.lower()),
+                        }
+                    )
         now = self.model.now_iso()
-        self.model.modify(APPLICATIONSETS, key[0], key[1], lambda obj: obj.__setitem__("status", {"conditions": [
-            {"type": "ErrorOccurred", "status": "False", "reason": "ApplicationSetUpToDate", "message": "Successfully generated parameters for all Applications", "lastTransitionTime": now},
-            {"type": "ParametersGenerated", "status": "True", "reason": "ParametersGenerated", "message": "Successfully generated parameters for all Applications", "lastTransitionTime": now},
-            {"type": "ResourcesUpToDate", "status": "True", "reason": "ApplicationSetUpToDate", "message": "All applications have been generated successfully", "lastTransitionTime": now},
-        ]}))
+        self.model.modify(
+            APPLICATIONSETS,
+            key[0],
+            key[1],
+            lambda obj: obj.__setitem__(
+                "status",
+                {
+                    "conditions": [
+                        {
+                            "type": "ErrorOccurred",
+                            "status": "False",
+                            "reason": "ApplicationSetUpToDate",
+                            "message": "Successfully generated parameters for all Applications",
+                            "lastTransitionTime": now,
+                        },
+                        {
+                            "type": "ParametersGenerated",
+                            "status": "True",
+                            "reason": "ParametersGenerated",
+                            "message": "Successfully generated parameters for all Applications",
+                            "lastTransitionTime": now,
+                        },
+                        {
+                            "type": "ResourcesUpToDate",
+                            "status": "True",
+                            "reason": "ApplicationSetUpToDate",
+                            "message": "All applications have been generated successfully",
+                            "lastTransitionTime": now,
+                        },
+                    ]
+                },
+            ),
+        )
         template = spec.get("template") or {}
         for values in params:
             generated = _substitute(clone(template), values)
             generated["apiVersion"] = "argoproj.io/v1alpha1"
             generated["kind"] = "Application"
             generated.setdefault("metadata", {}).setdefault("namespace", metadata.get("namespace", "argocd"))
-            generated["metadata"]["ownerReferences"] = [{"apiVersion": "argoproj.io/v1alpha1", "kind": "ApplicationSet",
-                                                        "name": metadata["name"], "uid": metadata.get("uid", ""), "controller": True}]
+            generated["metadata"]["ownerReferences"] = [
+                {
+                    "apiVersion": "argoproj.io/v1alpha1",
+                    "kind": "ApplicationSet",
+                    "name": metadata["name"],
+                    "uid": metadata.get("uid", ""),
+                    "controller": True,
+                }
+            ]
             self.model.apply_object(generated)
 
 
 def objects_from_files(files: dict[str, bytes], *, recurse: bool = False, base: str = "") -> list[dict[str, Any]]:
     """What ArgoCD renders from a directory: a kustomization if there is one, else the YAML files."""
+
     def at(name: str) -> str:
         return str(PurePosixPath(base) / name) if base else name
 
@@ -401,7 +475,9 @@ def objects_from_files(files: dict[str, bytes], *, recurse: bool = False, base: 
                 elif any(f.startswith(target + "/") for f in files):
                     objects += objects_from_files(files, recurse=recurse, base=target)
             for chart in kustomization.get("helmCharts") or []:
-                objects += component_objects(str(chart.get("name", "")), chart.get("namespace", ""), release=chart.get("releaseName", ""))
+                objects += component_objects(
+                    str(chart.get("name", "")), chart.get("namespace", ""), release=chart.get("releaseName", "")
+                )
             if kustomization.get("namespace"):
                 for obj in objects:
                     if resource_of(obj).namespaced:

@@ -41,7 +41,9 @@ def _crds(group: str, *plurals: str) -> tuple[str, ...]:
 GATEWAY_API = Component(
     "gateway-api",
     "",
-    crds=_crds("gateway.networking.k8s.io", "gatewayclasses", "gateways", "httproutes", "grpcroutes", "referencegrants"),
+    crds=_crds(
+        "gateway.networking.k8s.io", "gatewayclasses", "gateways", "httproutes", "grpcroutes", "referencegrants"
+    ),
 )
 CILIUM = Component(
     "cilium",
@@ -49,13 +51,23 @@ CILIUM = Component(
     workloads=(
         Workload("DaemonSet", "cilium", tolerate_all=True, image="quay.io/cilium/cilium"),
         Workload("DaemonSet", "cilium-envoy", tolerate_all=True, image="quay.io/cilium/cilium-envoy"),
-        Workload("Deployment", "cilium-operator", replicas=2, tolerate_all=True, image="quay.io/cilium/operator-generic"),
+        Workload(
+            "Deployment", "cilium-operator", replicas=2, tolerate_all=True, image="quay.io/cilium/operator-generic"
+        ),
         Workload("Deployment", "hubble-relay", image="quay.io/cilium/hubble-relay"),
         Workload("Deployment", "hubble-ui", image="quay.io/cilium/hubble-ui"),
     ),
     # The cilium-operator registers these once it runs; the chart itself has no CRDs.
-    crds=_crds("cilium.io", "ciliumnetworkpolicies", "ciliumclusterwidenetworkpolicies", "ciliumendpoints", "ciliumidentities", "ciliumnodes",
-               "ciliumloadbalancerippools", "ciliuml2announcementpolicies"),
+    crds=_crds(
+        "cilium.io",
+        "ciliumnetworkpolicies",
+        "ciliumclusterwidenetworkpolicies",
+        "ciliumendpoints",
+        "ciliumidentities",
+        "ciliumnodes",
+        "ciliumloadbalancerippools",
+        "ciliuml2announcementpolicies",
+    ),
 )
 ARGOCD = Component(
     "argocd",
@@ -82,7 +94,9 @@ CERT_MANAGER = Component(
     crds=_crds("cert-manager.io", "certificates", "certificaterequests", "issuers", "clusterissuers"),
 )
 EXTERNAL_DNS = Component(
-    "external-dns", "external-dns", workloads=(Workload("Deployment", "external-dns", image="registry.k8s.io/external-dns/external-dns"),)
+    "external-dns",
+    "external-dns",
+    workloads=(Workload("Deployment", "external-dns", image="registry.k8s.io/external-dns/external-dns"),),
 )
 VAULT = Component(
     "vault",
@@ -95,30 +109,64 @@ VAULT = Component(
 VAULT_SECRETS_OPERATOR = Component(
     "vault-secrets-operator",
     "vault-secrets-operator-system",
-    workloads=(Workload("Deployment", "vault-secrets-operator-controller-manager", image="hashicorp/vault-secrets-operator"),),
+    workloads=(
+        Workload("Deployment", "vault-secrets-operator-controller-manager", image="hashicorp/vault-secrets-operator"),
+    ),
     crds=_crds("secrets.hashicorp.com", "vaultauths", "vaultconnections", "vaultstaticsecrets"),
 )
 MONITORING = Component(
     "kube-prometheus-stack",
     "monitoring",
     workloads=(
-        Workload("Deployment", "kube-prometheus-stack-operator", image="quay.io/prometheus-operator/prometheus-operator"),
+        Workload(
+            "Deployment", "kube-prometheus-stack-operator", image="quay.io/prometheus-operator/prometheus-operator"
+        ),
         Workload("Deployment", "kube-prometheus-stack-grafana", image="docker.io/grafana/grafana"),
-        Workload("Deployment", "kube-prometheus-stack-kube-state-metrics", image="registry.k8s.io/kube-state-metrics/kube-state-metrics"),
-        Workload("StatefulSet", "prometheus-kube-prometheus-stack-prometheus", image="quay.io/prometheus/prometheus", memory_limit="2Gi"),
-        Workload("StatefulSet", "alertmanager-kube-prometheus-stack-alertmanager", image="quay.io/prometheus/alertmanager"),
-        Workload("DaemonSet", "kube-prometheus-stack-prometheus-node-exporter", tolerate_all=True, image="quay.io/prometheus/node-exporter",
-                 host_access=True),
+        Workload(
+            "Deployment",
+            "kube-prometheus-stack-kube-state-metrics",
+            image="registry.k8s.io/kube-state-metrics/kube-state-metrics",
+        ),
+        Workload(
+            "StatefulSet",
+            "prometheus-kube-prometheus-stack-prometheus",
+            image="quay.io/prometheus/prometheus",
+            memory_limit="2Gi",
+        ),
+        Workload(
+            "StatefulSet", "alertmanager-kube-prometheus-stack-alertmanager", image="quay.io/prometheus/alertmanager"
+        ),
+        Workload(
+            "DaemonSet",
+            "kube-prometheus-stack-prometheus-node-exporter",
+            tolerate_all=True,
+            image="quay.io/prometheus/node-exporter",
+            host_access=True,
+        ),
     ),
-    crds=_crds("monitoring.coreos.com", "prometheuses", "alertmanagers", "servicemonitors", "podmonitors", "prometheusrules"),
+    crds=_crds(
+        "monitoring.coreos.com", "prometheuses", "alertmanagers", "servicemonitors", "podmonitors", "prometheusrules"
+    ),
 )
 CLOUDFLARED = Component(
-    "cloudflared", "cloudflare-tunnel", workloads=(Workload("Deployment", "cloudflared", replicas=2, image="cloudflare/cloudflared"),)
+    "cloudflared",
+    "cloudflare-tunnel",
+    workloads=(Workload("Deployment", "cloudflared", replicas=2, image="cloudflare/cloudflared"),),
 )
 
 COMPONENTS: dict[str, Component] = {
     component.name: component
-    for component in (GATEWAY_API, CILIUM, ARGOCD, CERT_MANAGER, EXTERNAL_DNS, VAULT, VAULT_SECRETS_OPERATOR, MONITORING, CLOUDFLARED)
+    for component in (
+        GATEWAY_API,
+        CILIUM,
+        ARGOCD,
+        CERT_MANAGER,
+        EXTERNAL_DNS,
+        VAULT,
+        VAULT_SECRETS_OPERATOR,
+        MONITORING,
+        CLOUDFLARED,
+    )
 }
 # Chart, release and app names that mean the same component.
 ALIASES = {

@@ -33,7 +33,7 @@ JOURNAL_FORMAT = 1
 REDACTED = "SIMULATION-REDACTED"
 
 
-def journal_header(model: "PlatformModel") -> dict[str, Any]:
+def journal_header(model: PlatformModel) -> dict[str, Any]:
     config = json.dumps(model.config.model_dump(mode="json", by_alias=True), sort_keys=True)
     return {
         "simulationJournal": JOURNAL_FORMAT,
@@ -48,7 +48,7 @@ class SimulationJournalDamaged(UserError):
 
 
 class ExternalChanges:
-    def __init__(self, model: "PlatformModel", journal: Path | None = None):
+    def __init__(self, model: PlatformModel, journal: Path | None = None):
         self.model = model
         self.journal = Path(journal) if journal is not None else None
         self._replaying = False
@@ -194,7 +194,11 @@ class ExternalChanges:
         try:
             for number, entry in enumerate(entries, start=2):  # line 1 is the header
                 try:
-                    if not isinstance(entry, dict) or isinstance(entry.get("at"), bool) or not isinstance(entry.get("at"), (int, float)):
+                    if (
+                        not isinstance(entry, dict)
+                        or isinstance(entry.get("at"), bool)
+                        or not isinstance(entry.get("at"), (int, float))
+                    ):
                         raise ValueError("a change needs a time `at`")
                     clock.run_callbacks_until(entry["at"])
                     self._apply(entry)

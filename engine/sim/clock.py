@@ -27,7 +27,8 @@ import heapq
 import itertools
 import math
 import time
-from typing import Any, Awaitable, Callable, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -48,7 +49,7 @@ class _Entry:
         self.callback = callback
         self.cancelled = False
 
-    def __lt__(self, other: "_Entry") -> bool:
+    def __lt__(self, other: _Entry) -> bool:
         return (self.deadline, self.seq) < (other.deadline, other.seq)
 
 
@@ -198,7 +199,9 @@ class SimulatedClock:
         self._advancer = None
 
     def _next_deadline(self) -> float | None:
-        while self._heap and (self._heap[0].cancelled or (self._heap[0].future is not None and self._heap[0].future.done())):
+        while self._heap and (
+            self._heap[0].cancelled or (self._heap[0].future is not None and self._heap[0].future.done())
+        ):
             heapq.heappop(self._heap)
         return self._heap[0].deadline if self._heap else None
 

@@ -17,7 +17,9 @@ def crd_status(crd: dict[str, Any], *, established: bool) -> dict[str, Any]:
                 "type": "Established",
                 "status": state,
                 "reason": "InitialNamesAccepted" if established else "Installing",
-                "message": "the initial names have been accepted" if established else "the initial names are being accepted",
+                "message": "the initial names have been accepted"
+                if established
+                else "the initial names are being accepted",
             },
         ],
         "storedVersions": [v.get("name") for v in spec.get("versions") or [] if v.get("storage")] or ["v1"],

@@ -18,8 +18,25 @@ _SOURCES = {"Scheduled": "default-scheduler", "FailedScheduling": "default-sched
 
 
 class EventRecord:
-    __slots__ = ("namespace", "name", "uid", "kind", "reason", "message", "type", "count", "first", "last",
-                 "object_name", "object_uid", "node", "resource_version", "cache", "component", "api_version")
+    __slots__ = (
+        "namespace",
+        "name",
+        "uid",
+        "kind",
+        "reason",
+        "message",
+        "type",
+        "count",
+        "first",
+        "last",
+        "object_name",
+        "object_uid",
+        "node",
+        "resource_version",
+        "cache",
+        "component",
+        "api_version",
+    )
 
     def render(self) -> dict[str, Any]:
         if self.cache is None:
@@ -29,10 +46,20 @@ class EventRecord:
             self.cache = {
                 "apiVersion": "v1",
                 "kind": "Event",
-                "metadata": {"name": self.name, "namespace": self.namespace, "uid": self.uid,
-                             "resourceVersion": str(self.resource_version), "creationTimestamp": self.first},
-                "involvedObject": {"kind": self.kind, "namespace": self.namespace, "name": self.object_name,
-                                   "uid": self.object_uid, "apiVersion": self.api_version or "v1"},
+                "metadata": {
+                    "name": self.name,
+                    "namespace": self.namespace,
+                    "uid": self.uid,
+                    "resourceVersion": str(self.resource_version),
+                    "creationTimestamp": self.first,
+                },
+                "involvedObject": {
+                    "kind": self.kind,
+                    "namespace": self.namespace,
+                    "name": self.object_name,
+                    "uid": self.object_uid,
+                    "apiVersion": self.api_version or "v1",
+                },
                 "reason": self.reason,
                 "message": self.message,
                 "type": self.type,
@@ -45,11 +72,11 @@ class EventRecord:
 
 
 class EventRecorder:
-    def __init__(self, model: "PlatformModel"):
+    def __init__(self, model: PlatformModel):
         self.model = model
         self._by_key: dict[tuple[str, str, str, str], EventRecord] = {}
 
-    def pod(self, pod: "PodRecord", reason: str, message: str, *, warning: bool = False) -> None:
+    def pod(self, pod: PodRecord, reason: str, message: str, *, warning: bool = False) -> None:
         record = self._record("Pod", pod.namespace, pod.name, pod.uid, reason, message, warning)
         record.node = pod.node
         self._store(record)
@@ -62,7 +89,9 @@ class EventRecorder:
         record.api_version = "apps/v1"
         self._store(record)
 
-    def _record(self, kind: str, namespace: str, name: str, uid: str, reason: str, message: str, warning: bool) -> EventRecord:
+    def _record(
+        self, kind: str, namespace: str, name: str, uid: str, reason: str, message: str, warning: bool
+    ) -> EventRecord:
         key = (namespace, name, reason, message if reason not in ("BackOff", "FailedCreate") else "")
         record = self._by_key.get(key)
         now = self.model.now_iso()

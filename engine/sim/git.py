@@ -5,9 +5,9 @@ new commit, as the protocol asks."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Callable
 
 from talos_platform.engine.errors import PermanentError
 from talos_platform.engine.run.clock import Clock
@@ -69,7 +69,7 @@ class GitRemote:
             if not prefix:
                 found[name] = content
             elif name.startswith(prefix + "/"):
-                found[name[len(prefix) + 1:]] = content
+                found[name[len(prefix) + 1 :]] = content
         return found
 
     def directories(self, url: str, revision: str) -> set[str]:
@@ -88,7 +88,9 @@ def _clean(path: str) -> str:
 
 
 class SimulatedGit:
-    def __init__(self, remote: GitRemote, clock: Clock, commit: Callable[[str, str, dict[str, bytes], str], str] | None = None):
+    def __init__(
+        self, remote: GitRemote, clock: Clock, commit: Callable[[str, str, dict[str, bytes], str], str] | None = None
+    ):
         self.remote = remote
         self.clock = clock
         self._commit = commit or remote.commit
@@ -101,8 +103,11 @@ class SimulatedGit:
         await self.clock.sleep(_PUSH_SECONDS)
         prefix = _clean(path)
         existing = self.remote.branch(repo_url, branch)
-        files = {name: content for name, content in (existing.files if existing else {}).items()
-                 if prefix and not name.startswith(prefix + "/")}
+        files = {
+            name: content
+            for name, content in (existing.files if existing else {}).items()
+            if prefix and not name.startswith(prefix + "/")
+        }
         for file in sorted(tree.rglob("*")):
             if file.is_file() and ".git" not in file.relative_to(tree).parts:
                 relative = file.relative_to(tree).as_posix()

@@ -18,7 +18,10 @@ def workload_health(obj: dict[str, Any]) -> tuple[str, str]:
         wanted = int(spec.get("replicas", 1))
         available = int(status.get("availableReplicas", 0) or 0)
         if available < wanted:
-            return "Progressing", f"Waiting for rollout to finish: {available} of {wanted} updated replicas are available..."
+            return (
+                "Progressing",
+                f"Waiting for rollout to finish: {available} of {wanted} updated replicas are available...",
+            )
         return "Healthy", ""
     if kind == "StatefulSet":
         wanted = int(spec.get("replicas", 1))
@@ -30,7 +33,10 @@ def workload_health(obj: dict[str, Any]) -> tuple[str, str]:
         desired = int(status.get("desiredNumberScheduled", 0) or 0)
         ready = int(status.get("numberAvailable", 0) or 0)
         if ready < desired:
-            return "Progressing", f"Waiting for daemon set \"{name}\" rollout to finish: {ready} of {desired} updated pods are available..."
+            return (
+                "Progressing",
+                f'Waiting for daemon set "{name}" rollout to finish: {ready} of {desired} updated pods are available...',
+            )
         return "Healthy", ""
     if kind == "ApplicationSet":
         conditions = {c.get("type"): c for c in status.get("conditions") or []}

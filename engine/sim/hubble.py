@@ -13,7 +13,8 @@ import hashlib
 import math
 import random
 import zlib
-from typing import TYPE_CHECKING, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 from talos_platform.engine.drivers.protocols import Flow, FlowEndpoint, FlowFilter, LostEvents
 from talos_platform.engine.errors import TransientError
@@ -25,14 +26,28 @@ if TYPE_CHECKING:
 
 BATCH_SECONDS = 0.1
 _NOT_IN_IDENTITY = {"pod-template-hash", "controller-revision-hash", "statefulset.kubernetes.io/pod-name"}
-BACKGROUND_DROP_REASONS = ("POLICY_DENIED", "STALE_OR_UNROUTABLE_IP", "CT_MAP_INSERTION_FAILED", "UNSUPPORTED_L3_PROTOCOL")
-PORTS = ((443, "TCP"), (80, "TCP"), (53, "UDP"), (8080, "TCP"), (5432, "TCP"), (6379, "TCP"), (9090, "TCP"), (8200, "TCP"))
+BACKGROUND_DROP_REASONS = (
+    "POLICY_DENIED",
+    "STALE_OR_UNROUTABLE_IP",
+    "CT_MAP_INSERTION_FAILED",
+    "UNSUPPORTED_L3_PROTOCOL",
+)
+PORTS = (
+    (443, "TCP"),
+    (80, "TCP"),
+    (53, "UDP"),
+    (8080, "TCP"),
+    (5432, "TCP"),
+    (6379, "TCP"),
+    (9090, "TCP"),
+    (8200, "TCP"),
+)
 
 
 class Endpoint:
     __slots__ = ("flow_endpoint", "ip", "node", "namespace", "index")
 
-    def __init__(self, pod: "PodRecord"):
+    def __init__(self, pod: PodRecord):
         # Cilium leaves per-revision labels out of security identities.
         labels = tuple(
             f"k8s:{key}={value}" for key, value in sorted(pod.labels.items()) if key not in _NOT_IN_IDENTITY
@@ -46,7 +61,7 @@ class Endpoint:
 
 
 class HubbleModel:
-    def __init__(self, model: "PlatformModel"):
+    def __init__(self, model: PlatformModel):
         self.model = model
         self.endpoints: list[Endpoint] = []
         self._by_pod: dict[tuple[str, str], Endpoint] = {}
@@ -60,7 +75,7 @@ class HubbleModel:
 
     # --- running pods, incrementally ----------------------------------------------------
 
-    def _pod_changed(self, pod: "PodRecord", running: bool) -> None:
+    def _pod_changed(self, pod: PodRecord, running: bool) -> None:
         key = (pod.namespace, pod.name)
         if running and key not in self._by_pod and not pod.static:
             endpoint = Endpoint(pod)
@@ -84,7 +99,7 @@ class HubbleModel:
 
     # --- node load ----------------------------------------------------------------------
 
-    def node_load(self, machine: "Machine") -> tuple[float, float]:
+    def node_load(self, machine: Machine) -> tuple[float, float]:
         """CPU and memory percent: a base from the pods on the node plus a slow seeded wobble."""
         now = self.model.clock.now()
         bucket = int(now // 5)
@@ -109,7 +124,9 @@ class HubbleModel:
                 return burst
         return None
 
-    def generate(self, rng: random.Random, start: float, end: float, carry: float) -> tuple[list[Flow | LostEvents], float]:
+    def generate(
+        self, rng: random.Random, start: float, end: float, carry: float
+    ) -> tuple[list[Flow | LostEvents], float]:
         """Flows for the virtual interval [start, end); `carry` keeps fractional flows."""
         workloads = self.model.scenario.workloads
         span = end - start
@@ -125,19 +142,23 @@ class HubbleModel:
                 destination = endpoints[rng.randrange(len(endpoints))]
                 port, protocol = PORTS[rng.randrange(len(PORTS))]
                 dropped = rng.random() < workloads.drop_ratio
-                out.append(Flow(
-                    time=moment,
-                    verdict="DROPPED" if dropped else "FORWARDED",
-                    source=source.flow_endpoint,
-                    destination=destination.flow_endpoint,
-                    source_ip=source.ip,
-                    destination_ip=destination.ip,
-                    protocol=protocol,
-                    destination_port=port,
-                    node_name=source.node,
-                    drop_reason=BACKGROUND_DROP_REASONS[rng.randrange(len(BACKGROUND_DROP_REASONS))] if dropped else "",
-                    is_reply=not dropped and rng.random() < 0.4,
-                ))
+                out.append(
+                    Flow(
+                        time=moment,
+                        verdict="DROPPED" if dropped else "FORWARDED",
+                        source=source.flow_endpoint,
+                        destination=destination.flow_endpoint,
+                        source_ip=source.ip,
+                        destination_ip=destination.ip,
+                        protocol=protocol,
+                        destination_port=port,
+                        node_name=source.node,
+                        drop_reason=BACKGROUND_DROP_REASONS[rng.randrange(len(BACKGROUND_DROP_REASONS))]
+                        if dropped
+                        else "",
+                        is_reply=not dropped and rng.random() < 0.4,
+                    )
+                )
         burst = self._burst_at(start)
         if burst is not None:
             out += self._burst_flows(rng, burst, start, span)
@@ -156,11 +177,20 @@ class HubbleModel:
         for index in range(count):
             source = sources[rng.randrange(len(sources))]
             destination = destinations[rng.randrange(len(destinations))]
-            flows.append(Flow(
-                time=start + span * index / max(count, 1), verdict="DROPPED", source=source.flow_endpoint,
-                destination=destination.flow_endpoint, source_ip=source.ip, destination_ip=destination.ip, protocol="TCP",
-                destination_port=burst.destination_port, node_name=destination.node, drop_reason=burst.reason,
-            ))
+            flows.append(
+                Flow(
+                    time=start + span * index / max(count, 1),
+                    verdict="DROPPED",
+                    source=source.flow_endpoint,
+                    destination=destination.flow_endpoint,
+                    source_ip=source.ip,
+                    destination_ip=destination.ip,
+                    protocol="TCP",
+                    destination_port=burst.destination_port,
+                    node_name=destination.node,
+                    drop_reason=burst.reason,
+                )
+            )
         # A burst this fast overflows the ring buffer of a relay polling at this rate.
         overflow = count - int(self.model.scenario.workloads.ring_buffer * span)
         if overflow > 0:
@@ -176,8 +206,12 @@ def matches(flow: Flow, flow_filter: FlowFilter | None) -> bool:
     if flow_filter.namespace and flow_filter.namespace not in (flow.source.namespace, flow.destination.namespace):
         return False
     if flow_filter.pod:
-        names = (f"{flow.source.namespace}/{flow.source.pod_name}", f"{flow.destination.namespace}/{flow.destination.pod_name}",
-                 flow.source.pod_name, flow.destination.pod_name)
+        names = (
+            f"{flow.source.namespace}/{flow.source.pod_name}",
+            f"{flow.destination.namespace}/{flow.destination.pod_name}",
+            flow.source.pod_name,
+            flow.destination.pod_name,
+        )
         if not any(name.startswith(flow_filter.pod) for name in names):
             return False
     return True
@@ -187,12 +221,16 @@ class SimulatedHubble:
     def __init__(self, hubble: HubbleModel):
         self.hubble = hubble
 
-    async def flows(self, *, follow: bool = True, first: int = 0, flow_filter: FlowFilter | None = None) -> AsyncIterator[Flow | LostEvents]:
+    async def flows(
+        self, *, follow: bool = True, first: int = 0, flow_filter: FlowFilter | None = None
+    ) -> AsyncIterator[Flow | LostEvents]:
         hubble = self.hubble
         clock = hubble.model.clock
         await clock.sleep(0.05)
         if not hubble.relay_available():
-            raise TransientError("hubble-relay.kube-system.svc:80: connection refused", hint="Hubble Relay is not running yet")
+            raise TransientError(
+                "hubble-relay.kube-system.svc:80: connection refused", hint="Hubble Relay is not running yet"
+            )
         hubble.streams += 1
         rng = random.Random(f"{hubble.model.seed}:flows:{hubble.streams}")
         now = clock.now()

@@ -25,7 +25,7 @@ TENANT_REPOSITORY = "https://git.example.com/tenants/apps.git"
 TENANT_NAMESPACES = ("shop", "payments", "search", "media", "analytics", "identity", "notify", "billing")
 
 
-def seed_workload_repository(model: "PlatformModel") -> None:
+def seed_workload_repository(model: PlatformModel) -> None:
     """Tenant apps, as folders with a Deployment each, and the ApplicationSet that serves them."""
     workloads = model.scenario.workloads
     if not workloads.applications:
@@ -41,34 +41,47 @@ def seed_workload_repository(model: "PlatformModel") -> None:
             "spec": {
                 "replicas": workloads.pods_per_application,
                 "selector": {"matchLabels": {"app.kubernetes.io/name": name}},
-                "template": {"metadata": {"labels": {"app.kubernetes.io/name": name}},
-                             "spec": {"containers": [{"name": "app", "image": f"registry.example.com/{namespace}/{name}:1.0.{index % 7}"}]}},
+                "template": {
+                    "metadata": {"labels": {"app.kubernetes.io/name": name}},
+                    "spec": {
+                        "containers": [
+                            {"name": "app", "image": f"registry.example.com/{namespace}/{name}:1.0.{index % 7}"}
+                        ]
+                    },
+                },
             },
         }
         # JSON is YAML too, and much quicker to write for a thousand apps.
         files[f"{namespace}/{name}/deployment.yaml"] = json.dumps(deployment, indent=2).encode()
     model.git.commit(TENANT_REPOSITORY, "main", files, "tenant applications")
-    model.argo.extra_appsets.append({
-        "apiVersion": "argoproj.io/v1alpha1",
-        "kind": "ApplicationSet",
-        "metadata": {"name": "tenants", "namespace": "argocd"},
-        "spec": {
-            "goTemplate": True,
-            "generators": [{"git": {"repoURL": TENANT_REPOSITORY, "revision": "main", "directories": [{"path": "*/*"}]}}],
-            "template": {
-                "metadata": {"name": "{{ .path.basename }}", "annotations": {"argocd.argoproj.io/sync-wave": "20"}},
-                "spec": {
-                    "project": "default",
-                    "source": {"repoURL": TENANT_REPOSITORY, "targetRevision": "main", "path": "{{ .path.path }}"},
-                    "destination": {"server": "https://kubernetes.default.svc", "namespace": "{{ .path.basename }}"},
-                    "syncPolicy": {"automated": {"prune": True}, "syncOptions": ["CreateNamespace=true"]},
+    model.argo.extra_appsets.append(
+        {
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "ApplicationSet",
+            "metadata": {"name": "tenants", "namespace": "argocd"},
+            "spec": {
+                "goTemplate": True,
+                "generators": [
+                    {"git": {"repoURL": TENANT_REPOSITORY, "revision": "main", "directories": [{"path": "*/*"}]}}
+                ],
+                "template": {
+                    "metadata": {"name": "{{ .path.basename }}", "annotations": {"argocd.argoproj.io/sync-wave": "20"}},
+                    "spec": {
+                        "project": "default",
+                        "source": {"repoURL": TENANT_REPOSITORY, "targetRevision": "main", "path": "{{ .path.path }}"},
+                        "destination": {
+                            "server": "https://kubernetes.default.svc",
+                            "namespace": "{{ .path.basename }}",
+                        },
+                        "syncPolicy": {"automated": {"prune": True}, "syncOptions": ["CreateNamespace=true"]},
+                    },
                 },
             },
-        },
-    })
+        }
+    )
 
 
-def rendered_files(model: "PlatformModel") -> dict[str, bytes]:
+def rendered_files(model: PlatformModel) -> dict[str, bytes]:
     """The rendered GitOps tree as it sits in the repository (under `gitops.path`)."""
     from talos_platform.engine.render import render_tree
 
@@ -84,7 +97,9 @@ def without(tree: dict[str, bytes], paths: list[str]) -> dict[str, bytes]:
     if not paths:
         return tree
     gone = [path.strip("/") for path in paths]
-    kept = {name: content for name, content in tree.items() if not any(name == p or name.startswith(p + "/") for p in gone)}
+    kept = {
+        name: content for name, content in tree.items() if not any(name == p or name.startswith(p + "/") for p in gone)
+    }
     for name, content in kept.items():
         if PurePosixPath(name).name != "kustomization.yaml":
             continue
@@ -97,15 +112,17 @@ def without(tree: dict[str, bytes], paths: list[str]) -> dict[str, bytes]:
     return kept
 
 
-def seed_gitops_repository(model: "PlatformModel") -> None:
+def seed_gitops_repository(model: PlatformModel) -> None:
     """The scenario's GitOps repository already holds the rendered tree (the user pushed it, or
     the install will push the same bytes); `gitopsRepository: empty` starts it empty."""
     if model.scenario.gitops_repository == "rendered":
         config = model.config
-        model.git.commit(config.gitops.repo_url, config.gitops.branch, rendered_files(model), "talos-platform: rendered platform")
+        model.git.commit(
+            config.gitops.repo_url, config.gitops.branch, rendered_files(model), "talos-platform: rendered platform"
+        )
 
 
-def fast_forward_install(model: "PlatformModel", *, settle_seconds: float = 3600.0) -> None:
+def fast_forward_install(model: PlatformModel, *, settle_seconds: float = 3600.0) -> None:
     """Bring the model to the state a finished install leaves: Talos configured and bootstrapped,
     the rendered bootstrap applied, the GitOps tree published, the root app synced, Vault
     initialised and unsealed. Runs synchronously, before any event loop uses the platform."""
@@ -120,7 +137,7 @@ def fast_forward_install(model: "PlatformModel", *, settle_seconds: float = 3600
             gc.enable()
 
 
-def _fast_forward(model: "PlatformModel", settle_seconds: float) -> None:
+def _fast_forward(model: PlatformModel, settle_seconds: float) -> None:
     model.day_two_deferred = True
     from talos_platform.engine.render import render_tree
     from talos_platform.engine.sim.kube import kustomization_objects
@@ -132,8 +149,12 @@ def _fast_forward(model: "PlatformModel", settle_seconds: float) -> None:
     clock.run_callbacks_until(clock.now() + model.timings.node_boot * (1 + model.timings.jitter) + 1)
     for machine in model.machines.values():
         if machine.stage == MAINTENANCE:
-            model.configure(machine, "controlplane" if machine.planned_role == "control-plane" else "worker", "installed")
-    _run_until(model, lambda: all(m.stage == "running" or m.stuck_in_maintenance for m in model.machines.values()), 1800)
+            model.configure(
+                machine, "controlplane" if machine.planned_role == "control-plane" else "worker", "installed"
+            )
+    _run_until(
+        model, lambda: all(m.stage == "running" or m.stuck_in_maintenance for m in model.machines.values()), 1800
+    )
     first = next(m for m in model.machines.values() if m.is_control_plane)
     model.bootstrap(first)
     _run_until(model, lambda: model.api_up, 600)
@@ -147,7 +168,9 @@ def _fast_forward(model: "PlatformModel", settle_seconds: float) -> None:
         objects = kustomization_objects(root / "bootstrap")
     root_app = yaml.safe_load(tree["bootstrap-app.yaml"])
     if model.git.branch(config.gitops.repo_url, config.gitops.branch) is None:
-        model.git.commit(config.gitops.repo_url, config.gitops.branch, rendered_files(model), "talos-platform: rendered platform")
+        model.git.commit(
+            config.gitops.repo_url, config.gitops.branch, rendered_files(model), "talos-platform: rendered platform"
+        )
     objects += cluster_secret_objects(config)
     for obj in sorted(objects, key=lambda o: 0 if o.get("kind") == "CustomResourceDefinition" else 1):
         model.apply_object(obj)
@@ -175,19 +198,25 @@ def cluster_secret_objects(config) -> list[dict]:
         data = {secret.key: FAKE_SECRET_VALUES.get(secret.source, "simulated-not-real")}
         if secret.labels.get("argocd.argoproj.io/secret-type") == "repository":
             data.update({"type": "git", "url": config.gitops.repo_url, "username": FAKE_SECRET_VALUES["git_username"]})
-        objects.append({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-                        "metadata": {"name": secret.name, "namespace": secret.namespace, "labels": dict(secret.labels)},
-                        "stringData": data})
+        objects.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "type": "Opaque",
+                "metadata": {"name": secret.name, "namespace": secret.namespace, "labels": dict(secret.labels)},
+                "stringData": data,
+            }
+        )
     return objects
 
 
-def _run_until(model: "PlatformModel", done, limit: float) -> None:
+def _run_until(model: PlatformModel, done, limit: float) -> None:
     deadline = model.clock.now() + limit
     while not done() and model.clock.now() < deadline:
         model.clock.run_callbacks_until(model.clock.now() + 5)
 
 
-def _unseal(model: "PlatformModel") -> None:
+def _unseal(model: PlatformModel) -> None:
     state = model.vault
     state.initialized = True
     state.keys = [f"SIMULATED-unseal-key-{index + 1}" for index in range(5)]

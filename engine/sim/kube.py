@@ -4,8 +4,9 @@ server-side apply of objects and kustomization directories."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
 import yaml
 
@@ -97,7 +98,9 @@ class SimulatedKube:
         try:
             if resource_version in ("", "0"):
                 # Like the API server: synthetic ADDED events for what exists, then changes.
-                backlog = [WatchEvent("ADDED", clone(render(entry))) for entry in model.store.entries(resource, namespace)]
+                backlog = [
+                    WatchEvent("ADDED", clone(render(entry))) for entry in model.store.entries(resource, namespace)
+                ]
             else:
                 changes = model.store.changes_since(resource, int(resource_version), namespace)
                 if changes is None:
@@ -120,8 +123,14 @@ class SimulatedKube:
                         # The client asks for bookmarks (allowWatchBookmarks): a quiet watch still
                         # hears the current resourceVersion now and then.
                         next_bookmark = clock.now() + BOOKMARK_SECONDS
-                        yield WatchEvent("BOOKMARK", {"kind": resource.kind, "apiVersion": resource.api_version,
-                                                      "metadata": {"resourceVersion": str(model.store.revision)}})
+                        yield WatchEvent(
+                            "BOOKMARK",
+                            {
+                                "kind": resource.kind,
+                                "apiVersion": resource.api_version,
+                                "metadata": {"resourceVersion": str(model.store.revision)},
+                            },
+                        )
                     continue
                 if isinstance(item, BaseException):
                     raise _unavailable(item) if isinstance(item, ApiUnavailable) else item
@@ -157,7 +166,14 @@ def kustomization_objects(directory: Path) -> list[dict[str, Any]]:
     """The objects a kustomization directory builds to. Local manifests are read as they are;
     Helm charts and remote release manifests are recognised by name and replaced by the objects
     the simulator knows they create (it cannot inflate real charts)."""
-    kustomization_file = next((directory / name for name in ("kustomization.yaml", "kustomization.yml", "Kustomization") if (directory / name).exists()), None)
+    kustomization_file = next(
+        (
+            directory / name
+            for name in ("kustomization.yaml", "kustomization.yml", "Kustomization")
+            if (directory / name).exists()
+        ),
+        None,
+    )
     if kustomization_file is None:
         raise PermanentError(
             f"error: unable to find one of 'kustomization.yaml', 'kustomization.yml' or 'Kustomization' in directory '{directory}'",
@@ -173,7 +189,9 @@ def kustomization_objects(directory: Path) -> list[dict[str, Any]]:
         if "://" in entry or entry.startswith("github.com/"):
             component = component_for_url(entry)
             if component is None:
-                raise PermanentError(f"error: accumulating resources: the simulator does not know the remote resource {entry!r}")
+                raise PermanentError(
+                    f"error: accumulating resources: the simulator does not know the remote resource {entry!r}"
+                )
             objects += component_objects(component.name, component.namespace)
             continue
         target = directory / entry
@@ -182,7 +200,9 @@ def kustomization_objects(directory: Path) -> list[dict[str, Any]]:
         elif target.exists():
             objects += manifest_objects(target.read_text())
         else:
-            raise PermanentError(f"error: accumulating resources: accumulation err='accumulating resources from '{entry}': file does not exist'")
+            raise PermanentError(
+                f"error: accumulating resources: accumulation err='accumulating resources from '{entry}': file does not exist'"
+            )
     for chart in kustomization.get("helmCharts") or []:
         objects += chart_objects(chart, directory)
     namespace = kustomization.get("namespace")
@@ -217,17 +237,21 @@ def chart_objects(chart: dict[str, Any], directory: Path) -> list[dict[str, Any]
     objects = apply_chart_values(objects, values)
     component = component_named(name)
     if component is not None and component.name == "argocd":
-        cm = ((values.get("configs") or {}).get("cm") or {})
-        objects.append({
-            "apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": "argocd-cm", "namespace": namespace or component.namespace},
-            "data": {str(k): v if isinstance(v, str) else yaml.safe_dump(v) for k, v in cm.items()},
-        })
+        cm = (values.get("configs") or {}).get("cm") or {}
+        objects.append(
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": "argocd-cm", "namespace": namespace or component.namespace},
+                "data": {str(k): v if isinstance(v, str) else yaml.safe_dump(v) for k, v in cm.items()},
+            }
+        )
     return objects
 
 
 def apply_chart_values(objects: list[dict[str, Any]], values: dict[str, Any]) -> list[dict[str, Any]]:
     """The few chart values the simulator honours: components switched off, replica counts."""
+
     def enabled(*path: str) -> bool:
         node: Any = values
         for key in path:
@@ -244,7 +268,9 @@ def apply_chart_values(objects: list[dict[str, Any]], values: dict[str, Any]) ->
         if name == "hubble-relay" and not (enabled("hubble", "enabled") and enabled("hubble", "relay", "enabled")):
             continue
         # The Cilium chart leaves the Hubble UI off unless asked for.
-        if name == "hubble-ui" and not (enabled("hubble", "enabled") and ((values.get("hubble") or {}).get("ui") or {}).get("enabled") is True):
+        if name == "hubble-ui" and not (
+            enabled("hubble", "enabled") and ((values.get("hubble") or {}).get("ui") or {}).get("enabled") is True
+        ):
             continue
         if name == "argocd-dex-server" and not enabled("dex", "enabled"):
             continue
@@ -267,8 +293,10 @@ def _volume_values(obj: dict[str, Any], values: dict[str, Any]) -> None:
             spec.pop("volumeClaimTemplates", None)
         elif spec.get("volumeClaimTemplates"):
             spec["volumeClaimTemplates"] = [_claim_template("data", storage.get("storageClass"))]
-    for prefix, path in (("prometheus-", ("prometheus", "prometheusSpec", "storageSpec")),
-                         ("alertmanager-", ("alertmanager", "alertmanagerSpec", "storage"))):
+    for prefix, path in (
+        ("prometheus-", ("prometheus", "prometheusSpec", "storageSpec")),
+        ("alertmanager-", ("alertmanager", "alertmanagerSpec", "storage")),
+    ):
         claim = _dig(values, *path, "volumeClaimTemplate", "spec")
         if name.startswith(prefix) and obj.get("kind") == "StatefulSet" and isinstance(claim, dict):
             spec["volumeClaimTemplates"] = [_claim_template(f"{name}-db", claim.get("storageClassName"))]
@@ -279,15 +307,35 @@ def component_objects(name: str, namespace: str = "", *, release: str = "") -> l
     component = component_named(name)
     objects: list[dict[str, Any]] = []
     if component is None:
-        return [workload_object("Deployment", release or name, namespace or "default", 1, f"registry.example/{name}:latest", False)]
+        return [
+            workload_object(
+                "Deployment", release or name, namespace or "default", 1, f"registry.example/{name}:latest", False
+            )
+        ]
     namespace = namespace or component.namespace or "default"
     objects += [crd_object(crd) for crd in component.crds]
     for workload in component.workloads:
-        obj = workload_object(workload.kind, workload.name, namespace, workload.replicas, workload.image, workload.tolerate_all, workload.memory_limit)
+        obj = workload_object(
+            workload.kind,
+            workload.name,
+            namespace,
+            workload.replicas,
+            workload.image,
+            workload.tolerate_all,
+            workload.memory_limit,
+        )
         template_spec = obj["spec"]["template"]["spec"]
         if workload.host_access:
-            template_spec.update({"hostNetwork": True, "hostPID": True,
-                                  "volumes": [{"name": name, "hostPath": {"path": path}} for name, path in (("proc", "/proc"), ("sys", "/sys"), ("root", "/"))]})
+            template_spec.update(
+                {
+                    "hostNetwork": True,
+                    "hostPID": True,
+                    "volumes": [
+                        {"name": name, "hostPath": {"path": path}}
+                        for name, path in (("proc", "/proc"), ("sys", "/sys"), ("root", "/"))
+                    ],
+                }
+            )
         if workload.claim:
             obj["spec"]["volumeClaimTemplates"] = [_claim_template(workload.claim, None)]
         objects.append(obj)
@@ -310,9 +358,18 @@ def _dig(values: dict[str, Any], *path: str) -> Any:
     return node
 
 
-def workload_object(kind: str, name: str, namespace: str, replicas: int, image: str, tolerate_all: bool, memory_limit: str = "512Mi") -> dict[str, Any]:
-    template_spec: dict[str, Any] = {"containers": [{"name": name.rsplit("-", 1)[0] if kind == "DaemonSet" else name, "image": image,
-                                                      "resources": {"limits": {"memory": memory_limit}}}]}
+def workload_object(
+    kind: str, name: str, namespace: str, replicas: int, image: str, tolerate_all: bool, memory_limit: str = "512Mi"
+) -> dict[str, Any]:
+    template_spec: dict[str, Any] = {
+        "containers": [
+            {
+                "name": name.rsplit("-", 1)[0] if kind == "DaemonSet" else name,
+                "image": image,
+                "resources": {"limits": {"memory": memory_limit}},
+            }
+        ]
+    }
     if tolerate_all:
         template_spec["tolerations"] = [{"operator": "Exists"}]
     spec: dict[str, Any] = {
@@ -324,5 +381,3 @@ def workload_object(kind: str, name: str, namespace: str, replicas: int, image: 
     if kind == "StatefulSet":
         spec["serviceName"] = name
     return {"apiVersion": "apps/v1", "kind": kind, "metadata": {"name": name, "namespace": namespace}, "spec": spec}
-
-

@@ -11,29 +11,37 @@ from __future__ import annotations
 import base64
 import random
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from talos_platform.engine.config.models import PlatformConfig
 from talos_platform.engine.drivers.protocols import CRDS, NAMESPACES, NODES, Resource
 from talos_platform.engine.sim import admission
 from talos_platform.engine.sim.catalog import NodeSpec
-from talos_platform.engine.sim.clock import SimulatedClock
-from talos_platform.engine.sim.events import EventRecorder
-from talos_platform.engine.sim.scenarios import ApiOutage, NodeDown, NodeStuckInMaintenance, Scenario
 from talos_platform.engine.sim.changes import ExternalChanges
+from talos_platform.engine.sim.clock import SimulatedClock
 from talos_platform.engine.sim.crds import crd_status
+from talos_platform.engine.sim.events import EventRecorder
 from talos_platform.engine.sim.nodes import node_object
+from talos_platform.engine.sim.scenarios import ApiOutage, NodeDown, NodeStuckInMaintenance, Scenario
 from talos_platform.engine.sim.store import ObjectStore, clone, resource_of
 
 
 def iso(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # Machine stages, as `talosctl get machinestatus` names them (plus `off` before power-on).
-OFF, MAINTENANCE, INSTALLING, REBOOTING, BOOTING, RUNNING = "off", "maintenance", "installing", "rebooting", "booting", "running"
+OFF, MAINTENANCE, INSTALLING, REBOOTING, BOOTING, RUNNING = (
+    "off",
+    "maintenance",
+    "installing",
+    "rebooting",
+    "booting",
+    "running",
+)
 
 
 @dataclass
@@ -152,7 +160,9 @@ class PlatformModel:
         roles = [("controlplane-1", "control-plane")] + [(f"worker-{index + 1}", "worker") for index in range(workers)]
         for index, (suffix, role) in enumerate(roles):
             address = str(network.network_address + 2 + index)
-            machine = Machine(name=f"{name}-{suffix}", address=address, planned_role=role, install_disk="/dev/null", stage=MAINTENANCE)
+            machine = Machine(
+                name=f"{name}-{suffix}", address=address, planned_role=role, install_disk="/dev/null", stage=MAINTENANCE
+            )
             self.machines[machine.address] = machine
         # The control plane's Talos and Kubernetes APIs are also published on loopback.
         self.aliases["127.0.0.1"] = str(network.network_address + 2)
@@ -268,7 +278,10 @@ class PlatformModel:
 
     def _node_object(self, machine: Machine) -> dict[str, Any]:
         return node_object(
-            machine, self.config, self.seed, self.now_iso(),
+            machine,
+            self.config,
+            self.seed,
+            self.now_iso(),
             existing=self.store.get_entry(NODES, "", machine.name),
             control_plane_taint=not self.workloads_allowed_on_control_planes(),
         )
@@ -289,9 +302,11 @@ class PlatformModel:
     def check_api(self) -> None:
         """Raise ApiUnavailable like a client would when the API does not answer."""
         if not self.api_up:
-            raise ApiUnavailable(f"Get \"{self.api_endpoint()}/api\": dial tcp: connect: connection refused")
+            raise ApiUnavailable(f'Get "{self.api_endpoint()}/api": dial tcp: connect: connection refused')
         if self.outage:
-            raise ApiUnavailable(f"Get \"{self.api_endpoint()}/api\": net/http: TLS handshake timeout (API server unreachable)")
+            raise ApiUnavailable(
+                f'Get "{self.api_endpoint()}/api": net/http: TLS handshake timeout (API server unreachable)'
+            )
 
     def note_apply(self) -> None:
         """Called before every apply: the `firstApply` outage trigger fires here."""
@@ -306,7 +321,9 @@ class PlatformModel:
 
     def start_outage(self, duration: float) -> None:
         self.outage = True
-        error = ApiUnavailable(f"watch of {self.api_endpoint()} closed: connection reset by peer (API server unreachable)")
+        error = ApiUnavailable(
+            f"watch of {self.api_endpoint()} closed: connection reset by peer (API server unreachable)"
+        )
         for watcher in list(self.store.all_watchers()):
             watcher.queue.put_nowait(error)
         self.later(duration, self._end_outage)
@@ -341,7 +358,9 @@ class PlatformModel:
         self.store.put(resource, namespace, name, obj)
         return obj
 
-    def modify(self, resource: Resource, namespace: str, name: str, change: Callable[[dict[str, Any]], None]) -> dict[str, Any] | None:
+    def modify(
+        self, resource: Resource, namespace: str, name: str, change: Callable[[dict[str, Any]], None]
+    ) -> dict[str, Any] | None:
         """Copy, change and store an object; a change that changes nothing writes nothing.
 
         Stored dicts are never mutated in place (the watch history keeps them), so `change`
@@ -362,8 +381,13 @@ class PlatformModel:
         if name and self.store.get_entry(NAMESPACES, "", name) is None:
             self.put_object(
                 NAMESPACES,
-                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": {"kubernetes.io/metadata.name": name}},
-                 "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}},
+                {
+                    "apiVersion": "v1",
+                    "kind": "Namespace",
+                    "metadata": {"name": name, "labels": {"kubernetes.io/metadata.name": name}},
+                    "spec": {"finalizers": ["kubernetes"]},
+                    "status": {"phase": "Active"},
+                },
             )
 
     def apply_object(self, obj: dict[str, Any], *, app: str = "") -> str:
@@ -412,7 +436,11 @@ class PlatformModel:
         if resource.kind in ("Deployment", "DaemonSet", "StatefulSet"):
             self.workloads.adopt(resource, obj, app=app)
         self._platform_facts(resource.kind, metadata["name"])
-        return f"{resource.kind.lower()}.{resource.group or 'core'}/{metadata['name']}" if resource.group else f"{resource.kind.lower()}/{metadata['name']}"
+        return (
+            f"{resource.kind.lower()}.{resource.group or 'core'}/{metadata['name']}"
+            if resource.group
+            else f"{resource.kind.lower()}/{metadata['name']}"
+        )
 
     def label_namespace(self, name: str, labels: dict[str, str]) -> None:
         """ArgoCD's managedNamespaceMetadata: the namespace gets these labels."""
@@ -436,7 +464,12 @@ class PlatformModel:
                 meta = gateway["metadata"]
                 status = admission.gateway_status(self, gateway)
                 if _programmed(gateway.get("status") or {}) != _programmed(status):
-                    self.modify(admission.GATEWAYS, meta.get("namespace", ""), meta["name"], lambda obj, s=status: obj.__setitem__("status", s))
+                    self.modify(
+                        admission.GATEWAYS,
+                        meta.get("namespace", ""),
+                        meta["name"],
+                        lambda obj, s=status: obj.__setitem__("status", s),
+                    )
 
     def _establish_crd(self, name: str) -> None:
         self.modify(CRDS, "", name, lambda crd: crd.__setitem__("status", crd_status(crd, established=True)))
@@ -459,11 +492,19 @@ def coredns_deployment() -> dict[str, Any]:
         "spec": {
             "replicas": 2,
             "selector": {"matchLabels": labels},
-            "template": {"metadata": {"labels": labels}, "spec": {
-                "containers": [{"name": "coredns", "image": "registry.k8s.io/coredns/coredns:v1.12.4",
-                                "resources": {"limits": {"memory": "170Mi"}}}],
-                "tolerations": tolerations,
-                "priorityClassName": "system-cluster-critical",
-            }},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "coredns",
+                            "image": "registry.k8s.io/coredns/coredns:v1.12.4",
+                            "resources": {"limits": {"memory": "170Mi"}},
+                        }
+                    ],
+                    "tolerations": tolerations,
+                    "priorityClassName": "system-cluster-critical",
+                },
+            },
         },
     }

@@ -11,7 +11,13 @@ if TYPE_CHECKING:
 
 
 def node_object(
-    machine: "Machine", config: "PlatformConfig", seed: int, now: str, *, existing: dict[str, Any] | None, control_plane_taint: bool
+    machine: Machine,
+    config: PlatformConfig,
+    seed: int,
+    now: str,
+    *,
+    existing: dict[str, Any] | None,
+    control_plane_taint: bool,
 ) -> dict[str, Any]:
     """NotReady (with the CNI message and the not-ready taint) until the CNI runs on it."""
     control_plane = machine.is_control_plane
@@ -28,13 +34,26 @@ def node_object(
         if control_plane_taint:
             taints.append({"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"})
     if machine.lost:
-        taints += [{"key": "node.kubernetes.io/unreachable", "effect": effect, "timeAdded": now} for effect in ("NoSchedule", "NoExecute")]
+        taints += [
+            {"key": "node.kubernetes.io/unreachable", "effect": effect, "timeAdded": now}
+            for effect in ("NoSchedule", "NoExecute")
+        ]
     elif not machine.ready:
         taints.append({"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule", "timeAdded": now})
     if machine.lost:
-        ready = {"type": "Ready", "status": "Unknown", "reason": "NodeStatusUnknown", "message": "Kubelet stopped posting node status."}
+        ready = {
+            "type": "Ready",
+            "status": "Unknown",
+            "reason": "NodeStatusUnknown",
+            "message": "Kubelet stopped posting node status.",
+        }
     elif machine.ready:
-        ready = {"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "kubelet is posting ready status"}
+        ready = {
+            "type": "Ready",
+            "status": "True",
+            "reason": "KubeletReady",
+            "message": "kubelet is posting ready status",
+        }
     else:
         ready = {
             "type": "Ready",
@@ -45,13 +64,36 @@ def node_object(
         }
     ready.update({"lastHeartbeatTime": now, "lastTransitionTime": now})
     spec = machine.spec
-    capacity = {"cpu": str(spec.cpu_cores), "memory": f"{spec.memory_bytes // 1024}Ki", "pods": "110", "ephemeral-storage": "488378368Ki"}
-    allocatable = {"cpu": f"{spec.cpu_cores * 1000 - 150}m", "memory": f"{spec.memory_bytes // 1024 - 524288}Ki", "pods": "110", "ephemeral-storage": "450082584454"}
+    capacity = {
+        "cpu": str(spec.cpu_cores),
+        "memory": f"{spec.memory_bytes // 1024}Ki",
+        "pods": "110",
+        "ephemeral-storage": "488378368Ki",
+    }
+    allocatable = {
+        "cpu": f"{spec.cpu_cores * 1000 - 150}m",
+        "memory": f"{spec.memory_bytes // 1024 - 524288}Ki",
+        "pods": "110",
+        "ephemeral-storage": "450082584454",
+    }
     pressure = [
-        {"type": kind, "status": "Unknown", "reason": "NodeStatusUnknown", "message": "Kubelet stopped posting node status.",
-         "lastHeartbeatTime": now, "lastTransitionTime": now}
-        if machine.lost else
-        {"type": kind, "status": "False", "reason": reason, "message": message, "lastHeartbeatTime": now, "lastTransitionTime": now}
+        {
+            "type": kind,
+            "status": "Unknown",
+            "reason": "NodeStatusUnknown",
+            "message": "Kubelet stopped posting node status.",
+            "lastHeartbeatTime": now,
+            "lastTransitionTime": now,
+        }
+        if machine.lost
+        else {
+            "type": kind,
+            "status": "False",
+            "reason": reason,
+            "message": message,
+            "lastHeartbeatTime": now,
+            "lastTransitionTime": now,
+        }
         for kind, reason, message in (
             ("MemoryPressure", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
             ("DiskPressure", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
@@ -67,7 +109,10 @@ def node_object(
             "capacity": capacity,
             "allocatable": allocatable,
             "conditions": pressure + [ready],
-            "addresses": [{"type": "InternalIP", "address": machine.address}, {"type": "Hostname", "address": machine.name}],
+            "addresses": [
+                {"type": "InternalIP", "address": machine.address},
+                {"type": "Hostname", "address": machine.name},
+            ],
             "nodeInfo": {
                 "machineID": machine_id(machine.name, seed),
                 "systemUUID": machine_id(machine.name + "/uuid", seed),

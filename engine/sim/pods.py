@@ -22,12 +22,33 @@ class PodRecord:
     """One pod, compactly; `render()` gives the API JSON."""
 
     __slots__ = (
-        "namespace", "name", "uid", "owner", "node", "phase", "ready", "waiting_reason", "waiting_message",
-        "restart_count", "last_terminated", "running_since", "created_at", "scheduled_at", "unschedulable",
-        "resource_version", "ip", "cache", "deleted", "container", "static", "node_ip",
+        "namespace",
+        "name",
+        "uid",
+        "owner",
+        "node",
+        "phase",
+        "ready",
+        "waiting_reason",
+        "waiting_message",
+        "restart_count",
+        "last_terminated",
+        "running_since",
+        "created_at",
+        "scheduled_at",
+        "unschedulable",
+        "resource_version",
+        "ip",
+        "cache",
+        "deleted",
+        "container",
+        "static",
+        "node_ip",
     )
 
-    def __init__(self, namespace: str, name: str, uid: str, owner: "WorkloadRecord | None", created_at: str, container: str):
+    def __init__(
+        self, namespace: str, name: str, uid: str, owner: WorkloadRecord | None, created_at: str, container: str
+    ):
         self.namespace = namespace
         self.name = name
         self.uid = uid
@@ -60,7 +81,11 @@ class PodRecord:
         """The template's labels plus what the controllers add, like on a real pod."""
         owner = self.owner
         if owner is None:
-            return {"component": self.container, "tier": "control-plane"} if self.static else {"app.kubernetes.io/name": self.container}
+            return (
+                {"component": self.container, "tier": "control-plane"}
+                if self.static
+                else {"app.kubernetes.io/name": self.container}
+            )
         labels = dict(owner.template_labels) or {"app.kubernetes.io/name": owner.name}
         if owner.app:
             labels.setdefault("app.kubernetes.io/instance", owner.app)
@@ -88,7 +113,14 @@ class PodRecord:
             owner_kind = "ReplicaSet" if owner.kind == "Deployment" else owner.kind
             owner_name = f"{owner.name}-{owner.template_hash}" if owner.kind == "Deployment" else owner.name
             metadata["ownerReferences"] = [
-                {"apiVersion": "apps/v1", "kind": owner_kind, "name": owner_name, "uid": owner.uid, "controller": True, "blockOwnerDeletion": True}
+                {
+                    "apiVersion": "apps/v1",
+                    "kind": owner_kind,
+                    "name": owner_name,
+                    "uid": owner.uid,
+                    "controller": True,
+                    "blockOwnerDeletion": True,
+                }
             ]
         elif self.static:
             metadata["annotations"] = {"kubernetes.io/config.source": "file"}
@@ -111,7 +143,13 @@ class PodRecord:
         conditions: list[dict[str, Any]] = []
         if self.unschedulable:
             conditions.append(
-                {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": self.unschedulable, "lastTransitionTime": self.created_at}
+                {
+                    "type": "PodScheduled",
+                    "status": "False",
+                    "reason": "Unschedulable",
+                    "message": self.unschedulable,
+                    "lastTransitionTime": self.created_at,
+                }
             )
         elif self.node:
             conditions.append({"type": "PodScheduled", "status": "True", "lastTransitionTime": self.scheduled_at})
@@ -119,7 +157,11 @@ class PodRecord:
             flag = "True" if self.ready else "False"
             conditions += [
                 {"type": "Initialized", "status": "True", "lastTransitionTime": self.scheduled_at},
-                {"type": "ContainersReady", "status": flag, "lastTransitionTime": self.running_since or self.scheduled_at},
+                {
+                    "type": "ContainersReady",
+                    "status": flag,
+                    "lastTransitionTime": self.running_since or self.scheduled_at,
+                },
                 {"type": "Ready", "status": flag, "lastTransitionTime": self.running_since or self.scheduled_at},
             ]
             if started or self.waiting_reason:
@@ -152,8 +194,19 @@ class PodRecord:
 class WorkloadRecord:
     """A Deployment, DaemonSet or StatefulSet and its pods."""
 
-    def __init__(self, kind: str, namespace: str, name: str, uid: str, replicas: int, app: str, image: str,
-                 tolerate_all: bool, memory_limit: str, generation: int):
+    def __init__(
+        self,
+        kind: str,
+        namespace: str,
+        name: str,
+        uid: str,
+        replicas: int,
+        app: str,
+        image: str,
+        tolerate_all: bool,
+        memory_limit: str,
+        generation: int,
+    ):
         self.kind = kind
         self.namespace = namespace
         self.name = name
@@ -221,22 +274,39 @@ def workload_status(workload: WorkloadRecord) -> dict[str, Any]:
         available = ready >= workload.replicas
         replica_set = f"{workload.name}-{workload.template_hash}"
         if available:
-            progressing = {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable",
-                           "message": f'ReplicaSet "{replica_set}" has successfully progressed.'}
+            progressing = {
+                "type": "Progressing",
+                "status": "True",
+                "reason": "NewReplicaSetAvailable",
+                "message": f'ReplicaSet "{replica_set}" has successfully progressed.',
+            }
         elif workload.deadline_exceeded:
-            progressing = {"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
-                           "message": f'ReplicaSet "{replica_set}" has timed out progressing.'}
+            progressing = {
+                "type": "Progressing",
+                "status": "False",
+                "reason": "ProgressDeadlineExceeded",
+                "message": f'ReplicaSet "{replica_set}" has timed out progressing.',
+            }
         else:
-            progressing = {"type": "Progressing", "status": "True", "reason": "ReplicaSetUpdated",
-                           "message": f'ReplicaSet "{replica_set}" is progressing.'}
+            progressing = {
+                "type": "Progressing",
+                "status": "True",
+                "reason": "ReplicaSetUpdated",
+                "message": f'ReplicaSet "{replica_set}" is progressing.',
+            }
         status = {
             "observedGeneration": workload.generation,
             "replicas": total,
             "updatedReplicas": total,
             "conditions": [
-                {"type": "Available", "status": "True" if available else "False",
-                 "reason": "MinimumReplicasAvailable" if available else "MinimumReplicasUnavailable",
-                 "message": "Deployment has minimum availability." if available else "Deployment does not have minimum availability."},
+                {
+                    "type": "Available",
+                    "status": "True" if available else "False",
+                    "reason": "MinimumReplicasAvailable" if available else "MinimumReplicasUnavailable",
+                    "message": "Deployment has minimum availability."
+                    if available
+                    else "Deployment does not have minimum availability.",
+                },
                 progressing,
             ],
         }

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -24,7 +24,9 @@ REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 
 
 class ScenarioModel(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", use_attribute_docstrings=True)
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", use_attribute_docstrings=True
+    )
 
 
 class ClusterShape(ScenarioModel):
@@ -148,7 +150,14 @@ class ApiOutage(ScenarioModel):
 
 
 Fault = Annotated[
-    Union[NodeStuckInMaintenance, NodeDown, AppDegraded, CrashLoop, PodsPending, PodSecurityLabelMissing, DropBurst, ApiOutage],
+    NodeStuckInMaintenance
+    | NodeDown
+    | AppDegraded
+    | CrashLoop
+    | PodsPending
+    | PodSecurityLabelMissing
+    | DropBurst
+    | ApiOutage,
     Field(discriminator="type"),
 ]
 
@@ -215,12 +224,17 @@ def load_scenario(scenario: str | Path) -> tuple[Scenario, Path]:
 def scenario_config(scenario: Scenario, scenario_file: Path) -> PlatformConfig:
     """The cluster config of a scenario: its config file when it exists, else built from counts."""
     if scenario.config:
-        for candidate in (scenario_file.parent / scenario.config, REPOSITORY_ROOT / "examples" / Path(scenario.config).name):
+        for candidate in (
+            scenario_file.parent / scenario.config,
+            REPOSITORY_ROOT / "examples" / Path(scenario.config).name,
+        ):
             if candidate.exists():
                 try:
                     return PlatformConfig.model_validate(yaml.safe_load(candidate.read_text()))
                 except (yaml.YAMLError, ValidationError) as error:
-                    raise ScenarioInvalid(f"config {candidate} of scenario {scenario.name} is invalid: {error}") from error
+                    raise ScenarioInvalid(
+                        f"config {candidate} of scenario {scenario.name} is invalid: {error}"
+                    ) from error
     return config_from_shape(scenario.cluster)
 
 
@@ -235,9 +249,23 @@ def config_from_shape(shape: ClusterShape) -> PlatformConfig:
         next(hosts)  # docker: the gateway has .1, talosctl gives the control plane .2
     nodes = []
     for index in range(shape.control_planes):
-        nodes.append({"name": f"cp-{index + 1}", "address": f"{next(hosts)}/{network.prefixlen}", "role": "control-plane", "link": "eth0"})
+        nodes.append(
+            {
+                "name": f"cp-{index + 1}",
+                "address": f"{next(hosts)}/{network.prefixlen}",
+                "role": "control-plane",
+                "link": "eth0",
+            }
+        )
     for index in range(shape.workers):
-        nodes.append({"name": f"worker-{index + 1}", "address": f"{next(hosts)}/{network.prefixlen}", "role": "worker", "link": "eth0"})
+        nodes.append(
+            {
+                "name": f"worker-{index + 1}",
+                "address": f"{next(hosts)}/{network.prefixlen}",
+                "role": "worker",
+                "link": "eth0",
+            }
+        )
     if shape.platform == "metal":
         # Static node addresses need a default route: the router sits at the top of the subnet.
         cluster_network = {"gateway": str(network.broadcast_address - 1)}

@@ -4,8 +4,8 @@ real is needed for a demo."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 from talos_platform.engine.config.secrets import ENV_NAMES, SECRET_KEYS, Secrets, load_secrets
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 from talos_platform.engine.drivers.protocols import Resource
 
@@ -19,11 +20,25 @@ ResourceKey = tuple[str, str]  # (group, plural)
 
 # Kinds that are cluster-scoped, for objects applied from manifests.
 CLUSTER_SCOPED_KINDS = {
-    "Namespace", "Node", "CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding",
-    "ClusterIssuer", "StorageClass", "PriorityClass", "ValidatingWebhookConfiguration",
-    "MutatingWebhookConfiguration", "GatewayClass", "PersistentVolume", "APIService",
-    "CiliumClusterwideNetworkPolicy", "CSIDriver", "RuntimeClass", "IngressClass",
-    "CiliumLoadBalancerIPPool", "CiliumL2AnnouncementPolicy",
+    "Namespace",
+    "Node",
+    "CustomResourceDefinition",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "ClusterIssuer",
+    "StorageClass",
+    "PriorityClass",
+    "ValidatingWebhookConfiguration",
+    "MutatingWebhookConfiguration",
+    "GatewayClass",
+    "PersistentVolume",
+    "APIService",
+    "CiliumClusterwideNetworkPolicy",
+    "CSIDriver",
+    "RuntimeClass",
+    "IngressClass",
+    "CiliumLoadBalancerIPPool",
+    "CiliumL2AnnouncementPolicy",
 }
 _IRREGULAR_PLURALS = {"Endpoints": "endpoints", "Ingress": "ingresses", "Gateway": "gateways", "Policy": "policies"}
 
@@ -74,7 +89,7 @@ class _Kind:
     history: deque = field(default_factory=deque)
     floor: int = 0
     """Changes at or below this resourceVersion are forgotten (a watch from there gets 410)."""
-    watchers: list["Watcher"] = field(default_factory=list)
+    watchers: list[Watcher] = field(default_factory=list)
 
 
 class Watcher:

@@ -64,25 +64,37 @@ class SimulatedTalos:
             return TalosNodeFacts(address=address, reachable=False, error=f"dial tcp {address}:50000: i/o timeout")
         if machine.stage not in (MAINTENANCE, RUNNING):
             return TalosNodeFacts(
-                address=address, reachable=False, stage=machine.stage,
+                address=address,
+                reachable=False,
+                stage=machine.stage,
                 error=f"dial tcp {address}:50000: connect: connection refused (node is {machine.stage})",
             )
         if machine.stage == MAINTENANCE:
             if not insecure:
                 # What talosctl reports with a talosconfig: the node answers, but not with our PKI.
                 return TalosNodeFacts(
-                    address=address, reachable=True, maintenance=False,
+                    address=address,
+                    reachable=True,
+                    maintenance=False,
                     error="rpc error: code = Unavailable desc = connection error: tls: failed to verify certificate: x509: certificate signed by unknown authority",
                 )
             return TalosNodeFacts(
-                address=address, reachable=True, maintenance=True, stage=MAINTENANCE,
-                talos_version=self.model.config.cluster.talos_version, disks=machine.spec.disks,
+                address=address,
+                reachable=True,
+                maintenance=True,
+                stage=MAINTENANCE,
+                talos_version=self.model.config.cluster.talos_version,
+                disks=machine.spec.disks,
                 error=machine.error,
             )
         if insecure:
             # The maintenance service is gone once a node has its config.
-            return TalosNodeFacts(address=address, reachable=True, maintenance=False,
-                                  error="rpc error: code = Unavailable desc = connection error: tls: certificate required")
+            return TalosNodeFacts(
+                address=address,
+                reachable=True,
+                maintenance=False,
+                error="rpc error: code = Unavailable desc = connection error: tls: certificate required",
+            )
         cpu, memory = self.model.hubble.node_load(machine) if self.model.hubble else (None, None)
         return TalosNodeFacts(
             address=address,
@@ -121,14 +133,28 @@ class SimulatedTalos:
             "cluster": {"id": _fake("cluster-id", self.model.seed), "secret": FAKE_MARK},
             "secrets": {"bootstraptoken": FAKE_MARK, "secretboxencryptionsecret": FAKE_MARK},
             "trustdinfo": {"token": FAKE_MARK},
-            "certs": {name: {"crt": FAKE_MARK, "key": FAKE_MARK} for name in ("etcd", "k8s", "k8saggregator", "k8sserviceaccount", "os")},
+            "certs": {
+                name: {"crt": FAKE_MARK, "key": FAKE_MARK}
+                for name in ("etcd", "k8s", "k8saggregator", "k8sserviceaccount", "os")
+            },
         }
-        destination.write_text("# simulated Talos secrets bundle: no real key material\n" + yaml.safe_dump(bundle, sort_keys=True))
+        destination.write_text(
+            "# simulated Talos secrets bundle: no real key material\n" + yaml.safe_dump(bundle, sort_keys=True)
+        )
         destination.chmod(0o600)
 
     async def generate_config(
-        self, *, cluster_name: str, endpoint: str, secrets: Path, talos_version: str, kubernetes_version: str,
-        patches_all: Path, patches_control_plane: Path, patches_worker: Path, output_dir: Path,
+        self,
+        *,
+        cluster_name: str,
+        endpoint: str,
+        secrets: Path,
+        talos_version: str,
+        kubernetes_version: str,
+        patches_all: Path,
+        patches_control_plane: Path,
+        patches_worker: Path,
+        output_dir: Path,
     ) -> None:
         argv = ["talosctl", "gen", "config", "--with-secrets", str(secrets), cluster_name, endpoint]
         await self._call()
@@ -146,10 +172,18 @@ class SimulatedTalos:
         for machine_type, role_patch in (("controlplane", patches_control_plane), ("worker", patches_worker)):
             document = {
                 "version": "v1alpha1",
-                "machine": {"type": machine_type, "token": FAKE_MARK, "ca": {"crt": FAKE_MARK, "key": ""},
-                            "kubelet": {"image": f"ghcr.io/siderolabs/kubelet:{kubernetes_version}"},
-                            "install": {"image": f"ghcr.io/siderolabs/installer:{talos_version}"}},
-                "cluster": {"clusterName": cluster_name, "controlPlane": {"endpoint": endpoint}, "secretboxEncryptionSecret": FAKE_MARK},
+                "machine": {
+                    "type": machine_type,
+                    "token": FAKE_MARK,
+                    "ca": {"crt": FAKE_MARK, "key": ""},
+                    "kubelet": {"image": f"ghcr.io/siderolabs/kubelet:{kubernetes_version}"},
+                    "install": {"image": f"ghcr.io/siderolabs/installer:{talos_version}"},
+                },
+                "cluster": {
+                    "clusterName": cluster_name,
+                    "controlPlane": {"endpoint": endpoint},
+                    "secretboxEncryptionSecret": FAKE_MARK,
+                },
             }
             text = "# simulated Talos machine config\n" + yaml.safe_dump(document, sort_keys=True)
             text += "---\n" + Path(patches_all).read_text() + "\n---\n" + Path(role_patch).read_text()
@@ -157,14 +191,24 @@ class SimulatedTalos:
             path.write_text(text)
             path.chmod(0o600)
         talosconfig = output_dir / "talosconfig"
-        talosconfig.write_text(yaml.safe_dump({"context": cluster_name, "contexts": {cluster_name: {
-            "endpoints": [], "ca": FAKE_MARK, "crt": FAKE_MARK, "key": FAKE_MARK}}}))
+        talosconfig.write_text(
+            yaml.safe_dump(
+                {
+                    "context": cluster_name,
+                    "contexts": {cluster_name: {"endpoints": [], "ca": FAKE_MARK, "crt": FAKE_MARK, "key": FAKE_MARK}},
+                }
+            )
+        )
         talosconfig.chmod(0o600)
 
     # --- machines -----------------------------------------------------------------------
 
-    async def apply_config(self, address: str, config_file: Path, *, insecure: bool, patches: tuple[Path, ...] = ()) -> None:
-        argv = ["talosctl", "apply-config", "--nodes", address, "--file", str(config_file)] + (["--insecure"] if insecure else [])
+    async def apply_config(
+        self, address: str, config_file: Path, *, insecure: bool, patches: tuple[Path, ...] = ()
+    ) -> None:
+        argv = ["talosctl", "apply-config", "--nodes", address, "--file", str(config_file)] + (
+            ["--insecure"] if insecure else []
+        )
         await self._call()
         machine = self._reachable(address, argv)
         try:
@@ -175,37 +219,56 @@ class SimulatedTalos:
             raise SimulatedTalosRefused(argv, f"open {error.filename}: no such file or directory") from error
         except yaml.YAMLError as error:
             raise SimulatedTalosRefused(argv, f"failed to parse config: {error}") from error
-        machine_type = next((d.get("machine", {}).get("type") for d in documents if d.get("version") == "v1alpha1"), None)
+        machine_type = next(
+            (d.get("machine", {}).get("type") for d in documents if d.get("version") == "v1alpha1"), None
+        )
         if machine_type not in ("controlplane", "worker"):
             raise SimulatedTalosRefused(argv, "failed to validate config: machine.type must be controlplane or worker")
         digest = hashlib.sha256(b"".join(Path(p).read_bytes() for p in (config_file, *patches))).hexdigest()
         if machine.stage == MAINTENANCE:
             if not insecure:
-                raise SimulatedTalosError(argv, "rpc error: code = Unavailable desc = connection error: tls: certificate required",
-                                          hint="the node is in maintenance mode: apply with --insecure")
+                raise SimulatedTalosError(
+                    argv,
+                    "rpc error: code = Unavailable desc = connection error: tls: certificate required",
+                    hint="the node is in maintenance mode: apply with --insecure",
+                )
             self.model.changes.configure(machine.address, machine_type, digest)
             return
         if insecure:
-            raise SimulatedTalosError(argv, "rpc error: code = Unavailable desc = connection error: tls: certificate required",
-                                      hint="the node already has a config: apply without --insecure, using the talosconfig")
+            raise SimulatedTalosError(
+                argv,
+                "rpc error: code = Unavailable desc = connection error: tls: certificate required",
+                hint="the node already has a config: apply without --insecure, using the talosconfig",
+            )
         if machine_type != machine.machine_type:
-            raise SimulatedTalosRefused(argv, f"rpc error: code = InvalidArgument desc = machine type can't be changed from {machine.machine_type} to {machine_type}")
+            raise SimulatedTalosRefused(
+                argv,
+                f"rpc error: code = InvalidArgument desc = machine type can't be changed from {machine.machine_type} to {machine_type}",
+            )
         self.model.changes.reconfigure(machine.address, digest)  # applied in place (mode auto, no reboot needed)
 
     def _reachable(self, address: str, argv: list[str]) -> Machine:
         machine = self.model.machine(address)
         if machine is None or machine.stage == OFF:
-            raise SimulatedTalosError(argv, f"rpc error: code = Unavailable desc = connection error: dial tcp {address}:50000: i/o timeout",
-                                      hint=f"check that {address} is powered on and booted from Talos media")
+            raise SimulatedTalosError(
+                argv,
+                f"rpc error: code = Unavailable desc = connection error: dial tcp {address}:50000: i/o timeout",
+                hint=f"check that {address} is powered on and booted from Talos media",
+            )
         if machine.stage not in (MAINTENANCE, RUNNING):
-            raise SimulatedTalosError(argv, f"rpc error: code = Unavailable desc = connection error: dial tcp {address}:50000: connect: connection refused")
+            raise SimulatedTalosError(
+                argv,
+                f"rpc error: code = Unavailable desc = connection error: dial tcp {address}:50000: connect: connection refused",
+            )
         return machine
 
     async def set_endpoints(self, talosconfig: Path, endpoints: list[str], nodes: list[str]) -> None:
         await self._call()
         path = Path(talosconfig)
         if not path.exists():
-            raise SimulatedTalosRefused(["talosctl", "config", "endpoint", *endpoints], f"open {path}: no such file or directory")
+            raise SimulatedTalosRefused(
+                ["talosctl", "config", "endpoint", *endpoints], f"open {path}: no such file or directory"
+            )
         from talos_platform.engine.drivers.talosctl import read_talosconfig
 
         data = read_talosconfig(path)  # as talosctl would, it refuses a damaged file
@@ -220,7 +283,9 @@ class SimulatedTalos:
         await self._call()
         machine = self._secure(address, argv)
         if not machine.is_control_plane:
-            raise SimulatedTalosRefused(argv, "rpc error: code = Unimplemented desc = etcd is not running on worker nodes")
+            raise SimulatedTalosRefused(
+                argv, "rpc error: code = Unimplemented desc = etcd is not running on worker nodes"
+            )
         if machine.name not in self.model.etcd_members:
             return []
         return sorted(self.model.etcd_members)
@@ -230,12 +295,15 @@ class SimulatedTalos:
         await self._call()
         machine = self._secure(address, argv)
         if not machine.is_control_plane:
-            raise SimulatedTalosRefused(argv, "rpc error: code = FailedPrecondition desc = bootstrap is not available on worker nodes")
+            raise SimulatedTalosRefused(
+                argv, "rpc error: code = FailedPrecondition desc = bootstrap is not available on worker nodes"
+            )
         if self.model.etcd_bootstrapped_on is not None:
             # Journalled, so a test can prove from the journal that nobody bootstrapped twice.
             self.model.changes.bootstrap_refused(machine.address)
             raise SimulatedAlreadyBootstrapped(
-                argv, "error executing bootstrap: rpc error: code = AlreadyExists desc = etcd data directory is not empty",
+                argv,
+                "error executing bootstrap: rpc error: code = AlreadyExists desc = etcd data directory is not empty",
                 hint="etcd is already bootstrapped; never bootstrap a second time",
             )
         self.model.changes.bootstrap(machine.address)
@@ -245,36 +313,64 @@ class SimulatedTalos:
         await self._call()
         machine = self._secure(address, argv)
         if not machine.is_control_plane:
-            raise SimulatedTalosRefused(argv, "rpc error: code = Unimplemented desc = kubeconfig is only available on control plane nodes")
+            raise SimulatedTalosRefused(
+                argv, "rpc error: code = Unimplemented desc = kubeconfig is only available on control plane nodes"
+            )
         name = self.model.config.cluster.name
         destination = Path(destination)
         destination.parent.mkdir(parents=True, exist_ok=True)
         kubeconfig: dict[str, Any] = {
-            "apiVersion": "v1", "kind": "Config", "current-context": f"admin@{name}",
-            "clusters": [{"name": name, "cluster": {"server": self.model.api_endpoint(), "certificate-authority-data": FAKE_MARK}}],
-            "users": [{"name": f"admin@{name}", "user": {"client-certificate-data": FAKE_MARK, "client-key-data": FAKE_MARK}}],
-            "contexts": [{"name": f"admin@{name}", "context": {"cluster": name, "user": f"admin@{name}", "namespace": "default"}}],
+            "apiVersion": "v1",
+            "kind": "Config",
+            "current-context": f"admin@{name}",
+            "clusters": [
+                {
+                    "name": name,
+                    "cluster": {"server": self.model.api_endpoint(), "certificate-authority-data": FAKE_MARK},
+                }
+            ],
+            "users": [
+                {"name": f"admin@{name}", "user": {"client-certificate-data": FAKE_MARK, "client-key-data": FAKE_MARK}}
+            ],
+            "contexts": [
+                {"name": f"admin@{name}", "context": {"cluster": name, "user": f"admin@{name}", "namespace": "default"}}
+            ],
         }
-        destination.write_text("# simulated kubeconfig: no real credentials\n" + yaml.safe_dump(kubeconfig, sort_keys=False))
+        destination.write_text(
+            "# simulated kubeconfig: no real credentials\n" + yaml.safe_dump(kubeconfig, sort_keys=False)
+        )
         destination.chmod(0o600)
 
     def _secure(self, address: str, argv: list[str]) -> Machine:
         machine = self._reachable(address, argv)
         if machine.stage == MAINTENANCE:
-            raise SimulatedTalosError(argv, "rpc error: code = Unavailable desc = connection error: tls: certificate required (node in maintenance mode)",
-                                      hint=f"{address} has no config yet: apply its machine config first")
+            raise SimulatedTalosError(
+                argv,
+                "rpc error: code = Unavailable desc = connection error: tls: certificate required (node in maintenance mode)",
+                hint=f"{address} has no config yet: apply its machine config first",
+            )
         return machine
 
     async def create_docker_cluster(
-        self, *, cluster_name: str, talos_version: str, kubernetes_version: str, workers: int,
-        patches_all: Path, patches_control_plane: Path, patches_worker: Path, talosconfig: Path,
+        self,
+        *,
+        cluster_name: str,
+        talos_version: str,
+        kubernetes_version: str,
+        workers: int,
+        patches_all: Path,
+        patches_control_plane: Path,
+        patches_worker: Path,
+        talosconfig: Path,
     ) -> None:
         await self._call()
         self.model.changes.docker_machines(workers)
         await self.model.clock.sleep(self.model.timings.node_boot)
         control_plane = next(m for m in self.model.machines.values() if m.planned_role == "control-plane")
         for machine in self.model.machines.values():
-            self.model.changes.configure(machine.address, "controlplane" if machine is control_plane else "worker", "docker")
+            self.model.changes.configure(
+                machine.address, "controlplane" if machine is control_plane else "worker", "docker"
+            )
         while control_plane.stage != RUNNING:
             await self.model.clock.sleep(1.0)
         self.model.changes.bootstrap(control_plane.address)
@@ -282,8 +378,22 @@ class SimulatedTalos:
             await self.model.clock.sleep(1.0)
         talosconfig = Path(talosconfig)
         talosconfig.parent.mkdir(parents=True, exist_ok=True)
-        talosconfig.write_text(yaml.safe_dump({"context": cluster_name, "contexts": {cluster_name: {
-            "endpoints": ["127.0.0.1:50000"], "nodes": [control_plane.address], "ca": FAKE_MARK, "crt": FAKE_MARK, "key": FAKE_MARK}}}))
+        talosconfig.write_text(
+            yaml.safe_dump(
+                {
+                    "context": cluster_name,
+                    "contexts": {
+                        cluster_name: {
+                            "endpoints": ["127.0.0.1:50000"],
+                            "nodes": [control_plane.address],
+                            "ca": FAKE_MARK,
+                            "crt": FAKE_MARK,
+                            "key": FAKE_MARK,
+                        }
+                    },
+                }
+            )
+        )
         talosconfig.chmod(0o600)
 
 

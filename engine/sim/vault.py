@@ -16,7 +16,7 @@ _CALL_SECONDS = 0.3
 
 
 class VaultState:
-    def __init__(self, model: "PlatformModel"):
+    def __init__(self, model: PlatformModel):
         self.model = model
         self.initialized = False
         self.unsealed = False
@@ -57,7 +57,9 @@ class VaultState:
         workload = self.model.workloads.workload("StatefulSet", "vault", "vault") if self.model.workloads else None
         if workload is None:
             workload = next((w for w in self.model.workloads.workloads.values() if w.requires_unseal), None)
-        return workload is not None and any(pod.phase == "Running" and not pod.waiting_reason for pod in workload.pods.values())
+        return workload is not None and any(
+            pod.phase == "Running" and not pod.waiting_reason for pod in workload.pods.values()
+        )
 
 
 class SimulatedVault:
@@ -68,7 +70,7 @@ class SimulatedVault:
         await self.state.model.clock.sleep(_CALL_SECONDS)
         if not self.state.server_running():
             raise TransientError(
-                "Get \"http://vault.vault.svc:8200/v1/sys/seal-status\": dial tcp: connect: connection refused",
+                'Get "http://vault.vault.svc:8200/v1/sys/seal-status": dial tcp: connect: connection refused',
                 hint="the Vault pod is not running yet",
             )
 
@@ -80,8 +82,10 @@ class SimulatedVault:
         await self._call()
         state = self.state
         if state.initialized:
-            raise PermanentError("Error initializing: Code: 400. Errors: * Vault is already initialized",
-                                 hint="Vault keeps its unseal keys from the first init; use the stored vault-init material")
+            raise PermanentError(
+                "Error initializing: Code: 400. Errors: * Vault is already initialized",
+                hint="Vault keeps its unseal keys from the first init; use the stored vault-init material",
+            )
         if not 1 <= key_threshold <= key_shares:
             raise PermanentError(f"Error initializing: invalid threshold {key_threshold} for {key_shares} key shares")
         return state.model.changes.vault_initialize(key_shares, key_threshold)
@@ -92,7 +96,9 @@ class SimulatedVault:
         if not state.initialized:
             raise PermanentError("Error unsealing: Code: 400. Errors: * Vault is not initialized")
         if key not in state.keys:
-            raise PermanentError("Error unsealing: Code: 400. Errors: * invalid key", hint="use the unseal keys stored at init")
+            raise PermanentError(
+                "Error unsealing: Code: 400. Errors: * invalid key", hint="use the unseal keys stored at init"
+            )
         state.model.changes.vault_unseal(state.keys.index(key))
         return VaultStatus(initialized=True, sealed=not state.unsealed)
 
@@ -100,7 +106,9 @@ class SimulatedVault:
         if not self.state.unsealed:
             raise TransientError("Error: Code: 503. Errors: * Vault is sealed", hint="unseal Vault first")
         if token != self.state.root_token:
-            raise PermanentError("Error: Code: 403. Errors: * permission denied", hint="use the root token stored at init")
+            raise PermanentError(
+                "Error: Code: 403. Errors: * permission denied", hint="use the root token stored at init"
+            )
 
     async def enable_kubernetes_auth(self, token: str) -> None:
         await self._call()

@@ -21,7 +21,7 @@ CRASH_BACKOFF_CAP = 300.0
 
 
 class WorkloadController:
-    def __init__(self, model: "PlatformModel"):
+    def __init__(self, model: PlatformModel):
         self.model = model
         self.workloads: dict[tuple[str, str, str], WorkloadRecord] = {}
         self.pending: dict[tuple[str, str], PodRecord] = {}
@@ -37,7 +37,7 @@ class WorkloadController:
 
     # --- nodes --------------------------------------------------------------------------
 
-    def node_registered(self, machine: "Machine") -> None:
+    def node_registered(self, machine: Machine) -> None:
         self._eligible_cache = None
         self.pods_on_node.setdefault(machine.name, 0)
         if machine.is_control_plane:
@@ -50,12 +50,12 @@ class WorkloadController:
             if workload.kind == "DaemonSet":
                 self._reconcile(workload)
 
-    def node_became_ready(self, machine: "Machine") -> None:
+    def node_became_ready(self, machine: Machine) -> None:
         self._eligible_cache = None
         for pod in list(self.pending.values()):
             self._try_schedule(pod)
 
-    def node_lost(self, machine: "Machine") -> None:
+    def node_lost(self, machine: Machine) -> None:
         """Its pods stay bound but are no longer Ready; their owners and flows follow."""
         self._eligible_cache = None
         for workload in self.workloads.values():
@@ -99,12 +99,17 @@ class WorkloadController:
             parts = [f"{usable} Insufficient {resource}"]
             if others:
                 parts.append(f"{others} node(s) had untolerated taint {{node-role.kubernetes.io/control-plane: }}")
-            return (f"0/{total} nodes are available: {', '.join(parts)}. preemption: 0/{total} nodes are available: "
-                    f"{usable} No preemption victims found for incoming pod, {others} Preemption is not helpful for scheduling.")
+            return (
+                f"0/{total} nodes are available: {', '.join(parts)}. preemption: 0/{total} nodes are available: "
+                f"{usable} No preemption victims found for incoming pod, {others} Preemption is not helpful for scheduling."
+            )
         not_ready = sum(1 for m in registered if not m.ready)
         control_planes = sum(
-            1 for m in registered
-            if m.ready and m.is_control_plane and not (tolerate_control_plane or self.model.workloads_allowed_on_control_planes())
+            1
+            for m in registered
+            if m.ready
+            and m.is_control_plane
+            and not (tolerate_control_plane or self.model.workloads_allowed_on_control_planes())
         )
         parts = []
         if control_planes:
@@ -125,31 +130,51 @@ class WorkloadController:
         template = (spec.get("template") or {}).get("spec") or {}
         containers = template.get("containers") or [{}]
         image = containers[0].get("image") or f"registry.example/{metadata['name']}:latest"
-        limits = ((containers[0].get("resources") or {}).get("limits") or {})
+        limits = (containers[0].get("resources") or {}).get("limits") or {}
         tolerations = template.get("tolerations") or []
         tolerate_all = any(t.get("operator") == "Exists" and not t.get("key") for t in tolerations)
-        tolerate_control_plane = any(t.get("key") in ("node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master") for t in tolerations)
+        tolerate_control_plane = any(
+            t.get("key") in ("node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master")
+            for t in tolerations
+        )
         app = app or (metadata.get("labels") or {}).get("app.kubernetes.io/instance", "")
         replicas = int(spec.get("replicas", 1)) if obj["kind"] != "DaemonSet" else 0
         workload = self.workloads.get(key)
         if workload is None:
-            workload = WorkloadRecord(obj["kind"], metadata["namespace"], metadata["name"], metadata["uid"], replicas, app, image,
-                                      tolerate_all, limits.get("memory", "512Mi"), metadata.get("generation", 1))
+            workload = WorkloadRecord(
+                obj["kind"],
+                metadata["namespace"],
+                metadata["name"],
+                metadata["uid"],
+                replicas,
+                app,
+                image,
+                tolerate_all,
+                limits.get("memory", "512Mi"),
+                metadata.get("generation", 1),
+            )
             workload.crash = self._crash_faults.get((workload.namespace, workload.name))
             if workload.crash is not None:
                 workload.memory_limit = workload.crash.memory_limit  # the limit it keeps hitting
             workload.pending = self._pending_faults.get((workload.namespace, workload.name))
             degraded = self._degraded_apps.get(app)
-            if degraded is not None and obj["kind"] == "Deployment" and not any(
-                w.image_pull_fails for w in self.workloads.values() if w.app == app
+            if (
+                degraded is not None
+                and obj["kind"] == "Deployment"
+                and not any(w.image_pull_fails for w in self.workloads.values() if w.app == app)
             ):
                 workload.image_pull_fails = True
             workload.requires_unseal = obj["kind"] == "StatefulSet" and "hashicorp/vault" in image
             workload.tolerations = [dict(t) for t in tolerations]
-            workload.template_labels = {str(k): str(v) for k, v in (((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}).items()}
+            workload.template_labels = {
+                str(k): str(v)
+                for k, v in (((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}).items()
+            }
             workload.tolerate_control_plane = tolerate_all or tolerate_control_plane
             workload.template_spec = template
-            workload.claims = [((claim.get("spec") or {}).get("storageClassName")) for claim in spec.get("volumeClaimTemplates") or []]
+            workload.claims = [
+                ((claim.get("spec") or {}).get("storageClassName")) for claim in spec.get("volumeClaimTemplates") or []
+            ]
             self.workloads[key] = workload
             if workload.kind == "Deployment":
                 deadline = float(spec.get("progressDeadlineSeconds", self.model.timings.progress_deadline))
@@ -188,7 +213,9 @@ class WorkloadController:
             nodes, pod_name, owner_kind = [], f"{owner_name}-{short_hash(owner_name, 5)}", "ReplicaSet"
         refused = admission.refusal(self.model, workload.namespace, pod_name, workload.template_spec)
         if refused and (workload.kind != "DaemonSet" or nodes):
-            self.model.events.controller(owner_kind, workload.namespace, owner_name, workload.uid, "FailedCreate", f"Error creating: {refused}")
+            self.model.events.controller(
+                owner_kind, workload.namespace, owner_name, workload.uid, "FailedCreate", f"Error creating: {refused}"
+            )
         workload.refused = refused
         workload.desired = len(nodes)
         return bool(refused)
@@ -212,7 +239,7 @@ class WorkloadController:
                 if name not in workload.pods:
                     self._create_and_schedule(self._new_pod(workload.namespace, name, workload, workload.name))
         else:
-            for surplus in list(workload.pods.values())[workload.replicas:]:
+            for surplus in list(workload.pods.values())[workload.replicas :]:
                 self._delete(surplus)
             while len(workload.pods) < workload.replicas:
                 suffix = "".join(self.model.rng.choice("bcdfghjklmnpqrstvwxz2456789") for _ in range(5))
@@ -297,7 +324,9 @@ class WorkloadController:
 
     def _start_later(self, pod: PodRecord) -> None:
         timings = self.model.timings
-        self.model.later(self.model.jitter(timings.image_pull) + self.model.jitter(timings.container_start), lambda: self._start(pod))
+        self.model.later(
+            self.model.jitter(timings.image_pull) + self.model.jitter(timings.container_start), lambda: self._start(pod)
+        )
 
     def _start(self, pod: PodRecord) -> None:
         if pod.deleted:
@@ -308,8 +337,13 @@ class WorkloadController:
             pod.waiting_message = f'Back-off pulling image "{owner.image}"'
             self._touch(pod)
             events = self.model.events
-            events.pod(pod, "Failed", f'Failed to pull image "{owner.image}": rpc error: code = NotFound desc = failed to pull and '
-                       f'unpack image "{owner.image}": not found', warning=True)
+            events.pod(
+                pod,
+                "Failed",
+                f'Failed to pull image "{owner.image}": rpc error: code = NotFound desc = failed to pull and '
+                f'unpack image "{owner.image}": not found',
+                warning=True,
+            )
             events.pod(pod, "BackOff", pod.waiting_message, warning=True)
             self._owner_changed(pod)
             return
@@ -321,7 +355,9 @@ class WorkloadController:
         pod.waiting_message = ""
         pod.running_since = self.model.now_iso()
         # A container that crashes is killed before its readiness probe ever passes.
-        pod.ready = not (owner is not None and (owner.crash is not None or (owner.requires_unseal and not self.model.vault.unsealed)))
+        pod.ready = not (
+            owner is not None and (owner.crash is not None or (owner.requires_unseal and not self.model.vault.unsealed))
+        )
         self._touch(pod)
         if owner is not None and not pod.restart_count:
             self.model.events.pod(pod, "Pulled", f'Successfully pulled image "{owner.image}"')
@@ -350,7 +386,12 @@ class WorkloadController:
         pod.waiting_reason = "CrashLoopBackOff"
         pod.waiting_message = f"back-off {int(backoff)}s restarting failed container={pod.container} pod={pod.name}_{pod.namespace}({pod.uid})"
         self._touch(pod)
-        self.model.events.pod(pod, "BackOff", f"Back-off restarting failed container {pod.container} in pod {pod.name}_{pod.namespace}({pod.uid})", warning=True)
+        self.model.events.pod(
+            pod,
+            "BackOff",
+            f"Back-off restarting failed container {pod.container} in pod {pod.name}_{pod.namespace}({pod.uid})",
+            warning=True,
+        )
         for listener in self.listeners:
             listener(pod, False)
         self._owner_changed(pod)
@@ -403,7 +444,11 @@ class WorkloadController:
             previous = {c["type"]: c for c in old.get("conditions") or []}
             for condition in status.get("conditions") or []:
                 before = previous.get(condition["type"])
-                same = before and before.get("status") == condition["status"] and before.get("reason") == condition.get("reason")
+                same = (
+                    before
+                    and before.get("status") == condition["status"]
+                    and before.get("reason") == condition.get("reason")
+                )
                 stamp = before.get("lastTransitionTime") if same else now
                 condition["lastTransitionTime"] = stamp
                 condition["lastUpdateTime"] = before.get("lastUpdateTime", stamp) if same else now

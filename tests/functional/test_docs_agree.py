@@ -19,8 +19,9 @@ TOKEN = "env-git-token-for-the-simulation-0123"
 def talos_platform(*argv: str, **environment: str) -> subprocess.CompletedProcess:
     env = {key: value for key, value in os.environ.items() if not key.startswith("TALOS_PLATFORM_")}
     env.update(TALOS_PLATFORM_LOOPBACK_ONLY="1", **environment)
-    return subprocess.run([sys.executable, "-m", "talos_platform", *argv], env=env, capture_output=True, text=True,
-                          timeout=120)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "talos_platform", *argv], env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def vault_writes(state: Path) -> dict[str, dict[str, str]]:
@@ -34,8 +35,9 @@ def vault_writes(state: Path) -> dict[str, dict[str, str]]:
 
 def test_a_simulated_install_uses_the_variables_and_says_which_secrets_it_used(tmp_path):
     state = tmp_path / "s"
-    run = talos_platform("install", "--simulate", "--speed", "inf", "--state-dir", str(state),
-                         TALOS_PLATFORM_GIT_TOKEN=TOKEN)  # fmt: skip
+    run = talos_platform(
+        "install", "--simulate", "--speed", "inf", "--state-dir", str(state), TALOS_PLATFORM_GIT_TOKEN=TOKEN
+    )
     assert run.returncode == 0, run.stderr
     first = run.stdout.splitlines()[0]
     assert "secrets: gitToken from TALOS_PLATFORM_GIT_TOKEN; the others are simulated stand-ins" in first
@@ -48,8 +50,17 @@ def test_the_variables_win_over_the_secrets_file_in_a_simulation(tmp_path):
     secrets.write_text('gitToken: "from-the-file-0123456789"\ngitUsername: me\n')
     secrets.chmod(0o600)
     state = tmp_path / "s"
-    run = talos_platform("install", "--simulate", "--speed", "inf", "--state-dir", str(state), "--secrets",
-                         str(secrets), TALOS_PLATFORM_GIT_TOKEN=TOKEN)  # fmt: skip
+    run = talos_platform(
+        "install",
+        "--simulate",
+        "--speed",
+        "inf",
+        "--state-dir",
+        str(state),
+        "--secrets",
+        str(secrets),
+        TALOS_PLATFORM_GIT_TOKEN=TOKEN,
+    )
     assert run.returncode == 0, run.stderr
     assert f"gitUsername from {secrets}, gitToken from TALOS_PLATFORM_GIT_TOKEN" in run.stdout.splitlines()[0]
     git = vault_writes(state)["platform/git"]
@@ -58,8 +69,9 @@ def test_the_variables_win_over_the_secrets_file_in_a_simulation(tmp_path):
 
 
 def test_without_any_secret_given_the_screen_says_stand_ins(tmp_path):
-    run = talos_platform("install", "--simulate", "--speed", "inf", "--state-dir", str(tmp_path / "s"),
-                         "--only", "L0.preflight.tools")  # fmt: skip
+    run = talos_platform(
+        "install", "--simulate", "--speed", "inf", "--state-dir", str(tmp_path / "s"), "--only", "L0.preflight.tools"
+    )
     assert run.returncode == 0, run.stderr
     assert "secrets: simulated stand-ins" in run.stdout.splitlines()[0]
 
@@ -74,7 +86,10 @@ def test_a_50_megabyte_plain_list_is_too_large_not_nested_aliases(tmp_path):
     assert run.returncode == 2
     output = run.stdout + run.stderr
     assert "aliases" not in output
-    assert f"file too large: {big.stat().st_size} bytes, and a config file may be at most {MAX_CONFIG_BYTES} bytes" in output
+    assert (
+        f"file too large: {big.stat().st_size} bytes, and a config file may be at most {MAX_CONFIG_BYTES} bytes"
+        in output
+    )
 
 
 def test_a_list_of_many_values_under_the_size_limit_is_not_called_aliases_either(tmp_path):

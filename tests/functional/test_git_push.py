@@ -38,7 +38,10 @@ def files_at(repository: Path, branch: str) -> dict[str, str]:
 async def test_publish_to_an_empty_repository_then_nothing_new_when_unchanged(bare, tree):
     driver = GitDriver(ProcessRunner())
     first = await driver.publish(tree, f"file://{bare}", "main", ".", "render demo")
-    assert files_at(bare, "main") == {"bootstrap-app.yaml": "kind: Application\n", "bootstrap/kustomization.yaml": "resources: []\n"}
+    assert files_at(bare, "main") == {
+        "bootstrap-app.yaml": "kind: Application\n",
+        "bootstrap/kustomization.yaml": "resources: []\n",
+    }
     assert git("--git-dir", str(bare), "rev-parse", "main").strip() == first
     again = await driver.publish(tree, f"file://{bare}", "main", ".", "render demo")
     assert again == first
@@ -54,7 +57,10 @@ async def test_a_changed_tree_is_a_new_commit_and_removed_files_go(bare, tree):
     second = await driver.publish(tree, str(bare), "main", ".", "render demo again")
     assert second != first
     assert sorted(files_at(bare, "main")) == ["apps/kustomization.yaml", "bootstrap/kustomization.yaml"]
-    assert git("--git-dir", str(bare), "log", "-1", "--format=%an %s", "main").strip() == "talos-platform render demo again"
+    assert (
+        git("--git-dir", str(bare), "log", "-1", "--format=%an %s", "main").strip()
+        == "talos-platform render demo again"
+    )
 
 
 async def test_publish_under_a_path_keeps_the_rest_of_the_repository(bare, tree, tmp_path):
@@ -65,7 +71,11 @@ async def test_publish_under_a_path_keeps_the_rest_of_the_repository(bare, tree,
     git("-c", "user.name=me", "-c", "user.email=me@localhost", "commit", "--quiet", "-m", "readme", cwd=work)
     git("push", "--quiet", "origin", "HEAD:refs/heads/main", cwd=work)
     await GitDriver(ProcessRunner()).publish(tree, f"file://{bare}", "main", "clusters/demo", "render demo")
-    assert sorted(files_at(bare, "main")) == ["README.md", "clusters/demo/bootstrap-app.yaml", "clusters/demo/bootstrap/kustomization.yaml"]
+    assert sorted(files_at(bare, "main")) == [
+        "README.md",
+        "clusters/demo/bootstrap-app.yaml",
+        "clusters/demo/bootstrap/kustomization.yaml",
+    ]
 
 
 async def test_a_new_branch_is_created(bare, tree):
@@ -91,8 +101,14 @@ def test_the_askpass_helper_answers_from_its_environment(tmp_path):
     helper = tmp_path / "askpass.sh"
     helper.write_text(_ASKPASS)
     helper.chmod(0o700)
-    env = {"TALOS_PLATFORM_ASKPASS_USERNAME": "robot", "TALOS_PLATFORM_ASKPASS_PASSWORD": "ghp-secret-token", "PATH": "/usr/bin:/bin"}
-    ask = lambda prompt: subprocess.run([str(helper), prompt], env=env, capture_output=True, text=True, check=True).stdout
+    env = {
+        "TALOS_PLATFORM_ASKPASS_USERNAME": "robot",
+        "TALOS_PLATFORM_ASKPASS_PASSWORD": "ghp-secret-token",
+        "PATH": "/usr/bin:/bin",
+    }
+    ask = lambda prompt: (
+        subprocess.run([str(helper), prompt], env=env, capture_output=True, text=True, check=True).stdout
+    )
     assert ask("Username for 'https://git.example.com': ") == "robot\n"
     assert ask("Password for 'https://robot@git.example.com': ") == "ghp-secret-token\n"
 

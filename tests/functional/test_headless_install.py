@@ -8,8 +8,15 @@ import sys
 
 def talos_platform(*args, **kwargs):
     env = {**os.environ, "TALOS_PLATFORM_LOOPBACK_ONLY": "1"}
-    return subprocess.run([sys.executable, "-m", "talos_platform", *args], capture_output=True, text=True,
-                          env=env, timeout=300, stdin=subprocess.DEVNULL, **kwargs)
+    return subprocess.run(
+        [sys.executable, "-m", "talos_platform", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+        **kwargs,
+    )
 
 
 def test_simulated_install_as_json_lines_then_status(tmp_path):
@@ -46,7 +53,9 @@ def test_the_same_simulated_install_run_again_resumes_the_same_simulated_cluster
     again = talos_platform("install", "--simulate", "--speed", "inf", "--state-dir", str(state))
     assert again.returncode == 0, again.stderr
     first_line = again.stdout.splitlines()[0]
-    assert first_line.startswith("SIMULATED: resuming the simulated cluster kept in") and "changes replayed" in first_line
+    assert (
+        first_line.startswith("SIMULATED: resuming the simulated cluster kept in") and "changes replayed" in first_line
+    )
     # Found as the first run left it: etcd and Vault are not set up a second time.
     assert "L0.bootstrap: already done" in again.stdout and "L3.vault-init: already done" in again.stdout
     plan = talos_platform("plan", "--simulate", "--state-dir", str(state))
@@ -63,7 +72,9 @@ def test_a_simulated_install_with_a_config_simulates_that_config(tmp_path):
     path = tmp_path / "platform.yaml"
     path.write_text(yaml.safe_dump(config))
     state = tmp_path / "s"
-    result = talos_platform("install", "--simulate", "--speed", "inf", "--config", str(path), "--state-dir", str(state), "--output", "json")
+    result = talos_platform(
+        "install", "--simulate", "--speed", "inf", "--config", str(path), "--state-dir", str(state), "--output", "json"
+    )
     assert result.returncode == 0, result.stderr
     changes = [json.loads(line) for line in (state / "simulation.jsonl").read_text().splitlines()[1:]]
     configured = sorted(c["address"] for c in changes if c["change"] == "configure")
@@ -82,7 +93,9 @@ def test_offline_plan_of_an_example_config_contacts_nothing_and_writes_nothing(t
 
     example = Path(__file__).resolve().parents[2] / "examples" / "metal-3cp-3w.yaml"
     state = tmp_path / "state"
-    result = talos_platform("plan", "--offline", "--config", str(example), "--state-dir", str(state), "--output", "json")
+    result = talos_platform(
+        "plan", "--offline", "--config", str(example), "--state-dir", str(state), "--output", "json"
+    )
     assert result.returncode == 0, result.stderr
     plan = json.loads(result.stdout)
     assert plan["offline"] is True and plan["steps"]
@@ -96,14 +109,18 @@ def test_offline_plan_of_an_example_config_contacts_nothing_and_writes_nothing(t
 
 
 def test_on_a_terminal_install_asks_first_and_a_no_changes_nothing(tmp_path):
-    import pexpect
     from pathlib import Path
+
+    import pexpect
 
     example = Path(__file__).resolve().parents[2] / "examples" / "docker-single.yaml"
     env = {**os.environ, "TALOS_PLATFORM_LOOPBACK_ONLY": "1"}
     child = pexpect.spawn(
-        sys.executable, ["-m", "talos_platform", "install", "--config", str(example), "--state-dir", str(tmp_path / "s")],
-        env=env, encoding="utf-8", timeout=60,
+        sys.executable,
+        ["-m", "talos_platform", "install", "--config", str(example), "--state-dir", str(tmp_path / "s")],
+        env=env,
+        encoding="utf-8",
+        timeout=60,
     )
     child.expect(r"layer 0: \d+ steps")
     child.expect(r"Proceed with the install\? \[y/N\]")

@@ -73,9 +73,13 @@ class ObserverServer:
     async def start(self, port: int = 0) -> int:
         self.server = grpc.aio.server()
         handler = grpc.unary_stream_rpc_method_handler(
-            self.get_flows, request_deserializer=pb.GetFlowsRequest.FromString, response_serializer=pb.GetFlowsResponse.SerializeToString
+            self.get_flows,
+            request_deserializer=pb.GetFlowsRequest.FromString,
+            response_serializer=pb.GetFlowsResponse.SerializeToString,
         )
-        self.server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler("observer.Observer", {"GetFlows": handler})])
+        self.server.add_generic_rpc_handlers(
+            [grpc.method_handlers_generic_handler("observer.Observer", {"GetFlows": handler})]
+        )
         self.port = self.server.add_insecure_port(f"127.0.0.1:{port}")
         await self.server.start()
         return self.port
@@ -129,7 +133,10 @@ async def test_namespace_and_verdict_filters_are_sent_as_a_whitelist(server):
     relay = client(server)
     items = [i async for i in relay.flows(follow=False, first=10, flow_filter=FlowFilter(namespace="shop"))]
     assert len(items) == 3  # shop on either side; kube-system left out
-    dropped = [i async for i in relay.flows(follow=False, first=10, flow_filter=FlowFilter(namespace="shop", verdict="DROPPED"))]
+    dropped = [
+        i
+        async for i in relay.flows(follow=False, first=10, flow_filter=FlowFilter(namespace="shop", verdict="DROPPED"))
+    ]
     assert [(d.source.pod_name, d.destination.namespace) for d in dropped] == [("web-1", "payments")]
     request = server.requests[-1]
     assert [list(f.source_pod) for f in request.whitelist] == [["shop/"], []]
@@ -145,8 +152,13 @@ async def test_follow_streams_new_flows_lost_events_and_node_status(server):
     async def feed():
         await server.connected.wait()
         await server.live.put(pb.GetFlowsResponse(flow=make_flow(10, "shop/web-2", "shop/db-0")))
-        await server.live.put(pb.GetFlowsResponse(node_status=pb.NodeStatusEvent(
-            state_change=pb.NODE_UNAVAILABLE, node_names=["worker-3"], message="connection refused")))
+        await server.live.put(
+            pb.GetFlowsResponse(
+                node_status=pb.NodeStatusEvent(
+                    state_change=pb.NODE_UNAVAILABLE, node_names=["worker-3"], message="connection refused"
+                )
+            )
+        )
         lost = pb.GetFlowsResponse(lost_events=pb.LostEvent(source=pb.HUBBLE_RING_BUFFER, num_events_lost=42))
         lost.time.seconds = 1_700_000_011
         await server.live.put(lost)
@@ -174,7 +186,13 @@ async def test_server_going_away_and_coming_back_resumes_after_the_last_flow(ser
     port = server.port
     await server.stop()
     # While it is gone, the new server gets flows the client must not miss, and old ones it must not repeat.
-    replacement = ObserverServer([make_flow(20, "shop/web-1", "shop/db-0"), make_flow(21, "shop/web-1", "shop/db-0"), make_flow(22, "shop/api-0", "shop/db-0")])
+    replacement = ObserverServer(
+        [
+            make_flow(20, "shop/web-1", "shop/db-0"),
+            make_flow(21, "shop/web-1", "shop/db-0"),
+            make_flow(22, "shop/api-0", "shop/db-0"),
+        ]
+    )
     restart = asyncio.get_running_loop().call_later(0.3, lambda: asyncio.ensure_future(replacement.start(port)))
     try:
         resumed = await collect(stream, 2, timeout=10)

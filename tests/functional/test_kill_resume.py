@@ -78,7 +78,9 @@ def test_kill_minus_nine_anywhere_then_resume_finishes_with_nothing_applied_twic
         steps_first = chooser.randint(0, max(0, round(2 * steps_left / (KILLS_WANTED - kills + 2)) - 1))
         lines_more = chooser.randint(0, 4)
         process = start(state.root, ledger)
-        while process.poll() is None and current_journal(state.runs, known_runs).count(b'"StepSucceeded"') < steps_first:
+        while (
+            process.poll() is None and current_journal(state.runs, known_runs).count(b'"StepSucceeded"') < steps_first
+        ):
             time.sleep(0.001)
         mark = current_journal(state.runs, known_runs).count(b"\n")
         while process.poll() is None and current_journal(state.runs, known_runs).count(b"\n") < mark + lines_more:
@@ -108,7 +110,9 @@ def test_kill_minus_nine_anywhere_then_resume_finishes_with_nothing_applied_twic
     assert any(in_flight for _, in_flight in kill_points), kill_points
 
     # Run again until done.
-    final = subprocess.run([sys.executable, str(SCRIPT), str(state.root), str(ledger)], capture_output=True, timeout=120)
+    final = subprocess.run(
+        [sys.executable, str(SCRIPT), str(state.root), str(ledger)], capture_output=True, timeout=120
+    )
     assert final.returncode == 0, final.stderr.decode()
 
     lines = ledger_lines(ledger)

@@ -16,8 +16,8 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import yaml
 
@@ -36,17 +36,31 @@ WRITTEN_ONCE = ("talos/secrets.yaml", "vault-init.json")  # never regenerated, n
 
 
 def install(state: Path) -> subprocess.Popen:
-    command = [sys.executable, "-m", "talos_platform", "install", "--yes", "--simulate", "--speed", SPEED,
-               "--state-dir", str(state), "--output", "json"]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "talos_platform",
+        "install",
+        "--yes",
+        "--simulate",
+        "--speed",
+        SPEED,
+        "--state-dir",
+        str(state),
+        "--output",
+        "json",
+    ]
     environment = {**os.environ, "TALOS_PLATFORM_LOOPBACK_ONLY": "1"}
-    return subprocess.Popen(command, env=environment, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        command, env=environment, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
 
 
 def changes(state: Path) -> list[dict]:
     """The simulator's journal as far as it was written (a line cut by the kill is left out)."""
     journal = state / "simulation.jsonl"
     found = []
-    for line in (journal.read_text().splitlines()[1:] if journal.exists() else []):
+    for line in journal.read_text().splitlines()[1:] if journal.exists() else []:
         try:
             found.append(json.loads(line))
         except json.JSONDecodeError:

@@ -75,12 +75,20 @@ def test_offline_plan_lists_every_step_to_do_with_concrete_actions(tmp_path, cap
 
 def test_offline_plan_shows_the_exact_commands_of_the_nodes_talos_version(tmp_path, capsys, guarded):
     config = tmp_path / "platform.yaml"
-    config.write_text((EXAMPLES / "metal-3cp-3w.yaml").read_text().replace("talosVersion: v1.14.1", "talosVersion: v1.12.0").replace("kubernetesVersion: v1.37.2", "kubernetesVersion: v1.35.0"))
+    config.write_text(
+        (EXAMPLES / "metal-3cp-3w.yaml")
+        .read_text()
+        .replace("talosVersion: v1.14.1", "talosVersion: v1.12.0")
+        .replace("kubernetesVersion: v1.37.2", "kubernetesVersion: v1.35.0")
+    )
     state = tmp_path / "state"
     text = plan(capsys, "--offline", "--config", str(config), "--state-dir", str(state))
     assert f"$ talosctl apply-config --insecure --nodes 192.168.10.11 --file {state}/talos/controlplane.yaml" in text
     assert "--talos-version v1.12 --kubernetes-version 1.35.0" in text
-    assert f"$ talosctl --talosconfig {state}/talos/talosconfig --endpoints 192.168.10.11 --nodes 192.168.10.11 bootstrap" in text
+    assert (
+        f"$ talosctl --talosconfig {state}/talos/talosconfig --endpoints 192.168.10.11 --nodes 192.168.10.11 bootstrap"
+        in text
+    )
     assert "watch apps/v1 DaemonSet kube-system/cilium until rolled out" in text
     assert "server-side apply Namespace argocd, Namespace cert-manager" in text
     assert "PUT /v1/sys/init (through the API server's pod proxy to vault/vault-0)" in text
@@ -106,10 +114,23 @@ def test_offline_plan_as_a_user_runs_it(tmp_path):
     """The installed command, in its own process, with the secrets in its environment."""
     env = {**os.environ, "TALOS_PLATFORM_LOOPBACK_ONLY": "1", **SECRET_ENV}
     result = subprocess.run(
-        [sys.executable, "-m", "talos_platform", "plan", "--offline", "--config", str(EXAMPLES / "docker-single.yaml"),
-         "--state-dir", str(tmp_path / STATE_CANARY)],
-        capture_output=True, text=True, env=env, timeout=120, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "talos_platform",
+            "plan",
+            "--offline",
+            "--config",
+            str(EXAMPLES / "docker-single.yaml"),
+            "--state-dir",
+            str(tmp_path / STATE_CANARY),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
     assert result.returncode == 0, result.stderr
     # Talos 1.14 (the example's): talosctl 1.12 and later make the provisioner a sub-command.
     assert "$ talosctl cluster create docker --name local" in result.stdout

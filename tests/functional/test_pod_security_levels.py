@@ -35,10 +35,30 @@ REQUIRE_HARNESS = "TALOS_PLATFORM_REQUIRE_HARNESS"
 LEVELS = ("restricted", "baseline", "privileged")
 
 _BASELINE_CAPABILITIES = {
-    "AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "NET_BIND_SERVICE",
-    "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT",
+    "AUDIT_WRITE",
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "MKNOD",
+    "NET_BIND_SERVICE",
+    "SETFCAP",
+    "SETGID",
+    "SETPCAP",
+    "SETUID",
+    "SYS_CHROOT",
 }
-_RESTRICTED_VOLUMES = {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim", "projected", "secret"}
+_RESTRICTED_VOLUMES = {
+    "configMap",
+    "csi",
+    "downwardAPI",
+    "emptyDir",
+    "ephemeral",
+    "persistentVolumeClaim",
+    "projected",
+    "secret",
+}
 
 
 def _missing(what: str) -> None:
@@ -50,8 +70,14 @@ def _missing(what: str) -> None:
 @pytest.fixture(scope="module")
 def helm() -> Path:
     script = REPO_ROOT / "scripts" / "build-helm.sh"
-    built = subprocess.run(["bash", str(script), "--print-path"], capture_output=True, text=True, timeout=30).stdout.strip()
-    path = Path(built) if built and os.access(built, os.X_OK) else (Path(shutil.which("helm")) if shutil.which("helm") else None)
+    built = subprocess.run(
+        ["bash", str(script), "--print-path"], capture_output=True, text=True, timeout=30
+    ).stdout.strip()
+    path = (
+        Path(built)
+        if built and os.access(built, os.X_OK)
+        else (Path(shutil.which("helm")) if shutil.which("helm") else None)
+    )
     if path is None:
         _missing("helm (scripts/build-helm.sh)")
     if not CHARTS.is_dir():
@@ -176,15 +202,32 @@ def test_every_helm_namespace_gets_exactly_the_level_its_pods_need(example: str,
         values.write_text(yaml.safe_dump((source.get("helm") or {}).get("valuesObject") or {}))
         for chart in chart_files(source["chart"], source["targetRevision"]):
             rendered = subprocess.run(
-                [str(helm), "template", source["helm"]["releaseName"], str(chart), "--namespace", namespace,
-                 "--values", str(values), "--kube-version", kubernetes,
-                 "--api-versions", "monitoring.coreos.com/v1", "--api-versions", "gateway.networking.k8s.io/v1"],
-                capture_output=True, text=True, timeout=120, env={**os.environ, "HOME": str(tmp_path)},
+                [
+                    str(helm),
+                    "template",
+                    source["helm"]["releaseName"],
+                    str(chart),
+                    "--namespace",
+                    namespace,
+                    "--values",
+                    str(values),
+                    "--kube-version",
+                    kubernetes,
+                    "--api-versions",
+                    "monitoring.coreos.com/v1",
+                    "--api-versions",
+                    "gateway.networking.k8s.io/v1",
+                ],
+                capture_output=True,
+                text=True,
+                timeout=120,
+                env={**os.environ, "HOME": str(tmp_path)},
             )
             assert rendered.returncode == 0, f"{chart.name}: {rendered.stderr[-2000:]}"
             needs = {
                 f"{name}: {needed_level(spec)}": LEVELS.index(needed_level(spec))
-                for document in yaml.safe_load_all(rendered.stdout) if document
+                for document in yaml.safe_load_all(rendered.stdout)
+                if document
                 for name, spec in pod_specs(document)
             }
             assert needs, f"{chart.name} renders no pods"
@@ -204,14 +247,19 @@ def test_our_own_workloads_fit_their_namespaces() -> None:
     tree = render_tree(load_config(REPO_ROOT / "examples" / "metal-3cp-3w.yaml"))
     tunnel = yaml.safe_load(tree["platform/cloudflare-tunnel/deployment.yaml"])
     assert needed_level(tunnel["spec"]["template"]["spec"]) == "restricted"
-    assert yaml.safe_load(tree["platform/cloudflare-tunnel/namespace.yaml"])["metadata"]["labels"][ENFORCE_LABEL] == "restricted"
+    assert (
+        yaml.safe_load(tree["platform/cloudflare-tunnel/namespace.yaml"])["metadata"]["labels"][ENFORCE_LABEL]
+        == "restricted"
+    )
     # The local-path provisioner itself fits baseline; the helper pods it makes for each volume
     # mount the volume's parent folder from the host, which only `privileged` admits.
     provisioner = yaml.safe_load(tree["platform/local-path-storage/deployment.yaml"])
     assert needed_level(provisioner["spec"]["template"]["spec"]) != "privileged"
     config = yaml.safe_load(tree["platform/local-path-storage/configmap.yaml"])["data"]
     helper = yaml.safe_load(config["helperPod.yaml"])["spec"]
-    helper["volumes"] = [{"name": "data", "hostPath": {"path": "/var/mnt/local-path-provisioner", "type": "DirectoryOrCreate"}}]
+    helper["volumes"] = [
+        {"name": "data", "hostPath": {"path": "/var/mnt/local-path-provisioner", "type": "DirectoryOrCreate"}}
+    ]
     assert needed_level(helper) == "privileged"
     app = yaml.safe_load(tree["platform/local-path-storage.yaml"])
     assert namespace_level(app) == "privileged"

@@ -13,8 +13,14 @@ from talos_platform.rehearsal.servers import ChartRepository, GitServer
 
 
 def git(*args: str, cwd: Path) -> str:
-    completed = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=60,
-                               env={"PATH": "/usr/bin:/bin", "HOME": str(cwd), "GIT_TERMINAL_PROMPT": "0"})  # fmt: skip
+    completed = subprocess.run(
+        ["git", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(cwd), "GIT_TERMINAL_PROMPT": "0"},
+    )
     assert completed.returncode == 0, completed.stderr
     return completed.stdout
 

@@ -175,7 +175,10 @@ def check_pins_and_use_standins(config: PlatformConfig, folder: Path) -> dict[st
     for chart in kustomization.get("helmCharts", []):
         pinned = expected_charts[chart["name"]]
         assert (chart["repo"], chart["version"], chart["releaseName"], chart["namespace"]) == (
-            pinned.repo, pinned.version, pinned.release, pinned.namespace,
+            pinned.repo,
+            pinned.version,
+            pinned.release,
+            pinned.namespace,
         )
         del chart["repo"]  # kustomize then uses the chart in charts/<name> instead of pulling
         chart_dir = folder / "charts" / chart["name"]
@@ -213,7 +216,10 @@ def test_every_kustomization_builds(name: str, tmp_path: Path, kubectl: Path, he
     config, root = render(name, tmp_path)
     folders = kustomization_folders(root)
     assert {folder.relative_to(root).as_posix() for folder in folders} >= {
-        "bootstrap", "layer-0", "apps", "apps/hello",
+        "bootstrap",
+        "layer-0",
+        "apps",
+        "apps/hello",
     }
     built_by_folder = {}
     for folder in folders:
@@ -223,8 +229,10 @@ def test_every_kustomization_builds(name: str, tmp_path: Path, kubectl: Path, he
         # Each chart received exactly the values file we rendered.
         for chart, values in values_by_chart.items():
             standins = [
-                document for document in built
-                if document["kind"] == "ConfigMap" and document["metadata"]["name"].endswith("-standin-values")
+                document
+                for document in built
+                if document["kind"] == "ConfigMap"
+                and document["metadata"]["name"].endswith("-standin-values")
                 and document["metadata"]["labels"]["chart"].startswith(f"{chart}-")
             ]
             assert len(standins) == 1, chart
@@ -233,8 +241,13 @@ def test_every_kustomization_builds(name: str, tmp_path: Path, kubectl: Path, he
     layer0 = built_by_folder["layer-0"]
     assert {document["kind"] for document in layer0} == {"Application"}
     expected_waves = {
-        "gateway-api-crds": "-100", "cilium": "-99", "cert-manager": "-98", "external-dns": "-97",
-        "argocd": "-96", "platform": "0", "apps": "10",
+        "gateway-api-crds": "-100",
+        "cilium": "-99",
+        "cert-manager": "-98",
+        "external-dns": "-97",
+        "argocd": "-96",
+        "platform": "0",
+        "apps": "10",
     }
     for app in layer0:
         name = app["metadata"]["name"]
@@ -261,8 +274,9 @@ def test_argocd_receives_the_application_health_check(tmp_path: Path, kubectl: P
 
 
 def _client_version(talosctl: Path, home: Path) -> str:
-    completed = subprocess.run([str(talosctl), "version", "--client"], capture_output=True, text=True, timeout=60,
-                               env=offline_env(home))  # fmt: skip
+    completed = subprocess.run(
+        [str(talosctl), "version", "--client"], capture_output=True, text=True, timeout=60, env=offline_env(home)
+    )
     found = re.search(r"Tag:\s*(v\d+\.\d+\.\d+)", completed.stdout)
     assert found, f"no version in `talosctl version --client`: {completed.stdout}{completed.stderr}"
     return found.group(1)
@@ -283,24 +297,46 @@ def test_talos_patches_make_valid_machine_configs(tmp_path: Path, talosctl: Path
     work.mkdir()
 
     def run(*args: str) -> None:
-        completed = subprocess.run([str(talosctl), *args], capture_output=True, text=True, timeout=120, env=env, cwd=work)
+        completed = subprocess.run(
+            [str(talosctl), *args], capture_output=True, text=True, timeout=120, env=env, cwd=work
+        )
         assert completed.returncode == 0, f"talosctl {' '.join(args)} failed:\n{completed.stderr}"
 
     patches = root / "talos"
     run("gen", "secrets", "-o", "secrets.yaml")
     run(
-        "gen", "config", config.cluster.name, f"https://{config.api_endpoint_host}:6443",
-        "--with-secrets", "secrets.yaml", "--talos-version", contract,
-        "--kubernetes-version", config.cluster.kubernetes_version.lstrip("v"),
-        "--config-patch", f"@{patches / 'all.yaml'}",
-        "--config-patch-control-plane", f"@{patches / 'controlplane.yaml'}",
-        "--config-patch-worker", f"@{patches / 'worker.yaml'}",
-        "--with-docs=false", "--with-examples=false", "--output-dir", "generated",
+        "gen",
+        "config",
+        config.cluster.name,
+        f"https://{config.api_endpoint_host}:6443",
+        "--with-secrets",
+        "secrets.yaml",
+        "--talos-version",
+        contract,
+        "--kubernetes-version",
+        config.cluster.kubernetes_version.lstrip("v"),
+        "--config-patch",
+        f"@{patches / 'all.yaml'}",
+        "--config-patch-control-plane",
+        f"@{patches / 'controlplane.yaml'}",
+        "--config-patch-worker",
+        f"@{patches / 'worker.yaml'}",
+        "--with-docs=false",
+        "--with-examples=false",
+        "--output-dir",
+        "generated",
     )
     for node in config.nodes:
         base = "controlplane.yaml" if node in config.control_planes else "worker.yaml"
-        run("machineconfig", "patch", f"generated/{base}", "--patch", f"@{patches / 'nodes' / (node.name + '.yaml')}",
-            "--output", f"{node.name}.yaml")
+        run(
+            "machineconfig",
+            "patch",
+            f"generated/{base}",
+            "--patch",
+            f"@{patches / 'nodes' / (node.name + '.yaml')}",
+            "--output",
+            f"{node.name}.yaml",
+        )
         run("validate", "--config", f"{node.name}.yaml", "--mode", "metal", "--strict")
         machine_config = load(work / f"{node.name}.yaml")
         assert machine_config["machine"]["network"]["hostname"] == node.name

@@ -64,7 +64,11 @@ async def test_a_kill_before_the_bootstrap_call_went_out_bootstraps_after_waitin
     resumed = simulated_platform("default", speed=math.inf, journal=journal)
     started = resumed.clock.now()
     # The resumed cluster is as of the last change: its nodes still install, so layer 0 waits first.
-    upto = [s.id for s in platform_steps(resumed.config) if s.layer == 0 and s.id not in ("L0.kubeconfig", "L0.kubernetes-api")]
+    upto = [
+        s.id
+        for s in platform_steps(resumed.config)
+        if s.layer == 0 and s.id not in ("L0.kubeconfig", "L0.kubernetes-api")
+    ]
     outcome, events = await run(resumed, state, only=upto)
     assert outcome == "succeeded", [e.error for e in events if isinstance(e, StepFailed)]
     assert journal_changes(journal).count("bootstrap") == 1
@@ -155,18 +159,35 @@ def test_a_kill_while_nodes_install_their_config_waits_for_them_on_resume(tmp_pa
     import time
 
     state = tmp_path / "state"
-    command = [sys.executable, "-m", "talos_platform", "install", "--yes", "--simulate", "--state-dir", str(state), "--output", "json"]
+    command = [
+        sys.executable,
+        "-m",
+        "talos_platform",
+        "install",
+        "--yes",
+        "--simulate",
+        "--state-dir",
+        str(state),
+        "--output",
+        "json",
+    ]
     environment = {**os.environ, "TALOS_PLATFORM_LOOPBACK_ONLY": "1"}
-    process = subprocess.Popen([*command, "--speed", "150"], env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [*command, "--speed", "150"], env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     journal = state / "simulation.jsonl"
     deadline = time.monotonic() + 60
     while journal_changes(journal).count("configure") < 6 if journal.exists() else True:
-        assert process.poll() is None and time.monotonic() < deadline, "the install ended before the nodes took their configs"
+        assert process.poll() is None and time.monotonic() < deadline, (
+            "the install ended before the nodes took their configs"
+        )
         time.sleep(0.005)
     process.send_signal(signal.SIGKILL)
     process.wait()
     resumed = subprocess.run([*command, "--speed", "inf"], env=environment, capture_output=True, text=True, timeout=300)
     records = [json.loads(line) for line in resumed.stdout.splitlines()]
-    assert resumed.returncode == 0, [r for r in records if r["type"] in ("StepFailed", "StepRetrying")] or resumed.stderr[-2000:]
+    assert resumed.returncode == 0, [
+        r for r in records if r["type"] in ("StepFailed", "StepRetrying")
+    ] or resumed.stderr[-2000:]
     assert not [r for r in records if r["type"] == "StepRetrying" and r["step_id"].startswith("L0.preflight.node")]
     assert journal_changes(journal).count("configure") == 6  # each node once

@@ -3,7 +3,6 @@ text (issue 17, item 5): not on screen, not in the run journal, not in a `--debu
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -19,8 +18,9 @@ KEY = "LS0tLS1CRUdJTiBFRDI1NTE5IFBSSVZBVEUgS0VZLS0tLS0KTUM0Q0FRQXdCUVlESzJWd0JDS
 
 
 def talos_platform(*argv: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "talos_platform", *argv], env=ENVIRONMENT,
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "talos_platform", *argv], env=ENVIRONMENT, capture_output=True, text=True, timeout=120
+    )
 
 
 def simulated_install(state: Path) -> subprocess.CompletedProcess:

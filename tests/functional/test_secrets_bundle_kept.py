@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+
 @pytest.fixture
 def state(installed, tmp_path) -> Path:
     copy = tmp_path / "state"

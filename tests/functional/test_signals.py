@@ -9,17 +9,29 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 ENVIRONMENT = {**os.environ, "TALOS_PLATFORM_LOOPBACK_ONLY": "1"}
 
 
 def install(state: Path, *extra: str) -> subprocess.Popen:
-    command = [sys.executable, "-m", "talos_platform", "install", "--simulate", "--speed", "4",
-               "--state-dir", str(state), "--output", "json", *extra]  # fmt: skip
-    return subprocess.Popen(command, env=ENVIRONMENT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "talos_platform",
+        "install",
+        "--simulate",
+        "--speed",
+        "4",
+        "--state-dir",
+        str(state),
+        "--output",
+        "json",
+        *extra,
+    ]
+    return subprocess.Popen(
+        command, env=ENVIRONMENT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def wait_for_a_started_step(process: subprocess.Popen) -> None:
@@ -52,7 +64,10 @@ def test_sigterm_mid_run_ends_like_ctrl_c(tmp_path):
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr
     assert "SIGTERM: stopping." in stderr
-    assert stderr.strip().splitlines()[-1] == f"resume with: talos-platform install --state-dir {state} --simulate --speed 4 --output json"
+    assert (
+        stderr.strip().splitlines()[-1]
+        == f"resume with: talos-platform install --state-dir {state} --simulate --speed 4 --output json"
+    )
 
 
 STARTUP = """
@@ -72,9 +87,21 @@ sys.exit(main(sys.argv[1:]))
 
 def start_up_then(signal_name: str, tmp_path: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-c", STARTUP.format(name=signal_name), "install", "--yes", "--config", "platform.yaml",
-         "--state-dir", str(tmp_path / "s")],  # fmt: skip
-        env=ENVIRONMENT, capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-c",
+            STARTUP.format(name=signal_name),
+            "install",
+            "--yes",
+            "--config",
+            "platform.yaml",
+            "--state-dir",
+            str(tmp_path / "s"),
+        ],
+        env=ENVIRONMENT,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -91,4 +118,8 @@ def test_ctrl_c_during_start_up_gives_the_resume_command_too(tmp_path):
     finished = start_up_then("SIGINT", tmp_path)
     assert finished.returncode == 130, finished.stderr
     assert "Traceback" not in finished.stderr
-    assert finished.stderr.strip().splitlines()[-1].startswith("resume with: talos-platform install --config platform.yaml")
+    assert (
+        finished.stderr.strip()
+        .splitlines()[-1]
+        .startswith("resume with: talos-platform install --config platform.yaml")
+    )

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import math
 import time
-
-
 from pathlib import Path
 
 from talos_platform.engine.drivers.protocols import APPLICATIONS, EVENTS, PODS, Resource
@@ -15,13 +13,14 @@ from talos_platform.engine.session import InstallSession
 from talos_platform.engine.sim import simulated_platform
 from talos_platform.engine.state import StateDirectory
 
-
 REPOSITORY = Path(__file__).resolve().parents[2]
 
 
 async def install(tmp_path, scenario: str, *, seed: int | None = None):
     platform = simulated_platform(scenario, seed=seed, speed=math.inf)
-    session = InstallSession(platform.config, platform.secrets, StateDirectory(tmp_path / scenario), platform.drivers, platform.clock)
+    session = InstallSession(
+        platform.config, platform.secrets, StateDirectory(tmp_path / scenario), platform.drivers, platform.clock
+    )
     events = []
     session.subscribe(events.append)
     outcome = await session.run()
@@ -108,7 +107,12 @@ def signature(events, state_dir) -> list[tuple[str, str, str, str]]:
     """What must repeat exactly: event types, step ids, output lines and errors (the state
     directory, which differs between the runs, left out)."""
     return [
-        (e.type, getattr(e, "step_id", ""), getattr(e, "line", "").replace(str(state_dir), "STATE"), getattr(e, "error", ""))
+        (
+            e.type,
+            getattr(e, "step_id", ""),
+            getattr(e, "line", "").replace(str(state_dir), "STATE"),
+            getattr(e, "error", ""),
+        )
         for e in events
         if e.type not in ("RunStarted", "RunFinished")
     ]
@@ -204,10 +208,19 @@ async def test_pod_security_refuses_node_exporter_without_its_namespace_label(tm
     assert "node-exporter" in monitoring.error and "Progressing" in monitoring.error
     # Vault, in a namespace whose pods need no more than baseline, is fine.
     assert "L3.vault-unseal" in {e.step_id for e in events if isinstance(e, StepSucceeded)}
-    refusals = [e for e in (await platform.drivers.kube.list(EVENTS, "monitoring")).items if e["reason"] == "FailedCreate"]
+    refusals = [
+        e for e in (await platform.drivers.kube.list(EVENTS, "monitoring")).items if e["reason"] == "FailedCreate"
+    ]
     assert refusals and refusals[0]["involvedObject"]["kind"] == "DaemonSet"
-    assert 'violates PodSecurity "baseline:latest": host namespaces (hostNetwork=true, hostPID=true)' in refusals[0]["message"]
-    assert not [p for p in (await platform.drivers.kube.list(PODS, "monitoring")).items if "node-exporter" in p["metadata"]["name"]]
+    assert (
+        'violates PodSecurity "baseline:latest": host namespaces (hostNetwork=true, hostPID=true)'
+        in refusals[0]["message"]
+    )
+    assert not [
+        p
+        for p in (await platform.drivers.kube.list(PODS, "monitoring")).items
+        if "node-exporter" in p["metadata"]["name"]
+    ]
 
 
 async def test_without_a_load_balancer_pool_the_gateway_is_never_programmed_and_blocks_its_waves(tmp_path):
@@ -216,22 +229,29 @@ async def test_without_a_load_balancer_pool_the_gateway_is_never_programmed_and_
     issuer = failed(events)["L3.app.cert-manager-issuer"]
     assert "Address is not ready yet" in issuer.error
     assert "L4.applications" in failed(events), "the apps wave waits behind the platform"
-    gateway = await platform.drivers.kube.get(Resource("gateway.networking.k8s.io", "v1", "gateways", "Gateway"), "platform", "platform-gateway")
+    gateway = await platform.drivers.kube.get(
+        Resource("gateway.networking.k8s.io", "v1", "gateways", "Gateway"), "platform", "platform-gateway"
+    )
     programmed = next(c for c in gateway["status"]["conditions"] if c["type"] == "Programmed")
     assert programmed["status"] == "False" and programmed["reason"] == "AddressNotAssigned"
 
 
 async def test_with_its_pool_the_docker_gateway_gets_an_address(tmp_path):
-    from talos_platform.engine.config.models import PlatformConfig
     import yaml
+
+    from talos_platform.engine.config.models import PlatformConfig
 
     config = PlatformConfig.model_validate(yaml.safe_load((REPOSITORY / "examples" / "docker-single.yaml").read_text()))
     platform = simulated_platform("docker", speed=math.inf, config=config)
-    session = InstallSession(platform.config, platform.secrets, StateDirectory(tmp_path / "docker"), platform.drivers, platform.clock)
+    session = InstallSession(
+        platform.config, platform.secrets, StateDirectory(tmp_path / "docker"), platform.drivers, platform.clock
+    )
     events = []
     session.subscribe(events.append)
     assert await session.run() == "succeeded", failed(events)
-    gateway = await platform.drivers.kube.get(Resource("gateway.networking.k8s.io", "v1", "gateways", "Gateway"), "platform", "platform-gateway")
+    gateway = await platform.drivers.kube.get(
+        Resource("gateway.networking.k8s.io", "v1", "gateways", "Gateway"), "platform", "platform-gateway"
+    )
     assert gateway["status"]["addresses"] == [{"type": "IPAddress", "value": "10.5.0.240"}]
 
 
@@ -270,7 +290,9 @@ def test_runs_in_separate_processes_with_different_hash_seeds_tell_the_same_stor
 
     def fingerprint(hash_seed: str) -> str:
         environment = {**os.environ, "PYTHONHASHSEED": hash_seed}
-        result = subprocess.run([sys.executable, "-c", _FINGERPRINT], capture_output=True, text=True, env=environment, timeout=300)
+        result = subprocess.run(
+            [sys.executable, "-c", _FINGERPRINT], capture_output=True, text=True, env=environment, timeout=300
+        )
         assert result.returncode == 0, result.stderr
         return result.stdout.strip()
 
@@ -283,7 +305,9 @@ async def test_a_journalled_simulated_cluster_survives_its_process(tmp_path):
     journal = tmp_path / "state" / "simulation.jsonl"
     state = StateDirectory(tmp_path / "state")
     first_platform = simulated_platform("default", speed=math.inf, journal=journal)
-    first = InstallSession(first_platform.config, first_platform.secrets, state, first_platform.drivers, first_platform.clock)
+    first = InstallSession(
+        first_platform.config, first_platform.secrets, state, first_platform.drivers, first_platform.clock
+    )
 
     def interrupt_after_argocd(event):
         if isinstance(event, StepSucceeded) and event.step_id == "L1.argocd":
@@ -303,7 +327,9 @@ async def test_a_journalled_simulated_cluster_survives_its_process(tmp_path):
     assert model.clock.now() <= first_platform.clock.now()
     assert model.store.count(PODS) > 0 and all(m.stage == "running" for m in model.machines.values())
 
-    second = InstallSession(second_platform.config, second_platform.secrets, state, second_platform.drivers, second_platform.clock)
+    second = InstallSession(
+        second_platform.config, second_platform.secrets, state, second_platform.drivers, second_platform.clock
+    )
     events = []
     second.subscribe(events.append)
     assert await second.run() == "succeeded", failed(events)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+
 @pytest.fixture
 def killed_after_init(installed, tmp_path) -> Path:
     """The state directory as a kill -9 leaves it right after Vault accepted the init: the
@@ -48,11 +49,16 @@ def test_the_flag_without_a_terminal_or_yes_is_refused_before_anything_runs(kill
     assert (killed_after_init / "simulation.jsonl").read_bytes() == before
 
 
-def test_with_the_flag_and_yes_vault_is_wiped_initialised_again_and_the_install_finishes(killed_after_init, simulated_install):
+def test_with_the_flag_and_yes_vault_is_wiped_initialised_again_and_the_install_finishes(
+    killed_after_init, simulated_install
+):
     run = simulated_install(killed_after_init, "--reinitialise-vault", "--yes")
     assert run.returncode == 0, run.stdout[-3000:]
     after = changes(killed_after_init)
-    assert after.count("vault_initialize") == 2 and after.index("vault_wipe") < len(after) - after[::-1].index("vault_initialize") - 1
+    assert (
+        after.count("vault_initialize") == 2
+        and after.index("vault_wipe") < len(after) - after[::-1].index("vault_initialize") - 1
+    )
     saved = json.loads((killed_after_init / "vault-init.json").read_text())
     assert len(saved["unseal_keys"]) == 5 and saved["root_token"]
     assert not (killed_after_init / "vault-init.intent.json").exists()

@@ -44,13 +44,21 @@ from __future__ import annotations
 import shutil
 import tempfile
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
 
-from talos_platform.rehearsal.binaries import ALL_BINARIES, CLUSTER_BINARIES, harness_bin as _harness_bin
-from talos_platform.rehearsal.binaries import ARGOCD_BINARIES, TALOSCTL_BINARIES, harness_required, missing_binaries, talosctl_name
+from talos_platform.rehearsal.binaries import (
+    ALL_BINARIES,
+    ARGOCD_BINARIES,
+    CLUSTER_BINARIES,
+    TALOSCTL_BINARIES,
+    harness_required,
+    missing_binaries,
+    talosctl_name,
+)
+from talos_platform.rehearsal.binaries import harness_bin as _harness_bin
 from talos_platform.rehearsal.cluster import RehearsalCluster, wait_for
 
 HARNESS_DIR = Path(__file__).parent
@@ -77,8 +85,7 @@ def require_binaries(names: tuple[str, ...]) -> None:
     if problems:
         message = "rehearsal harness not available:\n  " + "\n  ".join(problems)
         if harness_required():
-            pytest.fail(message + "\n(TALOS_PLATFORM_REQUIRE_HARNESS is set, so this fails)",
-                        pytrace=False)
+            pytest.fail(message + "\n(TALOS_PLATFORM_REQUIRE_HARNESS is set, so this fails)", pytrace=False)
         pytest.skip(message)
 
 
@@ -110,8 +117,9 @@ def rehearsal_cluster(request: pytest.FixtureRequest) -> Iterator[RehearsalClust
         cluster.start()
     except Exception as error:
         cluster.stop()
-        pytest.fail(f"the rehearsal cluster did not start ({workdir} kept): {error}\n\n"
-                    f"{cluster.log_tails()}", pytrace=False)
+        pytest.fail(
+            f"the rehearsal cluster did not start ({workdir} kept): {error}\n\n{cluster.log_tails()}", pytrace=False
+        )
     yield cluster
     cluster.stop()
     if request.session.testsfailed:
@@ -142,7 +150,10 @@ def kube_namespace(rehearsal_cluster: RehearsalCluster, kube_api_client) -> Iter
     name = f"test-{uuid.uuid4().hex[:8]}"
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
     # Pods are only admitted once the controller manager made the namespace's default account.
-    wait_for(lambda: core.read_namespaced_service_account("default", name),
-             f"the default ServiceAccount in {name}", timeout=60)
+    wait_for(
+        lambda: core.read_namespaced_service_account("default", name),
+        f"the default ServiceAccount in {name}",
+        timeout=60,
+    )
     yield name
     core.delete_namespace(name)

@@ -21,9 +21,14 @@ from talos_platform.rehearsal.binaries import ARGOCD_BINARIES, REPO_ROOT, cilium
 from talos_platform.rehearsal.dress import DressRehearsal, RehearsalReport
 
 CHARTS = Path(os.environ.get("TALOS_PLATFORM_REHEARSAL_CHARTS", REPO_ROOT.parent / "shared" / "charts"))
-EXAMPLES = {"metal": REPO_ROOT / "examples" / "metal-3cp-3w.yaml", "docker": REPO_ROOT / "examples" / "docker-single.yaml"}
+EXAMPLES = {
+    "metal": REPO_ROOT / "examples" / "metal-3cp-3w.yaml",
+    "docker": REPO_ROOT / "examples" / "docker-single.yaml",
+}
 # Stand-in tokens: nothing in the rehearsal calls Cloudflare or a Git host.
-SECRETS = Secrets(cloudflare_api_token="rehearsal-cloudflare-api-token", cloudflare_tunnel_token="rehearsal-tunnel-token")
+SECRETS = Secrets(
+    cloudflare_api_token="rehearsal-cloudflare-api-token", cloudflare_tunnel_token="rehearsal-tunnel-token"
+)
 
 
 def summary_of(report: RehearsalReport) -> str:
@@ -70,4 +75,6 @@ def test_dress_rehearsal_brings_every_application_up_in_wave_order(example: str,
             for earlier, later in zip(waves, waves[1:]):
                 before = max(app.created_at for app in by_wave[earlier])
                 after = min(app.created_at for app in by_wave[later])
-                assert before and after and before <= after, f"{parent}: wave {later} was created before wave {earlier}\n{summary}"
+                assert before and after and before <= after, (
+                    f"{parent}: wave {later} was created before wave {earlier}\n{summary}"
+                )

@@ -26,7 +26,9 @@ from talos_platform.engine.state import StateDirectory
 
 REPO = Path(__file__).resolve().parents[2]
 HELM = Path(
-    subprocess.run([REPO / "scripts" / "build-helm.sh", "--print-path"], capture_output=True, text=True, check=True).stdout.strip()
+    subprocess.run(
+        [REPO / "scripts" / "build-helm.sh", "--print-path"], capture_output=True, text=True, check=True
+    ).stdout.strip()
 )
 CLOSED_PORT = "http://127.0.0.1:9"
 
@@ -34,15 +36,24 @@ GATEWAY_CRD = {
     "apiVersion": "apiextensions.k8s.io/v1",
     "kind": "CustomResourceDefinition",
     # *.k8s.io groups need this annotation, as the real Gateway API CRDs carry it.
-    "metadata": {"name": "gateways.gateway.networking.k8s.io", "annotations": {"api-approved.kubernetes.io": "unapproved, rehearsal stand-in"}},
+    "metadata": {
+        "name": "gateways.gateway.networking.k8s.io",
+        "annotations": {"api-approved.kubernetes.io": "unapproved, rehearsal stand-in"},
+    },
     "spec": {
         "group": "gateway.networking.k8s.io",
         "names": {"kind": "Gateway", "listKind": "GatewayList", "plural": "gateways", "singular": "gateway"},
         "scope": "Namespaced",
-        "versions": [{"name": "v1", "served": True, "storage": True,
-                      "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}}],
+        "versions": [
+            {
+                "name": "v1",
+                "served": True,
+                "storage": True,
+                "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
+            }
+        ],
     },
-}  # fmt: skip
+}
 
 POD_SPEC = "      tolerations: [{operator: Exists}]\n      containers: [{name: main, image: standin:1}]\n"
 CILIUM_TEMPLATE = (
@@ -76,7 +87,9 @@ def use_standins(folder: Path) -> None:
         del chart["repo"]  # kustomize then takes the chart from charts/<name>
         chart_dir = folder / "charts" / chart["name"]
         (chart_dir / "templates").mkdir(parents=True)
-        (chart_dir / "Chart.yaml").write_text(yaml.safe_dump({"apiVersion": "v2", "name": chart["name"], "version": chart["version"]}))
+        (chart_dir / "Chart.yaml").write_text(
+            yaml.safe_dump({"apiVersion": "v2", "name": chart["name"], "version": chart["version"]})
+        )
         template = CILIUM_TEMPLATE if chart["name"] == "cilium" else ARGOCD_TEMPLATE
         (chart_dir / "templates" / "workloads.yaml").write_text(template)
     (folder / "kustomization.yaml").write_text(yaml.safe_dump(kustomization))
@@ -91,27 +104,48 @@ def layer1(rehearsal_cluster, harness_bin, kwok_nodes, tmp_path):
     path = os.pathsep.join([str(Path(harness_bin("kubectl")).parent), str(HELM.parent), os.environ["PATH"]])
     runner = ProcessRunner(
         env={
-            "PATH": path, "HOME": str(home), "HTTP_PROXY": CLOSED_PORT, "HTTPS_PROXY": CLOSED_PORT,
-            "HELM_CACHE_HOME": str(home / "cache"), "HELM_CONFIG_HOME": str(home / "config"), "HELM_DATA_HOME": str(home / "data"),
+            "PATH": path,
+            "HOME": str(home),
+            "HTTP_PROXY": CLOSED_PORT,
+            "HTTPS_PROXY": CLOSED_PORT,
+            "HELM_CACHE_HOME": str(home / "cache"),
+            "HELM_CONFIG_HOME": str(home / "config"),
+            "HELM_DATA_HOME": str(home / "data"),
         }
-    )  # fmt: skip
+    )
     state = StateDirectory(tmp_path / "state").ensure()
     state.kubeconfig.write_bytes(Path(rehearsal_cluster.kubeconfig).read_bytes())
     config = PlatformConfig.model_validate(
         {
             "cluster": {"name": "rehearsal", "vip": "192.0.2.10", "network": {"gateway": "192.0.2.1"}},
-            "nodes": [{"name": name, "address": f"192.0.2.{11 + index}/24", "role": "control-plane" if index == 0 else "worker",
-                       "link": "eth0"} for index, name in enumerate(kwok_nodes)],
+            "nodes": [
+                {
+                    "name": name,
+                    "address": f"192.0.2.{11 + index}/24",
+                    "role": "control-plane" if index == 0 else "worker",
+                    "link": "eth0",
+                }
+                for index, name in enumerate(kwok_nodes)
+            ],
             "domain": {"base": "example.com", "acmeEmail": "ops@example.com"},
             "gitops": {"repoUrl": "https://git.example.com/platform.git", "private": True},
-            "components": {"externalDns": {"enabled": False}, "cloudflareTunnel": {"enabled": False}, "certManager": {"enabled": False}},
+            "components": {
+                "externalDns": {"enabled": False},
+                "cloudflareTunnel": {"enabled": False},
+                "certManager": {"enabled": False},
+            },
         }
-    )  # fmt: skip
+    )
     lines: list[str] = []
     secrets = Secrets(git_username="robot", git_token="ghp-standin-token")
     ctx = StepContext(
-        config=config, secrets=secrets, state=state, drivers=Drivers(talos=None, kube=KubernetesDriver(state.kubeconfig, runner)),  # type: ignore[arg-type]
-        clock=RealClock(), step_id="harness", output=lines.append,
+        config=config,
+        secrets=secrets,
+        state=state,
+        drivers=Drivers(talos=None, kube=KubernetesDriver(state.kubeconfig, runner)),  # type: ignore[arg-type]
+        clock=RealClock(),
+        step_id="harness",
+        output=lines.append,
     )
     return ctx, lines, runner
 
@@ -145,13 +179,22 @@ async def test_layer1_on_the_rehearsal_cluster(layer1):
     assert repository["metadata"]["labels"] == {"argocd.argoproj.io/secret-type": "repository"}
     assert all("ghp-standin-token" not in " ".join(argv) for argv in runner.recorded)
 
-    for step in (cluster_bootstrap.CiliumRollout(ctx.config), cluster_bootstrap.NodesReady(ctx.config), cluster_bootstrap.ArgoCDAvailable(ctx.config)):
+    for step in (
+        cluster_bootstrap.CiliumRollout(ctx.config),
+        cluster_bootstrap.NodesReady(ctx.config),
+        cluster_bootstrap.ArgoCDAvailable(ctx.config),
+    ):
         await run(step, ctx)
     assert lines[-1] == "ArgoCD is Available (2 Deployments, 1 StatefulSets)"
 
     # Resumed: everything is found done, nothing is applied again.
     before = len(runner.recorded)
-    for step in (apply, secrets, cluster_bootstrap.CiliumRollout(ctx.config), cluster_bootstrap.NodesReady(ctx.config),
-                 cluster_bootstrap.ArgoCDAvailable(ctx.config)):  # fmt: skip
+    for step in (
+        apply,
+        secrets,
+        cluster_bootstrap.CiliumRollout(ctx.config),
+        cluster_bootstrap.NodesReady(ctx.config),
+        cluster_bootstrap.ArgoCDAvailable(ctx.config),
+    ):
         assert (await step.check(ctx)).done, step.id
     assert len(runner.recorded) == before

@@ -29,13 +29,19 @@ def context(rehearsal_cluster, harness_bin, tmp_path):
     import os
     from pathlib import Path
 
-    runner = ProcessRunner(env={"PATH": f"{Path(harness_bin('kubectl')).parent}{os.pathsep}{os.environ['PATH']}", "HOME": str(tmp_path)})
+    runner = ProcessRunner(
+        env={"PATH": f"{Path(harness_bin('kubectl')).parent}{os.pathsep}{os.environ['PATH']}", "HOME": str(tmp_path)}
+    )
     state = StateDirectory(tmp_path / "state").ensure()
     state.kubeconfig.write_bytes(Path(rehearsal_cluster.kubeconfig).read_bytes())
     rehearsal_cluster.kubectl("create", "namespace", "argocd", check=False)
     config = PlatformConfig.model_validate(
         {
-            "cluster": {"name": "rehearsal", "platform": "docker", "network": {"loadBalancerPool": "10.5.0.240-10.5.0.250"}},
+            "cluster": {
+                "name": "rehearsal",
+                "platform": "docker",
+                "network": {"loadBalancerPool": "10.5.0.240-10.5.0.250"},
+            },
             "nodes": [{"name": "cp-1", "address": "10.5.0.2/24", "role": "control-plane"}],
             "domain": {"base": "example.com", "acmeEmail": "ops@example.com"},
             "gitops": {"repoUrl": "https://git.example.com/platform.git"},
@@ -44,8 +50,13 @@ def context(rehearsal_cluster, harness_bin, tmp_path):
     )
     lines: list[str] = []
     ctx = StepContext(
-        config=config, secrets=Secrets(), state=state, drivers=Drivers(talos=None, kube=KubernetesDriver(state.kubeconfig, runner)),  # type: ignore[arg-type]
-        clock=RealClock(), step_id="harness", output=lines.append,
+        config=config,
+        secrets=Secrets(),
+        state=state,
+        drivers=Drivers(talos=None, kube=KubernetesDriver(state.kubeconfig, runner)),  # type: ignore[arg-type]
+        clock=RealClock(),
+        step_id="harness",
+        output=lines.append,
     )
     return ctx, lines
 
@@ -64,14 +75,22 @@ async def test_layer0_waves_on_the_rehearsal_cluster(rehearsal_cluster, context)
     # What ArgoCD would create from Git: the rendered layer-0 Applications, accepted by the API.
     children = [yaml.safe_load(path.read_text()) for path in sorted((ctx.state.rendered / "layer-0").glob("*.yaml"))]
     children = [child for child in children if child.get("kind") == "Application"]
-    assert {c["metadata"]["name"] for c in children} >= {"gateway-api-crds", "cilium", "cert-manager", "external-dns", "argocd"}
+    assert {c["metadata"]["name"] for c in children} >= {
+        "gateway-api-crds",
+        "cilium",
+        "cert-manager",
+        "external-dns",
+        "argocd",
+    }
     degraded = "cert-manager"
     for child in children:
         if child["metadata"]["name"] == degraded:
-            child["metadata"]["annotations"].update({
-                "rehearsal.talos-platform.test/health": "Degraded",
-                "rehearsal.talos-platform.test/message": "Deployment cert-manager-webhook exceeded its progress deadline",
-            })  # fmt: skip
+            child["metadata"]["annotations"].update(
+                {
+                    "rehearsal.talos-platform.test/health": "Degraded",
+                    "rehearsal.talos-platform.test/message": "Deployment cert-manager-webhook exceeded its progress deadline",
+                }
+            )
     await ctx.drivers.kube.apply_objects(children)
 
     waves = layer0.wave_steps(ctx.config, first_needs=("L2.root-app",))

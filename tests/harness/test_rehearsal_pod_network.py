@@ -32,9 +32,11 @@ def pod_network(tmp_path: Path):
     issue_serving_certificate(certs, "default", "default", "DNS:localhost", ca_cert, ca_key)
     name = "webhook.cert-manager.svc"
     issue_serving_certificate(certs, name, name, f"DNS:{name}", ca_cert, ca_key)
-    servers = ManagedProcess("pod-servers", [*network.exec_prefix, sys.executable, "-m",
-                                             "talos_platform.rehearsal.pod_servers", str(certs)],
-                             tmp_path / "pod-servers.log")  # fmt: skip
+    servers = ManagedProcess(
+        "pod-servers",
+        [*network.exec_prefix, sys.executable, "-m", "talos_platform.rehearsal.pod_servers", str(certs)],
+        tmp_path / "pod-servers.log",
+    )
     servers.start()
     try:
         servers.wait_until(lambda: _answers("10.246.1.7", 8200), "the pod servers", 30)
@@ -54,9 +56,12 @@ def _answers(address: str, port: int) -> bool:
 
 
 def _vault(method: str, path: str, body: dict | None = None, token: str = "") -> tuple[int, dict]:
-    request = urllib.request.Request(f"http://10.246.3.9:8200/v1/{path}", method=method,
-                                     data=json.dumps(body).encode() if body is not None else None,
-                                     headers={"X-Vault-Token": token} if token else {})  # fmt: skip
+    request = urllib.request.Request(
+        f"http://10.246.3.9:8200/v1/{path}",
+        method=method,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"X-Vault-Token": token} if token else {},
+    )
     try:
         with urllib.request.urlopen(request, timeout=5) as answer:
             return answer.status, json.loads(answer.read() or b"{}")
@@ -70,8 +75,11 @@ def test_webhooks_answer_with_the_certificate_of_the_name_asked_for(pod_network)
     with socket.create_connection(("10.246.0.12", 10250), timeout=5) as raw:
         with context.wrap_socket(raw, server_hostname="webhook.cert-manager.svc") as tls:
             body = json.dumps(review).encode()
-            tls.sendall(b"POST /validate HTTP/1.1\r\nHost: webhook.cert-manager.svc\r\nContent-Type: application/json\r\n"
-                        + f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body)  # fmt: skip
+            tls.sendall(
+                b"POST /validate HTTP/1.1\r\nHost: webhook.cert-manager.svc\r\nContent-Type: application/json\r\n"
+                + f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+                + body
+            )
             answer = b""
             while chunk := tls.recv(4096):
                 answer += chunk
@@ -87,7 +95,10 @@ def test_vault_stays_sealed_until_enough_keys(pod_network):
         _vault("PUT", "sys/unseal", {"key": key})
     assert _vault("GET", "sys/seal-status")[1]["sealed"] is False
     assert _vault("GET", "sys/mounts", token="wrong")[0] == 403
-    assert _vault("POST", "sys/mounts/secret", {"type": "kv", "options": {"version": "2"}}, token=init["root_token"])[0] == 204
+    assert (
+        _vault("POST", "sys/mounts/secret", {"type": "kv", "options": {"version": "2"}}, token=init["root_token"])[0]
+        == 204
+    )
     assert _vault("POST", "secret/data/platform/git", {"data": {"token": "t"}}, token=init["root_token"])[0] == 200
     assert _vault("GET", "secret/data/platform/git", token=init["root_token"])[1]["data"]["data"] == {"token": "t"}
 

@@ -10,9 +10,10 @@ contacted: addresses only appear inside the configs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 import yaml
@@ -80,7 +81,7 @@ class NodeConfig:
         return found[0]
 
     @classmethod
-    def read(cls, path: Path) -> "NodeConfig":
+    def read(cls, path: Path) -> NodeConfig:
         return cls([doc for doc in yaml.safe_load_all(path.read_text()) if doc])
 
 
@@ -120,7 +121,11 @@ def _assert_static_address(config: PlatformConfig, features: TalosFeatures, node
     if features.vip_as_document:
         assert not interfaces, "no legacy interfaces next to the LinkConfig document"
         [link] = links
-        assert (link["name"], link["addresses"], link["routes"]) == (node.link, [{"address": address}], [{"gateway": gateway}])
+        assert (link["name"], link["addresses"], link["routes"]) == (
+            node.link,
+            [{"address": address}],
+            [{"gateway": gateway}],
+        )
     else:
         assert not links
         [interface] = interfaces
@@ -226,8 +231,7 @@ def test_rendered_patches_make_valid_configs(example: str, talos_version: str, h
     assert sorted(results) == sorted(node.name for node in config.nodes)
     for node in config.nodes:
         result = results[node.name]
-        assert result.v1alpha1["machine"]["type"] == (
-            "controlplane" if node.role is Role.control_plane else "worker")
+        assert result.v1alpha1["machine"]["type"] == ("controlplane" if node.role is Role.control_plane else "worker")
         if config.cluster.platform is Platform.metal:
             _assert_install_disk(config, features, node, result)
             _assert_hostname(features, node, result)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from talos_platform.rehearsal.binaries import pinned_versions
 
 # Documentation range (TEST-NET-1): appears in the config only.
@@ -24,37 +25,49 @@ def _pinned_talos_version() -> str:
 @pytest.fixture
 def talosctl(harness_bin, tmp_path: Path):
     """Run talosctl in tmp_path with a private HOME and talosconfig; returns the result."""
-    env = {**os.environ, "HOME": str(tmp_path / "home"),
-           "TALOSCONFIG": str(tmp_path / "home" / "talosconfig")}
+    env = {**os.environ, "HOME": str(tmp_path / "home"), "TALOSCONFIG": str(tmp_path / "home" / "talosconfig")}
 
     def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        completed = subprocess.run([str(harness_bin("talosctl")), *args], cwd=tmp_path, env=env,
-                                   capture_output=True, text=True, timeout=120)
+        completed = subprocess.run(
+            [str(harness_bin("talosctl")), *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+        )
         if check and completed.returncode != 0:
-            raise AssertionError(f"talosctl {' '.join(args)} exited {completed.returncode}:\n"
-                                 f"{completed.stdout}{completed.stderr}")
+            raise AssertionError(
+                f"talosctl {' '.join(args)} exited {completed.returncode}:\n{completed.stdout}{completed.stderr}"
+            )
         return completed
 
     return run
 
 
 def _write_patches(directory: Path) -> None:
-    (directory / "all.yaml").write_text(yaml.safe_dump({
-        "machine": {"certSANs": [VIP, "127.0.0.1"]},
-        "cluster": {
-            "apiServer": {"certSANs": [VIP, "127.0.0.1"]},
-            "network": {"cni": {"name": "none"}},
-            "proxy": {"disabled": True},
-        },
-    }))
-    (directory / "controlplane.yaml").write_text(yaml.safe_dump({
-        "machine": {"network": {"interfaces": [
-            {"interface": "eth0", "dhcp": True, "vip": {"ip": VIP}}]}},
-        "cluster": {"allowSchedulingOnControlPlanes": True},
-    }))
-    (directory / "worker.yaml").write_text(yaml.safe_dump({
-        "machine": {"nodeLabels": {"node-role.kubernetes.io/worker": ""}},
-    }))
+    (directory / "all.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "machine": {"certSANs": [VIP, "127.0.0.1"]},
+                "cluster": {
+                    "apiServer": {"certSANs": [VIP, "127.0.0.1"]},
+                    "network": {"cni": {"name": "none"}},
+                    "proxy": {"disabled": True},
+                },
+            }
+        )
+    )
+    (directory / "controlplane.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "machine": {"network": {"interfaces": [{"interface": "eth0", "dhcp": True, "vip": {"ip": VIP}}]}},
+                "cluster": {"allowSchedulingOnControlPlanes": True},
+            }
+        )
+    )
+    (directory / "worker.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "machine": {"nodeLabels": {"node-role.kubernetes.io/worker": ""}},
+            }
+        )
+    )
 
 
 def test_talosctl_is_the_pinned_release(talosctl):
@@ -70,12 +83,24 @@ def test_gen_secrets_gen_config_and_validate_for_metal(talosctl, tmp_path: Path)
 
     _write_patches(tmp_path)
     minor = ".".join(_pinned_talos_version().split(".")[:2])
-    talosctl("gen", "config", "rehearsal", f"https://{VIP}:6443",
-             "--with-secrets", "secrets.yaml", "--talos-version", minor,
-             "--config-patch", "@all.yaml",
-             "--config-patch-control-plane", "@controlplane.yaml",
-             "--config-patch-worker", "@worker.yaml",
-             "--output-dir", "out")
+    talosctl(
+        "gen",
+        "config",
+        "rehearsal",
+        f"https://{VIP}:6443",
+        "--with-secrets",
+        "secrets.yaml",
+        "--talos-version",
+        minor,
+        "--config-patch",
+        "@all.yaml",
+        "--config-patch-control-plane",
+        "@controlplane.yaml",
+        "--config-patch-worker",
+        "@worker.yaml",
+        "--output-dir",
+        "out",
+    )
     controlplane = yaml.safe_load((tmp_path / "out" / "controlplane.yaml").read_text())
     worker = yaml.safe_load((tmp_path / "out" / "worker.yaml").read_text())
     assert controlplane["cluster"]["network"]["cni"]["name"] == "none"

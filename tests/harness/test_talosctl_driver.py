@@ -43,8 +43,13 @@ def setup(harness_bin, tmp_path):
     config = PlatformConfig.model_validate(
         {
             # Documentation addresses (TEST-NET-1): written into configs, never dialed.
-            "cluster": {"name": "rehearsal", "vip": "192.0.2.10", "talosVersion": pinned_talos_version(), "kubernetesVersion": "v1.34.1",
-                        "network": {"gateway": "192.0.2.1"}},
+            "cluster": {
+                "name": "rehearsal",
+                "vip": "192.0.2.10",
+                "talosVersion": pinned_talos_version(),
+                "kubernetesVersion": "v1.34.1",
+                "network": {"gateway": "192.0.2.1"},
+            },
             "nodes": [
                 {"name": "cp-1", "address": "192.0.2.11/24", "role": "control-plane", "link": "eth0"},
                 {"name": "w-1", "address": "192.0.2.21/24", "installDisk": "/dev/nvme0n1"},
@@ -56,8 +61,13 @@ def setup(harness_bin, tmp_path):
     driver = talosctl.TalosctlDriver(runner, state.talosconfig)
     lines: list[str] = []
     ctx = StepContext(
-        config=config, secrets=Secrets(), state=state, drivers=Drivers(talos=driver, kube=None),  # type: ignore[arg-type]
-        clock=RealClock(), step_id="harness", output=lines.append,
+        config=config,
+        secrets=Secrets(),
+        state=state,
+        drivers=Drivers(talos=driver, kube=None),  # type: ignore[arg-type]
+        clock=RealClock(),
+        step_id="harness",
+        output=lines.append,
     )
     return ctx, binary, runner
 
@@ -84,8 +94,16 @@ async def test_secrets_bundle_and_machine_configs_with_the_real_talosctl(setup):
     # What apply-config --config-patch does on the way to the node, done offline here.
     for node, role in (("cp-1", "controlplane"), ("w-1", "worker")):
         patched = folder / f"{node}.yaml"
-        result = run_talosctl(binary, "machineconfig", "patch", str(folder / f"{role}.yaml"),
-                              "--patch", f"@{folder / 'patches' / 'nodes' / f'{node}.yaml'}", "--output", str(patched))  # fmt: skip
+        result = run_talosctl(
+            binary,
+            "machineconfig",
+            "patch",
+            str(folder / f"{role}.yaml"),
+            "--patch",
+            f"@{folder / 'patches' / 'nodes' / f'{node}.yaml'}",
+            "--output",
+            str(patched),
+        )
         assert result.returncode == 0, result.stderr
         validated = run_talosctl(binary, "validate", "--config", str(patched), "--mode", "metal")
         assert validated.returncode == 0, validated.stderr
@@ -110,17 +128,34 @@ def test_every_flag_we_pass_exists_in_this_talosctl(setup, tmp_path):
     commands = {
         ("gen", "secrets"): talosctl.gen_secrets_argv(path),
         ("gen", "config"): talosctl.gen_config_argv(
-            cluster_name="c", endpoint="https://192.0.2.10:6443", secrets=path, talos_version="v1.11.5",
-            kubernetes_version="v1.34.1", patches_all=path, patches_control_plane=path, patches_worker=path, output_dir=tmp_path,
+            cluster_name="c",
+            endpoint="https://192.0.2.10:6443",
+            secrets=path,
+            talos_version="v1.11.5",
+            kubernetes_version="v1.34.1",
+            patches_all=path,
+            patches_control_plane=path,
+            patches_worker=path,
+            output_dir=tmp_path,
         ),
-        ("apply-config",): talosctl.apply_config_argv("192.0.2.11", path, insecure=False, talosconfig=path, patches=(path,)),
+        ("apply-config",): talosctl.apply_config_argv(
+            "192.0.2.11", path, insecure=False, talosconfig=path, patches=(path,)
+        ),
         ("bootstrap",): talosctl.bootstrap_argv("192.0.2.11", path),
         ("kubeconfig",): talosctl.kubeconfig_argv("192.0.2.11", path, path),
         ("etcd", "members"): talosctl.etcd_members_argv("192.0.2.11", path),
         ("get",): talosctl.get_argv("disks", "192.0.2.11", insecure=True, talosconfig=None),
         ("cluster", "create"): talosctl.docker_cluster_argv(
-            client_version=version, cluster_name="c", talos_version="v1.11.5", kubernetes_version="v1.34.1", workers=0,
-            patches_all=path, patches_control_plane=path, patches_worker=path, talosconfig=path, network="10.5.0.0/24",
+            client_version=version,
+            cluster_name="c",
+            talos_version="v1.11.5",
+            kubernetes_version="v1.34.1",
+            workers=0,
+            patches_all=path,
+            patches_control_plane=path,
+            patches_worker=path,
+            talosconfig=path,
+            network="10.5.0.0/24",
         ),
     }
     global_flags = flags_of(run_talosctl(binary, "--help").stdout)

@@ -16,21 +16,40 @@ from talos_platform.engine.observe.nodes import UsageHistory, kube_node
 from talos_platform.engine.observe.pods import classify_pod
 from talos_platform.engine.observe.snapshot import FlowStats
 from talos_platform.engine.plan.planner import build_plan
-from talos_platform.engine.run.events import RunFinished, RunStarted, StepFailed, StepOutput, StepRetrying, StepStarted, StepSucceeded
+from talos_platform.engine.run.events import (
+    RunFinished,
+    RunStarted,
+    StepFailed,
+    StepOutput,
+    StepRetrying,
+    StepStarted,
+    StepSucceeded,
+)
 from talos_platform.tui.install_state import InstallProgress
 
 T0 = 1_767_225_600.0  # 2026-01-01 00:00:00 UTC: a fixed clock for stable screenshots
 
 NODES = [
-    ("cp-1", "192.168.10.11", "control-plane"), ("cp-2", "192.168.10.12", "control-plane"), ("cp-3", "192.168.10.13", "control-plane"),
-    ("worker-1", "192.168.10.21", "worker"), ("worker-2", "192.168.10.22", "worker"), ("worker-3", "192.168.10.23", "worker"),
+    ("cp-1", "192.168.10.11", "control-plane"),
+    ("cp-2", "192.168.10.12", "control-plane"),
+    ("cp-3", "192.168.10.13", "control-plane"),
+    ("worker-1", "192.168.10.21", "worker"),
+    ("worker-2", "192.168.10.22", "worker"),
+    ("worker-3", "192.168.10.23", "worker"),
 ]
 
 APPS = [  # name, wave, namespace of its pods, replicas
-    ("gateway-api", -100, "", 0), ("cilium", -99, "kube-system", 3), ("cert-manager", -98, "cert-manager", 3),
-    ("external-dns", -97, "external-dns", 1), ("argocd", -96, "argocd", 4), ("vault", 0, "vault", 3),
-    ("vault-secrets-operator", 0, "vault-secrets-operator", 1), ("monitoring", 0, "monitoring", 5),
-    ("cloudflare-tunnel", 0, "cloudflare", 2), ("shop", 10, "shop", 4), ("blog", 10, "blog", 2),
+    ("gateway-api", -100, "", 0),
+    ("cilium", -99, "kube-system", 3),
+    ("cert-manager", -98, "cert-manager", 3),
+    ("external-dns", -97, "external-dns", 1),
+    ("argocd", -96, "argocd", 4),
+    ("vault", 0, "vault", 3),
+    ("vault-secrets-operator", 0, "vault-secrets-operator", 1),
+    ("monitoring", 0, "monitoring", 5),
+    ("cloudflare-tunnel", 0, "cloudflare", 2),
+    ("shop", 10, "shop", 4),
+    ("blog", 10, "blog", 2),
 ]
 
 
@@ -43,22 +62,57 @@ def node_object(name: str, address: str, role: str, ready: bool = True) -> dict:
             "nodeInfo": {"kubeletVersion": "v1.34.1"},
             "conditions": [
                 {"type": "MemoryPressure", "status": "False", "reason": "KubeletHasSufficientMemory"},
-                {"type": "Ready", "status": "True" if ready else "False", "message": "kubelet is posting ready status" if ready else "Kubelet stopped posting node status."},
+                {
+                    "type": "Ready",
+                    "status": "True" if ready else "False",
+                    "message": "kubelet is posting ready status" if ready else "Kubelet stopped posting node status.",
+                },
             ],
         },
     }
 
 
-def pod_object(namespace: str, name: str, app: str, node: str, *, waiting: str = "", last: str = "", restarts: int = 0,
-               phase: str = "Running", unschedulable: str = "", message: str = "") -> dict:
-    state = {"waiting": {"reason": waiting, "message": message}} if waiting else {"running": {"startedAt": "2026-01-01T00:00:00Z"}}
-    container = {"name": name.rsplit("-", 2)[0], "ready": not waiting and phase == "Running", "restartCount": restarts, "state": state}
+def pod_object(
+    namespace: str,
+    name: str,
+    app: str,
+    node: str,
+    *,
+    waiting: str = "",
+    last: str = "",
+    restarts: int = 0,
+    phase: str = "Running",
+    unschedulable: str = "",
+    message: str = "",
+) -> dict:
+    state = (
+        {"waiting": {"reason": waiting, "message": message}}
+        if waiting
+        else {"running": {"startedAt": "2026-01-01T00:00:00Z"}}
+    )
+    container = {
+        "name": name.rsplit("-", 2)[0],
+        "ready": not waiting and phase == "Running",
+        "restartCount": restarts,
+        "state": state,
+    }
     if last:
         container["lastState"] = {"terminated": {"reason": last, "exitCode": 137 if last == "OOMKilled" else 1}}
-    conditions = [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": unschedulable}] if unschedulable else [
-        {"type": "PodScheduled", "status": "True"}, {"type": "Ready", "status": "True" if container["ready"] else "False"}]
+    conditions = (
+        [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": unschedulable}]
+        if unschedulable
+        else [
+            {"type": "PodScheduled", "status": "True"},
+            {"type": "Ready", "status": "True" if container["ready"] else "False"},
+        ]
+    )
     return {
-        "metadata": {"name": name, "namespace": namespace, "labels": {"app.kubernetes.io/instance": app}, "resourceVersion": "1"},
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": {"app.kubernetes.io/instance": app},
+            "resourceVersion": "1",
+        },
         "spec": {"nodeName": "" if unschedulable else node},
         "status": {"phase": phase, "conditions": conditions, "containerStatuses": [] if unschedulable else [container]},
     }
@@ -75,14 +129,27 @@ def application(name: str, wave: int, sync: str = "Synced", health: str = "Healt
 def _flow(second: float, verdict: str, source: str, destination: str, port: int, reason: str = "") -> Flow:
     sns, spod = source.split("/")
     dns, dpod = destination.split("/")
-    return Flow(time=T0 + second, verdict=verdict, source=FlowEndpoint(sns, spod), destination=FlowEndpoint(dns, dpod),
-                protocol="TCP", destination_port=port, node_name="worker-1", drop_reason=reason)
+    return Flow(
+        time=T0 + second,
+        verdict=verdict,
+        source=FlowEndpoint(sns, spod),
+        destination=FlowEndpoint(dns, dpod),
+        protocol="TCP",
+        destination_port=port,
+        node_name="worker-1",
+        drop_reason=reason,
+    )
 
 
 def _flows(faulty: bool) -> FlowBuffer:
     buffer = FlowBuffer(capacity=5000)
-    pairs = [("shop/web-0", "shop/api-0", 8080), ("shop/api-0", "shop/postgres-0", 5432), ("monitoring/prometheus-0", "shop/api-0", 9090),
-             ("blog/blog-0", "kube-system/coredns-0", 53), ("argocd/argocd-repo-server-0", "argocd/argocd-redis-0", 6379)]
+    pairs = [
+        ("shop/web-0", "shop/api-0", 8080),
+        ("shop/api-0", "shop/postgres-0", 5432),
+        ("monitoring/prometheus-0", "shop/api-0", 9090),
+        ("blog/blog-0", "kube-system/coredns-0", 53),
+        ("argocd/argocd-repo-server-0", "argocd/argocd-redis-0", 6379),
+    ]
     for i in range(600):
         second = i * 0.05
         source, destination, port = pairs[i % len(pairs)]
@@ -104,10 +171,24 @@ def cluster_snapshot(faulty: bool = False, simulated: bool = True) -> ClusterSna
             fact = TalosNodeFacts(address, reachable=False, error="connection refused (Talos API port 50000)")
         else:
             for sample in range(12):
-                history.record(TalosNodeFacts(address, True, cpu_percent=15 + (index * 7 + sample * 5) % 60, memory_percent=35 + (index * 11 + sample * 3) % 40))
+                history.record(
+                    TalosNodeFacts(
+                        address,
+                        True,
+                        cpu_percent=15 + (index * 7 + sample * 5) % 60,
+                        memory_percent=35 + (index * 11 + sample * 3) % 40,
+                    )
+                )
             cpu = 96.0 if faulty and name == "worker-2" else 20.0 + index * 6
-            fact = TalosNodeFacts(address, True, stage="running", talos_version="v1.11.5", kubernetes_version="v1.34.1",
-                                  cpu_percent=cpu, memory_percent=40.0 + index * 5)
+            fact = TalosNodeFacts(
+                address,
+                True,
+                stage="running",
+                talos_version="v1.11.5",
+                kubernetes_version="v1.34.1",
+                cpu_percent=cpu,
+                memory_percent=40.0 + index * 5,
+            )
         history.record(fact)
         facts[address] = fact
     nodes = [kube_node(node_object(n, a, r, ready=not (faulty and n == "worker-3"))) for n, a, r in NODES]
@@ -119,26 +200,59 @@ def cluster_snapshot(faulty: bool = False, simulated: bool = True) -> ClusterSna
             pods.append(pod_object(namespace, f"{app}-{i}-7f9c", app, workers[i % 3]))
     if faulty:
         pods += [
-            pod_object("shop", "api-5d8f6-x2k9q", "shop", "worker-2", waiting="CrashLoopBackOff", last="OOMKilled", restarts=14),
-            pod_object("blog", "blog-worker-0", "blog", "worker-1", waiting="CrashLoopBackOff", last="Error", restarts=6),
-            pod_object("shop", "search-0", "shop", "", phase="Pending",
-                       unschedulable="0/6 nodes are available: 3 Insufficient memory, 3 node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }."),
-            pod_object("monitoring", "grafana-6c7d-mm2p4", "monitoring", "worker-1", waiting="ImagePullBackOff", phase="Pending",
-                       message="Back-off pulling image \"grafana/grafana:13.9.9\": not found"),
+            pod_object(
+                "shop", "api-5d8f6-x2k9q", "shop", "worker-2", waiting="CrashLoopBackOff", last="OOMKilled", restarts=14
+            ),
+            pod_object(
+                "blog", "blog-worker-0", "blog", "worker-1", waiting="CrashLoopBackOff", last="Error", restarts=6
+            ),
+            pod_object(
+                "shop",
+                "search-0",
+                "shop",
+                "",
+                phase="Pending",
+                unschedulable="0/6 nodes are available: 3 Insufficient memory, 3 node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }.",
+            ),
+            pod_object(
+                "monitoring",
+                "grafana-6c7d-mm2p4",
+                "monitoring",
+                "worker-1",
+                waiting="ImagePullBackOff",
+                phase="Pending",
+                message='Back-off pulling image "grafana/grafana:13.9.9": not found',
+            ),
             pod_object("cert-manager", "cert-manager-webhook-0", "cert-manager", "worker-3", restarts=4),
         ]
     apps = []
     for name, wave, _ns, _replicas in APPS:
         if faulty and name == "cert-manager":
-            apps.append(application(name, wave, "Synced", "Degraded", "Deployment cert-manager-webhook has 0/1 ready replicas (node worker-3 unreachable)"))
+            apps.append(
+                application(
+                    name,
+                    wave,
+                    "Synced",
+                    "Degraded",
+                    "Deployment cert-manager-webhook has 0/1 ready replicas (node worker-3 unreachable)",
+                )
+            )
         elif faulty and wave >= 0:
             apps.append(application(name, wave, "OutOfSync", "Missing", "waiting for wave -98"))
         else:
             apps.append(application(name, wave))
     targets = [TalosTarget(a, n, r) for n, a, r in NODES]
     return build_snapshot(
-        taken_at=T0 + 30, simulated=simulated, kube_nodes=nodes, facts=facts, targets=targets, history=history,
-        pods=[classify_pod(p) for p in pods], apps=[app_view(a) for a in apps], flows=_flows(faulty), generation=1,
+        taken_at=T0 + 30,
+        simulated=simulated,
+        kube_nodes=nodes,
+        facts=facts,
+        targets=targets,
+        history=history,
+        pods=[classify_pod(p) for p in pods],
+        apps=[app_view(a) for a in apps],
+        flows=_flows(faulty),
+        generation=1,
     )
 
 
@@ -151,8 +265,9 @@ def early_cluster_snapshot() -> ClusterSnapshot:
     """What the panes see during layer 1: nodes up, a few system pods, no apps, no Hubble yet."""
     full = cluster_snapshot(faulty=False)
     kube_system = tuple(ns for ns in full.namespaces if ns.namespace == "kube-system")
-    return dataclasses.replace(full, waves=(), blocked="", pod_problems=(), namespaces=kube_system,
-                               flows=FlowStats(available=False))
+    return dataclasses.replace(
+        full, waves=(), blocked="", pod_problems=(), namespaces=kube_system, flows=FlowStats(available=False)
+    )
 
 
 def install_progress(failed: bool = False) -> InstallProgress:
@@ -169,24 +284,47 @@ def install_progress(failed: bool = False) -> InstallProgress:
         if step.id == stop_at:
             if failed:
                 events += [
-                    StepOutput(at=at + 1, step_id=step.id, line="talosctl apply-config --insecure --nodes 192.168.10.23 --file worker.yaml"),
-                    StepRetrying(at=at + 5, step_id=step.id, attempt=1, delay=2.0, error="rpc error: code = Unavailable desc = connection refused"),
+                    StepOutput(
+                        at=at + 1,
+                        step_id=step.id,
+                        line="talosctl apply-config --insecure --nodes 192.168.10.23 --file worker.yaml",
+                    ),
+                    StepRetrying(
+                        at=at + 5,
+                        step_id=step.id,
+                        attempt=1,
+                        delay=2.0,
+                        error="rpc error: code = Unavailable desc = connection refused",
+                    ),
                     StepStarted(at=at + 7, step_id=step.id, layer=step.layer, title=step.title, attempt=2),
-                    StepFailed(at=at + 37, step_id=step.id, error="worker-3 (192.168.10.23) never reached maintenance mode: the Talos API did not answer within 30s",
-                               hint="check that worker-3 booted the Talos ISO and that 192.168.10.23 is its address; then press r to retry"),
+                    StepFailed(
+                        at=at + 37,
+                        step_id=step.id,
+                        error="worker-3 (192.168.10.23) never reached maintenance mode: the Talos API did not answer within 30s",
+                        hint="check that worker-3 booted the Talos ISO and that 192.168.10.23 is its address; then press r to retry",
+                    ),
                     RunFinished(at=at + 37, run_id="20260101-000000", outcome="failed"),
                 ]
             else:
-                events += [StepOutput(at=at + i, step_id=step.id, line=line) for i, line in enumerate((
-                    "waiting for DaemonSet kube-system/cilium: 3/6 pods ready",
-                    "waiting for DaemonSet kube-system/cilium: 5/6 pods ready",
-                    "waiting for Deployment kube-system/hubble-relay: 0/1 ready",
-                ))]
+                events += [
+                    StepOutput(at=at + i, step_id=step.id, line=line)
+                    for i, line in enumerate(
+                        (
+                            "waiting for DaemonSet kube-system/cilium: 3/6 pods ready",
+                            "waiting for DaemonSet kube-system/cilium: 5/6 pods ready",
+                            "waiting for Deployment kube-system/hubble-relay: 0/1 ready",
+                        )
+                    )
+                ]
                 progress.now = at + 12
             break
         events.append(StepOutput(at=at + 0.5, step_id=step.id, line=f"{step.title}: done"))
         if step.id == "L1.bootstrap-secrets":
-            events.append(StepRetrying(at=at + 1, step_id=step.id, attempt=1, delay=2.0, error="the argocd namespace does not exist yet"))
+            events.append(
+                StepRetrying(
+                    at=at + 1, step_id=step.id, attempt=1, delay=2.0, error="the argocd namespace does not exist yet"
+                )
+            )
             events.append(StepStarted(at=at + 3, step_id=step.id, layer=step.layer, title=step.title, attempt=2))
             at += 3
         duration = 1.5 + (len(step.id) % 7) * 0.8

@@ -62,7 +62,9 @@ def test_install_in_progress(snap_compare):
 
 
 def test_install_failed_with_hint(snap_compare):
-    app = create_app("install", progress=install_progress(failed=True), snapshot=early_cluster_snapshot(), simulation_note=NOTE)
+    app = create_app(
+        "install", progress=install_progress(failed=True), snapshot=early_cluster_snapshot(), simulation_note=NOTE
+    )
     assert snap_compare(app, terminal_size=SIZE)
 
 

@@ -9,11 +9,10 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Header, Input, Static
 
 from talos_platform.engine.observe import ClusterSnapshot
-
-from ..widgets.key_hints import KeyHints
-from ..widgets.grid import PANE_IDS, ClusterPanes
-from ..widgets.pane import Pane
-from .detail import DetailScreen, Jump
+from talos_platform.tui.screens.detail import DetailScreen, Jump
+from talos_platform.tui.widgets.grid import PANE_IDS, ClusterPanes
+from talos_platform.tui.widgets.key_hints import KeyHints
+from talos_platform.tui.widgets.pane import Pane
 
 
 class ClusterView(Screen):
@@ -54,7 +53,10 @@ class ClusterView(Screen):
             self._banner_drawn = simulated
 
     def filter_input(self) -> Input:
-        input_ = Input(placeholder="filter: words, or for flows ns:NAME pod:NAME verdict:dropped — Enter to apply, Esc to cancel", id="filter")
+        input_ = Input(
+            placeholder="filter: words, or for flows ns:NAME pod:NAME verdict:dropped — Enter to apply, Esc to cancel",
+            id="filter",
+        )
         input_.display = False
         return input_
 
@@ -166,7 +168,7 @@ class ClusterView(Screen):
         self.app.toggle_theme()
 
     def action_help(self) -> None:
-        from .help import HelpScreen
+        from talos_platform.tui.screens.help import HelpScreen
 
         self.app.push_screen(HelpScreen())
 

@@ -10,9 +10,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
 from talos_platform.engine.observe import ClusterSnapshot
-
-from ..details import describe
-from ..feed import LiveFeed, ObjectDetails
+from talos_platform.tui.details import describe
+from talos_platform.tui.feed import LiveFeed, ObjectDetails
 
 Jump = tuple[str, str]
 """(target, value): ("flows", "ns/pod"), ("app", name) or ("node", name)."""
@@ -26,7 +25,9 @@ class DetailScreen(ModalScreen[Jump | None]):
         Binding("n", "jump('node')", "Node"),
     ]
 
-    def __init__(self, key: str, snapshot: ClusterSnapshot, feed: LiveFeed | None = None, details: ObjectDetails | None = None):
+    def __init__(
+        self, key: str, snapshot: ClusterSnapshot, feed: LiveFeed | None = None, details: ObjectDetails | None = None
+    ):
         super().__init__()
         self.key = key
         self.snapshot = snapshot
@@ -37,7 +38,9 @@ class DetailScreen(ModalScreen[Jump | None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="detail-body", classes="modal-body") as body:
             body.border_title = self.title_text
-            body.border_subtitle = "  ".join(f"{k[0]}: {k}" for k in self.jumps) + "  Esc: back" if self.jumps else "Esc: back"
+            body.border_subtitle = (
+                "  ".join(f"{k[0]}: {k}" for k in self.jumps) + "  Esc: back" if self.jumps else "Esc: back"
+            )
             yield Static(describe(self.key, self.snapshot, self.details)[1], id="detail-content")
         yield Footer()
 

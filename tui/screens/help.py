@@ -10,7 +10,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from ..styles import BAD, GOOD, MUTED, WAIT, WARN
+from talos_platform.tui.styles import BAD, GOOD, MUTED, WAIT, WARN
 
 KEYS = (
     ("Tab / Shift+Tab, 1-4", "move between panes"),
@@ -37,8 +37,13 @@ def help_renderable() -> Table:
         table.add_row(key, meaning)
     table.add_row("", "")
     legend = Text()
-    for glyph, meaning, colour in (("✓", "done / healthy", GOOD), ("◌", "in progress", WAIT), ("●", "needs attention", WARN),
-                                   ("✗", "failed / unreachable / dropped", BAD), ("·", "not started", MUTED)):
+    for glyph, meaning, colour in (
+        ("✓", "done / healthy", GOOD),
+        ("◌", "in progress", WAIT),
+        ("●", "needs attention", WARN),
+        ("✗", "failed / unreachable / dropped", BAD),
+        ("·", "not started", MUTED),
+    ):
         legend.append(f"{glyph} {meaning}   ", style=colour)
     table.add_row("Colours", legend)
     return table

@@ -11,13 +11,13 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Header, Static
 
-from ..install_state import InstallProgress
-from ..styles import BAD, GOOD
-from ..widgets.key_hints import KeyHints
-from ..widgets.grid import ClusterPanes
-from ..widgets.step_output import StepOutput
-from ..widgets.steps import StepsPane, steps_content
-from .dashboard import ClusterView
+from talos_platform.tui.install_state import InstallProgress
+from talos_platform.tui.screens.dashboard import ClusterView
+from talos_platform.tui.styles import BAD, GOOD
+from talos_platform.tui.widgets.grid import ClusterPanes
+from talos_platform.tui.widgets.key_hints import KeyHints
+from talos_platform.tui.widgets.step_output import StepOutput
+from talos_platform.tui.widgets.steps import StepsPane, steps_content
 
 
 def failure_text(progress: InstallProgress) -> Text:
@@ -128,15 +128,17 @@ class InstallScreen(ClusterView):
         if not self.progress.running:
             self.app.exit(self.progress.outcome or "not-started")
             return
-        from .confirm import ConfirmScreen
+        from talos_platform.tui.screens.confirm import ConfirmScreen
 
         def answered(yes: bool | None) -> None:
             if yes:
                 self.app.interrupt_install_and_exit()
 
         self.app.push_screen(
-            ConfirmScreen("An install is running. Quit now?\n\nThe steps in progress are interrupted; "
-                          "running the install again resumes where it stopped."),
+            ConfirmScreen(
+                "An install is running. Quit now?\n\nThe steps in progress are interrupted; "
+                "running the install again resumes where it stopped."
+            ),
             answered,
         )
 

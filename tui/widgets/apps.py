@@ -5,9 +5,8 @@ from __future__ import annotations
 from rich.text import Text
 
 from talos_platform.engine.observe import AppView, ClusterSnapshot
-
-from ..styles import BAD, GOOD, MUTED, WAIT, WARN, bad, good, muted
-from .pane import Pane, PaneContent, Row, add_part, matches
+from talos_platform.tui.styles import BAD, GOOD, MUTED, WAIT, WARN, bad, good, muted
+from talos_platform.tui.widgets.pane import Pane, PaneContent, Row, add_part, matches
 
 COLUMNS = ("Wave", "Application", "Sync", "Health", "Message")
 
@@ -35,9 +34,22 @@ def apps_content(snapshot: ClusterSnapshot, query: str = "") -> PaneContent:
         members = [a for a in wave.apps if matches(query, a.name, a.sync, a.health, a.message, f"wave {wave.wave}")]
         if not members:
             continue
-        rows.append(Row(f"wave:{wave.wave}", (Text(f"{wave.wave:>5}", style="bold"), Text(label, style=colour), "", "", muted(f"{len(wave.apps)} apps"))))
+        rows.append(
+            Row(
+                f"wave:{wave.wave}",
+                (
+                    Text(f"{wave.wave:>5}", style="bold"),
+                    Text(label, style=colour),
+                    "",
+                    "",
+                    muted(f"{len(wave.apps)} apps"),
+                ),
+            )
+        )
         for app in members:
-            rows.append(Row(f"app:{app.name}", ("", "  " + app.name, sync_text(app), health_text(app), app.message[:80])))
+            rows.append(
+                Row(f"app:{app.name}", ("", "  " + app.name, sync_text(app), health_text(app), app.message[:80]))
+            )
     apps = snapshot.apps
     settled = sum(1 for a in apps if a.settled)
     summary = Text(f"{settled}/{len(apps)} Synced+Healthy")
@@ -45,8 +57,14 @@ def apps_content(snapshot: ClusterSnapshot, query: str = "") -> PaneContent:
         summary.append("\n" + snapshot.blocked, style=f"bold {BAD}")
     if query:
         add_part(summary, f"filter: {query}", "italic")
-    return PaneContent(f"Apps by wave ({len(apps)})", COLUMNS, tuple(rows), summary,
-                       empty="no ArgoCD Applications yet (layer 2 creates them)", online=bool(apps))
+    return PaneContent(
+        f"Apps by wave ({len(apps)})",
+        COLUMNS,
+        tuple(rows),
+        summary,
+        empty="no ArgoCD Applications yet (layer 2 creates them)",
+        online=bool(apps),
+    )
 
 
 class AppsPane(Pane):

@@ -9,8 +9,8 @@ Anything else (wrapping rows, other renderables, markup strings) goes the usual 
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from itertools import zip_longest
-from typing import Iterable, Sequence
 
 from rich.cells import cell_len
 from rich.console import Console
@@ -20,12 +20,15 @@ from rich.text import Text
 from textual.geometry import Size
 from textual.render import measure
 from textual.widgets import DataTable
-from textual.widgets._data_table import CellKey, Row as TableRow, RowKey, default_cell_formatter
+from textual.widgets._data_table import CellKey, RowKey, default_cell_formatter
+from textual.widgets._data_table import Row as TableRow
 
 _NULL = Style.null()
 
 
-def cell_segments(console: Console, text: Text, width: int, padding: int, pre_style: Style, post_style: Style | None) -> list[Segment]:
+def cell_segments(
+    console: Console, text: Text, width: int, padding: int, pre_style: Style, post_style: Style | None
+) -> list[Segment]:
     """One line of `width` cells: `text` cropped (or with an ellipsis, per its overflow) between
     `padding` spaces each side, styled `pre_style + own style + post_style`."""
     inner = width - 2 * padding
@@ -71,8 +74,15 @@ class FastTable(DataTable):
         self._component_style_cache = None
         super().notify_style_update()
 
-    def _render_cell(self, row_index: int, column_index: int, base_style: Style, width: int,
-                     cursor: bool = False, hover: bool = False):
+    def _render_cell(
+        self,
+        row_index: int,
+        column_index: int,
+        base_style: Style,
+        width: int,
+        cursor: bool = False,
+        hover: bool = False,
+    ):
         if column_index < 0 or width <= 2 * self.cell_padding:
             return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
         if row_index == -1:
@@ -84,20 +94,40 @@ class FastTable(DataTable):
         if height != 1:
             return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
         column_key = self._column_locations.get_key(column_index)
-        cache_key = (row_key, column_key, base_style, cursor, hover, self._show_hover_cursor,
-                     self._update_count, self._pseudo_class_state)
+        cache_key = (
+            row_key,
+            column_key,
+            base_style,
+            cursor,
+            hover,
+            self._show_hover_cursor,
+            self._update_count,
+            self._pseudo_class_state,
+        )
         cached = self._cell_render_cache.get(cache_key)
         if cached is not None:
             return cached
         _label, cells = self._get_row_renderables(row_index)
         cell = cells[column_index]
-        if not isinstance(cell, Text) or "\n" in cell.plain or "\t" in cell.plain or cell.justify not in (None, "default", "left"):
+        if (
+            not isinstance(cell, Text)
+            or "\n" in cell.plain
+            or "\t" in cell.plain
+            or cell.justify not in (None, "default", "left")
+        ):
             return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
         is_header = row_index == -1
         fixed = not is_header and (row_index < self.fixed_rows or column_index < self.fixed_columns)
         component_style, post_style = self._get_styles_to_render_cell(
-            is_header, False, fixed, hover, cursor, self.show_cursor, self._show_hover_cursor,
-            self.cursor_foreground_priority == "css", self.cursor_background_priority == "css",
+            is_header,
+            False,
+            fixed,
+            hover,
+            cursor,
+            self.show_cursor,
+            self._show_hover_cursor,
+            self.cursor_foreground_priority == "css",
+            self.cursor_background_priority == "css",
         )
         pre_style = base_style + Style.from_meta({"row": row_index, "column": column_index}) + component_style
         lines = [cell_segments(self.app.console, cell, width, self.cell_padding, pre_style, post_style)]
@@ -172,7 +202,10 @@ class FastTable(DataTable):
                 elif isinstance(value, str) and not any(c in value for c in "[:\n"):
                     width = cell_len(value)  # no markup, no emoji code: shown as it is
                 else:
-                    width = measure(console, default_cell_formatter(value, wrap=False, height=1), 1) if value is not None else 0
+                    width = (
+                        measure(console, default_cell_formatter(value, wrap=False, height=1), 1)
+                        if value is not None
+                        else 0
+                    )
                 if width > column.content_width:
                     column.content_width = width
-

@@ -8,9 +8,8 @@ from dataclasses import dataclass
 from rich.text import Text
 
 from talos_platform.engine.observe import ClusterSnapshot, FlowView
-
-from ..styles import BAD, GOOD, MUTED, WARN
-from .pane import Pane, PaneContent, Row, add_part, matches
+from talos_platform.tui.styles import BAD, GOOD, MUTED, WARN
+from talos_platform.tui.widgets.pane import Pane, PaneContent, Row, add_part, matches
 
 COLUMNS = ("Time", "Verdict", "Source", "Destination", "Port", "Reason")
 MAX_ROWS = 60
@@ -27,7 +26,7 @@ class FlowQuery:
     words: str = ""
 
     @classmethod
-    def parse(cls, text: str) -> "FlowQuery":
+    def parse(cls, text: str) -> FlowQuery:
         fields = {"namespace": "", "pod": "", "verdict": ""}
         words = []
         for token in text.split():
@@ -59,10 +58,17 @@ def flows_content(snapshot: ClusterSnapshot, query: str = "", *, paused: Cluster
     candidates = shown.flows.recent_dropped if flow_query.verdict in ("DROPPED", "ERROR") else shown.flows.recent
     selected = [f for f in reversed(candidates) if flow_query.accepts(f)][:MAX_ROWS]
     rows = tuple(
-        Row(f"flow:{f.time!r}|{f.source}|{f.destination}|{f.verdict}", (
-            time.strftime("%H:%M:%S", time.gmtime(f.time)), Text(f.verdict, style=VERDICT_STYLE.get(f.verdict, "")),
-            f.source, f.destination, f"{f.protocol} {f.port}".strip() if f.port else f.protocol, f.drop_reason,
-        ))
+        Row(
+            f"flow:{f.time!r}|{f.source}|{f.destination}|{f.verdict}",
+            (
+                time.strftime("%H:%M:%S", time.gmtime(f.time)),
+                Text(f.verdict, style=VERDICT_STYLE.get(f.verdict, "")),
+                f.source,
+                f.destination,
+                f"{f.protocol} {f.port}".strip() if f.port else f.protocol,
+                f.drop_reason,
+            ),
+        )
         for f in selected
     )
     summary = Text(f"{stats.flows_per_second:,.0f} flows/s")
@@ -76,8 +82,12 @@ def flows_content(snapshot: ClusterSnapshot, query: str = "", *, paused: Cluster
         summary.append(f"\nHubble: {stats.error}", style=WARN)
     for pair in stats.top_dropped[:2]:
         summary.append(f"\n✗ {pair.count:>5}× {pair.source} → {pair.destination}: {pair.reason}", style=BAD)
-    empty = "Hubble is not available yet (Cilium with Hubble Relay, layer 1)" if not stats.available else "no flows match"
-    return PaneContent(f"Hubble flows ({stats.total_flows:,})", COLUMNS, rows, summary, empty=empty, online=stats.available)
+    empty = (
+        "Hubble is not available yet (Cilium with Hubble Relay, layer 1)" if not stats.available else "no flows match"
+    )
+    return PaneContent(
+        f"Hubble flows ({stats.total_flows:,})", COLUMNS, rows, summary, empty=empty, online=stats.available
+    )
 
 
 class FlowsPane(Pane):

@@ -6,12 +6,11 @@ from textual.app import ComposeResult
 from textual.containers import Grid
 
 from talos_platform.engine.observe import ClusterSnapshot
-
-from .apps import AppsPane, apps_content
-from .flows import FlowsPane, flows_content
-from .nodes import NodesPane, nodes_content
-from .pane import Pane
-from .pods import PodsPane, pods_content
+from talos_platform.tui.widgets.apps import AppsPane, apps_content
+from talos_platform.tui.widgets.flows import FlowsPane, flows_content
+from talos_platform.tui.widgets.nodes import NodesPane, nodes_content
+from talos_platform.tui.widgets.pane import Pane
+from talos_platform.tui.widgets.pods import PodsPane, pods_content
 
 PANE_IDS = ("nodes", "apps", "pods", "flows")
 

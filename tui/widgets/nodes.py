@@ -5,9 +5,8 @@ from __future__ import annotations
 from rich.text import Text
 
 from talos_platform.engine.observe import ClusterSnapshot, NodeView
-
-from ..styles import bad, good, muted, percent, warn
-from .pane import Pane, PaneContent, Row, add_part, matches
+from talos_platform.tui.styles import bad, good, muted, percent, warn
+from talos_platform.tui.widgets.pane import Pane, PaneContent, Row, add_part, matches
 
 COLUMNS = ("Node", "Role", "IP", "Talos", "Kubernetes", "Stage", "Ready", "CPU", "Memory")
 
@@ -30,11 +29,22 @@ def nodes_content(snapshot: ClusterSnapshot, query: str = "") -> PaneContent:
         if not matches(query, node.name, node.role, node.address, node.stage, state.plain):
             continue
         stage = bad(node.stage) if node.stage == "maintenance" else Text(node.stage or "-")
-        rows.append(Row(f"node:{node.name}", (
-            Text(node.name, style="bold"), "cp" if node.role == "control-plane" else node.role, node.address, node.talos_version or "-",
-            node.kubernetes_version or "-", stage, state,
-            percent(node.cpu_percent, node.cpu_history), percent(node.memory_percent, node.memory_history),
-        )))
+        rows.append(
+            Row(
+                f"node:{node.name}",
+                (
+                    Text(node.name, style="bold"),
+                    "cp" if node.role == "control-plane" else node.role,
+                    node.address,
+                    node.talos_version or "-",
+                    node.kubernetes_version or "-",
+                    stage,
+                    state,
+                    percent(node.cpu_percent, node.cpu_history),
+                    percent(node.memory_percent, node.memory_history),
+                ),
+            )
+        )
     ready = sum(1 for n in snapshot.nodes if n.ready)
     unreachable = sum(1 for n in snapshot.nodes if not n.reachable)
     summary = Text(f"{ready}/{len(snapshot.nodes)} Ready")
@@ -44,8 +54,14 @@ def nodes_content(snapshot: ClusterSnapshot, query: str = "") -> PaneContent:
         summary.append(f"\nKubernetes API: {snapshot.kube_error}", style="#d9480f")
     if query:
         add_part(summary, f"filter: {query}", "italic")
-    return PaneContent(f"Nodes ({len(snapshot.nodes)})", COLUMNS, tuple(rows), summary,
-                       empty="no nodes yet (layer 0 brings them up)", online=bool(snapshot.nodes))
+    return PaneContent(
+        f"Nodes ({len(snapshot.nodes)})",
+        COLUMNS,
+        tuple(rows),
+        summary,
+        empty="no nodes yet (layer 0 brings them up)",
+        online=bool(snapshot.nodes),
+    )
 
 
 class NodesPane(Pane):

@@ -14,7 +14,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
-from .fast_table import FastTable
+from talos_platform.tui.widgets.fast_table import FastTable
 
 Cell = Text | str
 

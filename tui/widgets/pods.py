@@ -5,15 +5,19 @@ from __future__ import annotations
 from rich.text import Text
 
 from talos_platform.engine.observe import ClusterSnapshot, PodProblem
-
-from ..styles import BAD, GOOD, WAIT, WARN, muted
-from .pane import Pane, PaneContent, Row, add_part, matches
+from talos_platform.tui.styles import BAD, GOOD, WAIT, WARN, muted
+from talos_platform.tui.widgets.pane import Pane, PaneContent, Row, add_part, matches
 
 COLUMNS = ("Pod", "Problem", "Restarts", "Detail")
 
 PROBLEM_STYLE = {
-    "OOMKilled": f"bold {BAD}", "CrashLoopBackOff": f"bold {BAD}", "ImagePull": BAD, "Failed": BAD,
-    "Pending": WAIT, "NotReady": WARN, "Restarts": WARN,
+    "OOMKilled": f"bold {BAD}",
+    "CrashLoopBackOff": f"bold {BAD}",
+    "ImagePull": BAD,
+    "Failed": BAD,
+    "Pending": WAIT,
+    "NotReady": WARN,
+    "Restarts": WARN,
 }
 MAX_PROBLEM_ROWS = 300
 
@@ -25,22 +29,43 @@ def problem_text(problem: PodProblem) -> Text:
 
 def pods_content(snapshot: ClusterSnapshot, query: str = "") -> PaneContent:
     rows = []
-    problems = [p for p in snapshot.pod_problems if matches(query, p.namespace, p.name, p.kind, p.detail, p.node, p.app)]
+    problems = [
+        p for p in snapshot.pod_problems if matches(query, p.namespace, p.name, p.kind, p.detail, p.node, p.app)
+    ]
     for problem in problems[:MAX_PROBLEM_ROWS]:
-        rows.append(Row(f"pod:{problem.namespace}/{problem.name}", (
-            Text(f"{problem.namespace}/{problem.name}", style="bold"), problem_text(problem),
-            str(problem.restarts) if problem.restarts else "", problem.detail[:100],
-        )))
+        rows.append(
+            Row(
+                f"pod:{problem.namespace}/{problem.name}",
+                (
+                    Text(f"{problem.namespace}/{problem.name}", style="bold"),
+                    problem_text(problem),
+                    str(problem.restarts) if problem.restarts else "",
+                    problem.detail[:100],
+                ),
+            )
+        )
     if len(problems) > MAX_PROBLEM_ROWS:
-        rows.append(Row("more", (muted(f"… {len(problems) - MAX_PROBLEM_ROWS} more problems (filter with /)"), "", "", "")))
+        rows.append(
+            Row("more", (muted(f"… {len(problems) - MAX_PROBLEM_ROWS} more problems (filter with /)"), "", "", ""))
+        )
     for ns in snapshot.namespaces:
         if not matches(query, ns.namespace, "namespace"):
             continue
         healthy = ns.healthy == ns.total
-        rows.append(Row(f"namespace:{ns.namespace}", (
-            Text(ns.namespace), Text(f"✓ {ns.healthy}/{ns.total} healthy" if healthy else f"{ns.healthy}/{ns.total} healthy",
-                                     style=GOOD if healthy else WARN), "", muted("namespace"),
-        )))
+        rows.append(
+            Row(
+                f"namespace:{ns.namespace}",
+                (
+                    Text(ns.namespace),
+                    Text(
+                        f"✓ {ns.healthy}/{ns.total} healthy" if healthy else f"{ns.healthy}/{ns.total} healthy",
+                        style=GOOD if healthy else WARN,
+                    ),
+                    "",
+                    muted("namespace"),
+                ),
+            )
+        )
     total = snapshot.pod_total
     healthy = sum(ns.healthy for ns in snapshot.namespaces)
     summary = Text(f"{healthy}/{total} pods healthy")
@@ -48,8 +73,14 @@ def pods_content(snapshot: ClusterSnapshot, query: str = "") -> PaneContent:
         add_part(summary, f"✗ {len(snapshot.pod_problems)} with problems", f"bold {BAD}")
     if query:
         add_part(summary, f"filter: {query}", "italic")
-    return PaneContent(f"Pod health ({total})", COLUMNS, tuple(rows), summary,
-                       empty="no pods yet (the CNI in layer 1 starts them)", online=total > 0)
+    return PaneContent(
+        f"Pod health ({total})",
+        COLUMNS,
+        tuple(rows),
+        summary,
+        empty="no pods yet (the CNI in layer 1 starts them)",
+        online=total > 0,
+    )
 
 
 class PodsPane(Pane):

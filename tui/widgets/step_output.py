@@ -5,8 +5,8 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import RichLog
 
-from ..install_state import StepState
-from ..styles import BAD, WARN
+from talos_platform.tui.install_state import StepState
+from talos_platform.tui.styles import BAD, WARN
 
 
 def output_line(line: str) -> Text:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from ..install_state import InstallProgress
-from ..styles import BAD, GOOD, MUTED, WAIT, WARN
-from .pane import Pane, PaneContent, Row, add_part
+from talos_platform.tui.install_state import InstallProgress
+from talos_platform.tui.styles import BAD, GOOD, MUTED, WAIT, WARN
+from talos_platform.tui.widgets.pane import Pane, PaneContent, Row, add_part
 
 COLUMNS = ("", "Step", "Time", "Retry")
 LAYER_NAMES = {
@@ -17,8 +17,13 @@ LAYER_NAMES = {
     4: "applications",
 }
 STATE_GLYPH = {
-    "pending": ("·", MUTED), "running": ("◌", WAIT), "retrying": ("↻", WARN), "succeeded": ("✓", GOOD),
-    "skipped": ("✓", MUTED), "failed": ("✗", f"bold {BAD}"), "interrupted": ("‖", WARN),
+    "pending": ("·", MUTED),
+    "running": ("◌", WAIT),
+    "retrying": ("↻", WARN),
+    "succeeded": ("✓", GOOD),
+    "skipped": ("✓", MUTED),
+    "failed": ("✗", f"bold {BAD}"),
+    "interrupted": ("‖", WARN),
 }
 
 
@@ -29,15 +34,31 @@ def steps_content(progress: InstallProgress) -> PaneContent:
         steps = [s for s in progress.steps.values() if s.layer == layer]
         done = sum(1 for s in steps if s.state in ("succeeded", "skipped"))
         style = GOOD if done == len(steps) else ("bold" if any(s.state != "pending" for s in steps) else MUTED)
-        rows.append(Row(f"layer:{layer}", (Text(f"L{layer}", style=style), Text(f"{LAYER_NAMES.get(layer, '')}", style=style), Text(f"{done}/{len(steps)}", style=style), "")))
+        rows.append(
+            Row(
+                f"layer:{layer}",
+                (
+                    Text(f"L{layer}", style=style),
+                    Text(f"{LAYER_NAMES.get(layer, '')}", style=style),
+                    Text(f"{done}/{len(steps)}", style=style),
+                    "",
+                ),
+            )
+        )
         for step in steps:
             glyph, colour = STATE_GLYPH.get(step.state, ("?", ""))
             elapsed = progress.elapsed(step)
-            rows.append(Row(f"step:{step.id}", (
-                Text(glyph, style=colour), Text("  " + step.title, style=colour if step.state == "failed" else ""),
-                f"{elapsed:.1f}s" if elapsed is not None else "",
-                Text(str(step.retries), style=WARN) if step.retries else "",
-            )))
+            rows.append(
+                Row(
+                    f"step:{step.id}",
+                    (
+                        Text(glyph, style=colour),
+                        Text("  " + step.title, style=colour if step.state == "failed" else ""),
+                        f"{elapsed:.1f}s" if elapsed is not None else "",
+                        Text(str(step.retries), style=WARN) if step.retries else "",
+                    ),
+                )
+            )
     total = len(progress.steps)
     done = sum(1 for s in progress.steps.values() if s.state in ("succeeded", "skipped"))
     summary = Text(f"{done}/{total} steps done")

@@ -6,13 +6,13 @@ from __future__ import annotations
 import dataclasses
 import threading
 
+from cluster_data import cluster_snapshot
 from textual.widgets import Input
 
 from talos_platform.tui.app import DARK, LIGHT, create_app
 from talos_platform.tui.screens.dashboard import DashboardScreen
 from talos_platform.tui.screens.detail import DetailScreen
 from talos_platform.tui.screens.help import HelpScreen
-from cluster_data import cluster_snapshot
 
 SIZE = (180, 50)
 
@@ -84,7 +84,9 @@ async def test_flow_filter_by_verdict_and_namespace():
         screen = app.screen
         await pilot.press("4", "slash", *"verdict:dropped ns:vault", "enter")
         content = screen.pane("flows").content
-        assert content.rows and all("DROPPED" in str(r.cells[1]) and r.cells[3] == "vault/vault-0" for r in content.rows)
+        assert content.rows and all(
+            "DROPPED" in str(r.cells[1]) and r.cells[3] == "vault/vault-0" for r in content.rows
+        )
 
 
 async def test_maximise_hides_the_other_panes_and_escape_restores():
@@ -108,7 +110,9 @@ async def test_pause_freezes_flows_and_counts_pending():
         screen = app.screen
         before = rows(screen, "flows")
         await pilot.press("p")
-        newer_flows = dataclasses.replace(first.flows, total_flows=first.flows.total_flows + 250, recent=first.flows.recent[:-5])
+        newer_flows = dataclasses.replace(
+            first.flows, total_flows=first.flows.total_flows + 250, recent=first.flows.recent[:-5]
+        )
         app.show_snapshot(dataclasses.replace(first, flows=newer_flows, generation=2))
         await pilot.pause()
         assert rows(screen, "flows") == before

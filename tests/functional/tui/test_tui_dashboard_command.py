@@ -13,10 +13,15 @@ from talos_platform.engine.errors import UserError
 from talos_platform.main import build_parser
 
 KUBECONFIG = {
-    "apiVersion": "v1", "kind": "Config", "current-context": "one",
+    "apiVersion": "v1",
+    "kind": "Config",
+    "current-context": "one",
     "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:6443"}}],
     "users": [{"name": "u", "user": {"token": "not-a-real-token"}}],
-    "contexts": [{"name": "one", "context": {"cluster": "c", "user": "u"}}, {"name": "two", "context": {"cluster": "c", "user": "u"}}],
+    "contexts": [
+        {"name": "one", "context": {"cluster": "c", "user": "u"}},
+        {"name": "two", "context": {"cluster": "c", "user": "u"}},
+    ],
 }
 
 

@@ -66,7 +66,9 @@ async def test_bulk_row_and_cell_updates():
         table.move_cursor(row=2)
         table.replace_cells([(0, 0, "a much longer name"), (1, 1, "y")])
         await pilot.pause()
-        assert table.get_cell_at(Coordinate(0, 0)) == "a much longer name" and table.get_cell_at(Coordinate(1, 1)) == "y"
+        assert (
+            table.get_cell_at(Coordinate(0, 0)) == "a much longer name" and table.get_cell_at(Coordinate(1, 1)) == "y"
+        )
         assert table.ordered_columns[0].content_width == len("a much longer name")
         assert table.cursor_row == 2
         table.set_rows([])

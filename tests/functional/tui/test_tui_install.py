@@ -43,7 +43,10 @@ class ScriptedStep:
         if self.world.get("block") == self.id:
             await asyncio.Event().wait()
         if self.world.get("fail") == self.id:
-            raise PermanentError("Talos API on 192.168.10.21 refused the config", hint="check that worker-1 booted the Talos ISO, then retry")
+            raise PermanentError(
+                "Talos API on 192.168.10.21 refused the config",
+                hint="check that worker-1 booted the Talos ISO, then retry",
+            )
         ctx.output(f"finished {self.title}")
         self.world[self.id] = "done"
 
@@ -60,8 +63,15 @@ def make_app(tmp_path: Path, world: dict):
             ScriptedStep("L0.bootstrap", 0, "bootstrap etcd", world, needs=("L0.apply-config",)),
             ScriptedStep("L1.cilium", 1, "install Cilium", world, needs=("L0.bootstrap",)),
         ]
-        return InstallSession(config, Secrets(), StateDirectory(tmp_path / "state"), Drivers(talos=None, kube=None),
-                              steps=steps, retry=RetryPolicy(max_attempts=1), interrupt_grace=0.5)
+        return InstallSession(
+            config,
+            Secrets(),
+            StateDirectory(tmp_path / "state"),
+            Drivers(talos=None, kube=None),
+            steps=steps,
+            retry=RetryPolicy(max_attempts=1),
+            interrupt_grace=0.5,
+        )
 
     return create_app("install", session_factory=session_factory)
 
@@ -108,7 +118,10 @@ async def test_selecting_a_step_shows_its_output(tmp_path):
         await pilot.pause()
         output = screen.query_one("#output")
         assert output.step_id == "L0.apply-config"
-        assert [str(line.text) for line in output.lines][:2] == ["starting apply machine configs", "finished apply machine configs"]
+        assert [str(line.text) for line in output.lines][:2] == [
+            "starting apply machine configs",
+            "finished apply machine configs",
+        ]
 
 
 async def test_quitting_a_running_install_asks_first(tmp_path):

@@ -20,11 +20,19 @@ async def wait_for(pilot, condition, timeout: float = 30.0) -> None:
 async def test_live_dashboard_on_the_simulator_shows_problems_and_reads_pod_details():
     platform = simulated_platform("crash-loop", speed=50, installed=True)
     targets = [TalosTarget.from_config(n) for n in platform.config.nodes]
-    app = create_app(drivers=platform.drivers, clock=platform.clock, talos_targets=targets, simulation_note="crash-loop")
+    app = create_app(
+        drivers=platform.drivers, clock=platform.clock, talos_targets=targets, simulation_note="crash-loop"
+    )
     async with app.run_test(size=(160, 48)) as pilot:
         screen = app.screen
-        await wait_for(pilot, lambda: screen.snapshot is not None and len(screen.snapshot.nodes) == len(targets)
-                       and any(p.kind == "OOMKilled" for p in screen.snapshot.pod_problems))
+        await wait_for(
+            pilot,
+            lambda: (
+                screen.snapshot is not None
+                and len(screen.snapshot.nodes) == len(targets)
+                and any(p.kind == "OOMKilled" for p in screen.snapshot.pod_problems)
+            ),
+        )
         assert screen.snapshot.simulated and screen.query_one("#banner").display
         oom = next(p for p in screen.snapshot.pod_problems if p.kind == "OOMKilled")
         await pilot.press("3")
@@ -47,17 +55,27 @@ async def test_install_screen_runs_a_simulated_install_and_the_panes_light_up(tm
     targets = [TalosTarget.from_config(n) for n in platform.config.nodes]
 
     def session_factory() -> InstallSession:
-        return InstallSession(platform.config, platform.secrets, StateDirectory(tmp_path / "state"), platform.drivers, platform.clock)
+        return InstallSession(
+            platform.config, platform.secrets, StateDirectory(tmp_path / "state"), platform.drivers, platform.clock
+        )
 
-    app = create_app("install", drivers=platform.drivers, clock=platform.clock, talos_targets=targets,
-                     session_factory=session_factory, simulation_note="default")
+    app = create_app(
+        "install",
+        drivers=platform.drivers,
+        clock=platform.clock,
+        talos_targets=targets,
+        session_factory=session_factory,
+        simulation_note="default",
+    )
     async with app.run_test(size=(160, 48)) as pilot:
         await wait_for(pilot, lambda: app.progress.outcome != "", timeout=120)
         assert app.progress.outcome == "succeeded"
         assert all(s.state in ("succeeded", "skipped") for s in app.progress.steps.values())
         assert {s.layer for s in app.progress.steps.values()} == {0, 1, 2, 3, 4}
         screen = app.screen
-        await wait_for(pilot, lambda: screen.snapshot is not None and screen.snapshot.apps and screen.snapshot.flows.available)
+        await wait_for(
+            pilot, lambda: screen.snapshot is not None and screen.snapshot.apps and screen.snapshot.flows.available
+        )
         assert not screen.pane("apps").has_class("offline") and not screen.pane("flows").has_class("offline")
         assert screen.query_one("#banner").display
 
@@ -65,10 +83,15 @@ async def test_install_screen_runs_a_simulated_install_and_the_panes_light_up(tm
 async def test_live_dashboard_shows_a_pod_security_refusal_in_the_pods_pane():
     platform = simulated_platform("pod-security-refused", speed=50, installed=True)
     targets = [TalosTarget.from_config(n) for n in platform.config.nodes]
-    app = create_app(drivers=platform.drivers, clock=platform.clock, talos_targets=targets, simulation_note="pod-security-refused")
+    app = create_app(
+        drivers=platform.drivers, clock=platform.clock, talos_targets=targets, simulation_note="pod-security-refused"
+    )
     async with app.run_test(size=(160, 48)) as pilot:
         screen = app.screen
-        await wait_for(pilot, lambda: screen.snapshot is not None and any(p.kind == "PodSecurity" for p in screen.snapshot.pod_problems))
+        await wait_for(
+            pilot,
+            lambda: screen.snapshot is not None and any(p.kind == "PodSecurity" for p in screen.snapshot.pod_problems),
+        )
         refused = next(p for p in screen.snapshot.pod_problems if p.kind == "PodSecurity")
         await pilot.press("3")
         assert screen.pane("pods").select_key(f"pod:{refused.namespace}/{refused.name}")

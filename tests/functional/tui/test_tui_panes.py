@@ -45,7 +45,9 @@ def test_flow_query_parses_fields_and_words():
 
 def test_paused_flows_keep_their_rows_and_count_pending():
     first = cluster_snapshot(faulty=True)
-    later = dataclasses.replace(first, flows=dataclasses.replace(first.flows, total_flows=first.flows.total_flows + 42, recent=()))
+    later = dataclasses.replace(
+        first, flows=dataclasses.replace(first.flows, total_flows=first.flows.total_flows + 42, recent=())
+    )
     paused = flows_content(later, paused=first)
     assert paused.rows == flows_content(first).rows
     assert "42 new flows pending" in paused.summary.plain
@@ -53,8 +55,14 @@ def test_paused_flows_keep_their_rows_and_count_pending():
 
 
 def test_empty_panes_say_which_layer_brings_them():
-    empty = dataclasses.replace(cluster_snapshot(), nodes=(), waves=(), namespaces=(), pod_problems=(),
-                                flows=dataclasses.replace(cluster_snapshot().flows, available=False))
+    empty = dataclasses.replace(
+        cluster_snapshot(),
+        nodes=(),
+        waves=(),
+        namespaces=(),
+        pod_problems=(),
+        flows=dataclasses.replace(cluster_snapshot().flows, available=False),
+    )
     assert not nodes_content(empty).online and "layer 0" in nodes_content(empty).empty
     assert "layer 2" in apps_content(empty).empty and "layer 1" in flows_content(empty).empty
 
@@ -68,10 +76,13 @@ def test_step_checklist_shows_state_time_and_retries():
 
 def test_summary_parts_are_separated_and_no_styled_run_starts_with_a_space():
     # SVG renderers trim the spaces a run starts with; screenshots ran the parts together.
-    for content in (flows_content(cluster_snapshot(faulty=True), "verdict:dropped"), nodes_content(cluster_snapshot(faulty=True)),
-                    pods_content(cluster_snapshot(faulty=True), "shop")):
+    for content in (
+        flows_content(cluster_snapshot(faulty=True), "verdict:dropped"),
+        nodes_content(cluster_snapshot(faulty=True)),
+        pods_content(cluster_snapshot(faulty=True), "shop"),
+    ):
         plain = content.summary.plain
         assert " · " in plain.splitlines()[0]
-        assert not [plain[s.start:s.end] for s in content.summary.spans if plain[s.start:s.end].startswith(" ")]
+        assert not [plain[s.start : s.end] for s in content.summary.spans if plain[s.start : s.end].startswith(" ")]
     flows = flows_content(cluster_snapshot(faulty=True), "verdict:dropped").summary.plain
     assert flows.splitlines()[0].endswith(" flows/s · lost events: 1,280 · filter: verdict:dropped")

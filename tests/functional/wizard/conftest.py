@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from wizard_terminal import ScriptedTerminal, Step
 
 from talos_platform.wizards.guided import GuidedOptions, run_guided
-from wizard_terminal import ScriptedTerminal, Step
 
 EXPECTED = Path(__file__).parent / "expected"
 
@@ -51,7 +51,12 @@ def drive(folder: Path, tmp_path: Path):
     """drive(steps, config_path=None, hand_over=None) -> WizardRun"""
 
     def run(
-        steps: list[Step], *, config_path: Path | None = None, hand_over=None, simulate: bool = False, speed: float = 1.0
+        steps: list[Step],
+        *,
+        config_path: Path | None = None,
+        hand_over=None,
+        simulate: bool = False,
+        speed: float = 1.0,
     ) -> WizardRun:
         state = tmp_path / "state"
         options = GuidedOptions(config_path=config_path, state_dir=state, simulate=simulate, speed=speed)

@@ -13,7 +13,13 @@ TALOS_PLATFORM = Path(sys.executable).parent / "talos-platform"
 def _run(args: list[str], cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "XDG_STATE_HOME": str(cwd / "state-home"), "TALOS_PLATFORM_LOOPBACK_ONLY": "1"}
     return subprocess.run(
-        [str(TALOS_PLATFORM), *args], cwd=cwd, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout
+        [str(TALOS_PLATFORM), *args],
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 

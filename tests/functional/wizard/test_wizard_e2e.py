@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pexpect
 import pyte
-
 from conftest import EXPECTED
 from wizard_script import happy_path
 from wizard_terminal import CTRL_C, Step, expect, plain
@@ -56,7 +55,9 @@ class Person:
                     self.cursor = found + len(step.wait_for)
                     break
             if time.monotonic() > deadline:
-                raise AssertionError(f"waited for {step.wait_for!r}; the terminal shows:\n" + "\n".join(self.screen.display))
+                raise AssertionError(
+                    f"waited for {step.wait_for!r}; the terminal shows:\n" + "\n".join(self.screen.display)
+                )
             self._read()
         time.sleep(0.05)
         if step.keys:
@@ -87,7 +88,9 @@ def test_a_person_runs_the_wizard_and_declines_the_install(tmp_path):
     assert stat.S_IMODE(secrets.stat().st_mode) == 0o600
     transcript = plain(person.transcript)
     assert "install not started" in transcript
-    assert f"talos-platform install --yes --config platform.yaml --secrets {secrets}" in re.sub(r"\s*\n\s*", " ", transcript)
+    assert f"talos-platform install --yes --config platform.yaml --secrets {secrets}" in re.sub(
+        r"\s*\n\s*", " ", transcript
+    )
     assert "cf-api-token-0123456789" not in person.transcript  # typed at a password prompt
 
 
@@ -103,17 +106,39 @@ def _environment(tmp_path: Path) -> dict[str, str]:
 
 
 def _accept_every_default_of_the_simulated_scenario() -> list[Step]:
-    steps = [expect("SIMULATION", ""), expect("? Cluster name"), expect("? Platform"), expect("? Talos version"), expect("? Kubernetes version"),
-             expect("? Add system extensions")]
+    steps = [
+        expect("SIMULATION", ""),
+        expect("? Cluster name"),
+        expect("? Platform"),
+        expect("? Talos version"),
+        expect("? Kubernetes version"),
+        expect("? Add system extensions"),
+    ]
     for number in range(1, 7):  # the default scenario: 3 control planes, 3 workers
         steps += [expect(f"? Node {number}: {question}") for question in ("role", "name", "IP address", "install disk")]
         steps.append(expect(f"? Node {number}: network interface"))
     steps += [expect("? Add another node?", "n")]
     questions = [
-        "Virtual IP", "Default gateway", "Change the pod and service networks?", "Extra names", "Load-balancer addresses",
-        "Base domain", "E-mail for Let's Encrypt", "GitOps repository URL", "Branch", "Folder", "Is the repository private",
-        "Components to install", "Change the pinned component versions?", "Storage for persistent volumes", "Git user name",
-        "Git access token", "Cloudflare API token", "Cloudflare Tunnel token", "Grafana admin password", "What next?",
+        "Virtual IP",
+        "Default gateway",
+        "Change the pod and service networks?",
+        "Extra names",
+        "Load-balancer addresses",
+        "Base domain",
+        "E-mail for Let's Encrypt",
+        "GitOps repository URL",
+        "Branch",
+        "Folder",
+        "Is the repository private",
+        "Components to install",
+        "Change the pinned component versions?",
+        "Storage for persistent volumes",
+        "Git user name",
+        "Git access token",
+        "Cloudflare API token",
+        "Cloudflare Tunnel token",
+        "Grafana admin password",
+        "What next?",
         "Save the config as",
     ]
     return steps + [expect(f"? {question}") for question in questions]

@@ -9,8 +9,8 @@ import stat
 
 import pytest
 import yaml
-
 from conftest import EXPECTED
+
 from talos_platform.engine.config.loading import parse_config
 from talos_platform.engine.config.secrets import Secrets
 from talos_platform.wizards import files

@@ -7,7 +7,6 @@ import sys
 
 import pytest
 import yaml
-
 from conftest import EXPECTED
 from wizard_script import (
     cloudflare_secrets,
@@ -32,7 +31,9 @@ def test_happy_path_writes_the_config_and_a_private_secrets_file(drive):
     assert run.secrets_file.read_bytes() == (EXPECTED / "happy-path.secrets.yaml").read_bytes()
     assert stat.S_IMODE(run.secrets_file.stat().st_mode) == 0o600
     assert "install --yes --config platform.yaml" in run.screen
-    assert "cf-api-token" not in run.screen and "cf-tunnel-token" not in run.screen  # password prompts, "set" in the review
+    assert (
+        "cf-api-token" not in run.screen and "cf-tunnel-token" not in run.screen
+    )  # password prompts, "set" in the review
 
 
 def _config(run) -> dict:
@@ -154,10 +155,21 @@ def test_a_component_switch_the_rules_refuse_is_explained_in_the_checkbox(drive)
         expect("? Components to install", DOWN + SPACE + ENTER),  # Cilium off
         shows("Cilium cannot be disabled", SPACE + ENTER),  # back on
         expect("? Change the pinned component versions?", "y"),
-        *[expect(f"? {label}") for label in ("Gateway API CRDs: version", "Cilium (CNI", "ArgoCD: version", "cert-manager")],
+        *[
+            expect(f"? {label}")
+            for label in ("Gateway API CRDs: version", "Cilium (CNI", "ArgoCD: version", "cert-manager")
+        ],
         expect("? external-dns (Cloudflare): version", typed("latest")),
         shows("'latest' is not a version", typed("1.19.1")),
-        *[expect(f"? {label}") for label in ("Vault: version", "Vault Secrets Operator: version", "Monitoring", "Cloudflare Tunnel: version")],
+        *[
+            expect(f"? {label}")
+            for label in (
+                "Vault: version",
+                "Vault Secrets Operator: version",
+                "Monitoring",
+                "Cloudflare Tunnel: version",
+            )
+        ],
         expect("? Storage for persistent volumes"),
         *cloudflare_secrets(),
         *confirm_and_save(),
@@ -168,7 +180,9 @@ def test_a_component_switch_the_rules_refuse_is_explained_in_the_checkbox(drive)
     assert _config(run)["components"]["externalDns"]["version"] == "1.19.1"
 
 
-@pytest.mark.parametrize("stop_at", ["? Node 2: IP address", "? Base domain", "? Cloudflare Tunnel token", "? Save the config as"])
+@pytest.mark.parametrize(
+    "stop_at", ["? Node 2: IP address", "? Base domain", "? Cloudflare Tunnel token", "? Save the config as"]
+)
 def test_ctrl_c_anywhere_writes_nothing(drive, stop_at):
     script = happy_path()
     index = next(i for i, step in enumerate(script) if step.wait_for == stop_at)
@@ -199,7 +213,12 @@ def test_an_existing_config_gives_every_default_and_saves_back_unchanged(drive, 
     secrets.chmod(0o600)
     steps = [
         *cluster_defaults(),
-        *[step for n in range(1, 5) for step in metal_node(n, control_plane=n < 4, another=False) if "Add another" not in step.wait_for],
+        *[
+            step
+            for n in range(1, 5)
+            for step in metal_node(n, control_plane=n < 4, another=False)
+            if "Add another" not in step.wait_for
+        ],
         expect("? Add another node?", "n"),
         expect("? Virtual IP"),
         *network()[1:],
@@ -231,7 +250,12 @@ def test_editing_an_existing_config_changes_only_what_was_changed(drive, folder)
         expect("? Kubernetes version", DOWN * 6 + ENTER),  # v1.35.…: Talos 1.12 supports up to 1.35
         expect("? Kubernetes version (vMAJOR.MINOR.PATCH)", "0" + ENTER),
         expect("? Add system extensions or kernel arguments"),
-        *[step for n in range(1, 5) for step in metal_node(n, control_plane=n < 4, another=False) if "Add another" not in step.wait_for],
+        *[
+            step
+            for n in range(1, 5)
+            for step in metal_node(n, control_plane=n < 4, another=False)
+            if "Add another" not in step.wait_for
+        ],
         expect("? Add another node?", "n"),
         expect("? Virtual IP"),
         *network()[1:],
@@ -297,7 +321,9 @@ def test_config_naming_a_file_not_yet_there_starts_fresh_and_saves_there(drive, 
 def test_editing_a_single_node_config_without_a_vip_adds_no_link(drive, folder):
     text = (EXPECTED / "happy-path.yaml").read_text()
     head, rest = text.split("- name: cp-2", 1)
-    single = head.replace("  vip: 10.0.0.10\n", "").replace("  link: eth0\n", "") + "domain:" + rest.split("domain:", 1)[1]
+    single = (
+        head.replace("  vip: 10.0.0.10\n", "").replace("  link: eth0\n", "") + "domain:" + rest.split("domain:", 1)[1]
+    )
     existing = folder / "single.yaml"
     existing.write_text(single)
     steps = [
@@ -321,18 +347,49 @@ def test_simulated_hand_over_runs_headless_when_the_tui_is_not_installed(drive, 
     from talos_platform.commands import guided
 
     monkeypatch.setitem(sys.modules, "talos_platform.tui.app", None)  # import fails as if not installed
-    scenario = [expect("? Cluster name"), expect("? Platform"), expect("? Talos version"), expect("? Kubernetes version"),
-                expect("? Add system extensions")]
+    scenario = [
+        expect("? Cluster name"),
+        expect("? Platform"),
+        expect("? Talos version"),
+        expect("? Kubernetes version"),
+        expect("? Add system extensions"),
+    ]
     for number in range(1, 7):
-        scenario += [expect(f"? Node {number}: {question}") for question in ("role", "name", "IP address", "install disk")]
+        scenario += [
+            expect(f"? Node {number}: {question}") for question in ("role", "name", "IP address", "install disk")
+        ]
         scenario += [expect(f"? Node {number}: network interface")]
     scenario += [expect("? Add another node?", "n")]
-    scenario += [expect(f"? {q}") for q in ("Virtual IP", "Default gateway", "Change the pod", "Extra names", "Load-balancer", "Base domain",
-                                            "E-mail", "GitOps repository URL", "Branch", "Folder", "Is the repository private",
-                                            "Components to install", "Change the pinned", "Storage for", "Git user name", "Git access token",
-                                            "Cloudflare API token", "Cloudflare Tunnel token", "Grafana admin password", "What next?",
-                                            "Save the config as")]
-    scenario += [expect("SIMULATION: these steps run on the simulator", ""), expect("? Start the simulated install now?")]
+    scenario += [
+        expect(f"? {q}")
+        for q in (
+            "Virtual IP",
+            "Default gateway",
+            "Change the pod",
+            "Extra names",
+            "Load-balancer",
+            "Base domain",
+            "E-mail",
+            "GitOps repository URL",
+            "Branch",
+            "Folder",
+            "Is the repository private",
+            "Components to install",
+            "Change the pinned",
+            "Storage for",
+            "Git user name",
+            "Git access token",
+            "Cloudflare API token",
+            "Cloudflare Tunnel token",
+            "Grafana admin password",
+            "What next?",
+            "Save the config as",
+        )
+    ]
+    scenario += [
+        expect("SIMULATION: these steps run on the simulator", ""),
+        expect("? Start the simulated install now?"),
+    ]
 
     run = drive(scenario, simulate=True, speed=1000, hand_over=guided.hand_over)
 
@@ -346,7 +403,10 @@ def test_a_custom_talos_image_and_a_dhcp_worker(drive):
         *cluster_defaults()[:-1],
         expect("? Add system extensions or kernel arguments", "y"),
         expect("? System extensions", typed("siderolabs/util-linux-tools, iscsi-tools")),
-        shows("'iscsi-tools' is not an official extension name", typed("siderolabs/util-linux-tools, siderolabs/iscsi-tools")),
+        shows(
+            "'iscsi-tools' is not an official extension name",
+            typed("siderolabs/util-linux-tools, siderolabs/iscsi-tools"),
+        ),
         expect("? Extra kernel arguments", typed("console=ttyS0,115200n8 net.ifnames=0")),
         *metal_node(1, address="10.0.0.11/24", control_plane=True, another=True),
         expect("? Node 2: role", DOWN + ENTER),  # worker
@@ -399,7 +459,10 @@ def test_going_back_from_a_node_just_added_takes_it_away(drive):
 def test_ctrl_c_at_the_install_question_keeps_the_files_and_starts_nothing(drive):
     from talos_platform.commands import guided
 
-    run = drive([*happy_path(), expect("Install plan", ""), expect("? Start the install now?", CTRL_C)], hand_over=guided.hand_over)
+    run = drive(
+        [*happy_path(), expect("Install plan", ""), expect("? Start the install now?", CTRL_C)],
+        hand_over=guided.hand_over,
+    )
 
     assert run.code == 130
     assert "install not started (the files above are kept)" in run.screen

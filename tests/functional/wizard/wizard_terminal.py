@@ -13,8 +13,9 @@ import io
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import pyte
 from prompt_toolkit.application import create_app_session
@@ -141,7 +142,9 @@ class ScriptedTerminal:
         while not stop.is_set():
             self.screen_now()
             if time.monotonic() > deadline:
-                self.failure = f"the wizard still waits for input after the last step; screen shows:\n{self.screen_now()}"
+                self.failure = (
+                    f"the wizard still waits for input after the last step; screen shows:\n{self.screen_now()}"
+                )
                 pipe.close()
                 return
             time.sleep(0.01)

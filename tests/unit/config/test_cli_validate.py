@@ -20,8 +20,14 @@ SCHEMA_FILE = REPO / "schema" / "platform.schema.json"
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("TALOS_PLATFORM_") or k == "TALOS_PLATFORM_LOOPBACK_ONLY"}
-    result = subprocess.run([str(SCRIPT), *args], capture_output=True, text=True, env={**clean, **(env or {})}, timeout=60)
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("TALOS_PLATFORM_") or k == "TALOS_PLATFORM_LOOPBACK_ONLY"
+    }
+    result = subprocess.run(
+        [str(SCRIPT), *args], capture_output=True, text=True, env={**clean, **(env or {})}, timeout=60
+    )
     assert "Traceback" not in result.stdout + result.stderr
     return result
 
@@ -52,7 +58,9 @@ def test_every_problem_is_printed_with_path_and_hint(tmp_path):
     assert "error: cluster.vip: 192.168.10.12 is the IP of nodes[1] (cp-2)" in lines
     assert "error: nodes[4].name: 'Worker_2' is not a DNS label" in lines
     assert any(line.startswith("warning: nodes: 4 control planes") for line in lines)
-    assert lines[lines.index("error: cluster.vip: 192.168.10.12 is the IP of nodes[1] (cp-2)") + 1].startswith("  hint: ")
+    assert lines[lines.index("error: cluster.vip: 192.168.10.12 is the IP of nodes[1] (cp-2)") + 1].startswith(
+        "  hint: "
+    )
     assert lines[-1] == f"{path}: invalid, 2 errors, 1 warning"
 
 
@@ -137,7 +145,9 @@ def test_schema_command_prints_the_committed_schema():
 
 
 def test_committed_schema_is_in_sync_with_the_models():
-    assert SCHEMA_FILE.read_text() == render_schema(), "regenerate: talos-platform schema --output schema/platform.schema.json"
+    assert SCHEMA_FILE.read_text() == render_schema(), (
+        "regenerate: talos-platform schema --output schema/platform.schema.json"
+    )
 
 
 def test_schema_describes_the_yaml_keys():

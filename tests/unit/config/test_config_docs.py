@@ -35,7 +35,9 @@ def test_documented_defaults_match_the_model():
 
     models = {"cluster": Cluster, "cluster.network": ClusterNetwork, "nodes[]": Node, "gitops": GitOps}
     checked = 0
-    for section, key, default in re.findall(r"^\| `([a-zA-Z.\[\]]+)\.([a-zA-Z]+)` \|.*\| `([^`]*)` \|$", DOC, re.MULTILINE):
+    for section, key, default in re.findall(
+        r"^\| `([a-zA-Z.\[\]]+)\.([a-zA-Z]+)` \|.*\| `([^`]*)` \|$", DOC, re.MULTILINE
+    ):
         model = models.get(section)
         if model is None:
             continue

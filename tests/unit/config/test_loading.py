@@ -21,7 +21,6 @@ from talos_platform.engine.errors import UserError
 
 from .helpers import DOCKER_EXAMPLE, METAL_EXAMPLE, example
 
-
 # Each level repeats the one before ten times: a million values from a few lines.
 ALIAS_BOMB = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
     f"{name}: &{name} [{', '.join([f'*{previous}'] * 10)}]\n" for previous, name in zip("abcde", "bcdef")

@@ -30,10 +30,14 @@ def test_the_empty_schematic_has_the_factory_id():
 @pytest.mark.parametrize(
     ("schematic", "expected"),
     [
-        (Schematic(extra_kernel_args=["noapic", "nolapic"]),
-         "9cba8e32753f91a16c1837ab8abf356af021706ef284aef07380780177d9a06c"),
-        (Schematic(system_extensions=["siderolabs/iscsi-tools", "siderolabs/util-linux-tools"]),
-         "613e1592b2da41ae5e265e8789429f22e121aab91cb4deb6bc3c0b6262961245"),
+        (
+            Schematic(extra_kernel_args=["noapic", "nolapic"]),
+            "9cba8e32753f91a16c1837ab8abf356af021706ef284aef07380780177d9a06c",
+        ),
+        (
+            Schematic(system_extensions=["siderolabs/iscsi-tools", "siderolabs/util-linux-tools"]),
+            "613e1592b2da41ae5e265e8789429f22e121aab91cb4deb6bc3c0b6262961245",
+        ),
     ],
 )
 def test_known_schematics_have_the_factory_ids(schematic: Schematic, expected: str):
@@ -41,7 +45,9 @@ def test_known_schematics_have_the_factory_ids(schematic: Schematic, expected: s
 
 
 def test_extensions_are_sorted_and_unique_kernel_arguments_keep_their_order():
-    shuffled = Schematic(system_extensions=["siderolabs/util-linux-tools", "siderolabs/iscsi-tools", "siderolabs/iscsi-tools"])
+    shuffled = Schematic(
+        system_extensions=["siderolabs/util-linux-tools", "siderolabs/iscsi-tools", "siderolabs/iscsi-tools"]
+    )
     assert schematic_id(shuffled) == "613e1592b2da41ae5e265e8789429f22e121aab91cb4deb6bc3c0b6262961245"
     assert schematic_id(Schematic(extra_kernel_args=["nolapic", "noapic"])) != schematic_id(
         Schematic(extra_kernel_args=["noapic", "nolapic"])
@@ -75,6 +81,8 @@ def test_arguments_yaml_would_not_keep_as_plain_words_are_refused(argument: str)
     assert kernel_argument_problem(argument)
 
 
-@pytest.mark.parametrize("argument", ["console=ttyS0,115200n8", "-console", "i915.enable_guc=3", "nomodeset", "ip=dhcp"])
+@pytest.mark.parametrize(
+    "argument", ["console=ttyS0,115200n8", "-console", "i915.enable_guc=3", "nomodeset", "ip=dhcp"]
+)
 def test_usual_kernel_arguments_are_taken(argument: str):
     assert kernel_argument_problem(argument) is None

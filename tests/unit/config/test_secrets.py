@@ -51,7 +51,10 @@ def test_environment_wins_over_the_file(tmp_path):
     path = secrets_file(tmp_path, "gitUsername: file-user\ngitToken: from-the-file-123\n")
     secrets = load_secrets(
         path,
-        environ={"TALOS_PLATFORM_GIT_TOKEN": "from-the-env-456", "TALOS_PLATFORM_CLOUDFLARE_TUNNEL_TOKEN": "tunnel-789xyz"},
+        environ={
+            "TALOS_PLATFORM_GIT_TOKEN": "from-the-env-456",
+            "TALOS_PLATFORM_CLOUDFLARE_TUNNEL_TOKEN": "tunnel-789xyz",
+        },
     )
     assert secrets.git_username == "file-user"
     assert secrets.git_token == "from-the-env-456"
@@ -60,7 +63,9 @@ def test_environment_wins_over_the_file(tmp_path):
 
 
 def test_environment_alone_and_empty_variables_do_not_count():
-    secrets = load_secrets(None, environ={ENV_NAMES["gitToken"]: "", ENV_NAMES["cloudflareApiToken"]: "api-token-value"})
+    secrets = load_secrets(
+        None, environ={ENV_NAMES["gitToken"]: "", ENV_NAMES["cloudflareApiToken"]: "api-token-value"}
+    )
     assert secrets == Secrets(cloudflare_api_token="api-token-value")
 
 
@@ -126,7 +131,12 @@ def test_values_are_the_non_empty_secrets_without_the_user_name():
 
 
 def test_required_secrets_follow_the_enabled_components():
-    assert required_secrets(read_config(METAL_EXAMPLE)) == ["gitUsername", "gitToken", "cloudflareApiToken", "cloudflareTunnelToken"]
+    assert required_secrets(read_config(METAL_EXAMPLE)) == [
+        "gitUsername",
+        "gitToken",
+        "cloudflareApiToken",
+        "cloudflareTunnelToken",
+    ]
     assert required_secrets(read_config(DOCKER_EXAMPLE)) == []
 
 

@@ -58,7 +58,13 @@ def test_dhcp_nodes_need_no_gateway():
 def test_kernel_arguments_the_image_factory_takes():
     data = example(METAL_EXAMPLE)
     data["cluster"]["schematic"] = {
-        "extraKernelArgs": ["console=ttyS0,115200n8", "-console", "net.ifnames=0", "talos.dashboard.disabled=1", "nomodeset"],
+        "extraKernelArgs": [
+            "console=ttyS0,115200n8",
+            "-console",
+            "net.ifnames=0",
+            "talos.dashboard.disabled=1",
+            "nomodeset",
+        ],
         "systemExtensions": ["siderolabs/iscsi-tools", "siderolabs/util-linux-tools"],
     }
     assert problems_for(data) == []
@@ -144,7 +150,9 @@ def test_problems_at_filters_by_field_path():
     assert [p.path for p in problems_at(problems, "domain")] == ["domain.base"]
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1:9418/platform.git", "http://localhost/platform.git", "http://[::1]:8080/p.git"])
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:9418/platform.git", "http://localhost/platform.git", "http://[::1]:8080/p.git"]
+)
 def test_plain_http_git_server_on_loopback_is_accepted(url: str):
     """Nothing crosses a network on loopback: a local Git server (the rehearsal's) may use http."""
     data = example(METAL_EXAMPLE)
@@ -154,5 +162,8 @@ def test_plain_http_git_server_on_loopback_is_accepted(url: str):
 
 def test_mirrors_with_plain_http_are_accepted():
     data = example(METAL_EXAMPLE)
-    data["mirrors"] = {"charts": "http://charts.internal:8080/platform/", "gatewayApi": "https://files.internal/gateway-api"}
+    data["mirrors"] = {
+        "charts": "http://charts.internal:8080/platform/",
+        "gatewayApi": "https://files.internal/gateway-api",
+    }
     assert errors_only(problems_for(data)) == []

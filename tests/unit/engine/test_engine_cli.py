@@ -3,8 +3,8 @@
 import io
 import json
 
-
 from engine_fakes import CANARY, FakeClock, FakeStep, FakeWorld, fake_drivers, small_config
+
 from talos_platform import exit_codes
 from talos_platform.commands.plan import format_plan
 from talos_platform.engine.config.secrets import Secrets
@@ -85,7 +85,10 @@ def test_install_without_a_terminal_needs_yes(monkeypatch, capsys):
 def test_install_reports_an_invalid_config_with_exit_2(tmp_path, capsys):
     bad = tmp_path / "bad.yaml"
     bad.write_text("cluster: {name: x}\nnodes: []\n")
-    assert main(["install", "--yes", "--config", str(bad), "--state-dir", str(tmp_path / "s")]) == exit_codes.INVALID_CONFIG
+    assert (
+        main(["install", "--yes", "--config", str(bad), "--state-dir", str(tmp_path / "s")])
+        == exit_codes.INVALID_CONFIG
+    )
     assert "error:" in capsys.readouterr().err
     assert not (tmp_path / "s").exists()
 
@@ -106,8 +109,9 @@ async def test_offline_plan_contacts_nothing_and_lists_every_step_to_do(tmp_path
         Described("L2.push", world, layer=2),
         Contacting("L0.node", world),
     ]
-    session = InstallSession(small_config(), Secrets(git_token=CANARY), StateDirectory(tmp_path), offline_drivers(),
-                             steps=steps)
+    session = InstallSession(
+        small_config(), Secrets(git_token=CANARY), StateDirectory(tmp_path), offline_drivers(), steps=steps
+    )
     previews = await session.preview(offline=True)
     assert {p.step_id: p.state for p in previews} == {"L0.secrets": "to do", "L0.node": "to do", "L2.push": "to do"}
     text = format_plan(previews, "demo", offline=True, simulated=False)
@@ -154,7 +158,9 @@ def test_the_rich_display_shows_output_with_brackets_verbatim(tmp_path):
 
     world = FakeWorld()
     step = FakeStep("L0.bracketed", world, output=("[bold]not markup[/] [REDACTED] [/oops]",))
-    session = InstallSession(small_config(), Secrets(), StateDirectory(tmp_path), fake_drivers(), FakeClock(), steps=[step])
+    session = InstallSession(
+        small_config(), Secrets(), StateDirectory(tmp_path), fake_drivers(), FakeClock(), steps=[step]
+    )
     stream = Terminal()
     assert run_session(session, "text", stream) == exit_codes.OK
 

@@ -1,6 +1,6 @@
 import pytest
-
 from engine_fakes import FakeStep, FakeWorld, small_config
+
 from talos_platform.engine.errors import UserError
 from talos_platform.engine.plan.planner import Plan, PlanInvalid, build_plan
 

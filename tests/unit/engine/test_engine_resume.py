@@ -3,6 +3,7 @@
 import json
 
 from engine_fakes import CANARY, FakeClock, FakeStep, FakeWorld, fake_drivers, of_type, small_config
+
 from talos_platform.engine.config.secrets import Secrets
 from talos_platform.engine.errors import PermanentError
 from talos_platform.engine.run.events import RunStarted, StepFailed, StepOutput, StepSkipped, StepSucceeded
@@ -106,7 +107,10 @@ async def test_a_killed_run_shows_as_killed_with_its_step_interrupted(tmp_path):
     runs = tmp_path / "runs" / "20260101T000000000000Z-abcdef"
     runs.mkdir(parents=True)
     started = RunStarted(run_id=runs.name, steps=("a", "b"))
-    lines = [json.dumps(started.to_record()), json.dumps({"type": "StepStarted", "step_id": "a", "layer": 0, "title": "A"})]
+    lines = [
+        json.dumps(started.to_record()),
+        json.dumps({"type": "StepStarted", "step_id": "a", "layer": 0, "title": "A"}),
+    ]
     (runs / "events.jsonl").write_text("\n".join(lines) + "\n")
     [run] = list_runs(tmp_path / "runs")
     assert run.outcome == "killed"

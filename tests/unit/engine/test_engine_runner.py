@@ -5,8 +5,8 @@ import asyncio
 import json
 
 import pytest
-
 from engine_fakes import CANARY, FakeClock, FakeStep, FakeWorld, context_factory, of_type
+
 from talos_platform.engine.config.secrets import Secrets
 from talos_platform.engine.errors import PermanentError, TransientError, UserError
 from talos_platform.engine.plan.planner import Plan
@@ -268,7 +268,9 @@ async def test_bad_selection_is_a_user_error(tmp_path):
 async def test_output_lines_become_redacted_events_everywhere(tmp_path):
     world = FakeWorld()
     chatty = FakeStep(
-        "chatty", world, output=(f"token={CANARY}", "line two\nline three"),
+        "chatty",
+        world,
+        output=(f"token={CANARY}", "line two\nline three"),
         apply_errors=[PermanentError(f"auth failed for {CANARY}", hint=f"check {CANARY}")],
     )
     runner, events, journal = make_runner([chatty], tmp_path)
@@ -328,7 +330,10 @@ async def test_every_event_type_is_redacted_before_journal_and_subscribers(tmp_p
     steps = [
         Talkative(f"skip-{CANARY}", world, title=f"skipped {CANARY}"),
         Talkative(
-            "noisy", world, title=f"noisy {CANARY}", output=(f"out {CANARY}",),
+            "noisy",
+            world,
+            title=f"noisy {CANARY}",
+            output=(f"out {CANARY}",),
             apply_errors=[TransientError(f"retry {CANARY}"), PermanentError(f"fail {CANARY}", hint=f"hint {CANARY}")],
         ),
         Talkative("fine", world, title=f"fine {CANARY}"),
@@ -337,8 +342,16 @@ async def test_every_event_type_is_redacted_before_journal_and_subscribers(tmp_p
     await runner.run()
     journal.close()
     kinds = {type(e).__name__ for e in events}
-    assert kinds == {"RunStarted", "StepStarted", "StepOutput", "StepSkipped", "StepRetrying", "StepSucceeded",
-                     "StepFailed", "RunFinished"}
+    assert kinds == {
+        "RunStarted",
+        "StepStarted",
+        "StepOutput",
+        "StepSkipped",
+        "StepRetrying",
+        "StepSucceeded",
+        "StepFailed",
+        "RunFinished",
+    }
     assert CANARY not in journal.path.read_text()
     assert all(CANARY not in json.dumps(e.to_record()) for e in events)
     assert "[REDACTED]" in of_type(events, StepRetrying)[0].error

@@ -10,8 +10,16 @@ BUNDLE = b"cluster:\n  id: abc\n  secret: pki-v1\n"
 
 def test_paths_live_under_the_root(tmp_path):
     state = StateDirectory(tmp_path)
-    for path in (state.config, state.secrets_file, state.talos_secrets, state.talosconfig, state.kubeconfig,
-                 state.vault_init, state.rendered, state.runs):
+    for path in (
+        state.config,
+        state.secrets_file,
+        state.talos_secrets,
+        state.talosconfig,
+        state.kubeconfig,
+        state.vault_init,
+        state.rendered,
+        state.runs,
+    ):
         assert tmp_path in path.parents
     assert state.talos_dir in state.talos_secrets.parents
 

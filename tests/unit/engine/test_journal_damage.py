@@ -3,10 +3,10 @@ skipped (issue 17, items 4 and 7)."""
 
 import json
 
+import pytest
+
 from talos_platform.engine.run.events import RunFinished, RunStarted, StepFailed, StepStarted, event_from_record
 from talos_platform.engine.run.journal import Journal, list_runs, read_run
-
-import pytest
 
 SEPARATORS = "\u2028\u2029\u0085\x0b\x0c\x1c"
 

@@ -39,8 +39,10 @@ def test_status_during_a_live_install_says_running_and_gives_no_resume_advice(tm
     live = state.runs / "29990101T000000000000Z-abcdef"
     live.mkdir()
     (live / "events.jsonl").write_text(
-        json.dumps({"type": "RunStarted", "at": 1, "run_id": live.name, "steps": ["L0.preflight.tools"]}) + "\n"
-        + json.dumps({"type": "StepStarted", "at": 2, "step_id": "L0.preflight.tools", "layer": 0, "title": "t"}) + "\n"
+        json.dumps({"type": "RunStarted", "at": 1, "run_id": live.name, "steps": ["L0.preflight.tools"]})
+        + "\n"
+        + json.dumps({"type": "StepStarted", "at": 2, "step_id": "L0.preflight.tools", "layer": 0, "title": "t"})
+        + "\n"
     )
     capsys.readouterr()
     with StateDirectory(state.root).lock():
@@ -121,7 +123,9 @@ def test_an_unwritable_state_dir_is_exit_2_even_as_root(tmp_path, capsys, monkey
     assert "cannot write the state directory" in err and "Permission denied" in err
 
 
-@pytest.mark.parametrize("line", ['{"at":1,"change":"bogus"}', '{"at":1}', '{"change":"bootstrap"}', "[1]", '{"at":1,"change":"bootstrap"}'])
+@pytest.mark.parametrize(
+    "line", ['{"at":1,"change":"bogus"}', '{"at":1}', '{"change":"bootstrap"}', "[1]", '{"at":1,"change":"bootstrap"}']
+)
 def test_a_malformed_simulation_journal_line_is_exit_2_naming_the_file(tmp_path, capsys, line):
     state = tmp_path / "s"
     assert simulate(state, "--only", "L0.preflight.tools") == exit_codes.OK

@@ -10,7 +10,15 @@ from typing import Any
 
 from talos_platform.engine.config.models import PlatformConfig
 from talos_platform.engine.config.secrets import Secrets
-from talos_platform.engine.drivers.protocols import Drivers, ObjectList, Resource, TalosNodeFacts, VaultStatus, WatchEvent, secret_digest
+from talos_platform.engine.drivers.protocols import (
+    Drivers,
+    ObjectList,
+    Resource,
+    TalosNodeFacts,
+    VaultStatus,
+    WatchEvent,
+    secret_digest,
+)
 from talos_platform.engine.plan.context import StepContext
 from talos_platform.engine.run.clock import RealClock
 from talos_platform.engine.state import StateDirectory
@@ -30,11 +38,19 @@ def platform_config(
         {"name": f"cp-{i}", "address": f"10.0.0.{10 + i}/24", "role": "control-plane", "link": "eth0"}
         for i in range(1, control_planes + 1)
     ]
-    nodes += [{"name": f"w-{i}", "address": f"10.0.0.{20 + i}/24", "installDisk": "/dev/nvme0n1"} for i in range(1, workers + 1)]
+    nodes += [
+        {"name": f"w-{i}", "address": f"10.0.0.{20 + i}/24", "installDisk": "/dev/nvme0n1"}
+        for i in range(1, workers + 1)
+    ]
     return PlatformConfig.model_validate(
         {
-            "cluster": {"name": "demo", "vip": vip, "talosVersion": talos_version, "kubernetesVersion": "v1.34.1",
-                        "network": {"gateway": "10.0.0.1"}},
+            "cluster": {
+                "name": "demo",
+                "vip": vip,
+                "talosVersion": talos_version,
+                "kubernetesVersion": "v1.34.1",
+                "network": {"gateway": "10.0.0.1"},
+            },
             "nodes": nodes,
             "domain": {"base": "example.com", "acmeEmail": "ops@example.com"},
             "gitops": {"repoUrl": repo_url, "private": private},
@@ -103,7 +119,9 @@ class FakeTalos:
             (out / name).write_text(f"# {name} for {kwargs['talos_version']}\n")
         (out / "talosconfig").write_text("context: demo\ncontexts:\n  demo:\n    endpoints: []\n")
 
-    async def apply_config(self, address: str, config_file: Path, *, insecure: bool, patches: tuple[Path, ...] = ()) -> None:
+    async def apply_config(
+        self, address: str, config_file: Path, *, insecure: bool, patches: tuple[Path, ...] = ()
+    ) -> None:
         self.calls.append(("apply_config", address, config_file, insecure, patches))
 
     async def set_endpoints(self, talosconfig: Path, endpoints: list[str], nodes: list[str]) -> None:
@@ -145,12 +163,12 @@ class FakeKube:
     kustomization_names: list[str] = field(default_factory=list)
     version: int = 1
 
-    def put(self, resource: Resource, *objects: dict[str, Any]) -> "FakeKube":
+    def put(self, resource: Resource, *objects: dict[str, Any]) -> FakeKube:
         for obj in objects:
             self.objects.setdefault(resource.plural, {})[key(obj)] = obj
         return self
 
-    def later(self, resource: Resource, *objects: dict[str, Any], type: str = "MODIFIED") -> "FakeKube":
+    def later(self, resource: Resource, *objects: dict[str, Any], type: str = "MODIFIED") -> FakeKube:
         self.pending.setdefault(resource.plural, []).extend(WatchEvent(type, obj) for obj in objects)
         return self
 
@@ -159,7 +177,9 @@ class FakeKube:
         items = [o for (ns, _), o in self.objects.get(resource.plural, {}).items() if namespace in (None, ns)]
         return ObjectList(items=items, resource_version=str(self.version))
 
-    async def watch(self, resource: Resource, resource_version: str, namespace: str | None = None, timeout_seconds: int = 300):
+    async def watch(
+        self, resource: Resource, resource_version: str, namespace: str | None = None, timeout_seconds: int = 300
+    ):
         self.calls.append(("watch", resource.plural, resource_version))
         events = self.pending.pop(resource.plural, [])
         for event in events:
@@ -236,7 +256,11 @@ class FakeVault:
         self.initialized, self.sealed, self.accepted, self.auth, self.stored = False, True, 0, None, {}
 
     def changes(self) -> list[tuple[Any, ...]]:
-        return [call for call in self.calls if call[0] in ("initialize", "unseal", "enable_kubernetes_auth", "write_secret", "wipe_storage")]
+        return [
+            call
+            for call in self.calls
+            if call[0] in ("initialize", "unseal", "enable_kubernetes_auth", "write_secret", "wipe_storage")
+        ]
 
 
 @dataclass

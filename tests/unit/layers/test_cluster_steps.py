@@ -2,27 +2,45 @@
 (watch-driven) and its failures with hints."""
 
 import asyncio
-import dataclasses
 import base64
+import dataclasses
 import json
 import stat
 
 import pytest
 
 from talos_platform.engine.config.secrets import Secrets
-from talos_platform.engine.drivers.protocols import APPLICATIONS, CRDS, DAEMONSETS, DEPLOYMENTS, NODES, PODS, SECRETS, STATEFULSETS
+from talos_platform.engine.drivers.protocols import (
+    APPLICATIONS,
+    CRDS,
+    DAEMONSETS,
+    DEPLOYMENTS,
+    NODES,
+    PODS,
+    SECRETS,
+    STATEFULSETS,
+)
 from talos_platform.engine.errors import PermanentError
 from talos_platform.engine.layers import apps, cluster_bootstrap, git, layer0, platform, platform_steps
 
 from .fakes import FakeGit, FakeKube, FakeVault, make_context, platform_config
 
 SECRETS_GIVEN = Secrets(
-    git_username="robot", git_token="ghp-token-value", cloudflare_api_token="cf-api-value", cloudflare_tunnel_token="cf-tunnel-value"
+    git_username="robot",
+    git_token="ghp-token-value",
+    cloudflare_api_token="cf-api-value",
+    cloudflare_tunnel_token="cf-tunnel-value",
 )
 
 
 def crd(name, established=True, names_accepted=True):
-    conditions = [{"type": "NamesAccepted", "status": "True" if names_accepted else "False", "message": "conflict with kind Gateway"}]
+    conditions = [
+        {
+            "type": "NamesAccepted",
+            "status": "True" if names_accepted else "False",
+            "message": "conflict with kind Gateway",
+        }
+    ]
     if established:
         conditions.append({"type": "Established", "status": "True"})
     return {"metadata": {"name": name}, "status": {"conditions": conditions}}
@@ -31,12 +49,20 @@ def crd(name, established=True, names_accepted=True):
 def daemonset(available, desired=3, generation=2, observed=2):
     return {
         "metadata": {"name": "cilium", "namespace": "kube-system", "generation": generation},
-        "status": {"desiredNumberScheduled": desired, "updatedNumberScheduled": available, "numberAvailable": available, "observedGeneration": observed},
+        "status": {
+            "desiredNumberScheduled": desired,
+            "updatedNumberScheduled": available,
+            "numberAvailable": available,
+            "observedGeneration": observed,
+        },
     }
 
 
 def node(name, ready):
-    return {"metadata": {"name": name}, "status": {"conditions": [{"type": "Ready", "status": "True" if ready else "False"}]}}
+    return {
+        "metadata": {"name": name},
+        "status": {"conditions": [{"type": "Ready", "status": "True" if ready else "False"}]},
+    }
 
 
 def deployment(name, available=True, replicas=1):
@@ -53,7 +79,11 @@ def deployment(name, available=True, replicas=1):
 
 
 def statefulset(name, ready=1, replicas=1):
-    return {"metadata": {"name": name, "namespace": "argocd"}, "spec": {"replicas": replicas}, "status": {"readyReplicas": ready, "updatedReplicas": replicas}}
+    return {
+        "metadata": {"name": name, "namespace": "argocd"},
+        "spec": {"replicas": replicas},
+        "status": {"readyReplicas": ready, "updatedReplicas": replicas},
+    }
 
 
 def app(name, wave=0, sync="Synced", health="Healthy", message="", owner=None, resources=()):
@@ -63,7 +93,10 @@ def app(name, wave=0, sync="Synced", health="Healthy", message="", owner=None, r
     health_block = {"status": health}
     if message:
         health_block["message"] = message
-    return {"metadata": metadata, "status": {"sync": {"status": sync}, "health": health_block, "resources": list(resources)}}
+    return {
+        "metadata": metadata,
+        "status": {"sync": {"status": sync}, "health": health_block, "resources": list(resources)},
+    }
 
 
 # --- layer 1 ----------------------------------------------------------------------------------------
@@ -119,7 +152,11 @@ async def test_bootstrap_waits_for_crds_to_be_established_through_the_watch(tmp_
 
 async def test_a_crd_that_never_becomes_established_fails_with_its_name_and_why(tmp_path):
     config = platform_config()
-    kube = FakeKube().put(CRDS, crd("applications.argoproj.io"), crd("gateways.gateway.networking.k8s.io", established=False, names_accepted=False))
+    kube = FakeKube().put(
+        CRDS,
+        crd("applications.argoproj.io"),
+        crd("gateways.gateway.networking.k8s.io", established=False, names_accepted=False),
+    )
     ctx, _ = make_context(config, tmp_path, kube=kube)
     step = cluster_bootstrap.ApplyBootstrap(config)
     step.timeout = 0.3
@@ -254,14 +291,42 @@ async def test_a_wave_converges_as_its_apps_turn_synced_and_healthy(tmp_path):
 @pytest.mark.parametrize(
     "cert_manager, expected",
     [
-        (app("cert-manager", wave=-98, health="Degraded", message="Deployment cert-manager-webhook exceeded its progress deadline"),
-         "wave -98 is blocked by cert-manager: Synced/Degraded: Deployment cert-manager-webhook exceeded its progress deadline"),
-        (app("cert-manager", wave=-98, health="Progressing",
-             resources=[{"kind": "Deployment", "namespace": "cert-manager", "name": "cert-manager", "health": {"status": "Degraded", "message": "ImagePullBackOff"}}]),
-         "wave -98 is blocked by cert-manager: Synced/Progressing: Deployment cert-manager/cert-manager is Degraded: ImagePullBackOff"),
+        (
+            app(
+                "cert-manager",
+                wave=-98,
+                health="Degraded",
+                message="Deployment cert-manager-webhook exceeded its progress deadline",
+            ),
+            "wave -98 is blocked by cert-manager: Synced/Degraded: Deployment cert-manager-webhook exceeded its progress deadline",
+        ),
+        (
+            app(
+                "cert-manager",
+                wave=-98,
+                health="Progressing",
+                resources=[
+                    {
+                        "kind": "Deployment",
+                        "namespace": "cert-manager",
+                        "name": "cert-manager",
+                        "health": {"status": "Degraded", "message": "ImagePullBackOff"},
+                    }
+                ],
+            ),
+            "wave -98 is blocked by cert-manager: Synced/Progressing: Deployment cert-manager/cert-manager is Degraded: ImagePullBackOff",
+        ),
         (None, "wave -98 is waiting for Application cert-manager to be created"),
-        ({"metadata": {"name": "cert-manager", "namespace": "argocd", "annotations": {"argocd.argoproj.io/sync-wave": "-98"}}},
-         "wave -98 is blocked by cert-manager: not reconciled by ArgoCD yet"),
+        (
+            {
+                "metadata": {
+                    "name": "cert-manager",
+                    "namespace": "argocd",
+                    "annotations": {"argocd.argoproj.io/sync-wave": "-98"},
+                }
+            },
+            "wave -98 is blocked by cert-manager: not reconciled by ArgoCD yet",
+        ),
     ],
     ids=["degraded", "unhealthy-resource", "missing", "no-status"],
 )
@@ -344,7 +409,11 @@ async def test_vault_is_unsealed_with_the_saved_keys_until_it_opens(tmp_path):
     ctx.state.write_secret(ctx.state.vault_init, json.dumps({"unseal_keys": vault.keys, "root_token": "t"}))
     step = platform.VaultUnseal(config)
     await step.apply(ctx, await step.check(ctx))
-    assert [c for c in vault.calls if c[0] == "unseal"] == [("unseal", "key-1"), ("unseal", "key-2"), ("unseal", "key-3")]
+    assert [c for c in vault.calls if c[0] == "unseal"] == [
+        ("unseal", "key-1"),
+        ("unseal", "key-2"),
+        ("unseal", "key-3"),
+    ]
     assert (await step.check(ctx)).done
 
 
@@ -450,7 +519,7 @@ async def test_vault_auth_and_secrets_are_done_when_vault_reads_them_back_the_sa
     stale = await load.check(ctx)
     assert not stale.done and [a.description for a in stale.actions] == ["write secret/platform/git (token, username)"]
     await load.apply(ctx, stale)
-    assert vault.changes()[len(written):] == [("write_secret", "hvs.root", "platform/git", ["token", "username"])]
+    assert vault.changes()[len(written) :] == [("write_secret", "hvs.root", "platform/git", ["token", "username"])]
     shown = " ".join(lines) + " ".join(str(c) for c in vault.calls) + stale.reason
     assert all(value not in shown for value in (*SECRETS_GIVEN.values(), "a-new-token"))
 
@@ -458,7 +527,10 @@ async def test_vault_auth_and_secrets_are_done_when_vault_reads_them_back_the_sa
 async def test_vault_pod_running_is_enough_to_initialise(tmp_path):
     config = platform_config()
     pending = {"metadata": {"name": "vault-0", "namespace": "vault"}, "status": {"phase": "Pending"}}
-    running = {"metadata": {"name": "vault-0", "namespace": "vault"}, "status": {"phase": "Running", "containerStatuses": [{"ready": False, "state": {"running": {}}}]}}
+    running = {
+        "metadata": {"name": "vault-0", "namespace": "vault"},
+        "status": {"phase": "Running", "containerStatuses": [{"ready": False, "state": {"running": {}}}]},
+    }
     kube = FakeKube().put(PODS, pending).later(PODS, running)
     ctx, lines = make_context(config, tmp_path, kube=kube)
     step = platform.VaultRunning(config, needs=())
@@ -472,7 +544,12 @@ async def test_vault_pod_running_is_enough_to_initialise(tmp_path):
 
 async def test_applications_generated_by_the_applicationset_are_followed(tmp_path):
     config = platform_config()
-    kube = FakeKube().put(APPLICATIONS, app("apps", wave=10), app("hello", owner="apps", health="Progressing"), app("unrelated", health="Degraded"))
+    kube = FakeKube().put(
+        APPLICATIONS,
+        app("apps", wave=10),
+        app("hello", owner="apps", health="Progressing"),
+        app("unrelated", health="Degraded"),
+    )
     kube.later(APPLICATIONS, app("hello", owner="apps"))
     ctx, lines = make_context(config, tmp_path, kube=kube)
     [step] = apps.application_steps(config, needs=())
@@ -505,13 +582,25 @@ def test_a_missing_app_names_the_earliest_app_that_holds_it_back():
     from talos_platform.engine.layers.applications import applications_status
 
     objects = {
-        ("argocd", "layer-0"): app("layer-0", wave=0, sync="OutOfSync", health="Missing",
-                                   resources=[{"kind": "Application", "name": "apps", "health": {"status": "Missing"}}]),
+        ("argocd", "layer-0"): app(
+            "layer-0",
+            wave=0,
+            sync="OutOfSync",
+            health="Missing",
+            resources=[{"kind": "Application", "name": "apps", "health": {"status": "Missing"}}],
+        ),
         ("argocd", "platform"): app("platform", wave=0, health="Progressing"),
-        ("argocd", "monitoring"): app("monitoring", wave=0, health="Progressing", message="Waiting for 1 pods to be ready..."),
+        ("argocd", "monitoring"): app(
+            "monitoring", wave=0, health="Progressing", message="Waiting for 1 pods to be ready..."
+        ),
         ("argocd", "vault"): app("vault", wave=0),
     }
-    ok, text, _ = applications_status(objects, lambda a: a["metadata"]["name"] == "cert-manager-issuer", group="Application cert-manager-issuer", expected=("cert-manager-issuer",))
+    ok, text, _ = applications_status(
+        objects,
+        lambda a: a["metadata"]["name"] == "cert-manager-issuer",
+        group="Application cert-manager-issuer",
+        expected=("cert-manager-issuer",),
+    )
     assert not ok
     assert text == (
         "Application cert-manager-issuer is waiting for Application cert-manager-issuer to be created; "

@@ -41,7 +41,12 @@ class StandInApiServer(BaseHTTPRequestHandler):
                 {"type": "BOOKMARK", "object": {"metadata": {"resourceVersion": "12"}}},
             ]
             if mode == "gone-event":
-                lines.append({"type": "ERROR", "object": {"kind": "Status", "code": 410, "message": "too old resource version: 5 (9)"}})
+                lines.append(
+                    {
+                        "type": "ERROR",
+                        "object": {"kind": "Status", "code": 410, "message": "too old resource version: 5 (9)"},
+                    }
+                )
             body = b"".join(json.dumps(line).encode() + b"\n" for line in lines)
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
@@ -52,8 +57,13 @@ class StandInApiServer(BaseHTTPRequestHandler):
         if self.path.startswith("/api/v1/nodes/n1"):
             return self._json(200, {"kind": "Node", "apiVersion": "v1", "metadata": {"name": "n1"}})
         if self.path.startswith("/api/v1/nodes"):
-            return self._json(200, {"kind": "NodeList", "metadata": {"resourceVersion": "10"}, "items": [{"metadata": {"name": "n1"}}]})
-        return self._json(404, {"kind": "Status", "code": 404, "message": "the server could not find the requested resource"})
+            return self._json(
+                200,
+                {"kind": "NodeList", "metadata": {"resourceVersion": "10"}, "items": [{"metadata": {"name": "n1"}}]},
+            )
+        return self._json(
+            404, {"kind": "Status", "code": 404, "message": "the server could not find the requested resource"}
+        )
 
 
 @pytest.fixture
@@ -86,8 +96,10 @@ async def test_a_kind_the_server_does_not_serve_lists_empty(driver):
 
 async def test_watch_streams_events_then_ends(driver):
     StandInApiServer.script["watch"] = "ok"
-    events = [(e.type, e.object["metadata"].get("name") or e.object["metadata"]["resourceVersion"])
-              async for e in driver.watch(NODES, "10", timeout_seconds=5)]
+    events = [
+        (e.type, e.object["metadata"].get("name") or e.object["metadata"]["resourceVersion"])
+        async for e in driver.watch(NODES, "10", timeout_seconds=5)
+    ]
     # First a bookmark at the version asked for: the server accepted the watch.
     assert events == [("BOOKMARK", "10"), ("ADDED", "n2"), ("BOOKMARK", "12")]
     watch_path = next(p for p in StandInApiServer.script["paths"] if "watch=true" in p)

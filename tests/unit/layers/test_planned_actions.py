@@ -31,7 +31,10 @@ from .fakes import FakeGit, FakeKube, FakeTalos, FakeTools, FakeVault, maintenan
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 SECRETS_GIVEN = Secrets(
-    git_username="robot", git_token="ghp-canary-token", cloudflare_api_token="cf-canary-api", cloudflare_tunnel_token="cf-canary-tunnel"
+    git_username="robot",
+    git_token="ghp-canary-token",
+    cloudflare_api_token="cf-canary-api",
+    cloudflare_tunnel_token="cf-canary-tunnel",
 )
 
 
@@ -48,7 +51,10 @@ def example(tmp_path: Path, name: str, **replacements: str) -> PlatformConfig:
 def on_talos(version: str) -> dict[str, str]:
     """Replacements that move an example to another Talos version, with a Kubernetes version
     every tested Talos minor supports."""
-    return {"talosVersion: v1.14.1": f"talosVersion: {version}", "kubernetesVersion: v1.37.2": "kubernetesVersion: v1.34.1"}
+    return {
+        "talosVersion: v1.14.1": f"talosVersion: {version}",
+        "kubernetesVersion: v1.37.2": "kubernetesVersion: v1.34.1",
+    }
 
 
 def loopback_metal(tmp_path: Path, talos_version: str = "v1.11.5") -> PlatformConfig:
@@ -59,9 +65,14 @@ def loopback_metal(tmp_path: Path, talos_version: str = "v1.11.5") -> PlatformCo
 
 def offline_context(config: PlatformConfig, tmp_path: Path, secrets: Secrets = Secrets()) -> StepContext:
     return StepContext(
-        config=config, secrets=secrets, state=StateDirectory(tmp_path / "state"), drivers=offline_drivers(),
-        clock=RealClock(), step_id="plan", output=lambda line: None,
-    )  # fmt: skip
+        config=config,
+        secrets=secrets,
+        state=StateDirectory(tmp_path / "state"),
+        drivers=offline_drivers(),
+        clock=RealClock(),
+        step_id="plan",
+        output=lambda line: None,
+    )
 
 
 def concrete(action: Action) -> bool:
@@ -141,9 +152,15 @@ async def test_a_fresh_cluster_checks_to_the_same_actions_as_the_plan(tmp_path):
     nodes = {config.node_ip(node): maintenance(config.node_ip(node)) for node in config.nodes}
     tools = FakeTools({"talosctl": "v1.11.5", "kubectl": "v1.34.1", "helm": "v3.19.0"})
     ctx, _ = make_context(
-        config, tmp_path, talos=FakeTalos(insecure=nodes), kube=FakeKube(), vault=FakeVault(), git=FakeGit(), tools=tools,
+        config,
+        tmp_path,
+        talos=FakeTalos(insecure=nodes),
+        kube=FakeKube(),
+        vault=FakeVault(),
+        git=FakeGit(),
+        tools=tools,
         secrets=SECRETS_GIVEN,
-    )  # fmt: skip
+    )
     render_repository(config, ctx.state.rendered)  # the root Application's check reads the rendered tree
     compared = []
     for step in platform_steps(config, push=True):
@@ -152,8 +169,20 @@ async def test_a_fresh_cluster_checks_to_the_same_actions_as_the_plan(tmp_path):
             assert result.actions == step.planned_actions(ctx), step.id
             compared.append(step.id)
     # Every step that changes or waits for something needs work on a fresh cluster.
-    assert {"L0.secrets", "L0.apply-config.cp-1", "L0.bootstrap", "L1.bootstrap", "L1.bootstrap-secrets", "L1.cilium",
-            "L2.push", "L2.root-app", "L2.wave-100", "L3.vault-init", "L3.vault-secrets", "L4.applications"} <= set(compared)  # fmt: skip
+    assert {
+        "L0.secrets",
+        "L0.apply-config.cp-1",
+        "L0.bootstrap",
+        "L1.bootstrap",
+        "L1.bootstrap-secrets",
+        "L1.cilium",
+        "L2.push",
+        "L2.root-app",
+        "L2.wave-100",
+        "L3.vault-init",
+        "L3.vault-secrets",
+        "L4.applications",
+    } <= set(compared)
 
 
 async def test_a_fresh_docker_cluster_checks_to_the_same_actions_when_talosctl_matches_the_nodes(tmp_path):
@@ -236,10 +265,11 @@ def real_context(config: PlatformConfig, tmp_path: Path, runner: RecordingRunner
     )
     kube = KubernetesDriver(state.kubeconfig, runner)
     drivers = Drivers(
-        talos=TalosctlDriver(runner, state.talosconfig, docker_network="10.5.0.0/24"), kube=kube,
+        talos=TalosctlDriver(runner, state.talosconfig, docker_network="10.5.0.0/24"),
+        kube=kube,
         git=GitDriver(runner, username=SECRETS_GIVEN.git_username, token=SECRETS_GIVEN.git_token),
         vault=VaultThroughKubernetes(vault_api or kube),
-    )  # fmt: skip
+    )
     return StepContext(config, SECRETS_GIVEN, state, drivers, RealClock(), "test", lambda line: None)
 
 
@@ -247,11 +277,16 @@ def planned_commands(actions: tuple[Action, ...]) -> list[tuple[str, ...]]:
     return [action.command for action in actions if action.command]
 
 
-async def applied_commands(step, ctx: StepContext, runner: RecordingRunner, planned: tuple[Action, ...]) -> list[tuple[str, ...]]:
+async def applied_commands(
+    step, ctx: StepContext, runner: RecordingRunner, planned: tuple[Action, ...]
+) -> list[tuple[str, ...]]:
     runner.recorded.clear()
     await step.apply(ctx, CheckResult(actions=planned))
     # The scratch clone of a Git publish has a random name; the plan names it by its role.
-    return [tuple(TEMPORARY_CLONE if part.endswith("/work") and argv[0] == "git" else part for part in argv) for argv in runner.recorded]
+    return [
+        tuple(TEMPORARY_CLONE if part.endswith("/work") and argv[0] == "git" else part for part in argv)
+        for argv in runner.recorded
+    ]
 
 
 @pytest.mark.parametrize("version", ["v1.11.5", "v1.12.0", "v1.14.0"])
@@ -276,8 +311,18 @@ async def test_apply_runs_the_planned_talosctl_and_kubectl_commands_on_metal(tmp
         # What apply runs is what the plan lists, in order; what follows are the wait's reads.
         assert ran == commands[: len(ran)], step.id
         checked.append(step.id)
-    assert {"L0.secrets", "L0.machine-configs", "L0.apply-config.cp-1", "L0.apply-config.worker-3", "L0.talosconfig-endpoints",
-            "L0.bootstrap", "L0.kubeconfig", "L1.bootstrap", "L1.bootstrap-secrets", "L2.root-app"} <= set(checked)  # fmt: skip
+    assert {
+        "L0.secrets",
+        "L0.machine-configs",
+        "L0.apply-config.cp-1",
+        "L0.apply-config.worker-3",
+        "L0.talosconfig-endpoints",
+        "L0.bootstrap",
+        "L0.kubeconfig",
+        "L1.bootstrap",
+        "L1.bootstrap-secrets",
+        "L2.root-app",
+    } <= set(checked)
     assert no_process_no_socket == []
 
 
@@ -316,8 +361,11 @@ async def test_vault_steps_make_the_planned_api_calls(tmp_path):
     for step in platform_steps(config):
         if not step.id.startswith(("L3.vault-init", "L3.vault-unseal", "L3.vault-kubernetes-auth", "L3.vault-secrets")):
             continue
-        planned = [re.match(r"(\w+) (\S+) \(", action.api_call).groups() for action in step.planned_actions(ctx)
-                   if action.api_call]  # generating Grafana's password calls nothing
+        planned = [
+            re.match(r"(\w+) (\S+) \(", action.api_call).groups()
+            for action in step.planned_actions(ctx)
+            if action.api_call
+        ]  # generating Grafana's password calls nothing
         api.calls.clear()
         await step.apply(ctx, CheckResult(actions=step.planned_actions(ctx)))
         changes = [call for call in api.calls if call[0] != "GET"]

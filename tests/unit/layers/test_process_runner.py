@@ -29,7 +29,9 @@ async def test_lines_stream_to_the_callback_redacted_and_stdout_is_kept_for_pars
 
 async def test_secrets_go_through_stdin_and_argv_is_redacted_in_records():
     runner = ProcessRunner(redact=redact_token)
-    result = await runner.run([PY, "-c", "import sys; print(sys.stdin.read().upper())", "s3cret"], timeout=10, stdin=b"abc", quiet=True)
+    result = await runner.run(
+        [PY, "-c", "import sys; print(sys.stdin.read().upper())", "s3cret"], timeout=10, stdin=b"abc", quiet=True
+    )
     assert result.stdout.strip() == "ABC"
     assert runner.recorded[-1][-1] == "[REDACTED]"
 
@@ -45,7 +47,9 @@ async def test_output_goes_to_the_callback_of_the_current_task():
 async def test_quiet_commands_do_not_stream_stdout():
     seen = []
     runner = ProcessRunner()
-    await runner.run([PY, "-c", "print('kubeconfig-data')"], timeout=10, quiet=True, on_line=lambda l, s: seen.append(l))
+    await runner.run(
+        [PY, "-c", "print('kubeconfig-data')"], timeout=10, quiet=True, on_line=lambda l, s: seen.append(l)
+    )
     assert seen == []
 
 

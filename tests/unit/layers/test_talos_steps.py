@@ -71,7 +71,9 @@ async def test_node_preflight(tmp_path, insecure, secure, node, outcome):
 
 async def test_wrong_disk_hint_lists_the_disks_the_node_has(tmp_path):
     config = platform_config()
-    ctx, _ = make_context(config, tmp_path, talos=FakeTalos(insecure={WORKER: maintenance(WORKER, ("/dev/sda", "/dev/sdb"))}))
+    ctx, _ = make_context(
+        config, tmp_path, talos=FakeTalos(insecure={WORKER: maintenance(WORKER, ("/dev/sda", "/dev/sdb"))})
+    )
     with pytest.raises(PermanentError) as failure:
         await talos.NodePreflight(config, config.node_named("w-1")).check(ctx)
     assert "installDisk" in failure.value.hint and "/dev/sda, /dev/sdb" in failure.value.hint
@@ -124,7 +126,9 @@ async def test_secrets_bundle_is_generated_once_0600_and_never_again(tmp_path):
     ctx, _ = make_context(config, tmp_path, talos=fake)
     step = talos.SecretsBundle(config)
     first = await step.check(ctx)
-    assert [a.command for a in first.actions] == [("talosctl", "gen", "secrets", "--output-file", str(talos.bundle_scratch(ctx.state.talos_secrets)))]
+    assert [a.command for a in first.actions] == [
+        ("talosctl", "gen", "secrets", "--output-file", str(talos.bundle_scratch(ctx.state.talos_secrets)))
+    ]
     await step.apply(ctx, first)
     assert stat.S_IMODE(ctx.state.talos_secrets.stat().st_mode) == 0o600
     fake.calls.clear()
@@ -138,10 +142,16 @@ async def test_secrets_bundle_is_generated_once_0600_and_never_again(tmp_path):
     [
         ("v1.11.5", "v1.11", {"nodes/cp-1.yaml": "vip:", "all.yaml": "proxy:"}),
         ("v1.12.0", "v1.12", {"nodes/cp-1.yaml": "kind: Layer2VIPConfig", "all.yaml": "proxy:"}),
-        ("v1.14.0", "v1.14", {"nodes/cp-1.yaml": "kind: Layer2VIPConfig", "controlplane.yaml": "kind: KubeProxyConfig"}),
+        (
+            "v1.14.0",
+            "v1.14",
+            {"nodes/cp-1.yaml": "kind: Layer2VIPConfig", "controlplane.yaml": "kind: KubeProxyConfig"},
+        ),
     ],
 )
-async def test_machine_configs_get_the_patches_and_talos_version_of_the_nodes(tmp_path, talos_version, contract, documents):
+async def test_machine_configs_get_the_patches_and_talos_version_of_the_nodes(
+    tmp_path, talos_version, contract, documents
+):
     config = platform_config(talos_version=talos_version)
     fake = FakeTalos()
     ctx, _ = make_context(config, tmp_path, talos=fake)
@@ -183,9 +193,18 @@ async def test_apply_config_to_a_node_in_maintenance_mode(tmp_path):
     result = await step.check(ctx)
     patch = ctx.state.talos_dir / "patches" / "nodes" / "cp-1.yaml"
     assert [a.command for a in result.actions][:1] == [
-        ("talosctl", "apply-config", "--insecure", "--nodes", CP, "--file", str(ctx.state.talos_dir / "controlplane.yaml"),
-         "--config-patch", f"@{patch}")
-    ]  # fmt: skip
+        (
+            "talosctl",
+            "apply-config",
+            "--insecure",
+            "--nodes",
+            CP,
+            "--file",
+            str(ctx.state.talos_dir / "controlplane.yaml"),
+            "--config-patch",
+            f"@{patch}",
+        )
+    ]
     assert "get" in result.actions[1].command and "info" in result.actions[1].command  # then the wait's read
     await step.apply(ctx, result)
     assert fake.changes() == [("apply_config", CP, ctx.state.talos_dir / "controlplane.yaml", True, (patch,))]
@@ -204,7 +223,11 @@ async def test_apply_config_waits_until_the_node_answers_with_our_certificates(t
     [
         ({}, {WORKER: configured(WORKER)}, "already runs this cluster's config"),
         ({}, {}, TransientError("does not answer")),
-        ({WORKER: configured(WORKER, cluster="")}, {WORKER: configured(WORKER, cluster="lab")}, PermanentError("neither in maintenance")),
+        (
+            {WORKER: configured(WORKER, cluster="")},
+            {WORKER: configured(WORKER, cluster="lab")},
+            PermanentError("neither in maintenance"),
+        ),
     ],
     ids=["done", "unreachable", "foreign"],
 )
@@ -352,7 +375,10 @@ async def test_kubeconfig_is_fetched_once(tmp_path):
 
 
 def node(name, ready):
-    return {"metadata": {"name": name}, "status": {"conditions": [{"type": "Ready", "status": "True" if ready else "False"}]}}
+    return {
+        "metadata": {"name": name},
+        "status": {"conditions": [{"type": "Ready", "status": "True" if ready else "False"}]},
+    }
 
 
 async def test_kubernetes_api_waits_for_every_node_to_register_not_to_be_ready(tmp_path):
@@ -425,11 +451,18 @@ async def test_a_changed_config_is_applied_securely_to_a_configured_node(tmp_pat
 
 @pytest.mark.parametrize(
     "client, nodes, fails",
-    [("v1.11.5", "v1.11.5", False), ("v1.12.0", "v1.11.5", False), ("v1.11.5", "v1.12.1", True), ("v1.12.0-alpha.1", "v1.12.0", False)],
+    [
+        ("v1.11.5", "v1.11.5", False),
+        ("v1.12.0", "v1.11.5", False),
+        ("v1.11.5", "v1.12.1", True),
+        ("v1.12.0-alpha.1", "v1.12.0", False),
+    ],
 )
 async def test_talosctl_older_than_the_nodes_is_refused(tmp_path, client, nodes, fails):
     config = platform_config(talos_version=nodes)
-    ctx, _ = make_context(config, tmp_path, talos=FakeTalos(version=client), tools=FakeTools({"kubectl": "v1.34.1", "helm": "v3.19.0"}))
+    ctx, _ = make_context(
+        config, tmp_path, talos=FakeTalos(version=client), tools=FakeTools({"kubectl": "v1.34.1", "helm": "v3.19.0"})
+    )
     step = talos.ToolsPreflight(config)
     if fails:
         with pytest.raises(PermanentError) as failure:

@@ -83,7 +83,12 @@ def stand_in(tmp_path):
 
     def driver(mode: str) -> tuple[TalosctlDriver, Path]:
         runner = ProcessRunner(
-            env={"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "FAKE_LOG": str(log), "FAKE_MODE": mode, "FAKE_FIXTURES": str(FIXTURES)}
+            env={
+                "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+                "FAKE_LOG": str(log),
+                "FAKE_MODE": mode,
+                "FAKE_FIXTURES": str(FIXTURES),
+            }
         )
         talosconfig = tmp_path / "talosconfig"
         talosconfig.write_text("context: demo\n")
@@ -108,7 +113,12 @@ async def test_a_configured_node_is_asked_with_our_talosconfig_and_direct_endpoi
     insecure = await driver.node_facts(NODE, insecure=True)
     assert insecure.reachable and not insecure.maintenance
     facts = await driver.node_facts(NODE, insecure=False)
-    assert (facts.stage, facts.cluster_name, facts.talos_version, facts.memory_percent) == ("running", "demo", "v1.11.3", 25.0)
+    assert (facts.stage, facts.cluster_name, facts.talos_version, facts.memory_percent) == (
+        "running",
+        "demo",
+        "v1.11.3",
+        25.0,
+    )
     secure = argv_log(log)[1]
     assert secure[:6] == ["--talosconfig", str(tmp_path / "talosconfig"), "--endpoints", NODE, "--nodes", NODE]
     assert secure[6:] == ["get", "machinestatus", "--output", "json"]
@@ -176,7 +186,16 @@ async def test_apply_config_insecure_with_a_node_patch(stand_in, tmp_path):
     driver, log = stand_in("maintenance")
     await driver.apply_config(NODE, tmp_path / "controlplane.yaml", insecure=True, patches=(tmp_path / "cp-1.yaml",))
     assert argv_log(log) == [
-        ["apply-config", "--insecure", "--nodes", NODE, "--file", str(tmp_path / "controlplane.yaml"), "--config-patch", f"@{tmp_path / 'cp-1.yaml'}"]
+        [
+            "apply-config",
+            "--insecure",
+            "--nodes",
+            NODE,
+            "--file",
+            str(tmp_path / "controlplane.yaml"),
+            "--config-patch",
+            f"@{tmp_path / 'cp-1.yaml'}",
+        ]
     ]
 
 
@@ -221,7 +240,9 @@ async def test_address_answers_on_loopback():
         await server.wait_closed()
 
 
-@pytest.mark.parametrize("url", ["https://git.example.com/platform.git", "git@github.com:me/platform.git", "ssh://git@10.0.0.5/repo.git"])
+@pytest.mark.parametrize(
+    "url", ["https://git.example.com/platform.git", "git@github.com:me/platform.git", "ssh://git@10.0.0.5/repo.git"]
+)
 async def test_git_refuses_remote_urls_in_loopback_mode(tmp_path, url):
     with pytest.raises(PermanentError) as refused:
         await GitDriver(ProcessRunner()).publish(tmp_path, url, "main", ".", "msg")
@@ -279,7 +300,9 @@ async def test_a_kustomization_that_would_download_charts_is_refused_in_loopback
         "resources:\n  - https://github.com/kubernetes-sigs/gateway-api/releases/download/v1.3.0/standard-install.yaml\n  - sub\n"
         "helmCharts:\n  - name: cilium\n    repo: https://helm.cilium.io/\n    version: 1.18.3\n"
     )
-    (tmp_path / "sub" / "kustomization.yaml").write_text("helmCharts:\n  - name: local\n    repo: http://127.0.0.1:8879/charts\n")
+    (tmp_path / "sub" / "kustomization.yaml").write_text(
+        "helmCharts:\n  - name: local\n    repo: http://127.0.0.1:8879/charts\n"
+    )
     assert remote_sources(tmp_path) == [
         "https://helm.cilium.io/",
         "https://github.com/kubernetes-sigs/gateway-api/releases/download/v1.3.0/standard-install.yaml",

@@ -39,8 +39,11 @@ def test_etcd_members_table():
     "text, members",
     [
         ("NODE        ID   HOSTNAME   PEER URLS   CLIENT URLS   LEARNER\n", []),
-        ("ID                 HOSTNAME   PEER URLS               CLIENT URLS             LEARNER\n"
-         "3a9c4e1d7b2f8a60   cp-1       https://10.0.0.11:2380  https://10.0.0.11:2379  false\n", ["cp-1"]),
+        (
+            "ID                 HOSTNAME   PEER URLS               CLIENT URLS             LEARNER\n"
+            "3a9c4e1d7b2f8a60   cp-1       https://10.0.0.11:2380  https://10.0.0.11:2379  false\n",
+            ["cp-1"],
+        ),
         ("", []),
     ],
     ids=["header-only", "older-without-node-column", "empty"],
@@ -55,7 +58,9 @@ def test_service_state():
 
 def test_talosconfig_endpoints(tmp_path):
     path = tmp_path / "talosconfig"
-    path.write_text("context: demo\ncontexts:\n  demo:\n    endpoints:\n      - 10.0.0.11\n      - 10.0.0.12\n    ca: x\n")
+    path.write_text(
+        "context: demo\ncontexts:\n  demo:\n    endpoints:\n      - 10.0.0.11\n      - 10.0.0.12\n    ca: x\n"
+    )
     assert talosctl.read_talosconfig_endpoints(path) == ["10.0.0.11", "10.0.0.12"]
     assert talosctl.read_talosconfig_endpoints(tmp_path / "missing") == []
 

@@ -42,7 +42,7 @@ class FakeVaultBehindProxy(BaseHTTPRequestHandler):
             return self._reply(state.get("delete_status", 200), {"kind": "Status", "message": "forbidden here"})
         if not self.path.startswith(PROXY):
             return self._reply(404, {"kind": "Status", "message": "not found"})
-        path = self.path[len(PROXY):]
+        path = self.path[len(PROXY) :]
         if path == "/v1/sys/seal-status":
             return self._reply(200, {"initialized": state["initialized"], "sealed": state["sealed"], "t": 3})
         if path == "/v1/sys/init" and self.command == "PUT":
@@ -78,7 +78,14 @@ class FakeVaultBehindProxy(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def vault_server(tmp_path):
-    FakeVaultBehindProxy.state = {"initialized": False, "sealed": True, "requests": [], "auth": {}, "mounts": {}, "stored": {}}
+    FakeVaultBehindProxy.state = {
+        "initialized": False,
+        "sealed": True,
+        "requests": [],
+        "auth": {},
+        "mounts": {},
+        "stored": {},
+    }
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeVaultBehindProxy)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -156,11 +163,14 @@ async def test_what_was_configured_reads_back_and_secrets_only_as_digests(vault_
     await vault.write_secret("hvs.root", "platform/git", {"username": "robot", "token": "t0ken"})
     found = await vault.kubernetes_auth("hvs.root")
     assert {key: found[key] for key in wanted_kubernetes_auth()} == wanted_kubernetes_auth()
-    assert await vault.secret_digests("hvs.root", "platform/git") == {"username": secret_digest("robot"), "token": secret_digest("t0ken")}
+    assert await vault.secret_digests("hvs.root", "platform/git") == {
+        "username": secret_digest("robot"),
+        "token": secret_digest("t0ken"),
+    }
     reads = [path.removeprefix(PROXY) for method, path, _, _ in state["requests"] if method == "GET"]
     assert "/v1/secret/data/platform/git" in reads and f"/v1/sys/policies/acl/{SECRETS_POLICY}" in reads
     # A policy someone changed is not what the operator needs: not configured.
-    state["stored"][f"/v1/sys/policies/acl/{SECRETS_POLICY}"] = {"policy": "path \"*\" { capabilities = [\"deny\"] }"}
+    state["stored"][f"/v1/sys/policies/acl/{SECRETS_POLICY}"] = {"policy": 'path "*" { capabilities = ["deny"] }'}
     assert await vault.kubernetes_auth("hvs.root") is None
 
 

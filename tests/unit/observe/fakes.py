@@ -32,7 +32,11 @@ def pod(name: str, version: str, namespace: str = "apps", **status: Any) -> dict
     return {
         "metadata": {"name": name, "namespace": namespace, "resourceVersion": version},
         "spec": {"nodeName": "worker-1"},
-        "status": {"phase": "Running", "containerStatuses": [{"name": "main", "ready": True, "restartCount": 0, "state": {"running": {}}}], **status},
+        "status": {
+            "phase": "Running",
+            "containerStatuses": [{"name": "main", "ready": True, "restartCount": 0, "state": {"running": {}}}],
+            **status,
+        },
     }
 
 

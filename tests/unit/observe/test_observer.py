@@ -4,7 +4,15 @@ import asyncio
 
 import pytest
 
-from talos_platform.engine.drivers.protocols import Drivers, Flow, FlowEndpoint, LostEvents, ObjectList, TalosNodeFacts, WatchEvent
+from talos_platform.engine.drivers.protocols import (
+    Drivers,
+    Flow,
+    FlowEndpoint,
+    LostEvents,
+    ObjectList,
+    TalosNodeFacts,
+    WatchEvent,
+)
 from talos_platform.engine.observe import Observer, TalosTarget, snapshot_once
 from talos_platform.engine.observe.flows import FlowBuffer
 
@@ -12,8 +20,15 @@ from .fakes import FakeTalos, ManualClock, ScriptedHubble, ScriptedKube, pod
 
 
 def flow(i, verdict="FORWARDED", reason=""):
-    return Flow(time=float(i), verdict=verdict, source=FlowEndpoint("shop", f"web-{i % 2}"),
-                destination=FlowEndpoint("db", "postgres-0"), protocol="TCP", destination_port=5432, drop_reason=reason)
+    return Flow(
+        time=float(i),
+        verdict=verdict,
+        source=FlowEndpoint("shop", f"web-{i % 2}"),
+        destination=FlowEndpoint("db", "postgres-0"),
+        protocol="TCP",
+        destination_port=5432,
+        drop_reason=reason,
+    )
 
 
 def test_flow_buffer_counts_lost_events_rate_and_dropped_pairs_within_capacity():
@@ -26,7 +41,9 @@ def test_flow_buffer_counts_lost_events_rate_and_dropped_pairs_within_capacity()
     assert stats.total_flows == 6 and len(stats.recent) == 4
     assert stats.lost_events == 255
     # Two of three drops were evicted with their flows; the pair count follows the buffer.
-    assert [(p.source, p.destination, p.reason, p.count) for p in stats.top_dropped] == [("shop/web-0", "db/postgres-0", "POLICY_DENIED", 1)]
+    assert [(p.source, p.destination, p.reason, p.count) for p in stats.top_dropped] == [
+        ("shop/web-0", "db/postgres-0", "POLICY_DENIED", 1)
+    ]
     assert stats.flows_per_second == pytest.approx(6 / 5)
 
 
@@ -58,11 +75,19 @@ async def test_many_changes_are_coalesced_into_few_snapshots():
 
 
 async def test_observer_reads_flows_and_lost_events_and_survives_a_broken_stream():
-    hubble = ScriptedHubble([[flow(1), LostEvents(count=3), ConnectionError("relay gone")], [flow(2), LostEvents(count=4)]])
+    hubble = ScriptedHubble(
+        [[flow(1), LostEvents(count=3), ConnectionError("relay gone")], [flow(2), LostEvents(count=4)]]
+    )
     talos = FakeTalos({"10.0.0.1": TalosNodeFacts("10.0.0.1", True, stage="running")})
     clock = ManualClock()
-    observer = Observer(Drivers(talos=talos, kube=ScriptedKube(), hubble=hubble, simulated=True), clock,
-                        talos_targets=[TalosTarget("10.0.0.1", "cp-1", "control-plane"), TalosTarget("10.0.0.2", "cp-2", "control-plane")])
+    observer = Observer(
+        Drivers(talos=talos, kube=ScriptedKube(), hubble=hubble, simulated=True),
+        clock,
+        talos_targets=[
+            TalosTarget("10.0.0.1", "cp-1", "control-plane"),
+            TalosTarget("10.0.0.2", "cp-2", "control-plane"),
+        ],
+    )
     task = asyncio.create_task(observer.run())
     for _ in range(200):
         await asyncio.sleep(0)
@@ -127,8 +152,16 @@ def test_dropped_pairs_add_up_replicas_of_one_workload():
     assert workload_label("argocd/argocd-application-controller-0") == "argocd/argocd-application-controller-0"
     buffer = FlowBuffer()
     for pod in ("web-7c9f8d6b5-bxc22", "web-7c9f8d6b5-dfz24"):
-        buffer.add(Flow(time=1.0, verdict="DROPPED", source=FlowEndpoint("shop", pod), destination=FlowEndpoint("db", "postgres-0"),
-                        drop_reason="POLICY_DENIED"), 1.0)
+        buffer.add(
+            Flow(
+                time=1.0,
+                verdict="DROPPED",
+                source=FlowEndpoint("shop", pod),
+                destination=FlowEndpoint("db", "postgres-0"),
+                drop_reason="POLICY_DENIED",
+            ),
+            1.0,
+        )
     assert [(p.source, p.count) for p in buffer.stats(2.0).top_dropped] == [("shop/web", 2)]
 
 
@@ -149,9 +182,13 @@ async def test_the_first_talos_round_asks_about_the_nodes_of_the_first_list():
             return await super().node_facts(address, insecure=insecure)
 
     kube = SlowLists()
-    node = {"metadata": {"name": "worker-1", "resourceVersion": "3"},
-            "status": {"addresses": [{"type": "InternalIP", "address": "10.0.0.7"}],
-                       "conditions": [{"type": "Ready", "status": "True"}]}}
+    node = {
+        "metadata": {"name": "worker-1", "resourceVersion": "3"},
+        "status": {
+            "addresses": [{"type": "InternalIP", "address": "10.0.0.7"}],
+            "conditions": [{"type": "Ready", "status": "True"}],
+        },
+    }
     kube.lists["nodes"] = [ObjectList([node], "3")]
     clock = ManualClock()
     started = clock.now()

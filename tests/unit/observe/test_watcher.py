@@ -27,7 +27,10 @@ def names(store: ObjectStore) -> list[str]:
 async def test_410_gone_relists_and_drops_objects_deleted_meanwhile():
     kube = ScriptedKube()
     kube.lists["pods"] = [ObjectList([pod("a", "10"), pod("b", "10")], "10"), ObjectList([pod("a", "30")], "30")]
-    kube.watches["pods"] = [[WatchEvent("ADDED", pod("c", "11")), WatchExpired("too old")], [WatchEvent("ADDED", pod("d", "31"))]]
+    kube.watches["pods"] = [
+        [WatchEvent("ADDED", pod("c", "11")), WatchExpired("too old")],
+        [WatchEvent("ADDED", pod("d", "31"))],
+    ]
     store = ObjectStore(classify_pod)
     watcher = ResourceWatcher(kube, PODS, store, ManualClock())
 
@@ -76,7 +79,9 @@ def test_out_of_order_and_stale_events_are_ignored_per_object():
     changes = []
     store = ObjectStore(classify_pod, lambda: changes.append(1))
     store.replace([pod("a", "10")], "10")
-    crashing = {"containerStatuses": [{"name": "main", "restartCount": 4, "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]}
+    crashing = {
+        "containerStatuses": [{"name": "main", "restartCount": 4, "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]
+    }
 
     assert store.apply(WatchEvent("MODIFIED", pod("a", "12", **crashing)))
     assert not store.apply(WatchEvent("MODIFIED", pod("a", "11")))  # older: replayed
@@ -110,8 +115,9 @@ async def test_a_quiet_watch_the_server_accepted_clears_the_error_and_says_so_at
         [WatchEvent("BOOKMARK", {"metadata": {"resourceVersion": "10"}}), None],
     ]
     seen: list[str] = []
-    watcher = ResourceWatcher(kube, PODS, ObjectStore(classify_pod), ManualClock(),
-                              on_state_change=lambda: seen.append(watcher.error))
+    watcher = ResourceWatcher(
+        kube, PODS, ObjectStore(classify_pod), ManualClock(), on_state_change=lambda: seen.append(watcher.error)
+    )
     await run_until_idle(watcher, kube)
     assert seen == ["pods: watch on pods dropped", ""]
     assert watcher.error == "" and watcher.reconnects == 1

@@ -27,12 +27,22 @@ def resources_of(files: dict[str, bytes], kustomization: str) -> list[str]:
 def test_full_example_has_every_part() -> None:
     files = tree()
     assert set(resources_of(files, "layer-0/kustomization.yaml")) == {
-        "gateway-api-crds.yaml", "cilium.yaml", "cert-manager.yaml", "external-dns.yaml",
-        "argocd.yaml", "platform.yaml", "apps.yaml",
+        "gateway-api-crds.yaml",
+        "cilium.yaml",
+        "cert-manager.yaml",
+        "external-dns.yaml",
+        "argocd.yaml",
+        "platform.yaml",
+        "apps.yaml",
     }
     assert set(resources_of(files, "platform/kustomization.yaml")) == {
-        "vault.yaml", "vault-secrets-operator.yaml", "monitoring.yaml",
-        "cloudflare-tunnel.yaml", "cert-manager-issuer.yaml", "local-path-storage.yaml", "load-balancer.yaml",
+        "vault.yaml",
+        "vault-secrets-operator.yaml",
+        "monitoring.yaml",
+        "cloudflare-tunnel.yaml",
+        "cert-manager-issuer.yaml",
+        "local-path-storage.yaml",
+        "load-balancer.yaml",
     }
 
 
@@ -46,8 +56,13 @@ def test_layer0_waves_are_strings_in_the_documented_order() -> None:
         assert isinstance(wave, str)
         waves[app["metadata"]["name"]] = wave
     assert waves == {
-        "gateway-api-crds": "-100", "cilium": "-99", "cert-manager": "-98", "external-dns": "-97",
-        "argocd": "-96", "platform": "0", "apps": "10",
+        "gateway-api-crds": "-100",
+        "cilium": "-99",
+        "cert-manager": "-98",
+        "external-dns": "-97",
+        "argocd": "-96",
+        "platform": "0",
+        "apps": "10",
     }
 
 
@@ -65,7 +80,12 @@ def test_layer0_sync_options() -> None:
 # Deleting these Applications must leave what they deployed: the CNI, the Gateway API CRDs
 # (and with them every Gateway and route) and ArgoCD itself.
 # Volumes outlive their provisioner: local-path-storage is kept too.
-KEPT_ON_DELETE = {"layer-0/cilium.yaml", "layer-0/gateway-api-crds.yaml", "layer-0/argocd.yaml", "platform/local-path-storage.yaml"}
+KEPT_ON_DELETE = {
+    "layer-0/cilium.yaml",
+    "layer-0/gateway-api-crds.yaml",
+    "layer-0/argocd.yaml",
+    "platform/local-path-storage.yaml",
+}
 
 
 @pytest.mark.parametrize("name", ["metal-3cp-3w", "docker-single"])
@@ -92,11 +112,17 @@ def test_only_applications_whose_objects_may_go_cascade_delete(name: str) -> Non
     [
         ("components.vault.enabled", ["platform/vault.yaml", "platform/vault-secrets-operator.yaml"], "vault"),
         ("components.monitoring.enabled", ["platform/monitoring.yaml"], "kube-prometheus-stack"),
-        ("components.cloudflareTunnel.enabled",
-         ["platform/cloudflare-tunnel.yaml", "platform/cloudflare-tunnel/deployment.yaml"], "cloudflared"),
+        (
+            "components.cloudflareTunnel.enabled",
+            ["platform/cloudflare-tunnel.yaml", "platform/cloudflare-tunnel/deployment.yaml"],
+            "cloudflared",
+        ),
         ("components.externalDns.enabled", ["layer-0/external-dns.yaml"], "external-dns"),
-        ("components.certManager.enabled",
-         ["layer-0/cert-manager.yaml", "platform/cert-manager-issuer/cluster-issuer.yaml"], "letsencrypt"),
+        (
+            "components.certManager.enabled",
+            ["layer-0/cert-manager.yaml", "platform/cert-manager-issuer/cluster-issuer.yaml"],
+            "letsencrypt",
+        ),
         ("components.gatewayApi.enabled", ["layer-0/gateway-api-crds.yaml"], "gateway-api"),
     ],
 )
@@ -122,11 +148,16 @@ def test_vault_secrets_operator_can_be_switched_off_alone() -> None:
 
 
 def test_no_platform_service_means_no_platform_folder() -> None:
-    files = tree(**{
-        "components.vault.enabled": False, "components.monitoring.enabled": False,
-        "components.cloudflareTunnel.enabled": False, "components.certManager.enabled": False,
-        "storage.localPath.enabled": False, "cluster.network.loadBalancerPool": None,
-    })
+    files = tree(
+        **{
+            "components.vault.enabled": False,
+            "components.monitoring.enabled": False,
+            "components.cloudflareTunnel.enabled": False,
+            "components.certManager.enabled": False,
+            "storage.localPath.enabled": False,
+            "cluster.network.loadBalancerPool": None,
+        }
+    )
     assert not [path for path in files if path.startswith("platform/")]
     assert "platform.yaml" not in resources_of(files, "layer-0/kustomization.yaml")
 
@@ -137,11 +168,17 @@ def test_gateway_api_off_turns_off_cilium_gateway_support() -> None:
 
 
 def test_versions_are_pinned_from_the_config() -> None:
-    files = tree(**{"components.cilium.version": "1.18.9", "components.argocd.version": "9.1.0",
-                    "components.gatewayApi.version": "v1.4.0"})
+    files = tree(
+        **{
+            "components.cilium.version": "1.18.9",
+            "components.argocd.version": "9.1.0",
+            "components.gatewayApi.version": "v1.4.0",
+        }
+    )
     bootstrap = documents(files["bootstrap/kustomization.yaml"])[0]
     assert {chart["name"]: chart["version"] for chart in bootstrap["helmCharts"]} == {
-        "cilium": "1.18.9", "argo-cd": "9.1.0",
+        "cilium": "1.18.9",
+        "argo-cd": "9.1.0",
     }
     assert bootstrap["resources"][0].endswith("/releases/download/v1.4.0/standard-install.yaml")
     assert {chart["kubeVersion"] for chart in bootstrap["helmCharts"]} == {"1.37.2"}
@@ -152,7 +189,9 @@ def test_versions_are_pinned_from_the_config() -> None:
 
 
 def test_mirrors_replace_every_upstream_location() -> None:
-    files = tree(**{"mirrors": {"charts": "http://127.0.0.1:8879/", "gatewayApi": "http://127.0.0.1:8879/gateway-api/"}})
+    files = tree(
+        **{"mirrors": {"charts": "http://127.0.0.1:8879/", "gatewayApi": "http://127.0.0.1:8879/gateway-api/"}}
+    )
     bootstrap = documents(files["bootstrap/kustomization.yaml"])[0]
     assert {chart["repo"] for chart in bootstrap["helmCharts"]} == {"http://127.0.0.1:8879/"}
     bundle = "http://127.0.0.1:8879/gateway-api/v1.6.1/standard-install.yaml"
@@ -167,7 +206,9 @@ def test_mirrors_replace_every_upstream_location() -> None:
     ]
     assert len(helm_sources) >= 6
     assert {source["repoURL"] for source in helm_sources} == {"http://127.0.0.1:8879/"}
-    assert not [path for path, text in files.items() if b"github.com/kubernetes-sigs" in text or b"helm.cilium.io" in text]
+    assert not [
+        path for path, text in files.items() if b"github.com/kubernetes-sigs" in text or b"helm.cilium.io" in text
+    ]
 
 
 def test_cilium_values_are_identical_in_bootstrap_and_layer0() -> None:
@@ -186,8 +227,17 @@ def test_cilium_talos_values() -> None:
     assert values["cgroup"] == {"autoMount": {"enabled": False}, "hostRoot": "/sys/fs/cgroup"}
     capabilities = values["securityContext"]["capabilities"]
     assert set(capabilities["ciliumAgent"]) == {
-        "CHOWN", "KILL", "NET_ADMIN", "NET_RAW", "IPC_LOCK", "SYS_ADMIN", "SYS_RESOURCE",
-        "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID",
+        "CHOWN",
+        "KILL",
+        "NET_ADMIN",
+        "NET_RAW",
+        "IPC_LOCK",
+        "SYS_ADMIN",
+        "SYS_RESOURCE",
+        "DAC_OVERRIDE",
+        "FOWNER",
+        "SETGID",
+        "SETUID",
     }
     assert set(capabilities["cleanCiliumState"]) == {"NET_ADMIN", "SYS_ADMIN", "SYS_RESOURCE"}
     # The Talos Cilium guide's Gateway API values.
@@ -253,7 +303,9 @@ def test_monitoring_scrapes_the_control_plane_the_way_talos_runs_it() -> None:
     assert values["kubeControllerManager"]["service"]["selector"] == {"k8s-app": "kube-controller-manager"}
     assert values["kubeScheduler"]["service"]["selector"] == {"k8s-app": "kube-scheduler"}
     assert values["kubeEtcd"]["service"] == {
-        "selector": {"k8s-app": "kube-controller-manager"}, "port": 2381, "targetPort": 2381,
+        "selector": {"k8s-app": "kube-controller-manager"},
+        "port": 2381,
+        "targetPort": 2381,
     }
 
 
@@ -263,7 +315,9 @@ def test_grafana_admin_password_comes_from_vault_through_the_operator() -> None:
     assert monitoring["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"] == "2", "after the operator (wave 1)"
     values = monitoring["spec"]["source"]["helm"]["valuesObject"]
     assert values["grafana"]["admin"] == {
-        "existingSecret": "grafana-admin", "userKey": "admin-user", "passwordKey": "admin-password",
+        "existingSecret": "grafana-admin",
+        "userKey": "admin-user",
+        "passwordKey": "admin-password",
     }
     [synced] = values["extraManifests"]
     assert synced["kind"] == "VaultStaticSecret" and synced["apiVersion"] == "secrets.hashicorp.com/v1beta1"
@@ -271,7 +325,9 @@ def test_grafana_admin_password_comes_from_vault_through_the_operator() -> None:
     spec = synced["spec"]
     assert (spec["type"], spec["mount"], spec["path"]) == ("kv-v2", "secret", "platform/grafana")
     assert spec["destination"] == {"name": "grafana-admin", "create": True}
-    assert "vaultAuthRef" not in spec, "the operator's default VaultAuth, configured by the vault-secrets-operator values"
+    assert "vaultAuthRef" not in spec, (
+        "the operator's default VaultAuth, configured by the vault-secrets-operator values"
+    )
     operator = documents(files["platform/vault-secrets-operator.yaml"])[0]["spec"]["source"]["helm"]["valuesObject"]
     assert operator["defaultAuthMethod"]["enabled"] and operator["defaultVaultConnection"]["enabled"]
 

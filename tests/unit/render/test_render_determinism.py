@@ -59,7 +59,10 @@ def test_same_bytes_under_different_hash_seeds(tmp_path: Path) -> None:
     for seed in ("1", "2", "3"):
         completed = subprocess.run(
             [sys.executable, "-c", script, str(EXAMPLES / "metal-3cp-3w.yaml")],
-            capture_output=True, text=True, check=True, env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
         )
         digests.add(completed.stdout.strip())
     assert len(digests) == 1

@@ -20,11 +20,7 @@ UPDATE = os.environ.get("TALOS_PLATFORM_UPDATE_GOLDEN") == "1"
 
 
 def committed(root: Path) -> dict[str, bytes]:
-    return {
-        path.relative_to(root).as_posix(): path.read_bytes()
-        for path in sorted(root.rglob("*"))
-        if path.is_file()
-    }
+    return {path.relative_to(root).as_posix(): path.read_bytes() for path in sorted(root.rglob("*")) if path.is_file()}
 
 
 @pytest.mark.parametrize("name", EXAMPLE_NAMES)

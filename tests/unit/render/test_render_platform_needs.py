@@ -52,7 +52,9 @@ def test_only_namespaces_with_host_access_are_privileged() -> None:
     privileged = sorted(
         doc(files, path)["spec"]["destination"]["namespace"]
         for path in files
-        if path.endswith(".yaml") and b"kind: Application\n" in files[path] and enforce(doc(files, path)) == "privileged"
+        if path.endswith(".yaml")
+        and b"kind: Application\n" in files[path]
+        and enforce(doc(files, path)) == "privileged"
     )
     assert privileged == ["local-path-storage", "monitoring"]
 
@@ -60,7 +62,9 @@ def test_only_namespaces_with_host_access_are_privileged() -> None:
 def test_namespaces_written_as_manifests_carry_their_level() -> None:
     files = tree()
     assert doc(files, "bootstrap/namespace-argocd.yaml")["metadata"]["labels"] == {ENFORCE_LABEL: "restricted"}
-    assert doc(files, "platform/cloudflare-tunnel/namespace.yaml")["metadata"]["labels"] == {ENFORCE_LABEL: "restricted"}
+    assert doc(files, "platform/cloudflare-tunnel/namespace.yaml")["metadata"]["labels"] == {
+        ENFORCE_LABEL: "restricted"
+    }
     gateway = doc(tree(DOCKER), "platform/cert-manager-issuer/namespace.yaml")
     assert gateway["metadata"]["labels"] == {ENFORCE_LABEL: "restricted"}
 
@@ -77,13 +81,26 @@ def test_local_path_storage_is_rendered_before_the_services_and_never_pruned() -
     assert storage_class["volumeBindingMode"] == "WaitForFirstConsumer"
     assert storage_class["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"] == "true"
     deployment = doc(files, "platform/local-path-storage/deployment.yaml")
-    assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == "docker.io/rancher/local-path-provisioner:v0.0.32"
+    assert (
+        deployment["spec"]["template"]["spec"]["containers"][0]["image"]
+        == "docker.io/rancher/local-path-provisioner:v0.0.32"
+    )
     config = doc(files, "platform/local-path-storage/configmap.yaml")["data"]
     assert "/var/mnt/local-path-provisioner" in config["config.json"]
-    kinds = {doc(files, f"platform/local-path-storage/{name}")["kind"] for name in
-             documents(files["platform/local-path-storage/kustomization.yaml"])[0]["resources"]}
-    assert kinds == {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding",
-                     "ConfigMap", "Deployment", "StorageClass"}
+    kinds = {
+        doc(files, f"platform/local-path-storage/{name}")["kind"]
+        for name in documents(files["platform/local-path-storage/kustomization.yaml"])[0]["resources"]
+    }
+    assert kinds == {
+        "ServiceAccount",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "Role",
+        "RoleBinding",
+        "ConfigMap",
+        "Deployment",
+        "StorageClass",
+    }
 
 
 def test_persistent_volumes_name_the_storage_class_explicitly() -> None:
@@ -113,8 +130,14 @@ def test_before_talos_1_12_the_kubelet_gets_the_folder_as_an_extra_mount(version
     docs = documents(talos_patches(variant(METAL, **{"cluster.talosVersion": version}))["all.yaml"])
     assert [d for d in docs if d.get("kind") == "UserVolumeConfig"] == []
     mounts = docs[0]["machine"]["kubelet"]["extraMounts"]
-    assert mounts == [{"destination": "/var/mnt/local-path-provisioner", "type": "bind",
-                       "source": "/var/mnt/local-path-provisioner", "options": ["bind", "rshared", "rw"]}]
+    assert mounts == [
+        {
+            "destination": "/var/mnt/local-path-provisioner",
+            "type": "bind",
+            "source": "/var/mnt/local-path-provisioner",
+            "options": ["bind", "rshared", "rw"],
+        }
+    ]
 
 
 @pytest.mark.parametrize("version", ["v1.12.0", "v1.13.0", "v1.14.0"])
@@ -122,8 +145,14 @@ def test_from_talos_1_12_a_directory_user_volume_holds_the_folder(version: str) 
     docs = documents(talos_patches(variant(METAL, **{"cluster.talosVersion": version}))["all.yaml"])
     volumes = [d for d in docs if d.get("kind") == "UserVolumeConfig"]
     # Mounted at /var/mnt/<name>: the provisioner's folder, the same path as before 1.12.
-    assert volumes == [{"apiVersion": "v1alpha1", "kind": "UserVolumeConfig", "name": "local-path-provisioner",
-                        "volumeType": "directory"}]
+    assert volumes == [
+        {
+            "apiVersion": "v1alpha1",
+            "kind": "UserVolumeConfig",
+            "name": "local-path-provisioner",
+            "volumeType": "directory",
+        }
+    ]
     assert "kubelet" not in docs[0].get("machine", {})
 
 

@@ -61,29 +61,44 @@ def test_v1_11_uses_legacy_keys_only() -> None:
     assert machine["install"] == {"disk": "/dev/sda", "image": image("v1.11.5")}
     assert machine["network"]["hostname"] == "cp-1"
     # The planned address, set statically: no DHCP on the VIP's link.
-    assert machine["network"]["interfaces"] == [{
-        "interface": "enp1s0",
-        "addresses": ["192.168.10.11/24"],
-        "routes": [{"network": "0.0.0.0/0", "gateway": GATEWAY}],
-        "vip": {"ip": VIP},
-    }]
+    assert machine["network"]["interfaces"] == [
+        {
+            "interface": "enp1s0",
+            "addresses": ["192.168.10.11/24"],
+            "routes": [{"network": "0.0.0.0/0", "gateway": GATEWAY}],
+            "vip": {"ip": VIP},
+        }
+    ]
     worker = v1alpha1(patch("v1.11.5", "nodes/worker-1.yaml"))["machine"]["network"]
-    assert worker["interfaces"] == [{
-        "interface": "enp2s0", "addresses": ["192.168.10.21/24"], "routes": [{"network": "0.0.0.0/0", "gateway": GATEWAY}],
-    }]
+    assert worker["interfaces"] == [
+        {
+            "interface": "enp2s0",
+            "addresses": ["192.168.10.21/24"],
+            "routes": [{"network": "0.0.0.0/0", "gateway": GATEWAY}],
+        }
+    ]
 
 
 def test_v1_12_moves_vip_and_hostname_into_documents() -> None:
     cp1 = patch("v1.12.0", "nodes/cp-1.yaml")
     assert by_kind(cp1, "Layer2VIPConfig") == {
-        "apiVersion": "v1alpha1", "kind": "Layer2VIPConfig", "name": VIP, "link": "enp1s0",
+        "apiVersion": "v1alpha1",
+        "kind": "Layer2VIPConfig",
+        "name": VIP,
+        "link": "enp1s0",
     }
     assert by_kind(cp1, "HostnameConfig") == {
-        "apiVersion": "v1alpha1", "kind": "HostnameConfig", "hostname": "cp-1", "auto": "off",
+        "apiVersion": "v1alpha1",
+        "kind": "HostnameConfig",
+        "hostname": "cp-1",
+        "auto": "off",
     }
     assert by_kind(cp1, "LinkConfig") == {
-        "apiVersion": "v1alpha1", "kind": "LinkConfig", "name": "enp1s0",
-        "addresses": [{"address": "192.168.10.11/24"}], "routes": [{"gateway": GATEWAY}],
+        "apiVersion": "v1alpha1",
+        "kind": "LinkConfig",
+        "name": "enp1s0",
+        "addresses": [{"address": "192.168.10.11/24"}],
+        "routes": [{"gateway": GATEWAY}],
     }
     machine = v1alpha1(cp1)["machine"]
     assert "network" not in machine, "no legacy hostname or interfaces next to the documents"
@@ -104,13 +119,19 @@ def test_v1_14_moves_kubernetes_settings_into_documents() -> None:
 
     control_plane = patch("v1.14.0", "controlplane.yaml")
     assert kinds(control_plane) == {
-        "KubeAPIServerConfig", "KubeFlannelCNIConfig", "KubeProxyConfig", "KubeControllerManagerConfig", "KubeSchedulerConfig",
+        "KubeAPIServerConfig",
+        "KubeFlannelCNIConfig",
+        "KubeProxyConfig",
+        "KubeControllerManagerConfig",
+        "KubeSchedulerConfig",
     }
     assert by_kind(control_plane, "KubeAPIServerConfig")["certExtraSANs"] == SANS
     assert by_kind(control_plane, "KubeFlannelCNIConfig")["$patch"] == "delete"
     assert by_kind(control_plane, "KubeProxyConfig")["enabled"] is False
     # Only etcd, which has no document, is left in the v1alpha1 one.
-    assert v1alpha1(control_plane) == {"cluster": {"etcd": {"extraArgs": {"listen-metrics-urls": "http://0.0.0.0:2381"}}}}
+    assert v1alpha1(control_plane) == {
+        "cluster": {"etcd": {"extraArgs": {"listen-metrics-urls": "http://0.0.0.0:2381"}}}
+    }
 
     worker = patch("v1.14.0", "nodes/worker-1.yaml")
     assert kinds(worker) == {"HostnameConfig", "LinkConfig", "UnattendedInstallConfig"}, "workers never carry the VIP"
@@ -165,8 +186,14 @@ def test_an_address_without_prefix_takes_the_node_subnet() -> None:
 
 
 def test_every_version_installs_the_schematic_image() -> None:
-    config = variant(METAL, **{"cluster.talosVersion": "v1.13.0", "cluster.schematic.systemExtensions": [],
-                               "cluster.schematic.extraKernelArgs": []})
+    config = variant(
+        METAL,
+        **{
+            "cluster.talosVersion": "v1.13.0",
+            "cluster.schematic.systemExtensions": [],
+            "cluster.schematic.extraKernelArgs": [],
+        },
+    )
     machine = v1alpha1(documents(talos_patches(config)["nodes/cp-2.yaml"]))["machine"]
     assert machine["install"]["image"] == (
         "factory.talos.dev/metal-installer/376567988ad370138ad8b2698212367b8edcb69b5fd68c80be1f2ec7d603b4ba:v1.13.0"

@@ -26,9 +26,14 @@ async def generate_configs(platform, directory: Path) -> Path:
         (directory / name).write_text(text)
     await talos.generate_secrets(directory / "secrets.yaml")
     await talos.generate_config(
-        cluster_name=platform.config.cluster.name, endpoint=f"https://{platform.config.api_endpoint_host}:6443",
-        secrets=directory / "secrets.yaml", talos_version="v1.11", kubernetes_version="v1.34.1",
-        patches_all=directory / "all.yaml", patches_control_plane=directory / "cp.yaml", patches_worker=directory / "worker.yaml",
+        cluster_name=platform.config.cluster.name,
+        endpoint=f"https://{platform.config.api_endpoint_host}:6443",
+        secrets=directory / "secrets.yaml",
+        talos_version="v1.11",
+        kubernetes_version="v1.34.1",
+        patches_all=directory / "all.yaml",
+        patches_control_plane=directory / "cp.yaml",
+        patches_worker=directory / "worker.yaml",
         output_dir=directory / "out",
     )
     return directory / "out"

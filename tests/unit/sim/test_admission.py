@@ -22,13 +22,38 @@ NODE_EXPORTER = {
     ("template", "expected"),
     [
         ({"containers": [{"name": "app"}]}, []),
-        ({"containers": [{"name": "app", "securityContext": {"capabilities": {"add": ["CHOWN", "NET_BIND_SERVICE"]}}}]}, []),
-        ({"containers": [{"name": "app"}], "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "x"}}]}, []),
-        (NODE_EXPORTER, ["host namespaces (hostNetwork=true, hostPID=true)", 'hostPath volumes (volumes "proc", "sys")']),
-        ({"containers": [{"name": "agent", "securityContext": {"privileged": True}}]},
-         ["privileged (container 'agent' must not set securityContext.privileged=true)"]),
-        ({"initContainers": [{"name": "init", "securityContext": {"capabilities": {"add": ["SYS_ADMIN", "NET_ADMIN"]}}}],
-          "containers": [{"name": "app"}]}, ["non-default capabilities (NET_ADMIN, SYS_ADMIN)"]),
+        (
+            {
+                "containers": [
+                    {"name": "app", "securityContext": {"capabilities": {"add": ["CHOWN", "NET_BIND_SERVICE"]}}}
+                ]
+            },
+            [],
+        ),
+        (
+            {
+                "containers": [{"name": "app"}],
+                "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "x"}}],
+            },
+            [],
+        ),
+        (
+            NODE_EXPORTER,
+            ["host namespaces (hostNetwork=true, hostPID=true)", 'hostPath volumes (volumes "proc", "sys")'],
+        ),
+        (
+            {"containers": [{"name": "agent", "securityContext": {"privileged": True}}]},
+            ["privileged (container 'agent' must not set securityContext.privileged=true)"],
+        ),
+        (
+            {
+                "initContainers": [
+                    {"name": "init", "securityContext": {"capabilities": {"add": ["SYS_ADMIN", "NET_ADMIN"]}}}
+                ],
+                "containers": [{"name": "app"}],
+            },
+            ["non-default capabilities (NET_ADMIN, SYS_ADMIN)"],
+        ),
     ],
 )
 def test_baseline_refuses_exactly_what_needs_the_host(template, expected):
@@ -51,8 +76,12 @@ def test_the_namespace_label_decides_and_kube_system_is_exempt():
 
 def _storage_class(name: str, provisioner: str, default: bool = False) -> dict:
     annotations = {admission.DEFAULT_CLASS_ANNOTATION: "true"} if default else {}
-    return {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": name, "annotations": annotations},
-            "provisioner": provisioner}
+    return {
+        "apiVersion": "storage.k8s.io/v1",
+        "kind": "StorageClass",
+        "metadata": {"name": name, "annotations": annotations},
+        "provisioner": provisioner,
+    }
 
 
 def test_a_claim_binds_only_through_an_existing_class_whose_provisioner_runs():
@@ -68,14 +97,24 @@ def test_a_claim_binds_only_through_an_existing_class_whose_provisioner_runs():
 
 def test_a_gateway_is_programmed_once_a_pool_exists():
     model = platform_for("default").model
-    gateway = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
-               "metadata": {"name": "platform", "namespace": "platform-gateway"}, "spec": {"gatewayClassName": "cilium"}}
+    gateway = {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "Gateway",
+        "metadata": {"name": "platform", "namespace": "platform-gateway"},
+        "spec": {"gatewayClassName": "cilium"},
+    }
     model.apply_object(gateway)
     stored = model.store.get_entry(admission.GATEWAYS, "platform-gateway", "platform")
     programmed = next(c for c in stored["status"]["conditions"] if c["type"] == "Programmed")
     assert programmed["status"] == "False" and programmed["message"] == "Address is not ready yet"
-    model.apply_object({"apiVersion": "cilium.io/v2alpha1", "kind": "CiliumLoadBalancerIPPool", "metadata": {"name": "platform"},
-                        "spec": {"blocks": [{"cidr": "192.168.10.224/28"}]}})
+    model.apply_object(
+        {
+            "apiVersion": "cilium.io/v2alpha1",
+            "kind": "CiliumLoadBalancerIPPool",
+            "metadata": {"name": "platform"},
+            "spec": {"blocks": [{"cidr": "192.168.10.224/28"}]},
+        }
+    )
     stored = model.store.get_entry(admission.GATEWAYS, "platform-gateway", "platform")
     assert stored["status"]["addresses"] == [{"type": "IPAddress", "value": "192.168.10.225"}]
     assert all(c["status"] == "True" for c in stored["status"]["conditions"])

@@ -17,7 +17,17 @@ def status(app):
 async def test_installed_default_platform_has_every_app_synced_and_healthy():
     platform = platform_for(installed=True)
     apps = apps_by_name(platform)
-    assert {"layer-0", "gateway-api-crds", "cilium", "cert-manager", "external-dns", "argocd", "platform", "vault", "hello"} <= set(apps)
+    assert {
+        "layer-0",
+        "gateway-api-crds",
+        "cilium",
+        "cert-manager",
+        "external-dns",
+        "argocd",
+        "platform",
+        "vault",
+        "hello",
+    } <= set(apps)
     assert {status(a) for a in apps.values()} == {("Synced", "Healthy")}
     cilium = apps["cilium"]
     assert cilium["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"] == "-99"
@@ -37,7 +47,11 @@ async def test_a_degraded_app_blocks_the_next_wave_with_argocds_message():
     assert root["operationState"]["message"] == "waiting for healthy state of argoproj.io/Application/cert-manager"
     assert root["health"]["status"] == "Degraded"
     pods = [p.render() for p in platform.model.store.entries(PODS, "cert-manager")]
-    assert any(p["status"].get("containerStatuses", [{}])[0].get("state", {}).get("waiting", {}).get("reason") == "ImagePullBackOff" for p in pods)
+    assert any(
+        p["status"].get("containerStatuses", [{}])[0].get("state", {}).get("waiting", {}).get("reason")
+        == "ImagePullBackOff"
+        for p in pods
+    )
 
 
 async def test_without_the_application_health_check_waves_do_not_gate():
@@ -71,7 +85,9 @@ def test_directory_sources_render_kustomizations_and_plain_manifests():
     }
     objects = objects_from_files(files)
     assert [(o["kind"], o["metadata"]["name"], o["metadata"].get("namespace")) for o in objects] == [
-        ("ConfigMap", "a", "team"), ("Namespace", "b", None), ("Secret", "s", "team")
+        ("ConfigMap", "a", "team"),
+        ("Namespace", "b", None),
+        ("Secret", "s", "team"),
     ]
     plain = objects_from_files({"x.yaml": files["a.yaml"], "deep/y.yaml": files["a.yaml"]})
     assert len(plain) == 1  # no recursion unless asked
@@ -79,13 +95,25 @@ def test_directory_sources_render_kustomizations_and_plain_manifests():
 
 async def test_an_application_whose_repository_is_missing_reports_a_comparison_error():
     platform = platform_for(installed=True)
-    await platform.drivers.kube.apply_objects([{
-        "apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
-        "metadata": {"name": "lost", "namespace": "argocd"},
-        "spec": {"project": "default", "destination": {"namespace": "lost", "server": "https://kubernetes.default.svc"},
-                 "source": {"repoURL": "https://git.example.com/nobody/nothing.git", "path": ".", "targetRevision": "main"},
-                 "syncPolicy": {"automated": {}}},
-    }])
+    await platform.drivers.kube.apply_objects(
+        [
+            {
+                "apiVersion": "argoproj.io/v1alpha1",
+                "kind": "Application",
+                "metadata": {"name": "lost", "namespace": "argocd"},
+                "spec": {
+                    "project": "default",
+                    "destination": {"namespace": "lost", "server": "https://kubernetes.default.svc"},
+                    "source": {
+                        "repoURL": "https://git.example.com/nobody/nothing.git",
+                        "path": ".",
+                        "targetRevision": "main",
+                    },
+                    "syncPolicy": {"automated": {}},
+                },
+            }
+        ]
+    )
     await wait_until(platform, lambda: "status" in apps_by_name(platform)["lost"])
     lost = apps_by_name(platform)["lost"]["status"]
     assert lost["sync"]["status"] == "Unknown"
@@ -95,10 +123,14 @@ async def test_an_application_whose_repository_is_missing_reports_a_comparison_e
 async def test_a_manual_app_syncs_only_when_an_operation_asks_for_it():
     platform = platform_for(installed=True)
     manual = {
-        "apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
         "metadata": {"name": "manual", "namespace": "argocd"},
-        "spec": {"project": "default", "destination": {"namespace": "manual", "server": "https://kubernetes.default.svc"},
-                 "source": {"repoURL": platform.config.gitops.repo_url, "path": "apps/hello", "targetRevision": "main"}},
+        "spec": {
+            "project": "default",
+            "destination": {"namespace": "manual", "server": "https://kubernetes.default.svc"},
+            "source": {"repoURL": platform.config.gitops.repo_url, "path": "apps/hello", "targetRevision": "main"},
+        },
     }
     await platform.drivers.kube.apply_objects([manual])
     await platform.clock.sleep(30)

@@ -12,15 +12,26 @@ async def test_replaying_the_journal_rebuilds_the_same_cluster(tmp_path):
     journal = tmp_path / "simulation.jsonl"
     first = platform_for(journal=journal)
     await bring_up_kubernetes(first, tmp_path)
-    await first.drivers.kube.apply_objects([{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "token", "namespace": "default"},
-                                             "stringData": {"token": "very-secret-value"}}])
+    await first.drivers.kube.apply_objects(
+        [
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": "token", "namespace": "default"},
+                "stringData": {"token": "very-secret-value"},
+            }
+        ]
+    )
     assert "very-secret-value" not in journal.read_text()
 
     second = platform_for(journal=journal)
     assert second.model.etcd_bootstrapped_on == "cp-1" and second.model.api_up
     assert [m.stage for m in second.model.machines.values()] == [m.stage for m in first.model.machines.values()]
     secret = second.model.store.get_entry(SECRETS, "default", "token")
-    assert secret is not None and secret["data"]["token"] != first.model.store.get_entry(SECRETS, "default", "token")["data"]["token"]
+    assert (
+        secret is not None
+        and secret["data"]["token"] != first.model.store.get_entry(SECRETS, "default", "token")["data"]["token"]
+    )
 
 
 async def test_a_line_cut_short_by_a_kill_is_dropped_before_new_changes(tmp_path):

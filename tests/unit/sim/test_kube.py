@@ -33,9 +33,14 @@ async def test_nodes_register_not_ready_until_cilium_runs_then_pods_schedule(tmp
     nodes = (await kube.list(NODES)).items
     assert {ready(n) for n in nodes} == {"False"}
     cp = next(n for n in nodes if n["metadata"]["name"] == "cp-1")
-    assert "cni plugin not initialized" in next(c["message"] for c in cp["status"]["conditions"] if c["type"] == "Ready")
+    assert "cni plugin not initialized" in next(
+        c["message"] for c in cp["status"]["conditions"] if c["type"] == "Ready"
+    )
     assert cp["status"]["nodeInfo"]["kubeletVersion"] == platform.config.cluster.kubernetes_version
-    assert {t["key"] for t in cp["spec"]["taints"]} == {"node-role.kubernetes.io/control-plane", "node.kubernetes.io/not-ready"}
+    assert {t["key"] for t in cp["spec"]["taints"]} == {
+        "node-role.kubernetes.io/control-plane",
+        "node.kubernetes.io/not-ready",
+    }
 
     render_repository(platform.config, tmp_path / "rendered")
     applied = await kube.apply_kustomization(tmp_path / "rendered" / "bootstrap")
@@ -51,9 +56,18 @@ async def test_nodes_register_not_ready_until_cilium_runs_then_pods_schedule(tmp
     cilium = await kube.get(DAEMONSETS, "cilium", "kube-system")
     assert cilium["status"]["numberReady"] == cilium["status"]["desiredNumberScheduled"] == 6
     assert cilium["status"]["observedGeneration"] == cilium["metadata"]["generation"]
-    await wait_until(platform, lambda: platform.model.store.get_entry(DEPLOYMENTS, "argocd", "argocd-server")["status"].get("availableReplicas") == 1)
+    await wait_until(
+        platform,
+        lambda: (
+            platform.model.store.get_entry(DEPLOYMENTS, "argocd", "argocd-server")["status"].get("availableReplicas")
+            == 1
+        ),
+    )
     server = await kube.get(DEPLOYMENTS, "argocd-server", "argocd")
-    assert {c["type"]: c["status"] for c in server["status"]["conditions"]} == {"Available": "True", "Progressing": "True"}
+    assert {c["type"]: c["status"] for c in server["status"]["conditions"]} == {
+        "Available": "True",
+        "Progressing": "True",
+    }
     crd = await kube.get(CRDS, "applications.argoproj.io")
     assert any(c["type"] == "Established" and c["status"] == "True" for c in crd["status"]["conditions"])
     pod = next(p for p in (await kube.list(PODS, "argocd")).items if p["metadata"]["name"].startswith("argocd-server-"))
@@ -100,7 +114,16 @@ async def test_deleted_objects_are_streamed_as_deleted(tmp_path):
     platform = platform_for()
     await bring_up_kubernetes(platform, tmp_path)
     kube = platform.drivers.kube
-    await kube.apply_objects([{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "default"}, "data": {"a": "1"}}])
+    await kube.apply_objects(
+        [
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": "c", "namespace": "default"},
+                "data": {"a": "1"},
+            }
+        ]
+    )
     start = (await kube.list(NODES)).resource_version
     from talos_platform.engine.drivers.protocols import Resource
 
@@ -140,7 +163,15 @@ async def test_a_missing_kustomization_is_a_permanent_error(tmp_path):
 
 @pytest.mark.parametrize(
     "selector, expected",
-    [("app=web", True), ("app=db", False), ("app!=db", True), ("tier", False), ("!tier", True), ("app=web,env=prod", True), ("", True)],
+    [
+        ("app=web", True),
+        ("app=db", False),
+        ("app!=db", True),
+        ("tier", False),
+        ("!tier", True),
+        ("app=web,env=prod", True),
+        ("", True),
+    ],
 )
 def test_label_selectors(selector, expected):
     assert matches_selector({"app": "web", "env": "prod"}, selector) is expected
@@ -169,8 +200,14 @@ async def test_pods_have_kubelet_and_scheduler_events_aggregated_like_the_record
     platform = platform_for("crash-loop", installed=True)
     await platform.clock.sleep(120)
     kube = platform.drivers.kube
-    pod = next(p for p in (await kube.list(PODS, "monitoring")).items if p["metadata"]["name"].startswith("prometheus-"))
-    events = [e for e in (await kube.list(EVENTS, "monitoring")).items if e["involvedObject"]["name"] == pod["metadata"]["name"]]
+    pod = next(
+        p for p in (await kube.list(PODS, "monitoring")).items if p["metadata"]["name"].startswith("prometheus-")
+    )
+    events = [
+        e
+        for e in (await kube.list(EVENTS, "monitoring")).items
+        if e["involvedObject"]["name"] == pod["metadata"]["name"]
+    ]
     reasons = {e["reason"]: e for e in events}
     assert {"Scheduled", "Pulled", "Started", "BackOff"} <= set(reasons)
     back_off = reasons["BackOff"]
@@ -186,8 +223,16 @@ async def test_secret_string_data_is_stored_as_base64_data(tmp_path):
 
     platform = platform_for()
     await bring_up_kubernetes(platform, tmp_path)
-    await platform.drivers.kube.apply_objects([{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "default"},
-                                                "stringData": {"token": "abc"}}])
+    await platform.drivers.kube.apply_objects(
+        [
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": "s", "namespace": "default"},
+                "stringData": {"token": "abc"},
+            }
+        ]
+    )
     secret = await platform.drivers.kube.get(SECRETS, "s", "default")
     assert "stringData" not in secret and base64.b64decode(secret["data"]["token"]) == b"abc"
 
@@ -203,7 +248,9 @@ async def test_pods_that_do_not_fit_stay_pending_with_insufficient_memory(tmp_pa
     platform = platform_for(str(scenario))
     await bring_up_kubernetes(platform, tmp_path)
     await wait_until(platform, lambda: platform.model.store.count(NODES) == 3)
-    await platform.drivers.kube.apply_objects([workload_object("Deployment", "big", "default", 1, "big:1", tolerate_all=False)])
+    await platform.drivers.kube.apply_objects(
+        [workload_object("Deployment", "big", "default", 1, "big:1", tolerate_all=False)]
+    )
     render_repository(platform.config, tmp_path / "rendered")
     await platform.drivers.kube.apply_kustomization(tmp_path / "rendered" / "bootstrap")
     await wait_until(platform, lambda: all(m.ready for m in platform.model.machines.values()))
@@ -223,6 +270,8 @@ async def test_coredns_waits_for_the_cni_and_tolerates_control_planes(tmp_path):
     pods = (await kube.list(PODS, "kube-system", label_selector="k8s-app=kube-dns")).items
     assert len(pods) == 2 and {p["status"]["phase"] for p in pods} == {"Pending"}
     message = next(c["message"] for c in pods[0]["status"]["conditions"] if c["type"] == "PodScheduled")
-    assert message.startswith("0/6 nodes are available: 6 node(s) had untolerated taint {node.kubernetes.io/not-ready: }")
+    assert message.startswith(
+        "0/6 nodes are available: 6 node(s) had untolerated taint {node.kubernetes.io/not-ready: }"
+    )
     assert "control-plane" not in message  # CoreDNS tolerates the control-plane taint
     assert {"key": "CriticalAddonsOnly", "operator": "Exists"} in pods[0]["spec"]["tolerations"]

@@ -74,7 +74,9 @@ async def test_an_api_outage_shows_in_the_snapshot_and_the_watches_come_back():
 async def test_the_dashboard_says_in_plain_words_that_pod_security_refused_node_exporter():
     snapshot = await observe(platform_for("pod-security-refused", installed=True), 30)
     refused = [p for p in snapshot.pod_problems if p.kind == "PodSecurity"]
-    assert [(p.namespace, p.name) for p in refused] == [("monitoring", "kube-prometheus-stack-prometheus-node-exporter")]
+    assert [(p.namespace, p.name) for p in refused] == [
+        ("monitoring", "kube-prometheus-stack-prometheus-node-exporter")
+    ]
     assert 'PodSecurity level "baseline"' in refused[0].detail and "hostNetwork=true" in refused[0].detail
     assert "pod-security.kubernetes.io/enforce: privileged" in refused[0].detail
     monitoring = next(app for wave in snapshot.waves for app in wave.apps if app.name == "monitoring")

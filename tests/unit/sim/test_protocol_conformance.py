@@ -24,7 +24,11 @@ PAIRS = [
 
 
 def protocol_methods(protocol):
-    return {name: member for name, member in vars(protocol).items() if inspect.isfunction(member) and not name.startswith("_")}
+    return {
+        name: member
+        for name, member in vars(protocol).items()
+        if inspect.isfunction(member) and not name.startswith("_")
+    }
 
 
 @pytest.mark.parametrize("protocol, implementation", PAIRS, ids=lambda p: getattr(p, "__name__", ""))
@@ -44,4 +48,6 @@ def test_drivers_of_a_simulated_platform_are_complete_and_labelled():
     from talos_platform.engine.sim import simulated_platform
 
     drivers = simulated_platform("default").drivers
-    assert drivers.simulated and all(getattr(drivers, name) is not None for name in ("talos", "kube", "hubble", "git", "vault", "tools"))
+    assert drivers.simulated and all(
+        getattr(drivers, name) is not None for name in ("talos", "kube", "hubble", "git", "vault", "tools")
+    )

@@ -15,7 +15,9 @@ async def test_a_node_takes_its_config_installs_reboots_and_runs(tmp_path):
     out = await generate_configs(platform, tmp_path)
     await wait_until(platform, lambda: platform.model.machine(address).stage == "maintenance")
     secure = await talos.node_facts(address, insecure=False)
-    assert secure.reachable and not secure.maintenance and "x509" in secure.error  # maintenance mode only answers --insecure
+    assert (
+        secure.reachable and not secure.maintenance and "x509" in secure.error
+    )  # maintenance mode only answers --insecure
     insecure = await talos.node_facts(address, insecure=True)
     assert insecure.maintenance and insecure.stage == "maintenance" and insecure.disks
     with pytest.raises(TransientError) as refused:

@@ -81,8 +81,18 @@ async def test_publishing_an_unchanged_tree_makes_no_new_commit(tmp_path):
 
 def test_every_shipped_scenario_loads_with_a_valid_config():
     names = list_scenarios()
-    assert {"default", "large", "node-stuck-in-maintenance", "app-degraded", "crash-loop", "policy-drops", "api-outage",
-            "pod-security-refused", "vault-pending", "no-load-balancer-pool"} <= set(names)
+    assert {
+        "default",
+        "large",
+        "node-stuck-in-maintenance",
+        "app-degraded",
+        "crash-loop",
+        "policy-drops",
+        "api-outage",
+        "pod-security-refused",
+        "vault-pending",
+        "no-load-balancer-pool",
+    } <= set(names)
     for name in names:
         scenario, path = load_scenario(name)
         config = scenario_config(scenario, path)
