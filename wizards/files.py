@@ -1,6 +1,10 @@
 """Writing the wizard's result: the config YAML and the secrets file (0600), both atomic, both
 or neither.
 
+An existing config is edited, not replaced: its comments and layout are kept
+(engine/config/editing.py), the change is shown before it is written, and the file as it was is
+kept beside it as `<name>.bak`.
+
 Where the secrets go: the cluster's state directory, not beside the config. The config is meant
 to be committed and shared; a secrets file next to it would sooner or later be committed too.
 The state directory is private to this user (0700) and is where the install looks anyway.
@@ -16,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from talos_platform.engine.config.loading import write_config
+from talos_platform.engine.config.editing import ConfigEdit, edited_text
 from talos_platform.engine.config.models import PlatformConfig
 from talos_platform.engine.config.secrets import Secrets, write_secrets_file
 from talos_platform.engine.files import atomic_write
@@ -61,9 +65,41 @@ def _restore(path: Path, before: tuple[bytes, int] | None) -> None:
         atomic_write(path, before[0], mode=before[1])
 
 
-def write_files(config: PlatformConfig, secrets: Secrets, config_path: Path, secrets_path: Path | None) -> WrittenFiles:
-    """Write the secrets file (if any secret is given) and then the config; if the config
-    cannot be written, the secrets file is put back as it was."""
+def planned_edit(config: PlatformConfig, path: Path) -> ConfigEdit:
+    """What saving `config` at `path` would change. Raises OSError or UnicodeDecodeError when an
+    existing file cannot be read."""
+    try:
+        before: str | None = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        before = None
+    return ConfigEdit(before, edited_text(before, config))
+
+
+def backup_of(path: Path) -> Path:
+    return path.with_name(path.name + ".bak")
+
+
+def save_config(path: Path, edit: ConfigEdit) -> None:
+    """Write `edit` (nothing when it changes nothing), keeping the file as it was in `<name>.bak`."""
+    if not edit.changed:
+        return
+    mode = 0o644
+    if edit.before is not None:
+        mode = path.stat().st_mode & 0o777
+        atomic_write(backup_of(path), edit.before.encode("utf-8"), mode=mode)
+    atomic_write(path, edit.after.encode("utf-8"), mode=mode)
+
+
+def write_files(
+    config: PlatformConfig,
+    secrets: Secrets,
+    config_path: Path,
+    secrets_path: Path | None,
+    edit: ConfigEdit | None = None,
+) -> WrittenFiles:
+    """Write the secrets file (if any secret is given) and then the config (`edit`, as shown to
+    the user; planned here when not given); if the config cannot be written, the secrets file is
+    put back as it was."""
     with interrupts_deferred() as interrupts:
         written_secrets = None
         before = None
@@ -74,7 +110,7 @@ def write_files(config: PlatformConfig, secrets: Secrets, config_path: Path, sec
             written_secrets = secrets_path
         try:
             config_path.parent.mkdir(parents=True, exist_ok=True)
-            write_config(config_path, config)
+            save_config(config_path, edit if edit is not None else planned_edit(config, config_path))
         except BaseException:
             if written_secrets is not None:
                 _restore(written_secrets, before)

@@ -14,14 +14,16 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
+from talos_platform.engine.config.editing import ConfigEdit
 from talos_platform.engine.config.loading import read_config
+from talos_platform.engine.config.models import PlatformConfig
 from talos_platform.engine.config.secrets import SECRET_KEYS, Secrets, load_secrets
 from talos_platform.engine.errors import UserError
 from talos_platform.engine.state import StateDirectory, state_directory_for
 from talos_platform.wizards import prompts
 from talos_platform.wizards.answers import Answers
 from talos_platform.wizards.checks import secrets_of
-from talos_platform.wizards.files import WrittenFiles, config_path_problem, write_files
+from talos_platform.wizards.files import WrittenFiles, backup_of, config_path_problem, planned_edit, write_files
 from talos_platform.wizards.flow import Cancelled, review, run_wizard
 from talos_platform.wizards.prompts import BACK
 from talos_platform.wizards.sections import SUGGEST_LINK
@@ -88,18 +90,39 @@ def _fresh() -> Answers:
     return answers
 
 
-def _ask_save_path(start: Start, console: Console) -> Path | None:
-    """Where to save the config; None when the user goes back to the review."""
+def _ask_save_path(start: Start, config: PlatformConfig, console: Console) -> tuple[Path, ConfigEdit] | None:
+    """Where to save the config and what that changes; None when the user goes back to the
+    review. An existing file is only changed once the user has seen the change and agreed."""
     while True:
         typed = prompts.ask_text("Save the config as", default=str(start.save_as), validate=config_path_problem)
         if typed is BACK:
             return None
         path = Path(typed.strip()).expanduser()
-        if path.exists() and path.resolve() != start.save_as.resolve():
-            replace = prompts.ask_confirm(f"{path} exists. Replace it?", default=False)
-            if replace is not True:
-                continue
-        return path
+        try:
+            edit = planned_edit(config, path)
+        except (OSError, UnicodeDecodeError) as error:
+            console.print(f"[red]cannot read {escape(str(path))}[/]: {escape(str(error))}; choose another file")
+            continue
+        if edit.before is None:
+            return path, edit
+        if not edit.changed:
+            console.print(f"{escape(str(path))} already holds these answers; it stays as it is.")
+            return path, edit
+        show_diff(path, edit, console)
+        agreed = prompts.ask_confirm(
+            f"Write these changes to {path}? (the file as it is now is kept as {backup_of(path).name})", default=True
+        )
+        if agreed is True:
+            return path, edit
+
+
+def show_diff(path: Path, edit: ConfigEdit, console: Console) -> None:
+    """The change to an existing file, as a unified diff; comments and layout are kept."""
+    console.rule(f"Changes to {escape(str(path))}")
+    styles = {"+": "green", "-": "red", "@": "cyan"}
+    for line in edit.diff[2:]:  # the ---/+++ lines name nothing useful here
+        style = styles.get(line[:1])
+        console.print(f"[{style}]{escape(line)}[/]" if style else escape(line), highlight=False)
 
 
 def _explain(written: WrittenFiles, console: Console) -> None:
@@ -160,18 +183,20 @@ def run_guided(options: GuidedOptions, console: Console, hand_over: HandOver | N
         console.print(f"Starting from {escape(start.where_from)}.")
         answers = start.answers
         run_wizard(answers, console)
+        config = answers.to_config()
         while True:
-            save_as = _ask_save_path(start, console)
-            if save_as is not None:
+            chosen = _ask_save_path(start, config, console)
+            if chosen is not None:
                 break
             review(answers, console)
-        config = answers.to_config()
+            config = answers.to_config()
+        save_as, edit = chosen
         state = state_for(answers, options)
         secrets = secrets_of(answers)
         with contextlib.ExitStack() as held:
             if secrets.given():  # the secrets file goes into the state directory: not while an install holds it
                 _hold(held, state)
-            written = write_files(config, secrets, save_as, state.secrets_file)
+            written = write_files(config, secrets, save_as, state.secrets_file, edit)
     except (KeyboardInterrupt, Cancelled):
         console.print(CANCELLED_MESSAGE)
         return INTERRUPTED

@@ -156,12 +156,18 @@ def load_config(path: Path | str, secrets: Any = None) -> PlatformConfig:
     return config
 
 
-def dump_config(config: PlatformConfig) -> str:
-    """camelCase YAML in field order: unset optional values, empty lists and the sections left
-    empty by them (an unused `schematic`, `mirrors` with none set) are left out."""
+def config_data(config: PlatformConfig) -> dict[str, Any]:
+    """The config as a file holds it: camelCase keys in field order; unset optional values, empty
+    lists and the sections left empty by them (an unused `schematic`, `mirrors` with none set)
+    are left out."""
     data = config.model_dump(mode="json", by_alias=True, exclude_none=True)
     _drop_empty(data)
-    return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True)
+    return data
+
+
+def dump_config(config: PlatformConfig) -> str:
+    """`config_data` as YAML."""
+    return yaml.safe_dump(config_data(config), sort_keys=False, default_flow_style=False, allow_unicode=True)
 
 
 def write_config(path: Path | str, config: PlatformConfig, *, header: str = "") -> None:

@@ -58,13 +58,13 @@ def test_a_config_that_cannot_be_written_puts_the_old_secrets_file_back(tmp_path
 
 
 def test_ctrl_c_between_the_two_files_waits_until_both_are_written(tmp_path, monkeypatch):
-    real_write_config = files.write_config
+    real_save_config = files.save_config
 
-    def interrupted_write(path, config):
+    def interrupted_write(path, edit):
         os.kill(os.getpid(), signal.SIGINT)  # the secrets file is written, the config not yet
-        real_write_config(path, config)
+        real_save_config(path, edit)
 
-    monkeypatch.setattr(files, "write_config", interrupted_write)
+    monkeypatch.setattr(files, "save_config", interrupted_write)
     written = write_files(CONFIG, SECRETS, tmp_path / "platform.yaml", tmp_path / "secrets.yaml")
 
     assert written.interrupted

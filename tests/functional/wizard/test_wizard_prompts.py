@@ -239,9 +239,13 @@ def test_an_existing_config_gives_every_default_and_saves_back_unchanged(drive, 
     assert not (folder / "platform.yaml").exists()
 
 
+HAND_WRITTEN_HEADER = "# yaml-language-server: $schema=../schema/platform.schema.json\n# The lab's cluster.\n"
+
+
 def test_editing_an_existing_config_changes_only_what_was_changed(drive, folder):
     existing = folder / "cluster.yaml"
-    existing.write_bytes((EXPECTED / "happy-path.yaml").read_bytes())
+    original = HAND_WRITTEN_HEADER + (EXPECTED / "happy-path.yaml").read_text()
+    existing.write_text(original)
     steps = [
         expect("? Cluster name"),
         expect("? Platform"),
@@ -264,13 +268,37 @@ def test_editing_an_existing_config_changes_only_what_was_changed(drive, folder)
         *components_default(),
         *cloudflare_secrets(),  # no saved secrets in this state directory: asked again
         *confirm_and_save(),
+        expect("? Write these changes to", ENTER),
     ]
     run = drive(steps, config_path=existing)
 
     assert run.code == 0
-    expected = (EXPECTED / "happy-path.yaml").read_text().replace("talosVersion: v1.14.1", "talosVersion: v1.12.1")
+    assert "-  talosVersion: v1.14.1" in run.screen and "+  talosVersion: v1.12.1" in run.screen
+    expected = original.replace("talosVersion: v1.14.1", "talosVersion: v1.12.1")
     expected = expected.replace("kubernetesVersion: v1.37.2", "kubernetesVersion: v1.35.0")
-    assert existing.read_text() == expected
+    assert existing.read_text() == expected  # the comments too
+    assert (folder / "cluster.yaml.bak").read_text() == original
+
+
+def test_a_change_to_an_existing_file_that_is_refused_asks_for_another_name(drive, folder):
+    existing = folder / "platform.yaml"
+    original = HAND_WRITTEN_HEADER + (EXPECTED / "happy-path.yaml").read_text().replace("homelab", "lab")
+    existing.write_text(original)
+    steps = [
+        *happy_path()[:-1],
+        expect("? Save the config as", typed("platform.yaml")),
+        expect("? Write these changes to", "n"),
+        expect("? Save the config as", typed("other.yaml")),
+    ]
+    run = drive(steps)
+
+    assert run.code == 0
+    assert existing.read_text() == original
+    assert not (folder / "platform.yaml.bak").exists()
+    assert (folder / "other.yaml").read_bytes() == (EXPECTED / "happy-path.yaml").read_bytes()
+
+
+
 
 
 def test_docker_asks_no_vip_no_role_no_second_node(drive):
