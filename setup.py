@@ -4,7 +4,7 @@ pyproject.toml holds the metadata; only the folder-to-package mapping lives here
 setuptools cannot discover sub-packages of remapped folders declaratively.
 """
 
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, setup
 
 PACKAGE_FOLDERS = {
     "talos_platform": "cli",
@@ -19,7 +19,9 @@ def packages() -> list[str]:
     found = []
     for package, folder in PACKAGE_FOLDERS.items():
         found.append(package)
-        found.extend(f"{package}.{sub}" for sub in find_packages(folder))
+        # Namespace packages too: data folders (scenario files, manifests) are then packages whose
+        # files package_data ships, and setuptools has nothing to warn about.
+        found.extend(f"{package}.{sub}" for sub in find_namespace_packages(folder, exclude=["*__pycache__*"]))
     return found
 
 
