@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from talos_platform import __version__, exit_codes
@@ -51,3 +52,15 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print("interrupted", file=sys.stderr)
         return exit_codes.INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`... --output json | head`): nothing left to say to it, and
+        # Python's own flush at exit must not fail on the closed pipe either.
+        _silence_stdout()
+        return exit_codes.OK
+
+
+def _silence_stdout() -> None:
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a real file (tests): nothing will flush it
+        pass

@@ -14,6 +14,7 @@ from talos_platform.engine.config.loading import format_path
 from talos_platform.engine.config.models import PlatformConfig
 from talos_platform.engine.config.secrets import SECRET_KEYS, Secrets
 from talos_platform.engine.config.validation import Problem, problems_at, validate
+from talos_platform.wizards import wording
 from talos_platform.wizards.answers import Answers
 
 
@@ -70,8 +71,9 @@ def warnings(problems: list[Problem]) -> list[Problem]:
 
 
 def one_line(problem: Problem) -> str:
-    """How a problem reads under a prompt: what is wrong, then what to do."""
-    return f"{problem.message} ({problem.hint})" if problem.hint else problem.message
+    """How a problem reads under a prompt: what is wrong, then what to do, in the prompts' words."""
+    text = f"{problem.message} ({problem.hint})" if problem.hint else problem.message
+    return wording.in_answers_terms(text)
 
 
 def first_error(problems: list[Problem]) -> str | None:

@@ -15,7 +15,7 @@ from questionary import Choice
 from rich.console import Console
 from rich.markup import escape
 
-from talos_platform.wizards import checks, prompts
+from talos_platform.wizards import checks, prompts, wording
 from talos_platform.wizards.answers import Answers
 from talos_platform.wizards.prompts import BACK
 
@@ -27,11 +27,14 @@ class Question:
     key: str
     ask: Callable[[Answers, Console], Any]
     """Shows the prompt, stores the answer; returns DONE or BACK."""
+    label: str = ""
+    """The prompt's words, used to name this answer in messages (wizards/wording.py)."""
 
 
 def print_problem(console: Console, problem) -> None:
     colour = "red" if problem.severity == "error" else "yellow"
-    console.print(f"  [{colour}]{problem.severity}[/] {escape(problem.path)}: {escape(checks.one_line(problem))}")
+    where = wording.answer_named(problem.path)
+    console.print(f"  [{colour}]{problem.severity}[/] {escape(where)}: {escape(checks.one_line(problem))}")
 
 
 def show_warnings(console: Console, answers: Answers, path: str, *, exact: bool = False) -> None:
@@ -74,7 +77,7 @@ def text_field(
         show_warnings(console, answers, path)
         return DONE
 
-    return Question(path, ask)
+    return Question(path, ask, message)
 
 
 def choice_field(
@@ -104,7 +107,7 @@ def choice_field(
                 return DONE
             show_errors(console, refused)
 
-    return Question(path, ask)
+    return Question(path, ask, message)
 
 
 def yes_no_field(path: str, message: str, *, default: Callable[[Answers], bool] | None = None) -> Question:
@@ -121,7 +124,7 @@ def yes_no_field(path: str, message: str, *, default: Callable[[Answers], bool] 
                 return DONE
             show_errors(console, refused)
 
-    return Question(path, ask)
+    return Question(path, ask, message)
 
 
 def _as_text(value: Any) -> str:

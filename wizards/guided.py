@@ -1,7 +1,7 @@
 """The guided install from start to finish: where the answers start from, the wizard, the
 confirmed write of the files, then the hand-over to the install.
 
-Exit codes: 0 done, 130 cancelled (Ctrl-C or "Cancel"; nothing written).
+Exit codes: 0 done or "Cancel" chosen, 130 interrupted by Ctrl-C (both write nothing).
 """
 
 from __future__ import annotations
@@ -60,7 +60,8 @@ def state_for(answers: Answers, options: GuidedOptions) -> StateDirectory:
 
 def starting_point(options: GuidedOptions, console: Console) -> Start:
     """Fresh defaults, an existing config (and its saved secrets), or the simulated scenario."""
-    if options.simulate:
+    editing = options.config_path is not None and options.config_path.exists()
+    if options.simulate and not editing:  # a given config is the start, simulated or not
         from talos_platform.engine.sim import simulated_platform
 
         platform = simulated_platform(options.scenario)
@@ -197,7 +198,10 @@ def run_guided(options: GuidedOptions, console: Console, hand_over: HandOver | N
             if secrets.given():  # the secrets file goes into the state directory: not while an install holds it
                 _hold(held, state)
             written = write_files(config, secrets, save_as, state.secrets_file, edit)
-    except (KeyboardInterrupt, Cancelled):
+    except Cancelled:  # the user's choice, not an interruption
+        console.print(CANCELLED_MESSAGE)
+        return 0
+    except KeyboardInterrupt:
         console.print(CANCELLED_MESSAGE)
         return INTERRUPTED
     except OSError as error:  # write_files has put everything back as it was

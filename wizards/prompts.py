@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import questionary
+from prompt_toolkit.filters import to_filter
 from prompt_toolkit.key_binding import KeyBindings, merge_key_bindings
 from prompt_toolkit.keys import Keys
 from questionary import Choice, Separator
@@ -41,6 +42,11 @@ def _ask(question: questionary.Question) -> Any:
     application = question.application
     application.key_bindings = merge_key_bindings([application.key_bindings or KeyBindings(), bindings])
     application.ttimeoutlen = ESCAPE_TIMEOUT_SECONDS
+    # prompt_toolkit lets the input line grow into every row below the cursor, which puts a
+    # validation message on the terminal's last row, far from the answer it is about: keep
+    # every window at its own height so the message sits right under the prompt.
+    for window in application.layout.find_all_windows():
+        window.dont_extend_height = to_filter(True)
     return question.unsafe_ask()
 
 

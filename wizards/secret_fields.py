@@ -25,6 +25,13 @@ SECRET_LABELS = {
 # A user name is a credential but not a secret; it is typed visibly like any other name.
 VISIBLE = {"gitUsername"}
 
+NEEDED_BY = {
+    "gitUsername": "ArgoCD needs it to clone the private GitOps repository",
+    "gitToken": "ArgoCD needs it to clone the private GitOps repository",
+    "cloudflareApiToken": "external-dns needs it to write the DNS records in Cloudflare",
+    "cloudflareTunnelToken": "the Cloudflare Tunnel (cloudflared) connects with it",
+}
+
 
 def secret_question(name: str, *, optional: bool = False) -> Question:
     """`optional`: Enter with nothing typed leaves it unset (the install then generates one)."""
@@ -32,11 +39,15 @@ def secret_question(name: str, *, optional: bool = False) -> Question:
     def ask(answers: Answers, console: Console) -> Any:
         already = answers.secrets.get(name, "")
 
+        visible = name in VISIBLE
+
         def check(text: str) -> str | None:
-            if not text and (already or optional):
-                return None  # Enter keeps the value given before, or leaves an optional one unset
+            # Enter keeps a hidden value given before (its prompt starts empty); a visible one
+            # is shown in the prompt, so an emptied prompt means "none".
+            if not text and (optional or (already and not visible)):
+                return None
             if not text.strip():
-                return "required by the enabled components; paste it here"
+                return f"{NEEDED_BY.get(name, 'the enabled components need it')}: enter it here"
             return checks.first_error(checks.secret_problems(answers, name, text))
 
         label = SECRET_LABELS.get(name, name)
@@ -44,19 +55,21 @@ def secret_question(name: str, *, optional: bool = False) -> Question:
             instruction = "(set; Enter keeps it)"
         else:
             instruction = "(Enter: generate one, kept in Vault)" if optional else None
-        if name in VISIBLE:
+        if visible:
             typed = prompts.ask_text(label, default=already, validate=check)
         else:
             typed = prompts.ask_password(label, validate=check, instruction=instruction)
         if typed is BACK:
             return BACK
         if typed:
-            answers.secrets[name] = typed.strip() if name in VISIBLE else typed
+            answers.secrets[name] = typed.strip() if visible else typed
+        elif visible:
+            answers.secrets.pop(name, None)  # emptied: stays empty
         for problem in checks.warnings(checks.secret_problems(answers, name, answers.secrets.get(name, ""))):
             print_problem(console, problem)
         return DONE
 
-    return Question(f"secrets.{name}", ask)
+    return Question(f"secrets.{name}", ask, SECRET_LABELS.get(name, name))
 
 
 def needed_secrets(answers: Answers) -> list[str]:

@@ -117,7 +117,7 @@ def version_field(path: str, message: str, model_default: str, minors: Callable[
                 return DONE
             show_errors(console, refused)
 
-    return Question(path, ask)
+    return Question(path, ask, message)
 
 
 def _talos_minors(answers: Answers) -> list[str]:
@@ -359,15 +359,19 @@ def _advanced_flag(answers: Answers) -> bool:
     return bool(answers.flags.get("advancedNetwork"))
 
 
+VIP_LABEL = "Virtual IP (VIP) of the control planes"
+
+
 def network_questions(answers: Answers) -> list[Question]:
     asked: list[Question] = []
     if answers.platform == "metal":
         asked.append(
             Question(
                 "cluster.vip",
-                lambda a, c: text_field(
+                label=VIP_LABEL,
+                ask=lambda a, c: text_field(
                     "cluster.vip",
-                    "Virtual IP (VIP) of the control planes",
+                    VIP_LABEL,
                     parse=optional,
                     instruction=_vip_instruction(a),
                 ).ask(a, c),

@@ -14,12 +14,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="write the GitOps repository and Talos patches for a config",
         description=(
             "Render what ArgoCD syncs from (bootstrap/, bootstrap-app.yaml, layer-0/, platform/, "
-            "apps/) and the Talos config patches (talos/) into DIR, which must be new or empty. "
+            "apps/) and the Talos config patches (talos/) into DIR, which must be new or empty (or hold only .git: a fresh clone). "
             "The same config always renders the same bytes; no secret is ever written."
         ),
     )
     parser.add_argument("--config", required=True, metavar="FILE", help="the platform config (YAML)")
-    parser.add_argument("--out", required=True, metavar="DIR", help="output folder (new or empty)")
+    parser.add_argument("--out", required=True, metavar="DIR", help="output folder (new, empty, or a fresh clone holding only .git)")
     parser.set_defaults(handler=run)
 
 

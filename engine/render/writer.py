@@ -96,11 +96,13 @@ def _check_target(target: Path) -> None:
             where=str(target),
             hint="choose a new or empty folder for the rendered repository",
         )
-    if target.is_dir() and any(target.iterdir()):
+    # `.git` alone is a fresh clone of the GitOps repository: rendering into it is the usual way.
+    if target.is_dir() and any(entry.name != ".git" for entry in target.iterdir()):
         raise UserError(
             "the output folder is not empty; refusing to mix a new render with existing files",
             where=str(target),
-            hint="choose a new or empty folder, or move the old render away first",
+            hint="choose a new or empty folder (a fresh clone holding only .git is fine), "
+            "or move the old render away first",
         )
     parent = _existing_ancestor(target.parent)
     if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):

@@ -3,6 +3,8 @@ that drives `run_guided` through a scripted terminal."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +22,8 @@ class WizardRun:
     screen: str
     folder: Path
     state: Path
+    matched_screens: list[str] = dataclasses.field(default_factory=list)
+    """The emulated screen when each `shows` step matched."""
 
     @property
     def config_file(self) -> Path:
@@ -62,6 +66,6 @@ def drive(folder: Path, tmp_path: Path):
         options = GuidedOptions(config_path=config_path, state_dir=state, simulate=simulate, speed=speed)
         terminal = ScriptedTerminal(steps)
         code = terminal.run(lambda console: run_guided(options, console, hand_over=hand_over))
-        return WizardRun(code, terminal.text(), folder, state)
+        return WizardRun(code, terminal.text(), folder, state, terminal.matched_screens)
 
     return run

@@ -118,7 +118,7 @@ def test_wrong_answers_are_refused_with_the_rule_s_message_then_corrected(drive)
         expect("? Node 2: role"),
         expect("? Node 2: name"),
         expect("? Node 2: IP address", typed("10.0.0.11/24")),
-        shows("10.0.0.11 is also the address of nodes[0] (cp-1)", typed("10.0.0.12/24")),
+        shows("10.0.0.11 is also the address of Node 1 (cp-1)", typed("10.0.0.12/24")),
         expect("? Node 2: install disk"),
         expect("? Node 2: network interface"),
         expect("? Add another node?", "n"),
@@ -127,7 +127,7 @@ def test_wrong_answers_are_refused_with_the_rule_s_message_then_corrected(drive)
         *metal_node(3, control_plane=True, another=True),
         *metal_node(4, control_plane=False, another=False),
         expect("? Virtual IP", typed("10.0.0.11")),
-        shows("10.0.0.11 is the IP of nodes[0] (cp-1)", typed("10.0.1.10")),
+        shows("10.0.0.11 is the IP of Node 1 (cp-1)", typed("10.0.1.10")),
         shows("is outside the control planes' subnet 10.0.0.0/24", typed("10.0.0.10")),
         *network()[1:],
         expect("? Base domain", typed("homelab")),
@@ -195,10 +195,10 @@ def test_ctrl_c_anywhere_writes_nothing(drive, stop_at):
     assert not run.state.exists()
 
 
-def test_cancel_in_the_review_menu_writes_nothing(drive):
+def test_cancel_in_the_review_menu_writes_nothing_and_is_not_an_error(drive):
     run = drive([*happy_path()[:-2], expect("? What next?", UP + ENTER)])  # up wraps to Cancel
 
-    assert run.code == 130
+    assert run.code == 0
     assert "cancelled, nothing written" in run.screen
     assert run.files() == []
 
@@ -296,9 +296,6 @@ def test_a_change_to_an_existing_file_that_is_refused_asks_for_another_name(driv
     assert existing.read_text() == original
     assert not (folder / "platform.yaml.bak").exists()
     assert (folder / "other.yaml").read_bytes() == (EXPECTED / "happy-path.yaml").read_bytes()
-
-
-
 
 
 def test_docker_asks_no_vip_no_role_no_second_node(drive):
@@ -530,3 +527,18 @@ def test_the_secrets_file_is_not_written_while_an_install_holds_the_state_direct
             drive(happy_path())
     assert list(folder.iterdir()) == []
     assert not (tmp_path / "state" / "secrets.yaml").exists()
+
+
+def test_a_wrong_answer_is_explained_right_under_its_prompt(drive):
+    steps = [
+        *cluster_defaults(),
+        *metal_node(1, control_plane=True, another=False)[:2],
+        expect("? Node 1: IP address", typed("300.1.1.1/24")),
+        shows("is not an IP address", CTRL_C),
+    ]
+    run = drive(steps)
+
+    lines = run.matched_screens[0].splitlines()
+    prompt = next(i for i, line in enumerate(lines) if "? Node 1: IP address" in line)
+    problem = next(i for i, line in enumerate(lines) if "is not an IP address" in line)
+    assert problem == prompt + 1, run.matched_screens[0]

@@ -96,6 +96,8 @@ class ScriptedTerminal:
         self.emulated.set_mode(pyte.modes.LNM)  # rich prints bare newlines
         self._emulator = pyte.Stream(self.emulated)
         self._played = 0
+        self.matched_screens: list[str] = []
+        """The emulated screen at the moment each `shows` step matched."""
 
     def text(self) -> str:
         return plain(self.screen.getvalue())
@@ -120,6 +122,7 @@ class ScriptedTerminal:
                 seen = self.text()
                 if step.on_screen:
                     if step.wait_for in now:
+                        self.matched_screens.append(now)
                         break
                 else:
                     found = seen.find(step.wait_for, cursor)

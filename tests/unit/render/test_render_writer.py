@@ -27,6 +27,15 @@ def test_renders_into_a_new_folder_and_into_an_empty_one(tmp_path: Path) -> None
     assert (empty / "bootstrap" / "kustomization.yaml").is_file()
 
 
+def test_renders_into_a_fresh_clone_that_holds_only_git(tmp_path: Path) -> None:
+    clone = tmp_path / "clone"
+    (clone / ".git").mkdir(parents=True)
+    (clone / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    render_repository(example_config("docker-single"), clone)
+    assert (clone / "bootstrap" / "kustomization.yaml").is_file()
+    assert (clone / ".git" / "HEAD").read_text() == "ref: refs/heads/main\n"
+
+
 def test_refuses_a_non_empty_folder_and_leaves_it_alone(tmp_path: Path) -> None:
     target = tmp_path / "repo"
     target.mkdir()
