@@ -177,6 +177,8 @@ def _simulated_target(args: argparse.Namespace, *, record_only: bool) -> Target:
     except BaseException:
         hold.close()
         raise
+    if not record_only:  # when the command is done: the next run starts where this one left off
+        hold.callback(platform.model.changes.note_time)
     return Target(
         config,
         secrets,

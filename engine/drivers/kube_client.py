@@ -18,7 +18,15 @@ import yaml
 
 from talos_platform.engine.drivers.loopback import ensure_allowed
 from talos_platform.engine.drivers.process import ProcessRunner
-from talos_platform.engine.drivers.protocols import CRDS, ObjectList, Resource, WatchEvent, WatchExpired
+from talos_platform.engine.drivers.protocols import (
+    CRDS,
+    SECRETS,
+    ObjectList,
+    Resource,
+    WatchEvent,
+    WatchExpired,
+    secret_digest,
+)
 from talos_platform.engine.errors import PermanentError, TransientError
 
 KUBECTL = "kubectl"
@@ -250,6 +258,12 @@ class KubernetesDriver:
     ) -> AsyncIterator[WatchEvent]:
         """Starts with a BOOKMARK at `resource_version` once the server accepted the watch."""
         return self._watch(resource, resource_version, namespace, timeout_seconds)
+
+    async def secret_digests(self, name: str, namespace: str) -> dict[str, str] | None:
+        secret = await self.get(SECRETS, name, namespace)
+        if secret is None:
+            return None
+        return {key: secret_digest(value) for key, value in (secret.get("data") or {}).items()}
 
     async def _watch(
         self, resource: Resource, resource_version: str, namespace: str | None, timeout_seconds: int

@@ -77,6 +77,11 @@ class Kube(Protocol):
 
     async def get(self, resource: Resource, name: str, namespace: str | None = None) -> dict[str, Any] | None: ...
 
+    async def secret_digests(self, name: str, namespace: str) -> dict[str, str] | None:
+        """Key -> `secret_digest` of each `data` value (base64, as the API gives it) of a Secret;
+        None when there is no such Secret. A check compares these, never holding the values."""
+        ...
+
     async def apply_kustomization(self, path: Path) -> list[str]:
         """Server-side apply of a kustomization directory; returns the applied object names."""
         ...

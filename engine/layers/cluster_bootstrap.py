@@ -10,7 +10,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from talos_platform.engine.drivers import kube_client
-from talos_platform.engine.drivers.protocols import CRDS, DAEMONSETS, DEPLOYMENTS, NODES, SECRETS, STATEFULSETS
+from talos_platform.engine.drivers.protocols import (
+    CRDS,
+    DAEMONSETS,
+    DEPLOYMENTS,
+    NODES,
+    STATEFULSETS,
+    secret_digest,
+)
 from talos_platform.engine.errors import PermanentError
 from talos_platform.engine.layers.base import BaseStep, done, todo
 from talos_platform.engine.layers.planned import server_side_apply, watch_until
@@ -248,8 +255,8 @@ class BootstrapSecrets(BaseStep):
         stale = []
         for secret in wanted:
             meta = secret["metadata"]
-            current = await ctx.drivers.kube.get(SECRETS, meta["name"], meta["namespace"])
-            if not current or (current.get("data") or {}) != secret["data"]:
+            held = await ctx.drivers.kube.secret_digests(meta["name"], meta["namespace"])
+            if held != {key: secret_digest(value) for key, value in secret["data"].items()}:
                 stale.append(f"{meta['namespace']}/{meta['name']}")
         if not stale:
             return done(f"{len(wanted)} bootstrap Secrets are in place")

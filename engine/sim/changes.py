@@ -8,9 +8,9 @@ run in between. That is what lets `install --simulate` be killed at any moment a
 a real install, with the simulator catching anything applied twice (a second etcd bootstrap
 fails exactly as on real machines).
 
-Secret values never reach the journal: Secret data is stored redacted (a replayed Secret
-differs, so the install simply applies it again), Vault writes as the SHA-256 of each value (so
-a resumed install can tell they are in place), unseal keys by index.
+Secret values never reach the journal: Secret data and Vault writes are stored as the SHA-256
+of each value (so a resumed install can tell they are in place without the values), unseal
+keys by index.
 """
 
 from __future__ import annotations
@@ -52,6 +52,8 @@ class ExternalChanges:
         self.model = model
         self.journal = Path(journal) if journal is not None else None
         self._replaying = False
+        self._last_at = model.clock.now()
+        """The simulated time of the last change journalled or replayed."""
         self.replayed = 0
         """Changes replayed from the journal at start (0: a new simulated cluster)."""
         self.started_over = False
@@ -136,12 +138,21 @@ class ExternalChanges:
             raise ValueError(f"no simulated machine at {address}")
         return machine
 
+    def note_time(self) -> None:
+        """Record how far simulated time got. Waiting changes nothing, so without this a replay
+        would stop at the last change, and what the simulated controllers did after it (ArgoCD
+        creating and syncing child Applications) would happen again on the next run. A command
+        that ran nothing (refused, or only looked) leaves the journal as it was."""
+        if self.model.clock.now() > self._last_at:
+            self._record("time")
+
     # --- journal ------------------------------------------------------------------------
 
     def _record(self, change: str, **arguments: Any) -> None:
         if self.journal is None or self._replaying:
             return
-        line = json.dumps({"at": self.model.clock.now(), "change": change, **arguments}, separators=(",", ":"))
+        self._last_at = self.model.clock.now()
+        line = json.dumps({"at": self._last_at, "change": change, **arguments}, separators=(",", ":"))
         with open(self.journal, "a", encoding="utf-8") as handle:
             handle.write(line + "\n")
             handle.flush()
@@ -202,6 +213,7 @@ class ExternalChanges:
                         raise ValueError("a change needs a time `at`")
                     clock.run_callbacks_until(entry["at"])
                     self._apply(entry)
+                    self._last_at = entry["at"]
                 except (KeyError, TypeError, ValueError) as error:
                     raise self._damaged(number, error) from None
         finally:
@@ -226,8 +238,8 @@ class ExternalChanges:
             self.reconfigure(entry["address"], entry["digest"])
         elif change == "bootstrap":
             self.bootstrap(entry["address"])
-        elif change == "bootstrap_refused":
-            pass  # it changed nothing
+        elif change in ("bootstrap_refused", "time"):
+            pass  # it changed nothing; the clock has run to its time
         elif change == "docker_machines":
             self.docker_machines(entry["workers"])
         elif change == "note_apply":
@@ -259,11 +271,23 @@ def _parsed(text: str) -> Any:
 
 
 def _redact_object(obj: dict[str, Any]) -> dict[str, Any]:
+    """A Secret's values become `REDACTED:<digest>` (stringData folded into data, as the API
+    does), so a replayed Secret can still be compared by `data_digests` without its values."""
     if obj.get("kind") != "Secret":
         return obj
-    redacted = dict(obj)
-    for field in ("data", "stringData"):
-        if isinstance(obj.get(field), dict):
-            value = base64.b64encode(REDACTED.encode()).decode() if field == "data" else REDACTED
-            redacted[field] = {key: value for key in obj[field]}
+    redacted = {key: value for key, value in obj.items() if key != "stringData"}
+    data = dict(obj.get("data") or {})
+    for key, value in (obj.get("stringData") or {}).items():
+        data[key] = base64.b64encode(str(value).encode()).decode()
+    if data or "data" in obj:
+        redacted["data"] = {key: f"{REDACTED}:{secret_digest(value)}" for key, value in data.items()}
     return redacted
+
+
+def data_digests(secret: dict[str, Any]) -> dict[str, str]:
+    """Key -> `secret_digest` of each data value; a replayed (redacted) value carries its own."""
+    marker = f"{REDACTED}:"
+    return {
+        key: value[len(marker) :] if isinstance(value, str) and value.startswith(marker) else secret_digest(value)
+        for key, value in (secret.get("data") or {}).items()
+    }

@@ -10,9 +10,10 @@ from typing import Any
 
 import yaml
 
-from talos_platform.engine.drivers.protocols import ObjectList, Resource, WatchEvent, WatchExpired
+from talos_platform.engine.drivers.protocols import SECRETS, ObjectList, Resource, WatchEvent, WatchExpired
 from talos_platform.engine.errors import PermanentError, TransientError
 from talos_platform.engine.sim.catalog import component_for_url, component_named
+from talos_platform.engine.sim.changes import data_digests
 from talos_platform.engine.sim.crds import crd_object
 from talos_platform.engine.sim.model import ApiUnavailable, PlatformModel
 from talos_platform.engine.sim.store import Watcher, clone, render, resource_of
@@ -82,6 +83,10 @@ class SimulatedKube:
         await self._round_trip()
         entry = self.model.store.get_entry(resource, (namespace or "default") if resource.namespaced else "", name)
         return None if entry is None else clone(render(entry))
+
+    async def secret_digests(self, name: str, namespace: str) -> dict[str, str] | None:
+        secret = await self.get(SECRETS, name, namespace)
+        return None if secret is None else data_digests(secret)
 
     async def watch(
         self, resource: Resource, resource_version: str, namespace: str | None = None, timeout_seconds: int = 300

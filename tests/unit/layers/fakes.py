@@ -11,6 +11,7 @@ from typing import Any
 from talos_platform.engine.config.models import PlatformConfig
 from talos_platform.engine.config.secrets import Secrets
 from talos_platform.engine.drivers.protocols import (
+    SECRETS,
     Drivers,
     ObjectList,
     Resource,
@@ -193,6 +194,10 @@ class FakeKube:
     async def get(self, resource: Resource, name: str, namespace: str | None = None) -> dict[str, Any] | None:
         self.calls.append(("get", resource.plural, namespace, name))
         return self.objects.get(resource.plural, {}).get((namespace or "", name))
+
+    async def secret_digests(self, name: str, namespace: str) -> dict[str, str] | None:
+        secret = await self.get(SECRETS, name, namespace)
+        return None if secret is None else {k: secret_digest(v) for k, v in (secret.get("data") or {}).items()}
 
     async def apply_kustomization(self, path: Path) -> list[str]:
         self.calls.append(("apply_kustomization", path))

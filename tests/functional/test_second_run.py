@@ -1,0 +1,39 @@
+"""A finished install, run again with the same inputs, finds every step done and applies nothing,
+and the simulated journal never holds a Secret's value."""
+
+import json
+
+from conftest import run_simulated_install
+
+
+def test_a_second_install_of_a_finished_cluster_applies_nothing(tmp_path):
+    state = tmp_path / "state"
+    assert run_simulated_install(state, "--yes").returncode == 0
+
+    again = run_simulated_install(state, "--yes", "--output", "json")
+
+    assert again.returncode == 0, again.stderr
+    events = [json.loads(line) for line in again.stdout.splitlines() if line.startswith("{")]
+    steps = next(e["steps"] for e in events if e["type"] == "RunStarted")
+    applied = [e["step_id"] for e in events if e["type"] == "StepFinished"]
+    skipped = [e["step_id"] for e in events if e["type"] == "StepSkipped"]
+    assert applied == [], applied
+    assert sorted(skipped) == sorted(steps)
+    assert [e["outcome"] for e in events if e["type"] == "RunFinished"] == ["succeeded"]
+
+
+def test_the_simulation_journal_keeps_secrets_as_digests_only(tmp_path):
+    state = tmp_path / "state"
+    assert run_simulated_install(state, "--yes").returncode == 0
+
+    journal = (state / "simulation.jsonl").read_text()
+    secrets = [
+        obj
+        for line in journal.splitlines()[1:]
+        for obj in json.loads(line).get("objects", [])
+        if obj.get("kind") == "Secret"
+    ]
+    assert secrets
+    for secret in secrets:
+        assert "stringData" not in secret
+        assert all(value.startswith("SIMULATION-REDACTED:") for value in secret["data"].values())
