@@ -17,10 +17,11 @@ import os
 import shutil
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from talos_platform.engine.errors import PermanentError, TransientError
 
@@ -28,6 +29,8 @@ LineCallback = Callable[[str, str], None]
 """Called with (line, stream) where stream is `stdout` or `stderr`; the line is redacted."""
 
 Redact = Callable[[str], str]
+
+_T = TypeVar("_T")
 
 _current_output: ContextVar[LineCallback | None] = ContextVar("talos_platform_process_output", default=None)
 
@@ -135,74 +138,117 @@ class ProcessRunner:
         shown = self.shown(args)
         self.recorded.append(shown)
         if self.dry_run and mutates:
-            return CommandResult(shown, 0, "", "", 0.0, dry_run=True)
-        executable = shutil.which(args[0], path=(env or {}).get("PATH") or (self.env or {}).get("PATH"))
-        if executable is None:
-            raise ToolMissing(args[0])
+            return _not_run(shown)
         sink = on_line or _current_output.get() or self.default_output
-        full_env = {**os.environ, **(self.env or {}), **(env or {})}
         started = time.monotonic()
-        process = await asyncio.create_subprocess_exec(
-            executable,
-            *args[1:],
-            stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=full_env,
-            cwd=str(cwd) if cwd else None,
-            start_new_session=True,
+        process = await self._start(args, env=env, cwd=cwd, with_stdin=stdin is not None)
+        stdout, stderr = await _stop_after(
+            timeout,
+            process,
+            shown,
+            _communicate(
+                process,
+                stdin,
+                show_stdout=None if quiet else self._show_lines(sink, "stdout"),
+                show_stderr=self._show_lines(sink, "stderr"),
+            ),
         )
-        stdout_lines: list[str] = []
-        stderr_lines: list[str] = []
-
-        async def feed() -> None:
-            if stdin is not None and process.stdin is not None:
-                try:
-                    process.stdin.write(stdin)
-                    await process.stdin.drain()
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
-                finally:
-                    process.stdin.close()
-
-        async def pump(stream: asyncio.StreamReader | None, name: str, into: list[str], show: bool) -> None:
-            if stream is None:
-                return
-            while True:
-                raw = await stream.readline()
-                if not raw:
-                    return
-                line = raw.decode("utf-8", errors="replace")
-                into.append(line)
-                if show and sink is not None:
-                    sink(self.redact(line.rstrip("\n")), name)
-
-        try:
-            await asyncio.wait_for(
-                asyncio.gather(
-                    feed(),
-                    pump(process.stdout, "stdout", stdout_lines, not quiet),
-                    pump(process.stderr, "stderr", stderr_lines, True),
-                    process.wait(),
-                ),
-                timeout,
-            )
-        except (TimeoutError, asyncio.CancelledError) as error:
-            _stop(process)
-            await process.wait()
-            if isinstance(error, asyncio.CancelledError):
-                raise
-            raise CommandTimedOut(shown, timeout) from None
         result = CommandResult(
             argv=shown,
             returncode=process.returncode if process.returncode is not None else -1,
-            stdout="".join(stdout_lines),
-            stderr=self.redact("".join(stderr_lines)),
+            stdout=stdout,
+            stderr=self.redact(stderr),
             duration=time.monotonic() - started,
         )
         if check and result.returncode != 0:
             raise CommandFailed(shown, result.returncode, result.stderr)
         return result
+
+    async def _start(
+        self, args: list[str], *, env: Mapping[str, str] | None, cwd: Path | None, with_stdin: bool
+    ) -> asyncio.subprocess.Process:
+        """Start the command as the leader of its own process group (so a timeout can stop all of it)."""
+        executable = shutil.which(args[0], path=(env or {}).get("PATH") or (self.env or {}).get("PATH"))
+        if executable is None:
+            raise ToolMissing(args[0])
+        return await asyncio.create_subprocess_exec(
+            executable,
+            *args[1:],
+            stdin=asyncio.subprocess.PIPE if with_stdin else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env={**os.environ, **(self.env or {}), **(env or {})},
+            cwd=str(cwd) if cwd else None,
+            start_new_session=True,
+        )
+
+    def _show_lines(self, sink: LineCallback | None, stream: str) -> Callable[[str], None] | None:
+        """What hands each raw line of `stream` to `sink`, redacted and without its newline."""
+        if sink is None:
+            return None
+        return lambda line: sink(self.redact(line.rstrip("\n")), stream)
+
+
+def _not_run(shown: tuple[str, ...]) -> CommandResult:
+    """The empty success a dry run returns for a command that would change something."""
+    return CommandResult(shown, 0, "", "", 0.0, dry_run=True)
+
+
+async def _communicate(
+    process: asyncio.subprocess.Process,
+    stdin: bytes | None,
+    *,
+    show_stdout: Callable[[str], None] | None,
+    show_stderr: Callable[[str], None] | None,
+) -> tuple[str, str]:
+    """Feed `stdin`, read both outputs to their end and wait for the exit: (stdout, stderr), raw."""
+    stdout: list[str] = []
+    stderr: list[str] = []
+    await asyncio.gather(
+        _feed(process, stdin),
+        _read_lines(process.stdout, stdout, show_stdout),
+        _read_lines(process.stderr, stderr, show_stderr),
+        process.wait(),
+    )
+    return "".join(stdout), "".join(stderr)
+
+
+async def _feed(process: asyncio.subprocess.Process, stdin: bytes | None) -> None:
+    """Write `stdin` and close it; a command that exits without reading it is not an error."""
+    if stdin is None or process.stdin is None:
+        return
+    try:
+        process.stdin.write(stdin)
+        await process.stdin.drain()
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    finally:
+        process.stdin.close()
+
+
+async def _read_lines(stream: asyncio.StreamReader | None, into: list[str], show: Callable[[str], None] | None) -> None:
+    """Read `stream` to its end into `into`, handing each line to `show` as it arrives."""
+    if stream is None:
+        return
+    while raw := await stream.readline():
+        line = raw.decode("utf-8", errors="replace")
+        into.append(line)
+        if show is not None:
+            show(line)
+
+
+async def _stop_after(
+    timeout: float, process: asyncio.subprocess.Process, shown: tuple[str, ...], work: Awaitable[_T]
+) -> _T:
+    """`work` if it finishes within `timeout`; else, or when cancelled, the command is stopped."""
+    try:
+        return await asyncio.wait_for(work, timeout)
+    except (TimeoutError, asyncio.CancelledError) as error:
+        _stop(process)
+        await process.wait()
+        if isinstance(error, asyncio.CancelledError):
+            raise
+        raise CommandTimedOut(shown, timeout) from None
 
 
 def _stop(process: asyncio.subprocess.Process) -> None:
