@@ -37,9 +37,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def check_simulation_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """The simulation's options mean nothing without a simulation: say so rather than ignore them."""
+    speed = getattr(args, "speed", None)
+    if speed is not None and not speed > 0:  # also NaN
+        parser.error("--speed must be above 0 (simulated seconds per real second; inf: as fast as possible)")
+    flags = [getattr(args, name) for name in ("simulate", "simulated") if hasattr(args, name)]
+    if flags and not any(flags):
+        given = [
+            option for option, default in SIMULATION_OPTIONS.items() if getattr(args, option[2:], default) != default
+        ]
+        if given:
+            verb = "applies" if len(given) == 1 else "apply"
+            parser.error(f"{' and '.join(given)} only {verb} to a simulation: add --simulate")
+
+
+# Options that only shape a simulation, with their defaults.
+SIMULATION_OPTIONS = {"--scenario": "default", "--seed": None}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    check_simulation_options(parser, args)
     try:
         return args.handler(args)
     except UserError as error:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
 
@@ -57,8 +58,16 @@ def add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from talos_platform import exit_codes
+    from talos_platform.engine.errors import UserError
     from talos_platform.tui.app import DARK, LIGHT, create_app
 
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise UserError(
+            "the dashboard is a full-screen view and needs a terminal (stdin and stdout); this one is redirected",
+            where="dashboard",
+            hint="run it in a terminal; for a script or a log, use `talos-platform status --live` "
+            "(add --output json for a machine-readable report)",
+        )
     source = cluster_source(args)
     try:
         app = create_app(

@@ -103,3 +103,20 @@ def test_status_live_names_the_pod_security_refusal(capsys):
     assert code == 1 and data["healthy"] is False
     refused = [p for p in data["pod_problems"] if p["kind"] == "PodSecurity"]
     assert refused and refused[0]["namespace"] == "monitoring" and "hostPID=true" in refused[0]["detail"]
+
+
+def test_a_redirected_terminal_is_refused_with_what_to_use_instead():
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "talos_platform", "dashboard", "--simulate"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 2
+    assert "needs a terminal" in result.stderr and "status --live" in result.stderr
+    assert result.stdout == ""  # no escape codes written into the file
