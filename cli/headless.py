@@ -289,12 +289,13 @@ def _say(stream: TextIO, text: str) -> None:
         pass
 
 
-def _print_logins(session: InstallSession, stream: TextIO) -> None:
-    """Where the installed services' logins are kept (places only, never a value)."""
-    from talos_platform.engine.layers.platform import grafana_login_notes
+def _print_next_steps(session: InstallSession, stream: TextIO) -> None:
+    """Where the cluster's keys and the services' logins are kept, and how to watch it (places
+    and commands only, never a value)."""
+    from talos_platform.engine.access import next_steps
 
     label = "SIMULATED " if session.simulated else ""
-    for note in grafana_login_notes(session.config):
+    for note in next_steps(session.config, session.state, simulated=session.simulated):
         stream.write(label + note + "\n")
     stream.flush()
 
@@ -308,7 +309,7 @@ def run_session(session: InstallSession, output: str = "text", stream: TextIO | 
     finally:
         renderer.close()
     if outcome == "succeeded" and output != "json" and not renderer.reader_gone:
-        _print_logins(session, stream or sys.stdout)
+        _print_next_steps(session, stream or sys.stdout)
     if renderer.reader_gone and stream is None:
         # Nobody reads stdout any more: keep the interpreter's final flush from failing loudly.
         devnull = os.open(os.devnull, os.O_WRONLY)
