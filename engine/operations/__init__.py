@@ -14,6 +14,7 @@ See docs/architecture.md, "Operations".
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -61,6 +62,9 @@ class Operation:
         return list(self.notes_after_success(config)) if self.notes_after_success else []
 
 
+BUILTIN_MODULES = ("install",)
+"""The product's own operations, one module each under engine/operations, in `--help` order."""
+
 _registry: dict[str, Operation] = {}
 _builtins_loaded = False
 
@@ -103,4 +107,5 @@ def _load_builtins() -> None:
     global _builtins_loaded
     if not _builtins_loaded:
         _builtins_loaded = True
-        from talos_platform.engine.operations import install  # noqa: F401  (registers itself)
+        for name in BUILTIN_MODULES:
+            importlib.import_module(f"talos_platform.engine.operations.{name}")  # registers itself
