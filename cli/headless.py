@@ -4,7 +4,8 @@
 - a pipe (CI logs) gets one plain line per event;
 - `--output json` gets one JSON object per event and line, exactly the journal's records.
 
-`run_with_signals` runs an InstallSession with Ctrl-C and SIGTERM wired to a clean interrupt.
+`run_with_signals` runs an OperationSession with Ctrl-C and SIGTERM wired to a clean interrupt.
+Lines name the operation the run is (`install started: ...`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from rich.markup import escape
 
 from talos_platform import exit_codes
 from talos_platform.engine.run.events import (
+    DEFAULT_OPERATION,
     Event,
     RunFinished,
     RunStarted,
@@ -34,7 +36,7 @@ from talos_platform.engine.run.events import (
 
 if TYPE_CHECKING:
     from talos_platform.engine.plan.planner import Plan
-    from talos_platform.engine.session import InstallSession
+    from talos_platform.engine.session import OperationSession
 
 OUTCOME_EXIT_CODES = {
     "succeeded": exit_codes.OK,
@@ -48,7 +50,7 @@ class Renderer:
 
     stream: TextIO
     reader_gone = False
-    """The reading end of a pipe closed (`install ... | head`): the install goes on silently,
+    """The reading end of a pipe closed (`install ... | head`): the run goes on silently,
     the journal still records everything."""
 
     def __call__(self, event: Event) -> None:
@@ -86,10 +88,12 @@ class _Tally:
         self.failures: list[StepFailed] = []
         self.started_at = time.monotonic()
         self.run_id = ""
+        self.operation = DEFAULT_OPERATION
 
     def count(self, event: Event) -> None:
         if isinstance(event, RunStarted):
             self.run_id = event.run_id
+            self.operation = event.operation
         elif isinstance(event, StepSucceeded):
             self.counts["succeeded"] += 1
         elif isinstance(event, StepSkipped):
@@ -106,7 +110,7 @@ class _Tally:
 
     def summary(self, outcome: str) -> str:
         elapsed = time.monotonic() - self.started_at
-        label = "SIMULATED install" if self.simulated else "install"
+        label = f"SIMULATED {self.operation}" if self.simulated else self.operation
         parts = (
             f"{self.counts['succeeded']} applied, {self.counts['skipped']} already done, {self.counts['failed']} failed"
         )
@@ -118,7 +122,7 @@ class _Tally:
 def describe(event: Event, tally: _Tally) -> str | None:
     """One plain line for an event (None for events that need no line)."""
     if isinstance(event, RunStarted):
-        label = "SIMULATED install" if event.simulated else "install"
+        label = f"SIMULATED {event.operation}" if event.simulated else event.operation
         return f"{label} started: run {event.run_id}, {len(event.steps)} steps"
     if isinstance(event, StepStarted):
         again = f" (attempt {event.attempt})" if event.attempt > 1 else ""
@@ -243,7 +247,7 @@ def make_renderer(output: str, stream: TextIO, plan: Plan, simulated: bool) -> R
     return PlainRenderer(stream, plan, simulated)
 
 
-async def run_with_signals(session: InstallSession, notices: TextIO | None = None) -> str:
+async def run_with_signals(session: OperationSession, notices: TextIO | None = None) -> str:
     """Run the session; Ctrl-C or SIGTERM asks for a clean stop (twice: stop at once). What the
     stop does, grace period included, is said on `notices` (stderr) as it begins."""
     loop = asyncio.get_running_loop()
@@ -289,18 +293,16 @@ def _say(stream: TextIO, text: str) -> None:
         pass
 
 
-def _print_next_steps(session: InstallSession, stream: TextIO) -> None:
-    """Where the cluster's keys and the services' logins are kept, and how to watch it (places
-    and commands only, never a value)."""
-    from talos_platform.engine.access import next_steps
-
+def _print_notes(session: OperationSession, stream: TextIO) -> None:
+    """What the operation says after success, e.g. where the installed services' logins are kept
+    (places only, never a value)."""
     label = "SIMULATED " if session.simulated else ""
-    for note in next_steps(session.config, session.state, simulated=session.simulated):
+    for note in session.operation.notes(session.config, session.state, simulated=session.simulated):
         stream.write(label + note + "\n")
     stream.flush()
 
 
-def run_session(session: InstallSession, output: str = "text", stream: TextIO | None = None) -> int:
+def run_session(session: OperationSession, output: str = "text", stream: TextIO | None = None) -> int:
     """Render and run `session` to the end; returns the exit code for its outcome."""
     renderer = make_renderer(output, stream or sys.stdout, session.plan, session.simulated)
     session.subscribe(renderer)
@@ -309,7 +311,7 @@ def run_session(session: InstallSession, output: str = "text", stream: TextIO | 
     finally:
         renderer.close()
     if outcome == "succeeded" and output != "json" and not renderer.reader_gone:
-        _print_next_steps(session, stream or sys.stdout)
+        _print_notes(session, stream or sys.stdout)
     if renderer.reader_gone and stream is None:
         # Nobody reads stdout any more: keep the interpreter's final flush from failing loudly.
         devnull = os.open(os.devnull, os.O_WRONLY)

@@ -31,6 +31,11 @@ def build_parser() -> argparse.ArgumentParser:
                 continue  # command not built yet
             raise
         module.register(subparsers)
+    from talos_platform.operation_command import operation_commands
+
+    for command in operation_commands():  # an operation without a command module of its own
+        if command.name not in subparsers.choices:
+            command.register(subparsers)
     guided = importlib.import_module("talos_platform.commands.guided")
     guided.add_arguments(parser)
     parser.set_defaults(handler=guided.run)

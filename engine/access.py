@@ -7,7 +7,7 @@ from talos_platform.engine.config.models import PlatformConfig
 from talos_platform.engine.state import StateDirectory
 
 
-def next_steps(config: PlatformConfig, state: StateDirectory, *, simulated: bool) -> list[str]:
+def next_steps(config: PlatformConfig, state: StateDirectory, simulated: bool) -> list[str]:
     """Lines to show after a successful install."""
     from talos_platform.engine.layers.platform import grafana_login_notes
 

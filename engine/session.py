@@ -1,10 +1,11 @@
-"""InstallSession: the one way a front end (headless CLI, TUI, wizard) runs an install.
+"""OperationSession: the one way a front end (headless CLI, TUI, wizard) runs an operation
+(see engine/operations); InstallSession is the install's.
 
-Given the config, secrets, state directory, drivers and clock, it builds the plan, the
-redactor, the journal and the runner. Front ends only subscribe to events and may ask it to
-stop; they never touch steps or drivers themselves.
+Given the operation, config, secrets, state directory, drivers and clock, it builds the plan,
+the redactor, the journal and the runner, under the operation's lock scope. Front ends only
+subscribe to events and may ask it to stop; they never touch steps or drivers themselves.
 
-    session = InstallSession(config, secrets, state, drivers, clock)
+    session = OperationSession(operation, config, secrets, state, drivers, clock)
     session.subscribe(render)
     outcome = await session.run()          # "succeeded" | "failed" | "interrupted"
 """
@@ -15,16 +16,17 @@ import hashlib
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from talos_platform.engine.errors import UserError
+from talos_platform.engine.operations import Operation, operation_named
 from talos_platform.engine.plan.context import StepContext
-from talos_platform.engine.plan.planner import Plan, build_plan
+from talos_platform.engine.plan.planner import Plan
 from talos_platform.engine.plan.preview import StepPreview, preview_plan
 from talos_platform.engine.plan.step import Step
 from talos_platform.engine.run.clock import Clock, RealClock
-from talos_platform.engine.run.events import Event
+from talos_platform.engine.run.events import DEFAULT_OPERATION, Event
 from talos_platform.engine.run.journal import Journal, last_known_done
 from talos_platform.engine.run.runner import EventRedactor, RetryPolicy, Runner, report_subscriber_failure, select_steps
 
@@ -43,9 +45,10 @@ def config_digest(config: PlatformConfig) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-class InstallSession:
+class OperationSession:
     def __init__(
         self,
+        operation: Operation,
         config: PlatformConfig,
         secrets: Secrets,
         state: StateDirectory,
@@ -53,6 +56,7 @@ class InstallSession:
         clock: Clock | None = None,
         *,
         steps: Sequence[Step] | None = None,
+        options: Mapping[str, Any] | None = None,
         concurrency: int = 4,
         from_layer: int | None = None,
         only: str | Iterable[str] | None = None,
@@ -61,18 +65,20 @@ class InstallSession:
         interrupt_grace: float = 10.0,
         allow: Iterable[str] = (),
     ):
-        """`steps` replaces the platform's steps (tests, demos). A bad `only`/`from_layer`
-        raises UserError here, before anything runs."""
+        """`options` are the operation's own (install: `push`); `steps` replaces the steps the
+        operation would plan (tests, demos, the rehearsal). A bad `only`/`from_layer` raises
+        UserError here, before anything runs."""
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise UserError(
                 f"concurrency must be a whole number of at least 1, not {concurrency!r}", where="--concurrency"
             )
+        self.operation = operation
         self.config = config
         self.secrets = secrets
         self.state = state
         self.drivers = drivers
         self.clock = clock or RealClock()
-        self.plan: Plan = build_plan(config, steps)
+        self.plan = Plan(operation.steps(config, options) if steps is None else steps)
         self.simulated = bool(getattr(drivers, "simulated", False))
         self._options = dict(
             concurrency=concurrency, from_layer=from_layer, only=only, retry=retry, interrupt_grace=interrupt_grace
@@ -135,11 +141,11 @@ class InstallSession:
         for callback in subscribers:
             try:
                 callback(event)
-            except Exception as error:  # noqa: BLE001 - a broken front end must not stop the install
+            except Exception as error:  # noqa: BLE001 - a broken front end must not stop the run
                 report_subscriber_failure(callback, error)
 
     def interrupt(self) -> None:
-        """Stop the install (Ctrl-C, SIGTERM, a UI action); safe from any thread. A second call
+        """Stop the run (Ctrl-C, SIGTERM, a UI action); safe from any thread. A second call
         stops the steps in flight at once."""
         with self._lock:
             runner = self._runner
@@ -149,11 +155,13 @@ class InstallSession:
             runner.interrupt()
 
     async def run(self) -> str:
-        """Run the install; returns `succeeded`, `failed` or `interrupted`."""
+        """Run the operation; returns `succeeded`, `failed` or `interrupted`."""
+        scope = self.operation.lock_scope
         try:
-            with self.state.lock():
+            with self.state.lock(scope, holder=self.operation.name):
                 self.state.ensure()
-                self.state.remove_stale_temp_files()
+                if self.state.busy_scopes() == [scope]:  # no other run may be writing a temp file
+                    self.state.remove_stale_temp_files()
                 return await self._run_locked()
         except OSError as error:
             raise UserError(
@@ -170,9 +178,10 @@ class InstallSession:
             journal=journal,
             redactor=self.redactor,
             clock=self.clock,
-            known_done=last_known_done(self.state.runs),
+            known_done=last_known_done(self.state.runs, self.operation.name),
             config_digest=config_digest(self.config),
             simulated=self.simulated,
+            operation=self.operation.name,
             **self._options,
         )
         runner.subscribe(self._forward)
@@ -189,5 +198,20 @@ class InstallSession:
         return self.outcome
 
     async def preview(self, *, offline: bool = False) -> list[StepPreview]:
-        """What an install would do, step by step, without changing anything (see preview.py)."""
+        """What a run would do, step by step, without changing anything (see preview.py)."""
         return await preview_plan(self.plan, self.context_for, offline=offline, redactor=self.redactor)
+
+
+class InstallSession(OperationSession):
+    """The install's session: layers 0-4 of the platform (`steps` replaces them)."""
+
+    def __init__(
+        self,
+        config: PlatformConfig,
+        secrets: Secrets,
+        state: StateDirectory,
+        drivers: Drivers,
+        clock: Clock | None = None,
+        **keywords: Any,
+    ):
+        super().__init__(operation_named(DEFAULT_OPERATION), config, secrets, state, drivers, clock, **keywords)

@@ -17,6 +17,7 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import IO
 
 import platformdirs
 
@@ -24,6 +25,10 @@ from talos_platform.engine.errors import UserError
 from talos_platform.engine.files import atomic_write
 
 APP_NAME = "talos-platform"
+CLUSTER_LOCK_SCOPE = "cluster"
+"""The lock scope of every operation that changes the cluster: such runs never overlap."""
+LEGACY_HOLDER = "install"
+"""Who holds a lock that names nobody: before operations, only installs took it."""
 _SAFE_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
 
@@ -32,7 +37,7 @@ class SecretFileExists(UserError):
 
 
 class StateDirectoryBusy(UserError):
-    """Another install holds this state directory."""
+    """Another run holds this state directory's lock (of the same scope)."""
 
 
 class StateDirectory:
@@ -40,7 +45,8 @@ class StateDirectory:
 
     def __init__(self, root: str | os.PathLike[str]):
         self.root = Path(root).expanduser()
-        self._lock_depth = 0
+        self._lock_depth: dict[str, int] = {}
+        """How often each lock scope is held by this object (re-entrant)."""
         self._lock_guard = threading.Lock()
 
     def __repr__(self) -> str:
@@ -144,53 +150,67 @@ class StateDirectory:
         except OSError as error:
             raise unwritable(self, error) from None
 
-    @contextlib.contextmanager
-    def lock(self) -> Iterator[None]:
-        """Hold the directory for one install. An OS file lock: released by the kernel when
-        the process dies, so a killed install never leaves a stale lock behind.
+    def lock_file(self, scope: str = CLUSTER_LOCK_SCOPE) -> Path:
+        """The file a lock scope is held on: `.lock` for the cluster's own scope (the one every
+        operation that changes the cluster takes), `.lock-<scope>` for any other."""
+        return self.root / (".lock" if scope == CLUSTER_LOCK_SCOPE else f".lock-{scope}")
 
-        Re-entrant for this object (a command takes it before it touches anything here, and the
-        install it starts takes it again); any other holder, in this process or another, is
-        refused at once."""
+    @contextlib.contextmanager
+    def lock(self, scope: str = CLUSTER_LOCK_SCOPE, *, holder: str = LEGACY_HOLDER) -> Iterator[None]:
+        """Hold the directory for one operation's run: runs of the same `scope` exclude each
+        other. An OS file lock: released by the kernel when the process dies, so a killed run
+        never leaves a stale lock behind. `holder` (the operation's name) is written into the
+        lock file, so a refused run can say what holds it.
+
+        Re-entrant for this object and scope (a command takes it before it touches anything
+        here, and the run it starts takes it again); any other holder, in this process or
+        another, is refused at once."""
         self._ensure_root()
         with self._lock_guard:
-            reentered = self._lock_depth > 0
+            reentered = self._lock_depth.get(scope, 0) > 0
             if reentered:
-                self._lock_depth += 1
+                self._lock_depth[scope] += 1
         if reentered:
             try:
                 yield
             finally:
                 with self._lock_guard:
-                    self._lock_depth -= 1
+                    self._lock_depth[scope] -= 1
             return
         try:
-            handle = open(self.root / ".lock", "a+")
+            handle = open(self.lock_file(scope), "a+")
         except OSError as error:
             raise unwritable(self, error) from None
         try:
             try:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise StateDirectoryBusy(
-                    f"another install is running on {self.root}",
-                    hint="wait for it to finish, or stop it (Ctrl-C) before starting a new one",
-                ) from None
+                raise self._busy_error(handle, holder) from None
+            _write_holder(handle, holder)
             with self._lock_guard:
-                self._lock_depth = 1
+                self._lock_depth[scope] = 1
             try:
                 yield
             finally:
                 with self._lock_guard:
-                    self._lock_depth = 0
+                    self._lock_depth[scope] = 0
         finally:
             handle.close()
 
-    def busy(self) -> bool:
-        """Whether an install (this process or another) holds `lock()` right now. Creates nothing."""
-        if self._lock_depth:
+    def _busy_error(self, handle: IO[str], wanted_by: str) -> StateDirectoryBusy:
+        handle.seek(0)
+        holding = handle.read().split(" ", 1)[0].strip() or LEGACY_HOLDER  # an older version wrote nothing
+        beside = "" if holding == wanted_by else f"; the {wanted_by} cannot run beside it"
+        return StateDirectoryBusy(
+            f"another {holding} is running on {self.root}{beside}",
+            hint="wait for it to finish, or stop it (Ctrl-C) before starting a new one",
+        )
+
+    def busy(self, scope: str = CLUSTER_LOCK_SCOPE) -> bool:
+        """Whether a run (this process or another) holds `lock(scope)` right now. Creates nothing."""
+        if self._lock_depth.get(scope, 0):
             return True
-        path = self.root / ".lock"
+        path = self.lock_file(scope)
         if not path.is_file():
             return False
         try:
@@ -203,6 +223,13 @@ class StateDirectory:
             except BlockingIOError:
                 return True
             return False
+
+    def busy_scopes(self) -> list[str]:
+        """The lock scopes some run holds right now (this process or another)."""
+        if not self.root.is_dir():
+            return []
+        scopes = [CLUSTER_LOCK_SCOPE] + sorted(p.name[len(".lock-") :] for p in self.root.glob(".lock-*"))
+        return [scope for scope in scopes if self.busy(scope)]
 
     def remove_stale_temp_files(self) -> list[Path]:
         """Delete the temp files an atomic write leaves when its process is killed mid-write.
@@ -315,6 +342,17 @@ def state_directory_for(
         )
     base = platformdirs.user_state_path(APP_NAME)
     return StateDirectory(base / "simulated" / cluster_name if simulated else base / cluster_name)
+
+
+def _write_holder(handle: IO[str], holder: str) -> None:
+    """Say who holds the lock (`<operation> <pid>`); a failure here must not stop the run."""
+    try:
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{holder} {os.getpid()}\n")
+        handle.flush()
+    except OSError:
+        pass
 
 
 def _as_bytes(data: bytes | str) -> bytes:

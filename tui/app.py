@@ -121,6 +121,10 @@ class PlatformApp(App[str]):
         assert self.session_factory is not None
         session = self.session_factory()
         self.session = session
+        operation = getattr(getattr(session, "operation", None), "name", None)
+        if self.progress is not None and operation:
+            self.progress.operation = operation  # titles the screen before the run's first event
+            self.sub_title = operation
         if self.progress is not None and not self.progress.steps:
             self.progress.add_steps((s.id, s.layer, s.title) for s in session.plan)
 
@@ -217,7 +221,8 @@ def create_app(
 ) -> PlatformApp:
     """`drivers` makes the app observe a cluster (real or simulated) on the engine thread;
     `snapshot` shows a fixed snapshot (tests, screenshots); `session_factory` (install mode)
-    creates an `InstallSession` on those same drivers, called again for a retry; `progress`
+    creates an `OperationSession` (an install's or another operation's, which titles the
+    screen) on those same drivers, called again for a retry; `progress`
     shows a given install state (tests, screenshots)."""
     feed = (
         LiveFeed(drivers, clock, talos_targets=talos_targets, min_interval=min_interval)

@@ -1,4 +1,5 @@
-"""Install progress as plain state, updated by run events: the step checklist's model."""
+"""Install progress as plain state, updated by run events: the step checklist's model. The same
+model serves every operation's run (`operation` names it; the install's by default)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from talos_platform.engine.run.events import (
+    DEFAULT_OPERATION,
     Event,
     RunFinished,
     RunStarted,
@@ -47,14 +49,27 @@ class StepState:
 
 
 class InstallProgress:
-    def __init__(self, steps: Iterable[tuple[str, int, str]]):
+    def __init__(self, steps: Iterable[tuple[str, int, str]], operation: str = DEFAULT_OPERATION):
         self.steps: dict[str, StepState] = {sid: StepState(sid, layer, title) for sid, layer, title in steps}
+        self.operation = operation
+        """The operation this run is (`install`, ...); RunStarted says it too."""
         self.outcome = ""
         self.run_id = ""
         self.simulated = False
         self.now = 0.0
         self.failed_step: str | None = None
         self.last_started: str | None = None
+
+    @property
+    def title(self) -> str:
+        """The operation's title (`Install`), for headings."""
+        from talos_platform.engine.errors import UserError
+        from talos_platform.engine.operations import operation_named
+
+        try:
+            return operation_named(self.operation).title
+        except UserError:  # not registered here (a journal of a newer version)
+            return self.operation.capitalize()
 
     def add_steps(self, steps: Iterable[tuple[str, int, str]]) -> None:
         for sid, layer, title in steps:
@@ -69,6 +84,7 @@ class InstallProgress:
         self.now = max(self.now, event.at)
         if isinstance(event, RunStarted):
             self.run_id, self.simulated, self.outcome, self.failed_step = event.run_id, event.simulated, "", None
+            self.operation = event.operation
             for sid in event.steps:
                 self._step(sid)
         elif isinstance(event, StepStarted):

@@ -13,50 +13,69 @@ import argparse
 import contextlib
 import math
 import os
-import sys
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from talos_platform.engine.errors import UserError
+from talos_platform.operation_command import OperationCommand
+
+if TYPE_CHECKING:
+    from talos_platform.engine.operations import Operation
 
 # A default simulated install takes about 450 virtual seconds: about a minute to watch.
 DEFAULT_SPEED = 8.0
 
 
+class InstallCommand(OperationCommand):
+    """The install's own arguments: `--push` (also on `plan`) and `--reinitialise-vault`."""
+
+    def add_plan_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "--push", action="store_true", help="push the rendered GitOps tree to gitops.repoUrl before layer 2"
+        )
+
+    def add_run_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "--reinitialise-vault",
+            action="store_true",
+            help="if this install's own interrupted run initialised Vault and lost its keys, and Vault still holds "
+            "nothing (it stayed sealed), wipe Vault's storage and initialise it again; asks first, --yes confirms",
+        )
+
+    def options(self, args: argparse.Namespace) -> dict[str, Any]:
+        # Without --push the URL decides (a local repository is always pushed to): see platform_steps.
+        return {"push": True} if getattr(args, "push", False) else {}
+
+    def allowed(self, args: argparse.Namespace, interactive: bool) -> tuple[str, ...]:
+        return _allowed_recoveries(args, interactive)
+
+    def own_flags(self, args: argparse.Namespace) -> list[str]:
+        flags = ["--push"] if getattr(args, "push", False) else []
+        return flags + (["--reinitialise-vault"] if getattr(args, "reinitialise_vault", False) else [])
+
+
+COMMAND = InstallCommand(
+    "install",
+    help="install the platform without prompts (scripts, CI)",
+    description=(
+        "Install the platform headless: progress per layer on a terminal, plain lines when "
+        "piped, JSON lines with --output json. Resumes where an earlier run stopped. "
+        "Exit codes: 0 success, 1 a step failed, 2 invalid config or usage, 130 interrupted."
+    ),
+)
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "install",
-        help="install the platform without prompts (scripts, CI)",
-        description=(
-            "Install the platform headless: progress per layer on a terminal, plain lines when "
-            "piped, JSON lines with --output json. Resumes where an earlier run stopped. "
-            "Exit codes: 0 success, 1 a step failed, 2 invalid config or usage, 130 interrupted."
-        ),
-    )
-    add_source_arguments(parser)
-    parser.add_argument("--yes", action="store_true", help="do not ask for confirmation (required without a terminal)")
-    parser.add_argument(
-        "--output", choices=("text", "json"), default="text", help="text (default) or one JSON event per line"
-    )
-    parser.add_argument(
-        "--from-layer", type=int, metavar="N", help="start at layer N; earlier steps it needs are only checked"
-    )
-    parser.add_argument(
-        "--only", action="append", metavar="STEP", help="run only this step (repeatable); what it needs must be done"
-    )
-    parser.add_argument(
-        "--concurrency", type=positive_int, default=4, metavar="N", help="steps run at once at most (default 4)"
-    )
-    parser.add_argument(
-        "--push", action="store_true", help="push the rendered GitOps tree to gitops.repoUrl before layer 2"
-    )
-    parser.add_argument(
-        "--reinitialise-vault",
-        action="store_true",
-        help="if this install's own interrupted run initialised Vault and lost its keys, and Vault still holds nothing "
-        "(it stayed sealed), wipe Vault's storage and initialise it again; asks first, --yes confirms",
-    )
-    parser.set_defaults(handler=run)
+    COMMAND.register(subparsers)
+
+
+def run(args: argparse.Namespace) -> int:
+    return COMMAND.run(args)
+
+
+def resume_command(args: argparse.Namespace) -> str:
+    """The command that resumes this install: the same sources, state and selection."""
+    return COMMAND.resume_command(args)
 
 
 def add_source_arguments(parser: argparse.ArgumentParser) -> None:
@@ -132,7 +151,7 @@ class Target:
 SIMULATION_JOURNAL = "simulation.jsonl"
 
 
-def _simulated_target(args: argparse.Namespace, *, record_only: bool) -> Target:
+def _simulated_target(args: argparse.Namespace, operation: Operation, *, record_only: bool) -> Target:
     """The simulated platform, kept in the state directory's journal: the same command after a
     Ctrl-C or kill -9 resumes the same simulated cluster. With --config the simulated machines
     are those of the user's config."""
@@ -160,9 +179,9 @@ def _simulated_target(args: argparse.Namespace, *, record_only: bool) -> Target:
         # starting or rewriting one), and nobody watches it happen, so it is not paced.
         replayed = _scratch_copy(journal) if journal.is_file() else None
     else:
-        # Before the simulated cluster's journal is read or rewritten: a refused second install
-        # must leave the running one's cluster alone.
-        hold.enter_context(state.lock())
+        # Before the simulated cluster's journal is read or rewritten: a refused second run must
+        # leave the running one's cluster alone.
+        hold.enter_context(state.lock(operation.lock_scope, holder=operation.name))
     try:
         platform = simulated_platform(
             args.scenario,
@@ -215,10 +234,11 @@ def simulation_notice(platform: Any, journal: Any) -> str:
     return f"SIMULATED: a new simulated cluster, kept in {journal} so a stopped install resumes"
 
 
-def prepare(args: argparse.Namespace, *, record_only: bool = False) -> Target:
+def prepare(args: argparse.Namespace, *, record_only: bool = False, operation: Operation | None = None) -> Target:
     """Load config and secrets, validate them, pick the state directory and the drivers.
 
     `record_only`: real drivers record changing commands instead of running them (for `plan`).
+    `operation` (default: the install) is the one about to run: its lock scope is taken.
     """
     from talos_platform.engine.config.loading import ConfigInvalid, read_config
     from talos_platform.engine.config.secrets import load_secrets
@@ -226,8 +246,13 @@ def prepare(args: argparse.Namespace, *, record_only: bool = False) -> Target:
     from talos_platform.engine.run.clock import RealClock
     from talos_platform.engine.state import state_directory_for
 
+    if operation is None:
+        from talos_platform.engine.operations import operation_named
+        from talos_platform.engine.run.events import DEFAULT_OPERATION
+
+        operation = operation_named(DEFAULT_OPERATION)
     if args.simulate:
-        return _simulated_target(args, record_only=record_only)
+        return _simulated_target(args, operation, record_only=record_only)
     if args.config is None:
         raise UserError("--config is required", hint="give your platform.yaml, or use --simulate for a demo")
 
@@ -244,7 +269,7 @@ def prepare(args: argparse.Namespace, *, record_only: bool = False) -> Target:
     options = {"dry_run": True} if record_only else {}
     hold = contextlib.ExitStack()
     if not record_only:
-        hold.enter_context(state.lock())
+        hold.enter_context(state.lock(operation.lock_scope, holder=operation.name))
     try:
         drivers = real_drivers(config, state, secrets, Redactor.from_secrets(secrets), **options)
     except BaseException:
@@ -260,147 +285,6 @@ def secrets_file(args: argparse.Namespace, state: Any) -> Any:
     if args.secrets:
         return args.secrets
     return state.secrets_file if state.secrets_file.exists() else None
-
-
-def run(args: argparse.Namespace) -> int:
-    """The install; a Ctrl-C or SIGTERM at any moment, start-up included, ends with exit 130 and
-    the exact command that resumes it."""
-    from talos_platform import exit_codes
-
-    previous = _sigterm_interrupts()
-    try:
-        code = _run(args)
-    except KeyboardInterrupt:
-        if getattr(args, "debug", False):
-            raise
-        code = exit_codes.INTERRUPTED
-        print("interrupted before the install got under way", file=sys.stderr)
-        _tell_resume(args)
-    finally:
-        _restore_sigterm(previous)
-    return code
-
-
-def _sigterm_interrupts() -> Any:
-    """SIGTERM from here on stops the install as Ctrl-C does (instead of killing it silently);
-    the running install replaces this with its own clean stop."""
-    import signal
-
-    def interrupt(signal_number: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    try:
-        return signal.signal(signal.SIGTERM, interrupt)
-    except ValueError:  # not the main thread
-        return None
-
-
-def _restore_sigterm(previous: Any) -> None:
-    import signal
-
-    if previous is not None:
-        try:
-            signal.signal(signal.SIGTERM, previous)
-        except ValueError:
-            pass
-
-
-def resume_command(args: argparse.Namespace) -> str:
-    """The command that resumes this install: the same sources, state and selection."""
-    import shlex
-
-    argv = ["talos-platform"] + (["--debug"] if getattr(args, "debug", False) else []) + ["install"]
-    for flag, value in (("--config", args.config), ("--secrets", args.secrets), ("--state-dir", args.state_dir)):
-        if value:
-            argv += [flag, value]
-    if args.simulate:
-        argv.append("--simulate")
-        if args.scenario != "default":
-            argv += ["--scenario", args.scenario]
-        if args.seed is not None:
-            argv += ["--seed", str(args.seed)]
-        if args.speed != DEFAULT_SPEED:
-            argv += ["--speed", f"{args.speed:g}"]
-    if getattr(args, "yes", False):
-        argv.append("--yes")
-    if getattr(args, "output", "text") != "text":
-        argv += ["--output", args.output]
-    if getattr(args, "from_layer", None) is not None:
-        argv += ["--from-layer", str(args.from_layer)]
-    for step in getattr(args, "only", None) or ():
-        argv += ["--only", step]
-    if getattr(args, "concurrency", 4) != 4:
-        argv += ["--concurrency", str(args.concurrency)]
-    if getattr(args, "push", False):
-        argv.append("--push")
-    if getattr(args, "reinitialise_vault", False):
-        argv.append("--reinitialise-vault")
-    return shlex.join(argv)
-
-
-def _tell_resume(args: argparse.Namespace) -> None:
-    try:
-        print(f"resume with: {resume_command(args)}", file=sys.stderr, flush=True)
-    except (BrokenPipeError, ValueError):
-        pass
-
-
-def _run(args: argparse.Namespace) -> int:
-    if getattr(args, "debug", False):
-        import logging
-
-        logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
-    interactive = sys.stdin.isatty()
-    if not args.yes and not interactive and not args.simulate:
-        raise UserError(
-            "install changes machines and needs a confirmation, but there is no terminal to ask on",
-            hint="add --yes to install without prompts (for scripts and CI)",
-        )
-    target = prepare(args)
-    try:
-        return _install(args, target, interactive)
-    finally:
-        target.release()
-
-
-def _install(args: argparse.Namespace, target: Target, interactive: bool) -> int:
-    from talos_platform import exit_codes
-    from talos_platform.engine.session import InstallSession
-    from talos_platform.headless import run_session
-
-    steps = None
-    if args.push:
-        from talos_platform.engine.layers import platform_steps
-
-        steps = platform_steps(target.config, push=True)
-    session = InstallSession(
-        target.config,
-        target.secrets,
-        target.state,
-        target.drivers,
-        target.clock,
-        steps=steps,
-        concurrency=args.concurrency,
-        from_layer=args.from_layer,
-        only=args.only,
-        allow=_allowed_recoveries(args, interactive),
-    )
-    if not args.yes and not target.simulated:
-        print(_summary(session, target))
-        try:
-            answer = input("Proceed with the install? [y/N] ").strip().lower()
-        except EOFError:  # Ctrl-D
-            answer = ""
-        if answer not in ("y", "yes"):
-            print("nothing was changed")
-            return exit_codes.INTERRUPTED
-    if target.notice:
-        # The first line says which simulated cluster this is; JSON output keeps stdout to events.
-        print(target.notice, file=sys.stderr if args.output == "json" else sys.stdout, flush=True)
-    code = run_session(session, args.output)
-    if session.outcome == "interrupted":
-        _tell_resume(args)
-    return code
 
 
 REINITIALISE_VAULT_QUESTION = (
@@ -435,15 +319,3 @@ def _allowed_recoveries(args: argparse.Namespace, interactive: bool) -> tuple[st
             hint="run again without --reinitialise-vault, or answer y",
         )
     return (REINITIALISE_VAULT,)
-
-
-def _summary(session: Any, target: Target) -> str:
-    lines = [f"cluster {target.config.cluster.name}, state in {target.state.root}"]
-    for layer in session.plan.layers:
-        ids = [s.id for s in session.plan.steps_in_layer(layer) if s.id in session.selected]
-        if ids:
-            lines.append(f"  layer {layer}: {len(ids)} steps ({', '.join(ids[:4])}{', ...' if len(ids) > 4 else ''})")
-    lines.append(
-        "Each step is checked first; steps already done are skipped. See `talos-platform plan` for the commands."
-    )
-    return "\n".join(lines)

@@ -1,4 +1,5 @@
-"""`talos-platform plan --config FILE [--offline] [--push]`: the dry run.
+"""`talos-platform plan --config FILE [--operation NAME] [--offline] [--push]`: the dry run of an
+operation (the install unless `--operation` names another).
 
 Per layer, every step: already done or still to do, and the exact commands or API calls it
 would make (secrets redacted). Online, each step's check runs with drivers that record
@@ -17,51 +18,56 @@ import sys
 from typing import Any
 
 from talos_platform.commands.install import add_source_arguments
+from talos_platform.engine.run.events import DEFAULT_OPERATION
+from talos_platform.operation_command import command_for, operation_commands
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "plan",
-        help="show what an install would do, with the exact commands (dry run)",
+        help="show what an install (or another operation) would do, with the exact commands (dry run)",
         description=(
-            "Show the install plan per layer: for each step whether it is already done and the "
-            "exact commands or API calls it would make, secrets redacted. Nothing is changed. "
+            "Show the plan of the install (or --operation NAME) per layer: for each step whether it is "
+            "already done and the exact commands or API calls it would make, secrets redacted. Nothing is changed. "
             "With --offline nothing is contacted and every step is listed as to do."
         ),
     )
     add_source_arguments(parser)
+    commands = operation_commands()
+    parser.add_argument(
+        "--operation",
+        choices=[command.name for command in commands],
+        default=DEFAULT_OPERATION,
+        help=f"the operation to plan (default {DEFAULT_OPERATION})",
+    )
     parser.add_argument(
         "--offline", action="store_true", help="contact nothing (no node, no API); list every step as to do"
     )
     parser.add_argument("--output", choices=("text", "json"), default="text", help="text (default) or JSON")
-    parser.add_argument(
-        "--push", action="store_true", help="plan the push of the rendered GitOps tree, as `install --push` does"
-    )
+    for command in commands:  # the arguments that change an operation's steps, as its own command takes them
+        command.add_plan_arguments(parser.add_argument_group(f"{command.name} (with --operation {command.name})"))
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from talos_platform import exit_codes
     from talos_platform.commands.install import prepare
+    from talos_platform.engine.operations import operation_named
     from talos_platform.engine.plan.preview import offline_drivers
-    from talos_platform.engine.session import InstallSession
 
+    command = command_for(operation_named(args.operation))
     if args.offline and not args.simulate:
         target = _offline_target(args)
     else:
-        target = prepare(args, record_only=True)
+        target = prepare(args, record_only=True, operation=command.operation)
     if args.offline:
         target.drivers = offline_drivers()  # even a simulated platform is not asked
-    steps = None
-    if args.push:
-        from talos_platform.engine.layers import platform_steps
-
-        steps = platform_steps(target.config, push=True)
-    session = InstallSession(target.config, target.secrets, target.state, target.drivers, target.clock, steps=steps)
+    session = command.session(args, target)
     previews = asyncio.run(session.preview(offline=args.offline))
     if args.output == "json":
         json.dump(
             {
+                "operation": command.name,
                 "cluster": target.config.cluster.name,
                 "offline": args.offline,
                 "simulated": target.simulated,
@@ -74,7 +80,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         if target.notice:
             sys.stdout.write(target.notice + "\n")
-        sys.stdout.write(format_plan(previews, target.config.cluster.name, args.offline, target.simulated))
+        sys.stdout.write(
+            format_plan(previews, target.config.cluster.name, args.offline, target.simulated, command.name)
+        )
     return exit_codes.OK
 
 
@@ -101,9 +109,11 @@ def _offline_target(args: argparse.Namespace) -> Any:
     return Target(config, secrets, state, None, RealClock(), simulated=False)
 
 
-def format_plan(previews: list, cluster: str, offline: bool, simulated: bool) -> str:
+def format_plan(
+    previews: list, cluster: str, offline: bool, simulated: bool, operation: str = DEFAULT_OPERATION
+) -> str:
     mode = "offline, nothing was checked" if offline else "checked against the cluster, nothing changed"
-    lines = [f"{'SIMULATED ' if simulated else ''}plan for cluster {cluster} ({mode})"]
+    lines = [f"{'SIMULATED ' if simulated else ''}{operation} plan for cluster {cluster} ({mode})"]
     layers = sorted({p.layer for p in previews})
     for layer in layers:
         lines.append("")

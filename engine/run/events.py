@@ -26,6 +26,11 @@ class Event:
         return record
 
 
+DEFAULT_OPERATION = "install"
+"""The operation of a run whose RunStarted names none: journals written before there were
+operations hold installs only."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class RunStarted(Event):
     run_id: str
@@ -34,6 +39,8 @@ class RunStarted(Event):
     config_digest: str = ""
     """Digest of the config the plan was built from (resume compares it)."""
     simulated: bool = False
+    operation: str = DEFAULT_OPERATION
+    """The operation this run is (`install`, ...): its journal is read back only for it."""
     type: ClassVar[str] = "RunStarted"
 
 

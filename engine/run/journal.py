@@ -2,8 +2,9 @@
 `runs/<run-id>/events.jsonl`, appended and fsynced so a killed process loses at most the line
 it was writing. Reading tolerates that torn last line.
 
-Previous runs are read back for resume (which steps were done, under which config digest) and
-for `status`.
+Every operation's runs share `runs/`; each run's `RunStarted` names its operation (a journal
+written before operations existed names none: it is the install's). Previous runs are read back
+for resume, per operation (which steps were done, under which config digest), and for `status`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import IO
 
 from talos_platform.engine.files import fsync_folder
 from talos_platform.engine.run.events import (
+    DEFAULT_OPERATION,
     Event,
     RunFinished,
     RunStarted,
@@ -131,7 +133,7 @@ class RunRecord:
     events: list[Event]
     steps: dict[str, StepRecord] = field(default_factory=dict)
     live: bool = False
-    """Read while its install still runs (see `read_run`)."""
+    """Read while it still runs (see `read_run`)."""
 
     @property
     def started(self) -> RunStarted | None:
@@ -143,7 +145,7 @@ class RunRecord:
 
     @property
     def outcome(self) -> str:
-        """The recorded outcome; `running` while its install still holds the state directory;
+        """The recorded outcome; `running` while its run still holds the state directory's lock;
         `killed` when the journal simply stops (kill -9, power loss)."""
         finished = self.finished
         if finished:
@@ -155,9 +157,16 @@ class RunRecord:
         started = self.started
         return bool(started and started.simulated)
 
+    @property
+    def operation(self) -> str:
+        """The operation this run is; a journal that lost its first line counts as the install's,
+        as do those written before operations (they hold installs only)."""
+        started = self.started
+        return started.operation if started else DEFAULT_OPERATION
+
 
 def read_run(directory: str | os.PathLike[str], *, live: bool = False) -> RunRecord:
-    """One run from its journal. `live`: the run is still going (its state directory is locked),
+    """One run from its journal. `live`: the run is still going (its lock scope is held),
     so steps without an end are running, not interrupted."""
     folder = Path(directory)
     events = read_events(folder / JOURNAL_NAME)
@@ -198,21 +207,24 @@ def _apply(steps: dict[str, StepRecord], event: Event) -> None:
         step.state, step.detail, step.hint, step.finished_at = state, event.error, event.hint, event.at
 
 
-def list_runs(runs_dir: str | os.PathLike[str]) -> list[RunRecord]:
-    """Every run with a journal, oldest first."""
+def list_runs(runs_dir: str | os.PathLike[str], operation: str | None = None) -> list[RunRecord]:
+    """Every run with a journal, oldest first (run ids sort by start time); only the runs of
+    `operation` when given."""
     folder = Path(runs_dir)
     if not folder.is_dir():
         return []
     directories = sorted(p for p in folder.iterdir() if (p / JOURNAL_NAME).is_file())
-    return [read_run(p) for p in directories]
+    runs = [read_run(p) for p in directories]
+    return runs if operation is None else [run for run in runs if run.operation == operation]
 
 
-def last_known_done(runs_dir: str | os.PathLike[str]) -> dict[str, str]:
+def last_known_done(runs_dir: str | os.PathLike[str], operation: str) -> dict[str, str]:
     """Step id -> the config input digest under which it was last seen done (succeeded, or
-    found done by `check`), over all previous runs. Resume re-checks these steps and re-runs
-    those whose digest changed."""
+    found done by `check`), over the previous runs of `operation` (another operation's steps
+    say nothing about this one's). Resume re-checks these steps and re-runs those whose digest
+    changed."""
     known: dict[str, str] = {}
-    for run in list_runs(runs_dir):
+    for run in list_runs(runs_dir, operation):
         for event in run.events:
             if isinstance(event, StepSucceeded):
                 known[event.step_id] = event.input_digest

@@ -25,6 +25,7 @@ from talos_platform.engine.plan.planner import Plan
 from talos_platform.engine.plan.step import Step
 from talos_platform.engine.run.clock import Clock, RealClock
 from talos_platform.engine.run.events import (
+    DEFAULT_OPERATION,
     Event,
     RunFinished,
     RunStarted,
@@ -50,9 +51,9 @@ Subscriber = Callable[[Event], None]
 
 UNEXPECTED_HINT = (
     "this is unexpected: run again with --debug for details, and report it if it persists; "
-    "the install resumes from here when run again"
+    "the {operation} resumes from here when run again"
 )
-INTERRUPTED_HINT = "run the install again: it re-checks this step and resumes"
+INTERRUPTED_HINT = "run the {operation} again: it re-checks this step and resumes"
 
 
 class EventRedactor(Protocol):
@@ -78,6 +79,16 @@ class _StepOutcome:
     FAILED = "failed"
 
 
+@dataclass
+class _Attempt:
+    """One attempt at a step: which, when it started, and the phase it is in (named when it fails)."""
+
+    step: Step
+    number: int
+    started: float
+    phase: str = "check"
+
+
 class Runner:
     def __init__(
         self,
@@ -95,11 +106,13 @@ class Runner:
         config_digest: str = "",
         simulated: bool = False,
         interrupt_grace: float = 10.0,
+        operation: str = DEFAULT_OPERATION,
     ):
         """`known_done` maps step ids to the input digest under which earlier runs saw them
         done (from the journal): such steps are still re-checked, and re-run when their digest
         changed. `interrupt_grace` is how long (real seconds) steps in flight may take to finish
-        after an interrupt before they are cancelled."""
+        after an interrupt before they are cancelled. `operation` names what runs (RunStarted
+        records it, hints say what to run again)."""
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         self.plan = plan
@@ -113,6 +126,7 @@ class Runner:
         self._config_digest = config_digest
         self._simulated = simulated
         self._interrupt_grace = interrupt_grace
+        self._operation = operation
         self.run_id = journal.run_id if journal else new_run_id()
         self._selected, self._prerequisites = select_steps(plan, from_layer, only)
         self._subscribers: list[Subscriber] = []
@@ -177,6 +191,7 @@ class Runner:
                 steps=self.considered,
                 config_digest=self._config_digest,
                 simulated=self._simulated,
+                operation=self._operation,
             )
         )
         in_flight: dict[asyncio.Task[str], str] = {}
@@ -268,74 +283,117 @@ class Runner:
     # --- one step ------------------------------------------------------------------------
 
     async def _run_step(self, step: Step, verify_only: bool) -> str:
+        """Attempts, one after another, until one ends the step: only a TransientError leads to
+        another (after the backoff), every other end is the step's outcome."""
         attempt = 1
         while True:
-            started = self._clock.now()
-            self._emit(StepStarted(at=started, step_id=step.id, layer=step.layer, title=step.title, attempt=attempt))
-            phase = "check"
             try:
-                context = self._context_factory(step.id, self._output_for(step.id))
-                check = await step.check(context)
-                digest = step.input_digest()
-                previous = self._known_done.get(step.id)
-                config_changed = previous is not None and previous != digest
-                if verify_only:
-                    reason = "its config inputs changed since it last ran" if config_changed else check.reason
-                    return self._verify_prerequisite(step, check.done and not config_changed, reason, digest)
-                if check.done and not config_changed:
-                    reason = check.reason or "already done"
-                    self._emit(StepSkipped(at=self._clock.now(), step_id=step.id, reason=reason, input_digest=digest))
-                    return _StepOutcome.SUCCEEDED
-                if self._stopping:  # no new change once the run stops (interrupt or failure)
-                    return self._fail_stopping(step, phase, check.reason)
-                if config_changed:
-                    self._output_for(step.id)("config inputs changed since this step last ran: running it again")
-                phase = "apply"
-                await step.apply(context, check)
-                phase = "wait"
-                try:
-                    await self._clock.wait_for(step.wait(context), step.timeout)
-                except TimeoutError:
-                    return self._fail(
-                        step,
-                        f"{step.id} did not become ready within {step.timeout:g} s",
-                        "look at the step's output and the cluster; run the install again to resume",
-                    )
-                self._known_done[step.id] = digest
-                self._emit(
-                    StepSucceeded(
-                        at=self._clock.now(), step_id=step.id, duration=self._clock.now() - started, input_digest=digest
-                    )
-                )
-                return _StepOutcome.SUCCEEDED
+                return await self._attempt(_Attempt(step, attempt, self._clock.now()), verify_only)
             except TransientError as error:
-                if attempt >= self._retry.max_attempts:
-                    return self._fail(step, f"gave up after {attempt} attempts: {error.message}", error.hint)
-                if self._stopping:
-                    return self._fail_stopping(step, "retry", error.message)
-                delay = self._retry.delay(attempt)
-                self._emit(
-                    StepRetrying(
-                        at=self._clock.now(), step_id=step.id, attempt=attempt, delay=delay, error=error.message
-                    )
-                )
-            except PermanentError as error:
-                return self._fail(step, error.message, error.hint)
-            except asyncio.CancelledError:
-                self._fail(step, f"interrupted during {phase}", INTERRUPTED_HINT, interrupted=True)
-                raise
-            except UserError as error:
-                return self._fail(step, error.message, error.hint or "")
-            except Exception as error:  # noqa: BLE001 - a step bug must not crash the run
-                log.debug("step %s raised", step.id, exc_info=True)
-                return self._fail(step, f"unexpected {type(error).__name__} during {phase}: {error}", UNEXPECTED_HINT)
-            # Only a TransientError to retry gets here (every other path returned or raised).
-            try:
-                await self._clock.sleep(delay)
-            except asyncio.CancelledError:
-                self._fail(step, "interrupted during retry", INTERRUPTED_HINT, interrupted=True)
-                raise
+                delay = self._retry_delay(step, attempt, error)
+            if delay is None:
+                return _StepOutcome.FAILED
+            await self._sleep_before_retry(step, delay)
             attempt += 1
+
+    async def _attempt(self, attempt: _Attempt, verify_only: bool) -> str:
+        """One attempt: its phases, with every error but a TransientError (which goes back to
+        the retry loop) turned into the step's failure, naming the phase it happened in."""
+        step = attempt.step
+        self._emit(
+            StepStarted(at=attempt.started, step_id=step.id, layer=step.layer, title=step.title, attempt=attempt.number)
+        )
+        try:
+            return await self._phases(attempt, verify_only)
+        except TransientError:
+            raise
+        except PermanentError as error:
+            return self._fail(step, error.message, error.hint)
+        except asyncio.CancelledError:
+            self._fail(step, f"interrupted during {attempt.phase}", self._interrupted_hint, interrupted=True)
+            raise
+        except UserError as error:
+            return self._fail(step, error.message, error.hint or "")
+        except Exception as error:  # noqa: BLE001 - a step bug must not crash the run
+            log.debug("step %s raised", step.id, exc_info=True)
+            return self._fail(
+                step, f"unexpected {type(error).__name__} during {attempt.phase}: {error}", self._unexpected_hint
+            )
+
+    async def _phases(self, attempt: _Attempt, verify_only: bool) -> str:
+        """check, then (unless done, only verified, or the run stops) apply and wait."""
+        step = attempt.step
+        context = self._context_factory(step.id, self._output_for(step.id))
+        check = await step.check(context)
+        digest = step.input_digest()
+        previous = self._known_done.get(step.id)
+        config_changed = previous is not None and previous != digest
+        if verify_only:
+            reason = "its config inputs changed since it last ran" if config_changed else check.reason
+            return self._verify_prerequisite(step, check.done and not config_changed, reason, digest)
+        if check.done and not config_changed:
+            reason = check.reason or "already done"
+            self._emit(StepSkipped(at=self._clock.now(), step_id=step.id, reason=reason, input_digest=digest))
+            return _StepOutcome.SUCCEEDED
+        if self._stopping:  # no new change once the run stops (interrupt or failure)
+            return self._fail_stopping(step, attempt.phase, check.reason)
+        if config_changed:
+            self._output_for(step.id)("config inputs changed since this step last ran: running it again")
+        attempt.phase = "apply"
+        await step.apply(context, check)
+        attempt.phase = "wait"
+        if not await self._wait_ready(step, context):
+            return _StepOutcome.FAILED
+        self._known_done[step.id] = digest
+        self._emit(
+            StepSucceeded(
+                at=self._clock.now(), step_id=step.id, duration=self._clock.now() - attempt.started, input_digest=digest
+            )
+        )
+        return _StepOutcome.SUCCEEDED
+
+    async def _wait_ready(self, step: Step, context: StepContext) -> bool:
+        """`wait`, bounded by the step's timeout on the run's clock; a timeout fails the step."""
+        try:
+            await self._clock.wait_for(step.wait(context), step.timeout)
+        except TimeoutError:
+            self._fail(
+                step,
+                f"{step.id} did not become ready within {step.timeout:g} s",
+                f"look at the step's output and the cluster; run the {self._operation} again to resume",
+            )
+            return False
+        return True
+
+    def _retry_delay(self, step: Step, attempt: int, error: TransientError) -> float | None:
+        """Seconds to wait before the next attempt (told as StepRetrying), or None when the step
+        failed instead: out of attempts, or the run is stopping."""
+        if attempt >= self._retry.max_attempts:
+            self._fail(step, f"gave up after {attempt} attempts: {error.message}", error.hint)
+            return None
+        if self._stopping:
+            self._fail_stopping(step, "retry", error.message)
+            return None
+        delay = self._retry.delay(attempt)
+        self._emit(
+            StepRetrying(at=self._clock.now(), step_id=step.id, attempt=attempt, delay=delay, error=error.message)
+        )
+        return delay
+
+    async def _sleep_before_retry(self, step: Step, delay: float) -> None:
+        try:
+            await self._clock.sleep(delay)
+        except asyncio.CancelledError:
+            self._fail(step, "interrupted during retry", self._interrupted_hint, interrupted=True)
+            raise
+
+    @property
+    def _interrupted_hint(self) -> str:
+        return INTERRUPTED_HINT.format(operation=self._operation)
+
+    @property
+    def _unexpected_hint(self) -> str:
+        return UNEXPECTED_HINT.format(operation=self._operation)
 
     def _verify_prerequisite(self, step: Step, done: bool, reason: str, digest: str) -> str:
         if done:
@@ -353,14 +411,14 @@ class Runner:
             step,
             f"{step.id} is not done, and {', '.join(needed_by)} need{'s' if len(needed_by) == 1 else ''} it"
             + (f" ({reason})" if reason else ""),
-            "run the install without --only/--from-layer first, or include this step",
+            f"run the {self._operation} without --only/--from-layer first, or include this step",
         )
 
     def _fail_stopping(self, step: Step, phase: str, detail: str) -> str:
         """A step that will not go on because the run stops."""
         suffix = f" ({detail})" if detail else ""
         if self._interrupt_count:
-            return self._fail(step, f"interrupted during {phase}{suffix}", INTERRUPTED_HINT, interrupted=True)
+            return self._fail(step, f"interrupted during {phase}{suffix}", self._interrupted_hint, interrupted=True)
         return self._fail(
             step, f"not continued after {phase}, another step failed{suffix}", "fix the failed step, then run again"
         )
@@ -387,7 +445,7 @@ class Runner:
         for callback in subscribers:
             try:
                 callback(event)
-            except Exception as error:  # noqa: BLE001 - a broken consumer must not stop the install
+            except Exception as error:  # noqa: BLE001 - a broken consumer must not stop the run
                 report_subscriber_failure(callback, error)
 
 

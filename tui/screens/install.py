@@ -1,5 +1,6 @@
-"""The live install: layers 0-4 as a checklist, the selected step's output, the cluster panes
-lighting up as their layer comes online, a failure view with the hint and a retry key."""
+"""The live install (or any other operation's run, titled by it): its steps as a checklist, the
+selected step's output, the cluster panes lighting up as their layer comes online, a failure view
+with the hint and a retry key."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ def failure_text(progress: InstallProgress) -> Text:
     failed = [s for s in progress.steps.values() if s.state == "failed"]
     text = Text()
     if not failed:
-        text.append(f"✗ install {progress.outcome}\n", style=f"bold {BAD}")
+        text.append(f"✗ {progress.operation} {progress.outcome}\n", style=f"bold {BAD}")
     for step in failed[:3]:
         text.append(f"✗ {step.title} failed ", style=f"bold {BAD}")
         text.append(f"({step.id})\n")
@@ -40,7 +41,7 @@ def failure_text(progress: InstallProgress) -> Text:
     text.append("\nr ", style="bold")
     text.append("retry (finished steps are re-checked, not redone) · ")
     text.append("q ", style="bold")
-    text.append("quit (running the install again resumes)")
+    text.append(f"quit (running the {progress.operation} again resumes)")
     return text
 
 
@@ -59,7 +60,7 @@ class InstallScreen(ClusterView):
         yield Header(show_clock=False)
         yield self.banner()
         with Horizontal(id="install-top"):
-            yield StepsPane(id="steps", title="Install steps")
+            yield StepsPane(id="steps", title=f"{self.progress.title} steps")
             with Vertical(id="install-right"):
                 yield StepOutput(id="output")
                 yield Static("", id="failure")
@@ -93,7 +94,7 @@ class InstallScreen(ClusterView):
         if failed:
             failure.update(failure_text(self.progress))
         if self.progress.outcome == "succeeded":
-            self.sub_title = "install succeeded"
+            self.sub_title = f"{self.progress.operation} succeeded"
         if self.progress.simulated:
             self.show_simulation_banner(True)
 
@@ -136,12 +137,21 @@ class InstallScreen(ClusterView):
 
         self.app.push_screen(
             ConfirmScreen(
-                "An install is running. Quit now?\n\nThe steps in progress are interrupted; "
-                "running the install again resumes where it stopped."
+                f"{_with_article(self.progress.operation).capitalize()} is running. Quit now?\n\n"
+                f"The steps in progress are interrupted; running the {self.progress.operation} again resumes "
+                "where it stopped."
             ),
             answered,
         )
 
     def status_line(self) -> Text:
         outcome = self.progress.outcome
-        return Text(f"install {outcome}", style=GOOD if outcome == "succeeded" else BAD) if outcome else Text("")
+        return (
+            Text(f"{self.progress.operation} {outcome}", style=GOOD if outcome == "succeeded" else BAD)
+            if outcome
+            else Text("")
+        )
+
+
+def _with_article(noun: str) -> str:
+    return f"{'an' if noun[:1] in 'aeiou' else 'a'} {noun}"

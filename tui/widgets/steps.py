@@ -64,8 +64,8 @@ def steps_content(progress: InstallProgress) -> PaneContent:
     summary = Text(f"{done}/{total} steps done")
     if progress.outcome:
         colour = GOOD if progress.outcome == "succeeded" else BAD
-        add_part(summary, f"install {progress.outcome}", f"bold {colour}")
-    return PaneContent("Install steps", COLUMNS, tuple(rows), summary, empty="planning…")
+        add_part(summary, f"{progress.operation} {progress.outcome}", f"bold {colour}")
+    return PaneContent(f"{progress.title} steps", COLUMNS, tuple(rows), summary, empty="planning…")
 
 
 class StepsPane(Pane):

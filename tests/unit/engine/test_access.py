@@ -11,7 +11,7 @@ METAL_EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "metal-3cp-3w
 
 def test_a_real_install_names_its_kubeconfig_talosconfig_and_the_dashboard_command(tmp_path):
     state = StateDirectory(tmp_path / "state")
-    lines = next_steps(read_config(METAL_EXAMPLE), state, simulated=False)
+    lines = next_steps(read_config(METAL_EXAMPLE), state, False)
 
     assert lines[0].startswith(f"kubeconfig:  {state.kubeconfig}")
     assert lines[1].startswith(f"talosconfig: {state.talosconfig}")
@@ -20,7 +20,7 @@ def test_a_real_install_names_its_kubeconfig_talosconfig_and_the_dashboard_comma
 
 
 def test_a_simulated_install_says_it_has_no_keys_and_how_to_watch_it(tmp_path):
-    lines = next_steps(read_config(METAL_EXAMPLE), StateDirectory(tmp_path), simulated=True)
+    lines = next_steps(read_config(METAL_EXAMPLE), StateDirectory(tmp_path), True)
 
     assert "none for a simulated cluster" in lines[0]
     assert lines[1] == "dashboard: talos-platform dashboard --simulate"

@@ -63,7 +63,7 @@ async def test_a_changed_config_reruns_the_steps_it_affects(tmp_path):
     assert world.applied == ["secrets", "node", "apps", "node"]
     assert [e.step_id for e in of_type(events, StepSucceeded)] == ["node"]
     assert any("config inputs changed" in e.line for e in of_type(events, StepOutput))
-    assert last_known_done(state.runs)["node"] == "v2"
+    assert last_known_done(state.runs, "install")["node"] == "v2"
     third, _ = session(state, three_steps(world, digests=("v1", "v2", "v1")))
     await third.run()
     assert world.applied.count("node") == 2  # the new digest is now the known one
