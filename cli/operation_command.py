@@ -182,6 +182,7 @@ class OperationCommand:
             from_layer=getattr(args, "from_layer", None),
             only=getattr(args, "only", None),
             allow=self.allowed(args, interactive),
+            resume_command=self.resume_command(args),
         )
 
     def _run_prepared(self, args: argparse.Namespace, target: Target, interactive: bool) -> int:

@@ -64,9 +64,11 @@ class OperationSession:
         redactor: EventRedactor | None = None,
         interrupt_grace: float = 10.0,
         allow: Iterable[str] = (),
+        resume_command: str = "",
     ):
         """`options` are the operation's own (install: `push`); `steps` replaces the steps the
-        operation would plan (tests, demos, the rehearsal). A bad `only`/`from_layer` raises
+        operation would plan (tests, demos, the rehearsal); `resume_command` is the command line
+        that resumes this run (journaled, for `status`). A bad `only`/`from_layer` raises
         UserError here, before anything runs."""
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise UserError(
@@ -81,7 +83,12 @@ class OperationSession:
         self.plan = Plan(operation.steps(config, options) if steps is None else steps)
         self.simulated = bool(getattr(drivers, "simulated", False))
         self._options = dict(
-            concurrency=concurrency, from_layer=from_layer, only=only, retry=retry, interrupt_grace=interrupt_grace
+            concurrency=concurrency,
+            from_layer=from_layer,
+            only=only,
+            retry=retry,
+            interrupt_grace=interrupt_grace,
+            resume_command=resume_command,
         )
         selected, prerequisites = select_steps(self.plan, from_layer, only)
         self.selected = tuple(s.id for s in self.plan if s.id in selected)

@@ -344,6 +344,19 @@ def state_directory_for(
     return StateDirectory(base / "simulated" / cluster_name if simulated else base / cluster_name)
 
 
+def clusters_with_runs(*, simulated: bool = False) -> list[str]:
+    """Names of the clusters whose state directories (in the default place) hold runs."""
+    base = platformdirs.user_state_path(APP_NAME)
+    folder = base / "simulated" if simulated else base
+    if not folder.is_dir():
+        return []
+    return sorted(
+        entry.name
+        for entry in folder.iterdir()
+        if entry.name != "simulated" and _SAFE_NAME.match(entry.name) and StateDirectory(entry).runs.is_dir()
+    )
+
+
 def _write_holder(handle: IO[str], holder: str) -> None:
     """Say who holds the lock (`<operation> <pid>`); a failure here must not stop the run."""
     try:

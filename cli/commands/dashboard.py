@@ -224,7 +224,7 @@ def add_live_arguments(parser: argparse.ArgumentParser) -> None:
     live.add_argument("--context", metavar="NAME", help="kubeconfig context")
     live.add_argument("--talosconfig", metavar="FILE", help="talosconfig")
     live.add_argument("--hubble-address", metavar="HOST:PORT", help="Hubble Relay address (e.g. a port-forward)")
-    live.add_argument("--scenario", default="default", help="with --simulated: the simulation scenario")
+    live.add_argument("--scenario", default="default", help="with --simulate: the simulation scenario")
 
 
 def live_status(args: argparse.Namespace) -> int:

@@ -36,7 +36,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     where.add_argument("--config", metavar="FILE", help="find the state directory from this config's cluster name")
     where.add_argument("--cluster", metavar="NAME", help="the cluster name")
     parser.add_argument("--state-dir", metavar="DIR", help="the cluster's state directory")
-    parser.add_argument("--simulated", action="store_true", help="show the simulated runs of this cluster")
+    parser.add_argument(
+        "--simulate",
+        "--simulated",
+        dest="simulated",
+        action="store_true",
+        help="the simulated cluster's runs (as with install --simulate)",
+    )
     parser.add_argument("--run", metavar="RUN_ID", help="show this run instead of the latest")
     parser.add_argument("--operation", metavar="NAME", help="show the latest run of this operation (e.g. install)")
     parser.add_argument("--output", choices=("text", "json"), default="text")
@@ -56,9 +62,9 @@ def run(args: argparse.Namespace) -> int:
         from talos_platform.commands.dashboard import live_status
 
         return live_status(args)
-    if args.state_dir is None and args.cluster is None and args.config is None:
-        raise UserError("say which cluster", hint="give --config FILE, --cluster NAME or --state-dir DIR")
     name = args.cluster
+    if args.state_dir is None and args.cluster is None and args.config is None:
+        name = _only_cluster(args.simulated)
     if args.config:
         from talos_platform.engine.config.loading import read_config
 
@@ -84,6 +90,27 @@ def run(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(_as_text(chosen, state.root, runs, done_before))
     return exit_codes.OK if chosen.outcome == "succeeded" else exit_codes.STEP_FAILED
+
+
+def _only_cluster(simulated: bool) -> str:
+    """With no cluster named: the one cluster this machine keeps runs of, if there is just one."""
+    from talos_platform.engine.errors import UserError
+    from talos_platform.engine.state import clusters_with_runs
+
+    found = clusters_with_runs(simulated=simulated)
+    if len(found) == 1:
+        return found[0]
+    kind = "simulated clusters" if simulated else "clusters"
+    if not found:
+        raise UserError(
+            f"no {kind} with runs on this machine",
+            hint="run `talos-platform install` first, or give --state-dir DIR"
+            + ("" if simulated else " (add --simulate for a simulated install's runs)"),
+        )
+    raise UserError(
+        f"runs of {len(found)} {kind} here: {', '.join(found)}; say which",
+        hint="give --cluster NAME, --config FILE or --state-dir DIR",
+    )
 
 
 def _choose(runs: list[RunRecord], args: argparse.Namespace, state: StateDirectory) -> RunRecord:
@@ -138,6 +165,19 @@ def _when(timestamp: float | None) -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def _started(run: RunRecord) -> str:
+    """When a run started. A simulated run's events carry the simulator's clock, so its real
+    start (the run id is made from the real clock) comes first and the simulated one is labelled."""
+    at = _when(run.started.at if run.started else None)
+    if not run.simulated:
+        return at
+    try:
+        real = datetime.strptime(run.run_id.split("-")[0], "%Y%m%dT%H%M%S%fZ").replace(tzinfo=UTC)
+    except ValueError:
+        return f"{at} (simulated clock)"
+    return f"{real:%Y-%m-%d %H:%M:%S} UTC (simulated clock: {at})"
+
+
 def _as_record(run: RunRecord, root: Path, runs: list[RunRecord]) -> dict:
     started = run.started
     return {
@@ -149,6 +189,7 @@ def _as_record(run: RunRecord, root: Path, runs: list[RunRecord]) -> dict:
         "simulated": run.simulated,
         "startedAt": started.at if started else None,
         "configDigest": started.config_digest if started else "",
+        "resumeCommand": started.resume_command if started else "",
         "steps": [
             {
                 "stepId": step.step_id,
@@ -179,7 +220,7 @@ def _as_text(run: RunRecord, root: Path, runs: list[RunRecord], done_before: set
     total = len(runs)
     lines = [
         f"{label} {run.run_id} ({total} run{'s' if total != 1 else ''} in {root})",
-        f"started {_when(started.at if started else None)}, outcome: {run.outcome}",
+        f"started {_started(run)}, outcome: {run.outcome}",
         "",
     ]
     marks = {"succeeded": "done", "skipped": "done", "failed": "FAILED", "interrupted": "stopped"}
@@ -194,10 +235,8 @@ def _as_text(run: RunRecord, root: Path, runs: list[RunRecord], done_before: set
     if run.outcome == "running":
         lines += ["", f"the {run.operation} is still running (it holds its lock); run status again to follow it"]
     elif run.outcome != "succeeded":
-        lines += [
-            "",
-            f"run `talos-platform {run.operation}` again to resume: finished steps are re-checked and skipped",
-        ]
+        command = started.resume_command if started and started.resume_command else f"talos-platform {run.operation}"
+        lines += ["", f"resume with: {command}", "(finished steps are re-checked and skipped)"]
     return "\n".join(lines + _history(runs, run)) + "\n"
 
 
@@ -210,6 +249,5 @@ def _history(runs: list[RunRecord], shown: RunRecord) -> list[str]:
     for run in runs:
         mark = "*" if run.run_id == shown.run_id else " "
         simulated = " (simulated)" if run.simulated else ""
-        started = _when(run.started.at if run.started else None)
-        lines.append(f" {mark} {run.operation:<{width}}  {run.run_id}  {started}  {run.outcome}{simulated}")
+        lines.append(f" {mark} {run.operation:<{width}}  {run.run_id}  {_started(run)}  {run.outcome}{simulated}")
     return lines

@@ -41,6 +41,9 @@ class RunStarted(Event):
     simulated: bool = False
     operation: str = DEFAULT_OPERATION
     """The operation this run is (`install`, ...): its journal is read back only for it."""
+    resume_command: str = ""
+    """The command line that resumes this run (`status` shows it); secrets come from files or
+    the environment, never from the command line, so it holds none."""
     type: ClassVar[str] = "RunStarted"
 
 

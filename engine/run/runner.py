@@ -107,6 +107,7 @@ class Runner:
         simulated: bool = False,
         interrupt_grace: float = 10.0,
         operation: str = DEFAULT_OPERATION,
+        resume_command: str = "",
     ):
         """`known_done` maps step ids to the input digest under which earlier runs saw them
         done (from the journal): such steps are still re-checked, and re-run when their digest
@@ -127,6 +128,7 @@ class Runner:
         self._simulated = simulated
         self._interrupt_grace = interrupt_grace
         self._operation = operation
+        self._resume_command = resume_command
         self.run_id = journal.run_id if journal else new_run_id()
         self._selected, self._prerequisites = select_steps(plan, from_layer, only)
         self._subscribers: list[Subscriber] = []
@@ -192,6 +194,7 @@ class Runner:
                 config_digest=self._config_digest,
                 simulated=self._simulated,
                 operation=self._operation,
+                resume_command=self._resume_command,
             )
         )
         in_flight: dict[asyncio.Task[str], str] = {}

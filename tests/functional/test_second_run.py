@@ -37,3 +37,28 @@ def test_the_simulation_journal_keeps_secrets_as_digests_only(tmp_path):
     for secret in secrets:
         assert "stringData" not in secret
         assert all(value.startswith("SIMULATION-REDACTED:") for value in secret["data"].values())
+
+
+def test_status_of_a_failed_run_gives_the_exact_command_that_resumes_it_and_labels_simulated_time(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import ENVIRONMENT
+
+    state = tmp_path / "state"
+    failed = run_simulated_install(state, "--yes", "--scenario", "pod-security-refused")
+    assert failed.returncode == 1
+
+    status = subprocess.run(
+        [sys.executable, "-m", "talos_platform", "status", "--state-dir", str(state)],
+        env=ENVIRONMENT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert (
+        f"resume with: talos-platform install --state-dir {state} --simulate --scenario pod-security-refused "
+        "--speed inf --yes" in status.stdout
+    )
+    assert "(simulated clock: 2026-01-01" in status.stdout  # the real start comes first

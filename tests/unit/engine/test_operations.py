@@ -191,7 +191,7 @@ async def test_status_lists_the_runs_of_every_operation(probe, tmp_path, capsys)
     history = text.split("\nruns:\n", 1)[1].splitlines()
     assert history[0].split()[:2] == ["install", install_id] and history[0].split()[-2] == "succeeded"
     assert history[1].split()[:3] == ["*", "probe", probe_id] and history[1].split()[-2] == "failed"
-    assert "run `talos-platform probe` again to resume" in text
+    assert "resume with: talos-platform probe" in text
 
     assert main(["status", "--state-dir", str(tmp_path), "--operation", "install", "--output", "json"]) == exit_codes.OK
     record = json.loads(capsys.readouterr().out)
