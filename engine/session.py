@@ -18,12 +18,12 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
+from talos_platform.engine.drivers.clock import Clock, RealClock
 from talos_platform.engine.errors import UserError
 from talos_platform.engine.plan.context import StepContext
 from talos_platform.engine.plan.planner import Plan, build_plan
 from talos_platform.engine.plan.preview import StepPreview, preview_plan
 from talos_platform.engine.plan.step import Step
-from talos_platform.engine.run.clock import Clock, RealClock
 from talos_platform.engine.run.events import Event
 from talos_platform.engine.run.journal import Journal, last_known_done
 from talos_platform.engine.run.runner import EventRedactor, RetryPolicy, Runner, report_subscriber_failure, select_steps

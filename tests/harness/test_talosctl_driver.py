@@ -16,11 +16,11 @@ import pytest
 from talos_platform.engine.config.models import PlatformConfig
 from talos_platform.engine.config.secrets import Secrets
 from talos_platform.engine.drivers import talosctl
+from talos_platform.engine.drivers.clock import RealClock
 from talos_platform.engine.drivers.process import ProcessRunner
 from talos_platform.engine.drivers.protocols import Drivers
 from talos_platform.engine.layers import talos
 from talos_platform.engine.plan.context import StepContext
-from talos_platform.engine.run.clock import RealClock
 from talos_platform.engine.state import StateDirectory
 
 VERSIONS_FILE = Path(__file__).parent / "versions.env"

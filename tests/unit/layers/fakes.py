@@ -10,6 +10,7 @@ from typing import Any
 
 from talos_platform.engine.config.models import PlatformConfig
 from talos_platform.engine.config.secrets import Secrets
+from talos_platform.engine.drivers.clock import RealClock
 from talos_platform.engine.drivers.protocols import (
     Drivers,
     ObjectList,
@@ -20,7 +21,6 @@ from talos_platform.engine.drivers.protocols import (
     secret_digest,
 )
 from talos_platform.engine.plan.context import StepContext
-from talos_platform.engine.run.clock import RealClock
 from talos_platform.engine.state import StateDirectory
 
 

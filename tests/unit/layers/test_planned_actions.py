@@ -13,6 +13,7 @@ import pytest
 from talos_platform.engine.config.loading import read_config
 from talos_platform.engine.config.models import PlatformConfig
 from talos_platform.engine.config.secrets import Secrets
+from talos_platform.engine.drivers.clock import RealClock
 from talos_platform.engine.drivers.git import GitDriver
 from talos_platform.engine.drivers.kube_client import KubernetesDriver
 from talos_platform.engine.drivers.process import CommandResult, ProcessRunner
@@ -24,7 +25,6 @@ from talos_platform.engine.layers.git import TEMPORARY_CLONE
 from talos_platform.engine.plan.context import StepContext
 from talos_platform.engine.plan.preview import offline_drivers
 from talos_platform.engine.plan.step import Action, CheckResult
-from talos_platform.engine.run.clock import RealClock
 from talos_platform.engine.state import StateDirectory
 
 from .fakes import FakeGit, FakeKube, FakeTalos, FakeTools, FakeVault, maintenance, make_context, platform_config
