@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from talos_platform.engine.drivers.clock import Clock, RealClock
 from talos_platform.engine.errors import UserError
 from talos_platform.engine.plan.context import StepContext
-from talos_platform.engine.plan.planner import Plan, build_plan
+from talos_platform.engine.plan.planner import Plan
 from talos_platform.engine.plan.preview import StepPreview, preview_plan
 from talos_platform.engine.plan.step import Step
 from talos_platform.engine.run.events import Event
@@ -35,6 +35,14 @@ if TYPE_CHECKING:
     from talos_platform.engine.state import StateDirectory
 
 log = logging.getLogger(__name__)
+
+
+def _platform_steps(config: PlatformConfig) -> list[Step]:
+    """The platform's steps (layers 0-4): the layers build on plan and run, so only this
+    composition above them knows them."""
+    from talos_platform.engine.layers import platform_steps  # heavy; only when really installing
+
+    return platform_steps(config)
 
 
 def config_digest(config: PlatformConfig) -> str:
@@ -72,7 +80,7 @@ class InstallSession:
         self.state = state
         self.drivers = drivers
         self.clock = clock or RealClock()
-        self.plan: Plan = build_plan(config, steps)
+        self.plan: Plan = Plan(steps if steps is not None else _platform_steps(config))
         self.simulated = bool(getattr(drivers, "simulated", False))
         self._options = dict(
             concurrency=concurrency, from_layer=from_layer, only=only, retry=retry, interrupt_grace=interrupt_grace
