@@ -10,6 +10,8 @@ import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from support.clock import ManualClock
+
 from talos_platform.engine.config.models import PlatformConfig
 from talos_platform.engine.config.secrets import Secrets
 from talos_platform.engine.drivers.protocols import Drivers
@@ -93,26 +95,6 @@ class FakeStep:
             await asyncio.Event().wait()
 
 
-class FakeClock:
-    """Virtual time for backoff: `sleep` records and returns at once; `wait_for` uses real
-    seconds (tests keep timeouts tiny)."""
-
-    def __init__(self) -> None:
-        self.time = 1_000.0
-        self.sleeps: list[float] = []
-
-    def now(self) -> float:
-        return self.time
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.time += seconds
-        await asyncio.sleep(0)
-
-    async def wait_for(self, awaitable, seconds: float):
-        return await asyncio.wait_for(awaitable, seconds)
-
-
 def fake_drivers() -> Drivers:
     return Drivers(talos=object(), kube=object(), simulated=True)  # fake steps never call them
 
@@ -127,7 +109,7 @@ def context_factory(state_root: Path, secrets: Secrets | None = None, clock=None
             secrets=secrets or Secrets(),
             state=state,
             drivers=fake_drivers(),
-            clock=clock or FakeClock(),
+            clock=clock or ManualClock(),
             step_id=step_id,
             output=output,
         )

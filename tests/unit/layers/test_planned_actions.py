@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.drivers import FakeGit, FakeKube, FakeTalos, FakeTools, FakeVault, maintenance
 
 from talos_platform.engine.config.loading import read_config
 from talos_platform.engine.config.models import PlatformConfig
@@ -27,7 +28,7 @@ from talos_platform.engine.plan.preview import offline_drivers
 from talos_platform.engine.plan.step import Action, CheckResult
 from talos_platform.engine.state import StateDirectory
 
-from .fakes import FakeGit, FakeKube, FakeTalos, FakeTools, FakeVault, maintenance, make_context, platform_config
+from .helpers import make_context, platform_config
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 SECRETS_GIVEN = Secrets(
