@@ -70,9 +70,10 @@ class FakeStep:
         self.world.checks.append(self.id)
         if self.id in self.world.done:
             return CheckResult(reason=f"{self.id} found in place")
-        return CheckResult(
-            actions=(Action(f"create {self.id}", command=("fake", "create", self.id)),), reason="missing"
-        )
+        return CheckResult(actions=self.planned_actions(ctx), reason="missing")
+
+    def planned_actions(self, ctx: StepContext) -> tuple[Action, ...]:
+        return (Action(f"create {self.id}", command=("fake", "create", self.id)),)
 
     async def apply(self, ctx: StepContext, check: CheckResult) -> None:
         self.world.active += 1

@@ -105,6 +105,9 @@ async def test_offline_plan_contacts_nothing_and_lists_every_step_to_do(tmp_path
         async def check(self, ctx):
             await ctx.drivers.talos.node_facts("10.0.0.11", insecure=True)
 
+        def planned_actions(self, ctx):
+            raise NotImplementedError  # only the machines can tell
+
     steps = [
         FakeStep("L0.secrets", world),
         Described("L2.push", world, layer=2),
