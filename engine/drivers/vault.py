@@ -66,11 +66,16 @@ class VaultThroughKubernetes:
         text = "; ".join(errors) if isinstance(errors, list) else str(errors or "")
         if status in (502, 503) or status >= 500:
             raise TransientError(
-                f"Vault ({self.namespace}/{self.pod}) answered {status} to {method} {api_path}: {text}"
+                f"Vault ({self.namespace}/{self.pod}) answered {status} to {method} {api_path}: {text}",
+                hint="Vault is starting or busy (retried automatically); "
+                f"`kubectl -n {self.namespace} logs {self.pod}` shows why",
             )
         if status == 404 and not (isinstance(data, dict) and ("errors" in data or "data" in data)):
             # Not Vault's own JSON error: the API server found no such pod (or proxy).
-            raise TransientError(f"the Vault pod {self.namespace}/{self.pod} is not reachable yet: {text}")
+            raise TransientError(
+                f"the Vault pod {self.namespace}/{self.pod} is not reachable yet: {text}",
+                hint=f"retried until it runs; `kubectl -n {self.namespace} describe pod {self.pod}` tells why not",
+            )
         if status == 404 and missing_ok:
             return None
         raise PermanentError(
