@@ -5,7 +5,8 @@ shows up here, not as a fake that silently accepts calls the real driver would r
 Two kinds of check run over all of them: the signatures (every method with the protocol's
 parameters, async where the protocol is), and the promises a caller relies on (an unreachable
 node is a fact, never an exception; a missing object is None), each promise on the real driver
-through a loopback stand-in for the program or server it talks to."""
+through a loopback stand-in for the program or server it talks to (and on the harness, with the
+real talosctl: tests/harness/test_talosctl_driver.py)."""
 
 from __future__ import annotations
 
