@@ -30,11 +30,11 @@ from pathlib import Path
 
 from talos_platform.engine.config.models import PlatformConfig
 from talos_platform.engine.config.secrets import Secrets
+from talos_platform.engine.drivers.clock import RealClock
 from talos_platform.engine.drivers.protocols import Drivers
 from talos_platform.engine.plan.context import StepContext
 from talos_platform.engine.plan.planner import Plan
 from talos_platform.engine.plan.step import Action, CheckResult
-from talos_platform.engine.run.clock import RealClock
 from talos_platform.engine.run.events import StepStarted, StepSucceeded
 from talos_platform.engine.run.journal import Journal
 from talos_platform.engine.run.redaction import Redactor

@@ -19,13 +19,13 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from talos_platform.engine.drivers.clock import Clock, RealClock
 from talos_platform.engine.errors import UserError
 from talos_platform.engine.operations import Operation, operation_named
 from talos_platform.engine.plan.context import StepContext
 from talos_platform.engine.plan.planner import Plan
 from talos_platform.engine.plan.preview import StepPreview, preview_plan
 from talos_platform.engine.plan.step import Step
-from talos_platform.engine.run.clock import Clock, RealClock
 from talos_platform.engine.run.events import DEFAULT_OPERATION, Event
 from talos_platform.engine.run.journal import Journal, last_known_done
 from talos_platform.engine.run.runner import EventRedactor, RetryPolicy, Runner, report_subscriber_failure, select_steps
@@ -80,7 +80,7 @@ class OperationSession:
         self.state = state
         self.drivers = drivers
         self.clock = clock or RealClock()
-        self.plan = Plan(operation.steps(config, options) if steps is None else steps)
+        self.plan: Plan = Plan(operation.steps(config, options) if steps is None else steps)
         self.simulated = bool(getattr(drivers, "simulated", False))
         self._options = dict(
             concurrency=concurrency,

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from talos_platform.engine.config.loading import load_config
 from talos_platform.engine.config.secrets import Secrets
-from talos_platform.engine.run.clock import RealClock
+from talos_platform.engine.drivers.clock import RealClock
 from talos_platform.engine.state import StateDirectory
 from talos_platform.rehearsal.binaries import REPO_ROOT
 from talos_platform.rehearsal.dress import DressRehearsal

@@ -9,9 +9,9 @@ from collections.abc import Callable, Iterable
 from textual.app import App, SystemCommand
 from textual.screen import Screen
 
+from talos_platform.engine.drivers.clock import Clock
 from talos_platform.engine.drivers.protocols import Drivers
 from talos_platform.engine.observe import ClusterSnapshot, TalosTarget
-from talos_platform.engine.run.clock import Clock
 from talos_platform.tui.bridge import EngineThread, EventBatcher, SnapshotSlot
 from talos_platform.tui.feed import LiveFeed
 from talos_platform.tui.heap import HeapFreezer

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from talos_platform.engine.drivers.clock import Clock
 from talos_platform.engine.drivers.protocols import EVENTS, PODS, Drivers
 from talos_platform.engine.observe import ClusterSnapshot, Observer, TalosTarget
-from talos_platform.engine.run.clock import Clock
 from talos_platform.tui.bridge import EngineThread
 
 

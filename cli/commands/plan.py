@@ -94,8 +94,8 @@ def _offline_target(args: argparse.Namespace) -> Any:
     from talos_platform.engine.config.loading import ConfigInvalid, read_config
     from talos_platform.engine.config.secrets import load_secrets
     from talos_platform.engine.config.validation import errors_only, validate
+    from talos_platform.engine.drivers.clock import RealClock
     from talos_platform.engine.errors import UserError
-    from talos_platform.engine.run.clock import RealClock
     from talos_platform.engine.state import state_directory_for
 
     if args.config is None:

@@ -170,7 +170,7 @@ def _layers_1_to_4(config: Any, charts: Path, workdir: Path, args: argparse.Name
 
 
 def _in_the_install_screen(session: Any, rehearsal: Any) -> str:
-    from talos_platform.engine.run.clock import RealClock
+    from talos_platform.engine.drivers.clock import RealClock
     from talos_platform.tui.app import create_app
 
     sessions = iter([session])

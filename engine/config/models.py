@@ -325,6 +325,11 @@ class PlatformConfig(ConfigModel):
         """Host of the Kubernetes API endpoint: the VIP, else the first control plane."""
         return self.cluster.vip or self.node_ip(self.control_planes[0])
 
+    @property
+    def docker_network(self) -> str:
+        """The Docker network of a docker cluster: the first control plane's address's network."""
+        return str(self.node_interface(self.control_planes[0]).network)
+
     def node_named(self, name: str) -> Node:
         for node in self.nodes:
             if node.name == name:

@@ -14,11 +14,11 @@ from collections.abc import AsyncIterator, Callable
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from talos_platform.engine.drivers.backoff import Backoff
+from talos_platform.engine.drivers.clock import Clock, RealClock
 from talos_platform.engine.drivers.loopback import ensure_allowed
 from talos_platform.engine.drivers.proto import observer_pb2 as pb
 from talos_platform.engine.drivers.protocols import Flow, FlowEndpoint, FlowFilter, LostEvents
-from talos_platform.engine.observe.backoff import Backoff
-from talos_platform.engine.run.clock import Clock, RealClock
 
 log = logging.getLogger(__name__)
 

@@ -413,5 +413,22 @@ def _raise_for(status: int, data: Any, what: str) -> None:
     if status in (401, 403):
         raise PermanentError(f"{what}: access denied ({status}): {message}", hint="check the kubeconfig's credentials")
     if status >= 500 or status == 429:
-        raise TransientError(f"{what}: the API server answered {status}: {message}")
-    raise PermanentError(f"{what}: the API server answered {status}: {message}")
+        raise TransientError(f"{what}: the API server answered {status}: {message}", hint=_status_hint(status))
+    raise PermanentError(f"{what}: the API server answered {status}: {message}", hint=_status_hint(status))
+
+
+def _status_hint(status: int) -> str:
+    """What to do about an API status that is neither success nor a refused login."""
+    if status >= 500 or status == 429:
+        return (
+            "the API server is busy or restarting (retried automatically); "
+            "`kubectl get --raw='/readyz?verbose'` shows which of its checks fail"
+        )
+    if status == 404:
+        return "`kubectl api-resources` lists what the API server serves: a CRD may not be installed yet"
+    if status == 409:
+        return "another writer changed the object at the same time: run the same command again (it checks first)"
+    return (
+        "the API server refused the request as it stands, for the reason above: run `talos-platform validate` "
+        "on the config, and report the message if it passes"
+    )

@@ -60,10 +60,9 @@ class LocalTools:
 
 def docker_network_of(config: PlatformConfig) -> dict[str, str]:
     from talos_platform.engine.config.models import Platform
-    from talos_platform.engine.layers.bootstrap import docker_network
 
     if config.cluster.platform is Platform.docker and config.control_planes:
-        return {"docker_network": docker_network(config)}
+        return {"docker_network": config.docker_network}
     return {}
 
 

@@ -562,8 +562,31 @@ class TalosctlDriver:
     async def generate_secrets(self, destination: Path) -> None:
         await self.runner.run(gen_secrets_argv(destination), timeout=60, quiet=True)
 
-    async def generate_config(self, **kwargs: Any) -> None:
-        await self.runner.run(gen_config_argv(**kwargs), timeout=120, quiet=True)
+    async def generate_config(
+        self,
+        *,
+        cluster_name: str,
+        endpoint: str,
+        secrets: Path,
+        talos_version: str,
+        kubernetes_version: str,
+        patches_all: Path,
+        patches_control_plane: Path,
+        patches_worker: Path,
+        output_dir: Path,
+    ) -> None:
+        argv = gen_config_argv(
+            cluster_name=cluster_name,
+            endpoint=endpoint,
+            secrets=secrets,
+            talos_version=talos_version,
+            kubernetes_version=kubernetes_version,
+            patches_all=patches_all,
+            patches_control_plane=patches_control_plane,
+            patches_worker=patches_worker,
+            output_dir=output_dir,
+        )
+        await self.runner.run(argv, timeout=120, quiet=True)
 
     async def apply_config(
         self, address: str, config_file: Path, *, insecure: bool, patches: tuple[Path, ...] = ()
@@ -634,9 +657,30 @@ class TalosctlDriver:
             return False
         return result.returncode == 0
 
-    async def create_docker_cluster(self, **kwargs: Any) -> None:
-        client = await self.client_version()
-        argv = docker_cluster_argv(client_version=client, network=self.docker_network, **kwargs)
+    async def create_docker_cluster(
+        self,
+        *,
+        cluster_name: str,
+        talos_version: str,
+        kubernetes_version: str,
+        workers: int,
+        patches_all: Path,
+        patches_control_plane: Path,
+        patches_worker: Path,
+        talosconfig: Path,
+    ) -> None:
+        argv = docker_cluster_argv(
+            client_version=await self.client_version(),
+            network=self.docker_network,
+            cluster_name=cluster_name,
+            talos_version=talos_version,
+            kubernetes_version=kubernetes_version,
+            workers=workers,
+            patches_all=patches_all,
+            patches_control_plane=patches_control_plane,
+            patches_worker=patches_worker,
+            talosconfig=talosconfig,
+        )
         await self.runner.run(argv, timeout=900)
 
 

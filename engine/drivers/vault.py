@@ -11,11 +11,16 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from talos_platform.engine.config.vault_layout import (
+    VAULT_KUBERNETES_AUTH_MOUNT,
+    VAULT_KV_MOUNT,
+    VAULT_OPERATOR_ROLE,
+    VAULT_TOKEN_AUDIENCE,
+)
 from talos_platform.engine.drivers.kube_client import KubernetesDriver
 from talos_platform.engine.drivers.protocols import VaultStatus, secret_digest
 from talos_platform.engine.errors import PermanentError, TransientError
 
-KV_MOUNT = "secret"
 KUBERNETES_HOST = "https://kubernetes.default.svc"
 SECRETS_POLICY = "platform-secrets-read"
 
@@ -36,7 +41,7 @@ def operator_role(role: str, audience: str) -> dict[str, Any]:
     }
 
 
-SECRETS_POLICY_TEXT = f'path "{KV_MOUNT}/data/platform/*" {{\n  capabilities = ["read"]\n}}\n'
+SECRETS_POLICY_TEXT = f'path "{VAULT_KV_MOUNT}/data/platform/*" {{\n  capabilities = ["read"]\n}}\n'
 
 
 class VaultThroughKubernetes:
@@ -61,11 +66,16 @@ class VaultThroughKubernetes:
         text = "; ".join(errors) if isinstance(errors, list) else str(errors or "")
         if status in (502, 503) or status >= 500:
             raise TransientError(
-                f"Vault ({self.namespace}/{self.pod}) answered {status} to {method} {api_path}: {text}"
+                f"Vault ({self.namespace}/{self.pod}) answered {status} to {method} {api_path}: {text}",
+                hint="Vault is starting or busy (retried automatically); "
+                f"`kubectl -n {self.namespace} logs {self.pod}` shows why",
             )
         if status == 404 and not (isinstance(data, dict) and ("errors" in data or "data" in data)):
             # Not Vault's own JSON error: the API server found no such pod (or proxy).
-            raise TransientError(f"the Vault pod {self.namespace}/{self.pod} is not reachable yet: {text}")
+            raise TransientError(
+                f"the Vault pod {self.namespace}/{self.pod} is not reachable yet: {text}",
+                hint=f"retried until it runs; `kubectl -n {self.namespace} describe pod {self.pod}` tells why not",
+            )
         if status == 404 and missing_ok:
             return None
         raise PermanentError(
@@ -90,12 +100,6 @@ class VaultThroughKubernetes:
         return VaultStatus(initialized=bool(data.get("initialized", True)), sealed=bool(data.get("sealed", True)))
 
     async def enable_kubernetes_auth(self, token: str) -> None:
-        from talos_platform.engine.render.platform_services import (
-            VAULT_KUBERNETES_AUTH_MOUNT,
-            VAULT_OPERATOR_ROLE,
-            VAULT_TOKEN_AUDIENCE,
-        )
-
         mount = VAULT_KUBERNETES_AUTH_MOUNT
         methods = await self._call("GET", "/v1/sys/auth", token=token)
         if f"{mount}/" not in (methods.get("data") or methods):
@@ -103,9 +107,9 @@ class VaultThroughKubernetes:
         # Inside the cluster Vault reviews tokens with its own service account.
         await self._call("POST", f"/v1/auth/{mount}/config", {"kubernetes_host": KUBERNETES_HOST}, token=token)
         mounts = await self._call("GET", "/v1/sys/mounts", token=token)
-        if f"{KV_MOUNT}/" not in (mounts.get("data") or mounts):
+        if f"{VAULT_KV_MOUNT}/" not in (mounts.get("data") or mounts):
             await self._call(
-                "POST", f"/v1/sys/mounts/{KV_MOUNT}", {"type": "kv", "options": {"version": "2"}}, token=token
+                "POST", f"/v1/sys/mounts/{VAULT_KV_MOUNT}", {"type": "kv", "options": {"version": "2"}}, token=token
             )
         await self._call("PUT", f"/v1/sys/policies/acl/{SECRETS_POLICY}", {"policy": SECRETS_POLICY_TEXT}, token=token)
         await self._call(
@@ -116,15 +120,15 @@ class VaultThroughKubernetes:
         )
 
     async def write_secret(self, token: str, path: str, data: dict[str, str]) -> None:
-        await self._call("POST", f"/v1/{KV_MOUNT}/data/{path.strip('/')}", {"data": data}, token=token)
+        await self._call("POST", f"/v1/{VAULT_KV_MOUNT}/data/{path.strip('/')}", {"data": data}, token=token)
 
     async def kubernetes_auth(self, token: str) -> dict[str, Any] | None:
-        from talos_platform.engine.render.platform_services import VAULT_KUBERNETES_AUTH_MOUNT, VAULT_OPERATOR_ROLE
-
         mount = VAULT_KUBERNETES_AUTH_MOUNT
         methods = await self._call("GET", "/v1/sys/auth", token=token)
         mounts = await self._call("GET", "/v1/sys/mounts", token=token)
-        if f"{mount}/" not in (methods.get("data") or methods) or f"{KV_MOUNT}/" not in (mounts.get("data") or mounts):
+        if f"{mount}/" not in (methods.get("data") or methods) or f"{VAULT_KV_MOUNT}/" not in (
+            mounts.get("data") or mounts
+        ):
             return None
         policy = await self._call("GET", f"/v1/sys/policies/acl/{SECRETS_POLICY}", token=token, missing_ok=True)
         if policy is None or (policy.get("data") or {}).get("policy", "").strip() != SECRETS_POLICY_TEXT.strip():
@@ -150,7 +154,7 @@ class VaultThroughKubernetes:
                 )
 
     async def secret_digests(self, token: str, path: str) -> dict[str, str] | None:
-        answer = await self._call("GET", f"/v1/{KV_MOUNT}/data/{path.strip('/')}", token=token, missing_ok=True)
+        answer = await self._call("GET", f"/v1/{VAULT_KV_MOUNT}/data/{path.strip('/')}", token=token, missing_ok=True)
         data = ((answer or {}).get("data") or {}).get("data")
         if not isinstance(data, dict):
             return None  # never written, or its latest version deleted

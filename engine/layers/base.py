@@ -40,6 +40,8 @@ def done(reason: str, **facts: Any) -> CheckResult:
 
 
 def todo(reason: str, *actions: Action, **facts: Any) -> CheckResult:
+    """Work to do. The actions are the step's `planned_actions(ctx)` (all, or the part still
+    left), so the offline plan and the dry run list the same: `todo(reason, *self.planned_actions(ctx))`."""
     return CheckResult(actions=tuple(actions), facts=facts, reason=reason)
 
 
@@ -92,6 +94,10 @@ class BaseStep:
             await self._wait(ctx)
 
     async def _check(self, ctx: StepContext) -> CheckResult:
+        raise NotImplementedError
+
+    def planned_actions(self, ctx: StepContext) -> tuple[Action, ...]:
+        """See `Step.planned_actions`: every step of the platform tells its actions offline."""
         raise NotImplementedError
 
     async def _apply(self, ctx: StepContext, check: CheckResult) -> None:

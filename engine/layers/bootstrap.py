@@ -267,11 +267,6 @@ class KubernetesApi(BaseStep):
             ) from None
 
 
-def docker_network(config) -> str:
-    """The Docker network, from the control plane's address."""
-    return str(config.node_interface(config.control_planes[0]).network)
-
-
 def docker_control_plane_address(config) -> str:
     """talosctl gives the first control plane the network's second address (10.5.0.2 in
     10.5.0.0/24), whatever host part the config's address has."""
@@ -328,7 +323,7 @@ class DockerCluster(BaseStep):
 
     def _actions(self, ctx: StepContext, client: str, how: str) -> tuple[Action, ...]:
         argv = talosctl.docker_cluster_argv(
-            client_version=client, network=docker_network(self.config), **self._arguments(ctx)
+            client_version=client, network=self.config.docker_network, **self._arguments(ctx)
         )
         return (
             Action(

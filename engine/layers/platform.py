@@ -355,8 +355,8 @@ _COMPARED_ROLE_FIELDS = (
 
 
 def wanted_kubernetes_auth() -> dict[str, Any]:
+    from talos_platform.engine.config.vault_layout import VAULT_OPERATOR_ROLE, VAULT_TOKEN_AUDIENCE
     from talos_platform.engine.drivers.vault import KUBERNETES_HOST, operator_role
-    from talos_platform.engine.render.platform_services import VAULT_OPERATOR_ROLE, VAULT_TOKEN_AUDIENCE
 
     role = operator_role(VAULT_OPERATOR_ROLE, VAULT_TOKEN_AUDIENCE)
     return {**{key: role[key] for key in _COMPARED_ROLE_FIELDS}, "kubernetes_host": KUBERNETES_HOST}
@@ -404,9 +404,9 @@ class VaultKubernetesAuth(BaseStep):
         return done("Kubernetes auth is enabled with the operator's role, the KV store and its read policy")
 
     def planned_actions(self, ctx: StepContext) -> tuple[Action, ...]:
-        from talos_platform.engine.drivers.vault import KV_MOUNT, SECRETS_POLICY
-        from talos_platform.engine.render.platform_services import VAULT_KUBERNETES_AUTH_MOUNT as MOUNT
-        from talos_platform.engine.render.platform_services import VAULT_OPERATOR_ROLE
+        from talos_platform.engine.config.vault_layout import VAULT_KUBERNETES_AUTH_MOUNT as MOUNT
+        from talos_platform.engine.config.vault_layout import VAULT_KV_MOUNT, VAULT_OPERATOR_ROLE
+        from talos_platform.engine.drivers.vault import SECRETS_POLICY
 
         return (
             Action(
@@ -415,8 +415,8 @@ class VaultKubernetesAuth(BaseStep):
             ),
             Action("point it at the cluster's API server", api_call=vault_call("POST", f"/v1/auth/{MOUNT}/config")),
             Action(
-                f"mount the KV version 2 store at {KV_MOUNT}/ (when it is not yet)",
-                api_call=vault_call("POST", f"/v1/sys/mounts/{KV_MOUNT}"),
+                f"mount the KV version 2 store at {VAULT_KV_MOUNT}/ (when it is not yet)",
+                api_call=vault_call("POST", f"/v1/sys/mounts/{VAULT_KV_MOUNT}"),
             ),
             Action(
                 "write the policy that reads the platform's secrets",
@@ -453,13 +453,13 @@ def generate_grafana_password(ctx: StepContext) -> None:
 def grafana_login_notes(config) -> list[str]:
     """Where the user finds Grafana's admin login once installed (no value, only places)."""
     from talos_platform.engine.config.secrets import grafana_password_from_vault
+    from talos_platform.engine.config.vault_layout import VAULT_KV_MOUNT
     from talos_platform.engine.render.platform_services import (
         GRAFANA_ADMIN_PASSWORD_KEY,
         GRAFANA_ADMIN_SECRET,
         GRAFANA_ADMIN_USER,
         GRAFANA_VAULT_PATH,
         MONITORING_NAMESPACE,
-        VAULT_KV_MOUNT,
     )
 
     if not grafana_password_from_vault(config):
@@ -548,12 +548,12 @@ class VaultSecrets(BaseStep):
         return actions + self._actions(payloads)
 
     def _actions(self, payloads: dict[str, Any]) -> tuple[Action, ...]:
-        from talos_platform.engine.drivers.vault import KV_MOUNT
+        from talos_platform.engine.config.vault_layout import VAULT_KV_MOUNT
 
         return tuple(
             Action(
-                f"write {KV_MOUNT}/{path} ({', '.join(sorted(data))})",
-                api_call=vault_call("POST", f"/v1/{KV_MOUNT}/data/{path}"),
+                f"write {VAULT_KV_MOUNT}/{path} ({', '.join(sorted(data))})",
+                api_call=vault_call("POST", f"/v1/{VAULT_KV_MOUNT}/data/{path}"),
             )
             for path, data in payloads.items()
         )

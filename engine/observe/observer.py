@@ -12,16 +12,16 @@ import contextlib
 import logging
 from collections.abc import Callable, Iterable
 
+from talos_platform.engine.drivers.backoff import Backoff
+from talos_platform.engine.drivers.clock import Clock, RealClock
 from talos_platform.engine.drivers.protocols import APPLICATIONS, EVENTS, NODES, PODS, Drivers, TalosNodeFacts
 from talos_platform.engine.observe.apps import app_view, group_by_wave
-from talos_platform.engine.observe.backoff import Backoff
 from talos_platform.engine.observe.flows import FlowBuffer
 from talos_platform.engine.observe.nodes import KubeNode, TalosTarget, UsageHistory, kube_node, merge_nodes
 from talos_platform.engine.observe.pods import PodHealth, classify_pod, refusal_problem, sort_problems
 from talos_platform.engine.observe.snapshot import AppView, ClusterSnapshot, FlowStats, NamespaceHealth, PodProblem
 from talos_platform.engine.observe.store import ObjectStore
 from talos_platform.engine.observe.watcher import ResourceWatcher
-from talos_platform.engine.run.clock import Clock, RealClock
 
 log = logging.getLogger(__name__)
 

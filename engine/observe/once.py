@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 
+from talos_platform.engine.drivers.clock import Clock, RealClock
 from talos_platform.engine.drivers.protocols import APPLICATIONS, EVENTS, NODES, PODS, Drivers
 from talos_platform.engine.observe.apps import app_view
 from talos_platform.engine.observe.flows import FlowBuffer
@@ -12,7 +13,6 @@ from talos_platform.engine.observe.nodes import TalosTarget, UsageHistory, kube_
 from talos_platform.engine.observe.observer import build_snapshot, facts_for, summarise_pods
 from talos_platform.engine.observe.pods import classify_pod, refusal_problem
 from talos_platform.engine.observe.snapshot import ClusterSnapshot
-from talos_platform.engine.run.clock import Clock, RealClock
 
 
 async def snapshot_once(

@@ -14,10 +14,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from talos_platform.engine.drivers.backoff import Backoff
+from talos_platform.engine.drivers.clock import Clock
 from talos_platform.engine.drivers.protocols import Kube, Resource, WatchExpired
-from talos_platform.engine.observe.backoff import Backoff
 from talos_platform.engine.observe.store import ObjectStore
-from talos_platform.engine.run.clock import Clock
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from talos_platform.engine.config.models import PlatformConfig
-from talos_platform.engine.run.clock import Clock
+from talos_platform.engine.drivers.clock import Clock
 
 if TYPE_CHECKING:
     from talos_platform.engine.config.secrets import Secrets

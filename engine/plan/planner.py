@@ -8,14 +8,10 @@ from __future__ import annotations
 
 import graphlib
 import heapq
-from collections.abc import Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Iterator
 
 from talos_platform.engine.errors import UserError
 from talos_platform.engine.plan.step import Step
-
-if TYPE_CHECKING:
-    from talos_platform.engine.config.models import PlatformConfig
 
 
 class PlanInvalid(UserError):
@@ -85,15 +81,6 @@ class Plan:
 
     def __contains__(self, step_id: object) -> bool:
         return step_id in self._by_id
-
-
-def build_plan(config: PlatformConfig, steps: Sequence[Step] | None = None) -> Plan:
-    """The plan for `config`: the platform's steps (layers 0-4) unless `steps` is given."""
-    if steps is None:
-        from talos_platform.engine.layers import platform_steps  # heavy; only when really installing
-
-        steps = platform_steps(config)
-    return Plan(steps)
 
 
 def _check_edges(steps: list[Step], by_id: dict[str, Step]) -> None:

@@ -6,15 +6,14 @@ reads happen and changes do not). A check that cannot run yet (the cluster does 
 before its earlier steps) shows as `unknown` with the reason.
 
 Offline nothing is contacted: every step is `to do`, listed with the actions it would take on
-machines where nothing is done yet. Steps tell those through an optional method
-`planned_actions(ctx) -> tuple[Action, ...]` (plain or async) that must not use the drivers.
-Without it, the step's `check` is tried with drivers that refuse every use
-(`offline_drivers`), which still works for checks that only look at local files.
+machines where nothing is done yet: its `planned_actions(ctx)`, which uses no driver. A step
+whose actions only the machines can tell raises NotImplementedError there; its `check` is then
+tried with drivers that refuse every use (`offline_drivers`), which still works for checks that
+only look at local files.
 """
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Protocol
@@ -79,7 +78,7 @@ async def preview_plan(
 
 
 async def _offline(step: Step, context: StepContext) -> StepPreview:
-    actions = await _planned_actions(step, context)
+    actions = _planned_actions(step, context)
     if actions is None:
         # No description: a check that needs no driver (e.g. one that looks at local files)
         # still tells its actions; the offline drivers refuse any contact.
@@ -102,21 +101,19 @@ async def _online(step: Step, context: StepContext, state_of: dict[str, str]) ->
         reason = f"cannot check yet: {error}"
         if pending:
             reason = f"cannot check until {', '.join(pending)} {'is' if len(pending) == 1 else 'are'} done"
-        actions = await _planned_actions(step, context)
+        actions = _planned_actions(step, context)
         return _preview(step, UNKNOWN, reason, actions or ())
     if check.done:
         return _preview(step, DONE, check.reason or "already done")
     return _preview(step, TO_DO, check.reason, check.actions)
 
 
-async def _planned_actions(step: Step, context: StepContext) -> tuple[Action, ...] | None:
-    describe = getattr(step, "planned_actions", None)
-    if describe is None:
+def _planned_actions(step: Step, context: StepContext) -> tuple[Action, ...] | None:
+    """The step's planned actions; None when only the machines can tell."""
+    try:
+        return tuple(step.planned_actions(context))
+    except NotImplementedError:
         return None
-    result = describe(context)
-    if inspect.isawaitable(result):
-        result = await result
-    return tuple(result)
 
 
 def _preview(step: Step, state: str, reason: str, actions: tuple[Action, ...] = ()) -> StepPreview:

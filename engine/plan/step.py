@@ -58,6 +58,13 @@ class Step(Protocol):
 
     async def check(self, ctx: StepContext) -> CheckResult: ...
 
+    def planned_actions(self, ctx: StepContext) -> tuple[Action, ...]:
+        """What `apply` (and `wait`) do on machines where nothing is done yet, told without any
+        driver (the offline plan). A `check` that finds that work returns these same actions:
+        `todo(reason, *self.planned_actions(ctx))`. Raises NotImplementedError when only the
+        machines can tell; the offline plan then tries `check` with drivers that refuse contact."""
+        ...
+
     async def apply(self, ctx: StepContext, check: CheckResult) -> None: ...
 
     async def wait(self, ctx: StepContext) -> None: ...

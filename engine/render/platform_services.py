@@ -12,6 +12,12 @@ from typing import Any
 from talos_platform.engine.config.models import PlatformConfig
 from talos_platform.engine.config.platform_checks import installs_local_path
 from talos_platform.engine.config.secrets import grafana_password_from_vault
+from talos_platform.engine.config.vault_layout import (
+    VAULT_KUBERNETES_AUTH_MOUNT,
+    VAULT_KV_MOUNT,
+    VAULT_OPERATOR_ROLE,
+    VAULT_TOKEN_AUDIENCE,
+)
 from talos_platform.engine.render.applications import application, git_source, helm_source, kustomization
 from talos_platform.engine.render.cluster_secrets import CERT_MANAGER_CLOUDFLARE, CLOUDFLARED_TUNNEL
 from talos_platform.engine.render.load_balancer import load_balancer_enabled, load_balancer_manifests
@@ -31,16 +37,11 @@ from talos_platform.engine.render.upstream import (
     vault_secrets_operator_chart,
 )
 
-# Names the install uses when it configures Vault's Kubernetes auth after unsealing.
-VAULT_KUBERNETES_AUTH_MOUNT = "kubernetes"
-VAULT_OPERATOR_ROLE = "vault-secrets-operator"
-VAULT_TOKEN_AUDIENCE = "vault"
 VAULT_ADDRESS = "http://vault.vault.svc.cluster.local:8200"
 
 # Grafana's admin login: Vault's `secret/platform/grafana` (written by the install), synced into
 # the Secret `monitoring/grafana-admin` by the Vault Secrets Operator.
 MONITORING_NAMESPACE = "monitoring"
-VAULT_KV_MOUNT = "secret"
 GRAFANA_VAULT_PATH = "platform/grafana"
 GRAFANA_ADMIN_SECRET = "grafana-admin"
 GRAFANA_ADMIN_USER_KEY = "admin-user"
@@ -373,9 +374,6 @@ def _issuer_manifests(config: PlatformConfig) -> dict[str, Any]:
 
 __all__ = [
     "CLUSTER_ISSUER",
-    "VAULT_KUBERNETES_AUTH_MOUNT",
-    "VAULT_OPERATOR_ROLE",
-    "VAULT_TOKEN_AUDIENCE",
     "platform_documents",
     "platform_enabled",
 ]

@@ -12,6 +12,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+EVENT_TYPES: dict[str, type[Event]] = {}
+"""Every event type by its `type`: each class enters as it is defined (`Event.__init_subclass__`)."""
+
 
 @dataclass(frozen=True, kw_only=True)
 class Event:
@@ -19,6 +22,13 @@ class Event:
 
     at: float = field(default_factory=time.time)
     type: ClassVar[str] = "Event"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # An inherited `type` would journal the new event under its parent's name.
+        if cls.__dict__.get("type") != cls.__name__:
+            raise TypeError(f"{cls.__name__} must declare type: ClassVar[str] = {cls.__name__!r}")
+        EVENT_TYPES[cls.type] = cls
 
     def to_record(self) -> dict[str, Any]:
         record = {"type": self.type}
@@ -111,21 +121,6 @@ class RunFinished(Event):
     outcome: str
     """`succeeded`, `failed` or `interrupted`."""
     type: ClassVar[str] = "RunFinished"
-
-
-EVENT_TYPES: dict[str, type[Event]] = {
-    cls.type: cls
-    for cls in (
-        RunStarted,
-        StepStarted,
-        StepOutput,
-        StepSkipped,
-        StepRetrying,
-        StepSucceeded,
-        StepFailed,
-        RunFinished,
-    )
-}
 
 
 def event_from_record(record: dict[str, Any]) -> Event:

@@ -19,11 +19,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from talos_platform.engine.drivers.clock import Clock, RealClock
 from talos_platform.engine.errors import PermanentError, TransientError, UserError
 from talos_platform.engine.plan.context import StepContext
 from talos_platform.engine.plan.planner import Plan
 from talos_platform.engine.plan.step import Step
-from talos_platform.engine.run.clock import Clock, RealClock
 from talos_platform.engine.run.events import (
     DEFAULT_OPERATION,
     Event,

@@ -9,8 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from talos_platform.engine.drivers.clock import Clock
 from talos_platform.engine.errors import PermanentError
-from talos_platform.engine.run.clock import Clock
 
 _PUSH_SECONDS = 1.5
 

@@ -126,8 +126,8 @@ class SimulatedVault:
         if not self.state.kubernetes_auth:
             return None
         # What the real driver's writes leave in Vault (the simulator applies them as one change).
+        from talos_platform.engine.config.vault_layout import VAULT_OPERATOR_ROLE, VAULT_TOKEN_AUDIENCE
         from talos_platform.engine.drivers.vault import KUBERNETES_HOST, operator_role
-        from talos_platform.engine.render.platform_services import VAULT_OPERATOR_ROLE, VAULT_TOKEN_AUDIENCE
 
         return {**operator_role(VAULT_OPERATOR_ROLE, VAULT_TOKEN_AUDIENCE), "kubernetes_host": KUBERNETES_HOST}
 

@@ -8,11 +8,11 @@ import asyncio
 import grpc
 import pytest
 
+from talos_platform.engine.drivers.backoff import Backoff
 from talos_platform.engine.drivers.hubble_grpc import HubbleRelay, HubbleUnavailable
 from talos_platform.engine.drivers.proto import observer_pb2 as pb
 from talos_platform.engine.drivers.protocols import Flow, FlowFilter, LostEvents
 from talos_platform.engine.errors import PermanentError
-from talos_platform.engine.observe.backoff import Backoff
 
 
 def make_flow(second: int, src: str, dst: str, verdict=pb.FORWARDED, reason=pb.DROP_REASON_UNKNOWN) -> pb.Flow:

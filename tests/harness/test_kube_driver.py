@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from talos_platform.engine.config.secrets import Secrets
+from talos_platform.engine.drivers.clock import RealClock
 from talos_platform.engine.drivers.kube_client import KubernetesDriver
 from talos_platform.engine.drivers.process import ProcessRunner
 from talos_platform.engine.drivers.protocols import APPLICATIONS, CRDS, DAEMONSETS, DEPLOYMENTS, NODES, Drivers
@@ -27,7 +28,6 @@ from talos_platform.engine.layers.cluster_bootstrap import (
 )
 from talos_platform.engine.layers.waiting import wait_for_objects
 from talos_platform.engine.plan.context import StepContext
-from talos_platform.engine.run.clock import RealClock
 from talos_platform.rehearsal.cluster import APPLICATION_DELAY_ANNOTATION
 
 

@@ -16,12 +16,12 @@ import yaml
 
 from talos_platform.engine.config.models import PlatformConfig
 from talos_platform.engine.config.secrets import Secrets
+from talos_platform.engine.drivers.clock import RealClock
 from talos_platform.engine.drivers.kube_client import KubernetesDriver
 from talos_platform.engine.drivers.process import ProcessRunner
 from talos_platform.engine.drivers.protocols import SECRETS, Drivers
 from talos_platform.engine.layers import cluster_bootstrap
 from talos_platform.engine.plan.context import StepContext
-from talos_platform.engine.run.clock import RealClock
 from talos_platform.engine.state import StateDirectory
 
 REPO = Path(__file__).resolve().parents[2]

@@ -11,13 +11,13 @@ import yaml
 
 from talos_platform.engine.config.models import PlatformConfig
 from talos_platform.engine.config.secrets import Secrets
+from talos_platform.engine.drivers.clock import RealClock
 from talos_platform.engine.drivers.kube_client import KubernetesDriver
 from talos_platform.engine.drivers.process import ProcessRunner
 from talos_platform.engine.drivers.protocols import APPLICATIONS, Drivers
 from talos_platform.engine.errors import PermanentError
 from talos_platform.engine.layers import cluster_bootstrap, layer0
 from talos_platform.engine.plan.context import StepContext
-from talos_platform.engine.run.clock import RealClock
 from talos_platform.engine.state import StateDirectory
 
 # kwok moves Application status at its own pace; under load that takes tens of seconds.

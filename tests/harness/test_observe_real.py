@@ -24,14 +24,14 @@ import yaml
 from kubernetes import client
 
 from talos_platform.commands.dashboard import cluster_source
+from talos_platform.engine.drivers.backoff import Backoff
+from talos_platform.engine.drivers.clock import RealClock
 from talos_platform.engine.drivers.protocols import PODS
 from talos_platform.engine.observe import ClusterSnapshot, Observer
 from talos_platform.engine.observe.apps import app_view
-from talos_platform.engine.observe.backoff import Backoff
 from talos_platform.engine.observe.pods import classify_pod
 from talos_platform.engine.observe.store import ObjectStore
 from talos_platform.engine.observe.watcher import ResourceWatcher
-from talos_platform.engine.run.clock import RealClock
 from talos_platform.rehearsal.cluster import APPLICATION_DELAY_ANNOTATION, node_is_ready
 from talos_platform.rehearsal.processes import free_loopback_port
 

@@ -16,11 +16,11 @@ import pytest
 from talos_platform.engine.config.models import PlatformConfig
 from talos_platform.engine.config.secrets import Secrets
 from talos_platform.engine.drivers import talosctl
+from talos_platform.engine.drivers.clock import RealClock
 from talos_platform.engine.drivers.process import ProcessRunner
 from talos_platform.engine.drivers.protocols import Drivers
 from talos_platform.engine.layers import talos
 from talos_platform.engine.plan.context import StepContext
-from talos_platform.engine.run.clock import RealClock
 from talos_platform.engine.state import StateDirectory
 
 VERSIONS_FILE = Path(__file__).parent / "versions.env"
@@ -163,3 +163,13 @@ def test_every_flag_we_pass_exists_in_this_talosctl(setup, tmp_path):
         known = flags_of(run_talosctl(binary, *subcommand, "--help").stdout) | global_flags
         used = {part.split("=")[0] for part in argv if part.startswith("--")}
         assert used <= known, f"{' '.join(subcommand)}: unknown flags {used - known}"
+
+
+@pytest.mark.parametrize("insecure", [True, False], ids=["maintenance", "configured"])
+async def test_a_node_nobody_answers_for_is_a_fact_with_the_real_talosctl(setup, insecure):
+    """The promise of `Talos.node_facts` (tests/unit/test_protocol_conformance.py), kept by the
+    real binary's own error output: loopback 127.0.0.2 runs no Talos API."""
+    ctx, _, _ = setup
+    facts = await ctx.drivers.talos.node_facts("127.0.0.2", insecure=insecure)
+    assert (facts.address, facts.reachable) == ("127.0.0.2", False)
+    assert facts.error

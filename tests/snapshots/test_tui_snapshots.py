@@ -3,7 +3,7 @@ fixed times, fixed terminal size. Update with `--snapshot-update` and look at ev
 
 from __future__ import annotations
 
-from cluster_data import cluster_snapshot, early_cluster_snapshot, install_progress
+from support.cluster_data import cluster_snapshot, early_cluster_snapshot, install_progress
 
 from talos_platform.tui.app import LIGHT, create_app
 

@@ -5,6 +5,9 @@ half a millisecond a cell; a full pane is a few hundred cells, and a focus chang
 new flow list redraws them all. Every cell in our panes is one line of plain or styled text, so
 cropping the text and styling its segments gives the same output for a small part of the cost.
 Anything else (wrapping rows, other renderables, markup strings) goes the usual way.
+
+It reads and overrides private members of DataTable, so pyproject.toml pins Textual exactly: a
+Textual upgrade is a change of this class, checked with its tests and the benchmarks.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 
-from cluster_data import cluster_snapshot
+from support.cluster_data import cluster_snapshot
 from textual.widgets import Input
 
 from talos_platform.tui.app import DARK, LIGHT, create_app

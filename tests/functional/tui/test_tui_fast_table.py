@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import gc
 
-from cluster_data import cluster_snapshot
 from rich.text import Text
+from support.cluster_data import cluster_snapshot
 from textual.app import App, ComposeResult
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable

@@ -7,6 +7,8 @@ import asyncio
 import hashlib
 from pathlib import Path
 
+from support.waits import wait_for
+
 from talos_platform.engine.config.loading import load_config
 from talos_platform.engine.config.secrets import Secrets
 from talos_platform.engine.drivers.protocols import Drivers
@@ -74,14 +76,6 @@ def make_app(tmp_path: Path, world: dict):
         )
 
     return create_app("install", session_factory=session_factory)
-
-
-async def wait_for(pilot, condition, timeout: float = 10.0) -> None:
-    for _ in range(int(timeout / 0.05)):
-        if condition():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("condition not reached")
 
 
 async def test_failure_shows_the_hint_and_retry_finishes_the_install(tmp_path):

@@ -3,18 +3,12 @@ snapshots reach the panes, and a pod's details are read through the drivers."""
 
 from __future__ import annotations
 
+from support.waits import wait_for
+
 from talos_platform.engine.observe import TalosTarget
 from talos_platform.engine.sim import simulated_platform
 from talos_platform.tui.app import create_app
 from talos_platform.tui.screens.detail import DetailScreen
-
-
-async def wait_for(pilot, condition, timeout: float = 30.0) -> None:
-    for _ in range(int(timeout / 0.1)):
-        if condition():
-            return
-        await pilot.pause(0.1)
-    raise AssertionError("condition not reached")
 
 
 async def test_live_dashboard_on_the_simulator_shows_problems_and_reads_pod_details():
@@ -32,6 +26,7 @@ async def test_live_dashboard_on_the_simulator_shows_problems_and_reads_pod_deta
                 and len(screen.snapshot.nodes) == len(targets)
                 and any(p.kind == "OOMKilled" for p in screen.snapshot.pod_problems)
             ),
+            timeout=30,
         )
         assert screen.snapshot.simulated and screen.query_one("#banner").display
         oom = next(p for p in screen.snapshot.pod_problems if p.kind == "OOMKilled")
@@ -40,7 +35,7 @@ async def test_live_dashboard_on_the_simulator_shows_problems_and_reads_pod_deta
         await pilot.press("enter")
         detail = app.screen
         assert isinstance(detail, DetailScreen)
-        await wait_for(pilot, lambda: detail.details is not None)
+        await wait_for(pilot, lambda: detail.details is not None, timeout=30)
         assert detail.details.error == ""
         assert any(ctype == "Ready" for ctype, *_ in detail.details.conditions)
 
@@ -74,7 +69,9 @@ async def test_install_screen_runs_a_simulated_install_and_the_panes_light_up(tm
         assert {s.layer for s in app.progress.steps.values()} == {0, 1, 2, 3, 4}
         screen = app.screen
         await wait_for(
-            pilot, lambda: screen.snapshot is not None and screen.snapshot.apps and screen.snapshot.flows.available
+            pilot,
+            lambda: screen.snapshot is not None and screen.snapshot.apps and screen.snapshot.flows.available,
+            timeout=30,
         )
         assert not screen.pane("apps").has_class("offline") and not screen.pane("flows").has_class("offline")
         assert screen.query_one("#banner").display
@@ -91,6 +88,7 @@ async def test_live_dashboard_shows_a_pod_security_refusal_in_the_pods_pane():
         await wait_for(
             pilot,
             lambda: screen.snapshot is not None and any(p.kind == "PodSecurity" for p in screen.snapshot.pod_problems),
+            timeout=30,
         )
         refused = next(p for p in screen.snapshot.pod_problems if p.kind == "PodSecurity")
         await pilot.press("3")

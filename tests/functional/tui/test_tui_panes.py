@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from cluster_data import cluster_snapshot, install_progress
+from support.cluster_data import cluster_snapshot, install_progress
 
 from talos_platform.tui.widgets.apps import apps_content
 from talos_platform.tui.widgets.flows import FlowQuery, flows_content

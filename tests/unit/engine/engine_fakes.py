@@ -10,6 +10,8 @@ import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from support.clock import ManualClock
+
 from talos_platform.engine.config.models import PlatformConfig
 from talos_platform.engine.config.secrets import Secrets
 from talos_platform.engine.drivers.protocols import Drivers
@@ -68,9 +70,10 @@ class FakeStep:
         self.world.checks.append(self.id)
         if self.id in self.world.done:
             return CheckResult(reason=f"{self.id} found in place")
-        return CheckResult(
-            actions=(Action(f"create {self.id}", command=("fake", "create", self.id)),), reason="missing"
-        )
+        return CheckResult(actions=self.planned_actions(ctx), reason="missing")
+
+    def planned_actions(self, ctx: StepContext) -> tuple[Action, ...]:
+        return (Action(f"create {self.id}", command=("fake", "create", self.id)),)
 
     async def apply(self, ctx: StepContext, check: CheckResult) -> None:
         self.world.active += 1
@@ -93,26 +96,6 @@ class FakeStep:
             await asyncio.Event().wait()
 
 
-class FakeClock:
-    """Virtual time for backoff: `sleep` records and returns at once; `wait_for` uses real
-    seconds (tests keep timeouts tiny)."""
-
-    def __init__(self) -> None:
-        self.time = 1_000.0
-        self.sleeps: list[float] = []
-
-    def now(self) -> float:
-        return self.time
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.time += seconds
-        await asyncio.sleep(0)
-
-    async def wait_for(self, awaitable, seconds: float):
-        return await asyncio.wait_for(awaitable, seconds)
-
-
 def fake_drivers() -> Drivers:
     return Drivers(talos=object(), kube=object(), simulated=True)  # fake steps never call them
 
@@ -127,7 +110,7 @@ def context_factory(state_root: Path, secrets: Secrets | None = None, clock=None
             secrets=secrets or Secrets(),
             state=state,
             drivers=fake_drivers(),
-            clock=clock or FakeClock(),
+            clock=clock or ManualClock(),
             step_id=step_id,
             output=output,
         )

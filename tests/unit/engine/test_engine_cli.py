@@ -3,7 +3,8 @@
 import io
 import json
 
-from engine_fakes import CANARY, FakeClock, FakeStep, FakeWorld, fake_drivers, small_config
+from engine_fakes import CANARY, FakeStep, FakeWorld, fake_drivers, small_config
+from support.clock import ManualClock
 
 from talos_platform import exit_codes
 from talos_platform.commands.plan import format_plan
@@ -26,7 +27,7 @@ def make_session(tmp_path, world, *, fail=False):
     if fail:
         steps[1].apply_errors.append(PermanentError(f"denied for {CANARY}", hint="fix the token"))
     return InstallSession(
-        small_config(), Secrets(git_token=CANARY), StateDirectory(tmp_path), fake_drivers(), FakeClock(), steps=steps
+        small_config(), Secrets(git_token=CANARY), StateDirectory(tmp_path), fake_drivers(), ManualClock(), steps=steps
     )
 
 
@@ -104,6 +105,9 @@ async def test_offline_plan_contacts_nothing_and_lists_every_step_to_do(tmp_path
         async def check(self, ctx):
             await ctx.drivers.talos.node_facts("10.0.0.11", insecure=True)
 
+        def planned_actions(self, ctx):
+            raise NotImplementedError  # only the machines can tell
+
     steps = [
         FakeStep("L0.secrets", world),
         Described("L2.push", world, layer=2),
@@ -159,7 +163,7 @@ def test_the_rich_display_shows_output_with_brackets_verbatim(tmp_path):
     world = FakeWorld()
     step = FakeStep("L0.bracketed", world, output=("[bold]not markup[/] [REDACTED] [/oops]",))
     session = InstallSession(
-        small_config(), Secrets(), StateDirectory(tmp_path), fake_drivers(), FakeClock(), steps=[step]
+        small_config(), Secrets(), StateDirectory(tmp_path), fake_drivers(), ManualClock(), steps=[step]
     )
     stream = Terminal()
     assert run_session(session, "text", stream) == exit_codes.OK

@@ -1,8 +1,8 @@
 import pytest
-from engine_fakes import FakeStep, FakeWorld, small_config
+from engine_fakes import FakeStep, FakeWorld
 
 from talos_platform.engine.errors import UserError
-from talos_platform.engine.plan.planner import Plan, PlanInvalid, build_plan
+from talos_platform.engine.plan.planner import Plan, PlanInvalid
 
 
 def steps(*specs):
@@ -58,6 +58,6 @@ def test_unknown_step_lookup_lists_the_known_ones():
     assert "a, b" in str(raised.value)
 
 
-def test_build_plan_uses_given_steps():
+def test_a_plan_orders_the_given_steps_by_their_needs():
     given = steps(("b", 0, ["a"]), ("a", 0, []))
-    assert build_plan(small_config(), given).ids == ("a", "b")
+    assert Plan(given).ids == ("a", "b")

@@ -2,7 +2,8 @@
 
 import json
 
-from engine_fakes import CANARY, FakeClock, FakeStep, FakeWorld, fake_drivers, of_type, small_config
+from engine_fakes import CANARY, FakeStep, FakeWorld, fake_drivers, of_type, small_config
+from support.clock import ManualClock
 
 from talos_platform.engine.config.secrets import Secrets
 from talos_platform.engine.errors import PermanentError
@@ -15,7 +16,7 @@ from talos_platform.engine.state import StateDirectory
 def session(state, steps, **options):
     events = []
     s = InstallSession(
-        small_config(), Secrets(git_token=CANARY), state, fake_drivers(), FakeClock(), steps=steps, **options
+        small_config(), Secrets(git_token=CANARY), state, fake_drivers(), ManualClock(), steps=steps, **options
     )
     s.subscribe(events.append)
     return s, events

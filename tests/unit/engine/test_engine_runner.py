@@ -5,7 +5,8 @@ import asyncio
 import json
 
 import pytest
-from engine_fakes import CANARY, FakeClock, FakeStep, FakeWorld, context_factory, of_type
+from engine_fakes import CANARY, FakeStep, FakeWorld, context_factory, of_type
+from support.clock import ManualClock
 
 from talos_platform.engine.config.secrets import Secrets
 from talos_platform.engine.errors import PermanentError, TransientError, UserError
@@ -26,7 +27,7 @@ from talos_platform.engine.run.runner import RetryPolicy, Runner
 
 
 def make_runner(steps, tmp_path, **options):
-    clock = options.pop("clock", None) or FakeClock()
+    clock = options.pop("clock", None) or ManualClock()
     journal = Journal(tmp_path / "runs")
     runner = Runner(
         Plan(steps),
@@ -86,7 +87,7 @@ async def test_independent_steps_run_concurrently_up_to_the_bound(tmp_path):
 async def test_transient_errors_retry_with_capped_exponential_backoff(tmp_path):
     world = FakeWorld()
     flaky = FakeStep("flaky", world, apply_errors=[TransientError("node still booting")] * 4)
-    clock = FakeClock()
+    clock = ManualClock()
     policy = RetryPolicy(max_attempts=6, initial_delay=1.0, multiplier=2.0, max_delay=5.0)
     outcome, events = await run([flaky], tmp_path, clock=clock, retry=policy)
     assert outcome == "succeeded"
@@ -310,7 +311,7 @@ async def test_secrets_in_context_reach_steps_but_never_events(tmp_path):
         Plan([Leaky("leaky", world)]),
         context_factory(tmp_path, secrets=Secrets(git_token=CANARY)),
         redactor=Redactor([CANARY]),
-        clock=FakeClock(),
+        clock=ManualClock(),
     )
     events = []
     runner.subscribe(events.append)
@@ -383,7 +384,7 @@ async def test_a_retrying_step_gives_up_when_interrupted(tmp_path):
     world = FakeWorld()
     flaky = FakeStep("flaky", world, apply_errors=[TransientError("busy")] * 3)
 
-    class InterruptingClock(FakeClock):
+    class InterruptingClock(ManualClock):
         async def sleep(self, seconds):
             runner.interrupt()
             await super().sleep(seconds)

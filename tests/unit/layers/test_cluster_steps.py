@@ -8,6 +8,7 @@ import json
 import stat
 
 import pytest
+from support.drivers import FakeGit, FakeKube, FakeVault
 
 from talos_platform.engine.config.secrets import Secrets
 from talos_platform.engine.drivers.protocols import (
@@ -23,7 +24,7 @@ from talos_platform.engine.drivers.protocols import (
 from talos_platform.engine.errors import PermanentError
 from talos_platform.engine.layers import apps, cluster_bootstrap, git, layer0, platform, platform_steps
 
-from .fakes import FakeGit, FakeKube, FakeVault, make_context, platform_config
+from .helpers import make_context, platform_config
 
 SECRETS_GIVEN = Secrets(
     git_username="robot",

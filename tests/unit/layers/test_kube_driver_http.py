@@ -10,9 +10,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from talos_platform.engine.drivers.kube_client import KubernetesDriver
+from talos_platform.engine.drivers.kube_client import KubernetesDriver, _raise_for
 from talos_platform.engine.drivers.process import ProcessRunner
 from talos_platform.engine.drivers.protocols import APPLICATIONS, NODES, WatchExpired
+from talos_platform.engine.errors import PermanentError, TransientError
 
 
 class StandInApiServer(BaseHTTPRequestHandler):
@@ -125,3 +126,21 @@ async def test_an_unreachable_api_server_is_a_connection_error(tmp_path):
     driver = KubernetesDriver(kubeconfig, ProcessRunner(), request_timeout=3)
     with pytest.raises(ConnectionError):
         await driver.list(NODES)
+
+
+@pytest.mark.parametrize(
+    "status, kind",
+    [
+        (400, PermanentError),
+        (404, PermanentError),
+        (409, PermanentError),
+        (422, PermanentError),
+        (429, TransientError),
+        (500, TransientError),
+        (503, TransientError),
+    ],
+)
+def test_every_refusal_of_the_api_server_says_what_to_do(status, kind):
+    with pytest.raises(kind, match=f"answered {status}: no luck") as refused:
+        _raise_for(status, {"kind": "Status", "message": "no luck"}, "get pods web-0")
+    assert refused.value.hint

@@ -4,13 +4,14 @@ import json
 import stat
 
 import pytest
+from support.drivers import FakeKube, FakeTalos, FakeTools, configured, maintenance
 
 from talos_platform.engine.drivers.protocols import TalosNodeFacts
 from talos_platform.engine.errors import PermanentError, TransientError
 from talos_platform.engine.layers import bootstrap, talos
 from talos_platform.engine.layers.base import BaseStep
 
-from .fakes import FakeKube, FakeTalos, FakeTools, configured, maintenance, make_context, platform_config
+from .helpers import make_context, platform_config
 
 CP, WORKER = "10.0.0.11", "10.0.0.21"
 

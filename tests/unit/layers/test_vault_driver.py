@@ -43,6 +43,8 @@ class FakeVaultBehindProxy(BaseHTTPRequestHandler):
         if not self.path.startswith(PROXY):
             return self._reply(404, {"kind": "Status", "message": "not found"})
         path = self.path[len(PROXY) :]
+        if state.get("unavailable"):
+            return self._reply(503, {"errors": ["Vault is sealed"]})
         if path == "/v1/sys/seal-status":
             return self._reply(200, {"initialized": state["initialized"], "sealed": state["sealed"], "t": 3})
         if path == "/v1/sys/init" and self.command == "PUT":
@@ -179,8 +181,19 @@ async def test_a_missing_vault_pod_is_worth_a_retry(vault_server):
 
     vault, _ = vault_server
     vault.pod = "vault-9"  # the API server answers 404 with its own Status, not Vault's JSON
-    with pytest.raises(TransientError):
+    with pytest.raises(TransientError) as missing:
         await vault.status()
+    assert "kubectl -n vault describe pod vault-9" in missing.value.hint
+
+
+async def test_a_vault_that_cannot_answer_yet_is_worth_a_retry_with_a_hint(vault_server):
+    from talos_platform.engine.errors import TransientError
+
+    vault, state = vault_server
+    state["unavailable"] = True
+    with pytest.raises(TransientError, match="answered 503") as unavailable:
+        await vault.status()
+    assert "kubectl -n vault logs vault-0" in unavailable.value.hint
 
 
 async def test_wiping_deletes_the_data_claim_then_the_pod(vault_server):

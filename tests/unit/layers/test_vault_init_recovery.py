@@ -7,11 +7,12 @@ import dataclasses
 import json
 
 import pytest
+from support.drivers import FakeVault
 
 from talos_platform.engine.errors import PermanentError
 from talos_platform.engine.layers import platform
 
-from .fakes import FakeVault, make_context, platform_config
+from .helpers import make_context, platform_config
 
 
 class RecordingVault(FakeVault):

@@ -2,13 +2,14 @@
 clear last status when time runs out."""
 
 import pytest
+from support.drivers import FakeKube
 
 from talos_platform.engine.drivers.protocols import NODES, WatchExpired
 from talos_platform.engine.errors import PermanentError
 from talos_platform.engine.layers import bootstrap
 from talos_platform.engine.layers.waiting import NOTHING_SEEN, WaitTimedOut, wait_for_objects
 
-from .fakes import FakeKube, make_context, platform_config
+from .helpers import make_context, platform_config
 
 
 def node(name):

@@ -3,6 +3,8 @@
 import asyncio
 
 import pytest
+from support.clock import ManualClock
+from support.drivers import RaisingTalos, ScriptedHubble, ScriptedKube, pod
 
 from talos_platform.engine.drivers.protocols import (
     Drivers,
@@ -15,8 +17,6 @@ from talos_platform.engine.drivers.protocols import (
 )
 from talos_platform.engine.observe import Observer, TalosTarget, snapshot_once
 from talos_platform.engine.observe.flows import FlowBuffer
-
-from .fakes import FakeTalos, ManualClock, ScriptedHubble, ScriptedKube, pod
 
 
 def flow(i, verdict="FORWARDED", reason=""):
@@ -56,7 +56,7 @@ async def test_many_changes_are_coalesced_into_few_snapshots():
         script += [WatchEvent("MODIFIED", pod("a", str(2 + burst * 20 + i))) for i in range(20)] + [None]
     kube.watches["pods"] = [script]
     clock = ManualClock()
-    observer = Observer(Drivers(talos=FakeTalos({}), kube=kube), clock, talos_interval=0, min_interval=0.25)
+    observer = Observer(Drivers(talos=RaisingTalos({}), kube=kube), clock, talos_interval=0, min_interval=0.25)
     seen = []
     observer.subscribe(seen.append)
     task = asyncio.create_task(observer.run())
@@ -78,7 +78,7 @@ async def test_observer_reads_flows_and_lost_events_and_survives_a_broken_stream
     hubble = ScriptedHubble(
         [[flow(1), LostEvents(count=3), ConnectionError("relay gone")], [flow(2), LostEvents(count=4)]]
     )
-    talos = FakeTalos({"10.0.0.1": TalosNodeFacts("10.0.0.1", True, stage="running")})
+    talos = RaisingTalos({"10.0.0.1": TalosNodeFacts("10.0.0.1", True, stage="running")})
     clock = ManualClock()
     observer = Observer(
         Drivers(talos=talos, kube=ScriptedKube(), hubble=hubble, simulated=True),
@@ -109,7 +109,7 @@ async def test_snapshot_once_reports_failures_as_fields():
     kube.lists["nodes"] = [ConnectionError("connection refused")]
     kube.lists["pods"] = [ObjectList([pod("a", "1"), pod("b", "1", phase="Pending")], "1")]
     hubble = ScriptedHubble([[flow(1, "DROPPED", "POLICY_DENIED"), LostEvents(count=2)]])
-    snapshot = await snapshot_once(Drivers(talos=FakeTalos({}), kube=kube, hubble=hubble), ManualClock())
+    snapshot = await snapshot_once(Drivers(talos=RaisingTalos({}), kube=kube, hubble=hubble), ManualClock())
     assert "nodes: connection refused" in snapshot.kube_error
     assert [p.name for p in snapshot.pod_problems] == ["b"]
     assert snapshot.namespaces[0].healthy == 1 and snapshot.namespaces[0].total == 2
@@ -131,7 +131,7 @@ def test_recent_drops_are_kept_apart_from_the_forwarded_stream():
 async def test_unchanged_views_keep_their_identity_between_snapshots():
     kube = ScriptedKube()
     kube.lists["pods"] = [ObjectList([pod("a", "1")], "1")]
-    observer = Observer(Drivers(talos=FakeTalos({}), kube=kube), ManualClock(), talos_interval=0)
+    observer = Observer(Drivers(talos=RaisingTalos({}), kube=kube), ManualClock(), talos_interval=0)
     observer.pods.replace([pod("a", "1")], "1")
     first, second = observer.snapshot(), observer.snapshot()
     assert first.namespaces is second.namespaces and first.waves is second.waves
@@ -176,7 +176,7 @@ async def test_the_first_talos_round_asks_about_the_nodes_of_the_first_list():
 
     asked: list[tuple[str, float]] = []
 
-    class RecordingTalos(FakeTalos):
+    class RecordingTalos(RaisingTalos):
         async def node_facts(self, address, *, insecure):
             asked.append((address, clock.now()))
             return await super().node_facts(address, insecure=insecure)

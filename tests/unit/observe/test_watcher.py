@@ -3,13 +3,13 @@
 import asyncio
 
 import pytest
+from support.clock import ManualClock
+from support.drivers import ScriptedKube, pod
 
 from talos_platform.engine.drivers.protocols import PODS, ObjectList, WatchEvent, WatchExpired
 from talos_platform.engine.observe.pods import classify_pod
 from talos_platform.engine.observe.store import ObjectStore
 from talos_platform.engine.observe.watcher import ResourceWatcher
-
-from .fakes import ManualClock, ScriptedKube, pod
 
 
 async def run_until_idle(watcher: ResourceWatcher, kube: ScriptedKube) -> None:

@@ -1,18 +1,21 @@
-"""Small fake drivers for table-driven step tests: each holds the facts a test gives it and
-records every call a step makes, so a test can assert the exact calls (or that there were none)."""
+"""Fakes of the driver protocols (engine/drivers/protocols.py) for table-driven tests.
+
+The `Fake*` classes implement a whole protocol: each holds the facts a test gives it and records
+every call, so a test can assert the exact calls (or that there were none). The `Scripted*` and
+`RaisingTalos` replay scripts for the live views' edge cases and implement only the reads those
+use. tests/unit/test_protocol_conformance.py holds every class here to its protocol's signatures.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from talos_platform.engine.config.models import PlatformConfig
-from talos_platform.engine.config.secrets import Secrets
 from talos_platform.engine.drivers.protocols import (
     SECRETS,
-    Drivers,
     ObjectList,
     Resource,
     TalosNodeFacts,
@@ -20,44 +23,6 @@ from talos_platform.engine.drivers.protocols import (
     WatchEvent,
     secret_digest,
 )
-from talos_platform.engine.plan.context import StepContext
-from talos_platform.engine.run.clock import RealClock
-from talos_platform.engine.state import StateDirectory
-
-
-def platform_config(
-    *,
-    talos_version: str = "v1.11.5",
-    vip: str | None = "10.0.0.10",
-    control_planes: int = 1,
-    workers: int = 1,
-    private: bool = False,
-    repo_url: str = "https://git.example.com/platform.git",
-    **components: Any,
-) -> PlatformConfig:
-    nodes = [
-        {"name": f"cp-{i}", "address": f"10.0.0.{10 + i}/24", "role": "control-plane", "link": "eth0"}
-        for i in range(1, control_planes + 1)
-    ]
-    nodes += [
-        {"name": f"w-{i}", "address": f"10.0.0.{20 + i}/24", "installDisk": "/dev/nvme0n1"}
-        for i in range(1, workers + 1)
-    ]
-    return PlatformConfig.model_validate(
-        {
-            "cluster": {
-                "name": "demo",
-                "vip": vip,
-                "talosVersion": talos_version,
-                "kubernetesVersion": "v1.34.1",
-                "network": {"gateway": "10.0.0.1"},
-            },
-            "nodes": nodes,
-            "domain": {"base": "example.com", "acmeEmail": "ops@example.com"},
-            "gitops": {"repoUrl": repo_url, "private": private},
-            "components": components,
-        }
-    )
 
 
 def maintenance(address: str, disks: tuple[str, ...] = ("/dev/sda", "/dev/nvme0n1")) -> TalosNodeFacts:
@@ -86,6 +51,8 @@ certs:
 
 @dataclass
 class FakeTalos:
+    """Implements `Talos` from tables of facts; records every call (`changes()`: the writes)."""
+
     insecure: dict[str, TalosNodeFacts] = field(default_factory=dict)
     """What the maintenance API says per address (missing: unreachable)."""
     secure: dict[str, TalosNodeFacts] = field(default_factory=dict)
@@ -113,12 +80,25 @@ class FakeTalos:
         self.calls.append(("generate_secrets", destination))
         destination.write_text(FAKE_BUNDLE)
 
-    async def generate_config(self, **kwargs: Any) -> None:
-        self.calls.append(("generate_config", kwargs))
-        out: Path = kwargs["output_dir"]
+    async def generate_config(
+        self,
+        *,
+        cluster_name: str,
+        endpoint: str,
+        secrets: Path,
+        talos_version: str,
+        kubernetes_version: str,
+        patches_all: Path,
+        patches_control_plane: Path,
+        patches_worker: Path,
+        output_dir: Path,
+    ) -> None:
+        arguments = dict(locals())
+        del arguments["self"]
+        self.calls.append(("generate_config", arguments))
         for name in ("controlplane.yaml", "worker.yaml"):
-            (out / name).write_text(f"# {name} for {kwargs['talos_version']}\n")
-        (out / "talosconfig").write_text("context: demo\ncontexts:\n  demo:\n    endpoints: []\n")
+            (output_dir / name).write_text(f"# {name} for {talos_version}\n")
+        (output_dir / "talosconfig").write_text("context: demo\ncontexts:\n  demo:\n    endpoints: []\n")
 
     async def apply_config(
         self, address: str, config_file: Path, *, insecure: bool, patches: tuple[Path, ...] = ()
@@ -144,8 +124,21 @@ class FakeTalos:
         self.calls.append(("address_answers", address))
         return address in self.answering
 
-    async def create_docker_cluster(self, **kwargs: Any) -> None:
-        self.calls.append(("create_docker_cluster", kwargs))
+    async def create_docker_cluster(
+        self,
+        *,
+        cluster_name: str,
+        talos_version: str,
+        kubernetes_version: str,
+        workers: int,
+        patches_all: Path,
+        patches_control_plane: Path,
+        patches_worker: Path,
+        talosconfig: Path,
+    ) -> None:
+        arguments = dict(locals())
+        del arguments["self"]
+        self.calls.append(("create_docker_cluster", arguments))
 
 
 def key(obj: dict[str, Any]) -> tuple[str, str]:
@@ -285,27 +278,84 @@ class FakeTools:
         return self.versions.get(tool, "")
 
 
-def make_context(
-    config: PlatformConfig,
-    tmp_path: Path,
-    *,
-    talos: FakeTalos | None = None,
-    kube: FakeKube | None = None,
-    vault: FakeVault | None = None,
-    git: FakeGit | None = None,
-    tools: FakeTools | None = None,
-    secrets: Secrets | None = None,
-) -> tuple[StepContext, list[str]]:
-    lines: list[str] = []
-    state = StateDirectory(tmp_path / "state").ensure()
-    drivers = Drivers(talos=talos or FakeTalos(), kube=kube or FakeKube(), vault=vault, git=git, tools=tools)
-    context = StepContext(
-        config=config,
-        secrets=secrets or Secrets(),
-        state=state,
-        drivers=drivers,
-        clock=RealClock(),
-        step_id="test",
-        output=lines.append,
-    )
-    return context, lines
+def pod(name: str, version: str, namespace: str = "apps", **status: Any) -> dict[str, Any]:
+    return {
+        "metadata": {"name": name, "namespace": namespace, "resourceVersion": version},
+        "spec": {"nodeName": "worker-1"},
+        "status": {
+            "phase": "Running",
+            "containerStatuses": [{"name": "main", "ready": True, "restartCount": 0, "state": {"running": {}}}],
+            **status,
+        },
+    }
+
+
+class ScriptedKube:
+    """The reads of `Kube`, scripted for replaying watch edge cases exactly.
+
+    `lists[plural]` and `watches[plural]` are consumed in order. A watch script is a list of
+    WatchEvents, exceptions (raised when reached) and None (yield to the loop: the end of a burst).
+    When the scripts run out, watches block."""
+
+    def __init__(self):
+        self.lists: dict[str, list[ObjectList | Exception]] = defaultdict(list)
+        self.watches: dict[str, list[list[WatchEvent | Exception]]] = defaultdict(list)
+        self.watch_calls: list[tuple[str, str]] = []
+        self.list_calls: list[str] = []
+        self.idle: dict[str, asyncio.Event] = defaultdict(asyncio.Event)
+
+    async def list(self, resource: Resource, namespace=None, label_selector="") -> ObjectList:
+        self.list_calls.append(resource.plural)
+        queue = self.lists[resource.plural]
+        if not queue:
+            return ObjectList([], "1")
+        item = queue.pop(0)
+        if isinstance(item, Exception):
+            raise item
+        return item
+
+    async def watch(self, resource: Resource, resource_version: str, namespace=None, timeout_seconds=300):
+        self.watch_calls.append((resource.plural, resource_version))
+        scripts = self.watches[resource.plural]
+        if not scripts:
+            self.idle[resource.plural].set()
+            await asyncio.Event().wait()
+        for item in scripts.pop(0):
+            if item is None:  # a pause: let the loop run other tasks
+                await asyncio.sleep(0)
+                continue
+            if isinstance(item, Exception):
+                raise item
+            yield item
+
+    async def get(self, resource, name, namespace=None):
+        return None
+
+
+class RaisingTalos:
+    """`Talos.node_facts` from a table, raising ConnectionError for an address not in it: a driver
+    breaking its promise never to raise, to test that callers survive one (FakeTalos keeps it)."""
+
+    def __init__(self, facts: dict[str, TalosNodeFacts]):
+        self.facts = facts
+
+    async def node_facts(self, address: str, *, insecure: bool) -> TalosNodeFacts:
+        if address not in self.facts:
+            raise ConnectionError(f"{address}: connection refused")
+        return self.facts[address]
+
+
+class ScriptedHubble:
+    """Implements `Hubble`: each `flows` call plays the next script (flows, lost events and
+    exceptions, raised when reached); with none left it blocks."""
+
+    def __init__(self, streams: list[list]):
+        self.streams = streams
+
+    async def flows(self, *, follow=True, first=0, flow_filter=None):
+        if not self.streams:
+            await asyncio.Event().wait()
+        for item in self.streams.pop(0):
+            if isinstance(item, Exception):
+                raise item
+            yield item

@@ -9,13 +9,14 @@ from pathlib import Path
 
 from talos_platform.engine.config.loading import load_config
 from talos_platform.engine.drivers.protocols import Flow, FlowEndpoint, LostEvents, TalosNodeFacts
+from talos_platform.engine.layers import platform_steps
 from talos_platform.engine.observe import ClusterSnapshot, TalosTarget, build_snapshot
 from talos_platform.engine.observe.apps import app_view
 from talos_platform.engine.observe.flows import FlowBuffer
 from talos_platform.engine.observe.nodes import UsageHistory, kube_node
 from talos_platform.engine.observe.pods import classify_pod
 from talos_platform.engine.observe.snapshot import FlowStats
-from talos_platform.engine.plan.planner import build_plan
+from talos_platform.engine.plan.planner import Plan
 from talos_platform.engine.run.events import (
     RunFinished,
     RunStarted,
@@ -212,7 +213,8 @@ def cluster_snapshot(faulty: bool = False, simulated: bool = True) -> ClusterSna
                 "shop",
                 "",
                 phase="Pending",
-                unschedulable="0/6 nodes are available: 3 Insufficient memory, 3 node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }.",
+                unschedulable="0/6 nodes are available: 3 Insufficient memory, 3 node(s) had untolerated taint "
+                "{node-role.kubernetes.io/control-plane: }.",
             ),
             pod_object(
                 "monitoring",
@@ -273,7 +275,7 @@ def early_cluster_snapshot() -> ClusterSnapshot:
 def install_progress(failed: bool = False) -> InstallProgress:
     """The real plan of the example config, part-way through (or failed in layer 0), with
     fixed times."""
-    plan = build_plan(load_config(EXAMPLE_CONFIG))
+    plan = Plan(platform_steps(load_config(EXAMPLE_CONFIG)))
     progress = InstallProgress((s.id, s.layer, s.title) for s in plan)
     steps = list(plan)
     at = T0
@@ -300,8 +302,10 @@ def install_progress(failed: bool = False) -> InstallProgress:
                     StepFailed(
                         at=at + 37,
                         step_id=step.id,
-                        error="worker-3 (192.168.10.23) never reached maintenance mode: the Talos API did not answer within 30s",
-                        hint="check that worker-3 booted the Talos ISO and that 192.168.10.23 is its address; then press r to retry",
+                        error="worker-3 (192.168.10.23) never reached maintenance mode: the Talos API did not "
+                        "answer within 30s",
+                        hint="check that worker-3 booted the Talos ISO and that 192.168.10.23 is its address; then "
+                        "press r to retry",
                     ),
                     RunFinished(at=at + 37, run_id="20260101-000000", outcome="failed"),
                 ]
