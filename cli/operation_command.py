@@ -217,9 +217,11 @@ def command_for(operation: Operation) -> OperationCommand:
     except ModuleNotFoundError as missing:
         if missing.name != module_name:
             raise
-        return OperationCommand(operation.name)
+        return OperationCommand(operation.name, help=operation.summary)
     command = getattr(module, "COMMAND", None)
-    return command if isinstance(command, OperationCommand) else OperationCommand(operation.name)
+    return (
+        command if isinstance(command, OperationCommand) else OperationCommand(operation.name, help=operation.summary)
+    )
 
 
 def operation_commands() -> list[OperationCommand]:

@@ -121,6 +121,11 @@ class StateDirectory:
         return self.root / "runs"
 
     @property
+    def etcd_snapshots(self) -> Path:
+        """etcd snapshots (0600: they hold every Secret of the cluster) and their records."""
+        return self.root / "etcd-snapshots"
+
+    @property
     def backups(self) -> Path:
         """Timestamped copies of secret files taken before a deliberate replacement."""
         return self.root / "backups"

@@ -95,6 +95,18 @@ class Kube(Protocol):
 
 
 @dataclass(frozen=True)
+class EtcdSnapshot:
+    """What `talosctl etcd snapshot` reports about the snapshot it saved."""
+
+    size: int
+    """Bytes written."""
+    etcd_hash: str
+    """etcd's hash of the key space (8 hex digits)."""
+    revision: int
+    total_keys: int
+
+
+@dataclass(frozen=True)
 class TalosNodeFacts:
     """What the Talos API tells about one node."""
 
@@ -157,6 +169,11 @@ class Talos(Protocol):
     async def bootstrap(self, address: str, talosconfig: Path) -> None:
         """Bootstrap etcd on `address`; raises AlreadyBootstrapped when the node answers that
         etcd already has data."""
+        ...
+
+    async def etcd_snapshot(self, address: str, talosconfig: Path, destination: Path) -> EtcdSnapshot:
+        """Stream the etcd database of control plane `address` into `destination` (written
+        whole or not at all), as `talosctl etcd snapshot` does."""
         ...
 
     async def kubeconfig(self, address: str, talosconfig: Path, destination: Path) -> None: ...

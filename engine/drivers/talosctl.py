@@ -20,8 +20,8 @@ import yaml
 from talos_platform.engine.config.versions import TalosFeatures
 from talos_platform.engine.drivers.loopback import ensure_allowed
 from talos_platform.engine.drivers.process import CommandFailed, ProcessRunner, ToolMissing
-from talos_platform.engine.drivers.protocols import AlreadyBootstrapped, TalosNodeFacts
-from talos_platform.engine.errors import TransientError
+from talos_platform.engine.drivers.protocols import AlreadyBootstrapped, EtcdSnapshot, TalosNodeFacts
+from talos_platform.engine.errors import PermanentError, TransientError
 
 TALOSCTL = "talosctl"
 TALOS_API_PORT = 50000
@@ -125,6 +125,10 @@ def etcd_members_argv(address: str, talosconfig: Path) -> list[str]:
 
 def service_argv(address: str, talosconfig: Path, service: str) -> list[str]:
     return _secure(talosconfig, address) + ["service", service]
+
+
+def etcd_snapshot_argv(address: str, talosconfig: Path, destination: Path) -> list[str]:
+    return _secure(talosconfig, address) + ["etcd", "snapshot", str(destination)]
 
 
 def bootstrap_argv(address: str, talosconfig: Path) -> list[str]:
@@ -286,6 +290,23 @@ def parse_cluster_name(text: str) -> str:
         if name:
             return str(name)
     return ""
+
+
+_SNAPSHOT_SAVED = re.compile(r"etcd snapshot saved to .* \((\d+) bytes\)")
+_SNAPSHOT_INFO = re.compile(r"snapshot info: hash ([0-9a-f]{8}), revision (\d+), total keys (\d+), total size (\d+)")
+
+
+def parse_etcd_snapshot(text: str) -> EtcdSnapshot:
+    """The two lines `talosctl etcd snapshot` prints once the file is in place:
+    `etcd snapshot saved to "PATH" (N bytes)` and
+    `snapshot info: hash 1a2b3c4d, revision R, total keys K, total size S`."""
+    saved = _SNAPSHOT_SAVED.search(text)
+    info = _SNAPSHOT_INFO.search(text)
+    if saved is None or info is None:
+        raise ValueError(f"unexpected `talosctl etcd snapshot` output: {text.strip()[:200]!r}")
+    return EtcdSnapshot(
+        size=int(saved.group(1)), etcd_hash=info.group(1), revision=int(info.group(2)), total_keys=int(info.group(3))
+    )
 
 
 def parse_etcd_members(text: str) -> list[str]:
@@ -616,6 +637,22 @@ class TalosctlDriver:
                 hint="check that the node is up and `talosctl etcd members` works",
             ) from None
         return parse_etcd_members(result.stdout)
+
+    async def etcd_snapshot(self, address: str, talosconfig: Path, destination: Path) -> EtcdSnapshot:
+        ensure_allowed(address, "Talos node")
+        try:
+            result = await self.runner.run(etcd_snapshot_argv(address, talosconfig, destination), timeout=600)
+        except CommandFailed as error:
+            raise TransientError(
+                f"no etcd snapshot from {address}: {_first_line(error.stderr)}",
+                hint="check that the node is up and etcd runs there (`talosctl -n NODE service etcd`)",
+            ) from None
+        try:
+            return parse_etcd_snapshot(result.stdout)
+        except ValueError as error:
+            raise PermanentError(
+                str(error), hint="this talosctl prints something else: check `talosctl version --client`"
+            ) from None
 
     async def _service_state(self, address: str, talosconfig: Path, service: str) -> str:
         result = await self.runner.run(

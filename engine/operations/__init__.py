@@ -46,6 +46,8 @@ class Operation:
     lock_scope: str = CLUSTER_LOCK_SCOPE
     """Runs of operations with the same scope exclude each other on one state directory; every
     operation that changes the cluster shares the default."""
+    summary: str = ""
+    """One line for `--help` (what it does, not how)."""
     notes_after_success: Callable[[PlatformConfig, StateDirectory, bool], Iterable[str]] | None = None
     """(config, state directory, simulated) -> lines said after a successful run (where the keys
     and logins are kept, what to run next; never a secret value)."""
@@ -64,7 +66,7 @@ class Operation:
         return list(self.notes_after_success(config, state, simulated)) if self.notes_after_success else []
 
 
-BUILTIN_MODULES = ("install",)
+BUILTIN_MODULES = ("install", "etcd_snapshot")
 """The product's own operations, one module each under engine/operations, in `--help` order."""
 
 _registry: dict[str, Operation] = {}

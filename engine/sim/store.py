@@ -143,6 +143,12 @@ class ObjectStore:
     def count(self, resource: Resource) -> int:
         return len(self._kind(resource).entries)
 
+    def object_names(self) -> Iterator[str]:
+        """`group/plural/namespace/name` of every object (etcd's keys, roughly)."""
+        for (group, plural), kind in self._kinds.items():
+            for namespace, name in kind.entries:
+                yield f"{group}/{plural}/{namespace}/{name}"
+
     # --- writes -------------------------------------------------------------------------
 
     def put(self, resource: Resource, namespace: str, name: str, entry: Any) -> str:

@@ -9,6 +9,7 @@ use. tests/unit/test_protocol_conformance.py holds every class here to its proto
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 
 from talos_platform.engine.drivers.protocols import (
     SECRETS,
+    EtcdSnapshot,
     ObjectList,
     Resource,
     TalosNodeFacts,
@@ -115,6 +117,13 @@ class FakeTalos:
     async def bootstrap(self, address: str, talosconfig: Path) -> None:
         self.calls.append(("bootstrap", address))
         self.etcd[address] = ["cp-1"]
+
+    async def etcd_snapshot(self, address: str, talosconfig: Path, destination: Path) -> EtcdSnapshot:
+        """A page of zeros with etcd's checksum appended: a file that passes the check."""
+        self.calls.append(("etcd_snapshot", address, destination))
+        database = b"\0" * 512
+        destination.write_bytes(database + hashlib.sha256(database).digest())
+        return EtcdSnapshot(size=512 + 32, etcd_hash="00000000", revision=1, total_keys=0)
 
     async def kubeconfig(self, address: str, talosconfig: Path, destination: Path) -> None:
         self.calls.append(("kubeconfig", address, destination))

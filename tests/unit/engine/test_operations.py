@@ -6,7 +6,8 @@ import asyncio
 import json
 
 import pytest
-from engine_fakes import FakeClock, FakeStep, FakeWorld, fake_drivers, small_config
+from engine_fakes import FakeStep, FakeWorld, fake_drivers, small_config
+from support.clock import ManualClock
 
 from talos_platform import exit_codes
 from talos_platform.engine.config.secrets import Secrets
@@ -49,12 +50,19 @@ def aside():
 
 def session_of(operation, root, *, steps=None, **keywords):
     return OperationSession(
-        operation, small_config(), Secrets(), StateDirectory(root), fake_drivers(), FakeClock(), steps=steps, **keywords
+        operation,
+        small_config(),
+        Secrets(),
+        StateDirectory(root),
+        fake_drivers(),
+        ManualClock(),
+        steps=steps,
+        **keywords,
     )
 
 
 def install_of(root, steps):
-    return InstallSession(small_config(), Secrets(), StateDirectory(root), fake_drivers(), FakeClock(), steps=steps)
+    return InstallSession(small_config(), Secrets(), StateDirectory(root), fake_drivers(), ManualClock(), steps=steps)
 
 
 # --- the registry ---------------------------------------------------------------------------------
