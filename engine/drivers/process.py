@@ -50,6 +50,13 @@ def output_to(callback: LineCallback | None) -> Iterator[None]:
         _current_output.reset(token)
 
 
+def current_output() -> Callable[[str], None]:
+    """Where a stand-in for a command (the simulator) writes the lines the real command would
+    print: the sink `output_to` set, as stdout; nowhere when none is set."""
+    sink = _current_output.get()
+    return (lambda line: sink(line, "stdout")) if sink is not None else (lambda line: None)
+
+
 @dataclass(frozen=True)
 class CommandResult:
     argv: tuple[str, ...]

@@ -171,6 +171,11 @@ class Talos(Protocol):
         etcd already has data."""
         ...
 
+    async def upgrade_kubernetes(self, address: str, talosconfig: Path, to: str, *, dry_run: bool) -> None:
+        """`talosctl upgrade-k8s --to` through control plane `address`: control-plane components,
+        then every kubelet; its progress is the command's output. `dry_run` only shows the plan."""
+        ...
+
     async def etcd_snapshot(self, address: str, talosconfig: Path, destination: Path) -> EtcdSnapshot:
         """Stream the etcd database of control plane `address` into `destination` (written
         whole or not at all), as `talosctl etcd snapshot` does."""

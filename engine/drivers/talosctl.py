@@ -131,6 +131,14 @@ def etcd_snapshot_argv(address: str, talosconfig: Path, destination: Path) -> li
     return _secure(talosconfig, address) + ["etcd", "snapshot", str(destination)]
 
 
+def upgrade_k8s_argv(address: str, talosconfig: Path, to: str, *, dry_run: bool) -> list[str]:
+    return (
+        _secure(talosconfig, address)
+        + ["upgrade-k8s", "--to", to.removeprefix("v")]
+        + (["--dry-run"] if dry_run else [])
+    )
+
+
 def bootstrap_argv(address: str, talosconfig: Path) -> list[str]:
     return _secure(talosconfig, address) + ["bootstrap"]
 
@@ -652,6 +660,18 @@ class TalosctlDriver:
         except ValueError as error:
             raise PermanentError(
                 str(error), hint="this talosctl prints something else: check `talosctl version --client`"
+            ) from None
+
+    async def upgrade_kubernetes(self, address: str, talosconfig: Path, to: str, *, dry_run: bool) -> None:
+        ensure_allowed(address, "Talos node")
+        try:
+            await self.runner.run(
+                upgrade_k8s_argv(address, talosconfig, to, dry_run=dry_run), timeout=3600, mutates=not dry_run
+            )
+        except CommandFailed as error:
+            raise PermanentError(
+                f"talosctl upgrade-k8s to {to} failed: {_first_line(error.stderr)}",
+                hint="read its output above; running the upgrade again resumes it (upgrade-k8s skips what is done)",
             ) from None
 
     async def _service_state(self, address: str, talosconfig: Path, service: str) -> str:

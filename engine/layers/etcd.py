@@ -70,8 +70,8 @@ class EtcdSnapshotStep(BaseStep):
     layer = 0
     timeout = 900
 
-    def __init__(self, config: PlatformConfig):
-        super().__init__(config, step_id="E.snapshot", title="Take an etcd snapshot")
+    def __init__(self, config: PlatformConfig, *, needs: tuple[str, ...] = ()):
+        super().__init__(config, step_id="E.snapshot", title="Take an etcd snapshot", needs=needs)
 
     def inputs(self) -> Any:
         return [node.name for node in self.config.control_planes]

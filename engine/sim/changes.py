@@ -29,12 +29,16 @@ from talos_platform.engine.errors import UserError
 if TYPE_CHECKING:
     from talos_platform.engine.sim.model import PlatformModel
 
-JOURNAL_FORMAT = 1
+JOURNAL_FORMAT = 2  # 2: the config digest leaves out the Kubernetes version
 REDACTED = "SIMULATION-REDACTED"
 
 
 def journal_header(model: PlatformModel) -> dict[str, Any]:
-    config = json.dumps(model.config.model_dump(mode="json", by_alias=True), sort_keys=True)
+    """What makes a simulated cluster this one. The Kubernetes version is left out: an upgrade
+    changes it in the config file, and that is the same cluster, upgraded."""
+    data = model.config.model_dump(mode="json", by_alias=True)
+    data["cluster"].pop("kubernetesVersion", None)
+    config = json.dumps(data, sort_keys=True)
     return {
         "simulationJournal": JOURNAL_FORMAT,
         "scenario": model.scenario.model_dump(mode="json", by_alias=True),
@@ -73,6 +77,12 @@ class ExternalChanges:
         """A config applied in place to a running node (no reboot)."""
         self._machine(address).config_digest = digest
         self._record("reconfigure", address=address, digest=digest)
+
+    def kubelet_upgraded(self, address: str, version: str) -> None:
+        """`talosctl upgrade-k8s` moved this node's kubelet (and, on a control plane, its
+        control-plane components) to `version`."""
+        self.model.set_kubernetes_version(self._machine(address), version)
+        self._record("kubelet_upgraded", address=address, version=version)
 
     def bootstrap(self, address: str) -> None:
         self.model.bootstrap(self._machine(address))
@@ -238,6 +248,8 @@ class ExternalChanges:
             self.reconfigure(entry["address"], entry["digest"])
         elif change == "bootstrap":
             self.bootstrap(entry["address"])
+        elif change == "kubelet_upgraded":
+            self.kubelet_upgraded(entry["address"], entry["version"])
         elif change in ("bootstrap_refused", "time"):
             pass  # it changed nothing; the clock has run to its time
         elif change == "docker_machines":

@@ -63,6 +63,8 @@ class Machine:
     lost: bool = False
     """Powered off after it had joined: its kubelet stopped posting status."""
     spec: NodeSpec = field(default_factory=NodeSpec)
+    kubernetes_version: str = ""
+    """Its kubelet's version once `upgrade-k8s` moved it (empty: the config's)."""
 
     @property
     def is_control_plane(self) -> bool:
@@ -275,6 +277,11 @@ class PlatformModel:
         machine.ready = True
         self.put_object(NODES, self._node_object(machine))
         self.workloads.node_became_ready(machine)
+
+    def set_kubernetes_version(self, machine: Machine, version: str) -> None:
+        machine.kubernetes_version = version
+        if machine.registered:
+            self.put_object(NODES, self._node_object(machine))
 
     def _node_object(self, machine: Machine) -> dict[str, Any]:
         return node_object(

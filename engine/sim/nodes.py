@@ -120,7 +120,7 @@ def node_object(
                 "kernelVersion": "6.12.57-talos",
                 "osImage": f"Talos ({config.cluster.talos_version})",
                 "containerRuntimeVersion": "containerd://2.1.5",
-                "kubeletVersion": config.cluster.kubernetes_version,
+                "kubeletVersion": machine.kubernetes_version or config.cluster.kubernetes_version,
                 "kubeProxyVersion": "",
                 "operatingSystem": "linux",
                 "architecture": "amd64",

@@ -11,12 +11,14 @@ from typing import Any
 
 import yaml
 
+from talos_platform.engine.drivers.process import current_output
 from talos_platform.engine.drivers.protocols import AlreadyBootstrapped, EtcdSnapshot, TalosNodeFacts
 from talos_platform.engine.errors import PermanentError, TransientError
 from talos_platform.engine.sim.model import MAINTENANCE, OFF, RUNNING, Machine, PlatformModel
 
 # Virtual seconds a talosctl round trip takes.
 _CALL_SECONDS = 0.5
+_KUBELET_UPGRADE_SECONDS = 40.0  # per node: new images pulled, static pods and kubelet restarted
 _SNAPSHOT_BYTES_PER_SECOND = 20_000.0  # simulated time to stream a snapshot (small: its database is too)
 _DIAL_TIMEOUT_SECONDS = 10.0
 FAKE_MARK = "SIMULATED-NOT-A-SECRET"
@@ -291,6 +293,32 @@ class SimulatedTalos:
         if machine.name not in self.model.etcd_members:
             return []
         return sorted(self.model.etcd_members)
+
+    async def upgrade_kubernetes(self, address: str, talosconfig: Path, to: str, *, dry_run: bool) -> None:
+        argv = ["talosctl", "upgrade-k8s", "--to", to.removeprefix("v"), "--nodes", address]
+        await self._call()
+        machine = self._secure(address, argv)
+        if not machine.is_control_plane:
+            raise SimulatedTalosRefused(argv, "error: upgrade-k8s needs a control plane node")
+        joined = [m for m in self.model.machines.values() if m.registered]
+        order = sorted(joined, key=lambda m: (not m.is_control_plane, m.name))
+        say = current_output()
+        for node in order:
+            current = node.kubernetes_version or self.model.config.cluster.kubernetes_version
+            if current == to:
+                say(f" > {node.name}: kubelet is already {to}")
+                continue
+            if dry_run:
+                say(
+                    f" > {node.name}: would update {'control plane and ' if node.is_control_plane else ''}kubelet {current} -> {to}"
+                )
+                continue
+            say(
+                f" > {node.name}: updating {'control plane and ' if node.is_control_plane else ''}kubelet {current} -> {to}"
+            )
+            await self.model.clock.sleep(_KUBELET_UPGRADE_SECONDS)
+            self.model.changes.kubelet_upgraded(node.address, to)
+            say(f" < {node.name}: kubelet {to} is Ready")
 
     async def etcd_snapshot(self, address: str, talosconfig: Path, destination: Path) -> EtcdSnapshot:
         argv = ["talosctl", "etcd", "snapshot", str(destination), "--nodes", address]

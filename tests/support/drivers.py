@@ -118,6 +118,9 @@ class FakeTalos:
         self.calls.append(("bootstrap", address))
         self.etcd[address] = ["cp-1"]
 
+    async def upgrade_kubernetes(self, address: str, talosconfig: Path, to: str, *, dry_run: bool) -> None:
+        self.calls.append(("upgrade_kubernetes", address, to, dry_run))
+
     async def etcd_snapshot(self, address: str, talosconfig: Path, destination: Path) -> EtcdSnapshot:
         """A page of zeros with etcd's checksum appended: a file that passes the check."""
         self.calls.append(("etcd_snapshot", address, destination))

@@ -1,0 +1,210 @@
+"""Upgrading Kubernetes: a preflight, an etcd snapshot, `talosctl upgrade-k8s`, then the config
+file brought in line.
+
+`talosctl upgrade-k8s` does the work (control-plane static pods one node at a time, then every
+kubelet) and skips what is already done, so running it again resumes it. What the steps add:
+the version is checked before anything changes (supported by the Talos the nodes run, no
+downgrade, one minor at a time as Kubernetes requires), a snapshot is taken first, the result
+is verified on the Node objects rather than taken from the command's word, and a kubelet that
+stays behind is named.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from talos_platform.engine.config.editing import edited_text
+from talos_platform.engine.config.loading import read_config
+from talos_platform.engine.config.models import PlatformConfig
+from talos_platform.engine.config.versions import VersionError, kubernetes_supported_by, parse_version
+from talos_platform.engine.drivers.protocols import NODES
+from talos_platform.engine.drivers.talosctl import upgrade_k8s_argv
+from talos_platform.engine.errors import PermanentError, TransientError
+from talos_platform.engine.files import atomic_write
+from talos_platform.engine.layers.base import BaseStep, done, todo
+from talos_platform.engine.plan.context import StepContext
+from talos_platform.engine.plan.step import Action, CheckResult
+
+_POLL_SECONDS = 10.0
+
+
+async def kubelet_versions(ctx: StepContext) -> dict[str, str]:
+    """Node name -> the kubelet version it reports."""
+    nodes = await ctx.drivers.kube.list(NODES)
+    return {
+        node["metadata"]["name"]: ((node.get("status") or {}).get("nodeInfo") or {}).get("kubeletVersion", "")
+        for node in nodes.items
+    }
+
+
+class KubernetesPreflight(BaseStep):
+    """The target is a version the nodes' Talos supports, no downgrade, at most one minor up."""
+
+    layer = 0
+    timeout = 120
+
+    def __init__(self, config: PlatformConfig, to: str):
+        super().__init__(config, step_id="K.preflight", title=f"Check that Kubernetes {to} can be installed")
+        self.to = to
+
+    def inputs(self) -> Any:
+        return {"to": self.to, "talos": self.config.cluster.talos_version}
+
+    def planned_actions(self, ctx: StepContext) -> tuple[Action, ...]:
+        return (Action(f"check {self.to} against Talos {self.config.cluster.talos_version} and every node's kubelet"),)
+
+    async def _check(self, ctx: StepContext) -> CheckResult:
+        try:
+            target = parse_version(self.to)
+        except VersionError as error:
+            raise PermanentError(str(error), hint="give --to as vMAJOR.MINOR.PATCH, e.g. v1.37.2") from None
+        talos = self.config.cluster.talos_version
+        supported = kubernetes_supported_by(talos)
+        if f"v{target[0]}.{target[1]}" not in supported:
+            raise PermanentError(
+                f"Talos {talos} does not support Kubernetes {self.to} (it supports {', '.join(supported)})",
+                hint="upgrade Talos first, or choose a version it supports",
+            )
+        versions = await kubelet_versions(ctx)
+        if not versions:
+            raise TransientError(
+                "the cluster reports no nodes yet", hint="is the Kubernetes API up? (`kubectl get nodes`)"
+            )
+        for name, version in sorted(versions.items()):
+            try:
+                running = parse_version(version)
+            except VersionError:
+                continue  # reported later, by the upgrade's own check
+            if running > target:
+                raise PermanentError(
+                    f"{name} runs Kubernetes {version}, newer than {self.to}: a downgrade is not supported",
+                    hint="choose a version at or above the one the cluster runs",
+                )
+            if (target[0], target[1]) > (running[0], running[1] + 1):
+                raise PermanentError(
+                    f"{name} runs Kubernetes {version}; {self.to} is more than one minor version up",
+                    hint=f"upgrade one minor version at a time: first to v{running[0]}.{running[1] + 1}.x",
+                )
+        return done(f"Kubernetes {self.to} is supported by Talos {talos}; nodes run {_summary(versions)}")
+
+
+class KubernetesUpgrade(BaseStep):
+    """`talosctl upgrade-k8s --to`, after its dry run; done when every Node reports the version."""
+
+    layer = 1
+    timeout = 3600
+
+    def __init__(self, config: PlatformConfig, to: str):
+        super().__init__(
+            config, step_id="K.upgrade", title=f"Upgrade Kubernetes to {to}", needs=("K.preflight", "E.snapshot")
+        )
+        self.to = to
+
+    def inputs(self) -> Any:
+        return {"to": self.to}
+
+    def _through(self) -> str:
+        return self.config.node_ip(self.config.control_planes[0])
+
+    def planned_actions(self, ctx: StepContext) -> tuple[Action, ...]:
+        talosconfig = ctx.state.talosconfig
+        return (
+            Action(
+                "show upgrade-k8s's own plan (dry run)",
+                command=tuple(upgrade_k8s_argv(self._through(), talosconfig, self.to, dry_run=True)),
+            ),
+            Action(
+                f"upgrade the control-plane components node by node, then every kubelet, to {self.to}",
+                command=tuple(upgrade_k8s_argv(self._through(), talosconfig, self.to, dry_run=False)),
+            ),
+        )
+
+    async def _check(self, ctx: StepContext) -> CheckResult:
+        behind = _behind(await kubelet_versions(ctx), self.to)
+        if not behind:
+            return done(f"every node runs Kubernetes {self.to}")
+        return todo(f"{len(behind)} node(s) not at {self.to}: {_summary(behind)}", *self.planned_actions(ctx))
+
+    async def _apply(self, ctx: StepContext, check: CheckResult) -> None:
+        talos = ctx.drivers.talos
+        await talos.upgrade_kubernetes(self._through(), ctx.state.talosconfig, self.to, dry_run=True)
+        await talos.upgrade_kubernetes(self._through(), ctx.state.talosconfig, self.to, dry_run=False)
+
+    async def _wait(self, ctx: StepContext) -> None:
+        deadline = ctx.clock.now() + self.wait_budget
+        while True:
+            behind = _behind(await kubelet_versions(ctx), self.to)
+            if not behind:
+                ctx.output(f"every node reports kubelet {self.to}")
+                return
+            if ctx.clock.now() >= deadline:
+                raise PermanentError(
+                    f"upgrade-k8s finished but these kubelets still report the old version: {_summary(behind)}",
+                    hint="a kubelet that does not restart stalls the upgrade: look at `talosctl -n NODE service "
+                    "kubelet` and `talosctl -n NODE logs kubelet`; then run the upgrade again to resume",
+                )
+            ctx.output(f"waiting for {_summary(behind)} to report {self.to}")
+            await ctx.clock.sleep(_POLL_SECONDS)
+
+
+class KubernetesVersionInConfig(BaseStep):
+    """The config file says the version the cluster runs (its comments and layout kept, the old
+    file kept as `.bak`), so the next install or render does not undo the upgrade."""
+
+    layer = 2
+    timeout = 60
+
+    def __init__(self, config: PlatformConfig, to: str, config_path: Path | None):
+        super().__init__(
+            config, step_id="K.config", title="Write the new version into the config", needs=("K.upgrade",)
+        )
+        self.to = to
+        self.config_path = config_path
+
+    def inputs(self) -> Any:
+        return {"to": self.to, "file": str(self.config_path or "")}
+
+    def planned_actions(self, ctx: StepContext) -> tuple[Action, ...]:
+        if self.config_path is None:
+            return (Action("no config file given: nothing to write"),)
+        return (Action(f"set cluster.kubernetesVersion: {self.to} in {self.config_path} (the old file kept as .bak)"),)
+
+    async def _check(self, ctx: StepContext) -> CheckResult:
+        if self.config_path is None:
+            return done("no config file given (simulated scenario): nothing to write")
+        if read_config(self.config_path).cluster.kubernetes_version == self.to:
+            return done(f"{self.config_path} says {self.to}")
+        return todo(f"{self.config_path} still names the old version", *self.planned_actions(ctx))
+
+    async def _apply(self, ctx: StepContext, check: CheckResult) -> None:
+        assert self.config_path is not None
+        before = self.config_path.read_text(encoding="utf-8")
+        config = read_config(self.config_path)
+        config.cluster.kubernetes_version = self.to
+        mode = self.config_path.stat().st_mode & 0o777
+        atomic_write(self.config_path.with_name(self.config_path.name + ".bak"), before.encode(), mode=mode)
+        atomic_write(self.config_path, edited_text(before, config).encode(), mode=mode)
+        ctx.output(f"{self.config_path}: kubernetesVersion {self.to} (was kept as {self.config_path.name}.bak)")
+
+
+def _behind(versions: dict[str, str], to: str) -> dict[str, str]:
+    return {name: version for name, version in versions.items() if version != to}
+
+
+def _summary(versions: dict[str, str]) -> str:
+    by_version: dict[str, list[str]] = {}
+    for name, version in sorted(versions.items()):
+        by_version.setdefault(version or "?", []).append(name)
+    return "; ".join(f"{version} on {', '.join(names)}" for version, names in sorted(by_version.items()))
+
+
+def kubernetes_upgrade_steps(config: PlatformConfig, to: str, config_path: Path | None) -> list[BaseStep]:
+    from talos_platform.engine.layers.etcd import EtcdSnapshotStep
+
+    return [
+        KubernetesPreflight(config, to),
+        EtcdSnapshotStep(config, needs=("K.preflight",)),
+        KubernetesUpgrade(config, to),
+        KubernetesVersionInConfig(config, to, config_path),
+    ]

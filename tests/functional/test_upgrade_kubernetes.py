@@ -1,0 +1,66 @@
+"""`upgrade-kubernetes` end to end on a simulated cluster: snapshot first, every node upgraded and
+verified, the config file edited in place, and a second run finds it all done."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import ENVIRONMENT, run_simulated_install
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "metal-3cp-3w.yaml"
+
+
+def upgrade(state: Path, config: Path, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "talos_platform", "upgrade-kubernetes", "--to", "v1.37.3", "--simulate"]
+        + ["--speed", "inf", "--yes", "--config", str(config), "--state-dir", str(state), *extra],
+        env=ENVIRONMENT,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_an_upgrade_snapshots_upgrades_verifies_and_records_the_version(tmp_path):
+    config, state = tmp_path / "platform.yaml", tmp_path / "state"
+    shutil.copy(EXAMPLE, config)
+    assert run_simulated_install(state, "--yes", "--config", str(config)).returncode == 0
+
+    first = upgrade(state, config, "--output", "json")
+
+    assert first.returncode == 0, first.stderr
+    events = [json.loads(line) for line in first.stdout.splitlines() if line.startswith("{")]
+    finished = [e["step_id"] for e in events if e["type"] == "StepSucceeded"]
+    assert finished == ["E.snapshot", "K.upgrade", "K.config"]
+    assert list((state / "etcd-snapshots").glob("*.json"))
+    assert "kubernetesVersion: v1.37.3" in config.read_text()
+    assert config.read_text().startswith("# yaml-language-server:")  # the file's comments kept
+
+    again = upgrade(state, config, "--output", "json")
+    events = [json.loads(line) for line in again.stdout.splitlines() if line.startswith("{")]
+    assert again.returncode == 0
+    assert {e["step_id"] for e in events if e["type"] == "StepSkipped"} >= {"K.upgrade", "K.config"}
+
+
+def test_an_impossible_version_changes_nothing(tmp_path):
+    config, state = tmp_path / "platform.yaml", tmp_path / "state"
+    shutil.copy(EXAMPLE, config)
+    assert run_simulated_install(state, "--yes", "--config", str(config)).returncode == 0
+    before = config.read_text()
+
+    refused = subprocess.run(
+        [sys.executable, "-m", "talos_platform", "upgrade-kubernetes", "--to", "v1.39.0", "--simulate"]
+        + ["--speed", "inf", "--yes", "--config", str(config), "--state-dir", str(state)],
+        env=ENVIRONMENT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert refused.returncode == 1
+    assert "does not support Kubernetes v1.39.0" in refused.stdout + refused.stderr
+    assert config.read_text() == before
+    assert not (state / "etcd-snapshots").exists()
