@@ -25,6 +25,8 @@ from talos_platform.operation_command import command_for, operation_commands
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "plan",
+        # Operations may share an option (both upgrades take --to): the same option, defined once.
+        conflict_handler="resolve",
         help="show what an install (or another operation) would do, with the exact commands (dry run)",
         description=(
             "Show the plan of the install (or --operation NAME) per layer: for each step whether it is "

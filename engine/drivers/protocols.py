@@ -171,6 +171,11 @@ class Talos(Protocol):
         etcd already has data."""
         ...
 
+    async def upgrade_talos(self, address: str, talosconfig: Path, image: str) -> None:
+        """`talosctl upgrade --image` of one node with the node as endpoint: drain, install,
+        reboot, uncordon; returns once the node is back (its version is the caller's to check)."""
+        ...
+
     async def upgrade_kubernetes(self, address: str, talosconfig: Path, to: str, *, dry_run: bool) -> None:
         """`talosctl upgrade-k8s --to` through control plane `address`: control-plane components,
         then every kubelet; its progress is the command's output. `dry_run` only shows the plan."""

@@ -139,6 +139,11 @@ def upgrade_k8s_argv(address: str, talosconfig: Path, to: str, *, dry_run: bool)
     )
 
 
+def upgrade_argv(address: str, talosconfig: Path, image: str) -> list[str]:
+    """The node is the endpoint too: never the VIP, which moves while a control plane reboots."""
+    return _secure(talosconfig, address) + ["upgrade", "--image", image]
+
+
 def bootstrap_argv(address: str, talosconfig: Path) -> list[str]:
     return _secure(talosconfig, address) + ["bootstrap"]
 
@@ -672,6 +677,23 @@ class TalosctlDriver:
             raise PermanentError(
                 f"talosctl upgrade-k8s to {to} failed: {_first_line(error.stderr)}",
                 hint="read its output above; running the upgrade again resumes it (upgrade-k8s skips what is done)",
+            ) from None
+
+    async def upgrade_talos(self, address: str, talosconfig: Path, image: str) -> None:
+        ensure_allowed(address, "Talos node")
+        try:
+            await self.runner.run(upgrade_argv(address, talosconfig, image), timeout=3600)
+        except CommandFailed as error:
+            detail = _first_line(error.stderr)
+            blocked = "disruption budget" in error.stderr.lower()
+            raise PermanentError(
+                f"talosctl upgrade of {address} failed: {detail}",
+                hint=(
+                    "a PodDisruptionBudget keeps a pod on the node from being evicted: scale its workload or relax "
+                    "the budget, then run the upgrade again"
+                    if blocked
+                    else "read its output above; the node keeps its current version until an upgrade succeeds"
+                ),
             ) from None
 
     async def _service_state(self, address: str, talosconfig: Path, service: str) -> str:

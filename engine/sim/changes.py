@@ -29,15 +29,16 @@ from talos_platform.engine.errors import UserError
 if TYPE_CHECKING:
     from talos_platform.engine.sim.model import PlatformModel
 
-JOURNAL_FORMAT = 2  # 2: the config digest leaves out the Kubernetes version
+JOURNAL_FORMAT = 2  # 2: the config digest leaves out the Talos and Kubernetes versions
 REDACTED = "SIMULATION-REDACTED"
 
 
 def journal_header(model: PlatformModel) -> dict[str, Any]:
-    """What makes a simulated cluster this one. The Kubernetes version is left out: an upgrade
-    changes it in the config file, and that is the same cluster, upgraded."""
+    """What makes a simulated cluster this one. The Talos and Kubernetes versions are left out:
+    an upgrade changes them in the config file, and that is the same cluster, upgraded."""
     data = model.config.model_dump(mode="json", by_alias=True)
     data["cluster"].pop("kubernetesVersion", None)
+    data["cluster"].pop("talosVersion", None)
     config = json.dumps(data, sort_keys=True)
     return {
         "simulationJournal": JOURNAL_FORMAT,
@@ -77,6 +78,11 @@ class ExternalChanges:
         """A config applied in place to a running node (no reboot)."""
         self._machine(address).config_digest = digest
         self._record("reconfigure", address=address, digest=digest)
+
+    def talos_upgraded(self, address: str, version: str) -> None:
+        """A node came back from `talosctl upgrade` running `version`."""
+        self.model.finish_talos_upgrade(self._machine(address), version)
+        self._record("talos_upgraded", address=address, version=version)
 
     def kubelet_upgraded(self, address: str, version: str) -> None:
         """`talosctl upgrade-k8s` moved this node's kubelet (and, on a control plane, its
@@ -248,6 +254,8 @@ class ExternalChanges:
             self.reconfigure(entry["address"], entry["digest"])
         elif change == "bootstrap":
             self.bootstrap(entry["address"])
+        elif change == "talos_upgraded":
+            self.talos_upgraded(entry["address"], entry["version"])
         elif change == "kubelet_upgraded":
             self.kubelet_upgraded(entry["address"], entry["version"])
         elif change in ("bootstrap_refused", "time"):

@@ -65,6 +65,8 @@ class Machine:
     spec: NodeSpec = field(default_factory=NodeSpec)
     kubernetes_version: str = ""
     """Its kubelet's version once `upgrade-k8s` moved it (empty: the config's)."""
+    talos_version: str = ""
+    """The Talos it runs once an upgrade moved it (empty: the config's)."""
 
     @property
     def is_control_plane(self) -> bool:
@@ -277,6 +279,23 @@ class PlatformModel:
         machine.ready = True
         self.put_object(NODES, self._node_object(machine))
         self.workloads.node_became_ready(machine)
+
+    def talos_version_of(self, machine: Machine) -> str:
+        return machine.talos_version or self.config.cluster.talos_version
+
+    def begin_talos_upgrade(self, machine: Machine) -> None:
+        """Drained and rebooting into the new version: the Talos API and the kubelet are away."""
+        machine.stage = REBOOTING
+        machine.ready = False
+        if machine.registered:
+            self.put_object(NODES, self._node_object(machine))
+
+    def finish_talos_upgrade(self, machine: Machine, version: str) -> None:
+        machine.talos_version = version
+        machine.stage = RUNNING
+        machine.ready = True
+        if machine.registered:
+            self.put_object(NODES, self._node_object(machine))
 
     def set_kubernetes_version(self, machine: Machine, version: str) -> None:
         machine.kubernetes_version = version

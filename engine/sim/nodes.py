@@ -118,7 +118,7 @@ def node_object(
                 "systemUUID": machine_id(machine.name + "/uuid", seed),
                 "bootID": machine_id(machine.name + "/boot", seed),
                 "kernelVersion": "6.12.57-talos",
-                "osImage": f"Talos ({config.cluster.talos_version})",
+                "osImage": f"Talos ({machine.talos_version or config.cluster.talos_version})",
                 "containerRuntimeVersion": "containerd://2.1.5",
                 "kubeletVersion": machine.kubernetes_version or config.cluster.kubernetes_version,
                 "kubeProxyVersion": "",

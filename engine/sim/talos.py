@@ -18,6 +18,8 @@ from talos_platform.engine.sim.model import MAINTENANCE, OFF, RUNNING, Machine, 
 
 # Virtual seconds a talosctl round trip takes.
 _CALL_SECONDS = 0.5
+_UPGRADE_INSTALL_SECONDS = 60.0  # drain, pull and write the installer
+_UPGRADE_REBOOT_SECONDS = 90.0  # reboot into the new version until the API answers
 _KUBELET_UPGRADE_SECONDS = 40.0  # per node: new images pulled, static pods and kubelet restarted
 _SNAPSHOT_BYTES_PER_SECOND = 20_000.0  # simulated time to stream a snapshot (small: its database is too)
 _DIAL_TIMEOUT_SECONDS = 10.0
@@ -87,7 +89,7 @@ class SimulatedTalos:
                 reachable=True,
                 maintenance=True,
                 stage=MAINTENANCE,
-                talos_version=self.model.config.cluster.talos_version,
+                talos_version=self.model.talos_version_of(machine),
                 disks=machine.spec.disks,
                 error=machine.error,
             )
@@ -106,7 +108,7 @@ class SimulatedTalos:
             maintenance=False,
             stage=RUNNING,
             cluster_name=self.model.config.cluster.name,
-            talos_version=self.model.config.cluster.talos_version,
+            talos_version=self.model.talos_version_of(machine),
             kubernetes_version=self.model.config.cluster.kubernetes_version,
             disks=machine.spec.disks,
             cpu_percent=cpu,
@@ -293,6 +295,22 @@ class SimulatedTalos:
         if machine.name not in self.model.etcd_members:
             return []
         return sorted(self.model.etcd_members)
+
+    async def upgrade_talos(self, address: str, talosconfig: Path, image: str) -> None:
+        argv = ["talosctl", "upgrade", "--image", image, "--nodes", address]
+        await self._call()
+        machine = self._secure(address, argv)
+        repository, _, version = image.rpartition(":")
+        if not repository or not version.startswith("v"):
+            raise SimulatedTalosRefused(argv, f"error during upgrade: invalid image reference {image!r}")
+        say = current_output()
+        say(f"{machine.name}: draining, installing {image}")
+        await self.model.clock.sleep(_UPGRADE_INSTALL_SECONDS)
+        self.model.begin_talos_upgrade(machine)
+        say(f"{machine.name}: rebooting into {version}")
+        await self.model.clock.sleep(_UPGRADE_REBOOT_SECONDS)
+        self.model.changes.talos_upgraded(address, version)
+        say(f"{machine.name}: back, uncordoned")
 
     async def upgrade_kubernetes(self, address: str, talosconfig: Path, to: str, *, dry_run: bool) -> None:
         argv = ["talosctl", "upgrade-k8s", "--to", to.removeprefix("v"), "--nodes", address]

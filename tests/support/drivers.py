@@ -118,6 +118,9 @@ class FakeTalos:
         self.calls.append(("bootstrap", address))
         self.etcd[address] = ["cp-1"]
 
+    async def upgrade_talos(self, address: str, talosconfig: Path, image: str) -> None:
+        self.calls.append(("upgrade_talos", address, image))
+
     async def upgrade_kubernetes(self, address: str, talosconfig: Path, to: str, *, dry_run: bool) -> None:
         self.calls.append(("upgrade_kubernetes", address, to, dry_run))
 

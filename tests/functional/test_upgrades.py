@@ -1,4 +1,4 @@
-"""`upgrade-kubernetes` end to end on a simulated cluster: snapshot first, every node upgraded and
+"""The upgrades end to end on a simulated cluster: snapshot first, every node upgraded and
 verified, the config file edited in place, and a second run finds it all done."""
 
 import json
@@ -64,3 +64,29 @@ def test_an_impossible_version_changes_nothing(tmp_path):
     assert "does not support Kubernetes v1.39.0" in refused.stdout + refused.stderr
     assert config.read_text() == before
     assert not (state / "etcd-snapshots").exists()
+
+
+def test_a_talos_upgrade_goes_node_by_node_and_records_the_version(tmp_path):
+    config, state = tmp_path / "platform.yaml", tmp_path / "state"
+    config.write_text(EXAMPLE.read_text().replace("talosVersion: v1.14.1", "talosVersion: v1.14.0"))
+    assert run_simulated_install(state, "--yes", "--config", str(config)).returncode == 0
+
+    upgraded = subprocess.run(
+        [sys.executable, "-m", "talos_platform", "upgrade-talos", "--to", "v1.14.1", "--simulate", "--speed", "inf"]
+        + ["--yes", "--config", str(config), "--state-dir", str(state), "--max-parallel", "2", "--output", "json"],
+        env=ENVIRONMENT,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert upgraded.returncode == 0, upgraded.stderr
+    events = [json.loads(line) for line in upgraded.stdout.splitlines() if line.startswith("{")]
+    order = [e["step_id"] for e in events if e["type"] == "StepSucceeded"]
+    assert order[:4] == ["E.snapshot", "T.upgrade.cp-1", "T.upgrade.cp-2", "T.upgrade.cp-3"]
+    assert order[-1] == "T.config"
+    assert "talosVersion: v1.14.1" in config.read_text()
+
+    again = run_simulated_install(state, "--yes", "--config", str(config))  # the same cluster, upgraded
+    assert again.returncode == 0 and "resuming the simulated cluster" in again.stdout + again.stderr

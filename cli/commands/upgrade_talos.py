@@ -1,0 +1,50 @@
+"""`talos-platform upgrade-talos --to VERSION`: the Talos upgrade's own arguments."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from talos_platform.commands.install import positive_int
+from talos_platform.operation_command import OperationCommand
+
+
+class UpgradeTalosCommand(OperationCommand):
+    def add_plan_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--to", metavar="VERSION", help="the Talos version to upgrade to, e.g. v1.14.1")
+        parser.add_argument(
+            "--max-parallel",
+            type=positive_int,
+            default=1,
+            metavar="N",
+            help="workers upgraded at once (control planes always one at a time; default 1)",
+        )
+
+    def options(self, args: argparse.Namespace) -> dict[str, Any]:
+        return {
+            "to": getattr(args, "to", None),
+            "config_path": getattr(args, "config", None),
+            "max_parallel": getattr(args, "max_parallel", 1),
+        }
+
+    def own_flags(self, args: argparse.Namespace) -> list[str]:
+        flags = ["--to", args.to] if getattr(args, "to", None) else []
+        if getattr(args, "max_parallel", 1) != 1:
+            flags += ["--max-parallel", str(args.max_parallel)]
+        return flags
+
+
+COMMAND = UpgradeTalosCommand(
+    "upgrade-talos",
+    help="upgrade Talos node by node (control planes one at a time), each verified and gated",
+    description=(
+        "Check the target (supported, runs the cluster's Kubernetes, the same talosctl version, talosconfig "
+        "endpoints that are nodes, no downgrade), take an etcd snapshot, then upgrade the control planes one at a "
+        "time and the workers --max-parallel at a time with `talosctl upgrade --image` (the installer of the "
+        "config's schematic: extensions kept). After each node: its running version verified (a node back on the "
+        "old version fails the rollout), then it must be Ready, every etcd member back and every ArgoCD "
+        "Application healthy before the next. Finally the config file gets the version (comments kept, .bak). "
+        "Resumes at the node where an earlier run stopped. Exit codes: 0 success, 1 a step failed, 2 invalid "
+        "config or usage, 130 interrupted."
+    ),
+)

@@ -1,0 +1,313 @@
+"""Upgrading Talos: a preflight, an etcd snapshot, then one node at a time (control planes one by
+one, workers in batches), each verified and gated before the next, then the config file.
+
+`talosctl upgrade` (the target's talosctl, whose streaming upgrade API drains, installs, reboots,
+waits and uncordons) does one node. What the steps add is what users get wrong by hand: the
+target and its Kubernetes compatibility checked first, talosconfig endpoints that are nodes
+rather than the VIP (the VIP moves while a control plane reboots, and the command hangs), the
+installer image built from the config's schematic (extensions kept), the running version
+verified after the reboot (a failed upgrade boots the old partition and looks like success),
+and gates before the next node: the node Ready, every etcd member back, every ArgoCD
+Application healthy.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from talos_platform.engine.config.editing import edited_text
+from talos_platform.engine.config.loading import read_config
+from talos_platform.engine.config.models import Node, PlatformConfig
+from talos_platform.engine.config.schematic import installer_image
+from talos_platform.engine.config.versions import (
+    VersionError,
+    kubernetes_supported_by,
+    minor,
+    parse_version,
+    supported_talos_versions,
+)
+from talos_platform.engine.drivers import talosctl
+from talos_platform.engine.drivers.protocols import APPLICATIONS, NODES
+from talos_platform.engine.errors import PermanentError, TransientError
+from talos_platform.engine.files import atomic_write
+from talos_platform.engine.layers.base import BaseStep, done, todo
+from talos_platform.engine.plan.context import StepContext
+from talos_platform.engine.plan.step import Action, CheckResult
+
+_POLL_SECONDS = 10.0
+
+
+def target_image(config: PlatformConfig, to: str) -> str:
+    """The installer of version `to` with the config's schematic (its extensions and arguments)."""
+    upgraded = config.model_copy(update={"cluster": config.cluster.model_copy(update={"talos_version": to})})
+    return installer_image(upgraded)
+
+
+class TalosPreflight(BaseStep):
+    """Target supported, Kubernetes compatible, the target's talosctl, node endpoints, no downgrade."""
+
+    layer = 0
+    timeout = 300
+
+    def __init__(self, config: PlatformConfig, to: str):
+        super().__init__(config, step_id="T.preflight", title=f"Check that Talos {to} can be installed")
+        self.to = to
+
+    def inputs(self) -> Any:
+        return {"to": self.to}
+
+    def planned_actions(self, ctx: StepContext) -> tuple[Action, ...]:
+        return (
+            Action(
+                f"check {self.to}: supported, runs Kubernetes {self.config.cluster.kubernetes_version}, talosctl "
+                "of the same version, talosconfig endpoints are nodes (not the VIP), no node runs a newer Talos"
+            ),
+        )
+
+    async def _check(self, ctx: StepContext) -> CheckResult:
+        try:
+            target = minor(self.to)
+            parse_version(self.to)
+        except VersionError as error:
+            raise PermanentError(str(error), hint="give --to as vMAJOR.MINOR.PATCH, e.g. v1.14.1") from None
+        supported = supported_talos_versions()
+        if f"v{target[0]}.{target[1]}" not in supported:
+            raise PermanentError(
+                f"Talos {self.to} is not a version this tool supports ({', '.join(supported)})",
+                hint="choose a supported version",
+            )
+        kubernetes = self.config.cluster.kubernetes_version
+        if f"v{minor(kubernetes)[0]}.{minor(kubernetes)[1]}" not in kubernetes_supported_by(self.to):
+            raise PermanentError(
+                f"Talos {self.to} does not run Kubernetes {kubernetes}, which the cluster runs",
+                hint="upgrade Kubernetes first (talos-platform upgrade-kubernetes), or choose another Talos version",
+            )
+        await self._check_client(ctx)
+        self._check_endpoints(ctx)
+        running = await self._running_versions(ctx)
+        return done(
+            f"Talos {self.to} supports Kubernetes {kubernetes}; nodes run {_summary(running)}; "
+            f"installer {target_image(self.config, self.to)}"
+        )
+
+    async def _check_client(self, ctx: StepContext) -> None:
+        client = await ctx.drivers.talos.client_version()
+        try:
+            same = minor(client) == minor(self.to)
+        except VersionError:
+            same = False
+        if not same:
+            raise PermanentError(
+                f"talosctl is {client or 'of an unknown version'}; upgrading to {self.to} needs the talosctl of "
+                f"{'.'.join(self.to.split('.')[:2])} (its upgrade API streams the new version's progress)",
+                hint=f"install talosctl {self.to} and run the upgrade again",
+            )
+
+    def _check_endpoints(self, ctx: StepContext) -> None:
+        endpoints = talosctl.read_talosconfig_endpoints(ctx.state.talosconfig, ctx.state)
+        vip = self.config.cluster.vip
+        if vip and vip in endpoints:
+            nodes = " ".join(self.config.node_ip(n) for n in self.config.control_planes)
+            raise PermanentError(
+                f"the talosconfig uses the VIP {vip} as an endpoint: it moves while a control plane reboots, "
+                "and the upgrade command then hangs",
+                hint=f"point it at the control planes: talosctl --talosconfig {ctx.state.talosconfig} "
+                f"config endpoint {nodes}",
+            )
+
+    async def _running_versions(self, ctx: StepContext) -> dict[str, str]:
+        target = parse_version(self.to)
+        running: dict[str, str] = {}
+        for node in self.config.nodes:
+            facts = await ctx.drivers.talos.node_facts(self.config.node_ip(node), insecure=False)
+            if not facts.reachable:
+                raise TransientError(
+                    f"{node.name} does not answer: {facts.error}",
+                    hint="every node must be up before an upgrade starts",
+                )
+            running[node.name] = facts.talos_version
+            try:
+                newer = parse_version(facts.talos_version) > target
+            except VersionError:
+                continue
+            if newer:
+                raise PermanentError(
+                    f"{node.name} runs Talos {facts.talos_version}, newer than {self.to}: a downgrade is not supported",
+                    hint="choose a version at or above the one the nodes run",
+                )
+        return running
+
+
+class TalosNodeUpgrade(BaseStep):
+    """One node: `talosctl upgrade --image` (drain, install, reboot, uncordon), then verified and
+    gated before the next node may start."""
+
+    timeout = 1800
+
+    def __init__(self, config: PlatformConfig, node: Node, to: str, *, needs: tuple[str, ...]):
+        control_plane = node in config.control_planes
+        super().__init__(
+            config,
+            step_id=f"T.upgrade.{node.name}",
+            title=f"Upgrade {node.name} to Talos {to}",
+            needs=needs,
+        )
+        self.layer = 1 if control_plane else 2
+        self.node = node
+        self.to = to
+        self.control_plane = control_plane
+
+    def inputs(self) -> Any:
+        return {"to": self.to, "image": target_image(self.config, self.to)}
+
+    @property
+    def address(self) -> str:
+        return self.config.node_ip(self.node)
+
+    def planned_actions(self, ctx: StepContext) -> tuple[Action, ...]:
+        image = target_image(self.config, self.to)
+        return (
+            Action(
+                f"upgrade {self.node.name}: drain, install {image}, reboot, uncordon (talosctl's own sequence)",
+                command=tuple(talosctl.upgrade_argv(self.address, ctx.state.talosconfig, image)),
+            ),
+            Action(
+                f"verify {self.node.name} runs {self.to}, then wait for it Ready"
+                + (", every etcd member back" if self.control_plane else "")
+                + " and every ArgoCD Application healthy before the next node"
+            ),
+        )
+
+    async def _check(self, ctx: StepContext) -> CheckResult:
+        facts = await ctx.drivers.talos.node_facts(self.address, insecure=False)
+        if facts.reachable and facts.talos_version == self.to and facts.stage == "running":
+            return done(f"{self.node.name} runs Talos {self.to}")
+        running = facts.talos_version if facts.reachable else f"unknown ({facts.error})"
+        return todo(f"{self.node.name} runs {running}", *self.planned_actions(ctx))
+
+    async def _apply(self, ctx: StepContext, check: CheckResult) -> None:
+        facts = await ctx.drivers.talos.node_facts(self.address, insecure=False)
+        if not facts.reachable or facts.stage != "running":
+            # Away: most likely rebooting from an upgrade an interrupted run started. Upgrading
+            # it again now would fail; the wait tells which version it comes back with.
+            ctx.output(f"{self.node.name} is away ({facts.stage or facts.error}): waiting for it instead of upgrading")
+            return
+        await ctx.drivers.talos.upgrade_talos(self.address, ctx.state.talosconfig, target_image(self.config, self.to))
+
+    async def _wait(self, ctx: StepContext) -> None:
+        deadline = ctx.clock.now() + self.wait_budget
+        while True:
+            waiting = await self._not_yet(ctx)
+            if waiting is None:
+                ctx.output(f"{self.node.name} runs Talos {self.to}; gates passed")
+                return
+            if ctx.clock.now() >= deadline:
+                raise PermanentError(
+                    f"{self.node.name} upgraded, but {waiting}",
+                    hint=f"look at `talosctl -n {self.address} dmesg` and `kubectl get nodes`; the next node waits. "
+                    "Run the upgrade again to resume",
+                )
+            ctx.output(f"waiting: {waiting}")
+            await ctx.clock.sleep(_POLL_SECONDS)
+
+    async def _not_yet(self, ctx: StepContext) -> str | None:
+        """What the node still waits for, or None when every gate passed. A node back on
+        another version fails at once: it booted the old partition."""
+        facts = await ctx.drivers.talos.node_facts(self.address, insecure=False)
+        if not facts.reachable or facts.stage != "running":
+            return f"{self.node.name} is not back yet ({facts.stage or facts.error or 'no answer'})"
+        if facts.talos_version != self.to:
+            raise PermanentError(
+                f"{self.node.name} came back running Talos {facts.talos_version}, not {self.to}: the upgrade failed "
+                "and the node booted its previous version",
+                hint=f"look at `talosctl -n {self.address} dmesg` for why the new version did not boot; "
+                "nothing further is upgraded",
+            )
+        nodes = {n["metadata"]["name"]: n for n in (await ctx.drivers.kube.list(NODES)).items}
+        if not _ready(nodes.get(self.node.name)):
+            return f"the Kubernetes node {self.node.name} is not Ready"
+        if self.control_plane:
+            members = await ctx.drivers.talos.etcd_members(self.address, ctx.state.talosconfig)
+            wanted = {n.name for n in self.config.control_planes}
+            if not wanted <= set(members):
+                return f"etcd members back: {len(wanted & set(members))} of {len(wanted)}"
+        unhealthy = [
+            app["metadata"]["name"]
+            for app in (await ctx.drivers.kube.list(APPLICATIONS, "argocd")).items
+            if ((app.get("status") or {}).get("health") or {}).get("status") not in ("Healthy", None)
+        ]
+        if unhealthy:
+            return f"ArgoCD Applications not healthy: {', '.join(sorted(unhealthy))}"
+        return None
+
+
+class TalosVersionInConfig(BaseStep):
+    """The config file names the Talos the cluster runs, so a later install does not undo it."""
+
+    layer = 3
+    timeout = 60
+
+    def __init__(self, config: PlatformConfig, to: str, config_path: Path | None, *, needs: tuple[str, ...]):
+        super().__init__(config, step_id="T.config", title="Write the new version into the config", needs=needs)
+        self.to = to
+        self.config_path = config_path
+
+    def inputs(self) -> Any:
+        return {"to": self.to, "file": str(self.config_path or "")}
+
+    def planned_actions(self, ctx: StepContext) -> tuple[Action, ...]:
+        if self.config_path is None:
+            return (Action("no config file given: nothing to write"),)
+        return (Action(f"set cluster.talosVersion: {self.to} in {self.config_path} (the old file kept as .bak)"),)
+
+    async def _check(self, ctx: StepContext) -> CheckResult:
+        if self.config_path is None:
+            return done("no config file given (simulated scenario): nothing to write")
+        if read_config(self.config_path).cluster.talos_version == self.to:
+            return done(f"{self.config_path} says {self.to}")
+        return todo(f"{self.config_path} still names the old version", *self.planned_actions(ctx))
+
+    async def _apply(self, ctx: StepContext, check: CheckResult) -> None:
+        assert self.config_path is not None
+        before = self.config_path.read_text(encoding="utf-8")
+        config = read_config(self.config_path)
+        config.cluster.talos_version = self.to
+        mode = self.config_path.stat().st_mode & 0o777
+        atomic_write(self.config_path.with_name(self.config_path.name + ".bak"), before.encode(), mode=mode)
+        atomic_write(self.config_path, edited_text(before, config).encode(), mode=mode)
+        ctx.output(f"{self.config_path}: talosVersion {self.to} (the old file kept as {self.config_path.name}.bak)")
+
+
+def _ready(node: dict[str, Any] | None) -> bool:
+    conditions = ((node or {}).get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
+def _summary(versions: dict[str, str]) -> str:
+    by_version: dict[str, list[str]] = {}
+    for name, version in sorted(versions.items()):
+        by_version.setdefault(version or "?", []).append(name)
+    return "; ".join(f"{version} on {', '.join(names)}" for version, names in sorted(by_version.items()))
+
+
+def talos_upgrade_steps(
+    config: PlatformConfig, to: str, config_path: Path | None, *, max_parallel: int = 1
+) -> list[BaseStep]:
+    """Preflight, snapshot, control planes one by one, workers `max_parallel` at a time (each
+    batch after the one before), then the config file."""
+    from talos_platform.engine.layers.etcd import EtcdSnapshotStep
+
+    steps: list[BaseStep] = [TalosPreflight(config, to), EtcdSnapshotStep(config, needs=("T.preflight",))]
+    previous: tuple[str, ...] = ("E.snapshot",)
+    for node in config.control_planes:
+        step = TalosNodeUpgrade(config, node, to, needs=previous)
+        steps.append(step)
+        previous = (step.id,)
+    workers = [n for n in config.nodes if n not in config.control_planes]
+    for start in range(0, len(workers), max(1, max_parallel)):
+        batch = [TalosNodeUpgrade(config, n, to, needs=previous) for n in workers[start : start + max_parallel]]
+        steps.extend(batch)
+        previous = tuple(step.id for step in batch)
+    steps.append(TalosVersionInConfig(config, to, config_path, needs=previous))
+    return steps

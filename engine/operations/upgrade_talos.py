@@ -1,0 +1,46 @@
+"""`talos-platform upgrade-talos --to VERSION`: preflight, etcd snapshot, node by node with
+gates, then the config file updated."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from talos_platform.engine.errors import UserError
+from talos_platform.engine.operations import Operation, register
+
+if TYPE_CHECKING:
+    from talos_platform.engine.config.models import PlatformConfig
+    from talos_platform.engine.plan.step import Step
+    from talos_platform.engine.state import StateDirectory
+
+
+def upgrade_steps(config: PlatformConfig, options: Mapping[str, Any]) -> list[Step]:
+    """Options: `to` (required), `config_path` (the file to update), `max_parallel` (workers at once)."""
+    from talos_platform.engine.layers.talos_upgrade import talos_upgrade_steps
+
+    to = options.get("to")
+    if not to:
+        raise UserError("which version? give --to VERSION, e.g. --to v1.14.1", where="--to")
+    path = options.get("config_path")
+    return list(
+        talos_upgrade_steps(
+            config, str(to), Path(path) if path else None, max_parallel=int(options.get("max_parallel") or 1)
+        )
+    )
+
+
+def after_upgrade(config: PlatformConfig, state: StateDirectory, simulated: bool) -> list[str]:
+    return ["the etcd snapshot taken before it is in " + str(state.etcd_snapshots)]
+
+
+UPGRADE_TALOS = register(
+    Operation(
+        name="upgrade-talos",
+        title="Talos upgrade",
+        plan_steps=upgrade_steps,
+        summary="upgrade Talos node by node (control planes one at a time), each verified and gated",
+        notes_after_success=after_upgrade,
+    )
+)

@@ -1,0 +1,100 @@
+"""The Talos upgrade's steps: refused before anything changes when the target cannot work, one
+node at a time, a node back on its old version fails the rollout, gates before the next node."""
+
+import dataclasses
+
+import pytest
+import yaml
+from support.clock import ManualClock
+from support.drivers import FakeKube, FakeTalos, configured
+
+from talos_platform.engine.drivers.protocols import APPLICATIONS, NODES
+from talos_platform.engine.errors import PermanentError
+from talos_platform.engine.layers.talos_upgrade import TalosNodeUpgrade, TalosPreflight, talos_upgrade_steps
+
+from .helpers import make_context, platform_config
+
+CONFIG = platform_config(talos_version="v1.11.5", control_planes=3, workers=3)
+
+
+def running(address: str, version: str) -> dict:
+    return dataclasses.replace(configured(address), talos_version=version)
+
+
+def ready_node(name: str) -> dict:
+    return {"metadata": {"name": name}, "status": {"conditions": [{"type": "Ready", "status": "True"}]}}
+
+
+def context(tmp_path, version="v1.11.5", *, client="v1.12.1", endpoints=None, apps=()):
+    talos = FakeTalos(version=client)
+    for node in CONFIG.nodes:
+        talos.secure[CONFIG.node_ip(node)] = running(CONFIG.node_ip(node), version)
+    kube = FakeKube().put(NODES, *(ready_node(n.name) for n in CONFIG.nodes)).put(APPLICATIONS, *apps)
+    ctx, lines = make_context(CONFIG, tmp_path, talos=talos, kube=kube)
+    ctx.state.talosconfig.parent.mkdir(parents=True, exist_ok=True)
+    context_entry = {"endpoints": endpoints or ["10.0.0.11"], "nodes": ["10.0.0.11"]}
+    ctx.state.talosconfig.write_text(yaml.safe_dump({"context": "demo", "contexts": {"demo": context_entry}}))
+    return ctx, lines, talos
+
+
+@pytest.mark.parametrize(
+    ("to", "options", "refusal"),
+    [
+        ("v1.99.0", {}, "not a version this tool supports"),
+        ("v1.10.6", {"client": "v1.10.6"}, "does not run Kubernetes v1.34.1"),
+        ("v1.12.1", {"client": "v1.11.5"}, "needs the talosctl of v1.12"),
+        ("v1.12.1", {"endpoints": ["10.0.0.10"]}, "uses the VIP 10.0.0.10 as an endpoint"),
+        ("v1.12.1", {"version": "v1.13.0"}, "a downgrade is not supported"),
+    ],
+)
+async def test_the_preflight_refuses_what_cannot_work(tmp_path, to, options, refusal):
+    version = options.pop("version", "v1.11.5")
+    ctx, _, _ = context(tmp_path, version, **options)
+    with pytest.raises(PermanentError, match=refusal):
+        await TalosPreflight(CONFIG, to).check(ctx)
+
+
+async def test_the_preflight_passes_and_names_the_installer(tmp_path):
+    ctx, _, _ = context(tmp_path)
+    check = await TalosPreflight(CONFIG, "v1.12.1").check(ctx)
+    assert check.done and "metal-installer/" in check.reason and check.reason.endswith(":v1.12.1")
+
+
+def test_control_planes_go_one_by_one_and_workers_in_batches():
+    steps = {step.id: step for step in talos_upgrade_steps(CONFIG, "v1.12.1", None, max_parallel=2)}
+
+    assert steps["T.upgrade.cp-1"].needs == ("E.snapshot",)
+    assert steps["T.upgrade.cp-2"].needs == ("T.upgrade.cp-1",)
+    assert steps["T.upgrade.w-1"].needs == steps["T.upgrade.w-2"].needs == ("T.upgrade.cp-3",)
+    assert steps["T.upgrade.w-3"].needs == ("T.upgrade.w-1", "T.upgrade.w-2")
+    assert steps["T.config"].needs == ("T.upgrade.w-3",)
+
+
+async def test_a_node_back_on_its_old_version_fails_the_rollout(tmp_path):
+    ctx, _, _ = context(tmp_path)  # every node still runs v1.11.5 after "the upgrade"
+    step = TalosNodeUpgrade(CONFIG, CONFIG.nodes[0], "v1.12.1", needs=())
+    with pytest.raises(PermanentError, match="came back running Talos v1.11.5, not v1.12.1"):
+        await step.wait(ctx)
+
+
+async def test_the_next_node_waits_for_the_etcd_members_and_healthy_applications(tmp_path):
+    degraded = {"metadata": {"name": "vault", "namespace": "argocd"}, "status": {"health": {"status": "Degraded"}}}
+    ctx, _, talos = context(tmp_path, "v1.12.1", apps=[degraded])
+    ctx.clock = ManualClock()
+    talos.etcd["10.0.0.11"] = ["cp-1", "cp-2", "cp-3"]
+    step = TalosNodeUpgrade(CONFIG, CONFIG.nodes[0], "v1.12.1", needs=())
+
+    with pytest.raises(PermanentError, match="ArgoCD Applications not healthy: vault"):
+        await step.wait(ctx)
+
+
+async def test_an_upgraded_node_is_done_and_a_node_away_is_waited_for_not_upgraded_again(tmp_path):
+    ctx, lines, talos = context(tmp_path, "v1.12.1")
+    step = TalosNodeUpgrade(CONFIG, CONFIG.nodes[0], "v1.12.1", needs=())
+    assert (await step.check(ctx)).done
+
+    talos.secure["10.0.0.11"] = dataclasses.replace(configured("10.0.0.11", stage="rebooting"))
+    check = await step.check(ctx)
+    await step.apply(ctx, check)
+    assert not [call for call in talos.calls if call[0] == "upgrade_talos"]
+    assert "waiting for it instead of upgrading" in lines[-1]
