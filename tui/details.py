@@ -144,6 +144,12 @@ def describe(
         ]
         if snapshot.blocked and f"blocked by {app.name}:" in snapshot.blocked:
             parts.append(Text("\n" + snapshot.blocked, style=f"bold {BAD}"))
+        if app.unhealthy:
+            parts.append(_heading("Resources not Healthy"))
+            parts.extend(
+                Text(f"{r.label}: {r.health}" + (f" — {r.message}" if r.message else ""), style=WARN)
+                for r in app.unhealthy[:10]
+            )
         mine = [p for p in snapshot.pod_problems if p.app == app.name]
         parts.append(_heading("Pods with problems"))
         parts.extend(

@@ -169,11 +169,16 @@ class Observer:
 
     def snapshot(self) -> ClusterSnapshot:
         self._generation += 1
-        waves = self._cached("waves", self.apps.version, lambda: group_by_wave(self.apps.values()))
         pods = self._cached(
             "pods",
             (self.pods.version, self.refusals.version),
             lambda: summarise_pods(self.pods.values(), self.refusals.values()),
+        )
+        # The blocked line names the pods behind the blocking resource: it follows both stores.
+        waves = self._cached(
+            "waves",
+            (self.apps.version, self.pods.version, self.refusals.version),
+            lambda: group_by_wave(self.apps.values(), pods[0]),
         )
         nodes = self._cached(
             "nodes",
@@ -233,7 +238,7 @@ def build_snapshot(
     """`waves_and_blocked`, `pod_summary` and `node_views` may be handed in already computed
     (the observer caches them while their inputs do not change)."""
     problems, namespaces = pod_summary if pod_summary is not None else summarise_pods(pods)
-    waves, blocked = waves_and_blocked if waves_and_blocked is not None else group_by_wave(apps)
+    waves, blocked = waves_and_blocked if waves_and_blocked is not None else group_by_wave(apps, problems)
     return ClusterSnapshot(
         taken_at=taken_at,
         simulated=simulated,
