@@ -20,6 +20,7 @@ from talos_platform.engine.observe.nodes import KubeNode, TalosTarget, UsageHist
 from talos_platform.engine.observe.pods import PodHealth, classify_pod, refusal_problem, sort_problems
 from talos_platform.engine.observe.snapshot import AppView, ClusterSnapshot, FlowStats, NamespaceHealth, PodProblem
 from talos_platform.engine.observe.store import ObjectStore
+from talos_platform.engine.observe.talos_facts import facts_for
 from talos_platform.engine.observe.watcher import ResourceWatcher
 from talos_platform.engine.run.clock import Clock, RealClock
 
@@ -208,13 +209,6 @@ class Observer:
 def _applications_error(watcher: ResourceWatcher) -> str:
     # Before ArgoCD is installed the Application type does not exist; that is not an outage.
     return watcher.error if watcher.synced else ""
-
-
-async def facts_for(drivers: Drivers, address: str) -> TalosNodeFacts:
-    try:
-        return await drivers.talos.node_facts(address, insecure=False)
-    except Exception as error:  # noqa: BLE001 - an unreachable node is a row, never an abort
-        return TalosNodeFacts(address=address, reachable=False, error=str(error) or type(error).__name__)
 
 
 def build_snapshot(
