@@ -105,5 +105,7 @@ def test_status_live_names_the_leaf_blocker(capsys):
 
     assert main(["status", "--live", "--simulated", "--scenario", "crash-loop"]) == 1
     printed = capsys.readouterr().out
-    assert "wave 0 is blocked by monitoring: StatefulSet monitoring/prometheus-kube-prometheus-stack-prometheus" in printed
+    assert (
+        "wave 0 is blocked by monitoring: StatefulSet monitoring/prometheus-kube-prometheus-stack-prometheus" in printed
+    )
     assert "(pod prometheus-kube-prometheus-stack-prometheus-0 CrashLoopBackOff, OOMKilled)" in printed

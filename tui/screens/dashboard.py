@@ -56,9 +56,8 @@ class ClusterView(Screen):
     def show_fault_outlook(self, snapshot: ClusterSnapshot) -> None:
         """The simulated scenario's timed faults on the banner: what is about to happen and
         when, and what is under way (`in 52 s: worker-3 loses power`)."""
-        feed = self.app.feed
-        outlook_of = feed.drivers.extra.get("fault_outlook") if feed is not None and snapshot.simulated else None
-        text = outlook_of(snapshot.taken_at) if outlook_of is not None else ""
+        outlook_of = self.app.fault_outlook
+        text = outlook_of(snapshot.taken_at) if outlook_of is not None and snapshot.simulated else ""
         outlook = f"  ▸ scenario: {text}" if text else ""
         if outlook != self._outlook:
             self._outlook = outlook

@@ -61,9 +61,7 @@ async def test_a_node_stuck_in_maintenance_mode_is_named_with_its_reason():
     async with app.run_test(size=SIZE) as pilot:
         screen, started = app.screen, platform.clock.now()
         nodes = lambda: screen.pane("nodes").content  # noqa: E731
-        await until(
-            pilot, platform, started, lambda: any(r.key == "node:worker-2" for r in nodes().rows), within=10
-        )
+        await until(pilot, platform, started, lambda: any(r.key == "node:worker-2" for r in nodes().rows), within=10)
         await until(
             pilot,
             platform,
@@ -84,7 +82,9 @@ async def test_api_outage_shows_on_the_dashboard_after_saying_it_is_coming():
             pilot, platform, started, lambda: "the Kubernetes API server becomes unreachable" in banner(), within=10
         )
         await until(pilot, platform, started, lambda: bool(screen.snapshot and screen.snapshot.kube_error), within=10)
-        await until(pilot, platform, started, lambda: "now: the Kubernetes API server is unreachable" in banner(), within=10)
+        await until(
+            pilot, platform, started, lambda: "now: the Kubernetes API server is unreachable" in banner(), within=10
+        )
         assert "Kubernetes API:" in screen.pane("nodes").content.summary.plain
 
 

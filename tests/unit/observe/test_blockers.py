@@ -52,12 +52,17 @@ APPS = [
         "Synced",
         "Progressing",
         "Waiting for 1 pods to be ready...",
-        resources=[child("vault", "Healthy"), child("monitoring", "Progressing", 2, "Waiting for 1 pods to be ready...")],
+        resources=[
+            child("vault", "Healthy"),
+            child("monitoring", "Progressing", 2, "Waiting for 1 pods to be ready..."),
+        ],
     ),
     application("vault", 0),
     application("monitoring", 2, "Synced", "Progressing", "Waiting for 1 pods to be ready...", resources=[PROMETHEUS]),
 ]
-OOM = PodProblem("monitoring", "prometheus-0", "OOMKilled", "prometheus: OOMKilled (exit 137)", 0, 4, "worker-1", "monitoring")
+OOM = PodProblem(
+    "monitoring", "prometheus-0", "OOMKilled", "prometheus: OOMKilled (exit 137)", 0, 4, "worker-1", "monitoring"
+)
 
 
 def test_the_wave_line_names_the_leaf_application_its_resource_and_the_pod_behind_it():
