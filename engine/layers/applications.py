@@ -1,5 +1,6 @@
 """Following ArgoCD Applications until they are Synced and Healthy, with the one sentence that
-says what blocks them: "wave -98 is blocked by cert-manager: Synced/Degraded: <why>"."""
+says what blocks them, named at the leaf: "wave 0 is blocked by monitoring: StatefulSet
+monitoring/prometheus Progressing — <ArgoCD's message>" (see engine/observe/blockers.py)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ Selector = Callable[[dict[str, Any]], bool]
 def applications_status(
     objects: Objects, selector: Selector, *, group: str, expected: tuple[str, ...] = (), at_least_one: bool = True
 ) -> tuple[bool, str, str]:
-    """(converged, status line, first blocker's name) for the selected Applications."""
+    """(converged, status line, the Application to look at) for the selected Applications."""
     ok, text, blocker = applications_blocker(
         objects, selector, group=group, expected=expected, at_least_one=at_least_one
     )
@@ -40,7 +41,7 @@ def applications_blocker(
 ) -> tuple[bool, str, Blocker | None]:
     """(converged, status line, the leaf blocker): an app of apps that only waits on a child is
     followed down to the Application that is unhealthy and the resource it waits on."""
-    views = {name_of(app): app_view(app) for app in objects.values()}
+    views = _Views(objects)
     selected = {name_of(app): app for app in objects.values() if selector(app)}
     missing = [name for name in expected if name not in selected]
     if missing:
@@ -63,6 +64,28 @@ def applications_blocker(
     first = blockers[0]
     blocker = trace(views[first], views)
     return False, f"{group} is blocked by {_said(blocker, selected[first])}", blocker
+
+
+class _Views(dict):
+    """Application views by name, made only for the apps a trace visits (a step judges every
+    change among up to thousands of Applications)."""
+
+    def __init__(self, objects: Objects):
+        super().__init__()
+        self._raw = {name_of(app): app for app in objects.values()}
+
+    def __missing__(self, name: str):
+        raw = self._raw.get(name)
+        if raw is None:
+            raise KeyError(name)
+        self[name] = view = app_view(raw)
+        return view
+
+    def get(self, name, default=None):
+        try:
+            return self[name]
+        except KeyError:
+            return default
 
 
 def _said(blocker: Blocker, app: dict[str, Any]) -> str:

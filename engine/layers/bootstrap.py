@@ -265,9 +265,11 @@ class KubernetesApi(BaseStep):
         except WaitTimedOut as timed_out:
             if timed_out.status.startswith(NOTHING_SEEN):
                 first = self.config.node_ip(self.config.control_planes[0])
+                endpoint = f"{self.config.api_endpoint_host}:6443"
                 raise PermanentError(
-                    f"the Kubernetes API at {self.config.api_endpoint_host}:6443 did not answer within {self.timeout:g}s: {timed_out.status}",
-                    hint=f"the VIP only answers after bootstrap; check `talosctl -n {first} -e {first} service kube-apiserver`",
+                    f"the Kubernetes API at {endpoint} did not answer within {self.timeout:g}s: {timed_out.status}",
+                    hint="the VIP only answers after bootstrap; "
+                    f"check `talosctl -n {first} -e {first} service kube-apiserver`",
                 ) from None
             raise PermanentError(
                 f"not every node registered within {self.timeout:g}s: {timed_out.status}",

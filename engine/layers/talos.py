@@ -627,11 +627,12 @@ class ApplyConfig(BaseStep):
         try:
             await ctx.clock.wait_for(configured(), self.wait_budget)
         except TimeoutError:
+            marker = ctx.state.applied_config_marker(self.node.name)
             raise PermanentError(
                 f"node {self.node.name} ({address}) did not come back with its config within {self.timeout:g}s",
-                hint=f"watch its console or `talosctl -n {address} --insecure get machinestatus` (it answers there if it "
-                "fell back to maintenance mode): a wrong install disk or a network that does not come up are common "
-                f"causes; if the machine was reset or replaced since, delete {ctx.state.applied_config_marker(self.node.name)} and run again",
+                hint=f"watch its console or `talosctl -n {address} --insecure get machinestatus` (it answers there "
+                "if it fell back to maintenance mode): a wrong install disk or a network that does not come up are "
+                f"common causes; if the machine was reset or replaced since, delete {marker} and run again",
             ) from None
 
     async def _fail_if_back_in_maintenance(self, ctx: StepContext, address: str) -> None:
@@ -643,10 +644,10 @@ class ApplyConfig(BaseStep):
         raise PermanentError(
             f"node {self.node.name} ({address}) took its config but is back in maintenance mode: "
             + (facts.error or "its install failed"),
-            hint=f"read why with `talosctl -n {address} --insecure get machinestatus -o yaml` and compare its disks "
-            f"(`talosctl -n {address} --insecure get disks`) with nodes[{self.node.name}].installDisk "
-            f"({self.node.install_disk}); fix the config or the machine, then run the install again (the node in "
-            "maintenance mode takes its config again)",
+            hint=f"read why with `talosctl -n {address} --insecure get machinestatus -o yaml` and compare the disks it "
+            f"has (`talosctl -n {address} --insecure get disks`) with its install disk in the config "
+            f"(`installDisk: {self.node.install_disk}` of {self.node.name}); fix the config or the machine, then run "
+            "the install again (a node in maintenance mode takes its config again)",
         )
 
 
