@@ -71,7 +71,12 @@ def describe(
                 ("Memory", f"{node.memory_percent:.0f}%" if node.memory_percent is not None else "-"),
             )
         ]
-        if node.error:
+        if node.stage == "maintenance" and node.reachable:
+            # It refused our certificates but answered the maintenance API: say why, and how to read it.
+            reason = node.error or "no config yet"
+            parts.append(Text(f"\nIn maintenance mode: {reason}", style=BAD))
+            parts.append(Text(f"talosctl -n {node.address} --insecure get machinestatus -o yaml", style=MUTED))
+        elif node.error:
             parts.append(Text(f"\nTalos API: {node.error}", style=BAD))
         parts.append(_heading("Conditions"))
         if node.conditions:

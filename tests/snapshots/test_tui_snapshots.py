@@ -92,3 +92,10 @@ def test_banner_announces_the_scenarios_next_fault(snap_compare):
         fault_outlook=announced_outlook(),
     )
     assert snap_compare(app, terminal_size=SIZE)
+
+
+def test_node_detail_of_a_node_in_maintenance_mode(snap_compare):
+    from blocker_data import blocked_cluster_snapshot
+
+    app = create_app(snapshot=blocked_cluster_snapshot(), simulation_note="scenario node-stuck-in-maintenance, seed 1")
+    assert snap_compare(app, press=["1", *["down"] * 4, "enter"], terminal_size=SIZE)
