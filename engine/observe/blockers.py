@@ -75,6 +75,8 @@ def pod_note(problem: PodProblem) -> str:
     """`pod prometheus-0 CrashLoopBackOff, OOMKilled` or `pod vault-0 Pending: Unschedulable: ...`."""
     if problem.kind == "OOMKilled":
         return f"pod {problem.name} CrashLoopBackOff, OOMKilled"
+    if problem.kind == "Restarts":
+        return f"pod {problem.name}: {problem.detail}"  # `4 restarts` says it
     detail = problem.detail
     if detail.startswith(f"{problem.kind}: "):
         detail = detail[len(problem.kind) + 2 :]
