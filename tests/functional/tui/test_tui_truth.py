@@ -103,3 +103,37 @@ async def test_a_day_two_fault_still_to_come_is_announced_on_the_banner(scenario
         banner = lambda: str(screen.query_one("#banner").render())  # noqa: E731
         await until(pilot, platform, started, lambda: f": {coming}" in banner(), within=10)
         assert "▸ scenario: in " in banner()
+
+
+async def test_the_install_screen_fails_a_degraded_app_early_and_its_hint_names_the_app(tmp_path):
+    import math
+
+    from talos_platform.engine.session import InstallSession
+    from talos_platform.engine.state import StateDirectory
+
+    platform = simulated_platform("app-degraded", speed=math.inf)
+    targets = [TalosTarget.from_config(n) for n in platform.config.nodes]
+
+    def session_factory() -> InstallSession:
+        return InstallSession(
+            platform.config, platform.secrets, StateDirectory(tmp_path / "state"), platform.drivers, platform.clock
+        )
+
+    app = create_app(
+        "install",
+        drivers=platform.drivers,
+        clock=platform.clock,
+        talos_targets=targets,
+        session_factory=session_factory,
+        simulation_note="app-degraded",
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        for _ in range(1200):
+            if app.progress.outcome:
+                break
+            await pilot.pause(0.1)
+        assert app.progress.outcome == "failed"
+        wave = app.progress.steps["L2.wave-98"]
+        assert wave.state == "failed" and wave.duration is not None and wave.duration < 400
+        assert "Degraded for 120s" in wave.error and "ImagePullBackOff" in wave.error
+        assert "`kubectl -n argocd get application cert-manager -o yaml`" in wave.hint
