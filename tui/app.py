@@ -40,6 +40,7 @@ class PlatformApp(App[str]):
         simulation_note: str = "",
         theme: str = DARK,
         rehearsal: bool = False,
+        fault_outlook: Callable[[float], str] | None = None,
     ):
         super().__init__()
         if mode not in ("dashboard", "install"):
@@ -53,6 +54,9 @@ class PlatformApp(App[str]):
         self.simulation_note = simulation_note
         self.rehearsal = rehearsal
         """A dress rehearsal (`talos-platform rehearse`): real components on this machine only."""
+        self.fault_outlook = fault_outlook
+        """What a simulated scenario's timed faults are about to do, by virtual time (the banner
+        says it); None for a real cluster."""
         self.theme = theme
         self.slot = SnapshotSlot(lambda: self.post_message(SnapshotPublished()))
         self.batcher = EventBatcher(lambda: self.post_message(InstallEventsArrived()))
@@ -218,12 +222,14 @@ def create_app(
     theme: str = DARK,
     min_interval: float = 0.2,
     rehearsal: bool = False,
+    fault_outlook: Callable[[float], str] | None = None,
 ) -> PlatformApp:
     """`drivers` makes the app observe a cluster (real or simulated) on the engine thread;
     `snapshot` shows a fixed snapshot (tests, screenshots); `session_factory` (install mode)
     creates an `OperationSession` (an install's or another operation's, which titles the
-    screen) on those same drivers, called again for a retry; `progress`
-    shows a given install state (tests, screenshots)."""
+    screen) on those same drivers, called again for a retry; `progress` shows a given install
+    state (tests, screenshots); `fault_outlook` (default: the simulated drivers' own) says on
+    the banner what the scenario's timed faults are about to do."""
     feed = (
         LiveFeed(drivers, clock, talos_targets=talos_targets, min_interval=min_interval)
         if drivers is not None
@@ -239,4 +245,5 @@ def create_app(
         simulation_note=simulation_note,
         theme=theme,
         rehearsal=rehearsal,
+        fault_outlook=fault_outlook or (drivers.extra.get("fault_outlook") if drivers is not None else None),
     )

@@ -71,7 +71,12 @@ def describe(
                 ("Memory", f"{node.memory_percent:.0f}%" if node.memory_percent is not None else "-"),
             )
         ]
-        if node.error:
+        if node.stage == "maintenance" and node.reachable:
+            # It refused our certificates but answered the maintenance API: say why, and how to read it.
+            reason = node.error or "no config yet"
+            parts.append(Text(f"\nIn maintenance mode: {reason}", style=BAD))
+            parts.append(Text(f"talosctl -n {node.address} --insecure get machinestatus -o yaml", style=MUTED))
+        elif node.error:
             parts.append(Text(f"\nTalos API: {node.error}", style=BAD))
         parts.append(_heading("Conditions"))
         if node.conditions:
@@ -144,6 +149,12 @@ def describe(
         ]
         if snapshot.blocked and f"blocked by {app.name}:" in snapshot.blocked:
             parts.append(Text("\n" + snapshot.blocked, style=f"bold {BAD}"))
+        if app.unhealthy:
+            parts.append(_heading("Resources not Healthy"))
+            parts.extend(
+                Text(f"{r.label}: {r.health}" + (f" — {r.message}" if r.message else ""), style=WARN)
+                for r in app.unhealthy[:10]
+            )
         mine = [p for p in snapshot.pod_problems if p.app == app.name]
         parts.append(_heading("Pods with problems"))
         parts.extend(

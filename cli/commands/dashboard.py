@@ -279,6 +279,13 @@ def _status_text(snapshot, healthy: bool, note: str) -> str:
     ready = sum(1 for n in snapshot.nodes if n.ready)
     lines.append(f"nodes: {ready}/{len(snapshot.nodes)} Ready")
     lines += [f"  {n.name} ({n.address}): unreachable: {n.error}" for n in snapshot.nodes if not n.reachable]
+    lines += [
+        f"  {n.name} ({n.address}): in maintenance mode"
+        + (f": {n.error}" if n.error else " (no config)")
+        + f"; see `talosctl -n {n.address} --insecure get machinestatus -o yaml`"
+        for n in snapshot.nodes
+        if n.reachable and n.stage == "maintenance"
+    ]
     apps = snapshot.apps
     lines.append(f"apps: {sum(1 for a in apps if a.settled)}/{len(apps)} Synced and Healthy")
     if snapshot.blocked:

@@ -148,6 +148,11 @@ class GitOps(ConfigModel):
     private: bool = False
     """The repository needs credentials (then `gitUsername`/`gitToken` secrets are required)."""
 
+    degraded_grace: int = Field(default=120, ge=0, le=3600)
+    """Seconds an ArgoCD Application the install waits for may stay `Degraded` (the outcome is
+    known: a rollout exceeded its progress deadline, a Job failed) before its step fails with the
+    app's message and the pods behind it, instead of waiting out the step's whole timeout."""
+
 
 class Component(ConfigModel):
     enabled: bool = True

@@ -296,6 +296,19 @@ def parse_machine_stage(text: str) -> str:
     return ""
 
 
+def parse_unmet_conditions(text: str) -> str:
+    """Why the machine is not ready, from `talosctl get machinestatus -o json`
+    (`spec.status.unmetConditions[]`: name and reason), as one line."""
+    reasons = []
+    for resource in parse_resources(text):
+        status = spec_of(resource).get("status") or {}
+        for condition in status.get("unmetConditions") or [] if isinstance(status, dict) else []:
+            if isinstance(condition, dict):
+                name, reason = str(condition.get("name", "")), str(condition.get("reason", ""))
+                reasons.append(f"{name}: {reason}" if name and reason else name or reason)
+    return "; ".join(r for r in reasons if r)
+
+
 def parse_cluster_name(text: str) -> str:
     """The cluster name from `talosctl get info -o json` (`spec.clusterName`)."""
     for resource in parse_resources(text):
@@ -525,7 +538,22 @@ class TalosctlDriver:
             return TalosNodeFacts(address=address, reachable=False, error=_first_line(error.stderr) or error.message)
         except TransientError as error:
             return TalosNodeFacts(address=address, reachable=False, error=error.message)
-        return TalosNodeFacts(address=address, reachable=True, maintenance=True, stage="maintenance", disks=disks)
+        return TalosNodeFacts(
+            address=address,
+            reachable=True,
+            maintenance=True,
+            stage="maintenance",
+            disks=disks,
+            error=await self._maintenance_reason(address),
+        )
+
+    async def _maintenance_reason(self, address: str) -> str:
+        """What the maintenance API says keeps the machine from being ready (e.g. a failed
+        install that sent it back here); best effort: '' when it says nothing."""
+        try:
+            return parse_unmet_conditions(await self._read("machinestatus", address, insecure=True))
+        except (CommandFailed, TransientError):
+            return ""
 
     async def _configured_facts(self, address: str) -> TalosNodeFacts:
         if not self.talosconfig.exists():

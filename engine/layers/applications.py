@@ -1,17 +1,21 @@
 """Following ArgoCD Applications until they are Synced and Healthy, with the one sentence that
-says what blocks them: "wave -98 is blocked by cert-manager: Synced/Degraded: <why>"."""
+says what blocks them, named at the leaf: "wave 0 is blocked by monitoring: StatefulSet
+monitoring/prometheus Progressing — <ArgoCD's message>" (see engine/observe/blockers.py)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from talos_platform.engine.drivers.protocols import APPLICATIONS
-from talos_platform.engine.errors import PermanentError
 from talos_platform.engine.layers.argo import blocking_message, is_converged, name_of, wave_of
 from talos_platform.engine.layers.base import BaseStep, done, todo
+from talos_platform.engine.layers.degraded import DegradedWatch, degraded_failure, timed_out_failure
 from talos_platform.engine.layers.planned import watch_until
 from talos_platform.engine.layers.waiting import Objects, WaitTimedOut, wait_for_objects
+from talos_platform.engine.observe.apps import app_view
+from talos_platform.engine.observe.blockers import Blocker, describe, trace
 from talos_platform.engine.plan.step import Action, CheckResult
 
 if TYPE_CHECKING:
@@ -25,26 +29,70 @@ Selector = Callable[[dict[str, Any]], bool]
 def applications_status(
     objects: Objects, selector: Selector, *, group: str, expected: tuple[str, ...] = (), at_least_one: bool = True
 ) -> tuple[bool, str, str]:
-    """(converged, status line, first blocker's name) for the selected Applications."""
+    """(converged, status line, the Application to look at) for the selected Applications."""
+    ok, text, blocker = applications_blocker(
+        objects, selector, group=group, expected=expected, at_least_one=at_least_one
+    )
+    return ok, text, blocker.app.name if blocker is not None else (expected[0] if not ok and expected else "")
+
+
+def applications_blocker(
+    objects: Objects, selector: Selector, *, group: str, expected: tuple[str, ...] = (), at_least_one: bool = True
+) -> tuple[bool, str, Blocker | None]:
+    """(converged, status line, the leaf blocker): an app of apps that only waits on a child is
+    followed down to the Application that is unhealthy and the resource it waits on."""
+    views = _Views(objects)
     selected = {name_of(app): app for app in objects.values() if selector(app)}
     missing = [name for name in expected if name not in selected]
     if missing:
         text = f"{group} is waiting for Application {', '.join(missing)} to be created"
         upstream = earliest_blocker(objects, exclude=set(selected))
+        blocker = None
         if upstream:
             # A parent app creates its children wave by wave: an earlier wave that is stuck
             # is why the child does not exist yet.
-            text += f"; the earliest app not ready is {name_of(upstream)}: {blocking_message(upstream)}"
-        return False, text, missing[0]
+            blocker = trace(views[name_of(upstream)], views)
+            text += f"; the earliest app not ready is {_said(blocker, upstream)}"
+        return False, text, blocker
     if not selected:
         if at_least_one:
-            return False, f"{group} has no Applications yet", ""
-        return True, f"{group} has no Applications", ""
+            return False, f"{group} has no Applications yet", None
+        return True, f"{group} has no Applications", None
     blockers = sorted(name for name, app in selected.items() if not is_converged(app))
     if not blockers:
-        return True, f"{group}: {len(selected)} Applications Synced and Healthy", ""
+        return True, f"{group}: {len(selected)} Applications Synced and Healthy", None
     first = blockers[0]
-    return False, f"{group} is blocked by {first}: {blocking_message(selected[first])}", first
+    blocker = trace(views[first], views)
+    return False, f"{group} is blocked by {_said(blocker, selected[first])}", blocker
+
+
+class _Views(dict):
+    """Application views by name, made only for the apps a trace visits (a step judges every
+    change among up to thousands of Applications)."""
+
+    def __init__(self, objects: Objects):
+        super().__init__()
+        self._raw = {name_of(app): app for app in objects.values()}
+
+    def __missing__(self, name: str):
+        raw = self._raw.get(name)
+        if raw is None:
+            raise KeyError(name)
+        self[name] = view = app_view(raw)
+        return view
+
+    def get(self, name, default=None):
+        try:
+            return self[name]
+        except KeyError:
+            return default
+
+
+def _said(blocker: Blocker, app: dict[str, Any]) -> str:
+    """The leaf and the resource it waits on; the app's own words when ArgoCD has not said more."""
+    if blocker.resource is None and not blocker.via:
+        return f"{name_of(app)}: {blocking_message(app)}"
+    return describe(blocker)
 
 
 def earliest_blocker(objects: Objects, exclude: set[str]) -> dict[str, Any] | None:
@@ -96,10 +144,13 @@ class FollowApplications(BaseStep):
         return {"group": self.group, "expected": list(self.expected), "gitops": self.config.gitops}
 
     def _status(self, objects: Objects) -> tuple[bool, str]:
-        ok, text, _ = applications_status(
+        ok, text, _ = self._judge(objects)
+        return ok, text
+
+    def _judge(self, objects: Objects) -> tuple[bool, str, Blocker | None]:
+        return applications_blocker(
             objects, self.selector, group=self.group, expected=self.expected, at_least_one=self.at_least_one
         )
-        return ok, text
 
     async def _check(self, ctx: StepContext) -> CheckResult:
         listed = await ctx.drivers.kube.list(APPLICATIONS, self.namespace)
@@ -120,11 +171,33 @@ class FollowApplications(BaseStep):
         )
 
     async def _wait(self, ctx: StepContext) -> None:
+        watch = DegradedWatch(ctx.clock, self.config.gitops.degraded_grace)
+
+        def judge(objects: Objects) -> tuple[bool, str]:
+            ok, text, blocker = self._judge(objects)
+            watch.see(None if ok else blocker, text)
+            return ok, text
+
+        waiting = asyncio.ensure_future(
+            wait_for_objects(ctx, APPLICATIONS, judge, timeout=self.wait_budget, namespace=self.namespace)
+        )
+        expiring = asyncio.ensure_future(watch.expired())
         try:
-            await wait_for_objects(ctx, APPLICATIONS, self._status, timeout=self.wait_budget, namespace=self.namespace)
+            await asyncio.wait((waiting, expiring), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (waiting, expiring):
+                task.cancel()
+            await asyncio.gather(waiting, expiring, return_exceptions=True)
+        if waiting.done() and not waiting.cancelled() and waiting.exception() is None:
+            return
+        if expiring.done() and not expiring.cancelled() and expiring.exception() is None:
+            raise await degraded_failure(ctx, watch.status, expiring.result(), watch.grace)
+        try:
+            waiting.result()
         except WaitTimedOut as timed_out:
-            raise PermanentError(
+            raise await timed_out_failure(
+                ctx,
                 f"{timed_out.status} (not converged within {self.timeout:g}s)",
-                hint="see why with `kubectl -n argocd get application NAME -o yaml` (status.conditions, "
-                "status.resources) or the ArgoCD UI; fix the cause in Git or the cluster, then run the install again",
+                watch.blocker,
+                name=self.expected[0] if self.expected else "",
             ) from None

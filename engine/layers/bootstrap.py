@@ -168,7 +168,8 @@ class Bootstrap(BaseStep):
         except TimeoutError:
             raise PermanentError(
                 f"etcd did not start on {self.config.control_planes[0].name} within {self.timeout:g}s",
-                hint="run `talosctl -n <node> -e <node> service etcd` and `talosctl dmesg` to see why; if these "
+                hint=f"run `talosctl -n {self._first()} -e {self._first()} service etcd` and "
+                f"`talosctl -n {self._first()} -e {self._first()} dmesg` to see why; if these "
                 f"machines were reset since the bootstrap recorded in {ctx.state.bootstrap_marker}, delete that file "
                 "and run again",
             ) from None
@@ -253,18 +254,44 @@ class KubernetesApi(BaseStep):
 
     async def _wait(self, ctx: StepContext) -> None:
         # A dropped or refused connection is retried inside the wait (the API comes up late).
+        seen: list[str] = []
+
+        def registered(objects) -> tuple[bool, str]:
+            seen[:] = [name for _, name in objects]
+            return self._registered(objects)
+
         try:
-            await wait_for_objects(ctx, NODES, self._registered, timeout=self.wait_budget)
+            await wait_for_objects(ctx, NODES, registered, timeout=self.wait_budget)
         except WaitTimedOut as timed_out:
             if timed_out.status.startswith(NOTHING_SEEN):
+                first = self.config.node_ip(self.config.control_planes[0])
+                endpoint = f"{self.config.api_endpoint_host}:6443"
                 raise PermanentError(
-                    f"the Kubernetes API at {self.config.api_endpoint_host}:6443 did not answer within {self.timeout:g}s: {timed_out.status}",
-                    hint="the VIP only answers after bootstrap; check `talosctl -n <control plane> -e <control plane> service kube-apiserver`",
+                    f"the Kubernetes API at {endpoint} did not answer within {self.timeout:g}s: {timed_out.status}",
+                    hint="the VIP only answers after bootstrap; "
+                    f"check `talosctl -n {first} -e {first} service kube-apiserver`",
                 ) from None
             raise PermanentError(
                 f"not every node registered within {self.timeout:g}s: {timed_out.status}",
-                hint="a missing node did not start the kubelet: check `talosctl -n <node> -e <node> service kubelet`",
+                hint=self._missing_hint(seen),
             ) from None
+
+    def _missing_hint(self, registered: list[str]) -> str:
+        """Name the nodes that did not register and the exact talosctl commands for each."""
+        missing = [n for n in self.config.nodes if n.name not in registered]
+        if self.config.cluster.platform.value == "docker" or not missing:
+            missing = list(self.config.nodes)  # Docker nodes are named by talosctl, not by the config
+        if len(missing) > 3:
+            addresses = ",".join(self.config.node_ip(n) for n in missing)
+            return f"a missing node did not start the kubelet: check `talosctl -n {addresses} service kubelet`"
+        checks = []
+        for node in missing:
+            address = self.config.node_ip(node)
+            checks.append(
+                f"{node.name}: `talosctl -n {address} -e {address} service kubelet`, or if it fell back to maintenance "
+                f"mode `talosctl -n {address} --insecure get machinestatus -o yaml`"
+            )
+        return "a missing node did not start the kubelet: check " + "; ".join(checks)
 
 
 def docker_control_plane_address(config) -> str:

@@ -609,6 +609,7 @@ class ApplyConfig(BaseStep):
         """Until the node answers with our certificates, i.e. it installed and rebooted into the
         config (Talos offers no watch here, so this polls)."""
         address = self.config.node_ip(self.node)
+        left_maintenance = [False]
 
         async def configured() -> None:
             while True:
@@ -616,16 +617,38 @@ class ApplyConfig(BaseStep):
                 if facts.reachable and facts.cluster_name == self.config.cluster.name:
                     ctx.output(f"{self.node.name} is up with the new config (stage {facts.stage})")
                     return
+                if not facts.reachable or facts.stage not in ("", "maintenance"):
+                    left_maintenance[0] = True  # installing or rebooting
+                elif left_maintenance[0] and not facts.stage:
+                    # It answers again, but not with our certificates: back in maintenance mode?
+                    await self._fail_if_back_in_maintenance(ctx, address)
                 await ctx.clock.sleep(POLL_SECONDS)
 
         try:
             await ctx.clock.wait_for(configured(), self.wait_budget)
         except TimeoutError:
+            marker = ctx.state.applied_config_marker(self.node.name)
             raise PermanentError(
-                f"node {self.node.name} did not come back with its config within {self.timeout:g}s",
-                hint="watch its console: a wrong install disk or a network that does not come up are common causes; "
-                f"if the machine was reset or replaced since, delete {ctx.state.applied_config_marker(self.node.name)} and run again",
+                f"node {self.node.name} ({address}) did not come back with its config within {self.timeout:g}s",
+                hint=f"watch its console or `talosctl -n {address} --insecure get machinestatus` (it answers there "
+                "if it fell back to maintenance mode): a wrong install disk or a network that does not come up are "
+                f"common causes; if the machine was reset or replaced since, delete {marker} and run again",
             ) from None
+
+    async def _fail_if_back_in_maintenance(self, ctx: StepContext, address: str) -> None:
+        """The node took its config, went away to install, and came back asking for a config:
+        the install failed and the outcome is known, so say why now instead of timing out."""
+        facts = await ctx.drivers.talos.node_facts(address, insecure=True)
+        if not (facts.reachable and facts.maintenance):
+            return
+        raise PermanentError(
+            f"node {self.node.name} ({address}) took its config but is back in maintenance mode: "
+            + (facts.error or "its install failed"),
+            hint=f"read why with `talosctl -n {address} --insecure get machinestatus -o yaml` and compare the disks it "
+            f"has (`talosctl -n {address} --insecure get disks`) with its install disk in the config "
+            f"(`installDisk: {self.node.install_disk}` of {self.node.name}); fix the config or the machine, then run "
+            "the install again (a node in maintenance mode takes its config again)",
+        )
 
 
 class TalosconfigEndpoints(BaseStep):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
-from talos_platform.engine.observe.snapshot import AppView, WaveView
+from talos_platform.engine.observe.blockers import describe, trace
+from talos_platform.engine.observe.snapshot import AppView, PodProblem, ResourceHealth, WaveView
 
 SYNC_WAVE_ANNOTATION = "argocd.argoproj.io/sync-wave"
 
@@ -23,7 +25,50 @@ def app_view(application: dict[str, Any]) -> AppView:
         health=health.get("status", "") or "Unknown",
         message=_message(status),
         project=(application.get("spec") or {}).get("project", ""),
+        waiting_for=_waiting_for(status),
+        unhealthy=_unhealthy(status),
     )
+
+
+# ArgoCD's sync operation names what a wave waits on: "waiting for healthy state of group/Kind/name"
+# (the group is `v1` for the core API).
+_WAITING = re.compile(r"waiting for healthy state of (?:[^/\s]+/)?(?P<kind>[A-Za-z]+)/(?P<name>[^\s,;]+)")
+
+
+def _waiting_for(status: dict[str, Any]) -> str:
+    operation = status.get("operationState") or {}
+    if operation.get("phase") != "Running":
+        return ""
+    found = _WAITING.search(operation.get("message", "") or "")
+    return f"{found['kind']}/{found['name']}" if found else ""
+
+
+def _unhealthy(status: dict[str, Any]) -> tuple[ResourceHealth, ...]:
+    found = []
+    for resource in status.get("resources") or []:
+        health = resource.get("health") or {}
+        state = health.get("status") or ("Missing" if resource.get("status") == "OutOfSync" else "")
+        if state in ("", "Healthy"):
+            continue
+        found.append(
+            ResourceHealth(
+                kind=resource.get("kind", ""),
+                name=resource.get("name", ""),
+                namespace=resource.get("namespace", "") or "",
+                group=resource.get("group", "") or "",
+                health=state,
+                message=health.get("message", "") or "",
+                sync_wave=_int(resource.get("syncWave", 0)),
+            )
+        )
+    return tuple(found)
+
+
+def _int(raw: Any) -> int:
+    try:
+        return int(str(raw).strip())
+    except ValueError:
+        return 0
 
 
 def _wave(metadata: dict[str, Any]) -> int:
@@ -50,9 +95,12 @@ def _message(status: dict[str, Any]) -> str:
     return ""
 
 
-def group_by_wave(apps: Iterable[AppView]) -> tuple[tuple[WaveView, ...], str]:
+def group_by_wave(apps: Iterable[AppView], problems: Iterable[PodProblem] = ()) -> tuple[tuple[WaveView, ...], str]:
     """Waves in order, each marked done/blocked/waiting, and the `wave N is blocked by X: message`
-    line for the first wave that is not done (empty when all are)."""
+    line for the first wave that is not done (empty when all are). X is the leaf Application an
+    app of apps waits on, with the resource it waits on and the problem pods behind it."""
+    apps = list(apps)
+    by_name = {app.name: app for app in apps}
     by_wave: dict[int, list[AppView]] = {}
     for app in apps:
         by_wave.setdefault(app.wave, []).append(app)
@@ -66,9 +114,8 @@ def group_by_wave(apps: Iterable[AppView]) -> tuple[tuple[WaveView, ...], str]:
             state = "done"
         else:
             state = "blocked"
-            culprit = _worst(members)
-            reason = culprit.message or f"{culprit.sync}/{culprit.health}"
-            blocked_line = f"wave {wave} is blocked by {culprit.name}: {reason}"
+            blocker = trace(_worst(members), by_name)
+            blocked_line = f"wave {wave} is blocked by {describe(blocker, problems)}"
         waves.append(WaveView(wave, members, state))
     return tuple(waves), blocked_line
 
@@ -77,5 +124,6 @@ _HEALTH_ORDER = {"Degraded": 0, "Missing": 1, "Unknown": 2, "Progressing": 3, "S
 
 
 def _worst(apps: tuple[AppView, ...]) -> AppView:
+    # An app of apps that only waits on a child is never the worst: the child (or its own) is.
     unsettled = [a for a in apps if not a.settled]
-    return min(unsettled, key=lambda a: (_HEALTH_ORDER.get(a.health, 2), a.sync == "Synced", a.name))
+    return min(unsettled, key=lambda a: (a.only_waiting, _HEALTH_ORDER.get(a.health, 2), a.sync == "Synced", a.name))

@@ -21,6 +21,7 @@ from talos_platform.engine.observe.nodes import KubeNode, TalosTarget, UsageHist
 from talos_platform.engine.observe.pods import PodHealth, classify_pod, refusal_problem, sort_problems
 from talos_platform.engine.observe.snapshot import AppView, ClusterSnapshot, FlowStats, NamespaceHealth, PodProblem
 from talos_platform.engine.observe.store import ObjectStore
+from talos_platform.engine.observe.talos_facts import facts_for
 from talos_platform.engine.observe.watcher import ResourceWatcher
 
 log = logging.getLogger(__name__)
@@ -169,11 +170,16 @@ class Observer:
 
     def snapshot(self) -> ClusterSnapshot:
         self._generation += 1
-        waves = self._cached("waves", self.apps.version, lambda: group_by_wave(self.apps.values()))
         pods = self._cached(
             "pods",
             (self.pods.version, self.refusals.version),
             lambda: summarise_pods(self.pods.values(), self.refusals.values()),
+        )
+        # The blocked line names the pods behind the blocking resource: it follows both stores.
+        waves = self._cached(
+            "waves",
+            (self.apps.version, self.pods.version, self.refusals.version),
+            lambda: group_by_wave(self.apps.values(), pods[0]),
         )
         nodes = self._cached(
             "nodes",
@@ -205,13 +211,6 @@ def _applications_error(watcher: ResourceWatcher) -> str:
     return watcher.error if watcher.synced else ""
 
 
-async def facts_for(drivers: Drivers, address: str) -> TalosNodeFacts:
-    try:
-        return await drivers.talos.node_facts(address, insecure=False)
-    except Exception as error:  # noqa: BLE001 - an unreachable node is a row, never an abort
-        return TalosNodeFacts(address=address, reachable=False, error=str(error) or type(error).__name__)
-
-
 def build_snapshot(
     *,
     taken_at: float,
@@ -233,7 +232,7 @@ def build_snapshot(
     """`waves_and_blocked`, `pod_summary` and `node_views` may be handed in already computed
     (the observer caches them while their inputs do not change)."""
     problems, namespaces = pod_summary if pod_summary is not None else summarise_pods(pods)
-    waves, blocked = waves_and_blocked if waves_and_blocked is not None else group_by_wave(apps)
+    waves, blocked = waves_and_blocked if waves_and_blocked is not None else group_by_wave(apps, problems)
     return ClusterSnapshot(
         taken_at=taken_at,
         simulated=simulated,

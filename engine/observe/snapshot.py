@@ -32,6 +32,28 @@ class NodeView:
 
 
 @dataclass(frozen=True)
+class ResourceHealth:
+    """One resource an Application manages that is not Healthy (`status.resources[]`)."""
+
+    kind: str
+    name: str
+    namespace: str = ""
+    group: str = ""
+    health: str = ""
+    """ArgoCD's health of the resource; `Missing` when it does not exist (yet)."""
+    message: str = ""
+    sync_wave: int = 0
+
+    @property
+    def is_application(self) -> bool:
+        return self.kind == "Application" and self.group == "argoproj.io"
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind} {self.namespace + '/' if self.namespace else ''}{self.name}"
+
+
+@dataclass(frozen=True)
 class AppView:
     name: str
     namespace: str
@@ -40,10 +62,20 @@ class AppView:
     health: str
     message: str = ""
     project: str = ""
+    waiting_for: str = ""
+    """`Kind/name` of the resource the running sync operation waits on (`waiting for healthy state
+    of group/Kind/name`), empty when no operation is waiting."""
+    unhealthy: tuple[ResourceHealth, ...] = ()
+    """The managed resources that are not Healthy, in `status.resources` order."""
 
     @property
     def settled(self) -> bool:
         return self.sync == "Synced" and self.health == "Healthy"
+
+    @property
+    def only_waiting(self) -> bool:
+        """An app of apps whose sync waits on a child Application: it is not the cause, it waits."""
+        return self.waiting_for.startswith("Application/") and not self.settled
 
 
 @dataclass(frozen=True)

@@ -119,6 +119,8 @@ def simulated_platform(
     )
     drivers.extra["simulation_label"] = SIMULATION_LABEL
     drivers.extra["scenario"] = loaded.name
+    # What the scenario's timed faults are about to do, as a function of virtual time.
+    drivers.extra["fault_outlook"] = model.timeline.outlook
     if installed:
         fast_forward_install(model)
     elif journal is not None:

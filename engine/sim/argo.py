@@ -217,6 +217,8 @@ class ArgoController:
             }
             if resource.namespaced:
                 entry["namespace"] = obj["metadata"].get("namespace", "")
+            if wave_of(obj):
+                entry["syncWave"] = wave_of(obj)  # ArgoCD omits the default wave 0
             resources.append(entry)
             if _HEALTH_RANK.get(health, 0) < _HEALTH_RANK.get(worst[0], 0):
                 # A missing resource has no message of its own: the operation says what it waits for.

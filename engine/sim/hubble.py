@@ -84,7 +84,7 @@ class HubbleModel:
             self._by_pod[key] = endpoint
             self._by_namespace.setdefault(pod.namespace, []).append(endpoint)
             if pod.owner is not None and pod.owner.name == "hubble-relay" and self.relay_ready_at is None:
-                self.relay_ready_at = self.model.clock.now()
+                self.relay_ready(self.model.clock.now())
         elif not running and key in self._by_pod:
             endpoint = self._by_pod.pop(key)
             last = self.endpoints.pop()
@@ -92,6 +92,23 @@ class HubbleModel:
                 self.endpoints[endpoint.index] = last
                 last.index = endpoint.index
             self._by_namespace[pod.namespace].remove(endpoint)
+
+    def relay_ready(self, now: float) -> None:
+        """Bursts are timed from now on; the timeline says when they come."""
+        self.relay_ready_at = now
+        self.model.timeline.drop("drop-burst")
+        for burst in self.bursts:
+            where = f"{burst.source_namespace or 'any'} -> {burst.destination_namespace or 'any'}"
+            if burst.destination_port:
+                where += f":{burst.destination_port}"
+            self.model.timeline.add(
+                now + burst.start,
+                f"a burst of {burst.reason} drops {where}",
+                duration=burst.duration,
+                every=burst.every,
+                under_way=f"{burst.reason} drops {where}",
+                tag="drop-burst",
+            )
 
     def relay_available(self) -> bool:
         workload = self.model.workloads.workload("Deployment", "kube-system", "hubble-relay")

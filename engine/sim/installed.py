@@ -183,7 +183,7 @@ def _fast_forward(model: PlatformModel, settle_seconds: float) -> None:
             _unseal(model)
         if model.vault.unsealed and model.argo.quiet():
             break
-    model.hubble.relay_ready_at = clock.now()
+    model.hubble.relay_ready(clock.now())
     model.schedule_day_two_faults()
     model.store.forget_history()
 

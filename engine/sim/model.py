@@ -27,6 +27,11 @@ from talos_platform.engine.sim.events import EventRecorder
 from talos_platform.engine.sim.nodes import node_object
 from talos_platform.engine.sim.scenarios import ApiOutage, NodeDown, NodeStuckInMaintenance, Scenario
 from talos_platform.engine.sim.store import ObjectStore, clone, resource_of
+from talos_platform.engine.sim.timeline import FaultTimeline
+
+HANDED_OVER_OUTAGE_DELAY = 5.0
+"""A `firstApply` API outage on a platform handed over installed starts this long after the
+hand-over: long enough for the dashboard to have read the cluster once, short enough to be seen."""
 
 
 def iso(seconds: float) -> str:
@@ -102,6 +107,8 @@ class PlatformModel:
         self.argocd_config: dict[str, str] = {}
         self._outage_faults = list(scenario.fault(ApiOutage))
         self.day_two_deferred = False
+        self.timeline = FaultTimeline()
+        """When the timed faults happen, for the screen (see timeline.py)."""
         """Set while an installed start is built: day-2 faults are timed from the hand-over."""
 
         # Controllers are created by the platform assembly (see __init__.py) to keep imports one-way.
@@ -235,11 +242,22 @@ class PlatformModel:
             self.schedule_day_two_faults()
 
     def schedule_day_two_faults(self) -> None:
+        now = self.clock.now()
         for fault in self._outage_faults:
-            if fault.trigger == "apiUp":
-                self.later(fault.delay, lambda f=fault: self.start_outage(f.duration))
+            # On a platform handed over already installed (the dashboard) there is no first
+            # apply to wait for: the outage comes shortly after the hand-over instead.
+            if fault.trigger == "apiUp" or (self.day_two_deferred and fault.trigger == "firstApply"):
+                delay = fault.delay if fault.trigger == "apiUp" else fault.delay + HANDED_OVER_OUTAGE_DELAY
+                self.later(delay, lambda f=fault: self.start_outage(f.duration))
+                self.timeline.add(
+                    now + delay,
+                    f"the Kubernetes API server becomes unreachable for {fault.duration:g} s",
+                    duration=fault.duration,
+                    under_way="the Kubernetes API server is unreachable",
+                )
         for fault in self.scenario.fault(NodeDown):
             self.later(fault.after, lambda name=fault.node: self.power_off(name))
+            self.timeline.add(now + fault.after, f"{fault.node} loses power", under_way=f"{fault.node} is powered off")
 
     def power_off(self, name: str) -> None:
         """The machine loses power: Talos stops answering at once; the node controller marks the
@@ -344,6 +362,12 @@ class PlatformModel:
                         self.start_outage(fault.duration)
                     else:
                         self.later(fault.delay, lambda f=fault: self.start_outage(f.duration))
+                    self.timeline.add(
+                        self.clock.now() + max(0.0, fault.delay),
+                        f"the Kubernetes API server becomes unreachable for {fault.duration:g} s",
+                        duration=fault.duration,
+                        under_way="the Kubernetes API server is unreachable",
+                    )
 
     def start_outage(self, duration: float) -> None:
         self.outage = True

@@ -71,3 +71,31 @@ def test_install_failed_with_hint(snap_compare):
 def test_quitting_a_running_install_asks_first(snap_compare):
     app = create_app("install", progress=install_progress(), snapshot=early_cluster_snapshot(), simulation_note=NOTE)
     assert snap_compare(app, press=["q"], terminal_size=SIZE)
+
+
+# --- issue 13: the leaf blocker, a node back in maintenance mode, a fault announced -------------
+
+
+def test_dashboard_names_the_leaf_blocker_and_a_node_in_maintenance_mode(snap_compare):
+    from blocker_data import blocked_cluster_snapshot
+
+    app = create_app(snapshot=blocked_cluster_snapshot(), simulation_note="scenario crash-loop, seed 1")
+    assert snap_compare(app, terminal_size=SIZE)
+
+
+def test_banner_announces_the_scenarios_next_fault(snap_compare):
+    from blocker_data import announced_outlook
+
+    app = create_app(
+        snapshot=cluster_snapshot(faulty=False),
+        simulation_note="scenario node-down, seed 1",
+        fault_outlook=announced_outlook(),
+    )
+    assert snap_compare(app, terminal_size=SIZE)
+
+
+def test_node_detail_of_a_node_in_maintenance_mode(snap_compare):
+    from blocker_data import blocked_cluster_snapshot
+
+    app = create_app(snapshot=blocked_cluster_snapshot(), simulation_note="scenario node-stuck-in-maintenance, seed 1")
+    assert snap_compare(app, press=["1", *["down"] * 4, "enter"], terminal_size=SIZE)

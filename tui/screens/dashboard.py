@@ -38,6 +38,7 @@ class ClusterView(Screen):
         self._filter_target: str | None = None
         self.ready = False
         self._banner_drawn = False
+        self._outlook = ""
         self._stale = False
 
     # --- composition helpers -------------------------------------------------------------------
@@ -49,8 +50,18 @@ class ClusterView(Screen):
         banner = self.query_one("#banner", Static)
         if banner.display != simulated or (simulated and not self._banner_drawn):
             banner.display = simulated
-            banner.update(self.app.simulation_label(), layout=False)
+            banner.update(self.app.simulation_label() + self._outlook, layout=False)
             self._banner_drawn = simulated
+
+    def show_fault_outlook(self, snapshot: ClusterSnapshot) -> None:
+        """The simulated scenario's timed faults on the banner: what is about to happen and
+        when, and what is under way (`in 52 s: worker-3 loses power`)."""
+        outlook_of = self.app.fault_outlook
+        text = outlook_of(snapshot.taken_at) if outlook_of is not None and snapshot.simulated else ""
+        outlook = f"  ▸ scenario: {text}" if text else ""
+        if outlook != self._outlook:
+            self._outlook = outlook
+            self._banner_drawn = False
 
     def filter_input(self) -> Input:
         input_ = Input(
@@ -84,6 +95,7 @@ class ClusterView(Screen):
         except NoMatches:  # the app is shutting down
             return
         panes.show(snapshot)
+        self.show_fault_outlook(snapshot)
         self.show_simulation_banner(snapshot.simulated or self.app.simulated_drivers)
 
     def on_screen_resume(self) -> None:

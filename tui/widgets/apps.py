@@ -14,6 +14,9 @@ WAVE_STATE = {"done": ("✓ done", GOOD), "blocked": ("● blocked", BAD), "wait
 
 
 def health_text(app: AppView) -> Text:
+    if app.only_waiting:
+        # An app of apps mid-sync reports Missing for children not created yet: it only waits.
+        return Text(f"… waiting for {app.waiting_for.partition('/')[2]}", style=MUTED)
     if app.health == "Healthy":
         return good("✓ Healthy")
     if app.health == "Progressing":
@@ -24,6 +27,8 @@ def health_text(app: AppView) -> Text:
 
 
 def sync_text(app: AppView) -> Text:
+    if app.only_waiting:
+        return Text("Syncing", style=WAIT)
     return good("Synced") if app.sync == "Synced" else Text(app.sync, style=WARN)
 
 
@@ -47,9 +52,8 @@ def apps_content(snapshot: ClusterSnapshot, query: str = "") -> PaneContent:
             )
         )
         for app in members:
-            rows.append(
-                Row(f"app:{app.name}", ("", "  " + app.name, sync_text(app), health_text(app), app.message[:80]))
-            )
+            message = "" if app.only_waiting else app.message[:80]
+            rows.append(Row(f"app:{app.name}", ("", "  " + app.name, sync_text(app), health_text(app), message)))
     apps = snapshot.apps
     settled = sum(1 for a in apps if a.settled)
     summary = Text(f"{settled}/{len(apps)} Synced+Healthy")

@@ -12,6 +12,9 @@ COLUMNS = ("Node", "Role", "IP", "Talos", "Kubernetes", "Stage", "Ready", "CPU",
 
 
 def node_state(node: NodeView) -> Text:
+    if node.stage == "maintenance" and node.reachable:
+        # Answers only the maintenance API: no config (yet), or a failed install sent it back.
+        return bad("✗ in maintenance mode") if node.error else warn("◌ in maintenance mode")
     if not node.reachable:
         # Kubernetes may still call it Ready for a while; the Talos API tells first.
         return warn("● Ready, Talos API unreachable") if node.ready else bad("✗ unreachable")
@@ -50,6 +53,8 @@ def nodes_content(snapshot: ClusterSnapshot, query: str = "") -> PaneContent:
     summary = Text(f"{ready}/{len(snapshot.nodes)} Ready")
     if unreachable:
         add_part(summary, f"✗ {unreachable} unreachable", "bold #e03131")
+    for line in maintenance_lines(snapshot):
+        summary.append("\n" + line, style="bold #e03131")
     if snapshot.kube_error:
         summary.append(f"\nKubernetes API: {snapshot.kube_error}", style="#d9480f")
     if query:
@@ -62,6 +67,15 @@ def nodes_content(snapshot: ClusterSnapshot, query: str = "") -> PaneContent:
         empty="no nodes yet (layer 0 brings them up)",
         online=bool(snapshot.nodes),
     )
+
+
+def maintenance_lines(snapshot: ClusterSnapshot) -> list[str]:
+    """`worker-2 is in maintenance mode: <reason>` for each node that fell back there with a reason."""
+    return [
+        f"{n.name} is in maintenance mode: {n.error}"
+        for n in snapshot.nodes
+        if n.stage == "maintenance" and n.reachable and n.error
+    ]
 
 
 class NodesPane(Pane):

@@ -315,7 +315,7 @@ async def test_a_wave_converges_as_its_apps_turn_synced_and_healthy(tmp_path):
                     }
                 ],
             ),
-            "wave -98 is blocked by cert-manager: Synced/Progressing: Deployment cert-manager/cert-manager is Degraded: ImagePullBackOff",
+            "wave -98 is blocked by cert-manager: Deployment cert-manager/cert-manager Degraded — ImagePullBackOff",
         ),
         (None, "wave -98 is waiting for Application cert-manager to be created"),
         (
@@ -343,7 +343,7 @@ async def test_a_blocked_wave_names_the_app_and_why(tmp_path, cert_manager, expe
         # As the runner does: the step's own message must come before the runner's timeout.
         await asyncio.wait_for(wave.wait(ctx), wave.timeout)
     assert failure.value.message.startswith(expected)
-    assert "kubectl -n argocd get application" in failure.value.hint
+    assert "kubectl -n argocd get application cert-manager -o yaml" in failure.value.hint
 
 
 # --- push -------------------------------------------------------------------------------------------

@@ -52,6 +52,8 @@ STAND_IN = textwrap.dedent(
             if mode == "cpu-denied":
                 fail("rpc error: code = PermissionDenied desc = not authorized")
             show("talosctl-get-cpustats-1.json" if asked <= 2 else "talosctl-get-cpustats-2.json")
+        if kind == "machinestatus" and insecure:
+            show("talosctl-get-machinestatus-maintenance.json")
         show({"disks": "talosctl-get-disks.json", "machinestatus": "talosctl-get-machinestatus.json", "info": "talosctl-get-info.json"}[kind])
     if args[-1] == "memory":
         show("talosctl-memory.txt")
@@ -105,7 +107,12 @@ async def test_a_node_in_maintenance_mode(stand_in):
     driver, log = stand_in("maintenance")
     facts = await driver.node_facts(NODE, insecure=True)
     assert facts.reachable and facts.maintenance and facts.disks == ("/dev/nvme0n1", "/dev/sda")
-    assert argv_log(log) == [["get", "disks", "--insecure", "--nodes", NODE, "--output", "json"]]
+    # Why it is not ready is read from the maintenance API too (a failed install sends it back).
+    assert facts.error == "install: disk /dev/nvme0n1 not found"
+    assert argv_log(log) == [
+        ["get", "disks", "--insecure", "--nodes", NODE, "--output", "json"],
+        ["get", "machinestatus", "--insecure", "--nodes", NODE, "--output", "json"],
+    ]
 
 
 async def test_a_configured_node_is_asked_with_our_talosconfig_and_direct_endpoint(stand_in, tmp_path):

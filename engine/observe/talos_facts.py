@@ -1,0 +1,24 @@
+"""What the Talos API says about one node, for the dashboard: with our certificates first, and
+from the maintenance API when the node answers but refuses them (it fell back to maintenance
+mode, e.g. after a failed install: then its reason is what there is to read)."""
+
+from __future__ import annotations
+
+from talos_platform.engine.drivers.protocols import Drivers, TalosNodeFacts
+
+
+async def facts_for(drivers: Drivers, address: str) -> TalosNodeFacts:
+    facts = await _ask(drivers, address, insecure=False)
+    if facts.reachable and facts.error and not facts.stage:
+        # Answers, but not with our PKI: a node in maintenance mode answers `--insecure`.
+        maintenance = await _ask(drivers, address, insecure=True)
+        if maintenance.reachable and maintenance.maintenance:
+            return maintenance
+    return facts
+
+
+async def _ask(drivers: Drivers, address: str, *, insecure: bool) -> TalosNodeFacts:
+    try:
+        return await drivers.talos.node_facts(address, insecure=insecure)
+    except Exception as error:  # noqa: BLE001 - an unreachable node is a row, never an abort
+        return TalosNodeFacts(address=address, reachable=False, error=str(error) or type(error).__name__)

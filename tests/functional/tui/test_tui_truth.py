@@ -1,0 +1,139 @@
+"""The dashboard on the simulated fault scenarios, driven with Pilot: the wave line names the
+leaf blocker and parents show as waiting, a node stuck in maintenance mode is named with its
+reason, and every scenario's fault (or what is about to happen) is on screen within 10
+simulated seconds of starting."""
+
+from __future__ import annotations
+
+import pytest
+
+from talos_platform.engine.observe import TalosTarget
+from talos_platform.engine.sim import simulated_platform
+from talos_platform.tui.app import create_app
+
+SIZE = (170, 48)
+
+
+def cell_text(cell) -> str:
+    return getattr(cell, "plain", str(cell))
+
+
+def row_cells(screen, pane_id: str, key: str) -> list[str]:
+    row = next(r for r in screen.pane(pane_id).content.rows if r.key == key)
+    return [cell_text(c) for c in row.cells]
+
+
+async def until(pilot, platform, started: float, condition, *, within: float) -> float:
+    """Wait until `condition()`; return the simulated seconds it took, failing past `within`."""
+    while not condition():
+        if platform.clock.now() - started > within:
+            raise AssertionError(f"not on screen within {within:g} simulated seconds")
+        await pilot.pause(0.05)
+    return platform.clock.now() - started
+
+
+def dashboard(scenario: str, speed: float = 4):
+    platform = simulated_platform(scenario, speed=speed, installed=True)
+    targets = [TalosTarget.from_config(n) for n in platform.config.nodes]
+    app = create_app(
+        drivers=platform.drivers, clock=platform.clock, talos_targets=targets, simulation_note=f"scenario {scenario}"
+    )
+    return platform, app
+
+
+async def test_the_wave_line_names_the_crash_looping_leaf_and_the_parents_only_wait():
+    platform, app = dashboard("crash-loop")
+    async with app.run_test(size=SIZE) as pilot:
+        screen, started = app.screen, platform.clock.now()
+        summary = lambda: screen.pane("apps").content.summary.plain  # noqa: E731
+        await until(pilot, platform, started, lambda: "blocked by monitoring" in summary(), within=10)
+        assert (
+            "wave 0 is blocked by monitoring: StatefulSet monitoring/prometheus-kube-prometheus-stack-prometheus "
+            "Progressing — Waiting for 1 pods to be ready... "
+            "(pod prometheus-kube-prometheus-stack-prometheus-0 CrashLoopBackOff, OOMKilled)"
+        ) in summary()
+        root = row_cells(screen, "apps", "app:layer-0")
+        assert root[2:4] == ["Syncing", "… waiting for platform"] and "Missing" not in " ".join(root)
+
+
+async def test_a_node_stuck_in_maintenance_mode_is_named_with_its_reason():
+    platform, app = dashboard("node-stuck-in-maintenance")
+    async with app.run_test(size=SIZE) as pilot:
+        screen, started = app.screen, platform.clock.now()
+        nodes = lambda: screen.pane("nodes").content  # noqa: E731
+        await until(pilot, platform, started, lambda: any(r.key == "node:worker-2" for r in nodes().rows), within=10)
+        await until(
+            pilot,
+            platform,
+            started,
+            lambda: "in maintenance mode" in " ".join(row_cells(screen, "nodes", "node:worker-2")),
+            within=10,
+        )
+        assert row_cells(screen, "nodes", "node:worker-2")[5:7] == ["maintenance", "✗ in maintenance mode"]
+        assert "worker-2 is in maintenance mode: install failed: disk /dev/nvme0n1 not found" in nodes().summary.plain
+
+
+async def test_api_outage_shows_on_the_dashboard_after_saying_it_is_coming():
+    platform, app = dashboard("api-outage")
+    async with app.run_test(size=SIZE) as pilot:
+        screen, started = app.screen, platform.clock.now()
+        banner = lambda: str(screen.query_one("#banner").render())  # noqa: E731
+        await until(
+            pilot, platform, started, lambda: "the Kubernetes API server becomes unreachable" in banner(), within=10
+        )
+        await until(pilot, platform, started, lambda: bool(screen.snapshot and screen.snapshot.kube_error), within=10)
+        await until(
+            pilot, platform, started, lambda: "now: the Kubernetes API server is unreachable" in banner(), within=10
+        )
+        assert "Kubernetes API:" in screen.pane("nodes").content.summary.plain
+
+
+@pytest.mark.parametrize(
+    "scenario, coming",
+    [
+        ("node-down", "worker-3 loses power"),
+        ("api-flap", "the Kubernetes API server becomes unreachable for 45 s"),
+        ("policy-drops", "a burst of POLICY_DENIED drops shop-svc-0001 -> vault:8200"),
+    ],
+)
+async def test_a_day_two_fault_still_to_come_is_announced_on_the_banner(scenario, coming):
+    platform, app = dashboard(scenario)
+    async with app.run_test(size=SIZE) as pilot:
+        screen, started = app.screen, platform.clock.now()
+        banner = lambda: str(screen.query_one("#banner").render())  # noqa: E731
+        await until(pilot, platform, started, lambda: f": {coming}" in banner(), within=10)
+        assert "▸ scenario: in " in banner()
+
+
+async def test_the_install_screen_fails_a_degraded_app_early_and_its_hint_names_the_app(tmp_path):
+    import math
+
+    from talos_platform.engine.session import InstallSession
+    from talos_platform.engine.state import StateDirectory
+
+    platform = simulated_platform("app-degraded", speed=math.inf)
+    targets = [TalosTarget.from_config(n) for n in platform.config.nodes]
+
+    def session_factory() -> InstallSession:
+        return InstallSession(
+            platform.config, platform.secrets, StateDirectory(tmp_path / "state"), platform.drivers, platform.clock
+        )
+
+    app = create_app(
+        "install",
+        drivers=platform.drivers,
+        clock=platform.clock,
+        talos_targets=targets,
+        session_factory=session_factory,
+        simulation_note="app-degraded",
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        for _ in range(1200):
+            if app.progress.outcome:
+                break
+            await pilot.pause(0.1)
+        assert app.progress.outcome == "failed"
+        wave = app.progress.steps["L2.wave-98"]
+        assert wave.state == "failed" and wave.duration is not None and wave.duration < 400
+        assert "Degraded for 120s" in wave.error and "ImagePullBackOff" in wave.error
+        assert "`kubectl -n argocd get application cert-manager -o yaml`" in wave.hint
