@@ -70,8 +70,9 @@ class Workloads(ScenarioModel):
     """Layer-4 Applications the ApplicationSet generates."""
     pods_per_application: int = Field(2, ge=0)
     flows_per_second: float = Field(200.0, ge=0)
-    drop_ratio: float = Field(0.01, ge=0, le=1)
-    """Share of background flows that are dropped (policy or other reasons)."""
+    drop_ratio: float = Field(0.0, ge=0, le=1)
+    """Share of background flows that are dropped (policy or other reasons); a healthy cluster
+    drops none, so this is for scenarios that show a noisy one."""
     ring_buffer: int = Field(4095, ge=1)
     """Hubble ring buffer size: a consumer further behind than this loses events."""
     lost_events_every: float = Field(0.0, ge=0)
@@ -135,6 +136,8 @@ class DropBurst(ScenarioModel):
     """Repeat the burst this often (virtual seconds); 0 = once."""
     flows_per_second: float = 800.0
     reason: str = "POLICY_DENIED"
+    policy: str = ""
+    """The deny policy Hubble names for these drops (`namespace/name`), when one denies them."""
     source_namespace: str = "apps"
     destination_namespace: str = "vault"
     destination_port: int = 8200

@@ -192,7 +192,10 @@ async def test_the_first_talos_round_asks_about_the_nodes_of_the_first_list():
     kube.lists["nodes"] = [ObjectList([node], "3")]
     clock = ManualClock()
     started = clock.now()
-    observer = Observer(Drivers(talos=RecordingTalos({}), kube=kube), clock, talos_interval=5.0, min_interval=0.25)
+    # No stale tick: every sleep moves this clock, and only the Talos round's waits are measured.
+    observer = Observer(
+        Drivers(talos=RecordingTalos({}), kube=kube), clock, talos_interval=5.0, min_interval=0.25, tick_while_down=0
+    )
     task = asyncio.create_task(observer.run())
     for _ in range(200):
         await asyncio.sleep(0)
