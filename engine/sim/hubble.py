@@ -124,14 +124,20 @@ class HubbleModel:
     # --- node load ----------------------------------------------------------------------
 
     def node_load(self, machine: Machine) -> tuple[float, float]:
-        """CPU and memory percent: a base from the pods on the node plus a slow seeded wobble."""
+        """CPU and memory percent: a base from the pods on the node (levelling off as it fills, the
+        way the scheduler spreads requests) plus a slow seeded wobble; a `nodePressure` fault sets
+        its own figures."""
         now = self.model.clock.now()
         bucket = int(now // 5)
         pods = self.model.workloads.pods_on_node.get(machine.name, 0)
         wobble = random.Random(f"{self.model.seed}:{machine.name}:{bucket}").random()
         phase = int(hashlib.sha256(machine.name.encode()).hexdigest()[:4], 16) / 65535 * 2 * math.pi
-        cpu = 4.0 + pods * 1.6 + 8.0 * math.sin(now / 90.0 + phase) + 6.0 * wobble
-        memory = 12.0 + pods * 2.1 + 3.0 * math.sin(now / 300.0 + phase) + 2.0 * wobble
+        cpu = 4.0 + 60.0 * (1 - math.exp(-pods / 30.0)) + 8.0 * math.sin(now / 90.0 + phase) + 6.0 * wobble
+        memory = 12.0 + 55.0 * (1 - math.exp(-pods / 30.0)) + 3.0 * math.sin(now / 300.0 + phase) + 2.0 * wobble
+        hot = self.model.pressure.get(machine.name)
+        if hot is not None:
+            cpu = hot.cpu_percent - wobble if hot.cpu_percent is not None else cpu
+            memory = hot.memory_percent - wobble / 2 if hot.memory_percent is not None else memory
         return round(min(99.0, max(1.0, cpu)), 1), round(min(99.0, max(5.0, memory)), 1)
 
     # --- flows --------------------------------------------------------------------------

@@ -96,6 +96,20 @@ class NodeDown(ScenarioModel):
     was handed over."""
 
 
+class NodePressure(ScenarioModel):
+    type: Literal["nodePressure"]
+    node: str
+    """Name of the node that runs hot (day 2)."""
+    conditions: list[Literal["MemoryPressure", "DiskPressure", "PIDPressure"]] = Field(default_factory=list)
+    """Node conditions its kubelet reports True (it has crossed an eviction threshold)."""
+    cpu_percent: float | None = Field(None, ge=0, le=100)
+    """CPU load the node runs at (Talos reports it), instead of what its pods make."""
+    memory_percent: float | None = Field(None, ge=0, le=100)
+    after: float = 0.0
+    """Virtual seconds after the Kubernetes API first answered, or after an installed platform
+    was handed over."""
+
+
 class AppDegraded(ScenarioModel):
     type: Literal["appDegraded"]
     app: str
@@ -155,6 +169,7 @@ class ApiOutage(ScenarioModel):
 Fault = Annotated[
     NodeStuckInMaintenance
     | NodeDown
+    | NodePressure
     | AppDegraded
     | CrashLoop
     | PodsPending
