@@ -10,6 +10,7 @@ from textual.widgets import DataTable, Header, Input, Static
 
 from talos_platform.engine.observe import ClusterSnapshot
 from talos_platform.tui.screens.detail import DetailScreen, Jump
+from talos_platform.tui.widgets.cluster_header import ClusterHeader
 from talos_platform.tui.widgets.grid import PANE_IDS, ClusterPanes
 from talos_platform.tui.widgets.key_hints import KeyHints
 from talos_platform.tui.widgets.pane import Pane
@@ -211,6 +212,7 @@ class DashboardScreen(ClusterView):
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
         yield self.banner()
+        yield ClusterHeader(self.app.cluster_name, self.app.kube_context, id="cluster-header")
         yield ClusterPanes(id="cluster")
         yield self.filter_input()
         yield KeyHints()
@@ -221,3 +223,19 @@ class DashboardScreen(ClusterView):
         self.ready = True
         if self.snapshot is not None:
             self.show_snapshot(self.snapshot)
+        if self.app.data_clock() is not None:
+            # The age keeps counting between snapshots: a stalled feed shows as one.
+            self.set_interval(1.0, self.refresh_header)
+
+    def show_snapshot(self, snapshot: ClusterSnapshot) -> None:
+        super().show_snapshot(snapshot)
+        if self.ready and self.is_attached:
+            self.refresh_header()
+
+    def refresh_header(self) -> None:
+        clock = self.app.data_clock()
+        try:
+            header = self.query_one(ClusterHeader)
+        except NoMatches:  # the app is shutting down
+            return
+        header.show(self.snapshot, clock.now() if clock is not None else None)
