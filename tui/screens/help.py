@@ -49,10 +49,12 @@ def help_renderable() -> Table:
         legend.append(f"{glyph} {meaning}   ", style=colour)
     table.add_row("Colours", legend)
     pressure = Text()
-    pressure.append(f"CPU or memory ≥ {HIGH_PERCENT:.0f}% ", style=WARN)
-    pressure.append(f"≥ {CRITICAL_PERCENT:.0f}%", style=f"bold {BAD}")
-    pressure.append(f"; Kubernetes' {', '.join(PRESSURE_CONDITIONS)} when the kubelet sets them", style=f"bold {BAD}")
-    pressure.append(": a Ready node under pressure shows ● Ready, and why")
+    pressure.append(f"CPU or memory ≥ {HIGH_PERCENT:.0f}% orange", style=WARN)
+    pressure.append(", ")
+    pressure.append(f"≥ {CRITICAL_PERCENT:.0f}% red", style=f"bold {BAD}")
+    pressure.append("; Kubernetes' ")
+    pressure.append(", ".join(PRESSURE_CONDITIONS), style=f"bold {BAD}")
+    pressure.append(" when the kubelet sets them: a Ready node under pressure shows ● Ready and why")
     table.add_row("Pressure", pressure)
     table.add_row(
         "Stale",

@@ -30,14 +30,14 @@ def header_text(snapshot: ClusterSnapshot | None, now: float | None, cluster: st
     now = snapshot.taken_at if now is None else max(now, snapshot.taken_at)
     kubernetes = snapshot.freshness.kubernetes
     age = data_age(snapshot, now)
+    style = f"bold {BAD}" if age >= STALE_AFTER_SECONDS else WARN if age >= 2 else MUTED
+    add_part(text, f"last update {age:.0f} s ago", style)
+    # The error goes last: it is the part the line may have to cut.
     if kubernetes.reachable:
         add_part(text, "Kubernetes API ✓ answering", GOOD)
     else:
-        add_part(
-            text, f"Kubernetes API ✗ unreachable for {kubernetes.age(now):.0f} s: {kubernetes.error}", f"bold {BAD}"
-        )
-    style = f"bold {BAD}" if age >= STALE_AFTER_SECONDS else WARN if age >= 2 else MUTED
-    add_part(text, f"last update {age:.0f} s ago", style)
+        unreachable = f"Kubernetes API ✗ unreachable for {kubernetes.age(now):.0f} s: {kubernetes.error}"
+        add_part(text, unreachable, f"bold {BAD}")
     return text
 
 

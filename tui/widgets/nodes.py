@@ -7,7 +7,7 @@ from rich.text import Text
 from talos_platform.engine.observe import ClusterSnapshot, NodeView
 from talos_platform.tui.styles import bad, good, muted, percent, warn
 from talos_platform.tui.widgets.pane import Pane, PaneContent, Row, add_part, matches
-from talos_platform.tui.widgets.pressure import pressure_count, with_pressure
+from talos_platform.tui.widgets.pressure import pressure_summary, with_pressure
 
 COLUMNS = ("Node", "Role", "IP", "Talos", "Kubernetes", "Stage", "Ready", "CPU", "Memory")
 
@@ -51,9 +51,9 @@ def nodes_content(snapshot: ClusterSnapshot, query: str = "") -> PaneContent:
     summary = Text(f"{ready}/{len(snapshot.nodes)} Ready")
     if unreachable:
         add_part(summary, f"✗ {unreachable} unreachable", "bold #e03131")
-    pressed = pressure_count(snapshot.nodes)
+    pressed = pressure_summary(snapshot.nodes)
     if pressed:
-        add_part(summary, f"● {pressed} under pressure", "#d9480f")
+        summary.append(f"\n{pressed}", style="#d9480f")
     if snapshot.kube_error:
         summary.append(f"\nKubernetes API: {snapshot.kube_error}", style="#d9480f")
     if query:

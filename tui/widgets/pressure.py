@@ -22,5 +22,15 @@ def with_pressure(state: Text, node: NodeView) -> Text:
     return Text(f"● Ready, {', '.join(pressure.reasons)}", style=f"bold {colour}" if colour == BAD else colour)
 
 
-def pressure_count(nodes: tuple[NodeView, ...]) -> int:
-    return sum(1 for node in nodes if node.ready and node.reachable and node_pressure(node).any)
+def pressure_summary(nodes: tuple[NodeView, ...], named: int = 3) -> str:
+    """`● 3 under pressure: worker-1 CPU 98%, worker-2 MemoryPressure, …` (the worst reason of
+    each, the first few nodes), or empty."""
+    pressed = [
+        (node.name, node_pressure(node)) for node in nodes if node.ready and node.reachable and node_pressure(node).any
+    ]
+    if not pressed:
+        return ""
+    pressed.sort(key=lambda item: (item[1].level != "critical", item[0]))
+    names = ", ".join(f"{name} {pressure.reasons[0]}" for name, pressure in pressed[:named])
+    more = f", +{len(pressed) - named} more" if len(pressed) > named else ""
+    return f"● {len(pressed)} under pressure: {names}{more}"

@@ -101,7 +101,9 @@ async def test_workers_under_pressure_are_not_shown_as_plainly_ready_and_help_gi
         assert ready_cell("worker-3").plain.startswith("● Ready, DiskPressure")
         assert all(BAD in str(ready_cell(w).style) for w in ("worker-1", "worker-2", "worker-3"))
         assert ready_cell("cp-1").plain == "✓ Ready"
-        assert "● 3 under pressure" in screen.pane("nodes").content.summary.plain
+        summary = screen.pane("nodes").content.summary.plain
+        assert "● 3 under pressure: worker-1 CPU 9" in summary
+        assert "worker-2 MemoryPressure, worker-3 DiskPressure" in summary
 
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
