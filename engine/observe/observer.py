@@ -43,10 +43,11 @@ class Observer:
         recent_flows: int = 500,
         talos_concurrency: int = 16,
         relay_interval: float = RELAY_STATUS_INTERVAL,
-        tick_while_down: float = 1.0,
+        heartbeat: float = 1.0,
     ):
-        """`tick_while_down`: how often a snapshot is published while a source does not answer,
-        so the age of the data shown keeps counting."""
+        """`heartbeat`: a snapshot is published at least this often (0: only on changes), so a
+        quiet cluster still shows its data as current, the age of data from a source that does
+        not answer keeps counting, and a screen that gets no snapshot knows it is behind."""
         self.drivers = drivers
         self.clock = clock or RealClock()
         self.talos_targets = tuple(talos_targets)
@@ -55,7 +56,7 @@ class Observer:
         self.recent_flows = recent_flows
         self.talos_concurrency = talos_concurrency
         self.relay_interval = relay_interval
-        self.tick_while_down = tick_while_down
+        self.heartbeat = heartbeat
         self.nodes: ObjectStore[KubeNode] = ObjectStore(kube_node, self.mark_changed)
         self.pods: ObjectStore[PodHealth] = ObjectStore(classify_pod, self.mark_changed)
         self.apps: ObjectStore[AppView] = ObjectStore(app_view, self.mark_changed)
@@ -103,8 +104,8 @@ class Observer:
                         name="hubble-status",
                     )
                 )
-        if self.tick_while_down:
-            tasks.append(asyncio.create_task(self._tick_while_down(), name="stale-tick"))
+        if self.heartbeat:
+            tasks.append(asyncio.create_task(self._beat(), name="heartbeat"))
         tasks.append(asyncio.create_task(self._publish(), name="publish"))
         try:
             await asyncio.gather(*tasks)
@@ -175,11 +176,11 @@ class Observer:
                 self.mark_changed()
                 await self.clock.sleep(backoff.next_delay())
 
-    async def _tick_while_down(self) -> None:
+    async def _beat(self) -> None:
+        # Cheap: unchanged views are cached, and a busy cluster (flows) publishes anyway.
         while True:
-            await self.clock.sleep(self.tick_while_down)
-            if self.flows.error or any(w.error for w in self.watchers):
-                self.mark_changed()
+            await self.clock.sleep(self.heartbeat)
+            self.mark_changed()
 
     def freshness(self) -> Freshness:
         nodes, pods, apps, _events = (source_state(KUBERNETES_API, w.error, w.down_since) for w in self.watchers)

@@ -9,6 +9,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Header, Input, Static
 
 from talos_platform.engine.observe import ClusterSnapshot
+from talos_platform.engine.observe.freshness import STALE_AFTER_SECONDS
 from talos_platform.tui.screens.detail import DetailScreen, Jump
 from talos_platform.tui.widgets.cluster_header import ClusterHeader
 from talos_platform.tui.widgets.grid import PANE_IDS, ClusterPanes
@@ -238,4 +239,9 @@ class DashboardScreen(ClusterView):
             header = self.query_one(ClusterHeader)
         except NoMatches:  # the app is shutting down
             return
-        header.show(self.snapshot, clock.now() if clock is not None else None)
+        now = clock.now() if clock is not None else None
+        header.show(self.snapshot, now)
+        if now is not None and self.snapshot is not None and now - self.snapshot.taken_at >= STALE_AFTER_SECONDS:
+            # No snapshot for a while (the feed stalled): the panes say so too.
+            if self.app.screen is self:
+                self.panes.show(self.snapshot, now=now)

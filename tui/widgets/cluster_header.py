@@ -30,7 +30,7 @@ def header_text(snapshot: ClusterSnapshot | None, now: float | None, cluster: st
     now = snapshot.taken_at if now is None else max(now, snapshot.taken_at)
     kubernetes = snapshot.freshness.kubernetes
     age = data_age(snapshot, now)
-    style = f"bold {BAD}" if age >= STALE_AFTER_SECONDS else WARN if age >= 2 else MUTED
+    style = f"bold {BAD}" if age >= STALE_AFTER_SECONDS else WARN if age >= 5 else MUTED
     add_part(text, f"last update {age:.0f} s ago", style)
     # The error goes last: it is the part the line may have to cut.
     if kubernetes.reachable:

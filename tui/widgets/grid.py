@@ -31,7 +31,8 @@ class ClusterPanes(Grid):
     def pane(self, pane_id: str) -> Pane:
         return self.query_one(f"#{pane_id}", Pane)
 
-    def show(self, snapshot: ClusterSnapshot, only_visible: bool = True) -> None:
+    def show(self, snapshot: ClusterSnapshot, only_visible: bool = True, now: float | None = None) -> None:
+        """`now`: the observer's clock, when known, so panes of a feed that stopped say so."""
         inputs = {
             "nodes": (snapshot.nodes, snapshot.kube_error),
             "apps": (snapshot.waves, snapshot.blocked),
@@ -44,7 +45,7 @@ class ClusterPanes(Grid):
             # The observer keeps a view's identity while it is unchanged: nothing to redraw.
             # (The objects are kept, not their ids, so a freed object's id cannot be mistaken.)
             # The stale label is text: compared by value, it changes once a second at most.
-            label = stale_label(snapshot, pane_id)
+            label = stale_label(snapshot, pane_id, now)
             drawn_from = (*inputs[pane_id], pane.query_text)
             before = self._drawn_from.get(pane_id)
             if (
@@ -58,4 +59,4 @@ class ClusterPanes(Grid):
         flows = self.pane("flows")
         if not only_visible or flows.display:
             content = flows_content(snapshot, flows.query_text, paused=self.paused)
-            flows.show(mark_stale(content, stale_label(snapshot, "flows")))
+            flows.show(mark_stale(content, stale_label(snapshot, "flows", now)))

@@ -9,13 +9,21 @@ import dataclasses
 from rich.text import Text
 
 from talos_platform.engine.observe import ClusterSnapshot
+from talos_platform.engine.observe.freshness import STALE_AFTER_SECONDS
 from talos_platform.tui.styles import MUTED, WARN
 from talos_platform.tui.widgets.pane import Cell, PaneContent, Row
 
 
-def stale_label(snapshot: ClusterSnapshot, pane_id: str) -> str:
-    """`stale 42 s: Kubernetes API unreachable`, or empty while the pane's data is current."""
-    return snapshot.freshness.for_pane(pane_id).stale_label(snapshot.taken_at)
+def stale_label(snapshot: ClusterSnapshot, pane_id: str, now: float | None = None) -> str:
+    """`stale 42 s: Kubernetes API unreachable`, `stale 12 s: no update received` (the observer
+    publishes every second, so a screen without news for long is behind), or empty while the
+    pane's data is current. `now` is the observer's clock (None: the snapshot's own time)."""
+    now = snapshot.taken_at if now is None else max(now, snapshot.taken_at)
+    label = snapshot.freshness.for_pane(pane_id).stale_label(now)
+    if label:
+        return label
+    behind = now - snapshot.taken_at
+    return f"stale {behind:.0f} s: no update received" if behind >= STALE_AFTER_SECONDS else ""
 
 
 def _greyed(cell: Cell) -> Text:

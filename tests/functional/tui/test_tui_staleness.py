@@ -40,3 +40,13 @@ def test_the_header_ages_the_data_between_snapshots_and_from_the_break():
     stale = cluster_snapshot(stale=True)
     text = header_text(stale, T0 + 40, "homelab", "ctx").plain
     assert "last update 52 s ago" in text and "Kubernetes API ✗ unreachable for 52 s: nodes: Get" in text
+
+
+def test_a_feed_that_stopped_makes_every_pane_say_no_update_received():
+    snapshot = cluster_snapshot()
+    assert stale_label(snapshot, "pods", snapshot.taken_at + 9) == ""
+    assert stale_label(snapshot, "pods", snapshot.taken_at + 12) == "stale 12 s: no update received"
+    assert stale_label(snapshot, "flows", snapshot.taken_at + 12) == "stale 12 s: no update received"
+    # A source that is down says why, whatever else is late.
+    stale = cluster_snapshot(stale=True)
+    assert stale_label(stale, "nodes", stale.taken_at + 12) == "stale 54 s: Kubernetes API unreachable"

@@ -5,6 +5,7 @@ with the deny policy) while a healthy cluster looks healthy."""
 
 from __future__ import annotations
 
+from cluster_data import cluster_snapshot
 from rich.console import Console
 
 from talos_platform.engine.observe import TalosTarget
@@ -159,3 +160,20 @@ async def test_policy_drops_show_the_reason_with_the_deny_policy_and_lost_events
         await pilot.press("4", "slash", *"verdict:dropped", "enter")
         reasons = {row.cells[5] for row in screen.pane("flows").content.rows}
         assert "POLICY_DENY by vault/deny-tenant-namespaces" in reasons
+
+
+async def test_when_no_snapshot_arrives_the_header_and_the_panes_say_the_screen_is_behind():
+    snapshot = cluster_snapshot()
+
+    class StoppedFeedClock:
+        """The observer's clock has moved on 30 s past the last snapshot the screen got."""
+
+        def now(self) -> float:
+            return snapshot.taken_at + 30
+
+    app = create_app(snapshot=snapshot, clock=StoppedFeedClock(), cluster_name="homelab", kube_context="admin")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        await wait_for(pilot, lambda: "no update received" in screen.pane("pods").border_title, timeout=5)
+        assert all("stale 30 s: no update received" in screen.pane(p).border_title for p in ("nodes", "apps", "flows"))
+        assert "last update 30 s ago" in str(screen.query_one("#cluster-header").render())
