@@ -28,6 +28,23 @@ from talos_platform.tui.screens.detail import DetailScreen
 
 SIZE = (160, 48)
 HERE = Path(__file__).resolve().parent
+CLUSTER = "homelab"
+"""The cluster of every scenario pictured here, for the header line."""
+
+
+def dashboard(snapshot: ClusterSnapshot, note: str, **options):
+    return create_app(
+        snapshot=snapshot, simulation_note=note, cluster_name=CLUSTER, kube_context="simulated", **options
+    )
+
+
+def burst_middle(scenario: str) -> float:
+    """Seconds after the hand-over to the middle of the scenario's first drop burst (a healthy
+    cluster drops nothing: the drops pictured are the burst's)."""
+    from talos_platform.engine.sim.scenarios import DropBurst, load_scenario
+
+    burst = load_scenario(scenario)[0].fault(DropBurst)[0]
+    return burst.start + burst.duration / 2
 
 
 async def observe_installed(
@@ -45,6 +62,7 @@ async def observe_installed(
     await platform.clock.sleep(seconds)
     task.cancel()
     snapshot = seen[-1]
+    assert platform.config.cluster.name == CLUSTER, "the header line would name another cluster"
     details = None
     if snapshot.pod_problems:
         worst = snapshot.pod_problems[0]
@@ -114,22 +132,27 @@ async def main(out: Path) -> None:
     )
 
     snapshot, note, _ = await observe_installed("default")
-    await save(create_app(snapshot=snapshot, simulation_note=note), out / "dashboard-healthy.svg")
-    await save(create_app(snapshot=snapshot, simulation_note=note, theme=LIGHT), out / "dashboard-light.svg")
-    await save(create_app(snapshot=snapshot, simulation_note=note), out / "help.svg", press=("question_mark",))
+    await save(dashboard(snapshot, note), out / "dashboard-healthy.svg")
+    await save(dashboard(snapshot, note, theme=LIGHT), out / "dashboard-light.svg")
+    await save(dashboard(snapshot, note), out / "help.svg", press=("question_mark",))
 
     snapshot, note, details = await observe_installed("app-degraded")
-    await save(create_app(snapshot=snapshot, simulation_note=note), out / "dashboard-faults.svg")
+    await save(dashboard(snapshot, note), out / "dashboard-faults.svg")
     worst = snapshot.pod_problems[0]
     detail = DetailScreen(f"pod:{worst.namespace}/{worst.name}", snapshot, details=details)
-    await save(create_app(snapshot=snapshot, simulation_note=note), out / "pod-detail.svg", press=("3",), screen=detail)
+    await save(dashboard(snapshot, note), out / "pod-detail.svg", press=("3",), screen=detail)
 
-    snapshot, note, _ = await observe_installed("policy-drops")
+    snapshot, note, _ = await observe_installed("policy-drops", seconds=burst_middle("policy-drops"))
     await save(
-        create_app(snapshot=snapshot, simulation_note=note),
-        out / "flows-filtered.svg",
-        press=("4", "slash", *"verdict:dropped", "enter", "z"),
+        dashboard(snapshot, note), out / "flows-filtered.svg", press=("4", "slash", *"verdict:dropped", "enter", "z")
     )
+
+    # The API has been away for 15 s (it goes 60 s after the start): stale panes, the header.
+    snapshot, note, _ = await observe_installed("api-flap", seconds=75)
+    await save(dashboard(snapshot, note), out / "dashboard-stale.svg")
+
+    snapshot, note, _ = await observe_installed("pressure")
+    await save(dashboard(snapshot, note), out / "nodes-pressure.svg", press=("1", "z"))
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 from textual.app import App, SystemCommand
 from textual.screen import Screen
 
-from talos_platform.engine.drivers.clock import Clock
+from talos_platform.engine.drivers.clock import Clock, RealClock
 from talos_platform.engine.drivers.protocols import Drivers
 from talos_platform.engine.observe import ClusterSnapshot, TalosTarget
 from talos_platform.tui.bridge import EngineThread, EventBatcher, SnapshotSlot
@@ -41,6 +41,8 @@ class PlatformApp(App[str]):
         theme: str = DARK,
         rehearsal: bool = False,
         fault_outlook: Callable[[float], str] | None = None,
+        cluster_name: str = "",
+        kube_context: str = "",
     ):
         super().__init__()
         if mode not in ("dashboard", "install"):
@@ -52,6 +54,9 @@ class PlatformApp(App[str]):
         self.progress = progress
         self.engine_clock = clock
         self.simulation_note = simulation_note
+        self.cluster_name = cluster_name
+        self.kube_context = kube_context
+        """Shown in the dashboard's header line."""
         self.rehearsal = rehearsal
         """A dress rehearsal (`talos-platform rehearse`): real components on this machine only."""
         self.fault_outlook = fault_outlook
@@ -106,6 +111,12 @@ class PlatformApp(App[str]):
         if self.cluster_view is not None:
             self.cluster_view.show_snapshot(snapshot)
             self.snapshots_shown += 1
+
+    def data_clock(self) -> Clock | None:
+        """The clock the observer stamps snapshots with (None when showing a fixed snapshot)."""
+        if self.engine_clock is not None:
+            return self.engine_clock
+        return RealClock() if self.feed is not None else None
 
     @property
     def simulated_drivers(self) -> bool:
@@ -223,6 +234,8 @@ def create_app(
     min_interval: float = 0.2,
     rehearsal: bool = False,
     fault_outlook: Callable[[float], str] | None = None,
+    cluster_name: str = "",
+    kube_context: str = "",
 ) -> PlatformApp:
     """`drivers` makes the app observe a cluster (real or simulated) on the engine thread;
     `snapshot` shows a fixed snapshot (tests, screenshots); `session_factory` (install mode)
@@ -246,4 +259,6 @@ def create_app(
         theme=theme,
         rehearsal=rehearsal,
         fault_outlook=fault_outlook or (drivers.extra.get("fault_outlook") if drivers is not None else None),
+        cluster_name=cluster_name,
+        kube_context=kube_context,
     )

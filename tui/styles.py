@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from rich.text import Text
 
+from talos_platform.engine.observe.pressure import CRITICAL_PERCENT, HIGH_PERCENT
+
 GOOD = "#2f9e44"
 BAD = "#e03131"
 WARN = "#d9480f"
@@ -39,7 +41,7 @@ def sparkline(values: tuple[float, ...], width: int = 8) -> str:
 def percent(value: float | None, history: tuple[float, ...]) -> Text:
     if value is None:
         return muted("-")
-    style = BAD if value >= 90 else WARN if value >= 75 else ""
+    style = f"bold {BAD}" if value >= CRITICAL_PERCENT else WARN if value >= HIGH_PERCENT else ""
     text = Text(f"{value:3.0f}% ", style=style)
     text.append(sparkline(history), style=MUTED)
     return text

@@ -77,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
             talos_targets=source.targets,
             simulation_note=source.note,
             theme=LIGHT if args.theme == "light" else DARK,
+            cluster_name=source.cluster,
+            kube_context=source.context,
         )
         app.run()
     finally:
@@ -85,8 +87,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 class ClusterSource:
-    def __init__(self, drivers, clock=None, targets=(), note: str = "", cleanup=None):
+    def __init__(self, drivers, clock=None, targets=(), note: str = "", cleanup=None, cluster="", context=""):
         self.drivers, self.clock, self.targets, self.note = drivers, clock, tuple(targets), note
+        self.cluster, self.context = cluster, context
+        """For the header line: the cluster's name and the kubeconfig context read."""
         self._cleanup = cleanup
 
     def close(self) -> None:
@@ -107,7 +111,12 @@ def cluster_source(args: argparse.Namespace) -> ClusterSource:
         )
         targets = [TalosTarget.from_config(n) for n in platform.config.nodes]
         return ClusterSource(
-            platform.drivers, platform.clock, targets, f"scenario {platform.scenario.name}, seed {platform.seed}"
+            platform.drivers,
+            platform.clock,
+            targets,
+            f"scenario {platform.scenario.name}, seed {platform.seed}",
+            cluster=platform.config.cluster.name,
+            context="simulated",
         )
     return _real_source(args)
 
@@ -122,10 +131,10 @@ def _real_source(args: argparse.Namespace) -> ClusterSource:
 
     state = None
     targets = []
+    name = ""
     if args.config or args.state_dir:
         from talos_platform.engine.state import state_directory_for
 
-        name = ""
         if args.config:
             from talos_platform.engine.config.loading import load_config
 
@@ -169,7 +178,23 @@ def _real_source(args: argparse.Namespace) -> ClusterSource:
         hubble=hubble,
         simulated=False,
     )
-    return ClusterSource(drivers, None, targets, cleanup=cleanup)
+    context, kube_cluster = kubeconfig_context(kubeconfig)
+    return ClusterSource(drivers, None, targets, cleanup=cleanup, cluster=name or kube_cluster, context=context)
+
+
+def kubeconfig_context(kubeconfig: Path) -> tuple[str, str]:
+    """The current context's name and its cluster's name ("" where the file does not say)."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(kubeconfig.read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return "", ""
+    current = str(data.get("current-context") or "")
+    for entry in data.get("contexts") or []:
+        if entry.get("name") == current:
+            return current, str((entry.get("context") or {}).get("cluster") or "")
+    return current, ""
 
 
 def _first_existing(*candidates) -> Path | None:
@@ -225,6 +250,13 @@ def add_live_arguments(parser: argparse.ArgumentParser) -> None:
     live.add_argument("--talosconfig", metavar="FILE", help="talosconfig")
     live.add_argument("--hubble-address", metavar="HOST:PORT", help="Hubble Relay address (e.g. a port-forward)")
     live.add_argument("--scenario", default="default", help="with --simulate: the simulation scenario")
+    live.add_argument(
+        "--after",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="with --simulate: read the simulation this many virtual seconds after it starts (day-2 faults)",
+    )
 
 
 def live_status(args: argparse.Namespace) -> int:
@@ -250,8 +282,14 @@ def live_status(args: argparse.Namespace) -> int:
         hubble_address=args.hubble_address,
     )
     source = cluster_source(source_args)
+
+    async def read():
+        if args.simulated and args.after > 0:
+            await source.clock.sleep(args.after)
+        return await snapshot_once(source.drivers, source.clock, talos_targets=source.targets)
+
     try:
-        snapshot = asyncio.run(snapshot_once(source.drivers, source.clock, talos_targets=source.targets))
+        snapshot = asyncio.run(read())
     finally:
         source.close()
     healthy = (
@@ -264,10 +302,31 @@ def live_status(args: argparse.Namespace) -> int:
     if args.output == "json":
         data = snapshot.to_dict()
         data["healthy"] = healthy
+        data["unreachable"] = ["Kubernetes API"] if snapshot.kube_error else []
         print(json.dumps(data, indent=2))
+    elif snapshot.kube_error:
+        print(_api_unreachable_text(snapshot, source.note))
     else:
         print(_status_text(snapshot, healthy, source.note))
     return exit_codes.OK if healthy else exit_codes.STEP_FAILED
+
+
+def _api_unreachable_text(snapshot, note: str) -> str:
+    """Without the Kubernetes API nothing about nodes, apps or pods is known now: say so first,
+    and report only what other sources (the Talos API, Hubble Relay) answered."""
+    lines = [f"SIMULATED ({note})"] if snapshot.simulated else []
+    lines.append(f"Kubernetes API unreachable: {snapshot.kube_error}")
+    lines.append("nodes, apps and pods: unknown (they are read from the Kubernetes API)")
+    answering = [n for n in snapshot.nodes if n.reachable]
+    if snapshot.nodes:
+        lines.append(f"Talos API answers on {len(answering)}/{len(snapshot.nodes)} nodes")
+        lines += [f"  {n.name} ({n.address}): unreachable: {n.error}" for n in snapshot.nodes if not n.reachable]
+    if snapshot.flows.available:
+        lines.append(f"Hubble Relay answers: {snapshot.flows.total_flows} flows read")
+    elif snapshot.flows.error:
+        lines.append(f"Hubble Relay: {snapshot.flows.error}")
+    lines.append("NOT healthy: the Kubernetes API is unreachable")
+    return "\n".join(lines)
 
 
 def _status_text(snapshot, healthy: bool, note: str) -> str:

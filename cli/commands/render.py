@@ -19,7 +19,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument("--config", required=True, metavar="FILE", help="the platform config (YAML)")
-    parser.add_argument("--out", required=True, metavar="DIR", help="output folder (new, empty, or a fresh clone holding only .git)")
+    parser.add_argument(
+        "--out", required=True, metavar="DIR", help="output folder (new, empty, or a fresh clone holding only .git)"
+    )
     parser.set_defaults(handler=run)
 
 

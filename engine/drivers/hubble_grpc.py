@@ -1,9 +1,10 @@
 """The real Hubble client: Hubble Relay's Observer API over gRPC (grpc.aio).
 
-`HubbleRelay(address).flows(...)` yields `Flow` and `LostEvents`; node status notices from
+`HubbleRelay(address).flows(...)` yields `Flow` and `LostEvents`; `server_status()` reads Relay's
+ServerStatus (flow rate, unreachable nodes); node status notices from
 Relay (a Hubble peer went away or came back) are kept in `node_states`. While following, a
 broken stream is reopened with backoff from just after the last flow seen, so the gap is filled
-and nothing is shown twice. The method is bound by its path, so no generated stubs are needed.
+and nothing is shown twice. The methods are bound by their paths, so no generated stubs are needed.
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ from talos_platform.engine.drivers.backoff import Backoff
 from talos_platform.engine.drivers.clock import Clock, RealClock
 from talos_platform.engine.drivers.loopback import ensure_allowed
 from talos_platform.engine.drivers.proto import observer_pb2 as pb
-from talos_platform.engine.drivers.protocols import Flow, FlowEndpoint, FlowFilter, LostEvents
+from talos_platform.engine.drivers.protocols import Flow, FlowEndpoint, FlowFilter, HubbleServerStatus, LostEvents
 
 log = logging.getLogger(__name__)
 
 GET_FLOWS = "/observer.Observer/GetFlows"
+SERVER_STATUS = "/observer.Observer/ServerStatus"
+STATUS_TIMEOUT_SECONDS = 5.0
 DEFAULT_ADDRESS = "localhost:4245"
 """Where `kubectl -n kube-system port-forward svc/hubble-relay 4245:80` puts Relay."""
 
@@ -95,6 +98,29 @@ def _endpoint(endpoint: pb.Endpoint) -> FlowEndpoint:
     )
 
 
+def policy_name(message: pb.Flow) -> str:
+    """The first deny policy the flow names (egress, then ingress): `namespace/name`, or only the
+    name for a clusterwide policy."""
+    for policy in (*message.egress_denied_by, *message.ingress_denied_by):
+        if policy.name:
+            return f"{policy.namespace}/{policy.name}" if policy.namespace else policy.name
+    return ""
+
+
+def status_from_message(message: pb.ServerStatusResponse) -> HubbleServerStatus:
+    return HubbleServerStatus(
+        flows_rate=message.flows_rate,
+        seen_flows=message.seen_flows,
+        num_flows=message.num_flows,
+        max_flows=message.max_flows,
+        # Wrappers: an old server that does not fill them is told apart from zero.
+        connected_nodes=message.num_connected_nodes.value if message.HasField("num_connected_nodes") else None,
+        unavailable_nodes=message.num_unavailable_nodes.value if message.HasField("num_unavailable_nodes") else None,
+        unavailable_node_names=tuple(message.unavailable_nodes),
+        version=message.version,
+    )
+
+
 def flow_from_message(message: pb.Flow) -> Flow:
     l4 = message.l4
     kind = l4.WhichOneof("protocol") or ""
@@ -116,6 +142,7 @@ def flow_from_message(message: pb.Flow) -> Flow:
         node_name=message.node_name,
         drop_reason=reason,
         is_reply=message.is_reply.value,
+        policy=policy_name(message),
     )
 
 
@@ -189,6 +216,19 @@ class HubbleRelay:
                 self.reconnects += 1
                 log.debug("Hubble stream broke (%s); reconnecting", error.code().name)
                 await self.clock.sleep(self.backoff.next_delay())
+
+    async def server_status(self) -> HubbleServerStatus:
+        try:
+            async with self._channel() as channel:
+                call = channel.unary_unary(
+                    SERVER_STATUS,
+                    request_serializer=pb.ServerStatusRequest.SerializeToString,
+                    response_deserializer=pb.ServerStatusResponse.FromString,
+                )
+                response = await call(pb.ServerStatusRequest(), timeout=STATUS_TIMEOUT_SECONDS)
+        except grpc.aio.AioRpcError as error:
+            raise HubbleUnavailable(f"Hubble Relay at {self.address}: {error.code().name}: {error.details()}") from None
+        return status_from_message(response)
 
     def _translate(self, response: pb.GetFlowsResponse) -> Flow | LostEvents | None:
         kind = response.WhichOneof("response_types")

@@ -238,6 +238,9 @@ class Flow:
     node_name: str = ""
     drop_reason: str = ""
     is_reply: bool = False
+    policy: str = ""
+    """The deny policy that dropped the flow (`namespace/name`, or the name of a clusterwide one),
+    when Hubble names it (`egress_denied_by`/`ingress_denied_by`)."""
 
 
 @dataclass(frozen=True)
@@ -247,6 +250,22 @@ class LostEvents:
     count: int
     source: str = ""
     time: float = 0.0
+
+
+@dataclass(frozen=True)
+class HubbleServerStatus:
+    """Hubble Relay's ServerStatus: counts added up over the nodes it reaches."""
+
+    flows_rate: float = 0.0
+    """Flows per second, over the last minute."""
+    seen_flows: int = 0
+    num_flows: int = 0
+    max_flows: int = 0
+    connected_nodes: int | None = None
+    unavailable_nodes: int | None = None
+    unavailable_node_names: tuple[str, ...] = ()
+    """Relay may not list every unavailable node; `unavailable_nodes` is the count."""
+    version: str = ""
 
 
 @dataclass(frozen=True)
@@ -261,6 +280,10 @@ class Hubble(Protocol):
         self, *, follow: bool = True, first: int = 0, flow_filter: FlowFilter | None = None
     ) -> AsyncIterator[Flow | LostEvents]:
         """Stream flows (and lost-event notices) from Hubble Relay's Observer API."""
+        ...
+
+    async def server_status(self) -> HubbleServerStatus:
+        """Relay's ServerStatus: flow rate and which nodes' Hubble it cannot reach."""
         ...
 
 

@@ -12,7 +12,7 @@ from talos_platform.engine.errors import PermanentError
 from talos_platform.engine.observe.blockers import Blocker, describe, pods_behind
 from talos_platform.engine.observe.pods import classify_pod
 from talos_platform.engine.observe.snapshot import PodProblem
-from talos_platform.engine.run.clock import Clock
+from talos_platform.engine.drivers.clock import Clock
 
 if TYPE_CHECKING:
     from talos_platform.engine.plan.context import StepContext

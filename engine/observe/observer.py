@@ -17,8 +17,10 @@ from talos_platform.engine.drivers.clock import Clock, RealClock
 from talos_platform.engine.drivers.protocols import APPLICATIONS, EVENTS, NODES, PODS, Drivers, TalosNodeFacts
 from talos_platform.engine.observe.apps import app_view, group_by_wave
 from talos_platform.engine.observe.flows import FlowBuffer
+from talos_platform.engine.observe.freshness import HUBBLE_RELAY, KUBERNETES_API, Freshness, combined, source_state
 from talos_platform.engine.observe.nodes import KubeNode, TalosTarget, UsageHistory, kube_node, merge_nodes
 from talos_platform.engine.observe.pods import PodHealth, classify_pod, refusal_problem, sort_problems
+from talos_platform.engine.observe.relay import RELAY_STATUS_INTERVAL, poll_relay_status
 from talos_platform.engine.observe.snapshot import AppView, ClusterSnapshot, FlowStats, NamespaceHealth, PodProblem
 from talos_platform.engine.observe.store import ObjectStore
 from talos_platform.engine.observe.talos_facts import facts_for
@@ -41,7 +43,12 @@ class Observer:
         flow_capacity: int = 5000,
         recent_flows: int = 500,
         talos_concurrency: int = 16,
+        relay_interval: float = RELAY_STATUS_INTERVAL,
+        heartbeat: float = 1.0,
     ):
+        """`heartbeat`: a snapshot is published at least this often (0: only on changes), so a
+        quiet cluster still shows its data as current, the age of data from a source that does
+        not answer keeps counting, and a screen that gets no snapshot knows it is behind."""
         self.drivers = drivers
         self.clock = clock or RealClock()
         self.talos_targets = tuple(talos_targets)
@@ -49,6 +56,8 @@ class Observer:
         self.talos_interval = talos_interval
         self.recent_flows = recent_flows
         self.talos_concurrency = talos_concurrency
+        self.relay_interval = relay_interval
+        self.heartbeat = heartbeat
         self.nodes: ObjectStore[KubeNode] = ObjectStore(kube_node, self.mark_changed)
         self.pods: ObjectStore[PodHealth] = ObjectStore(classify_pod, self.mark_changed)
         self.apps: ObjectStore[AppView] = ObjectStore(app_view, self.mark_changed)
@@ -87,6 +96,17 @@ class Observer:
             tasks.append(asyncio.create_task(self._poll_talos(), name="talos-facts"))
         if self.drivers.hubble is not None:
             tasks.append(asyncio.create_task(self._read_flows(), name="hubble-flows"))
+            if self.relay_interval:
+                tasks.append(
+                    asyncio.create_task(
+                        poll_relay_status(
+                            self.drivers.hubble, self.flows, self.clock, self.mark_changed, self.relay_interval
+                        ),
+                        name="hubble-status",
+                    )
+                )
+        if self.heartbeat:
+            tasks.append(asyncio.create_task(self._beat(), name="heartbeat"))
         tasks.append(asyncio.create_task(self._publish(), name="publish"))
         try:
             await asyncio.gather(*tasks)
@@ -147,15 +167,28 @@ class Observer:
             try:
                 async for item in self.drivers.hubble.flows(follow=True):
                     if self.flows.error:
-                        self.flows.error = ""
+                        self.flows.recovered()
                         backoff.reset()
                     self.flows.add(item, self.clock.now())
                     self.mark_changed()
                 await self.clock.sleep(backoff.next_delay())
             except Exception as error:  # noqa: BLE001 - the stream comes back; show why meanwhile
-                self.flows.error = str(error) or type(error).__name__
+                self.flows.failed(str(error) or type(error).__name__, self.clock.now())
                 self.mark_changed()
                 await self.clock.sleep(backoff.next_delay())
+
+    async def _beat(self) -> None:
+        # Cheap: unchanged views are cached, and a busy cluster (flows) publishes anyway.
+        while True:
+            await self.clock.sleep(self.heartbeat)
+            self.mark_changed()
+
+    def freshness(self) -> Freshness:
+        nodes, pods, apps, _events = (source_state(KUBERNETES_API, w.error, w.down_since) for w in self.watchers)
+        if not self.watchers[2].synced:
+            apps = source_state(KUBERNETES_API, "", None)  # no Application type yet is no outage
+        flows = source_state(HUBBLE_RELAY, self.flows.error, self.flows.down_since)
+        return Freshness(kubernetes=combined((nodes, pods, apps)), nodes=nodes, apps=apps, pods=pods, flows=flows)
 
     # --- snapshots --------------------------------------------------------------------------
 
@@ -203,6 +236,7 @@ class Observer:
             waves_and_blocked=waves,
             pod_summary=pods,
             node_views=nodes,
+            freshness=self.freshness(),
         )
 
 
@@ -228,6 +262,7 @@ def build_snapshot(
     waves_and_blocked: tuple | None = None,
     pod_summary: tuple | None = None,
     node_views: tuple | None = None,
+    freshness: Freshness | None = None,
 ) -> ClusterSnapshot:
     """`waves_and_blocked`, `pod_summary` and `node_views` may be handed in already computed
     (the observer caches them while their inputs do not change)."""
@@ -244,6 +279,7 @@ def build_snapshot(
         flows=flows.stats(taken_at, recent_flows) if flows is not None else FlowStats(available=False),
         kube_error=kube_error,
         generation=generation,
+        freshness=freshness or Freshness(),
     )
 
 

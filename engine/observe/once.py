@@ -9,6 +9,7 @@ from talos_platform.engine.drivers.clock import Clock, RealClock
 from talos_platform.engine.drivers.protocols import APPLICATIONS, EVENTS, NODES, PODS, Drivers
 from talos_platform.engine.observe.apps import app_view
 from talos_platform.engine.observe.flows import FlowBuffer
+from talos_platform.engine.observe.freshness import HUBBLE_RELAY, KUBERNETES_API, Freshness, source_state
 from talos_platform.engine.observe.nodes import TalosTarget, UsageHistory, kube_node
 from talos_platform.engine.observe.observer import build_snapshot, facts_for, summarise_pods
 from talos_platform.engine.observe.pods import classify_pod, refusal_problem
@@ -59,8 +60,17 @@ async def snapshot_once(
             await asyncio.wait_for(_drain(drivers, flows, clock, recent_flows), timeout)
         except Exception as error:  # noqa: BLE001 - reported in the snapshot
             flows.error = str(error) or type(error).__name__
+    now = clock.now()
+    kubernetes = source_state(KUBERNETES_API, "; ".join(errors), now)
+    freshness = Freshness(
+        kubernetes=kubernetes,
+        nodes=kubernetes,
+        apps=kubernetes,
+        pods=kubernetes,
+        flows=source_state(HUBBLE_RELAY, flows.error if flows is not None else "", now),
+    )
     return build_snapshot(
-        taken_at=clock.now(),
+        taken_at=now,
         simulated=drivers.simulated,
         kube_nodes=kube_nodes,
         facts=facts,
@@ -72,6 +82,7 @@ async def snapshot_once(
         recent_flows=recent_flows,
         kube_error="; ".join(errors),
         pod_summary=summarise_pods(pods, refusals),
+        freshness=freshness,
     )
 
 

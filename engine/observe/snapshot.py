@@ -9,6 +9,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from talos_platform.engine.observe.freshness import Freshness
+
 
 @dataclass(frozen=True)
 class NodeView:
@@ -118,6 +120,8 @@ class FlowView:
     port: int = 0
     node: str = ""
     drop_reason: str = ""
+    policy: str = ""
+    """The deny policy that dropped it, when Hubble names one."""
 
 
 @dataclass(frozen=True)
@@ -126,6 +130,27 @@ class DroppedPair:
     destination: str
     reason: str
     count: int
+    policy: str = ""
+
+
+@dataclass(frozen=True)
+class DropReasonCount:
+    """Drops among the flows held, by reason and (where the flows name one) deny policy."""
+
+    reason: str
+    count: int
+    policy: str = ""
+
+
+@dataclass(frozen=True)
+class RelayStatus:
+    """What Hubble Relay's ServerStatus says (None fields: this Relay does not report them). It is
+    dropped when Relay stops answering, so its figures are never shown from the past."""
+
+    flows_per_second: float
+    connected_nodes: int | None = None
+    unavailable_nodes: int | None = None
+    unavailable_node_names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -136,12 +161,19 @@ class FlowStats:
     total_flows: int = 0
     """Every flow seen since the observer started; the UI counts pending flows from it."""
     lost_events: int = 0
+    lost_by_source: tuple[tuple[str, int], ...] = ()
+    """Lost events added up per source (`PERF_EVENT_RING_BUFFER`, `OBSERVER_EVENTS_QUEUE`,
+    `HUBBLE_RING_BUFFER`), largest first."""
     recent: tuple[FlowView, ...] = ()
     """Newest last."""
     top_dropped: tuple[DroppedPair, ...] = ()
     recent_dropped: tuple[FlowView, ...] = ()
     """The newest dropped or errored flows, kept apart so a verdict filter finds them even when
     forwarded flows have pushed them out of `recent`. Newest last."""
+    drop_reasons: tuple[DropReasonCount, ...] = ()
+    """The top drop reasons among the flows held, most first."""
+    relay: RelayStatus | None = None
+    """Relay's own status, when it has been read; `flows_per_second` then comes from it."""
     error: str = ""
 
 
@@ -160,6 +192,8 @@ class ClusterSnapshot:
     """Set while the Kubernetes API cannot be reached; the stores keep their last contents."""
     generation: int = 0
     """Increases with every published snapshot."""
+    freshness: Freshness = field(default_factory=Freshness)
+    """Whether each pane's source answers, and since when it does not."""
 
     @property
     def apps(self) -> tuple[AppView, ...]:

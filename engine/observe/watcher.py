@@ -6,7 +6,8 @@
 - A watch that ends normally (server-side timeout) is simply resumed.
 The last error is kept for the UI; the store keeps its contents meanwhile. Any event, a BOOKMARK
 included, means the server answers again: the error is cleared then, even on a quiet resource.
-`on_state_change` is called whenever the error appears or clears, so it is shown at once.
+`on_state_change` is called whenever the error appears or clears, so it is shown at once;
+`down_since` says when the server stopped answering (the store's contents are current until then).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class ResourceWatcher:
         self.watch_timeout_seconds = watch_timeout_seconds
         self.on_state_change = on_state_change
         self.error = ""
+        self.down_since: float | None = None
         self.lists = 0
         self.relists_after_expiry = 0
         self.reconnects = 0
@@ -84,6 +86,10 @@ class ResourceWatcher:
                 await self.clock.sleep(self.backoff.next_delay())
 
     def _set_error(self, error: str) -> None:
+        if error and self.down_since is None:
+            self.down_since = self.clock.now()
+        elif not error:
+            self.down_since = None
         if error != self.error:
             self.error = error
             self.on_state_change()

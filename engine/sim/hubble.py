@@ -1,5 +1,6 @@
 """Simulated Hubble Relay: a flow stream between running pods with forwarded and dropped flows,
-drop reasons, lost-event notices and scenario drop bursts; and node CPU/memory that move.
+drop reasons, lost-event notices and scenario drop bursts, and Relay's ServerStatus (a node that
+lost power is unavailable and its flows are missing); and node CPU/memory that move.
 
 Flows are generated on demand for each slice of virtual time a consumer waits for, from the set
 of running pods kept incrementally (O(1) per pod start/stop), so 5,000 flows/s over 10,000
@@ -16,7 +17,7 @@ import zlib
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
-from talos_platform.engine.drivers.protocols import Flow, FlowEndpoint, FlowFilter, LostEvents
+from talos_platform.engine.drivers.protocols import Flow, FlowEndpoint, FlowFilter, HubbleServerStatus, LostEvents
 from talos_platform.engine.errors import TransientError
 from talos_platform.engine.sim.scenarios import DropBurst
 
@@ -110,6 +111,29 @@ class HubbleModel:
                 tag="drop-burst",
             )
 
+    def unavailable_nodes(self) -> set[str]:
+        """Nodes whose Hubble Relay cannot reach: those that lost power after joining."""
+        return {m.name for m in self.model.machines.values() if m.lost}
+
+    def server_status(self) -> HubbleServerStatus:
+        now = self.model.clock.now()
+        workloads = self.model.scenario.workloads
+        nodes = {m.name for m in self.model.machines.values() if m.registered}
+        unavailable = self.unavailable_nodes() & nodes
+        share = (len(nodes) - len(unavailable)) / len(nodes) if nodes else 1.0
+        burst = self._burst_at(now)
+        rate = workloads.flows_per_second * share + (burst.flows_per_second if burst else 0.0)
+        return HubbleServerStatus(
+            flows_rate=round(rate, 1),
+            seen_flows=int(rate * max(0.0, now - (self.relay_ready_at or now))),
+            num_flows=min(workloads.ring_buffer, int(rate * 60)) * max(1, len(nodes) - len(unavailable)),
+            max_flows=workloads.ring_buffer * max(1, len(nodes) - len(unavailable)),
+            connected_nodes=len(nodes) - len(unavailable),
+            unavailable_nodes=len(unavailable),
+            unavailable_node_names=tuple(sorted(unavailable)),
+            version="1.20.0",
+        )
+
     def relay_available(self) -> bool:
         workload = self.model.workloads.workload("Deployment", "kube-system", "hubble-relay")
         return workload is not None and any(pod.ready for pod in workload.pods.values()) and self.model.api_up
@@ -117,14 +141,20 @@ class HubbleModel:
     # --- node load ----------------------------------------------------------------------
 
     def node_load(self, machine: Machine) -> tuple[float, float]:
-        """CPU and memory percent: a base from the pods on the node plus a slow seeded wobble."""
+        """CPU and memory percent: a base from the pods on the node (levelling off as it fills, the
+        way the scheduler spreads requests) plus a slow seeded wobble; a `nodePressure` fault sets
+        its own figures."""
         now = self.model.clock.now()
         bucket = int(now // 5)
         pods = self.model.workloads.pods_on_node.get(machine.name, 0)
         wobble = random.Random(f"{self.model.seed}:{machine.name}:{bucket}").random()
         phase = int(hashlib.sha256(machine.name.encode()).hexdigest()[:4], 16) / 65535 * 2 * math.pi
-        cpu = 4.0 + pods * 1.6 + 8.0 * math.sin(now / 90.0 + phase) + 6.0 * wobble
-        memory = 12.0 + pods * 2.1 + 3.0 * math.sin(now / 300.0 + phase) + 2.0 * wobble
+        cpu = 4.0 + 60.0 * (1 - math.exp(-pods / 30.0)) + 8.0 * math.sin(now / 90.0 + phase) + 6.0 * wobble
+        memory = 12.0 + 55.0 * (1 - math.exp(-pods / 30.0)) + 3.0 * math.sin(now / 300.0 + phase) + 2.0 * wobble
+        hot = self.model.pressure.get(machine.name)
+        if hot is not None:
+            cpu = hot.cpu_percent - wobble if hot.cpu_percent is not None else cpu
+            memory = hot.memory_percent - wobble / 2 if hot.memory_percent is not None else memory
         return round(min(99.0, max(1.0, cpu)), 1), round(min(99.0, max(5.0, memory)), 1)
 
     # --- flows --------------------------------------------------------------------------
@@ -152,11 +182,15 @@ class HubbleModel:
         carry = wanted - count
         out: list[Flow | LostEvents] = []
         endpoints = self.endpoints
+        # Relay cannot reach the Hubble of a node without power: the flows seen there are missing.
+        unavailable = self.unavailable_nodes()
         if len(endpoints) >= 2:
             for index in range(count):
                 moment = start + span * index / max(count, 1)
                 source = endpoints[rng.randrange(len(endpoints))]
                 destination = endpoints[rng.randrange(len(endpoints))]
+                if unavailable and source.node in unavailable:
+                    continue
                 port, protocol = PORTS[rng.randrange(len(PORTS))]
                 dropped = rng.random() < workloads.drop_ratio
                 out.append(
@@ -181,7 +215,8 @@ class HubbleModel:
             out += self._burst_flows(rng, burst, start, span)
         every = workloads.lost_events_every
         if every and int(start // every) != int(end // every):
-            out.append(LostEvents(count=rng.randint(1, 200), source="HUBBLE_RING_BUFFER", time=end))
+            # A busy node's agent falls behind reading the kernel's perf ring buffer.
+            out.append(LostEvents(count=rng.randint(1, 200), source="PERF_EVENT_RING_BUFFER", time=end))
         return out, carry
 
     def _burst_flows(self, rng: random.Random, burst: DropBurst, start: float, span: float) -> list[Flow | LostEvents]:
@@ -206,6 +241,7 @@ class HubbleModel:
                     destination_port=burst.destination_port,
                     node_name=destination.node,
                     drop_reason=burst.reason,
+                    policy=burst.policy,
                 )
             )
         # A burst this fast overflows the ring buffer of a relay polling at this rate.
@@ -237,6 +273,12 @@ def matches(flow: Flow, flow_filter: FlowFilter | None) -> bool:
 class SimulatedHubble:
     def __init__(self, hubble: HubbleModel):
         self.hubble = hubble
+
+    async def server_status(self) -> HubbleServerStatus:
+        await self.hubble.model.clock.sleep(0.01)
+        if not self.hubble.relay_available():
+            raise ConnectionError("hubble-relay.kube-system.svc:80: connection refused")
+        return self.hubble.server_status()
 
     async def flows(
         self, *, follow: bool = True, first: int = 0, flow_filter: FlowFilter | None = None

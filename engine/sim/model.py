@@ -25,7 +25,7 @@ from talos_platform.engine.sim.clock import SimulatedClock
 from talos_platform.engine.sim.crds import crd_status
 from talos_platform.engine.sim.events import EventRecorder
 from talos_platform.engine.sim.nodes import node_object
-from talos_platform.engine.sim.scenarios import ApiOutage, NodeDown, NodeStuckInMaintenance, Scenario
+from talos_platform.engine.sim.scenarios import ApiOutage, NodeDown, NodePressure, NodeStuckInMaintenance, Scenario
 from talos_platform.engine.sim.store import ObjectStore, clone, resource_of
 from talos_platform.engine.sim.timeline import FaultTimeline
 
@@ -106,6 +106,8 @@ class PlatformModel:
         self.apply_count = 0
         self.argocd_config: dict[str, str] = {}
         self._outage_faults = list(scenario.fault(ApiOutage))
+        self.pressure: dict[str, NodePressure] = {}
+        """Nodes running hot now (a `nodePressure` fault that has begun), by name."""
         self.day_two_deferred = False
         self.timeline = FaultTimeline()
         """When the timed faults happen, for the screen (see timeline.py)."""
@@ -258,6 +260,18 @@ class PlatformModel:
         for fault in self.scenario.fault(NodeDown):
             self.later(fault.after, lambda name=fault.node: self.power_off(name))
             self.timeline.add(now + fault.after, f"{fault.node} loses power", under_way=f"{fault.node} is powered off")
+        for fault in self.scenario.fault(NodePressure):
+            self.later(fault.after, lambda f=fault: self.start_pressure(f))
+            self.timeline.add(now + fault.after, f"{fault.node} runs hot", under_way=f"{fault.node} is under pressure")
+
+    def start_pressure(self, fault: NodePressure) -> None:
+        """The node runs hot; its kubelet reports the pressure conditions it crossed."""
+        machine = self.machine_named(fault.node)
+        if machine is None:
+            return
+        self.pressure[machine.name] = fault
+        if machine.registered and self.store.get_entry(NODES, "", machine.name) is not None:
+            self.put_object(NODES, self._node_object(machine))
 
     def power_off(self, name: str) -> None:
         """The machine loses power: Talos stops answering at once; the node controller marks the
@@ -328,6 +342,7 @@ class PlatformModel:
             self.now_iso(),
             existing=self.store.get_entry(NODES, "", machine.name),
             control_plane_taint=not self.workloads_allowed_on_control_planes(),
+            pressure=tuple(self.pressure[machine.name].conditions) if machine.name in self.pressure else (),
         )
 
     def workloads_allowed_on_control_planes(self) -> bool:

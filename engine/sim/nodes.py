@@ -10,6 +10,19 @@ if TYPE_CHECKING:
     from talos_platform.engine.sim.model import Machine
 
 
+# What the kubelet says, and the taint the node lifecycle controller adds, while a pressure holds.
+PRESSURE_TRUE = {
+    "MemoryPressure": ("KubeletHasInsufficientMemory", "kubelet has insufficient memory available"),
+    "DiskPressure": ("KubeletHasDiskPressure", "kubelet has disk pressure"),
+    "PIDPressure": ("KubeletHasInsufficientPID", "kubelet has insufficient PID available"),
+}
+PRESSURE_TAINTS = {
+    "MemoryPressure": "node.kubernetes.io/memory-pressure",
+    "DiskPressure": "node.kubernetes.io/disk-pressure",
+    "PIDPressure": "node.kubernetes.io/pid-pressure",
+}
+
+
 def node_object(
     machine: Machine,
     config: PlatformConfig,
@@ -18,8 +31,10 @@ def node_object(
     *,
     existing: dict[str, Any] | None,
     control_plane_taint: bool,
+    pressure: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """NotReady (with the CNI message and the not-ready taint) until the CNI runs on it."""
+    """NotReady (with the CNI message and the not-ready taint) until the CNI runs on it; the
+    `pressure` conditions True (with the kubelet's reasons and taints) when it runs hot."""
     control_plane = machine.is_control_plane
     labels = {
         "kubernetes.io/hostname": machine.name,
@@ -40,6 +55,11 @@ def node_object(
         ]
     elif not machine.ready:
         taints.append({"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule", "timeAdded": now})
+    taints += [
+        {"key": PRESSURE_TAINTS[kind], "effect": "NoSchedule", "timeAdded": now}
+        for kind in pressure
+        if not machine.lost
+    ]
     if machine.lost:
         ready = {
             "type": "Ready",
@@ -86,6 +106,15 @@ def node_object(
             "lastTransitionTime": now,
         }
         if machine.lost
+        else {
+            "type": kind,
+            "status": "True",
+            "reason": PRESSURE_TRUE[kind][0],
+            "message": PRESSURE_TRUE[kind][1],
+            "lastHeartbeatTime": now,
+            "lastTransitionTime": now,
+        }
+        if kind in pressure
         else {
             "type": kind,
             "status": "False",

@@ -70,8 +70,9 @@ class Workloads(ScenarioModel):
     """Layer-4 Applications the ApplicationSet generates."""
     pods_per_application: int = Field(2, ge=0)
     flows_per_second: float = Field(200.0, ge=0)
-    drop_ratio: float = Field(0.01, ge=0, le=1)
-    """Share of background flows that are dropped (policy or other reasons)."""
+    drop_ratio: float = Field(0.0, ge=0, le=1)
+    """Share of background flows that are dropped (policy or other reasons); a healthy cluster
+    drops none, so this is for scenarios that show a noisy one."""
     ring_buffer: int = Field(4095, ge=1)
     """Hubble ring buffer size: a consumer further behind than this loses events."""
     lost_events_every: float = Field(0.0, ge=0)
@@ -91,6 +92,20 @@ class NodeDown(ScenarioModel):
     node: str
     """Name of the node that loses power (day 2: it was running fine)."""
     after: float = 60.0
+    """Virtual seconds after the Kubernetes API first answered, or after an installed platform
+    was handed over."""
+
+
+class NodePressure(ScenarioModel):
+    type: Literal["nodePressure"]
+    node: str
+    """Name of the node that runs hot (day 2)."""
+    conditions: list[Literal["MemoryPressure", "DiskPressure", "PIDPressure"]] = Field(default_factory=list)
+    """Node conditions its kubelet reports True (it has crossed an eviction threshold)."""
+    cpu_percent: float | None = Field(None, ge=0, le=100)
+    """CPU load the node runs at (Talos reports it), instead of what its pods make."""
+    memory_percent: float | None = Field(None, ge=0, le=100)
+    after: float = 0.0
     """Virtual seconds after the Kubernetes API first answered, or after an installed platform
     was handed over."""
 
@@ -135,6 +150,8 @@ class DropBurst(ScenarioModel):
     """Repeat the burst this often (virtual seconds); 0 = once."""
     flows_per_second: float = 800.0
     reason: str = "POLICY_DENIED"
+    policy: str = ""
+    """The deny policy Hubble names for these drops (`namespace/name`), when one denies them."""
     source_namespace: str = "apps"
     destination_namespace: str = "vault"
     destination_port: int = 8200
@@ -152,6 +169,7 @@ class ApiOutage(ScenarioModel):
 Fault = Annotated[
     NodeStuckInMaintenance
     | NodeDown
+    | NodePressure
     | AppDegraded
     | CrashLoop
     | PodsPending

@@ -1,5 +1,6 @@
 """The Hubble client over real gRPC, against an Observer server on loopback that speaks the same
-proto: follow, filters, lost events, node status, and the server going away and coming back."""
+proto: follow, filters, lost events, node status, the deny policy of a drop, ServerStatus, and the
+server going away and coming back."""
 
 from __future__ import annotations
 
@@ -51,6 +52,10 @@ class ObserverServer:
         self.server: grpc.aio.Server | None = None
         self.port = 0
         self.connected = asyncio.Event()
+        self.status = pb.ServerStatusResponse(num_flows=4, max_flows=4095, seen_flows=4)
+
+    async def server_status(self, request: pb.ServerStatusRequest, context) -> pb.ServerStatusResponse:
+        return self.status
 
     async def get_flows(self, request: pb.GetFlowsRequest, context):
         self.requests.append(request)
@@ -77,8 +82,13 @@ class ObserverServer:
             request_deserializer=pb.GetFlowsRequest.FromString,
             response_serializer=pb.GetFlowsResponse.SerializeToString,
         )
+        status = grpc.unary_unary_rpc_method_handler(
+            self.server_status,
+            request_deserializer=pb.ServerStatusRequest.FromString,
+            response_serializer=pb.ServerStatusResponse.SerializeToString,
+        )
         self.server.add_generic_rpc_handlers(
-            [grpc.method_handlers_generic_handler("observer.Observer", {"GetFlows": handler})]
+            [grpc.method_handlers_generic_handler("observer.Observer", {"GetFlows": handler, "ServerStatus": status})]
         )
         self.port = self.server.add_insecure_port(f"127.0.0.1:{port}")
         await self.server.start()
@@ -142,6 +152,45 @@ async def test_namespace_and_verdict_filters_are_sent_as_a_whitelist(server):
     assert [list(f.source_pod) for f in request.whitelist] == [["shop/"], []]
     assert [list(f.destination_pod) for f in request.whitelist] == [[], ["shop/"]]
     assert all(list(f.verdict) == [pb.DROPPED] for f in request.whitelist)
+
+
+async def test_server_status_gives_the_flow_rate_and_the_nodes_relay_cannot_reach(server):
+    server.status.flows_rate = 1234.5
+    server.status.num_connected_nodes.value = 5
+    server.status.num_unavailable_nodes.value = 2
+    server.status.unavailable_nodes.append("worker-3")  # Relay may name fewer than it counts
+    server.status.version = "1.20.0"
+    status = await client(server).server_status()
+    assert status.flows_rate == 1234.5 and status.seen_flows == 4 and status.max_flows == 4095
+    assert (status.connected_nodes, status.unavailable_nodes) == (5, 2)
+    assert status.unavailable_node_names == ("worker-3",) and status.version == "1.20.0"
+
+
+async def test_server_status_of_a_relay_that_does_not_fill_the_node_counts_says_unknown(server):
+    status = await client(server).server_status()
+    assert status.connected_nodes is None and status.unavailable_nodes is None
+
+
+async def test_server_status_when_relay_is_gone_is_an_unavailable_error(server):
+    relay = client(server)
+    await server.stop()
+    with pytest.raises(HubbleUnavailable, match="UNAVAILABLE"):
+        await relay.server_status()
+    await server.start(server.port)
+
+
+async def test_a_drop_names_the_deny_policy_from_egress_or_ingress_denied_by(server):
+    egress = make_flow(30, "shop/web-1", "vault/vault-0", pb.DROPPED, pb.POLICY_DENY)
+    egress.egress_denied_by.add(name="no-vault", namespace="shop", kind="CiliumNetworkPolicy")
+    ingress = make_flow(31, "blog/blog-0", "vault/vault-0", pb.DROPPED, pb.POLICY_DENY)
+    ingress.ingress_denied_by.add(name="deny-all-tenants", kind="CiliumClusterwideNetworkPolicy")
+    server.stored[:] = [egress, ingress, make_flow(32, "shop/web-1", "shop/db-0")]
+    items = [item async for item in client(server).flows(follow=False, first=3)]
+    assert [(f.drop_reason, f.policy) for f in items] == [
+        ("POLICY_DENY", "shop/no-vault"),
+        ("POLICY_DENY", "deny-all-tenants"),  # clusterwide: no namespace
+        ("", ""),
+    ]
 
 
 async def test_follow_streams_new_flows_lost_events_and_node_status(server):

@@ -11,8 +11,14 @@ SIZE = (160, 48)
 NOTE = "scenario faults, seed 7"
 
 
-def dashboard(faulty: bool = True, **kwargs):
-    return create_app(snapshot=cluster_snapshot(faulty=faulty), simulation_note=NOTE, **kwargs)
+def dashboard(faulty: bool = True, *, stale: bool = False, pressure: bool = False, **kwargs):
+    return create_app(
+        snapshot=cluster_snapshot(faulty=faulty, stale=stale, pressure=pressure),
+        simulation_note=NOTE,
+        cluster_name="homelab",
+        kube_context="admin@homelab",
+        **kwargs,
+    )
 
 
 def test_dashboard_healthy(snap_compare):
@@ -21,6 +27,21 @@ def test_dashboard_healthy(snap_compare):
 
 def test_dashboard_with_faults(snap_compare):
     assert snap_compare(dashboard(), terminal_size=SIZE)
+
+
+def test_dashboard_stale_while_the_api_is_unreachable(snap_compare):
+    """The Kubernetes API stopped answering 42 s ago: three panes say stale, grey, last known."""
+    assert snap_compare(dashboard(faulty=False, stale=True), terminal_size=SIZE)
+
+
+def test_nodes_under_pressure(snap_compare):
+    """Three Ready workers: hot CPU, MemoryPressure, DiskPressure; none shown as plainly Ready."""
+    assert snap_compare(dashboard(faulty=False, pressure=True), terminal_size=SIZE)
+
+
+def test_nodes_under_pressure_maximised(snap_compare):
+    """The whole row: why each worker is under pressure, and its CPU and memory in colour."""
+    assert snap_compare(dashboard(faulty=False, pressure=True), press=["1", "z"], terminal_size=SIZE)
 
 
 def test_dashboard_with_faults_light_theme(snap_compare):

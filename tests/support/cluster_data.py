@@ -13,9 +13,10 @@ from talos_platform.engine.layers import platform_steps
 from talos_platform.engine.observe import ClusterSnapshot, TalosTarget, build_snapshot
 from talos_platform.engine.observe.apps import app_view
 from talos_platform.engine.observe.flows import FlowBuffer
+from talos_platform.engine.observe.freshness import KUBERNETES_API, Freshness, SourceState
 from talos_platform.engine.observe.nodes import UsageHistory, kube_node
 from talos_platform.engine.observe.pods import classify_pod
-from talos_platform.engine.observe.snapshot import FlowStats
+from talos_platform.engine.observe.snapshot import FlowStats, RelayStatus
 from talos_platform.engine.plan.planner import Plan
 from talos_platform.engine.run.events import (
     RunFinished,
@@ -54,15 +55,23 @@ APPS = [  # name, wave, namespace of its pods, replicas
 ]
 
 
-def node_object(name: str, address: str, role: str, ready: bool = True) -> dict:
+def node_object(name: str, address: str, role: str, ready: bool = True, pressure: tuple[str, ...] = ()) -> dict:
     labels = {"node-role.kubernetes.io/control-plane": ""} if role == "control-plane" else {}
+    pressed = [
+        {"type": kind, "status": "True", "reason": f"KubeletHas{kind}", "message": f"kubelet has {kind}"}
+        for kind in pressure
+        if kind != "MemoryPressure"
+    ]
     return {
         "metadata": {"name": name, "labels": labels, "resourceVersion": "1"},
         "status": {
             "addresses": [{"type": "InternalIP", "address": address}],
             "nodeInfo": {"kubeletVersion": "v1.34.1"},
             "conditions": [
-                {"type": "MemoryPressure", "status": "False", "reason": "KubeletHasSufficientMemory"},
+                {"type": "MemoryPressure", "status": "False", "reason": "KubeletHasSufficientMemory"}
+                if "MemoryPressure" not in pressure
+                else {"type": "MemoryPressure", "status": "True", "reason": "KubeletHasInsufficientMemory"},
+                *pressed,
                 {
                     "type": "Ready",
                     "status": "True" if ready else "False",
@@ -127,7 +136,9 @@ def application(name: str, wave: int, sync: str = "Synced", health: str = "Healt
     }
 
 
-def _flow(second: float, verdict: str, source: str, destination: str, port: int, reason: str = "") -> Flow:
+def _flow(
+    second: float, verdict: str, source: str, destination: str, port: int, reason: str = "", policy: str = ""
+) -> Flow:
     sns, spod = source.split("/")
     dns, dpod = destination.split("/")
     return Flow(
@@ -139,6 +150,7 @@ def _flow(second: float, verdict: str, source: str, destination: str, port: int,
         destination_port=port,
         node_name="worker-1",
         drop_reason=reason,
+        policy=policy,
     )
 
 
@@ -157,15 +169,27 @@ def _flows(faulty: bool) -> FlowBuffer:
         if faulty and i % 4 == 0:
             buffer.add(_flow(second, "DROPPED", "shop/web-0", "payments/ledger-0", 8443, "POLICY_DENIED"), T0 + second)
         elif faulty and i % 9 == 0:
-            buffer.add(_flow(second, "DROPPED", "blog/blog-0", "vault/vault-0", 8200, "POLICY_DENY"), T0 + second)
+            buffer.add(
+                _flow(second, "DROPPED", "blog/blog-0", "vault/vault-0", 8200, "POLICY_DENY", "vault/deny-blog"),
+                T0 + second,
+            )
         else:
             buffer.add(_flow(second, "FORWARDED", source, destination, port), T0 + second)
     if faulty:
-        buffer.add(LostEvents(count=1280, source="HUBBLE_RING_BUFFER"), T0 + 29)
+        buffer.add(LostEvents(count=1200, source="HUBBLE_RING_BUFFER"), T0 + 29)
+        buffer.add(LostEvents(count=80, source="PERF_EVENT_RING_BUFFER"), T0 + 29)
+        # Relay cannot reach worker-3's Hubble (its Talos API does not answer either).
+        buffer.relay = RelayStatus(
+            flows_per_second=1840.0, connected_nodes=5, unavailable_nodes=1, unavailable_node_names=("worker-3",)
+        )
     return buffer
 
 
-def cluster_snapshot(faulty: bool = False, simulated: bool = True) -> ClusterSnapshot:
+def cluster_snapshot(
+    faulty: bool = False, simulated: bool = True, *, stale: bool = False, pressure: bool = False
+) -> ClusterSnapshot:
+    """`stale`: the Kubernetes API stopped answering 42 s before the snapshot (the stores keep
+    their last contents); `pressure`: three workers near or past their limits."""
     facts, history = {}, UsageHistory()
     for index, (name, address, _role) in enumerate(NODES):
         if faulty and name == "worker-3":
@@ -181,6 +205,11 @@ def cluster_snapshot(faulty: bool = False, simulated: bool = True) -> ClusterSna
                     )
                 )
             cpu = 96.0 if faulty and name == "worker-2" else 20.0 + index * 6
+            memory = 40.0 + index * 5
+            if pressure:
+                cpu, memory = {"worker-1": (98.0, 71.0), "worker-2": (62.0, 97.0), "worker-3": (35.0, 84.0)}.get(
+                    name, (cpu, memory)
+                )
             fact = TalosNodeFacts(
                 address,
                 True,
@@ -188,11 +217,15 @@ def cluster_snapshot(faulty: bool = False, simulated: bool = True) -> ClusterSna
                 talos_version="v1.11.5",
                 kubernetes_version="v1.34.1",
                 cpu_percent=cpu,
-                memory_percent=40.0 + index * 5,
+                memory_percent=memory,
             )
         history.record(fact)
         facts[address] = fact
-    nodes = [kube_node(node_object(n, a, r, ready=not (faulty and n == "worker-3"))) for n, a, r in NODES]
+    pressed = {"worker-2": ("MemoryPressure",), "worker-3": ("DiskPressure",)} if pressure else {}
+    nodes = [
+        kube_node(node_object(n, a, r, ready=not (faulty and n == "worker-3"), pressure=pressed.get(n, ())))
+        for n, a, r in NODES
+    ]
 
     pods = []
     workers = ["worker-1", "worker-2", "worker-3"]
@@ -255,7 +288,17 @@ def cluster_snapshot(faulty: bool = False, simulated: bool = True) -> ClusterSna
         apps=[app_view(a) for a in apps],
         flows=_flows(faulty),
         generation=1,
+        freshness=_stale_kubernetes(T0 + 30 - 42) if stale else None,
+        kube_error=STALE_ERROR if stale else "",
     )
+
+
+STALE_ERROR = 'nodes: Get "https://192.168.10.10:6443/api": net/http: TLS handshake timeout'
+
+
+def _stale_kubernetes(since: float) -> Freshness:
+    down = SourceState(KUBERNETES_API, reachable=False, error=STALE_ERROR, down_since=since)
+    return Freshness(kubernetes=down, nodes=down, apps=down, pods=down)
 
 
 # --- install progress --------------------------------------------------------------------------

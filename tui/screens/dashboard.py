@@ -9,7 +9,9 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Header, Input, Static
 
 from talos_platform.engine.observe import ClusterSnapshot
+from talos_platform.engine.observe.freshness import STALE_AFTER_SECONDS
 from talos_platform.tui.screens.detail import DetailScreen, Jump
+from talos_platform.tui.widgets.cluster_header import ClusterHeader
 from talos_platform.tui.widgets.grid import PANE_IDS, ClusterPanes
 from talos_platform.tui.widgets.key_hints import KeyHints
 from talos_platform.tui.widgets.pane import Pane
@@ -223,6 +225,7 @@ class DashboardScreen(ClusterView):
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
         yield self.banner()
+        yield ClusterHeader(self.app.cluster_name, self.app.kube_context, id="cluster-header")
         yield ClusterPanes(id="cluster")
         yield self.filter_input()
         yield KeyHints()
@@ -233,3 +236,24 @@ class DashboardScreen(ClusterView):
         self.ready = True
         if self.snapshot is not None:
             self.show_snapshot(self.snapshot)
+        if self.app.data_clock() is not None:
+            # The age keeps counting between snapshots: a stalled feed shows as one.
+            self.set_interval(1.0, self.refresh_header)
+
+    def show_snapshot(self, snapshot: ClusterSnapshot) -> None:
+        super().show_snapshot(snapshot)
+        if self.ready and self.is_attached:
+            self.refresh_header()
+
+    def refresh_header(self) -> None:
+        clock = self.app.data_clock()
+        try:
+            header = self.query_one(ClusterHeader)
+        except NoMatches:  # the app is shutting down
+            return
+        now = clock.now() if clock is not None else None
+        header.show(self.snapshot, now)
+        if now is not None and self.snapshot is not None and now - self.snapshot.taken_at >= STALE_AFTER_SECONDS:
+            # No snapshot for a while (the feed stalled): the panes say so too.
+            if self.app.screen is self:
+                self.panes.show(self.snapshot, now=now)

@@ -10,6 +10,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from talos_platform.engine.observe.freshness import STALE_AFTER_SECONDS
+from talos_platform.engine.observe.pressure import CRITICAL_PERCENT, HIGH_PERCENT, PRESSURE_CONDITIONS
 from talos_platform.tui.styles import BAD, GOOD, MUTED, WAIT, WARN
 
 KEYS = (
@@ -46,6 +48,22 @@ def help_renderable() -> Table:
     ):
         legend.append(f"{glyph} {meaning}   ", style=colour)
     table.add_row("Colours", legend)
+    pressure = Text()
+    pressure.append(f"CPU or memory ≥ {HIGH_PERCENT:.0f}% orange", style=WARN)
+    pressure.append(", ")
+    pressure.append(f"≥ {CRITICAL_PERCENT:.0f}% red", style=f"bold {BAD}")
+    pressure.append("; Kubernetes' ")
+    pressure.append(", ".join(PRESSURE_CONDITIONS), style=f"bold {BAD}")
+    pressure.append(" when the kubelet sets them: a Ready node under pressure shows ● Ready and why")
+    table.add_row("Pressure", pressure)
+    table.add_row(
+        "Stale",
+        Text(
+            f"a pane whose source has not answered for {STALE_AFTER_SECONDS:.0f} s says `stale N s: … unreachable` "
+            "in its title and greys its marks: it shows the last known state, not the present one",
+            style=MUTED,
+        ),
+    )
     return table
 
 

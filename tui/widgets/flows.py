@@ -1,4 +1,5 @@
-"""Hubble flows pane: the live stream, flows/s, lost events, top dropped pairs; filter and pause."""
+"""Hubble flows pane: the live stream, flows/s, lost events by source, unavailable nodes, top drop
+reasons with the denying policy, top dropped pairs; filter and pause."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from dataclasses import dataclass
 
 from rich.text import Text
 
-from talos_platform.engine.observe import ClusterSnapshot, FlowView
+from talos_platform.engine.observe import ClusterSnapshot, FlowStats, FlowView
 from talos_platform.tui.styles import BAD, GOOD, MUTED, WARN
 from talos_platform.tui.widgets.pane import Pane, PaneContent, Row, add_part, matches
 
@@ -66,7 +67,7 @@ def flows_content(snapshot: ClusterSnapshot, query: str = "", *, paused: Cluster
                 f.source,
                 f.destination,
                 f"{f.protocol} {f.port}".strip() if f.port else f.protocol,
-                f.drop_reason,
+                f"{f.drop_reason} by {f.policy}" if f.policy else f.drop_reason,
             ),
         )
         for f in selected
@@ -78,16 +79,45 @@ def flows_content(snapshot: ClusterSnapshot, query: str = "", *, paused: Cluster
         add_part(summary, f"⏸ PAUSED, {pending:,} new flows pending (p to resume)", f"bold {WARN}")
     if query:
         add_part(summary, f"filter: {query}", "italic")
-    if stats.error:
-        summary.append(f"\nHubble: {stats.error}", style=WARN)
-    for pair in stats.top_dropped[:2]:
-        summary.append(f"\n✗ {pair.count:>5}× {pair.source} → {pair.destination}: {pair.reason}", style=BAD)
+    for line, style in health_lines(stats):
+        summary.append("\n" + line, style=style)
     empty = (
         "Hubble is not available yet (Cilium with Hubble Relay, layer 1)" if not stats.available else "no flows match"
     )
     return PaneContent(
         f"Hubble flows ({stats.total_flows:,})", COLUMNS, rows, summary, empty=empty, online=stats.available
     )
+
+
+def health_lines(stats: FlowStats) -> list[tuple[str, str]]:
+    """What Hubble itself reports beside the flows, worst news first: the stream's error, nodes
+    Relay cannot reach (their flows are missing), lost events per source, top drop reasons
+    (with the deny policy the flows name) and the top dropped pair."""
+    lines = []
+    if stats.error:
+        lines.append((f"Hubble: {stats.error}", WARN))
+    relay = stats.relay
+    if relay is not None and relay.unavailable_nodes:
+        names = ", ".join(relay.unavailable_node_names) or "not named by Relay"
+        total = f" of {relay.unavailable_nodes + relay.connected_nodes}" if relay.connected_nodes is not None else ""
+        lines.append(
+            (f"⚠ {relay.unavailable_nodes}{total} nodes unavailable to Relay: {names} — their flows are missing", WARN)
+        )
+    if stats.lost_by_source:
+        lines.append(("lost: " + ", ".join(f"{source} {count:,}" for source, count in stats.lost_by_source), BAD))
+    if stats.drop_reasons:
+        lines.append(
+            (
+                "✗ drops: "
+                + ", ".join(
+                    f"{r.reason} {r.count:,}" + (f" by {r.policy}" if r.policy else "") for r in stats.drop_reasons[:3]
+                ),
+                BAD,
+            )
+        )
+    for pair in stats.top_dropped[:1]:
+        lines.append((f"✗ {pair.count:>5}× {pair.source} → {pair.destination}: {pair.reason}", BAD))
+    return lines
 
 
 class FlowsPane(Pane):

@@ -11,6 +11,7 @@ from talos_platform.tui.widgets.flows import FlowsPane, flows_content
 from talos_platform.tui.widgets.nodes import NodesPane, nodes_content
 from talos_platform.tui.widgets.pane import Pane
 from talos_platform.tui.widgets.pods import PodsPane, pods_content
+from talos_platform.tui.widgets.staleness import mark_stale, stale_label
 
 PANE_IDS = ("nodes", "apps", "pods", "flows")
 
@@ -30,7 +31,8 @@ class ClusterPanes(Grid):
     def pane(self, pane_id: str) -> Pane:
         return self.query_one(f"#{pane_id}", Pane)
 
-    def show(self, snapshot: ClusterSnapshot, only_visible: bool = True) -> None:
+    def show(self, snapshot: ClusterSnapshot, only_visible: bool = True, now: float | None = None) -> None:
+        """`now`: the observer's clock, when known, so panes of a feed that stopped say so."""
         inputs = {
             "nodes": (snapshot.nodes, snapshot.kube_error),
             "apps": (snapshot.waves, snapshot.blocked),
@@ -42,12 +44,19 @@ class ClusterPanes(Grid):
                 continue
             # The observer keeps a view's identity while it is unchanged: nothing to redraw.
             # (The objects are kept, not their ids, so a freed object's id cannot be mistaken.)
+            # The stale label is text: compared by value, it changes once a second at most.
+            label = stale_label(snapshot, pane_id, now)
             drawn_from = (*inputs[pane_id], pane.query_text)
             before = self._drawn_from.get(pane_id)
-            if before is not None and all(a is b for a, b in zip(before, drawn_from)):
+            if (
+                before is not None
+                and before[1] == label
+                and all(a is b for a, b in zip(before[0], drawn_from, strict=True))
+            ):
                 continue
-            self._drawn_from[pane_id] = drawn_from
-            pane.show(build(snapshot, pane.query_text))
+            self._drawn_from[pane_id] = (drawn_from, label)
+            pane.show(mark_stale(build(snapshot, pane.query_text), label))
         flows = self.pane("flows")
         if not only_visible or flows.display:
-            flows.show(flows_content(snapshot, flows.query_text, paused=self.paused))
+            content = flows_content(snapshot, flows.query_text, paused=self.paused)
+            flows.show(mark_stale(content, stale_label(snapshot, "flows", now)))

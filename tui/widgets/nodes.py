@@ -7,6 +7,7 @@ from rich.text import Text
 from talos_platform.engine.observe import ClusterSnapshot, NodeView
 from talos_platform.tui.styles import bad, good, muted, percent, warn
 from talos_platform.tui.widgets.pane import Pane, PaneContent, Row, add_part, matches
+from talos_platform.tui.widgets.pressure import pressure_summary, with_pressure
 
 COLUMNS = ("Node", "Role", "IP", "Talos", "Kubernetes", "Stage", "Ready", "CPU", "Memory")
 
@@ -28,7 +29,7 @@ def node_state(node: NodeView) -> Text:
 def nodes_content(snapshot: ClusterSnapshot, query: str = "") -> PaneContent:
     rows = []
     for node in snapshot.nodes:
-        state = node_state(node)
+        state = with_pressure(node_state(node), node)
         if not matches(query, node.name, node.role, node.address, node.stage, state.plain):
             continue
         stage = bad(node.stage) if node.stage == "maintenance" else Text(node.stage or "-")
@@ -55,6 +56,9 @@ def nodes_content(snapshot: ClusterSnapshot, query: str = "") -> PaneContent:
         add_part(summary, f"✗ {unreachable} unreachable", "bold #e03131")
     for line in maintenance_lines(snapshot):
         summary.append("\n" + line, style="bold #e03131")
+    pressed = pressure_summary(snapshot.nodes)
+    if pressed:
+        summary.append(f"\n{pressed}", style="#d9480f")
     if snapshot.kube_error:
         summary.append(f"\nKubernetes API: {snapshot.kube_error}", style="#d9480f")
     if query:

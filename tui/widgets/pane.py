@@ -35,6 +35,8 @@ class PaneContent:
     empty: str = "nothing to show"
     online: bool = True
     """False while the layer that feeds this pane is not up yet (the pane is shown dimmed)."""
+    stale: bool = False
+    """True while its source does not answer: the rows are the last known state."""
 
 
 SEPARATOR = " · "
@@ -92,6 +94,7 @@ class Pane(Vertical):
         if self.border_title != content.title:
             self.border_title = content.title
         self.set_class(not content.online, "offline")
+        self.set_class(content.stale, "stale")
         summary = self.query_one(".pane-summary", Static)
         text = content.summary if content.rows else Text(content.empty, style="italic") + Text("\n") + content.summary
         if text != self._drawn_summary:

@@ -120,3 +120,48 @@ def test_a_redirected_terminal_is_refused_with_what_to_use_instead():
     assert result.returncode == 2
     assert "needs a terminal" in result.stderr and "status --live" in result.stderr
     assert result.stdout == ""  # no escape codes written into the file
+
+
+def test_status_live_while_the_simulated_api_is_away_names_it_and_reports_no_last_known_state(capsys):
+    from talos_platform.main import main
+
+    code = main(["status", "--live", "--simulated", "--scenario", "api-flap", "--after", "70"])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert out.splitlines()[1].startswith("Kubernetes API unreachable: ") and "TLS handshake timeout" in out
+    assert "nodes, apps and pods: unknown" in out
+    assert "Synced and Healthy" not in out and "pods healthy" not in out and "Ready" not in out
+    assert out.rstrip().endswith("NOT healthy: the Kubernetes API is unreachable")
+
+
+def test_status_live_against_an_api_that_does_not_answer_exits_non_zero_naming_it(tmp_path, monkeypatch, capsys):
+    import json
+    import socket
+
+    from talos_platform.main import main
+
+    with socket.socket() as probe:  # a loopback port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = dict(KUBECONFIG, clusters=[{"name": "c", "cluster": {"server": f"https://127.0.0.1:{port}"}}])
+    path = tmp_path / "kubeconfig"
+    path.write_text(yaml.safe_dump(config))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    monkeypatch.delenv("TALOSCONFIG", raising=False)
+    code = main(["status", "--live", "--kubeconfig", str(path)])
+    out = capsys.readouterr().out
+    assert code == 1 and out.startswith("Kubernetes API unreachable: ")
+    assert "0/0" not in out and "healthy\n" not in out
+    code = main(["status", "--live", "--kubeconfig", str(path), "--output", "json"])
+    data = json.loads(capsys.readouterr().out)
+    assert code == 1 and data["healthy"] is False and data["unreachable"] == ["Kubernetes API"]
+    assert data["freshness"]["kubernetes"]["reachable"] is False
+
+
+def test_the_header_names_the_kubeconfig_context_and_its_cluster(tmp_path):
+    path = tmp_path / "kubeconfig"
+    path.write_text(yaml.safe_dump(KUBECONFIG))
+    assert dashboard.kubeconfig_context(path) == ("one", "c")
+    path.write_text(":\n- not yaml")
+    assert dashboard.kubeconfig_context(path) == ("", "")

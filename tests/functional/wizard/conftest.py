@@ -4,7 +4,6 @@ that drives `run_guided` through a scripted terminal."""
 from __future__ import annotations
 
 import dataclasses
-
 from dataclasses import dataclass
 from pathlib import Path
 

@@ -56,7 +56,10 @@ async def test_many_changes_are_coalesced_into_few_snapshots():
         script += [WatchEvent("MODIFIED", pod("a", str(2 + burst * 20 + i))) for i in range(20)] + [None]
     kube.watches["pods"] = [script]
     clock = ManualClock()
-    observer = Observer(Drivers(talos=RaisingTalos({}), kube=kube), clock, talos_interval=0, min_interval=0.25)
+    # No heartbeat: only snapshots made of changes are counted here.
+    observer = Observer(
+        Drivers(talos=RaisingTalos({}), kube=kube), clock, talos_interval=0, min_interval=0.25, heartbeat=0
+    )
     seen = []
     observer.subscribe(seen.append)
     task = asyncio.create_task(observer.run())
@@ -192,7 +195,10 @@ async def test_the_first_talos_round_asks_about_the_nodes_of_the_first_list():
     kube.lists["nodes"] = [ObjectList([node], "3")]
     clock = ManualClock()
     started = clock.now()
-    observer = Observer(Drivers(talos=RecordingTalos({}), kube=kube), clock, talos_interval=5.0, min_interval=0.25)
+    # No heartbeat: every sleep moves this clock, and only the Talos round's waits are measured.
+    observer = Observer(
+        Drivers(talos=RecordingTalos({}), kube=kube), clock, talos_interval=5.0, min_interval=0.25, heartbeat=0
+    )
     task = asyncio.create_task(observer.run())
     for _ in range(200):
         await asyncio.sleep(0)

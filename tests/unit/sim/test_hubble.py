@@ -7,7 +7,7 @@ import pytest
 from talos_platform.engine.drivers.protocols import APPLICATIONS, PODS, Flow, FlowFilter, LostEvents
 from talos_platform.engine.errors import TransientError
 
-from .helpers import platform_for
+from .helpers import platform_for, wait_until
 
 
 async def collect(platform, seconds: float, **options):
@@ -29,18 +29,44 @@ async def test_no_relay_before_cilium_runs():
             break
 
 
-async def test_flows_forwarded_and_dropped_with_reasons_between_running_pods():
+async def test_a_healthy_cluster_forwards_every_flow_and_loses_none():
     platform = platform_for(installed=True)
     items = await collect(platform, 130)
     flows = [i for i in items if isinstance(i, Flow)]
     assert len(flows) == pytest.approx(200 * 130, rel=0.05)  # default.yaml: 200 flows/s
-    assert {f.verdict for f in flows} == {"FORWARDED", "DROPPED"}
-    dropped = [f for f in flows if f.verdict == "DROPPED"]
-    assert all(f.drop_reason for f in dropped)
+    assert {f.verdict for f in flows} == {"FORWARDED"}  # faults belong to scenarios
+    assert not any(isinstance(i, LostEvents) for i in items)
     running = {(p.namespace, p.name) for p in platform.model.workloads.running_pods()}
     assert all((f.source.namespace, f.source.pod_name) in running for f in flows)
     assert [f.time for f in flows] == sorted(f.time for f in flows)
-    assert any(isinstance(i, LostEvents) for i in items)  # default.yaml: a notice every 120 s
+    status = await platform.drivers.hubble.server_status()
+    assert status.flows_rate == 200 and status.unavailable_nodes == 0 and status.connected_nodes == 6
+    platform.close()
+
+
+async def test_a_noisy_cluster_drops_with_reasons_and_its_agents_lose_perf_events(tmp_path):
+    scenario = tmp_path / "noisy.yaml"
+    scenario.write_text(
+        "config: metal-3cp-3w.yaml\nworkloads: {applications: 0, dropRatio: 0.05, lostEventsEvery: 60}\n"
+    )
+    platform = platform_for(str(scenario), installed=True)
+    items = await collect(platform, 130)
+    dropped = [i for i in items if isinstance(i, Flow) and i.verdict == "DROPPED"]
+    assert dropped and all(f.drop_reason for f in dropped)
+    lost = [i for i in items if isinstance(i, LostEvents)]
+    assert lost and {i.source for i in lost} == {"PERF_EVENT_RING_BUFFER"}
+    platform.close()
+
+
+async def test_relay_reports_a_node_without_power_as_unavailable_and_its_flows_go_missing():
+    platform = platform_for("node-down", installed=True)
+    hubble = platform.drivers.hubble
+    await wait_until(platform, lambda: platform.model.machine_named("worker-3").lost, limit=300, step=1)
+    status = await hubble.server_status()
+    assert status.unavailable_nodes == 1 and status.unavailable_node_names == ("worker-3",)
+    assert status.connected_nodes == 5 and 0 < status.flows_rate < 200
+    flows = [i for i in await collect(platform, 20) if isinstance(i, Flow)]
+    assert flows and not any(f.node_name == "worker-3" for f in flows)
     platform.close()
 
 
@@ -52,8 +78,9 @@ async def test_a_policy_drop_burst_overflows_the_ring_buffer_and_filters_apply()
         await platform.clock.sleep(wait)
     items = await collect(platform, 10, flow_filter=FlowFilter(namespace="vault", verdict="DROPPED"))
     flows = [i for i in items if isinstance(i, Flow)]
-    policy = [f for f in flows if f.drop_reason == "POLICY_DENIED" and f.destination_port == 8200]
+    policy = [f for f in flows if f.drop_reason == "POLICY_DENY" and f.destination_port == 8200]
     assert len(policy) > 10_000
+    assert {f.policy for f in policy} == {"vault/deny-tenant-namespaces"}  # the deny policy Hubble names
     assert all(f.verdict == "DROPPED" and "vault" in (f.source.namespace, f.destination.namespace) for f in flows)
     assert any(isinstance(i, LostEvents) and i.count > 0 for i in items)
 

@@ -1,0 +1,57 @@
+"""The line above the panes: which cluster and context, whether the Kubernetes API answers, and how
+old the data on screen is."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from talos_platform.engine.observe import ClusterSnapshot
+from talos_platform.engine.observe.freshness import STALE_AFTER_SECONDS
+from talos_platform.tui.styles import BAD, GOOD, MUTED, WARN
+from talos_platform.tui.widgets.pane import add_part
+
+
+def data_age(snapshot: ClusterSnapshot, now: float) -> float:
+    """Seconds since the Kubernetes data on screen was last known current: since the API stopped
+    answering, or since the last snapshot (an observer that stalls ages its data too)."""
+    kubernetes = snapshot.freshness.kubernetes
+    current_until = kubernetes.down_since if kubernetes.down_since is not None else snapshot.taken_at
+    return max(0.0, now - current_until)
+
+
+def header_text(snapshot: ClusterSnapshot | None, now: float | None, cluster: str = "", context: str = "") -> Text:
+    text = Text()
+    add_part(text, f"cluster {cluster or '?'}", "bold")
+    add_part(text, f"context {context or '?'}")
+    if snapshot is None:
+        add_part(text, "Kubernetes API: not read yet", MUTED)
+        return text
+    now = snapshot.taken_at if now is None else max(now, snapshot.taken_at)
+    kubernetes = snapshot.freshness.kubernetes
+    age = data_age(snapshot, now)
+    style = f"bold {BAD}" if age >= STALE_AFTER_SECONDS else WARN if age >= 5 else MUTED
+    add_part(text, f"last update {age:.0f} s ago", style)
+    # The error goes last: it is the part the line may have to cut.
+    if kubernetes.reachable:
+        add_part(text, "Kubernetes API ✓ answering", GOOD)
+    else:
+        unreachable = f"Kubernetes API ✗ unreachable for {kubernetes.age(now):.0f} s: {kubernetes.error}"
+        add_part(text, unreachable, f"bold {BAD}")
+    return text
+
+
+class ClusterHeader(Static):
+    def __init__(self, cluster: str = "", context: str = "", **kwargs):
+        super().__init__("", **kwargs)
+        self.cluster = cluster
+        self.context = context
+        self.snapshot: ClusterSnapshot | None = None
+        self._drawn: Text | None = None
+
+    def show(self, snapshot: ClusterSnapshot | None, now: float | None = None) -> None:
+        self.snapshot = snapshot
+        text = header_text(snapshot, now, self.cluster, self.context)
+        if text != self._drawn:
+            self.update(text, layout=False)
+            self._drawn = text
