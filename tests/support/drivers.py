@@ -18,6 +18,7 @@ from typing import Any
 from talos_platform.engine.drivers.protocols import (
     SECRETS,
     EtcdSnapshot,
+    HubbleServerStatus,
     ObjectList,
     Resource,
     TalosNodeFacts,
@@ -364,8 +365,9 @@ class ScriptedHubble:
     """Implements `Hubble`: each `flows` call plays the next script (flows, lost events and
     exceptions, raised when reached); with none left it blocks."""
 
-    def __init__(self, streams: list[list]):
+    def __init__(self, streams: list[list], status: HubbleServerStatus | None = None):
         self.streams = streams
+        self.status = status
 
     async def flows(self, *, follow=True, first=0, flow_filter=None):
         if not self.streams:
@@ -374,3 +376,9 @@ class ScriptedHubble:
             if isinstance(item, Exception):
                 raise item
             yield item
+
+    async def server_status(self) -> HubbleServerStatus:
+        """Relay's status as scripted (`status`); with none scripted, Relay does not answer it."""
+        if self.status is None:
+            raise ConnectionError("Relay ServerStatus not scripted")
+        return self.status

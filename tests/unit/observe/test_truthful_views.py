@@ -5,6 +5,8 @@ itself (flow rate, unavailable nodes, lost events per source, drop reasons with 
 import asyncio
 
 import pytest
+from support.clock import ManualClock
+from support.drivers import RaisingTalos, ScriptedHubble, ScriptedKube, pod
 
 from talos_platform.engine.drivers.protocols import (
     Drivers,
@@ -21,8 +23,6 @@ from talos_platform.engine.observe.freshness import STALE_AFTER_SECONDS, SourceS
 from talos_platform.engine.observe.nodes import kube_node, merge_nodes
 from talos_platform.engine.observe.pressure import node_pressure
 from talos_platform.engine.observe.relay import relay_view
-
-from .fakes import FakeTalos, ManualClock, ScriptedHubble, ScriptedKube, pod
 
 
 def dropped(i: int, reason: str, policy: str = "") -> Flow:
@@ -56,7 +56,7 @@ async def test_a_broken_watch_makes_its_panes_data_age_from_the_break_and_recove
         [WatchEvent("MODIFIED", pod("a", "2"))],
     ]
     clock = ManualClock()
-    observer = Observer(Drivers(talos=FakeTalos({}), kube=kube), clock, talos_interval=0, heartbeat=0)
+    observer = Observer(Drivers(talos=RaisingTalos({}), kube=kube), clock, talos_interval=0, heartbeat=0)
     task = asyncio.create_task(observer.run())
     seen = []
     for _ in range(400):
@@ -81,7 +81,7 @@ async def test_while_a_source_is_down_snapshots_keep_coming_so_the_age_counts_up
     kube = ScriptedKube()
     kube.lists["nodes"] = [ConnectionError("connection refused")] * 50
     clock = ManualClock()
-    observer = Observer(Drivers(talos=FakeTalos({}), kube=kube), clock, talos_interval=0, min_interval=0.2)
+    observer = Observer(Drivers(talos=RaisingTalos({}), kube=kube), clock, talos_interval=0, min_interval=0.2)
     seen = []
     observer.subscribe(seen.append)
     task = asyncio.create_task(observer.run())
@@ -96,7 +96,7 @@ async def test_while_a_source_is_down_snapshots_keep_coming_so_the_age_counts_up
 
 async def test_a_quiet_cluster_still_publishes_once_a_heartbeat():
     clock = ManualClock()
-    observer = Observer(Drivers(talos=FakeTalos({}), kube=ScriptedKube()), clock, talos_interval=0, heartbeat=1.0)
+    observer = Observer(Drivers(talos=RaisingTalos({}), kube=ScriptedKube()), clock, talos_interval=0, heartbeat=1.0)
     seen = []
     observer.subscribe(seen.append)
     task = asyncio.create_task(observer.run())
@@ -217,7 +217,7 @@ async def test_the_observer_takes_the_flow_rate_and_unavailable_nodes_from_relay
     hubble = StatusHubble([[dropped(1, "POLICY_DENIED")]], [status, status, ConnectionError("relay gone")])
     clock = ManualClock()
     observer = Observer(
-        Drivers(talos=FakeTalos({}), kube=ScriptedKube(), hubble=hubble),
+        Drivers(talos=RaisingTalos({}), kube=ScriptedKube(), hubble=hubble),
         clock,
         talos_interval=0,
         relay_interval=1.0,
