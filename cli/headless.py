@@ -128,7 +128,10 @@ def describe(event: Event, tally: _Tally) -> str | None:
     if isinstance(event, StepSkipped):
         return f"{tally.prefix(event.step_id)}: already done: {event.reason}"
     if isinstance(event, StepRetrying):
-        return f"{tally.prefix(event.step_id)}: attempt {event.attempt} failed, retrying in {event.delay:g}s: {event.error}"
+        return (
+            f"{tally.prefix(event.step_id)}: attempt {event.attempt} failed, "
+            f"retrying in {event.delay:g}s: {event.error}"
+        )
     if isinstance(event, StepSucceeded):
         return f"{tally.prefix(event.step_id)}: done in {event.duration:.1f}s"
     if isinstance(event, StepFailed) and _interrupted(event):

@@ -498,7 +498,7 @@ class StandIns:
 
     def serve_webhooks(self) -> None:
         bundle = base64.b64encode(self.ca_cert.read_bytes()).decode()
-        for kind, lister, patcher in (
+        for _kind, lister, patcher in (
             (
                 "validating",
                 self.admission.list_validating_webhook_configuration,

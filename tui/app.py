@@ -112,7 +112,10 @@ class PlatformApp(App[str]):
     def simulation_label(self) -> str:
         note = f" — {self.simulation_note}" if self.simulation_note else ""
         if self.rehearsal:
-            return f"⚠ REHEARSAL: a local control plane and the real ArgoCD on this machine; no Talos machine is touched{note}"
+            return (
+                "⚠ REHEARSAL: a local control plane and the real ArgoCD on this machine; "
+                f"no Talos machine is touched{note}"
+            )
         return f"⚠ SIMULATED PLATFORM: nothing real is contacted{note}"
 
     # --- install --------------------------------------------------------------------------------

@@ -79,7 +79,7 @@ def _version(text: str) -> str:
 
 def _minor_of(version: str) -> str | None:
     try:
-        return "v%d.%d" % minor(version)
+        return "v{}.{}".format(*minor(version))
     except VersionError:
         return None
 
@@ -106,7 +106,9 @@ def version_field(path: str, message: str, model_default: str, minors: Callable[
                 return BACK
             if picked == OTHER_VERSION or picked.endswith("."):
                 start = picked if picked.endswith(".") else current
-                typed = text_field(path, f"{message} (vMAJOR.MINOR.PATCH)", default=lambda a: start, parse=_version)
+                typed = text_field(
+                    path, f"{message} (vMAJOR.MINOR.PATCH)", default=lambda a, start=start: start, parse=_version
+                )
                 if typed.ask(answers, console) is BACK:
                     continue
                 return DONE

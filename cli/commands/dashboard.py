@@ -16,7 +16,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "dashboard",
         help="live dashboard: nodes, ArgoCD apps by wave, pod health, Hubble flows",
-        description="Watch the platform live. Keys: ? help, / filter, Enter details, z maximise, p pause flows, t theme, q quit.",
+        description="Watch the platform live. Keys: ? help, / filter, Enter details, z maximise, p pause flows, t "
+        "theme, q quit.",
     )
     add_cluster_arguments(parser)
     parser.add_argument(

@@ -26,7 +26,10 @@ if TYPE_CHECKING:
     from talos_platform.wizards.files import WrittenFiles
     from talos_platform.wizards.guided import GuidedOptions
 
-HEADLESS_HINT = "run headless with `talos-platform install --yes --config FILE` (write FILE by hand or with the wizard on a terminal)"
+HEADLESS_HINT = (
+    "run headless with `talos-platform install --yes --config FILE` "
+    "(write FILE by hand or with the wizard on a terminal)"
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -209,7 +209,10 @@ def simulation_notice(platform: Any, journal: Any) -> str:
     if changes.replayed:
         return f"SIMULATED: resuming the simulated cluster kept in {journal} ({changes.replayed} changes replayed)"
     if changes.started_over:
-        return f"SIMULATED: {journal} held another scenario's, seed's or config's cluster; starting a new simulated cluster"
+        return (
+            f"SIMULATED: {journal} held another scenario's, seed's or config's cluster; "
+            "starting a new simulated cluster"
+        )
     return f"SIMULATED: a new simulated cluster, kept in {journal} so a stopped install resumes"
 
 
@@ -418,7 +421,8 @@ def _allowed_recoveries(args: argparse.Namespace, interactive: bool) -> tuple[st
         return (REINITIALISE_VAULT,)
     if not interactive:
         raise UserError(
-            "--reinitialise-vault may wipe Vault's storage and needs a confirmation, but there is no terminal to ask on",
+            "--reinitialise-vault may wipe Vault's storage and needs a confirmation, "
+            "but there is no terminal to ask on",
             where="--reinitialise-vault",
             hint="add --yes to confirm it",
         )

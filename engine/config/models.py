@@ -9,7 +9,7 @@ Secrets never live here: see `secrets.py`.
 from __future__ import annotations
 
 import ipaddress
-from enum import Enum
+from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -31,12 +31,12 @@ class ConfigModel(BaseModel):
     )
 
 
-class Platform(str, Enum):
+class Platform(StrEnum):
     metal = "metal"
     docker = "docker"
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     control_plane = "control-plane"
     worker = "worker"
 

@@ -666,7 +666,7 @@ def _check_mirrors(config: PlatformConfig, found: _Collector) -> None:
 def _check_components(config: PlatformConfig, found: _Collector) -> None:
     components = config.components
     for path, component in _component_paths(config):
-        version = getattr(component, "version")
+        version = component.version
         if not _COMPONENT_VERSION.match(version):
             found.error(
                 f"{path}.version",

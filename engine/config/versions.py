@@ -65,7 +65,8 @@ class TalosFeatures:
 
     @property
     def network_as_documents(self) -> bool:
-        """CNI none and kube-proxy off are separate documents (1.14+) instead of `cluster.network.cni`/`cluster.proxy`."""
+        """CNI none and kube-proxy off are separate documents (1.14+) instead of
+        `cluster.network.cni`/`cluster.proxy`."""
         return self.version >= (1, 14)
 
     @property

@@ -135,7 +135,8 @@ class GitDriver:
             lowered = error.stderr.lower()
             if "authentication failed" in lowered or "could not read username" in lowered or "403" in lowered:
                 raise PermanentError(
-                    f"Git refused the credentials for the repository: {error.stderr.strip().splitlines()[-1] if error.stderr.strip() else ''}",
+                    "Git refused the credentials for the repository: "
+                    f"{error.stderr.strip().splitlines()[-1] if error.stderr.strip() else ''}",
                     hint="check the gitUsername/gitToken secrets (the token needs write access to the repository)",
                 ) from None
             if "non-fast-forward" in lowered or "rejected" in lowered:

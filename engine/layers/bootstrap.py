@@ -100,7 +100,8 @@ class Bootstrap(BaseStep):
             )
         if marker is not None:
             return todo(
-                f"etcd was bootstrapped on {marker.get('address', self._first())} at {marker.get('at', 'an earlier run')} "
+                f"etcd was bootstrapped on {marker.get('address', self._first())} at "
+                f"{marker.get('at', 'an earlier run')} "
                 "but does not answer yet; waiting for etcd, never bootstrapping again",
                 self._wait_action(ctx),
                 bootstrapped=True,
@@ -119,7 +120,8 @@ class Bootstrap(BaseStep):
 
     def _wait_action(self, ctx: StepContext) -> Action:
         return Action(
-            f"wait until etcd on {self.config.control_planes[0].name} lists its members (asked every {POLL_SECONDS:g}s)",
+            f"wait until etcd on {self.config.control_planes[0].name} lists its members (asked every "
+            f"{POLL_SECONDS:g}s)",
             command=tuple(talosctl.etcd_members_argv(self._first(), ctx.state.talosconfig)),
         )
 
@@ -246,7 +248,8 @@ class KubernetesApi(BaseStep):
         wanted = expected_node_count(self.config)
         return (
             Action(
-                f"wait for the API at {self.config.api_endpoint_host}:6443 and every node to register (NotReady is fine)",
+                f"wait for the API at {self.config.api_endpoint_host}:6443 and every node to register (NotReady is "
+                "fine)",
                 api_call=watch_until(NODES, f"{wanted} {'node is' if wanted == 1 else 'nodes are'} registered"),
             ),
         )
@@ -258,8 +261,10 @@ class KubernetesApi(BaseStep):
         except WaitTimedOut as timed_out:
             if timed_out.status.startswith(NOTHING_SEEN):
                 raise PermanentError(
-                    f"the Kubernetes API at {self.config.api_endpoint_host}:6443 did not answer within {self.timeout:g}s: {timed_out.status}",
-                    hint="the VIP only answers after bootstrap; check `talosctl -n <control plane> -e <control plane> service kube-apiserver`",
+                    f"the Kubernetes API at {self.config.api_endpoint_host}:6443 did not answer within "
+                    f"{self.timeout:g}s: {timed_out.status}",
+                    hint="the VIP only answers after bootstrap; check `talosctl -n <control plane> -e <control "
+                    "plane> service kube-apiserver`",
                 ) from None
             raise PermanentError(
                 f"not every node registered within {self.timeout:g}s: {timed_out.status}",

@@ -66,7 +66,8 @@ class RenderRepository(BaseStep):
         return (
             Action(
                 f"render the GitOps tree ({', '.join(folders)}) into {ctx.state.rendered}",
-                api_call=f"write {len(tree)} files into {ctx.state.rendered} (this computer only; the old tree is swapped out whole)",
+                api_call=f"write {len(tree)} files into {ctx.state.rendered} (this computer only; the old tree is "
+                "swapped out whole)",
             ),
         )
 
@@ -202,7 +203,8 @@ def bootstrap_secret_objects(config, secrets) -> list[dict[str, Any]]:
         value = getattr(secrets, wanted.source, "")
         if not value:
             raise PermanentError(
-                f"the secret `{_camel(wanted.source)}` is needed for Secret {wanted.namespace}/{wanted.name} but was not given",
+                f"the secret `{_camel(wanted.source)}` is needed for Secret {wanted.namespace}/{wanted.name} but "
+                "was not given",
                 hint=f"put `{_camel(wanted.source)}` in the secrets file or set TALOS_PLATFORM_{wanted.source.upper()}",
             )
         data = {wanted.key: _b64(value)}

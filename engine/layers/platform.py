@@ -211,7 +211,8 @@ class VaultInitialise(BaseStep):
         when = intent.get("started") or "an earlier run"
         lost = (
             f"Vault was initialised by this install's own interrupted run ({when}), which was stopped before "
-            f"it saved the answer: Vault's unseal keys and root token are lost ({ctx.state.vault_init} was never written)"
+            f"it saved the answer: Vault's unseal keys and root token are lost ({ctx.state.vault_init} was never "
+            "written)"
         )
         if not sealed:
             raise PermanentError(
@@ -247,7 +248,8 @@ class VaultInitialise(BaseStep):
     def planned_actions(self, ctx: StepContext) -> tuple[Action, ...]:
         return (
             Action(
-                f"initialise Vault with {KEY_SHARES} key shares, threshold {KEY_THRESHOLD}; save them 0600 to {ctx.state.vault_init}",
+                f"initialise Vault with {KEY_SHARES} key shares, threshold {KEY_THRESHOLD}; save them 0600 to "
+                f"{ctx.state.vault_init}",
                 api_call=vault_call("PUT", "/v1/sys/init"),
             ),
         )
@@ -281,7 +283,8 @@ class VaultInitialise(BaseStep):
         vault = vault_driver(ctx)
         await vault.wipe_storage()
         ctx.output(
-            f"deleted Vault's volume claim data-{VAULT_POD} and pod {VAULT_POD}; waiting for Vault to start again, uninitialised"
+            f"deleted Vault's volume claim data-{VAULT_POD} and pod {VAULT_POD}; waiting for Vault to start again, "
+            "uninitialised"
         )
         deadline = ctx.clock.now() + WIPE_WAIT_SECONDS
         while True:
@@ -466,8 +469,10 @@ def grafana_login_notes(config) -> list[str]:
         return []
     return [
         f"Grafana: https://grafana.{config.domain.base}, user {GRAFANA_ADMIN_USER}; the password is in Vault "
-        f"(`vault kv get {VAULT_KV_MOUNT}/{GRAFANA_VAULT_PATH}`) and in the Secret {MONITORING_NAMESPACE}/{GRAFANA_ADMIN_SECRET} "
-        f"(`kubectl -n {MONITORING_NAMESPACE} get secret {GRAFANA_ADMIN_SECRET} -o jsonpath='{{.data.{GRAFANA_ADMIN_PASSWORD_KEY}}}' | base64 -d`)",
+        f"(`vault kv get {VAULT_KV_MOUNT}/{GRAFANA_VAULT_PATH}`) and in the Secret "
+        f"{MONITORING_NAMESPACE}/{GRAFANA_ADMIN_SECRET} "
+        f"(`kubectl -n {MONITORING_NAMESPACE} get secret {GRAFANA_ADMIN_SECRET} -o "
+        f"jsonpath='{{.data.{GRAFANA_ADMIN_PASSWORD_KEY}}}' | base64 -d`)",
     ]
 
 

@@ -81,7 +81,8 @@ class ToolsPreflight(BaseStep):
         if too_old:
             raise PermanentError(
                 f"talosctl {client} is older than the nodes' Talos {nodes}",
-                hint=f"install talosctl {TalosFeatures.for_version(nodes).contract} or newer (it may be newer than the nodes)",
+                hint=f"install talosctl {TalosFeatures.for_version(nodes).contract} or newer (it may be newer than "
+                "the nodes)",
             )
 
 
@@ -567,7 +568,8 @@ class ApplyConfig(BaseStep):
         return (
             Action(f"apply the {self.node.role.value} config to {self.node.name} ({address})", command=tuple(argv)),
             Action(
-                f"wait until {self.node.name} installed, rebooted and answers as a member of {self.config.cluster.name} "
+                f"wait until {self.node.name} installed, rebooted and answers as a member of "
+                f"{self.config.cluster.name} "
                 f"(asked every {POLL_SECONDS:g}s)",
                 command=tuple(wait),
             ),
@@ -624,7 +626,8 @@ class ApplyConfig(BaseStep):
             raise PermanentError(
                 f"node {self.node.name} did not come back with its config within {self.timeout:g}s",
                 hint="watch its console: a wrong install disk or a network that does not come up are common causes; "
-                f"if the machine was reset or replaced since, delete {ctx.state.applied_config_marker(self.node.name)} and run again",
+                "if the machine was reset or replaced since, delete "
+                f"{ctx.state.applied_config_marker(self.node.name)} and run again",
             ) from None
 
 

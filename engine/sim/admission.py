@@ -64,7 +64,9 @@ def baseline_violations(template_spec: dict[str, Any]) -> list[str]:
     privileged = [c.get("name", "") for c in containers if (c.get("securityContext") or {}).get("privileged")]
     if privileged:
         found.append(
-            f"privileged ({', '.join(f'container {name!r} must not set securityContext.privileged=true' for name in privileged)})"
+            "privileged ("
+            + ", ".join(f"container {name!r} must not set securityContext.privileged=true" for name in privileged)
+            + ")"
         )
     added = sorted(
         {

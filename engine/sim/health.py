@@ -35,7 +35,8 @@ def workload_health(obj: dict[str, Any]) -> tuple[str, str]:
         if ready < desired:
             return (
                 "Progressing",
-                f'Waiting for daemon set "{name}" rollout to finish: {ready} of {desired} updated pods are available...',
+                f'Waiting for daemon set "{name}" rollout to finish: {ready} of {desired} updated pods are '
+                "available...",
             )
         return "Healthy", ""
     if kind == "ApplicationSet":

@@ -176,7 +176,8 @@ def kustomization_objects(directory: Path) -> list[dict[str, Any]]:
     )
     if kustomization_file is None:
         raise PermanentError(
-            f"error: unable to find one of 'kustomization.yaml', 'kustomization.yml' or 'Kustomization' in directory '{directory}'",
+            "error: unable to find one of 'kustomization.yaml', 'kustomization.yml' or 'Kustomization' in "
+            f"directory '{directory}'",
             hint="render the bootstrap kustomization first (talos-platform render)",
         )
     try:
@@ -201,7 +202,8 @@ def kustomization_objects(directory: Path) -> list[dict[str, Any]]:
             objects += manifest_objects(target.read_text())
         else:
             raise PermanentError(
-                f"error: accumulating resources: accumulation err='accumulating resources from '{entry}': file does not exist'"
+                f"error: accumulating resources: accumulation err='accumulating resources from '{entry}': file does "
+                "not exist'"
             )
     for chart in kustomization.get("helmCharts") or []:
         objects += chart_objects(chart, directory)

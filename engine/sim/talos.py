@@ -76,7 +76,8 @@ class SimulatedTalos:
                     address=address,
                     reachable=True,
                     maintenance=False,
-                    error="rpc error: code = Unavailable desc = connection error: tls: failed to verify certificate: x509: certificate signed by unknown authority",
+                    error="rpc error: code = Unavailable desc = connection error: tls: failed to verify "
+                    "certificate: x509: certificate signed by unknown authority",
                 )
             return TalosNodeFacts(
                 address=address,
@@ -243,7 +244,8 @@ class SimulatedTalos:
         if machine_type != machine.machine_type:
             raise SimulatedTalosRefused(
                 argv,
-                f"rpc error: code = InvalidArgument desc = machine type can't be changed from {machine.machine_type} to {machine_type}",
+                "rpc error: code = InvalidArgument desc = machine type can't be changed from "
+                f"{machine.machine_type} to {machine_type}",
             )
         self.model.changes.reconfigure(machine.address, digest)  # applied in place (mode auto, no reboot needed)
 
@@ -258,7 +260,8 @@ class SimulatedTalos:
         if machine.stage not in (MAINTENANCE, RUNNING):
             raise SimulatedTalosError(
                 argv,
-                f"rpc error: code = Unavailable desc = connection error: dial tcp {address}:50000: connect: connection refused",
+                f"rpc error: code = Unavailable desc = connection error: dial tcp {address}:50000: connect: "
+                "connection refused",
             )
         return machine
 
@@ -346,7 +349,8 @@ class SimulatedTalos:
         if machine.stage == MAINTENANCE:
             raise SimulatedTalosError(
                 argv,
-                "rpc error: code = Unavailable desc = connection error: tls: certificate required (node in maintenance mode)",
+                "rpc error: code = Unavailable desc = connection error: tls: certificate required (node in "
+                "maintenance mode)",
                 hint=f"{address} has no config yet: apply its machine config first",
             )
         return machine

@@ -101,7 +101,8 @@ class WorkloadController:
                 parts.append(f"{others} node(s) had untolerated taint {{node-role.kubernetes.io/control-plane: }}")
             return (
                 f"0/{total} nodes are available: {', '.join(parts)}. preemption: 0/{total} nodes are available: "
-                f"{usable} No preemption victims found for incoming pod, {others} Preemption is not helpful for scheduling."
+                f"{usable} No preemption victims found for incoming pod, "
+                f"{others} Preemption is not helpful for scheduling."
             )
         not_ready = sum(1 for m in registered if not m.ready)
         control_planes = sum(
@@ -384,7 +385,10 @@ class WorkloadController:
         backoff = min(CRASH_BACKOFF_CAP, 10.0 * 2 ** (pod.restart_count - 1))
         pod.ready = False
         pod.waiting_reason = "CrashLoopBackOff"
-        pod.waiting_message = f"back-off {int(backoff)}s restarting failed container={pod.container} pod={pod.name}_{pod.namespace}({pod.uid})"
+        pod.waiting_message = (
+            f"back-off {int(backoff)}s restarting failed container={pod.container} "
+            f"pod={pod.name}_{pod.namespace}({pod.uid})"
+        )
         self._touch(pod)
         self.model.events.pod(
             pod,

@@ -212,7 +212,8 @@ def cluster_snapshot(faulty: bool = False, simulated: bool = True) -> ClusterSna
                 "shop",
                 "",
                 phase="Pending",
-                unschedulable="0/6 nodes are available: 3 Insufficient memory, 3 node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }.",
+                unschedulable="0/6 nodes are available: 3 Insufficient memory, 3 node(s) had untolerated taint "
+                "{node-role.kubernetes.io/control-plane: }.",
             ),
             pod_object(
                 "monitoring",
@@ -300,8 +301,10 @@ def install_progress(failed: bool = False) -> InstallProgress:
                     StepFailed(
                         at=at + 37,
                         step_id=step.id,
-                        error="worker-3 (192.168.10.23) never reached maintenance mode: the Talos API did not answer within 30s",
-                        hint="check that worker-3 booted the Talos ISO and that 192.168.10.23 is its address; then press r to retry",
+                        error="worker-3 (192.168.10.23) never reached maintenance mode: the Talos API did not "
+                        "answer within 30s",
+                        hint="check that worker-3 booted the Talos ISO and that 192.168.10.23 is its address; then "
+                        "press r to retry",
                     ),
                     RunFinished(at=at + 37, run_id="20260101-000000", outcome="failed"),
                 ]

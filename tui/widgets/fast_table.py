@@ -64,7 +64,7 @@ class FastTable(DataTable):
             self._component_style_cache = {}
         sources = tuple(self._component_styles.get(name) for name in names)
         cached = self._component_style_cache.get(names)
-        if cached is not None and all(a is b for a, b in zip(cached[0], sources)):
+        if cached is not None and all(a is b for a, b in zip(cached[0], sources, strict=True)):
             return cached[1]
         styles = super().get_component_styles(*names)
         self._component_style_cache[names] = (sources, styles)

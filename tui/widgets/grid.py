@@ -44,7 +44,7 @@ class ClusterPanes(Grid):
             # (The objects are kept, not their ids, so a freed object's id cannot be mistaken.)
             drawn_from = (*inputs[pane_id], pane.query_text)
             before = self._drawn_from.get(pane_id)
-            if before is not None and all(a is b for a, b in zip(before, drawn_from)):
+            if before is not None and all(a is b for a, b in zip(before, drawn_from, strict=True)):
                 continue
             self._drawn_from[pane_id] = drawn_from
             pane.show(build(snapshot, pane.query_text))

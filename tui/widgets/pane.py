@@ -106,9 +106,9 @@ class Pane(Vertical):
             # changed, in one batch, so the cursor and scroll position stay put.
             table.replace_cells(
                 (index, column, now)
-                for index, (old, new) in enumerate(zip(self._drawn_rows, content.rows))
+                for index, (old, new) in enumerate(zip(self._drawn_rows, content.rows, strict=True))
                 if old.cells != new.cells
-                for column, (was, now) in enumerate(zip(old.cells, new.cells))
+                for column, (was, now) in enumerate(zip(old.cells, new.cells, strict=True))
                 if was != now
             )
             self._drawn_rows = content.rows
@@ -134,7 +134,7 @@ class Pane(Vertical):
             drawn is not None
             and content.columns == self._drawn_columns
             and len(drawn) == len(content.rows)
-            and all(a.key == b.key for a, b in zip(drawn, content.rows))
+            and all(a.key == b.key for a, b in zip(drawn, content.rows, strict=True))
         )
 
     def selected_key(self) -> str | None:

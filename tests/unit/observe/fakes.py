@@ -42,7 +42,8 @@ def pod(name: str, version: str, namespace: str = "apps", **status: Any) -> dict
 
 class ScriptedKube:
     """`lists[plural]` and `watches[plural]` are consumed in order. A watch script is a list of
-    WatchEvents, exceptions (raised when reached) and None (yield to the loop: the end of a burst). When the scripts run out, watches block."""
+    WatchEvents, exceptions (raised when reached) and None (yield to the loop: the end of a burst).
+    When the scripts run out, watches block."""
 
     def __init__(self):
         self.lists: dict[str, list[ObjectList | Exception]] = defaultdict(list)
