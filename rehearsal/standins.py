@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from kubernetes import client
-from kubernetes.client.rest import ApiException
+from kubernetes.client.exceptions import ApiException
 
 from talos_platform.rehearsal.pki import create_ca, issue_serving_certificate
 

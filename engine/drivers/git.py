@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from talos_platform.engine.drivers.loopback import ensure_allowed
-from talos_platform.engine.drivers.process import CommandFailed, ProcessRunner
+from talos_platform.engine.drivers.process import CommandFailed, CommandResult, ProcessRunner
 from talos_platform.engine.errors import PermanentError
 
 GIT = "git"
@@ -127,7 +127,7 @@ class GitDriver:
             )
         return env
 
-    async def _git(self, args: list[str], env: dict[str, str], *, mutates: bool = False):
+    async def _git(self, args: list[str], env: dict[str, str], *, mutates: bool = False) -> CommandResult:
         """Only the push changes anything outside the scratch clone (`mutates=True`)."""
         try:
             return await self.runner.run([GIT, *args], timeout=300, env=env, quiet=True, mutates=mutates)
