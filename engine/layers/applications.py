@@ -15,6 +15,7 @@ from talos_platform.engine.layers.waiting import Objects, WaitTimedOut, wait_for
 from talos_platform.engine.plan.step import Action, CheckResult
 
 if TYPE_CHECKING:
+    from talos_platform.engine.config.models import PlatformConfig
     from talos_platform.engine.plan.context import StepContext
 
 ARGOCD_NAMESPACE = "argocd"
@@ -65,11 +66,11 @@ def is_app_of_apps(app: dict[str, Any]) -> bool:
 class FollowApplications(BaseStep):
     """Wait until the selected Applications exist and are Synced and Healthy."""
 
-    timeout = 900
+    timeout: float = 900
 
     def __init__(
         self,
-        config,
+        config: PlatformConfig,
         *,
         step_id: str,
         title: str,

@@ -17,7 +17,8 @@ def wave_of(app: dict[str, Any]) -> int:
 
 
 def name_of(app: dict[str, Any]) -> str:
-    return (app.get("metadata") or {}).get("name", "")
+    name: str = (app.get("metadata") or {}).get("name", "")
+    return name
 
 
 def sync_status(app: dict[str, Any]) -> str:
