@@ -11,7 +11,7 @@ import functools
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pydantic
 import yaml
@@ -28,6 +28,9 @@ SECRETS_HINT = (
     "secrets never go in the config file: put them in the secrets file (--secrets FILE, mode 0600) "
     "or in TALOS_PLATFORM_* environment variables"
 )
+
+if TYPE_CHECKING:
+    from pydantic.fields import FieldInfo
 
 
 class ConfigInvalid(UserError):
@@ -340,7 +343,8 @@ def _known_keys(location: Iterable[Any]) -> list[str]:
 
 
 def _python_name(model: Any, alias: str) -> str:
-    for name, info in model.model_fields.items():
+    fields: dict[str, FieldInfo] = model.model_fields
+    for name, info in fields.items():
         if (info.alias or name) == alias:
             return name
     return alias

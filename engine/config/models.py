@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import ipaddress
 from enum import StrEnum
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-API_VERSION = "talos-platform.dev/v1alpha1"
-KIND = "Platform"
+API_VERSION: Final = "talos-platform.dev/v1alpha1"
+KIND: Final = "Platform"
 
 
 class ConfigModel(BaseModel):

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Literal
 
 from talos_platform.engine.config import platform_checks, versions
 from talos_platform.engine.config.machine_rules import check_machines
-from talos_platform.engine.config.models import Platform, PlatformConfig, Role
+from talos_platform.engine.config.models import Component, Platform, PlatformConfig, Role
 
 if TYPE_CHECKING:
     from talos_platform.engine.config.secrets import Secrets
@@ -171,12 +171,12 @@ def _network_problem(text: str) -> tuple[ipaddress.IPv4Network | None, str | Non
         return None, f"{text!r} is not a CIDR like 10.244.0.0/16", "write a network address and prefix length"
     if "/" not in text:
         return None, f"{text!r} has no prefix length", f"write it as {loose.network_address}/NN, e.g. 10.244.0.0/16"
-    if loose.version == 6:
+    if not isinstance(loose, ipaddress.IPv4Network):
         hint = "use an IPv4 CIDR; the rendered Talos and Cilium settings are IPv4 only"
         return None, "IPv6 networks are not supported", hint
     if str(loose.network_address) != text.split("/")[0]:
         return None, f"{text} has host bits set", f"use the network address: {loose}"
-    return loose, None, ""  # type: ignore[return-value]
+    return loose, None, ""
 
 
 # --- the validator ---------------------------------------------------------------------------
@@ -374,7 +374,7 @@ def _check_nodes(config: PlatformConfig, found: _Collector) -> dict[int, Interfa
     """Per-node checks; returns the usable node interfaces by node index."""
     interfaces: dict[int, Interface] = {}
     names: dict[str, int] = {}
-    ips: dict[ipaddress.IPv4Address, int] = {}
+    ips: dict[ipaddress.IPv4Address | ipaddress.IPv6Address, int] = {}
     metal = config.cluster.platform is Platform.metal
     if not config.nodes:
         found.error("nodes", "the cluster has no nodes", "add at least one node with `role: control-plane`")
@@ -636,9 +636,9 @@ def _check_gitops(config: PlatformConfig, found: _Collector) -> None:
         )
 
 
-def _component_paths(config: PlatformConfig) -> list[tuple[str, object]]:
+def _component_paths(config: PlatformConfig) -> list[tuple[str, Component]]:
     components = config.components
-    found: list[tuple[str, object]] = []
+    found: list[tuple[str, Component]] = []
     for name, field in type(components).model_fields.items():
         alias = field.alias or name
         component = getattr(components, name)
