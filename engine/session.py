@@ -16,7 +16,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from talos_platform.engine.errors import UserError
 from talos_platform.engine.plan.context import StepContext
@@ -26,12 +26,13 @@ from talos_platform.engine.plan.step import Step
 from talos_platform.engine.run.clock import Clock, RealClock
 from talos_platform.engine.run.events import Event
 from talos_platform.engine.run.journal import Journal, last_known_done
-from talos_platform.engine.run.runner import EventRedactor, RetryPolicy, Runner, report_subscriber_failure, select_steps
+from talos_platform.engine.run.runner import RetryPolicy, Runner, report_subscriber_failure, select_steps
 
 if TYPE_CHECKING:
     from talos_platform.engine.config.models import PlatformConfig
     from talos_platform.engine.config.secrets import Secrets
     from talos_platform.engine.drivers.protocols import Drivers
+    from talos_platform.engine.run.redaction import Redactor
     from talos_platform.engine.state import StateDirectory
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ class InstallSession:
         from_layer: int | None = None,
         only: str | Iterable[str] | None = None,
         retry: RetryPolicy = RetryPolicy(),
-        redactor: EventRedactor | None = None,
+        redactor: Redactor | None = None,
         interrupt_grace: float = 10.0,
         allow: Iterable[str] = (),
     ):
@@ -74,7 +75,7 @@ class InstallSession:
         self.clock = clock or RealClock()
         self.plan: Plan = build_plan(config, steps)
         self.simulated = bool(getattr(drivers, "simulated", False))
-        self._options = dict(
+        self._options: dict[str, Any] = dict(
             concurrency=concurrency, from_layer=from_layer, only=only, retry=retry, interrupt_grace=interrupt_grace
         )
         selected, prerequisites = select_steps(self.plan, from_layer, only)
@@ -97,7 +98,8 @@ class InstallSession:
         return float(self._options["interrupt_grace"])
 
     @property
-    def redactor(self) -> EventRedactor:
+    def redactor(self) -> Redactor:
+        """Redacts events (the runner) and plain text (the plan preview)."""
         if self._redactor is None:
             from talos_platform.engine.run.redaction import Redactor
 

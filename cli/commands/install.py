@@ -15,6 +15,7 @@ import math
 import os
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from talos_platform.engine.errors import UserError
@@ -153,7 +154,7 @@ def _simulated_target(args: argparse.Namespace, *, record_only: bool) -> Target:
         raise ConfigInvalid(errors, args.config or f"scenario {args.scenario}")
     state = state_directory_for(config.cluster.name, args.state_dir, simulated=True)
     journal = state.root / SIMULATION_JOURNAL
-    replayed = journal
+    replayed: Path | None = journal
     hold = contextlib.ExitStack()
     if record_only:
         # A plan changes nothing: it looks at a copy of an install's simulated cluster (never
@@ -193,7 +194,6 @@ def _scratch_copy(journal: Any) -> Any:
     import atexit
     import shutil
     import tempfile
-    from pathlib import Path
 
     folder = Path(tempfile.mkdtemp(prefix="talos-platform-plan-"))
     atexit.register(shutil.rmtree, folder, True)
@@ -242,12 +242,11 @@ def prepare(args: argparse.Namespace, *, record_only: bool = False) -> Target:
     from talos_platform.engine.drivers.real import real_drivers
     from talos_platform.engine.run.redaction import Redactor
 
-    options = {"dry_run": True} if record_only else {}
     hold = contextlib.ExitStack()
     if not record_only:
         hold.enter_context(state.lock())
     try:
-        drivers = real_drivers(config, state, secrets, Redactor.from_secrets(secrets), **options)
+        drivers = real_drivers(config, state, secrets, Redactor.from_secrets(secrets), dry_run=record_only)
     except BaseException:
         hold.close()
         raise

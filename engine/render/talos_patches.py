@@ -100,7 +100,7 @@ def _local_path_storage(features: TalosFeatures, machine: dict[str, Any]) -> lis
 
 def _cluster_network(config: PlatformConfig, features: TalosFeatures) -> list[dict[str, Any]]:
     network = config.cluster.network
-    machine = {"machine": {"certSANs": certificate_sans(config)}}
+    machine: dict[str, Any] = {"machine": {"certSANs": certificate_sans(config)}}
     if features.network_as_documents:
         return [
             machine,
