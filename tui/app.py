@@ -132,7 +132,7 @@ class PlatformApp(App[str]):
             try:
                 outcome = await session.run()
             except Exception as error:  # noqa: BLE001 - shown in the failure view, never a traceback
-                outcome = f"crashed: {error or type(error).__name__}"
+                outcome = f"crashed: {str(error) or type(error).__name__}"
             self.post_message(InstallFinished(outcome))
 
         self.engine.submit(run())

@@ -34,7 +34,7 @@ async def snapshot_once(
             return [transform(item) for item in result.items]
         except Exception as error:  # noqa: BLE001 - reported in the snapshot
             if resource not in (APPLICATIONS, EVENTS):
-                errors.append(f"{resource.plural}: {error or type(error).__name__}")
+                errors.append(f"{resource.plural}: {str(error) or type(error).__name__}")
             return []
 
     kube_nodes, pods, apps, refusals = await asyncio.gather(

@@ -57,7 +57,7 @@ class DetailScreen(ModalScreen[Jump | None]):
         try:
             details = await self.feed.pod_details(namespace, name)
         except Exception as error:  # noqa: BLE001 - shown in place
-            details = ObjectDetails(error=f"could not read the pod: {error or type(error).__name__}")
+            details = ObjectDetails(error=f"could not read the pod: {str(error) or type(error).__name__}")
         self.show_details(details)
 
     def show_details(self, details: ObjectDetails) -> None:
