@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
-from talos_platform.engine.drivers.protocols import APPLICATIONS, EVENTS, NODES, PODS, Drivers
+from talos_platform.engine.drivers.protocols import APPLICATIONS, EVENTS, NODES, PODS, Drivers, Resource
 from talos_platform.engine.observe.apps import app_view
 from talos_platform.engine.observe.flows import FlowBuffer
 from talos_platform.engine.observe.nodes import TalosTarget, UsageHistory, kube_node
@@ -13,6 +14,8 @@ from talos_platform.engine.observe.observer import build_snapshot, facts_for, su
 from talos_platform.engine.observe.pods import classify_pod, refusal_problem
 from talos_platform.engine.observe.snapshot import ClusterSnapshot
 from talos_platform.engine.run.clock import Clock, RealClock
+
+T = TypeVar("T")
 
 
 async def snapshot_once(
@@ -28,7 +31,7 @@ async def snapshot_once(
     clock = clock or RealClock()
     errors: list[str] = []
 
-    async def listed(resource, transform):
+    async def listed(resource: Resource, transform: Callable[[dict[str, Any]], T]) -> list[T]:
         try:
             result = await asyncio.wait_for(drivers.kube.list(resource), timeout)
             return [transform(item) for item in result.items]

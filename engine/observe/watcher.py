@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from talos_platform.engine.drivers.protocols import Kube, Resource, WatchExpired
 from talos_platform.engine.observe.backoff import Backoff
@@ -27,7 +28,7 @@ class ResourceWatcher:
         self,
         kube: Kube,
         resource: Resource,
-        store: ObjectStore,
+        store: ObjectStore[Any],
         clock: Clock,
         *,
         namespace: str | None = None,
