@@ -92,7 +92,8 @@ def namespace_level(model: PlatformModel, namespace: str) -> str:
         return "privileged"
     entry = model.store.get_entry(NAMESPACES, "", namespace)
     labels = ((entry or {}).get("metadata") or {}).get("labels") or {}
-    return labels.get(ENFORCE_LABEL, TALOS_DEFAULT_LEVEL)
+    level: str = labels.get(ENFORCE_LABEL, TALOS_DEFAULT_LEVEL)
+    return level
 
 
 def refusal(model: PlatformModel, namespace: str, pod_name: str, template_spec: dict[str, Any]) -> str:

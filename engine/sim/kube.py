@@ -4,6 +4,7 @@ server-side apply of objects and kustomization directories."""
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -140,7 +141,7 @@ class SimulatedKube:
         finally:
             model.store.remove_watcher(resource, watcher)
 
-    async def apply_objects(self, objects: list[dict[str, Any]]) -> list[str]:
+    async def apply_objects(self, objects: builtins.list[dict[str, Any]]) -> builtins.list[str]:
         self.model.changes.note_apply()
         await self._round_trip()
         # CRDs first, namespaces next, like kubectl's ordering.
@@ -149,7 +150,7 @@ class SimulatedKube:
         except ValueError as error:  # what the API server answers 422 Unprocessable to
             raise PermanentError(f"the server rejected an object: {error}") from None
 
-    async def apply_kustomization(self, path: Path) -> list[str]:
+    async def apply_kustomization(self, path: Path) -> builtins.list[str]:
         objects = kustomization_objects(Path(path))
         return await self.apply_objects(objects)
 
