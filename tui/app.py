@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable, Iterable
+from functools import partial
+from typing import TYPE_CHECKING
 
 from textual.app import App, SystemCommand
 from textual.screen import Screen
@@ -20,6 +22,9 @@ from talos_platform.tui.messages import InstallEventsArrived, InstallFinished, S
 from talos_platform.tui.screens.dashboard import ClusterView, DashboardScreen
 from talos_platform.tui.screens.install import InstallScreen
 
+if TYPE_CHECKING:
+    from talos_platform.engine.session import InstallSession
+
 DARK = "textual-dark"
 LIGHT = "textual-light"
 
@@ -34,7 +39,7 @@ class PlatformApp(App[str]):
         mode: str = "dashboard",
         feed: LiveFeed | None = None,
         snapshot: ClusterSnapshot | None = None,
-        session_factory: Callable[[], object] | None = None,
+        session_factory: Callable[[], InstallSession | None] | None = None,
         progress: InstallProgress | None = None,
         clock: Clock | None = None,
         simulation_note: str = "",
@@ -57,7 +62,7 @@ class PlatformApp(App[str]):
         self.slot = SnapshotSlot(lambda: self.post_message(SnapshotPublished()))
         self.batcher = EventBatcher(lambda: self.post_message(InstallEventsArrived()))
         self.engine = feed.engine if feed is not None else EngineThread()
-        self.session = None
+        self.session: InstallSession | None = None
         self._exit_when_finished = False
         self.cluster_view: ClusterView | None = None
         self.snapshots_shown = 0
@@ -123,6 +128,10 @@ class PlatformApp(App[str]):
     def start_install(self) -> None:
         assert self.session_factory is not None
         session = self.session_factory()
+        if session is None:
+            # The factory had one session only (a dress rehearsal): a retry is a new command.
+            self.notify("this run cannot be retried from here: run the command again", severity="warning")
+            return
         self.session = session
         if self.progress is not None and not self.progress.steps:
             self.progress.add_steps((s.id, s.layer, s.title) for s in session.plan)
@@ -196,7 +205,7 @@ class PlatformApp(App[str]):
             yield SystemCommand(
                 "Show dropped flows",
                 "Filter the flows pane to verdict DROPPED",
-                lambda: (screen.apply_filter("flows", "verdict:dropped"), screen.action_focus_pane("flows")),
+                partial(show_dropped_flows, screen),
             )
             yield SystemCommand(
                 "Show pod problems", "Focus the pod-health pane", lambda: screen.action_focus_pane("pods")
@@ -211,7 +220,7 @@ def create_app(
     clock: Clock | None = None,
     talos_targets: Iterable[TalosTarget] = (),
     snapshot: ClusterSnapshot | None = None,
-    session_factory: Callable[[], object] | None = None,
+    session_factory: Callable[[], InstallSession | None] | None = None,
     progress: InstallProgress | None = None,
     simulation_note: str = "",
     theme: str = DARK,
@@ -220,7 +229,7 @@ def create_app(
 ) -> PlatformApp:
     """`drivers` makes the app observe a cluster (real or simulated) on the engine thread;
     `snapshot` shows a fixed snapshot (tests, screenshots); `session_factory` (install mode)
-    creates an `InstallSession` on those same drivers, called again for a retry; `progress`
+    creates an `InstallSession` on those same drivers, called again for a retry (None: no retry); `progress`
     shows a given install state (tests, screenshots)."""
     feed = (
         LiveFeed(drivers, clock, talos_targets=talos_targets, min_interval=min_interval)
@@ -238,3 +247,8 @@ def create_app(
         theme=theme,
         rehearsal=rehearsal,
     )
+
+
+def show_dropped_flows(screen: ClusterView) -> None:
+    screen.apply_filter("flows", "verdict:dropped")
+    screen.action_focus_pane("flows")

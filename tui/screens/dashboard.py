@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.css.query import NoMatches
@@ -13,6 +15,12 @@ from talos_platform.tui.screens.detail import DetailScreen, Jump
 from talos_platform.tui.widgets.grid import PANE_IDS, ClusterPanes
 from talos_platform.tui.widgets.key_hints import KeyHints
 from talos_platform.tui.widgets.pane import Pane
+
+if TYPE_CHECKING:
+    from textual import getters
+    from textual.dom import DOMNode
+
+    from talos_platform.tui.app import PlatformApp
 
 
 class ClusterView(Screen):
@@ -30,6 +38,10 @@ class ClusterView(Screen):
         Binding("3", "focus_pane('pods')", "Pods", show=False),
         Binding("4", "focus_pane('flows')", "Flows", show=False),
     ]
+
+    if TYPE_CHECKING:
+        # These screens run in PlatformApp (for the type checker only: no runtime change).
+        app = getters.app(PlatformApp)
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -98,7 +110,7 @@ class ClusterView(Screen):
     # --- actions --------------------------------------------------------------------------------
 
     def focused_pane(self) -> Pane | None:
-        node = self.focused
+        node: DOMNode | None = self.focused
         while node is not None and not isinstance(node, Pane):
             node = node.parent
         return node
@@ -141,7 +153,7 @@ class ClusterView(Screen):
             self.action_maximise()
             return
         pane = self.focused_pane()
-        if pane is not None and pane.query_text:
+        if pane is not None and pane.id is not None and pane.query_text:
             self.apply_filter(pane.id, "")
 
     def action_maximise(self) -> None:

@@ -54,6 +54,7 @@ class DetailScreen(ModalScreen[Jump | None]):
     @work(exclusive=True)
     async def load_pod_details(self) -> None:
         namespace, _, name = self.key[4:].partition("/")
+        assert self.feed is not None, "on_mount starts this only with a live feed"
         try:
             details = await self.feed.pod_details(namespace, name)
         except Exception as error:  # noqa: BLE001 - shown in place

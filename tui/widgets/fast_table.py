@@ -85,15 +85,16 @@ class FastTable(DataTable):
     ):
         if column_index < 0 or width <= 2 * self.cell_padding:
             return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        row_key: RowKey | None
         if row_index == -1:
             row_key, height = self._header_row_key, self.header_height
         else:
             row_key = self._row_locations.get_key(row_index)
-            row = self.rows.get(row_key)
+            row = self.rows.get(row_key) if row_key is not None else None
             height = row.height if row is not None and not row.auto_height else 0
-        if height != 1:
-            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
         column_key = self._column_locations.get_key(column_index)
+        if height != 1 or row_key is None or column_key is None:
+            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
         cache_key = (
             row_key,
             column_key,
@@ -163,6 +164,8 @@ class FastTable(DataTable):
         touched = False
         for row_index, column_index, value in changes:
             row_key = self._row_locations.get_key(row_index)
+            if row_key is None:
+                continue  # not a row of this table (any more)
             column = columns[column_index]
             self._data[row_key][column.key] = value
             self._updated_cells.add(CellKey(row_key, column.key))
