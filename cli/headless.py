@@ -33,8 +33,14 @@ from talos_platform.engine.run.events import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from types import FrameType
+    from typing import Any, TypeAlias
+
     from talos_platform.engine.plan.planner import Plan
     from talos_platform.engine.session import InstallSession
+
+    SignalHandler: TypeAlias = Callable[[int, FrameType | None], Any] | int | None
 
 OUTCOME_EXIT_CODES = {
     "succeeded": exit_codes.OK,
@@ -203,8 +209,8 @@ class RichRenderer(Renderer):
             self.console.print(describe(event, self.tally), style=style, markup=False, highlight=False)
         elif isinstance(event, StepStarted) and layer is not None:
             self.progress.start_task(self.layer_tasks[layer])
-            if step_id not in self.running[layer]:
-                self.running[layer].append(step_id)
+            if event.step_id not in self.running[layer]:
+                self.running[layer].append(event.step_id)
             self._refresh(layer)
         elif isinstance(event, StepOutput) and layer is not None:
             self.progress.update(self.layer_tasks[layer], current=escape(f"{step_id}: {event.line[:80]}"))
@@ -250,7 +256,7 @@ async def run_with_signals(session: InstallSession, notices: TextIO | None = Non
     """Run the session; Ctrl-C or SIGTERM asks for a clean stop (twice: stop at once). What the
     stop does, grace period included, is said on `notices` (stderr) as it begins."""
     loop = asyncio.get_running_loop()
-    installed: list[tuple[int, object]] = []
+    installed: list[tuple[signal.Signals, SignalHandler]] = []
     received = []
 
     def on_signal(signal_number: int) -> None:

@@ -154,8 +154,6 @@ def _run_install(session: InstallSession, new_session: Callable[[], InstallSessi
     try:
         from talos_platform.tui.app import create_app
     except ImportError:
-        create_app = None
-    if create_app is None:
         from talos_platform.headless import run_session
 
         return run_session(session, "text")
