@@ -159,10 +159,10 @@ def review(answers: Answers, console: Console) -> None:
                 console.rule(section.title)
                 run_questions(answers, console, section.questions)
         elif action == ADD_NODE:
-            index = answers.add_node()
-            console.rule(f"Node {index + 1}")
-            if not run_questions(answers, console, node_questions(index, offer_another=False)):
-                answers.remove_node(index)
+            added = answers.add_node()
+            console.rule(f"Node {added + 1}")
+            if not run_questions(answers, console, node_questions(added, offer_another=False)):
+                answers.remove_node(added)
         elif action == EDIT_NODE:
             index = _pick_node(answers, "Which node?")
             if index is not None:

@@ -77,6 +77,10 @@ def _version(text: str) -> str:
     return value
 
 
+def _always(value: str) -> Callable[[Answers], str]:
+    return lambda _: value
+
+
 def _minor_of(version: str) -> str | None:
     try:
         return "v{}.{}".format(*minor(version))
@@ -106,9 +110,7 @@ def version_field(path: str, message: str, model_default: str, minors: Callable[
                 return BACK
             if picked == OTHER_VERSION or picked.endswith("."):
                 start = picked if picked.endswith(".") else current
-                typed = text_field(
-                    path, f"{message} (vMAJOR.MINOR.PATCH)", default=lambda a, start=start: start, parse=_version
-                )
+                typed = text_field(path, f"{message} (vMAJOR.MINOR.PATCH)", default=_always(start), parse=_version)
                 if typed.ask(answers, console) is BACK:
                     continue
                 return DONE
