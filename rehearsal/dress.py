@@ -23,7 +23,7 @@ import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from talos_platform.rehearsal.argocd import RealArgoCD, offline_environment
 from talos_platform.rehearsal.binaries import cilium_crds_dir, harness_bin
@@ -203,10 +203,10 @@ class DressRehearsal:
         runner = ProcessRunner(redact=redactor.redact, env={**self.environment(), "KUBECONFIG": str(state.kubeconfig)})
         kube = KubernetesDriver(state.kubeconfig, runner)
         drivers = Drivers(
-            talos=None,
+            talos=None,  # type: ignore[arg-type]  # layers 1-4 only: no step of the rehearsal asks Talos
             kube=kube,
             git=GitDriver(runner),
-            vault=VaultThroughKubernetes(kube),  # type: ignore[arg-type]
+            vault=VaultThroughKubernetes(kube),
             extra={"runner": runner},
         )
         steps = [step for step in platform_steps(self.config, push=True) if step.layer >= 1]
@@ -224,7 +224,10 @@ class DressRehearsal:
 
         api = client.CustomObjectsApi(self.cluster.api_client())
         try:
-            items = api.list_namespaced_custom_object("argoproj.io", "v1alpha1", "argocd", "applications")["items"]
+            listed = cast(
+                "dict[str, Any]", api.list_namespaced_custom_object("argoproj.io", "v1alpha1", "argocd", "applications")
+            )
+            items = listed["items"]
         except client.ApiException:
             return RehearsalReport()
         report = RehearsalReport()
