@@ -252,7 +252,7 @@ class DressRehearsal:
         steps have seen every leaf Application converge, the app-of-apps parents (layer-0,
         platform) still take their children's health at ArgoCD's next refresh of them."""
         try:
-            return wait_for(
+            settled: RehearsalReport = wait_for(
                 lambda: (lambda report: report if not report.blocked else None)(self.report()),
                 "every Application Synced and Healthy",
                 timeout=timeout,
@@ -260,6 +260,7 @@ class DressRehearsal:
             )
         except TimeoutError:
             return self.report()
+        return settled
 
     def log_tails(self) -> str:
         parts = [self.cluster.log_tails(), self.argocd.log_tails()]
@@ -293,7 +294,7 @@ def _wave(app: dict[str, Any]) -> int:
 
 def _tracked_by(app: dict[str, Any]) -> str:
     """`layer-0` from ArgoCD's `argocd.argoproj.io/tracking-id: layer-0:argoproj.io/Application:…`."""
-    tracking = ((app.get("metadata") or {}).get("annotations") or {}).get("argocd.argoproj.io/tracking-id", "")
+    tracking: str = ((app.get("metadata") or {}).get("annotations") or {}).get("argocd.argoproj.io/tracking-id", "")
     return tracking.split(":", 1)[0]
 
 
@@ -308,7 +309,8 @@ def _why(status: dict[str, Any]) -> str:
             where = f"{resource.get('kind')} {resource.get('namespace', '')}/{resource.get('name')}"
             return f"{where} {health.get('status')}: {health.get('message', '')}".strip()
     operation = status.get("operationState") or {}
-    return operation.get("message", "")
+    message: str = operation.get("message", "")
+    return message
 
 
 __all__ = ["DressRehearsal", "RehearsalReport", "rehearsal_config"]

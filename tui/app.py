@@ -6,7 +6,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Iterable
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from textual.app import App, SystemCommand
 from textual.screen import Screen
@@ -191,7 +191,7 @@ class PlatformApp(App[str]):
     def toggle_theme(self) -> None:
         self.theme = LIGHT if self.theme == DARK else DARK
 
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield SystemCommand("Light / dark theme", "Switch between the light and the dark theme", self.toggle_theme)
         if isinstance(screen, ClusterView):

@@ -33,7 +33,7 @@ class EngineThread:
             self._started = True
             self._thread.start()
 
-    def submit(self, coroutine: Coroutine[Any, Any, Any]) -> Future:
+    def submit(self, coroutine: Coroutine[Any, Any, Any]) -> Future[Any]:
         self.start()
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop)
 

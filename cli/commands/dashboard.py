@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "dashboard",
         help="live dashboard: nodes, ArgoCD apps by wave, pod health, Hubble flows",

@@ -24,7 +24,7 @@ from talos_platform.engine.errors import UserError
 DEFAULT_SPEED = 8.0
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "install",
         help="install the platform without prompts (scripts, CI)",

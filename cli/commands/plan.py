@@ -14,12 +14,15 @@ import asyncio
 import json
 import shlex
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from talos_platform.commands.install import add_source_arguments
 
+if TYPE_CHECKING:
+    from talos_platform.engine.plan.preview import StepPreview
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "plan",
         help="show what an install would do, with the exact commands (dry run)",
@@ -101,7 +104,7 @@ def _offline_target(args: argparse.Namespace) -> Any:
     return Target(config, secrets, state, None, RealClock(), simulated=False)
 
 
-def format_plan(previews: list, cluster: str, offline: bool, simulated: bool) -> str:
+def format_plan(previews: list[StepPreview], cluster: str, offline: bool, simulated: bool) -> str:
     mode = "offline, nothing was checked" if offline else "checked against the cluster, nothing changed"
     lines = [f"{'SIMULATED ' if simulated else ''}plan for cluster {cluster} ({mode})"]
     layers = sorted({p.layer for p in previews})

@@ -8,7 +8,7 @@ import argparse
 from talos_platform import exit_codes
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "render",
         help="write the GitOps repository and Talos patches for a config",

@@ -12,9 +12,10 @@ import argparse
 import json
 import sys
 from datetime import UTC, datetime
+from typing import Any
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "status",
         help="show the state of the last install run (from its journal)",
@@ -84,7 +85,7 @@ def _when(timestamp: float | None) -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def _as_record(run, root, total: int) -> dict:
+def _as_record(run, root, total: int) -> dict[str, Any]:
     started = run.started
     return {
         "stateDir": str(root),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from talos_platform.tui.app import PlatformApp
 
 
-class ClusterView(Screen):
+class ClusterView(Screen[None]):
     """Shared by the dashboard and the install screen: the panes, filter, maximise, pause, drill-down."""
 
     BINDINGS = [
@@ -43,7 +43,7 @@ class ClusterView(Screen):
         # These screens run in PlatformApp (for the type checker only: no runtime change).
         app = getters.app(PlatformApp)
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.snapshot: ClusterSnapshot | None = None
         self.maximised: str | None = None

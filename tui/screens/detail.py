@@ -65,7 +65,7 @@ class DetailScreen(ModalScreen[Jump | None]):
         self.details = details
         self.query_one("#detail-content", Static).update(describe(self.key, self.snapshot, details)[1])
 
-    def check_action(self, action: str, parameters: tuple) -> bool | None:
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "jump":
             return parameters[0] in self.jumps
         return True

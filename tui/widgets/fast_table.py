@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from itertools import zip_longest
+from typing import Any
 
 from rich.cells import cell_len
 from rich.console import Console
@@ -51,10 +52,10 @@ def cell_segments(
     return list(Segment.apply_style(line, pre_style, post_style))
 
 
-class FastTable(DataTable):
+class FastTable(DataTable[Any]):
     """Same widget, same behaviour; only the drawing of a one-line text cell is shortcut."""
 
-    _component_style_cache: dict | None = None
+    _component_style_cache: dict[tuple[str, ...], Any] | None = None
 
     def get_component_styles(self, *names: str):
         # DataTable asks for its header style on every row it draws, and each answer builds
