@@ -53,7 +53,7 @@ class _Webhook(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format: str, *args) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         print(f"webhook {self.path} {args[1] if len(args) > 1 else ''}", flush=True)
 
 
@@ -180,7 +180,7 @@ class _Vault(BaseHTTPRequestHandler):
             return self._answer(200, {"data": {"data": state.store[path], "metadata": {"version": 1}}})
         return self._answer(404, {"errors": [f"no handler for route '{path}'"]})
 
-    def log_message(self, format: str, *args) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         print(f"vault {self.command} {self.path.split('?')[0]} {args[1] if len(args) > 1 else ''}", flush=True)
 
 

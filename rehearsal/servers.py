@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import subprocess
 import threading
+from collections.abc import Callable
 from functools import partial
 from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 
 class _Served:
     """A ThreadingHTTPServer on 127.0.0.1 in a daemon thread; `requests` records each path."""
 
-    def __init__(self, handler) -> None:
+    def __init__(self, handler: Callable[..., BaseHTTPRequestHandler]) -> None:
         self.requests: list[str] = []
         self._server = _Server(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
@@ -43,7 +45,7 @@ class _Server(ThreadingHTTPServer):
 
 
 class _QuietFiles(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
         if isinstance(self.server, _Server):
             self.server.served.requests.append(f"{self.command} {self.path} {args[1] if len(args) > 1 else ''}")
 
@@ -81,7 +83,9 @@ class _GitHttpBackend(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length else b""
 
     def _backend(self) -> None:
-        served: GitServer = self.server.served  # type: ignore[attr-defined]
+        server = self.server
+        assert isinstance(server, _Server) and isinstance(server.served, GitServer)
+        served = server.served
         path, _, query = self.path.partition("?")
         body = self._body()
         env = {
@@ -117,7 +121,7 @@ class _GitHttpBackend(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(content)
 
-    def log_message(self, format: str, *args) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         pass
 
 

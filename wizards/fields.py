@@ -32,7 +32,7 @@ class Question:
     """Shows the prompt, stores the answer; returns DONE or BACK."""
 
 
-def print_problem(console: Console, problem) -> None:
+def print_problem(console: Console, problem: Problem) -> None:
     colour = "red" if problem.severity == "error" else "yellow"
     console.print(f"  [{colour}]{problem.severity}[/] {escape(problem.path)}: {escape(checks.one_line(problem))}")
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import questionary
-from prompt_toolkit.key_binding import KeyBindings, merge_key_bindings
+from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent, merge_key_bindings
 from prompt_toolkit.keys import Keys
 from questionary import Choice, Separator
 
@@ -35,7 +35,7 @@ def _ask(question: questionary.Question) -> Any:
     bindings = KeyBindings()
 
     @bindings.add(Keys.Escape, eager=True)
-    def _go_back(event) -> None:
+    def _go_back(event: KeyPressEvent) -> None:
         event.app.exit(result=BACK)
 
     application = question.application

@@ -9,7 +9,14 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from talos_platform.engine.drivers.protocols import Drivers
+    from talos_platform.engine.observe import ClusterSnapshot, TalosTarget
+    from talos_platform.engine.run.clock import Clock
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -77,7 +84,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 class ClusterSource:
-    def __init__(self, drivers, clock=None, targets=(), note: str = "", cleanup=None):
+    def __init__(
+        self,
+        drivers: Drivers,
+        clock: Clock | None = None,
+        targets: Iterable[TalosTarget] = (),
+        note: str = "",
+        cleanup: Callable[[], object] | None = None,
+    ):
         self.drivers, self.clock, self.targets, self.note = drivers, clock, tuple(targets), note
         self._cleanup = cleanup
 
@@ -164,14 +178,14 @@ def _real_source(args: argparse.Namespace) -> ClusterSource:
     return ClusterSource(drivers, None, targets, cleanup=cleanup)
 
 
-def _first_existing(*candidates) -> Path | None:
+def _first_existing(*candidates: str | Path | None) -> Path | None:
     for candidate in candidates:
         if candidate and Path(candidate).expanduser().is_file():
             return Path(candidate).expanduser()
     return None
 
 
-def _with_context(kubeconfig: Path, context: str):
+def _with_context(kubeconfig: Path, context: str) -> tuple[Path, Callable[[], None]]:
     """A private copy of the kubeconfig with `context` as its current context (the client reads
     the current one); removed when the dashboard ends."""
     import shutil
@@ -262,7 +276,7 @@ def live_status(args: argparse.Namespace) -> int:
     return exit_codes.OK if healthy else exit_codes.STEP_FAILED
 
 
-def _status_text(snapshot, healthy: bool, note: str) -> str:
+def _status_text(snapshot: ClusterSnapshot, healthy: bool, note: str) -> str:
     lines = []
     if snapshot.simulated:
         lines.append(f"SIMULATED ({note})")

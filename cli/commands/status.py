@@ -12,7 +12,11 @@ import argparse
 import json
 import sys
 from datetime import UTC, datetime
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from talos_platform.engine.run.journal import RunRecord
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -85,7 +89,7 @@ def _when(timestamp: float | None) -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def _as_record(run, root, total: int) -> dict[str, Any]:
+def _as_record(run: RunRecord, root: Path, total: int) -> dict[str, Any]:
     started = run.started
     return {
         "stateDir": str(root),
@@ -109,7 +113,7 @@ def _as_record(run, root, total: int) -> dict[str, Any]:
     }
 
 
-def _as_text(run, root, total: int, done_before: set[str]) -> str:
+def _as_text(run: RunRecord, root: Path, total: int, done_before: set[str]) -> str:
     started = run.started
     label = "SIMULATED run" if run.simulated else "run"
     lines = [

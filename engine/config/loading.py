@@ -47,6 +47,7 @@ class ConfigInvalid(UserError):
         return "\n".join([self.message, *(problem.format() for problem in self.problems)])
 
 
+# The base is chosen at import time (libyaml's loader when PyYAML was built with it).
 class _StrictLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
     """Safe loader (libyaml when present) that refuses duplicate keys (PyYAML keeps the last)."""
 

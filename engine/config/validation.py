@@ -316,7 +316,7 @@ def _node_interface(config: PlatformConfig, index: int, found: _Collector) -> In
             "write the node IP with its prefix length, e.g. 10.0.0.11/24",
         )
         return None
-    if interface.version == 6:
+    if not isinstance(interface, ipaddress.IPv4Interface):
         found.error(path, "IPv6 node addresses are not supported", "use the node's IPv4 address")
         return None
     ip = interface.ip
@@ -341,7 +341,7 @@ def _node_interface(config: PlatformConfig, index: int, found: _Collector) -> In
                     f"write it as {text}/24 (your subnet's prefix length), or set cluster.network.nodeSubnet",
                 )
             return None
-        interface = ipaddress.ip_interface(f"{text}/{subnet.prefixlen}")
+        interface = ipaddress.IPv4Interface(f"{text}/{subnet.prefixlen}")
     elif subnet is not None and interface.network != subnet:
         found.error(
             path,
@@ -367,7 +367,7 @@ def _node_interface(config: PlatformConfig, index: int, found: _Collector) -> In
             f"/{network.prefixlen} leaves no room for other nodes or a VIP",
             "use the prefix length of the node's real subnet, e.g. /24",
         )
-    return interface  # type: ignore[return-value]
+    return interface
 
 
 def _check_nodes(config: PlatformConfig, found: _Collector) -> dict[int, Interface]:

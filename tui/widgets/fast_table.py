@@ -18,10 +18,12 @@ from rich.console import Console
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
+from textual._types import SegmentLines
+from textual.css.styles import RenderStyles
 from textual.geometry import Size
 from textual.render import measure
 from textual.widgets import DataTable
-from textual.widgets._data_table import CellKey, RowKey, default_cell_formatter
+from textual.widgets._data_table import CellKey, ColumnKey, RowKey, default_cell_formatter
 from textual.widgets._data_table import Row as TableRow
 
 _NULL = Style.null()
@@ -57,7 +59,7 @@ class FastTable(DataTable[Any]):
 
     _component_style_cache: dict[tuple[str, ...], Any] | None = None
 
-    def get_component_styles(self, *names: str):
+    def get_component_styles(self, *names: str) -> RenderStyles:
         # DataTable asks for its header style on every row it draws, and each answer builds
         # new Styles objects. The stylesheet replaces a component's styles object whenever it
         # recomputes it, so the answer stays valid while those objects are the same.
@@ -66,10 +68,11 @@ class FastTable(DataTable[Any]):
         sources = tuple(self._component_styles.get(name) for name in names)
         cached = self._component_style_cache.get(names)
         if cached is not None and all(a is b for a, b in zip(cached[0], sources, strict=True)):
-            return cached[1]
-        styles = super().get_component_styles(*names)
-        self._component_style_cache[names] = (sources, styles)
-        return styles
+            styles: RenderStyles = cached[1]
+            return styles
+        fresh = super().get_component_styles(*names)
+        self._component_style_cache[names] = (sources, fresh)
+        return fresh
 
     def notify_style_update(self) -> None:
         self._component_style_cache = None
@@ -83,7 +86,7 @@ class FastTable(DataTable[Any]):
         width: int,
         cursor: bool = False,
         hover: bool = False,
-    ):
+    ) -> SegmentLines:
         if column_index < 0 or width <= 2 * self.cell_padding:
             return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
         row_key: RowKey | None
@@ -176,13 +179,13 @@ class FastTable(DataTable[Any]):
             self._clear_caches()
             self.refresh()
 
-    def _update_column_widths(self, updated_cells) -> None:
+    def _update_column_widths(self, updated_cells: set[CellKey]) -> None:
         # Columns only grow here (as when rows are added); a narrower value leaves the width be,
         # so a column does not jump back and forth as a value flickers.
         self._measure_into_columns((row_key, [column_key]) for row_key, column_key in updated_cells)
         self._require_update_dimensions = True
 
-    def _update_dimensions(self, new_rows) -> None:
+    def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
         if any(self.rows[k].height != 1 or self.rows[k].label is not None for k in new_rows if k in self.rows):
             return super()._update_dimensions(new_rows)
         keys = list(self.columns)
@@ -190,7 +193,7 @@ class FastTable(DataTable[Any]):
         width = sum(column.get_render_width(self) for column in self.columns.values()) + self._row_label_column_width
         self.virtual_size = Size(width, self._total_row_height + (self.header_height if self.show_header else 0))
 
-    def _measure_into_columns(self, cells) -> None:
+    def _measure_into_columns(self, cells: Iterable[tuple[RowKey, Iterable[ColumnKey]]]) -> None:
         console = self.app.console
         for row_key, column_keys in cells:
             data = self._data.get(row_key)
