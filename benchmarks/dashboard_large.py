@@ -228,10 +228,12 @@ async def run(seconds: float, scenario: str, size: tuple[int, int]) -> None:
     print(f"load average (1 min) at the end: {os.getloadavg()[0]:.1f}")
     print()
     print(
-        f"CPU: {cpu:.2f} cores for the process (UI thread {ui_cpu:.2f}, engine thread {engine_cpu:.2f} incl. the simulator)"
+        f"CPU: {cpu:.2f} cores for the process (UI thread {ui_cpu:.2f}, engine thread {engine_cpu:.2f} incl. the "
+        "simulator)"
     )
     print(
-        f"peak memory: {peak_mb:.0f} MB max RSS (the simulated cluster alone: {rss_sim_mb:.0f} MB before the app started)"
+        f"peak memory: {peak_mb:.0f} MB max RSS (the simulated cluster alone: {rss_sim_mb:.0f} MB before the app "
+        "started)"
     )
     del warm
 

@@ -137,7 +137,7 @@ async def engine_latencies(delays: list[float], journal_dir: Path | None) -> tup
 
 async def poller_latencies(delays: list[float], interval: float) -> list[float]:
     latencies = []
-    for index, delay in enumerate(delays):
+    for index in range(len(delays)):
         system = OutsideSystem(delays)
         system.start(index)
         while not system.event(index).is_set():  # what `until ...; do sleep N; done` does
@@ -188,7 +188,8 @@ def main() -> int:
     )
     ratio = (SHELL_POLL_INTERVAL / 2) / statistics.mean(journaled_next)
     print(
-        f"Mean engine reaction (ready -> next step started, journal on) is {ratio:,.0f}x shorter than the 10 s poller's."
+        f"Mean engine reaction (ready -> next step started, journal on) is {ratio:,.0f}x shorter than the 10 s "
+        "poller's."
     )
     return 0
 

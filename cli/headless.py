@@ -35,8 +35,14 @@ from talos_platform.engine.run.events import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from types import FrameType
+    from typing import Any, TypeAlias
+
     from talos_platform.engine.plan.planner import Plan
     from talos_platform.engine.session import OperationSession
+
+    SignalHandler: TypeAlias = Callable[[int, FrameType | None], Any] | int | None
 
 OUTCOME_EXIT_CODES = {
     "succeeded": exit_codes.OK,
@@ -132,7 +138,10 @@ def describe(event: Event, tally: _Tally) -> str | None:
     if isinstance(event, StepSkipped):
         return f"{tally.prefix(event.step_id)}: already done: {event.reason}"
     if isinstance(event, StepRetrying):
-        return f"{tally.prefix(event.step_id)}: attempt {event.attempt} failed, retrying in {event.delay:g}s: {event.error}"
+        return (
+            f"{tally.prefix(event.step_id)}: attempt {event.attempt} failed, "
+            f"retrying in {event.delay:g}s: {event.error}"
+        )
     if isinstance(event, StepSucceeded):
         return f"{tally.prefix(event.step_id)}: done in {event.duration:.1f}s"
     if isinstance(event, StepFailed) and _interrupted(event):
@@ -204,8 +213,8 @@ class RichRenderer(Renderer):
             self.console.print(describe(event, self.tally), style=style, markup=False, highlight=False)
         elif isinstance(event, StepStarted) and layer is not None:
             self.progress.start_task(self.layer_tasks[layer])
-            if step_id not in self.running[layer]:
-                self.running[layer].append(step_id)
+            if event.step_id not in self.running[layer]:
+                self.running[layer].append(event.step_id)
             self._refresh(layer)
         elif isinstance(event, StepOutput) and layer is not None:
             self.progress.update(self.layer_tasks[layer], current=escape(f"{step_id}: {event.line[:80]}"))
@@ -251,7 +260,7 @@ async def run_with_signals(session: OperationSession, notices: TextIO | None = N
     """Run the session; Ctrl-C or SIGTERM asks for a clean stop (twice: stop at once). What the
     stop does, grace period included, is said on `notices` (stderr) as it begins."""
     loop = asyncio.get_running_loop()
-    installed: list[tuple[int, object]] = []
+    installed: list[tuple[signal.Signals, SignalHandler]] = []
     received = []
 
     def on_signal(signal_number: int) -> None:

@@ -66,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     check_simulation_options(parser, args)
     try:
-        return args.handler(args)
+        code: int = args.handler(args)
+        return code
     except UserError as error:
         if args.debug:
             raise

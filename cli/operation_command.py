@@ -45,7 +45,7 @@ class OperationCommand:
 
     # --- hooks for an operation's own arguments --------------------------------------------------
 
-    def add_plan_arguments(self, parser: argparse.ArgumentParser) -> None:
+    def add_plan_arguments(self, parser: argparse._ActionsContainer) -> None:
         """Arguments that change which steps are planned; `plan --operation NAME` takes them too."""
 
     def add_run_arguments(self, parser: argparse.ArgumentParser) -> None:
@@ -65,7 +65,7 @@ class OperationCommand:
 
     # --- the shared path -----------------------------------------------------------------------
 
-    def register(self, subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    def register(self, subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
         from talos_platform.commands.install import add_source_arguments, positive_int
 
         parser = subparsers.add_parser(self.name, help=self.help, description=self.description)

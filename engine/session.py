@@ -28,12 +28,13 @@ from talos_platform.engine.plan.preview import StepPreview, preview_plan
 from talos_platform.engine.plan.step import Step
 from talos_platform.engine.run.events import DEFAULT_OPERATION, Event
 from talos_platform.engine.run.journal import Journal, last_known_done
-from talos_platform.engine.run.runner import EventRedactor, RetryPolicy, Runner, report_subscriber_failure, select_steps
+from talos_platform.engine.run.runner import RetryPolicy, Runner, report_subscriber_failure, select_steps
 
 if TYPE_CHECKING:
     from talos_platform.engine.config.models import PlatformConfig
     from talos_platform.engine.config.secrets import Secrets
     from talos_platform.engine.drivers.protocols import Drivers
+    from talos_platform.engine.run.redaction import Redactor
     from talos_platform.engine.state import StateDirectory
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ class OperationSession:
         from_layer: int | None = None,
         only: str | Iterable[str] | None = None,
         retry: RetryPolicy = RetryPolicy(),
-        redactor: EventRedactor | None = None,
+        redactor: Redactor | None = None,
         interrupt_grace: float = 10.0,
         allow: Iterable[str] = (),
         resume_command: str = "",
@@ -82,7 +83,7 @@ class OperationSession:
         self.clock = clock or RealClock()
         self.plan: Plan = Plan(operation.steps(config, options) if steps is None else steps)
         self.simulated = bool(getattr(drivers, "simulated", False))
-        self._options = dict(
+        self._options: dict[str, Any] = dict(
             concurrency=concurrency,
             from_layer=from_layer,
             only=only,
@@ -110,7 +111,8 @@ class OperationSession:
         return float(self._options["interrupt_grace"])
 
     @property
-    def redactor(self) -> EventRedactor:
+    def redactor(self) -> Redactor:
+        """Redacts events (the runner) and plain text (the plan preview)."""
         if self._redactor is None:
             from talos_platform.engine.run.redaction import Redactor
 

@@ -7,6 +7,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -241,7 +242,7 @@ class RehearsalCluster:
         if wait_ready:
             for name in created:
                 wait_for(
-                    lambda name=name: node_is_schedulable(core.read_node(name)),
+                    partial(_node_schedulable, core, name),
                     f"node {name} to become Ready and lose its not-ready taint",
                     timeout=timeout,
                 )
@@ -519,6 +520,10 @@ class RehearsalCluster:
 def node_is_ready(node: Any) -> bool:
     """True when a V1Node's Ready condition is True."""
     return any(c.type == "Ready" and c.status == "True" for c in (node.status.conditions or []))
+
+
+def _node_schedulable(core: Any, name: str) -> bool:
+    return node_is_schedulable(core.read_node(name))
 
 
 def node_is_schedulable(node: Any) -> bool:

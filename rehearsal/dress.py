@@ -23,7 +23,7 @@ import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from talos_platform.rehearsal.argocd import RealArgoCD, offline_environment
 from talos_platform.rehearsal.binaries import cilium_crds_dir, harness_bin
@@ -203,10 +203,10 @@ class DressRehearsal:
         runner = ProcessRunner(redact=redactor.redact, env={**self.environment(), "KUBECONFIG": str(state.kubeconfig)})
         kube = KubernetesDriver(state.kubeconfig, runner)
         drivers = Drivers(
-            talos=None,
+            talos=None,  # type: ignore[arg-type]  # layers 1-4 only: no step of the rehearsal asks Talos
             kube=kube,
             git=GitDriver(runner),
-            vault=VaultThroughKubernetes(kube),  # type: ignore[arg-type]
+            vault=VaultThroughKubernetes(kube),
             extra={"runner": runner},
         )
         steps = [step for step in platform_steps(self.config, push=True) if step.layer >= 1]
@@ -224,7 +224,10 @@ class DressRehearsal:
 
         api = client.CustomObjectsApi(self.cluster.api_client())
         try:
-            items = api.list_namespaced_custom_object("argoproj.io", "v1alpha1", "argocd", "applications")["items"]
+            listed = cast(
+                "dict[str, Any]", api.list_namespaced_custom_object("argoproj.io", "v1alpha1", "argocd", "applications")
+            )
+            items = listed["items"]
         except client.ApiException:
             return RehearsalReport()
         report = RehearsalReport()
@@ -249,7 +252,7 @@ class DressRehearsal:
         steps have seen every leaf Application converge, the app-of-apps parents (layer-0,
         platform) still take their children's health at ArgoCD's next refresh of them."""
         try:
-            return wait_for(
+            settled: RehearsalReport = wait_for(
                 lambda: (lambda report: report if not report.blocked else None)(self.report()),
                 "every Application Synced and Healthy",
                 timeout=timeout,
@@ -257,6 +260,7 @@ class DressRehearsal:
             )
         except TimeoutError:
             return self.report()
+        return settled
 
     def log_tails(self) -> str:
         parts = [self.cluster.log_tails(), self.argocd.log_tails()]
@@ -290,7 +294,7 @@ def _wave(app: dict[str, Any]) -> int:
 
 def _tracked_by(app: dict[str, Any]) -> str:
     """`layer-0` from ArgoCD's `argocd.argoproj.io/tracking-id: layer-0:argoproj.io/Application:…`."""
-    tracking = ((app.get("metadata") or {}).get("annotations") or {}).get("argocd.argoproj.io/tracking-id", "")
+    tracking: str = ((app.get("metadata") or {}).get("annotations") or {}).get("argocd.argoproj.io/tracking-id", "")
     return tracking.split(":", 1)[0]
 
 
@@ -305,7 +309,8 @@ def _why(status: dict[str, Any]) -> str:
             where = f"{resource.get('kind')} {resource.get('namespace', '')}/{resource.get('name')}"
             return f"{where} {health.get('status')}: {health.get('message', '')}".strip()
     operation = status.get("operationState") or {}
-    return operation.get("message", "")
+    message: str = operation.get("message", "")
+    return message
 
 
 __all__ = ["DressRehearsal", "RehearsalReport", "rehearsal_config"]

@@ -23,6 +23,7 @@ import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 WEBHOOK_PORTS = (443, 8443, 9443, 10250)
 VAULT_PORT = 8200
@@ -52,7 +53,7 @@ class _Webhook(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format: str, *args) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         print(f"webhook {self.path} {args[1] if len(args) > 1 else ''}", flush=True)
 
 
@@ -81,9 +82,9 @@ class VaultState:
         self.root_token = ""
         self.given: set[str] = set()
         self.sealed = True
-        self.auth: dict[str, dict] = {"token/": {"type": "token"}}
-        self.mounts: dict[str, dict] = {"sys/": {"type": "system"}, "cubbyhole/": {"type": "cubbyhole"}}
-        self.store: dict[str, dict] = {}
+        self.auth: dict[str, dict[str, Any]] = {"token/": {"type": "token"}}
+        self.mounts: dict[str, dict[str, Any]] = {"sys/": {"type": "system"}, "cubbyhole/": {"type": "cubbyhole"}}
+        self.store: dict[str, dict[str, Any]] = {}
 
 
 class _Vault(BaseHTTPRequestHandler):
@@ -97,7 +98,7 @@ class _Vault(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def _body(self) -> dict:
+    def _body(self) -> dict[str, Any]:
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         return json.loads(raw) if raw else {}
 
@@ -110,7 +111,7 @@ class _Vault(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802
         self._handle("POST", self._body())
 
-    def _handle(self, method: str, body: dict) -> None:
+    def _handle(self, method: str, body: dict[str, Any]) -> None:
         state = self.state
         path = self.path.split("?")[0].removeprefix("/v1/").strip("/")
         with state.lock:
@@ -147,7 +148,7 @@ class _Vault(BaseHTTPRequestHandler):
                 return self._answer(403, {"errors": ["permission denied"]})
             return self._authorised(method, path, body)
 
-    def _authorised(self, method: str, path: str, body: dict) -> None:
+    def _authorised(self, method: str, path: str, body: dict[str, Any]) -> None:
         state = self.state
         if path in ("sys/auth", "sys/mounts"):
             table = state.auth if path == "sys/auth" else state.mounts
@@ -179,7 +180,7 @@ class _Vault(BaseHTTPRequestHandler):
             return self._answer(200, {"data": {"data": state.store[path], "metadata": {"version": 1}}})
         return self._answer(404, {"errors": [f"no handler for route '{path}'"]})
 
-    def log_message(self, format: str, *args) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         print(f"vault {self.command} {self.path.split('?')[0]} {args[1] if len(args) > 1 else ''}", flush=True)
 
 

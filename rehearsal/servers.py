@@ -9,25 +9,26 @@ from __future__ import annotations
 
 import subprocess
 import threading
+from collections.abc import Callable
 from functools import partial
 from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 
 class _Served:
     """A ThreadingHTTPServer on 127.0.0.1 in a daemon thread; `requests` records each path."""
 
-    def __init__(self, handler) -> None:
+    def __init__(self, handler: Callable[..., BaseHTTPRequestHandler]) -> None:
         self.requests: list[str] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server = _Server(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
-        self._server.served = self  # type: ignore[attr-defined]
+        self._server.served = self
         self._thread = threading.Thread(target=self._server.serve_forever, name=type(self).__name__, daemon=True)
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://127.0.0.1:{self._server.server_port}"
 
     def start(self) -> _Served:
         self._thread.start()
@@ -38,9 +39,15 @@ class _Served:
         self._server.server_close()
 
 
+class _Server(ThreadingHTTPServer):
+    served: _Served
+    """The server's owner, for its handlers (they record the requests there)."""
+
+
 class _QuietFiles(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args) -> None:  # noqa: A002 - the base class's name
-        self.server.served.requests.append(f"{self.command} {self.path} {args[1] if len(args) > 1 else ''}")
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+        if isinstance(self.server, _Server):
+            self.server.served.requests.append(f"{self.command} {self.path} {args[1] if len(args) > 1 else ''}")
 
 
 class ChartRepository(_Served):
@@ -64,7 +71,7 @@ class _GitHttpBackend(BaseHTTPRequestHandler):
 
     def _body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            chunks = []
+            chunks: list[bytes] = []
             while True:
                 size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
                 if size == 0:
@@ -76,7 +83,9 @@ class _GitHttpBackend(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length else b""
 
     def _backend(self) -> None:
-        served: GitServer = self.server.served  # type: ignore[attr-defined]
+        server = self.server
+        assert isinstance(server, _Server) and isinstance(server.served, GitServer)
+        served = server.served
         path, _, query = self.path.partition("?")
         body = self._body()
         env = {
@@ -112,7 +121,7 @@ class _GitHttpBackend(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(content)
 
-    def log_message(self, format: str, *args) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         pass
 
 

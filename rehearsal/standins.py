@@ -36,10 +36,10 @@ import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from kubernetes import client
-from kubernetes.client.rest import ApiException
+from kubernetes.client.exceptions import ApiException
 
 from talos_platform.rehearsal.pki import create_ca, issue_serving_certificate
 
@@ -156,12 +156,16 @@ class StandIns:
 
     # --- Cilium LB IPAM ------------------------------------------------------------------------
 
+    def _cluster_items(self, group: str, version: str, plural: str) -> list[dict[str, Any]]:
+        """The items of a cluster-scoped custom resource list (the client returns the decoded JSON)."""
+        listed = cast("dict[str, Any]", self.custom.list_cluster_custom_object(group, version, plural))
+        items: list[dict[str, Any]] = listed["items"]
+        return items
+
     def _pools(self) -> list[dict[str, Any]]:
         for version in POOL_VERSIONS:
             try:
-                return self.custom.list_cluster_custom_object("cilium.io", version, "ciliumloadbalancerippools")[
-                    "items"
-                ]
+                return self._cluster_items("cilium.io", version, "ciliumloadbalancerippools")
             except ApiException as error:
                 if error.status != 404:
                     raise
@@ -204,9 +208,7 @@ class StandIns:
 
     def program_gateways(self) -> None:
         try:
-            classes = self.custom.list_cluster_custom_object("gateway.networking.k8s.io", "v1", "gatewayclasses")[
-                "items"
-            ]
+            classes = self._cluster_items("gateway.networking.k8s.io", "v1", "gatewayclasses")
         except ApiException as error:
             if error.status == 404:
                 return
@@ -222,7 +224,7 @@ class StandIns:
                     name,
                     {"conditions": [_condition("Accepted", "True", "Accepted", "Valid GatewayClass", gateway_class)]},
                 )
-        gateways = self.custom.list_cluster_custom_object("gateway.networking.k8s.io", "v1", "gateways")["items"]
+        gateways = self._cluster_items("gateway.networking.k8s.io", "v1", "gateways")
         for gateway in gateways:
             if gateway["spec"].get("gatewayClassName") in ours:
                 self._program(gateway)
@@ -310,7 +312,7 @@ class StandIns:
     def _available(self, image_part: str) -> bool:
         """A Deployment running an image whose name holds `image_part` is Available."""
         for deployment in self.apps.list_deployment_for_all_namespaces().items:
-            images = [c.image for c in deployment.spec.template.spec.containers]
+            images = [c.image or "" for c in deployment.spec.template.spec.containers]
             if any(image_part in image for image in images) and (deployment.status.available_replicas or 0) > 0:
                 return True
         return False
@@ -355,7 +357,7 @@ class StandIns:
                     name=name, annotations={"pv.kubernetes.io/provisioned-by": LOCAL_PATH_PROVISIONER}
                 ),
                 spec=client.V1PersistentVolumeSpec(
-                    capacity={"storage": claim.spec.resources.requests["storage"]},
+                    capacity={"storage": (claim.spec.resources.requests or {})["storage"]},
                     access_modes=claim.spec.access_modes,
                     storage_class_name=storage_class.metadata.name,
                     persistent_volume_reclaim_policy=storage_class.reclaim_policy or "Delete",
@@ -379,7 +381,7 @@ class StandIns:
     def run_monitoring(self) -> None:
         for plural, kind in (("prometheuses", "Prometheus"), ("alertmanagers", "Alertmanager")):
             try:
-                items = self.custom.list_cluster_custom_object("monitoring.coreos.com", "v1", plural)["items"]
+                items = self._cluster_items("monitoring.coreos.com", "v1", plural)
             except ApiException as error:
                 if error.status == 404:
                     continue
@@ -474,7 +476,7 @@ class StandIns:
 
     def ready_issuers(self) -> None:
         try:
-            issuers = self.custom.list_cluster_custom_object("cert-manager.io", "v1", "clusterissuers")["items"]
+            issuers = self._cluster_items("cert-manager.io", "v1", "clusterissuers")
         except ApiException as error:
             if error.status == 404:
                 return
@@ -498,7 +500,7 @@ class StandIns:
 
     def serve_webhooks(self) -> None:
         bundle = base64.b64encode(self.ca_cert.read_bytes()).decode()
-        for kind, lister, patcher in (
+        for _kind, lister, patcher in (
             (
                 "validating",
                 self.admission.list_validating_webhook_configuration,
@@ -512,7 +514,8 @@ class StandIns:
         ):
             for configuration in lister().items:
                 patch = []
-                for index, webhook in enumerate(configuration.webhooks or []):
+                webhooks: list[Any] = configuration.webhooks or []  # validating or mutating webhooks
+                for index, webhook in enumerate(webhooks):
                     service = webhook.client_config.service
                     if service is None:
                         continue

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable, Iterable
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from textual.app import App, SystemCommand
 from textual.screen import Screen
@@ -20,6 +22,9 @@ from talos_platform.tui.messages import InstallEventsArrived, InstallFinished, S
 from talos_platform.tui.screens.dashboard import ClusterView, DashboardScreen
 from talos_platform.tui.screens.install import InstallScreen
 
+if TYPE_CHECKING:
+    from talos_platform.engine.session import InstallSession
+
 DARK = "textual-dark"
 LIGHT = "textual-light"
 
@@ -34,7 +39,7 @@ class PlatformApp(App[str]):
         mode: str = "dashboard",
         feed: LiveFeed | None = None,
         snapshot: ClusterSnapshot | None = None,
-        session_factory: Callable[[], object] | None = None,
+        session_factory: Callable[[], InstallSession | None] | None = None,
         progress: InstallProgress | None = None,
         clock: Clock | None = None,
         simulation_note: str = "",
@@ -66,7 +71,7 @@ class PlatformApp(App[str]):
         self.slot = SnapshotSlot(lambda: self.post_message(SnapshotPublished()))
         self.batcher = EventBatcher(lambda: self.post_message(InstallEventsArrived()))
         self.engine = feed.engine if feed is not None else EngineThread()
-        self.session = None
+        self.session: InstallSession | None = None
         self._exit_when_finished = False
         self.cluster_view: ClusterView | None = None
         self.snapshots_shown = 0
@@ -127,7 +132,10 @@ class PlatformApp(App[str]):
     def simulation_label(self) -> str:
         note = f" — {self.simulation_note}" if self.simulation_note else ""
         if self.rehearsal:
-            return f"⚠ REHEARSAL: a local control plane and the real ArgoCD on this machine; no Talos machine is touched{note}"
+            return (
+                "⚠ REHEARSAL: a local control plane and the real ArgoCD on this machine; "
+                f"no Talos machine is touched{note}"
+            )
         return f"⚠ SIMULATED PLATFORM: nothing real is contacted{note}"
 
     # --- install --------------------------------------------------------------------------------
@@ -135,6 +143,10 @@ class PlatformApp(App[str]):
     def start_install(self) -> None:
         assert self.session_factory is not None
         session = self.session_factory()
+        if session is None:
+            # The factory had one session only (a dress rehearsal): a retry is a new command.
+            self.notify("this run cannot be retried from here: run the command again", severity="warning")
+            return
         self.session = session
         operation = getattr(getattr(session, "operation", None), "name", None)
         if self.progress is not None and operation:
@@ -148,7 +160,7 @@ class PlatformApp(App[str]):
             try:
                 outcome = await session.run()
             except Exception as error:  # noqa: BLE001 - shown in the failure view, never a traceback
-                outcome = f"crashed: {error or type(error).__name__}"
+                outcome = f"crashed: {str(error) or type(error).__name__}"
             self.post_message(InstallFinished(outcome))
 
         self.engine.submit(run())
@@ -198,7 +210,7 @@ class PlatformApp(App[str]):
     def toggle_theme(self) -> None:
         self.theme = LIGHT if self.theme == DARK else DARK
 
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield SystemCommand("Light / dark theme", "Switch between the light and the dark theme", self.toggle_theme)
         if isinstance(screen, ClusterView):
@@ -212,7 +224,7 @@ class PlatformApp(App[str]):
             yield SystemCommand(
                 "Show dropped flows",
                 "Filter the flows pane to verdict DROPPED",
-                lambda: (screen.apply_filter("flows", "verdict:dropped"), screen.action_focus_pane("flows")),
+                partial(show_dropped_flows, screen),
             )
             yield SystemCommand(
                 "Show pod problems", "Focus the pod-health pane", lambda: screen.action_focus_pane("pods")
@@ -227,7 +239,7 @@ def create_app(
     clock: Clock | None = None,
     talos_targets: Iterable[TalosTarget] = (),
     snapshot: ClusterSnapshot | None = None,
-    session_factory: Callable[[], object] | None = None,
+    session_factory: Callable[[], InstallSession | None] | None = None,
     progress: InstallProgress | None = None,
     simulation_note: str = "",
     theme: str = DARK,
@@ -240,7 +252,7 @@ def create_app(
     """`drivers` makes the app observe a cluster (real or simulated) on the engine thread;
     `snapshot` shows a fixed snapshot (tests, screenshots); `session_factory` (install mode)
     creates an `OperationSession` (an install's or another operation's, which titles the
-    screen) on those same drivers, called again for a retry; `progress` shows a given install
+    screen) on those same drivers, called again for a retry (None: no retry); `progress` shows a given install
     state (tests, screenshots); `fault_outlook` (default: the simulated drivers' own) says on
     the banner what the scenario's timed faults are about to do."""
     feed = (
@@ -262,3 +274,8 @@ def create_app(
         cluster_name=cluster_name,
         kube_context=kube_context,
     )
+
+
+def show_dropped_flows(screen: ClusterView) -> None:
+    screen.apply_filter("flows", "verdict:dropped")
+    screen.action_focus_pane("flows")

@@ -33,7 +33,7 @@ class EngineThread:
             self._started = True
             self._thread.start()
 
-    def submit(self, coroutine: Coroutine[Any, Any, Any]) -> Future:
+    def submit(self, coroutine: Coroutine[Any, Any, Any]) -> Future[Any]:
         self.start()
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop)
 
@@ -62,7 +62,7 @@ class EngineThread:
 class SnapshotSlot:
     """Holds the newest snapshot until the UI takes it."""
 
-    def __init__(self, notify: Callable[[], None]):
+    def __init__(self, notify: Callable[[], object]):
         self._lock = threading.Lock()
         self._snapshot: ClusterSnapshot | None = None
         self._notify = notify
@@ -83,7 +83,7 @@ class SnapshotSlot:
 class EventBatcher:
     """Collects install events and posts them as one message while the UI is busy."""
 
-    def __init__(self, notify: Callable[[], None]):
+    def __init__(self, notify: Callable[[], object]):
         self._lock = threading.Lock()
         self._pending: list[Event] = []
         self._notify = notify

@@ -166,13 +166,13 @@ def describe(
         wave = next((w for w in snapshot.waves if str(w.wave) == ident), None)
         if wave is None:
             return f"Wave {ident}", Text("gone"), ()
-        lines = [Text(f"state: {wave.state}", style="bold")]
+        lines: list[RenderableType] = [Text(f"state: {wave.state}", style="bold")]
         lines.extend(Text(f"{a.name:<30} {a.sync:<10} {a.health:<12} {a.message}") for a in wave.apps)
         return f"Wave {wave.wave}", Group(*lines), ()
     if kind == "namespace":
         ns = next((n for n in snapshot.namespaces if n.namespace == ident), None)
         problems = [p for p in snapshot.pod_problems if p.namespace == ident]
-        lines: list[RenderableType] = [Text(f"{ns.healthy}/{ns.total} pods healthy" if ns else "gone", style="bold")]
+        lines = [Text(f"{ns.healthy}/{ns.total} pods healthy" if ns else "gone", style="bold")]
         lines.extend(Text(f"{p.name}: {p.kind}: {p.detail}", style=WARN) for p in problems[:20])
         return f"Namespace {ident}", Group(*lines), ()
     if kind == "flow":

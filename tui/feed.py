@@ -53,7 +53,8 @@ class LiveFeed:
         self.engine.submit(observe())
 
     async def pod_details(self, namespace: str, name: str) -> ObjectDetails:
-        return await self.engine.call(read_pod_details(self.drivers, namespace, name))
+        details: ObjectDetails = await self.engine.call(read_pod_details(self.drivers, namespace, name))
+        return details
 
     def stop(self) -> None:
         self.engine.stop()

@@ -77,7 +77,8 @@ class Answers:
 
     @property
     def nodes(self) -> list[dict[str, Any]]:
-        return self.document.setdefault("nodes", [])
+        nodes: list[dict[str, Any]] = self.document.setdefault("nodes", [])
+        return nodes
 
     def add_node(self) -> int:
         """Append a blank node with a sensible role; returns its index."""
@@ -89,7 +90,8 @@ class Answers:
 
     @property
     def platform(self) -> str:
-        return self.get("cluster.platform", "metal")
+        platform: str = self.get("cluster.platform", "metal")
+        return platform
 
     def to_config(self) -> PlatformConfig:
         return PlatformConfig.model_validate(self.document)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from questionary import Choice
 from rich.console import Console
@@ -18,6 +18,9 @@ from rich.markup import escape
 from talos_platform.wizards import checks, prompts, wording
 from talos_platform.wizards.answers import Answers
 from talos_platform.wizards.prompts import BACK
+
+if TYPE_CHECKING:
+    from talos_platform.engine.config.validation import Problem
 
 DONE = "done"
 
@@ -31,7 +34,7 @@ class Question:
     """The prompt's words, used to name this answer in messages (wizards/wording.py)."""
 
 
-def print_problem(console: Console, problem) -> None:
+def print_problem(console: Console, problem: Problem) -> None:
     colour = "red" if problem.severity == "error" else "yellow"
     where = wording.answer_named(problem.path)
     console.print(f"  [{colour}]{problem.severity}[/] {escape(where)}: {escape(checks.one_line(problem))}")
@@ -45,7 +48,7 @@ def show_warnings(console: Console, answers: Answers, path: str, *, exact: bool 
             print_problem(console, problem)
 
 
-def show_errors(console: Console, problems: list) -> None:
+def show_errors(console: Console, problems: list[Problem]) -> None:
     for problem in problems:
         print_problem(console, problem)
 

@@ -8,6 +8,7 @@ writes the files only then.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from questionary import Choice, Separator
 from rich.console import Console
@@ -108,7 +109,7 @@ REMOVE_NODE = "remove-node"
 CANCEL = "cancel"
 
 
-def _node_label(node: dict, index: int) -> str:
+def _node_label(node: dict[str, Any], index: int) -> str:
     return f"{index + 1}. {node.get('name') or '(unnamed)'}  {node.get('role')}  {node.get('address') or ''}"
 
 
@@ -139,7 +140,8 @@ def _review_menu(answers: Answers, has_errors: bool) -> str:
         Separator(),
         Choice("Cancel (nothing is written)", value=CANCEL),
     ]
-    return prompts.ask_select("What next?", choices, default=None if has_errors else CONFIRM)
+    action: str = prompts.ask_select("What next?", choices, default=None if has_errors else CONFIRM)
+    return action
 
 
 def review(answers: Answers, console: Console) -> None:
@@ -159,10 +161,10 @@ def review(answers: Answers, console: Console) -> None:
                 console.rule(section.title)
                 run_questions(answers, console, section.questions)
         elif action == ADD_NODE:
-            index = answers.add_node()
-            console.rule(f"Node {index + 1}")
-            if not run_questions(answers, console, node_questions(index, offer_another=False)):
-                answers.remove_node(index)
+            added = answers.add_node()
+            console.rule(f"Node {added + 1}")
+            if not run_questions(answers, console, node_questions(added, offer_another=False)):
+                answers.remove_node(added)
         elif action == EDIT_NODE:
             index = _pick_node(answers, "Which node?")
             if index is not None:

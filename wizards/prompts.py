@@ -11,7 +11,7 @@ from typing import Any
 
 import questionary
 from prompt_toolkit.filters import to_filter
-from prompt_toolkit.key_binding import KeyBindings, merge_key_bindings
+from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent, merge_key_bindings
 from prompt_toolkit.keys import Keys
 from questionary import Choice, Separator
 
@@ -36,7 +36,7 @@ def _ask(question: questionary.Question) -> Any:
     bindings = KeyBindings()
 
     @bindings.add(Keys.Escape, eager=True)
-    def _go_back(event) -> None:
+    def _go_back(event: KeyPressEvent) -> None:
         event.app.exit(result=BACK)
 
     application = question.application

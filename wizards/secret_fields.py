@@ -51,6 +51,7 @@ def secret_question(name: str, *, optional: bool = False) -> Question:
             return checks.first_error(checks.secret_problems(answers, name, text))
 
         label = SECRET_LABELS.get(name, name)
+        instruction: str | None
         if already:
             instruction = "(set; Enter keeps it)"
         else:

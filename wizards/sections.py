@@ -77,9 +77,13 @@ def _version(text: str) -> str:
     return value
 
 
+def _always(value: str) -> Callable[[Answers], str]:
+    return lambda _: value
+
+
 def _minor_of(version: str) -> str | None:
     try:
-        return "v%d.%d" % minor(version)
+        return "v{}.{}".format(*minor(version))
     except VersionError:
         return None
 
@@ -106,7 +110,7 @@ def version_field(path: str, message: str, model_default: str, minors: Callable[
                 return BACK
             if picked == OTHER_VERSION or picked.endswith("."):
                 start = picked if picked.endswith(".") else current
-                typed = text_field(path, f"{message} (vMAJOR.MINOR.PATCH)", default=lambda a: start, parse=_version)
+                typed = text_field(path, f"{message} (vMAJOR.MINOR.PATCH)", default=_always(start), parse=_version)
                 if typed.ask(answers, console) is BACK:
                     continue
                 return DONE
@@ -217,10 +221,12 @@ def _suggested_link(answers: Answers, index: int) -> str:
     """The node's link, else the one the other nodes use, else `eth0` when starting fresh (an
     edited config without links keeps none: its nodes may use DHCP)."""
     if answers.nodes[index].get("link"):
-        return answers.nodes[index]["link"]
+        link: str = answers.nodes[index]["link"]
+        return link
     for node in answers.nodes:
         if node.get("link"):
-            return node["link"]
+            other_link: str = node["link"]
+            return other_link
     return "eth0" if answers.flags.get(SUGGEST_LINK) else ""
 
 
@@ -342,7 +348,8 @@ def _suggested_gateway(answers: Answers) -> str:
     """The current answer, else (when a node has a static address) the first host of the first
     node's subnet, where home and office routers usually sit; else nothing."""
     if answers.get("cluster.network.gateway"):
-        return answers.get("cluster.network.gateway")
+        gateway: str = answers.get("cluster.network.gateway")
+        return gateway
     if not any(node.get("link") for node in answers.nodes):
         return ""
     for node in answers.nodes:

@@ -3,6 +3,8 @@ problem the rules still find."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.console import Console, Group
 from rich.markup import escape
 from rich.table import Table
@@ -13,6 +15,9 @@ from talos_platform.wizards.answers import Answers
 from talos_platform.wizards.fields import print_problem
 from talos_platform.wizards.secret_fields import SECRET_LABELS, needed_secrets, optional_secret_names
 from talos_platform.wizards.sections import COMPONENTS
+
+if TYPE_CHECKING:
+    from talos_platform.engine.config.validation import Problem
 
 
 def _text(value: object) -> str:
@@ -130,7 +135,7 @@ def summary(answers: Answers) -> Group:
     )
 
 
-def show_review(console: Console, answers: Answers) -> list:
+def show_review(console: Console, answers: Answers) -> list[Problem]:
     """Print the summary and the remaining problems; returns the problems."""
     console.rule("Review")
     console.print(summary(answers))

@@ -10,14 +10,22 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from talos_platform.engine.drivers.clock import Clock
+    from talos_platform.engine.drivers.protocols import Drivers
+    from talos_platform.engine.observe import ClusterSnapshot, TalosTarget
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "dashboard",
         help="live dashboard: nodes, ArgoCD apps by wave, pod health, Hubble flows",
-        description="Watch the platform live. Keys: ? help, / filter, Enter details, z maximise, p pause flows, t theme, q quit.",
+        description="Watch the platform live. Keys: ? help, / filter, Enter details, z maximise, p pause flows, t "
+        "theme, q quit.",
     )
     add_cluster_arguments(parser)
     parser.add_argument(
@@ -87,7 +95,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 class ClusterSource:
-    def __init__(self, drivers, clock=None, targets=(), note: str = "", cleanup=None, cluster="", context=""):
+    def __init__(
+        self,
+        drivers: Drivers,
+        clock: Clock | None = None,
+        targets: Iterable[TalosTarget] = (),
+        note: str = "",
+        cleanup: Callable[[], object] | None = None,
+        cluster: str = "",
+        context: str = "",
+    ):
         self.drivers, self.clock, self.targets, self.note = drivers, clock, tuple(targets), note
         self.cluster, self.context = cluster, context
         """For the header line: the cluster's name and the kubeconfig context read."""
@@ -197,14 +214,14 @@ def kubeconfig_context(kubeconfig: Path) -> tuple[str, str]:
     return current, ""
 
 
-def _first_existing(*candidates) -> Path | None:
+def _first_existing(*candidates: str | Path | None) -> Path | None:
     for candidate in candidates:
         if candidate and Path(candidate).expanduser().is_file():
             return Path(candidate).expanduser()
     return None
 
 
-def _with_context(kubeconfig: Path, context: str):
+def _with_context(kubeconfig: Path, context: str) -> tuple[Path, Callable[[], None]]:
     """A private copy of the kubeconfig with `context` as its current context (the client reads
     the current one); removed when the dashboard ends."""
     import shutil
@@ -283,8 +300,8 @@ def live_status(args: argparse.Namespace) -> int:
     )
     source = cluster_source(source_args)
 
-    async def read():
-        if args.simulated and args.after > 0:
+    async def read() -> ClusterSnapshot:
+        if args.simulated and args.after > 0 and source.clock is not None:
             await source.clock.sleep(args.after)
         return await snapshot_once(source.drivers, source.clock, talos_targets=source.targets)
 
@@ -311,7 +328,7 @@ def live_status(args: argparse.Namespace) -> int:
     return exit_codes.OK if healthy else exit_codes.STEP_FAILED
 
 
-def _api_unreachable_text(snapshot, note: str) -> str:
+def _api_unreachable_text(snapshot: ClusterSnapshot, note: str) -> str:
     """Without the Kubernetes API nothing about nodes, apps or pods is known now: say so first,
     and report only what other sources (the Talos API, Hubble Relay) answered."""
     lines = [f"SIMULATED ({note})"] if snapshot.simulated else []
@@ -329,7 +346,7 @@ def _api_unreachable_text(snapshot, note: str) -> str:
     return "\n".join(lines)
 
 
-def _status_text(snapshot, healthy: bool, note: str) -> str:
+def _status_text(snapshot: ClusterSnapshot, healthy: bool, note: str) -> str:
     lines = []
     if snapshot.simulated:
         lines.append(f"SIMULATED ({note})")

@@ -26,7 +26,10 @@ if TYPE_CHECKING:
     from talos_platform.wizards.files import WrittenFiles
     from talos_platform.wizards.guided import GuidedOptions
 
-HEADLESS_HINT = "run headless with `talos-platform install --yes --config FILE` (write FILE by hand or with the wizard on a terminal)"
+HEADLESS_HINT = (
+    "run headless with `talos-platform install --yes --config FILE` "
+    "(write FILE by hand or with the wizard on a terminal)"
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -151,8 +154,6 @@ def _run_install(session: InstallSession, new_session: Callable[[], InstallSessi
     try:
         from talos_platform.tui.app import create_app
     except ImportError:
-        create_app = None
-    if create_app is None:
         from talos_platform.headless import run_session
 
         return run_session(session, "text")

@@ -14,6 +14,7 @@ import contextlib
 import math
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from talos_platform.engine.errors import UserError
@@ -29,7 +30,7 @@ DEFAULT_SPEED = 8.0
 class InstallCommand(OperationCommand):
     """The install's own arguments: `--push` (also on `plan`) and `--reinitialise-vault`."""
 
-    def add_plan_arguments(self, parser: argparse.ArgumentParser) -> None:
+    def add_plan_arguments(self, parser: argparse._ActionsContainer) -> None:
         parser.add_argument(
             "--push", action="store_true", help="push the rendered GitOps tree to gitops.repoUrl before layer 2"
         )
@@ -65,7 +66,7 @@ COMMAND = InstallCommand(
 )
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     COMMAND.register(subparsers)
 
 
@@ -172,7 +173,7 @@ def _simulated_target(args: argparse.Namespace, operation: Operation, *, record_
         raise ConfigInvalid(errors, args.config or f"scenario {args.scenario}")
     state = state_directory_for(config.cluster.name, args.state_dir, simulated=True)
     journal = state.root / SIMULATION_JOURNAL
-    replayed = journal
+    replayed: Path | None = journal
     hold = contextlib.ExitStack()
     if record_only:
         # A plan changes nothing: it looks at a copy of an install's simulated cluster (never
@@ -214,7 +215,6 @@ def _scratch_copy(journal: Any) -> Any:
     import atexit
     import shutil
     import tempfile
-    from pathlib import Path
 
     folder = Path(tempfile.mkdtemp(prefix="talos-platform-plan-"))
     atexit.register(shutil.rmtree, folder, True)
@@ -230,7 +230,10 @@ def simulation_notice(platform: Any, journal: Any) -> str:
     if changes.replayed:
         return f"SIMULATED: resuming the simulated cluster kept in {journal} ({changes.replayed} changes replayed)"
     if changes.started_over:
-        return f"SIMULATED: {journal} held another scenario's, seed's or config's cluster; starting a new simulated cluster"
+        return (
+            f"SIMULATED: {journal} held another scenario's, seed's or config's cluster; "
+            "starting a new simulated cluster"
+        )
     return f"SIMULATED: a new simulated cluster, kept in {journal} so a stopped install resumes"
 
 
@@ -266,12 +269,11 @@ def prepare(args: argparse.Namespace, *, record_only: bool = False, operation: O
     from talos_platform.engine.drivers.real import real_drivers
     from talos_platform.engine.run.redaction import Redactor
 
-    options = {"dry_run": True} if record_only else {}
     hold = contextlib.ExitStack()
     if not record_only:
         hold.enter_context(state.lock(operation.lock_scope, holder=operation.name))
     try:
-        drivers = real_drivers(config, state, secrets, Redactor.from_secrets(secrets), **options)
+        drivers = real_drivers(config, state, secrets, Redactor.from_secrets(secrets), dry_run=record_only)
     except BaseException:
         hold.close()
         raise
@@ -304,7 +306,8 @@ def _allowed_recoveries(args: argparse.Namespace, interactive: bool) -> tuple[st
         return (REINITIALISE_VAULT,)
     if not interactive:
         raise UserError(
-            "--reinitialise-vault may wipe Vault's storage and needs a confirmation, but there is no terminal to ask on",
+            "--reinitialise-vault may wipe Vault's storage and needs a confirmation, "
+            "but there is no terminal to ask on",
             where="--reinitialise-vault",
             hint="add --yes to confirm it",
         )

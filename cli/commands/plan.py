@@ -15,14 +15,17 @@ import asyncio
 import json
 import shlex
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from talos_platform.commands.install import add_source_arguments
 from talos_platform.engine.run.events import DEFAULT_OPERATION
 from talos_platform.operation_command import command_for, operation_commands
 
+if TYPE_CHECKING:
+    from talos_platform.engine.plan.preview import StepPreview
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "plan",
         # Operations may share an option (both upgrades take --to): the same option, defined once.
@@ -112,7 +115,7 @@ def _offline_target(args: argparse.Namespace) -> Any:
 
 
 def format_plan(
-    previews: list, cluster: str, offline: bool, simulated: bool, operation: str = DEFAULT_OPERATION
+    previews: list[StepPreview], cluster: str, offline: bool, simulated: bool, operation: str = DEFAULT_OPERATION
 ) -> str:
     mode = "offline, nothing was checked" if offline else "checked against the cluster, nothing changed"
     lines = [f"{'SIMULATED ' if simulated else ''}{operation} plan for cluster {cluster} ({mode})"]

@@ -25,7 +25,7 @@ from talos_platform.engine.errors import UserError
 CHARTS_ENV = "TALOS_PLATFORM_REHEARSAL_CHARTS"
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "rehearse",
         help="dress rehearsal of a config with the real ArgoCD on a local control plane",

@@ -8,13 +8,14 @@ import argparse
 from talos_platform import exit_codes
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "render",
         help="write the GitOps repository and Talos patches for a config",
         description=(
             "Render what ArgoCD syncs from (bootstrap/, bootstrap-app.yaml, layer-0/, platform/, "
-            "apps/) and the Talos config patches (talos/) into DIR, which must be new or empty (or hold only .git: a fresh clone). "
+            "apps/) and the Talos config patches (talos/) into DIR, which must be new or empty "
+            "(or hold only .git: a fresh clone). "
             "The same config always renders the same bytes; no secret is ever written."
         ),
     )

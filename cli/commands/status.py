@@ -15,14 +15,14 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from talos_platform.engine.run.journal import RunRecord
     from talos_platform.engine.state import StateDirectory
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "status",
         help="show the last run (install or another operation) and every run, from the journals",
@@ -178,7 +178,7 @@ def _started(run: RunRecord) -> str:
     return f"{real:%Y-%m-%d %H:%M:%S} UTC (simulated clock: {at})"
 
 
-def _as_record(run: RunRecord, root: Path, runs: list[RunRecord]) -> dict:
+def _as_record(run: RunRecord, root: Path, runs: list[RunRecord]) -> dict[str, Any]:
     started = run.started
     return {
         "stateDir": str(root),

@@ -9,7 +9,7 @@ from talos_platform.operation_command import OperationCommand
 
 
 class UpgradeKubernetesCommand(OperationCommand):
-    def add_plan_arguments(self, parser: argparse.ArgumentParser) -> None:
+    def add_plan_arguments(self, parser: argparse._ActionsContainer) -> None:
         parser.add_argument("--to", metavar="VERSION", help="the Kubernetes version to upgrade to, e.g. v1.37.2")
 
     def options(self, args: argparse.Namespace) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from talos_platform.operation_command import OperationCommand
 
 
 class UpgradeTalosCommand(OperationCommand):
-    def add_plan_arguments(self, parser: argparse.ArgumentParser) -> None:
+    def add_plan_arguments(self, parser: argparse._ActionsContainer) -> None:
         parser.add_argument("--to", metavar="VERSION", help="the Talos version to upgrade to, e.g. v1.14.1")
         parser.add_argument(
             "--max-parallel",

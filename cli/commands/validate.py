@@ -9,7 +9,7 @@ import os
 from talos_platform import exit_codes
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "validate",
         help="check a config file (and secrets) and list every problem",

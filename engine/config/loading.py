@@ -11,7 +11,7 @@ import functools
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pydantic
 import yaml
@@ -29,6 +29,9 @@ SECRETS_HINT = (
     "or in TALOS_PLATFORM_* environment variables"
 )
 
+if TYPE_CHECKING:
+    from pydantic.fields import FieldInfo
+
 
 class ConfigInvalid(UserError):
     """A config that cannot be used; `.problems` holds every problem found (errors first)."""
@@ -44,6 +47,7 @@ class ConfigInvalid(UserError):
         return "\n".join([self.message, *(problem.format() for problem in self.problems)])
 
 
+# The base is chosen at import time (libyaml's loader when PyYAML was built with it).
 class _StrictLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
     """Safe loader (libyaml when present) that refuses duplicate keys (PyYAML keeps the last)."""
 
@@ -346,7 +350,8 @@ def _known_keys(location: Iterable[Any]) -> list[str]:
 
 
 def _python_name(model: Any, alias: str) -> str:
-    for name, info in model.model_fields.items():
+    fields: dict[str, FieldInfo] = model.model_fields
+    for name, info in fields.items():
         if (info.alias or name) == alias:
             return name
     return alias

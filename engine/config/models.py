@@ -9,14 +9,14 @@ Secrets never live here: see `secrets.py`.
 from __future__ import annotations
 
 import ipaddress
-from enum import Enum
-from typing import Literal
+from enum import StrEnum
+from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-API_VERSION = "talos-platform.dev/v1alpha1"
-KIND = "Platform"
+API_VERSION: Final = "talos-platform.dev/v1alpha1"
+KIND: Final = "Platform"
 
 
 class ConfigModel(BaseModel):
@@ -31,12 +31,12 @@ class ConfigModel(BaseModel):
     )
 
 
-class Platform(str, Enum):
+class Platform(StrEnum):
     metal = "metal"
     docker = "docker"
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     control_plane = "control-plane"
     worker = "worker"
 

@@ -87,11 +87,11 @@ def parse_pool(text: str) -> tuple[ipaddress.IPv4Address, ipaddress.IPv4Address]
         raise PoolError(
             f"{text!r} is not a CIDR like 192.168.10.240/28 nor a range like 192.168.10.240-192.168.10.250"
         ) from None
-    if first.version == 6 or last.version == 6:
+    if not isinstance(first, ipaddress.IPv4Address) or not isinstance(last, ipaddress.IPv4Address):
         raise PoolError("IPv6 pools are not supported")
     if last < first:
         raise PoolError(f"the range ends ({last}) before it starts ({first})")
-    return first, last  # type: ignore[return-value]
+    return first, last
 
 
 def pool_block(text: str) -> dict[str, str]:
@@ -215,8 +215,8 @@ def _node_subnets(config: PlatformConfig) -> list[ipaddress.IPv4Network]:
             interface = config.node_interface(node)
         except ValueError:
             continue
-        if interface.version == 4 and interface.network not in subnets:
-            subnets.append(interface.network)  # type: ignore[arg-type]
+        if isinstance(interface, ipaddress.IPv4Interface) and interface.network not in subnets:
+            subnets.append(interface.network)
     return subnets
 
 
@@ -241,7 +241,7 @@ def suggested_pool(config: PlatformConfig, size: int = 16) -> str | None:
     gateway = _gateway(config)
     if gateway is not None:
         taken.add(gateway)
-    taken = {ip for ip in taken if ip.version == 4}
+    taken_v4 = {ip for ip in taken if isinstance(ip, ipaddress.IPv4Address)}
     hosts = subnet.num_addresses - 2
     size = min(size, hosts // 4)
     if size < 1:
@@ -249,7 +249,7 @@ def suggested_pool(config: PlatformConfig, size: int = 16) -> str | None:
     last = subnet.broadcast_address - 1
     while last - (size - 1) > subnet.network_address + 1:
         first = last - (size - 1)
-        clash = [ip for ip in taken if first <= ip <= last]
+        clash = [ip for ip in taken_v4 if first <= ip <= last]
         if not clash:
             return f"{first}-{last}"
         last = min(clash) - 1

@@ -81,7 +81,8 @@ class Secrets:
 
 def secret_value(secrets: Secrets, key: str) -> str:
     """The value of the secret with camelCase name `key` (`""` when not given)."""
-    return getattr(secrets, SECRET_KEYS[key])
+    value: str = getattr(secrets, SECRET_KEYS[key])
+    return value
 
 
 def required_secrets(config: PlatformConfig) -> list[str]:

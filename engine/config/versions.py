@@ -34,7 +34,8 @@ def parse_version(text: str) -> tuple[int, int, int]:
     match = VERSION_PATTERN.match(text.strip())
     if not match:
         raise VersionError(f"{text!r} is not a version like v1.11.5")
-    return tuple(int(part) for part in match.groups())  # type: ignore[return-value]
+    major, minor, patch = (int(part) for part in match.groups())
+    return major, minor, patch
 
 
 def minor(text: str) -> tuple[int, int]:
@@ -65,7 +66,8 @@ class TalosFeatures:
 
     @property
     def network_as_documents(self) -> bool:
-        """CNI none and kube-proxy off are separate documents (1.14+) instead of `cluster.network.cni`/`cluster.proxy`."""
+        """CNI none and kube-proxy off are separate documents (1.14+) instead of
+        `cluster.network.cni`/`cluster.proxy`."""
         return self.version >= (1, 14)
 
     @property

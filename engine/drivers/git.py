@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from talos_platform.engine.drivers.loopback import ensure_allowed
-from talos_platform.engine.drivers.process import CommandFailed, ProcessRunner
+from talos_platform.engine.drivers.process import CommandFailed, CommandResult, ProcessRunner
 from talos_platform.engine.errors import PermanentError
 
 GIT = "git"
@@ -127,7 +127,7 @@ class GitDriver:
             )
         return env
 
-    async def _git(self, args: list[str], env: dict[str, str], *, mutates: bool = False):
+    async def _git(self, args: list[str], env: dict[str, str], *, mutates: bool = False) -> CommandResult:
         """Only the push changes anything outside the scratch clone (`mutates=True`)."""
         try:
             return await self.runner.run([GIT, *args], timeout=300, env=env, quiet=True, mutates=mutates)
@@ -135,7 +135,8 @@ class GitDriver:
             lowered = error.stderr.lower()
             if "authentication failed" in lowered or "could not read username" in lowered or "403" in lowered:
                 raise PermanentError(
-                    f"Git refused the credentials for the repository: {error.stderr.strip().splitlines()[-1] if error.stderr.strip() else ''}",
+                    "Git refused the credentials for the repository: "
+                    f"{error.stderr.strip().splitlines()[-1] if error.stderr.strip() else ''}",
                     hint="check the gitUsername/gitToken secrets (the token needs write access to the repository)",
                 ) from None
             if "non-fast-forward" in lowered or "rejected" in lowered:

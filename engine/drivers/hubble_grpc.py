@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable
+from typing import cast
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -60,7 +61,8 @@ def whitelist(flow_filter: FlowFilter | None) -> list[pb.FlowFilter]:
     the verdict (AND), the way the hubble CLI builds them."""
     if flow_filter is None:
         return []
-    verdicts = [pb.Verdict.Value(flow_filter.verdict.upper())] if flow_filter.verdict else []
+    # Value() refuses an unknown name; the stub types its result as a plain int.
+    verdicts = [cast(pb.Verdict, pb.Verdict.Value(flow_filter.verdict.upper()))] if flow_filter.verdict else []
     prefix = _pod_prefix(flow_filter)
     if not prefix:
         return [pb.FlowFilter(verdict=verdicts)] if verdicts else []

@@ -8,11 +8,12 @@ plain dicts shaped like the API's JSON (see protocols.py).
 from __future__ import annotations
 
 import asyncio
+import builtins
 import json
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -28,6 +29,9 @@ from talos_platform.engine.drivers.protocols import (
     secret_digest,
 )
 from talos_platform.engine.errors import PermanentError, TransientError
+
+if TYPE_CHECKING:
+    import urllib3
 
 KUBECTL = "kubectl"
 FIELD_MANAGER = "talos-platform"
@@ -146,7 +150,7 @@ class KubernetesDriver:
 
     # --- connection ---
 
-    def _api(self):
+    def _api(self) -> Any:
         with self._lock:
             if self._client is None:
                 from kubernetes import config as kube_config
@@ -170,7 +174,8 @@ class KubernetesDriver:
             return self._client
 
     def server(self) -> str:
-        return self._api().configuration.host
+        host: str = self._api().configuration.host
+        return host
 
     def _open(
         self,
@@ -182,7 +187,7 @@ class KubernetesDriver:
         content_type: str = "application/json",
         timeout: Any = None,
         headers: dict[str, str] | None = None,
-    ):
+    ) -> urllib3.BaseHTTPResponse:
         """One HTTP request through the client's configured connection (auth, TLS); returns the
         raw urllib3 response (not yet read)."""
         import urllib3
@@ -203,7 +208,7 @@ class KubernetesDriver:
         headers.update(extra)
         payload = body if isinstance(body, (bytes, str)) or body is None else json.dumps(body)
         try:
-            response = client.rest_client.pool_manager.request(
+            response: urllib3.BaseHTTPResponse = client.rest_client.pool_manager.request(
                 method,
                 url,
                 body=payload,
@@ -251,7 +256,8 @@ class KubernetesDriver:
         if status == 404:
             return None
         _raise_for(status, data, f"get {resource.plural} {name}")
-        return data
+        found: dict[str, Any] = data
+        return found
 
     def watch(
         self, resource: Resource, resource_version: str, namespace: str | None = None, timeout_seconds: int = 300
@@ -355,7 +361,7 @@ class KubernetesDriver:
 
     # --- writes ---
 
-    async def apply_objects(self, objects: list[dict[str, Any]]) -> list[str]:
+    async def apply_objects(self, objects: builtins.list[dict[str, Any]]) -> builtins.list[str]:
         """`kubectl apply --server-side` with the objects on stdin (never in argv or output)."""
         if not objects:
             return []
@@ -365,7 +371,7 @@ class KubernetesDriver:
         )
         return parse_applied_names(result.stdout)
 
-    async def apply_kustomization(self, path: Path) -> list[str]:
+    async def apply_kustomization(self, path: Path) -> builtins.list[str]:
         """Build with Helm charts inflated, apply CRDs first, wait until they are Established
         (custom resources of a kind the API does not serve yet are refused), then the rest."""
         for source in remote_sources(Path(path)):
@@ -379,7 +385,7 @@ class KubernetesDriver:
         applied += await self.apply_objects(rest)
         return applied
 
-    async def _wait_established(self, names: list[str]) -> None:
+    async def _wait_established(self, names: builtins.list[str]) -> None:
         pending = set(names)
 
         async def follow() -> None:

@@ -8,6 +8,7 @@ them (steps, the observe layer) is the same for the real cluster and the simulat
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -82,11 +83,11 @@ class Kube(Protocol):
         None when there is no such Secret. A check compares these, never holding the values."""
         ...
 
-    async def apply_kustomization(self, path: Path) -> list[str]:
+    async def apply_kustomization(self, path: Path) -> builtins.list[str]:
         """Server-side apply of a kustomization directory; returns the applied object names."""
         ...
 
-    async def apply_objects(self, objects: list[dict[str, Any]]) -> list[str]:
+    async def apply_objects(self, objects: builtins.list[dict[str, Any]]) -> builtins.list[str]:
         """Server-side apply of objects (may hold Secrets: never logged)."""
         ...
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from talos_platform.engine.drivers.git import GitDriver
 from talos_platform.engine.drivers.kube_client import KubernetesDriver
@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 
 def parse_kubectl_client_version(text: str) -> str:
     """`kubectl version --client -o json` -> clientVersion.gitVersion."""
-    return (json.loads(text).get("clientVersion") or {}).get("gitVersion", "")
+    version: str = (json.loads(text).get("clientVersion") or {}).get("gitVersion", "")
+    return version
 
 
 def parse_helm_version(text: str) -> str:
@@ -58,7 +59,11 @@ class LocalTools:
         return parse(result.stdout)
 
 
-def docker_network_of(config: PlatformConfig) -> dict[str, str]:
+class TalosctlOptions(TypedDict, total=False):
+    docker_network: str
+
+
+def docker_network_of(config: PlatformConfig) -> TalosctlOptions:
     from talos_platform.engine.config.models import Platform
 
     if config.cluster.platform is Platform.docker and config.control_planes:

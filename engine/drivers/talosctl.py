@@ -450,7 +450,8 @@ def read_talosconfig(talosconfig: Path, state: Any = None) -> dict[str, Any]:
         problem = "its current `context` is not one of its `contexts`"
     if problem:
         raise damaged(talosconfig, "the talosconfig", problem, state=state, recovery=TALOSCONFIG_RECOVERY)
-    return data
+    talos_config: dict[str, Any] = data
+    return talos_config
 
 
 def read_talosconfig_endpoints(talosconfig: Path, state: Any = None) -> list[str]:

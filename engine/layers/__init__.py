@@ -76,7 +76,7 @@ def platform_steps(config: PlatformConfig, *, push: bool | None = None) -> list[
         # Without ArgoCD nothing syncs from Git: layers 2-4 do not apply.
         return steps
 
-    root_needs = layer1_done
+    root_needs: tuple[str, ...] = layer1_done
     if git.should_push(config, push):
         steps.append(git.PushRepository(config))
         root_needs = (*layer1_done, "L2.push")

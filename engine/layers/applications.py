@@ -16,9 +16,11 @@ from talos_platform.engine.layers.planned import watch_until
 from talos_platform.engine.layers.waiting import Objects, WaitTimedOut, wait_for_objects
 from talos_platform.engine.observe.apps import app_view
 from talos_platform.engine.observe.blockers import Blocker, describe, trace
+from talos_platform.engine.observe.snapshot import AppView
 from talos_platform.engine.plan.step import Action, CheckResult
 
 if TYPE_CHECKING:
+    from talos_platform.engine.config.models import PlatformConfig
     from talos_platform.engine.plan.context import StepContext
 
 ARGOCD_NAMESPACE = "argocd"
@@ -66,7 +68,7 @@ def applications_blocker(
     return False, f"{group} is blocked by {_said(blocker, selected[first])}", blocker
 
 
-class _Views(dict):
+class _Views(dict[str, AppView]):
     """Application views by name, made only for the apps a trace visits (a step judges every
     change among up to thousands of Applications)."""
 
@@ -74,14 +76,14 @@ class _Views(dict):
         super().__init__()
         self._raw = {name_of(app): app for app in objects.values()}
 
-    def __missing__(self, name: str):
+    def __missing__(self, name: str) -> AppView:
         raw = self._raw.get(name)
         if raw is None:
             raise KeyError(name)
         self[name] = view = app_view(raw)
         return view
 
-    def get(self, name, default=None):
+    def get(self, name: str, default: Any = None) -> Any:  # dict.get skips __missing__: look up through it
         try:
             return self[name]
         except KeyError:
@@ -113,11 +115,11 @@ def is_app_of_apps(app: dict[str, Any]) -> bool:
 class FollowApplications(BaseStep):
     """Wait until the selected Applications exist and are Synced and Healthy."""
 
-    timeout = 900
+    timeout: float = 900
 
     def __init__(
         self,
-        config,
+        config: PlatformConfig,
         *,
         step_id: str,
         title: str,

@@ -3,13 +3,18 @@ Application per folder under `apps/`; follow them all to Synced and Healthy."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from talos_platform.engine.layers.applications import FollowApplications
 from talos_platform.engine.layers.argo import name_of, owned_by_application_set
+
+if TYPE_CHECKING:
+    from talos_platform.engine.config.models import PlatformConfig
 
 APPS_APPLICATION = "apps"
 
 
-def application_steps(config, *, needs: tuple[str, ...]) -> list[FollowApplications]:
+def application_steps(config: PlatformConfig, *, needs: tuple[str, ...]) -> list[FollowApplications]:
     return [
         FollowApplications(
             config,

@@ -17,7 +17,8 @@ def wave_of(app: dict[str, Any]) -> int:
 
 
 def name_of(app: dict[str, Any]) -> str:
-    return (app.get("metadata") or {}).get("name", "")
+    name: str = (app.get("metadata") or {}).get("name", "")
+    return name
 
 
 def sync_status(app: dict[str, Any]) -> str:
@@ -62,7 +63,8 @@ def blocking_message(app: dict[str, Any]) -> str:
         for resource in status.get("resources") or []:
             resource_health = resource.get("health") or {}
             if resource_health.get("status") not in (None, "", "Healthy"):
-                what = f"{resource.get('kind', '')} {resource.get('namespace', '') + '/' if resource.get('namespace') else ''}{resource.get('name', '')}"
+                namespace = f"{resource['namespace']}/" if resource.get("namespace") else ""
+                what = f"{resource.get('kind', '')} {namespace}{resource.get('name', '')}"
                 message = f"{what} is {resource_health.get('status')}" + (
                     f": {resource_health['message']}" if resource_health.get("message") else ""
                 )

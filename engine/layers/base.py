@@ -13,7 +13,7 @@ import hashlib
 import json
 from typing import TYPE_CHECKING, Any
 
-from talos_platform.engine.drivers.process import output_to
+from talos_platform.engine.drivers.process import LineCallback, output_to
 from talos_platform.engine.plan.step import Action, CheckResult
 
 if TYPE_CHECKING:
@@ -107,7 +107,7 @@ class BaseStep:
         """Nothing to wait for by default."""
 
 
-def _line_sink(ctx: StepContext):
+def _line_sink(ctx: StepContext) -> LineCallback:
     def sink(line: str, stream: str) -> None:
         ctx.output(line)
 

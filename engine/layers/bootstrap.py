@@ -22,10 +22,11 @@ from talos_platform.engine.layers.talos import (
     patches_dir,
     rendered_patches,
 )
-from talos_platform.engine.layers.waiting import NOTHING_SEEN, WaitTimedOut, wait_for_objects
+from talos_platform.engine.layers.waiting import NOTHING_SEEN, Objects, WaitTimedOut, wait_for_objects
 from talos_platform.engine.plan.step import Action, CheckResult
 
 if TYPE_CHECKING:
+    from talos_platform.engine.config.models import PlatformConfig
     from talos_platform.engine.plan.context import StepContext
 
 POLL_SECONDS = 5.0
@@ -61,9 +62,9 @@ class Bootstrap(BaseStep):
     etcd is already bootstrapped counts as done."""
 
     layer = 0
-    timeout = 600
+    timeout: float = 600
 
-    def __init__(self, config):
+    def __init__(self, config: PlatformConfig) -> None:
         control_planes = config.control_planes
         super().__init__(
             config,
@@ -100,7 +101,8 @@ class Bootstrap(BaseStep):
             )
         if marker is not None:
             return todo(
-                f"etcd was bootstrapped on {marker.get('address', self._first())} at {marker.get('at', 'an earlier run')} "
+                f"etcd was bootstrapped on {marker.get('address', self._first())} at "
+                f"{marker.get('at', 'an earlier run')} "
                 "but does not answer yet; waiting for etcd, never bootstrapping again",
                 self._wait_action(ctx),
                 bootstrapped=True,
@@ -119,7 +121,8 @@ class Bootstrap(BaseStep):
 
     def _wait_action(self, ctx: StepContext) -> Action:
         return Action(
-            f"wait until etcd on {self.config.control_planes[0].name} lists its members (asked every {POLL_SECONDS:g}s)",
+            f"wait until etcd on {self.config.control_planes[0].name} lists its members (asked every "
+            f"{POLL_SECONDS:g}s)",
             command=tuple(talosctl.etcd_members_argv(self._first(), ctx.state.talosconfig)),
         )
 
@@ -180,9 +183,11 @@ class Kubeconfig(BaseStep):
     """Fetch the admin kubeconfig (it holds credentials: kept 0600 in the state directory)."""
 
     layer = 0
-    timeout = 120
+    timeout: float = 120
 
-    def __init__(self, config, *, address: str | None = None, needs: tuple[str, ...] = ("L0.bootstrap",)):
+    def __init__(
+        self, config: PlatformConfig, *, address: str | None = None, needs: tuple[str, ...] = ("L0.bootstrap",)
+    ):
         super().__init__(config, step_id="L0.kubeconfig", title="Fetch the kubeconfig", needs=needs)
         self.address = address or config.node_ip(config.control_planes[0])
 
@@ -206,7 +211,7 @@ class Kubeconfig(BaseStep):
         await ctx.drivers.talos.kubeconfig(self.address, ctx.state.talosconfig, path)
 
 
-def expected_node_count(config) -> int:
+def expected_node_count(config: PlatformConfig) -> int:
     return len(config.nodes)
 
 
@@ -214,9 +219,9 @@ class KubernetesApi(BaseStep):
     """The API answers through the endpoint (the VIP on metal) and every node registered."""
 
     layer = 0
-    timeout = 900
+    timeout: float = 900
 
-    def __init__(self, config):
+    def __init__(self, config: PlatformConfig) -> None:
         super().__init__(
             config, step_id="L0.kubernetes-api", title="Wait for the Kubernetes API and nodes", needs=("L0.kubeconfig",)
         )
@@ -224,7 +229,7 @@ class KubernetesApi(BaseStep):
     def inputs(self) -> Any:
         return {"nodes": [n.name for n in self.config.nodes], "endpoint": self.config.api_endpoint_host}
 
-    def _registered(self, objects) -> tuple[bool, str]:
+    def _registered(self, objects: Objects) -> tuple[bool, str]:
         names = sorted(name for _, name in objects)
         wanted = expected_node_count(self.config)
         text = f"{len(names)}/{wanted} nodes registered" + (f": {', '.join(names)}" if names else "")
@@ -247,7 +252,8 @@ class KubernetesApi(BaseStep):
         wanted = expected_node_count(self.config)
         return (
             Action(
-                f"wait for the API at {self.config.api_endpoint_host}:6443 and every node to register (NotReady is fine)",
+                f"wait for the API at {self.config.api_endpoint_host}:6443 and every node to register (NotReady is "
+                "fine)",
                 api_call=watch_until(NODES, f"{wanted} {'node is' if wanted == 1 else 'nodes are'} registered"),
             ),
         )
@@ -256,7 +262,7 @@ class KubernetesApi(BaseStep):
         # A dropped or refused connection is retried inside the wait (the API comes up late).
         seen: list[str] = []
 
-        def registered(objects) -> tuple[bool, str]:
+        def registered(objects: Objects) -> tuple[bool, str]:
             seen[:] = [name for _, name in objects]
             return self._registered(objects)
 
@@ -294,7 +300,7 @@ class KubernetesApi(BaseStep):
         return "a missing node did not start the kubelet: check " + "; ".join(checks)
 
 
-def docker_control_plane_address(config) -> str:
+def docker_control_plane_address(config: PlatformConfig) -> str:
     """talosctl gives the first control plane the network's second address (10.5.0.2 in
     10.5.0.0/24), whatever host part the config's address has."""
     return str(config.node_interface(config.control_planes[0]).network.network_address + 2)
@@ -304,9 +310,9 @@ class DockerCluster(BaseStep):
     """Docker platform: one `talosctl cluster create` with the same patches (bootstrapped by it)."""
 
     layer = 0
-    timeout = 900
+    timeout: float = 900
 
-    def __init__(self, config):
+    def __init__(self, config: PlatformConfig) -> None:
         super().__init__(
             config, step_id="L0.docker-cluster", title="Create the local Docker cluster", needs=("L0.preflight.tools",)
         )

@@ -25,6 +25,8 @@ from talos_platform.engine.layers.waiting import Objects, WaitTimedOut, conditio
 from talos_platform.engine.plan.step import Action, CheckResult
 
 if TYPE_CHECKING:
+    from talos_platform.engine.config.models import PlatformConfig
+    from talos_platform.engine.config.secrets import Secrets
     from talos_platform.engine.plan.context import StepContext
 
 ARGOCD_NAMESPACE = "argocd"
@@ -44,9 +46,9 @@ class RenderRepository(BaseStep):
     """The GitOps tree ArgoCD syncs from, rendered into the state directory (no secrets)."""
 
     layer = 1
-    timeout = 60
+    timeout: float = 60
 
-    def __init__(self, config):
+    def __init__(self, config: PlatformConfig) -> None:
         super().__init__(
             config, step_id="L1.render", title="Render the GitOps repository", needs=("L0.kubernetes-api",)
         )
@@ -73,7 +75,8 @@ class RenderRepository(BaseStep):
         return (
             Action(
                 f"render the GitOps tree ({', '.join(folders)}) into {ctx.state.rendered}",
-                api_call=f"write {len(tree)} files into {ctx.state.rendered} (this computer only; the old tree is swapped out whole)",
+                api_call=f"write {len(tree)} files into {ctx.state.rendered} (this computer only; the old tree is "
+                "swapped out whole)",
             ),
         )
 
@@ -105,9 +108,9 @@ class ApplyBootstrap(BaseStep):
     applies CRDs first and waits for them), then every CRD must be Established."""
 
     layer = 1
-    timeout = 300
+    timeout: float = 300
 
-    def __init__(self, config):
+    def __init__(self, config: PlatformConfig) -> None:
         super().__init__(
             config,
             step_id="L1.bootstrap",
@@ -188,7 +191,7 @@ def _b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
 
 
-def bootstrap_object_names(config) -> list[tuple[str, str, str]]:
+def bootstrap_object_names(config: PlatformConfig) -> list[tuple[str, str, str]]:
     """(kind, namespace, name) of `bootstrap_secret_objects`, in its order, without any value:
     what a plan may show."""
     from talos_platform.engine.render.cluster_secrets import cluster_secrets
@@ -198,7 +201,7 @@ def bootstrap_object_names(config) -> list[tuple[str, str, str]]:
     return [("Namespace", "", name) for name in namespaces] + [("Secret", s.namespace, s.name) for s in wanted]
 
 
-def bootstrap_secret_objects(config, secrets) -> list[dict[str, Any]]:
+def bootstrap_secret_objects(config: PlatformConfig, secrets: Secrets) -> list[dict[str, Any]]:
     """Namespaces and Secrets the rendered tree reads but never contains. Holds secret values:
     never print these objects."""
     from talos_platform.engine.render.cluster_secrets import GIT_REPOSITORY, cluster_secrets
@@ -209,7 +212,8 @@ def bootstrap_secret_objects(config, secrets) -> list[dict[str, Any]]:
         value = getattr(secrets, wanted.source, "")
         if not value:
             raise PermanentError(
-                f"the secret `{_camel(wanted.source)}` is needed for Secret {wanted.namespace}/{wanted.name} but was not given",
+                f"the secret `{_camel(wanted.source)}` is needed for Secret {wanted.namespace}/{wanted.name} but "
+                "was not given",
                 hint=f"put `{_camel(wanted.source)}` in the secrets file or set TALOS_PLATFORM_{wanted.source.upper()}",
             )
         data = {wanted.key: _b64(value)}
@@ -237,9 +241,9 @@ class BootstrapSecrets(BaseStep):
     from the user's secrets (never written to Git or shown)."""
 
     layer = 1
-    timeout = 60
+    timeout: float = 60
 
-    def __init__(self, config):
+    def __init__(self, config: PlatformConfig) -> None:
         super().__init__(
             config, step_id="L1.bootstrap-secrets", title="Create the bootstrap Secrets", needs=("L1.bootstrap",)
         )
@@ -350,18 +354,18 @@ class WaitStep(BaseStep):
 
 class CiliumRollout(WaitStep):
     layer = 1
-    timeout = 600
+    timeout: float = 600
     wait_description = "wait for the Cilium DaemonSet to roll out on every node"
     api_call = watch_until(DAEMONSETS, "rolled out", name=CILIUM_DAEMONSET, namespace=CILIUM_NAMESPACE)
 
-    def __init__(self, config):
+    def __init__(self, config: PlatformConfig) -> None:
         super().__init__(config, step_id="L1.cilium", title="Wait for Cilium", needs=("L1.bootstrap",))
 
-    async def _status(self, ctx):
+    async def _status(self, ctx: StepContext) -> tuple[bool, str]:
         return daemonset_rollout(await ctx.drivers.kube.get(DAEMONSETS, CILIUM_DAEMONSET, CILIUM_NAMESPACE))
 
-    async def _wait(self, ctx):
-        def ready(objects: Objects):
+    async def _wait(self, ctx: StepContext) -> None:
+        def ready(objects: Objects) -> tuple[bool, str]:
             return daemonset_rollout(objects.get((CILIUM_NAMESPACE, CILIUM_DAEMONSET)))
 
         try:
@@ -373,7 +377,7 @@ class CiliumRollout(WaitStep):
             ) from None
 
 
-def nodes_ready_status(config, objects: Objects) -> tuple[bool, str]:
+def nodes_ready_status(config: PlatformConfig, objects: Objects) -> tuple[bool, str]:
     nodes = list(objects.values())
     not_ready = sorted(n["metadata"]["name"] for n in nodes if not node_ready(n))
     wanted = len(config.nodes)
@@ -386,21 +390,21 @@ def nodes_ready_status(config, objects: Objects) -> tuple[bool, str]:
 
 class NodesReady(WaitStep):
     layer = 1
-    timeout = 600
+    timeout: float = 600
     wait_description = "wait for every node to turn Ready (the CNI is up)"
     api_call = watch_until(NODES, "every node is Ready")
 
-    def __init__(self, config, *, needs: tuple[str, ...] = ("L1.cilium",)):
+    def __init__(self, config: PlatformConfig, *, needs: tuple[str, ...] = ("L1.cilium",)):
         super().__init__(config, step_id="L1.nodes-ready", title="Wait for every node to be Ready", needs=needs)
 
-    def inputs(self):
+    def inputs(self) -> list[str]:
         return [n.name for n in self.config.nodes]
 
-    async def _status(self, ctx):
+    async def _status(self, ctx: StepContext) -> tuple[bool, str]:
         listed = await ctx.drivers.kube.list(NODES)
         return nodes_ready_status(self.config, {("", o["metadata"]["name"]): o for o in listed.items})
 
-    async def _wait(self, ctx):
+    async def _wait(self, ctx: StepContext) -> None:
         try:
             await wait_for_objects(
                 ctx, NODES, lambda objects: nodes_ready_status(self.config, objects), timeout=self.wait_budget
@@ -431,7 +435,7 @@ def argocd_status(deployments: Objects, statefulsets: Objects) -> tuple[bool, st
 
 class ArgoCDAvailable(WaitStep):
     layer = 1
-    timeout = 600
+    timeout: float = 600
     wait_description = "wait for ArgoCD's Deployments and StatefulSet to be Available"
     api_call = watch_until(STATEFULSETS, "ready", namespace=ARGOCD_NAMESPACE)
 
@@ -445,10 +449,10 @@ class ArgoCDAvailable(WaitStep):
             ),
         )
 
-    def __init__(self, config, *, needs: tuple[str, ...] = ("L1.nodes-ready",)):
+    def __init__(self, config: PlatformConfig, *, needs: tuple[str, ...] = ("L1.nodes-ready",)):
         super().__init__(config, step_id="L1.argocd", title="Wait for ArgoCD", needs=needs)
 
-    async def _status(self, ctx):
+    async def _status(self, ctx: StepContext) -> tuple[bool, str]:
         deployments = {
             (ARGOCD_NAMESPACE, o["metadata"]["name"]): o
             for o in (await ctx.drivers.kube.list(DEPLOYMENTS, ARGOCD_NAMESPACE)).items
@@ -459,7 +463,7 @@ class ArgoCDAvailable(WaitStep):
         }
         return argocd_status(deployments, statefulsets)
 
-    async def _wait(self, ctx):
+    async def _wait(self, ctx: StepContext) -> None:
         statefulsets: Objects = {}
 
         def controller_ready(objects: Objects) -> tuple[bool, str]:

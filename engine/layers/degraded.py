@@ -7,12 +7,12 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
+from talos_platform.engine.drivers.clock import Clock
 from talos_platform.engine.drivers.protocols import PODS
 from talos_platform.engine.errors import PermanentError
 from talos_platform.engine.observe.blockers import Blocker, describe, pods_behind
 from talos_platform.engine.observe.pods import classify_pod
 from talos_platform.engine.observe.snapshot import PodProblem
-from talos_platform.engine.drivers.clock import Clock
 
 if TYPE_CHECKING:
     from talos_platform.engine.plan.context import StepContext
@@ -40,7 +40,7 @@ class DegradedWatch:
     def see(self, blocker: Blocker | None, status: str = "") -> None:
         previous = self.blocker
         self.blocker, self.status = blocker, status
-        if not is_degraded(blocker):
+        if blocker is None or not is_degraded(blocker):
             self.since = None
         elif self.since is None or previous is None or previous.app.name != blocker.app.name:
             self.since = self.clock.now()

@@ -68,7 +68,7 @@ class EtcdSnapshotStep(BaseStep):
     """Stream a snapshot from the first control plane that gives one, check it, record it."""
 
     layer = 0
-    timeout = 900
+    timeout = 900.0
 
     def __init__(self, config: PlatformConfig, *, needs: tuple[str, ...] = ()):
         super().__init__(config, step_id="E.snapshot", title="Take an etcd snapshot", needs=needs)

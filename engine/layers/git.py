@@ -15,6 +15,7 @@ from talos_platform.engine.layers.base import BaseStep, todo
 from talos_platform.engine.plan.step import Action, CheckResult
 
 if TYPE_CHECKING:
+    from talos_platform.engine.config.models import PlatformConfig
     from talos_platform.engine.plan.context import StepContext
 
 
@@ -26,7 +27,7 @@ def is_local_repository(url: str) -> bool:
     return url.startswith("file://") or url.startswith("/") or url.startswith("./") or url.startswith("../")
 
 
-def should_push(config, push: bool | None) -> bool:
+def should_push(config: PlatformConfig, push: bool | None) -> bool:
     return is_local_repository(config.gitops.repo_url) if push is None else push
 
 
@@ -35,9 +36,9 @@ class PushRepository(BaseStep):
     an unchanged tree makes no commit)."""
 
     layer = 2
-    timeout = 300
+    timeout: float = 300
 
-    def __init__(self, config):
+    def __init__(self, config: PlatformConfig) -> None:
         super().__init__(
             config, step_id="L2.push", title=f"Push the rendered tree to {config.gitops.repo_url}", needs=("L1.render",)
         )

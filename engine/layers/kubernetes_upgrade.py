@@ -42,7 +42,7 @@ class KubernetesPreflight(BaseStep):
     """The target is a version the nodes' Talos supports, no downgrade, at most one minor up."""
 
     layer = 0
-    timeout = 120
+    timeout = 120.0
 
     def __init__(self, config: PlatformConfig, to: str):
         super().__init__(config, step_id="K.preflight", title=f"Check that Kubernetes {to} can be installed")
@@ -93,7 +93,7 @@ class KubernetesUpgrade(BaseStep):
     """`talosctl upgrade-k8s --to`, after its dry run; done when every Node reports the version."""
 
     layer = 1
-    timeout = 3600
+    timeout = 3600.0
 
     def __init__(self, config: PlatformConfig, to: str):
         super().__init__(
@@ -153,7 +153,7 @@ class KubernetesVersionInConfig(BaseStep):
     file kept as `.bak`), so the next install or render does not undo the upgrade."""
 
     layer = 2
-    timeout = 60
+    timeout = 60.0
 
     def __init__(self, config: PlatformConfig, to: str, config_path: Path | None):
         super().__init__(

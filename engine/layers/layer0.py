@@ -12,13 +12,14 @@ import yaml
 from talos_platform.engine.drivers import kube_client
 from talos_platform.engine.drivers.protocols import APPLICATIONS
 from talos_platform.engine.errors import PermanentError
-from talos_platform.engine.layers.applications import ARGOCD_NAMESPACE, FollowApplications
+from talos_platform.engine.layers.applications import ARGOCD_NAMESPACE, FollowApplications, Selector
 from talos_platform.engine.layers.argo import wave_of
 from talos_platform.engine.layers.base import BaseStep, done, todo
 from talos_platform.engine.layers.planned import server_side_apply
 from talos_platform.engine.plan.step import Action, CheckResult
 
 if TYPE_CHECKING:
+    from talos_platform.engine.config.models import PlatformConfig
     from talos_platform.engine.plan.context import StepContext
 
 ROOT_APPLICATION_FILE = "bootstrap-app.yaml"
@@ -56,9 +57,9 @@ class RootApplication(BaseStep):
     """`kubectl apply -f bootstrap-app.yaml`: the one Application applied by hand."""
 
     layer = 2
-    timeout = 120
+    timeout: float = 120
 
-    def __init__(self, config, *, needs: tuple[str, ...]):
+    def __init__(self, config: PlatformConfig, *, needs: tuple[str, ...]) -> None:
         super().__init__(config, step_id="L2.root-app", title="Apply the root Application (layer-0)", needs=needs)
 
     def inputs(self) -> Any:
@@ -96,7 +97,12 @@ class RootApplication(BaseStep):
         await ctx.drivers.kube.apply_objects(root_application_documents(ctx.state.rendered))
 
 
-def wave_steps(config, *, first_needs: tuple[str, ...]) -> list[FollowApplications]:
+def in_wave(wave: int) -> Selector:
+    """The wave's Applications, without the root Application that holds them."""
+    return lambda app: wave_of(app) == wave and app["metadata"].get("name") != ROOT_APPLICATION
+
+
+def wave_steps(config: PlatformConfig, *, first_needs: tuple[str, ...]) -> list[FollowApplications]:
     steps: list[FollowApplications] = []
     needs = first_needs
     for wave, component, name in LAYER0_WAVES:
@@ -107,7 +113,7 @@ def wave_steps(config, *, first_needs: tuple[str, ...]) -> list[FollowApplicatio
             step_id=f"L2.wave{wave}",
             title=f"Wait for wave {wave} ({name})",
             group=f"wave {wave}",
-            selector=lambda app, wave=wave: wave_of(app) == wave and app["metadata"].get("name") != ROOT_APPLICATION,
+            selector=in_wave(wave),
             expected=(name,),
             needs=needs,
             layer=2,

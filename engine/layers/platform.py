@@ -12,17 +12,19 @@ from secrets import token_urlsafe
 from typing import TYPE_CHECKING, Any
 
 from talos_platform.engine.config.platform_checks import installs_local_path
-from talos_platform.engine.drivers.protocols import PODS, secret_digest
+from talos_platform.engine.drivers.protocols import PODS, Vault, secret_digest
 from talos_platform.engine.errors import PermanentError, TransientError
-from talos_platform.engine.layers.applications import FollowApplications
+from talos_platform.engine.layers.applications import FollowApplications, Selector
 from talos_platform.engine.layers.argo import name_of
 from talos_platform.engine.layers.base import BaseStep, done, todo
 from talos_platform.engine.layers.planned import vault_call, watch_until
 from talos_platform.engine.layers.waiting import Objects, WaitTimedOut, wait_for_objects
-from talos_platform.engine.plan.step import Action
+from talos_platform.engine.plan.step import Action, CheckResult
 from talos_platform.engine.render.load_balancer import load_balancer_enabled
 
 if TYPE_CHECKING:
+    from talos_platform.engine.config.models import PlatformConfig
+    from talos_platform.engine.config.secrets import Secrets
     from talos_platform.engine.plan.context import StepContext
 
 VAULT_NAMESPACE, VAULT_POD = "vault", "vault-0"
@@ -35,7 +37,7 @@ VAULT_SECRET_PATHS: dict[str, dict[str, str]] = {
 }
 
 
-def vault_secret_payloads(secrets) -> dict[str, dict[str, str]]:
+def vault_secret_payloads(secrets: Secrets) -> dict[str, dict[str, str]]:
     """Path -> data for every path with at least one value given."""
     payloads = {}
     for path, fields in VAULT_SECRET_PATHS.items():
@@ -47,7 +49,7 @@ def vault_secret_payloads(secrets) -> dict[str, dict[str, str]]:
     return payloads
 
 
-def planned_secret_fields(config) -> dict[str, list[str]]:
+def planned_secret_fields(config: PlatformConfig) -> dict[str, list[str]]:
     """Path -> field names for the secrets `config` needs (what `vault_secret_payloads` will hold
     once they are given)."""
     from talos_platform.engine.config.secrets import required_secrets
@@ -90,7 +92,11 @@ def read_vault_init(ctx: StepContext) -> dict[str, Any] | None:
     return material
 
 
-def vault_driver(ctx: StepContext):
+def named(name: str) -> Selector:
+    return lambda app: name_of(app) == name
+
+
+def vault_driver(ctx: StepContext) -> Vault:
     if ctx.drivers.vault is None:
         raise PermanentError("no Vault driver available", hint="this front end cannot configure Vault")
     return ctx.drivers.vault
@@ -116,12 +122,12 @@ class VaultRunning(BaseStep):
     """Vault's server pod runs (it is not Ready while sealed: that is what comes next)."""
 
     layer = 3
-    timeout = 900
+    timeout: float = 900
 
-    def __init__(self, config, *, needs: tuple[str, ...]):
+    def __init__(self, config: PlatformConfig, *, needs: tuple[str, ...]) -> None:
         super().__init__(config, step_id="L3.vault-running", title="Wait for the Vault pod", needs=needs)
 
-    async def _check(self, ctx):
+    async def _check(self, ctx: StepContext) -> CheckResult:
         pod = await ctx.drivers.kube.get(PODS, VAULT_POD, VAULT_NAMESPACE)
         ok, text = pod_running({(VAULT_NAMESPACE, VAULT_POD): pod} if pod else {})
         if ok:
@@ -136,7 +142,7 @@ class VaultRunning(BaseStep):
             ),
         )
 
-    async def _wait(self, ctx):
+    async def _wait(self, ctx: StepContext) -> None:
         try:
             await wait_for_objects(ctx, PODS, pod_running, timeout=self.wait_budget, namespace=VAULT_NAMESPACE)
         except WaitTimedOut as timed_out:
@@ -177,15 +183,15 @@ class VaultInitialise(BaseStep):
     was ever written to it), offers to wipe its storage and initialise it again."""
 
     layer = 3
-    timeout = 120
+    timeout: float = 120
 
-    def __init__(self, config):
+    def __init__(self, config: PlatformConfig) -> None:
         super().__init__(config, step_id="L3.vault-init", title="Initialise Vault", needs=("L3.vault-running",))
 
     def inputs(self) -> Any:
         return {"shares": KEY_SHARES, "threshold": KEY_THRESHOLD}
 
-    async def _check(self, ctx):
+    async def _check(self, ctx: StepContext) -> CheckResult:
         status = await vault_driver(ctx).status()
         held = read_vault_init(ctx)
         if status.initialized and held:
@@ -207,11 +213,12 @@ class VaultInitialise(BaseStep):
             return self._lost_by_us(ctx, intent, status.sealed)
         return todo("Vault is not initialised", *self.planned_actions(ctx))
 
-    def _lost_by_us(self, ctx, intent: dict[str, Any], sealed: bool):
+    def _lost_by_us(self, ctx: StepContext, intent: dict[str, Any], sealed: bool) -> CheckResult:
         when = intent.get("started") or "an earlier run"
         lost = (
             f"Vault was initialised by this install's own interrupted run ({when}), which was stopped before "
-            f"it saved the answer: Vault's unseal keys and root token are lost ({ctx.state.vault_init} was never written)"
+            f"it saved the answer: Vault's unseal keys and root token are lost ({ctx.state.vault_init} was never "
+            "written)"
         )
         if not sealed:
             raise PermanentError(
@@ -247,12 +254,13 @@ class VaultInitialise(BaseStep):
     def planned_actions(self, ctx: StepContext) -> tuple[Action, ...]:
         return (
             Action(
-                f"initialise Vault with {KEY_SHARES} key shares, threshold {KEY_THRESHOLD}; save them 0600 to {ctx.state.vault_init}",
+                f"initialise Vault with {KEY_SHARES} key shares, threshold {KEY_THRESHOLD}; save them 0600 to "
+                f"{ctx.state.vault_init}",
                 api_call=vault_call("PUT", "/v1/sys/init"),
             ),
         )
 
-    async def _apply(self, ctx, check):
+    async def _apply(self, ctx: StepContext, check: CheckResult) -> None:
         if check.facts.get("wipe"):
             await self._wipe_and_wait(ctx)
         started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
@@ -272,16 +280,17 @@ class VaultInitialise(BaseStep):
             raise asyncio.CancelledError
         ctx.output(f"Vault initialised; unseal keys and root token saved to {ctx.state.vault_init}")
 
-    async def _initialise_and_save(self, ctx) -> None:
+    async def _initialise_and_save(self, ctx: StepContext) -> None:
         material = await vault_driver(ctx).initialize(KEY_SHARES, KEY_THRESHOLD)
         ctx.state.write_secret(ctx.state.vault_init, json.dumps(material, indent=2, sort_keys=True) + "\n")
         ctx.state.vault_init_intent.unlink(missing_ok=True)
 
-    async def _wipe_and_wait(self, ctx) -> None:
+    async def _wipe_and_wait(self, ctx: StepContext) -> None:
         vault = vault_driver(ctx)
         await vault.wipe_storage()
         ctx.output(
-            f"deleted Vault's volume claim data-{VAULT_POD} and pod {VAULT_POD}; waiting for Vault to start again, uninitialised"
+            f"deleted Vault's volume claim data-{VAULT_POD} and pod {VAULT_POD}; waiting for Vault to start again, "
+            "uninitialised"
         )
         deadline = ctx.clock.now() + WIPE_WAIT_SECONDS
         while True:
@@ -301,12 +310,12 @@ class VaultInitialise(BaseStep):
 
 class VaultUnseal(BaseStep):
     layer = 3
-    timeout = 120
+    timeout: float = 120
 
-    def __init__(self, config):
+    def __init__(self, config: PlatformConfig) -> None:
         super().__init__(config, step_id="L3.vault-unseal", title="Unseal Vault", needs=("L3.vault-init",))
 
-    async def _check(self, ctx):
+    async def _check(self, ctx: StepContext) -> CheckResult:
         status = await vault_driver(ctx).status()
         if not status.sealed:
             return done("Vault is unsealed")
@@ -320,7 +329,7 @@ class VaultUnseal(BaseStep):
             ),
         )
 
-    async def _apply(self, ctx, check):
+    async def _apply(self, ctx: StepContext, check: CheckResult) -> None:
         material = read_vault_init(ctx)
         if not material or not material.get("unseal_keys"):
             raise PermanentError(f"no unseal keys in {ctx.state.vault_init}", hint="restore that file from your backup")
@@ -337,7 +346,8 @@ class VaultUnseal(BaseStep):
 
 
 def saved_root_token(ctx: StepContext) -> str:
-    return (read_vault_init(ctx) or {}).get("root_token", "")
+    token: str = (read_vault_init(ctx) or {}).get("root_token", "")
+    return token
 
 
 async def vault_sealed(ctx: StepContext) -> bool:
@@ -364,7 +374,7 @@ def wanted_kubernetes_auth() -> dict[str, Any]:
 
 def root_token(ctx: StepContext) -> str:
     material = read_vault_init(ctx) or {}
-    token = material.get("root_token", "")
+    token: str = material.get("root_token", "")
     if not token:
         raise PermanentError(f"no root token in {ctx.state.vault_init}", hint="restore that file from your backup")
     return token
@@ -375,9 +385,9 @@ class VaultKubernetesAuth(BaseStep):
     Vault reads them back as wanted."""
 
     layer = 3
-    timeout = 120
+    timeout: float = 120
 
-    def __init__(self, config):
+    def __init__(self, config: PlatformConfig) -> None:
         super().__init__(
             config,
             step_id="L3.vault-kubernetes-auth",
@@ -385,7 +395,7 @@ class VaultKubernetesAuth(BaseStep):
             needs=("L3.vault-unseal",),
         )
 
-    async def _check(self, ctx):
+    async def _check(self, ctx: StepContext) -> CheckResult:
         token = saved_root_token(ctx)
         if not token or await vault_sealed(ctx):
             return todo(
@@ -427,7 +437,7 @@ class VaultKubernetesAuth(BaseStep):
             ),
         )
 
-    async def _apply(self, ctx, check):
+    async def _apply(self, ctx: StepContext, check: CheckResult) -> None:
         await vault_driver(ctx).enable_kubernetes_auth(root_token(ctx))
 
 
@@ -450,7 +460,7 @@ def generate_grafana_password(ctx: StepContext) -> None:
     ctx.state.write_secret(ctx.state.grafana_admin_password, token_urlsafe(24) + "\n")
 
 
-def grafana_login_notes(config) -> list[str]:
+def grafana_login_notes(config: PlatformConfig) -> list[str]:
     """Where the user finds Grafana's admin login once installed (no value, only places)."""
     from talos_platform.engine.config.secrets import grafana_password_from_vault
     from talos_platform.engine.config.vault_layout import VAULT_KV_MOUNT
@@ -466,8 +476,10 @@ def grafana_login_notes(config) -> list[str]:
         return []
     return [
         f"Grafana: https://grafana.{config.domain.base}, user {GRAFANA_ADMIN_USER}; the password is in Vault "
-        f"(`vault kv get {VAULT_KV_MOUNT}/{GRAFANA_VAULT_PATH}`) and in the Secret {MONITORING_NAMESPACE}/{GRAFANA_ADMIN_SECRET} "
-        f"(`kubectl -n {MONITORING_NAMESPACE} get secret {GRAFANA_ADMIN_SECRET} -o jsonpath='{{.data.{GRAFANA_ADMIN_PASSWORD_KEY}}}' | base64 -d`)",
+        f"(`vault kv get {VAULT_KV_MOUNT}/{GRAFANA_VAULT_PATH}`) and in the Secret "
+        f"{MONITORING_NAMESPACE}/{GRAFANA_ADMIN_SECRET} "
+        f"(`kubectl -n {MONITORING_NAMESPACE} get secret {GRAFANA_ADMIN_SECRET} -o "
+        f"jsonpath='{{.data.{GRAFANA_ADMIN_PASSWORD_KEY}}}' | base64 -d`)",
     ]
 
 
@@ -476,9 +488,9 @@ class VaultSecrets(BaseStep):
     admin login: the password given, or one generated once and kept."""
 
     layer = 3
-    timeout = 120
+    timeout: float = 120
 
-    def __init__(self, config):
+    def __init__(self, config: PlatformConfig) -> None:
         super().__init__(
             config, step_id="L3.vault-secrets", title="Load the secrets into Vault", needs=("L3.vault-kubernetes-auth",)
         )
@@ -498,7 +510,7 @@ class VaultSecrets(BaseStep):
 
         return grafana_password_from_vault(self.config) and grafana_login(ctx) is None
 
-    async def _check(self, ctx):
+    async def _check(self, ctx: StepContext) -> CheckResult:
         from talos_platform.engine.render.platform_services import GRAFANA_VAULT_PATH
 
         payloads = self._payloads(ctx)
@@ -534,7 +546,7 @@ class VaultSecrets(BaseStep):
         paths of the secrets this config needs. Field names only: never a value."""
         from talos_platform.engine.render.platform_services import GRAFANA_VAULT_PATH
 
-        payloads = self._payloads(ctx) or planned_secret_fields(self.config)
+        payloads: dict[str, Any] = self._payloads(ctx) or planned_secret_fields(self.config)
         actions: tuple[Action, ...] = ()
         if self._needs_grafana_password(ctx):
             actions = (
@@ -558,7 +570,7 @@ class VaultSecrets(BaseStep):
             for path, data in payloads.items()
         )
 
-    async def _apply(self, ctx, check):
+    async def _apply(self, ctx: StepContext, check: CheckResult) -> None:
         from talos_platform.engine.render.platform_services import GRAFANA_VAULT_PATH
 
         token = root_token(ctx)
@@ -574,7 +586,7 @@ class VaultSecrets(BaseStep):
             ctx.output(note)
 
 
-def platform_steps_for(config, *, needs: tuple[str, ...]) -> list[BaseStep]:
+def platform_steps_for(config: PlatformConfig, *, needs: tuple[str, ...]) -> list[BaseStep]:
     """Layer 3's steps; `needs` is the end of layer 2. Vault's own Application turns Healthy only
     once Vault is unsealed, so it (and its operator) are followed after the Vault steps."""
     from talos_platform.engine.config.secrets import grafana_password_from_vault
@@ -610,7 +622,7 @@ def platform_steps_for(config, *, needs: tuple[str, ...]) -> list[BaseStep]:
                     step_id=f"L3.app.{name}",
                     title=f"Wait for {name}",
                     group=f"Application {name}",
-                    selector=lambda app, name=name: name_of(app) == name,
+                    selector=named(name),
                     expected=(name,),
                     needs=step_needs,
                     layer=3,

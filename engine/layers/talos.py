@@ -18,6 +18,7 @@ from talos_platform.engine.layers.base import BaseStep, done, todo
 from talos_platform.engine.plan.step import Action, CheckResult
 
 if TYPE_CHECKING:
+    from talos_platform.engine.config.models import PlatformConfig
     from talos_platform.engine.plan.context import StepContext
 
 REQUIRED_TOOLS = ("talosctl", "kubectl", "helm")
@@ -31,9 +32,9 @@ class ToolsPreflight(BaseStep):
     """talosctl, kubectl and helm are installed; their versions are reported."""
 
     layer = 0
-    timeout = 60
+    timeout: float = 60
 
-    def __init__(self, config):
+    def __init__(self, config: PlatformConfig) -> None:
         super().__init__(config, step_id="L0.preflight.tools", title="Check talosctl, kubectl and helm")
 
     def inputs(self) -> Any:
@@ -81,7 +82,8 @@ class ToolsPreflight(BaseStep):
         if too_old:
             raise PermanentError(
                 f"talosctl {client} is older than the nodes' Talos {nodes}",
-                hint=f"install talosctl {TalosFeatures.for_version(nodes).contract} or newer (it may be newer than the nodes)",
+                hint=f"install talosctl {TalosFeatures.for_version(nodes).contract} or newer (it may be newer than "
+                "the nodes)",
             )
 
 
@@ -124,7 +126,7 @@ def read_applied_config(ctx: StepContext, node: Node) -> dict[str, Any] | None:
     return record if isinstance(record, dict) else None
 
 
-def maintenance_read(config, node: Node, why: str) -> Action:
+def maintenance_read(config: PlatformConfig, node: Node, why: str) -> Action:
     """The first read `maintenance_or_configured` makes: the node's disks, over the maintenance API
     (a node waiting for its config answers there)."""
     address = config.node_ip(node)
@@ -139,9 +141,9 @@ class NodePreflight(BaseStep):
     already configured as a member of this cluster."""
 
     layer = 0
-    timeout = 120
+    timeout: float = 120
 
-    def __init__(self, config, node: Node):
+    def __init__(self, config: PlatformConfig, node: Node) -> None:
         super().__init__(config, step_id=f"L0.preflight.node.{node.name}", title=f"Check node {node.name}")
         self.node = node
 
@@ -194,9 +196,9 @@ class VipPreflight(BaseStep):
     over it). Once the control planes are configured the VIP answering is expected."""
 
     layer = 0
-    timeout = 60
+    timeout: float = 60
 
-    def __init__(self, config):
+    def __init__(self, config: PlatformConfig) -> None:
         super().__init__(
             config,
             step_id="L0.preflight.vip",
@@ -299,7 +301,7 @@ def bundle_users(ctx: StepContext) -> list[str]:
     return users
 
 
-def bundle_recovery(ctx: StepContext, config) -> str:
+def bundle_recovery(ctx: StepContext, config: PlatformConfig) -> str:
     """How to get the bundle back: its backup, else extracted from a control plane's config."""
     path: Path = ctx.state.talos_secrets
     backups = ctx.state.backups_of(path)
@@ -326,9 +328,9 @@ class SecretsBundle(BaseStep):
     one would be a new PKI that matches nothing running."""
 
     layer = 0
-    timeout = 60
+    timeout: float = 60
 
-    def __init__(self, config):
+    def __init__(self, config: PlatformConfig) -> None:
         super().__init__(config, step_id="L0.secrets", title="Generate the Talos secrets bundle")
 
     def inputs(self) -> Any:
@@ -390,7 +392,7 @@ class SecretsBundle(BaseStep):
 PATCH_ALL, PATCH_CONTROL_PLANE, PATCH_WORKER = "all.yaml", "controlplane.yaml", "worker.yaml"
 
 
-def node_patch_names(config, patches: dict[str, str]) -> dict[str, str]:
+def node_patch_names(config: PlatformConfig, patches: dict[str, str]) -> dict[str, str]:
     """Per-node patches among the rendered ones: a file named after the node (`cp-1.yaml`,
     `nodes/cp-1.yaml`) -> node name."""
     names = {node.name for node in config.nodes}
@@ -404,7 +406,7 @@ def node_patch_names(config, patches: dict[str, str]) -> dict[str, str]:
     return found
 
 
-def rendered_patches(config) -> dict[str, str]:
+def rendered_patches(config: PlatformConfig) -> dict[str, str]:
     from talos_platform.engine.render import talos_patches
 
     return talos_patches(config)
@@ -414,7 +416,7 @@ def patches_dir(ctx: StepContext) -> Path:
     return ctx.state.talos_dir / "patches"
 
 
-def node_patch_files(ctx: StepContext, config, node: Node) -> tuple[Path, ...]:
+def node_patch_files(ctx: StepContext, config: PlatformConfig, node: Node) -> tuple[Path, ...]:
     patches = rendered_patches(config)
     return tuple(patches_dir(ctx) / key for key, name in node_patch_names(config, patches).items() if name == node.name)
 
@@ -424,10 +426,10 @@ class MachineConfigs(BaseStep):
     patches, for the nodes' Talos version."""
 
     layer = 0
-    timeout = 120
+    timeout: float = 120
     digest_file = ".inputs"
 
-    def __init__(self, config):
+    def __init__(self, config: PlatformConfig) -> None:
         super().__init__(
             config, step_id="L0.machine-configs", title="Generate the Talos machine configs", needs=("L0.secrets",)
         )
@@ -509,10 +511,10 @@ class ApplyConfig(BaseStep):
     """Send the node its machine config (insecure while it waits in maintenance mode)."""
 
     layer = 0
-    timeout = 900  # install to disk and reboot
+    timeout: float = 900  # install to disk and reboot
     reapply_when_inputs_change = True  # a configured node gets a changed config securely
 
-    def __init__(self, config, node: Node):
+    def __init__(self, config: PlatformConfig, node: Node) -> None:
         super().__init__(
             config,
             step_id=f"L0.apply-config.{node.name}",
@@ -567,7 +569,8 @@ class ApplyConfig(BaseStep):
         return (
             Action(f"apply the {self.node.role.value} config to {self.node.name} ({address})", command=tuple(argv)),
             Action(
-                f"wait until {self.node.name} installed, rebooted and answers as a member of {self.config.cluster.name} "
+                f"wait until {self.node.name} installed, rebooted and answers as a member of "
+                f"{self.config.cluster.name} "
                 f"(asked every {POLL_SECONDS:g}s)",
                 command=tuple(wait),
             ),
@@ -656,9 +659,9 @@ class TalosconfigEndpoints(BaseStep):
     disappears exactly when you need talosctl most)."""
 
     layer = 0
-    timeout = 30
+    timeout: float = 30
 
-    def __init__(self, config):
+    def __init__(self, config: PlatformConfig) -> None:
         super().__init__(
             config,
             step_id="L0.talosconfig-endpoints",

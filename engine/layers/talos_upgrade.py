@@ -48,7 +48,7 @@ class TalosPreflight(BaseStep):
     """Target supported, Kubernetes compatible, the target's talosctl, node endpoints, no downgrade."""
 
     layer = 0
-    timeout = 300
+    timeout = 300.0
 
     def __init__(self, config: PlatformConfig, to: str):
         super().__init__(config, step_id="T.preflight", title=f"Check that Talos {to} can be installed")
@@ -143,7 +143,7 @@ class TalosNodeUpgrade(BaseStep):
     """One node: `talosctl upgrade --image` (drain, install, reboot, uncordon), then verified and
     gated before the next node may start."""
 
-    timeout = 1800
+    timeout = 1800.0
 
     def __init__(self, config: PlatformConfig, node: Node, to: str, *, needs: tuple[str, ...]):
         control_plane = node in config.control_planes
@@ -246,7 +246,7 @@ class TalosVersionInConfig(BaseStep):
     """The config file names the Talos the cluster runs, so a later install does not undo it."""
 
     layer = 3
-    timeout = 60
+    timeout = 60.0
 
     def __init__(self, config: PlatformConfig, to: str, config_path: Path | None, *, needs: tuple[str, ...]):
         super().__init__(config, step_id="T.config", title="Write the new version into the config", needs=needs)

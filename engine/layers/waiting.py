@@ -26,7 +26,7 @@ NOTHING_SEEN = "nothing seen yet"
 
 
 class WaitTimedOut(Exception):
-    def __init__(self, status: str):
+    def __init__(self, status: str) -> None:
         super().__init__(status)
         self.status = status
 
@@ -132,7 +132,8 @@ def _matches(obj: dict[str, Any], selector: str) -> bool:
 def condition(obj: dict[str, Any], kind: str) -> dict[str, Any] | None:
     for item in (obj.get("status") or {}).get("conditions") or []:
         if item.get("type") == kind:
-            return item
+            found: dict[str, Any] = item
+            return found
     return None
 
 

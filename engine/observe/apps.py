@@ -81,17 +81,19 @@ def _wave(metadata: dict[str, Any]) -> int:
 
 
 def _message(status: dict[str, Any]) -> str:
-    health_message = (status.get("health") or {}).get("message", "")
+    health_message: str = (status.get("health") or {}).get("message", "")
     if health_message:
         return health_message
     for condition in status.get("conditions") or []:
         if condition.get("message"):
-            return condition["message"]
+            message: str = condition["message"]
+            return message
     operation = status.get("operationState") or {}
     if operation.get("phase") in ("Failed", "Error") or (
         operation.get("phase") == "Running" and operation.get("message")
     ):
-        return operation.get("message", "")
+        failed: str = operation.get("message", "")
+        return failed
     return ""
 
 

@@ -56,7 +56,8 @@ class Freshness:
     flows: SourceState = SourceState(HUBBLE_RELAY)
 
     def for_pane(self, pane_id: str) -> SourceState:
-        return getattr(self, pane_id)
+        state: SourceState = getattr(self, pane_id)
+        return state
 
 
 def source_state(source: str, error: str, down_since: float | None) -> SourceState:

@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from talos_platform.engine.drivers.protocols import TalosNodeFacts
 from talos_platform.engine.observe.snapshot import NodeView
+
+if TYPE_CHECKING:
+    from talos_platform.engine.config.models import Node
 
 HISTORY_LENGTH = 20
 
@@ -24,7 +27,7 @@ class TalosTarget:
     role: str = ""
 
     @classmethod
-    def from_config(cls, node) -> TalosTarget:
+    def from_config(cls, node: Node) -> TalosTarget:
         """From a config node (its address may carry a prefix length: `10.0.0.5/24`)."""
         role = getattr(node.role, "value", node.role)
         return cls(str(node.address).split("/")[0], node.name, str(role))

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 from talos_platform.engine.drivers.backoff import Backoff
 from talos_platform.engine.drivers.clock import Clock, RealClock
@@ -21,10 +22,20 @@ from talos_platform.engine.observe.freshness import HUBBLE_RELAY, KUBERNETES_API
 from talos_platform.engine.observe.nodes import KubeNode, TalosTarget, UsageHistory, kube_node, merge_nodes
 from talos_platform.engine.observe.pods import PodHealth, classify_pod, refusal_problem, sort_problems
 from talos_platform.engine.observe.relay import RELAY_STATUS_INTERVAL, poll_relay_status
-from talos_platform.engine.observe.snapshot import AppView, ClusterSnapshot, FlowStats, NamespaceHealth, PodProblem
+from talos_platform.engine.observe.snapshot import (
+    AppView,
+    ClusterSnapshot,
+    FlowStats,
+    NamespaceHealth,
+    NodeView,
+    PodProblem,
+    WaveView,
+)
 from talos_platform.engine.observe.store import ObjectStore
 from talos_platform.engine.observe.talos_facts import facts_for
 from talos_platform.engine.observe.watcher import ResourceWatcher
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +86,7 @@ class Observer:
                 (EVENTS, self.refusals),
             )
         ]
-        self._derived: dict[str, tuple[object, object]] = {}
+        self._derived: dict[str, tuple[object, Any]] = {}
         self._facts_version = 0
         self._subscribers: list[Subscriber] = []
         self._changed = asyncio.Event()
@@ -192,14 +203,15 @@ class Observer:
 
     # --- snapshots --------------------------------------------------------------------------
 
-    def _cached(self, name: str, version: object, compute: Callable[[], object]) -> object:
+    def _cached(self, name: str, version: object, compute: Callable[[], T]) -> T:
         """Recompute a derived view only when its store changed; an unchanged view keeps its
         identity, which also lets the UI skip redrawing it."""
         known = self._derived.get(name)
         if known is None or known[0] != version:
             known = (version, compute())
             self._derived[name] = known
-        return known[1]
+        view: T = known[1]
+        return view
 
     def snapshot(self) -> ClusterSnapshot:
         self._generation += 1
@@ -259,9 +271,9 @@ def build_snapshot(
     recent_flows: int = 500,
     kube_error: str = "",
     generation: int = 0,
-    waves_and_blocked: tuple | None = None,
-    pod_summary: tuple | None = None,
-    node_views: tuple | None = None,
+    waves_and_blocked: tuple[tuple[WaveView, ...], str] | None = None,
+    pod_summary: tuple[tuple[PodProblem, ...], tuple[NamespaceHealth, ...]] | None = None,
+    node_views: tuple[NodeView, ...] | None = None,
     freshness: Freshness | None = None,
 ) -> ClusterSnapshot:
     """`waves_and_blocked`, `pod_summary` and `node_views` may be handed in already computed

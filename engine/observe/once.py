@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 from talos_platform.engine.drivers.clock import Clock, RealClock
-from talos_platform.engine.drivers.protocols import APPLICATIONS, EVENTS, NODES, PODS, Drivers
+from talos_platform.engine.drivers.protocols import APPLICATIONS, EVENTS, NODES, PODS, Drivers, Resource
 from talos_platform.engine.observe.apps import app_view
 from talos_platform.engine.observe.flows import FlowBuffer
 from talos_platform.engine.observe.freshness import HUBBLE_RELAY, KUBERNETES_API, Freshness, source_state
 from talos_platform.engine.observe.nodes import TalosTarget, UsageHistory, kube_node
-from talos_platform.engine.observe.observer import build_snapshot, facts_for, summarise_pods
+from talos_platform.engine.observe.observer import build_snapshot, summarise_pods
 from talos_platform.engine.observe.pods import classify_pod, refusal_problem
 from talos_platform.engine.observe.snapshot import ClusterSnapshot
+from talos_platform.engine.observe.talos_facts import facts_for
+
+T = TypeVar("T")
 
 
 async def snapshot_once(
@@ -29,13 +33,13 @@ async def snapshot_once(
     clock = clock or RealClock()
     errors: list[str] = []
 
-    async def listed(resource, transform):
+    async def listed(resource: Resource, transform: Callable[[dict[str, Any]], T]) -> list[T]:
         try:
             result = await asyncio.wait_for(drivers.kube.list(resource), timeout)
             return [transform(item) for item in result.items]
         except Exception as error:  # noqa: BLE001 - reported in the snapshot
             if resource not in (APPLICATIONS, EVENTS):
-                errors.append(f"{resource.plural}: {error or type(error).__name__}")
+                errors.append(f"{resource.plural}: {str(error) or type(error).__name__}")
             return []
 
     kube_nodes, pods, apps, refusals = await asyncio.gather(

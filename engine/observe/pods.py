@@ -46,12 +46,11 @@ def owning_app(pod: dict[str, Any]) -> str:
     annotation `app:group/Kind:namespace/name`; pods inherit them from their templates."""
     metadata = pod.get("metadata") or {}
     annotations = metadata.get("annotations") or {}
-    tracking = annotations.get(TRACKING_ID_ANNOTATION, "")
+    tracking: str = annotations.get(TRACKING_ID_ANNOTATION, "")
     if tracking:
         return tracking.split(":", 1)[0]
-    if annotations.get(INSTANCE_ANNOTATION):
-        return annotations[INSTANCE_ANNOTATION]
-    return (metadata.get("labels") or {}).get(INSTANCE_LABEL, "")
+    instance: str = annotations.get(INSTANCE_ANNOTATION) or (metadata.get("labels") or {}).get(INSTANCE_LABEL, "")
+    return instance
 
 
 def classify_pod(pod: dict[str, Any]) -> PodHealth:

@@ -6,10 +6,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from talos_platform.engine.drivers.clock import Clock
 from talos_platform.engine.drivers.protocols import Hubble, HubbleServerStatus
 from talos_platform.engine.observe.flows import FlowBuffer
 from talos_platform.engine.observe.snapshot import RelayStatus
-from talos_platform.engine.drivers.clock import Clock
 
 log = logging.getLogger(__name__)
 

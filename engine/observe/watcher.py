@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from talos_platform.engine.drivers.backoff import Backoff
 from talos_platform.engine.drivers.clock import Clock
@@ -28,7 +29,7 @@ class ResourceWatcher:
         self,
         kube: Kube,
         resource: Resource,
-        store: ObjectStore,
+        store: ObjectStore[Any],
         clock: Clock,
         *,
         namespace: str | None = None,
@@ -80,7 +81,7 @@ class ResourceWatcher:
                 self.relists_after_expiry += 1
                 need_list = True
             except Exception as error:  # noqa: BLE001 - any failure means: wait, then try again
-                self._set_error(f"{self.resource.plural}: {error or type(error).__name__}")
+                self._set_error(f"{self.resource.plural}: {str(error) or type(error).__name__}")
                 self.reconnects += 1
                 log.debug("watch of %s failed: %s", self.resource.plural, error)
                 await self.clock.sleep(self.backoff.next_delay())

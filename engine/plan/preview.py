@@ -16,11 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 from talos_platform.engine.plan.context import StepContext
 from talos_platform.engine.plan.planner import Plan
 from talos_platform.engine.plan.step import Action, Step
+
+if TYPE_CHECKING:
+    from talos_platform.engine.drivers.protocols import Drivers
 
 DONE = "done"
 TO_DO = "to do"
@@ -42,7 +45,7 @@ class StepPreview:
     actions: tuple[Action, ...] = ()
     needs: tuple[str, ...] = ()
 
-    def to_record(self) -> dict:
+    def to_record(self) -> dict[str, Any]:
         return {
             "stepId": self.step_id,
             "layer": self.layer,
@@ -153,11 +156,11 @@ class _Refusing:
     def __init__(self, name: str):
         self._name = name
 
-    def __getattr__(self, attribute: str):
+    def __getattr__(self, attribute: str) -> NoReturn:
         raise OfflineRefused(f"offline plan: the {self._name} driver may not be used ({attribute})")
 
 
-def offline_drivers():
+def offline_drivers() -> Drivers:
     """Drivers for `plan --offline`: every driver refuses to be used."""
     from talos_platform.engine.drivers.protocols import Drivers
 

@@ -331,7 +331,7 @@ def _issuer_solver(config: PlatformConfig) -> dict[str, Any] | None:
 
 
 def _issuer_manifests(config: PlatformConfig) -> dict[str, Any]:
-    issuer = {
+    issuer: dict[str, Any] = {
         "apiVersion": "cert-manager.io/v1",
         "kind": "ClusterIssuer",
         "metadata": {"name": CLUSTER_ISSUER},

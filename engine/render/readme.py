@@ -34,7 +34,8 @@ def readme(config: PlatformConfig, folders: list[str]) -> str:
             else ""
         )
         + " |",
-        "| `bootstrap/` | 1 | one-time kustomization: Gateway API CRDs, Cilium, ArgoCD (Helm charts pinned by version) |",
+        "| `bootstrap/` | 1 | one-time kustomization: Gateway API CRDs, Cilium, ArgoCD (Helm charts pinned by "
+        "version) |",
         "| `bootstrap-app.yaml` | 1 | the root Application; it points ArgoCD at `layer-0/` |",
         "| `layer-0/` | 2 | infrastructure Applications in sync waves: Gateway API CRDs (-100), Cilium (-99), "
         "cert-manager (-98), external-dns (-97), ArgoCD itself (-96), then platform (0) and apps (10) |",

@@ -4,9 +4,10 @@ Up to 1.11 everything is a key of the v1alpha1 document. 1.12 moved the VIP and 
 into their own documents (`Layer2VIPConfig`, `HostnameConfig`); 1.14 moved the Kubernetes
 settings into documents too (`KubeNetworkConfig`, `KubeProxyConfig`, `KubeAPIServerConfig`,
 `KubeNodeConfig`, and the default Flannel CNI became a `KubeFlannelCNIConfig` document that we
-delete), and the install disk into `UnattendedInstallConfig`. `talosctl gen config --talos-version` emits those documents, and Talos refuses a config
-that sets the same thing both as a legacy key and as a document, so each version gets exactly one
-form. Patches carry no secrets: the PKI lives in the secrets bundle in the state directory.
+delete), and the install disk into `UnattendedInstallConfig`. `talosctl gen config
+--talos-version` emits those documents, and Talos refuses a config that sets the same thing
+both as a legacy key and as a document, so each version gets exactly one form. Patches carry no
+secrets: the PKI lives in the secrets bundle in the state directory.
 """
 
 from __future__ import annotations
@@ -99,7 +100,7 @@ def _local_path_storage(features: TalosFeatures, machine: dict[str, Any]) -> lis
 
 def _cluster_network(config: PlatformConfig, features: TalosFeatures) -> list[dict[str, Any]]:
     network = config.cluster.network
-    machine = {"machine": {"certSANs": certificate_sans(config)}}
+    machine: dict[str, Any] = {"machine": {"certSANs": certificate_sans(config)}}
     if features.network_as_documents:
         return [
             machine,

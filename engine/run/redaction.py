@@ -117,4 +117,5 @@ class Redactor:
         """A copy of `event` with every string field (and strings in tuples) redacted."""
         if self._pattern is None:
             return event
-        return self.redact_dataclass(event)
+        redacted: EventT = self.redact_dataclass(event)
+        return redacted

@@ -64,7 +64,9 @@ def baseline_violations(template_spec: dict[str, Any]) -> list[str]:
     privileged = [c.get("name", "") for c in containers if (c.get("securityContext") or {}).get("privileged")]
     if privileged:
         found.append(
-            f"privileged ({', '.join(f'container {name!r} must not set securityContext.privileged=true' for name in privileged)})"
+            "privileged ("
+            + ", ".join(f"container {name!r} must not set securityContext.privileged=true" for name in privileged)
+            + ")"
         )
     added = sorted(
         {
@@ -90,7 +92,8 @@ def namespace_level(model: PlatformModel, namespace: str) -> str:
         return "privileged"
     entry = model.store.get_entry(NAMESPACES, "", namespace)
     labels = ((entry or {}).get("metadata") or {}).get("labels") or {}
-    return labels.get(ENFORCE_LABEL, TALOS_DEFAULT_LEVEL)
+    level: str = labels.get(ENFORCE_LABEL, TALOS_DEFAULT_LEVEL)
+    return level
 
 
 def refusal(model: PlatformModel, namespace: str, pod_name: str, template_spec: dict[str, Any]) -> str:

@@ -329,7 +329,10 @@ class ArgoController:
         return objects
 
     def _source_objects(self, source: dict[str, Any], destination: str, index: int, total: int) -> list[dict[str, Any]]:
-        prefix = f"Failed to load target state: failed to generate manifest for source {index} of {total}: rpc error: code = Unknown desc ="
+        prefix = (
+            f"Failed to load target state: failed to generate manifest for source {index} of {total}: "
+            "rpc error: code = Unknown desc ="
+        )
         url = source.get("repoURL", "")
         if source.get("chart"):
             values = (source.get("helm") or {}).get("valuesObject") or {}
@@ -500,7 +503,7 @@ def objects_from_files(files: dict[str, bytes], *, recurse: bool = False, base: 
 def _glob(path: str, pattern: str) -> bool:
     """Git generator paths: `*` matches within one path segment only."""
     parts, wanted = path.strip("/").split("/"), pattern.strip("/").split("/")
-    return len(parts) == len(wanted) and all(fnmatch.fnmatchcase(p, w) for p, w in zip(parts, wanted))
+    return len(parts) == len(wanted) and all(fnmatch.fnmatchcase(p, w) for p, w in zip(parts, wanted, strict=True))
 
 
 _PLACEHOLDER = re.compile(r"\{\{\s*\.?([A-Za-z0-9_.\[\]]+)\s*\}\}")

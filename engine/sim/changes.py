@@ -27,7 +27,7 @@ from talos_platform.engine.drivers.protocols import secret_digest
 from talos_platform.engine.errors import UserError
 
 if TYPE_CHECKING:
-    from talos_platform.engine.sim.model import PlatformModel
+    from talos_platform.engine.sim.model import Machine, PlatformModel
 
 JOURNAL_FORMAT = 2  # 2: the config digest leaves out the Talos and Kubernetes versions
 REDACTED = "SIMULATION-REDACTED"
@@ -119,13 +119,13 @@ class ExternalChanges:
         return applied
 
     def commit(self, url: str, branch: str, files: dict[str, bytes], message: str) -> str:
-        commit = self.model.git.commit(url, branch, files, message)
+        commit: str = self.model.git.commit(url, branch, files, message)
         encoded = {name: base64.b64encode(content).decode() for name, content in files.items()}
         self._record("commit", url=url, branch=branch, files=encoded, message=message)
         return commit
 
     def vault_initialize(self, key_shares: int, key_threshold: int) -> dict[str, Any]:
-        material = self.model.vault.initialize(key_shares, key_threshold)
+        material: dict[str, Any] = self.model.vault.initialize(key_shares, key_threshold)
         self._record("vault_initialize", key_shares=key_shares, key_threshold=key_threshold)
         return material
 
@@ -148,7 +148,7 @@ class ExternalChanges:
         self.model.vault.digests[path] = dict(digests)
         self._record("vault_write", path=path, keys=sorted(data), digests=digests)
 
-    def _machine(self, address: str):
+    def _machine(self, address: str) -> Machine:
         machine = self.model.machine(address)
         if machine is None:
             raise ValueError(f"no simulated machine at {address}")

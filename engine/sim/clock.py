@@ -42,7 +42,9 @@ _PACED_STARVATION_SECONDS = 1.0
 class _Entry:
     __slots__ = ("deadline", "seq", "future", "callback", "cancelled")
 
-    def __init__(self, deadline: float, seq: int, future: asyncio.Future | None, callback: Callable[[], Any] | None):
+    def __init__(
+        self, deadline: float, seq: int, future: asyncio.Future[None] | None, callback: Callable[[], Any] | None
+    ):
         self.deadline = deadline
         self.seq = seq
         self.future = future
@@ -81,7 +83,7 @@ class SimulatedClock:
         self._heap: list[_Entry] = []
         self._seq = itertools.count()
         self._waiters = 0  # sleeping futures not yet woken or cancelled
-        self._advancer: asyncio.Task | None = None
+        self._advancer: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._changed: asyncio.Event | None = None
         self._anchor_real = time.monotonic()
@@ -118,7 +120,8 @@ class SimulatedClock:
             raise TimeoutError()
         timer = self._schedule_future(seconds)
         try:
-            await asyncio.wait({task, timer}, return_when=asyncio.FIRST_COMPLETED)
+            waiting: set[asyncio.Future[Any]] = {task, timer}
+            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
         except BaseException:
             task.cancel()
             timer.cancel()
@@ -159,14 +162,14 @@ class SimulatedClock:
 
     # --- machinery ----------------------------------------------------------------------
 
-    def _schedule_future(self, seconds: float) -> asyncio.Future:
+    def _schedule_future(self, seconds: float) -> asyncio.Future[None]:
         loop = asyncio.get_running_loop()
         self._ensure_advancer(loop)
         future = loop.create_future()
         entry = _Entry(self._now + seconds, next(self._seq), future, None)
         self._waiters += 1
 
-        def forget(_: asyncio.Future) -> None:
+        def forget(_: asyncio.Future[None]) -> None:
             self._waiters -= 1
             if future.cancelled():
                 entry.cancelled = True

@@ -37,6 +37,23 @@ class EventRecord:
         "component",
         "api_version",
     )
+    namespace: str
+    name: str
+    uid: str
+    kind: str
+    reason: str
+    message: str
+    type: str
+    count: int
+    first: str
+    last: str
+    object_name: str
+    object_uid: str
+    node: str
+    resource_version: int
+    cache: dict[str, Any] | None
+    component: str
+    api_version: str
 
     def render(self) -> dict[str, Any]:
         if self.cache is None:

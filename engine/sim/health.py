@@ -35,7 +35,8 @@ def workload_health(obj: dict[str, Any]) -> tuple[str, str]:
         if ready < desired:
             return (
                 "Progressing",
-                f'Waiting for daemon set "{name}" rollout to finish: {ready} of {desired} updated pods are available...',
+                f'Waiting for daemon set "{name}" rollout to finish: {ready} of {desired} updated pods are '
+                "available...",
             )
         return "Healthy", ""
     if kind == "ApplicationSet":
@@ -47,10 +48,10 @@ def workload_health(obj: dict[str, Any]) -> tuple[str, str]:
         return "Progressing", "Waiting for the ApplicationSet to generate its applications"
     if kind == "Gateway":
         # ArgoCD's built-in Gateway health: Progressing until the Programmed condition is True.
-        conditions = status.get("conditions") or []
-        if not conditions:
+        gateway_conditions: list[dict[str, Any]] = status.get("conditions") or []
+        if not gateway_conditions:
             return "Progressing", "Waiting for Gateway status"
-        for condition in conditions:
+        for condition in gateway_conditions:
             if condition.get("type") == "Programmed" and condition.get("status") != "True":
                 return "Progressing", condition.get("message") or "Gateway is still being programmed"
         return "Healthy", "Gateway is healthy"

@@ -302,8 +302,8 @@ class SimulatedHubble:
             held = min(float(workloads.ring_buffer), rate * 3600.0) / rate
             span = min(first / rate, held)
             stored, carry = hubble.generate(rng, now - held, now - held + span, 0.0)
-            for item in [i for i in stored if isinstance(i, Flow) and matches(i, flow_filter)][:first]:
-                yield item
+            for flow in [i for i in stored if isinstance(i, Flow) and matches(i, flow_filter)][:first]:
+                yield flow
             carry = 0.0
         if not follow:
             return

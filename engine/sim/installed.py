@@ -11,14 +11,16 @@ from __future__ import annotations
 import gc
 import json
 import tempfile
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from talos_platform.engine.sim.model import MAINTENANCE
 
 if TYPE_CHECKING:
+    from talos_platform.engine.config.models import PlatformConfig
     from talos_platform.engine.sim.model import PlatformModel
 
 TENANT_REPOSITORY = "https://git.example.com/tenants/apps.git"
@@ -188,7 +190,7 @@ def _fast_forward(model: PlatformModel, settle_seconds: float) -> None:
     model.store.forget_history()
 
 
-def cluster_secret_objects(config) -> list[dict]:
+def cluster_secret_objects(config: PlatformConfig) -> list[dict[str, Any]]:
     """The Secrets the install creates in layer 1, with the simulation's fake values."""
     from talos_platform.engine.render.cluster_secrets import cluster_secrets
     from talos_platform.engine.sim.secrets import FAKE_SECRET_VALUES
@@ -210,7 +212,7 @@ def cluster_secret_objects(config) -> list[dict]:
     return objects
 
 
-def _run_until(model: PlatformModel, done, limit: float) -> None:
+def _run_until(model: PlatformModel, done: Callable[[], bool], limit: float) -> None:
     deadline = model.clock.now() + limit
     while not done() and model.clock.now() < deadline:
         model.clock.run_callbacks_until(model.clock.now() + 5)

@@ -4,6 +4,7 @@ server-side apply of objects and kustomization directories."""
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -145,7 +146,7 @@ class SimulatedKube:
         finally:
             model.store.remove_watcher(resource, watcher)
 
-    async def apply_objects(self, objects: list[dict[str, Any]]) -> list[str]:
+    async def apply_objects(self, objects: builtins.list[dict[str, Any]]) -> builtins.list[str]:
         self.model.changes.note_apply()
         await self._round_trip()
         # CRDs first, namespaces next, like kubectl's ordering.
@@ -154,7 +155,7 @@ class SimulatedKube:
         except ValueError as error:  # what the API server answers 422 Unprocessable to
             raise PermanentError(f"the server rejected an object: {error}") from None
 
-    async def apply_kustomization(self, path: Path) -> list[str]:
+    async def apply_kustomization(self, path: Path) -> builtins.list[str]:
         objects = kustomization_objects(Path(path))
         return await self.apply_objects(objects)
 
@@ -181,7 +182,8 @@ def kustomization_objects(directory: Path) -> list[dict[str, Any]]:
     )
     if kustomization_file is None:
         raise PermanentError(
-            f"error: unable to find one of 'kustomization.yaml', 'kustomization.yml' or 'Kustomization' in directory '{directory}'",
+            "error: unable to find one of 'kustomization.yaml', 'kustomization.yml' or 'Kustomization' in "
+            f"directory '{directory}'",
             hint="render the bootstrap kustomization first (talos-platform render)",
         )
     try:
@@ -206,7 +208,8 @@ def kustomization_objects(directory: Path) -> list[dict[str, Any]]:
             objects += manifest_objects(target.read_text())
         else:
             raise PermanentError(
-                f"error: accumulating resources: accumulation err='accumulating resources from '{entry}': file does not exist'"
+                f"error: accumulating resources: accumulation err='accumulating resources from '{entry}': file does "
+                "not exist'"
             )
     for chart in kustomization.get("helmCharts") or []:
         objects += chart_objects(chart, directory)

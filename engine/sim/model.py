@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from talos_platform.engine.config.models import PlatformConfig
@@ -136,7 +137,7 @@ class PlatformModel:
                     spec=NodeSpec(disks=tuple(dict.fromkeys((node.install_disk, "/dev/sdb")))),
                 )
                 self.machines[machine.address] = machine
-                clock.call_later(self.jitter(self.timings.node_boot), lambda m=machine: self._powered_on(m))
+                clock.call_later(self.jitter(self.timings.node_boot), partial(self._powered_on, machine))
         self._stuck_errors = {name: fault.error for name, fault in stuck.items()}
 
     # --- helpers ------------------------------------------------------------------------
@@ -222,7 +223,7 @@ class PlatformModel:
         self.etcd_members.append(machine.name)
         for other in self.machines.values():
             if other is not machine and other.is_control_plane and other.stage == RUNNING:
-                self.later(self.jitter(self.timings.etcd_join), lambda m=other: self._etcd_joined(m))
+                self.later(self.jitter(self.timings.etcd_join), partial(self._etcd_joined, other))
         self.later(self.jitter(self.timings.api_server_start), self._api_server_started)
 
     def _etcd_joined(self, machine: Machine) -> None:
@@ -250,19 +251,21 @@ class PlatformModel:
             # apply to wait for: the outage comes shortly after the hand-over instead.
             if fault.trigger == "apiUp" or (self.day_two_deferred and fault.trigger == "firstApply"):
                 delay = fault.delay if fault.trigger == "apiUp" else fault.delay + HANDED_OVER_OUTAGE_DELAY
-                self.later(delay, lambda f=fault: self.start_outage(f.duration))
+                self.later(delay, partial(self.start_outage, fault.duration))
                 self.timeline.add(
                     now + delay,
                     f"the Kubernetes API server becomes unreachable for {fault.duration:g} s",
                     duration=fault.duration,
                     under_way="the Kubernetes API server is unreachable",
                 )
-        for fault in self.scenario.fault(NodeDown):
-            self.later(fault.after, lambda name=fault.node: self.power_off(name))
-            self.timeline.add(now + fault.after, f"{fault.node} loses power", under_way=f"{fault.node} is powered off")
-        for fault in self.scenario.fault(NodePressure):
-            self.later(fault.after, lambda f=fault: self.start_pressure(f))
-            self.timeline.add(now + fault.after, f"{fault.node} runs hot", under_way=f"{fault.node} is under pressure")
+        for node_down in self.scenario.fault(NodeDown):
+            self.later(node_down.after, partial(self.power_off, node_down.node))
+            self.timeline.add(
+                now + node_down.after, f"{node_down.node} loses power", under_way=f"{node_down.node} is powered off"
+            )
+        for hot in self.scenario.fault(NodePressure):
+            self.later(hot.after, partial(self.start_pressure, hot))
+            self.timeline.add(now + hot.after, f"{hot.node} runs hot", under_way=f"{hot.node} is under pressure")
 
     def start_pressure(self, fault: NodePressure) -> None:
         """The node runs hot; its kubelet reports the pressure conditions it crossed."""
@@ -376,7 +379,7 @@ class PlatformModel:
                     if fault.delay <= 0:
                         self.start_outage(fault.duration)
                     else:
-                        self.later(fault.delay, lambda f=fault: self.start_outage(f.duration))
+                        self.later(fault.delay, partial(self.start_outage, fault.duration))
                     self.timeline.add(
                         self.clock.now() + max(0.0, fault.delay),
                         f"the Kubernetes API server becomes unreachable for {fault.duration:g} s",
@@ -430,7 +433,7 @@ class PlatformModel:
 
         Stored dicts are never mutated in place (the watch history keeps them), so `change`
         must replace top-level keys (e.g. `obj["status"] = {...}`), never edit nested values."""
-        existing = self.store.get_entry(resource, namespace, name)
+        existing: dict[str, Any] | None = self.store.get_entry(resource, namespace, name)
         if existing is None:
             return None
         updated = dict(existing)
@@ -497,7 +500,7 @@ class PlatformModel:
         self.stamp(obj, existing)
         self.store.put(resource, namespace, metadata["name"], obj)
         if resource.kind == "CustomResourceDefinition":
-            self.later(1.0 + self.rng.random(), lambda name=metadata["name"]: self._establish_crd(name))
+            self.later(1.0 + self.rng.random(), partial(self._establish_crd, metadata["name"]))
         if resource.kind in ("Deployment", "DaemonSet", "StatefulSet"):
             self.workloads.adopt(resource, obj, app=app)
         self._platform_facts(resource.kind, metadata["name"])
@@ -533,7 +536,7 @@ class PlatformModel:
                         admission.GATEWAYS,
                         meta.get("namespace", ""),
                         meta["name"],
-                        lambda obj, s=status: obj.__setitem__("status", s),
+                        partial(_set_status, status=status),
                     )
 
     def _establish_crd(self, name: str) -> None:
@@ -573,3 +576,7 @@ def coredns_deployment() -> dict[str, Any]:
             },
         },
     }
+
+
+def _set_status(obj: dict[str, Any], *, status: dict[str, Any]) -> None:
+    obj["status"] = status

@@ -96,7 +96,7 @@ def node_object(
         "pods": "110",
         "ephemeral-storage": "450082584454",
     }
-    pressure = [
+    conditions = [
         {
             "type": kind,
             "status": "Unknown",
@@ -137,7 +137,7 @@ def node_object(
         "status": {
             "capacity": capacity,
             "allocatable": allocatable,
-            "conditions": pressure + [ready],
+            "conditions": conditions + [ready],
             "addresses": [
                 {"type": "InternalIP", "address": machine.address},
                 {"type": "Hostname", "address": machine.name},

@@ -246,6 +246,7 @@ def workload_status(workload: WorkloadRecord) -> dict[str, Any]:
     pods = list(workload.pods.values())
     ready = sum(1 for pod in pods if pod.ready)
     total = len(pods)
+    status: dict[str, Any]
     if workload.kind == "DaemonSet":
         status = {
             "currentNumberScheduled": total,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -178,6 +178,7 @@ Fault = Annotated[
     | ApiOutage,
     Field(discriminator="type"),
 ]
+FaultT = TypeVar("FaultT")
 
 
 class Scenario(ScenarioModel):
@@ -200,7 +201,7 @@ class Scenario(ScenarioModel):
     seed: int = 1
     """Default seed (a `seed=` argument overrides it)."""
 
-    def fault(self, kind: type) -> list:
+    def fault(self, kind: type[FaultT]) -> list[FaultT]:
         return [fault for fault in self.faults if isinstance(fault, kind)]
 
 

@@ -86,7 +86,7 @@ class _Change:
 @dataclass
 class _Kind:
     entries: dict[tuple[str, str], Any] = field(default_factory=dict)
-    history: deque = field(default_factory=deque)
+    history: deque[Any] = field(default_factory=deque)
     floor: int = 0
     """Changes at or below this resourceVersion are forgotten (a watch from there gets 410)."""
     watchers: list[Watcher] = field(default_factory=list)
@@ -222,4 +222,5 @@ class ObjectStore:
 
 
 def render(entry: Any) -> dict[str, Any]:
-    return entry.render() if hasattr(entry, "render") else entry
+    rendered: dict[str, Any] = entry.render() if hasattr(entry, "render") else entry
+    return rendered

@@ -82,7 +82,8 @@ class SimulatedTalos:
                     address=address,
                     reachable=True,
                     maintenance=False,
-                    error="rpc error: code = Unavailable desc = connection error: tls: failed to verify certificate: x509: certificate signed by unknown authority",
+                    error="rpc error: code = Unavailable desc = connection error: tls: failed to verify "
+                    "certificate: x509: certificate signed by unknown authority",
                 )
             return TalosNodeFacts(
                 address=address,
@@ -249,7 +250,8 @@ class SimulatedTalos:
         if machine_type != machine.machine_type:
             raise SimulatedTalosRefused(
                 argv,
-                f"rpc error: code = InvalidArgument desc = machine type can't be changed from {machine.machine_type} to {machine_type}",
+                "rpc error: code = InvalidArgument desc = machine type can't be changed from "
+                f"{machine.machine_type} to {machine_type}",
             )
         self.model.changes.reconfigure(machine.address, digest)  # applied in place (mode auto, no reboot needed)
 
@@ -264,7 +266,8 @@ class SimulatedTalos:
         if machine.stage not in (MAINTENANCE, RUNNING):
             raise SimulatedTalosError(
                 argv,
-                f"rpc error: code = Unavailable desc = connection error: dial tcp {address}:50000: connect: connection refused",
+                f"rpc error: code = Unavailable desc = connection error: dial tcp {address}:50000: connect: "
+                "connection refused",
             )
         return machine
 
@@ -326,14 +329,11 @@ class SimulatedTalos:
             if current == to:
                 say(f" > {node.name}: kubelet is already {to}")
                 continue
+            parts = "control plane and kubelet" if node.is_control_plane else "kubelet"
             if dry_run:
-                say(
-                    f" > {node.name}: would update {'control plane and ' if node.is_control_plane else ''}kubelet {current} -> {to}"
-                )
+                say(f" > {node.name}: would update {parts} {current} -> {to}")
                 continue
-            say(
-                f" > {node.name}: updating {'control plane and ' if node.is_control_plane else ''}kubelet {current} -> {to}"
-            )
+            say(f" > {node.name}: updating {parts} {current} -> {to}")
             await self.model.clock.sleep(_KUBELET_UPGRADE_SECONDS)
             self.model.changes.kubelet_upgraded(node.address, to)
             say(f" < {node.name}: kubelet {to} is Ready")
@@ -417,7 +417,8 @@ class SimulatedTalos:
         if machine.stage == MAINTENANCE:
             raise SimulatedTalosError(
                 argv,
-                "rpc error: code = Unavailable desc = connection error: tls: certificate required (node in maintenance mode)",
+                "rpc error: code = Unavailable desc = connection error: tls: certificate required (node in "
+                "maintenance mode)",
                 hint=f"{address} has no config yet: apply its machine config first",
             )
         return machine

@@ -7,6 +7,7 @@ Work happens per changed pod, never per tick over all pods (see pods.py for the 
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from talos_platform.engine.drivers.protocols import PODS, Resource
@@ -101,7 +102,8 @@ class WorkloadController:
                 parts.append(f"{others} node(s) had untolerated taint {{node-role.kubernetes.io/control-plane: }}")
             return (
                 f"0/{total} nodes are available: {', '.join(parts)}. preemption: 0/{total} nodes are available: "
-                f"{usable} No preemption victims found for incoming pod, {others} Preemption is not helpful for scheduling."
+                f"{usable} No preemption victims found for incoming pod, "
+                f"{others} Preemption is not helpful for scheduling."
             )
         not_ready = sum(1 for m in registered if not m.ready)
         control_planes = sum(
@@ -178,7 +180,7 @@ class WorkloadController:
             self.workloads[key] = workload
             if workload.kind == "Deployment":
                 deadline = float(spec.get("progressDeadlineSeconds", self.model.timings.progress_deadline))
-                self.model.later(deadline, lambda w=workload: self._deadline(w))
+                self.model.later(deadline, partial(self._deadline, workload))
         else:
             workload.replicas = replicas
             workload.generation = metadata.get("generation", workload.generation)
@@ -384,7 +386,10 @@ class WorkloadController:
         backoff = min(CRASH_BACKOFF_CAP, 10.0 * 2 ** (pod.restart_count - 1))
         pod.ready = False
         pod.waiting_reason = "CrashLoopBackOff"
-        pod.waiting_message = f"back-off {int(backoff)}s restarting failed container={pod.container} pod={pod.name}_{pod.namespace}({pod.uid})"
+        pod.waiting_message = (
+            f"back-off {int(backoff)}s restarting failed container={pod.container} "
+            f"pod={pod.name}_{pod.namespace}({pod.uid})"
+        )
         self._touch(pod)
         self.model.events.pod(
             pod,
@@ -444,14 +449,17 @@ class WorkloadController:
             previous = {c["type"]: c for c in old.get("conditions") or []}
             for condition in status.get("conditions") or []:
                 before = previous.get(condition["type"])
-                same = (
+                if (
                     before
                     and before.get("status") == condition["status"]
                     and before.get("reason") == condition.get("reason")
-                )
-                stamp = before.get("lastTransitionTime") if same else now
-                condition["lastTransitionTime"] = stamp
-                condition["lastUpdateTime"] = before.get("lastUpdateTime", stamp) if same else now
+                ):
+                    stamp = before.get("lastTransitionTime")
+                    condition["lastTransitionTime"] = stamp
+                    condition["lastUpdateTime"] = before.get("lastUpdateTime", stamp)
+                else:
+                    condition["lastTransitionTime"] = now
+                    condition["lastUpdateTime"] = now
             obj["status"] = status
 
         self.model.modify(workload.resource, workload.namespace, workload.name, write)

@@ -106,9 +106,10 @@ def test_the_askpass_helper_answers_from_its_environment(tmp_path):
         "TALOS_PLATFORM_ASKPASS_PASSWORD": "ghp-secret-token",
         "PATH": "/usr/bin:/bin",
     }
-    ask = lambda prompt: (
-        subprocess.run([str(helper), prompt], env=env, capture_output=True, text=True, check=True).stdout
-    )
+
+    def ask(prompt: str) -> str:
+        return subprocess.run([str(helper), prompt], env=env, capture_output=True, text=True, check=True).stdout
+
     assert ask("Username for 'https://git.example.com': ") == "robot\n"
     assert ask("Password for 'https://robot@git.example.com': ") == "ghp-secret-token\n"
 

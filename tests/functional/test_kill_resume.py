@@ -98,7 +98,7 @@ def test_kill_minus_nine_anywhere_then_resume_finishes_with_nothing_applied_twic
             assert process.returncode == 0, process.stderr.read().decode()
             break  # finished before the kill point: the install is complete
         # Between runs: secrets, once written, never change.
-        for step_id, name in SECRET_STEPS.items():
+        for name in SECRET_STEPS.values():
             path = state.root / name
             if path.exists():
                 content = path.read_bytes()

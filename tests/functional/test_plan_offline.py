@@ -95,7 +95,7 @@ def test_offline_plan_shows_the_exact_commands_of_the_nodes_talos_version(tmp_pa
 
 
 def test_online_plan_of_a_fresh_simulated_cluster_lists_what_the_offline_plan_lists(tmp_path, capsys, monkeypatch):
-    for name, value in SECRET_ENV.items():
+    for name in SECRET_ENV:
         monkeypatch.delenv(name, raising=False)
     state = tmp_path / "state"
     online = json.loads(plan(capsys, "--simulate", "--state-dir", str(state), "--output", "json"))

@@ -235,7 +235,8 @@ def test_every_helm_namespace_gets_exactly_the_level_its_pods_need(example: str,
             if namespace == "kube-system":
                 continue  # exempt, and never labelled
             assert namespace_level(app) == strictest_needed, (
-                f"{app['metadata']['name']} ({chart.name}) in namespace {namespace} is labelled {namespace_level(app)}, "
+                f"{app['metadata']['name']} ({chart.name}) in namespace {namespace} is labelled "
+                f"{namespace_level(app)}, "
                 f"its pods need {strictest_needed}: {sorted(needs)}"
             )
             checked += 1

@@ -265,7 +265,9 @@ from talos_platform.engine.state import StateDirectory
 async def main():
     platform = simulated_platform("policy-drops", seed=4, speed=math.inf)
     with tempfile.TemporaryDirectory() as state:
-        session = InstallSession(platform.config, platform.secrets, StateDirectory(state), platform.drivers, platform.clock)
+        session = InstallSession(
+            platform.config, platform.secrets, StateDirectory(state), platform.drivers, platform.clock
+        )
         events = []
         session.subscribe(events.append)
         await session.run()
@@ -276,7 +278,8 @@ async def main():
         flows.append(repr(flow))
         if len(flows) >= 2000:
             break
-    pods = sorted((p["metadata"]["name"], p["spec"].get("nodeName", "")) for p in (await platform.drivers.kube.list(PODS)).items)
+    listed = (await platform.drivers.kube.list(PODS)).items
+    pods = sorted((p["metadata"]["name"], p["spec"].get("nodeName", "")) for p in listed)
     print(hashlib.sha256(repr((story, flows, pods)).encode()).hexdigest())
 
 asyncio.run(main())

@@ -9,6 +9,7 @@ order by ArgoCD's own clock. See rehearsal/dress.py for what is real and what st
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 from pathlib import Path
 
@@ -72,7 +73,7 @@ def test_dress_rehearsal_brings_every_application_up_in_wave_order(example: str,
                     by_wave.setdefault(app.wave, []).append(app)
             waves = sorted(by_wave)
             assert len(waves) >= least_waves, f"{parent}: {waves}\n{summary}"
-            for earlier, later in zip(waves, waves[1:]):
+            for earlier, later in itertools.pairwise(waves):
                 before = max(app.created_at for app in by_wave[earlier])
                 after = min(app.created_at for app in by_wave[later])
                 assert before and after and before <= after, (

@@ -58,13 +58,13 @@ GATEWAY_CRD = {
 POD_SPEC = "      tolerations: [{operator: Exists}]\n      containers: [{name: main, image: standin:1}]\n"
 CILIUM_TEMPLATE = (
     "apiVersion: apps/v1\nkind: DaemonSet\nmetadata:\n  name: cilium\n  namespace: {{ .Release.Namespace }}\n"
-    "spec:\n  selector: {matchLabels: {k8s-app: cilium}}\n  template:\n    metadata: {labels: {k8s-app: cilium}}\n    spec:\n"
-    + POD_SPEC
+    "spec:\n  selector: {matchLabels: {k8s-app: cilium}}\n"
+    "  template:\n    metadata: {labels: {k8s-app: cilium}}\n    spec:\n" + POD_SPEC
 )
 ARGOCD_TEMPLATE = "".join(
     f"---\napiVersion: apps/v1\nkind: {kind}\nmetadata:\n  name: {name}\n  namespace: {{{{ .Release.Namespace }}}}\n"
-    f"spec:\n  replicas: 1\n{extra}  selector: {{matchLabels: {{app: {name}}}}}\n  template:\n    metadata: {{labels: {{app: {name}}}}}\n    spec:\n"
-    + POD_SPEC
+    f"spec:\n  replicas: 1\n{extra}  selector: {{matchLabels: {{app: {name}}}}}\n"
+    f"  template:\n    metadata: {{labels: {{app: {name}}}}}\n    spec:\n" + POD_SPEC
     for kind, name, extra in (
         ("Deployment", "argocd-server", ""),
         ("Deployment", "argocd-repo-server", ""),

@@ -88,7 +88,9 @@ async def test_layer0_waves_on_the_rehearsal_cluster(rehearsal_cluster, context)
             child["metadata"]["annotations"].update(
                 {
                     "rehearsal.talos-platform.test/health": "Degraded",
-                    "rehearsal.talos-platform.test/message": "Deployment cert-manager-webhook exceeded its progress deadline",
+                    "rehearsal.talos-platform.test/message": (
+                        "Deployment cert-manager-webhook exceeded its progress deadline"
+                    ),
                 }
             )
     await ctx.drivers.kube.apply_objects(children)
@@ -113,5 +115,6 @@ async def test_layer0_waves_on_the_rehearsal_cluster(rehearsal_cluster, context)
     with pytest.raises(PermanentError) as failure:
         await blocked.wait(ctx)
     assert failure.value.message.startswith(
-        "wave -98 is blocked by cert-manager: Synced/Degraded: Deployment cert-manager-webhook exceeded its progress deadline"
+        "wave -98 is blocked by cert-manager: Synced/Degraded: Deployment cert-manager-webhook exceeded its "
+        "progress deadline"
     )

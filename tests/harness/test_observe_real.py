@@ -492,7 +492,7 @@ async def test_changes_after_an_apiserver_restart_reach_the_snapshot_without_los
         snapshot = await watching.until(caught_up, "the changes made after the restart")
         assert any(
             before != (w.reconnects, w.relists_after_expiry, w.lists)
-            for before, w in zip(breaks_before, observer.watchers)
+            for before, w in zip(breaks_before, observer.watchers, strict=True)
         ), "the restart should have broken the watches"
         assert my_apps(snapshot, kube_namespace)["app-before"].message == "after the restart"
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.css.query import NoMatches
@@ -16,8 +18,14 @@ from talos_platform.tui.widgets.grid import PANE_IDS, ClusterPanes
 from talos_platform.tui.widgets.key_hints import KeyHints
 from talos_platform.tui.widgets.pane import Pane
 
+if TYPE_CHECKING:
+    from textual import getters
+    from textual.dom import DOMNode
 
-class ClusterView(Screen):
+    from talos_platform.tui.app import PlatformApp
+
+
+class ClusterView(Screen[None]):
     """Shared by the dashboard and the install screen: the panes, filter, maximise, pause, drill-down."""
 
     BINDINGS = [
@@ -33,7 +41,11 @@ class ClusterView(Screen):
         Binding("4", "focus_pane('flows')", "Flows", show=False),
     ]
 
-    def __init__(self, **kwargs):
+    if TYPE_CHECKING:
+        # These screens run in PlatformApp (for the type checker only: no runtime change).
+        app = getters.app(PlatformApp)
+
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.snapshot: ClusterSnapshot | None = None
         self.maximised: str | None = None
@@ -112,7 +124,7 @@ class ClusterView(Screen):
     # --- actions --------------------------------------------------------------------------------
 
     def focused_pane(self) -> Pane | None:
-        node = self.focused
+        node: DOMNode | None = self.focused
         while node is not None and not isinstance(node, Pane):
             node = node.parent
         return node
@@ -155,7 +167,7 @@ class ClusterView(Screen):
             self.action_maximise()
             return
         pane = self.focused_pane()
-        if pane is not None and pane.query_text:
+        if pane is not None and pane.id is not None and pane.query_text:
             self.apply_filter(pane.id, "")
 
     def action_maximise(self) -> None:

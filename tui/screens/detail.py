@@ -54,17 +54,18 @@ class DetailScreen(ModalScreen[Jump | None]):
     @work(exclusive=True)
     async def load_pod_details(self) -> None:
         namespace, _, name = self.key[4:].partition("/")
+        assert self.feed is not None, "on_mount starts this only with a live feed"
         try:
             details = await self.feed.pod_details(namespace, name)
         except Exception as error:  # noqa: BLE001 - shown in place
-            details = ObjectDetails(error=f"could not read the pod: {error or type(error).__name__}")
+            details = ObjectDetails(error=f"could not read the pod: {str(error) or type(error).__name__}")
         self.show_details(details)
 
     def show_details(self, details: ObjectDetails) -> None:
         self.details = details
         self.query_one("#detail-content", Static).update(describe(self.key, self.snapshot, details)[1])
 
-    def check_action(self, action: str, parameters: tuple) -> bool | None:
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "jump":
             return parameters[0] in self.jumps
         return True

@@ -74,6 +74,3 @@ class HelpScreen(ModalScreen[None]):
         with VerticalScroll(id="help-body", classes="modal-body") as body:
             body.border_title = "Keys"
             yield Static(help_renderable())
-
-    def action_dismiss(self) -> None:
-        self.dismiss(None)

@@ -5,6 +5,7 @@ with the hint and a retry key."""
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -51,7 +52,7 @@ class InstallScreen(ClusterView):
         Binding("q", "request_quit", "Quit"),
     ]
 
-    def __init__(self, progress: InstallProgress, **kwargs):
+    def __init__(self, progress: InstallProgress, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.progress = progress
         self.follow_running = True

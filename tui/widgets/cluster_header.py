@@ -3,6 +3,8 @@ old the data on screen is."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.text import Text
 from textual.widgets import Static
 
@@ -42,7 +44,7 @@ def header_text(snapshot: ClusterSnapshot | None, now: float | None, cluster: st
 
 
 class ClusterHeader(Static):
-    def __init__(self, cluster: str = "", context: str = "", **kwargs):
+    def __init__(self, cluster: str = "", context: str = "", **kwargs: Any):
         super().__init__("", **kwargs)
         self.cluster = cluster
         self.context = context

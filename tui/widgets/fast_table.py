@@ -14,16 +14,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from itertools import zip_longest
+from typing import Any
 
 from rich.cells import cell_len
 from rich.console import Console
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
+from textual._types import SegmentLines
+from textual.css.styles import RenderStyles
 from textual.geometry import Size
 from textual.render import measure
 from textual.widgets import DataTable
-from textual.widgets._data_table import CellKey, RowKey, default_cell_formatter
+from textual.widgets._data_table import CellKey, ColumnKey, RowKey, default_cell_formatter
 from textual.widgets._data_table import Row as TableRow
 
 _NULL = Style.null()
@@ -54,12 +57,12 @@ def cell_segments(
     return list(Segment.apply_style(line, pre_style, post_style))
 
 
-class FastTable(DataTable):
+class FastTable(DataTable[Any]):
     """Same widget, same behaviour; only the drawing of a one-line text cell is shortcut."""
 
-    _component_style_cache: dict | None = None
+    _component_style_cache: dict[tuple[str, ...], Any] | None = None
 
-    def get_component_styles(self, *names: str):
+    def get_component_styles(self, *names: str) -> RenderStyles:
         # DataTable asks for its header style on every row it draws, and each answer builds
         # new Styles objects. The stylesheet replaces a component's styles object whenever it
         # recomputes it, so the answer stays valid while those objects are the same.
@@ -67,11 +70,12 @@ class FastTable(DataTable):
             self._component_style_cache = {}
         sources = tuple(self._component_styles.get(name) for name in names)
         cached = self._component_style_cache.get(names)
-        if cached is not None and all(a is b for a, b in zip(cached[0], sources)):
-            return cached[1]
-        styles = super().get_component_styles(*names)
-        self._component_style_cache[names] = (sources, styles)
-        return styles
+        if cached is not None and all(a is b for a, b in zip(cached[0], sources, strict=True)):
+            styles: RenderStyles = cached[1]
+            return styles
+        fresh = super().get_component_styles(*names)
+        self._component_style_cache[names] = (sources, fresh)
+        return fresh
 
     def notify_style_update(self) -> None:
         self._component_style_cache = None
@@ -85,18 +89,19 @@ class FastTable(DataTable):
         width: int,
         cursor: bool = False,
         hover: bool = False,
-    ):
+    ) -> SegmentLines:
         if column_index < 0 or width <= 2 * self.cell_padding:
             return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        row_key: RowKey | None
         if row_index == -1:
             row_key, height = self._header_row_key, self.header_height
         else:
             row_key = self._row_locations.get_key(row_index)
-            row = self.rows.get(row_key)
+            row = self.rows.get(row_key) if row_key is not None else None
             height = row.height if row is not None and not row.auto_height else 0
-        if height != 1:
-            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
         column_key = self._column_locations.get_key(column_index)
+        if height != 1 or row_key is None or column_key is None:
+            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
         cache_key = (
             row_key,
             column_key,
@@ -166,6 +171,8 @@ class FastTable(DataTable):
         touched = False
         for row_index, column_index, value in changes:
             row_key = self._row_locations.get_key(row_index)
+            if row_key is None:
+                continue  # not a row of this table (any more)
             column = columns[column_index]
             self._data[row_key][column.key] = value
             self._updated_cells.add(CellKey(row_key, column.key))
@@ -175,13 +182,13 @@ class FastTable(DataTable):
             self._clear_caches()
             self.refresh()
 
-    def _update_column_widths(self, updated_cells) -> None:
+    def _update_column_widths(self, updated_cells: set[CellKey]) -> None:
         # Columns only grow here (as when rows are added); a narrower value leaves the width be,
         # so a column does not jump back and forth as a value flickers.
         self._measure_into_columns((row_key, [column_key]) for row_key, column_key in updated_cells)
         self._require_update_dimensions = True
 
-    def _update_dimensions(self, new_rows) -> None:
+    def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
         if any(self.rows[k].height != 1 or self.rows[k].label is not None for k in new_rows if k in self.rows):
             return super()._update_dimensions(new_rows)
         keys = list(self.columns)
@@ -189,7 +196,7 @@ class FastTable(DataTable):
         width = sum(column.get_render_width(self) for column in self.columns.values()) + self._row_label_column_width
         self.virtual_size = Size(width, self._total_row_height + (self.header_height if self.show_header else 0))
 
-    def _measure_into_columns(self, cells) -> None:
+    def _measure_into_columns(self, cells: Iterable[tuple[RowKey, Iterable[ColumnKey]]]) -> None:
         console = self.app.console
         for row_key, column_keys in cells:
             data = self._data.get(row_key)

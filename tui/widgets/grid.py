@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual.app import ComposeResult
 from textual.containers import Grid
 
@@ -17,10 +19,10 @@ PANE_IDS = ("nodes", "apps", "pods", "flows")
 
 
 class ClusterPanes(Grid):
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.paused: ClusterSnapshot | None = None
-        self._drawn_from: dict[str, tuple] = {}
+        self._drawn_from: dict[str, tuple[tuple[object, ...], str]] = {}
 
     def compose(self) -> ComposeResult:
         yield NodesPane(id="nodes", title="Nodes")

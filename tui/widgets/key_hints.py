@@ -25,7 +25,9 @@ class KeyHints(Static):
     def on_mount(self) -> None:
         text = Text()
         seen: set[str] = set()
-        shown = [b for group in self.screen._merged_bindings.key_to_bindings.values() for b in group if b.show]
+        merged = self.screen._merged_bindings
+        groups = merged.key_to_bindings.values() if merged is not None else ()
+        shown = [b for group in groups for b in group if b.show]
         for binding in shown:
             if binding.description in seen:
                 continue

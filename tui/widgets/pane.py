@@ -104,14 +104,15 @@ class Pane(Vertical):
         if content.rows == self._drawn_rows and content.columns == self._drawn_columns:
             return
         table = self.table
-        if self._same_rows(content):
+        drawn = self._drawn_rows
+        if drawn is not None and self._same_rows(content):
             # Same rows in the same order (e.g. one pod changed): replace only the cells that
             # changed, in one batch, so the cursor and scroll position stay put.
             table.replace_cells(
                 (index, column, now)
-                for index, (old, new) in enumerate(zip(self._drawn_rows, content.rows))
+                for index, (old, new) in enumerate(zip(drawn, content.rows, strict=True))
                 if old.cells != new.cells
-                for column, (was, now) in enumerate(zip(old.cells, new.cells))
+                for column, (was, now) in enumerate(zip(old.cells, new.cells, strict=True))
                 if was != now
             )
             self._drawn_rows = content.rows
@@ -137,7 +138,7 @@ class Pane(Vertical):
             drawn is not None
             and content.columns == self._drawn_columns
             and len(drawn) == len(content.rows)
-            and all(a.key == b.key for a, b in zip(drawn, content.rows))
+            and all(a.key == b.key for a, b in zip(drawn, content.rows, strict=True))
         )
 
     def selected_key(self) -> str | None:

@@ -51,15 +51,15 @@ def pods_content(snapshot: ClusterSnapshot, query: str = "") -> PaneContent:
     for ns in snapshot.namespaces:
         if not matches(query, ns.namespace, "namespace"):
             continue
-        healthy = ns.healthy == ns.total
+        all_healthy = ns.healthy == ns.total
         rows.append(
             Row(
                 f"namespace:{ns.namespace}",
                 (
                     Text(ns.namespace),
                     Text(
-                        f"✓ {ns.healthy}/{ns.total} healthy" if healthy else f"{ns.healthy}/{ns.total} healthy",
-                        style=GOOD if healthy else WARN,
+                        f"✓ {ns.healthy}/{ns.total} healthy" if all_healthy else f"{ns.healthy}/{ns.total} healthy",
+                        style=GOOD if all_healthy else WARN,
                     ),
                     "",
                     muted("namespace"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.text import Text
 from textual.widgets import RichLog
 
@@ -20,7 +22,7 @@ def output_line(line: str) -> Text:
 class StepOutput(RichLog):
     """Shows one step's lines; `follow(step)` switches steps, `append` adds to the current one."""
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(highlight=False, markup=False, wrap=True, max_lines=2000, **kwargs)
         self.step_id: str | None = None
         self._shown = 0

@@ -102,7 +102,7 @@ def network_problem(text: str) -> tuple[ipaddress.IPv4Network | None, str | None
         return None, "IPv6 networks are not supported", hint
     if str(loose.network_address) != text.split("/")[0]:
         return None, f"{text} has host bits set", f"use the network address: {loose}"
-    return loose, None, ""  # type: ignore[return-value]
+    return loose, None, ""
 
 
 def is_ip(text: str) -> bool:

@@ -27,7 +27,7 @@ def check_nodes(config: PlatformConfig, found: Collector) -> dict[int, Interface
     """Per-node checks; returns the usable node interfaces by node index."""
     interfaces: dict[int, Interface] = {}
     names: dict[str, int] = {}
-    ips: dict[ipaddress.IPv4Address, int] = {}
+    ips: dict[ipaddress.IPv4Address | ipaddress.IPv6Address, int] = {}
     metal = config.cluster.platform is Platform.metal
     if not config.nodes:
         found.error("nodes", "the cluster has no nodes", "add at least one node with `role: control-plane`")

@@ -170,6 +170,7 @@ class ScriptedTerminal:
             raise ScriptFailed(self.failure)
         if self.finished_steps != len(self.steps):
             raise ScriptFailed(
-                f"the wizard ended after {self.finished_steps} of {len(self.steps)} steps; screen ends with:\n{self.text()[-2500:]}"
+                f"the wizard ended after {self.finished_steps} of {len(self.steps)} steps; screen ends "
+                f"with:\n{self.text()[-2500:]}"
             )
         return result

@@ -62,7 +62,7 @@ def both(*mutations: Mutation) -> Mutation:
 
 def roles(*values: str) -> Mutation:
     def mutate(data: dict[str, Any]) -> None:
-        for node, role in zip(data["nodes"], values):
+        for node, role in zip(data["nodes"], values, strict=True):
             node["role"] = role
             node.setdefault("link", "eth0")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import stat
 
@@ -23,7 +24,7 @@ from .helpers import DOCKER_EXAMPLE, METAL_EXAMPLE, example
 
 # Each level repeats the one before ten times: a million values from a few lines.
 ALIAS_BOMB = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
-    f"{name}: &{name} [{', '.join([f'*{previous}'] * 10)}]\n" for previous, name in zip("abcde", "bcdef")
+    f"{name}: &{name} [{', '.join([f'*{previous}'] * 10)}]\n" for previous, name in itertools.pairwise("abcdef")
 )
 
 

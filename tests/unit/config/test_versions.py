@@ -26,4 +26,4 @@ def test_defaults_are_the_newest_talos_and_a_kubernetes_it_supports():
     talos = Cluster.model_fields["talos_version"].default
     kubernetes = Cluster.model_fields["kubernetes_version"].default
     assert minor(talos) == max(SUPPORTED_TALOS)
-    assert "v%d.%d" % minor(kubernetes) in kubernetes_supported_by(talos)
+    assert "v{}.{}".format(*minor(kubernetes)) in kubernetes_supported_by(talos)

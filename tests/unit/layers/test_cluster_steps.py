@@ -175,8 +175,8 @@ async def test_bootstrap_secrets_come_from_the_secrets_and_are_never_shown(tmp_p
     result = await step.check(ctx)
     names = [a.api_call for a in result.actions]
     assert names == [
-        "server-side apply Namespace argocd, Namespace cert-manager, Namespace external-dns, Namespace cloudflare-tunnel, "
-        "Secret argocd/gitops-repository, Secret cert-manager/cloudflare-api-token, "
+        "server-side apply Namespace argocd, Namespace cert-manager, Namespace external-dns, "
+        "Namespace cloudflare-tunnel, Secret argocd/gitops-repository, Secret cert-manager/cloudflare-api-token, "
         "Secret external-dns/cloudflare-api-token, Secret cloudflare-tunnel/cloudflared-token"
     ]
     await step.apply(ctx, result)
@@ -299,7 +299,8 @@ async def test_a_wave_converges_as_its_apps_turn_synced_and_healthy(tmp_path):
                 health="Degraded",
                 message="Deployment cert-manager-webhook exceeded its progress deadline",
             ),
-            "wave -98 is blocked by cert-manager: Synced/Degraded: Deployment cert-manager-webhook exceeded its progress deadline",
+            "wave -98 is blocked by cert-manager: Synced/Degraded: Deployment cert-manager-webhook exceeded its "
+            "progress deadline",
         ),
         (
             app(

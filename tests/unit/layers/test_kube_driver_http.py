@@ -76,7 +76,8 @@ def driver(tmp_path):
     kubeconfig.write_text(
         "apiVersion: v1\nkind: Config\n"
         f"clusters: [{{name: c, cluster: {{server: 'http://127.0.0.1:{server.server_address[1]}'}}}}]\n"
-        "users: [{name: u, user: {token: t}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\n"
+        "users: [{name: u, user: {token: t}}]\n"
+        "contexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\n"
     )
     yield KubernetesDriver(kubeconfig, ProcessRunner())
     server.shutdown()
@@ -121,7 +122,8 @@ async def test_an_unreachable_api_server_is_a_connection_error(tmp_path):
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text(
         "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'http://127.0.0.1:9'}}]\n"
-        "users: [{name: u, user: {token: t}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\n"
+        "users: [{name: u, user: {token: t}}]\n"
+        "contexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\n"
     )
     driver = KubernetesDriver(kubeconfig, ProcessRunner(), request_timeout=3)
     with pytest.raises(ConnectionError):

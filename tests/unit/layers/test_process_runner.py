@@ -48,7 +48,7 @@ async def test_quiet_commands_do_not_stream_stdout():
     seen = []
     runner = ProcessRunner()
     await runner.run(
-        [PY, "-c", "print('kubeconfig-data')"], timeout=10, quiet=True, on_line=lambda l, s: seen.append(l)
+        [PY, "-c", "print('kubeconfig-data')"], timeout=10, quiet=True, on_line=lambda line, s: seen.append(line)
     )
     assert seen == []
 

@@ -40,12 +40,15 @@ STAND_IN = textwrap.dedent(
     if "get" in args:
         kind = args[args.index("get") + 1]
         if mode == "down":
-            fail('error getting: rpc error: code = Unavailable desc = connection error: desc = "transport: Error while dialing: dial tcp 127.0.0.2:50000: connect: connection refused"')
+            fail('error getting: rpc error: code = Unavailable desc = connection error: desc = '
+                 '"transport: Error while dialing: dial tcp 127.0.0.2:50000: connect: connection refused"')
         if insecure and mode != "maintenance":
             # As talosctl prints it when a configured node wants a client certificate.
-            fail('rpc error: code = Unavailable desc = connection error: desc = "error reading server preface: remote error: tls: certificate required"')
+            fail('rpc error: code = Unavailable desc = connection error: desc = '
+                 '"error reading server preface: remote error: tls: certificate required"')
         if not insecure and mode == "maintenance":
-            fail('rpc error: code = Unavailable desc = connection error: desc = "transport: authentication handshake failed: remote error: tls: certificate required"')
+            fail('rpc error: code = Unavailable desc = connection error: desc = '
+                 '"transport: authentication handshake failed: remote error: tls: certificate required"')
         if kind == "cpustats":
             # Talos refreshes the resource every 30 s: the first two asks see the same sample.
             asked = sum('"cpustats"' in line for line in open(os.environ["FAKE_LOG"]))
@@ -54,7 +57,13 @@ STAND_IN = textwrap.dedent(
             show("talosctl-get-cpustats-1.json" if asked <= 2 else "talosctl-get-cpustats-2.json")
         if kind == "machinestatus" and insecure:
             show("talosctl-get-machinestatus-maintenance.json")
-        show({"disks": "talosctl-get-disks.json", "machinestatus": "talosctl-get-machinestatus.json", "info": "talosctl-get-info.json"}[kind])
+        show(
+            {
+                "disks": "talosctl-get-disks.json",
+                "machinestatus": "talosctl-get-machinestatus.json",
+                "info": "talosctl-get-info.json",
+            }[kind]
+        )
     if args[-1] == "memory":
         show("talosctl-memory.txt")
     if args[-1] == "version":
@@ -304,7 +313,9 @@ async def test_a_kustomization_that_would_download_charts_is_refused_in_loopback
 
     (tmp_path / "sub").mkdir()
     (tmp_path / "kustomization.yaml").write_text(
-        "resources:\n  - https://github.com/kubernetes-sigs/gateway-api/releases/download/v1.3.0/standard-install.yaml\n  - sub\n"
+        "resources:\n"
+        "  - https://github.com/kubernetes-sigs/gateway-api/releases/download/v1.3.0/standard-install.yaml\n"
+        "  - sub\n"
         "helmCharts:\n  - name: cilium\n    repo: https://helm.cilium.io/\n    version: 1.18.3\n"
     )
     (tmp_path / "sub" / "kustomization.yaml").write_text(

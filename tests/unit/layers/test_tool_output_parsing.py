@@ -79,7 +79,8 @@ def test_kubectl_apply_names():
 def test_kustomize_output_is_split_crds_first():
     built = (
         "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: argocd\n---\n"
-        "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: applications.argoproj.io\n---\n"
+        "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\n"
+        "metadata:\n  name: applications.argoproj.io\n---\n"
         "apiVersion: argoproj.io/v1alpha1\nkind: AppProject\nmetadata:\n  name: default\n  namespace: argocd\n"
     )
     crds, rest = kube_client.split_crds(kube_client.load_documents(built))
@@ -111,7 +112,8 @@ def test_memory_and_server_version():
 def test_a_refused_second_bootstrap_is_recognised_by_its_grpc_code():
     assert talosctl.is_already_bootstrapped(fixture("talosctl-bootstrap-already-exists.txt"))
     assert not talosctl.is_already_bootstrapped(
-        'error executing bootstrap: rpc error: code = Unavailable desc = connection error: desc = "transport: Error while '
+        'error executing bootstrap: rpc error: code = Unavailable desc = connection error: desc = "transport: '
+        "Error while "
         'dialing: dial tcp 10.0.0.11:50000: connect: connection refused"'
     )
 

@@ -154,12 +154,12 @@ def test_dropped_pairs_add_up_replicas_of_one_workload():
     assert workload_label("10.0.0.5") == "10.0.0.5"
     assert workload_label("argocd/argocd-application-controller-0") == "argocd/argocd-application-controller-0"
     buffer = FlowBuffer()
-    for pod in ("web-7c9f8d6b5-bxc22", "web-7c9f8d6b5-dfz24"):
+    for pod_name in ("web-7c9f8d6b5-bxc22", "web-7c9f8d6b5-dfz24"):
         buffer.add(
             Flow(
                 time=1.0,
                 verdict="DROPPED",
-                source=FlowEndpoint("shop", pod),
+                source=FlowEndpoint("shop", pod_name),
                 destination=FlowEndpoint("db", "postgres-0"),
                 drop_reason="POLICY_DENIED",
             ),

@@ -80,7 +80,10 @@ def test_directory_sources_render_kustomizations_and_plain_manifests():
     files = {
         "kustomization.yaml": b"resources: [a.yaml, sub]\nnamespace: team\n",
         "a.yaml": b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n",
-        "sub/b.yaml": b"apiVersion: v1\nkind: Namespace\nmetadata: {name: b}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: s}\n",
+        "sub/b.yaml": (
+            b"apiVersion: v1\nkind: Namespace\nmetadata: {name: b}\n---\n"
+            b"apiVersion: v1\nkind: Secret\nmetadata: {name: s}\n"
+        ),
         "ignored.yaml": b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ignored}\n",
     }
     objects = objects_from_files(files)
