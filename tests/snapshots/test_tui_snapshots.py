@@ -98,14 +98,14 @@ def test_quitting_a_running_install_asks_first(snap_compare):
 
 
 def test_dashboard_names_the_leaf_blocker_and_a_node_in_maintenance_mode(snap_compare):
-    from blocker_data import blocked_cluster_snapshot
+    from support.blocker_data import blocked_cluster_snapshot
 
     app = create_app(snapshot=blocked_cluster_snapshot(), simulation_note="scenario crash-loop, seed 1")
     assert snap_compare(app, terminal_size=SIZE)
 
 
 def test_banner_announces_the_scenarios_next_fault(snap_compare):
-    from blocker_data import announced_outlook
+    from support.blocker_data import announced_outlook
 
     app = create_app(
         snapshot=cluster_snapshot(faulty=False),
@@ -116,7 +116,7 @@ def test_banner_announces_the_scenarios_next_fault(snap_compare):
 
 
 def test_node_detail_of_a_node_in_maintenance_mode(snap_compare):
-    from blocker_data import blocked_cluster_snapshot
+    from support.blocker_data import blocked_cluster_snapshot
 
     app = create_app(snapshot=blocked_cluster_snapshot(), simulation_note="scenario node-stuck-in-maintenance, seed 1")
     assert snap_compare(app, press=["1", *["down"] * 4, "enter"], terminal_size=SIZE)
