@@ -73,7 +73,7 @@ def unreachable(address: str, error: str = "connection refused") -> TalosNodeFac
 
 
 FAKE_BUNDLE = """cluster: {id: fake-id, secret: fake}
-secrets: {bootstraptoken: fake}
+secrets: {bootstraptoken: fake, secretboxencryptionsecret: fake}
 trustdinfo: {token: fake}
 certs:
   etcd: {crt: fake, key: fake}
@@ -117,7 +117,9 @@ class FakeTalos:
         self.calls.append(("generate_config", kwargs))
         out: Path = kwargs["output_dir"]
         for name in ("controlplane.yaml", "worker.yaml"):
-            (out / name).write_text(f"# {name} for {kwargs['talos_version']}\n")
+            # As gen config writes them: the control plane holds the key that encrypts Secrets at rest.
+            key = "cluster:\n  secretboxEncryptionSecret: not-a-real-key\n" if name == "controlplane.yaml" else ""
+            (out / name).write_text(f"# {name} for {kwargs['talos_version']}\n{key}")
         (out / "talosconfig").write_text("context: demo\ncontexts:\n  demo:\n    endpoints: []\n")
 
     async def apply_config(
