@@ -178,6 +178,11 @@ class ArgoCD(Component):
     version: str = "10.1.1"
     """argo-cd Helm chart version."""
 
+    admin_group: str | None = None
+    """Group given ArgoCD's `role:admin`, as your single sign-on names it in its `groups` claim.
+    Everyone else who logs in may only read (`role:readonly`); the local `admin` account stays an
+    administrator. Unset: no group is."""
+
 
 class CertManager(Component):
     version: str = "v1.21.1"
