@@ -168,6 +168,11 @@ class Cilium(Component):
     """Masquerade pod traffic in eBPF instead of iptables. On Talos this also needs
     `bpf.hostLegacyRouting` (rendered automatically), or DNS forwarding to the host breaks."""
 
+    app_network_policy: bool = True
+    """Give each application namespace (a folder under `apps/`) a default CiliumNetworkPolicy:
+    ingress only from its own namespace, the Gateway and the monitoring namespace, so other
+    applications cannot reach it."""
+
 
 class GatewayApi(Component):
     version: str = "v1.6.1"
