@@ -88,10 +88,16 @@ def patch_problems(patches: dict[str, str]) -> list[Problem]:
 
 
 def rendered_patch_problems(config: PlatformConfig) -> list[Problem]:
-    """`patch_problems` of the Talos patches this config renders."""
+    """`patch_problems` of the Talos patches this config renders (none when they cannot be
+    rendered: the render names that problem itself)."""
+    from talos_platform.engine.errors import UserError
     from talos_platform.engine.render.talos_patches import talos_patches
 
-    return patch_problems(talos_patches(config))
+    try:
+        patches = talos_patches(config)
+    except UserError:
+        return []
+    return patch_problems(patches)
 
 
 def _document_encrypts_secrets(document: dict[str, Any]) -> bool:
