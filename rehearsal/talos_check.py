@@ -1,7 +1,8 @@
 """Layer 0 of a rehearsal: no Talos machine is started, but every node's machine config is made
 the way the install makes it and judged by the real talosctl of the nodes' Talos minor:
 `gen secrets`, `gen config` with the rendered patches, the node's own patches applied as
-`apply-config --config-patch` would apply them, then `validate --strict`. Offline commands
+`apply-config --config-patch` would apply them, then `validate --strict`, and each control plane
+must hold the key that encrypts Secrets at rest. Offline commands
 only: no node is ever contacted.
 """
 
@@ -51,11 +52,14 @@ class Talosctl:
 def check_machine_configs(config: Any, tool: Talosctl) -> list[NodeCheck]:
     """Every node's final machine config, validated by `tool`; one result per node."""
     from talos_platform.engine.config.models import Platform, Role
+    from talos_platform.engine.config.versions import TalosFeatures
     from talos_platform.engine.drivers import talosctl as driver
     from talos_platform.engine.layers.talos import PATCH_ALL, PATCH_CONTROL_PLANE, PATCH_WORKER, node_patch_names
     from talos_platform.engine.render import talos_patches
+    from talos_platform.engine.render.encryption_at_rest import machine_config_problem
 
     work = tool.workdir
+    features = TalosFeatures.for_version(config.cluster.talos_version)
     patches = talos_patches(config)
     for key, text in patches.items():
         (work / "patches" / key).parent.mkdir(parents=True, exist_ok=True)
@@ -97,7 +101,13 @@ def check_machine_configs(config: Any, tool: Talosctl) -> list[NodeCheck]:
         else:
             final.write_text(role_file.read_text())
         validated = tool.run("validate", "--config", str(final), "--mode", mode, "--strict", check=False)
-        results.append(NodeCheck(node.name, validated.returncode == 0, (validated.stdout + validated.stderr).strip()))
+        said = (validated.stdout + validated.stderr).strip()
+        # talosctl accepts a control plane that leaves Secrets unencrypted; the install does not.
+        unencrypted = machine_config_problem(final.read_text(), features) if node.role is Role.control_plane else ""
+        if validated.returncode == 0 and unencrypted:
+            results.append(NodeCheck(node.name, False, f"Secrets would not be encrypted at rest: {unencrypted}"))
+            continue
+        results.append(NodeCheck(node.name, validated.returncode == 0, said))
     if config.cluster.platform is Platform.docker:
         # Docker's workers come from worker.yaml as generated.
         workers = tool.run(

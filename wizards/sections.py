@@ -570,6 +570,15 @@ def components_questions(answers: Answers) -> list[Question]:
                         instruction=f"(default {model_default})",
                     )
                 )
+    if answers.get("components.argocd.enabled"):
+        asked.append(
+            text_field(
+                "components.argocd.adminGroup",
+                "ArgoCD admin group (everyone else may only read)",
+                parse=optional,
+                instruction="(your single sign-on's group name; empty: none)",
+            )
+        )
     asked.append(Question("storage", _ask_storage))
     if _storage_kind(answers) == STORAGE_OWN:
         asked.append(

@@ -47,6 +47,10 @@ def run(args: argparse.Namespace) -> int:
 
     if config is not None:
         problems += validate(config, secrets)
+    if config is not None and not errors_only(problems):
+        from talos_platform.engine.render.encryption_at_rest import rendered_patch_problems
+
+        problems += rendered_patch_problems(config)  # no patch may drop the key that encrypts Secrets
 
     errors = errors_only(problems)
     warnings = len(problems) - len(errors)

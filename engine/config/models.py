@@ -173,6 +173,11 @@ class Cilium(Component):
     """Masquerade pod traffic in eBPF instead of iptables. On Talos this also needs
     `bpf.hostLegacyRouting` (rendered automatically), or DNS forwarding to the host breaks."""
 
+    app_network_policy: bool = True
+    """Give each application namespace (a folder under `apps/`) a default CiliumNetworkPolicy:
+    ingress only from its own namespace, the Gateway and the monitoring namespace, so other
+    applications cannot reach it."""
+
 
 class GatewayApi(Component):
     version: str = "v1.6.1"
@@ -182,6 +187,11 @@ class GatewayApi(Component):
 class ArgoCD(Component):
     version: str = "10.1.1"
     """argo-cd Helm chart version."""
+
+    admin_group: str | None = None
+    """Group given ArgoCD's `role:admin`, as your single sign-on names it in its `groups` claim.
+    Everyone else who logs in may only read (`role:readonly`); the local `admin` account stays an
+    administrator. Unset: no group is."""
 
 
 class CertManager(Component):

@@ -77,6 +77,13 @@ class TalosFeatures:
         return self.version >= (1, 14)
 
     @property
+    def encryption_as_document(self) -> bool:
+        """`gen config` writes the key that encrypts Secrets at rest into a `KubeEtcdEncryptionConfig`
+        document (1.14+) instead of `cluster.secretboxEncryptionSecret` (`aescbcEncryptionSecret`
+        on clusters made before Talos 1.3); 1.14 still accepts the legacy key."""
+        return self.version >= (1, 14)
+
+    @property
     def directory_user_volumes(self) -> bool:
         """A `UserVolumeConfig` can be a directory on the EPHEMERAL partition (`volumeType:
         directory`, 1.12+), mounted at `/var/mnt/<name>` and seen by the kubelet; before, user

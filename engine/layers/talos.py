@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import yaml
+
 from talos_platform.engine.config.models import Node, Role
 from talos_platform.engine.config.versions import TalosFeatures, VersionError, minor
 from talos_platform.engine.drivers import talosctl
@@ -456,7 +458,12 @@ class MachineConfigs(BaseStep):
         return hashlib.sha256((self.input_digest() + text).encode()).hexdigest()
 
     async def _check(self, ctx: StepContext) -> CheckResult:
+        from talos_platform.engine.render.encryption_at_rest import patch_problems
+
         patches = rendered_patches(self.config)
+        touching = patch_problems(patches)
+        if touching:
+            raise PermanentError("; ".join(f"{p.path}: {p.message}" for p in touching), hint=touching[0].hint)
         folder: Path = ctx.state.talos_dir
         outputs = [folder / "controlplane.yaml", folder / "worker.yaml", folder / "talosconfig"]
         marker = folder / self.digest_file
@@ -465,7 +472,14 @@ class MachineConfigs(BaseStep):
             and marker.exists()
             and marker.read_bytes().strip() == self._digest(patches).encode()
         ):
-            return done("machine configs are up to date with the config and patches", patches=patches)
+            unencrypted = self._encryption_problem(ctx)
+            if not unencrypted:
+                return done("machine configs are up to date with the config and patches", patches=patches)
+            return todo(
+                f"the control-plane config would leave Secrets unencrypted ({unencrypted}); generating it again",
+                *self._actions(ctx, patches),
+                patches=patches,
+            )
         return todo("machine configs are missing or the config changed", *self._actions(ctx, patches), patches=patches)
 
     def planned_actions(self, ctx: StepContext) -> tuple[Action, ...]:
@@ -501,7 +515,41 @@ class MachineConfigs(BaseStep):
         generated = ctx.state.talos_dir / "talosconfig"
         if generated.exists() and Path(ctx.state.talosconfig) != generated:
             ctx.state.write_secret(ctx.state.talosconfig, generated.read_bytes(), overwrite=True)
+        self._ensure_secrets_encrypted(ctx)
         atomic_write(ctx.state.talos_dir / self.digest_file, self._digest(patches).encode(), mode=0o600)
+
+    def _encryption_problem(self, ctx: StepContext) -> str:
+        from talos_platform.engine.render.encryption_at_rest import machine_config_problem
+
+        features = TalosFeatures.for_version(self.config.cluster.talos_version)
+        return machine_config_problem((ctx.state.talos_dir / "controlplane.yaml").read_text(), features)
+
+    def _ensure_secrets_encrypted(self, ctx: StepContext) -> None:
+        """Refuse a control-plane config without the key that makes the API server encrypt Secrets
+        in etcd: nodes given it would keep every Secret in plain text."""
+        from talos_platform.engine.render.encryption_at_rest import BUNDLE_KEYS, bundle_has_key
+
+        path = ctx.state.talos_dir / "controlplane.yaml"
+        problem = self._encryption_problem(ctx)
+        if not problem:
+            return
+        bundle: Path = ctx.state.talos_secrets
+        try:
+            has_key = bundle_has_key(yaml.safe_load(bundle.read_text()))
+        except (OSError, yaml.YAMLError):
+            has_key = True  # unreadable here: the bundle step reports that; blame the config
+        if has_key:
+            hint = (
+                f"the secrets bundle {bundle} holds the key, so a patch in {patches_dir(ctx)} or talosctl "
+                "dropped it: compare them with `talos-platform render` and run again"
+            )
+        else:
+            hint = (
+                f"the secrets bundle {bundle} has no `secrets.{BUNDLE_KEYS[0]}` (`talosctl gen secrets` writes "
+                "one): add 32 random bytes, base64-encoded (`head -c 32 /dev/urandom | base64`), keep the file "
+                "0600, and run again"
+            )
+        raise PermanentError(f"the control-plane config {path} would leave Secrets unencrypted: {problem}", hint=hint)
 
 
 # --- applying configs -----------------------------------------------------------------------------

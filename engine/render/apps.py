@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from talos_platform.engine.config.models import PlatformConfig
+from talos_platform.engine.render import app_network_policy
 from talos_platform.engine.render.applications import RETRY, kustomization, repo_path
 from talos_platform.engine.render.upstream import ARGOCD_NAMESPACE, IN_CLUSTER
 
@@ -45,11 +46,7 @@ def _application_set(config: PlatformConfig) -> dict[str, Any]:
                 "metadata": {"name": "{{ .path.basename }}"},
                 "spec": {
                     "project": "default",
-                    "source": {
-                        "repoURL": gitops.repo_url,
-                        "targetRevision": gitops.branch,
-                        "path": "{{ .path.path }}",
-                    },
+                    **_sources(config),
                     "destination": {"server": IN_CLUSTER, "namespace": "{{ .path.basename }}"},
                     "syncPolicy": {
                         "automated": {"prune": True, "selfHeal": True},
@@ -60,6 +57,20 @@ def _application_set(config: PlatformConfig) -> dict[str, Any]:
             },
         },
     }
+
+
+def _sources(config: PlatformConfig) -> dict[str, Any]:
+    """The app's own folder and, with the default network policy on, `app-defaults/` too."""
+    gitops = config.gitops
+    own = {"repoURL": gitops.repo_url, "targetRevision": gitops.branch, "path": "{{ .path.path }}"}
+    if not app_network_policy.enabled(config):
+        return {"source": own}
+    defaults = {
+        "repoURL": gitops.repo_url,
+        "targetRevision": gitops.branch,
+        "path": repo_path(config, app_network_policy.FOLDER),
+    }
+    return {"sources": [own, defaults]}
 
 
 def _example_app() -> dict[str, Any]:

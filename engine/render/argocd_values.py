@@ -21,6 +21,21 @@ return assessed
 """
 
 
+# Anyone who logs in may look; changing anything takes the admin role (ArgoCD's built-in policy
+# keeps the local `admin` account an administrator).
+DEFAULT_ROLE = "role:readonly"
+ADMIN_ROLE = "role:admin"
+
+
+def rbac_values(config: PlatformConfig) -> dict[str, str]:
+    """`configs.rbac` (argocd-rbac-cm): read-only by default, the configured group as admin."""
+    rbac = {"policy.default": DEFAULT_ROLE}
+    group = config.components.argocd.admin_group
+    if group:
+        rbac["policy.csv"] = f"g, {group}, {ADMIN_ROLE}\n"
+    return rbac
+
+
 def argocd_values(config: PlatformConfig) -> dict[str, Any]:
     return {
         "global": {"domain": f"argocd.{config.domain.base}"},
@@ -29,7 +44,8 @@ def argocd_values(config: PlatformConfig) -> dict[str, Any]:
                 APPLICATION_HEALTH_KEY: APPLICATION_HEALTH_LUA,
                 # Apps may use kustomize `helmCharts`, as bootstrap/ does.
                 "kustomize.buildOptions": "--enable-helm",
-            }
+            },
+            "rbac": rbac_values(config),
         },
         # No single sign-on is configured, so Dex would only cost memory.
         "dex": {"enabled": False},

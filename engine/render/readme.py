@@ -45,8 +45,13 @@ def readme(config: PlatformConfig, folders: list[str]) -> str:
             "| `platform/` | 3 | platform services, each an Application: first storage (local-path) and load-balancer "
             "addresses (wave -1), then Vault, monitoring, Cloudflare Tunnel and certificates |"
         )
+    lines.append("| `apps/` | 4 | an ApplicationSet: every folder under `apps/` becomes an Application |")
+    if "app-defaults" in folders:
+        lines.append(
+            "| `app-defaults/` | 4 | added to every app: a CiliumNetworkPolicy admitting ingress only from the app's "
+            "own namespace, the Gateway, the node and monitoring |"
+        )
     lines += [
-        "| `apps/` | 4 | an ApplicationSet: every folder under `apps/` becomes an Application |",
         "",
         "Sync waves gate each other because ArgoCD's `argocd-cm` carries a health check for",
         "`argoproj.io/Application`: a wave starts only when the previous one is healthy.",

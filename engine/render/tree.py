@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from talos_platform.engine.config.models import PlatformConfig
+from talos_platform.engine.render.app_network_policy import FOLDER, app_defaults_documents
 from talos_platform.engine.render.apps import apps_documents
 from talos_platform.engine.render.bootstrap import bootstrap_documents
 from talos_platform.engine.render.layer0 import layer0_documents, root_application
@@ -25,6 +26,7 @@ def render_tree(config: PlatformConfig) -> dict[str, bytes]:
         "layer-0": layer0_documents(config),
         "platform": platform_documents(config),
         "apps": apps_documents(config),
+        FOLDER: app_defaults_documents(config),
     }
     for folder, documents in folders.items():
         # apps/ belongs to the user after the first render: no "do not edit" header there.

@@ -11,12 +11,15 @@ from talos_platform.engine.config.loading import ConfigInvalid
 from talos_platform.engine.config.models import Platform, PlatformConfig
 from talos_platform.engine.config.validation import Problem, errors_only, validate
 from talos_platform.engine.config.versions import VersionError, minor
+from talos_platform.engine.render.encryption_at_rest import rendered_patch_problems
 
 
 def ensure_valid(config: PlatformConfig, source: str = "config") -> None:
     problems = errors_only(validate(config))
     seen = {problem.path for problem in problems}
     problems += [problem for problem in _render_preconditions(config) if problem.path not in seen]
+    if not problems:
+        problems += rendered_patch_problems(config)
     if problems:
         raise ConfigInvalid(problems, f"{source} (nothing was rendered)")
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from talos_platform.engine.drivers.protocols import Flow, FlowEndpoint, FlowFilter, HubbleServerStatus, LostEvents
 from talos_platform.engine.errors import TransientError
+from talos_platform.engine.sim.policies import IngressPolicies
 from talos_platform.engine.sim.scenarios import DropBurst
 
 if TYPE_CHECKING:
@@ -27,8 +28,9 @@ if TYPE_CHECKING:
 
 BATCH_SECONDS = 0.1
 _NOT_IN_IDENTITY = {"pod-template-hash", "controller-revision-hash", "statefulset.kubernetes.io/pod-name"}
+POLICY_DENIED = "POLICY_DENIED"
 BACKGROUND_DROP_REASONS = (
-    "POLICY_DENIED",
+    POLICY_DENIED,
     "STALE_OR_UNROUTABLE_IP",
     "CT_MAP_INSERTION_FAILED",
     "UNSUPPORTED_L3_PROTOCOL",
@@ -73,6 +75,7 @@ class HubbleModel:
         self.streams = 0
         model.workloads.listeners.append(self._pod_changed)
         self.bursts = list(model.scenario.fault(DropBurst))
+        self.policies = IngressPolicies(model.store)
 
     # --- running pods, incrementally ----------------------------------------------------
 
@@ -193,6 +196,10 @@ class HubbleModel:
                     continue
                 port, protocol = PORTS[rng.randrange(len(PORTS))]
                 dropped = rng.random() < workloads.drop_ratio
+                reason = BACKGROUND_DROP_REASONS[rng.randrange(len(BACKGROUND_DROP_REASONS))] if dropped else ""
+                if self.policies.denies(source.namespace, destination.namespace):
+                    # The destination's policies admit nothing from the source's namespace.
+                    dropped, reason = True, POLICY_DENIED
                 out.append(
                     Flow(
                         time=moment,
@@ -203,10 +210,8 @@ class HubbleModel:
                         destination_ip=destination.ip,
                         protocol=protocol,
                         destination_port=port,
-                        node_name=source.node,
-                        drop_reason=BACKGROUND_DROP_REASONS[rng.randrange(len(BACKGROUND_DROP_REASONS))]
-                        if dropped
-                        else "",
+                        node_name=destination.node if reason == POLICY_DENIED else source.node,
+                        drop_reason=reason,
                         is_reply=not dropped and rng.random() < 0.4,
                     )
                 )

@@ -4,7 +4,8 @@ For each version and example the test does what the install does, offline: `gen 
 `gen config` with the driver's own arguments and the rendered patches, then each node's own
 patch on top of its role's config (as `apply-config --config-patch` would), and finally
 `validate --mode metal --strict` (`container` for Docker). It then reads the resulting
-documents to check that each setting landed where that Talos version reads it. No node is
+documents to check that each setting landed where that Talos version reads it, the key that
+encrypts Secrets at rest included. No node is
 contacted: addresses only appear inside the configs.
 """
 
@@ -27,6 +28,7 @@ from talos_platform.engine.config.versions import (
     kubernetes_supported_by,
     supported_talos_versions,
 )
+from talos_platform.engine.render.encryption_at_rest import DOCUMENT_KIND, LEGACY_KEYS, machine_config_problem
 from talos_platform.engine.render.talos_patches import CONTROL_PLANE_TAINT
 from talos_platform.rehearsal.binaries import talosctl_name, talosctl_versions
 from talos_platform.rehearsal.talos_check import Talosctl, check_machine_configs
@@ -213,6 +215,33 @@ def _assert_scheduling(config: PlatformConfig, features: TalosFeatures, node, re
         assert result.v1alpha1["cluster"].get("allowSchedulingOnControlPlanes", False) is shared
 
 
+def _assert_secrets_encrypted_at_rest(features: TalosFeatures, node, result: NodeConfig) -> None:
+    """A control plane carries the bundle's key that makes the API server encrypt Secrets, where
+    that version's `gen config` writes it; a worker carries none."""
+    cluster = result.v1alpha1.get("cluster", {})
+    documents = result.kinds(DOCUMENT_KIND)
+    if node.role is not Role.control_plane:
+        assert not documents and not [key for key in LEGACY_KEYS if key in cluster]
+        return
+    text = yaml.safe_dump_all(result.documents)
+    assert machine_config_problem(text, features) == ""
+    if features.encryption_as_document:
+        [document] = documents
+        [entry] = document["config"]["resources"]
+        assert entry["resources"] == ["secrets"] and next(iter(entry["providers"][0])) == "secretbox"
+    else:
+        assert not documents and cluster["secretboxEncryptionSecret"]
+    # What the check would say of the same config without its key.
+    stripped = [
+        {**doc, "cluster": {k: v for k, v in doc.get("cluster", {}).items() if k not in LEGACY_KEYS}}
+        if "kind" not in doc
+        else doc
+        for doc in result.documents
+        if doc.get("kind") != DOCUMENT_KIND
+    ]
+    assert "no key" in machine_config_problem(yaml.safe_dump_all(stripped), features)
+
+
 def test_a_talosctl_is_pinned_for_each_supported_talos_minor():
     pinned = [TalosFeatures.for_version(version).contract for version in talosctl_versions()]
     assert pinned == supported_talos_versions(), "TALOSCTL_VERSIONS in versions.env must follow SUPPORTED_TALOS"
@@ -240,3 +269,4 @@ def test_rendered_patches_make_valid_configs(example: str, talos_version: str, h
         _assert_kubernetes(config, features, node, result)
         _assert_scheduling(config, features, node, result)
         _assert_control_plane_metrics(config, features, node, result)
+        _assert_secrets_encrypted_at_rest(features, node, result)

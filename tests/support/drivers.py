@@ -41,7 +41,7 @@ def unreachable(address: str, error: str = "connection refused") -> TalosNodeFac
 
 
 FAKE_BUNDLE = """cluster: {id: fake-id, secret: fake}
-secrets: {bootstraptoken: fake}
+secrets: {bootstraptoken: fake, secretboxencryptionsecret: fake}
 trustdinfo: {token: fake}
 certs:
   etcd: {crt: fake, key: fake}
@@ -100,7 +100,9 @@ class FakeTalos:
         del arguments["self"]
         self.calls.append(("generate_config", arguments))
         for name in ("controlplane.yaml", "worker.yaml"):
-            (output_dir / name).write_text(f"# {name} for {talos_version}\n")
+            # As gen config writes them: the control plane holds the key that encrypts Secrets at rest.
+            key = "cluster:\n  secretboxEncryptionSecret: not-a-real-key\n" if name == "controlplane.yaml" else ""
+            (output_dir / name).write_text(f"# {name} for {talos_version}\n{key}")
         (output_dir / "talosconfig").write_text("context: demo\ncontexts:\n  demo:\n    endpoints: []\n")
 
     async def apply_config(

@@ -88,6 +88,7 @@ def check_components(config: PlatformConfig, found: Collector) -> None:
             "ArgoCD cannot be disabled: it installs and manages every component after the bootstrap",
             "set it to true",
         )
+    _check_argocd_admin_group(components.argocd.admin_group, found)
     if components.vault.secrets_operator.enabled and not components.vault.enabled:
         found.error(
             "components.vault.secretsOperator.enabled",
@@ -100,4 +101,23 @@ def check_components(config: PlatformConfig, found: Collector) -> None:
             "without Vault and its Secrets Operator, Grafana's admin password is the chart's random one, "
             "made anew on every render",
             "enable components.vault and components.vault.secretsOperator to keep it in Vault",
+        )
+
+
+# A group becomes one line of ArgoCD's policy CSV: a comma, quote or line break would add rules.
+_POLICY_SPECIAL = (",", '"', "\n", "\r", "#")
+
+
+def _check_argocd_admin_group(group: str | None, found: Collector) -> None:
+    if group is None:
+        return
+    path = "components.argocd.adminGroup"
+    if not group.strip():
+        found.error(path, "the admin group is empty", "name the group, or leave adminGroup out for none")
+    elif group != group.strip() or any(mark in group for mark in _POLICY_SPECIAL):
+        found.error(
+            path,
+            f"{group!r} cannot be written into ArgoCD's RBAC policy (no commas, quotes, '#', line breaks, "
+            "or spaces around it)",
+            "write the group as your single sign-on's groups claim names it, e.g. platform-admins",
         )

@@ -132,6 +132,7 @@ def _accept_every_default_of_the_simulated_scenario() -> list[Step]:
         "Is the repository private",
         "Components to install",
         "Change the pinned component versions?",
+        "ArgoCD admin group",
         "Storage for persistent volumes",
         "Git user name",
         "Git access token",

@@ -170,6 +170,7 @@ def test_a_component_switch_the_rules_refuse_is_explained_in_the_checkbox(drive)
                 "Cloudflare Tunnel: version",
             )
         ],
+        expect("? ArgoCD admin group"),
         expect("? Storage for persistent volumes"),
         *cloudflare_secrets(),
         *confirm_and_save(),
@@ -317,6 +318,7 @@ def test_docker_asks_no_vip_no_role_no_second_node(drive):
         expect("? Is the repository private", "y"),
         expect("? Components to install", DOWN * 6 + SPACE + DOWN * 4 + SPACE + ENTER),  # external-dns, tunnel off
         expect("? Change the pinned component versions?", "n"),
+        expect("? ArgoCD admin group", typed("platform-admins")),
         expect("? Storage for persistent volumes", DOWN * 2 + ENTER),  # none: refused while Vault is on
         shows("keep data on persistent volumes", DOWN + ENTER),  # a class of my own
         expect("? StorageClass name", typed("longhorn")),
@@ -401,6 +403,7 @@ def test_simulated_hand_over_runs_headless_when_the_tui_is_not_installed(drive, 
             "Is the repository private",
             "Components to install",
             "Change the pinned",
+            "ArgoCD admin group",
             "Storage for",
             "Git user name",
             "Git access token",

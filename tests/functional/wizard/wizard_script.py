@@ -68,6 +68,7 @@ def components_default() -> list[Step]:
     return [
         expect("? Components to install"),
         expect("? Change the pinned component versions?", "n"),
+        expect("? ArgoCD admin group"),
         expect("? Storage for persistent volumes"),  # local-path
     ]
 

@@ -585,6 +585,18 @@ CASES = [
         base="docker",
         says="Gateway",
     ),
+    # ArgoCD's admin group becomes a line of its RBAC policy
+    Case(
+        "ArgoCD admin group that would add a policy rule",
+        setter("components", "argocd", "adminGroup", value="ops, role:admin\np, role:readonly, *, *, */*, allow"),
+        {"components.argocd.adminGroup"},
+        says="RBAC policy",
+    ),
+    Case(
+        "ArgoCD admin group left blank",
+        setter("components", "argocd", "adminGroup", value="  "),
+        {"components.argocd.adminGroup"},
+    ),
 ]
 
 

@@ -226,6 +226,10 @@ class RecordingRunner(ProcessRunner):
             assert result.dry_run
             if args[1:3] == ("gen", "secrets"):  # talosctl writes the bundle where it is told
                 Path(args[-1]).write_text("cluster: {}\n")
+            if args[1:3] == ("gen", "config"):  # and the control plane's config with the bundle's key
+                output = Path(args[args.index("--output") + 1])
+                output.mkdir(parents=True, exist_ok=True)
+                (output / "controlplane.yaml").write_text("cluster: {secretboxEncryptionSecret: not-a-real-key}\n")
             return result
         self.recorded.append(args)
         if args[:2] == ("git", "init"):  # git makes the clone's folder

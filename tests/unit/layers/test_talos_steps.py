@@ -471,3 +471,44 @@ async def test_talosctl_older_than_the_nodes_is_refused(tmp_path, client, nodes,
         assert "older than the nodes' Talos v1.12.1" in failure.value.message and "v1.12 or newer" in failure.value.hint
     else:
         assert (await step.check(ctx)).done
+
+
+# --- Secrets encrypted at rest ---------------------------------------------------------------------
+
+
+class DroppingTheKey(FakeTalos):
+    """A talosctl (or a patch) that leaves the encryption key out of the control-plane config."""
+
+    async def generate_config(self, **kwargs):
+        await super().generate_config(**kwargs)
+        (kwargs["output_dir"] / "controlplane.yaml").write_text("cluster: {clusterName: demo}\n")
+
+
+@pytest.mark.parametrize("bundle_has_key, hint", [(True, "dropped it"), (False, "head -c 32 /dev/urandom")])
+async def test_a_control_plane_config_without_the_encryption_key_is_refused(tmp_path, bundle_has_key, hint):
+    config = platform_config()
+    fake = DroppingTheKey()
+    ctx, _ = make_context(config, tmp_path, talos=fake)
+    await talos.SecretsBundle(config).apply(ctx, await talos.SecretsBundle(config).check(ctx))
+    if not bundle_has_key:
+        bundle = ctx.state.talos_secrets.read_text().replace(", secretboxencryptionsecret: fake", "")
+        ctx.state.talos_secrets.write_text(bundle)
+    step = talos.MachineConfigs(config)
+    with pytest.raises(PermanentError) as refused:
+        await step.apply(ctx, await step.check(ctx))
+    assert "would leave Secrets unencrypted" in refused.value.message
+    assert "cluster.secretboxEncryptionSecret" in refused.value.message and hint in refused.value.hint
+    assert not (ctx.state.talos_dir / step.digest_file).exists(), "a refused config is not recorded as done"
+
+
+async def test_up_to_date_configs_without_the_key_are_generated_again(tmp_path):
+    config = platform_config()
+    ctx, _ = make_context(config, tmp_path, talos=FakeTalos())
+    step = talos.MachineConfigs(config)
+    await step.apply(ctx, await step.check(ctx))
+    assert (await step.check(ctx)).done
+    (ctx.state.talos_dir / "controlplane.yaml").write_text("cluster: {}\n")  # e.g. made by an older release
+    again = await step.check(ctx)
+    assert not again.done and "generating it again" in again.reason
+    await step.apply(ctx, again)
+    assert (await step.check(ctx)).done

@@ -255,6 +255,20 @@ def test_argocd_cm_assesses_application_health_in_bootstrap_and_self_manage() ->
     assert "obj.status.health.status" in lua and "return" in lua
 
 
+def test_argocd_rbac_reads_only_by_default_and_makes_the_named_group_admin() -> None:
+    files = tree()
+    rbac = documents(files["bootstrap/argocd-values.yaml"])[0]["configs"]["rbac"]
+    assert rbac == {"policy.default": "role:readonly"}, "no group is admin unless one is named"
+    files = tree(**{"components.argocd.adminGroup": "platform-admins"})
+    bootstrap = documents(files["bootstrap/argocd-values.yaml"])[0]
+    self_managed = documents(files["layer-0/argocd.yaml"])[0]["spec"]["source"]["helm"]["valuesObject"]
+    assert bootstrap == self_managed
+    assert bootstrap["configs"]["rbac"] == {
+        "policy.default": "role:readonly",
+        "policy.csv": "g, platform-admins, role:admin\n",
+    }
+
+
 def test_root_app_and_application_set_follow_the_gitops_settings() -> None:
     files = tree(**{"gitops.path": "clusters/homelab/", "gitops.branch": "prod"})
     root = documents(files["bootstrap-app.yaml"])[0]["spec"]["source"]

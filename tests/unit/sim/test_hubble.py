@@ -127,3 +127,22 @@ async def test_first_reads_the_oldest_flows_the_ring_buffer_still_holds():
     assert len(stored) == 100 and all(isinstance(i, Flow) for i in stored)
     held = 4095 / 200  # default.yaml: ring buffer of 4095 flows at 200 flows/s
     assert now - held - 0.1 <= stored[0].time < stored[-1].time < now
+
+
+async def test_flows_into_an_app_namespace_from_other_namespaces_are_dropped_by_its_default_policy():
+    from talos_platform.engine.sim.policies import POLICIES
+
+    platform = platform_for(installed=True)
+    # The apps' ApplicationSet synced app-defaults/ into the example app's namespace.
+    policies = [(p["metadata"]["namespace"], p["metadata"]["name"]) for p in platform.model.store.entries(POLICIES)]
+    assert policies == [("hello", "app-namespace-default")]
+    flows = [i for i in await collect(platform, 120) if isinstance(i, Flow)]
+    into_app = [f for f in flows if f.destination.namespace == "hello"]
+    denied = [f for f in into_app if f.source.namespace not in ("hello", "monitoring")]
+    assert denied and all(f.verdict == "DROPPED" and f.drop_reason == "POLICY_DENIED" for f in denied)
+    admitted = [f for f in into_app if f.source.namespace in ("hello", "monitoring")]
+    assert any(f.verdict == "FORWARDED" for f in admitted)
+    # Elsewhere nothing restricts ingress: flows between platform namespaces are mostly forwarded.
+    others = [f for f in flows if "hello" not in (f.source.namespace, f.destination.namespace)]
+    assert sum(f.verdict == "FORWARDED" for f in others) > 0.8 * len(others)
+    platform.close()
