@@ -194,12 +194,14 @@ class HubbleModel:
                 destination = endpoints[rng.randrange(len(endpoints))]
                 if unavailable and source.node in unavailable:
                     continue
+                if self.policies.denies(source.namespace, destination.namespace):
+                    # Healthy workloads talk to what their policies admit: the call goes to a
+                    # neighbour in its own namespace. Denied traffic is a scenario's (a burst).
+                    neighbours = self._by_namespace.get(source.namespace) or [source]
+                    destination = neighbours[rng.randrange(len(neighbours))]
                 port, protocol = PORTS[rng.randrange(len(PORTS))]
                 dropped = rng.random() < workloads.drop_ratio
                 reason = BACKGROUND_DROP_REASONS[rng.randrange(len(BACKGROUND_DROP_REASONS))] if dropped else ""
-                if self.policies.denies(source.namespace, destination.namespace):
-                    # The destination's policies admit nothing from the source's namespace.
-                    dropped, reason = True, POLICY_DENIED
                 out.append(
                     Flow(
                         time=moment,
@@ -210,7 +212,7 @@ class HubbleModel:
                         destination_ip=destination.ip,
                         protocol=protocol,
                         destination_port=port,
-                        node_name=destination.node if reason == POLICY_DENIED else source.node,
+                        node_name=source.node,
                         drop_reason=reason,
                         is_reply=not dropped and rng.random() < 0.4,
                     )
