@@ -5,8 +5,8 @@ with the deny policy) while a healthy cluster looks healthy."""
 
 from __future__ import annotations
 
-from cluster_data import cluster_snapshot
 from rich.console import Console
+from support.cluster_data import cluster_snapshot
 
 from talos_platform.engine.observe import TalosTarget
 from talos_platform.engine.sim import simulated_platform
