@@ -2,8 +2,10 @@
 and the simulated journal never holds a Secret's value."""
 
 import json
+import subprocess
+import sys
 
-from conftest import run_simulated_install
+from conftest import ENVIRONMENT, run_simulated_install
 
 
 def test_a_second_install_of_a_finished_cluster_applies_nothing(tmp_path):
@@ -40,11 +42,6 @@ def test_the_simulation_journal_keeps_secrets_as_digests_only(tmp_path):
 
 
 def test_status_of_a_failed_run_gives_the_exact_command_that_resumes_it_and_labels_simulated_time(tmp_path):
-    import subprocess
-    import sys
-
-    from conftest import ENVIRONMENT
-
     state = tmp_path / "state"
     failed = run_simulated_install(state, "--yes", "--scenario", "pod-security-refused")
     assert failed.returncode == 1
