@@ -4,7 +4,7 @@ Raw objects and Talos facts through the real observe-layer code, as in cluster_d
 
 from __future__ import annotations
 
-from cluster_data import NODES, T0, application, node_object, pod_object
+from support.cluster_data import NODES, T0, application, node_object, pod_object
 
 from talos_platform.engine.drivers.protocols import TalosNodeFacts
 from talos_platform.engine.observe import ClusterSnapshot, TalosTarget, build_snapshot

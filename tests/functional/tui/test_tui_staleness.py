@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from cluster_data import T0, cluster_snapshot
+from support.cluster_data import T0, cluster_snapshot
 
 from talos_platform.engine.observe.freshness import HUBBLE_RELAY, Freshness, SourceState
 from talos_platform.tui.styles import MUTED

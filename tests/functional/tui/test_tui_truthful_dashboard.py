@@ -5,7 +5,7 @@ with the deny policy) while a healthy cluster looks healthy."""
 
 from __future__ import annotations
 
-from cluster_data import cluster_snapshot
+from support.cluster_data import cluster_snapshot
 from rich.console import Console
 
 from talos_platform.engine.observe import TalosTarget
