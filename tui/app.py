@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable, Iterable
+from typing import ClassVar
 
 from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from talos_platform.engine.drivers.clock import Clock, RealClock
@@ -27,6 +29,11 @@ LIGHT = "textual-light"
 class PlatformApp(App[str]):
     CSS_PATH = "app.tcss"
     TITLE = "talos-platform"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        # Ctrl+C quits as in any terminal program (Textual would only say how to quit), through
+        # the same question as `q` while an install runs.
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
+    ]
 
     def __init__(
         self,

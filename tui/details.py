@@ -99,7 +99,7 @@ def describe(
                 _fields(
                     ("Problem", problem_text(problem)),
                     ("Detail", problem.detail),
-                    ("Restarts", problem.restarts),
+                    ("Restarts", f"{problem.restarts:,}"),
                     ("Node", problem.node or "-"),
                     ("ArgoCD app", problem.app or "-"),
                 )
@@ -128,7 +128,7 @@ def describe(
                 parts.append(Text("no events", style=MUTED))
             for etype, reason, message, count in details.events:
                 parts.append(
-                    Text(f"{etype:<8} {reason:<18} {message} (x{count})", style=WARN if etype == "Warning" else "")
+                    Text(f"{etype:<8} {reason:<18} {message} (x{count:,})", style=WARN if etype == "Warning" else "")
                 )
         parts.append(_heading("Recent flows"))
         parts.append(_flows(pod_flows(snapshot, ident)))
@@ -172,7 +172,9 @@ def describe(
     if kind == "namespace":
         ns = next((n for n in snapshot.namespaces if n.namespace == ident), None)
         problems = [p for p in snapshot.pod_problems if p.namespace == ident]
-        lines: list[RenderableType] = [Text(f"{ns.healthy}/{ns.total} pods healthy" if ns else "gone", style="bold")]
+        lines: list[RenderableType] = [
+            Text(f"{ns.healthy:,}/{ns.total:,} pods healthy" if ns else "gone", style="bold")
+        ]
         lines.extend(Text(f"{p.name}: {p.kind}: {p.detail}", style=WARN) for p in problems[:20])
         return f"Namespace {ident}", Group(*lines), ()
     if kind == "flow":

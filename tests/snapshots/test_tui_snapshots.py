@@ -120,3 +120,12 @@ def test_node_detail_of_a_node_in_maintenance_mode(snap_compare):
 
     app = create_app(snapshot=blocked_cluster_snapshot(), simulation_note="scenario node-stuck-in-maintenance, seed 1")
     assert snap_compare(app, press=["1", *["down"] * 4, "enter"], terminal_size=SIZE)
+
+
+# --- issue 14: k9s habits, pods found by filter, the palette, small and large terminals ----------
+
+
+def test_nodes_sorted_by_cpu_busiest_first(snap_compare):
+    """Maximised, `s` steps to the CPU column, `S` reverses: the busiest node on top, the node
+    without a figure (unreachable) last, the title says so."""
+    assert snap_compare(dashboard(), press=["1", "z", *"s" * 8, "S"], terminal_size=SIZE)

@@ -16,12 +16,23 @@ from talos_platform.tui.widgets.grid import PANE_IDS, ClusterPanes
 from talos_platform.tui.widgets.key_hints import KeyHints
 from talos_platform.tui.widgets.pane import Pane
 
+PANE_ALIASES = {
+    "nodes": ("node", "no"),
+    "apps": ("applications", "argocd", "waves"),
+    "pods": ("pod", "po", "health"),
+    "flows": ("flow", "hubble", "network"),
+}
+"""Other names `:` accepts for a pane, k9s' short names among them."""
+
 
 class ClusterView(Screen):
     """Shared by the dashboard and the install screen: the panes, filter, maximise, pause, drill-down."""
 
     BINDINGS = [
         Binding("slash", "start_filter", "Filter"),
+        Binding("colon", "start_command", "Pane by name", show=False),
+        Binding("s", "sort", "Sort", show=False),
+        Binding("S", "reverse_sort", "Reverse sort", show=False),
         Binding("escape", "back", "Back", show=False),
         Binding("z", "maximise", "Maximise"),
         Binding("p", "pause", "Pause flows"),
@@ -38,6 +49,8 @@ class ClusterView(Screen):
         self.snapshot: ClusterSnapshot | None = None
         self.maximised: str | None = None
         self._filter_target: str | None = None
+        self._command_mode = False
+        """The box at the bottom asks for a pane's name (`:`) rather than a filter (`/`)."""
         self.ready = False
         self._banner_drawn = False
         self._outlook = ""
@@ -129,8 +142,42 @@ class ClusterView(Screen):
         box.display = True
         box.focus()
 
+    def action_start_command(self) -> None:
+        """`:` then a pane's name (or its start: `po`, `no`), as k9s switches views."""
+        pane = self.focused_pane()
+        self._filter_target = pane.id if pane is not None else None
+        self._command_mode = True
+        box = self.query_one("#filter", Input)
+        box.value = ""
+        box.border_title = "Go to pane: " + ", ".join(self.pane_names())
+        box.display = True
+        box.focus()
+
+    def pane_names(self) -> tuple[str, ...]:
+        return PANE_IDS
+
+    def pane_by_name(self, text: str) -> str | None:
+        """The pane a typed name means: its id, an alias, or the start of either."""
+        word = text.strip().lower().lstrip(":")
+        if not word:
+            return None
+        for pane_id, names in (*((p, (p,)) for p in self.pane_names()), *PANE_ALIASES.items()):
+            if pane_id in self.pane_names() and any(name.startswith(word) for name in names):
+                return pane_id
+        return None
+
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id != "filter":
+            return
+        if self._command_mode:
+            target = self.pane_by_name(event.value)
+            self._close_filter()
+            if target is not None:
+                self.action_focus_pane(target)
+            elif event.value.strip():
+                self.notify(
+                    f"no pane named {event.value.strip()!r}: " + ", ".join(self.pane_names()), severity="warning"
+                )
             return
         self.apply_filter(self._filter_target or "pods", event.value.strip())
         self._close_filter()
@@ -142,6 +189,7 @@ class ClusterView(Screen):
     def _close_filter(self) -> None:
         box = self.query_one("#filter", Input)
         box.display = False
+        self._command_mode = False
         if self._filter_target:
             self.pane(self._filter_target).table.focus()
         self._filter_target = None
@@ -173,6 +221,29 @@ class ClusterView(Screen):
         grid.grid_rows = "1fr" if target else None
         self.redraw()
         (self.pane(target) if target else pane).table.focus()
+
+    def action_sort(self) -> None:
+        """`s`: order the focused pane by its next column (after the last, its own order again)."""
+        self._resort(reverse=False)
+
+    def action_reverse_sort(self) -> None:
+        """`S`: the other way round."""
+        self._resort(reverse=True)
+
+    def _resort(self, *, reverse: bool) -> None:
+        pane = self.focused_pane()
+        if pane is None:
+            return
+        if reverse:
+            pane.reverse_sort()
+        else:
+            pane.cycle_sort()
+        self.redraw_pane(pane)
+
+    def redraw_pane(self, pane: Pane) -> None:
+        if pane.id in PANE_IDS:
+            self.panes.forget(pane.id)
+            self.redraw()
 
     def action_pause(self) -> None:
         self.panes.paused = None if self.panes.paused is not None else self.snapshot

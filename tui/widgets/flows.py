@@ -99,9 +99,12 @@ def health_lines(stats: FlowStats) -> list[tuple[str, str]]:
     relay = stats.relay
     if relay is not None and relay.unavailable_nodes:
         names = ", ".join(relay.unavailable_node_names) or "not named by Relay"
-        total = f" of {relay.unavailable_nodes + relay.connected_nodes}" if relay.connected_nodes is not None else ""
+        total = f" of {relay.unavailable_nodes + relay.connected_nodes:,}" if relay.connected_nodes is not None else ""
         lines.append(
-            (f"⚠ {relay.unavailable_nodes}{total} nodes unavailable to Relay: {names} — their flows are missing", WARN)
+            (
+                f"⚠ {relay.unavailable_nodes:,}{total} nodes unavailable to Relay: {names} — their flows are missing",
+                WARN,
+            )
         )
     if stats.lost_by_source:
         lines.append(("lost: " + ", ".join(f"{source} {count:,}" for source, count in stats.lost_by_source), BAD))
@@ -116,7 +119,7 @@ def health_lines(stats: FlowStats) -> list[tuple[str, str]]:
             )
         )
     for pair in stats.top_dropped[:1]:
-        lines.append((f"✗ {pair.count:>5}× {pair.source} → {pair.destination}: {pair.reason}", BAD))
+        lines.append((f"✗ {pair.count:,}× {pair.source} → {pair.destination}: {pair.reason}", BAD))
     return lines
 
 

@@ -31,6 +31,10 @@ class ClusterPanes(Grid):
     def pane(self, pane_id: str) -> Pane:
         return self.query_one(f"#{pane_id}", Pane)
 
+    def forget(self, pane_id: str) -> None:
+        """Draw this pane on the next `show` even if its data did not change (its order did)."""
+        self._drawn_from.pop(pane_id, None)
+
     def show(self, snapshot: ClusterSnapshot, only_visible: bool = True, now: float | None = None) -> None:
         """`now`: the observer's clock, when known, so panes of a feed that stopped say so."""
         inputs = {

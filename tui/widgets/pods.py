@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 
 from talos_platform.engine.observe import ClusterSnapshot, PodProblem
-from talos_platform.tui.styles import BAD, GOOD, WAIT, WARN, muted
+from talos_platform.tui.styles import BAD, GOOD, WAIT, WARN, muted, number
 from talos_platform.tui.widgets.pane import Pane, PaneContent, Row, add_part, matches
 
 COLUMNS = ("Pod", "Problem", "Restarts", "Detail")
@@ -39,14 +39,17 @@ def pods_content(snapshot: ClusterSnapshot, query: str = "") -> PaneContent:
                 (
                     Text(f"{problem.namespace}/{problem.name}", style="bold"),
                     problem_text(problem),
-                    str(problem.restarts) if problem.restarts else "",
+                    number(problem.restarts) if problem.restarts else "",
                     problem.detail[:100],
                 ),
             )
         )
     if len(problems) > MAX_PROBLEM_ROWS:
         rows.append(
-            Row("more", (muted(f"… {len(problems) - MAX_PROBLEM_ROWS} more problems (filter with /)"), "", "", ""))
+            Row(
+                "more",
+                (muted(f"… {number(len(problems) - MAX_PROBLEM_ROWS)} more problems (filter with /)"), "", "", ""),
+            )
         )
     for ns in snapshot.namespaces:
         if not matches(query, ns.namespace, "namespace"):
@@ -58,7 +61,9 @@ def pods_content(snapshot: ClusterSnapshot, query: str = "") -> PaneContent:
                 (
                     Text(ns.namespace),
                     Text(
-                        f"✓ {ns.healthy}/{ns.total} healthy" if healthy else f"{ns.healthy}/{ns.total} healthy",
+                        f"✓ {number(ns.healthy)}/{number(ns.total)} healthy"
+                        if healthy
+                        else f"{number(ns.healthy)}/{number(ns.total)} healthy",
                         style=GOOD if healthy else WARN,
                     ),
                     "",
@@ -68,13 +73,13 @@ def pods_content(snapshot: ClusterSnapshot, query: str = "") -> PaneContent:
         )
     total = snapshot.pod_total
     healthy = sum(ns.healthy for ns in snapshot.namespaces)
-    summary = Text(f"{healthy}/{total} pods healthy")
+    summary = Text(f"{number(healthy)}/{number(total)} pods healthy")
     if snapshot.pod_problems:
-        add_part(summary, f"✗ {len(snapshot.pod_problems)} with problems", f"bold {BAD}")
+        add_part(summary, f"✗ {number(len(snapshot.pod_problems))} with problems", f"bold {BAD}")
     if query:
         add_part(summary, f"filter: {query}", "italic")
     return PaneContent(
-        f"Pod health ({total})",
+        f"Pod health ({number(total)})",
         COLUMNS,
         tuple(rows),
         summary,
