@@ -190,6 +190,11 @@ class PlatformApp(App[str]):
             self.exit("interrupted")
             return
         self._exit_when_finished = True
+        if self.progress is not None:
+            # The steps in flight may take seconds to finish: say at once that the stop is under way.
+            self.progress.stop_requested = True
+            if isinstance(self.cluster_view, InstallScreen):
+                self.cluster_view.refresh_progress()
         self.session.interrupt()
         self.set_timer(15, lambda: self.exit("interrupted"))
 

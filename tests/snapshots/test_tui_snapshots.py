@@ -129,3 +129,12 @@ def test_nodes_sorted_by_cpu_busiest_first(snap_compare):
     """Maximised, `s` steps to the CPU column, `S` reverses: the busiest node on top, the node
     without a figure (unreachable) last, the title says so."""
     assert snap_compare(dashboard(), press=["1", "z", *"s" * 8, "S"], terminal_size=SIZE)
+
+
+def test_install_stopping_after_quit_was_confirmed(snap_compare):
+    """After `q`, `y`: the header and the steps' summary say the stop is under way while the
+    running steps finish."""
+    progress = install_progress()
+    progress.stop_requested = True
+    app = create_app("install", progress=progress, snapshot=early_cluster_snapshot(), simulation_note=NOTE)
+    assert snap_compare(app, terminal_size=SIZE)

@@ -19,7 +19,7 @@ from talos_platform.tui.widgets.grid import PANE_IDS, ClusterPanes
 from talos_platform.tui.widgets.key_hints import KeyHints
 from talos_platform.tui.widgets.pane import Pane
 from talos_platform.tui.widgets.step_output import StepOutput
-from talos_platform.tui.widgets.steps import StepsPane, steps_content
+from talos_platform.tui.widgets.steps import STOPPING, StepsPane, steps_content
 
 
 def failure_text(progress: InstallProgress) -> Text:
@@ -108,6 +108,8 @@ class InstallScreen(ClusterView):
             failure.update(failure_text(self.progress))
         if self.progress.outcome == "succeeded":
             self.sub_title = f"{self.progress.operation} succeeded"
+        elif self.progress.stop_requested and not self.progress.outcome:
+            self.sub_title = f"{self.progress.operation}: {STOPPING}"
         if self.progress.simulated:
             self.show_simulation_banner(True)
 

@@ -16,6 +16,9 @@ LAYER_NAMES = {
     3: "platform services",
     4: "applications",
 }
+STOPPING = "‖ stopping after the current step…"
+"""Said as soon as the user asks to stop: the steps in flight may take a while to finish."""
+
 STATE_GLYPH = {
     "pending": ("·", MUTED),
     "running": ("◌", WAIT),
@@ -65,6 +68,8 @@ def steps_content(progress: InstallProgress) -> PaneContent:
     if progress.outcome:
         colour = GOOD if progress.outcome == "succeeded" else BAD
         add_part(summary, f"{progress.operation} {progress.outcome}", f"bold {colour}")
+    elif progress.stop_requested:
+        add_part(summary, STOPPING, f"bold {WARN}")
     return PaneContent(f"{progress.title} steps", COLUMNS, tuple(rows), summary, empty="planning…")
 
 
