@@ -138,3 +138,12 @@ def test_install_stopping_after_quit_was_confirmed(snap_compare):
     progress.stop_requested = True
     app = create_app("install", progress=progress, snapshot=early_cluster_snapshot(), simulation_note=NOTE)
     assert snap_compare(app, terminal_size=SIZE)
+
+
+def test_pod_filter_finds_a_healthy_pod(snap_compare):
+    """`/vault-0`: the healthy pod has its own row (no longer only a namespace count)."""
+    assert snap_compare(dashboard(), press=["3", "slash", *"vault-0", "enter"], terminal_size=SIZE)
+
+
+def test_pod_filter_matching_nothing_says_so(snap_compare):
+    assert snap_compare(dashboard(), press=["3", "slash", *"vault-9", "enter"], terminal_size=SIZE)

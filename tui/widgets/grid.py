@@ -40,7 +40,7 @@ class ClusterPanes(Grid):
         inputs = {
             "nodes": (snapshot.nodes, snapshot.kube_error),
             "apps": (snapshot.waves, snapshot.blocked),
-            "pods": (snapshot.pod_problems, snapshot.namespaces),
+            "pods": (snapshot.pod_problems, snapshot.namespaces, snapshot.healthy_pods),
         }
         for pane_id, build in (("nodes", nodes_content), ("apps", apps_content), ("pods", pods_content)):
             pane = self.pane(pane_id)

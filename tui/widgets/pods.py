@@ -1,4 +1,5 @@
-"""Pod-health pane: problems first, then healthy counts per namespace."""
+"""Pod-health pane: problems first, then healthy counts per namespace; a filter also finds the
+healthy pods, one row each, so that every pod can be opened."""
 
 from __future__ import annotations
 
@@ -51,6 +52,32 @@ def pods_content(snapshot: ClusterSnapshot, query: str = "") -> PaneContent:
                 (muted(f"… {number(len(problems) - MAX_PROBLEM_ROWS)} more problems (filter with /)"), "", "", ""),
             )
         )
+    if query:
+        found = [p for p in snapshot.healthy_pods if matches(query, p.namespace, p.name, p.node, p.app, "healthy")]
+        for pod in found[:MAX_PROBLEM_ROWS]:
+            rows.append(
+                Row(
+                    f"pod:{pod.namespace}/{pod.name}",
+                    (
+                        Text(f"{pod.namespace}/{pod.name}"),
+                        Text("✓ healthy", style=GOOD),
+                        "",
+                        muted(f"on {pod.node}" if pod.node else "not scheduled"),
+                    ),
+                )
+            )
+        if len(found) > MAX_PROBLEM_ROWS:
+            rows.append(
+                Row(
+                    "more:healthy",
+                    (
+                        muted(f"… {number(len(found) - MAX_PROBLEM_ROWS)} more healthy pods (narrow the filter)"),
+                        "",
+                        "",
+                        "",
+                    ),
+                )
+            )
     for ns in snapshot.namespaces:
         if not matches(query, ns.namespace, "namespace"):
             continue
@@ -83,7 +110,7 @@ def pods_content(snapshot: ClusterSnapshot, query: str = "") -> PaneContent:
         COLUMNS,
         tuple(rows),
         summary,
-        empty="no pods yet (the CNI in layer 1 starts them)",
+        empty=f'no pod matches "{query}"' if query and total else "no pods yet (the CNI in layer 1 starts them)",
         online=total > 0,
     )
 

@@ -70,7 +70,13 @@ async def test_slash_filters_the_focused_pane_and_escape_clears_it():
         assert not box.display
         pods = screen.pane("pods")
         assert pods.query_text == "shop"
-        assert rows(screen, "pods") == ["pod:shop/api-5d8f6-x2k9q", "pod:shop/search-0", "namespace:shop"]
+        # Problems first, then the healthy pods the filter finds (issue 14), then the namespace.
+        assert rows(screen, "pods") == [
+            "pod:shop/api-5d8f6-x2k9q",
+            "pod:shop/search-0",
+            *(f"pod:shop/shop-{i}-7f9c" for i in range(4)),
+            "namespace:shop",
+        ]
         assert screen.pane("nodes").query_text == ""  # only the focused pane is filtered
         await pilot.press("escape")
         assert pods.query_text == ""
