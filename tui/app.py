@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable, Iterable
+from functools import partial
 from typing import ClassVar
 
 from textual.app import App, SystemCommand
@@ -21,6 +22,17 @@ from talos_platform.tui.install_state import InstallProgress
 from talos_platform.tui.messages import InstallEventsArrived, InstallFinished, SnapshotPublished
 from talos_platform.tui.screens.dashboard import ClusterView, DashboardScreen
 from talos_platform.tui.screens.install import InstallScreen
+
+REPLACED_COMMANDS = frozenset({"Keys", "Maximize", "Minimize"})
+"""Textual's own palette entries that ours replace on the cluster screens."""
+
+PANE_TITLES = {
+    "steps": "Steps",
+    "nodes": "Nodes",
+    "apps": "Apps by wave",
+    "pods": "Pod health",
+    "flows": "Hubble flows",
+}
 
 DARK = "textual-dark"
 LIGHT = "textual-light"
@@ -211,9 +223,19 @@ class PlatformApp(App[str]):
         self.theme = LIGHT if self.theme == DARK else DARK
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        for command in super().get_system_commands(screen):
+            # Our screens have their own (`Maximise pane`, `Keys and colours`): one entry each.
+            if isinstance(screen, ClusterView) and command.title in REPLACED_COMMANDS:
+                continue
+            yield command
         yield SystemCommand("Light / dark theme", "Switch between the light and the dark theme", self.toggle_theme)
         if isinstance(screen, ClusterView):
+            for pane_id in screen.pane_names():
+                yield SystemCommand(
+                    f"Go to {PANE_TITLES.get(pane_id, pane_id)}",
+                    f"Focus the {pane_id} pane (:{pane_id})",
+                    partial(screen.action_focus_pane, pane_id),
+                )
             yield SystemCommand(
                 "Pause / resume flows", "Freeze the flow list; new flows are counted", screen.action_pause
             )

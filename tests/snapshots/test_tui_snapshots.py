@@ -147,3 +147,16 @@ def test_pod_filter_finds_a_healthy_pod(snap_compare):
 
 def test_pod_filter_matching_nothing_says_so(snap_compare):
     assert snap_compare(dashboard(), press=["3", "slash", *"vault-9", "enter"], terminal_size=SIZE)
+
+
+def test_install_output_of_a_quiet_step(snap_compare):
+    """A step that has printed nothing yet says so in the output pane (it looked stuck)."""
+    from support.cluster_data import T0
+
+    from talos_platform.engine.run.events import StepStarted
+
+    progress = install_progress()
+    quiet = next(s for s in progress.steps.values() if s.state == "pending")
+    progress.apply(StepStarted(at=T0 + 100, step_id=quiet.id, layer=quiet.layer, title=quiet.title))
+    app = create_app("install", progress=progress, snapshot=early_cluster_snapshot(), simulation_note=NOTE)
+    assert snap_compare(app, terminal_size=SIZE)
