@@ -128,7 +128,7 @@ def test_node_detail_of_a_node_in_maintenance_mode(snap_compare):
 def test_nodes_sorted_by_cpu_busiest_first(snap_compare):
     """Maximised, `s` steps to the CPU column, `S` reverses: the busiest node on top, the node
     without a figure (unreachable) last, the title says so."""
-    assert snap_compare(dashboard(), press=["1", "z", *"s" * 8, "S"], terminal_size=SIZE)
+    assert snap_compare(dashboard(), press=["1", "z", *"s" * 3, "S"], terminal_size=SIZE)
 
 
 def test_install_stopping_after_quit_was_confirmed(snap_compare):
@@ -160,3 +160,32 @@ def test_install_output_of_a_quiet_step(snap_compare):
     progress.apply(StepStarted(at=T0 + 100, step_id=quiet.id, layer=quiet.layer, title=quiet.title))
     app = create_app("install", progress=progress, snapshot=early_cluster_snapshot(), simulation_note=NOTE)
     assert snap_compare(app, terminal_size=SIZE)
+
+
+SMALL = (80, 24)
+LARGE = (200, 55)
+
+
+def test_dashboard_at_80x24_one_pane_at_a_time(snap_compare):
+    """A small terminal: Nodes the whole width with its Ready column; the others named below."""
+    assert snap_compare(dashboard(), terminal_size=SMALL)
+
+
+def test_dashboard_at_80x24_pod_health(snap_compare):
+    """`3`: Pod health with its Problem column (the OOM-killed crash loop on top)."""
+    assert snap_compare(dashboard(), press=["3"], terminal_size=SMALL)
+
+
+def test_install_at_80x24(snap_compare):
+    """Steps over the output (its title whole), then one cluster pane."""
+    app = create_app("install", progress=install_progress(), snapshot=early_cluster_snapshot(), simulation_note=NOTE)
+    assert snap_compare(app, terminal_size=SMALL)
+
+
+def test_dashboard_at_200x55(snap_compare):
+    assert snap_compare(dashboard(), terminal_size=LARGE)
+
+
+def test_install_at_200x55(snap_compare):
+    app = create_app("install", progress=install_progress(), snapshot=early_cluster_snapshot(), simulation_note=NOTE)
+    assert snap_compare(app, terminal_size=LARGE)

@@ -24,6 +24,13 @@ PANE_ALIASES = {
 }
 """Other names `:` accepts for a pane, k9s' short names among them."""
 
+PANE_NAMES = {"nodes": "Nodes", "apps": "Apps", "pods": "Pods", "flows": "Flows"}
+
+
+COMPACT_BELOW = (100, 30)
+"""Terminals narrower or lower than this (80x24 among them) show one cluster pane at a time, whole
+width, instead of four quarters too small to hold the columns that matter."""
+
 
 class ClusterView(Screen):
     """Shared by the dashboard and the install screen: the panes, filter, maximise, pause, drill-down."""
@@ -42,6 +49,8 @@ class ClusterView(Screen):
         Binding("2", "focus_pane('apps')", "Apps", show=False),
         Binding("3", "focus_pane('pods')", "Pods", show=False),
         Binding("4", "focus_pane('flows')", "Flows", show=False),
+        Binding("tab", "next_pane(1)", "Next pane", show=False),
+        Binding("shift+tab", "next_pane(-1)", "Previous pane", show=False),
     ]
 
     def __init__(self, **kwargs):
@@ -55,6 +64,9 @@ class ClusterView(Screen):
         self._banner_drawn = False
         self._outlook = ""
         self._stale = False
+        self.compact = False
+        """One cluster pane at a time (a small terminal); `shown` is the one on screen."""
+        self.shown = "nodes"
 
     # --- composition helpers -------------------------------------------------------------------
 
@@ -131,7 +143,50 @@ class ClusterView(Screen):
         return node
 
     def action_focus_pane(self, pane_id: str) -> None:
+        if self.compact and pane_id in PANE_IDS and pane_id != self.shown:
+            self.show_only(pane_id)
         self.pane(pane_id).table.focus()
+
+    def action_next_pane(self, step: int) -> None:
+        """Tab: the next pane; on a small terminal that is also the next one shown."""
+        if not self.compact:
+            if step > 0:
+                self.focus_next()
+            else:
+                self.focus_previous()
+            return
+        order = list(self.pane_names())
+        pane = self.focused_pane()
+        current = pane.id if pane is not None and pane.id in order else self.shown
+        self.action_focus_pane(order[(order.index(current) + step) % len(order)])
+
+    # --- small terminals ------------------------------------------------------------------------
+
+    def on_resize(self) -> None:
+        width, height = self.app.size
+        compact = width < COMPACT_BELOW[0] or height < COMPACT_BELOW[1]
+        if compact == self.compact:
+            return
+        self.compact = compact
+        self.set_class(compact, "compact")
+        if compact:
+            pane = self.focused_pane()
+            self.show_only(pane.id if pane is not None and pane.id in PANE_IDS else self.shown)
+        else:
+            for pane_id in PANE_IDS:
+                self.pane(pane_id).display = self.maximised in (None, pane_id)
+                self.pane(pane_id).border_subtitle = ""
+            self.redraw()
+
+    def show_only(self, pane_id: str) -> None:
+        """The one pane a small terminal shows; its lower border names the others and the keys."""
+        self.shown = pane_id
+        for other in PANE_IDS:
+            pane = self.pane(other)
+            pane.display = other == pane_id
+        others = " · ".join(f"{PANE_IDS.index(p) + 1} {PANE_NAMES[p]}" for p in PANE_IDS if p != pane_id)
+        self.pane(pane_id).border_subtitle = f"Tab/:name ▸ {others}"
+        self.redraw()
 
     def action_start_filter(self) -> None:
         pane = self.focused_pane() or self.pane("pods")
@@ -207,6 +262,8 @@ class ClusterView(Screen):
             self.apply_filter(pane.id, "")
 
     def action_maximise(self) -> None:
+        if self.compact:
+            return  # one pane at a time already
         pane = self.focused_pane() or self.pane("nodes")
         target = None if self.maximised else pane.id
         self.maximised = target

@@ -10,7 +10,9 @@ from talos_platform.tui.styles import bad, good, muted, number, percent, warn
 from talos_platform.tui.widgets.pane import Pane, PaneContent, Row, add_part, matches
 from talos_platform.tui.widgets.pressure import pressure_summary, with_pressure
 
-COLUMNS = ("Node", "Role", "IP", "Talos", "Kubernetes", "Stage", "Ready", "CPU", "Memory")
+# What matters first (a narrow pane or a small terminal cuts the right-hand columns): is it Ready,
+# how loaded is it; then where it is and what it runs.
+COLUMNS = ("Node", "Ready", "CPU", "Memory", "Role", "IP", "Stage", "Talos", "Kubernetes")
 
 
 def node_state(node: NodeView) -> Text:
@@ -40,14 +42,14 @@ def nodes_content(snapshot: ClusterSnapshot, query: str = "") -> PaneContent:
                 f"node:{node.name}",
                 (
                     Text(node.name, style="bold"),
-                    "cp" if node.role == "control-plane" else node.role,
-                    node.address,
-                    node.talos_version or "-",
-                    node.kubernetes_version or "-",
-                    stage,
                     state,
                     percent(node.cpu_percent, node.cpu_history),
                     percent(node.memory_percent, node.memory_history),
+                    "cp" if node.role == "control-plane" else node.role,
+                    node.address,
+                    stage,
+                    node.talos_version or "-",
+                    node.kubernetes_version or "-",
                 ),
             )
         )

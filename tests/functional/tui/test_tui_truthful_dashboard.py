@@ -5,14 +5,15 @@ with the deny policy) while a healthy cluster looks healthy."""
 
 from __future__ import annotations
 
-from support.cluster_data import cluster_snapshot
 from rich.console import Console
+from support.cluster_data import cluster_snapshot
 
 from talos_platform.engine.observe import TalosTarget
 from talos_platform.engine.sim import simulated_platform
 from talos_platform.tui.app import create_app
 from talos_platform.tui.screens.help import HelpScreen, help_renderable
 from talos_platform.tui.styles import BAD, GOOD
+from talos_platform.tui.widgets.nodes import COLUMNS
 
 SIZE = (180, 50)
 KUBERNETES_PANES = ("nodes", "apps", "pods")
@@ -89,7 +90,7 @@ async def test_workers_under_pressure_are_not_shown_as_plainly_ready_and_help_gi
         def ready_cell(name: str):
             content = screen.pane("nodes").content
             row = next((r for r in content.rows if r.key == f"node:{name}"), None) if content else None
-            return row.cells[6] if row else None
+            return row.cells[COLUMNS.index("Ready")] if row else None
 
         await wait_for(
             pilot,
