@@ -12,7 +12,9 @@ from talos_platform.engine.observe import ClusterSnapshot, FlowStats, FlowView
 from talos_platform.tui.styles import BAD, GOOD, MUTED, WARN
 from talos_platform.tui.widgets.pane import Pane, PaneContent, Row, add_part, matches
 
-COLUMNS = ("Time", "Verdict", "Source", "Destination", "Port", "Reason")
+# The reason (and the denying policy) right after the verdict: a half-screen pane cuts the
+# right-hand columns, and the endpoints are easier to guess than why a flow was dropped.
+COLUMNS = ("Time", "Verdict", "Reason", "Source", "Destination", "Port")
 MAX_ROWS = 60
 VERDICT_STYLE = {"FORWARDED": GOOD, "DROPPED": f"bold {BAD}", "ERROR": BAD, "AUDIT": WARN}
 
@@ -64,10 +66,10 @@ def flows_content(snapshot: ClusterSnapshot, query: str = "", *, paused: Cluster
             (
                 time.strftime("%H:%M:%S", time.gmtime(f.time)),
                 Text(f.verdict, style=VERDICT_STYLE.get(f.verdict, "")),
+                f"{f.drop_reason} by {f.policy}" if f.policy else f.drop_reason,
                 f.source,
                 f.destination,
                 f"{f.protocol} {f.port}".strip() if f.port else f.protocol,
-                f"{f.drop_reason} by {f.policy}" if f.policy else f.drop_reason,
             ),
         )
         for f in selected

@@ -88,3 +88,35 @@ async def test_the_install_screen_at_80x24_has_rows_and_a_readable_output_title(
         assert screen.steps_pane.table.has_focus
         await pilot.press("tab")
         assert shown(screen) == ["nodes"] and screen.focused_pane() is screen.pane("nodes")
+
+
+LARGE = (200, 55)
+
+
+async def test_at_200x55_the_reason_and_problem_columns_get_room_first() -> None:
+    """Issue 14, item 3: in the four-pane grid the flows' Reason and the pods' Problem are whole,
+    without scrolling or maximising."""
+    app = create_app(snapshot=cluster_snapshot(faulty=True))
+    async with app.run_test(size=LARGE) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, DashboardScreen)
+        assert not screen.compact
+        assert column_fits(screen.pane("flows"), "Reason")
+        assert column_fits(screen.pane("pods"), "Problem")
+        assert column_fits(screen.pane("nodes"), "Memory")
+
+
+def test_a_pod_detail_wraps_its_long_reason_rather_than_cutting_it() -> None:
+    import io
+
+    from rich.console import Console
+
+    from talos_platform.tui.details import describe
+
+    snapshot = cluster_snapshot(faulty=True)
+    pending = next(p for p in snapshot.pod_problems if p.kind == "Pending")
+    console = Console(width=90, record=True, file=io.StringIO())
+    console.print(describe(f"pod:{pending.namespace}/{pending.name}", snapshot)[1])
+    text = " ".join(line.strip() for line in console.export_text().splitlines())
+    assert " ".join(pending.detail.split()) in " ".join(text.split())
