@@ -13,6 +13,7 @@ from talos_platform.tui.app import DARK, LIGHT, create_app
 from talos_platform.tui.screens.dashboard import DashboardScreen
 from talos_platform.tui.screens.detail import DetailScreen
 from talos_platform.tui.screens.help import HelpScreen
+from talos_platform.tui.widgets.flows import COLUMNS
 
 SIZE = (180, 50)
 
@@ -91,7 +92,8 @@ async def test_flow_filter_by_verdict_and_namespace():
         await pilot.press("4", "slash", *"verdict:dropped ns:vault", "enter")
         content = screen.pane("flows").content
         assert content.rows and all(
-            "DROPPED" in str(r.cells[1]) and r.cells[3] == "vault/vault-0" for r in content.rows
+            "DROPPED" in str(r.cells[1]) and r.cells[COLUMNS.index("Destination")] == "vault/vault-0"
+            for r in content.rows
         )
 
 
