@@ -6,9 +6,10 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Iterable
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from talos_platform.engine.drivers.clock import Clock, RealClock
@@ -25,6 +26,17 @@ from talos_platform.tui.screens.install import InstallScreen
 if TYPE_CHECKING:
     from talos_platform.engine.session import InstallSession
 
+REPLACED_COMMANDS = frozenset({"Keys", "Maximize", "Minimize"})
+"""Textual's own palette entries that ours replace on the cluster screens."""
+
+PANE_TITLES = {
+    "steps": "Steps",
+    "nodes": "Nodes",
+    "apps": "Apps by wave",
+    "pods": "Pod health",
+    "flows": "Hubble flows",
+}
+
 DARK = "textual-dark"
 LIGHT = "textual-light"
 
@@ -32,6 +44,11 @@ LIGHT = "textual-light"
 class PlatformApp(App[str]):
     CSS_PATH = "app.tcss"
     TITLE = "talos-platform"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        # Ctrl+C quits as in any terminal program (Textual would only say how to quit), through
+        # the same question as `q` while an install runs.
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
+    ]
 
     def __init__(
         self,
@@ -195,6 +212,11 @@ class PlatformApp(App[str]):
             self.exit("interrupted")
             return
         self._exit_when_finished = True
+        if self.progress is not None:
+            # The steps in flight may take seconds to finish: say at once that the stop is under way.
+            self.progress.stop_requested = True
+            if isinstance(self.cluster_view, InstallScreen):
+                self.cluster_view.refresh_progress()
         self.session.interrupt()
         self.set_timer(15, lambda: self.exit("interrupted"))
 
@@ -211,9 +233,19 @@ class PlatformApp(App[str]):
         self.theme = LIGHT if self.theme == DARK else DARK
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        for command in super().get_system_commands(screen):
+            # Our screens have their own (`Maximise pane`, `Keys and colours`): one entry each.
+            if isinstance(screen, ClusterView) and command.title in REPLACED_COMMANDS:
+                continue
+            yield command
         yield SystemCommand("Light / dark theme", "Switch between the light and the dark theme", self.toggle_theme)
         if isinstance(screen, ClusterView):
+            for pane_id in screen.pane_names():
+                yield SystemCommand(
+                    f"Go to {PANE_TITLES.get(pane_id, pane_id)}",
+                    f"Focus the {pane_id} pane (:{pane_id})",
+                    partial(screen.action_focus_pane, pane_id),
+                )
             yield SystemCommand(
                 "Pause / resume flows", "Freeze the flow list; new flows are counted", screen.action_pause
             )

@@ -9,7 +9,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from talos_platform.engine.observe import ClusterSnapshot, FlowView
+from talos_platform.engine.observe import ClusterSnapshot, FlowView, HealthyPod
 from talos_platform.tui.feed import ObjectDetails
 from talos_platform.tui.styles import BAD, GOOD, MUTED, WARN
 from talos_platform.tui.widgets.apps import health_text, sync_text
@@ -44,6 +44,11 @@ def _flows(flows: list[FlowView]) -> RenderableType:
             flow.drop_reason,
         )
     return table
+
+
+def healthy_pod(snapshot: ClusterSnapshot, ident: str) -> HealthyPod | None:
+    """The pod `namespace/name` if it is among the healthy ones."""
+    return next((p for p in snapshot.healthy_pods if f"{p.namespace}/{p.name}" == ident), None)
 
 
 def pod_flows(snapshot: ClusterSnapshot, pod: str) -> list[FlowView]:
@@ -99,7 +104,7 @@ def describe(
                 _fields(
                     ("Problem", problem_text(problem)),
                     ("Detail", problem.detail),
-                    ("Restarts", problem.restarts),
+                    ("Restarts", f"{problem.restarts:,}"),
                     ("Node", problem.node or "-"),
                     ("ArgoCD app", problem.app or "-"),
                 )
@@ -107,6 +112,18 @@ def describe(
             if problem.app:
                 jumps.append("app")
             if problem.node:
+                jumps.append("node")
+        elif (healthy := healthy_pod(snapshot, ident)) is not None:
+            parts.append(
+                _fields(
+                    ("State", Text("✓ healthy", style=GOOD)),
+                    ("Node", healthy.node or "-"),
+                    ("ArgoCD app", healthy.app or "-"),
+                )
+            )
+            if healthy.app:
+                jumps.append("app")
+            if healthy.node:
                 jumps.append("node")
         else:
             parts.append(Text("no problem reported any more", style=GOOD))
@@ -128,7 +145,7 @@ def describe(
                 parts.append(Text("no events", style=MUTED))
             for etype, reason, message, count in details.events:
                 parts.append(
-                    Text(f"{etype:<8} {reason:<18} {message} (x{count})", style=WARN if etype == "Warning" else "")
+                    Text(f"{etype:<8} {reason:<18} {message} (x{count:,})", style=WARN if etype == "Warning" else "")
                 )
         parts.append(_heading("Recent flows"))
         parts.append(_flows(pod_flows(snapshot, ident)))
@@ -172,8 +189,12 @@ def describe(
     if kind == "namespace":
         ns = next((n for n in snapshot.namespaces if n.namespace == ident), None)
         problems = [p for p in snapshot.pod_problems if p.namespace == ident]
-        lines = [Text(f"{ns.healthy}/{ns.total} pods healthy" if ns else "gone", style="bold")]
+        lines = [Text(f"{ns.healthy:,}/{ns.total:,} pods healthy" if ns else "gone", style="bold")]
         lines.extend(Text(f"{p.name}: {p.kind}: {p.detail}", style=WARN) for p in problems[:20])
+        fine = [p for p in snapshot.healthy_pods if p.namespace == ident]
+        lines.extend(Text(f"{p.name}: ✓ healthy" + (f" on {p.node}" if p.node else ""), style=GOOD) for p in fine[:30])
+        if len(fine) > 30:
+            lines.append(Text(f"… {len(fine) - 30:,} more healthy pods (/ filters the pane to find one)", style=MUTED))
         return f"Namespace {ident}", Group(*lines), ()
     if kind == "flow":
         stamp, source, destination, verdict = (ident.split("|") + ["", "", "", ""])[:4]

@@ -59,6 +59,8 @@ class InstallProgress:
         self.now = 0.0
         self.failed_step: str | None = None
         self.last_started: str | None = None
+        self.stop_requested = False
+        """The user asked to stop (q, Ctrl+C): said on screen at once, while the steps in flight finish."""
 
     @property
     def title(self) -> str:
@@ -84,6 +86,7 @@ class InstallProgress:
         self.now = max(self.now, event.at)
         if isinstance(event, RunStarted):
             self.run_id, self.simulated, self.outcome, self.failed_step = event.run_id, event.simulated, "", None
+            self.stop_requested = False
             self.operation = event.operation
             for sid in event.steps:
                 self._step(sid)

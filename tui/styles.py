@@ -16,6 +16,11 @@ MUTED = "#868e96"
 SPARK_CHARS = "▁▂▃▄▅▆▇█"
 
 
+def number(value: int) -> str:
+    """Counts read alike everywhere: `12,345`."""
+    return f"{value:,}"
+
+
 def good(text: str) -> Text:
     return Text(text, style=GOOD)
 

@@ -47,7 +47,11 @@ def applications_blocker(
     selected = {name_of(app): app for app in objects.values() if selector(app)}
     missing = [name for name in expected if name not in selected]
     if missing:
-        text = f"{group} is waiting for Application {', '.join(missing)} to be created"
+        if group == f"Application {missing[0]}" and len(missing) == 1:
+            # Waiting for itself would read as a riddle: it waits for its app of apps to create it.
+            text = f"{group} does not exist yet: waiting for its app of apps to create it"
+        else:
+            text = f"{group} is waiting for Application {', '.join(missing)} to be created"
         upstream = earliest_blocker(objects, exclude=set(selected))
         blocker = None
         if upstream:

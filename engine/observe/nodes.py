@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from talos_platform.engine.drivers.protocols import TalosNodeFacts
+from talos_platform.engine.observe.ordering import natural_key
 from talos_platform.engine.observe.snapshot import NodeView
 
 if TYPE_CHECKING:
@@ -105,7 +106,7 @@ def merge_nodes(
         name = target.name or target.address
         views[name] = _view(name, target.address, target.role or "worker", None, facts.get(target.address), history)
         seen_addresses.add(target.address)
-    return tuple(sorted(views.values(), key=lambda v: (v.role != "control-plane", v.name)))
+    return tuple(sorted(views.values(), key=lambda v: (v.role != "control-plane", natural_key(v.name))))
 
 
 def _view(

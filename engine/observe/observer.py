@@ -20,12 +20,14 @@ from talos_platform.engine.observe.apps import app_view, group_by_wave
 from talos_platform.engine.observe.flows import FlowBuffer
 from talos_platform.engine.observe.freshness import HUBBLE_RELAY, KUBERNETES_API, Freshness, combined, source_state
 from talos_platform.engine.observe.nodes import KubeNode, TalosTarget, UsageHistory, kube_node, merge_nodes
+from talos_platform.engine.observe.ordering import natural_key
 from talos_platform.engine.observe.pods import PodHealth, classify_pod, refusal_problem, sort_problems
 from talos_platform.engine.observe.relay import RELAY_STATUS_INTERVAL, poll_relay_status
 from talos_platform.engine.observe.snapshot import (
     AppView,
     ClusterSnapshot,
     FlowStats,
+    HealthyPod,
     NamespaceHealth,
     NodeView,
     PodProblem,
@@ -272,13 +274,13 @@ def build_snapshot(
     kube_error: str = "",
     generation: int = 0,
     waves_and_blocked: tuple[tuple[WaveView, ...], str] | None = None,
-    pod_summary: tuple[tuple[PodProblem, ...], tuple[NamespaceHealth, ...]] | None = None,
+    pod_summary: tuple[tuple[PodProblem, ...], tuple[NamespaceHealth, ...], tuple[HealthyPod, ...]] | None = None,
     node_views: tuple[NodeView, ...] | None = None,
     freshness: Freshness | None = None,
 ) -> ClusterSnapshot:
     """`waves_and_blocked`, `pod_summary` and `node_views` may be handed in already computed
     (the observer caches them while their inputs do not change)."""
-    problems, namespaces = pod_summary if pod_summary is not None else summarise_pods(pods)
+    problems, namespaces, healthy = pod_summary if pod_summary is not None else summarise_pods(pods)
     waves, blocked = waves_and_blocked if waves_and_blocked is not None else group_by_wave(apps, problems)
     return ClusterSnapshot(
         taken_at=taken_at,
@@ -288,6 +290,7 @@ def build_snapshot(
         blocked=blocked,
         pod_problems=problems,
         namespaces=namespaces,
+        healthy_pods=healthy,
         flows=flows.stats(taken_at, recent_flows) if flows is not None else FlowStats(available=False),
         kube_error=kube_error,
         generation=generation,
@@ -297,19 +300,23 @@ def build_snapshot(
 
 def summarise_pods(
     pods: Iterable[PodHealth], refusals: Iterable[PodProblem | None] = ()
-) -> tuple[tuple[PodProblem, ...], tuple[NamespaceHealth, ...]]:
-    """Problems worst first (pods, and workloads whose pods PodSecurity refused), and
-    healthy/total pods per namespace."""
+) -> tuple[tuple[PodProblem, ...], tuple[NamespaceHealth, ...], tuple[HealthyPod, ...]]:
+    """Problems worst first (pods, and workloads whose pods PodSecurity refused),
+    healthy/total pods per namespace, and the healthy pods by namespace and name."""
     problems = [refusal for refusal in refusals if refusal is not None]
+    healthy: list[HealthyPod] = []
     per_namespace: dict[str, list[int]] = {}
     for pod in pods:
         counts = per_namespace.setdefault(pod.namespace, [0, 0])
         counts[1] += 1
         if pod.problem is None:
             counts[0] += 1
+            healthy.append(HealthyPod(pod.namespace, pod.name, pod.node, pod.app))
         else:
             problems.append(pod.problem)
+    healthy.sort(key=lambda p: (p.namespace, natural_key(p.name)))
     return (
         tuple(sort_problems(problems)),
         tuple(NamespaceHealth(ns, h, t) for ns, (h, t) in sorted(per_namespace.items())),
+        tuple(healthy),
     )

@@ -103,6 +103,16 @@ class PodProblem:
 
 
 @dataclass(frozen=True)
+class HealthyPod:
+    """A pod with nothing to report: listed so that a filter finds it and Enter opens it."""
+
+    namespace: str
+    name: str
+    node: str = ""
+    app: str = ""
+
+
+@dataclass(frozen=True)
 class NamespaceHealth:
     namespace: str
     healthy: int
@@ -187,6 +197,8 @@ class ClusterSnapshot:
     """`wave N is blocked by X: message`, empty when every wave is done."""
     pod_problems: tuple[PodProblem, ...] = ()
     namespaces: tuple[NamespaceHealth, ...] = ()
+    healthy_pods: tuple[HealthyPod, ...] = ()
+    """Every pod without a problem, by namespace and name (the pane folds them into namespaces)."""
     flows: FlowStats = field(default_factory=lambda: FlowStats(available=False))
     kube_error: str = ""
     """Set while the Kubernetes API cannot be reached; the stores keep their last contents."""
@@ -205,6 +217,7 @@ class ClusterSnapshot:
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
+        del data["healthy_pods"]  # counted per namespace already; the list is for finding one
         data["apps_total"] = len(self.apps)
         data["pods_total"] = self.pod_total
         return data

@@ -120,3 +120,72 @@ def test_node_detail_of_a_node_in_maintenance_mode(snap_compare):
 
     app = create_app(snapshot=blocked_cluster_snapshot(), simulation_note="scenario node-stuck-in-maintenance, seed 1")
     assert snap_compare(app, press=["1", *["down"] * 4, "enter"], terminal_size=SIZE)
+
+
+# --- issue 14: k9s habits, pods found by filter, the palette, small and large terminals ----------
+
+
+def test_nodes_sorted_by_cpu_busiest_first(snap_compare):
+    """Maximised, `s` steps to the CPU column, `S` reverses: the busiest node on top, the node
+    without a figure (unreachable) last, the title says so."""
+    assert snap_compare(dashboard(), press=["1", "z", *"s" * 3, "S"], terminal_size=SIZE)
+
+
+def test_install_stopping_after_quit_was_confirmed(snap_compare):
+    """After `q`, `y`: the header and the steps' summary say the stop is under way while the
+    running steps finish."""
+    progress = install_progress()
+    progress.stop_requested = True
+    app = create_app("install", progress=progress, snapshot=early_cluster_snapshot(), simulation_note=NOTE)
+    assert snap_compare(app, terminal_size=SIZE)
+
+
+def test_pod_filter_finds_a_healthy_pod(snap_compare):
+    """`/vault-0`: the healthy pod has its own row (no longer only a namespace count)."""
+    assert snap_compare(dashboard(), press=["3", "slash", *"vault-0", "enter"], terminal_size=SIZE)
+
+
+def test_pod_filter_matching_nothing_says_so(snap_compare):
+    assert snap_compare(dashboard(), press=["3", "slash", *"vault-9", "enter"], terminal_size=SIZE)
+
+
+def test_install_output_of_a_quiet_step(snap_compare):
+    """A step that has printed nothing yet says so in the output pane (it looked stuck)."""
+    from support.cluster_data import T0
+
+    from talos_platform.engine.run.events import StepStarted
+
+    progress = install_progress()
+    quiet = next(s for s in progress.steps.values() if s.state == "pending")
+    progress.apply(StepStarted(at=T0 + 100, step_id=quiet.id, layer=quiet.layer, title=quiet.title))
+    app = create_app("install", progress=progress, snapshot=early_cluster_snapshot(), simulation_note=NOTE)
+    assert snap_compare(app, terminal_size=SIZE)
+
+
+SMALL = (80, 24)
+LARGE = (200, 55)
+
+
+def test_dashboard_at_80x24_one_pane_at_a_time(snap_compare):
+    """A small terminal: Nodes the whole width with its Ready column; the others named below."""
+    assert snap_compare(dashboard(), terminal_size=SMALL)
+
+
+def test_dashboard_at_80x24_pod_health(snap_compare):
+    """`3`: Pod health with its Problem column (the OOM-killed crash loop on top)."""
+    assert snap_compare(dashboard(), press=["3"], terminal_size=SMALL)
+
+
+def test_install_at_80x24(snap_compare):
+    """Steps over the output (its title whole), then one cluster pane."""
+    app = create_app("install", progress=install_progress(), snapshot=early_cluster_snapshot(), simulation_note=NOTE)
+    assert snap_compare(app, terminal_size=SMALL)
+
+
+def test_dashboard_at_200x55(snap_compare):
+    assert snap_compare(dashboard(), terminal_size=LARGE)
+
+
+def test_install_at_200x55(snap_compare):
+    app = create_app("install", progress=install_progress(), snapshot=early_cluster_snapshot(), simulation_note=NOTE)
+    assert snap_compare(app, terminal_size=LARGE)

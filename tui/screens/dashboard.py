@@ -24,12 +24,30 @@ if TYPE_CHECKING:
 
     from talos_platform.tui.app import PlatformApp
 
+PANE_ALIASES = {
+    "nodes": ("node", "no"),
+    "apps": ("applications", "argocd", "waves"),
+    "pods": ("pod", "po", "health"),
+    "flows": ("flow", "hubble", "network"),
+}
+"""Other names `:` accepts for a pane, k9s' short names among them."""
+
+PANE_NAMES = {"nodes": "Nodes", "apps": "Apps", "pods": "Pods", "flows": "Flows"}
+
+
+COMPACT_BELOW = (100, 30)
+"""Terminals narrower or lower than this (80x24 among them) show one cluster pane at a time, whole
+width, instead of four quarters too small to hold the columns that matter."""
+
 
 class ClusterView(Screen[None]):
     """Shared by the dashboard and the install screen: the panes, filter, maximise, pause, drill-down."""
 
     BINDINGS = [
         Binding("slash", "start_filter", "Filter"),
+        Binding("colon", "start_command", "Pane by name", show=False),
+        Binding("s", "sort", "Sort", show=False),
+        Binding("S", "reverse_sort", "Reverse sort", show=False),
         Binding("escape", "back", "Back", show=False),
         Binding("z", "maximise", "Maximise"),
         Binding("p", "pause", "Pause flows"),
@@ -39,6 +57,8 @@ class ClusterView(Screen[None]):
         Binding("2", "focus_pane('apps')", "Apps", show=False),
         Binding("3", "focus_pane('pods')", "Pods", show=False),
         Binding("4", "focus_pane('flows')", "Flows", show=False),
+        Binding("tab", "next_pane(1)", "Next pane", show=False),
+        Binding("shift+tab", "next_pane(-1)", "Previous pane", show=False),
     ]
 
     if TYPE_CHECKING:
@@ -50,10 +70,15 @@ class ClusterView(Screen[None]):
         self.snapshot: ClusterSnapshot | None = None
         self.maximised: str | None = None
         self._filter_target: str | None = None
+        self._command_mode = False
+        """The box at the bottom asks for a pane's name (`:`) rather than a filter (`/`)."""
         self.ready = False
         self._banner_drawn = False
         self._outlook = ""
         self._stale = False
+        self.compact = False
+        """One cluster pane at a time (a small terminal); `shown` is the one on screen."""
+        self.shown = "nodes"
 
     # --- composition helpers -------------------------------------------------------------------
 
@@ -130,7 +155,50 @@ class ClusterView(Screen[None]):
         return node
 
     def action_focus_pane(self, pane_id: str) -> None:
+        if self.compact and pane_id in PANE_IDS and pane_id != self.shown:
+            self.show_only(pane_id)
         self.pane(pane_id).table.focus()
+
+    def action_next_pane(self, step: int) -> None:
+        """Tab: the next pane; on a small terminal that is also the next one shown."""
+        if not self.compact:
+            if step > 0:
+                self.focus_next()
+            else:
+                self.focus_previous()
+            return
+        order = list(self.pane_names())
+        pane = self.focused_pane()
+        current = pane.id if pane is not None and pane.id in order else self.shown
+        self.action_focus_pane(order[(order.index(current) + step) % len(order)])
+
+    # --- small terminals ------------------------------------------------------------------------
+
+    def on_resize(self) -> None:
+        width, height = self.app.size
+        compact = width < COMPACT_BELOW[0] or height < COMPACT_BELOW[1]
+        if compact == self.compact:
+            return
+        self.compact = compact
+        self.set_class(compact, "compact")
+        if compact:
+            pane = self.focused_pane()
+            self.show_only(pane.id if pane is not None and pane.id in PANE_IDS else self.shown)
+        else:
+            for pane_id in PANE_IDS:
+                self.pane(pane_id).display = self.maximised in (None, pane_id)
+                self.pane(pane_id).border_subtitle = ""
+            self.redraw()
+
+    def show_only(self, pane_id: str) -> None:
+        """The one pane a small terminal shows; its lower border names the others and the keys."""
+        self.shown = pane_id
+        for other in PANE_IDS:
+            pane = self.pane(other)
+            pane.display = other == pane_id
+        others = " · ".join(f"{PANE_IDS.index(p) + 1} {PANE_NAMES[p]}" for p in PANE_IDS if p != pane_id)
+        self.pane(pane_id).border_subtitle = f"Tab/:name ▸ {others}"
+        self.redraw()
 
     def action_start_filter(self) -> None:
         pane = self.focused_pane() or self.pane("pods")
@@ -141,8 +209,42 @@ class ClusterView(Screen[None]):
         box.display = True
         box.focus()
 
+    def action_start_command(self) -> None:
+        """`:` then a pane's name (or its start: `po`, `no`), as k9s switches views."""
+        pane = self.focused_pane()
+        self._filter_target = pane.id if pane is not None else None
+        self._command_mode = True
+        box = self.query_one("#filter", Input)
+        box.value = ""
+        box.border_title = "Go to pane: " + ", ".join(self.pane_names())
+        box.display = True
+        box.focus()
+
+    def pane_names(self) -> tuple[str, ...]:
+        return PANE_IDS
+
+    def pane_by_name(self, text: str) -> str | None:
+        """The pane a typed name means: its id, an alias, or the start of either."""
+        word = text.strip().lower().lstrip(":")
+        if not word:
+            return None
+        for pane_id, names in (*((p, (p,)) for p in self.pane_names()), *PANE_ALIASES.items()):
+            if pane_id in self.pane_names() and any(name.startswith(word) for name in names):
+                return pane_id
+        return None
+
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id != "filter":
+            return
+        if self._command_mode:
+            target = self.pane_by_name(event.value)
+            self._close_filter()
+            if target is not None:
+                self.action_focus_pane(target)
+            elif event.value.strip():
+                self.notify(
+                    f"no pane named {event.value.strip()!r}: " + ", ".join(self.pane_names()), severity="warning"
+                )
             return
         self.apply_filter(self._filter_target or "pods", event.value.strip())
         self._close_filter()
@@ -154,6 +256,7 @@ class ClusterView(Screen[None]):
     def _close_filter(self) -> None:
         box = self.query_one("#filter", Input)
         box.display = False
+        self._command_mode = False
         if self._filter_target:
             self.pane(self._filter_target).table.focus()
         self._filter_target = None
@@ -171,6 +274,8 @@ class ClusterView(Screen[None]):
             self.apply_filter(pane.id, "")
 
     def action_maximise(self) -> None:
+        if self.compact:
+            return  # one pane at a time already
         pane = self.focused_pane() or self.pane("nodes")
         target = None if self.maximised else pane.id
         self.maximised = target
@@ -185,6 +290,29 @@ class ClusterView(Screen[None]):
         grid.grid_rows = "1fr" if target else None
         self.redraw()
         (self.pane(target) if target else pane).table.focus()
+
+    def action_sort(self) -> None:
+        """`s`: order the focused pane by its next column (after the last, its own order again)."""
+        self._resort(reverse=False)
+
+    def action_reverse_sort(self) -> None:
+        """`S`: the other way round."""
+        self._resort(reverse=True)
+
+    def _resort(self, *, reverse: bool) -> None:
+        pane = self.focused_pane()
+        if pane is None:
+            return
+        if reverse:
+            pane.reverse_sort()
+        else:
+            pane.cycle_sort()
+        self.redraw_pane(pane)
+
+    def redraw_pane(self, pane: Pane) -> None:
+        if pane.id in PANE_IDS:
+            self.panes.forget(pane.id)
+            self.redraw()
 
     def action_pause(self) -> None:
         self.panes.paused = None if self.panes.paused is not None else self.snapshot

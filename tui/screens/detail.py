@@ -10,7 +10,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
 from talos_platform.engine.observe import ClusterSnapshot
-from talos_platform.tui.details import describe
+from talos_platform.tui.details import describe, healthy_pod
 from talos_platform.tui.feed import LiveFeed, ObjectDetails
 
 Jump = tuple[str, str]
@@ -76,5 +76,6 @@ class DetailScreen(ModalScreen[Jump | None]):
     def action_jump(self, target: str) -> None:
         pod = self.key.partition(":")[2]
         problem = next((p for p in self.snapshot.pod_problems if f"{p.namespace}/{p.name}" == pod), None)
-        value = {"flows": pod, "app": problem.app if problem else "", "node": problem.node if problem else ""}[target]
+        found = problem or healthy_pod(self.snapshot, pod)
+        value = {"flows": pod, "app": found.app if found else "", "node": found.node if found else ""}[target]
         self.dismiss((target, value))

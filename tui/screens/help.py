@@ -16,7 +16,10 @@ from talos_platform.tui.styles import BAD, GOOD, MUTED, WAIT, WARN
 
 KEYS = (
     ("Tab / Shift+Tab, 1-4", "move between panes"),
-    ("↑ ↓ PgUp PgDn, mouse", "move within a pane"),
+    ("↑ ↓ j k PgUp PgDn, mouse", "move within a pane"),
+    ("g / G, Home / End", "first / last row"),
+    (": NAME", "go to a pane by name (nodes, apps, pods, flows, steps; po, no, hubble …)"),
+    ("s / S", "sort the focused pane by its next column / reverse the order"),
     ("Enter", "details: conditions, events, recent flows"),
     ("f / a / n (in pod details)", "jump to the pod's flows, its ArgoCD app, its node"),
     ("/", "filter the focused pane (flows: ns:NAME pod:NAME verdict:dropped)"),
@@ -27,7 +30,7 @@ KEYS = (
     ("Ctrl+P", "command palette"),
     ("r", "retry a failed install (install screen)"),
     ("?", "this help"),
-    ("q", "quit (asks first while an install runs)"),
+    ("q, Ctrl+C", "quit (asks first while an install runs)"),
 )
 
 

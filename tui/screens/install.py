@@ -16,10 +16,11 @@ from textual.widgets import DataTable, Header, Static
 from talos_platform.tui.install_state import InstallProgress
 from talos_platform.tui.screens.dashboard import ClusterView
 from talos_platform.tui.styles import BAD, GOOD
-from talos_platform.tui.widgets.grid import ClusterPanes
+from talos_platform.tui.widgets.grid import PANE_IDS, ClusterPanes
 from talos_platform.tui.widgets.key_hints import KeyHints
+from talos_platform.tui.widgets.pane import Pane
 from talos_platform.tui.widgets.step_output import StepOutput
-from talos_platform.tui.widgets.steps import StepsPane, steps_content
+from talos_platform.tui.widgets.steps import STOPPING, StepsPane, steps_content
 
 
 def failure_text(progress: InstallProgress) -> Text:
@@ -82,6 +83,18 @@ class InstallScreen(ClusterView):
     def steps_pane(self) -> StepsPane:
         return self.query_one(StepsPane)
 
+    def pane_names(self) -> tuple[str, ...]:
+        return ("steps", *PANE_IDS)
+
+    def pane(self, pane_id: str) -> Pane:
+        return self.steps_pane if pane_id == "steps" else super().pane(pane_id)
+
+    def redraw_pane(self, pane: Pane) -> None:
+        if pane is self.steps_pane:
+            self.refresh_progress()
+        else:
+            super().redraw_pane(pane)
+
     def refresh_progress(self) -> None:
         """Redraw the checklist, the output and the failure view from `progress`."""
         pane = self.steps_pane
@@ -96,6 +109,8 @@ class InstallScreen(ClusterView):
             failure.update(failure_text(self.progress))
         if self.progress.outcome == "succeeded":
             self.sub_title = f"{self.progress.operation} succeeded"
+        elif self.progress.stop_requested and not self.progress.outcome:
+            self.sub_title = f"{self.progress.operation}: {STOPPING}"
         if self.progress.simulated:
             self.show_simulation_banner(True)
 
@@ -131,6 +146,9 @@ class InstallScreen(ClusterView):
             self.app.exit(self.progress.outcome or "not-started")
             return
         from talos_platform.tui.screens.confirm import ConfirmScreen
+
+        if isinstance(self.app.screen, ConfirmScreen):
+            return  # already asking (a second Ctrl+C or q)
 
         def answered(yes: bool | None) -> None:
             if yes:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 
 from talos_platform.engine.observe import AppView, ClusterSnapshot
-from talos_platform.tui.styles import BAD, GOOD, MUTED, WAIT, WARN, bad, good, muted
+from talos_platform.tui.styles import BAD, GOOD, MUTED, WAIT, WARN, bad, good, muted, number
 from talos_platform.tui.widgets.pane import Pane, PaneContent, Row, add_part, matches
 
 COLUMNS = ("Wave", "Application", "Sync", "Health", "Message")
@@ -47,7 +47,7 @@ def apps_content(snapshot: ClusterSnapshot, query: str = "") -> PaneContent:
                     Text(label, style=colour),
                     "",
                     "",
-                    muted(f"{len(wave.apps)} apps"),
+                    muted(f"{number(len(wave.apps))} apps"),
                 ),
             )
         )
@@ -56,13 +56,13 @@ def apps_content(snapshot: ClusterSnapshot, query: str = "") -> PaneContent:
             rows.append(Row(f"app:{app.name}", ("", "  " + app.name, sync_text(app), health_text(app), message)))
     apps = snapshot.apps
     settled = sum(1 for a in apps if a.settled)
-    summary = Text(f"{settled}/{len(apps)} Synced+Healthy")
+    summary = Text(f"{number(settled)}/{number(len(apps))} Synced+Healthy")
     if snapshot.blocked:
         summary.append("\n" + snapshot.blocked, style=f"bold {BAD}")
     if query:
         add_part(summary, f"filter: {query}", "italic")
     return PaneContent(
-        f"Apps by wave ({len(apps)})",
+        f"Apps by wave ({number(len(apps))})",
         COLUMNS,
         tuple(rows),
         summary,

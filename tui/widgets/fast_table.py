@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from itertools import zip_longest
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.cells import cell_len
 from rich.console import Console
@@ -22,6 +22,7 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual._types import SegmentLines
+from textual.binding import Binding, BindingType
 from textual.css.styles import RenderStyles
 from textual.geometry import Size
 from textual.render import measure
@@ -58,7 +59,15 @@ def cell_segments(
 
 
 class FastTable(DataTable[Any]):
-    """Same widget, same behaviour; only the drawing of a one-line text cell is shortcut."""
+    """Same widget, same behaviour; only the drawing of a one-line text cell is shortcut. The keys
+    k9s users know move the cursor too: j/k down/up, g/Home the first row, G/End the last."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+        Binding("g,home", "scroll_top", "First row", show=False),
+        Binding("G,end", "scroll_bottom", "Last row", show=False),
+    ]
 
     _component_style_cache: dict[tuple[str, ...], Any] | None = None
 

@@ -12,7 +12,9 @@ from talos_platform.engine.observe import ClusterSnapshot, FlowStats, FlowView
 from talos_platform.tui.styles import BAD, GOOD, MUTED, WARN
 from talos_platform.tui.widgets.pane import Pane, PaneContent, Row, add_part, matches
 
-COLUMNS = ("Time", "Verdict", "Source", "Destination", "Port", "Reason")
+# The reason (and the denying policy) right after the verdict: a half-screen pane cuts the
+# right-hand columns, and the endpoints are easier to guess than why a flow was dropped.
+COLUMNS = ("Time", "Verdict", "Reason", "Source", "Destination", "Port")
 MAX_ROWS = 60
 VERDICT_STYLE = {"FORWARDED": GOOD, "DROPPED": f"bold {BAD}", "ERROR": BAD, "AUDIT": WARN}
 
@@ -64,10 +66,10 @@ def flows_content(snapshot: ClusterSnapshot, query: str = "", *, paused: Cluster
             (
                 time.strftime("%H:%M:%S", time.gmtime(f.time)),
                 Text(f.verdict, style=VERDICT_STYLE.get(f.verdict, "")),
+                f"{f.drop_reason} by {f.policy}" if f.policy else f.drop_reason,
                 f.source,
                 f.destination,
                 f"{f.protocol} {f.port}".strip() if f.port else f.protocol,
-                f"{f.drop_reason} by {f.policy}" if f.policy else f.drop_reason,
             ),
         )
         for f in selected
@@ -99,9 +101,12 @@ def health_lines(stats: FlowStats) -> list[tuple[str, str]]:
     relay = stats.relay
     if relay is not None and relay.unavailable_nodes:
         names = ", ".join(relay.unavailable_node_names) or "not named by Relay"
-        total = f" of {relay.unavailable_nodes + relay.connected_nodes}" if relay.connected_nodes is not None else ""
+        total = f" of {relay.unavailable_nodes + relay.connected_nodes:,}" if relay.connected_nodes is not None else ""
         lines.append(
-            (f"⚠ {relay.unavailable_nodes}{total} nodes unavailable to Relay: {names} — their flows are missing", WARN)
+            (
+                f"⚠ {relay.unavailable_nodes:,}{total} nodes unavailable to Relay: {names} — their flows are missing",
+                WARN,
+            )
         )
     if stats.lost_by_source:
         lines.append(("lost: " + ", ".join(f"{source} {count:,}" for source, count in stats.lost_by_source), BAD))
@@ -116,7 +121,7 @@ def health_lines(stats: FlowStats) -> list[tuple[str, str]]:
             )
         )
     for pair in stats.top_dropped[:1]:
-        lines.append((f"✗ {pair.count:>5}× {pair.source} → {pair.destination}: {pair.reason}", BAD))
+        lines.append((f"✗ {pair.count:,}× {pair.source} → {pair.destination}: {pair.reason}", BAD))
     return lines
 
 

@@ -33,12 +33,16 @@ class ClusterPanes(Grid):
     def pane(self, pane_id: str) -> Pane:
         return self.query_one(f"#{pane_id}", Pane)
 
+    def forget(self, pane_id: str) -> None:
+        """Draw this pane on the next `show` even if its data did not change (its order did)."""
+        self._drawn_from.pop(pane_id, None)
+
     def show(self, snapshot: ClusterSnapshot, only_visible: bool = True, now: float | None = None) -> None:
         """`now`: the observer's clock, when known, so panes of a feed that stopped say so."""
         inputs = {
             "nodes": (snapshot.nodes, snapshot.kube_error),
             "apps": (snapshot.waves, snapshot.blocked),
-            "pods": (snapshot.pod_problems, snapshot.namespaces),
+            "pods": (snapshot.pod_problems, snapshot.namespaces, snapshot.healthy_pods),
         }
         for pane_id, build in (("nodes", nodes_content), ("apps", apps_content), ("pods", pods_content)):
             pane = self.pane(pane_id)

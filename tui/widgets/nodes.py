@@ -5,11 +5,14 @@ from __future__ import annotations
 from rich.text import Text
 
 from talos_platform.engine.observe import ClusterSnapshot, NodeView
-from talos_platform.tui.styles import bad, good, muted, percent, warn
+from talos_platform.engine.observe.ordering import natural_key
+from talos_platform.tui.styles import bad, good, muted, number, percent, warn
 from talos_platform.tui.widgets.pane import Pane, PaneContent, Row, add_part, matches
 from talos_platform.tui.widgets.pressure import pressure_summary, with_pressure
 
-COLUMNS = ("Node", "Role", "IP", "Talos", "Kubernetes", "Stage", "Ready", "CPU", "Memory")
+# What matters first (a narrow pane or a small terminal cuts the right-hand columns): is it Ready,
+# how loaded is it; then where it is and what it runs.
+COLUMNS = ("Node", "Ready", "CPU", "Memory", "Role", "IP", "Stage", "Talos", "Kubernetes")
 
 
 def node_state(node: NodeView) -> Text:
@@ -28,7 +31,8 @@ def node_state(node: NodeView) -> Text:
 
 def nodes_content(snapshot: ClusterSnapshot, query: str = "") -> PaneContent:
     rows = []
-    for node in snapshot.nodes:
+    # Control planes first, then by name as people read it: worker-2 before worker-10.
+    for node in sorted(snapshot.nodes, key=lambda n: (n.role != "control-plane", natural_key(n.name))):
         state = with_pressure(node_state(node), node)
         if not matches(query, node.name, node.role, node.address, node.stage, state.plain):
             continue
@@ -38,22 +42,22 @@ def nodes_content(snapshot: ClusterSnapshot, query: str = "") -> PaneContent:
                 f"node:{node.name}",
                 (
                     Text(node.name, style="bold"),
-                    "cp" if node.role == "control-plane" else node.role,
-                    node.address,
-                    node.talos_version or "-",
-                    node.kubernetes_version or "-",
-                    stage,
                     state,
                     percent(node.cpu_percent, node.cpu_history),
                     percent(node.memory_percent, node.memory_history),
+                    "cp" if node.role == "control-plane" else node.role,
+                    node.address,
+                    stage,
+                    node.talos_version or "-",
+                    node.kubernetes_version or "-",
                 ),
             )
         )
     ready = sum(1 for n in snapshot.nodes if n.ready)
     unreachable = sum(1 for n in snapshot.nodes if not n.reachable)
-    summary = Text(f"{ready}/{len(snapshot.nodes)} Ready")
+    summary = Text(f"{number(ready)}/{number(len(snapshot.nodes))} Ready")
     if unreachable:
-        add_part(summary, f"✗ {unreachable} unreachable", "bold #e03131")
+        add_part(summary, f"✗ {number(unreachable)} unreachable", "bold #e03131")
     for line in maintenance_lines(snapshot):
         summary.append("\n" + line, style="bold #e03131")
     pressed = pressure_summary(snapshot.nodes)
@@ -64,7 +68,7 @@ def nodes_content(snapshot: ClusterSnapshot, query: str = "") -> PaneContent:
     if query:
         add_part(summary, f"filter: {query}", "italic")
     return PaneContent(
-        f"Nodes ({len(snapshot.nodes)})",
+        f"Nodes ({number(len(snapshot.nodes))})",
         COLUMNS,
         tuple(rows),
         summary,

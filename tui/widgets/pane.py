@@ -6,6 +6,7 @@ so tests can check a pane's content without running an app.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 
@@ -14,6 +15,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
+from talos_platform.engine.observe.ordering import NaturalKey, natural_key
 from talos_platform.tui.widgets.fast_table import FastTable
 
 Cell = Text | str
@@ -63,6 +65,38 @@ def matches(query: str, *texts: object) -> bool:
     return all(word in haystack for word in query.lower().split())
 
 
+def cell_text(cell: Cell) -> str:
+    return cell.plain if isinstance(cell, Text) else str(cell)
+
+
+NO_VALUE = ("", "-")
+
+
+def sort_rows(rows: tuple[Row, ...], column: int, reverse: bool) -> tuple[Row, ...]:
+    """Rows ordered by one column (naturally: `worker-2` before `worker-10`, `1,280` as a number),
+    within each run of rows of one kind: a wave's apps stay under their wave, a step under its
+    layer, pods apart from namespaces, and a `more` line last."""
+
+    def value(row: Row) -> str:
+        return cell_text(row.cells[column]).strip() if column < len(row.cells) else ""
+
+    def key(row: Row) -> NaturalKey:
+        return natural_key(value(row))
+
+    ordered: list[Row] = []
+    run: list[Row] = []
+    for row in (*rows, None):
+        kind = row.key.partition(":")[0] if row is not None else None
+        if run and (row is None or kind != run[0].key.partition(":")[0]):
+            # Rows without a value (`-`, blank) come last either way: they are not the smallest.
+            ordered.extend(sorted((r for r in run if value(r) not in NO_VALUE), key=key, reverse=reverse))
+            ordered.extend(r for r in run if value(r) in NO_VALUE)
+            run = []
+        if row is not None:
+            run.append(row)
+    return tuple(ordered)
+
+
 class Pane(Vertical):
     """A titled table plus a summary line. Subclasses set `content_function`."""
 
@@ -78,6 +112,9 @@ class Pane(Vertical):
         self._drawn_summary: Text | None = None
         self.moved_by_program_at = 0.0
         """When the cursor last moved because of a redraw or `select_key` (not the user)."""
+        self.sort_column: int | None = None
+        """The column the rows are ordered by (`s` steps through them); None: the pane's own order."""
+        self.sort_reverse = False
 
     def compose(self) -> ComposeResult:
         table = FastTable(cursor_type="row", zebra_stripes=False, id=f"{self.id}-table")
@@ -90,6 +127,13 @@ class Pane(Vertical):
 
     def show(self, content: PaneContent) -> None:
         """Draw `content`, touching the table only when its rows changed."""
+        if self.sort_column is not None and self.sort_column < len(content.columns):
+            arrow = "↓" if self.sort_reverse else "↑"
+            content = dataclasses.replace(
+                content,
+                title=f"{content.title} · sorted by {content.columns[self.sort_column] or 'state'} {arrow}",
+                rows=sort_rows(content.rows, self.sort_column, self.sort_reverse),
+            )
         self.content = content
         if self.border_title != content.title:
             self.border_title = content.title
@@ -140,6 +184,20 @@ class Pane(Vertical):
             and len(drawn) == len(content.rows)
             and all(a.key == b.key for a, b in zip(drawn, content.rows, strict=True))
         )
+
+    def cycle_sort(self) -> None:
+        """The next column to sort by; after the last one, the pane's own order again."""
+        columns = len(self.content.columns) if self.content is not None else 0
+        following = 0 if self.sort_column is None else self.sort_column + 1
+        self.sort_column = following if following < columns else None
+        self.sort_reverse = False
+
+    def reverse_sort(self) -> None:
+        if self.sort_column is None:
+            self.sort_column = 0
+            self.sort_reverse = True
+        else:
+            self.sort_reverse = not self.sort_reverse
 
     def selected_key(self) -> str | None:
         keys = getattr(self, "_keys", [])

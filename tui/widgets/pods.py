@@ -1,11 +1,12 @@
-"""Pod-health pane: problems first, then healthy counts per namespace."""
+"""Pod-health pane: problems first, then healthy counts per namespace; a filter also finds the
+healthy pods, one row each, so that every pod can be opened."""
 
 from __future__ import annotations
 
 from rich.text import Text
 
 from talos_platform.engine.observe import ClusterSnapshot, PodProblem
-from talos_platform.tui.styles import BAD, GOOD, WAIT, WARN, muted
+from talos_platform.tui.styles import BAD, GOOD, WAIT, WARN, muted, number
 from talos_platform.tui.widgets.pane import Pane, PaneContent, Row, add_part, matches
 
 COLUMNS = ("Pod", "Problem", "Restarts", "Detail")
@@ -39,15 +40,44 @@ def pods_content(snapshot: ClusterSnapshot, query: str = "") -> PaneContent:
                 (
                     Text(f"{problem.namespace}/{problem.name}", style="bold"),
                     problem_text(problem),
-                    str(problem.restarts) if problem.restarts else "",
+                    number(problem.restarts) if problem.restarts else "",
                     problem.detail[:100],
                 ),
             )
         )
     if len(problems) > MAX_PROBLEM_ROWS:
         rows.append(
-            Row("more", (muted(f"… {len(problems) - MAX_PROBLEM_ROWS} more problems (filter with /)"), "", "", ""))
+            Row(
+                "more",
+                (muted(f"… {number(len(problems) - MAX_PROBLEM_ROWS)} more problems (filter with /)"), "", "", ""),
+            )
         )
+    if query:
+        found = [p for p in snapshot.healthy_pods if matches(query, p.namespace, p.name, p.node, p.app, "healthy")]
+        for pod in found[:MAX_PROBLEM_ROWS]:
+            rows.append(
+                Row(
+                    f"pod:{pod.namespace}/{pod.name}",
+                    (
+                        Text(f"{pod.namespace}/{pod.name}"),
+                        Text("✓ healthy", style=GOOD),
+                        "",
+                        muted(f"on {pod.node}" if pod.node else "not scheduled"),
+                    ),
+                )
+            )
+        if len(found) > MAX_PROBLEM_ROWS:
+            rows.append(
+                Row(
+                    "more:healthy",
+                    (
+                        muted(f"… {number(len(found) - MAX_PROBLEM_ROWS)} more healthy pods (narrow the filter)"),
+                        "",
+                        "",
+                        "",
+                    ),
+                )
+            )
     for ns in snapshot.namespaces:
         if not matches(query, ns.namespace, "namespace"):
             continue
@@ -58,7 +88,9 @@ def pods_content(snapshot: ClusterSnapshot, query: str = "") -> PaneContent:
                 (
                     Text(ns.namespace),
                     Text(
-                        f"✓ {ns.healthy}/{ns.total} healthy" if all_healthy else f"{ns.healthy}/{ns.total} healthy",
+                        f"✓ {number(ns.healthy)}/{number(ns.total)} healthy"
+                        if all_healthy
+                        else f"{number(ns.healthy)}/{number(ns.total)} healthy",
                         style=GOOD if all_healthy else WARN,
                     ),
                     "",
@@ -68,17 +100,17 @@ def pods_content(snapshot: ClusterSnapshot, query: str = "") -> PaneContent:
         )
     total = snapshot.pod_total
     healthy = sum(ns.healthy for ns in snapshot.namespaces)
-    summary = Text(f"{healthy}/{total} pods healthy")
+    summary = Text(f"{number(healthy)}/{number(total)} pods healthy")
     if snapshot.pod_problems:
-        add_part(summary, f"✗ {len(snapshot.pod_problems)} with problems", f"bold {BAD}")
+        add_part(summary, f"✗ {number(len(snapshot.pod_problems))} with problems", f"bold {BAD}")
     if query:
         add_part(summary, f"filter: {query}", "italic")
     return PaneContent(
-        f"Pod health ({total})",
+        f"Pod health ({number(total)})",
         COLUMNS,
         tuple(rows),
         summary,
-        empty="no pods yet (the CNI in layer 1 starts them)",
+        empty=f'no pod matches "{query}"' if query and total else "no pods yet (the CNI in layer 1 starts them)",
         online=total > 0,
     )
 

@@ -32,5 +32,5 @@ def pressure_summary(nodes: tuple[NodeView, ...], named: int = 3) -> str:
         return ""
     pressed.sort(key=lambda item: (item[1].level != "critical", item[0]))
     names = ", ".join(f"{name} {pressure.reasons[0]}" for name, pressure in pressed[:named])
-    more = f", +{len(pressed) - named} more" if len(pressed) > named else ""
-    return f"● {len(pressed)} under pressure: {names}{more}"
+    more = f", +{len(pressed) - named:,} more" if len(pressed) > named else ""
+    return f"● {len(pressed):,} under pressure: {names}{more}"

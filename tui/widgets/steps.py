@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 
 from talos_platform.tui.install_state import InstallProgress
-from talos_platform.tui.styles import BAD, GOOD, MUTED, WAIT, WARN
+from talos_platform.tui.styles import BAD, GOOD, MUTED, WAIT, WARN, number
 from talos_platform.tui.widgets.pane import Pane, PaneContent, Row, add_part
 
 COLUMNS = ("", "Step", "Time", "Retry")
@@ -16,6 +16,9 @@ LAYER_NAMES = {
     3: "platform services",
     4: "applications",
 }
+STOPPING = "‖ stopping after the current step…"
+"""Said as soon as the user asks to stop: the steps in flight may take a while to finish."""
+
 STATE_GLYPH = {
     "pending": ("·", MUTED),
     "running": ("◌", WAIT),
@@ -55,16 +58,18 @@ def steps_content(progress: InstallProgress) -> PaneContent:
                         Text(glyph, style=colour),
                         Text("  " + step.title, style=colour if step.state == "failed" else ""),
                         f"{elapsed:.1f}s" if elapsed is not None else "",
-                        Text(str(step.retries), style=WARN) if step.retries else "",
+                        Text(number(step.retries), style=WARN) if step.retries else "",
                     ),
                 )
             )
     total = len(progress.steps)
     done = sum(1 for s in progress.steps.values() if s.state in ("succeeded", "skipped"))
-    summary = Text(f"{done}/{total} steps done")
+    summary = Text(f"{number(done)}/{number(total)} steps done")
     if progress.outcome:
         colour = GOOD if progress.outcome == "succeeded" else BAD
         add_part(summary, f"{progress.operation} {progress.outcome}", f"bold {colour}")
+    elif progress.stop_requested:
+        add_part(summary, STOPPING, f"bold {WARN}")
     return PaneContent(f"{progress.title} steps", COLUMNS, tuple(rows), summary, empty="planning…")
 
 

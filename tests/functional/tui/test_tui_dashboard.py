@@ -13,6 +13,7 @@ from talos_platform.tui.app import DARK, LIGHT, create_app
 from talos_platform.tui.screens.dashboard import DashboardScreen
 from talos_platform.tui.screens.detail import DetailScreen
 from talos_platform.tui.screens.help import HelpScreen
+from talos_platform.tui.widgets.flows import COLUMNS
 
 SIZE = (180, 50)
 
@@ -70,7 +71,13 @@ async def test_slash_filters_the_focused_pane_and_escape_clears_it():
         assert not box.display
         pods = screen.pane("pods")
         assert pods.query_text == "shop"
-        assert rows(screen, "pods") == ["pod:shop/api-5d8f6-x2k9q", "pod:shop/search-0", "namespace:shop"]
+        # Problems first, then the healthy pods the filter finds (issue 14), then the namespace.
+        assert rows(screen, "pods") == [
+            "pod:shop/api-5d8f6-x2k9q",
+            "pod:shop/search-0",
+            *(f"pod:shop/shop-{i}-7f9c" for i in range(4)),
+            "namespace:shop",
+        ]
         assert screen.pane("nodes").query_text == ""  # only the focused pane is filtered
         await pilot.press("escape")
         assert pods.query_text == ""
@@ -85,7 +92,8 @@ async def test_flow_filter_by_verdict_and_namespace():
         await pilot.press("4", "slash", *"verdict:dropped ns:vault", "enter")
         content = screen.pane("flows").content
         assert content.rows and all(
-            "DROPPED" in str(r.cells[1]) and r.cells[3] == "vault/vault-0" for r in content.rows
+            "DROPPED" in str(r.cells[1]) and r.cells[COLUMNS.index("Destination")] == "vault/vault-0"
+            for r in content.rows
         )
 
 

@@ -56,7 +56,7 @@ class ScriptedStep:
         return None
 
 
-def make_app(tmp_path: Path, world: dict):
+def make_app(tmp_path: Path, world: dict, grace: float = 0.5):
     config = load_config(EXAMPLE)
 
     def session_factory() -> InstallSession:
@@ -72,7 +72,7 @@ def make_app(tmp_path: Path, world: dict):
             Drivers(talos=None, kube=None),
             steps=steps,
             retry=RetryPolicy(max_attempts=1),
-            interrupt_grace=0.5,
+            interrupt_grace=grace,
         )
 
     return create_app("install", session_factory=session_factory)
@@ -131,5 +131,22 @@ async def test_quitting_a_running_install_asks_first(tmp_path):
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("n", "q")
         await pilot.press("y")
+        await wait_for(pilot, lambda: app.return_value is not None)
+    assert app.return_value == "interrupted"
+
+
+async def test_confirming_quit_says_at_once_that_the_install_is_stopping(tmp_path):
+    """Issue 14: `q`, `y` answers on screen before the steps in flight finish (here they get 3 s)."""
+    world = {"block": "L1.cilium"}
+    app = make_app(tmp_path, world, grace=3.0)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.progress.steps["L1.cilium"].state == "running")
+        await pilot.press("q", "y")
+        screen = app.screen
+        assert isinstance(screen, InstallScreen)
+        assert app.progress.steps["L1.cilium"].state == "running" and app.is_running  # still finishing
+        summary = screen.steps_pane.content.summary.plain
+        assert "stopping after the current step…" in summary
+        assert "stopping after the current step…" in screen.sub_title
         await wait_for(pilot, lambda: app.return_value is not None)
     assert app.return_value == "interrupted"

@@ -10,6 +10,7 @@ import pytest
 from talos_platform.engine.observe import TalosTarget
 from talos_platform.engine.sim import simulated_platform
 from talos_platform.tui.app import create_app
+from talos_platform.tui.widgets.nodes import COLUMNS
 
 SIZE = (170, 48)
 
@@ -69,7 +70,11 @@ async def test_a_node_stuck_in_maintenance_mode_is_named_with_its_reason():
             lambda: "in maintenance mode" in " ".join(row_cells(screen, "nodes", "node:worker-2")),
             within=10,
         )
-        assert row_cells(screen, "nodes", "node:worker-2")[5:7] == ["maintenance", "✗ in maintenance mode"]
+        cells = row_cells(screen, "nodes", "node:worker-2")
+        assert [cells[COLUMNS.index("Stage")], cells[COLUMNS.index("Ready")]] == [
+            "maintenance",
+            "✗ in maintenance mode",
+        ]
         assert "worker-2 is in maintenance mode: install failed: disk /dev/nvme0n1 not found" in nodes().summary.plain
 
 

@@ -13,6 +13,8 @@ from talos_platform.engine.sim import simulated_platform
 from talos_platform.tui.app import create_app
 from talos_platform.tui.screens.help import HelpScreen, help_renderable
 from talos_platform.tui.styles import BAD, GOOD
+from talos_platform.tui.widgets.flows import COLUMNS as COLUMNS_OF_FLOWS
+from talos_platform.tui.widgets.nodes import COLUMNS
 
 SIZE = (180, 50)
 KUBERNETES_PANES = ("nodes", "apps", "pods")
@@ -89,7 +91,7 @@ async def test_workers_under_pressure_are_not_shown_as_plainly_ready_and_help_gi
         def ready_cell(name: str):
             content = screen.pane("nodes").content
             row = next((r for r in content.rows if r.key == f"node:{name}"), None) if content else None
-            return row.cells[6] if row else None
+            return row.cells[COLUMNS.index("Ready")] if row else None
 
         await wait_for(
             pilot,
@@ -158,7 +160,7 @@ async def test_policy_drops_show_the_reason_with_the_deny_policy_and_lost_events
         assert "✗ drops: POLICY_DENY" in summary and "by vault/deny-tenant-namespaces" in summary
         assert "lost: HUBBLE_RING_BUFFER" in summary
         await pilot.press("4", "slash", *"verdict:dropped", "enter")
-        reasons = {row.cells[5] for row in screen.pane("flows").content.rows}
+        reasons = {row.cells[COLUMNS_OF_FLOWS.index("Reason")] for row in screen.pane("flows").content.rows}
         assert "POLICY_DENY by vault/deny-tenant-namespaces" in reasons
 
 

@@ -605,6 +605,6 @@ def test_a_missing_app_names_the_earliest_app_that_holds_it_back():
     )
     assert not ok
     assert text == (
-        "Application cert-manager-issuer is waiting for Application cert-manager-issuer to be created; "
+        "Application cert-manager-issuer does not exist yet: waiting for its app of apps to create it; "
         "the earliest app not ready is monitoring: Synced/Progressing: Waiting for 1 pods to be ready..."
     )
