@@ -2,37 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from support.commands import ENVIRONMENT, run_simulated_install
 
-ENVIRONMENT = {**os.environ, "TALOS_PLATFORM_LOOPBACK_ONLY": "1"}
-
-
-def run_simulated_install(state: Path, *extra: str) -> subprocess.CompletedProcess:
-    """`talos-platform install --simulate` at full speed on `state`, with no terminal to ask on."""
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "talos_platform",
-            "install",
-            "--simulate",
-            "--speed",
-            "inf",
-            "--state-dir",
-            str(state),
-            *extra,
-        ],
-        env=ENVIRONMENT,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+__all__ = ["ENVIRONMENT", "run_simulated_install"]
 
 
 @pytest.fixture

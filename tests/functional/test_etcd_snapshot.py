@@ -3,27 +3,15 @@ real etcd (from the test dependencies) writes."""
 
 import json
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from conftest import ENVIRONMENT, run_simulated_install
+from support.commands import run_simulated_install, talos_platform
 
 from talos_platform.engine.layers.etcd import SnapshotDamaged, verify_snapshot
 from talos_platform.rehearsal.binaries import etcd_path
 from talos_platform.rehearsal.processes import free_loopback_port
-
-
-def talos_platform(*argv: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "talos_platform", *argv],
-        env=ENVIRONMENT,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def test_a_snapshot_of_a_simulated_cluster_is_taken_checked_and_recorded(tmp_path):

@@ -5,7 +5,7 @@ import json
 import subprocess
 import sys
 
-from conftest import ENVIRONMENT, run_simulated_install
+from support.commands import ENVIRONMENT, run_simulated_install
 
 
 def test_a_second_install_of_a_finished_cluster_applies_nothing(tmp_path):

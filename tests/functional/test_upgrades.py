@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import ENVIRONMENT, run_simulated_install
+from support.commands import ENVIRONMENT, run_simulated_install
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "metal-3cp-3w.yaml"
 
