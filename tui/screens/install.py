@@ -57,6 +57,7 @@ class InstallScreen(ClusterView):
         super().__init__(**kwargs)
         self.progress = progress
         self.follow_running = True
+        self._followed_to_the_end = False
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
@@ -73,9 +74,9 @@ class InstallScreen(ClusterView):
     def on_mount(self) -> None:
         self.show_simulation_banner(self.app.simulated_drivers)
         self.query_one("#failure").display = False
+        self.ready = True
         self.refresh_progress()
         self.query_one(StepsPane).table.focus()
-        self.ready = True
         if self.snapshot is not None:
             self.show_snapshot(self.snapshot)
 
@@ -97,10 +98,15 @@ class InstallScreen(ClusterView):
 
     def refresh_progress(self) -> None:
         """Redraw the checklist, the output and the failure view from `progress`."""
+        if not self.ready or not self.is_attached:
+            return  # a fast run can finish before the panes exist: `on_mount` draws it then
         pane = self.steps_pane
         pane.show(steps_content(self.progress))
-        if self.follow_running and self.progress.last_started:
+        if self.follow_running and self.progress.last_started and not self._followed_to_the_end:
             pane.select_key(f"step:{self.progress.last_started}")
+            # Once the outcome is known the selection is the user's: a later redraw (the run's
+            # own end message) must not pull it back.
+            self._followed_to_the_end = bool(self.progress.outcome)
         self._show_selected_output()
         failure = self.query_one("#failure", Static)
         failed = self.progress.outcome in ("failed", "interrupted") or self.progress.outcome.startswith("crashed")
@@ -139,6 +145,7 @@ class InstallScreen(ClusterView):
     def action_retry(self) -> None:
         if self.progress.outcome in ("failed", "interrupted") or self.progress.outcome.startswith("crashed"):
             self.follow_running = True
+            self._followed_to_the_end = False
             self.app.start_install()
 
     def action_request_quit(self) -> None:
