@@ -14,15 +14,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from talos_platform.engine.config.editing import edited_text
-from talos_platform.engine.config.loading import read_config
 from talos_platform.engine.config.models import PlatformConfig
 from talos_platform.engine.config.versions import VersionError, kubernetes_supported_by, parse_version
 from talos_platform.engine.drivers.protocols import NODES
 from talos_platform.engine.drivers.talosctl import upgrade_k8s_argv
 from talos_platform.engine.errors import PermanentError, TransientError
-from talos_platform.engine.files import atomic_write
 from talos_platform.engine.layers.base import BaseStep, done, todo
+from talos_platform.engine.layers.config_file import VersionInConfig
 from talos_platform.engine.plan.context import StepContext
 from talos_platform.engine.plan.step import Action, CheckResult
 
@@ -148,46 +146,6 @@ class KubernetesUpgrade(BaseStep):
             await ctx.clock.sleep(_POLL_SECONDS)
 
 
-class KubernetesVersionInConfig(BaseStep):
-    """The config file says the version the cluster runs (its comments and layout kept, the old
-    file kept as `.bak`), so the next install or render does not undo the upgrade."""
-
-    layer = 2
-    timeout = 60.0
-
-    def __init__(self, config: PlatformConfig, to: str, config_path: Path | None):
-        super().__init__(
-            config, step_id="K.config", title="Write the new version into the config", needs=("K.upgrade",)
-        )
-        self.to = to
-        self.config_path = config_path
-
-    def inputs(self) -> Any:
-        return {"to": self.to, "file": str(self.config_path or "")}
-
-    def planned_actions(self, ctx: StepContext) -> tuple[Action, ...]:
-        if self.config_path is None:
-            return (Action("no config file given: nothing to write"),)
-        return (Action(f"set cluster.kubernetesVersion: {self.to} in {self.config_path} (the old file kept as .bak)"),)
-
-    async def _check(self, ctx: StepContext) -> CheckResult:
-        if self.config_path is None:
-            return done("no config file given (simulated scenario): nothing to write")
-        if read_config(self.config_path).cluster.kubernetes_version == self.to:
-            return done(f"{self.config_path} says {self.to}")
-        return todo(f"{self.config_path} still names the old version", *self.planned_actions(ctx))
-
-    async def _apply(self, ctx: StepContext, check: CheckResult) -> None:
-        assert self.config_path is not None
-        before = self.config_path.read_text(encoding="utf-8")
-        config = read_config(self.config_path)
-        config.cluster.kubernetes_version = self.to
-        mode = self.config_path.stat().st_mode & 0o777
-        atomic_write(self.config_path.with_name(self.config_path.name + ".bak"), before.encode(), mode=mode)
-        atomic_write(self.config_path, edited_text(before, config).encode(), mode=mode)
-        ctx.output(f"{self.config_path}: kubernetesVersion {self.to} (was kept as {self.config_path.name}.bak)")
-
-
 def _behind(versions: dict[str, str], to: str) -> dict[str, str]:
     return {name: version for name, version in versions.items() if version != to}
 
@@ -206,5 +164,7 @@ def kubernetes_upgrade_steps(config: PlatformConfig, to: str, config_path: Path 
         KubernetesPreflight(config, to),
         EtcdSnapshotStep(config, needs=("K.preflight",)),
         KubernetesUpgrade(config, to),
-        KubernetesVersionInConfig(config, to, config_path),
+        VersionInConfig(
+            config, "kubernetesVersion", to, config_path, step_id="K.config", layer=2, needs=("K.upgrade",)
+        ),
     ]

@@ -16,8 +16,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from talos_platform.engine.config.editing import edited_text
-from talos_platform.engine.config.loading import read_config
 from talos_platform.engine.config.models import Node, PlatformConfig
 from talos_platform.engine.config.schematic import installer_image
 from talos_platform.engine.config.versions import (
@@ -30,8 +28,8 @@ from talos_platform.engine.config.versions import (
 from talos_platform.engine.drivers import talosctl
 from talos_platform.engine.drivers.protocols import APPLICATIONS, NODES
 from talos_platform.engine.errors import PermanentError, TransientError
-from talos_platform.engine.files import atomic_write
 from talos_platform.engine.layers.base import BaseStep, done, todo
+from talos_platform.engine.layers.config_file import VersionInConfig
 from talos_platform.engine.plan.context import StepContext
 from talos_platform.engine.plan.step import Action, CheckResult
 
@@ -242,43 +240,6 @@ class TalosNodeUpgrade(BaseStep):
         return None
 
 
-class TalosVersionInConfig(BaseStep):
-    """The config file names the Talos the cluster runs, so a later install does not undo it."""
-
-    layer = 3
-    timeout = 60.0
-
-    def __init__(self, config: PlatformConfig, to: str, config_path: Path | None, *, needs: tuple[str, ...]):
-        super().__init__(config, step_id="T.config", title="Write the new version into the config", needs=needs)
-        self.to = to
-        self.config_path = config_path
-
-    def inputs(self) -> Any:
-        return {"to": self.to, "file": str(self.config_path or "")}
-
-    def planned_actions(self, ctx: StepContext) -> tuple[Action, ...]:
-        if self.config_path is None:
-            return (Action("no config file given: nothing to write"),)
-        return (Action(f"set cluster.talosVersion: {self.to} in {self.config_path} (the old file kept as .bak)"),)
-
-    async def _check(self, ctx: StepContext) -> CheckResult:
-        if self.config_path is None:
-            return done("no config file given (simulated scenario): nothing to write")
-        if read_config(self.config_path).cluster.talos_version == self.to:
-            return done(f"{self.config_path} says {self.to}")
-        return todo(f"{self.config_path} still names the old version", *self.planned_actions(ctx))
-
-    async def _apply(self, ctx: StepContext, check: CheckResult) -> None:
-        assert self.config_path is not None
-        before = self.config_path.read_text(encoding="utf-8")
-        config = read_config(self.config_path)
-        config.cluster.talos_version = self.to
-        mode = self.config_path.stat().st_mode & 0o777
-        atomic_write(self.config_path.with_name(self.config_path.name + ".bak"), before.encode(), mode=mode)
-        atomic_write(self.config_path, edited_text(before, config).encode(), mode=mode)
-        ctx.output(f"{self.config_path}: talosVersion {self.to} (the old file kept as {self.config_path.name}.bak)")
-
-
 def _ready(node: dict[str, Any] | None) -> bool:
     conditions = ((node or {}).get("status") or {}).get("conditions") or []
     return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
@@ -309,5 +270,5 @@ def talos_upgrade_steps(
         batch = [TalosNodeUpgrade(config, n, to, needs=previous) for n in workers[start : start + max_parallel]]
         steps.extend(batch)
         previous = tuple(step.id for step in batch)
-    steps.append(TalosVersionInConfig(config, to, config_path, needs=previous))
+    steps.append(VersionInConfig(config, "talosVersion", to, config_path, step_id="T.config", layer=3, needs=previous))
     return steps

@@ -8,10 +8,10 @@ from support.drivers import FakeKube, FakeTalos
 
 from talos_platform.engine.drivers.protocols import NODES
 from talos_platform.engine.errors import PermanentError
+from talos_platform.engine.layers.config_file import VersionInConfig
 from talos_platform.engine.layers.kubernetes_upgrade import (
     KubernetesPreflight,
     KubernetesUpgrade,
-    KubernetesVersionInConfig,
 )
 
 from .helpers import make_context, platform_config
@@ -86,7 +86,7 @@ async def test_the_config_file_gets_the_version_keeping_its_comments(tmp_path):
     original = example.read_text()
     path.write_text(original)
     ctx, lines, _ = context(tmp_path, "v1.37.3")
-    step = KubernetesVersionInConfig(CONFIG, "v1.37.3", path)
+    step = VersionInConfig(CONFIG, "kubernetesVersion", "v1.37.3", path, step_id="K.config", layer=2, needs=())
 
     await step.apply(ctx, await step.check(ctx))
 
