@@ -44,7 +44,9 @@ class StateDirectory:
     """Paths of everything one cluster keeps on this machine, and safe ways to write them."""
 
     def __init__(self, root: str | os.PathLike[str]):
-        self.root = Path(root).expanduser()
+        # Absolute from the start: paths derived from the root are used from other places
+        # (talosctl, `_inside`), and a relative one would be joined to the root twice.
+        self.root = Path(root).expanduser().absolute()
         self._lock_depth: dict[str, int] = {}
         """How often each lock scope is held by this object (re-entrant)."""
         self._lock_guard = threading.Lock()

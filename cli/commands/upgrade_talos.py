@@ -19,18 +19,26 @@ class UpgradeTalosCommand(OperationCommand):
             metavar="N",
             help="workers upgraded at once (control planes always one at a time; default 1)",
         )
+        parser.add_argument(
+            "--drop-extensions",
+            action="store_true",
+            help="go on when the nodes run system extensions the config's schematic lacks (the upgrade removes them)",
+        )
 
     def options(self, args: argparse.Namespace) -> dict[str, Any]:
         return {
             "to": getattr(args, "to", None),
             "config_path": getattr(args, "config", None),
             "max_parallel": getattr(args, "max_parallel", 1),
+            "drop_extensions": bool(getattr(args, "drop_extensions", False)),
         }
 
     def own_flags(self, args: argparse.Namespace) -> list[str]:
         flags = ["--to", args.to] if getattr(args, "to", None) else []
         if getattr(args, "max_parallel", 1) != 1:
             flags += ["--max-parallel", str(args.max_parallel)]
+        if getattr(args, "drop_extensions", False):
+            flags.append("--drop-extensions")
         return flags
 
 
@@ -41,7 +49,8 @@ COMMAND = UpgradeTalosCommand(
         "Check the target (supported, runs the cluster's Kubernetes, the same talosctl version, talosconfig "
         "endpoints that are nodes, no downgrade), take an etcd snapshot, then upgrade the control planes one at a "
         "time and the workers --max-parallel at a time with `talosctl upgrade --image` (the installer of the "
-        "config's schematic: extensions kept). After each node: its running version verified (a node back on the "
+        "config's schematic; the preflight refuses when it lacks an extension a node runs today, unless "
+        "--drop-extensions). After each node: its running version verified (a node back on the "
         "old version fails the rollout), then it must be Ready, every etcd member back and every ArgoCD "
         "Application healthy before the next. Finally the config file gets the version (comments kept, .bak). "
         "Resumes at the node where an earlier run stopped. Exit codes: 0 success, 1 a step failed, 2 invalid "

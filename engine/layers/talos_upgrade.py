@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from talos_platform.engine.config.models import Node, PlatformConfig
-from talos_platform.engine.config.schematic import installer_image
+from talos_platform.engine.config.schematic import installer_image, schematic_id
 from talos_platform.engine.config.versions import (
     VersionError,
     kubernetes_supported_by,
@@ -30,6 +30,7 @@ from talos_platform.engine.drivers.protocols import APPLICATIONS, NODES
 from talos_platform.engine.errors import PermanentError, TransientError
 from talos_platform.engine.layers.base import BaseStep, done, todo
 from talos_platform.engine.layers.config_file import VersionInConfig
+from talos_platform.engine.layers.extensions import dropped_by, node_extensions
 from talos_platform.engine.plan.context import StepContext
 from talos_platform.engine.plan.step import Action, CheckResult
 
@@ -48,18 +49,21 @@ class TalosPreflight(BaseStep):
     layer = 0
     timeout = 300.0
 
-    def __init__(self, config: PlatformConfig, to: str):
+    def __init__(self, config: PlatformConfig, to: str, *, drop_extensions: bool = False):
         super().__init__(config, step_id="T.preflight", title=f"Check that Talos {to} can be installed")
         self.to = to
+        self.drop_extensions = drop_extensions
 
     def inputs(self) -> Any:
-        return {"to": self.to}
+        return {"to": self.to, "drop_extensions": self.drop_extensions}
 
     def planned_actions(self, ctx: StepContext) -> tuple[Action, ...]:
         return (
             Action(
                 f"check {self.to}: supported, runs Kubernetes {self.config.cluster.kubernetes_version}, talosctl "
-                "of the same version, talosconfig endpoints are nodes (not the VIP), no node runs a newer Talos"
+                "of the same version, talosconfig endpoints are nodes (not the VIP), no node runs a newer Talos, "
+                "the installer carries every system extension the nodes run (their Node objects' "
+                "extensions.talos.dev/* labels)"
             ),
         )
 
@@ -84,6 +88,7 @@ class TalosPreflight(BaseStep):
         await self._check_client(ctx)
         self._check_endpoints(ctx)
         running = await self._running_versions(ctx)
+        await self._check_extensions(ctx)
         return done(
             f"Talos {self.to} supports Kubernetes {kubernetes}; nodes run {_summary(running)}; "
             f"installer {target_image(self.config, self.to)}"
@@ -113,6 +118,36 @@ class TalosPreflight(BaseStep):
                 hint=f"point it at the control planes: talosctl --talosconfig {ctx.state.talosconfig} "
                 f"config endpoint {nodes}",
             )
+
+    async def _check_extensions(self, ctx: StepContext) -> None:
+        nodes = {n["metadata"]["name"]: n for n in (await ctx.drivers.kube.list(NODES)).items}
+        schematic = self.config.cluster.schematic
+        dropped: dict[str, list[str]] = {}
+        for node in self.config.nodes:
+            if node.name in nodes:
+                lost = dropped_by(schematic, node_extensions(nodes[node.name]))
+                if lost:
+                    dropped[node.name] = lost
+        if not dropped:
+            return
+        by_extensions: dict[tuple[str, ...], list[str]] = {}
+        for name, lost in dropped.items():
+            by_extensions.setdefault(tuple(lost), []).append(name)
+        where = "; ".join(
+            f"{', '.join(lost)} on {'every node' if len(names) == len(self.config.nodes) else ', '.join(names)}"
+            for lost, names in by_extensions.items()
+        )
+        if self.drop_extensions:
+            ctx.output(f"--drop-extensions: the upgrade removes system extensions the config does not list ({where})")
+            return
+        names = sorted({name for lost in dropped.values() for name in lost})
+        raise PermanentError(
+            f"the installer of the config's schematic ({schematic_id(schematic)[:12]}…) lacks system extensions the "
+            f"nodes run today, and the upgrade would remove them: {where}",
+            hint="add them to cluster.schematic.systemExtensions in the config file (e.g. "
+            + ", ".join(f"siderolabs/{name}" for name in names)
+            + ") and run the upgrade again; or pass --drop-extensions if removing them is intended",
+        )
 
     async def _running_versions(self, ctx: StepContext) -> dict[str, str]:
         target = parse_version(self.to)
@@ -225,6 +260,11 @@ class TalosNodeUpgrade(BaseStep):
         nodes = {n["metadata"]["name"]: n for n in (await ctx.drivers.kube.list(NODES)).items}
         if not _ready(nodes.get(self.node.name)):
             return f"the Kubernetes node {self.node.name} is not Ready"
+        running = node_extensions(nodes[self.node.name]).schematic
+        expected = schematic_id(self.config.cluster.schematic)
+        if running and running != expected:
+            # Talos republishes it once the node is back; a lasting difference is the wrong image.
+            return f"{self.node.name} reports schematic {running[:12]}…, not the installer's {expected[:12]}…"
         if self.control_plane:
             members = await ctx.drivers.talos.etcd_members(self.address, ctx.state.talosconfig)
             wanted = {n.name for n in self.config.control_planes}
@@ -253,13 +293,16 @@ def _summary(versions: dict[str, str]) -> str:
 
 
 def talos_upgrade_steps(
-    config: PlatformConfig, to: str, config_path: Path | None, *, max_parallel: int = 1
+    config: PlatformConfig, to: str, config_path: Path | None, *, max_parallel: int = 1, drop_extensions: bool = False
 ) -> list[BaseStep]:
     """Preflight, snapshot, control planes one by one, workers `max_parallel` at a time (each
     batch after the one before), then the config file."""
     from talos_platform.engine.layers.etcd import EtcdSnapshotStep
 
-    steps: list[BaseStep] = [TalosPreflight(config, to), EtcdSnapshotStep(config, needs=("T.preflight",))]
+    steps: list[BaseStep] = [
+        TalosPreflight(config, to, drop_extensions=drop_extensions),
+        EtcdSnapshotStep(config, needs=("T.preflight",)),
+    ]
     previous: tuple[str, ...] = ("E.snapshot",)
     for node in config.control_planes:
         step = TalosNodeUpgrade(config, node, to, needs=previous)

@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 
 
 def upgrade_steps(config: PlatformConfig, options: Mapping[str, Any]) -> list[Step]:
-    """Options: `to` (required), `config_path` (the file to update), `max_parallel` (workers at once)."""
+    """Options: `to` (required), `config_path` (the file to update), `max_parallel` (workers at once),
+    `drop_extensions` (let the upgrade remove system extensions the config's schematic lacks)."""
     from talos_platform.engine.layers.talos_upgrade import talos_upgrade_steps
 
     to = options.get("to")
@@ -26,7 +27,11 @@ def upgrade_steps(config: PlatformConfig, options: Mapping[str, Any]) -> list[St
     path = options.get("config_path")
     return list(
         talos_upgrade_steps(
-            config, str(to), Path(path) if path else None, max_parallel=int(options.get("max_parallel") or 1)
+            config,
+            str(to),
+            Path(path) if path else None,
+            max_parallel=int(options.get("max_parallel") or 1),
+            drop_extensions=bool(options.get("drop_extensions")),
         )
     )
 

@@ -34,11 +34,12 @@ REDACTED = "SIMULATION-REDACTED"
 
 
 def journal_header(model: PlatformModel) -> dict[str, Any]:
-    """What makes a simulated cluster this one. The Talos and Kubernetes versions are left out:
-    an upgrade changes them in the config file, and that is the same cluster, upgraded."""
+    """What makes a simulated cluster this one. The Talos and Kubernetes versions and the
+    installer's schematic are left out: day 2 changes them in the config file (the schematic
+    takes effect at the next upgrade), and that is the same cluster."""
     data = model.config.model_dump(mode="json", by_alias=True)
-    data["cluster"].pop("kubernetesVersion", None)
-    data["cluster"].pop("talosVersion", None)
+    for field in ("kubernetesVersion", "talosVersion", "schematic"):
+        data["cluster"].pop(field, None)
     config = json.dumps(data, sort_keys=True)
     return {
         "simulationJournal": JOURNAL_FORMAT,
@@ -69,20 +70,32 @@ class ExternalChanges:
     # Each change is applied first and journalled once it took effect, so a replay never
     # repeats a change that failed.
 
-    def configure(self, address: str, machine_type: str, digest: str) -> None:
+    def configure(
+        self, address: str, machine_type: str, digest: str, image: tuple[tuple[str, ...], str] | None = None
+    ) -> None:
         machine = self._machine(address)
-        self.model.configure(machine, machine_type, digest)
-        self._record("configure", address=address, machine_type=machine_type, digest=digest)
+        self.model.configure(machine, machine_type, digest, image)
+        # The image it installed is journalled: a later edit of the config's schematic changes
+        # what the next upgrade installs, not what the node runs.
+        self._record(
+            "configure",
+            address=address,
+            machine_type=machine_type,
+            digest=digest,
+            extensions=list(machine.extensions),
+            schematic=machine.schematic,
+        )
 
     def reconfigure(self, address: str, digest: str) -> None:
         """A config applied in place to a running node (no reboot)."""
         self._machine(address).config_digest = digest
         self._record("reconfigure", address=address, digest=digest)
 
-    def talos_upgraded(self, address: str, version: str) -> None:
-        """A node came back from `talosctl upgrade` running `version`."""
-        self.model.finish_talos_upgrade(self._machine(address), version)
-        self._record("talos_upgraded", address=address, version=version)
+    def talos_upgraded(self, address: str, version: str, schematic: str = "") -> None:
+        """A node came back from `talosctl upgrade` running `version`, installed from an image
+        of `schematic` (empty: not a factory image)."""
+        self.model.finish_talos_upgrade(self._machine(address), version, schematic)
+        self._record("talos_upgraded", address=address, version=version, schematic=schematic)
 
     def kubelet_upgraded(self, address: str, version: str) -> None:
         """`talosctl upgrade-k8s` moved this node's kubelet (and, on a control plane, its
@@ -249,13 +262,14 @@ class ExternalChanges:
     def _apply(self, entry: dict[str, Any]) -> None:
         change = entry["change"]
         if change == "configure":
-            self.configure(entry["address"], entry["machine_type"], entry["digest"])
+            image = (tuple(entry["extensions"]), entry["schematic"]) if "schematic" in entry else None
+            self.configure(entry["address"], entry["machine_type"], entry["digest"], image)
         elif change == "reconfigure":
             self.reconfigure(entry["address"], entry["digest"])
         elif change == "bootstrap":
             self.bootstrap(entry["address"])
         elif change == "talos_upgraded":
-            self.talos_upgraded(entry["address"], entry["version"])
+            self.talos_upgraded(entry["address"], entry["version"], entry.get("schematic", ""))
         elif change == "kubelet_upgraded":
             self.kubelet_upgraded(entry["address"], entry["version"])
         elif change in ("bootstrap_refused", "time"):

@@ -18,6 +18,7 @@ from functools import partial
 from typing import Any
 
 from talos_platform.engine.config.models import PlatformConfig
+from talos_platform.engine.config.schematic import canonical_extensions, schematic_id
 from talos_platform.engine.drivers.protocols import CRDS, NAMESPACES, NODES, Resource
 from talos_platform.engine.sim import admission
 from talos_platform.engine.sim.catalog import NodeSpec
@@ -26,7 +27,14 @@ from talos_platform.engine.sim.clock import SimulatedClock
 from talos_platform.engine.sim.crds import crd_status
 from talos_platform.engine.sim.events import EventRecorder
 from talos_platform.engine.sim.nodes import node_object
-from talos_platform.engine.sim.scenarios import ApiOutage, NodeDown, NodePressure, NodeStuckInMaintenance, Scenario
+from talos_platform.engine.sim.scenarios import (
+    ApiOutage,
+    ExtensionsOutsideConfig,
+    NodeDown,
+    NodePressure,
+    NodeStuckInMaintenance,
+    Scenario,
+)
 from talos_platform.engine.sim.store import ObjectStore, clone, resource_of
 from talos_platform.engine.sim.timeline import FaultTimeline
 
@@ -73,6 +81,10 @@ class Machine:
     """Its kubelet's version once `upgrade-k8s` moved it (empty: the config's)."""
     talos_version: str = ""
     """The Talos it runs once an upgrade moved it (empty: the config's)."""
+    extensions: tuple[str, ...] = ()
+    """Official names of the system extensions its installed image carries."""
+    schematic: str = ""
+    """The Image Factory schematic ID of its installed image (empty: not a factory image)."""
 
     @property
     def is_control_plane(self) -> bool:
@@ -185,9 +197,13 @@ class PlatformModel:
         if machine.stage == OFF:
             machine.stage = MAINTENANCE
 
-    def configure(self, machine: Machine, machine_type: str, digest: str) -> None:
-        """A config arrived over the insecure maintenance API: install, reboot, run."""
+    def configure(
+        self, machine: Machine, machine_type: str, digest: str, image: tuple[tuple[str, ...], str] | None = None
+    ) -> None:
+        """A config arrived over the insecure maintenance API: install (from `image`, its
+        extensions and schematic ID; default: the config's schematic), reboot, run."""
         machine.machine_type = machine_type
+        machine.extensions, machine.schematic = image or installed_image(self.config, self.scenario, machine.name)
         machine.config_digest = digest
         machine.stage = INSTALLING
         machine.error = ""
@@ -325,8 +341,13 @@ class PlatformModel:
         if machine.registered:
             self.put_object(NODES, self._node_object(machine))
 
-    def finish_talos_upgrade(self, machine: Machine, version: str) -> None:
+    def finish_talos_upgrade(self, machine: Machine, version: str, schematic: str = "") -> None:
         machine.talos_version = version
+        if schematic:
+            # The new image's extensions are the schematic's: what the old image had beyond it is gone.
+            machine.schematic = schematic
+            ours = self.config.cluster.schematic
+            machine.extensions = tuple(canonical_extensions(ours)) if schematic == schematic_id(ours) else ()
         machine.stage = RUNNING
         machine.ready = True
         if machine.registered:
@@ -580,3 +601,21 @@ def coredns_deployment() -> dict[str, Any]:
 
 def _set_status(obj: dict[str, Any], *, status: dict[str, Any]) -> None:
     obj["status"] = status
+
+
+def installed_image(config: PlatformConfig, scenario: Scenario, node: str) -> tuple[tuple[str, ...], str]:
+    """The extensions and schematic ID of the image `node` was installed from: the config's
+    schematic, plus what an `extensionsOutsideConfig` fault adds. Docker nodes run the plain
+    Talos image: no extensions, no schematic."""
+    if config.cluster.platform.value != "metal":
+        return (), ""
+    extra = [
+        name
+        for fault in scenario.fault(ExtensionsOutsideConfig)
+        if not fault.nodes or node in fault.nodes
+        for name in fault.extensions
+    ]
+    schematic = config.cluster.schematic
+    if extra:
+        schematic = schematic.model_copy(update={"system_extensions": [*schematic.system_extensions, *extra]})
+    return tuple(canonical_extensions(schematic)), schematic_id(schematic)

@@ -129,10 +129,18 @@ def node_object(
             ("PIDPressure", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
         )
     ]
+    # Talos publishes the extensions it runs (its ExtensionStatus resources) on the Node: a label
+    # per extension, and the factory's `schematic` pseudo-extension as an annotation (its ID is
+    # too long for a label value).
+    version = machine.talos_version or config.cluster.talos_version
+    labels.update({f"extensions.talos.dev/{name.rsplit('/', 1)[-1]}": version for name in machine.extensions})
+    annotations = {"talos.dev/owned-labels": "[]"}
+    if machine.schematic:
+        annotations["extensions.talos.dev/schematic"] = machine.schematic
     obj: dict[str, Any] = {
         "apiVersion": "v1",
         "kind": "Node",
-        "metadata": {"name": machine.name, "labels": labels, "annotations": {"talos.dev/owned-labels": "[]"}},
+        "metadata": {"name": machine.name, "labels": labels, "annotations": annotations},
         "spec": {"taints": taints} if taints else {},
         "status": {
             "capacity": capacity,

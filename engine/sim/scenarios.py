@@ -166,6 +166,15 @@ class ApiOutage(ScenarioModel):
     duration: float = 60.0
 
 
+class ExtensionsOutsideConfig(ScenarioModel):
+    type: Literal["extensionsOutsideConfig"]
+    extensions: list[str]
+    """Official names (`siderolabs/iscsi-tools`) the nodes' installed image carries besides the
+    config's schematic: installed by hand, or from an older config."""
+    nodes: list[str] = Field(default_factory=list)
+    """Names of the nodes concerned; empty: every node."""
+
+
 Fault = Annotated[
     NodeStuckInMaintenance
     | NodeDown
@@ -175,7 +184,8 @@ Fault = Annotated[
     | PodsPending
     | PodSecurityLabelMissing
     | DropBurst
-    | ApiOutage,
+    | ApiOutage
+    | ExtensionsOutsideConfig,
     Field(discriminator="type"),
 ]
 FaultT = TypeVar("FaultT")

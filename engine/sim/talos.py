@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from talos_platform.engine.config.schematic import INSTALLER_REPOSITORY
 from talos_platform.engine.drivers.process import current_output
 from talos_platform.engine.drivers.protocols import AlreadyBootstrapped, EtcdSnapshot, TalosNodeFacts
 from talos_platform.engine.errors import PermanentError, TransientError
@@ -312,7 +313,8 @@ class SimulatedTalos:
         self.model.begin_talos_upgrade(machine)
         say(f"{machine.name}: rebooting into {version}")
         await self.model.clock.sleep(_UPGRADE_REBOOT_SECONDS)
-        self.model.changes.talos_upgraded(address, version)
+        owner, _, schematic = repository.rpartition("/")
+        self.model.changes.talos_upgraded(address, version, schematic if owner == INSTALLER_REPOSITORY else "")
         say(f"{machine.name}: back, uncordoned")
 
     async def upgrade_kubernetes(self, address: str, talosconfig: Path, to: str, *, dry_run: bool) -> None:

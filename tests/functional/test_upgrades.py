@@ -90,3 +90,57 @@ def test_a_talos_upgrade_goes_node_by_node_and_records_the_version(tmp_path):
 
     again = run_simulated_install(state, "--yes", "--config", str(config))  # the same cluster, upgraded
     assert again.returncode == 0 and "resuming the simulated cluster" in again.stdout + again.stderr
+
+
+def upgrade_talos(state: Path, config: Path, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "talos_platform", "upgrade-talos", "--to", "v1.14.2", "--simulate"]
+        + ["--scenario", "extensions-outside-config", "--speed", "inf", "--yes"]
+        + ["--config", str(config), "--state-dir", str(state), *extra],
+        env=ENVIRONMENT,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_a_talos_upgrade_that_would_drop_an_extension_is_refused_until_the_config_lists_it(tmp_path):
+    """The nodes run siderolabs/iscsi-tools, which the config's schematic lacks: upgrading with
+    that installer would remove it on every node (siderolabs/talos#8467)."""
+    config, state = tmp_path / "platform.yaml", tmp_path / "state"
+    shutil.copy(EXAMPLE, config)
+    install = run_simulated_install(state, "--yes", "--config", str(config), "--scenario", "extensions-outside-config")
+    assert install.returncode == 0, install.stderr
+
+    refused = upgrade_talos(state, config)
+    assert refused.returncode == 1
+    assert "would remove them: iscsi-tools on every node" in refused.stdout + refused.stderr
+    assert "siderolabs/iscsi-tools" in refused.stdout + refused.stderr  # the hint names what to add
+    assert "talosVersion: v1.14.1" in config.read_text()  # nothing upgraded, nothing written
+
+    text = config.read_text().replace(
+        "      - siderolabs/intel-ucode\n", "      - siderolabs/intel-ucode\n      - siderolabs/iscsi-tools\n"
+    )
+    config.write_text(text)
+    listed = upgrade_talos(state, config, "--output", "json")
+    assert listed.returncode == 0, listed.stdout[-2000:]
+    assert "talosVersion: v1.14.2" in config.read_text()
+
+
+def test_drop_extensions_lets_the_upgrade_remove_them_and_the_nodes_then_run_the_configs_schematic(tmp_path):
+    config, state = tmp_path / "platform.yaml", tmp_path / "state"
+    shutil.copy(EXAMPLE, config)
+    assert (
+        run_simulated_install(
+            state, "--yes", "--config", str(config), "--scenario", "extensions-outside-config"
+        ).returncode
+        == 0
+    )
+
+    dropped = upgrade_talos(state, config, "--drop-extensions")
+
+    assert dropped.returncode == 0, dropped.stdout[-2000:]
+    assert "--drop-extensions: the upgrade removes" in dropped.stdout
+    again = upgrade_talos(state, config)  # nothing left to drop: the preflight passes without the flag
+    assert again.returncode == 0, again.stdout[-2000:]

@@ -135,3 +135,13 @@ def test_a_malformed_simulation_journal_line_is_exit_2_naming_the_file(tmp_path,
     assert simulate(state) == exit_codes.INVALID_CONFIG
     err = capsys.readouterr().err
     assert "simulation.jsonl" in err and "line " in err and "move that file away" in err
+
+
+def test_a_relative_state_directory_writes_where_it_says(tmp_path, monkeypatch):
+    """`--state-dir st`: a path derived from the root and handed back to it (the secrets bundle)
+    lands in st/, not in st/st/."""
+    monkeypatch.chdir(tmp_path)
+    state = StateDirectory("st")
+    state.write_secret(state.talos_secrets, b"bundle")
+    assert (tmp_path / "st" / "talos" / "secrets.yaml").read_bytes() == b"bundle"
+    assert not (tmp_path / "st" / "st").exists()

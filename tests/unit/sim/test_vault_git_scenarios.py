@@ -92,6 +92,7 @@ def test_every_shipped_scenario_loads_with_a_valid_config():
         "pod-security-refused",
         "vault-pending",
         "no-load-balancer-pool",
+        "extensions-outside-config",
     } <= set(names)
     for name in names:
         scenario, path = load_scenario(name)
