@@ -31,6 +31,7 @@ from talos_platform.engine.errors import PermanentError, TransientError
 from talos_platform.engine.layers.base import BaseStep, done, todo
 from talos_platform.engine.layers.config_file import VersionInConfig
 from talos_platform.engine.layers.extensions import dropped_by, node_extensions
+from talos_platform.engine.layers.platform import read_vault_init
 from talos_platform.engine.plan.context import StepContext
 from talos_platform.engine.plan.step import Action, CheckResult
 
@@ -208,6 +209,7 @@ class TalosNodeUpgrade(BaseStep):
             Action(
                 f"verify {self.node.name} runs {self.to}, then wait for it Ready"
                 + (", every etcd member back" if self.control_plane else "")
+                + ", Vault unsealed (with the saved keys, when the drain restarted it sealed)"
                 + " and every ArgoCD Application healthy before the next node"
             ),
         )
@@ -270,6 +272,9 @@ class TalosNodeUpgrade(BaseStep):
             wanted = {n.name for n in self.config.control_planes}
             if not wanted <= set(members):
                 return f"etcd members back: {len(wanted & set(members))} of {len(wanted)}"
+        vault = await self._vault_gate(ctx)
+        if vault is not None:
+            return vault
         unhealthy = [
             app["metadata"]["name"]
             for app in (await ctx.drivers.kube.list(APPLICATIONS, "argocd")).items
@@ -278,6 +283,30 @@ class TalosNodeUpgrade(BaseStep):
         if unhealthy:
             return f"ArgoCD Applications not healthy: {', '.join(sorted(unhealthy))}"
         return None
+
+    async def _vault_gate(self, ctx: StepContext) -> str | None:
+        """Vault unsealed. The drain evicts a Vault server on this node and it starts sealed, as
+        Vault always does: the install unsealed it with the saved keys, and so does this gate."""
+        if ctx.drivers.vault is None:
+            return None
+        try:
+            status = await ctx.drivers.vault.status()
+        except TransientError as error:
+            return f"Vault does not answer yet ({error})"
+        if not status.initialized or not status.sealed:
+            return None  # never initialised is the install's business, not a gate of the upgrade
+        material = read_vault_init(ctx)
+        if not material or not material.get("unseal_keys"):
+            return (
+                f"Vault is sealed and {ctx.state.vault_init} holds no unseal keys: unseal it "
+                "(`vault operator unseal`, from its keys' holders)"
+            )
+        ctx.output("Vault came back sealed after the drain: unsealing it with the saved keys")
+        for key in material["unseal_keys"]:
+            if not (await ctx.drivers.vault.unseal(key)).sealed:
+                ctx.output("Vault is unsealed")
+                return None
+        return f"Vault is still sealed after every key saved in {ctx.state.vault_init}"
 
 
 def _ready(node: dict[str, Any] | None) -> bool:

@@ -348,6 +348,8 @@ class PlatformModel:
             machine.schematic = schematic
             ours = self.config.cluster.schematic
             machine.extensions = tuple(canonical_extensions(ours)) if schematic == schematic_id(ours) else ()
+        if self.vault is not None:
+            self.vault.node_rebooted(machine.name)
         machine.stage = RUNNING
         machine.ready = True
         if machine.registered:

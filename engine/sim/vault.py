@@ -53,6 +53,21 @@ class VaultState:
             self.provided.clear()
             self.model.workloads.vault_unsealed()
 
+    def node_rebooted(self, node: str) -> None:
+        """A Vault server pod on `node` was evicted by the drain and started again: sealed, as
+        Vault always starts (it keeps its data, not its unseal)."""
+        if not self.unsealed or self.model.workloads is None:
+            return
+        if any(
+            pod.node == node
+            for workload in self.model.workloads.workloads.values()
+            if workload.requires_unseal
+            for pod in workload.pods.values()
+        ):
+            self.unsealed = False
+            self.provided.clear()
+            self.model.workloads.vault_sealed()
+
     def server_running(self) -> bool:
         workload = self.model.workloads.workload("StatefulSet", "vault", "vault") if self.model.workloads else None
         if workload is None:

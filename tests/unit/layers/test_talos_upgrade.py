@@ -2,11 +2,12 @@
 node at a time, a node back on its old version fails the rollout, gates before the next node."""
 
 import dataclasses
+import json
 
 import pytest
 import yaml
 from support.clock import ManualClock
-from support.drivers import FakeKube, FakeTalos, configured
+from support.drivers import FakeKube, FakeTalos, FakeVault, configured
 
 from talos_platform.engine.drivers.protocols import APPLICATIONS, NODES
 from talos_platform.engine.errors import PermanentError
@@ -25,12 +26,12 @@ def ready_node(name: str) -> dict:
     return {"metadata": {"name": name}, "status": {"conditions": [{"type": "Ready", "status": "True"}]}}
 
 
-def context(tmp_path, version="v1.11.5", *, client="v1.12.1", endpoints=None, apps=()):
+def context(tmp_path, version="v1.11.5", *, client="v1.12.1", endpoints=None, apps=(), vault=None):
     talos = FakeTalos(version=client)
     for node in CONFIG.nodes:
         talos.secure[CONFIG.node_ip(node)] = running(CONFIG.node_ip(node), version)
     kube = FakeKube().put(NODES, *(ready_node(n.name) for n in CONFIG.nodes)).put(APPLICATIONS, *apps)
-    ctx, lines = make_context(CONFIG, tmp_path, talos=talos, kube=kube)
+    ctx, lines = make_context(CONFIG, tmp_path, talos=talos, kube=kube, vault=vault)
     ctx.state.talosconfig.parent.mkdir(parents=True, exist_ok=True)
     context_entry = {"endpoints": endpoints or ["10.0.0.11"], "nodes": ["10.0.0.11"]}
     ctx.state.talosconfig.write_text(yaml.safe_dump({"context": "demo", "contexts": {"demo": context_entry}}))
@@ -98,3 +99,28 @@ async def test_an_upgraded_node_is_done_and_a_node_away_is_waited_for_not_upgrad
     await step.apply(ctx, check)
     assert not [call for call in talos.calls if call[0] == "upgrade_talos"]
     assert "waiting for it instead of upgrading" in lines[-1]
+
+
+async def test_vault_sealed_by_the_drain_is_unsealed_with_the_saved_keys_before_the_next_node(tmp_path):
+    vault = FakeVault(initialized=True, sealed=True)
+    ctx, lines, talos = context(tmp_path, "v1.12.1", vault=vault)
+    ctx.state.write_secret(ctx.state.vault_init, json.dumps({"unseal_keys": vault.keys, "root_token": "t"}))
+    talos.etcd["10.0.0.11"] = ["cp-1", "cp-2", "cp-3"]
+    step = TalosNodeUpgrade(CONFIG, CONFIG.nodes[0], "v1.12.1", needs=())
+
+    await step.wait(ctx)
+
+    assert not vault.sealed
+    assert [call[0] for call in vault.calls].count("unseal") == vault.threshold
+    assert "Vault came back sealed after the drain: unsealing it with the saved keys" in lines
+    assert not any(key in line for line in lines for key in vault.keys)  # keys are never shown
+
+
+async def test_vault_sealed_without_saved_keys_holds_the_rollout_and_says_what_to_do(tmp_path):
+    ctx, _, talos = context(tmp_path, "v1.12.1", vault=FakeVault(initialized=True, sealed=True))
+    ctx.clock = ManualClock()
+    talos.etcd["10.0.0.11"] = ["cp-1", "cp-2", "cp-3"]
+    step = TalosNodeUpgrade(CONFIG, CONFIG.nodes[0], "v1.12.1", needs=())
+
+    with pytest.raises(PermanentError, match="Vault is sealed and .* holds no unseal keys"):
+        await step.wait(ctx)
