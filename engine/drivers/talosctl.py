@@ -335,6 +335,20 @@ def parse_etcd_snapshot(text: str) -> EtcdSnapshot:
     )
 
 
+def upgrade_failed(address: str, stderr: str) -> PermanentError:
+    """What a failed `talosctl upgrade` means, from what it printed."""
+    blocked = "disruption budget" in stderr.lower()
+    return PermanentError(
+        f"talosctl upgrade of {address} failed: {_first_line(stderr)}",
+        hint=(
+            "a PodDisruptionBudget keeps a pod on the node from being evicted: scale its workload or relax "
+            "the budget, then run the upgrade again"
+            if blocked
+            else "read its output above; the node keeps its current version until an upgrade succeeds"
+        ),
+    )
+
+
 def parse_etcd_members(text: str) -> list[str]:
     """Member host names from the table `talosctl etcd members` prints
     (`NODE ID HOSTNAME PEER URLS CLIENT URLS LEARNER`)."""
@@ -713,17 +727,7 @@ class TalosctlDriver:
         try:
             await self.runner.run(upgrade_argv(address, talosconfig, image), timeout=3600)
         except CommandFailed as error:
-            detail = _first_line(error.stderr)
-            blocked = "disruption budget" in error.stderr.lower()
-            raise PermanentError(
-                f"talosctl upgrade of {address} failed: {detail}",
-                hint=(
-                    "a PodDisruptionBudget keeps a pod on the node from being evicted: scale its workload or relax "
-                    "the budget, then run the upgrade again"
-                    if blocked
-                    else "read its output above; the node keeps its current version until an upgrade succeeds"
-                ),
-            ) from None
+            raise upgrade_failed(address, error.stderr) from None
 
     async def _service_state(self, address: str, talosconfig: Path, service: str) -> str:
         result = await self.runner.run(

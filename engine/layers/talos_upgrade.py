@@ -238,10 +238,16 @@ class TalosNodeUpgrade(BaseStep):
                 ctx.output(f"{self.node.name} runs Talos {self.to}; gates passed")
                 return
             if ctx.clock.now() >= deadline:
+                away = waiting.startswith(f"{self.node.name} is not back")
                 raise PermanentError(
                     f"{self.node.name} upgraded, but {waiting}",
-                    hint=f"look at `talosctl -n {self.address} dmesg` and `kubectl get nodes`; the next node waits. "
-                    "Run the upgrade again to resume",
+                    hint=(
+                        f"{self.node.name} does not answer: look at its console (a boot stuck on the new version, "
+                        "a disk, the network)"
+                        if away
+                        else f"look at `talosctl -n {self.address} dmesg` and `kubectl get nodes`"
+                    )
+                    + "; the next node waits. Run the upgrade again to resume",
                 )
             ctx.output(f"waiting: {waiting}")
             await ctx.clock.sleep(_POLL_SECONDS)

@@ -97,6 +97,11 @@ class ExternalChanges:
         self.model.finish_talos_upgrade(self._machine(address), version, schematic)
         self._record("talos_upgraded", address=address, version=version, schematic=schematic)
 
+    def talos_node_away(self, address: str) -> None:
+        """A node rebooted for an upgrade and did not come back."""
+        self.model.begin_talos_upgrade(self._machine(address))
+        self._record("talos_node_away", address=address)
+
     def kubelet_upgraded(self, address: str, version: str) -> None:
         """`talosctl upgrade-k8s` moved this node's kubelet (and, on a control plane, its
         control-plane components) to `version`."""
@@ -270,6 +275,8 @@ class ExternalChanges:
             self.bootstrap(entry["address"])
         elif change == "talos_upgraded":
             self.talos_upgraded(entry["address"], entry["version"], entry.get("schematic", ""))
+        elif change == "talos_node_away":
+            self.talos_node_away(entry["address"])
         elif change == "kubelet_upgraded":
             self.kubelet_upgraded(entry["address"], entry["version"])
         elif change in ("bootstrap_refused", "time"):

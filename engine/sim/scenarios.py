@@ -175,6 +175,17 @@ class ExtensionsOutsideConfig(ScenarioModel):
     """Names of the nodes concerned; empty: every node."""
 
 
+class UpgradeGoesWrong(ScenarioModel):
+    type: Literal["upgradeGoesWrong"]
+    node: str
+    """Name of the node whose `talosctl upgrade` goes wrong."""
+    what: Literal["rollsBack", "staysAway", "drainBlocked"]
+    """`rollsBack`: the new version does not boot and the node comes back on its previous one
+    (the A/B partitions), the command still reporting success; `staysAway`: the node never
+    comes back from the reboot; `drainBlocked`: a PodDisruptionBudget refuses the eviction of
+    a pod on the node, and the upgrade fails before anything changed."""
+
+
 Fault = Annotated[
     NodeStuckInMaintenance
     | NodeDown
@@ -185,7 +196,8 @@ Fault = Annotated[
     | PodSecurityLabelMissing
     | DropBurst
     | ApiOutage
-    | ExtensionsOutsideConfig,
+    | ExtensionsOutsideConfig
+    | UpgradeGoesWrong,
     Field(discriminator="type"),
 ]
 FaultT = TypeVar("FaultT")

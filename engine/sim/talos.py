@@ -14,8 +14,10 @@ import yaml
 from talos_platform.engine.config.schematic import INSTALLER_REPOSITORY
 from talos_platform.engine.drivers.process import current_output
 from talos_platform.engine.drivers.protocols import AlreadyBootstrapped, EtcdSnapshot, TalosNodeFacts
+from talos_platform.engine.drivers.talosctl import upgrade_failed
 from talos_platform.engine.errors import PermanentError, TransientError
 from talos_platform.engine.sim.model import MAINTENANCE, OFF, RUNNING, Machine, PlatformModel
+from talos_platform.engine.sim.scenarios import UpgradeGoesWrong
 
 # Virtual seconds a talosctl round trip takes.
 _CALL_SECONDS = 0.5
@@ -307,15 +309,42 @@ class SimulatedTalos:
         repository, _, version = image.rpartition(":")
         if not repository or not version.startswith("v"):
             raise SimulatedTalosRefused(argv, f"error during upgrade: invalid image reference {image!r}")
+        wrong = next((f.what for f in self.model.scenario.fault(UpgradeGoesWrong) if f.node == machine.name), None)
         say = current_output()
-        say(f"{machine.name}: draining, installing {image}")
+        say(f"{machine.name}: draining")
+        if wrong == "drainBlocked":
+            await self.model.clock.sleep(_UPGRADE_INSTALL_SECONDS)
+            pod = self._a_pod_on(machine.name)
+            raise upgrade_failed(
+                address,
+                f'error during upgrade: failed to drain node {machine.name}: error when evicting pod "{pod}": '
+                "Cannot evict pod as it would violate the pod's disruption budget.",
+            )
+        say(f"{machine.name}: installing {image}")
         await self.model.clock.sleep(_UPGRADE_INSTALL_SECONDS)
         self.model.begin_talos_upgrade(machine)
         say(f"{machine.name}: rebooting into {version}")
         await self.model.clock.sleep(_UPGRADE_REBOOT_SECONDS)
+        if wrong == "staysAway":
+            self.model.changes.talos_node_away(address)
+            return  # talosctl's wait gives up on its own; the caller waits for the node and says so
         owner, _, schematic = repository.rpartition("/")
+        if wrong == "rollsBack":
+            # The new partition did not boot: the node is back on what it ran, and talosctl saw it come back.
+            version = machine.talos_version or self.model.config.cluster.talos_version
+            schematic, owner = machine.schematic, INSTALLER_REPOSITORY
         self.model.changes.talos_upgraded(address, version, schematic if owner == INSTALLER_REPOSITORY else "")
         say(f"{machine.name}: back, uncordoned")
+
+    def _a_pod_on(self, node: str) -> str:
+        """`namespace/name` of a pod the node runs (the one a disruption budget holds)."""
+        pods = sorted(
+            f"{pod.namespace}/{pod.name}"
+            for workload in self.model.workloads.workloads.values()
+            for pod in workload.pods.values()
+            if pod.node == node
+        )
+        return pods[0] if pods else "default/app-0"
 
     async def upgrade_kubernetes(self, address: str, talosconfig: Path, to: str, *, dry_run: bool) -> None:
         argv = ["talosctl", "upgrade-k8s", "--to", to.removeprefix("v"), "--nodes", address]

@@ -146,3 +146,43 @@ def test_drop_extensions_lets_the_upgrade_remove_them_and_the_nodes_then_run_the
     assert "Vault came back sealed after the drain: unsealing it with the saved keys" in dropped.stdout
     again = upgrade_talos(state, config)  # nothing left to drop: the preflight passes without the flag
     assert again.returncode == 0, again.stdout[-2000:]
+
+
+def upgrade_talos_in(scenario: str, tmp_path: Path) -> subprocess.CompletedProcess:
+    config, state = tmp_path / "platform.yaml", tmp_path / "state"
+    shutil.copy(EXAMPLE, config)
+    install = run_simulated_install(state, "--yes", "--config", str(config), "--scenario", scenario)
+    assert install.returncode == 0, install.stderr
+    return subprocess.run(
+        [sys.executable, "-m", "talos_platform", "upgrade-talos", "--to", "v1.14.2", "--simulate"]
+        + ["--scenario", scenario, "--speed", "inf", "--yes", "--config", str(config), "--state-dir", str(state)],
+        env=ENVIRONMENT,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_a_node_back_on_its_old_version_stops_the_rollout_naming_it(tmp_path):
+    """talosctl reports success, but cp-2 booted its previous partition (siderolabs/omni#1552)."""
+    result = upgrade_talos_in("upgrade-rolls-back", tmp_path)
+    assert result.returncode == 1
+    assert "T.upgrade.cp-2: FAILED: cp-2 came back running Talos v1.14.1, not v1.14.2" in result.stdout
+    assert "T.upgrade.cp-3" not in result.stdout  # nothing after it is touched
+    assert "talosVersion: v1.14.1" in (tmp_path / "platform.yaml").read_text()
+
+
+def test_a_node_that_never_comes_back_fails_its_step_and_holds_the_rest(tmp_path):
+    result = upgrade_talos_in("upgrade-node-stays-away", tmp_path)
+    assert result.returncode == 1
+    assert "T.upgrade.worker-1: FAILED: worker-1 upgraded, but worker-1 is not back yet" in result.stdout
+    assert "worker-1 does not answer: look at its console" in result.stdout
+    assert "T.upgrade.worker-2" not in result.stdout
+
+
+def test_a_drain_held_by_a_disruption_budget_says_what_to_change(tmp_path):
+    result = upgrade_talos_in("upgrade-drain-blocked", tmp_path)
+    assert result.returncode == 1
+    assert "would violate the pod's disruption budget" in result.stdout
+    assert "scale its workload or relax the budget" in result.stdout

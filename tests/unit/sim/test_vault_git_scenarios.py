@@ -93,6 +93,9 @@ def test_every_shipped_scenario_loads_with_a_valid_config():
         "vault-pending",
         "no-load-balancer-pool",
         "extensions-outside-config",
+        "upgrade-rolls-back",
+        "upgrade-node-stays-away",
+        "upgrade-drain-blocked",
     } <= set(names)
     for name in names:
         scenario, path = load_scenario(name)
