@@ -24,6 +24,16 @@ class UpgradeTalosCommand(OperationCommand):
             action="store_true",
             help="go on when the nodes run system extensions the config's schematic lacks (the upgrade removes them)",
         )
+        parser.add_argument(
+            "--gate-command",
+            action="append",
+            default=[],
+            metavar="CMD",
+            help="a gate of your own after each node, before the next: CMD (run with `sh -c`, NODE and NODE_IP set) "
+            "must exit 0; run again every 10 s until it does or the node's wait runs out. Repeatable. E.g. "
+            "'kubectl -n rook-ceph wait cephcluster/rook-ceph --for=jsonpath={.status.ceph.health}=HEALTH_OK "
+            "--timeout=5s'",
+        )
 
     def options(self, args: argparse.Namespace) -> dict[str, Any]:
         return {
@@ -31,6 +41,7 @@ class UpgradeTalosCommand(OperationCommand):
             "config_path": getattr(args, "config", None),
             "max_parallel": getattr(args, "max_parallel", 1),
             "drop_extensions": bool(getattr(args, "drop_extensions", False)),
+            "gates": tuple(getattr(args, "gate_command", None) or ()),
         }
 
     def own_flags(self, args: argparse.Namespace) -> list[str]:
@@ -39,6 +50,8 @@ class UpgradeTalosCommand(OperationCommand):
             flags += ["--max-parallel", str(args.max_parallel)]
         if getattr(args, "drop_extensions", False):
             flags.append("--drop-extensions")
+        for command in getattr(args, "gate_command", None) or ():
+            flags += ["--gate-command", command]
         return flags
 
 
@@ -52,7 +65,8 @@ COMMAND = UpgradeTalosCommand(
         "config's schematic; the preflight refuses when it lacks an extension a node runs today, unless "
         "--drop-extensions). After each node: its running version verified (a node back on the "
         "old version fails the rollout), then it must be Ready, every etcd member back and every ArgoCD "
-        "Application healthy before the next. Finally the config file gets the version (comments kept, .bak). "
+        "Application healthy and Vault unsealed (with the saved keys) before the next, then your own "
+        "--gate-command checks. Finally the config file gets the version (comments kept, .bak). "
         "Resumes at the node where an earlier run stopped. Exit codes: 0 success, 1 a step failed, 2 invalid "
         "config or usage, 130 interrupted."
     ),

@@ -21,9 +21,12 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from talos_platform.engine.errors import PermanentError, TransientError
+
+if TYPE_CHECKING:
+    from talos_platform.engine.drivers.protocols import GateResult
 
 LineCallback = Callable[[str, str], None]
 """Called with (line, stream) where stream is `stdout` or `stderr`; the line is redacted."""
@@ -262,3 +265,18 @@ def _stop(process: asyncio.subprocess.Process) -> None:
     """Kill the command and anything it started (it leads its own process group)."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, 9)
+
+
+async def run_gate(runner: ProcessRunner, command: str, env: Mapping[str, str], timeout: float) -> GateResult:
+    """A user's gate command (`sh -c`), as `Tools.gate` describes it."""
+    from talos_platform.engine.drivers.protocols import GateResult
+
+    try:
+        result = await runner.run(
+            ["sh", "-c", command], timeout=timeout, env={**os.environ, **env}, check=False, quiet=True, mutates=False
+        )
+    except CommandTimedOut:
+        return GateResult(False, f"did not finish within {timeout:g} s")
+    lines = [line for line in (result.stderr + "\n" + runner.redact(result.stdout)).splitlines() if line.strip()]
+    said = lines[-1].strip() if lines else f"exit code {result.returncode}"
+    return GateResult(result.returncode == 0, said)

@@ -350,6 +350,18 @@ class Tools(Protocol):
         an empty string when the tool is not installed (never raises for a missing tool)."""
         ...
 
+    async def gate(self, command: str, env: dict[str, str], timeout: float) -> GateResult:
+        """Run the user's gate `command` in `sh -c` on this machine with `env` added; passed when
+        it exits 0 within `timeout` seconds."""
+        ...
+
+
+@dataclass(frozen=True)
+class GateResult:
+    passed: bool
+    said: str
+    """Its last line of output (standard error first), or why it did not run to the end."""
+
 
 @dataclass
 class Drivers:

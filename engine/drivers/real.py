@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any, TypedDict
 
 from talos_platform.engine.drivers.git import GitDriver
 from talos_platform.engine.drivers.kube_client import KubernetesDriver
-from talos_platform.engine.drivers.process import LineCallback, ProcessRunner, ToolMissing
-from talos_platform.engine.drivers.protocols import Drivers
+from talos_platform.engine.drivers.process import LineCallback, ProcessRunner, ToolMissing, run_gate
+from talos_platform.engine.drivers.protocols import Drivers, GateResult
 from talos_platform.engine.drivers.talosctl import TalosctlDriver, parse_client_version
 from talos_platform.engine.drivers.vault import VaultThroughKubernetes
 
@@ -57,6 +57,9 @@ class LocalTools:
         except ToolMissing:
             return ""
         return parse(result.stdout)
+
+    async def gate(self, command: str, env: dict[str, str], timeout: float) -> GateResult:
+        return await run_gate(self.runner, command, env, timeout)
 
 
 class TalosctlOptions(TypedDict, total=False):

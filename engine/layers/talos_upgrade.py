@@ -36,6 +36,7 @@ from talos_platform.engine.plan.context import StepContext
 from talos_platform.engine.plan.step import Action, CheckResult
 
 _POLL_SECONDS = 10.0
+_GATE_TIMEOUT_SECONDS = 120.0  # one run of a user's gate command; it is run again until the wait ends
 
 
 def target_image(config: PlatformConfig, to: str) -> str:
@@ -179,7 +180,9 @@ class TalosNodeUpgrade(BaseStep):
 
     timeout = 1800.0
 
-    def __init__(self, config: PlatformConfig, node: Node, to: str, *, needs: tuple[str, ...]):
+    def __init__(
+        self, config: PlatformConfig, node: Node, to: str, *, needs: tuple[str, ...], gates: tuple[str, ...] = ()
+    ):
         control_plane = node in config.control_planes
         super().__init__(
             config,
@@ -191,9 +194,11 @@ class TalosNodeUpgrade(BaseStep):
         self.node = node
         self.to = to
         self.control_plane = control_plane
+        self.gates = gates
+        """The user's gate commands (`--gate-command`): each must exit 0 before the next node."""
 
     def inputs(self) -> Any:
-        return {"to": self.to, "image": target_image(self.config, self.to)}
+        return {"to": self.to, "image": target_image(self.config, self.to), "gates": list(self.gates)}
 
     @property
     def address(self) -> str:
@@ -211,6 +216,13 @@ class TalosNodeUpgrade(BaseStep):
                 + (", every etcd member back" if self.control_plane else "")
                 + ", Vault unsealed (with the saved keys, when the drain restarted it sealed)"
                 + " and every ArgoCD Application healthy before the next node"
+            ),
+            *(
+                Action(
+                    f"gate: `{command}` must exit 0 (NODE={self.node.name}, NODE_IP={self.address})",
+                    command=("sh", "-c", command),
+                )
+                for command in self.gates
             ),
         )
 
@@ -288,6 +300,22 @@ class TalosNodeUpgrade(BaseStep):
         ]
         if unhealthy:
             return f"ArgoCD Applications not healthy: {', '.join(sorted(unhealthy))}"
+        return await self._user_gates(ctx)
+
+    async def _user_gates(self, ctx: StepContext) -> str | None:
+        """The user's own gates last (storage rebuilt, a service answering): polled like the
+        others until they pass or the wait runs out."""
+        if self.gates and ctx.drivers.tools is None:
+            raise PermanentError(
+                "this front end cannot run gate commands", hint="run the upgrade from the command line"
+            )
+        env = {"NODE": self.node.name, "NODE_IP": self.address, "TALOS_VERSION": self.to}
+        for command in self.gates:
+            assert ctx.drivers.tools is not None
+            result = await ctx.drivers.tools.gate(command, env, timeout=_GATE_TIMEOUT_SECONDS)
+            if not result.passed:
+                return f"gate `{command}` has not passed: {result.said}"
+            ctx.output(f"gate `{command}` passed")
         return None
 
     async def _vault_gate(self, ctx: StepContext) -> str | None:
@@ -328,7 +356,13 @@ def _summary(versions: dict[str, str]) -> str:
 
 
 def talos_upgrade_steps(
-    config: PlatformConfig, to: str, config_path: Path | None, *, max_parallel: int = 1, drop_extensions: bool = False
+    config: PlatformConfig,
+    to: str,
+    config_path: Path | None,
+    *,
+    max_parallel: int = 1,
+    drop_extensions: bool = False,
+    gates: tuple[str, ...] = (),
 ) -> list[BaseStep]:
     """Preflight, snapshot, control planes one by one, workers `max_parallel` at a time (each
     batch after the one before), then the config file."""
@@ -340,12 +374,14 @@ def talos_upgrade_steps(
     ]
     previous: tuple[str, ...] = ("E.snapshot",)
     for node in config.control_planes:
-        step = TalosNodeUpgrade(config, node, to, needs=previous)
+        step = TalosNodeUpgrade(config, node, to, needs=previous, gates=gates)
         steps.append(step)
         previous = (step.id,)
     workers = [n for n in config.nodes if n not in config.control_planes]
     for start in range(0, len(workers), max(1, max_parallel)):
-        batch = [TalosNodeUpgrade(config, n, to, needs=previous) for n in workers[start : start + max_parallel]]
+        batch = [
+            TalosNodeUpgrade(config, n, to, needs=previous, gates=gates) for n in workers[start : start + max_parallel]
+        ]
         steps.extend(batch)
         previous = tuple(step.id for step in batch)
     steps.append(VersionInConfig(config, "talosVersion", to, config_path, step_id="T.config", layer=3, needs=previous))

@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 
 def upgrade_steps(config: PlatformConfig, options: Mapping[str, Any]) -> list[Step]:
     """Options: `to` (required), `config_path` (the file to update), `max_parallel` (workers at once),
-    `drop_extensions` (let the upgrade remove system extensions the config's schematic lacks)."""
+    `drop_extensions` (let the upgrade remove system extensions the config's schematic lacks),
+    `gates` (the user's gate commands, run after each node)."""
     from talos_platform.engine.layers.talos_upgrade import talos_upgrade_steps
 
     to = options.get("to")
@@ -32,6 +33,7 @@ def upgrade_steps(config: PlatformConfig, options: Mapping[str, Any]) -> list[St
             Path(path) if path else None,
             max_parallel=int(options.get("max_parallel") or 1),
             drop_extensions=bool(options.get("drop_extensions")),
+            gates=tuple(options.get("gates") or ()),
         )
     )
 

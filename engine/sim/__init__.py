@@ -18,7 +18,8 @@ from pathlib import Path
 
 from talos_platform.engine.config.models import PlatformConfig
 from talos_platform.engine.config.secrets import Secrets
-from talos_platform.engine.drivers.protocols import Drivers
+from talos_platform.engine.drivers.process import ProcessRunner, run_gate
+from talos_platform.engine.drivers.protocols import Drivers, GateResult
 from talos_platform.engine.sim.argo import ArgoController
 from talos_platform.engine.sim.clock import SimulatedClock
 from talos_platform.engine.sim.git import GitRemote, SimulatedGit
@@ -48,11 +49,18 @@ TOOL_VERSIONS = {"kubectl": "v1.34.1", "helm": "v3.19.0"}
 class SimulatedTools:
     """Local tool versions as a well-equipped machine would report them."""
 
-    def __init__(self, talos_version: str):
+    def __init__(self, talos_version: str, clock: SimulatedClock):
         self._versions = {"talosctl": talos_version, **TOOL_VERSIONS}
+        self._clock = clock
 
     async def version(self, tool: str) -> str:
         return self._versions.get(tool, "")
+
+    async def gate(self, command: str, env: dict[str, str], timeout: float) -> GateResult:
+        """The user's gate command runs for real here too (it is theirs, on this machine), told
+        by TALOS_PLATFORM_SIMULATED=1 that the cluster it would check is simulated."""
+        async with self._clock.held():  # it takes real time; the simulated cluster waits for it
+            return await run_gate(ProcessRunner(), command, {**env, "TALOS_PLATFORM_SIMULATED": "1"}, timeout)
 
 
 @dataclass
@@ -114,7 +122,7 @@ def simulated_platform(
         hubble=SimulatedHubble(model.hubble),
         git=SimulatedGit(model.git, clock, commit=model.changes.commit),
         vault=SimulatedVault(model.vault),
-        tools=SimulatedTools(config.cluster.talos_version),
+        tools=SimulatedTools(config.cluster.talos_version, clock),
         simulated=True,
     )
     drivers.extra["simulation_label"] = SIMULATION_LABEL

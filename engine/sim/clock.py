@@ -27,7 +27,7 @@ import heapq
 import itertools
 import math
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -83,6 +83,7 @@ class SimulatedClock:
         self._heap: list[_Entry] = []
         self._seq = itertools.count()
         self._waiters = 0  # sleeping futures not yet woken or cancelled
+        self._holds = 0  # real work under way that virtual time must not run past (see `held`)
         self._advancer: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._changed: asyncio.Event | None = None
@@ -179,6 +180,19 @@ class SimulatedClock:
         self._poke()
         return future
 
+    @contextlib.asynccontextmanager
+    async def held(self) -> AsyncIterator[None]:
+        """Virtual time stands still while real work runs (a process on this machine): at full
+        speed an idle loop would otherwise look like nothing to wait for and jump to the next
+        timer, a timeout among them."""
+        self._holds += 1
+        self._poke()
+        try:
+            yield
+        finally:
+            self._holds -= 1
+            self._poke()
+
     def _poke(self) -> None:
         if self._changed is not None:
             self._changed.set()
@@ -211,14 +225,14 @@ class SimulatedClock:
     async def _advance_forever(self, loop: asyncio.AbstractEventLoop) -> None:
         assert self._changed is not None
         while True:
-            if self._waiters <= 0:
+            if self._waiters <= 0 or self._holds > 0:
                 self._changed.clear()
                 await self._changed.wait()
-                self._reanchor()  # nobody waited: virtual time stood still meanwhile
+                self._reanchor()  # nobody waited, or real work ran: virtual time stood still meanwhile
                 continue
             await self._until_idle(loop)
             deadline = self._next_deadline()
-            if deadline is None or self._waiters <= 0:
+            if deadline is None or self._waiters <= 0 or self._holds > 0:
                 continue
             if not math.isinf(self.speed):
                 # Paced against a fixed anchor, so per-step latencies do not add up to drift; a

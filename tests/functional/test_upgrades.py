@@ -186,3 +186,34 @@ def test_a_drain_held_by_a_disruption_budget_says_what_to_change(tmp_path):
     assert result.returncode == 1
     assert "would violate the pod's disruption budget" in result.stdout
     assert "scale its workload or relax the budget" in result.stdout
+
+
+def test_a_gate_command_runs_after_every_node_and_the_plan_shows_it(tmp_path):
+    config, state = tmp_path / "platform.yaml", tmp_path / "state"
+    shutil.copy(EXAMPLE, config)
+    assert run_simulated_install(state, "--yes", "--config", str(config)).returncode == 0
+    log = tmp_path / "gates.log"
+    gate = f'echo "$NODE" >> {log}'
+
+    plan = subprocess.run(
+        [sys.executable, "-m", "talos_platform", "plan", "--operation", "upgrade-talos", "--to", "v1.14.2"]
+        + ["--offline", "--config", str(config), "--gate-command", gate],
+        env=ENVIRONMENT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert plan.returncode == 0, plan.stderr
+    assert plan.stdout.count('sh -c \'echo "$NODE" >>') == 6  # once per node
+
+    result = subprocess.run(
+        [sys.executable, "-m", "talos_platform", "upgrade-talos", "--to", "v1.14.2", "--simulate", "--speed", "inf"]
+        + ["--yes", "--config", str(config), "--state-dir", str(state), "--gate-command", gate],
+        env=ENVIRONMENT,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout[-2000:]
+    assert log.read_text().split() == ["cp-1", "cp-2", "cp-3", "worker-1", "worker-2", "worker-3"]

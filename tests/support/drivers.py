@@ -15,9 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from talos_platform.engine.drivers.process import ProcessRunner, run_gate
 from talos_platform.engine.drivers.protocols import (
     SECRETS,
     EtcdSnapshot,
+    GateResult,
     HubbleServerStatus,
     ObjectList,
     Resource,
@@ -294,6 +296,9 @@ class FakeTools:
 
     async def version(self, tool: str) -> str:
         return self.versions.get(tool, "")
+
+    async def gate(self, command: str, env: dict[str, str], timeout: float) -> GateResult:
+        return await run_gate(ProcessRunner(), command, env, timeout)
 
 
 def pod(name: str, version: str, namespace: str = "apps", **status: Any) -> dict[str, Any]:

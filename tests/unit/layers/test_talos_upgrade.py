@@ -7,7 +7,7 @@ import json
 import pytest
 import yaml
 from support.clock import ManualClock
-from support.drivers import FakeKube, FakeTalos, FakeVault, configured
+from support.drivers import FakeKube, FakeTalos, FakeTools, FakeVault, configured
 
 from talos_platform.engine.drivers.protocols import APPLICATIONS, NODES
 from talos_platform.engine.errors import PermanentError
@@ -123,4 +123,33 @@ async def test_vault_sealed_without_saved_keys_holds_the_rollout_and_says_what_t
     step = TalosNodeUpgrade(CONFIG, CONFIG.nodes[0], "v1.12.1", needs=())
 
     with pytest.raises(PermanentError, match="Vault is sealed and .* holds no unseal keys"):
+        await step.wait(ctx)
+
+
+async def test_a_gate_command_of_the_users_holds_the_next_node_until_it_exits_0(tmp_path):
+    """Node Ready is not enough while storage rebuilds (postfinance/topf#135): the user's own
+    check runs after the built-in gates, with the node named in its environment."""
+    marker = tmp_path / "rebuilt"
+    gate = f'echo "checking $NODE at $NODE_IP" >&2; test -f {marker}'
+    ctx, lines, talos = context(tmp_path, "v1.12.1")
+    ctx.drivers.tools = FakeTools({})
+    ctx.clock = ManualClock()
+    talos.etcd["10.0.0.11"] = ["cp-1", "cp-2", "cp-3"]
+    step = TalosNodeUpgrade(CONFIG, CONFIG.nodes[0], "v1.12.1", needs=(), gates=(gate,))
+
+    assert await step._not_yet(ctx) == f"gate `{gate}` has not passed: checking cp-1 at 10.0.0.11"
+    marker.touch()
+    assert await step._not_yet(ctx) is None
+    assert f"gate `{gate}` passed" in lines
+    assert any("gate: `" in action.description for action in step.planned_actions(ctx))
+
+
+async def test_a_gate_that_never_passes_fails_the_node_naming_the_gate(tmp_path):
+    ctx, _, talos = context(tmp_path, "v1.12.1")
+    ctx.drivers.tools = FakeTools({})
+    ctx.clock = ManualClock()
+    talos.etcd["10.0.0.11"] = ["cp-1", "cp-2", "cp-3"]
+    step = TalosNodeUpgrade(CONFIG, CONFIG.nodes[0], "v1.12.1", needs=(), gates=("echo degraded; exit 3",))
+
+    with pytest.raises(PermanentError, match="gate `echo degraded; exit 3` has not passed: degraded"):
         await step.wait(ctx)

@@ -118,3 +118,24 @@ async def test_paced_time_keeps_to_real_time_without_drifting_ahead():
     assert clock.now() == pytest.approx(1.0)
     assert 0.48 <= elapsed < 2.0
     clock.close()
+
+
+async def test_time_stands_still_while_real_work_holds_it():
+    """A process on this machine (a user's gate command) is waited for in real time: at full
+    speed the clock must not read the idle loop as a reason to jump to a timeout."""
+    clock = SimulatedClock(start=1000.0)
+
+    async def real_work():
+        async with clock.held():
+            await asyncio.sleep(0.2)  # real time; nothing is ready meanwhile
+            return clock.now()
+
+    async def timeout():
+        await clock.sleep(1800)
+        return "timed out"
+
+    guard = asyncio.ensure_future(timeout())
+    assert await real_work() == 1000.0
+    assert not guard.done()
+    assert await guard == "timed out"  # released: time runs again
+    assert clock.now() == 2800.0
