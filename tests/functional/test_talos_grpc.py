@@ -204,3 +204,21 @@ async def test_a_missing_or_damaged_talosconfig_is_said_in_the_row(cluster, tmp_
     damaged.write_text("context: demo\ncontexts:\n  demo:\n    ca: bm90IGEgcGVt\n")
     facts = await TalosGrpcDriver(ProcessRunner(), damaged, port=driver.port).node_facts(HEALTHY, insecure=False)
     assert not facts.reachable and facts.error == f"`ca` in the current context of {damaged} is not a PEM block"
+
+
+async def test_a_node_silent_for_longer_than_its_statistics_refresh_is_connected_again(cluster):
+    """Power lost: no reset reaches us, the watches just go quiet. Talos refreshes the statistics
+    every 30 s, so 90 s of silence ends the connection."""
+    driver, servers, _ = cluster
+    await driver.node_facts(HEALTHY, insecure=False)
+    session = driver.sessions[HEALTHY]
+    await driver.node_facts(HEALTHY, insecure=False)
+    assert session.connections == 1
+    session._heard_at -= talos_api.SILENT_AFTER + 1
+    facts = await driver.node_facts(HEALTHY, insecure=False)
+    assert (facts.reachable, facts.stage, session.connections, servers[HEALTHY].calls.versions) == (
+        True,
+        "running",
+        2,
+        2,
+    )

@@ -137,6 +137,8 @@ def healthy_resources(cluster: str = "prod") -> dict[talos_api.Watched, dict[str
 class Calls:
     watches: int = 0
     versions: int = 0
+    events: int = 0
+    """Changes sent to open watches after their first answer."""
     node_headers: list[str] = field(default_factory=list)
 
 
@@ -207,6 +209,7 @@ class TalosApiServer:
         for seen, queue in self._watchers:
             if seen.type == watched.type and seen.id in ("", ident):
                 queue.put_nowait(self._event(watched, ident, cosi.UPDATED))
+                self.calls.events += 1
 
     @property
     def open_watches(self) -> int:
