@@ -276,6 +276,7 @@ class TalosNodeSession:
             response_deserializer=cosi.WatchResponse.FromString,
         )
         items: dict[str, bytes] = {}
+        self.readings.resources[watched] = items  # kept current in place
         try:
             async for response in call(request, metadata=self.metadata):
                 self._heard_at = self.monotonic()
@@ -286,7 +287,6 @@ class TalosNodeSession:
                         items.pop(event.resource.metadata.id, None)
                     elif event.event_type in (cosi.CREATED, cosi.UPDATED):
                         items[event.resource.metadata.id] = event.resource.spec.proto_spec
-                    self.readings.resources[watched] = dict(items)
                     # One resource's first event is its current state; a kind says BOOTSTRAPPED.
                     if watched.id or event.event_type == cosi.BOOTSTRAPPED:
                         self._answered(watched.type)
