@@ -62,6 +62,9 @@ SIMULATION_OPTIONS = {"--scenario": "default", "--seed": None}
 
 
 def main(argv: list[str] | None = None) -> int:
+    # gRPC's core writes every failed TLS handshake to the terminal (descriptor 2) unless told
+    # otherwise, over the dashboard; a node refusing our certificates is said in its row instead.
+    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
     parser = build_parser()
     args = parser.parse_args(argv)
     check_simulation_options(parser, args)

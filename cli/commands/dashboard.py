@@ -1,7 +1,8 @@
 """`talos-platform dashboard`: the day-2 monitoring TUI (nodes, apps by wave, pod health, flows).
 
-Reads a real cluster through a kubeconfig (the `kubernetes` client), talosctl with a
-talosconfig, and Hubble Relay when an address is given; or, with --simulate, the simulated
+Reads a real cluster through a kubeconfig (the `kubernetes` client), the Talos API with a
+talosconfig (one gRPC channel per node; talosctl for a node in maintenance mode), and Hubble
+Relay when an address is given; or, with --simulate, the simulated
 platform (always labelled as such on screen).
 """
 
@@ -114,6 +115,12 @@ class ClusterSource:
         if self._cleanup:
             self._cleanup()
 
+    async def close_channels(self) -> None:
+        """Close the Talos driver's gRPC channels, on the loop that opened them."""
+        close = getattr(self.drivers.talos, "close", None)
+        if close is not None:
+            await close()
+
 
 def cluster_source(args: argparse.Namespace) -> ClusterSource:
     from talos_platform.engine.observe import TalosTarget
@@ -142,7 +149,7 @@ def _real_source(args: argparse.Namespace) -> ClusterSource:
     from talos_platform.engine.drivers.kube_client import KubernetesDriver
     from talos_platform.engine.drivers.process import ProcessRunner
     from talos_platform.engine.drivers.protocols import Drivers
-    from talos_platform.engine.drivers.talosctl import TalosctlDriver
+    from talos_platform.engine.drivers.talos_grpc import TalosGrpcDriver
     from talos_platform.engine.errors import UserError
     from talos_platform.engine.observe import TalosTarget
 
@@ -189,8 +196,8 @@ def _real_source(args: argparse.Namespace) -> ClusterSource:
         hubble = HubbleRelay(args.hubble_address)
     drivers = Drivers(
         # Without a talosconfig, point at the usual place: every node then says "no talosconfig
-        # at ~/.talos/config" instead of talosctl failing obscurely on an empty file.
-        talos=TalosctlDriver(runner, talosconfig or Path.home() / ".talos" / "config"),
+        # at ~/.talos/config" instead of failing obscurely on an empty file.
+        talos=TalosGrpcDriver(runner, talosconfig or Path.home() / ".talos" / "config"),
         kube=KubernetesDriver(kubeconfig, runner),
         hubble=hubble,
         simulated=False,
@@ -303,7 +310,10 @@ def live_status(args: argparse.Namespace) -> int:
     async def read() -> ClusterSnapshot:
         if args.simulated and args.after > 0 and source.clock is not None:
             await source.clock.sleep(args.after)
-        return await snapshot_once(source.drivers, source.clock, talos_targets=source.targets)
+        try:
+            return await snapshot_once(source.drivers, source.clock, talos_targets=source.targets)
+        finally:
+            await source.close_channels()
 
     try:
         snapshot = asyncio.run(read())

@@ -30,6 +30,7 @@ from talos_platform.engine.drivers.hubble_grpc import HubbleRelay
 from talos_platform.engine.drivers.kube_client import KubernetesDriver
 from talos_platform.engine.drivers.process import ProcessRunner
 from talos_platform.engine.drivers.real import LocalTools, real_drivers
+from talos_platform.engine.drivers.talos_grpc import TalosGrpcDriver
 from talos_platform.engine.drivers.talosctl import TalosctlDriver
 from talos_platform.engine.drivers.vault import VaultThroughKubernetes
 from talos_platform.engine.sim import SimulatedTools, simulated_platform
@@ -58,6 +59,10 @@ REAL = [
     (protocols.Vault, VaultThroughKubernetes),
     (protocols.Tools, LocalTools),
 ]
+DASHBOARD = [
+    # The dashboard's and `status --live`'s Talos driver: the Talos API first, talosctl for the rest.
+    (protocols.Talos, TalosGrpcDriver),
+]
 FAKES = [
     (protocols.Talos, fakes.FakeTalos),
     (protocols.Kube, fakes.FakeKube),
@@ -71,7 +76,7 @@ PARTIAL_FAKES = [
     (protocols.Kube, fakes.ScriptedKube),
     (protocols.Talos, fakes.RaisingTalos),
 ]
-WHOLE = SIMULATED + REAL + FAKES
+WHOLE = SIMULATED + REAL + DASHBOARD + FAKES
 
 
 def protocol_methods(protocol):
@@ -163,6 +168,15 @@ def real_talos(tmp_path: Path) -> TalosctlDriver:
     return TalosctlDriver(ProcessRunner(env={"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}), talosconfig)
 
 
+def grpc_talos(tmp_path: Path) -> TalosGrpcDriver:
+    """The dashboard's driver with a valid talosconfig, and the same stand-in talosctl."""
+    from support.talos_api import Pki
+
+    talosctl = real_talos(tmp_path)
+    talosconfig = Pki.make((UNREACHABLE,)).talosconfig(tmp_path / "talosconfig-grpc")
+    return TalosGrpcDriver(talosctl.runner, talosconfig, connect_timeout=5)
+
+
 def simulated_talos(tmp_path: Path) -> SimulatedTalos:
     return simulated_platform("default", speed=math.inf).drivers.talos
 
@@ -170,6 +184,7 @@ def simulated_talos(tmp_path: Path) -> SimulatedTalos:
 TALOS_MAKERS = {
     "simulated": simulated_talos,
     "real": real_talos,
+    "grpc": grpc_talos,
     "FakeTalos": lambda tmp_path: fakes.FakeTalos(),
 }
 

@@ -60,6 +60,8 @@ def test_real_source_builds_real_drivers_from_the_kubeconfig(tmp_path, monkeypat
     assert not source.drivers.simulated
     assert type(source.drivers.kube).__name__ == "KubernetesDriver"
     assert type(source.drivers.hubble).__name__ == "HubbleRelay"
+    # Talos facts over the Talos API (one gRPC channel per node), talosctl for the rest.
+    assert type(source.drivers.talos).__name__ == "TalosGrpcDriver"
 
 
 def test_missing_kubeconfig_is_a_user_error(tmp_path, monkeypatch):
