@@ -166,6 +166,13 @@ class ApiOutage(ScenarioModel):
     duration: float = 60.0
 
 
+class EtcdSnapshotDamaged(ScenarioModel):
+    """Every etcd snapshot a control plane streams arrives with a byte changed (a failing disk or
+    link): its checksum no longer matches, so it must be refused, and never restored from."""
+
+    type: Literal["etcdSnapshotDamaged"]
+
+
 Fault = Annotated[
     NodeStuckInMaintenance
     | NodeDown
@@ -175,7 +182,8 @@ Fault = Annotated[
     | PodsPending
     | PodSecurityLabelMissing
     | DropBurst
-    | ApiOutage,
+    | ApiOutage
+    | EtcdSnapshotDamaged,
     Field(discriminator="type"),
 ]
 FaultT = TypeVar("FaultT")
