@@ -167,7 +167,14 @@ def _under_way(state: StateDirectory, digest: str) -> dict[str, Any] | None:
 
 class _RestoreStep(BaseStep):
     def __init__(
-        self, config: PlatformConfig, snapshot: Path, skip_hash_check: bool, *, step_id: str, title: str, needs=()
+        self,
+        config: PlatformConfig,
+        snapshot: Path,
+        skip_hash_check: bool,
+        *,
+        step_id: str,
+        title: str,
+        needs: tuple[str, ...] = (),
     ):
         super().__init__(config, step_id=step_id, title=title, needs=needs)
         self.snapshot = snapshot
