@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from talos_platform.commands.install import Target
     from talos_platform.engine.config.models import PlatformConfig
     from talos_platform.engine.session import OperationSession
+    from talos_platform.engine.state import StateDirectory
 
 UNDERSTOOD = "--i-understand-this-wipes-etcd"
 
@@ -22,7 +23,7 @@ UNDERSTOOD = "--i-understand-this-wipes-etcd"
 class EtcdRestoreCommand(OperationCommand):
     def __init__(self, name: str, *, help: str = "", description: str = ""):
         super().__init__(name, help=help, description=description)
-        self._config: PlatformConfig | None = None
+        self._target: Target | None = None
 
     def add_plan_arguments(self, parser: argparse._ActionsContainer) -> None:
         parser.add_argument("--snapshot", metavar="FILE", help="the snapshot to restore from (etcd-restore FILE)")
@@ -52,15 +53,15 @@ class EtcdRestoreCommand(OperationCommand):
         return flags + ([str(Path(snapshot).expanduser().absolute())] if snapshot else [])
 
     def session(self, args: argparse.Namespace, target: Target, interactive: bool = False) -> OperationSession:
-        self._config = target.config  # the confirmations name its control planes
+        self._target = target  # the confirmations name its control planes and read its snapshot records
         return super().session(args, target, interactive)
 
     def allowed(self, args: argparse.Namespace, interactive: bool) -> tuple[str, ...]:
         from talos_platform.engine.layers.etcd_restore import RECOVER_ETCD, wipe_permission
 
-        if not hasattr(args, "i_understand_this_wipes_etcd") or self._config is None:
+        if not hasattr(args, "i_understand_this_wipes_etcd") or self._target is None:
             return ()  # `plan`: a preview wipes nothing
-        config = self._config
+        config = self._target.config
         every = tuple(wipe_permission(node.name) for node in config.control_planes) + (RECOVER_ETCD,)
         names = ", ".join(node.name for node in config.control_planes)
         if args.yes:
@@ -79,14 +80,12 @@ class EtcdRestoreCommand(OperationCommand):
                 where=UNDERSTOOD,
                 hint=f"add --yes {UNDERSTOOD}",
             )
-        return self._ask(args, config)
+        return self._ask(args, config, self._target.state)
 
-    def _ask(self, args: argparse.Namespace, config: PlatformConfig) -> tuple[str, ...]:
+    def _ask(self, args: argparse.Namespace, config: PlatformConfig, state: StateDirectory) -> tuple[str, ...]:
         from talos_platform.engine.layers.etcd_restore import RECOVER_ETCD, check_snapshot, wipe_permission
-        from talos_platform.engine.state import state_directory_for
 
         snapshot = Path(_snapshot(args) or "").expanduser().absolute()
-        state = state_directory_for(config.cluster.name, args.state_dir)
         try:  # a file that fails its checks is refused before any question
             checked = check_snapshot(snapshot, state.etcd_snapshots, skip_hash_check=bool(args.recover_skip_hash_check))
         except StepError as error:

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from talos_platform.engine.state import StateDirectory
 
 _POLL_SECONDS = 10.0
+_UP_STAGES = ("running", "booting")
 PREPARING = "Preparing"
 RUNNING = "Running"
 
@@ -197,7 +198,9 @@ class _RestoreStep(BaseStep):
     async def etcd_state(self, ctx: StepContext, node: Node) -> str:
         """`Running`, `Preparing`, ... or what keeps the node from saying (`away (rebooting)`)."""
         facts = await ctx.drivers.talos.node_facts(self.address(node), insecure=False)
-        if not facts.reachable or facts.stage != "running":
+        # A control plane whose etcd waits for a bootstrap may still say `booting`; any other stage
+        # (resetting, rebooting, ...) is a node on its way down or up.
+        if not facts.reachable or facts.stage not in _UP_STAGES:
             return f"away ({facts.stage or facts.error or 'no answer'})"
         try:
             return await ctx.drivers.talos.etcd_service_state(self.address(node), ctx.state.talosconfig)

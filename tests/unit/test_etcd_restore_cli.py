@@ -4,14 +4,19 @@ explicit flag, or a refusal; the resume command keeps the file and the flags."""
 
 import argparse
 import hashlib
+import json
 from pathlib import Path
 
 import pytest
 
 from talos_platform.commands.etcd_restore import COMMAND, UNDERSTOOD
+from talos_platform.commands.install import Target
 from talos_platform.engine.config.loading import load_config
+from talos_platform.engine.config.secrets import Secrets
+from talos_platform.engine.drivers.clock import RealClock
 from talos_platform.engine.errors import UserError
 from talos_platform.engine.layers.etcd_restore import RECOVER_ETCD, wipe_permission
+from talos_platform.engine.state import StateDirectory
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "metal-3cp-3w.yaml"
 
@@ -29,8 +34,10 @@ def arguments(tmp_path, snapshot, **given):
 
 
 @pytest.fixture
-def command(monkeypatch):
-    monkeypatch.setattr(COMMAND, "_config", load_config(EXAMPLE))
+def command(monkeypatch, tmp_path):
+    state = StateDirectory(tmp_path / "state")
+    target = Target(load_config(EXAMPLE), Secrets(), state, None, RealClock(), simulated=False)
+    monkeypatch.setattr(COMMAND, "_target", target)
     return COMMAND
 
 
@@ -62,6 +69,25 @@ def test_on_a_terminal_each_control_plane_and_the_bootstrap_are_asked_for(comman
     assert set(allowed) == {wipe_permission("cp-1"), wipe_permission("cp-2"), wipe_permission("cp-3"), RECOVER_ETCD}
     assert asked[0].startswith("Wipe EPHEMERAL on cp-1 (192.168.10.11): its etcd data")
     assert asked[3].startswith("Bootstrap etcd on cp-1 (192.168.10.11) from a.db?")
+
+
+def test_the_snapshot_is_described_from_the_record_in_the_clusters_state(command, tmp_path, monkeypatch, capsys):
+    kept = tmp_path / "state" / "etcd-snapshots"
+    kept.mkdir(parents=True)
+    database = b"\1" * 512
+    snapshot = kept / "20261203T054700Z-cp-2.db"
+    snapshot.write_bytes(database + hashlib.sha256(database).digest())
+    data = snapshot.read_bytes()
+    record = {"file": snapshot.name, "node": "cp-2", "takenAt": "20261203T054700Z", "size": len(data)}
+    record |= {"sha256": hashlib.sha256(data).hexdigest(), "revision": 4193}
+    snapshot.with_suffix(".json").write_text(json.dumps(record))
+    copy = tmp_path / "copy.db"
+    copy.write_bytes(data)
+    answering(monkeypatch, "y", "y", "y", "y")
+
+    command.allowed(arguments(tmp_path, copy), interactive=True)
+
+    assert "as recorded when taken from cp-2 at 20261203T054700Z, revision 4,193" in capsys.readouterr().out
 
 
 def test_one_no_stops_it_naming_the_node(command, snapshot, tmp_path, monkeypatch):
