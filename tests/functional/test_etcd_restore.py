@@ -198,11 +198,23 @@ def start_restore(state: Path, snapshot: Path) -> subprocess.Popen:
     )
 
 
+def step_started(step_id: str):
+    def started(state: Path) -> bool:
+        for journal in (state / "runs").glob("*/events.jsonl"):
+            for line in journal.read_text().splitlines():
+                if '"StepStarted"' in line and f'"{step_id}"' in line:
+                    return True
+        return False
+
+    return started
+
+
 @pytest.mark.parametrize(
     ("point", "reached"),
     [
         ("the first control plane wiped, the others not yet", lambda state: len(resets(state)) >= 1),
         ("right after the bootstrap from the snapshot", lambda state: len(recoveries(state)) >= 1),
+        ("waiting for every member and the API", step_started("R.healthy")),
     ],
 )
 def test_killed_and_resumed_it_finishes_without_wiping_twice(cluster, point, reached):
@@ -224,8 +236,10 @@ def test_killed_and_resumed_it_finishes_without_wiping_twice(cluster, point, rea
     assert resumed.returncode == 0, resumed.stderr
     assert set(resets(state)) == CONTROL_PLANES
     assert recoveries(state) == ["192.168.10.11"]  # bootstrapped from the snapshot exactly once
+    run = events(resumed.stdout)
     if bootstrapped_before:
         assert len(resets(state)) == 3  # after the bootstrap nothing is wiped again
-    run = events(resumed.stdout)
+        (reset,) = [e for e in run if e.get("step_id") == "R.reset" and e["type"] == "StepSkipped"]
+        assert "nothing is wiped again" in reset["reason"]
     assert [e["step_id"] for e in run if e["type"] == "StepFailed"] == []
     assert json.loads((state / "etcd-restore.json").read_text())["phase"] == "finished"
