@@ -243,3 +243,42 @@ def test_killed_and_resumed_it_finishes_without_wiping_twice(cluster, point, rea
         assert "nothing is wiped again" in reset["reason"]
     assert [e["step_id"] for e in run if e["type"] == "StepFailed"] == []
     assert json.loads((state / "etcd-restore.json").read_text())["phase"] == "finished"
+
+
+# --- on a terminal --------------------------------------------------------------------------------
+
+
+def on_a_terminal(state: Path, snapshot: Path, answers: str) -> subprocess.CompletedProcess:
+    """The restore with a terminal as its input, answered line by line."""
+    import pty
+
+    controller, terminal = pty.openpty()
+    try:
+        os.write(controller, answers.encode())
+        return subprocess.run(
+            [sys.executable, "-m", "talos_platform", "etcd-restore", str(snapshot), "--simulate", "--speed", "inf"]
+            + ["--state-dir", str(state)],
+            env=ENVIRONMENT,
+            stdin=terminal,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        os.close(terminal)
+        os.close(controller)
+
+
+def test_on_a_terminal_every_wipe_is_asked_for_by_name(cluster):
+    state, snapshot = cluster
+
+    declined = on_a_terminal(state, snapshot, "y\nn\n")
+
+    assert declined.returncode == 2 and "cp-2: not confirmed: nothing was wiped" in declined.stderr
+    assert "Wipe EPHEMERAL on cp-2 (192.168.10.12)" in declined.stdout and not resets(state)
+
+    confirmed = on_a_terminal(state, snapshot, "y\ny\ny\ny\n")
+
+    assert confirmed.returncode == 0, confirmed.stderr
+    assert f"Bootstrap etcd on cp-1 (192.168.10.11) from {snapshot.name}?" in confirmed.stdout
+    assert len(resets(state)) == 3 and recoveries(state) == ["192.168.10.11"]
