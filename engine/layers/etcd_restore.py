@@ -64,7 +64,8 @@ class CheckedSnapshot:
 
     @property
     def revision(self) -> int | None:
-        return int(self.record["revision"]) if self.record and "revision" in self.record else None
+        revision = (self.record or {}).get("revision")
+        return revision if isinstance(revision, int) and not isinstance(revision, bool) else None
 
     def describe(self) -> str:
         checked = (
@@ -76,7 +77,7 @@ class CheckedSnapshot:
         return (
             said
             + f"; as recorded when taken from {self.record.get('node', '?')} at {self.record.get('takenAt', '?')}, "
-            f"revision {self.revision:,}"
+            f"revision {_number(self.revision)}"
         )
 
 
@@ -108,11 +109,15 @@ def check_snapshot(path: Path, snapshots: Path, *, skip_hash_check: bool) -> Che
     if record is not None and (record.get("sha256") != digest or record.get("size") != size):
         raise SnapshotDamaged(
             f"{path} is not the snapshot that was recorded: {size:,} bytes, SHA-256 {digest[:16]}…, where "
-            f"{path.with_suffix('.json').name} says {record.get('size', 0):,} bytes, SHA-256 "
+            f"its record says {_number(record.get('size'))} bytes, SHA-256 "
             f"{str(record.get('sha256'))[:16]}…; nothing was wiped",
             hint="the file changed after it was taken: restore from another snapshot",
         )
     return CheckedSnapshot(path, digest, size, not skip_hash_check, record)
+
+
+def _number(value: Any) -> str:
+    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else "?"
 
 
 def _record_of(path: Path, snapshots: Path, digest: str) -> dict[str, Any] | None:

@@ -198,3 +198,13 @@ def test_the_steps_in_order_and_the_skip_flag_reaches_the_command(tmp_path):
     ]
     (bootstrap,) = [a for a in steps[2].planned_actions(ctx) if a.command]
     assert bootstrap.command[-4:] == ("bootstrap", "--recover-from", str(snapshot), "--recover-skip-hash-check")
+
+
+def test_a_record_with_odd_values_is_told_not_raised(tmp_path):
+    snapshot = whole_snapshot(tmp_path / "a.db")
+    record(snapshot, revision="many")
+
+    assert "revision ?" in check_snapshot(snapshot, tmp_path, skip_hash_check=False).describe()
+    record(snapshot, size="big")
+    with pytest.raises(SnapshotDamaged, match="its record says \\? bytes"):
+        check_snapshot(snapshot, tmp_path, skip_hash_check=False)
