@@ -187,6 +187,24 @@ class Talos(Protocol):
         whole or not at all), as `talosctl etcd snapshot` does."""
         ...
 
+    async def etcd_service_state(self, address: str, talosconfig: Path) -> str:
+        """The state of control plane `address`'s etcd service as `talosctl service etcd` shows it:
+        `Running`, or `Preparing` while it waits for a bootstrap (or to join). Raises
+        TransientError when the node does not answer."""
+        ...
+
+    async def reset_ephemeral(self, address: str, talosconfig: Path) -> None:
+        """`talosctl reset --system-labels-to-wipe EPHEMERAL --reboot --graceful=false`: etcd's data
+        and the kubelet's state on the node are wiped, and it reboots with its config kept."""
+        ...
+
+    async def bootstrap_recover(
+        self, address: str, talosconfig: Path, snapshot: Path, *, skip_hash_check: bool
+    ) -> None:
+        """`talosctl bootstrap --recover-from SNAPSHOT` on a control plane whose etcd waits in
+        Preparing: etcd starts from the snapshot. Raises AlreadyBootstrapped as `bootstrap` does."""
+        ...
+
     async def kubeconfig(self, address: str, talosconfig: Path, destination: Path) -> None: ...
 
     async def address_answers(self, address: str) -> bool:

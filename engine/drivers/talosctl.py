@@ -148,6 +148,30 @@ def bootstrap_argv(address: str, talosconfig: Path) -> list[str]:
     return _secure(talosconfig, address) + ["bootstrap"]
 
 
+def reset_ephemeral_argv(address: str, talosconfig: Path) -> list[str]:
+    """Wipe the node's EPHEMERAL partition (etcd's data, the kubelet's state, images) and reboot,
+    without leaving etcd first (`--graceful=false`): the disaster-recovery reset of a control plane.
+    `--wait=false`: the caller resets every control plane before waiting for any."""
+    return _secure(talosconfig, address) + [
+        "reset",
+        "--system-labels-to-wipe",
+        "EPHEMERAL",
+        "--reboot",
+        "--graceful=false",
+        "--wait=false",
+    ]
+
+
+def bootstrap_recover_argv(address: str, talosconfig: Path, snapshot: Path, *, skip_hash_check: bool) -> list[str]:
+    """Bootstrap etcd on `address` from a snapshot; `skip_hash_check` for a database copied from
+    etcd's data directory, which carries no checksum."""
+    return (
+        _secure(talosconfig, address)
+        + ["bootstrap", "--recover-from", str(snapshot)]
+        + (["--recover-skip-hash-check"] if skip_hash_check else [])
+    )
+
+
 def kubeconfig_argv(address: str, talosconfig: Path, destination: Path) -> list[str]:
     return _secure(talosconfig, address) + ["kubeconfig", str(destination), "--force", "--merge=false"]
 
@@ -746,6 +770,45 @@ class TalosctlDriver:
                     hint="etcd already has data there; it is never bootstrapped twice",
                 ) from None
             raise
+
+    async def etcd_service_state(self, address: str, talosconfig: Path) -> str:
+        ensure_allowed(address, "Talos node")
+        try:
+            return await self._service_state(address, talosconfig, "etcd")
+        except CommandFailed as error:
+            raise TransientError(
+                f"could not read the etcd service of {address}: {_first_line(error.stderr)}",
+                hint="check that the node is up (`talosctl -n NODE service etcd`)",
+            ) from None
+
+    async def reset_ephemeral(self, address: str, talosconfig: Path) -> None:
+        ensure_allowed(address, "Talos node")
+        try:
+            await self.runner.run(reset_ephemeral_argv(address, talosconfig), timeout=900)
+        except CommandFailed as error:
+            raise TransientError(
+                f"talosctl reset of {address} failed: {_first_line(error.stderr)}",
+                hint="check that the node is up; running the restore again resets what is not reset yet",
+            ) from None
+
+    async def bootstrap_recover(
+        self, address: str, talosconfig: Path, snapshot: Path, *, skip_hash_check: bool
+    ) -> None:
+        ensure_allowed(address, "Talos node")
+        argv = bootstrap_recover_argv(address, talosconfig, snapshot, skip_hash_check=skip_hash_check)
+        try:
+            await self.runner.run(argv, timeout=900)
+        except CommandFailed as error:
+            if is_already_bootstrapped(error.stderr):
+                raise AlreadyBootstrapped(
+                    f"{address} is already bootstrapped: {_first_line(error.stderr)}",
+                    hint="etcd already has data there; it is never bootstrapped twice",
+                ) from None
+            raise PermanentError(
+                f"talosctl bootstrap --recover-from {snapshot} on {address} failed: {_first_line(error.stderr)}",
+                hint="read its output above; a snapshot copied from etcd's data directory needs "
+                "--recover-skip-hash-check",
+            ) from None
 
     async def kubeconfig(self, address: str, talosconfig: Path, destination: Path) -> None:
         ensure_allowed(address, "Talos node")

@@ -112,6 +112,16 @@ class ExternalChanges:
         self.model.bootstrap(self._machine(address))
         self._record("bootstrap", address=address)
 
+    def etcd_reset(self, address: str) -> None:
+        """`talosctl reset` wiped the node's EPHEMERAL partition; it reboots."""
+        self.model.reset_ephemeral(self._machine(address))
+        self._record("etcd_reset", address=address)
+
+    def etcd_recovered(self, address: str) -> None:
+        """`talosctl bootstrap --recover-from` started etcd from a snapshot on this node."""
+        self.model.bootstrap(self._machine(address))
+        self._record("etcd_recovered", address=address)
+
     def bootstrap_refused(self, address: str) -> None:
         """A second bootstrap the node refused: nothing changes, but the attempt is on record."""
         self._record("bootstrap_refused", address=address)
@@ -273,6 +283,10 @@ class ExternalChanges:
             self.reconfigure(entry["address"], entry["digest"])
         elif change == "bootstrap":
             self.bootstrap(entry["address"])
+        elif change == "etcd_reset":
+            self.etcd_reset(entry["address"])
+        elif change == "etcd_recovered":
+            self.etcd_recovered(entry["address"])
         elif change == "talos_upgraded":
             self.talos_upgraded(entry["address"], entry["version"], entry.get("schematic", ""))
         elif change == "talos_node_away":

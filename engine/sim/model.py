@@ -115,6 +115,7 @@ class PlatformModel:
         self.etcd_bootstrapped_on: str | None = None
         self.etcd_members: list[str] = []
         self.api_up = False
+        self._api_started_before = False
         self.outage = False
         self.apply_count = 0
         self.argocd_config: dict[str, str] = {}
@@ -250,6 +251,9 @@ class PlatformModel:
         if self.api_up:
             return
         self.api_up = True
+        if self._api_started_before:
+            return  # back after an etcd restore: what it holds came back with it
+        self._api_started_before = True
         for name in ("default", "kube-system", "kube-public", "kube-node-lease"):
             self.ensure_namespace(name)
         # Talos deploys CoreDNS with the control plane; it waits for a CNI like everything else.
@@ -259,6 +263,26 @@ class PlatformModel:
                 self._schedule_kubelet(machine)
         if not self.day_two_deferred:
             self.schedule_day_two_faults()
+
+    def reset_ephemeral(self, machine: Machine) -> None:
+        """`talosctl reset --system-labels-to-wipe EPHEMERAL --reboot --graceful=false`: the node
+        reboots with its config kept; its etcd member's data is gone, without leaving the cluster.
+        With no member left etcd is down, and the Kubernetes API with it."""
+        machine.stage = REBOOTING
+        machine.ready = False
+        if machine.name in self.etcd_members:
+            self.etcd_members.remove(machine.name)
+        if not self.etcd_members:
+            self.etcd_bootstrapped_on = None
+            self.api_up = False
+        self.later(self.jitter(self.timings.reboot), lambda: self._back_after_reset(machine))
+
+    def _back_after_reset(self, machine: Machine) -> None:
+        """Up again: its etcd waits in Preparing for a bootstrap, or joins members still running."""
+        machine.stage = RUNNING
+        machine.ready = True
+        if machine.is_control_plane and self.etcd_members:
+            self.later(self.jitter(self.timings.etcd_join), lambda: self._etcd_joined(machine))
 
     def schedule_day_two_faults(self) -> None:
         now = self.clock.now()

@@ -186,6 +186,13 @@ class UpgradeGoesWrong(ScenarioModel):
     a pod on the node, and the upgrade fails before anything changed."""
 
 
+class EtcdSnapshotDamaged(ScenarioModel):
+    """Every etcd snapshot a control plane streams arrives with a byte changed (a failing disk or
+    link): its checksum no longer matches, so it must be refused, and never restored from."""
+
+    type: Literal["etcdSnapshotDamaged"]
+
+
 Fault = Annotated[
     NodeStuckInMaintenance
     | NodeDown
@@ -197,7 +204,8 @@ Fault = Annotated[
     | DropBurst
     | ApiOutage
     | ExtensionsOutsideConfig
-    | UpgradeGoesWrong,
+    | UpgradeGoesWrong
+    | EtcdSnapshotDamaged,
     Field(discriminator="type"),
 ]
 FaultT = TypeVar("FaultT")

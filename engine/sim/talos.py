@@ -17,7 +17,7 @@ from talos_platform.engine.drivers.protocols import AlreadyBootstrapped, EtcdSna
 from talos_platform.engine.drivers.talosctl import upgrade_failed
 from talos_platform.engine.errors import PermanentError, TransientError
 from talos_platform.engine.sim.model import MAINTENANCE, OFF, RUNNING, Machine, PlatformModel
-from talos_platform.engine.sim.scenarios import UpgradeGoesWrong
+from talos_platform.engine.sim.scenarios import EtcdSnapshotDamaged, UpgradeGoesWrong
 
 # Virtual seconds a talosctl round trip takes.
 _CALL_SECONDS = 0.5
@@ -379,6 +379,9 @@ class SimulatedTalos:
         await self.model.clock.sleep(len(database) / _SNAPSHOT_BYTES_PER_SECOND)
         # As talosctl: into PATH.part, fsynced, renamed over PATH; etcd appends the SHA-256.
         written = database + hashlib.sha256(database).digest()
+        if self.model.scenario.fault(EtcdSnapshotDamaged):
+            # One byte changed on the way (disk or link): the checksum etcd appended no longer matches.
+            written = written[:100] + bytes([written[100] ^ 0x01]) + written[101:]
         partial = destination.with_name(destination.name + ".part")
         partial.write_bytes(written)
         partial.replace(destination)
@@ -409,6 +412,54 @@ class SimulatedTalos:
                 hint="etcd is already bootstrapped; never bootstrap a second time",
             )
         self.model.changes.bootstrap(machine.address)
+
+    async def etcd_service_state(self, address: str, talosconfig: Path) -> str:
+        argv = ["talosctl", "service", "etcd", "--nodes", address]
+        await self._call()
+        machine = self._secure(address, argv)
+        if not machine.is_control_plane:
+            raise SimulatedTalosRefused(argv, 'rpc error: code = NotFound desc = service "etcd" not registered')
+        return "Running" if machine.name in self.model.etcd_members else "Preparing"
+
+    async def reset_ephemeral(self, address: str, talosconfig: Path) -> None:
+        argv = ["talosctl", "reset", "--system-labels-to-wipe", "EPHEMERAL", "--reboot", "--graceful=false"]
+        await self._call()
+        machine = self._secure(address, argv + ["--nodes", address])
+        self.model.changes.etcd_reset(machine.address)
+
+    async def bootstrap_recover(
+        self, address: str, talosconfig: Path, snapshot: Path, *, skip_hash_check: bool
+    ) -> None:
+        argv = ["talosctl", "bootstrap", "--recover-from", str(snapshot), "--nodes", address]
+        argv += ["--recover-skip-hash-check"] if skip_hash_check else []
+        await self._call()
+        machine = self._secure(address, argv)
+        if not machine.is_control_plane:
+            raise SimulatedTalosRefused(
+                argv, "rpc error: code = FailedPrecondition desc = bootstrap is not available on worker nodes"
+            )
+        try:
+            data = Path(snapshot).read_bytes()
+        except OSError as error:
+            raise SimulatedTalosRefused(argv, f"open {snapshot}: {error.strerror}") from None
+        await self.model.clock.sleep(len(data) / _SNAPSHOT_BYTES_PER_SECOND)  # uploaded to the node
+        if self.model.etcd_bootstrapped_on is not None:
+            self.model.changes.bootstrap_refused(machine.address)
+            raise SimulatedAlreadyBootstrapped(
+                argv,
+                "error executing bootstrap: rpc error: code = AlreadyExists desc = etcd data directory is not empty",
+                hint="etcd is already bootstrapped; never bootstrap a second time",
+            )
+        database, checksum = data[:-32], data[-32:]
+        if not skip_hash_check and hashlib.sha256(database).digest() != checksum:
+            # etcd checks the checksum it appended when it restores; the node's etcd stays in Preparing.
+            raise SimulatedTalosRefused(
+                argv,
+                "error executing bootstrap: rpc error: code = Unknown desc = failed to recover from snapshot: "
+                "snapshot file integrity check failed",
+            )
+        current_output()(f"{machine.name}: etcd recovered from {Path(snapshot).name}, starting")
+        self.model.changes.etcd_recovered(machine.address)
 
     async def kubeconfig(self, address: str, talosconfig: Path, destination: Path) -> None:
         argv = ["talosctl", "kubeconfig", "--nodes", address, "--force", str(destination)]

@@ -141,7 +141,10 @@ def test_every_flag_we_pass_exists_in_this_talosctl(setup, tmp_path):
         ("apply-config",): talosctl.apply_config_argv(
             "192.0.2.11", path, insecure=False, talosconfig=path, patches=(path,)
         ),
-        ("bootstrap",): talosctl.bootstrap_argv("192.0.2.11", path),
+        ("bootstrap",): talosctl.bootstrap_argv("192.0.2.11", path)
+        + talosctl.bootstrap_recover_argv("192.0.2.11", path, path, skip_hash_check=True),
+        ("reset",): talosctl.reset_ephemeral_argv("192.0.2.11", path),
+        ("service",): talosctl.service_argv("192.0.2.11", path, "etcd"),
         ("kubeconfig",): talosctl.kubeconfig_argv("192.0.2.11", path, path),
         ("etcd", "members"): talosctl.etcd_members_argv("192.0.2.11", path),
         ("get",): talosctl.get_argv("disks", "192.0.2.11", insecure=True, talosconfig=None),

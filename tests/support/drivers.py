@@ -69,7 +69,7 @@ class FakeTalos:
 
     def changes(self) -> list[tuple[Any, ...]]:
         """Calls that change something (facts reads left out)."""
-        reads = {"node_facts", "etcd_members", "client_version", "address_answers"}
+        reads = {"node_facts", "etcd_members", "etcd_service_state", "client_version", "address_answers"}
         return [call for call in self.calls if call[0] not in reads]
 
     async def client_version(self) -> str:
@@ -135,6 +135,20 @@ class FakeTalos:
         database = b"\0" * 512
         destination.write_bytes(database + hashlib.sha256(database).digest())
         return EtcdSnapshot(size=512 + 32, etcd_hash="00000000", revision=1, total_keys=0)
+
+    async def etcd_service_state(self, address: str, talosconfig: Path) -> str:
+        self.calls.append(("etcd_service_state", address))
+        return "Running" if self.etcd.get(address) else "Preparing"
+
+    async def reset_ephemeral(self, address: str, talosconfig: Path) -> None:
+        self.calls.append(("reset_ephemeral", address))
+        self.etcd.pop(address, None)
+
+    async def bootstrap_recover(
+        self, address: str, talosconfig: Path, snapshot: Path, *, skip_hash_check: bool
+    ) -> None:
+        self.calls.append(("bootstrap_recover", address, snapshot, skip_hash_check))
+        self.etcd[address] = ["cp-1"]
 
     async def kubeconfig(self, address: str, talosconfig: Path, destination: Path) -> None:
         self.calls.append(("kubeconfig", address, destination))
