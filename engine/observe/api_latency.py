@@ -160,8 +160,8 @@ class ServerLatency:
     def scraped(self, text: str, at: float) -> None:
         current = parse_request_durations(text)
         baseline = None
-        # The newest scrape at least a window old is the baseline; older ones are no longer needed.
-        while len(self._scrapes) > 1 and self._scrapes[1][0] <= at - self.window:
+        # The oldest scrape within the window is the baseline (or the last one, after a gap).
+        while len(self._scrapes) > 1 and self._scrapes[0][0] < at - self.window:
             self._scrapes.popleft()
         if self._scrapes:
             baseline = self._scrapes[0][1]
