@@ -37,18 +37,16 @@ def pressure_summary(nodes: tuple[NodeView, ...], named: int = 3) -> str:
 
 
 def disk_cell(node: NodeView) -> Text:
-    """`93% 112/120 GiB` in colour by threshold (red from the kubelet's eviction threshold), with
-    `DiskPressure` when the kubelet reports it; `-` when the kubelet's stats are not known."""
-    pressure = any(kind == "DiskPressure" and status == "True" for kind, status, _ in node.conditions)
+    """`93% 112/120 GiB`, the percentage in colour by threshold (red from the kubelet's eviction
+    threshold, or while it reports DiskPressure); `-` when the kubelet's stats are not known."""
     percent = node.disk_percent
     if percent is None or node.disk_used_bytes is None or node.disk_capacity_bytes is None:
-        return Text("- DiskPressure", style=f"bold {BAD}") if pressure else muted("-")
+        return muted("-")
+    pressure = any(kind == "DiskPressure" and status == "True" for kind, status, _ in node.conditions)
     level = "critical" if pressure else disk_level(percent)
-    style = f"bold {BAD}" if level == "critical" else WARN if level == "high" else ""
-    text = Text(f"{percent:3.0f}% ", style=style)
+    text = Text()
+    text.append(f"{percent:3.0f}% ", style=f"bold {BAD}" if level == "critical" else WARN if level == "high" else "")
     text.append(f"{_gibibytes(node.disk_used_bytes)}/{_gibibytes(node.disk_capacity_bytes)} GiB", style=MUTED)
-    if pressure:
-        text.append(" DiskPressure", style=f"bold {BAD}")
     return text
 
 
