@@ -365,12 +365,12 @@ def api_lines(snapshot: ClusterSnapshot) -> list[str]:
     lines = []
     if api.round_trip_p50 is not None and api.round_trip_p99 is not None:
         lines.append(
-            f"API round trip: p50 {api.round_trip_p50 * 1000:.0f} ms, p99 {api.round_trip_p99 * 1000:.0f} ms "
+            f"API round trip: p50 {_duration(api.round_trip_p50)}, p99 {_duration(api.round_trip_p99)} "
             f"({api.round_trips} requests)"
         )
     if api.verbs:
         since = "since the API server started" if api.since_start else "last minute"
-        verbs = ", ".join(f"{v.verb} {v.p99_seconds * 1000:.0f} ms" for v in api.verbs)
+        verbs = ", ".join(f"{v.verb} {_duration(v.p99_seconds)}" for v in api.verbs)
         lines.append(f"API server p99 by verb ({since}): {verbs}")
     elif api.metrics:
         lines.append(f"API server /metrics: {api.metrics}")
@@ -378,6 +378,10 @@ def api_lines(snapshot: ClusterSnapshot) -> list[str]:
     if slowness:
         lines.append(f"  {slowness}")
     return lines
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
 
 
 def disk_lines(snapshot: ClusterSnapshot) -> list[str]:
