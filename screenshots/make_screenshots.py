@@ -154,6 +154,13 @@ async def main(out: Path) -> None:
     snapshot, note, _ = await observe_installed("pressure")
     await save(dashboard(snapshot, note), out / "nodes-pressure.svg", press=("1", "z"))
 
+    # Slow for a minute (it slows 20 s after the start): the header names it, nothing is down.
+    snapshot, note, _ = await observe_installed("slow-api", seconds=80)
+    await save(dashboard(snapshot, note), out / "api-slow.svg")
+
+    snapshot, note, _ = await observe_installed("disk-full")
+    await save(dashboard(snapshot, note), out / "nodes-disk-full.svg", press=("1", "z"))
+
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -16,6 +16,7 @@ from talos_platform.tui.widgets.apps import health_text, sync_text
 from talos_platform.tui.widgets.flows import VERDICT_STYLE
 from talos_platform.tui.widgets.nodes import node_state
 from talos_platform.tui.widgets.pods import problem_text
+from talos_platform.tui.widgets.pressure import disk_cell
 
 
 def _fields(*pairs: tuple[str, object]) -> Table:
@@ -74,6 +75,7 @@ def describe(
                 ("Kubernetes", node.kubernetes_version or "-"),
                 ("CPU", f"{node.cpu_percent:.0f}%" if node.cpu_percent is not None else "-"),
                 ("Memory", f"{node.memory_percent:.0f}%" if node.memory_percent is not None else "-"),
+                ("Disk", disk_cell(node)),
             )
         ]
         if node.stage == "maintenance" and node.reachable:

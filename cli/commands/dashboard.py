@@ -325,11 +325,13 @@ def live_status(args: argparse.Namespace) -> int:
         and all(n.ready and n.reachable for n in snapshot.nodes)
         and not snapshot.blocked
         and not snapshot.pod_problems
+        and not api_slowness(snapshot)
     )
     if args.output == "json":
         data = snapshot.to_dict()
         data["healthy"] = healthy
         data["unreachable"] = ["Kubernetes API"] if snapshot.kube_error else []
+        data["api_slow"] = api_slowness(snapshot)
         print(json.dumps(data, indent=2))
     elif snapshot.kube_error:
         print(_api_unreachable_text(snapshot, source.note))
@@ -356,6 +358,59 @@ def _api_unreachable_text(snapshot: ClusterSnapshot, note: str) -> str:
     return "\n".join(lines)
 
 
+def api_slowness(snapshot: ClusterSnapshot) -> str:
+    """`the Kubernetes API is slow: …` when the round trips' or a verb's p99 crosses the threshold."""
+    from talos_platform.engine.observe.api_latency import level, worst
+
+    api, slowest = snapshot.api, worst(snapshot.api.verbs)
+    if level(api.round_trip_p99) != "none":
+        return f"the Kubernetes API is {level(api.round_trip_p99)}: round trip p99 {api.round_trip_p99:.1f} s"
+    if slowest is not None and level(slowest.p99_seconds) != "none":
+        return f"the Kubernetes API is {level(slowest.p99_seconds)}: {slowest.verb} p99 {slowest.p99_seconds:.1f} s"
+    return ""
+
+
+def api_lines(snapshot: ClusterSnapshot) -> list[str]:
+    api = snapshot.api
+    lines = []
+    if api.round_trip_p50 is not None and api.round_trip_p99 is not None:
+        lines.append(
+            f"API round trip: p50 {_duration(api.round_trip_p50)}, p99 {_duration(api.round_trip_p99)} "
+            f"({api.round_trips} requests)"
+        )
+    if api.verbs:
+        since = "since the API server started" if api.since_start else "last minute"
+        verbs = ", ".join(f"{v.verb} {_duration(v.p99_seconds)}" for v in api.verbs)
+        lines.append(f"API server p99 by verb ({since}): {verbs}")
+    elif api.metrics:
+        lines.append(f"API server /metrics: {api.metrics}")
+    slowness = api_slowness(snapshot)
+    if slowness:
+        lines.append(f"  {slowness}")
+    return lines
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
+
+
+def disk_lines(snapshot: ClusterSnapshot) -> list[str]:
+    """Nodes whose filesystem is high or under DiskPressure, and how many have no figure."""
+    from talos_platform.engine.observe.pressure import disk_level
+
+    lines = []
+    for node in snapshot.nodes:
+        pressure = any(kind == "DiskPressure" and status == "True" for kind, status, _ in node.conditions)
+        percent = node.disk_percent
+        if pressure or disk_level(percent) != "none":
+            figure = f"disk {percent:.0f}% full" if percent is not None else "disk use unknown"
+            lines.append(f"  {node.name} ({node.address}): {figure}" + (", DiskPressure" if pressure else ""))
+    unknown = sum(1 for n in snapshot.nodes if n.disk_percent is None)
+    if unknown:
+        lines.append(f"  disk use unknown on {unknown} node(s) (kubelet stats not readable)")
+    return lines
+
+
 def _status_text(snapshot: ClusterSnapshot, healthy: bool, note: str) -> str:
     lines = []
     if snapshot.simulated:
@@ -363,8 +418,10 @@ def _status_text(snapshot: ClusterSnapshot, healthy: bool, note: str) -> str:
     if snapshot.kube_error:
         lines.append(f"Kubernetes API: {snapshot.kube_error}")
     ready = sum(1 for n in snapshot.nodes if n.ready)
+    lines += api_lines(snapshot)
     lines.append(f"nodes: {ready}/{len(snapshot.nodes)} Ready")
     lines += [f"  {n.name} ({n.address}): unreachable: {n.error}" for n in snapshot.nodes if not n.reachable]
+    lines += disk_lines(snapshot)
     lines += [
         f"  {n.name} ({n.address}): in maintenance mode"
         + (f": {n.error}" if n.error else " (no config)")

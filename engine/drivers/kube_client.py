@@ -22,6 +22,7 @@ from talos_platform.engine.drivers.process import ProcessRunner
 from talos_platform.engine.drivers.protocols import (
     CRDS,
     SECRETS,
+    AccessDenied,
     ObjectList,
     Resource,
     WatchEvent,
@@ -259,6 +260,20 @@ class KubernetesDriver:
         found: dict[str, Any] = data
         return found
 
+    async def read_path(self, path: str) -> str:
+        status, text = await asyncio.to_thread(self._request_text, path)
+        if status >= 400:
+            _raise_for(status, _status_message(text), f"GET {path}")
+        return text
+
+    def _request_text(self, path: str) -> tuple[int, str]:
+        response = self._open("GET", path, headers={"Accept": "text/plain, application/json, */*"})
+        try:
+            raw = response.read()
+        finally:
+            response.release_conn()
+        return response.status, raw.decode("utf-8", errors="replace")
+
     def watch(
         self, resource: Resource, resource_version: str, namespace: str | None = None, timeout_seconds: int = 300
     ) -> AsyncIterator[WatchEvent]:
@@ -417,10 +432,18 @@ def _raise_for(status: int, data: Any, what: str) -> None:
         return
     message = data.get("message") if isinstance(data, dict) else str(data)
     if status in (401, 403):
-        raise PermanentError(f"{what}: access denied ({status}): {message}", hint="check the kubeconfig's credentials")
+        raise AccessDenied(f"{what}: access denied ({status}): {message}", hint="check the kubeconfig's credentials")
     if status >= 500 or status == 429:
         raise TransientError(f"{what}: the API server answered {status}: {message}", hint=_status_hint(status))
     raise PermanentError(f"{what}: the API server answered {status}: {message}", hint=_status_hint(status))
+
+
+def _status_message(text: str) -> Any:
+    """An error body as `_raise_for` reads it: a Status object when it is JSON, else the text."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text.strip()
 
 
 def _status_hint(status: int) -> str:

@@ -66,6 +66,10 @@ class ObjectList:
     resource_version: str
 
 
+class AccessDenied(PermanentError):
+    """The API server refused the request (HTTP 401/403): the credentials are not allowed it."""
+
+
 class Kube(Protocol):
     async def list(self, resource: Resource, namespace: str | None = None, label_selector: str = "") -> ObjectList: ...
 
@@ -77,6 +81,11 @@ class Kube(Protocol):
         ...
 
     async def get(self, resource: Resource, name: str, namespace: str | None = None) -> dict[str, Any] | None: ...
+
+    async def read_path(self, path: str) -> str:
+        """GET a path that is no resource (`/metrics`, `/api/v1/nodes/NAME/proxy/stats/summary`)
+        and return the body as text; raises AccessDenied when RBAC refuses it."""
+        ...
 
     async def secret_digests(self, name: str, namespace: str) -> dict[str, str] | None:
         """Key -> `secret_digest` of each `data` value (base64, as the API gives it) of a Secret;

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from talos_platform.engine.drivers.protocols import TalosNodeFacts
+from talos_platform.engine.observe.node_disk import DiskUse
 from talos_platform.engine.observe.ordering import natural_key
 from talos_platform.engine.observe.snapshot import NodeView
 
@@ -90,15 +91,18 @@ def merge_nodes(
     facts: dict[str, TalosNodeFacts],
     targets: Iterable[TalosTarget] = (),
     history: UsageHistory | None = None,
+    disks: dict[str, DiskUse] | None = None,
 ) -> tuple[NodeView, ...]:
     """One row per node: every Kubernetes node, plus configured nodes Kubernetes does not know yet
-    (still in maintenance mode, or unreachable). Control planes first, then by name."""
+    (still in maintenance mode, or unreachable). Control planes first, then by name. `disks`:
+    filesystem use by node name, for the nodes whose kubelet stats were read."""
     history = history or UsageHistory()
+    disks = disks or {}
     views: dict[str, NodeView] = {}
     seen_addresses: set[str] = set()
     for node in kube_nodes:
         fact = facts.get(node.address)
-        views[node.name] = _view(node.name, node.address, node.role, node, fact, history)
+        views[node.name] = _view(node.name, node.address, node.role, node, fact, history, disks.get(node.name))
         seen_addresses.add(node.address)
     for target in targets:
         if target.address in seen_addresses or (target.name and target.name in views):
@@ -110,7 +114,13 @@ def merge_nodes(
 
 
 def _view(
-    name: str, address: str, role: str, node: KubeNode | None, fact: TalosNodeFacts | None, history: UsageHistory
+    name: str,
+    address: str,
+    role: str,
+    node: KubeNode | None,
+    fact: TalosNodeFacts | None,
+    history: UsageHistory,
+    disk: DiskUse | None = None,
 ) -> NodeView:
     if fact is None:
         # Not asked yet (or no Talos API configured): what Kubernetes says is all there is.
@@ -131,4 +141,6 @@ def _view(
         memory_history=history.memory(address),
         error=fact.error,
         conditions=node.conditions if node else (),
+        disk_used_bytes=disk[0] if disk else None,
+        disk_capacity_bytes=disk[1] if disk else None,
     )

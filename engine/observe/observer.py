@@ -16,14 +16,18 @@ from typing import Any, TypeVar
 from talos_platform.engine.drivers.backoff import Backoff
 from talos_platform.engine.drivers.clock import Clock, RealClock
 from talos_platform.engine.drivers.protocols import APPLICATIONS, EVENTS, NODES, PODS, Drivers, TalosNodeFacts
+from talos_platform.engine.observe.api_latency import RoundTrips, ServerLatency, api_latency
 from talos_platform.engine.observe.apps import app_view, group_by_wave
 from talos_platform.engine.observe.flows import FlowBuffer
 from talos_platform.engine.observe.freshness import HUBBLE_RELAY, KUBERNETES_API, Freshness, combined, source_state
+from talos_platform.engine.observe.kube_stats import read_disks, read_metrics
+from talos_platform.engine.observe.node_disk import DiskUse
 from talos_platform.engine.observe.nodes import KubeNode, TalosTarget, UsageHistory, kube_node, merge_nodes
 from talos_platform.engine.observe.ordering import natural_key
 from talos_platform.engine.observe.pods import PodHealth, classify_pod, refusal_problem, sort_problems
 from talos_platform.engine.observe.relay import RELAY_STATUS_INTERVAL, poll_relay_status
 from talos_platform.engine.observe.snapshot import (
+    ApiLatency,
     AppView,
     ClusterSnapshot,
     FlowStats,
@@ -35,6 +39,7 @@ from talos_platform.engine.observe.snapshot import (
 )
 from talos_platform.engine.observe.store import ObjectStore
 from talos_platform.engine.observe.talos_facts import facts_for
+from talos_platform.engine.observe.timed_kube import TimedKube
 from talos_platform.engine.observe.watcher import ResourceWatcher
 
 T = TypeVar("T")
@@ -58,10 +63,13 @@ class Observer:
         talos_concurrency: int = 16,
         relay_interval: float = RELAY_STATUS_INTERVAL,
         heartbeat: float = 1.0,
+        stats_interval: float = 10.0,
     ):
         """`heartbeat`: a snapshot is published at least this often (0: only on changes), so a
         quiet cluster still shows its data as current, the age of data from a source that does
-        not answer keeps counting, and a screen that gets no snapshot knows it is behind."""
+        not answer keeps counting, and a screen that gets no snapshot knows it is behind.
+        `stats_interval`: how often the API server's `/metrics` and every kubelet's filesystem
+        use are read (0: never)."""
         self.drivers = drivers
         self.clock = clock or RealClock()
         self.talos_targets = tuple(talos_targets)
@@ -71,6 +79,13 @@ class Observer:
         self.talos_concurrency = talos_concurrency
         self.relay_interval = relay_interval
         self.heartbeat = heartbeat
+        self.stats_interval = stats_interval
+        self.round_trips = RoundTrips()
+        """Every read the dashboard makes of the API server, timed."""
+        self.kube = TimedKube(drivers.kube, self.round_trips, self.clock)
+        self.server_latency = ServerLatency()
+        self.disks: dict[str, DiskUse] = {}
+        self._disks_version = 0
         self.nodes: ObjectStore[KubeNode] = ObjectStore(kube_node, self.mark_changed)
         self.pods: ObjectStore[PodHealth] = ObjectStore(classify_pod, self.mark_changed)
         self.apps: ObjectStore[AppView] = ObjectStore(app_view, self.mark_changed)
@@ -80,7 +95,7 @@ class Observer:
         self.facts: dict[str, TalosNodeFacts] = {}
         self.history = UsageHistory()
         self.watchers = [
-            ResourceWatcher(drivers.kube, resource, store, self.clock, on_state_change=self.mark_changed)
+            ResourceWatcher(self.kube, resource, store, self.clock, on_state_change=self.mark_changed)
             for resource, store in (
                 (NODES, self.nodes),
                 (PODS, self.pods),
@@ -118,6 +133,8 @@ class Observer:
                         name="hubble-status",
                     )
                 )
+        if self.stats_interval:
+            tasks.append(asyncio.create_task(self._poll_stats(), name="kube-stats"))
         if self.heartbeat:
             tasks.append(asyncio.create_task(self._beat(), name="heartbeat"))
         tasks.append(asyncio.create_task(self._publish(), name="publish"))
@@ -164,6 +181,31 @@ class Observer:
             # least twice as long as it took, so polling never becomes most of the work.
             took = max(0.0, self.clock.now() - started)
             await self.clock.sleep(max(self.talos_interval, 2 * took))
+
+    async def _poll_stats(self) -> None:
+        # Kubelet stats go through the node proxy to each kubelet: their time is the kubelet's too,
+        # so they are read untimed; `/metrics` is a read like any other. The first round waits (at
+        # most one interval) for the node list, so no node starts without its disk figure.
+        waited = 0.0
+        while not self.watchers[0].synced and waited < self.stats_interval:
+            await self.clock.sleep(0.05)
+            waited += 0.05
+        while True:
+            started = self.clock.now()
+            before = (self.server_latency.state, self.server_latency.verbs)
+            await read_metrics(self.kube, self.server_latency, self.clock)
+            disks = await read_disks(self.drivers.kube, (n.name for n in self.nodes.values()), self.talos_concurrency)
+            if disks != self.disks:
+                self.disks = disks
+                self._disks_version += 1
+                self.mark_changed()
+            if before != (self.server_latency.state, self.server_latency.verbs):
+                self.mark_changed()
+            took = max(0.0, self.clock.now() - started)
+            await self.clock.sleep(max(self.stats_interval, 2 * took))
+
+    def api_latency(self) -> ApiLatency:
+        return api_latency(self.round_trips, self.server_latency if self.stats_interval else None, self.clock.now())
 
     def targets(self) -> list[TalosTarget]:
         """Configured nodes plus every node Kubernetes knows, by address."""
@@ -230,8 +272,8 @@ class Observer:
         )
         nodes = self._cached(
             "nodes",
-            (self.nodes.version, self._facts_version),
-            lambda: merge_nodes(self.nodes.values(), self.facts, self.talos_targets, self.history),
+            (self.nodes.version, self._facts_version, self._disks_version),
+            lambda: merge_nodes(self.nodes.values(), self.facts, self.talos_targets, self.history, self.disks),
         )
         return build_snapshot(
             taken_at=self.clock.now(),
@@ -251,6 +293,7 @@ class Observer:
             pod_summary=pods,
             node_views=nodes,
             freshness=self.freshness(),
+            api=self.api_latency(),
         )
 
 
@@ -277,6 +320,8 @@ def build_snapshot(
     pod_summary: tuple[tuple[PodProblem, ...], tuple[NamespaceHealth, ...], tuple[HealthyPod, ...]] | None = None,
     node_views: tuple[NodeView, ...] | None = None,
     freshness: Freshness | None = None,
+    api: ApiLatency | None = None,
+    disks: dict[str, DiskUse] | None = None,
 ) -> ClusterSnapshot:
     """`waves_and_blocked`, `pod_summary` and `node_views` may be handed in already computed
     (the observer caches them while their inputs do not change)."""
@@ -285,7 +330,7 @@ def build_snapshot(
     return ClusterSnapshot(
         taken_at=taken_at,
         simulated=simulated,
-        nodes=node_views if node_views is not None else merge_nodes(kube_nodes, facts, targets, history),
+        nodes=node_views if node_views is not None else merge_nodes(kube_nodes, facts, targets, history, disks),
         waves=waves,
         blocked=blocked,
         pod_problems=problems,
@@ -295,6 +340,7 @@ def build_snapshot(
         kube_error=kube_error,
         generation=generation,
         freshness=freshness or Freshness(),
+        api=api or ApiLatency(),
     )
 
 

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from talos_platform.engine.drivers.clock import Clock, RealClock
 from talos_platform.engine.drivers.protocols import APPLICATIONS, EVENTS, NODES, PODS, Drivers, Resource
+from talos_platform.engine.observe.api_latency import RoundTrips, ServerLatency, api_latency
 from talos_platform.engine.observe.apps import app_view
 from talos_platform.engine.observe.flows import FlowBuffer
 from talos_platform.engine.observe.freshness import HUBBLE_RELAY, KUBERNETES_API, Freshness, source_state
+from talos_platform.engine.observe.kube_stats import read_disks, read_metrics
 from talos_platform.engine.observe.nodes import TalosTarget, UsageHistory, kube_node
 from talos_platform.engine.observe.observer import build_snapshot, summarise_pods
 from talos_platform.engine.observe.pods import classify_pod, refusal_problem
 from talos_platform.engine.observe.snapshot import ClusterSnapshot
 from talos_platform.engine.observe.talos_facts import facts_for
+from talos_platform.engine.observe.timed_kube import TimedKube
 
 T = TypeVar("T")
 
@@ -29,13 +33,16 @@ async def snapshot_once(
     timeout: float = 10.0,
 ) -> ClusterSnapshot:
     """List nodes, pods and Applications once, ask Talos about every node, and read the flows
-    Hubble still holds (no follow). Failures become fields of the snapshot, never exceptions."""
+    Hubble still holds (no follow), the API server's `/metrics` and every kubelet's filesystem use.
+    Failures become fields of the snapshot, never exceptions."""
     clock = clock or RealClock()
     errors: list[str] = []
+    round_trips = RoundTrips()
+    kube = TimedKube(drivers.kube, round_trips, clock)
 
     async def listed(resource: Resource, transform: Callable[[dict[str, Any]], T]) -> list[T]:
         try:
-            result = await asyncio.wait_for(drivers.kube.list(resource), timeout)
+            result = await asyncio.wait_for(kube.list(resource), timeout)
             return [transform(item) for item in result.items]
         except Exception as error:  # noqa: BLE001 - reported in the snapshot
             if resource not in (APPLICATIONS, EVENTS):
@@ -52,6 +59,17 @@ async def snapshot_once(
     for node in kube_nodes:
         targets.setdefault(node.address, TalosTarget(node.address, node.name, node.role))
     facts_list = await asyncio.gather(*(facts_for(drivers, address) for address in targets if address))
+    server = ServerLatency()
+    disks = {}
+    if not errors:
+        try:
+            await asyncio.wait_for(read_metrics(kube, server, clock), timeout)
+        except TimeoutError:
+            server.not_read(f"no answer within {timeout:g} s")
+        with contextlib.suppress(TimeoutError):
+            disks = await asyncio.wait_for(read_disks(drivers.kube, (n.name for n in kube_nodes)), timeout)
+    else:
+        server.not_read("the Kubernetes API is unreachable")
     facts = {f.address: f for f in facts_list}
     history = UsageHistory()
     for fact in facts_list:
@@ -87,6 +105,8 @@ async def snapshot_once(
         kube_error="; ".join(errors),
         pod_summary=summarise_pods(pods, refusals),
         freshness=freshness,
+        api=api_latency(round_trips, server, now),
+        disks=disks,
     )
 
 

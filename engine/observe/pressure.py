@@ -16,6 +16,11 @@ HIGH_PERCENT = 80.0
 """CPU or memory at or above this is high (shown orange)."""
 CRITICAL_PERCENT = 95.0
 """CPU or memory at or above this is critical (shown red): little headroom is left."""
+DISK_HIGH_PERCENT = 80.0
+"""A node filesystem at or above this full is high (orange)."""
+DISK_CRITICAL_PERCENT = 90.0
+"""At or above this the kubelet's default eviction threshold (`nodefs.available<10%`) is crossed:
+it reports DiskPressure and evicts pods (red)."""
 PRESSURE_CONDITIONS = ("MemoryPressure", "DiskPressure", "PIDPressure")
 
 
@@ -31,14 +36,18 @@ class Pressure:
         return self.level != "none"
 
 
-def usage_level(percent: float | None) -> str:
+def usage_level(percent: float | None, high: float = HIGH_PERCENT, critical: float = CRITICAL_PERCENT) -> str:
     if percent is None:
         return "none"
-    if percent >= CRITICAL_PERCENT:
+    if percent >= critical:
         return "critical"
-    if percent >= HIGH_PERCENT:
+    if percent >= high:
         return "high"
     return "none"
+
+
+def disk_level(percent: float | None) -> str:
+    return usage_level(percent, DISK_HIGH_PERCENT, DISK_CRITICAL_PERCENT)
 
 
 def node_pressure(node: NodeView) -> Pressure:
@@ -46,8 +55,11 @@ def node_pressure(node: NodeView) -> Pressure:
     usage = []
     levels = {"critical": 2, "high": 1, "none": 0}
     worst = 2 if conditions else 0
-    for label, value in (("CPU", node.cpu_percent), ("memory", node.memory_percent)):
-        level = usage_level(value)
+    for label, value, level in (
+        ("CPU", node.cpu_percent, usage_level(node.cpu_percent)),
+        ("memory", node.memory_percent, usage_level(node.memory_percent)),
+        ("disk", node.disk_percent, disk_level(node.disk_percent)),
+    ):
         if level != "none":
             usage.append((levels[level], f"{label} {value:.0f}%"))
             worst = max(worst, levels[level])

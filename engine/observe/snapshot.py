@@ -31,6 +31,16 @@ class NodeView:
     error: str = ""
     conditions: tuple[tuple[str, str, str], ...] = ()
     """(type, status, message) of every Kubernetes node condition."""
+    disk_used_bytes: int | None = None
+    """The node's root filesystem (the kubelet's `node.fs`: Talos' EPHEMERAL partition) in use;
+    None while the kubelet's stats are not known."""
+    disk_capacity_bytes: int | None = None
+
+    @property
+    def disk_percent(self) -> float | None:
+        if self.disk_used_bytes is None or not self.disk_capacity_bytes:
+            return None
+        return 100.0 * self.disk_used_bytes / self.disk_capacity_bytes
 
 
 @dataclass(frozen=True)
@@ -188,6 +198,33 @@ class FlowStats:
 
 
 @dataclass(frozen=True)
+class VerbLatency:
+    """The API server's p99 for one verb, from its `apiserver_request_duration_seconds`."""
+
+    verb: str
+    p99_seconds: float
+    requests: int
+    """Requests the figure is over."""
+
+
+@dataclass(frozen=True)
+class ApiLatency:
+    """How fast the Kubernetes API answers (see engine/observe/api_latency.py)."""
+
+    round_trip_p50: float | None = None
+    """The dashboard's own requests over the last minute; None before the first one."""
+    round_trip_p99: float | None = None
+    round_trips: int = 0
+    verbs: tuple[VerbLatency, ...] = ()
+    """The server's p99 by verb, slowest first (empty when `/metrics` is not read)."""
+    metrics: str = "not read"
+    """Empty while the server's `/metrics` is read; `not allowed` when RBAC refuses it (403);
+    otherwise why it is not read."""
+    since_start: bool = False
+    """The server's figures are since it started (one scrape), not over the last minute."""
+
+
+@dataclass(frozen=True)
 class ClusterSnapshot:
     taken_at: float
     simulated: bool
@@ -206,6 +243,8 @@ class ClusterSnapshot:
     """Increases with every published snapshot."""
     freshness: Freshness = field(default_factory=Freshness)
     """Whether each pane's source answers, and since when it does not."""
+    api: ApiLatency = field(default_factory=ApiLatency)
+    """How fast the Kubernetes API answers."""
 
     @property
     def apps(self) -> tuple[AppView, ...]:

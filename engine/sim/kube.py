@@ -5,27 +5,34 @@ server-side apply of objects and kustomization directories."""
 from __future__ import annotations
 
 import builtins
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from talos_platform.engine.drivers.protocols import SECRETS, ObjectList, Resource, WatchEvent, WatchExpired
+from talos_platform.engine.drivers.protocols import (
+    NODES,
+    SECRETS,
+    AccessDenied,
+    ObjectList,
+    Resource,
+    WatchEvent,
+    WatchExpired,
+)
 from talos_platform.engine.errors import PermanentError, TransientError
+from talos_platform.engine.sim.api_server_stats import stats_summary
 from talos_platform.engine.sim.catalog import component_for_url, component_named
 from talos_platform.engine.sim.changes import data_digests
 from talos_platform.engine.sim.crds import crd_object
-from talos_platform.engine.sim.model import ApiUnavailable, PlatformModel
+from talos_platform.engine.sim.model import RUNNING, ApiUnavailable, PlatformModel
 from talos_platform.engine.sim.store import Watcher, clone, render, resource_of
 
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 # How often a quiet watch gets a BOOKMARK, like the API server's watch cache.
 BOOKMARK_SECONDS = 60.0
-
-# Reads take a little virtual time, like a round trip would.
-_REQUEST_SECONDS = 0.05
 
 
 class SimulatedApiUnavailable(TransientError, ConnectionError):
@@ -57,18 +64,51 @@ def matches_selector(labels: dict[str, str], selector: str) -> bool:
 
 
 class SimulatedKube:
-    def __init__(self, model: PlatformModel):
+    def __init__(self, model: PlatformModel, *, metrics_allowed: bool = True):
         self.model = model
+        self.metrics_allowed = metrics_allowed
+        """False: RBAC refuses these credentials `/metrics` (403), as for a user without the
+        `system:monitoring` role."""
 
-    async def _round_trip(self) -> None:
-        await self.model.clock.sleep(_REQUEST_SECONDS)
+    async def _round_trip(self, verb: str, resource: str) -> None:
+        """Reads take a little virtual time, like a round trip would (more while the API is slow);
+        the API server's histogram counts those it served."""
+        durations = self.model.request_durations
+        seconds = durations.next_duration()
+        await self.model.clock.sleep(seconds)
         try:
             self.model.check_api()
         except ApiUnavailable as error:
             raise _unavailable(error) from None
+        durations.record(verb, resource, seconds)
+
+    async def read_path(self, path: str) -> str:
+        if path == "/metrics":
+            await self._round_trip("GET", "")
+            if not self.metrics_allowed:
+                raise AccessDenied(
+                    'GET /metrics: access denied (403): forbidden: User "viewer" cannot get path "/metrics"',
+                    hint="check the kubeconfig's credentials",
+                )
+            return self.model.request_durations.exposition()
+        parts = path.strip("/").split("/")
+        if len(parts) == 7 and parts[:3] == ["api", "v1", "nodes"] and parts[4:] == ["proxy", "stats", "summary"]:
+            await self._round_trip("CONNECT", "nodes")
+            machine = self.model.machine_named(parts[3])
+            if machine is None or self.model.store.get_entry(NODES, "", parts[3]) is None:
+                raise PermanentError(f'GET {path}: the API server answered 404: nodes "{parts[3]}" not found')
+            if machine.stage != RUNNING or not machine.ready:
+                raise TransientError(
+                    f"GET {path}: the API server answered 503: error trying to reach service: dial tcp "
+                    f"{machine.address}:10250: connect: connection refused"
+                )
+            return json.dumps(stats_summary(self.model, machine))
+        raise PermanentError(
+            f"GET {path}: the API server answered 404: the server could not find the requested resource"
+        )
 
     async def list(self, resource: Resource, namespace: str | None = None, label_selector: str = "") -> ObjectList:
-        await self._round_trip()
+        await self._round_trip("LIST", resource.plural)
         store = self.model.store
         namespace = namespace if resource.namespaced else None
         items = []
@@ -81,7 +121,7 @@ class SimulatedKube:
         return ObjectList(items=items, resource_version=str(store.revision))
 
     async def get(self, resource: Resource, name: str, namespace: str | None = None) -> dict[str, Any] | None:
-        await self._round_trip()
+        await self._round_trip("GET", resource.plural)
         entry = self.model.store.get_entry(resource, (namespace or "default") if resource.namespaced else "", name)
         return None if entry is None else clone(render(entry))
 
@@ -148,7 +188,7 @@ class SimulatedKube:
 
     async def apply_objects(self, objects: builtins.list[dict[str, Any]]) -> builtins.list[str]:
         self.model.changes.note_apply()
-        await self._round_trip()
+        await self._round_trip("PATCH", "")
         # CRDs first, namespaces next, like kubectl's ordering.
         try:
             return self.model.changes.apply(sorted(objects, key=_apply_order))

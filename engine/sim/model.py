@@ -9,6 +9,7 @@ state and ask it to change; the controllers (workloads.py, argo.py) react to cha
 from __future__ import annotations
 
 import base64
+import math
 import random
 import uuid
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from talos_platform.engine.config.models import PlatformConfig
 from talos_platform.engine.config.schematic import canonical_extensions, schematic_id
 from talos_platform.engine.drivers.protocols import CRDS, NAMESPACES, NODES, Resource
 from talos_platform.engine.sim import admission
+from talos_platform.engine.sim.api_server_stats import DISK_PRESSURE_PERCENT, RequestDurations
 from talos_platform.engine.sim.catalog import NodeSpec
 from talos_platform.engine.sim.changes import ExternalChanges
 from talos_platform.engine.sim.clock import SimulatedClock
@@ -29,11 +31,13 @@ from talos_platform.engine.sim.events import EventRecorder
 from talos_platform.engine.sim.nodes import node_object
 from talos_platform.engine.sim.scenarios import (
     ApiOutage,
+    DiskFull,
     ExtensionsOutsideConfig,
     NodeDown,
     NodePressure,
     NodeStuckInMaintenance,
     Scenario,
+    SlowApi,
 )
 from talos_platform.engine.sim.store import ObjectStore, clone, resource_of
 from talos_platform.engine.sim.timeline import FaultTimeline
@@ -122,6 +126,10 @@ class PlatformModel:
         self._outage_faults = list(scenario.fault(ApiOutage))
         self.pressure: dict[str, NodePressure] = {}
         """Nodes running hot now (a `nodePressure` fault that has begun), by name."""
+        self.disk_full: dict[str, float] = {}
+        """Nodes whose EPHEMERAL filesystem filled up (a `diskFull` fault that has begun): percent used."""
+        self.request_durations = RequestDurations(seed)
+        """How long API requests take, and the histogram of those served (see api_server_stats.py)."""
         self.day_two_deferred = False
         self.timeline = FaultTimeline()
         """When the timed faults happen, for the screen (see timeline.py)."""
@@ -307,6 +315,41 @@ class PlatformModel:
             self.later(hot.after, partial(self.start_pressure, hot))
             self.timeline.add(now + hot.after, f"{hot.node} runs hot", under_way=f"{hot.node} is under pressure")
 
+        for slow in self.scenario.fault(SlowApi):
+            self.later(slow.after, partial(self.start_slow_api, slow))
+            lasting = f" for {slow.duration:g} s" if slow.duration else ""
+            self.timeline.add(
+                now + slow.after,
+                f"the Kubernetes API server slows down to ~{slow.latency:g} s a request{lasting}",
+                duration=slow.duration or math.inf,
+                under_way="the Kubernetes API server is slow",
+            )
+        for full in self.scenario.fault(DiskFull):
+            self.later(full.after, partial(self.fill_disk, full))
+            self.timeline.add(
+                now + full.after,
+                f"{full.node}'s disk fills up",
+                under_way=f"{full.node}'s disk is {full.percent:g}% full",
+            )
+
+    def start_slow_api(self, fault: SlowApi) -> None:
+        self.request_durations.slow_latency = fault.latency
+        if fault.duration:
+            self.later(fault.duration, self._end_slow_api)
+
+    def _end_slow_api(self) -> None:
+        self.request_durations.slow_latency = 0.0
+
+    def fill_disk(self, fault: DiskFull) -> None:
+        """The node's EPHEMERAL filesystem fills up; past the eviction threshold its kubelet says
+        DiskPressure."""
+        machine = self.machine_named(fault.node)
+        if machine is None:
+            return
+        self.disk_full[machine.name] = fault.percent
+        if machine.registered and self.store.get_entry(NODES, "", machine.name) is not None:
+            self.put_object(NODES, self._node_object(machine))
+
     def start_pressure(self, fault: NodePressure) -> None:
         """The node runs hot; its kubelet reports the pressure conditions it crossed."""
         machine = self.machine_named(fault.node)
@@ -392,8 +435,14 @@ class PlatformModel:
             self.now_iso(),
             existing=self.store.get_entry(NODES, "", machine.name),
             control_plane_taint=not self.workloads_allowed_on_control_planes(),
-            pressure=tuple(self.pressure[machine.name].conditions) if machine.name in self.pressure else (),
+            pressure=self._pressure_conditions(machine),
         )
+
+    def _pressure_conditions(self, machine: Machine) -> tuple[str, ...]:
+        conditions = list(self.pressure[machine.name].conditions) if machine.name in self.pressure else []
+        if self.disk_full.get(machine.name, 0.0) >= DISK_PRESSURE_PERCENT and "DiskPressure" not in conditions:
+            conditions.append("DiskPressure")
+        return tuple(conditions)
 
     def workloads_allowed_on_control_planes(self) -> bool:
         return not self.config.workers

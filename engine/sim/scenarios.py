@@ -193,6 +193,30 @@ class EtcdSnapshotDamaged(ScenarioModel):
     type: Literal["etcdSnapshotDamaged"]
 
 
+class SlowApi(ScenarioModel):
+    type: Literal["slowApi"]
+    latency: float = Field(2.0, gt=0)
+    """Virtual seconds a request takes on average while the API is slow (each one varies by up to
+    +/-40%, seeded); a healthy simulated API answers in 0.05 s."""
+    after: float = 0.0
+    """Virtual seconds after the Kubernetes API first answered, or after an installed platform
+    was handed over."""
+    duration: float = Field(0.0, ge=0)
+    """How long it stays slow (0: for good)."""
+
+
+class DiskFull(ScenarioModel):
+    type: Literal["diskFull"]
+    node: str
+    """Name of the node whose EPHEMERAL filesystem (the kubelet's `node.fs`) fills up."""
+    percent: float = Field(97.0, ge=0, le=100)
+    """How full it gets. At 90% or more the kubelet's default eviction threshold
+    (`nodefs.available<10%`) is crossed: it reports DiskPressure."""
+    after: float = 0.0
+    """Virtual seconds after the Kubernetes API first answered, or after an installed platform
+    was handed over."""
+
+
 Fault = Annotated[
     NodeStuckInMaintenance
     | NodeDown
@@ -205,7 +229,9 @@ Fault = Annotated[
     | ApiOutage
     | ExtensionsOutsideConfig
     | UpgradeGoesWrong
-    | EtcdSnapshotDamaged,
+    | EtcdSnapshotDamaged
+    | SlowApi
+    | DiskFull,
     Field(discriminator="type"),
 ]
 FaultT = TypeVar("FaultT")

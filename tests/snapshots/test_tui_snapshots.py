@@ -11,9 +11,19 @@ SIZE = (160, 48)
 NOTE = "scenario faults, seed 7"
 
 
-def dashboard(faulty: bool = True, *, stale: bool = False, pressure: bool = False, **kwargs):
+def dashboard(
+    faulty: bool = True,
+    *,
+    stale: bool = False,
+    pressure: bool = False,
+    slow_api: bool = False,
+    disk_full: bool = False,
+    **kwargs,
+):
     return create_app(
-        snapshot=cluster_snapshot(faulty=faulty, stale=stale, pressure=pressure),
+        snapshot=cluster_snapshot(
+            faulty=faulty, stale=stale, pressure=pressure, slow_api=slow_api, disk_full=disk_full
+        ),
         simulation_note=NOTE,
         cluster_name="homelab",
         kube_context="admin@homelab",
@@ -42,6 +52,16 @@ def test_nodes_under_pressure(snap_compare):
 def test_nodes_under_pressure_maximised(snap_compare):
     """The whole row: why each worker is under pressure, and its CPU and memory in colour."""
     assert snap_compare(dashboard(faulty=False, pressure=True), press=["1", "z"], terminal_size=SIZE)
+
+
+def test_slow_api_named_in_the_header(snap_compare):
+    """Scenario slow-api: every request takes seconds; the header names it before it is an outage."""
+    assert snap_compare(dashboard(faulty=False, slow_api=True), terminal_size=SIZE)
+
+
+def test_full_disk_beside_cpu_and_memory(snap_compare):
+    """Scenario disk-full: worker-2 at 97% with DiskPressure (red), worker-1 at 85% (orange)."""
+    assert snap_compare(dashboard(faulty=False, disk_full=True), press=["1", "z"], terminal_size=SIZE)
 
 
 def test_dashboard_with_faults_light_theme(snap_compare):

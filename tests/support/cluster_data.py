@@ -5,18 +5,21 @@ snapshot level, so the panes see what they would see from a cluster)."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 from talos_platform.engine.config.loading import load_config
 from talos_platform.engine.drivers.protocols import Flow, FlowEndpoint, LostEvents, TalosNodeFacts
 from talos_platform.engine.layers import platform_steps
 from talos_platform.engine.observe import ClusterSnapshot, TalosTarget, build_snapshot
+from talos_platform.engine.observe.api_latency import RoundTrips, ServerLatency, api_latency
 from talos_platform.engine.observe.apps import app_view
 from talos_platform.engine.observe.flows import FlowBuffer
 from talos_platform.engine.observe.freshness import KUBERNETES_API, Freshness, SourceState
+from talos_platform.engine.observe.node_disk import node_filesystem
 from talos_platform.engine.observe.nodes import UsageHistory, kube_node
 from talos_platform.engine.observe.pods import classify_pod
-from talos_platform.engine.observe.snapshot import FlowStats, RelayStatus
+from talos_platform.engine.observe.snapshot import ApiLatency, FlowStats, RelayStatus
 from talos_platform.engine.plan.planner import Plan
 from talos_platform.engine.run.events import (
     RunFinished,
@@ -27,6 +30,7 @@ from talos_platform.engine.run.events import (
     StepStarted,
     StepSucceeded,
 )
+from talos_platform.engine.sim.api_server_stats import RequestDurations
 from talos_platform.tui.install_state import InstallProgress
 
 T0 = 1_767_225_600.0  # 2026-01-01 00:00:00 UTC: a fixed clock for stable screenshots
@@ -186,10 +190,17 @@ def _flows(faulty: bool) -> FlowBuffer:
 
 
 def cluster_snapshot(
-    faulty: bool = False, simulated: bool = True, *, stale: bool = False, pressure: bool = False
+    faulty: bool = False,
+    simulated: bool = True,
+    *,
+    stale: bool = False,
+    pressure: bool = False,
+    slow_api: bool = False,
+    disk_full: bool = False,
 ) -> ClusterSnapshot:
     """`stale`: the Kubernetes API stopped answering 42 s before the snapshot (the stores keep
-    their last contents); `pressure`: three workers near or past their limits."""
+    their last contents); `pressure`: three workers near or past their limits; `slow_api`: every
+    request takes seconds; `disk_full`: worker-2's filesystem 97% full (DiskPressure), worker-1's 85%."""
     facts, history = {}, UsageHistory()
     for index, (name, address, _role) in enumerate(NODES):
         if faulty and name == "worker-3":
@@ -222,6 +233,8 @@ def cluster_snapshot(
         history.record(fact)
         facts[address] = fact
     pressed = {"worker-2": ("MemoryPressure",), "worker-3": ("DiskPressure",)} if pressure else {}
+    if disk_full:
+        pressed = {**pressed, "worker-2": (*pressed.get("worker-2", ()), "DiskPressure")}
     nodes = [
         kube_node(node_object(n, a, r, ready=not (faulty and n == "worker-3"), pressure=pressed.get(n, ())))
         for n, a, r in NODES
@@ -290,7 +303,45 @@ def cluster_snapshot(
         generation=1,
         freshness=_stale_kubernetes(T0 + 30 - 42) if stale else None,
         kube_error=STALE_ERROR if stale else "",
+        api=_api_latency(slow_api),
+        disks=_disks(faulty, pressure, disk_full),
     )
+
+
+def _disks(faulty: bool, pressure: bool, disk_full: bool) -> dict[str, tuple[int, int]]:
+    """Filesystem use as kubelet stats summaries give it; an unreachable node's kubelet gives none."""
+    capacity = 120 * 1024**3
+    percents = {name: 18.0 + index * 6.5 for index, (name, _address, _role) in enumerate(NODES)}
+    if pressure:
+        percents["worker-3"] = 92.0
+    if disk_full:
+        percents.update({"worker-1": 85.0, "worker-2": 97.0})
+    if faulty:
+        del percents["worker-3"]
+    summaries = {
+        name: json.dumps({"node": {"fs": {"usedBytes": int(capacity * percent / 100), "capacityBytes": capacity}}})
+        for name, percent in percents.items()
+    }
+    return {name: use for name, text in summaries.items() if (use := node_filesystem(text)) is not None}
+
+
+def _api_latency(slow: bool) -> ApiLatency:
+    """The dashboard's round trips and two `/metrics` scrapes a minute apart, as the observer reads them."""
+    round_trips = RoundTrips()
+    server = ServerLatency()
+    durations = RequestDurations(seed=7)
+    for index in range(200):
+        durations.record("LIST", "pods", 0.03 + index % 5 * 0.01)
+        durations.record("GET", "nodes", 0.004)
+    server.scraped(durations.exposition(), T0 - 30)
+    durations.slow_latency = 2.6 if slow else 0.0
+    for index in range(60):
+        seconds = durations.next_duration()
+        durations.record("LIST" if index % 3 else "GET", "pods" if index % 3 else "nodes", seconds)
+        durations.record("PATCH", "applications", seconds / 2)
+        round_trips.record(seconds, T0 + index / 2)
+    server.scraped(durations.exposition(), T0 + 30)
+    return api_latency(round_trips, server, T0 + 30)
 
 
 STALE_ERROR = 'nodes: Get "https://192.168.10.10:6443/api": net/http: TLS handshake timeout'

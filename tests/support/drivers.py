@@ -28,6 +28,7 @@ from talos_platform.engine.drivers.protocols import (
     WatchEvent,
     secret_digest,
 )
+from talos_platform.engine.errors import PermanentError
 
 
 def maintenance(address: str, disks: tuple[str, ...] = ("/dev/sda", "/dev/nvme0n1")) -> TalosNodeFacts:
@@ -175,6 +176,15 @@ class FakeTalos:
         self.calls.append(("create_docker_cluster", arguments))
 
 
+def answer_path(paths: dict[str, str | Exception], path: str) -> str:
+    answer = paths.get(path)
+    if answer is None:
+        raise PermanentError(f"GET {path}: the API server answered 404: not found")
+    if isinstance(answer, Exception):
+        raise answer
+    return answer
+
+
 def key(obj: dict[str, Any]) -> tuple[str, str]:
     meta = obj.get("metadata") or {}
     return (meta.get("namespace") or "", meta.get("name") or "")
@@ -190,6 +200,8 @@ class FakeKube:
     applied: list[dict[str, Any]] = field(default_factory=list)
     kustomization_names: list[str] = field(default_factory=list)
     version: int = 1
+    paths: dict[str, str | Exception] = field(default_factory=dict)
+    """What `read_path` answers per path (an exception is raised); other paths are not found."""
 
     def put(self, resource: Resource, *objects: dict[str, Any]) -> FakeKube:
         for obj in objects:
@@ -221,6 +233,10 @@ class FakeKube:
     async def get(self, resource: Resource, name: str, namespace: str | None = None) -> dict[str, Any] | None:
         self.calls.append(("get", resource.plural, namespace, name))
         return self.objects.get(resource.plural, {}).get((namespace or "", name))
+
+    async def read_path(self, path: str) -> str:
+        self.calls.append(("read_path", path))
+        return answer_path(self.paths, path)
 
     async def secret_digests(self, name: str, namespace: str) -> dict[str, str] | None:
         secret = await self.get(SECRETS, name, namespace)
@@ -340,6 +356,7 @@ class ScriptedKube:
         self.watch_calls: list[tuple[str, str]] = []
         self.list_calls: list[str] = []
         self.idle: dict[str, asyncio.Event] = defaultdict(asyncio.Event)
+        self.paths: dict[str, str | Exception] = {}
 
     async def list(self, resource: Resource, namespace=None, label_selector="") -> ObjectList:
         self.list_calls.append(resource.plural)
@@ -367,6 +384,9 @@ class ScriptedKube:
 
     async def get(self, resource, name, namespace=None):
         return None
+
+    async def read_path(self, path: str) -> str:
+        return answer_path(self.paths, path)
 
 
 class RaisingTalos:

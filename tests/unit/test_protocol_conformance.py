@@ -33,6 +33,7 @@ from talos_platform.engine.drivers.real import LocalTools, real_drivers
 from talos_platform.engine.drivers.talos_grpc import TalosGrpcDriver
 from talos_platform.engine.drivers.talosctl import TalosctlDriver
 from talos_platform.engine.drivers.vault import VaultThroughKubernetes
+from talos_platform.engine.errors import PermanentError
 from talos_platform.engine.sim import SimulatedTools, simulated_platform
 from talos_platform.engine.sim.git import SimulatedGit
 from talos_platform.engine.sim.hubble import SimulatedHubble
@@ -244,3 +245,50 @@ async def test_a_missing_object_is_none(make, empty_api_server):
     kube = make(empty_api_server)
     assert await kube.get(protocols.PODS, "no-such-pod", "default") is None
     assert await kube.get(protocols.NAMESPACES, "no-such-namespace") is None
+
+
+@pytest.mark.parametrize("make", KUBE_MAKERS.values(), ids=KUBE_MAKERS.keys())
+async def test_a_path_that_is_not_served_raises_a_permanent_error(make, empty_api_server):
+    kube = make(empty_api_server)
+    with pytest.raises(PermanentError) as raised:
+        await kube.read_path("/no/such/path")
+    assert not isinstance(raised.value, protocols.AccessDenied)
+
+
+class MetricsRefused(BaseHTTPRequestHandler):
+    """An API server whose RBAC refuses `/metrics` (403 Status) and serves `/version` as text."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        if self.path == "/metrics":
+            status, body = 403, json.dumps({"kind": "Status", "code": 403, "message": 'cannot get path "/metrics"'})
+        else:
+            status, body = 200, "plain text\n"
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body.encode())))
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+
+async def test_the_real_driver_reads_a_path_as_text_and_a_403_as_access_denied(tmp_path):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), MetricsRefused)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\n"
+        f"clusters: [{{name: c, cluster: {{server: 'http://127.0.0.1:{server.server_address[1]}'}}}}]\n"
+        "users: [{name: u, user: {token: t}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\n"
+        "current-context: c\n"
+    )
+    try:
+        kube = KubernetesDriver(kubeconfig, ProcessRunner())
+        assert await kube.read_path("/version") == "plain text\n"
+        with pytest.raises(protocols.AccessDenied, match='403.*cannot get path "/metrics"'):
+            await kube.read_path("/metrics")
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -10,8 +10,15 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from talos_platform.engine.observe.api_latency import SLOW_SECONDS, VERY_SLOW_SECONDS
 from talos_platform.engine.observe.freshness import STALE_AFTER_SECONDS
-from talos_platform.engine.observe.pressure import CRITICAL_PERCENT, HIGH_PERCENT, PRESSURE_CONDITIONS
+from talos_platform.engine.observe.pressure import (
+    CRITICAL_PERCENT,
+    DISK_CRITICAL_PERCENT,
+    DISK_HIGH_PERCENT,
+    HIGH_PERCENT,
+    PRESSURE_CONDITIONS,
+)
 from talos_platform.tui.styles import BAD, GOOD, MUTED, WAIT, WARN
 
 KEYS = (
@@ -55,10 +62,20 @@ def help_renderable() -> Table:
     pressure.append(f"CPU or memory ≥ {HIGH_PERCENT:.0f}% orange", style=WARN)
     pressure.append(", ")
     pressure.append(f"≥ {CRITICAL_PERCENT:.0f}% red", style=f"bold {BAD}")
-    pressure.append("; Kubernetes' ")
+    pressure.append("; disk ")
+    pressure.append(f"≥ {DISK_HIGH_PERCENT:.0f}% orange", style=WARN)
+    pressure.append(", ")
+    pressure.append(f"≥ {DISK_CRITICAL_PERCENT:.0f}% red", style=f"bold {BAD}")
+    pressure.append(" (- when the kubelet's stats are unknown); Kubernetes' ")
     pressure.append(", ".join(PRESSURE_CONDITIONS), style=f"bold {BAD}")
     pressure.append(" when the kubelet sets them: a Ready node under pressure shows ● Ready and why")
     table.add_row("Pressure", pressure)
+    latency = Text("API round trip or server p99 ")
+    latency.append(f"≥ {SLOW_SECONDS:g} s slow (orange)", style=WARN)
+    latency.append(", ")
+    latency.append(f"≥ {VERY_SLOW_SECONDS:g} s very slow (red)", style=f"bold {BAD}")
+    latency.append("; `server /metrics not allowed`: RBAC does not grant reading /metrics")
+    table.add_row("API latency", latency)
     table.add_row(
         "Stale",
         Text(

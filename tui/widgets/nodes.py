@@ -8,11 +8,11 @@ from talos_platform.engine.observe import ClusterSnapshot, NodeView
 from talos_platform.engine.observe.ordering import natural_key
 from talos_platform.tui.styles import bad, good, muted, number, percent, warn
 from talos_platform.tui.widgets.pane import Pane, PaneContent, Row, add_part, matches
-from talos_platform.tui.widgets.pressure import pressure_summary, with_pressure
+from talos_platform.tui.widgets.pressure import disk_cell, pressure_summary, with_pressure
 
 # What matters first (a narrow pane or a small terminal cuts the right-hand columns): is it Ready,
 # how loaded is it; then where it is and what it runs.
-COLUMNS = ("Node", "Ready", "CPU", "Memory", "Role", "IP", "Stage", "Talos", "Kubernetes")
+COLUMNS = ("Node", "Ready", "CPU", "Memory", "Disk", "Role", "IP", "Stage", "Talos", "Kubernetes")
 
 
 def node_state(node: NodeView) -> Text:
@@ -45,6 +45,7 @@ def nodes_content(snapshot: ClusterSnapshot, query: str = "") -> PaneContent:
                     state,
                     percent(node.cpu_percent, node.cpu_history),
                     percent(node.memory_percent, node.memory_history),
+                    disk_cell(node),
                     "cp" if node.role == "control-plane" else node.role,
                     node.address,
                     stage,

@@ -6,8 +6,8 @@ from __future__ import annotations
 from rich.text import Text
 
 from talos_platform.engine.observe import NodeView
-from talos_platform.engine.observe.pressure import node_pressure
-from talos_platform.tui.styles import BAD, WARN
+from talos_platform.engine.observe.pressure import disk_level, node_pressure
+from talos_platform.tui.styles import BAD, MUTED, WARN, muted
 
 
 def with_pressure(state: Text, node: NodeView) -> Text:
@@ -34,3 +34,22 @@ def pressure_summary(nodes: tuple[NodeView, ...], named: int = 3) -> str:
     names = ", ".join(f"{name} {pressure.reasons[0]}" for name, pressure in pressed[:named])
     more = f", +{len(pressed) - named:,} more" if len(pressed) > named else ""
     return f"● {len(pressed):,} under pressure: {names}{more}"
+
+
+def disk_cell(node: NodeView) -> Text:
+    """`93% 112/120 GiB`, the percentage in colour by threshold (red from the kubelet's eviction
+    threshold, or while it reports DiskPressure); `-` when the kubelet's stats are not known."""
+    percent = node.disk_percent
+    if percent is None or node.disk_used_bytes is None or node.disk_capacity_bytes is None:
+        return muted("-")
+    pressure = any(kind == "DiskPressure" and status == "True" for kind, status, _ in node.conditions)
+    level = "critical" if pressure else disk_level(percent)
+    text = Text()
+    text.append(f"{percent:3.0f}% ", style=f"bold {BAD}" if level == "critical" else WARN if level == "high" else "")
+    text.append(f"{_gibibytes(node.disk_used_bytes)}/{_gibibytes(node.disk_capacity_bytes)} GiB", style=MUTED)
+    return text
+
+
+def _gibibytes(size: int) -> str:
+    value = size / 1024**3
+    return f"{value:.1f}" if value < 10 else f"{value:.0f}"

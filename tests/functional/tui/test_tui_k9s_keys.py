@@ -151,7 +151,7 @@ async def test_s_sorts_the_focused_pane_by_its_next_column_and_S_reverses() -> N
         await pilot.press("S")
         assert keys(screen, "nodes")[:2] == ["node:worker-10", "node:worker-3"]
         assert "sorted by Node ↓" in str(screen.pane("nodes").border_title)
-        await pilot.press(*"ssss")  # by Role: cp before worker
+        await pilot.press(*"sssss")  # by Role (past Ready, CPU, Memory, Disk): cp before worker
         assert keys(screen, "nodes")[:3] == ["node:cp-1", "node:cp-2", "node:cp-3"]
         assert "sorted by Role" in str(screen.pane("nodes").border_title)
         await pilot.press(*"s" * 5)  # past the last column: the pane's own order again

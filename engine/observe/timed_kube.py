@@ -1,0 +1,57 @@
+"""The `Kube` driver with the round trip of every read timed: the API's latency as the dashboard
+experiences it. Watches are streams (their length says nothing about latency) and writes are the
+engine's, not the dashboard's: both pass through untimed."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import AsyncIterator, Awaitable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from talos_platform.engine.drivers.clock import Clock
+from talos_platform.engine.drivers.protocols import AccessDenied, Kube, ObjectList, Resource, WatchEvent
+from talos_platform.engine.observe.api_latency import RoundTrips
+
+T = TypeVar("T")
+
+
+class TimedKube:
+    def __init__(self, kube: Kube, round_trips: RoundTrips, clock: Clock):
+        self.kube = kube
+        self.round_trips = round_trips
+        self.clock = clock
+
+    async def _timed(self, request: Awaitable[T]) -> T:
+        started = self.clock.now()
+        try:
+            result = await request
+        except AccessDenied:
+            # A refusal is a whole round trip too; a connection that fails says nothing of latency.
+            self.round_trips.record(self.clock.now() - started, self.clock.now())
+            raise
+        self.round_trips.record(self.clock.now() - started, self.clock.now())
+        return result
+
+    async def list(self, resource: Resource, namespace: str | None = None, label_selector: str = "") -> ObjectList:
+        return await self._timed(self.kube.list(resource, namespace, label_selector))
+
+    def watch(
+        self, resource: Resource, resource_version: str, namespace: str | None = None, timeout_seconds: int = 300
+    ) -> AsyncIterator[WatchEvent]:
+        return self.kube.watch(resource, resource_version, namespace, timeout_seconds)
+
+    async def get(self, resource: Resource, name: str, namespace: str | None = None) -> dict[str, Any] | None:
+        return await self._timed(self.kube.get(resource, name, namespace))
+
+    async def read_path(self, path: str) -> str:
+        return await self._timed(self.kube.read_path(path))
+
+    async def secret_digests(self, name: str, namespace: str) -> dict[str, str] | None:
+        return await self._timed(self.kube.secret_digests(name, namespace))
+
+    async def apply_kustomization(self, path: Path) -> builtins.list[str]:
+        return await self.kube.apply_kustomization(path)
+
+    async def apply_objects(self, objects: builtins.list[dict[str, Any]]) -> builtins.list[str]:
+        return await self.kube.apply_objects(objects)
