@@ -15,8 +15,17 @@ from typing import Any, TypeVar
 
 from talos_platform.engine.drivers.backoff import Backoff
 from talos_platform.engine.drivers.clock import Clock, RealClock
-from talos_platform.engine.drivers.protocols import APPLICATIONS, EVENTS, NODES, PODS, Drivers, TalosNodeFacts
+from talos_platform.engine.drivers.protocols import (
+    APPLICATIONS,
+    EVENTS,
+    NODES,
+    PODS,
+    Drivers,
+    EtcdHealth,
+    TalosNodeFacts,
+)
 from talos_platform.engine.observe.apps import app_view, group_by_wave
+from talos_platform.engine.observe.etcd import LearnerClock, etcd_view
 from talos_platform.engine.observe.flows import FlowBuffer
 from talos_platform.engine.observe.freshness import HUBBLE_RELAY, KUBERNETES_API, Freshness, combined, source_state
 from talos_platform.engine.observe.nodes import KubeNode, TalosTarget, UsageHistory, kube_node, merge_nodes
@@ -26,6 +35,7 @@ from talos_platform.engine.observe.relay import RELAY_STATUS_INTERVAL, poll_rela
 from talos_platform.engine.observe.snapshot import (
     AppView,
     ClusterSnapshot,
+    EtcdView,
     FlowStats,
     HealthyPod,
     NamespaceHealth,
@@ -34,7 +44,7 @@ from talos_platform.engine.observe.snapshot import (
     WaveView,
 )
 from talos_platform.engine.observe.store import ObjectStore
-from talos_platform.engine.observe.talos_facts import facts_for
+from talos_platform.engine.observe.talos_facts import etcd_health_for, facts_for
 from talos_platform.engine.observe.watcher import ResourceWatcher
 
 T = TypeVar("T")
@@ -79,6 +89,9 @@ class Observer:
         self.flows = FlowBuffer(flow_capacity)
         self.facts: dict[str, TalosNodeFacts] = {}
         self.history = UsageHistory()
+        self.etcd: dict[str, EtcdHealth] = {}
+        """What each control plane's Talos API says about its etcd, by address."""
+        self.learners = LearnerClock()
         self.watchers = [
             ResourceWatcher(drivers.kube, resource, store, self.clock, on_state_change=self.mark_changed)
             for resource, store in (
@@ -148,6 +161,9 @@ class Observer:
                 facts = await facts_for(self.drivers, target.address)
             self.facts[target.address] = facts
             self.history.record(facts)
+            if target.role == "control-plane":
+                async with limit:
+                    self.etcd[target.address] = await etcd_health_for(self.drivers, target.address)
             self._facts_version += 1
 
         # The first round waits (at most one interval) for the first node list, so it asks about
@@ -159,6 +175,7 @@ class Observer:
         while True:
             started = self.clock.now()
             await asyncio.gather(*(ask(t) for t in self.targets()))
+            self.learners.record(self.etcd.values(), self.clock.now())
             self.mark_changed()
             # A round over hundreds of nodes (a talosctl call each) may take a while: rest at
             # least twice as long as it took, so polling never becomes most of the work.
@@ -233,6 +250,11 @@ class Observer:
             (self.nodes.version, self._facts_version),
             lambda: merge_nodes(self.nodes.values(), self.facts, self.talos_targets, self.history),
         )
+        etcd = self._cached(
+            "etcd",
+            (self.nodes.version, self._facts_version),
+            lambda: etcd_view(_control_planes(nodes), self.etcd, self.learners, self.clock.now()),
+        )
         return build_snapshot(
             taken_at=self.clock.now(),
             simulated=self.drivers.simulated,
@@ -251,7 +273,12 @@ class Observer:
             pod_summary=pods,
             node_views=nodes,
             freshness=self.freshness(),
+            etcd=etcd,
         )
+
+
+def _control_planes(nodes: Iterable[NodeView]) -> list[NodeView]:
+    return [node for node in nodes if node.role == "control-plane"]
 
 
 def _applications_error(watcher: ResourceWatcher) -> str:
@@ -277,6 +304,7 @@ def build_snapshot(
     pod_summary: tuple[tuple[PodProblem, ...], tuple[NamespaceHealth, ...], tuple[HealthyPod, ...]] | None = None,
     node_views: tuple[NodeView, ...] | None = None,
     freshness: Freshness | None = None,
+    etcd: EtcdView | None = None,
 ) -> ClusterSnapshot:
     """`waves_and_blocked`, `pod_summary` and `node_views` may be handed in already computed
     (the observer caches them while their inputs do not change)."""
@@ -295,6 +323,7 @@ def build_snapshot(
         kube_error=kube_error,
         generation=generation,
         freshness=freshness or Freshness(),
+        etcd=etcd or EtcdView(),
     )
 
 
