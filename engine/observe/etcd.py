@@ -93,10 +93,10 @@ def etcd_view(
     learners: LearnerClock | None = None,
     now: float = 0.0,
 ) -> EtcdView:
-    """The etcd view of the control planes `healths` (by address) speaks about; empty when no
-    control plane was asked yet."""
-    planes = [node for node in control_planes if node.address in healths]
-    if not planes:
+    """The etcd view of the control planes from what they said (`healths`, by address); empty
+    when none was asked yet."""
+    planes = list(control_planes)
+    if not any(node.address in healths for node in planes):
         return EtcdView()
     members: dict[str, EtcdMember] = {}
     for health in healths.values():
@@ -115,7 +115,8 @@ def etcd_view(
     views: list[EtcdMemberView] = []
     matched: set[str] = set()
     for node in planes:
-        health = healths[node.address]
+        # A control plane not asked yet is still matched, so its member is no stranger.
+        health = healths.get(node.address) or EtcdHealth(node.address)
         found = _match(node, members, health.status)
         member_id = health.status.member_id if health.status else found.member_id if found is not None else ""
         matched.add(member_id)

@@ -105,3 +105,13 @@ def test_a_control_plane_answering_but_no_member():
     healths = {a: replace(h, members=members) for a, h in healths.items()}
     healths[CP2] = replace(healths[CP2], status=None, error="")
     assert view(healths).member("cp-2").problems == ("not an etcd member",)
+
+
+def test_control_planes_not_asked_yet_are_still_their_members():
+    etcd = view({CP1: etcd_healths()[CP1]})
+    assert [(m.node, m.hostname, m.db_size is None) for m in etcd.members] == [
+        ("cp-1", "cp-1", False),
+        ("cp-2", "cp-2", True),
+        ("cp-3", "cp-3", True),
+    ]
+    assert etcd.problems == ()
