@@ -8,8 +8,10 @@ thresholds are the dashboard's; the quota is the node's own (its etcd spec) or e
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable
+from dataclasses import replace
 from urllib.parse import urlparse
 
 from talos_platform.engine.drivers.protocols import EtcdHealth, EtcdMember, EtcdMemberStatus
@@ -24,6 +26,9 @@ NOSPACE alarm and takes no more writes (the Kubernetes API then fails every chan
 LEARNER_GRACE_SECONDS = 120.0
 """Talos adds a joining control plane as a learner and promotes it once it has caught up, which
 takes seconds to a minute; a learner for longer than this is stuck."""
+JOIN_GRACE_SECONDS = 120.0
+"""After etcd first answers (the bootstrap), the other control planes' etcd waits to join for a
+while; one that is neither a member nor answering for longer than this is a problem."""
 RAFT_LAG_LIMIT = 1000
 """A member this many raft entries behind the highest index reported is lagging (members are
 asked a moment apart, so a busy cluster shows a few entries of difference anyway)."""
@@ -92,12 +97,24 @@ def etcd_view(
     healths: dict[str, EtcdHealth],
     learners: LearnerClock | None = None,
     now: float = 0.0,
+    *,
+    answered_for: float | None = math.inf,
 ) -> EtcdView:
     """The etcd view of the control planes from what they said (`healths`, by address); empty
-    when none was asked yet."""
+    when none was asked yet. `answered_for`: seconds since etcd first answered on some control
+    plane (None: never, an install before its bootstrap, when its silence is no problem yet;
+    a control plane still joining is none for `JOIN_GRACE_SECONDS` after)."""
     planes = list(control_planes)
     if not any(node.address in healths for node in planes):
         return EtcdView()
+    if answered_for is None and not answered(healths.values()):
+        return EtcdView(
+            members=tuple(
+                EtcdMemberView(node.name, node.address, error=healths[node.address].error)
+                for node in planes
+                if node.address in healths
+            )
+        )
     members: dict[str, EtcdMember] = {}
     for health in healths.values():
         for member in health.members:
@@ -120,7 +137,10 @@ def etcd_view(
         found = _match(node, members, health.status)
         member_id = health.status.member_id if health.status else found.member_id if found is not None else ""
         matched.add(member_id)
-        views.append(_member_view(node, health, found, member_id, leader_id, highest, alarms, learners, now, members))
+        view = _member_view(node, health, found, member_id, leader_id, highest, alarms, learners, now, members)
+        if found is None and health.status is None and (answered_for or 0.0) < JOIN_GRACE_SECONDS:
+            view = replace(view, joining=True, problems=())
+        views.append(view)
     for member_id, other in members.items():
         if member_id not in matched:
             views.append(_stranger(other, leader_id, alarms, learners, now))
@@ -211,3 +231,8 @@ def _stranger(
 def _alarm_problem(alarm: str) -> str:
     hint = _ALARM_HINTS.get(alarm)
     return f"etcd alarm {alarm}" + (f": {hint}" if hint else "")
+
+
+def answered(healths: Iterable[EtcdHealth]) -> bool:
+    """True when etcd answered on some control plane."""
+    return any(h.status is not None or h.members for h in healths)

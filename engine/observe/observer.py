@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
@@ -25,7 +26,7 @@ from talos_platform.engine.drivers.protocols import (
     TalosNodeFacts,
 )
 from talos_platform.engine.observe.apps import app_view, group_by_wave
-from talos_platform.engine.observe.etcd import LearnerClock, etcd_view
+from talos_platform.engine.observe.etcd import LearnerClock, answered, etcd_view
 from talos_platform.engine.observe.flows import FlowBuffer
 from talos_platform.engine.observe.freshness import HUBBLE_RELAY, KUBERNETES_API, Freshness, combined, source_state
 from talos_platform.engine.observe.nodes import KubeNode, TalosTarget, UsageHistory, kube_node, merge_nodes
@@ -92,6 +93,10 @@ class Observer:
         self.etcd: dict[str, EtcdHealth] = {}
         """What each control plane's Talos API says about its etcd, by address."""
         self.learners = LearnerClock()
+        self.etcd_first_answered: float | None = None
+        """When etcd first answered on some control plane (the observer's clock); -inf when it
+        answered from the first round (it was bootstrapped before the observer started)."""
+        self._etcd_silent_round = False
         self.watchers = [
             ResourceWatcher(drivers.kube, resource, store, self.clock, on_state_change=self.mark_changed)
             for resource, store in (
@@ -176,6 +181,12 @@ class Observer:
             started = self.clock.now()
             await asyncio.gather(*(ask(t) for t in self.targets()))
             self.learners.record(self.etcd.values(), self.clock.now())
+            if self.etcd_first_answered is None:
+                if answered(self.etcd.values()):
+                    # Seen coming up (an install's bootstrap): the others may still be joining.
+                    self.etcd_first_answered = self.clock.now() if self._etcd_silent_round else -math.inf
+                else:
+                    self._etcd_silent_round = True
             self.mark_changed()
             # A round over hundreds of nodes (a talosctl call each) may take a while: rest at
             # least twice as long as it took, so polling never becomes most of the work.
@@ -212,6 +223,13 @@ class Observer:
         while True:
             await self.clock.sleep(self.heartbeat)
             self.mark_changed()
+
+    def _etcd_answered_for(self) -> float | None:
+        if self.etcd_first_answered is not None:
+            return self.clock.now() - self.etcd_first_answered
+        if answered(self.etcd.values()):
+            return 0.0 if self._etcd_silent_round else math.inf
+        return None
 
     def freshness(self) -> Freshness:
         nodes, pods, apps, _events = (source_state(KUBERNETES_API, w.error, w.down_since) for w in self.watchers)
@@ -253,7 +271,13 @@ class Observer:
         etcd = self._cached(
             "etcd",
             (self.nodes.version, self._facts_version),
-            lambda: etcd_view(_control_planes(nodes), self.etcd, self.learners, self.clock.now()),
+            lambda: etcd_view(
+                _control_planes(nodes),
+                self.etcd,
+                self.learners,
+                self.clock.now(),
+                answered_for=self._etcd_answered_for(),
+            ),
         )
         return build_snapshot(
             taken_at=self.clock.now(),

@@ -202,6 +202,8 @@ class EtcdMemberView:
     learner: bool = False
     learner_for: float | None = None
     """Seconds it has been seen as a learner (None: not a learner, or not watched long enough)."""
+    joining: bool = False
+    """Neither a member nor answering, shortly after etcd was bootstrapped: waiting to join."""
     db_size: int | None = None
     db_size_in_use: int | None = None
     quota_bytes: int = 0

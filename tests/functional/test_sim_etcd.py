@@ -17,9 +17,11 @@ from talos_platform.engine.sim import simulated_platform
 from talos_platform.tui.app import create_app
 
 
-async def observed(scenario: str, *moments: float):
-    """The observer's latest snapshot at each virtual moment."""
+async def observed(scenario: str, *moments: float, change=None):
+    """The observer's latest snapshot at each virtual moment (`change(platform)` first)."""
     platform = simulated_platform(scenario, speed=math.inf, installed=True)
+    if change is not None:
+        change(platform)
     targets = [TalosTarget.from_config(n) for n in platform.config.nodes]
     observer = Observer(platform.drivers, platform.clock, talos_targets=targets, min_interval=1.0, talos_interval=5.0)
     snapshots = []
@@ -60,6 +62,40 @@ async def test_the_alarm_and_the_full_database_show_at_once_and_the_learner_once
     assert early.etcd.member("cp-3").learner and early.etcd.member("cp-3").problems == ()
     assert late.etcd.member("cp-3").problems[0].startswith("still an etcd learner after")
     assert len(late.etcd.problems) == 3
+
+
+async def test_a_member_missing_on_a_running_cluster_is_a_problem_from_the_first_reading():
+    def cp3_gone(platform):
+        platform.model.etcd_members.remove("cp-3")
+
+    (snapshot,) = await observed("default", 10, change=cp3_gone)
+    assert snapshot.etcd.problems == (
+        "cp-3: etcd does not answer: rpc error: code = Unavailable desc = etcd is not running on this node",
+    )
+
+
+async def test_an_install_shows_no_etcd_problem_before_and_while_the_control_planes_join(tmp_path):
+    """The observer sees etcd come up at the bootstrap: the others' etcd waiting to join is no problem."""
+    from talos_platform.engine.session import InstallSession
+    from talos_platform.engine.state import StateDirectory
+
+    platform = simulated_platform("default", speed=math.inf)
+    session = InstallSession(
+        platform.config, platform.secrets, StateDirectory(tmp_path / "state"), platform.drivers, platform.clock
+    )
+    targets = [TalosTarget.from_config(n) for n in platform.config.nodes]
+    observer = Observer(platform.drivers, platform.clock, talos_targets=targets, min_interval=1.0, talos_interval=5.0)
+    snapshots = []
+    observer.subscribe(snapshots.append)
+    task = asyncio.ensure_future(observer.run())
+    assert await session.run() == "succeeded"
+    await platform.clock.sleep(10)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    platform.close()
+    assert any(s.etcd.member("cp-3") and s.etcd.member("cp-3").joining for s in snapshots)
+    assert all(s.etcd.problems == () for s in snapshots)
+    assert [m.node for m in snapshots[-1].etcd.members if m.member_id] == ["cp-1", "cp-2", "cp-3"]
 
 
 def test_status_live_reports_etcd_problems_and_fails(capsys):

@@ -17,8 +17,12 @@ def etcd_cell(member: EtcdMemberView | None) -> Text:
     `✗ not a member`; empty for a node that runs no etcd."""
     if member is None:
         return Text("")
+    if member.joining:
+        return warn("◌ joining")
     if not member.member_id:
-        return bad("✗ not a member") if member.problems else muted("- not asked")
+        if member.problems:
+            return bad("✗ no answer" if member.error else "✗ not a member")
+        return muted("- not running" if member.error else "- not asked")
     role = "leader" if member.leader else "learner" if member.learner else "member"
     parts = [role]
     if member.db_size is not None:

@@ -6,7 +6,13 @@ from dataclasses import replace
 from support.cluster_data import NODES, etcd_healths
 
 from talos_platform.engine.drivers.protocols import EtcdAlarm, EtcdHealth, EtcdMember
-from talos_platform.engine.observe.etcd import LEARNER_GRACE_SECONDS, RAFT_LAG_LIMIT, LearnerClock, etcd_view
+from talos_platform.engine.observe.etcd import (
+    JOIN_GRACE_SECONDS,
+    LEARNER_GRACE_SECONDS,
+    RAFT_LAG_LIMIT,
+    LearnerClock,
+    etcd_view,
+)
 from talos_platform.engine.observe.snapshot import NodeView
 
 PLANES = [NodeView(name, address, role, True, True) for name, address, role in NODES if role == "control-plane"]
@@ -115,3 +121,23 @@ def test_control_planes_not_asked_yet_are_still_their_members():
         ("cp-3", "cp-3", True),
     ]
     assert etcd.problems == ()
+
+
+def test_before_the_bootstrap_etcd_not_answering_anywhere_is_no_problem_yet():
+    silent = {a: EtcdHealth(a, error="etcd is not running") for a in (CP1, CP2, CP3)}
+    before = etcd_view(PLANES, silent, answered_for=None)
+    assert before.problems == () and [m.error for m in before.members] == ["etcd is not running"] * 3
+    # Once it has answered, every control plane where it no longer does is a problem.
+    after = etcd_view(PLANES, silent)
+    assert after.problems == tuple(f"{n}: etcd does not answer: etcd is not running" for n in ("cp-1", "cp-2", "cp-3"))
+
+
+def test_a_control_plane_joining_after_the_bootstrap_is_no_problem_for_a_while():
+    healths = etcd_healths()
+    members = tuple(m for m in healths[CP1].members if m.hostname != "cp-3")
+    healths = {a: replace(h, members=members) for a, h in healths.items()}
+    healths[CP3] = EtcdHealth(CP3, error="etcd is not running")
+    joining = etcd_view(PLANES, healths, answered_for=JOIN_GRACE_SECONDS - 1)
+    assert joining.problems == () and joining.member("cp-3").joining
+    late = etcd_view(PLANES, healths, answered_for=JOIN_GRACE_SECONDS)
+    assert late.problems == ("cp-3: etcd does not answer: etcd is not running",)
