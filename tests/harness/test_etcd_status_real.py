@@ -21,6 +21,7 @@ import base64
 import json
 import math
 import os
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -233,8 +234,10 @@ class Etcd:
             return answer
 
     def stop(self) -> None:
+        """Stops the members and removes their data (their logs go with it)."""
         for process in self.processes:
             process.stop()
+        shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
