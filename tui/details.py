@@ -13,6 +13,7 @@ from talos_platform.engine.observe import ClusterSnapshot, FlowView, HealthyPod
 from talos_platform.tui.feed import ObjectDetails
 from talos_platform.tui.styles import BAD, GOOD, MUTED, WARN
 from talos_platform.tui.widgets.apps import health_text, sync_text
+from talos_platform.tui.widgets.etcd import etcd_details
 from talos_platform.tui.widgets.flows import VERDICT_STYLE
 from talos_platform.tui.widgets.nodes import node_state
 from talos_platform.tui.widgets.pods import problem_text
@@ -92,6 +93,9 @@ def describe(
                 parts.append(Text(f"{'✓' if good else '✗'} {ctype}={status}  {message}", style=GOOD if good else BAD))
         else:
             parts.append(Text("not known to Kubernetes yet", style=MUTED))
+        member = snapshot.etcd.member(node.name)
+        if member is not None:
+            parts.extend(etcd_details(member, snapshot.etcd))
         on_node = [p for p in snapshot.pod_problems if p.node == node.name]
         if on_node:
             parts.append(_heading("Pods with problems on this node"))

@@ -285,7 +285,7 @@ def add_live_arguments(parser: argparse.ArgumentParser) -> None:
 
 def live_status(args: argparse.Namespace) -> int:
     """Print one snapshot (JSON with --output json). Exit 0 when every node is Ready, no wave is
-    blocked and no pod has a problem; 1 otherwise (including an unreachable API)."""
+    blocked, no pod has a problem and etcd has none; 1 otherwise (including an unreachable API)."""
     import asyncio
     import json
     import math
@@ -326,6 +326,7 @@ def live_status(args: argparse.Namespace) -> int:
         and not snapshot.blocked
         and not snapshot.pod_problems
         and not api_slowness(snapshot)
+        and not snapshot.etcd.problems
     )
     if args.output == "json":
         data = snapshot.to_dict()
@@ -429,6 +430,7 @@ def _status_text(snapshot: ClusterSnapshot, healthy: bool, note: str) -> str:
         for n in snapshot.nodes
         if n.reachable and n.stage == "maintenance"
     ]
+    lines += _etcd_lines(snapshot)
     apps = snapshot.apps
     lines.append(f"apps: {sum(1 for a in apps if a.settled)}/{len(apps)} Synced and Healthy")
     if snapshot.blocked:
@@ -443,3 +445,22 @@ def _status_text(snapshot: ClusterSnapshot, healthy: bool, note: str) -> str:
         lines.append(f"flows: {flows.error}")
     lines.append("healthy" if healthy else "NOT healthy")
     return "\n".join(lines)
+
+
+def _etcd_lines(snapshot: ClusterSnapshot) -> list[str]:
+    """`etcd: 3 members, leader cp-1, 2 problems` and the problems; learners are named, since one
+    reading cannot tell how long a member has been one."""
+    etcd = snapshot.etcd
+    if not etcd.available:
+        return []
+    members = [m for m in etcd.members if m.member_id]
+    head = f"etcd: {len(members)} members, leader {etcd.leader or 'unknown'}"
+    if etcd.problems:
+        head += f", {len(etcd.problems)} problem{'s' if len(etcd.problems) > 1 else ''}"
+    lines = [head] + [f"  {problem}" for problem in etcd.problems]
+    lines += [
+        f"  {m.node or m.hostname or m.member_id}: etcd learner (not promoted yet; the dashboard counts one that stays)"
+        for m in etcd.members
+        if m.learner
+    ]
+    return lines

@@ -135,6 +135,63 @@ class TalosNodeFacts:
     error: str = ""
 
 
+@dataclass(frozen=True)
+class EtcdMember:
+    """One member of the etcd cluster, as `talosctl etcd members` lists it."""
+
+    member_id: str
+    """16 hex digits, as talosctl prints member IDs."""
+    hostname: str
+    """The member's name; Talos names it after the node's hostname (empty while a learner that
+    was added has not started)."""
+    peer_urls: tuple[str, ...] = ()
+    client_urls: tuple[str, ...] = ()
+    learner: bool = False
+
+
+@dataclass(frozen=True)
+class EtcdMemberStatus:
+    """The status of the etcd member on one control plane, as `talosctl etcd status` reports it."""
+
+    member_id: str
+    db_size: int
+    """Bytes of the database file (talosctl prints it rounded in SI units, e.g. `83 MB`)."""
+    db_size_in_use: int
+    """Bytes of the database in use; the rest is free pages a defragmentation would give back."""
+    leader: str
+    """Member ID of the leader as this member knows it (`0000000000000000`: none)."""
+    raft_index: int
+    raft_term: int
+    raft_applied_index: int
+    learner: bool = False
+    errors: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class EtcdAlarm:
+    """An active etcd alarm (`talosctl etcd alarm list`)."""
+
+    member_id: str
+    alarm: str
+    """`NOSPACE` (the database reached its quota: etcd takes no more writes) or `CORRUPT`."""
+
+
+@dataclass(frozen=True)
+class EtcdHealth:
+    """etcd as one control plane's Talos API reports it: its own member, the member list as it
+    sees it, the cluster's active alarms and its database quota."""
+
+    address: str
+    status: EtcdMemberStatus | None = None
+    members: tuple[EtcdMember, ...] = ()
+    alarms: tuple[EtcdAlarm, ...] = ()
+    quota_bytes: int | None = None
+    """`quota-backend-bytes` from the node's etcd spec (`extraArgs` of `talosctl get etcdspecs`);
+    None when it sets none, and etcd's default quota applies."""
+    error: str = ""
+    """Why (part of) it could not be read; the parts that were read are kept."""
+
+
 class AlreadyBootstrapped(PermanentError):
     """The node refused `bootstrap` because its etcd already holds data (gRPC AlreadyExists):
     a bootstrap happened before. Never retried; the bootstrap step takes it as done."""
@@ -174,6 +231,12 @@ class Talos(Protocol):
 
     async def etcd_members(self, address: str, talosconfig: Path) -> list[str]:
         """Member names; empty when etcd does not run yet (not bootstrapped)."""
+        ...
+
+    async def etcd_health(self, address: str) -> EtcdHealth:
+        """etcd on control plane `address` (`talosctl etcd status`, `etcd members`, `etcd alarm
+        list`, `get etcdspecs`). Never raises for a node or an etcd that does not answer: returns
+        what it could read, with the error."""
         ...
 
     async def bootstrap(self, address: str, talosconfig: Path) -> None:

@@ -20,7 +20,13 @@ import yaml
 from talos_platform.engine.config.versions import TalosFeatures
 from talos_platform.engine.drivers.loopback import ensure_allowed
 from talos_platform.engine.drivers.process import CommandFailed, ProcessRunner, ToolMissing
-from talos_platform.engine.drivers.protocols import AlreadyBootstrapped, EtcdSnapshot, TalosNodeFacts
+from talos_platform.engine.drivers.protocols import AlreadyBootstrapped, EtcdHealth, EtcdSnapshot, TalosNodeFacts
+from talos_platform.engine.drivers.talosctl_etcd import (
+    etcd_quota,
+    parse_etcd_alarms,
+    parse_etcd_member_list,
+    parse_etcd_status,
+)
 from talos_platform.engine.errors import PermanentError, TransientError
 
 TALOSCTL = "talosctl"
@@ -121,6 +127,14 @@ def version_argv(address: str, talosconfig: Path) -> list[str]:
 
 def etcd_members_argv(address: str, talosconfig: Path) -> list[str]:
     return _secure(talosconfig, address) + ["etcd", "members"]
+
+
+def etcd_status_argv(address: str, talosconfig: Path) -> list[str]:
+    return _secure(talosconfig, address) + ["etcd", "status"]
+
+
+def etcd_alarms_argv(address: str, talosconfig: Path) -> list[str]:
+    return _secure(talosconfig, address) + ["etcd", "alarm", "list"]
 
 
 def service_argv(address: str, talosconfig: Path, service: str) -> list[str]:
@@ -717,6 +731,48 @@ class TalosctlDriver:
                 hint="check that the node is up and `talosctl etcd members` works",
             ) from None
         return parse_etcd_members(result.stdout)
+
+    async def etcd_health(self, address: str) -> EtcdHealth:
+        ensure_allowed(address, "Talos node")
+        if not self.talosconfig.exists():
+            return EtcdHealth(address, error=f"no talosconfig at {self.talosconfig} yet")
+        errors: list[str] = []
+
+        async def read(argv: list[str], what: str) -> str:
+            try:
+                return (await self.runner.run(argv, timeout=30, quiet=True, mutates=False)).stdout
+            except CommandFailed as error:
+                errors.append(f"{what}: {_first_line(error.stderr) or error.message}")
+            except TransientError as error:
+                errors.append(f"{what}: {error.message}")
+            return ""
+
+        def parsed(parse: Any, text: str, what: str) -> Any:
+            try:
+                return parse(text)
+            except ValueError as error:
+                errors.append(f"{what}: {error}")
+                return []
+
+        talosconfig = self.talosconfig
+        statuses = parsed(parse_etcd_status, await read(etcd_status_argv(address, talosconfig), "status"), "status")
+        if errors:
+            # etcd does not answer here (not started, or the node is away): the rest would say the same.
+            return EtcdHealth(address, error=errors[0])
+        members = parsed(
+            parse_etcd_member_list, await read(etcd_members_argv(address, talosconfig), "members"), "members"
+        )
+        alarms = parsed(parse_etcd_alarms, await read(etcd_alarms_argv(address, talosconfig), "alarms"), "alarms")
+        spec = await read(get_argv("etcdspecs", address, insecure=False, talosconfig=talosconfig), "etcd spec")
+        quota = etcd_quota(parsed(parse_resources, spec, "etcd spec"))
+        return EtcdHealth(
+            address,
+            status=statuses[0] if statuses else None,
+            members=tuple(members),
+            alarms=tuple(alarms),
+            quota_bytes=quota,
+            error="; ".join(errors),
+        )
 
     async def etcd_snapshot(self, address: str, talosconfig: Path, destination: Path) -> EtcdSnapshot:
         ensure_allowed(address, "Talos node")

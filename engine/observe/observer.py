@@ -10,14 +10,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from talos_platform.engine.drivers.backoff import Backoff
 from talos_platform.engine.drivers.clock import Clock, RealClock
-from talos_platform.engine.drivers.protocols import APPLICATIONS, EVENTS, NODES, PODS, Drivers, TalosNodeFacts
+from talos_platform.engine.drivers.protocols import (
+    APPLICATIONS,
+    EVENTS,
+    NODES,
+    PODS,
+    Drivers,
+    EtcdHealth,
+    TalosNodeFacts,
+)
 from talos_platform.engine.observe.api_latency import RoundTrips, ServerLatency, api_latency
 from talos_platform.engine.observe.apps import app_view, group_by_wave
+from talos_platform.engine.observe.etcd import LearnerClock, answered, etcd_view
 from talos_platform.engine.observe.flows import FlowBuffer
 from talos_platform.engine.observe.freshness import HUBBLE_RELAY, KUBERNETES_API, Freshness, combined, source_state
 from talos_platform.engine.observe.kube_stats import read_disks, read_metrics
@@ -30,6 +40,7 @@ from talos_platform.engine.observe.snapshot import (
     ApiLatency,
     AppView,
     ClusterSnapshot,
+    EtcdView,
     FlowStats,
     HealthyPod,
     NamespaceHealth,
@@ -38,7 +49,7 @@ from talos_platform.engine.observe.snapshot import (
     WaveView,
 )
 from talos_platform.engine.observe.store import ObjectStore
-from talos_platform.engine.observe.talos_facts import facts_for
+from talos_platform.engine.observe.talos_facts import etcd_health_for, facts_for
 from talos_platform.engine.observe.timed_kube import TimedKube
 from talos_platform.engine.observe.watcher import ResourceWatcher
 
@@ -94,6 +105,13 @@ class Observer:
         self.flows = FlowBuffer(flow_capacity)
         self.facts: dict[str, TalosNodeFacts] = {}
         self.history = UsageHistory()
+        self.etcd: dict[str, EtcdHealth] = {}
+        """What each control plane's Talos API says about its etcd, by address."""
+        self.learners = LearnerClock()
+        self.etcd_first_answered: float | None = None
+        """When etcd first answered on some control plane (the observer's clock); -inf when it
+        answered from the first round (it was bootstrapped before the observer started)."""
+        self._etcd_silent_round = False
         self.watchers = [
             ResourceWatcher(self.kube, resource, store, self.clock, on_state_change=self.mark_changed)
             for resource, store in (
@@ -165,6 +183,9 @@ class Observer:
                 facts = await facts_for(self.drivers, target.address)
             self.facts[target.address] = facts
             self.history.record(facts)
+            if target.role == "control-plane":
+                async with limit:
+                    self.etcd[target.address] = await etcd_health_for(self.drivers, target.address)
             self._facts_version += 1
 
         # The first round waits (at most one interval) for the first node list, so it asks about
@@ -176,6 +197,13 @@ class Observer:
         while True:
             started = self.clock.now()
             await asyncio.gather(*(ask(t) for t in self.targets()))
+            self.learners.record(self.etcd.values(), self.clock.now())
+            if self.etcd_first_answered is None:
+                if answered(self.etcd.values()):
+                    # Seen coming up (an install's bootstrap): the others may still be joining.
+                    self.etcd_first_answered = self.clock.now() if self._etcd_silent_round else -math.inf
+                else:
+                    self._etcd_silent_round = True
             self.mark_changed()
             # A round over hundreds of nodes (a talosctl call each) may take a while: rest at
             # least twice as long as it took, so polling never becomes most of the work.
@@ -238,6 +266,13 @@ class Observer:
             await self.clock.sleep(self.heartbeat)
             self.mark_changed()
 
+    def _etcd_answered_for(self) -> float | None:
+        if self.etcd_first_answered is not None:
+            return self.clock.now() - self.etcd_first_answered
+        if answered(self.etcd.values()):
+            return 0.0 if self._etcd_silent_round else math.inf
+        return None
+
     def freshness(self) -> Freshness:
         nodes, pods, apps, _events = (source_state(KUBERNETES_API, w.error, w.down_since) for w in self.watchers)
         if not self.watchers[2].synced:
@@ -275,6 +310,17 @@ class Observer:
             (self.nodes.version, self._facts_version, self._disks_version),
             lambda: merge_nodes(self.nodes.values(), self.facts, self.talos_targets, self.history, self.disks),
         )
+        etcd = self._cached(
+            "etcd",
+            (self.nodes.version, self._facts_version),
+            lambda: etcd_view(
+                _control_planes(nodes),
+                self.etcd,
+                self.learners,
+                self.clock.now(),
+                answered_for=self._etcd_answered_for(),
+            ),
+        )
         return build_snapshot(
             taken_at=self.clock.now(),
             simulated=self.drivers.simulated,
@@ -294,7 +340,12 @@ class Observer:
             node_views=nodes,
             freshness=self.freshness(),
             api=self.api_latency(),
+            etcd=etcd,
         )
+
+
+def _control_planes(nodes: Iterable[NodeView]) -> list[NodeView]:
+    return [node for node in nodes if node.role == "control-plane"]
 
 
 def _applications_error(watcher: ResourceWatcher) -> str:
@@ -322,6 +373,7 @@ def build_snapshot(
     freshness: Freshness | None = None,
     api: ApiLatency | None = None,
     disks: dict[str, DiskUse] | None = None,
+    etcd: EtcdView | None = None,
 ) -> ClusterSnapshot:
     """`waves_and_blocked`, `pod_summary` and `node_views` may be handed in already computed
     (the observer caches them while their inputs do not change)."""
@@ -341,6 +393,7 @@ def build_snapshot(
         generation=generation,
         freshness=freshness or Freshness(),
         api=api or ApiLatency(),
+        etcd=etcd or EtcdView(),
     )
 
 

@@ -11,14 +11,15 @@ from talos_platform.engine.drivers.clock import Clock, RealClock
 from talos_platform.engine.drivers.protocols import APPLICATIONS, EVENTS, NODES, PODS, Drivers, Resource
 from talos_platform.engine.observe.api_latency import RoundTrips, ServerLatency, api_latency
 from talos_platform.engine.observe.apps import app_view
+from talos_platform.engine.observe.etcd import etcd_view
 from talos_platform.engine.observe.flows import FlowBuffer
 from talos_platform.engine.observe.freshness import HUBBLE_RELAY, KUBERNETES_API, Freshness, source_state
 from talos_platform.engine.observe.kube_stats import read_disks, read_metrics
-from talos_platform.engine.observe.nodes import TalosTarget, UsageHistory, kube_node
+from talos_platform.engine.observe.nodes import TalosTarget, UsageHistory, kube_node, merge_nodes
 from talos_platform.engine.observe.observer import build_snapshot, summarise_pods
 from talos_platform.engine.observe.pods import classify_pod, refusal_problem
 from talos_platform.engine.observe.snapshot import ClusterSnapshot
-from talos_platform.engine.observe.talos_facts import facts_for
+from talos_platform.engine.observe.talos_facts import etcd_health_for, facts_for
 from talos_platform.engine.observe.timed_kube import TimedKube
 
 T = TypeVar("T")
@@ -74,6 +75,9 @@ async def snapshot_once(
     history = UsageHistory()
     for fact in facts_list:
         history.record(fact)
+    planes = [t.address for t in targets.values() if t.address and t.role == "control-plane"]
+    etcd = {h.address: h for h in await asyncio.gather(*(etcd_health_for(drivers, a) for a in planes))}
+    nodes = merge_nodes(kube_nodes, facts, targets.values(), history, disks)
 
     flows = None
     if drivers.hubble is not None:
@@ -104,9 +108,11 @@ async def snapshot_once(
         recent_flows=recent_flows,
         kube_error="; ".join(errors),
         pod_summary=summarise_pods(pods, refusals),
+        node_views=nodes,
         freshness=freshness,
         api=api_latency(round_trips, server, now),
-        disks=disks,
+        # One reading cannot tell how long a learner has been one: it is shown, not counted.
+        etcd=etcd_view([n for n in nodes if n.role == "control-plane"], etcd),
     )
 
 

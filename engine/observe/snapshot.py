@@ -225,6 +225,56 @@ class ApiLatency:
 
 
 @dataclass(frozen=True)
+class EtcdMemberView:
+    """One etcd member: a control plane (with what its own Talos API said about its etcd), or a
+    member that is no node we know."""
+
+    node: str
+    """The node it is ("" when no node matches the member)."""
+    address: str = ""
+    member_id: str = ""
+    """"" when the control plane is no member (or its etcd does not answer)."""
+    hostname: str = ""
+    leader: bool = False
+    learner: bool = False
+    learner_for: float | None = None
+    """Seconds it has been seen as a learner (None: not a learner, or not watched long enough)."""
+    joining: bool = False
+    """Neither a member nor answering, shortly after etcd was bootstrapped: waiting to join."""
+    db_size: int | None = None
+    db_size_in_use: int | None = None
+    quota_bytes: int = 0
+    quota_source: str = ""
+    """Where the quota comes from: the node's etcd spec, or etcd's default."""
+    raft_index: int | None = None
+    raft_lag: int | None = None
+    """Entries behind the highest raft index any member reported."""
+    alarms: tuple[str, ...] = ()
+    error: str = ""
+    problems: tuple[str, ...] = ()
+    """What is wrong with this member, in words (counted by the summary)."""
+
+
+@dataclass(frozen=True)
+class EtcdView:
+    """etcd across the control planes, from each one's Talos API."""
+
+    members: tuple[EtcdMemberView, ...] = ()
+    """Every control plane, then members that are no node we know."""
+    leader: str = ""
+    """The leader's node name (or member ID when it is no node we know); "" when unknown."""
+    problems: tuple[str, ...] = ()
+    """Every problem, naming its node or member."""
+
+    @property
+    def available(self) -> bool:
+        return bool(self.members)
+
+    def member(self, node: str) -> EtcdMemberView | None:
+        return next((m for m in self.members if m.node == node), None)
+
+
+@dataclass(frozen=True)
 class ClusterSnapshot:
     taken_at: float
     simulated: bool
@@ -245,6 +295,8 @@ class ClusterSnapshot:
     """Whether each pane's source answers, and since when it does not."""
     api: ApiLatency = field(default_factory=ApiLatency)
     """How fast the Kubernetes API answers."""
+    etcd: EtcdView = field(default_factory=EtcdView)
+    """etcd health of the control planes (empty until the Talos API was asked)."""
 
     @property
     def apps(self) -> tuple[AppView, ...]:

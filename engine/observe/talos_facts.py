@@ -4,7 +4,7 @@ mode, e.g. after a failed install: then its reason is what there is to read)."""
 
 from __future__ import annotations
 
-from talos_platform.engine.drivers.protocols import Drivers, TalosNodeFacts
+from talos_platform.engine.drivers.protocols import Drivers, EtcdHealth, TalosNodeFacts
 
 
 async def facts_for(drivers: Drivers, address: str) -> TalosNodeFacts:
@@ -22,3 +22,11 @@ async def _ask(drivers: Drivers, address: str, *, insecure: bool) -> TalosNodeFa
         return await drivers.talos.node_facts(address, insecure=insecure)
     except Exception as error:  # noqa: BLE001 - an unreachable node is a row, never an abort
         return TalosNodeFacts(address=address, reachable=False, error=str(error) or type(error).__name__)
+
+
+async def etcd_health_for(drivers: Drivers, address: str) -> EtcdHealth:
+    """What control plane `address` says about its etcd; a failure is the answer's error."""
+    try:
+        return await drivers.talos.etcd_health(address)
+    except Exception as error:  # noqa: BLE001 - a silent etcd is a problem shown, never an abort
+        return EtcdHealth(address, error=str(error) or type(error).__name__)

@@ -32,6 +32,8 @@ from talos_platform.engine.sim.nodes import node_object
 from talos_platform.engine.sim.scenarios import (
     ApiOutage,
     DiskFull,
+    EtcdAlarmRaised,
+    EtcdLearnerStuck,
     ExtensionsOutsideConfig,
     NodeDown,
     NodePressure,
@@ -118,6 +120,10 @@ class PlatformModel:
         """Other addresses a machine answers on (a docker cluster's control plane on loopback)."""
         self.etcd_bootstrapped_on: str | None = None
         self.etcd_members: list[str] = []
+        self.etcd_learners = {fault.node for fault in scenario.fault(EtcdLearnerStuck)}
+        """Control planes whose etcd member stays a learner."""
+        self.etcd_alarms: dict[str, EtcdAlarmRaised] = {}
+        """Control planes whose etcd member raised an alarm (an `etcdAlarm` fault that has begun)."""
         self.api_up = False
         self._api_started_before = False
         self.outage = False
@@ -310,6 +316,13 @@ class PlatformModel:
             self.later(node_down.after, partial(self.power_off, node_down.node))
             self.timeline.add(
                 now + node_down.after, f"{node_down.node} loses power", under_way=f"{node_down.node} is powered off"
+            )
+        for alarm in self.scenario.fault(EtcdAlarmRaised):
+            self.later(alarm.after, partial(self.etcd_alarms.__setitem__, alarm.node, alarm))
+            self.timeline.add(
+                now + alarm.after,
+                f"{alarm.node}'s etcd raises a {alarm.alarm} alarm",
+                under_way=f"etcd has a {alarm.alarm} alarm",
             )
         for hot in self.scenario.fault(NodePressure):
             self.later(hot.after, partial(self.start_pressure, hot))

@@ -110,6 +110,24 @@ class NodePressure(ScenarioModel):
     was handed over."""
 
 
+class EtcdAlarmRaised(ScenarioModel):
+    type: Literal["etcdAlarm"]
+    node: str
+    """Control plane whose etcd member raises the alarm (day 2)."""
+    alarm: Literal["NOSPACE", "CORRUPT"] = "NOSPACE"
+    db_size_bytes: int = Field(2_040_000_000, ge=0)
+    """Size its database has grown to (etcd's default quota is 2 GiB, 2,147,483,648 bytes)."""
+    after: float = 0.0
+    """Virtual seconds after the Kubernetes API first answered, or after an installed platform
+    was handed over."""
+
+
+class EtcdLearnerStuck(ScenarioModel):
+    type: Literal["etcdLearnerStuck"]
+    node: str
+    """Control plane that joins etcd as a learner and is never promoted."""
+
+
 class AppDegraded(ScenarioModel):
     type: Literal["appDegraded"]
     app: str
@@ -221,6 +239,8 @@ Fault = Annotated[
     NodeStuckInMaintenance
     | NodeDown
     | NodePressure
+    | EtcdAlarmRaised
+    | EtcdLearnerStuck
     | AppDegraded
     | CrashLoop
     | PodsPending

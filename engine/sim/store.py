@@ -143,6 +143,10 @@ class ObjectStore:
     def count(self, resource: Resource) -> int:
         return len(self._kind(resource).entries)
 
+    def object_count(self) -> int:
+        """How many objects there are, of every kind."""
+        return sum(len(kind.entries) for kind in self._kinds.values())
+
     def object_names(self) -> Iterator[str]:
         """`group/plural/namespace/name` of every object (etcd's keys, roughly)."""
         for (group, plural), kind in self._kinds.items():

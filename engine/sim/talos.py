@@ -13,7 +13,15 @@ import yaml
 
 from talos_platform.engine.config.schematic import INSTALLER_REPOSITORY
 from talos_platform.engine.drivers.process import current_output
-from talos_platform.engine.drivers.protocols import AlreadyBootstrapped, EtcdSnapshot, TalosNodeFacts
+from talos_platform.engine.drivers.protocols import (
+    AlreadyBootstrapped,
+    EtcdAlarm,
+    EtcdHealth,
+    EtcdMember,
+    EtcdMemberStatus,
+    EtcdSnapshot,
+    TalosNodeFacts,
+)
 from talos_platform.engine.drivers.talosctl import upgrade_failed
 from talos_platform.engine.errors import PermanentError, TransientError
 from talos_platform.engine.sim.model import MAINTENANCE, OFF, RUNNING, Machine, PlatformModel
@@ -26,6 +34,8 @@ _UPGRADE_REBOOT_SECONDS = 90.0  # reboot into the new version until the API answ
 _KUBELET_UPGRADE_SECONDS = 40.0  # per node: new images pulled, static pods and kubelet restarted
 _SNAPSHOT_BYTES_PER_SECOND = 20_000.0  # simulated time to stream a snapshot (small: its database is too)
 _DIAL_TIMEOUT_SECONDS = 10.0
+_ETCD_BASE_BYTES = 24 * 1024**2  # a fresh cluster's database: Kubernetes' own objects and their history
+_ETCD_BYTES_PER_OBJECT = 6 * 1024  # an object with a few revisions of history, roughly
 FAKE_MARK = "SIMULATED-NOT-A-SECRET"
 
 
@@ -301,6 +311,66 @@ class SimulatedTalos:
         if machine.name not in self.model.etcd_members:
             return []
         return sorted(self.model.etcd_members)
+
+    async def etcd_health(self, address: str) -> EtcdHealth:
+        argv = ["talosctl", "etcd", "status", "--nodes", address]
+        await self._call()
+        try:
+            machine = self._secure(address, argv)
+        except SimulatedTalosError as error:
+            return EtcdHealth(address, error=error.stderr)
+        if not machine.is_control_plane or machine.name not in self.model.etcd_members:
+            return EtcdHealth(address, error="rpc error: code = Unavailable desc = etcd is not running on this node")
+        members = [self.model.machine_named(name) for name in self.model.etcd_members]
+        alarms = tuple(
+            EtcdAlarm(self._member_id(name), fault.alarm) for name, fault in sorted(self.model.etcd_alarms.items())
+        )
+        return EtcdHealth(
+            address,
+            status=self._member_status(machine, alarms),
+            members=tuple(
+                EtcdMember(
+                    self._member_id(m.name),
+                    m.name,
+                    (f"https://{m.address}:2380",),
+                    (f"https://{m.address}:2379",),
+                    learner=m.name in self.model.etcd_learners,
+                )
+                for m in members
+                if m is not None
+            ),
+            alarms=alarms,
+        )
+
+    def _member_id(self, name: str) -> str:
+        return hashlib.sha256(f"{self.model.seed}:{name}".encode()).hexdigest()[:16]
+
+    def _member_status(self, machine: Machine, alarms: tuple[EtcdAlarm, ...]) -> EtcdMemberStatus:
+        """The first member is the leader; followers trail it by a few entries, a learner by many."""
+        voters = [name for name in self.model.etcd_members if name not in self.model.etcd_learners]
+        leader = voters[0] if voters else ""
+        position = self.model.etcd_members.index(machine.name)
+        learner = machine.name in self.model.etcd_learners
+        leader_index = 1000 + 3 * self.model.store.revision
+        index = leader_index // 2 if learner else leader_index - position
+        fault = self.model.etcd_alarms.get(machine.name)
+        size = (
+            fault.db_size_bytes
+            if fault is not None
+            else _ETCD_BASE_BYTES + _ETCD_BYTES_PER_OBJECT * self.model.store.object_count()
+        )
+        return EtcdMemberStatus(
+            member_id=self._member_id(machine.name),
+            db_size=size,
+            db_size_in_use=size * 3 // 4,
+            leader=self._member_id(leader) if leader else "0" * 16,
+            raft_index=max(index, 1),
+            raft_term=2,
+            raft_applied_index=max(index, 1),
+            learner=learner,
+            # As etcd: every active alarm of the cluster is also among each member's errors.
+            errors=tuple(f"memberID:{int(a.member_id, 16)} alarm:{a.alarm} " for a in alarms),
+        )
 
     async def upgrade_talos(self, address: str, talosconfig: Path, image: str) -> None:
         argv = ["talosctl", "upgrade", "--image", image, "--nodes", address]

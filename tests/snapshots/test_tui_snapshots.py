@@ -18,11 +18,12 @@ def dashboard(
     pressure: bool = False,
     slow_api: bool = False,
     disk_full: bool = False,
+    etcd: str = "",
     **kwargs,
 ):
     return create_app(
         snapshot=cluster_snapshot(
-            faulty=faulty, stale=stale, pressure=pressure, slow_api=slow_api, disk_full=disk_full
+            faulty=faulty, stale=stale, pressure=pressure, slow_api=slow_api, disk_full=disk_full, etcd=etcd
         ),
         simulation_note=NOTE,
         cluster_name="homelab",
@@ -209,3 +210,18 @@ def test_dashboard_at_200x55(snap_compare):
 def test_install_at_200x55(snap_compare):
     app = create_app("install", progress=install_progress(), snapshot=early_cluster_snapshot(), simulation_note=NOTE)
     assert snap_compare(app, terminal_size=LARGE)
+
+
+# --- issue 19: etcd health ------------------------------------------------------------------------
+
+
+def test_nodes_with_etcd_in_trouble(snap_compare):
+    """Maximised Nodes pane: the etcd column (leader, sizes, a learner, a NOSPACE alarm at 95% of
+    the quota) and the problems under the table, counted in the summary."""
+    assert snap_compare(dashboard(faulty=False, etcd="troubled"), press=["1", "z"], terminal_size=SIZE)
+
+
+def test_node_detail_with_etcd(snap_compare):
+    """cp-1's detail view: its etcd member, database against the quota and where the quota comes
+    from, raft index, the alarm and the member list."""
+    assert snap_compare(dashboard(faulty=False, etcd="troubled"), press=["1", "enter"], terminal_size=SIZE)

@@ -9,15 +9,25 @@ import json
 from pathlib import Path
 
 from talos_platform.engine.config.loading import load_config
-from talos_platform.engine.drivers.protocols import Flow, FlowEndpoint, LostEvents, TalosNodeFacts
+from talos_platform.engine.drivers.protocols import (
+    EtcdAlarm,
+    EtcdHealth,
+    EtcdMember,
+    EtcdMemberStatus,
+    Flow,
+    FlowEndpoint,
+    LostEvents,
+    TalosNodeFacts,
+)
 from talos_platform.engine.layers import platform_steps
 from talos_platform.engine.observe import ClusterSnapshot, TalosTarget, build_snapshot
 from talos_platform.engine.observe.api_latency import RoundTrips, ServerLatency, api_latency
 from talos_platform.engine.observe.apps import app_view
+from talos_platform.engine.observe.etcd import LearnerClock, etcd_view
 from talos_platform.engine.observe.flows import FlowBuffer
 from talos_platform.engine.observe.freshness import KUBERNETES_API, Freshness, SourceState
 from talos_platform.engine.observe.node_disk import node_filesystem
-from talos_platform.engine.observe.nodes import UsageHistory, kube_node
+from talos_platform.engine.observe.nodes import UsageHistory, kube_node, merge_nodes
 from talos_platform.engine.observe.pods import classify_pod
 from talos_platform.engine.observe.snapshot import ApiLatency, FlowStats, RelayStatus
 from talos_platform.engine.plan.planner import Plan
@@ -189,6 +199,34 @@ def _flows(faulty: bool) -> FlowBuffer:
     return buffer
 
 
+def etcd_healths(*, troubled: bool = False) -> dict[str, EtcdHealth]:
+    """What the three control planes' Talos APIs say about etcd. `troubled`: cp-1's database is
+    at 95% of its 2 GiB quota with a NOSPACE alarm raised, and cp-3 is a learner."""
+    planes = [(name, address) for name, address, role in NODES if role == "control-plane"]
+    ids = {name: f"{index + 1:x}a3c5e7f9b2d4e6{index + 1:x}" for index, (name, _) in enumerate(planes)}
+    members = tuple(
+        EtcdMember(ids[n], n, (f"https://{a}:2380",), (f"https://{a}:2379",), learner=troubled and n == "cp-3")
+        for n, a in planes
+    )
+    alarms = (EtcdAlarm(ids["cp-1"], "NOSPACE"),) if troubled else ()
+    healths = {}
+    for position, (name, address) in enumerate(planes):
+        size = 2_040_000_000 if troubled and name == "cp-1" else 41_000_000 + position * 250_000
+        learner = troubled and name == "cp-3"
+        status = EtcdMemberStatus(
+            member_id=ids[name],
+            db_size=size,
+            db_size_in_use=size * 2 // 3,
+            leader=ids["cp-1"],
+            raft_index=(90_000 if learner else 184_220 - position),
+            raft_term=4,
+            raft_applied_index=(90_000 if learner else 184_220 - position),
+            learner=learner,
+        )
+        healths[address] = EtcdHealth(address, status=status, members=members, alarms=alarms)
+    return healths
+
+
 def cluster_snapshot(
     faulty: bool = False,
     simulated: bool = True,
@@ -197,10 +235,13 @@ def cluster_snapshot(
     pressure: bool = False,
     slow_api: bool = False,
     disk_full: bool = False,
+    etcd: str = "",
 ) -> ClusterSnapshot:
     """`stale`: the Kubernetes API stopped answering 42 s before the snapshot (the stores keep
     their last contents); `pressure`: three workers near or past their limits; `slow_api`: every
-    request takes seconds; `disk_full`: worker-2's filesystem 97% full (DiskPressure), worker-1's 85%."""
+    request takes seconds; `disk_full`: worker-2's filesystem 97% full (DiskPressure), worker-1's 85%;
+    `etcd`: the control planes' etcd as `etcd_healths` makes it, `healthy` or `troubled` (cp-3 a
+    learner for five minutes)."""
     facts, history = {}, UsageHistory()
     for index, (name, address, _role) in enumerate(NODES):
         if faulty and name == "worker-3":
@@ -290,6 +331,12 @@ def cluster_snapshot(
         else:
             apps.append(application(name, wave))
     targets = [TalosTarget(a, n, r) for n, a, r in NODES]
+    etcd_state = None
+    if etcd:
+        healths, learners = etcd_healths(troubled=etcd == "troubled"), LearnerClock()
+        learners.record(healths.values(), T0 + 30 - 300)
+        planes = [n for n in merge_nodes(nodes, facts, targets, history) if n.role == "control-plane"]
+        etcd_state = etcd_view(planes, healths, learners, T0 + 30)
     return build_snapshot(
         taken_at=T0 + 30,
         simulated=simulated,
@@ -305,6 +352,7 @@ def cluster_snapshot(
         kube_error=STALE_ERROR if stale else "",
         api=_api_latency(slow_api),
         disks=_disks(faulty, pressure, disk_full),
+        etcd=etcd_state,
     )
 
 

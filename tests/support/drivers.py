@@ -18,6 +18,7 @@ from typing import Any
 from talos_platform.engine.drivers.process import ProcessRunner, run_gate
 from talos_platform.engine.drivers.protocols import (
     SECRETS,
+    EtcdHealth,
     EtcdSnapshot,
     GateResult,
     HubbleServerStatus,
@@ -64,13 +65,15 @@ class FakeTalos:
     secure: dict[str, TalosNodeFacts] = field(default_factory=dict)
     """What the API says with our talosconfig per address (missing: unreachable)."""
     etcd: dict[str, list[str]] = field(default_factory=dict)
+    etcd_healths: dict[str, EtcdHealth] = field(default_factory=dict)
+    """What each control plane says about its etcd (missing: its etcd does not answer)."""
     answering: set[str] = field(default_factory=set)
     version: str = "v1.11.5"
     calls: list[tuple[Any, ...]] = field(default_factory=list)
 
     def changes(self) -> list[tuple[Any, ...]]:
         """Calls that change something (facts reads left out)."""
-        reads = {"node_facts", "etcd_members", "etcd_service_state", "client_version", "address_answers"}
+        reads = {"node_facts", "etcd_members", "etcd_service_state", "etcd_health", "client_version", "address_answers"}
         return [call for call in self.calls if call[0] not in reads]
 
     async def client_version(self) -> str:
@@ -119,6 +122,10 @@ class FakeTalos:
     async def etcd_members(self, address: str, talosconfig: Path) -> list[str]:
         self.calls.append(("etcd_members", address))
         return list(self.etcd.get(address, []))
+
+    async def etcd_health(self, address: str) -> EtcdHealth:
+        self.calls.append(("etcd_health", address))
+        return self.etcd_healths.get(address) or EtcdHealth(address, error="etcd is not running on this node")
 
     async def bootstrap(self, address: str, talosconfig: Path) -> None:
         self.calls.append(("bootstrap", address))

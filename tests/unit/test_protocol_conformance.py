@@ -199,6 +199,14 @@ async def test_an_unreachable_node_is_a_fact_never_an_exception(make, insecure, 
     assert facts.error
 
 
+@pytest.mark.parametrize("make", TALOS_MAKERS.values(), ids=TALOS_MAKERS.keys())
+async def test_an_etcd_that_does_not_answer_is_a_fact_never_an_exception(make, tmp_path):
+    health = await make(tmp_path).etcd_health(UNREACHABLE)
+    assert isinstance(health, protocols.EtcdHealth)
+    assert (health.address, health.status) == (UNREACHABLE, None)
+    assert health.error
+
+
 class NothingHere(BaseHTTPRequestHandler):
     """An API server that holds no objects: every read is the API's 404 Status."""
 

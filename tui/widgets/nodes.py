@@ -7,12 +7,15 @@ from rich.text import Text
 from talos_platform.engine.observe import ClusterSnapshot, NodeView
 from talos_platform.engine.observe.ordering import natural_key
 from talos_platform.tui.styles import bad, good, muted, number, percent, warn
+from talos_platform.tui.widgets.etcd import etcd_cell, etcd_summary
 from talos_platform.tui.widgets.pane import Pane, PaneContent, Row, add_part, matches
 from talos_platform.tui.widgets.pressure import disk_cell, pressure_summary, with_pressure
 
 # What matters first (a narrow pane or a small terminal cuts the right-hand columns): is it Ready,
 # how loaded is it; then where it is and what it runs.
 COLUMNS = ("Node", "Ready", "CPU", "Memory", "Disk", "Role", "IP", "Stage", "Talos", "Kubernetes")
+ETCD_COLUMN = "etcd"
+"""Shown once a control plane's etcd was asked about (the cluster exists)."""
 
 
 def node_state(node: NodeView) -> Text:
@@ -31,10 +34,12 @@ def node_state(node: NodeView) -> Text:
 
 def nodes_content(snapshot: ClusterSnapshot, query: str = "") -> PaneContent:
     rows = []
+    etcd = snapshot.etcd
     # Control planes first, then by name as people read it: worker-2 before worker-10.
     for node in sorted(snapshot.nodes, key=lambda n: (n.role != "control-plane", natural_key(n.name))):
         state = with_pressure(node_state(node), node)
-        if not matches(query, node.name, node.role, node.address, node.stage, state.plain):
+        etcd_text = etcd_cell(etcd.member(node.name))
+        if not matches(query, node.name, node.role, node.address, node.stage, state.plain, etcd_text.plain):
             continue
         stage = bad(node.stage) if node.stage == "maintenance" else Text(node.stage or "-")
         rows.append(
@@ -51,7 +56,8 @@ def nodes_content(snapshot: ClusterSnapshot, query: str = "") -> PaneContent:
                     stage,
                     node.talos_version or "-",
                     node.kubernetes_version or "-",
-                ),
+                )
+                + ((etcd_text,) if etcd.available else ()),
             )
         )
     ready = sum(1 for n in snapshot.nodes if n.ready)
@@ -59,8 +65,13 @@ def nodes_content(snapshot: ClusterSnapshot, query: str = "") -> PaneContent:
     summary = Text(f"{number(ready)}/{number(len(snapshot.nodes))} Ready")
     if unreachable:
         add_part(summary, f"✗ {number(unreachable)} unreachable", "bold #e03131")
+    etcd_count, etcd_line = etcd_summary(etcd)
+    if etcd_count:
+        add_part(summary, etcd_count, "bold #e03131")
     for line in maintenance_lines(snapshot):
         summary.append("\n" + line, style="bold #e03131")
+    if etcd_line:
+        summary.append("\n" + etcd_line, style="bold #e03131")
     pressed = pressure_summary(snapshot.nodes)
     if pressed:
         summary.append(f"\n{pressed}", style="#d9480f")
@@ -70,7 +81,7 @@ def nodes_content(snapshot: ClusterSnapshot, query: str = "") -> PaneContent:
         add_part(summary, f"filter: {query}", "italic")
     return PaneContent(
         f"Nodes ({number(len(snapshot.nodes))})",
-        COLUMNS,
+        COLUMNS + ((ETCD_COLUMN,) if etcd.available else ()),
         tuple(rows),
         summary,
         empty="no nodes yet (layer 0 brings them up)",
