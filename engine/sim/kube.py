@@ -11,7 +11,8 @@ from typing import Any
 
 import yaml
 
-from talos_platform.engine.drivers.protocols import SECRETS, ObjectList, Resource, WatchEvent, WatchExpired
+from talos_platform.engine.drivers.process import current_output
+from talos_platform.engine.drivers.protocols import NODES, SECRETS, ObjectList, Resource, WatchEvent, WatchExpired
 from talos_platform.engine.errors import PermanentError, TransientError
 from talos_platform.engine.sim.catalog import component_for_url, component_named
 from talos_platform.engine.sim.changes import data_digests
@@ -154,6 +155,33 @@ class SimulatedKube:
             return self.model.changes.apply(sorted(objects, key=_apply_order))
         except ValueError as error:  # what the API server answers 422 Unprocessable to
             raise PermanentError(f"the server rejected an object: {error}") from None
+
+    def _node(self, name: str, verb: str) -> None:
+        if self.model.store.get_entry(NODES, "", name) is None:
+            raise PermanentError(
+                f'`kubectl {verb} {name}` exited with 1: Error from server (NotFound): nodes "{name}" not found'
+            )
+
+    async def cordon_node(self, name: str) -> None:
+        await self._round_trip()
+        self._node(name, "cordon")
+        self.model.changes.cordon(name)
+
+    async def drain_node(self, name: str, timeout: float) -> None:
+        await self._round_trip()
+        self._node(name, "drain")
+        say = current_output()
+        machine = self.model.machine_named(name)
+        if machine is not None and not machine.cordoned:  # drain cordons first
+            self.model.changes.cordon(name)
+        for pod in self.model.changes.drain(name):
+            say(f"evicting pod {pod}")
+        say(f"node/{name} drained")
+
+    async def delete_node(self, name: str) -> None:
+        await self._round_trip()
+        if self.model.store.get_entry(NODES, "", name) is not None:
+            self.model.changes.node_deleted(name)
 
     async def apply_kustomization(self, path: Path) -> builtins.list[str]:
         objects = kustomization_objects(Path(path))

@@ -87,6 +87,13 @@ class NodeStuckInMaintenance(ScenarioModel):
     """What the node's console would show."""
 
 
+class EtcdLearnerStuck(ScenarioModel):
+    type: Literal["etcdLearnerStuck"]
+    node: str
+    """Name of the control plane whose etcd member joins as a learner and is never promoted
+    (day 2: `node add` waits for the promotion, then says so)."""
+
+
 class NodeDown(ScenarioModel):
     type: Literal["nodeDown"]
     node: str
@@ -168,6 +175,7 @@ class ApiOutage(ScenarioModel):
 
 Fault = Annotated[
     NodeStuckInMaintenance
+    | EtcdLearnerStuck
     | NodeDown
     | NodePressure
     | AppDegraded

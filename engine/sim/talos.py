@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 from talos_platform.engine.drivers.process import current_output
-from talos_platform.engine.drivers.protocols import AlreadyBootstrapped, EtcdSnapshot, TalosNodeFacts
+from talos_platform.engine.drivers.protocols import AlreadyBootstrapped, EtcdMember, EtcdSnapshot, TalosNodeFacts
 from talos_platform.engine.errors import PermanentError, TransientError
 from talos_platform.engine.sim.model import MAINTENANCE, OFF, RUNNING, Machine, PlatformModel
 
@@ -22,6 +22,7 @@ _UPGRADE_INSTALL_SECONDS = 60.0  # drain, pull and write the installer
 _UPGRADE_REBOOT_SECONDS = 90.0  # reboot into the new version until the API answers
 _KUBELET_UPGRADE_SECONDS = 40.0  # per node: new images pulled, static pods and kubelet restarted
 _SNAPSHOT_BYTES_PER_SECOND = 20_000.0  # simulated time to stream a snapshot (small: its database is too)
+_RESET_SECONDS = 45.0  # leave etcd, wipe the system partitions, halt
 _DIAL_TIMEOUT_SECONDS = 10.0
 FAKE_MARK = "SIMULATED-NOT-A-SECRET"
 
@@ -298,6 +299,50 @@ class SimulatedTalos:
         if machine.name not in self.model.etcd_members:
             return []
         return sorted(self.model.etcd_members)
+
+    async def etcd_member_list(self, address: str, talosconfig: Path) -> list[EtcdMember]:
+        argv = ["talosctl", "etcd", "members", "--nodes", address]
+        await self._call()
+        machine = self._secure(address, argv)
+        if not machine.is_control_plane:
+            raise SimulatedTalosRefused(
+                argv, "rpc error: code = Unimplemented desc = etcd is not running on worker nodes"
+            )
+        if machine.name not in self.model.etcd_members:
+            raise SimulatedTalosError(argv, "rpc error: code = Unavailable desc = etcd is not a member here")
+        return [
+            EtcdMember(self.model.etcd_member_id(name), name, learner=name in self.model.etcd_learners)
+            for name in sorted(self.model.etcd_members)
+        ]
+
+    async def etcd_remove_member(self, address: str, talosconfig: Path, member_id: str) -> None:
+        argv = ["talosctl", "etcd", "remove-member", member_id, "--nodes", address]
+        await self._call()
+        machine = self._secure(address, argv)
+        if not machine.is_control_plane or machine.name not in self.model.etcd_members:
+            raise SimulatedTalosRefused(argv, "rpc error: code = Unavailable desc = etcd is not running here")
+        names = {self.model.etcd_member_id(name): name for name in self.model.etcd_members}
+        if member_id not in names:
+            raise SimulatedTalosRefused(
+                argv, f"rpc error: code = NotFound desc = etcdserver: member {member_id} not found"
+            )
+        self.model.changes.etcd_member_removed(names[member_id])
+
+    async def reset_node(self, address: str, talosconfig: Path) -> None:
+        argv = ["talosctl", "reset", "--graceful=true", "--reboot=false", "--nodes", address]
+        await self._call()
+        machine = self._secure(address, argv)
+        say = current_output()
+        say(f"{machine.name}: cordoning and draining")
+        if machine.registered and not machine.cordoned:
+            self.model.changes.cordon(machine.name)
+        if machine.registered:
+            self.model.changes.drain(machine.name)
+        if machine.is_control_plane:
+            say(f"{machine.name}: leaving etcd")
+        say(f"{machine.name}: wiping STATE and EPHEMERAL, halting")
+        await self.model.clock.sleep(_RESET_SECONDS)
+        self.model.changes.node_reset(address)
 
     async def upgrade_talos(self, address: str, talosconfig: Path, image: str) -> None:
         argv = ["talosctl", "upgrade", "--image", image, "--nodes", address]
