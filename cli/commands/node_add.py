@@ -49,11 +49,19 @@ class NodeAddCommand(OperationCommand):
         return flags
 
     def simulated_machines(self, args: argparse.Namespace) -> list[Node]:
-        from talos_platform.engine.operations.node_add import new_node
+        """The new node's machine, when the node can be added (a refused one is refused before
+        the simulated cluster changes at all)."""
+        from talos_platform.engine.config.loading import read_config
+        from talos_platform.engine.operations.node_add import before_and_after, new_node
 
-        if not getattr(args, "name", None) or not getattr(args, "address", None):
+        if not getattr(args, "name", None) or not getattr(args, "address", None) or not args.config:
             return []
-        return [new_node(self.options(args))]
+        node = new_node(self.options(args))
+        try:
+            before_and_after(read_config(args.config), node)
+        except UserError:
+            return []
+        return [node]
 
     def run(self, args: argparse.Namespace) -> int:
         if not (args.name and args.address) and not args.yes and sys.stdin.isatty():

@@ -19,6 +19,7 @@ from talos_platform.engine.config.models import Node, PlatformConfig, Role
 from talos_platform.engine.drivers import talosctl
 from talos_platform.engine.errors import PermanentError, TransientError
 from talos_platform.engine.layers.base import BaseStep, done, todo
+from talos_platform.engine.layers.etcd import EtcdSnapshotStep
 from talos_platform.engine.layers.node_membership import (
     POLL_SECONDS,
     NodesInConfigFile,
@@ -27,6 +28,7 @@ from talos_platform.engine.layers.node_membership import (
     member_named,
     ready,
 )
+from talos_platform.engine.layers.talos import read_applied_config
 from talos_platform.engine.plan.context import StepContext
 from talos_platform.engine.plan.step import Action, CheckResult
 
@@ -170,13 +172,26 @@ class NodeJoined(BaseStep):
             await ctx.clock.sleep(POLL_SECONDS)
 
 
+class SnapshotBeforeJoin(EtcdSnapshotStep):
+    """The etcd snapshot before a control plane joins; a run resumed after the node took its
+    config needs none (etcd has been changing since: a new one would not be "before")."""
+
+    def __init__(self, before: PlatformConfig, node: Node, *, needs: tuple[str, ...]):
+        super().__init__(before, needs=needs)
+        self.node = node
+
+    async def _check(self, ctx: StepContext) -> CheckResult:
+        if read_applied_config(ctx, self.node) is not None:
+            return done(f"{self.node.name} took its config in an earlier run, after that run's snapshot")
+        return await super()._check(ctx)
+
+
 def node_add_steps(
     before: PlatformConfig, after: PlatformConfig, node: Node, config_path: Path | None
 ) -> list[BaseStep]:
     """The config file first (so a failed or killed run is resumed by the same command, or by the
     install), then the install's Talos steps for the new node, then the join."""
     from talos_platform.engine.layers import talos
-    from talos_platform.engine.layers.etcd import EtcdSnapshotStep
 
     control_plane = node.role is Role.control_plane
     steps: list[BaseStep] = [
@@ -191,7 +206,7 @@ def node_add_steps(
     steps += [preflight, configs, endpoints]
     apply_needs: tuple[str, ...] = (configs.id, preflight.id, endpoints.id)
     if control_plane:
-        steps.append(EtcdSnapshotStep(before, needs=(endpoints.id,)))
+        steps.append(SnapshotBeforeJoin(before, node, needs=(endpoints.id,)))
         apply_needs += ("E.snapshot",)
     apply = talos.ApplyConfig(after, node)
     apply.needs = apply_needs

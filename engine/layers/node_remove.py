@@ -21,6 +21,7 @@ from talos_platform.engine.drivers.kube_client import cordon_argv, delete_node_a
 from talos_platform.engine.drivers.protocols import PODS, EtcdMember
 from talos_platform.engine.errors import PermanentError, TransientError, UserError
 from talos_platform.engine.layers.base import BaseStep, done, todo
+from talos_platform.engine.layers.etcd import EtcdSnapshotStep
 from talos_platform.engine.layers.node_membership import (
     POLL_SECONDS,
     NodesInConfigFile,
@@ -345,12 +346,26 @@ class DeleteNodeObject(BaseStep):
         await ctx.drivers.kube.delete_node(self.node.name)
 
 
+class SnapshotBeforeLeaving(EtcdSnapshotStep):
+    """The etcd snapshot before a control plane leaves, from one that stays; a run resumed after
+    it left etcd needs none."""
+
+    def __init__(self, staying: PlatformConfig, node: Node, *, needs: tuple[str, ...]):
+        super().__init__(staying, needs=needs)
+        self.node = node
+
+    async def _check(self, ctx: StepContext) -> CheckResult:
+        members = await etcd_members_seen(ctx, self.config.control_planes, self.config)
+        if member_named(members, self.node.name) is None:
+            return done(f"{self.node.name} left etcd in an earlier run, after that run's snapshot")
+        return await super()._check(ctx)
+
+
 def node_remove_steps(
     before: PlatformConfig, after: PlatformConfig, node: Node, config_path: Path | None
 ) -> list[BaseStep]:
     """Preflight, snapshot (control planes), drain, reset, delete the Node, talosconfig endpoints
     (control planes), and the config file last: until then the same command resumes."""
-    from talos_platform.engine.layers.etcd import EtcdSnapshotStep
     from talos_platform.engine.layers.talos import TalosconfigEndpoints
 
     refuse_removal(before, after, node)
@@ -358,7 +373,7 @@ def node_remove_steps(
     previous = "N.preflight"
     if node.role is Role.control_plane:
         staying = before.model_copy(update={"nodes": [n for n in before.nodes if n.name != node.name]})
-        steps.append(EtcdSnapshotStep(staying, needs=(previous,)))  # from a control plane that stays
+        steps.append(SnapshotBeforeLeaving(staying, node, needs=(previous,)))  # from a control plane that stays
         previous = "E.snapshot"
     drain = DrainNode(before, node, needs=(previous,))
     reset = LeaveCluster(before, node, needs=(drain.id,))
