@@ -226,3 +226,20 @@ def test_removing_a_control_plane_killed_while_it_resets_and_before_the_file_res
     assert "name: cp-4" not in config.read_text()
     assert simulated_changes(state, "node_reset", address="192.168.10.14") == 1
     assert simulated_changes(state, "etcd_member_removed") == 0  # it left etcd by itself
+
+
+def test_a_control_plane_whose_learner_is_never_promoted_fails_naming_it(tmp_path):
+    scenario, config, state = tmp_path / "stuck.yaml", tmp_path / "platform.yaml", tmp_path / "state"
+    scenario.write_text(
+        (Path(__file__).resolve().parents[2] / "engine" / "sim" / "scenario_files" / "default.yaml").read_text()
+        + "faults:\n  - type: etcdLearnerStuck\n    node: cp-4\n"
+    )
+    shutil.copy(EXAMPLE, config)
+    assert run_simulated_install(state, "--yes", "--config", str(config), "--scenario", str(scenario)).returncode == 0
+
+    stuck, events = run(config, state, "node", "add", *NEW_CONTROL_PLANE, "--scenario", str(scenario))
+
+    assert stuck.returncode == 1
+    failed = [e for e in events if e["type"] == "StepFailed"]
+    assert [e["step_id"] for e in failed] == ["N.join.cp-4"]
+    assert "is still a learner" in failed[0]["error"] and "logs etcd" in failed[0]["hint"]
