@@ -11,6 +11,8 @@ from talos_platform.engine.errors import UserError
 from talos_platform.operation_command import OperationCommand
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from talos_platform.engine.config.models import Node
 
 NODE_FLAGS = (("name", "--name"), ("address", "--address"), ("role", "--role"), ("installDisk", "--install-disk"))
@@ -69,7 +71,7 @@ class NodeAddCommand(OperationCommand):
         return super().run(args)
 
 
-def ask_for_node(args: argparse.Namespace) -> None:
+def ask_for_node(args: argparse.Namespace, console: Console | None = None) -> None:
     """The wizard's questions about one node, on the config given (each answer validated with
     the whole config, as in the install's wizard); the answers become the flags."""
     from rich.console import Console
@@ -87,7 +89,7 @@ def ask_for_node(args: argparse.Namespace) -> None:
         given = getattr(args, key if key != "installDisk" else "install_disk", None)
         if given:
             answers.nodes[index][key] = given
-    console = Console()
+    console = console or Console()
     console.print(f"The new node of cluster {answers.get('cluster.name')} (Esc goes back):")
     if not run_questions(answers, console, node_questions(index, offer_another=False)):
         raise UserError("no node was given; nothing was changed", where="node add")
