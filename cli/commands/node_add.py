@@ -13,6 +13,7 @@ from talos_platform.operation_command import OperationCommand
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from talos_platform.commands.install import Target
     from talos_platform.engine.config.models import Node
 
 NODE_FLAGS = (("name", "--name"), ("address", "--address"), ("role", "--role"), ("installDisk", "--install-disk"))
@@ -69,6 +70,23 @@ class NodeAddCommand(OperationCommand):
         if not (args.name and args.address) and not args.yes and sys.stdin.isatty():
             ask_for_node(args)
         return super().run(args)
+
+    def _run_prepared(self, args: argparse.Namespace, target: Target, interactive: bool) -> int:
+        if not args.yes and not target.simulated:
+            show_config_change(self, args, target)
+        return super()._run_prepared(args, target, interactive)
+
+
+def show_config_change(command: OperationCommand, args: argparse.Namespace, target: Target) -> None:
+    """The config file's diff, before the question that lets anything happen."""
+    from talos_platform.engine.layers.node_membership import NodesInConfigFile
+
+    for step in command.operation.steps(target.config, command.options(args)):
+        if isinstance(step, NodesInConfigFile) and step.config_path is not None:
+            diff = step.edit().diff
+            if diff:
+                print(f"{step.config_path} will change (comments kept, the old file as .bak):")
+                print("\n".join(diff))
 
 
 def ask_for_node(args: argparse.Namespace, console: Console | None = None) -> None:

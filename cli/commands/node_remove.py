@@ -4,10 +4,14 @@ etcd member is removed by hand."""
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from talos_platform.commands.node_add import show_config_change
 from talos_platform.engine.errors import UserError
 from talos_platform.operation_command import OperationCommand
+
+if TYPE_CHECKING:
+    from talos_platform.commands.install import Target
 
 
 class NodeRemoveCommand(OperationCommand):
@@ -35,6 +39,11 @@ class NodeRemoveCommand(OperationCommand):
         if getattr(args, "remove_etcd_member", None):
             flags += ["--remove-etcd-member", args.remove_etcd_member]
         return flags
+
+    def _run_prepared(self, args: argparse.Namespace, target: Target, interactive: bool) -> int:
+        if not args.yes and not target.simulated:
+            show_config_change(self, args, target)
+        return super()._run_prepared(args, target, interactive)
 
     def allowed(self, args: argparse.Namespace, interactive: bool) -> tuple[str, ...]:
         from talos_platform.engine.layers.node_remove import REMOVE_ETCD_MEMBER
