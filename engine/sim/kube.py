@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from talos_platform.engine.drivers.kube_client import DISRUPTION_BUDGET_HINT
 from talos_platform.engine.drivers.process import current_output
 from talos_platform.engine.drivers.protocols import NODES, SECRETS, ObjectList, Resource, WatchEvent, WatchExpired
 from talos_platform.engine.errors import PermanentError, TransientError
@@ -18,6 +19,7 @@ from talos_platform.engine.sim.catalog import component_for_url, component_named
 from talos_platform.engine.sim.changes import data_digests
 from talos_platform.engine.sim.crds import crd_object
 from talos_platform.engine.sim.model import ApiUnavailable, PlatformModel
+from talos_platform.engine.sim.scenarios import DrainBlocked
 from talos_platform.engine.sim.store import Watcher, clone, render, resource_of
 
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -174,6 +176,15 @@ class SimulatedKube:
         machine = self.model.machine_named(name)
         if machine is not None and not machine.cordoned:  # drain cordons first
             self.model.changes.cordon(name)
+        for blocked in self.model.scenario.fault(DrainBlocked):
+            if blocked.node == name:
+                namespace, pod = blocked.pod.split("/", 1)
+                await self.model.clock.sleep(timeout)  # kubectl retries the eviction until its timeout
+                raise PermanentError(
+                    f"kubectl drain {name} did not finish: error when evicting pods/{pod!r} -n {namespace!r}: Cannot "
+                    f"evict pod as it would violate the pod's disruption budget; global timeout reached: {timeout:g}s",
+                    hint=DISRUPTION_BUDGET_HINT,
+                )
         for pod in self.model.changes.drain(name):
             say(f"evicting pod {pod}")
         say(f"node/{name} drained")

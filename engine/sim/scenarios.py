@@ -94,6 +94,14 @@ class EtcdLearnerStuck(ScenarioModel):
     (day 2: `node add` waits for the promotion, then says so)."""
 
 
+class DrainBlocked(ScenarioModel):
+    type: Literal["drainBlocked"]
+    node: str
+    """Name of the node whose drain a PodDisruptionBudget blocks (day 2: `node remove`)."""
+    pod: str = "apps/web-0"
+    """The pod (`namespace/name`) the budget keeps from being evicted."""
+
+
 class NodeDown(ScenarioModel):
     type: Literal["nodeDown"]
     node: str
@@ -176,6 +184,7 @@ class ApiOutage(ScenarioModel):
 Fault = Annotated[
     NodeStuckInMaintenance
     | EtcdLearnerStuck
+    | DrainBlocked
     | NodeDown
     | NodePressure
     | AppDegraded

@@ -228,14 +228,33 @@ def test_removing_a_control_plane_killed_while_it_resets_and_before_the_file_res
     assert simulated_changes(state, "etcd_member_removed") == 0  # it left etcd by itself
 
 
-def test_a_control_plane_whose_learner_is_never_promoted_fails_naming_it(tmp_path):
-    scenario, config, state = tmp_path / "stuck.yaml", tmp_path / "platform.yaml", tmp_path / "state"
+def with_fault(tmp_path: Path, fault: str) -> tuple[Path, Path, Path]:
+    """A simulated install of the example under the default scenario plus `fault`."""
+    scenario, config, state = tmp_path / "faulty.yaml", tmp_path / "platform.yaml", tmp_path / "state"
     scenario.write_text(
         (Path(__file__).resolve().parents[2] / "engine" / "sim" / "scenario_files" / "default.yaml").read_text()
-        + "faults:\n  - type: etcdLearnerStuck\n    node: cp-4\n"
+        + f"faults:\n  - {fault}\n"
     )
     shutil.copy(EXAMPLE, config)
     assert run_simulated_install(state, "--yes", "--config", str(config), "--scenario", str(scenario)).returncode == 0
+    return scenario, config, state
+
+
+def test_a_drain_a_disruption_budget_blocks_stops_the_removal_before_the_reset(tmp_path):
+    scenario, config, state = with_fault(tmp_path, "{type: drainBlocked, node: worker-1, pod: apps/web-0}")
+    before = config.read_text()
+
+    blocked, events = run(config, state, "node", "remove", "worker-1", "--scenario", str(scenario))
+
+    assert blocked.returncode == 1
+    failed = [e for e in events if e["type"] == "StepFailed"]
+    assert [e["step_id"] for e in failed] == ["N.drain.worker-1"]
+    assert "disruption budget" in failed[0]["error"] and "kubectl get pdb -A" in failed[0]["hint"]
+    assert simulated_changes(state, "node_reset") == 0 and config.read_text() == before
+
+
+def test_a_control_plane_whose_learner_is_never_promoted_fails_naming_it(tmp_path):
+    scenario, config, state = with_fault(tmp_path, "{type: etcdLearnerStuck, node: cp-4}")
 
     stuck, events = run(config, state, "node", "add", *NEW_CONTROL_PLANE, "--scenario", str(scenario))
 
