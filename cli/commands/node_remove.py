@@ -25,7 +25,7 @@ class NodeRemoveCommand(OperationCommand):
         parser.add_argument(
             "--remove-etcd-member",
             metavar="ID",
-            help="only when a control plane cannot leave etcd by itself (it is dead, or its reset failed): remove "
+            help="only when a control plane cannot leave etcd by itself (it no longer answers): remove "
             "this etcd member, the ID the failed run showed next to the node (asked first; with --yes this flag "
             "is the consent)",
         )
@@ -93,8 +93,8 @@ COMMAND = NodeRemoveCommand(
         "majority) or remove the last worker. Then: an etcd snapshot (control planes), `kubectl cordon` and "
         "`kubectl drain` (PodDisruptionBudgets honoured; one that blocks is named), `talosctl reset --graceful` (the "
         "node leaves etcd itself, wipes its disks and halts), `kubectl delete node`, the talosconfig endpoints "
-        "(control planes) and the config file (comments kept, the old file as .bak). A control plane that cannot "
-        "leave etcd by itself is stopped at with its etcd member ID and node shown; run again with "
+        "(control planes) and the config file (comments kept, the old file as .bak). A control plane that no longer "
+        "answers cannot leave etcd by itself: the run stops with its etcd member ID and node shown; run again with "
         "--remove-etcd-member ID to remove that member. Resumes where an earlier run stopped. Exit codes: 0 "
         "success, 1 a step failed, 2 invalid config or usage, 130 interrupted."
     ),

@@ -5,8 +5,9 @@
 Removing etcd members by hand is where clusters get hurt (a member removed from the wrong
 node, or by an ID copied from another cluster: siderolabs/talos#3340, #7903). So the graceful
 reset is the way out of etcd; `etcd remove-member` is only the fallback for a control plane
-that cannot leave by itself (it is dead, or its reset failed), and only with the member's ID
-shown next to the node it belongs to and given back explicitly (`--remove-etcd-member ID`).
+that cannot leave by itself because it no longer answers (never for one that still runs: it
+would rejoin), and only with the member's ID shown next to the node it belongs to and given
+back explicitly (`--remove-etcd-member ID`).
 """
 
 from __future__ import annotations
@@ -185,8 +186,8 @@ class DrainNode(BaseStep):
 
 class LeaveCluster(BaseStep):
     """`talosctl reset --graceful`: the node leaves etcd (a control plane), wipes itself, halts.
-    A control plane that cannot (it is gone, or the reset failed) keeps its etcd member until
-    the user gives back that member's ID (`--remove-etcd-member ID`)."""
+    A control plane that cannot because it no longer answers keeps its etcd member until the
+    user gives back that member's ID (`--remove-etcd-member ID`)."""
 
     layer = 1
     timeout = 1800.0
@@ -288,6 +289,16 @@ class LeaveCluster(BaseStep):
             member = await self._member(ctx)
             if member is None:
                 raise
+            facts = await ctx.drivers.talos.node_facts(self.address, insecure=False)
+            if facts.reachable and facts.cluster_name:
+                # Removing the member of a node that runs on makes its etcd try to rejoin, and its
+                # kubelet would register the Node again: the machine has to stop first.
+                raise PermanentError(
+                    f"the graceful reset of {self.node.name} failed ({error.message}) and it still runs, so its etcd "
+                    f"member {member.member_id} is not removed by hand",
+                    hint=f"fix what the reset reported and run again; or power {self.node.name} off, then run again: "
+                    "a control plane that no longer answers gets its member removed once you give back its ID",
+                ) from None
             ctx.output(f"the reset failed: {error.message}")
             result = self._member_left_behind(ctx, member, f"the graceful reset of {self.node.name} failed")
             await self._apply(ctx, result)

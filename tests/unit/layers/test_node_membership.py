@@ -189,16 +189,24 @@ async def test_a_dead_control_plane_shows_its_member_id_and_node_and_needs_it_gi
     assert ("etcd_remove_member", "10.0.0.11", etcd[2].member_id) in talos.calls
 
 
-async def test_a_failed_reset_falls_back_only_with_the_member_given_back(tmp_path):
+async def test_a_failed_reset_falls_back_only_for_a_node_gone_and_the_member_given_back(tmp_path):
     etcd = members("cp-1", "cp-2", "cp-3")
     ctx, lines, talos = context(tmp_path, THREE, etcd=etcd)
     talos.reset_fails = "rpc error: leaving etcd: context deadline exceeded"
     step = LeaveCluster(THREE, THREE.nodes[2], needs=())
 
     check = await step.check(ctx)
+    with pytest.raises(PermanentError, match=f"failed .*still runs, so its etcd member {etcd[2].member_id} is not"):
+        await step.apply(ctx, check)  # a member removed under a running node would rejoin
+
+    talos.secure.pop("10.0.0.13")  # it went away during the reset
     with pytest.raises(PermanentError, match=f"graceful reset of cp-3 failed.*member {etcd[2].member_id}"):
         await step.apply(ctx, check)
     assert not any(c[0] == "etcd_remove_member" for c in talos.calls)
+
+    ctx.allowed = frozenset({f"remove-etcd-member:{etcd[2].member_id}"})
+    await step.apply(ctx, check)
+    assert ("etcd_remove_member", "10.0.0.11", etcd[2].member_id) in talos.calls
 
 
 async def test_a_worker_that_no_longer_answers_has_nothing_to_reset(tmp_path):
