@@ -61,12 +61,31 @@ def check_simulation_options(parser: argparse.ArgumentParser, args: argparse.Nam
 SIMULATION_OPTIONS = {"--scenario": "default", "--seed": None}
 
 
+def joined_command_words(argv: list[str]) -> list[str]:
+    """`node add` and `node remove NAME` are the operations `node-add` and `node-remove`: two
+    command words naming an operation are joined (after the global `--debug`), so every
+    two-word operation reads as people say it (`etcd snapshot`, `upgrade talos`) while it has
+    one name in the registry, the journal and `plan --operation`."""
+    from talos_platform.engine.operations import registered_operations
+
+    index = 0
+    while index < len(argv) and argv[index] == "--debug":
+        index += 1
+    if index + 1 >= len(argv) or argv[index].startswith("-"):
+        return argv
+    names = {operation.name for operation in registered_operations()}
+    joined = f"{argv[index]}-{argv[index + 1]}"
+    if joined in names and argv[index] not in names:
+        return [*argv[:index], joined, *argv[index + 2 :]]
+    return argv
+
+
 def main(argv: list[str] | None = None) -> int:
     # gRPC's core writes every failed TLS handshake to the terminal (descriptor 2) unless told
     # otherwise, over the dashboard; a node refusing our certificates is said in its row instead.
     os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(joined_command_words(sys.argv[1:] if argv is None else list(argv)))
     check_simulation_options(parser, args)
     try:
         code: int = args.handler(args)

@@ -21,6 +21,7 @@ from talos_platform.engine.errors import UserError
 
 if TYPE_CHECKING:
     from talos_platform.commands.install import Target
+    from talos_platform.engine.config.models import Node
     from talos_platform.engine.operations import Operation
     from talos_platform.engine.session import OperationSession
 
@@ -61,6 +62,11 @@ class OperationCommand:
 
     def own_flags(self, args: argparse.Namespace) -> list[str]:
         """The operation's own arguments as argv, for the command that resumes a run."""
+        return []
+
+    def simulated_machines(self, args: argparse.Namespace) -> list[Node]:
+        """Nodes whose machines a simulation boots into maintenance mode first (what the user does
+        by hand before `node add`)."""
         return []
 
     # --- the shared path -----------------------------------------------------------------------
@@ -160,7 +166,7 @@ class OperationCommand:
                 f"{self.name} changes machines and needs a confirmation, but there is no terminal to ask on",
                 hint=f"add --yes to run the {self.name} without prompts (for scripts and CI)",
             )
-        target = prepare(args, operation=self.operation)
+        target = prepare(args, operation=self.operation, machines=self.simulated_machines(args))
         try:
             return self._run_prepared(args, target, interactive)
         finally:

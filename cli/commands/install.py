@@ -21,6 +21,9 @@ from talos_platform.engine.errors import UserError
 from talos_platform.operation_command import OperationCommand
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from talos_platform.engine.config.models import Node
     from talos_platform.engine.operations import Operation
 
 # A default simulated install takes about 450 virtual seconds: about a minute to watch.
@@ -152,7 +155,9 @@ class Target:
 SIMULATION_JOURNAL = "simulation.jsonl"
 
 
-def _simulated_target(args: argparse.Namespace, operation: Operation, *, record_only: bool) -> Target:
+def _simulated_target(
+    args: argparse.Namespace, operation: Operation, *, record_only: bool, machines: Sequence[Node] = ()
+) -> Target:
     """The simulated platform, kept in the state directory's journal: the same command after a
     Ctrl-C or kill -9 resumes the same simulated cluster. With --config the simulated machines
     are those of the user's config."""
@@ -190,6 +195,7 @@ def _simulated_target(args: argparse.Namespace, operation: Operation, *, record_
             speed=math.inf if record_only else args.speed,
             config=config if args.config else None,
             journal=replayed,
+            machines=machines,
         )
     except OSError as error:
         hold.close()
@@ -237,11 +243,18 @@ def simulation_notice(platform: Any, journal: Any) -> str:
     return f"SIMULATED: a new simulated cluster, kept in {journal} so a stopped install resumes"
 
 
-def prepare(args: argparse.Namespace, *, record_only: bool = False, operation: Operation | None = None) -> Target:
+def prepare(
+    args: argparse.Namespace,
+    *,
+    record_only: bool = False,
+    operation: Operation | None = None,
+    machines: Sequence[Node] = (),
+) -> Target:
     """Load config and secrets, validate them, pick the state directory and the drivers.
 
     `record_only`: real drivers record changing commands instead of running them (for `plan`).
     `operation` (default: the install) is the one about to run: its lock scope is taken.
+    `machines`: on a simulation, machines booted into maintenance mode first (`node add`'s).
     """
     from talos_platform.engine.config.loading import ConfigInvalid, read_config
     from talos_platform.engine.config.secrets import load_secrets
@@ -255,7 +268,7 @@ def prepare(args: argparse.Namespace, *, record_only: bool = False, operation: O
 
         operation = operation_named(DEFAULT_OPERATION)
     if args.simulate:
-        return _simulated_target(args, operation, record_only=record_only)
+        return _simulated_target(args, operation, record_only=record_only, machines=machines)
     if args.config is None:
         raise UserError("--config is required", hint="give your platform.yaml, or use --simulate for a demo")
 

@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     if args.offline and not args.simulate:
         target = _offline_target(args)
     else:
-        target = prepare(args, record_only=True, operation=command.operation)
+        target = prepare(args, record_only=True, operation=command.operation, machines=command.simulated_machines(args))
     if args.offline:
         target.drivers = offline_drivers()  # even a simulated platform is not asked
     session = command.session(args, target)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from talos_platform.engine.drivers.loopback import ensure_allowed
-from talos_platform.engine.drivers.process import ProcessRunner
+from talos_platform.engine.drivers.process import CommandFailed, ProcessRunner
 from talos_platform.engine.drivers.protocols import (
     CRDS,
     SECRETS,
@@ -137,6 +137,35 @@ class ApiError(Exception):
         super().__init__(f"HTTP {status}: {body[:300]}")
         self.status = status
         self.body = body
+
+
+def cordon_argv(kubeconfig: Path, name: str) -> list[str]:
+    return [KUBECTL, "--kubeconfig", str(kubeconfig), "cordon", name]
+
+
+def drain_argv(kubeconfig: Path, name: str, timeout: float) -> list[str]:
+    """DaemonSet pods cannot be evicted (they would come back) and emptyDir data goes with its
+    pod anyway; evictions honour PodDisruptionBudgets, retried until `timeout`."""
+    return [
+        KUBECTL,
+        "--kubeconfig",
+        str(kubeconfig),
+        "drain",
+        name,
+        "--ignore-daemonsets",
+        "--delete-emptydir-data",
+        f"--timeout={int(timeout)}s",
+    ]
+
+
+def delete_node_argv(kubeconfig: Path, name: str) -> list[str]:
+    return [KUBECTL, "--kubeconfig", str(kubeconfig), "delete", "node", name, "--ignore-not-found"]
+
+
+DISRUPTION_BUDGET_HINT = (
+    "a PodDisruptionBudget keeps a pod on the node from being evicted (`kubectl get pdb -A` shows which allow "
+    "0 disruptions): scale its workload up, relax the budget or move the pod yourself, then run again"
+)
 
 
 class KubernetesDriver:
@@ -386,6 +415,25 @@ class KubernetesDriver:
         )
         return parse_applied_names(result.stdout)
 
+    async def cordon_node(self, name: str) -> None:
+        self._api()
+        await self.runner.run(cordon_argv(self.kubeconfig, name), timeout=60)
+
+    async def drain_node(self, name: str, timeout: float) -> None:
+        self._api()
+        try:
+            await self.runner.run(drain_argv(self.kubeconfig, name, timeout), timeout=timeout + 60)
+        except CommandFailed as error:
+            blocked = "disruption budget" in error.stderr.lower()
+            raise PermanentError(
+                f"kubectl drain {name} did not finish: {_last_line(error.stderr)}",
+                hint=DISRUPTION_BUDGET_HINT if blocked else "read kubectl's output above for the pod it waited on",
+            ) from None
+
+    async def delete_node(self, name: str) -> None:
+        self._api()
+        await self.runner.run(delete_node_argv(self.kubeconfig, name), timeout=60)
+
     async def apply_kustomization(self, path: Path) -> builtins.list[str]:
         """Build with Helm charts inflated, apply CRDs first, wait until they are Established
         (custom resources of a kind the API does not serve yet are refused), then the rest."""
@@ -461,3 +509,8 @@ def _status_hint(status: int) -> str:
         "the API server refused the request as it stands, for the reason above: run `talos-platform validate` "
         "on the config, and report the message if it passes"
     )
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "no output"

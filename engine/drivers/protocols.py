@@ -100,6 +100,19 @@ class Kube(Protocol):
         """Server-side apply of objects (may hold Secrets: never logged)."""
         ...
 
+    async def cordon_node(self, name: str) -> None:
+        """`kubectl cordon`: no new pods are scheduled onto the node."""
+        ...
+
+    async def drain_node(self, name: str, timeout: float) -> None:
+        """`kubectl drain` (DaemonSet pods stay, emptyDir data is let go): evicts every other pod,
+        honouring PodDisruptionBudgets; raises PermanentError naming a budget that blocks it."""
+        ...
+
+    async def delete_node(self, name: str) -> None:
+        """`kubectl delete node`; a Node already gone is not an error."""
+        ...
+
 
 # --- Talos ------------------------------------------------------------------------------------
 
@@ -237,6 +250,20 @@ class Talos(Protocol):
         """etcd on control plane `address` (`talosctl etcd status`, `etcd members`, `etcd alarm
         list`, `get etcdspecs`). Never raises for a node or an etcd that does not answer: returns
         what it could read, with the error."""
+        ...
+
+    async def etcd_member_list(self, address: str, talosconfig: Path) -> list[EtcdMember]:
+        """Every member as control plane `address` sees it, with its ID and whether it is a
+        learner; raises TransientError when the node cannot tell."""
+        ...
+
+    async def etcd_remove_member(self, address: str, talosconfig: Path, member_id: str) -> None:
+        """`talosctl etcd remove-member ID` through control plane `address` (another member)."""
+        ...
+
+    async def reset_node(self, address: str, talosconfig: Path) -> None:
+        """`talosctl reset --graceful`: the node cordons and drains itself, leaves etcd (a control
+        plane), wipes its disks and halts."""
         ...
 
     async def bootstrap(self, address: str, talosconfig: Path) -> None:

@@ -20,7 +20,13 @@ import yaml
 from talos_platform.engine.config.versions import TalosFeatures
 from talos_platform.engine.drivers.loopback import ensure_allowed
 from talos_platform.engine.drivers.process import CommandFailed, ProcessRunner, ToolMissing
-from talos_platform.engine.drivers.protocols import AlreadyBootstrapped, EtcdHealth, EtcdSnapshot, TalosNodeFacts
+from talos_platform.engine.drivers.protocols import (
+    AlreadyBootstrapped,
+    EtcdHealth,
+    EtcdMember,
+    EtcdSnapshot,
+    TalosNodeFacts,
+)
 from talos_platform.engine.drivers.talosctl_etcd import (
     etcd_quota,
     parse_etcd_alarms,
@@ -143,6 +149,17 @@ def service_argv(address: str, talosconfig: Path, service: str) -> list[str]:
 
 def etcd_snapshot_argv(address: str, talosconfig: Path, destination: Path) -> list[str]:
     return _secure(talosconfig, address) + ["etcd", "snapshot", str(destination)]
+
+
+def etcd_remove_member_argv(address: str, talosconfig: Path, member_id: str) -> list[str]:
+    """Through `address`, another member: the member removed may no longer answer."""
+    return _secure(talosconfig, address) + ["etcd", "remove-member", member_id]
+
+
+def reset_argv(address: str, talosconfig: Path) -> list[str]:
+    """Graceful: the node cordons and drains itself and leaves etcd before its disks are wiped;
+    it halts afterwards (no reboot back into maintenance mode with its old address in use)."""
+    return _secure(talosconfig, address) + ["reset", "--graceful=true", "--reboot=false"]
 
 
 def upgrade_k8s_argv(address: str, talosconfig: Path, to: str, *, dry_run: bool) -> list[str]:
@@ -808,6 +825,44 @@ class TalosctlDriver:
             await self.runner.run(upgrade_argv(address, talosconfig, image), timeout=3600)
         except CommandFailed as error:
             raise upgrade_failed(address, error.stderr) from None
+
+    async def etcd_member_list(self, address: str, talosconfig: Path) -> list[EtcdMember]:
+        ensure_allowed(address, "Talos node")
+        try:
+            result = await self.runner.run(
+                etcd_members_argv(address, talosconfig), timeout=30, quiet=True, mutates=False
+            )
+        except CommandFailed as error:
+            raise TransientError(
+                f"could not list etcd members on {address}: {_first_line(error.stderr)}",
+                hint="check that the node is up and `talosctl etcd members` works",
+            ) from None
+        try:
+            return parse_etcd_member_list(result.stdout)
+        except ValueError as error:
+            raise PermanentError(
+                str(error), hint="this talosctl prints something else: check `talosctl version --client`"
+            ) from None
+
+    async def etcd_remove_member(self, address: str, talosconfig: Path, member_id: str) -> None:
+        ensure_allowed(address, "Talos node")
+        try:
+            await self.runner.run(etcd_remove_member_argv(address, talosconfig, member_id), timeout=60)
+        except CommandFailed as error:
+            raise TransientError(
+                f"etcd did not remove member {member_id} (asked through {address}): {_first_line(error.stderr)}",
+                hint="check that etcd is healthy on the other control planes (`talosctl etcd status`)",
+            ) from None
+
+    async def reset_node(self, address: str, talosconfig: Path) -> None:
+        ensure_allowed(address, "Talos node")
+        try:
+            await self.runner.run(reset_argv(address, talosconfig), timeout=1800)
+        except CommandFailed as error:
+            raise PermanentError(
+                f"talosctl reset of {address} failed: {_first_line(error.stderr)}",
+                hint="read its output above; run the removal again to retry (a node that left already is skipped)",
+            ) from None
 
     async def _service_state(self, address: str, talosconfig: Path, service: str) -> str:
         result = await self.runner.run(

@@ -55,3 +55,12 @@ class TimedKube:
 
     async def apply_objects(self, objects: builtins.list[dict[str, Any]]) -> builtins.list[str]:
         return await self.kube.apply_objects(objects)
+
+    async def cordon_node(self, name: str) -> None:
+        await self.kube.cordon_node(name)
+
+    async def drain_node(self, name: str, timeout: float) -> None:
+        await self.kube.drain_node(name, timeout)
+
+    async def delete_node(self, name: str) -> None:
+        await self.kube.delete_node(name)

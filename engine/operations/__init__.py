@@ -66,7 +66,15 @@ class Operation:
         return list(self.notes_after_success(config, state, simulated)) if self.notes_after_success else []
 
 
-BUILTIN_MODULES = ("install", "etcd_snapshot", "etcd_restore", "upgrade_kubernetes", "upgrade_talos")
+BUILTIN_MODULES = (
+    "install",
+    "etcd_snapshot",
+    "etcd_restore",
+    "upgrade_kubernetes",
+    "upgrade_talos",
+    "node_add",
+    "node_remove",
+)
 """The product's own operations, one module each under engine/operations, in `--help` order."""
 
 _registry: dict[str, Operation] = {}

@@ -13,14 +13,17 @@ See clock.py for why time is discrete-event (determinism), scenarios.py for the 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from talos_platform.engine.config.models import PlatformConfig
+from talos_platform.engine.config.models import Node, PlatformConfig
 from talos_platform.engine.config.secrets import Secrets
 from talos_platform.engine.drivers.process import ProcessRunner, run_gate
 from talos_platform.engine.drivers.protocols import Drivers, GateResult
 from talos_platform.engine.sim.argo import ArgoController
+from talos_platform.engine.sim.changes import journal_first_nodes
 from talos_platform.engine.sim.clock import SimulatedClock
 from talos_platform.engine.sim.git import GitRemote, SimulatedGit
 from talos_platform.engine.sim.hubble import HubbleModel, SimulatedHubble
@@ -82,6 +85,24 @@ class SimulatedPlatform:
         self.clock.close()
 
 
+def _nodes(data: list[Any]) -> list[Node]:
+    return [Node.model_validate(node) for node in data]
+
+
+def rack_new_machines(model: PlatformModel) -> None:
+    """Every node of the config has a machine: one at an address the config gained since the
+    cluster was built is booted into maintenance mode, waiting for `node add` or the install to
+    give it its config. (A machine reset by `node remove` stays off: a node added again takes a
+    new address here.)"""
+    if model.config.cluster.platform.value != "metal":
+        return
+    for node in model.config.nodes:
+        address = model.config.node_ip(node)
+        machine = model.machine(address)
+        if machine is None:
+            model.changes.machine_racked(node.name, address, node.role.value, node.install_disk)
+
+
 def simulated_platform(
     scenario: str | Path = "default",
     *,
@@ -90,6 +111,7 @@ def simulated_platform(
     installed: bool = False,
     config: PlatformConfig | None = None,
     journal: Path | None = None,
+    machines: Sequence[Node] = (),
 ) -> SimulatedPlatform:
     """Build a simulated platform from a shipped scenario name or a scenario file.
 
@@ -100,7 +122,9 @@ def simulated_platform(
     brings timings, workloads and faults). `journal` (a file in the state directory) keeps
     the simulated cluster across processes: every change the engine makes is appended, and a
     later call with the same scenario, seed and config replays it to the same cluster, so a
-    killed simulated install resumes like a real one. Raises ScenarioInvalid (a UserError) for
+    killed simulated install resumes like a real one. `machines`: nodes about to be added
+    (`node add`) whose machines are booted into maintenance mode, as the user would before
+    adding them. Raises ScenarioInvalid (a UserError) for
     an unknown or malformed scenario."""
     if installed and journal is not None:
         raise ValueError("an installed=True platform is not journalled")
@@ -108,7 +132,11 @@ def simulated_platform(
     config = config if config is not None else scenario_config(loaded, path)
     seed = loaded.seed if seed is None else int(seed)
     clock = SimulatedClock(speed=speed if speed and speed > 0 else math.inf)
-    model = PlatformModel(loaded, config, seed, clock)
+    # A journalled cluster is rebuilt with the nodes it started with; nodes added or removed
+    # since (`node add`, `node remove`) are changes in its journal, or made just after it.
+    first_nodes = journal_first_nodes(Path(journal), loaded, seed, config) if journal is not None else None
+    built_from = config if first_nodes is None else config.model_copy(update={"nodes": _nodes(first_nodes)})
+    model = PlatformModel(loaded, built_from, seed, clock)
     model.workloads = WorkloadController(model)
     model.vault = VaultState(model)
     model.git = GitRemote()
@@ -134,4 +162,10 @@ def simulated_platform(
     elif journal is not None:
         model.changes.journal = Path(journal)
         model.changes.start_or_replay()
+        model.config = config
+        rack_new_machines(model)
+    if not installed:
+        for node in machines:
+            if model.machine(config.node_ip(node)) is None:
+                model.changes.machine_racked(node.name, config.node_ip(node), node.role.value, node.install_disk)
     return SimulatedPlatform(loaded, config, fake_secrets(), clock, drivers, model, seed)

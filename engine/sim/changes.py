@@ -27,26 +27,56 @@ from talos_platform.engine.drivers.protocols import secret_digest
 from talos_platform.engine.errors import UserError
 
 if TYPE_CHECKING:
+    from talos_platform.engine.config.models import PlatformConfig
     from talos_platform.engine.sim.model import Machine, PlatformModel
+    from talos_platform.engine.sim.scenarios import Scenario
 
-JOURNAL_FORMAT = 2  # 2: the config digest leaves out the Talos and Kubernetes versions
+JOURNAL_FORMAT = 3  # 2: the config digest leaves out the versions; 3: and the nodes (kept beside it)
 REDACTED = "SIMULATION-REDACTED"
 
 
 def journal_header(model: PlatformModel) -> dict[str, Any]:
+    return header_for(model.scenario, model.seed, model.config)
+
+
+def header_for(scenario: Scenario, seed: int, config: PlatformConfig) -> dict[str, Any]:
     """What makes a simulated cluster this one. The Talos and Kubernetes versions and the
     installer's schematic are left out: day 2 changes them in the config file (the schematic
-    takes effect at the next upgrade), and that is the same cluster."""
-    data = model.config.model_dump(mode="json", by_alias=True)
+    takes effect at the next upgrade), and that is the same cluster. So are the nodes: `node
+    add` and `node remove` change them, and the cluster's first nodes are kept under `nodes` to
+    build it again before its journal is replayed."""
+    data = config.model_dump(mode="json", by_alias=True)
     for field in ("kubernetesVersion", "talosVersion", "schematic"):
         data["cluster"].pop(field, None)
-    config = json.dumps(data, sort_keys=True)
+    nodes = data.pop("nodes", [])
+    text = json.dumps(data, sort_keys=True)
     return {
         "simulationJournal": JOURNAL_FORMAT,
-        "scenario": model.scenario.model_dump(mode="json", by_alias=True),
-        "seed": model.seed,
-        "config": hashlib.sha256(config.encode()).hexdigest(),
+        "scenario": scenario.model_dump(mode="json", by_alias=True),
+        "seed": seed,
+        "config": hashlib.sha256(text.encode()).hexdigest(),
+        "nodes": nodes,
     }
+
+
+def _same_cluster(found: Any, header: dict[str, Any]) -> bool:
+    return isinstance(found, dict) and {k: v for k, v in found.items() if k != "nodes"} == {
+        k: v for k, v in header.items() if k != "nodes"
+    }
+
+
+def journal_first_nodes(journal: Path, scenario: Scenario, seed: int, config: PlatformConfig) -> list[Any] | None:
+    """The nodes the journalled cluster started with, when `journal` holds this cluster (the same
+    scenario, seed and config but for versions and nodes); None otherwise."""
+    try:
+        with open(journal, encoding="utf-8", errors="replace") as handle:
+            first = _parsed(handle.readline())
+    except OSError:
+        return None
+    if not _same_cluster(first, header_for(scenario, seed, config)) or not isinstance(first.get("nodes"), list):
+        return None
+    nodes: list[Any] = first["nodes"]
+    return nodes
 
 
 class SimulationJournalDamaged(UserError):
@@ -107,6 +137,34 @@ class ExternalChanges:
         control-plane components) to `version`."""
         self.model.set_kubernetes_version(self._machine(address), version)
         self._record("kubelet_upgraded", address=address, version=version)
+
+    def machine_racked(self, name: str, address: str, role: str, install_disk: str) -> None:
+        """A machine for a node the config gained, booted from the Talos image into maintenance
+        mode (what the user does before `node add`)."""
+        self.model.add_machine(name, address, role, install_disk)
+        self._record("machine_racked", name=name, address=address, role=role, install_disk=install_disk)
+
+    def cordon(self, name: str) -> None:
+        self.model.cordon(self._named(name))
+        self._record("cordon", name=name)
+
+    def drain(self, name: str) -> list[str]:
+        evicted: list[str] = self.model.workloads.drain(self._named(name))
+        self._record("drain", name=name)
+        return evicted
+
+    def node_reset(self, address: str) -> None:
+        """`talosctl reset --graceful` finished: the node left etcd, wiped its disks, halted."""
+        self.model.finish_reset(self._machine(address))
+        self._record("node_reset", address=address)
+
+    def etcd_member_removed(self, name: str) -> None:
+        self.model.remove_etcd_member(name)
+        self._record("etcd_member_removed", name=name)
+
+    def node_deleted(self, name: str) -> None:
+        self.model.delete_node(name)
+        self._record("node_deleted", name=name)
 
     def bootstrap(self, address: str) -> None:
         self.model.bootstrap(self._machine(address))
@@ -182,6 +240,12 @@ class ExternalChanges:
             raise ValueError(f"no simulated machine at {address}")
         return machine
 
+    def _named(self, name: str) -> Machine:
+        machine = self.model.machine_named(name)
+        if machine is None:
+            raise ValueError(f"no simulated machine named {name}")
+        return machine
+
     def note_time(self) -> None:
         """Record how far simulated time got. Waiting changes nothing, so without this a replay
         would stop at the last change, and what the simulated controllers did after it (ArgoCD
@@ -212,7 +276,7 @@ class ExternalChanges:
             # Damaged bytes simply make the header differ: another cluster, started afresh.
             lines = self.journal.read_text(encoding="utf-8", errors="replace").split("\n")
             lines = lines[:-1] if lines and lines[-1] == "" else lines
-            if lines and _parsed(lines[0]) == header:
+            if lines and _same_cluster(_parsed(lines[0]), header):
                 for line in lines[1:]:
                     entry = _parsed(line)
                     if entry is None:
@@ -287,6 +351,18 @@ class ExternalChanges:
             self.etcd_reset(entry["address"])
         elif change == "etcd_recovered":
             self.etcd_recovered(entry["address"])
+        elif change == "machine_racked":
+            self.machine_racked(entry["name"], entry["address"], entry["role"], entry["install_disk"])
+        elif change == "cordon":
+            self.cordon(entry["name"])
+        elif change == "drain":
+            self.drain(entry["name"])
+        elif change == "node_reset":
+            self.node_reset(entry["address"])
+        elif change == "etcd_member_removed":
+            self.etcd_member_removed(entry["name"])
+        elif change == "node_deleted":
+            self.node_deleted(entry["name"])
         elif change == "talos_upgraded":
             self.talos_upgraded(entry["address"], entry["version"], entry.get("schematic", ""))
         elif change == "talos_node_away":

@@ -12,6 +12,8 @@ from typing import Any
 
 import yaml
 
+from talos_platform.engine.drivers.kube_client import DISRUPTION_BUDGET_HINT
+from talos_platform.engine.drivers.process import current_output
 from talos_platform.engine.drivers.protocols import (
     NODES,
     SECRETS,
@@ -27,6 +29,7 @@ from talos_platform.engine.sim.catalog import component_for_url, component_named
 from talos_platform.engine.sim.changes import data_digests
 from talos_platform.engine.sim.crds import crd_object
 from talos_platform.engine.sim.model import RUNNING, ApiUnavailable, PlatformModel
+from talos_platform.engine.sim.scenarios import DrainBlocked
 from talos_platform.engine.sim.store import Watcher, clone, render, resource_of
 
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -194,6 +197,42 @@ class SimulatedKube:
             return self.model.changes.apply(sorted(objects, key=_apply_order))
         except ValueError as error:  # what the API server answers 422 Unprocessable to
             raise PermanentError(f"the server rejected an object: {error}") from None
+
+    def _node(self, name: str, verb: str) -> None:
+        if self.model.store.get_entry(NODES, "", name) is None:
+            raise PermanentError(
+                f'`kubectl {verb} {name}` exited with 1: Error from server (NotFound): nodes "{name}" not found'
+            )
+
+    async def cordon_node(self, name: str) -> None:
+        await self._round_trip("PATCH", "nodes")
+        self._node(name, "cordon")
+        self.model.changes.cordon(name)
+
+    async def drain_node(self, name: str, timeout: float) -> None:
+        await self._round_trip("POST", "pods")
+        self._node(name, "drain")
+        say = current_output()
+        machine = self.model.machine_named(name)
+        if machine is not None and not machine.cordoned:  # drain cordons first
+            self.model.changes.cordon(name)
+        for blocked in self.model.scenario.fault(DrainBlocked):
+            if blocked.node == name:
+                namespace, pod = blocked.pod.split("/", 1)
+                await self.model.clock.sleep(timeout)  # kubectl retries the eviction until its timeout
+                raise PermanentError(
+                    f"kubectl drain {name} did not finish: error when evicting pods/{pod!r} -n {namespace!r}: Cannot "
+                    f"evict pod as it would violate the pod's disruption budget; global timeout reached: {timeout:g}s",
+                    hint=DISRUPTION_BUDGET_HINT,
+                )
+        for pod in self.model.changes.drain(name):
+            say(f"evicting pod {pod}")
+        say(f"node/{name} drained")
+
+    async def delete_node(self, name: str) -> None:
+        await self._round_trip("DELETE", "nodes")
+        if self.model.store.get_entry(NODES, "", name) is not None:
+            self.model.changes.node_deleted(name)
 
     async def apply_kustomization(self, path: Path) -> builtins.list[str]:
         objects = kustomization_objects(Path(path))

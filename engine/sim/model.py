@@ -28,6 +28,7 @@ from talos_platform.engine.sim.changes import ExternalChanges
 from talos_platform.engine.sim.clock import SimulatedClock
 from talos_platform.engine.sim.crds import crd_status
 from talos_platform.engine.sim.events import EventRecorder
+from talos_platform.engine.sim.nodes import machine_id as node_machine_id
 from talos_platform.engine.sim.nodes import node_object
 from talos_platform.engine.sim.scenarios import (
     ApiOutage,
@@ -43,6 +44,9 @@ from talos_platform.engine.sim.scenarios import (
 )
 from talos_platform.engine.sim.store import ObjectStore, clone, resource_of
 from talos_platform.engine.sim.timeline import FaultTimeline
+
+LEARNER_CATCH_UP_SECONDS = 20.0
+"""How long a new etcd member stays a learner before Talos promotes it (a small database)."""
 
 HANDED_OVER_OUTAGE_DELAY = 5.0
 """A `firstApply` API outage on a platform handed over installed starts this long after the
@@ -91,6 +95,8 @@ class Machine:
     """Official names of the system extensions its installed image carries."""
     schematic: str = ""
     """The Image Factory schematic ID of its installed image (empty: not a factory image)."""
+    cordoned: bool = False
+    """`kubectl cordon`ed: nothing new is scheduled onto it."""
 
     @property
     def is_control_plane(self) -> bool:
@@ -120,8 +126,8 @@ class PlatformModel:
         """Other addresses a machine answers on (a docker cluster's control plane on loopback)."""
         self.etcd_bootstrapped_on: str | None = None
         self.etcd_members: list[str] = []
-        self.etcd_learners = {fault.node for fault in scenario.fault(EtcdLearnerStuck)}
-        """Control planes whose etcd member stays a learner."""
+        self.etcd_learners: set[str] = set()
+        """Members that joined and do not vote yet (Talos promotes them once they caught up)."""
         self.etcd_alarms: dict[str, EtcdAlarmRaised] = {}
         """Control planes whose etcd member raised an alarm (an `etcdAlarm` fault that has begun)."""
         self.api_up = False
@@ -260,6 +266,73 @@ class PlatformModel:
     def _etcd_joined(self, machine: Machine) -> None:
         if machine.name not in self.etcd_members:
             self.etcd_members.append(machine.name)
+            # A member joins as a learner; promoting it draws nothing random, so the order of
+            # everything else stays as it was.
+            self.etcd_learners.add(machine.name)
+            self.later(LEARNER_CATCH_UP_SECONDS, partial(self._etcd_promoted, machine.name))
+
+    def _etcd_promoted(self, name: str) -> None:
+        if name in self.scenario_learners_stuck:
+            return
+        self.etcd_learners.discard(name)
+
+    @property
+    def scenario_learners_stuck(self) -> set[str]:
+        return {fault.node for fault in self.scenario.fault(EtcdLearnerStuck)}
+
+    def etcd_member_id(self, name: str) -> str:
+        """etcd's member ID of `name` (16 hex digits, stable for a seed)."""
+        return node_machine_id(f"{name}/etcd", self.seed)[:16]
+
+    # --- node membership (day 2) ----------------------------------------------------------
+
+    def add_machine(self, name: str, address: str, role: str, install_disk: str) -> Machine:
+        """A machine racked and booted from the Talos image: it waits in maintenance mode."""
+        machine = Machine(
+            name=name,
+            address=address,
+            planned_role=role,
+            install_disk=install_disk,
+            stage=MAINTENANCE,
+            spec=NodeSpec(disks=tuple(dict.fromkeys((install_disk, "/dev/sdb")))),
+        )
+        self.machines[address] = machine
+        self._by_name = {}
+        return machine
+
+    def cordon(self, machine: Machine) -> None:
+        machine.cordoned = True
+        self.workloads.node_cordoned(machine)
+        if machine.registered:
+            self.put_object(NODES, self._node_object(machine))
+
+    def finish_reset(self, machine: Machine) -> None:
+        """`talosctl reset --graceful` done: it left etcd, wiped its disks and halted; its Node
+        stays (NotReady) until deleted."""
+        if machine.name in self.etcd_members:
+            self.etcd_members.remove(machine.name)
+        self.etcd_learners.discard(machine.name)
+        machine.stage = OFF
+        machine.machine_type = ""
+        machine.config_digest = ""
+        machine.ready = False
+        machine.lost = True
+        if machine.registered and self.store.get_entry(NODES, "", machine.name) is not None:
+            self.put_object(NODES, self._node_object(machine))
+        self.workloads.node_lost(machine)
+
+    def remove_etcd_member(self, name: str) -> None:
+        if name in self.etcd_members:
+            self.etcd_members.remove(name)
+        self.etcd_learners.discard(name)
+
+    def delete_node(self, name: str) -> None:
+        machine = self.machine_named(name)
+        if machine is not None:
+            machine.registered = False
+            self.workloads.node_deleted(machine)
+        if self.store.get_entry(NODES, "", name) is not None:
+            self.store.delete(NODES, "", name)
 
     def _api_server_started(self) -> None:
         if self.api_up:

@@ -55,6 +55,8 @@ def node_object(
         ]
     elif not machine.ready:
         taints.append({"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule", "timeAdded": now})
+    if machine.cordoned:
+        taints.append({"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule", "timeAdded": now})
     taints += [
         {"key": PRESSURE_TAINTS[kind], "effect": "NoSchedule", "timeAdded": now}
         for kind in pressure
@@ -141,7 +143,7 @@ def node_object(
         "apiVersion": "v1",
         "kind": "Node",
         "metadata": {"name": machine.name, "labels": labels, "annotations": annotations},
-        "spec": {"taints": taints} if taints else {},
+        "spec": ({"taints": taints} if taints else {}) | ({"unschedulable": True} if machine.cordoned else {}),
         "status": {
             "capacity": capacity,
             "allocatable": allocatable,

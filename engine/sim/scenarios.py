@@ -87,6 +87,22 @@ class NodeStuckInMaintenance(ScenarioModel):
     """What the node's console would show."""
 
 
+class EtcdLearnerStuck(ScenarioModel):
+    type: Literal["etcdLearnerStuck"]
+    node: str
+    """Name of the control plane whose etcd member joins as a learner and is never promoted
+    (day 2: `node add` waits for the promotion, then says so)."""
+
+
+class DrainBlocked(ScenarioModel):
+    type: Literal["drainBlocked"]
+    node: str
+    """Name of the node whose drain a PodDisruptionBudget blocks (day 2: `node remove`, and
+    `upgrade-talos`, whose drain fails before anything changed)."""
+    pod: str = "apps/web-0"
+    """The pod (`namespace/name`) the budget keeps from being evicted."""
+
+
 class NodeDown(ScenarioModel):
     type: Literal["nodeDown"]
     node: str
@@ -120,12 +136,6 @@ class EtcdAlarmRaised(ScenarioModel):
     after: float = 0.0
     """Virtual seconds after the Kubernetes API first answered, or after an installed platform
     was handed over."""
-
-
-class EtcdLearnerStuck(ScenarioModel):
-    type: Literal["etcdLearnerStuck"]
-    node: str
-    """Control plane that joins etcd as a learner and is never promoted."""
 
 
 class AppDegraded(ScenarioModel):
@@ -197,11 +207,10 @@ class UpgradeGoesWrong(ScenarioModel):
     type: Literal["upgradeGoesWrong"]
     node: str
     """Name of the node whose `talosctl upgrade` goes wrong."""
-    what: Literal["rollsBack", "staysAway", "drainBlocked"]
+    what: Literal["rollsBack", "staysAway"]
     """`rollsBack`: the new version does not boot and the node comes back on its previous one
     (the A/B partitions), the command still reporting success; `staysAway`: the node never
-    comes back from the reboot; `drainBlocked`: a PodDisruptionBudget refuses the eviction of
-    a pod on the node, and the upgrade fails before anything changed."""
+    comes back from the reboot. (A drain a PodDisruptionBudget blocks is `drainBlocked`.)"""
 
 
 class EtcdSnapshotDamaged(ScenarioModel):
@@ -237,10 +246,11 @@ class DiskFull(ScenarioModel):
 
 Fault = Annotated[
     NodeStuckInMaintenance
+    | EtcdLearnerStuck
+    | DrainBlocked
     | NodeDown
     | NodePressure
     | EtcdAlarmRaised
-    | EtcdLearnerStuck
     | AppDegraded
     | CrashLoop
     | PodsPending

@@ -25,7 +25,7 @@ from talos_platform.engine.drivers.protocols import (
 from talos_platform.engine.drivers.talosctl import upgrade_failed
 from talos_platform.engine.errors import PermanentError, TransientError
 from talos_platform.engine.sim.model import MAINTENANCE, OFF, RUNNING, Machine, PlatformModel
-from talos_platform.engine.sim.scenarios import EtcdSnapshotDamaged, UpgradeGoesWrong
+from talos_platform.engine.sim.scenarios import DrainBlocked, EtcdSnapshotDamaged, UpgradeGoesWrong
 
 # Virtual seconds a talosctl round trip takes.
 _CALL_SECONDS = 0.5
@@ -33,6 +33,7 @@ _UPGRADE_INSTALL_SECONDS = 60.0  # drain, pull and write the installer
 _UPGRADE_REBOOT_SECONDS = 90.0  # reboot into the new version until the API answers
 _KUBELET_UPGRADE_SECONDS = 40.0  # per node: new images pulled, static pods and kubelet restarted
 _SNAPSHOT_BYTES_PER_SECOND = 20_000.0  # simulated time to stream a snapshot (small: its database is too)
+_RESET_SECONDS = 45.0  # leave etcd, wipe the system partitions, halt
 _DIAL_TIMEOUT_SECONDS = 10.0
 _ETCD_BASE_BYTES = 24 * 1024**2  # a fresh cluster's database: Kubernetes' own objects and their history
 _ETCD_BYTES_PER_OBJECT = 6 * 1024  # an object with a few revisions of history, roughly
@@ -343,7 +344,7 @@ class SimulatedTalos:
         )
 
     def _member_id(self, name: str) -> str:
-        return hashlib.sha256(f"{self.model.seed}:{name}".encode()).hexdigest()[:16]
+        return self.model.etcd_member_id(name)
 
     def _member_status(self, machine: Machine, alarms: tuple[EtcdAlarm, ...]) -> EtcdMemberStatus:
         """The first member is the leader; followers trail it by a few entries, a learner by many."""
@@ -372,6 +373,50 @@ class SimulatedTalos:
             errors=tuple(f"memberID:{int(a.member_id, 16)} alarm:{a.alarm} " for a in alarms),
         )
 
+    async def etcd_member_list(self, address: str, talosconfig: Path) -> list[EtcdMember]:
+        argv = ["talosctl", "etcd", "members", "--nodes", address]
+        await self._call()
+        machine = self._secure(address, argv)
+        if not machine.is_control_plane:
+            raise SimulatedTalosRefused(
+                argv, "rpc error: code = Unimplemented desc = etcd is not running on worker nodes"
+            )
+        if machine.name not in self.model.etcd_members:
+            raise SimulatedTalosError(argv, "rpc error: code = Unavailable desc = etcd is not a member here")
+        return [
+            EtcdMember(self.model.etcd_member_id(name), name, learner=name in self.model.etcd_learners)
+            for name in sorted(self.model.etcd_members)
+        ]
+
+    async def etcd_remove_member(self, address: str, talosconfig: Path, member_id: str) -> None:
+        argv = ["talosctl", "etcd", "remove-member", member_id, "--nodes", address]
+        await self._call()
+        machine = self._secure(address, argv)
+        if not machine.is_control_plane or machine.name not in self.model.etcd_members:
+            raise SimulatedTalosRefused(argv, "rpc error: code = Unavailable desc = etcd is not running here")
+        names = {self.model.etcd_member_id(name): name for name in self.model.etcd_members}
+        if member_id not in names:
+            raise SimulatedTalosRefused(
+                argv, f"rpc error: code = NotFound desc = etcdserver: member {member_id} not found"
+            )
+        self.model.changes.etcd_member_removed(names[member_id])
+
+    async def reset_node(self, address: str, talosconfig: Path) -> None:
+        argv = ["talosctl", "reset", "--graceful=true", "--reboot=false", "--nodes", address]
+        await self._call()
+        machine = self._secure(address, argv)
+        say = current_output()
+        say(f"{machine.name}: cordoning and draining")
+        if machine.registered and not machine.cordoned:
+            self.model.changes.cordon(machine.name)
+        if machine.registered:
+            self.model.changes.drain(machine.name)
+        if machine.is_control_plane:
+            say(f"{machine.name}: leaving etcd")
+        say(f"{machine.name}: wiping STATE and EPHEMERAL, halting")
+        await self.model.clock.sleep(_RESET_SECONDS)
+        self.model.changes.node_reset(address)
+
     async def upgrade_talos(self, address: str, talosconfig: Path, image: str) -> None:
         argv = ["talosctl", "upgrade", "--image", image, "--nodes", address]
         await self._call()
@@ -380,11 +425,12 @@ class SimulatedTalos:
         if not repository or not version.startswith("v"):
             raise SimulatedTalosRefused(argv, f"error during upgrade: invalid image reference {image!r}")
         wrong = next((f.what for f in self.model.scenario.fault(UpgradeGoesWrong) if f.node == machine.name), None)
+        blocked = next((f.pod for f in self.model.scenario.fault(DrainBlocked) if f.node == machine.name), None)
         say = current_output()
         say(f"{machine.name}: draining")
-        if wrong == "drainBlocked":
+        if blocked:
             await self.model.clock.sleep(_UPGRADE_INSTALL_SECONDS)
-            pod = self._a_pod_on(machine.name)
+            pod = blocked
             raise upgrade_failed(
                 address,
                 f'error during upgrade: failed to drain node {machine.name}: error when evicting pod "{pod}": '
@@ -405,16 +451,6 @@ class SimulatedTalos:
             schematic, owner = machine.schematic, INSTALLER_REPOSITORY
         self.model.changes.talos_upgraded(address, version, schematic if owner == INSTALLER_REPOSITORY else "")
         say(f"{machine.name}: back, uncordoned")
-
-    def _a_pod_on(self, node: str) -> str:
-        """`namespace/name` of a pod the node runs (the one a disruption budget holds)."""
-        pods = sorted(
-            f"{pod.namespace}/{pod.name}"
-            for workload in self.model.workloads.workloads.values()
-            for pod in workload.pods.values()
-            if pod.node == node
-        )
-        return pods[0] if pods else "default/app-0"
 
     async def upgrade_kubernetes(self, address: str, talosconfig: Path, to: str, *, dry_run: bool) -> None:
         argv = ["talosctl", "upgrade-k8s", "--to", to.removeprefix("v"), "--nodes", address]

@@ -68,6 +68,38 @@ class WorkloadController:
                         listener(pod, False)
                     self.refresh_status(workload)
 
+    def node_cordoned(self, machine: Machine) -> None:
+        self._eligible_cache = None
+
+    def drain(self, machine: Machine) -> list[str]:
+        """Evict what Deployments and StatefulSets run on the node, as `kubectl drain` does
+        (DaemonSet and static pods stay); their owners start replacements elsewhere. Returns the
+        evicted pods as `namespace/name`."""
+        evicted = []
+        for workload in list(self.workloads.values()):
+            if workload.kind == "DaemonSet":
+                continue
+            on_node = [pod for pod in workload.pods.values() if pod.node == machine.name and not pod.deleted]
+            for pod in on_node:
+                evicted.append(f"{pod.namespace}/{pod.name}")
+                self._delete(pod)
+            if on_node:
+                self._reconcile(workload)
+        return evicted
+
+    def node_deleted(self, machine: Machine) -> None:
+        """The Node object is gone: the pod garbage collector deletes every pod still bound to it."""
+        self._eligible_cache = None
+        owners = []
+        for pod in [entry for entry in self.model.store.entries(PODS) if getattr(entry, "node", "") == machine.name]:
+            if not pod.deleted:
+                self._delete(pod)
+                if pod.owner is not None and pod.owner not in owners:
+                    owners.append(pod.owner)
+        self.pods_on_node.pop(machine.name, None)
+        for workload in owners:
+            self._reconcile(workload)
+
     def _eligible(self, tolerate_all: bool, tolerate_control_plane: bool = False) -> list[str]:
         """Nodes a pod with these tolerations may run on (cached until a node changes)."""
         if self._eligible_cache is None:
@@ -77,7 +109,7 @@ class WorkloadController:
             allow_cp = self.model.workloads_allowed_on_control_planes() or tolerate_control_plane
             names = []
             for machine in self.model.machines.values():
-                if not machine.registered or machine.stage != "running":
+                if not machine.registered or machine.stage != "running" or (machine.cordoned and not tolerate_all):
                     continue
                 if tolerate_all or (machine.ready and (allow_cp or not machine.is_control_plane)):
                     names.append(machine.name)

@@ -19,6 +19,7 @@ from talos_platform.engine.drivers.process import ProcessRunner, run_gate
 from talos_platform.engine.drivers.protocols import (
     SECRETS,
     EtcdHealth,
+    EtcdMember,
     EtcdSnapshot,
     GateResult,
     HubbleServerStatus,
@@ -29,7 +30,7 @@ from talos_platform.engine.drivers.protocols import (
     WatchEvent,
     secret_digest,
 )
-from talos_platform.engine.errors import PermanentError
+from talos_platform.engine.errors import PermanentError, TransientError
 
 
 def maintenance(address: str, disks: tuple[str, ...] = ("/dev/sda", "/dev/nvme0n1")) -> TalosNodeFacts:
@@ -67,13 +68,25 @@ class FakeTalos:
     etcd: dict[str, list[str]] = field(default_factory=dict)
     etcd_healths: dict[str, EtcdHealth] = field(default_factory=dict)
     """What each control plane says about its etcd (missing: its etcd does not answer)."""
+    members: dict[str, list[EtcdMember]] = field(default_factory=dict)
+    """What `etcd_member_list` answers per control-plane address (missing: it cannot tell)."""
+    reset_fails: str = ""
+    """When set, `reset_node` fails with this message."""
     answering: set[str] = field(default_factory=set)
     version: str = "v1.11.5"
     calls: list[tuple[Any, ...]] = field(default_factory=list)
 
     def changes(self) -> list[tuple[Any, ...]]:
         """Calls that change something (facts reads left out)."""
-        reads = {"node_facts", "etcd_members", "etcd_service_state", "etcd_health", "client_version", "address_answers"}
+        reads = {
+            "node_facts",
+            "etcd_members",
+            "etcd_member_list",
+            "etcd_service_state",
+            "etcd_health",
+            "client_version",
+            "address_answers",
+        }
         return [call for call in self.calls if call[0] not in reads]
 
     async def client_version(self) -> str:
@@ -126,6 +139,23 @@ class FakeTalos:
     async def etcd_health(self, address: str) -> EtcdHealth:
         self.calls.append(("etcd_health", address))
         return self.etcd_healths.get(address) or EtcdHealth(address, error="etcd is not running on this node")
+
+    async def etcd_member_list(self, address: str, talosconfig: Path) -> list[EtcdMember]:
+        self.calls.append(("etcd_member_list", address))
+        if address not in self.members:
+            raise TransientError(f"could not list etcd members on {address}: connection refused")
+        return list(self.members[address])
+
+    async def etcd_remove_member(self, address: str, talosconfig: Path, member_id: str) -> None:
+        self.calls.append(("etcd_remove_member", address, member_id))
+        for members in self.members.values():
+            members[:] = [m for m in members if m.member_id != member_id]
+
+    async def reset_node(self, address: str, talosconfig: Path) -> None:
+        self.calls.append(("reset_node", address))
+        if self.reset_fails:
+            raise PermanentError(f"talosctl reset of {address} failed: {self.reset_fails}")
+        self.secure.pop(address, None)
 
     async def bootstrap(self, address: str, talosconfig: Path) -> None:
         self.calls.append(("bootstrap", address))
@@ -206,6 +236,8 @@ class FakeKube:
     calls: list[tuple[Any, ...]] = field(default_factory=list)
     applied: list[dict[str, Any]] = field(default_factory=list)
     kustomization_names: list[str] = field(default_factory=list)
+    drain_blocked: str = ""
+    """When set, `drain_node` fails with this message (a PodDisruptionBudget in the way)."""
     version: int = 1
     paths: dict[str, str | Exception] = field(default_factory=dict)
     """What `read_path` answers per path (an exception is raised); other paths are not found."""
@@ -252,6 +284,21 @@ class FakeKube:
     async def apply_kustomization(self, path: Path) -> list[str]:
         self.calls.append(("apply_kustomization", path))
         return list(self.kustomization_names)
+
+    async def cordon_node(self, name: str) -> None:
+        self.calls.append(("cordon_node", name))
+        node = self.objects.get("nodes", {}).get(("", name))
+        if node is not None:
+            node.setdefault("spec", {})["unschedulable"] = True
+
+    async def drain_node(self, name: str, timeout: float) -> None:
+        self.calls.append(("drain_node", name))
+        if self.drain_blocked:
+            raise PermanentError(f"kubectl drain {name} did not finish: {self.drain_blocked}")
+
+    async def delete_node(self, name: str) -> None:
+        self.calls.append(("delete_node", name))
+        self.objects.get("nodes", {}).pop(("", name), None)
 
     async def apply_objects(self, objects: list[dict[str, Any]]) -> list[str]:
         self.calls.append(("apply_objects", [f"{o['kind']}/{key(o)[0]}/{key(o)[1]}" for o in objects]))
