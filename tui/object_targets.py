@@ -66,15 +66,17 @@ def talos_facts(snapshot: ClusterSnapshot | None, name: str) -> list[Text]:
         return []
     percent = "{:.0f}%".format
     lines = [
-        Text("Talos:", style="bold"),
-        Text(f"  Address:       {node.address}"),
-        Text(f"  Reachable:     {'yes' if node.reachable else 'no (Talos API unreachable)'}"),
-        Text(f"  Stage:         {node.stage or '-'}"),
-        Text(f"  Talos:         {node.talos_version or '-'}"),
-        Text(f"  Kubernetes:    {node.kubernetes_version or '-'}"),
-        Text(f"  CPU:           {percent(node.cpu_percent) if node.cpu_percent is not None else '-'}"),
-        Text(f"  Memory:        {percent(node.memory_percent) if node.memory_percent is not None else '-'}"),
+        ("Address", node.address),
+        ("Reachable", "yes" if node.reachable else "no (Talos API unreachable)"),
+        ("Stage", node.stage or "-"),
+        ("Talos", node.talos_version or "-"),
+        ("Kubernetes", node.kubernetes_version or "-"),
+        ("CPU", percent(node.cpu_percent) if node.cpu_percent is not None else "-"),
+        ("Memory", percent(node.memory_percent) if node.memory_percent is not None else "-"),
     ]
     if node.error:
-        lines.append(Text(f"  Error:         {node.error}", style="bold"))
-    return lines
+        lines.append(("Error", node.error))
+    # The indentation is a run of its own: SVG renderers trim a run's leading spaces.
+    return [Text("Talos (from the Talos API):", style="bold")] + [
+        Text.assemble(("  ", "dim"), f"{name + ':':<15}{value}") for name, value in lines
+    ]

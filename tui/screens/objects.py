@@ -51,8 +51,16 @@ def describe_renderable(view: ObjectView, extra: Sequence[Text] = ()) -> Rendera
         style = WARN if index > events_at and line.lstrip().startswith("Warning") else ""
         if line.endswith(":") and not line.startswith(" "):
             style = "bold"
-        parts.append(Text(line, style=style))
+        parts.append(indented(line, style))
     return Group(*parts)
+
+
+def indented(line: str, style: str) -> Text:
+    """The indentation as a run of its own (styled, invisible): SVG renderers trim the leading
+    spaces of a run, which flattened the screenshots (the terminal was fine)."""
+    text = line.lstrip(" ")
+    indent = len(line) - len(text)
+    return Text.assemble((" " * indent, "dim"), (text, style)) if indent else Text(line, style=style)
 
 
 def yaml_renderable(view: ObjectView, dark: bool) -> RenderableType:
@@ -125,7 +133,7 @@ class ObjectScreen(Screen[None]):
     def show_title(self) -> None:
         name = "Describe" if self.view_name == "describe" else "YAML"
         self.query_one("#object-title", Static).update(
-            Text.assemble((f" {name} ", "bold reverse"), " ", (self.ref.label, "bold"), ("  (read-only)", MUTED))
+            Text.assemble((f" {name} ", "bold reverse"), " ", (self.ref.label + "  ", "bold"), ("(read-only)", MUTED))
         )
 
     def action_reload(self) -> None:
@@ -206,15 +214,16 @@ class ContainerChooser(ModalScreen[str | None]):
 
 
 def container_label(container: ContainerInfo) -> Text:
-    text = Text(container.name, style="bold")
+    # Each part ends with its separator (none starts with a space: SVG renderers trim those).
+    parts = [(container.name + "  ", "bold")]
     if container.init:
-        text.append("  (init)", style=MUTED)
-    text.append(f"  {container.state}", style=BAD if "BackOff" in container.state or "Err" in container.state else "")
+        parts.append(("(init)  ", MUTED))
+    parts.append((container.state + "  ", BAD if "BackOff" in container.state or "Err" in container.state else ""))
     if container.restarts:
-        text.append(f"  {container.restarts:,} restarts", style=WARN)
+        parts.append((f"{container.restarts:,} restarts  ", WARN))
     if container.has_previous:
-        text.append("  (p: the previous instance's log)", style=MUTED)
-    return text
+        parts.append(("(p: the previous instance's log)", MUTED))
+    return Text.assemble(*parts)
 
 
 def preferred(containers: Sequence[ContainerInfo]) -> int:
@@ -366,20 +375,21 @@ class LogScreen(Screen[None]):
         log.write_lines(line for line in self.lines if self.shows(line))
 
     def show_title(self) -> None:
-        title = Text.assemble((" Logs ", "bold reverse"), " ", (f"{self.namespace}/{self.pod_name}", "bold"))
+        # Each part ends with its separator (none starts with a space: SVG renderers trim those).
+        parts = [(" Logs ", "bold reverse"), (" ", ""), (f"{self.namespace}/{self.pod_name} ", "bold")]
         if self.container:
-            title.append(f" [{self.container}]")
+            parts.append((f"[{self.container}]  ", ""))
         if self.previous:
-            title.append("  previous instance", style=f"bold {WARN}")
-        title.append(f"  {self.state}", style=BAD if self.state.startswith("✗") else MUTED)
-        shown = sum(1 for line in self.lines if self.shows(line)) if self.search else len(self.lines)
-        title.append(f"  {len(self.lines):,} lines", style=MUTED)
+            parts.append(("previous instance  ", f"bold {WARN}"))
+        parts.append((f"{self.state}  ", BAD if self.state.startswith("✗") else MUTED))
+        parts.append((f"{len(self.lines):,} lines  ", MUTED))
         if self.search:
-            title.append(f"  search: {self.search} ({shown:,} match)", style="italic")
+            shown = sum(1 for line in self.lines if self.shows(line))
+            parts.append((f"search: {self.search} ({shown:,} match)  ", "italic"))
         crashed = next((c for c in self.containers if c.name == self.container and c.has_previous), None)
         if crashed is not None and not self.previous:
-            title.append(f"  ● {crashed.restarts:,} restarts: p shows the previous instance", style=WARN)
-        self.query_one("#log-title", Static).update(title)
+            parts.append((f"● {crashed.restarts:,} restarts: p shows the previous instance", WARN))
+        self.query_one("#log-title", Static).update(Text.assemble(*parts))
 
     def action_toggle_previous(self) -> None:
         if self.reader is None:

@@ -30,7 +30,8 @@ def natural_width(rows: tuple[Row, ...], header: str, column: int) -> int:
 
 
 def column_widths(content: PaneContent, width: int) -> dict[int, int] | None:
-    """The width each flexible column gets in a table `width` cells wide; None when all fit whole."""
+    """The width each flexible column gets in a table `width` cells wide; None when all fit whole,
+    or when the table is too narrow for even the flexible columns' minimums."""
     columns = content.columns
     natural = [natural_width(content.rows, header, index) for index, header in enumerate(columns)]
     room = width - SCROLLBAR - 2 * CELL_PADDING * len(columns)
@@ -39,6 +40,10 @@ def column_widths(content: PaneContent, width: int) -> dict[int, int] | None:
     flexible = [index for index, _ in content.flexible]
     minimum = dict(content.flexible)
     left = room - sum(w for index, w in enumerate(natural) if index not in minimum)
+    if left < sum(minimum.values()):
+        # Too narrow even for the minimums (a small terminal): rows of one line each, as many
+        # as fit, and the rest of a long text is a scroll or Enter away.
+        return None
     widths = {}
     for position, index in enumerate(flexible):
         # The less important ones after this keep their minimum; this one gets the rest, up to whole.

@@ -35,11 +35,14 @@ class KeyHints(Static):
 
     def _show_hints(self) -> None:
         text = self._binding_text.copy()
-        if self._pane_note:
-            text.append("│ ", style="dim")
-            text.append(self._pane_note + "  ")
         text.append(" ^p ", style="bold reverse")
-        text.append(" commands")
+        if self._pane_note:
+            # Last: a narrow terminal cuts this before the keys that work everywhere.
+            text.append(" commands  ")
+            text.append("│ ", style="dim")
+            text.append(self._pane_note)
+        else:
+            text.append(" commands")
         self.update(text)
 
     def on_mount(self) -> None:

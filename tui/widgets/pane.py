@@ -122,6 +122,8 @@ class Pane(Vertical):
         self._given: PaneContent | None = None
         """The content last given to `show`, before sorting and fitting (drawn again on a resize)."""
         self._fitted_width = 0
+        self._drawn_width = 0
+        """The width the drawn rows were fitted to when the columns were last measured."""
 
     def compose(self) -> ComposeResult:
         table = FastTable(cursor_type="row", zebra_stripes=False, id=f"{self.id}-table")
@@ -133,8 +135,12 @@ class Pane(Vertical):
         return self.query_one(FastTable)
 
     def on_resize(self) -> None:
+        if self._given is not None and self._given.flexible:
+            self.call_after_refresh(self._refit)  # once the table has its new size
+
+    def _refit(self) -> None:
         given = self._given
-        if given is not None and given.flexible and self.table.size.width != self._fitted_width:
+        if given is not None and self.is_attached and self.table.size.width != self._fitted_width:
             self.show(given)  # the wrapped columns follow the new width
 
     def show(self, content: PaneContent) -> None:
@@ -177,10 +183,13 @@ class Pane(Vertical):
             self._drawn_rows = content.rows
             return
         selected = self.selected_key()
-        if content.columns != self._drawn_columns:
+        if content.columns != self._drawn_columns or (content.flexible and self._drawn_width != self._fitted_width):
+            # New columns, or wrapped to another width: the columns' widths are measured afresh
+            # (a DataTable's columns only ever grow).
             table.clear(columns=True)
             table.add_columns(*content.columns)
             self._drawn_columns = content.columns
+            self._drawn_width = self._fitted_width
         else:
             table.clear()
         table.set_rows((row.cells for row in content.rows), heights=[row_height(row) for row in content.rows])
@@ -196,6 +205,7 @@ class Pane(Vertical):
         return (
             drawn is not None
             and content.columns == self._drawn_columns
+            and (not content.flexible or self._drawn_width == self._fitted_width)
             and len(drawn) == len(content.rows)
             and all(a.key == b.key and row_height(a) == row_height(b) for a, b in zip(drawn, content.rows, strict=True))
         )

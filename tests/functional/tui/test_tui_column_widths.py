@@ -60,3 +60,9 @@ def test_a_text_too_long_even_wrapped_ends_with_an_ellipsis():
 def test_a_pane_wide_enough_for_every_column_is_left_alone():
     content = pods_content(cluster_snapshot(faulty=True))
     assert fit_columns(content, 400) is content
+
+
+def test_too_narrow_for_the_minimums_rows_stay_one_line():
+    """80x24: wrapping into a sliver would cost rows and show little; one line per row, as before."""
+    content = pods_content(cluster_snapshot(faulty=True))
+    assert fit_columns(content, 78) is content
