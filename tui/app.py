@@ -16,7 +16,7 @@ from talos_platform.engine.drivers.clock import Clock, RealClock
 from talos_platform.engine.drivers.protocols import Drivers
 from talos_platform.engine.observe import ClusterSnapshot, TalosTarget
 from talos_platform.tui.bridge import EngineThread, EventBatcher, SnapshotSlot
-from talos_platform.tui.feed import LiveFeed
+from talos_platform.tui.feed import LiveFeed, ObjectReader
 from talos_platform.tui.heap import HeapFreezer
 from talos_platform.tui.install_state import InstallProgress
 from talos_platform.tui.messages import InstallEventsArrived, InstallFinished, SnapshotPublished
@@ -65,6 +65,7 @@ class PlatformApp(App[str]):
         fault_outlook: Callable[[float], str] | None = None,
         cluster_name: str = "",
         kube_context: str = "",
+        object_drivers: Drivers | None = None,
     ):
         super().__init__()
         if mode not in ("dashboard", "install"):
@@ -88,6 +89,14 @@ class PlatformApp(App[str]):
         self.slot = SnapshotSlot(lambda: self.post_message(SnapshotPublished()))
         self.batcher = EventBatcher(lambda: self.post_message(InstallEventsArrived()))
         self.engine = feed.engine if feed is not None else EngineThread()
+        self.object_reader: ObjectReader | None = (
+            feed.objects
+            if feed is not None
+            else ObjectReader(object_drivers, self.engine)
+            if object_drivers is not None
+            else None
+        )
+        """Where the logs, describe and YAML views read from; None: no cluster to read (they say so)."""
         self.session: InstallSession | None = None
         self._exit_when_finished = False
         self.cluster_view: ClusterView | None = None
@@ -280,13 +289,15 @@ def create_app(
     fault_outlook: Callable[[float], str] | None = None,
     cluster_name: str = "",
     kube_context: str = "",
+    object_drivers: Drivers | None = None,
 ) -> PlatformApp:
     """`drivers` makes the app observe a cluster (real or simulated) on the engine thread;
     `snapshot` shows a fixed snapshot (tests, screenshots); `session_factory` (install mode)
     creates an `OperationSession` (an install's or another operation's, which titles the
     screen) on those same drivers, called again for a retry (None: no retry); `progress` shows a given install
     state (tests, screenshots); `fault_outlook` (default: the simulated drivers' own) says on
-    the banner what the scenario's timed faults are about to do."""
+    the banner what the scenario's timed faults are about to do; `object_drivers` serve the logs,
+    describe and YAML views beside a fixed `snapshot` (tests, screenshots)."""
     feed = (
         LiveFeed(drivers, clock, talos_targets=talos_targets, min_interval=min_interval)
         if drivers is not None
@@ -305,6 +316,7 @@ def create_app(
         fault_outlook=fault_outlook or (drivers.extra.get("fault_outlook") if drivers is not None else None),
         cluster_name=cluster_name,
         kube_context=kube_context,
+        object_drivers=object_drivers,
     )
 
 

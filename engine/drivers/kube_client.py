@@ -21,6 +21,7 @@ from talos_platform.engine.drivers.loopback import ensure_allowed
 from talos_platform.engine.drivers.process import CommandFailed, ProcessRunner
 from talos_platform.engine.drivers.protocols import (
     CRDS,
+    PODS,
     SECRETS,
     AccessDenied,
     ObjectList,
@@ -315,6 +316,94 @@ class KubernetesDriver:
             return None
         return {key: secret_digest(value) for key, value in (secret.get("data") or {}).items()}
 
+    async def pod_log(
+        self,
+        namespace: str,
+        name: str,
+        container: str = "",
+        *,
+        previous: bool = False,
+        tail_lines: int = 500,
+        follow: bool = False,
+    ) -> AsyncIterator[str]:
+        query: builtins.list[tuple[str, Any]] = [("tailLines", str(tail_lines))]
+        if container:
+            query.append(("container", container))
+        if previous:
+            query.append(("previous", "true"))
+        if follow:
+            query.append(("follow", "true"))
+        path = resource_path(PODS, namespace, name) + "/log"
+        async for line in self._stream_lines(path, query, f"logs of pod {namespace}/{name}", follow=follow):
+            yield line
+
+    async def _stream_lines(
+        self, path: str, query: builtins.list[tuple[str, Any]], what: str, *, follow: bool
+    ) -> AsyncIterator[str]:
+        """A plain-text stream, line by line, read in a thread; closing the generator closes the
+        connection (a followed log has no end of its own)."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        stop = threading.Event()
+        end = object()
+        holder: dict[str, Any] = {}
+
+        def pump() -> None:
+            import urllib3
+
+            try:
+                # A followed stream is quiet for as long as the container writes nothing.
+                read = None if follow else self.request_timeout
+                response = self._open(
+                    "GET",
+                    path,
+                    query=query,
+                    timeout=urllib3.Timeout(connect=self.request_timeout, read=read),
+                    headers={"Accept": "*/*"},
+                )
+                holder["response"] = response
+                if response.status >= 400:
+                    body = response.read().decode("utf-8", errors="replace")
+                    try:
+                        data: Any = json.loads(body)
+                    except json.JSONDecodeError:
+                        data = body
+                    _raise_for(response.status, data, what)
+                buffer = b""
+                for chunk in response.stream(4096, decode_content=True):
+                    if stop.is_set():
+                        break
+                    buffer += chunk
+                    if b"\n" in buffer:
+                        *lines, buffer = buffer.split(b"\n")
+                        decoded = [line.decode("utf-8", errors="replace") for line in lines]
+                        loop.call_soon_threadsafe(queue.put_nowait, decoded)
+                if buffer:
+                    loop.call_soon_threadsafe(queue.put_nowait, [buffer.decode("utf-8", errors="replace")])
+                loop.call_soon_threadsafe(queue.put_nowait, end)
+            except BaseException as error:  # handed to the consumer, which raises it
+                if isinstance(error, (urllib3.exceptions.HTTPError, OSError)) and not isinstance(
+                    error, ConnectionError
+                ):
+                    error = ConnectionError(f"{what}: the stream dropped: {error}")
+                if not stop.is_set():
+                    loop.call_soon_threadsafe(queue.put_nowait, error)
+
+        thread = threading.Thread(target=pump, name="pod-log", daemon=True)
+        thread.start()
+        try:
+            while True:
+                item = await queue.get()
+                if item is end:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                for line in item:
+                    yield line
+        finally:
+            stop.set()
+            _close(holder.get("response"))
+
     async def _watch(
         self, resource: Resource, resource_version: str, namespace: str | None, timeout_seconds: int
     ) -> AsyncIterator[WatchEvent]:
@@ -392,16 +481,7 @@ class KubernetesDriver:
                 yield WatchEvent(type=kind, object=obj)
         finally:
             stop.set()
-            response = holder.get("response")
-            if response is not None:
-                # Closing the socket ends the blocking read in the thread.
-                try:
-                    response.shutdown()
-                except Exception:
-                    try:
-                        response.close()
-                    except Exception:
-                        pass
+            _close(holder.get("response"))
 
     # --- writes ---
 
@@ -473,6 +553,19 @@ class KubernetesDriver:
                 f"CRDs not Established after {CRD_ESTABLISHED_TIMEOUT:g}s: {', '.join(sorted(pending))}",
                 hint="`kubectl get crd NAME -o yaml` shows its conditions",
             ) from None
+
+
+def _close(response: Any) -> None:
+    """Closing the socket ends the blocking read in the thread."""
+    if response is None:
+        return
+    try:
+        response.shutdown()
+    except Exception:
+        try:
+            response.close()
+        except Exception:
+            pass
 
 
 def _raise_for(status: int, data: Any, what: str) -> None:

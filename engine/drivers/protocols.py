@@ -92,6 +92,23 @@ class Kube(Protocol):
         None when there is no such Secret. A check compares these, never holding the values."""
         ...
 
+    def pod_log(
+        self,
+        namespace: str,
+        name: str,
+        container: str = "",
+        *,
+        previous: bool = False,
+        tail_lines: int = 500,
+        follow: bool = False,
+    ) -> AsyncIterator[str]:
+        """A container's log, line by line, as `kubectl logs` reads it: the last `tail_lines`,
+        then with `follow` each new line until the container stops. `container` empty: the pod's
+        only (first) one; `previous`: the instance that ran before a restart (`--previous`).
+        Raises PermanentError with the API's reason when there is no such log (the container
+        waits to start, no previous instance, no such pod)."""
+        ...
+
     async def apply_kustomization(self, path: Path) -> builtins.list[str]:
         """Server-side apply of a kustomization directory; returns the applied object names."""
         ...

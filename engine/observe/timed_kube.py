@@ -64,3 +64,16 @@ class TimedKube:
 
     async def delete_node(self, name: str) -> None:
         await self.kube.delete_node(name)
+
+    def pod_log(
+        self,
+        namespace: str,
+        name: str,
+        container: str = "",
+        *,
+        previous: bool = False,
+        tail_lines: int = 500,
+        follow: bool = False,
+    ) -> AsyncIterator[str]:
+        # A stream, like a watch: its duration is not a round trip.
+        return self.kube.pod_log(namespace, name, container, previous=previous, tail_lines=tail_lines, follow=follow)

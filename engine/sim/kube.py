@@ -16,6 +16,7 @@ from talos_platform.engine.drivers.kube_client import DISRUPTION_BUDGET_HINT
 from talos_platform.engine.drivers.process import current_output
 from talos_platform.engine.drivers.protocols import (
     NODES,
+    PODS,
     SECRETS,
     AccessDenied,
     ObjectList,
@@ -28,6 +29,7 @@ from talos_platform.engine.sim.api_server_stats import stats_summary
 from talos_platform.engine.sim.catalog import component_for_url, component_named
 from talos_platform.engine.sim.changes import data_digests
 from talos_platform.engine.sim.crds import crd_object
+from talos_platform.engine.sim.logs import LINE_EVERY_SECONDS, log_lines
 from talos_platform.engine.sim.model import RUNNING, ApiUnavailable, PlatformModel
 from talos_platform.engine.sim.scenarios import DrainBlocked
 from talos_platform.engine.sim.store import Watcher, clone, render, resource_of
@@ -131,6 +133,43 @@ class SimulatedKube:
     async def secret_digests(self, name: str, namespace: str) -> dict[str, str] | None:
         secret = await self.get(SECRETS, name, namespace)
         return None if secret is None else data_digests(secret)
+
+    async def pod_log(
+        self,
+        namespace: str,
+        name: str,
+        container: str = "",
+        *,
+        previous: bool = False,
+        tail_lines: int = 500,
+        follow: bool = False,
+    ) -> AsyncIterator[str]:
+        await self._round_trip("GET", "pods")
+        clock = self.model.clock
+
+        def read() -> tuple[list[str], float | None]:
+            entry = self.model.store.get_entry(PODS, namespace, name)
+            if entry is None:
+                raise PermanentError(
+                    f'pods "{name}" not found', hint="it was deleted; the dashboard shows its successor"
+                )
+            return log_lines(render(entry), container, previous=previous, now=clock.now())
+
+        lines, last = read()
+        for line in lines[-tail_lines:] if tail_lines > 0 else lines:
+            yield line
+        shown = lines
+        while follow and last is not None:
+            await clock.sleep(max(0.0, last + LINE_EVERY_SECONDS - clock.now()))
+            try:
+                lines, last = read()
+            except PermanentError:
+                return  # the container stopped or the pod went away: the stream ends, as kubectl's does
+            if lines[:1] != shown[:1]:
+                return  # another instance of the container: a follow ends with the one it followed
+            for line in lines[len(shown) :]:
+                yield line
+            shown = lines
 
     async def watch(
         self, resource: Resource, resource_version: str, namespace: str | None = None, timeout_seconds: int = 300

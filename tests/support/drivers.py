@@ -241,6 +241,9 @@ class FakeKube:
     version: int = 1
     paths: dict[str, str | Exception] = field(default_factory=dict)
     """What `read_path` answers per path (an exception is raised); other paths are not found."""
+    logs: dict[tuple[str, str, str, bool], list[str]] = field(default_factory=dict)
+    """(namespace, pod, container, previous) -> its log lines."""
+    later_logs: dict[tuple[str, str, str, bool], list[str]] = field(default_factory=dict)
 
     def put(self, resource: Resource, *objects: dict[str, Any]) -> FakeKube:
         for obj in objects:
@@ -280,6 +283,31 @@ class FakeKube:
     async def secret_digests(self, name: str, namespace: str) -> dict[str, str] | None:
         secret = await self.get(SECRETS, name, namespace)
         return None if secret is None else {k: secret_digest(v) for k, v in (secret.get("data") or {}).items()}
+
+    async def pod_log(
+        self,
+        namespace: str,
+        name: str,
+        container: str = "",
+        *,
+        previous: bool = False,
+        tail_lines: int = 500,
+        follow: bool = False,
+    ):
+        """Lines from `logs[(namespace, name, container, previous)]` (container "" for the default);
+        a followed log then waits for `later_logs` of that key, put there while it runs."""
+        self.calls.append(("pod_log", namespace, name, container, previous, follow))
+        wanted = (namespace, name, container, previous)
+        if wanted not in self.logs:
+            raise PermanentError(f'no log of container "{container}" in pod "{name}"')
+        for line in self.logs[wanted][-tail_lines:]:
+            yield line
+        while follow:
+            await asyncio.sleep(0.01)
+            pending = self.later_logs.pop(wanted, [])
+            self.logs[wanted].extend(pending)
+            for line in pending:
+                yield line
 
     async def apply_kustomization(self, path: Path) -> list[str]:
         self.calls.append(("apply_kustomization", path))

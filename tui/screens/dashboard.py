@@ -12,7 +12,9 @@ from textual.widgets import DataTable, Header, Input, Static
 
 from talos_platform.engine.observe import ClusterSnapshot
 from talos_platform.engine.observe.freshness import STALE_AFTER_SECONDS
+from talos_platform.tui.object_targets import object_for, pane_hint, refusal, talos_facts
 from talos_platform.tui.screens.detail import DetailScreen, Jump
+from talos_platform.tui.screens.objects import LogScreen, ObjectScreen
 from talos_platform.tui.widgets.cluster_header import ClusterHeader
 from talos_platform.tui.widgets.grid import PANE_IDS, ClusterPanes
 from talos_platform.tui.widgets.key_hints import KeyHints
@@ -52,6 +54,10 @@ class ClusterView(Screen[None]):
         Binding("z", "maximise", "Maximise"),
         Binding("p", "pause", "Pause flows"),
         Binding("t", "toggle_theme", "Theme"),
+        # k9s' keys on the selected row; the key line says where they apply (see object_targets).
+        Binding("l", "object_view('logs')", "Logs", show=False),
+        Binding("d", "object_view('describe')", "Describe", show=False),
+        Binding("y", "object_view('yaml')", "YAML", show=False),
         Binding("question_mark", "help", "Help"),
         Binding("1", "focus_pane('nodes')", "Nodes", show=False),
         Binding("2", "focus_pane('apps')", "Apps", show=False),
@@ -325,6 +331,31 @@ class ClusterView(Screen[None]):
         from talos_platform.tui.screens.help import HelpScreen
 
         self.app.push_screen(HelpScreen())
+
+    # --- logs, describe, YAML (k9s' l, d, y) ----------------------------------------------------
+
+    def on_descendant_focus(self) -> None:
+        pane = self.focused_pane()
+        try:
+            hints = self.query_one(KeyHints)
+        except NoMatches:
+            return
+        hints.show_context(pane_hint(pane.id if pane is not None else None))
+
+    def action_object_view(self, view: str) -> None:
+        """`l`, `d`, `y` on the selected row; where they do not apply, a note says why (nothing opens)."""
+        pane = self.focused_pane()
+        ref = object_for(pane.selected_key() if pane is not None else None, self.snapshot)
+        why = refusal(view, pane.id if pane is not None else None, ref)
+        if why or ref is None:
+            self.notify(why, severity="warning", timeout=4)
+            return
+        reader = self.app.object_reader
+        if view == "logs":
+            self.app.push_screen(LogScreen(ref.namespace, ref.name, reader))
+            return
+        extra = talos_facts(self.snapshot, ref.name) if ref.resource.kind == "Node" else []
+        self.app.push_screen(ObjectScreen(ref, reader, view, extra=extra))
 
     # --- drill-down and cross-links -------------------------------------------------------------
 

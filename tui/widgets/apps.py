@@ -52,7 +52,7 @@ def apps_content(snapshot: ClusterSnapshot, query: str = "") -> PaneContent:
             )
         )
         for app in members:
-            message = "" if app.only_waiting else app.message[:80]
+            message = "" if app.only_waiting else app.message[:400]
             rows.append(Row(f"app:{app.name}", ("", "  " + app.name, sync_text(app), health_text(app), message)))
     apps = snapshot.apps
     settled = sum(1 for a in apps if a.settled)
@@ -68,6 +68,7 @@ def apps_content(snapshot: ClusterSnapshot, query: str = "") -> PaneContent:
         summary,
         empty="no ArgoCD Applications yet (layer 2 creates them)",
         online=bool(apps),
+        flexible=((4, 30),),  # the Message (why it is not Healthy) wraps rather than being cut
     )
 
 

@@ -156,8 +156,9 @@ class FastTable(DataTable[Any]):
     # queue a measurement; for a pane of a thousand rows that is most of a redraw. These do
     # the same bookkeeping once per batch.
 
-    def set_rows(self, rows: Iterable[Sequence[object]]) -> None:
-        """`clear()` then `add_rows(rows)`, with the per-row bookkeeping done once."""
+    def set_rows(self, rows: Iterable[Sequence[object]], heights: Sequence[int] = ()) -> None:
+        """`clear()` then `add_rows(rows)`, with the per-row bookkeeping done once; `heights`: lines
+        per row (a wrapped cell), 1 for rows beyond it."""
         self.clear()
         columns = self.ordered_columns
         for index, cells in enumerate(rows):
@@ -166,7 +167,7 @@ class FastTable(DataTable[Any]):
             if len(cells) > len(columns):
                 raise ValueError("More values provided than there are columns.")
             self._data[row_key] = {column.key: cell for column, cell in zip_longest(columns, cells)}
-            self.rows[row_key] = TableRow(row_key, 1, None, False)
+            self.rows[row_key] = TableRow(row_key, heights[index] if index < len(heights) else 1, None, False)
             self._new_rows.add(row_key)
         self._update_count += 1
         self.cursor_coordinate = self.cursor_coordinate

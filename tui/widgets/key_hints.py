@@ -22,6 +22,29 @@ class KeyHints(Static):
     }
     """
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._binding_text = Text()
+        self._pane_note = ""
+
+    def show_context(self, context: str) -> None:
+        """What the keys that depend on the focused pane do there (`l d y` on pods, nodes, apps)."""
+        if context != self._pane_note:
+            self._pane_note = context
+            self._show_hints()
+
+    def _show_hints(self) -> None:
+        text = self._binding_text.copy()
+        text.append(" ^p ", style="bold reverse")
+        if self._pane_note:
+            # Last: a narrow terminal cuts this before the keys that work everywhere.
+            text.append(" commands  ")
+            text.append("│ ", style="dim")
+            text.append(self._pane_note)
+        else:
+            text.append(" commands")
+        self.update(text)
+
     def on_mount(self) -> None:
         text = Text()
         seen: set[str] = set()
@@ -35,6 +58,5 @@ class KeyHints(Static):
             key = KEY_NAMES.get(binding.key.split(",")[0], binding.key.split(",")[0])
             text.append(f" {key} ", style="bold reverse")
             text.append(f" {binding.description}  ")
-        text.append(" ^p ", style="bold reverse")
-        text.append(" commands")
-        self.update(text)
+        self._binding_text = text
+        self._show_hints()

@@ -16,6 +16,7 @@ from textual.containers import Vertical
 from textual.widgets import Static
 
 from talos_platform.engine.observe.ordering import NaturalKey, natural_key
+from talos_platform.tui.widgets.column_widths import fit_columns, row_height
 from talos_platform.tui.widgets.fast_table import FastTable
 
 Cell = Text | str
@@ -39,6 +40,9 @@ class PaneContent:
     """False while the layer that feeds this pane is not up yet (the pane is shown dimmed)."""
     stale: bool = False
     """True while its source does not answer: the rows are the last known state."""
+    flexible: tuple[tuple[int, int], ...] = ()
+    """(column, minimum width) of the columns that give up width when the pane is too narrow,
+    most important first; their long text wraps in the row (see column_widths.py)."""
 
 
 SEPARATOR = " · "
@@ -115,6 +119,11 @@ class Pane(Vertical):
         self.sort_column: int | None = None
         """The column the rows are ordered by (`s` steps through them); None: the pane's own order."""
         self.sort_reverse = False
+        self._given: PaneContent | None = None
+        """The content last given to `show`, before sorting and fitting (drawn again on a resize)."""
+        self._fitted_width = 0
+        self._drawn_width = 0
+        """The width the drawn rows were fitted to when the columns were last measured."""
 
     def compose(self) -> ComposeResult:
         table = FastTable(cursor_type="row", zebra_stripes=False, id=f"{self.id}-table")
@@ -125,8 +134,18 @@ class Pane(Vertical):
     def table(self) -> FastTable:
         return self.query_one(FastTable)
 
+    def on_resize(self) -> None:
+        if self._given is not None and self._given.flexible:
+            self.call_after_refresh(self._refit)  # once the table has its new size
+
+    def _refit(self) -> None:
+        given = self._given
+        if given is not None and self.is_attached and self.table.size.width != self._fitted_width:
+            self.show(given)  # the wrapped columns follow the new width
+
     def show(self, content: PaneContent) -> None:
         """Draw `content`, touching the table only when its rows changed."""
+        self._given = content
         if self.sort_column is not None and self.sort_column < len(content.columns):
             arrow = "↓" if self.sort_reverse else "↑"
             content = dataclasses.replace(
@@ -145,6 +164,8 @@ class Pane(Vertical):
             # Fixed height (see app.tcss): no layout pass, which would repaint every pane.
             summary.update(text, layout=False)
             self._drawn_summary = text
+        self._fitted_width = self.table.size.width
+        content = fit_columns(content, self._fitted_width)
         if content.rows == self._drawn_rows and content.columns == self._drawn_columns:
             return
         table = self.table
@@ -162,13 +183,16 @@ class Pane(Vertical):
             self._drawn_rows = content.rows
             return
         selected = self.selected_key()
-        if content.columns != self._drawn_columns:
+        if content.columns != self._drawn_columns or (content.flexible and self._drawn_width != self._fitted_width):
+            # New columns, or wrapped to another width: the columns' widths are measured afresh
+            # (a DataTable's columns only ever grow).
             table.clear(columns=True)
             table.add_columns(*content.columns)
             self._drawn_columns = content.columns
+            self._drawn_width = self._fitted_width
         else:
             table.clear()
-        table.set_rows(row.cells for row in content.rows)
+        table.set_rows((row.cells for row in content.rows), heights=[row_height(row) for row in content.rows])
         self.moved_by_program_at = time.monotonic()
         # DataTable keys are needed for selection; keep our own index instead of keys per add.
         self._keys = [row.key for row in content.rows]
@@ -181,8 +205,9 @@ class Pane(Vertical):
         return (
             drawn is not None
             and content.columns == self._drawn_columns
+            and (not content.flexible or self._drawn_width == self._fitted_width)
             and len(drawn) == len(content.rows)
-            and all(a.key == b.key for a, b in zip(drawn, content.rows, strict=True))
+            and all(a.key == b.key and row_height(a) == row_height(b) for a, b in zip(drawn, content.rows, strict=True))
         )
 
     def cycle_sort(self) -> None:

@@ -10,6 +10,8 @@ from talos_platform.tui.styles import BAD, GOOD, WAIT, WARN, muted, number
 from talos_platform.tui.widgets.pane import Pane, PaneContent, Row, add_part, matches
 
 COLUMNS = ("Pod", "Problem", "Restarts", "Detail")
+FLEXIBLE = ((3, 24), (0, 22))
+"""In a narrow pane the Problem keeps its width; the Detail (why) wraps, then the pod's name."""
 
 PROBLEM_STYLE = {
     "OOMKilled": f"bold {BAD}",
@@ -41,7 +43,7 @@ def pods_content(snapshot: ClusterSnapshot, query: str = "") -> PaneContent:
                     Text(f"{problem.namespace}/{problem.name}", style="bold"),
                     problem_text(problem),
                     number(problem.restarts) if problem.restarts else "",
-                    problem.detail[:100],
+                    problem.detail[:400],
                 ),
             )
         )
@@ -112,6 +114,7 @@ def pods_content(snapshot: ClusterSnapshot, query: str = "") -> PaneContent:
         summary,
         empty=f'no pod matches "{query}"' if query and total else "no pods yet (the CNI in layer 1 starts them)",
         online=total > 0,
+        flexible=FLEXIBLE,
     )
 
 
