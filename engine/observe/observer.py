@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from talos_platform.engine.drivers.backoff import Backoff
 from talos_platform.engine.drivers.clock import Clock, RealClock
 from talos_platform.engine.drivers.protocols import APPLICATIONS, EVENTS, NODES, PODS, Drivers, TalosNodeFacts
+from talos_platform.engine.observe.alerts import ALERTS_INTERVAL, AlertReader, AlertsView
 from talos_platform.engine.observe.apps import app_view, group_by_wave
 from talos_platform.engine.observe.flows import FlowBuffer
 from talos_platform.engine.observe.freshness import HUBBLE_RELAY, KUBERNETES_API, Freshness, combined, source_state
@@ -57,6 +58,7 @@ class Observer:
         recent_flows: int = 500,
         talos_concurrency: int = 16,
         relay_interval: float = RELAY_STATUS_INTERVAL,
+        alerts_interval: float = ALERTS_INTERVAL,
         heartbeat: float = 1.0,
     ):
         """`heartbeat`: a snapshot is published at least this often (0: only on changes), so a
@@ -70,7 +72,9 @@ class Observer:
         self.recent_flows = recent_flows
         self.talos_concurrency = talos_concurrency
         self.relay_interval = relay_interval
+        self.alerts_interval = alerts_interval
         self.heartbeat = heartbeat
+        self.alerts = AlertReader(drivers.alertmanager, self.clock, self.mark_changed)
         self.nodes: ObjectStore[KubeNode] = ObjectStore(kube_node, self.mark_changed)
         self.pods: ObjectStore[PodHealth] = ObjectStore(classify_pod, self.mark_changed)
         self.apps: ObjectStore[AppView] = ObjectStore(app_view, self.mark_changed)
@@ -118,6 +122,8 @@ class Observer:
                         name="hubble-status",
                     )
                 )
+        if self.drivers.alertmanager is not None and self.alerts_interval:
+            tasks.append(asyncio.create_task(self.alerts.run(self.alerts_interval), name="alerts"))
         if self.heartbeat:
             tasks.append(asyncio.create_task(self._beat(), name="heartbeat"))
         tasks.append(asyncio.create_task(self._publish(), name="publish"))
@@ -201,7 +207,14 @@ class Observer:
         if not self.watchers[2].synced:
             apps = source_state(KUBERNETES_API, "", None)  # no Application type yet is no outage
         flows = source_state(HUBBLE_RELAY, self.flows.error, self.flows.down_since)
-        return Freshness(kubernetes=combined((nodes, pods, apps)), nodes=nodes, apps=apps, pods=pods, flows=flows)
+        return Freshness(
+            kubernetes=combined((nodes, pods, apps)),
+            nodes=nodes,
+            apps=apps,
+            pods=pods,
+            flows=flows,
+            alerts=self.alerts.state(),
+        )
 
     # --- snapshots --------------------------------------------------------------------------
 
@@ -251,6 +264,7 @@ class Observer:
             pod_summary=pods,
             node_views=nodes,
             freshness=self.freshness(),
+            alerts=self.alerts.view,
         )
 
 
@@ -277,6 +291,7 @@ def build_snapshot(
     pod_summary: tuple[tuple[PodProblem, ...], tuple[NamespaceHealth, ...], tuple[HealthyPod, ...]] | None = None,
     node_views: tuple[NodeView, ...] | None = None,
     freshness: Freshness | None = None,
+    alerts: AlertsView | None = None,
 ) -> ClusterSnapshot:
     """`waves_and_blocked`, `pod_summary` and `node_views` may be handed in already computed
     (the observer caches them while their inputs do not change)."""
@@ -295,6 +310,7 @@ def build_snapshot(
         kube_error=kube_error,
         generation=generation,
         freshness=freshness or Freshness(),
+        alerts=alerts if alerts is not None else AlertsView(),
     )
 
 

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 from talos_platform.engine.drivers.clock import Clock, RealClock
 from talos_platform.engine.drivers.protocols import APPLICATIONS, EVENTS, NODES, PODS, Drivers, Resource
+from talos_platform.engine.observe.alerts import read_alerts_once
 from talos_platform.engine.observe.apps import app_view
 from talos_platform.engine.observe.flows import FlowBuffer
 from talos_platform.engine.observe.freshness import HUBBLE_RELAY, KUBERNETES_API, Freshness, source_state
@@ -28,8 +29,9 @@ async def snapshot_once(
     recent_flows: int = 100,
     timeout: float = 10.0,
 ) -> ClusterSnapshot:
-    """List nodes, pods and Applications once, ask Talos about every node, and read the flows
-    Hubble still holds (no follow). Failures become fields of the snapshot, never exceptions."""
+    """List nodes, pods and Applications once, ask Talos about every node, read the flows
+    Hubble still holds (no follow) and the alerts Alertmanager holds. Failures become fields of
+    the snapshot, never exceptions."""
     clock = clock or RealClock()
     errors: list[str] = []
 
@@ -64,6 +66,7 @@ async def snapshot_once(
             await asyncio.wait_for(_drain(drivers, flows, clock, recent_flows), timeout)
         except Exception as error:  # noqa: BLE001 - reported in the snapshot
             flows.error = str(error) or type(error).__name__
+    alerts, alerts_state = await read_alerts_once(drivers.alertmanager, clock, timeout)
     now = clock.now()
     kubernetes = source_state(KUBERNETES_API, "; ".join(errors), now)
     freshness = Freshness(
@@ -72,6 +75,7 @@ async def snapshot_once(
         apps=kubernetes,
         pods=kubernetes,
         flows=source_state(HUBBLE_RELAY, flows.error if flows is not None else "", now),
+        alerts=alerts_state,
     )
     return build_snapshot(
         taken_at=now,
@@ -87,6 +91,7 @@ async def snapshot_once(
         kube_error="; ".join(errors),
         pod_summary=summarise_pods(pods, refusals),
         freshness=freshness,
+        alerts=alerts,
     )
 
 

@@ -9,6 +9,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from talos_platform.engine.observe.alerts import AlertsView
 from talos_platform.engine.observe.freshness import Freshness
 
 
@@ -206,6 +207,8 @@ class ClusterSnapshot:
     """Increases with every published snapshot."""
     freshness: Freshness = field(default_factory=Freshness)
     """Whether each pane's source answers, and since when it does not."""
+    alerts: AlertsView = field(default_factory=AlertsView)
+    """Firing alerts from Alertmanager (silenced and inhibited ones counted)."""
 
     @property
     def apps(self) -> tuple[AppView, ...]:

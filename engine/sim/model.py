@@ -26,7 +26,14 @@ from talos_platform.engine.sim.clock import SimulatedClock
 from talos_platform.engine.sim.crds import crd_status
 from talos_platform.engine.sim.events import EventRecorder
 from talos_platform.engine.sim.nodes import node_object
-from talos_platform.engine.sim.scenarios import ApiOutage, NodeDown, NodePressure, NodeStuckInMaintenance, Scenario
+from talos_platform.engine.sim.scenarios import (
+    AlertStorm,
+    ApiOutage,
+    NodeDown,
+    NodePressure,
+    NodeStuckInMaintenance,
+    Scenario,
+)
 from talos_platform.engine.sim.store import ObjectStore, clone, resource_of
 from talos_platform.engine.sim.timeline import FaultTimeline
 
@@ -108,6 +115,8 @@ class PlatformModel:
         self.argocd_config: dict[str, str] = {}
         self._outage_faults = list(scenario.fault(ApiOutage))
         self.pressure: dict[str, NodePressure] = {}
+        self.alert_storms: list[tuple[AlertStorm, float]] = []
+        """Alert storms under way, with the virtual time each began (sim/alertmanager.py)."""
         """Nodes running hot now (a `nodePressure` fault that has begun), by name."""
         self.day_two_deferred = False
         self.timeline = FaultTimeline()
@@ -266,6 +275,16 @@ class PlatformModel:
         for hot in self.scenario.fault(NodePressure):
             self.later(hot.after, partial(self.start_pressure, hot))
             self.timeline.add(now + hot.after, f"{hot.node} runs hot", under_way=f"{hot.node} is under pressure")
+        for storm in self.scenario.fault(AlertStorm):
+            self.later(storm.after, partial(self.start_alert_storm, storm))
+            self.timeline.add(
+                now + storm.after,
+                f"{storm.alerts} alerts start firing",
+                under_way=f"a storm of {storm.alerts} alerts ({storm.silenced} silenced)",
+            )
+
+    def start_alert_storm(self, fault: AlertStorm) -> None:
+        self.alert_storms.append((fault, self.clock.now()))
 
     def start_pressure(self, fault: NodePressure) -> None:
         """The node runs hot; its kubelet reports the pressure conditions it crossed."""
