@@ -14,7 +14,9 @@ import builtins
 from typing import Any
 
 from talos_platform.engine.drivers.kube_client import KubernetesDriver
-from talos_platform.engine.drivers.protocols import AlertmanagerMissing
+from talos_platform.engine.drivers.protocols import AlertmanagerMissing, Resource
+
+SERVICES = Resource("", "v1", "services", "Service")
 
 ALERTMANAGER_NAMESPACE = "monitoring"
 ALERTMANAGER_SERVICE = "monitoring-kube-prometheus-alertmanager"
@@ -49,9 +51,13 @@ class AlertmanagerThroughKubernetes:
         if status == 200 and isinstance(data, list):
             return [alert for alert in data if isinstance(alert, dict)]
         if status == 404 and _kubernetes_status(data, "NotFound"):
-            raise AlertmanagerMissing(
-                f"no Service {self.source}: Alertmanager is not installed (components.monitoring installs it)"
-            )
+            # The proxy says "services ... not found" also for a Service without endpoints yet:
+            # whether it exists tells not installed from not ready.
+            if await self.kube.get(SERVICES, self.service, self.namespace) is None:
+                raise AlertmanagerMissing(
+                    f"no Service {self.source}: Alertmanager is not installed (components.monitoring installs it)"
+                )
+            raise ConnectionError(f"Alertmanager {self.source} has no ready pod (no endpoints): {_message(data)}")
         if status == 503:
             raise ConnectionError(f"Alertmanager {self.source} has no ready pod (503): {_message(data)}")
         if status in (401, 403):

@@ -92,7 +92,8 @@ def test_without_watchdog_the_view_says_so():
 
 # --- the real driver through a stand-in of the service proxy ---------------------------------------
 
-PROXY = "/api/v1/namespaces/monitoring/services/monitoring-kube-prometheus-alertmanager:http-web/proxy/api/v2/alerts"
+SERVICE = "/api/v1/namespaces/monitoring/services/monitoring-kube-prometheus-alertmanager"
+PROXY = f"{SERVICE}:http-web/proxy/api/v2/alerts"
 
 
 class ServiceProxy(BaseHTTPRequestHandler):
@@ -100,6 +101,7 @@ class ServiceProxy(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     answer: tuple[int, object] = (200, [])
+    service: tuple[int, object] = (404, {"kind": "Status", "reason": "NotFound", "code": 404})
     seen: list[tuple[str, dict[str, str], str]] = []
 
     def log_message(self, *args):
@@ -108,7 +110,12 @@ class ServiceProxy(BaseHTTPRequestHandler):
     def do_GET(self):
         url = urlsplit(self.path)
         type(self).seen.append((url.path, dict(parse_qsl(url.query)), self.headers.get("Authorization", "")))
-        status, data = type(self).answer if url.path == PROXY else (404, {"kind": "Status", "reason": "NotFound"})
+        if url.path == PROXY:
+            status, data = type(self).answer
+        elif url.path == SERVICE:
+            status, data = type(self).service
+        else:
+            status, data = (404, {"kind": "Status", "reason": "NotFound"})
         body = json.dumps(data).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -119,7 +126,9 @@ class ServiceProxy(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def proxy(tmp_path):
-    handler = type("Proxy", (ServiceProxy,), {"seen": []})
+    handler = type(
+        "Proxy", (ServiceProxy,), {"seen": [], "answer": ServiceProxy.answer, "service": ServiceProxy.service}
+    )
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     kubeconfig = tmp_path / "kubeconfig"
@@ -147,8 +156,14 @@ async def test_the_driver_asks_for_every_alert_through_the_service_proxy_with_th
 
 async def test_a_missing_service_means_not_installed_and_other_failures_say_why(proxy):
     handler, driver = proxy
-    handler.answer = (404, {"kind": "Status", "reason": "NotFound", "message": 'services "x" not found'})
+    # The proxy's answer is the same for a missing Service and one without endpoints yet: the
+    # Service itself tells them apart.
+    not_found = {"kind": "Status", "reason": "NotFound", "code": 404, "message": 'services "x" not found'}
+    handler.answer = (404, not_found)
     with pytest.raises(AlertmanagerMissing, match="not installed"):
+        await driver.alerts()
+    handler.service = (200, {"kind": "Service", "metadata": {"name": "monitoring-kube-prometheus-alertmanager"}})
+    with pytest.raises(ConnectionError, match="no ready pod"):
         await driver.alerts()
     handler.answer = (503, {"kind": "Status", "reason": "ServiceUnavailable", "message": "no endpoints available"})
     with pytest.raises(ConnectionError, match="no ready pod.*no endpoints available"):
