@@ -18,8 +18,18 @@ from talos_platform.engine.drivers.protocols import AlertmanagerMissing, Resourc
 
 SERVICES = Resource("", "v1", "services", "Service")
 
+CHART = "kube-prometheus-stack"
+
+
+def chart_alertmanager_service(release: str) -> str:
+    """The Alertmanager Service kube-prometheus-stack makes for a release (its `fullname` helper:
+    the release name when it contains the chart's, else `<release>-<chart>`, cut to 26)."""
+    fullname = release if CHART in release else f"{release}-{CHART}"
+    return f"{fullname[:26].rstrip('-')}-alertmanager"
+
+
 ALERTMANAGER_NAMESPACE = "monitoring"
-ALERTMANAGER_SERVICE = "monitoring-kube-prometheus-alertmanager"
+ALERTMANAGER_SERVICE = chart_alertmanager_service("monitoring")
 ALERTMANAGER_PORT = "http-web"
 ALERTS_QUERY = [("active", "true"), ("silenced", "true"), ("inhibited", "true")]
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
@@ -227,3 +228,28 @@ async def test_the_reader_keeps_the_last_answer_while_alertmanager_does_not_answ
 def test_without_an_alertmanager_driver_there_is_nothing_to_read():
     reader = AlertReader(None, Clock(), lambda: None)
     assert not reader.view.installed and reader.state().reachable
+
+
+# --- which Service ------------------------------------------------------------------------------
+
+
+def test_the_driver_reads_the_service_the_render_installs():
+    """The render's kube-prometheus-stack release and namespace give the Service the driver reads
+    (its name checked against `helm template` of the pinned chart when this was written:
+    `monitoring-kube-prometheus-alertmanager`, port `http-web` 9093)."""
+    from talos_platform.engine.config.loading import load_config
+    from talos_platform.engine.drivers.alertmanager import (
+        ALERTMANAGER_NAMESPACE,
+        ALERTMANAGER_SERVICE,
+        chart_alertmanager_service,
+    )
+    from talos_platform.engine.render.upstream import monitoring_chart
+
+    chart = monitoring_chart(load_config(Path(__file__).resolve().parents[3] / "examples" / "metal-3cp-3w.yaml"))
+    assert (chart.namespace, chart_alertmanager_service(chart.release)) == (
+        ALERTMANAGER_NAMESPACE,
+        ALERTMANAGER_SERVICE,
+    )
+    assert ALERTMANAGER_SERVICE == "monitoring-kube-prometheus-alertmanager"
+    assert chart_alertmanager_service("kube-prometheus-stack") == "kube-prometheus-stack-alertmanager"
+    assert chart_alertmanager_service("a-very-long-release-name") == "a-very-long-release-name-k-alertmanager"
