@@ -325,6 +325,8 @@ def live_status(args: argparse.Namespace) -> int:
         data = snapshot.to_dict()
         data["healthy"] = healthy
         data["unreachable"] = ["Kubernetes API"] if snapshot.kube_error else []
+        if snapshot.alerts.installed and snapshot.alerts.error:
+            data["unreachable"].append("Alertmanager")
         print(json.dumps(data, indent=2))
     elif snapshot.kube_error:
         print(_api_unreachable_text(snapshot, source.note))

@@ -6,6 +6,7 @@ on a healthy platform, says when Alertmanager is not installed or not reachable,
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 
 from support.cluster_data import cluster_snapshot
@@ -131,3 +132,9 @@ def test_status_live_counts_a_critical_alert_as_a_problem():
     assert "critical KubePersistentVolumeFillingUp" in storm.stdout
     healthy = talos_platform("status", "--live", "--simulate", "--scenario", "default", "--after", "5")
     assert "alerts: 0 firing (0 critical)" in healthy.stdout
+    outage = talos_platform(
+        "status", "--live", "--simulate", "--scenario", "api-outage", "--after", "20", "--output", "json"
+    )
+    record = json.loads(outage.stdout)
+    assert record["unreachable"] == ["Kubernetes API", "Alertmanager"] and record["healthy"] is False
+    assert record["freshness"]["alerts"]["reachable"] is False
