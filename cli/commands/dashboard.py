@@ -325,7 +325,8 @@ def live_status(args: argparse.Namespace) -> int:
         data = snapshot.to_dict()
         data["healthy"] = healthy
         data["unreachable"] = ["Kubernetes API"] if snapshot.kube_error else []
-        if snapshot.alerts.installed and snapshot.alerts.error:
+        if snapshot.alerts.installed and snapshot.alerts.error and not snapshot.kube_error:
+            # Read through the API server: while that is away, it is the one to name.
             data["unreachable"].append("Alertmanager")
         print(json.dumps(data, indent=2))
     elif snapshot.kube_error:
