@@ -11,7 +11,9 @@ from talos_platform.engine.observe.alerts import AlertsView, AlertView
 from talos_platform.tui.styles import BAD, GOOD, MUTED, WAIT, WARN, muted, number
 from talos_platform.tui.widgets.pane import Pane, PaneContent, Row, add_part, matches
 
-COLUMNS = ("Severity", "Alert", "About", "Target", "For")
+COLUMNS = ("Severity", "Alert", "For", "About", "Target")
+"""How long it fires comes before the free text, so a narrow terminal still shows it."""
+ABOUT_WIDTH = 60
 
 SEVERITY_STYLE = {"critical": ("✗ critical", f"bold {BAD}"), "error": ("✗ error", BAD), "warning": ("▲ warning", WARN)}
 
@@ -40,9 +42,10 @@ def alert_row(alert: AlertView, now: float) -> Row:
         (
             severity_text(alert.severity),
             alert.name,
-            alert.about[:100],
-            alert.target,
             firing_for(now - alert.starts_at) if alert.starts_at else "-",
+            # Short enough that Target and For fit beside it; the detail view (Enter) has it whole.
+            alert.about if len(alert.about) <= ABOUT_WIDTH else alert.about[: ABOUT_WIDTH - 1] + "…",
+            alert.target,
         ),
     )
 
