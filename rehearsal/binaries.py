@@ -58,6 +58,8 @@ def talosctl_name(version: str) -> str:
 
 # Not in ALL_BINARIES: only the Talos version tests need them.
 TALOSCTL_BINARIES = tuple(f"talosctl-{version}" for version in talosctl_versions())
+# The real Alertmanager the Alerts pane's reader is tested against, named with its version.
+ALERTMANAGER_BINARY = f"alertmanager-{pinned_versions()['ALERTMANAGER_VERSION']}"
 
 
 class HarnessBinaryMissing(LookupError):
@@ -105,7 +107,7 @@ def harness_bin(name: str, version: str | None = None) -> Path:
         name = talosctl_name(version)
     if name == "etcd":
         return etcd_path()
-    if name not in BUILT_BINARIES + TALOSCTL_BINARIES + ARGOCD_BINARIES:
+    if name not in (*BUILT_BINARIES, *TALOSCTL_BINARIES, *ARGOCD_BINARIES, ALERTMANAGER_BINARY):
         raise ValueError(f"unknown harness binary {name!r}; known: {', '.join(ALL_BINARIES + TALOSCTL_BINARIES)}")
     path = built_bin_dir() / name
     if not os.access(path, os.X_OK):

@@ -161,6 +161,10 @@ async def main(out: Path) -> None:
     snapshot, note, _ = await observe_installed("disk-full")
     await save(dashboard(snapshot, note), out / "nodes-disk-full.svg", press=("1", "z"))
 
+    # The storm starts 30 s after the hand-over: its alerts, worst first, the silenced counted.
+    snapshot, note, _ = await observe_installed("alert-storm", seconds=60)
+    await save(dashboard(snapshot, note), out / "alerts-storm.svg", press=("5", "z"))
+
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

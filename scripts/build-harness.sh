@@ -8,6 +8,7 @@
 #   argocd-helm, argocd-kustomize: the helm and kustomize that ArgoCD's repo server runs
 #   argocd-git-verify-wrapper.sh: the release's script its repo server runs on every commit
 #   cilium-crds-vX.Y.Z: Cilium's CRDs of each CILIUM_CRD_VERSIONS release (files, not a build)
+#   alertmanager-vX.Y.Z: the ALERTMANAGER_VERSION release           (github.com/prometheus/alertmanager)
 # Versions come from tests/harness/versions.env only. A binary that already exists for the
 # pinned versions is reused, so only the first run is slow.
 #
@@ -28,7 +29,7 @@ harness_dir="$cache_root/$pinned"
 bin_dir="$harness_dir/bin"
 
 all_components=(kube-apiserver kube-controller-manager kube-scheduler kubectl kwok talosctl
-  argocd argocd-helm argocd-kustomize argocd-git-verify-wrapper.sh)
+  argocd argocd-helm argocd-kustomize argocd-git-verify-wrapper.sh "alertmanager-$ALERTMANAGER_VERSION")
 for cilium_version in $CILIUM_CRD_VERSIONS; do
   all_components+=("cilium-crds-$cilium_version")
 done
@@ -71,6 +72,7 @@ module_of() {
     talosctl) echo talos ;;
     talosctl-*) echo "talos-${1#talosctl-}" ;;
     argocd) echo argocd ;;
+    alertmanager-*) echo alertmanager ;;
   esac
 }
 package_of() {
@@ -79,6 +81,7 @@ package_of() {
     kwok) echo "sigs.k8s.io/kwok/cmd/kwok" ;;
     talosctl|talosctl-*) echo "github.com/siderolabs/talos/cmd/talosctl" ;;
     argocd) echo "github.com/argoproj/argo-cd/v3/cmd" ;;
+    alertmanager-*) echo "github.com/prometheus/alertmanager/cmd/alertmanager" ;;
   esac
 }
 # Version stamps, build tags and stripping as the upstream release builds set them.
@@ -95,6 +98,8 @@ set_build_flags() {
     kwok) build_flags=("-ldflags=-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION#v}") ;;
     talos|talos-*) build_flags=(-tags=grpcnotrace "-ldflags=-s -w") ;;
     argocd) build_flags=("-ldflags=-s -w -X github.com/argoproj/argo-cd/v3/common.version=${ARGOCD_VERSION#v}") ;;
+    # CGO_ENABLED=0 (above) gives the pure-Go resolver that the release's netgo tag asks for.
+    alertmanager) build_flags=(-tags=netgo "-ldflags=-s -w -X github.com/prometheus/common/version.Version=${ALERTMANAGER_VERSION#v}") ;;
   esac
   # The flag values above are spread over lines for reading; go wants them on one.
   build_flags=("${build_flags[@]//$'\n'/ }")
@@ -111,6 +116,7 @@ prepare_module() {
     talos) write_talos_module "$dir" "$TALOS_VERSION" ;;
     talos-*) write_talos_module "$dir" "${module#talos-}" ;;
     argocd) write_argocd_module "$dir" "$ARGOCD_VERSION" ;;
+    alertmanager) write_alertmanager_module "$dir" "$ALERTMANAGER_VERSION" ;;
   esac
   prepared_modules+="$module "
 }

@@ -35,6 +35,7 @@ PANE_TITLES = {
     "apps": "Apps by wave",
     "pods": "Pod health",
     "flows": "Hubble flows",
+    "alerts": "Alerts",
 }
 
 DARK = "textual-dark"

@@ -12,6 +12,7 @@ from rich.text import Text
 from talos_platform.engine.observe import ClusterSnapshot, FlowView, HealthyPod
 from talos_platform.tui.feed import ObjectDetails
 from talos_platform.tui.styles import BAD, GOOD, MUTED, WARN
+from talos_platform.tui.widgets.alerts import firing_for, severity_text
 from talos_platform.tui.widgets.apps import health_text, sync_text
 from talos_platform.tui.widgets.etcd import etcd_details
 from talos_platform.tui.widgets.flows import VERDICT_STYLE
@@ -230,4 +231,25 @@ def describe(
             ),
             (),
         )
+    if kind == "alert":
+        return describe_alert(ident, snapshot)
     return ident or key, Text(""), ()
+
+
+def describe_alert(ident: str, snapshot: ClusterSnapshot) -> tuple[str, RenderableType, tuple[str, ...]]:
+    alert = next((a for a in snapshot.alerts.firing if (a.fingerprint or f"{a.name}/{a.target}") == ident), None)
+    if alert is None:
+        return "Alert", Text("no longer firing (resolved, or silenced since)"), ()
+    parts: list[RenderableType] = [
+        _fields(
+            ("Severity", severity_text(alert.severity)),
+            ("About", alert.about or "-"),
+            ("Target", alert.target or "-"),
+            ("Firing since", time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(alert.starts_at))),
+            ("For", firing_for(snapshot.taken_at - alert.starts_at)),
+            ("Read from", f"Alertmanager {snapshot.alerts.source}"),
+        ),
+        _heading("Labels"),
+    ]
+    parts.extend(Text(f"{name}={value}") for name, value in alert.labels)
+    return f"Alert {alert.name}", Group(*parts), ()

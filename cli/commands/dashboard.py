@@ -146,6 +146,7 @@ def cluster_source(args: argparse.Namespace) -> ClusterSource:
 
 
 def _real_source(args: argparse.Namespace) -> ClusterSource:
+    from talos_platform.engine.drivers.alertmanager import AlertmanagerThroughKubernetes
     from talos_platform.engine.drivers.kube_client import KubernetesDriver
     from talos_platform.engine.drivers.process import ProcessRunner
     from talos_platform.engine.drivers.protocols import Drivers
@@ -194,12 +195,14 @@ def _real_source(args: argparse.Namespace) -> ClusterSource:
         from talos_platform.engine.drivers.hubble_grpc import HubbleRelay
 
         hubble = HubbleRelay(args.hubble_address)
+    kube = KubernetesDriver(kubeconfig, runner)
     drivers = Drivers(
         # Without a talosconfig, point at the usual place: every node then says "no talosconfig
-        # at ~/.talos/config" instead of failing obscurely on an empty file.
+        # at ~/.talos/config" instead of talosctl failing obscurely on an empty file.
         talos=TalosGrpcDriver(runner, talosconfig or Path.home() / ".talos" / "config"),
-        kube=KubernetesDriver(kubeconfig, runner),
+        kube=kube,
         hubble=hubble,
+        alertmanager=AlertmanagerThroughKubernetes(kube),
         simulated=False,
     )
     context, kube_cluster = kubeconfig_context(kubeconfig)
@@ -285,7 +288,8 @@ def add_live_arguments(parser: argparse.ArgumentParser) -> None:
 
 def live_status(args: argparse.Namespace) -> int:
     """Print one snapshot (JSON with --output json). Exit 0 when every node is Ready, no wave is
-    blocked, no pod has a problem and etcd has none; 1 otherwise (including an unreachable API)."""
+    blocked, no pod has a problem, etcd has none and no critical alert fires; 1 otherwise (including
+    an unreachable API)."""
     import asyncio
     import json
     import math
@@ -327,12 +331,16 @@ def live_status(args: argparse.Namespace) -> int:
         and not snapshot.pod_problems
         and not api_slowness(snapshot)
         and not snapshot.etcd.problems
+        and not snapshot.alerts.critical
     )
     if args.output == "json":
         data = snapshot.to_dict()
         data["healthy"] = healthy
         data["unreachable"] = ["Kubernetes API"] if snapshot.kube_error else []
         data["api_slow"] = api_slowness(snapshot)
+        if snapshot.alerts.installed and snapshot.alerts.error and not snapshot.kube_error:
+            # Read through the API server: while that is away, it is the one to name.
+            data["unreachable"].append("Alertmanager")
         print(json.dumps(data, indent=2))
     elif snapshot.kube_error:
         print(_api_unreachable_text(snapshot, source.note))
@@ -412,6 +420,22 @@ def disk_lines(snapshot: ClusterSnapshot) -> list[str]:
     return lines
 
 
+def alerts_lines(snapshot: ClusterSnapshot) -> list[str]:
+    """Firing alerts for `status --live`: critical ones count as a problem, the rest are listed."""
+    alerts = snapshot.alerts
+    if not alerts.installed:
+        return [f"alerts: {alerts.error}"] if alerts.error else []
+    if not alerts.read or alerts.error:
+        return [f"alerts: Alertmanager {alerts.source} does not answer: {alerts.error}"]
+    counts = [f"{len(alerts.firing)} firing ({alerts.critical} critical)"]
+    counts += [f"{n} {what}" for n, what in ((alerts.silenced, "silenced"), (alerts.inhibited, "inhibited")) if n]
+    if not alerts.watchdog:
+        counts.append("Watchdog not firing: Prometheus does not reach Alertmanager")
+    lines = ["alerts: " + ", ".join(counts)]
+    lines += [f"  {a.severity or 'none'} {a.name} {a.target}: {a.about}" for a in alerts.firing[:20]]
+    return lines
+
+
 def _status_text(snapshot: ClusterSnapshot, healthy: bool, note: str) -> str:
     lines = []
     if snapshot.simulated:
@@ -443,6 +467,7 @@ def _status_text(snapshot: ClusterSnapshot, healthy: bool, note: str) -> str:
         lines += [f"  dropped {p.count}x {p.source} -> {p.destination}: {p.reason}" for p in flows.top_dropped]
     elif flows.error:
         lines.append(f"flows: {flows.error}")
+    lines += alerts_lines(snapshot)
     lines.append("healthy" if healthy else "NOT healthy")
     return "\n".join(lines)
 

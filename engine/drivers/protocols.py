@@ -422,6 +422,24 @@ class Hubble(Protocol):
         ...
 
 
+# --- Alertmanager ------------------------------------------------------------------------------
+
+
+class AlertmanagerMissing(Exception):
+    """There is no Alertmanager to ask (its Service does not exist): not installed, not an outage."""
+
+
+class Alertmanager(Protocol):
+    source: str
+    """Where it is read, for messages (`monitoring/monitoring-kube-prometheus-alertmanager`)."""
+
+    async def alerts(self) -> builtins.list[dict[str, Any]]:
+        """Every alert Alertmanager holds, active, silenced and inhibited (`GET /api/v2/alerts`),
+        as its JSON (`gettableAlerts`). Raises AlertmanagerMissing when it is not installed,
+        another exception (with the reason) when it does not answer."""
+        ...
+
+
 # --- Git, Vault -------------------------------------------------------------------------------
 
 
@@ -504,6 +522,8 @@ class Drivers:
     talos: Talos
     kube: Kube
     hubble: Hubble | None = None
+    alertmanager: Alertmanager | None = None
+    """Firing alerts for the dashboard; None: nothing to read them from."""
     git: Git | None = None
     vault: Vault | None = None
     tools: Tools | None = None

@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypedDict
 
+from talos_platform.engine.drivers.alertmanager import AlertmanagerThroughKubernetes
 from talos_platform.engine.drivers.git import GitDriver
 from talos_platform.engine.drivers.kube_client import KubernetesDriver
 from talos_platform.engine.drivers.process import LineCallback, ProcessRunner, ToolMissing, run_gate
@@ -85,7 +86,8 @@ def real_drivers(
     hubble_address: str | None = None,
 ) -> Drivers:
     """talosctl, kubectl and git through one runner (redacting with `redactor.redact`), the
-    `kubernetes` client on the state directory's kubeconfig, Vault through the API server.
+    `kubernetes` client on the state directory's kubeconfig, Vault and Alertmanager through the
+    API server.
 
     `dry_run`: commands that change something are recorded in `drivers.extra["runner"].recorded`
     instead of run; read-only ones (facts) still run. `output` receives lines of commands run
@@ -108,6 +110,8 @@ def real_drivers(
         talos=TalosctlDriver(runner, state.talosconfig, **docker_network_of(config)),
         kube=kube,
         hubble=hubble,
+        # Read only where the render installs it (kube-prometheus-stack).
+        alertmanager=AlertmanagerThroughKubernetes(kube) if config.components.monitoring.enabled else None,
         git=GitDriver(runner, username=secrets.git_username, token=secrets.git_token),
         vault=VaultThroughKubernetes(kube),
         tools=LocalTools(runner),

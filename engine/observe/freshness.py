@@ -17,12 +17,13 @@ reconnects, which are normal)."""
 
 KUBERNETES_API = "Kubernetes API"
 HUBBLE_RELAY = "Hubble Relay"
+ALERTMANAGER = "Alertmanager"
 
 
 @dataclass(frozen=True)
 class SourceState:
     source: str
-    """`Kubernetes API` or `Hubble Relay`."""
+    """`Kubernetes API`, `Hubble Relay` or `Alertmanager`."""
     reachable: bool = True
     error: str = ""
     down_since: float | None = None
@@ -54,6 +55,7 @@ class Freshness:
     apps: SourceState = ANSWERING
     pods: SourceState = ANSWERING
     flows: SourceState = SourceState(HUBBLE_RELAY)
+    alerts: SourceState = SourceState(ALERTMANAGER)
 
     def for_pane(self, pane_id: str) -> SourceState:
         state: SourceState = getattr(self, pane_id)

@@ -25,6 +25,7 @@ from talos_platform.engine.drivers.protocols import (
     EtcdHealth,
     TalosNodeFacts,
 )
+from talos_platform.engine.observe.alerts import ALERTS_INTERVAL, AlertReader, AlertsView
 from talos_platform.engine.observe.api_latency import RoundTrips, ServerLatency, api_latency
 from talos_platform.engine.observe.apps import app_view, group_by_wave
 from talos_platform.engine.observe.etcd import LearnerClock, answered, etcd_view
@@ -73,6 +74,7 @@ class Observer:
         recent_flows: int = 500,
         talos_concurrency: int = 16,
         relay_interval: float = RELAY_STATUS_INTERVAL,
+        alerts_interval: float = ALERTS_INTERVAL,
         heartbeat: float = 1.0,
         stats_interval: float = 10.0,
     ):
@@ -89,6 +91,7 @@ class Observer:
         self.recent_flows = recent_flows
         self.talos_concurrency = talos_concurrency
         self.relay_interval = relay_interval
+        self.alerts_interval = alerts_interval
         self.heartbeat = heartbeat
         self.stats_interval = stats_interval
         self.round_trips = RoundTrips()
@@ -97,6 +100,7 @@ class Observer:
         self.server_latency = ServerLatency()
         self.disks: dict[str, DiskUse] = {}
         self._disks_version = 0
+        self.alerts = AlertReader(drivers.alertmanager, self.clock, self.mark_changed)
         self.nodes: ObjectStore[KubeNode] = ObjectStore(kube_node, self.mark_changed)
         self.pods: ObjectStore[PodHealth] = ObjectStore(classify_pod, self.mark_changed)
         self.apps: ObjectStore[AppView] = ObjectStore(app_view, self.mark_changed)
@@ -153,6 +157,8 @@ class Observer:
                 )
         if self.stats_interval:
             tasks.append(asyncio.create_task(self._poll_stats(), name="kube-stats"))
+        if self.drivers.alertmanager is not None and self.alerts_interval:
+            tasks.append(asyncio.create_task(self.alerts.run(self.alerts_interval), name="alerts"))
         if self.heartbeat:
             tasks.append(asyncio.create_task(self._beat(), name="heartbeat"))
         tasks.append(asyncio.create_task(self._publish(), name="publish"))
@@ -278,7 +284,14 @@ class Observer:
         if not self.watchers[2].synced:
             apps = source_state(KUBERNETES_API, "", None)  # no Application type yet is no outage
         flows = source_state(HUBBLE_RELAY, self.flows.error, self.flows.down_since)
-        return Freshness(kubernetes=combined((nodes, pods, apps)), nodes=nodes, apps=apps, pods=pods, flows=flows)
+        return Freshness(
+            kubernetes=combined((nodes, pods, apps)),
+            nodes=nodes,
+            apps=apps,
+            pods=pods,
+            flows=flows,
+            alerts=self.alerts.state(),
+        )
 
     # --- snapshots --------------------------------------------------------------------------
 
@@ -341,6 +354,7 @@ class Observer:
             freshness=self.freshness(),
             api=self.api_latency(),
             etcd=etcd,
+            alerts=self.alerts.view,
         )
 
 
@@ -374,6 +388,7 @@ def build_snapshot(
     api: ApiLatency | None = None,
     disks: dict[str, DiskUse] | None = None,
     etcd: EtcdView | None = None,
+    alerts: AlertsView | None = None,
 ) -> ClusterSnapshot:
     """`waves_and_blocked`, `pod_summary` and `node_views` may be handed in already computed
     (the observer caches them while their inputs do not change)."""
@@ -394,6 +409,7 @@ def build_snapshot(
         freshness=freshness or Freshness(),
         api=api or ApiLatency(),
         etcd=etcd or EtcdView(),
+        alerts=alerts if alerts is not None else AlertsView(),
     )
 
 

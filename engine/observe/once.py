@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from talos_platform.engine.drivers.clock import Clock, RealClock
 from talos_platform.engine.drivers.protocols import APPLICATIONS, EVENTS, NODES, PODS, Drivers, Resource
+from talos_platform.engine.observe.alerts import read_alerts_once
 from talos_platform.engine.observe.api_latency import RoundTrips, ServerLatency, api_latency
 from talos_platform.engine.observe.apps import app_view
 from talos_platform.engine.observe.etcd import etcd_view
@@ -34,8 +35,8 @@ async def snapshot_once(
     timeout: float = 10.0,
 ) -> ClusterSnapshot:
     """List nodes, pods and Applications once, ask Talos about every node, and read the flows
-    Hubble still holds (no follow), the API server's `/metrics` and every kubelet's filesystem use.
-    Failures become fields of the snapshot, never exceptions."""
+    Hubble still holds (no follow), the alerts Alertmanager holds, the API server's `/metrics` and
+    every kubelet's filesystem use. Failures become fields of the snapshot, never exceptions."""
     clock = clock or RealClock()
     errors: list[str] = []
     round_trips = RoundTrips()
@@ -86,6 +87,7 @@ async def snapshot_once(
             await asyncio.wait_for(_drain(drivers, flows, clock, recent_flows), timeout)
         except Exception as error:  # noqa: BLE001 - reported in the snapshot
             flows.error = str(error) or type(error).__name__
+    alerts, alerts_state = await read_alerts_once(drivers.alertmanager, clock, timeout)
     now = clock.now()
     kubernetes = source_state(KUBERNETES_API, "; ".join(errors), now)
     freshness = Freshness(
@@ -94,6 +96,7 @@ async def snapshot_once(
         apps=kubernetes,
         pods=kubernetes,
         flows=source_state(HUBBLE_RELAY, flows.error if flows is not None else "", now),
+        alerts=alerts_state,
     )
     return build_snapshot(
         taken_at=now,
@@ -113,6 +116,7 @@ async def snapshot_once(
         api=api_latency(round_trips, server, now),
         # One reading cannot tell how long a learner has been one: it is shown, not counted.
         etcd=etcd_view([n for n in nodes if n.role == "control-plane"], etcd),
+        alerts=alerts,
     )
 
 

@@ -9,6 +9,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from talos_platform.engine.observe.alerts import AlertsView
 from talos_platform.engine.observe.freshness import Freshness
 
 
@@ -297,6 +298,8 @@ class ClusterSnapshot:
     """How fast the Kubernetes API answers."""
     etcd: EtcdView = field(default_factory=EtcdView)
     """etcd health of the control planes (empty until the Talos API was asked)."""
+    alerts: AlertsView = field(default_factory=AlertsView)
+    """Firing alerts from Alertmanager (silenced and inhibited ones counted)."""
 
     @property
     def apps(self) -> tuple[AppView, ...]:

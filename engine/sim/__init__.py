@@ -1,7 +1,7 @@
 """The simulated platform: in-memory drivers over one platform model on a virtual clock.
 
     platform = simulated_platform("default", seed=7, speed=math.inf)
-    platform.drivers   # Drivers(simulated=True): talos, kube, hubble, git, vault, tools
+    platform.drivers   # Drivers(simulated=True): talos, kube, hubble, alertmanager, git, vault, tools
     platform.clock     # the virtual Clock the engine must use with these drivers
     platform.config    # the scenario's PlatformConfig
     platform.secrets   # clearly fake secrets
@@ -22,6 +22,7 @@ from talos_platform.engine.config.models import Node, PlatformConfig
 from talos_platform.engine.config.secrets import Secrets
 from talos_platform.engine.drivers.process import ProcessRunner, run_gate
 from talos_platform.engine.drivers.protocols import Drivers, GateResult
+from talos_platform.engine.sim.alertmanager import SimulatedAlertmanager
 from talos_platform.engine.sim.argo import ArgoController
 from talos_platform.engine.sim.changes import journal_first_nodes
 from talos_platform.engine.sim.clock import SimulatedClock
@@ -148,6 +149,7 @@ def simulated_platform(
         talos=SimulatedTalos(model, client_version=config.cluster.talos_version),
         kube=SimulatedKube(model),
         hubble=SimulatedHubble(model.hubble),
+        alertmanager=SimulatedAlertmanager(model) if config.components.monitoring.enabled else None,
         git=SimulatedGit(model.git, clock, commit=model.changes.commit),
         vault=SimulatedVault(model.vault),
         tools=SimulatedTools(config.cluster.talos_version, clock),

@@ -31,6 +31,7 @@ from talos_platform.engine.sim.events import EventRecorder
 from talos_platform.engine.sim.nodes import machine_id as node_machine_id
 from talos_platform.engine.sim.nodes import node_object
 from talos_platform.engine.sim.scenarios import (
+    AlertStorm,
     ApiOutage,
     DiskFull,
     EtcdAlarmRaised,
@@ -137,6 +138,8 @@ class PlatformModel:
         self.argocd_config: dict[str, str] = {}
         self._outage_faults = list(scenario.fault(ApiOutage))
         self.pressure: dict[str, NodePressure] = {}
+        self.alert_storms: list[tuple[AlertStorm, float]] = []
+        """Alert storms under way, with the virtual time each began (sim/alertmanager.py)."""
         """Nodes running hot now (a `nodePressure` fault that has begun), by name."""
         self.disk_full: dict[str, float] = {}
         """Nodes whose EPHEMERAL filesystem filled up (a `diskFull` fault that has begun): percent used."""
@@ -400,7 +403,13 @@ class PlatformModel:
         for hot in self.scenario.fault(NodePressure):
             self.later(hot.after, partial(self.start_pressure, hot))
             self.timeline.add(now + hot.after, f"{hot.node} runs hot", under_way=f"{hot.node} is under pressure")
-
+        for storm in self.scenario.fault(AlertStorm):
+            self.later(storm.after, partial(self.start_alert_storm, storm))
+            self.timeline.add(
+                now + storm.after,
+                f"{storm.alerts} alerts start firing",
+                under_way=f"a storm of {storm.alerts} alerts ({storm.silenced} silenced)",
+            )
         for slow in self.scenario.fault(SlowApi):
             self.later(slow.after, partial(self.start_slow_api, slow))
             lasting = f" for {slow.duration:g} s" if slow.duration else ""
@@ -417,6 +426,9 @@ class PlatformModel:
                 f"{full.node}'s disk fills up",
                 under_way=f"{full.node}'s disk is {full.percent:g}% full",
             )
+
+    def start_alert_storm(self, fault: AlertStorm) -> None:
+        self.alert_storms.append((fault, self.clock.now()))
 
     def start_slow_api(self, fault: SlowApi) -> None:
         self.request_durations.slow_latency = fault.latency

@@ -244,6 +244,19 @@ class DiskFull(ScenarioModel):
     was handed over."""
 
 
+class AlertStorm(ScenarioModel):
+    type: Literal["alertStorm"]
+    alerts: int = Field(40, ge=1)
+    """Alerts that start firing at once, about pods outside kube-*, monitoring and argocd (day 2)."""
+    critical: int = Field(3, ge=0)
+    """How many of them are critical."""
+    silenced: int = Field(10, ge=0)
+    """How many of them a silence covers (Alertmanager counts them, the pane does not list them)."""
+    after: float = 30.0
+    """Virtual seconds after the Kubernetes API first answered, or after an installed platform
+    was handed over."""
+
+
 Fault = Annotated[
     NodeStuckInMaintenance
     | EtcdLearnerStuck
@@ -261,7 +274,8 @@ Fault = Annotated[
     | UpgradeGoesWrong
     | EtcdSnapshotDamaged
     | SlowApi
-    | DiskFull,
+    | DiskFull
+    | AlertStorm,
     Field(discriminator="type"),
 ]
 FaultT = TypeVar("FaultT")

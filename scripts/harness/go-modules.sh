@@ -111,6 +111,30 @@ write_argocd_module() {
   seed_go_sum_from "$dir" github.com/argoproj/argo-cd/v3 "$version"
 }
 
+# Alertmanager embeds its web UI from ui/app/dist, which its release builds with npm and the
+# Go module does not carry. The module is built from a copy of the release's source with that
+# folder holding only a note: the API, the alerting core and every dependency are the release's;
+# the browser UI pages are absent (the harness reads the v2 API only).
+write_alertmanager_module() {
+  local dir="$1" version="$2" upstream source_dir
+  upstream="$(upstream_go_mod github.com/prometheus/alertmanager "$version")"
+  source_dir="$(go mod download -json "github.com/prometheus/alertmanager@$version" \
+    | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$/\1/p')"
+  rm -rf "$dir/alertmanager"
+  cp -R "$source_dir" "$dir/alertmanager"
+  chmod -R u+w "$dir/alertmanager"
+  local ui
+  for ui in elm mantine; do
+    mkdir -p "$dir/alertmanager/ui/app/dist/$ui"
+    printf 'The web UI is not part of this harness build; see scripts/harness/go-modules.sh.\n' \
+      >"$dir/alertmanager/ui/app/dist/$ui/README.txt"
+  done
+  write_go_mod_header "$dir" alertmanager "$(go_directive_of "$upstream")"
+  printf 'require github.com/prometheus/alertmanager %s\n\nreplace github.com/prometheus/alertmanager => ./alertmanager\n' \
+    "$version" >>"$dir/go.mod"
+  seed_go_sum_from "$dir" github.com/prometheus/alertmanager "$version"
+}
+
 # Cilium's own CRDs (the cilium-operator registers them when it starts; the Helm chart does
 # not carry them), copied from the cilium module of that release.
 copy_cilium_crds() {

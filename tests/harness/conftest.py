@@ -13,6 +13,7 @@ Fixtures (use them by naming them as test arguments):
   drivers through it, e.g. `subprocess.run([harness_bin("talosctl"), "gen", "secrets", ...])`.
   `harness_bin("talosctl", version="v1.14")` is the pinned talosctl of that Talos minor
   (TALOSCTL_VERSIONS in versions.env); plain "talosctl" stays the TALOS_VERSION one.
+  `harness_bin(ALERTMANAGER_BINARY)` is the real Alertmanager (`alertmanager-<ALERTMANAGER_VERSION>`).
   Outside fixtures, `from talos_platform.rehearsal.binaries import harness_bin` gives the same function
   (without the skip/fail policy; it raises HarnessBinaryMissing).
 - `harness_binaries -> dict[str, Path]`: all of them at once.
@@ -50,6 +51,7 @@ from pathlib import Path
 import pytest
 
 from talos_platform.rehearsal.binaries import (
+    ALERTMANAGER_BINARY,
     ALL_BINARIES,
     ARGOCD_BINARIES,
     CLUSTER_BINARIES,
@@ -100,7 +102,7 @@ def harness_bin() -> Callable[..., Path]:
     def lookup(name: str, version: str | None = None) -> Path:
         if version is not None:
             name = talosctl_name(version) if name == "talosctl" else name
-        if name not in ALL_BINARIES + TALOSCTL_BINARIES + ARGOCD_BINARIES:
+        if name not in (*ALL_BINARIES, *TALOSCTL_BINARIES, *ARGOCD_BINARIES, ALERTMANAGER_BINARY):
             raise ValueError(f"unknown harness binary {name!r}; known: {', '.join(ALL_BINARIES)}")
         require_binaries((name,))
         return _harness_bin(name)

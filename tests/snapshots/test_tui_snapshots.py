@@ -94,6 +94,15 @@ def test_node_detail_of_an_unreachable_node(snap_compare):
     assert snap_compare(dashboard(), press=["1", *["down"] * 5, "enter"], terminal_size=SIZE)
 
 
+def test_alerts_maximised(snap_compare):
+    """Firing alerts worst first with how long each fires; the silenced and inhibited counted."""
+    assert snap_compare(dashboard(), press=["5", "z"], terminal_size=SIZE)
+
+
+def test_alert_detail(snap_compare):
+    assert snap_compare(dashboard(), press=["5", "enter"], terminal_size=SIZE)
+
+
 def test_help(snap_compare):
     assert snap_compare(dashboard(), press=["question_mark"], terminal_size=SIZE)
 

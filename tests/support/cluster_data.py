@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from pathlib import Path
 
 from talos_platform.engine.config.loading import load_config
@@ -21,11 +22,12 @@ from talos_platform.engine.drivers.protocols import (
 )
 from talos_platform.engine.layers import platform_steps
 from talos_platform.engine.observe import ClusterSnapshot, TalosTarget, build_snapshot
+from talos_platform.engine.observe.alerts import AlertsView, summarise_alerts
 from talos_platform.engine.observe.api_latency import RoundTrips, ServerLatency, api_latency
 from talos_platform.engine.observe.apps import app_view
 from talos_platform.engine.observe.etcd import LearnerClock, etcd_view
 from talos_platform.engine.observe.flows import FlowBuffer
-from talos_platform.engine.observe.freshness import KUBERNETES_API, Freshness, SourceState
+from talos_platform.engine.observe.freshness import ALERTMANAGER, KUBERNETES_API, Freshness, SourceState
 from talos_platform.engine.observe.node_disk import node_filesystem
 from talos_platform.engine.observe.nodes import UsageHistory, kube_node, merge_nodes
 from talos_platform.engine.observe.pods import classify_pod
@@ -353,6 +355,7 @@ def cluster_snapshot(
         api=_api_latency(slow_api),
         disks=_disks(faulty, pressure, disk_full),
         etcd=etcd_state,
+        alerts=_alerts(faulty, pressure, stale),
     )
 
 
@@ -392,12 +395,132 @@ def _api_latency(slow: bool) -> ApiLatency:
     return api_latency(round_trips, server, T0 + 30)
 
 
+ALERTMANAGER_SOURCE = "monitoring/monitoring-kube-prometheus-alertmanager"
+
+
+def alert_json(name: str, severity: str, since: float, summary: str = "", state: str = "active", **labels: str) -> dict:
+    """One alert as Alertmanager's v2 API lists it; `since`: seconds before T0 + 30."""
+    started = T0 + 30 - since
+    status = {"state": "active", "silencedBy": [], "inhibitedBy": [], "mutedBy": []}
+    if state != "active":
+        status.update(state="suppressed", **{f"{state}By": [f"{state}-{name}"]})
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(started)) + ".123456789Z"
+    return {
+        "labels": {"alertname": name, "severity": severity, **labels},
+        "annotations": {"summary": summary} if summary else {},
+        "startsAt": stamp,
+        "updatedAt": stamp,
+        "endsAt": stamp,
+        "fingerprint": f"{name}:{sorted(labels.items())}",
+        "receivers": [{"name": "null"}],
+        "status": status,
+    }
+
+
+def _alerts(faulty: bool, pressure: bool, stale: bool) -> AlertsView:
+    """What kube-prometheus-stack's rules would fire for the same cluster, read from Alertmanager."""
+    raw = [alert_json("Watchdog", "none", 86_400, "An alert that should always be firing")]
+    if faulty:
+        raw += [
+            alert_json(
+                "KubePodCrashLooping",
+                "warning",
+                840,
+                "Pod is crash looping.",
+                namespace="shop",
+                pod="api-5d8f6-x2k9q",
+                container="api",
+            ),
+            alert_json(
+                "KubePodCrashLooping",
+                "warning",
+                300,
+                "Pod is crash looping.",
+                namespace="blog",
+                pod="blog-worker-0",
+                container="worker",
+            ),
+            alert_json("KubeNodeNotReady", "warning", 1_020, "Node is not ready.", node="worker-3"),
+            alert_json(
+                "KubePersistentVolumeFillingUp",
+                "critical",
+                4_000,
+                "PersistentVolume is filling up.",
+                namespace="shop",
+                persistentvolumeclaim="data-db-0",
+            ),
+            alert_json(
+                "KubeDeploymentReplicasMismatch",
+                "warning",
+                960,
+                namespace="cert-manager",
+                deployment="cert-manager-webhook",
+            ),
+            alert_json(
+                "KubeJobFailed",
+                "warning",
+                7_200,
+                "Job failed to complete.",
+                state="silenced",
+                namespace="blog",
+                job_name="backup",
+            ),
+            alert_json(
+                "CPUThrottlingHigh",
+                "info",
+                600,
+                "Processes experience elevated CPU throttling.",
+                state="inhibited",
+                namespace="shop",
+                pod="api-5d8f6-x2k9q",
+            ),
+        ]
+    if pressure:
+        raw += [
+            alert_json(
+                "NodeFilesystemAlmostOutOfSpace",
+                "critical",
+                2_100,
+                "Filesystem has less than 3% space left.",
+                instance="worker-3",
+                mountpoint="/var",
+            ),
+            alert_json(
+                "NodeMemoryHighUtilization", "warning", 1_500, "Host is running out of memory.", instance="worker-2"
+            ),
+            alert_json(
+                "KubeNodePressure",
+                "info",
+                900,
+                "Node has as active Condition.",
+                state="inhibited",
+                node="worker-2",
+                condition="MemoryPressure",
+            ),
+            alert_json(
+                "KubeNodePressure",
+                "info",
+                2_100,
+                "Node has as active Condition.",
+                state="inhibited",
+                node="worker-3",
+                condition="DiskPressure",
+            ),
+        ]
+    view = summarise_alerts(raw, ALERTMANAGER_SOURCE)
+    if stale:
+        # Read through the API server: it stopped answering with it, the last answer is kept.
+        return dataclasses.replace(view, error=STALE_ERROR)
+    return view
+
+
 STALE_ERROR = 'nodes: Get "https://192.168.10.10:6443/api": net/http: TLS handshake timeout'
 
 
 def _stale_kubernetes(since: float) -> Freshness:
     down = SourceState(KUBERNETES_API, reachable=False, error=STALE_ERROR, down_since=since)
-    return Freshness(kubernetes=down, nodes=down, apps=down, pods=down)
+    alerts = SourceState(ALERTMANAGER, reachable=False, error=STALE_ERROR, down_since=since)
+    return Freshness(kubernetes=down, nodes=down, apps=down, pods=down, alerts=alerts)
 
 
 # --- install progress --------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from support import drivers as fakes
 from talos_platform.engine.config.loading import load_config
 from talos_platform.engine.config.secrets import Secrets
 from talos_platform.engine.drivers import protocols
+from talos_platform.engine.drivers.alertmanager import AlertmanagerThroughKubernetes
 from talos_platform.engine.drivers.git import GitDriver
 from talos_platform.engine.drivers.hubble_grpc import HubbleRelay
 from talos_platform.engine.drivers.kube_client import KubernetesDriver
@@ -35,6 +36,7 @@ from talos_platform.engine.drivers.talosctl import TalosctlDriver
 from talos_platform.engine.drivers.vault import VaultThroughKubernetes
 from talos_platform.engine.errors import PermanentError
 from talos_platform.engine.sim import SimulatedTools, simulated_platform
+from talos_platform.engine.sim.alertmanager import SimulatedAlertmanager
 from talos_platform.engine.sim.git import SimulatedGit
 from talos_platform.engine.sim.hubble import SimulatedHubble
 from talos_platform.engine.sim.kube import SimulatedKube
@@ -51,6 +53,7 @@ SIMULATED = [
     (protocols.Git, SimulatedGit),
     (protocols.Vault, SimulatedVault),
     (protocols.Tools, SimulatedTools),
+    (protocols.Alertmanager, SimulatedAlertmanager),
 ]
 REAL = [
     (protocols.Kube, KubernetesDriver),
@@ -59,6 +62,7 @@ REAL = [
     (protocols.Git, GitDriver),
     (protocols.Vault, VaultThroughKubernetes),
     (protocols.Tools, LocalTools),
+    (protocols.Alertmanager, AlertmanagerThroughKubernetes),
 ]
 DASHBOARD = [
     # The dashboard's and `status --live`'s Talos driver: the Talos API first, talosctl for the rest.

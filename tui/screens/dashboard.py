@@ -1,4 +1,4 @@
-"""The day-2 dashboard: nodes, apps by wave, pod health and Hubble flows, live."""
+"""The day-2 dashboard: nodes, apps by wave, pod health, Hubble flows and firing alerts, live."""
 
 from __future__ import annotations
 
@@ -31,10 +31,11 @@ PANE_ALIASES = {
     "apps": ("applications", "argocd", "waves"),
     "pods": ("pod", "po", "health"),
     "flows": ("flow", "hubble", "network"),
+    "alerts": ("alert", "alertmanager", "am"),
 }
 """Other names `:` accepts for a pane, k9s' short names among them."""
 
-PANE_NAMES = {"nodes": "Nodes", "apps": "Apps", "pods": "Pods", "flows": "Flows"}
+PANE_NAMES = {"nodes": "Nodes", "apps": "Apps", "pods": "Pods", "flows": "Flows", "alerts": "Alerts"}
 
 
 COMPACT_BELOW = (100, 30)
@@ -63,6 +64,7 @@ class ClusterView(Screen[None]):
         Binding("2", "focus_pane('apps')", "Apps", show=False),
         Binding("3", "focus_pane('pods')", "Pods", show=False),
         Binding("4", "focus_pane('flows')", "Flows", show=False),
+        Binding("5", "focus_pane('alerts')", "Alerts", show=False),
         Binding("tab", "next_pane(1)", "Next pane", show=False),
         Binding("shift+tab", "next_pane(-1)", "Previous pane", show=False),
     ]
@@ -123,6 +125,11 @@ class ClusterView(Screen[None]):
     def pane(self, pane_id: str) -> Pane:
         return self.panes.pane(pane_id)
 
+    @property
+    def cluster_pane_ids(self) -> tuple[str, ...]:
+        """The cluster panes this screen shows (the install screen has no alerts strip)."""
+        return self.panes.pane_ids
+
     # --- data -----------------------------------------------------------------------------------
 
     def show_snapshot(self, snapshot: ClusterSnapshot) -> None:
@@ -161,6 +168,8 @@ class ClusterView(Screen[None]):
         return node
 
     def action_focus_pane(self, pane_id: str) -> None:
+        if pane_id in PANE_IDS and pane_id not in self.cluster_pane_ids:
+            return
         if self.compact and pane_id in PANE_IDS and pane_id != self.shown:
             self.show_only(pane_id)
         self.pane(pane_id).table.focus()
@@ -189,9 +198,9 @@ class ClusterView(Screen[None]):
         self.set_class(compact, "compact")
         if compact:
             pane = self.focused_pane()
-            self.show_only(pane.id if pane is not None and pane.id in PANE_IDS else self.shown)
+            self.show_only(pane.id if pane is not None and pane.id in self.cluster_pane_ids else self.shown)
         else:
-            for pane_id in PANE_IDS:
+            for pane_id in self.cluster_pane_ids:
                 self.pane(pane_id).display = self.maximised in (None, pane_id)
                 self.pane(pane_id).border_subtitle = ""
             self.redraw()
@@ -199,10 +208,11 @@ class ClusterView(Screen[None]):
     def show_only(self, pane_id: str) -> None:
         """The one pane a small terminal shows; its lower border names the others and the keys."""
         self.shown = pane_id
-        for other in PANE_IDS:
+        shown = self.cluster_pane_ids
+        for other in shown:
             pane = self.pane(other)
             pane.display = other == pane_id
-        others = " · ".join(f"{PANE_IDS.index(p) + 1} {PANE_NAMES[p]}" for p in PANE_IDS if p != pane_id)
+        others = " · ".join(f"{PANE_IDS.index(p) + 1} {PANE_NAMES[p]}" for p in shown if p != pane_id)
         self.pane(pane_id).border_subtitle = f"Tab/:name ▸ {others}"
         self.redraw()
 
@@ -285,7 +295,7 @@ class ClusterView(Screen[None]):
         pane = self.focused_pane() or self.pane("nodes")
         target = None if self.maximised else pane.id
         self.maximised = target
-        for pane_id in PANE_IDS:
+        for pane_id in self.cluster_pane_ids:
             self.pane(pane_id).display = target is None or pane_id == target
         # Inline grid styles rather than a class on the grid: a class change restyles every
         # widget below it, which throws away all four tables' render caches.
@@ -316,7 +326,7 @@ class ClusterView(Screen[None]):
         self.redraw_pane(pane)
 
     def redraw_pane(self, pane: Pane) -> None:
-        if pane.id in PANE_IDS:
+        if pane.id in self.cluster_pane_ids:
             self.panes.forget(pane.id)
             self.redraw()
 
@@ -361,7 +371,7 @@ class ClusterView(Screen[None]):
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         pane = event.data_table.parent
-        if not isinstance(pane, Pane) or pane.id not in PANE_IDS or self.snapshot is None:
+        if not isinstance(pane, Pane) or pane.id not in self.cluster_pane_ids or self.snapshot is None:
             return
         key = pane.key_at(event.cursor_row)
         if key and not key.startswith(("more", "layer:")):

@@ -22,10 +22,10 @@ from talos_platform.engine.observe.pressure import (
 from talos_platform.tui.styles import BAD, GOOD, MUTED, WAIT, WARN
 
 KEYS = (
-    ("Tab / Shift+Tab, 1-4", "move between panes"),
+    ("Tab / Shift+Tab, 1-5", "move between panes (5: alerts, on the dashboard)"),
     ("↑ ↓ j k PgUp PgDn, mouse", "move within a pane"),
     ("g / G, Home / End", "first / last row"),
-    (": NAME", "go to a pane by name (nodes, apps, pods, flows, steps; po, no, hubble …)"),
+    (": NAME", "go to a pane by name (nodes, apps, pods, flows, alerts, steps; po, no, hubble …)"),
     ("s / S", "sort the focused pane by its next column / reverse the order"),
     ("Enter", "details: conditions, events, recent flows"),
     ("f / a / n (in pod details)", "jump to the pod's flows, its ArgoCD app, its node"),

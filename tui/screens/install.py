@@ -16,7 +16,7 @@ from textual.widgets import DataTable, Header, Static
 from talos_platform.tui.install_state import InstallProgress
 from talos_platform.tui.screens.dashboard import ClusterView
 from talos_platform.tui.styles import BAD, GOOD
-from talos_platform.tui.widgets.grid import PANE_IDS, ClusterPanes
+from talos_platform.tui.widgets.grid import INSTALL_PANE_IDS, ClusterPanes
 from talos_platform.tui.widgets.key_hints import KeyHints
 from talos_platform.tui.widgets.pane import Pane
 from talos_platform.tui.widgets.step_output import StepOutput
@@ -67,7 +67,7 @@ class InstallScreen(ClusterView):
             with Vertical(id="install-right"):
                 yield StepOutput(id="output")
                 yield Static("", id="failure")
-        yield ClusterPanes(id="cluster", classes="install")
+        yield ClusterPanes(INSTALL_PANE_IDS, id="cluster", classes="install")
         yield self.filter_input()
         yield KeyHints()
 
@@ -85,7 +85,7 @@ class InstallScreen(ClusterView):
         return self.query_one(StepsPane)
 
     def pane_names(self) -> tuple[str, ...]:
-        return ("steps", *PANE_IDS)
+        return ("steps", *INSTALL_PANE_IDS)
 
     def pane(self, pane_id: str) -> Pane:
         return self.steps_pane if pane_id == "steps" else super().pane(pane_id)

@@ -1,4 +1,5 @@
-"""The four cluster panes together, as the dashboard and the install screen show them."""
+"""The cluster panes together: the four quarters (nodes, apps, pods, flows) the dashboard and the
+install screen show, and the dashboard's alerts strip below them."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import Grid
 
 from talos_platform.engine.observe import ClusterSnapshot
+from talos_platform.tui.widgets.alerts import AlertsPane, alerts_content
 from talos_platform.tui.widgets.apps import AppsPane, apps_content
 from talos_platform.tui.widgets.flows import FlowsPane, flows_content
 from talos_platform.tui.widgets.nodes import NodesPane, nodes_content
@@ -15,12 +17,16 @@ from talos_platform.tui.widgets.pane import Pane
 from talos_platform.tui.widgets.pods import PodsPane, pods_content
 from talos_platform.tui.widgets.staleness import mark_stale, stale_label
 
-PANE_IDS = ("nodes", "apps", "pods", "flows")
+PANE_IDS = ("nodes", "apps", "pods", "flows", "alerts")
+"""Every cluster pane the dashboard shows, in the order of their number keys."""
+INSTALL_PANE_IDS = PANE_IDS[:4]
+"""The install screen's: no alerts strip (it would leave the quarters too little height)."""
 
 
 class ClusterPanes(Grid):
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, pane_ids: tuple[str, ...] = PANE_IDS, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.pane_ids = pane_ids
         self.paused: ClusterSnapshot | None = None
         self._drawn_from: dict[str, tuple[tuple[object, ...], str]] = {}
 
@@ -29,6 +35,8 @@ class ClusterPanes(Grid):
         yield AppsPane(id="apps", title="Apps by wave")
         yield PodsPane(id="pods", title="Pod health")
         yield FlowsPane(id="flows", title="Hubble flows")
+        if "alerts" in self.pane_ids:
+            yield AlertsPane(id="alerts", title="Alerts")
 
     def pane(self, pane_id: str) -> Pane:
         return self.query_one(f"#{pane_id}", Pane)
@@ -43,8 +51,18 @@ class ClusterPanes(Grid):
             "nodes": (snapshot.nodes, snapshot.kube_error),
             "apps": (snapshot.waves, snapshot.blocked),
             "pods": (snapshot.pod_problems, snapshot.namespaces, snapshot.healthy_pods),
+            # Its durations count on with the snapshot's time.
+            "alerts": (snapshot.alerts, snapshot.taken_at),
         }
-        for pane_id, build in (("nodes", nodes_content), ("apps", apps_content), ("pods", pods_content)):
+        builders = (
+            ("nodes", nodes_content),
+            ("apps", apps_content),
+            ("pods", pods_content),
+            ("alerts", alerts_content),
+        )
+        for pane_id, build in builders:
+            if pane_id not in self.pane_ids:
+                continue
             pane = self.pane(pane_id)
             if only_visible and not pane.display:
                 continue

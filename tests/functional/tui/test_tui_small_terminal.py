@@ -17,7 +17,7 @@ SMALL = (80, 24)
 
 
 def shown(screen: DashboardScreen | InstallScreen) -> list[str]:
-    return [pane_id for pane_id in PANE_IDS if screen.pane(pane_id).display]
+    return [pane_id for pane_id in screen.cluster_pane_ids if screen.pane(pane_id).display]
 
 
 def column_fits(pane: Pane, name: str) -> bool:
@@ -50,9 +50,13 @@ async def test_the_dashboard_at_80x24_shows_one_pane_with_its_essential_column()
         await pilot.press("tab")
         assert shown(screen) == ["flows"]
         await pilot.press("tab")
+        assert shown(screen) == ["alerts"]
+        await pilot.pause()
+        assert column_fits(screen.pane("alerts"), "Alert")
+        await pilot.press("tab")
         assert shown(screen) == ["nodes"]
         await pilot.press("shift+tab")
-        assert shown(screen) == ["flows"]
+        assert shown(screen) == ["alerts"]
         await pilot.press("colon", *"apps", "enter")
         assert shown(screen) == ["apps"]
 
