@@ -161,6 +161,10 @@ async def main(out: Path) -> None:
     snapshot, note, _ = await observe_installed("disk-full")
     await save(dashboard(snapshot, note), out / "nodes-disk-full.svg", press=("1", "z"))
 
+    # cp-1's etcd raised NOSPACE near its quota; cp-3 has stayed a learner past the grace time.
+    snapshot, note, _ = await observe_installed("etcd-alarm", seconds=150)
+    await save(dashboard(snapshot, note), out / "nodes-etcd-alarm.svg", press=("1", "z"))
+
     # The storm starts 30 s after the hand-over: its alerts, worst first, the silenced counted.
     snapshot, note, _ = await observe_installed("alert-storm", seconds=60)
     await save(dashboard(snapshot, note), out / "alerts-storm.svg", press=("5", "z"))
