@@ -87,12 +87,17 @@ def read_events(path: str | os.PathLike[str]) -> list[Event]:
 
     Lines end at `\\n` only: records are written with `ensure_ascii=False`, so a step's text may
     hold U+2028, U+0085 or a form feed, which `str.splitlines()` would wrongly split on."""
-    events: list[Event] = []
     try:
         with open(path, encoding="utf-8", errors="replace", newline="") as handle:
             text = handle.read()
     except FileNotFoundError:
-        return events
+        return []
+    return read_lines(text, path)
+
+
+def read_lines(text: str, path: str | os.PathLike[str] = "") -> list[Event]:
+    """The events of journal text (see `read_events`)."""
+    events: list[Event] = []
     for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
