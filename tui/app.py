@@ -24,6 +24,7 @@ from talos_platform.tui.screens.dashboard import ClusterView, DashboardScreen
 from talos_platform.tui.screens.install import InstallScreen
 
 if TYPE_CHECKING:
+    from talos_platform.engine.run.rollout import RolloutReader
     from talos_platform.engine.session import InstallSession
 
 REPLACED_COMMANDS = frozenset({"Keys", "Maximize", "Minimize"})
@@ -67,6 +68,7 @@ class PlatformApp(App[str]):
         cluster_name: str = "",
         kube_context: str = "",
         object_drivers: Drivers | None = None,
+        rollout: RolloutReader | None = None,
     ):
         super().__init__()
         if mode not in ("dashboard", "install"):
@@ -81,6 +83,8 @@ class PlatformApp(App[str]):
         self.cluster_name = cluster_name
         self.kube_context = kube_context
         """Shown in the dashboard's header line."""
+        self.rollout = rollout
+        """The state directory's newest run, for the dashboard's rollout strip; None: no state directory known."""
         self.rehearsal = rehearsal
         """A dress rehearsal (`talos-platform rehearse`): real components on this machine only."""
         self.fault_outlook = fault_outlook
@@ -291,6 +295,7 @@ def create_app(
     cluster_name: str = "",
     kube_context: str = "",
     object_drivers: Drivers | None = None,
+    rollout: RolloutReader | None = None,
 ) -> PlatformApp:
     """`drivers` makes the app observe a cluster (real or simulated) on the engine thread;
     `snapshot` shows a fixed snapshot (tests, screenshots); `session_factory` (install mode)
@@ -298,7 +303,8 @@ def create_app(
     screen) on those same drivers, called again for a retry (None: no retry); `progress` shows a given install
     state (tests, screenshots); `fault_outlook` (default: the simulated drivers' own) says on
     the banner what the scenario's timed faults are about to do; `object_drivers` serve the logs,
-    describe and YAML views beside a fixed `snapshot` (tests, screenshots)."""
+    describe and YAML views beside a fixed `snapshot` (tests, screenshots); `rollout` reads the
+    state directory's newest run for the dashboard's rollout strip."""
     feed = (
         LiveFeed(drivers, clock, talos_targets=talos_targets, min_interval=min_interval)
         if drivers is not None
@@ -318,6 +324,7 @@ def create_app(
         cluster_name=cluster_name,
         kube_context=kube_context,
         object_drivers=object_drivers,
+        rollout=rollout,
     )
 
 

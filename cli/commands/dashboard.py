@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from talos_platform.engine.drivers.clock import Clock
     from talos_platform.engine.drivers.protocols import Drivers
     from talos_platform.engine.observe import ClusterSnapshot, TalosTarget
+    from talos_platform.engine.run.rollout import RolloutReader
+    from talos_platform.engine.state import StateDirectory
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -88,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
             theme=LIGHT if args.theme == "light" else DARK,
             cluster_name=source.cluster,
             kube_context=source.context,
+            rollout=rollout_reader(_simulated_state(args) if args.simulate else source.state),
         )
         app.run()
     finally:
@@ -105,10 +108,13 @@ class ClusterSource:
         cleanup: Callable[[], object] | None = None,
         cluster: str = "",
         context: str = "",
+        state: StateDirectory | None = None,
     ):
         self.drivers, self.clock, self.targets, self.note = drivers, clock, tuple(targets), note
         self.cluster, self.context = cluster, context
         """For the header line: the cluster's name and the kubeconfig context read."""
+        self.state = state
+        """The cluster's state directory when one is known: its run journals feed the rollout strip."""
         self._cleanup = cleanup
 
     def close(self) -> None:
@@ -143,6 +149,26 @@ def cluster_source(args: argparse.Namespace) -> ClusterSource:
             context="simulated",
         )
     return _real_source(args)
+
+
+def _simulated_state(args: argparse.Namespace) -> StateDirectory | None:
+    """Beside a simulation, the state directory of simulated runs (`--state-dir`, or the one a
+    simulated run of the `--config` cluster uses), so a simulated upgrade shows on the strip."""
+    from talos_platform.engine.state import state_directory_for
+
+    if args.state_dir:
+        return state_directory_for("", args.state_dir)
+    if args.config:
+        from talos_platform.engine.config.loading import load_config
+
+        return state_directory_for(load_config(args.config).cluster.name, simulated=True)
+    return None
+
+
+def rollout_reader(state: StateDirectory | None) -> RolloutReader | None:
+    from talos_platform.engine.run.rollout import RolloutReader
+
+    return RolloutReader(state) if state is not None else None
 
 
 def _real_source(args: argparse.Namespace) -> ClusterSource:
@@ -206,7 +232,9 @@ def _real_source(args: argparse.Namespace) -> ClusterSource:
         simulated=False,
     )
     context, kube_cluster = kubeconfig_context(kubeconfig)
-    return ClusterSource(drivers, None, targets, cleanup=cleanup, cluster=name or kube_cluster, context=context)
+    return ClusterSource(
+        drivers, None, targets, cleanup=cleanup, cluster=name or kube_cluster, context=context, state=state
+    )
 
 
 def kubeconfig_context(kubeconfig: Path) -> tuple[str, str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import shlex
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -109,8 +110,10 @@ def ago(seconds: float) -> str:
 class RolloutReader:
     """Polls one state directory's newest run. Creates nothing there."""
 
-    def __init__(self, state: StateDirectory):
+    def __init__(self, state: StateDirectory, now: Callable[[], float] = time.time):
         self.state = state
+        self.now = now
+        """Wall-clock time for the strip's ages (fixed in screenshots)."""
         self._seen: tuple[Path, int, int, bool] | None = None
         self._record: RunRecord | None = None
 

@@ -3,8 +3,14 @@ fixed times, fixed terminal size. Update with `--snapshot-update` and look at ev
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from support.cluster_data import cluster_snapshot, early_cluster_snapshot, install_progress
 
+from talos_platform.engine.run.events import RunStarted, StepOutput, StepSkipped, StepStarted, StepSucceeded
+from talos_platform.engine.run.journal import Journal
+from talos_platform.engine.run.rollout import RolloutReader
+from talos_platform.engine.state import StateDirectory
 from talos_platform.tui.app import LIGHT, create_app
 
 SIZE = (160, 48)
@@ -234,3 +240,34 @@ def test_node_detail_with_etcd(snap_compare):
     """cp-1's detail view: its etcd member, database against the quota and where the quota comes
     from, raft index, the alarm and the member list."""
     assert snap_compare(dashboard(faulty=False, etcd="troubled"), press=["1", "enter"], terminal_size=SIZE)
+
+
+# --- issue 15: the dashboard during day-2 work ----------------------------------------------------
+
+
+def test_rollout_strip_during_a_talos_upgrade(snap_compare, tmp_path):
+    """Under the header: the upgrade another terminal runs (it holds the lock), on cp-2 waiting for
+    an ArgoCD Application, one node of six done, the versions before and after, started 4 min ago."""
+    state = StateDirectory(tmp_path)
+    state.ensure()
+    nodes = ("cp-1", "cp-2", "cp-3", "worker-1", "worker-2", "worker-3")
+    with Journal(state.runs, run_id="20260101T120000000000Z-5e1f2a") as journal:
+        journal.append(
+            RunStarted(
+                at=1.0,
+                run_id=journal.run_id,
+                steps=("T.preflight", *(f"T.upgrade.{n}" for n in nodes), "T.config"),
+                operation="upgrade-talos",
+                resume_command="talos-platform upgrade-talos --to v1.14.1",
+            )
+        )
+        journal.append(StepSkipped(at=2.0, step_id="T.preflight", reason="nodes run v1.14.0 on cp-1; installer x"))
+        journal.append(StepSucceeded(at=3.0, step_id="T.upgrade.cp-1", duration=150.0))
+        journal.append(StepStarted(at=4.0, step_id="T.upgrade.cp-2", layer=1, title="Upgrade cp-2"))
+        journal.append(
+            StepOutput(at=5.0, step_id="T.upgrade.cp-2", line="waiting: ArgoCD Applications not healthy: vault")
+        )
+    started = datetime(2026, 1, 1, 12, 0, tzinfo=UTC).timestamp()
+    reader = RolloutReader(StateDirectory(tmp_path), now=lambda: started + 240)
+    with state.lock(holder="upgrade-talos"):
+        assert snap_compare(dashboard(faulty=False, rollout=reader), terminal_size=SIZE)

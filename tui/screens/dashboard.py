@@ -19,6 +19,7 @@ from talos_platform.tui.widgets.cluster_header import ClusterHeader
 from talos_platform.tui.widgets.grid import PANE_IDS, ClusterPanes
 from talos_platform.tui.widgets.key_hints import KeyHints
 from talos_platform.tui.widgets.pane import Pane
+from talos_platform.tui.widgets.rollout_strip import RolloutStrip
 
 if TYPE_CHECKING:
     from textual import getters
@@ -34,6 +35,9 @@ PANE_ALIASES = {
     "alerts": ("alert", "alertmanager", "am"),
 }
 """Other names `:` accepts for a pane, k9s' short names among them."""
+
+ROLLOUT_POLL_SECONDS = 2.0
+"""How often the dashboard reads the state directory's newest run journal."""
 
 PANE_NAMES = {"nodes": "Nodes", "apps": "Apps", "pods": "Pods", "flows": "Flows", "alerts": "Alerts"}
 
@@ -407,6 +411,7 @@ class DashboardScreen(ClusterView):
         yield Header(show_clock=False)
         yield self.banner()
         yield ClusterHeader(self.app.cluster_name, self.app.kube_context, id="cluster-header")
+        yield RolloutStrip(id="rollout")
         yield ClusterPanes(id="cluster")
         yield self.filter_input()
         yield KeyHints()
@@ -420,6 +425,20 @@ class DashboardScreen(ClusterView):
         if self.app.data_clock() is not None:
             # The age keeps counting between snapshots: a stalled feed shows as one.
             self.set_interval(1.0, self.refresh_header)
+        if self.app.rollout is not None:
+            # A day-2 operation may start (in another terminal) at any time: its journal is polled.
+            self.refresh_rollout()
+            self.set_interval(ROLLOUT_POLL_SECONDS, self.refresh_rollout)
+
+    def refresh_rollout(self) -> None:
+        reader = self.app.rollout
+        if reader is None:
+            return
+        try:
+            strip = self.query_one(RolloutStrip)
+        except NoMatches:  # the app is shutting down
+            return
+        strip.show(reader.read(), reader.now())
 
     def show_snapshot(self, snapshot: ClusterSnapshot) -> None:
         super().show_snapshot(snapshot)
