@@ -167,3 +167,19 @@ def test_the_header_names_the_kubeconfig_context_and_its_cluster(tmp_path):
     assert dashboard.kubeconfig_context(path) == ("one", "c")
     path.write_text(":\n- not yaml")
     assert dashboard.kubeconfig_context(path) == ("", "")
+
+
+def test_the_rollout_strip_reads_the_state_directory_the_options_name(tmp_path, monkeypatch):
+    path = tmp_path / "kubeconfig"
+    path.write_text(yaml.safe_dump(KUBECONFIG))
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    real = dashboard.cluster_source(parse("--kubeconfig", str(path), "--state-dir", str(tmp_path / "state")))
+    assert real.state is not None and real.state.root == tmp_path / "state"
+    assert dashboard.rollout_reader(real.state) is not None
+    assert dashboard.cluster_source(parse("--kubeconfig", str(path))).state is None
+    assert dashboard.rollout_reader(None) is None  # no state directory known: no strip, nothing polled
+
+    simulated = dashboard._simulated_state(parse("--simulate", "--state-dir", str(tmp_path / "sim")))
+    assert simulated is not None and simulated.root == tmp_path / "sim"
+    assert dashboard._simulated_state(parse("--simulate")) is None
+    assert not (tmp_path / "state").exists() and not (tmp_path / "sim").exists()  # reading creates nothing
