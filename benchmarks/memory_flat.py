@@ -10,17 +10,25 @@ reads from /proc the process's resident memory (VmRSS, and VmHWM, its peak) and 
 prints the table and the verdict: memory flat when no sample after the settle time
 (`--settle`, 5 minutes) exceeds the first sample after it by more than 5 %.
 
+With `--tracemalloc` it instead runs the same app headless in this process (Textual's test
+driver, as benchmarks/dashboard_large.py does), starts tracemalloc after the settle time and
+prints where the memory allocated since then and still held was allocated (the largest growth
+by traceback), at the end of `--minutes`. Tracing slows the process down; use it to find a
+growth the tmux run showed, not for the figures.
+
 Measured, never asserted; record results in docs/benchmarks.md with this command.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import shutil
 import subprocess
 import sys
 import time
+import tracemalloc
 from pathlib import Path
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -67,7 +75,11 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=200)
     parser.add_argument("--height", type=int, default=60)
     parser.add_argument("--out", type=Path, help="also write the table (markdown) to this file")
+    parser.add_argument("--tracemalloc", action="store_true", help="headless, in process: where memory grows")
     args = parser.parse_args()
+    if args.tracemalloc:
+        asyncio.run(traced(args))
+        return
 
     executable = shutil.which("talos-platform", path=str(Path(sys.executable).parent)) or "talos-platform"
     session = f"memflat-{os.getpid()}"
@@ -155,6 +167,44 @@ def report(rows, args) -> list[str]:
         f"median {sorted(loads)[len(loads) // 2]:.2f}, max {max(loads):.2f}"
     )
     return lines
+
+
+async def traced(args) -> None:
+    from talos_platform.engine.observe import TalosTarget
+    from talos_platform.engine.sim import simulated_platform
+    from talos_platform.tui.app import create_app
+
+    platform = simulated_platform(args.scenario, speed=1.0, installed=True)
+    targets = [TalosTarget.from_config(n) for n in platform.config.nodes]
+    app = create_app(
+        drivers=platform.drivers,
+        clock=platform.clock,
+        talos_targets=targets,
+        simulation_note=f"benchmark {args.scenario}",
+    )
+    async with app.run_test(size=(args.width, args.height)) as pilot:
+        await pilot.pause(args.settle * 60)
+        rss_start = proc_memory_kb(os.getpid())[0]
+        tracemalloc.start(8)
+        first = tracemalloc.take_snapshot()
+        print(f"tracing from {args.settle:g} min, RSS {rss_start / 1024:.0f} MB", flush=True)
+        await pilot.pause(args.minutes * 60)
+        last = tracemalloc.take_snapshot()
+        rss_end = proc_memory_kb(os.getpid())[0]
+        traced_now, traced_peak = tracemalloc.get_traced_memory()
+    platform.close()
+    ignore = [tracemalloc.Filter(False, tracemalloc.__file__)]
+    growth = last.filter_traces(ignore).compare_to(first.filter_traces(ignore), "traceback")
+    print(
+        f"after {args.minutes:g} min more: RSS {rss_end / 1024:.0f} MB ({(rss_end - rss_start) / 1024:+.0f} MB); "
+        f"allocated since tracing started and still held: {traced_now / 1024 / 1024:.1f} MB "
+        f"(peak {traced_peak / 1024 / 1024:.1f} MB)"
+    )
+    print("largest growth by where it was allocated (innermost frame last):")
+    for stat in [s for s in growth if s.size_diff > 0][:12]:
+        print(f"\n{stat.size_diff / 1024:+.0f} KiB in {stat.count_diff:+d} blocks")
+        for line in stat.traceback.format()[-8:]:
+            print(f"    {line}")
 
 
 if __name__ == "__main__":
