@@ -113,7 +113,7 @@ def pod_manifest(namespace: str, name: str, node: str, labels: dict[str, str]) -
     }
 
 
-def populate(cluster: RehearsalCluster, nodes: int, pods: int, namespaces: int, workers: int) -> None:
+def populate(cluster: RehearsalCluster, nodes: int, pods: int, namespaces: int, workers: int, bursts: int) -> None:
     from kubernetes import client
 
     core = client.CoreV1Api(cluster.api_client())
@@ -137,7 +137,7 @@ def populate(cluster: RehearsalCluster, nodes: int, pods: int, namespaces: int, 
     per_namespace = pods // namespaces
     files = []
     index = others = 0
-    to_delete = pods // 10  # 1,000 of 10,000, spread over every namespace
+    to_delete = [pods // 10] * bursts  # per burst 1,000 of 10,000, spread over every namespace
     for namespace in namespace_names:
         items = []
         for i in range(per_namespace):
@@ -146,8 +146,10 @@ def populate(cluster: RehearsalCluster, nodes: int, pods: int, namespaces: int, 
                 name, labels = f"a-{i:04d}", {"bench-burst": "crash"}
             else:
                 name = f"p-{i:05d}"
-                if others % 9 == 4 and to_delete:
-                    labels, to_delete = {"bench-burst": "delete"}, to_delete - 1
+                group = others % 9
+                if group < bursts and to_delete[group]:
+                    labels = {"bench-burst": f"delete-{group}"}
+                    to_delete[group] -= 1
                 others += 1
             items.append(pod_manifest(namespace, name, names[index % nodes], labels))
             index += 1
@@ -157,7 +159,8 @@ def populate(cluster: RehearsalCluster, nodes: int, pods: int, namespaces: int, 
     started = time.monotonic()
     with concurrent.futures.ThreadPoolExecutor(workers) as pool:
         list(pool.map(lambda path: cluster.kubectl("create", "-f", str(path), "-o", "name", timeout=1800), files))
-    log(f"created in {time.monotonic() - started:.0f} s ({pods // 10 - to_delete} to be deleted in the burst)")
+    labelled = ", ".join(str(pods // 10 - left) for left in to_delete)
+    log(f"created in {time.monotonic() - started:.0f} s (to be deleted in the bursts: {labelled})")
     total = per_namespace * namespaces
     wait_for(
         lambda: running_pods(core) >= total,
@@ -178,14 +181,47 @@ def running_pods(core) -> int:
             return count
 
 
-def burst(cluster: RehearsalCluster, namespaces: list[str]) -> float:
-    """Delete the pods labelled for it and make the crash pods crash-loop, all at once."""
+CRASH_NAMES = [f"a-{i:04d}" for i in range(100)]
+
+
+def pool_client(cluster: RehearsalCluster):
     from kubernetes import client
 
     api_client = cluster.api_client()
     api_client.rest_client.pool_manager.connection_pool_kw["maxsize"] = 32
-    core = client.CoreV1Api(api_client)
-    crash_names = [f"a-{i:04d}" for i in range(100)]
+    return client.CoreV1Api(api_client)
+
+
+def recover(cluster: RehearsalCluster) -> None:
+    """The crash-looping pods run again (ready), for the next burst."""
+    core = pool_client(cluster)
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    status = {
+        "status": {
+            "conditions": [{"type": "Ready", "status": "True"}, {"type": "ContainersReady", "status": "True"}],
+            "containerStatuses": [
+                {
+                    "name": "main",
+                    "image": IMAGE,
+                    "imageID": "",
+                    "ready": True,
+                    "started": True,
+                    "restartCount": 5,
+                    "state": {"running": {"startedAt": now}},
+                }
+            ],
+        }
+    }
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        for future in [
+            pool.submit(core.patch_namespaced_pod_status, name, CRASH_NAMESPACE, status) for name in CRASH_NAMES
+        ]:
+            future.result()
+
+
+def burst(cluster: RehearsalCluster, namespaces: list[str], index: int) -> float:
+    """Delete the pods labelled for this burst and make the crash pods crash-loop, all at once."""
+    core = pool_client(cluster)
     status = {
         "status": {
             "conditions": [{"type": "Ready", "status": "False", "reason": "ContainersNotReady"}],
@@ -214,10 +250,10 @@ def burst(cluster: RehearsalCluster, namespaces: list[str]) -> float:
         (
             core.delete_collection_namespaced_pod,
             (ns,),
-            {"label_selector": "bench-burst=delete", "grace_period_seconds": 0},
+            {"label_selector": f"bench-burst=delete-{index}", "grace_period_seconds": 0},
         )
         for ns in namespaces
-    ] + [(core.patch_namespaced_pod_status, (name, CRASH_NAMESPACE, status), {}) for name in crash_names]
+    ] + [(core.patch_namespaced_pod_status, (name, CRASH_NAMESPACE, status), {}) for name in CRASH_NAMES]
     started = time.perf_counter()
     with concurrent.futures.ThreadPoolExecutor(16) as pool:
         for future in [pool.submit(fn, *args, **kwargs) for fn, args, kwargs in jobs]:
@@ -333,11 +369,14 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=10.0, help="steady window for CPU and memory")
     parser.add_argument("--keys", type=int, default=10, help="key pairs (? then Esc) per tool")
     parser.add_argument("--burst-seconds", type=float, default=60.0, help="how long to watch the screens after it")
+    parser.add_argument("--bursts", type=int, default=1, help="bursts, one after another (at most 9)")
     parser.add_argument("--width", type=int, default=200)
     parser.add_argument("--height", type=int, default=50)
     parser.add_argument("--create-workers", type=int, default=4, help="kubectl create processes at once")
     parser.add_argument("--keep", action="store_true", help="keep the cluster's directory (logs)")
     args = parser.parse_args()
+    if not 1 <= args.bursts <= 9:
+        raise SystemExit("--bursts must be 1 to 9")
     if args.pods % args.namespaces or args.pods // args.namespaces < 100 + 10:
         raise SystemExit("--pods must be a multiple of --namespaces with at least 110 pods per namespace")
     k9s = Path(
@@ -356,7 +395,7 @@ def main() -> None:
     try:
         cluster.start()
         log(f"harness cluster up at {cluster.server}")
-        populate(cluster, args.nodes, args.pods, args.namespaces, args.create_workers)
+        populate(cluster, args.nodes, args.pods, args.namespaces, args.create_workers, args.bursts)
         namespaces = [f"bench-{i:02d}" for i in range(args.namespaces)]
         kubeconfig = str(cluster.kubeconfig)
         k9s_env = k9s_config(workdir / "k9s")
@@ -408,15 +447,21 @@ def main() -> None:
         time.sleep(5)
 
         burst_start_mono = time.monotonic()
-        started = burst(cluster, namespaces)
-        sent = time.perf_counter() - started
-        trace = watch_burst(sessions, started, args.burst_seconds)
+        results = []
+        for index in range(args.bursts):
+            if index:
+                recover(cluster)
+                wait_screens(sessions, lambda tool, s: crash_rows(s) == 0, "the crash-looping pods to recover", 120)
+                time.sleep(5)
+            started = burst(cluster, namespaces, index)
+            sent = time.perf_counter() - started
+            results.append((watch_burst(sessions, started, args.burst_seconds), sent))
+            log(f"burst {index + 1} watched")
         burst_end_mono = time.monotonic()
         sampler.sample()
-        log("burst watched")
         screens = {tool: capture(session) for tool, session in sessions.items()}
         sampler.stopping.set()
-        report(args, sampler, (steady_start, steady_end), (burst_start_mono, burst_end_mono), keys, missed, trace, sent)
+        report(args, sampler, (steady_start, steady_end), (burst_start_mono, burst_end_mono), keys, missed, results)
         for tool, screen in screens.items():
             print(f"\n--- {tool} after the burst (first 20 lines) ---")
             print("\n".join(screen.splitlines()[:20]))
@@ -442,14 +487,15 @@ def fmt(value: float | None, sent: float) -> str:
     return "not shown" if value is None else f"{value * 1000:.0f} ms ({(value - sent) * 1000:+.0f} ms)"
 
 
-def report(args, sampler: Sampler, steady, burst_window, keys, missed, trace, sent) -> None:
+def report(args, sampler: Sampler, steady, burst_window, keys, missed, results) -> None:
     steady_samples = sampler.window(*steady)
     loads = [s[2] for s in steady_samples]
     print()
     print(
         f"parameters: {args.nodes} kwok nodes, {args.pods} pods in {args.namespaces} namespaces, terminals "
-        f"{args.width}x{args.height}, steady window {args.minutes:g} min, {args.keys} key pairs per tool, burst "
-        f"watched {args.burst_seconds:g} s; load average (1 min) in the steady window: min {min(loads):.2f}, median "
+        f"{args.width}x{args.height}, steady window {args.minutes:g} min, {args.keys} key pairs per tool, "
+        f"{args.bursts} burst(s) each watched {args.burst_seconds:g} s; load average (1 min) in the steady window: "
+        f"min {min(loads):.2f}, median "
         f"{statistics.median(loads):.2f}, max {max(loads):.2f}; {os.cpu_count()} CPUs"
     )
     print()
@@ -462,13 +508,13 @@ def report(args, sampler: Sampler, steady, burst_window, keys, missed, trace, se
     burst_samples = sampler.window(*burst_window)
     if len(burst_samples) >= 2:
         print()
-        print(f"CPU and memory while the burst is taken in ({burst_samples[-1][0] - burst_samples[0][0]:.0f} s):")
+        print(f"CPU and memory while the bursts are taken in ({burst_samples[-1][0] - burst_samples[0][0]:.0f} s):")
         print()
         print("| tool | CPU time | cores | RSS at start | RSS max | RSS at end |")
         print("|---|---|---|---|---|---|")
         for tool in ("dashboard", "k9s"):
             print(resource_row(tool, burst_samples))
-        print(f"load average (1 min) during the burst: {max(s[2] for s in burst_samples):.2f} max")
+        print(f"load average (1 min) during the bursts: {max(s[2] for s in burst_samples):.2f} max")
     print()
     print(f"key to screen (tmux send-keys to capture-pane showing it; {args.keys} each):")
     print()
@@ -484,22 +530,42 @@ def report(args, sampler: Sampler, steady, burst_window, keys, missed, trace, se
                 )
     print()
     print(
-        f"burst: {args.pods // 10} pods deleted and 100 made to crash-loop; the API calls took {sent * 1000:.0f} ms; "
-        "time from the first call to the screen (polled every ~20 ms per pane; in brackets, from the last call's "
-        "return):"
+        f"bursts: {args.pods // 10} pods deleted and 100 made to crash-loop in each; time from the first call to the "
+        "screen (polled every ~20 ms per pane; in brackets, from the last call's return):"
     )
     print()
     print(
-        "| tool | pod count shows the deletions | first CrashLoopBackOff row | CrashLoopBackOff rows settled | rows |"
+        "| burst | API calls took | tool | pod count shows the deletions | first CrashLoopBackOff row "
+        "| CrashLoopBackOff rows settled | rows |"
     )
-    print("|---|---|---|---|---|")
-    for tool in ("dashboard", "k9s"):
-        count_at, first_crash, settled, final = burst_times(trace[tool])
-        count = trace[tool][-1][1]
-        print(
-            f"| {tool} | {fmt(count_at, sent)}, shows {count} | {fmt(first_crash, sent)} | {fmt(settled, sent)} "
-            f"| {final} |"
-        )
+    print("|---|---|---|---|---|---|---|")
+    after_calls: dict[str, dict[str, list[float]]] = {
+        tool: {"count": [], "first": [], "settled": []} for tool in ("dashboard", "k9s")
+    }
+    for index, (trace, sent) in enumerate(results, 1):
+        for tool in ("dashboard", "k9s"):
+            count_at, first_crash, settled, final = burst_times(trace[tool])
+            for name, value in (("count", count_at), ("first", first_crash), ("settled", settled)):
+                if value is not None:
+                    after_calls[tool][name].append(value - sent)
+            print(
+                f"| {index} | {sent * 1000:.0f} ms | {tool} | {fmt(count_at, sent)}, shows {trace[tool][-1][1]} "
+                f"| {fmt(first_crash, sent)} | {fmt(settled, sent)} | {final} |"
+            )
+    if len(results) > 1:
+        print()
+        print("from the last call's return, over the bursts (p50 / p95 / max):")
+        print()
+        print("| tool | pod count shows the deletions | first CrashLoopBackOff row | CrashLoopBackOff rows settled |")
+        print("|---|---|---|---|")
+        for tool, measures in after_calls.items():
+            cells = [
+                f"{statistics.median(v) * 1000:.0f} / {percentile(v, 0.95) * 1000:.0f} / {max(v) * 1000:.0f} ms"
+                if v
+                else "not shown"
+                for v in measures.values()
+            ]
+            print(f"| {tool} | {' | '.join(cells)} |")
 
 
 if __name__ == "__main__":
