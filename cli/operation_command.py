@@ -7,7 +7,8 @@ the exact command that resumes it, and `plan --operation NAME` for its dry run. 
 with arguments of its own subclasses `OperationCommand` and fills in its hooks; one without
 needs no command code at all (`command_for` gives it the plain one).
 
-No prompts beyond the confirmation and no TUI. Exit codes: see cli/exit_codes.py and docs/cli.md.
+No prompts beyond the confirmation. Progress is printed, or with `--tui` shown on the run screen
+beside the cluster's live panes (cli/run_screen.py). Exit codes: see cli/exit_codes.py and docs/cli.md.
 """
 
 from __future__ import annotations
@@ -83,6 +84,12 @@ class OperationCommand:
             "--output", choices=("text", "json"), default="text", help="text (default) or one JSON event per line"
         )
         parser.add_argument(
+            "--tui",
+            action="store_true",
+            help="follow the run on the run screen: its steps and output beside the cluster's live panes, "
+            "retry from a failure (needs a terminal)",
+        )
+        parser.add_argument(
             "--from-layer", type=int, metavar="N", help="start at layer N; earlier steps it needs are only checked"
         )
         parser.add_argument(
@@ -137,6 +144,8 @@ class OperationCommand:
                 argv += ["--speed", f"{args.speed:g}"]
         if getattr(args, "yes", False):
             argv.append("--yes")
+        if getattr(args, "tui", False):
+            argv.append("--tui")
         if getattr(args, "output", "text") != "text":
             argv += ["--output", args.output]
         if getattr(args, "from_layer", None) is not None:
@@ -161,6 +170,8 @@ class OperationCommand:
 
             logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
         interactive = sys.stdin.isatty()
+        if getattr(args, "tui", False):
+            refuse_tui_without_terminal(args.output)
         if not args.yes and not interactive and not args.simulate:
             raise UserError(
                 f"{self.name} changes machines and needs a confirmation, but there is no terminal to ask on",
@@ -208,10 +219,29 @@ class OperationCommand:
         if target.notice:
             # The first line says which simulated cluster this is; JSON output keeps stdout to events.
             print(target.notice, file=sys.stderr if args.output == "json" else sys.stdout, flush=True)
-        code = run_session(session, args.output)
-        if session.outcome == "interrupted":
+        if getattr(args, "tui", False):
+            from talos_platform.run_screen import run_on_screen
+
+            note = f"simulated {self.name}" if target.simulated else ""
+            code = run_on_screen(target, session, lambda: self.session(args, target, interactive), note)
+            interrupted = code == exit_codes.INTERRUPTED
+        else:
+            code = run_session(session, args.output)
+            interrupted = session.outcome == "interrupted"
+        if interrupted:
             self._tell_resume(args)
         return code
+
+
+def refuse_tui_without_terminal(output: str) -> None:
+    """`--tui` draws on a terminal: refused, naming the option, where there is none to draw on."""
+    if output == "json":
+        raise UserError("--tui and --output json cannot be used together", hint="drop one of them")
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise UserError(
+            "--tui needs a terminal, but standard input or output is redirected",
+            hint="run it from a terminal, or leave out --tui for printed progress",
+        )
 
 
 def command_for(operation: Operation) -> OperationCommand:

@@ -25,7 +25,7 @@ from talos_platform.tui.screens.install import InstallScreen
 
 if TYPE_CHECKING:
     from talos_platform.engine.run.rollout import RolloutReader
-    from talos_platform.engine.session import InstallSession
+    from talos_platform.engine.session import OperationSession
 
 REPLACED_COMMANDS = frozenset({"Keys", "Maximize", "Minimize"})
 """Textual's own palette entries that ours replace on the cluster screens."""
@@ -58,7 +58,7 @@ class PlatformApp(App[str]):
         mode: str = "dashboard",
         feed: LiveFeed | None = None,
         snapshot: ClusterSnapshot | None = None,
-        session_factory: Callable[[], InstallSession | None] | None = None,
+        session_factory: Callable[[], OperationSession | None] | None = None,
         progress: InstallProgress | None = None,
         clock: Clock | None = None,
         simulation_note: str = "",
@@ -102,7 +102,7 @@ class PlatformApp(App[str]):
             else None
         )
         """Where the logs, describe and YAML views read from; None: no cluster to read (they say so)."""
-        self.session: InstallSession | None = None
+        self.session: OperationSession | None = None
         self._exit_when_finished = False
         self.cluster_view: ClusterView | None = None
         self.snapshots_shown = 0
@@ -285,7 +285,7 @@ def create_app(
     clock: Clock | None = None,
     talos_targets: Iterable[TalosTarget] = (),
     snapshot: ClusterSnapshot | None = None,
-    session_factory: Callable[[], InstallSession | None] | None = None,
+    session_factory: Callable[[], OperationSession | None] | None = None,
     progress: InstallProgress | None = None,
     simulation_note: str = "",
     theme: str = DARK,
