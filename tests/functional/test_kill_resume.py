@@ -12,12 +12,12 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from kill_resume_install import SECRET_STEPS, expected_content, install_steps
+
 from talos_platform.engine.run.journal import list_runs
 from talos_platform.engine.state import StateDirectory
 
 SCRIPT = Path(__file__).with_name("kill_resume_install.py")
-sys.path.insert(0, str(SCRIPT.parent))
-from kill_resume_install import SECRET_STEPS, expected_content, install_steps  # noqa: E402
 
 KILLS_WANTED = 16
 

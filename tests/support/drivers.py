@@ -505,3 +505,24 @@ class ScriptedHubble:
         if self.status is None:
             raise ConnectionError("Relay ServerStatus not scripted")
         return self.status
+
+
+class FakeAlertmanager:
+    """Implements `Alertmanager`: each `alerts` call takes the next of `answers`, a list of alerts
+    (Alertmanager's `gettableAlerts` JSON) or an exception to raise (AlertmanagerMissing when it
+    is not installed, any other when it does not answer); `reads` counts the calls. A read with no
+    answer left fails the test."""
+
+    def __init__(self, *answers: list[dict[str, Any]] | Exception, source: str = "monitoring/alertmanager"):
+        self.answers = list(answers)
+        self.source = source
+        self.reads = 0
+
+    async def alerts(self) -> list[dict[str, Any]]:
+        self.reads += 1
+        if not self.answers:
+            raise AssertionError(f"read {self.reads} of Alertmanager has no scripted answer")
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer

@@ -75,6 +75,7 @@ FAKES = [
     (protocols.Git, fakes.FakeGit),
     (protocols.Tools, fakes.FakeTools),
     (protocols.Hubble, fakes.ScriptedHubble),
+    (protocols.Alertmanager, fakes.FakeAlertmanager),
 ]
 PARTIAL_FAKES = [
     # Only the reads the live views use: what they have must still match the protocol.

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from support.cluster_data import cluster_snapshot
 from support.commands import ENVIRONMENT, run_simulated_install
+from support.waits import wait_for
 
 from talos_platform.engine.run.events import RunStarted, StepOutput, StepStarted
 from talos_platform.engine.run.journal import Journal
@@ -20,14 +21,6 @@ from talos_platform.tui.widgets.rollout_strip import RolloutStrip
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "metal-3cp-3w.yaml"
 SIZE = (180, 50)
-
-
-async def wait_for(pilot, condition, timeout: float = 10.0) -> None:
-    for _ in range(int(timeout / 0.1)):
-        if condition():
-            return
-        await pilot.pause(0.1)
-    raise AssertionError("condition not reached")
 
 
 def simulated_talos_upgrade(tmp_path: Path) -> Path:

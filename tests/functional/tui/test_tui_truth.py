@@ -6,6 +6,7 @@ simulated seconds of starting."""
 from __future__ import annotations
 
 import pytest
+from support.waits import wait_for
 
 from talos_platform.engine.observe import TalosTarget
 from talos_platform.engine.sim import simulated_platform
@@ -133,10 +134,7 @@ async def test_the_install_screen_fails_a_degraded_app_early_and_its_hint_names_
         simulation_note="app-degraded",
     )
     async with app.run_test(size=SIZE) as pilot:
-        for _ in range(1200):
-            if app.progress.outcome:
-                break
-            await pilot.pause(0.1)
+        await wait_for(pilot, lambda: app.progress.outcome, timeout=120)
         assert app.progress.outcome == "failed"
         wave = app.progress.steps["L2.wave-98"]
         assert wave.state == "failed" and wave.duration is not None and wave.duration < 400

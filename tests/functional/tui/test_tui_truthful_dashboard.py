@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from rich.console import Console
 from support.cluster_data import cluster_snapshot
+from support.waits import wait_for
 
 from talos_platform.engine.observe import TalosTarget
 from talos_platform.engine.sim import simulated_platform
@@ -18,14 +19,6 @@ from talos_platform.tui.widgets.nodes import COLUMNS
 
 SIZE = (180, 50)
 KUBERNETES_PANES = ("nodes", "apps", "pods")
-
-
-async def wait_for(pilot, condition, timeout: float = 60.0) -> None:
-    for _ in range(int(timeout / 0.1)):
-        if condition():
-            return
-        await pilot.pause(0.1)
-    raise AssertionError("condition not reached")
 
 
 def live_app(scenario: str, speed: float = 50):
@@ -50,7 +43,7 @@ async def test_while_the_api_is_away_the_kubernetes_panes_say_stale_and_show_no_
     app, _ = live_app("api-flap")
     async with app.run_test(size=SIZE) as pilot:
         screen = app.screen
-        await wait_for(pilot, lambda: screen.snapshot is not None and screen.snapshot.pod_total > 0)
+        await wait_for(pilot, lambda: screen.snapshot is not None and screen.snapshot.pod_total > 0, timeout=60)
         if screen.snapshot.freshness.kubernetes.reachable:  # (the scenario may take the API away early)
             assert "Kubernetes API ✓ answering" in str(screen.query_one("#cluster-header").render())
             assert not any("stale" in screen.pane(p).border_title for p in KUBERNETES_PANES)
@@ -99,6 +92,7 @@ async def test_workers_under_pressure_are_not_shown_as_plainly_ready_and_help_gi
                 ready_cell(w) is not None and "Ready," in ready_cell(w).plain
                 for w in ("worker-1", "worker-2", "worker-3")
             ),
+            timeout=60,
         )
         assert ready_cell("worker-1").plain.startswith("● Ready, CPU 9")
         assert ready_cell("worker-2").plain.startswith("● Ready, MemoryPressure, memory 9")
@@ -125,7 +119,7 @@ async def test_a_healthy_cluster_shows_no_drops_and_no_lost_events():
         await wait_for(
             pilot, lambda: screen.snapshot is not None and screen.snapshot.flows.total_flows > 5000, timeout=120
         )
-        await wait_for(pilot, lambda: screen.snapshot.flows.relay is not None)
+        await wait_for(pilot, lambda: screen.snapshot.flows.relay is not None, timeout=60)
         summary = screen.pane("flows").content.summary.plain
         assert "lost events: 0" in summary and "✗" not in summary and "drops" not in summary
         assert summary.startswith("200 flows/s")  # Relay's own rate

@@ -3,8 +3,8 @@
 import io
 import json
 
-from engine_fakes import CANARY, FakeStep, FakeWorld, fake_drivers, small_config
 from support.clock import ManualClock
+from support.steps import CANARY, FakeStep, FakeWorld, fake_drivers, small_config
 
 from talos_platform import exit_codes
 from talos_platform.commands.plan import format_plan

@@ -1,5 +1,5 @@
 import pytest
-from engine_fakes import FakeStep, FakeWorld
+from support.steps import FakeStep, FakeWorld
 
 from talos_platform.engine.errors import UserError
 from talos_platform.engine.plan.planner import Plan, PlanInvalid

@@ -2,8 +2,8 @@
 
 import json
 
-from engine_fakes import CANARY, FakeStep, FakeWorld, fake_drivers, of_type, small_config
 from support.clock import ManualClock
+from support.steps import CANARY, FakeStep, FakeWorld, fake_drivers, of_type, small_config
 
 from talos_platform.engine.config.secrets import Secrets
 from talos_platform.engine.errors import PermanentError

@@ -5,8 +5,8 @@ import asyncio
 import json
 
 import pytest
-from engine_fakes import CANARY, FakeStep, FakeWorld, context_factory, of_type
 from support.clock import ManualClock
+from support.steps import CANARY, FakeStep, FakeWorld, context_factory, of_type
 
 from talos_platform.engine.config.secrets import Secrets
 from talos_platform.engine.errors import PermanentError, TransientError, UserError

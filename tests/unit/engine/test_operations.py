@@ -6,8 +6,8 @@ import asyncio
 import json
 
 import pytest
-from engine_fakes import FakeStep, FakeWorld, fake_drivers, small_config
 from support.clock import ManualClock
+from support.steps import FakeStep, FakeWorld, fake_drivers, small_config
 
 from talos_platform import exit_codes
 from talos_platform.engine.config.secrets import Secrets

@@ -11,6 +11,8 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+from support.clock import ManualClock
+from support.drivers import FakeAlertmanager
 
 from talos_platform.engine.drivers.alertmanager import AlertmanagerThroughKubernetes
 from talos_platform.engine.drivers.kube_client import KubernetesDriver
@@ -180,38 +182,13 @@ async def test_a_missing_service_means_not_installed_and_other_failures_say_why(
 # --- the reader ---------------------------------------------------------------------------------
 
 
-class Clock:
-    def __init__(self):
-        self.time = 1000.0
-
-    def now(self):
-        return self.time
-
-    async def sleep(self, seconds):
-        self.time += seconds
-
-
-class Answers:
-    source = "monitoring/am"
-
-    def __init__(self, *answers):
-        self.answers = list(answers)
-
-    async def alerts(self):
-        answer = self.answers.pop(0)
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
-
-
 async def test_the_reader_keeps_the_last_answer_while_alertmanager_does_not_answer_and_ages_it():
-    clock = Clock()
+    clock = ManualClock()
     changes = []
-    reader = AlertReader(
-        Answers([alert("KubeNodeNotReady", node="w")], ConnectionError("refused"), AlertmanagerMissing("gone")),
-        clock,
-        lambda: changes.append(1),
+    alertmanager = FakeAlertmanager(
+        [alert("KubeNodeNotReady", node="w")], ConnectionError("refused"), AlertmanagerMissing("gone")
     )
+    reader = AlertReader(alertmanager, clock, lambda: changes.append(1))
     await reader.read_once()
     assert [a.name for a in reader.view.firing] == ["KubeNodeNotReady"] and reader.state().reachable
     await reader.read_once()
@@ -222,11 +199,11 @@ async def test_the_reader_keeps_the_last_answer_while_alertmanager_does_not_answ
     await reader.read_once()
     assert not reader.view.installed and reader.view.error == "gone" and not reader.view.firing
     assert reader.state().reachable  # not installed is no outage
-    assert len(changes) == 3
+    assert len(changes) == 3 and alertmanager.reads == 3
 
 
 def test_without_an_alertmanager_driver_there_is_nothing_to_read():
-    reader = AlertReader(None, Clock(), lambda: None)
+    reader = AlertReader(None, ManualClock(), lambda: None)
     assert not reader.view.installed and reader.state().reachable
 
 

@@ -1,4 +1,5 @@
-"""Small fake steps and helpers for engine tests.
+"""Fake steps over a fake world, and what the engine's tests build around them (a small config,
+drivers the fake steps never call, step contexts, events of one type).
 
 A FakeWorld is the "outside system": a step's `check` honestly reports what the world holds,
 `apply` changes the world, so resume and skip logic are tested against real state, not flags.
@@ -11,7 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from support.clock import ManualClock
-
 from talos_platform.engine.config.models import PlatformConfig
 from talos_platform.engine.config.secrets import Secrets
 from talos_platform.engine.drivers.protocols import Drivers
