@@ -264,9 +264,10 @@ class Talos(Protocol):
         ...
 
     async def etcd_health(self, address: str) -> EtcdHealth:
-        """etcd on control plane `address` (`talosctl etcd status`, `etcd members`, `etcd alarm
-        list`, `get etcdspecs`). Never raises for a node or an etcd that does not answer: returns
-        what it could read, with the error."""
+        """etcd on control plane `address`, as `talosctl etcd status`, `etcd members`, `etcd alarm
+        list` and `get etcdspecs` report it (the dashboard's driver asks the same Talos API calls
+        over the node's gRPC connection). Never raises for a node or an etcd that does not answer:
+        returns what it could read, with the error."""
         ...
 
     async def etcd_member_list(self, address: str, talosconfig: Path) -> list[EtcdMember]:

@@ -1,6 +1,7 @@
 """The Talos API over gRPC: one mTLS channel per node, made from the talosconfig, and on it the
 resource API's watches of what the dashboard shows (machine status, cluster info, disks, CPU and
-memory statistics) plus the machine service's Version, asked once per connection.
+memory statistics) plus the machine service's Version, asked once per connection. Calls that
+cannot be watched (etcd's health, talos_api_etcd.py) go over the same channel with `unary`.
 
 A `TalosNodeSession` keeps its watches open between polls, so a poll of a healthy node reads
 what the watches last delivered and sends nothing. A broken watch ends the session; the next poll
@@ -20,10 +21,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 from google.protobuf.empty_pb2 import Empty
+from google.protobuf.message import Message
 
 from talos_platform.engine.drivers.loopback import host_of
 from talos_platform.engine.drivers.proto import cosi_state_pb2 as cosi
@@ -32,6 +34,7 @@ from talos_platform.engine.drivers.proto import talos_specs_pb2 as specs
 
 TALOS_API_PORT = 50000
 WATCH = "/cosi.resource.State/Watch"
+GET = "/cosi.resource.State/Get"
 VERSION = "/machine.MachineService/Version"
 CONNECT_TIMEOUT = 10.0
 """Seconds a (re)connection may take to deliver every watch's first answer and the version."""
@@ -57,13 +60,18 @@ MEMORY_STATS = Watched("perf", "MemoryStats.perf.talos.dev", "latest")
 WATCHED = (MACHINE_STATUS, CLUSTER_INFO, DISKS, CPU_STATS, MEMORY_STATS)
 
 
-class TalosApiError(Exception):
-    """The node's Talos API did not answer as asked; `reachable` says whether something answered."""
+Reply = TypeVar("Reply", bound=Message)
 
-    def __init__(self, message: str, *, reachable: bool):
+
+class TalosApiError(Exception):
+    """The node's Talos API did not answer as asked; `reachable` says whether something answered,
+    `code` is the status it answered with, if any."""
+
+    def __init__(self, message: str, *, reachable: bool, code: grpc.StatusCode | None = None):
         super().__init__(message)
         self.message = message
         self.reachable = reachable
+        self.code = code
 
 
 class TalosconfigProblem(Exception):
@@ -134,7 +142,7 @@ def describe_rpc_error(error: grpc.aio.AioRpcError, address: str, timeout: float
     if code is grpc.StatusCode.UNAVAILABLE:
         return TalosApiError(f"unavailable: {_last_detail(details) or 'the connection failed'}", reachable=False)
     # Any other status is an answer: the API runs but declined (a role without os:reader, ...).
-    return TalosApiError(f"{code.name.lower().replace('_', ' ')}: {details}", reachable=True)
+    return TalosApiError(f"{code.name.lower().replace('_', ' ')}: {details}", reachable=True, code=code)
 
 
 def deadline_error(address: str, timeout: float) -> TalosApiError:
@@ -196,6 +204,8 @@ class TalosNodeSession:
         self._failure: TalosApiError | None = None
         self._settled = asyncio.Event()
         self._heard_at = 0.0
+        self._opening = asyncio.Lock()
+        """One (re)connection at a time: the facts and etcd of one node may be asked together."""
 
     @property
     def metadata(self) -> tuple[tuple[str, str], ...]:
@@ -213,13 +223,32 @@ class TalosNodeSession:
         """The node's readings: those the open watches keep current, or, when the session is not
         open (first poll, a broken watch, silence), those of a new connection. Raises
         TalosApiError when the node does not answer as asked."""
-        if not self._alive():
-            await self._connect()
-        if self._failure is not None:
-            failure = self._failure
-            await self.close()
-            raise failure
-        return self.readings
+        async with self._opening:
+            if not self._alive():
+                await self._connect()
+            if self._failure is not None:
+                failure = self._failure
+                await self.close()
+                raise failure
+            return self.readings
+
+    async def unary(self, method: str, request: Message, reply: type[Reply]) -> Reply:
+        """One call on the node's channel, opened (with its watches) when it is not, bounded by
+        the session's timeout. Raises TalosApiError, in the words of the other calls."""
+        await self.read()
+        closed = TalosApiError(f"the connection to the Talos API at {self.node} closed", reachable=False)
+        if self._channel is None:  # closed by another task meanwhile (a reconnection, the end)
+            raise closed
+        call = self._channel.unary_unary(
+            method, request_serializer=type(request).SerializeToString, response_deserializer=reply.FromString
+        )
+        try:
+            answer: Reply = await call(request, timeout=self.timeout, metadata=self.metadata)
+        except grpc.aio.AioRpcError as error:
+            raise describe_rpc_error(error, self.node, self.timeout, api_target(self.endpoint)) from None
+        except grpc.aio.UsageError:
+            raise closed from None
+        return answer
 
     async def _connect(self) -> None:
         await self.close()

@@ -1,10 +1,10 @@
 """The Talos driver of the dashboard and `status --live`: gRPC first, talosctl for the rest.
 
 A configured node's facts come over one mTLS gRPC channel per node (talos_api.py), kept open
-between polls, with the resource API watching what changes; everything else (the maintenance
-API's `--insecure` reads, and every command an install runs, which `plan` shows as a talosctl
-command line) is the talosctl driver's, inherited unchanged, so a Talos call added to that
-driver is served here too.
+between polls, with the resource API watching what changes, and a control plane's etcd health
+over the same channel (talos_api_etcd.py). Everything else (the maintenance API's `--insecure`
+reads, and every command an install runs, which `plan` shows as a talosctl command line) is the
+talosctl driver's, inherited unchanged, so a Talos call added to that driver is served here too.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import grpc
 
 from talos_platform.engine.drivers.loopback import ensure_allowed
 from talos_platform.engine.drivers.process import ProcessRunner
-from talos_platform.engine.drivers.protocols import TalosNodeFacts
+from talos_platform.engine.drivers.protocols import EtcdHealth, TalosNodeFacts
 from talos_platform.engine.drivers.talos_api import (
     CLUSTER_INFO,
     CONNECT_TIMEOUT,
@@ -34,13 +34,14 @@ from talos_platform.engine.drivers.talos_api import (
     machine_stage,
     memory_percent,
 )
+from talos_platform.engine.drivers.talos_api_etcd import etcd_health
 from talos_platform.engine.drivers.talosctl import TalosctlDriver, read_talosconfig
 from talos_platform.engine.errors import UserError
 
 
 class TalosGrpcDriver(TalosctlDriver):
-    """Implements the `Talos` protocol: `node_facts` of configured nodes over the Talos API,
-    the rest with talosctl."""
+    """Implements the `Talos` protocol: `node_facts` of configured nodes and `etcd_health` over
+    the Talos API, the rest with talosctl."""
 
     def __init__(
         self,
@@ -68,7 +69,14 @@ class TalosGrpcDriver(TalosctlDriver):
             await self.close()
         return self._credentials[1]
 
-    def _session(self, address: str, credentials: grpc.ChannelCredentials) -> TalosNodeSession:
+    async def _session(self, address: str) -> TalosNodeSession | str:
+        """The node's session, or why there can be none (no talosconfig, or a damaged one)."""
+        if not self.talosconfig.exists():
+            return f"no talosconfig at {self.talosconfig} yet"
+        try:
+            credentials = await self._channel_credentials()
+        except (TalosconfigProblem, UserError) as error:
+            return str(error)
         session = self.sessions.get(address)
         if session is None:
             endpoint = f"[{address}]:{self.port}" if ":" in address else f"{address}:{self.port}"
@@ -82,14 +90,11 @@ class TalosGrpcDriver(TalosctlDriver):
             # The maintenance API wants no client certificate and has a certificate of its own
             # that nothing vouches for: talosctl's `--insecure` reads it.
             return await super().node_facts(address, insecure=True)
-        if not self.talosconfig.exists():
-            return TalosNodeFacts(address=address, reachable=False, error=f"no talosconfig at {self.talosconfig} yet")
+        session = await self._session(address)
+        if isinstance(session, str):
+            return TalosNodeFacts(address=address, reachable=False, error=session)
         try:
-            credentials = await self._channel_credentials()
-        except (TalosconfigProblem, UserError) as error:
-            return TalosNodeFacts(address=address, reachable=False, error=str(error))
-        try:
-            readings = await self._session(address, credentials).read()
+            readings = await session.read()
         except TalosApiError as error:
             return TalosNodeFacts(address=address, reachable=error.reachable, error=error.message)
         resources = readings.resources
@@ -104,6 +109,14 @@ class TalosGrpcDriver(TalosctlDriver):
             memory_percent=memory_percent(readings.spec(MEMORY_STATS)),
             cpu_percent=self._cpu_load(address, cpu_times(readings.spec(CPU_STATS))),
         )
+
+    async def etcd_health(self, address: str) -> EtcdHealth:
+        """etcd on control plane `address` over its node's channel: no talosctl process."""
+        ensure_allowed(address, "Talos node")
+        session = await self._session(address)
+        if isinstance(session, str):
+            return EtcdHealth(address, error=session)
+        return await etcd_health(session, address)
 
     async def close(self) -> None:
         """Close every node's channel (the dashboard calls this as it ends)."""

@@ -9,13 +9,12 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import sys
 import time
 
 import pytest
 from support.drivers import FakeKube
-from support.talos_api import Pki, TalosApiServer, cpu_stats, machine_status, memory_stats
+from support.talos_api import Pki, TalosApiServer, cpu_stats, free_port, machine_status, memory_stats
 
 from talos_platform.commands.dashboard import _status_text
 from talos_platform.engine.drivers import talos_api
@@ -48,12 +47,6 @@ sys.stderr.write("rpc error: code = Unavailable desc = connection error: desc = 
                  "handshake failed: tls: certificate required\\"\\n")
 sys.exit(1)
 """
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture

@@ -1,11 +1,13 @@
 """A Talos API on loopback for the gRPC driver's tests and benchmark: throwaway certificate
 authorities and a talosconfig made the way Talos makes them (Ed25519 keys under Talos' own PEM
-label), and a server speaking the trimmed protos (resource API Watch, machine service Version)
-with mutual TLS.
+label), and a server speaking the trimmed protos (resource API Watch and Get, machine service
+Version, EtcdStatus, EtcdMemberList and EtcdAlarmList) with mutual TLS.
 
 `TalosApiServer(pki, address)` serves one node; `behaviour` makes it `healthy`, `hang` (accepts
 calls and never answers) or `maintenance` (a certificate of its own, no client certificate asked,
-as a node waiting for its config). Changes pushed with `set_resource` reach open watches.
+as a node waiting for its config). Changes pushed with `set_resource` reach open watches. A
+control plane's etcd is `server.etcd` (`etcd_cluster` makes one per node); without one, the etcd
+calls answer as a worker's Talos API does (Unimplemented).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import asyncio
 import base64
 import datetime
 import ipaddress
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,12 +28,19 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from google.protobuf.empty_pb2 import Empty
 
-from talos_platform.engine.drivers import talos_api
+from talos_platform.engine.drivers import talos_api, talos_api_etcd
 from talos_platform.engine.drivers.proto import cosi_state_pb2 as cosi
 from talos_platform.engine.drivers.proto import talos_machine_pb2 as machine
 from talos_platform.engine.drivers.proto import talos_specs_pb2 as specs
 
 _DAY = datetime.timedelta(days=1)
+
+
+def free_port() -> int:
+    """A TCP port free on loopback now, for servers on several loopback addresses at once."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def _name(common_name: str) -> x509.Name:
@@ -134,9 +144,69 @@ def healthy_resources(cluster: str = "prod") -> dict[talos_api.Watched, dict[str
 
 
 @dataclass
+class EtcdNode:
+    """What one control plane's etcd answers: its own status, the members it knows, the cluster's
+    alarms. `failure` (a status code and message) answers every etcd call instead; `hang` never
+    answers them."""
+
+    status: machine.EtcdMemberStatus
+    members: list[machine.EtcdMember]
+    alarms: list[machine.EtcdMemberAlarm] = field(default_factory=list)
+    failure: tuple[grpc.StatusCode, str] | None = None
+    hang: bool = False
+
+
+def etcd_spec(quota: int | None = None) -> bytes:
+    extra = {"listen-metrics-urls": "http://0.0.0.0:2381"}
+    if quota is not None:
+        extra["quota-backend-bytes"] = str(quota)
+    return specs.EtcdSpecSpec(extra_args=extra).SerializeToString()
+
+
+def etcd_cluster(
+    addresses: tuple[str, ...], *, learner: str = "", nospace: str = "", db_size: int = 41_000_000
+) -> dict[str, EtcdNode]:
+    """One etcd node per control plane address, member IDs 0x1a3c..01, ..02, ...; the first is the
+    leader. `learner` is a control plane whose member is a learner (behind, as one catching up),
+    `nospace` one whose member raised NOSPACE (every member reports the cluster's alarms)."""
+    ids = {address: 0x1A3C5E7F9B2D4E00 + index + 1 for index, address in enumerate(addresses)}
+    members = [
+        machine.EtcdMember(
+            id=ids[a],
+            hostname=f"cp-{index + 1}",
+            peer_urls=[f"https://{a}:2380"],
+            client_urls=[f"https://{a}:2379"],
+            is_learner=a == learner,
+        )
+        for index, a in enumerate(addresses)
+    ]
+    alarms = [machine.EtcdMemberAlarm(member_id=ids[nospace], alarm=machine.EtcdMemberAlarm.NOSPACE)] if nospace else []
+    nodes = {}
+    for position, address in enumerate(addresses):
+        behind = 90_000 if address == learner else 184_220 - position
+        size = 2_040_000_000 if address == nospace else db_size + position * 250_000
+        status = machine.EtcdMemberStatus(
+            member_id=ids[address],
+            db_size=size,
+            db_size_in_use=size * 2 // 3,
+            leader=ids[addresses[0]],
+            raft_index=behind,
+            raft_term=4,
+            raft_applied_index=behind,
+            is_learner=address == learner,
+            errors=[f"memberID:{ids[nospace]} alarm:NOSPACE"] if nospace else [],
+        )
+        nodes[address] = EtcdNode(status, members, list(alarms))
+    return nodes
+
+
+@dataclass
 class Calls:
     watches: int = 0
     versions: int = 0
+    gets: int = 0
+    etcd: int = 0
+    """Calls of EtcdStatus, EtcdMemberList and EtcdAlarmList."""
     events: int = 0
     """Changes sent to open watches after their first answer."""
     node_headers: list[str] = field(default_factory=list)
@@ -150,6 +220,7 @@ class TalosApiServer:
         self.behaviour = behaviour
         self.version = version
         self.resources = healthy_resources()
+        self.etcd: EtcdNode | None = None
         self.calls = Calls()
         self._watchers: list[tuple[talos_api.Watched, asyncio.Queue[cosi.Event]]] = []
         self.server: grpc.aio.Server | None = None
@@ -169,6 +240,50 @@ class TalosApiServer:
             await self._hang()
         info = machine.VersionInfo(tag=self.version, os="linux", arch="amd64")
         return machine.VersionResponse(messages=[machine.Version(version=info)])
+
+    async def _etcd(self, context: grpc.aio.ServicerContext, what: str) -> EtcdNode:
+        """This node's etcd, or the error the call answers with (as machined's)."""
+        self.calls.etcd += 1
+        self._record(context)
+        if self.behaviour == "hang" or (self.etcd is not None and self.etcd.hang):
+            await self._hang()
+        if self.etcd is None:
+            await context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{what} is only available on control plane nodes")
+        assert self.etcd is not None
+        if self.etcd.failure is not None:
+            await context.abort(*self.etcd.failure)
+        return self.etcd
+
+    async def _etcd_status(self, request: Empty, context: grpc.aio.ServicerContext) -> machine.EtcdStatusResponse:
+        etcd = await self._etcd(context, "etcd status")
+        return machine.EtcdStatusResponse(messages=[machine.EtcdStatus(member_status=etcd.status)])
+
+    async def _etcd_members(
+        self, request: machine.EtcdMemberListRequest, context: grpc.aio.ServicerContext
+    ) -> machine.EtcdMemberListResponse:
+        etcd = await self._etcd(context, "member list")
+        assert request.query_local  # this node's etcd answers, as talosctl asks
+        return machine.EtcdMemberListResponse(messages=[machine.EtcdMembers(members=etcd.members)])
+
+    async def _etcd_alarms(self, request: Empty, context: grpc.aio.ServicerContext) -> machine.EtcdAlarmListResponse:
+        etcd = await self._etcd(context, "etcd alarm list")
+        return machine.EtcdAlarmListResponse(messages=[machine.EtcdAlarm(member_alarms=etcd.alarms)])
+
+    async def _get(self, request: cosi.GetRequest, context: grpc.aio.ServicerContext) -> cosi.GetResponse:
+        self.calls.gets += 1
+        self._record(context)
+        if self.behaviour == "hang":
+            await self._hang()
+        # A singleton is kept under its own id, one of a kind under the kind (as `DISKS`).
+        for ident in (request.id, ""):
+            watched = talos_api.Watched(request.namespace, request.type, ident)
+            if request.id in self.resources.get(watched, {}):
+                return cosi.GetResponse(resource=self._event(watched, request.id, cosi.CREATED).resource)
+        await context.abort(
+            grpc.StatusCode.NOT_FOUND,
+            f"resource {request.type}({request.namespace}/{request.id}@undefined) doesn't exist",
+        )
+        raise AssertionError("aborted")
 
     def _kind(self, request: cosi.WatchRequest) -> talos_api.Watched:
         return talos_api.Watched(request.namespace, request.type, request.id if request.HasField("id") else "")
@@ -211,6 +326,12 @@ class TalosApiServer:
                 queue.put_nowait(self._event(watched, ident, cosi.UPDATED))
                 self.calls.events += 1
 
+    def control_plane(self, etcd: EtcdNode, *, quota: int | None = None) -> TalosApiServer:
+        """This node as a control plane: `etcd` answers, and its etcd spec sets `quota` (or none)."""
+        self.etcd = etcd
+        self.resources[talos_api_etcd.ETCD_SPEC] = {talos_api_etcd.ETCD_SPEC.id: etcd_spec(quota)}
+        return self
+
     @property
     def open_watches(self) -> int:
         return len(self._watchers)
@@ -224,12 +345,32 @@ class TalosApiServer:
                 response_serializer=cosi.WatchResponse.SerializeToString,
             )
         }
+        handlers["Get"] = grpc.unary_unary_rpc_method_handler(
+            self._get,
+            request_deserializer=cosi.GetRequest.FromString,
+            response_serializer=cosi.GetResponse.SerializeToString,
+        )
         version = {
             "Version": grpc.unary_unary_rpc_method_handler(
                 self._version,
                 request_deserializer=Empty.FromString,
                 response_serializer=machine.VersionResponse.SerializeToString,
-            )
+            ),
+            "EtcdStatus": grpc.unary_unary_rpc_method_handler(
+                self._etcd_status,
+                request_deserializer=Empty.FromString,
+                response_serializer=machine.EtcdStatusResponse.SerializeToString,
+            ),
+            "EtcdMemberList": grpc.unary_unary_rpc_method_handler(
+                self._etcd_members,
+                request_deserializer=machine.EtcdMemberListRequest.FromString,
+                response_serializer=machine.EtcdMemberListResponse.SerializeToString,
+            ),
+            "EtcdAlarmList": grpc.unary_unary_rpc_method_handler(
+                self._etcd_alarms,
+                request_deserializer=Empty.FromString,
+                response_serializer=machine.EtcdAlarmListResponse.SerializeToString,
+            ),
         }
         self.server.add_generic_rpc_handlers(
             (

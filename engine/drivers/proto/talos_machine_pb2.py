@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13talos_machine.proto\x12\x07machine\x1a\x1bgoogle/protobuf/empty.proto\"d\n\x0bVersionInfo\x12\x0b\n\x03tag\x18\x01 \x01(\t\x12\x0b\n\x03sha\x18\x02 \x01(\t\x12\r\n\x05\x62uilt\x18\x03 \x01(\t\x12\x12\n\ngo_version\x18\x04 \x01(\t\x12\n\n\x02os\x18\x05 \x01(\t\x12\x0c\n\x04\x61rch\x18\x06 \x01(\t\"0\n\x07Version\x12%\n\x07version\x18\x02 \x01(\x0b\x32\x14.machine.VersionInfo\"5\n\x0fVersionResponse\x12\"\n\x08messages\x18\x01 \x03(\x0b\x32\x10.machine.Version2M\n\x0eMachineService\x12;\n\x07Version\x12\x16.google.protobuf.Empty\x1a\x18.machine.VersionResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13talos_machine.proto\x12\x07machine\x1a\x1bgoogle/protobuf/empty.proto\"d\n\x0bVersionInfo\x12\x0b\n\x03tag\x18\x01 \x01(\t\x12\x0b\n\x03sha\x18\x02 \x01(\t\x12\r\n\x05\x62uilt\x18\x03 \x01(\t\x12\x12\n\ngo_version\x18\x04 \x01(\t\x12\n\n\x02os\x18\x05 \x01(\t\x12\x0c\n\x04\x61rch\x18\x06 \x01(\t\"0\n\x07Version\x12%\n\x07version\x18\x02 \x01(\x0b\x32\x14.machine.VersionInfo\"5\n\x0fVersionResponse\x12\"\n\x08messages\x18\x01 \x03(\x0b\x32\x10.machine.Version\",\n\x15\x45tcdMemberListRequest\x12\x13\n\x0bquery_local\x18\x01 \x01(\x08\"f\n\nEtcdMember\x12\n\n\x02id\x18\x02 \x01(\x04\x12\x10\n\x08hostname\x18\x03 \x01(\t\x12\x11\n\tpeer_urls\x18\x04 \x03(\t\x12\x13\n\x0b\x63lient_urls\x18\x05 \x03(\t\x12\x12\n\nis_learner\x18\x06 \x01(\x08\"3\n\x0b\x45tcdMembers\x12$\n\x07members\x18\x03 \x03(\x0b\x32\x13.machine.EtcdMember\"@\n\x16\x45tcdMemberListResponse\x12&\n\x08messages\x18\x01 \x03(\x0b\x32\x14.machine.EtcdMembers\"\x88\x01\n\x0f\x45tcdMemberAlarm\x12\x11\n\tmember_id\x18\x01 \x01(\x04\x12\x31\n\x05\x61larm\x18\x02 \x01(\x0e\x32\".machine.EtcdMemberAlarm.AlarmType\"/\n\tAlarmType\x12\x08\n\x04NONE\x10\x00\x12\x0b\n\x07NOSPACE\x10\x01\x12\x0b\n\x07\x43ORRUPT\x10\x02\"<\n\tEtcdAlarm\x12/\n\rmember_alarms\x18\x02 \x03(\x0b\x32\x18.machine.EtcdMemberAlarm\"=\n\x15\x45tcdAlarmListResponse\x12$\n\x08messages\x18\x01 \x03(\x0b\x32\x12.machine.EtcdAlarm\"\xc5\x01\n\x10\x45tcdMemberStatus\x12\x11\n\tmember_id\x18\n \x01(\x04\x12\x0f\n\x07\x64\x62_size\x18\x02 \x01(\x03\x12\x16\n\x0e\x64\x62_size_in_use\x18\x03 \x01(\x03\x12\x0e\n\x06leader\x18\x04 \x01(\x04\x12\x12\n\nraft_index\x18\x05 \x01(\x04\x12\x11\n\traft_term\x18\x06 \x01(\x04\x12\x1a\n\x12raft_applied_index\x18\x07 \x01(\x04\x12\x0e\n\x06\x65rrors\x18\x08 \x03(\t\x12\x12\n\nis_learner\x18\t \x01(\x08\">\n\nEtcdStatus\x12\x30\n\rmember_status\x18\x02 \x01(\x0b\x32\x19.machine.EtcdMemberStatus\";\n\x12\x45tcdStatusResponse\x12%\n\x08messages\x18\x01 \x03(\x0b\x32\x13.machine.EtcdStatus2\xac\x02\n\x0eMachineService\x12;\n\x07Version\x12\x16.google.protobuf.Empty\x1a\x18.machine.VersionResponse\x12Q\n\x0e\x45tcdMemberList\x12\x1e.machine.EtcdMemberListRequest\x1a\x1f.machine.EtcdMemberListResponse\x12G\n\rEtcdAlarmList\x12\x16.google.protobuf.Empty\x1a\x1e.machine.EtcdAlarmListResponse\x12\x41\n\nEtcdStatus\x12\x16.google.protobuf.Empty\x1a\x1b.machine.EtcdStatusResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,6 +38,28 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_VERSION']._serialized_end=211
   _globals['_VERSIONRESPONSE']._serialized_start=213
   _globals['_VERSIONRESPONSE']._serialized_end=266
-  _globals['_MACHINESERVICE']._serialized_start=268
-  _globals['_MACHINESERVICE']._serialized_end=345
+  _globals['_ETCDMEMBERLISTREQUEST']._serialized_start=268
+  _globals['_ETCDMEMBERLISTREQUEST']._serialized_end=312
+  _globals['_ETCDMEMBER']._serialized_start=314
+  _globals['_ETCDMEMBER']._serialized_end=416
+  _globals['_ETCDMEMBERS']._serialized_start=418
+  _globals['_ETCDMEMBERS']._serialized_end=469
+  _globals['_ETCDMEMBERLISTRESPONSE']._serialized_start=471
+  _globals['_ETCDMEMBERLISTRESPONSE']._serialized_end=535
+  _globals['_ETCDMEMBERALARM']._serialized_start=538
+  _globals['_ETCDMEMBERALARM']._serialized_end=674
+  _globals['_ETCDMEMBERALARM_ALARMTYPE']._serialized_start=627
+  _globals['_ETCDMEMBERALARM_ALARMTYPE']._serialized_end=674
+  _globals['_ETCDALARM']._serialized_start=676
+  _globals['_ETCDALARM']._serialized_end=736
+  _globals['_ETCDALARMLISTRESPONSE']._serialized_start=738
+  _globals['_ETCDALARMLISTRESPONSE']._serialized_end=799
+  _globals['_ETCDMEMBERSTATUS']._serialized_start=802
+  _globals['_ETCDMEMBERSTATUS']._serialized_end=999
+  _globals['_ETCDSTATUS']._serialized_start=1001
+  _globals['_ETCDSTATUS']._serialized_end=1063
+  _globals['_ETCDSTATUSRESPONSE']._serialized_start=1065
+  _globals['_ETCDSTATUSRESPONSE']._serialized_end=1124
+  _globals['_MACHINESERVICE']._serialized_start=1127
+  _globals['_MACHINESERVICE']._serialized_end=1427
 # @@protoc_insertion_point(module_scope)

@@ -24,15 +24,17 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x11talos_specs.proto\x12\x1atalos.resource.definitions\".\n\x0eUnmetCondition\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"j\n\x13MachineStatusStatus\x12\r\n\x05ready\x18\x01 \x01(\x08\x12\x44\n\x10unmet_conditions\x18\x02 \x03(\x0b\x32*.talos.resource.definitions.UnmetCondition\"\x94\x01\n\x11MachineStatusSpec\x12>\n\x05stage\x18\x01 \x01(\x0e\x32/.talos.resource.definitions.RuntimeMachineStage\x12?\n\x06status\x18\x02 \x01(\x0b\x32/.talos.resource.definitions.MachineStatusStatus\"4\n\x08InfoSpec\x12\x12\n\ncluster_id\x18\x01 \x01(\t\x12\x14\n\x0c\x63luster_name\x18\x02 \x01(\t\"K\n\x08\x44iskSpec\x12\x0c\n\x04size\x18\x01 \x01(\x04\x12\x10\n\x08readonly\x18\x04 \x01(\x08\x12\r\n\x05\x63\x64rom\x18\r \x01(\x08\x12\x10\n\x08\x64\x65v_path\x18\x0e \x01(\t\"\x81\x01\n\x07\x43PUStat\x12\x0c\n\x04user\x18\x01 \x01(\x01\x12\x0c\n\x04nice\x18\x02 \x01(\x01\x12\x0e\n\x06system\x18\x03 \x01(\x01\x12\x0c\n\x04idle\x18\x04 \x01(\x01\x12\x0e\n\x06iowait\x18\x05 \x01(\x01\x12\x0b\n\x03irq\x18\x06 \x01(\x01\x12\x10\n\x08soft_irq\x18\x07 \x01(\x01\x12\r\n\x05steal\x18\x08 \x01(\x01\"A\n\x07\x43PUSpec\x12\x36\n\tcpu_total\x18\x02 \x01(\x0b\x32#.talos.resource.definitions.CPUStat\"i\n\nMemorySpec\x12\x11\n\tmem_total\x18\x01 \x01(\x04\x12\x10\n\x08mem_used\x18\x02 \x01(\x04\x12\x15\n\rmem_available\x18\x03 \x01(\x04\x12\x0f\n\x07\x62uffers\x18\x04 \x01(\x04\x12\x0e\n\x06\x63\x61\x63hed\x18\x05 \x01(\x04*\x9b\x02\n\x13RuntimeMachineStage\x12\x19\n\x15MACHINE_STAGE_UNKNOWN\x10\x00\x12\x19\n\x15MACHINE_STAGE_BOOTING\x10\x01\x12\x1c\n\x18MACHINE_STAGE_INSTALLING\x10\x02\x12\x1d\n\x19MACHINE_STAGE_MAINTENANCE\x10\x03\x12\x19\n\x15MACHINE_STAGE_RUNNING\x10\x04\x12\x1b\n\x17MACHINE_STAGE_REBOOTING\x10\x05\x12\x1f\n\x1bMACHINE_STAGE_SHUTTING_DOWN\x10\x06\x12\x1b\n\x17MACHINE_STAGE_RESETTING\x10\x07\x12\x1b\n\x17MACHINE_STAGE_UPGRADING\x10\x08\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x11talos_specs.proto\x12\x1atalos.resource.definitions\".\n\x0eUnmetCondition\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"j\n\x13MachineStatusStatus\x12\r\n\x05ready\x18\x01 \x01(\x08\x12\x44\n\x10unmet_conditions\x18\x02 \x03(\x0b\x32*.talos.resource.definitions.UnmetCondition\"\x94\x01\n\x11MachineStatusSpec\x12>\n\x05stage\x18\x01 \x01(\x0e\x32/.talos.resource.definitions.RuntimeMachineStage\x12?\n\x06status\x18\x02 \x01(\x0b\x32/.talos.resource.definitions.MachineStatusStatus\"4\n\x08InfoSpec\x12\x12\n\ncluster_id\x18\x01 \x01(\t\x12\x14\n\x0c\x63luster_name\x18\x02 \x01(\t\"K\n\x08\x44iskSpec\x12\x0c\n\x04size\x18\x01 \x01(\x04\x12\x10\n\x08readonly\x18\x04 \x01(\x08\x12\r\n\x05\x63\x64rom\x18\r \x01(\x08\x12\x10\n\x08\x64\x65v_path\x18\x0e \x01(\t\"\x81\x01\n\x07\x43PUStat\x12\x0c\n\x04user\x18\x01 \x01(\x01\x12\x0c\n\x04nice\x18\x02 \x01(\x01\x12\x0e\n\x06system\x18\x03 \x01(\x01\x12\x0c\n\x04idle\x18\x04 \x01(\x01\x12\x0e\n\x06iowait\x18\x05 \x01(\x01\x12\x0b\n\x03irq\x18\x06 \x01(\x01\x12\x10\n\x08soft_irq\x18\x07 \x01(\x01\x12\r\n\x05steal\x18\x08 \x01(\x01\"A\n\x07\x43PUSpec\x12\x36\n\tcpu_total\x18\x02 \x01(\x0b\x32#.talos.resource.definitions.CPUStat\"i\n\nMemorySpec\x12\x11\n\tmem_total\x18\x01 \x01(\x04\x12\x10\n\x08mem_used\x18\x02 \x01(\x04\x12\x15\n\rmem_available\x18\x03 \x01(\x04\x12\x0f\n\x07\x62uffers\x18\x04 \x01(\x04\x12\x0e\n\x06\x63\x61\x63hed\x18\x05 \x01(\x04\"\x8d\x01\n\x0c\x45tcdSpecSpec\x12K\n\nextra_args\x18\x04 \x03(\x0b\x32\x37.talos.resource.definitions.EtcdSpecSpec.ExtraArgsEntry\x1a\x30\n\x0e\x45xtraArgsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01*\x9b\x02\n\x13RuntimeMachineStage\x12\x19\n\x15MACHINE_STAGE_UNKNOWN\x10\x00\x12\x19\n\x15MACHINE_STAGE_BOOTING\x10\x01\x12\x1c\n\x18MACHINE_STAGE_INSTALLING\x10\x02\x12\x1d\n\x19MACHINE_STAGE_MAINTENANCE\x10\x03\x12\x19\n\x15MACHINE_STAGE_RUNNING\x10\x04\x12\x1b\n\x17MACHINE_STAGE_REBOOTING\x10\x05\x12\x1f\n\x1bMACHINE_STAGE_SHUTTING_DOWN\x10\x06\x12\x1b\n\x17MACHINE_STAGE_RESETTING\x10\x07\x12\x1b\n\x17MACHINE_STAGE_UPGRADING\x10\x08\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'talos_specs_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_RUNTIMEMACHINESTAGE']._serialized_start=794
-  _globals['_RUNTIMEMACHINESTAGE']._serialized_end=1077
+  _globals['_ETCDSPECSPEC_EXTRAARGSENTRY']._loaded_options = None
+  _globals['_ETCDSPECSPEC_EXTRAARGSENTRY']._serialized_options = b'8\001'
+  _globals['_RUNTIMEMACHINESTAGE']._serialized_start=938
+  _globals['_RUNTIMEMACHINESTAGE']._serialized_end=1221
   _globals['_UNMETCONDITION']._serialized_start=49
   _globals['_UNMETCONDITION']._serialized_end=95
   _globals['_MACHINESTATUSSTATUS']._serialized_start=97
@@ -49,4 +51,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CPUSPEC']._serialized_end=684
   _globals['_MEMORYSPEC']._serialized_start=686
   _globals['_MEMORYSPEC']._serialized_end=791
+  _globals['_ETCDSPECSPEC']._serialized_start=794
+  _globals['_ETCDSPECSPEC']._serialized_end=935
+  _globals['_ETCDSPECSPEC_EXTRAARGSENTRY']._serialized_start=887
+  _globals['_ETCDSPECSPEC_EXTRAARGSENTRY']._serialized_end=935
 # @@protoc_insertion_point(module_scope)

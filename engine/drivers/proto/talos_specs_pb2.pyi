@@ -111,3 +111,16 @@ class MemorySpec(_message.Message):
     buffers: int
     cached: int
     def __init__(self, mem_total: _Optional[int] = ..., mem_used: _Optional[int] = ..., mem_available: _Optional[int] = ..., buffers: _Optional[int] = ..., cached: _Optional[int] = ...) -> None: ...
+
+class EtcdSpecSpec(_message.Message):
+    __slots__ = ("extra_args",)
+    class ExtraArgsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    EXTRA_ARGS_FIELD_NUMBER: _ClassVar[int]
+    extra_args: _containers.ScalarMap[str, str]
+    def __init__(self, extra_args: _Optional[_Mapping[str, str]] = ...) -> None: ...
