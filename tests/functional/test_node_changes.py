@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from support.commands import run_simulated_install, talos_platform
-from support.operations import kill_when, simulated_changes, skipped, succeeded
+from support.operations import kill_when, simulated_changes, skipped, step_succeeded, succeeded
 from support.operations import run_operation as run
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "metal-3cp-3w.yaml"
@@ -203,3 +203,36 @@ def test_a_control_plane_whose_learner_is_never_promoted_fails_naming_it(tmp_pat
     failed = [e for e in events if e["type"] == "StepFailed"]
     assert [e["step_id"] for e in failed] == ["N.join.cp-4"]
     assert "is still a learner" in failed[0]["error"] and "logs etcd" in failed[0]["hint"]
+
+
+def test_adding_a_control_plane_killed_right_after_its_snapshot_resumes_and_configures_it_once(cluster):
+    config, state = cluster
+
+    kill_when(config, state, ["node", "add", *NEW_CONTROL_PLANE], step_succeeded("E.snapshot"))
+    assert simulated_changes(state, "configure", address="192.168.10.14") == 0
+    finished, events = run(config, state, "node", "add", *NEW_CONTROL_PLANE)
+
+    assert finished.returncode == 0, finished.stderr
+    assert simulated_changes(state, "configure", address="192.168.10.14") == 1
+    assert "N.join.cp-4" in succeeded(events)
+    # It had not taken its config: the resumed run's snapshot is still one from before the join.
+    assert len(list((state / "etcd-snapshots").glob("*.json"))) == 2
+
+
+def test_removing_a_worker_killed_while_it_drains_resumes_and_removes_it_once(cluster):
+    config, state = cluster
+
+    def cordoned(event, state):
+        return simulated_changes(state, "cordon", name="worker-1") > 0
+
+    kill_when(config, state, ["node", "remove", "worker-1"], cordoned)
+    assert simulated_changes(state, "node_reset") == 0
+    finished, events = run(config, state, "node", "remove", "worker-1")
+
+    assert finished.returncode == 0, finished.stderr
+    assert "N.drain.worker-1" in succeeded(events) + list(skipped(events))
+    # Drained once by the drain step and once more by `reset --graceful` itself, as in a run never killed.
+    assert simulated_changes(state, "drain", name="worker-1") == 2
+    assert simulated_changes(state, "node_reset", address="192.168.10.21") == 1
+    assert simulated_changes(state, "node_deleted", name="worker-1") == 1
+    assert "name: worker-1" not in config.read_text()
