@@ -3,8 +3,10 @@
     .venv/bin/python screenshots/make_screenshots.py [--out DIR]
 
 Every picture comes from a real run on the simulator (fixed scenarios and seeds): an install
-recorded through InstallSession with the observer watching, or an installed platform observed
-for a while. The recorded state is then shown by the same app the `dashboard` command runs.
+recorded through InstallSession with the observer watching, an installed platform observed
+for a while, or a Talos upgrade run after an install, its journal read by the rollout strip as
+a dashboard in another terminal reads it. The recorded state is then shown by the same app the
+`dashboard` command runs.
 """
 
 from __future__ import annotations
@@ -14,11 +16,18 @@ import asyncio
 import math
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 from talos_platform.engine.observe import ClusterSnapshot, Observer, TalosTarget
-from talos_platform.engine.run.events import Event, StepStarted
-from talos_platform.engine.session import InstallSession
+from talos_platform.engine.operations import operation_named
+from talos_platform.engine.run.events import Event, RunStarted, StepOutput, StepStarted
+from talos_platform.engine.run.journal import Journal
+from talos_platform.engine.run.rollout import RolloutReader
+from talos_platform.engine.session import InstallSession, OperationSession
 from talos_platform.engine.sim import simulated_platform
 from talos_platform.engine.state import StateDirectory
 from talos_platform.tui.app import LIGHT, create_app
@@ -105,6 +114,71 @@ async def record_install(scenario: str, stop_before: str | None = None) -> tuple
     return progress, snapshot, f"scenario {platform.scenario.name}, seed {platform.seed}"
 
 
+UPGRADE_TO = "v1.14.2"
+UPGRADE_RUN_ID = "20260101T120000000000Z-5e1f2a"
+"""A fixed run id (it carries the start time the strip counts from), so the picture is the same every time."""
+
+
+async def record_upgrade(scenario: str, cut_at_line: str) -> tuple[list[Event], ClusterSnapshot, str]:
+    """Install on the simulator, then run `upgrade-talos --to UPGRADE_TO` with the observer
+    alongside; the events up to the output line `cut_at_line`, and the last snapshot before it."""
+    platform = simulated_platform(scenario, speed=math.inf)
+    observer = Observer(
+        platform.drivers, platform.clock, talos_targets=[TalosTarget.from_config(n) for n in platform.config.nodes]
+    )
+    events: list[Event] = []
+    snapshots: list[tuple[int, ClusterSnapshot]] = []
+    state = Path(tempfile.gettempdir()) / "talos-platform-screenshots" / f"{scenario}-upgrade"
+    shutil.rmtree(state, ignore_errors=True)
+    try:
+        directory = StateDirectory(state)
+        install = InstallSession(platform.config, platform.secrets, directory, platform.drivers, platform.clock)
+        assert await install.run() == "succeeded", "the install before the upgrade failed"
+        observer.subscribe(lambda snapshot: snapshots.append((len(events), snapshot)))
+        watching = asyncio.create_task(observer.run())
+        upgrade = OperationSession(
+            operation_named("upgrade-talos"),
+            platform.config,
+            platform.secrets,
+            directory,
+            platform.drivers,
+            platform.clock,
+            options={"to": UPGRADE_TO},
+            resume_command=f"talos-platform upgrade-talos --to {UPGRADE_TO}",
+        )
+        upgrade.subscribe(events.append)
+        assert await upgrade.run() == "succeeded", "the upgrade failed"
+    finally:
+        shutil.rmtree(state, ignore_errors=True)
+    watching.cancel()
+    platform.close()
+    cut = next(i for i, e in enumerate(events) if isinstance(e, StepOutput) and e.line == cut_at_line) + 1
+    snapshot = [s for index, s in snapshots if index <= cut][-1]
+    return events[:cut], snapshot, f"scenario {platform.scenario.name}, seed {platform.seed}"
+
+
+@contextmanager
+def upgrade_in_another_terminal(events: list[Event], snapshot: ClusterSnapshot) -> Iterator[RolloutReader]:
+    """A state directory holding the recorded upgrade's journal as far as it got, its lock held
+    as the upgrade's process holds it: what a dashboard opened beside a running upgrade reads."""
+    folder = Path(tempfile.mkdtemp(prefix="talos-platform-rollout-"))
+    try:
+        state = StateDirectory(folder)
+        state.ensure()
+        with Journal(state.runs, run_id=UPGRADE_RUN_ID) as journal:
+            for event in events:
+                if isinstance(event, RunStarted):
+                    event = replace(event, run_id=UPGRADE_RUN_ID)
+                journal.append(event)
+        started = datetime.strptime(UPGRADE_RUN_ID.split("-")[0], "%Y%m%dT%H%M%S%fZ").replace(tzinfo=UTC)
+        # Ages as the run's own clock counts them: simulated seconds since it started.
+        elapsed = snapshot.taken_at - events[0].at
+        with state.lock(holder="upgrade-talos"):
+            yield RolloutReader(state, now=lambda: started.timestamp() + elapsed)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 async def save(app, path: Path, press: tuple[str, ...] = (), screen=None) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
@@ -164,6 +238,11 @@ async def main(out: Path) -> None:
     # cp-1's etcd raised NOSPACE near its quota; cp-3 has stayed a learner past the grace time.
     snapshot, note, _ = await observe_installed("etcd-alarm", seconds=150)
     await save(dashboard(snapshot, note), out / "nodes-etcd-alarm.svg", press=("1", "z"))
+
+    # A Talos upgrade run in another terminal: cp-1 done, cp-2 rebooting into the new version.
+    events, snapshot, note = await record_upgrade("default", cut_at_line=f"cp-2: rebooting into {UPGRADE_TO}")
+    with upgrade_in_another_terminal(events, snapshot) as rollout:
+        await save(dashboard(snapshot, note, rollout=rollout), out / "rollout-talos-upgrade.svg", press=("1", "z"))
 
     # The storm starts 30 s after the hand-over: its alerts, worst first, the silenced counted.
     snapshot, note, _ = await observe_installed("alert-storm", seconds=60)

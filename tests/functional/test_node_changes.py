@@ -5,13 +5,12 @@ run with nothing applied twice."""
 
 import json
 import shutil
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from support.commands import ENVIRONMENT, run_simulated_install, talos_platform
+from support.commands import run_simulated_install, talos_platform
+from support.operations import kill_when, simulated_changes, skipped, step_succeeded, succeeded
+from support.operations import run_operation as run
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "metal-3cp-3w.yaml"
 NEW_CONTROL_PLANE = ["--name", "cp-4", "--address", "192.168.10.14/24", "--role", "control-plane", "--link", "enp1s0"]
@@ -33,64 +32,6 @@ def cluster(installed, tmp_path):
     shutil.copytree(installed / "state", tmp_path / "state")
     shutil.copy(installed / "platform.yaml", tmp_path / "platform.yaml")
     return tmp_path / "platform.yaml", tmp_path / "state"
-
-
-def node_command(config: Path, state: Path, *argv: str, speed: str = "inf") -> list[str]:
-    return [sys.executable, "-m", "talos_platform", *argv, "--simulate", "--speed", speed, "--yes"] + [
-        "--config",
-        str(config),
-        "--state-dir",
-        str(state),
-        "--output",
-        "json",
-    ]
-
-
-def run(config: Path, state: Path, *argv: str) -> tuple[subprocess.CompletedProcess, list[dict]]:
-    done = subprocess.run(
-        node_command(config, state, *argv),
-        env=ENVIRONMENT,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    return done, [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
-
-
-def kill_when(config: Path, state: Path, argv: list[str], moment) -> None:
-    """Run at a pace where phases take real time; SIGKILL at the first event `moment` accepts."""
-    process = subprocess.Popen(
-        node_command(config, state, *argv, speed="40"),
-        env=ENVIRONMENT,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert process.stdout is not None
-    try:
-        for line in process.stdout:
-            if line.startswith("{") and moment(json.loads(line), state):
-                process.send_signal(signal.SIGKILL)
-                break
-    finally:
-        process.wait(timeout=120)
-    assert process.returncode == -signal.SIGKILL, "the run ended before the moment to kill it came"
-
-
-def simulated_changes(state: Path, change: str, **fields: str) -> int:
-    lines = (state / "simulation.jsonl").read_text().splitlines()[1:]
-    entries = [json.loads(line) for line in lines]
-    return sum(1 for e in entries if e["change"] == change and all(e.get(k) == v for k, v in fields.items()))
-
-
-def succeeded(events: list[dict]) -> list[str]:
-    return [e["step_id"] for e in events if e["type"] == "StepSucceeded"]
-
-
-def skipped(events: list[dict]) -> set[str]:
-    return {e["step_id"] for e in events if e["type"] == "StepSkipped"}
 
 
 def test_a_worker_is_added_then_removed_and_the_install_finds_the_cluster_as_the_file_says(cluster):
@@ -262,3 +203,36 @@ def test_a_control_plane_whose_learner_is_never_promoted_fails_naming_it(tmp_pat
     failed = [e for e in events if e["type"] == "StepFailed"]
     assert [e["step_id"] for e in failed] == ["N.join.cp-4"]
     assert "is still a learner" in failed[0]["error"] and "logs etcd" in failed[0]["hint"]
+
+
+def test_adding_a_control_plane_killed_right_after_its_snapshot_resumes_and_configures_it_once(cluster):
+    config, state = cluster
+
+    kill_when(config, state, ["node", "add", *NEW_CONTROL_PLANE], step_succeeded("E.snapshot"))
+    assert simulated_changes(state, "configure", address="192.168.10.14") == 0
+    finished, events = run(config, state, "node", "add", *NEW_CONTROL_PLANE)
+
+    assert finished.returncode == 0, finished.stderr
+    assert simulated_changes(state, "configure", address="192.168.10.14") == 1
+    assert "N.join.cp-4" in succeeded(events)
+    # It had not taken its config: the resumed run's snapshot is still one from before the join.
+    assert len(list((state / "etcd-snapshots").glob("*.json"))) == 2
+
+
+def test_removing_a_worker_killed_while_it_drains_resumes_and_removes_it_once(cluster):
+    config, state = cluster
+
+    def cordoned(event, state):
+        return simulated_changes(state, "cordon", name="worker-1") > 0
+
+    kill_when(config, state, ["node", "remove", "worker-1"], cordoned)
+    assert simulated_changes(state, "node_reset") == 0
+    finished, events = run(config, state, "node", "remove", "worker-1")
+
+    assert finished.returncode == 0, finished.stderr
+    assert "N.drain.worker-1" in succeeded(events) + list(skipped(events))
+    # Drained once by the drain step and once more by `reset --graceful` itself, as in a run never killed.
+    assert simulated_changes(state, "drain", name="worker-1") == 2
+    assert simulated_changes(state, "node_reset", address="192.168.10.21") == 1
+    assert simulated_changes(state, "node_deleted", name="worker-1") == 1
+    assert "name: worker-1" not in config.read_text()

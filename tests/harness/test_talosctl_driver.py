@@ -143,10 +143,17 @@ def test_every_flag_we_pass_exists_in_this_talosctl(setup, tmp_path):
         ),
         ("bootstrap",): talosctl.bootstrap_argv("192.0.2.11", path)
         + talosctl.bootstrap_recover_argv("192.0.2.11", path, path, skip_hash_check=True),
-        ("reset",): talosctl.reset_ephemeral_argv("192.0.2.11", path),
+        ("reset",): talosctl.reset_ephemeral_argv("192.0.2.11", path) + talosctl.reset_argv("192.0.2.11", path),
         ("service",): talosctl.service_argv("192.0.2.11", path, "etcd"),
         ("kubeconfig",): talosctl.kubeconfig_argv("192.0.2.11", path, path),
         ("etcd", "members"): talosctl.etcd_members_argv("192.0.2.11", path),
+        ("etcd", "snapshot"): talosctl.etcd_snapshot_argv("192.0.2.11", path, path),
+        ("etcd", "remove-member"): talosctl.etcd_remove_member_argv("192.0.2.11", path, "c2e8a4196d0b3f75"),
+        ("upgrade",): talosctl.upgrade_argv(
+            "192.0.2.11", path, "factory.talos.dev/metal-installer/0123abcd:" + pinned_talos_version()
+        ),
+        ("upgrade-k8s",): talosctl.upgrade_k8s_argv("192.0.2.11", path, "v1.34.2", dry_run=True)
+        + talosctl.upgrade_k8s_argv("192.0.2.11", path, "v1.34.2", dry_run=False),
         ("get",): talosctl.get_argv("disks", "192.0.2.11", insecure=True, talosconfig=None),
         ("cluster", "create"): talosctl.docker_cluster_argv(
             client_version=version,

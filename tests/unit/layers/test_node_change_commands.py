@@ -2,54 +2,37 @@
 `talosctl` and `kubectl` on PATH that log their argv and answer as the tools do: the exact
 command lines, the etcd member table parsed, a PodDisruptionBudget that blocks a drain named."""
 
-import json
-import os
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
+from support.stand_ins import StandIns
 
 from talos_platform.engine.drivers.kube_client import KubernetesDriver
-from talos_platform.engine.drivers.process import ProcessRunner
 from talos_platform.engine.drivers.talosctl import TalosctlDriver
 from talos_platform.engine.errors import PermanentError, TransientError
 
 FIXTURES = Path(__file__).parent / "fixtures"
 NODE = "127.0.0.2"
 
-STAND_IN = textwrap.dedent(
-    """\
-    #!@PYTHON@
-    import json, os, sys
-    args = sys.argv[1:]
-    with open(os.environ["FAKE_LOG"], "a") as log:
-        log.write(json.dumps([os.path.basename(sys.argv[0]), *args]) + "\\n")
-    mode = os.environ.get("FAKE_MODE", "")
-    if args[-2:] == ["etcd", "members"]:
-        sys.stdout.write(open(os.path.join(os.environ["FAKE_FIXTURES"], "talosctl-etcd-members.txt")).read())
-    elif "reset" in args and mode == "reset-fails":
-        sys.stderr.write("error executing reset: rpc error: code = Unknown desc = failed to leave etcd\\n")
-        sys.exit(1)
-    elif "drain" in args and mode == "budget":
-        sys.stderr.write(
-            'error when evicting pods/"web-1" -n "apps" (will retry after 5s): Cannot evict pod as it would '
-            "violate the pod's disruption budget.\\n"
-            "error: unable to drain node \\"w-1\\" due to error: global timeout reached: 600s, continuing\\n"
-        )
-        sys.exit(1)
-    """
-)
+STAND_IN = """\
+if args[-2:] == ["etcd", "members"]:
+    sys.stdout.write(open(os.path.join(os.environ["FAKE_FIXTURES"], "talosctl-etcd-members.txt")).read())
+elif "reset" in args and mode == "reset-fails":
+    sys.stderr.write("error executing reset: rpc error: code = Unknown desc = failed to leave etcd\\n")
+    sys.exit(1)
+elif "drain" in args and mode == "budget":
+    sys.stderr.write(
+        'error when evicting pods/"web-1" -n "apps" (will retry after 5s): Cannot evict pod as it would '
+        "violate the pod's disruption budget.\\n"
+        "error: unable to drain node \\"w-1\\" due to error: global timeout reached: 600s, continuing\\n"
+    )
+    sys.exit(1)
+"""
 
 
 @pytest.fixture
 def tools(tmp_path):
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    for name in ("talosctl", "kubectl"):
-        (bin_dir / name).write_text(STAND_IN.replace("@PYTHON@", sys.executable))
-        (bin_dir / name).chmod(0o755)
-    log = tmp_path / "argv.log"
+    stand_ins = StandIns(tmp_path, {"talosctl": STAND_IN, "kubectl": STAND_IN}, fixtures=FIXTURES)
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text(
         "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'https://127.0.0.1:6443'}}]\n"
@@ -58,15 +41,7 @@ def tools(tmp_path):
     )
     talosconfig = tmp_path / "talosconfig"
     talosconfig.write_text("context: demo\n")
-
-    def runner(mode: str = "") -> ProcessRunner:
-        environment = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "FAKE_LOG": str(log)}
-        return ProcessRunner(env={**environment, "FAKE_MODE": mode, "FAKE_FIXTURES": str(FIXTURES)})
-
-    def logged() -> list[list[str]]:
-        return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
-
-    return runner, talosconfig, kubeconfig, logged
+    return stand_ins.runner, talosconfig, kubeconfig, stand_ins.logged
 
 
 async def test_members_reset_and_member_removal_are_talosctls_own_command_lines(tools):

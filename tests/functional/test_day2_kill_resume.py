@@ -1,0 +1,165 @@
+"""The upgrades and the etcd snapshot killed with SIGKILL at their phases on a simulated cluster,
+then run again: the run finishes, no node is upgraded twice, every snapshot kept is whole and
+recorded, and the config file ends with the new version.
+
+The simulator journals every change made to the cluster (`simulation.jsonl`): `talos_upgraded`
+when a node came back from `talosctl upgrade`, `kubelet_upgraded` when upgrade-k8s moved a node."""
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from support.commands import run_simulated_install
+from support.operations import kill_when, run_operation, simulated_changes, skipped, step_succeeded
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "metal-3cp-3w.yaml"
+ADDRESSES = {
+    "cp-1": "192.168.10.11",
+    "cp-2": "192.168.10.12",
+    "cp-3": "192.168.10.13",
+    "worker-1": "192.168.10.21",
+    "worker-2": "192.168.10.22",
+    "worker-3": "192.168.10.23",
+}
+TALOS_TO = "v1.14.2"
+KUBERNETES_TO = "v1.37.3"
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    """One simulated install of the 3+3 example (Talos v1.14.1, Kubernetes v1.37.2), copied by each test."""
+    folder = tmp_path_factory.mktemp("installed")
+    config, state = folder / "platform.yaml", folder / "state"
+    shutil.copy(EXAMPLE, config)
+    assert run_simulated_install(state, "--yes", "--config", str(config)).returncode == 0
+    return folder
+
+
+@pytest.fixture
+def cluster(installed, tmp_path):
+    shutil.copytree(installed / "state", tmp_path / "state")
+    shutil.copy(installed / "platform.yaml", tmp_path / "platform.yaml")
+    return tmp_path / "platform.yaml", tmp_path / "state"
+
+
+def failed(events: list[dict]) -> list[str]:
+    return [e["step_id"] for e in events if e["type"] == "StepFailed"]
+
+
+def assert_snapshots_whole_and_recorded(state: Path) -> int:
+    """Every snapshot file has its record and matches it, nothing half-written is left; how many."""
+    folder = state / "etcd-snapshots"
+    records = [json.loads(path.read_text()) for path in sorted(folder.glob("*.json"))]
+    for record in records:
+        data = (folder / record["file"]).read_bytes()
+        assert (len(data), hashlib.sha256(data).hexdigest()) == (record["size"], record["sha256"]), record["file"]
+        assert (folder / record["file"]).stat().st_mode & 0o777 == 0o600
+    assert sorted(p.name for p in folder.glob("*.db")) == sorted(r["file"] for r in records)
+    assert not list(folder.glob("*.part")) and not list(folder.glob("*.corrupt"))
+    return len(records)
+
+
+# --- upgrade-talos --------------------------------------------------------------------------------
+
+
+def node_upgraded(name: str):
+    def moment(event: dict, state: Path) -> bool:
+        return simulated_changes(state, "talos_upgraded", address=ADDRESSES[name]) > 0
+
+    return moment
+
+
+def test_a_talos_upgrade_killed_after_its_snapshot_and_after_the_first_node_finishes_upgrading_each_node_once(
+    cluster,
+):
+    config, state = cluster
+    argv = ["upgrade-talos", "--to", TALOS_TO]
+
+    kill_when(config, state, argv, step_succeeded("E.snapshot"))
+    assert simulated_changes(state, "talos_upgraded") == 0
+    assert assert_snapshots_whole_and_recorded(state) == 1
+    # cp-1 came back on the new version; killed while its gates are checked.
+    kill_when(config, state, argv, node_upgraded("cp-1"))
+    assert "talosVersion: v1.14.1" in config.read_text()  # the file is written last
+    finished, events = run_operation(config, state, *argv)
+
+    assert finished.returncode == 0, finished.stderr
+    assert failed(events) == []
+    assert "T.upgrade.cp-1" in skipped(events)  # found on the target, not upgraded again
+    for name, address in ADDRESSES.items():
+        assert simulated_changes(state, "talos_upgraded", address=address, version=TALOS_TO) == 1, name
+    assert simulated_changes(state, "talos_upgraded") == len(ADDRESSES)
+    assert f"talosVersion: {TALOS_TO}" in config.read_text()
+    assert config.read_text().startswith("# yaml-language-server:")  # comments kept
+    # Each run that reached the snapshot step took one (a resumed rollout is snapshotted again).
+    assert assert_snapshots_whole_and_recorded(state) >= 2
+
+    again, events = run_operation(config, state, *argv)
+    assert again.returncode == 0 and simulated_changes(state, "talos_upgraded") == len(ADDRESSES)
+    assert {f"T.upgrade.{name}" for name in ADDRESSES} <= skipped(events)
+
+
+def test_a_talos_upgrade_killed_between_two_nodes_resumes_at_the_next(cluster):
+    config, state = cluster
+    argv = ["upgrade-talos", "--to", TALOS_TO]
+
+    kill_when(config, state, argv, step_succeeded("T.upgrade.cp-2"))
+    finished, events = run_operation(config, state, *argv)
+
+    assert finished.returncode == 0, finished.stderr
+    assert {"T.upgrade.cp-1", "T.upgrade.cp-2"} <= skipped(events)
+    started = [e["step_id"] for e in events if e["type"] == "StepStarted" and e["step_id"].startswith("T.upgrade.")]
+    assert started[2:] == ["T.upgrade.cp-3", "T.upgrade.worker-1", "T.upgrade.worker-2", "T.upgrade.worker-3"]
+    for name, address in ADDRESSES.items():
+        assert simulated_changes(state, "talos_upgraded", address=address) == 1, name
+    assert f"talosVersion: {TALOS_TO}" in config.read_text()
+
+
+# --- upgrade-kubernetes ---------------------------------------------------------------------------
+
+
+def first_kubelet_upgraded(event: dict, state: Path) -> bool:
+    return simulated_changes(state, "kubelet_upgraded") > 0
+
+
+@pytest.mark.parametrize(
+    ("point", "moment"),
+    [
+        ("after the etcd snapshot", step_succeeded("E.snapshot")),
+        ("in upgrade-k8s, the first node moved", first_kubelet_upgraded),
+        ("every node moved, before the config file", step_succeeded("K.upgrade")),
+    ],
+)
+def test_a_kubernetes_upgrade_killed_resumes_moving_each_node_once(cluster, point, moment):
+    config, state = cluster
+    argv = ["upgrade-kubernetes", "--to", KUBERNETES_TO]
+
+    kill_when(config, state, argv, moment)
+    assert "kubernetesVersion: v1.37.2" in config.read_text(), point
+    finished, events = run_operation(config, state, *argv)
+
+    assert finished.returncode == 0, finished.stderr
+    assert failed(events) == []
+    for name, address in ADDRESSES.items():
+        assert simulated_changes(state, "kubelet_upgraded", address=address, version=KUBERNETES_TO) == 1, name
+    assert f"kubernetesVersion: {KUBERNETES_TO}" in config.read_text()
+    assert assert_snapshots_whole_and_recorded(state) >= 1
+
+
+# --- etcd-snapshot --------------------------------------------------------------------------------
+
+
+def snapshot_started(event: dict, state: Path) -> bool:
+    return event["type"] == "StepStarted" and event["step_id"] == "E.snapshot"
+
+
+def test_a_snapshot_killed_while_it_streams_leaves_nothing_half_written_and_the_next_run_takes_a_whole_one(cluster):
+    config, state = cluster
+
+    kill_when(config, state, ["etcd-snapshot"], snapshot_started, speed="1")
+    finished, events = run_operation(config, state, "etcd-snapshot")
+
+    assert finished.returncode == 0, finished.stderr
+    assert assert_snapshots_whole_and_recorded(state) == 1
