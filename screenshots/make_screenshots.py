@@ -16,7 +16,7 @@ import asyncio
 import math
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -78,6 +78,15 @@ async def observe_installed(
         details = await read_pod_details(platform.drivers, worst.namespace, worst.name)
     platform.close()
     return snapshot, f"scenario {platform.scenario.name}, seed {platform.seed}", details
+
+
+def scenario_outlook(scenario: str) -> Callable[[float], str]:
+    """What the scenario's timed faults are about to do, by virtual time (the banner's text), as
+    its installed platform schedules them (the same times as `observe_installed` sees)."""
+    platform = simulated_platform(scenario, speed=math.inf, installed=True)
+    outlook: Callable[[float], str] = platform.drivers.extra["fault_outlook"]
+    platform.close()
+    return outlook
 
 
 async def record_install(scenario: str, stop_before: str | None = None) -> tuple[InstallProgress, ClusterSnapshot, str]:
@@ -205,6 +214,13 @@ async def main(out: Path) -> None:
         create_app("install", progress=progress, snapshot=snapshot, simulation_note=note), out / "install-failed.svg"
     )
 
+    # Wave -98 fails once cert-manager has been Degraded for the grace, not after its timeout.
+    progress, snapshot, note = await record_install("app-degraded")
+    await save(
+        create_app("install", progress=progress, snapshot=snapshot, simulation_note=note),
+        out / "install-failed-degraded.svg",
+    )
+
     snapshot, note, _ = await observe_installed("default")
     await save(dashboard(snapshot, note), out / "dashboard-healthy.svg")
     await save(dashboard(snapshot, note, theme=LIGHT), out / "dashboard-light.svg")
@@ -215,6 +231,10 @@ async def main(out: Path) -> None:
     worst = snapshot.pod_problems[0]
     detail = DetailScreen(f"pod:{worst.namespace}/{worst.name}", snapshot, details=details)
     await save(dashboard(snapshot, note), out / "pod-detail.svg", press=("3",), screen=detail)
+
+    # Five seconds in, all still healthy: the banner says what is about to happen, and when.
+    snapshot, note, _ = await observe_installed("node-down", seconds=5)
+    await save(dashboard(snapshot, note, fault_outlook=scenario_outlook("node-down")), out / "banner-fault-coming.svg")
 
     snapshot, note, _ = await observe_installed("policy-drops", seconds=burst_middle("policy-drops"))
     await save(

@@ -276,6 +276,16 @@ class PlatformModel:
 
     def _etcd_promoted(self, name: str) -> None:
         if name in self.scenario_learners_stuck:
+            # Said on the banner from now on: the dashboard flags a learner only once it has
+            # stayed one past a grace time (a healthy one is promoted within seconds).
+            tag = f"learner-stuck:{name}"
+            self.timeline.drop(tag)
+            self.timeline.add(
+                self.clock.now(),
+                f"{name}'s etcd member stays a learner",
+                under_way=f"{name}'s etcd member is a learner that is never promoted",
+                tag=tag,
+            )
             return
         self.etcd_learners.discard(name)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, ClassVar, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -79,7 +79,23 @@ class Workloads(ScenarioModel):
     """Virtual seconds between lost-event notices (0 = only when a burst overflows)."""
 
 
-class NodeStuckInMaintenance(ScenarioModel):
+FaultTime = Literal["install", "day 2", "operation"]
+INSTALL: FaultTime = "install"
+"""It happens during the install: an installed platform (the dashboard's) has it from the start."""
+DAY_TWO: FaultTime = "day 2"
+"""It happens to the running cluster after the hand-over (or the API server's first answer):
+the simulator puts it on the fault timeline, so the screen can say it is coming."""
+OPERATION: FaultTime = "operation"
+"""Only a day-2 operation meets it (an upgrade, `node add`, a snapshot): the cluster looks healthy."""
+
+
+class FaultModel(ScenarioModel):
+    when: ClassVar[FaultTime]
+    """When the fault shows (INSTALL, DAY_TWO or OPERATION)."""
+
+
+class NodeStuckInMaintenance(FaultModel):
+    when: ClassVar[FaultTime] = INSTALL
     type: Literal["nodeStuckInMaintenance"]
     node: str
     """Name of the node that falls back to maintenance mode after taking its config."""
@@ -87,14 +103,16 @@ class NodeStuckInMaintenance(ScenarioModel):
     """What the node's console would show."""
 
 
-class EtcdLearnerStuck(ScenarioModel):
+class EtcdLearnerStuck(FaultModel):
+    when: ClassVar[FaultTime] = DAY_TWO
     type: Literal["etcdLearnerStuck"]
     node: str
     """Name of the control plane whose etcd member joins as a learner and is never promoted
     (day 2: `node add` waits for the promotion, then says so)."""
 
 
-class DrainBlocked(ScenarioModel):
+class DrainBlocked(FaultModel):
+    when: ClassVar[FaultTime] = OPERATION
     type: Literal["drainBlocked"]
     node: str
     """Name of the node whose drain a PodDisruptionBudget blocks (day 2: `node remove`, and
@@ -103,7 +121,8 @@ class DrainBlocked(ScenarioModel):
     """The pod (`namespace/name`) the budget keeps from being evicted."""
 
 
-class NodeDown(ScenarioModel):
+class NodeDown(FaultModel):
+    when: ClassVar[FaultTime] = DAY_TWO
     type: Literal["nodeDown"]
     node: str
     """Name of the node that loses power (day 2: it was running fine)."""
@@ -112,7 +131,8 @@ class NodeDown(ScenarioModel):
     was handed over."""
 
 
-class NodePressure(ScenarioModel):
+class NodePressure(FaultModel):
+    when: ClassVar[FaultTime] = DAY_TWO
     type: Literal["nodePressure"]
     node: str
     """Name of the node that runs hot (day 2)."""
@@ -126,7 +146,8 @@ class NodePressure(ScenarioModel):
     was handed over."""
 
 
-class EtcdAlarmRaised(ScenarioModel):
+class EtcdAlarmRaised(FaultModel):
+    when: ClassVar[FaultTime] = DAY_TWO
     type: Literal["etcdAlarm"]
     node: str
     """Control plane whose etcd member raises the alarm (day 2)."""
@@ -138,13 +159,15 @@ class EtcdAlarmRaised(ScenarioModel):
     was handed over."""
 
 
-class AppDegraded(ScenarioModel):
+class AppDegraded(FaultModel):
+    when: ClassVar[FaultTime] = INSTALL
     type: Literal["appDegraded"]
     app: str
     """Application name (e.g. `cert-manager`) whose workload never becomes available."""
 
 
-class CrashLoop(ScenarioModel):
+class CrashLoop(FaultModel):
+    when: ClassVar[FaultTime] = INSTALL
     type: Literal["crashLoop"]
     namespace: str
     workload: str
@@ -153,7 +176,8 @@ class CrashLoop(ScenarioModel):
     memory_limit: str = "256Mi"
 
 
-class PodsPending(ScenarioModel):
+class PodsPending(FaultModel):
+    when: ClassVar[FaultTime] = INSTALL
     type: Literal["podsPending"]
     namespace: str
     workload: str
@@ -162,14 +186,16 @@ class PodsPending(ScenarioModel):
     """`unboundClaim`: a PersistentVolumeClaim no storage class can bind; otherwise no node has room."""
 
 
-class PodSecurityLabelMissing(ScenarioModel):
+class PodSecurityLabelMissing(FaultModel):
+    when: ClassVar[FaultTime] = INSTALL
     type: Literal["podSecurityLabelMissing"]
     namespace: str
     """Namespace created without the PodSecurity label the render gives it (as renders before
     the label existed did, or after someone removed it): Talos' `baseline` level then applies."""
 
 
-class DropBurst(ScenarioModel):
+class DropBurst(FaultModel):
+    when: ClassVar[FaultTime] = DAY_TWO
     type: Literal["dropBurst"]
     start: float = 5.0
     """Virtual seconds after Hubble Relay is ready."""
@@ -185,7 +211,8 @@ class DropBurst(ScenarioModel):
     destination_port: int = 8200
 
 
-class ApiOutage(ScenarioModel):
+class ApiOutage(FaultModel):
+    when: ClassVar[FaultTime] = DAY_TWO
     type: Literal["apiOutage"]
     trigger: Literal["apiUp", "firstApply"] = "firstApply"
     """`firstApply`: the API goes away when the engine first applies objects; `apiUp`: `delay`
@@ -194,7 +221,8 @@ class ApiOutage(ScenarioModel):
     duration: float = 60.0
 
 
-class ExtensionsOutsideConfig(ScenarioModel):
+class ExtensionsOutsideConfig(FaultModel):
+    when: ClassVar[FaultTime] = OPERATION
     type: Literal["extensionsOutsideConfig"]
     extensions: list[str]
     """Official names (`siderolabs/iscsi-tools`) the nodes' installed image carries besides the
@@ -203,7 +231,8 @@ class ExtensionsOutsideConfig(ScenarioModel):
     """Names of the nodes concerned; empty: every node."""
 
 
-class UpgradeGoesWrong(ScenarioModel):
+class UpgradeGoesWrong(FaultModel):
+    when: ClassVar[FaultTime] = OPERATION
     type: Literal["upgradeGoesWrong"]
     node: str
     """Name of the node whose `talosctl upgrade` goes wrong."""
@@ -213,14 +242,16 @@ class UpgradeGoesWrong(ScenarioModel):
     comes back from the reboot. (A drain a PodDisruptionBudget blocks is `drainBlocked`.)"""
 
 
-class EtcdSnapshotDamaged(ScenarioModel):
+class EtcdSnapshotDamaged(FaultModel):
+    when: ClassVar[FaultTime] = OPERATION
     """Every etcd snapshot a control plane streams arrives with a byte changed (a failing disk or
     link): its checksum no longer matches, so it must be refused, and never restored from."""
 
     type: Literal["etcdSnapshotDamaged"]
 
 
-class SlowApi(ScenarioModel):
+class SlowApi(FaultModel):
+    when: ClassVar[FaultTime] = DAY_TWO
     type: Literal["slowApi"]
     latency: float = Field(2.0, gt=0)
     """Virtual seconds a request takes on average while the API is slow (each one varies by up to
@@ -232,7 +263,8 @@ class SlowApi(ScenarioModel):
     """How long it stays slow (0: for good)."""
 
 
-class DiskFull(ScenarioModel):
+class DiskFull(FaultModel):
+    when: ClassVar[FaultTime] = DAY_TWO
     type: Literal["diskFull"]
     node: str
     """Name of the node whose EPHEMERAL filesystem (the kubelet's `node.fs`) fills up."""
@@ -244,7 +276,8 @@ class DiskFull(ScenarioModel):
     was handed over."""
 
 
-class AlertStorm(ScenarioModel):
+class AlertStorm(FaultModel):
+    when: ClassVar[FaultTime] = DAY_TWO
     type: Literal["alertStorm"]
     alerts: int = Field(40, ge=1)
     """Alerts that start firing at once, about pods outside kube-*, monitoring and argocd (day 2)."""
@@ -303,6 +336,9 @@ class Scenario(ScenarioModel):
 
     def fault(self, kind: type[FaultT]) -> list[FaultT]:
         return [fault for fault in self.faults if isinstance(fault, kind)]
+
+    def faults_of(self, when: FaultTime) -> list[FaultModel]:
+        return [fault for fault in self.faults if fault.when == when]
 
 
 class ScenarioInvalid(UserError):

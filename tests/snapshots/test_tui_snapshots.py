@@ -151,6 +151,20 @@ def test_banner_announces_the_scenarios_next_fault(snap_compare):
     assert snap_compare(app, terminal_size=SIZE)
 
 
+def test_install_failed_early_on_a_degraded_app_with_a_hint_naming_it(snap_compare, tmp_path):
+    """Scenario app-degraded, run to its end: wave -98 fails once cert-manager has been Degraded
+    for the grace (not after the whole timeout), with the app's message and the ImagePull pod
+    behind it; the hint names the app and the pod in commands to run."""
+    import asyncio
+
+    from support.recorded_install import record_install
+
+    progress, snapshot = asyncio.run(record_install("app-degraded", tmp_path / "state"))
+    assert progress.failed_step == "L2.wave-98"
+    app = create_app("install", progress=progress, snapshot=snapshot, simulation_note="scenario app-degraded, seed 1")
+    assert snap_compare(app, terminal_size=SIZE)
+
+
 def test_node_detail_of_a_node_in_maintenance_mode(snap_compare):
     from support.blocker_data import blocked_cluster_snapshot
 

@@ -5,11 +5,14 @@ simulated seconds of starting."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from support.waits import wait_for
 
 from talos_platform.engine.observe import TalosTarget
 from talos_platform.engine.sim import simulated_platform
+from talos_platform.engine.sim.scenarios import DAY_TWO, INSTALL, list_scenarios, load_scenario
 from talos_platform.tui.app import create_app
 from talos_platform.tui.widgets.nodes import COLUMNS
 
@@ -56,6 +59,26 @@ async def test_the_wave_line_names_the_crash_looping_leaf_and_the_parents_only_w
         ) in summary()
         root = row_cells(screen, "apps", "app:layer-0")
         assert root[2:4] == ["Syncing", "… waiting for platform"] and "Missing" not in " ".join(root)
+
+
+async def test_the_wave_line_names_vaults_pending_pod_and_the_parents_only_wait():
+    """No storage provisioner: the line follows layer-0 and platform down to vault, its StatefulSet
+    and the pod the scheduler cannot place, with the scheduler's reason."""
+    platform, app = dashboard("vault-pending")
+    async with app.run_test(size=SIZE) as pilot:
+        screen, started = app.screen, platform.clock.now()
+        summary = lambda: screen.pane("apps").content.summary.plain  # noqa: E731
+        await until(pilot, platform, started, lambda: "blocked by vault" in summary(), within=10)
+        assert (
+            "wave 0 is blocked by vault: StatefulSet vault/vault Progressing — Waiting for 1 pods to be ready... "
+            "(pod vault-0 Pending: Unschedulable: 0/6 nodes are available: pod has unbound immediate "
+            "PersistentVolumeClaims."
+        ) in summary()
+        assert row_cells(screen, "apps", "app:layer-0")[2:4] == ["Syncing", "… waiting for platform"]
+        assert row_cells(screen, "apps", "app:platform")[2:4] == ["Syncing", "… waiting for vault"]
+        assert not any(
+            "Missing" in " ".join(row_cells(screen, "apps", r.key)) for r in screen.pane("apps").content.rows
+        )
 
 
 async def test_a_node_stuck_in_maintenance_mode_is_named_with_its_reason():
@@ -109,6 +132,47 @@ async def test_a_day_two_fault_still_to_come_is_announced_on_the_banner(scenario
         banner = lambda: str(screen.query_one("#banner").render())  # noqa: E731
         await until(pilot, platform, started, lambda: f": {coming}" in banner(), within=10)
         assert "▸ scenario: in " in banner()
+
+
+def _shows_its_fault_on_the_dashboard(name: str) -> bool:
+    """Its cluster is in trouble after the hand-over: a day-2 fault, a fault of the install, or
+    parts missing from the GitOps repository (a fault met only by an operation does not count)."""
+    scenario = load_scenario(name)[0]
+    return bool(scenario.faults_of(DAY_TWO) or scenario.faults_of(INSTALL) or scenario.gitops_repository_without)
+
+
+SCENARIOS_WITH_A_FAULT = [name for name in list_scenarios() if _shows_its_fault_on_the_dashboard(name)]
+HEALTHY_SUMMARY = {"nodes": "Ready", "apps": "Synced+Healthy", "pods": "pods healthy"}
+"""A cluster pane's summary when all is well (`6/6 Ready`); anything more, or fewer, is a fault."""
+
+
+def fault_on_screen(screen) -> bool:
+    for pane_id, healthy in HEALTHY_SUMMARY.items():
+        summary = screen.pane(pane_id).content.summary.plain
+        counted = re.fullmatch(rf"(\d+)/(\d+) {re.escape(healthy)}(.*)", summary, re.S)
+        if counted and (counted[1] != counted[2] or counted[3].strip()):
+            return True
+    return False
+
+
+def announced(banner: str) -> bool:
+    """The banner says what is under way or what comes next, and when."""
+    return re.search(r"▸ scenario: .*(now: |in \d+ s: )\S", banner) is not None
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS_WITH_A_FAULT)
+async def test_every_scenarios_fault_is_on_screen_or_announced_within_ten_seconds(scenario):
+    platform, app = dashboard(scenario)
+    async with app.run_test(size=SIZE) as pilot:
+        screen, started = app.screen, platform.clock.now()
+        banner = lambda: str(screen.query_one("#banner").render())  # noqa: E731
+        await until(
+            pilot,
+            platform,
+            started,
+            lambda: screen.snapshot is not None and (announced(banner()) or fault_on_screen(screen)),
+            within=10,
+        )
 
 
 async def test_the_install_screen_fails_a_degraded_app_early_and_its_hint_names_the_app(tmp_path):
