@@ -98,7 +98,10 @@ class ClusterView(Screen[None]):
         return Static("", id="banner")
 
     def show_simulation_banner(self, simulated: bool) -> None:
-        banner = self.query_one("#banner", Static)
+        try:
+            banner = self.query_one("#banner", Static)
+        except NoMatches:  # the app is shutting down (as show_snapshot guards the panes)
+            return
         if banner.display != simulated or (simulated and not self._banner_drawn):
             banner.display = simulated
             banner.update(self.app.simulation_label() + self._outlook, layout=False)
