@@ -19,6 +19,8 @@ IMAGE_PULL_REASONS = {
     "RegistryUnavailable",
 }
 
+POD_SECURITY_REFUSAL = "PodSecurity"
+"""The kind of a problem row for a workload whose pods PodSecurity admission refused."""
 INSTANCE_LABEL = "app.kubernetes.io/instance"
 TRACKING_ID_ANNOTATION = "argocd.argoproj.io/tracking-id"
 INSTANCE_ANNOTATION = "argocd.argoproj.io/instance"
@@ -141,4 +143,4 @@ def refusal_problem(event: dict[str, Any]) -> PodProblem | None:
         f"{namespace} refuses {found['why']}; pods that need the host need the namespace label "
         "pod-security.kubernetes.io/enforce: privileged"
     )
-    return PodProblem(namespace, involved.get("name", ""), "PodSecurity", detail, 1)
+    return PodProblem(namespace, involved.get("name", ""), POD_SECURITY_REFUSAL, detail, 1)

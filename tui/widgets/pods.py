@@ -6,6 +6,7 @@ from __future__ import annotations
 from rich.text import Text
 
 from talos_platform.engine.observe import ClusterSnapshot, PodProblem
+from talos_platform.engine.observe.pods import POD_SECURITY_REFUSAL
 from talos_platform.tui.styles import BAD, GOOD, WAIT, WARN, muted, number
 from talos_platform.tui.widgets.pane import Pane, PaneContent, Row, add_part, matches
 
@@ -103,8 +104,13 @@ def pods_content(snapshot: ClusterSnapshot, query: str = "") -> PaneContent:
     total = snapshot.pod_total
     healthy = sum(ns.healthy for ns in snapshot.namespaces)
     summary = Text(f"{number(healthy)}/{number(total)} pods healthy")
-    if snapshot.pod_problems:
-        add_part(summary, f"✗ {number(len(snapshot.pod_problems))} with problems", f"bold {BAD}")
+    # A PodSecurity refusal is a workload whose pods were never created, not a sick pod.
+    refused = sum(1 for problem in snapshot.pod_problems if problem.kind == POD_SECURITY_REFUSAL)
+    if len(snapshot.pod_problems) > refused:
+        add_part(summary, f"✗ {number(len(snapshot.pod_problems) - refused)} with problems", f"bold {BAD}")
+    if refused:
+        workloads = "workload" if refused == 1 else "workloads"
+        add_part(summary, f"✗ {number(refused)} {workloads} refused by PodSecurity", f"bold {BAD}")
     if query:
         add_part(summary, f"filter: {query}", "italic")
     return PaneContent(

@@ -8,6 +8,7 @@ from support.waits import wait_for
 from talos_platform.engine.observe import TalosTarget
 from talos_platform.engine.sim import simulated_platform
 from talos_platform.tui.app import create_app
+from talos_platform.tui.widgets.pods import pods_content
 from talos_platform.tui.screens.detail import DetailScreen
 
 
@@ -93,3 +94,6 @@ async def test_live_dashboard_shows_a_pod_security_refusal_in_the_pods_pane():
         refused = next(p for p in screen.snapshot.pod_problems if p.kind == "PodSecurity")
         await pilot.press("3")
         assert screen.pane("pods").select_key(f"pod:{refused.namespace}/{refused.name}")
+        # The refused workload has no pods: it is not counted as a pod with problems.
+        summary = pods_content(screen.snapshot).summary.plain
+        assert "1 workload refused by PodSecurity" in summary and "with problems" not in summary
