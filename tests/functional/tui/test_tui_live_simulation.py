@@ -8,8 +8,8 @@ from support.waits import wait_for
 from talos_platform.engine.observe import TalosTarget
 from talos_platform.engine.sim import simulated_platform
 from talos_platform.tui.app import create_app
-from talos_platform.tui.widgets.pods import pods_content
 from talos_platform.tui.screens.detail import DetailScreen
+from talos_platform.tui.widgets.pods import pods_content
 
 
 async def test_live_dashboard_on_the_simulator_shows_problems_and_reads_pod_details():
