@@ -317,9 +317,10 @@ def _say(stream: TextIO, text: str) -> None:
         pass
 
 
-def _print_notes(session: OperationSession, stream: TextIO) -> None:
-    """What the operation says after success, e.g. where the installed services' logins are kept
-    (places only, never a value)."""
+def print_notes(session: OperationSession, stream: TextIO) -> None:
+    """What the operation says after success, e.g. where the kubeconfig and the installed
+    services' logins are kept (places only, never a value). The install screen shows the same
+    lines and the guided install prints them once it closes."""
     label = "SIMULATED " if session.simulated else ""
     for note in session.operation.notes(session.config, session.state, simulated=session.simulated):
         stream.write(label + note + "\n")
@@ -335,7 +336,7 @@ def run_session(session: OperationSession, output: str = "text", stream: TextIO 
     finally:
         renderer.close()
     if outcome == "succeeded" and output != "json" and not renderer.reader_gone:
-        _print_notes(session, stream or sys.stdout)
+        print_notes(session, stream or sys.stdout)
     if renderer.reader_gone and stream is None:
         # Nobody reads stdout any more: keep the interpreter's final flush from failing loudly.
         devnull = os.open(os.devnull, os.O_WRONLY)

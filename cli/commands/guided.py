@@ -171,4 +171,9 @@ def _run_install(session: InstallSession, new_session: Callable[[], InstallSessi
     outcome = app.run()
     if outcome is None:
         return 130  # the app was closed before the install reported an outcome
+    if outcome == "succeeded":
+        # The screen said it too, but it is gone now: the terminal keeps where things are.
+        from talos_platform.headless import print_notes
+
+        print_notes(app.session or session, sys.stdout)
     return TUI_OUTCOME_EXIT_CODES.get(outcome, 1)
