@@ -197,11 +197,14 @@ class RichRenderer(Renderer):
 
         self.tally = _Tally(plan, simulated)
         self.console = Console(file=stream)
+        # A layer's elapsed time is real time; in a simulation the steps' own are simulated.
+        clock = [TextColumn("[dim]real")] if simulated else []
         self.progress = Progress(
             TextColumn("{task.description}", justify="left"),
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
+            *clock,
             TextColumn("[dim]{task.fields[current]}"),
             console=self.console,
         )

@@ -12,7 +12,7 @@ from support.cluster_data import install_progress
 
 from talos_platform.engine.plan.planner import Plan
 from talos_platform.engine.run.events import RunFinished, RunStarted, StepStarted, StepSucceeded
-from talos_platform.headless import PlainRenderer
+from talos_platform.headless import PlainRenderer, RichRenderer
 from talos_platform.tui.install_state import InstallProgress
 from talos_platform.tui.widgets.steps import steps_content
 
@@ -27,10 +27,10 @@ class OneStep:
     needs: tuple[str, ...] = ()
 
 
-def plain_output(simulated: bool) -> list[str]:
+def plain_output(simulated: bool, renderer_class: type = PlainRenderer) -> list[str]:
     """A run of one step that took 1,234.5 s on the run's clock and 2,000 s in all."""
     stream = io.StringIO()
-    renderer = PlainRenderer(stream, Plan([OneStep()]), simulated=simulated)
+    renderer = renderer_class(stream, Plan([OneStep()]), simulated=simulated)
     for event in (
         RunStarted(at=10_000.0, run_id="r1", steps=(STEP,), simulated=simulated),
         StepStarted(at=10_000.0, step_id=STEP, layer=0, title=OneStep.title),
@@ -38,6 +38,7 @@ def plain_output(simulated: bool) -> list[str]:
         RunFinished(at=12_000.0, run_id="r1", outcome="succeeded"),
     ):
         renderer(event)
+    renderer.close()
     return stream.getvalue().splitlines()
 
 
@@ -60,6 +61,14 @@ def test_a_real_run_keeps_its_wording():
     assert "[L0] L0.secrets: done in 1234.5s" in lines
     assert re.fullmatch(r"install succeeded in \d+\.\ds \(1 applied, 0 already done, 0 failed\); run r1", lines[-1])
     assert not any("simulated" in line or "real time" in line for line in lines)
+
+
+def test_the_terminals_layer_bars_say_their_elapsed_time_is_real_in_a_simulation():
+    simulated = "\n".join(plain_output(simulated=True, renderer_class=RichRenderer))
+    assert "[L0] L0.secrets: done in 1,234.5 s simulated" in simulated
+    assert re.search(r"SIMULATED layer 0 .* 1/1 \d+:\d\d:\d\d real", simulated), simulated
+    real = "\n".join(plain_output(simulated=False, renderer_class=RichRenderer))
+    assert "real" not in real and "simulated" not in real and "done in 1234.5s" in real
 
 
 @pytest.mark.parametrize("simulated", [True, False], ids=["simulated", "real"])
