@@ -93,6 +93,8 @@ class _Tally:
         self.counts = {"succeeded": 0, "skipped": 0, "failed": 0, "stopped": 0}
         self.failures: list[StepFailed] = []
         self.started_at = time.monotonic()
+        self.run_span = (0.0, 0.0)
+        """When the run started and finished by its own clock: the simulator's in a simulation."""
         self.run_id = ""
         self.operation = DEFAULT_OPERATION
 
@@ -100,6 +102,9 @@ class _Tally:
         if isinstance(event, RunStarted):
             self.run_id = event.run_id
             self.operation = event.operation
+            self.run_span = (event.at, event.at)
+        elif isinstance(event, RunFinished):
+            self.run_span = (self.run_span[0], event.at)
         elif isinstance(event, StepSucceeded):
             self.counts["succeeded"] += 1
         elif isinstance(event, StepSkipped):
@@ -122,7 +127,15 @@ class _Tally:
         )
         if self.counts["stopped"]:
             parts += f", {self.counts['stopped']} stopped in flight"
-        return f"{label} {outcome} in {elapsed:.1f}s ({parts}); run {self.run_id}"
+        return f"{label} {outcome} in {self.took(elapsed)} ({parts}); run {self.run_id}"
+
+    def took(self, elapsed: float) -> str:
+        """The run's duration. A simulation's clock runs faster than the real one: both are
+        given, each named."""
+        if not self.simulated:
+            return f"{elapsed:.1f}s"
+        simulated = self.run_span[1] - self.run_span[0]
+        return f"{elapsed:.1f} s real time, {simulated:,.1f} s simulated"
 
 
 def describe(event: Event, tally: _Tally) -> str | None:
@@ -143,7 +156,9 @@ def describe(event: Event, tally: _Tally) -> str | None:
             f"retrying in {event.delay:g}s: {event.error}"
         )
     if isinstance(event, StepSucceeded):
-        return f"{tally.prefix(event.step_id)}: done in {event.duration:.1f}s"
+        # Step durations are on the run's clock: in a simulation, the simulator's.
+        took = f"{event.duration:,.1f} s simulated" if tally.simulated else f"{event.duration:.1f}s"
+        return f"{tally.prefix(event.step_id)}: done in {took}"
     if isinstance(event, StepFailed) and _interrupted(event):
         return f"{tally.prefix(event.step_id)}: stopped ({event.error}); {event.hint}"
     if isinstance(event, StepFailed):
@@ -182,11 +197,14 @@ class RichRenderer(Renderer):
 
         self.tally = _Tally(plan, simulated)
         self.console = Console(file=stream)
+        # A layer's elapsed time is real time; in a simulation the steps' own are simulated.
+        clock = [TextColumn("[dim]real")] if simulated else []
         self.progress = Progress(
             TextColumn("{task.description}", justify="left"),
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
+            *clock,
             TextColumn("[dim]{task.fields[current]}"),
             console=self.console,
         )
@@ -303,8 +321,9 @@ def _say(stream: TextIO, text: str) -> None:
 
 
 def print_notes(session: OperationSession, stream: TextIO) -> None:
-    """What the operation says after success, e.g. where the installed services' logins are kept
-    (places only, never a value)."""
+    """What the operation says after success, e.g. where the kubeconfig and the installed
+    services' logins are kept (places only, never a value). The install screen shows the same
+    lines and the guided install prints them once it closes."""
     label = "SIMULATED " if session.simulated else ""
     for note in session.operation.notes(session.config, session.state, simulated=session.simulated):
         stream.write(label + note + "\n")

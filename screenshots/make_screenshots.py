@@ -13,14 +13,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import math
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+
+from textual.pilot import Pilot
 
 from talos_platform.engine.observe import ClusterSnapshot, Observer, TalosTarget
 from talos_platform.engine.operations import operation_named
@@ -28,7 +31,7 @@ from talos_platform.engine.run.events import Event, RunStarted, StepOutput, Step
 from talos_platform.engine.run.journal import Journal
 from talos_platform.engine.run.rollout import RolloutReader
 from talos_platform.engine.session import InstallSession, OperationSession
-from talos_platform.engine.sim import simulated_platform
+from talos_platform.engine.sim import SimulatedPlatform, simulated_platform
 from talos_platform.engine.state import StateDirectory
 from talos_platform.tui.app import LIGHT, create_app
 from talos_platform.tui.feed import ObjectDetails, read_pod_details
@@ -36,6 +39,7 @@ from talos_platform.tui.install_state import InstallProgress
 from talos_platform.tui.screens.detail import DetailScreen
 
 SIZE = (160, 48)
+SMALL = (80, 24)
 HERE = Path(__file__).resolve().parent
 CLUSTER = "homelab"
 """The cluster of every scenario pictured here, for the header line."""
@@ -56,11 +60,12 @@ def burst_middle(scenario: str) -> float:
     return burst.start + burst.duration / 2
 
 
-async def observe_installed(
+@contextlib.asynccontextmanager
+async def installed_platform(
     scenario: str, seconds: float = 30.0, seed: int | None = None
-) -> tuple[ClusterSnapshot, str, ObjectDetails | None]:
-    """Watch an installed simulated platform for `seconds` of its time; the last snapshot, and
-    the conditions and events of the worst pod (read through the drivers, as the app does)."""
+) -> AsyncIterator[tuple[ClusterSnapshot, str, SimulatedPlatform]]:
+    """An installed simulated platform watched for `seconds` of its time: the last snapshot, and
+    the platform itself (its drivers serve the logs, describe and YAML views) until the block ends."""
     platform = simulated_platform(scenario, seed=seed, speed=math.inf, installed=True)
     observer = Observer(
         platform.drivers, platform.clock, talos_targets=[TalosTarget.from_config(n) for n in platform.config.nodes]
@@ -70,14 +75,24 @@ async def observe_installed(
     task = asyncio.create_task(observer.run())
     await platform.clock.sleep(seconds)
     task.cancel()
-    snapshot = seen[-1]
     assert platform.config.cluster.name == CLUSTER, "the header line would name another cluster"
-    details = None
-    if snapshot.pod_problems:
-        worst = snapshot.pod_problems[0]
-        details = await read_pod_details(platform.drivers, worst.namespace, worst.name)
-    platform.close()
-    return snapshot, f"scenario {platform.scenario.name}, seed {platform.seed}", details
+    try:
+        yield seen[-1], f"scenario {platform.scenario.name}, seed {platform.seed}", platform
+    finally:
+        platform.close()
+
+
+async def observe_installed(
+    scenario: str, seconds: float = 30.0, seed: int | None = None
+) -> tuple[ClusterSnapshot, str, ObjectDetails | None]:
+    """Watch an installed simulated platform for `seconds` of its time; the last snapshot, and
+    the conditions and events of the worst pod (read through the drivers, as the app does)."""
+    async with installed_platform(scenario, seconds, seed) as (snapshot, note, platform):
+        details = None
+        if snapshot.pod_problems:
+            worst = snapshot.pod_problems[0]
+            details = await read_pod_details(platform.drivers, worst.namespace, worst.name)
+    return snapshot, note, details
 
 
 def scenario_outlook(scenario: str) -> Callable[[float], str]:
@@ -91,7 +106,8 @@ def scenario_outlook(scenario: str) -> Callable[[float], str]:
 
 async def record_install(scenario: str, stop_before: str | None = None) -> tuple[InstallProgress, ClusterSnapshot, str]:
     """Run a simulated install with the observer alongside. With `stop_before`, the state is
-    cut at the moment that step started (events after it are left out); otherwise the end."""
+    cut at the moment that step started (events after it are left out); otherwise the end,
+    with what the install screen says after success."""
     platform = simulated_platform(scenario, speed=math.inf)
     observer = Observer(
         platform.drivers, platform.clock, talos_targets=[TalosTarget.from_config(n) for n in platform.config.nodes]
@@ -119,6 +135,8 @@ async def record_install(scenario: str, stop_before: str | None = None) -> tuple
     progress = InstallProgress((s.id, s.layer, s.title) for s in session.plan)
     for event in events[:cut]:
         progress.apply(event)
+    if progress.outcome == "succeeded":
+        progress.notes = tuple(session.operation.notes(session.config, session.state, simulated=session.simulated))
     snapshot = [s for index, s in snapshots if index <= cut][-1]
     return progress, snapshot, f"scenario {platform.scenario.name}, seed {platform.seed}"
 
@@ -188,8 +206,16 @@ def upgrade_in_another_terminal(events: list[Event], snapshot: ClusterSnapshot) 
         shutil.rmtree(folder, ignore_errors=True)
 
 
-async def save(app, path: Path, press: tuple[str, ...] = (), screen=None) -> None:
-    async with app.run_test(size=SIZE) as pilot:
+async def save(
+    app,
+    path: Path,
+    press: tuple[str, ...] = (),
+    screen=None,
+    size: tuple[int, int] = SIZE,
+    then: Callable[[Pilot], Awaitable[None]] | None = None,
+) -> None:
+    """`then` finishes what the keys started (a view that reads from the cluster first)."""
+    async with app.run_test(size=size) as pilot:
         await pilot.pause()
         if press:
             await pilot.press(*press)
@@ -197,8 +223,30 @@ async def save(app, path: Path, press: tuple[str, ...] = (), screen=None) -> Non
         if screen is not None:
             await app.push_screen(screen)
             await pilot.pause()
+        if then is not None:
+            await then(pilot)
         app.save_screenshot(path.name, str(path.parent))
     print(f"wrote {path}")
+
+
+async def until(pilot: Pilot, condition: Callable[[], object], timeout: float = 20.0) -> None:
+    for _ in range(int(timeout / 0.05)):
+        if condition():
+            return
+        await pilot.pause(0.05)
+    raise RuntimeError("the screen did not get there in time")
+
+
+async def object_view_read(pilot: Pilot) -> None:
+    await until(pilot, lambda: getattr(pilot.app.screen, "object_view", None) is not None)
+
+
+async def log_read(pilot: Pilot) -> None:
+    """The container chooser (a pod with several containers) takes the first; then the lines."""
+    await until(pilot, lambda: type(pilot.app.screen).__name__ in ("ContainerChooser", "LogScreen"))
+    if type(pilot.app.screen).__name__ == "ContainerChooser":
+        await pilot.press("enter")
+    await until(pilot, lambda: getattr(pilot.app.screen, "lines", None))
 
 
 async def main(out: Path) -> None:
@@ -207,6 +255,18 @@ async def main(out: Path) -> None:
     await save(
         create_app("install", progress=progress, snapshot=snapshot, simulation_note=note),
         out / "install-in-progress.svg",
+    )
+
+    await save(
+        create_app("install", progress=progress, snapshot=snapshot, simulation_note=note),
+        out / "install-80x24.svg",
+        size=SMALL,
+    )
+
+    progress, snapshot, note = await record_install("default")
+    await save(
+        create_app("install", progress=progress, snapshot=snapshot, simulation_note=note),
+        out / "install-succeeded.svg",
     )
 
     progress, snapshot, note = await record_install("node-stuck-in-maintenance")
@@ -235,6 +295,20 @@ async def main(out: Path) -> None:
     # Five seconds in, all still healthy: the banner says what is about to happen, and when.
     snapshot, note, _ = await observe_installed("node-down", seconds=5)
     await save(dashboard(snapshot, note, fault_outlook=scenario_outlook("node-down")), out / "banner-fault-coming.svg")
+
+    # A small terminal: one pane at a time, Pod health with its Problem column.
+    await save(dashboard(snapshot, note), out / "dashboard-80x24.svg", press=("3",), size=SMALL)
+
+    # The crash-looping pod's log, describe and YAML (k9s' l, d, y), read from the simulator.
+    async with installed_platform("crash-loop") as (snapshot, note, platform):
+        views = (
+            ("l", "pod-logs", log_read),
+            ("d", "pod-describe", object_view_read),
+            ("y", "pod-yaml", object_view_read),
+        )
+        for key, name, read in views:
+            app = dashboard(snapshot, note, object_drivers=platform.drivers)
+            await save(app, out / f"{name}.svg", press=("3", key), then=read)
 
     snapshot, note, _ = await observe_installed("policy-drops", seconds=burst_middle("policy-drops"))
     await save(

@@ -188,11 +188,14 @@ class PlatformApp(App[str]):
 
         async def run() -> None:
             session.subscribe(self.batcher.put)
+            notes: tuple[str, ...] = ()
             try:
                 outcome = await session.run()
+                if outcome == "succeeded":
+                    notes = tuple(session.operation.notes(session.config, session.state, simulated=session.simulated))
             except Exception as error:  # noqa: BLE001 - shown in the failure view, never a traceback
                 outcome = f"crashed: {str(error) or type(error).__name__}"
-            self.post_message(InstallFinished(outcome))
+            self.post_message(InstallFinished(outcome, notes))
 
         self.engine.submit(run())
 
@@ -209,6 +212,8 @@ class PlatformApp(App[str]):
         self.on_install_events_arrived(InstallEventsArrived())
         if self.progress is not None and not self.progress.outcome:
             self.progress.outcome = message.outcome
+        if self.progress is not None and message.outcome == "succeeded":
+            self.progress.notes = message.notes
         if isinstance(self.cluster_view, InstallScreen):
             self.cluster_view.refresh_progress()
         if self._exit_when_finished:

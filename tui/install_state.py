@@ -61,6 +61,8 @@ class InstallProgress:
         self.last_started: str | None = None
         self.stop_requested = False
         """The user asked to stop (q, Ctrl+C): said on screen at once, while the steps in flight finish."""
+        self.notes: tuple[str, ...] = ()
+        """What to do next, shown once the run succeeded (the operation's notes)."""
 
     @property
     def title(self) -> str:
@@ -86,7 +88,7 @@ class InstallProgress:
         self.now = max(self.now, event.at)
         if isinstance(event, RunStarted):
             self.run_id, self.simulated, self.outcome, self.failed_step = event.run_id, event.simulated, "", None
-            self.stop_requested = False
+            self.stop_requested, self.notes = False, ()
             self.operation = event.operation
             for sid in event.steps:
                 self._step(sid)

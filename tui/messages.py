@@ -14,7 +14,10 @@ class InstallEventsArrived(Message):
 
 
 class InstallFinished(Message):
-    def __init__(self, outcome: str):
+    def __init__(self, outcome: str, notes: tuple[str, ...] = ()):
         super().__init__()
         self.outcome = outcome
         """`succeeded`, `failed`, `interrupted`, or `crashed: <error>`."""
+        self.notes = notes
+        """What the operation says after success (where the kubeconfig is, how to open the
+        dashboard): places and commands, never a value."""

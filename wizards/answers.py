@@ -111,15 +111,31 @@ def suggested_role(answers: Answers) -> Role:
     return Role.control_plane if control_planes < wanted else Role.worker
 
 
+def _name_prefix(role: str | None) -> str:
+    return "cp" if role == Role.control_plane.value else "worker"
+
+
 def suggested_node_name(answers: Answers, index: int) -> str:
     """`cp-N` / `worker-N`, the first number not already taken."""
-    node = answers.nodes[index]
-    prefix = "cp" if node.get("role") == Role.control_plane.value else "worker"
+    prefix = _name_prefix(answers.nodes[index].get("role"))
     taken = {other.get("name") for i, other in enumerate(answers.nodes) if i != index}
     number = 1
     while f"{prefix}-{number}" in taken:
         number += 1
     return f"{prefix}-{number}"
+
+
+def follow_role_change(answers: Answers, index: int, before: str | None) -> None:
+    """A node given another role drops the answers that were its old role's: a name suggested
+    for that role (`cp-3` for what is now a worker) and, leaving the control planes, the link
+    it had for the VIP. Their questions then suggest again, for the new role."""
+    node = answers.nodes[index]
+    if before is None or node.get("role") == before:
+        return
+    if re.fullmatch(rf"{_name_prefix(before)}-\d+", node.get("name") or ""):
+        node["name"] = ""
+    if before == Role.control_plane.value:
+        node["link"] = None
 
 
 def suggested_node_address(answers: Answers, index: int) -> str:

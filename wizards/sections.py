@@ -38,7 +38,12 @@ from talos_platform.engine.config.versions import (
     supported_talos_versions,
 )
 from talos_platform.wizards import checks, prompts
-from talos_platform.wizards.answers import Answers, suggested_node_address, suggested_node_name
+from talos_platform.wizards.answers import (
+    Answers,
+    follow_role_change,
+    suggested_node_address,
+    suggested_node_name,
+)
 from talos_platform.wizards.fields import (
     DONE,
     Question,
@@ -218,16 +223,33 @@ def _role_choices(answers: Answers) -> list[Choice]:
 
 
 def _suggested_link(answers: Answers, index: int) -> str:
-    """The node's link, else the one the other nodes use, else `eth0` when starting fresh (an
-    edited config without links keeps none: its nodes may use DHCP)."""
-    if answers.nodes[index].get("link"):
-        link: str = answers.nodes[index]["link"]
+    """The node's link, else the one the other nodes of its role use (control planes and
+    workers are often different machines), else any other node's, else `eth0` when starting
+    fresh (an edited config without links keeps none: its nodes may use DHCP)."""
+    node = answers.nodes[index]
+    if node.get("link"):
+        link: str = node["link"]
         return link
-    for node in answers.nodes:
-        if node.get("link"):
-            other_link: str = node["link"]
-            return other_link
+    others = [other for i, other in enumerate(answers.nodes) if i != index and other.get("link")]
+    same_role = [other for other in others if other.get("role") == node.get("role")]
+    for other in same_role or others:
+        other_link: str = other["link"]
+        return other_link
     return "eth0" if answers.flags.get(SUGGEST_LINK) else ""
+
+
+def _role_question(index: int, label: str) -> Question:
+    """The node's role; a changed role drops what belonged to the old one (follow_role_change)."""
+    chosen = choice_field(f"nodes[{index}].role", f"{label}: role", _role_choices)
+
+    def ask(answers: Answers, console: Console) -> Any:
+        before = answers.nodes[index].get("role")
+        outcome = chosen.ask(answers, console)
+        if outcome is not BACK:
+            follow_role_change(answers, index, before)
+        return outcome
+
+    return Question(chosen.key, ask, chosen.label)
 
 
 def _link_question(index: int, label: str, control_plane: bool) -> Question:
@@ -254,7 +276,7 @@ def node_questions(index: int, *, offer_another: bool) -> Callable[[Answers], li
         label = f"Node {index + 1}"
         node = answers.nodes[index]
         docker = answers.platform == "docker"  # one control-plane node: no role to choose
-        asked = [] if docker else [choice_field(f"{prefix}.role", f"{label}: role", _role_choices)]
+        asked = [] if docker else [_role_question(index, label)]
         asked += [
             text_field(
                 f"{prefix}.name",

@@ -145,30 +145,9 @@ def _confirm_and_install(
     return code
 
 
-TUI_OUTCOME_EXIT_CODES = {"succeeded": 0, "failed": 1, "interrupted": 130, "not-started": 130}
-
-
 def _run_install(session: InstallSession, new_session: Callable[[], InstallSession], target: Target) -> int:
-    """In the TUI when it is installed (live panes), otherwise the headless progress display.
-    Ctrl-C / q stops the install cleanly either way; running again resumes."""
-    try:
-        from talos_platform.tui.app import create_app
-    except ImportError:
-        from talos_platform.headless import run_session
+    """On the run screen with live panes; Ctrl-C / q stops the install cleanly, running again
+    resumes. Once the screen closes after a success the terminal keeps the next steps."""
+    from talos_platform.run_screen import run_on_screen
 
-        return run_session(session, "text")
-    from talos_platform.engine.observe import TalosTarget
-
-    sessions = iter([session])  # the plan shown is the one that runs; a retry gets a new one
-    app = create_app(
-        "install",
-        drivers=target.drivers,
-        clock=target.clock,
-        talos_targets=[TalosTarget.from_config(node) for node in target.config.nodes],
-        session_factory=lambda: next(sessions, None) or new_session(),
-        simulation_note="guided install" if target.simulated else "",
-    )
-    outcome = app.run()
-    if outcome is None:
-        return 130  # the app was closed before the install reported an outcome
-    return TUI_OUTCOME_EXIT_CODES.get(outcome, 1)
+    return run_on_screen(target, session, new_session, "guided install" if target.simulated else "")

@@ -5,7 +5,7 @@ import json
 import subprocess
 import sys
 
-from support.commands import ENVIRONMENT, run_simulated_install
+from support.commands import ENVIRONMENT, run_simulated_install, talos_platform
 
 
 def test_a_second_install_of_a_finished_cluster_applies_nothing(tmp_path):
@@ -17,11 +17,27 @@ def test_a_second_install_of_a_finished_cluster_applies_nothing(tmp_path):
     assert again.returncode == 0, again.stderr
     events = [json.loads(line) for line in again.stdout.splitlines() if line.startswith("{")]
     steps = next(e["steps"] for e in events if e["type"] == "RunStarted")
-    applied = [e["step_id"] for e in events if e["type"] == "StepFinished"]
+    applied = [e["step_id"] for e in events if e["type"] == "StepSucceeded"]
     skipped = [e["step_id"] for e in events if e["type"] == "StepSkipped"]
     assert applied == [], applied
     assert sorted(skipped) == sorted(steps)
     assert [e["outcome"] for e in events if e["type"] == "RunFinished"] == ["succeeded"]
+
+
+def test_plan_after_a_finished_install_shows_every_step_done(tmp_path):
+    state = tmp_path / "state"
+    assert run_simulated_install(state, "--yes").returncode == 0
+
+    plan = talos_platform("plan", "--simulate", "--state-dir", str(state), "--output", "json")
+    text = talos_platform("plan", "--simulate", "--state-dir", str(state))
+
+    assert plan.returncode == 0, plan.stderr
+    steps = json.loads(plan.stdout)["steps"]
+    assert len(steps) > 40
+    assert {step["stepId"]: step["state"] for step in steps if step["state"] != "done"} == {}
+    assert all(step["actions"] == [] for step in steps)
+    assert text.returncode == 0, text.stderr
+    assert text.stdout.rstrip().endswith(f"\n{len(steps)} done")
 
 
 def test_the_simulation_journal_keeps_secrets_as_digests_only(tmp_path):

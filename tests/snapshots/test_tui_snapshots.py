@@ -241,6 +241,31 @@ def test_install_at_200x55(snap_compare):
     assert snap_compare(app, terminal_size=LARGE)
 
 
+def finished_install():
+    """Every step done; the success message has what the headless install prints after it."""
+    from pathlib import Path
+
+    from support.cluster_data import EXAMPLE_CONFIG
+
+    from talos_platform.engine.access import next_steps
+    from talos_platform.engine.config.loading import load_config
+
+    progress = install_progress(finished=True)
+    state = StateDirectory(Path("/home/ops/.local/state/talos-platform/homelab"))
+    progress.notes = tuple(next_steps(load_config(EXAMPLE_CONFIG), state, simulated=True))
+    return create_app("install", progress=progress, snapshot=cluster_snapshot(faulty=False), simulation_note=NOTE)
+
+
+def test_install_succeeded_with_what_next(snap_compare):
+    """Issue 14, item 9: where the kubeconfig and talosconfig are and how to open the dashboard."""
+    assert snap_compare(finished_install(), terminal_size=SIZE)
+
+
+def test_install_succeeded_at_80x24(snap_compare):
+    """The output gives way to the success message, which keeps room for its lines."""
+    assert snap_compare(finished_install(), terminal_size=SMALL)
+
+
 # --- issue 19: etcd health ------------------------------------------------------------------------
 
 

@@ -537,15 +537,15 @@ def early_cluster_snapshot() -> ClusterSnapshot:
     )
 
 
-def install_progress(failed: bool = False) -> InstallProgress:
-    """The real plan of the example config, part-way through (or failed in layer 0), with
-    fixed times."""
+def install_progress(failed: bool = False, finished: bool = False) -> InstallProgress:
+    """The real plan of the example config, part-way through (or failed in layer 0, or
+    `finished`: every step done), with fixed times."""
     plan = Plan(platform_steps(load_config(EXAMPLE_CONFIG)))
     progress = InstallProgress((s.id, s.layer, s.title) for s in plan)
     steps = list(plan)
     at = T0
     events: list = [RunStarted(at=at, run_id="20260101-000000", steps=tuple(s.id for s in steps), simulated=True)]
-    stop_at = "L0.apply-config.worker-3" if failed else "L1.cilium"
+    stop_at = "L0.apply-config.worker-3" if failed else "" if finished else "L1.cilium"
     for step in steps:
         events.append(StepStarted(at=at, step_id=step.id, layer=step.layer, title=step.title))
         if step.id == stop_at:
@@ -599,6 +599,8 @@ def install_progress(failed: bool = False) -> InstallProgress:
         duration = 1.5 + (len(step.id) % 7) * 0.8
         at += duration
         events.append(StepSucceeded(at=at, step_id=step.id, duration=duration))
+    if finished:
+        events.append(RunFinished(at=at, run_id="20260101-000000", outcome="succeeded"))
     for event in events:
         progress.apply(event)
     return progress

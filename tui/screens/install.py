@@ -47,6 +47,19 @@ def failure_text(progress: InstallProgress) -> Text:
     return text
 
 
+def success_text(progress: InstallProgress) -> Text:
+    """The run succeeded: what to do next (where the kubeconfig and talosconfig are, the
+    dashboard command, where logins are kept), as the headless install prints it."""
+    text = Text()
+    # No run starts with a space (SVG renderers drop it): the separator ends the heading's run.
+    text.append(f"✓ {progress.operation} succeeded · ", style=f"bold {GOOD}")
+    text.append("q ", style="bold")
+    text.append("quit")
+    for note in progress.notes:
+        text.append("\n" + note)
+    return text
+
+
 class InstallScreen(ClusterView):
     BINDINGS = [
         Binding("r", "retry", "Retry"),
@@ -67,6 +80,7 @@ class InstallScreen(ClusterView):
             with Vertical(id="install-right"):
                 yield StepOutput(id="output")
                 yield Static("", id="failure")
+                yield Static("", id="success")
         yield ClusterPanes(INSTALL_PANE_IDS, id="cluster", classes="install")
         yield self.filter_input()
         yield KeyHints()
@@ -74,6 +88,7 @@ class InstallScreen(ClusterView):
     def on_mount(self) -> None:
         self.show_simulation_banner(self.app.simulated_drivers)
         self.query_one("#failure").display = False
+        self.query_one("#success").display = False
         self.ready = True
         self.refresh_progress()
         self.query_one(StepsPane).table.focus()
@@ -113,7 +128,12 @@ class InstallScreen(ClusterView):
         failure.display = failed
         if failed:
             failure.update(failure_text(self.progress))
-        if self.progress.outcome == "succeeded":
+        succeeded = self.progress.outcome == "succeeded"
+        success = self.query_one("#success", Static)
+        success.display = succeeded
+        self.set_class(succeeded, "finished")
+        if succeeded:
+            success.update(success_text(self.progress))
             self.sub_title = f"{self.progress.operation} succeeded"
         elif self.progress.stop_requested and not self.progress.outcome:
             self.sub_title = f"{self.progress.operation}: {STOPPING}"

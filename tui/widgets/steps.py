@@ -9,6 +9,8 @@ from talos_platform.tui.styles import BAD, GOOD, MUTED, WAIT, WARN, number
 from talos_platform.tui.widgets.pane import Pane, PaneContent, Row, add_part
 
 COLUMNS = ("", "Step", "Time", "Retry")
+SIMULATED_COLUMNS = ("", "Step", "Sim time", "Retry")
+"""A simulated run's step times are on the simulator's clock, which runs faster than the real one."""
 LAYER_NAMES = {
     0: "Talos nodes",
     1: "bootstrap: Gateway API, Cilium, ArgoCD",
@@ -70,7 +72,8 @@ def steps_content(progress: InstallProgress) -> PaneContent:
         add_part(summary, f"{progress.operation} {progress.outcome}", f"bold {colour}")
     elif progress.stop_requested:
         add_part(summary, STOPPING, f"bold {WARN}")
-    return PaneContent(f"{progress.title} steps", COLUMNS, tuple(rows), summary, empty="planning…")
+    columns = SIMULATED_COLUMNS if progress.simulated else COLUMNS
+    return PaneContent(f"{progress.title} steps", columns, tuple(rows), summary, empty="planning…")
 
 
 class StepsPane(Pane):

@@ -4,10 +4,12 @@ checklist, live output, the failure view with its hint, retry, and confirming be
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 from pathlib import Path
 
 from support.waits import wait_for
+from textual.widgets import Static
 
 from talos_platform.engine.config.loading import load_config
 from talos_platform.engine.config.secrets import Secrets
@@ -151,3 +153,54 @@ async def test_confirming_quit_says_at_once_that_the_install_is_stopping(tmp_pat
         assert "stopping after the current step…" in screen.sub_title
         await wait_for(pilot, lambda: app.return_value is not None)
     assert app.return_value == "interrupted"
+
+
+async def test_a_finished_install_says_where_the_kubeconfig_is_and_how_to_open_the_dashboard(tmp_path):
+    """Issue 14, item 9: the install screen's success message has the headless install's next steps."""
+    app = make_app(tmp_path, {})
+    state = StateDirectory(tmp_path / "state")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.progress.outcome == "succeeded")
+        screen = app.screen
+        success = screen.query_one("#success", Static)
+        await wait_for(pilot, lambda: success.display and app.progress.notes)
+        shown = str(success.render())
+        assert shown.startswith("✓ install succeeded · q quit\n")
+        assert f"kubeconfig:  {state.kubeconfig}" in shown and f"talosconfig: {state.talosconfig}" in shown
+        assert f"talos-platform dashboard --kubeconfig {state.kubeconfig}" in shown
+        assert not screen.query_one("#failure").display
+
+
+def test_the_guided_install_prints_the_next_steps_once_the_install_screen_closes(tmp_path, monkeypatch, capsys):
+    """The screen is gone after `q`: the terminal keeps where the kubeconfig is."""
+    from talos_platform.commands import guided
+    from talos_platform.commands.install import Target
+    from talos_platform.tui import app as tui_app
+
+    apps = []
+
+    def headless_app(*args, **kwargs):
+        app = create_app(*args, **kwargs)
+        apps.append(app)
+
+        async def quit_once_finished(pilot):
+            await wait_for(pilot, lambda: app.progress.outcome == "succeeded")
+            await pilot.press("q")
+
+        app.run = functools.partial(app.run, headless=True, size=SIZE, auto_pilot=quit_once_finished)
+        return app
+
+    monkeypatch.setattr(tui_app, "create_app", headless_app)
+    first = make_app(tmp_path, {}).session_factory
+    state = StateDirectory(tmp_path / "state")
+    target = Target(load_config(EXAMPLE), Secrets(), state, drivers=None, clock=None, simulated=False)
+
+    code = guided._run_install(first(), first, target)
+
+    assert code == 0 and apps
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[:3] == [
+        f"kubeconfig:  {state.kubeconfig}  (cluster-admin: keep it private; export KUBECONFIG={state.kubeconfig})",
+        f"talosconfig: {state.talosconfig}  (export TALOSCONFIG={state.talosconfig})",
+        f"dashboard:   talos-platform dashboard --kubeconfig {state.kubeconfig} --talosconfig {state.talosconfig}",
+    ]
