@@ -9,6 +9,7 @@ from talos_platform.engine.state import StateDirectory
 
 def next_steps(config: PlatformConfig, state: StateDirectory, simulated: bool) -> list[str]:
     """Lines to show after a successful install."""
+    from talos_platform.engine.layers.argocd_admin import argocd_login_notes
     from talos_platform.engine.layers.platform import grafana_login_notes
 
     if simulated:
@@ -22,4 +23,4 @@ def next_steps(config: PlatformConfig, state: StateDirectory, simulated: bool) -
             f"talosconfig: {state.talosconfig}  (export TALOSCONFIG={state.talosconfig})",
             f"dashboard:   talos-platform dashboard --kubeconfig {state.kubeconfig} --talosconfig {state.talosconfig}",
         ]
-    return lines + grafana_login_notes(config)
+    return lines + grafana_login_notes(config) + argocd_login_notes(config)

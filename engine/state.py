@@ -106,6 +106,17 @@ class StateDirectory:
         return self.root / "grafana-admin-password"
 
     @property
+    def argocd_admin_password(self) -> Path:
+        """ArgoCD's admin password when none was given: generated once, never replaced."""
+        return self.root / "argocd-admin-password"
+
+    @property
+    def argocd_admin_password_hash(self) -> Path:
+        """The bcrypt hash of ArgoCD's admin password, made once (a new salt would look like a new
+        password) and replaced only when the password given changes."""
+        return self.root / "argocd-admin-password.bcrypt"
+
+    @property
     def vault_init_intent(self) -> Path:
         """Written just before `vault operator init`, removed once its answer is saved in
         `vault_init`: if a run dies in between, the next one knows Vault's keys were lost by this

@@ -20,6 +20,7 @@ SECRET_LABELS = {
     "cloudflareApiToken": "Cloudflare API token for external-dns (Zone:DNS:Edit)",
     "cloudflareTunnelToken": "Cloudflare Tunnel token",
     "grafanaAdminPassword": "Grafana admin password",
+    "argocdAdminPassword": "ArgoCD admin password",
 }
 
 # A user name is a credential but not a secret; it is typed visibly like any other name.

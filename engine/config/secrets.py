@@ -8,6 +8,7 @@ The secrets file is YAML with camelCase keys:
     cloudflareApiToken: ...
     cloudflareTunnelToken: ...
     grafanaAdminPassword: ...   # optional: without it one is generated once and kept in Vault
+    argocdAdminPassword: ...    # optional: likewise, for ArgoCD's `admin` account
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ SECRET_KEYS: dict[str, str] = {
     "cloudflareApiToken": "cloudflare_api_token",
     "cloudflareTunnelToken": "cloudflare_tunnel_token",
     "grafanaAdminPassword": "grafana_admin_password",
+    "argocdAdminPassword": "argocd_admin_password",
 }
 
 # camelCase file key -> environment variable
@@ -42,6 +44,7 @@ ENV_NAMES: dict[str, str] = {
     "cloudflareApiToken": "TALOS_PLATFORM_CLOUDFLARE_API_TOKEN",
     "cloudflareTunnelToken": "TALOS_PLATFORM_CLOUDFLARE_TUNNEL_TOKEN",
     "grafanaAdminPassword": "TALOS_PLATFORM_GRAFANA_ADMIN_PASSWORD",
+    "argocdAdminPassword": "TALOS_PLATFORM_ARGOCD_ADMIN_PASSWORD",
 }
 
 # The user name is a credential but not a secret: redacting a short, common word such as
@@ -58,6 +61,7 @@ class Secrets:
     cloudflare_api_token: str = dataclasses.field(default="", repr=False)
     cloudflare_tunnel_token: str = dataclasses.field(default="", repr=False)
     grafana_admin_password: str = dataclasses.field(default="", repr=False)
+    argocd_admin_password: str = dataclasses.field(default="", repr=False)
 
     def values(self) -> list[str]:
         """The non-empty secret values, for the redactor."""
@@ -103,9 +107,16 @@ def grafana_password_from_vault(config: PlatformConfig) -> bool:
     return components.monitoring.enabled and components.vault.enabled and components.vault.secrets_operator.enabled
 
 
+def argocd_password_from_vault(config: PlatformConfig) -> bool:
+    """ArgoCD's admin password is kept in Vault, and its hash written into `argocd-secret` by
+    the install (ArgoCD itself is always installed)."""
+    return config.components.vault.enabled
+
+
 def optional_secrets(config: PlatformConfig) -> list[str]:
     """camelCase names of the secrets the enabled components may be given (else one is made)."""
-    return ["grafanaAdminPassword"] if grafana_password_from_vault(config) else []
+    optional = ["grafanaAdminPassword"] if grafana_password_from_vault(config) else []
+    return optional + (["argocdAdminPassword"] if argocd_password_from_vault(config) else [])
 
 
 def load_secrets(path: Path | str | None = None, environ: Mapping[str, str] | None = None) -> Secrets:

@@ -8,6 +8,7 @@ plain dicts shaped like the API's JSON (see protocols.py).
 from __future__ import annotations
 
 import asyncio
+import base64
 import builtins
 import json
 import threading
@@ -46,7 +47,7 @@ def kustomize_argv(folder: Path) -> list[str]:
     return [KUBECTL, "kustomize", "--enable-helm", str(folder)]
 
 
-def apply_argv(kubeconfig: Path) -> list[str]:
+def apply_argv(kubeconfig: Path, field_manager: str = FIELD_MANAGER) -> list[str]:
     return [
         KUBECTL,
         "--kubeconfig",
@@ -54,7 +55,7 @@ def apply_argv(kubeconfig: Path) -> list[str]:
         "apply",
         "--server-side",
         "--force-conflicts",
-        f"--field-manager={FIELD_MANAGER}",
+        f"--field-manager={field_manager}",
         "--output",
         "name",
         "--filename",
@@ -161,6 +162,22 @@ def drain_argv(kubeconfig: Path, name: str, timeout: float) -> list[str]:
 
 def delete_node_argv(kubeconfig: Path, name: str) -> list[str]:
     return [KUBECTL, "--kubeconfig", str(kubeconfig), "delete", "node", name, "--ignore-not-found"]
+
+
+def delete_argv(kubeconfig: Path, resource: Resource, name: str, namespace: str | None) -> list[str]:
+    kind = f"{resource.plural}.{resource.group}" if resource.group else resource.plural
+    where = ["--namespace", namespace] if resource.namespaced and namespace else []
+    return [KUBECTL, "--kubeconfig", str(kubeconfig), "delete", kind, name, *where, "--ignore-not-found"]
+
+
+def secret_keys_object(name: str, namespace: str, data: dict[str, str]) -> dict[str, Any]:
+    """A Secret that names only `data`'s keys: what a field manager applying just those owns."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "namespace": namespace},
+        "data": {key: base64.b64encode(value.encode()).decode() for key, value in data.items()},
+    }
 
 
 DISRUPTION_BUDGET_HINT = (
@@ -513,6 +530,20 @@ class KubernetesDriver:
     async def delete_node(self, name: str) -> None:
         self._api()
         await self.runner.run(delete_node_argv(self.kubeconfig, name), timeout=60)
+
+    async def apply_secret_keys(self, name: str, namespace: str, data: dict[str, str], field_manager: str) -> None:
+        """`kubectl apply --server-side` of a Secret holding only these keys, on stdin (never in argv
+        or output), as its own field manager: applying as the bootstrap's manager would drop every
+        field that manager applied before and this object leaves out."""
+        self._api()
+        argv = apply_argv(self.kubeconfig, field_manager)
+        await self.runner.run(
+            argv, timeout=60, stdin=dump_documents([secret_keys_object(name, namespace, data)]), quiet=True
+        )
+
+    async def delete(self, resource: Resource, name: str, namespace: str | None = None) -> None:
+        self._api()
+        await self.runner.run(delete_argv(self.kubeconfig, resource, name, namespace), timeout=60)
 
     async def apply_kustomization(self, path: Path) -> builtins.list[str]:
         """Build with Helm charts inflated, apply CRDs first, wait until they are Established

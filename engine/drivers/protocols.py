@@ -130,6 +130,16 @@ class Kube(Protocol):
         """`kubectl delete node`; a Node already gone is not an error."""
         ...
 
+    async def apply_secret_keys(self, name: str, namespace: str, data: dict[str, str], field_manager: str) -> None:
+        """Server-side apply of only these keys (plain values; base64 on the wire, never logged)
+        into the Secret, as `field_manager`, a manager of their own: the keys are taken over from
+        any other writer, every other key, label and owner of the Secret stays as it is."""
+        ...
+
+    async def delete(self, resource: Resource, name: str, namespace: str | None = None) -> None:
+        """`kubectl delete` of one object; one already gone is not an error."""
+        ...
+
 
 # --- Talos ------------------------------------------------------------------------------------
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from secrets import token_urlsafe
 from typing import TYPE_CHECKING, Any
@@ -483,9 +485,67 @@ def grafana_login_notes(config: PlatformConfig) -> list[str]:
     ]
 
 
+@dataclass(frozen=True)
+class MadeLogin:
+    """An admin login the install makes when none is given (Grafana's, ArgoCD's): kept 0600 in the
+    state directory, written to Vault at `path`. Vault's own stays when this machine lost its copy."""
+
+    path: str
+    fields: tuple[str, ...]
+    wanted: Callable[[PlatformConfig], bool]
+    login: Callable[[StepContext], dict[str, str] | None]
+    """What Vault keeps at `path`; None until it is made (or while only Vault holds it)."""
+    to_make: Callable[[StepContext, dict[str, str] | None], bool]
+    """Given Vault's digests at `path` (None: nothing there), whether something must be made now."""
+    make: Callable[[StepContext, dict[str, str] | None], None]
+    planned: Callable[[StepContext], str]
+    notes: Callable[[PlatformConfig], list[str]]
+
+
+def made_logins() -> tuple[MadeLogin, ...]:
+    from talos_platform.engine.config.secrets import argocd_password_from_vault, grafana_password_from_vault
+    from talos_platform.engine.layers import argocd_admin as argocd
+    from talos_platform.engine.render.platform_services import GRAFANA_VAULT_PATH
+
+    def grafana_to_make(ctx: StepContext, held: dict[str, str] | None) -> bool:
+        return "admin-password" not in (held or {})  # else Vault's stays: a state directory lost
+
+    def grafana_make(ctx: StepContext, held: dict[str, str] | None) -> None:
+        if grafana_to_make(ctx, held):
+            generate_grafana_password(ctx)
+
+    return (
+        MadeLogin(
+            GRAFANA_VAULT_PATH,
+            ("admin-password", "admin-user"),
+            grafana_password_from_vault,
+            grafana_login,
+            grafana_to_make,
+            grafana_make,
+            lambda ctx: (
+                f"generate Grafana's admin password once and keep it 0600 in {ctx.state.grafana_admin_password}"
+            ),
+            grafana_login_notes,
+        ),
+        MadeLogin(
+            argocd.ARGOCD_VAULT_PATH,
+            tuple(sorted(argocd.VAULT_FIELDS)),
+            argocd_password_from_vault,
+            argocd.argocd_login,
+            argocd.argocd_login_to_make,
+            argocd.make_argocd_login,
+            lambda ctx: (
+                "generate ArgoCD's admin password once (when none is given) and its bcrypt hash; keep them "
+                f"0600 in {ctx.state.argocd_admin_password} and {ctx.state.argocd_admin_password_hash}"
+            ),
+            lambda config: [],  # said by L3.argocd-admin-password, once the password works
+        ),
+    )
+
+
 class VaultSecrets(BaseStep):
-    """The user's secrets into Vault's KV store (for the Vault Secrets Operator), and Grafana's
-    admin login: the password given, or one generated once and kept."""
+    """The user's secrets into Vault's KV store (for the Vault Secrets Operator), and the admin
+    logins of Grafana and ArgoCD: the password given, or one generated once and kept."""
 
     layer = 3
     timeout: float = 120
@@ -495,32 +555,31 @@ class VaultSecrets(BaseStep):
             config, step_id="L3.vault-secrets", title="Load the secrets into Vault", needs=("L3.vault-kubernetes-auth",)
         )
 
-    def _payloads(self, ctx: StepContext) -> dict[str, dict[str, str]]:
-        from talos_platform.engine.config.secrets import grafana_password_from_vault
-        from talos_platform.engine.render.platform_services import GRAFANA_VAULT_PATH
+    def _logins(self) -> tuple[MadeLogin, ...]:
+        return tuple(login for login in made_logins() if login.wanted(self.config))
 
+    def _payloads(self, ctx: StepContext) -> dict[str, dict[str, str]]:
         payloads = vault_secret_payloads(ctx.secrets)
-        login = grafana_login(ctx) if grafana_password_from_vault(self.config) else None
-        if login:
-            payloads[GRAFANA_VAULT_PATH] = login
+        for made in self._logins():
+            login = made.login(ctx)
+            if login:
+                payloads[made.path] = login
         return payloads
 
-    def _needs_grafana_password(self, ctx: StepContext) -> bool:
-        from talos_platform.engine.config.secrets import grafana_password_from_vault
-
-        return grafana_password_from_vault(self.config) and grafana_login(ctx) is None
+    def _missing(self, ctx: StepContext) -> tuple[MadeLogin, ...]:
+        """The logins not (yet) held on this machine."""
+        return tuple(made for made in self._logins() if made.login(ctx) is None)
 
     async def _check(self, ctx: StepContext) -> CheckResult:
-        from talos_platform.engine.render.platform_services import GRAFANA_VAULT_PATH
-
         payloads = self._payloads(ctx)
-        generate = self._needs_grafana_password(ctx)
-        if not payloads and not generate:
+        missing = self._missing(ctx)
+        if not payloads and not missing:
             return done("no secrets to load")
         token = saved_root_token(ctx)
         if not token or await vault_sealed(ctx):
             return todo(
-                f"{len(payloads) + generate} secret paths to write once Vault is unsealed", *self.planned_actions(ctx)
+                f"{len(payloads) + len(missing)} secret paths to write once Vault is unsealed",
+                *self.planned_actions(ctx),
             )
         stale = {}
         for path, data in payloads.items():
@@ -528,13 +587,9 @@ class VaultSecrets(BaseStep):
             wanted = {key: secret_digest(value) for key, value in data.items()}
             if await vault_driver(ctx).secret_digests(token, path) != wanted:
                 stale[path] = data
-        if generate:
-            held = await vault_driver(ctx).secret_digests(token, GRAFANA_VAULT_PATH) or {}
-            if "admin-password" in held:
-                # Written by a run whose state directory is gone: Vault's password stays.
-                generate = False
-            else:
-                stale[GRAFANA_VAULT_PATH] = {"admin-user": "", "admin-password": ""}
+        for made in missing:
+            if made.to_make(ctx, await vault_driver(ctx).secret_digests(token, made.path)):
+                stale[made.path] = dict.fromkeys(made.fields, "")
         if not stale:
             return done(f"{len(payloads)} secret paths in Vault hold the given values (compared by digest)")
         return todo(
@@ -544,17 +599,11 @@ class VaultSecrets(BaseStep):
     def planned_actions(self, ctx: StepContext) -> tuple[Action, ...]:
         """The paths of the secrets given; with none given (a plan made before they exist), the
         paths of the secrets this config needs. Field names only: never a value."""
-        from talos_platform.engine.render.platform_services import GRAFANA_VAULT_PATH
-
         payloads: dict[str, Any] = self._payloads(ctx) or planned_secret_fields(self.config)
         actions: tuple[Action, ...] = ()
-        if self._needs_grafana_password(ctx):
-            actions = (
-                Action(
-                    f"generate Grafana's admin password once and keep it 0600 in {ctx.state.grafana_admin_password}"
-                ),
-            )
-            payloads = {**payloads, GRAFANA_VAULT_PATH: ["admin-password", "admin-user"]}
+        for made in self._missing(ctx):
+            actions += (Action(made.planned(ctx)),)
+            payloads = {**payloads, made.path: list(made.fields)}
         if not payloads:
             return (Action("nothing to write: no secrets were given and this config needs none"),)
         return actions + self._actions(payloads)
@@ -571,19 +620,16 @@ class VaultSecrets(BaseStep):
         )
 
     async def _apply(self, ctx: StepContext, check: CheckResult) -> None:
-        from talos_platform.engine.render.platform_services import GRAFANA_VAULT_PATH
-
         token = root_token(ctx)
         stale = check.facts.get("stale")
-        if self._needs_grafana_password(ctx):
-            held = await vault_driver(ctx).secret_digests(token, GRAFANA_VAULT_PATH) or {}
-            if "admin-password" not in held:  # else Vault's own stays (a state directory lost)
-                generate_grafana_password(ctx)
+        for made in self._missing(ctx):
+            made.make(ctx, await vault_driver(ctx).secret_digests(token, made.path))
         for path, data in self._payloads(ctx).items():
             if stale is None or path in stale:
                 await vault_driver(ctx).write_secret(token, path, data)
-        for note in grafana_login_notes(self.config):
-            ctx.output(note)
+        for made in self._logins():
+            for note in made.notes(self.config):
+                ctx.output(note)
 
 
 def platform_steps_for(config: PlatformConfig, *, needs: tuple[str, ...]) -> list[BaseStep]:
@@ -602,6 +648,9 @@ def platform_steps_for(config: PlatformConfig, *, needs: tuple[str, ...]) -> lis
             VaultKubernetesAuth(config),
             VaultSecrets(config),
         ]
+        from talos_platform.engine.layers.argocd_admin import argocd_admin_steps
+
+        steps += argocd_admin_steps(config)
     after_vault = ("L3.vault-secrets",) if vault_on else needs
     followed = [
         # The first platform wave: volumes and load-balancer addresses the services rely on.

@@ -65,6 +65,12 @@ class TimedKube:
     async def delete_node(self, name: str) -> None:
         await self.kube.delete_node(name)
 
+    async def apply_secret_keys(self, name: str, namespace: str, data: dict[str, str], field_manager: str) -> None:
+        await self.kube.apply_secret_keys(name, namespace, data, field_manager)
+
+    async def delete(self, resource: Resource, name: str, namespace: str | None = None) -> None:
+        await self.kube.delete(resource, name, namespace)
+
     def pod_log(
         self,
         namespace: str,

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from talos_platform.engine.drivers.protocols import APPLICATIONS, APPLICATIONSETS, SECRETS, Resource
+from talos_platform.engine.sim.argocd_server import initialise_settings
 from talos_platform.engine.sim.catalog import component_for_url
 from talos_platform.engine.sim.health import workload_health
 from talos_platform.engine.sim.kube import apply_chart_values, component_objects, manifest_objects
@@ -72,6 +73,8 @@ class ArgoController:
         """Namespaces the scenario creates without their PodSecurity label."""
         self.extra_appsets: list[dict[str, Any]] = []
         """ApplicationSets the scenario's tenants already have (applied once ArgoCD runs)."""
+        self.server_started = False
+        """argocd-server has started once and initialised its settings (sim/argocd_server.py)."""
         model.store.on_change.append(self._changed)
         model.later(model.timings.argo_reconcile, self._tick)
 
@@ -108,6 +111,10 @@ class ArgoController:
             and any(p.ready for p in repo_server.pods.values())
         )
 
+    def _server_running(self) -> bool:
+        workload = self.model.workloads.workload("Deployment", "argocd", "argocd-server")
+        return self.model.api_reachable and workload is not None and any(p.ready for p in workload.pods.values())
+
     def _applicationsets_running(self) -> bool:
         workload = self.model.workloads.workload("Deployment", "argocd", "argocd-applicationset-controller")
         return workload is not None and any(p.ready for p in workload.pods.values())
@@ -120,6 +127,9 @@ class ArgoController:
 
     def _tick(self) -> None:
         self.model.later(self.model.timings.argo_reconcile, self._tick)
+        if not self.server_started and self._server_running():
+            self.server_started = True
+            initialise_settings(self.model)
         if not self.running():
             return
         if self._applicationsets_running():

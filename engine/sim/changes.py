@@ -204,6 +204,19 @@ class ExternalChanges:
                 self._record("apply", objects=done)
         return applied
 
+    def secret_keys(self, namespace: str, name: str, data: dict[str, str]) -> None:
+        """Keys (base64 values) written into a Secret by a field manager of their own: merged into
+        its data, every other key kept; journalled as digests."""
+        self.model.merge_secret_data(namespace, name, data)
+        redacted = {
+            key: value if _is_redacted(value) else f"{REDACTED}:{secret_digest(value)}" for key, value in data.items()
+        }
+        self._record("secret_keys", namespace=namespace, name=name, data=redacted)
+
+    def delete(self, api_version: str, kind: str, namespace: str, name: str) -> None:
+        self.model.delete_object(api_version, kind, namespace, name)
+        self._record("delete", api_version=api_version, kind=kind, namespace=namespace, name=name)
+
     def commit(self, url: str, branch: str, files: dict[str, bytes], message: str) -> str:
         commit: str = self.model.git.commit(url, branch, files, message)
         encoded = {name: base64.b64encode(content).decode() for name, content in files.items()}
@@ -377,6 +390,10 @@ class ExternalChanges:
             self.note_apply()
         elif change == "apply":
             self.apply(entry["objects"])
+        elif change == "secret_keys":
+            self.secret_keys(entry["namespace"], entry["name"], entry["data"])
+        elif change == "delete":
+            self.delete(entry["api_version"], entry["kind"], entry["namespace"], entry["name"])
         elif change == "commit":
             files = {name: base64.b64decode(content) for name, content in entry["files"].items()}
             self.commit(entry["url"], entry["branch"], files, entry["message"])
@@ -413,6 +430,10 @@ def _redact_object(obj: dict[str, Any]) -> dict[str, Any]:
     if data or "data" in obj:
         redacted["data"] = {key: f"{REDACTED}:{secret_digest(value)}" for key, value in data.items()}
     return redacted
+
+
+def _is_redacted(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith(f"{REDACTED}:")
 
 
 def data_digests(secret: dict[str, Any]) -> dict[str, str]:

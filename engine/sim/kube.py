@@ -4,6 +4,7 @@ server-side apply of objects and kustomization directories."""
 
 from __future__ import annotations
 
+import base64
 import builtins
 import json
 from collections.abc import AsyncIterator
@@ -272,6 +273,21 @@ class SimulatedKube:
         await self._round_trip("DELETE", "nodes")
         if self.model.store.get_entry(NODES, "", name) is not None:
             self.model.changes.node_deleted(name)
+
+    async def apply_secret_keys(self, name: str, namespace: str, data: dict[str, str], field_manager: str) -> None:
+        await self._round_trip("PATCH", "secrets")
+        encoded = {key: base64.b64encode(value.encode()).decode() for key, value in data.items()}
+        self.model.changes.secret_keys(namespace, name, encoded)
+
+    async def delete(self, resource: Resource, name: str, namespace: str | None = None) -> None:
+        await self._round_trip("DELETE", resource.plural)
+        where = (namespace or "default") if resource.namespaced else ""
+        if self.model.store.get_entry(resource, where, name) is None:
+            return
+        try:
+            self.model.changes.delete(resource.api_version, resource.kind, where, name)
+        except ValueError as error:
+            raise PermanentError(f"kubectl delete {resource.plural} {name}: {error}") from None
 
     async def apply_kustomization(self, path: Path) -> builtins.list[str]:
         objects = kustomization_objects(Path(path))

@@ -20,7 +20,7 @@ from typing import Any
 
 from talos_platform.engine.config.models import PlatformConfig
 from talos_platform.engine.config.schematic import canonical_extensions, schematic_id
-from talos_platform.engine.drivers.protocols import CRDS, NAMESPACES, NODES, Resource
+from talos_platform.engine.drivers.protocols import CRDS, NAMESPACES, NODES, SECRETS, Resource
 from talos_platform.engine.sim import admission
 from talos_platform.engine.sim.api_server_stats import DISK_PRESSURE_PERCENT, RequestDurations
 from talos_platform.engine.sim.catalog import NodeSpec
@@ -714,6 +714,28 @@ class PlatformModel:
             else f"{resource.kind.lower()}/{metadata['name']}"
         )
 
+    def merge_secret_data(self, namespace: str, name: str, data: dict[str, str]) -> None:
+        """Server-side apply of some keys of a Secret by a field manager of their own: they are
+        set, every other key stays; a missing Secret is made with just them."""
+        existing = self.store.get_entry(SECRETS, namespace, name)
+        if existing is None:
+            self.apply_object(
+                {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": namespace}, "data": data}
+            )
+            return
+        self.modify(
+            SECRETS, namespace, name, lambda secret: secret.__setitem__("data", {**(secret.get("data") or {}), **data})
+        )
+
+    def delete_object(self, api_version: str, kind: str, namespace: str, name: str) -> None:
+        """Deletes one object (an engine's `kubectl delete`); one already gone is left be. Only
+        kinds no simulated controller follows: a Deployment removed from the store alone would
+        leave its pods running, so those are refused (ValueError)."""
+        if kind in _DELETE_NOT_MODELLED:
+            raise ValueError(f"the simulator does not model deleting a {kind}")
+        resource = resource_of({"apiVersion": api_version, "kind": kind})
+        self.store.delete(resource, namespace if resource.namespaced else "", name)
+
     def label_namespace(self, name: str, labels: dict[str, str]) -> None:
         """ArgoCD's managedNamespaceMetadata: the namespace gets these labels."""
         self.ensure_namespace(name)
@@ -745,6 +767,11 @@ class PlatformModel:
 
     def _establish_crd(self, name: str) -> None:
         self.modify(CRDS, "", name, lambda crd: crd.__setitem__("status", crd_status(crd, established=True)))
+
+
+_DELETE_NOT_MODELLED = frozenset(
+    {"Node", "Namespace", "Pod", "Deployment", "DaemonSet", "StatefulSet", "Application", "ApplicationSet"}
+)
 
 
 def _programmed(status: dict[str, Any]) -> str:

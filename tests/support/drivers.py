@@ -9,6 +9,7 @@ use. tests/unit/test_protocol_conformance.py holds every class here to its proto
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -327,6 +328,18 @@ class FakeKube:
     async def delete_node(self, name: str) -> None:
         self.calls.append(("delete_node", name))
         self.objects.get("nodes", {}).pop(("", name), None)
+
+    async def apply_secret_keys(self, name: str, namespace: str, data: dict[str, str], field_manager: str) -> None:
+        """Merges the keys into the Secret (made when missing), as a manager of their own would."""
+        self.calls.append(("apply_secret_keys", namespace, name, sorted(data), field_manager))
+        secrets = self.objects.setdefault(SECRETS.plural, {})
+        secret = secrets.get((namespace, name)) or {"metadata": {"name": name, "namespace": namespace}}
+        encoded = {key: base64.b64encode(value.encode()).decode() for key, value in data.items()}
+        secrets[(namespace, name)] = {**secret, "data": {**(secret.get("data") or {}), **encoded}}
+
+    async def delete(self, resource: Resource, name: str, namespace: str | None = None) -> None:
+        self.calls.append(("delete", resource.plural, namespace, name))
+        self.objects.get(resource.plural, {}).pop((namespace or "", name), None)
 
     async def apply_objects(self, objects: list[dict[str, Any]]) -> list[str]:
         self.calls.append(("apply_objects", [f"{o['kind']}/{key(o)[0]}/{key(o)[1]}" for o in objects]))

@@ -1,5 +1,5 @@
 """Rules for the secrets a config needs: each required one given (and not suspiciously short), and
-a Grafana admin password long enough to be published under the domain."""
+Grafana and ArgoCD admin passwords long enough to be published under the domain."""
 
 from __future__ import annotations
 
@@ -23,14 +23,18 @@ def check_secrets(config: PlatformConfig, secrets: Secrets, found: Collector) ->
                 f"{name} is only {len(value)} characters long; is it the real token?",
                 "check the token you copied",
             )
-    password = secrets.grafana_admin_password
-    if password and len(password) < 12:
-        # Grafana is published under the domain; a short admin password is guessed quickly.
-        found.error(
-            "secrets.grafanaAdminPassword",
-            f"the Grafana admin password is only {len(password)} characters long",
-            "use at least 12 characters, or leave it out and let the install generate one",
-        )
+    # Grafana is published under the domain and ArgoCD's admin administers the whole platform: a
+    # short admin password is guessed quickly.
+    for name, service, password in (
+        ("grafanaAdminPassword", "Grafana", secrets.grafana_admin_password),
+        ("argocdAdminPassword", "ArgoCD", secrets.argocd_admin_password),
+    ):
+        if password and len(password) < 12:
+            found.error(
+                f"secrets.{name}",
+                f"the {service} admin password is only {len(password)} characters long",
+                "use at least 12 characters, or leave it out and let the install generate one",
+            )
 
 
 def _required_by(config: PlatformConfig, name: str) -> str:

@@ -139,6 +139,7 @@ def _accept_every_default_of_the_simulated_scenario() -> list[Step]:
         "Cloudflare API token",
         "Cloudflare Tunnel token",
         "Grafana admin password",
+        "ArgoCD admin password",
         "What next?",
         "Save the config as",
     ]

@@ -54,9 +54,11 @@ def test_esc_goes_back_and_the_review_reopens_a_section(drive):
         *components_default(),
         *cloudflare_secrets(),
         expect("? What next?", ESC),  # back from the review: the last question again
+        expect("? ArgoCD admin password", ESC),
         expect("? Grafana admin password", ESC),
         expect("? Cloudflare Tunnel token", ENTER),  # Enter keeps the token typed before
         expect("? Grafana admin password", "grafana-admin-pass-42" + ENTER),
+        expect("? ArgoCD admin password", "argocd-admin-pass-42" + ENTER),
         expect("? What next?", DOWN + ENTER),  # Change an answer…
         expect("? Which part do you want to change?", DOWN * 3 + ENTER),  # Domain
         expect("? Base domain", typed("lab.homelab.dev")),
@@ -71,7 +73,8 @@ def test_esc_goes_back_and_the_review_reopens_a_section(drive):
     assert config["domain"] == {"base": "lab.homelab.dev", "acmeEmail": "ops@lab.homelab.dev"}
     assert "cloudflareTunnelToken: cf-tunnel-token-0123456789" in run.secrets_file.read_text()
     assert "grafanaAdminPassword: grafana-admin-pass-42" in run.secrets_file.read_text()
-    assert "grafana-admin-pass-42" not in run.screen  # a password prompt
+    assert "argocdAdminPassword: argocd-admin-pass-42" in run.secrets_file.read_text()
+    assert "grafana-admin-pass-42" not in run.screen and "argocd-admin-pass-42" not in run.screen  # password prompts
 
 
 def test_nodes_are_added_edited_and_removed_from_the_review(drive):
@@ -229,6 +232,7 @@ def test_an_existing_config_gives_every_default_and_saves_back_unchanged(drive, 
         expect("(set; Enter keeps it)"),
         expect("(set; Enter keeps it)"),
         expect("? Grafana admin password"),  # left to the install
+        expect("? ArgoCD admin password"),  # likewise
         expect("? What next?"),
         expect("? Save the config as"),  # defaults to the file being edited; no "replace?" question
     ]
@@ -325,6 +329,7 @@ def test_docker_asks_no_vip_no_role_no_second_node(drive):
         expect("? Git user name", typed("ops")),
         expect("? Git access token", "git-token-0123456789" + ENTER),
         expect("? Grafana admin password"),
+        expect("? ArgoCD admin password"),
         *confirm_and_save(),
     ]
     run = drive(steps)
@@ -410,6 +415,7 @@ def test_simulated_hand_over_runs_headless_when_the_tui_is_not_installed(drive, 
             "Cloudflare API token",
             "Cloudflare Tunnel token",
             "Grafana admin password",
+            "ArgoCD admin password",
             "What next?",
             "Save the config as",
         )

@@ -74,11 +74,13 @@ def components_default() -> list[Step]:
 
 
 def cloudflare_secrets() -> list[Step]:
-    """The Cloudflare tokens, then Grafana's optional password left for the install to generate."""
+    """The Cloudflare tokens, then Grafana's and ArgoCD's optional passwords left for the install to
+    generate."""
     return [
         expect("? Cloudflare API token", "cf-api-token-0123456789" + ENTER),
         expect("? Cloudflare Tunnel token", "cf-tunnel-token-0123456789" + ENTER),
         expect("? Grafana admin password"),
+        expect("? ArgoCD admin password"),
     ]
 
 

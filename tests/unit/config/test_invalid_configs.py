@@ -456,6 +456,19 @@ CASES = [
         says="Grafana",
     ),
     Case(
+        "short ArgoCD admin password",
+        lambda d: None,
+        {"secrets.argocdAdminPassword"},
+        secrets=Secrets(
+            git_username="me",
+            git_token="t" * 20,
+            cloudflare_api_token="a" * 20,
+            cloudflare_tunnel_token="b" * 20,
+            argocd_admin_password="password",
+        ),
+        says="ArgoCD",
+    ),
+    Case(
         "tunnel without its token",
         lambda d: None,
         {"secrets.cloudflareTunnelToken"},

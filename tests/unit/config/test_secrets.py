@@ -78,8 +78,10 @@ def test_every_secret_has_its_documented_environment_variable():
         cloudflare_api_token="value-of-cloudflareApiToken",
         cloudflare_tunnel_token="value-of-cloudflareTunnelToken",
         grafana_admin_password="value-of-grafanaAdminPassword",
+        argocd_admin_password="value-of-argocdAdminPassword",
     )
     assert sorted(ENV_NAMES.values()) == [
+        "TALOS_PLATFORM_ARGOCD_ADMIN_PASSWORD",
         "TALOS_PLATFORM_CLOUDFLARE_API_TOKEN",
         "TALOS_PLATFORM_CLOUDFLARE_TUNNEL_TOKEN",
         "TALOS_PLATFORM_GIT_TOKEN",

@@ -17,6 +17,9 @@ def test_a_real_install_names_its_kubeconfig_talosconfig_and_the_dashboard_comma
     assert lines[1].startswith(f"talosconfig: {state.talosconfig}")
     assert f"talos-platform dashboard --kubeconfig {state.kubeconfig} --talosconfig {state.talosconfig}" in lines[2]
     assert any(line.startswith("Grafana: https://grafana.") for line in lines)
+    argocd = [line for line in lines if line.startswith("ArgoCD: https://argocd.")]
+    assert len(argocd) == 1 and "user admin" in argocd[0]
+    assert "vault kv get -field=admin-password secret/platform/argocd" in argocd[0]
 
 
 def test_a_simulated_install_says_it_has_no_keys_and_how_to_watch_it(tmp_path):

@@ -432,6 +432,7 @@ async def test_kubernetes_auth_and_secrets_use_the_root_token(tmp_path):
         "write secret/platform/cloudflare (api-token, tunnel-token)",
         "write secret/platform/git (token, username)",
         "write secret/platform/grafana (admin-password, admin-user)",
+        "write secret/platform/argocd (admin-password, admin-password-bcrypt-base64, admin-user)",
     ]
     await load.apply(ctx, result)
     assert vault.changes() == [
@@ -439,6 +440,12 @@ async def test_kubernetes_auth_and_secrets_use_the_root_token(tmp_path):
         ("write_secret", "hvs.root", "platform/cloudflare", ["api-token", "tunnel-token"]),
         ("write_secret", "hvs.root", "platform/git", ["token", "username"]),
         ("write_secret", "hvs.root", "platform/grafana", ["admin-password", "admin-user"]),
+        (
+            "write_secret",
+            "hvs.root",
+            "platform/argocd",
+            ["admin-password", "admin-password-bcrypt-base64", "admin-user"],
+        ),
     ]
 
 
@@ -471,12 +478,19 @@ async def test_a_lost_state_directory_keeps_the_password_vault_holds(tmp_path):
     config = platform_config()
     vault = FakeVault(initialized=True, sealed=False)
     vault.stored["platform/grafana"] = {"admin-user": "admin", "admin-password": "from-an-earlier-install"}
+    argocd_login = {
+        "admin-user": "admin",
+        "admin-password": "argocd-from-an-earlier-install",
+        "admin-password-bcrypt-base64": "JDJhJDEwJGVhcmxpZXI=",
+    }
+    vault.stored["platform/argocd"] = dict(argocd_login)
     ctx, _ = make_context(config, tmp_path, vault=vault)
     ctx.state.write_secret(ctx.state.vault_init, json.dumps({"unseal_keys": ["k"], "root_token": "hvs.root"}))
     assert (await platform.VaultSecrets(config).check(ctx)).done
     await _loaded(ctx, config)
     assert vault.stored["platform/grafana"]["admin-password"] == "from-an-earlier-install"
-    assert not ctx.state.grafana_admin_password.exists()
+    assert vault.stored["platform/argocd"] == argocd_login
+    assert not ctx.state.grafana_admin_password.exists() and not ctx.state.argocd_admin_password.exists()
 
 
 async def test_a_given_grafana_password_wins_and_none_is_generated(tmp_path):
@@ -494,8 +508,11 @@ async def test_without_the_operator_no_grafana_secret_goes_to_vault(tmp_path):
     vault = FakeVault(initialized=True, sealed=False)
     ctx, _ = make_context(config, tmp_path, vault=vault)
     ctx.state.write_secret(ctx.state.vault_init, json.dumps({"unseal_keys": ["k"], "root_token": "hvs.root"}))
-    assert (await platform.VaultSecrets(config).check(ctx)).done
-    assert not ctx.state.grafana_admin_password.exists()
+    load = platform.VaultSecrets(config)
+    loading = await load.check(ctx)
+    assert loading.facts["stale"] == ["platform/argocd"]  # ArgoCD's login needs Vault, not the operator
+    await load.apply(ctx, loading)
+    assert "platform/grafana" not in vault.stored and not ctx.state.grafana_admin_password.exists()
 
 
 async def test_vault_auth_and_secrets_are_done_when_vault_reads_them_back_the_same(tmp_path):

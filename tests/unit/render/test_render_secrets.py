@@ -20,6 +20,7 @@ CANARIES = {
     "cloudflare_api_token": "canary-cf-api-51c0aa9e",
     "cloudflare_tunnel_token": "canary-cf-tunnel-e4b93d02",
     "grafana_admin_password": "canary-grafana-7c41d9e0",
+    "argocd_admin_password": "canary-argocd-2b85e6f3",
 }
 
 
