@@ -28,6 +28,9 @@ class SourceState:
     error: str = ""
     down_since: float | None = None
     """When it stopped answering (the observer's clock); None while it answers."""
+    answered: bool = True
+    """It has answered since the observer started. False: nothing was ever read from it (an
+    install before its cluster exists), so there is no last known state to be stale."""
 
     def age(self, now: float) -> float:
         """Seconds the data has not been current (0 while the source answers)."""
@@ -37,10 +40,17 @@ class SourceState:
         return not self.reachable and self.age(now) >= after
 
     def stale_label(self, now: float, after: float = STALE_AFTER_SECONDS) -> str:
-        """`stale 42 s: Kubernetes API unreachable`, or empty while the data is current enough."""
+        """`stale 42 s: Kubernetes API unreachable`, `waiting 42 s: Kubernetes API not answering
+        yet` when it never answered, or empty while the data is current enough."""
         if not self.stale(now, after):
             return ""
+        if not self.answered:
+            return f"{NEVER_ANSWERED} {self.age(now):.0f} s: {self.source} not answering yet"
         return f"stale {self.age(now):.0f} s: {self.source} unreachable"
+
+
+NEVER_ANSWERED = "waiting"
+"""How a label of a source that never answered starts (see `SourceState.stale_label`)."""
 
 
 ANSWERING = SourceState(KUBERNETES_API)
@@ -62,10 +72,10 @@ class Freshness:
         return state
 
 
-def source_state(source: str, error: str, down_since: float | None) -> SourceState:
+def source_state(source: str, error: str, down_since: float | None, answered: bool = True) -> SourceState:
     if not error:
         return SourceState(source)
-    return SourceState(source, reachable=False, error=error, down_since=down_since)
+    return SourceState(source, reachable=False, error=error, down_since=down_since, answered=answered)
 
 
 def combined(states: Iterable[SourceState], source: str = KUBERNETES_API) -> SourceState:
@@ -74,4 +84,5 @@ def combined(states: Iterable[SourceState], source: str = KUBERNETES_API) -> Sou
     if not down:
         return SourceState(source)
     first = min(down, key=lambda s: s.down_since if s.down_since is not None else float("inf"))
-    return SourceState(source, reachable=False, error=first.error, down_since=first.down_since)
+    answered = all(s.answered for s in down)
+    return SourceState(source, reachable=False, error=first.error, down_since=first.down_since, answered=answered)

@@ -280,10 +280,12 @@ class Observer:
         return None
 
     def freshness(self) -> Freshness:
-        nodes, pods, apps, _events = (source_state(KUBERNETES_API, w.error, w.down_since) for w in self.watchers)
+        nodes, pods, apps, _events = (
+            source_state(KUBERNETES_API, w.error, w.down_since, answered=w.synced) for w in self.watchers
+        )
         if not self.watchers[2].synced:
             apps = source_state(KUBERNETES_API, "", None)  # no Application type yet is no outage
-        flows = source_state(HUBBLE_RELAY, self.flows.error, self.flows.down_since)
+        flows = source_state(HUBBLE_RELAY, self.flows.error, self.flows.down_since, answered=self.flows.available)
         return Freshness(
             kubernetes=combined((nodes, pods, apps)),
             nodes=nodes,

@@ -9,7 +9,7 @@ import dataclasses
 from rich.text import Text
 
 from talos_platform.engine.observe import ClusterSnapshot
-from talos_platform.engine.observe.freshness import STALE_AFTER_SECONDS
+from talos_platform.engine.observe.freshness import NEVER_ANSWERED, STALE_AFTER_SECONDS
 from talos_platform.tui.styles import MUTED, WARN
 from talos_platform.tui.widgets.pane import Cell, PaneContent, Row
 
@@ -35,7 +35,9 @@ def _greyed(cell: Cell) -> Text:
 def mark_stale(content: PaneContent, label: str) -> PaneContent:
     if not label:
         return content
-    summary = Text(f"last known, {label}: ", style=f"bold {WARN}")
+    # A source that never answered left nothing known: the summary says so, not "last known".
+    known = "nothing read yet" if label.startswith(NEVER_ANSWERED) else "last known"
+    summary = Text(f"{known}, {label}: ", style=f"bold {WARN}")
     summary.append_text(_greyed(content.summary))
     return dataclasses.replace(
         content,

@@ -26,6 +26,17 @@ def test_a_relay_that_stopped_answering_makes_only_the_flows_pane_stale():
     assert all(str(cell.style) == MUTED for row in content.rows for cell in row.cells)  # DROPPED is no longer red
 
 
+def test_a_pane_whose_source_never_answered_says_nothing_was_read_not_last_known():
+    snapshot = cluster_snapshot(faulty=True)
+    never = SourceState(
+        HUBBLE_RELAY, reachable=False, error="connection refused", down_since=snapshot.taken_at - 15, answered=False
+    )
+    snapshot = dataclasses.replace(snapshot, freshness=Freshness(flows=never))
+    content = mark_stale(flows_content(snapshot), stale_label(snapshot, "flows"))
+    assert content.title.endswith(" — waiting 15 s: Hubble Relay not answering yet")
+    assert content.summary.plain.startswith("nothing read yet, ") and "last known" not in content.summary.plain
+
+
 def test_a_fresh_pane_is_left_exactly_as_it_was():
     snapshot = cluster_snapshot(faulty=True)
     content = flows_content(snapshot)

@@ -19,7 +19,7 @@ from talos_platform.engine.drivers.protocols import (
 )
 from talos_platform.engine.observe import Observer
 from talos_platform.engine.observe.flows import FlowBuffer
-from talos_platform.engine.observe.freshness import STALE_AFTER_SECONDS, SourceState
+from talos_platform.engine.observe.freshness import STALE_AFTER_SECONDS, SourceState, combined
 from talos_platform.engine.observe.nodes import kube_node, merge_nodes
 from talos_platform.engine.observe.pressure import node_pressure
 from talos_platform.engine.observe.relay import relay_view
@@ -44,6 +44,30 @@ def test_a_source_is_stale_only_after_the_threshold_and_says_which_and_how_long(
     assert not down.stale(100.0 + STALE_AFTER_SECONDS - 1) and down.stale_label(105.0) == ""
     assert down.stale_label(142.0) == "stale 42 s: Kubernetes API unreachable"
     assert SourceState("Kubernetes API").stale_label(1e9) == ""  # answering: never stale
+
+
+def test_a_source_that_never_answered_is_waited_for_not_stale():
+    """An install before its cluster exists: nothing was read, so nothing is "last known"."""
+    never = SourceState("Kubernetes API", reachable=False, error="connection refused", down_since=100.0, answered=False)
+    assert never.stale_label(142.0) == "waiting 42 s: Kubernetes API not answering yet"
+    assert combined([never, SourceState("Kubernetes API")]).answered is False
+
+
+async def test_a_watch_that_never_listed_says_its_source_never_answered():
+    kube = ScriptedKube()
+    kube.lists["pods"] = [ConnectionError("connection refused")] * 50
+    clock = ManualClock()
+    observer = Observer(Drivers(talos=RaisingTalos({}), kube=kube), clock, talos_interval=0, heartbeat=0)
+    task = asyncio.create_task(observer.run())
+    for _ in range(200):
+        await asyncio.sleep(0)
+        if not observer.snapshot().freshness.pods.reachable:
+            break
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    pods = observer.snapshot().freshness.pods
+    assert not pods.reachable and not pods.answered
 
 
 async def test_a_broken_watch_makes_its_panes_data_age_from_the_break_and_recovery_clears_it():
