@@ -21,6 +21,7 @@ from talos_platform.tui.heap import HeapFreezer
 from talos_platform.tui.install_state import InstallProgress
 from talos_platform.tui.messages import InstallEventsArrived, InstallFinished, SnapshotPublished
 from talos_platform.tui.screens.dashboard import ClusterView, DashboardScreen
+from talos_platform.tui.screens.help import HelpScreen
 from talos_platform.tui.screens.install import InstallScreen
 
 if TYPE_CHECKING:
@@ -38,6 +39,9 @@ PANE_TITLES = {
     "flows": "Hubble flows",
     "alerts": "Alerts",
 }
+
+HELP_SCREEN = "help"
+"""The name the help screen is installed under."""
 
 DARK = "textual-dark"
 LIGHT = "textual-light"
@@ -127,6 +131,14 @@ class PlatformApp(App[str]):
         if self.mode == "install" and self.session_factory is not None:
             self.start_install()
             self.set_interval(0.5, self._tick)
+
+    def help_screen(self) -> HelpScreen:
+        """The one help screen (`?`), made on first use and kept installed: opening it again
+        reuses its widgets, styles and rendered lines instead of composing, styling, laying out
+        and rendering a new screen on every press."""
+        if not self.is_screen_installed(HELP_SCREEN):
+            self.install_screen(HelpScreen(), HELP_SCREEN)
+        return self.get_screen(HELP_SCREEN, HelpScreen)
 
     def on_unmount(self) -> None:
         self.engine.stop()

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import Future
 from typing import Any
 
 from talos_platform.engine.observe import ClusterSnapshot
 from talos_platform.engine.run.events import Event
+
+CLOSE_SECONDS = 3.0
+"""How long one closer given to `EngineThread.close_on_stop` may take before the stop goes on."""
 
 
 class EngineThread:
@@ -23,6 +26,8 @@ class EngineThread:
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run, name="engine", daemon=True)
         self._started = False
+        self._stopped = False
+        self._closers: list[Callable[[], Awaitable[object]]] = []
 
     def _run(self) -> None:
         asyncio.set_event_loop(self.loop)
@@ -41,18 +46,33 @@ class EngineThread:
         """Await engine work from the UI loop."""
         return await asyncio.wait_for(asyncio.wrap_future(self.submit(coroutine)), timeout)
 
+    def close_on_stop(self, closer: Callable[[], Awaitable[object]]) -> None:
+        """Await `closer()` on the engine loop when it stops, once its tasks are cancelled: for
+        what was opened on this loop and must be closed on it (the Talos API's gRPC channels)."""
+        self._closers.append(closer)
+
     def stop(self) -> None:
-        if not self._started:
+        """Cancel the engine's work, run the closers, end the thread. Safe to call again (the app
+        stops it as it unmounts, the command once more after the app, however it ended)."""
+        if not self._started or self._stopped:
             return
+        self._stopped = True
 
         async def cancel_all() -> None:
             tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            for closer in self._closers:
+                try:
+                    await asyncio.wait_for(closer(), CLOSE_SECONDS)
+                except Exception:  # noqa: BLE001 - one closer failing must not keep the others open
+                    pass
 
         try:
-            asyncio.run_coroutine_threadsafe(cancel_all(), self.loop).result(timeout=5)
+            asyncio.run_coroutine_threadsafe(cancel_all(), self.loop).result(
+                timeout=5 + CLOSE_SECONDS * len(self._closers)
+            )
         except Exception:  # noqa: BLE001 - shutting down regardless
             pass
         self.loop.call_soon_threadsafe(self.loop.stop)

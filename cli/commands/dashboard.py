@@ -92,7 +92,12 @@ def run(args: argparse.Namespace) -> int:
             kube_context=source.context,
             rollout=rollout_reader(_simulated_state(args) if args.simulate else source.state),
         )
-        app.run()
+        # The Talos API's channels were opened on the engine's loop: closed there as it stops.
+        app.engine.close_on_stop(source.close_channels)
+        try:
+            app.run()
+        finally:
+            app.engine.stop()  # done already if the app unmounted; not if it never got that far
     finally:
         source.close()
     return exit_codes.OK

@@ -119,7 +119,8 @@ class TalosGrpcDriver(TalosctlDriver):
         return await etcd_health(session, address)
 
     async def close(self) -> None:
-        """Close every node's channel (the dashboard calls this as it ends)."""
+        """Close every node's channel, on the loop that opened them (`status --live` after its
+        reading; the dashboard as its engine thread stops)."""
         sessions, self.sessions = self.sessions, {}
         for session in sessions.values():
             await session.close()

@@ -484,6 +484,23 @@ class ScriptedKube:
         return answer_path(self.paths, path)
 
 
+@dataclass
+class ChannelTalos(FakeTalos):
+    """FakeTalos with the gRPC driver's `close()`: the event loops its reads ran on (where that
+    driver opens its channels) and the ones `close()` ran on, to check the channels are closed,
+    and closed where they were opened."""
+
+    read_loops: set[asyncio.AbstractEventLoop] = field(default_factory=set)
+    closed_on: list[asyncio.AbstractEventLoop] = field(default_factory=list)
+
+    async def node_facts(self, address: str, *, insecure: bool) -> TalosNodeFacts:
+        self.read_loops.add(asyncio.get_running_loop())
+        return await super().node_facts(address, insecure=insecure)
+
+    async def close(self) -> None:
+        self.closed_on.append(asyncio.get_running_loop())
+
+
 class RaisingTalos:
     """`Talos.node_facts` from a table, raising ConnectionError for an address not in it: a driver
     breaking its promise never to raise, to test that callers survive one (FakeTalos keeps it)."""

@@ -70,6 +70,7 @@ DASHBOARD = [
 ]
 FAKES = [
     (protocols.Talos, fakes.FakeTalos),
+    (protocols.Talos, fakes.ChannelTalos),
     (protocols.Kube, fakes.FakeKube),
     (protocols.Vault, fakes.FakeVault),
     (protocols.Git, fakes.FakeGit),

@@ -153,13 +153,20 @@ class ClusterView(Screen[None]):
             panes = self.panes
         except NoMatches:  # the app is shutting down
             return
+        self._stale = False
         panes.show(snapshot)
         self.show_fault_outlook(snapshot)
         self.show_simulation_banner(snapshot.simulated or self.app.simulated_drivers)
 
     def on_screen_resume(self) -> None:
+        if self._stale:
+            # Back from the help or a detail view: first the frame as it was (every widget's
+            # rendered lines are still cached), so the key that closed the view is answered at
+            # once; then the snapshots that arrived meanwhile, as the next frame.
+            self.call_after_refresh(self._catch_up)
+
+    def _catch_up(self) -> None:
         if self._stale and self.snapshot is not None:
-            self._stale = False
             self.show_snapshot(self.snapshot)
 
     def redraw(self) -> None:
@@ -345,9 +352,9 @@ class ClusterView(Screen[None]):
         self.app.toggle_theme()
 
     def action_help(self) -> None:
-        from talos_platform.tui.screens.help import HelpScreen
-
-        self.app.push_screen(HelpScreen())
+        help_screen = self.app.help_screen()
+        if help_screen not in self.app.screen_stack:
+            self.app.push_screen(help_screen)
 
     # --- logs, describe, YAML (k9s' l, d, y) ----------------------------------------------------
 

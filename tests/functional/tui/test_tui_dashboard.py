@@ -59,6 +59,27 @@ async def test_number_keys_and_tab_move_between_panes_and_help_opens_and_closes(
         assert app.screen is screen
 
 
+async def test_help_is_one_screen_opened_again_and_again_in_the_theme_of_the_moment():
+    """`?` pushes the same help screen every time (built once, not on every press); kept while
+    closed, it still follows a theme change made meanwhile."""
+    app = create_app(snapshot=cluster_snapshot())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("question_mark")
+        first = app.screen
+        assert isinstance(first, HelpScreen)
+        await pilot.press("escape", "t", "question_mark")
+        await pilot.pause()
+        assert app.screen is first and app.theme == LIGHT
+        reused = app.export_screenshot()
+    fresh = create_app(snapshot=cluster_snapshot(), theme=LIGHT)
+    async with fresh.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert reused == fresh.export_screenshot()
+
+
 async def test_slash_filters_the_focused_pane_and_escape_clears_it():
     app = create_app(snapshot=cluster_snapshot(faulty=True))
     async with app.run_test(size=SIZE) as pilot:

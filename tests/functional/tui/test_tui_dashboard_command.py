@@ -1,4 +1,5 @@
-"""`talos-platform dashboard` option handling (the TUI itself is covered by the Pilot tests)."""
+"""`talos-platform dashboard` option handling and what it does around the app (the TUI itself is
+covered by the Pilot tests)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,16 @@ import stat
 
 import pytest
 import yaml
+from support.drivers import ChannelTalos, FakeKube
+from support.waits import wait_for
+from textual.app import App
 
 from talos_platform.commands import dashboard
+from talos_platform.engine.drivers.protocols import Drivers
 from talos_platform.engine.errors import UserError
+from talos_platform.engine.observe import TalosTarget
 from talos_platform.main import build_parser
+from talos_platform.tui.app import PlatformApp
 
 KUBECONFIG = {
     "apiVersion": "v1",
@@ -183,3 +190,58 @@ def test_the_rollout_strip_reads_the_state_directory_the_options_name(tmp_path, 
     assert simulated is not None and simulated.root == tmp_path / "sim"
     assert dashboard._simulated_state(parse("--simulate")) is None
     assert not (tmp_path / "state").exists() and not (tmp_path / "sim").exists()  # reading creates nothing
+
+
+class _Terminal:
+    """Stands in for stdin and stdout of a terminal: `dashboard` refuses to start without one."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def _run_dashboard_headless(monkeypatch, talos, pilot_script) -> int:
+    """`dashboard.run` as the CLI calls it, on fake drivers with one Talos node, the app headless
+    and driven by `pilot_script` (Textual's auto pilot) instead of a terminal."""
+    source = dashboard.ClusterSource(
+        Drivers(talos=talos, kube=FakeKube()), targets=[TalosTarget("127.0.0.1", "cp-1", "control-plane")]
+    )
+    monkeypatch.setattr(dashboard, "cluster_source", lambda args: source)
+    monkeypatch.setattr(dashboard, "sys", argparse.Namespace(stdin=_Terminal(), stdout=_Terminal()))
+
+    def run_headless(app: PlatformApp) -> None:
+        App.run(app, headless=True, size=(120, 40), auto_pilot=pilot_script)
+
+    monkeypatch.setattr(PlatformApp, "run", run_headless)
+    return dashboard.run(parse())
+
+
+async def _until_talos_was_read(pilot, talos) -> None:
+    await wait_for(pilot, lambda: talos.read_loops)
+
+
+def test_the_dashboard_closes_the_talos_channels_on_the_loop_that_opened_them_as_it_exits(monkeypatch):
+    talos = ChannelTalos()
+
+    async def read_then_quit(pilot) -> None:
+        await _until_talos_was_read(pilot, talos)
+        assert not talos.closed_on
+        await pilot.press("q")
+
+    assert _run_dashboard_headless(monkeypatch, talos, read_then_quit) == 0
+    assert len(talos.read_loops) == 1
+    assert talos.closed_on == list(talos.read_loops)  # once, on the engine's loop
+
+
+def test_the_dashboard_closes_the_talos_channels_when_it_ends_on_an_error(monkeypatch):
+    talos = ChannelTalos()
+
+    def fail() -> None:
+        raise RuntimeError("a bug in a handler")
+
+    async def read_then_fail(pilot) -> None:
+        await _until_talos_was_read(pilot, talos)
+        pilot.app.call_later(fail)
+        await pilot.pause(0.5)
+
+    _run_dashboard_headless(monkeypatch, talos, read_then_fail)
+    assert talos.closed_on == list(talos.read_loops)
