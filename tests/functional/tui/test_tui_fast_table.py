@@ -4,6 +4,7 @@ upgrade that changes them shows up here), and the heap freezer keeps its schedul
 from __future__ import annotations
 
 import gc
+import weakref
 
 from rich.text import Text
 from support.cluster_data import cluster_snapshot
@@ -89,5 +90,29 @@ def test_heap_freezer_freezes_first_then_as_the_cluster_grows_and_now_and_then()
         assert not freezer.due(5000)
         now[0] = 400.0
         assert freezer.due(5000)
+    finally:
+        gc.unfreeze()
+
+
+class _Cycle:
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_the_periodic_freeze_collects_garbage_that_was_frozen_before():
+    """A frozen object in a reference cycle that is dropped later is freed by the periodic freeze
+    (a freeze for growth leaves it: only the periodic one unfreezes first)."""
+    now = [100.0]
+    freezer = HeapFreezer(every=300.0, clock=lambda: now[0])
+    try:
+        cycle = _Cycle()
+        gone = weakref.ref(cycle)
+        assert freezer.maybe_freeze(10)
+        del cycle
+        assert freezer.maybe_freeze(5000)  # grown: frozen garbage is not looked at
+        assert gone() is not None
+        now[0] = 400.0
+        assert freezer.maybe_freeze(5000)
+        assert gone() is None
     finally:
         gc.unfreeze()
