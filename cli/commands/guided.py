@@ -146,8 +146,15 @@ def _confirm_and_install(
 
 
 def _run_install(session: InstallSession, new_session: Callable[[], InstallSession], target: Target) -> int:
-    """On the run screen with live panes; Ctrl-C / q stops the install cleanly, running again
-    resumes. Once the screen closes after a success the terminal keeps the next steps."""
+    """On the run screen with live panes when the TUI is installed, otherwise the headless
+    progress display. Ctrl-C / q stops the install cleanly either way; running again resumes.
+    Once the screen closes after a success the terminal keeps the next steps."""
+    try:
+        import talos_platform.tui.app  # noqa: F401 - only whether it can be imported
+    except ImportError:
+        from talos_platform.headless import run_session
+
+        return run_session(session, "text")
     from talos_platform.run_screen import run_on_screen
 
     return run_on_screen(target, session, new_session, "guided install" if target.simulated else "")
