@@ -74,6 +74,10 @@ STARTUP = """
 import os, signal, sys, time
 import talos_platform.commands.install as install
 
+# As from a terminal: a suite started in the background (`cmd &` in a script) hands its children
+# SIGINT ignored, and an ignored Ctrl-C is never a KeyboardInterrupt.
+signal.signal(signal.SIGINT, signal.default_int_handler)
+
 def prepare(*args, **kwargs):  # the signal arrives while the install is still getting ready
     os.kill(os.getpid(), signal.{name})
     time.sleep(10)
