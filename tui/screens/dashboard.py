@@ -149,14 +149,15 @@ class ClusterView(Screen[None]):
             # the whole dashboard, on every snapshot. Drawn on resume.
             self._stale = True
             return
-        try:
-            panes = self.panes
-        except NoMatches:  # the app is shutting down
-            return
         self._stale = False
-        panes.show(snapshot)
-        self.show_fault_outlook(snapshot)
-        self.show_simulation_banner(snapshot.simulated or self.app.simulated_drivers)
+        try:
+            self.panes.show(snapshot)
+            self.show_fault_outlook(snapshot)
+            self.show_simulation_banner(snapshot.simulated or self.app.simulated_drivers)
+        except NoMatches:
+            # The app is shutting down: its widgets go one by one, and a snapshot that arrives
+            # meanwhile finds some panes gone (seen on a loaded machine).
+            return
 
     def on_screen_resume(self) -> None:
         if self._stale:
