@@ -7,14 +7,11 @@ when a node came back from `talosctl upgrade`, `kubelet_upgraded` when upgrade-k
 
 import hashlib
 import json
-import shutil
 from pathlib import Path
 
 import pytest
-from support.commands import run_simulated_install
 from support.operations import kill_when, run_operation, simulated_changes, skipped, step_succeeded
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "metal-3cp-3w.yaml"
 ADDRESSES = {
     "cp-1": "192.168.10.11",
     "cp-2": "192.168.10.12",
@@ -25,23 +22,6 @@ ADDRESSES = {
 }
 TALOS_TO = "v1.14.2"
 KUBERNETES_TO = "v1.37.3"
-
-
-@pytest.fixture(scope="module")
-def installed(tmp_path_factory):
-    """One simulated install of the 3+3 example (Talos v1.14.1, Kubernetes v1.37.2), copied by each test."""
-    folder = tmp_path_factory.mktemp("installed")
-    config, state = folder / "platform.yaml", folder / "state"
-    shutil.copy(EXAMPLE, config)
-    assert run_simulated_install(state, "--yes", "--config", str(config)).returncode == 0
-    return folder
-
-
-@pytest.fixture
-def cluster(installed, tmp_path):
-    shutil.copytree(installed / "state", tmp_path / "state")
-    shutil.copy(installed / "platform.yaml", tmp_path / "platform.yaml")
-    return tmp_path / "platform.yaml", tmp_path / "state"
 
 
 def failed(events: list[dict]) -> list[str]:
@@ -72,9 +52,9 @@ def node_upgraded(name: str):
 
 
 def test_a_talos_upgrade_killed_after_its_snapshot_and_after_the_first_node_finishes_upgrading_each_node_once(
-    cluster,
+    example_cluster,
 ):
-    config, state = cluster
+    config, state = example_cluster
     argv = ["upgrade-talos", "--to", TALOS_TO]
 
     kill_when(config, state, argv, step_succeeded("E.snapshot"))
@@ -101,8 +81,8 @@ def test_a_talos_upgrade_killed_after_its_snapshot_and_after_the_first_node_fini
     assert {f"T.upgrade.{name}" for name in ADDRESSES} <= skipped(events)
 
 
-def test_a_talos_upgrade_killed_between_two_nodes_resumes_at_the_next(cluster):
-    config, state = cluster
+def test_a_talos_upgrade_killed_between_two_nodes_resumes_at_the_next(example_cluster):
+    config, state = example_cluster
     argv = ["upgrade-talos", "--to", TALOS_TO]
 
     kill_when(config, state, argv, step_succeeded("T.upgrade.cp-2"))
@@ -132,8 +112,8 @@ def first_kubelet_upgraded(event: dict, state: Path) -> bool:
         ("every node moved, before the config file", step_succeeded("K.upgrade")),
     ],
 )
-def test_a_kubernetes_upgrade_killed_resumes_moving_each_node_once(cluster, point, moment):
-    config, state = cluster
+def test_a_kubernetes_upgrade_killed_resumes_moving_each_node_once(example_cluster, point, moment):
+    config, state = example_cluster
     argv = ["upgrade-kubernetes", "--to", KUBERNETES_TO]
 
     kill_when(config, state, argv, moment)
@@ -155,8 +135,10 @@ def snapshot_started(event: dict, state: Path) -> bool:
     return event["type"] == "StepStarted" and event["step_id"] == "E.snapshot"
 
 
-def test_a_snapshot_killed_while_it_streams_leaves_nothing_half_written_and_the_next_run_takes_a_whole_one(cluster):
-    config, state = cluster
+def test_a_snapshot_killed_while_it_streams_leaves_nothing_half_written_and_the_next_run_takes_a_whole_one(
+    example_cluster,
+):
+    config, state = example_cluster
 
     kill_when(config, state, ["etcd-snapshot"], snapshot_started, speed="1")
     finished, events = run_operation(config, state, "etcd-snapshot")

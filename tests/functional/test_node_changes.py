@@ -17,25 +17,8 @@ NEW_CONTROL_PLANE = ["--name", "cp-4", "--address", "192.168.10.14/24", "--role"
 NEW_WORKER = ["--name", "worker-4", "--ip", "192.168.10.24/24", "--install-disk", "/dev/nvme0n1", "--link", "enp2s0"]
 
 
-@pytest.fixture(scope="module")
-def installed(tmp_path_factory):
-    """One simulated install of the 3+3 example, copied by each test."""
-    folder = tmp_path_factory.mktemp("installed")
-    config, state = folder / "platform.yaml", folder / "state"
-    shutil.copy(EXAMPLE, config)
-    assert run_simulated_install(state, "--yes", "--config", str(config)).returncode == 0
-    return folder
-
-
-@pytest.fixture
-def cluster(installed, tmp_path):
-    shutil.copytree(installed / "state", tmp_path / "state")
-    shutil.copy(installed / "platform.yaml", tmp_path / "platform.yaml")
-    return tmp_path / "platform.yaml", tmp_path / "state"
-
-
-def test_a_worker_is_added_then_removed_and_the_install_finds_the_cluster_as_the_file_says(cluster):
-    config, state = cluster
+def test_a_worker_is_added_then_removed_and_the_install_finds_the_cluster_as_the_file_says(example_cluster):
+    config, state = example_cluster
     original = config.read_text()
 
     added, events = run(config, state, "node", "add", *NEW_WORKER)
@@ -64,8 +47,8 @@ def test_a_worker_is_added_then_removed_and_the_install_finds_the_cluster_as_the
     assert install.returncode == 0 and "resuming the simulated cluster" in install.stdout + install.stderr
 
 
-def test_removing_a_worker_evicts_its_pods_and_they_run_elsewhere(cluster):
-    config, state = cluster
+def test_removing_a_worker_evicts_its_pods_and_they_run_elsewhere(example_cluster):
+    config, state = example_cluster
     removed, events = run(config, state, "node-remove", "worker-1")
 
     assert removed.returncode == 0, removed.stderr
@@ -85,8 +68,8 @@ def test_removing_a_worker_evicts_its_pods_and_they_run_elsewhere(cluster):
         (["node", "add", "--name", "cp-1", "--address", "192.168.10.31/24"], "already has a node named cp-1"),
     ],
 )
-def test_a_refused_change_changes_nothing(cluster, argv, refusal):
-    config, state = cluster
+def test_a_refused_change_changes_nothing(example_cluster, argv, refusal):
+    config, state = example_cluster
     before, journal = config.read_text(), (state / "simulation.jsonl").read_text()
 
     refused, _ = run(config, state, *argv)
@@ -97,8 +80,8 @@ def test_a_refused_change_changes_nothing(cluster, argv, refusal):
     assert (state / "simulation.jsonl").read_text() == journal
 
 
-def test_plan_shows_every_command_of_both(cluster):
-    config, state = cluster
+def test_plan_shows_every_command_of_both(example_cluster):
+    config, state = example_cluster
     added = talos_platform(
         "plan", "--operation", "node-add", *NEW_CONTROL_PLANE, "--simulate", "--config", str(config),
         "--state-dir", str(state),
@@ -120,8 +103,8 @@ def test_plan_shows_every_command_of_both(cluster):
     assert any(c.endswith("delete node worker-2 --ignore-not-found") for c in commands)
 
 
-def test_adding_a_control_plane_killed_while_it_installs_and_while_it_joins_resumes(cluster):
-    config, state = cluster
+def test_adding_a_control_plane_killed_while_it_installs_and_while_it_joins_resumes(example_cluster):
+    config, state = example_cluster
 
     def took_its_config(event, state):
         return simulated_changes(state, "configure", address="192.168.10.14") > 0
@@ -147,8 +130,8 @@ def test_adding_a_control_plane_killed_while_it_installs_and_while_it_joins_resu
     assert len(list((state / "etcd-snapshots").glob("*.json"))) == 1  # taken before the apply, once
 
 
-def test_removing_a_control_plane_killed_while_it_resets_and_before_the_file_resumes(cluster):
-    config, state = cluster
+def test_removing_a_control_plane_killed_while_it_resets_and_before_the_file_resumes(example_cluster):
+    config, state = example_cluster
     assert run(config, state, "node", "add", *NEW_CONTROL_PLANE)[0].returncode == 0
 
     def resetting(event, state):
@@ -205,8 +188,8 @@ def test_a_control_plane_whose_learner_is_never_promoted_fails_naming_it(tmp_pat
     assert "is still a learner" in failed[0]["error"] and "logs etcd" in failed[0]["hint"]
 
 
-def test_adding_a_control_plane_killed_right_after_its_snapshot_resumes_and_configures_it_once(cluster):
-    config, state = cluster
+def test_adding_a_control_plane_killed_right_after_its_snapshot_resumes_and_configures_it_once(example_cluster):
+    config, state = example_cluster
 
     kill_when(config, state, ["node", "add", *NEW_CONTROL_PLANE], step_succeeded("E.snapshot"))
     assert simulated_changes(state, "configure", address="192.168.10.14") == 0
@@ -219,8 +202,8 @@ def test_adding_a_control_plane_killed_right_after_its_snapshot_resumes_and_conf
     assert len(list((state / "etcd-snapshots").glob("*.json"))) == 2
 
 
-def test_removing_a_worker_killed_while_it_drains_resumes_and_removes_it_once(cluster):
-    config, state = cluster
+def test_removing_a_worker_killed_while_it_drains_resumes_and_removes_it_once(example_cluster):
+    config, state = example_cluster
 
     def cordoned(event, state):
         return simulated_changes(state, "cordon", name="worker-1") > 0
