@@ -3,14 +3,11 @@
 the reset, the etcd service state and the bootstrap from a snapshot, and how failures are told."""
 
 import json
-import os
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
+from support.stand_ins import StandIns
 
-from talos_platform.engine.drivers.process import ProcessRunner
 from talos_platform.engine.drivers.protocols import AlreadyBootstrapped
 from talos_platform.engine.drivers.talosctl import TalosctlDriver
 from talos_platform.engine.errors import PermanentError, TransientError
@@ -18,14 +15,7 @@ from talos_platform.engine.errors import PermanentError, TransientError
 FIXTURES = Path(__file__).parent / "fixtures"
 NODE = "127.0.0.2"
 
-STAND_IN = textwrap.dedent(
-    """\
-    #!@PYTHON@
-    import json, os, sys
-    args = sys.argv[1:]
-    with open(os.environ["FAKE_LOG"], "a") as log:
-        log.write(json.dumps(args) + "\\n")
-    mode = os.environ["FAKE_MODE"]
+TALOSCTL = """\
     def fail(message):
         sys.stderr.write(message + "\\n")
         sys.exit(1)
@@ -40,28 +30,20 @@ STAND_IN = textwrap.dedent(
         fail("error executing bootstrap: rpc error: code = Unknown desc = snapshot file integrity check failed")
     sys.exit(0)
     """
-)
 
 
 @pytest.fixture
 def stand_in(tmp_path):
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    script = bin_dir / "talosctl"
-    script.write_text(STAND_IN.replace("@PYTHON@", sys.executable))
-    script.chmod(0o755)
-    log = tmp_path / "argv.log"
+    tools = StandIns(tmp_path, {"talosctl": TALOSCTL}, fixtures=FIXTURES)
 
     def driver(mode: str) -> tuple[TalosctlDriver, Path]:
-        environment = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "FAKE_LOG": str(log)}
-        runner = ProcessRunner(env=environment | {"FAKE_MODE": mode, "FAKE_FIXTURES": str(FIXTURES)})
-        return TalosctlDriver(runner, tmp_path / "talosconfig"), log
+        return TalosctlDriver(tools.runner(mode), tmp_path / "talosconfig"), tools.log
 
     return driver
 
 
 def logged(log: Path) -> list[list[str]]:
-    return [json.loads(line)[6:] for line in log.read_text().splitlines()]  # after --talosconfig/-e/-n
+    return [json.loads(line)[7:] for line in log.read_text().splitlines()]  # after talosctl --talosconfig/-e/-n
 
 
 async def test_the_reset_wipes_ephemeral_reboots_and_does_not_wait(stand_in):
@@ -70,7 +52,7 @@ async def test_the_reset_wipes_ephemeral_reboots_and_does_not_wait(stand_in):
     assert logged(log) == [
         ["reset", "--system-labels-to-wipe", "EPHEMERAL", "--reboot", "--graceful=false", "--wait=false"]
     ]
-    assert json.loads(log.read_text().splitlines()[0])[2:6] == ["--endpoints", NODE, "--nodes", NODE]
+    assert json.loads(log.read_text().splitlines()[0])[3:7] == ["--endpoints", NODE, "--nodes", NODE]
 
 
 async def test_the_etcd_service_state(stand_in):
