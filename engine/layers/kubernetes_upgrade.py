@@ -116,7 +116,7 @@ class KubernetesUpgrade(BaseStep):
         talosconfig = ctx.state.talosconfig
         return (
             Action(
-                "show upgrade-k8s's own plan (dry run)",
+                "upgrade-k8s's own dry run: what would change per component and node (shown before you confirm)",
                 command=tuple(upgrade_k8s_argv(self._through(), talosconfig, self.to, dry_run=True)),
             ),
             Action(
