@@ -92,6 +92,30 @@ class TestOwnDryRunAsThePlan:
         assert str(failed.value).startswith("K.upgrade: its dry run failed: talosctl upgrade-k8s to v1.37.3 failed")
         assert failed.value.hint == "choose x"
 
+    def test_the_command_ends_there_with_exit_1_and_the_hint(self, tmp_path, monkeypatch, capsys):
+        config, state = installed(tmp_path)
+        args = build_parser().parse_args(
+            ["upgrade-kubernetes", "--to", "v1.37.3", *SIMULATED, "--config", str(config), "--state-dir", str(state)]
+        )
+
+        async def refused(self, ctx):
+            raise PermanentError("talosctl upgrade-k8s to v1.37.3 failed: unsupported upgrade path", hint="choose x")
+
+        monkeypatch.setattr(KubernetesUpgrade, "own_dry_run", refused)
+        command = command_for(operation_named("upgrade-kubernetes"))
+        target = prepare(args, operation=command.operation)
+        target.simulated = False  # a real cluster is where the confirmation is asked
+        try:
+            code = command._run_prepared(args, target, interactive=True)
+        finally:
+            target.release()
+
+        assert code == 1
+        err = capsys.readouterr().err
+        assert "error: K.upgrade: its dry run failed: talosctl upgrade-k8s to v1.37.3 failed" in err
+        assert "; nothing was changed\n  hint: choose x" in err
+        assert "kubelet_upgraded" not in (state / "simulation.jsonl").read_text()
+
     def test_with_yes_the_dry_run_is_printed_and_journalled_before_the_upgrade(self, tmp_path):
         config, state = installed(tmp_path)
 
