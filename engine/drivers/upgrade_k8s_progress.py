@@ -19,6 +19,9 @@ pkg/cluster/kubernetes and go-kubernetes' manifest sync):
      > processing manifest v1.ConfigMap/kube-system/...
      < applied successfully
 
+Newer talosctl applies the manifests server-side and prints `updating manifests (dry run)`,
+` < configured Deployment/kube-system/coredns` for a change and ` > skipped OBJECT: no changes`.
+
 `UpgradeProgress` follows those lines and says, after each, which component is on which node
 and how many nodes of it are done. It keeps no lines: the caller shows the raw ones as they are.
 """
@@ -42,6 +45,8 @@ _NODE_EVENT = re.compile(r'^\s*([<>])\s*"([^"]+)":\s*(.*)$')
 _UPDATE = re.compile(r"^\s*>\s*update (\S+): (\S+) -> (\S+)$")
 _MANIFEST = re.compile(r"^\s*>\s*processing manifest (\S+)$")
 _MANIFEST_DONE = re.compile(r"^\s*<\s*(applied successfully|no changes|dry run, change skipped)$")
+_MANIFEST_CHANGE = re.compile(r"^\s*<\s*(created|configured|deleted|unchanged|skipped) (\S+)$")
+_MANIFEST_SKIPPED = re.compile(r"^\s*>\s*skipped (\S+): no changes$")
 _FAILED_NODE = re.compile(r'error updating node "([^"]+)"')
 
 WAITING_FOR_KUBELET = ("waiting for kubelet restart", "waiting for node update")
@@ -94,10 +99,10 @@ class UpgradeProgress:
             return None
         if matched := _COMPONENT.match(text):
             return self._start(matched.group(1), "starting")
-        if text == "updating manifests":
+        if text in ("updating manifests", "updating manifests (dry run)"):  # the latter: newer talosctl
             return self._start(MANIFESTS, "applying")
-        if text == "waiting for all manifests to be applied":
-            return self._move(state="waiting for all manifests to be applied")
+        if text in ("waiting for all manifests to be applied", "waiting for kubernetes objects to be fully reconciled"):
+            return self._move(state=text)
         if self.current is None:
             return None
         if matched := _NODE_EVENT.match(text):
@@ -113,6 +118,10 @@ class UpgradeProgress:
             return self._move(node="", state=f"processing {matched.group(1)}")
         if matched := _MANIFEST_DONE.match(text):
             return self._move(done=self.current.done + 1, state=matched.group(1))
+        if self.current.component == MANIFESTS and (matched := _MANIFEST_CHANGE.match(text)):
+            return self._move(done=self.current.done + 1, state=f"{matched.group(1)} {matched.group(2)}")
+        if self.current.component == MANIFESTS and (matched := _MANIFEST_SKIPPED.match(text)):
+            return self._move(done=self.current.done + 1, state=f"no changes to {matched.group(1)}")
         return None
 
     @property

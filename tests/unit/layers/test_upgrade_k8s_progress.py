@@ -94,3 +94,14 @@ def test_the_node_an_error_names():
     error = 'error: failed upgrading kubelet: error updating node "172.20.0.5": node version mismatch: got "v1.33.4"'
     assert failed_node(error) == "172.20.0.5"
     assert failed_node("error: context deadline exceeded") == ""
+
+
+def test_newer_talosctls_server_side_manifest_lines_count_each_object():
+    progress = UpgradeProgress()
+    progress.feed("updating manifests")
+    progress.feed(" > skipped ConfigMap/kube-system/coredns: no changes")
+    moved = progress.feed(" < configured Deployment/kube-system/coredns")
+    assert moved == Progress("manifests", "", "configured Deployment/kube-system/coredns", 2, 0)
+    assert progress.feed("waiting for kubernetes objects to be fully reconciled").state.startswith("waiting for")
+    dry = UpgradeProgress()
+    assert dry.feed("updating manifests (dry run)") == Progress("manifests", "", "applying", 0, 0)
