@@ -242,6 +242,14 @@ class UpgradeGoesWrong(FaultModel):
     comes back from the reboot. (A drain a PodDisruptionBudget blocks is `drainBlocked`.)"""
 
 
+class KubeletStalls(FaultModel):
+    when: ClassVar[FaultTime] = OPERATION
+    type: Literal["kubeletStalls"]
+    node: str
+    """Name of the node whose kubelet never reports the new version in `upgrade-kubernetes`:
+    upgrade-k8s waits for its restart with nothing more to say (siderolabs/talos#6976, #13109)."""
+
+
 class EtcdSnapshotDamaged(FaultModel):
     when: ClassVar[FaultTime] = OPERATION
     """Every etcd snapshot a control plane streams arrives with a byte changed (a failing disk or
@@ -305,6 +313,7 @@ Fault = Annotated[
     | ApiOutage
     | ExtensionsOutsideConfig
     | UpgradeGoesWrong
+    | KubeletStalls
     | EtcdSnapshotDamaged
     | SlowApi
     | DiskFull
