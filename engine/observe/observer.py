@@ -191,7 +191,7 @@ class Observer:
             self.history.record(facts)
             if target.role == "control-plane":
                 async with limit:
-                    self.etcd[target.address] = await etcd_health_for(self.drivers, target.address)
+                    self.etcd[target.address] = await etcd_health_for(self.drivers, target.address, facts)
             self._facts_version += 1
 
         # The first round waits (at most one interval) for the first node list, so it asks about

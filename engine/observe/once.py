@@ -8,7 +8,16 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from talos_platform.engine.drivers.clock import Clock, RealClock
-from talos_platform.engine.drivers.protocols import APPLICATIONS, EVENTS, NODES, PODS, Drivers, Resource
+from talos_platform.engine.drivers.protocols import (
+    APPLICATIONS,
+    EVENTS,
+    NODES,
+    PODS,
+    Drivers,
+    EtcdHealth,
+    Resource,
+    TalosNodeFacts,
+)
 from talos_platform.engine.observe.alerts import read_alerts_once
 from talos_platform.engine.observe.api_latency import RoundTrips, ServerLatency, api_latency
 from talos_platform.engine.observe.apps import app_view
@@ -60,7 +69,16 @@ async def snapshot_once(
     targets = {t.address: t for t in talos_targets if t.address}
     for node in kube_nodes:
         targets.setdefault(node.address, TalosTarget(node.address, node.name, node.role))
-    facts_list = await asyncio.gather(*(facts_for(drivers, address) for address in targets if address))
+
+    async def talos_of(target: TalosTarget) -> tuple[TalosNodeFacts, EtcdHealth | None]:
+        # Each node's etcd follows its own facts: no node waits for another's (a hanging one).
+        facts = await facts_for(drivers, target.address)
+        if target.role != "control-plane":
+            return facts, None
+        return facts, await etcd_health_for(drivers, target.address, facts)
+
+    talos = await asyncio.gather(*(talos_of(t) for t in targets.values() if t.address))
+    facts_list = [facts for facts, _ in talos]
     server = ServerLatency()
     disks = {}
     if not errors:
@@ -76,8 +94,7 @@ async def snapshot_once(
     history = UsageHistory()
     for fact in facts_list:
         history.record(fact)
-    planes = [t.address for t in targets.values() if t.address and t.role == "control-plane"]
-    etcd = {h.address: h for h in await asyncio.gather(*(etcd_health_for(drivers, a) for a in planes))}
+    etcd = {health.address: health for _, health in talos if health is not None}
     nodes = merge_nodes(kube_nodes, facts, targets.values(), history, disks)
 
     flows = None

@@ -24,8 +24,14 @@ async def _ask(drivers: Drivers, address: str, *, insecure: bool) -> TalosNodeFa
         return TalosNodeFacts(address=address, reachable=False, error=str(error) or type(error).__name__)
 
 
-async def etcd_health_for(drivers: Drivers, address: str) -> EtcdHealth:
-    """What control plane `address` says about its etcd; a failure is the answer's error."""
+async def etcd_health_for(drivers: Drivers, address: str, facts: TalosNodeFacts | None = None) -> EtcdHealth:
+    """What control plane `address` says about its etcd; a failure is the answer's error.
+
+    `facts`: this poll's facts of the node. etcd is read through the same Talos API, so when that
+    did not answer, etcd is not asked: a node that accepts connections but never answers would
+    otherwise cost a second timeout in the same poll, and the answer would be the same."""
+    if facts is not None and not facts.reachable:
+        return EtcdHealth(address, error=facts.error or "the node's Talos API does not answer")
     try:
         return await drivers.talos.etcd_health(address)
     except Exception as error:  # noqa: BLE001 - a silent etcd is a problem shown, never an abort

@@ -1,6 +1,7 @@
-"""The latest run of a state directory in one line, for a dashboard open in another terminal: which
-operation, which node or step it is on and what it waits for, how many nodes are done, the versions
-before and after, and whether it still runs (its lock is held) or how it ended.
+"""The latest run of a state directory in a line or two, for a dashboard open in another terminal:
+which operation, how many nodes are done, whether it still runs (its lock is held) or how it ended,
+and the step it is on; for a Talos upgrade, a second line per node being worked on: its phase,
+its version before and after and the gate it waits on (node_rollout.py).
 
 Read from the run journal only, so it works for a run of another process. The newest journal is
 re-read only when it changed (an install's journal holds thousands of output lines)."""
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from talos_platform.engine.run.events import DEFAULT_OPERATION, RunStarted, StepOutput
 from talos_platform.engine.run.journal import JOURNAL_NAME, RunRecord, read_lines, read_run
+from talos_platform.engine.run.node_rollout import NodeProgress, node_progress, versions_before
 
 if TYPE_CHECKING:
     from talos_platform.engine.state import StateDirectory
@@ -34,8 +36,6 @@ _DOING = {
     "reset": "resetting",
     "delete-node": "deleting its Node",
 }
-_RUNNING_VERSIONS = re.compile(r"nodes run (?P<versions>[^;]+)")
-"""What the upgrades' preflights found (`nodes run v1.14.0 on cp-1, cp-2; …`)."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,8 @@ class RolloutSummary:
     version_from: str = ""
     version_to: str = ""
     simulated: bool = False
+    nodes: tuple[NodeProgress, ...] = ()
+    """The nodes a Talos upgrade works on now (or, once it ended, failed or stopped at)."""
 
     @property
     def live(self) -> bool:
@@ -71,11 +73,19 @@ class RolloutSummary:
         return self.ended_at is not None and now - self.ended_at >= LONG_AGO_SECONDS
 
     def text(self, now: float | None = None) -> str:
-        """`upgrade-talos · cp-2 upgrading → waiting: … · 2/6 nodes done · v1.14.0 → v1.14.1 · started 4 min ago`."""
+        """The strip's lines, joined."""
+        return "\n".join(self.lines(now))
+
+    def lines(self, now: float | None = None) -> tuple[str, ...]:
+        """`upgrade-talos · 2/6 nodes done · started 4 min ago · run …`, then the nodes worked on
+        (`cp-2 · gates · v1.14.0 → v1.14.1 · ArgoCD Applications not healthy: vault`). Without such
+        nodes, one line: `node-add · worker-4 joining → waiting: … · 0/2 steps done · …`."""
         now = time.time() if now is None else now
         parts = [self.operation + (" (simulated)" if self.simulated else "")]
         doing = ", ".join(self.current)
-        if self.live:
+        if self.nodes:
+            parts.append("" if self.live else self.outcome)
+        elif self.live:
             parts.append(f"{doing} → {self.phase}" if doing and self.phase else doing or self.phase or "starting")
         elif self.outcome == "failed":
             failed = f"failed at {doing}" if doing else "failed"
@@ -86,14 +96,17 @@ class RolloutSummary:
             parts.append(f"{self.nodes_done}/{self.nodes_total} nodes done")
         elif self.steps_total:
             parts.append(f"{self.steps_done}/{self.steps_total} steps done")
-        if self.version_to:
+        if self.version_to and not self.nodes:
             parts.append(f"{self.version_from or '?'} → {self.version_to}")
         if self.live or self.ended_at is None:
             parts.append(f"started {ago(now - self.started_at)}")
         else:
             parts.append(f"ended {ago(now - self.ended_at)}")
         parts.append(f"run {self.run_id}")
-        return " · ".join(part for part in parts if part)
+        headline = " · ".join(part for part in parts if part)
+        if not self.nodes:
+            return (headline,)
+        return headline, " │ ".join(node.text() for node in self.nodes)
 
 
 def ago(seconds: float) -> str:
@@ -194,6 +207,7 @@ def summarise(record: RunRecord, modified_at: float, *, live: bool) -> RolloutSu
             groups.setdefault(match["kind"], []).append(step.done)
     widest = max(groups.values(), key=len, default=[])
     started = record.started
+    version_to = _target(started.resume_command if started else "")
     return RolloutSummary(
         operation=record.operation,
         run_id=record.run_id,
@@ -206,9 +220,10 @@ def summarise(record: RunRecord, modified_at: float, *, live: bool) -> RolloutSu
         nodes_total=len(widest) if len(widest) > 1 else 0,
         steps_done=sum(1 for s in steps.values() if s.done),
         steps_total=len(steps),
-        version_from=_versions_before(record),
-        version_to=_target(started.resume_command if started else ""),
+        version_from=", ".join(dict.fromkeys(v for v in versions_before(record).values() if v not in ("", "?"))),
+        version_to=version_to,
         simulated=record.simulated,
+        nodes=node_progress(record, version_to, live=live),
     )
 
 
@@ -225,17 +240,6 @@ def _last_lines(record: RunRecord) -> dict[str, str]:
         if isinstance(event, StepOutput) and event.line.strip():
             lines[event.step_id] = event.line.strip()
     return lines
-
-
-def _versions_before(record: RunRecord) -> str:
-    """The versions the upgrade's preflight found running, when it recorded them."""
-    for step in record.steps.values():
-        if step.step_id.endswith(".preflight") and step.done:
-            match = _RUNNING_VERSIONS.search(step.detail)
-            if match:
-                found = re.findall(r"v\d+\.\d+\.\d+\S*", match["versions"])
-                return ", ".join(dict.fromkeys(found))
-    return ""
 
 
 def _target(command: str) -> str:

@@ -6,6 +6,7 @@ etcd that does not answer is the answer's error, never an exception."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 import time
@@ -17,6 +18,7 @@ from support.drivers import FakeKube
 from support.talos_api import EtcdNode, Pki, TalosApiServer, etcd_cluster, free_port
 
 from talos_platform.engine.drivers import talos_api_etcd
+from talos_platform.engine.drivers.clock import RealClock
 from talos_platform.engine.drivers.process import ProcessRunner
 from talos_platform.engine.drivers.proto import talos_machine_pb2 as machine
 from talos_platform.engine.drivers.protocols import NODES, Drivers, EtcdAlarm, EtcdHealth
@@ -28,7 +30,7 @@ from talos_platform.engine.drivers.talosctl_etcd import (
     parse_etcd_member_list,
     parse_etcd_status,
 )
-from talos_platform.engine.observe import snapshot_once
+from talos_platform.engine.observe import Observer, snapshot_once
 
 CP1, CP2, CP3, REFUSING, HANGING = (f"127.0.0.{n}" for n in (41, 42, 43, 44, 45))
 PLANES = (CP1, CP2, CP3)
@@ -258,3 +260,36 @@ async def test_a_node_that_hangs_or_refuses_is_an_error_within_the_deadline(plan
     # The hanging etcd did not cost the node its connection: its facts still come from the watches.
     assert (await driver.node_facts(CP2, insecure=False)).stage == "running"
     assert driver.sessions[CP2].connections == 1
+
+
+async def test_a_hanging_control_plane_costs_one_deadline_per_poll(planes):
+    """A control plane that accepts connections and never answers: each poll opens one
+    connection to it and waits one deadline (its facts); its etcd, asked over the same Talos API,
+    is not asked again in that poll. The other control planes are read meanwhile."""
+    driver, servers, _ = planes
+    run_etcd(servers)
+    names = {**NAMES, HANGING: "cp-hanging"}
+    kube = FakeKube().put(NODES, *(control_plane(name, address) for address, name in names.items()))
+    drivers = Drivers(talos=driver, kube=kube)
+
+    snapshot = await snapshot_once(drivers)
+    assert driver.sessions[HANGING].connections == 1  # one wait for the deadline, not two
+    members = {m.node: m for m in snapshot.etcd.members}
+    deadline = f"deadline exceeded: the Talos API at {HANGING} did not answer within {TIMEOUT:g} s"
+    assert members["cp-hanging"].error == deadline
+    assert any(p.startswith("cp-hanging") and deadline in p for p in snapshot.etcd.problems)
+    assert [members[NAMES[a]].member_id for a in PLANES] == [member_id(n) for n in (1, 2, 3)]
+
+    # The dashboard's observer: one more connection (one more deadline) per poll, no more.
+    observer = Observer(drivers, RealClock(), talos_interval=3600, heartbeat=0, stats_interval=0)
+    task = asyncio.create_task(observer.run())
+    try:
+        async with asyncio.timeout(30 * TIMEOUT):  # a bound for a broken test, far above one poll
+            while set(observer.etcd) != {*PLANES, HANGING}:
+                await asyncio.sleep(0.05)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert driver.sessions[HANGING].connections == 2
+    assert observer.etcd[HANGING].error == deadline and observer.facts[HANGING].error == deadline
+    assert all(observer.etcd[a].error == "" for a in PLANES)

@@ -3,8 +3,8 @@
 computed from its buckets, the minute's figures from two scrapes, and a ServiceAccount without
 the right to read `/metrics` taken as "not allowed" (a 403), not as an error.
 
-(Kubelet stats through the node proxy are not read here: kwok nodes serve no stats summary, and
-the API server would first look up the node's host name in DNS, off this machine.)"""
+(Kubelet stats through the node proxy are read in test_node_disk_real.py: kwok nodes serve no
+stats summary, so that test registers nodes of its own with a stand-in kubelet.)"""
 
 from __future__ import annotations
 

@@ -284,9 +284,8 @@ def test_node_detail_with_etcd(snap_compare):
 # --- issue 15: the dashboard during day-2 work ----------------------------------------------------
 
 
-def test_rollout_strip_during_a_talos_upgrade(snap_compare, tmp_path):
-    """Under the header: the upgrade another terminal runs (it holds the lock), on cp-2 waiting for
-    an ArgoCD Application, one node of six done, the versions before and after, started 4 min ago."""
+def upgrade_waiting_on_a_gate(tmp_path) -> StateDirectory:
+    """An upgrade another terminal runs: cp-1 done, cp-2 back and waiting for an ArgoCD Application."""
     state = StateDirectory(tmp_path)
     state.ensure()
     nodes = ("cp-1", "cp-2", "cp-3", "worker-1", "worker-2", "worker-3")
@@ -300,13 +299,37 @@ def test_rollout_strip_during_a_talos_upgrade(snap_compare, tmp_path):
                 resume_command="talos-platform upgrade-talos --to v1.14.1",
             )
         )
-        journal.append(StepSkipped(at=2.0, step_id="T.preflight", reason="nodes run v1.14.0 on cp-1; installer x"))
+        journal.append(
+            StepSkipped(
+                at=2.0, step_id="T.preflight", reason="nodes run v1.14.0 on " + ", ".join(nodes) + "; installer x"
+            )
+        )
         journal.append(StepSucceeded(at=3.0, step_id="T.upgrade.cp-1", duration=150.0))
         journal.append(StepStarted(at=4.0, step_id="T.upgrade.cp-2", layer=1, title="Upgrade cp-2"))
+        for line in ("cp-2: draining", "cp-2: rebooting into v1.14.1", "cp-2: back, uncordoned"):
+            journal.append(StepOutput(at=5.0, step_id="T.upgrade.cp-2", line=line))
         journal.append(
-            StepOutput(at=5.0, step_id="T.upgrade.cp-2", line="waiting: ArgoCD Applications not healthy: vault")
+            StepOutput(at=6.0, step_id="T.upgrade.cp-2", line="waiting: ArgoCD Applications not healthy: vault")
         )
+    return state
+
+
+def test_rollout_strip_during_a_talos_upgrade(snap_compare, tmp_path):
+    """Under the header: the upgrade another terminal runs (it holds the lock), one node of six done,
+    started 4 min ago; under it cp-2, at its gates, v1.14.0 -> v1.14.1, waiting for an ArgoCD
+    Application."""
+    state = upgrade_waiting_on_a_gate(tmp_path)
     started = datetime(2026, 1, 1, 12, 0, tzinfo=UTC).timestamp()
     reader = RolloutReader(StateDirectory(tmp_path), now=lambda: started + 240)
     with state.lock(holder="upgrade-talos"):
         assert snap_compare(dashboard(faulty=False, rollout=reader), terminal_size=SIZE)
+
+
+def test_rollout_strip_at_80x24(snap_compare, tmp_path):
+    """Two lines at 80 columns, each cut with an ellipsis where it does not fit: the run's loses the
+    end of its id, the node's line fits."""
+    state = upgrade_waiting_on_a_gate(tmp_path)
+    started = datetime(2026, 1, 1, 12, 0, tzinfo=UTC).timestamp()
+    reader = RolloutReader(StateDirectory(tmp_path), now=lambda: started + 240)
+    with state.lock(holder="upgrade-talos"):
+        assert snap_compare(dashboard(faulty=False, rollout=reader), terminal_size=SMALL)

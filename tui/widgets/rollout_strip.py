@@ -17,10 +17,18 @@ OUTCOME_STYLE = {"running": f"bold {WAIT}", "succeeded": GOOD, "failed": f"bold 
 
 def rollout_text(summary: RolloutSummary, now: float) -> Text:
     """Coloured by how the run stands (blue while it runs, red when it failed); all of it dimmed
-    once it ended long ago."""
+    once it ended long ago. The run's line, then (a Talos upgrade) its nodes' line under it,
+    each cut with an ellipsis where the screen ends."""
     glyph = {"running": "▶", "succeeded": "✓", "failed": "✗"}.get(summary.outcome, "■")
     style = MUTED if summary.long_ago(now) else OUTCOME_STYLE.get(summary.outcome, WARN)
-    return Text(f"{glyph} {summary.text(now)}", style=style)
+    headline, *nodes = summary.lines(now)
+    text = Text(f"{glyph} {headline}", style=style, no_wrap=True, overflow="ellipsis")
+    for line in nodes:
+        # The indent under the glyph, as a span of its own: unstyled leading spaces of a line
+        # are dropped when the strip is drawn.
+        text.append("\n  ")
+        text.append(line, style=style)
+    return text
 
 
 class RolloutStrip(Static):

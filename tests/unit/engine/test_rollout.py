@@ -66,10 +66,9 @@ def test_a_run_holding_the_lock_in_another_process_shows_its_node_phase_and_prog
     assert summary is not None
     assert summary.live
     assert (summary.nodes_done, summary.nodes_total) == (1, 6)
-    text = summary.text(now=summary.started_at + 240)
-    assert text == (
-        "upgrade-talos · cp-2 upgrading → waiting: ArgoCD Applications not healthy: vault · 1/6 nodes done"
-        f" · v1.14.0 → v1.14.1 · started 4 min ago · run {journal.run_id}"
+    assert summary.lines(now=summary.started_at + 240) == (
+        f"upgrade-talos · 1/6 nodes done · started 4 min ago · run {journal.run_id}",
+        "cp-2 · gates · v1.14.0 → v1.14.1 · ArgoCD Applications not healthy: vault",
     )
 
 
@@ -79,7 +78,9 @@ def test_without_the_lock_a_journal_that_stops_is_a_killed_run(tmp_path):
     assert summary is not None
     assert summary.outcome == "killed"
     assert summary.ended_at is not None
-    assert summary.text().startswith("upgrade-talos · killed · 1/6 nodes done · v1.14.0 → v1.14.1 · ended ")
+    headline, node = summary.lines()
+    assert headline.startswith("upgrade-talos · killed · 1/6 nodes done · ended ")
+    assert node == "cp-2 · stopped at gates · v1.14.0 → v1.14.1 · ArgoCD Applications not healthy: vault"
 
 
 def test_the_lock_held_by_another_operation_does_not_make_the_run_live(tmp_path):
@@ -93,9 +94,9 @@ def test_a_failed_run_names_the_node_and_the_error_and_dims_when_long_ago(tmp_pa
     journal = upgrade_on_cp2(StateDirectory(tmp_path), end="failed")
     summary = RolloutReader(StateDirectory(tmp_path)).read()
     assert summary is not None and summary.ended_at is not None
-    assert summary.text().startswith(
-        "upgrade-talos · failed at cp-2: cp-2 came back running Talos v1.14.0 · 1/6 nodes done"
-    )
+    headline, node = summary.lines()
+    assert headline.startswith("upgrade-talos · failed · 1/6 nodes done · ended ")
+    assert node == "cp-2 · failed · v1.14.0 → v1.14.1 · cp-2 came back running Talos v1.14.0"
     assert not summary.long_ago(summary.ended_at + 60)
     assert summary.long_ago(summary.ended_at + LONG_AGO_SECONDS)
     old = summary.ended_at - 2 * LONG_AGO_SECONDS
