@@ -148,9 +148,19 @@ class ExternalChanges:
         self.model.cordon(self._named(name))
         self._record("cordon", name=name)
 
-    def drain(self, name: str) -> list[str]:
-        evicted: list[str] = self.model.workloads.drain(self._named(name))
-        self._record("drain", name=name)
+    def uncordon(self, name: str) -> None:
+        self.model.uncordon(self._named(name))
+        self._record("uncordon", name=name)
+
+    def drain(self, name: str, *, deleting: bool = False) -> list[str]:
+        """`deleting`: `--disable-eviction`, past any PodDisruptionBudget."""
+        machine = self._named(name)
+        evicted: list[str] = self.model.workloads.drain(machine)
+        if deleting:
+            machine.drained_by_deletion = True
+            self._record("drain", name=name, deleting=True)
+        else:
+            self._record("drain", name=name)
         return evicted
 
     def node_reset(self, address: str) -> None:
@@ -368,8 +378,10 @@ class ExternalChanges:
             self.machine_racked(entry["name"], entry["address"], entry["role"], entry["install_disk"])
         elif change == "cordon":
             self.cordon(entry["name"])
+        elif change == "uncordon":
+            self.uncordon(entry["name"])
         elif change == "drain":
-            self.drain(entry["name"])
+            self.drain(entry["name"], deleting=bool(entry.get("deleting")))
         elif change == "node_reset":
             self.node_reset(entry["address"])
         elif change == "etcd_member_removed":

@@ -428,6 +428,8 @@ class SimulatedTalos:
         blocked = next((f.pod for f in self.model.scenario.fault(DrainBlocked) if f.node == machine.name), None)
         say = current_output()
         say(f"{machine.name}: draining")
+        if machine.drained_by_deletion:
+            blocked = None  # `kubectl drain --disable-eviction` deleted the pod the budget protects
         if blocked:
             await self.model.clock.sleep(_UPGRADE_INSTALL_SECONDS)
             pod = blocked
