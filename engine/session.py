@@ -27,7 +27,7 @@ from talos_platform.engine.plan.planner import Plan
 from talos_platform.engine.plan.preview import StepPreview, preview_plan
 from talos_platform.engine.plan.step import Step
 from talos_platform.engine.run.events import DEFAULT_OPERATION, Event
-from talos_platform.engine.run.journal import Journal, last_known_done
+from talos_platform.engine.run.journal import Journal, attempt_run_ids, last_known_done
 from talos_platform.engine.run.runner import RetryPolicy, Runner, report_subscriber_failure, select_steps
 
 if TYPE_CHECKING:
@@ -104,6 +104,7 @@ class OperationSession:
         self._interrupt_before_start = False
         self.run_id: str | None = None
         self.outcome: str | None = None
+        self._attempt: frozenset[str] = frozenset()
 
     @property
     def interrupt_grace(self) -> float:
@@ -129,6 +130,9 @@ class OperationSession:
             step_id=step_id,
             output=output,
             allowed=self.allowed,
+            operation=self.operation.name,
+            run_id=self.run_id or "",
+            attempt=self._attempt,
         )
 
     def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]:
@@ -198,6 +202,7 @@ class OperationSession:
             self._runner = runner
             interrupt_now = self._interrupt_before_start
         self.run_id = runner.run_id
+        self._attempt = attempt_run_ids(self.state.runs, self.operation.name, runner.run_id)
         if interrupt_now:
             runner.interrupt()
         try:

@@ -375,18 +375,18 @@ class DeleteNodeObject(BaseStep):
 
 
 class SnapshotBeforeLeaving(EtcdSnapshotStep):
-    """The etcd snapshot before a control plane leaves, from one that stays; a run resumed after
-    it left etcd needs none."""
+    """The etcd snapshot before a control plane leaves, from one that stays; beyond the rule every
+    snapshot step keeps, a run resumed after it left etcd needs none."""
 
     def __init__(self, staying: PlatformConfig, node: Node, *, needs: tuple[str, ...]):
         super().__init__(staying, needs=needs)
         self.node = node
 
-    async def _check(self, ctx: StepContext) -> CheckResult:
+    async def past_the_change(self, ctx: StepContext) -> str | None:
         members = await etcd_members_seen(ctx, self.config.control_planes, self.config)
         if member_named(members, self.node.name) is None:
-            return done(f"{self.node.name} left etcd in an earlier run, after that run's snapshot")
-        return await super()._check(ctx)
+            return f"{self.node.name} left etcd in an earlier run, after that run's snapshot"
+        return None
 
 
 def node_remove_steps(

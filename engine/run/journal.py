@@ -223,6 +223,21 @@ def list_runs(runs_dir: str | os.PathLike[str], operation: str | None = None) ->
     return runs if operation is None else [run for run in runs if run.operation == operation]
 
 
+def attempt_run_ids(runs_dir: str | os.PathLike[str], operation: str, current: str) -> frozenset[str]:
+    """The runs of the attempt run `current` belongs to: it, and before it the unbroken line of
+    runs of `operation` that did not succeed (each resumed by the next). A succeeded run, or a run
+    of another operation (the cluster may have changed in between), ends the line: what comes
+    after it is a new attempt."""
+    ids = {current}
+    for run in reversed(list_runs(runs_dir)):
+        if run.run_id >= current:
+            continue  # this run itself (ids sort by start time)
+        if run.operation != operation or run.outcome == "succeeded":
+            break
+        ids.add(run.run_id)
+    return frozenset(ids)
+
+
 def last_known_done(runs_dir: str | os.PathLike[str], operation: str) -> dict[str, str]:
     """Step id -> the config input digest under which it was last seen done (succeeded, or
     found done by `check`), over the previous runs of `operation` (another operation's steps

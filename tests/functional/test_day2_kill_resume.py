@@ -41,6 +41,14 @@ def assert_snapshots_whole_and_recorded(state: Path) -> int:
     return len(records)
 
 
+def assert_snapshot_reused(events: list[dict], state: Path) -> None:
+    """The resumed run skipped its snapshot step, naming the file the first run took."""
+    (record,) = [json.loads(path.read_text()) for path in (state / "etcd-snapshots").glob("*.json")]
+    (reason,) = [e["reason"] for e in events if e["type"] == "StepSkipped" and e["step_id"] == "E.snapshot"]
+    assert "was resumed: the snapshot its first run took is kept" in reason
+    assert record["file"] in reason and f"taken {record['takenAt']}" in reason
+
+
 # --- upgrade-talos --------------------------------------------------------------------------------
 
 
@@ -73,12 +81,14 @@ def test_a_talos_upgrade_killed_after_its_snapshot_and_after_the_first_node_fini
     assert simulated_changes(state, "talos_upgraded") == len(ADDRESSES)
     assert f"talosVersion: {TALOS_TO}" in config.read_text()
     assert config.read_text().startswith("# yaml-language-server:")  # comments kept
-    # Each run that reached the snapshot step took one (a resumed rollout is snapshotted again).
-    assert assert_snapshots_whole_and_recorded(state) >= 2
+    # The resumed runs kept the snapshot the first run took, and said which.
+    assert assert_snapshots_whole_and_recorded(state) == 1
+    assert_snapshot_reused(events, state)
 
     again, events = run_operation(config, state, *argv)
     assert again.returncode == 0 and simulated_changes(state, "talos_upgraded") == len(ADDRESSES)
     assert {f"T.upgrade.{name}" for name in ADDRESSES} <= skipped(events)
+    assert assert_snapshots_whole_and_recorded(state) == 2  # after a success, a new attempt takes its own
 
 
 def test_a_talos_upgrade_killed_between_two_nodes_resumes_at_the_next(example_cluster):
@@ -125,7 +135,8 @@ def test_a_kubernetes_upgrade_killed_resumes_moving_each_node_once(example_clust
     for name, address in ADDRESSES.items():
         assert simulated_changes(state, "kubelet_upgraded", address=address, version=KUBERNETES_TO) == 1, name
     assert f"kubernetesVersion: {KUBERNETES_TO}" in config.read_text()
-    assert assert_snapshots_whole_and_recorded(state) >= 1
+    assert assert_snapshots_whole_and_recorded(state) == 1, point
+    assert_snapshot_reused(events, state)
 
 
 # --- etcd-snapshot --------------------------------------------------------------------------------
