@@ -42,6 +42,10 @@ DRAIN_TIMEOUT = 600.0  # the deleting drain of --delete-if-eviction-fails
 _GATE_TIMEOUT_SECONDS = 120.0  # one run of a user's gate command; it is run again until the wait ends
 
 
+def upgrade_step_id(node: Node) -> str:
+    return f"T.upgrade.{node.name}"
+
+
 def target_image(config: PlatformConfig, to: str) -> str:
     """The installer of version `to` with the config's schematic (its extensions and arguments)."""
     upgraded = config.model_copy(update={"cluster": config.cluster.model_copy(update={"talos_version": to})})
@@ -159,6 +163,13 @@ class TalosPreflight(BaseStep):
         running: dict[str, str] = {}
         for node in self.config.nodes:
             facts = await ctx.drivers.talos.node_facts(self.config.node_ip(node), insecure=False)
+            if not facts.reachable and upgrade_step_id(node) in ctx.left_unfinished:
+                # Most likely rebooting into the target: its own step waits for it and checks it.
+                ctx.output(
+                    f"{node.name} does not answer ({facts.error}): an earlier run of this upgrade was upgrading it, "
+                    "so its step waits for it"
+                )
+                continue
             if not facts.reachable:
                 raise TransientError(
                     f"{node.name} does not answer: {facts.error}",
@@ -196,7 +207,7 @@ class TalosNodeUpgrade(BaseStep):
         control_plane = node in config.control_planes
         super().__init__(
             config,
-            step_id=f"T.upgrade.{node.name}",
+            step_id=upgrade_step_id(node),
             title=f"Upgrade {node.name} to Talos {to}",
             needs=needs,
         )

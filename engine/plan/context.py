@@ -35,3 +35,6 @@ class StepContext:
     attempt: frozenset[str] = frozenset()
     """The ids of the runs of this attempt of the operation: this run and the earlier runs it
     resumes (see engine/run/journal.py `attempt_run_ids`)."""
+    left_unfinished: frozenset[str] = frozenset()
+    """Steps an earlier run of this attempt started and did not finish (killed, interrupted or
+    failed): a resume may find their work half done."""

@@ -10,7 +10,7 @@ from support.clock import ManualClock
 from support.drivers import FakeKube, FakeTalos, FakeTools, FakeVault, configured
 
 from talos_platform.engine.drivers.protocols import APPLICATIONS, NODES, PODS
-from talos_platform.engine.errors import EvictionRefused, PermanentError
+from talos_platform.engine.errors import EvictionRefused, PermanentError, TransientError
 from talos_platform.engine.layers.eviction import PDBS
 from talos_platform.engine.layers.talos_upgrade import TalosNodeUpgrade, TalosPreflight, talos_upgrade_steps
 
@@ -213,3 +213,14 @@ def test_the_plan_shows_the_escape_and_the_inputs_keep_it(tmp_path):
     )
     assert any(c.endswith("uncordon w-1") for c in commands)
     assert escape.inputs()["delete_if_eviction_fails"] and not plain.inputs()["delete_if_eviction_fails"]
+
+
+async def test_a_node_away_holds_the_preflight_unless_an_earlier_run_was_upgrading_it(tmp_path):
+    ctx, lines, talos = context(tmp_path)
+    del talos.secure["10.0.0.21"]  # w-1 does not answer
+    with pytest.raises(TransientError, match="w-1 does not answer"):
+        await TalosPreflight(CONFIG, "v1.12.1").check(ctx)
+
+    resumed = dataclasses.replace(ctx, left_unfinished=frozenset({"T.upgrade.w-1"}))
+    assert (await TalosPreflight(CONFIG, "v1.12.1").check(resumed)).done
+    assert any(line.startswith("w-1 does not answer") and "its step waits for it" in line for line in lines)
