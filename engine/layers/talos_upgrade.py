@@ -314,6 +314,7 @@ class TalosNodeUpgrade(BaseStep):
             waiting = await self._not_yet(ctx)
             if waiting is None:
                 ctx.output(f"{self.node.name} runs Talos {self.to}; gates passed")
+                await self._say_if_left_cordoned(ctx)
                 return
             if ctx.clock.now() >= deadline:
                 away = waiting.startswith(f"{self.node.name} is not back")
@@ -367,6 +368,20 @@ class TalosNodeUpgrade(BaseStep):
         if unhealthy:
             return f"ArgoCD Applications not healthy: {', '.join(sorted(unhealthy))}"
         return await self._user_gates(ctx)
+
+    async def _say_if_left_cordoned(self, ctx: StepContext) -> None:
+        """Talos uncordons after the reboot only a node it cordoned itself (its annotation
+        talos.dev/cordoned). One cordoned otherwise (by you, or by the deleting drain of an earlier
+        run killed before it uncordoned) stays so: said, not undone, since it may be meant."""
+        node = await ctx.drivers.kube.get(NODES, self.node.name)
+        if not node or not (node.get("spec") or {}).get("unschedulable"):
+            return
+        if "talos.dev/cordoned" in ((node.get("metadata") or {}).get("annotations") or {}):
+            return
+        ctx.output(
+            f"{self.node.name} is still cordoned (not by Talos, which uncordons only nodes it cordoned): "
+            f"`kubectl uncordon {self.node.name}` when it should take pods again"
+        )
 
     async def _user_gates(self, ctx: StepContext) -> str | None:
         """The user's own gates last (storage rebuilt, a service answering): polled like the

@@ -224,3 +224,14 @@ async def test_a_node_away_holds_the_preflight_unless_an_earlier_run_was_upgradi
     resumed = dataclasses.replace(ctx, left_unfinished=frozenset({"T.upgrade.w-1"}))
     assert (await TalosPreflight(CONFIG, "v1.12.1").check(resumed)).done
     assert any(line.startswith("w-1 does not answer") and "its step waits for it" in line for line in lines)
+
+
+async def test_a_node_back_but_cordoned_not_by_talos_is_named_not_uncordoned(tmp_path):
+    ctx, lines, _ = context(tmp_path, "v1.12.1")
+    ctx.drivers.kube.objects["nodes"][("", "w-1")]["spec"] = {"unschedulable": True}
+    step = TalosNodeUpgrade(CONFIG, CONFIG.nodes[3], "v1.12.1", needs=())
+
+    await step.wait(ctx)
+
+    assert "w-1 is still cordoned (not by Talos" in lines[-1] and "kubectl uncordon w-1" in lines[-1]
+    assert not [c for c in ctx.drivers.kube.calls if c[0] == "uncordon_node"]
