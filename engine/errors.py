@@ -37,3 +37,12 @@ class TransientError(StepError):
 
 class PermanentError(StepError):
     """Retrying will not help; the run stops and shows `hint` (what the user should do)."""
+
+
+class EvictionRefused(PermanentError):
+    """A drain stopped because a PodDisruptionBudget refused to let a pod be evicted. Only the
+    user's explicit `--delete-if-eviction-fails` turns it into deleting the pods instead."""
+
+
+ESCAPE_FLAG = "--delete-if-eviction-fails"
+"""The flag of `upgrade talos` and `node remove` that deletes the pods a budget keeps."""

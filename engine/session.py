@@ -27,7 +27,7 @@ from talos_platform.engine.plan.planner import Plan
 from talos_platform.engine.plan.preview import OwnDryRun, StepPreview, own_dry_runs, preview_plan
 from talos_platform.engine.plan.step import Step
 from talos_platform.engine.run.events import DEFAULT_OPERATION, Event
-from talos_platform.engine.run.journal import Journal, last_known_done
+from talos_platform.engine.run.journal import Journal, earlier_runs_of_attempt, last_known_done, left_unfinished
 from talos_platform.engine.run.runner import RetryPolicy, Runner, report_subscriber_failure, select_steps
 
 if TYPE_CHECKING:
@@ -104,6 +104,8 @@ class OperationSession:
         self._interrupt_before_start = False
         self.run_id: str | None = None
         self.outcome: str | None = None
+        self._attempt: frozenset[str] = frozenset()
+        self._left_unfinished: frozenset[str] = frozenset()
 
     @property
     def interrupt_grace(self) -> float:
@@ -129,6 +131,10 @@ class OperationSession:
             step_id=step_id,
             output=output,
             allowed=self.allowed,
+            operation=self.operation.name,
+            run_id=self.run_id or "",
+            attempt=self._attempt,
+            left_unfinished=self._left_unfinished,
         )
 
     def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]:
@@ -198,6 +204,9 @@ class OperationSession:
             self._runner = runner
             interrupt_now = self._interrupt_before_start
         self.run_id = runner.run_id
+        earlier = earlier_runs_of_attempt(self.state.runs, self.operation.name, runner.run_id)
+        self._attempt = frozenset({runner.run_id, *(run.run_id for run in earlier)})
+        self._left_unfinished = left_unfinished(earlier)
         if interrupt_now:
             runner.interrupt()
         try:

@@ -7,7 +7,8 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from talos_platform.commands.node_add import show_config_change
-from talos_platform.engine.errors import UserError
+from talos_platform.commands.upgrade_talos import add_eviction_escape
+from talos_platform.engine.errors import ESCAPE_FLAG, UserError
 from talos_platform.operation_command import OperationCommand
 
 if TYPE_CHECKING:
@@ -19,6 +20,7 @@ class NodeRemoveCommand(OperationCommand):
         parser.add_argument(
             "--node", dest="node_option", metavar="NAME", help="the node to remove (or give it as NAME)"
         )
+        add_eviction_escape(parser)
 
     def add_run_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("node_name", nargs="?", metavar="NAME", help="the node to remove, as the config names it")
@@ -31,13 +33,19 @@ class NodeRemoveCommand(OperationCommand):
         )
 
     def options(self, args: argparse.Namespace) -> dict[str, Any]:
-        return {"name": node_name(args), "config_path": getattr(args, "config", None)}
+        return {
+            "name": node_name(args),
+            "config_path": getattr(args, "config", None),
+            "delete_if_eviction_fails": bool(getattr(args, "delete_if_eviction_fails", False)),
+        }
 
     def own_flags(self, args: argparse.Namespace) -> list[str]:
         name = node_name(args)
         flags = ["--node", name] if name else []
         if getattr(args, "remove_etcd_member", None):
             flags += ["--remove-etcd-member", args.remove_etcd_member]
+        if getattr(args, "delete_if_eviction_fails", False):
+            flags.append(ESCAPE_FLAG)
         return flags
 
     def _run_prepared(self, args: argparse.Namespace, target: Target, interactive: bool) -> int:
@@ -91,7 +99,8 @@ COMMAND = NodeRemoveCommand(
         "Remove a node from a running cluster (also spelled `talos-platform node remove NAME`). Refused when it "
         "would leave 2 control planes, take etcd below quorum (the members that stay must have a healthy voting "
         "majority) or remove the last worker. Then: an etcd snapshot (control planes), `kubectl cordon` and "
-        "`kubectl drain` (PodDisruptionBudgets honoured; one that blocks is named), `talosctl reset --graceful` (the "
+        "`kubectl drain` (PodDisruptionBudgets honoured; one that blocks is named; with --delete-if-eviction-fails the "
+        "pods it keeps are deleted instead, bypassing it), `talosctl reset --graceful` (the "
         "node leaves etcd itself, wipes its disks and halts), `kubectl delete node`, the talosconfig endpoints "
         "(control planes) and the config file (comments kept, the old file as .bak). A control plane that no longer "
         "answers cannot leave etcd by itself: the run stops with its etcd member ID and node shown; run again with "

@@ -6,7 +6,18 @@ import argparse
 from typing import Any
 
 from talos_platform.commands.install import positive_int
+from talos_platform.engine.errors import ESCAPE_FLAG
 from talos_platform.operation_command import OperationCommand
+
+
+def add_eviction_escape(parser: argparse._ActionsContainer) -> None:
+    parser.add_argument(
+        ESCAPE_FLAG,
+        action="store_true",
+        help="when a PodDisruptionBudget refuses to let a pod leave a node being drained, delete the pods left on it "
+        "instead (`kubectl drain --disable-eviction`): the budget is bypassed and named in the output. Default: "
+        "budgets are honoured and the run stops, naming the blocked pod",
+    )
 
 
 class UpgradeTalosCommand(OperationCommand):
@@ -34,6 +45,7 @@ class UpgradeTalosCommand(OperationCommand):
             "'kubectl -n rook-ceph wait cephcluster/rook-ceph --for=jsonpath={.status.ceph.health}=HEALTH_OK "
             "--timeout=5s'",
         )
+        add_eviction_escape(parser)
 
     def options(self, args: argparse.Namespace) -> dict[str, Any]:
         return {
@@ -42,6 +54,7 @@ class UpgradeTalosCommand(OperationCommand):
             "max_parallel": getattr(args, "max_parallel", 1),
             "drop_extensions": bool(getattr(args, "drop_extensions", False)),
             "gates": tuple(getattr(args, "gate_command", None) or ()),
+            "delete_if_eviction_fails": bool(getattr(args, "delete_if_eviction_fails", False)),
         }
 
     def own_flags(self, args: argparse.Namespace) -> list[str]:
@@ -52,6 +65,8 @@ class UpgradeTalosCommand(OperationCommand):
             flags.append("--drop-extensions")
         for command in getattr(args, "gate_command", None) or ():
             flags += ["--gate-command", command]
+        if getattr(args, "delete_if_eviction_fails", False):
+            flags.append(ESCAPE_FLAG)
         return flags
 
 
@@ -63,7 +78,9 @@ COMMAND = UpgradeTalosCommand(
         "endpoints that are nodes, no downgrade), take an etcd snapshot, then upgrade the control planes one at a "
         "time and the workers --max-parallel at a time with `talosctl upgrade --image` (the installer of the "
         "config's schematic; the preflight refuses when it lacks an extension a node runs today, unless "
-        "--drop-extensions). After each node: its running version verified (a node back on the "
+        "--drop-extensions; a drain a PodDisruptionBudget blocks stops the run, unless --delete-if-eviction-fails, "
+        "which then deletes the blocked pods with `kubectl drain --disable-eviction` and upgrades again). "
+        "After each node: its running version verified (a node back on the "
         "old version fails the rollout), then it must be Ready, every etcd member back and every ArgoCD "
         "Application healthy and Vault unsealed (with the saved keys) before the next, then your own "
         "--gate-command checks. Finally the config file gets the version (comments kept, .bak). "

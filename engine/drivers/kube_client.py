@@ -31,7 +31,7 @@ from talos_platform.engine.drivers.protocols import (
     WatchExpired,
     secret_digest,
 )
-from talos_platform.engine.errors import PermanentError, TransientError
+from talos_platform.engine.errors import ESCAPE_FLAG, EvictionRefused, PermanentError, TransientError
 
 if TYPE_CHECKING:
     import urllib3
@@ -145,9 +145,11 @@ def cordon_argv(kubeconfig: Path, name: str) -> list[str]:
     return [KUBECTL, "--kubeconfig", str(kubeconfig), "cordon", name]
 
 
-def drain_argv(kubeconfig: Path, name: str, timeout: float) -> list[str]:
+def drain_argv(kubeconfig: Path, name: str, timeout: float, *, disable_eviction: bool = False) -> list[str]:
     """DaemonSet pods cannot be evicted (they would come back) and emptyDir data goes with its
-    pod anyway; evictions honour PodDisruptionBudgets, retried until `timeout`."""
+    pod anyway; evictions honour PodDisruptionBudgets, retried until `timeout`.
+    `disable_eviction`: delete the pods instead of evicting them, which bypasses every budget
+    (kubectl's `--disable-eviction`); only ever after an eviction was refused and the user said so."""
     return [
         KUBECTL,
         "--kubeconfig",
@@ -156,8 +158,13 @@ def drain_argv(kubeconfig: Path, name: str, timeout: float) -> list[str]:
         name,
         "--ignore-daemonsets",
         "--delete-emptydir-data",
+        *(["--disable-eviction"] if disable_eviction else []),
         f"--timeout={int(timeout)}s",
     ]
+
+
+def uncordon_argv(kubeconfig: Path, name: str) -> list[str]:
+    return [KUBECTL, "--kubeconfig", str(kubeconfig), "uncordon", name]
 
 
 def delete_node_argv(kubeconfig: Path, name: str) -> list[str]:
@@ -182,7 +189,9 @@ def secret_keys_object(name: str, namespace: str, data: dict[str, str]) -> dict[
 
 DISRUPTION_BUDGET_HINT = (
     "a PodDisruptionBudget keeps a pod on the node from being evicted (`kubectl get pdb -A` shows which allow "
-    "0 disruptions): scale its workload up, relax the budget or move the pod yourself, then run again"
+    "0 disruptions): scale its workload up, relax the budget or move the pod yourself, then run again; or run "
+    f"again with {ESCAPE_FLAG} to delete the pods the budget keeps (the budget is bypassed: their service may "
+    "go down)"
 )
 
 
@@ -516,16 +525,20 @@ class KubernetesDriver:
         self._api()
         await self.runner.run(cordon_argv(self.kubeconfig, name), timeout=60)
 
-    async def drain_node(self, name: str, timeout: float) -> None:
+    async def drain_node(self, name: str, timeout: float, *, disable_eviction: bool = False) -> None:
         self._api()
+        argv = drain_argv(self.kubeconfig, name, timeout, disable_eviction=disable_eviction)
         try:
-            await self.runner.run(drain_argv(self.kubeconfig, name, timeout), timeout=timeout + 60)
+            await self.runner.run(argv, timeout=timeout + 60)
         except CommandFailed as error:
-            blocked = "disruption budget" in error.stderr.lower()
-            raise PermanentError(
-                f"kubectl drain {name} did not finish: {_last_line(error.stderr)}",
-                hint=DISRUPTION_BUDGET_HINT if blocked else "read kubectl's output above for the pod it waited on",
-            ) from None
+            message = f"kubectl drain {name} did not finish: {_last_line(error.stderr)}"
+            if "disruption budget" in error.stderr.lower():
+                raise EvictionRefused(message, hint=DISRUPTION_BUDGET_HINT) from None
+            raise PermanentError(message, hint="read kubectl's output above for the pod it waited on") from None
+
+    async def uncordon_node(self, name: str) -> None:
+        self._api()
+        await self.runner.run(uncordon_argv(self.kubeconfig, name), timeout=60)
 
     async def delete_node(self, name: str) -> None:
         self._api()

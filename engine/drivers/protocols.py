@@ -121,9 +121,14 @@ class Kube(Protocol):
         """`kubectl cordon`: no new pods are scheduled onto the node."""
         ...
 
-    async def drain_node(self, name: str, timeout: float) -> None:
+    async def drain_node(self, name: str, timeout: float, *, disable_eviction: bool = False) -> None:
         """`kubectl drain` (DaemonSet pods stay, emptyDir data is let go): evicts every other pod,
-        honouring PodDisruptionBudgets; raises PermanentError naming a budget that blocks it."""
+        honouring PodDisruptionBudgets; raises EvictionRefused when a budget blocks it.
+        `disable_eviction`: deletes the pods instead (`--disable-eviction`), bypassing every budget."""
+        ...
+
+    async def uncordon_node(self, name: str) -> None:
+        """`kubectl uncordon`: pods may be scheduled onto the node again."""
         ...
 
     async def delete_node(self, name: str) -> None:

@@ -33,7 +33,7 @@ from talos_platform.engine.drivers.talosctl_etcd import (
     parse_etcd_member_list,
     parse_etcd_status,
 )
-from talos_platform.engine.errors import PermanentError, TransientError
+from talos_platform.engine.errors import ESCAPE_FLAG, EvictionRefused, PermanentError, TransientError
 
 TALOSCTL = "talosctl"
 TALOS_API_PORT = 50000
@@ -391,16 +391,18 @@ def parse_etcd_snapshot(text: str) -> EtcdSnapshot:
 
 
 def upgrade_failed(address: str, stderr: str) -> PermanentError:
-    """What a failed `talosctl upgrade` means, from what it printed."""
-    blocked = "disruption budget" in stderr.lower()
+    """What a failed `talosctl upgrade` means, from what it printed: EvictionRefused when Talos'
+    own drain met a PodDisruptionBudget (nothing was installed yet)."""
+    message = f"talosctl upgrade of {address} failed: {_first_line(stderr)}"
+    if "disruption budget" in stderr.lower():
+        return EvictionRefused(
+            message,
+            hint="a PodDisruptionBudget keeps a pod on the node from being evicted: scale its workload or relax "
+            f"the budget, then run the upgrade again; or run it again with {ESCAPE_FLAG} to delete the pods the "
+            "budget keeps (`kubectl drain --disable-eviction`: the budget is bypassed, their service may go down)",
+        )
     return PermanentError(
-        f"talosctl upgrade of {address} failed: {_first_line(stderr)}",
-        hint=(
-            "a PodDisruptionBudget keeps a pod on the node from being evicted: scale its workload or relax "
-            "the budget, then run the upgrade again"
-            if blocked
-            else "read its output above; the node keeps its current version until an upgrade succeeds"
-        ),
+        message, hint="read its output above; the node keeps its current version until an upgrade succeeds"
     )
 
 

@@ -5,7 +5,13 @@ A snapshot holds every Secret of the cluster: it is kept 0600 in the state direc
 `etcd-snapshots/`, with a `.json` record (node, size, SHA-256 of the file, etcd's revision and
 hash). The file is checked before it is recorded: etcd appends the SHA-256 of the database to
 every snapshot, and a file whose checksum does not match is kept aside as `.corrupt`, never
-recorded. Every run takes a new snapshot; nothing is ever overwritten.
+recorded. Nothing is ever overwritten.
+
+One rule for every operation that takes a snapshot first: an attempt takes one. A run that
+resumes an interrupted or failed attempt of the same operation reuses the snapshot that attempt
+took and recorded (named, with when), as long as its file still matches its record; a new
+attempt (after a success, or after another operation ran) takes a new one. An operation may add
+why no snapshot is needed any more (`EtcdSnapshotStep.past_the_change`).
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from talos_platform.engine.config.models import PlatformConfig
 from talos_platform.engine.drivers.talosctl import etcd_snapshot_argv
 from talos_platform.engine.errors import PermanentError, TransientError
 from talos_platform.engine.files import atomic_write
-from talos_platform.engine.layers.base import BaseStep, todo
+from talos_platform.engine.layers.base import BaseStep, done, todo
 from talos_platform.engine.plan.context import StepContext
 from talos_platform.engine.plan.step import Action, CheckResult
 
@@ -55,6 +61,24 @@ def snapshot_records(folder: Path) -> list[dict[str, Any]]:
     return records
 
 
+def snapshot_of_this_attempt(ctx: StepContext) -> dict[str, Any] | None:
+    """The newest snapshot a run of this attempt took and recorded whose file still matches its
+    record (a file changed or gone since is not reused)."""
+    if not ctx.run_id:
+        return None
+    folder = ctx.state.etcd_snapshots
+    records: list[dict[str, Any]] = snapshot_records(folder)
+    for record in reversed(records):
+        if record.get("operation") != ctx.operation or record.get("runId") not in ctx.attempt:
+            continue
+        try:
+            if verify_snapshot(folder / str(record["file"])) == record.get("sha256"):
+                return dict(record)
+        except (OSError, KeyError, SnapshotDamaged):
+            continue
+    return None
+
+
 def _unused(path: Path) -> Path:
     """`path`, or `path` numbered when a snapshot of that second exists: none is overwritten."""
     number = 1
@@ -77,7 +101,22 @@ class EtcdSnapshotStep(BaseStep):
         return [node.name for node in self.config.control_planes]
 
     async def _check(self, ctx: StepContext) -> CheckResult:
-        return todo("every run takes a new snapshot", *self.planned_actions(ctx))
+        taken = snapshot_of_this_attempt(ctx)
+        if taken is not None:
+            return done(
+                f"this {ctx.operation} was resumed: the snapshot its first run took is kept, "
+                f"{ctx.state.etcd_snapshots / str(taken['file'])} (taken {taken['takenAt']} from {taken['node']}, "
+                f"revision {taken['revision']}, checked again now)"
+            )
+        past = await self.past_the_change(ctx)
+        if past:
+            return done(past)
+        return todo("no snapshot taken by this attempt yet", *self.planned_actions(ctx))
+
+    async def past_the_change(self, ctx: StepContext) -> str | None:
+        """Why a snapshot is no longer "before" the change it guards (an earlier run began it), or
+        None. By default the change is guarded until this attempt took its snapshot."""
+        return None
 
     def planned_actions(self, ctx: StepContext) -> tuple[Action, ...]:
         first = self.config.control_planes[0]
@@ -123,6 +162,8 @@ class EtcdSnapshotStep(BaseStep):
                 "revision": taken.revision,
                 "totalKeys": taken.total_keys,
                 "etcdHash": taken.etcd_hash,
+                "operation": ctx.operation,
+                "runId": ctx.run_id,
             }
             atomic_write(destination.with_suffix(".json"), (json.dumps(record, indent=2) + "\n").encode(), mode=0o600)
             ctx.output(

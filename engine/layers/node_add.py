@@ -173,17 +173,19 @@ class NodeJoined(BaseStep):
 
 
 class SnapshotBeforeJoin(EtcdSnapshotStep):
-    """The etcd snapshot before a control plane joins; a run resumed after the node took its
-    config needs none (etcd has been changing since: a new one would not be "before")."""
+    """The etcd snapshot before a control plane joins. Beyond the rule every snapshot step keeps
+    (a resumed attempt reuses its snapshot): once the node took its config, etcd has been
+    changing, and a new snapshot would not be "before" (its attempt's may be gone or another
+    operation ran since)."""
 
     def __init__(self, before: PlatformConfig, node: Node, *, needs: tuple[str, ...]):
         super().__init__(before, needs=needs)
         self.node = node
 
-    async def _check(self, ctx: StepContext) -> CheckResult:
+    async def past_the_change(self, ctx: StepContext) -> str | None:
         if read_applied_config(ctx, self.node) is not None:
-            return done(f"{self.node.name} took its config in an earlier run, after that run's snapshot")
-        return await super()._check(ctx)
+            return f"{self.node.name} took its config in an earlier run, after that run's snapshot"
+        return None
 
 
 def node_add_steps(

@@ -20,9 +20,10 @@ from talos_platform.engine.config.validation import errors_only, validate
 from talos_platform.engine.drivers import talosctl
 from talos_platform.engine.drivers.kube_client import cordon_argv, delete_node_argv, drain_argv
 from talos_platform.engine.drivers.protocols import PODS, EtcdMember
-from talos_platform.engine.errors import PermanentError, TransientError, UserError
+from talos_platform.engine.errors import ESCAPE_FLAG, EvictionRefused, PermanentError, TransientError, UserError
 from talos_platform.engine.layers.base import BaseStep, done, todo
 from talos_platform.engine.layers.etcd import EtcdSnapshotStep
+from talos_platform.engine.layers.eviction import drain_deleting, evictable
 from talos_platform.engine.layers.node_membership import (
     POLL_SECONDS,
     NodesInConfigFile,
@@ -134,20 +135,24 @@ class NodeRemovalPreflight(BaseStep):
 
 
 class DrainNode(BaseStep):
-    """Cordon, then drain: every pod but DaemonSets' and static ones evicted, budgets honoured."""
+    """Cordon, then drain: every pod but DaemonSets' and static ones evicted, budgets honoured;
+    with `delete_if_eviction_fails`, the pods a budget keeps are then deleted instead."""
 
     layer = 1
-    timeout = DRAIN_TIMEOUT + 120.0
+    timeout = 2 * DRAIN_TIMEOUT + 120.0  # an eviction drain, then perhaps a deleting one
 
-    def __init__(self, before: PlatformConfig, node: Node, *, needs: tuple[str, ...]):
+    def __init__(
+        self, before: PlatformConfig, node: Node, *, needs: tuple[str, ...], delete_if_eviction_fails: bool = False
+    ):
         super().__init__(before, step_id=f"N.drain.{node.name}", title=f"Cordon and drain {node.name}", needs=needs)
         self.node = node
+        self.delete_if_eviction_fails = delete_if_eviction_fails
 
     def inputs(self) -> Any:
-        return {"node": self.node.name}
+        return {"node": self.node.name, "delete_if_eviction_fails": self.delete_if_eviction_fails}
 
     def planned_actions(self, ctx: StepContext) -> tuple[Action, ...]:
-        return (
+        actions = [
             Action(
                 f"cordon {self.node.name}: nothing new is scheduled there",
                 command=tuple(cordon_argv(ctx.state.kubeconfig, self.node.name)),
@@ -156,7 +161,18 @@ class DrainNode(BaseStep):
                 f"drain {self.node.name}: evict its pods (DaemonSets' stay), honouring PodDisruptionBudgets",
                 command=tuple(drain_argv(ctx.state.kubeconfig, self.node.name, DRAIN_TIMEOUT)),
             ),
-        )
+        ]
+        if self.delete_if_eviction_fails:
+            actions.append(
+                Action(
+                    f"{ESCAPE_FLAG}: only if a PodDisruptionBudget refuses an eviction, delete the pods left on "
+                    f"{self.node.name} instead (the budgets are bypassed and named)",
+                    command=tuple(
+                        drain_argv(ctx.state.kubeconfig, self.node.name, DRAIN_TIMEOUT, disable_eviction=True)
+                    ),
+                )
+            )
+        return tuple(actions)
 
     async def _check(self, ctx: StepContext) -> CheckResult:
         node = await kubernetes_node(ctx, self.node.name)
@@ -172,16 +188,17 @@ class DrainNode(BaseStep):
     async def _evictable_pods(self, ctx: StepContext) -> list[str]:
         pods = (await ctx.drivers.kube.list(PODS)).items
         return [
-            f"{p['metadata'].get('namespace')}/{p['metadata']['name']}"
-            for p in pods
-            if (p.get("spec") or {}).get("nodeName") == self.node.name
-            and not any(o.get("kind") in ("DaemonSet", "Node") for o in p["metadata"].get("ownerReferences") or [])
-            and "kubernetes.io/config.mirror" not in (p["metadata"].get("annotations") or {})
+            f"{p['metadata'].get('namespace')}/{p['metadata']['name']}" for p in pods if evictable(p, self.node.name)
         ]
 
     async def _apply(self, ctx: StepContext, check: CheckResult) -> None:
         await ctx.drivers.kube.cordon_node(self.node.name)
-        await ctx.drivers.kube.drain_node(self.node.name, DRAIN_TIMEOUT)
+        try:
+            await ctx.drivers.kube.drain_node(self.node.name, DRAIN_TIMEOUT)
+        except EvictionRefused as refused:
+            if not self.delete_if_eviction_fails:
+                raise
+            await drain_deleting(ctx, self.node.name, refused, DRAIN_TIMEOUT)
 
 
 class LeaveCluster(BaseStep):
@@ -358,22 +375,27 @@ class DeleteNodeObject(BaseStep):
 
 
 class SnapshotBeforeLeaving(EtcdSnapshotStep):
-    """The etcd snapshot before a control plane leaves, from one that stays; a run resumed after
-    it left etcd needs none."""
+    """The etcd snapshot before a control plane leaves, from one that stays; beyond the rule every
+    snapshot step keeps, a run resumed after it left etcd needs none."""
 
     def __init__(self, staying: PlatformConfig, node: Node, *, needs: tuple[str, ...]):
         super().__init__(staying, needs=needs)
         self.node = node
 
-    async def _check(self, ctx: StepContext) -> CheckResult:
+    async def past_the_change(self, ctx: StepContext) -> str | None:
         members = await etcd_members_seen(ctx, self.config.control_planes, self.config)
         if member_named(members, self.node.name) is None:
-            return done(f"{self.node.name} left etcd in an earlier run, after that run's snapshot")
-        return await super()._check(ctx)
+            return f"{self.node.name} left etcd in an earlier run, after that run's snapshot"
+        return None
 
 
 def node_remove_steps(
-    before: PlatformConfig, after: PlatformConfig, node: Node, config_path: Path | None
+    before: PlatformConfig,
+    after: PlatformConfig,
+    node: Node,
+    config_path: Path | None,
+    *,
+    delete_if_eviction_fails: bool = False,
 ) -> list[BaseStep]:
     """Preflight, snapshot (control planes), drain, reset, delete the Node, talosconfig endpoints
     (control planes), and the config file last: until then the same command resumes."""
@@ -386,7 +408,7 @@ def node_remove_steps(
         staying = before.model_copy(update={"nodes": [n for n in before.nodes if n.name != node.name]})
         steps.append(SnapshotBeforeLeaving(staying, node, needs=(previous,)))  # from a control plane that stays
         previous = "E.snapshot"
-    drain = DrainNode(before, node, needs=(previous,))
+    drain = DrainNode(before, node, needs=(previous,), delete_if_eviction_fails=delete_if_eviction_fails)
     reset = LeaveCluster(before, node, needs=(drain.id,))
     delete = DeleteNodeObject(before, node, needs=(reset.id,))
     steps += [drain, reset, delete]

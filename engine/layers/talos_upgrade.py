@@ -26,17 +26,24 @@ from talos_platform.engine.config.versions import (
     supported_talos_versions,
 )
 from talos_platform.engine.drivers import talosctl
+from talos_platform.engine.drivers.kube_client import drain_argv, uncordon_argv
 from talos_platform.engine.drivers.protocols import APPLICATIONS, NODES
-from talos_platform.engine.errors import PermanentError, TransientError
+from talos_platform.engine.errors import ESCAPE_FLAG, EvictionRefused, PermanentError, TransientError
 from talos_platform.engine.layers.base import BaseStep, done, todo
 from talos_platform.engine.layers.config_file import VersionInConfig
+from talos_platform.engine.layers.eviction import drain_deleting
 from talos_platform.engine.layers.extensions import dropped_by, node_extensions
 from talos_platform.engine.layers.platform import read_vault_init
 from talos_platform.engine.plan.context import StepContext
 from talos_platform.engine.plan.step import Action, CheckResult
 
 _POLL_SECONDS = 10.0
+DRAIN_TIMEOUT = 600.0  # the deleting drain of --delete-if-eviction-fails
 _GATE_TIMEOUT_SECONDS = 120.0  # one run of a user's gate command; it is run again until the wait ends
+
+
+def upgrade_step_id(node: Node) -> str:
+    return f"T.upgrade.{node.name}"
 
 
 def target_image(config: PlatformConfig, to: str) -> str:
@@ -156,6 +163,13 @@ class TalosPreflight(BaseStep):
         running: dict[str, str] = {}
         for node in self.config.nodes:
             facts = await ctx.drivers.talos.node_facts(self.config.node_ip(node), insecure=False)
+            if not facts.reachable and upgrade_step_id(node) in ctx.left_unfinished:
+                # Most likely rebooting into the target: its own step waits for it and checks it.
+                ctx.output(
+                    f"{node.name} does not answer ({facts.error}): an earlier run of this upgrade was upgrading it, "
+                    "so its step waits for it"
+                )
+                continue
             if not facts.reachable:
                 raise TransientError(
                     f"{node.name} does not answer: {facts.error}",
@@ -181,12 +195,19 @@ class TalosNodeUpgrade(BaseStep):
     timeout = 1800.0
 
     def __init__(
-        self, config: PlatformConfig, node: Node, to: str, *, needs: tuple[str, ...], gates: tuple[str, ...] = ()
+        self,
+        config: PlatformConfig,
+        node: Node,
+        to: str,
+        *,
+        needs: tuple[str, ...],
+        gates: tuple[str, ...] = (),
+        delete_if_eviction_fails: bool = False,
     ):
         control_plane = node in config.control_planes
         super().__init__(
             config,
-            step_id=f"T.upgrade.{node.name}",
+            step_id=upgrade_step_id(node),
             title=f"Upgrade {node.name} to Talos {to}",
             needs=needs,
         )
@@ -196,9 +217,16 @@ class TalosNodeUpgrade(BaseStep):
         self.control_plane = control_plane
         self.gates = gates
         """The user's gate commands (`--gate-command`): each must exit 0 before the next node."""
+        self.delete_if_eviction_fails = delete_if_eviction_fails
+        """`--delete-if-eviction-fails`: when Talos' drain meets a PodDisruptionBudget, delete the pods."""
 
     def inputs(self) -> Any:
-        return {"to": self.to, "image": target_image(self.config, self.to), "gates": list(self.gates)}
+        return {
+            "to": self.to,
+            "image": target_image(self.config, self.to),
+            "gates": list(self.gates),
+            "delete_if_eviction_fails": self.delete_if_eviction_fails,
+        }
 
     @property
     def address(self) -> str:
@@ -211,6 +239,7 @@ class TalosNodeUpgrade(BaseStep):
                 f"upgrade {self.node.name}: drain, install {image}, reboot, uncordon (talosctl's own sequence)",
                 command=tuple(talosctl.upgrade_argv(self.address, ctx.state.talosconfig, image)),
             ),
+            *self._escape_actions(ctx),
             Action(
                 f"verify {self.node.name} runs {self.to}, then wait for it Ready"
                 + (", every etcd member back" if self.control_plane else "")
@@ -223,6 +252,28 @@ class TalosNodeUpgrade(BaseStep):
                     command=("sh", "-c", command),
                 )
                 for command in self.gates
+            ),
+        )
+
+    def _escape_actions(self, ctx: StepContext) -> tuple[Action, ...]:
+        if not self.delete_if_eviction_fails:
+            return ()
+        kubeconfig, name = ctx.state.kubeconfig, self.node.name
+        return (
+            Action(
+                f"{ESCAPE_FLAG}: only if a PodDisruptionBudget refuses Talos' drain, delete the pods left on {name} "
+                "(the budgets are bypassed and named)",
+                command=tuple(drain_argv(kubeconfig, name, DRAIN_TIMEOUT, disable_eviction=True)),
+            ),
+            Action(
+                f"then upgrade {name} again (Talos' drain finds nothing left to evict)",
+                command=tuple(
+                    talosctl.upgrade_argv(self.address, ctx.state.talosconfig, target_image(self.config, self.to))
+                ),
+            ),
+            Action(
+                f"and uncordon {name} once back: Talos uncordons only a node it cordoned itself",
+                command=tuple(uncordon_argv(kubeconfig, name)),
             ),
         )
 
@@ -240,7 +291,22 @@ class TalosNodeUpgrade(BaseStep):
             # it again now would fail; the wait tells which version it comes back with.
             ctx.output(f"{self.node.name} is away ({facts.stage or facts.error}): waiting for it instead of upgrading")
             return
-        await ctx.drivers.talos.upgrade_talos(self.address, ctx.state.talosconfig, target_image(self.config, self.to))
+        image = target_image(self.config, self.to)
+        try:
+            await ctx.drivers.talos.upgrade_talos(self.address, ctx.state.talosconfig, image)
+        except EvictionRefused as refused:
+            if not self.delete_if_eviction_fails:
+                raise
+            # Talos' drain runs inside `talosctl upgrade` and has no way past a budget. The escape
+            # is taken only after a budget refused (pods that may be evicted were, by Talos, and a
+            # budget that allows it is honoured; a pre-drain by deletion would bypass them all),
+            # and the refusal comes before Talos installs anything: the same upgrade again is safe.
+            await drain_deleting(ctx, self.node.name, refused, DRAIN_TIMEOUT)
+            await ctx.drivers.talos.upgrade_talos(self.address, ctx.state.talosconfig, image)
+            # kubectl cordoned the node, not Talos (no talos.dev/cordoned annotation): Talos leaves
+            # it cordoned after the reboot, so it is uncordoned here.
+            await ctx.drivers.kube.uncordon_node(self.node.name)
+            ctx.output(f"{self.node.name} uncordoned (kubectl cordoned it for the deleting drain)")
 
     async def _wait(self, ctx: StepContext) -> None:
         deadline = ctx.clock.now() + self.wait_budget
@@ -248,6 +314,7 @@ class TalosNodeUpgrade(BaseStep):
             waiting = await self._not_yet(ctx)
             if waiting is None:
                 ctx.output(f"{self.node.name} runs Talos {self.to}; gates passed")
+                await self._say_if_left_cordoned(ctx)
                 return
             if ctx.clock.now() >= deadline:
                 away = waiting.startswith(f"{self.node.name} is not back")
@@ -301,6 +368,20 @@ class TalosNodeUpgrade(BaseStep):
         if unhealthy:
             return f"ArgoCD Applications not healthy: {', '.join(sorted(unhealthy))}"
         return await self._user_gates(ctx)
+
+    async def _say_if_left_cordoned(self, ctx: StepContext) -> None:
+        """Talos uncordons after the reboot only a node it cordoned itself (its annotation
+        talos.dev/cordoned). One cordoned otherwise (by you, or by the deleting drain of an earlier
+        run killed before it uncordoned) stays so: said, not undone, since it may be meant."""
+        node = await ctx.drivers.kube.get(NODES, self.node.name)
+        if not node or not (node.get("spec") or {}).get("unschedulable"):
+            return
+        if "talos.dev/cordoned" in ((node.get("metadata") or {}).get("annotations") or {}):
+            return
+        ctx.output(
+            f"{self.node.name} is still cordoned (not by Talos, which uncordons only nodes it cordoned): "
+            f"`kubectl uncordon {self.node.name}` when it should take pods again"
+        )
 
     async def _user_gates(self, ctx: StepContext) -> str | None:
         """The user's own gates last (storage rebuilt, a service answering): polled like the
@@ -363,6 +444,7 @@ def talos_upgrade_steps(
     max_parallel: int = 1,
     drop_extensions: bool = False,
     gates: tuple[str, ...] = (),
+    delete_if_eviction_fails: bool = False,
 ) -> list[BaseStep]:
     """Preflight, snapshot, control planes one by one, workers `max_parallel` at a time (each
     batch after the one before), then the config file."""
@@ -374,13 +456,18 @@ def talos_upgrade_steps(
     ]
     previous: tuple[str, ...] = ("E.snapshot",)
     for node in config.control_planes:
-        step = TalosNodeUpgrade(config, node, to, needs=previous, gates=gates)
+        step = TalosNodeUpgrade(
+            config, node, to, needs=previous, gates=gates, delete_if_eviction_fails=delete_if_eviction_fails
+        )
         steps.append(step)
         previous = (step.id,)
     workers = [n for n in config.nodes if n not in config.control_planes]
     for start in range(0, len(workers), max(1, max_parallel)):
         batch = [
-            TalosNodeUpgrade(config, n, to, needs=previous, gates=gates) for n in workers[start : start + max_parallel]
+            TalosNodeUpgrade(
+                config, n, to, needs=previous, gates=gates, delete_if_eviction_fails=delete_if_eviction_fails
+            )
+            for n in workers[start : start + max_parallel]
         ]
         steps.extend(batch)
         previous = tuple(step.id for step in batch)

@@ -59,8 +59,11 @@ class TimedKube:
     async def cordon_node(self, name: str) -> None:
         await self.kube.cordon_node(name)
 
-    async def drain_node(self, name: str, timeout: float) -> None:
-        await self.kube.drain_node(name, timeout)
+    async def drain_node(self, name: str, timeout: float, *, disable_eviction: bool = False) -> None:
+        await self.kube.drain_node(name, timeout, disable_eviction=disable_eviction)
+
+    async def uncordon_node(self, name: str) -> None:
+        await self.kube.uncordon_node(name)
 
     async def delete_node(self, name: str) -> None:
         await self.kube.delete_node(name)

@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 
 
 def node_remove_plan(config: PlatformConfig, options: Mapping[str, Any]) -> list[Step]:
-    """Options: `name` (required) and `config_path` (the file to update)."""
+    """Options: `name` (required), `config_path` (the file to update) and
+    `delete_if_eviction_fails` (delete the pods a PodDisruptionBudget keeps on the node)."""
     from talos_platform.engine.config.models import Platform
     from talos_platform.engine.layers.node_membership import node_named, with_nodes
     from talos_platform.engine.layers.node_remove import node_remove_steps
@@ -37,7 +38,15 @@ def node_remove_plan(config: PlatformConfig, options: Mapping[str, Any]) -> list
         )
     after = with_nodes(config, [n for n in config.nodes if n.name != node.name])
     path = options.get("config_path")
-    return list(node_remove_steps(config, after, node, Path(path) if path else None))
+    return list(
+        node_remove_steps(
+            config,
+            after,
+            node,
+            Path(path) if path else None,
+            delete_if_eviction_fails=bool(options.get("delete_if_eviction_fails")),
+        )
+    )
 
 
 def after_removing(config: PlatformConfig, state: StateDirectory, simulated: bool) -> list[str]:

@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 def upgrade_steps(config: PlatformConfig, options: Mapping[str, Any]) -> list[Step]:
     """Options: `to` (required), `config_path` (the file to update), `max_parallel` (workers at once),
     `drop_extensions` (let the upgrade remove system extensions the config's schematic lacks),
-    `gates` (the user's gate commands, run after each node)."""
+    `gates` (the user's gate commands, run after each node), `delete_if_eviction_fails` (delete the
+    pods a PodDisruptionBudget keeps on a node being drained)."""
     from talos_platform.engine.layers.talos_upgrade import talos_upgrade_steps
 
     to = options.get("to")
@@ -34,6 +35,7 @@ def upgrade_steps(config: PlatformConfig, options: Mapping[str, Any]) -> list[St
             max_parallel=int(options.get("max_parallel") or 1),
             drop_extensions=bool(options.get("drop_extensions")),
             gates=tuple(options.get("gates") or ()),
+            delete_if_eviction_fails=bool(options.get("delete_if_eviction_fails")),
         )
     )
 

@@ -223,6 +223,37 @@ def list_runs(runs_dir: str | os.PathLike[str], operation: str | None = None) ->
     return runs if operation is None else [run for run in runs if run.operation == operation]
 
 
+def earlier_runs_of_attempt(runs_dir: str | os.PathLike[str], operation: str, current: str) -> list[RunRecord]:
+    """The runs run `current` resumes, oldest first: the unbroken line of runs of `operation`
+    before it that did not succeed (each resumed by the next). A succeeded run, or a run of
+    another operation (the cluster may have changed in between), ends the line: what comes after
+    it is a new attempt."""
+    earlier: list[RunRecord] = []
+    for run in reversed(list_runs(runs_dir)):
+        if run.run_id >= current:
+            continue  # this run itself (ids sort by start time)
+        if run.operation != operation or run.outcome == "succeeded":
+            break
+        earlier.insert(0, run)
+    return earlier
+
+
+def attempt_run_ids(runs_dir: str | os.PathLike[str], operation: str, current: str) -> frozenset[str]:
+    """The runs of the attempt run `current` belongs to: it and those it resumes."""
+    return frozenset({current, *(run.run_id for run in earlier_runs_of_attempt(runs_dir, operation, current))})
+
+
+def left_unfinished(runs: list[RunRecord]) -> frozenset[str]:
+    """Steps whose last word in `runs` (oldest first) is not done: started, then killed,
+    interrupted or failed; their work may be half done."""
+    last: dict[str, StepRecord] = {}
+    for run in runs:
+        for step_id, step in run.steps.items():
+            if step.state != "pending":
+                last[step_id] = step
+    return frozenset(step_id for step_id, step in last.items() if not step.done)
+
+
 def last_known_done(runs_dir: str | os.PathLike[str], operation: str) -> dict[str, str]:
     """Step id -> the config input digest under which it was last seen done (succeeded, or
     found done by `check`), over the previous runs of `operation` (another operation's steps

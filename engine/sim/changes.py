@@ -127,6 +127,19 @@ class ExternalChanges:
         self.model.finish_talos_upgrade(self._machine(address), version, schematic)
         self._record("talos_upgraded", address=address, version=version, schematic=schematic)
 
+    def talos_rebooting(self, address: str, version: str, schematic: str, seconds: float) -> None:
+        """A node rebooting from `talosctl upgrade`: away now, back `seconds` later running
+        `version` (journalled then as `talos_upgraded`). Replayed after a kill during the reboot,
+        it comes back by simulated time in the next run, whatever that run does."""
+        self.model.begin_talos_upgrade(self._machine(address))
+        self._record("talos_rebooting", address=address, version=version, schematic=schematic, seconds=seconds)
+        self.model.later(seconds, lambda: self._reboot_finished(address, version, schematic))
+
+    def _reboot_finished(self, address: str, version: str, schematic: str) -> None:
+        if self._replaying:
+            return  # the journal holds the `talos_upgraded` this made when it happened
+        self.talos_upgraded(address, version, schematic)
+
     def talos_node_away(self, address: str) -> None:
         """A node rebooted for an upgrade and did not come back."""
         self.model.begin_talos_upgrade(self._machine(address))
@@ -148,9 +161,19 @@ class ExternalChanges:
         self.model.cordon(self._named(name))
         self._record("cordon", name=name)
 
-    def drain(self, name: str) -> list[str]:
-        evicted: list[str] = self.model.workloads.drain(self._named(name))
-        self._record("drain", name=name)
+    def uncordon(self, name: str) -> None:
+        self.model.uncordon(self._named(name))
+        self._record("uncordon", name=name)
+
+    def drain(self, name: str, *, deleting: bool = False) -> list[str]:
+        """`deleting`: `--disable-eviction`, past any PodDisruptionBudget."""
+        machine = self._named(name)
+        evicted: list[str] = self.model.workloads.drain(machine)
+        if deleting:
+            machine.drained_by_deletion = True
+            self._record("drain", name=name, deleting=True)
+        else:
+            self._record("drain", name=name)
         return evicted
 
     def node_reset(self, address: str) -> None:
@@ -368,8 +391,10 @@ class ExternalChanges:
             self.machine_racked(entry["name"], entry["address"], entry["role"], entry["install_disk"])
         elif change == "cordon":
             self.cordon(entry["name"])
+        elif change == "uncordon":
+            self.uncordon(entry["name"])
         elif change == "drain":
-            self.drain(entry["name"])
+            self.drain(entry["name"], deleting=bool(entry.get("deleting")))
         elif change == "node_reset":
             self.node_reset(entry["address"])
         elif change == "etcd_member_removed":
@@ -378,6 +403,8 @@ class ExternalChanges:
             self.node_deleted(entry["name"])
         elif change == "talos_upgraded":
             self.talos_upgraded(entry["address"], entry["version"], entry.get("schematic", ""))
+        elif change == "talos_rebooting":
+            self.talos_rebooting(entry["address"], entry["version"], entry["schematic"], float(entry["seconds"]))
         elif change == "talos_node_away":
             self.talos_node_away(entry["address"])
         elif change == "kubelet_upgraded":

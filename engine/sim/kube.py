@@ -25,7 +25,7 @@ from talos_platform.engine.drivers.protocols import (
     WatchEvent,
     WatchExpired,
 )
-from talos_platform.engine.errors import PermanentError, TransientError
+from talos_platform.engine.errors import EvictionRefused, PermanentError, TransientError
 from talos_platform.engine.sim.api_server_stats import stats_summary
 from talos_platform.engine.sim.catalog import component_for_url, component_named
 from talos_platform.engine.sim.changes import data_digests
@@ -249,7 +249,7 @@ class SimulatedKube:
         self._node(name, "cordon")
         self.model.changes.cordon(name)
 
-    async def drain_node(self, name: str, timeout: float) -> None:
+    async def drain_node(self, name: str, timeout: float, *, disable_eviction: bool = False) -> None:
         await self._round_trip("POST", "pods")
         self._node(name, "drain")
         say = current_output()
@@ -257,17 +257,24 @@ class SimulatedKube:
         if machine is not None and not machine.cordoned:  # drain cordons first
             self.model.changes.cordon(name)
         for blocked in self.model.scenario.fault(DrainBlocked):
-            if blocked.node == name:
+            # A delete never asks the budget; after one, the pod it protected is gone from the node.
+            if blocked.node == name and not disable_eviction and not (machine and machine.drained_by_deletion):
                 namespace, pod = blocked.pod.split("/", 1)
                 await self.model.clock.sleep(timeout)  # kubectl retries the eviction until its timeout
-                raise PermanentError(
+                raise EvictionRefused(
                     f"kubectl drain {name} did not finish: error when evicting pods/{pod!r} -n {namespace!r}: Cannot "
                     f"evict pod as it would violate the pod's disruption budget; global timeout reached: {timeout:g}s",
                     hint=DISRUPTION_BUDGET_HINT,
                 )
-        for pod in self.model.changes.drain(name):
-            say(f"evicting pod {pod}")
+        verb = "deleting" if disable_eviction else "evicting"
+        for pod in self.model.changes.drain(name, deleting=disable_eviction):
+            say(f"{verb} pod {pod}")
         say(f"node/{name} drained")
+
+    async def uncordon_node(self, name: str) -> None:
+        await self._round_trip("PATCH", "nodes")
+        self._node(name, "uncordon")
+        self.model.changes.uncordon(name)
 
     async def delete_node(self, name: str) -> None:
         await self._round_trip("DELETE", "nodes")

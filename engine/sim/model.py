@@ -98,6 +98,9 @@ class Machine:
     """The Image Factory schematic ID of its installed image (empty: not a factory image)."""
     cordoned: bool = False
     """`kubectl cordon`ed: nothing new is scheduled onto it."""
+    drained_by_deletion: bool = False
+    """Drained with `--disable-eviction` and still cordoned: the pod a `drainBlocked` budget
+    protects was deleted and cannot come back, so no drain of it is refused any more."""
 
     @property
     def is_control_plane(self) -> bool:
@@ -316,6 +319,13 @@ class PlatformModel:
     def cordon(self, machine: Machine) -> None:
         machine.cordoned = True
         self.workloads.node_cordoned(machine)
+        if machine.registered:
+            self.put_object(NODES, self._node_object(machine))
+
+    def uncordon(self, machine: Machine) -> None:
+        machine.cordoned = False
+        machine.drained_by_deletion = False
+        self.workloads.node_cordoned(machine)  # the nodes pods may run on changed
         if machine.registered:
             self.put_object(NODES, self._node_object(machine))
 

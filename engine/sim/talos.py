@@ -428,6 +428,8 @@ class SimulatedTalos:
         blocked = next((f.pod for f in self.model.scenario.fault(DrainBlocked) if f.node == machine.name), None)
         say = current_output()
         say(f"{machine.name}: draining")
+        if machine.drained_by_deletion:
+            blocked = None  # `kubectl drain --disable-eviction` deleted the pod the budget protects
         if blocked:
             await self.model.clock.sleep(_UPGRADE_INSTALL_SECONDS)
             pod = blocked
@@ -438,18 +440,22 @@ class SimulatedTalos:
             )
         say(f"{machine.name}: installing {image}")
         await self.model.clock.sleep(_UPGRADE_INSTALL_SECONDS)
-        self.model.begin_talos_upgrade(machine)
         say(f"{machine.name}: rebooting into {version}")
-        await self.model.clock.sleep(_UPGRADE_REBOOT_SECONDS)
         if wrong == "staysAway":
             self.model.changes.talos_node_away(address)
+            await self.model.clock.sleep(_UPGRADE_REBOOT_SECONDS)
             return  # talosctl's wait gives up on its own; the caller waits for the node and says so
         owner, _, schematic = repository.rpartition("/")
         if wrong == "rollsBack":
             # The new partition did not boot: the node is back on what it ran, and talosctl saw it come back.
             version = machine.talos_version or self.model.config.cluster.talos_version
             schematic, owner = machine.schematic, INSTALLER_REPOSITORY
-        self.model.changes.talos_upgraded(address, version, schematic if owner == INSTALLER_REPOSITORY else "")
+        # Journalled as it starts, with when it ends: a run killed meanwhile finds the node
+        # still rebooting, and back by simulated time, as a real machine would be.
+        self.model.changes.talos_rebooting(
+            address, version, schematic if owner == INSTALLER_REPOSITORY else "", _UPGRADE_REBOOT_SECONDS
+        )
+        await self.model.clock.sleep(_UPGRADE_REBOOT_SECONDS)
         say(f"{machine.name}: back, uncordoned")
 
     async def upgrade_kubernetes(self, address: str, talosconfig: Path, to: str, *, dry_run: bool) -> None:

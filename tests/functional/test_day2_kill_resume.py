@@ -7,6 +7,7 @@ when a node came back from `talosctl upgrade`, `kubelet_upgraded` when upgrade-k
 
 import hashlib
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,14 @@ def assert_snapshots_whole_and_recorded(state: Path) -> int:
     return len(records)
 
 
+def assert_snapshot_reused(events: list[dict], state: Path) -> None:
+    """The resumed run skipped its snapshot step, naming the file the first run took."""
+    (record,) = [json.loads(path.read_text()) for path in (state / "etcd-snapshots").glob("*.json")]
+    (reason,) = [e["reason"] for e in events if e["type"] == "StepSkipped" and e["step_id"] == "E.snapshot"]
+    assert "was resumed: the snapshot its first run took is kept" in reason
+    assert record["file"] in reason and f"taken {record['takenAt']}" in reason
+
+
 # --- upgrade-talos --------------------------------------------------------------------------------
 
 
@@ -73,12 +82,48 @@ def test_a_talos_upgrade_killed_after_its_snapshot_and_after_the_first_node_fini
     assert simulated_changes(state, "talos_upgraded") == len(ADDRESSES)
     assert f"talosVersion: {TALOS_TO}" in config.read_text()
     assert config.read_text().startswith("# yaml-language-server:")  # comments kept
-    # Each run that reached the snapshot step took one (a resumed rollout is snapshotted again).
-    assert assert_snapshots_whole_and_recorded(state) >= 2
+    # The resumed runs kept the snapshot the first run took, and said which.
+    assert assert_snapshots_whole_and_recorded(state) == 1
+    assert_snapshot_reused(events, state)
 
     again, events = run_operation(config, state, *argv)
     assert again.returncode == 0 and simulated_changes(state, "talos_upgraded") == len(ADDRESSES)
     assert {f"T.upgrade.{name}" for name in ADDRESSES} <= skipped(events)
+    assert assert_snapshots_whole_and_recorded(state) == 2  # after a success, a new attempt takes its own
+
+
+def rebooting(name: str):
+    """While `name` reboots into the new version: its journalled start seen, its end not yet."""
+
+    def moment(event: dict, state: Path) -> bool:
+        if event["type"] != "StepOutput" or event.get("line") != f"{name}: rebooting into {TALOS_TO}":
+            return False
+        deadline = time.monotonic() + 5
+        while not simulated_changes(state, "talos_rebooting", address=ADDRESSES[name]):
+            assert time.monotonic() < deadline, "the reboot was never journalled"
+            time.sleep(0.02)
+        return True
+
+    return moment
+
+
+def test_a_talos_upgrade_killed_while_a_node_reboots_waits_for_it_instead_of_upgrading_it_again(example_cluster):
+    config, state = example_cluster
+    argv = ["upgrade-talos", "--to", TALOS_TO]
+
+    kill_when(config, state, argv, rebooting("cp-1"), speed="10")  # the reboot takes 9 s of real time
+    assert simulated_changes(state, "talos_upgraded", address=ADDRESSES["cp-1"]) == 0  # killed mid-reboot
+    finished, events = run_operation(config, state, *argv)
+
+    assert finished.returncode == 0, finished.stdout[-2000:]
+    checked = [e["line"] for e in events if e["type"] == "StepOutput" and e["step_id"] == "T.preflight"]
+    assert any(line.startswith("cp-1 does not answer") and "its step waits for it" in line for line in checked)
+    said = [e["line"] for e in events if e["type"] == "StepOutput" and e["step_id"] == "T.upgrade.cp-1"]
+    assert "cp-1 is away (rebooting): waiting for it instead of upgrading" in said
+    assert simulated_changes(state, "talos_rebooting", address=ADDRESSES["cp-1"]) == 1  # not upgraded again
+    for name, address in ADDRESSES.items():
+        assert simulated_changes(state, "talos_upgraded", address=address, version=TALOS_TO) == 1, name
+    assert f"talosVersion: {TALOS_TO}" in config.read_text()
 
 
 def test_a_talos_upgrade_killed_between_two_nodes_resumes_at_the_next(example_cluster):
@@ -125,7 +170,8 @@ def test_a_kubernetes_upgrade_killed_resumes_moving_each_node_once(example_clust
     for name, address in ADDRESSES.items():
         assert simulated_changes(state, "kubelet_upgraded", address=address, version=KUBERNETES_TO) == 1, name
     assert f"kubernetesVersion: {KUBERNETES_TO}" in config.read_text()
-    assert assert_snapshots_whole_and_recorded(state) >= 1
+    assert assert_snapshots_whole_and_recorded(state) == 1, point
+    assert_snapshot_reused(events, state)
 
 
 # --- etcd-snapshot --------------------------------------------------------------------------------

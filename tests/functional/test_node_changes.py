@@ -101,6 +101,15 @@ def test_plan_shows_every_command_of_both(example_cluster):
     assert any(" drain worker-2 --ignore-daemonsets" in c for c in commands)
     assert any(c.endswith("reset --graceful=true --reboot=false") for c in commands)
     assert any(c.endswith("delete node worker-2 --ignore-not-found") for c in commands)
+    assert not any("--disable-eviction" in c for c in commands)
+
+    escaped = talos_platform(
+        "plan", "--operation", "node-remove", "--node", "worker-2", "--delete-if-eviction-fails", "--simulate",
+        "--config", str(config), "--state-dir", str(state), "--output", "json",
+    )  # fmt: skip
+    assert escaped.returncode == 0, escaped.stderr
+    commands = [" ".join(a["command"]) for s in json.loads(escaped.stdout)["steps"] for a in s["actions"]]
+    assert any(" drain worker-2 --ignore-daemonsets --delete-emptydir-data --disable-eviction" in c for c in commands)
 
 
 def test_adding_a_control_plane_killed_while_it_installs_and_while_it_joins_resumes(example_cluster):
@@ -174,7 +183,18 @@ def test_a_drain_a_disruption_budget_blocks_stops_the_removal_before_the_reset(t
     failed = [e for e in events if e["type"] == "StepFailed"]
     assert [e["step_id"] for e in failed] == ["N.drain.worker-1"]
     assert "disruption budget" in failed[0]["error"] and "kubectl get pdb -A" in failed[0]["hint"]
+    assert "--delete-if-eviction-fails" in failed[0]["hint"]  # the escape, named
     assert simulated_changes(state, "node_reset") == 0 and config.read_text() == before
+
+    escaped, events = run(
+        config, state, "node", "remove", "worker-1", "--scenario", str(scenario), "--delete-if-eviction-fails"
+    )
+
+    assert escaped.returncode == 0, escaped.stdout[-2000:]
+    said = [e["line"] for e in events if e["type"] == "StepOutput" and e["step_id"] == "N.drain.worker-1"]
+    assert any(line.startswith("!!! DELETING the pods left on worker-1") for line in said)
+    assert simulated_changes(state, "drain", name="worker-1", deleting=True) == 1
+    assert simulated_changes(state, "node_reset") == 1 and "name: worker-1" not in config.read_text()
 
 
 def test_a_control_plane_whose_learner_is_never_promoted_fails_naming_it(tmp_path):
@@ -198,8 +218,9 @@ def test_adding_a_control_plane_killed_right_after_its_snapshot_resumes_and_conf
     assert finished.returncode == 0, finished.stderr
     assert simulated_changes(state, "configure", address="192.168.10.14") == 1
     assert "N.join.cp-4" in succeeded(events)
-    # It had not taken its config: the resumed run's snapshot is still one from before the join.
-    assert len(list((state / "etcd-snapshots").glob("*.json"))) == 2
+    # The resumed run kept the snapshot its first run took, before the join.
+    assert len(list((state / "etcd-snapshots").glob("*.json"))) == 1
+    assert "E.snapshot" in skipped(events)
 
 
 def test_removing_a_worker_killed_while_it_drains_resumes_and_removes_it_once(example_cluster):

@@ -148,22 +148,6 @@ def test_drop_extensions_lets_the_upgrade_remove_them_and_the_nodes_then_run_the
     assert again.returncode == 0, again.stdout[-2000:]
 
 
-def upgrade_talos_in(scenario: str, tmp_path: Path) -> subprocess.CompletedProcess:
-    config, state = tmp_path / "platform.yaml", tmp_path / "state"
-    shutil.copy(EXAMPLE, config)
-    install = run_simulated_install(state, "--yes", "--config", str(config), "--scenario", scenario)
-    assert install.returncode == 0, install.stderr
-    return subprocess.run(
-        [sys.executable, "-m", "talos_platform", "upgrade-talos", "--to", "v1.14.2", "--simulate"]
-        + ["--scenario", scenario, "--speed", "inf", "--yes", "--config", str(config), "--state-dir", str(state)],
-        env=ENVIRONMENT,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 def test_a_node_back_on_its_old_version_stops_the_rollout_naming_it(tmp_path):
     """talosctl reports success, but cp-2 booted its previous partition (siderolabs/omni#1552)."""
     result = upgrade_talos_in("upgrade-rolls-back", tmp_path)
@@ -181,11 +165,71 @@ def test_a_node_that_never_comes_back_fails_its_step_and_holds_the_rest(tmp_path
     assert "T.upgrade.worker-2" not in result.stdout
 
 
+def upgrade_talos_in(scenario: str, tmp_path: Path, *extra: str) -> subprocess.CompletedProcess:
+    config, state = tmp_path / "platform.yaml", tmp_path / "state"
+    if not state.exists():
+        shutil.copy(EXAMPLE, config)
+        install = run_simulated_install(state, "--yes", "--config", str(config), "--scenario", scenario)
+        assert install.returncode == 0, install.stderr
+    return subprocess.run(
+        [sys.executable, "-m", "talos_platform", "upgrade-talos", "--to", "v1.14.2", "--simulate"]
+        + ["--scenario", scenario, "--speed", "inf", "--yes", "--config", str(config), "--state-dir", str(state)]
+        + list(extra),
+        env=ENVIRONMENT,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 def test_a_drain_held_by_a_disruption_budget_says_what_to_change(tmp_path):
     result = upgrade_talos_in("upgrade-drain-blocked", tmp_path)
     assert result.returncode == 1
     assert "would violate the pod's disruption budget" in result.stdout
     assert "scale its workload or relax the budget" in result.stdout
+    assert "or run it again with --delete-if-eviction-fails" in result.stdout  # the escape, named
+    assert "!!! DELETING" not in result.stdout  # and never taken without the flag
+
+
+def test_with_the_escape_the_blocked_pods_are_deleted_loudly_and_the_upgrade_finishes(tmp_path):
+    blocked = upgrade_talos_in("upgrade-drain-blocked", tmp_path)
+    assert blocked.returncode == 1
+
+    resumed = upgrade_talos_in("upgrade-drain-blocked", tmp_path, "--delete-if-eviction-fails", "--output", "json")
+
+    assert resumed.returncode == 0, resumed.stdout[-2000:]
+    events = [json.loads(line) for line in resumed.stdout.splitlines() if line.startswith("{")]
+    said = [e["line"] for e in events if e["type"] == "StepOutput" and e["step_id"] == "T.upgrade.worker-2"]
+    assert any(line.startswith("!!! --delete-if-eviction-fails: the drain of worker-2 was refused") for line in said)
+    assert any(line.startswith("!!! DELETING the pods left on worker-2") for line in said)
+    assert any(line.startswith("deleting pod ") for line in said)
+    assert "worker-2 uncordoned (kubectl cordoned it for the deleting drain)" in said
+    assert "talosVersion: v1.14.2" in (tmp_path / "platform.yaml").read_text()
+    started = next(e for e in events if e["type"] == "RunStarted")
+    assert "--delete-if-eviction-fails" in json.dumps(started)  # the resume command keeps it
+
+
+def test_the_plan_shows_the_deleting_drain_only_with_the_escape(tmp_path):
+    config = tmp_path / "platform.yaml"
+    shutil.copy(EXAMPLE, config)
+
+    def plan(*extra: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "-m", "talos_platform", "plan", "--operation", "upgrade-talos", "--to", "v1.14.2"]
+            + ["--offline", "--config", str(config), *extra],
+            env=ENVIRONMENT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    assert "--disable-eviction" not in plan()
+    escaped = plan("--delete-if-eviction-fails")
+    assert escaped.count(" drain worker-2 --ignore-daemonsets --delete-emptydir-data --disable-eviction") == 1
+    assert " uncordon worker-2" in escaped
 
 
 def test_a_gate_command_runs_after_every_node_and_the_plan_shows_it(tmp_path):

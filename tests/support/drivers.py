@@ -31,7 +31,7 @@ from talos_platform.engine.drivers.protocols import (
     WatchEvent,
     secret_digest,
 )
-from talos_platform.engine.errors import PermanentError, TransientError
+from talos_platform.engine.errors import EvictionRefused, PermanentError, StepError, TransientError
 
 
 def maintenance(address: str, disks: tuple[str, ...] = ("/dev/sda", "/dev/nvme0n1")) -> TalosNodeFacts:
@@ -64,6 +64,8 @@ class FakeTalos:
 
     insecure: dict[str, TalosNodeFacts] = field(default_factory=dict)
     """What the maintenance API says per address (missing: unreachable)."""
+    upgrade_errors: list[StepError] = field(default_factory=list)
+    """What the next `upgrade_talos` calls raise, one each, in order."""
     secure: dict[str, TalosNodeFacts] = field(default_factory=dict)
     """What the API says with our talosconfig per address (missing: unreachable)."""
     etcd: dict[str, list[str]] = field(default_factory=dict)
@@ -164,6 +166,8 @@ class FakeTalos:
 
     async def upgrade_talos(self, address: str, talosconfig: Path, image: str) -> None:
         self.calls.append(("upgrade_talos", address, image))
+        if self.upgrade_errors:
+            raise self.upgrade_errors.pop(0)
 
     async def upgrade_kubernetes(self, address: str, talosconfig: Path, to: str, *, dry_run: bool) -> None:
         self.calls.append(("upgrade_kubernetes", address, to, dry_run))
@@ -320,10 +324,16 @@ class FakeKube:
         if node is not None:
             node.setdefault("spec", {})["unschedulable"] = True
 
-    async def drain_node(self, name: str, timeout: float) -> None:
-        self.calls.append(("drain_node", name))
-        if self.drain_blocked:
-            raise PermanentError(f"kubectl drain {name} did not finish: {self.drain_blocked}")
+    async def drain_node(self, name: str, timeout: float, *, disable_eviction: bool = False) -> None:
+        self.calls.append(("drain_node", name, *(["--disable-eviction"] if disable_eviction else [])))
+        if self.drain_blocked and not disable_eviction:
+            raise EvictionRefused(f"kubectl drain {name} did not finish: {self.drain_blocked}")
+
+    async def uncordon_node(self, name: str) -> None:
+        self.calls.append(("uncordon_node", name))
+        node = self.objects.get("nodes", {}).get(("", name))
+        if node is not None:
+            node.setdefault("spec", {}).pop("unschedulable", None)
 
     async def delete_node(self, name: str) -> None:
         self.calls.append(("delete_node", name))

@@ -64,7 +64,7 @@ def kill_when(config: Path, state: Path, argv: list[str], moment: Moment, *, spe
     assert process.returncode == -signal.SIGKILL, "the run ended before the moment to kill it came"
 
 
-def simulated_changes(state: Path, change: str, **fields: str) -> int:
+def simulated_changes(state: Path, change: str, **fields: object) -> int:
     """How many changes of kind `change` (with these fields) the simulated cluster went through."""
     count = 0
     for line in (state / "simulation.jsonl").read_text().splitlines()[1:]:

@@ -14,7 +14,16 @@ from talos_platform.engine.config.secrets import Secrets
 from talos_platform.engine.errors import UserError
 from talos_platform.engine.operations import Operation, operation_named, register, registered_operations, unregister
 from talos_platform.engine.run.events import RunStarted, StepOutput, StepSkipped, event_from_record
-from talos_platform.engine.run.journal import Journal, last_known_done, list_runs, read_run
+from talos_platform.engine.run.journal import (
+    Journal,
+    attempt_run_ids,
+    earlier_runs_of_attempt,
+    last_known_done,
+    left_unfinished,
+    list_runs,
+    new_run_id,
+    read_run,
+)
 from talos_platform.engine.session import InstallSession, OperationSession
 from talos_platform.engine.state import StateDirectory, StateDirectoryBusy
 from talos_platform.main import main
@@ -239,3 +248,49 @@ def test_the_run_screen_is_titled_by_the_operation(probe):
     progress.outcome = "failed"
     content = steps_content(progress)
     assert content.title == "Probe steps" and "probe failed" in content.summary.plain
+
+
+def test_an_attempt_is_the_unbroken_line_of_unfinished_runs_of_one_operation(tmp_path):
+    state = StateDirectory(tmp_path).ensure()
+
+    def run_of(operation: str, outcome: str | None) -> str:
+        with Journal(state.runs) as journal:
+            journal.append(RunStarted(at=1.0, run_id=journal.run_id, steps=(), operation=operation))
+            if outcome:
+                journal.append(
+                    event_from_record({"type": "RunFinished", "at": 2.0, "run_id": journal.run_id, "outcome": outcome})
+                )
+        return journal.run_id
+
+    run_of("upgrade-talos", "failed")
+    run_of("install", "succeeded")
+    run_of("upgrade-talos", "succeeded")
+    killed = run_of("upgrade-talos", None)
+    failed = run_of("upgrade-talos", "failed")
+    current = run_of("upgrade-talos", None)
+
+    assert attempt_run_ids(state.runs, "upgrade-talos", current) == {killed, failed, current}
+    assert attempt_run_ids(state.runs, "upgrade-talos", killed) == {killed}  # after a success: a new attempt
+    later = run_of("upgrade-kubernetes", None)
+    assert attempt_run_ids(state.runs, "upgrade-kubernetes", later) == {later}
+
+
+def test_the_steps_left_unfinished_are_those_whose_last_word_is_not_done(tmp_path):
+    state = StateDirectory(tmp_path).ensure()
+    for steps in (
+        [("a", "StepSucceeded"), ("b", "StepStarted")],  # killed while b ran
+        [("b", "StepSucceeded"), ("c", "StepStarted"), ("c", "StepFailed")],
+    ):
+        with Journal(state.runs) as journal:
+            journal.append(RunStarted(at=1.0, run_id=journal.run_id, steps=("a", "b", "c"), operation="probe"))
+            for step_id, kind in steps:
+                record = {"type": kind, "at": 2.0, "step_id": step_id}
+                extra = {
+                    "StepStarted": {"layer": 0, "title": step_id, "attempt": 1},
+                    "StepSucceeded": {"duration": 1.0, "input_digest": "d"},
+                    "StepFailed": {"error": "no", "hint": ""},
+                }[kind]
+                journal.append(event_from_record(record | extra))
+    current = new_run_id()
+
+    assert left_unfinished(earlier_runs_of_attempt(state.runs, "probe", current)) == {"c"}

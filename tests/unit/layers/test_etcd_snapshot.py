@@ -1,5 +1,6 @@
 """etcd snapshots: talosctl's report parsed, etcd's checksum checked, every run a new file."""
 
+import dataclasses
 import hashlib
 
 import pytest
@@ -77,3 +78,25 @@ async def test_every_run_takes_a_new_snapshot_and_records_it(tmp_path):
         assert record["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
         assert path.stat().st_mode & 0o777 == 0o600
     assert "revision 1" in lines[-1] and "SHA-256" in lines[-1]
+
+
+async def test_a_resumed_attempt_reuses_its_snapshot_while_the_file_matches_its_record(tmp_path):
+    config = platform_config()
+    ctx, _ = make_context(config, tmp_path)
+    first = dataclasses.replace(ctx, operation="upgrade-talos", run_id="run-1", attempt=frozenset({"run-1"}))
+    step = EtcdSnapshotStep(config)
+    await step.apply(first, await step.check(first))
+    (record,) = snapshot_records(ctx.state.etcd_snapshots)
+    assert (record["operation"], record["runId"]) == ("upgrade-talos", "run-1")
+
+    resumed = dataclasses.replace(first, run_id="run-2", attempt=frozenset({"run-1", "run-2"}))
+    check = await step.check(resumed)
+    assert check.done and record["file"] in check.reason and record["takenAt"] in check.reason
+
+    another_attempt = dataclasses.replace(first, run_id="run-3", attempt=frozenset({"run-3"}))
+    another_operation = dataclasses.replace(resumed, operation="upgrade-kubernetes")
+    assert not (await step.check(another_attempt)).done
+    assert not (await step.check(another_operation)).done
+
+    (ctx.state.etcd_snapshots / record["file"]).write_bytes(b"\0" * 544)  # changed since: not reused
+    assert not (await step.check(resumed)).done

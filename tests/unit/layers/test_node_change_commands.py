@@ -9,7 +9,7 @@ from support.stand_ins import StandIns
 
 from talos_platform.engine.drivers.kube_client import KubernetesDriver
 from talos_platform.engine.drivers.talosctl import TalosctlDriver
-from talos_platform.engine.errors import PermanentError, TransientError
+from talos_platform.engine.errors import EvictionRefused, PermanentError, TransientError
 
 FIXTURES = Path(__file__).parent / "fixtures"
 NODE = "127.0.0.2"
@@ -20,7 +20,7 @@ if args[-2:] == ["etcd", "members"]:
 elif "reset" in args and mode == "reset-fails":
     sys.stderr.write("error executing reset: rpc error: code = Unknown desc = failed to leave etcd\\n")
     sys.exit(1)
-elif "drain" in args and mode == "budget":
+elif "drain" in args and mode == "budget" and "--disable-eviction" not in args:
     sys.stderr.write(
         'error when evicting pods/"web-1" -n "apps" (will retry after 5s): Cannot evict pod as it would '
         "violate the pod's disruption budget.\\n"
@@ -92,6 +92,32 @@ async def test_cordon_drain_and_delete_are_kubectls_own_command_lines(tools):
 
 async def test_a_drain_a_disruption_budget_blocks_says_so_and_what_to_do(tools):
     runner, _, kubeconfig, _ = tools
-    with pytest.raises(PermanentError, match="global timeout reached") as blocked:
+    with pytest.raises(EvictionRefused, match="global timeout reached") as blocked:
         await KubernetesDriver(kubeconfig, runner("budget")).drain_node("w-1", 600)
     assert "PodDisruptionBudget" in blocked.value.hint and "kubectl get pdb -A" in blocked.value.hint
+    assert "--delete-if-eviction-fails" in blocked.value.hint  # the escape, named
+
+
+async def test_the_deleting_drain_and_the_uncordon_are_kubectls_own_command_lines(tools):
+    """`--disable-eviction` (kubectl drain --help: "Force drain to use delete, even if eviction is
+    supported. This will bypass checking PodDisruptionBudgets"): the stand-in refuses an eviction
+    drain in mode `budget` and lets the deleting one through, as kubectl does."""
+    runner, _, kubeconfig, logged = tools
+    driver = KubernetesDriver(kubeconfig, runner("budget"))
+
+    await driver.drain_node("w-1", 600, disable_eviction=True)
+    await driver.uncordon_node("w-1")
+
+    kube = ["kubectl", "--kubeconfig", str(kubeconfig)]
+    assert logged() == [
+        [
+            *kube,
+            "drain",
+            "w-1",
+            "--ignore-daemonsets",
+            "--delete-emptydir-data",
+            "--disable-eviction",
+            "--timeout=600s",
+        ],
+        [*kube, "uncordon", "w-1"],
+    ]

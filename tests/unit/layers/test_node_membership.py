@@ -139,6 +139,26 @@ async def test_the_drain_cordons_then_drains_and_a_blocking_budget_fails_it(tmp_
     assert [c[0] for c in kube.calls if c[0] in ("cordon_node", "drain_node")] == ["cordon_node", "drain_node"]
 
 
+async def test_with_the_escape_a_drain_a_budget_refuses_deletes_the_pods_and_names_them(tmp_path):
+    kube = FakeKube().put(NODES, node("w-1"))
+    kube.put(PODS, {"metadata": {"name": "web-1", "namespace": "apps"}, "spec": {"nodeName": "w-1"}})
+    kube.drain_blocked = "Cannot evict pod as it would violate the pod's disruption budget."
+    ctx, lines, _ = context(tmp_path, THREE, kube=kube)
+    step = DrainNode(THREE, THREE.nodes[3], needs=(), delete_if_eviction_fails=True)
+
+    check = await step.check(ctx)
+    assert (
+        "--disable-eviction" in check.actions[2].command
+        and "--delete-if-eviction-fails" in check.actions[2].description
+    )
+    await step.apply(ctx, check)
+
+    drains = [c for c in kube.calls if c[0] == "drain_node"]
+    assert drains == [("drain_node", "w-1"), ("drain_node", "w-1", "--disable-eviction")]
+    assert any(line.startswith("!!! DELETING the pods left on w-1") and "apps/web-1" in line for line in lines)
+    assert step.inputs()["delete_if_eviction_fails"]
+
+
 async def test_a_cordoned_node_with_only_daemonset_pods_is_drained(tmp_path):
     kube = FakeKube().put(NODES, node("w-1", unschedulable=True))
     kube.put(

@@ -9,8 +9,9 @@ import yaml
 from support.clock import ManualClock
 from support.drivers import FakeKube, FakeTalos, FakeTools, FakeVault, configured
 
-from talos_platform.engine.drivers.protocols import APPLICATIONS, NODES
-from talos_platform.engine.errors import PermanentError
+from talos_platform.engine.drivers.protocols import APPLICATIONS, NODES, PODS
+from talos_platform.engine.errors import EvictionRefused, PermanentError, TransientError
+from talos_platform.engine.layers.eviction import PDBS
 from talos_platform.engine.layers.talos_upgrade import TalosNodeUpgrade, TalosPreflight, talos_upgrade_steps
 
 from .helpers import make_context, platform_config
@@ -153,3 +154,84 @@ async def test_a_gate_that_never_passes_fails_the_node_naming_the_gate(tmp_path)
 
     with pytest.raises(PermanentError, match="gate `echo degraded; exit 3` has not passed: degraded"):
         await step.wait(ctx)
+
+
+# --- --delete-if-eviction-fails: Talos' drain refused by a PodDisruptionBudget -------------------
+
+REFUSED = 'talosctl upgrade of 10.0.0.21 failed: failed to drain node w-1: error when evicting pod "apps/web-0"'
+
+
+async def test_a_drain_a_budget_refuses_stops_the_node_without_the_escape(tmp_path):
+    ctx, _, talos = context(tmp_path)
+    talos.upgrade_errors.append(EvictionRefused(REFUSED))
+    step = TalosNodeUpgrade(CONFIG, CONFIG.nodes[3], "v1.12.1", needs=())
+
+    with pytest.raises(EvictionRefused):
+        await step.apply(ctx, await step.check(ctx))
+    assert [c[0] for c in talos.calls if c[0] == "upgrade_talos"] == ["upgrade_talos"]
+    assert not [c for c in ctx.drivers.kube.calls if c[0] in ("drain_node", "uncordon_node")]
+
+
+async def test_with_the_escape_the_pods_are_deleted_named_and_the_upgrade_runs_again(tmp_path):
+    ctx, lines, talos = context(tmp_path)
+    kube = ctx.drivers.kube
+    kube.put(
+        PODS,
+        {"metadata": {"name": "web-0", "namespace": "apps", "labels": {"app": "web"}}, "spec": {"nodeName": "w-1"}},
+    )
+    kube.put(
+        PDBS, {"metadata": {"name": "web", "namespace": "apps"}, "spec": {"selector": {"matchLabels": {"app": "web"}}}}
+    )
+    kube.put(
+        PDBS, {"metadata": {"name": "db", "namespace": "apps"}, "spec": {"selector": {"matchLabels": {"app": "db"}}}}
+    )
+    talos.upgrade_errors.append(EvictionRefused(REFUSED))
+    step = TalosNodeUpgrade(CONFIG, CONFIG.nodes[3], "v1.12.1", needs=(), delete_if_eviction_fails=True)
+
+    await step.apply(ctx, await step.check(ctx))
+
+    assert [c[0] for c in talos.calls if c[0] == "upgrade_talos"] == ["upgrade_talos", "upgrade_talos"]
+    assert [c for c in kube.calls if c[0] in ("drain_node", "uncordon_node")] == [
+        ("drain_node", "w-1", "--disable-eviction"),
+        ("uncordon_node", "w-1"),
+    ]
+    loud = "\n".join(line for line in lines if line.startswith("!!!"))
+    assert "bypassing their PodDisruptionBudgets: pods apps/web-0; budgets apps/web" in loud
+    assert "apps/db" not in loud
+
+
+def test_the_plan_shows_the_escape_and_the_inputs_keep_it(tmp_path):
+    ctx, _, _ = context(tmp_path)
+    plain = TalosNodeUpgrade(CONFIG, CONFIG.nodes[3], "v1.12.1", needs=())
+    escape = TalosNodeUpgrade(CONFIG, CONFIG.nodes[3], "v1.12.1", needs=(), delete_if_eviction_fails=True)
+
+    commands = [" ".join(a.command) for a in escape.planned_actions(ctx) if a.command]
+    assert not any("--disable-eviction" in " ".join(a.command) for a in plain.planned_actions(ctx) if a.command)
+    assert any(
+        c.endswith("drain w-1 --ignore-daemonsets --delete-emptydir-data --disable-eviction --timeout=600s")
+        for c in commands
+    )
+    assert any(c.endswith("uncordon w-1") for c in commands)
+    assert escape.inputs()["delete_if_eviction_fails"] and not plain.inputs()["delete_if_eviction_fails"]
+
+
+async def test_a_node_away_holds_the_preflight_unless_an_earlier_run_was_upgrading_it(tmp_path):
+    ctx, lines, talos = context(tmp_path)
+    del talos.secure["10.0.0.21"]  # w-1 does not answer
+    with pytest.raises(TransientError, match="w-1 does not answer"):
+        await TalosPreflight(CONFIG, "v1.12.1").check(ctx)
+
+    resumed = dataclasses.replace(ctx, left_unfinished=frozenset({"T.upgrade.w-1"}))
+    assert (await TalosPreflight(CONFIG, "v1.12.1").check(resumed)).done
+    assert any(line.startswith("w-1 does not answer") and "its step waits for it" in line for line in lines)
+
+
+async def test_a_node_back_but_cordoned_not_by_talos_is_named_not_uncordoned(tmp_path):
+    ctx, lines, _ = context(tmp_path, "v1.12.1")
+    ctx.drivers.kube.objects["nodes"][("", "w-1")]["spec"] = {"unschedulable": True}
+    step = TalosNodeUpgrade(CONFIG, CONFIG.nodes[3], "v1.12.1", needs=())
+
+    await step.wait(ctx)
+
+    assert "w-1 is still cordoned (not by Talos" in lines[-1] and "kubectl uncordon w-1" in lines[-1]
+    assert not [c for c in ctx.drivers.kube.calls if c[0] == "uncordon_node"]

@@ -9,7 +9,7 @@ import pytest
 from support.stand_ins import StandIns
 
 from talos_platform.engine.drivers.talosctl import TalosctlDriver
-from talos_platform.engine.errors import PermanentError, TransientError
+from talos_platform.engine.errors import EvictionRefused, PermanentError, TransientError
 
 NODE = "127.0.0.2"
 IMAGE = "factory.talos.dev/metal-installer/2d61dd07b200:v1.14.2"
@@ -102,6 +102,7 @@ async def test_an_upgrade_a_disruption_budget_blocks_says_what_to_change(tools, 
     with pytest.raises(PermanentError, match="talosctl upgrade of 127.0.0.2 failed: .*failed to drain") as blocked:
         await driver.upgrade_talos(NODE, driver.talosconfig, IMAGE)
     assert "PodDisruptionBudget" in blocked.value.hint and "relax the budget" in blocked.value.hint
+    assert isinstance(blocked.value, EvictionRefused) and "--delete-if-eviction-fails" in blocked.value.hint
 
 
 async def test_a_failed_upgrade_says_the_node_keeps_its_version(tools, tmp_path):
