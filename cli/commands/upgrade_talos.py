@@ -6,6 +6,8 @@ import argparse
 from typing import Any
 
 from talos_platform.commands.install import positive_int
+from talos_platform.engine.errors import UserError
+from talos_platform.engine.layers.upgrade_gates import GATE_CONDITION_SYNTAX, parse_gate_condition
 from talos_platform.operation_command import OperationCommand
 
 
@@ -35,6 +37,19 @@ class UpgradeTalosCommand(OperationCommand):
             "--timeout=5s'",
         )
 
+        parser.add_argument(
+            "--gate-condition",
+            action="append",
+            default=[],
+            type=gate_condition,
+            metavar=GATE_CONDITION_SYNTAX,
+            help="a Kubernetes object condition that must hold after each node, before the next (as "
+            "`kubectl wait --for=condition=C`): e.g. deployment/web:shop=Available, node/worker-1=Ready, "
+            "cephclusters.v1.ceph.rook.io/rook-ceph:rook-ceph=Ready; STATUS defaults to True. Kinds: deployment, "
+            "statefulset, daemonset, pod, node, job, pvc, application, certificate, or PLURAL.VERSION.GROUP. "
+            "Checked every 10 s until it holds or the node's wait runs out. Repeatable",
+        )
+
     def options(self, args: argparse.Namespace) -> dict[str, Any]:
         return {
             "to": getattr(args, "to", None),
@@ -42,6 +57,7 @@ class UpgradeTalosCommand(OperationCommand):
             "max_parallel": getattr(args, "max_parallel", 1),
             "drop_extensions": bool(getattr(args, "drop_extensions", False)),
             "gates": tuple(getattr(args, "gate_command", None) or ()),
+            "conditions": tuple(getattr(args, "gate_condition", None) or ()),
         }
 
     def own_flags(self, args: argparse.Namespace) -> list[str]:
@@ -52,7 +68,18 @@ class UpgradeTalosCommand(OperationCommand):
             flags.append("--drop-extensions")
         for command in getattr(args, "gate_command", None) or ():
             flags += ["--gate-command", command]
+        for condition in getattr(args, "gate_condition", None) or ():
+            flags += ["--gate-condition", condition]
         return flags
+
+
+def gate_condition(text: str) -> str:
+    """Checked while the arguments are read, kept as given (the journal's inputs, the resume command)."""
+    try:
+        parse_gate_condition(text)
+    except UserError as error:
+        raise argparse.ArgumentTypeError(f"{error.message}; give {GATE_CONDITION_SYNTAX}") from None
+    return text
 
 
 COMMAND = UpgradeTalosCommand(
@@ -64,9 +91,11 @@ COMMAND = UpgradeTalosCommand(
         "time and the workers --max-parallel at a time with `talosctl upgrade --image` (the installer of the "
         "config's schematic; the preflight refuses when it lacks an extension a node runs today, unless "
         "--drop-extensions). After each node: its running version verified (a node back on the "
-        "old version fails the rollout), then it must be Ready, every etcd member back and every ArgoCD "
-        "Application healthy and Vault unsealed (with the saved keys) before the next, then your own "
-        "--gate-command checks. Finally the config file gets the version (comments kept, .bak). "
+        "old version fails the rollout), then it must be Ready, etcd healthy (every control plane a started "
+        "member that answers, no learner, no alarm), Vault unsealed (with the saved keys), and every ArgoCD "
+        "Application that was Synced and Healthy before the upgrade Synced and Healthy again (the preflight "
+        "names those that were not: they are not gated), then your own --gate-condition and --gate-command "
+        "checks, before the next node. Finally the config file gets the version (comments kept, .bak). "
         "Resumes at the node where an earlier run stopped. Exit codes: 0 success, 1 a step failed, 2 invalid "
         "config or usage, 130 interrupted."
     ),

@@ -7,8 +7,9 @@ target and its Kubernetes compatibility checked first, talosconfig endpoints tha
 rather than the VIP (the VIP moves while a control plane reboots, and the command hangs), the
 installer image built from the config's schematic (extensions kept), the running version
 verified after the reboot (a failed upgrade boots the old partition and looks like success),
-and gates before the next node: the node Ready, every etcd member back, every ArgoCD
-Application healthy.
+and gates before the next node (engine/layers/upgrade_gates.py): the node Ready, etcd healthy
+with every member, the ArgoCD Applications in line before the upgrade in line again, Vault
+unsealed, the user's object conditions and commands.
 """
 
 from __future__ import annotations
@@ -26,12 +27,23 @@ from talos_platform.engine.config.versions import (
     supported_talos_versions,
 )
 from talos_platform.engine.drivers import talosctl
-from talos_platform.engine.drivers.protocols import APPLICATIONS, NODES
+from talos_platform.engine.drivers.protocols import NODES
 from talos_platform.engine.errors import PermanentError, TransientError
 from talos_platform.engine.layers.base import BaseStep, done, todo
 from talos_platform.engine.layers.config_file import VersionInConfig
 from talos_platform.engine.layers.extensions import dropped_by, node_extensions
 from talos_platform.engine.layers.platform import read_vault_init
+from talos_platform.engine.layers.upgrade_gates import (
+    AppsBaseline,
+    GateCondition,
+    apps_not_back,
+    condition_not_met,
+    etcd_not_healthy,
+    list_applications,
+    read_baseline,
+    take_baseline,
+    write_baseline,
+)
 from talos_platform.engine.plan.context import StepContext
 from talos_platform.engine.plan.step import Action, CheckResult
 
@@ -45,8 +57,20 @@ def target_image(config: PlatformConfig, to: str) -> str:
     return installer_image(upgraded)
 
 
+_RECORD_BASELINE = Action(
+    "record which ArgoCD Applications are Synced and Healthy now: those gate every node; the others "
+    "(OutOfSync or Degraded before the upgrade) are named and not gated"
+)
+
+
+def _baseline_summary(baseline: AppsBaseline) -> str:
+    gated = f"ArgoCD baseline: {len(baseline.gated)} Applications Synced and Healthy, gated"
+    return f"{gated}; {baseline.describe_not_gated()}" if baseline.not_gated else gated
+
+
 class TalosPreflight(BaseStep):
-    """Target supported, Kubernetes compatible, the target's talosctl, node endpoints, no downgrade."""
+    """Target supported, Kubernetes compatible, the target's talosctl, node endpoints, no downgrade;
+    then the ArgoCD baseline the node gates compare with (kept for the whole upgrade)."""
 
     layer = 0
     timeout = 300.0
@@ -67,6 +91,7 @@ class TalosPreflight(BaseStep):
                 "the installer carries every system extension the nodes run (their Node objects' "
                 "extensions.talos.dev/* labels)"
             ),
+            _RECORD_BASELINE,
         )
 
     async def _check(self, ctx: StepContext) -> CheckResult:
@@ -91,10 +116,21 @@ class TalosPreflight(BaseStep):
         self._check_endpoints(ctx)
         running = await self._running_versions(ctx)
         await self._check_extensions(ctx)
-        return done(
+        checked = (
             f"Talos {self.to} supports Kubernetes {kubernetes}; nodes run {_summary(running)}; "
             f"installer {target_image(self.config, self.to)}"
         )
+        kept = read_baseline(ctx.state, self.to)
+        if kept is not None:
+            # A resumed upgrade: the baseline of its first run, never one taken mid-upgrade.
+            return done(f"{checked}; {_baseline_summary(kept)} (recorded when this upgrade started)")
+        baseline = take_baseline(await list_applications(ctx.drivers.kube))
+        return todo(f"{checked}; {_baseline_summary(baseline)}", _RECORD_BASELINE, baseline=baseline)
+
+    async def _apply(self, ctx: StepContext, check: CheckResult) -> None:
+        baseline = check.facts["baseline"]
+        path = write_baseline(ctx.state, self.to, baseline)
+        ctx.output(f"{_baseline_summary(baseline)}; recorded in {path}")
 
     async def _check_client(self, ctx: StepContext) -> None:
         client = await ctx.drivers.talos.client_version()
@@ -181,7 +217,14 @@ class TalosNodeUpgrade(BaseStep):
     timeout = 1800.0
 
     def __init__(
-        self, config: PlatformConfig, node: Node, to: str, *, needs: tuple[str, ...], gates: tuple[str, ...] = ()
+        self,
+        config: PlatformConfig,
+        node: Node,
+        to: str,
+        *,
+        needs: tuple[str, ...],
+        gates: tuple[str, ...] = (),
+        conditions: tuple[GateCondition, ...] = (),
     ):
         control_plane = node in config.control_planes
         super().__init__(
@@ -196,9 +239,14 @@ class TalosNodeUpgrade(BaseStep):
         self.control_plane = control_plane
         self.gates = gates
         """The user's gate commands (`--gate-command`): each must exit 0 before the next node."""
+        self.conditions = conditions
+        """The user's object conditions (`--gate-condition`): each must hold before the next node."""
 
     def inputs(self) -> Any:
-        return {"to": self.to, "image": target_image(self.config, self.to), "gates": list(self.gates)}
+        inputs = {"to": self.to, "image": target_image(self.config, self.to), "gates": list(self.gates)}
+        if self.conditions:
+            inputs["conditions"] = [condition.text for condition in self.conditions]
+        return inputs
 
     @property
     def address(self) -> str:
@@ -213,9 +261,23 @@ class TalosNodeUpgrade(BaseStep):
             ),
             Action(
                 f"verify {self.node.name} runs {self.to}, then wait for it Ready"
-                + (", every etcd member back" if self.control_plane else "")
+                + (
+                    ", etcd healthy (every control plane a started member that answers, no learner, no alarm)"
+                    if self.control_plane
+                    else ""
+                )
                 + ", Vault unsealed (with the saved keys, when the drain restarted it sealed)"
-                + " and every ArgoCD Application healthy before the next node"
+                + " and every ArgoCD Application that was Synced and Healthy before the upgrade so again,"
+                " before the next node"
+            ),
+            *(
+                Action(
+                    f"gate: {condition.describe()} ({condition.text})",
+                    api_call=f"GET {condition.resource.api_version} {condition.resource.kind} "
+                    + (f"{condition.namespace}/" if condition.namespace else "")
+                    + condition.name,
+                )
+                for condition in self.conditions
             ),
             *(
                 Action(
@@ -286,20 +348,19 @@ class TalosNodeUpgrade(BaseStep):
             # Talos republishes it once the node is back; a lasting difference is the wrong image.
             return f"{self.node.name} reports schematic {running[:12]}…, not the installer's {expected[:12]}…"
         if self.control_plane:
-            members = await ctx.drivers.talos.etcd_members(self.address, ctx.state.talosconfig)
-            wanted = {n.name for n in self.config.control_planes}
-            if not wanted <= set(members):
-                return f"etcd members back: {len(wanted & set(members))} of {len(wanted)}"
+            etcd = await etcd_not_healthy(ctx.drivers, self.config)
+            if etcd is not None:
+                return etcd
         vault = await self._vault_gate(ctx)
         if vault is not None:
             return vault
-        unhealthy = [
-            app["metadata"]["name"]
-            for app in (await ctx.drivers.kube.list(APPLICATIONS, "argocd")).items
-            if ((app.get("status") or {}).get("health") or {}).get("status") not in ("Healthy", None)
-        ]
-        if unhealthy:
-            return f"ArgoCD Applications not healthy: {', '.join(sorted(unhealthy))}"
+        apps = apps_not_back(await list_applications(ctx.drivers.kube), read_baseline(ctx.state, self.to))
+        if apps is not None:
+            return apps
+        for condition in self.conditions:
+            waiting = await condition_not_met(ctx.drivers.kube, condition)
+            if waiting is not None:
+                return f"gate {condition.text}: {waiting}"
         return await self._user_gates(ctx)
 
     async def _user_gates(self, ctx: StepContext) -> str | None:
@@ -363,6 +424,7 @@ def talos_upgrade_steps(
     max_parallel: int = 1,
     drop_extensions: bool = False,
     gates: tuple[str, ...] = (),
+    conditions: tuple[GateCondition, ...] = (),
 ) -> list[BaseStep]:
     """Preflight, snapshot, control planes one by one, workers `max_parallel` at a time (each
     batch after the one before), then the config file."""
@@ -374,13 +436,14 @@ def talos_upgrade_steps(
     ]
     previous: tuple[str, ...] = ("E.snapshot",)
     for node in config.control_planes:
-        step = TalosNodeUpgrade(config, node, to, needs=previous, gates=gates)
+        step = TalosNodeUpgrade(config, node, to, needs=previous, gates=gates, conditions=conditions)
         steps.append(step)
         previous = (step.id,)
     workers = [n for n in config.nodes if n not in config.control_planes]
     for start in range(0, len(workers), max(1, max_parallel)):
         batch = [
-            TalosNodeUpgrade(config, n, to, needs=previous, gates=gates) for n in workers[start : start + max_parallel]
+            TalosNodeUpgrade(config, n, to, needs=previous, gates=gates, conditions=conditions)
+            for n in workers[start : start + max_parallel]
         ]
         steps.extend(batch)
         previous = tuple(step.id for step in batch)

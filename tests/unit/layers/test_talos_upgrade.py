@@ -7,6 +7,7 @@ import json
 import pytest
 import yaml
 from support.clock import ManualClock
+from support.cluster_data import etcd_healths
 from support.drivers import FakeKube, FakeTalos, FakeTools, FakeVault, configured
 
 from talos_platform.engine.drivers.protocols import APPLICATIONS, NODES
@@ -24,6 +25,10 @@ def running(address: str, version: str) -> dict:
 
 def ready_node(name: str) -> dict:
     return {"metadata": {"name": name}, "status": {"conditions": [{"type": "Ready", "status": "True"}]}}
+
+
+def healthy_etcd() -> dict:
+    return etcd_healths(addresses=tuple(CONFIG.node_ip(node) for node in CONFIG.control_planes))
 
 
 def context(tmp_path, version="v1.11.5", *, client="v1.12.1", endpoints=None, apps=(), vault=None):
@@ -55,10 +60,18 @@ async def test_the_preflight_refuses_what_cannot_work(tmp_path, to, options, ref
         await TalosPreflight(CONFIG, to).check(ctx)
 
 
-async def test_the_preflight_passes_and_names_the_installer(tmp_path):
-    ctx, _, _ = context(tmp_path)
-    check = await TalosPreflight(CONFIG, "v1.12.1").check(ctx)
-    assert check.done and "metal-installer/" in check.reason and check.reason.endswith(":v1.12.1")
+async def test_the_preflight_passes_names_the_installer_and_records_the_argocd_baseline_once(tmp_path):
+    ctx, lines, _ = context(tmp_path)
+    preflight = TalosPreflight(CONFIG, "v1.12.1")
+
+    check = await preflight.check(ctx)
+    assert "metal-installer/" in check.reason and ":v1.12.1;" in check.reason
+    assert [a.description for a in check.actions] == [preflight.planned_actions(ctx)[-1].description]
+    await preflight.apply(ctx, check)
+    assert "ArgoCD baseline: 0 Applications Synced and Healthy, gated; recorded in" in lines[-1]
+
+    again = await preflight.check(ctx)  # resumed: the first run's baseline is kept, nothing to record
+    assert again.done and again.reason.endswith("(recorded when this upgrade started)")
 
 
 def test_control_planes_go_one_by_one_and_workers_in_batches():
@@ -78,14 +91,20 @@ async def test_a_node_back_on_its_old_version_fails_the_rollout(tmp_path):
         await step.wait(ctx)
 
 
-async def test_the_next_node_waits_for_the_etcd_members_and_healthy_applications(tmp_path):
-    degraded = {"metadata": {"name": "vault", "namespace": "argocd"}, "status": {"health": {"status": "Degraded"}}}
+async def test_the_next_node_waits_for_etcd_and_applications_synced_and_healthy(tmp_path):
+    degraded = {
+        "metadata": {"name": "vault", "namespace": "argocd"},
+        "status": {"sync": {"status": "Synced"}, "health": {"status": "Degraded"}},
+    }
     ctx, _, talos = context(tmp_path, "v1.12.1", apps=[degraded])
     ctx.clock = ManualClock()
-    talos.etcd["10.0.0.11"] = ["cp-1", "cp-2", "cp-3"]
     step = TalosNodeUpgrade(CONFIG, CONFIG.nodes[0], "v1.12.1", needs=())
+    assert (await step._not_yet(ctx) or "").startswith("etcd on cp-1 does not answer")
 
-    with pytest.raises(PermanentError, match="ArgoCD Applications not healthy: vault"):
+    talos.etcd_healths.update(healthy_etcd())
+    with pytest.raises(
+        PermanentError, match=r"ArgoCD Applications not Synced and Healthy again: vault \(Synced/Degraded\)"
+    ):
         await step.wait(ctx)
 
 
@@ -105,7 +124,7 @@ async def test_vault_sealed_by_the_drain_is_unsealed_with_the_saved_keys_before_
     vault = FakeVault(initialized=True, sealed=True)
     ctx, lines, talos = context(tmp_path, "v1.12.1", vault=vault)
     ctx.state.write_secret(ctx.state.vault_init, json.dumps({"unseal_keys": vault.keys, "root_token": "t"}))
-    talos.etcd["10.0.0.11"] = ["cp-1", "cp-2", "cp-3"]
+    talos.etcd_healths.update(healthy_etcd())
     step = TalosNodeUpgrade(CONFIG, CONFIG.nodes[0], "v1.12.1", needs=())
 
     await step.wait(ctx)
@@ -119,7 +138,7 @@ async def test_vault_sealed_by_the_drain_is_unsealed_with_the_saved_keys_before_
 async def test_vault_sealed_without_saved_keys_holds_the_rollout_and_says_what_to_do(tmp_path):
     ctx, _, talos = context(tmp_path, "v1.12.1", vault=FakeVault(initialized=True, sealed=True))
     ctx.clock = ManualClock()
-    talos.etcd["10.0.0.11"] = ["cp-1", "cp-2", "cp-3"]
+    talos.etcd_healths.update(healthy_etcd())
     step = TalosNodeUpgrade(CONFIG, CONFIG.nodes[0], "v1.12.1", needs=())
 
     with pytest.raises(PermanentError, match="Vault is sealed and .* holds no unseal keys"):
@@ -134,7 +153,7 @@ async def test_a_gate_command_of_the_users_holds_the_next_node_until_it_exits_0(
     ctx, lines, talos = context(tmp_path, "v1.12.1")
     ctx.drivers.tools = FakeTools({})
     ctx.clock = ManualClock()
-    talos.etcd["10.0.0.11"] = ["cp-1", "cp-2", "cp-3"]
+    talos.etcd_healths.update(healthy_etcd())
     step = TalosNodeUpgrade(CONFIG, CONFIG.nodes[0], "v1.12.1", needs=(), gates=(gate,))
 
     assert await step._not_yet(ctx) == f"gate `{gate}` has not passed: checking cp-1 at 10.0.0.11"
@@ -148,7 +167,7 @@ async def test_a_gate_that_never_passes_fails_the_node_naming_the_gate(tmp_path)
     ctx, _, talos = context(tmp_path, "v1.12.1")
     ctx.drivers.tools = FakeTools({})
     ctx.clock = ManualClock()
-    talos.etcd["10.0.0.11"] = ["cp-1", "cp-2", "cp-3"]
+    talos.etcd_healths.update(healthy_etcd())
     step = TalosNodeUpgrade(CONFIG, CONFIG.nodes[0], "v1.12.1", needs=(), gates=("echo degraded; exit 3",))
 
     with pytest.raises(PermanentError, match="gate `echo degraded; exit 3` has not passed: degraded"):
