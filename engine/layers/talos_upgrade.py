@@ -34,6 +34,8 @@ from talos_platform.engine.layers.config_file import VersionInConfig
 from talos_platform.engine.layers.extensions import dropped_by, node_extensions
 from talos_platform.engine.layers.platform import read_vault_init
 from talos_platform.engine.layers.upgrade_gates import (
+    APPS_HINT,
+    ETCD_HINT,
     AppsBaseline,
     GateCondition,
     apps_not_back,
@@ -241,6 +243,8 @@ class TalosNodeUpgrade(BaseStep):
         """The user's gate commands (`--gate-command`): each must exit 0 before the next node."""
         self.conditions = conditions
         """The user's object conditions (`--gate-condition`): each must hold before the next node."""
+        self._gate_hint = ""
+        """What to do about the gate the node last waited for, when it has its own advice."""
 
     def inputs(self) -> Any:
         inputs = {"to": self.to, "image": target_image(self.config, self.to), "gates": list(self.gates)}
@@ -306,7 +310,9 @@ class TalosNodeUpgrade(BaseStep):
 
     async def _wait(self, ctx: StepContext) -> None:
         deadline = ctx.clock.now() + self.wait_budget
+        said = ""
         while True:
+            self._gate_hint = ""
             waiting = await self._not_yet(ctx)
             if waiting is None:
                 ctx.output(f"{self.node.name} runs Talos {self.to}; gates passed")
@@ -319,12 +325,15 @@ class TalosNodeUpgrade(BaseStep):
                         f"{self.node.name} does not answer: look at its console (a boot stuck on the new version, "
                         "a disk, the network)"
                         if away
-                        else f"look at `talosctl -n {self.address} dmesg` and `kubectl get nodes`"
+                        else self._gate_hint or f"look at `talosctl -n {self.address} dmesg` and `kubectl get nodes`"
                     )
                     + "; the next node waits. Run the upgrade again to resume",
                 )
-            ctx.output(f"waiting: {waiting}")
-            await ctx.clock.sleep(_POLL_SECONDS)
+            if waiting != said:  # once per change: the last line says what the node waits for
+                ctx.output(f"waiting: {waiting}")
+                said = waiting
+            # The last look lands on the deadline, so the gate's own message beats the runner's timeout.
+            await ctx.clock.sleep(max(0.0, min(_POLL_SECONDS, deadline - ctx.clock.now())))
 
     async def _not_yet(self, ctx: StepContext) -> str | None:
         """What the node still waits for, or None when every gate passed. A node back on
@@ -350,16 +359,19 @@ class TalosNodeUpgrade(BaseStep):
         if self.control_plane:
             etcd = await etcd_not_healthy(ctx.drivers, self.config)
             if etcd is not None:
+                self._gate_hint = ETCD_HINT.format(address=self.address)
                 return etcd
         vault = await self._vault_gate(ctx)
         if vault is not None:
             return vault
         apps = apps_not_back(await list_applications(ctx.drivers.kube), read_baseline(ctx.state, self.to))
         if apps is not None:
+            self._gate_hint = APPS_HINT
             return apps
         for condition in self.conditions:
             waiting = await condition_not_met(ctx.drivers.kube, condition)
             if waiting is not None:
+                self._gate_hint = condition.hint()
                 return f"gate {condition.text}: {waiting}"
         return await self._user_gates(ctx)
 

@@ -66,6 +66,12 @@ class AppsBaseline:
         return "not gated: " + ", ".join(f"{name} (was {state} before the upgrade)" for name, state in self.not_gated)
 
 
+APPS_HINT = (
+    "`argocd app diff NAME` shows what differs from Git: sync the app, or undo the change made outside Git; "
+    "an app already out of line before the upgrade is not gated"
+)
+
+
 def take_baseline(apps: list[dict[str, Any]]) -> AppsBaseline:
     gated = sorted(name_of(app) for app in apps if _in_line(app))
     not_gated = sorted((name_of(app), _state(app)) for app in apps if not _in_line(app))
@@ -121,6 +127,14 @@ def _state(app: dict[str, Any]) -> str:
 
 
 # --- etcd: every member started, answering, no alarm ---------------------------------------------
+
+
+ETCD_HINT = (
+    "look at `talosctl -n {address} etcd status` and `talosctl -n {address} etcd members`: a learner Talos does not "
+    "promote needs its member removed (`talosctl etcd remove-member ID`) and the node to rejoin; NOSPACE: "
+    "defragment (`talosctl etcd defrag`), then `talosctl etcd alarm disarm`; CORRUPT: replace the member, or restore "
+    "from the snapshot taken before the upgrade (talos-platform etcd restore)"
+)
 
 
 async def etcd_not_healthy(drivers: Drivers, config: PlatformConfig) -> str | None:
@@ -199,6 +213,12 @@ class GateCondition:
     def describe(self) -> str:
         return f"{self.object} has condition {self.condition}={self.status}"
 
+    def hint(self) -> str:
+        known = self.resource in KNOWN_KINDS.values()
+        kind = self.resource.kind.lower() if known else f"{self.resource.plural}.{self.resource.group}"
+        namespace = f" -n {self.namespace}" if self.namespace else ""
+        return f"look at `kubectl describe {kind} {self.name}{namespace}`; the gate is yours ({GATE_CONDITION_FLAG})"
+
 
 def parse_gate_condition(text: str) -> GateCondition:
     """`deployment/web:shop=Available`, `node/worker-1=Ready`, `cephclusters.v1.ceph.rook.io/rook-ceph:rook-ceph=Ready`,
@@ -272,13 +292,16 @@ async def condition_not_met(kube: Kube, gate: GateCondition) -> str | None:
         return f"{gate.object}: cannot be read ({error.message})"
     if found is None:
         return f"{gate.object} does not exist"
+    what = (
+        gate.object
+        if gate.resource.kind[:1].isupper()
+        else f"{found.get('kind') or gate.resource.kind} {gate.object.split(' ', 1)[1]}"
+    )
     conditions = ((found.get("status") or {}).get("conditions")) or []
     current = next((c for c in conditions if c.get("type") == gate.condition), None)
     if current is None:
-        return f"{gate.object} has no condition {gate.condition} yet"
+        return f"{what} has no condition {gate.condition} yet"
     if str(current.get("status")) == gate.status:
         return None
     why = ": ".join(part for part in (current.get("reason"), current.get("message")) if part)
-    return f"{gate.object}: {gate.condition} is {current.get('status')}, not {gate.status}" + (
-        f" ({why})" if why else ""
-    )
+    return f"{what}: {gate.condition} is {current.get('status')}, not {gate.status}" + (f" ({why})" if why else "")
