@@ -93,9 +93,9 @@ COMMAND = UpgradeTalosCommand(
         "--drop-extensions). After each node: its running version verified (a node back on the "
         "old version fails the rollout), then it must be Ready, etcd healthy (every control plane a started "
         "member that answers, no learner, no alarm), Vault unsealed (with the saved keys), and every ArgoCD "
-        "Application that was Synced and Healthy before the upgrade Synced and Healthy again (the preflight "
-        "names those that were not: they are not gated), then your own --gate-condition and --gate-command "
-        "checks, before the next node. Finally the config file gets the version (comments kept, .bak). "
+        "Application that was Synced and Healthy before the upgrade Synced and Healthy again (a step before "
+        "the first node names those that were not: they are not gated), then your own --gate-condition and "
+        "--gate-command checks, before the next node. Finally the config file gets the version (comments kept, .bak). "
         "Resumes at the node where an earlier run stopped. Exit codes: 0 success, 1 a step failed, 2 invalid "
         "config or usage, 130 interrupted."
     ),

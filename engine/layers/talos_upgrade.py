@@ -36,15 +36,15 @@ from talos_platform.engine.layers.platform import read_vault_init
 from talos_platform.engine.layers.upgrade_gates import (
     APPS_HINT,
     ETCD_HINT,
-    AppsBaseline,
+    ArgoBaseline,
     GateCondition,
     apps_not_back,
     condition_not_met,
     etcd_not_healthy,
+    gates_passed,
     list_applications,
     read_baseline,
-    take_baseline,
-    write_baseline,
+    record_gates_passed,
 )
 from talos_platform.engine.plan.context import StepContext
 from talos_platform.engine.plan.step import Action, CheckResult
@@ -59,20 +59,8 @@ def target_image(config: PlatformConfig, to: str) -> str:
     return installer_image(upgraded)
 
 
-_RECORD_BASELINE = Action(
-    "record which ArgoCD Applications are Synced and Healthy now: those gate every node; the others "
-    "(OutOfSync or Degraded before the upgrade) are named and not gated"
-)
-
-
-def _baseline_summary(baseline: AppsBaseline) -> str:
-    gated = f"ArgoCD baseline: {len(baseline.gated)} Applications Synced and Healthy, gated"
-    return f"{gated}; {baseline.describe_not_gated()}" if baseline.not_gated else gated
-
-
 class TalosPreflight(BaseStep):
-    """Target supported, Kubernetes compatible, the target's talosctl, node endpoints, no downgrade;
-    then the ArgoCD baseline the node gates compare with (kept for the whole upgrade)."""
+    """Target supported, Kubernetes compatible, the target's talosctl, node endpoints, no downgrade."""
 
     layer = 0
     timeout = 300.0
@@ -93,7 +81,6 @@ class TalosPreflight(BaseStep):
                 "the installer carries every system extension the nodes run (their Node objects' "
                 "extensions.talos.dev/* labels)"
             ),
-            _RECORD_BASELINE,
         )
 
     async def _check(self, ctx: StepContext) -> CheckResult:
@@ -118,21 +105,10 @@ class TalosPreflight(BaseStep):
         self._check_endpoints(ctx)
         running = await self._running_versions(ctx)
         await self._check_extensions(ctx)
-        checked = (
+        return done(
             f"Talos {self.to} supports Kubernetes {kubernetes}; nodes run {_summary(running)}; "
             f"installer {target_image(self.config, self.to)}"
         )
-        kept = read_baseline(ctx.state, self.to)
-        if kept is not None:
-            # A resumed upgrade: the baseline of its first run, never one taken mid-upgrade.
-            return done(f"{checked}; {_baseline_summary(kept)} (recorded when this upgrade started)")
-        baseline = take_baseline(await list_applications(ctx.drivers.kube))
-        return todo(f"{checked}; {_baseline_summary(baseline)}", _RECORD_BASELINE, baseline=baseline)
-
-    async def _apply(self, ctx: StepContext, check: CheckResult) -> None:
-        baseline = check.facts["baseline"]
-        path = write_baseline(ctx.state, self.to, baseline)
-        ctx.output(f"{_baseline_summary(baseline)}; recorded in {path}")
 
     async def _check_client(self, ctx: StepContext) -> None:
         client = await ctx.drivers.talos.client_version()
@@ -295,11 +271,21 @@ class TalosNodeUpgrade(BaseStep):
     async def _check(self, ctx: StepContext) -> CheckResult:
         facts = await ctx.drivers.talos.node_facts(self.address, insecure=False)
         if facts.reachable and facts.talos_version == self.to and facts.stage == "running":
-            return done(f"{self.node.name} runs Talos {self.to}")
+            if gates_passed(ctx.state, self.to, self.node.name):
+                return done(f"{self.node.name} runs Talos {self.to}; its gates passed")
+            # Upgraded, but its gates never passed (a run stopped or failed while they held).
+            return todo(
+                f"{self.node.name} runs Talos {self.to}; its gates have not passed yet",
+                *self.planned_actions(ctx)[1:],
+                upgraded=True,
+            )
         running = facts.talos_version if facts.reachable else f"unknown ({facts.error})"
         return todo(f"{self.node.name} runs {running}", *self.planned_actions(ctx))
 
     async def _apply(self, ctx: StepContext, check: CheckResult) -> None:
+        if check.facts.get("upgraded"):
+            ctx.output(f"{self.node.name} runs Talos {self.to} already: waiting for its gates, not upgrading it again")
+            return
         facts = await ctx.drivers.talos.node_facts(self.address, insecure=False)
         if not facts.reachable or facts.stage != "running":
             # Away: most likely rebooting from an upgrade an interrupted run started. Upgrading
@@ -315,6 +301,7 @@ class TalosNodeUpgrade(BaseStep):
             self._gate_hint = ""
             waiting = await self._not_yet(ctx)
             if waiting is None:
+                record_gates_passed(ctx.state, self.to, self.node.name)
                 ctx.output(f"{self.node.name} runs Talos {self.to}; gates passed")
                 return
             if ctx.clock.now() >= deadline:
@@ -438,13 +425,14 @@ def talos_upgrade_steps(
     gates: tuple[str, ...] = (),
     conditions: tuple[GateCondition, ...] = (),
 ) -> list[BaseStep]:
-    """Preflight, snapshot, control planes one by one, workers `max_parallel` at a time (each
+    """Preflight, the ArgoCD baseline, snapshot, control planes one by one, workers `max_parallel` at a time (each
     batch after the one before), then the config file."""
     from talos_platform.engine.layers.etcd import EtcdSnapshotStep
 
     steps: list[BaseStep] = [
         TalosPreflight(config, to, drop_extensions=drop_extensions),
-        EtcdSnapshotStep(config, needs=("T.preflight",)),
+        ArgoBaseline(config, to, needs=("T.preflight",)),
+        EtcdSnapshotStep(config, needs=("T.baseline",)),
     ]
     previous: tuple[str, ...] = ("E.snapshot",)
     for node in config.control_planes:

@@ -30,9 +30,12 @@ from talos_platform.engine.drivers.protocols import (
 )
 from talos_platform.engine.errors import TransientError, UserError
 from talos_platform.engine.layers.argo import health_status, name_of, sync_status
+from talos_platform.engine.layers.base import BaseStep, done, todo
 from talos_platform.engine.observe.etcd import RAFT_LAG_LIMIT, etcd_view
 from talos_platform.engine.observe.snapshot import NodeView
 from talos_platform.engine.observe.talos_facts import etcd_health_for
+from talos_platform.engine.plan.context import StepContext
+from talos_platform.engine.plan.step import Action, CheckResult
 from talos_platform.engine.state import StateDirectory
 
 ARGOCD_NAMESPACE = "argocd"
@@ -97,6 +100,22 @@ def write_baseline(state: StateDirectory, to: str, baseline: AppsBaseline) -> Pa
     return state.write_file(baseline_path(state, to), baseline.to_json() + "\n")
 
 
+def _gates_passed_path(state: StateDirectory, to: str, node: str) -> Path:
+    return state.root / "upgrades" / f"talos-{to}-gates-passed" / node
+
+
+def record_gates_passed(state: StateDirectory, to: str, node: str) -> None:
+    """`node`, upgraded to `to`, passed every gate: a resumed run may go on past it."""
+    state.write_file(_gates_passed_path(state, to, node), f"{node}\n")
+
+
+def gates_passed(state: StateDirectory, to: str, node: str) -> bool:
+    """Whether `node` passed its gates after its upgrade to `to`. A node found on the target
+    without it (a run stopped, or failed, while it waited) waits for its gates again: re-running
+    the upgrade must not step over a gate that held."""
+    return _gates_passed_path(state, to, node).is_file()
+
+
 async def list_applications(kube: Kube) -> list[dict[str, Any]]:
     return list((await kube.list(APPLICATIONS, ARGOCD_NAMESPACE)).items)
 
@@ -116,6 +135,49 @@ def apps_not_back(apps: list[dict[str, Any]], baseline: AppsBaseline | None) -> 
     if not waiting:
         return None
     return "ArgoCD Applications not Synced and Healthy again: " + ", ".join(waiting)
+
+
+def _baseline_summary(baseline: AppsBaseline) -> str:
+    gated = f"ArgoCD baseline: {len(baseline.gated)} Applications Synced and Healthy, gated"
+    return f"{gated}; {baseline.describe_not_gated()}" if baseline.not_gated else gated
+
+
+class ArgoBaseline(BaseStep):
+    """Before the first node: which ArgoCD Applications are Synced and Healthy (they gate every
+    node) and which are not (named, not gated). Recorded once per upgrade: a resumed run finds
+    the first run's and keeps it."""
+
+    layer = 0
+    timeout = 120.0
+
+    def __init__(self, config: PlatformConfig, to: str, *, needs: tuple[str, ...]):
+        super().__init__(config, step_id="T.baseline", title="Record the ArgoCD Applications in line now", needs=needs)
+        self.to = to
+
+    def inputs(self) -> Any:
+        return {"to": self.to}
+
+    def planned_actions(self, ctx: StepContext) -> tuple[Action, ...]:
+        return (
+            Action(
+                "record which ArgoCD Applications are Synced and Healthy now: those gate every node; the others "
+                "(OutOfSync or Degraded before the upgrade) are named and not gated",
+                api_call=f"LIST {APPLICATIONS.api_version} {APPLICATIONS.kind} in {ARGOCD_NAMESPACE}",
+            ),
+        )
+
+    async def _check(self, ctx: StepContext) -> CheckResult:
+        kept = read_baseline(ctx.state, self.to)
+        if kept is not None:
+            # A resumed upgrade: its first run's baseline, never one taken mid-upgrade.
+            return done(f"{_baseline_summary(kept)} (recorded when this upgrade started)")
+        baseline = take_baseline(await list_applications(ctx.drivers.kube))
+        return todo(_baseline_summary(baseline), *self.planned_actions(ctx), baseline=baseline)
+
+    async def _apply(self, ctx: StepContext, check: CheckResult) -> None:
+        baseline: AppsBaseline = check.facts["baseline"]
+        path = write_baseline(ctx.state, self.to, baseline)
+        ctx.output(f"{_baseline_summary(baseline)}; recorded in {path}")
 
 
 def _in_line(app: dict[str, Any]) -> bool:

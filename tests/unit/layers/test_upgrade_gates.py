@@ -12,6 +12,7 @@ from talos_platform.engine.drivers.protocols import APPLICATIONS, DEPLOYMENTS, D
 from talos_platform.engine.errors import UserError
 from talos_platform.engine.layers.upgrade_gates import (
     AppsBaseline,
+    ArgoBaseline,
     apps_not_back,
     condition_not_met,
     etcd_not_healthy,
@@ -22,7 +23,7 @@ from talos_platform.engine.layers.upgrade_gates import (
 )
 from talos_platform.engine.state import StateDirectory
 
-from .helpers import platform_config
+from .helpers import make_context, platform_config
 
 CONFIG = platform_config(control_planes=3, workers=1)
 PLANES = tuple(CONFIG.node_ip(node) for node in CONFIG.control_planes)
@@ -115,6 +116,28 @@ def test_the_baseline_is_kept_per_target_version_in_the_state_directory(tmp_path
     write_baseline(state, "v1.12.1", baseline)
     assert read_baseline(state, "v1.12.1") == baseline
     assert read_baseline(state, "v1.12.2") is None  # another upgrade takes its own
+
+
+async def test_the_baseline_step_records_once_and_a_resumed_run_keeps_the_first_runs(tmp_path):
+    kube = FakeKube().put(APPLICATIONS, app("vault"), app("blog", "OutOfSync"))
+    ctx, lines = make_context(CONFIG, tmp_path, kube=kube)
+    step = ArgoBaseline(CONFIG, "v1.12.1", needs=())
+
+    check = await step.check(ctx)
+    assert not check.done
+    assert check.reason == (
+        "ArgoCD baseline: 1 Applications Synced and Healthy, gated; not gated: blog (was OutOfSync/Healthy before "
+        "the upgrade)"
+    )
+    assert check.actions == step.planned_actions(ctx)
+    await step.apply(ctx, check)
+    assert "; recorded in " in lines[-1]
+
+    kube.put(APPLICATIONS, app("vault", "OutOfSync"))  # the upgrade took vault out of line
+    again = await step.check(ctx)
+    assert again.done and again.reason.startswith("ArgoCD baseline: 1 Applications Synced and Healthy, gated;")
+    assert again.reason.endswith("(recorded when this upgrade started)")
+    assert read_baseline(ctx.state, "v1.12.1").gated == ("vault",)
 
 
 def drivers_with(healths: dict) -> Drivers:
