@@ -28,7 +28,7 @@ from talos_platform.engine.drivers.protocols import (
     Kube,
     Resource,
 )
-from talos_platform.engine.errors import TransientError, UserError
+from talos_platform.engine.errors import PermanentError, TransientError, UserError
 from talos_platform.engine.layers.argo import health_status, name_of, sync_status
 from talos_platform.engine.layers.base import BaseStep, done, todo
 from talos_platform.engine.observe.etcd import RAFT_LAG_LIMIT, etcd_view
@@ -86,14 +86,19 @@ def baseline_path(state: StateDirectory, to: str) -> Path:
 
 
 def read_baseline(state: StateDirectory, to: str) -> AppsBaseline | None:
-    """The baseline of the upgrade to `to`, or None when none was taken (or it is unreadable)."""
+    """The baseline of the upgrade to `to`, or None when none was taken. One that cannot be read
+    is an error, never silently replaced: a new one taken mid-upgrade would excuse what it broke."""
     path = baseline_path(state, to)
     try:
         return AppsBaseline.from_json(path.read_text())
     except FileNotFoundError:
         return None
-    except (OSError, ValueError, AttributeError):
-        return None
+    except (OSError, ValueError, AttributeError) as error:
+        raise PermanentError(
+            f"the ArgoCD baseline of this upgrade, {path}, cannot be read: {error}",
+            hint="delete it and run the upgrade again: a new baseline is taken, and the Applications out of line "
+            "at that moment are not gated",
+        ) from None
 
 
 def write_baseline(state: StateDirectory, to: str, baseline: AppsBaseline) -> Path:

@@ -167,7 +167,7 @@ async def test_a_gate_command_of_the_users_holds_the_next_node_until_it_exits_0(
 
 
 async def test_a_gate_that_never_passes_fails_the_node_naming_the_gate(tmp_path):
-    ctx, _, talos = context(tmp_path, "v1.12.1")
+    ctx, lines, talos = context(tmp_path, "v1.12.1")
     ctx.drivers.tools = FakeTools({})
     ctx.clock = ManualClock()
     talos.etcd_healths.update(healthy_etcd())
@@ -175,3 +175,8 @@ async def test_a_gate_that_never_passes_fails_the_node_naming_the_gate(tmp_path)
 
     with pytest.raises(PermanentError, match="gate `echo degraded; exit 3` has not passed: degraded"):
         await step.wait(ctx)
+    # Said once, not every 10 s for half an hour; the last look is at the end of the wait.
+    assert [line for line in lines if line.startswith("waiting:")] == [
+        "waiting: gate `echo degraded; exit 3` has not passed: degraded"
+    ]
+    assert ctx.clock.now() >= step.wait_budget

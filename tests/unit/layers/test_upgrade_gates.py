@@ -9,7 +9,7 @@ from support.cluster_data import etcd_healths
 from support.drivers import FakeKube, FakeTalos
 
 from talos_platform.engine.drivers.protocols import APPLICATIONS, DEPLOYMENTS, Drivers, EtcdAlarm, EtcdHealth
-from talos_platform.engine.errors import UserError
+from talos_platform.engine.errors import PermanentError, UserError
 from talos_platform.engine.layers.upgrade_gates import (
     AppsBaseline,
     ArgoBaseline,
@@ -117,6 +117,11 @@ def test_the_baseline_is_kept_per_target_version_in_the_state_directory(tmp_path
     assert read_baseline(state, "v1.12.1") == baseline
     assert read_baseline(state, "v1.12.2") is None  # another upgrade takes its own
 
+    (tmp_path / "state" / "upgrades" / "talos-v1.12.1-argocd-baseline.json").write_text("{not json")
+    with pytest.raises(PermanentError, match="cannot be read") as raised:
+        read_baseline(state, "v1.12.1")  # never silently re-taken mid-upgrade
+    assert "delete it" in raised.value.hint
+
 
 async def test_the_baseline_step_records_once_and_a_resumed_run_keeps_the_first_runs(tmp_path):
     kube = FakeKube().put(APPLICATIONS, app("vault"), app("blog", "OutOfSync"))
@@ -208,4 +213,7 @@ async def test_a_condition_gate_says_which_object_and_its_conditions_status_and_
     kube.put(DEPLOYMENTS, deployment([{"type": "Available", "status": "True"}]))
     assert await condition_not_met(kube, gate) is None
     assert ("get", "deployments", "shop", "web") in kube.calls
+    assert gate.hint().startswith("look at `kubectl describe deployment web -n shop`")
+    custom = parse_gate_condition("cephclusters.v1.ceph.rook.io/rook-ceph:rook-ceph=Ready")
+    assert custom.hint().startswith("look at `kubectl describe cephclusters.ceph.rook.io rook-ceph -n rook-ceph`")
     assert APPLICATIONS.plural not in {call[1] for call in kube.calls}
