@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from talos_platform.commands.install import Target
     from talos_platform.engine.config.models import Node
     from talos_platform.engine.operations import Operation
+    from talos_platform.engine.plan.preview import OwnDryRun
     from talos_platform.engine.session import OperationSession
 
 
@@ -208,12 +209,15 @@ class OperationCommand:
 
         session = self.session(args, target, interactive)
         if not args.yes and not target.simulated:
-            print(summary(session, target))
+            from talos_platform.engine.plan.preview import OwnDryRunFailed
+
             try:
-                answer = input(f"Proceed with the {self.name}? [y/N] ").strip().lower()
-            except EOFError:  # Ctrl-D
-                answer = ""
-            if answer not in ("y", "yes"):
+                confirmed = self.confirmed(session, target)
+            except OwnDryRunFailed as failed:
+                print(f"error: {failed}; nothing was changed", file=sys.stderr)
+                print(f"  hint: {failed.hint or 'fix what it says, then run the command again'}", file=sys.stderr)
+                return exit_codes.STEP_FAILED
+            if not confirmed:
                 print("nothing was changed")
                 return exit_codes.INTERRUPTED
         if target.notice:
@@ -231,6 +235,27 @@ class OperationCommand:
         if interrupted:
             self._tell_resume(args)
         return code
+
+    def confirmed(self, session: OperationSession, target: Target) -> bool:
+        """The plan's summary and the own dry run of every step that has one (what its tool would
+        change), then the question. A dry run that fails raises OwnDryRunFailed, naming its step."""
+        import asyncio
+
+        print(summary(session, target))
+        for dry_run in asyncio.run(session.own_dry_runs()):
+            print(format_own_dry_run(dry_run))
+        try:
+            answer = input(f"Proceed with the {self.name}? [y/N] ").strip().lower()
+        except EOFError:  # Ctrl-D
+            answer = ""
+        return answer in ("y", "yes")
+
+
+def format_own_dry_run(dry_run: OwnDryRun) -> str:
+    """A step's own dry run as the confirmation shows it: indented under its step."""
+    lines = [f"{dry_run.step_id}: {dry_run.title} - its own dry run says what would change:"]
+    lines += [f"    {line}" for line in dry_run.lines] or ["    (it printed nothing)"]
+    return "\n".join(lines)
 
 
 def refuse_tui_without_terminal(output: str) -> None:

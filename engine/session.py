@@ -24,7 +24,7 @@ from talos_platform.engine.errors import UserError
 from talos_platform.engine.operations import Operation, operation_named
 from talos_platform.engine.plan.context import StepContext
 from talos_platform.engine.plan.planner import Plan
-from talos_platform.engine.plan.preview import StepPreview, preview_plan
+from talos_platform.engine.plan.preview import OwnDryRun, StepPreview, own_dry_runs, preview_plan
 from talos_platform.engine.plan.step import Step
 from talos_platform.engine.run.events import DEFAULT_OPERATION, Event
 from talos_platform.engine.run.journal import Journal, last_known_done
@@ -209,6 +209,11 @@ class OperationSession:
     async def preview(self, *, offline: bool = False) -> list[StepPreview]:
         """What a run would do, step by step, without changing anything (see preview.py)."""
         return await preview_plan(self.plan, self.context_for, offline=offline, redactor=self.redactor)
+
+    async def own_dry_runs(self) -> list[OwnDryRun]:
+        """The own dry runs of the selected steps that have one (what their tools would change),
+        shown before the run is confirmed; raises OwnDryRunFailed naming the step."""
+        return await own_dry_runs(self.plan, self.selected, self.context_for, redactor=self.redactor)
 
 
 class InstallSession(OperationSession):

@@ -133,6 +133,9 @@ def format_plan(
                     lines.append(f"                $ {shlex.join(action.command)}")
                 if action.api_call:
                     lines.append(f"                {action.api_call}")
+            if preview.own_dry_run:
+                lines.append("            its own dry run says:")
+                lines.extend(f"              | {line}" for line in preview.own_dry_run)
     counts = {state: sum(1 for p in previews if p.state == state) for state in ("to do", "done", "unknown")}
     lines.append("")
     lines.append(", ".join(f"{count} {state}" for state, count in counts.items() if count) or "the plan is empty")

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 from talos_platform.engine.plan.context import StepContext
 from talos_platform.engine.plan.planner import Plan
-from talos_platform.engine.plan.step import Action, Step
+from talos_platform.engine.plan.step import Action, ShowsOwnDryRun, Step
 
 if TYPE_CHECKING:
     from talos_platform.engine.drivers.protocols import Drivers
@@ -44,6 +44,8 @@ class StepPreview:
     reason: str = ""
     actions: tuple[Action, ...] = ()
     needs: tuple[str, ...] = ()
+    own_dry_run: tuple[str, ...] = ()
+    """What the step's tool says it would change, from its own dry run (see ShowsOwnDryRun)."""
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -53,6 +55,7 @@ class StepPreview:
             "state": self.state,
             "reason": self.reason,
             "needs": list(self.needs),
+            "ownDryRun": list(self.own_dry_run),
             "actions": [
                 {"description": a.description, "command": list(a.command), "apiCall": a.api_call} for a in self.actions
             ],
@@ -74,6 +77,7 @@ async def preview_plan(
             preview = await _offline(step, context)
         else:
             preview = await _online(step, context, state_of)
+        preview = await _with_own_dry_run(step, context, preview, offline)
         preview = _redacted(preview, redactor)
         state_of[step.id] = preview.state
         previews.append(preview)
@@ -111,6 +115,63 @@ async def _online(step: Step, context: StepContext, state_of: dict[str, str]) ->
     return _preview(step, TO_DO, check.reason, check.actions)
 
 
+OFFLINE_OWN_DRY_RUN = (
+    "not run (offline): online, its dry run command above runs here and shows what would change, before anything does"
+)
+
+
+async def _with_own_dry_run(step: Step, context: StepContext, preview: StepPreview, offline: bool) -> StepPreview:
+    """The step's own dry run beside its actions, when it has one and has work to do."""
+    if not isinstance(step, ShowsOwnDryRun) or preview.state == DONE:
+        return preview
+    if offline:
+        return replace(preview, own_dry_run=(OFFLINE_OWN_DRY_RUN,))
+    try:
+        lines = await step.own_dry_run(context)
+    except Exception as error:  # noqa: BLE001 - a plan shows what it could not learn
+        lines = (f"its own dry run failed: {getattr(error, 'message', None) or error}",)
+    return replace(preview, own_dry_run=tuple(lines))
+
+
+@dataclass(frozen=True)
+class OwnDryRun:
+    """A step's own dry run, shown before a run is confirmed."""
+
+    step_id: str
+    title: str
+    lines: tuple[str, ...]
+
+
+class OwnDryRunFailed(Exception):
+    """A step's own dry run failed before the run was confirmed: nothing was changed."""
+
+    def __init__(self, step_id: str, error: Exception):
+        super().__init__(f"{step_id}: its dry run failed: {getattr(error, 'message', None) or error}")
+        self.step_id = step_id
+        self.hint = getattr(error, "hint", "") or ""
+
+
+async def own_dry_runs(
+    plan: Plan,
+    selected: tuple[str, ...],
+    context_factory: Callable[[str, Callable[[str], None]], StepContext],
+    redactor: TextRedactor | None = None,
+) -> list[OwnDryRun]:
+    """The own dry run of every selected step that has one, for the confirmation. Raises
+    OwnDryRunFailed naming the step when one fails."""
+    clean = redactor.redact if redactor is not None else (lambda text: text)
+    runs: list[OwnDryRun] = []
+    for step in plan:
+        if step.id not in selected or not isinstance(step, ShowsOwnDryRun):
+            continue
+        try:
+            lines = await step.own_dry_run(context_factory(step.id, lambda line: None))
+        except Exception as error:  # noqa: BLE001 - reported, naming the step
+            raise OwnDryRunFailed(step.id, error) from None
+        runs.append(OwnDryRun(step.id, clean(step.title), tuple(clean(line) for line in lines)))
+    return runs
+
+
 def _planned_actions(step: Step, context: StepContext) -> tuple[Action, ...] | None:
     """The step's planned actions; None when only the machines can tell."""
     try:
@@ -143,7 +204,13 @@ def _redacted(preview: StepPreview, redactor: TextRedactor | None) -> StepPrevie
         )
         for a in preview.actions
     )
-    return replace(preview, title=clean(preview.title), reason=clean(preview.reason), actions=actions)
+    return replace(
+        preview,
+        title=clean(preview.title),
+        reason=clean(preview.reason),
+        actions=actions,
+        own_dry_run=tuple(clean(line) for line in preview.own_dry_run),
+    )
 
 
 class OfflineRefused(RuntimeError):

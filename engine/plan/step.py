@@ -10,7 +10,7 @@ Steps never touch the outside world directly: they call the drivers in `StepCont
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from talos_platform.engine.plan.context import StepContext
@@ -68,3 +68,16 @@ class Step(Protocol):
     async def apply(self, ctx: StepContext, check: CheckResult) -> None: ...
 
     async def wait(self, ctx: StepContext) -> None: ...
+
+
+@runtime_checkable
+class ShowsOwnDryRun(Protocol):
+    """A step whose tool has a dry run of its own (`talosctl upgrade-k8s --dry-run`): shown in
+    `plan` and before the run's confirmation, so the user sees what the tool itself would change."""
+
+    id: str
+    title: str
+
+    async def own_dry_run(self, ctx: StepContext) -> tuple[str, ...]:
+        """The lines the tool's dry run prints; changes nothing. Raises StepError when it fails."""
+        ...

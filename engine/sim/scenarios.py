@@ -270,6 +270,14 @@ class StorageRebuilds(FaultModel):
     False, and the node being Ready says nothing about it (postfinance/topf#135)."""
 
 
+class KubeletStalls(FaultModel):
+    when: ClassVar[FaultTime] = OPERATION
+    type: Literal["kubeletStalls"]
+    node: str
+    """Name of the node whose kubelet never reports the new version in `upgrade-kubernetes`:
+    upgrade-k8s waits for its restart with nothing more to say (siderolabs/talos#6976, #13109)."""
+
+
 class EtcdSnapshotDamaged(FaultModel):
     when: ClassVar[FaultTime] = OPERATION
     """Every etcd snapshot a control plane streams arrives with a byte changed (a failing disk or
@@ -335,6 +343,7 @@ Fault = Annotated[
     | UpgradeGoesWrong
     | AppOutOfSync
     | StorageRebuilds
+    | KubeletStalls
     | EtcdSnapshotDamaged
     | SlowApi
     | DiskFull

@@ -26,12 +26,12 @@ from talos_platform.engine.drivers.talosctl import upgrade_failed
 from talos_platform.engine.errors import PermanentError, TransientError
 from talos_platform.engine.sim.model import MAINTENANCE, OFF, RUNNING, Machine, PlatformModel
 from talos_platform.engine.sim.scenarios import DrainBlocked, EtcdSnapshotDamaged, UpgradeGoesWrong
+from talos_platform.engine.sim.upgrade_k8s import upgrade_k8s
 
 # Virtual seconds a talosctl round trip takes.
 _CALL_SECONDS = 0.5
 _UPGRADE_INSTALL_SECONDS = 60.0  # drain, pull and write the installer
 _UPGRADE_REBOOT_SECONDS = 90.0  # reboot into the new version until the API answers
-_KUBELET_UPGRADE_SECONDS = 40.0  # per node: new images pulled, static pods and kubelet restarted
 _SNAPSHOT_BYTES_PER_SECOND = 20_000.0  # simulated time to stream a snapshot (small: its database is too)
 _RESET_SECONDS = 45.0  # leave etcd, wipe the system partitions, halt
 _DIAL_TIMEOUT_SECONDS = 10.0
@@ -458,22 +458,7 @@ class SimulatedTalos:
         machine = self._secure(address, argv)
         if not machine.is_control_plane:
             raise SimulatedTalosRefused(argv, "error: upgrade-k8s needs a control plane node")
-        joined = [m for m in self.model.machines.values() if m.registered]
-        order = sorted(joined, key=lambda m: (not m.is_control_plane, m.name))
-        say = current_output()
-        for node in order:
-            current = node.kubernetes_version or self.model.config.cluster.kubernetes_version
-            if current == to:
-                say(f" > {node.name}: kubelet is already {to}")
-                continue
-            parts = "control plane and kubelet" if node.is_control_plane else "kubelet"
-            if dry_run:
-                say(f" > {node.name}: would update {parts} {current} -> {to}")
-                continue
-            say(f" > {node.name}: updating {parts} {current} -> {to}")
-            await self.model.clock.sleep(_KUBELET_UPGRADE_SECONDS)
-            self.model.changes.kubelet_upgraded(node.address, to)
-            say(f" < {node.name}: kubelet {to} is Ready")
+        await upgrade_k8s(self.model, to, dry_run=dry_run, say=current_output())
 
     async def etcd_snapshot(self, address: str, talosconfig: Path, destination: Path) -> EtcdSnapshot:
         argv = ["talosctl", "etcd", "snapshot", str(destination), "--nodes", address]

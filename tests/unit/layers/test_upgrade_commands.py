@@ -27,11 +27,43 @@ if "upgrade" in args:
     print("watching nodes: [127.0.0.2]")
     print("    * 127.0.0.2: post check passed")
 elif "upgrade-k8s" in args:
+    import time
     if mode == "down":
         fail("error updating kube-apiserver: timed out waiting for the static pod")
-    print("automatically detected the lowest Kubernetes version 1.37.2")
-    print('updating "kube-apiserver" to version "1.37.3"')
-    print(' > "127.0.0.2": ' + ("dry run: skipped" if "--dry-run" in args else "starting update"))
+    dry = "--dry-run" in args
+    say = lambda line: print(line, flush=True)
+    say("automatically detected the lowest Kubernetes version 1.37.2")
+    say('discovered controlplane nodes ["127.0.0.2"]')
+    say("discovered worker nodes []")
+    for component in ("kube-apiserver", "kube-controller-manager", "kube-scheduler"):
+        say(f'updating "{component}" to version "1.37.3"')
+        say(' > "127.0.0.2": starting update')
+        say(f" > update {component}: v1.37.2 -> 1.37.3")
+        if dry:
+            say(" > skipped in dry-run")
+            continue
+        say(' > "127.0.0.2": machine configuration patched')
+        say(f' > "127.0.0.2": waiting for {component} pod update')
+        say(' < "127.0.0.2": successfully updated')
+    say('updating kube-proxy to version "1.37.3"')
+    say(' > "127.0.0.2": starting update')
+    if dry:
+        say(" > skipped in dry-run")
+    say('updating kubelet to version "1.37.3"')
+    say(' > "127.0.0.2": starting update')
+    say(" > update kubelet: 1.37.2 -> 1.37.3")
+    if dry:
+        say(" > skipped in dry-run")
+        sys.exit(0)
+    say(' > "127.0.0.2": machine configuration patched')
+    say(' > "127.0.0.2": waiting for kubelet restart')
+    if mode == "kubelet-hangs":
+        time.sleep(60)  # the restart is never seen (siderolabs/talos#6976)
+    say(' > "127.0.0.2": waiting for node update')
+    if mode == "kubelet-behind":
+        fail('error: failed upgrading kubelet: error updating node "127.0.0.2": '
+             'node version mismatch: got "v1.37.2", expected "v1.37.3"')
+    say(' < "127.0.0.2": successfully updated')
 elif args[-2:-1] == ["snapshot"]:
     if mode == "down":
         fail("error: rpc error: code = Unavailable desc = etcd is not running on this node")
@@ -91,7 +123,10 @@ async def test_upgrade_k8s_takes_the_version_without_v_and_its_dry_run_first(too
         [*secure(talosconfig), "upgrade-k8s", "--to", "1.37.3", "--dry-run"],
         [*secure(talosconfig), "upgrade-k8s", "--to", "1.37.3"],
     ]
-    assert ' > "127.0.0.2": dry run: skipped' in lines and ' > "127.0.0.2": starting update' in lines
+    end_of_dry_run = lines.index('updating kubelet to version "1.37.3"') + 4
+    dry_run, upgrade = lines[:end_of_dry_run], lines[end_of_dry_run:]
+    assert dry_run[-1] == " > skipped in dry-run" and dry_run.count(" > skipped in dry-run") == 5
+    assert ' < "127.0.0.2": successfully updated' in upgrade and " > skipped in dry-run" not in upgrade
 
 
 async def test_a_failed_upgrade_k8s_names_the_version_and_that_a_rerun_resumes(tools, tmp_path):
@@ -151,3 +186,55 @@ async def test_a_node_outside_loopback_is_never_called_in_tests(tools, tmp_path,
         else:
             await driver.etcd_snapshot(far, driver.talosconfig, tmp_path / "s.db")
     assert tools.logged() == []
+
+
+def loopback_config():
+    """One control plane on a loopback address: the real driver may reach nothing else in tests."""
+    from .helpers import platform_config
+
+    config = platform_config(workers=0)
+    config.nodes[0].address = f"{NODE}/24"
+    return config
+
+
+async def test_the_steps_own_dry_run_is_what_talosctl_printed(tools, tmp_path):
+    from talos_platform.engine.layers.kubernetes_upgrade import KubernetesUpgrade
+
+    from .helpers import make_context
+
+    config = loopback_config()
+    ctx, step_lines = make_context(config, tmp_path, talos=TalosctlDriver(tools.runner(), tmp_path / "talosconfig"))
+
+    lines = await KubernetesUpgrade(config, "v1.37.3").own_dry_run(ctx)
+
+    assert lines[0] == "automatically detected the lowest Kubernetes version 1.37.2"
+    assert " > update kubelet: 1.37.2 -> 1.37.3" in lines and lines[-1] == " > skipped in dry-run"
+    assert step_lines == []  # returned, not shown as the step's output
+    assert tools.logged()[0][-1] == "--dry-run"
+
+
+@pytest.mark.parametrize("mode", ["kubelet-hangs", "kubelet-behind"])
+async def test_a_kubelet_upgrade_k8s_waits_on_is_named_with_where_to_look(tools, tmp_path, monkeypatch, mode):
+    """Hanging in silence (stopped after the stall time), or talosctl giving up on it: either way
+    the node and the commands to look with."""
+    from talos_platform.engine.layers import kubernetes_upgrade
+    from talos_platform.engine.layers.kubernetes_upgrade import KubernetesUpgrade
+
+    from .helpers import make_context
+
+    monkeypatch.setattr(kubernetes_upgrade, "KUBELET_STALL_SECONDS", 1.0)
+    monkeypatch.setattr(kubernetes_upgrade, "_POLL_SECONDS", 0.2)
+    config = loopback_config()
+    ctx, lines = make_context(config, tmp_path, talos=TalosctlDriver(tools.runner(mode), tmp_path / "talosconfig"))
+    step = KubernetesUpgrade(config, "v1.37.3")
+
+    with pytest.raises(PermanentError) as failed:
+        await step._upgrade_watched(ctx)
+
+    expected = (
+        "stalled on cp-1 (127.0.0.2)" if mode == "kubelet-hangs" else "gave up on the kubelet of cp-1 (127.0.0.2)"
+    )
+    assert expected in failed.value.message
+    assert "`talosctl -n 127.0.0.2 service kubelet`" in failed.value.hint
+    assert "`kubectl get node cp-1 -o wide`" in failed.value.hint
+    assert "progress [kubelet 0/1] cp-1 (127.0.0.2): waiting for kubelet restart" in lines
