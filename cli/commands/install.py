@@ -196,6 +196,7 @@ def _simulated_target(
             config=config if args.config else None,
             journal=replayed,
             machines=machines,
+            day_two=operation.name != "install",
         )
     except OSError as error:
         hold.close()

@@ -6,7 +6,8 @@ import argparse
 from typing import Any
 
 from talos_platform.commands.install import positive_int
-from talos_platform.engine.errors import ESCAPE_FLAG
+from talos_platform.engine.errors import ESCAPE_FLAG, UserError
+from talos_platform.engine.layers.upgrade_gates import GATE_CONDITION_SYNTAX, parse_gate_condition
 from talos_platform.operation_command import OperationCommand
 
 
@@ -47,6 +48,19 @@ class UpgradeTalosCommand(OperationCommand):
         )
         add_eviction_escape(parser)
 
+        parser.add_argument(
+            "--gate-condition",
+            action="append",
+            default=[],
+            type=gate_condition,
+            metavar=GATE_CONDITION_SYNTAX,
+            help="a Kubernetes object condition that must hold after each node, before the next (as "
+            "`kubectl wait --for=condition=C`): e.g. deployment/web:shop=Available, node/worker-1=Ready, "
+            "cephclusters.v1.ceph.rook.io/rook-ceph:rook-ceph=Ready; STATUS defaults to True. Kinds: deployment, "
+            "statefulset, daemonset, pod, node, job, pvc, application, certificate, or PLURAL.VERSION.GROUP. "
+            "Checked every 10 s until it holds or the node's wait runs out. Repeatable",
+        )
+
     def options(self, args: argparse.Namespace) -> dict[str, Any]:
         return {
             "to": getattr(args, "to", None),
@@ -55,6 +69,7 @@ class UpgradeTalosCommand(OperationCommand):
             "drop_extensions": bool(getattr(args, "drop_extensions", False)),
             "gates": tuple(getattr(args, "gate_command", None) or ()),
             "delete_if_eviction_fails": bool(getattr(args, "delete_if_eviction_fails", False)),
+            "conditions": tuple(getattr(args, "gate_condition", None) or ()),
         }
 
     def own_flags(self, args: argparse.Namespace) -> list[str]:
@@ -65,9 +80,20 @@ class UpgradeTalosCommand(OperationCommand):
             flags.append("--drop-extensions")
         for command in getattr(args, "gate_command", None) or ():
             flags += ["--gate-command", command]
+        for condition in getattr(args, "gate_condition", None) or ():
+            flags += ["--gate-condition", condition]
         if getattr(args, "delete_if_eviction_fails", False):
             flags.append(ESCAPE_FLAG)
         return flags
+
+
+def gate_condition(text: str) -> str:
+    """Checked while the arguments are read, kept as given (the journal's inputs, the resume command)."""
+    try:
+        parse_gate_condition(text)
+    except UserError as error:
+        raise argparse.ArgumentTypeError(f"{error.message}; give {GATE_CONDITION_SYNTAX}") from None
+    return text
 
 
 COMMAND = UpgradeTalosCommand(
@@ -81,9 +107,11 @@ COMMAND = UpgradeTalosCommand(
         "--drop-extensions; a drain a PodDisruptionBudget blocks stops the run, unless --delete-if-eviction-fails, "
         "which then deletes the blocked pods with `kubectl drain --disable-eviction` and upgrades again). "
         "After each node: its running version verified (a node back on the "
-        "old version fails the rollout), then it must be Ready, every etcd member back and every ArgoCD "
-        "Application healthy and Vault unsealed (with the saved keys) before the next, then your own "
-        "--gate-command checks. Finally the config file gets the version (comments kept, .bak). "
+        "old version fails the rollout), then it must be Ready, etcd healthy (every control plane a started "
+        "member that answers, no learner, no alarm), Vault unsealed (with the saved keys), and every ArgoCD "
+        "Application that was Synced and Healthy before the upgrade Synced and Healthy again (a step before "
+        "the first node names those that were not: they are not gated), then your own --gate-condition and "
+        "--gate-command checks, before the next node. Finally the config file gets the version (comments kept, .bak). "
         "Resumes at the node where an earlier run stopped. Exit codes: 0 success, 1 a step failed, 2 invalid "
         "config or usage, 130 interrupted."
     ),

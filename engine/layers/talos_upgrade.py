@@ -7,8 +7,9 @@ target and its Kubernetes compatibility checked first, talosconfig endpoints tha
 rather than the VIP (the VIP moves while a control plane reboots, and the command hangs), the
 installer image built from the config's schematic (extensions kept), the running version
 verified after the reboot (a failed upgrade boots the old partition and looks like success),
-and gates before the next node: the node Ready, every etcd member back, every ArgoCD
-Application healthy.
+and gates before the next node (engine/layers/upgrade_gates.py): the node Ready, etcd healthy
+with every member, the ArgoCD Applications in line before the upgrade in line again, Vault
+unsealed, the user's object conditions and commands.
 """
 
 from __future__ import annotations
@@ -27,13 +28,26 @@ from talos_platform.engine.config.versions import (
 )
 from talos_platform.engine.drivers import talosctl
 from talos_platform.engine.drivers.kube_client import drain_argv, uncordon_argv
-from talos_platform.engine.drivers.protocols import APPLICATIONS, NODES
+from talos_platform.engine.drivers.protocols import NODES
 from talos_platform.engine.errors import ESCAPE_FLAG, EvictionRefused, PermanentError, TransientError
 from talos_platform.engine.layers.base import BaseStep, done, todo
 from talos_platform.engine.layers.config_file import VersionInConfig
 from talos_platform.engine.layers.eviction import drain_deleting
 from talos_platform.engine.layers.extensions import dropped_by, node_extensions
 from talos_platform.engine.layers.platform import read_vault_init
+from talos_platform.engine.layers.upgrade_gates import (
+    APPS_HINT,
+    ETCD_HINT,
+    ArgoBaseline,
+    GateCondition,
+    apps_not_back,
+    condition_not_met,
+    etcd_not_healthy,
+    gates_passed,
+    list_applications,
+    read_baseline,
+    record_gates_passed,
+)
 from talos_platform.engine.plan.context import StepContext
 from talos_platform.engine.plan.step import Action, CheckResult
 
@@ -203,6 +217,7 @@ class TalosNodeUpgrade(BaseStep):
         needs: tuple[str, ...],
         gates: tuple[str, ...] = (),
         delete_if_eviction_fails: bool = False,
+        conditions: tuple[GateCondition, ...] = (),
     ):
         control_plane = node in config.control_planes
         super().__init__(
@@ -219,14 +234,21 @@ class TalosNodeUpgrade(BaseStep):
         """The user's gate commands (`--gate-command`): each must exit 0 before the next node."""
         self.delete_if_eviction_fails = delete_if_eviction_fails
         """`--delete-if-eviction-fails`: when Talos' drain meets a PodDisruptionBudget, delete the pods."""
+        self.conditions = conditions
+        """The user's object conditions (`--gate-condition`): each must hold before the next node."""
+        self._gate_hint = ""
+        """What to do about the gate the node last waited for, when it has its own advice."""
 
     def inputs(self) -> Any:
-        return {
+        inputs: dict[str, Any] = {
             "to": self.to,
             "image": target_image(self.config, self.to),
             "gates": list(self.gates),
             "delete_if_eviction_fails": self.delete_if_eviction_fails,
         }
+        if self.conditions:
+            inputs["conditions"] = [condition.text for condition in self.conditions]
+        return inputs
 
     @property
     def address(self) -> str:
@@ -242,9 +264,23 @@ class TalosNodeUpgrade(BaseStep):
             *self._escape_actions(ctx),
             Action(
                 f"verify {self.node.name} runs {self.to}, then wait for it Ready"
-                + (", every etcd member back" if self.control_plane else "")
+                + (
+                    ", etcd healthy (every control plane a started member that answers, no learner, no alarm)"
+                    if self.control_plane
+                    else ""
+                )
                 + ", Vault unsealed (with the saved keys, when the drain restarted it sealed)"
-                + " and every ArgoCD Application healthy before the next node"
+                + " and every ArgoCD Application that was Synced and Healthy before the upgrade so again,"
+                " before the next node"
+            ),
+            *(
+                Action(
+                    f"gate: {condition.describe()} ({condition.text})",
+                    api_call=f"GET {condition.resource.api_version} {condition.resource.kind} "
+                    + (f"{condition.namespace}/" if condition.namespace else "")
+                    + condition.name,
+                )
+                for condition in self.conditions
             ),
             *(
                 Action(
@@ -280,11 +316,21 @@ class TalosNodeUpgrade(BaseStep):
     async def _check(self, ctx: StepContext) -> CheckResult:
         facts = await ctx.drivers.talos.node_facts(self.address, insecure=False)
         if facts.reachable and facts.talos_version == self.to and facts.stage == "running":
-            return done(f"{self.node.name} runs Talos {self.to}")
+            if gates_passed(ctx.state, self.to, self.node.name):
+                return done(f"{self.node.name} runs Talos {self.to}; its gates passed")
+            # Upgraded, but its gates never passed (a run stopped or failed while they held).
+            return todo(
+                f"{self.node.name} runs Talos {self.to}; its gates have not passed yet",
+                *self.planned_actions(ctx)[1:],
+                upgraded=True,
+            )
         running = facts.talos_version if facts.reachable else f"unknown ({facts.error})"
         return todo(f"{self.node.name} runs {running}", *self.planned_actions(ctx))
 
     async def _apply(self, ctx: StepContext, check: CheckResult) -> None:
+        if check.facts.get("upgraded"):
+            ctx.output(f"{self.node.name} runs Talos {self.to} already: waiting for its gates, not upgrading it again")
+            return
         facts = await ctx.drivers.talos.node_facts(self.address, insecure=False)
         if not facts.reachable or facts.stage != "running":
             # Away: most likely rebooting from an upgrade an interrupted run started. Upgrading
@@ -310,9 +356,12 @@ class TalosNodeUpgrade(BaseStep):
 
     async def _wait(self, ctx: StepContext) -> None:
         deadline = ctx.clock.now() + self.wait_budget
+        said = ""
         while True:
+            self._gate_hint = ""
             waiting = await self._not_yet(ctx)
             if waiting is None:
+                record_gates_passed(ctx.state, self.to, self.node.name)
                 ctx.output(f"{self.node.name} runs Talos {self.to}; gates passed")
                 await self._say_if_left_cordoned(ctx)
                 return
@@ -324,12 +373,15 @@ class TalosNodeUpgrade(BaseStep):
                         f"{self.node.name} does not answer: look at its console (a boot stuck on the new version, "
                         "a disk, the network)"
                         if away
-                        else f"look at `talosctl -n {self.address} dmesg` and `kubectl get nodes`"
+                        else self._gate_hint or f"look at `talosctl -n {self.address} dmesg` and `kubectl get nodes`"
                     )
                     + "; the next node waits. Run the upgrade again to resume",
                 )
-            ctx.output(f"waiting: {waiting}")
-            await ctx.clock.sleep(_POLL_SECONDS)
+            if waiting != said:  # once per change: the last line says what the node waits for
+                ctx.output(f"waiting: {waiting}")
+                said = waiting
+            # The last look lands on the deadline, so the gate's own message beats the runner's timeout.
+            await ctx.clock.sleep(max(0.0, min(_POLL_SECONDS, deadline - ctx.clock.now())))
 
     async def _not_yet(self, ctx: StepContext) -> str | None:
         """What the node still waits for, or None when every gate passed. A node back on
@@ -353,20 +405,22 @@ class TalosNodeUpgrade(BaseStep):
             # Talos republishes it once the node is back; a lasting difference is the wrong image.
             return f"{self.node.name} reports schematic {running[:12]}…, not the installer's {expected[:12]}…"
         if self.control_plane:
-            members = await ctx.drivers.talos.etcd_members(self.address, ctx.state.talosconfig)
-            wanted = {n.name for n in self.config.control_planes}
-            if not wanted <= set(members):
-                return f"etcd members back: {len(wanted & set(members))} of {len(wanted)}"
+            etcd = await etcd_not_healthy(ctx.drivers, self.config)
+            if etcd is not None:
+                self._gate_hint = ETCD_HINT.format(address=self.address)
+                return etcd
         vault = await self._vault_gate(ctx)
         if vault is not None:
             return vault
-        unhealthy = [
-            app["metadata"]["name"]
-            for app in (await ctx.drivers.kube.list(APPLICATIONS, "argocd")).items
-            if ((app.get("status") or {}).get("health") or {}).get("status") not in ("Healthy", None)
-        ]
-        if unhealthy:
-            return f"ArgoCD Applications not healthy: {', '.join(sorted(unhealthy))}"
+        apps = apps_not_back(await list_applications(ctx.drivers.kube), read_baseline(ctx.state, self.to))
+        if apps is not None:
+            self._gate_hint = APPS_HINT
+            return apps
+        for condition in self.conditions:
+            waiting = await condition_not_met(ctx.drivers.kube, condition)
+            if waiting is not None:
+                self._gate_hint = condition.hint()
+                return f"gate {condition.text}: {waiting}"
         return await self._user_gates(ctx)
 
     async def _say_if_left_cordoned(self, ctx: StepContext) -> None:
@@ -445,19 +499,27 @@ def talos_upgrade_steps(
     drop_extensions: bool = False,
     gates: tuple[str, ...] = (),
     delete_if_eviction_fails: bool = False,
+    conditions: tuple[GateCondition, ...] = (),
 ) -> list[BaseStep]:
-    """Preflight, snapshot, control planes one by one, workers `max_parallel` at a time (each
+    """Preflight, the ArgoCD baseline, snapshot, control planes one by one, workers `max_parallel` at a time (each
     batch after the one before), then the config file."""
     from talos_platform.engine.layers.etcd import EtcdSnapshotStep
 
     steps: list[BaseStep] = [
         TalosPreflight(config, to, drop_extensions=drop_extensions),
-        EtcdSnapshotStep(config, needs=("T.preflight",)),
+        ArgoBaseline(config, to, needs=("T.preflight",)),
+        EtcdSnapshotStep(config, needs=("T.baseline",)),
     ]
     previous: tuple[str, ...] = ("E.snapshot",)
     for node in config.control_planes:
         step = TalosNodeUpgrade(
-            config, node, to, needs=previous, gates=gates, delete_if_eviction_fails=delete_if_eviction_fails
+            config,
+            node,
+            to,
+            needs=previous,
+            gates=gates,
+            delete_if_eviction_fails=delete_if_eviction_fails,
+            conditions=conditions,
         )
         steps.append(step)
         previous = (step.id,)
@@ -465,7 +527,13 @@ def talos_upgrade_steps(
     for start in range(0, len(workers), max(1, max_parallel)):
         batch = [
             TalosNodeUpgrade(
-                config, n, to, needs=previous, gates=gates, delete_if_eviction_fails=delete_if_eviction_fails
+                config,
+                n,
+                to,
+                needs=previous,
+                gates=gates,
+                delete_if_eviction_fails=delete_if_eviction_fails,
+                conditions=conditions,
             )
             for n in workers[start : start + max_parallel]
         ]

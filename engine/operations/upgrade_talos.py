@@ -19,14 +19,18 @@ if TYPE_CHECKING:
 def upgrade_steps(config: PlatformConfig, options: Mapping[str, Any]) -> list[Step]:
     """Options: `to` (required), `config_path` (the file to update), `max_parallel` (workers at once),
     `drop_extensions` (let the upgrade remove system extensions the config's schematic lacks),
-    `gates` (the user's gate commands, run after each node), `delete_if_eviction_fails` (delete the
-    pods a PodDisruptionBudget keeps on a node being drained)."""
+    `gates` (the user's gate commands, run after each node), `conditions` (the user's
+    `--gate-condition` texts, checked after each node; refused here, before anything runs, when
+    one does not parse), `delete_if_eviction_fails` (delete the pods a PodDisruptionBudget keeps
+    on a node being drained)."""
     from talos_platform.engine.layers.talos_upgrade import talos_upgrade_steps
+    from talos_platform.engine.layers.upgrade_gates import parse_gate_conditions
 
     to = options.get("to")
     if not to:
         raise UserError("which version? give --to VERSION, e.g. --to v1.14.1", where="--to")
     path = options.get("config_path")
+    conditions = parse_gate_conditions(tuple(options.get("conditions") or ()))
     return list(
         talos_upgrade_steps(
             config,
@@ -36,6 +40,7 @@ def upgrade_steps(config: PlatformConfig, options: Mapping[str, Any]) -> list[St
             drop_extensions=bool(options.get("drop_extensions")),
             gates=tuple(options.get("gates") or ()),
             delete_if_eviction_fails=bool(options.get("delete_if_eviction_fails")),
+            conditions=conditions,
         )
     )
 

@@ -113,6 +113,7 @@ def simulated_platform(
     config: PlatformConfig | None = None,
     journal: Path | None = None,
     machines: Sequence[Node] = (),
+    day_two: bool = False,
 ) -> SimulatedPlatform:
     """Build a simulated platform from a shipped scenario name or a scenario file.
 
@@ -125,7 +126,9 @@ def simulated_platform(
     later call with the same scenario, seed and config replays it to the same cluster, so a
     killed simulated install resumes like a real one. `machines`: nodes about to be added
     (`node add`) whose machines are booted into maintenance mode, as the user would before
-    adding them. Raises ScenarioInvalid (a UserError) for
+    adding them. `day_two`: a day-2 operation (an upgrade, `node add`) is about to run on the
+    journalled cluster: the scenario's faults that were so before it began are put in place.
+    Raises ScenarioInvalid (a UserError) for
     an unknown or malformed scenario."""
     if installed and journal is not None:
         raise ValueError("an installed=True platform is not journalled")
@@ -166,6 +169,8 @@ def simulated_platform(
         model.changes.start_or_replay()
         model.config = config
         rack_new_machines(model)
+        if day_two:
+            model.operation_starting()
     if not installed:
         for node in machines:
             if model.machine(config.node_ip(node)) is None:

@@ -75,6 +75,9 @@ class ArgoController:
         """ApplicationSets the scenario's tenants already have (applied once ArgoCD runs)."""
         self.server_started = False
         """argocd-server has started once and initialised its settings (sim/argocd_server.py)."""
+        self.drifted: set[str] = set()
+        """Apps a live object of which changed outside Git (scenario `appOutOfSync`): OutOfSync,
+        and left so, as ArgoCD does without self-heal."""
         model.store.on_change.append(self._changed)
         model.later(model.timings.argo_reconcile, self._tick)
 
@@ -82,6 +85,20 @@ class ArgoController:
 
     def mark_dirty(self, app: str) -> None:
         self.dirty.add(app)
+
+    def drift(self, app: str) -> None:
+        """A live object of `app` changed outside Git: ArgoCD's next comparison (done at once,
+        so whoever looks next sees it) reports it, and then its parent re-assesses."""
+        self.drifted.add(app)
+        self.dirty.add(app)
+        if not self.running():
+            return
+        for _ in range(3):  # the app, its parent, the parent's parent
+            dirty, self.dirty = self.dirty, set()
+            for entry in list(self.model.store.entries(APPLICATIONS)):
+                metadata = entry["metadata"]
+                if metadata["name"] in dirty:
+                    self._reconcile(entry, (metadata.get("namespace", ""), metadata["name"]))
 
     def _changed(self, resource: Resource, change_type: str, entry: Any) -> None:
         if resource.plural == "applications" and resource.group == "argoproj.io" and isinstance(entry, dict):
@@ -233,7 +250,11 @@ class ArgoController:
             if _HEALTH_RANK.get(health, 0) < _HEALTH_RANK.get(worst[0], 0):
                 # A missing resource has no message of its own: the operation says what it waits for.
                 worst = (health, message)
-        synced = all(found is not None for _, found in live) and state.synced_revision == revision
+        drifted = name in self.drifted
+        if drifted and resources:
+            resources[0]["status"] = "OutOfSync"  # its live state differs from Git's
+        # Drift alone starts no sync: automated sync without self-heal leaves live changes.
+        synced = all(found is not None for _, found in live) and state.synced_revision == revision and not drifted
         status: dict[str, Any] = {
             "sync": {
                 "status": "Synced" if synced else "OutOfSync",

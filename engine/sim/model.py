@@ -33,6 +33,7 @@ from talos_platform.engine.sim.nodes import node_object
 from talos_platform.engine.sim.scenarios import (
     AlertStorm,
     ApiOutage,
+    AppOutOfSync,
     DiskFull,
     EtcdAlarmRaised,
     EtcdLearnerStuck,
@@ -42,6 +43,8 @@ from talos_platform.engine.sim.scenarios import (
     NodeStuckInMaintenance,
     Scenario,
     SlowApi,
+    StorageRebuilds,
+    UpgradeGoesWrong,
 )
 from talos_platform.engine.sim.store import ObjectStore, clone, resource_of
 from talos_platform.engine.sim.timeline import FaultTimeline
@@ -539,6 +542,31 @@ class PlatformModel:
         machine.ready = True
         if machine.registered:
             self.put_object(NODES, self._node_object(machine))
+        self._back_from_upgrade(machine)
+
+    def _back_from_upgrade(self, machine: Machine) -> None:
+        """What the scenario has happen once a node is back from its upgrade (on replay as well)."""
+        for wrong in self.scenario.fault(UpgradeGoesWrong):
+            if wrong.node != machine.name or not machine.is_control_plane:
+                continue
+            if wrong.what == "etcdStaysLearner":
+                self.etcd_learners.add(machine.name)
+            elif wrong.what == "etcdAlarm":
+                self.etcd_alarms[machine.name] = EtcdAlarmRaised(type="etcdAlarm", node=machine.name, alarm=wrong.alarm)
+        for out_of_sync in self.scenario.fault(AppOutOfSync):
+            if out_of_sync.after_upgrade_of == machine.name and self.argo is not None:
+                self.argo.drift(out_of_sync.app)
+        for rebuild in self.scenario.fault(StorageRebuilds):
+            put_storage_cluster(self, False, f"rebuilding after {machine.name} came back")
+            self.later(rebuild.seconds, partial(put_storage_cluster, self, True, "cluster is healthy"))
+
+    def operation_starting(self) -> None:
+        """A day-2 operation is about to run on the cluster: what the scenario has be so before."""
+        for out_of_sync in self.scenario.fault(AppOutOfSync):
+            if not out_of_sync.after_upgrade_of and self.argo is not None:
+                self.argo.drift(out_of_sync.app)
+        if self.scenario.fault(StorageRebuilds):
+            put_storage_cluster(self, True, "cluster is healthy")
 
     def set_kubernetes_version(self, machine: Machine, version: str) -> None:
         machine.kubernetes_version = version
@@ -839,3 +867,26 @@ def installed_image(config: PlatformConfig, scenario: Scenario, node: str) -> tu
     if extra:
         schematic = schematic.model_copy(update={"system_extensions": [*schematic.system_extensions, *extra]})
     return tuple(canonical_extensions(schematic)), schematic_id(schematic)
+
+
+CEPH_CLUSTERS = Resource("ceph.rook.io", "v1", "cephclusters", "CephCluster")
+
+
+def put_storage_cluster(model: PlatformModel, ready: bool, message: str) -> None:
+    """The storage of scenario `storageRebuilds`: a Rook CephCluster with its Ready condition."""
+    condition = {
+        "type": "Ready",
+        "status": "True" if ready else "False",
+        "reason": "ClusterCreated" if ready else "ClusterProgressing",
+        "message": message,
+        "lastTransitionTime": model.now_iso(),
+    }
+    model.put_object(
+        CEPH_CLUSTERS,
+        {
+            "apiVersion": "ceph.rook.io/v1",
+            "kind": "CephCluster",
+            "metadata": {"name": "rook-ceph", "namespace": "rook-ceph"},
+            "status": {"phase": "Ready" if ready else "Progressing", "conditions": [condition]},
+        },
+    )

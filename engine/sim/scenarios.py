@@ -236,10 +236,38 @@ class UpgradeGoesWrong(FaultModel):
     type: Literal["upgradeGoesWrong"]
     node: str
     """Name of the node whose `talosctl upgrade` goes wrong."""
-    what: Literal["rollsBack", "staysAway"]
+    what: Literal["rollsBack", "staysAway", "etcdStaysLearner", "etcdAlarm"]
     """`rollsBack`: the new version does not boot and the node comes back on its previous one
     (the A/B partitions), the command still reporting success; `staysAway`: the node never
-    comes back from the reboot. (A drain a PodDisruptionBudget blocks is `drainBlocked`.)"""
+    comes back from the reboot; `etcdStaysLearner` (a control plane): it comes back, but its etcd
+    member rejoined as a learner and is never promoted; `etcdAlarm` (a control plane): it comes
+    back and its etcd member raises `alarm`. (A drain a PodDisruptionBudget blocks is
+    `drainBlocked`.)"""
+    alarm: Literal["NOSPACE", "CORRUPT"] = "NOSPACE"
+    """The alarm of `etcdAlarm`."""
+
+
+class AppOutOfSync(FaultModel):
+    when: ClassVar[FaultTime] = OPERATION
+    type: Literal["appOutOfSync"]
+    app: str
+    """Application name (e.g. `blog`) that turns OutOfSync: a live object it manages changed
+    outside Git, and it has no self-heal, so ArgoCD reports the drift and leaves it (it stays
+    Healthy)."""
+    after_upgrade_of: str = ""
+    """The node whose return from its Talos upgrade makes the drift (an operator running there
+    rewrites a field the app manages); empty: the app was OutOfSync before the operation began
+    (a change made by hand)."""
+
+
+class StorageRebuilds(FaultModel):
+    when: ClassVar[FaultTime] = OPERATION
+    type: Literal["storageRebuilds"]
+    seconds: float = Field(45.0, gt=0)
+    """Virtual seconds the storage cluster rebuilds after each node comes back from its upgrade.
+    The cluster runs storage of its own (a Rook `CephCluster` `rook-ceph` in namespace
+    `rook-ceph`, which the platform does not install): while it rebuilds its `Ready` condition is
+    False, and the node being Ready says nothing about it (postfinance/topf#135)."""
 
 
 class KubeletStalls(FaultModel):
@@ -313,6 +341,8 @@ Fault = Annotated[
     | ApiOutage
     | ExtensionsOutsideConfig
     | UpgradeGoesWrong
+    | AppOutOfSync
+    | StorageRebuilds
     | KubeletStalls
     | EtcdSnapshotDamaged
     | SlowApi

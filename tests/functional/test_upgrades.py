@@ -84,7 +84,7 @@ def test_a_talos_upgrade_goes_node_by_node_and_records_the_version(tmp_path):
     assert upgraded.returncode == 0, upgraded.stderr
     events = [json.loads(line) for line in upgraded.stdout.splitlines() if line.startswith("{")]
     order = [e["step_id"] for e in events if e["type"] == "StepSucceeded"]
-    assert order[:4] == ["E.snapshot", "T.upgrade.cp-1", "T.upgrade.cp-2", "T.upgrade.cp-3"]
+    assert order[:5] == ["T.baseline", "E.snapshot", "T.upgrade.cp-1", "T.upgrade.cp-2", "T.upgrade.cp-3"]
     assert order[-1] == "T.config"
     assert "talosVersion: v1.14.1" in config.read_text()
 

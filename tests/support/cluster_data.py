@@ -201,10 +201,13 @@ def _flows(faulty: bool) -> FlowBuffer:
     return buffer
 
 
-def etcd_healths(*, troubled: bool = False) -> dict[str, EtcdHealth]:
+def etcd_healths(*, troubled: bool = False, addresses: tuple[str, ...] = ()) -> dict[str, EtcdHealth]:
     """What the three control planes' Talos APIs say about etcd. `troubled`: cp-1's database is
-    at 95% of its 2 GiB quota with a NOSPACE alarm raised, and cp-3 is a learner."""
+    at 95% of its 2 GiB quota with a NOSPACE alarm raised, and cp-3 is a learner. `addresses`:
+    the control planes' addresses instead of NODES' (cp-1, cp-2, cp-3 in that order)."""
     planes = [(name, address) for name, address, role in NODES if role == "control-plane"]
+    if addresses:
+        planes = [(name, address) for (name, _), address in zip(planes, addresses, strict=True)]
     ids = {name: f"{index + 1:x}a3c5e7f9b2d4e6{index + 1:x}" for index, (name, _) in enumerate(planes)}
     members = tuple(
         EtcdMember(ids[n], n, (f"https://{a}:2380",), (f"https://{a}:2379",), learner=troubled and n == "cp-3")

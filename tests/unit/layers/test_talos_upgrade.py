@@ -7,6 +7,7 @@ import json
 import pytest
 import yaml
 from support.clock import ManualClock
+from support.cluster_data import etcd_healths
 from support.drivers import FakeKube, FakeTalos, FakeTools, FakeVault, configured
 
 from talos_platform.engine.drivers.protocols import APPLICATIONS, NODES, PODS
@@ -25,6 +26,10 @@ def running(address: str, version: str) -> dict:
 
 def ready_node(name: str) -> dict:
     return {"metadata": {"name": name}, "status": {"conditions": [{"type": "Ready", "status": "True"}]}}
+
+
+def healthy_etcd() -> dict:
+    return etcd_healths(addresses=tuple(CONFIG.node_ip(node) for node in CONFIG.control_planes))
 
 
 def context(tmp_path, version="v1.11.5", *, client="v1.12.1", endpoints=None, apps=(), vault=None):
@@ -65,6 +70,8 @@ async def test_the_preflight_passes_and_names_the_installer(tmp_path):
 def test_control_planes_go_one_by_one_and_workers_in_batches():
     steps = {step.id: step for step in talos_upgrade_steps(CONFIG, "v1.12.1", None, max_parallel=2)}
 
+    assert steps["T.baseline"].needs == ("T.preflight",)
+    assert steps["E.snapshot"].needs == ("T.baseline",)
     assert steps["T.upgrade.cp-1"].needs == ("E.snapshot",)
     assert steps["T.upgrade.cp-2"].needs == ("T.upgrade.cp-1",)
     assert steps["T.upgrade.w-1"].needs == steps["T.upgrade.w-2"].needs == ("T.upgrade.cp-3",)
@@ -79,20 +86,35 @@ async def test_a_node_back_on_its_old_version_fails_the_rollout(tmp_path):
         await step.wait(ctx)
 
 
-async def test_the_next_node_waits_for_the_etcd_members_and_healthy_applications(tmp_path):
-    degraded = {"metadata": {"name": "vault", "namespace": "argocd"}, "status": {"health": {"status": "Degraded"}}}
+async def test_the_next_node_waits_for_etcd_and_applications_synced_and_healthy(tmp_path):
+    degraded = {
+        "metadata": {"name": "vault", "namespace": "argocd"},
+        "status": {"sync": {"status": "Synced"}, "health": {"status": "Degraded"}},
+    }
     ctx, _, talos = context(tmp_path, "v1.12.1", apps=[degraded])
     ctx.clock = ManualClock()
-    talos.etcd["10.0.0.11"] = ["cp-1", "cp-2", "cp-3"]
     step = TalosNodeUpgrade(CONFIG, CONFIG.nodes[0], "v1.12.1", needs=())
+    assert (await step._not_yet(ctx) or "").startswith("etcd on cp-1 does not answer")
 
-    with pytest.raises(PermanentError, match="ArgoCD Applications not healthy: vault"):
+    talos.etcd_healths.update(healthy_etcd())
+    with pytest.raises(
+        PermanentError, match=r"ArgoCD Applications not Synced and Healthy again: vault \(Synced/Degraded\)"
+    ):
         await step.wait(ctx)
 
 
-async def test_an_upgraded_node_is_done_and_a_node_away_is_waited_for_not_upgraded_again(tmp_path):
+async def test_an_upgraded_node_is_done_once_its_gates_passed_and_a_node_away_is_waited_for_not_upgraded_again(
+    tmp_path,
+):
     ctx, lines, talos = context(tmp_path, "v1.12.1")
+    talos.etcd_healths.update(healthy_etcd())
     step = TalosNodeUpgrade(CONFIG, CONFIG.nodes[0], "v1.12.1", needs=())
+    # On the target, but no run saw its gates pass (stopped or failed while they held): not stepped over.
+    held = await step.check(ctx)
+    assert not held.done and held.reason == "cp-1 runs Talos v1.12.1; its gates have not passed yet"
+    await step.apply(ctx, held)
+    assert "waiting for its gates, not upgrading it again" in lines[-1]
+    await step.wait(ctx)
     assert (await step.check(ctx)).done
 
     talos.secure["10.0.0.11"] = dataclasses.replace(configured("10.0.0.11", stage="rebooting"))
@@ -106,7 +128,7 @@ async def test_vault_sealed_by_the_drain_is_unsealed_with_the_saved_keys_before_
     vault = FakeVault(initialized=True, sealed=True)
     ctx, lines, talos = context(tmp_path, "v1.12.1", vault=vault)
     ctx.state.write_secret(ctx.state.vault_init, json.dumps({"unseal_keys": vault.keys, "root_token": "t"}))
-    talos.etcd["10.0.0.11"] = ["cp-1", "cp-2", "cp-3"]
+    talos.etcd_healths.update(healthy_etcd())
     step = TalosNodeUpgrade(CONFIG, CONFIG.nodes[0], "v1.12.1", needs=())
 
     await step.wait(ctx)
@@ -120,7 +142,7 @@ async def test_vault_sealed_by_the_drain_is_unsealed_with_the_saved_keys_before_
 async def test_vault_sealed_without_saved_keys_holds_the_rollout_and_says_what_to_do(tmp_path):
     ctx, _, talos = context(tmp_path, "v1.12.1", vault=FakeVault(initialized=True, sealed=True))
     ctx.clock = ManualClock()
-    talos.etcd["10.0.0.11"] = ["cp-1", "cp-2", "cp-3"]
+    talos.etcd_healths.update(healthy_etcd())
     step = TalosNodeUpgrade(CONFIG, CONFIG.nodes[0], "v1.12.1", needs=())
 
     with pytest.raises(PermanentError, match="Vault is sealed and .* holds no unseal keys"):
@@ -135,7 +157,7 @@ async def test_a_gate_command_of_the_users_holds_the_next_node_until_it_exits_0(
     ctx, lines, talos = context(tmp_path, "v1.12.1")
     ctx.drivers.tools = FakeTools({})
     ctx.clock = ManualClock()
-    talos.etcd["10.0.0.11"] = ["cp-1", "cp-2", "cp-3"]
+    talos.etcd_healths.update(healthy_etcd())
     step = TalosNodeUpgrade(CONFIG, CONFIG.nodes[0], "v1.12.1", needs=(), gates=(gate,))
 
     assert await step._not_yet(ctx) == f"gate `{gate}` has not passed: checking cp-1 at 10.0.0.11"
@@ -146,14 +168,19 @@ async def test_a_gate_command_of_the_users_holds_the_next_node_until_it_exits_0(
 
 
 async def test_a_gate_that_never_passes_fails_the_node_naming_the_gate(tmp_path):
-    ctx, _, talos = context(tmp_path, "v1.12.1")
+    ctx, lines, talos = context(tmp_path, "v1.12.1")
     ctx.drivers.tools = FakeTools({})
     ctx.clock = ManualClock()
-    talos.etcd["10.0.0.11"] = ["cp-1", "cp-2", "cp-3"]
+    talos.etcd_healths.update(healthy_etcd())
     step = TalosNodeUpgrade(CONFIG, CONFIG.nodes[0], "v1.12.1", needs=(), gates=("echo degraded; exit 3",))
 
     with pytest.raises(PermanentError, match="gate `echo degraded; exit 3` has not passed: degraded"):
         await step.wait(ctx)
+    # Said once, not every 10 s for half an hour; the last look is at the end of the wait.
+    assert [line for line in lines if line.startswith("waiting:")] == [
+        "waiting: gate `echo degraded; exit 3` has not passed: degraded"
+    ]
+    assert ctx.clock.now() >= step.wait_budget
 
 
 # --- --delete-if-eviction-fails: Talos' drain refused by a PodDisruptionBudget -------------------
