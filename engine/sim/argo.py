@@ -39,8 +39,9 @@ _HEALTH_RANK = {"Unknown": 0, "Degraded": 1, "Missing": 2, "Progressing": 3, "Su
 def _git_source(spec: dict[str, Any]) -> dict[str, Any]:
     """The source whose branch gives the revision: the only one, or a multi-source
     Application's first Git source (a chart's version is no branch)."""
-    if spec.get("source"):
-        return spec["source"]
+    single: dict[str, Any] | None = spec.get("source")
+    if single:
+        return single
     return next((source for source in spec.get("sources") or [] if not source.get("chart")), {})
 
 
