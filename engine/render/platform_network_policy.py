@@ -68,14 +68,13 @@ def enabled(config: PlatformConfig) -> bool:
     return config.components.cilium.enabled and config.components.cilium.platform_network_policy
 
 
-def _present(config: PlatformConfig, *namespaces: tuple[bool, str]) -> tuple[str, ...]:
+def _present(*namespaces: tuple[bool, str]) -> tuple[str, ...]:
     return tuple(namespace for on, namespace in namespaces if on)
 
 
 def _vault(config: PlatformConfig) -> list[Admitted]:
     components = config.components
     callers = _present(
-        config,
         (components.vault.secrets_operator.enabled, "vault-secrets-operator"),
         (components.monitoring.enabled, monitoring_chart(config).namespace),
         (components.cloudflare_tunnel.enabled, TUNNEL_NAMESPACE),
