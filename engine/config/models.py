@@ -178,6 +178,11 @@ class Cilium(Component):
     ingress only from its own namespace, the Gateway and the monitoring namespace, so other
     applications cannot reach it."""
 
+    platform_network_policy: bool = True
+    """Give the platform namespaces whose flows are all known from their charts (`vault`,
+    `monitoring`, `cloudflare-tunnel`) a CiliumNetworkPolicy admitting only those flows; the
+    others (`kube-system`, `argocd`, ...) get none."""
+
 
 class GatewayApi(Component):
     version: str = "v1.6.1"

@@ -21,6 +21,7 @@ from talos_platform.engine.config.vault_layout import (
 from talos_platform.engine.render.applications import application, git_source, helm_source, kustomization
 from talos_platform.engine.render.cluster_secrets import CERT_MANAGER_CLOUDFLARE, CLOUDFLARED_TUNNEL
 from talos_platform.engine.render.load_balancer import load_balancer_enabled, load_balancer_manifests
+from talos_platform.engine.render.platform_network_policy import platform_policy_documents, policy_source
 from talos_platform.engine.render.pod_security import namespace_labels
 from talos_platform.engine.render.storage import (
     LOCAL_PATH_NAMESPACE,
@@ -126,8 +127,23 @@ def platform_documents(config: PlatformConfig) -> dict[str, Any]:
         for name, document in _issuer_manifests(config).items():
             files[f"cert-manager-issuer/{name}"] = document
     applications = sorted(name for name in files if "/" not in name)
+    for name in applications:
+        files[name] = _with_network_policy(config, files[name])
+    files.update(platform_policy_documents(config))
     files["kustomization.yaml"] = kustomization(applications)
     return files
+
+
+def _with_network_policy(config: PlatformConfig, app: dict[str, Any]) -> dict[str, Any]:
+    """The Application with its namespace's network policy as a second source, when it has one:
+    the policy is applied with the component, into the component's namespace."""
+    spec = app["spec"]
+    policy = policy_source(config, spec["destination"]["namespace"])
+    if policy is None:
+        return app
+    sources = [spec["source"], policy]
+    spec = {key: value for key, value in spec.items() if key != "source"}
+    return {**app, "spec": {"project": spec.pop("project"), "sources": sources, **spec}}
 
 
 def _infrastructure(config: PlatformConfig) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from talos_platform.engine.config.schematic import installer_image
 from talos_platform.engine.config.versions import TalosFeatures
 from talos_platform.engine.render.applications import repo_path
 from talos_platform.engine.render.cluster_secrets import cluster_secrets
+from talos_platform.engine.render.platform_network_policy import POLICY_NAME, admitted_flows, policy_folder
 
 
 def readme(config: PlatformConfig, folders: list[str]) -> str:
@@ -45,6 +46,11 @@ def readme(config: PlatformConfig, folders: list[str]) -> str:
             "| `platform/` | 3 | platform services, each an Application: first storage (local-path) and load-balancer "
             "addresses (wave -1), then Vault, monitoring, Cloudflare Tunnel and certificates |"
         )
+        for namespace, flows in admitted_flows(config).items():
+            lines.append(
+                f"| `platform/{policy_folder(namespace)}/` | 3 | applied with the `{namespace}` Application: the "
+                f"CiliumNetworkPolicy `{POLICY_NAME}`, ingress only on {flows} |"
+            )
     lines.append("| `apps/` | 4 | an ApplicationSet: every folder under `apps/` becomes an Application |")
     if "app-defaults" in folders:
         lines.append(

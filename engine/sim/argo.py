@@ -36,6 +36,15 @@ HEALTH_CUSTOMIZATION = "resource.customizations.health.argoproj.io_Application"
 _HEALTH_RANK = {"Unknown": 0, "Degraded": 1, "Missing": 2, "Progressing": 3, "Suspended": 4, "Healthy": 5}
 
 
+def _git_source(spec: dict[str, Any]) -> dict[str, Any]:
+    """The source whose branch gives the revision: the only one, or a multi-source
+    Application's first Git source (a chart's version is no branch)."""
+    single: dict[str, Any] | None = spec.get("source")
+    if single:
+        return single
+    return next((source for source in spec.get("sources") or [] if not source.get("chart")), {})
+
+
 def wave_of(obj: dict[str, Any]) -> int:
     raw = ((obj.get("metadata") or {}).get("annotations") or {}).get(WAVE_ANNOTATION, "0")
     try:
@@ -164,7 +173,7 @@ class ArgoController:
             self._reconcile(app, key)
 
     def _revision(self, app: dict[str, Any]) -> str:
-        source = (app.get("spec") or {}).get("source") or {}
+        source = _git_source(app.get("spec") or {})
         branch = self.model.git.branch(source.get("repoURL", ""), source.get("targetRevision") or "main")
         return branch.head if branch else str(source.get("targetRevision", ""))
 
@@ -260,14 +269,21 @@ class ArgoController:
                 "status": "Synced" if synced else "OutOfSync",
                 "revision": revision,
                 "comparedTo": {
-                    "source": clone(spec.get("source") or {}),
+                    # ArgoCD compares against `sources` for a multi-source Application.
+                    **(
+                        {"sources": clone(spec["sources"])}
+                        if spec.get("sources")
+                        else {"source": clone(spec.get("source") or {})}
+                    ),
                     "destination": clone(spec.get("destination") or {}),
                 },
             },
             "health": {"status": worst[0], **({"message": worst[1]} if worst[1] and worst[0] != "Healthy" else {})},
             "resources": resources,
             "reconciledAt": model.now_iso(),
-            "sourceType": "Helm" if (spec.get("source") or {}).get("chart") else "Kustomize",
+            "sourceType": "Helm"
+            if (spec.get("source") or (spec.get("sources") or [{}])[0]).get("chart")
+            else "Kustomize",
         }
         if state.phase:
             operation_state = {

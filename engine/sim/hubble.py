@@ -15,20 +15,23 @@ import math
 import random
 import zlib
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from talos_platform.engine.drivers.protocols import Flow, FlowEndpoint, FlowFilter, HubbleServerStatus, LostEvents
 from talos_platform.engine.errors import TransientError
-from talos_platform.engine.sim.policies import IngressPolicies
-from talos_platform.engine.sim.scenarios import DropBurst
+from talos_platform.engine.sim.platform_flows import ExpectedFlow, platform_flows
+from talos_platform.engine.sim.policies import POLICY_DENIED, IngressPolicies
+from talos_platform.engine.sim.scenarios import DropBurst, UnexpectedCalls
 
 if TYPE_CHECKING:
     from talos_platform.engine.sim.model import Machine, PlatformModel
     from talos_platform.engine.sim.pods import PodRecord
 
 BATCH_SECONDS = 0.1
+TimedFault = TypeVar("TimedFault", DropBurst, UnexpectedCalls)
 _NOT_IN_IDENTITY = {"pod-template-hash", "controller-revision-hash", "statefulset.kubernetes.io/pod-name"}
-POLICY_DENIED = "POLICY_DENIED"
+EXPECTED_SHARE = 0.05
+"""Share of the background flows that are the platform's own calls (platform_flows.py)."""
 BACKGROUND_DROP_REASONS = (
     POLICY_DENIED,
     "STALE_OR_UNROUTABLE_IP",
@@ -75,7 +78,9 @@ class HubbleModel:
         self.streams = 0
         model.workloads.listeners.append(self._pod_changed)
         self.bursts = list(model.scenario.fault(DropBurst))
+        self.calls = list(model.scenario.fault(UnexpectedCalls))
         self.policies = IngressPolicies(model.store)
+        self.expected = platform_flows(model.config)
 
     # --- running pods, incrementally ----------------------------------------------------
 
@@ -111,6 +116,16 @@ class HubbleModel:
                 duration=burst.duration,
                 every=burst.every,
                 under_way=f"{burst.reason} drops {where}",
+                tag="drop-burst",
+            )
+        for calls in self.calls:
+            where = f"{calls.source_namespace} -> {calls.destination_namespace}:{calls.destination_port}"
+            self.model.timeline.add(
+                now + calls.start,
+                f"unexpected calls {where}",
+                duration=calls.duration,
+                every=calls.every,
+                under_way=f"unexpected calls {where}",
                 tag="drop-burst",
             )
 
@@ -163,16 +178,32 @@ class HubbleModel:
     # --- flows --------------------------------------------------------------------------
 
     def _burst_at(self, now: float) -> DropBurst | None:
-        if self.relay_ready_at is None:
+        return _active(self.bursts, now, self.relay_ready_at)
+
+    def _expected_flow(self, rng: random.Random) -> tuple[Endpoint, Endpoint, int] | None:
+        """One of the platform's own calls whose two ends have running pods."""
+        if not self.expected:
             return None
-        since = now - self.relay_ready_at
-        for burst in self.bursts:
-            offset = since - burst.start
-            if burst.every > 0 and offset >= 0:
-                offset %= burst.every
-            if 0 <= offset < burst.duration:
-                return burst
-        return None
+        flow: ExpectedFlow = self.expected[rng.randrange(len(self.expected))]
+        sources = self._by_namespace.get(flow.source_namespace)
+        destinations = self._by_namespace.get(flow.destination_namespace)
+        if not sources or not destinations:
+            return None
+        return sources[rng.randrange(len(sources))], destinations[rng.randrange(len(destinations))], flow.port
+
+    def _admitted_flow(
+        self, rng: random.Random, source: Endpoint, destination: Endpoint, port: int
+    ) -> tuple[Endpoint, Endpoint, int] | None:
+        """Healthy workloads call only what the policies admit: a call they deny goes to a neighbour
+        in the caller's own namespace instead, or else is one of the platform's own calls. Denied
+        traffic is a scenario's (a burst, unexpected calls)."""
+        if not self.policies.denies(source.namespace, destination.namespace, port):
+            return source, destination, port
+        neighbours = self._by_namespace.get(source.namespace) or [source]
+        neighbour = neighbours[rng.randrange(len(neighbours))]
+        if not self.policies.denies(source.namespace, neighbour.namespace, port):
+            return source, neighbour, port
+        return self._expected_flow(rng)
 
     def generate(
         self, rng: random.Random, start: float, end: float, carry: float
@@ -194,12 +225,17 @@ class HubbleModel:
                 destination = endpoints[rng.randrange(len(endpoints))]
                 if unavailable and source.node in unavailable:
                     continue
-                if self.policies.denies(source.namespace, destination.namespace):
-                    # Healthy workloads talk to what their policies admit: the call goes to a
-                    # neighbour in its own namespace. Denied traffic is a scenario's (a burst).
-                    neighbours = self._by_namespace.get(source.namespace) or [source]
-                    destination = neighbours[rng.randrange(len(neighbours))]
                 port, protocol = PORTS[rng.randrange(len(PORTS))]
+                chosen = self._expected_flow(rng) if rng.random() < EXPECTED_SHARE else None
+                if chosen is not None:
+                    protocol = "TCP"
+                else:
+                    chosen = self._admitted_flow(rng, source, destination, port)
+                    if chosen is None:
+                        continue
+                if chosen[0].node in unavailable:
+                    continue
+                source, destination, port = chosen
                 dropped = rng.random() < workloads.drop_ratio
                 reason = BACKGROUND_DROP_REASONS[rng.randrange(len(BACKGROUND_DROP_REASONS))] if dropped else ""
                 out.append(
@@ -220,11 +256,46 @@ class HubbleModel:
         burst = self._burst_at(start)
         if burst is not None:
             out += self._burst_flows(rng, burst, start, span)
+        calls = _active(self.calls, start, self.relay_ready_at)
+        if calls is not None:
+            out += self._unexpected_flows(rng, calls, start, span)
         every = workloads.lost_events_every
         if every and int(start // every) != int(end // every):
             # A busy node's agent falls behind reading the kernel's perf ring buffer.
             out.append(LostEvents(count=rng.randint(1, 200), source="PERF_EVENT_RING_BUFFER", time=end))
         return out, carry
+
+    def _unexpected_flows(
+        self, rng: random.Random, calls: UnexpectedCalls, start: float, span: float
+    ) -> list[Flow | LostEvents]:
+        """The scenario's calls, each judged by the policies the cluster holds right now."""
+        sources = self._by_namespace.get(calls.source_namespace)
+        destinations = self._by_namespace.get(calls.destination_namespace)
+        if not sources or not destinations:
+            return []
+        drop = self.policies.drop(calls.source_namespace, calls.destination_namespace, calls.destination_port)
+        count = int(calls.flows_per_second * span)
+        flows: list[Flow | LostEvents] = []
+        for index in range(count):
+            source = sources[rng.randrange(len(sources))]
+            destination = destinations[rng.randrange(len(destinations))]
+            flows.append(
+                Flow(
+                    time=start + span * index / max(count, 1),
+                    verdict="DROPPED" if drop else "FORWARDED",
+                    source=source.flow_endpoint,
+                    destination=destination.flow_endpoint,
+                    source_ip=source.ip,
+                    destination_ip=destination.ip,
+                    protocol="TCP",
+                    destination_port=calls.destination_port,
+                    # Ingress policy is enforced on the destination's node.
+                    node_name=destination.node if drop else source.node,
+                    drop_reason=drop.reason if drop else "",
+                    policy=drop.policy if drop else "",
+                )
+            )
+        return flows
 
     def _burst_flows(self, rng: random.Random, burst: DropBurst, start: float, span: float) -> list[Flow | LostEvents]:
         sources = self._by_namespace.get(burst.source_namespace) or self.endpoints
@@ -256,6 +327,20 @@ class HubbleModel:
         if overflow > 0:
             flows.append(LostEvents(count=overflow, source="HUBBLE_RING_BUFFER", time=start + span))
         return flows
+
+
+def _active(faults: list[TimedFault], now: float, ready_at: float | None) -> TimedFault | None:
+    """The first of the timed faults under way now (timed from when Relay was ready)."""
+    if ready_at is None:
+        return None
+    since = now - ready_at
+    for fault in faults:
+        offset = since - fault.start
+        if fault.every > 0 and offset >= 0:
+            offset %= fault.every
+        if 0 <= offset < fault.duration:
+            return fault
+    return None
 
 
 def matches(flow: Flow, flow_filter: FlowFilter | None) -> bool:

@@ -211,6 +211,25 @@ class DropBurst(FaultModel):
     destination_port: int = 8200
 
 
+class UnexpectedCalls(FaultModel):
+    when: ClassVar[FaultTime] = DAY_TWO
+    type: Literal["unexpectedCalls"]
+    """Pods of one namespace start calling a port of another that the platform never calls
+    (an app probing Vault's cluster port, say). Unlike `dropBurst` the verdict is not scripted:
+    the applied CiliumNetworkPolicies judge each flow, so it is dropped, naming the deny policy
+    when one denies it, or forwarded when no policy guards the destination."""
+
+    source_namespace: str
+    destination_namespace: str
+    destination_port: int
+    start: float = 5.0
+    """Virtual seconds after Hubble Relay is ready."""
+    duration: float = 30.0
+    every: float = 0.0
+    """Repeat the calls this often (virtual seconds); 0 = once."""
+    flows_per_second: float = 50.0
+
+
 class ApiOutage(FaultModel):
     when: ClassVar[FaultTime] = DAY_TWO
     type: Literal["apiOutage"]
@@ -338,6 +357,7 @@ Fault = Annotated[
     | PodsPending
     | PodSecurityLabelMissing
     | DropBurst
+    | UnexpectedCalls
     | ApiOutage
     | ExtensionsOutsideConfig
     | UpgradeGoesWrong

@@ -14,9 +14,15 @@ import os
 from pathlib import Path
 
 import pytest
+from kubernetes import client
 
 from talos_platform.engine.config.loading import load_config
 from talos_platform.engine.config.secrets import Secrets
+from talos_platform.engine.render.platform_network_policy import (
+    POLICY_NAME,
+    platform_network_policy,
+    policed_namespaces,
+)
 from talos_platform.engine.state import StateDirectory
 from talos_platform.rehearsal.binaries import ARGOCD_BINARIES, REPO_ROOT, cilium_crds_dir
 from talos_platform.rehearsal.dress import DressRehearsal, RehearsalReport
@@ -63,6 +69,14 @@ def test_dress_rehearsal_brings_every_application_up_in_wave_order(example: str,
         summary = summary_of(report)
         names = {app.name for app in report.applications}
         assert {"layer-0", "gateway-api-crds", "cilium", "cert-manager", "argocd", "platform", "apps", "hello"} <= names
+        # The platform namespaces' policies arrived with their components, as rendered.
+        policies = client.CustomObjectsApi(rehearsal.cluster.api_client())
+        for namespace in policed_namespaces(rehearsal.config):
+            rendered = platform_network_policy(rehearsal.config, namespace)
+            stored = policies.get_namespaced_custom_object(
+                "cilium.io", "v2", namespace, "ciliumnetworkpolicies", POLICY_NAME
+            )
+            assert stored["spec"] == rendered["spec"], f"{namespace}: the policy ArgoCD applied differs"
         # Waves in order, by the cluster's own clock: a parent's sync creates a wave's
         # Applications only once every earlier wave is healthy (health may change later again,
         # so creation times are what is compared), for layer-0 and for platform.

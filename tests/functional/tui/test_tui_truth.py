@@ -126,6 +126,7 @@ async def test_api_outage_shows_on_the_dashboard_after_saying_it_is_coming():
         ("node-down", "worker-3 loses power"),
         ("api-flap", "the Kubernetes API server becomes unreachable for 45 s"),
         ("policy-drops", "a burst of POLICY_DENY drops shop-svc-0001 -> vault:8200"),
+        ("platform-policy-drops", "unexpected calls hello -> vault:8201"),
     ],
 )
 async def test_a_day_two_fault_still_to_come_is_announced_on_the_banner(scenario, coming):

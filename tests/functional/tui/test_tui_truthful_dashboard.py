@@ -158,6 +158,23 @@ async def test_policy_drops_show_the_reason_with_the_deny_policy_and_lost_events
         assert "POLICY_DENY by vault/deny-tenant-namespaces" in reasons
 
 
+async def test_an_app_calling_vaults_cluster_port_shows_the_drop_with_the_platform_policy():
+    app, _ = live_app("platform-policy-drops")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+
+        def summary() -> str:
+            content = screen.pane("flows").content
+            return content.summary.plain if content is not None else ""
+
+        await wait_for(pilot, lambda: "by vault/platform-namespace-default" in summary(), timeout=120)
+        assert "✗ drops: POLICY_DENY" in summary()
+        await pilot.press("4", "slash", *"verdict:dropped", "enter")
+        rows = screen.pane("flows").content.rows
+        reasons = {row.cells[COLUMNS_OF_FLOWS.index("Reason")] for row in rows}
+        assert reasons == {"POLICY_DENY by vault/platform-namespace-default"}, "a healthy platform drops nothing else"
+
+
 async def test_when_no_snapshot_arrives_the_header_and_the_panes_say_the_screen_is_behind():
     snapshot = cluster_snapshot()
 

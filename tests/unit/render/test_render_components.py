@@ -5,7 +5,7 @@ from __future__ import annotations
 import posixpath
 
 import pytest
-from render_helpers import documents, example_config, variant
+from render_helpers import chart_source, documents, example_config, variant
 
 from talos_platform.engine.render import render_tree
 
@@ -198,11 +198,13 @@ def test_mirrors_replace_every_upstream_location() -> None:
     assert bootstrap["resources"][0] == bundle
     assert documents(files["layer-0/gateway-api-crds/kustomization.yaml"])[0]["resources"] == [bundle]
     helm_sources = [
-        document["spec"]["source"]
+        source
         for path, text in files.items()
         if path.endswith(".yaml") and path.count("/") == 1
         for document in documents(text)
-        if document.get("kind") == "Application" and "chart" in document["spec"]["source"]
+        if document.get("kind") == "Application"
+        for source in document["spec"].get("sources") or [document["spec"]["source"]]
+        if "chart" in source
     ]
     assert len(helm_sources) >= 6
     assert {source["repoURL"] for source in helm_sources} == {"http://127.0.0.1:8879/"}
@@ -309,7 +311,7 @@ def test_no_issuer_when_no_challenge_can_be_solved() -> None:
 
 
 def test_monitoring_scrapes_the_control_plane_the_way_talos_runs_it() -> None:
-    values = documents(tree()["platform/monitoring.yaml"])[0]["spec"]["source"]["helm"]["valuesObject"]
+    values = chart_source(documents(tree()["platform/monitoring.yaml"])[0])["helm"]["valuesObject"]
     # No kube-proxy on Talos with Cilium: its scrape and KubeProxyDown are off (the chart gates
     # both on kubeProxy.enabled).
     assert values["kubeProxy"] == {"enabled": False}
@@ -327,7 +329,7 @@ def test_grafana_admin_password_comes_from_vault_through_the_operator() -> None:
     files = tree()
     monitoring = documents(files["platform/monitoring.yaml"])[0]
     assert monitoring["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"] == "2", "after the operator (wave 1)"
-    values = monitoring["spec"]["source"]["helm"]["valuesObject"]
+    values = chart_source(monitoring)["helm"]["valuesObject"]
     assert values["grafana"]["admin"] == {
         "existingSecret": "grafana-admin",
         "userKey": "admin-user",
@@ -342,13 +344,13 @@ def test_grafana_admin_password_comes_from_vault_through_the_operator() -> None:
     assert "vaultAuthRef" not in spec, (
         "the operator's default VaultAuth, configured by the vault-secrets-operator values"
     )
-    operator = documents(files["platform/vault-secrets-operator.yaml"])[0]["spec"]["source"]["helm"]["valuesObject"]
+    operator = chart_source(documents(files["platform/vault-secrets-operator.yaml"])[0])["helm"]["valuesObject"]
     assert operator["defaultAuthMethod"]["enabled"] and operator["defaultVaultConnection"]["enabled"]
 
 
 def test_without_the_operator_grafana_keeps_the_chart_password() -> None:
     files = tree(**{"components.vault.secretsOperator.enabled": False})
     monitoring = documents(files["platform/monitoring.yaml"])[0]
-    values = monitoring["spec"]["source"]["helm"]["valuesObject"]
+    values = chart_source(monitoring)["helm"]["valuesObject"]
     assert "admin" not in values["grafana"] and "extraManifests" not in values
     assert monitoring["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"] == "0"

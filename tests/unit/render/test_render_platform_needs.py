@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import pytest
-from render_helpers import documents, variant
+from render_helpers import chart_source, documents, variant
 
 from talos_platform.engine.render import render_tree, talos_patches
 from talos_platform.engine.render.pod_security import ENFORCE_LABEL
@@ -105,9 +105,9 @@ def test_local_path_storage_is_rendered_before_the_services_and_never_pruned() -
 
 def test_persistent_volumes_name_the_storage_class_explicitly() -> None:
     files = tree()
-    vault = doc(files, "platform/vault.yaml")["spec"]["source"]["helm"]["valuesObject"]
+    vault = chart_source(doc(files, "platform/vault.yaml"))["helm"]["valuesObject"]
     assert vault["server"]["dataStorage"] == {"enabled": True, "storageClass": "local-path"}
-    monitoring = doc(files, "platform/monitoring.yaml")["spec"]["source"]["helm"]["valuesObject"]
+    monitoring = chart_source(doc(files, "platform/monitoring.yaml"))["helm"]["valuesObject"]
     prometheus = monitoring["prometheus"]["prometheusSpec"]["storageSpec"]["volumeClaimTemplate"]["spec"]
     alertmanager = monitoring["alertmanager"]["alertmanagerSpec"]["storage"]["volumeClaimTemplate"]["spec"]
     assert prometheus["storageClassName"] == alertmanager["storageClassName"] == "local-path"
@@ -119,7 +119,7 @@ def test_persistent_volumes_name_the_storage_class_explicitly() -> None:
 def test_a_storage_class_of_your_own_installs_nothing() -> None:
     files = tree(**{"storage.storageClass": "longhorn"})
     assert not [path for path in files if "local-path" in path]
-    vault = doc(files, "platform/vault.yaml")["spec"]["source"]["helm"]["valuesObject"]
+    vault = chart_source(doc(files, "platform/vault.yaml"))["helm"]["valuesObject"]
     assert vault["server"]["dataStorage"]["storageClass"] == "longhorn"
     for name in ("all.yaml", "controlplane.yaml", "worker.yaml"):
         assert b"local-path" not in files[f"talos/{name}"]
