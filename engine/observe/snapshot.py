@@ -99,18 +99,28 @@ class WaveView:
     """`done` (every app Synced and Healthy), `blocked` (the first unfinished wave) or `waiting`."""
 
 
+STARTING = "Starting"
+"""The kind of a pod row for a pod still within its start grace: shown, not counted as a problem."""
+
+
 @dataclass(frozen=True)
 class PodProblem:
     namespace: str
     name: str
     kind: str
-    """`CrashLoopBackOff`, `OOMKilled`, `ImagePull`, `Pending`, `Failed`, `NotReady`, `Restarts`."""
+    """`CrashLoopBackOff`, `OOMKilled`, `ImagePull`, `Pending`, `Failed`, `NotReady`, `Restarts`; or
+    `Starting`: a pod Pending within its start grace, listed last and not counted as a problem."""
     detail: str
     severity: int
     """Lower is worse; problems are listed in this order."""
     restarts: int = 0
     node: str = ""
     app: str = ""
+
+    @property
+    def starting(self) -> bool:
+        """Only starting (within its grace): shown in the waiting colour, not counted as a problem."""
+        return self.kind == STARTING
 
 
 @dataclass(frozen=True)
@@ -128,6 +138,8 @@ class NamespaceHealth:
     namespace: str
     healthy: int
     total: int
+    starting: int = 0
+    """Pods not healthy yet but within their start grace (see engine/observe/pods.py)."""
 
 
 @dataclass(frozen=True)
@@ -284,6 +296,7 @@ class ClusterSnapshot:
     blocked: str = ""
     """`wave N is blocked by X: message`, empty when every wave is done."""
     pod_problems: tuple[PodProblem, ...] = ()
+    """Worst first; pods still starting (`PodProblem.starting`) come last."""
     namespaces: tuple[NamespaceHealth, ...] = ()
     healthy_pods: tuple[HealthyPod, ...] = ()
     """Every pod without a problem, by namespace and name (the pane folds them into namespaces)."""
@@ -308,6 +321,11 @@ class ClusterSnapshot:
     @property
     def pod_total(self) -> int:
         return sum(ns.total for ns in self.namespaces)
+
+    @property
+    def real_pod_problems(self) -> tuple[PodProblem, ...]:
+        """The pod problems without the pods that are only starting."""
+        return tuple(p for p in self.pod_problems if not p.starting)
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

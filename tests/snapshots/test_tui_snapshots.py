@@ -118,6 +118,15 @@ def test_install_in_progress(snap_compare):
     assert snap_compare(app, terminal_size=SIZE)
 
 
+def test_install_with_pods_starting(snap_compare):
+    """A wave's pods scheduled 20 s ago, their containers being created: starting (blue), no
+    problem counted."""
+    from support.cluster_data import starting_pods_snapshot
+
+    app = create_app("install", progress=install_progress(), snapshot=starting_pods_snapshot(), simulation_note=NOTE)
+    assert snap_compare(app, terminal_size=SIZE)
+
+
 def test_install_failed_with_hint(snap_compare):
     app = create_app(
         "install", progress=install_progress(failed=True), snapshot=early_cluster_snapshot(), simulation_note=NOTE

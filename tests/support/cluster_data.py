@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from talos_platform.engine.config.loading import load_config
@@ -30,6 +31,7 @@ from talos_platform.engine.observe.flows import FlowBuffer
 from talos_platform.engine.observe.freshness import ALERTMANAGER, KUBERNETES_API, Freshness, SourceState
 from talos_platform.engine.observe.node_disk import node_filesystem
 from talos_platform.engine.observe.nodes import UsageHistory, kube_node, merge_nodes
+from talos_platform.engine.observe.observer import summarise_pods
 from talos_platform.engine.observe.pods import classify_pod
 from talos_platform.engine.observe.snapshot import ApiLatency, FlowStats, RelayStatus
 from talos_platform.engine.plan.planner import Plan
@@ -534,6 +536,26 @@ def early_cluster_snapshot() -> ClusterSnapshot:
     kube_system = tuple(ns for ns in full.namespaces if ns.namespace == "kube-system")
     return dataclasses.replace(
         full, waves=(), blocked="", pod_problems=(), namespaces=kube_system, flows=FlowStats(available=False)
+    )
+
+
+def starting_pods_snapshot(seconds_since_scheduled: float = 20.0) -> ClusterSnapshot:
+    """`early_cluster_snapshot` as a wave's pods come up: cert-manager's three pods scheduled
+    `seconds_since_scheduled` before the snapshot, their containers still being created."""
+    early = early_cluster_snapshot()
+    scheduled = datetime.fromtimestamp(early.taken_at - seconds_since_scheduled, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    pods = []
+    for index, name in enumerate(("cert-manager-7d9f-2xq", "cert-manager-cainjector-5c8b-9kd", "webhook-6f7c-m4t")):
+        pod = pod_object("cert-manager", name, "cert-manager", f"worker-{index + 1}", phase="Pending")
+        pod["metadata"]["creationTimestamp"] = scheduled
+        pod["status"]["conditions"] = [{"type": "PodScheduled", "status": "True", "lastTransitionTime": scheduled}]
+        pod["status"]["containerStatuses"][0].update(ready=False, state={"waiting": {"reason": "ContainerCreating"}})
+        pods.append(classify_pod(pod))
+    problems, namespaces, _healthy = summarise_pods(pods, now=early.taken_at)
+    return dataclasses.replace(
+        early,
+        pod_problems=problems,
+        namespaces=tuple(sorted((*early.namespaces, *namespaces), key=lambda n: n.namespace)),
     )
 
 
