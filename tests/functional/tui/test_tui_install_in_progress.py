@@ -1,13 +1,19 @@
 """What a normal install shows while it runs, driven with Pilot: pods that just started are
-starting, not problems."""
+starting, not problems; the checklist keeps the running step in view until the user moves it."""
 
 from __future__ import annotations
 
-from support.cluster_data import install_progress, starting_pods_snapshot
-from textual.widgets import Static
+from support.cluster_data import EXAMPLE_CONFIG, T0, install_progress, starting_pods_snapshot
+from textual import events
+from textual.widgets import DataTable, Static
 
+from talos_platform.engine.config.loading import load_config
+from talos_platform.engine.layers import platform_steps
 from talos_platform.engine.observe.pods import POD_START_GRACE_SECONDS
+from talos_platform.engine.plan.planner import Plan
+from talos_platform.engine.run.events import RunStarted, StepStarted, StepSucceeded
 from talos_platform.tui.app import create_app
+from talos_platform.tui.install_state import InstallProgress
 from talos_platform.tui.styles import BAD, WAIT
 from talos_platform.tui.widgets.pods import PodsPane
 
@@ -49,3 +55,87 @@ async def test_pods_still_creating_after_the_grace_are_problems():
     assert [cell.split("|")[0] for _pod, cell in rows] == ["● Pending"] * 3
     assert "✗ 3 with problems" in summary and "starting" not in summary
     assert any(span.style == f"bold {BAD}" for span in spans)
+
+
+# --- the checklist follows the running step --------------------------------------------------
+
+MEDIUM = (120, 40)
+
+
+def layer_zero_run() -> tuple[InstallProgress, list]:
+    """The example's plan not started yet, and its layer-0 steps run one after another (events)."""
+    plan = list(Plan(platform_steps(load_config(EXAMPLE_CONFIG))))
+    progress = InstallProgress((s.id, s.layer, s.title) for s in plan)
+    progress.apply(RunStarted(at=T0, run_id="20260101-000000", steps=tuple(s.id for s in plan), simulated=True))
+    runs = []
+    for index, step in enumerate(s for s in plan if s.layer == 0):
+        runs.append(
+            (
+                StepStarted(at=T0 + index, step_id=step.id, layer=0, title=step.title),
+                StepSucceeded(at=T0 + index + 1, step_id=step.id, duration=1.0),
+            )
+        )
+    return progress, runs
+
+
+def running_row_visible(screen) -> bool:
+    table = screen.steps_pane.table
+    row = screen.steps_pane._keys.index(f"step:{screen.progress.last_started}")
+    top = round(table.scroll_y)
+    return top <= row < top + table.scrollable_content_region.height - 1  # less the header row
+
+
+async def run_steps(pilot, screen, runs) -> None:
+    for started, succeeded in runs:
+        screen.progress.apply(started)
+        screen.refresh_progress()
+        await pilot.pause()
+        screen.progress.apply(succeeded)
+
+
+async def test_the_checklist_keeps_the_running_step_in_view_through_layer_0():
+    progress, runs = layer_zero_run()
+    app = create_app("install", progress=progress, simulation_note="layer 0")
+    async with app.run_test(size=MEDIUM) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        # A highlight from the first drawing handled late (a busy machine) is not the user's.
+        await pilot.pause(0.6)
+        table = screen.steps_pane.table
+        table.post_message(DataTable.RowHighlighted(table, 0, table.coordinate_to_cell_key((0, 0)).row_key))
+        await pilot.pause()
+        seen = []
+        for started, succeeded in runs:
+            screen.progress.apply(started)
+            screen.refresh_progress()
+            await pilot.pause()
+            seen.append(running_row_visible(screen))
+            screen.progress.apply(succeeded)
+        assert screen.follow_running and all(seen)
+        assert round(table.scroll_y) > 0  # layer 0 is longer than the list is high
+
+
+async def test_moving_the_cursor_by_hand_stops_following():
+    progress, runs = layer_zero_run()
+    app = create_app("install", progress=progress, simulation_note="layer 0")
+    async with app.run_test(size=MEDIUM) as pilot:
+        screen = app.screen
+        await run_steps(pilot, screen, runs[:12])
+        await pilot.press("up", "up")
+        chosen = screen.steps_pane.selected_key()
+        await run_steps(pilot, screen, runs[12:])
+        assert not screen.follow_running and screen.steps_pane.selected_key() == chosen
+
+
+async def test_scrolling_the_list_with_the_wheel_stops_following():
+    progress, runs = layer_zero_run()
+    app = create_app("install", progress=progress, simulation_note="layer 0")
+    async with app.run_test(size=MEDIUM) as pilot:
+        screen = app.screen
+        await run_steps(pilot, screen, runs[:14])
+        table = screen.steps_pane.table
+        table.post_message(events.MouseScrollUp(table, 5, 5, 0, 0, 0, False, False, False))
+        await pilot.pause()
+        scrolled_to = table.scroll_y
+        await run_steps(pilot, screen, runs[14:])
+        assert not screen.follow_running and table.scroll_y == scrolled_to
