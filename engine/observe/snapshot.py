@@ -38,6 +38,12 @@ class NodeView:
     disk_capacity_bytes: int | None = None
 
     @property
+    def not_asked_yet(self) -> bool:
+        """Neither the Talos API nor Kubernetes has said anything about it yet (the first round of
+        questions is under way): unknown, not unreachable."""
+        return not self.reachable and not self.error and not self.stage and self.ready is None
+
+    @property
     def disk_percent(self) -> float | None:
         if self.disk_used_bytes is None or not self.disk_capacity_bytes:
             return None

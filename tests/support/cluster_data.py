@@ -559,6 +559,51 @@ def starting_pods_snapshot(seconds_since_scheduled: float = 20.0) -> ClusterSnap
     )
 
 
+def layer_zero_snapshot(asked: bool = True) -> ClusterSnapshot:
+    """Early in layer 0, before Kubernetes runs: the control planes and worker-1 installing their
+    config (the Talos API refuses meanwhile), worker-2 and worker-3 still in maintenance mode
+    waiting for theirs; with `asked=False`, before the first round of Talos questions."""
+    facts = {}
+    for name, address, _role in NODES if asked else ():
+        if name in ("worker-2", "worker-3"):
+            facts[address] = TalosNodeFacts(
+                address, True, maintenance=True, stage="maintenance", talos_version="v1.11.5"
+            )
+        else:
+            facts[address] = TalosNodeFacts(
+                address, False, error=f"dial tcp {address}:50000: connect: connection refused"
+            )
+    return build_snapshot(
+        taken_at=T0 + 30,
+        simulated=True,
+        kube_nodes=(),
+        facts=facts,
+        targets=[TalosTarget(a, n, r) for n, a, r in NODES],
+        history=UsageHistory(),
+        pods=(),
+        apps=(),
+        flows=None,
+    )
+
+
+def layer_zero_progress(configs_applied: bool = False) -> InstallProgress:
+    """The example's install in layer 0: the checks done and every node's config being applied
+    (all at once, as the plan runs them); with `configs_applied`, all of layer 0 done."""
+    plan = list(Plan(platform_steps(load_config(EXAMPLE_CONFIG))))
+    progress = InstallProgress((s.id, s.layer, s.title) for s in plan)
+    progress.apply(RunStarted(at=T0, run_id="20260101-000000", steps=tuple(s.id for s in plan), simulated=True))
+    applying = False
+    for index, step in enumerate(s for s in plan if s.layer == 0):
+        is_apply = step.id.startswith("L0.apply-config.")
+        if applying and not is_apply and not configs_applied:
+            break  # the steps after them wait for the configs
+        progress.apply(StepStarted(at=T0 + index, step_id=step.id, layer=0, title=step.title))
+        applying = applying or is_apply
+        if configs_applied or not is_apply:
+            progress.apply(StepSucceeded(at=T0 + index + 1, step_id=step.id, duration=1.0))
+    return progress
+
+
 def install_progress(failed: bool = False, finished: bool = False) -> InstallProgress:
     """The real plan of the example config, part-way through (or failed in layer 0, or
     `finished`: every step done), with fixed times."""

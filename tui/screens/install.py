@@ -21,6 +21,18 @@ from talos_platform.tui.widgets.pane import Pane
 from talos_platform.tui.widgets.step_output import StepOutput
 from talos_platform.tui.widgets.steps import STOPPING, StepsPane, steps_content
 
+APPLY_CONFIG_STEP = "L0.apply-config."
+"""The prefix of the step that applies one node's machine config (the node's name follows)."""
+
+
+def nodes_awaiting_config(progress: InstallProgress) -> frozenset[str]:
+    """The nodes whose apply-config step has not succeeded (or been skipped as done) yet."""
+    return frozenset(
+        step.id.removeprefix(APPLY_CONFIG_STEP)
+        for step in progress.steps.values()
+        if step.id.startswith(APPLY_CONFIG_STEP) and step.state not in ("succeeded", "skipped")
+    )
+
 
 def failure_text(progress: InstallProgress) -> Text:
     """Every failed step in plan order (the first is usually the cause), with what to do."""
@@ -128,6 +140,7 @@ class InstallScreen(ClusterView):
             # own end message) must not pull it back.
             self._followed_to_the_end = bool(self.progress.outcome)
         self._show_selected_output()
+        self._show_nodes_awaiting_config()
         failure = self.query_one("#failure", Static)
         failed = self.progress.outcome in ("failed", "interrupted") or self.progress.outcome.startswith("crashed")
         failure.display = failed
@@ -144,6 +157,15 @@ class InstallScreen(ClusterView):
             self.sub_title = f"{self.progress.operation}: {STOPPING}"
         if self.progress.simulated:
             self.show_simulation_banner(True)
+
+    def _show_nodes_awaiting_config(self) -> None:
+        """Until the run applied a node's config, its maintenance mode is what the run expects."""
+        awaiting = frozenset() if self.progress.outcome else nodes_awaiting_config(self.progress)
+        panes = self.panes
+        if awaiting != panes.awaiting_config:
+            panes.awaiting_config = awaiting
+            if self.snapshot is not None:
+                self.redraw()
 
     def _moved_by_user(self) -> bool:
         """The cursor is off the row following put it on, or the list was scrolled with the wheel.

@@ -1,9 +1,17 @@
 """What a normal install shows while it runs, driven with Pilot: pods that just started are
-starting, not problems; the checklist keeps the running step in view until the user moves it."""
+starting, not problems; the checklist keeps the running step in view until the user moves it;
+nodes in maintenance mode before their config is applied are waiting, not failing."""
 
 from __future__ import annotations
 
-from support.cluster_data import EXAMPLE_CONFIG, T0, install_progress, starting_pods_snapshot
+from support.cluster_data import (
+    EXAMPLE_CONFIG,
+    T0,
+    install_progress,
+    layer_zero_progress,
+    layer_zero_snapshot,
+    starting_pods_snapshot,
+)
 from textual import events
 from textual.widgets import DataTable, Static
 
@@ -14,7 +22,8 @@ from talos_platform.engine.plan.planner import Plan
 from talos_platform.engine.run.events import RunStarted, StepStarted, StepSucceeded
 from talos_platform.tui.app import create_app
 from talos_platform.tui.install_state import InstallProgress
-from talos_platform.tui.styles import BAD, WAIT
+from talos_platform.tui.styles import BAD, MUTED, WAIT
+from talos_platform.tui.widgets.nodes import NodesPane
 from talos_platform.tui.widgets.pods import PodsPane
 
 SIZE = (160, 48)
@@ -139,3 +148,51 @@ async def test_scrolling_the_list_with_the_wheel_stops_following():
         scrolled_to = table.scroll_y
         await run_steps(pilot, screen, runs[14:])
         assert not screen.follow_running and table.scroll_y == scrolled_to
+
+
+# --- nodes in maintenance mode during layer 0 ------------------------------------------------
+
+
+def node_rows(app) -> dict[str, tuple[str, str, str]]:
+    """Node name -> (state cell, its style, stage cell), and the summary line."""
+    pane = app.screen.query_one(NodesPane)
+    rows = {}
+    for row in pane.content.rows:
+        state, stage = row.cells[1], row.cells[7]
+        rows[row.cells[0].plain] = (state.plain, str(state.style), f"{stage.plain}|{stage.style}")
+    return rows
+
+
+async def test_nodes_waiting_for_their_config_are_waiting_during_the_install():
+    app = create_app("install", progress=layer_zero_progress(), snapshot=layer_zero_snapshot(), simulation_note="L0")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        rows = node_rows(app)
+        summary = str(app.screen.query_one(NodesPane).query_one(".pane-summary", Static).render())
+    assert rows["worker-2"][:2] == ("◌ maintenance: waiting for config", WAIT)
+    assert rows["worker-2"][2] == "maintenance|"  # the stage is not red either
+    assert "maintenance mode" not in summary
+
+
+async def test_after_the_install_maintenance_mode_is_still_a_problem():
+    # Every config applied: a node back in maintenance mode is wrong, on both screens.
+    for app in (
+        create_app("install", progress=layer_zero_progress(configs_applied=True), snapshot=layer_zero_snapshot()),
+        create_app(snapshot=layer_zero_snapshot()),
+    ):
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            rows = node_rows(app)
+        assert rows["worker-2"][0] == "◌ in maintenance mode" and rows["worker-2"][1] != WAIT
+        assert rows["worker-2"][2].startswith("maintenance|bold")
+
+
+async def test_nodes_not_asked_yet_are_not_called_unreachable():
+    app = create_app("install", progress=install_progress(), snapshot=layer_zero_snapshot(asked=False))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        rows = node_rows(app)
+        summary = str(app.screen.query_one(NodesPane).query_one(".pane-summary", Static).render())
+    assert {state for state, _style, _stage in rows.values()} == {"… asking"}
+    assert {style for _state, style, _stage in rows.values()} == {MUTED}
+    assert "unreachable" not in summary
