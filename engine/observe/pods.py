@@ -109,7 +109,7 @@ def _starting_since(pod: dict[str, Any]) -> float | None:
     containers = list(status.get("initContainerStatuses") or []) + list(status.get("containerStatuses") or [])
     if any(((c.get("state") or {}).get("waiting") or {}).get("reason", "") not in STARTING_REASONS for c in containers):
         return None
-    scheduled = next((c for c in status.get("conditions") or [] if c.get("type") == "PodScheduled"), {})
+    scheduled: dict[str, Any] = next((c for c in status.get("conditions") or [] if c.get("type") == "PodScheduled"), {})
     if scheduled.get("status") == "False" and scheduled.get("message") and not _only_not_ready(scheduled["message"]):
         return None
     if scheduled.get("status") == "True":
