@@ -102,7 +102,8 @@ class WaveView:
     wave: int
     apps: tuple[AppView, ...]
     state: str
-    """`done` (every app Synced and Healthy), `blocked` (the first unfinished wave) or `waiting`."""
+    """`done` (every app Synced and Healthy), `blocked` (the first unfinished wave), `starting` (the
+    first unfinished wave, only Progressing while the pods behind it start) or `waiting`."""
 
 
 STARTING = "Starting"
@@ -300,7 +301,8 @@ class ClusterSnapshot:
     nodes: tuple[NodeView, ...] = ()
     waves: tuple[WaveView, ...] = ()
     blocked: str = ""
-    """`wave N is blocked by X: message`, empty when every wave is done."""
+    """`wave N is blocked by X: message` (or `wave N waits for X: message` while its pods only
+    start), empty when every wave is done."""
     pod_problems: tuple[PodProblem, ...] = ()
     """Worst first; pods still starting (`PodProblem.starting`) come last."""
     namespaces: tuple[NamespaceHealth, ...] = ()

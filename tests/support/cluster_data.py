@@ -25,7 +25,7 @@ from talos_platform.engine.layers import platform_steps
 from talos_platform.engine.observe import ClusterSnapshot, TalosTarget, build_snapshot
 from talos_platform.engine.observe.alerts import AlertsView, summarise_alerts
 from talos_platform.engine.observe.api_latency import RoundTrips, ServerLatency, api_latency
-from talos_platform.engine.observe.apps import app_view
+from talos_platform.engine.observe.apps import app_view, group_by_wave
 from talos_platform.engine.observe.etcd import LearnerClock, etcd_view
 from talos_platform.engine.observe.flows import FlowBuffer
 from talos_platform.engine.observe.freshness import ALERTMANAGER, KUBERNETES_API, Freshness, SourceState
@@ -541,7 +541,8 @@ def early_cluster_snapshot() -> ClusterSnapshot:
 
 def starting_pods_snapshot(seconds_since_scheduled: float = 20.0) -> ClusterSnapshot:
     """`early_cluster_snapshot` as a wave's pods come up: cert-manager's three pods scheduled
-    `seconds_since_scheduled` before the snapshot, their containers still being created."""
+    `seconds_since_scheduled` before the snapshot, their containers still being created, and its
+    Application (wave -98) Progressing on them."""
     early = early_cluster_snapshot()
     scheduled = datetime.fromtimestamp(early.taken_at - seconds_since_scheduled, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     pods = []
@@ -552,10 +553,23 @@ def starting_pods_snapshot(seconds_since_scheduled: float = 20.0) -> ClusterSnap
         pod["status"]["containerStatuses"][0].update(ready=False, state={"waiting": {"reason": "ContainerCreating"}})
         pods.append(classify_pod(pod))
     problems, namespaces, _healthy = summarise_pods(pods, now=early.taken_at)
+    rollout = {
+        "group": "apps",
+        "kind": "Deployment",
+        "namespace": "cert-manager",
+        "name": "cert-manager",
+        "status": "Synced",
+        "health": {"status": "Progressing", "message": "Waiting for rollout to finish: 0 of 1 updated replicas"},
+    }
+    cert_manager = application("cert-manager", -98, "Synced", "Progressing")
+    cert_manager["status"]["resources"] = [rollout]
+    waves, blocked = group_by_wave([app_view(application("gateway-api", -100)), app_view(cert_manager)], problems)
     return dataclasses.replace(
         early,
         pod_problems=problems,
         namespaces=tuple(sorted((*early.namespaces, *namespaces), key=lambda n: n.namespace)),
+        waves=waves,
+        blocked=blocked,
     )
 
 

@@ -22,7 +22,8 @@ from talos_platform.engine.plan.planner import Plan
 from talos_platform.engine.run.events import RunStarted, StepStarted, StepSucceeded
 from talos_platform.tui.app import create_app
 from talos_platform.tui.install_state import InstallProgress
-from talos_platform.tui.styles import BAD, MUTED, WAIT
+from talos_platform.tui.styles import BAD, GOOD, MUTED, WAIT
+from talos_platform.tui.widgets.apps import AppsPane
 from talos_platform.tui.widgets.nodes import NodesPane
 from talos_platform.tui.widgets.pods import PodsPane
 
@@ -196,3 +197,19 @@ async def test_nodes_not_asked_yet_are_not_called_unreachable():
     assert {state for state, _style, _stage in rows.values()} == {"… asking"}
     assert {style for _state, style, _stage in rows.values()} == {MUTED}
     assert "unreachable" not in summary
+
+
+async def test_a_wave_whose_pods_only_start_is_shown_starting_not_blocked():
+    app = create_app("install", progress=install_progress(), snapshot=starting_pods_snapshot())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        apps = app.screen.query_one(AppsPane).content
+    states = [row.cells[1] for row in apps.rows if row.key.startswith("wave:")]
+    assert [(t.plain, t.style) for t in states] == [("✓ done", GOOD), ("◌ starting", WAIT)]
+    assert "wave -98 waits for cert-manager" in apps.summary.plain and "blocked" not in apps.summary.plain
+    late = starting_pods_snapshot(seconds_since_scheduled=POD_START_GRACE_SECONDS + 5)
+    app = create_app("install", progress=install_progress(), snapshot=late)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        apps = app.screen.query_one(AppsPane).content
+    assert "wave -98 is blocked by cert-manager" in apps.summary.plain
