@@ -1,6 +1,6 @@
 """Render the real screens, fed by the simulated platform, to SVG files in this folder.
 
-    .venv/bin/python screenshots/make_screenshots.py [--out DIR]
+    .venv/bin/python screenshots/make_screenshots.py [--out DIR] [--only NAME ...]
 
 Every picture comes from a real run on the simulator (fixed scenarios and seeds): an install
 recorded through InstallSession with the observer watching, an installed platform observed
@@ -38,6 +38,8 @@ from talos_platform.tui.feed import ObjectDetails, read_pod_details
 from talos_platform.tui.install_state import InstallProgress
 from talos_platform.tui.screens.detail import DetailScreen
 
+ONLY: set[str] = set()
+"""The pictures to write (file names without `.svg`); empty: all of them."""
 SIZE = (160, 48)
 SMALL = (80, 24)
 HERE = Path(__file__).resolve().parent
@@ -215,6 +217,8 @@ async def save(
     then: Callable[[Pilot], Awaitable[None]] | None = None,
 ) -> None:
     """`then` finishes what the keys started (a view that reads from the cluster first)."""
+    if ONLY and path.stem not in ONLY:
+        return
     async with app.run_test(size=size) as pilot:
         await pilot.pause()
         if press:
@@ -225,8 +229,28 @@ async def save(
             await pilot.pause()
         if then is not None:
             await then(pilot)
+        await settled(pilot)
         app.save_screenshot(path.name, str(path.parent))
     print(f"wrote {path}")
+
+
+async def settled(pilot: Pilot, beat: float = 0.1, timeout: float = 20.0) -> None:
+    """Let the app run until two pictures a beat apart are the same. Layout settles in callbacks
+    after idle (a table's scrollbars once its size is measured, wrapped columns, the scroll to the
+    cursor): a picture taken after a fixed pause caught it half done on some runs and not others."""
+    previous = None
+    for _ in range(int(timeout / beat)):
+        await pilot.pause(beat)
+        picture = pilot.app.export_screenshot()
+        if picture == previous:
+            return
+        previous = picture
+    raise RuntimeError("the screen kept changing: no steady picture to take")
+
+
+def wanted(*names: str) -> bool:
+    """Whether any of these pictures is to be written (every picture without --only)."""
+    return not ONLY or bool(ONLY.intersection(names))
 
 
 async def until(pilot: Pilot, condition: Callable[[], object], timeout: float = 20.0) -> None:
@@ -251,99 +275,123 @@ async def log_read(pilot: Pilot) -> None:
 
 async def main(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    progress, snapshot, note = await record_install("default", stop_before="L2.wave-98")
-    await save(
-        create_app("install", progress=progress, snapshot=snapshot, simulation_note=note),
-        out / "install-in-progress.svg",
-    )
-
-    await save(
-        create_app("install", progress=progress, snapshot=snapshot, simulation_note=note),
-        out / "install-80x24.svg",
-        size=SMALL,
-    )
-
-    progress, snapshot, note = await record_install("default")
-    await save(
-        create_app("install", progress=progress, snapshot=snapshot, simulation_note=note),
-        out / "install-succeeded.svg",
-    )
-
-    progress, snapshot, note = await record_install("node-stuck-in-maintenance")
-    await save(
-        create_app("install", progress=progress, snapshot=snapshot, simulation_note=note), out / "install-failed.svg"
-    )
-
-    # Wave -98 fails once cert-manager has been Degraded for the grace, not after its timeout.
-    progress, snapshot, note = await record_install("app-degraded")
-    await save(
-        create_app("install", progress=progress, snapshot=snapshot, simulation_note=note),
-        out / "install-failed-degraded.svg",
-    )
-
-    snapshot, note, _ = await observe_installed("default")
-    await save(dashboard(snapshot, note), out / "dashboard-healthy.svg")
-    await save(dashboard(snapshot, note, theme=LIGHT), out / "dashboard-light.svg")
-    await save(dashboard(snapshot, note), out / "help.svg", press=("question_mark",))
-
-    snapshot, note, details = await observe_installed("app-degraded")
-    await save(dashboard(snapshot, note), out / "dashboard-faults.svg")
-    worst = snapshot.pod_problems[0]
-    detail = DetailScreen(f"pod:{worst.namespace}/{worst.name}", snapshot, details=details)
-    await save(dashboard(snapshot, note), out / "pod-detail.svg", press=("3",), screen=detail)
-
-    # Five seconds in, all still healthy: the banner says what is about to happen, and when.
-    snapshot, note, _ = await observe_installed("node-down", seconds=5)
-    await save(dashboard(snapshot, note, fault_outlook=scenario_outlook("node-down")), out / "banner-fault-coming.svg")
-
-    # A small terminal: one pane at a time, Pod health with its Problem column.
-    await save(dashboard(snapshot, note), out / "dashboard-80x24.svg", press=("3",), size=SMALL)
-
-    # The crash-looping pod's log, describe and YAML (k9s' l, d, y), read from the simulator.
-    async with installed_platform("crash-loop") as (snapshot, note, platform):
-        views = (
-            ("l", "pod-logs", log_read),
-            ("d", "pod-describe", object_view_read),
-            ("y", "pod-yaml", object_view_read),
+    if wanted("install-in-progress", "install-80x24"):
+        progress, snapshot, note = await record_install("default", stop_before="L2.wave-98")
+        await save(
+            create_app("install", progress=progress, snapshot=snapshot, simulation_note=note),
+            out / "install-in-progress.svg",
         )
-        for key, name, read in views:
-            app = dashboard(snapshot, note, object_drivers=platform.drivers)
-            await save(app, out / f"{name}.svg", press=("3", key), then=read)
+        await save(
+            create_app("install", progress=progress, snapshot=snapshot, simulation_note=note),
+            out / "install-80x24.svg",
+            size=SMALL,
+        )
 
-    snapshot, note, _ = await observe_installed("policy-drops", seconds=burst_middle("policy-drops"))
-    await save(
-        dashboard(snapshot, note), out / "flows-filtered.svg", press=("4", "slash", *"verdict:dropped", "enter", "z")
-    )
+    if wanted("install-succeeded"):
+        progress, snapshot, note = await record_install("default")
+        await save(
+            create_app("install", progress=progress, snapshot=snapshot, simulation_note=note),
+            out / "install-succeeded.svg",
+        )
 
-    # The API has been away for 15 s (it goes 60 s after the start): stale panes, the header.
-    snapshot, note, _ = await observe_installed("api-flap", seconds=75)
-    await save(dashboard(snapshot, note), out / "dashboard-stale.svg")
+    if wanted("install-failed"):
+        progress, snapshot, note = await record_install("node-stuck-in-maintenance")
+        await save(
+            create_app("install", progress=progress, snapshot=snapshot, simulation_note=note),
+            out / "install-failed.svg",
+        )
 
-    snapshot, note, _ = await observe_installed("pressure")
-    await save(dashboard(snapshot, note), out / "nodes-pressure.svg", press=("1", "z"))
+    if wanted("install-failed-degraded"):
+        # Wave -98 fails once cert-manager has been Degraded for the grace, not after its timeout.
+        progress, snapshot, note = await record_install("app-degraded")
+        await save(
+            create_app("install", progress=progress, snapshot=snapshot, simulation_note=note),
+            out / "install-failed-degraded.svg",
+        )
 
-    # Slow for a minute (it slows 20 s after the start): the header names it, nothing is down.
-    snapshot, note, _ = await observe_installed("slow-api", seconds=80)
-    await save(dashboard(snapshot, note), out / "api-slow.svg")
+    if wanted("dashboard-healthy", "dashboard-light", "help"):
+        snapshot, note, _ = await observe_installed("default")
+        await save(dashboard(snapshot, note), out / "dashboard-healthy.svg")
+        await save(dashboard(snapshot, note, theme=LIGHT), out / "dashboard-light.svg")
+        await save(dashboard(snapshot, note), out / "help.svg", press=("question_mark",))
 
-    snapshot, note, _ = await observe_installed("disk-full")
-    await save(dashboard(snapshot, note), out / "nodes-disk-full.svg", press=("1", "z"))
+    if wanted("dashboard-faults", "pod-detail"):
+        snapshot, note, details = await observe_installed("app-degraded")
+        await save(dashboard(snapshot, note), out / "dashboard-faults.svg")
+        worst = snapshot.pod_problems[0]
+        detail = DetailScreen(f"pod:{worst.namespace}/{worst.name}", snapshot, details=details)
+        await save(dashboard(snapshot, note), out / "pod-detail.svg", press=("3",), screen=detail)
 
-    # cp-1's etcd raised NOSPACE near its quota; cp-3 has stayed a learner past the grace time.
-    snapshot, note, _ = await observe_installed("etcd-alarm", seconds=150)
-    await save(dashboard(snapshot, note), out / "nodes-etcd-alarm.svg", press=("1", "z"))
+    if wanted("banner-fault-coming", "dashboard-80x24"):
+        # Five seconds in, all still healthy: the banner says what is about to happen, and when.
+        snapshot, note, _ = await observe_installed("node-down", seconds=5)
+        await save(
+            dashboard(snapshot, note, fault_outlook=scenario_outlook("node-down")), out / "banner-fault-coming.svg"
+        )
+        # A small terminal: one pane at a time, Pod health with its Problem column.
+        await save(dashboard(snapshot, note), out / "dashboard-80x24.svg", press=("3",), size=SMALL)
 
-    # A Talos upgrade run in another terminal: cp-1 done, cp-2 rebooting into the new version.
-    events, snapshot, note = await record_upgrade("default", cut_at_line=f"cp-2: rebooting into {UPGRADE_TO}")
-    with upgrade_in_another_terminal(events, snapshot) as rollout:
-        await save(dashboard(snapshot, note, rollout=rollout), out / "rollout-talos-upgrade.svg", press=("1", "z"))
+    if wanted("pod-logs", "pod-describe", "pod-yaml"):
+        # The crash-looping pod's log, describe and YAML (k9s' l, d, y), read from the simulator.
+        async with installed_platform("crash-loop") as (snapshot, note, platform):
+            views = (
+                ("l", "pod-logs", log_read),
+                ("d", "pod-describe", object_view_read),
+                ("y", "pod-yaml", object_view_read),
+            )
+            for key, name, read in views:
+                app = dashboard(snapshot, note, object_drivers=platform.drivers)
+                await save(app, out / f"{name}.svg", press=("3", key), then=read)
 
-    # The storm starts 30 s after the hand-over: its alerts, worst first, the silenced counted.
-    snapshot, note, _ = await observe_installed("alert-storm", seconds=60)
-    await save(dashboard(snapshot, note), out / "alerts-storm.svg", press=("5", "z"))
+    if wanted("flows-filtered"):
+        snapshot, note, _ = await observe_installed("policy-drops", seconds=burst_middle("policy-drops"))
+        await save(
+            dashboard(snapshot, note),
+            out / "flows-filtered.svg",
+            press=("4", "slash", *"verdict:dropped", "enter", "z"),
+        )
+
+    if wanted("dashboard-stale"):
+        # The API has been away for 15 s (it goes 60 s after the start): stale panes, the header.
+        snapshot, note, _ = await observe_installed("api-flap", seconds=75)
+        await save(dashboard(snapshot, note), out / "dashboard-stale.svg")
+
+    if wanted("nodes-pressure"):
+        snapshot, note, _ = await observe_installed("pressure")
+        await save(dashboard(snapshot, note), out / "nodes-pressure.svg", press=("1", "z"))
+
+    if wanted("api-slow"):
+        # Slow for a minute (it slows 20 s after the start): the header names it, nothing is down.
+        snapshot, note, _ = await observe_installed("slow-api", seconds=80)
+        await save(dashboard(snapshot, note), out / "api-slow.svg")
+
+    if wanted("nodes-disk-full"):
+        snapshot, note, _ = await observe_installed("disk-full")
+        await save(dashboard(snapshot, note), out / "nodes-disk-full.svg", press=("1", "z"))
+
+    if wanted("nodes-etcd-alarm"):
+        # cp-1's etcd raised NOSPACE near its quota; cp-3 has stayed a learner past the grace time.
+        snapshot, note, _ = await observe_installed("etcd-alarm", seconds=150)
+        await save(dashboard(snapshot, note), out / "nodes-etcd-alarm.svg", press=("1", "z"))
+
+    if wanted("rollout-talos-upgrade"):
+        # A Talos upgrade run in another terminal: cp-1 done, cp-2 rebooting into the new version.
+        events, snapshot, note = await record_upgrade("default", cut_at_line=f"cp-2: rebooting into {UPGRADE_TO}")
+        with upgrade_in_another_terminal(events, snapshot) as rollout:
+            await save(dashboard(snapshot, note, rollout=rollout), out / "rollout-talos-upgrade.svg", press=("1", "z"))
+
+    if wanted("alerts-storm"):
+        # The storm starts 30 s after the hand-over: its alerts, worst first, the silenced counted.
+        snapshot, note, _ = await observe_installed("alert-storm", seconds=60)
+        await save(dashboard(snapshot, note), out / "alerts-storm.svg", press=("5", "z"))
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=HERE)
-    asyncio.run(main(parser.parse_args().out))
+    parser.add_argument(
+        "--only", nargs="+", default=[], metavar="NAME", help="write only these pictures (e.g. install-in-progress)"
+    )
+    arguments = parser.parse_args()
+    ONLY.update(arguments.only)
+    asyncio.run(main(arguments.out))

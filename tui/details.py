@@ -11,7 +11,7 @@ from rich.text import Text
 
 from talos_platform.engine.observe import ClusterSnapshot, FlowView, HealthyPod
 from talos_platform.tui.feed import ObjectDetails
-from talos_platform.tui.styles import BAD, GOOD, MUTED, WARN
+from talos_platform.tui.styles import BAD, GOOD, MUTED, WAIT, WARN
 from talos_platform.tui.widgets.alerts import firing_for, severity_text
 from talos_platform.tui.widgets.apps import health_text, sync_text
 from talos_platform.tui.widgets.etcd import etcd_details
@@ -173,6 +173,8 @@ def describe(
         ]
         if snapshot.blocked and f"blocked by {app.name}:" in snapshot.blocked:
             parts.append(Text("\n" + snapshot.blocked, style=f"bold {BAD}"))
+        elif snapshot.blocked and f"waits for {app.name}:" in snapshot.blocked:
+            parts.append(Text("\n" + snapshot.blocked, style=WAIT))
         if app.unhealthy:
             parts.append(_heading("Resources not Healthy"))
             parts.extend(

@@ -35,7 +35,7 @@ from talos_platform.engine.drivers.talos_api import (
     memory_percent,
 )
 from talos_platform.engine.drivers.talos_api_etcd import etcd_health
-from talos_platform.engine.drivers.talosctl import TalosctlDriver, read_talosconfig
+from talos_platform.engine.drivers.talosctl import TalosctlDriver, no_talosconfig_yet, read_talosconfig
 from talos_platform.engine.errors import UserError
 
 
@@ -72,7 +72,7 @@ class TalosGrpcDriver(TalosctlDriver):
     async def _session(self, address: str) -> TalosNodeSession | str:
         """The node's session, or why there can be none (no talosconfig, or a damaged one)."""
         if not self.talosconfig.exists():
-            return f"no talosconfig at {self.talosconfig} yet"
+            return no_talosconfig_yet(self.talosconfig)
         try:
             credentials = await self._channel_credentials()
         except (TalosconfigProblem, UserError) as error:

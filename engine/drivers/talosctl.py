@@ -539,6 +539,15 @@ def read_talosconfig_endpoints(talosconfig: Path, state: Any = None) -> list[str
 
 # Errors talosctl prints when a node's API answers with certificates our talosconfig does not
 # trust, or wants a client certificate we did not offer: the node is not in maintenance mode.
+def no_talosconfig_yet(path: Path) -> str:
+    """Why a node could not be asked with our certificates: there are none yet (early in an install)."""
+    return f"no talosconfig at {path} yet"
+
+
+def is_no_talosconfig_yet(error: str) -> bool:
+    return error.startswith("no talosconfig at ") and error.endswith(" yet")
+
+
 _TLS_MARKERS = ("certificate", "tls:", "x509", "authentication handshake failed")
 _UNREACHABLE_MARKERS = (
     "connection refused",
@@ -629,7 +638,7 @@ class TalosctlDriver:
 
     async def _configured_facts(self, address: str) -> TalosNodeFacts:
         if not self.talosconfig.exists():
-            return TalosNodeFacts(address=address, reachable=False, error=f"no talosconfig at {self.talosconfig} yet")
+            return TalosNodeFacts(address=address, reachable=False, error=no_talosconfig_yet(self.talosconfig))
         try:
             stage = parse_machine_stage(await self._read("machinestatus", address, insecure=False))
             cluster_name = parse_cluster_name(await self._read("info", address, insecure=False))

@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from talos_platform.engine.observe.blockers import describe, trace
+from talos_platform.engine.observe.blockers import Blocker, describe, pods_behind, trace
 from talos_platform.engine.observe.snapshot import AppView, PodProblem, ResourceHealth, WaveView
 
 SYNC_WAVE_ANNOTATION = "argocd.argoproj.io/sync-wave"
@@ -115,11 +115,23 @@ def group_by_wave(apps: Iterable[AppView], problems: Iterable[PodProblem] = ()) 
         elif all(app.settled for app in members):
             state = "done"
         else:
-            state = "blocked"
             blocker = trace(_worst(members), by_name)
-            blocked_line = f"wave {wave} is blocked by {describe(blocker, problems)}"
+            if _only_starting(blocker, problems):
+                state = "starting"
+                blocked_line = f"wave {wave} waits for {describe(blocker, problems)}"
+            else:
+                state = "blocked"
+                blocked_line = f"wave {wave} is blocked by {describe(blocker, problems)}"
         waves.append(WaveView(wave, members, state))
     return tuple(waves), blocked_line
+
+
+def _only_starting(blocker: Blocker, problems: Iterable[PodProblem]) -> bool:
+    """The blocker is only Progressing, and every pod behind it is starting (within its start
+    grace): the wave is on its way, not blocked."""
+    health = blocker.resource.health if blocker.resource is not None else blocker.app.health
+    behind = pods_behind(blocker, problems)
+    return health == "Progressing" and bool(behind) and all(pod.starting for pod in behind)
 
 
 _HEALTH_ORDER = {"Degraded": 0, "Missing": 1, "Unknown": 2, "Progressing": 3, "Suspended": 4, "Healthy": 5}

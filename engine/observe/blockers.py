@@ -72,11 +72,14 @@ def pods_behind(blocker: Blocker, problems: Iterable[PodProblem]) -> list[PodPro
 
 
 def pod_note(problem: PodProblem) -> str:
-    """`pod prometheus-0 CrashLoopBackOff, OOMKilled` or `pod vault-0 Pending: Unschedulable: ...`."""
+    """`pod prometheus-0 CrashLoopBackOff, OOMKilled`, `pod vault-0 Pending: Unschedulable: ...` or
+    `pod web-1 starting: web: ContainerCreating`."""
     if problem.kind == "OOMKilled":
         return f"pod {problem.name} CrashLoopBackOff, OOMKilled"
     if problem.kind == "Restarts":
         return f"pod {problem.name}: {problem.detail}"  # `4 restarts` says it
+    if problem.starting:
+        return f"pod {problem.name} starting: {_short(problem.detail, 110)}"
     detail = problem.detail
     if detail.startswith(f"{problem.kind}: "):
         detail = detail[len(problem.kind) + 2 :]

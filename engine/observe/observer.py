@@ -35,7 +35,13 @@ from talos_platform.engine.observe.kube_stats import read_disks, read_metrics
 from talos_platform.engine.observe.node_disk import DiskUse
 from talos_platform.engine.observe.nodes import KubeNode, TalosTarget, UsageHistory, kube_node, merge_nodes
 from talos_platform.engine.observe.ordering import natural_key
-from talos_platform.engine.observe.pods import PodHealth, classify_pod, refusal_problem, sort_problems
+from talos_platform.engine.observe.pods import (
+    PodHealth,
+    classify_pod,
+    next_grace_end,
+    refusal_problem,
+    sort_problems,
+)
 from talos_platform.engine.observe.relay import RELAY_STATUS_INTERVAL, poll_relay_status
 from talos_platform.engine.observe.snapshot import (
     ApiLatency,
@@ -127,6 +133,9 @@ class Observer:
         ]
         self._derived: dict[str, tuple[object, Any]] = {}
         self._facts_version = 0
+        self._grace_round = 0
+        """Counts the moments a starting pod's grace ran out (the pod summary changes then)."""
+        self._next_grace_end = math.inf
         self._subscribers: list[Subscriber] = []
         self._changed = asyncio.Event()
         self._generation = 0
@@ -307,17 +316,27 @@ class Observer:
         view: T = known[1]
         return view
 
+    def _pod_summary(self) -> tuple[tuple[PodProblem, ...], tuple[NamespaceHealth, ...], tuple[HealthyPod, ...]]:
+        """Recomputed when a store changed, or when a starting pod's grace ran out meanwhile."""
+        now = self.clock.now()
+        if now >= self._next_grace_end:
+            self._grace_round += 1
+            self._next_grace_end = math.inf
+
+        def summarise() -> tuple[tuple[PodProblem, ...], tuple[NamespaceHealth, ...], tuple[HealthyPod, ...]]:
+            pods = self.pods.values()
+            self._next_grace_end = next_grace_end(pods, now)
+            return summarise_pods(pods, self.refusals.values(), now)
+
+        return self._cached("pods", (self.pods.version, self.refusals.version, self._grace_round), summarise)
+
     def snapshot(self) -> ClusterSnapshot:
         self._generation += 1
-        pods = self._cached(
-            "pods",
-            (self.pods.version, self.refusals.version),
-            lambda: summarise_pods(self.pods.values(), self.refusals.values()),
-        )
+        pods = self._pod_summary()
         # The blocked line names the pods behind the blocking resource: it follows both stores.
         waves = self._cached(
             "waves",
-            (self.apps.version, self.pods.version, self.refusals.version),
+            (self.apps.version, self.pods.version, self.refusals.version, self._grace_round),
             lambda: group_by_wave(self.apps.values(), pods[0]),
         )
         nodes = self._cached(
@@ -394,7 +413,7 @@ def build_snapshot(
 ) -> ClusterSnapshot:
     """`waves_and_blocked`, `pod_summary` and `node_views` may be handed in already computed
     (the observer caches them while their inputs do not change)."""
-    problems, namespaces, healthy = pod_summary if pod_summary is not None else summarise_pods(pods)
+    problems, namespaces, healthy = pod_summary if pod_summary is not None else summarise_pods(pods, now=taken_at)
     waves, blocked = waves_and_blocked if waves_and_blocked is not None else group_by_wave(apps, problems)
     return ClusterSnapshot(
         taken_at=taken_at,
@@ -416,24 +435,27 @@ def build_snapshot(
 
 
 def summarise_pods(
-    pods: Iterable[PodHealth], refusals: Iterable[PodProblem | None] = ()
+    pods: Iterable[PodHealth], refusals: Iterable[PodProblem | None] = (), now: float = math.inf
 ) -> tuple[tuple[PodProblem, ...], tuple[NamespaceHealth, ...], tuple[HealthyPod, ...]]:
-    """Problems worst first (pods, and workloads whose pods PodSecurity refused),
-    healthy/total pods per namespace, and the healthy pods by namespace and name."""
+    """Problems worst first (pods, and workloads whose pods PodSecurity refused; pods still within
+    their start grace at `now` last, as `Starting`), healthy/total pods per namespace, and the
+    healthy pods by namespace and name. Without `now` every start grace is over."""
     problems = [refusal for refusal in refusals if refusal is not None]
     healthy: list[HealthyPod] = []
     per_namespace: dict[str, list[int]] = {}
     for pod in pods:
-        counts = per_namespace.setdefault(pod.namespace, [0, 0])
+        counts = per_namespace.setdefault(pod.namespace, [0, 0, 0])
         counts[1] += 1
-        if pod.problem is None:
+        problem = pod.problem_at(now)
+        if problem is None:
             counts[0] += 1
             healthy.append(HealthyPod(pod.namespace, pod.name, pod.node, pod.app))
         else:
-            problems.append(pod.problem)
+            counts[2] += problem.starting
+            problems.append(problem)
     healthy.sort(key=lambda p: (p.namespace, natural_key(p.name)))
     return (
         tuple(sort_problems(problems)),
-        tuple(NamespaceHealth(ns, h, t) for ns, (h, t) in sorted(per_namespace.items())),
+        tuple(NamespaceHealth(ns, h, t, starting) for ns, (h, t, starting) in sorted(per_namespace.items())),
         tuple(healthy),
     )

@@ -127,7 +127,7 @@ async def snapshot_once(
         flows=flows,
         recent_flows=recent_flows,
         kube_error="; ".join(errors),
-        pod_summary=summarise_pods(pods, refusals),
+        pod_summary=summarise_pods(pods, refusals, now),
         node_views=nodes,
         freshness=freshness,
         api=api_latency(round_trips, server, now),

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
-from talos_platform.engine.observe.snapshot import PodProblem
+from talos_platform.engine.observe.snapshot import STARTING, PodProblem
 
 RESTART_WARNING_THRESHOLD = 3
 """A pod that is otherwise fine but restarted this often is still worth a line."""
@@ -18,6 +20,18 @@ IMAGE_PULL_REASONS = {
     "ErrImageNeverPull",
     "RegistryUnavailable",
 }
+
+POD_START_GRACE_SECONDS = 90.0
+"""How long a pod may sit Pending (not scheduled yet, or ContainerCreating) and still count as
+starting, not as a problem. Every install and rollout has such pods for a while: scheduling, image
+pulls and the first start take tens of seconds on a healthy cluster (longer before the CNI runs).
+Counted from when the pod was scheduled (the PodScheduled condition), or created while it is not;
+a real reason (an image pull error, a crash loop, the scheduler's refusal) is a problem at once."""
+STARTING_SEVERITY = 5
+"""After every real problem."""
+STARTING_REASONS = frozenset({"", "ContainerCreating", "PodInitializing"})
+"""Container waiting reasons of a pod that is simply starting."""
+NOT_READY_TAINT = "{node.kubernetes.io/not-ready: }"
 
 POD_SECURITY_REFUSAL = "PodSecurity"
 """The kind of a problem row for a workload whose pods PodSecurity admission refused."""
@@ -35,10 +49,25 @@ class PodHealth:
     node: str
     app: str
     problem: PodProblem | None
+    starting_since: float | None = None
+    """Seconds since the epoch from which the start grace counts, when the problem is only that
+    the pod is starting; None when it is a real problem (or there is none)."""
 
     @property
     def healthy(self) -> bool:
         return self.problem is None
+
+    def problem_at(self, now: float) -> PodProblem | None:
+        """The problem as of `now` (the observer's clock): a starting pod within its grace is a
+        `Starting` row, not a problem."""
+        if self.problem is None or self.starting_since is None or now >= self.grace_ends:
+            return self.problem
+        return replace(self.problem, kind=STARTING, severity=STARTING_SEVERITY)
+
+    @property
+    def grace_ends(self) -> float:
+        """When a starting pod becomes a problem (infinity for any other pod: nothing changes)."""
+        return float("inf") if self.starting_since is None else self.starting_since + POD_START_GRACE_SECONDS
 
 
 def owning_app(pod: dict[str, Any]) -> str:
@@ -63,7 +92,49 @@ def classify_pod(pod: dict[str, Any]) -> PodHealth:
     node = spec.get("nodeName", "") or ""
     app = owning_app(pod)
     problem = _find_problem(pod, namespace, name, node, app)
-    return PodHealth(namespace, name, node, app, problem)
+    starting = _starting_since(pod) if problem is not None and problem.kind == "Pending" else None
+    return PodHealth(namespace, name, node, app, problem, starting)
+
+
+def next_grace_end(pods: Iterable[PodHealth], now: float) -> float:
+    """The next moment a starting pod turns into a problem (infinity: none will)."""
+    return min((end for end in (pod.grace_ends for pod in pods) if end > now), default=float("inf"))
+
+
+def _starting_since(pod: dict[str, Any]) -> float | None:
+    """When a Pending pod began starting, if it is only starting: not scheduled yet (or refused only
+    because every node is still not-ready, as before the CNI runs), or scheduled with containers
+    being created. None when a reason says more (or the pod has no timestamps)."""
+    status = pod.get("status") or {}
+    containers = list(status.get("initContainerStatuses") or []) + list(status.get("containerStatuses") or [])
+    if any(((c.get("state") or {}).get("waiting") or {}).get("reason", "") not in STARTING_REASONS for c in containers):
+        return None
+    scheduled: dict[str, Any] = next((c for c in status.get("conditions") or [] if c.get("type") == "PodScheduled"), {})
+    if scheduled.get("status") == "False" and scheduled.get("message") and not _only_not_ready(scheduled["message"]):
+        return None
+    if scheduled.get("status") == "True":
+        return _seconds(scheduled.get("lastTransitionTime")) or _seconds(status.get("startTime"))
+    return _seconds((pod.get("metadata") or {}).get("creationTimestamp"))
+
+
+_TAINTED = re.compile(r"^\d+ node\(s\) had untolerated taint \{[^}]*\}$")
+
+
+def _only_not_ready(message: str) -> bool:
+    """The scheduler refused only for taints, one of them node.kubernetes.io/not-ready: the nodes
+    wait for their network (the CNI), which an install is about to start."""
+    reasons = message.partition("nodes are available: ")[2].split(". ", 1)[0].rstrip(".").split(", ")
+    return NOT_READY_TAINT in message and all(_TAINTED.match(reason.strip()) for reason in reasons)
+
+
+def _seconds(stamp: object) -> float | None:
+    if not isinstance(stamp, str) or not stamp:
+        return None
+    try:
+        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
 def _find_problem(pod: dict[str, Any], namespace: str, name: str, node: str, app: str) -> PodProblem | None:

@@ -38,6 +38,12 @@ class NodeView:
     disk_capacity_bytes: int | None = None
 
     @property
+    def not_asked_yet(self) -> bool:
+        """Neither the Talos API nor Kubernetes has said anything about it yet (the first round of
+        questions is under way): unknown, not unreachable."""
+        return not self.reachable and not self.error and not self.stage and self.ready is None
+
+    @property
     def disk_percent(self) -> float | None:
         if self.disk_used_bytes is None or not self.disk_capacity_bytes:
             return None
@@ -96,7 +102,12 @@ class WaveView:
     wave: int
     apps: tuple[AppView, ...]
     state: str
-    """`done` (every app Synced and Healthy), `blocked` (the first unfinished wave) or `waiting`."""
+    """`done` (every app Synced and Healthy), `blocked` (the first unfinished wave), `starting` (the
+    first unfinished wave, only Progressing while the pods behind it start) or `waiting`."""
+
+
+STARTING = "Starting"
+"""The kind of a pod row for a pod still within its start grace: shown, not counted as a problem."""
 
 
 @dataclass(frozen=True)
@@ -104,13 +115,19 @@ class PodProblem:
     namespace: str
     name: str
     kind: str
-    """`CrashLoopBackOff`, `OOMKilled`, `ImagePull`, `Pending`, `Failed`, `NotReady`, `Restarts`."""
+    """`CrashLoopBackOff`, `OOMKilled`, `ImagePull`, `Pending`, `Failed`, `NotReady`, `Restarts`; or
+    `Starting`: a pod Pending within its start grace, listed last and not counted as a problem."""
     detail: str
     severity: int
     """Lower is worse; problems are listed in this order."""
     restarts: int = 0
     node: str = ""
     app: str = ""
+
+    @property
+    def starting(self) -> bool:
+        """Only starting (within its grace): shown in the waiting colour, not counted as a problem."""
+        return self.kind == STARTING
 
 
 @dataclass(frozen=True)
@@ -128,6 +145,8 @@ class NamespaceHealth:
     namespace: str
     healthy: int
     total: int
+    starting: int = 0
+    """Pods not healthy yet but within their start grace (see engine/observe/pods.py)."""
 
 
 @dataclass(frozen=True)
@@ -282,8 +301,10 @@ class ClusterSnapshot:
     nodes: tuple[NodeView, ...] = ()
     waves: tuple[WaveView, ...] = ()
     blocked: str = ""
-    """`wave N is blocked by X: message`, empty when every wave is done."""
+    """`wave N is blocked by X: message` (or `wave N waits for X: message` while its pods only
+    start), empty when every wave is done."""
     pod_problems: tuple[PodProblem, ...] = ()
+    """Worst first; pods still starting (`PodProblem.starting`) come last."""
     namespaces: tuple[NamespaceHealth, ...] = ()
     healthy_pods: tuple[HealthyPod, ...] = ()
     """Every pod without a problem, by namespace and name (the pane folds them into namespaces)."""
@@ -308,6 +329,11 @@ class ClusterSnapshot:
     @property
     def pod_total(self) -> int:
         return sum(ns.total for ns in self.namespaces)
+
+    @property
+    def real_pod_problems(self) -> tuple[PodProblem, ...]:
+        """The pod problems without the pods that are only starting."""
+        return tuple(p for p in self.pod_problems if not p.starting)
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

@@ -5,12 +5,15 @@ mode, e.g. after a failed install: then its reason is what there is to read)."""
 from __future__ import annotations
 
 from talos_platform.engine.drivers.protocols import Drivers, EtcdHealth, TalosNodeFacts
+from talos_platform.engine.drivers.talosctl import is_no_talosconfig_yet
 
 
 async def facts_for(drivers: Drivers, address: str) -> TalosNodeFacts:
     facts = await _ask(drivers, address, insecure=False)
-    if facts.reachable and facts.error and not facts.stage:
-        # Answers, but not with our PKI: a node in maintenance mode answers `--insecure`.
+    if facts.error and not facts.stage and (facts.reachable or is_no_talosconfig_yet(facts.error)):
+        # Answers, but not with our PKI, or could not be asked with it (no talosconfig before the
+        # install made one): a node in maintenance mode answers `--insecure`. A node that refused
+        # or did not answer is not asked twice.
         maintenance = await _ask(drivers, address, insecure=True)
         if maintenance.reachable and maintenance.maintenance:
             return maintenance

@@ -118,6 +118,24 @@ def test_install_in_progress(snap_compare):
     assert snap_compare(app, terminal_size=SIZE)
 
 
+def test_install_with_pods_starting(snap_compare):
+    """A wave's pods scheduled 20 s ago, their containers being created: starting (blue), no
+    problem counted."""
+    from support.cluster_data import starting_pods_snapshot
+
+    app = create_app("install", progress=install_progress(), snapshot=starting_pods_snapshot(), simulation_note=NOTE)
+    assert snap_compare(app, terminal_size=SIZE)
+
+
+def test_install_in_layer_0_with_nodes_waiting_for_their_config(snap_compare):
+    """The configs are being applied: worker-2 and worker-3 answer only the maintenance API (waiting
+    for config, blue), the others reboot into theirs (the Talos API refuses meanwhile)."""
+    from support.cluster_data import layer_zero_progress, layer_zero_snapshot
+
+    app = create_app("install", progress=layer_zero_progress(), snapshot=layer_zero_snapshot(), simulation_note=NOTE)
+    assert snap_compare(app, terminal_size=SIZE)
+
+
 def test_install_failed_with_hint(snap_compare):
     app = create_app(
         "install", progress=install_progress(failed=True), snapshot=early_cluster_snapshot(), simulation_note=NOTE

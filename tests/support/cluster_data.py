@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from talos_platform.engine.config.loading import load_config
@@ -24,12 +25,13 @@ from talos_platform.engine.layers import platform_steps
 from talos_platform.engine.observe import ClusterSnapshot, TalosTarget, build_snapshot
 from talos_platform.engine.observe.alerts import AlertsView, summarise_alerts
 from talos_platform.engine.observe.api_latency import RoundTrips, ServerLatency, api_latency
-from talos_platform.engine.observe.apps import app_view
+from talos_platform.engine.observe.apps import app_view, group_by_wave
 from talos_platform.engine.observe.etcd import LearnerClock, etcd_view
 from talos_platform.engine.observe.flows import FlowBuffer
 from talos_platform.engine.observe.freshness import ALERTMANAGER, KUBERNETES_API, Freshness, SourceState
 from talos_platform.engine.observe.node_disk import node_filesystem
 from talos_platform.engine.observe.nodes import UsageHistory, kube_node, merge_nodes
+from talos_platform.engine.observe.observer import summarise_pods
 from talos_platform.engine.observe.pods import classify_pod
 from talos_platform.engine.observe.snapshot import ApiLatency, FlowStats, RelayStatus
 from talos_platform.engine.plan.planner import Plan
@@ -538,6 +540,85 @@ def early_cluster_snapshot() -> ClusterSnapshot:
     return dataclasses.replace(
         full, waves=(), blocked="", pod_problems=(), namespaces=kube_system, flows=FlowStats(available=False)
     )
+
+
+def starting_pods_snapshot(seconds_since_scheduled: float = 20.0) -> ClusterSnapshot:
+    """`early_cluster_snapshot` as a wave's pods come up: cert-manager's three pods scheduled
+    `seconds_since_scheduled` before the snapshot, their containers still being created, and its
+    Application (wave -98) Progressing on them."""
+    early = early_cluster_snapshot()
+    scheduled = datetime.fromtimestamp(early.taken_at - seconds_since_scheduled, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    pods = []
+    for index, name in enumerate(("cert-manager-7d9f-2xq", "cert-manager-cainjector-5c8b-9kd", "webhook-6f7c-m4t")):
+        pod = pod_object("cert-manager", name, "cert-manager", f"worker-{index + 1}", phase="Pending")
+        pod["metadata"]["creationTimestamp"] = scheduled
+        pod["status"]["conditions"] = [{"type": "PodScheduled", "status": "True", "lastTransitionTime": scheduled}]
+        pod["status"]["containerStatuses"][0].update(ready=False, state={"waiting": {"reason": "ContainerCreating"}})
+        pods.append(classify_pod(pod))
+    problems, namespaces, _healthy = summarise_pods(pods, now=early.taken_at)
+    rollout = {
+        "group": "apps",
+        "kind": "Deployment",
+        "namespace": "cert-manager",
+        "name": "cert-manager",
+        "status": "Synced",
+        "health": {"status": "Progressing", "message": "Waiting for rollout to finish: 0 of 1 updated replicas"},
+    }
+    cert_manager = application("cert-manager", -98, "Synced", "Progressing")
+    cert_manager["status"]["resources"] = [rollout]
+    waves, blocked = group_by_wave([app_view(application("gateway-api", -100)), app_view(cert_manager)], problems)
+    return dataclasses.replace(
+        early,
+        pod_problems=problems,
+        namespaces=tuple(sorted((*early.namespaces, *namespaces), key=lambda n: n.namespace)),
+        waves=waves,
+        blocked=blocked,
+    )
+
+
+def layer_zero_snapshot(asked: bool = True) -> ClusterSnapshot:
+    """Early in layer 0, before Kubernetes runs: the control planes and worker-1 installing their
+    config (the Talos API refuses meanwhile), worker-2 and worker-3 still in maintenance mode
+    waiting for theirs; with `asked=False`, before the first round of Talos questions."""
+    facts = {}
+    for name, address, _role in NODES if asked else ():
+        if name in ("worker-2", "worker-3"):
+            facts[address] = TalosNodeFacts(
+                address, True, maintenance=True, stage="maintenance", talos_version="v1.11.5"
+            )
+        else:
+            facts[address] = TalosNodeFacts(
+                address, False, error=f"dial tcp {address}:50000: connect: connection refused"
+            )
+    return build_snapshot(
+        taken_at=T0 + 30,
+        simulated=True,
+        kube_nodes=(),
+        facts=facts,
+        targets=[TalosTarget(a, n, r) for n, a, r in NODES],
+        history=UsageHistory(),
+        pods=(),
+        apps=(),
+        flows=None,
+    )
+
+
+def layer_zero_progress(configs_applied: bool = False) -> InstallProgress:
+    """The example's install in layer 0: the checks done and every node's config being applied
+    (all at once, as the plan runs them); with `configs_applied`, all of layer 0 done."""
+    plan = list(Plan(platform_steps(load_config(EXAMPLE_CONFIG))))
+    progress = InstallProgress((s.id, s.layer, s.title) for s in plan)
+    progress.apply(RunStarted(at=T0, run_id="20260101-000000", steps=tuple(s.id for s in plan), simulated=True))
+    applying = False
+    for index, step in enumerate(s for s in plan if s.layer == 0):
+        is_apply = step.id.startswith("L0.apply-config.")
+        if applying and not is_apply and not configs_applied:
+            break  # the steps after them wait for the configs
+        progress.apply(StepStarted(at=T0 + index, step_id=step.id, layer=0, title=step.title))
+        applying = applying or is_apply
+        if configs_applied or not is_apply:
+            progress.apply(StepSucceeded(at=T0 + index + 1, step_id=step.id, duration=1.0))
+    return progress
 
 
 def install_progress(failed: bool = False, finished: bool = False) -> InstallProgress:

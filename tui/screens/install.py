@@ -4,7 +4,6 @@ with the hint and a retry key."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from rich.text import Text
@@ -21,6 +20,18 @@ from talos_platform.tui.widgets.key_hints import KeyHints
 from talos_platform.tui.widgets.pane import Pane
 from talos_platform.tui.widgets.step_output import StepOutput
 from talos_platform.tui.widgets.steps import STOPPING, StepsPane, steps_content
+
+APPLY_CONFIG_STEP = "L0.apply-config."
+"""The prefix of the step that applies one node's machine config (the node's name follows)."""
+
+
+def nodes_awaiting_config(progress: InstallProgress) -> frozenset[str]:
+    """The nodes whose apply-config step has not succeeded (or been skipped as done) yet."""
+    return frozenset(
+        step.id.removeprefix(APPLY_CONFIG_STEP)
+        for step in progress.steps.values()
+        if step.id.startswith(APPLY_CONFIG_STEP) and step.state not in ("succeeded", "skipped")
+    )
 
 
 def failure_text(progress: InstallProgress) -> Text:
@@ -70,7 +81,10 @@ class InstallScreen(ClusterView):
         super().__init__(**kwargs)
         self.progress = progress
         self.follow_running = True
+        """The checklist's cursor follows the running step until the user moves or scrolls it."""
         self._followed_to_the_end = False
+        self._followed: str | None = None
+        """The step row the cursor was last put on by following."""
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
@@ -117,12 +131,16 @@ class InstallScreen(ClusterView):
             return  # a fast run can finish before the panes exist: `on_mount` draws it then
         pane = self.steps_pane
         pane.show(steps_content(self.progress))
+        if self.follow_running and self._moved_by_user():
+            self.follow_running = False
         if self.follow_running and self.progress.last_started and not self._followed_to_the_end:
-            pane.select_key(f"step:{self.progress.last_started}")
+            self._followed = f"step:{self.progress.last_started}"
+            pane.select_key(self._followed)
             # Once the outcome is known the selection is the user's: a later redraw (the run's
             # own end message) must not pull it back.
             self._followed_to_the_end = bool(self.progress.outcome)
         self._show_selected_output()
+        self._show_nodes_awaiting_config()
         failure = self.query_one("#failure", Static)
         failed = self.progress.outcome in ("failed", "interrupted") or self.progress.outcome.startswith("crashed")
         failure.display = failed
@@ -140,6 +158,22 @@ class InstallScreen(ClusterView):
         if self.progress.simulated:
             self.show_simulation_banner(True)
 
+    def _show_nodes_awaiting_config(self) -> None:
+        """Until the run applied a node's config, its maintenance mode is what the run expects."""
+        awaiting = frozenset() if self.progress.outcome else nodes_awaiting_config(self.progress)
+        panes = self.panes
+        if awaiting != panes.awaiting_config:
+            panes.awaiting_config = awaiting
+            if self.snapshot is not None:
+                self.redraw()
+
+    def _moved_by_user(self) -> bool:
+        """The cursor is off the row following put it on, or the list was scrolled with the wheel.
+        Read from the table's state, not from highlight messages: on a busy machine those arrive
+        late, and a late one from a redraw looked like the user's."""
+        moved = self._followed is not None and self.steps_pane.selected_key() != self._followed
+        return moved or self.steps_pane.scrolled_by_user
+
     def _show_selected_output(self) -> None:
         key = self.steps_pane.selected_key() or ""
         if key.startswith("step:"):
@@ -147,12 +181,6 @@ class InstallScreen(ClusterView):
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table.parent is self.steps_pane:
-            key = self.steps_pane.key_at(event.cursor_row) or ""
-            # Moving off the running step by hand stops following it (highlights that follow a
-            # redraw or an automatic selection are not the user's).
-            by_program = time.monotonic() - self.steps_pane.moved_by_program_at < 0.5
-            if key != f"step:{self.progress.last_started}" and self.steps_pane.table.has_focus and not by_program:
-                self.follow_running = False
             self._show_selected_output()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
@@ -166,6 +194,8 @@ class InstallScreen(ClusterView):
         if self.progress.outcome in ("failed", "interrupted") or self.progress.outcome.startswith("crashed"):
             self.follow_running = True
             self._followed_to_the_end = False
+            self._followed = None
+            self.steps_pane.scrolled_by_user = False
             self.app.start_install()
 
     def action_request_quit(self) -> None:

@@ -10,7 +10,12 @@ from talos_platform.tui.widgets.pane import Pane, PaneContent, Row, add_part, ma
 
 COLUMNS = ("Wave", "Application", "Sync", "Health", "Message")
 
-WAVE_STATE = {"done": ("✓ done", GOOD), "blocked": ("● blocked", BAD), "waiting": ("… waiting", MUTED)}
+WAVE_STATE = {
+    "done": ("✓ done", GOOD),
+    "blocked": ("● blocked", BAD),
+    "starting": ("◌ starting", WAIT),
+    "waiting": ("… waiting", MUTED),
+}
 
 
 def health_text(app: AppView) -> Text:
@@ -58,7 +63,8 @@ def apps_content(snapshot: ClusterSnapshot, query: str = "") -> PaneContent:
     settled = sum(1 for a in apps if a.settled)
     summary = Text(f"{number(settled)}/{number(len(apps))} Synced+Healthy")
     if snapshot.blocked:
-        summary.append("\n" + snapshot.blocked, style=f"bold {BAD}")
+        starting = any(wave.state == "starting" for wave in snapshot.waves)
+        summary.append("\n" + snapshot.blocked, style=WAIT if starting else f"bold {BAD}")
     if query:
         add_part(summary, f"filter: {query}", "italic")
     return PaneContent(

@@ -3,6 +3,7 @@ install screen show, and the dashboard's alerts strip below them."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from textual.app import ComposeResult
@@ -28,6 +29,9 @@ class ClusterPanes(Grid):
         super().__init__(**kwargs)
         self.pane_ids = pane_ids
         self.paused: ClusterSnapshot | None = None
+        self.awaiting_config: frozenset[str] = frozenset()
+        """The nodes a running install has not applied a config to yet (set by the run screen):
+        their maintenance mode is expected, not a problem."""
         self._drawn_from: dict[str, tuple[tuple[object, ...], str]] = {}
 
     def compose(self) -> ComposeResult:
@@ -48,14 +52,14 @@ class ClusterPanes(Grid):
     def show(self, snapshot: ClusterSnapshot, only_visible: bool = True, now: float | None = None) -> None:
         """`now`: the observer's clock, when known, so panes of a feed that stopped say so."""
         inputs = {
-            "nodes": (snapshot.nodes, snapshot.kube_error),
+            "nodes": (snapshot.nodes, snapshot.kube_error, self.awaiting_config),
             "apps": (snapshot.waves, snapshot.blocked),
             "pods": (snapshot.pod_problems, snapshot.namespaces, snapshot.healthy_pods),
             # Its durations count on with the snapshot's time.
             "alerts": (snapshot.alerts, snapshot.taken_at),
         }
         builders = (
-            ("nodes", nodes_content),
+            ("nodes", partial(nodes_content, awaiting_config=self.awaiting_config)),
             ("apps", apps_content),
             ("pods", pods_content),
             ("alerts", alerts_content),

@@ -6,7 +6,7 @@ from rich.text import Text
 
 from talos_platform.engine.observe import ClusterSnapshot, NodeView
 from talos_platform.engine.observe.ordering import natural_key
-from talos_platform.tui.styles import bad, good, muted, number, percent, warn
+from talos_platform.tui.styles import WAIT, bad, good, muted, number, percent, warn
 from talos_platform.tui.widgets.etcd import etcd_cell, etcd_summary
 from talos_platform.tui.widgets.pane import Pane, PaneContent, Row, add_part, matches
 from talos_platform.tui.widgets.pressure import disk_cell, pressure_summary, with_pressure
@@ -18,10 +18,20 @@ ETCD_COLUMN = "etcd"
 """Shown once a control plane's etcd was asked about (the cluster exists)."""
 
 
-def node_state(node: NodeView) -> Text:
+WAITING_FOR_CONFIG = "◌ maintenance: waiting for config"
+"""A node in maintenance mode before the install applied its config: what the install expects."""
+
+
+def node_state(node: NodeView, awaiting_config: frozenset[str] = frozenset()) -> Text:
+    """`awaiting_config`: the nodes an install has not applied a config to yet (their maintenance
+    mode is expected); outside an install, maintenance mode is a problem."""
     if node.stage == "maintenance" and node.reachable:
-        # Answers only the maintenance API: no config (yet), or a failed install sent it back.
+        if node.name in awaiting_config and not node.error:
+            return Text(WAITING_FOR_CONFIG, style=WAIT)
+        # Answers only the maintenance API: no config, or a failed install sent it back.
         return bad("✗ in maintenance mode") if node.error else warn("◌ in maintenance mode")
+    if node.not_asked_yet:
+        return muted("… asking")
     if not node.reachable:
         # Kubernetes may still call it Ready for a while; the Talos API tells first.
         return warn("● Ready, Talos API unreachable") if node.ready else bad("✗ unreachable")
@@ -32,16 +42,20 @@ def node_state(node: NodeView) -> Text:
     return muted("- not joined")
 
 
-def nodes_content(snapshot: ClusterSnapshot, query: str = "") -> PaneContent:
+def nodes_content(
+    snapshot: ClusterSnapshot, query: str = "", awaiting_config: frozenset[str] = frozenset()
+) -> PaneContent:
+    """`awaiting_config`: see `node_state`."""
     rows = []
     etcd = snapshot.etcd
     # Control planes first, then by name as people read it: worker-2 before worker-10.
     for node in sorted(snapshot.nodes, key=lambda n: (n.role != "control-plane", natural_key(n.name))):
-        state = with_pressure(node_state(node), node)
+        state = with_pressure(node_state(node, awaiting_config), node)
         etcd_text = etcd_cell(etcd.member(node.name))
         if not matches(query, node.name, node.role, node.address, node.stage, state.plain, etcd_text.plain):
             continue
-        stage = bad(node.stage) if node.stage == "maintenance" else Text(node.stage or "-")
+        expected = node.name in awaiting_config and not node.error
+        stage = bad(node.stage) if node.stage == "maintenance" and not expected else Text(node.stage or "-")
         rows.append(
             Row(
                 f"node:{node.name}",
@@ -61,7 +75,7 @@ def nodes_content(snapshot: ClusterSnapshot, query: str = "") -> PaneContent:
             )
         )
     ready = sum(1 for n in snapshot.nodes if n.ready)
-    unreachable = sum(1 for n in snapshot.nodes if not n.reachable)
+    unreachable = sum(1 for n in snapshot.nodes if not n.reachable and not n.not_asked_yet)
     summary = Text(f"{number(ready)}/{number(len(snapshot.nodes))} Ready")
     if unreachable:
         add_part(summary, f"✗ {number(unreachable)} unreachable", "bold #e03131")

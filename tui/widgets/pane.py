@@ -7,7 +7,6 @@ so tests can check a pane's content without running an app.
 from __future__ import annotations
 
 import dataclasses
-import time
 from dataclasses import dataclass, field
 
 from rich.text import Span, Text
@@ -105,6 +104,7 @@ class Pane(Vertical):
     """A titled table plus a summary line. Subclasses set `content_function`."""
 
     DEFAULT_CLASSES = "pane"
+    TABLE_CLASS: type[FastTable] = FastTable
 
     def __init__(self, *, id: str, title: str):
         super().__init__(id=id)
@@ -114,8 +114,6 @@ class Pane(Vertical):
         self._drawn_rows: tuple[Row, ...] | None = None
         self._drawn_columns: tuple[str, ...] = ()
         self._drawn_summary: Text | None = None
-        self.moved_by_program_at = 0.0
-        """When the cursor last moved because of a redraw or `select_key` (not the user)."""
         self.sort_column: int | None = None
         """The column the rows are ordered by (`s` steps through them); None: the pane's own order."""
         self.sort_reverse = False
@@ -126,7 +124,7 @@ class Pane(Vertical):
         """The width the drawn rows were fitted to when the columns were last measured."""
 
     def compose(self) -> ComposeResult:
-        table = FastTable(cursor_type="row", zebra_stripes=False, id=f"{self.id}-table")
+        table = self.TABLE_CLASS(cursor_type="row", zebra_stripes=False, id=f"{self.id}-table")
         yield table
         yield Static("", classes="pane-summary", id=f"{self.id}-summary")
 
@@ -193,7 +191,6 @@ class Pane(Vertical):
         else:
             table.clear()
         table.set_rows((row.cells for row in content.rows), heights=[row_height(row) for row in content.rows])
-        self.moved_by_program_at = time.monotonic()
         # DataTable keys are needed for selection; keep our own index instead of keys per add.
         self._keys = [row.key for row in content.rows]
         self._drawn_rows = content.rows
@@ -237,6 +234,5 @@ class Pane(Vertical):
         keys = getattr(self, "_keys", [])
         if key not in keys:
             return False
-        self.moved_by_program_at = time.monotonic()
         self.table.move_cursor(row=keys.index(key), animate=False)
         return True

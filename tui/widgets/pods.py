@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from talos_platform.engine.observe import ClusterSnapshot, PodProblem
+from talos_platform.engine.observe import ClusterSnapshot, NamespaceHealth, PodProblem
 from talos_platform.engine.observe.pods import POD_SECURITY_REFUSAL
 from talos_platform.tui.styles import BAD, GOOD, WAIT, WARN, muted, number
 from talos_platform.tui.widgets.pane import Pane, PaneContent, Row, add_part, matches
@@ -27,8 +27,19 @@ MAX_PROBLEM_ROWS = 300
 
 
 def problem_text(problem: PodProblem) -> Text:
+    if problem.starting:
+        return Text("◌ starting", style=WAIT)  # within its start grace: not a problem (yet)
     label = "CrashLoopBackOff ← OOMKilled" if problem.kind == "OOMKilled" else problem.kind
     return Text(f"✗ {label}" if problem.severity <= 1 else f"● {label}", style=PROBLEM_STYLE.get(problem.kind, WARN))
+
+
+def namespace_text(ns: NamespaceHealth) -> Text:
+    counts = f"{number(ns.healthy)}/{number(ns.total)} healthy"
+    if ns.healthy == ns.total:
+        return Text(f"✓ {counts}", style=GOOD)
+    if ns.healthy + ns.starting == ns.total:
+        return Text(f"◌ {counts}, {number(ns.starting)} starting", style=WAIT)
+    return Text(counts, style=WARN)
 
 
 def pods_content(snapshot: ClusterSnapshot, query: str = "") -> PaneContent:
@@ -84,33 +95,21 @@ def pods_content(snapshot: ClusterSnapshot, query: str = "") -> PaneContent:
     for ns in snapshot.namespaces:
         if not matches(query, ns.namespace, "namespace"):
             continue
-        all_healthy = ns.healthy == ns.total
-        rows.append(
-            Row(
-                f"namespace:{ns.namespace}",
-                (
-                    Text(ns.namespace),
-                    Text(
-                        f"✓ {number(ns.healthy)}/{number(ns.total)} healthy"
-                        if all_healthy
-                        else f"{number(ns.healthy)}/{number(ns.total)} healthy",
-                        style=GOOD if all_healthy else WARN,
-                    ),
-                    "",
-                    muted("namespace"),
-                ),
-            )
-        )
+        rows.append(Row(f"namespace:{ns.namespace}", (Text(ns.namespace), namespace_text(ns), "", muted("namespace"))))
     total = snapshot.pod_total
     healthy = sum(ns.healthy for ns in snapshot.namespaces)
     summary = Text(f"{number(healthy)}/{number(total)} pods healthy")
     # A PodSecurity refusal is a workload whose pods were never created, not a sick pod.
-    refused = sum(1 for problem in snapshot.pod_problems if problem.kind == POD_SECURITY_REFUSAL)
-    if len(snapshot.pod_problems) > refused:
-        add_part(summary, f"✗ {number(len(snapshot.pod_problems) - refused)} with problems", f"bold {BAD}")
+    real = snapshot.real_pod_problems
+    refused = sum(1 for problem in real if problem.kind == POD_SECURITY_REFUSAL)
+    if len(real) > refused:
+        add_part(summary, f"✗ {number(len(real) - refused)} with problems", f"bold {BAD}")
     if refused:
         workloads = "workload" if refused == 1 else "workloads"
         add_part(summary, f"✗ {number(refused)} {workloads} refused by PodSecurity", f"bold {BAD}")
+    starting = len(snapshot.pod_problems) - len(real)
+    if starting:
+        add_part(summary, f"◌ {number(starting)} starting", WAIT)
     if query:
         add_part(summary, f"filter: {query}", "italic")
     return PaneContent(

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from rich.text import Text
+from textual import events
 
 from talos_platform.tui.install_state import InstallProgress
 from talos_platform.tui.styles import BAD, GOOD, MUTED, WAIT, WARN, number
+from talos_platform.tui.widgets.fast_table import FastTable
 from talos_platform.tui.widgets.pane import Pane, PaneContent, Row, add_part
 
 COLUMNS = ("", "Step", "Time", "Retry")
@@ -76,5 +78,26 @@ def steps_content(progress: InstallProgress) -> PaneContent:
     return PaneContent(f"{progress.title} steps", columns, tuple(rows), summary, empty="planning…")
 
 
+class StepsTable(FastTable):
+    """The checklist's table. It notes a scroll of the mouse wheel (which moves no cursor), so that
+    the run screen stops following the running step once the user scrolls the list."""
+
+    scrolled_by_user = False
+
+    def on_mouse_scroll_down(self, _: events.MouseScrollDown) -> None:
+        self.scrolled_by_user = True
+
+    def on_mouse_scroll_up(self, _: events.MouseScrollUp) -> None:
+        self.scrolled_by_user = True
+
+
 class StepsPane(Pane):
-    pass
+    TABLE_CLASS = StepsTable
+
+    @property
+    def scrolled_by_user(self) -> bool:
+        return self.query_one(StepsTable).scrolled_by_user
+
+    @scrolled_by_user.setter
+    def scrolled_by_user(self, scrolled: bool) -> None:
+        self.query_one(StepsTable).scrolled_by_user = scrolled

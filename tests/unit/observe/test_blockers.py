@@ -111,3 +111,18 @@ def test_pods_behind_a_deployment_are_found_by_name_else_by_application():
     other = PodProblem("monitoring", "grafana-1", "Pending", "x", 2, app="monitoring")
     assert pods_behind(blocker, [other, OOM]) == [OOM]
     assert pods_behind(blocker, [other]) == [other]
+
+
+def test_a_wave_whose_pods_only_start_waits_and_is_not_blocked():
+    """Progressing, and every pod behind it within its start grace: on its way, in plain words."""
+    apps = [app_view(application("monitoring", 2, "Synced", "Progressing", resources=[PROMETHEUS]))]
+    starting = PodProblem("monitoring", "prometheus-0", "Starting", "prometheus: ContainerCreating", 5)
+    waves, line = group_by_wave(apps, [starting])
+    assert [w.state for w in waves] == ["starting"]
+    assert line.startswith("wave 2 waits for monitoring: StatefulSet monitoring/prometheus Progressing")
+    assert line.endswith("(pod prometheus-0 starting: prometheus: ContainerCreating)")
+    # The same pod past its grace (Pending) blocks the wave, as does a crash behind a starting one.
+    pending = PodProblem("monitoring", "prometheus-0", "Pending", "prometheus: ContainerCreating", 2)
+    assert group_by_wave(apps, [pending])[0][0].state == "blocked"
+    crashing = PodProblem("monitoring", "prometheus-1", "CrashLoopBackOff", "back-off", 0)
+    assert group_by_wave(apps, [crashing, starting])[0][0].state == "blocked"
