@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 import yaml
+from support.applications import chart_source
 
 from talos_platform.engine.config.loading import load_config
 from talos_platform.engine.render import render_tree
@@ -179,7 +180,7 @@ def helm_applications(example: str) -> list[dict[str, Any]]:
     for path, content in tree.items():
         if path.endswith(".yaml") and path.count("/") == 1:
             for document in yaml.safe_load_all(content):
-                if (document or {}).get("kind") == "Application" and document["spec"]["source"].get("chart"):
+                if (document or {}).get("kind") == "Application" and chart_source(document):
                     apps.append(document)
     return apps
 
@@ -196,7 +197,8 @@ def test_every_helm_namespace_gets_exactly_the_level_its_pods_need(example: str,
     kubernetes = load_config(REPO_ROOT / "examples" / f"{example}.yaml").cluster.kubernetes_version.lstrip("v")
     apps = helm_applications(example)
     for app in apps:
-        source = app["spec"]["source"]
+        source = chart_source(app)
+        assert source is not None
         namespace = app["spec"]["destination"]["namespace"]
         values = tmp_path / f"{app['metadata']['name']}.values.yaml"
         values.write_text(yaml.safe_dump((source.get("helm") or {}).get("valuesObject") or {}))

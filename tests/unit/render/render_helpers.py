@@ -41,11 +41,3 @@ def variant(name: str, **changes: Any) -> PlatformConfig:
 
 def documents(text: str | bytes) -> list[Any]:
     return [document for document in yaml.safe_load_all(text) if document is not None]
-
-
-def chart_source(application: dict[str, Any]) -> dict[str, Any]:
-    """The Helm chart source of an Application, whether it has one source or several (a chart
-    and its namespace's network policy)."""
-    spec = application["spec"]
-    [chart] = [source for source in spec.get("sources") or [spec["source"]] if "chart" in source]
-    return chart

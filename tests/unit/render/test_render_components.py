@@ -5,7 +5,8 @@ from __future__ import annotations
 import posixpath
 
 import pytest
-from render_helpers import chart_source, documents, example_config, variant
+from render_helpers import documents, example_config, variant
+from support.applications import chart_source
 
 from talos_platform.engine.render import render_tree
 

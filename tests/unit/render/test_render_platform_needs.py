@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import pytest
-from render_helpers import chart_source, documents, variant
+from render_helpers import documents, variant
+from support.applications import chart_source
 
 from talos_platform.engine.render import render_tree, talos_patches
 from talos_platform.engine.render.pod_security import ENFORCE_LABEL
