@@ -321,8 +321,8 @@ def add_live_arguments(parser: argparse.ArgumentParser) -> None:
 
 def live_status(args: argparse.Namespace) -> int:
     """Print one snapshot (JSON with --output json). Exit 0 when every node is Ready, no wave is
-    blocked, no pod has a problem, etcd has none and no critical alert fires; 1 otherwise (including
-    an unreachable API)."""
+    blocked, no pod has a problem, etcd has none and no critical alert fires, also while pods are
+    only starting within their grace (`starting`); 1 otherwise (including an unreachable API)."""
     import asyncio
     import json
     import math
@@ -356,19 +356,11 @@ def live_status(args: argparse.Namespace) -> int:
         snapshot = asyncio.run(read())
     finally:
         source.close()
-    healthy = (
-        not snapshot.kube_error
-        and bool(snapshot.nodes)
-        and all(n.ready and n.reachable for n in snapshot.nodes)
-        and not snapshot.blocked
-        and not snapshot.pod_problems
-        and not api_slowness(snapshot)
-        and not snapshot.etcd.problems
-        and not snapshot.alerts.critical
-    )
+    state = live_state(snapshot)
     if args.output == "json":
         data = snapshot.to_dict()
-        data["healthy"] = healthy
+        data["state"] = state
+        data["healthy"] = state == HEALTHY
         data["unreachable"] = ["Kubernetes API"] if snapshot.kube_error else []
         data["api_slow"] = api_slowness(snapshot)
         if snapshot.alerts.installed and snapshot.alerts.error and not snapshot.kube_error:
@@ -378,8 +370,31 @@ def live_status(args: argparse.Namespace) -> int:
     elif snapshot.kube_error:
         print(_api_unreachable_text(snapshot, source.note))
     else:
-        print(_status_text(snapshot, healthy, source.note))
-    return exit_codes.OK if healthy else exit_codes.STEP_FAILED
+        print(_status_text(snapshot, state, source.note))
+    return exit_codes.STEP_FAILED if state == NOT_HEALTHY else exit_codes.OK
+
+
+HEALTHY, STARTING, NOT_HEALTHY = "healthy", "starting", "not healthy"
+"""`status --live`'s verdicts. `starting`: nothing is wrong, but pods are still within their start
+grace (engine/observe/pods.py), and a wave waits only for them: not a failure (exit 0)."""
+
+
+def live_state(snapshot: ClusterSnapshot) -> str:
+    """`healthy`, `starting` or `not healthy`, judged as the dashboard judges pods and waves."""
+    waves = {wave.state for wave in snapshot.waves}
+    unhealthy = (
+        snapshot.kube_error
+        or not snapshot.nodes
+        or not all(n.ready and n.reachable for n in snapshot.nodes)
+        or "blocked" in waves
+        or snapshot.real_pod_problems
+        or api_slowness(snapshot)
+        or snapshot.etcd.problems
+        or snapshot.alerts.critical
+    )
+    if unhealthy:
+        return NOT_HEALTHY
+    return STARTING if "starting" in waves or len(snapshot.real_pod_problems) < len(snapshot.pod_problems) else HEALTHY
 
 
 def _api_unreachable_text(snapshot: ClusterSnapshot, note: str) -> str:
@@ -469,7 +484,7 @@ def alerts_lines(snapshot: ClusterSnapshot) -> list[str]:
     return lines
 
 
-def _status_text(snapshot: ClusterSnapshot, healthy: bool, note: str) -> str:
+def _status_text(snapshot: ClusterSnapshot, state: str, note: str) -> str:
     lines = []
     if snapshot.simulated:
         lines.append(f"SIMULATED ({note})")
@@ -492,8 +507,12 @@ def _status_text(snapshot: ClusterSnapshot, healthy: bool, note: str) -> str:
     lines.append(f"apps: {sum(1 for a in apps if a.settled)}/{len(apps)} Synced and Healthy")
     if snapshot.blocked:
         lines.append(f"  {snapshot.blocked}")
-    lines.append(f"pods: {snapshot.pod_total - len(snapshot.pod_problems)}/{snapshot.pod_total} healthy")
-    lines += [f"  {p.namespace}/{p.name}: {p.kind}: {p.detail}" for p in snapshot.pod_problems[:20]]
+    problems = snapshot.real_pod_problems
+    starting = [p for p in snapshot.pod_problems if p.starting]
+    pods = f"pods: {snapshot.pod_total - len(snapshot.pod_problems)}/{snapshot.pod_total} healthy"
+    lines.append(pods + (f", {len(starting)} starting" if starting else ""))
+    lines += [f"  {p.namespace}/{p.name}: {p.kind}: {p.detail}" for p in problems[:20]]
+    lines += [f"  {p.namespace}/{p.name}: starting: {p.detail}" for p in starting[: max(0, 20 - len(problems))]]
     flows = snapshot.flows
     if flows.available:
         lines.append(f"flows: {flows.total_flows} read, {flows.lost_events} lost")
@@ -501,7 +520,10 @@ def _status_text(snapshot: ClusterSnapshot, healthy: bool, note: str) -> str:
     elif flows.error:
         lines.append(f"flows: {flows.error}")
     lines += alerts_lines(snapshot)
-    lines.append("healthy" if healthy else "NOT healthy")
+    if state == STARTING:
+        lines.append(f"starting: {len(starting)} pod(s) within their start grace, nothing unhealthy")
+    else:
+        lines.append("healthy" if state == HEALTHY else "NOT healthy")
     return "\n".join(lines)
 
 

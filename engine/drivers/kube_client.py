@@ -167,6 +167,11 @@ def uncordon_argv(kubeconfig: Path, name: str) -> list[str]:
     return [KUBECTL, "--kubeconfig", str(kubeconfig), "uncordon", name]
 
 
+def annotate_node_argv(kubeconfig: Path, name: str, key: str, value: str | None) -> list[str]:
+    change = f"{key}-" if value is None else f"{key}={value}"
+    return [KUBECTL, "--kubeconfig", str(kubeconfig), "annotate", "node", name, change, "--overwrite"]
+
+
 def delete_node_argv(kubeconfig: Path, name: str) -> list[str]:
     return [KUBECTL, "--kubeconfig", str(kubeconfig), "delete", "node", name, "--ignore-not-found"]
 
@@ -539,6 +544,10 @@ class KubernetesDriver:
     async def uncordon_node(self, name: str) -> None:
         self._api()
         await self.runner.run(uncordon_argv(self.kubeconfig, name), timeout=60)
+
+    async def annotate_node(self, name: str, key: str, value: str | None) -> None:
+        self._api()
+        await self.runner.run(annotate_node_argv(self.kubeconfig, name, key, value), timeout=60)
 
     async def delete_node(self, name: str) -> None:
         self._api()

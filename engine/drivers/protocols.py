@@ -131,6 +131,11 @@ class Kube(Protocol):
         """`kubectl uncordon`: pods may be scheduled onto the node again."""
         ...
 
+    async def annotate_node(self, name: str, key: str, value: str | None) -> None:
+        """`kubectl annotate node NAME key=value --overwrite`; `value` None removes the annotation
+        (`key-`), and removing one the node does not carry is not an error."""
+        ...
+
     async def delete_node(self, name: str) -> None:
         """`kubectl delete node`; a Node already gone is not an error."""
         ...

@@ -5,7 +5,7 @@ monitoring/prometheus Progressing — <ArgoCD's message>" (see engine/observe/bl
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from talos_platform.engine.drivers.protocols import APPLICATIONS
@@ -13,10 +13,11 @@ from talos_platform.engine.layers.argo import blocking_message, is_converged, na
 from talos_platform.engine.layers.base import BaseStep, done, todo
 from talos_platform.engine.layers.degraded import DegradedWatch, degraded_failure, timed_out_failure
 from talos_platform.engine.layers.planned import watch_until
+from talos_platform.engine.layers.pods_behind import PodsBehind
 from talos_platform.engine.layers.waiting import Objects, WaitTimedOut, wait_for_objects
-from talos_platform.engine.observe.apps import app_view
+from talos_platform.engine.observe.apps import app_view, blocked_or_starting, progressing
 from talos_platform.engine.observe.blockers import Blocker, describe, trace
-from talos_platform.engine.observe.snapshot import AppView
+from talos_platform.engine.observe.snapshot import AppView, PodProblem
 from talos_platform.engine.plan.step import Action, CheckResult
 
 if TYPE_CHECKING:
@@ -39,10 +40,18 @@ def applications_status(
 
 
 def applications_blocker(
-    objects: Objects, selector: Selector, *, group: str, expected: tuple[str, ...] = (), at_least_one: bool = True
+    objects: Objects,
+    selector: Selector,
+    *,
+    group: str,
+    expected: tuple[str, ...] = (),
+    at_least_one: bool = True,
+    problems: Iterable[PodProblem] = (),
 ) -> tuple[bool, str, Blocker | None]:
     """(converged, status line, the leaf blocker): an app of apps that only waits on a child is
-    followed down to the Application that is unhealthy and the resource it waits on."""
+    followed down to the Application that is unhealthy and the resource it waits on. `problems`:
+    the pods behind it (PodsBehind); with only starting ones the group `waits for` it, as the
+    dashboard says, instead of `is blocked by` it."""
     views = _Views(objects)
     selected = {name_of(app): app for app in objects.values() if selector(app)}
     missing = [name for name in expected if name not in selected]
@@ -69,7 +78,14 @@ def applications_blocker(
         return True, f"{group}: {len(selected)} Applications Synced and Healthy", None
     first = blockers[0]
     blocker = trace(views[first], views)
-    return False, f"{group} is blocked by {_said(blocker, selected[first])}", blocker
+    if blocker.resource is None and not blocker.via:
+        # ArgoCD said nothing more than the app's own words: those, unless its pods only start.
+        starting, said = blocked_or_starting(blocker, problems)
+        if not starting:
+            said = f"is blocked by {_said(blocker, selected[first])}"
+    else:
+        _, said = blocked_or_starting(blocker, problems)
+    return False, f"{group} {said}", blocker
 
 
 class _Views(dict[str, AppView]):
@@ -153,10 +169,25 @@ class FollowApplications(BaseStep):
         ok, text, _ = self._judge(objects)
         return ok, text
 
-    def _judge(self, objects: Objects) -> tuple[bool, str, Blocker | None]:
+    def _judge(self, objects: Objects, problems: Iterable[PodProblem] = ()) -> tuple[bool, str, Blocker | None]:
         return applications_blocker(
-            objects, self.selector, group=self.group, expected=self.expected, at_least_one=self.at_least_one
+            objects,
+            self.selector,
+            group=self.group,
+            expected=self.expected,
+            at_least_one=self.at_least_one,
+            problems=problems,
         )
+
+    async def _judge_with_pods(self, objects: Objects, pods: PodsBehind) -> tuple[bool, str, Blocker | None]:
+        """Judged again with the pods behind a Progressing blocker: starting pods make the line
+        `waits for`, problem pods are named, as on the dashboard."""
+        ok, text, blocker = self._judge(objects)
+        if ok or blocker is None or not progressing(blocker):
+            pods.forget()
+            return ok, text, blocker
+        problems = await pods.problems(blocker)
+        return self._judge(objects, problems) if problems else (ok, text, blocker)
 
     async def _check(self, ctx: StepContext) -> CheckResult:
         listed = await ctx.drivers.kube.list(APPLICATIONS, self.namespace)
@@ -178,14 +209,22 @@ class FollowApplications(BaseStep):
 
     async def _wait(self, ctx: StepContext) -> None:
         watch = DegradedWatch(ctx.clock, self.config.gitops.degraded_grace)
+        pods = PodsBehind(ctx)
 
-        def judge(objects: Objects) -> tuple[bool, str]:
-            ok, text, blocker = self._judge(objects)
+        async def judge(objects: Objects) -> tuple[bool, str]:
+            ok, text, blocker = await self._judge_with_pods(objects, pods)
             watch.see(None if ok else blocker, text)
             return ok, text
 
         waiting = asyncio.ensure_future(
-            wait_for_objects(ctx, APPLICATIONS, judge, timeout=self.wait_budget, namespace=self.namespace)
+            wait_for_objects(
+                ctx,
+                APPLICATIONS,
+                judge,
+                timeout=self.wait_budget,
+                namespace=self.namespace,
+                recheck=pods.until_a_grace_ends,
+            )
         )
         expiring = asyncio.ensure_future(watch.expired())
         try:

@@ -68,7 +68,8 @@ async def problem_pods(ctx: StepContext, blocker: Blocker) -> list[PodProblem]:
         listed = await ctx.drivers.kube.list(PODS, namespace=namespace or None)
     except Exception:  # noqa: BLE001 - the message is still worth giving without the pods
         return []
-    problems = [pod.problem for pod in map(classify_pod, listed.items) if pod.problem is not None]
+    now = ctx.clock.now()  # judged as the dashboard judges them: one within its start grace is starting
+    problems = [problem for problem in (classify_pod(pod).problem_at(now) for pod in listed.items) if problem]
     return pods_behind(blocker, problems)
 
 

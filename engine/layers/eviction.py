@@ -7,11 +7,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from talos_platform.engine.drivers.protocols import PODS, Resource
+from talos_platform.engine.drivers.protocols import NODES, PODS, Resource
 from talos_platform.engine.errors import ESCAPE_FLAG, EvictionRefused
 from talos_platform.engine.plan.context import StepContext
 
 PDBS = Resource("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget")
+
+TALOS_CORDON_ANNOTATION = "talos.dev/cordoned"
+"""Set by Talos on a node it cordoned itself; it uncordons only those after the reboot."""
+OUR_CORDON_ANNOTATION = "talos-platform.dev/cordoned-for-upgrade"
+"""Set before the deleting drain cordons a node: the upgrade uncordons a node carrying it once the
+node is back (also in a later run, when one was killed in between), and never a node without it."""
+
+
+async def mark_our_cordon(ctx: StepContext, node: str) -> None:
+    """Mark `node` before the deleting drain cordons it, unless someone else cordoned it already
+    (cordoned without Talos' annotation: the user meant it, and it stays cordoned)."""
+    current = await ctx.drivers.kube.get(NODES, node) or {}
+    annotations = (current.get("metadata") or {}).get("annotations") or {}
+    if (current.get("spec") or {}).get("unschedulable") and TALOS_CORDON_ANNOTATION not in annotations:
+        return
+    # Before the drain: a run killed between the two finds the mark on a node it then uncordons.
+    await ctx.drivers.kube.annotate_node(node, OUR_CORDON_ANNOTATION, "true")
 
 
 def evictable(pod: dict[str, Any], node: str) -> bool:

@@ -27,12 +27,17 @@ from talos_platform.engine.config.versions import (
     supported_talos_versions,
 )
 from talos_platform.engine.drivers import talosctl
-from talos_platform.engine.drivers.kube_client import drain_argv, uncordon_argv
+from talos_platform.engine.drivers.kube_client import annotate_node_argv, drain_argv, uncordon_argv
 from talos_platform.engine.drivers.protocols import NODES
 from talos_platform.engine.errors import ESCAPE_FLAG, EvictionRefused, PermanentError, TransientError
 from talos_platform.engine.layers.base import BaseStep, done, todo
 from talos_platform.engine.layers.config_file import VersionInConfig
-from talos_platform.engine.layers.eviction import drain_deleting
+from talos_platform.engine.layers.eviction import (
+    OUR_CORDON_ANNOTATION,
+    TALOS_CORDON_ANNOTATION,
+    drain_deleting,
+    mark_our_cordon,
+)
 from talos_platform.engine.layers.extensions import dropped_by, node_extensions
 from talos_platform.engine.layers.platform import read_vault_init
 from talos_platform.engine.layers.upgrade_gates import (
@@ -297,8 +302,12 @@ class TalosNodeUpgrade(BaseStep):
         kubeconfig, name = ctx.state.kubeconfig, self.node.name
         return (
             Action(
-                f"{ESCAPE_FLAG}: only if a PodDisruptionBudget refuses Talos' drain, delete the pods left on {name} "
-                "(the budgets are bypassed and named)",
+                f"{ESCAPE_FLAG}: only if a PodDisruptionBudget refuses Talos' drain, mark {name} as cordoned for "
+                "the upgrade (unless you cordoned it yourself)",
+                command=tuple(annotate_node_argv(kubeconfig, name, OUR_CORDON_ANNOTATION, "true")),
+            ),
+            Action(
+                f"then delete the pods left on {name} (the budgets are bypassed and named)",
                 command=tuple(drain_argv(kubeconfig, name, DRAIN_TIMEOUT, disable_eviction=True)),
             ),
             Action(
@@ -310,6 +319,10 @@ class TalosNodeUpgrade(BaseStep):
             Action(
                 f"and uncordon {name} once back: Talos uncordons only a node it cordoned itself",
                 command=tuple(uncordon_argv(kubeconfig, name)),
+            ),
+            Action(
+                f"then remove the mark from {name}",
+                command=tuple(annotate_node_argv(kubeconfig, name, OUR_CORDON_ANNOTATION, None)),
             ),
         )
 
@@ -347,12 +360,13 @@ class TalosNodeUpgrade(BaseStep):
             # is taken only after a budget refused (pods that may be evicted were, by Talos, and a
             # budget that allows it is honoured; a pre-drain by deletion would bypass them all),
             # and the refusal comes before Talos installs anything: the same upgrade again is safe.
+            await mark_our_cordon(ctx, self.node.name)
             await drain_deleting(ctx, self.node.name, refused, DRAIN_TIMEOUT)
             await ctx.drivers.talos.upgrade_talos(self.address, ctx.state.talosconfig, image)
-            # kubectl cordoned the node, not Talos (no talos.dev/cordoned annotation): Talos leaves
-            # it cordoned after the reboot, so it is uncordoned here.
-            await ctx.drivers.kube.uncordon_node(self.node.name)
-            ctx.output(f"{self.node.name} uncordoned (kubectl cordoned it for the deleting drain)")
+        # kubectl cordoned the node for the deleting drain, not Talos (no talos.dev/cordoned
+        # annotation): Talos leaves it cordoned after the reboot, so it is uncordoned here, also
+        # when an earlier run was killed after that drain (the node carries our mark).
+        await self._release_our_cordon(ctx, name_other_cordon=False)
 
     async def _wait(self, ctx: StepContext) -> None:
         deadline = ctx.clock.now() + self.wait_budget
@@ -363,7 +377,7 @@ class TalosNodeUpgrade(BaseStep):
             if waiting is None:
                 record_gates_passed(ctx.state, self.to, self.node.name)
                 ctx.output(f"{self.node.name} runs Talos {self.to}; gates passed")
-                await self._say_if_left_cordoned(ctx)
+                await self._release_our_cordon(ctx, name_other_cordon=True)
                 return
             if ctx.clock.now() >= deadline:
                 away = waiting.startswith(f"{self.node.name} is not back")
@@ -423,14 +437,24 @@ class TalosNodeUpgrade(BaseStep):
                 return f"gate {condition.text}: {waiting}"
         return await self._user_gates(ctx)
 
-    async def _say_if_left_cordoned(self, ctx: StepContext) -> None:
+    async def _release_our_cordon(self, ctx: StepContext, *, name_other_cordon: bool) -> None:
         """Talos uncordons after the reboot only a node it cordoned itself (its annotation
-        talos.dev/cordoned). One cordoned otherwise (by you, or by the deleting drain of an earlier
-        run killed before it uncordoned) stays so: said, not undone, since it may be meant."""
+        talos.dev/cordoned). A node carrying our mark was cordoned for our deleting drain (in this
+        run or one killed before it uncordoned): uncordoned, then unmarked. One cordoned otherwise
+        (by you) stays so: said, not undone, since it may be meant."""
         node = await ctx.drivers.kube.get(NODES, self.node.name)
-        if not node or not (node.get("spec") or {}).get("unschedulable"):
+        if not node:
             return
-        if "talos.dev/cordoned" in ((node.get("metadata") or {}).get("annotations") or {}):
+        annotations = (node.get("metadata") or {}).get("annotations") or {}
+        cordoned = bool((node.get("spec") or {}).get("unschedulable"))
+        if OUR_CORDON_ANNOTATION in annotations:
+            if cordoned:
+                await ctx.drivers.kube.uncordon_node(self.node.name)
+                ctx.output(f"{self.node.name} uncordoned (kubectl cordoned it for the deleting drain)")
+            # Removed only after the uncordon: a run killed in between still finds the mark.
+            await ctx.drivers.kube.annotate_node(self.node.name, OUR_CORDON_ANNOTATION, None)
+            return
+        if not name_other_cordon or not cordoned or TALOS_CORDON_ANNOTATION in annotations:
             return
         ctx.output(
             f"{self.node.name} is still cordoned (not by Talos, which uncordons only nodes it cordoned): "

@@ -2,13 +2,16 @@
 
 `wait_for_objects` lists a resource, asks a predicate whether the objects are ready, and then
 follows a watch from the list's resourceVersion, asking again on every change. A 410 Gone
-relists; a dropped connection reconnects with backoff. The predicate returns (ready, status):
-the status is the last thing said when the time runs out.
+relists; a dropped connection reconnects with backoff. The predicate returns (ready, status)
+(or an awaitable of it, when judging needs to read more): the status is the last thing said when
+the time runs out. `recheck` says when the judgement may change with no change to the objects (a
+pod's start grace ends): then the objects are listed and judged again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import inspect
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from talos_platform.engine.drivers.protocols import Resource, WatchExpired
@@ -18,7 +21,9 @@ if TYPE_CHECKING:
     from talos_platform.engine.plan.context import StepContext
 
 Objects = dict[tuple[str, str], dict[str, Any]]
-Predicate = Callable[[Objects], tuple[bool, str]]
+Predicate = Callable[[Objects], tuple[bool, str] | Awaitable[tuple[bool, str]]]
+Recheck = Callable[[], float | None]
+"""Seconds until the judgement may change by itself, or None."""
 
 RECONNECT_DELAYS = (1.0, 2.0, 5.0, 10.0)
 NOTHING_SEEN = "nothing seen yet"
@@ -51,6 +56,7 @@ async def wait_for_objects(
     timeout: float,
     namespace: str | None = None,
     label_selector: str = "",
+    recheck: Recheck | None = None,
 ) -> str:
     """Return the final status once `ready(objects)` holds; raise WaitTimedOut with the last
     status after `timeout` seconds (on the step clock)."""
@@ -58,8 +64,9 @@ async def wait_for_objects(
     reported = [""]
     connection_error = [""]
 
-    def judge(objects: Objects) -> bool:
-        ok, text = ready(objects)
+    async def judge(objects: Objects) -> bool:
+        judged = ready(objects)
+        ok, text = await judged if inspect.isawaitable(judged) else judged
         status[0] = text
         if text and text != reported[0]:
             reported[0] = text
@@ -73,13 +80,13 @@ async def wait_for_objects(
                 listed = await ctx.drivers.kube.list(resource, namespace=namespace, label_selector=label_selector)
                 objects = {key_of(obj): obj for obj in listed.items}
                 connection_error[0] = ""
-                if judge(objects):
+                if await judge(objects):
                     return status[0]
                 version = listed.resource_version
                 failures = 0
                 events = ctx.drivers.kube.watch(resource, version, namespace=namespace)
                 try:
-                    async for event in events:
+                    async for event in _until_recheck(ctx, events, recheck):
                         if event.type == "BOOKMARK":
                             continue
                         key = key_of(event.object)
@@ -89,7 +96,7 @@ async def wait_for_objects(
                             objects.pop(key, None)
                         else:
                             objects[key] = event.object
-                        if judge(objects):
+                        if await judge(objects):
                             return status[0]
                 finally:
                     # Close the stream now (its connection and thread), not whenever it is collected.
@@ -110,6 +117,22 @@ async def wait_for_objects(
     except TimeoutError:
         suffix = f" (last connection error: {connection_error[0]})" if connection_error[0] else ""
         raise WaitTimedOut(status[0] + suffix) from None
+
+
+async def _until_recheck(ctx: StepContext, events: Any, recheck: Recheck | None) -> AsyncIterator[Any]:
+    """The watch's events, ending (to list and judge again) when `recheck` says the judgement may
+    have changed without one."""
+    iterator = aiter(events)
+    while True:
+        seconds = recheck() if recheck is not None else None
+        try:
+            if seconds is None:
+                event = await anext(iterator)
+            else:
+                event = await ctx.clock.wait_for(anext(iterator), seconds)
+        except (StopAsyncIteration, TimeoutError):
+            return
+        yield event
 
 
 def _matches(obj: dict[str, Any], selector: str) -> bool:

@@ -115,23 +115,33 @@ def group_by_wave(apps: Iterable[AppView], problems: Iterable[PodProblem] = ()) 
         elif all(app.settled for app in members):
             state = "done"
         else:
-            blocker = trace(_worst(members), by_name)
-            if _only_starting(blocker, problems):
-                state = "starting"
-                blocked_line = f"wave {wave} waits for {describe(blocker, problems)}"
-            else:
-                state = "blocked"
-                blocked_line = f"wave {wave} is blocked by {describe(blocker, problems)}"
+            starting, said = blocked_or_starting(trace(_worst(members), by_name), problems)
+            state = "starting" if starting else "blocked"
+            blocked_line = f"wave {wave} {said}"
         waves.append(WaveView(wave, members, state))
     return tuple(waves), blocked_line
 
 
-def _only_starting(blocker: Blocker, problems: Iterable[PodProblem]) -> bool:
+def blocked_or_starting(blocker: Blocker, problems: Iterable[PodProblem]) -> tuple[bool, str]:
+    """(only starting, `waits for X: …` or `is blocked by X: …`): the one judgement the dashboard's
+    waves and the install's wave steps share."""
+    problems = list(problems)
+    if only_starting(blocker, problems):
+        return True, f"waits for {describe(blocker, problems)}"
+    return False, f"is blocked by {describe(blocker, problems)}"
+
+
+def progressing(blocker: Blocker) -> bool:
+    """Only Progressing: the one health whose pods may still be starting (worth reading them)."""
+    health = blocker.resource.health if blocker.resource is not None else blocker.app.health
+    return health == "Progressing"
+
+
+def only_starting(blocker: Blocker, problems: Iterable[PodProblem]) -> bool:
     """The blocker is only Progressing, and every pod behind it is starting (within its start
     grace): the wave is on its way, not blocked."""
-    health = blocker.resource.health if blocker.resource is not None else blocker.app.health
     behind = pods_behind(blocker, problems)
-    return health == "Progressing" and bool(behind) and all(pod.starting for pod in behind)
+    return progressing(blocker) and bool(behind) and all(pod.starting for pod in behind)
 
 
 _HEALTH_ORDER = {"Degraded": 0, "Missing": 1, "Unknown": 2, "Progressing": 3, "Suspended": 4, "Healthy": 5}

@@ -65,6 +65,9 @@ class TimedKube:
     async def uncordon_node(self, name: str) -> None:
         await self.kube.uncordon_node(name)
 
+    async def annotate_node(self, name: str, key: str, value: str | None) -> None:
+        await self.kube.annotate_node(name, key, value)
+
     async def delete_node(self, name: str) -> None:
         await self.kube.delete_node(name)
 

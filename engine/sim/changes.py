@@ -165,6 +165,11 @@ class ExternalChanges:
         self.model.uncordon(self._named(name))
         self._record("uncordon", name=name)
 
+    def annotate_node(self, name: str, key: str, value: str | None) -> None:
+        """`kubectl annotate node`; `value` None removes the annotation."""
+        self.model.annotate(self._named(name), key, value)
+        self._record("annotate_node", name=name, key=key, value=value)
+
     def drain(self, name: str, *, deleting: bool = False) -> list[str]:
         """`deleting`: `--disable-eviction`, past any PodDisruptionBudget."""
         machine = self._named(name)
@@ -393,6 +398,8 @@ class ExternalChanges:
             self.cordon(entry["name"])
         elif change == "uncordon":
             self.uncordon(entry["name"])
+        elif change == "annotate_node":
+            self.annotate_node(entry["name"], entry["key"], entry.get("value"))
         elif change == "drain":
             self.drain(entry["name"], deleting=bool(entry.get("deleting")))
         elif change == "node_reset":

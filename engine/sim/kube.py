@@ -276,6 +276,11 @@ class SimulatedKube:
         self._node(name, "uncordon")
         self.model.changes.uncordon(name)
 
+    async def annotate_node(self, name: str, key: str, value: str | None) -> None:
+        await self._round_trip("PATCH", "nodes")
+        self._node(name, "annotate node")
+        self.model.changes.annotate_node(name, key, value)
+
     async def delete_node(self, name: str) -> None:
         await self._round_trip("DELETE", "nodes")
         if self.model.store.get_entry(NODES, "", name) is not None:

@@ -101,6 +101,8 @@ class Machine:
     """The Image Factory schematic ID of its installed image (empty: not a factory image)."""
     cordoned: bool = False
     """`kubectl cordon`ed: nothing new is scheduled onto it."""
+    annotations: dict[str, str] = field(default_factory=dict)
+    """Set with `kubectl annotate node` (Talos' and the kubelet's own are added to the Node)."""
     drained_by_deletion: bool = False
     """Drained with `--disable-eviction` and still cordoned: the pod a `drainBlocked` budget
     protects was deleted and cannot come back, so no drain of it is refused any more."""
@@ -329,6 +331,14 @@ class PlatformModel:
         machine.cordoned = False
         machine.drained_by_deletion = False
         self.workloads.node_cordoned(machine)  # the nodes pods may run on changed
+        if machine.registered:
+            self.put_object(NODES, self._node_object(machine))
+
+    def annotate(self, machine: Machine, key: str, value: str | None) -> None:
+        if value is None:
+            machine.annotations.pop(key, None)
+        else:
+            machine.annotations[key] = value
         if machine.registered:
             self.put_object(NODES, self._node_object(machine))
 

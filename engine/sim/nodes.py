@@ -136,7 +136,7 @@ def node_object(
     # too long for a label value).
     version = machine.talos_version or config.cluster.talos_version
     labels.update({f"extensions.talos.dev/{name.rsplit('/', 1)[-1]}": version for name in machine.extensions})
-    annotations = {"talos.dev/owned-labels": "[]"}
+    annotations = {"talos.dev/owned-labels": "[]"} | machine.annotations
     if machine.schematic:
         annotations["extensions.talos.dev/schematic"] = machine.schematic
     obj: dict[str, Any] = {

@@ -7,11 +7,15 @@ when a node came back from `talosctl upgrade`, `kubelet_upgraded` when upgrade-k
 
 import hashlib
 import json
+import shutil
 import time
 from pathlib import Path
 
 import pytest
+from support.commands import run_simulated_install
 from support.operations import kill_when, run_operation, simulated_changes, skipped, step_succeeded
+
+from talos_platform.engine.layers.eviction import OUR_CORDON_ANNOTATION
 
 ADDRESSES = {
     "cp-1": "192.168.10.11",
@@ -23,6 +27,8 @@ ADDRESSES = {
 }
 TALOS_TO = "v1.14.2"
 KUBERNETES_TO = "v1.37.3"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "metal-3cp-3w.yaml"
+MARK = OUR_CORDON_ANNOTATION
 
 
 def failed(events: list[dict]) -> list[str]:
@@ -141,6 +147,50 @@ def test_a_talos_upgrade_killed_between_two_nodes_resumes_at_the_next(example_cl
     for name, address in ADDRESSES.items():
         assert simulated_changes(state, "talos_upgraded", address=address) == 1, name
     assert f"talosVersion: {TALOS_TO}" in config.read_text()
+
+
+def drained_by_deletion(name: str):
+    """Once the deleting drain of `name` is journalled: before the upgrade again and the uncordon."""
+
+    def moment(event: dict, state: Path) -> bool:
+        return (
+            event["type"] == "StepOutput"
+            and event.get("line", "").startswith(f"!!! {name} drained by deletion")
+            and simulated_changes(state, "drain", name=name, deleting=True) > 0
+        )
+
+    return moment
+
+
+def test_a_talos_upgrade_killed_after_its_deleting_drain_uncordons_the_node_it_cordoned(tmp_path):
+    """The deleting drain cordons the node; a run killed before it uncordons leaves it cordoned,
+    with our mark on it: the resumed run uncordons it (and removes the mark)."""
+    config, state = tmp_path / "platform.yaml", tmp_path / "state"
+    shutil.copy(EXAMPLE, config)
+    scenario = ["--scenario", "upgrade-drain-blocked"]
+    installed = run_simulated_install(state, "--yes", "--config", str(config), *scenario)
+    assert installed.returncode == 0, installed.stderr
+    argv = ["upgrade-talos", "--to", TALOS_TO, *scenario, "--delete-if-eviction-fails"]
+
+    kill_when(config, state, argv, drained_by_deletion("worker-2"))
+    assert simulated_changes(state, "uncordon", name="worker-2") == 0  # killed while it is cordoned
+    assert simulated_changes(state, "annotate_node", name="worker-2", key=MARK, value="true") == 1
+    finished, events = run_operation(config, state, *argv)
+
+    assert finished.returncode == 0, finished.stdout[-2000:]
+    said = [e["line"] for e in events if e["type"] == "StepOutput" and e["step_id"] == "T.upgrade.worker-2"]
+    assert "worker-2 uncordoned (kubectl cordoned it for the deleting drain)" in said
+    assert not any("worker-2 is still cordoned" in line for line in said)
+    changes = node_changes(state, "worker-2")
+    assert changes[-2:] == [("uncordon", None), ("annotate_node", None)]  # uncordoned, then unmarked
+    assert simulated_changes(state, "talos_upgraded", address=ADDRESSES["worker-2"], version=TALOS_TO) == 1
+
+
+def node_changes(state: Path, name: str) -> list[tuple[str, object]]:
+    """The cordon, uncordon and annotate changes the simulated cluster journalled for node `name`."""
+    kinds = ("cordon", "uncordon", "annotate_node")
+    entries = [json.loads(line) for line in (state / "simulation.jsonl").read_text().splitlines()[1:] if line]
+    return [(e["change"], e.get("value")) for e in entries if e["change"] in kinds and e.get("name") == name]
 
 
 # --- upgrade-kubernetes ---------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import pytest
 from support.drivers import FakeKube
 from support.talos_api import Pki, TalosApiServer, cpu_stats, free_port, machine_status, memory_stats
 
-from talos_platform.commands.dashboard import _status_text
+from talos_platform.commands.dashboard import NOT_HEALTHY, _status_text
 from talos_platform.engine.drivers import talos_api
 from talos_platform.engine.drivers.process import ProcessRunner
 from talos_platform.engine.drivers.proto import talos_specs_pb2 as specs
@@ -181,7 +181,7 @@ async def test_what_the_nodes_pane_and_status_live_show(cluster):
     assert node_state(shown["worker-4"]).plain == "✗ in maintenance mode"
     assert shown["worker-3"].reachable and "certificate error" in shown["worker-3"].error
 
-    text = _status_text(snapshot, healthy=False, note="")
+    text = _status_text(snapshot, NOT_HEALTHY, note="")
     assert f"worker-1 ({REFUSING}): unreachable: connection refused" in text
     assert f"worker-2 ({HANGING}): unreachable: deadline exceeded" in text
     assert f"worker-4 ({MAINTENANCE}): in maintenance mode: install: install failed" in text

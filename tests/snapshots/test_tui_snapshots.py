@@ -129,7 +129,8 @@ def test_install_with_pods_starting(snap_compare):
 
 def test_install_in_layer_0_with_nodes_waiting_for_their_config(snap_compare):
     """The configs are being applied: worker-2 and worker-3 answer only the maintenance API (waiting
-    for config, blue), the others reboot into theirs (the Talos API refuses meanwhile)."""
+    for config, blue), the others reboot into theirs while their steps wait for them (the Talos API
+    refuses meanwhile: rebooting into its config, blue, not red unreachable)."""
     from support.cluster_data import layer_zero_progress, layer_zero_snapshot
 
     app = create_app("install", progress=layer_zero_progress(), snapshot=layer_zero_snapshot(), simulation_note=NOTE)

@@ -328,12 +328,25 @@ class FakeKube:
         self.calls.append(("drain_node", name, *(["--disable-eviction"] if disable_eviction else [])))
         if self.drain_blocked and not disable_eviction:
             raise EvictionRefused(f"kubectl drain {name} did not finish: {self.drain_blocked}")
+        node = self.objects.get("nodes", {}).get(("", name))
+        if node is not None:  # kubectl drain cordons first
+            node.setdefault("spec", {})["unschedulable"] = True
 
     async def uncordon_node(self, name: str) -> None:
         self.calls.append(("uncordon_node", name))
         node = self.objects.get("nodes", {}).get(("", name))
         if node is not None:
             node.setdefault("spec", {}).pop("unschedulable", None)
+
+    async def annotate_node(self, name: str, key: str, value: str | None) -> None:
+        self.calls.append(("annotate_node", name, key, *([] if value is None else [value])))
+        node = self.objects.get("nodes", {}).get(("", name))
+        if node is not None:
+            annotations = node.setdefault("metadata", {}).setdefault("annotations", {})
+            if value is None:
+                annotations.pop(key, None)
+            else:
+                annotations[key] = value
 
     async def delete_node(self, name: str) -> None:
         self.calls.append(("delete_node", name))

@@ -28,7 +28,7 @@ from talos_platform.engine.drivers import protocols
 from talos_platform.engine.drivers.alertmanager import AlertmanagerThroughKubernetes
 from talos_platform.engine.drivers.git import GitDriver
 from talos_platform.engine.drivers.hubble_grpc import HubbleRelay
-from talos_platform.engine.drivers.kube_client import KubernetesDriver
+from talos_platform.engine.drivers.kube_client import KubernetesDriver, annotate_node_argv
 from talos_platform.engine.drivers.process import ProcessRunner
 from talos_platform.engine.drivers.real import LocalTools, real_drivers
 from talos_platform.engine.drivers.talos_grpc import TalosGrpcDriver
@@ -306,3 +306,37 @@ async def test_the_real_driver_reads_a_path_as_text_and_a_403_as_access_denied(t
     finally:
         server.shutdown()
         server.server_close()
+
+
+ANNOTATING_KUBES = {
+    "simulated": lambda: simulated_platform("default", speed=math.inf, installed=True).drivers.kube,
+    "FakeKube": lambda: fakes.FakeKube(),
+}
+
+
+@pytest.mark.parametrize("make", ANNOTATING_KUBES.values(), ids=ANNOTATING_KUBES.keys())
+async def test_a_node_annotation_is_set_removed_and_removing_it_again_is_no_error(make):
+    kube = make()
+    if isinstance(kube, fakes.FakeKube):
+        kube.put(protocols.NODES, {"metadata": {"name": "worker-1"}})
+    name = (await kube.list(protocols.NODES)).items[0]["metadata"]["name"]
+
+    await kube.annotate_node(name, "example.dev/mark", "true")
+    node = await kube.get(protocols.NODES, name)
+    assert node is not None and node["metadata"]["annotations"]["example.dev/mark"] == "true"
+    await kube.annotate_node(name, "example.dev/mark", None)
+    await kube.annotate_node(name, "example.dev/mark", None)
+    node = await kube.get(protocols.NODES, name)
+    assert node is not None and "example.dev/mark" not in (node["metadata"].get("annotations") or {})
+
+
+def test_the_real_driver_annotates_a_node_with_kubectl_and_removes_with_a_trailing_dash(tmp_path):
+    kubeconfig = tmp_path / "kubeconfig"
+    assert annotate_node_argv(kubeconfig, "w-1", "example.dev/mark", "true")[-5:] == [
+        "annotate",
+        "node",
+        "w-1",
+        "example.dev/mark=true",
+        "--overwrite",
+    ]
+    assert annotate_node_argv(kubeconfig, "w-1", "example.dev/mark", None)[-2:] == ["example.dev/mark-", "--overwrite"]

@@ -17,6 +17,7 @@ from talos_platform.tui.screens.dashboard import ClusterView
 from talos_platform.tui.styles import BAD, GOOD
 from talos_platform.tui.widgets.grid import INSTALL_PANE_IDS, ClusterPanes
 from talos_platform.tui.widgets.key_hints import KeyHints
+from talos_platform.tui.widgets.nodes import NOTHING_EXPECTED, InstallExpectations
 from talos_platform.tui.widgets.pane import Pane
 from talos_platform.tui.widgets.step_output import StepOutput
 from talos_platform.tui.widgets.steps import STOPPING, StepsPane, steps_content
@@ -32,6 +33,24 @@ def nodes_awaiting_config(progress: InstallProgress) -> frozenset[str]:
         for step in progress.steps.values()
         if step.id.startswith(APPLY_CONFIG_STEP) and step.state not in ("succeeded", "skipped")
     )
+
+
+def nodes_rebooting_into_config(progress: InstallProgress) -> frozenset[str]:
+    """The nodes whose apply-config step is running: it sent the config and waits for the node to
+    install and reboot into it (a node that does not answer before the send fails the attempt, so
+    its step is retrying, not running). Done or failed, the node is no longer expected to be silent."""
+    return frozenset(
+        step.id.removeprefix(APPLY_CONFIG_STEP)
+        for step in progress.steps.values()
+        if step.id.startswith(APPLY_CONFIG_STEP) and step.state == "running"
+    )
+
+
+def install_expectations(progress: InstallProgress) -> InstallExpectations:
+    """What the run expects of its nodes now; nothing once it ended."""
+    if progress.outcome:
+        return NOTHING_EXPECTED
+    return InstallExpectations(nodes_awaiting_config(progress), nodes_rebooting_into_config(progress))
 
 
 def failure_text(progress: InstallProgress) -> Text:
@@ -140,7 +159,7 @@ class InstallScreen(ClusterView):
             # own end message) must not pull it back.
             self._followed_to_the_end = bool(self.progress.outcome)
         self._show_selected_output()
-        self._show_nodes_awaiting_config()
+        self._show_install_expectations()
         failure = self.query_one("#failure", Static)
         failed = self.progress.outcome in ("failed", "interrupted") or self.progress.outcome.startswith("crashed")
         failure.display = failed
@@ -158,12 +177,13 @@ class InstallScreen(ClusterView):
         if self.progress.simulated:
             self.show_simulation_banner(True)
 
-    def _show_nodes_awaiting_config(self) -> None:
-        """Until the run applied a node's config, its maintenance mode is what the run expects."""
-        awaiting = frozenset() if self.progress.outcome else nodes_awaiting_config(self.progress)
+    def _show_install_expectations(self) -> None:
+        """Until the run applied a node's config, its maintenance mode is what the run expects;
+        while its step waits for the node to reboot into it, its silence is."""
+        expected = install_expectations(self.progress)
         panes = self.panes
-        if awaiting != panes.awaiting_config:
-            panes.awaiting_config = awaiting
+        if expected != panes.expected:
+            panes.expected = expected
             if self.snapshot is not None:
                 self.redraw()
 

@@ -13,7 +13,7 @@ from talos_platform.engine.observe import ClusterSnapshot
 from talos_platform.tui.widgets.alerts import AlertsPane, alerts_content
 from talos_platform.tui.widgets.apps import AppsPane, apps_content
 from talos_platform.tui.widgets.flows import FlowsPane, flows_content
-from talos_platform.tui.widgets.nodes import NodesPane, nodes_content
+from talos_platform.tui.widgets.nodes import NOTHING_EXPECTED, InstallExpectations, NodesPane, nodes_content
 from talos_platform.tui.widgets.pane import Pane
 from talos_platform.tui.widgets.pods import PodsPane, pods_content
 from talos_platform.tui.widgets.staleness import mark_stale, stale_label
@@ -29,9 +29,9 @@ class ClusterPanes(Grid):
         super().__init__(**kwargs)
         self.pane_ids = pane_ids
         self.paused: ClusterSnapshot | None = None
-        self.awaiting_config: frozenset[str] = frozenset()
-        """The nodes a running install has not applied a config to yet (set by the run screen):
-        their maintenance mode is expected, not a problem."""
+        self.expected: InstallExpectations = NOTHING_EXPECTED
+        """What a running install expects of its nodes (set by the run screen): a node waiting for
+        its config or rebooting into it is not a problem then."""
         self._drawn_from: dict[str, tuple[tuple[object, ...], str]] = {}
 
     def compose(self) -> ComposeResult:
@@ -52,14 +52,14 @@ class ClusterPanes(Grid):
     def show(self, snapshot: ClusterSnapshot, only_visible: bool = True, now: float | None = None) -> None:
         """`now`: the observer's clock, when known, so panes of a feed that stopped say so."""
         inputs = {
-            "nodes": (snapshot.nodes, snapshot.kube_error, self.awaiting_config),
+            "nodes": (snapshot.nodes, snapshot.kube_error, self.expected),
             "apps": (snapshot.waves, snapshot.blocked),
             "pods": (snapshot.pod_problems, snapshot.namespaces, snapshot.healthy_pods),
             # Its durations count on with the snapshot's time.
             "alerts": (snapshot.alerts, snapshot.taken_at),
         }
         builders = (
-            ("nodes", partial(nodes_content, awaiting_config=self.awaiting_config)),
+            ("nodes", partial(nodes_content, expected=self.expected)),
             ("apps", apps_content),
             ("pods", pods_content),
             ("alerts", alerts_content),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from rich.text import Text
 
 from talos_platform.engine.observe import ClusterSnapshot, NodeView
@@ -20,18 +22,36 @@ ETCD_COLUMN = "etcd"
 
 WAITING_FOR_CONFIG = "◌ maintenance: waiting for config"
 """A node in maintenance mode before the install applied its config: what the install expects."""
+REBOOTING_INTO_CONFIG = "◌ rebooting into its config"
+"""A node silent while the install's step waits for it to come back with its config."""
 
 
-def node_state(node: NodeView, awaiting_config: frozenset[str] = frozenset()) -> Text:
-    """`awaiting_config`: the nodes an install has not applied a config to yet (their maintenance
-    mode is expected); outside an install, maintenance mode is a problem."""
+@dataclass(frozen=True)
+class InstallExpectations:
+    """What a running install expects of its nodes now (set by the install screen). Empty outside
+    an install, so the dashboard stays strict: maintenance mode and silence are problems there."""
+
+    awaiting_config: frozenset[str] = frozenset()
+    """Nodes the install has not applied a config to yet: their maintenance mode is expected."""
+    rebooting: frozenset[str] = frozenset()
+    """Nodes whose apply-config step still waits for them to install and reboot into the config:
+    their Talos API not answering is expected. Once the step is done or failed, it is not."""
+
+
+NOTHING_EXPECTED = InstallExpectations()
+
+
+def node_state(node: NodeView, expected: InstallExpectations = NOTHING_EXPECTED) -> Text:
+    """`expected`: what an install expects of its nodes (see `InstallExpectations`)."""
     if node.stage == "maintenance" and node.reachable:
-        if node.name in awaiting_config and not node.error:
+        if node.name in expected.awaiting_config and not node.error:
             return Text(WAITING_FOR_CONFIG, style=WAIT)
         # Answers only the maintenance API: no config, or a failed install sent it back.
         return bad("✗ in maintenance mode") if node.error else warn("◌ in maintenance mode")
     if node.not_asked_yet:
         return muted("… asking")
+    if not node.reachable and node.name in expected.rebooting:
+        return Text(REBOOTING_INTO_CONFIG, style=WAIT)
     if not node.reachable:
         # Kubernetes may still call it Ready for a while; the Talos API tells first.
         return warn("● Ready, Talos API unreachable") if node.ready else bad("✗ unreachable")
@@ -43,19 +63,19 @@ def node_state(node: NodeView, awaiting_config: frozenset[str] = frozenset()) ->
 
 
 def nodes_content(
-    snapshot: ClusterSnapshot, query: str = "", awaiting_config: frozenset[str] = frozenset()
+    snapshot: ClusterSnapshot, query: str = "", expected: InstallExpectations = NOTHING_EXPECTED
 ) -> PaneContent:
-    """`awaiting_config`: see `node_state`."""
+    """`expected`: see `node_state`."""
     rows = []
     etcd = snapshot.etcd
     # Control planes first, then by name as people read it: worker-2 before worker-10.
     for node in sorted(snapshot.nodes, key=lambda n: (n.role != "control-plane", natural_key(n.name))):
-        state = with_pressure(node_state(node, awaiting_config), node)
+        state = with_pressure(node_state(node, expected), node)
         etcd_text = etcd_cell(etcd.member(node.name))
         if not matches(query, node.name, node.role, node.address, node.stage, state.plain, etcd_text.plain):
             continue
-        expected = node.name in awaiting_config and not node.error
-        stage = bad(node.stage) if node.stage == "maintenance" and not expected else Text(node.stage or "-")
+        awaited = node.name in expected.awaiting_config and not node.error
+        stage = bad(node.stage) if node.stage == "maintenance" and not awaited else Text(node.stage or "-")
         rows.append(
             Row(
                 f"node:{node.name}",
@@ -75,10 +95,14 @@ def nodes_content(
             )
         )
     ready = sum(1 for n in snapshot.nodes if n.ready)
-    unreachable = sum(1 for n in snapshot.nodes if not n.reachable and not n.not_asked_yet)
+    silent = [n for n in snapshot.nodes if not n.reachable and not n.not_asked_yet]
+    rebooting = sum(1 for n in silent if n.name in expected.rebooting)
+    unreachable = len(silent) - rebooting
     summary = Text(f"{number(ready)}/{number(len(snapshot.nodes))} Ready")
     if unreachable:
         add_part(summary, f"✗ {number(unreachable)} unreachable", "bold #e03131")
+    if rebooting:
+        add_part(summary, f"◌ {number(rebooting)} rebooting into their config", WAIT)
     etcd_count, etcd_line = etcd_summary(etcd)
     if etcd_count:
         add_part(summary, etcd_count, "bold #e03131")

@@ -85,7 +85,7 @@ def test_status_live_prints_the_snapshot_as_json_and_fails_on_problems(capsys):
 
     code = main(["status", "--live", "--simulated", "--scenario", "crash-loop", "--output", "json"])
     data = json.loads(capsys.readouterr().out)
-    assert data["simulated"] is True and data["healthy"] is False and code == 1
+    assert data["simulated"] is True and data["healthy"] is False and data["state"] == "not healthy" and code == 1
     assert any(p["kind"] == "OOMKilled" for p in data["pod_problems"])
     assert len(data["nodes"]) == 6 and all(n["ready"] for n in data["nodes"])
 

@@ -19,7 +19,7 @@ from talos_platform.engine.config.loading import load_config
 from talos_platform.engine.layers import platform_steps
 from talos_platform.engine.observe.pods import POD_START_GRACE_SECONDS
 from talos_platform.engine.plan.planner import Plan
-from talos_platform.engine.run.events import RunStarted, StepStarted, StepSucceeded
+from talos_platform.engine.run.events import RunStarted, StepFailed, StepStarted, StepSucceeded
 from talos_platform.tui.app import create_app
 from talos_platform.tui.install_state import InstallProgress
 from talos_platform.tui.styles import BAD, GOOD, MUTED, WAIT
@@ -213,3 +213,42 @@ async def test_a_wave_whose_pods_only_start_is_shown_starting_not_blocked():
         await pilot.pause()
         apps = app.screen.query_one(AppsPane).content
     assert "wave -98 is blocked by cert-manager" in apps.summary.plain
+
+
+# --- nodes rebooting into their config during layer 0 -----------------------------------------
+
+
+def nodes_summary(app) -> str:
+    return str(app.screen.query_one(NodesPane).query_one(".pane-summary", Static).render())
+
+
+async def test_nodes_rebooting_into_their_config_are_waiting_while_their_step_waits_for_them():
+    # Every apply-config step is running: cp-1..3 and worker-1 took their config and are silent.
+    app = create_app("install", progress=layer_zero_progress(), snapshot=layer_zero_snapshot(), simulation_note="L0")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        rows = node_rows(app)
+        summary = nodes_summary(app)
+    for name in ("cp-1", "cp-2", "cp-3", "worker-1"):
+        assert rows[name][:2] == ("◌ rebooting into its config", WAIT), name
+    assert "◌ 4 rebooting into their config" in summary and "unreachable" not in summary
+
+
+async def test_a_node_whose_step_is_done_or_failed_is_unreachable_again_and_the_dashboard_stays_strict():
+    failed = layer_zero_progress()
+    failed.apply(StepFailed(at=T0 + 60, step_id="L0.apply-config.cp-1", error="did not come back", hint="look"))
+    for app, unreachable in (
+        (create_app("install", progress=failed, snapshot=layer_zero_snapshot()), {"cp-1"}),
+        (
+            create_app("install", progress=layer_zero_progress(configs_applied=True), snapshot=layer_zero_snapshot()),
+            {"cp-1", "cp-2", "cp-3", "worker-1"},
+        ),
+        (create_app(snapshot=layer_zero_snapshot()), {"cp-1", "cp-2", "cp-3", "worker-1"}),
+    ):
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            rows = node_rows(app)
+            summary = nodes_summary(app)
+        assert {name for name, row in rows.items() if row[0] == "✗ unreachable"} == unreachable
+        assert all(rows[name][1] != WAIT for name in unreachable)
+        assert f"✗ {len(unreachable)} unreachable" in summary

@@ -6,8 +6,11 @@ import base64
 import dataclasses
 import json
 import stat
+import time
+from datetime import UTC, datetime
 
 import pytest
+from support.cluster_data import pod_object
 from support.drivers import FakeGit, FakeKube, FakeVault
 
 from talos_platform.engine.config.secrets import Secrets
@@ -23,6 +26,9 @@ from talos_platform.engine.drivers.protocols import (
 )
 from talos_platform.engine.errors import PermanentError
 from talos_platform.engine.layers import apps, cluster_bootstrap, git, layer0, platform, platform_steps
+from talos_platform.engine.observe.apps import app_view, group_by_wave
+from talos_platform.engine.observe.observer import summarise_pods
+from talos_platform.engine.observe.pods import POD_START_GRACE_SECONDS, classify_pod
 
 from .helpers import make_context, platform_config
 
@@ -345,6 +351,59 @@ async def test_a_blocked_wave_names_the_app_and_why(tmp_path, cert_manager, expe
         await asyncio.wait_for(wave.wait(ctx), wave.timeout)
     assert failure.value.message.startswith(expected)
     assert "kubectl -n argocd get application cert-manager -o yaml" in failure.value.hint
+
+
+def starting_cert_manager(seconds_since_scheduled: float) -> tuple[dict, dict]:
+    """cert-manager Progressing on its Deployment, and the Deployment's pod scheduled that long ago
+    with its container still being created."""
+    resource = {
+        "group": "apps",
+        "kind": "Deployment",
+        "namespace": "cert-manager",
+        "name": "cert-manager",
+        "health": {"status": "Progressing", "message": "Waiting for rollout to finish: 0 of 1 updated replicas"},
+    }
+    scheduled = datetime.fromtimestamp(time.time() - seconds_since_scheduled, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    pod = pod_object("cert-manager", "cert-manager-7d9f-2xq", "cert-manager", "worker-1", phase="Pending")
+    pod["metadata"]["creationTimestamp"] = scheduled
+    pod["status"]["conditions"] = [{"type": "PodScheduled", "status": "True", "lastTransitionTime": scheduled}]
+    pod["status"]["containerStatuses"][0].update(ready=False, state={"waiting": {"reason": "ContainerCreating"}})
+    return app("cert-manager", wave=-98, health="Progressing", resources=[resource]), pod
+
+
+async def test_a_wave_whose_pods_only_start_waits_for_its_app_as_the_dashboard_says(tmp_path):
+    config = platform_config()
+    cert_manager, pod = starting_cert_manager(seconds_since_scheduled=20)
+    kube = FakeKube().put(APPLICATIONS, app("layer-0"), cert_manager).put(PODS, pod)
+    ctx, lines = make_context(config, tmp_path, kube=kube)
+    [wave] = [s for s in layer0.wave_steps(config, first_needs=()) if s.id == "L2.wave-98"]
+    wave.timeout = 0.3
+    with pytest.raises(PermanentError):
+        await asyncio.wait_for(wave.wait(ctx), wave.timeout)
+    assert lines[0] == (
+        "wave -98 waits for cert-manager: Deployment cert-manager/cert-manager Progressing — Waiting for rollout "
+        "to finish: 0 of 1 updated replicas (pod cert-manager-7d9f-2xq starting: cert-manager: ContainerCreating)"
+    )
+    assert not any("blocked" in line for line in lines)
+    # The dashboard's judgement of the same cluster, word for word.
+    problems, _, _ = summarise_pods([classify_pod(pod)], now=time.time())
+    _, dashboard = group_by_wave([app_view(cert_manager)], problems)
+    assert lines[0] == dashboard
+
+
+async def test_a_wave_whose_pods_outstay_their_start_grace_is_blocked_again_without_any_app_changing(tmp_path):
+    config = platform_config()
+    cert_manager, pod = starting_cert_manager(seconds_since_scheduled=POD_START_GRACE_SECONDS - 1)
+    kube = FakeKube().put(APPLICATIONS, app("layer-0"), cert_manager).put(PODS, pod)
+    ctx, lines = make_context(config, tmp_path, kube=kube)
+    [wave] = [s for s in layer0.wave_steps(config, first_needs=()) if s.id == "L2.wave-98"]
+    wave.timeout = 4
+    with pytest.raises(PermanentError) as failure:
+        await asyncio.wait_for(wave.wait(ctx), wave.timeout)
+    assert lines[0].startswith("wave -98 waits for cert-manager: ")
+    assert lines[-1].startswith("wave -98 is blocked by cert-manager: Deployment cert-manager/cert-manager Progressing")
+    assert lines[-1].endswith("(pod cert-manager-7d9f-2xq Pending: cert-manager: ContainerCreating)")
+    assert failure.value.message.startswith(lines[-1])
 
 
 # --- push -------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from support.drivers import FakeKube, FakeTalos, FakeTools, FakeVault, configure
 
 from talos_platform.engine.drivers.protocols import APPLICATIONS, NODES, PODS
 from talos_platform.engine.errors import EvictionRefused, PermanentError, TransientError
-from talos_platform.engine.layers.eviction import PDBS
+from talos_platform.engine.layers.eviction import OUR_CORDON_ANNOTATION, PDBS
 from talos_platform.engine.layers.talos_upgrade import TalosNodeUpgrade, TalosPreflight, talos_upgrade_steps
 
 from .helpers import make_context, platform_config
@@ -218,10 +218,14 @@ async def test_with_the_escape_the_pods_are_deleted_named_and_the_upgrade_runs_a
     await step.apply(ctx, await step.check(ctx))
 
     assert [c[0] for c in talos.calls if c[0] == "upgrade_talos"] == ["upgrade_talos", "upgrade_talos"]
-    assert [c for c in kube.calls if c[0] in ("drain_node", "uncordon_node")] == [
+    assert [c for c in kube.calls if c[0] in ("annotate_node", "drain_node", "uncordon_node")] == [
+        ("annotate_node", "w-1", OUR_CORDON_ANNOTATION, "true"),  # marked before the drain cordons it
         ("drain_node", "w-1", "--disable-eviction"),
         ("uncordon_node", "w-1"),
+        ("annotate_node", "w-1", OUR_CORDON_ANNOTATION),  # unmarked after the uncordon
     ]
+    node = kube.objects["nodes"][("", "w-1")]
+    assert not node["spec"].get("unschedulable") and OUR_CORDON_ANNOTATION not in node["metadata"]["annotations"]
     loud = "\n".join(line for line in lines if line.startswith("!!!"))
     assert "bypassing their PodDisruptionBudgets: pods apps/web-0; budgets apps/web" in loud
     assert "apps/db" not in loud
@@ -239,6 +243,7 @@ def test_the_plan_shows_the_escape_and_the_inputs_keep_it(tmp_path):
         for c in commands
     )
     assert any(c.endswith("uncordon w-1") for c in commands)
+    assert any(c.endswith(f"annotate node w-1 {OUR_CORDON_ANNOTATION}=true --overwrite") for c in commands)
     assert escape.inputs()["delete_if_eviction_fails"] and not plain.inputs()["delete_if_eviction_fails"]
 
 
@@ -251,6 +256,37 @@ async def test_a_node_away_holds_the_preflight_unless_an_earlier_run_was_upgradi
     resumed = dataclasses.replace(ctx, left_unfinished=frozenset({"T.upgrade.w-1"}))
     assert (await TalosPreflight(CONFIG, "v1.12.1").check(resumed)).done
     assert any(line.startswith("w-1 does not answer") and "its step waits for it" in line for line in lines)
+
+
+async def test_the_escape_does_not_mark_a_node_you_cordoned_and_leaves_it_cordoned(tmp_path):
+    ctx, lines, talos = context(tmp_path)
+    kube = ctx.drivers.kube
+    kube.objects["nodes"][("", "w-1")]["spec"] = {"unschedulable": True}
+    talos.upgrade_errors.append(EvictionRefused(REFUSED))
+    step = TalosNodeUpgrade(CONFIG, CONFIG.nodes[3], "v1.12.1", needs=(), delete_if_eviction_fails=True)
+
+    await step.apply(ctx, await step.check(ctx))
+
+    assert not [c for c in kube.calls if c[0] in ("annotate_node", "uncordon_node")]
+    assert kube.objects["nodes"][("", "w-1")]["spec"]["unschedulable"]
+
+
+async def test_a_node_back_carrying_our_mark_is_uncordoned_and_unmarked_when_its_gates_pass(tmp_path):
+    # A run killed after the deleting drain: the node came back cordoned, with our mark.
+    ctx, lines, _ = context(tmp_path, "v1.12.1")
+    node = ctx.drivers.kube.objects["nodes"][("", "w-1")]
+    node["spec"] = {"unschedulable": True}
+    node["metadata"].setdefault("annotations", {})[OUR_CORDON_ANNOTATION] = "true"
+    step = TalosNodeUpgrade(CONFIG, CONFIG.nodes[3], "v1.12.1", needs=())
+
+    await step.wait(ctx)
+
+    assert [c for c in ctx.drivers.kube.calls if c[0] in ("annotate_node", "uncordon_node")] == [
+        ("uncordon_node", "w-1"),
+        ("annotate_node", "w-1", OUR_CORDON_ANNOTATION),
+    ]
+    assert "w-1 uncordoned (kubectl cordoned it for the deleting drain)" in lines
+    assert not node["spec"].get("unschedulable") and OUR_CORDON_ANNOTATION not in node["metadata"]["annotations"]
 
 
 async def test_a_node_back_but_cordoned_not_by_talos_is_named_not_uncordoned(tmp_path):
