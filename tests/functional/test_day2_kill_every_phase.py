@@ -7,7 +7,7 @@ Each operation is first run once, never killed, on a copy of the same cluster: i
 name its steps (so a step added to an operation gets its cases without a change here), say when
 each started and how long it took in simulated seconds, and its simulated cluster journal
 (`simulation.jsonl`) says what it changed. These runs happen when the tests are collected, since
-the cases are made from them.
+the cases are made from them (about 10 s, once per pytest process).
 
 Two cases per step at most:
 - `started`: killed the moment its `StepStarted` event is read.
@@ -20,6 +20,7 @@ Two cases per step at most:
 
 from __future__ import annotations
 
+import atexit
 import functools
 import json
 import shutil
@@ -42,8 +43,8 @@ UNDERSTOOD = "--i-understand-this-wipes-etcd"
 
 # The pace of a killed run: the step it is killed in lasts about STEP_SECONDS of real time where
 # its simulated duration allows, and the run gets there within about REACH_SECONDS.
-STEP_SECONDS = 0.25
-REACH_SECONDS = 0.6
+STEP_SECONDS = 0.15
+REACH_SECONDS = 0.4
 # A mid-step kill leaves at least MID_STEP_SECONDS of the step after its moment, and is made
 # only if the run gets to that moment within MID_STEP_REACH_SECONDS at that pace.
 MID_STEP_SECONDS = 0.1
@@ -224,6 +225,7 @@ def reference_run(root: Path, operation: Day2, cluster: Path) -> Reference:
 @functools.cache
 def references() -> dict[str, Reference]:
     root = Path(tempfile.mkdtemp(prefix="day2-never-killed-"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
     clusters = prepare(root)
     return {op.name: reference_run(root, op, clusters[op.cluster]) for op in OPERATIONS}
 

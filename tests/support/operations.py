@@ -145,7 +145,7 @@ def kill_in_step(
         while not started.is_set() or (ready is not None and not ready(state)):
             assert process.poll() is None, f"the run ended (exit {process.returncode}) before the moment in {step_id}"
             assert time.monotonic() < deadline, f"no moment to kill the run in {step_id} within 60 s"
-            time.sleep(0.002)
+            time.sleep(0.005)
         time.sleep(delay)
         process.send_signal(signal.SIGKILL)
     finally:
