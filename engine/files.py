@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -30,6 +31,31 @@ def atomic_write(path: str | os.PathLike[str], data: bytes, mode: int = 0o644) -
             pass
         raise
     fsync_folder(folder)
+
+
+def replace_keeping_backup(path: Path, before: bytes, after: bytes) -> None:
+    """Write `after` to `path` (a file the user keeps, e.g. the config file), `before` to
+    `PATH.bak` first; both keep the file's mode. The temp files a write of either killed earlier
+    left beside them are removed first: they are not the user's and would show in `git status`.
+    Only call while no other process writes `path` (under the cluster's lock)."""
+    backup = path.with_name(path.name + ".bak")
+    for target in (path, backup):
+        remove_stale_temp_files_of(target)
+    mode = path.stat().st_mode & 0o777
+    atomic_write(backup, before, mode=mode)
+    atomic_write(path, after, mode=mode)
+
+
+def remove_stale_temp_files_of(target: Path) -> list[Path]:
+    """Delete the temp files `atomic_write` left beside `target` when its process was killed
+    mid-write (`.NAME.XXXXXXXX.tmp`, nothing else); the ones removed."""
+    leftover = re.compile(rf"\.{re.escape(target.name)}\.[a-z0-9_]{{8}}\.tmp")
+    removed = []
+    for candidate in target.parent.iterdir():
+        if leftover.fullmatch(candidate.name) and candidate.is_file():
+            candidate.unlink(missing_ok=True)
+            removed.append(candidate)
+    return removed
 
 
 def fsync_folder(folder: Path) -> None:

@@ -10,7 +10,7 @@ from typing import Any, Literal
 from talos_platform.engine.config.editing import edited_text
 from talos_platform.engine.config.loading import read_config
 from talos_platform.engine.config.models import PlatformConfig
-from talos_platform.engine.files import atomic_write
+from talos_platform.engine.files import replace_keeping_backup
 from talos_platform.engine.layers.base import BaseStep, done, todo
 from talos_platform.engine.plan.context import StepContext
 from talos_platform.engine.plan.step import Action, CheckResult
@@ -64,7 +64,5 @@ class VersionInConfig(BaseStep):
         before = self.config_path.read_text(encoding="utf-8")
         config = read_config(self.config_path)
         setattr(config.cluster, _ATTRIBUTES[self.field], self.to)
-        mode = self.config_path.stat().st_mode & 0o777
-        atomic_write(self.config_path.with_name(self.config_path.name + ".bak"), before.encode(), mode=mode)
-        atomic_write(self.config_path, edited_text(before, config).encode(), mode=mode)
+        replace_keeping_backup(self.config_path, before.encode(), edited_text(before, config).encode())
         ctx.output(f"{self.config_path}: {self.field} {self.to} (the old file kept as {self.config_path.name}.bak)")

@@ -17,7 +17,7 @@ from talos_platform.engine.config.loading import read_config
 from talos_platform.engine.config.models import Node, PlatformConfig
 from talos_platform.engine.drivers.protocols import NODES, EtcdMember
 from talos_platform.engine.errors import TransientError
-from talos_platform.engine.files import atomic_write
+from talos_platform.engine.files import replace_keeping_backup
 from talos_platform.engine.layers.base import BaseStep, done, todo
 from talos_platform.engine.plan.context import StepContext
 from talos_platform.engine.plan.step import Action, CheckResult
@@ -111,10 +111,8 @@ class NodesInConfigFile(BaseStep):
     async def _apply(self, ctx: StepContext, check: CheckResult) -> None:
         assert self.config_path is not None
         edit = self.edit()
-        mode = self.config_path.stat().st_mode & 0o777
         assert edit.before is not None
-        atomic_write(self.config_path.with_name(self.config_path.name + ".bak"), edit.before.encode(), mode=mode)
-        atomic_write(self.config_path, edit.after.encode(), mode=mode)
+        replace_keeping_backup(self.config_path, edit.before.encode(), edit.after.encode())
         for line in edit.diff[2:]:
             ctx.output(line)
         ctx.output(f"{self.config_path}: {self.what} (the old file kept as {self.config_path.name}.bak)")

@@ -5,7 +5,6 @@ recorded, and the config file ends with the new version.
 The simulator journals every change made to the cluster (`simulation.jsonl`): `talos_upgraded`
 when a node came back from `talosctl upgrade`, `kubelet_upgraded` when upgrade-k8s moved a node."""
 
-import hashlib
 import json
 import shutil
 import time
@@ -13,7 +12,14 @@ from pathlib import Path
 
 import pytest
 from support.commands import run_simulated_install
-from support.operations import kill_when, run_operation, simulated_changes, skipped, step_succeeded
+from support.operations import (
+    assert_snapshots_whole_and_recorded,
+    kill_when,
+    run_operation,
+    simulated_changes,
+    skipped,
+    step_succeeded,
+)
 
 from talos_platform.engine.layers.eviction import OUR_CORDON_ANNOTATION
 
@@ -33,19 +39,6 @@ MARK = OUR_CORDON_ANNOTATION
 
 def failed(events: list[dict]) -> list[str]:
     return [e["step_id"] for e in events if e["type"] == "StepFailed"]
-
-
-def assert_snapshots_whole_and_recorded(state: Path) -> int:
-    """Every snapshot file has its record and matches it, nothing half-written is left; how many."""
-    folder = state / "etcd-snapshots"
-    records = [json.loads(path.read_text()) for path in sorted(folder.glob("*.json"))]
-    for record in records:
-        data = (folder / record["file"]).read_bytes()
-        assert (len(data), hashlib.sha256(data).hexdigest()) == (record["size"], record["sha256"]), record["file"]
-        assert (folder / record["file"]).stat().st_mode & 0o777 == 0o600
-    assert sorted(p.name for p in folder.glob("*.db")) == sorted(r["file"] for r in records)
-    assert not list(folder.glob("*.part")) and not list(folder.glob("*.corrupt"))
-    return len(records)
 
 
 def assert_snapshot_reused(events: list[dict], state: Path) -> None:

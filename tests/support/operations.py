@@ -4,13 +4,16 @@ what the simulator journalled (`simulation.jsonl`: every change made to the simu
 
 from __future__ import annotations
 
+import hashlib
 import json
 import signal
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from support.commands import ENVIRONMENT
 
@@ -89,3 +92,63 @@ def step_succeeded(step_id: str) -> Moment:
         return event["type"] == "StepSucceeded" and event["step_id"] == step_id
 
     return moment
+
+
+def assert_snapshots_whole_and_recorded(state: Path) -> int:
+    """Every snapshot file has its record and matches it, nothing half-written is left; how many."""
+    folder = state / "etcd-snapshots"
+    records = [json.loads(path.read_text()) for path in sorted(folder.glob("*.json"))]
+    for record in records:
+        data = (folder / record["file"]).read_bytes()
+        assert (len(data), hashlib.sha256(data).hexdigest()) == (record["size"], record["sha256"]), record["file"]
+        assert (folder / record["file"]).stat().st_mode & 0o777 == 0o600
+    assert sorted(p.name for p in folder.glob("*.db")) == sorted(r["file"] for r in records)
+    assert not list(folder.glob("*.part")) and not list(folder.glob("*.corrupt"))
+    return len(records)
+
+
+def kill_in_step(
+    config: Path,
+    state: Path,
+    argv: list[str],
+    step_id: str,
+    *,
+    speed: float,
+    ready: Callable[[Path], bool] | None = None,
+    delay: float = 0.0,
+) -> None:
+    """Run at `speed`; SIGKILL as soon as `step_id` starts or, inside it, once `ready(state)` holds and
+    `delay` more real seconds have passed. Its output is read to the end meanwhile, so a full pipe
+    never holds the run back."""
+    process = subprocess.Popen(
+        operation_argv(config, state, *argv, speed=f"{speed:g}"),
+        env=ENVIRONMENT,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    started = threading.Event()
+
+    def read(output: IO[str]) -> None:
+        for line in output:
+            if line.startswith("{"):
+                event = json.loads(line)
+                if event["type"] == "StepStarted" and event["step_id"] == step_id:
+                    started.set()
+
+    assert process.stdout is not None
+    reader = threading.Thread(target=read, args=(process.stdout,), daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not started.is_set() or (ready is not None and not ready(state)):
+            assert process.poll() is None, f"the run ended (exit {process.returncode}) before the moment in {step_id}"
+            assert time.monotonic() < deadline, f"no moment to kill the run in {step_id} within 60 s"
+            time.sleep(0.005)
+        time.sleep(delay)
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.wait(timeout=120)
+        reader.join(timeout=10)
+    assert process.returncode == -signal.SIGKILL, f"the run ended (exit {process.returncode}) before it was killed"

@@ -45,3 +45,35 @@ def test_relative_path_in_current_folder(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     atomic_write("plain.txt", b"x")
     assert (tmp_path / "plain.txt").read_bytes() == b"x"
+
+
+def test_replacing_a_kept_file_keeps_the_old_one_as_bak_with_its_mode(tmp_path):
+    path = tmp_path / "platform.yaml"
+    path.write_bytes(b"old")
+    path.chmod(0o640)
+
+    files.replace_keeping_backup(path, b"old", b"new")
+
+    assert path.read_bytes() == b"new" and (tmp_path / "platform.yaml.bak").read_bytes() == b"old"
+    assert stat.S_IMODE(path.stat().st_mode) == stat.S_IMODE((tmp_path / "platform.yaml.bak").stat().st_mode) == 0o640
+
+
+def test_replacing_a_kept_file_removes_the_temp_files_a_killed_write_of_it_left(tmp_path):
+    path = tmp_path / "platform.yaml"
+    path.write_bytes(b"old")
+    # What a process killed inside atomic_write leaves: its temp file, never renamed.
+    for name in (".platform.yaml.k3x_9q2a.tmp", ".platform.yaml.bak.0a1b2c3d.tmp"):
+        (tmp_path / name).write_bytes(b"half")
+    # Not temp files of these two writes: kept.
+    for name in (".platform.yaml.notes.tmp", ".other.yaml.k3x_9q2a.tmp", ".platform.yaml.k3x_9q2a.tmp.keep"):
+        (tmp_path / name).write_bytes(b"theirs")
+
+    files.replace_keeping_backup(path, b"old", b"new")
+
+    assert sorted(os.listdir(tmp_path)) == [
+        ".other.yaml.k3x_9q2a.tmp",
+        ".platform.yaml.k3x_9q2a.tmp.keep",
+        ".platform.yaml.notes.tmp",
+        "platform.yaml",
+        "platform.yaml.bak",
+    ]
