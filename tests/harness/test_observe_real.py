@@ -580,7 +580,7 @@ async def test_status_live_prints_the_snapshot_as_json_and_fails_while_nodes_are
     apps = {(a["namespace"], a["name"]): a for wave in data["waves"] for a in wave["apps"]}
     assert apps[(kube_namespace, "monitoring")]["health"] == "Healthy"
     assert apps[(kube_namespace, "monitoring")]["wave"] == -7300
-    assert {"namespace": kube_namespace, "healthy": 1, "total": 2} in data["namespaces"]
+    assert {"namespace": kube_namespace, "healthy": 1, "starting": 0, "total": 2} in data["namespaces"]
     problems = [p for p in data["pod_problems"] if p["namespace"] == kube_namespace]
     assert [(p["name"], p["kind"]) for p in problems] == [("stranded", "Pending")]
     assert problems[0]["detail"].startswith("Unschedulable: ")
