@@ -275,27 +275,17 @@ class HubbleModel:
             return []
         drop = self.policies.drop(calls.source_namespace, calls.destination_namespace, calls.destination_port)
         count = int(calls.flows_per_second * span)
-        flows: list[Flow | LostEvents] = []
-        for index in range(count):
-            source = sources[rng.randrange(len(sources))]
-            destination = destinations[rng.randrange(len(destinations))]
-            flows.append(
-                Flow(
-                    time=start + span * index / max(count, 1),
-                    verdict="DROPPED" if drop else "FORWARDED",
-                    source=source.flow_endpoint,
-                    destination=destination.flow_endpoint,
-                    source_ip=source.ip,
-                    destination_ip=destination.ip,
-                    protocol="TCP",
-                    destination_port=calls.destination_port,
-                    # Ingress policy is enforced on the destination's node.
-                    node_name=destination.node if drop else source.node,
-                    drop_reason=drop.reason if drop else "",
-                    policy=drop.policy if drop else "",
-                )
-            )
-        return flows
+        return _flows_between(
+            rng,
+            sources,
+            destinations,
+            count,
+            start,
+            span,
+            port=calls.destination_port,
+            reason=drop.reason if drop else "",
+            policy=drop.policy if drop else "",
+        )
 
     def _burst_flows(self, rng: random.Random, burst: DropBurst, start: float, span: float) -> list[Flow | LostEvents]:
         sources = self._by_namespace.get(burst.source_namespace) or self.endpoints
@@ -303,30 +293,58 @@ class HubbleModel:
         if not sources or not destinations:
             return []
         count = int(burst.flows_per_second * span)
-        flows: list[Flow | LostEvents] = []
-        for index in range(count):
-            source = sources[rng.randrange(len(sources))]
-            destination = destinations[rng.randrange(len(destinations))]
-            flows.append(
-                Flow(
-                    time=start + span * index / max(count, 1),
-                    verdict="DROPPED",
-                    source=source.flow_endpoint,
-                    destination=destination.flow_endpoint,
-                    source_ip=source.ip,
-                    destination_ip=destination.ip,
-                    protocol="TCP",
-                    destination_port=burst.destination_port,
-                    node_name=destination.node,
-                    drop_reason=burst.reason,
-                    policy=burst.policy,
-                )
-            )
+        flows = _flows_between(
+            rng,
+            sources,
+            destinations,
+            count,
+            start,
+            span,
+            port=burst.destination_port,
+            reason=burst.reason,
+            policy=burst.policy,
+        )
         # A burst this fast overflows the ring buffer of a relay polling at this rate.
         overflow = count - int(self.model.scenario.workloads.ring_buffer * span)
         if overflow > 0:
             flows.append(LostEvents(count=overflow, source="HUBBLE_RING_BUFFER", time=start + span))
         return flows
+
+
+def _flows_between(
+    rng: random.Random,
+    sources: list[Endpoint],
+    destinations: list[Endpoint],
+    count: int,
+    start: float,
+    span: float,
+    *,
+    port: int,
+    reason: str,
+    policy: str,
+) -> list[Flow | LostEvents]:
+    """`count` TCP flows spread over the span, from random sources to random destinations;
+    dropped with `reason` when there is one (ingress policy is enforced on the destination's node)."""
+    flows: list[Flow | LostEvents] = []
+    for index in range(count):
+        source = sources[rng.randrange(len(sources))]
+        destination = destinations[rng.randrange(len(destinations))]
+        flows.append(
+            Flow(
+                time=start + span * index / max(count, 1),
+                verdict="DROPPED" if reason else "FORWARDED",
+                source=source.flow_endpoint,
+                destination=destination.flow_endpoint,
+                source_ip=source.ip,
+                destination_ip=destination.ip,
+                protocol="TCP",
+                destination_port=port,
+                node_name=destination.node if reason else source.node,
+                drop_reason=reason,
+                policy=policy,
+            )
+        )
+    return flows
 
 
 def _active(faults: list[TimedFault], now: float, ready_at: float | None) -> TimedFault | None:

@@ -42,6 +42,7 @@ and the cluster's directory (logs, kubeconfig) is kept and named at the end of t
 
 from __future__ import annotations
 
+import argparse
 import shutil
 import tempfile
 import uuid
@@ -50,6 +51,7 @@ from pathlib import Path
 
 import pytest
 
+from talos_platform.commands.dashboard import ClusterSource, cluster_source
 from talos_platform.rehearsal.binaries import (
     ALERTMANAGER_BINARY,
     ALL_BINARIES,
@@ -159,3 +161,30 @@ def kube_namespace(rehearsal_cluster: RehearsalCluster, kube_api_client) -> Iter
     )
     yield name
     core.delete_namespace(name)
+
+
+@pytest.fixture
+def dashboard_source(
+    rehearsal_cluster: RehearsalCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> ClusterSource:
+    """The real drivers as `talos-platform dashboard --kubeconfig` builds them for the rehearsal
+    cluster. A private HOME and no TALOSCONFIG or KUBECONFIG: nothing of this machine is picked up."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("TALOSCONFIG", raising=False)
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    source = cluster_source(
+        argparse.Namespace(
+            simulate=False,
+            scenario="default",
+            seed=None,
+            speed=1.0,
+            config=None,
+            state_dir=None,
+            kubeconfig=str(rehearsal_cluster.kubeconfig),
+            context=None,
+            talosconfig=str(tmp_path / "no-talosconfig"),
+            hubble_address=None,
+        )
+    )
+    assert source.drivers.simulated is False
+    return source

@@ -15,7 +15,6 @@ proxied connection never leaves this machine. The loopback refusal is checked to
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import re
 import sys
@@ -25,7 +24,6 @@ from collections.abc import Iterator
 import pytest
 from kubernetes import client
 
-from talos_platform.commands.dashboard import cluster_source
 from talos_platform.engine.drivers.kube_client import KubernetesDriver
 from talos_platform.engine.drivers.process import ProcessRunner
 from talos_platform.engine.errors import PermanentError, TransientError
@@ -121,27 +119,9 @@ def test_the_api_server_proxies_to_the_kubelet_and_refuses_a_loopback_node(
 
 
 async def test_the_dashboards_observer_shows_the_kubelets_disk_and_unknown_where_it_does_not_answer(
-    rehearsal_cluster, kubelet_nodes, tmp_path, monkeypatch
+    kubelet_nodes, dashboard_source
 ):
-    # A private HOME and no TALOSCONFIG: no talosconfig of this machine is picked up.
-    monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.delenv("TALOSCONFIG", raising=False)
-    monkeypatch.delenv("KUBECONFIG", raising=False)
-    source = cluster_source(
-        argparse.Namespace(
-            simulate=False,
-            scenario="default",
-            seed=None,
-            speed=1.0,
-            config=None,
-            state_dir=None,
-            kubeconfig=str(rehearsal_cluster.kubeconfig),
-            context=None,
-            talosconfig=str(tmp_path / "no-talosconfig"),
-            hubble_address=None,
-        )
-    )
-    assert source.drivers.simulated is False
+    source = dashboard_source
     observer = Observer(
         source.drivers, source.clock, talos_targets=source.targets, min_interval=0.05, stats_interval=1.0
     )

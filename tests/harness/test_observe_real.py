@@ -8,7 +8,6 @@ Waits poll the observer's published snapshots against a deadline; no fixed sleep
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
@@ -23,7 +22,6 @@ import pytest
 import yaml
 from kubernetes import client
 
-from talos_platform.commands.dashboard import cluster_source
 from talos_platform.engine.drivers.backoff import Backoff
 from talos_platform.engine.drivers.clock import RealClock
 from talos_platform.engine.drivers.protocols import PODS
@@ -89,26 +87,8 @@ def describe(snapshot: ClusterSnapshot | None) -> str:
 
 
 @pytest.fixture
-async def watching(rehearsal_cluster, tmp_path, monkeypatch):
-    # A private HOME and no TALOSCONFIG: no talosconfig of this machine is picked up.
-    monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.delenv("TALOSCONFIG", raising=False)
-    monkeypatch.delenv("KUBECONFIG", raising=False)
-    source = cluster_source(
-        argparse.Namespace(
-            simulate=False,
-            scenario="default",
-            seed=None,
-            speed=1.0,
-            config=None,
-            state_dir=None,
-            kubeconfig=str(rehearsal_cluster.kubeconfig),
-            context=None,
-            talosconfig=str(tmp_path / "no-talosconfig"),
-            hubble_address=None,
-        )
-    )
-    assert source.drivers.simulated is False
+async def watching(dashboard_source):
+    source = dashboard_source
     observer = Observer(
         source.drivers, source.clock, talos_targets=source.targets, min_interval=0.05, talos_interval=5.0
     )
