@@ -174,10 +174,13 @@ async def test_an_app_calling_vaults_cluster_port_shows_the_drop_with_the_platfo
         drops = {
             (row.cells[COLUMNS_OF_FLOWS.index("Reason")], row.cells[COLUMNS_OF_FLOWS.index("Port")]) for row in rows
         }
-        assert ("POLICY_DENY by vault/platform-namespace-default", "TCP 8201") in drops
-        # The scenario's second call (Prometheus' API, default deny: no policy named) may have come
-        # too on a busy machine; a healthy platform drops nothing else.
-        assert drops <= {("POLICY_DENY by vault/platform-namespace-default", "TCP 8201"), ("POLICY_DENIED", "TCP 9090")}
+        # The pane lists the latest flows: on a busy machine the scenario's second call (Prometheus'
+        # API, default deny, no policy named) may have pushed the first out; the summary above
+        # keeps the named policy. Whatever is listed, a healthy platform drops nothing else.
+        assert drops and drops <= {
+            ("POLICY_DENY by vault/platform-namespace-default", "TCP 8201"),
+            ("POLICY_DENIED", "TCP 9090"),
+        }
 
 
 async def test_when_no_snapshot_arrives_the_header_and_the_panes_say_the_screen_is_behind():
