@@ -68,16 +68,9 @@ async def _static_pod(
     model: PlatformModel, machine: Machine, component: str, target: str, dry_run: bool, say: Callable[[str], None]
 ) -> None:
     node = f'"{machine.address}"'
-    say(f" > {node}: starting update")
-    behind = _version(model, machine) != target
-    if behind:
-        say(f" > update {component}: v{_version(model, machine)} -> {target}")
-        if dry_run:
-            say(" > skipped in dry-run")
-            return
-    elif dry_run:
+    behind = _start_update(model, machine, f"{component}: v{_version(model, machine)}", target, dry_run, say)
+    if behind is None:
         return
-    say(f" > {node}: machine configuration patched")
     say(f" > {node}: waiting for {component} pod update")
     if behind:
         await model.clock.sleep(_STATIC_POD_SECONDS)
@@ -89,16 +82,9 @@ async def _kubelet(
     model: PlatformModel, machine: Machine, target: str, dry_run: bool, say: Callable[[str], None], *, stalls: bool
 ) -> None:
     node = f'"{machine.address}"'
-    say(f" > {node}: starting update")
-    behind = _version(model, machine) != target
-    if behind:
-        say(f" > update kubelet: {_version(model, machine)} -> {target}")
-        if dry_run:
-            say(" > skipped in dry-run")
-            return
-    elif dry_run:
+    behind = _start_update(model, machine, f"kubelet: {_version(model, machine)}", target, dry_run, say)
+    if behind is None:
         return
-    say(f" > {node}: machine configuration patched")
     if behind:
         say(f" > {node}: waiting for kubelet restart")
         if stalls:
@@ -108,6 +94,25 @@ async def _kubelet(
         model.changes.kubelet_upgraded(machine.address, f"v{target}")
     say(f" > {node}: waiting for node update")
     say(f" < {node}: successfully updated")
+
+
+def _start_update(
+    model: PlatformModel, machine: Machine, update: str, target: str, dry_run: bool, say: Callable[[str], None]
+) -> bool | None:
+    """The lines upgrade-k8s prints as it starts on a node (`update` is `COMPONENT: FROM`): whether
+    the node is behind, or None when a dry run ends here."""
+    node = f'"{machine.address}"'
+    say(f" > {node}: starting update")
+    behind = _version(model, machine) != target
+    if behind:
+        say(f" > update {update} -> {target}")
+        if dry_run:
+            say(" > skipped in dry-run")
+            return None
+    elif dry_run:
+        return None
+    say(f" > {node}: machine configuration patched")
+    return behind
 
 
 def _version(model: PlatformModel, machine: Machine) -> str:
